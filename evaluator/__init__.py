@@ -1,0 +1,1 @@
+"""Metric queries and verdicts: objectives, SLO scoring and metric providers."""

@@ -1,0 +1,1 @@
+"""Metric providers: prometheus (thanos, cortex), datadog, dynatrace, dql, elastic."""

@@ -1,0 +1,1 @@
+"""The deployment flow: CRD models, the pure state machine, controllers and the operator."""

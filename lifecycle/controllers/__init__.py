@@ -1,0 +1,1 @@
+"""Controllers: thin reconciles around the pure machine, one module per resource."""

@@ -1,0 +1,1 @@
+"""Kubernetes I/O: the only package that imports kubernetes_asyncio."""

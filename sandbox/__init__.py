@@ -1,0 +1,1 @@
+"""The embedded Kubernetes-compatible cluster: API server plus simulated node (never imported by the operator)."""

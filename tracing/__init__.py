@@ -1,0 +1,1 @@
+"""Spans from durable status: tracer setup, span building, attributes."""
