@@ -1,0 +1,226 @@
+"""Span attributes for the deployment flow: KLT's ``keptn.deployment.*`` keys plus OTel conventions.
+
+Role: turn plain Kubernetes bodies (dicts) of KeptnAppVersion, KeptnWorkloadVersion, KeptnTask and
+KeptnEvaluation into the attribute maps their spans carry. Three families are emitted side by side:
+
+* ``keptn.deployment.*`` -- exactly KLT's keys (reference keptn.md §5), so existing trace queries and
+  dashboards keep working;
+* OTel ``cicd.*`` and ``deployment.*`` semantic conventions (peers.md §5.4): an AppVersion is a
+  ``cicd.pipeline.run``, a task or evaluation a ``cicd.pipeline.task``;
+* every key of the app-context metadata (KeptnAppContext ``spec.metadata`` merged with the workload's
+  ``keptn.sh/metadata``), copied verbatim as KLT does.
+
+Invariants: pure functions of their inputs (no clock, no I/O); values are always ``str``/``int``/
+``float``/``bool``; a missing field yields an empty string rather than a missing key only for KLT's
+own keys (KLT always sets them). Must not import ``lifecycle`` (import-linter): bodies are plain dicts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+__all__ = [
+    "APP_NAME",
+    "APP_NAMESPACE",
+    "APP_VERSION",
+    "EVALUATION_NAME",
+    "EVALUATION_TYPE",
+    "TASK_NAME",
+    "TASK_TYPE",
+    "WORKLOAD_NAME",
+    "WORKLOAD_NAMESPACE",
+    "WORKLOAD_VERSION",
+    "AttributeMap",
+    "app_version_attributes",
+    "context_metadata",
+    "evaluation_attributes",
+    "pipeline_result",
+    "task_attributes",
+    "workload_version_attributes",
+]
+
+AttributeMap = dict[str, str | int | float | bool]
+
+APP_NAME = "keptn.deployment.app.name"
+APP_VERSION = "keptn.deployment.app.version"
+APP_NAMESPACE = "keptn.deployment.app.namespace"
+WORKLOAD_NAME = "keptn.deployment.workload.name"
+WORKLOAD_VERSION = "keptn.deployment.workload.version"
+WORKLOAD_NAMESPACE = "keptn.deployment.workload.namespace"
+TASK_NAME = "keptn.deployment.task.name"
+TASK_TYPE = "keptn.deployment.task.type"
+EVALUATION_NAME = "keptn.deployment.evaluation.name"
+EVALUATION_TYPE = "keptn.deployment.evaluation.type"
+
+# KeptnState -> cicd.pipeline.result / deployment.status. Warning is a failure the user chose not
+# to block on (blockDeployment=false), so it is still reported as a failure to CI/CD tooling.
+_PIPELINE_RESULT = {
+    "Succeeded": "success",
+    "Failed": "failure",
+    "Warning": "failure",
+    "Deprecated": "cancellation",
+}
+_DEPLOYMENT_STATUS = {"Succeeded": "succeeded", "Failed": "failed", "Warning": "failed"}
+
+
+def _get(body: Mapping[str, Any], *path: str) -> Any:
+    node: Any = body
+    for key in path:
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(key)
+    return node
+
+
+def _str(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def pipeline_result(state: str | None) -> str | None:
+    """The ``cicd.pipeline.result`` value for a KeptnState, or None while it is not final."""
+    return _PIPELINE_RESULT.get(state or "")
+
+
+def context_metadata(*maps: Mapping[str, Any] | None) -> AttributeMap:
+    """Merge metadata maps (later ones win) into span attributes; ``traceparent`` is no attribute."""
+    merged: AttributeMap = {}
+    for source in maps:
+        for key, value in (source or {}).items():
+            if key in ("traceparent", "tracestate", "baggage") or value is None:
+                continue
+            merged[str(key)] = str(value)
+    return merged
+
+
+def _deployment_keys(body: Mapping[str, Any], name_key: str, state: str | None) -> AttributeMap:
+    attrs: AttributeMap = {
+        "deployment.name": _str(_get(body, "metadata", "name")),
+        "cicd.pipeline.name": name_key,
+    }
+    uid = _get(body, "metadata", "uid")
+    if uid:
+        attrs["deployment.id"] = str(uid)
+    if state in _DEPLOYMENT_STATUS:
+        attrs["deployment.status"] = _DEPLOYMENT_STATUS[state or ""]
+    result = pipeline_result(state)
+    if result is not None:
+        attrs["cicd.pipeline.result"] = result
+    return attrs
+
+
+def _environment(attrs: AttributeMap, metadata: AttributeMap) -> None:
+    # Users put the stage in metadata (KLT's docs use "stage"/"environment"); lift it into the
+    # stable OTel key so trace backends can group by environment without knowing Keptn.
+    for key in ("deployment.environment.name", "environment", "stage", "env"):
+        if key in metadata:
+            attrs["deployment.environment.name"] = str(metadata[key])
+            return
+
+
+def app_version_attributes(
+    body: Mapping[str, Any], *, state: str | None = None, run_id: str = ""
+) -> AttributeMap:
+    """Attributes of an AppVersion's root and phase spans."""
+    app = _str(_get(body, "spec", "appName"))
+    version = _str(_get(body, "spec", "version"))
+    metadata = context_metadata(_get(body, "spec", "metadata"))
+    attrs: AttributeMap = {
+        **metadata,
+        APP_NAME: app,
+        APP_VERSION: version,
+        APP_NAMESPACE: _str(_get(body, "metadata", "namespace")),
+        **_deployment_keys(body, app, state),
+        "service.version": version,
+    }
+    if run_id:
+        attrs["cicd.pipeline.run.id"] = run_id
+    previous = _get(body, "spec", "previousVersion")
+    if previous:
+        attrs["keptn.deployment.app.previousversion"] = str(previous)
+    _environment(attrs, metadata)
+    return attrs
+
+
+def workload_version_attributes(
+    body: Mapping[str, Any], *, state: str | None = None, run_id: str = ""
+) -> AttributeMap:
+    """Attributes of a WorkloadVersion's root and phase spans."""
+    app = _str(_get(body, "spec", "app"))
+    metadata = context_metadata(
+        _get(body, "status", "appContextMetadata"), _get(body, "spec", "metadata")
+    )
+    version = _str(_get(body, "spec", "version"))
+    attrs: AttributeMap = {
+        **metadata,
+        APP_NAME: app,
+        WORKLOAD_NAME: _str(_get(body, "spec", "workloadName")),
+        WORKLOAD_VERSION: version,
+        WORKLOAD_NAMESPACE: _str(_get(body, "metadata", "namespace")),
+        **_deployment_keys(body, app, state),
+        "service.version": version,
+    }
+    if run_id:
+        attrs["cicd.pipeline.run.id"] = run_id
+    previous = _get(body, "spec", "previousVersion")
+    if previous:
+        attrs["keptn.deployment.workload.previousversion"] = str(previous)
+    _environment(attrs, metadata)
+    return attrs
+
+
+def _task_result_keys(name: str, kind: str, state: str | None) -> AttributeMap:
+    attrs: AttributeMap = {
+        "cicd.pipeline.task.name": name,
+        "cicd.pipeline.task.run.id": name,
+        "cicd.pipeline.task.type": kind,
+    }
+    result = pipeline_result(state)
+    if result is not None:
+        attrs["cicd.pipeline.task.run.result"] = result
+    return attrs
+
+
+def task_attributes(body: Mapping[str, Any]) -> AttributeMap:
+    """Attributes of a KeptnTask span (KLT keys, cicd.pipeline.task.*, context metadata)."""
+    ctx = _get(body, "spec", "context") or {}
+    name = _str(_get(body, "metadata", "name"))
+    namespace = _str(_get(body, "metadata", "namespace"))
+    state = _get(body, "status", "status")
+    attrs: AttributeMap = {
+        **context_metadata(_get(ctx, "metadata")),
+        APP_NAME: _str(_get(ctx, "appName")),
+        APP_VERSION: _str(_get(ctx, "appVersion")),
+        WORKLOAD_NAME: _str(_get(ctx, "workloadName")),
+        WORKLOAD_VERSION: _str(_get(ctx, "workloadVersion")),
+        TASK_NAME: name,
+        TASK_TYPE: _str(_get(ctx, "taskType") or _get(body, "spec", "checkType")),
+        "keptn.deployment.task.definition": _str(_get(body, "spec", "taskDefinition")),
+        **_task_result_keys(name, "deploy", state),
+        "cicd.pipeline.task.run.url.full": (
+            f"/apis/lifecycle.keptn.sh/v1/namespaces/{namespace}/keptntasks/{name}"
+        ),
+    }
+    return attrs
+
+
+def evaluation_attributes(body: Mapping[str, Any]) -> AttributeMap:
+    """Attributes of a KeptnEvaluation span; per-metric results go into span events instead."""
+    spec = _get(body, "spec") or {}
+    name = _str(_get(body, "metadata", "name"))
+    namespace = _str(_get(body, "metadata", "namespace"))
+    state = _get(body, "status", "overallStatus")
+    attrs: AttributeMap = {
+        APP_NAME: _str(_get(spec, "appName")),
+        APP_VERSION: _str(_get(spec, "appVersion")),
+        WORKLOAD_NAME: _str(_get(spec, "workload")),
+        WORKLOAD_VERSION: _str(_get(spec, "workloadVersion")),
+        EVALUATION_NAME: name,
+        EVALUATION_TYPE: _str(_get(spec, "checkType")),
+        "keptn.deployment.evaluation.definition": _str(_get(spec, "evaluationDefinition")),
+        **_task_result_keys(name, "test", state),
+        "cicd.pipeline.task.run.url.full": (
+            f"/apis/lifecycle.keptn.sh/v1/namespaces/{namespace}/keptnevaluations/{name}"
+        ),
+    }
+    return attrs

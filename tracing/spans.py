@@ -1,0 +1,394 @@
+"""Spans built from durable status: ids and timestamps come from the object, nothing is held open.
+
+Role: the state machine stores, per phase, a W3C carrier with start/end time and final state in
+``status.phaseTraceIDs`` (the object's own span under key ``"root"``; for a WorkloadVersion also the
+app's AppDeploy carrier under ``"parent"``). When a phase or an object ends, a controller calls
+:func:`export_phase_span` / :func:`export_child_span`; this module rebuilds the finished span as an SDK
+``ReadableSpan`` with exactly those ids and times and hands it to a :class:`SpanSink`. Because nothing
+lives in memory, an operator restart loses no span and breaks no parentage.
+
+Hierarchy and names follow KLT (reference keptn.md §5)::
+
+    <AppVersion name>                       root, links = spec.spanLinks (+ the previous version's root)
+      <AppPhase>                            e.g. AppPreDeployTasks, AppDeploy
+        <task/evaluation name>
+      AppDeploy
+        <WorkloadVersion name>              parent = the "parent" carrier (the app's AppDeploy span)
+          <workloadName>/<WorkloadPhase>
+            <task/evaluation name>
+
+Invariants: building is pure and deterministic -- the same body gives the same span (ids, times,
+attributes), so re-exporting after a crash produces a duplicate the backend can recognise rather
+than a new orphan. Task and evaluation span ids are derived from their phase span id and their
+name (:func:`derive_span_id`), so they need no storage. All spans are kind CONSUMER (as KLT).
+Must not import ``lifecycle``: it takes plain dicts and phase names as strings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
+
+from tracing import attributes as attrs
+
+__all__ = [
+    "APP_SCOPE",
+    "PHASE_LONG_NAMES",
+    "WORKLOAD_SCOPE",
+    "SpanSink",
+    "build_child_span",
+    "build_phase_span",
+    "build_version_spans",
+    "child_traceparent",
+    "derive_span_id",
+    "export_child_span",
+    "export_phase_span",
+    "format_traceparent",
+    "parse_rfc3339_ns",
+    "parse_traceparent",
+]
+
+APP_SCOPE = InstrumentationScope("keptn/lifecycle-operator/appversion")
+WORKLOAD_SCOPE = InstrumentationScope("keptn/lifecycle-operator/workloadversion")
+
+ROOT = "root"
+
+# ShortName -> LongName for span event texts. A copy of lifecycle.phases' table on purpose:
+# tracing may not import lifecycle, and these strings are part of KLT's span-event contract.
+PHASE_LONG_NAMES: Mapping[str, str] = {
+    "AppPreDeployTasks": "App Pre-Deployment Tasks",
+    "AppPreDeployEvaluations": "App Pre-Deployment Evaluations",
+    "AppDeploy": "App Deployment",
+    "AppPostDeployTasks": "App Post-Deployment Tasks",
+    "AppPostDeployEvaluations": "App Post-Deployment Evaluations",
+    "PromotionTasks": "Promotion Tasks",
+    "WorkloadPreDeployTasks": "Workload Pre-Deployment Tasks",
+    "WorkloadPreDeployEvaluations": "Workload Pre-Deployment Evaluations",
+    "WorkloadDeploy": "Workload Deployment",
+    "WorkloadPostDeployTasks": "Workload Post-Deployment Tasks",
+    "WorkloadPostDeployEvaluations": "Workload Post-Deployment Evaluations",
+}
+
+_STATE_TEXT = {"Succeeded": "has succeeded", "Failed": "has failed", "Warning": "has failed"}
+_FOLLOWS_FROM = {"opentracing.ref_type": "follows-from"}
+
+
+class SpanSink(Protocol):
+    """Where finished spans go: :class:`tracing.setup.Tracing` or a test double with the same shape."""
+
+    @property
+    def resource(self) -> Resource: ...
+
+    def export(self, spans: Sequence[ReadableSpan]) -> None: ...
+
+
+# --- ids and times ------------------------------------------------------------------------------
+
+
+def parse_traceparent(value: str | None) -> SpanContext | None:
+    """A remote, sampled SpanContext from ``00-<32hex>-<16hex>-<2hex>``; None if malformed."""
+    if not value:
+        return None
+    parts = value.strip().split("-")
+    if len(parts) != 4 or len(parts[1]) != 32 or len(parts[2]) != 16:
+        return None
+    try:
+        trace_id, span_id, flags = int(parts[1], 16), int(parts[2], 16), int(parts[3], 16)
+    except ValueError:
+        return None
+    if trace_id == 0 or span_id == 0:
+        return None
+    return SpanContext(trace_id, span_id, is_remote=True, trace_flags=TraceFlags(flags | 0x01))
+
+
+def format_traceparent(trace_id: int, span_id: int) -> str:
+    """The W3C ``traceparent`` string of a sampled span."""
+    return f"00-{trace_id:032x}-{span_id:016x}-01"
+
+
+def derive_span_id(parent_span_id: int, child_name: str) -> int:
+    """A child's span id: sha256(parent span id hex + "/" + name)[:16], never zero.
+
+    Deterministic so a restarted operator recomputes the same id instead of storing it.
+    """
+    digest = hashlib.sha256(f"{parent_span_id:016x}/{child_name}".encode()).hexdigest()
+    return int(digest[:16], 16) or 1
+
+
+def child_traceparent(parent_traceparent: str, child_name: str) -> str | None:
+    """The traceparent of a task/evaluation span under the given phase span."""
+    parent = parse_traceparent(parent_traceparent)
+    if parent is None:
+        return None
+    return format_traceparent(parent.trace_id, derive_span_id(parent.span_id, child_name))
+
+
+def parse_rfc3339_ns(value: Any) -> int | None:
+    """Nanoseconds since the epoch of an RFC3339 time (``...Z`` or with offset); None if absent."""
+    if not value or not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
+
+
+def _get(body: Mapping[str, Any], *path: str) -> Any:
+    node: Any = body
+    for key in path:
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(key)
+    return node
+
+
+def _kind(body: Mapping[str, Any]) -> str:
+    kind = body.get("kind")
+    if isinstance(kind, str) and kind:
+        return kind
+    # Bodies from a typed list may lack TypeMeta; the spec shape tells the kinds apart.
+    spec = body.get("spec") or {}
+    if "workloadName" in spec:
+        return "KeptnWorkloadVersion"
+    if "appName" in spec and "evaluationDefinition" not in spec:
+        return "KeptnAppVersion"
+    if "taskDefinition" in spec:
+        return "KeptnTask"
+    return "KeptnEvaluation"
+
+
+def _status(state: str | None, reason: str | None) -> Status:
+    if state == "Failed":
+        return Status(StatusCode.ERROR, reason or "failed")
+    if state == "Succeeded":
+        return Status(StatusCode.OK)
+    # Warning (non-blocking failure) and Deprecated are not errors of this span.
+    return Status(StatusCode.UNSET)
+
+
+def _links(body: Mapping[str, Any], previous_root: Mapping[str, Any] | str | None) -> list[Link]:
+    links: list[Link] = []
+    for raw in _get(body, "spec", "spanLinks") or []:
+        ctx = parse_traceparent(raw if isinstance(raw, str) else None)
+        if ctx is not None:
+            links.append(Link(ctx, dict(_FOLLOWS_FROM)))
+    prev = previous_root.get("traceparent") if isinstance(previous_root, Mapping) else previous_root
+    prev_ctx = parse_traceparent(prev)
+    if prev_ctx is not None and all(link.context != prev_ctx for link in links):
+        links.append(Link(prev_ctx, {**_FOLLOWS_FROM, "keptn.link": "previous-version"}))
+    return links
+
+
+# --- building -----------------------------------------------------------------------------------
+
+
+def build_phase_span(
+    body: Mapping[str, Any],
+    phase: str,
+    *,
+    resource: Resource | None = None,
+    previous_root: Mapping[str, Any] | str | None = None,
+    reason: str | None = None,
+    events: Sequence[Event] = (),
+) -> ReadableSpan | None:
+    """The finished span of ``phase`` (a ShortName, or ``"root"``) of an AppVersion/WorkloadVersion.
+
+    None when the carrier is missing, malformed or has no endTime yet (the phase still runs).
+    ``previous_root`` is the previous version's root carrier (``{"traceparent": ...}``), linked
+    from the root span; ``reason`` overrides the carrier's ``message`` as the error description.
+    """
+    carriers = _get(body, "status", "phaseTraceIDs") or {}
+    carrier = carriers.get(phase)
+    if not isinstance(carrier, Mapping):
+        return None
+    ctx = parse_traceparent(carrier.get("traceparent"))
+    is_root = phase == ROOT
+    start = parse_rfc3339_ns(carrier.get("startTime"))
+    end = parse_rfc3339_ns(carrier.get("endTime"))
+    state = carrier.get("state")
+    if is_root:
+        start = start or parse_rfc3339_ns(_get(body, "status", "startTime"))
+        end = end or parse_rfc3339_ns(_get(body, "status", "endTime"))
+        state = state or _get(body, "status", "status")
+    if ctx is None or start is None or end is None:
+        return None
+    workload = _kind(body) == "KeptnWorkloadVersion"
+    name = str(_get(body, "metadata", "name") or "")
+    if is_root:
+        parent_raw = carrier.get("parent") or carriers.get("parent") or _traceid_parent(body)
+        if isinstance(parent_raw, Mapping):
+            parent_raw = parent_raw.get("traceparent")
+        parent = parse_traceparent(parent_raw if isinstance(parent_raw, str) else None)
+    else:
+        root = carriers.get(ROOT)
+        parent = parse_traceparent(root.get("traceparent") if isinstance(root, Mapping) else None)
+        workload_name = str(_get(body, "spec", "workloadName") or "")
+        name = f"{workload_name}/{phase}" if workload else phase
+    builder = attrs.workload_version_attributes if workload else attrs.app_version_attributes
+    run_id = f"{ctx.trace_id:032x}"
+    span_attrs = builder(body, state=state, run_id=run_id)
+    if not is_root:
+        span_attrs["keptn.deployment.phase"] = phase
+    why = reason or carrier.get("message") or carrier.get("reason")
+    all_events = list(events)
+    if not is_root and state in _STATE_TEXT:
+        text = f"{PHASE_LONG_NAMES.get(phase, phase)} {_STATE_TEXT[state]}"
+        all_events.append(Event(text, {"reason": why} if why else {}, timestamp=end))
+    return ReadableSpan(
+        name=name,
+        context=SpanContext(ctx.trace_id, ctx.span_id, False, TraceFlags(TraceFlags.SAMPLED)),
+        parent=parent,
+        resource=resource,
+        attributes=span_attrs,
+        events=sorted(all_events, key=lambda event: event.timestamp),
+        links=_links(body, previous_root) if is_root and not workload else [],
+        kind=SpanKind.CONSUMER,
+        status=_status(state, str(why) if why else None),
+        start_time=start,
+        end_time=end,
+        instrumentation_scope=WORKLOAD_SCOPE if workload else APP_SCOPE,
+    )
+
+
+def _traceid_parent(body: Mapping[str, Any]) -> str | None:
+    value = _get(body, "spec", "traceId", "traceparent")
+    return value if isinstance(value, str) else None
+
+
+def _evaluation_events(body: Mapping[str, Any], end: int) -> list[Event]:
+    events: list[Event] = []
+    results = _get(body, "status", "evaluationStatus") or {}
+    for metric in sorted(results):
+        item = results[metric] or {}
+        value = str(item.get("value", ""))
+        status = str(item.get("status", ""))
+        message = str(item.get("message", "") or item.get("reason", ""))
+        if status == "Failed":
+            text = f"evaluation of '{metric}' failed with value: '{value}' and reason: '{message}'"
+        else:
+            text = f"evaluation of '{metric}' {status.lower() or 'ended'} with value: '{value}'"
+        event_attrs: dict[str, str] = {
+            "keptn.evaluation.metric": str(metric),
+            "keptn.evaluation.value": value,
+            "keptn.evaluation.status": status,
+        }
+        for key in ("target", "reason", "message"):
+            if item.get(key):
+                event_attrs[f"keptn.evaluation.{key}"] = str(item[key])
+        events.append(Event(text, event_attrs, timestamp=end))
+    return events
+
+
+def build_child_span(
+    body: Mapping[str, Any],
+    *,
+    parent_traceparent: str | None = None,
+    resource: Resource | None = None,
+) -> ReadableSpan | None:
+    """The finished span of a KeptnTask or KeptnEvaluation, named by the object, under its phase span.
+
+    The parent is the task's ``spec.context.metadata.traceparent`` (KLT's KEPTN_CONTEXT) unless
+    ``parent_traceparent`` is given (evaluations: the owning version's phase carrier). None until
+    the object has both startTime and endTime.
+    """
+    kind = _kind(body)
+    is_task = kind == "KeptnTask"
+    parent_raw = parent_traceparent or _get(body, "spec", "context", "metadata", "traceparent")
+    parent_raw = parent_raw or _get(body, "metadata", "annotations", "traceparent")
+    parent = parse_traceparent(parent_raw if isinstance(parent_raw, str) else None)
+    start = parse_rfc3339_ns(_get(body, "status", "startTime"))
+    end = parse_rfc3339_ns(_get(body, "status", "endTime"))
+    if parent is None or start is None or end is None:
+        return None
+    name = str(_get(body, "metadata", "name") or "")
+    state = _get(body, "status", "status" if is_task else "overallStatus")
+    if is_task:
+        span_attrs = attrs.task_attributes(body)
+        message = _get(body, "status", "message") or _get(body, "status", "reason")
+        events = [Event(f"{name} {'has failed' if state == 'Failed' else 'has finished'}", {}, end)]
+        if state == "Failed":
+            events.append(Event(f"task '{name}' failed with reason: '{message or ''}'", {}, end))
+    else:
+        span_attrs = attrs.evaluation_attributes(body)
+        events = _evaluation_events(body, end)
+        failed = [e.name for e in events if " failed with " in e.name]
+        message = "; ".join(failed) if failed else None
+    span_id = derive_span_id(parent.span_id, name)
+    return ReadableSpan(
+        name=name,
+        context=SpanContext(parent.trace_id, span_id, False, TraceFlags(TraceFlags.SAMPLED)),
+        parent=parent,
+        resource=resource,
+        attributes=span_attrs,
+        events=events,
+        kind=SpanKind.CONSUMER,
+        status=_status(state, str(message) if message else None),
+        start_time=start,
+        end_time=end,
+        instrumentation_scope=(
+            WORKLOAD_SCOPE if span_attrs.get(attrs.WORKLOAD_NAME) else APP_SCOPE
+        ),
+    )
+
+
+def build_version_spans(
+    body: Mapping[str, Any],
+    *,
+    resource: Resource | None = None,
+    previous_root: Mapping[str, Any] | str | None = None,
+) -> list[ReadableSpan]:
+    """Every finished span of a version (root and phases) in phaseTraceIDs order."""
+    carriers = _get(body, "status", "phaseTraceIDs") or {}
+    spans = [
+        build_phase_span(body, phase, resource=resource, previous_root=previous_root)
+        for phase in carriers
+        if phase != "parent"
+    ]
+    return [span for span in spans if span is not None]
+
+
+# --- exporting ----------------------------------------------------------------------------------
+
+
+def export_phase_span(
+    sink: SpanSink,
+    body: Mapping[str, Any],
+    phase: str,
+    *,
+    previous_root: Mapping[str, Any] | str | None = None,
+    reason: str | None = None,
+    events: Sequence[Event] = (),
+) -> ReadableSpan | None:
+    """Build the phase (or ``"root"``) span from status and hand it to ``sink``; None if not ended."""
+    span = build_phase_span(
+        body,
+        phase,
+        resource=sink.resource,
+        previous_root=previous_root,
+        reason=reason,
+        events=events,
+    )
+    if span is not None:
+        sink.export([span])
+    return span
+
+
+def export_child_span(
+    sink: SpanSink, body: Mapping[str, Any], *, parent_traceparent: str | None = None
+) -> ReadableSpan | None:
+    """Build a finished task/evaluation span and hand it to ``sink``; None if not ended."""
+    span = build_child_span(body, parent_traceparent=parent_traceparent, resource=sink.resource)
+    if span is not None:
+        sink.export([span])
+    return span
