@@ -19,7 +19,7 @@ from __future__ import annotations
 import builtins
 import json
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, Mapping
 from enum import StrEnum
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -369,7 +369,7 @@ class KubeClient:
         field_selector: str | None = None,
         timeout_seconds: int | None = 300,
         allow_bookmarks: bool = True,
-    ) -> AsyncIterator[tuple[str, Body]]:
+    ) -> AsyncGenerator[tuple[str, Body], None]:
         """Stream ``(type, object)`` from a watch; ERROR events are raised (410 as ``Gone``).
 
         ``BOOKMARK`` events are yielded too (the object carries only the resourceVersion).

@@ -1,0 +1,192 @@
+"""Controller: N workers running a level-based ``reconcile(key)`` off a WorkQueue.
+
+The controller-runtime contract: reconcile gets only a key, reads current state from informer
+caches, and returns ``Result(requeue_at=...)`` for a real deadline or raises. Outcomes:
+
+    returns Result()                 forget the key's backoff; nothing scheduled
+    returns Result(requeue_at=t)     forget the backoff; run again at t (earliest wins)
+    raises Transient                 backoff, logged at INFO (API server hiccup)
+    raises another KubeError         backoff, logged at WARNING (Conflict is the common one)
+    raises anything else             backoff, logged with traceback and the key
+
+Invariants: a reconcile error never stops a worker or the operator; one key is never
+reconciled twice at once (the queue guarantees it). ``watch(informer, mapper)`` wires an
+informer's events to keys (the object itself, its owner, the parent an index points to).
+This module never talks to the API itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Hashable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, NamedTuple, TypeVar
+
+from lifecycle.kube.errors import Conflict, KubeError, Transient
+from lifecycle.kube.informer import Informer
+from lifecycle.kube.queue import QueueShutDown, WorkQueue
+
+__all__ = [
+    "Controller",
+    "ObjectKey",
+    "Result",
+    "key_of",
+    "owner_keys",
+    "self_key",
+]
+
+log = logging.getLogger(__name__)
+
+K = TypeVar("K", bound=Hashable)
+
+
+class ObjectKey(NamedTuple):
+    """The usual reconcile key: where an object lives."""
+
+    namespace: str
+    name: str
+
+
+def key_of(obj: dict[str, Any]) -> ObjectKey:
+    """The ObjectKey of a body."""
+    meta = obj.get("metadata") or {}
+    return ObjectKey(meta.get("namespace") or "", meta.get("name") or "")
+
+
+def self_key(event_type: str, obj: dict[str, Any], old: dict[str, Any] | None) -> list[ObjectKey]:
+    """Mapper: an object's event wakes that object."""
+    return [key_of(obj)]
+
+
+def owner_keys(
+    kind: str, *, controller_only: bool = False
+) -> Callable[[str, dict[str, Any], dict[str, Any] | None], list[ObjectKey]]:
+    """Mapper: a child's event wakes its owners of ``kind`` (same namespace)."""
+
+    def mapper(event_type: str, obj: dict[str, Any], old: dict[str, Any] | None) -> list[ObjectKey]:
+        meta = obj.get("metadata") or {}
+        ns = meta.get("namespace") or ""
+        return [
+            ObjectKey(ns, ref["name"])
+            for ref in meta.get("ownerReferences") or ()
+            if ref.get("kind") == kind and (ref.get("controller") or not controller_only)
+        ]
+
+    return mapper
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """What a reconcile asks for: nothing, or another look at ``requeue_at``."""
+
+    requeue_at: datetime | None = None
+    requeue_after: float | None = None
+
+
+Mapper = Callable[[str, dict[str, Any], dict[str, Any] | None], Iterable[K]]
+
+
+class Controller(Generic[K]):
+    """Runs ``reconcile`` for queued keys on ``workers`` concurrent workers."""
+
+    def __init__(
+        self,
+        name: str,
+        reconcile: Callable[[K], Awaitable[Result | None]],
+        workers: int = 4,
+        *,
+        queue: WorkQueue[K] | None = None,
+    ) -> None:
+        self.name = name
+        self._reconcile = reconcile
+        self._workers = workers
+        self.queue: WorkQueue[K] = queue or WorkQueue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self.reconciles = 0
+        self.errors = 0
+
+    def enqueue(self, key: K, *, after: float | None = None, at: datetime | None = None) -> None:
+        """Queue a key (deduplicated)."""
+        self.queue.add(key, after=after, at=at)
+
+    def watch(self, informer: Informer, mapper: Mapper[K]) -> None:
+        """Enqueue ``mapper(event_type, obj, old)`` for every event of ``informer``."""
+
+        def handler(event_type: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
+            for key in mapper(event_type, obj, old):
+                self.queue.add(key)
+
+        informer.add_handler(handler)
+
+    # -- running ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the workers as tasks of the running loop."""
+        if self._tasks:
+            return
+        self._tasks = [
+            asyncio.create_task(self._worker(), name=f"{self.name}-worker-{i}")
+            for i in range(self._workers)
+        ]
+
+    async def run(self) -> None:
+        """Start the workers and wait until they stop (cancel to stop)."""
+        self.start()
+        try:
+            await asyncio.gather(*self._tasks)
+        finally:
+            await self.stop()
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Shut the queue down, let running reconciles finish (up to ``grace`` s), then cancel."""
+        self.queue.shutdown()
+        tasks, self._tasks = self._tasks, []
+        if not tasks:
+            return
+        _, pending = await asyncio.wait(tasks, timeout=grace)
+        for t in pending:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _worker(self) -> None:
+        while True:
+            try:
+                key = await self.queue.get()
+            except QueueShutDown:
+                return
+            try:
+                await self._process(key)
+            finally:
+                self.queue.done(key)
+
+    async def _process(self, key: K) -> None:
+        self.reconciles += 1
+        try:
+            result = await self._reconcile(key)
+        except asyncio.CancelledError:
+            raise
+        except Transient as exc:
+            self.errors += 1
+            delay = self.queue.backoff(key)
+            log.info("%s: %s: transient error, retry in %.3fs: %s", self.name, key, delay, exc)
+            return
+        except Conflict as exc:
+            self.errors += 1
+            delay = self.queue.backoff(key)
+            log.debug("%s: %s: conflict, retry in %.3fs: %s", self.name, key, delay, exc)
+            return
+        except KubeError as exc:
+            self.errors += 1
+            delay = self.queue.backoff(key)
+            log.warning("%s: %s: API error, retry in %.3fs: %s", self.name, key, delay, exc)
+            return
+        except Exception:
+            self.errors += 1
+            delay = self.queue.backoff(key)
+            log.exception("%s: %s: reconcile failed, retry in %.3fs", self.name, key, delay)
+            return
+        self.queue.forget(key)
+        if result is not None and (result.requeue_at or result.requeue_after is not None):
+            self.queue.add(key, after=result.requeue_after, at=result.requeue_at)
