@@ -1,0 +1,275 @@
+"""Admission webhooks: the pod mutator's async layer and the AdmissionReview v1 envelope.
+
+Role: ``PodMutator.review`` takes an AdmissionReview for a pod, reads the namespace and (only when
+the pod carries no keys) the owner chain through a small ``AdmissionStore`` protocol, asks the pure
+``lifecycle.webhook_pod.plan_pod`` what to do, creates or updates the KeptnWorkload, creates the
+KeptnAppCreationRequest if missing, and answers with a JSONPatch. ``validate_review`` wraps the
+pure validators of ``lifecycle.webhook_validators`` the same way. The composition root implements
+``AdmissionStore`` with lifecycle/kube (informer cache for reads, the client for writes, the event
+recorder for ``warn``); tests implement it with a dict.
+
+Failure policy (the webhook configuration uses ``failurePolicy: Ignore``):
+* a pod we do not manage (namespace not opted in, no supported owner, no workload key on the pod or
+  its parent) is allowed unchanged, always;
+* if we cannot tell whether a pod is managed (namespace or parent unreadable) we allow it unchanged
+  with an admission warning and a log line: blocking or gating a pod we may not own would freeze
+  workloads that never opted in;
+* a managed pod whose KeptnWorkload/KeptnAppCreationRequest write fails is still GATED, with a
+  warning, a log line and a Warning Event (``CreateWorkloadFailed`` ...): letting it schedule
+  ungated would deploy it unchecked, the worst outcome. The next UPDATE of the pod (any label or
+  status change) retries the writes, because the mutator upserts the workload on UPDATE too;
+* a managed pod whose ``keptn.sh/container`` names no container is denied with KLT's message, so the
+  ReplicaSet's FailedCreate events show the configuration error.
+Requests with ``dryRun: true`` get the patch but write nothing (sideEffects: None).
+
+Must not: import kubernetes_asyncio, hold state between requests, or raise out of ``review`` for a
+well-formed request.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any, Final, Protocol
+
+from opentelemetry import trace
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from lifecycle.model import (
+    ARGO_ROLLOUT,
+    DAEMON_SET,
+    DEPLOYMENT,
+    KEPTN_APP_CREATION_REQUEST,
+    KEPTN_WORKLOAD,
+    NAMESPACE,
+    REPLICA_SET,
+    STATEFUL_SET,
+    ResourceKind,
+)
+from lifecycle.webhook_pod import (
+    PodPlan,
+    VersionError,
+    encode_patch,
+    namespace_enabled,
+    needs_parent,
+    plan_pod,
+    supported_owner,
+)
+from lifecycle.webhook_validators import Verdict
+
+__all__ = ["AdmissionStore", "PodMutator", "admission_response", "validate_review"]
+
+_log = logging.getLogger(__name__)
+_PROPAGATOR: Final = TraceContextTextMapPropagator()
+_WRITE_ATTEMPTS: Final = 3
+
+
+class AdmissionStore(Protocol):
+    """The reads and writes the pod mutator needs; the composition root backs it with lifecycle/kube."""
+
+    async def get(
+        self, kind: ResourceKind, namespace: str | None, name: str
+    ) -> Mapping[str, Any] | None:
+        """The object (cache or API); None when it does not exist. Raises on any other failure."""
+        ...
+
+    async def create(self, kind: ResourceKind, body: Mapping[str, Any]) -> bool:
+        """Create the object; False when one of that name already exists (409 AlreadyExists)."""
+        ...
+
+    async def update(self, kind: ResourceKind, body: Mapping[str, Any]) -> None:
+        """Replace the object (PUT with the body's resourceVersion); raises on a conflict."""
+        ...
+
+    async def warn(self, obj: Mapping[str, Any], reason: str, message: str) -> None:
+        """Record a Warning Event on ``obj`` (source ``keptn/webhook``); must not raise."""
+        ...
+
+
+def admission_response(
+    uid: str,
+    *,
+    allowed: bool = True,
+    patch: list[dict[str, Any]] | None = None,
+    message: str = "",
+    code: int = 200,
+    warnings: list[str] | None = None,
+) -> dict[str, Any]:
+    """An AdmissionReview v1 answer."""
+    response: dict[str, Any] = {"uid": uid, "allowed": allowed}
+    if patch:
+        response["patchType"] = "JSONPatch"
+        response["patch"] = encode_patch(patch)
+    if message or not allowed:
+        response["status"] = {"code": code, "message": message}
+        if not allowed:
+            response["status"]["reason"] = "Invalid" if code == 422 else "Forbidden"
+    if warnings:
+        response["warnings"] = warnings
+    return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response}
+
+
+def _request(review: Mapping[str, Any]) -> Mapping[str, Any]:
+    request = review.get("request")
+    if not isinstance(request, Mapping) or not request.get("uid"):
+        raise ValueError("not an AdmissionReview request (request.uid missing)")
+    return request
+
+
+def validate_review(
+    review: Mapping[str, Any], validator: Callable[[Mapping[str, Any]], Verdict]
+) -> dict[str, Any]:
+    """Run a pure validator on the object of an AdmissionReview; DELETE is always allowed."""
+    request = _request(review)
+    uid = str(request["uid"])
+    obj = request.get("object")
+    if request.get("operation") == "DELETE" or not isinstance(obj, Mapping):
+        return admission_response(uid)
+    verdict = validator(obj)
+    if verdict.allowed:
+        return admission_response(uid, warnings=list(verdict.warnings) or None)
+    return admission_response(uid, allowed=False, message=verdict.message, code=verdict.code)
+
+
+_PARENT_KIND: Final[Mapping[str, ResourceKind]] = {
+    "Deployment": DEPLOYMENT,
+    "Rollout": ARGO_ROLLOUT,
+    "StatefulSet": STATEFUL_SET,
+    "DaemonSet": DAEMON_SET,
+}
+
+
+class PodMutator:
+    """``/mutate-v1-pod``: gate managed pods and create their KeptnWorkload and app request."""
+
+    def __init__(self, *, store: AdmissionStore, tracer: trace.Tracer) -> None:
+        self._store = store
+        self._tracer = tracer
+
+    async def review(self, review: Mapping[str, Any]) -> dict[str, Any]:
+        """AdmissionReview in, AdmissionReview out; ValueError only for a malformed review."""
+        request = _request(review)
+        uid = str(request["uid"])
+        pod = request.get("object")
+        namespace = str(request.get("namespace") or "")
+        if not isinstance(pod, Mapping) or not namespace:
+            return admission_response(uid)
+        with self._tracer.start_as_current_span(
+            "annotate_pod",
+            context=trace.set_span_in_context(trace.INVALID_SPAN),
+            kind=trace.SpanKind.SERVER,
+        ) as span:
+            try:
+                ns = await self._store.get(NAMESPACE, None, namespace)
+                parent = (
+                    await self._parent(pod, namespace) if ns and namespace_enabled(ns) else None
+                )
+            except Exception as exc:  # unknown whether we manage this pod: never block it
+                _log.warning("pod webhook: cannot read %s's context, allowing: %s", namespace, exc)
+                span.set_status(trace.StatusCode.ERROR, str(exc))
+                return admission_response(
+                    uid,
+                    warnings=[f"keptn: pod admitted unchecked, could not read its owners: {exc}"],
+                )
+            if ns is None or not namespace_enabled(ns):
+                return admission_response(
+                    uid, message="namespace is not enabled for lifecycle controller"
+                )
+            carrier: dict[str, str] = {}
+            _PROPAGATOR.inject(carrier)
+            try:
+                plan = plan_pod(
+                    pod,
+                    namespace=namespace,
+                    operation=str(request.get("operation", "CREATE")),
+                    parent=parent,
+                    carrier=carrier,
+                )
+            except VersionError as exc:
+                span.set_status(trace.StatusCode.ERROR, str(exc))
+                return admission_response(uid, allowed=False, message=str(exc), code=400)
+            if plan is None:
+                return admission_response(uid, message="pod is not managed by keptn")
+            for key, value in plan.workload["spec"].items():
+                if isinstance(value, str):
+                    span.set_attribute(f"keptn.deployment.workload.{key}", value)
+            warnings = [] if request.get("dryRun") else await self._write(plan, span)
+            return admission_response(uid, patch=plan.patch, warnings=warnings or None)
+
+    async def _parent(self, pod: Mapping[str, Any], namespace: str) -> Mapping[str, Any] | None:
+        """The Deployment/Rollout/StatefulSet/DaemonSet whose keys apply, read only when needed."""
+        owner = supported_owner(pod.get("metadata") or {})
+        if owner is None or not needs_parent(pod):
+            return None
+        if owner.kind == "ReplicaSet":
+            rs = await self._store.get(REPLICA_SET, namespace, owner.name)
+            rs_owner = supported_owner((rs or {}).get("metadata") or {})
+            if rs_owner is None or rs_owner.kind not in ("Deployment", "Rollout"):
+                return None  # a bare ReplicaSet is not followed (KLT)
+            owner = rs_owner
+        kind = _PARENT_KIND.get(owner.kind)
+        return await self._store.get(kind, namespace, owner.name) if kind else None
+
+    async def _write(self, plan: PodPlan, span: trace.Span) -> list[str]:
+        """Upsert the KeptnWorkload and create the app request; failures become warnings."""
+        warnings: list[str] = []
+        for kind, body, reason, upsert in (
+            (KEPTN_WORKLOAD, plan.workload, "CreateWorkloadFailed", True),
+            (KEPTN_APP_CREATION_REQUEST, plan.app_request, "CreateAppCreationRequestFailed", False),
+        ):
+            with self._tracer.start_as_current_span(
+                "create_workload" if upsert else "create_app", kind=trace.SpanKind.PRODUCER
+            ):
+                try:
+                    await self._apply(kind, body, upsert=upsert)
+                except Exception as exc:  # gate anyway: an unchecked deploy is worse
+                    name = body["metadata"]["name"]
+                    message = f"could not create {kind.kind} {name}: {exc}"
+                    _log.error("pod webhook: %s; the pod stays gated until it is updated", message)
+                    span.set_status(trace.StatusCode.ERROR, message)
+                    await self._store.warn(body, reason, f"could not create {kind.kind}")
+                    warnings.append(f"keptn: {message}; the pod stays gated")
+        return warnings
+
+    async def _apply(self, kind: ResourceKind, body: Mapping[str, Any], *, upsert: bool) -> None:
+        meta = body["metadata"]
+        for _ in range(_WRITE_ATTEMPTS):
+            current = await self._store.get(kind, meta["namespace"], meta["name"])
+            if current is None:
+                if await self._store.create(kind, body):
+                    return
+                continue  # created concurrently by a sibling pod: compare with it
+            if not upsert or _same_workload(current, body):
+                return
+            updated = dict(current)
+            updated["spec"] = body["spec"]
+            updated["metadata"] = {
+                **dict(current.get("metadata") or {}),
+                "ownerReferences": meta["ownerReferences"],
+            }
+            await self._store.update(kind, updated)
+            return
+        raise RuntimeError(f"{kind.kind} {meta['name']} kept changing while being written")
+
+
+def _same_workload(current: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
+    owners = (current.get("metadata") or {}).get("ownerReferences") or []
+    want = desired["metadata"]["ownerReferences"]
+    same_owner = [(o.get("uid"), o.get("kind")) for o in owners] == [
+        (o["uid"], o["kind"]) for o in want
+    ]
+    spec = dict(current.get("spec") or {})
+    return same_owner and all(spec.get(k, _EMPTY[k]) == v for k, v in desired["spec"].items())
+
+
+# What the API server omits for an empty list or map: compare as equal to the desired empty value.
+_EMPTY: Final[Mapping[str, Any]] = {
+    "app": "",
+    "version": "",
+    "preDeploymentTasks": [],
+    "postDeploymentTasks": [],
+    "preDeploymentEvaluations": [],
+    "postDeploymentEvaluations": [],
+    "resourceReference": {},
+    "metadata": {},
+}
