@@ -1,0 +1,467 @@
+"""Objective targets: parse them and decide whether a measured value fulfils them.
+
+Three target languages live here, all pure (stdlib only, no I/O, no clock):
+
+* KLT evaluation targets (KeptnEvaluationDefinition `evaluationTarget`): `<500`, `>1`. The
+  first character is the operator, `<` or `>` (strict), the rest a float. Errors use KLT's
+  words ("invalid operator", "empty value") so messages stay familiar.
+* KLT Analysis operators (AnalysisDefinition `target.failure` / `target.warning`): exactly one
+  of lessThan, lessThanOrEqual, greaterThan, greaterThanOrEqual, equalTo ({fixedValue}) or
+  inRange, notInRange ({lowBound, highBound}); values are Kubernetes Quantities ("3m", "1k").
+  Our extension: `relative: {operator, percent | absolute, aggregation, lookback, include}`
+  compares against a baseline aggregated from previous results (Keptn v1 quality gates).
+* Keptn v1 criteria strings (`<=+10%`, `>-5`, `<=800`; peers.md §3.3) with their baselines
+  (avg / p50 / p90 / p95 of previous values).
+
+Invariants: every check returns a `Check` carrying the value, the target in string form and a
+one-line reason; a relative criterion without a baseline passes (v1: "the first evaluation
+always passes relative checks") — for a *failure/warning* target that means "not fulfilled".
+Parsing never guesses: bad input raises `ObjectiveError` naming the problem.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any
+
+__all__ = [
+    "Aggregation",
+    "AnalysisOperator",
+    "Baseline",
+    "Check",
+    "Comparison",
+    "Criterion",
+    "EvaluationTarget",
+    "Include",
+    "ObjectiveError",
+    "OperatorKind",
+    "RelativeTarget",
+    "Target",
+    "aggregate",
+    "check_criteria_blocks",
+    "check_evaluation_target",
+    "format_number",
+    "parse_criterion",
+    "parse_evaluation_target",
+    "parse_operator",
+    "parse_quantity",
+    "parse_target",
+]
+
+
+class ObjectiveError(ValueError):
+    """A target, operator or criterion that cannot be parsed or applied."""
+
+
+def format_number(value: float) -> str:
+    """Render a float the short way: 500 not 500.0, 0.25, nan, 5.72e+02 never."""
+    if math.isnan(value) or math.isinf(value):
+        return str(value)
+    if value == int(value) and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.6g}"
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """Whether `value` fulfils `target`, and why in one line."""
+
+    fulfilled: bool
+    value: float
+    target: str
+    reason: str
+
+
+class Comparison(StrEnum):
+    """A binary comparison `value <op> threshold`."""
+
+    LT = "<"
+    LE = "<="
+    EQ = "="
+    GE = ">="
+    GT = ">"
+
+    def holds(self, value: float, threshold: float) -> bool:
+        """Apply the comparison; NaN never satisfies anything."""
+        return _COMPARE[self](value, threshold)
+
+
+_COMPARE: dict[Comparison, Callable[[float, float], bool]] = {
+    Comparison.LT: operator.lt,
+    Comparison.LE: operator.le,
+    Comparison.EQ: operator.eq,
+    Comparison.GE: operator.ge,
+    Comparison.GT: operator.gt,
+}
+
+
+# --- KLT evaluation targets ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EvaluationTarget:
+    """A KeptnEvaluationDefinition target such as `<500`."""
+
+    comparison: Comparison
+    threshold: float
+
+    def __str__(self) -> str:
+        return f"{self.comparison}{format_number(self.threshold)}"
+
+
+def parse_evaluation_target(target: str) -> EvaluationTarget:
+    """Parse `<500` / `>1` exactly as KLT does: one strict operator, then a float."""
+    if not target:
+        raise ObjectiveError("empty evaluation target")
+    sign, rest = target[:1], target[1:]
+    if sign not in ("<", ">"):
+        raise ObjectiveError(f"invalid operator in target {target!r}: want '<' or '>'")
+    try:
+        threshold = float(rest)
+    except ValueError:
+        raise ObjectiveError(f"invalid target value in {target!r}") from None
+    if math.isnan(threshold):
+        raise ObjectiveError(f"invalid target value in {target!r}")
+    return EvaluationTarget(Comparison(sign), threshold)
+
+
+def check_evaluation_target(value: str, target: str) -> Check:
+    """Judge a KeptnMetric `status.value` (a string) against an evaluation target."""
+    parsed = parse_evaluation_target(target)
+    if not value:
+        raise ObjectiveError("empty value")
+    try:
+        number = float(value)
+    except ValueError:
+        raise ObjectiveError(f"value {value!r} is not a number") from None
+    if math.isnan(number):
+        raise ObjectiveError("value is NaN")
+    ok = parsed.comparison.holds(number, parsed.threshold)
+    verb = "met" if ok else "did not meet"
+    return Check(ok, number, target, f"value '{value}' {verb} objective '{target}'")
+
+
+# --- Kubernetes quantities -----------------------------------------------------------------
+
+_QUANTITY = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+))([eE][+-]?\d+|[KMGTPE]i|[numkMGTPE])?$")
+_SUFFIX = {
+    "n": Decimal("1e-9"),
+    "u": Decimal("1e-6"),
+    "m": Decimal("1e-3"),
+    "k": Decimal(10) ** 3,
+    "M": Decimal(10) ** 6,
+    "G": Decimal(10) ** 9,
+    "T": Decimal(10) ** 12,
+    "P": Decimal(10) ** 15,
+    "E": Decimal(10) ** 18,
+    "Ki": Decimal(2) ** 10,
+    "Mi": Decimal(2) ** 20,
+    "Gi": Decimal(2) ** 30,
+    "Ti": Decimal(2) ** 40,
+    "Pi": Decimal(2) ** 50,
+    "Ei": Decimal(2) ** 60,
+}
+
+
+def parse_quantity(raw: object) -> float:
+    """A Kubernetes Quantity (`"3m"`, `"1.5k"`, `"2Ki"`, `"1e3"`, or a plain number) as float."""
+    if isinstance(raw, bool):
+        raise ObjectiveError(f"quantity {raw!r} is not a number")
+    if isinstance(raw, int | float):
+        if math.isnan(raw):
+            raise ObjectiveError("quantity is NaN")
+        return float(raw)
+    if not isinstance(raw, str):
+        raise ObjectiveError(f"quantity {raw!r} is not a number or string")
+    match = _QUANTITY.match(raw.strip())
+    if match is None:
+        raise ObjectiveError(f"quantity {raw!r} is not a Kubernetes quantity")
+    number, suffix = match.groups()
+    try:
+        amount = Decimal(number)
+        if suffix in _SUFFIX:  # before the exponent test: "E" and "Ei" are exa/exbi
+            amount = amount * _SUFFIX[suffix]
+        elif suffix:
+            amount = amount * Decimal(10) ** int(suffix[1:])
+    except InvalidOperation:  # pragma: no cover - the regex admits only valid decimals
+        raise ObjectiveError(f"quantity {raw!r} is not a Kubernetes quantity") from None
+    return float(amount)
+
+
+# --- KLT Analysis operators ----------------------------------------------------------------
+
+
+class OperatorKind(StrEnum):
+    """The seven Analysis operators, spelled as in the CRD."""
+
+    LESS_THAN = "lessThan"
+    LESS_THAN_OR_EQUAL = "lessThanOrEqual"
+    GREATER_THAN = "greaterThan"
+    GREATER_THAN_OR_EQUAL = "greaterThanOrEqual"
+    EQUAL_TO = "equalTo"
+    IN_RANGE = "inRange"
+    NOT_IN_RANGE = "notInRange"
+
+
+_FIXED_OPS = {
+    OperatorKind.LESS_THAN: Comparison.LT,
+    OperatorKind.LESS_THAN_OR_EQUAL: Comparison.LE,
+    OperatorKind.GREATER_THAN: Comparison.GT,
+    OperatorKind.GREATER_THAN_OR_EQUAL: Comparison.GE,
+    OperatorKind.EQUAL_TO: Comparison.EQ,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisOperator:
+    """One KLT operator: a fixed comparison, or an (inclusive) range test."""
+
+    kind: OperatorKind
+    fixed: float = 0.0
+    low: float = 0.0
+    high: float = 0.0
+    body: Mapping[str, Any] | None = None  # the CRD form, echoed into status.raw
+
+    def __str__(self) -> str:
+        match self.kind:
+            case OperatorKind.IN_RANGE:
+                return f"in [{format_number(self.low)}, {format_number(self.high)}]"
+            case OperatorKind.NOT_IN_RANGE:
+                return f"not in [{format_number(self.low)}, {format_number(self.high)}]"
+            case _:
+                return f"{_FIXED_OPS[self.kind]}{format_number(self.fixed)}"
+
+    def check(self, value: float, baseline: Baseline | None = None) -> Check:
+        """Is the operator fulfilled by `value`? (`baseline` is unused: fixed targets.)"""
+        if self.kind is OperatorKind.IN_RANGE:
+            ok = self.low <= value <= self.high
+        elif self.kind is OperatorKind.NOT_IN_RANGE:
+            ok = not (self.low <= value <= self.high) and not math.isnan(value)
+        else:
+            ok = _FIXED_OPS[self.kind].holds(value, self.fixed)
+        word = "fulfils" if ok else "does not fulfil"
+        return Check(ok, value, str(self), f"{format_number(value)} {word} {self}")
+
+
+def parse_operator(body: Mapping[str, Any]) -> AnalysisOperator:
+    """Parse a CRD Operator object; errors use the admission webhook's messages."""
+    present = [kind for kind in OperatorKind if body.get(kind.value) is not None]
+    if len(present) > 1:
+        raise ObjectiveError("Operator: multiple operators can not be set")
+    if not present:
+        raise ObjectiveError("Operator: no operator set")
+    kind = present[0]
+    spec = body[kind.value]
+    if not isinstance(spec, Mapping):
+        raise ObjectiveError(f"Operator: {kind.value} must be an object")
+    if kind in _FIXED_OPS:
+        if "fixedValue" not in spec:
+            raise ObjectiveError(f"Operator: {kind.value} needs fixedValue")
+        return AnalysisOperator(kind, fixed=parse_quantity(spec["fixedValue"]), body=body)
+    if "lowBound" not in spec or "highBound" not in spec:
+        raise ObjectiveError(f"Operator: {kind.value} needs lowBound and highBound")
+    low, high = parse_quantity(spec["lowBound"]), parse_quantity(spec["highBound"])
+    if low >= high:
+        raise ObjectiveError(
+            "RangeValue: lower bound of the range needs to be smaller than higher bound"
+        )
+    return AnalysisOperator(kind, low=low, high=high, body=body)
+
+
+# --- Baselines ----------------------------------------------------------------------------
+
+
+class Aggregation(StrEnum):
+    """How previous values fold into one baseline (Keptn v1 `aggregate_function`)."""
+
+    AVG = "avg"
+    P50 = "p50"
+    P90 = "p90"
+    P95 = "p95"
+
+
+class Include(StrEnum):
+    """Which previous results are eligible for the baseline (v1 `include_result_with_score`)."""
+
+    ALL = "all"
+    PASS = "pass"
+    PASS_OR_WARN = "pass_or_warn"
+
+    def admits(self, verdict: str) -> bool:
+        """Whether a previous result with overall `verdict` (pass/warning/fail) counts."""
+        return self is Include.ALL or verdict in _INCLUDES[self]
+
+
+_INCLUDES: dict[Include, frozenset[str]] = {
+    Include.ALL: frozenset(),
+    Include.PASS: frozenset({"pass"}),
+    Include.PASS_OR_WARN: frozenset({"pass", "warning"}),
+}
+
+
+def aggregate(values: Sequence[float], how: Aggregation) -> float:
+    """v1's aggregation: the mean, or percentile with pos = p·(n+1) and linear interpolation."""
+    if not values:
+        raise ObjectiveError("cannot aggregate an empty list")
+    if how is Aggregation.AVG:
+        return sum(values) / len(values)
+    ordered = sorted(values)
+    n = len(ordered)
+    pos = int(how.value[1:]) / 100 * (n + 1)
+    # v1 also returns the min for pos < 1; with p ≥ 50 and n ≥ 1 pos is always ≥ 1.
+    if pos >= n:
+        return ordered[-1]
+    lower = ordered[int(pos) - 1]
+    upper = ordered[int(pos)]
+    return lower + (pos - int(pos)) * (upper - lower)
+
+
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    """The aggregated previous value a relative target compares against."""
+
+    value: float
+    count: int
+    aggregation: Aggregation
+
+    def __str__(self) -> str:
+        return f"{self.aggregation}={format_number(self.value)} of {self.count}"
+
+
+# --- Relative targets (Keptn v1 criteria and our CRD extension) -----------------------------
+
+_CRITERION = re.compile(r"^(<=|>=|<|>|=)([+-]?)(\d*\.?\d*)(%?)$")
+
+
+@dataclass(frozen=True, slots=True)
+class Criterion:
+    """One v1 criterion: `<op><sign><amount><%>`; `relative` when signed or percent."""
+
+    comparison: Comparison
+    amount: float  # signed: -5 for "-5", +10 for "+10%" or "10%"
+    percent: bool
+    relative: bool
+    text: str
+
+    def threshold(self, baseline: Baseline | None) -> float | None:
+        """The absolute number to compare against, or None when no baseline exists."""
+        if not self.relative:
+            return self.amount
+        if baseline is None:
+            return None
+        if self.percent:
+            return baseline.value * (100 + self.amount) / 100
+        return baseline.value + self.amount
+
+    def check(self, value: float, baseline: Baseline | None, *, no_baseline: bool) -> Check:
+        """Apply the criterion; a relative one without baseline yields `no_baseline`."""
+        threshold = self.threshold(baseline)
+        if threshold is None:
+            met = "met" if no_baseline else "not met"
+            return Check(no_baseline, value, self.text, f"no baseline for {self.text}: {met}")
+        ok = self.comparison.holds(value, threshold)
+        target = f"{self.comparison}{format_number(threshold)}"
+        where = f" ({self.text} of {baseline})" if self.relative else ""
+        word = "fulfils" if ok else "does not fulfil"
+        return Check(ok, value, target + where, f"{format_number(value)} {word} {target}{where}")
+
+
+def parse_criterion(text: str) -> Criterion:
+    """Parse a v1 criteria string such as `<=+10%`, `>-5`, `<600`, `<=10%` (= +10%)."""
+    compact = "".join(text.split())
+    match = _CRITERION.match(compact)
+    if match is None or match.group(3) in ("", "."):
+        raise ObjectiveError(f"invalid criterion {text!r}")
+    op, sign, number, pct = match.groups()
+    amount = float(number) * (-1 if sign == "-" else 1)
+    return Criterion(Comparison(op), amount, bool(pct), bool(sign or pct), compact)
+
+
+@dataclass(frozen=True, slots=True)
+class RelativeTarget:
+    """CRD extension `relative: {operator, percent|absolute, aggregation, lookback, include}`."""
+
+    criterion: Criterion
+    aggregation: Aggregation = Aggregation.AVG
+    lookback: int = 3
+    include: Include = Include.PASS
+    body: Mapping[str, Any] | None = None
+
+    def __str__(self) -> str:
+        return f"{self.criterion.text} of {self.aggregation}(last {self.lookback})"
+
+    def check(self, value: float, baseline: Baseline | None = None) -> Check:
+        """Fulfilled when `value <op> target`; without baseline never fulfilled (so it passes)."""
+        result = self.criterion.check(value, baseline, no_baseline=False)
+        if baseline is None:
+            return Check(False, value, str(self), f"no baseline for {self}: passes")
+        return result
+
+    def baseline(self, previous: Sequence[tuple[float | None, str]]) -> Baseline | None:
+        """Aggregate the newest `lookback` eligible previous (value, verdict) pairs, newest first."""
+        eligible = [v for v, verdict in previous if self.include.admits(verdict)]
+        usable = [v for v in eligible[: self.lookback] if v is not None and not math.isnan(v)]
+        if not usable:
+            return None
+        return Baseline(aggregate(usable, self.aggregation), len(usable), self.aggregation)
+
+
+def _parse_relative(spec: Mapping[str, Any], body: Mapping[str, Any]) -> RelativeTarget:
+    try:
+        comparison = Comparison(spec.get("operator", ""))
+    except ValueError:
+        raise ObjectiveError(
+            f"relative: invalid operator {spec.get('operator')!r}: want <, <=, =, >=, >"
+        ) from None
+    has_pct, has_abs = "percent" in spec, "absolute" in spec
+    if has_pct == has_abs:
+        raise ObjectiveError("relative: set exactly one of percent and absolute")
+    raw = spec["percent"] if has_pct else spec["absolute"]
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or math.isnan(raw):
+        raise ObjectiveError(f"relative: {'percent' if has_pct else 'absolute'} must be a number")
+    amount = float(raw)
+    text = f"{comparison}{'+' if amount >= 0 else '-'}{format_number(abs(amount))}"
+    text += "%" if has_pct else ""
+    try:
+        aggregation = Aggregation(spec.get("aggregation", "avg"))
+        include = Include(spec.get("include", "pass"))
+    except ValueError as err:
+        raise ObjectiveError(f"relative: {err}") from None
+    lookback = spec.get("lookback", 3)
+    if isinstance(lookback, bool) or not isinstance(lookback, int) or lookback < 1:
+        raise ObjectiveError("relative: lookback must be an integer ≥ 1")
+    criterion = Criterion(comparison, amount, has_pct, True, text)
+    return RelativeTarget(criterion, aggregation, lookback, include, body)
+
+
+Target = AnalysisOperator | RelativeTarget
+
+
+def parse_target(body: Mapping[str, Any]) -> Target:
+    """Parse `target.failure` / `target.warning`: a KLT operator or our `relative` block."""
+    relative = body.get("relative")
+    if relative is None:
+        return parse_operator(body)
+    if any(body.get(kind.value) is not None for kind in OperatorKind):
+        raise ObjectiveError("Operator: relative can not be combined with another operator")
+    if not isinstance(relative, Mapping):
+        raise ObjectiveError("relative must be an object")
+    return _parse_relative(relative, body)
+
+
+def check_criteria_blocks(
+    blocks: Sequence[Sequence[str]], value: float, baseline: Baseline | None
+) -> tuple[bool, list[Check]]:
+    """v1 pass/warning blocks: OR between blocks, AND within; every criterion is recorded."""
+    checks: list[list[Check]] = [
+        [parse_criterion(text).check(value, baseline, no_baseline=True) for text in block]
+        for block in blocks
+    ]
+    met = any(all(c.fulfilled for c in block) for block in checks)
+    return met, [c for block in checks for c in block]

@@ -1,0 +1,369 @@
+"""Scoring: objective results -> a score, pass / warning / fail, each with an explanation.
+
+Two scorers share one total rule, both pure (stdlib only, no I/O, no clock):
+
+* KLT Analysis (reference/keptn.md §10.3): per objective, `failure` fulfilled -> fail (score 0),
+  else `warning` fulfilled -> warning (weight/2), else pass (weight). A failed key objective
+  fails the whole analysis whatever the score.
+* Keptn v1 quality gates (peers.md §3.4): pass blocks (OR of AND-ed criteria) -> weight,
+  else warning blocks -> weight/2, else 0; objectives without pass criteria are "info".
+
+Total: percentage = 100·Σscore/Σweight (100 when both are equal, including 0/0: nothing to
+judge passes, as v1 does); pass if ≥ passPercentage, else warning if ≥ warningPercentage,
+else fail; a key failure forces fail.
+
+Our extensions (CRD fields fixed with the CRD author): `informational: true` objectives are
+measured and reported but score 0 and count nowhere (never failing, Argo's dry-run);
+`noData: fail|warning|pass|ignore` says what a missing or NaN value means (`ignore` drops the
+objective from the maximum). A query error (not "no data") always fails the objective.
+
+Every `ObjectiveResult` carries value, target (string form) and a one-line reason.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from evaluator.objectives import (
+    Baseline,
+    Check,
+    ObjectiveError,
+    RelativeTarget,
+    Target,
+    check_criteria_blocks,
+    format_number,
+    parse_target,
+)
+
+__all__ = [
+    "AnalysisScore",
+    "NoData",
+    "ObjectiveResult",
+    "ObjectiveSpec",
+    "ObjectiveStatus",
+    "TotalScore",
+    "V1Objective",
+    "Verdict",
+    "evaluate_objective",
+    "evaluate_v1_objective",
+    "parse_objective",
+    "parse_total_score",
+    "score_analysis",
+]
+
+Previous = Sequence[tuple[float | None, str]]  # (value, overall verdict), newest first
+
+
+class Verdict(StrEnum):
+    """The overall result of an analysis."""
+
+    PASS = "pass"
+    WARNING = "warning"
+    FAIL = "fail"
+
+
+class ObjectiveStatus(StrEnum):
+    """The result of one objective; `info` and `ignored` never count."""
+
+    PASS = "pass"
+    WARNING = "warning"
+    FAIL = "fail"
+    INFO = "info"
+    IGNORED = "ignored"
+
+
+class NoData(StrEnum):
+    """What a missing (or NaN) value means for an objective."""
+
+    FAIL = "fail"
+    WARNING = "warning"
+    PASS = "pass"
+    IGNORE = "ignore"
+
+
+_NO_DATA_STATUS = {
+    NoData.FAIL: ObjectiveStatus.FAIL,
+    NoData.WARNING: ObjectiveStatus.WARNING,
+    NoData.PASS: ObjectiveStatus.PASS,
+    NoData.IGNORE: ObjectiveStatus.IGNORED,
+}
+
+# share of the weight each status scores
+_SHARE = {
+    ObjectiveStatus.PASS: 1.0,
+    ObjectiveStatus.WARNING: 0.5,
+    ObjectiveStatus.FAIL: 0.0,
+    ObjectiveStatus.INFO: 0.0,
+    ObjectiveStatus.IGNORED: 0.0,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectiveSpec:
+    """One AnalysisDefinition objective, parsed."""
+
+    name: str
+    failure: Target | None = None
+    warning: Target | None = None
+    weight: int = 1
+    key: bool = False
+    informational: bool = False
+    no_data: NoData = NoData.FAIL
+
+    @property
+    def target(self) -> str:
+        """Both targets in one string, e.g. `failure >800; warning >+10% of avg(last 3)`."""
+        pairs = (("failure", self.failure), ("warning", self.warning))
+        return "; ".join(f"{name} {target}" for name, target in pairs if target is not None)
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectiveResult:
+    """A judged objective: what was measured, against what, the verdict and why."""
+
+    name: str
+    status: ObjectiveStatus
+    score: float
+    weight: float  # what the objective adds to the maximum score (0 for info/ignored)
+    key: bool
+    value: float | None
+    target: str
+    reason: str
+    failure: Check | None = None
+    warning: Check | None = None
+    error: str | None = None
+    checks: tuple[Check, ...] = ()
+
+
+def parse_objective(body: Mapping[str, Any]) -> ObjectiveSpec:
+    """Parse one `spec.objectives[]` entry; the name is its template's (KLT's storedValues key)."""
+    ref = body.get("analysisValueTemplateRef") or {}
+    name = ref.get("name") if isinstance(ref, Mapping) else None
+    if not isinstance(name, str) or not name:
+        raise ObjectiveError("objective: analysisValueTemplateRef.name is required")
+    if ref.get("namespace"):
+        name = f"{name}-{ref['namespace']}"
+    target = body.get("target") or {}
+    failure, warning = target.get("failure"), target.get("warning")
+    weight = body.get("weight", 1)
+    if isinstance(weight, bool) or not isinstance(weight, int) or weight < 0:
+        raise ObjectiveError(f"objective {name}: weight must be a non-negative integer")
+    try:
+        no_data = NoData(body.get("noData", "fail"))
+    except ValueError:
+        raise ObjectiveError(
+            f"objective {name}: noData must be one of fail, warning, pass, ignore"
+        ) from None
+    return ObjectiveSpec(
+        name=name,
+        failure=parse_target(failure) if failure else None,
+        warning=parse_target(warning) if warning else None,
+        weight=weight,
+        key=bool(body.get("keyObjective", False)),
+        informational=bool(body.get("informational", False)),
+        no_data=no_data,
+    )
+
+
+def _judge(spec: ObjectiveSpec, value: float, previous: Previous) -> ObjectiveResult:
+    fail = warn = None
+    if spec.failure is not None:
+        fail = spec.failure.check(value, _baseline(spec.failure, previous))
+    if spec.warning is not None:
+        warn = spec.warning.check(value, _baseline(spec.warning, previous))
+    if fail is not None and fail.fulfilled:
+        status, why = ObjectiveStatus.FAIL, f"failure target met: {fail.reason}"
+    elif warn is not None and warn.fulfilled:
+        status, why = ObjectiveStatus.WARNING, f"warning target met: {warn.reason}"
+    else:
+        status = ObjectiveStatus.PASS
+        misses = [c.reason for c in (fail, warn) if c is not None]
+        why = "; ".join(misses) if misses else "no target set"
+    return _result(spec, status, value, why, fail, warn)
+
+
+def _baseline(target: Target, previous: Previous) -> Baseline | None:
+    return target.baseline(previous) if isinstance(target, RelativeTarget) else None
+
+
+def _result(
+    spec: ObjectiveSpec,
+    status: ObjectiveStatus,
+    value: float | None,
+    why: str,
+    fail: Check | None = None,
+    warn: Check | None = None,
+    error: str | None = None,
+) -> ObjectiveResult:
+    if spec.informational:
+        return ObjectiveResult(
+            spec.name, ObjectiveStatus.INFO, 0.0, 0.0, False, value, spec.target,
+            f"informational (would be {status}): {why}", fail, warn, error,
+        )  # fmt: skip
+    weight = 0.0 if status is ObjectiveStatus.IGNORED else float(spec.weight)
+    return ObjectiveResult(
+        spec.name, status, weight * _SHARE[status], weight, spec.key, value, spec.target,
+        f"{status}: {why}", fail, warn, error,
+    )  # fmt: skip
+
+
+def evaluate_objective(
+    spec: ObjectiveSpec,
+    value: float | None,
+    *,
+    error: str | None = None,
+    previous: Previous = (),
+) -> ObjectiveResult:
+    """Judge one KLT objective. `value=None` (or NaN) is no data; `error` is a failed query."""
+    if error is not None:
+        return _result(spec, ObjectiveStatus.FAIL, value, f"query failed: {error}", error=error)
+    if value is None or math.isnan(value):
+        status = _NO_DATA_STATUS[spec.no_data]
+        return _result(spec, status, None, f"no data (noData: {spec.no_data})")
+    return _judge(spec, value, previous)
+
+
+# --- Keptn v1 objectives ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class V1Objective:
+    """A Keptn v1 slo.yaml objective: pass / warning criteria blocks; no pass = info."""
+
+    name: str
+    pass_blocks: Sequence[Sequence[str]] = ()
+    warning_blocks: Sequence[Sequence[str]] = ()
+    weight: int = 1
+    key: bool = False
+
+    @property
+    def target(self) -> str:
+        """`pass [<=+10%, <600]; warning [<=800]`."""
+
+        def show(blocks: Sequence[Sequence[str]]) -> str:
+            return " or ".join("[" + ", ".join(b) + "]" for b in blocks)
+
+        parts = [f"pass {show(self.pass_blocks)}"] if self.pass_blocks else []
+        parts += [f"warning {show(self.warning_blocks)}"] if self.warning_blocks else []
+        return "; ".join(parts)
+
+
+def evaluate_v1_objective(
+    objective: V1Objective, value: float | None, baseline: Baseline | None
+) -> ObjectiveResult:
+    """Score one v1 objective as lighthouse-service did (peers.md §3.4)."""
+    weight = float(objective.weight or 1)  # v1: weight 0 or missing becomes 1
+    name, key, target = objective.name, objective.key, objective.target
+    if not objective.pass_blocks:
+        return ObjectiveResult(
+            name, ObjectiveStatus.INFO, 0.0, 0.0, False, value, target, "info: no pass criteria"
+        )
+    if value is None or math.isnan(value):
+        return ObjectiveResult(
+            name, ObjectiveStatus.FAIL, 0.0, weight, key, None, target, "fail: no value"
+        )
+    passed, checks = check_criteria_blocks(objective.pass_blocks, value, baseline)
+    warned, warn_checks = check_criteria_blocks(objective.warning_blocks, value, baseline)
+    misses = "; ".join(c.reason for c in checks if not c.fulfilled)
+    if passed:
+        status, why = ObjectiveStatus.PASS, "pass criteria met"
+    elif objective.warning_blocks and warned:
+        status, why = ObjectiveStatus.WARNING, f"warning criteria met; {misses}"
+    else:
+        status, why = ObjectiveStatus.FAIL, misses
+    return ObjectiveResult(
+        name, status, weight * _SHARE[status], weight, key, value, target,
+        f"{status}: {why}", checks=(*checks, *warn_checks),
+    )  # fmt: skip
+
+
+# --- Totals -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TotalScore:
+    """AnalysisDefinition `spec.totalScore` (percentages 0..100); warning optional for v1."""
+
+    pass_percentage: float
+    warning_percentage: float | None = None
+
+
+def parse_total_score(body: Mapping[str, Any]) -> TotalScore:
+    """Parse and validate `spec.totalScore` with the admission webhook's messages."""
+    try:
+        passing = float(body["passPercentage"])
+        warning = float(body["warningPercentage"])
+    except (KeyError, TypeError, ValueError):
+        raise ObjectiveError(
+            "totalScore needs numeric passPercentage and warningPercentage"
+        ) from None
+    for number in (passing, warning):
+        if not 0 <= number <= 100:
+            raise ObjectiveError("totalScore percentages must be within 0..100")
+    if warning >= passing:
+        raise ObjectiveError(
+            "warn percentage score cannot be higher or equal than Pass percentage score"
+        )
+    return TotalScore(passing, warning)
+
+
+@dataclass(frozen=True, slots=True)
+class AnalysisScore:
+    """The total: score, maximum, percentage, verdict and the reason for it."""
+
+    objectives: tuple[ObjectiveResult, ...]
+    total_score: float
+    maximum_score: float
+    percentage: float
+    verdict: Verdict
+    key_failed: tuple[str, ...]
+    reason: str
+    counts: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        """KLT's `status.pass`."""
+        return self.verdict is Verdict.PASS
+
+    @property
+    def warning(self) -> bool:
+        """KLT's `status.warning`."""
+        return self.verdict is Verdict.WARNING
+
+
+def score_analysis(results: Sequence[ObjectiveResult], total: TotalScore) -> AnalysisScore:
+    """Fold objective results into the total verdict (KLT §10.3 and v1 §3.5 alike)."""
+    achieved = sum(r.score for r in results)
+    maximum = sum(r.weight for r in results)
+    percentage = 100.0 if achieved == maximum else 100.0 * achieved / maximum
+    key_failed = tuple(r.name for r in results if r.key and r.status is ObjectiveStatus.FAIL)
+    summary = f"score {percentage:.1f}% ({format_number(achieved)} of {format_number(maximum)})"
+    warn = total.warning_percentage
+    if key_failed:
+        verdict = Verdict.FAIL
+        reason = f"{summary} but key objective {', '.join(key_failed)} failed -> fail"
+    elif percentage >= total.pass_percentage:
+        verdict = Verdict.PASS
+        reason = f"{summary} ≥ pass {format_number(total.pass_percentage)}% -> pass"
+    elif warn is not None and percentage >= warn:
+        verdict = Verdict.WARNING
+        reason = (
+            f"{summary} ≥ warning {format_number(warn)}% but < pass "
+            f"{format_number(total.pass_percentage)}% -> warning"
+        )
+    else:
+        verdict = Verdict.FAIL
+        floor = total.pass_percentage if warn is None else warn
+        reason = (
+            f"{summary} < {'pass' if warn is None else 'warning'} {format_number(floor)}% -> fail"
+        )
+    counts: dict[str, int] = {}
+    for r in results:
+        counts[r.status.value] = counts.get(r.status.value, 0) + 1
+    return AnalysisScore(
+        tuple(results), achieved, maximum, percentage, verdict, key_failed, reason, counts
+    )
