@@ -1,0 +1,239 @@
+"""EventRecorder: core/v1 Events in KLT's format, emitted in the background, never raising.
+
+``emit()`` returns at once; a task writes the Event. Two ways to name one:
+- with ``key`` (a transition, e.g. ``"AppPreDeployTasksStarted"`` plus the phase's trace id):
+  the name is ``<obj name>.<16 hex of sha256(uid + key)>``, so re-emitting the same transition
+  after an operator restart gets 409 AlreadyExists and is a no-op (no duplicate Event and no
+  duplicate CloudEvent);
+- without ``key``: repeats of the same (object uid, type, reason, message) fold into the first
+  Event's ``count``/``lastTimestamp`` (one PATCH), like client-go's correlator.
+
+Invariants: writes for one involved object happen in emission order (a per-object lock), so
+``kubectl get events`` lists them in the order the flow emitted them; at most ``concurrency``
+writes are in flight; beyond ``max_pending`` queued emissions new ones are dropped with a
+warning rather than letting memory grow; API errors are logged, never raised into a
+reconcile. Subscribers (``subscribe(fn)``; the CloudEvents sender) are called with the Event
+body and the involved object after the Event was created or its count bumped, never for an
+AlreadyExists no-op; they must not block.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import socket
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+
+from lifecycle.kube.client import Body, KubeClient
+from lifecycle.kube.errors import AlreadyExists, KubeError, NotFound
+from lifecycle.model import EVENT
+
+__all__ = [
+    "EventRecorder",
+    "Subscriber",
+    "event_name",
+    "format_message",
+    "micro_time",
+    "rfc3339",
+]
+
+log = logging.getLogger(__name__)
+
+Subscriber = Callable[[Body, Body], None]
+_FoldKey = tuple[str, str, str, str]  # (uid, type, reason, message)
+
+
+def rfc3339(t: datetime) -> str:
+    """``metav1.Time``: seconds precision, ``Z``."""
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def micro_time(t: datetime) -> str:
+    """``metav1.MicroTime``: microseconds, ``Z``."""
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def event_name(obj_name: str, uid: str, key: str) -> str:
+    """The deterministic Event name for a keyed emission."""
+    digest = hashlib.sha256((uid + key).encode()).hexdigest()[:16]
+    return f"{obj_name}.{digest}"
+
+
+def format_message(long_name: str, text: str, *, namespace: str, name: str, version: str) -> str:
+    """KLT's message: ``<LongName>: <text> / Namespace: <ns>, Name: <obj>[, Version: <v>]``."""
+    msg = f"{long_name}: {text} / Namespace: {namespace}, Name: {name}"
+    return f"{msg}, Version: {version}" if version else msg
+
+
+class EventRecorder:
+    """Writes Events for one component (``source.component``/``reportingComponent``)."""
+
+    def __init__(
+        self,
+        client: KubeClient,
+        component: str,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        instance: str | None = None,
+        concurrency: int = 16,
+        max_pending: int = 10_000,
+        fold_cache: int = 4096,
+    ) -> None:
+        self._client = client
+        self.component = component
+        self._clock = clock
+        self.instance = instance or socket.gethostname()
+        self._sem = asyncio.Semaphore(concurrency)
+        self._max_pending = max_pending
+        self._fold_cache_size = fold_cache
+        self._folds: OrderedDict[_FoldKey, tuple[str, str, int]] = OrderedDict()
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._subscribers: list[Subscriber] = []
+        self._seq = 0
+        self.emitted = 0
+        self.folded = 0
+        self.duplicates = 0
+        self.dropped = 0
+        self.failed = 0
+
+    def subscribe(self, fn: Subscriber) -> None:
+        """Call ``fn(event_body, involved_obj)`` after each Event written."""
+        self._subscribers.append(fn)
+
+    @property
+    def pending(self) -> int:
+        return len(self._tasks)
+
+    def emit(
+        self,
+        obj: Body,
+        type: str,
+        reason: str,
+        message: str,
+        *,
+        annotations: Mapping[str, str] | None = None,
+        key: str | None = None,
+    ) -> None:
+        """Record an Event about ``obj`` in the background (``type`` is Normal or Warning)."""
+        if len(self._tasks) >= self._max_pending:
+            self.dropped += 1
+            log.warning("event recorder backlog full, dropping %s %s", reason, message)
+            return
+        now = self._clock()
+        meta = obj.get("metadata") or {}
+        uid = str(meta.get("uid", ""))
+        self._seq += 1
+        if key is not None:
+            name = event_name(meta.get("name", "unknown"), uid, key)
+        else:
+            # client-go style: unique per emission; the fold cache reuses the first one's name.
+            name = f"{meta.get('name', 'unknown')}.{int(now.timestamp() * 1e9) + self._seq:x}"
+        body: Body = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {
+                "name": name,
+                "namespace": meta.get("namespace") or "default",
+                "annotations": dict(annotations or {}),
+            },
+            "involvedObject": {
+                "apiVersion": obj.get("apiVersion", ""),
+                "kind": obj.get("kind", ""),
+                "name": meta.get("name", ""),
+                "namespace": meta.get("namespace", ""),
+                "uid": uid,
+                "resourceVersion": str(meta.get("resourceVersion", "")),
+            },
+            "reason": reason,
+            "message": message,
+            "type": type,
+            "source": {"component": self.component},
+            "reportingComponent": self.component,
+            "reportingInstance": self.instance,
+            "firstTimestamp": rfc3339(now),
+            "lastTimestamp": rfc3339(now),
+            "eventTime": micro_time(now),
+            "count": 1,
+        }
+        fold = None if key is not None else (uid, type, reason, message)
+        task = asyncio.create_task(self._write(body, obj, uid or name, fold))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def flush(self) -> None:
+        """Wait until every emission so far has been written (or failed)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def close(self) -> None:
+        """Flush; the recorder can still be used afterwards."""
+        await self.flush()
+
+    # -- writing --------------------------------------------------------------------------
+
+    async def _write(self, body: Body, obj: Body, lock_key: str, fold: _FoldKey | None) -> None:
+        lock = self._lock(lock_key)
+        try:
+            async with lock, self._sem:
+                written = await self._write_locked(body, fold)
+        except KubeError as exc:
+            self.failed += 1
+            log.warning("could not write event %s %s: %s", body["reason"], body["message"], exc)
+            return
+        except Exception:
+            self.failed += 1
+            log.exception("could not write event %s", body["reason"])
+            return
+        finally:
+            self._unlock(lock_key)
+        if written is None:
+            return
+        for fn in self._subscribers:
+            try:
+                fn(written, obj)
+            except Exception:
+                log.exception("event subscriber failed on %s", body["reason"])
+
+    async def _write_locked(self, body: Body, fold: _FoldKey | None) -> Body | None:
+        ns = body["metadata"]["namespace"]
+        if fold is not None and fold in self._folds:
+            name, fold_ns, count = self._folds[fold]
+            self._folds.move_to_end(fold)
+            patch = {"count": count + 1, "lastTimestamp": body["lastTimestamp"]}
+            try:
+                result = await self._client.patch(EVENT, name, patch, fold_ns)
+            except NotFound:
+                del self._folds[fold]  # expired (TTL); start a new Event
+            else:
+                self._folds[fold] = (name, fold_ns, count + 1)
+                self.folded += 1
+                return result
+        try:
+            result = await self._client.create(EVENT, body, ns)
+        except AlreadyExists:
+            self.duplicates += 1
+            return None
+        self.emitted += 1
+        if fold is not None:
+            self._folds[fold] = (body["metadata"]["name"], ns, 1)
+            if len(self._folds) > self._fold_cache_size:
+                self._folds.popitem(last=False)
+        return result
+
+    def _lock(self, key: str) -> asyncio.Lock:
+        lock, users = self._locks.get(key, (None, 0))
+        if lock is None:
+            lock = asyncio.Lock()
+        self._locks[key] = (lock, users + 1)
+        return lock
+
+    def _unlock(self, key: str) -> None:
+        lock, users = self._locks[key]
+        if users <= 1:
+            del self._locks[key]
+        else:
+            self._locks[key] = (lock, users - 1)
