@@ -25,8 +25,9 @@ import logging
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
+from typing import Any
 
 from lifecycle.kube.client import Body, KubeClient
 from lifecycle.kube.errors import AlreadyExists, Conflict, KubeError, NotFound
@@ -75,7 +76,7 @@ class LeaderElector:
 
     async def run(
         self,
-        on_start: Callable[[], Awaitable[None]],
+        on_start: Callable[[], Coroutine[Any, Any, None]],
         on_stop: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         """Campaign, lead while possible, campaign again; release on cancellation."""
