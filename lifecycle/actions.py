@@ -1,0 +1,117 @@
+"""What a decision of the state machine asks the outside world to do.
+
+Role: plain, frozen values that `lifecycle.machine.decide()` returns and the controllers carry
+out after they wrote the status patch. Nothing here does anything.
+
+Invariants: every action is idempotent when carried out twice. Children carry deterministic
+names (a second create meets AlreadyExists, which the controller treats as done); every
+`EmitEvent` carries a `key` unique for one transition of its object, from which the event
+recorder derives the Event's name, so replaying a decision after a crash emits no duplicate.
+
+Must not: import anything but the standard library and lifecycle.phases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from lifecycle.phases import CheckType, Phase, State
+
+__all__ = [
+    "Action",
+    "CreateEvaluation",
+    "CreateTask",
+    "EmitEvent",
+    "EventType",
+    "Finished",
+    "OpenGate",
+    "PhaseEnded",
+]
+
+
+class EventType(StrEnum):
+    """Kubernetes Event type."""
+
+    NORMAL = "Normal"
+    WARNING = "Warning"
+
+
+@dataclass(frozen=True, slots=True)
+class CreateTask:
+    """Create KeptnTask `name` for KeptnTaskDefinition `definition`.
+
+    `context` is the KeptnTask spec.context (workloadName, appName, appVersion, workloadVersion,
+    taskType, objectType, metadata with the phase span's "traceparent"). The controller resolves
+    the definition (object namespace, then the Keptn namespace) and fills retries/timeout.
+    """
+
+    name: str
+    definition: str
+    phase: Phase
+    check_type: CheckType
+    context: Mapping[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class CreateEvaluation:
+    """Create KeptnEvaluation `name` for KeptnEvaluationDefinition `definition` (spec fields as named)."""
+
+    name: str
+    definition: str
+    phase: Phase
+    check_type: CheckType
+    workload: str
+    workload_version: str
+    app_name: str
+    app_version: str
+    traceparent: str
+    """The phase span's carrier, for the evaluation's own span and CloudEvents."""
+
+
+@dataclass(frozen=True, slots=True)
+class EmitEvent:
+    """Emit a Kubernetes Event (and its CloudEvent) on the decided object.
+
+    The message is `"<LONG_NAMES[phase]>: <text> / Namespace: ..., Name: ..., Version: ..."`,
+    the recorder builds the tail. `key` is unique per transition of this object.
+    """
+
+    reason: str
+    type: EventType
+    phase: Phase
+    text: str
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseEnded:
+    """A phase finished: record its span and metrics (after the status patch was written)."""
+
+    phase: Phase
+    state: State
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Finished:
+    """The whole object finished (Succeeded, Failed or Deprecated): root span and object metrics."""
+
+    state: State
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OpenGate:
+    """The WorkloadVersion's pods may be scheduled now: the gate controller should look at them.
+
+    Emitted once, in the decision that starts WorkloadDeploy; `gate_open()` remains the rule.
+    """
+
+
+Action = CreateTask | CreateEvaluation | EmitEvent | PhaseEnded | Finished | OpenGate

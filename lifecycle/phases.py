@@ -1,0 +1,305 @@
+"""Phases and states of the deployment flow, the phase tables, and the rule that folds child states.
+
+Role: the vocabulary every other module speaks. `State` is KLT's KeptnState, `Phase` every
+ShortName of KLT's `phases.go` (used for `currentPhase`, event reasons, span names and
+`phaseTraceIDs` keys), `LONG_NAMES` the event-message / CloudEvent prefixes. `APP_PHASES` and
+`WORKLOAD_PHASES` are the walks of a KeptnAppVersion and a KeptnWorkloadVersion in KLT order:
+each row says which status field the phase drives, which ItemStatus list it fills, which spec
+list it reads, what kind of work it is and which check type its children carry.
+
+Invariants: the tables are ordered; a phase's "remaining phases" are the rows after it.
+`aggregate_state` is KLT's GetOverallState (+Blocked) with one deliberate fix: in non-blocking
+mode a failed child turns the phase into Warning only once every child has finished, instead of
+completing the phase while siblings still run.
+
+Must not: import anything but the standard library, read a clock, or log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import Enum, StrEnum
+from types import MappingProxyType
+
+__all__ = [
+    "APP_PHASES",
+    "LONG_NAMES",
+    "WORKLOAD_PHASES",
+    "CheckType",
+    "Phase",
+    "PhaseKind",
+    "PhaseSpec",
+    "State",
+    "aggregate_state",
+    "phases_after",
+    "walk",
+]
+
+
+class State(StrEnum):
+    """KLT's KeptnState: the state of a phase, a child, or a whole object."""
+
+    PENDING = "Pending"
+    PROGRESSING = "Progressing"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    UNKNOWN = "Unknown"
+    DEPRECATED = "Deprecated"
+    WARNING = "Warning"
+
+    @property
+    def is_completed(self) -> bool:
+        """True for the states KLT's IsCompleted() counts as done: Succeeded, Failed, Deprecated, Warning."""
+        return self in _COMPLETED
+
+    @property
+    def passes(self) -> bool:
+        """True when a phase in this state lets the flow go on (Succeeded, or Warning in non-blocking mode)."""
+        return self in (State.SUCCEEDED, State.WARNING)
+
+    @classmethod
+    def parse(cls, value: object) -> State:
+        """Read a state from a status field: missing or "" is Pending, anything unrecognised Unknown."""
+        if value is None or value == "":
+            return cls.PENDING
+        try:
+            return cls(str(value))
+        except ValueError:
+            return cls.UNKNOWN
+
+
+_COMPLETED = frozenset({State.SUCCEEDED, State.FAILED, State.DEPRECATED, State.WARNING})
+
+
+class Phase(StrEnum):
+    """Every ShortName of KLT's phases.go."""
+
+    WORKLOAD_PRE_DEPLOY_TASKS = "WorkloadPreDeployTasks"
+    WORKLOAD_POST_DEPLOY_TASKS = "WorkloadPostDeployTasks"
+    WORKLOAD_PRE_DEPLOY_EVALUATIONS = "WorkloadPreDeployEvaluations"
+    WORKLOAD_POST_DEPLOY_EVALUATIONS = "WorkloadPostDeployEvaluations"
+    WORKLOAD_DEPLOY = "WorkloadDeploy"
+    APP_PRE_DEPLOY_TASKS = "AppPreDeployTasks"
+    APP_POST_DEPLOY_TASKS = "AppPostDeployTasks"
+    APP_PRE_DEPLOY_EVALUATIONS = "AppPreDeployEvaluations"
+    APP_POST_DEPLOY_EVALUATIONS = "AppPostDeployEvaluations"
+    PROMOTION_TASKS = "PromotionTasks"
+    APP_DEPLOY = "AppDeploy"
+    RECONCILE_EVALUATION = "ReconcileEvaluation"
+    RECONCILE_TASK = "ReconcileTask"
+    RECONCILE_WORKLOAD = "ReconcileWorkload"
+    CREATE_EVALUATION = "CreateEvaluation"
+    CREATE_TASK = "CreateTask"
+    CREATE_APP_CREATION_REQUEST = "CreateAppCreationRequest"
+    CREATE_WORKLOAD = "CreateWorkload"
+    UPDATE_WORKLOAD = "UpdateWorkload"
+    CREATE_WORKLOAD_VERSION = "CreateWorkloadVersion"
+    CREATE_APP_VERSION = "CreateAppVersion"
+    DEPRECATE_APP_VERSION = "DeprecateAppVersion"
+    APP_COMPLETED = "AppCompleted"
+    WORKLOAD_COMPLETED = "WorkloadCompleted"
+    COMPLETED = "Completed"
+    DEPRECATED = "Deprecated"
+
+
+LONG_NAMES: Mapping[Phase, str] = MappingProxyType(
+    {
+        Phase.WORKLOAD_PRE_DEPLOY_TASKS: "Workload Pre-Deployment Tasks",
+        Phase.WORKLOAD_POST_DEPLOY_TASKS: "Workload Post-Deployment Tasks",
+        Phase.WORKLOAD_PRE_DEPLOY_EVALUATIONS: "Workload Pre-Deployment Evaluations",
+        Phase.WORKLOAD_POST_DEPLOY_EVALUATIONS: "Workload Post-Deployment Evaluations",
+        Phase.WORKLOAD_DEPLOY: "Workload Deployment",
+        Phase.APP_PRE_DEPLOY_TASKS: "App Pre-Deployment Tasks",
+        Phase.APP_POST_DEPLOY_TASKS: "App Post-Deployment Tasks",
+        Phase.APP_PRE_DEPLOY_EVALUATIONS: "App Pre-Deployment Evaluations",
+        Phase.APP_POST_DEPLOY_EVALUATIONS: "App Post-Deployment Evaluations",
+        Phase.PROMOTION_TASKS: "Promotion Tasks",
+        Phase.APP_DEPLOY: "App Deployment",
+        Phase.RECONCILE_EVALUATION: "Reconcile Evaluation",
+        Phase.RECONCILE_TASK: "Reconcile Task",
+        Phase.RECONCILE_WORKLOAD: "Reconcile Workloads",
+        Phase.CREATE_EVALUATION: "Create Evaluation",
+        Phase.CREATE_TASK: "Create Task",
+        Phase.CREATE_APP_CREATION_REQUEST: "Create AppCreationRequest",
+        Phase.CREATE_WORKLOAD: "Create Workload",
+        Phase.UPDATE_WORKLOAD: "Update Workload",
+        Phase.CREATE_WORKLOAD_VERSION: "Create WorkloadVersion",
+        Phase.CREATE_APP_VERSION: "Create AppVersion",
+        Phase.DEPRECATE_APP_VERSION: "Deprecate AppVersion",
+        Phase.APP_COMPLETED: "App Completed",
+        Phase.WORKLOAD_COMPLETED: "Workload Completed",
+        Phase.COMPLETED: "Completed",
+        Phase.DEPRECATED: "Deprecated",
+    }
+)
+
+
+class CheckType(StrEnum):
+    """`spec.checkType` of a KeptnTask / KeptnEvaluation; also the prefix of its name."""
+
+    PRE = "pre"
+    POST = "post"
+    PRE_EVAL = "pre-eval"
+    POST_EVAL = "post-eval"
+    PROMOTION = "promotion"
+
+
+class PhaseKind(Enum):
+    """What a phase waits for."""
+
+    TASKS = "tasks"
+    EVALUATIONS = "evaluations"
+    DEPLOY = "deploy"
+    WORKLOADS = "workloads"
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseSpec:
+    """One row of a walk: the phase, the status fields it writes and the spec list it reads."""
+
+    phase: Phase
+    status_field: str
+    """The `status.<field>` holding the phase's state (preDeploymentStatus, ...)."""
+    items_field: str | None
+    """The ItemStatus list (preDeploymentTaskStatus, ...) or workloadStatus for AppDeploy; None for WorkloadDeploy."""
+    spec_field: str | None
+    """The `spec.<field>` naming the definitions to run (preDeploymentTasks, ...); None for deploy phases."""
+    kind: PhaseKind
+    check_type: CheckType | None
+
+
+APP_PHASES: tuple[PhaseSpec, ...] = (
+    PhaseSpec(
+        Phase.APP_PRE_DEPLOY_TASKS,
+        "preDeploymentStatus",
+        "preDeploymentTaskStatus",
+        "preDeploymentTasks",
+        PhaseKind.TASKS,
+        CheckType.PRE,
+    ),
+    PhaseSpec(
+        Phase.APP_PRE_DEPLOY_EVALUATIONS,
+        "preDeploymentEvaluationStatus",
+        "preDeploymentEvaluationTaskStatus",
+        "preDeploymentEvaluations",
+        PhaseKind.EVALUATIONS,
+        CheckType.PRE_EVAL,
+    ),
+    PhaseSpec(
+        Phase.APP_DEPLOY,
+        "workloadOverallStatus",
+        "workloadStatus",
+        "workloads",
+        PhaseKind.WORKLOADS,
+        None,
+    ),
+    PhaseSpec(
+        Phase.APP_POST_DEPLOY_TASKS,
+        "postDeploymentStatus",
+        "postDeploymentTaskStatus",
+        "postDeploymentTasks",
+        PhaseKind.TASKS,
+        CheckType.POST,
+    ),
+    PhaseSpec(
+        Phase.APP_POST_DEPLOY_EVALUATIONS,
+        "postDeploymentEvaluationStatus",
+        "postDeploymentEvaluationTaskStatus",
+        "postDeploymentEvaluations",
+        PhaseKind.EVALUATIONS,
+        CheckType.POST_EVAL,
+    ),
+    PhaseSpec(
+        Phase.PROMOTION_TASKS,
+        "promotionStatus",
+        "promotionTaskStatus",
+        "promotionTasks",
+        PhaseKind.TASKS,
+        CheckType.PROMOTION,
+    ),
+)
+
+WORKLOAD_PHASES: tuple[PhaseSpec, ...] = (
+    PhaseSpec(
+        Phase.WORKLOAD_PRE_DEPLOY_TASKS,
+        "preDeploymentStatus",
+        "preDeploymentTaskStatus",
+        "preDeploymentTasks",
+        PhaseKind.TASKS,
+        CheckType.PRE,
+    ),
+    PhaseSpec(
+        Phase.WORKLOAD_PRE_DEPLOY_EVALUATIONS,
+        "preDeploymentEvaluationStatus",
+        "preDeploymentEvaluationTaskStatus",
+        "preDeploymentEvaluations",
+        PhaseKind.EVALUATIONS,
+        CheckType.PRE_EVAL,
+    ),
+    PhaseSpec(
+        Phase.WORKLOAD_DEPLOY,
+        "deploymentStatus",
+        None,
+        None,
+        PhaseKind.DEPLOY,
+        None,
+    ),
+    PhaseSpec(
+        Phase.WORKLOAD_POST_DEPLOY_TASKS,
+        "postDeploymentStatus",
+        "postDeploymentTaskStatus",
+        "postDeploymentTasks",
+        PhaseKind.TASKS,
+        CheckType.POST,
+    ),
+    PhaseSpec(
+        Phase.WORKLOAD_POST_DEPLOY_EVALUATIONS,
+        "postDeploymentEvaluationStatus",
+        "postDeploymentEvaluationTaskStatus",
+        "postDeploymentEvaluations",
+        PhaseKind.EVALUATIONS,
+        CheckType.POST_EVAL,
+    ),
+)
+
+
+def walk(table: tuple[PhaseSpec, ...], *, promotion_tasks_enabled: bool) -> tuple[PhaseSpec, ...]:
+    """The phases actually run: PromotionTasks only when promotion tasks are enabled (KLT's env flag)."""
+    return tuple(
+        row for row in table if promotion_tasks_enabled or row.phase is not Phase.PROMOTION_TASKS
+    )
+
+
+def phases_after(table: tuple[PhaseSpec, ...], phase: Phase | None) -> tuple[PhaseSpec, ...]:
+    """The rows after `phase` (all rows when phase is None): what a failure there deprecates (KLT §2.5)."""
+    if phase is None:
+        return table
+    for index, row in enumerate(table):
+        if row.phase is phase:
+            return table[index + 1 :]
+    return ()
+
+
+def aggregate_state(
+    states: Iterable[State], expected: int, *, block_deployment: bool = True
+) -> State:
+    """Fold the children's states into the phase's state (KLT GetOverallState / ...BlockedDeployment).
+
+    Any Failed or Deprecated child fails the phase at once (blocking mode); otherwise the phase is
+    Progressing, Pending or Unknown while any child is; Pending while fewer than `expected` children
+    are known; Warning if a child warned; else Succeeded. Zero children expected: Succeeded.
+    With `block_deployment=False` a failure becomes Warning once every child has finished.
+    """
+    seen = list(states)
+    failed = any(s in (State.FAILED, State.DEPRECATED) for s in seen)
+    if failed and block_deployment:
+        return State.FAILED
+    for waiting in (State.PROGRESSING, State.PENDING, State.UNKNOWN):
+        if waiting in seen:
+            return waiting
+    if len(seen) < expected:
+        return State.PENDING
+    if failed or State.WARNING in seen:
+        return State.WARNING
+    return State.SUCCEEDED
