@@ -1,0 +1,89 @@
+"""Informer (list+watch, cache, indexes, handlers) against the sandbox API server."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lifecycle.kube.client import Body, KubeClient
+from lifecycle.kube.informer import Informer
+from lifecycle.model import CONFIG_MAP
+from tests.kube.waiting import eventually
+
+
+def cm(name: str, ns: str, app: str) -> dict[str, Any]:
+    return {"metadata": {"name": name, "namespace": ns, "labels": {"app": app}}, "data": {}}
+
+
+def by_app(obj: Body) -> list[str]:
+    return [obj["metadata"].get("labels", {}).get("app", "")]
+
+
+async def test_list_then_watch_with_handlers_and_indexes(client: KubeClient) -> None:
+    await client.create(CONFIG_MAP, cm("pre", "inf", "shop"))
+    inf = Informer(client, CONFIG_MAP, namespace="inf", indexes={"app": by_app})
+    events: list[tuple[str, str, str | None]] = []
+
+    def handler(etype: str, obj: Body, old: Body | None) -> None:
+        # The cache is updated before handlers run.
+        cached = inf.store.get("inf", obj["metadata"]["name"])
+        assert (cached is None) == (etype == "DELETED")
+        events.append((etype, obj["metadata"]["name"], old and old["metadata"]["name"]))
+
+    inf.add_handler(handler)
+    inf.start()
+    try:
+        await inf.synced.wait()
+        assert events == [("ADDED", "pre", None)]
+        await client.create(CONFIG_MAP, cm("w1", "inf", "shop"))
+        await client.patch(CONFIG_MAP, "w1", {"metadata": {"labels": {"app": "blog"}}}, "inf")
+        await eventually(lambda: len(inf.store.by_index("app", "blog")) == 1)
+        assert [o["metadata"]["name"] for o in inf.store.by_index("app", "shop")] == ["pre"]
+        await client.delete(CONFIG_MAP, "pre", "inf")
+        await eventually(lambda: len(events) == 4)
+        assert events[1:] == [
+            ("ADDED", "w1", None),
+            ("MODIFIED", "w1", "w1"),
+            ("DELETED", "pre", "pre"),
+        ]
+        assert inf.store.by_index("app", "shop") == []
+        assert inf.lists == 1
+    finally:
+        await inf.stop()
+
+
+async def test_relist_diffs_the_cache_so_missed_deletes_are_delivered(client: KubeClient) -> None:
+    for name in ("keep", "gone", "changed"):
+        await client.create(CONFIG_MAP, cm(name, "gap", "a"))
+    inf = Informer(client, CONFIG_MAP, namespace="gap")
+    events: list[tuple[str, str]] = []
+    inf.add_handler(lambda e, o, old: events.append((e, o["metadata"]["name"])))
+    inf.start()
+    await inf.synced.wait()
+    await inf.stop()  # the gap: nothing is watched now
+    await client.delete(CONFIG_MAP, "gone", "gap")
+    await client.patch(CONFIG_MAP, "changed", {"data": {"k": "v"}}, "gap")
+    await client.create(CONFIG_MAP, cm("new", "gap", "a"))
+    events.clear()
+    inf.start()  # restarts with a list, diffed against the kept cache
+    try:
+        await eventually(lambda: len(events) == 3)
+        assert sorted(events) == [("ADDED", "new"), ("DELETED", "gone"), ("MODIFIED", "changed")]
+        assert sorted(o["metadata"]["name"] for o in inf.store.list()) == ["changed", "keep", "new"]
+        assert inf.lists == 2
+    finally:
+        await inf.stop()
+
+
+async def test_many_informers_share_one_client(client: KubeClient) -> None:
+    infs = [Informer(client, CONFIG_MAP, namespace=f"share-{i}") for i in range(5)]
+    for inf in infs:
+        inf.start()
+    try:
+        for inf in infs:
+            await inf.synced.wait()
+        for i in range(5):
+            await client.create(CONFIG_MAP, cm("x", f"share-{i}", "a"))
+        await eventually(lambda: all(len(inf.store) == 1 for inf in infs))
+    finally:
+        for inf in infs:
+            await inf.stop()
