@@ -1,0 +1,292 @@
+"""A small Kubernetes API client over aiohttp, just what the simulated node needs.
+
+The node talks to the sandbox API server only through its HTTP API, like a kubelet or
+kube-controller-manager would, so it can never depend on the server's internals. Bodies are
+plain dicts. Errors are ours (the tree below), never aiohttp's, so callers match on meaning:
+
+    ApiError            any non-2xx answer (status, reason, message)
+    ├── NotFound        404
+    ├── Conflict        409 (stale resourceVersion or AlreadyExists)
+    ├── Gone            410 (watch/list from a resourceVersion older than the history)
+    ├── Invalid         422
+    └── Transient       5xx, 429, timeouts, connection errors: worth a retry
+
+Must not import kubernetes_asyncio (import-linter) nor anything of sandbox outside sandbox.node.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import json
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+from urllib.parse import quote
+
+import aiohttp
+
+__all__ = [
+    "CONFIGMAPS",
+    "DAEMONSETS",
+    "DEPLOYMENTS",
+    "JOBS",
+    "PODS",
+    "REPLICASETS",
+    "SECRETS",
+    "STATEFULSETS",
+    "ApiClient",
+    "ApiError",
+    "Conflict",
+    "Gone",
+    "Invalid",
+    "NotFound",
+    "PatchType",
+    "Resource",
+    "Transient",
+    "WatchEvent",
+]
+
+Body = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """A served resource: group ("" = core), version, plural."""
+
+    group: str
+    version: str
+    plural: str
+    namespaced: bool = True
+
+    def path(
+        self, namespace: str | None = None, name: str | None = None, sub: str | None = None
+    ) -> str:
+        """The URL path of the collection, or of one object (and its subresource)."""
+        base = f"/api/{self.version}" if not self.group else f"/apis/{self.group}/{self.version}"
+        if self.namespaced and namespace:
+            base += f"/namespaces/{quote(namespace, safe='')}"
+        base += f"/{self.plural}"
+        if name is not None:
+            base += f"/{quote(name, safe='')}"
+            if sub:
+                base += f"/{sub}"
+        return base
+
+
+PODS = Resource("", "v1", "pods")
+CONFIGMAPS = Resource("", "v1", "configmaps")
+SECRETS = Resource("", "v1", "secrets")
+DEPLOYMENTS = Resource("apps", "v1", "deployments")
+REPLICASETS = Resource("apps", "v1", "replicasets")
+STATEFULSETS = Resource("apps", "v1", "statefulsets")
+DAEMONSETS = Resource("apps", "v1", "daemonsets")
+JOBS = Resource("batch", "v1", "jobs")
+
+
+class PatchType(enum.Enum):
+    """Patch flavours, by content type."""
+
+    MERGE = "application/merge-patch+json"
+    STRATEGIC = "application/strategic-merge-patch+json"
+    JSON = "application/json-patch+json"
+
+
+class ApiError(Exception):
+    """A non-2xx answer of the API server."""
+
+    def __init__(self, status: int, reason: str, message: str) -> None:
+        super().__init__(f"{status} {reason}: {message}")
+        self.status = status
+        self.reason = reason
+        self.message = message
+
+
+class NotFound(ApiError):
+    """404."""
+
+
+class Conflict(ApiError):
+    """409: stale resourceVersion or already exists."""
+
+
+class Gone(ApiError):
+    """410: the resourceVersion is older than the server keeps."""
+
+
+class Invalid(ApiError):
+    """422."""
+
+
+class Transient(ApiError):
+    """5xx, 429, timeouts and broken connections: retry later."""
+
+
+_BY_STATUS: dict[int, type[ApiError]] = {404: NotFound, 409: Conflict, 410: Gone, 422: Invalid}
+
+
+def _error(status: int, text: str) -> ApiError:
+    try:
+        body = json.loads(text)
+    except ValueError:
+        body = {}
+    if not isinstance(body, dict):
+        body = {}
+    reason = str(body.get("reason", "")) or str(status)
+    message = str(body.get("message", "")) or text[:200]
+    if status >= 500 or status == 429:
+        return Transient(status, reason, message)
+    return _BY_STATUS.get(status, ApiError)(status, reason, message)
+
+
+@dataclass(frozen=True, slots=True)
+class WatchEvent:
+    """One line of a watch stream."""
+
+    type: str
+    object: Body
+
+
+class ApiClient:
+    """Authenticated JSON calls against one API server; one keep-alive session."""
+
+    def __init__(self, api_url: str, token: str) -> None:
+        self._base = api_url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        self._session: aiohttp.ClientSession | None = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                headers=self._headers, timeout=aiohttp.ClientTimeout(total=30)
+            )
+        return self._session
+
+    async def close(self) -> None:
+        """Close the session (idempotent)."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        body: object = None,
+        content_type: str = "application/json",
+        raw: bytes | None = None,
+    ) -> Body:
+        """One call; the decoded JSON answer, or an ApiError."""
+        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+        headers = {"Content-Type": content_type} if data is not None else None
+        try:
+            async with self._http().request(
+                method, self._base + path, params=params, data=data, headers=headers
+            ) as resp:
+                text = await resp.text()
+                if resp.status >= 300:
+                    raise _error(resp.status, text)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise Transient(503, "ServiceUnavailable", f"{method} {path}: {exc!r}") from exc
+        if not text:
+            return {}
+        try:
+            decoded = json.loads(text)
+        except ValueError:
+            return {"text": text}
+        return cast(Body, decoded) if isinstance(decoded, dict) else {"items": decoded}
+
+    async def get(self, res: Resource, namespace: str | None, name: str) -> Body:
+        """GET one object."""
+        return await self.request("GET", res.path(namespace, name))
+
+    async def list(
+        self, res: Resource, namespace: str | None = None, *, label_selector: str | None = None
+    ) -> tuple[list[Body], str]:
+        """List a collection: (items, resourceVersion of the list)."""
+        params = {"labelSelector": label_selector} if label_selector else None
+        body = await self.request("GET", res.path(namespace), params=params)
+        items = cast(list[Body], body.get("items") or [])
+        return items, str(body.get("metadata", {}).get("resourceVersion", ""))
+
+    async def create(self, res: Resource, namespace: str | None, body: Body) -> Body:
+        """POST a new object."""
+        return await self.request("POST", res.path(namespace), body=body)
+
+    async def patch(
+        self,
+        res: Resource,
+        namespace: str | None,
+        name: str,
+        body: object,
+        *,
+        patch_type: PatchType = PatchType.MERGE,
+        subresource: str | None = None,
+    ) -> Body:
+        """PATCH an object or its subresource (``status``)."""
+        path = res.path(namespace, name, subresource)
+        return await self.request("PATCH", path, body=body, content_type=patch_type.value)
+
+    async def delete(
+        self, res: Resource, namespace: str | None, name: str, *, propagation: str | None = None
+    ) -> Body:
+        """DELETE an object, optionally with a propagationPolicy."""
+        body = {"kind": "DeleteOptions", "apiVersion": "v1"}
+        if propagation:
+            body["propagationPolicy"] = propagation
+        return await self.request("DELETE", res.path(namespace, name), body=body)
+
+    async def watch(
+        self, res: Resource, resource_version: str, *, timeout_seconds: int = 300
+    ) -> AsyncIterator[WatchEvent]:
+        """Stream watch events from a resourceVersion until the server ends the stream.
+
+        An ERROR event carrying a 410 Status is raised as Gone, so the caller re-lists.
+        """
+        params = {
+            "watch": "true",
+            "allowWatchBookmarks": "true",
+            "timeoutSeconds": str(timeout_seconds),
+        }
+        if resource_version:
+            params["resourceVersion"] = resource_version
+        # A silent stream past the server's own timeout means a dead connection.
+        timeout = aiohttp.ClientTimeout(total=None, sock_read=timeout_seconds + 30)
+        try:
+            async with self._http().get(
+                self._base + res.path(), params=params, timeout=timeout
+            ) as resp:
+                if resp.status >= 300:
+                    raise _error(resp.status, await resp.text())
+                buffer = b""
+                # Read chunks and split by hand: pod bodies can exceed aiohttp's line limit.
+                async for chunk in resp.content.iter_any():
+                    buffer += chunk
+                    while b"\n" in buffer:
+                        line, buffer = buffer.split(b"\n", 1)
+                        if line.strip():
+                            yield _event(line)
+        except (aiohttp.ClientError, TimeoutError, asyncio.IncompleteReadError) as exc:
+            raise Transient(503, "WatchBroken", repr(exc)) from exc
+
+    async def put_log(self, namespace: str, name: str, container: str, text: str) -> None:
+        """Hand a container's output to the server for ``pods/log`` (sandbox endpoint)."""
+        path = f"/sandbox/pods/{quote(namespace, safe='')}/{quote(name, safe='')}/log"
+        await self.request(
+            "PUT",
+            path,
+            params={"container": container},
+            raw=text.encode(),
+            content_type="text/plain; charset=utf-8",
+        )
+
+
+def _event(line: bytes) -> WatchEvent:
+    data = json.loads(line)
+    kind = str(data.get("type", ""))
+    obj = cast(Body, data.get("object") or {})
+    if kind == "ERROR":
+        raise _error(int(obj.get("code", 500)), json.dumps(obj))
+    return WatchEvent(kind, obj)

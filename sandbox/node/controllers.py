@@ -1,0 +1,218 @@
+"""The workload and Job controllers of the sandbox: glue between informers, the pure plans
+(rollout.py, jobs.py) and the API.
+
+Each reconcile reads the owner and its children from the informer caches, asks the pure plan
+what to do, does it through the API (pods are POSTed, so admission webhooks see them), and
+writes the status subresource only when it changed (merge patch of the diff). Our own writes
+go into the caches at once, so the next reconcile never acts on an older view. Timers (a Job's
+activeDeadlineSeconds and ttlSecondsAfterFinished) are queue delays, never polls.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from typing import Any
+
+from sandbox.node.client import (
+    DAEMONSETS,
+    DEPLOYMENTS,
+    JOBS,
+    PODS,
+    REPLICASETS,
+    STATEFULSETS,
+    ApiClient,
+    Conflict,
+    NotFound,
+    Resource,
+)
+from sandbox.node.informer import Informer, Key, key_of
+from sandbox.node.jobs import decide_job, job_pod_labels
+from sandbox.node.pods import is_terminating, owner_ref, pod_from_template, random_suffix
+from sandbox.node.rollout import (
+    REVISION_LABEL,
+    daemonset_plan,
+    deployment_plan,
+    replicaset_plan,
+    statefulset_plan,
+    status_patch,
+    template_hash,
+)
+
+__all__ = ["Controllers"]
+
+log = logging.getLogger(__name__)
+
+Body = dict[str, Any]
+
+
+class Controllers:
+    """Deployment, ReplicaSet, StatefulSet, DaemonSet and Job reconcilers."""
+
+    def __init__(self, *, client: ApiClient, informers: dict[Resource, Informer]) -> None:
+        self._client = client
+        self._inf = informers
+        self._job_started: dict[str, float] = {}
+
+    def _owned(self, res: Resource, owner: Body) -> list[Body]:
+        return self._inf[res].owned_by(str(owner["metadata"].get("uid", "")))
+
+    async def _status(self, res: Resource, obj: Body, new: Body) -> None:
+        patch = status_patch(obj.get("status") or {}, new)
+        if patch is None:
+            return
+        ns, name = key_of(obj)
+        try:
+            patched = await self._client.patch(
+                res, ns, name, {"status": patch}, subresource="status"
+            )
+        except NotFound:
+            return
+        self._inf[res].remember(patched)
+
+    async def _create_pod(self, owner: Body, pod: Body) -> None:
+        ns = key_of(owner)[0]
+        try:
+            created = await self._client.create(PODS, ns, pod)
+        except Conflict:
+            return  # the name is taken (a terminating pod): its DELETED event wakes us again
+        self._inf[PODS].remember(created)
+
+    async def _delete(
+        self, res: Resource, namespace: str, name: str, propagation: str | None = None
+    ) -> None:
+        with contextlib.suppress(NotFound):
+            await self._client.delete(res, namespace, name, propagation=propagation)
+        self._inf[res].forget((namespace, name))
+
+    # -- Deployment -------------------------------------------------------------------------
+
+    async def deployment(self, key: Key) -> float | None:
+        dep = self._inf[DEPLOYMENTS].get(key)
+        if dep is None or is_terminating(dep):
+            return None
+        plan = deployment_plan(dep, self._owned(REPLICASETS, dep), time.time())
+        if plan.create is not None:
+            try:
+                created = await self._client.create(REPLICASETS, key[0], plan.create)
+            except Conflict:
+                created = await self._client.get(
+                    REPLICASETS, key[0], plan.create["metadata"]["name"]
+                )
+            self._inf[REPLICASETS].remember(created)
+        for name, replicas in plan.scale.items():
+            try:
+                patched = await self._client.patch(
+                    REPLICASETS, key[0], name, {"spec": {"replicas": replicas}}
+                )
+            except NotFound:
+                continue
+            self._inf[REPLICASETS].remember(patched)
+        await self._status(DEPLOYMENTS, dep, plan.status)
+        return None
+
+    # -- ReplicaSet -------------------------------------------------------------------------
+
+    async def replicaset(self, key: Key) -> float | None:
+        rs = self._inf[REPLICASETS].get(key)
+        if rs is None or is_terminating(rs):
+            return None
+        plan = replicaset_plan(rs, self._owned(PODS, rs))
+        template = rs.get("spec", {}).get("template") or {}
+        ref = owner_ref(rs, "ReplicaSet", "apps/v1")
+        for _ in plan.create:
+            name = f"{key[1]}-{random_suffix()}"
+            await self._create_pod(
+                rs, pod_from_template(template, name=name, namespace=key[0], owner=ref)
+            )
+        for name in plan.delete:
+            await self._delete(PODS, key[0], name)
+        await self._status(REPLICASETS, rs, plan.status)
+        return None
+
+    # -- StatefulSet ------------------------------------------------------------------------
+
+    async def statefulset(self, key: Key) -> float | None:
+        sts = self._inf[STATEFULSETS].get(key)
+        if sts is None or is_terminating(sts):
+            return None
+        plan = statefulset_plan(sts, self._owned(PODS, sts))
+        template = sts.get("spec", {}).get("template") or {}
+        ref = owner_ref(sts, "StatefulSet", "apps/v1")
+        revision = plan.status["updateRevision"]
+        for name in plan.create:
+            labels = {
+                REVISION_LABEL: revision,
+                "statefulset.kubernetes.io/pod-name": name,
+                "apps.kubernetes.io/pod-index": name.rsplit("-", 1)[1],
+            }
+            pod = pod_from_template(
+                template, name=name, namespace=key[0], owner=ref, extra_labels=labels
+            )
+            pod["spec"].setdefault("hostname", name)
+            if sts.get("spec", {}).get("serviceName"):
+                pod["spec"].setdefault("subdomain", sts["spec"]["serviceName"])
+            await self._create_pod(sts, pod)
+        for name in plan.delete:
+            await self._delete(PODS, key[0], name)
+        await self._status(STATEFULSETS, sts, plan.status)
+        return None
+
+    # -- DaemonSet --------------------------------------------------------------------------
+
+    async def daemonset(self, key: Key) -> float | None:
+        ds = self._inf[DAEMONSETS].get(key)
+        if ds is None or is_terminating(ds):
+            return None
+        plan = daemonset_plan(ds, self._owned(PODS, ds))
+        template = ds.get("spec", {}).get("template") or {}
+        ref = owner_ref(ds, "DaemonSet", "apps/v1")
+        labels = {
+            REVISION_LABEL: template_hash(template),
+            "pod-template-generation": str(ds["metadata"].get("generation", 1)),
+        }
+        for name in plan.delete:
+            await self._delete(PODS, key[0], name)
+        for _ in plan.create:
+            name = f"{key[1]}-{random_suffix()}"
+            pod = pod_from_template(
+                template, name=name, namespace=key[0], owner=ref, extra_labels=labels
+            )
+            await self._create_pod(ds, pod)
+        await self._status(DAEMONSETS, ds, plan.status)
+        return None
+
+    # -- Job --------------------------------------------------------------------------------
+
+    async def job(self, key: Key) -> float | None:
+        job = self._inf[JOBS].get(key)
+        if job is None or is_terminating(job):
+            return None
+        uid = str(job["metadata"].get("uid", ""))
+        now = time.time()
+        if (job.get("status") or {}).get("startTime"):
+            started = self._job_started.get(uid)
+        else:
+            started = self._job_started.setdefault(uid, now)
+        decision = decide_job(job, self._owned(PODS, job), now, started)
+        template = job.get("spec", {}).get("template") or {}
+        ref = owner_ref(job, "Job", "batch/v1")
+        for _ in range(decision.create):
+            name = f"{key[1]}-{random_suffix()}"
+            pod = pod_from_template(
+                template, name=name, namespace=key[0], owner=ref, extra_labels=job_pod_labels(job)
+            )
+            await self._create_pod(job, pod)
+        for name in decision.delete:
+            await self._delete(PODS, key[0], name)
+        await self._status(JOBS, job, decision.status)
+        if decision.delete_job_at is not None:
+            if decision.delete_job_at <= now:
+                await self._delete(JOBS, key[0], key[1], propagation="Background")
+                self._job_started.pop(uid, None)
+                return None
+            return decision.delete_job_at - now
+        if decision.wake_at is not None:
+            return max(decision.wake_at - now, 0.0)
+        return None

@@ -1,0 +1,264 @@
+"""Scheduler and kubelet of the one sandbox node, driven by pod watch events.
+
+Scheduler: a pod with scheduling gates stays Pending with PodScheduled=False reason
+SchedulingGated; an ungated pod without a node is bound to ``sandbox-node``. Kubelet: a pod
+bound here gets its containers started ``pod_start_delay`` seconds later through the Runtime,
+and every container state change is written through ``pods/status`` (merge patch), one write
+at a time per pod. Deleting a pod kills its processes. Output goes to the API server for
+``pods/log`` (``PUT /sandbox/pods/{ns}/{name}/log?container=``), or, when the server has no
+such endpoint, to the annotation ``sandbox.klt.dev/log-tail`` (last 4 KB).
+
+After a node restart a pod already Running that we did not start is adopted: a service
+container (simulated run) keeps running; anything else is failed with a message, because its
+process is gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sandbox.node.client import PODS, ApiClient, ApiError, NotFound, PatchType
+from sandbox.node.informer import Informer, Key
+from sandbox.node.pods import (
+    NODE_NAME,
+    ContainerState,
+    bound_node,
+    gated_status,
+    is_gated,
+    is_terminating,
+    pod_status,
+)
+from sandbox.node.runtime import ConfigError, ContainerPlan, PlanKind, Runtime, plan_container
+from sandbox.node.settings import NodeSettings, Outcome
+
+__all__ = ["LOG_ANNOTATION", "Kubelet"]
+
+log = logging.getLogger(__name__)
+
+Body = dict[str, Any]
+LOG_ANNOTATION = "sandbox.klt.dev/log-tail"
+_TAIL = 4096
+
+
+@dataclass
+class _PodRun:
+    uid: str
+    key: Key
+    task: asyncio.Task[None] | None = None
+    states: list[ContainerState] = field(default_factory=list)
+    scheduled_at: float = 0.0
+    started_at: float | None = None
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+class Kubelet:
+    """Binds and runs the pods of the node."""
+
+    def __init__(
+        self, *, client: ApiClient, pods: Informer, runtime: Runtime, settings: NodeSettings
+    ) -> None:
+        self._client = client
+        self._pods = pods
+        self._runtime = runtime
+        self._settings = settings
+        self._runs: dict[str, _PodRun] = {}
+        self._log_endpoint: bool | None = None
+
+    async def reconcile(self, key: Key) -> float | None:
+        """Bring one pod one step closer to running."""
+        pod = self._pods.get(key)
+        uid = str(pod["metadata"].get("uid", "")) if pod else ""
+        for stale in [r for r in self._runs.values() if r.key == key and r.uid != uid]:
+            await self._kill(stale)
+        if pod is None:
+            return None
+        if is_terminating(pod):
+            current = self._runs.get(uid)
+            if current is not None:
+                await self._kill(current)
+            return None
+        node = bound_node(pod)
+        if not node:
+            await self._schedule(pod)
+            return None
+        if node != NODE_NAME or uid in self._runs:
+            return None
+        phase = (pod.get("status") or {}).get("phase", "Pending")
+        if phase in ("Succeeded", "Failed"):
+            return None
+        run = _PodRun(uid=uid, key=key, scheduled_at=time.time())
+        self._runs[uid] = run
+        if phase == "Running":
+            await self._adopt(pod, run)
+            return None
+        run.task = asyncio.create_task(self._start(pod, run), name=f"pod-{key}")
+        return None
+
+    async def close(self) -> None:
+        """Kill every running pod task."""
+        for run in list(self._runs.values()):
+            await self._kill(run)
+
+    async def _kill(self, run: _PodRun) -> None:
+        self._runs.pop(run.uid, None)
+        if run.task is not None and not run.task.done():
+            run.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await run.task
+
+    async def _schedule(self, pod: Body) -> None:
+        ns, name = pod["metadata"].get("namespace", "default"), pod["metadata"]["name"]
+        if is_gated(pod):
+            conds = (pod.get("status") or {}).get("conditions") or []
+            if any(c.get("reason") == "SchedulingGated" for c in conds):
+                return
+            patched = await self._client.patch(
+                PODS, ns, name, {"status": gated_status(time.time())}, subresource="status"
+            )
+            self._pods.remember(patched)
+            return
+        body = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": name}}
+        body["target"] = {"apiVersion": "v1", "kind": "Node", "name": NODE_NAME}
+        try:
+            await self._client.request("POST", PODS.path(ns, name, "binding"), body=body)
+        except NotFound:
+            # No binding subresource (or the pod is gone): set spec.nodeName directly.
+            patched = await self._client.patch(
+                PODS, ns, name, {"spec": {"nodeName": NODE_NAME}}, patch_type=PatchType.MERGE
+            )
+            self._pods.remember(patched)
+
+    async def _write(self, pod: Body, run: _PodRun, extra: Body | None = None) -> None:
+        """Write the pod's status from the container states (serialised per pod)."""
+        meta = pod["metadata"]
+        async with run.lock:
+            status = pod_status(
+                run.states,
+                scheduled_at=run.scheduled_at,
+                started_at=run.started_at,
+                now=time.time(),
+            )
+            try:
+                patched = await self._client.patch(
+                    PODS,
+                    meta.get("namespace"),
+                    meta["name"],
+                    {"status": status, **(extra or {})},
+                    subresource="status",
+                )
+            except NotFound:
+                return
+            self._pods.remember(patched)
+
+    async def _start(self, pod: Body, run: _PodRun) -> None:
+        containers = pod.get("spec", {}).get("containers") or []
+        plans = [plan_container(pod, c, self._settings) for c in containers]
+        run.states = [ContainerState(c["name"], str(c.get("image", ""))) for c in containers]
+        await self._write(pod, run)
+        if self._settings.pod_start_delay > 0:
+            await asyncio.sleep(self._settings.pod_start_delay)
+        run.started_at = time.time()
+        backoff = 0.5
+        while True:  # a missing secret/configmap is retried like the kubelet does
+            try:
+                await asyncio.gather(
+                    *(
+                        self._container(pod, run, c, p, s)
+                        for c, p, s in zip(containers, plans, run.states, strict=True)
+                    )
+                )
+                return
+            except ConfigError as exc:
+                for state in run.states:
+                    if state.state == "waiting":
+                        state.reason, state.message = "CreateContainerConfigError", str(exc)
+                await self._write(pod, run)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+
+    async def _container(
+        self, pod: Body, run: _PodRun, container: Body, plan: ContainerPlan, state: ContainerState
+    ) -> None:
+        if state.state != "waiting":
+            return
+        if plan.kind is PlanKind.UNRUNNABLE:
+            state.reason, state.message = "ErrImagePull", plan.message
+            await self._write(pod, run)
+            return
+        if plan.kind is not PlanKind.SIMULATED:
+            await self._runtime.container_env(pod, container)  # fail fast on missing secrets
+        state.state, state.reason, state.message = "running", "", ""
+        state.started_at = time.time()
+        state.container_id = f"sandbox://{run.uid}/{state.name}"
+        await self._write(pod, run)
+        try:
+            result = await self._runtime.run(pod, container, plan)
+        except ConfigError as exc:
+            result_code, output, message = 128, "", str(exc)
+        else:
+            result_code, output, message = result.exit_code, result.output, result.message
+        state.state, state.exit_code, state.message = "terminated", result_code, message
+        state.reason = "Completed" if result_code == 0 else "Error"
+        state.finished_at = time.time()
+        extra = await self._publish_log(pod, state.name, output)
+        await self._write(pod, run, extra)
+
+    async def _publish_log(self, pod: Body, container: str, text: str) -> Body | None:
+        """Send the output to the server's log store; an annotation patch if it has none."""
+        meta = pod["metadata"]
+        if self._log_endpoint is not False:
+            try:
+                await self._client.put_log(
+                    meta.get("namespace", "default"), meta["name"], container, text
+                )
+                self._log_endpoint = True
+                return None
+            except ApiError as exc:
+                # A 404 while the pod still exists means the server has no log endpoint.
+                missing = exc.status == 405 or (
+                    exc.status == 404
+                    and self._pods.get((meta.get("namespace", "default"), meta["name"])) is not None
+                )
+                if not missing:
+                    log.warning("storing log of %s failed: %s", meta["name"], exc)
+                    return None
+                self._log_endpoint = False
+        tail = text.encode()[-_TAIL:].decode("utf-8", "ignore")
+        try:
+            patched = await self._client.patch(
+                PODS,
+                meta.get("namespace"),
+                meta["name"],
+                {"metadata": {"annotations": {LOG_ANNOTATION: tail}}},
+            )
+            self._pods.remember(patched)
+        except NotFound:
+            pass
+        return None
+
+    async def _adopt(self, pod: Body, run: _PodRun) -> None:
+        containers = pod.get("spec", {}).get("containers") or []
+        plans = [plan_container(pod, c, self._settings) for c in containers]
+        if all(p.kind is PlanKind.SIMULATED and p.outcome is Outcome.RUN for p in plans):
+            return
+        now = time.time()
+        run.started_at = now
+        run.states = [
+            ContainerState(
+                c["name"],
+                str(c.get("image", "")),
+                state="terminated",
+                reason="Error",
+                exit_code=137,
+                started_at=now,
+                finished_at=now,
+                message="the sandbox node restarted while this container ran",
+            )
+            for c in containers
+        ]
+        await self._write(pod, run)

@@ -1,0 +1,129 @@
+"""Composition of the simulated node: informers, work queues, controllers, kubelet.
+
+``start_node`` returns at once (the informers connect in the background and retry, so the API
+server may call it before it serves); ``NodeHandle.wait_synced()`` waits for the first lists.
+Event routing: a pod wakes the kubelet and its controller owner; a ReplicaSet wakes itself
+and its Deployment. Nothing here polls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sandbox.node.client import (
+    DAEMONSETS,
+    DEPLOYMENTS,
+    JOBS,
+    PODS,
+    REPLICASETS,
+    STATEFULSETS,
+    ApiClient,
+    Resource,
+)
+from sandbox.node.controllers import Controllers
+from sandbox.node.informer import Informer, Key, key_of
+from sandbox.node.kubelet import Kubelet
+from sandbox.node.runtime import Runtime
+from sandbox.node.settings import NodeSettings
+from sandbox.node.workqueue import WorkQueue
+
+__all__ = ["NodeHandle", "start_node"]
+
+Body = dict[str, Any]
+
+_OWNER_KINDS: dict[str, Resource] = {
+    "ReplicaSet": REPLICASETS,
+    "Deployment": DEPLOYMENTS,
+    "StatefulSet": STATEFULSETS,
+    "DaemonSet": DAEMONSETS,
+    "Job": JOBS,
+}
+
+
+@dataclass
+class NodeHandle:
+    """A running node; ``await stop()`` ends it and removes its scratch dir if it made one."""
+
+    client: ApiClient
+    informers: dict[Resource, Informer]
+    queues: dict[Resource, WorkQueue[Key]]
+    kubelet: Kubelet
+    runtime: Runtime
+    work_dir: Path
+    _own_work_dir: bool = False
+    _stopped: bool = field(default=False, repr=False)
+
+    async def wait_synced(self) -> None:
+        """Wait until every informer has listed once (wrap in asyncio.timeout to bound it)."""
+        await asyncio.gather(*(i.synced.wait() for i in self.informers.values()))
+
+    async def stop(self) -> None:
+        """Stop watching, kill running containers, close connections (idempotent)."""
+        if self._stopped:
+            return
+        self._stopped = True
+        for informer in self.informers.values():
+            await informer.stop()
+        for queue in self.queues.values():
+            await queue.close()
+        await self.kubelet.close()
+        await self.runtime.close()
+        await self.client.close()
+        if self._own_work_dir:
+            shutil.rmtree(self.work_dir, ignore_errors=True)
+
+
+async def start_node(api_url: str, token: str, settings: NodeSettings | None = None) -> NodeHandle:
+    """Start the simulated node against an API server (returns before the first sync)."""
+    settings = settings or NodeSettings()
+    own = settings.work_dir is None
+    work_dir = Path(tempfile.mkdtemp(prefix="klt-node-")) if own else Path(settings.work_dir or ".")
+    work_dir.mkdir(parents=True, exist_ok=True)
+    client = ApiClient(api_url, token)
+    informers: dict[Resource, Informer] = {}
+    queues: dict[Resource, WorkQueue[Key]] = {}
+    runtime = Runtime(settings=settings, source=client, work_dir=work_dir)
+
+    def route(res: Resource) -> Callable[[str, Body], None]:
+        def handle(_kind: str, obj: Body) -> None:
+            key = key_of(obj)
+            queues[res].add(key)
+            for ref in obj.get("metadata", {}).get("ownerReferences") or []:
+                owner = _OWNER_KINDS.get(str(ref.get("kind")))
+                if ref.get("controller") and owner is not None and owner in queues:
+                    queues[owner].add((key[0], str(ref.get("name"))))
+
+        return handle
+
+    for res in (PODS, REPLICASETS, DEPLOYMENTS, STATEFULSETS, DAEMONSETS, JOBS):
+        informers[res] = Informer(client, res, route(res))
+    kubelet = Kubelet(client=client, pods=informers[PODS], runtime=runtime, settings=settings)
+    controllers = Controllers(client=client, informers=informers)
+    reconcilers: dict[Resource, Callable[[Key], Awaitable[float | None]]] = {
+        REPLICASETS: controllers.replicaset,
+        DEPLOYMENTS: controllers.deployment,
+        STATEFULSETS: controllers.statefulset,
+        DAEMONSETS: controllers.daemonset,
+        JOBS: controllers.job,
+    }
+    for res, reconcile in reconcilers.items():
+        queues[res] = WorkQueue(res.plural, reconcile)
+    kubelet_queue: WorkQueue[Key] = WorkQueue("kubelet", kubelet.reconcile)
+    queues[PODS] = kubelet_queue
+    for informer in informers.values():
+        informer.start()
+    return NodeHandle(
+        client=client,
+        informers=informers,
+        queues=queues,
+        kubelet=kubelet,
+        runtime=runtime,
+        work_dir=work_dir,
+        _own_work_dir=own,
+    )
