@@ -101,8 +101,8 @@ class KubeClient:
         cfg = Configuration(host=url)
         cfg.verify_ssl = verify_ssl
         if token:
-            cfg.api_key = {"authorization": token}
-            cfg.api_key_prefix = {"authorization": "Bearer"}
+            # The same slot and form the kubeconfig loader fills.
+            cfg.api_key = {"BearerToken": f"Bearer {token}"}
         return cls.from_configuration(cfg)
 
     async def close(self) -> None:
