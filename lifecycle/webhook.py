@@ -53,6 +53,7 @@ from lifecycle.webhook_pod import (
     namespace_enabled,
     needs_parent,
     plan_pod,
+    released,
     supported_owner,
 )
 from lifecycle.webhook_validators import Verdict
@@ -199,7 +200,7 @@ class PodMutator:
     async def _parent(self, pod: Mapping[str, Any], namespace: str) -> Mapping[str, Any] | None:
         """The Deployment/Rollout/StatefulSet/DaemonSet whose keys apply, read only when needed."""
         owner = supported_owner(pod.get("metadata") or {})
-        if owner is None or not needs_parent(pod):
+        if owner is None or released(pod) or not needs_parent(pod):
             return None
         if owner.kind == "ReplicaSet":
             rs = await self._store.get(REPLICA_SET, namespace, owner.name)

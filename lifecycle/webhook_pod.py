@@ -10,7 +10,9 @@ thin async layer that reads the namespace and parents and writes the bodies.
 
 Invariants: a pod without a supported owner, or without a workload key on itself or its parent, is
 never touched (``plan_pod`` returns None). The gate is only added on CREATE (the API server refuses
-new scheduling gates on UPDATE) and never when ``keptn.sh/scheduling-gate-removed`` is present.
+new scheduling gates on UPDATE); a pod carrying ``keptn.sh/scheduling-gate-removed`` (label or
+annotation) was released by the gate controller and is left alone entirely, as in KLT, so an old
+pod's UPDATE during a rollout can never rewrite the KeptnWorkload back to its version.
 Existing scheduling gates of other controllers are kept (KLT overwrites the list). The workload's
 ``resourceReference`` is the pod's direct owner (ReplicaSet/StatefulSet/DaemonSet), never the
 Deployment. Deliberate fixes to KLT: image tags are read after the last ``/`` and before any ``@``
@@ -60,6 +62,7 @@ __all__ = [
     "needs_parent",
     "parse_metadata",
     "plan_pod",
+    "released",
     "supported_owner",
 ]
 
@@ -194,6 +197,11 @@ def supported_owner(meta: Mapping[str, Any]) -> Owner | None:
     return found
 
 
+def released(pod: Mapping[str, Any]) -> bool:
+    """The gate controller already released this pod: KLT allows it untouched, writing nothing."""
+    return label_or_annotation(_meta(pod), GATE_REMOVED_KEY) is not None
+
+
 def needs_parent(pod: Mapping[str, Any]) -> bool:
     """True when the pod carries no workload key, so the parent's keys must be read."""
     return _key(_meta(pod), WORKLOAD_KEY) is None
@@ -307,7 +315,7 @@ def plan_pod(
     """
     meta = _meta(pod)
     owner = supported_owner(meta)
-    if owner is None:
+    if owner is None or released(pod):
         return None
     annotations: dict[str, str] = dict(meta.get("annotations") or {})
     view: dict[str, Any] = {"labels": dict(meta.get("labels") or {}), "annotations": annotations}
@@ -334,7 +342,7 @@ def plan_pod(
     if single_service:
         annotations[APP_KEY] = workload_name
     app = create_resource_name(app_value or workload_name)
-    gate = operation == "CREATE" and label_or_annotation(view, GATE_REMOVED_KEY) is None
+    gate = operation == "CREATE"
     workload_body: dict[str, Any] = {
         "apiVersion": KEPTN_WORKLOAD.api_version,
         "kind": KEPTN_WORKLOAD.kind,
