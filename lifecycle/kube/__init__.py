@@ -22,7 +22,7 @@ from lifecycle.kube.errors import (
     Unauthorized,
 )
 from lifecycle.kube.events import EventRecorder, event_name, format_message
-from lifecycle.kube.informer import Informer, Store
+from lifecycle.kube.informer import Informer, Store, owner_uids
 from lifecycle.kube.leader import LeaderElector
 from lifecycle.kube.queue import QueueShutDown, WorkQueue
 
@@ -55,5 +55,6 @@ __all__ = [
     "format_message",
     "key_of",
     "owner_keys",
+    "owner_uids",
     "self_key",
 ]

@@ -102,7 +102,7 @@ class Controller(Generic[K]):
         self.name = name
         self._reconcile = reconcile
         self._workers = workers
-        self.queue: WorkQueue[K] = queue or WorkQueue()
+        self.queue: WorkQueue[K] = queue if queue is not None else WorkQueue()
         self._tasks: list[asyncio.Task[None]] = []
         self.reconciles = 0
         self.errors = 0

@@ -30,7 +30,7 @@ from lifecycle.kube.client import Body, KubeClient
 from lifecycle.kube.errors import Gone, KubeError
 from lifecycle.model import ResourceKind
 
-__all__ = ["Handler", "IndexFn", "Informer", "Store"]
+__all__ = ["Handler", "IndexFn", "Informer", "Store", "owner_uids"]
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +123,11 @@ class Store:
                         del idx[key]
 
 
+def owner_uids(obj: Body) -> list[str]:
+    """Index function: the uids of an object's ownerReferences."""
+    return [str(r.get("uid")) for r in (obj.get("metadata") or {}).get("ownerReferences") or ()]
+
+
 def _rv(obj: Body) -> str:
     return str((obj.get("metadata") or {}).get("resourceVersion", ""))
 
@@ -198,8 +203,13 @@ class Informer:
                     await self._list()
                     need_list = False
                     failures = 0
+                started = asyncio.get_running_loop().time()
                 if await self._watch():
                     failures = 0
+                elif asyncio.get_running_loop().time() - started < 1.0:
+                    # Closed at once with nothing in it: a proxy or a sick server; don't spin.
+                    failures += 1
+                    await asyncio.sleep(self._delay(failures))
             except asyncio.CancelledError:
                 raise
             except Gone:
