@@ -225,3 +225,31 @@ async def test_reexport_after_restart_yields_identical_spans(otlp_receiver: OTLP
     first = sorted(s.SerializeToString() for s in otlp_receiver.spans[:half])
     second = sorted(s.SerializeToString() for s in otlp_receiver.spans[half:])
     assert first == second
+
+
+async def test_otlp_grpc_export_reaches_a_real_grpc_server() -> None:
+    import grpc
+    from opentelemetry.proto.collector.trace.v1 import trace_service_pb2, trace_service_pb2_grpc
+
+    received: list[str] = []
+
+    class Service(trace_service_pb2_grpc.TraceServiceServicer):  # type: ignore[misc]
+        async def Export(self, request: Any, context: Any) -> Any:
+            for rs in request.resource_spans:
+                for ss in rs.scope_spans:
+                    received.extend(span.name for span in ss.spans)
+            return trace_service_pb2.ExportTraceServiceResponse()
+
+    server = grpc.aio.server()
+    trace_service_pb2_grpc.add_TraceServiceServicer_to_server(Service(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        tracing = Tracing(f"127.0.0.1:{port}")
+        assert tracing.target.kind is ExporterKind.OTLP_GRPC
+        spans = all_spans(app_flow(failing_workload=None), tracing)
+        tracing.export(spans)
+        await asyncio.to_thread(tracing.shutdown)
+    finally:
+        await server.stop(None)
+    assert sorted(received) == sorted(s.name for s in spans)

@@ -1,0 +1,199 @@
+"""Telemetry: KLT names/labels, transitions counted once, incremental gauges, DORA, promtool lint."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+from typing import Any
+
+from prometheus_client import CollectorRegistry, generate_latest
+
+from lifecycle.telemetry import Telemetry
+from tests.observability.samples import app_flow
+
+
+def value(registry: CollectorRegistry, name: str, **labels: str) -> float:
+    got = registry.get_sample_value(name, labels)
+    return 0.0 if got is None else got
+
+
+def exercise(telemetry: Telemetry) -> None:
+    """Call every public method once with a realistic flow (also used by the dashboard test)."""
+    telemetry.operator_started()
+    flow = app_flow()
+    av = flow.app_version
+    telemetry.object_started(av)
+    for phase, carrier in av["status"]["phaseTraceIDs"].items():
+        if phase != "root":
+            telemetry.phase_ended(
+                av, phase, carrier["state"], carrier["startTime"], carrier["endTime"]
+            )
+    for wv in flow.workload_versions:
+        telemetry.object_started(wv)
+        for phase, carrier in wv["status"]["phaseTraceIDs"].items():
+            if phase != "root":
+                telemetry.phase_ended(
+                    wv, phase, carrier["state"], carrier["startTime"], carrier["endTime"]
+                )
+        telemetry.object_finished(wv)
+    for task in flow.tasks:
+        telemetry.task_started(task)
+        telemetry.task_finished(task)
+    for evaluation, _ in flow.evaluations:
+        telemetry.evaluation_started(evaluation)
+        telemetry.evaluation_finished(evaluation)
+    telemetry.object_finished(av)
+    fixed = app_flow(version="0.1.1", failing_workload=None)
+    fixed.app_version["spec"]["previousVersion"] = "0.1.0"
+    telemetry.object_started(fixed.app_version)
+    telemetry.phase_ended(
+        fixed.app_version,
+        "PromotionTasks",
+        "Succeeded",
+        "2026-01-02T03:10:00Z",
+        "2026-01-02T03:10:05Z",
+    )
+    for wv in fixed.workload_versions:
+        telemetry.object_started(wv)
+        telemetry.object_finished(wv)
+    telemetry.object_finished(fixed.app_version, previous=av)
+    telemetry.cloudevent_sent()
+    telemetry.cloudevent_failed()
+    telemetry.cloudevent_dropped("queue_full")
+    telemetry.set_cloudevent_queue(3)
+    telemetry.set_metric_value("demo", "available-cpus", 4.0)
+    telemetry.set_metric_value("demo", "gone", 1.0)
+    telemetry.remove_metric_value("demo", "gone")
+    telemetry.reconcile_finished("keptnappversion", "ok", 0.003)
+    telemetry.set_queue_depth("keptnappversion", 0)
+
+
+def test_klt_counters_count_each_transition_once() -> None:
+    registry = CollectorRegistry()
+    telemetry = Telemetry(registry)
+    av = app_flow().app_version
+    labels = {
+        "keptn_deployment_app_name": "podtato",
+        "keptn_deployment_app_version": "0.1.0",
+        "keptn_deployment_app_namespace": "demo",
+    }
+    assert telemetry.object_started(av)
+    assert not telemetry.object_started(copy.deepcopy(av))  # resync after a restart / retry
+    assert value(registry, "keptn_app_active", **labels) == 1
+    assert telemetry.object_finished(av)
+    assert not telemetry.object_finished(av)
+    assert value(registry, "keptn_app_active", **labels) == 0
+    assert (
+        value(registry, "keptn_app_count_total", **labels, keptn_deployment_app_status="Failed")
+        == 1
+    )
+    assert (
+        value(
+            registry,
+            "keptn_app_duration_seconds_count",
+            **labels,
+            keptn_deployment_app_status="Failed",
+        )
+        == 1
+    )
+    duration = value(
+        registry,
+        "keptn_app_deploymentduration",
+        keptn_deployment_app_name="podtato",
+        keptn_deployment_app_namespace="demo",
+        keptn_deployment_app_version="0.1.0",
+        keptn_deployment_app_previousversion="0.0.9",
+    )
+    assert duration == 30.0
+
+
+def test_phase_metrics_and_errored_counter() -> None:
+    registry = CollectorRegistry()
+    telemetry = Telemetry(registry)
+    wv = app_flow().workload_versions[1]  # backend: post-deploy evaluation fails
+    for phase, carrier in wv["status"]["phaseTraceIDs"].items():
+        if phase != "root":
+            telemetry.phase_ended(
+                wv, phase, carrier["state"], carrier["startTime"], carrier["endTime"]
+            )
+            telemetry.phase_ended(
+                wv, phase, carrier["state"], carrier["startTime"], carrier["endTime"]
+            )
+    scope = {"namespace": "demo", "app": "podtato", "workload": "podtato-backend"}
+    assert (
+        value(registry, "keptn_phase_errored_total", phase="WorkloadPostDeployEvaluations", **scope)
+        == 1
+    )
+    assert value(registry, "keptn_phase_errored_total", phase="WorkloadDeploy", **scope) == 0
+    assert (
+        value(
+            registry,
+            "keptn_phase_duration_seconds_count",
+            phase="WorkloadDeploy",
+            result="Succeeded",
+            **scope,
+        )
+        == 1
+    )
+    assert (
+        value(
+            registry,
+            "keptn_phase_duration_seconds_sum",
+            phase="WorkloadDeploy",
+            result="Succeeded",
+            **scope,
+        )
+        == 1.0
+    )
+
+
+def test_dora_metrics() -> None:
+    registry = CollectorRegistry()
+    telemetry = Telemetry(registry)
+    failed = app_flow().app_version  # ends BASE+30s, Failed
+    fixed: dict[str, Any] = app_flow(version="0.1.1", failing_workload=None).app_version
+    fixed["metadata"]["uid"] = "uid-fixed"
+    fixed["status"]["startTime"] = "2026-01-02T04:00:00Z"
+    fixed["status"]["endTime"] = "2026-01-02T04:04:35Z"
+    telemetry.object_finished(failed)
+    telemetry.object_finished(fixed)
+    scope = {"namespace": "demo", "app": "podtato", "workload": ""}
+    assert value(registry, "keptn_dora_deployments_total", result="failed", **scope) == 1
+    assert value(registry, "keptn_dora_deployments_total", result="succeeded", **scope) == 1
+    # failure ended 03:04:35, success 04:04:35 -> one hour to restore
+    assert value(registry, "keptn_dora_time_to_restore_seconds_sum", **scope) == 3600
+    # commitTime = BASE - 2h = 01:04:05 -> lead time 3h0m30s
+    assert value(registry, "keptn_dora_lead_time_seconds_sum", **scope) == 3 * 3600 + 30
+    # a restart forgets the failure; the caller can pass it from status
+    fresh = Telemetry(CollectorRegistry())
+    fresh.object_finished(fixed, failed_since="2026-01-02T04:00:00Z")
+    assert value(fresh.registry, "keptn_dora_time_to_restore_seconds_sum", **scope) == 275
+
+
+def test_deployment_interval_from_previous_version() -> None:
+    registry = CollectorRegistry()
+    telemetry = Telemetry(registry)
+    first = app_flow(failing_workload=None).app_version
+    second = app_flow(version="0.2.0", failing_workload=None).app_version
+    second["spec"]["previousVersion"] = "0.1.0"
+    second["status"]["endTime"] = "2026-01-02T05:04:45Z"
+    telemetry.object_finished(first)
+    telemetry.object_finished(second)  # predecessor remembered in memory
+    labels = {
+        "keptn_deployment_app_name": "podtato",
+        "keptn_deployment_app_namespace": "demo",
+        "keptn_deployment_app_version": "0.2.0",
+        "keptn_deployment_app_previousversion": "0.1.0",
+    }
+    assert value(registry, "keptn_app_deploymentinterval", **labels) == 2 * 3600
+
+
+def test_promtool_check_metrics_passes(promtool: str) -> None:
+    registry = CollectorRegistry()
+    exercise(Telemetry(registry))
+    text = generate_latest(registry)
+    result = subprocess.run(
+        [promtool, "check", "metrics"], input=text, capture_output=True, timeout=30
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert b"keptn_metric_value{" in text and b'name="gone"' not in text
