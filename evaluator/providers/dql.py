@@ -1,0 +1,207 @@
+"""Dynatrace Grail DQL: OAuth client credentials, `query:execute`, then `query:poll`.
+
+The Secret entry `secretKeyRef.key` holds JSON `{"token": "dt0s08.<id>.<secret>", "authUrl":
+…}`; the OAuth client id is the token's first two dot-parts, the client secret the whole
+token (KLT). The bearer token is cached until shortly before it expires. A query that is not
+SUCCEEDED at once is polled (`poll_interval` apart, at most `max_polls` times; KLT: 5 x 10 s).
+The value is the last element of the first numeric array of record 0 (KLT); a record with
+only scalar fields (e.g. `summarize count()`, whose longs Grail sends as strings) yields its
+first numeric field. Stepped queries return the whole array.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+
+from evaluator.providers.base import MetricValue, ProviderConfig, StepValues
+from evaluator.providers.errors import (
+    BadResponseError,
+    ConfigError,
+    NoDataError,
+    ProviderTimeout,
+)
+from evaluator.providers.transport import decode_json, fetch
+
+__all__ = ["DEFAULT_AUTH_URL", "DqlProvider", "record_values"]
+
+DEFAULT_AUTH_URL = "https://dev.token.internal.dynatracelabs.com/sso/oauth2/token"
+SCOPES = "storage:metrics:read environment:roles:viewer"
+EXECUTE = "/platform/storage/query/v1/query:execute"
+POLL = "/platform/storage/query/v1/query:poll"
+INSTANT_WINDOW = timedelta(minutes=5)
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _as_float(item: Any) -> float | None:
+    if isinstance(item, bool) or item is None:
+        return None
+    if isinstance(item, int | float):
+        return float(item)
+    if isinstance(item, str):
+        try:
+            return float(item)
+        except ValueError:
+            return None
+    return None
+
+
+def record_values(record: Mapping[str, Any]) -> list[float]:
+    """The first numeric array of a record (nulls dropped), else its first numeric scalar."""
+    for value in record.values():
+        if isinstance(value, list):
+            numbers = [n for n in map(_as_float, value) if n is not None]
+            if numbers:
+                return numbers
+    for value in record.values():
+        number = _as_float(value)
+        if number is not None:
+            return [number]
+    return []
+
+
+class DqlProvider:
+    """Dynatrace Grail DQL queries."""
+
+    def __init__(
+        self,
+        config: ProviderConfig,
+        session: aiohttp.ClientSession,
+        *,
+        poll_interval: float = 1.0,
+        max_polls: int = 10,
+    ) -> None:
+        try:
+            secret = json.loads(config.secret_value())
+            token = secret["token"]
+        except (ValueError, KeyError, TypeError):
+            raise ConfigError(
+                'dql provider needs a Secret entry holding JSON {"token": ..., "authUrl": ...}'
+            ) from None
+        parts = token.split(".") if isinstance(token, str) else []
+        if len(parts) < 3:
+            raise ConfigError("dql provider: token must look like dt0s08.<client id>.<secret>")
+        self._client_id = ".".join(parts[:2])
+        self._client_secret = token
+        self._auth_url = secret.get("authUrl") or DEFAULT_AUTH_URL
+        self._config = config
+        self._session = session
+        self._base = config.target_server.rstrip("/")
+        self._poll_interval = poll_interval
+        self._max_polls = max_polls
+        self._bearer: tuple[str, float] | None = None  # (token, monotonic expiry)
+        self._lock = asyncio.Lock()
+
+    async def _token(self) -> str:
+        async with self._lock:
+            if self._bearer and self._bearer[1] > time.monotonic():
+                return self._bearer[0]
+            _, body = await fetch(
+                self._session,
+                "POST",
+                self._auth_url,
+                what="dql oauth",
+                timeout=self._config.timeout,
+                verify_tls=not self._config.insecure_skip_tls_verify,
+                form={
+                    "grant_type": "client_credentials",
+                    "client_id": self._client_id,
+                    "client_secret": self._client_secret,
+                    "scope": SCOPES,
+                },
+            )
+            doc = decode_json(body, what="dql oauth")
+            if not isinstance(doc, dict) or not isinstance(doc.get("access_token"), str):
+                raise BadResponseError("dql oauth: response has no access_token")
+            lifetime = float(doc.get("expires_in") or 300)
+            self._bearer = (doc["access_token"], time.monotonic() + max(lifetime - 30, 1))
+            return self._bearer[0]
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        headers = {"Authorization": f"Bearer {await self._token()}", "Accept": "application/json"}
+        _, body = await fetch(
+            self._session,
+            method,
+            f"{self._base}{path}",
+            what="dql",
+            timeout=self._config.timeout,
+            verify_tls=not self._config.insecure_skip_tls_verify,
+            headers=headers,
+            **kwargs,
+        )
+        doc = decode_json(body, what="dql")
+        if not isinstance(doc, dict):
+            raise BadResponseError("dql: response is not an object")
+        return doc
+
+    async def _records(
+        self, query: str, start: datetime, end: datetime
+    ) -> tuple[list[float], bytes]:
+        doc = await self._call(
+            "POST",
+            EXECUTE,
+            json_body={
+                "query": query,
+                "defaultTimeframeStart": _iso(start),
+                "defaultTimeframeEnd": _iso(end),
+                "timezone": "UTC",
+                "locale": "en_US",
+                "fetchTimeoutSeconds": 60,
+                "requestTimeoutMilliseconds": 1000,
+            },
+        )
+        token = doc.get("requestToken")  # poll answers do not repeat it
+        polls = 0
+        while doc.get("state") != "SUCCEEDED":
+            if doc.get("state") not in ("RUNNING", "NOT_STARTED"):
+                raise BadResponseError(f"dql: query state {doc.get('state')!r}")
+            if not isinstance(token, str):
+                raise BadResponseError("dql: running query without requestToken")
+            if polls >= self._max_polls:
+                raise ProviderTimeout(f"dql: query still {doc.get('state')} after {polls} polls")
+            polls += 1
+            await asyncio.sleep(self._poll_interval)
+            doc = await self._call("GET", POLL, params={"request-token": token})
+        records = (doc.get("result") or {}).get("records")
+        if not isinstance(records, list):
+            raise BadResponseError("dql: result has no records")
+        if not records or not isinstance(records[0], dict):
+            raise NoDataError("dql: no records in query result")
+        values = record_values(records[0])
+        if not values:
+            raise NoDataError("dql: record 0 holds no numeric value")
+        return values, json.dumps(doc).encode()
+
+    async def _last(self, query: str, start: datetime, end: datetime) -> MetricValue:
+        values, raw = await self._records(query, start, end)
+        return MetricValue(values[-1], raw)
+
+    async def query(self, query: str, *, at: datetime) -> MetricValue:
+        """Last value over the 5 minutes before `at`."""
+        return await self._last(query, at - INSTANT_WINDOW, at)
+
+    async def range_value(self, query: str, *, start: datetime, end: datetime) -> MetricValue:
+        """Last value over the window."""
+        return await self._last(query, start, end)
+
+    async def query_range(
+        self, query: str, *, start: datetime, end: datetime, step: timedelta
+    ) -> StepValues:
+        """The whole first numeric array (the DQL query decides its own interval)."""
+        values, raw = await self._records(query, start, end)
+        return StepValues(tuple(values), raw)
+
+    async def analysis_value(
+        self, query: str, *, start: datetime, end: datetime, args: Mapping[str, str]
+    ) -> MetricValue:
+        """Last value over the Analysis timeframe."""
+        return await self._last(query, start, end)

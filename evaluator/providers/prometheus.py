@@ -1,0 +1,146 @@
+"""Prometheus, Thanos and Cortex: the Prometheus HTTP API (`/api/v1/query`, `/query_range`).
+
+KLT semantics (reference/keptn.md §10.4): an instant query must yield exactly one sample; a
+window (`range.interval`) is a range query with step = interval whose single series' first
+point is the value; a stepped query returns every point of the single series; an Analysis is
+a range query from..to with step 1m, first point. Scalars are accepted as one sample.
+Basic auth comes from the Secret's `user` / `password` entries when a Secret is given.
+A NaN sample raises NaNError (no data), never a number.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import aiohttp
+
+from evaluator.durations import format_duration
+from evaluator.providers.base import MetricValue, ProviderConfig, StepValues
+from evaluator.providers.errors import (
+    BadResponseError,
+    NaNError,
+    NoDataError,
+    TooManySeriesError,
+)
+from evaluator.providers.transport import decode_json, fetch
+
+__all__ = ["PrometheusProvider"]
+
+ANALYSIS_STEP = timedelta(minutes=1)
+
+
+def _ts(moment: datetime) -> str:
+    return f"{moment.timestamp():.3f}"
+
+
+def _number(raw: Any, *, what: str) -> float:
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise BadResponseError(f"{what}: sample value {raw!r} is not a number") from None
+    if math.isnan(value):
+        raise NaNError(f"{what}: value is NaN")
+    return value
+
+
+class PrometheusProvider:
+    """The Prometheus HTTP API client; also used for thanos and cortex."""
+
+    def __init__(self, config: ProviderConfig, session: aiohttp.ClientSession) -> None:
+        self._config = config
+        self._session = session
+        self._base = config.target_server.rstrip("/")
+        self._what = config.type
+        self._auth = None
+        if config.secret:
+            self._auth = aiohttp.BasicAuth(
+                config.secret.get("user", ""), config.secret.get("password", "")
+            )
+
+    async def _get(self, path: str, params: Mapping[str, str]) -> tuple[Any, bytes]:
+        _, body = await fetch(
+            self._session,
+            "GET",
+            f"{self._base}{path}",
+            what=self._what,
+            timeout=self._config.timeout,
+            verify_tls=not self._config.insecure_skip_tls_verify,
+            params=params,
+            auth=self._auth,
+        )
+        doc = decode_json(body, what=self._what)
+        if not isinstance(doc, dict) or doc.get("status") != "success":
+            message = doc.get("error", "no status") if isinstance(doc, dict) else "not an object"
+            raise BadResponseError(f"{self._what}: query failed: {message}")
+        data = doc.get("data")
+        if not isinstance(data, dict) or not isinstance(data.get("result"), list | None):
+            raise BadResponseError(f"{self._what}: response has no data.result")
+        return data, body
+
+    async def query(self, query: str, *, at: datetime) -> MetricValue:
+        """`/api/v1/query` at `at`: exactly one sample."""
+        data, raw = await self._get("/api/v1/query", {"query": query, "time": _ts(at)})
+        result = data["result"]
+        if data.get("resultType") == "scalar":  # e.g. `vector(1) > bool 0` or `scalar(x)`
+            return MetricValue(_number(result[1], what=self._what), raw)
+        if not result:
+            raise NoDataError(f"{self._what}: no values in query result")
+        if len(result) > 1:
+            raise TooManySeriesError(
+                f"{self._what}: too many values in query result ({len(result)} series)"
+            )
+        try:
+            sample = result[0]["value"][1]
+        except (KeyError, IndexError, TypeError):
+            raise BadResponseError(f"{self._what}: malformed vector sample") from None
+        return MetricValue(_number(sample, what=self._what), raw)
+
+    async def _series(
+        self, query: str, start: datetime, end: datetime, step: timedelta
+    ) -> tuple[list[float], bytes]:
+        params = {
+            "query": query,
+            "start": _ts(start),
+            "end": _ts(end),
+            "step": format_duration(step),
+        }
+        data, raw = await self._get("/api/v1/query_range", params)
+        result = data["result"] or []
+        if not result:
+            raise NoDataError(f"{self._what}: no values in query result")
+        if len(result) > 1:
+            raise TooManySeriesError(
+                f"{self._what}: too many values in query result ({len(result)} series)"
+            )
+        try:
+            points = [float(v) for _, v in result[0].get("values", [])]
+        except (AttributeError, TypeError, ValueError):
+            raise BadResponseError(f"{self._what}: malformed matrix values") from None
+        if not points:
+            raise NoDataError(f"{self._what}: series has no points")
+        return points, raw
+
+    async def range_value(self, query: str, *, start: datetime, end: datetime) -> MetricValue:
+        """Range query with step = the window: the single series' first point."""
+        points, raw = await self._series(query, start, end, end - start)
+        return MetricValue(_number(points[0], what=self._what), raw)
+
+    async def query_range(
+        self, query: str, *, start: datetime, end: datetime, step: timedelta
+    ) -> StepValues:
+        """Every point of the single series (NaN points dropped)."""
+        points, raw = await self._series(query, start, end, step)
+        values = tuple(p for p in points if not math.isnan(p))
+        if not values:
+            raise NaNError(f"{self._what}: every point is NaN")
+        return StepValues(values, raw)
+
+    async def analysis_value(
+        self, query: str, *, start: datetime, end: datetime, args: Mapping[str, str]
+    ) -> MetricValue:
+        """KLT: range query from..to, step 1m, the single series' first point."""
+        points, raw = await self._series(query, start, end, ANALYSIS_STEP)
+        return MetricValue(_number(points[0], what=self._what), raw)

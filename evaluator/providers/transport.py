@@ -1,0 +1,96 @@
+"""One HTTP exchange with a metric backend, with every failure mapped to our errors.
+
+All providers go through `fetch()`: it applies the provider's timeout (the whole exchange)
+and TLS choice, reads the body, and turns aiohttp exceptions and error statuses into the
+`evaluator.providers.errors` tree. It never logs or echoes request headers, so credentials
+cannot leak through an error message; error texts name the provider type and URL path only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+from yarl import URL
+
+from evaluator.providers.errors import (
+    BadResponseError,
+    HTTPStatusError,
+    ProviderTimeout,
+    TransportError,
+    UnreachableError,
+)
+
+__all__ = ["decode_json", "fetch"]
+
+_EXCERPT = 300  # characters of a backend's error body kept in the message
+
+
+async def fetch(
+    session: aiohttp.ClientSession,
+    method: str,
+    url: str,
+    *,
+    what: str,
+    timeout: float,  # noqa: ASYNC109 - passed to aiohttp as the per-request ClientTimeout
+    verify_tls: bool = True,
+    params: Mapping[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
+    json_body: Any = None,
+    form: Mapping[str, str] | None = None,
+    auth: aiohttp.BasicAuth | None = None,
+    ok_statuses: frozenset[int] = frozenset(),
+) -> tuple[int, bytes]:
+    """Send one request; return (status, body) for 2xx (or `ok_statuses`), raise otherwise."""
+    where = f"{what} {URL(url).path or '/'}"
+    try:
+        async with session.request(
+            method,
+            url,
+            params=params,
+            headers=headers,
+            json=json_body,
+            data=form,
+            auth=auth,
+            timeout=aiohttp.ClientTimeout(total=timeout),
+            ssl=verify_tls,
+        ) as response:
+            body = await response.read()
+            status = response.status
+    except TimeoutError:
+        raise ProviderTimeout(f"{where}: no answer within {timeout:g}s") from None
+    except aiohttp.ClientConnectionError as err:
+        if isinstance(err, aiohttp.ClientConnectorError | aiohttp.ClientSSLError):
+            raise UnreachableError(f"{where}: unreachable ({err.__class__.__name__})") from None
+        raise TransportError(f"{where}: connection failed ({err.__class__.__name__})") from None
+    except aiohttp.ClientError as err:
+        raise TransportError(f"{where}: {err.__class__.__name__}") from None
+    if status >= 300 and status not in ok_statuses:
+        raise HTTPStatusError(f"{where}: HTTP {status}: {_backend_message(body)}", status=status)
+    return status, body
+
+
+def _backend_message(body: bytes) -> str:
+    """The backend's own error text: JSON `error`/`errors`/`message` if present, else the body."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return body.decode("utf-8", "replace").strip()[:_EXCERPT] or "(empty body)"
+    if isinstance(doc, dict):
+        for key in ("error", "errors", "message", "details"):
+            if doc.get(key):
+                text = doc[key] if isinstance(doc[key], str) else json.dumps(doc[key])
+                kind = doc.get("errorType")
+                return (f"{kind}: {text}" if kind else text)[:_EXCERPT]
+    return json.dumps(doc)[:_EXCERPT]
+
+
+def decode_json(body: bytes, *, what: str) -> Any:
+    """Parse a JSON body or raise BadResponseError naming the provider."""
+    try:
+        return json.loads(body)
+    except ValueError:
+        excerpt = body[:80].decode("utf-8", "replace")
+        raise BadResponseError(f"{what}: response is not JSON: {excerpt!r}") from None
