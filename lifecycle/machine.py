@@ -29,7 +29,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from types import MappingProxyType
 from typing import Any
 
 from lifecycle.actions import Action, EventType, Finished, PhaseEnded
@@ -67,7 +66,6 @@ __all__ = [
 ]
 
 Body = Mapping[str, Any]
-_NOTHING: Mapping[str, Body] = MappingProxyType({})
 ROOT_KEY = "root"
 """phaseTraceIDs key of the object's own (root) span."""
 
@@ -91,9 +89,9 @@ class AppVersionSnapshot:
     """A KeptnAppVersion and what its walk reads; children keyed by their names."""
 
     obj: Body
-    tasks: Mapping[str, Body] = _NOTHING
-    evaluations: Mapping[str, Body] = _NOTHING
-    workload_versions: Mapping[str, Body] = _NOTHING
+    tasks: Mapping[str, Body] = field(default_factory=dict)
+    evaluations: Mapping[str, Body] = field(default_factory=dict)
+    workload_versions: Mapping[str, Body] = field(default_factory=dict)
     missing_definitions: frozenset[str] = frozenset()
     """Definition names the controller looked up and did not find (object and Keptn namespace)."""
 
@@ -103,8 +101,8 @@ class WorkloadVersionSnapshot:
     """A KeptnWorkloadVersion and what its walk reads."""
 
     obj: Body
-    tasks: Mapping[str, Body] = _NOTHING
-    evaluations: Mapping[str, Body] = _NOTHING
+    tasks: Mapping[str, Body] = field(default_factory=dict)
+    evaluations: Mapping[str, Body] = field(default_factory=dict)
     missing_definitions: frozenset[str] = frozenset()
     app_version: Body | None = None
     """The newest non-Deprecated KeptnAppVersion listing this workload and version (the controller picks it)."""
@@ -254,6 +252,8 @@ def _pass_app_gate(snapshot: WorkloadVersionSnapshot, draft: StatusDraft, ctx: C
     """KLT checkPreEvaluationStatusOfApp: go on only once the app's pre-deployment evaluations passed."""
     app = snapshot.app_version
     if app is None:
+        if "startTime" not in draft.patch:
+            return False  # reported in the first decision; the AppVersion's creation wakes us
         draft.emit(
             "AppPreDeployEvaluationsAppVersionNotFound",
             EventType.WARNING,
@@ -266,6 +266,8 @@ def _pass_app_gate(snapshot: WorkloadVersionSnapshot, draft: StatusDraft, ctx: C
     app_meta = app.get("metadata") or {}
     pre_eval = State.parse(app_status.get("preDeploymentEvaluationStatus"))
     if not pre_eval.passes:
+        # No status field records this wait, so the event repeats with one key per AppVersion:
+        # the recorder turns the repeats into a single Event.
         if pre_eval in (State.FAILED, State.DEPRECATED):
             draft.emit(
                 "AppPreDeployEvaluationsFailed",

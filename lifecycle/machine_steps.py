@@ -129,8 +129,9 @@ def _string_map(value: object) -> dict[str, str]:
 
 
 def _request_child(
-    row: PhaseSpec, draft: StatusDraft, ctx: Context, name: str, definition: str
+    row: PhaseSpec, draft: StatusDraft, ctx: Context, name: str, definition: str, announce: bool
 ) -> None:
+    """Ask for a child; its event only the first time (the action repeats until the child is seen)."""
     assert row.check_type is not None
     tp = draft.carrier(row.phase).get("traceparent", "")
     if row.kind is PhaseKind.TASKS:
@@ -159,13 +160,14 @@ def _request_child(
             )
         )
         reason, phase, noun = "CreateEvaluation", Phase.CREATE_EVALUATION, "KeptnEvaluation"
-    draft.emit(
-        reason,
-        EventType.NORMAL,
-        phase,
-        f"created {noun} {name} for definition {definition} ({row.phase})",
-        f"{reason}/{name}",
-    )
+    if announce:
+        draft.emit(
+            reason,
+            EventType.NORMAL,
+            phase,
+            f"created {noun} {name} for definition {definition} ({row.phase})",
+            f"{reason}/{name}",
+        )
 
 
 def _run_children(
@@ -189,7 +191,8 @@ def _run_children(
         item: dict[str, Any] = {"definitionName": definition, "name": name}
         child = children.get(name)
         if child is None:
-            state = _await_child(row, draft, ctx, name, definition, phase_start, problems)
+            first = definition not in previous
+            state = _await_child(row, draft, ctx, name, definition, phase_start, problems, first)
         else:
             child_status = child.get("status") or {}
             state = State.parse(child_status.get("status" if is_task else "overallStatus"))
@@ -229,10 +232,11 @@ def _await_child(
     definition: str,
     phase_start: datetime,
     problems: list[str],
+    first: bool,
 ) -> State:
     """A child not seen yet: request it, or wait a bounded time for its missing definition."""
     if definition not in ctx.missing_definitions:
-        _request_child(row, draft, ctx, name, definition)
+        _request_child(row, draft, ctx, name, definition, first)
         return State.PENDING
     deadline = phase_start + ctx.definition_wait
     if ctx.now >= deadline:
@@ -291,6 +295,11 @@ def _run_workloads(row: PhaseSpec, draft: StatusDraft, ctx: Context) -> Outcome:
     assert row.items_field is not None
     app = _text(ctx.spec.get("appName"))
     refs = [r for r in ctx.spec.get("workloads") or [] if isinstance(r, Mapping)]
+    previous = {
+        (_text(w.get("name")), _text(w.get("version")))
+        for item in draft.get(row.items_field) or []
+        if isinstance(item, Mapping) and isinstance(w := item.get("workload"), Mapping)
+    }
     items: list[dict[str, Any]] = []
     states: list[State] = []
     problems: list[str] = []
@@ -300,13 +309,14 @@ def _run_workloads(row: PhaseSpec, draft: StatusDraft, ctx: Context) -> Outcome:
         found = ctx.workload_versions.get(name)
         if found is None:
             state = State.PENDING
-            draft.emit(
-                "ReconcileWorkloadNotFound",
-                EventType.WARNING,
-                Phase.RECONCILE_WORKLOAD,
-                f"could not find KeptnWorkloadVersion for KeptnWorkload: {wl} (yet)",
-                f"ReconcileWorkloadNotFound/{name}",
-            )
+            if (wl, version) not in previous:
+                draft.emit(
+                    "ReconcileWorkloadNotFound",
+                    EventType.WARNING,
+                    Phase.RECONCILE_WORKLOAD,
+                    f"could not find KeptnWorkloadVersion for KeptnWorkload: {wl} (yet)",
+                    f"ReconcileWorkloadNotFound/{name}",
+                )
         else:
             state = State.parse((found.get("status") or {}).get("status"))
             if state in (State.FAILED, State.DEPRECATED):
