@@ -31,16 +31,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from lifecycle import naming
 from lifecycle.model import KEPTN_APP_CREATION_REQUEST, KEPTN_WORKLOAD
 
 __all__ = [
     "APP_KEY",
-    "APP_TYPE_KEY",
     "CONTAINER_KEY",
     "GATE_NAME",
     "GATE_REMOVED_KEY",
     "METADATA_KEY",
-    "NAMESPACE_ENABLED_KEY",
     "POST_EVALUATIONS_KEY",
     "POST_TASKS_KEY",
     "PRE_EVALUATIONS_KEY",
@@ -52,7 +51,6 @@ __all__ = [
     "PodPlan",
     "VersionError",
     "calculate_version",
-    "create_resource_name",
     "encode_patch",
     "gated_copy",
     "image_tag",
@@ -66,24 +64,21 @@ __all__ = [
     "supported_owner",
 ]
 
-# Keys of keptn.md §8.3. (lifecycle.naming will own these; same values.)
-WORKLOAD_KEY: Final = "keptn.sh/workload"
-VERSION_KEY: Final = "keptn.sh/version"
-APP_KEY: Final = "keptn.sh/app"
-PRE_TASKS_KEY: Final = "keptn.sh/pre-deployment-tasks"
-POST_TASKS_KEY: Final = "keptn.sh/post-deployment-tasks"
-PRE_EVALUATIONS_KEY: Final = "keptn.sh/pre-deployment-evaluations"
-POST_EVALUATIONS_KEY: Final = "keptn.sh/post-deployment-evaluations"
-CONTAINER_KEY: Final = "keptn.sh/container"
-METADATA_KEY: Final = "keptn.sh/metadata"
-NAMESPACE_ENABLED_KEY: Final = "keptn.sh/lifecycle-toolkit"
-GATE_NAME: Final = "keptn-prechecks-gate"
-GATE_REMOVED_KEY: Final = "keptn.sh/scheduling-gate-removed"
-APP_TYPE_KEY: Final = "keptn.sh/app-type"
+WORKLOAD_KEY: Final = naming.WORKLOAD_ANNOTATION
+VERSION_KEY: Final = naming.VERSION_ANNOTATION
+APP_KEY: Final = naming.APP_ANNOTATION
+PRE_TASKS_KEY: Final = naming.PRE_DEPLOYMENT_TASKS_ANNOTATION
+POST_TASKS_KEY: Final = naming.POST_DEPLOYMENT_TASKS_ANNOTATION
+PRE_EVALUATIONS_KEY: Final = naming.PRE_DEPLOYMENT_EVALUATIONS_ANNOTATION
+POST_EVALUATIONS_KEY: Final = naming.POST_DEPLOYMENT_EVALUATIONS_ANNOTATION
+CONTAINER_KEY: Final = naming.CONTAINER_ANNOTATION
+METADATA_KEY: Final = naming.METADATA_ANNOTATION
+GATE_NAME: Final = naming.GATE_NAME
+GATE_REMOVED_KEY: Final = naming.GATE_REMOVED_KEY
 _FALLBACK: Final[Mapping[str, str]] = {
-    WORKLOAD_KEY: "app.kubernetes.io/name",
-    VERSION_KEY: "app.kubernetes.io/version",
-    APP_KEY: "app.kubernetes.io/part-of",
+    WORKLOAD_KEY: naming.K8S_RECOMMENDED_WORKLOAD_ANNOTATION,
+    VERSION_KEY: naming.K8S_RECOMMENDED_VERSION_ANNOTATION,
+    APP_KEY: naming.K8S_RECOMMENDED_APP_ANNOTATION,
 }
 # Keys copied from the parent into the pod's annotations, in KLT's order.
 _COPIED_KEYS: Final = (
@@ -98,8 +93,8 @@ _COPIED_KEYS: Final = (
 SUPPORTED_OWNER_KINDS: Final = frozenset(
     {"ReplicaSet", "Deployment", "StatefulSet", "DaemonSet", "Rollout"}
 )
-_MAX_NAME: Final = 253
-_MIN_PART: Final = 80
+_MAX_NAME: Final = naming.MAX_K8S_OBJECT_LENGTH
+_MIN_PART: Final = naming.MIN_KEPTN_NAME_LENGTH
 
 
 class VersionError(ValueError):
@@ -141,17 +136,9 @@ class PodPlan:
     single_service: bool = field(default=False)
 
 
-def create_resource_name(*parts: str, max_len: int = _MAX_NAME, min_len: int = _MIN_PART) -> str:
-    """KLT's CreateResourceName: trim earlier parts first, join with '-', lower-case, '_' -> '-'."""
-    items = list(parts)
-    while len(items) * min_len > max_len:
-        min_len //= 2
-    for i in range(len(items) - 1):
-        if len("-".join(items)) <= max_len:
-            break
-        items[i] = items[i][:min_len]
-    name = "-".join(items)[:max_len]
-    return name.lower().replace("_", "-")
+def _app_name(value: str) -> str:
+    """KeptnApp names follow CreateResourceName; "_" is not allowed in object names either."""
+    return naming.create_resource_name(_MAX_NAME, _MIN_PART, value).replace("_", "-")
 
 
 def _meta(body: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -180,7 +167,10 @@ def _key(meta: Mapping[str, Any], key: str) -> str | None:
 def namespace_enabled(namespace: Mapping[str, Any]) -> bool:
     """Opted in by annotation (KLT) or label (our webhook namespaceSelector) ``...: enabled``."""
     meta = _meta(namespace)
-    return label_or_annotation(meta, NAMESPACE_ENABLED_KEY) == "enabled"
+    return (
+        label_or_annotation(meta, naming.NAMESPACE_ENABLED_ANNOTATION)
+        == naming.NAMESPACE_ENABLED_VALUE
+    )
 
 
 def supported_owner(meta: Mapping[str, Any]) -> Owner | None:
@@ -341,13 +331,13 @@ def plan_pod(
     single_service = app_value is None
     if single_service:
         annotations[APP_KEY] = workload_name
-    app = create_resource_name(app_value or workload_name)
+    app = _app_name(app_value or workload_name)
     gate = operation == "CREATE"
     workload_body: dict[str, Any] = {
         "apiVersion": KEPTN_WORKLOAD.api_version,
         "kind": KEPTN_WORKLOAD.kind,
         "metadata": {
-            "name": create_resource_name(app, workload_name),
+            "name": naming.workload_name(app, workload_name),
             "namespace": namespace,
             "annotations": dict(carrier),
             "ownerReferences": [owner.reference()],
@@ -366,7 +356,9 @@ def plan_pod(
         },
     }
     request_annotations = dict(carrier)
-    request_annotations[APP_TYPE_KEY] = "single-service" if single_service else "multi-service"
+    request_annotations[naming.APP_TYPE_ANNOTATION] = (
+        naming.APP_TYPE_SINGLE_SERVICE if single_service else naming.APP_TYPE_MULTI_SERVICE
+    )
     app_request: dict[str, Any] = {
         "apiVersion": KEPTN_APP_CREATION_REQUEST.api_version,
         "kind": KEPTN_APP_CREATION_REQUEST.kind,

@@ -13,7 +13,6 @@ from lifecycle.webhook_pod import (
     GATE_NAME,
     VersionError,
     calculate_version,
-    create_resource_name,
     image_tag,
     label_or_annotation,
     parse_metadata,
@@ -460,9 +459,16 @@ def test_plan_is_pure_and_names_follow_klt() -> None:
     )
     assert plan is not None and plan.gate
     assert plan.workload["metadata"]["annotations"] == {}
-    assert create_resource_name("My_App", "Web") == "my-app-web"
-    long = create_resource_name("a" * 200, "b" * 100)
-    assert long == "a" * 80 + "-" + "b" * 100
+    named = plan_pod(
+        pod(owners=[RS], annotations={"keptn.sh/workload": "Web", "keptn.sh/app": "My_App"}),
+        namespace=NS,
+        operation="CREATE",
+        parent=None,
+        carrier={},
+    )
+    assert named is not None
+    assert named.workload["metadata"]["name"] == "my-app-web"
+    assert named.app_request["metadata"]["name"] == "my-app"
 
 
 @pytest.mark.parametrize(
