@@ -143,9 +143,25 @@ def _format(error: ValidationError) -> str:
         )
         missing = [name for name in required if name not in error.instance]
         return f"{_path([*parts, *missing[:1]])}: Required value"
+    where = _path(parts) or "<root>"
+    if error.validator in ("oneOf", "anyOf") and isinstance(error.instance, dict):
+        branches: list[Any] = (
+            list(error.schema.get(str(error.validator), []))
+            if isinstance(error.schema, dict)
+            else []
+        )
+        if all(isinstance(b, dict) and set(b) <= {"required", "not"} for b in branches):
+            # The CRDs spell "exactly one of" as branches of `required`; say so without the body.
+            options = " | ".join("+".join(b["required"]) for b in branches)
+            found = sorted({f for b in branches for f in b["required"] if f in error.instance})
+            return f"{where}: set exactly one of {options} (found: {', '.join(found) or 'none'})"
+    if error.validator == "maxProperties" and isinstance(error.instance, dict):
+        return f"{where}: set only one of these fields (found: {', '.join(sorted(error.instance))})"
+    if error.validator == "minProperties" and isinstance(error.instance, dict):
+        return f"{where}: set one field (found none)"
     if error.validator == "pattern" and error.validator_value == _GO_DURATION:
         return f"{_path(parts)}: {error.instance!r} is not a Go duration such as 30s, 5m or 1h30m"
-    return f"{_path(parts) or '<root>'}: {error.message}"
+    return f"{where}: {error.message}"
 
 
 def _unknown_fields(value: Any, schema: Schema, where: str) -> Iterator[str]:
