@@ -202,7 +202,9 @@ def format_time(moment: datetime) -> str:
     """RFC3339 UTC with microseconds: 2026-11-27T11:00:00.123456Z. Naive datetimes are taken as UTC."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    utc = moment.astimezone(UTC)
+    # strftime's %Y does not pad years below 1000, which RFC3339 requires
+    return f"{utc.year:04d}-{utc:%m-%dT%H:%M:%S.%f}Z"
 
 
 def parse_time(value: str) -> datetime:
