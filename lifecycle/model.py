@@ -408,6 +408,7 @@ class KeptnEvaluationSpec(TypedDict, total=False):
     checkType: str
     retries: int
     retryInterval: str
+    failAction: str  # unused; accepted for compatibility with KLT v1alpha1/2
 
 
 class EvaluationStatusItem(TypedDict, total=False):

@@ -878,3 +878,46 @@ def test_kind_table() -> None:
     assert len({k.kind for k in model.ALL_KINDS}) == len(model.ALL_KINDS)
     with pytest.raises(KeyError):
         model.kind_named("Nothing")
+
+
+# --- the TypedDicts of lifecycle.model mirror the schemas ------------------------------------------
+
+TYPED_VIEWS: list[tuple[Any, str, str]] = [
+    (model.KeptnAppSpec, "KeptnApp", ".spec"),
+    (model.KeptnAppStatus, "KeptnApp", ".status"),
+    (model.KeptnAppContextSpec, "KeptnAppContext", ".spec"),
+    (model.KeptnAppVersionSpec, "KeptnAppVersion", ".spec"),
+    (model.KeptnAppVersionStatus, "KeptnAppVersion", ".status"),
+    (model.ItemStatus, "KeptnAppVersion", ".status.preDeploymentTaskStatus[]"),
+    (model.KeptnWorkloadSpec, "KeptnWorkload", ".spec"),
+    (model.KeptnWorkloadVersionSpec, "KeptnWorkloadVersion", ".spec"),
+    (model.KeptnWorkloadVersionStatus, "KeptnWorkloadVersion", ".status"),
+    (model.KeptnTaskDefinitionSpec, "KeptnTaskDefinition", ".spec"),
+    (model.RuntimeSpec, "KeptnTaskDefinition", ".spec.python"),
+    (model.KeptnTaskSpec, "KeptnTask", ".spec"),
+    (model.TaskContext, "KeptnTask", ".spec.context"),
+    (model.KeptnTaskStatus, "KeptnTask", ".status"),
+    (model.KeptnEvaluationDefinitionSpec, "KeptnEvaluationDefinition", ".spec"),
+    (model.KeptnEvaluationSpec, "KeptnEvaluation", ".spec"),
+    (model.KeptnEvaluationStatus, "KeptnEvaluation", ".status"),
+    (model.EvaluationStatusItem, "KeptnEvaluation", ".status.evaluationStatus.*"),
+    (model.KeptnConfigSpec, "KeptnConfig", ".spec"),
+    (model.KeptnMetricsProviderSpec, "KeptnMetricsProvider", ".spec"),
+    (model.KeptnMetricSpec, "KeptnMetric", ".spec"),
+    (model.KeptnMetricStatus, "KeptnMetric", ".status"),
+    (model.AnalysisValueTemplateSpec, "AnalysisValueTemplate", ".spec"),
+    (model.AnalysisDefinitionSpec, "AnalysisDefinition", ".spec"),
+    (model.AnalysisObjective, "AnalysisDefinition", ".spec.objectives[]"),
+    (model.Operator, "AnalysisDefinition", ".spec.objectives[].target.failure"),
+    (model.RelativeCriterion, "AnalysisDefinition", ".spec.objectives[].target.failure.relative"),
+    (model.AnalysisSpec, "Analysis", ".spec"),
+    (model.AnalysisStatus, "Analysis", ".status"),
+]
+
+
+@pytest.mark.parametrize(
+    ("view", "kind", "path"), TYPED_VIEWS, ids=[v[0].__name__ for v in TYPED_VIEWS]
+)
+def test_typed_view_has_the_schema_fields(view: Any, kind: str, path: str) -> None:
+    node = dict(_nodes(_schema(kind)))[path]
+    assert set(view.__required_keys__ | view.__optional_keys__) == set(node["properties"])
