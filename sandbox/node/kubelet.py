@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox.node.client import PODS, ApiClient, ApiError, NotFound, PatchType
+from sandbox.node.client import PODS, ApiClient, ApiError, Conflict, NotFound, PatchType, Transient
 from sandbox.node.informer import Informer, Key
 from sandbox.node.pods import (
     NODE_NAME,
@@ -68,6 +68,8 @@ class Kubelet:
         self._settings = settings
         self._runs: dict[str, _PodRun] = {}
         self._log_endpoint: bool | None = None
+        self._binding: bool | None = None
+        """Whether the server has pods/binding; None until the first try."""
 
     async def reconcile(self, key: Key) -> float | None:
         """Bring one pod one step closer to running."""
@@ -122,16 +124,24 @@ class Kubelet:
             )
             self._pods.remember(patched)
             return
-        body = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": name}}
-        body["target"] = {"apiVersion": "v1", "kind": "Node", "name": NODE_NAME}
-        try:
-            await self._client.request("POST", PODS.path(ns, name, "binding"), body=body)
-        except NotFound:
-            # No binding subresource (or the pod is gone): set spec.nodeName directly.
-            patched = await self._client.patch(
-                PODS, ns, name, {"spec": {"nodeName": NODE_NAME}}, patch_type=PatchType.MERGE
-            )
-            self._pods.remember(patched)
+        if self._binding is not False:
+            body = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": name}}
+            body["target"] = {"apiVersion": "v1", "kind": "Node", "name": NODE_NAME}
+            try:
+                await self._client.request("POST", PODS.path(ns, name, "binding"), body=body)
+                self._binding = True
+                return
+            except (Transient, Conflict):
+                raise
+            except ApiError:
+                if self._binding is True:
+                    raise
+                self._binding = False
+        # No pods/binding subresource on this server: set spec.nodeName directly.
+        patched = await self._client.patch(
+            PODS, ns, name, {"spec": {"nodeName": NODE_NAME}}, patch_type=PatchType.MERGE
+        )
+        self._pods.remember(patched)
 
     async def _write(self, pod: Body, run: _PodRun, extra: Body | None = None) -> None:
         """Write the pod's status from the container states (serialised per pod)."""
