@@ -749,7 +749,13 @@ def test_free_form_fields_accept_anything() -> None:
             "spec",
             {"insecureSkipTlsVerify": False},
         ),
-        ("KeptnMetric", {"range": {}}, None, "spec", {"range": {"interval": "5m"}, "fetchIntervalSeconds": 10}),
+        (
+            "KeptnMetric",
+            {"range": {}},
+            None,
+            "spec",
+            {"range": {"interval": "5m"}, "fetchIntervalSeconds": 10},
+        ),
         ("Analysis", {}, {}, "status", {"state": "Pending"}),
         ("KeptnTask", {}, {}, "status", {"status": "Pending"}),
         (
