@@ -278,7 +278,12 @@ def _run_deploy(draft: StatusDraft, ctx: Context) -> Outcome:
             "WorkloadDeployReconcileErrored",
         )
         return Outcome(State.FAILED, reason)
-    if rollout is not None:
+    carrier = draft.carrier(str(Phase.WORKLOAD_DEPLOY))
+    seen = f"{rollout.available}/{rollout.desired}" if rollout is not None else ""
+    if rollout is not None and carrier and carrier.get("replicas") != seen:
+        # the carrier remembers the last rollout reported, so each change is reported once
+        carrier["replicas"] = seen
+        draft.set_carrier(str(Phase.WORKLOAD_DEPLOY), carrier)
         draft.emit(
             "WorkloadDeployReconcile",
             EventType.NORMAL,
