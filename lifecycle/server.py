@@ -158,7 +158,8 @@ class OperatorServer:
             webhooks = create_app(mutator=mutator, validators=VALIDATORS, ready=ready)
             self._apps.append(("webhook", config.webhook_port, webhooks, ssl_context))
         routes = list(extra_routes)
-        if config.probe_port == config.metrics_port and config.metrics_port != 0:
+        self._shared = config.probe_port == config.metrics_port and config.metrics_port != 0
+        if self._shared:
             shared = create_app(registry=registry, ready=ready, extra_routes=routes)
             self._apps.append(("metrics", config.metrics_port, shared, None))
         else:
@@ -184,7 +185,7 @@ class OperatorServer:
                 self.ports[name],
                 " (TLS)" if context else "",
             )
-        if self._config.probe_port == self._config.metrics_port and "metrics" in self.ports:
+        if self._shared:
             self.ports["probes"] = self.ports["metrics"]
 
     async def stop(self) -> None:
