@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, assert_never
 
 from lifecycle.actions import CreateEvaluation, CreateTask, EventType, OpenGate
 from lifecycle.machine_draft import StatusDraft, read_time
@@ -100,6 +100,8 @@ def run_phase(row: PhaseSpec, draft: StatusDraft, ctx: Context, phase_start: dat
             return _run_deploy(draft, ctx)
         case PhaseKind.WORKLOADS:
             return _run_workloads(row, draft, ctx)
+        case _:  # pragma: no cover - mypy proves the match exhaustive
+            assert_never(row.kind)
 
 
 def _task_context(row: PhaseSpec, draft: StatusDraft, ctx: Context, tp: str) -> dict[str, Any]:
