@@ -58,6 +58,7 @@ __all__ = [
     "Decision",
     "MachineConfig",
     "Rollout",
+    "Snapshot",
     "WorkloadVersionSnapshot",
     "apply_merge_patch",
     "decide",
@@ -202,7 +203,7 @@ def _end_object(draft: StatusDraft, state: State, now: datetime) -> None:
 
 
 def deprecate(obj: Body, now: datetime) -> Decision:
-    """Deprecate an AppVersion superseded by a newer revision (KLT §2.6): remaining phases Deprecated.
+    """Deprecate a version superseded by a newer revision (KLT §2.6): remaining phases Deprecated.
 
     Completed objects keep their outcome (KLT would overwrite a Succeeded or Failed result).
     """
@@ -230,22 +231,25 @@ def deprecate(obj: Body, now: datetime) -> Decision:
 
 def _context(snapshot: Snapshot, now: datetime, config: MachineConfig) -> Context:
     obj = snapshot.obj
-    common: dict[str, Any] = {
-        "uid": str(
-            (obj.get("metadata") or {}).get("uid") or (obj.get("metadata") or {}).get("name", "")
-        ),
-        "spec": obj.get("spec") or {},
-        "now": now,
-        "block_deployment": config.block_deployment,
-        "observability_timeout": config.observability_timeout,
-        "definition_wait": config.definition_wait,
-        "tasks": snapshot.tasks,
-        "evaluations": snapshot.evaluations,
-        "missing_definitions": snapshot.missing_definitions,
-    }
-    if isinstance(snapshot, AppVersionSnapshot):
-        return Context(is_app=True, workload_versions=snapshot.workload_versions, **common)
-    return Context(is_app=False, rollout=snapshot.rollout, **common)
+    meta = obj.get("metadata") or {}
+    # the uid seeds child names and trace ids; the name is a stand-in for bodies built by hand
+    uid = str(meta.get("uid") or meta.get("name", ""))
+    return Context(
+        is_app=isinstance(snapshot, AppVersionSnapshot),
+        uid=uid,
+        spec=obj.get("spec") or {},
+        now=now,
+        block_deployment=config.block_deployment,
+        observability_timeout=config.observability_timeout,
+        definition_wait=config.definition_wait,
+        tasks=snapshot.tasks,
+        evaluations=snapshot.evaluations,
+        missing_definitions=snapshot.missing_definitions,
+        workload_versions=snapshot.workload_versions
+        if isinstance(snapshot, AppVersionSnapshot)
+        else {},
+        rollout=snapshot.rollout if isinstance(snapshot, WorkloadVersionSnapshot) else None,
+    )
 
 
 def _pass_app_gate(snapshot: WorkloadVersionSnapshot, draft: StatusDraft, ctx: Context) -> bool:

@@ -22,6 +22,7 @@ from lifecycle.machine import (
     MachineConfig,
     Rollout,
     WorkloadVersionSnapshot,
+    apply_merge_patch,
     decide,
     deprecate,
     gate_open,
@@ -555,8 +556,8 @@ def test_deprecate_marks_remaining_phases_and_is_absorbing() -> None:
         in decision.actions
     )
     assert decision.status["phaseTraceIDs"]["AppPreDeployTasks"]["state"] == "Deprecated"
-    world.step(T0)  # a replay of the old decision shape is harmless
-    deprecated = dict(world.obj, status={**world.status, **decision.status})
+    deprecated = apply_merge_patch(world.obj, {"status": decision.status})
+    assert deprecated["status"]["phaseTraceIDs"]["root"]["state"] == "Deprecated"
     assert (
         decide(AppVersionSnapshot(obj=deprecated), T0 + timedelta(hours=1), MachineConfig())
         is EMPTY
