@@ -69,17 +69,21 @@ class AdmissionStore(Protocol):
     """The reads and writes the pod mutator needs; the composition root backs it with lifecycle/kube."""
 
     async def get(
-        self, kind: ResourceKind, namespace: str | None, name: str
+        self, kind: ResourceKind, namespace: str | None, name: str, *, fresh: bool = False
     ) -> Mapping[str, Any] | None:
-        """The object (cache or API); None when it does not exist. Raises on any other failure."""
+        """The object, None when it does not exist; raises on any other failure.
+
+        ``fresh=False`` may answer from an informer cache; ``fresh=True`` must read the API server
+        (the mutator asks for it after a write lost a race, when the cache may lag).
+        """
         ...
 
     async def create(self, kind: ResourceKind, body: Mapping[str, Any]) -> bool:
         """Create the object; False when one of that name already exists (409 AlreadyExists)."""
         ...
 
-    async def update(self, kind: ResourceKind, body: Mapping[str, Any]) -> None:
-        """Replace the object (PUT with the body's resourceVersion); raises on a conflict."""
+    async def update(self, kind: ResourceKind, body: Mapping[str, Any]) -> bool:
+        """Replace the object (PUT with the body's resourceVersion); False on 409 Conflict."""
         ...
 
     async def warn(self, obj: Mapping[str, Any], reason: str, message: str) -> None:
@@ -214,43 +218,60 @@ class PodMutator:
     async def _write(self, plan: PodPlan, span: trace.Span) -> list[str]:
         """Upsert the KeptnWorkload and create the app request; failures become warnings."""
         warnings: list[str] = []
-        for kind, body, reason, upsert in (
-            (KEPTN_WORKLOAD, plan.workload, "CreateWorkloadFailed", True),
-            (KEPTN_APP_CREATION_REQUEST, plan.app_request, "CreateAppCreationRequestFailed", False),
+        for kind, body, upsert in (
+            (KEPTN_WORKLOAD, plan.workload, True),
+            (KEPTN_APP_CREATION_REQUEST, plan.app_request, False),
         ):
             with self._tracer.start_as_current_span(
                 "create_workload" if upsert else "create_app", kind=trace.SpanKind.PRODUCER
             ):
                 try:
                     await self._apply(kind, body, upsert=upsert)
-                except Exception as exc:  # gate anyway: an unchecked deploy is worse
+                except _WriteFailed as failed:  # gate anyway: an unchecked deploy is worse
                     name = body["metadata"]["name"]
-                    message = f"could not create {kind.kind} {name}: {exc}"
+                    message = f"could not {failed.verb} {kind.kind} {name}: {failed.__cause__}"
                     _log.error("pod webhook: %s; the pod stays gated until it is updated", message)
                     span.set_status(trace.StatusCode.ERROR, message)
-                    await self._store.warn(body, reason, f"could not create {kind.kind}")
+                    reason = f"{failed.verb.capitalize()}{kind.kind.removeprefix('Keptn')}Failed"
+                    await self._store.warn(body, reason, f"could not {failed.verb} {kind.kind}")
                     warnings.append(f"keptn: {message}; the pod stays gated")
         return warnings
 
     async def _apply(self, kind: ResourceKind, body: Mapping[str, Any], *, upsert: bool) -> None:
+        """Create, or (upsert) update when it differs; lost races re-read from the API server."""
         meta = body["metadata"]
+        fresh = False
         for _ in range(_WRITE_ATTEMPTS):
-            current = await self._store.get(kind, meta["namespace"], meta["name"])
-            if current is None:
-                if await self._store.create(kind, body):
+            verb = "create"
+            try:
+                current = await self._store.get(kind, meta["namespace"], meta["name"], fresh=fresh)
+                if current is None:
+                    if await self._store.create(kind, body):
+                        return
+                elif not upsert or _same_workload(current, body):
                     return
-                continue  # created concurrently by a sibling pod: compare with it
-            if not upsert or _same_workload(current, body):
-                return
-            updated = dict(current)
-            updated["spec"] = body["spec"]
-            updated["metadata"] = {
-                **dict(current.get("metadata") or {}),
-                "ownerReferences": meta["ownerReferences"],
-            }
-            await self._store.update(kind, updated)
-            return
-        raise RuntimeError(f"{kind.kind} {meta['name']} kept changing while being written")
+                else:
+                    verb = "update"
+                    updated = dict(current)
+                    updated["spec"] = body["spec"]
+                    updated["metadata"] = {
+                        **dict(current.get("metadata") or {}),
+                        "ownerReferences": meta["ownerReferences"],
+                    }
+                    if await self._store.update(kind, updated):
+                        return
+            except Exception as exc:
+                raise _WriteFailed(verb) from exc
+            fresh = True  # a sibling pod's webhook call won the race: compare with its write
+        raise _WriteFailed("update") from RuntimeError("it kept changing while being written")
+
+
+class _WriteFailed(Exception):
+    """A KeptnWorkload/KeptnAppCreationRequest write failed; ``verb`` names the Event reason."""
+
+    def __init__(self, verb: str) -> None:
+        super().__init__(verb)
+        self.verb = verb
 
 
 def _same_workload(current: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:

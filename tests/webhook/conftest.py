@@ -28,15 +28,21 @@ class MemoryStore:
         self.fail: set[str] = set()
         self.fail_reads = False
         self.reads: list[tuple[str, str | None, str]] = []
+        self.stale: set[tuple[str, str | None, str]] = set()
+        self.fresh_reads = 0
 
     def put(self, kind: str, body: dict[str, Any]) -> None:
         meta = body["metadata"]
         self.objects[(kind, meta.get("namespace"), meta["name"])] = body
 
     async def get(
-        self, kind: ResourceKind, namespace: str | None, name: str
+        self, kind: ResourceKind, namespace: str | None, name: str, *, fresh: bool = False
     ) -> Mapping[str, Any] | None:
         self.reads.append((kind.kind, namespace, name))
+        if not fresh and (kind.kind, namespace, name) in self.stale:
+            return None  # a lagging informer cache
+        if fresh:
+            self.fresh_reads += 1
         if self.fail_reads:
             raise ConnectionError("API server unreachable")
         found = self.objects.get((kind.kind, namespace, name))
@@ -54,12 +60,19 @@ class MemoryStore:
         self.created.append(stored)
         return True
 
-    async def update(self, kind: ResourceKind, body: Mapping[str, Any]) -> None:
+    async def update(self, kind: ResourceKind, body: Mapping[str, Any]) -> bool:
         if kind.kind in self.fail:
             raise ConnectionError("API server unreachable")
         key = (kind.kind, body["metadata"]["namespace"], body["metadata"]["name"])
+        stored = self.objects[key]
+        if stored["metadata"].get("resourceVersion") != body["metadata"].get("resourceVersion"):
+            return False
         self.objects[key] = copy.deepcopy(dict(body))
+        self.objects[key]["metadata"]["resourceVersion"] = str(
+            int(stored["metadata"]["resourceVersion"]) + 1
+        )
         self.updated.append(self.objects[key])
+        return True
 
     async def warn(self, obj: Mapping[str, Any], reason: str, message: str) -> None:
         self.warnings.append((obj["metadata"]["name"], reason, message))

@@ -413,7 +413,7 @@ async def test_workload_updated_only_when_changed(enabled: MemoryStore, spans: A
     assert updated["spec"]["version"] == "1.1.0"
     assert updated["spec"]["resourceReference"]["uid"] == "rs2-uid"
     assert updated["metadata"]["ownerReferences"][0]["uid"] == "rs2-uid"
-    assert updated["metadata"]["resourceVersion"] == "1"  # the update carries the read version
+    assert updated["metadata"]["resourceVersion"] == "2"  # accepted: it carried the version read
     assert [b["kind"] for b in enabled.created] == ["KeptnWorkload", "KeptnAppCreationRequest"]
 
 
@@ -487,3 +487,55 @@ def test_image_tag(image: str, tag: str) -> None:
 
 def test_metadata_parsing() -> None:
     assert parse_metadata("a=1, b=2,c,d=e=f,=x") == {"a": "1", "b": "2"}
+
+
+async def test_lost_create_race_rereads_fresh(enabled: MemoryStore, spans: Any) -> None:
+    m = mutator(enabled, spans)
+    await m.review(review(pod(owners=[RS], annotations=KEYS)))
+    enabled.stale = {("KeptnWorkload", NS, "shop-web"), ("KeptnAppCreationRequest", NS, "shop")}
+    new_rs = owner("ReplicaSet", "web-8aa", "rs2-uid")
+    answer = await m.review(
+        review(pod(owners=[new_rs], annotations={**KEYS, "keptn.sh/version": "2"}))
+    )
+    assert "warnings" not in answer["response"]
+    assert enabled.fresh_reads == 2  # one per lost create
+    assert enabled.objects[("KeptnWorkload", NS, "shop-web")]["spec"]["version"] == "2"
+
+
+class ConflictingStore(MemoryStore):
+    """Another writer bumps the workload between our read and our update, once."""
+
+    async def update(self, kind: Any, body: Any) -> bool:
+        if not getattr(self, "bumped", False):
+            self.bumped = True
+            key = (kind.kind, body["metadata"]["namespace"], body["metadata"]["name"])
+            self.objects[key]["metadata"]["resourceVersion"] = "9"
+        return await super().update(kind, body)
+
+
+async def test_update_conflict_is_retried(spans: Any) -> None:
+    store = ConflictingStore()
+    store.put(
+        "Namespace",
+        {"metadata": {"name": NS, "annotations": {"keptn.sh/lifecycle-toolkit": "enabled"}}},
+    )
+    m = mutator(store, spans)
+    await m.review(review(pod(owners=[RS], annotations=KEYS)))
+    answer = await m.review(review(pod(owners=[RS], annotations={**KEYS, "keptn.sh/version": "3"})))
+    assert "warnings" not in answer["response"]
+    stored = store.objects[("KeptnWorkload", NS, "shop-web")]
+    assert (stored["spec"]["version"], stored["metadata"]["resourceVersion"]) == ("3", "10")
+
+
+async def test_update_failure_is_reported_as_update(enabled: MemoryStore, spans: Any) -> None:
+    m = mutator(enabled, spans)
+    await m.review(review(pod(owners=[RS], annotations=KEYS)))
+    enabled.fail = {"KeptnWorkload"}
+    obj = pod(owners=[RS], annotations={**KEYS, "keptn.sh/version": "4"})
+    answer = await m.review(review(obj))
+    assert apply_patch(obj, decode_patch(answer))["spec"]["schedulingGates"] == [
+        {"name": GATE_NAME}
+    ]
+    assert enabled.warnings == [
+        ("shop-web", "UpdateWorkloadFailed", "could not update KeptnWorkload")
+    ]
