@@ -143,7 +143,7 @@ class Kubelet:
         )
         self._pods.remember(patched)
 
-    async def _write(self, pod: Body, run: _PodRun, extra: Body | None = None) -> None:
+    async def _write(self, pod: Body, run: _PodRun) -> None:
         """Write the pod's status from the container states (serialised per pod)."""
         meta = pod["metadata"]
         async with run.lock:
@@ -158,7 +158,7 @@ class Kubelet:
                     PODS,
                     meta.get("namespace"),
                     meta["name"],
-                    {"status": status, **(extra or {})},
+                    {"status": status},
                     subresource="status",
                 )
             except NotFound:
@@ -169,56 +169,46 @@ class Kubelet:
         containers = pod.get("spec", {}).get("containers") or []
         plans = [plan_container(pod, c, self._settings) for c in containers]
         run.states = [ContainerState(c["name"], str(c.get("image", ""))) for c in containers]
-        await self._write(pod, run)
         if self._settings.pod_start_delay > 0:
+            await self._write(pod, run)  # ContainerCreating, as a kubelet shows it
             await asyncio.sleep(self._settings.pod_start_delay)
         run.started_at = time.time()
-        backoff = 0.5
-        while True:  # a missing secret/configmap is retried like the kubelet does
-            try:
-                await asyncio.gather(
-                    *(
-                        self._container(pod, run, c, p, s)
-                        for c, p, s in zip(containers, plans, run.states, strict=True)
-                    )
-                )
-                return
-            except ConfigError as exc:
-                for state in run.states:
-                    if state.state == "waiting":
-                        state.reason, state.message = "CreateContainerConfigError", str(exc)
-                await self._write(pod, run)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+        await asyncio.gather(
+            *(
+                self._container(pod, run, c, p, s)
+                for c, p, s in zip(containers, plans, run.states, strict=True)
+            )
+        )
 
     async def _container(
         self, pod: Body, run: _PodRun, container: Body, plan: ContainerPlan, state: ContainerState
     ) -> None:
-        if state.state != "waiting":
-            return
         if plan.kind is PlanKind.UNRUNNABLE:
             state.reason, state.message = "ErrImagePull", plan.message
             await self._write(pod, run)
             return
-        if plan.kind is not PlanKind.SIMULATED:
-            await self._runtime.container_env(pod, container)  # fail fast on missing secrets
+        backoff = 0.5
+        while True:  # a missing secret/configmap is retried, as the kubelet does
+            try:
+                prepared = await self._runtime.prepare(pod, container, plan)
+                break
+            except ConfigError as exc:
+                state.reason, state.message = "CreateContainerConfigError", str(exc)
+                await self._write(pod, run)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
         state.state, state.reason, state.message = "running", "", ""
         state.started_at = time.time()
         state.container_id = f"sandbox://{run.uid}/{state.name}"
         await self._write(pod, run)
-        try:
-            result = await self._runtime.run(pod, container, plan)
-        except ConfigError as exc:
-            result_code, output, message = 128, "", str(exc)
-        else:
-            result_code, output, message = result.exit_code, result.output, result.message
-        state.state, state.exit_code, state.message = "terminated", result_code, message
-        state.reason = "Completed" if result_code == 0 else "Error"
+        result = await self._runtime.execute(prepared)
+        state.state, state.exit_code, state.message = "terminated", result.exit_code, result.message
+        state.reason = result.reason
         state.finished_at = time.time()
-        extra = await self._publish_log(pod, state.name, output)
-        await self._write(pod, run, extra)
+        await self._publish_log(pod, state.name, result.output)
+        await self._write(pod, run)
 
-    async def _publish_log(self, pod: Body, container: str, text: str) -> Body | None:
+    async def _publish_log(self, pod: Body, container: str, text: str) -> None:
         """Send the output to the server's log store; an annotation patch if it has none."""
         meta = pod["metadata"]
         if self._log_endpoint is not False:
@@ -227,7 +217,7 @@ class Kubelet:
                     meta.get("namespace", "default"), meta["name"], container, text
                 )
                 self._log_endpoint = True
-                return None
+                return
             except ApiError as exc:
                 # A 404 while the pod still exists means the server has no log endpoint.
                 missing = exc.status == 405 or (
@@ -236,7 +226,7 @@ class Kubelet:
                 )
                 if not missing:
                     log.warning("storing log of %s failed: %s", meta["name"], exc)
-                    return None
+                    return
                 self._log_endpoint = False
         tail = text.encode()[-_TAIL:].decode("utf-8", "ignore")
         try:
@@ -249,7 +239,6 @@ class Kubelet:
             self._pods.remember(patched)
         except NotFound:
             pass
-        return None
 
     async def _adopt(self, pod: Body, run: _PodRun) -> None:
         containers = pod.get("spec", {}).get("containers") or []

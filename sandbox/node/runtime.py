@@ -26,7 +26,7 @@ import contextlib
 import enum
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Protocol
 
@@ -40,8 +40,10 @@ __all__ = [
     "OUTCOME_ANNOTATION",
     "ConfigError",
     "ContainerPlan",
+    "DownloadError",
     "ObjectSource",
     "PlanKind",
+    "Prepared",
     "RunResult",
     "Runtime",
     "plan_container",
@@ -63,7 +65,11 @@ class ObjectSource(Protocol):
 
 
 class ConfigError(Exception):
-    """The container cannot be configured yet (missing secret, key, configmap)."""
+    """The container cannot be configured yet (missing secret, key, configmap): retried."""
+
+
+class DownloadError(Exception):
+    """An httpRef script could not be fetched: the container fails, as the runner would."""
 
 
 class PlanKind(enum.Enum):
@@ -120,6 +126,16 @@ def plan_container(pod: Body, container: Body, settings: NodeSettings) -> Contai
     )
 
 
+_DENO_FLAGS = (
+    "run",
+    "--no-prompt",
+    "--allow-net",
+    "--allow-write",
+    "--allow-read",
+    "--allow-env=DATA,SECURE_DATA,KEPTN_CONTEXT",
+)
+
+
 @dataclass(frozen=True, slots=True)
 class RunResult:
     """How a container ended."""
@@ -131,6 +147,18 @@ class RunResult:
     @property
     def reason(self) -> str:
         return "Completed" if self.exit_code == 0 else "Error"
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A container ready to start: the command, or a result known in advance."""
+
+    plan: ContainerPlan
+    argv: tuple[str, ...] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: Path | None = None
+    stdin: bytes | None = None
+    failure: RunResult | None = None
 
 
 class Runtime:
@@ -148,9 +176,13 @@ class Runtime:
             await self._http.close()
 
     async def run(self, pod: Body, container: Body, plan: ContainerPlan) -> RunResult:
-        """Run one container to its end (cancel the task to kill it)."""
+        """Prepare and run one container to its end (cancel the task to kill it)."""
+        return await self.execute(await self.prepare(pod, container, plan))
+
+    async def prepare(self, pod: Body, container: Body, plan: ContainerPlan) -> Prepared:
+        """Resolve env, files and the command; ConfigError when something is missing (retry)."""
         if plan.kind is PlanKind.SIMULATED:
-            return await self._simulate(plan)
+            return Prepared(plan=plan)
         meta = pod["metadata"]
         scratch = self._work / "pods" / str(meta.get("uid") or meta["name"]) / container["name"]
         scratch.mkdir(parents=True, exist_ok=True)
@@ -158,34 +190,30 @@ class Runtime:
         mounts = await self._mount(pod, container, scratch / "fs")
         env = {k: _rewrite(v, mounts) for k, v in env.items()}
         script, cmd_args = env.get("SCRIPT", ""), env.get("CMD_ARGS", "").split()
+        if not script:
+            return Prepared(
+                plan=plan, failure=RunResult(1, "", "SCRIPT is empty: no function to run")
+            )
         stdin: bytes | None = None
-        if plan.kind is PlanKind.DENO:
-            deno = self._settings.deno_path()
-            if deno is None:
-                return RunResult(127, "", "deno not found: run scripts/bootstrap.sh")
-            if _URL.match(script):
-                suffix = PurePosixPath(script.split("?")[0]).suffix or ".ts"
-                target = scratch / f"function{suffix}"
-                target.write_bytes(await self._download(script))
-                script = str(target)
-            argv = [
-                deno,
-                "run",
-                "--no-prompt",
-                "--allow-net",
-                "--allow-write",
-                "--allow-read",
-                "--allow-env=DATA,SECURE_DATA,KEPTN_CONTEXT",
-                script,
-            ]
-        else:
-            if _URL.match(script):
+        try:
+            if plan.kind is PlanKind.DENO:
+                deno = self._settings.deno_path()
+                if deno is None:
+                    failure = RunResult(127, "", "deno not found: run scripts/bootstrap.sh")
+                    return Prepared(plan=plan, failure=failure)
+                if _URL.match(script):
+                    suffix = PurePosixPath(script.split("?")[0]).suffix or ".ts"
+                    target = scratch / f"function{suffix}"
+                    target.write_bytes(await self._download(script))
+                    script = str(target)
+                argv = [deno, *_DENO_FLAGS, script]
+            elif _URL.match(script):
                 stdin = await self._download(script)
                 argv = [self._settings.python, *cmd_args, "-"]
             else:
                 argv = [self._settings.python, *cmd_args, script]
-        if not script:
-            return RunResult(1, "", "SCRIPT is empty: no function to run")
+        except DownloadError as exc:
+            return Prepared(plan=plan, failure=RunResult(1, f"{exc}\n", str(exc)))
         child_env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": str(scratch),
@@ -197,7 +225,16 @@ class Runtime:
             "PYTHONUNBUFFERED": "1",
             **env,
         }
-        return await self._exec(argv, child_env, scratch, stdin)
+        return Prepared(plan=plan, argv=tuple(argv), env=child_env, cwd=scratch, stdin=stdin)
+
+    async def execute(self, prepared: Prepared) -> RunResult:
+        """Run a prepared container to its end."""
+        if prepared.failure is not None:
+            return prepared.failure
+        if prepared.plan.kind is PlanKind.SIMULATED:
+            return await self._simulate(prepared.plan)
+        assert prepared.cwd is not None
+        return await self._exec(list(prepared.argv), prepared.env, prepared.cwd, prepared.stdin)
 
     async def _simulate(self, plan: ContainerPlan) -> RunResult:
         if plan.outcome is Outcome.RUN:
@@ -245,16 +282,19 @@ class Runtime:
 
     async def _download(self, url: str) -> bytes:
         if url.startswith("file://"):
-            return await asyncio.to_thread(Path(url[len("file://") :]).read_bytes)
+            try:
+                return await asyncio.to_thread(Path(url[len("file://") :]).read_bytes)
+            except OSError as exc:
+                raise DownloadError(f"reading {url}: {exc}") from exc
         if self._http is None or self._http.closed:
             self._http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60))
         try:
             async with self._http.get(url) as resp:
                 if resp.status >= 300:
-                    raise ConfigError(f"fetching {url}: HTTP {resp.status}")
+                    raise DownloadError(f"fetching {url}: HTTP {resp.status}")
                 return await resp.read()
-        except aiohttp.ClientError as exc:
-            raise ConfigError(f"fetching {url}: {exc}") from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise DownloadError(f"fetching {url}: {exc!r}") from exc
 
     async def _object(
         self, res: Resource, namespace: str, name: str, optional: bool
@@ -290,8 +330,8 @@ class Runtime:
         env: dict[str, str] = {}
         for source in container.get("envFrom") or []:
             prefix = str(source.get("prefix", ""))
-            for field, res in (("configMapRef", CONFIGMAPS), ("secretRef", SECRETS)):
-                ref = source.get(field)
+            for ref_field, res in (("configMapRef", CONFIGMAPS), ("secretRef", SECRETS)):
+                ref = source.get(ref_field)
                 if ref:
                     data = await self._data(res, ns, ref["name"], bool(ref.get("optional")))
                     env.update({prefix + k: v for k, v in data.items()})
@@ -301,8 +341,8 @@ class Runtime:
                 env[name] = str(item.get("value", ""))
                 continue
             value_from = item["valueFrom"]
-            for field, res in (("secretKeyRef", SECRETS), ("configMapKeyRef", CONFIGMAPS)):
-                ref = value_from.get(field)
+            for ref_field, res in (("secretKeyRef", SECRETS), ("configMapKeyRef", CONFIGMAPS)):
+                ref = value_from.get(ref_field)
                 if ref:
                     optional = bool(ref.get("optional"))
                     data = await self._data(res, ns, ref["name"], optional)
@@ -325,11 +365,11 @@ class Runtime:
         for mount in container.get("volumeMounts") or []:
             volume = volumes.get(mount.get("name"), {})
             files: dict[str, str] = {}
-            for field, res, ref_key in (
+            for ref_field, res, ref_key in (
                 ("configMap", CONFIGMAPS, "name"),
                 ("secret", SECRETS, "secretName"),
             ):
-                spec = volume.get(field)
+                spec = volume.get(ref_field)
                 if spec:
                     data = await self._data(res, ns, spec[ref_key], bool(spec.get("optional")))
                     items = spec.get("items")
