@@ -25,11 +25,13 @@ __all__ = [
     "Action",
     "CreateEvaluation",
     "CreateTask",
+    "Creation",
     "EmitEvent",
     "EventType",
     "Finished",
     "OpenGate",
     "PhaseEnded",
+    "creation_event",
 ]
 
 
@@ -115,3 +117,33 @@ class OpenGate:
 
 
 Action = CreateTask | CreateEvaluation | EmitEvent | PhaseEnded | Finished | OpenGate
+
+
+class Creation(StrEnum):
+    """The seed's creation events that other controllers emit (not part of the flow)."""
+
+    APP = "CreateApp"
+    APP_VERSION = "CreateAppVersion"
+    WORKLOAD = "CreateWorkload"
+    WORKLOAD_INSTANCE = "CreateWorkloadInstance"
+
+
+_CREATION_PHASES = {
+    # a KeptnApp is created from a KeptnAppCreationRequest, hence that phase's long name
+    Creation.APP: (Phase.CREATE_APP_CREATION_REQUEST, "KeptnApp"),
+    Creation.APP_VERSION: (Phase.CREATE_APP_VERSION, "KeptnAppVersion"),
+    Creation.WORKLOAD: (Phase.CREATE_WORKLOAD, "KeptnWorkload"),
+    Creation.WORKLOAD_INSTANCE: (Phase.CREATE_WORKLOAD_VERSION, "KeptnWorkloadVersion"),
+}
+
+
+def creation_event(what: Creation, name: str) -> EmitEvent:
+    """The Normal event a controller emits on the object it just created (key: reason/name)."""
+    phase, kind = _CREATION_PHASES[what]
+    return EmitEvent(
+        reason=str(what),
+        type=EventType.NORMAL,
+        phase=phase,
+        text=f"created {kind} {name}",
+        key=f"{what}/{name}",
+    )

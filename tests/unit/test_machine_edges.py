@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from lifecycle.actions import CreateTask, EmitEvent
+from lifecycle.actions import CreateTask, Creation, EmitEvent, EventType, creation_event
 from lifecycle.machine import AppVersionSnapshot, MachineConfig, apply_merge_patch, decide
 from lifecycle.machine_draft import StatusDraft, read_time
 from lifecycle.naming import child_name
@@ -96,3 +96,23 @@ def test_object_without_uid_falls_back_to_its_name() -> None:
     assert world.created[0].name == child_name(
         "pre", "t", "podtato-0.1.0-6b86b273", "AppPreDeployTasks"
     )
+
+
+@pytest.mark.parametrize(
+    ("what", "phase", "text"),
+    [
+        (Creation.APP, "CreateAppCreationRequest", "created KeptnApp x"),
+        (Creation.APP_VERSION, "CreateAppVersion", "created KeptnAppVersion x"),
+        (Creation.WORKLOAD, "CreateWorkload", "created KeptnWorkload x"),
+        (Creation.WORKLOAD_INSTANCE, "CreateWorkloadVersion", "created KeptnWorkloadVersion x"),
+    ],
+)
+def test_creation_events_for_other_controllers(what: Creation, phase: str, text: str) -> None:
+    event = creation_event(what, "x")
+    assert (event.reason, event.phase, event.text, event.key) == (
+        str(what),
+        phase,
+        text,
+        f"{what}/x",
+    )
+    assert event.type is EventType.NORMAL
