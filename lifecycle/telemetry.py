@@ -281,10 +281,20 @@ class Telemetry:
         """An AppVersion/WorkloadVersion got its startTime; returns False on a repeat."""
         if not self._first(("started", _identity(obj))):
             return False
+        # Outcome counters start at 0 here so that increase() sees the first finish: a series
+        # born at 1 shows no increase in Prometheus, which hides rare events like DORA's.
+        for result in ("succeeded", "failed"):
+            self.dora_deployments.labels(*self._scope(obj), result)
         if _kind(obj) is ObjectKind.WORKLOAD_VERSION:
-            self.deployment_active.labels(*self._wl_labels(obj)).inc()
+            labels = self._wl_labels(obj)
+            self.deployment_active.labels(*labels).inc()
+            for state in ("Succeeded", "Failed"):
+                self.deployment_count.labels(*labels, state)
         else:
-            self.app_active.labels(*self._app_labels(obj)).inc()
+            app_labels = self._app_labels(obj)
+            self.app_active.labels(*app_labels).inc()
+            for state in ("Succeeded", "Failed"):
+                self.app_count.labels(*app_labels, state)
         return True
 
     def phase_ended(
@@ -304,8 +314,9 @@ class Telemetry:
             self.phase_duration.labels(phase, state, namespace, app, workload).observe(
                 max(0.0, finish - begin)
             )
+        errored = self.phase_errored.labels(phase, namespace, app, workload)  # 0 until one fails
         if state == "Failed":
-            self.phase_errored.labels(phase, namespace, app, workload).inc()
+            errored.inc()
         if phase == "PromotionTasks" and _kind(obj) is ObjectKind.APP_VERSION:
             self.promotion_count.labels(*self._app_labels(obj), state).inc()
         return True
