@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -645,3 +645,72 @@ def test_ids_are_the_same_after_a_restart() -> None:
     first = World(app_version(pre_tasks=["t"])).step()
     second = World(app_version(pre_tasks=["t"])).step(T0)
     assert first == second
+
+
+# --- an app and its workload together ---------------------------------------------------------
+
+
+def test_app_and_workload_walk_the_seed_flow_together() -> None:
+    app = World(app_version(pre_tasks=["notify"], workloads=[("frontend", "0.1.0")]))
+    wv = World(workload_version(pre_evals=["cpu"]))
+    timeline: list[str] = []
+
+    def run(world: World, now: datetime) -> None:
+        before = len(world.events)
+        world.step(now)
+        timeline.extend(e.reason for e in world.events[before:])
+
+    def tick(seconds: int) -> None:
+        # the controllers' watches: a WorkloadVersion change wakes its AppVersion and vice versa
+        now = T0 + timedelta(seconds=seconds)
+        app.workload_versions["podtato-frontend-0.1.0"] = wv.obj
+        run(app, now)
+        wv.app = app.obj
+        run(wv, now)
+        app.workload_versions["podtato-frontend-0.1.0"] = wv.obj
+        run(app, now)
+
+    tick(0)
+    assert wv.status.get("currentPhase") is None  # gated on the app's pre-deployment
+    app.set_task("notify", "Succeeded")
+    tick(1)
+    assert wv.status["currentPhase"] == "WorkloadPreDeployEvaluations"
+    assert not gate_open(wv.obj)
+    wv.set_evaluation("cpu", "Succeeded")
+    tick(2)
+    assert gate_open(wv.obj)
+    wv.rollout = Rollout(desired=1, available=1)
+    tick(3)
+    assert app.status["status"] == "Succeeded" and wv.status["status"] == "Succeeded"
+    flow = [
+        r for r in timeline if r.endswith(("Started", "Succeeded", "Errored")) or r == "Completed"
+    ]
+    assert flow == [
+        "AppPreDeployTasksStarted",
+        "AppPreDeployTasksSucceeded",
+        "AppPreDeployEvaluationsStarted",
+        "AppPreDeployEvaluationsSucceeded",
+        "AppDeployStarted",
+        "WorkloadPreDeployTasksStarted",
+        "WorkloadPreDeployTasksSucceeded",
+        "WorkloadPreDeployEvaluationsStarted",
+        "WorkloadPreDeployEvaluationsSucceeded",
+        "WorkloadDeployStarted",
+        "WorkloadDeploySucceeded",
+        "WorkloadPostDeployTasksStarted",
+        "WorkloadPostDeployTasksSucceeded",
+        "WorkloadPostDeployEvaluationsStarted",
+        "WorkloadPostDeployEvaluationsSucceeded",
+        "Completed",
+        "AppDeploySucceeded",
+        "AppPostDeployTasksStarted",
+        "AppPostDeployTasksSucceeded",
+        "AppPostDeployEvaluationsStarted",
+        "AppPostDeployEvaluationsSucceeded",
+        "Completed",
+    ]
+    app_deploy = app.status["phaseTraceIDs"]["AppDeploy"]["traceparent"]
+    assert wv.status["phaseTraceIDs"]["root"]["parent"] == app_deploy
+    assert wv.status["phaseTraceIDs"]["root"]["traceparent"].split("-")[1] == trace_id_for(
+        "uid-app-1"
+    )
