@@ -67,6 +67,7 @@ __all__ = [
 ]
 
 Body = Mapping[str, Any]
+_PHASE_NAMES = frozenset(str(p) for p in Phase)
 ROOT_KEY = "root"
 """phaseTraceIDs key of the object's own (root) span."""
 
@@ -212,9 +213,9 @@ def deprecate(obj: Body, now: datetime) -> Decision:
         return EMPTY
     table = WORKLOAD_PHASES if _is_workload(obj) else APP_PHASES
     draft = StatusDraft(status)
-    current = draft.get("currentPhase")
-    if current:
-        start = _end_carrier(draft, str(current), State.DEPRECATED, now)
+    current = str(draft.get("currentPhase") or "")
+    if current in _PHASE_NAMES:
+        start = _end_carrier(draft, current, State.DEPRECATED, now)
         if start is not None:
             draft.act(PhaseEnded(Phase(current), State.DEPRECATED, start, now))
     _deprecate_rest(draft, table, None, "superseded by a newer revision")

@@ -7,8 +7,14 @@ from typing import Any
 
 import pytest
 
-from lifecycle.actions import CreateTask, Creation, EmitEvent, EventType, creation_event
-from lifecycle.machine import AppVersionSnapshot, MachineConfig, apply_merge_patch, decide
+from lifecycle.actions import CreateTask, Creation, EmitEvent, EventType, PhaseEnded, creation_event
+from lifecycle.machine import (
+    AppVersionSnapshot,
+    MachineConfig,
+    apply_merge_patch,
+    decide,
+    deprecate,
+)
 from lifecycle.machine_draft import StatusDraft, read_time
 from lifecycle.naming import child_name
 from tests.unit.test_machine_world import T0, World, app_version
@@ -116,3 +122,11 @@ def test_creation_events_for_other_controllers(what: Creation, phase: str, text:
         f"{what}/x",
     )
     assert event.type is EventType.NORMAL
+
+
+def test_deprecate_tolerates_an_unknown_current_phase() -> None:
+    obj = app_version()
+    obj["status"] = {"currentPhase": "SomethingElse", "status": "Progressing"}
+    decision = deprecate(obj, T0)
+    assert decision.status["status"] == "Deprecated"
+    assert not any(isinstance(a, PhaseEnded) for a in decision.actions)
