@@ -85,7 +85,10 @@ class Cluster:
 
 @pytest.fixture
 async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
-    from sandbox import Sandbox  # type: ignore[attr-defined]
+    try:
+        from sandbox import Sandbox  # type: ignore[attr-defined]
+    except ImportError:  # before the package re-exports it
+        from sandbox.server import Sandbox
 
     sb = await Sandbox.start(node=False)
     settings = NodeSettings(pod_start_delay=0.0, work_dir=tmp_path / "node")

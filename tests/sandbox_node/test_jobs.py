@@ -124,7 +124,7 @@ def finished(obj: Body | None) -> bool:
     return bool(condition(obj, "Complete") or condition(obj, "Failed"))
 
 
-async def setup_function(c: Cluster, code: str, secret_value: str = "t0ps3cret") -> None:
+async def install_function(c: Cluster, code: str, secret_value: str = "t0ps3cret") -> None:
     await c.api.create(
         CONFIGMAPS,
         c.namespace,
@@ -169,7 +169,7 @@ async def pod_log(c: Cluster, pod: Body) -> str:
 
 async def test_python_function_with_data_and_secure_data_succeeds(cluster: Cluster) -> None:
     c = cluster
-    await setup_function(c, PY_CODE)
+    await install_function(c, PY_CODE)
     await c.api.create(
         JOBS,
         c.namespace,
@@ -197,7 +197,7 @@ async def test_failing_python_function_ends_failed_with_backoff_limit_exceeded(
     cluster: Cluster,
 ) -> None:
     c = cluster
-    await setup_function(c, PY_CODE)
+    await install_function(c, PY_CODE)
     body = function_job(
         "bad-py", "python", {"user": "bob", "exit": 3}, code_map="keptnfn-hello", backoff_limit=1
     )
@@ -218,7 +218,7 @@ async def test_failing_python_function_ends_failed_with_backoff_limit_exceeded(
 
 async def test_deno_function_succeeds(cluster: Cluster) -> None:
     c = cluster
-    await setup_function(c, DENO_CODE)
+    await install_function(c, DENO_CODE)
     await c.api.create(
         JOBS,
         c.namespace,
