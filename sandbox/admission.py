@@ -1,0 +1,340 @@
+"""Admission webhooks: Mutating/ValidatingWebhookConfigurations called over HTTPS.
+
+For each write the matching webhooks get an AdmissionReview v1; matching honours rules
+(operations, apiGroups, apiVersions, resources incl. `pods/status`, `*/*`, scope),
+namespaceSelector (on the namespace's labels), objectSelector (new or old object labels),
+failurePolicy (Fail by default) and timeoutSeconds (10 by default). Mutating webhooks run one
+after another (configurations by name) and their base64 JSONPatch is applied; validating ones
+run concurrently. A denial answers like the real server: code from the webhook's status (400
+when it gives none or one outside 400..499) and `admission webhook "<name>" denied the
+request: <message>`.
+
+Where a webhook is reached:
+- `clientConfig.url` is used as is;
+- `clientConfig.service` {namespace, name, port (443), path} resolves, in this order, through
+  the sandbox setting `webhook_services` (key `<name>.<namespace>:<port>` or
+  `<name>.<namespace>`, value `host:port`), then the annotation `sandbox.klt.dev/address:
+  host:port` on that Service object. The TLS server name checked is `<name>.<namespace>.svc`,
+  as kube-apiserver checks it, against `clientConfig.caBundle`.
+Webhook configurations themselves are never sent to webhooks (as in Kubernetes).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import ssl
+import uuid
+from typing import Any
+
+import aiohttp
+
+from sandbox import errors
+from sandbox.patching import apply_json_patch
+from sandbox.resources import ResourceType
+from sandbox.selectors import match_label_selector_object
+from sandbox.store import Store
+
+__all__ = ["ADDRESS_ANNOTATION", "WebhookAdmission"]
+
+ADDRESS_ANNOTATION = "sandbox.klt.dev/address"
+MUTATING = "mutatingwebhookconfigurations.admissionregistration.k8s.io"
+VALIDATING = "validatingwebhookconfigurations.admissionregistration.k8s.io"
+_SKIP_GROUPS = {"admissionregistration.k8s.io"}
+
+_REASONS = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    409: "Conflict",
+    422: "Invalid",
+    429: "TooManyRequests",
+}
+
+
+def _rule_matches(rule: dict[str, Any], rt: ResourceType, operation: str, subresource: str) -> bool:
+    ops = rule.get("operations") or []
+    if "*" not in ops and operation not in ops:
+        return False
+    groups = rule.get("apiGroups") or []
+    if "*" not in groups and rt.group not in groups:
+        return False
+    versions = rule.get("apiVersions") or []
+    if "*" not in versions and rt.version not in versions:
+        return False
+    scope = rule.get("scope", "*")
+    if (scope == "Namespaced" and not rt.namespaced) or (scope == "Cluster" and rt.namespaced):
+        return False
+    wanted = f"{rt.plural}/{subresource}" if subresource else rt.plural
+    for res in rule.get("resources") or []:
+        if res == wanted or res == "*/*":
+            return True
+        if res == "*" and not subresource:
+            return True
+        base, _, sub = res.partition("/")
+        if sub and subresource and (base in ("*", rt.plural)) and sub in ("*", subresource):
+            return True
+    return False
+
+
+class WebhookAdmission:
+    """Calls the webhooks configured in the store (see module docstring)."""
+
+    def __init__(self, store: Store, services: dict[str, str] | None = None) -> None:
+        self.store = store
+        self.services = dict(services or {})
+        self._sessions: dict[str, aiohttp.ClientSession] = {}
+        self.calls = 0
+
+    async def close(self) -> None:
+        for session in self._sessions.values():
+            await session.close()
+        self._sessions.clear()
+
+    def _configs(self, key: str) -> list[dict[str, Any]]:
+        bucket = self.store.buckets.get(key)
+        if bucket is None or not bucket.items:
+            return []
+        return [e.obj for e in sorted(bucket.entries(None), key=lambda e: e.name)]
+
+    def _matching(
+        self,
+        key: str,
+        rt: ResourceType,
+        operation: str,
+        subresource: str,
+        namespace: str,
+        obj: dict[str, Any] | None,
+        old: dict[str, Any] | None,
+    ) -> list[dict[str, Any]]:
+        if rt.group in _SKIP_GROUPS:
+            return []
+        out = []
+        for config in self._configs(key):
+            for hook in config.get("webhooks") or []:
+                if not any(
+                    _rule_matches(r, rt, operation, subresource) for r in hook.get("rules") or []
+                ):
+                    continue
+                if not self._selectors_match(hook, rt, namespace, obj, old):
+                    continue
+                out.append(hook)
+        return out
+
+    def _selectors_match(
+        self,
+        hook: dict[str, Any],
+        rt: ResourceType,
+        namespace: str,
+        obj: dict[str, Any] | None,
+        old: dict[str, Any] | None,
+    ) -> bool:
+        ns_sel = hook.get("namespaceSelector")
+        if ns_sel:
+            if rt.kind == "Namespace" and not rt.group:
+                labels = ((obj or old or {}).get("metadata") or {}).get("labels") or {}
+                if not match_label_selector_object(ns_sel, labels):
+                    return False
+            elif rt.namespaced:
+                ns = self.store.get("namespaces", "", namespace)
+                labels = (ns.obj["metadata"].get("labels") or {}) if ns is not None else {}
+                if not match_label_selector_object(ns_sel, labels):
+                    return False
+        obj_sel = hook.get("objectSelector")
+        if obj_sel:
+            candidates = [o for o in (obj, old) if o is not None]
+            if not any(
+                match_label_selector_object(obj_sel, (o.get("metadata") or {}).get("labels") or {})
+                for o in candidates
+            ):
+                return False
+        return True
+
+    def _endpoint(self, hook: dict[str, Any]) -> tuple[str, str | None]:
+        """The URL to post to and the TLS server name to verify (None = from the URL)."""
+        cc = hook.get("clientConfig") or {}
+        if cc.get("url"):
+            return str(cc["url"]), None
+        svc = cc.get("service") or {}
+        name, ns = svc.get("name", ""), svc.get("namespace", "")
+        port = int(svc.get("port", 443))
+        path = svc.get("path") or "/"
+        address = self.services.get(f"{name}.{ns}:{port}") or self.services.get(f"{name}.{ns}")
+        if address is None:
+            entry = self.store.get("services", ns, name)
+            if entry is not None:
+                address = (entry.obj["metadata"].get("annotations") or {}).get(ADDRESS_ANNOTATION)
+        if address is None:
+            raise ConnectionError(
+                f'service "{name}.{ns}:{port}" has no sandbox address (set webhook_services or the {ADDRESS_ANNOTATION} annotation)'
+            )
+        return f"https://{address}{path}", f"{name}.{ns}.svc"
+
+    def _session(self, ca_bundle: str) -> aiohttp.ClientSession:
+        key = hashlib.sha256(ca_bundle.encode()).hexdigest()
+        session = self._sessions.get(key)
+        if session is None or session.closed:
+            if ca_bundle:
+                ctx = ssl.create_default_context(cadata=base64.b64decode(ca_bundle).decode())
+            else:
+                ctx = ssl.create_default_context()
+            session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ctx))
+            self._sessions[key] = session
+        return session
+
+    def _review(
+        self,
+        rt: ResourceType,
+        operation: str,
+        subresource: str,
+        namespace: str,
+        obj: dict[str, Any] | None,
+        old: dict[str, Any] | None,
+        dry_run: bool,
+    ) -> dict[str, Any]:
+        gvk = {"group": rt.group, "version": rt.version, "kind": rt.kind}
+        gvr = {"group": rt.group, "version": rt.version, "resource": rt.plural}
+        name = ((obj or old or {}).get("metadata") or {}).get("name", "")
+        options_kind = {
+            "CREATE": "CreateOptions",
+            "UPDATE": "UpdateOptions",
+            "DELETE": "DeleteOptions",
+        }.get(operation, "CreateOptions")
+        request: dict[str, Any] = {
+            "uid": str(uuid.uuid4()),
+            "kind": gvk,
+            "resource": gvr,
+            "requestKind": gvk,
+            "requestResource": gvr,
+            "name": name,
+            "operation": operation,
+            "userInfo": {
+                "username": "sandbox-admin",
+                "groups": ["system:masters", "system:authenticated"],
+            },
+            "object": obj,
+            "oldObject": old,
+            "dryRun": dry_run,
+            "options": {"apiVersion": "meta.k8s.io/v1", "kind": options_kind},
+        }
+        if subresource:
+            request["subResource"] = subresource
+            request["requestSubResource"] = subresource
+        if rt.namespaced:
+            request["namespace"] = namespace
+        return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
+
+    async def _call(self, hook: dict[str, Any], review: dict[str, Any]) -> dict[str, Any] | None:
+        """The webhook's response, or None when it failed and failurePolicy is Ignore."""
+        name = hook.get("name", "")
+        policy = hook.get("failurePolicy", "Fail")
+        timeout = float(hook.get("timeoutSeconds", 10))
+        try:
+            url, server_name = self._endpoint(hook)
+            session = self._session((hook.get("clientConfig") or {}).get("caBundle", ""))
+            self.calls += 1
+            async with session.post(
+                url,
+                json=review,
+                timeout=aiohttp.ClientTimeout(total=timeout),
+                server_hostname=server_name,
+            ) as resp:
+                if resp.status != 200:
+                    raise ConnectionError(f"received HTTP {resp.status} from webhook")
+                body = await resp.json(content_type=None)
+            response = body.get("response")
+            if not isinstance(response, dict):
+                raise ValueError("webhook response has no 'response'")
+            if response.get("uid") != review["request"]["uid"]:
+                raise ValueError(
+                    f"expected response.uid={review['request']['uid']!r}, got {response.get('uid')!r}"
+                )
+            return response
+        except (aiohttp.ClientError, TimeoutError, OSError, ValueError, ssl.SSLError) as exc:
+            if policy == "Ignore":
+                return None
+            detail = "context deadline exceeded" if isinstance(exc, TimeoutError) else str(exc)
+            raise errors.ApiError(
+                500,
+                "InternalError",
+                f'Internal error occurred: failed calling webhook "{name}": failed to call webhook: {detail}',
+            ) from None
+
+    @staticmethod
+    def _deny(hook: dict[str, Any], response: dict[str, Any]) -> errors.ApiError:
+        status = response.get("status") or {}
+        code = int(status.get("code") or 400)
+        if code < 400 or code >= 500:
+            code = 400
+        denied = f'admission webhook "{hook.get("name", "")}" denied the request'
+        message = status.get("message") or status.get("reason") or ""
+        text = f"{denied}: {message}" if message else f"{denied} without explanation"
+        return errors.ApiError(
+            code, str(status.get("reason") or _REASONS.get(code, "BadRequest")), text
+        )
+
+    async def mutate(
+        self,
+        rt: ResourceType,
+        operation: str,
+        subresource: str,
+        namespace: str,
+        obj: dict[str, Any],
+        old: dict[str, Any] | None,
+        dry_run: bool,
+    ) -> dict[str, Any]:
+        """Run the matching mutating webhooks in order; returns the patched object."""
+        for hook in self._matching(MUTATING, rt, operation, subresource, namespace, obj, old):
+            response = await self._call(
+                hook, self._review(rt, operation, subresource, namespace, obj, old, dry_run)
+            )
+            if response is None:
+                continue
+            if not response.get("allowed"):
+                raise self._deny(hook, response)
+            patch = response.get("patch")
+            if patch:
+                if response.get("patchType", "JSONPatch") != "JSONPatch":
+                    raise errors.ApiError(
+                        500,
+                        "InternalError",
+                        f'Internal error occurred: webhook "{hook.get("name")}" returned an unsupported patchType',
+                    )
+                ops = json.loads(base64.b64decode(patch))
+                try:
+                    obj = apply_json_patch(obj, ops)
+                except errors.ApiError as exc:
+                    raise errors.ApiError(
+                        500,
+                        "InternalError",
+                        f'Internal error occurred: webhook "{hook.get("name")}" returned an invalid patch: {exc.message}',
+                    ) from None
+        return obj
+
+    async def validate(
+        self,
+        rt: ResourceType,
+        operation: str,
+        subresource: str,
+        namespace: str,
+        obj: dict[str, Any] | None,
+        old: dict[str, Any] | None,
+        dry_run: bool,
+    ) -> None:
+        """Run the matching validating webhooks concurrently; raise on the first denial."""
+        hooks = self._matching(VALIDATING, rt, operation, subresource, namespace, obj, old)
+        if not hooks:
+            return
+        review = self._review(rt, operation, subresource, namespace, obj, old, dry_run)
+        reviews = [json.loads(json.dumps(review)) for _ in hooks]
+        for r in reviews:
+            r["request"]["uid"] = str(uuid.uuid4())
+        responses = await asyncio.gather(
+            *(self._call(h, r) for h, r in zip(hooks, reviews, strict=True))
+        )
+        for hook, response in zip(hooks, responses, strict=True):
+            if response is not None and not response.get("allowed"):
+                raise self._deny(hook, response)

@@ -1,0 +1,137 @@
+"""`klt sandbox`: run the embedded Kubernetes-compatible API server until interrupted.
+
+`add_arguments(parser)` declares the flags, `run(args)` starts a `Sandbox`, prints its URL and
+kubeconfig path, and serves until SIGINT/SIGTERM. Fault-injection flags map onto
+`FaultSettings`; `--error-rate verb=rate` may repeat. It only parses and delegates.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+from sandbox.faults import FaultSettings
+from sandbox.server import Sandbox, SandboxSettings
+
+__all__ = ["add_arguments", "run", "settings_from_args"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the `klt sandbox` flags."""
+    parser.add_argument(
+        "--port", type=int, default=0, help="TCP port on 127.0.0.1 (0 = a free one)"
+    )
+    parser.add_argument(
+        "--kubeconfig",
+        type=Path,
+        default=None,
+        help="write the kubeconfig here (default: a temp dir)",
+    )
+    parser.add_argument(
+        "--token", default=None, help="bearer token clients must send (default: random)"
+    )
+    parser.add_argument(
+        "--crds", type=Path, default=None, help="directory of CRD YAML files (default: deploy/crds)"
+    )
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="persist objects in SQLite here (default: memory only)",
+    )
+    parser.add_argument(
+        "--pod-start-delay", type=float, default=0.5, help="seconds from ungated pod to Running"
+    )
+    parser.add_argument(
+        "--history", type=int, default=1000, help="watch events kept per resource before 410 Gone"
+    )
+    parser.add_argument("--no-node", action="store_true", help="do not start the simulated node")
+    parser.add_argument(
+        "--webhook-service",
+        action="append",
+        default=[],
+        metavar="NAME.NS[:PORT]=HOST:PORT",
+        help="where a webhook service reference is served (repeatable)",
+    )
+    faults = parser.add_argument_group("fault injection")
+    faults.add_argument(
+        "--error-rate",
+        action="append",
+        default=[],
+        metavar="VERB=RATE",
+        help="fail this share of requests of VERB (get, list, watch, create, update, patch, delete, deletecollection, *)",
+    )
+    faults.add_argument(
+        "--error-kind", default="500", choices=["500", "503", "409", "429", "timeout"]
+    )
+    faults.add_argument(
+        "--latency", type=float, default=0.0, help="seconds added to every API request"
+    )
+    faults.add_argument(
+        "--drop-watches-every", type=float, default=0.0, help="close watch streams after N seconds"
+    )
+    faults.add_argument(
+        "--watch-gone",
+        action="store_true",
+        help="answer every watch from a resourceVersion with 410",
+    )
+    faults.add_argument("--fault-seed", type=int, default=0)
+
+
+def settings_from_args(args: argparse.Namespace) -> SandboxSettings:
+    """The SandboxSettings the parsed flags ask for (raises ValueError on bad values)."""
+    rates: dict[str, float] = {}
+    for item in args.error_rate:
+        verb, _, rate = item.partition("=")
+        rates[verb] = float(rate)
+    faults = FaultSettings(
+        error_rate=rates,
+        error_kind=args.error_kind,
+        latency_seconds=args.latency,
+        watch_drop_seconds=args.drop_watches_every,
+        watch_gone=args.watch_gone,
+        seed=args.fault_seed,
+    )
+    faults.check()
+    services = {}
+    for item in args.webhook_service:
+        key, _, address = item.partition("=")
+        services[key] = address
+    return SandboxSettings(
+        port=args.port,
+        token=args.token,
+        kubeconfig_path=args.kubeconfig,
+        crds_dir=args.crds,
+        data_dir=args.data_dir,
+        history=args.history,
+        pod_start_delay=args.pod_start_delay,
+        node=not args.no_node,
+        faults=faults,
+        webhook_services=services,
+    )
+
+
+async def _serve(settings: SandboxSettings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with Sandbox(settings) as sb:
+        print(f"sandbox API server at {sb.url}", flush=True)
+        print(f"kubeconfig: {sb.kubeconfig_path}", flush=True)
+        print(f"  export KUBECONFIG={sb.kubeconfig_path}", flush=True)
+        await stop.wait()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the sandbox until interrupted; returns the exit code."""
+    try:
+        settings = settings_from_args(args)
+    except ValueError as exc:
+        print(f"klt sandbox: {exc}", file=sys.stderr)
+        return 2
+    asyncio.run(_serve(settings))
+    return 0

@@ -1,0 +1,159 @@
+"""API errors as the Kubernetes API server reports them: a `Status` body with code and reason.
+
+Every failure the sandbox answers goes through `ApiError`, so clients (kubernetes_asyncio, kubectl)
+see the same `{kind: Status, apiVersion: v1, status: Failure, message, reason, details, code}` a
+real server sends. This module builds bodies only; it does no I/O.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+__all__ = [
+    "ApiError",
+    "already_exists",
+    "bad_request",
+    "conflict",
+    "forbidden",
+    "gone",
+    "invalid",
+    "method_not_allowed",
+    "not_found",
+    "status_body",
+    "unsupported_media_type",
+]
+
+
+class ApiError(Exception):
+    """An error answered as a Status body with HTTP `code`."""
+
+    def __init__(
+        self,
+        code: int,
+        reason: str,
+        message: str,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+        self.message = message
+        self.details = details
+
+    def body(self) -> dict[str, Any]:
+        """The Status object for this error."""
+        return status_body(self.code, self.reason, self.message, self.details)
+
+    def raw(self) -> bytes:
+        """The Status object serialised as JSON bytes."""
+        return json.dumps(self.body()).encode()
+
+
+def status_body(
+    code: int, reason: str, message: str, details: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A `Status` as the real server sends it (details only when there are any)."""
+    body: dict[str, Any] = {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    }
+    if details:
+        body["details"] = details
+    return body
+
+
+def _details(kind: str, group: str, name: str | None) -> dict[str, Any]:
+    details: dict[str, Any] = {"kind": kind}
+    if group:
+        details["group"] = group
+    if name:
+        details["name"] = name
+    return details
+
+
+def _qualified(plural: str, group: str) -> str:
+    return f"{plural}.{group}" if group else plural
+
+
+def not_found(plural: str, group: str, name: str) -> ApiError:
+    """404 for a missing object, e.g. `pods "web" not found`."""
+    return ApiError(
+        404,
+        "NotFound",
+        f'{_qualified(plural, group)} "{name}" not found',
+        _details(plural, group, name),
+    )
+
+
+def already_exists(plural: str, group: str, name: str) -> ApiError:
+    """409 for a create whose name is taken."""
+    return ApiError(
+        409,
+        "AlreadyExists",
+        f'{_qualified(plural, group)} "{name}" already exists',
+        _details(plural, group, name),
+    )
+
+
+def conflict(plural: str, group: str, name: str, why: str) -> ApiError:
+    """409 for a stale resourceVersion (optimistic concurrency)."""
+    return ApiError(
+        409,
+        "Conflict",
+        f'Operation cannot be fulfilled on {_qualified(plural, group)} "{name}": {why}',
+        _details(plural, group, name),
+    )
+
+
+def invalid(kind: str, group: str, name: str, causes: list[tuple[str, str, str]]) -> ApiError:
+    """422 listing `(field, reason_type, message)` causes, like field.ErrorList."""
+    text = "; ".join(f"{field}: {msg}" for field, _, msg in causes)
+    if len(causes) > 1:
+        text = "[" + ", ".join(f"{field}: {msg}" for field, _, msg in causes) + "]"
+    qualified = f"{kind}.{group}" if group else kind
+    details = _details(kind, group, name)
+    details["causes"] = [
+        {"reason": reason, "message": msg, "field": field} for field, reason, msg in causes
+    ]
+    return ApiError(422, "Invalid", f'{qualified} "{name}" is invalid: {text}', details)
+
+
+def bad_request(message: str) -> ApiError:
+    """400 for a body or query the server cannot decode."""
+    return ApiError(400, "BadRequest", message)
+
+
+def forbidden(message: str) -> ApiError:
+    """403, used by validating webhooks that deny a request."""
+    return ApiError(403, "Forbidden", message)
+
+
+def gone(message: str) -> ApiError:
+    """410 when a watch asks for a resourceVersion older than the kept history."""
+    return ApiError(410, "Expired", message)
+
+
+def method_not_allowed(verb: str, resource: str) -> ApiError:
+    """405 for a verb the resource does not serve."""
+    return ApiError(
+        405,
+        "MethodNotAllowed",
+        f"the server does not allow this method on the requested resource ({verb} {resource})",
+    )
+
+
+def unsupported_media_type(content_type: str) -> ApiError:
+    """415 for a patch type the resource does not accept."""
+    return ApiError(
+        415,
+        "UnsupportedMediaType",
+        f"the body of the request was in an unknown format - accepted media types include: "
+        f"application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml"
+        f" (got {content_type})",
+    )

@@ -1,0 +1,452 @@
+"""HTTP handlers of resource URLs: `/api/v1/...` and `/apis/<group>/<version>/...`.
+
+Parses the path (namespace, resource, name, subresource) and the query, calls `sandbox.verbs`
+and writes the answer: objects and lists straight from their stored JSON bytes (no re-encoding),
+Tables when asked for, and watch streams (one JSON event per line) fed from the store's
+fan-out. Watches that name an expired resourceVersion get HTTP 200 then an ERROR event with a
+410 Status, as the real watch cache answers. It holds no state besides the open watches.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from sandbox import errors
+from sandbox.faults import Faults
+from sandbox.resources import Registry, ResourceType
+from sandbox.selectors import FieldSelector, LabelSelector, Selector
+from sandbox.store import Entry, Store, dumps
+from sandbox.tables import table_for
+from sandbox.verbs import Api, WriteOptions
+
+__all__ = ["ResourceHandlers", "json_response", "wants_table"]
+
+JSON = "application/json"
+_TRUE = ("1", "true", "True", "TRUE")
+
+
+def json_response(raw: bytes, status: int = 200) -> web.Response:
+    return web.Response(body=raw, status=status, content_type=JSON)
+
+
+def wants_table(request: web.Request) -> bool:
+    return "as=Table" in request.headers.get("Accept", "")
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What a resource URL names."""
+
+    rt: ResourceType
+    namespace: str | None
+    name: str | None
+    subresource: str
+
+
+class ResourceHandlers:
+    """The resource routes of one sandbox."""
+
+    def __init__(
+        self,
+        *,
+        api: Api,
+        store: Store,
+        registry: Registry,
+        faults: Faults,
+        bookmark_interval: float = 5.0,
+        default_watch_timeout: float = 1800.0,
+    ) -> None:
+        self.api = api
+        self.store = store
+        self.registry = registry
+        self.faults = faults
+        self.bookmark_interval = bookmark_interval
+        self.default_watch_timeout = default_watch_timeout
+        self.watch_tasks: set[asyncio.Task[Any]] = set()
+
+    # ---- routing
+    def target(self, group: str, version: str, tail: str) -> Target:
+        segs = [s for s in tail.split("/") if s]
+        if segs and segs[0] == "watch":
+            segs = segs[1:]
+        namespace: str | None = None
+        if (
+            len(segs) >= 3
+            and segs[0] == "namespaces"
+            and (len(segs) >= 4 or segs[2] not in ("status", "finalize"))
+        ):
+            namespace, segs = segs[1], segs[2:]
+        if not segs or len(segs) > 3:
+            raise errors.ApiError(
+                404, "NotFound", "the server could not find the requested resource"
+            )
+        rt = self.registry.lookup(group, version, segs[0])
+        if rt is None or (namespace is not None and not rt.namespaced):
+            raise errors.ApiError(
+                404, "NotFound", "the server could not find the requested resource"
+            )
+        name = segs[1] if len(segs) > 1 else None
+        sub = segs[2] if len(segs) > 2 else ""
+        if sub and not (sub == "status" and rt.has_status) and sub not in rt.subresources:
+            raise errors.ApiError(
+                404, "NotFound", "the server could not find the requested resource"
+            )
+        if rt.namespaced and name is not None and namespace is None:
+            raise errors.ApiError(
+                404, "NotFound", "the server could not find the requested resource"
+            )
+        return Target(rt, namespace, name, sub)
+
+    @staticmethod
+    def verb(request: web.Request, has_name: bool) -> str:
+        method = request.method
+        if method == "GET":
+            if not has_name:
+                return "watch" if request.query.get("watch") in _TRUE else "list"
+            return "get"
+        return {
+            "POST": "create",
+            "PUT": "update",
+            "PATCH": "patch",
+            "DELETE": "delete" if has_name else "deletecollection",
+        }.get(method, method.lower())
+
+    async def core(self, request: web.Request) -> web.StreamResponse:
+        return await self.dispatch(request, "", "v1", request.match_info["tail"])
+
+    async def grouped(self, request: web.Request) -> web.StreamResponse:
+        m = request.match_info
+        return await self.dispatch(request, m["group"], m["version"], m["tail"])
+
+    async def dispatch(
+        self, request: web.Request, group: str, version: str, tail: str
+    ) -> web.StreamResponse:
+        t = self.target(group, version, tail)
+        verb = self.verb(request, t.name is not None)
+        match verb:
+            case "list":
+                return self.list(request, t)
+            case "watch":
+                return await self.watch(request, t)
+            case "get":
+                if t.subresource == "log":
+                    return self.log(request, t)
+                return self.get(request, t)
+            case "create":
+                if t.name is not None or (t.rt.namespaced and t.namespace is None):
+                    raise errors.method_not_allowed("POST", t.rt.plural)
+                entry = await self.api.create(
+                    t.rt, t.namespace or "", await _json_body(request), _write_opts(request)
+                )
+                return self.object(request, t.rt, entry, 201)
+            case "update":
+                assert t.name is not None
+                entry = await self.api.update(
+                    t.rt,
+                    t.namespace or "",
+                    t.name,
+                    await _json_body(request),
+                    t.subresource,
+                    _write_opts(request),
+                )
+                return self.object(request, t.rt, entry)
+            case "patch":
+                assert t.name is not None
+                entry, created = await self.api.patch(
+                    t.rt,
+                    t.namespace or "",
+                    t.name,
+                    request.headers.get("Content-Type", ""),
+                    await request.read(),
+                    t.subresource,
+                    _write_opts(request),
+                )
+                return self.object(request, t.rt, entry, 201 if created else 200)
+            case "delete":
+                assert t.name is not None
+                options = await _delete_options(request)
+                entry, gone = await self.api.delete(
+                    t.rt, t.namespace or "", t.name, options, _dry_run(request)
+                )
+                if gone and not t.rt.custom and t.rt.kind not in ("Pod", "Namespace", "Service"):
+                    details = {
+                        "name": t.name,
+                        "kind": t.rt.plural,
+                        "uid": entry.obj["metadata"].get("uid"),
+                    }
+                    if t.rt.group:
+                        details["group"] = t.rt.group
+                    body = {
+                        "kind": "Status",
+                        "apiVersion": "v1",
+                        "metadata": {},
+                        "status": "Success",
+                        "details": details,
+                    }
+                    return json_response(dumps(body))
+                return self.object(request, t.rt, entry, 200 if gone else 202)
+            case "deletecollection":
+                return await self.delete_collection(request, t)
+        raise errors.method_not_allowed(request.method, t.rt.plural)
+
+    # ---- reads
+    def _raw(self, rt: ResourceType, entry: Entry) -> bytes:
+        if entry.obj.get("apiVersion") == rt.api_version:
+            return entry.raw
+        return dumps(dict(entry.obj, apiVersion=rt.api_version))
+
+    def object(
+        self, request: web.Request, rt: ResourceType, entry: Entry, status: int = 200
+    ) -> web.Response:
+        if wants_table(request) and request.method == "GET":
+            table = table_for(
+                rt, [entry.obj], str(entry.rv), request.query.get("includeObject", "Metadata")
+            )
+            return json_response(dumps(table), status)
+        return json_response(self._raw(rt, entry), status)
+
+    def get(self, request: web.Request, t: Target) -> web.Response:
+        assert t.name is not None
+        entry = self.store.get(t.rt.store_key, t.namespace or "", t.name)
+        if entry is None:
+            raise errors.not_found(t.rt.plural, t.rt.group, t.name)
+        return self.object(request, t.rt, entry)
+
+    def selector(self, request: web.Request, t: Target) -> Selector:
+        q = request.query
+        labels = LabelSelector.parse(q["labelSelector"]) if q.get("labelSelector") else None
+        fields = (
+            FieldSelector.parse(q["fieldSelector"], t.rt.kind) if q.get("fieldSelector") else None
+        )
+        return Selector(t.namespace if t.rt.namespaced else None, labels, fields)
+
+    def list(self, request: web.Request, t: Target) -> web.Response:
+        sel = self.selector(request, t)
+        entries = self.store.list(t.rt.store_key, sel)
+        rv = str(self.store.rv)
+        q = request.query
+        token = ""
+        cont = q.get("continue")
+        if cont:
+            try:
+                state = json.loads(base64.urlsafe_b64decode(cont.encode()))
+                start = (state["ns"], state["name"])
+                rv = str(state["rv"])
+            except (ValueError, KeyError):
+                raise errors.bad_request("invalid continue token") from None
+            entries = [e for e in entries if (e.namespace, e.name) > start]
+        remaining = 0
+        limit = int(q.get("limit") or 0)
+        if limit and len(entries) > limit:
+            remaining = len(entries) - limit
+            entries = entries[:limit]
+            last = entries[-1]
+            token = base64.urlsafe_b64encode(
+                json.dumps({"rv": int(rv), "ns": last.namespace, "name": last.name}).encode()
+            ).decode()
+        if wants_table(request):
+            table = table_for(
+                t.rt,
+                [e.obj for e in entries],
+                rv,
+                q.get("includeObject", "Metadata"),
+                continue_token=token,
+            )
+            return json_response(dumps(table))
+        meta: dict[str, Any] = {"resourceVersion": rv}
+        if token:
+            meta["continue"] = token
+            meta["remainingItemCount"] = remaining
+        head = dumps({"kind": t.rt.list_kind, "apiVersion": t.rt.api_version, "metadata": meta})
+        body = head[:-1] + b',"items":[' + b",".join(self._raw(t.rt, e) for e in entries) + b"]}"
+        return json_response(body)
+
+    def log(self, request: web.Request, t: Target) -> web.Response:
+        assert t.name is not None
+        pod = self.store.get("pods", t.namespace or "", t.name)
+        if pod is None:
+            raise errors.not_found("pods", "", t.name)
+        container = request.query.get("container", "")
+        containers = [c.get("name") for c in (pod.obj.get("spec") or {}).get("containers") or []]
+        if container and container not in containers:
+            raise errors.bad_request(f"container {container} is not valid for pod {t.name}")
+        if not container and len(containers) > 1:
+            raise errors.bad_request(
+                f"a container name must be specified for pod {t.name}, choose one of: [{' '.join(str(c) for c in containers)}]"
+            )
+        text = self.store.pod_log(t.namespace or "", t.name, container)
+        if text is None:
+            phase = (pod.obj.get("status") or {}).get("phase", "Pending")
+            if phase == "Pending":
+                name = container or (containers[0] if containers else "")
+                raise errors.bad_request(
+                    f'container "{name}" in pod "{t.name}" is waiting to start: ContainerCreating'
+                )
+            text = ""
+        tail = request.query.get("tailLines")
+        if tail:
+            lines = text.splitlines(keepends=True)
+            text = "".join(lines[-int(tail) :]) if int(tail) > 0 else ""
+        return web.Response(text=text, content_type="text/plain")
+
+    async def delete_collection(self, request: web.Request, t: Target) -> web.Response:
+        sel = self.selector(request, t)
+        options = await _delete_options(request)
+        items = []
+        for entry in self.store.list(t.rt.store_key, sel):
+            try:
+                done, _ = await self.api.delete(
+                    t.rt, entry.namespace, entry.name, options, _dry_run(request)
+                )
+            except errors.ApiError as exc:
+                if exc.code == 404:
+                    continue
+                raise
+            items.append(self._raw(t.rt, done))
+        head = dumps(
+            {
+                "kind": t.rt.list_kind,
+                "apiVersion": t.rt.api_version,
+                "metadata": {"resourceVersion": str(self.store.rv)},
+            }
+        )
+        return json_response(head[:-1] + b',"items":[' + b",".join(items) + b"]}")
+
+    # ---- watch
+    async def watch(self, request: web.Request, t: Target) -> web.StreamResponse:
+        q = request.query
+        sel = self.selector(request, t)
+        rv_param = q.get("resourceVersion", "")
+        since = None if rv_param in ("", "0") else _int(rv_param)
+        timeout = float(q.get("timeoutSeconds") or self.default_watch_timeout)
+        fs = self.faults.settings
+        if fs.watch_drop_seconds:
+            timeout = min(timeout, fs.watch_drop_seconds)
+        bookmarks = q.get("allowWatchBookmarks") in _TRUE
+        encoder = None
+        if wants_table(request):
+            rt, include = t.rt, q.get("includeObject", "Metadata")
+            first = [True]
+
+            def encoder(as_type: str, entry: Entry) -> bytes:
+                table = table_for(rt, [entry.obj], str(entry.rv), include, headers=first[0])
+                first[0] = False
+                return b'{"type":"' + as_type.encode() + b'","object":' + dumps(table) + b"}\n"
+
+        resp = web.StreamResponse(headers={"Content-Type": JSON, "Cache-Control": "no-cache"})
+        gone_status: dict[str, Any] | None = None
+        watcher = None
+        initial: list[bytes] = []
+        try:
+            if fs.watch_gone and since is not None:
+                raise errors.gone(f"too old resource version: {since} (injected fault)")
+            watcher, initial = self.store.watch(t.rt.store_key, sel, since, encoder)
+        except errors.ApiError as exc:
+            if exc.code != 410:
+                raise
+            gone_status = exc.body()
+        resp.enable_chunked_encoding()
+        await resp.prepare(request)
+        if gone_status is not None or watcher is None:
+            await resp.write(dumps({"type": "ERROR", "object": gone_status}) + b"\n")
+            return resp
+        task = asyncio.current_task()
+        if task is not None:
+            self.watch_tasks.add(task)
+        try:
+            if initial:
+                await resp.write(b"".join(initial))
+            deadline = time.monotonic() + timeout
+            last_sent = time.monotonic()
+            while True:
+                now = time.monotonic()
+                if now >= deadline or watcher.closed or watcher.overflowed:
+                    break
+                wait = deadline - now
+                if bookmarks:
+                    wait = min(wait, max(0.0, last_sent + self.bookmark_interval - now))
+                await watcher.wait(wait)
+                data = watcher.drain()
+                if data:
+                    await resp.write(data)
+                    last_sent = time.monotonic()
+                elif bookmarks and time.monotonic() - last_sent >= self.bookmark_interval:
+                    mark = {
+                        "type": "BOOKMARK",
+                        "object": {
+                            "kind": t.rt.kind,
+                            "apiVersion": t.rt.api_version,
+                            "metadata": {"resourceVersion": str(self.store.rv)},
+                        },
+                    }
+                    await resp.write(dumps(mark) + b"\n")
+                    last_sent = time.monotonic()
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            self.store.unwatch(t.rt.store_key, watcher)
+            if task is not None:
+                self.watch_tasks.discard(task)
+        return resp
+
+
+def _int(value: str) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise errors.bad_request(f'invalid resource version "{value}"') from None
+
+
+def _dry_run(request: web.Request) -> bool:
+    return "All" in request.query.getall("dryRun", [])
+
+
+def _write_opts(request: web.Request) -> WriteOptions:
+    q = request.query
+    return WriteOptions(
+        dry_run=_dry_run(request),
+        field_manager=q.get("fieldManager", ""),
+        field_validation=q.get("fieldValidation", ""),
+        force=q.get("force") in _TRUE,
+    )
+
+
+async def _json_body(request: web.Request) -> Any:
+    raw = await request.read()
+    try:
+        return json.loads(raw)
+    except ValueError:
+        ctype = request.headers.get("Content-Type", "")
+        if "yaml" in ctype:
+            import yaml
+
+            return yaml.safe_load(raw)
+        raise errors.bad_request("the body of the request could not be decoded as JSON") from None
+
+
+async def _delete_options(request: web.Request) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    if request.can_read_body:
+        raw = await request.read()
+        if raw.strip():
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                raise errors.bad_request("invalid DeleteOptions body") from None
+            if isinstance(body, dict):
+                options.update(body)
+    q = request.query
+    if q.get("propagationPolicy"):
+        options["propagationPolicy"] = q["propagationPolicy"]
+    if q.get("orphanDependents"):
+        options["orphanDependents"] = q["orphanDependents"] in _TRUE
+    if q.get("gracePeriodSeconds"):
+        options["gracePeriodSeconds"] = int(q["gracePeriodSeconds"])
+    return options

@@ -1,0 +1,449 @@
+"""The sandbox: an aiohttp API server speaking the Kubernetes protocol on 127.0.0.1.
+
+`Sandbox` wires store, registry, verbs, admission, garbage collector, fault injection and the
+optional simulated node (`sandbox.node`, imported lazily) into one process:
+
+    async with Sandbox(crds_dir=path, node=False) as sb:
+        sb.url, sb.token, sb.kubeconfig_path, sb.store
+
+Every request needs `Authorization: Bearer <token>` except /version, /healthz, /livez and
+/readyz (as for anonymous users on a real cluster); others get 401. Admin endpoints for tests
+and the node agent: `/sandbox/faults` (GET/PUT fault settings) and
+`/sandbox/pods/<ns>/<pod>/log[?container=c]` (PUT replaces, POST appends the text body).
+It never imports lifecycle/ and never listens beyond loopback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import importlib
+import json
+import logging
+import secrets
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import yaml
+from aiohttp import web
+
+from sandbox import discovery, errors
+from sandbox.admission import WebhookAdmission
+from sandbox.faults import Faults, FaultSettings
+from sandbox.handlers import ResourceHandlers, json_response
+from sandbox.persistence import SqlitePersistence
+from sandbox.resources import Registry
+from sandbox.store import Store, dumps
+from sandbox.verbs import Api, WriteOptions
+
+__all__ = ["Sandbox", "SandboxSettings", "default_crds_dir"]
+
+log = logging.getLogger(__name__)
+
+_PUBLIC = frozenset({"/version", "/version/", "/healthz", "/livez", "/readyz"})
+_DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+def default_crds_dir() -> Path:
+    """The repository's deploy/crds directory."""
+    return Path(__file__).resolve().parent.parent / "deploy" / "crds"
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxSettings:
+    """How a sandbox runs. Every field has a default that suits a local run."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    """TCP port; 0 picks a free one (see `Sandbox.url`)."""
+    token: str | None = None
+    """Bearer token clients must send; None generates a random one."""
+    kubeconfig_path: Path | None = None
+    """Where the kubeconfig is written; None writes it to a temporary directory."""
+    crds_dir: Path | None = None
+    """CRD YAML files loaded at start; None means the repo's deploy/crds (if present)."""
+    extra_crds: tuple[Path, ...] = ()
+    """More CRD files or directories to load at start (tests use their own fixtures)."""
+    data_dir: Path | None = None
+    """SQLite persistence directory; None keeps everything in memory."""
+    history: int = 1000
+    """Watch events kept per resource; older resourceVersions get 410 Gone."""
+    bookmark_interval: float = 5.0
+    """Seconds between BOOKMARK events on idle watches that allow them."""
+    pod_start_delay: float = 0.5
+    """Passed to the simulated node: seconds from ungated to Running."""
+    node: bool = True
+    """Start `sandbox.node` if that module exists."""
+    node_settings: Any = None
+    """Settings object handed to `sandbox.node.start_node` (default: built from pod_start_delay)."""
+    faults: FaultSettings = field(default_factory=FaultSettings)
+    webhook_services: dict[str, str] = field(default_factory=dict)
+    """Service references of webhook configurations -> `host:port` on loopback, keyed
+    `<name>.<namespace>:<port>` (or `<name>.<namespace>` for any port). See `sandbox.admission`."""
+
+
+class Sandbox:
+    """One running sandbox API server (use `async with` or `start()`/`stop()`)."""
+
+    def __init__(self, settings: SandboxSettings | None = None, **overrides: Any) -> None:
+        settings = settings or SandboxSettings()
+        if overrides:
+            settings = dataclasses.replace(settings, **overrides)
+        self.settings = settings
+        self.token = settings.token or secrets.token_urlsafe(24)
+        persistence = SqlitePersistence(settings.data_dir) if settings.data_dir else None
+        self.store = Store(history=settings.history, persistence=persistence)
+        self.registry = Registry.with_builtins()
+        self.faults = Faults(settings.faults)
+        self.admission = WebhookAdmission(self.store, services=settings.webhook_services)
+        self.api = Api(self.store, self.registry, self.admission)
+        self.handlers = ResourceHandlers(
+            api=self.api,
+            store=self.store,
+            registry=self.registry,
+            faults=self.faults,
+            bookmark_interval=settings.bookmark_interval,
+        )
+        self.port = settings.port
+        self.url = ""
+        self.kubeconfig_path = settings.kubeconfig_path or Path()
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._runner: web.AppRunner | None = None
+        self.node: Any = None
+
+    # ---- lifecycle
+    @classmethod
+    async def start(cls, settings: SandboxSettings | None = None, **overrides: Any) -> Sandbox:
+        sb = cls(settings, **overrides)
+        await sb._start()
+        return sb
+
+    async def __aenter__(self) -> Sandbox:
+        await self._start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def _start(self) -> None:
+        self._restore_crds()
+        await self._bootstrap()
+        app = self.build_app()
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
+        await site.start()
+        server = site._server
+        assert server is not None
+        sockets = getattr(server, "sockets", None) or []
+        self.port = sockets[0].getsockname()[1]
+        self.url = f"http://{self.settings.host}:{self.port}"
+        self._write_kubeconfig()
+        if self.settings.node:
+            await self._start_node()
+
+    async def stop(self) -> None:
+        """Stop the node, close every watch, stop serving and flush persistence."""
+        if self.node is not None:
+            with contextlib.suppress(Exception):
+                await self.node.stop()
+            self.node = None
+        self.store.close_watchers()
+        await self.admission.close()
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self.store.persistence is not None:
+            self.store.persistence.close()
+            self.store.persistence = None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    async def _start_node(self) -> None:
+        try:
+            module = importlib.import_module("sandbox.node")
+        except ImportError:
+            return
+        start_node = getattr(module, "start_node", None)
+        if start_node is None:
+            return
+        node_settings = self.settings.node_settings
+        if node_settings is None and hasattr(module, "NodeSettings"):
+            try:
+                node_settings = module.NodeSettings(pod_start_delay=self.settings.pod_start_delay)
+            except TypeError:
+                node_settings = None
+        self.node = await start_node(self.url, self.token, node_settings)
+
+    def _write_kubeconfig(self) -> None:
+        if self.settings.kubeconfig_path is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="klt-sandbox-")
+            self.kubeconfig_path = Path(self._tmp.name) / "kubeconfig"
+        else:
+            self.kubeconfig_path = self.settings.kubeconfig_path
+            self.kubeconfig_path.parent.mkdir(parents=True, exist_ok=True)
+        self.kubeconfig_path.write_text(yaml.safe_dump(self.kubeconfig()))
+        self.kubeconfig_path.chmod(0o600)
+
+    def kubeconfig(self, namespace: str = "default") -> dict[str, Any]:
+        """The kubeconfig document for this sandbox."""
+        return {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "sandbox", "cluster": {"server": self.url}}],
+            "users": [{"name": "sandbox", "user": {"token": self.token}}],
+            "contexts": [
+                {
+                    "name": "sandbox",
+                    "context": {"cluster": "sandbox", "user": "sandbox", "namespace": namespace},
+                }
+            ],
+            "current-context": "sandbox",
+            "preferences": {},
+        }
+
+    # ---- initial content
+    def _restore_crds(self) -> None:
+        """Serve the CRDs already in a persisted store."""
+        bucket = self.store.buckets.get("customresourcedefinitions.apiextensions.k8s.io")
+        if bucket is not None:
+            for entry in bucket.entries(None):
+                self.registry.set_crd(entry.obj)
+
+    async def _bootstrap(self) -> None:
+        ns_type = self.registry.lookup("", "v1", "namespaces")
+        assert ns_type is not None
+        for name in _DEFAULT_NAMESPACES:
+            if self.store.get("namespaces", "", name) is None:
+                await self.api.create(ns_type, "", {"metadata": {"name": name}})
+        paths: list[Path] = []
+        crds_dir = (
+            self.settings.crds_dir if self.settings.crds_dir is not None else default_crds_dir()
+        )
+        for source in (crds_dir, *self.settings.extra_crds):
+            if source.is_dir():
+                paths.extend(
+                    sorted(p for p in source.rglob("*") if p.suffix in (".yaml", ".yml", ".json"))
+                )
+            elif source.is_file():
+                paths.append(source)
+        for path in paths:
+            for doc in yaml.safe_load_all(path.read_text()):
+                if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition":
+                    await self.apply_crd(doc)
+
+    async def apply_crd(self, crd: dict[str, Any]) -> None:
+        """Create or replace a CRD (and start serving its resources)."""
+        rt = self.registry.lookup("apiextensions.k8s.io", "v1", "customresourcedefinitions")
+        assert rt is not None
+        name = crd["metadata"]["name"]
+        existing = self.store.get(rt.store_key, "", name)
+        if existing is None:
+            await self.api.create(rt, "", json.loads(json.dumps(crd)))
+        else:
+            body = json.loads(json.dumps(crd))
+            body["metadata"]["resourceVersion"] = str(existing.rv)
+            await self.api.update(rt, "", name, body, "", WriteOptions())
+
+    # ---- HTTP
+    def build_app(self) -> web.Application:
+        app = web.Application(middlewares=[self._middleware], client_max_size=64 * 1024 * 1024)
+        h = self.handlers
+        r = app.router
+        r.add_get("/version", self._version)
+        r.add_get("/version/", self._version)
+        for path in ("/healthz", "/livez", "/readyz"):
+            r.add_get(path, self._ok)
+        r.add_get("/api", self._api)
+        r.add_get("/api/", self._api)
+        r.add_get("/api/v1", self._core_resources)
+        r.add_get("/api/v1/", self._core_resources)
+        r.add_route("*", "/api/v1/{tail:.+}", h.core)
+        r.add_get("/apis", self._apis)
+        r.add_get("/apis/", self._apis)
+        r.add_get("/apis/{group}", self._group)
+        r.add_get("/apis/{group}/", self._group)
+        r.add_get("/apis/{group}/{version}", self._group_resources)
+        r.add_get("/apis/{group}/{version}/", self._group_resources)
+        r.add_route("*", "/apis/{group}/{version}/{tail:.+}", h.grouped)
+        r.add_get("/openapi/v2", self._openapi_v2)
+        r.add_get("/openapi/v3", self._openapi_v3)
+        r.add_get("/openapi/v3/{tail:.+}", self._openapi_v3_gv)
+        r.add_route("*", "/sandbox/faults", self._faults)
+        r.add_route("*", "/sandbox/pods/{namespace}/{name}/log", self._pod_log)
+        return app
+
+    @web.middleware
+    async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+        try:
+            if request.path not in _PUBLIC:
+                auth = request.headers.get("Authorization", "")
+                if auth != "Bearer " + self.token:
+                    raise errors.ApiError(401, "Unauthorized", "Unauthorized")
+            if self.faults.active and request.path.startswith("/api"):
+                await self._inject(request)
+            return await handler(request)
+        except errors.ApiError as exc:
+            return json_response(exc.raw(), exc.code)
+        except web.HTTPNotFound:
+            return json_response(
+                errors.ApiError(
+                    404, "NotFound", "the server could not find the requested resource"
+                ).raw(),
+                404,
+            )
+        except web.HTTPMethodNotAllowed:
+            return json_response(errors.method_not_allowed(request.method, request.path).raw(), 405)
+        except web.HTTPException:
+            raise
+        except Exception as exc:  # an unexpected bug answers 500 instead of dropping the connection
+            log.exception("internal error on %s %s", request.method, request.path)
+            return json_response(
+                errors.ApiError(500, "InternalError", f"Internal error occurred: {exc!r}").raw(),
+                500,
+            )
+
+    async def _inject(self, request: web.Request) -> None:
+        fs = self.faults.settings
+        if fs.latency_seconds:
+            await asyncio.sleep(fs.latency_seconds)
+        if not fs.error_rate:
+            return
+        tail = request.path.split("/")
+        has_name = False
+        with contextlib.suppress(errors.ApiError, IndexError):
+            if tail[1] == "api":
+                t = self.handlers.target("", "v1", "/".join(tail[3:]))
+            else:
+                t = self.handlers.target(tail[2], tail[3], "/".join(tail[4:]))
+            has_name = t.name is not None
+        verb = self.handlers.verb(request, has_name)
+        if not self.faults.should_fail(verb):
+            return
+        match fs.error_kind:
+            case "409":
+                raise errors.ApiError(
+                    409,
+                    "Conflict",
+                    "Operation cannot be fulfilled: the object has been modified; please apply your changes to the latest version and try again (injected fault)",
+                )
+            case "429":
+                raise errors.ApiError(
+                    429,
+                    "TooManyRequests",
+                    "too many requests (injected fault)",
+                    {"retryAfterSeconds": 1},
+                )
+            case "503":
+                raise errors.ApiError(
+                    503,
+                    "ServiceUnavailable",
+                    "the server is currently unable to handle the request (injected fault)",
+                )
+            case "timeout":
+                await asyncio.sleep(fs.timeout_seconds)
+                raise errors.ApiError(
+                    504,
+                    "Timeout",
+                    "the server was unable to return a response in the time allotted (injected fault)",
+                )
+            case _:
+                raise errors.ApiError(
+                    500, "InternalError", "Internal error occurred: injected fault"
+                )
+
+    async def _version(self, request: web.Request) -> web.Response:
+        return json_response(dumps(discovery.version_info()))
+
+    async def _ok(self, request: web.Request) -> web.Response:
+        return web.Response(text="ok")
+
+    async def _api(self, request: web.Request) -> web.Response:
+        return json_response(dumps(discovery.api_versions(f"{self.settings.host}:{self.port}")))
+
+    async def _core_resources(self, request: web.Request) -> web.Response:
+        doc = discovery.resource_list(self.registry, "", "v1")
+        return json_response(dumps(doc))
+
+    async def _apis(self, request: web.Request) -> web.Response:
+        return json_response(dumps(discovery.api_group_list(self.registry)))
+
+    async def _group(self, request: web.Request) -> web.Response:
+        doc = discovery.api_group(self.registry, request.match_info["group"])
+        if doc is None:
+            raise errors.ApiError(
+                404, "NotFound", "the server could not find the requested resource"
+            )
+        return json_response(dumps(doc))
+
+    async def _group_resources(self, request: web.Request) -> web.Response:
+        doc = discovery.resource_list(
+            self.registry, request.match_info["group"], request.match_info["version"]
+        )
+        if doc is None:
+            raise errors.ApiError(
+                404, "NotFound", "the server could not find the requested resource"
+            )
+        return json_response(dumps(doc))
+
+    async def _openapi_v2(self, request: web.Request) -> web.Response:
+        accept = request.headers.get("Accept", "")
+        if accept and "json" not in accept and "*/*" not in accept:
+            raise errors.ApiError(
+                406, "NotAcceptable", "only application/json is served for /openapi/v2"
+            )
+        return json_response(dumps(discovery.openapi_v2(self.registry)))
+
+    async def _openapi_v3(self, request: web.Request) -> web.Response:
+        return json_response(dumps(discovery.openapi_v3_root(self.registry)))
+
+    async def _openapi_v3_gv(self, request: web.Request) -> web.Response:
+        parts = request.match_info["tail"].strip("/").split("/")
+        doc = None
+        if len(parts) == 2 and parts[0] == "api":
+            doc = discovery.openapi_v3_gv(self.registry, "", parts[1])
+        elif len(parts) == 3 and parts[0] == "apis":
+            doc = discovery.openapi_v3_gv(self.registry, parts[1], parts[2])
+        if doc is None:
+            raise errors.ApiError(
+                404, "NotFound", "the server could not find the requested resource"
+            )
+        return json_response(dumps(doc))
+
+    async def _faults(self, request: web.Request) -> web.Response:
+        if request.method in ("PUT", "POST"):
+            try:
+                self.faults.replace(FaultSettings.from_json(await request.json()))
+            except (ValueError, TypeError) as exc:
+                raise errors.bad_request(str(exc)) from None
+        elif request.method != "GET":
+            raise errors.method_not_allowed(request.method, "/sandbox/faults")
+        body = self.faults.settings.to_json()
+        body["injected"] = self.faults.injected
+        return json_response(dumps(body))
+
+    async def _pod_log(self, request: web.Request) -> web.Response:
+        ns, name = request.match_info["namespace"], request.match_info["name"]
+        container = request.query.get("container", "")
+        if request.method == "GET":
+            return web.Response(
+                text=self.store.pod_log(ns, name, container) or "", content_type="text/plain"
+            )
+        text = await request.text()
+        if request.method == "PUT":
+            self.store.set_pod_log(ns, name, text, container)
+        elif request.method == "POST":
+            self.store.append_pod_log(ns, name, text, container)
+        else:
+            raise errors.method_not_allowed(request.method, "pods/log")
+        return web.Response(status=204)

@@ -1,0 +1,368 @@
+"""The object store: objects per resource, a global resourceVersion, watch history and fan-out.
+
+Invariants:
+- every write takes the next value of one global counter as its resourceVersion;
+- a stored object (`Entry.obj`) is never mutated; writers build a new dict. `Entry.raw` is its
+  JSON, serialised once and reused for get, list and every watcher (no copy per watcher);
+- each bucket (one per group/plural) keeps its last `history` events; a watch from an older
+  resourceVersion gets 410 Gone, as from a compacted etcd;
+- fan-out is synchronous: when `put`/`remove` returns, every matching watcher has the event
+  queued, so a bookmark taken afterwards never skips one.
+This module knows nothing about HTTP, admission or API semantics (see `sandbox.verbs`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sandbox.errors import gone
+from sandbox.selectors import Selector
+
+__all__ = ["Bucket", "Entry", "Persistence", "Store", "WatchEvent", "Watcher", "dumps"]
+
+
+def dumps(obj: Any) -> bytes:
+    """Compact JSON, the wire format of every stored object."""
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One stored object version: the dict (read-only by convention) and its JSON."""
+
+    obj: dict[str, Any]
+    raw: bytes
+    rv: int
+
+    @property
+    def namespace(self) -> str:
+        return str(self.obj["metadata"].get("namespace", ""))
+
+    @property
+    def name(self) -> str:
+        return str(self.obj["metadata"]["name"])
+
+
+@dataclass(slots=True)
+class WatchEvent:
+    """A change: `type` ADDED/MODIFIED/DELETED, the new (or last) entry and the previous one."""
+
+    rv: int
+    type: str
+    entry: Entry
+    old: Entry | None = None
+    _frames: dict[str, bytes] = field(default_factory=dict)
+
+    def frame(self, as_type: str) -> bytes:
+        """`{"type":..., "object":...}` plus newline, built once per type and shared."""
+        cached = self._frames.get(as_type)
+        if cached is None:
+            cached = b'{"type":"' + as_type.encode() + b'","object":' + self.entry.raw + b"}\n"
+            self._frames[as_type] = cached
+        return cached
+
+
+Encoder = Callable[[str, Entry], bytes]
+
+
+class Watcher:
+    """One open watch: its selector and a queue of frames the HTTP handler drains."""
+
+    __slots__ = ("_waiter", "closed", "encoder", "frames", "limit", "overflowed", "selector")
+
+    def __init__(
+        self, selector: Selector, encoder: Encoder | None = None, limit: int = 20000
+    ) -> None:
+        self.selector = selector
+        self.encoder = encoder
+        self.frames: deque[bytes] = deque()
+        self.limit = limit
+        self.overflowed = False
+        self.closed = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    def offer(self, event: WatchEvent) -> None:
+        """Queue the event as this watcher sees it (selector transitions become ADDED/DELETED)."""
+        sel = self.selector
+        now = sel.matches(event.entry.obj)
+        if event.type == "MODIFIED" and event.old is not None and not sel.trivial:
+            before = sel.matches(event.old.obj)
+            if now and not before:
+                as_type = "ADDED"
+            elif before and not now:
+                as_type = "DELETED"
+            elif now:
+                as_type = "MODIFIED"
+            else:
+                return
+        elif now:
+            as_type = event.type
+        else:
+            return
+        frame = self.encoder(as_type, event.entry) if self.encoder else event.frame(as_type)
+        self.push(frame)
+
+    def push(self, frame: bytes) -> None:
+        if len(self.frames) >= self.limit:
+            # A client this far behind is dropped; it re-lists like after any broken watch.
+            self.overflowed = True
+        self.frames.append(frame)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def close(self) -> None:
+        self.closed = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    async def wait(self, timeout: float) -> None:
+        """Wait until a frame is queued, the watch is closed or `timeout` passes."""
+        if self.frames or self.closed:
+            return
+        self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.wait_for(self._waiter, timeout)
+        except TimeoutError:
+            pass
+        finally:
+            self._waiter = None
+
+    def drain(self) -> bytes:
+        out = b"".join(self.frames)
+        self.frames.clear()
+        return out
+
+
+@dataclass(slots=True)
+class Bucket:
+    """The objects of one group/plural, by namespace then name, plus watch history."""
+
+    key: str
+    history_size: int
+    items: dict[str, dict[str, Entry]] = field(default_factory=dict)
+    history: deque[WatchEvent] = field(default_factory=deque)
+    compacted_rv: int = 0
+    """Events up to and including this resourceVersion are no longer kept."""
+    watchers: set[Watcher] = field(default_factory=set)
+
+    def publish(self, event: WatchEvent) -> None:
+        self.history.append(event)
+        if len(self.history) > self.history_size:
+            self.compacted_rv = self.history.popleft().rv
+        for w in tuple(self.watchers):
+            w.offer(event)
+
+    def entries(self, namespace: str | None) -> Iterator[Entry]:
+        if namespace is not None:
+            yield from self.items.get(namespace, {}).values()
+            return
+        for by_name in self.items.values():
+            yield from by_name.values()
+
+
+class Persistence(Protocol):
+    """Where a durable store writes through (see `sandbox.persistence`)."""
+
+    def save(self, key: str, namespace: str, name: str, raw: bytes, rv: int) -> None: ...
+    def delete(self, key: str, namespace: str, name: str, rv: int) -> None: ...
+    def save_log(self, namespace: str, pod: str, container: str, text: str) -> None: ...
+    def load(self) -> tuple[int, list[tuple[str, bytes]], list[tuple[str, str, str, str]]]: ...
+    def close(self) -> None: ...
+
+
+class Store:
+    """All objects, the global resourceVersion and the pod logs."""
+
+    def __init__(self, *, history: int = 1000, persistence: Persistence | None = None) -> None:
+        self.rv = 0
+        self.history_size = history
+        self.buckets: dict[str, Bucket] = {}
+        self.by_uid: dict[str, tuple[str, str, str]] = {}
+        self.dependents: dict[str, set[str]] = {}
+        """owner uid -> uids of objects whose ownerReferences name it."""
+        self.logs: dict[tuple[str, str, str], str] = {}
+        self.persistence = persistence
+        self.listeners: list[Callable[[str, WatchEvent], None]] = []
+        if persistence is not None:
+            self._load(persistence)
+
+    def _load(self, persistence: Persistence) -> None:
+        rv, objects, logs = persistence.load()
+        for key, raw in objects:
+            obj = json.loads(raw)
+            entry = Entry(obj, raw, int(obj["metadata"].get("resourceVersion", "0") or 0))
+            self._index(key, entry, None)
+        self.rv = rv
+        for bucket in self.buckets.values():
+            bucket.compacted_rv = rv
+        for ns, pod, container, text in logs:
+            self.logs[(ns, pod, container)] = text
+
+    def bucket(self, key: str) -> Bucket:
+        b = self.buckets.get(key)
+        if b is None:
+            b = self.buckets[key] = Bucket(key, self.history_size)
+        return b
+
+    def get(self, key: str, namespace: str, name: str) -> Entry | None:
+        b = self.buckets.get(key)
+        if b is None:
+            return None
+        return b.items.get(namespace, {}).get(name)
+
+    def get_by_uid(self, uid: str) -> tuple[str, Entry] | None:
+        loc = self.by_uid.get(uid)
+        if loc is None:
+            return None
+        entry = self.get(*loc)
+        return (loc[0], entry) if entry is not None else None
+
+    def list(self, key: str, selector: Selector) -> list[Entry]:
+        """Matching entries in (namespace, name) order, like etcd's key order."""
+        b = self.buckets.get(key)
+        if b is None:
+            return []
+        if selector.namespace is not None:
+            pool = sorted(b.items.get(selector.namespace, {}).items())
+            entries = [e for _, e in pool]
+        else:
+            entries = [b.items[ns][n] for ns in sorted(b.items) for n in sorted(b.items[ns])]
+        if selector.trivial:
+            return entries
+        return [e for e in entries if selector.matches(e.obj)]
+
+    def next_rv(self) -> int:
+        self.rv += 1
+        return self.rv
+
+    def put(self, key: str, obj: dict[str, Any], event_type: str) -> Entry:
+        """Store `obj` (its metadata.resourceVersion gets the next global value) and publish."""
+        rv = self.next_rv()
+        obj["metadata"]["resourceVersion"] = str(rv)
+        entry = Entry(obj, dumps(obj), rv)
+        old = self._index(key, entry, event_type)
+        if self.persistence is not None:
+            self.persistence.save(key, entry.namespace, entry.name, entry.raw, rv)
+        event = WatchEvent(rv, event_type, entry, old)
+        self.bucket(key).publish(event)
+        for listener in self.listeners:
+            listener(key, event)
+        return entry
+
+    def _index(self, key: str, entry: Entry, event_type: str | None) -> Entry | None:
+        b = self.bucket(key)
+        by_name = b.items.setdefault(entry.namespace, {})
+        old = by_name.get(entry.name)
+        by_name[entry.name] = entry
+        meta = entry.obj["metadata"]
+        uid = meta.get("uid")
+        if uid:
+            self.by_uid[uid] = (key, entry.namespace, entry.name)
+            old_owners = (
+                {r.get("uid") for r in (old.obj["metadata"].get("ownerReferences") or [])}
+                if old
+                else set()
+            )
+            new_owners = {r.get("uid") for r in (meta.get("ownerReferences") or [])}
+            for gone_owner in old_owners - new_owners:
+                self.dependents.get(gone_owner, set()).discard(uid)
+            for owner in new_owners:
+                self.dependents.setdefault(owner, set()).add(uid)
+        return old
+
+    def remove(self, key: str, namespace: str, name: str) -> Entry | None:
+        """Delete the object; the DELETED event carries its last state with a new resourceVersion."""
+        b = self.buckets.get(key)
+        if b is None or name not in b.items.get(namespace, {}):
+            return None
+        last = b.items[namespace].pop(name)
+        if not b.items[namespace]:
+            del b.items[namespace]
+        rv = self.next_rv()
+        obj = dict(last.obj)
+        obj["metadata"] = dict(obj["metadata"], resourceVersion=str(rv))
+        entry = Entry(obj, dumps(obj), rv)
+        uid = obj["metadata"].get("uid")
+        if uid:
+            self.by_uid.pop(uid, None)
+            for ref in obj["metadata"].get("ownerReferences") or []:
+                self.dependents.get(ref.get("uid"), set()).discard(uid)
+        if self.persistence is not None:
+            self.persistence.delete(key, namespace, name, rv)
+        if key == "pods":
+            for log_key in [k for k in self.logs if k[0] == namespace and k[1] == name]:
+                del self.logs[log_key]
+        event = WatchEvent(rv, "DELETED", entry, last)
+        b.publish(event)
+        for listener in self.listeners:
+            listener(key, event)
+        return entry
+
+    def watch(
+        self, key: str, selector: Selector, since: int | None, encoder: Encoder | None = None
+    ) -> tuple[Watcher, list[bytes]]:
+        """Open a watcher. `since=None` replays current objects as ADDED; otherwise history after it.
+
+        Raises 410 Gone when `since` is older than the kept history.
+        """
+        b = self.bucket(key)
+        w = Watcher(selector, encoder)
+        initial: list[bytes] = []
+        if since is None:
+            for e in self.list(key, selector):
+                initial.append(
+                    encoder("ADDED", e) if encoder else WatchEvent(e.rv, "ADDED", e).frame("ADDED")
+                )
+        else:
+            if since < b.compacted_rv:
+                raise gone(f"too old resource version: {since} ({b.compacted_rv + 1})")
+            for event in b.history:
+                if event.rv > since:
+                    w.offer(event)
+            initial = list(w.frames)
+            w.frames.clear()
+        b.watchers.add(w)
+        return w, initial
+
+    def unwatch(self, key: str, watcher: Watcher) -> None:
+        self.bucket(key).watchers.discard(watcher)
+
+    def close_watchers(self, key: str | None = None) -> int:
+        """Close open watches (all, or one bucket's); used by fault injection and shutdown."""
+        n = 0
+        for bkey, b in self.buckets.items():
+            if key is None or bkey == key:
+                for w in tuple(b.watchers):
+                    w.close()
+                    n += 1
+        return n
+
+    # Pod logs: the node agent stores container output here; pods/log serves it.
+    def set_pod_log(self, namespace: str, pod: str, text: str, container: str = "") -> None:
+        """Replace the log of a pod's container ("" = the pod's only/first container)."""
+        self.logs[(namespace, pod, container)] = text
+        if self.persistence is not None:
+            self.persistence.save_log(namespace, pod, container, text)
+
+    def append_pod_log(self, namespace: str, pod: str, text: str, container: str = "") -> None:
+        """Append to a pod container's log."""
+        self.set_pod_log(
+            namespace, pod, self.logs.get((namespace, pod, container), "") + text, container
+        )
+
+    def pod_log(self, namespace: str, pod: str, container: str = "") -> str | None:
+        if (namespace, pod, container) in self.logs:
+            return self.logs[(namespace, pod, container)]
+        if container:
+            return self.logs.get((namespace, pod, ""))
+        for (ns, name, _), text in self.logs.items():
+            if ns == namespace and name == pod:
+                return text
+        return None

@@ -1,0 +1,621 @@
+"""API semantics on top of the store: create, update, patch, delete as a real API server does.
+
+Order of a write, as in kube-apiserver: decode -> defaults (built-ins) or prune+default
+(custom resources) -> mutating admission -> validation -> validating admission -> storage.
+Rules kept here:
+- create: generateName, uid, creationTimestamp, generation 1, 409 AlreadyExists, 404 when the
+  namespace is missing, 403 when it is terminating;
+- update/patch: 409 on a stale resourceVersion; the main resource never changes status and the
+  status subresource changes only status; metadata.generation bumps on spec changes only; an
+  update that changes nothing writes nothing (no new resourceVersion, no watch event);
+- delete: finalizers and deletionTimestamp; propagation Background/Foreground/Orphan (Jobs
+  default to Orphan, as batch/v1 does); the garbage collector (`sandbox.gc`) does the rest.
+It does not parse HTTP (see `sandbox.handlers`).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import random
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import yaml
+
+from sandbox import errors
+from sandbox.defaults import prepare_create, prepare_update
+from sandbox.gc import GarbageCollector, now_rfc3339
+from sandbox.patching import apply_json_patch, apply_merge_patch, apply_strategic_merge_patch
+from sandbox.resources import Registry, ResourceType
+from sandbox.schema import prune_and_default, validate
+from sandbox.store import Entry, Store
+
+__all__ = ["Admission", "Api", "WriteOptions"]
+
+_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_SUFFIX_CHARS = "bcdfghjklmnpqrstvwxz2456789"
+
+
+class Admission(Protocol):
+    """Admission webhooks (see `sandbox.admission`)."""
+
+    async def mutate(
+        self,
+        rt: ResourceType,
+        operation: str,
+        subresource: str,
+        namespace: str,
+        obj: dict[str, Any],
+        old: dict[str, Any] | None,
+        dry_run: bool,
+    ) -> dict[str, Any]: ...
+
+    async def validate(
+        self,
+        rt: ResourceType,
+        operation: str,
+        subresource: str,
+        namespace: str,
+        obj: dict[str, Any] | None,
+        old: dict[str, Any] | None,
+        dry_run: bool,
+    ) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class WriteOptions:
+    """Query options of a write (`dryRun`, `fieldManager`, `fieldValidation`, `force`)."""
+
+    dry_run: bool = False
+    field_manager: str = ""
+    field_validation: str = ""
+    force: bool = False
+
+
+def _strip_volatile(obj: dict[str, Any]) -> dict[str, Any]:
+    out = dict(obj)
+    meta = dict(out.get("metadata") or {})
+    meta.pop("resourceVersion", None)
+    meta.pop("managedFields", None)
+    out["metadata"] = meta
+    return out
+
+
+def _spec_part(obj: dict[str, Any], has_status: bool) -> dict[str, Any]:
+    return {
+        k: v
+        for k, v in obj.items()
+        if k not in ("metadata", "status") or (k == "status" and not has_status)
+    }
+
+
+class Api:
+    """The verbs of the API over one store and registry."""
+
+    def __init__(
+        self, store: Store, registry: Registry, admission: Admission | None = None
+    ) -> None:
+        self.store = store
+        self.registry = registry
+        self.admission = admission
+        self.gc = GarbageCollector(store, self._namespaced_key)
+
+    def _namespaced_key(self, key: str) -> bool:
+        rt = self.registry.by_store_key(key)
+        return rt.namespaced if rt is not None else True
+
+    # ---- helpers
+    def _get(self, rt: ResourceType, namespace: str, name: str) -> Entry:
+        entry = self.store.get(rt.store_key, namespace if rt.namespaced else "", name)
+        if entry is None:
+            raise errors.not_found(rt.plural, rt.group, name)
+        return entry
+
+    def _check_namespace(self, rt: ResourceType, namespace: str, operation: str) -> None:
+        if not rt.namespaced:
+            return
+        ns = self.store.get("namespaces", "", namespace)
+        if ns is None:
+            raise errors.not_found("namespaces", "", namespace)
+        if operation == "CREATE" and ns.obj["metadata"].get("deletionTimestamp"):
+            raise errors.ApiError(
+                403,
+                "Forbidden",
+                f'{rt.plural} "{namespace}" is forbidden: unable to create new content in namespace {namespace} because it is being terminated',
+            )
+
+    def _custom_schema(self, rt: ResourceType, obj: dict[str, Any], opts: WriteOptions) -> None:
+        if not rt.custom:
+            return
+        pruned = prune_and_default(rt.schema, obj)
+        if pruned and opts.field_validation == "Strict":
+            raise errors.bad_request(
+                "strict decoding error: " + ", ".join(f'unknown field "{p}"' for p in pruned)
+            )
+
+    def _validate(self, rt: ResourceType, obj: dict[str, Any]) -> None:
+        name = obj["metadata"].get("name", "")
+        causes = []
+        if not _NAME_RE.match(name) or len(name) > 253:
+            causes.append(
+                (
+                    "metadata.name",
+                    "FieldValueInvalid",
+                    f"Invalid value: \"{name}\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
+                )
+            )
+        if rt.custom:
+            causes.extend(validate(rt.schema, obj))
+        if causes:
+            raise errors.invalid(rt.kind, rt.group, name, causes)
+
+    def _decode(self, rt: ResourceType, body: Any) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise errors.bad_request("the body of the request must be a JSON object")
+        kind = body.get("kind")
+        if kind and kind != rt.kind:
+            raise errors.bad_request(
+                f"the kind of the object ({kind}) does not match the kind of the resource ({rt.kind})"
+            )
+        body["kind"] = rt.kind
+        body["apiVersion"] = rt.api_version
+        if not isinstance(body.get("metadata"), dict):
+            body["metadata"] = {}
+        return body
+
+    # ---- create
+    async def create(
+        self, rt: ResourceType, namespace: str, body: Any, opts: WriteOptions = WriteOptions()
+    ) -> Entry:
+        obj = self._decode(rt, body)
+        meta = obj["metadata"]
+        if rt.namespaced:
+            if meta.get("namespace") and meta["namespace"] != namespace:
+                raise errors.bad_request(
+                    "the namespace of the provided object does not match the namespace sent on the request"
+                )
+            meta["namespace"] = namespace
+        else:
+            meta.pop("namespace", None)
+            namespace = ""
+        if not meta.get("name"):
+            if not meta.get("generateName"):
+                raise errors.invalid(
+                    rt.kind,
+                    rt.group,
+                    "",
+                    [
+                        (
+                            "metadata.name",
+                            "FieldValueRequired",
+                            "Required value: name or generateName is required",
+                        )
+                    ],
+                )
+            meta["name"] = meta["generateName"] + "".join(random.choices(_SUFFIX_CHARS, k=5))
+        self._check_namespace(rt, namespace, "CREATE")
+        for k in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
+            meta.pop(k, None)
+        meta["uid"] = str(uuid.uuid4())
+        meta["creationTimestamp"] = now_rfc3339()
+        meta["generation"] = 1
+        if rt.has_status and rt.custom:
+            obj.pop("status", None)
+        prepare_create(rt.kind, obj, rt.custom)
+        self._custom_schema(rt, obj, opts)
+        if opts.field_manager:
+            meta["managedFields"] = [_managed(opts.field_manager, "Update", rt.api_version, obj)]
+        if self.admission is not None:
+            obj = await self.admission.mutate(rt, "CREATE", "", namespace, obj, None, opts.dry_run)
+            self._custom_schema(rt, obj, WriteOptions())
+        self._validate(rt, obj)
+        if rt.kind == "CustomResourceDefinition":
+            _validate_crd(obj)
+        if self.admission is not None:
+            await self.admission.validate(rt, "CREATE", "", namespace, obj, None, opts.dry_run)
+        if self.store.get(rt.store_key, namespace, obj["metadata"]["name"]) is not None:
+            raise errors.already_exists(rt.plural, rt.group, obj["metadata"]["name"])
+        if opts.dry_run:
+            return Entry(obj, json.dumps(obj).encode(), self.store.rv)
+        entry = self.store.put(rt.store_key, obj, "ADDED")
+        if rt.kind == "CustomResourceDefinition":
+            self.registry.set_crd(entry.obj)
+        return entry
+
+    # ---- update
+    async def update(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        body: Any,
+        subresource: str = "",
+        opts: WriteOptions = WriteOptions(),
+    ) -> Entry:
+        obj = self._decode(rt, body)
+        namespace = namespace if rt.namespaced else ""
+        old = self._get(rt, namespace, name)
+        if obj["metadata"].get("name", name) != name:
+            raise errors.bad_request(
+                f"the name of the object ({obj['metadata']['name']}) does not match the name on the URL ({name})"
+            )
+        return await self._write(rt, old, obj, subresource, opts)
+
+    async def _write(
+        self,
+        rt: ResourceType,
+        old: Entry,
+        obj: dict[str, Any],
+        subresource: str,
+        opts: WriteOptions,
+    ) -> Entry:
+        """The shared tail of update, patch and apply-to-existing."""
+        name, namespace = old.name, old.namespace
+        sent_rv = obj["metadata"].get("resourceVersion")
+        if sent_rv and sent_rv != str(old.rv):
+            raise errors.conflict(
+                rt.plural,
+                rt.group,
+                name,
+                "the object has been modified; please apply your changes to the latest version and try again",
+            )
+        old_meta = old.obj["metadata"]
+        if subresource == "status":
+            status = obj.get("status")
+            obj = json.loads(old.raw)
+            if status is None:
+                obj.pop("status", None)
+            else:
+                obj["status"] = status
+        else:
+            meta = obj["metadata"]
+            for k in (
+                "uid",
+                "creationTimestamp",
+                "deletionTimestamp",
+                "deletionGracePeriodSeconds",
+                "generation",
+                "namespace",
+            ):
+                if k in old_meta:
+                    meta[k] = old_meta[k]
+                else:
+                    meta.pop(k, None)
+            meta["name"] = name
+            if rt.has_status:
+                if "status" in old.obj:
+                    obj["status"] = copy.deepcopy(old.obj["status"])
+                else:
+                    obj.pop("status", None)
+            if old_meta.get("deletionTimestamp"):
+                added = set(meta.get("finalizers") or []) - set(old_meta.get("finalizers") or [])
+                if added:
+                    raise errors.invalid(
+                        rt.kind,
+                        rt.group,
+                        name,
+                        [
+                            (
+                                "metadata.finalizers",
+                                "FieldValueForbidden",
+                                f"Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers {sorted(added)!r}",
+                            )
+                        ],
+                    )
+            prepare_update(rt.kind, obj, rt.custom)
+        self._custom_schema(rt, obj, opts)
+        if opts.field_manager and subresource != "status":
+            obj["metadata"]["managedFields"] = _merge_managed(
+                old_meta.get("managedFields"), opts.field_manager, "Update", rt.api_version, obj
+            )
+        elif "managedFields" in old_meta and "managedFields" not in obj["metadata"]:
+            obj["metadata"]["managedFields"] = old_meta["managedFields"]
+        if self.admission is not None:
+            obj = await self.admission.mutate(
+                rt, "UPDATE", subresource, namespace, obj, old.obj, opts.dry_run
+            )
+            self._custom_schema(rt, obj, WriteOptions())
+        self._validate(rt, obj)
+        if self.admission is not None:
+            await self.admission.validate(
+                rt, "UPDATE", subresource, namespace, obj, old.obj, opts.dry_run
+            )
+        gen = old_meta.get("generation")
+        if gen is not None:
+            if subresource != "status" and _spec_part(obj, rt.has_status) != _spec_part(
+                old.obj, rt.has_status
+            ):
+                gen += 1
+            obj["metadata"]["generation"] = gen
+        if _strip_volatile(obj) == _strip_volatile(old.obj):
+            return old
+        if opts.dry_run:
+            obj["metadata"]["resourceVersion"] = str(old.rv)
+            return Entry(obj, json.dumps(obj).encode(), old.rv)
+        current = self.store.get(rt.store_key, namespace, name)
+        if current is None or current.rv != old.rv:
+            raise errors.conflict(
+                rt.plural,
+                rt.group,
+                name,
+                "the object has been modified; please apply your changes to the latest version and try again",
+            )
+        meta = obj["metadata"]
+        if meta.get("deletionTimestamp") and not meta.get("finalizers"):
+            removed = self.store.remove(rt.store_key, namespace, name)
+            assert removed is not None
+            return removed
+        entry = self.store.put(rt.store_key, obj, "MODIFIED")
+        if rt.kind == "CustomResourceDefinition":
+            self.registry.set_crd(entry.obj)
+        return entry
+
+    # ---- patch
+    async def patch(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        content_type: str,
+        body: bytes,
+        subresource: str = "",
+        opts: WriteOptions = WriteOptions(),
+    ) -> tuple[Entry, bool]:
+        """Apply a patch; returns (entry, created) — created only for server-side apply."""
+        namespace = namespace if rt.namespaced else ""
+        ctype = content_type.split(";")[0].strip()
+        if ctype == "application/apply-patch+yaml":
+            return await self._apply(rt, namespace, name, body, subresource, opts)
+        try:
+            patch = json.loads(body or b"null")
+        except ValueError as exc:
+            raise errors.bad_request(f"error decoding patch: {exc}") from None
+        old = self._get(rt, namespace, name)
+        base = json.loads(old.raw)
+        if ctype == "application/json-patch+json":
+            new = apply_json_patch(base, patch)
+        elif ctype == "application/merge-patch+json":
+            if not isinstance(patch, dict):
+                raise errors.bad_request("merge patch must be a JSON object")
+            new = apply_merge_patch(base, patch)
+        elif ctype == "application/strategic-merge-patch+json":
+            if not rt.strategic:
+                raise errors.unsupported_media_type(ctype)
+            new = apply_strategic_merge_patch(base, patch)
+        else:
+            raise errors.unsupported_media_type(ctype)
+        if not isinstance(new, dict):
+            raise errors.bad_request("patch result is not an object")
+        new = self._decode(rt, new)
+        if isinstance(patch, dict):
+            sent = (patch.get("metadata") or {}).get("resourceVersion")
+            new["metadata"]["resourceVersion"] = sent or str(old.rv)
+        else:
+            new["metadata"]["resourceVersion"] = new["metadata"].get("resourceVersion") or str(
+                old.rv
+            )
+        return await self._write(rt, old, new, subresource, opts), False
+
+    async def _apply(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        body: bytes,
+        subresource: str,
+        opts: WriteOptions,
+    ) -> tuple[Entry, bool]:
+        """Server-side apply: create, or merge the config, dropping fields this manager no longer sets."""
+        try:
+            config = yaml.safe_load(body.decode() or "{}")
+        except yaml.YAMLError as exc:
+            raise errors.bad_request(f"error decoding YAML: {exc}") from None
+        if not opts.field_manager:
+            raise errors.bad_request(
+                'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch'
+            )
+        config = self._decode(rt, config)
+        config["metadata"].setdefault("name", name)
+        existing = self.store.get(rt.store_key, namespace, name)
+        if existing is None:
+            if subresource:
+                raise errors.not_found(rt.plural, rt.group, name)
+            created = copy.deepcopy(config)
+            created["metadata"]["managedFields"] = [
+                _managed(opts.field_manager, "Apply", rt.api_version, config)
+            ]
+            entry = await self.create(
+                rt, namespace, created, WriteOptions(opts.dry_run, "", opts.field_validation)
+            )
+            return entry, True
+        old_fields = _fields_of(existing.obj, opts.field_manager, "Apply")
+        new_fields = _leaf_paths(_body_fields(config))
+        base = json.loads(existing.raw)
+        for path in sorted(old_fields - new_fields, key=len, reverse=True):
+            if not any(p[: len(path)] == path for p in new_fields):
+                _delete_path(base, path)
+        merged = (
+            apply_strategic_merge_patch(base, config)
+            if rt.strategic
+            else apply_merge_patch(base, config)
+        )
+        merged["metadata"]["resourceVersion"] = config["metadata"].get("resourceVersion") or str(
+            existing.rv
+        )
+        merged["metadata"]["managedFields"] = _merge_managed(
+            existing.obj["metadata"].get("managedFields"),
+            opts.field_manager,
+            "Apply",
+            rt.api_version,
+            config,
+        )
+        entry = await self._write(
+            rt,
+            existing,
+            merged,
+            subresource,
+            WriteOptions(opts.dry_run, "", opts.field_validation, opts.force),
+        )
+        return entry, False
+
+    # ---- delete
+    async def delete(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        options: dict[str, Any],
+        dry_run: bool = False,
+    ) -> tuple[Entry, bool]:
+        """Delete; returns (entry, gone) — gone is False while finalizers keep it."""
+        namespace = namespace if rt.namespaced else ""
+        old = self._get(rt, namespace, name)
+        pre = options.get("preconditions") or {}
+        if pre.get("uid") and pre["uid"] != old.obj["metadata"].get("uid"):
+            raise errors.conflict(
+                rt.plural,
+                rt.group,
+                name,
+                f"Precondition failed: UID in precondition: {pre['uid']}, UID in object meta: {old.obj['metadata'].get('uid')}",
+            )
+        if pre.get("resourceVersion") and pre["resourceVersion"] != str(old.rv):
+            raise errors.conflict(
+                rt.plural,
+                rt.group,
+                name,
+                f"Precondition failed: ResourceVersion in precondition: {pre['resourceVersion']}, ResourceVersion in object meta: {old.rv}",
+            )
+        if self.admission is not None:
+            await self.admission.validate(rt, "DELETE", "", namespace, None, old.obj, dry_run)
+        if dry_run:
+            return old, False
+        policy = options.get("propagationPolicy")
+        if not policy:
+            orphan = options.get("orphanDependents")
+            if orphan is not None:
+                policy = "Orphan" if orphan else "Background"
+            else:
+                policy = "Orphan" if rt.kind == "Job" and rt.group == "batch" else "Background"
+        if rt.kind == "Namespace" and not rt.group:
+            return self._delete_namespace(old), False
+        if rt.kind == "CustomResourceDefinition":
+            self._drop_crd_objects(old.obj)
+        entry, gone = self.gc.delete(rt.store_key, old, policy)
+        return entry, gone
+
+    def _delete_namespace(self, old: Entry) -> Entry:
+        if old.obj["metadata"].get("deletionTimestamp"):
+            return old
+        obj = json.loads(old.raw)
+        obj["metadata"]["deletionTimestamp"] = now_rfc3339()
+        obj["metadata"]["deletionGracePeriodSeconds"] = 0
+        obj["status"] = {"phase": "Terminating"}
+        return self.store.put("namespaces", obj, "MODIFIED")
+
+    def _drop_crd_objects(self, crd: dict[str, Any]) -> None:
+        spec = crd.get("spec", {})
+        key = f"{spec.get('names', {}).get('plural')}.{spec.get('group')}"
+        bucket = self.store.buckets.get(key)
+        if bucket is not None:
+            for entry in list(bucket.entries(None)):
+                self.store.remove(key, entry.namespace, entry.name)
+        self.registry.remove_crd(crd["metadata"]["name"])
+
+
+def _validate_crd(obj: dict[str, Any]) -> None:
+    spec = obj.get("spec") or {}
+    names = spec.get("names") or {}
+    name = obj["metadata"]["name"]
+    expected = f"{names.get('plural')}.{spec.get('group')}"
+    if name != expected:
+        raise errors.invalid(
+            "CustomResourceDefinition",
+            "apiextensions.k8s.io",
+            name,
+            [
+                (
+                    "metadata.name",
+                    "FieldValueInvalid",
+                    f'Invalid value: "{name}": must be spec.names.plural+"."+spec.group',
+                )
+            ],
+        )
+
+
+# ---- managedFields (a simplified fieldsV1: maps are tracked per key, lists atomically)
+def _fields_v1(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        return {}
+    return {f"f:{k}": _fields_v1(v) for k, v in value.items()}
+
+
+def _body_fields(obj: dict[str, Any]) -> dict[str, Any]:
+    body = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
+    meta = {
+        k: v
+        for k, v in (obj.get("metadata") or {}).items()
+        if k in ("labels", "annotations", "finalizers", "ownerReferences")
+    }
+    if meta:
+        body["metadata"] = meta
+    else:
+        body.pop("metadata", None)
+    return _fields_v1(body)
+
+
+def _managed(manager: str, operation: str, api_version: str, obj: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "manager": manager,
+        "operation": operation,
+        "apiVersion": api_version,
+        "time": now_rfc3339(),
+        "fieldsType": "FieldsV1",
+        "fieldsV1": _body_fields(obj),
+    }
+
+
+def _merge_managed(
+    current: list[dict[str, Any]] | None,
+    manager: str,
+    operation: str,
+    api_version: str,
+    obj: dict[str, Any],
+) -> list[dict[str, Any]]:
+    entries = [
+        m
+        for m in current or []
+        if not (m.get("manager") == manager and m.get("operation") == operation)
+    ]
+    entries.append(_managed(manager, operation, api_version, obj))
+    return entries
+
+
+def _leaf_paths(fields: dict[str, Any], prefix: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
+    out: set[tuple[str, ...]] = set()
+    for k, v in fields.items():
+        path = (*prefix, k[2:])
+        if v:
+            out |= _leaf_paths(v, path)
+        else:
+            out.add(path)
+    return out
+
+
+def _fields_of(obj: dict[str, Any], manager: str, operation: str) -> set[tuple[str, ...]]:
+    for m in obj["metadata"].get("managedFields") or []:
+        if m.get("manager") == manager and m.get("operation") == operation:
+            return _leaf_paths(m.get("fieldsV1") or {})
+    return set()
+
+
+def _delete_path(obj: dict[str, Any], path: tuple[str, ...]) -> None:
+    cur: Any = obj
+    for part in path[:-1]:
+        if not isinstance(cur, dict) or part not in cur:
+            return
+        cur = cur[part]
+    if isinstance(cur, dict):
+        cur.pop(path[-1], None)
