@@ -10,6 +10,7 @@ A NaN sample raises NaNError (no data), never a number.
 
 from __future__ import annotations
 
+import base64
 import math
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -54,11 +55,10 @@ class PrometheusProvider:
         self._session = session
         self._base = config.target_server.rstrip("/")
         self._what = config.type
-        self._auth = None
+        self._headers: dict[str, str] = {}
         if config.secret:
-            self._auth = aiohttp.BasicAuth(
-                config.secret.get("user", ""), config.secret.get("password", "")
-            )
+            pair = f"{config.secret.get('user', '')}:{config.secret.get('password', '')}"
+            self._headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
 
     async def _get(self, path: str, params: Mapping[str, str]) -> tuple[Any, bytes]:
         _, body = await fetch(
@@ -69,14 +69,14 @@ class PrometheusProvider:
             timeout=self._config.timeout,
             verify_tls=not self._config.insecure_skip_tls_verify,
             params=params,
-            auth=self._auth,
+            headers=self._headers,
         )
         doc = decode_json(body, what=self._what)
         if not isinstance(doc, dict) or doc.get("status") != "success":
             message = doc.get("error", "no status") if isinstance(doc, dict) else "not an object"
             raise BadResponseError(f"{self._what}: query failed: {message}")
         data = doc.get("data")
-        if not isinstance(data, dict) or not isinstance(data.get("result"), list | None):
+        if not isinstance(data, dict) or not isinstance(data.get("result"), list):
             raise BadResponseError(f"{self._what}: response has no data.result")
         return data, body
 
@@ -108,7 +108,7 @@ class PrometheusProvider:
             "step": format_duration(step),
         }
         data, raw = await self._get("/api/v1/query_range", params)
-        result = data["result"] or []
+        result = data["result"]
         if not result:
             raise NoDataError(f"{self._what}: no values in query result")
         if len(result) > 1:

@@ -40,7 +40,6 @@ async def fetch(
     headers: Mapping[str, str] | None = None,
     json_body: Any = None,
     form: Mapping[str, str] | None = None,
-    auth: aiohttp.BasicAuth | None = None,
     ok_statuses: frozenset[int] = frozenset(),
 ) -> tuple[int, bytes]:
     """Send one request; return (status, body) for 2xx (or `ok_statuses`), raise otherwise."""
@@ -53,7 +52,6 @@ async def fetch(
             headers=headers,
             json=json_body,
             data=form,
-            auth=auth,
             timeout=aiohttp.ClientTimeout(total=timeout),
             ssl=verify_tls,
         ) as response:

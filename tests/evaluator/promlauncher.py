@@ -155,10 +155,12 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes], deadline: float) -> 
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"prometheus exited with {process.returncode}")
-        with contextlib.suppress(urllib.error.URLError, ConnectionError):
-            with urllib.request.urlopen(f"{url}/-/ready", timeout=1) as response:
-                if response.status == 200:
-                    return
+        with (
+            contextlib.suppress(urllib.error.URLError, ConnectionError),
+            urllib.request.urlopen(f"{url}/-/ready", timeout=1) as response,
+        ):
+            if response.status == 200:
+                return
         time.sleep(0.02)
     raise RuntimeError("prometheus did not become ready")
 
