@@ -73,10 +73,8 @@ class Controllers:
 
     async def _create_pod(self, owner: Body, pod: Body) -> None:
         ns = key_of(owner)[0]
-        try:
-            created = await self._client.create(PODS, ns, pod)
-        except Conflict:
-            return  # the name is taken (a terminating pod): its DELETED event wakes us again
+        # A Conflict (name still taken by a terminating pod) raises: the queue retries later.
+        created = await self._client.create(PODS, ns, pod)
         self._inf[PODS].remember(created)
 
     async def _delete(

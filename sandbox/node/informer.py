@@ -135,12 +135,13 @@ class Informer:
     async def _run(self) -> None:
         rv = ""
         backoff = 0.05
+        gone = 0
         while True:
             try:
                 if not rv:
                     rv = await self._relist()
                 async for event in self._client.watch(self.resource, rv):
-                    backoff = 0.05
+                    backoff, gone = 0.05, 0
                     new_rv = event.object.get("metadata", {}).get("resourceVersion")
                     if new_rv:
                         rv = str(new_rv)
@@ -153,6 +154,10 @@ class Informer:
                         self._emit(event.type, event.object)
             except Gone:
                 rv = ""
+                # Re-list at once, but do not spin if every fresh watch is refused.
+                if gone:
+                    await asyncio.sleep(min(0.01 * 2**gone, 1.0))
+                gone += 1
             except ApiError as exc:
                 log.debug("watch of %s broke: %s", self.resource.plural, exc)
                 await asyncio.sleep(backoff)

@@ -19,8 +19,9 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sandbox.node.client import PODS, ApiClient, ApiError, Conflict, NotFound, PatchType, Transient
 from sandbox.node.informer import Informer, Key
@@ -41,6 +42,7 @@ __all__ = ["LOG_ANNOTATION", "Kubelet"]
 log = logging.getLogger(__name__)
 
 Body = dict[str, Any]
+T = TypeVar("T")
 LOG_ANNOTATION = "sandbox.klt.dev/log-tail"
 _TAIL = 4096
 
@@ -153,17 +155,16 @@ class Kubelet:
                 started_at=run.started_at,
                 now=time.time(),
             )
-            try:
-                patched = await self._client.patch(
-                    PODS,
-                    meta.get("namespace"),
-                    meta["name"],
-                    {"status": status},
-                    subresource="status",
-                )
-            except NotFound:
-                return
-            self._pods.remember(patched)
+            patched = await _retrying(
+                self._client.patch,
+                PODS,
+                meta.get("namespace"),
+                meta["name"],
+                {"status": status},
+                subresource="status",
+            )
+            if patched is not None:
+                self._pods.remember(patched)
 
     async def _start(self, pod: Body, run: _PodRun) -> None:
         containers = pod.get("spec", {}).get("containers") or []
@@ -195,8 +196,10 @@ class Kubelet:
             except ConfigError as exc:
                 state.reason, state.message = "CreateContainerConfigError", str(exc)
                 await self._write(pod, run)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
+            except Transient as exc:  # the API hiccuped while reading secrets/configmaps
+                log.debug("preparing %s: %s", state.name, exc)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 10.0)
         state.state, state.reason, state.message = "running", "", ""
         state.started_at = time.time()
         state.container_id = f"sandbox://{run.uid}/{state.name}"
@@ -211,34 +214,35 @@ class Kubelet:
     async def _publish_log(self, pod: Body, container: str, text: str) -> None:
         """Send the output to the server's log store; an annotation patch if it has none."""
         meta = pod["metadata"]
-        if self._log_endpoint is not False:
+        ns, name = str(meta.get("namespace", "default")), str(meta["name"])
+        backoff = 0.02
+        while self._log_endpoint is not False:
             try:
-                await self._client.put_log(
-                    meta.get("namespace", "default"), meta["name"], container, text
-                )
+                await self._client.put_log(ns, name, container, text)
                 self._log_endpoint = True
                 return
+            except (Transient, Conflict):
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 2.0)
             except ApiError as exc:
                 # A 404 while the pod still exists means the server has no log endpoint.
                 missing = exc.status == 405 or (
-                    exc.status == 404
-                    and self._pods.get((meta.get("namespace", "default"), meta["name"])) is not None
+                    exc.status == 404 and self._pods.get((ns, name)) is not None
                 )
                 if not missing:
-                    log.warning("storing log of %s failed: %s", meta["name"], exc)
+                    log.warning("storing log of %s failed: %s", name, exc)
                     return
                 self._log_endpoint = False
         tail = text.encode()[-_TAIL:].decode("utf-8", "ignore")
-        try:
-            patched = await self._client.patch(
-                PODS,
-                meta.get("namespace"),
-                meta["name"],
-                {"metadata": {"annotations": {LOG_ANNOTATION: tail}}},
-            )
+        patched = await _retrying(
+            self._client.patch,
+            PODS,
+            meta.get("namespace"),
+            meta["name"],
+            {"metadata": {"annotations": {LOG_ANNOTATION: tail}}},
+        )
+        if patched is not None:
             self._pods.remember(patched)
-        except NotFound:
-            pass
 
     async def _adopt(self, pod: Body, run: _PodRun) -> None:
         containers = pod.get("spec", {}).get("containers") or []
@@ -261,3 +265,21 @@ class Kubelet:
             for c in containers
         ]
         await self._write(pod, run)
+
+
+async def _retrying(call: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T | None:
+    """Call until it works: Transient and Conflict retry with backoff, NotFound gives None.
+
+    Pod writes must not be lost to an API hiccup (the pod task has no other retry), and a
+    pod that is gone needs no write. Cancellation (pod deleted) ends the loop.
+    """
+    backoff = 0.02
+    while True:
+        try:
+            return await call(*args, **kwargs)
+        except NotFound:
+            return None
+        except (Transient, Conflict) as exc:
+            log.debug("retrying after %s", exc)
+        await asyncio.sleep(backoff)
+        backoff = min(backoff * 2, 2.0)
