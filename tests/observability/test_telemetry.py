@@ -54,6 +54,7 @@ def exercise(telemetry: Telemetry) -> None:
         "2026-01-02T03:10:05Z",
     )
     for wv in fixed.workload_versions:
+        wv["spec"]["previousVersion"] = "0.1.0"
         telemetry.object_started(wv)
         telemetry.object_finished(wv)
     telemetry.object_finished(fixed.app_version, previous=av)
