@@ -93,8 +93,13 @@ INDEXES: Mapping[ResourceKind, Mapping[str, Callable[[Body], list[str]]]] = {
         "workloadName": _spec("workloadName"),
     },
     model.KEPTN_TASK: {"owner": owner_uids, "taskDefinition": _task_definition},
-    model.KEPTN_EVALUATION: {"owner": owner_uids, "evaluationDefinition": _spec("evaluationDefinition")},
-    model.KEPTN_METRIC: {"provider": lambda o: [str(((o.get("spec") or {}).get("provider") or {}).get("name", ""))]},
+    model.KEPTN_EVALUATION: {
+        "owner": owner_uids,
+        "evaluationDefinition": _spec("evaluationDefinition"),
+    },
+    model.KEPTN_METRIC: {
+        "provider": lambda o: [str(((o.get("spec") or {}).get("provider") or {}).get("name", ""))]
+    },
     model.POD: {"owner": owner_uids},
     model.REPLICA_SET: {"owner": owner_uids},
     model.JOB: {"owner": owner_uids},
