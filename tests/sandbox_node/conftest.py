@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from sandbox.node import NodeHandle, NodeSettings, start_node
-from sandbox.node.client import ApiClient, Resource
+from sandbox.node.client import ApiClient, Gone, Resource, Transient
 
 Body = dict[str, Any]
 NS_RES = Resource("", "v1", "namespaces", namespaced=False)
@@ -38,17 +38,20 @@ class Cluster:
         async def run() -> Body | None:
             nonlocal last
             while True:
-                items, rv = await self.api.list(res, self.namespace)
-                last = next((i for i in items if i["metadata"]["name"] == name), None)
-                if predicate(last):
-                    return last
-                async for event in self.api.watch(res, rv, timeout_seconds=30):
-                    meta = event.object.get("metadata", {})
-                    if meta.get("name") != name or meta.get("namespace") != self.namespace:
-                        continue
-                    last = None if event.type == "DELETED" else event.object
+                try:
+                    items, rv = await self.api.list(res, self.namespace)
+                    last = next((i for i in items if i["metadata"]["name"] == name), None)
                     if predicate(last):
                         return last
+                    async for event in self.api.watch(res, rv, timeout_seconds=30):
+                        meta = event.object.get("metadata", {})
+                        if meta.get("name") != name or meta.get("namespace") != self.namespace:
+                            continue
+                        last = None if event.type == "DELETED" else event.object
+                        if predicate(last):
+                            return last
+                except (Gone, Transient):  # injected faults: list again
+                    await asyncio.sleep(0.02)
 
         try:
             async with asyncio.timeout(within):
@@ -69,12 +72,15 @@ class Cluster:
         async def run() -> list[Body]:
             nonlocal last
             while True:
-                items, rv = await self.api.list(res, self.namespace, label_selector=selector)
-                last = [i for i in items if not i["metadata"].get("deletionTimestamp")]
-                if predicate(last):
-                    return last
-                async for _event in self.api.watch(res, rv, timeout_seconds=30):
-                    break  # something changed: list again
+                try:
+                    items, rv = await self.api.list(res, self.namespace, label_selector=selector)
+                    last = [i for i in items if not i["metadata"].get("deletionTimestamp")]
+                    if predicate(last):
+                        return last
+                    async for _event in self.api.watch(res, rv, timeout_seconds=30):
+                        break  # something changed: list again
+                except (Gone, Transient):
+                    await asyncio.sleep(0.02)
 
         try:
             async with asyncio.timeout(within):
@@ -83,15 +89,13 @@ class Cluster:
             pytest.fail(f"{res.plural} {selector} never matched; last seen: {last}")
 
 
-@pytest.fixture
-async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
+async def running_cluster(tmp_path: Path, settings: NodeSettings) -> AsyncIterator[Cluster]:
     try:
         from sandbox import Sandbox  # type: ignore[attr-defined]
     except ImportError:  # before the package re-exports it
         from sandbox.server import Sandbox
 
     sb = await Sandbox.start(node=False)
-    settings = NodeSettings(pod_start_delay=0.0, work_dir=tmp_path / "node")
     node = await start_node(sb.url, sb.token, settings)
     api = ApiClient(sb.url, sb.token)
     try:
@@ -105,3 +109,19 @@ async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
         await api.close()
         await node.stop()
         await sb.stop()
+
+
+@pytest.fixture
+async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
+    """Sandbox + node with no pod start delay."""
+    settings = NodeSettings(pod_start_delay=0.0, work_dir=tmp_path / "node")
+    async for c in running_cluster(tmp_path, settings):
+        yield c
+
+
+@pytest.fixture
+async def slow_cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
+    """Sandbox + node whose pods take 0.4 s to start."""
+    settings = NodeSettings(pod_start_delay=0.4, work_dir=tmp_path / "node")
+    async for c in running_cluster(tmp_path, settings):
+        yield c
