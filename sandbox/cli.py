@@ -22,7 +22,16 @@ __all__ = ["add_arguments", "run", "settings_from_args"]
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the `klt sandbox` flags."""
     parser.add_argument(
-        "--port", type=int, default=0, help="TCP port on 127.0.0.1 (0 = a free one)"
+        "--port",
+        type=int,
+        default=0,
+        help="HTTPS port on 127.0.0.1, the one named in the kubeconfig (0 = a free one)",
+    )
+    parser.add_argument(
+        "--http-port",
+        type=int,
+        default=0,
+        help="plain-HTTP port on 127.0.0.1 for in-process clients (0 = a free one)",
     )
     parser.add_argument(
         "--kubeconfig",
@@ -101,7 +110,8 @@ def settings_from_args(args: argparse.Namespace) -> SandboxSettings:
         key, _, address = item.partition("=")
         services[key] = address
     return SandboxSettings(
-        port=args.port,
+        port=args.http_port,
+        https_port=args.port,
         token=args.token,
         kubeconfig_path=args.kubeconfig,
         crds_dir=args.crds,
@@ -120,7 +130,7 @@ async def _serve(settings: SandboxSettings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with Sandbox(settings) as sb:
-        print(f"sandbox API server at {sb.url}", flush=True)
+        print(f"sandbox API server at {sb.https_url} (plain HTTP: {sb.url})", flush=True)
         print(f"kubeconfig: {sb.kubeconfig_path}", flush=True)
         print(f"  export KUBECONFIG={sb.kubeconfig_path}", flush=True)
         await stop.wait()

@@ -6,6 +6,10 @@ optional simulated node (`sandbox.node`, imported lazily) into one process:
     async with Sandbox(crds_dir=path, node=False) as sb:
         sb.url, sb.token, sb.kubeconfig_path, sb.store
 
+Two ports on loopback serve the same API: `sb.url` is plain HTTP (for in-process clients such
+as the node agent and tests using aiohttp or kubernetes_asyncio with `host=sb.url`), and
+`sb.https_url` is HTTPS with a throw-away CA (`sb.ca_path`); the kubeconfig names the HTTPS one
+because kubectl (client-go) only sends a bearer token over TLS.
 Every request needs `Authorization: Bearer <token>` except /version, /healthz, /livez and
 /readyz (as for anonymous users on a real cluster); others get 401. Admin endpoints for tests
 and the node agent: `/sandbox/faults` (GET/PUT fault settings) and
@@ -16,6 +20,7 @@ It never imports lifecycle/ and never listens beyond loopback.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import dataclasses
 import importlib
@@ -38,6 +43,7 @@ from sandbox.handlers import ResourceHandlers, json_response
 from sandbox.persistence import SqlitePersistence
 from sandbox.resources import Registry
 from sandbox.store import Store, dumps
+from sandbox.tls import ServingCert, make_serving_cert
 from sandbox.verbs import Api, WriteOptions
 
 __all__ = ["Sandbox", "SandboxSettings", "default_crds_dir"]
@@ -59,7 +65,9 @@ class SandboxSettings:
 
     host: str = "127.0.0.1"
     port: int = 0
-    """TCP port; 0 picks a free one (see `Sandbox.url`)."""
+    """Plain-HTTP TCP port; 0 picks a free one (see `Sandbox.url`)."""
+    https_port: int = 0
+    """HTTPS TCP port named in the kubeconfig; 0 picks a free one (see `Sandbox.https_url`)."""
     token: str | None = None
     """Bearer token clients must send; None generates a random one."""
     kubeconfig_path: Path | None = None
@@ -109,7 +117,11 @@ class Sandbox:
             bookmark_interval=settings.bookmark_interval,
         )
         self.port = settings.port
+        self.https_port = 0
         self.url = ""
+        self.https_url = ""
+        self.ca_path = Path()
+        self.cert: ServingCert | None = None
         self.kubeconfig_path = settings.kubeconfig_path or Path()
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._runner: web.AppRunner | None = None
@@ -140,16 +152,24 @@ class Sandbox:
         app = self.build_app()
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
-        await site.start()
-        server = site._server
-        assert server is not None
-        sockets = getattr(server, "sockets", None) or []
-        self.port = sockets[0].getsockname()[1]
+        self._tmp = tempfile.TemporaryDirectory(prefix="klt-sandbox-")
+        self.cert = make_serving_cert(Path(self._tmp.name) / "pki")
+        self.ca_path = self.cert.ca_path
+        self.port = await self._listen(self.settings.port, None)
+        self.https_port = await self._listen(self.settings.https_port, self.cert.server_context())
         self.url = f"http://{self.settings.host}:{self.port}"
+        self.https_url = f"https://{self.settings.host}:{self.https_port}"
         self._write_kubeconfig()
         if self.settings.node:
             await self._start_node()
+
+    async def _listen(self, port: int, ssl_context: Any) -> int:
+        assert self._runner is not None
+        site = web.TCPSite(self._runner, self.settings.host, port, ssl_context=ssl_context)
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        return int(sockets[0].getsockname()[1])
 
     async def stop(self) -> None:
         """Stop the node, close every watch, stop serving and flush persistence."""
@@ -187,7 +207,7 @@ class Sandbox:
 
     def _write_kubeconfig(self) -> None:
         if self.settings.kubeconfig_path is None:
-            self._tmp = tempfile.TemporaryDirectory(prefix="klt-sandbox-")
+            assert self._tmp is not None
             self.kubeconfig_path = Path(self._tmp.name) / "kubeconfig"
         else:
             self.kubeconfig_path = self.settings.kubeconfig_path
@@ -200,7 +220,17 @@ class Sandbox:
         return {
             "apiVersion": "v1",
             "kind": "Config",
-            "clusters": [{"name": "sandbox", "cluster": {"server": self.url}}],
+            "clusters": [
+                {
+                    "name": "sandbox",
+                    "cluster": {
+                        "server": self.https_url,
+                        "certificate-authority-data": base64.b64encode(
+                            self.cert.ca_pem if self.cert else b""
+                        ).decode(),
+                    },
+                }
+            ],
             "users": [{"name": "sandbox", "user": {"token": self.token}}],
             "contexts": [
                 {
