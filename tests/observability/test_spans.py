@@ -253,3 +253,18 @@ async def test_otlp_grpc_export_reaches_a_real_grpc_server() -> None:
     finally:
         await server.stop(None)
     assert sorted(received) == sorted(s.name for s in spans)
+
+
+def test_reconfigure_switches_exporter_only_when_the_url_changes(tmp_path: Any) -> None:
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    tracing = Tracing(f"file://{first}", batch=False)
+    spans = all_spans(app_flow(failing_workload=None), tracing)
+    tracing.export(spans[:1])
+    assert not tracing.reconfigure(f"file://{first}")
+    assert tracing.reconfigure(f"file://{second}")
+    tracing.export(spans[1:2])
+    assert tracing.reconfigure("")
+    tracing.export(spans[2:3])  # no exporter: silently not exported
+    tracing.shutdown()
+    assert [s["name"] for s in read_span_lines(first)] == [spans[0].name]
+    assert [s["name"] for s in read_span_lines(second)] == [spans[1].name]
