@@ -12,6 +12,7 @@ import pytest
 
 from sandbox.node import NodeHandle, NodeSettings, start_node
 from sandbox.node.client import ApiClient, Gone, Resource, Transient
+from sandbox.server import Sandbox
 
 Body = dict[str, Any]
 NS_RES = Resource("", "v1", "namespaces", namespaced=False)
@@ -90,11 +91,6 @@ class Cluster:
 
 
 async def running_cluster(tmp_path: Path, settings: NodeSettings) -> AsyncIterator[Cluster]:
-    try:
-        from sandbox import Sandbox  # type: ignore[attr-defined]
-    except ImportError:  # before the package re-exports it
-        from sandbox.server import Sandbox
-
     sb = await Sandbox.start(node=False)
     node = await start_node(sb.url, sb.token, settings)
     api = ApiClient(sb.url, sb.token)

@@ -5,19 +5,22 @@ from __future__ import annotations
 import asyncio
 import base64
 import time
+from pathlib import Path
 from typing import Any
 
+from sandbox.node import NodeHandle, NodeSettings
 from sandbox.node.client import (
     DAEMONSETS,
     DEPLOYMENTS,
     JOBS,
     PODS,
     STATEFULSETS,
+    ApiClient,
     PatchType,
     Transient,
 )
 
-from .conftest import Cluster
+from .conftest import NS_RES, Cluster, Sandbox
 from .test_jobs import CONFIGMAPS, PY_CODE, SECRETS, condition, finished, function_job, pod_log
 from .test_workloads import available, workload
 
@@ -205,3 +208,23 @@ async def test_pod_start_delay_shows_container_creating(slow_cluster: Cluster) -
     await c.wait_list(PODS, "app=slow", creating)
     await c.wait_for(DEPLOYMENTS, "slow", available(1))
     assert time.monotonic() - t0 >= 0.4
+
+
+async def test_the_sandbox_starts_the_node_itself(tmp_path: Path) -> None:
+    """The entry point the API server uses: Sandbox(node=True) calls sandbox.node.start_node."""
+    settings = NodeSettings(pod_start_delay=0.0, work_dir=tmp_path / "node")
+    sb = await Sandbox.start(node_settings=settings)
+    try:
+        assert isinstance(sb.node, NodeHandle)
+        api = ApiClient(sb.url, sb.token)
+        try:
+            await api.create(
+                NS_RES, None, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "own"}}
+            )
+            c = Cluster(api=api, node=sb.node, namespace="own")
+            await c.api.create(DEPLOYMENTS, "own", workload("Deployment", "solo", replicas=1))
+            await c.wait_for(DEPLOYMENTS, "solo", available(1))
+        finally:
+            await api.close()
+    finally:
+        await sb.stop()
