@@ -1,0 +1,104 @@
+"""KeptnApp controller: one KeptnAppVersion per (version, generation); older revisions deprecated.
+
+Role (KLT §2.6): for a KeptnApp, make sure the AppVersion `<app>-<version>-<hash(generation)>`
+exists, its spec = the app's spec + the same-name KeptnAppContext's spec (copied once, at
+creation) + appName + previousVersion, with a controller ownerReference to the app; emit
+`CreateAppVersion` (keyed Event); set status.currentVersion; then deprecate the unfinished
+AppVersions of the same version string and older generations with `machine.deprecate`,
+carried out by the shared FlowExecutor (events, status patch, spans, metrics).
+
+Invariants: names are deterministic, so a replay after a crash meets AlreadyExists and emits no
+second Event. Completed AppVersions keep their outcome. Must not: deprecate other versions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lifecycle import model
+from lifecycle.actions import Creation, creation_event
+from lifecycle.controllers.context import OperatorContext
+from lifecycle.controllers.flow import FlowExecutor, emit, is_completed, owner_reference
+from lifecycle.kube.controller import Controller, ObjectKey, Result, owner_keys, self_key
+from lifecycle.kube.errors import AlreadyExists
+from lifecycle.machine import deprecate
+from lifecycle.naming import app_version_name
+
+__all__ = ["COMPONENT", "CONTEXT_FIELDS", "setup"]
+
+COMPONENT = "keptnapp-controller"
+
+Body = dict[str, Any]
+
+CONTEXT_FIELDS = (
+    "preDeploymentTasks",
+    "postDeploymentTasks",
+    "preDeploymentEvaluations",
+    "postDeploymentEvaluations",
+    "promotionTasks",
+    "metadata",
+    "spanLinks",
+)
+"""KeptnAppContext spec fields copied into a new KeptnAppVersion."""
+
+
+def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
+    """The KeptnApp controller (not started)."""
+    apps = ctx.informer(model.KEPTN_APP).store
+    contexts = ctx.informer(model.KEPTN_APP_CONTEXT).store
+    versions = ctx.informer(model.KEPTN_APP_VERSION).store
+    executor = FlowExecutor(ctx, kind=model.KEPTN_APP_VERSION, component=COMPONENT)
+
+    async def reconcile(key: ObjectKey) -> Result | None:
+        app = apps.get(key.namespace, key.name)
+        if app is None:
+            return None
+        spec, status = app.get("spec") or {}, app.get("status") or {}
+        version = str(spec.get("version", ""))
+        generation = int((app.get("metadata") or {}).get("generation") or 1)
+        name = app_version_name(key.name, version, generation)
+        current = versions.get(key.namespace, name)
+        if current is None:
+            context = (contexts.get(key.namespace, key.name) or {}).get("spec") or {}
+            previous = str(status.get("currentVersion") or "")
+            body: Body = {
+                "apiVersion": model.KEPTN_APP_VERSION.api_version,
+                "kind": model.KEPTN_APP_VERSION.kind,
+                "metadata": {
+                    "name": name,
+                    "namespace": key.namespace,
+                    "annotations": dict((app.get("metadata") or {}).get("annotations") or {}),
+                    "ownerReferences": [owner_reference(app)],
+                },
+                "spec": {
+                    **{f: context[f] for f in CONTEXT_FIELDS if context.get(f) is not None},
+                    "version": version,
+                    "revision": spec.get("revision", 1),
+                    "workloads": list(spec.get("workloads") or []),
+                    "appName": key.name,
+                    **({"previousVersion": previous} if previous and previous != version else {}),
+                },
+            }
+            try:
+                current = await ctx.client.create(model.KEPTN_APP_VERSION, body, key.namespace)
+            except AlreadyExists:  # our cache lags a create of an earlier reconcile
+                current = await ctx.client.get(model.KEPTN_APP_VERSION, name, key.namespace)
+        if not (current.get("status") or {}).get("startTime"):
+            # keyed: re-emitted after a crash between create and Event, written once
+            emit(ctx, COMPONENT, current, creation_event(Creation.APP_VERSION, name))
+        if status.get("currentVersion") != version:
+            await ctx.client.patch_status(
+                model.KEPTN_APP, key.name, {"status": {"currentVersion": version}}, key.namespace
+            )
+        for older in range(generation - 1, 0, -1):
+            old = versions.get(key.namespace, app_version_name(key.name, version, older))
+            if old is not None and not is_completed(old):
+                decision = deprecate(old, ctx.now())
+                if decision.status or decision.actions:
+                    await executor.execute(old, decision)
+        return None
+
+    controller: Controller[ObjectKey] = Controller("keptnapp", reconcile, ctx.settings.workers)
+    controller.watch(ctx.informer(model.KEPTN_APP), self_key)
+    controller.watch(ctx.informer(model.KEPTN_APP_VERSION), owner_keys("KeptnApp"))
+    return controller

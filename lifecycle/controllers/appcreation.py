@@ -1,0 +1,154 @@
+"""KeptnAppCreationRequest controller: auto-create the KeptnApp of annotated workloads.
+
+Role (KLT §8.3, without its fixed 30 s wait): a request for an app a user created (no
+`app.kubernetes.io/managed-by: keptn` label) is deleted at once. Otherwise, as soon as the
+KeptnWorkloads of the app are in the cache, the KeptnApp is created (or its workload list and
+version updated): single-service at once, then the request is deleted; multi-service apps are
+created with the workloads known now and updated as more KeptnWorkloads arrive (each arrival
+wakes the request), and the request is deleted when keptnAppCreationRequestTimeoutSeconds has
+passed since its creation (the only timer: the upper bound of the discovery window).
+
+Version: the single workload's version, or the first 10 hex chars of sha256 of the sorted
+`name-version` pairs (naming.multi_workload_app_version). A single-service app with no
+KeptnWorkload yet waits for it (KLT creates an app with no workloads here).
+Must not: change apps it did not create.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import timedelta
+from typing import Any
+
+from lifecycle import model
+from lifecycle.actions import Creation, creation_event
+from lifecycle.controllers.context import OperatorContext
+from lifecycle.controllers.flow import emit
+from lifecycle.kube.controller import Controller, ObjectKey, Result
+from lifecycle.kube.errors import AlreadyExists, NotFound
+from lifecycle.naming import (
+    APP_TYPE_ANNOTATION,
+    APP_TYPE_SINGLE_SERVICE,
+    MANAGED_BY_LABEL,
+    MANAGED_BY_VALUE,
+    multi_workload_app_version,
+    parse_time,
+)
+
+__all__ = ["COMPONENT", "desired_app_spec", "setup"]
+
+COMPONENT = "keptnapp-controller"
+
+Body = dict[str, Any]
+
+
+def desired_app_spec(app: str, workloads: list[Body], *, single: bool) -> Body:
+    """The KeptnApp spec for these KeptnWorkloads (names without the `<app>-` prefix, sorted)."""
+    refs = []
+    for wl in sorted(workloads, key=lambda w: str(w["metadata"]["name"])):
+        full = str(wl["metadata"]["name"])
+        short = full[len(app) + 1 :] if full.startswith(app + "-") else full
+        refs.append({"name": short, "version": str((wl.get("spec") or {}).get("version", ""))})
+    if single and len(refs) == 1:
+        version = refs[0]["version"]
+    else:
+        version = multi_workload_app_version(
+            (str(w["metadata"]["name"]), str((w.get("spec") or {}).get("version", "")))
+            for w in sorted(workloads, key=lambda w: str(w["metadata"]["name"]))
+        )
+    return {"version": version, "revision": 1, "workloads": refs}
+
+
+def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
+    """The KeptnAppCreationRequest controller (not started)."""
+    requests = ctx.informer(model.KEPTN_APP_CREATION_REQUEST).store
+    apps = ctx.informer(model.KEPTN_APP).store
+    workloads = ctx.informer(model.KEPTN_WORKLOAD).store
+
+    async def delete_request(key: ObjectKey) -> None:
+        with contextlib.suppress(NotFound):
+            await ctx.client.delete(model.KEPTN_APP_CREATION_REQUEST, key.name, key.namespace)
+
+    async def reconcile(key: ObjectKey) -> Result | None:
+        request = requests.get(key.namespace, key.name)
+        if request is None:
+            return None
+        meta = request.get("metadata") or {}
+        app_name = str((request.get("spec") or {}).get("appName") or key.name)
+        app = apps.get(key.namespace, app_name)
+        if (
+            app is not None
+            and (app["metadata"].get("labels") or {}).get(MANAGED_BY_LABEL) != MANAGED_BY_VALUE
+        ):
+            await delete_request(key)
+            return None
+        annotations = dict(meta.get("annotations") or {})
+        single = annotations.get(APP_TYPE_ANNOTATION) == APP_TYPE_SINGLE_SERVICE
+        found = [
+            wl
+            for wl in workloads.by_index("app", app_name)
+            if (wl.get("metadata") or {}).get("namespace") == key.namespace
+        ]
+        created_at = (
+            parse_time(str(meta.get("creationTimestamp")))
+            if meta.get("creationTimestamp")
+            else ctx.now()
+        )
+        deadline = created_at + timedelta(seconds=ctx.holder.app_creation_request_timeout_seconds)
+        expired = ctx.now() >= deadline
+        if found:
+            spec = desired_app_spec(app_name, found, single=single)
+            if app is None:
+                body: Body = {
+                    "apiVersion": model.KEPTN_APP.api_version,
+                    "kind": model.KEPTN_APP.kind,
+                    "metadata": {
+                        "name": app_name,
+                        "namespace": key.namespace,
+                        "labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE},
+                        "annotations": annotations,
+                    },
+                    "spec": spec,
+                }
+                try:
+                    app = await ctx.client.create(model.KEPTN_APP, body, key.namespace)
+                except AlreadyExists:
+                    app = await ctx.client.get(model.KEPTN_APP, app_name, key.namespace)
+                emit(ctx, COMPONENT, app, creation_event(Creation.APP, app_name))
+            else:
+                have = app.get("spec") or {}
+                if (
+                    have.get("version") != spec["version"]
+                    or have.get("workloads") != spec["workloads"]
+                ):
+                    patch = {"spec": {"version": spec["version"], "workloads": spec["workloads"]}}
+                    await ctx.client.patch(model.KEPTN_APP, app_name, patch, key.namespace)
+            if single:
+                await delete_request(key)
+                return None
+        if expired:
+            await delete_request(key)
+            return None
+        return Result(requeue_at=deadline)
+
+    def by_workload(event: str, wl: Body, old: Body | None) -> list[ObjectKey]:
+        if event == "DELETED":
+            return []
+        namespace = str((wl.get("metadata") or {}).get("namespace", ""))
+        app = str((wl.get("spec") or {}).get("app", ""))
+        return [ObjectKey(namespace, app)] if requests.get(namespace, app) is not None else []
+
+    def own(event: str, obj: Body, old: Body | None) -> list[ObjectKey]:
+        meta = obj.get("metadata") or {}
+        return (
+            []
+            if event == "DELETED"
+            else [ObjectKey(str(meta.get("namespace", "")), str(meta.get("name", "")))]
+        )
+
+    controller: Controller[ObjectKey] = Controller(
+        "keptnappcreationrequest", reconcile, ctx.settings.workers
+    )
+    controller.watch(ctx.informer(model.KEPTN_APP_CREATION_REQUEST), own)
+    controller.watch(ctx.informer(model.KEPTN_WORKLOAD), by_workload)
+    return controller

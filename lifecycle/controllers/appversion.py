@@ -1,0 +1,93 @@
+"""KeptnAppVersion controller: a thin reconcile around `machine.decide` for app versions.
+
+Role: read the AppVersion, its KeptnTasks/KeptnEvaluations (owner index), the WorkloadVersions
+of its app (app index, same namespace) and which definitions are missing, all from the caches;
+decide; hand the Decision to the shared FlowExecutor (flow.py).
+
+Wake-ups (no polling): the AppVersion itself; its tasks and evaluations (owner); every
+WorkloadVersion of its app (AppDeploy waits on them); a task/evaluation definition appearing
+(a phase may be waiting for it). A timer only for the machine's own deadlines.
+Must not: write anything but through the executor, or decide on a completed object.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lifecycle import model
+from lifecycle.controllers.context import OperatorContext
+from lifecycle.controllers.flow import FlowExecutor, children_of, is_completed, missing_definitions
+from lifecycle.kube.controller import Controller, ObjectKey, Result, key_of, owner_keys, self_key
+from lifecycle.machine import AppVersionSnapshot, decide
+
+__all__ = ["COMPONENT", "setup", "waiting_versions"]
+
+COMPONENT = "keptnappversion-controller"
+
+Body = dict[str, Any]
+
+
+def waiting_versions(
+    ctx: OperatorContext, kind: model.ResourceKind, definition: Body
+) -> list[ObjectKey]:
+    """Unfinished versions a new definition may unblock: its namespace, or all for the Keptn namespace."""
+    namespace = str((definition.get("metadata") or {}).get("namespace", ""))
+    scope = None if namespace == ctx.settings.keptn_namespace else namespace
+    return [key_of(obj) for obj in ctx.informer(kind).store.list(scope) if not is_completed(obj)]
+
+
+def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
+    """The KeptnAppVersion controller, wired to its informers (not started)."""
+    executor = FlowExecutor(ctx, kind=model.KEPTN_APP_VERSION, component=COMPONENT)
+    versions = ctx.informer(model.KEPTN_APP_VERSION).store
+    workload_versions = ctx.informer(model.KEPTN_WORKLOAD_VERSION).store
+
+    async def reconcile(key: ObjectKey) -> Result | None:
+        obj = versions.get(key.namespace, key.name)
+        if obj is None:
+            executor.forget(key)
+            return None
+        if is_completed(obj) or executor.stale(obj):
+            return None
+        app = str((obj.get("spec") or {}).get("appName", ""))
+        snapshot = AppVersionSnapshot(
+            obj=obj,
+            tasks=children_of(ctx, obj, model.KEPTN_TASK),
+            evaluations=children_of(ctx, obj, model.KEPTN_EVALUATION),
+            workload_versions={
+                str(wv["metadata"]["name"]): wv
+                for wv in workload_versions.by_index("app", app)
+                if (wv.get("metadata") or {}).get("namespace") == key.namespace
+            },
+            missing_definitions=missing_definitions(ctx, obj),
+        )
+        decision = decide(snapshot, ctx.now(), ctx.config())
+        if decision.status or decision.actions:
+            await executor.execute(obj, decision)
+        return Result(requeue_at=decision.requeue_at)
+
+    def by_app(event: str, wv: Body, old: Body | None) -> list[ObjectKey]:
+        meta = wv.get("metadata") or {}
+        app = str((wv.get("spec") or {}).get("app", ""))
+        return [
+            key_of(av)
+            for av in versions.by_index("app", app)
+            if (av.get("metadata") or {}).get("namespace") == meta.get("namespace")
+            and not is_completed(av)
+        ]
+
+    def on_definition(event: str, definition: Body, old: Body | None) -> list[ObjectKey]:
+        if event != "ADDED":
+            return []
+        return waiting_versions(ctx, model.KEPTN_APP_VERSION, definition)
+
+    controller: Controller[ObjectKey] = Controller(
+        "keptnappversion", reconcile, ctx.settings.workers
+    )
+    controller.watch(ctx.informer(model.KEPTN_APP_VERSION), self_key)
+    controller.watch(ctx.informer(model.KEPTN_TASK), owner_keys("KeptnAppVersion"))
+    controller.watch(ctx.informer(model.KEPTN_EVALUATION), owner_keys("KeptnAppVersion"))
+    controller.watch(ctx.informer(model.KEPTN_WORKLOAD_VERSION), by_app)
+    controller.watch(ctx.informer(model.KEPTN_TASK_DEFINITION), on_definition)
+    controller.watch(ctx.informer(model.KEPTN_EVALUATION_DEFINITION), on_definition)
+    return controller

@@ -1,0 +1,86 @@
+"""KeptnConfig controller: the last reconciled KeptnConfig becomes the operator's live settings.
+
+Role: translate a KeptnConfig (options.keptn.sh/v1alpha1, any namespace) into the ConfigHolder:
+the machine's MachineConfig (blockDeployment, observabilityTimeout, definitionWaitSeconds, plus
+the operator's promotion-tasks flag), the OTel collector URL, the CloudEvents endpoint and the
+app-creation window; then `holder.changed()` tells the listeners (tracing, CloudEvents sender)
+that the composition root registered. When the last KeptnConfig is deleted the defaults return.
+A bad value (an unparsable duration) keeps the default for that field and is logged.
+Must not: touch the API (reads the cache only).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from evaluator.durations import parse_duration
+from lifecycle import model
+from lifecycle.controllers.context import ConfigHolder, OperatorContext
+from lifecycle.kube.controller import Controller, ObjectKey, Result, self_key
+from lifecycle.machine import MachineConfig
+
+__all__ = ["apply_config", "setup"]
+
+log = logging.getLogger(__name__)
+
+Body = dict[str, Any]
+
+
+def _seconds(value: object, default: float) -> float:
+    return float(value) if isinstance(value, int | float) and value >= 0 else default
+
+
+def apply_config(
+    holder: ConfigHolder, config: Body | None, *, promotion_tasks_enabled: bool
+) -> None:
+    """Write a KeptnConfig (None: the defaults) into `holder` and notify its listeners."""
+    spec = (config or {}).get("spec") or {}
+    defaults = MachineConfig()
+    timeout = defaults.observability_timeout
+    if isinstance(spec.get("observabilityTimeout"), str):
+        try:
+            timeout = parse_duration(spec["observabilityTimeout"])
+        except ValueError:
+            log.warning("KeptnConfig: bad observabilityTimeout %r", spec["observabilityTimeout"])
+    block = spec.get("blockDeployment")
+    holder.machine = MachineConfig(
+        block_deployment=block if isinstance(block, bool) else True,
+        observability_timeout=timeout,
+        definition_wait=timedelta(
+            seconds=_seconds(
+                spec.get("definitionWaitSeconds"), defaults.definition_wait.total_seconds()
+            )
+        ),
+        promotion_tasks_enabled=promotion_tasks_enabled,
+    )
+    holder.otel_collector_url = str(spec.get("OTelCollectorUrl") or "")
+    holder.cloud_events_endpoint = str(spec.get("cloudEventsEndpoint") or "")
+    holder.app_creation_request_timeout_seconds = _seconds(
+        spec.get("keptnAppCreationRequestTimeoutSeconds"), 30.0
+    )
+    holder.changed()
+
+
+def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
+    """The KeptnConfig controller (not started); one worker, so configs apply in event order."""
+    store = ctx.informer(model.KEPTN_CONFIG).store
+
+    async def reconcile(key: ObjectKey) -> Result | None:
+        config = store.get(key.namespace, key.name)
+        if config is None:
+            remaining = store.list()
+            config = (
+                max(remaining, key=lambda c: str(c["metadata"].get("creationTimestamp", "")))
+                if remaining
+                else None
+            )
+        apply_config(
+            ctx.holder, config, promotion_tasks_enabled=ctx.settings.promotion_tasks_enabled
+        )
+        return None
+
+    controller: Controller[ObjectKey] = Controller("keptnconfig", reconcile, 1)
+    controller.watch(ctx.informer(model.KEPTN_CONFIG), self_key)
+    return controller

@@ -1,0 +1,330 @@
+"""The shared executor of the flow: cache snapshot -> `decide()` -> actions -> one status patch -> telemetry.
+
+Role: the KeptnAppVersion and KeptnWorkloadVersion controllers (appversion.py, workloadversion.py)
+build a snapshot from the informer caches with the helpers here, call the pure machine and hand
+the Decision to `FlowExecutor.execute`, which carries it out in this order:
+
+1. create the requested KeptnTasks / KeptnEvaluations (deterministic names; AlreadyExists counts
+   as done, so a replay after a crash creates nothing twice);
+2. emit the decision's Events with the action's key (the recorder names the Event from it, so a
+   replayed transition is a no-op on the API server and sends no second CloudEvent);
+3. write ONE merge-patch of `.status` carrying the resourceVersion read (none when empty): a stale
+   cache meets 409 Conflict and the reconcile runs again from fresh data;
+4. after the write: telemetry (object_started, phase_ended, object_finished) and the spans of the
+   phases that ended, built from the written status (tracing.spans).
+
+Invariants: after a status write the object's key is skipped until the cache shows a newer
+resourceVersion than the one the write started from (the watch event of our own write wakes it),
+so decide() never runs on a status older than what we wrote. Nothing here reads a clock but
+`ctx.now()`. Must not: hold per-object state beyond that skip mark, or poll.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from lifecycle import model
+from lifecycle.actions import CreateEvaluation, CreateTask, EmitEvent, Finished, PhaseEnded
+from lifecycle.controllers.context import OperatorContext
+from lifecycle.kube.client import Body
+from lifecycle.kube.controller import ObjectKey, key_of
+from lifecycle.kube.errors import AlreadyExists, NotFound
+from lifecycle.kube.events import format_message
+from lifecycle.machine import ROOT_KEY, Decision, apply_merge_patch
+from lifecycle.model import ResourceKind
+from lifecycle.phases import LONG_NAMES, State
+from tracing.spans import export_phase_span
+
+__all__ = [
+    "FlowExecutor",
+    "children_of",
+    "event_annotations",
+    "find_definition",
+    "is_completed",
+    "missing_definitions",
+    "owner_reference",
+]
+
+log = logging.getLogger(__name__)
+
+_TASK_FIELDS = ("preDeploymentTasks", "postDeploymentTasks", "promotionTasks")
+_EVALUATION_FIELDS = ("preDeploymentEvaluations", "postDeploymentEvaluations")
+
+
+def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    return obj.get("metadata") or {}
+
+
+def is_completed(obj: Mapping[str, Any]) -> bool:
+    """True once the version's overall status is final (Succeeded, Failed, Deprecated, Warning...)."""
+    return State.parse((obj.get("status") or {}).get("status")).is_completed
+
+
+def owner_reference(obj: Mapping[str, Any], *, controller: bool = True) -> Body:
+    """An ownerReference pointing at `obj` (controller=true: the garbage collector follows it)."""
+    meta = _meta(obj)
+    return {
+        "apiVersion": obj.get("apiVersion", ""),
+        "kind": obj.get("kind", ""),
+        "name": meta.get("name", ""),
+        "uid": meta.get("uid", ""),
+        "controller": controller,
+        "blockOwnerDeletion": True,
+    }
+
+
+def find_definition(
+    ctx: OperatorContext, kind: ResourceKind, namespace: str, name: str
+) -> Body | None:
+    """A task/evaluation definition from the cache: the object's namespace first, then the Keptn namespace."""
+    store = ctx.informer(kind).store
+    return store.get(namespace, name) or store.get(ctx.settings.keptn_namespace, name)
+
+
+def _names(spec: Mapping[str, Any], fields: Iterable[str]) -> set[str]:
+    found: set[str] = set()
+    for spec_field in fields:
+        for item in spec.get(spec_field) or ():
+            if isinstance(item, str) and item.strip():
+                found.add(item.strip())
+    return found
+
+
+def missing_definitions(ctx: OperatorContext, obj: Mapping[str, Any]) -> frozenset[str]:
+    """Definition names the version's spec refers to that neither namespace holds."""
+    spec = obj.get("spec") or {}
+    namespace = str(_meta(obj).get("namespace", ""))
+    missing = {
+        name
+        for name in _names(spec, _TASK_FIELDS)
+        if find_definition(ctx, model.KEPTN_TASK_DEFINITION, namespace, name) is None
+    }
+    missing |= {
+        name
+        for name in _names(spec, _EVALUATION_FIELDS)
+        if find_definition(ctx, model.KEPTN_EVALUATION_DEFINITION, namespace, name) is None
+    }
+    return frozenset(missing)
+
+
+def children_of(
+    ctx: OperatorContext, obj: Mapping[str, Any], kind: ResourceKind
+) -> dict[str, Body]:
+    """The version's KeptnTasks or KeptnEvaluations (by owner uid), keyed by name."""
+    uid = str(_meta(obj).get("uid", ""))
+    return {
+        str(_meta(child).get("name", "")): child
+        for child in ctx.informer(kind).store.by_index("owner", uid)
+    }
+
+
+def event_annotations(obj: Mapping[str, Any], phase: str) -> dict[str, str]:
+    """KLT's Event annotations: namespace, name, phase, traceparent and the object's identity."""
+    meta, spec = _meta(obj), obj.get("spec") or {}
+    name = str(meta.get("name", ""))
+    result = {
+        "namespace": str(meta.get("namespace", "")),
+        "name": name,
+        "phase": phase,
+        "traceparent": str((meta.get("annotations") or {}).get("traceparent", "")),
+    }
+    root = ((obj.get("status") or {}).get("phaseTraceIDs") or {}).get(phase) or (
+        (obj.get("status") or {}).get("phaseTraceIDs") or {}
+    ).get(ROOT_KEY)
+    if isinstance(root, Mapping) and root.get("traceparent"):
+        result["traceparent"] = str(root["traceparent"])
+    match obj.get("kind"):
+        case "KeptnAppVersion":
+            result |= {
+                "appName": str(spec.get("appName", "")),
+                "appVersion": str(spec.get("version", "")),
+                "appVersionName": name,
+            }
+        case "KeptnWorkloadVersion":
+            result |= {
+                "appName": str(spec.get("app", "")),
+                "workloadName": str(spec.get("workloadName", "")),
+                "workloadVersion": str(spec.get("version", "")),
+                "workloadVersionName": name,
+            }
+        case "KeptnApp":
+            result |= {
+                "appName": name,
+                "appVersion": str(spec.get("version", "")),
+                "appRevision": str(spec.get("revision", 1)),
+            }
+        case "KeptnWorkload":
+            result |= {
+                "appName": str(spec.get("app", "")),
+                "workloadName": name,
+                "workloadVersion": str(spec.get("version", "")),
+            }
+        case _:
+            pass
+    return result
+
+
+def emit(ctx: OperatorContext, component: str, obj: Mapping[str, Any], event: EmitEvent) -> None:
+    """Record one decided Event on `obj` with KLT's message format and annotations."""
+    meta = _meta(obj)
+    message = format_message(
+        LONG_NAMES.get(event.phase, str(event.phase)),
+        event.text,
+        namespace=str(meta.get("namespace", "")),
+        name=str(meta.get("name", "")),
+        version=str((obj.get("spec") or {}).get("version", "")),
+    )
+    ctx.recorder(component).emit(
+        dict(obj),
+        str(event.type),
+        event.reason,
+        message,
+        annotations=event_annotations(obj, str(event.phase)),
+        key=event.key,
+    )
+
+
+def _labels(obj: Mapping[str, Any]) -> dict[str, str]:
+    spec = obj.get("spec") or {}
+    labels = {"keptn.sh/app": str(spec.get("appName") or spec.get("app") or "")}
+    if spec.get("workloadName"):
+        labels["keptn.sh/workload"] = str(spec["workloadName"])
+    if spec.get("version"):
+        labels["keptn.sh/version"] = str(spec["version"])
+    return {k: v[:63] for k, v in labels.items() if v}
+
+
+class FlowExecutor:
+    """Carries out decisions for one kind of version (KeptnAppVersion or KeptnWorkloadVersion)."""
+
+    def __init__(self, ctx: OperatorContext, *, kind: ResourceKind, component: str) -> None:
+        self._ctx = ctx
+        self._kind = kind
+        self.component = component
+        self._written: dict[ObjectKey, str] = {}
+
+    def stale(self, obj: Mapping[str, Any]) -> bool:
+        """True while the cache still holds the version our last status write started from."""
+        key = key_of(dict(obj))
+        mark = self._written.get(key)
+        if mark is None:
+            return False
+        if str(_meta(obj).get("resourceVersion", "")) == mark:
+            return True
+        del self._written[key]
+        return False
+
+    def forget(self, key: ObjectKey) -> None:
+        self._written.pop(key, None)
+
+    async def execute(self, obj: Body, decision: Decision) -> Body:
+        """Create children, emit events, write the status patch, then record telemetry and spans."""
+        ctx = self._ctx
+        meta = _meta(obj)
+        namespace = str(meta.get("namespace", ""))
+        for action in decision.actions:
+            if isinstance(action, CreateTask):
+                await self._create(model.KEPTN_TASK, self._task_body(obj, action), namespace)
+            elif isinstance(action, CreateEvaluation):
+                body = self._evaluation_body(obj, action)
+                await self._create(model.KEPTN_EVALUATION, body, namespace)
+        # Events name the object as it is after this decision (phase carriers included).
+        after = dict(obj)
+        if decision.status:
+            after["status"] = apply_merge_patch(obj.get("status") or {}, decision.status)
+        for action in decision.actions:
+            if isinstance(action, EmitEvent):
+                emit(ctx, self.component, after, action)
+        if decision.status:
+            rv = str(meta.get("resourceVersion", ""))
+            patch: Body = {"status": decision.status}
+            if rv:
+                patch["metadata"] = {"resourceVersion": rv}
+            written = await ctx.client.patch_status(
+                self._kind, str(meta.get("name", "")), patch, namespace
+            )
+            self._written[key_of(obj)] = rv
+            after = written or after
+        self._record(obj, after, decision)
+        return after
+
+    async def _create(self, kind: ResourceKind, body: Body, namespace: str) -> None:
+        try:
+            await self._ctx.client.create(kind, body, namespace)
+        except AlreadyExists:
+            pass  # created by an earlier reconcile (maybe before a crash): done
+        except NotFound:
+            log.info("%s: owner gone while creating %s", self.component, body["metadata"]["name"])
+
+    def _task_body(self, obj: Body, action: CreateTask) -> Body:
+        namespace = str(_meta(obj).get("namespace", ""))
+        spec: Body = {
+            "taskDefinition": action.definition,
+            "context": dict(action.context),
+            "checkType": str(action.check_type),
+            "parameters": {},
+            "secureParameters": {},
+        }
+        definition = find_definition(
+            self._ctx, model.KEPTN_TASK_DEFINITION, namespace, action.definition
+        )
+        def_spec = (definition or {}).get("spec") or {}
+        for spec_field in ("retries", "timeout"):
+            if def_spec.get(spec_field) is not None:
+                spec[spec_field] = def_spec[spec_field]
+        traceparent = str((action.context.get("metadata") or {}).get("traceparent", ""))
+        return self._child(obj, model.KEPTN_TASK, action.name, spec, traceparent)
+
+    def _evaluation_body(self, obj: Body, action: CreateEvaluation) -> Body:
+        namespace = str(_meta(obj).get("namespace", ""))
+        spec: Body = {
+            "evaluationDefinition": action.definition,
+            "workload": action.workload,
+            "workloadVersion": action.workload_version,
+            "appName": action.app_name,
+            "appVersion": action.app_version,
+            "checkType": str(action.check_type),
+        }
+        definition = find_definition(
+            self._ctx, model.KEPTN_EVALUATION_DEFINITION, namespace, action.definition
+        )
+        def_spec = (definition or {}).get("spec") or {}
+        for spec_field in ("retries", "retryInterval"):
+            if def_spec.get(spec_field) is not None:
+                spec[spec_field] = def_spec[spec_field]
+        return self._child(obj, model.KEPTN_EVALUATION, action.name, spec, action.traceparent)
+
+    @staticmethod
+    def _child(obj: Body, kind: ResourceKind, name: str, spec: Body, traceparent: str) -> Body:
+        meta = _meta(obj)
+        return {
+            "apiVersion": kind.api_version,
+            "kind": kind.kind,
+            "metadata": {
+                "name": name,
+                "namespace": meta.get("namespace", ""),
+                "labels": _labels(obj),
+                "annotations": {"traceparent": traceparent} if traceparent else {},
+                "ownerReferences": [owner_reference(obj)],
+            },
+            "spec": spec,
+        }
+
+    def _record(self, before: Body, after: Body, decision: Decision) -> None:
+        ctx = self._ctx
+        if "startTime" in decision.status and not (before.get("status") or {}).get("startTime"):
+            ctx.telemetry.object_started(after)
+        for action in decision.actions:
+            try:
+                if isinstance(action, PhaseEnded):
+                    ctx.telemetry.phase_ended(
+                        after, str(action.phase), str(action.state), action.start, action.end
+                    )
+                    export_phase_span(ctx.spans, after, str(action.phase))
+                elif isinstance(action, Finished):
+                    ctx.telemetry.object_finished(after)
+                    export_phase_span(ctx.spans, after, ROOT_KEY)
+            except Exception:  # telemetry must never fail a committed transition
+                log.exception("%s: telemetry for %s failed", self.component, action)

@@ -1,0 +1,94 @@
+"""Scheduling-gate controller: release a pod's `keptn-prechecks-gate` once its workload may deploy.
+
+Role: for a pod carrying the gate, find the KeptnWorkloadVersions whose
+spec.resourceReference.uid is the pod's owner uid (same namespace); when any of them passes
+`machine.gate_open` (deployment Progressing, Succeeded or Warning), remove the gate and add the
+`keptn.sh/scheduling-gate-removed` annotation in one merge-patch. A pod re-created after its
+WorkloadVersion completed is released on its first reconcile.
+
+Wake-ups (no polling): the pod's own events while gated; a WorkloadVersion change wakes the gated
+pods of its owner through the pod "owner" index. Pods of a failed pre-deployment stay gated
+(DESIGN: KLT #3920 releases them). Must not: touch pods without our gate, or other gates.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from lifecycle import model
+from lifecycle.controllers.context import OperatorContext
+from lifecycle.kube.controller import Controller, ObjectKey, Result, key_of
+from lifecycle.kube.errors import NotFound
+from lifecycle.machine import gate_open
+from lifecycle.naming import GATE_NAME, GATE_REMOVED_KEY
+
+__all__ = ["gated", "setup"]
+
+Body = dict[str, Any]
+
+
+def gated(pod: Body) -> bool:
+    """True while the pod carries the keptn-prechecks-gate."""
+    gates = (pod.get("spec") or {}).get("schedulingGates") or ()
+    return any(g.get("name") == GATE_NAME for g in gates)
+
+
+def _owner_uids(pod: Body) -> list[str]:
+    return [
+        str(r.get("uid"))
+        for r in (pod.get("metadata") or {}).get("ownerReferences") or ()
+        if r.get("uid")
+    ]
+
+
+def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
+    """The gate controller, wired to the pod and WorkloadVersion informers (not started)."""
+    pods = ctx.informer(model.POD).store
+    versions = ctx.informer(model.KEPTN_WORKLOAD_VERSION).store
+
+    async def reconcile(key: ObjectKey) -> Result | None:
+        pod = pods.get(key.namespace, key.name)
+        if pod is None or not gated(pod):
+            return None
+        release = any(
+            gate_open(wv)
+            for uid in _owner_uids(pod)
+            for wv in versions.by_index("resourceReference", uid)
+            if (wv.get("metadata") or {}).get("namespace") == key.namespace
+        )
+        if not release:
+            return None  # the WorkloadVersion's next change wakes this pod
+        remaining = [
+            g
+            for g in (pod.get("spec") or {}).get("schedulingGates") or ()
+            if g.get("name") != GATE_NAME
+        ]
+        patch: Body = {
+            "metadata": {"annotations": {GATE_REMOVED_KEY: "true"}},
+            "spec": {"schedulingGates": remaining or None},
+        }
+        with contextlib.suppress(NotFound):
+            await ctx.client.patch(model.POD, key.name, patch, key.namespace)
+        return None
+
+    def own(event: str, pod: Body, old: Body | None) -> list[ObjectKey]:
+        return [key_of(pod)] if event != "DELETED" and gated(pod) else []
+
+    def by_version(event: str, wv: Body, old: Body | None) -> list[ObjectKey]:
+        if event == "DELETED" or not gate_open(wv):
+            return []
+        meta = wv.get("metadata") or {}
+        uid = str(((wv.get("spec") or {}).get("resourceReference") or {}).get("uid", ""))
+        return [
+            key_of(pod)
+            for pod in pods.by_index("owner", uid)
+            if (pod.get("metadata") or {}).get("namespace") == meta.get("namespace") and gated(pod)
+        ]
+
+    controller: Controller[ObjectKey] = Controller(
+        "schedulinggates", reconcile, ctx.settings.workers
+    )
+    controller.watch(ctx.informer(model.POD), own)
+    controller.watch(ctx.informer(model.KEPTN_WORKLOAD_VERSION), by_version)
+    return controller

@@ -1,0 +1,105 @@
+"""KeptnWorkload controller: one KeptnWorkloadVersion per workload version (KLT §2.6).
+
+Role: for a KeptnWorkload, make sure the WorkloadVersion `<workload>-<version>` exists (spec =
+the workload's spec + workloadName + previousVersion, controller ownerReference to the
+workload, the workload's trace annotations); emit `CreateWorkloadInstance` once (keyed Event);
+set status.currentVersion; when the WorkloadVersion exists but its workload part of the spec
+differs (new ReplicaSet, new task lists) patch it.
+
+Invariants: the WorkloadVersion name is deterministic, so a replay meets AlreadyExists.
+Must not: touch WorkloadVersions of other versions (WorkloadVersions are never deprecated).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from lifecycle import model
+from lifecycle.actions import Creation, creation_event
+from lifecycle.controllers.context import OperatorContext
+from lifecycle.controllers.flow import emit, owner_reference
+from lifecycle.kube.controller import Controller, ObjectKey, Result, owner_keys, self_key
+from lifecycle.kube.errors import AlreadyExists, NotFound
+from lifecycle.naming import workload_version_name
+
+__all__ = ["COMPONENT", "setup"]
+
+COMPONENT = "keptnworkload-controller"
+
+Body = dict[str, Any]
+
+_SPEC_FIELDS = (
+    "app",
+    "version",
+    "preDeploymentTasks",
+    "postDeploymentTasks",
+    "preDeploymentEvaluations",
+    "postDeploymentEvaluations",
+    "resourceReference",
+    "metadata",
+)
+
+
+def _workload_spec(spec: dict[str, Any]) -> Body:
+    return {f: spec[f] for f in _SPEC_FIELDS if spec.get(f) is not None}
+
+
+def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
+    """The KeptnWorkload controller (not started)."""
+    workloads = ctx.informer(model.KEPTN_WORKLOAD).store
+    versions = ctx.informer(model.KEPTN_WORKLOAD_VERSION).store
+
+    async def reconcile(key: ObjectKey) -> Result | None:
+        wl = workloads.get(key.namespace, key.name)
+        if wl is None:
+            return None
+        spec, status = wl.get("spec") or {}, wl.get("status") or {}
+        version = str(spec.get("version", ""))
+        name = workload_version_name(key.name, version)
+        wanted = _workload_spec(spec)
+        current = versions.get(key.namespace, name)
+        if current is None:
+            previous = str(status.get("currentVersion") or "")
+            body: Body = {
+                "apiVersion": model.KEPTN_WORKLOAD_VERSION.api_version,
+                "kind": model.KEPTN_WORKLOAD_VERSION.kind,
+                "metadata": {
+                    "name": name,
+                    "namespace": key.namespace,
+                    "annotations": dict((wl.get("metadata") or {}).get("annotations") or {}),
+                    "ownerReferences": [owner_reference(wl)],
+                },
+                "spec": {
+                    **wanted,
+                    "workloadName": key.name,
+                    **({"previousVersion": previous} if previous and previous != version else {}),
+                },
+            }
+            try:
+                current = await ctx.client.create(model.KEPTN_WORKLOAD_VERSION, body, key.namespace)
+            except AlreadyExists:  # our cache lags a create of an earlier reconcile
+                current = await ctx.client.get(model.KEPTN_WORKLOAD_VERSION, name, key.namespace)
+        if not (current.get("status") or {}).get("startTime"):
+            # keyed: re-emitted after a crash between create and Event, written once
+            emit(ctx, COMPONENT, current, creation_event(Creation.WORKLOAD_INSTANCE, name))
+        have = _workload_spec(current.get("spec") or {})
+        if have != wanted:
+            patch = {
+                "spec": {f: wanted.get(f) for f in _SPEC_FIELDS if have.get(f) != wanted.get(f)}
+            }
+            with contextlib.suppress(NotFound):
+                await ctx.client.patch(model.KEPTN_WORKLOAD_VERSION, name, patch, key.namespace)
+        if status.get("currentVersion") != version:
+            await ctx.client.patch_status(
+                model.KEPTN_WORKLOAD,
+                key.name,
+                {"status": {"currentVersion": version}},
+                key.namespace,
+            )
+        return None
+
+    controller: Controller[ObjectKey] = Controller("keptnworkload", reconcile, ctx.settings.workers)
+    controller.watch(ctx.informer(model.KEPTN_WORKLOAD), self_key)
+    controller.watch(ctx.informer(model.KEPTN_WORKLOAD_VERSION), owner_keys("KeptnWorkload"))
+    return controller

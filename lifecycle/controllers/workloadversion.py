@@ -1,0 +1,155 @@
+"""KeptnWorkloadVersion controller: a thin reconcile around `machine.decide` for workload versions.
+
+Role: read the WorkloadVersion, its KeptnTasks/KeptnEvaluations (owner index), its app version
+(the newest non-Deprecated KeptnAppVersion of its app that lists this workload and version) and
+its rollout (the referenced ReplicaSet/StatefulSet/DaemonSet), all from the caches; decide; hand
+the Decision to the FlowExecutor. An OpenGate action needs no work here: the gate controller is
+woken by the WorkloadVersion's own update and applies `machine.gate_open`.
+
+Wake-ups (no polling): the WorkloadVersion; its tasks and evaluations (owner); the AppVersions
+of its app (the app gate); its ReplicaSet/StatefulSet/DaemonSet (resourceReference uid index);
+a task/evaluation definition appearing. A timer only for the machine's deadlines (observability
+timeout, definition wait).
+Must not: write anything but through the executor, or decide on a completed object.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lifecycle import model
+from lifecycle.controllers.appversion import waiting_versions
+from lifecycle.controllers.context import OperatorContext
+from lifecycle.controllers.flow import FlowExecutor, children_of, is_completed, missing_definitions
+from lifecycle.kube.controller import Controller, ObjectKey, Result, key_of, owner_keys, self_key
+from lifecycle.machine import Rollout, WorkloadVersionSnapshot, decide
+from lifecycle.naming import workload_name
+from lifecycle.phases import State
+
+__all__ = ["COMPONENT", "app_version_for", "rollout_for", "setup"]
+
+COMPONENT = "keptnworkloadversion-controller"
+
+Body = dict[str, Any]
+
+_ROLLOUT_KINDS = {
+    "ReplicaSet": model.REPLICA_SET,
+    "StatefulSet": model.STATEFUL_SET,
+    "DaemonSet": model.DAEMON_SET,
+}
+
+
+def _int(value: object) -> int:
+    return value if isinstance(value, int) else 0
+
+
+def app_version_for(ctx: OperatorContext, wv: Body) -> Body | None:
+    """KLT's app gate lookup: newest non-Deprecated AppVersion of the app listing this workload version."""
+    meta, spec = wv.get("metadata") or {}, wv.get("spec") or {}
+    app, version = str(spec.get("app", "")), str(spec.get("version", ""))
+    wl_name = str(spec.get("workloadName", ""))
+    found: list[Body] = []
+    for av in ctx.informer(model.KEPTN_APP_VERSION).store.by_index("app", app):
+        if (av.get("metadata") or {}).get("namespace") != meta.get("namespace"):
+            continue
+        if State.parse((av.get("status") or {}).get("status")) is State.DEPRECATED:
+            continue
+        for ref in (av.get("spec") or {}).get("workloads") or ():
+            if (
+                workload_name(app, str(ref.get("name", ""))) == wl_name
+                and str(ref.get("version", "")) == version
+            ):
+                found.append(av)
+                break
+    if not found:
+        return None
+    return max(
+        found,
+        key=lambda av: (
+            str(av["metadata"].get("creationTimestamp", "")),
+            str(av["metadata"].get("name", "")),
+        ),
+    )
+
+
+def rollout_for(ctx: OperatorContext, wv: Body) -> Rollout | None:
+    """Desired vs available replicas of the referenced ReplicaSet/StatefulSet/DaemonSet; None if unseen."""
+    meta = wv.get("metadata") or {}
+    ref = (wv.get("spec") or {}).get("resourceReference") or {}
+    kind = _ROLLOUT_KINDS.get(str(ref.get("kind", "")))
+    if kind is None:
+        return None
+    obj = ctx.informer(kind).store.get(str(meta.get("namespace", "")), str(ref.get("name", "")))
+    if obj is None or (ref.get("uid") and (obj.get("metadata") or {}).get("uid") != ref["uid"]):
+        return None
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    if kind is model.DAEMON_SET:
+        if "desiredNumberScheduled" not in status:
+            return None  # the DaemonSet controller has not counted the nodes yet
+        return Rollout(_int(status.get("desiredNumberScheduled")), _int(status.get("numberReady")))
+    replicas = spec.get("replicas")
+    return Rollout(
+        replicas if isinstance(replicas, int) else 1, _int(status.get("availableReplicas"))
+    )
+
+
+def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
+    """The KeptnWorkloadVersion controller, wired to its informers (not started)."""
+    executor = FlowExecutor(ctx, kind=model.KEPTN_WORKLOAD_VERSION, component=COMPONENT)
+    versions = ctx.informer(model.KEPTN_WORKLOAD_VERSION).store
+
+    async def reconcile(key: ObjectKey) -> Result | None:
+        obj = versions.get(key.namespace, key.name)
+        if obj is None:
+            executor.forget(key)
+            return None
+        if is_completed(obj) or executor.stale(obj):
+            return None
+        snapshot = WorkloadVersionSnapshot(
+            obj=obj,
+            tasks=children_of(ctx, obj, model.KEPTN_TASK),
+            evaluations=children_of(ctx, obj, model.KEPTN_EVALUATION),
+            missing_definitions=missing_definitions(ctx, obj),
+            app_version=app_version_for(ctx, obj),
+            rollout=rollout_for(ctx, obj),
+        )
+        decision = decide(snapshot, ctx.now(), ctx.config())
+        if decision.status or decision.actions:
+            await executor.execute(obj, decision)
+        return Result(requeue_at=decision.requeue_at)
+
+    def by_app(event: str, av: Body, old: Body | None) -> list[ObjectKey]:
+        namespace = (av.get("metadata") or {}).get("namespace")
+        app = str((av.get("spec") or {}).get("appName", ""))
+        return [
+            key_of(wv)
+            for wv in versions.by_index("app", app)
+            if (wv.get("metadata") or {}).get("namespace") == namespace and not is_completed(wv)
+        ]
+
+    def by_resource(event: str, obj: Body, old: Body | None) -> list[ObjectKey]:
+        meta = obj.get("metadata") or {}
+        return [
+            key_of(wv)
+            for wv in versions.by_index("resourceReference", str(meta.get("uid", "")))
+            if (wv.get("metadata") or {}).get("namespace") == meta.get("namespace")
+            and not is_completed(wv)
+        ]
+
+    def on_definition(event: str, definition: Body, old: Body | None) -> list[ObjectKey]:
+        if event != "ADDED":
+            return []
+        return waiting_versions(ctx, model.KEPTN_WORKLOAD_VERSION, definition)
+
+    controller: Controller[ObjectKey] = Controller(
+        "keptnworkloadversion", reconcile, ctx.settings.workers
+    )
+    controller.watch(ctx.informer(model.KEPTN_WORKLOAD_VERSION), self_key)
+    controller.watch(ctx.informer(model.KEPTN_TASK), owner_keys("KeptnWorkloadVersion"))
+    controller.watch(ctx.informer(model.KEPTN_EVALUATION), owner_keys("KeptnWorkloadVersion"))
+    controller.watch(ctx.informer(model.KEPTN_APP_VERSION), by_app)
+    for kind in _ROLLOUT_KINDS.values():
+        controller.watch(ctx.informer(kind), by_resource)
+    controller.watch(ctx.informer(model.KEPTN_TASK_DEFINITION), on_definition)
+    controller.watch(ctx.informer(model.KEPTN_EVALUATION_DEFINITION), on_definition)
+    return controller
