@@ -140,6 +140,23 @@ async def test_worked_example_end_to_end(
     assert objective_value == 580
 
 
+def test_metrics_skip_objectives_without_value() -> None:
+    from evaluator.analysis import AnalysisOutcome
+    from evaluator.scoring import evaluate_objective, score_analysis
+
+    spec = parse_objective({"analysisValueTemplateRef": {"name": "gone"}, "noData": "pass"})
+    score = score_analysis([evaluate_objective(spec, None)], TOTAL)
+    outcome = AnalysisOutcome(score, {}, {}, {}, False, {})
+    registry = CollectorRegistry()
+    AnalysisMetrics(registry).record(name="a", namespace="n", start=NOW, end=NOW, outcome=outcome)
+    stamp = "2026-11-27T12:00:00Z"
+    labels = {"name": "a", "namespace": "n", "from": stamp, "to": stamp}
+    assert registry.get_sample_value("keptn_analysis_result", labels) == 100
+    assert not [
+        s for m in registry.collect() if m.name == "keptn_objective_result" for s in m.samples
+    ]
+
+
 async def _counting_proxy(
     target: str, http: aiohttp.ClientSession
 ) -> tuple[TestServer, Counter[str]]:

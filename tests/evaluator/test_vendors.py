@@ -514,3 +514,33 @@ def test_elastic_extract_metric_no_match() -> None:
     with pytest.raises(NoDataError, match="no aggregation value"):
         extract_metric({"took": 1, "_shards": {"total": 1}}, "")
     assert extract_metric({"hits": {"total": {"value": 7}}}, "") == 7
+
+
+async def test_malformed_vendor_answers(fake: Any, http: aiohttp.ClientSession) -> None:
+    async def dynatrace(request: web.Request, state: Fake) -> web.Response:
+        if request.query["metricSelector"] == "noresult":
+            return web.json_response({"totalCount": 0})
+        return web.json_response({"result": [{"data": [{"values": "x"}]}]})
+
+    async def elastic(request: web.Request, state: Fake) -> web.Response:
+        return web.json_response([1, 2])
+
+    server: Fake = await fake({"GET /api/v2/metrics/query": dynatrace, "POST /_search": elastic})
+    config = ProviderConfig("dynatrace", server.url, secret={"t": "x"}, secret_key="t")
+    dt = open_provider(config, http)
+    with pytest.raises(BadResponseError, match="no result list"):
+        await dt.query("noresult", at=NOW)
+    with pytest.raises(BadResponseError, match="malformed result data"):
+        await dt.query("broken", at=NOW)
+    es = open_provider(
+        ProviderConfig("elastic", server.url, secret={"k": "v"}, secret_key="k"), http
+    )
+    with pytest.raises(BadResponseError, match="not an object"):
+        await es.query("{}", at=NOW)
+
+
+def test_step_aggregation_of_nothing_is_no_data() -> None:
+    from evaluator.providers import aggregate_steps
+
+    with pytest.raises(NoDataError):
+        aggregate_steps([], StepAggregation.MAX)
