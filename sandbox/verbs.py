@@ -437,6 +437,12 @@ class Api:
         for path in sorted(old_fields - new_fields, key=len, reverse=True):
             if not any(p[: len(path)] == path for p in new_fields):
                 _delete_path(base, path)
+                # maps the manager created and no longer sets go too, once empty
+                for depth in range(len(path) - 1, 1, -1):
+                    parent = path[:depth]
+                    if any(p[:depth] == parent for p in new_fields) or _get_path(base, parent) != {}:
+                        break
+                    _delete_path(base, parent)
         merged = (
             apply_strategic_merge_patch(base, config)
             if rt.strategic
@@ -609,6 +615,15 @@ def _fields_of(obj: dict[str, Any], manager: str, operation: str) -> set[tuple[s
         if m.get("manager") == manager and m.get("operation") == operation:
             return _leaf_paths(m.get("fieldsV1") or {})
     return set()
+
+
+def _get_path(obj: dict[str, Any], path: tuple[str, ...]) -> Any:
+    cur: Any = obj
+    for part in path:
+        if not isinstance(cur, dict) or part not in cur:
+            return None
+        cur = cur[part]
+    return cur
 
 
 def _delete_path(obj: dict[str, Any], path: tuple[str, ...]) -> None:
