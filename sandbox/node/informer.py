@@ -126,9 +126,11 @@ class Informer:
             if old is not None:
                 self._emit("DELETED", old)
         for item in items:
-            existed = key_of(item) in self._cache
+            old = self._cache.get(key_of(item))
+            if old is not None and _rv(old) == _rv(item) >= 0:
+                continue  # unchanged since we saw it: no event
             if self._store(item):
-                self._emit("MODIFIED" if existed else "ADDED", item)
+                self._emit("ADDED" if old is None else "MODIFIED", item)
         self.synced.set()
         return rv
 
