@@ -26,9 +26,10 @@ import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
+
+from evaluator import quantities
 
 __all__ = [
     "Aggregation",
@@ -57,6 +58,14 @@ __all__ = [
 
 class ObjectiveError(ValueError):
     """A target, operator or criterion that cannot be parsed or applied."""
+
+
+def parse_quantity(raw: object) -> float:
+    """A Kubernetes Quantity as float (see evaluator.quantities); errors are ObjectiveError."""
+    try:
+        return quantities.parse_quantity(raw)
+    except quantities.QuantityError as err:
+        raise ObjectiveError(str(err)) from None
 
 
 def format_number(value: float) -> str:
@@ -145,53 +154,6 @@ def check_evaluation_target(value: str, target: str) -> Check:
     ok = parsed.comparison.holds(number, parsed.threshold)
     verb = "met" if ok else "did not meet"
     return Check(ok, number, target, f"value '{value}' {verb} objective '{target}'")
-
-
-# --- Kubernetes quantities -----------------------------------------------------------------
-
-_QUANTITY = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+))([eE][+-]?\d+|[KMGTPE]i|[numkMGTPE])?$")
-_SUFFIX = {
-    "n": Decimal("1e-9"),
-    "u": Decimal("1e-6"),
-    "m": Decimal("1e-3"),
-    "k": Decimal(10) ** 3,
-    "M": Decimal(10) ** 6,
-    "G": Decimal(10) ** 9,
-    "T": Decimal(10) ** 12,
-    "P": Decimal(10) ** 15,
-    "E": Decimal(10) ** 18,
-    "Ki": Decimal(2) ** 10,
-    "Mi": Decimal(2) ** 20,
-    "Gi": Decimal(2) ** 30,
-    "Ti": Decimal(2) ** 40,
-    "Pi": Decimal(2) ** 50,
-    "Ei": Decimal(2) ** 60,
-}
-
-
-def parse_quantity(raw: object) -> float:
-    """A Kubernetes Quantity (`"3m"`, `"1.5k"`, `"2Ki"`, `"1e3"`, or a plain number) as float."""
-    if isinstance(raw, bool):
-        raise ObjectiveError(f"quantity {raw!r} is not a number")
-    if isinstance(raw, int | float):
-        if math.isnan(raw):
-            raise ObjectiveError("quantity is NaN")
-        return float(raw)
-    if not isinstance(raw, str):
-        raise ObjectiveError(f"quantity {raw!r} is not a number or string")
-    match = _QUANTITY.match(raw.strip())
-    if match is None:
-        raise ObjectiveError(f"quantity {raw!r} is not a Kubernetes quantity")
-    number, suffix = match.groups()
-    try:
-        amount = Decimal(number)
-        if suffix in _SUFFIX:  # before the exponent test: "E" and "Ei" are exa/exbi
-            amount = amount * _SUFFIX[suffix]
-        elif suffix:
-            amount = amount * Decimal(10) ** int(suffix[1:])
-    except InvalidOperation:  # pragma: no cover - the regex admits only valid decimals
-        raise ObjectiveError(f"quantity {raw!r} is not a Kubernetes quantity") from None
-    return float(amount)
 
 
 # --- KLT Analysis operators ----------------------------------------------------------------

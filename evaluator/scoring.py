@@ -199,16 +199,25 @@ def _result(
     warn: Check | None = None,
     error: str | None = None,
 ) -> ObjectiveResult:
-    if spec.informational:
-        return ObjectiveResult(
-            spec.name, ObjectiveStatus.INFO, 0.0, 0.0, False, value, spec.target,
-            f"informational (would be {status}): {why}", fail, warn, error,
-        )  # fmt: skip
-    weight = 0.0 if status is ObjectiveStatus.IGNORED else float(spec.weight)
+    if spec.informational:  # measured and explained, but scored nowhere and never key
+        shown, weight, key = ObjectiveStatus.INFO, 0.0, False
+        reason = f"informational (would be {status}): {why}"
+    else:
+        shown, key, reason = status, spec.key, f"{status}: {why}"
+        weight = 0.0 if status is ObjectiveStatus.IGNORED else float(spec.weight)
     return ObjectiveResult(
-        spec.name, status, weight * _SHARE[status], weight, spec.key, value, spec.target,
-        f"{status}: {why}", fail, warn, error,
-    )  # fmt: skip
+        name=spec.name,
+        status=shown,
+        score=weight * _SHARE[shown],
+        weight=weight,
+        key=key,
+        value=value,
+        target=spec.target,
+        reason=reason,
+        failure=fail,
+        warning=warn,
+        error=error,
+    )
 
 
 def evaluate_objective(
@@ -276,9 +285,16 @@ def evaluate_v1_objective(
     else:
         status, why = ObjectiveStatus.FAIL, misses
     return ObjectiveResult(
-        name, status, weight * _SHARE[status], weight, key, value, target,
-        f"{status}: {why}", checks=(*checks, *warn_checks),
-    )  # fmt: skip
+        name=name,
+        status=status,
+        score=weight * _SHARE[status],
+        weight=weight,
+        key=key,
+        value=value,
+        target=target,
+        reason=f"{status}: {why}",
+        checks=(*checks, *warn_checks),
+    )
 
 
 # --- Totals -------------------------------------------------------------------------------
