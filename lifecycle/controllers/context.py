@@ -57,6 +57,15 @@ def _task_definition(obj: Body) -> list[str]:
     return [str(value)] if value else []
 
 
+def _analysis_definition(obj: Body) -> list[str]:
+    """``<namespace>/<name>`` of an Analysis's AnalysisDefinition (ref namespace or its own)."""
+    ref = (obj.get("spec") or {}).get("analysisDefinition") or {}
+    if not ref.get("name"):
+        return []
+    ns = ref.get("namespace") or (obj.get("metadata") or {}).get("namespace") or ""
+    return [f"{ns}/{ref['name']}"]
+
+
 KINDS: tuple[ResourceKind, ...] = (
     model.KEPTN_APP,
     model.KEPTN_APP_CONTEXT,
@@ -100,6 +109,7 @@ INDEXES: Mapping[ResourceKind, Mapping[str, Callable[[Body], list[str]]]] = {
     model.KEPTN_METRIC: {
         "provider": lambda o: [str(((o.get("spec") or {}).get("provider") or {}).get("name", ""))]
     },
+    model.ANALYSIS: {"analysisDefinition": _analysis_definition},
     model.POD: {"owner": owner_uids},
     model.REPLICA_SET: {"owner": owner_uids},
     model.JOB: {"owner": owner_uids},

@@ -1,0 +1,256 @@
+"""KeptnEvaluation controller: objectives against KeptnMetric values, with retries (keptn.md §10.1).
+
+One attempt per reconcile: every objective of the KeptnEvaluationDefinition not yet Succeeded is
+judged with ``evaluator.objectives.check_evaluation_target`` (KLT targets: ``<500``, ``>1``)
+against its KeptnMetric's ``status.value``. A metric whose value is older than its
+``fetchIntervalSeconds`` is fetched fresh first, through ``controllers.metric.refresh_metric``
+(the KeptnMetric controller's own code). ``retryCount`` counts attempts; all Succeeded ->
+``overallStatus`` Succeeded; attempts exhausted (``retryCount >= retries``, at least one attempt)
+-> Failed; else Progressing and ``Result(requeue_at=now + retryInterval)``, the only timer.
+
+Status per objective (``status.evaluationStatus[<metric>]``): ``value``, ``status`` and a
+``message`` holding the value, the target and the reason (``value '580' did not meet objective
+'<500'``). The CRD allows only those three keys, so target and reason live in the message.
+A failed evaluation emits ``ReconcileEvaluationFailed`` on the KeptnEvaluation with KLT's text
+(``evaluation of '<metric>' failed with value: '<v>' and reason: '<msg>'``), and its span carries
+the same text. A missing definition waits ``ctx.config().definition_wait`` (woken when it
+appears) and then fails with ``could not find KeptnEvaluationDefinition: <def>``.
+Telemetry ``evaluation_started``/``evaluation_finished`` once, by the reconcile that committed it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from evaluator.durations import parse_duration
+from evaluator.objectives import ObjectiveError, check_evaluation_target
+from lifecycle import model
+from lifecycle.controllers.context import OperatorContext
+from lifecycle.controllers.metric import (
+    ClosingController,
+    ProviderSessions,
+    is_fresh,
+    refresh_metric,
+    spec_changes,
+)
+from lifecycle.kube import Controller, KubeError, ObjectKey, Result, format_message
+from lifecycle.naming import format_time, parse_time
+from lifecycle.phases import LONG_NAMES, Phase, State
+from tracing.spans import export_child_span
+
+__all__ = ["COMPONENT", "failure_text", "setup"]
+
+log = logging.getLogger(__name__)
+
+COMPONENT: Final = "keptnevaluation-controller"
+Body = dict[str, Any]
+_FINAL: Final = frozenset({State.SUCCEEDED, State.FAILED, State.DEPRECATED, State.WARNING})
+_DEFAULT_RETRIES: Final = 10
+_DEFAULT_INTERVAL: Final = timedelta(seconds=5)
+
+
+def failure_text(results: Mapping[str, Mapping[str, Any]]) -> str:
+    """KLT's ReconcileEvaluationFailed text: one line per failed objective."""
+    lines = ["evaluation failed"]
+    for metric in sorted(results):
+        item = results[metric]
+        if item.get("status") == State.FAILED.value:
+            lines.append(
+                f"evaluation of '{metric}' failed with value: '{item.get('value', '')}'"
+                f" and reason: '{item.get('message', '')}'"
+            )
+    return "\n".join(lines)
+
+
+def _retry_interval(spec: Mapping[str, Any]) -> timedelta:
+    try:
+        return parse_duration(str(spec.get("retryInterval") or "5s"))
+    except ValueError:
+        return _DEFAULT_INTERVAL
+
+
+def _created(obj: Body, now: datetime) -> datetime:
+    text = (obj.get("metadata") or {}).get("creationTimestamp")
+    try:
+        return parse_time(str(text)) if text else now
+    except ValueError:
+        return now
+
+
+def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
+    """The KeptnEvaluation controller: woken by evaluations and their definitions appearing."""
+    sessions = ProviderSessions()
+    evaluations = ctx.informer(model.KEPTN_EVALUATION)
+    definitions = ctx.informer(model.KEPTN_EVALUATION_DEFINITION)
+    metrics = ctx.informer(model.KEPTN_METRIC)
+
+    def find(store_kind: model.ResourceKind, namespace: str, name: str) -> Body | None:
+        store = ctx.informer(store_kind).store
+        return store.get(namespace, name) or store.get(ctx.settings.keptn_namespace, name)
+
+    def emit(ev: Body, reason: str, phase: Phase, text: str, *, key: str | None = None) -> None:
+        meta = ev.get("metadata") or {}
+        spec = ev.get("spec") or {}
+        ctx.recorder(COMPONENT).emit(
+            ev,
+            "Warning",
+            reason,
+            format_message(
+                LONG_NAMES[phase],
+                text,
+                namespace=str(meta.get("namespace", "")),
+                name=str(meta.get("name", "")),
+                version=str(spec.get("workloadVersion") or spec.get("appVersion") or ""),
+            ),
+            annotations={
+                "namespace": str(meta.get("namespace", "")),
+                "name": str(meta.get("name", "")),
+                "phase": phase.value,
+                "traceparent": str((meta.get("annotations") or {}).get("traceparent", "")),
+                "appName": str(spec.get("appName", "")),
+                "appVersion": str(spec.get("appVersion", "")),
+                "workloadName": str(spec.get("workload", "")),
+                "workloadVersion": str(spec.get("workloadVersion", "")),
+                "evaluationName": str(meta.get("name", "")),
+                "evaluationDefinitionName": str(spec.get("evaluationDefinition", "")),
+            },
+            key=key,
+        )
+
+    async def write(ev: Body, fields: Body) -> Body | None:
+        status = ev.get("status") or {}
+        diff = {k: v for k, v in fields.items() if status.get(k) != v}
+        if not diff:
+            return None
+        meta = ev["metadata"]
+        await ctx.client.patch_status(
+            model.KEPTN_EVALUATION, meta["name"], {"status": diff}, meta.get("namespace")
+        )
+        return {**ev, "status": {**status, **diff}}
+
+    async def judge(ev: Body, objective: Mapping[str, Any]) -> tuple[str, Body]:
+        """(metric name, {value, status, message}) of one objective."""
+        ref = objective.get("keptnMetricRef") or {}
+        name = str(ref.get("name") or "")
+        ns = str(ref.get("namespace") or (ev.get("metadata") or {}).get("namespace") or "")
+        target = str(objective.get("evaluationTarget") or "")
+        metric = metrics.store.get(ns, name) or metrics.store.get(
+            ctx.settings.keptn_namespace, name
+        )
+        if metric is None:
+            return name, _failed("", f"could not find KeptnMetric {ns}/{name}")
+        status = metric.get("status") or {}
+        if not is_fresh(metric, ctx.now()):
+            try:
+                status = await refresh_metric(ctx, sessions, metric)
+            except KubeError as err:
+                return name, _failed("", f"could not refresh KeptnMetric {name}: {err}")
+        value = str(status.get("value") or "")
+        if not value:
+            why = f"empty value for: {name}"
+            if status.get("errMsg"):
+                why += f" ({status['errMsg']})"
+            return name, _failed("", why)
+        try:
+            check = check_evaluation_target(value, target)
+        except ObjectiveError as err:
+            return name, _failed(value, f"{err} (target '{target}')")
+        state = State.SUCCEEDED if check.fulfilled else State.FAILED
+        return name, {"value": value, "status": state.value, "message": check.reason}
+
+    async def finished(done: Body | None, started_now: bool) -> None:
+        if done is None:
+            return
+        if started_now:
+            ctx.telemetry.evaluation_started(done)
+        ctx.telemetry.evaluation_finished(done)
+        parent = (done["metadata"].get("annotations") or {}).get("traceparent") or None
+        export_child_span(ctx.spans, done, parent_traceparent=parent)
+
+    async def reconcile(key: ObjectKey) -> Result:
+        ev = evaluations.store.get(key.namespace, key.name)
+        if ev is None:
+            return Result()
+        status = ev.get("status") or {}
+        if State.parse(status.get("overallStatus")) in _FINAL:
+            return Result()
+        spec = ev.get("spec") or {}
+        now = ctx.now()
+        stamp = format_time(now)
+        first = not status.get("startTime")
+        definition_name = str(spec.get("evaluationDefinition") or "")
+        definition = find(model.KEPTN_EVALUATION_DEFINITION, key.namespace, definition_name)
+        if definition is None:
+            deadline = _created(ev, now) + ctx.config().definition_wait
+            text = f"could not find KeptnEvaluationDefinition: {definition_name}"
+            if now < deadline:
+                return Result(requeue_at=deadline)
+            fields: Body = {"overallStatus": State.FAILED.value, "endTime": stamp}
+            if first:
+                fields["startTime"] = stamp
+            emit(ev, "ReconcileEvaluationFailed", Phase.RECONCILE_EVALUATION, text, key="failed")
+            await finished(await write(ev, fields), first)
+            return Result()
+
+        results: dict[str, Body] = dict(status.get("evaluationStatus") or {})
+        for objective in (definition.get("spec") or {}).get("objectives") or ():
+            ref_name = str((objective.get("keptnMetricRef") or {}).get("name") or "")
+            if (results.get(ref_name) or {}).get("status") == State.SUCCEEDED.value:
+                continue  # KLT skips objectives that already passed
+            name, item = await judge(ev, objective)
+            results[name] = item
+        attempts = int(status.get("retryCount") or 0) + 1
+        retries = int(spec.get("retries", _DEFAULT_RETRIES))
+        passed = all(i.get("status") == State.SUCCEEDED.value for i in results.values())
+        fields = {"retryCount": attempts, "evaluationStatus": results}
+        if first:
+            fields["startTime"] = stamp
+        if passed:
+            fields |= {"overallStatus": State.SUCCEEDED.value, "endTime": stamp}
+        elif attempts >= retries:
+            fields |= {"overallStatus": State.FAILED.value, "endTime": stamp}
+        else:
+            fields["overallStatus"] = State.PROGRESSING.value
+        written = await write(ev, fields)
+        if fields["overallStatus"] == State.PROGRESSING.value:
+            if written is not None and first:
+                ctx.telemetry.evaluation_started(written)
+            return Result(requeue_at=now + _retry_interval(spec))
+        if fields["overallStatus"] == State.FAILED.value:
+            emit(
+                ev,
+                "ReconcileEvaluationFailed",
+                Phase.RECONCILE_EVALUATION,
+                failure_text(results),
+                key="failed",
+            )
+        await finished(written, first)
+        return Result()
+
+    controller = ClosingController(
+        "keptnevaluation", reconcile, ctx.settings.workers, sessions=sessions
+    )
+    controller.watch(evaluations, spec_changes)
+
+    def definition_added(event_type: str, obj: Body, old: Body | None) -> list[ObjectKey]:
+        if event_type != "ADDED":
+            return []
+        meta = obj.get("metadata") or {}
+        ns = str(meta.get("namespace") or "")
+        shared = ns == ctx.settings.keptn_namespace
+        return [
+            ObjectKey(e["metadata"].get("namespace", ""), e["metadata"]["name"])
+            for e in evaluations.store.by_index("evaluationDefinition", str(meta.get("name", "")))
+            if (shared or e["metadata"].get("namespace") == ns)
+            and State.parse((e.get("status") or {}).get("overallStatus")) not in _FINAL
+        ]
+
+    controller.watch(definitions, definition_added)
+    return controller
+
+
+def _failed(value: str, message: str) -> Body:
+    return {"value": value, "status": State.FAILED.value, "message": message}

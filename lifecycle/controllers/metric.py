@@ -1,0 +1,287 @@
+"""KeptnMetric controller: fetch each metric on its own timer, expose it on /metrics and as JSON.
+
+Role: ``setup(ctx)`` returns the controller; ``metric_routes(ctx)`` the aiohttp routes of
+``GET /api/v1/metrics/{namespace}/{name}`` (KLT's KEDA ``metrics-api`` shape:
+``{"namespace", "metric", "value"}``). ``ProviderSessions`` (one lazily opened aiohttp session and
+provider pool) and ``refresh_metric()`` are shared with the evaluation and Analysis controllers,
+so a stale metric an evaluation needs is fetched by exactly the code this controller uses.
+
+Timing (reference keptn.md §10.2): a metric is fetched when ``lastUpdated + fetchIntervalSeconds``
+has passed, then ``Result(requeue_at=lastUpdated + interval)``; no polling loop. ``spec.range``
+(interval, step, aggregation) goes to ``evaluator.providers.evaluate_metric``; with
+``storedResults > 0`` each fetch is also appended to ``status.intervalResults`` (FIFO, capped).
+
+Invariants: a failing provider or a missing provider/Secret errors that one metric
+(``status.errMsg``, ``lastUpdated`` = now, the last good value kept) and never the operator;
+Secret contents are never logged; ``keptn_metric_value{namespace,name}`` follows every
+successful fetch and is dropped when the metric is deleted. Must not hold module-level state.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import math
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+import aiohttp
+from aiohttp import web
+
+from evaluator.analysis import ProviderPool
+from evaluator.providers import (
+    ConfigError,
+    ProviderConfig,
+    ProviderError,
+    evaluate_metric,
+    parse_metric_range,
+)
+from lifecycle import model
+from lifecycle.controllers.context import OperatorContext
+from lifecycle.kube import Controller, KubeError, NotFound, ObjectKey, Result, self_key
+from lifecycle.naming import format_time, parse_time
+
+__all__ = [
+    "ClosingController",
+    "ProviderSessions",
+    "metric_routes",
+    "provider_config",
+    "refresh_metric",
+    "setup",
+    "spec_changes",
+]
+
+log = logging.getLogger(__name__)
+
+Body = dict[str, Any]
+_RAW_LIMIT: Final = 1 << 20  # KLT caps rawValue at 1 MiB
+_DEFAULT_INTERVAL: Final = 10
+
+
+class ProviderSessions:
+    """One aiohttp session and provider pool, opened on first use inside the loop."""
+
+    def __init__(self) -> None:
+        self._session: aiohttp.ClientSession | None = None
+        self._pool: ProviderPool | None = None
+
+    def pool(self) -> ProviderPool:
+        """The shared pool (opens the session on first call)."""
+        if self._pool is None or self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession()
+            self._pool = ProviderPool(self._session)
+        return self._pool
+
+    async def close(self) -> None:
+        """Close the session (idempotent)."""
+        session, self._session, self._pool = self._session, None, None
+        if session is not None:
+            await session.close()
+
+
+class ClosingController(Controller[ObjectKey]):
+    """A controller that also closes its provider session when it stops."""
+
+    def __init__(self, *args: Any, sessions: ProviderSessions, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sessions = sessions
+
+    async def stop(self, grace: float = 10.0) -> None:
+        await super().stop(grace)
+        await self.sessions.close()
+
+
+def spec_changes(event_type: str, obj: Body, old: Body | None) -> list[ObjectKey]:
+    """Mapper: wake an object on create, delete and spec changes, not on its own status writes.
+
+    Controllers whose reconcile is an attempt (an evaluation round, an analysis run) must not be
+    re-run by the status patch that recorded the previous attempt; their timers drive them.
+    """
+    meta = obj.get("metadata") or {}
+    old_meta = (old or {}).get("metadata") or {}
+    if (
+        event_type == "MODIFIED"
+        and old is not None
+        and old_meta.get("generation") == meta.get("generation")
+    ):
+        return []
+    return [ObjectKey(str(meta.get("namespace") or ""), str(meta.get("name") or ""))]
+
+
+def _decode_secret(secret: Mapping[str, Any]) -> dict[str, str]:
+    data: dict[str, str] = {}
+    for key, value in (secret.get("data") or {}).items():
+        try:
+            data[str(key)] = base64.b64decode(str(value)).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise ConfigError(f"Secret entry {key!r} is not base64 text") from None
+    data.update({str(k): str(v) for k, v in (secret.get("stringData") or {}).items()})
+    return data
+
+
+async def provider_config(ctx: OperatorContext, provider: Mapping[str, Any]) -> ProviderConfig:
+    """A KeptnMetricsProvider as ProviderConfig, its Secret read (ConfigError if unreadable)."""
+    meta = provider.get("metadata") or {}
+    spec = provider.get("spec") or {}
+    ref = spec.get("secretKeyRef") or {}
+    secret: dict[str, str] | None = None
+    if ref.get("name"):
+        try:
+            body = await ctx.client.get(model.SECRET, str(ref["name"]), meta.get("namespace"))
+        except NotFound:
+            raise ConfigError(
+                f"Secret {ref['name']} of provider {meta.get('name')} not found"
+            ) from None
+        secret = _decode_secret(body)
+    return ProviderConfig(
+        type=str(spec.get("type") or "prometheus"),
+        target_server=str(spec.get("targetServer") or ""),
+        secret=secret,
+        secret_key=str(ref["key"]) if ref.get("key") else None,
+        insecure_skip_tls_verify=bool(spec.get("insecureSkipTlsVerify", False)),
+    )
+
+
+def _find_provider(ctx: OperatorContext, namespace: str, name: str) -> Body | None:
+    store = ctx.informer(model.KEPTN_METRICS_PROVIDER).store
+    return store.get(namespace, name) or store.get(ctx.settings.keptn_namespace, name)
+
+
+def format_value(value: float) -> str:
+    """A metric value as KLT prints it: 42.5, 500 (not 500.0), NaN never reaches here."""
+    if math.isfinite(value) and value == int(value) and abs(value) < 1e15:
+        return str(int(value))
+    return repr(value)
+
+
+def interval_of(metric: Mapping[str, Any]) -> timedelta:
+    """``spec.fetchIntervalSeconds`` (default 10 s, at least 1 s)."""
+    seconds = (metric.get("spec") or {}).get("fetchIntervalSeconds") or _DEFAULT_INTERVAL
+    return timedelta(seconds=max(1, int(seconds)))
+
+
+def last_updated(metric: Mapping[str, Any]) -> datetime | None:
+    """``status.lastUpdated`` or None."""
+    text = (metric.get("status") or {}).get("lastUpdated")
+    try:
+        return parse_time(str(text)) if text else None
+    except ValueError:
+        return None
+
+
+def is_fresh(metric: Mapping[str, Any], now: datetime) -> bool:
+    """Whether the stored value is younger than the fetch interval."""
+    updated = last_updated(metric)
+    return updated is not None and updated + interval_of(metric) > now
+
+
+async def _fetch(
+    ctx: OperatorContext, sessions: ProviderSessions, metric: Mapping[str, Any], now: datetime
+) -> tuple[Body, float | None]:
+    """The status fields of one fetch, and the value (None on error)."""
+    meta = metric.get("metadata") or {}
+    spec = metric.get("spec") or {}
+    ns = str(meta.get("namespace") or "")
+    stamp = format_time(now)
+    fields: Body = {"lastUpdated": stamp}
+    value: float | None = None
+    try:
+        spec_range = parse_metric_range(spec.get("range"))
+        provider_name = str((spec.get("provider") or {}).get("name") or "")
+        provider_body = _find_provider(ctx, ns, provider_name)
+        if provider_body is None:
+            raise ConfigError(f"KeptnMetricsProvider {provider_name} not found")
+        config = await provider_config(ctx, provider_body)
+        provider = sessions.pool().get(config)
+        result = await evaluate_metric(provider, str(spec.get("query") or ""), spec_range, now)
+        value = result.value
+        fields.update(
+            value=format_value(value),
+            rawValue=base64.b64encode(result.raw[:_RAW_LIMIT]).decode(),
+            errMsg="",
+        )
+    except (ProviderError, KubeError) as err:
+        fields["errMsg"] = str(err)
+        spec_range = None
+    stored = int(((spec.get("range") or {}).get("storedResults")) or 0)
+    if stored > 0:
+        entry: Body = {
+            "value": fields.get("value", ""),
+            "range": dict(spec.get("range") or {}),
+            "lastUpdated": stamp,
+        }
+        if fields.get("errMsg"):
+            entry["errMsg"] = fields["errMsg"]
+        previous = list((metric.get("status") or {}).get("intervalResults") or [])
+        fields["intervalResults"] = [*previous, entry][-stored:]
+    return fields, value
+
+
+async def refresh_metric(
+    ctx: OperatorContext, sessions: ProviderSessions, metric: Mapping[str, Any]
+) -> Body:
+    """Fetch ``metric`` now, write its status, return the new status (errMsg set on failure)."""
+    meta = metric.get("metadata") or {}
+    ns, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
+    fields, value = await _fetch(ctx, sessions, metric, ctx.now())
+    if fields.get("errMsg"):
+        log.info("KeptnMetric %s/%s: %s", ns, name, fields["errMsg"])
+    await ctx.client.patch_status(model.KEPTN_METRIC, name, {"status": fields}, ns)
+    if value is not None:
+        ctx.telemetry.set_metric_value(ns, name, value)
+    return {**(metric.get("status") or {}), **fields}
+
+
+def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
+    """The KeptnMetric controller, woken by its metrics and by provider changes."""
+    sessions = ProviderSessions()
+    metrics = ctx.informer(model.KEPTN_METRIC)
+
+    async def reconcile(key: ObjectKey) -> Result:
+        metric = metrics.store.get(key.namespace, key.name)
+        if metric is None:
+            ctx.telemetry.remove_metric_value(key.namespace, key.name)
+            return Result()
+        now = ctx.now()
+        updated = last_updated(metric)
+        if updated is not None and updated + interval_of(metric) > now:
+            return Result(requeue_at=updated + interval_of(metric))
+        try:
+            await refresh_metric(ctx, sessions, metric)
+        except NotFound:
+            return Result()  # deleted meanwhile
+        return Result(requeue_at=now + interval_of(metric))
+
+    controller = ClosingController(
+        "keptnmetric", reconcile, ctx.settings.workers, sessions=sessions
+    )
+    controller.watch(metrics, self_key)
+
+    def provider_changed(event_type: str, obj: Body, old: Body | None) -> list[ObjectKey]:
+        # only metrics whose provider never answered need an early retry; others keep their timer
+        name = str((obj.get("metadata") or {}).get("name") or "")
+        return [
+            ObjectKey(m["metadata"].get("namespace", ""), m["metadata"]["name"])
+            for m in metrics.store.by_index("provider", name)
+            if (m.get("status") or {}).get("errMsg")
+        ]
+
+    controller.watch(ctx.informer(model.KEPTN_METRICS_PROVIDER), provider_changed)
+    return controller
+
+
+def metric_routes(ctx: OperatorContext) -> list[web.RouteDef]:
+    """``GET /api/v1/metrics/{namespace}/{name}`` served from the informer cache."""
+    store = ctx.informer(model.KEPTN_METRIC).store
+
+    async def get_metric(request: web.Request) -> web.Response:
+        ns, name = request.match_info["namespace"], request.match_info["name"]
+        metric = store.get(ns, name)
+        if metric is None:
+            return web.json_response({"error": f"KeptnMetric {ns}/{name} not found"}, status=404)
+        value = str((metric.get("status") or {}).get("value") or "")
+        return web.json_response({"namespace": ns, "metric": name, "value": value})
+
+    return [web.get("/api/v1/metrics/{namespace}/{name}", get_metric)]

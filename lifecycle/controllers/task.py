@@ -1,0 +1,242 @@
+"""KeptnTask controller: one Job per task, its outcome mirrored into ``status`` (keptn.md §9).
+
+Reconcile, in this order:
+1. a task whose ``status.status`` is final is done: no Job lookup, no new Job (KLT #3921 looks
+   up the Job first and reruns a completed task whose Job was TTL-deleted);
+2. the KeptnTaskDefinition (task namespace, then the Keptn namespace); when missing, wait until
+   ``creationTimestamp + ctx.config().definition_wait`` (woken at once when the definition
+   appears) and then fail with ``could not find KeptnTaskDefinition: <def>``;
+3. the Job (``lifecycle.runtimes.job_name``: deterministic, so a crash between "create Job" and
+   "record jobName" finds the same Job); missing -> create it from ``runtimes.build_job``
+   (parameters, secureParameters, KEPTN_CONTEXT, retries -> backoffLimit, timeout ->
+   activeDeadlineSeconds, TTL) and record jobName/Progressing/startTime;
+4. Job conditions: Complete or SuccessCriteriaMet -> Succeeded; Failed or FailureTarget ->
+   Failed with the condition's reason and message (BackoffLimitExceeded, DeadlineExceeded).
+
+Event-driven: woken by its own changes, its Job (ownerReference) and its definition appearing;
+the only timer is the definition deadline. Telemetry ``task_started``/``task_finished`` and the
+task span are recorded only by the reconcile that committed the transition, so a restarted
+operator never counts a task twice. Events (keptn.md §3): ``CreateTaskNotFound``,
+``CreateTaskFailed`` on the KeptnTask. Must not poll, and never deletes a Job.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Final
+
+from lifecycle import model
+from lifecycle.controllers.context import OperatorContext
+from lifecycle.kube import (
+    AlreadyExists,
+    Controller,
+    KubeError,
+    NotFound,
+    ObjectKey,
+    Result,
+    format_message,
+    owner_keys,
+    self_key,
+)
+from lifecycle.naming import format_time, parse_time
+from lifecycle.phases import LONG_NAMES, Phase, State
+from lifecycle.runtimes import RuntimeImages, TaskDefinitionError, build_job, job_name
+from tracing.spans import export_child_span
+
+__all__ = ["COMPONENT", "find_definition", "job_outcome", "setup"]
+
+log = logging.getLogger(__name__)
+
+COMPONENT: Final = "keptntask-controller"
+Body = dict[str, Any]
+_FINAL: Final = frozenset({State.SUCCEEDED, State.FAILED, State.DEPRECATED, State.WARNING})
+_SUCCESS_CONDITIONS: Final = ("Complete", "SuccessCriteriaMet")
+_FAILURE_CONDITIONS: Final = ("Failed", "FailureTarget")
+
+
+def job_outcome(job: Mapping[str, Any]) -> tuple[State, str, str] | None:
+    """(state, reason, message) from a Job's true conditions, or None while it runs."""
+    conditions = [
+        c for c in (job.get("status") or {}).get("conditions") or () if c.get("status") == "True"
+    ]
+    for cond in conditions:
+        if cond.get("type") in _FAILURE_CONDITIONS:
+            return State.FAILED, str(cond.get("reason") or ""), str(cond.get("message") or "")
+    for cond in conditions:
+        if cond.get("type") in _SUCCESS_CONDITIONS:
+            return State.SUCCEEDED, "", ""
+    return None
+
+
+def find_definition(ctx: OperatorContext, namespace: str, name: str) -> Body | None:
+    """The KeptnTaskDefinition ``name`` in ``namespace``, else in the Keptn namespace."""
+    store = ctx.informer(model.KEPTN_TASK_DEFINITION).store
+    return store.get(namespace, name) or store.get(ctx.settings.keptn_namespace, name)
+
+
+def _annotations(task: Body) -> dict[str, str]:
+    meta = task.get("metadata") or {}
+    spec = task.get("spec") or {}
+    context = spec.get("context") or {}
+    return {
+        "namespace": str(meta.get("namespace", "")),
+        "name": str(meta.get("name", "")),
+        "phase": Phase.CREATE_TASK.value,
+        "traceparent": str((meta.get("annotations") or {}).get("traceparent", "")),
+        "appName": str(context.get("appName", "")),
+        "appVersion": str(context.get("appVersion", "")),
+        "workloadName": str(context.get("workloadName", "")),
+        "workloadVersion": str(context.get("workloadVersion", "")),
+        "taskName": str(meta.get("name", "")),
+        "taskDefinitionName": str(spec.get("taskDefinition", "")),
+    }
+
+
+def _created(task: Body, now: datetime) -> datetime:
+    text = (task.get("metadata") or {}).get("creationTimestamp")
+    try:
+        return parse_time(str(text)) if text else now
+    except ValueError:
+        return now
+
+
+def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
+    """The KeptnTask controller: woken by tasks, their Jobs and their definitions."""
+    tasks = ctx.informer(model.KEPTN_TASK)
+    jobs = ctx.informer(model.JOB)
+    images = RuntimeImages(
+        deno=ctx.settings.deno_runner_image, python=ctx.settings.python_runner_image
+    )
+
+    def emit(task: Body, reason: str, text: str, *, once: bool = False) -> None:
+        meta = task.get("metadata") or {}
+        context = (task.get("spec") or {}).get("context") or {}
+        version = str(context.get("workloadVersion") or context.get("appVersion") or "")
+        ctx.recorder(COMPONENT).emit(
+            task,
+            "Warning",
+            reason,
+            format_message(
+                LONG_NAMES[Phase.CREATE_TASK],
+                text,
+                namespace=str(meta.get("namespace", "")),
+                name=str(meta.get("name", "")),
+                version=version,
+            ),
+            annotations=_annotations(task),
+            key=reason if once else None,
+        )
+
+    async def write(task: Body, fields: Body) -> Body | None:
+        """Merge-patch the changed status fields; the task as now stored, None if unchanged."""
+        status = task.get("status") or {}
+        diff = {k: v for k, v in fields.items() if status.get(k) != v}
+        if not diff:
+            return None
+        meta = task["metadata"]
+        await ctx.client.patch_status(
+            model.KEPTN_TASK, meta["name"], {"status": diff}, meta.get("namespace")
+        )
+        return {**task, "status": {**status, **diff}}
+
+    async def finish(task: Body, state: State, reason: str, message: str) -> None:
+        now = format_time(ctx.now())
+        status = task.get("status") or {}
+        fields: Body = {"status": state.value, "reason": reason, "message": message, "endTime": now}
+        if not status.get("startTime"):
+            fields["startTime"] = now
+        done = await write(task, fields)
+        if done is None:
+            return
+        if not status.get("startTime"):
+            ctx.telemetry.task_started(done)
+        ctx.telemetry.task_finished(done)
+        export_child_span(ctx.spans, done)
+
+    async def start_job(task: Body, definition: Body) -> None:
+        meta = task["metadata"]
+        ns = str(meta.get("namespace") or "")
+        try:
+            body = build_job(
+                task, definition, images=images, resolve=lambda n: find_definition(ctx, ns, n)
+            )
+        except TaskDefinitionError as err:
+            emit(task, "CreateTaskFailed", f"could not merge KeptnTaskDefinition: {err} ")
+            await finish(task, State.FAILED, "InvalidTaskDefinition", str(err))
+            return
+        try:
+            await ctx.client.create(model.JOB, body)
+        except AlreadyExists:
+            pass  # created before a crash or by a racing worker: the same Job, not a second run
+        except KubeError:
+            emit(task, "CreateTaskFailed", f"could not create Job: {meta['name']} ")
+            raise
+        fields: Body = {
+            "jobName": body["metadata"]["name"],
+            "status": State.PROGRESSING.value,
+        }
+        if not (task.get("status") or {}).get("startTime"):
+            fields["startTime"] = format_time(ctx.now())
+        started = await write(task, fields)
+        if started is not None and "startTime" in fields:
+            ctx.telemetry.task_started(started)
+
+    async def reconcile(key: ObjectKey) -> Result:
+        task = tasks.store.get(key.namespace, key.name)
+        if task is None:
+            return Result()
+        status = task.get("status") or {}
+        if State.parse(status.get("status")) in _FINAL:
+            return Result()  # completion before the Job lookup (KLT #3921)
+        spec = task.get("spec") or {}
+        definition_name = str(spec.get("taskDefinition") or "")
+        definition = find_definition(ctx, key.namespace, definition_name)
+        if definition is None:
+            now = ctx.now()
+            deadline = _created(task, now) + ctx.config().definition_wait
+            text = f"could not find KeptnTaskDefinition: {definition_name}"
+            if now < deadline:
+                emit(task, "CreateTaskNotFound", f"{text} ", once=True)
+                return Result(requeue_at=deadline)
+            await finish(task, State.FAILED, "DefinitionNotFound", text)
+            return Result()
+        name = str(status.get("jobName") or job_name(task))
+        job = jobs.store.get(key.namespace, name)
+        if job is None and status.get("jobName"):
+            try:  # the cache may lag behind our own create
+                job = await ctx.client.get(model.JOB, name, key.namespace)
+            except NotFound:
+                await finish(
+                    task, State.FAILED, "JobNotFound", f"Job {name} was deleted before it finished"
+                )
+                return Result()
+        if job is None:
+            await start_job(task, definition)
+            return Result()
+        outcome = job_outcome(job)
+        if outcome is None:
+            return Result()
+        await finish(task, *outcome)
+        return Result()
+
+    controller: Controller[ObjectKey] = Controller("keptntask", reconcile, ctx.settings.workers)
+    controller.watch(tasks, self_key)
+    controller.watch(jobs, owner_keys("KeptnTask", controller_only=True))
+
+    def definition_changed(event_type: str, obj: Body, old: Body | None) -> list[ObjectKey]:
+        if event_type != "ADDED":
+            return []
+        meta = obj.get("metadata") or {}
+        ns = str(meta.get("namespace") or "")
+        shared = ns == ctx.settings.keptn_namespace
+        return [
+            ObjectKey(t["metadata"].get("namespace", ""), t["metadata"]["name"])
+            for t in tasks.store.by_index("taskDefinition", str(meta.get("name", "")))
+            if (shared or t["metadata"].get("namespace") == ns)
+            and State.parse((t.get("status") or {}).get("status")) not in _FINAL
+        ]
+
+    controller.watch(ctx.informer(model.KEPTN_TASK_DEFINITION), definition_changed)
+    return controller

@@ -1,0 +1,122 @@
+"""KeptnTaskDefinition controller: inline code -> the ``keptnfn-<definition>`` ConfigMap.
+
+Role: for a deno/python definition with ``inline.code`` it creates the ConfigMap (data key
+``code``, owned by the definition, body from ``lifecycle.runtimes.function_config_map``) or
+updates it when the code changed, and records the name in ``status.function.configMap``; for
+``configMapRef`` it records the user's ConfigMap name (as KLT). Validation is the admission
+webhook's; this controller never rejects a definition.
+
+Invariants: one GET of the ConfigMap per reconcile of a definition with inline code, a write only
+when the ConfigMap is missing or its code differs, a status patch only when the recorded name
+changes. Failures emit ``ReconcileTaskFailed`` (KLT: "could not create/update configmap") and are
+retried with backoff. The ConfigMap goes away with its owner (garbage collection), never here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lifecycle import model
+from lifecycle.controllers.context import OperatorContext
+from lifecycle.kube import (
+    AlreadyExists,
+    Controller,
+    KubeError,
+    NotFound,
+    ObjectKey,
+    Result,
+    format_message,
+    self_key,
+)
+from lifecycle.phases import LONG_NAMES, Phase
+from lifecycle.runtimes import function_config_map
+
+__all__ = ["COMPONENT", "setup"]
+
+COMPONENT = "keptntaskdefinition-controller"
+Body = dict[str, Any]
+
+
+def _recorded_name(definition: Body) -> str:
+    spec = definition.get("spec") or {}
+    for runtime in ("deno", "python"):
+        ref = ((spec.get(runtime) or {}).get("configMapRef") or {}).get("name")
+        if ref:
+            return str(ref)
+    return ""
+
+
+def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
+    """The KeptnTaskDefinition controller (woken by definitions and their ConfigMaps' owners)."""
+    definitions = ctx.informer(model.KEPTN_TASK_DEFINITION)
+
+    def failed(definition: Body, config_map: Body, text: str) -> None:
+        meta = config_map.get("metadata") or {}
+        ctx.recorder(COMPONENT).emit(
+            {**config_map, "apiVersion": "v1", "kind": "ConfigMap"},
+            "Warning",
+            "ReconcileTaskFailed",
+            format_message(
+                LONG_NAMES[Phase.RECONCILE_TASK],
+                text,
+                namespace=str(meta.get("namespace", "")),
+                name=str(meta.get("name", "")),
+                version="",
+            ),
+            annotations={
+                "namespace": str(meta.get("namespace", "")),
+                "name": str(meta.get("name", "")),
+                "phase": Phase.RECONCILE_TASK.value,
+                "taskDefinitionName": str((definition.get("metadata") or {}).get("name", "")),
+            },
+        )
+
+    async def ensure_config_map(definition: Body, wanted: Body) -> None:
+        meta = wanted["metadata"]
+        try:
+            current = await ctx.client.get(model.CONFIG_MAP, meta["name"], meta["namespace"])
+        except NotFound:
+            try:
+                await ctx.client.create(model.CONFIG_MAP, wanted)
+            except AlreadyExists:
+                raise  # created meanwhile: the retry compares the code
+            except KubeError:
+                failed(definition, wanted, "could not create configmap")
+                raise
+            return
+        if (current.get("data") or {}).get("code") == wanted["data"]["code"]:
+            return
+        try:
+            await ctx.client.patch(
+                model.CONFIG_MAP, meta["name"], {"data": wanted["data"]}, meta["namespace"]
+            )
+        except KubeError:
+            failed(definition, wanted, "could not update configmap")
+            raise
+
+    async def reconcile(key: ObjectKey) -> Result:
+        definition = definitions.store.get(key.namespace, key.name)
+        if definition is None:
+            return Result()
+        wanted = function_config_map(definition)
+        name = _recorded_name(definition)
+        if wanted is not None:
+            await ensure_config_map(definition, wanted)
+            name = str(wanted["metadata"]["name"])
+        recorded = ((definition.get("status") or {}).get("function") or {}).get("configMap", "")
+        if name and recorded != name:
+            await ctx.client.patch_status(
+                model.KEPTN_TASK_DEFINITION,
+                key.name,
+                {"status": {"function": {"configMap": name}}},
+                key.namespace,
+            )
+        return Result()
+
+    controller: Controller[ObjectKey] = Controller(
+        "keptntaskdefinition", reconcile, ctx.settings.workers
+    )
+    controller.watch(definitions, self_key)
+    # ConfigMaps have no informer: one edited or deleted by hand is restored on the definition's
+    # next event (or resync), not at once.
+    return controller
