@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox.node.pods import is_active, is_ready, is_terminating, timestamp
+from sandbox.node.pods import bound_node, is_active, is_ready, is_terminating, timestamp
 
 __all__ = [
     "HASH_LABEL",
@@ -112,8 +112,16 @@ def replicaset_plan(rs: Body, pods: list[Body]) -> PodPlan:
     """Scale a ReplicaSet to spec.replicas; status replicas/ready/available/fullyLabeled."""
     want = replicas_of(rs)
     live = [p for p in pods if is_active(p)]
-    # Delete the least useful first: gated/unready, then the newest.
-    live.sort(key=lambda p: (is_ready(p), p["metadata"].get("creationTimestamp", "")), reverse=True)
+    # Keep the most useful: ready before unready (gated, starting), then the oldest; so the
+    # pods deleted are the unready ones, then the newest, as the real controller picks them.
+    live.sort(
+        key=lambda p: (
+            not is_ready(p),
+            not bound_node(p),
+            p["metadata"].get("creationTimestamp", ""),
+            p["metadata"].get("name", ""),
+        )
+    )
     delete = tuple(p["metadata"]["name"] for p in live[want:]) if len(live) > want else ()
     create = tuple("" for _ in range(want - len(live))) if len(live) < want else ()
     kept = live[:want]

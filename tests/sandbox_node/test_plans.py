@@ -81,6 +81,14 @@ def test_replicaset_scales_to_spec(want: int, have: int, create: int, delete: in
     assert plan.status["fullyLabeledReplicas"] == kept
 
 
+def test_replicaset_scale_down_deletes_the_newest_ready_pods() -> None:
+    rs = {"metadata": {"name": "rs"}, "spec": {"replicas": 1, "template": template()}}
+    old, new = pod("old"), pod("new")
+    old["metadata"]["creationTimestamp"] = "2026-01-01T00:00:00Z"
+    new["metadata"]["creationTimestamp"] = "2026-01-02T00:00:00Z"
+    assert replicaset_plan(rs, [new, old]).delete == ("new",)
+
+
 def test_replicaset_deletes_unready_pods_first_and_ignores_finished_ones() -> None:
     rs = {"metadata": {"name": "rs"}, "spec": {"replicas": 1, "template": template()}}
     pods = [pod("a", ready=True), pod("b", ready=False), pod("c", phase="Failed", ready=False)]
