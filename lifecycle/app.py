@@ -1,0 +1,422 @@
+"""The composition root of `klt operator`: builds every part once and wires them together.
+
+Role: from `RunSettings` build the KubeClient (kubeconfig or in-cluster), one Informer per kind of
+`context.KINDS` with `context.INDEXES`, an EventRecorder per KLT component (each feeding the
+CloudEvents sender), Telemetry on a fresh CollectorRegistry, Tracing, the ConfigHolder (the
+KeptnConfig controller writes it; listeners retarget tracing and CloudEvents), the controllers
+(a list of `setup(ctx)` functions, imported lazily so a controller module that is missing is
+logged and skipped), the HTTP server (/metrics and probes plain, webhooks TLS with certificates
+from lifecycle.certs) and leader election on a Lease.
+
+    async with Operator(RunSettings(kubeconfig=path, webhook_url_host="127.0.0.1")) as op:
+        await op.wait_ready()     # caches synced, listeners bound, webhooks registered
+        await op.wait_leading()   # controllers running
+        op.ports, op.client, op.telemetry, op.registry, op.context
+
+Invariants: webhooks and informers run on every replica; controllers run only on the Lease
+holder (or always with leader_elect=False) and only after every informer listed once; losing
+the Lease stops the controllers and makes `run()` exit non-zero (the pod restarts, as with
+controller-runtime). `stop()` releases the Lease, drains events and spans, and closes the client.
+Must not: hold flow logic (controllers do) or import sandbox.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import importlib
+import json
+import logging
+import signal
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any
+
+from opentelemetry.sdk.trace.export import SpanExporter
+from prometheus_client import CollectorRegistry
+
+from lifecycle import model
+from lifecycle.certs import ensure_certificates
+from lifecycle.cloudevents import CloudEventSender
+from lifecycle.controllers.admission import KubeAdmissionStore, register_webhooks
+from lifecycle.controllers.context import (
+    INDEXES,
+    KINDS,
+    ConfigHolder,
+    OperatorContext,
+)
+from lifecycle.kube.client import KubeClient
+from lifecycle.kube.controller import Controller, ObjectKey
+from lifecycle.kube.errors import KubeError
+from lifecycle.kube.events import EventRecorder
+from lifecycle.kube.informer import Informer
+from lifecycle.kube.leader import LeaderElector
+from lifecycle.server import OperatorServer, server_ssl_context
+from lifecycle.settings import RunSettings, add_arguments, from_args
+from lifecycle.telemetry import Telemetry
+from lifecycle.webhook import PodMutator
+from tracing.setup import Tracing
+
+__all__ = ["COMPONENTS", "CONTROLLER_MODULES", "Operator", "add_arguments", "run"]
+
+log = logging.getLogger(__name__)
+
+COMPONENTS = (
+    "keptnappversion-controller",
+    "keptnworkloadversion-controller",
+    "keptnapp-controller",
+    "keptnworkload-controller",
+    "keptntask-controller",
+    "keptntaskdefinition-controller",
+    "keptnevaluation-controller",
+    "keptn/webhook",
+)
+"""KLT's event source components; a recorder for any other name is made on first use."""
+
+CONTROLLER_MODULES = (
+    "lifecycle.controllers.config",
+    "lifecycle.controllers.appcreation",
+    "lifecycle.controllers.app",
+    "lifecycle.controllers.workload",
+    "lifecycle.controllers.appversion",
+    "lifecycle.controllers.workloadversion",
+    "lifecycle.controllers.gate",
+    "lifecycle.controllers.taskdefinition",
+    "lifecycle.controllers.task",
+    "lifecycle.controllers.evaluation",
+    "lifecycle.controllers.metric",
+    "lifecycle.controllers.analysis",
+)
+"""Modules exposing `setup(ctx) -> Controller[ObjectKey]`, in start order."""
+
+# Kinds read across namespaces even when the operator is scoped to one: definitions and
+# metrics may live in the Keptn namespace, and any KeptnConfig counts.
+_CLUSTER_WIDE = frozenset(
+    {
+        model.KEPTN_TASK_DEFINITION,
+        model.KEPTN_EVALUATION_DEFINITION,
+        model.KEPTN_CONFIG,
+        model.KEPTN_METRIC,
+        model.KEPTN_METRICS_PROVIDER,
+    }
+)
+
+
+class _Recorders(dict[str, EventRecorder]):
+    """Recorders by component; an unknown component gets one on first use."""
+
+    def __init__(self, make: Callable[[str], EventRecorder]) -> None:
+        super().__init__()
+        self._make = make
+
+    def __missing__(self, component: str) -> EventRecorder:
+        recorder = self[component] = self._make(component)
+        return recorder
+
+
+def load_setups(
+    modules: tuple[str, ...] = CONTROLLER_MODULES,
+) -> list[Callable[[OperatorContext], Controller[ObjectKey]]]:
+    """The `setup` functions of the controller modules that exist (missing ones are logged)."""
+    setups = []
+    for name in modules:
+        try:
+            module = importlib.import_module(name)
+        except ImportError as exc:
+            log.warning("controller module %s not available: %s", name, exc)
+            continue
+        setup = getattr(module, "setup", None)
+        if callable(setup):
+            setups.append(setup)
+    return setups
+
+
+class Operator:
+    """The running operator; `start()`/`stop()` or `async with`."""
+
+    def __init__(
+        self,
+        settings: RunSettings | None = None,
+        *,
+        client: KubeClient | None = None,
+        span_exporter: SpanExporter | None = None,
+        identity: str | None = None,
+        controller_modules: tuple[str, ...] = CONTROLLER_MODULES,
+    ) -> None:
+        """`client` overrides the settings' kubeconfig; `span_exporter` the tracing URL (tests)."""
+        self.settings = settings or RunSettings()
+        self._given_client = client
+        self._span_exporter = span_exporter
+        self._identity = identity
+        self._modules = controller_modules
+        self.registry = CollectorRegistry()
+        self.telemetry = Telemetry(self.registry)
+        self.tracing = Tracing(
+            self.settings.span_target, exporter=span_exporter, batch=span_exporter is None
+        )
+        self.holder = ConfigHolder()
+        self.cloudevents = CloudEventSender(None, self.telemetry)
+        self.controllers: list[Controller[ObjectKey]] = []
+        self.informers: dict[model.ResourceKind, Informer] = {}
+        self.ports: dict[str, int] = {}
+        self.lost_leadership = asyncio.Event()
+        self._client: KubeClient | None = None
+        self._ctx: OperatorContext | None = None
+        self._server: OperatorServer | None = None
+        self._elector: LeaderElector | None = None
+        self._tasks: list[asyncio.Task[None]] = []
+        self._ready = asyncio.Event()
+        self._leading = asyncio.Event()
+        self._background: set[asyncio.Task[Any]] = set()
+
+    # -- accessors ----------------------------------------------------------------------
+
+    @property
+    def client(self) -> KubeClient:
+        assert self._client is not None, "operator not started"
+        return self._client
+
+    @property
+    def context(self) -> OperatorContext:
+        assert self._ctx is not None, "operator not started"
+        return self._ctx
+
+    @property
+    def ready(self) -> bool:
+        """Every informer listed once and the listeners are bound."""
+        return self._ready.is_set()
+
+    async def wait_ready(self) -> None:
+        """Wait until every informer listed once (wrap in `asyncio.timeout` to bound it)."""
+        await self._ready.wait()
+
+    async def wait_leading(self) -> None:
+        """Wait until this replica runs the controllers (wrap in `asyncio.timeout`)."""
+        await self._leading.wait()
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def __aenter__(self) -> Operator:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    async def _make_client(self) -> KubeClient:
+        if self._given_client is not None:
+            return self._given_client
+        if self.settings.in_cluster:
+            return await KubeClient.in_cluster()
+        return await KubeClient.from_kubeconfig(self.settings.kubeconfig)
+
+    async def start(self) -> None:
+        """Build and start everything; returns once listening (readiness follows in the background)."""
+        s = self.settings
+        op = s.operator
+        client = self._client = await self._make_client()
+        for kind in KINDS:
+            scoped = kind.namespaced and kind not in _CLUSTER_WIDE
+            self.informers[kind] = Informer(
+                client,
+                kind,
+                namespace=op.watch_namespace if scoped else None,
+                indexes=dict(INDEXES.get(kind, {})),
+            )
+
+        def make_recorder(component: str) -> EventRecorder:
+            recorder = EventRecorder(client, component)
+            recorder.subscribe(
+                lambda event, obj: None if self.cloudevents.submit(event, obj) else None
+            )
+            return recorder
+
+        recorders = _Recorders(make_recorder)
+        for component in COMPONENTS:
+            recorders[component] = make_recorder(component)
+        self._ctx = OperatorContext(
+            client=client,
+            informers=self.informers,
+            recorders=recorders,
+            telemetry=self.telemetry,
+            spans=self.tracing,
+            cloudevents=self.cloudevents,
+            settings=op,
+            holder=self.holder,
+        )
+        self.holder.listeners.append(self._config_changed)
+        for setup in load_setups(self._modules):
+            self.controllers.append(setup(self._ctx))
+        self.telemetry.operator_started()
+        await self.cloudevents.start()
+        for informer in self.informers.values():
+            informer.start()
+        ssl_context = None
+        bundle = None
+        if s.webhooks:
+            bundle = await asyncio.to_thread(
+                ensure_certificates,
+                s.cert_dir,
+                service=s.webhook_service,
+                namespace=op.keptn_namespace,
+                now=datetime.now(UTC),
+            )
+            ssl_context = server_ssl_context(str(bundle.cert_file), str(bundle.key_file))
+        mutator = None
+        if s.webhooks:
+            store = KubeAdmissionStore(client, self.informers, recorders["keptn/webhook"])
+            mutator = PodMutator(
+                store=store, tracer=self.tracing.provider.get_tracer("keptn/webhook")
+            )
+        self._server = OperatorServer(
+            config=s.server,
+            registry=self.registry,
+            ready=lambda: self.ready,
+            mutator=mutator,
+            ssl_context=ssl_context,
+        )
+        await self._server.start()
+        self.ports = dict(self._server.ports)
+        await self._ensure_namespace(op.keptn_namespace)
+        if bundle is not None:
+            url_base = (
+                f"https://{s.webhook_url_host}:{self.ports['webhook']}"
+                if s.webhook_url_host
+                else None
+            )
+            await register_webhooks(
+                client,
+                ca_bundle=bundle.ca_bundle,
+                url_base=url_base,
+                keptn_namespace=op.keptn_namespace,
+            )
+        self._tasks.append(asyncio.create_task(self._become_ready(), name="operator-ready"))
+        if s.leader_elect:
+            self._elector = LeaderElector(
+                client, name=s.lease_name, namespace=op.keptn_namespace, identity=self._identity
+            )
+            self._tasks.append(
+                asyncio.create_task(
+                    self._elector.run(self._lead, self._lost), name="operator-leader"
+                )
+            )
+        else:
+            self._tasks.append(asyncio.create_task(self._lead(), name="operator-controllers"))
+
+    async def _ensure_namespace(self, name: str) -> None:
+        with contextlib.suppress(KubeError):
+            await self.client.create(model.NAMESPACE, {"metadata": {"name": name}})
+
+    async def _become_ready(self) -> None:
+        await asyncio.gather(*(i.wait_synced() for i in self.informers.values()))
+        self._ready.set()
+        log.info("caches synced: ready")
+
+    async def _lead(self) -> None:
+        await self._ready.wait()
+        for controller in self.controllers:
+            controller.start()
+        self._leading.set()
+        log.info("leading: %d controllers running", len(self.controllers))
+        try:
+            await asyncio.Event().wait()
+        finally:
+            self._leading.clear()
+            await asyncio.gather(*(c.stop(grace=2.0) for c in self.controllers))
+
+    async def _lost(self) -> None:
+        self.lost_leadership.set()
+
+    def _config_changed(self, holder: ConfigHolder) -> None:
+        self.cloudevents.set_endpoint(holder.cloud_events_endpoint or None)
+        if self.settings.span_target is None and self._span_exporter is None:
+            task = asyncio.ensure_future(
+                asyncio.to_thread(self.tracing.reconfigure, holder.otel_collector_url or None)
+            )
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+
+    async def stop(self) -> None:
+        """Stop controllers (releasing the Lease), listeners and informers; drain events and spans."""
+        for task in reversed(self._tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks.clear()
+        if self._server is not None:
+            await self._server.stop()
+            self._server = None
+        for informer in self.informers.values():
+            await informer.stop()
+        if self._ctx is not None:
+            for recorder in list(self._ctx.recorders.values()):
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(recorder.flush(), 5.0)
+        await self.cloudevents.stop()
+        for task in list(self._background):
+            with contextlib.suppress(Exception):
+                await task
+        await asyncio.to_thread(self.tracing.shutdown)
+        if self._client is not None and self._given_client is None:
+            await self._client.close()
+        self._client = None
+
+
+# -- CLI ------------------------------------------------------------------------------------
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def _setup_logging(fmt: str, level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(_JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+
+
+async def _serve(settings: RunSettings) -> int:
+    operator = Operator(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    await operator.start()
+    print(f"operator listening: {json.dumps(operator.ports)}", flush=True)
+    lost = asyncio.ensure_future(operator.lost_leadership.wait())
+    stopped = asyncio.ensure_future(stop.wait())
+    try:
+        await asyncio.wait({lost, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        lost.cancel()
+        stopped.cancel()
+        await operator.stop()
+    return 1 if operator.lost_leadership.is_set() and not stop.is_set() else 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """`klt operator`: run until SIGTERM/SIGINT (exit 0) or a lost Lease (exit 1)."""
+    settings = from_args(args)
+    _setup_logging(settings.log_format, settings.log_level)
+    return asyncio.run(_serve(settings))

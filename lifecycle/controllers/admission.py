@@ -1,0 +1,170 @@
+"""Webhook glue: the pod mutator's AdmissionStore on lifecycle/kube, and webhook registration.
+
+Role: `KubeAdmissionStore` answers the mutator's reads from the informer caches once they are
+synced (falling back to a GET on a miss, so a pod admitted while the caches fill is never
+mistaken for an unmanaged one) and writes through the client. `register_webhooks` writes the
+Mutating/ValidatingWebhookConfigurations of deploy/operator/webhooks.yaml with our CA bundle:
+with `url_base` (sandbox/dev) every clientConfig becomes a URL pointing at this process; without
+it (in-cluster) the Service references stay and only the caBundle and the Keptn namespace change.
+The pod webhook's namespaceSelector loses its `keptn.sh/lifecycle-toolkit In (enabled)` term:
+the mutator itself honours the opt-in as a label or as KLT's annotation (a selector only sees
+labels); the exclusions (system namespaces, the Keptn namespace) stay.
+Must not: block or raise out of the mutator's calls other than as the protocol says.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lifecycle import model
+from lifecycle.kube.client import Body, KubeClient
+from lifecycle.kube.errors import AlreadyExists, Conflict, NotFound
+from lifecycle.kube.events import EventRecorder
+from lifecycle.kube.informer import Informer
+from lifecycle.model import ResourceKind
+from lifecycle.naming import NAMESPACE_ENABLED_ANNOTATION
+
+__all__ = ["WEBHOOKS_MANIFEST", "KubeAdmissionStore", "register_webhooks", "webhook_configurations"]
+
+log = logging.getLogger(__name__)
+
+WEBHOOKS_MANIFEST = Path(__file__).resolve().parents[2] / "deploy" / "operator" / "webhooks.yaml"
+MUTATING = model.ResourceKind(
+    "admissionregistration.k8s.io",
+    "v1",
+    "mutatingwebhookconfigurations",
+    "MutatingWebhookConfiguration",
+    namespaced=False,
+)
+VALIDATING = model.ResourceKind(
+    "admissionregistration.k8s.io",
+    "v1",
+    "validatingwebhookconfigurations",
+    "ValidatingWebhookConfiguration",
+    namespaced=False,
+)
+
+
+class KubeAdmissionStore:
+    """The mutator's reads (cache first) and writes (client), and its Warning events."""
+
+    def __init__(
+        self,
+        client: KubeClient,
+        informers: Mapping[ResourceKind, Informer],
+        recorder: EventRecorder,
+    ) -> None:
+        self._client = client
+        self._informers = informers
+        self._recorder = recorder
+
+    async def get(
+        self, kind: ResourceKind, namespace: str | None, name: str, *, fresh: bool = False
+    ) -> Mapping[str, Any] | None:
+        informer = self._informers.get(kind)
+        if not fresh and informer is not None and informer.synced.is_set():
+            found = informer.store.get(namespace if kind.namespaced else None, name)
+            if found is not None:
+                return found
+        try:
+            return await self._client.get(kind, name, namespace if kind.namespaced else None)
+        except NotFound:
+            return None
+
+    async def create(self, kind: ResourceKind, body: Mapping[str, Any]) -> bool:
+        try:
+            await self._client.create(kind, copy.deepcopy(dict(body)))
+        except AlreadyExists:
+            return False
+        return True
+
+    async def update(self, kind: ResourceKind, body: Mapping[str, Any]) -> bool:
+        try:
+            await self._client.replace(kind, copy.deepcopy(dict(body)))
+        except Conflict:
+            return False
+        return True
+
+    async def warn(self, obj: Mapping[str, Any], reason: str, message: str) -> None:
+        self._recorder.emit(dict(obj), "Warning", reason, message)
+
+
+def _selector(selector: Body, keptn_namespace: str) -> Body:
+    result = copy.deepcopy(selector)
+    expressions = []
+    for expr in result.get("matchExpressions") or ():
+        if expr.get("key") == NAMESPACE_ENABLED_ANNOTATION and expr.get("operator") == "In":
+            continue  # opt-in checked by the mutator: label or annotation
+        if expr.get("key") == "kubernetes.io/metadata.name":
+            expr["values"] = [
+                keptn_namespace if v == "keptn-system" else v for v in expr.get("values") or ()
+            ]
+        expressions.append(expr)
+    result["matchExpressions"] = expressions
+    return result
+
+
+def webhook_configurations(
+    *,
+    ca_bundle: str,
+    url_base: str | None,
+    keptn_namespace: str,
+    manifest: Path = WEBHOOKS_MANIFEST,
+) -> list[Body]:
+    """The configurations of `manifest` pointed at this operator (see the module docstring)."""
+    docs = [d for d in yaml.safe_load_all(manifest.read_text()) if isinstance(d, dict)]
+    result = []
+    for doc in docs:
+        if doc.get("kind") not in (MUTATING.kind, VALIDATING.kind):
+            continue
+        body = copy.deepcopy(doc)
+        for hook in body.get("webhooks") or ():
+            service = (hook.get("clientConfig") or {}).get("service") or {}
+            if url_base is not None:
+                hook["clientConfig"] = {
+                    "url": url_base.rstrip("/") + str(service.get("path", "/")),
+                    "caBundle": ca_bundle,
+                }
+            else:
+                service["namespace"] = keptn_namespace
+                hook["clientConfig"] = {"service": service, "caBundle": ca_bundle}
+            if hook.get("namespaceSelector"):
+                hook["namespaceSelector"] = _selector(hook["namespaceSelector"], keptn_namespace)
+        result.append(body)
+    return result
+
+
+async def register_webhooks(
+    client: KubeClient, *, ca_bundle: str, url_base: str | None, keptn_namespace: str
+) -> None:
+    """Create or update our webhook configurations (see `webhook_configurations`)."""
+    if not WEBHOOKS_MANIFEST.exists():
+        log.warning("no %s: webhook configurations not registered", WEBHOOKS_MANIFEST)
+        return
+    for body in webhook_configurations(
+        ca_bundle=ca_bundle, url_base=url_base, keptn_namespace=keptn_namespace
+    ):
+        kind = MUTATING if body["kind"] == MUTATING.kind else VALIDATING
+        name = body["metadata"]["name"]
+        for _ in range(5):
+            try:
+                current = await client.get(kind, name)
+            except NotFound:
+                try:
+                    await client.create(kind, copy.deepcopy(body))
+                    break
+                except AlreadyExists:
+                    continue
+            body["metadata"]["resourceVersion"] = current["metadata"].get("resourceVersion")
+            try:
+                await client.replace(kind, copy.deepcopy(body))
+                break
+            except Conflict:
+                continue
+        log.info("registered %s %s", kind.kind, name)
