@@ -234,9 +234,7 @@ class Operator:
 
         def make_recorder(component: str) -> EventRecorder:
             recorder = EventRecorder(client, component)
-            recorder.subscribe(
-                lambda event, obj: None if self.cloudevents.submit(event, obj) else None
-            )
+            recorder.subscribe(self._to_cloudevents)
             return recorder
 
         recorders = _Recorders(make_recorder)
@@ -331,6 +329,9 @@ class Operator:
         finally:
             self._leading.clear()
             await asyncio.gather(*(c.stop(grace=2.0) for c in self.controllers))
+
+    def _to_cloudevents(self, event: dict[str, Any], obj: dict[str, Any]) -> None:
+        self.cloudevents.submit(event, obj)  # False (no endpoint, queue full) is counted there
 
     async def _lost(self) -> None:
         self.lost_leadership.set()
