@@ -69,6 +69,7 @@ class Kubelet:
         self._runtime = runtime
         self._settings = settings
         self._runs: dict[str, _PodRun] = {}
+        self._uid_by_key: dict[Key, str] = {}
         self._log_endpoint: bool | None = None
         self._binding: bool | None = None
         """Whether the server has pods/binding; None until the first try."""
@@ -77,8 +78,11 @@ class Kubelet:
         """Bring one pod one step closer to running."""
         pod = self._pods.get(key)
         uid = str(pod["metadata"].get("uid", "")) if pod else ""
-        for stale in [r for r in self._runs.values() if r.key == key and r.uid != uid]:
-            await self._kill(stale)
+        known = self._uid_by_key.get(key)
+        if known is not None and known != uid:  # deleted, or replaced by a same-named pod
+            stale = self._runs.get(known)
+            if stale is not None:
+                await self._kill(stale)
         if pod is None:
             return None
         if is_terminating(pod):
@@ -97,6 +101,7 @@ class Kubelet:
             return None
         run = _PodRun(uid=uid, key=key, scheduled_at=time.time())
         self._runs[uid] = run
+        self._uid_by_key[key] = uid
         if phase == "Running":
             await self._adopt(pod, run)
             return None
@@ -110,6 +115,8 @@ class Kubelet:
 
     async def _kill(self, run: _PodRun) -> None:
         self._runs.pop(run.uid, None)
+        if self._uid_by_key.get(run.key) == run.uid:
+            del self._uid_by_key[run.key]
         if run.task is not None and not run.task.done():
             run.task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -174,12 +181,23 @@ class Kubelet:
             await self._write(pod, run)  # ContainerCreating, as a kubelet shows it
             await asyncio.sleep(self._settings.pod_start_delay)
         run.started_at = time.time()
-        await asyncio.gather(
-            *(
-                self._container(pod, run, c, p, s)
-                for c, p, s in zip(containers, plans, run.states, strict=True)
+        try:
+            await asyncio.gather(
+                *(
+                    self._container(pod, run, c, p, s)
+                    for c, p, s in zip(containers, plans, run.states, strict=True)
+                )
             )
-        )
+        except Exception as exc:  # a node bug must fail the pod visibly, not hang it
+            log.exception("running pod %s failed", run.key)
+            now = time.time()
+            for state in run.states:
+                if state.state != "terminated":
+                    state.state, state.reason, state.exit_code = "terminated", "Error", 128
+                    state.started_at = state.started_at or now
+                    state.finished_at, state.message = now, f"sandbox node error: {exc!r}"
+            with contextlib.suppress(ApiError):
+                await self._write(pod, run)
 
     async def _container(
         self, pod: Body, run: _PodRun, container: Body, plan: ContainerPlan, state: ContainerState
