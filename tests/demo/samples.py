@@ -93,7 +93,12 @@ def _workload(name: str, offset: float, fail: bool) -> dict[str, Any]:
         "apiVersion": "lifecycle.keptn.sh/v1",
         "kind": "KeptnWorkloadVersion",
         "metadata": {"name": f"podtato-head-{name}-0.1.0", "namespace": "podtato-kubectl"},
-        "spec": {"app": "podtato-head", "workloadName": f"podtato-head-{name}", "version": "0.1.0"},
+        "spec": {
+            "app": "podtato-head",
+            "workloadName": f"podtato-head-{name}",
+            "version": "0.1.0",
+            "resourceReference": {"uid": f"uid-{name}", "kind": "ReplicaSet", "name": f"{name}-rs"},
+        },
         "status": {
             "status": "Failed" if fail else "Succeeded",
             "startTime": at(offset),
