@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
-from tests.demo import samples
 from lifecycle import timeline
+from tests.demo import samples
 from tracing.setup import span_to_dict
 from tracing.spans import build_version_spans
 
