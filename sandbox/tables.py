@@ -370,20 +370,27 @@ def table_for(
 ) -> dict[str, Any]:
     """A meta.k8s.io/v1 Table of `objects` with the kind's columns."""
     cols, cells = _columns(rt)
+    name_col = {
+        "name": "Name",
+        "type": "string",
+        "format": "name",
+        "description": "Name must be unique within a namespace.",
+        "priority": 0,
+    }
     definitions = [
-        {
-            "name": "Name",
-            "type": "string",
-            "format": "name",
-            "description": "Name must be unique within a namespace.",
-            "priority": 0,
-        }
-    ] + [
         {"name": n, "type": t, "format": f, "description": n, "priority": p} for n, t, f, p in cols
     ]
+    # Events list their name last and only with -o wide, as kube-apiserver's event printer does.
+    name_last = rt.kind == "Event"
+    if name_last:
+        definitions.append({**name_col, "priority": 1})
+    else:
+        definitions.insert(0, name_col)
     rows = []
     for obj in objects:
-        row: dict[str, Any] = {"cells": [obj["metadata"].get("name", ""), *cells(obj)]}
+        name = obj["metadata"].get("name", "")
+        values = cells(obj)
+        row: dict[str, Any] = {"cells": [*values, name] if name_last else [name, *values]}
         if include_object == "Object":
             row["object"] = obj
         elif include_object != "None":

@@ -440,7 +440,10 @@ class Api:
                 # maps the manager created and no longer sets go too, once empty
                 for depth in range(len(path) - 1, 1, -1):
                     parent = path[:depth]
-                    if any(p[:depth] == parent for p in new_fields) or _get_path(base, parent) != {}:
+                    if (
+                        any(p[:depth] == parent for p in new_fields)
+                        or _get_path(base, parent) != {}
+                    ):
                         break
                     _delete_path(base, parent)
         merged = (

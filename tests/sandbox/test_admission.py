@@ -33,10 +33,23 @@ class Hook:
         obj = request.get("object") or {}
         labels = (obj.get("metadata") or {}).get("labels") or {}
         if request["operation"] == "CREATE" and "deny" in labels:
-            return {"allowed": False, "status": {"code": 403, "message": f"label deny={labels['deny']} is not allowed"}}
+            return {
+                "allowed": False,
+                "status": {"code": 403, "message": f"label deny={labels['deny']} is not allowed"},
+            }
         if request["resource"]["resource"] == "pods" and request["operation"] == "CREATE":
-            patch = [{"op": "add", "path": "/spec/schedulingGates", "value": [{"name": "sandbox.klt.dev/gate"}]}]
-            return {"allowed": True, "patchType": "JSONPatch", "patch": base64.b64encode(json.dumps(patch).encode()).decode()}
+            patch = [
+                {
+                    "op": "add",
+                    "path": "/spec/schedulingGates",
+                    "value": [{"name": "sandbox.klt.dev/gate"}],
+                }
+            ]
+            return {
+                "allowed": True,
+                "patchType": "JSONPatch",
+                "patch": base64.b64encode(json.dumps(patch).encode()).decode(),
+            }
         return {"allowed": True}
 
     async def handle(self, request: web.Request) -> web.Response:
@@ -45,7 +58,9 @@ class Hook:
         if self.delay:
             await asyncio.sleep(self.delay)
         response = {"uid": review["request"]["uid"], **self.answer(review["request"])}
-        return web.json_response({"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response})
+        return web.json_response(
+            {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response}
+        )
 
 
 @pytest.fixture
@@ -68,12 +83,24 @@ def _config(kind: str, hook: Hook, path: str, resources: list[str], **extra: Any
     webhook = {
         "name": f"{path.strip('/')}.sandbox.klt.dev",
         "clientConfig": {"url": f"https://127.0.0.1:{hook.port}{path}", "caBundle": hook.ca_bundle},
-        "rules": [{"operations": ["CREATE", "UPDATE"], "apiGroups": ["", GROUP], "apiVersions": ["v1"], "resources": resources}],
+        "rules": [
+            {
+                "operations": ["CREATE", "UPDATE"],
+                "apiGroups": ["", GROUP],
+                "apiVersions": ["v1"],
+                "resources": resources,
+            }
+        ],
         "sideEffects": "None",
         "admissionReviewVersions": ["v1"],
         **extra,
     }
-    return {"apiVersion": "admissionregistration.k8s.io/v1", "kind": kind, "metadata": {"name": path.strip("/")}, "webhooks": [webhook]}
+    return {
+        "apiVersion": "admissionregistration.k8s.io/v1",
+        "kind": kind,
+        "metadata": {"name": path.strip("/")},
+        "webhooks": [webhook],
+    }
 
 
 POD = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "x:1"}]}}
@@ -81,7 +108,9 @@ POD = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image":
 
 async def test_mutating_webhook_patches_pods(kube: client.ApiClient, hook: Hook) -> None:
     adm, core = client.AdmissionregistrationV1Api(kube), client.CoreV1Api(kube)
-    await adm.create_mutating_webhook_configuration(_config("MutatingWebhookConfiguration", hook, "/mutate", ["pods"]))
+    await adm.create_mutating_webhook_configuration(
+        _config("MutatingWebhookConfiguration", hook, "/mutate", ["pods"])
+    )
     created = await core.create_namespaced_pod("default", POD)
     assert [g.name for g in created.spec.scheduling_gates] == ["sandbox.klt.dev/gate"]
     request = hook.reviews[-1]["request"]
@@ -95,24 +124,36 @@ async def test_mutating_webhook_patches_pods(kube: client.ApiClient, hook: Hook)
     assert len(hook.reviews) == calls
 
 
-async def test_validating_webhook_denies_with_its_message(kube: client.ApiClient, hook: Hook) -> None:
+async def test_validating_webhook_denies_with_its_message(
+    kube: client.ApiClient, hook: Hook
+) -> None:
     adm, co = client.AdmissionregistrationV1Api(kube), client.CustomObjectsApi(kube)
-    await adm.create_validating_webhook_configuration(_config("ValidatingWebhookConfiguration", hook, "/validate", ["widgets"]))
+    await adm.create_validating_webhook_configuration(
+        _config("ValidatingWebhookConfiguration", hook, "/validate", ["widgets"])
+    )
     body = widget("w")
     body["metadata"]["labels"] = {"deny": "yes"}  # type: ignore[index]
     with pytest.raises(ApiException) as err:
         await co.create_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, body)
     assert err.value.status == 403
     message = json.loads(err.value.body)["message"]
-    assert message == 'admission webhook "validate.sandbox.klt.dev" denied the request: label deny=yes is not allowed'
+    assert (
+        message
+        == 'admission webhook "validate.sandbox.klt.dev" denied the request: label deny=yes is not allowed'
+    )
     await co.create_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, widget("ok"))
-    assert hook.reviews[-1]["request"]["object"]["spec"]["retries"] == 3  # defaults applied before validation
+    assert (
+        hook.reviews[-1]["request"]["object"]["spec"]["retries"] == 3
+    )  # defaults applied before validation
 
 
 async def test_namespace_and_object_selectors(kube: client.ApiClient, hook: Hook) -> None:
     adm, core = client.AdmissionregistrationV1Api(kube), client.CoreV1Api(kube)
     cfg = _config(
-        "MutatingWebhookConfiguration", hook, "/mutate", ["pods"],
+        "MutatingWebhookConfiguration",
+        hook,
+        "/mutate",
+        ["pods"],
         namespaceSelector={"matchLabels": {"keptn": "on"}},
         objectSelector={"matchExpressions": [{"key": "skip", "operator": "DoesNotExist"}]},
     )
@@ -122,7 +163,9 @@ async def test_namespace_and_object_selectors(kube: client.ApiClient, hook: Hook
     assert plain.spec.scheduling_gates is None
     gated = await core.create_namespaced_pod("on", POD)
     assert gated.spec.scheduling_gates
-    skipped = await core.create_namespaced_pod("on", {**POD, "metadata": {"name": "s", "labels": {"skip": "1"}}})
+    skipped = await core.create_namespaced_pod(
+        "on", {**POD, "metadata": {"name": "s", "labels": {"skip": "1"}}}
+    )
     assert skipped.spec.scheduling_gates is None
     assert len(hook.reviews) == 1
 
@@ -130,7 +173,14 @@ async def test_namespace_and_object_selectors(kube: client.ApiClient, hook: Hook
 async def test_failure_policy_and_timeout(kube: client.ApiClient, hook: Hook) -> None:
     adm, core = client.AdmissionregistrationV1Api(kube), client.CoreV1Api(kube)
     hook.delay = 1.5
-    cfg = _config("ValidatingWebhookConfiguration", hook, "/validate", ["configmaps"], timeoutSeconds=1, failurePolicy="Ignore")
+    cfg = _config(
+        "ValidatingWebhookConfiguration",
+        hook,
+        "/validate",
+        ["configmaps"],
+        timeoutSeconds=1,
+        failurePolicy="Ignore",
+    )
     await adm.create_validating_webhook_configuration(cfg)
     await core.create_namespaced_config_map("default", {"metadata": {"name": "ignored"}})
     cfg["webhooks"][0]["failurePolicy"] = "Fail"
@@ -138,10 +188,14 @@ async def test_failure_policy_and_timeout(kube: client.ApiClient, hook: Hook) ->
     with pytest.raises(ApiException) as err:
         await core.create_namespaced_config_map("default", {"metadata": {"name": "failed"}})
     assert err.value.status == 500
-    assert 'failed calling webhook "validate.sandbox.klt.dev"' in json.loads(err.value.body)["message"]
+    assert (
+        'failed calling webhook "validate.sandbox.klt.dev"' in json.loads(err.value.body)["message"]
+    )
 
 
-async def test_untrusted_certificate_fails_the_call(kube: client.ApiClient, hook: Hook, tmp_path: Path) -> None:
+async def test_untrusted_certificate_fails_the_call(
+    kube: client.ApiClient, hook: Hook, tmp_path: Path
+) -> None:
     other = make_serving_cert(tmp_path / "other")
     adm, core = client.AdmissionregistrationV1Api(kube), client.CoreV1Api(kube)
     cfg = _config("ValidatingWebhookConfiguration", hook, "/validate", ["configmaps"])
@@ -170,14 +224,25 @@ async def test_service_reference_resolves_through_settings(hook: Hook) -> None:
             assert created.spec.scheduling_gates
 
 
-async def test_service_reference_resolves_through_annotation(kube: client.ApiClient, hook: Hook) -> None:
+async def test_service_reference_resolves_through_annotation(
+    kube: client.ApiClient, hook: Hook
+) -> None:
     adm, core = client.AdmissionregistrationV1Api(kube), client.CoreV1Api(kube)
     await core.create_namespaced_service(
         "default",
-        {"metadata": {"name": "hook", "annotations": {"sandbox.klt.dev/address": f"127.0.0.1:{hook.port}"}}, "spec": {"ports": [{"port": 443}]}},
+        {
+            "metadata": {
+                "name": "hook",
+                "annotations": {"sandbox.klt.dev/address": f"127.0.0.1:{hook.port}"},
+            },
+            "spec": {"ports": [{"port": 443}]},
+        },
     )
     cfg = _config("MutatingWebhookConfiguration", hook, "/mutate", ["pods"])
-    cfg["webhooks"][0]["clientConfig"] = {"service": {"name": "hook", "namespace": "default", "path": "/mutate"}, "caBundle": hook.ca_bundle}
+    cfg["webhooks"][0]["clientConfig"] = {
+        "service": {"name": "hook", "namespace": "default", "path": "/mutate"},
+        "caBundle": hook.ca_bundle,
+    }
     await adm.create_mutating_webhook_configuration(cfg)
     created = await core.create_namespaced_pod("default", POD)
     assert created.spec.scheduling_gates

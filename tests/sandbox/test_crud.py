@@ -39,7 +39,9 @@ async def test_create_get_list_delete_pod(kube: client.ApiClient) -> None:
 
 async def test_create_conflicts_and_generate_name(kube: client.ApiClient) -> None:
     core = client.CoreV1Api(kube)
-    await core.create_namespaced_config_map("default", {"metadata": {"name": "cm"}, "data": {"a": "1"}})
+    await core.create_namespaced_config_map(
+        "default", {"metadata": {"name": "cm"}, "data": {"a": "1"}}
+    )
     with pytest.raises(ApiException) as err:
         await core.create_namespaced_config_map("default", {"metadata": {"name": "cm"}})
     assert err.value.status == 409
@@ -53,12 +55,17 @@ async def test_missing_namespace_is_404(kube: client.ApiClient) -> None:
     with pytest.raises(ApiException) as err:
         await core.create_namespaced_config_map("nope", {"metadata": {"name": "cm"}})
     assert err.value.status == 404
-    assert 'namespaces \\"nope\\" not found' in err.value.body or 'namespaces "nope" not found' in err.value.body
+    assert (
+        'namespaces \\"nope\\" not found' in err.value.body
+        or 'namespaces "nope" not found' in err.value.body
+    )
 
 
 async def test_update_with_stale_resource_version_conflicts(kube: client.ApiClient) -> None:
     core = client.CoreV1Api(kube)
-    cm = await core.create_namespaced_config_map("default", {"metadata": {"name": "cm"}, "data": {"a": "1"}})
+    cm = await core.create_namespaced_config_map(
+        "default", {"metadata": {"name": "cm"}, "data": {"a": "1"}}
+    )
     cm.data = {"a": "2"}
     updated = await core.replace_namespaced_config_map("cm", "default", cm)
     assert updated.data == {"a": "2"}
@@ -72,7 +79,9 @@ async def test_update_with_stale_resource_version_conflicts(kube: client.ApiClie
 
 async def test_noop_update_writes_nothing(kube: client.ApiClient, sandbox: Sandbox) -> None:
     core = client.CoreV1Api(kube)
-    cm = await core.create_namespaced_config_map("default", {"metadata": {"name": "cm"}, "data": {"a": "1"}})
+    cm = await core.create_namespaced_config_map(
+        "default", {"metadata": {"name": "cm"}, "data": {"a": "1"}}
+    )
     before = sandbox.store.rv
     same = await core.patch_namespaced_config_map("cm", "default", {"data": {"a": "1"}})
     assert same.metadata.resource_version == cm.metadata.resource_version
@@ -81,24 +90,42 @@ async def test_noop_update_writes_nothing(kube: client.ApiClient, sandbox: Sandb
 
 async def test_status_and_spec_writes_are_kept_apart(kube: client.ApiClient) -> None:
     co = client.CustomObjectsApi(kube)
-    w = await co.create_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, widget("w1", status={"phase": "x"}))
+    w = await co.create_namespaced_custom_object(
+        GROUP, VERSION, "default", PLURAL, widget("w1", status={"phase": "x"})
+    )
     assert "status" not in w and w["metadata"]["generation"] == 1
     st = await co.patch_namespaced_custom_object_status(
-        GROUP, VERSION, "default", PLURAL, "w1",
-        {"status": {"phase": "Ready"}, "spec": {"mode": "slow"}}, _content_type=MERGE,
+        GROUP,
+        VERSION,
+        "default",
+        PLURAL,
+        "w1",
+        {"status": {"phase": "Ready"}, "spec": {"mode": "slow"}},
+        _content_type=MERGE,
     )
     assert st["status"] == {"phase": "Ready"}
     assert st["spec"]["mode"] == "fast"
     assert st["metadata"]["generation"] == 1
     main = await co.patch_namespaced_custom_object(
-        GROUP, VERSION, "default", PLURAL, "w1",
-        {"spec": {"mode": "slow"}, "status": {"phase": "Gone"}}, _content_type=MERGE,
+        GROUP,
+        VERSION,
+        "default",
+        PLURAL,
+        "w1",
+        {"spec": {"mode": "slow"}, "status": {"phase": "Gone"}},
+        _content_type=MERGE,
     )
     assert main["spec"]["mode"] == "slow"
     assert main["status"] == {"phase": "Ready"}
     assert main["metadata"]["generation"] == 2
     labelled = await co.patch_namespaced_custom_object(
-        GROUP, VERSION, "default", PLURAL, "w1", {"metadata": {"labels": {"x": "y"}}}, _content_type=MERGE
+        GROUP,
+        VERSION,
+        "default",
+        PLURAL,
+        "w1",
+        {"metadata": {"labels": {"x": "y"}}},
+        _content_type=MERGE,
     )
     assert labelled["metadata"]["generation"] == 2
 
@@ -110,11 +137,16 @@ async def test_deployment_status_subresource(kube: client.ApiClient) -> None:
         "spec": {
             "replicas": 2,
             "selector": {"matchLabels": {"app": "web"}},
-            "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "w", "image": "nginx:1"}]}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "w", "image": "nginx:1"}]},
+            },
         },
     }
     await apps.create_namespaced_deployment("default", body)
-    st = await apps.patch_namespaced_deployment_status("web", "default", {"status": {"readyReplicas": 2, "replicas": 2}})
+    st = await apps.patch_namespaced_deployment_status(
+        "web", "default", {"status": {"readyReplicas": 2, "replicas": 2}}
+    )
     assert st.status.ready_replicas == 2
     assert st.metadata.generation == 1
     scaled = await apps.patch_namespaced_deployment("web", "default", {"spec": {"replicas": 3}})
@@ -170,12 +202,19 @@ async def test_event_field_selectors(kube: client.ApiClient) -> None:
             "default",
             {
                 "metadata": {"name": f"ev{i}"},
-                "involvedObject": {"kind": "Pod", "name": name, "namespace": "default", "uid": f"u{i}"},
+                "involvedObject": {
+                    "kind": "Pod",
+                    "name": name,
+                    "namespace": "default",
+                    "uid": f"u{i}",
+                },
                 "reason": "Started",
                 "message": "m",
             },
         )
-    found = await core.list_namespaced_event("default", field_selector="involvedObject.name=b,involvedObject.kind=Pod")
+    found = await core.list_namespaced_event(
+        "default", field_selector="involvedObject.name=b,involvedObject.kind=Pod"
+    )
     assert [e.metadata.name for e in found.items] == ["ev1"]
 
 
@@ -186,9 +225,13 @@ async def test_limit_and_continue(kube: client.ApiClient) -> None:
     first = await core.list_namespaced_config_map("default", limit=2)
     assert [c.metadata.name for c in first.items] == ["cm0", "cm1"]
     assert first.metadata.remaining_item_count == 3
-    second = await core.list_namespaced_config_map("default", limit=2, _continue=first.metadata._continue)
+    second = await core.list_namespaced_config_map(
+        "default", limit=2, _continue=first.metadata._continue
+    )
     assert [c.metadata.name for c in second.items] == ["cm2", "cm3"]
-    third = await core.list_namespaced_config_map("default", limit=2, _continue=second.metadata._continue)
+    third = await core.list_namespaced_config_map(
+        "default", limit=2, _continue=second.metadata._continue
+    )
     assert [c.metadata.name for c in third.items] == ["cm4"]
     assert not third.metadata._continue
 

@@ -33,9 +33,17 @@ async def _exists(call: Callable[[], Awaitable[object]]) -> bool:
 
 async def _owner_and_children(core: client.CoreV1Api, n: int = 2) -> str:
     owner = await core.create_namespaced_config_map("default", {"metadata": {"name": "owner"}})
-    ref = {"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": owner.metadata.uid, "blockOwnerDeletion": True}
+    ref = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "name": "owner",
+        "uid": owner.metadata.uid,
+        "blockOwnerDeletion": True,
+    }
     for i in range(n):
-        await core.create_namespaced_config_map("default", {"metadata": {"name": f"child{i}", "ownerReferences": [ref]}})
+        await core.create_namespaced_config_map(
+            "default", {"metadata": {"name": f"child{i}", "ownerReferences": [ref]}}
+        )
     return str(owner.metadata.uid)
 
 
@@ -49,11 +57,27 @@ async def test_finalizer_holds_deletion_until_removed(kube: client.ApiClient) ->
     assert held["metadata"]["deletionTimestamp"]
     with pytest.raises(ApiException) as err:
         await co.patch_namespaced_custom_object(
-            GROUP, VERSION, "default", PLURAL, "w", {"metadata": {"finalizers": ["sandbox.klt.dev/hold", "new"]}}, _content_type=MERGE
+            GROUP,
+            VERSION,
+            "default",
+            PLURAL,
+            "w",
+            {"metadata": {"finalizers": ["sandbox.klt.dev/hold", "new"]}},
+            _content_type=MERGE,
         )
     assert err.value.status == 422
-    await co.patch_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, "w", {"metadata": {"finalizers": None}}, _content_type=MERGE)
-    assert not await _exists(lambda: co.get_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, "w"))
+    await co.patch_namespaced_custom_object(
+        GROUP,
+        VERSION,
+        "default",
+        PLURAL,
+        "w",
+        {"metadata": {"finalizers": None}},
+        _content_type=MERGE,
+    )
+    assert not await _exists(
+        lambda: co.get_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, "w")
+    )
 
 
 async def test_background_propagation_deletes_dependents(kube: client.ApiClient) -> None:
@@ -76,7 +100,9 @@ async def test_dependent_with_another_live_owner_survives(kube: client.ApiClient
         {"apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": uid},
         {"apiVersion": "v1", "kind": "ConfigMap", "name": "other", "uid": other.metadata.uid},
     ]
-    await core.patch_namespaced_config_map("child0", "default", {"metadata": {"ownerReferences": refs}}, _content_type=MERGE)
+    await core.patch_namespaced_config_map(
+        "child0", "default", {"metadata": {"ownerReferences": refs}}, _content_type=MERGE
+    )
     await core.delete_namespaced_config_map("owner", "default")
 
     async def unlinked() -> bool:
@@ -89,13 +115,17 @@ async def test_dependent_with_another_live_owner_survives(kube: client.ApiClient
 async def test_foreground_propagation_deletes_dependents_first(kube: client.ApiClient) -> None:
     core = client.CoreV1Api(kube)
     await _owner_and_children(core)
-    await core.patch_namespaced_config_map("child0", "default", {"metadata": {"finalizers": ["hold"]}})
+    await core.patch_namespaced_config_map(
+        "child0", "default", {"metadata": {"finalizers": ["hold"]}}
+    )
     await core.delete_namespaced_config_map("owner", "default", propagation_policy="Foreground")
     await asyncio.sleep(0.05)
     owner = await core.read_namespaced_config_map("owner", "default")
     assert "foregroundDeletion" in owner.metadata.finalizers
     assert not await _exists(lambda: core.read_namespaced_config_map("child1", "default"))
-    await core.patch_namespaced_config_map("child0", "default", {"metadata": {"finalizers": None}}, _content_type=MERGE)
+    await core.patch_namespaced_config_map(
+        "child0", "default", {"metadata": {"finalizers": None}}, _content_type=MERGE
+    )
 
     async def all_gone() -> bool:
         return not (await core.list_namespaced_config_map("default")).items
@@ -120,10 +150,20 @@ async def test_orphan_propagation_keeps_dependents_unowned(kube: client.ApiClien
 async def test_jobs_default_to_orphan_like_batch_v1(kube: client.ApiClient) -> None:
     batch, core = client.BatchV1Api(kube), client.CoreV1Api(kube)
     job = await batch.create_namespaced_job(
-        "default", {"metadata": {"name": "j"}, "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "x:1"}]}}}}
+        "default",
+        {
+            "metadata": {"name": "j"},
+            "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "x:1"}]}}},
+        },
     )
     ref = {"apiVersion": "batch/v1", "kind": "Job", "name": "j", "uid": job.metadata.uid}
-    await core.create_namespaced_pod("default", {"metadata": {"name": "j-pod", "ownerReferences": [ref]}, "spec": {"containers": [{"name": "c", "image": "x:1"}]}})
+    await core.create_namespaced_pod(
+        "default",
+        {
+            "metadata": {"name": "j-pod", "ownerReferences": [ref]},
+            "spec": {"containers": [{"name": "c", "image": "x:1"}]},
+        },
+    )
     await batch.delete_namespaced_job("j", "default")
 
     async def orphaned() -> bool:
@@ -160,7 +200,9 @@ async def test_deleting_a_crd_stops_serving_it(kube: client.ApiClient) -> None:
 async def test_delete_collection_with_selector(kube: client.ApiClient) -> None:
     core = client.CoreV1Api(kube)
     for name, app in (("a", "x"), ("b", "x"), ("c", "y")):
-        await core.create_namespaced_config_map("default", {"metadata": {"name": name, "labels": {"app": app}}})
+        await core.create_namespaced_config_map(
+            "default", {"metadata": {"name": name, "labels": {"app": app}}}
+        )
     await core.delete_collection_namespaced_config_map("default", label_selector="app=x")
     left = await core.list_namespaced_config_map("default")
     assert [c.metadata.name for c in left.items] == ["c"]

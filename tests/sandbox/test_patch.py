@@ -11,11 +11,19 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from tests.sandbox.conftest import GROUP, MERGE, PLURAL, VERSION, widget
 
 POD = {
-    "metadata": {"name": "p", "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "o", "uid": "u1"}]},
+    "metadata": {
+        "name": "p",
+        "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "o", "uid": "u1"}],
+    },
     "spec": {
         "schedulingGates": [{"name": "keptn"}, {"name": "other"}],
         "containers": [
-            {"name": "a", "image": "img:1", "env": [{"name": "X", "value": "1"}], "ports": [{"containerPort": 80}]},
+            {
+                "name": "a",
+                "image": "img:1",
+                "env": [{"name": "X", "value": "1"}],
+                "ports": [{"containerPort": 80}],
+            },
             {"name": "b", "image": "img:2"},
         ],
     },
@@ -26,9 +34,19 @@ async def test_strategic_merge_keyed_lists(kube: client.ApiClient) -> None:
     core = client.CoreV1Api(kube)
     await core.create_namespaced_pod("default", POD)
     patched = await core.patch_namespaced_pod(
-        "p", "default",
-        {"spec": {"containers": [{"name": "a", "env": [{"name": "Y", "value": "2"}]}], "schedulingGates": [{"name": "keptn", "$patch": "delete"}]},
-         "metadata": {"ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "o2", "uid": "u2"}]}},
+        "p",
+        "default",
+        {
+            "spec": {
+                "containers": [{"name": "a", "env": [{"name": "Y", "value": "2"}]}],
+                "schedulingGates": [{"name": "keptn", "$patch": "delete"}],
+            },
+            "metadata": {
+                "ownerReferences": [
+                    {"apiVersion": "v1", "kind": "ConfigMap", "name": "o2", "uid": "u2"}
+                ]
+            },
+        },
     )
     containers = {c.name: c for c in patched.spec.containers}
     assert set(containers) == {"a", "b"}
@@ -41,18 +59,27 @@ async def test_strategic_merge_keyed_lists(kube: client.ApiClient) -> None:
 async def test_json_patch_and_test_failure(kube: client.ApiClient) -> None:
     core = client.CoreV1Api(kube)
     await core.create_namespaced_pod("default", POD)
-    ops = [{"op": "test", "path": "/spec/schedulingGates/0/name", "value": "keptn"}, {"op": "remove", "path": "/spec/schedulingGates/0"}]
-    patched = await core.patch_namespaced_pod("p", "default", ops, _content_type="application/json-patch+json")
+    ops = [
+        {"op": "test", "path": "/spec/schedulingGates/0/name", "value": "keptn"},
+        {"op": "remove", "path": "/spec/schedulingGates/0"},
+    ]
+    patched = await core.patch_namespaced_pod(
+        "p", "default", ops, _content_type="application/json-patch+json"
+    )
     assert [g.name for g in patched.spec.scheduling_gates] == ["other"]
     with pytest.raises(ApiException) as err:
-        await core.patch_namespaced_pod("p", "default", ops, _content_type="application/json-patch+json")
+        await core.patch_namespaced_pod(
+            "p", "default", ops, _content_type="application/json-patch+json"
+        )
     assert err.value.status == 422
 
 
 async def test_merge_patch_replaces_lists(kube: client.ApiClient) -> None:
     core = client.CoreV1Api(kube)
     await core.create_namespaced_pod("default", POD)
-    patched = await core.patch_namespaced_pod("p", "default", {"spec": {"schedulingGates": None}}, _content_type=MERGE)
+    patched = await core.patch_namespaced_pod(
+        "p", "default", {"spec": {"schedulingGates": None}}, _content_type=MERGE
+    )
     assert patched.spec.scheduling_gates is None
 
 
@@ -61,7 +88,12 @@ async def test_strategic_patch_is_refused_for_custom_resources(kube: client.ApiC
     await co.create_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, widget("w"))
     with pytest.raises(ApiException) as err:
         await co.patch_namespaced_custom_object(
-            GROUP, VERSION, "default", PLURAL, "w", {"spec": {"mode": "slow"}},
+            GROUP,
+            VERSION,
+            "default",
+            PLURAL,
+            "w",
+            {"spec": {"mode": "slow"}},
             _content_type="application/strategic-merge-patch+json",
         )
     assert err.value.status == 415
@@ -70,10 +102,17 @@ async def test_strategic_patch_is_refused_for_custom_resources(kube: client.ApiC
 async def test_patch_with_stale_resource_version_conflicts(kube: client.ApiClient) -> None:
     co = client.CustomObjectsApi(kube)
     w = await co.create_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, widget("w"))
-    await co.patch_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, "w", {"spec": {"retries": 1}}, _content_type=MERGE)
-    stale = {"metadata": {"resourceVersion": w["metadata"]["resourceVersion"]}, "spec": {"retries": 2}}
+    await co.patch_namespaced_custom_object(
+        GROUP, VERSION, "default", PLURAL, "w", {"spec": {"retries": 1}}, _content_type=MERGE
+    )
+    stale = {
+        "metadata": {"resourceVersion": w["metadata"]["resourceVersion"]},
+        "spec": {"retries": 2},
+    }
     with pytest.raises(ApiException) as err:
-        await co.patch_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, "w", stale, _content_type=MERGE)
+        await co.patch_namespaced_custom_object(
+            GROUP, VERSION, "default", PLURAL, "w", stale, _content_type=MERGE
+        )
     assert err.value.status == 409
 
 
@@ -82,16 +121,28 @@ async def test_server_side_apply_creates_then_replaces(kube: client.ApiClient) -
     config = widget("w", retries=5, labels={"a": "1"})
     # the server answers 201 to an apply that creates (kubernetes_asyncio then returns None)
     await co.patch_namespaced_custom_object(
-        GROUP, VERSION, "default", PLURAL, "w", config,
-        field_manager="test", _content_type="application/apply-patch+yaml",
+        GROUP,
+        VERSION,
+        "default",
+        PLURAL,
+        "w",
+        config,
+        field_manager="test",
+        _content_type="application/apply-patch+yaml",
     )
     created = await co.get_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, "w")
     assert created["spec"] == {"mode": "fast", "retries": 5, "labels": {"a": "1"}}
     assert created["metadata"]["managedFields"][0]["manager"] == "test"
     again = widget("w", mode="slow")
     replaced = await co.patch_namespaced_custom_object(
-        GROUP, VERSION, "default", PLURAL, "w", again,
-        field_manager="test", _content_type="application/apply-patch+yaml",
+        GROUP,
+        VERSION,
+        "default",
+        PLURAL,
+        "w",
+        again,
+        field_manager="test",
+        _content_type="application/apply-patch+yaml",
     )
     # fields the manager stopped setting are removed; the default comes back for retries
     assert replaced["spec"] == {"mode": "slow", "retries": 3}
@@ -100,11 +151,16 @@ async def test_server_side_apply_creates_then_replaces(kube: client.ApiClient) -
 async def test_schema_validation_names_the_field(kube: client.ApiClient) -> None:
     co = client.CustomObjectsApi(kube)
     with pytest.raises(ApiException) as err:
-        await co.create_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, widget("w", retries="x"))
+        await co.create_namespaced_custom_object(
+            GROUP, VERSION, "default", PLURAL, widget("w", retries="x")
+        )
     assert err.value.status == 422
     body = json.loads(err.value.body)
     assert body["reason"] == "Invalid"
-    assert 'spec.retries: Invalid value: "x": spec.retries in body must be of type integer: "x"' in body["message"]
+    assert (
+        'spec.retries: Invalid value: "x": spec.retries in body must be of type integer: "x"'
+        in body["message"]
+    )
     assert body["details"]["causes"][0]["field"] == "spec.retries"
     for bad, text in [
         (widget("w", mode="medium"), 'spec.mode: Unsupported value: "medium"'),
@@ -122,9 +178,18 @@ async def test_schema_validation_names_the_field(kube: client.ApiClient) -> None
 async def test_defaults_and_pruning(kube: client.ApiClient) -> None:
     co = client.CustomObjectsApi(kube)
     w = await co.create_namespaced_custom_object(
-        GROUP, VERSION, "default", PLURAL, widget("w", unknown=1, free={"any": {"thing": 1}}, port="http")
+        GROUP,
+        VERSION,
+        "default",
+        PLURAL,
+        widget("w", unknown=1, free={"any": {"thing": 1}}, port="http"),
     )
-    assert w["spec"] == {"mode": "fast", "retries": 3, "free": {"any": {"thing": 1}}, "port": "http"}
+    assert w["spec"] == {
+        "mode": "fast",
+        "retries": 3,
+        "free": {"any": {"thing": 1}},
+        "port": "http",
+    }
 
 
 async def test_strict_field_validation_rejects_unknown_fields(kube: client.ApiClient) -> None:
@@ -134,12 +199,17 @@ async def test_strict_field_validation_rejects_unknown_fields(kube: client.ApiCl
             GROUP, VERSION, "default", PLURAL, widget("w", unknown=1), field_validation="Strict"
         )
     assert err.value.status == 400
-    assert json.loads(err.value.body)["message"] == 'strict decoding error: unknown field "spec.unknown"'
+    assert (
+        json.loads(err.value.body)["message"]
+        == 'strict decoding error: unknown field "spec.unknown"'
+    )
 
 
 async def test_dry_run_stores_nothing(kube: client.ApiClient) -> None:
     co = client.CustomObjectsApi(kube)
-    w = await co.create_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, widget("w"), dry_run="All")
+    w = await co.create_namespaced_custom_object(
+        GROUP, VERSION, "default", PLURAL, widget("w"), dry_run="All"
+    )
     assert w["spec"]["retries"] == 3
     with pytest.raises(ApiException) as err:
         await co.get_namespaced_custom_object(GROUP, VERSION, "default", PLURAL, "w")
@@ -150,9 +220,14 @@ async def test_job_defaults_selector_and_labels(kube: client.ApiClient) -> None:
     batch = client.BatchV1Api(kube)
     job = await batch.create_namespaced_job(
         "default",
-        {"metadata": {"name": "j"}, "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "x:1"}]}}}},
+        {
+            "metadata": {"name": "j"},
+            "spec": {"template": {"spec": {"containers": [{"name": "c", "image": "x:1"}]}}},
+        },
     )
     assert job.spec.backoff_limit == 6
     assert job.spec.template.spec.restart_policy == "Never"
-    assert job.spec.selector.match_labels == {"batch.kubernetes.io/controller-uid": job.metadata.uid}
+    assert job.spec.selector.match_labels == {
+        "batch.kubernetes.io/controller-uid": job.metadata.uid
+    }
     assert job.spec.template.metadata.labels["job-name"] == "j"
