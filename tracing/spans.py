@@ -5,7 +5,10 @@ Role: the state machine stores, per phase, a W3C carrier with start/end time and
 app's AppDeploy carrier under ``"parent"``). When a phase or an object ends, a controller calls
 :func:`export_phase_span` / :func:`export_child_span`; this module rebuilds the finished span as an SDK
 ``ReadableSpan`` with exactly those ids and times and hands it to a :class:`SpanSink`. Because nothing
-lives in memory, an operator restart loses no span and breaks no parentage.
+lives in memory, an operator restart breaks no parentage. The simplest integration is
+:func:`export_new_spans` (old body, new body) after every committed status patch: it exports
+exactly the spans the change ended, and nothing on first sight after a restart (so no span is
+delivered twice; one still queued in the batch processor when the process is killed is lost).
 
 Hierarchy and names follow KLT (reference keptn.md §5)::
 
@@ -26,9 +29,7 @@ Must not import ``lifecycle``: it takes plain dicts and phase names as strings.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from opentelemetry.sdk.resources import Resource
@@ -37,6 +38,13 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
 from tracing import attributes as attrs
+from tracing.context import (
+    child_traceparent,
+    derive_span_id,
+    format_traceparent,
+    parse_rfc3339_ns,
+    parse_traceparent,
+)
 
 __all__ = [
     "APP_SCOPE",
@@ -49,8 +57,10 @@ __all__ = [
     "child_traceparent",
     "derive_span_id",
     "export_child_span",
+    "export_new_spans",
     "export_phase_span",
     "format_traceparent",
+    "newly_ended_phases",
     "parse_rfc3339_ns",
     "parse_traceparent",
 ]
@@ -87,61 +97,6 @@ class SpanSink(Protocol):
     def resource(self) -> Resource: ...
 
     def export(self, spans: Sequence[ReadableSpan]) -> None: ...
-
-
-# --- ids and times ------------------------------------------------------------------------------
-
-
-def parse_traceparent(value: str | None) -> SpanContext | None:
-    """A remote, sampled SpanContext from ``00-<32hex>-<16hex>-<2hex>``; None if malformed."""
-    if not value:
-        return None
-    parts = value.strip().split("-")
-    if len(parts) != 4 or len(parts[1]) != 32 or len(parts[2]) != 16:
-        return None
-    try:
-        trace_id, span_id, flags = int(parts[1], 16), int(parts[2], 16), int(parts[3], 16)
-    except ValueError:
-        return None
-    if trace_id == 0 or span_id == 0:
-        return None
-    return SpanContext(trace_id, span_id, is_remote=True, trace_flags=TraceFlags(flags | 0x01))
-
-
-def format_traceparent(trace_id: int, span_id: int) -> str:
-    """The W3C ``traceparent`` string of a sampled span."""
-    return f"00-{trace_id:032x}-{span_id:016x}-01"
-
-
-def derive_span_id(parent_span_id: int, child_name: str) -> int:
-    """A child's span id: sha256(parent span id hex + "/" + name)[:16], never zero.
-
-    Deterministic so a restarted operator recomputes the same id instead of storing it.
-    """
-    digest = hashlib.sha256(f"{parent_span_id:016x}/{child_name}".encode()).hexdigest()
-    return int(digest[:16], 16) or 1
-
-
-def child_traceparent(parent_traceparent: str, child_name: str) -> str | None:
-    """The traceparent of a task/evaluation span under the given phase span."""
-    parent = parse_traceparent(parent_traceparent)
-    if parent is None:
-        return None
-    return format_traceparent(parent.trace_id, derive_span_id(parent.span_id, child_name))
-
-
-def parse_rfc3339_ns(value: Any) -> int | None:
-    """Nanoseconds since the epoch of an RFC3339 time (``...Z`` or with offset); None if absent."""
-    if not value or not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
 
 
 def _get(body: Mapping[str, Any], *path: str) -> Any:
@@ -392,3 +347,57 @@ def export_child_span(
     if span is not None:
         sink.export([span])
     return span
+
+
+def newly_ended_phases(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> list[str]:
+    """Carrier keys (phases, then ``"root"``) that have an endTime in ``after`` but not ``before``.
+
+    ``before=None`` means first sight (e.g. the initial list after a restart): nothing is new,
+    because the previous process exported what had ended (see :func:`export_new_spans`).
+    """
+    if before is None:
+        return []
+    old = _get(before, "status", "phaseTraceIDs") or {}
+    new = _get(after, "status", "phaseTraceIDs") or {}
+    ended = [
+        key
+        for key, carrier in new.items()
+        if key not in ("parent", ROOT)
+        and isinstance(carrier, Mapping)
+        and carrier.get("endTime")
+        and not _get(old, key, "endTime")
+    ]
+    root_end = _get(new, ROOT, "endTime") or (
+        _get(after, "status", "endTime") if ROOT in new else None
+    )
+    old_root_end = _get(old, ROOT, "endTime") or _get(before, "status", "endTime")
+    if root_end and not old_root_end:
+        ended.append(ROOT)
+    return ended
+
+
+def export_new_spans(
+    sink: SpanSink,
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any],
+    *,
+    previous_root: Mapping[str, Any] | str | None = None,
+    parent_traceparent: str | None = None,
+) -> list[ReadableSpan]:
+    """Export the spans a committed status change ended; call it after each successful patch.
+
+    Versions: every newly ended phase and the root. Tasks/evaluations: their own span once
+    endTime appears (``parent_traceparent``: an evaluation's phase carrier). At-most-once across a
+    crash: a span queued but not yet flushed when the process dies is not re-exported, because
+    re-exporting on first sight would duplicate every span already delivered.
+    """
+    if _kind(after) in ("KeptnTask", "KeptnEvaluation"):
+        if before is None or _get(before, "status", "endTime"):
+            return []
+        span = export_child_span(sink, after, parent_traceparent=parent_traceparent)
+        return [span] if span is not None else []
+    spans = [
+        export_phase_span(sink, after, phase, previous_root=previous_root)
+        for phase in newly_ended_phases(before, after)
+    ]
+    return [span for span in spans if span is not None]
