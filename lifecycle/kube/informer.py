@@ -8,6 +8,8 @@ The loop (kopf's ``watching.py`` and client-go's reflector):
       410 Gone                      -> list again; deletes missed in the gap are delivered
       any other error               -> jittered exponential backoff, then watch again
                                        (list again if the error was on the list)
+    Rounds that make no progress (an error, a 410 right after a list, an empty stream that
+    closed within 1 s) grow the backoff; any delivered event resets it.
 
 Invariants: the cache only changes inside this loop, before handlers run, so a handler
 always sees the new state in the cache; handlers get ``(event_type, obj, old_obj)`` with
@@ -165,6 +167,7 @@ class Informer:
         self._page_size = page_size
         self._handlers: list[Handler] = []
         self._task: asyncio.Task[None] | None = None
+        self._delivered = False
 
     def add_handler(self, fn: Handler) -> None:
         """Call ``fn(event_type, obj, old_obj)`` on each ADDED/MODIFIED/DELETED."""
@@ -195,21 +198,25 @@ class Informer:
 
     async def run(self) -> None:
         """List and watch until cancelled."""
+        # ``failures`` counts rounds in a row without progress (a stream that delivered
+        # something); a round after a failure first sleeps a jittered, growing delay, so a
+        # server that keeps answering 410 or dropping streams at once is not hammered.
+        # The first 410 after progress re-lists at once.
         failures = 0
         need_list = True
         while True:
+            if failures:
+                await asyncio.sleep(self._delay(failures))
+            self._delivered = False
+            listed = need_list
             try:
                 if need_list:
                     await self._list()
                     need_list = False
-                    failures = 0
                 started = asyncio.get_running_loop().time()
-                if await self._watch():
-                    failures = 0
-                elif asyncio.get_running_loop().time() - started < 1.0:
-                    # Closed at once with nothing in it: a proxy or a sick server; don't spin.
-                    failures += 1
-                    await asyncio.sleep(self._delay(failures))
+                await self._watch()
+                quick = asyncio.get_running_loop().time() - started < 1.0
+                failures = 0 if self._delivered or not quick else failures + 1
             except asyncio.CancelledError:
                 raise
             except Gone:
@@ -219,17 +226,20 @@ class Informer:
                     self.resource_version,
                 )
                 need_list = True
+                # A 410 right after a fresh list counts as a failure; after progress it does not.
+                failures = failures + 1 if listed and not self._delivered else 0
             except KubeError as exc:
-                failures += 1
-                delay = self._delay(failures)
-                log.warning("%s: watch error, retry in %.2fs: %s", self.kind.plural, delay, exc)
-                await asyncio.sleep(delay)
+                failures = 1 if self._delivered else failures + 1
+                log.warning(
+                    "%s: API error, retry in ~%.2fs: %s",
+                    self.kind.plural,
+                    self._delay(failures),
+                    exc,
+                )
             except Exception:
-                failures += 1
-                delay = self._delay(failures)
-                log.exception("%s: informer error, retry in %.2fs", self.kind.plural, delay)
+                failures = 1 if self._delivered else failures + 1
+                log.exception("%s: informer error, re-listing", self.kind.plural)
                 need_list = True
-                await asyncio.sleep(delay)
 
     def _delay(self, failures: int) -> float:
         base = min(self._backoff_base * 2.0 ** (failures - 1), self._backoff_max)
@@ -259,11 +269,10 @@ class Informer:
         self.resource_version = rv
         self.synced.set()
 
-    async def _watch(self) -> bool:
-        """One watch stream; True if it delivered anything (resets the backoff)."""
+    async def _watch(self) -> None:
+        """One watch stream, until the server ends it; sets ``_delivered`` on any event."""
         self.watches += 1
         timeout = int(self._timeout * random.uniform(1.0, 1.1))
-        delivered = False
         stream = self.client.watch(
             self.kind,
             self.namespace,
@@ -275,7 +284,7 @@ class Informer:
         )
         async with contextlib.aclosing(stream) as events:
             async for etype, obj in events:
-                delivered = True
+                self._delivered = True
                 rv = _rv(obj)
                 if etype == "BOOKMARK":
                     if rv:
@@ -289,7 +298,6 @@ class Informer:
                     self._dispatch("DELETED", obj, old)
                 if rv:
                     self.resource_version = rv
-        return delivered
 
     def _dispatch(self, etype: str, obj: Body, old: Body | None) -> None:
         for fn in self._handlers:

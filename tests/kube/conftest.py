@@ -10,8 +10,16 @@ from lifecycle.kube.client import KubeClient
 from lifecycle.model import NAMESPACE
 from sandbox import Sandbox
 
-NAMESPACES = ("ev", "inf", "gap", "w", "quiet", "pages", "lease", "faults") + tuple(
-    f"share-{i}" for i in range(5)
+NAMESPACES = (
+    "ev",
+    "inf",
+    "gap",
+    "w",
+    "quiet",
+    "pages",
+    "lease",
+    "faults",
+    *(f"share-{i}" for i in range(5)),
 )
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from lifecycle.kube.client import Body, KubeClient
 from lifecycle.kube.informer import Informer
 from lifecycle.model import CONFIG_MAP
+from sandbox import Sandbox
+from sandbox.faults import FaultSettings
 from tests.kube.waiting import eventually
 
 
@@ -87,3 +90,68 @@ async def test_many_informers_share_one_client(client: KubeClient) -> None:
     finally:
         for inf in infs:
             await inf.stop()
+
+
+async def test_dropped_watches_resume_without_relisting(
+    client: KubeClient, sandbox: Sandbox
+) -> None:
+    inf = Informer(client, CONFIG_MAP, namespace="faults")
+    inf.start()
+    try:
+        await inf.synced.wait()
+        sandbox.faults.replace(FaultSettings(watch_drop_seconds=0.1))
+        sandbox.store.close_watchers()
+        for i in range(10):
+            await client.create(CONFIG_MAP, cm(f"d{i}", "faults", "a"))
+            await asyncio.sleep(0.05)
+        await eventually(lambda: len(inf.store) == 10)
+        assert inf.watches >= 3, "streams were dropped and re-opened"
+        assert inf.lists == 1, "a dropped stream resumes from its resourceVersion"
+    finally:
+        sandbox.faults.replace(FaultSettings())
+        await inf.stop()
+
+
+async def test_gone_relists_and_repeated_gone_backs_off(
+    client: KubeClient, sandbox: Sandbox
+) -> None:
+    inf = Informer(client, CONFIG_MAP, namespace="faults", backoff_base=0.05)
+    inf.start()
+    try:
+        await inf.synced.wait()
+        await client.create(CONFIG_MAP, cm("before", "faults", "a"))
+        await eventually(lambda: len(inf.store) == 1)
+        sandbox.faults.replace(FaultSettings(watch_gone=True))
+        sandbox.store.close_watchers()  # end the open stream; the next watch gets 410
+        await client.create(CONFIG_MAP, cm("during", "faults", "a"))
+        await client.delete(CONFIG_MAP, "before", "faults")
+        await eventually(lambda: inf.lists >= 2)
+        # Every watch now answers 410: the informer re-lists (so it still sees changes) ...
+        await eventually(
+            lambda: sorted(o["metadata"]["name"] for o in inf.store.list()) == ["during"]
+        )
+        lists_before = inf.lists
+        await asyncio.sleep(1.0)
+        # ... but backs off instead of spinning (0.05 s doubling: a handful per second at most).
+        assert inf.lists - lists_before <= 6, inf.lists - lists_before
+        sandbox.faults.replace(FaultSettings())
+        await client.create(CONFIG_MAP, cm("after", "faults", "a"))
+        await eventually(lambda: inf.store.get("faults", "after") is not None)
+    finally:
+        sandbox.faults.replace(FaultSettings())
+        await inf.stop()
+
+
+async def test_list_errors_are_retried_until_synced(client: KubeClient, sandbox: Sandbox) -> None:
+    sandbox.faults.replace(FaultSettings(error_rate={"list": 1.0}, error_kind="503"))
+    inf = Informer(client, CONFIG_MAP, namespace="faults", backoff_base=0.02)
+    inf.start()
+    try:
+        await asyncio.sleep(0.2)
+        assert not inf.synced.is_set()
+        assert client.request_counts["list"] >= 2
+        sandbox.faults.replace(FaultSettings())
+        await asyncio.wait_for(inf.synced.wait(), 3)
+    finally:
+        sandbox.faults.replace(FaultSettings())
+        await inf.stop()
