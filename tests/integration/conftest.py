@@ -1,0 +1,187 @@
+"""Fixtures: the sandbox (API server + simulated node) and the operator in-process, over real HTTP.
+
+`cluster` gives a `Cluster`: the sandbox, a running `Operator` (webhooks registered by URL,
+leader election on, spans into an InMemorySpanExporter) and a KubeClient for the test, plus
+watch-free waiting helpers. A namespace `demo` opted in with KLT's annotation exists, and a
+KeptnConfig with short definition/observability waits may be applied by a test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from lifecycle import model
+from lifecycle.app import Operator
+from lifecycle.controllers.context import OperatorSettings
+from lifecycle.kube import KubeClient, NotFound
+from lifecycle.model import ResourceKind
+from lifecycle.server import ServerConfig
+from lifecycle.settings import RunSettings
+from sandbox.node import NodeSettings, Outcome
+from sandbox.server import Sandbox
+
+Body = dict[str, Any]
+NAMESPACE = "demo"
+KEPTN_NAMESPACE = "keptn-system"
+
+
+@dataclass
+class Cluster:
+    sandbox: Sandbox
+    operator: Operator
+    client: KubeClient
+    spans: InMemorySpanExporter
+    namespace: str = NAMESPACE
+
+    async def get(self, kind: ResourceKind, name: str, namespace: str | None = None) -> Body | None:
+        try:
+            return await self.client.get(kind, name, namespace or self.namespace)
+        except NotFound:
+            return None
+
+    async def wait_for(
+        self,
+        kind: ResourceKind,
+        name: str,
+        predicate: Callable[[Body], bool] = lambda _: True,
+        *,
+        within: float = 20.0,
+        namespace: str | None = None,
+    ) -> Body:
+        """Poll the API (not the operator's cache) until the object satisfies `predicate`."""
+        last: Body | None = None
+        try:
+            async with asyncio.timeout(within):
+                while True:
+                    last = await self.get(kind, name, namespace)
+                    if last is not None and predicate(last):
+                        return last
+                    await asyncio.sleep(0.02)
+        except TimeoutError:
+            pytest.fail(f"{kind.plural}/{name} never matched; last seen: {last}")
+
+    async def wait_list(
+        self,
+        kind: ResourceKind,
+        predicate: Callable[[list[Body]], bool],
+        *,
+        within: float = 20.0,
+        label_selector: str | None = None,
+    ) -> list[Body]:
+        last: list[Body] = []
+        try:
+            async with asyncio.timeout(within):
+                while True:
+                    last, _ = await self.client.list(
+                        kind, self.namespace, label_selector=label_selector
+                    )
+                    if predicate(last):
+                        return last
+                    await asyncio.sleep(0.02)
+        except TimeoutError:
+            pytest.fail(
+                f"{kind.plural} never matched; last seen: {[i['metadata']['name'] for i in last]}"
+            )
+
+    async def events(self, name: str | None = None) -> list[Body]:
+        """Events of the namespace (optionally of one involved object), in creation order."""
+        items, _ = await self.client.list(model.EVENT, self.namespace)
+        if name is not None:
+            items = [e for e in items if e["involvedObject"]["name"] == name]
+        return sorted(
+            items,
+            key=lambda e: (e.get("eventTime") or "", int(e["metadata"].get("resourceVersion", 0))),
+        )
+
+    async def wait_events(self, name: str, last: str, *, within: float = 10.0) -> list[str]:
+        """Reasons of the object's Events in order, once `last` is among them."""
+        reasons: list[str] = []
+        try:
+            async with asyncio.timeout(within):
+                while last not in reasons:
+                    reasons = [e["reason"] for e in await self.events(name)]
+                    await asyncio.sleep(0.02)
+        except TimeoutError:
+            pytest.fail(f"no {last} event on {name}; events: {reasons}")
+        return reasons
+
+    async def keptn_config(self, **spec: Any) -> None:
+        body = {
+            "apiVersion": model.KEPTN_CONFIG.api_version,
+            "kind": model.KEPTN_CONFIG.kind,
+            "metadata": {"name": "keptn-config", "namespace": KEPTN_NAMESPACE},
+            "spec": spec,
+        }
+        await self.client.create(model.KEPTN_CONFIG, body, KEPTN_NAMESPACE)
+        # applied when the operator's KeptnConfig controller reconciled it
+        async with asyncio.timeout(10):
+            while self.operator.holder.machine.block_deployment != spec.get(
+                "blockDeployment", True
+            ) or (
+                "definitionWaitSeconds" in spec
+                and self.operator.holder.machine.definition_wait.total_seconds()
+                != spec["definitionWaitSeconds"]
+            ):
+                await asyncio.sleep(0.01)
+
+
+def operator_settings(sandbox: Sandbox, tmp_path: Path, **overrides: Any) -> RunSettings:
+    """Settings of an in-process operator against `sandbox` (free ports, webhooks by URL)."""
+    values: dict[str, Any] = {
+        "kubeconfig": str(sandbox.kubeconfig_path),
+        "webhook_url_host": "127.0.0.1",
+        "server": ServerConfig(host="127.0.0.1", webhook_port=0, metrics_port=0, probe_port=0),
+        "cert_dir": tmp_path / "certs",
+        "operator": OperatorSettings(keptn_namespace=KEPTN_NAMESPACE, workers=4),
+    }
+    values.update(overrides)
+    return RunSettings(**values)
+
+
+async def start_sandbox(tmp_path: Path, **node: Any) -> Sandbox:
+    settings = NodeSettings(
+        pod_start_delay=node.pop("pod_start_delay", 0.02),
+        default_outcome=Outcome.RUN,
+        work_dir=tmp_path / "node",
+        **node,
+    )
+    sb = await Sandbox.start(node_settings=settings)
+    client = KubeClient.for_url(sb.url, token=sb.token)
+    try:
+        await client.create(
+            model.NAMESPACE,
+            {
+                "metadata": {
+                    "name": NAMESPACE,
+                    "annotations": {"keptn.sh/lifecycle-toolkit": "enabled"},
+                }
+            },
+        )
+    finally:
+        await client.close()
+    return sb
+
+
+@pytest.fixture
+async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
+    sb = await start_sandbox(tmp_path)
+    spans = InMemorySpanExporter()
+    operator = Operator(operator_settings(sb, tmp_path), span_exporter=spans)
+    client = KubeClient.for_url(sb.url, token=sb.token)
+    try:
+        await operator.start()
+        async with asyncio.timeout(15):
+            await operator.wait_ready()
+            await operator.wait_leading()
+        yield Cluster(sandbox=sb, operator=operator, client=client, spans=spans)
+    finally:
+        await operator.stop()
+        await client.close()
+        await sb.stop()

@@ -1,0 +1,94 @@
+"""A single annotated Deployment: app auto-created, the seed's events in order, pods released."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lifecycle import model
+from tests.integration.conftest import Cluster
+
+Body = dict[str, Any]
+
+
+def deployment(
+    name: str,
+    *,
+    version: str = "0.1.0",
+    replicas: int = 1,
+    annotations: dict[str, str] | None = None,
+) -> Body:
+    meta_annotations = {
+        "keptn.sh/workload": name,
+        "keptn.sh/version": version,
+        **(annotations or {}),
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "annotations": meta_annotations},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}, "annotations": dict(meta_annotations)},
+                "spec": {"containers": [{"name": "main", "image": f"example/{name}:{version}"}]},
+            },
+        },
+    }
+
+
+def completed(obj: Body) -> bool:
+    return (obj.get("status") or {}).get("status") == "Succeeded"
+
+
+async def test_single_deployment_completes(cluster: Cluster) -> None:
+    await cluster.client.create(model.DEPLOYMENT, deployment("podtato"), cluster.namespace)
+    app = await cluster.wait_for(model.KEPTN_APP, "podtato")
+    assert app["spec"]["workloads"] == [{"name": "podtato", "version": "0.1.0"}]
+    assert app["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "keptn"
+    av = await cluster.wait_for(model.KEPTN_APP_VERSION, "podtato-0.1.0-6b86b273", completed)
+    wv = await cluster.wait_for(model.KEPTN_WORKLOAD_VERSION, "podtato-podtato-0.1.0", completed)
+    assert av["status"]["currentPhase"] == "Completed"
+    assert wv["status"]["deploymentStatus"] == "Succeeded"
+    pods = await cluster.wait_list(
+        model.POD,
+        lambda ps: len(ps) == 1 and ps[0]["status"].get("phase") == "Running",
+        label_selector="app=podtato",
+    )
+    assert pods[0]["metadata"]["annotations"]["keptn.sh/scheduling-gate-removed"] == "true"
+    assert not pods[0]["spec"].get("schedulingGates")
+    app_reasons = await cluster.wait_events(av["metadata"]["name"], "Completed")
+    wl_reasons = await cluster.wait_events(wv["metadata"]["name"], "Completed")
+    assert app_reasons == [
+        "CreateAppVersion",
+        "AppPreDeployTasksStarted",
+        "AppPreDeployTasksSucceeded",
+        "AppPreDeployEvaluationsStarted",
+        "AppPreDeployEvaluationsSucceeded",
+        "AppDeployStarted",
+        "AppDeploySucceeded",
+        "AppPostDeployTasksStarted",
+        "AppPostDeployTasksSucceeded",
+        "AppPostDeployEvaluationsStarted",
+        "AppPostDeployEvaluationsSucceeded",
+        "Completed",
+    ], app_reasons
+    assert wl_reasons[0] == "CreateWorkloadInstance"
+    flow = [
+        r for r in wl_reasons if r.startswith("Workload") and r.endswith(("Started", "Succeeded"))
+    ]
+    assert "WorkloadDeployReconcile" in wl_reasons  # rollout progress, reported once per change
+    assert flow == [
+        "WorkloadPreDeployTasksStarted",
+        "WorkloadPreDeployTasksSucceeded",
+        "WorkloadPreDeployEvaluationsStarted",
+        "WorkloadPreDeployEvaluationsSucceeded",
+        "WorkloadDeployStarted",
+        "WorkloadDeploySucceeded",
+        "WorkloadPostDeployTasksStarted",
+        "WorkloadPostDeployTasksSucceeded",
+        "WorkloadPostDeployEvaluationsStarted",
+        "WorkloadPostDeployEvaluationsSucceeded",
+    ], wl_reasons
+    assert wl_reasons.index("CreateWorkloadInstance") == 0
+    assert wl_reasons[-1] == "Completed"
