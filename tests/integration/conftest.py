@@ -119,17 +119,12 @@ class Cluster:
             "metadata": {"name": "keptn-config", "namespace": KEPTN_NAMESPACE},
             "spec": spec,
         }
+        changed = asyncio.Event()
+        holder = self.operator.holder
+        holder.listeners.append(lambda _: changed.set())
         await self.client.create(model.KEPTN_CONFIG, body, KEPTN_NAMESPACE)
-        # applied when the operator's KeptnConfig controller reconciled it
-        async with asyncio.timeout(10):
-            while self.operator.holder.machine.block_deployment != spec.get(
-                "blockDeployment", True
-            ) or (
-                "definitionWaitSeconds" in spec
-                and self.operator.holder.machine.definition_wait.total_seconds()
-                != spec["definitionWaitSeconds"]
-            ):
-                await asyncio.sleep(0.01)
+        async with asyncio.timeout(10):  # applied once the KeptnConfig controller reconciled it
+            await changed.wait()
 
 
 def operator_settings(sandbox: Sandbox, tmp_path: Path, **overrides: Any) -> RunSettings:
