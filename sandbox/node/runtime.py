@@ -11,29 +11,28 @@ Plans per container (``plan_container``, pure):
   pod with restartPolicy Always (a service) just runs; a Job pod with no outcome cannot start
   (ErrImagePull-like waiting state with a message saying why).
 
-Files: every configMap/secret/emptyDir volumeMount is materialised under the pod's scratch dir
-(``items``, ``subPath`` honoured) and env values pointing into a mount path are rewritten to
-the scratch copy, so SCRIPT=/var/data/function.ts works. Env valueFrom secretKeyRef,
-configMapKeyRef and fieldRef are resolved through the API. The child gets a clean env (PATH,
-HOME, HOSTNAME plus the container's env), never the node's own environment.
+Env and files come from podconfig.py (volumes materialised under the pod's scratch dir, env
+values pointing into a mount path rewritten to the local copy). ``prepare`` resolves all of
+that first, so a missing secret is a retried CreateContainerConfigError, not a failed run.
+The child gets a clean env (PATH, HOME, HOSTNAME plus the container's env), never the node's
+own environment; cancelling ``execute`` kills the child's whole process group.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import enum
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Protocol
+from typing import Any
 
 import aiohttp
 
-from sandbox.node.client import CONFIGMAPS, SECRETS, NotFound, Resource
-from sandbox.node.settings import NODE_NAME, NodeSettings, Outcome
+from sandbox.node.podconfig import ConfigError, ObjectSource, PodConfig, rewrite
+from sandbox.node.settings import NodeSettings, Outcome
 
 __all__ = [
     "DURATION_ANNOTATION",
@@ -56,16 +55,6 @@ DURATION_ANNOTATION = "sandbox.klt.dev/duration"
 _URL = re.compile(r"^(https?|ftp|file)://")
 _DENO_IMAGES = ("deno-runtime", "functions-runtime")
 _PYTHON_IMAGES = ("python-runtime",)
-
-
-class ObjectSource(Protocol):
-    """Where ConfigMaps and Secrets come from (the API client)."""
-
-    async def get(self, res: Resource, namespace: str | None, name: str) -> Body: ...
-
-
-class ConfigError(Exception):
-    """The container cannot be configured yet (missing secret, key, configmap): retried."""
 
 
 class DownloadError(Exception):
@@ -166,7 +155,7 @@ class Runtime:
 
     def __init__(self, *, settings: NodeSettings, source: ObjectSource, work_dir: Path) -> None:
         self._settings = settings
-        self._source = source
+        self._config = PodConfig(source)
         self._work = work_dir
         self._http: aiohttp.ClientSession | None = None
 
@@ -186,9 +175,9 @@ class Runtime:
         meta = pod["metadata"]
         scratch = self._work / "pods" / str(meta.get("uid") or meta["name"]) / container["name"]
         scratch.mkdir(parents=True, exist_ok=True)
-        env = await self.container_env(pod, container)
-        mounts = await self._mount(pod, container, scratch / "fs")
-        env = {k: _rewrite(v, mounts) for k, v in env.items()}
+        env = await self._config.env(pod, container)
+        mounts = await self._config.mount(pod, container, scratch / "fs")
+        env = {k: rewrite(v, mounts) for k, v in env.items()}
         script, cmd_args = env.get("SCRIPT", ""), env.get("CMD_ARGS", "").split()
         if not script:
             return Prepared(
@@ -295,129 +284,3 @@ class Runtime:
                 return await resp.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise DownloadError(f"fetching {url}: {exc!r}") from exc
-
-    async def _object(
-        self, res: Resource, namespace: str, name: str, optional: bool
-    ) -> Body | None:
-        try:
-            return await self._source.get(res, namespace, name)
-        except NotFound:
-            if optional:
-                return None
-            kind = "secret" if res is SECRETS else "configmap"
-            raise ConfigError(f'{kind} "{name}" not found') from None
-
-    async def _data(
-        self, res: Resource, namespace: str, name: str, optional: bool
-    ) -> dict[str, str]:
-        obj = await self._object(res, namespace, name, optional)
-        if obj is None:
-            return {}
-        data = {str(k): str(v) for k, v in (obj.get("data") or {}).items()}
-        if res is SECRETS:
-            data = {k: base64.b64decode(v).decode("utf-8", "replace") for k, v in data.items()}
-            data.update({str(k): str(v) for k, v in (obj.get("stringData") or {}).items()})
-        else:
-            binary = obj.get("binaryData") or {}
-            data.update(
-                {str(k): base64.b64decode(v).decode("utf-8", "replace") for k, v in binary.items()}
-            )
-        return data
-
-    async def container_env(self, pod: Body, container: Body) -> dict[str, str]:
-        """The container's environment with envFrom and valueFrom resolved."""
-        ns = str(pod["metadata"].get("namespace", "default"))
-        env: dict[str, str] = {}
-        for source in container.get("envFrom") or []:
-            prefix = str(source.get("prefix", ""))
-            for ref_field, res in (("configMapRef", CONFIGMAPS), ("secretRef", SECRETS)):
-                ref = source.get(ref_field)
-                if ref:
-                    data = await self._data(res, ns, ref["name"], bool(ref.get("optional")))
-                    env.update({prefix + k: v for k, v in data.items()})
-        for item in container.get("env") or []:
-            name = str(item["name"])
-            if "valueFrom" not in item:
-                env[name] = str(item.get("value", ""))
-                continue
-            value_from = item["valueFrom"]
-            for ref_field, res in (("secretKeyRef", SECRETS), ("configMapKeyRef", CONFIGMAPS)):
-                ref = value_from.get(ref_field)
-                if ref:
-                    optional = bool(ref.get("optional"))
-                    data = await self._data(res, ns, ref["name"], optional)
-                    if ref["key"] in data:
-                        env[name] = data[ref["key"]]
-                    elif not optional:
-                        kind = "secret" if res is SECRETS else "configmap"
-                        raise ConfigError(
-                            f"couldn't find key {ref['key']} in {kind} {ns}/{ref['name']}"
-                        )
-            if "fieldRef" in value_from:
-                env[name] = _field(pod, str(value_from["fieldRef"].get("fieldPath", "")))
-        return env
-
-    async def _mount(self, pod: Body, container: Body, root: Path) -> dict[str, Path]:
-        """Materialise the container's volumeMounts under root: mountPath -> local path."""
-        ns = str(pod["metadata"].get("namespace", "default"))
-        volumes = {v["name"]: v for v in pod.get("spec", {}).get("volumes") or []}
-        mounts: dict[str, Path] = {}
-        for mount in container.get("volumeMounts") or []:
-            volume = volumes.get(mount.get("name"), {})
-            files: dict[str, str] = {}
-            for ref_field, res, ref_key in (
-                ("configMap", CONFIGMAPS, "name"),
-                ("secret", SECRETS, "secretName"),
-            ):
-                spec = volume.get(ref_field)
-                if spec:
-                    data = await self._data(res, ns, spec[ref_key], bool(spec.get("optional")))
-                    items = spec.get("items")
-                    files = (
-                        {i["path"]: data[i["key"]] for i in items if i["key"] in data}
-                        if items
-                        else data
-                    )
-            mount_path = str(mount["mountPath"])
-            local = root / mount_path.lstrip("/")
-            sub = str(mount.get("subPath") or "")
-            if sub:
-                if sub not in files:
-                    raise ConfigError(f"subPath {sub!r} not found in volume {mount.get('name')}")
-                local.parent.mkdir(parents=True, exist_ok=True)
-                local.write_text(files[sub])
-            else:
-                local.mkdir(parents=True, exist_ok=True)
-                for rel, text in files.items():
-                    target = local / rel
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_text(text)
-            mounts[mount_path] = local
-        return mounts
-
-
-def _rewrite(value: str, mounts: dict[str, Path]) -> str:
-    """Point a path inside a mount at its local copy; other values unchanged."""
-    for mount_path in sorted(mounts, key=len, reverse=True):
-        if value == mount_path or value.startswith(mount_path.rstrip("/") + "/"):
-            return str(mounts[mount_path]) + value[len(mount_path) :]
-    return value
-
-
-def _field(pod: Body, path: str) -> str:
-    meta, spec = pod.get("metadata", {}), pod.get("spec", {})
-    simple = {
-        "metadata.name": meta.get("name"),
-        "metadata.namespace": meta.get("namespace"),
-        "metadata.uid": meta.get("uid"),
-        "spec.nodeName": spec.get("nodeName") or NODE_NAME,
-        "spec.serviceAccountName": spec.get("serviceAccountName", "default"),
-        "status.podIP": "127.0.0.1",
-        "status.hostIP": "127.0.0.1",
-    }
-    if path in simple:
-        return str(simple[path] or "")
-    match = re.fullmatch(r"metadata\.(labels|annotations)\['(.+)'\]", path)
-    if match:
-        return str((meta.get(match.group(1)) or {}).get(match.group(2), ""))
-    return ""

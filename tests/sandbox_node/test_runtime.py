@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from aiohttp import web
 
 from sandbox.node.client import NotFound, Resource
+from sandbox.node.podconfig import PodConfig, rewrite
 from sandbox.node.runtime import ConfigError, ContainerPlan, PlanKind, Runtime
 from sandbox.node.settings import NodeSettings, Outcome, find_deno
 
@@ -172,3 +174,68 @@ async def test_simulated_outcomes(tmp_path: Path) -> None:
     bad = await runtime.run(pod, {"name": "c"}, ContainerPlan(PlanKind.SIMULATED, Outcome.FAIL, 0))
     assert (ok.exit_code, bad.exit_code) == (0, 1)
     assert "simulated failure" in bad.output
+
+
+async def test_pod_config_env_sources_and_volume_items(tmp_path: Path) -> None:
+    objects = {
+        ("configmaps", "ns", "cfg"): {"data": {"mode": "fast", "level": "3"}},
+        ("secrets", "ns", "sec"): {"data": {"token": base64.b64encode(b"tkn").decode()}},
+    }
+    config = PodConfig(Objects(objects))
+    container: Body = {
+        "name": "c",
+        "envFrom": [
+            {"configMapRef": {"name": "cfg"}, "prefix": "CFG_"},
+            {"secretRef": {"name": "missing", "optional": True}},
+        ],
+        "env": [
+            {"name": "MODE", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "mode"}}},
+            {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "sec", "key": "token"}}},
+            {
+                "name": "OPT",
+                "valueFrom": {"secretKeyRef": {"name": "sec", "key": "nope", "optional": True}},
+            },
+            {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+            {"name": "APP", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['app']"}}},
+            {"name": "FILE", "value": "/etc/cfg/renamed.txt"},
+        ],
+        "volumeMounts": [{"name": "v", "mountPath": "/etc/cfg"}],
+    }
+    pod: Body = {
+        "metadata": {"name": "p1", "namespace": "ns", "labels": {"app": "shop"}},
+        "spec": {
+            "containers": [container],
+            "volumes": [
+                {
+                    "name": "v",
+                    "configMap": {"name": "cfg", "items": [{"key": "mode", "path": "renamed.txt"}]},
+                }
+            ],
+        },
+    }
+    env = await config.env(pod, container)
+    assert env == {
+        "CFG_mode": "fast",
+        "CFG_level": "3",
+        "MODE": "fast",
+        "TOKEN": "tkn",
+        "POD": "p1",
+        "APP": "shop",
+        "FILE": "/etc/cfg/renamed.txt",
+    }
+    mounts = await config.mount(pod, container, tmp_path)
+    local = Path(rewrite(env["FILE"], mounts))
+    assert await asyncio.to_thread(local.read_text) == "fast"
+    assert local.is_relative_to(tmp_path)
+    assert not await asyncio.to_thread((local.parent / "level").exists)  # items select keys
+    assert rewrite("/etc/cfgx", mounts) == "/etc/cfgx"  # only real path prefixes
+
+
+async def test_pod_config_missing_key_is_a_config_error() -> None:
+    config = PodConfig(Objects({("secrets", "ns", "sec"): {"data": {}}}))
+    container: Body = {
+        "name": "c",
+        "env": [{"name": "X", "valueFrom": {"secretKeyRef": {"name": "sec", "key": "k"}}}],
+    }
+    with pytest.raises(ConfigError, match="couldn't find key k in secret ns/sec"):
+        await config.env({"metadata": {"name": "p", "namespace": "ns"}, "spec": {}}, container)
