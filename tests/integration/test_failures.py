@@ -1,0 +1,97 @@
+"""Failure paths without tasks or evaluations: missing definitions, deploy timeout, non-blocking, new revision."""
+
+from __future__ import annotations
+
+import asyncio
+
+from lifecycle import model
+from tests.integration.conftest import Cluster
+from tests.integration.workloads import deployment, finished, gated, running, state, succeeded
+
+
+async def test_missing_definition_errors_with_its_name_and_keeps_pods_gated(
+    cluster: Cluster,
+) -> None:
+    await cluster.keptn_config(definitionWaitSeconds=1)
+    body = deployment("api", keys={"keptn.sh/pre-deployment-tasks": "no-such-task"})
+    await cluster.client.create(model.DEPLOYMENT, body, cluster.namespace)
+    wv = await cluster.wait_for(model.KEPTN_WORKLOAD_VERSION, "api-api-0.1.0", finished)
+    status = wv["status"]
+    assert status["status"] == "Failed"
+    assert status["preDeploymentStatus"] == "Failed"
+    for later in ("preDeploymentEvaluationStatus", "deploymentStatus", "postDeploymentStatus"):
+        assert status[later] == "Deprecated", later
+    reasons = await cluster.wait_events("api-api-0.1.0", "WorkloadPreDeployTasksErrored")
+    assert "WorkloadDeployStarted" not in reasons
+    errored = [
+        e
+        for e in await cluster.events("api-api-0.1.0")
+        if e["reason"] == "WorkloadPreDeployTasksErrored"
+    ]
+    assert "no-such-task" in errored[0]["message"]
+    await asyncio.sleep(0.3)  # the pod would have been released by now
+    pods, _ = await cluster.client.list(model.POD, cluster.namespace, label_selector="app=api")
+    assert len(pods) == 1 and gated(pods[0]) and pods[0]["status"].get("phase") == "Pending"
+
+
+async def test_workload_deploy_timeout(cluster: Cluster) -> None:
+    await cluster.keptn_config(observabilityTimeout="1s")
+    body = deployment("slow", pod_annotations={"sandbox.klt.dev/outcome": "never-ready"})
+    await cluster.client.create(model.DEPLOYMENT, body, cluster.namespace)
+    wv = await cluster.wait_for(
+        model.KEPTN_WORKLOAD_VERSION, "slow-slow-0.1.0", finished, within=15
+    )
+    assert state(wv) == "Failed"
+    assert state(wv, "deploymentStatus") == "Failed"
+    assert state(wv, "postDeploymentStatus") == "Deprecated"
+    await cluster.wait_events("slow-slow-0.1.0", "WorkloadDeployErrored")
+    av = await cluster.wait_for(model.KEPTN_APP_VERSION, "slow-0.1.0-6b86b273", finished)
+    assert state(av) == "Failed"
+    assert state(av, "workloadOverallStatus") == "Failed"
+
+
+async def test_non_blocking_mode_goes_on_after_a_failed_phase(cluster: Cluster) -> None:
+    await cluster.keptn_config(definitionWaitSeconds=1, blockDeployment=False)
+    body = deployment("lenient", keys={"keptn.sh/pre-deployment-evaluations": "no-such-eval"})
+    await cluster.client.create(model.DEPLOYMENT, body, cluster.namespace)
+    wv = await cluster.wait_for(model.KEPTN_WORKLOAD_VERSION, "lenient-lenient-0.1.0", finished)
+    assert state(wv, "preDeploymentEvaluationStatus") == "Warning"
+    assert state(wv, "deploymentStatus") == "Succeeded"
+    assert state(wv, "postDeploymentStatus") == "Succeeded"
+    await cluster.wait_list(model.POD, running, label_selector="app=lenient")
+
+
+async def test_new_revision_restarts_a_failed_app_and_releases_its_pods(cluster: Cluster) -> None:
+    await cluster.keptn_config(definitionWaitSeconds=1)
+    ns = cluster.namespace
+    context = {
+        "apiVersion": model.KEPTN_APP_CONTEXT.api_version,
+        "kind": "KeptnAppContext",
+        "metadata": {"name": "shop", "namespace": ns},
+        "spec": {"preDeploymentTasks": ["missing-check"]},
+    }
+    app = {
+        "apiVersion": model.KEPTN_APP.api_version,
+        "kind": "KeptnApp",
+        "metadata": {"name": "shop", "namespace": ns},
+        "spec": {"version": "1.0", "workloads": [{"name": "cart", "version": "1.0"}]},
+    }
+    await cluster.client.create(model.KEPTN_APP_CONTEXT, context, ns)
+    await cluster.client.create(model.KEPTN_APP, app, ns)
+    await cluster.client.create(model.DEPLOYMENT, deployment("cart", version="1.0", app="shop"), ns)
+    failed = await cluster.wait_for(model.KEPTN_APP_VERSION, "shop-1.0-6b86b273", finished)
+    assert state(failed) == "Failed"
+    assert state(failed, "preDeploymentStatus") == "Failed"
+    await cluster.wait_events("shop-cart-1.0", "AppPreDeployEvaluationsFailed")
+    pods, _ = await cluster.client.list(model.POD, ns, label_selector="app=cart")
+    assert len(pods) == 1 and gated(pods[0])
+    # fix the context, then bump the revision: a new AppVersion (generation 2) runs the flow
+    await cluster.client.patch(
+        model.KEPTN_APP_CONTEXT, "shop", {"spec": {"preDeploymentTasks": []}}, ns
+    )
+    await cluster.client.patch(model.KEPTN_APP, "shop", {"spec": {"revision": 2}}, ns)
+    await cluster.wait_for(model.KEPTN_APP_VERSION, "shop-1.0-d4735e3a", succeeded)
+    await cluster.wait_for(model.KEPTN_WORKLOAD_VERSION, "shop-cart-1.0", succeeded)
+    await cluster.wait_list(model.POD, running, label_selector="app=cart")
+    old = await cluster.get(model.KEPTN_APP_VERSION, "shop-1.0-6b86b273")
+    assert old is not None and state(old) == "Failed"  # a completed outcome is kept
