@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from lifecycle.kube.client import KubeClient, PatchType, Propagation
-from lifecycle.kube.errors import AlreadyExists, Conflict, NotFound
-from lifecycle.model import CONFIG_MAP, KEPTN_APP
+from lifecycle.kube.errors import AlreadyExists, Conflict, NotFound, Transient, Unauthorized
+from lifecycle.model import CONFIG_MAP, KEPTN_APP, NAMESPACE
+from sandbox import Sandbox
 
 
 def cm(name: str, ns: str = "default", **data: str) -> dict[str, Any]:
@@ -126,3 +127,30 @@ async def test_watch_ends_at_the_server_timeout(client: KubeClient) -> None:
         async for _ in client.watch(CONFIG_MAP, "quiet", resource_version=rv, timeout_seconds=1):
             pass
     assert 0.5 <= loop.time() - start < 4
+
+
+async def test_kubeconfig_over_tls_with_token(sandbox: Sandbox) -> None:
+    kc = await KubeClient.from_kubeconfig(str(sandbox.kubeconfig_path))
+    try:
+        ns, _ = await kc.list(NAMESPACE)
+        assert "default" in {n["metadata"]["name"] for n in ns}
+    finally:
+        await kc.close()
+    anonymous = KubeClient.for_url(sandbox.url)
+    try:
+        with pytest.raises(Unauthorized):
+            await anonymous.list(NAMESPACE)
+    finally:
+        await anonymous.close()
+
+
+async def test_connection_errors_are_transient() -> None:
+    kc = KubeClient.for_url("http://127.0.0.1:9")  # discard port: nothing listens
+    try:
+        with pytest.raises(Transient):
+            await kc.get(CONFIG_MAP, "x", "default")
+        with pytest.raises(Transient):
+            async for _ in kc.watch(CONFIG_MAP, "default"):
+                pass
+    finally:
+        await kc.close()
