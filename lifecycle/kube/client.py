@@ -8,6 +8,7 @@ than deserialising into models and back.
 Invariants:
 - Every method returns plain dicts (``apiVersion``/``kind`` filled in on list items too) or
   raises one of lifecycle.kube.errors; ApiException and aiohttp errors never escape.
+- Request bodies are never mutated (callers may pass objects straight from a cache).
 - Every call increments ``request_counts`` by verb (get, list, watch, create, update,
   patch, delete) before it is sent, for the requests-per-workload benchmark.
 - A watch stream is always closed, whether the consumer finishes, breaks out or is cancelled.
@@ -269,15 +270,13 @@ class KubeClient:
     ) -> Body:
         """POST a new object; the namespace defaults to ``body.metadata.namespace``."""
         ns = namespace or body.get("metadata", {}).get("namespace")
-        body.setdefault("apiVersion", kind.api_version)
-        body.setdefault("kind", kind.kind)
         return await self._request(
             "create",
             "POST",
             kind,
             self.path(kind, ns),
             query={"fieldManager": field_manager},
-            body=body,
+            body=_typed(kind, body),
         )
 
     async def replace(
@@ -290,8 +289,6 @@ class KubeClient:
     ) -> Body:
         """PUT the whole object; ``metadata.resourceVersion`` in the body makes it conditional."""
         meta = body.get("metadata", {})
-        body.setdefault("apiVersion", kind.api_version)
-        body.setdefault("kind", kind.kind)
         path = self.path(kind, meta.get("namespace"), meta["name"], subresource)
         return await self._request(
             "update",
@@ -299,7 +296,7 @@ class KubeClient:
             kind,
             path,
             query={"fieldManager": field_manager},
-            body=body,
+            body=_typed(kind, body),
             subresource=subresource,
         )
 
@@ -431,6 +428,13 @@ class KubeClient:
                 resp.release()
             else:
                 resp.close()
+
+
+def _typed(kind: ResourceKind, body: Body) -> Body:
+    """``body`` with apiVersion/kind filled in, copied only when they are missing (never mutated)."""
+    if "apiVersion" in body and "kind" in body:
+        return body
+    return {"apiVersion": kind.api_version, "kind": kind.kind, **body}
 
 
 def _query(params: Mapping[str, str | int | bool | None] | None) -> str:

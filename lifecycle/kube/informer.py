@@ -11,12 +11,14 @@ The loop (kopf's ``watching.py`` and client-go's reflector):
     Rounds that make no progress (an error, a 410 right after a list, an empty stream that
     closed within 1 s) grow the backoff; any delivered event resets it.
 
-Invariants: the cache only changes inside this loop, before handlers run, so a handler
-always sees the new state in the cache; handlers get ``(event_type, obj, old_obj)`` with
-event_type ADDED, MODIFIED or DELETED, never BOOKMARK; a handler's exception is logged and
-never stops the informer; every watch stream is closed (``aclosing``). ``synced`` is set
-after the first complete list and never cleared. Handlers are plain callables that must not
-block (they enqueue keys); the informer never calls the API other than list and watch.
+Invariants: cached objects are shared with every handler and reader and must never be
+mutated (copy before editing); the cache only changes inside this loop, before handlers
+run, so a handler always sees the new state in the cache; handlers get
+``(event_type, obj, old_obj)`` with event_type ADDED, MODIFIED or DELETED, never BOOKMARK;
+a handler's exception is logged and never stops the informer; every watch stream is closed
+(``aclosing``). ``synced`` is set after the first complete list and never cleared. Handlers
+are plain callables that must not block (they enqueue keys); the informer never calls the
+API other than list and watch.
 """
 
 from __future__ import annotations
