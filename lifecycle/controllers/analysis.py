@@ -249,6 +249,8 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             await write(analysis, {"storedValues": dict(outcome.stored_values)})
             return Result(requeue_after=_RETRY_SECONDS)
         attempts.pop(key, None)
+        # gauges first: whoever sees state Completed also finds the result on /metrics
+        gauges.record(name=key.name, namespace=key.namespace, start=start, end=end, outcome=outcome)
         await write(
             analysis,
             {
@@ -262,7 +264,6 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         completed[str(analysis["metadata"].get("uid"))] = None
         while len(completed) > 10_000:
             del completed[next(iter(completed))]
-        gauges.record(name=key.name, namespace=key.namespace, start=start, end=end, outcome=outcome)
         return Result()
 
     controller = ClosingController("analysis", reconcile, ctx.settings.workers, sessions=sessions)
