@@ -21,7 +21,7 @@ from lifecycle.kube.errors import (
     Transient,
     Unauthorized,
 )
-from lifecycle.kube.events import EventRecorder, event_name, format_message
+from lifecycle.kube.events import EventRecorder, event_name, format_message, keptn_annotations
 from lifecycle.kube.informer import Informer, Store, owner_uids
 from lifecycle.kube.leader import LeaderElector
 from lifecycle.kube.queue import QueueShutDown, WorkQueue
@@ -53,6 +53,7 @@ __all__ = [
     "WorkQueue",
     "event_name",
     "format_message",
+    "keptn_annotations",
     "key_of",
     "owner_keys",
     "owner_uids",

@@ -14,7 +14,8 @@ writes are in flight; beyond ``max_pending`` queued emissions new ones are dropp
 warning rather than letting memory grow; API errors are logged, never raised into a
 reconcile. Subscribers (``subscribe(fn)``; the CloudEvents sender) are called with the Event
 body and the involved object after the Event was created or its count bumped, never for an
-AlreadyExists no-op; they must not block.
+AlreadyExists no-op; they must not block. ``keptn_annotations``/``format_message`` build
+KLT's annotations and message text; callers choose reasons, this module does not.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ __all__ = [
     "Subscriber",
     "event_name",
     "format_message",
+    "keptn_annotations",
     "micro_time",
     "rfc3339",
 ]
@@ -60,6 +62,71 @@ def event_name(obj_name: str, uid: str, key: str) -> str:
     """The deterministic Event name for a keyed emission."""
     digest = hashlib.sha256((uid + key).encode()).hexdigest()[:16]
     return f"{obj_name}.{digest}"
+
+
+# KLT's GetEventAnnotations per kind: annotation key -> path in the object.
+_ANNOTATION_PATHS: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = {
+    "KeptnAppVersion": (
+        ("appName", ("spec", "appName")),
+        ("appVersion", ("spec", "version")),
+        ("appVersionName", ("metadata", "name")),
+    ),
+    "KeptnWorkloadVersion": (
+        ("appName", ("spec", "app")),
+        ("workloadName", ("spec", "workloadName")),
+        ("workloadVersion", ("spec", "version")),
+        ("workloadVersionName", ("metadata", "name")),
+    ),
+    "KeptnTask": (
+        ("appName", ("spec", "context", "appName")),
+        ("appVersion", ("spec", "context", "appVersion")),
+        ("workloadName", ("spec", "context", "workloadName")),
+        ("workloadVersion", ("spec", "context", "workloadVersion")),
+        ("taskName", ("metadata", "name")),
+        ("taskDefinitionName", ("spec", "taskDefinition")),
+    ),
+    "KeptnEvaluation": (
+        ("appName", ("spec", "appName")),
+        ("appVersion", ("spec", "appVersion")),
+        ("workloadName", ("spec", "workload")),
+        ("workloadVersion", ("spec", "workloadVersion")),
+        ("evaluationName", ("metadata", "name")),
+        ("evaluationDefinitionName", ("spec", "evaluationDefinition")),
+    ),
+    "KeptnApp": (
+        ("appName", ("metadata", "name")),
+        ("appVersion", ("spec", "version")),
+        ("appRevision", ("spec", "revision")),
+    ),
+    "KeptnWorkload": (
+        ("appName", ("spec", "app")),
+        ("workloadName", ("metadata", "name")),
+        ("workloadVersion", ("spec", "version")),
+    ),
+}
+
+
+def _dig(obj: Body, path: tuple[str, ...]) -> str:
+    cur: object = obj
+    for part in path:
+        if not isinstance(cur, dict):
+            return ""
+        cur = cur.get(part)
+    return "" if cur is None else str(cur)
+
+
+def keptn_annotations(obj: Body, phase: str) -> dict[str, str]:
+    """The Event annotations KLT sets (reference keptn.md §3) for ``obj`` in ``phase``."""
+    meta = obj.get("metadata") or {}
+    result = {
+        "namespace": str(meta.get("namespace", "")),
+        "name": str(meta.get("name", "")),
+        "phase": phase,
+        "traceparent": str((meta.get("annotations") or {}).get("traceparent", "")),
+    }
+    for key, path in _ANNOTATION_PATHS.get(str(obj.get("kind", "")), ()):
+        result[key] = _dig(obj, path)
+    return result
 
 
 def format_message(long_name: str, text: str, *, namespace: str, name: str, version: str) -> str:

@@ -22,7 +22,7 @@ from lifecycle.kube.errors import (
     Unauthorized,
     error_from_status,
 )
-from lifecycle.kube.events import event_name, format_message
+from lifecycle.kube.events import event_name, format_message, keptn_annotations
 from lifecycle.kube.informer import Store
 from lifecycle.model import KEPTN_APP_VERSION, NAMESPACE, POD, REPLICA_SET
 
@@ -144,3 +144,39 @@ def test_event_name_is_deterministic_and_message_format() -> None:
     assert format_message("X", "t", namespace="n", name="o", version="") == (
         "X: t / Namespace: n, Name: o"
     )
+
+
+def test_keptn_annotations_per_kind() -> None:
+    wv = {
+        "kind": "KeptnWorkloadVersion",
+        "metadata": {
+            "name": "shop-cart-1.2",
+            "namespace": "demo",
+            "annotations": {"traceparent": "00-abc-def-01"},
+        },
+        "spec": {"app": "shop", "workloadName": "shop-cart", "version": "1.2"},
+    }
+    assert keptn_annotations(wv, "WorkloadPreDeployTasks") == {
+        "namespace": "demo",
+        "name": "shop-cart-1.2",
+        "phase": "WorkloadPreDeployTasks",
+        "traceparent": "00-abc-def-01",
+        "appName": "shop",
+        "workloadName": "shop-cart",
+        "workloadVersion": "1.2",
+        "workloadVersionName": "shop-cart-1.2",
+    }
+    task = {
+        "kind": "KeptnTask",
+        "metadata": {"name": "pre-notify-1", "namespace": "demo"},
+        "spec": {"taskDefinition": "notify", "context": {"appName": "shop", "appVersion": "1"}},
+    }
+    ann = keptn_annotations(task, "")
+    assert ann["taskDefinitionName"] == "notify" and ann["appVersion"] == "1"
+    assert ann["workloadName"] == "" and ann["traceparent"] == ""
+    app = {
+        "kind": "KeptnApp",
+        "metadata": {"name": "shop"},
+        "spec": {"version": "1", "revision": 2},
+    }
+    assert keptn_annotations(app, "")["appRevision"] == "2"
