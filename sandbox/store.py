@@ -14,7 +14,9 @@ This module knows nothing about HTTP, admission or API semantics (see `sandbox.v
 from __future__ import annotations
 
 import asyncio
+import bisect
 import json
+import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -73,7 +75,17 @@ Encoder = Callable[[str, Entry], bytes]
 class Watcher:
     """One open watch: its selector and a queue of frames the HTTP handler drains."""
 
-    __slots__ = ("_waiter", "closed", "encoder", "frames", "limit", "overflowed", "selector")
+    __slots__ = (
+        "_waiter",
+        "closed",
+        "encoder",
+        "frames",
+        "last_sent",
+        "limit",
+        "overflowed",
+        "selector",
+        "sink",
+    )
 
     def __init__(
         self, selector: Selector, encoder: Encoder | None = None, limit: int = 20000
@@ -84,6 +96,10 @@ class Watcher:
         self.limit = limit
         self.overflowed = False
         self.closed = False
+        self.sink: Callable[[bytes], bool] | None = None
+        """Once the stream is open, frames go straight to the connection through this
+        (no task wake-up per watcher); it returns False when the client is too far behind."""
+        self.last_sent = 0.0
         self._waiter: asyncio.Future[None] | None = None
 
     def offer(self, event: WatchEvent) -> None:
@@ -108,6 +124,13 @@ class Watcher:
         self.push(frame)
 
     def push(self, frame: bytes) -> None:
+        sink = self.sink
+        if sink is not None:
+            self.last_sent = time.monotonic()
+            if not sink(frame):
+                self.overflowed = True
+                self.close()
+            return
         if len(self.frames) >= self.limit:
             # A client this far behind is dropped; it re-lists like after any broken watch.
             self.overflowed = True
@@ -151,6 +174,35 @@ class Bucket:
     compacted_rv: int = 0
     """Events up to and including this resourceVersion are no longer kept."""
     watchers: set[Watcher] = field(default_factory=set)
+    _sorted: dict[str, list[str]] = field(default_factory=dict)
+    """Sorted names per namespace, rebuilt only after a name is added or removed."""
+
+    def names(self, namespace: str) -> list[str]:
+        cached = self._sorted.get(namespace)
+        if cached is None:
+            cached = self._sorted[namespace] = sorted(self.items.get(namespace, ()))
+        return cached
+
+    def forget_order(self, namespace: str) -> None:
+        self._sorted.pop(namespace, None)
+
+    def ordered(
+        self, namespace: str | None, after: tuple[str, str] | None = None
+    ) -> Iterator[Entry]:
+        """Entries in (namespace, name) order, starting after `after` when given."""
+        spaces = [namespace] if namespace is not None else sorted(self.items)
+        for ns in spaces:
+            if after is not None and ns < after[0]:
+                continue
+            by_name = self.items.get(ns)
+            if not by_name:
+                continue
+            names = self.names(ns)
+            start = (
+                bisect.bisect_right(names, after[1]) if after is not None and ns == after[0] else 0
+            )
+            for i in range(start, len(names)):
+                yield by_name[names[i]]
 
     def publish(self, event: WatchEvent) -> None:
         self.history.append(event)
@@ -226,17 +278,26 @@ class Store:
 
     def list(self, key: str, selector: Selector) -> list[Entry]:
         """Matching entries in (namespace, name) order, like etcd's key order."""
+        return self.page(key, selector)[0]
+
+    def page(
+        self, key: str, selector: Selector, limit: int = 0, after: tuple[str, str] | None = None
+    ) -> tuple[list[Entry], bool]:
+        """Up to `limit` (0 = all) matching entries after `after`, and whether more exist.
+
+        Stops at the first match past the limit, so paging costs what the page costs.
+        """
         b = self.buckets.get(key)
         if b is None:
-            return []
-        if selector.namespace is not None:
-            pool = sorted(b.items.get(selector.namespace, {}).items())
-            entries = [e for _, e in pool]
-        else:
-            entries = [b.items[ns][n] for ns in sorted(b.items) for n in sorted(b.items[ns])]
-        if selector.trivial:
-            return entries
-        return [e for e in entries if selector.matches(e.obj)]
+            return [], False
+        out: list[Entry] = []
+        trivial = selector.trivial
+        for e in b.ordered(selector.namespace, after):
+            if trivial or selector.matches(e.obj):
+                if limit and len(out) == limit:
+                    return out, True
+                out.append(e)
+        return out, False
 
     def next_rv(self) -> int:
         self.rv += 1
@@ -260,6 +321,8 @@ class Store:
         b = self.bucket(key)
         by_name = b.items.setdefault(entry.namespace, {})
         old = by_name.get(entry.name)
+        if old is None:
+            b.forget_order(entry.namespace)
         by_name[entry.name] = entry
         meta = entry.obj["metadata"]
         uid = meta.get("uid")
@@ -283,6 +346,7 @@ class Store:
         if b is None or name not in b.items.get(namespace, {}):
             return None
         last = b.items[namespace].pop(name)
+        b.forget_order(namespace)
         if not b.items[namespace]:
             del b.items[namespace]
         rv = self.next_rv()
