@@ -150,7 +150,7 @@ class Operator:
         self.settings = settings or RunSettings()
         self._given_client = client
         self._span_exporter = span_exporter
-        self._identity = identity
+        self._identity = identity or self.settings.leader_identity
         self._modules = controller_modules
         self.registry = CollectorRegistry()
         self.telemetry = Telemetry(self.registry)

@@ -50,6 +50,9 @@ class RunSettings:
     """Campaign for the Lease; only the leader runs controllers (webhooks run everywhere)."""
     lease_name: str = "6b866dd9.keptn.sh"
     """KLT's leader election id."""
+    leader_identity: str | None = None
+    """Holder identity on the Lease; None = hostname + random suffix. A stable one ($POD_NAME)
+    lets a restarted container take its own Lease back at once instead of waiting it out."""
     otel_url: str | None = None
     """Span exporter URL (tracing.setup.parse_target); overrides KeptnConfig.spec.OTelCollectorUrl."""
     trace_file: str | None = None
@@ -96,6 +99,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=True,
         help="only the Lease holder runs controllers (default on)",
     )
+    a("--leader-identity", help="holder identity on the Lease (default $POD_NAME, else random)")
     a("--otel-url", help="span exporter: host:4317, http(s)://host:4318, console, file:///path")
     a("--trace-file", help="write spans as JSON lines to this file")
     a(
@@ -143,6 +147,7 @@ def from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None) ->
         webhook_url_host=host or None,
         webhooks=not args.no_webhooks,
         leader_elect=bool(args.leader_elect),
+        leader_identity=args.leader_identity or env.get("POD_NAME") or None,
         otel_url=args.otel_url or env.get("OTEL_COLLECTOR_URL") or None,
         trace_file=args.trace_file or None,
     )
