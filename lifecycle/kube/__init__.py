@@ -22,7 +22,7 @@ from lifecycle.kube.errors import (
     Unauthorized,
 )
 from lifecycle.kube.events import EventRecorder, event_name, format_message, keptn_annotations
-from lifecycle.kube.informer import Informer, Store, owner_uids
+from lifecycle.kube.informer import Informer, Informers, Store, owner_uids
 from lifecycle.kube.leader import LeaderElector
 from lifecycle.kube.queue import QueueShutDown, WorkQueue
 
@@ -37,6 +37,7 @@ __all__ = [
     "Forbidden",
     "Gone",
     "Informer",
+    "Informers",
     "Invalid",
     "KubeClient",
     "KubeError",

@@ -28,13 +28,13 @@ import builtins
 import contextlib
 import logging
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 
 from lifecycle.kube.client import Body, KubeClient
 from lifecycle.kube.errors import Gone, KubeError
 from lifecycle.model import ResourceKind
 
-__all__ = ["Handler", "IndexFn", "Informer", "Store", "owner_uids"]
+__all__ = ["Handler", "IndexFn", "Informer", "Informers", "Store", "owner_uids"]
 
 log = logging.getLogger(__name__)
 
@@ -307,3 +307,57 @@ class Informer:
                 fn(etype, obj, old)
             except Exception:
                 log.exception("%s: handler failed on %s %s/%s", self.kind.plural, etype, *_ref(obj))
+
+
+class Informers:
+    """One Informer per (kind, namespace, label selector) on one client, shared by controllers.
+
+    ``namespace`` scopes every namespaced kind (None watches all namespaces); informers asked
+    for after ``start()`` start at once. Readiness (``/readyz``) is ``synced()``.
+    """
+
+    def __init__(
+        self, client: KubeClient, *, namespace: str | None = None, timeout_seconds: int = 300
+    ) -> None:
+        self.client = client
+        self.namespace = namespace
+        self._timeout = timeout_seconds
+        self._informers: dict[tuple[ResourceKind, str | None, str | None], Informer] = {}
+        self._started = False
+
+    def get(self, kind: ResourceKind, *, label_selector: str | None = None) -> Informer:
+        """The shared informer for ``kind`` (created on first use)."""
+        ns = self.namespace if kind.namespaced else None
+        key = (kind, ns, label_selector)
+        inf = self._informers.get(key)
+        if inf is None:
+            inf = Informer(
+                self.client,
+                kind,
+                namespace=ns,
+                label_selector=label_selector,
+                timeout_seconds=self._timeout,
+            )
+            self._informers[key] = inf
+            if self._started:
+                inf.start()
+        return inf
+
+    def __iter__(self) -> Iterator[Informer]:
+        return iter(list(self._informers.values()))
+
+    def start(self) -> None:
+        self._started = True
+        for inf in self._informers.values():
+            inf.start()
+
+    def synced(self) -> bool:
+        return all(inf.synced.is_set() for inf in self._informers.values())
+
+    async def wait_synced(self) -> None:
+        """Wait until every informer has listed once."""
+        await asyncio.gather(*(inf.synced.wait() for inf in self._informers.values()))
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(inf.stop() for inf in self._informers.values()))
+        self._started = False

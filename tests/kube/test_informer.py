@@ -6,8 +6,8 @@ import asyncio
 from typing import Any
 
 from lifecycle.kube.client import Body, KubeClient
-from lifecycle.kube.informer import Informer
-from lifecycle.model import CONFIG_MAP
+from lifecycle.kube.informer import Informer, Informers
+from lifecycle.model import CONFIG_MAP, NAMESPACE, SECRET
 from sandbox import Sandbox
 from sandbox.faults import FaultSettings
 from tests.kube.waiting import eventually
@@ -155,3 +155,19 @@ async def test_list_errors_are_retried_until_synced(client: KubeClient, sandbox:
     finally:
         sandbox.faults.replace(FaultSettings())
         await inf.stop()
+
+
+async def test_informers_share_one_instance_per_kind(client: KubeClient) -> None:
+    informers = Informers(client, namespace="inf")
+    a = informers.get(CONFIG_MAP)
+    assert informers.get(CONFIG_MAP) is a
+    assert informers.get(NAMESPACE).namespace is None, "cluster-scoped kinds ignore the scope"
+    informers.start()
+    late = informers.get(SECRET)  # started at once
+    try:
+        await asyncio.wait_for(informers.wait_synced(), 3)
+        assert informers.synced() and late.synced.is_set()
+        assert {i.kind.plural for i in informers} == {"configmaps", "namespaces", "secrets"}
+        assert a.namespace == "inf"
+    finally:
+        await informers.stop()
