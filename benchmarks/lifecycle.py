@@ -1,0 +1,353 @@
+"""Benchmark of the deployment flow: overhead, throughput, API requests and memory of the operator.
+
+Setup: the sandbox (API server + simulated node, pod start delay 0) runs in its own process
+(`klt sandbox`), so this process holds only the operator (in-process `lifecycle.app.Operator`,
+webhooks registered by URL, leader election off) and a small driver with its own KubeClient.
+Workloads are Deployments of one replica, annotated for the lifecycle toolkit, with no tasks and
+no evaluations: what is measured is the operator's own cost beyond pod start.
+
+1. overhead: `--apps` single-service apps (one annotated Deployment each, app auto-created),
+   `--concurrency` at a time. Per app: from the moment the driver's pod watch sees its first pod
+   to the moment its KeptnAppVersion watch sees status Succeeded. p50 / p99 in ms.
+2. throughput: `--burst-apps` KeptnApps x `--burst-workloads` Deployments each, all created at
+   once; workload lifecycles per second = workloads / (last AppVersion Succeeded - first create).
+3. API requests per workload lifecycle, by verb: the operator client's request counters over the
+   throughput phase divided by its workloads (watches are long-lived, counted once each).
+4. operator peak RSS: VmHWM of this process (the operator plus the small driver; the sandbox is
+   elsewhere), and the growth from before the operator started.
+
+Usage: python benchmarks/lifecycle.py [--quick] [--profile FILE]. The last line printed is one
+JSON object: overhead_p50_ms, overhead_p99_ms, workloads_per_s, requests_per_workload,
+operator_rss_mb.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[0] = str(ROOT)  # benchmarks/lifecycle.py must not shadow the `lifecycle` package
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import contextlib  # noqa: E402
+import cProfile  # noqa: E402
+import json  # noqa: E402
+import logging  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from collections import Counter  # noqa: E402
+from collections.abc import AsyncIterator  # noqa: E402
+from typing import Any  # noqa: E402
+
+from lifecycle import model  # noqa: E402
+from lifecycle.app import Operator  # noqa: E402
+from lifecycle.controllers.context import OperatorSettings  # noqa: E402
+from lifecycle.kube import KubeClient, KubeError  # noqa: E402
+from lifecycle.server import ServerConfig  # noqa: E402
+from lifecycle.settings import RunSettings  # noqa: E402
+
+Body = dict[str, Any]
+NAMESPACE = "bench"
+VERBS = ("get", "list", "watch", "create", "update", "patch", "delete")
+
+
+def _status_kb(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
+
+
+@contextlib.asynccontextmanager
+async def sandbox_process(work: Path) -> AsyncIterator[Path]:
+    """`klt sandbox` in a child process; yields its kubeconfig path, stops it after."""
+    kubeconfig = work / "kubeconfig"
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "lifecycle.cli",
+        "sandbox",
+        "--kubeconfig",
+        str(kubeconfig),
+        "--pod-start-delay",
+        "0",
+        "--history",
+        "20000",
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert proc.stdout is not None
+        async with asyncio.timeout(30):
+            while True:
+                line = await proc.stdout.readline()
+                if not line:
+                    raise RuntimeError("klt sandbox exited before it was ready")
+                if line.startswith(b"kubeconfig:"):
+                    break
+        yield kubeconfig
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+            try:
+                async with asyncio.timeout(10):
+                    await proc.wait()
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+
+
+def deployment(name: str, app: str | None, version: str = "0.1.0") -> Body:
+    annotations = {"keptn.sh/workload": name, "keptn.sh/version": version}
+    if app:
+        annotations["keptn.sh/app"] = app
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": NAMESPACE},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"bench": name}},
+            "template": {
+                "metadata": {"labels": {"bench": name}, "annotations": annotations},
+                "spec": {"containers": [{"name": "main", "image": f"bench/{name}:{version}"}]},
+            },
+        },
+    }
+
+
+def keptn_app(name: str, workloads: list[str]) -> Body:
+    return {
+        "apiVersion": model.KEPTN_APP.api_version,
+        "kind": "KeptnApp",
+        "metadata": {"name": name, "namespace": NAMESPACE},
+        "spec": {
+            "version": "0.1.0",
+            "workloads": [{"name": w, "version": "0.1.0"} for w in workloads],
+        },
+    }
+
+
+class Observer:
+    """Driver-side watches: when each app's first pod appeared and when its AppVersion succeeded."""
+
+    def __init__(self, client: KubeClient) -> None:
+        self.client = client
+        self.pod_seen: dict[str, float] = {}
+        self.done: dict[str, float] = {}
+        self.waiters: dict[str, asyncio.Event] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def app_of_pod(self, pod: Body) -> str:
+        annotations = pod.get("metadata", {}).get("annotations") or {}
+        return str(annotations.get("keptn.sh/app") or annotations.get("keptn.sh/workload") or "")
+
+    def event(self, app: str) -> asyncio.Event:
+        return self.waiters.setdefault(app, asyncio.Event())
+
+    async def _watch(self, kind: model.ResourceKind, on: Any) -> None:
+        rv: str | None = None
+        while True:
+            try:
+                if rv is None:
+                    items, rv = await self.client.list(kind, NAMESPACE)
+                    for item in items:
+                        on(item)
+                async for etype, obj in self.client.watch(kind, NAMESPACE, resource_version=rv):
+                    rv = obj.get("metadata", {}).get("resourceVersion") or rv
+                    if etype in ("ADDED", "MODIFIED"):
+                        on(obj)
+            except KubeError:
+                rv = None
+
+    def _on_pod(self, pod: Body) -> None:
+        app = self.app_of_pod(pod)
+        if app and app not in self.pod_seen:
+            self.pod_seen[app] = time.perf_counter()
+
+    def _on_app_version(self, av: Body) -> None:
+        app = str(av.get("spec", {}).get("appName") or "")
+        if (av.get("status") or {}).get("status") == "Succeeded" and app not in self.done:
+            self.done[app] = time.perf_counter()
+            self.event(app).set()
+
+    async def start(self) -> None:
+        self._tasks = [
+            asyncio.create_task(self._watch(model.POD, self._on_pod)),
+            asyncio.create_task(self._watch(model.KEPTN_APP_VERSION, self._on_app_version)),
+        ]
+        await asyncio.sleep(0.2)
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
+    return ordered[index]
+
+
+async def overhead_phase(
+    client: KubeClient, obs: Observer, apps: int, concurrency: int, prefix: str
+) -> list[float]:
+    """Single-service apps, `concurrency` in flight; overhead per app in ms."""
+    gate = asyncio.Semaphore(concurrency)
+    results: list[float] = []
+
+    async def one(i: int) -> None:
+        name = f"{prefix}{i}"
+        async with gate:
+            await client.create(model.DEPLOYMENT, deployment(name, None), NAMESPACE)
+            async with asyncio.timeout(60):
+                await obs.event(name).wait()
+        results.append((obs.done[name] - obs.pod_seen[name]) * 1000)
+
+    await asyncio.gather(*(one(i) for i in range(apps)))
+    return results
+
+
+async def throughput_phase(
+    client: KubeClient, obs: Observer, apps: int, workloads: int
+) -> tuple[float, float]:
+    """`apps` KeptnApps of `workloads` Deployments, all at once; (seconds, workloads/s)."""
+    gate = asyncio.Semaphore(64)  # the driver's own connection pool, not the operator's
+
+    async def create(kind: model.ResourceKind, body: Body) -> None:
+        async with gate:
+            await client.create(kind, body, NAMESPACE)
+
+    names = [f"burst{a}" for a in range(apps)]
+    start = time.perf_counter()
+    creates = []
+    for app in names:
+        wls = [f"{app}-w{w}" for w in range(workloads)]
+        creates.append(create(model.KEPTN_APP, keptn_app(app, wls)))
+        creates += [
+            create(model.DEPLOYMENT, deployment(f"{app}-w{w}", app)) for w in range(workloads)
+        ]
+    await asyncio.gather(*creates)
+    async with asyncio.timeout(300):
+        for app in names:
+            await obs.event(app).wait()
+    elapsed = max(obs.done[a] for a in names) - start
+    return elapsed, apps * workloads / elapsed
+
+
+async def bench(args: argparse.Namespace) -> dict[str, Any]:
+    logging.basicConfig(level=logging.ERROR)
+    with tempfile.TemporaryDirectory(prefix="klt-bench-") as tmp:
+        work = Path(tmp)
+        async with sandbox_process(work) as kubeconfig:
+            driver = await KubeClient.from_kubeconfig(str(kubeconfig))
+            await driver.create(
+                model.NAMESPACE,
+                {
+                    "metadata": {
+                        "name": NAMESPACE,
+                        "annotations": {"keptn.sh/lifecycle-toolkit": "enabled"},
+                    }
+                },
+            )
+            rss_before = _status_kb("VmRSS")
+            settings = RunSettings(
+                kubeconfig=str(kubeconfig),
+                webhook_url_host="127.0.0.1",
+                server=ServerConfig(host="127.0.0.1", webhook_port=0, metrics_port=0, probe_port=0),
+                cert_dir=work / "certs",
+                operator=OperatorSettings(keptn_namespace="keptn-system", workers=args.workers),
+                leader_elect=False,
+            )
+            operator = Operator(settings)
+            obs = Observer(driver)
+            profiler = cProfile.Profile() if args.profile else None
+            try:
+                await operator.start()
+                async with asyncio.timeout(30):
+                    await operator.wait_ready()
+                    await operator.wait_leading()
+                await obs.start()
+                await overhead_phase(driver, obs, 3, 1, "warm")  # imports, connections, caches
+                if profiler:
+                    profiler.enable()
+                operator.client.reset_counts()
+                overhead = await overhead_phase(driver, obs, args.apps, args.concurrency, "app")
+                overhead_counts = operator.client.request_counts
+                operator.client.reset_counts()
+                seconds, per_s = await throughput_phase(
+                    driver, obs, args.burst_apps, args.burst_workloads
+                )
+                burst_counts = operator.client.request_counts
+                by_resource = operator.client.request_counts_by_resource
+                if profiler:
+                    profiler.disable()
+                    profiler.dump_stats(args.profile)
+            finally:
+                await obs.stop()
+                await operator.stop()
+                await driver.close()
+    workloads = args.burst_apps * args.burst_workloads
+    per_workload = {v: round(burst_counts.get(v, 0) / workloads, 2) for v in VERBS}
+    per_workload["total"] = round(sum(burst_counts.values()) / workloads, 2)
+    single = {v: round(overhead_counts.get(v, 0) / args.apps, 2) for v in VERBS}
+    single["total"] = round(sum(overhead_counts.values()) / args.apps, 2)
+    hwm = _status_kb("VmHWM")
+    top = Counter(by_resource).most_common(12)
+    return {
+        "apps": args.apps,
+        "overhead_ms": {
+            "p50": round(statistics.median(overhead), 1),
+            "p90": round(percentile(overhead, 0.9), 1),
+            "p99": round(percentile(overhead, 0.99), 1),
+            "max": round(max(overhead), 1),
+        },
+        "burst": {
+            "apps": args.burst_apps,
+            "workloads": workloads,
+            "seconds": round(seconds, 2),
+            "workloads_per_s": round(per_s, 1),
+        },
+        "requests_per_single_service_app": single,
+        "requests_per_workload_in_burst_by_resource": {k: round(v / workloads, 2) for k, v in top},
+        "rss_mb": {"peak": round(hwm / 1024, 1), "before_operator": round(rss_before / 1024, 1)},
+        "summary": {
+            "overhead_p50_ms": round(statistics.median(overhead), 1),
+            "overhead_p99_ms": round(percentile(overhead, 0.99), 1),
+            "workloads_per_s": round(per_s, 1),
+            "requests_per_workload": per_workload,
+            "operator_rss_mb": round(hwm / 1024, 1),
+        },
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller run, under a minute")
+    parser.add_argument("--apps", type=int, default=None, help="apps for the overhead figure (200)")
+    parser.add_argument("--concurrency", type=int, default=1, help="overhead apps in flight")
+    parser.add_argument("--burst-apps", type=int, default=None, help="apps in the burst (100)")
+    parser.add_argument("--burst-workloads", type=int, default=5, help="workloads per burst app")
+    parser.add_argument("--workers", type=int, default=4, help="operator workers per controller")
+    parser.add_argument("--profile", default=None, help="write cProfile stats of the operator here")
+    args = parser.parse_args()
+    args.apps = args.apps or (40 if args.quick else 200)
+    args.burst_apps = args.burst_apps or (20 if args.quick else 100)
+    result = asyncio.run(bench(args))
+    summary = result.pop("summary")
+    for key, value in result.items():
+        print(f"{key}: {json.dumps(value)}")
+    print(json.dumps(summary))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
