@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import json
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -211,16 +210,17 @@ async def watch_latency(c: Client, watchers: int, events: int) -> tuple[float, f
 
 
 async def main(quick: bool, concurrency: int) -> dict[str, float]:
-    proc = subprocess.Popen(
-        [sys.executable, "-c", SERVER],
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        SERVER,
         cwd=ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
     )
     try:
         assert proc.stdout is not None
-        url, token = proc.stdout.readline().split()
+        url, token = (await proc.stdout.readline()).decode().split()
         n = 1000 if quick else 5000
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=1)) as s1:
             seq = await verbs(Client(url, token, s1), n, 1, "seq")
@@ -231,7 +231,7 @@ async def main(quick: bool, concurrency: int) -> dict[str, float]:
     finally:
         assert proc.stdin is not None
         proc.stdin.close()
-        proc.wait(10)
+        await asyncio.wait_for(proc.wait(), 10)
     print(f"{'verb':<8}{'sequential req/s':>18}{f'concurrent({concurrency}) req/s':>26}")
     for verb in ("get", "list", "create", "patch"):
         print(f"{verb:<8}{seq[verb]:>18.0f}{conc[verb]:>26.0f}")

@@ -44,7 +44,7 @@ def _template(obj: dict[str, Any]) -> dict[str, Any]:
     template = spec.setdefault("template", {})
     template.setdefault("metadata", {})
     _pod_spec(template.setdefault("spec", {}))
-    return spec
+    return spec  # type: ignore[no-any-return]
 
 
 def _pod(obj: dict[str, Any]) -> None:

@@ -167,9 +167,9 @@ class GarbageCollector:
             return
         key, entry = found
         meta = entry.obj["metadata"]
-        if meta.get("deletionTimestamp") and FOREGROUND in (meta.get("finalizers") or []):
-            if not self._dependents(owner_uid):
-                self._drop_finalizer(key, entry, FOREGROUND)
+        deleting = meta.get("deletionTimestamp") and FOREGROUND in (meta.get("finalizers") or [])
+        if deleting and not self._dependents(owner_uid):
+            self._drop_finalizer(key, entry, FOREGROUND)
 
     def recheck_namespace(self, namespace: str) -> None:
         """Empty a Terminating namespace, then remove it once nothing is left in it."""

@@ -264,15 +264,14 @@ def _check(schema: dict[str, Any], value: Any, path: str, causes: list[Cause]) -
             )
     for sub in schema.get("allOf") or []:
         _check(sub, value, path, causes)
-    if schema.get("anyOf"):
-        if all(_errors(sub, value, path) for sub in schema["anyOf"]):
-            causes.append(
-                (
-                    path,
-                    "FieldValueInvalid",
-                    f"Invalid value: {_show(value)}: {path} in body must match at least one schema in anyOf",
-                )
+    if schema.get("anyOf") and all(_errors(sub, value, path) for sub in schema["anyOf"]):
+        causes.append(
+            (
+                path,
+                "FieldValueInvalid",
+                f"Invalid value: {_show(value)}: {path} in body must match at least one schema in anyOf",
             )
+        )
     if schema.get("oneOf"):
         ok = sum(1 for sub in schema["oneOf"] if not _errors(sub, value, path))
         if ok != 1:

@@ -322,7 +322,8 @@ class Sandbox:
                     raise errors.ApiError(401, "Unauthorized", "Unauthorized")
             if self.faults.active and request.path.startswith("/api"):
                 await self._inject(request)
-            return await handler(request)
+            response: web.StreamResponse = await handler(request)
+            return response
         except errors.ApiError as exc:
             return json_response(exc.raw(), exc.code)
         except web.HTTPNotFound:

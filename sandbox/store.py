@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import builtins
 import json
 import time
 from collections import deque
@@ -145,13 +146,13 @@ class Watcher:
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
-    async def wait(self, timeout: float) -> None:
-        """Wait until a frame is queued, the watch is closed or `timeout` passes."""
+    async def wait(self, seconds: float) -> None:
+        """Wait until a frame is queued, the watch is closed or `seconds` pass."""
         if self.frames or self.closed:
             return
         self._waiter = asyncio.get_running_loop().create_future()
         try:
-            await asyncio.wait_for(self._waiter, timeout)
+            await asyncio.wait_for(self._waiter, seconds)
         except TimeoutError:
             pass
         finally:
@@ -276,13 +277,13 @@ class Store:
         entry = self.get(*loc)
         return (loc[0], entry) if entry is not None else None
 
-    def list(self, key: str, selector: Selector) -> list[Entry]:
+    def list(self, key: str, selector: Selector) -> builtins.list[Entry]:
         """Matching entries in (namespace, name) order, like etcd's key order."""
         return self.page(key, selector)[0]
 
     def page(
         self, key: str, selector: Selector, limit: int = 0, after: tuple[str, str] | None = None
-    ) -> tuple[list[Entry], bool]:
+    ) -> tuple[builtins.list[Entry], bool]:
         """Up to `limit` (0 = all) matching entries after `after`, and whether more exist.
 
         Stops at the first match past the limit, so paging costs what the page costs.
@@ -290,7 +291,7 @@ class Store:
         b = self.buckets.get(key)
         if b is None:
             return [], False
-        out: list[Entry] = []
+        out: builtins.list[Entry] = []
         trivial = selector.trivial
         for e in b.ordered(selector.namespace, after):
             if trivial or selector.matches(e.obj):
@@ -371,14 +372,14 @@ class Store:
 
     def watch(
         self, key: str, selector: Selector, since: int | None, encoder: Encoder | None = None
-    ) -> tuple[Watcher, list[bytes]]:
+    ) -> tuple[Watcher, builtins.list[bytes]]:
         """Open a watcher. `since=None` replays current objects as ADDED; otherwise history after it.
 
         Raises 410 Gone when `since` is older than the kept history.
         """
         b = self.bucket(key)
         w = Watcher(selector, encoder)
-        initial: list[bytes] = []
+        initial: builtins.list[bytes] = []
         if since is None:
             for e in self.list(key, selector):
                 initial.append(

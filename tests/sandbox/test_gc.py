@@ -12,9 +12,9 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from tests.sandbox.conftest import GROUP, MERGE, PLURAL, VERSION, widget
 
 
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float = 2.0) -> None:
+async def eventually(check: Callable[[], Awaitable[bool]], within: float = 2.0) -> None:
     loop = asyncio.get_running_loop()
-    end = loop.time() + timeout
+    end = loop.time() + within
     while not await check():
         if loop.time() > end:
             raise AssertionError("condition not reached in time")

@@ -49,7 +49,7 @@ class Kubectl:
         self.cache = home / "cache"
 
     async def __call__(
-        self, *args: str, ok: bool = True, timeout: float = 30
+        self, *args: str, ok: bool = True, within: float = 30
     ) -> tuple[int, str, str]:
         assert KUBECTL is not None
         proc = await asyncio.create_subprocess_exec(
@@ -60,7 +60,7 @@ class Kubectl:
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )
-        out, err = await asyncio.wait_for(proc.communicate(), timeout)
+        out, err = await asyncio.wait_for(proc.communicate(), within)
         rc = proc.returncode or 0
         if ok:
             assert rc == 0, f"kubectl {' '.join(args)} failed ({rc}): {err.decode()}"
@@ -127,8 +127,8 @@ async def test_patch_status_describe_and_watch(kubectl: Kubectl, tmp_path: Path)
     _, out, _ = await watcher
     lines = _rows(out)
     assert lines[0][0] == "NAME"
-    assert ["w1", "fast", "3"] == lines[1][:3]
-    assert ["w1", "fast", "5"] == lines[-1][:3]
+    assert lines[1][:3] == ["w1", "fast", "3"]
+    assert lines[-1][:3] == ["w1", "fast", "5"]
 
 
 async def test_logs_events_and_delete(kubectl: Kubectl) -> None:

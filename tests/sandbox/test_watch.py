@@ -14,13 +14,13 @@ from sandbox.server import Sandbox
 from tests.sandbox.conftest import FIXTURES, GROUP, MERGE, PLURAL, VERSION, widget
 
 
-async def _events(sb: Sandbox, path: str, limit: int, timeout: float = 3.0) -> list[dict[str, Any]]:
+async def _events(sb: Sandbox, path: str, limit: int, within: float = 3.0) -> list[dict[str, Any]]:
     """Read raw watch lines over plain HTTP until `limit` events or the stream ends."""
     out: list[dict[str, Any]] = []
     headers = {"Authorization": f"Bearer {sb.token}"}
     async with (
         aiohttp.ClientSession() as s,
-        s.get(sb.url + path, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout)) as resp,
+        s.get(sb.url + path, headers=headers, timeout=aiohttp.ClientTimeout(total=within)) as resp,
     ):
         assert resp.status == 200
         async for line in resp.content:
