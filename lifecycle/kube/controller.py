@@ -9,6 +9,8 @@ caches, and returns ``Result(requeue_at=...)`` for a real deadline or raises. Ou
     raises another KubeError         backoff, logged at WARNING (Conflict is the common one)
     raises anything else             backoff, logged with traceback and the key
 
+``observer(name, outcome, seconds)`` is called after every reconcile (for metrics).
+
 Invariants: a reconcile error never stops a worker or the operator; one key is never
 reconciled twice at once (the queue guarantees it). ``watch(informer, mapper)`` wires an
 informer's events to keys (the object itself, its owner, the parent an index points to).
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Hashable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -98,8 +101,11 @@ class Controller(Generic[K]):
         workers: int = 4,
         *,
         queue: WorkQueue[K] | None = None,
+        observer: Callable[[str, str, float], None] | None = None,
     ) -> None:
         self.name = name
+        # observer(controller name, "success" | "requeue" | "error", seconds): metrics hook.
+        self._observer = observer
         self._reconcile = reconcile
         self._workers = workers
         self.queue: WorkQueue[K] = queue if queue is not None else WorkQueue()
@@ -163,30 +169,35 @@ class Controller(Generic[K]):
 
     async def _process(self, key: K) -> None:
         self.reconciles += 1
+        started = time.perf_counter()
+        outcome = "error"
         try:
             result = await self._reconcile(key)
         except asyncio.CancelledError:
+            outcome = ""
             raise
         except Transient as exc:
-            self.errors += 1
-            delay = self.queue.backoff(key)
+            delay = self._failed(key)
             log.info("%s: %s: transient error, retry in %.3fs: %s", self.name, key, delay, exc)
-            return
         except Conflict as exc:
-            self.errors += 1
-            delay = self.queue.backoff(key)
+            delay = self._failed(key)
             log.debug("%s: %s: conflict, retry in %.3fs: %s", self.name, key, delay, exc)
-            return
         except KubeError as exc:
-            self.errors += 1
-            delay = self.queue.backoff(key)
+            delay = self._failed(key)
             log.warning("%s: %s: API error, retry in %.3fs: %s", self.name, key, delay, exc)
-            return
         except Exception:
-            self.errors += 1
-            delay = self.queue.backoff(key)
+            delay = self._failed(key)
             log.exception("%s: %s: reconcile failed, retry in %.3fs", self.name, key, delay)
-            return
-        self.queue.forget(key)
-        if result is not None and (result.requeue_at or result.requeue_after is not None):
-            self.queue.add(key, after=result.requeue_after, at=result.requeue_at)
+        else:
+            self.queue.forget(key)
+            outcome = "success"
+            if result is not None and (result.requeue_at or result.requeue_after is not None):
+                self.queue.add(key, after=result.requeue_after, at=result.requeue_at)
+                outcome = "requeue"
+        finally:
+            if self._observer is not None and outcome:
+                self._observer(self.name, outcome, time.perf_counter() - started)
+
+    def _failed(self, key: K) -> float:
+        self.errors += 1
+        return self.queue.backoff(key)

@@ -152,8 +152,13 @@ async def test_controller_backs_off_on_errors_then_resets() -> None:
             raise exc
         return Result()
 
+    observed: list[tuple[str, str]] = []
     ctl: Controller[str] = Controller(
-        "t", reconcile, workers=2, queue=WorkQueue(base_delay=0.02, max_delay=1.0)
+        "t",
+        reconcile,
+        workers=2,
+        queue=WorkQueue(base_delay=0.02, max_delay=1.0),
+        observer=lambda name, outcome, seconds: observed.append((name, outcome)),
     )
     ctl.start()
     ctl.enqueue("k")
@@ -162,6 +167,7 @@ async def test_controller_backs_off_on_errors_then_resets() -> None:
     gaps = [b - a for a, b in itertools.pairwise(calls)]
     assert gaps[0] >= 0.018 and gaps[1] >= 0.038 and gaps[2] >= 0.078, gaps
     assert ctl.errors == 3
+    assert observed == [("t", "error")] * 3 + [("t", "success")]
     assert ctl.queue.failures("k") == 0, "success resets the backoff"
     await ctl.stop()
 
