@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from typing import Any
 
 from lifecycle.kube.client import Body, KubeClient
+from lifecycle.kube.errors import AlreadyExists, NotFound
 from lifecycle.kube.informer import Informer, Informers
 from lifecycle.model import CONFIG_MAP, NAMESPACE, SECRET
 from sandbox import Sandbox
@@ -171,3 +173,52 @@ async def test_informers_share_one_instance_per_kind(client: KubeClient) -> None
         assert a.namespace == "inf"
     finally:
         await informers.stop()
+
+
+async def test_cache_converges_to_the_server_under_dropped_and_expired_watches(
+    client: KubeClient, sandbox: Sandbox
+) -> None:
+    rng = random.Random(7)
+    inf = Informer(client, CONFIG_MAP, namespace="faults", backoff_base=0.01, backoff_max=0.1)
+    deliveries: dict[str, str] = {}  # name -> last event type seen by the handler
+    inf.add_handler(lambda e, o, old: deliveries.__setitem__(o["metadata"]["name"], e))
+    inf.start()
+    try:
+        await inf.synced.wait()
+        names = [f"o{i}" for i in range(15)]
+        for step in range(150):
+            if step % 30 == 0:
+                gone = step % 60 == 0
+                sandbox.faults.replace(FaultSettings(watch_drop_seconds=0.03, watch_gone=gone))
+                sandbox.store.close_watchers()
+            name = rng.choice(names)
+            try:
+                match rng.randrange(3):
+                    case 0:
+                        await client.create(CONFIG_MAP, cm(name, "faults", "a"))
+                    case 1:
+                        await client.patch(CONFIG_MAP, name, {"data": {"s": str(step)}}, "faults")
+                    case _:
+                        await client.delete(CONFIG_MAP, name, "faults")
+            except (AlreadyExists, NotFound):
+                pass
+            if step % 10 == 0:
+                await asyncio.sleep(0.02)
+        sandbox.faults.replace(FaultSettings())
+        items, _ = await client.list(CONFIG_MAP, "faults")
+        want = {i["metadata"]["name"]: i["metadata"]["resourceVersion"] for i in items}
+
+        def cache() -> dict[str, str]:
+            return {
+                o["metadata"]["name"]: o["metadata"]["resourceVersion"] for o in inf.store.list()
+            }
+
+        await eventually(lambda: cache() == want, 5)
+        # Handlers saw the final state too: the last event per live object is not DELETED,
+        # and every object gone from the server had its DELETED delivered.
+        assert all(deliveries[n] != "DELETED" for n in want)
+        assert all(e == "DELETED" for n, e in deliveries.items() if n not in want)
+        assert inf.lists >= 2 and inf.watches >= 5
+    finally:
+        sandbox.faults.replace(FaultSettings())
+        await inf.stop()
