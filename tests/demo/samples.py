@@ -71,8 +71,8 @@ def app_version(*, running: bool = False) -> dict[str, Any]:
             ],
             "preDeploymentEvaluationTaskStatus": [
                 {
-                    "definitionName": "prometheus-reachable",
-                    "name": "pre-eval-podtato-head-0.1.0-prometheus-reachable",
+                    "definitionName": "availability-ok",
+                    "name": "pre-eval-podtato-head-0.1.0-availability-ok",
                     "status": "Succeeded",
                     "startTime": at(1.5),
                     "endTime": at(1.9),

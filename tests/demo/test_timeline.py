@@ -23,7 +23,7 @@ def test_rows_follow_the_flow_order() -> None:
         "  AppPreDeployTasks",
         "    check-entry-config",
         "  AppPreDeployEvaluations",
-        "    prometheus-reachable",
+        "    availability-ok",
         "  AppDeploy",
         # frontend started first, so it comes first although listed second
         "    frontend 0.1.0",
