@@ -176,6 +176,7 @@ async def test_tables_for_lists_and_single_objects(
         },
     )
     status, table = await _get(sandbox, "/api/v1/namespaces/default/pods/p", accept=TABLE)
+    assert status == 200
     assert [c["name"] for c in table["columnDefinitions"]][:5] == [
         "Name",
         "Ready",
