@@ -123,7 +123,7 @@ class LocalPrometheus:
         """Start Prometheus keeping its TSDB in `data_dir`, scraping `scrape` (host:port) targets."""
         port = free_port()
         config_path = _prepare(data_dir, binary, port, scrape, interval)
-        log = (data_dir / "prometheus.log").open("wb")  # noqa: ASYNC230 - a local file, once
+        log = (data_dir / "prometheus.log").open("wb")
         process = await asyncio.create_subprocess_exec(
             binary,
             f"--config.file={config_path}",
