@@ -154,3 +154,24 @@ async def test_connection_errors_are_transient() -> None:
                 pass
     finally:
         await kc.close()
+
+
+async def test_server_side_apply_creates_then_updates(client: KubeClient) -> None:
+    body = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "ssa"},
+        "data": {"a": "1"},
+    }
+    with pytest.raises(ValueError):
+        await client.patch(CONFIG_MAP, "ssa", body, "default", content_type=PatchType.APPLY)
+    first = await client.patch(
+        CONFIG_MAP, "ssa", body, "default", content_type=PatchType.APPLY, field_manager="klt"
+    )
+    assert first["data"] == {"a": "1"}
+    body["data"] = {"a": "2"}
+    second = await client.patch(
+        CONFIG_MAP, "ssa", body, "default", content_type=PatchType.APPLY, field_manager="klt"
+    )
+    assert second["data"] == {"a": "2"}
+    assert second["metadata"]["uid"] == first["metadata"]["uid"]
