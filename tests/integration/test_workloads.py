@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from lifecycle import model
+from lifecycle.naming import app_version_name
 from tests.integration.conftest import Cluster
 from tests.integration.workloads import deployment, gated, running, succeeded, workload
 
@@ -132,3 +133,30 @@ async def test_multi_workload_app_with_context_applied_with_kubectl(
         if e["involvedObject"]["name"] == "shop-1.2-6b86b273"
     ]
     assert "AppDeploySucceeded" in reasons
+
+
+async def test_multi_service_app_is_created_without_waiting_for_the_discovery_window(
+    cluster: Cluster,
+) -> None:
+    ns = cluster.namespace
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await cluster.client.create(model.DEPLOYMENT, deployment("ui", version="1.0", app="auto"), ns)
+    await cluster.client.create(model.DEPLOYMENT, deployment("api", version="2.0", app="auto"), ns)
+
+    def both(app: dict[str, object]) -> bool:
+        return len(app["spec"]["workloads"]) == 2  # type: ignore[index, arg-type]
+
+    app = await cluster.wait_for(model.KEPTN_APP, "auto", both, within=5)
+    assert loop.time() - started < 5  # KLT waits keptnAppCreationRequestTimeoutSeconds (30 s)
+    assert app["metadata"]["annotations"]["keptn.sh/app-type"] == "multi-service"
+    assert app["spec"]["workloads"] == [
+        {"name": "api", "version": "2.0"},
+        {"name": "ui", "version": "1.0"},
+    ]
+    version = app["spec"]["version"]
+    assert len(version) == 10
+    av_name = app_version_name("auto", version, int(app["metadata"]["generation"]))
+    await cluster.wait_for(model.KEPTN_APP_VERSION, av_name, succeeded)
+    for wv in ("auto-ui-1.0", "auto-api-2.0"):
+        await cluster.wait_for(model.KEPTN_WORKLOAD_VERSION, wv, succeeded)
