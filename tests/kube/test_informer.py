@@ -32,7 +32,7 @@ async def test_list_then_watch_with_handlers_and_indexes(client: KubeClient) -> 
         # The cache is updated before handlers run.
         cached = inf.store.get("inf", obj["metadata"]["name"])
         assert (cached is None) == (etype == "DELETED")
-        events.append((etype, obj["metadata"]["name"], old and old["metadata"]["name"]))
+        events.append((etype, obj["metadata"]["name"], old["metadata"]["name"] if old else None))
 
     inf.add_handler(handler)
     inf.start()
