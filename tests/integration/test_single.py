@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
+
 from lifecycle import model
 from tests.integration.conftest import Cluster
 
@@ -92,3 +94,41 @@ async def test_single_deployment_completes(cluster: Cluster) -> None:
     ], wl_reasons
     assert wl_reasons.index("CreateWorkloadInstance") == 0
     assert wl_reasons[-1] == "Completed"
+
+
+async def test_spans_and_metrics_of_a_completed_flow(cluster: Cluster) -> None:
+    await cluster.client.create(model.DEPLOYMENT, deployment("traced"), cluster.namespace)
+    await cluster.wait_for(model.KEPTN_APP_VERSION, "traced-0.1.0-6b86b273", completed)
+    await cluster.wait_for(model.KEPTN_WORKLOAD_VERSION, "traced-traced-0.1.0", completed)
+    spans = {s.name: s for s in cluster.spans.get_finished_spans() if s.name != "annotate_pod"}
+    root = spans["traced-0.1.0-6b86b273"]
+    assert root.parent is None
+    trace_id = root.context.trace_id
+    for phase in (
+        "AppPreDeployTasks",
+        "AppPreDeployEvaluations",
+        "AppDeploy",
+        "AppPostDeployTasks",
+    ):
+        assert (
+            spans[phase].parent is not None and spans[phase].parent.span_id == root.context.span_id
+        )
+        assert spans[phase].context.trace_id == trace_id
+    workload_root = spans["traced-traced-0.1.0"]
+    assert workload_root.parent is not None
+    assert workload_root.parent.span_id == spans["AppDeploy"].context.span_id
+    assert workload_root.context.trace_id == trace_id
+    deploy = spans["traced-traced/WorkloadDeploy"]
+    assert deploy.parent is not None and deploy.parent.span_id == workload_root.context.span_id
+    # the metrics endpoint counts the finished versions once
+    url = f"http://127.0.0.1:{cluster.operator.ports['metrics']}/metrics"
+    async with aiohttp.ClientSession() as http, http.get(url) as resp:
+        text = await resp.text()
+    app_count = [
+        line
+        for line in text.splitlines()
+        if line.startswith("keptn_app_count_total{")
+        and 'keptn_deployment_app_name="traced"' in line
+        and "Succeeded" in line
+    ]
+    assert len(app_count) == 1 and app_count[0].endswith(" 1.0"), app_count
