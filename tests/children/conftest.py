@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -231,5 +230,16 @@ def prometheus() -> Iterator[Prometheus]:
         yield prom
 
 
-def now_s() -> float:
-    return time.time()
+async def eventually(check: Callable[[], bool], within: float = 5.0) -> None:
+    """The operator's bookkeeping (metrics, events) trails the status write the test saw."""
+    for _ in range(int(within / 0.02)):
+        if check():
+            return
+        await asyncio.sleep(0.02)
+    assert check()
+
+
+async def flush_events(op: Operator) -> None:
+    """Wait until every Event the operator emitted so far is written."""
+    for recorder in op.ctx.recorders.values():
+        await recorder.flush()

@@ -11,7 +11,7 @@ from lifecycle import model
 from lifecycle.naming import format_time
 from tests.evaluator.promlauncher import Prometheus, Series, push
 
-from .conftest import Env, OperatorFactory
+from .conftest import Env, OperatorFactory, eventually, flush_events
 
 Body = dict[str, Any]
 
@@ -119,20 +119,23 @@ async def test_evaluation_passes_on_metric_values_set_by_the_test(
         "errors": {"value": "0", "status": "Succeeded", "message": "value '0' met objective '<1'"},
     }
     assert status["startTime"] <= status["endTime"]
-    counts = [
-        (s.labels.get("keptn_deployment_evaluation_status"), s.value)
-        for m in op.registry.collect()
-        for s in m.samples
-        if s.name == "keptn_evaluation_count_total"
-        and s.labels.get("keptn_deployment_evaluation_name") == "pre-eval-slo"
-    ]
-    assert counts == [("Succeeded", 1.0)]
+
+    def counts() -> list[tuple[str | None, float]]:
+        return [
+            (s.labels.get("keptn_deployment_evaluation_status"), s.value)
+            for m in op.registry.collect()
+            for s in m.samples
+            if s.name == "keptn_evaluation_count_total"
+            and s.labels.get("keptn_deployment_evaluation_name") == "pre-eval-slo"
+        ]
+
+    await eventually(lambda: counts() == [("Succeeded", 1.0)])
 
 
 async def test_evaluation_fails_after_its_retries_with_value_and_target(
     env: Env, operator_factory: OperatorFactory
 ) -> None:
-    await operator_factory(["evaluation"])
+    op = await operator_factory(["evaluation"])
     await env.create(model.KEPTN_METRICS_PROVIDER, provider("prom", "http://127.0.0.1:1"))
     await env.create(model.KEPTN_METRIC, keptn_metric("p95", "unused"))
     await set_value(env, "p95", "580")
@@ -156,6 +159,7 @@ async def test_evaluation_fails_after_its_retries_with_value_and_target(
         "status": "Failed",
         "message": "value '580' did not meet objective '<500'",
     }
+    await flush_events(op)
     events, _ = await env.client.list(model.EVENT, env.namespace)
     failed = [e for e in events if e["reason"] == "ReconcileEvaluationFailed"]
     assert len(failed) == 1
@@ -169,10 +173,11 @@ async def test_evaluation_fails_after_its_retries_with_value_and_target(
 async def test_missing_evaluation_definition_fails_after_the_wait(
     env: Env, operator_factory: OperatorFactory
 ) -> None:
-    await operator_factory(["evaluation"], definition_wait=1.0)
+    op = await operator_factory(["evaluation"], definition_wait=1.0)
     await env.create(model.KEPTN_EVALUATION, keptn_evaluation("pre-eval-ghost", "ghost"))
     done = await env.wait_for(model.KEPTN_EVALUATION, "pre-eval-ghost", final, within=10)
     assert done["status"]["overallStatus"] == "Failed"
+    await flush_events(op)
     events, _ = await env.client.list(model.EVENT, env.namespace)
     assert any("could not find KeptnEvaluationDefinition: ghost" in e["message"] for e in events), [
         e["message"] for e in events

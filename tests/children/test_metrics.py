@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import time
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -16,7 +14,7 @@ from lifecycle import model
 from lifecycle.controllers.metric import metric_routes
 from tests.evaluator.promlauncher import Prometheus, Series, push
 
-from .conftest import Env, OperatorFactory
+from .conftest import Env, OperatorFactory, eventually
 from .test_evaluations import keptn_metric, provider
 
 Body = dict[str, Any]
@@ -24,15 +22,6 @@ Body = dict[str, Any]
 
 def updated(obj: Body | None) -> bool:
     return bool(obj and (obj.get("status") or {}).get("lastUpdated"))
-
-
-async def eventually(check: Callable[[], bool], within: float = 5.0) -> None:
-    """The operator's own bookkeeping may trail the watch event the test saw."""
-    for _ in range(int(within / 0.02)):
-        if check():
-            return
-        await asyncio.sleep(0.02)
-    assert check()
 
 
 def gauge(op: Any, namespace: str, name: str) -> float | None:

@@ -11,7 +11,7 @@ import aiohttp
 from lifecycle import model
 from lifecycle.runtimes import job_name
 
-from .conftest import Env, OperatorFactory
+from .conftest import Env, OperatorFactory, eventually, flush_events
 
 Body = dict[str, Any]
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
@@ -138,15 +138,15 @@ async def test_python_task_runs_with_data_secure_data_and_context(
         "keptn_deployment_task_name": "pre-hello-py",
         "keptn_deployment_task_type": "pre",
     }
-    counts = [
-        s
-        for m in op.registry.collect()
-        for s in m.samples
-        if s.name == "keptn_task_count_total" and s.labels.get("keptn_deployment_task_name")
-    ]
-    assert [(s.labels.get("keptn_deployment_task_status"), s.value) for s in counts] == [
-        ("Succeeded", 1.0)
-    ], (counts, labels)
+    await eventually(
+        lambda: (
+            op.registry.get_sample_value(
+                "keptn_task_count_total", {**labels, "keptn_deployment_task_status": "Succeeded"}
+            )
+            == 1.0
+        )
+    )
+    await eventually(lambda: any(s.name == "pre-hello-py" for s in op.spans.spans))
     (span,) = [s for s in op.spans.spans if s.name == "pre-hello-py"]
     assert span.parent is not None and span.parent.span_id == int(TRACEPARENT.split("-")[2], 16)
 
@@ -230,11 +230,12 @@ async def test_task_timeout_fails_with_deadline_exceeded(
 async def test_missing_definition_waits_then_fails_and_wakes_when_it_appears(
     env: Env, operator_factory: OperatorFactory
 ) -> None:
-    await operator_factory(["taskdefinition", "task"], definition_wait=1.5)
+    op = await operator_factory(["taskdefinition", "task"], definition_wait=1.5)
     await env.create(model.KEPTN_TASK, keptn_task("pre-ghost", "ghost"))
     done = await env.wait_for(model.KEPTN_TASK, "pre-ghost", status_is("Failed"), within=10)
     assert done["status"]["message"] == "could not find KeptnTaskDefinition: ghost"
     assert "jobName" not in done["status"]
+    await flush_events(op)
     events, _ = await env.client.list(model.EVENT, env.namespace)
     reasons = [(e["reason"], e["message"]) for e in events
                if e["involvedObject"]["name"] == "pre-ghost"]  # fmt: skip
