@@ -16,7 +16,7 @@ from pathlib import Path
 from sandbox.faults import FaultSettings
 from sandbox.server import Sandbox, SandboxSettings
 
-__all__ = ["add_arguments", "run", "settings_from_args"]
+__all__ = ["add_arguments", "main", "run", "settings_from_args"]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -145,3 +145,16 @@ def run(args: argparse.Namespace) -> int:
         return 2
     asyncio.run(_serve(settings))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m sandbox.cli ...`: the same as `klt sandbox ...`."""
+    parser = argparse.ArgumentParser(
+        prog="klt sandbox", description="run the embedded Kubernetes-compatible cluster"
+    )
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -202,6 +202,31 @@ def openapi_v3_root(registry: Registry) -> dict[str, Any]:
     return {"paths": paths}
 
 
+def _pb_string(field_no: int, value: bytes) -> bytes:
+    return bytes([field_no << 3 | 2]) + _varint(len(value)) + value
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def openapi_v2_protobuf() -> bytes:
+    """An empty OpenAPI v2 document in gnostic's protobuf encoding (what client-go asks for).
+
+    It has no definitions: kubectl then skips client-side validation of kinds it cannot find
+    and falls back to its compiled-in types for strategic merge, as with a real server that
+    lacks a schema. Fields: swagger=1, info=2 (title=1, version=2), paths=8.
+    """
+    info = _pb_string(1, b"Kubernetes") + _pb_string(2, KUBE_VERSION[2].encode())
+    return _pb_string(1, b"2.0") + _pb_string(2, info) + _pb_string(8, b"")
+
+
 def openapi_v2(registry: Registry) -> dict[str, Any]:
     definitions: dict[str, Any] = {}
     for rt in registry.types.values():

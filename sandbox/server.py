@@ -429,9 +429,10 @@ class Sandbox:
 
     async def _openapi_v2(self, request: web.Request) -> web.Response:
         accept = request.headers.get("Accept", "")
-        if accept and "json" not in accept and "*/*" not in accept:
-            raise errors.ApiError(
-                406, "NotAcceptable", "only application/json is served for /openapi/v2"
+        if "protobuf" in accept and "json" not in accept:
+            return web.Response(
+                body=discovery.openapi_v2_protobuf(),
+                content_type="application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
             )
         return json_response(dumps(discovery.openapi_v2(self.registry)))
 
