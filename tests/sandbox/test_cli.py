@@ -61,13 +61,12 @@ def test_flags_become_settings(tmp_path: Path) -> None:
         settings_from_args(_parse("--error-rate", "nope=1"))
 
 
-async def test_klt_sandbox_serves_until_sigterm(tmp_path: Path) -> None:
+async def test_sandbox_command_serves_until_sigterm(tmp_path: Path) -> None:
     kubeconfig = tmp_path / "kubeconfig"
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "lifecycle.cli",
-        "sandbox",
+        "sandbox.cli",
         "--no-node",
         "--crds",
         str(FIXTURES),
