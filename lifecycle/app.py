@@ -42,6 +42,7 @@ from lifecycle import model
 from lifecycle.certs import ensure_certificates
 from lifecycle.cloudevents import CloudEventSender
 from lifecycle.controllers.admission import KubeAdmissionStore, register_webhooks
+from lifecycle.controllers.config import apply_config
 from lifecycle.controllers.context import (
     INDEXES,
     KINDS,
@@ -189,6 +190,11 @@ class Operator:
         """Every informer listed once and the listeners are bound."""
         return self._ready.is_set()
 
+    @property
+    def leading(self) -> bool:
+        """This replica runs the controllers now."""
+        return self._leading.is_set()
+
     async def wait_ready(self) -> None:
         """Wait until every informer listed once (wrap in `asyncio.timeout` to bound it)."""
         await self._ready.wait()
@@ -250,6 +256,8 @@ class Operator:
             settings=op,
             holder=self.holder,
         )
+        # the defaults until a KeptnConfig is reconciled, with the operator's promotion flag
+        apply_config(self.holder, None, promotion_tasks_enabled=op.promotion_tasks_enabled)
         self.holder.listeners.append(self._config_changed)
         for setup in load_setups(self._modules):
             self.controllers.append(setup(self._ctx))

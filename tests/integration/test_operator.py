@@ -1,0 +1,88 @@
+"""The composition root: CloudEvents from KeptnConfig, two replicas with one leader, probes."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+from lifecycle import model
+from lifecycle.app import Operator
+from lifecycle.kube import KubeClient
+from tests.integration.conftest import Cluster, operator_settings, start_sandbox
+from tests.integration.workloads import deployment, running, succeeded
+
+
+async def test_cloudevents_follow_the_keptn_config(cluster: Cluster) -> None:
+    received: list[dict[str, Any]] = []
+    deployed = asyncio.Event()
+
+    async def sink(request: web.Request) -> web.Response:
+        received.append({"headers": dict(request.headers), "body": await request.read()})
+        if request.headers.get("ce-type") == "sh.keptn.lifecycle.app-deploy.succeeded":
+            deployed.set()
+        return web.Response(status=202)
+
+    app = web.Application()
+    app.router.add_post("/events", sink)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        await cluster.keptn_config(cloudEventsEndpoint=f"http://127.0.0.1:{port}/events")
+        await cluster.client.create(model.DEPLOYMENT, deployment("evented"), cluster.namespace)
+        await cluster.wait_for(model.KEPTN_APP_VERSION, "evented-0.1.0-6b86b273", succeeded)
+        async with asyncio.timeout(10):
+            await deployed.wait()
+        types = [r["headers"].get("ce-type", "") for r in received]
+        assert all(" " not in t for t in types)
+        assert "sh.keptn.lifecycle.app-pre-deploy-tasks.started" in types
+        assert types.count("sh.keptn.lifecycle.app-deploy.succeeded") == 1
+    finally:
+        await runner.cleanup()
+
+
+async def test_two_replicas_one_leader_and_failover(tmp_path: Path) -> None:
+    sb = await start_sandbox(tmp_path)
+    client = KubeClient.for_url(sb.url, token=sb.token)
+    first = Operator(operator_settings(sb, tmp_path / "a"), identity="replica-a")
+    second = Operator(operator_settings(sb, tmp_path / "b"), identity="replica-b")
+    try:
+        await first.start()
+        async with asyncio.timeout(10):
+            await first.wait_leading()
+        await second.start()
+        async with asyncio.timeout(10):
+            await second.wait_ready()
+        await asyncio.sleep(0.3)
+        assert not second.leading  # a follower serves webhooks, runs no controllers
+        probe = f"http://127.0.0.1:{second.ports['probes']}/readyz"
+        async with aiohttp.ClientSession() as http, http.get(probe) as resp:
+            assert resp.status == 200
+        await first.stop()  # releases the Lease: the follower takes over within a retry period
+        async with asyncio.timeout(10):
+            await second.wait_leading()
+        await client.create(model.DEPLOYMENT, deployment("failover"), "demo")
+        async with asyncio.timeout(20):
+            while True:
+                items, _ = await client.list(model.KEPTN_APP_VERSION, "demo")
+                if any(succeeded(i) for i in items):
+                    break
+                await asyncio.sleep(0.05)
+            while True:
+                pods, _ = await client.list(model.POD, "demo", label_selector="app=failover")
+                if running(pods):
+                    break
+                await asyncio.sleep(0.05)
+        lease = await client.get(model.LEASE, "6b866dd9.keptn.sh", "keptn-system")
+        assert lease["spec"]["holderIdentity"] == "replica-b"
+    finally:
+        await second.stop()
+        await first.stop()
+        await client.close()
+        await sb.stop()
