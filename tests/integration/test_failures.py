@@ -95,3 +95,82 @@ async def test_new_revision_restarts_a_failed_app_and_releases_its_pods(cluster:
     await cluster.wait_list(model.POD, running, label_selector="app=cart")
     old = await cluster.get(model.KEPTN_APP_VERSION, "shop-1.0-6b86b273")
     assert old is not None and state(old) == "Failed"  # a completed outcome is kept
+
+
+async def test_running_older_revision_is_deprecated(cluster: Cluster) -> None:
+    ns = cluster.namespace
+    context = {
+        "apiVersion": model.KEPTN_APP_CONTEXT.api_version,
+        "kind": "KeptnAppContext",
+        "metadata": {"name": "store", "namespace": ns},
+        "spec": {"preDeploymentTasks": ["not-yet-defined"]},  # waits (30 s) for its definition
+    }
+    app = {
+        "apiVersion": model.KEPTN_APP.api_version,
+        "kind": "KeptnApp",
+        "metadata": {"name": "store", "namespace": ns},
+        "spec": {"version": "2.0", "workloads": [{"name": "shelf", "version": "2.0"}]},
+    }
+    await cluster.client.create(model.KEPTN_APP_CONTEXT, context, ns)
+    await cluster.client.create(model.KEPTN_APP, app, ns)
+    await cluster.client.create(
+        model.DEPLOYMENT, deployment("shelf", version="2.0", app="store"), ns
+    )
+    await cluster.wait_for(
+        model.KEPTN_APP_VERSION,
+        "store-2.0-6b86b273",
+        lambda o: state(o, "currentPhase") == "AppPreDeployTasks",
+    )
+    await cluster.client.patch(
+        model.KEPTN_APP_CONTEXT, "store", {"spec": {"preDeploymentTasks": []}}, ns
+    )
+    await cluster.client.patch(model.KEPTN_APP, "store", {"spec": {"revision": 2}}, ns)
+    old = await cluster.wait_for(model.KEPTN_APP_VERSION, "store-2.0-6b86b273", finished, within=5)
+    assert state(old) == "Deprecated"
+    for field in ("preDeploymentStatus", "preDeploymentEvaluationStatus", "workloadOverallStatus"):
+        assert state(old, field) == "Deprecated", field
+    assert "Deprecated" in await cluster.wait_events("store-2.0-6b86b273", "Deprecated")
+    await cluster.wait_for(model.KEPTN_APP_VERSION, "store-2.0-d4735e3a", succeeded)
+    await cluster.wait_for(model.KEPTN_WORKLOAD_VERSION, "store-shelf-2.0", succeeded)
+
+
+async def test_a_definition_created_late_wakes_the_waiting_phase(cluster: Cluster) -> None:
+    ns = cluster.namespace
+    keys = {"keptn.sh/pre-deployment-tasks": "late-task"}
+    await cluster.client.create(model.DEPLOYMENT, deployment("late", keys=keys), ns)
+    await cluster.wait_for(
+        model.KEPTN_WORKLOAD_VERSION,
+        "late-late-0.1.0",
+        lambda o: state(o, "currentPhase") == "WorkloadPreDeployTasks",
+    )
+    await asyncio.sleep(0.2)
+    tasks, _ = await cluster.client.list(model.KEPTN_TASK, ns)
+    assert tasks == []  # nothing to run until the definition exists
+    definition = {
+        "apiVersion": model.KEPTN_TASK_DEFINITION.api_version,
+        "kind": "KeptnTaskDefinition",
+        "metadata": {"name": "late-task"},
+        "spec": {"python": {"inline": {"code": "print('late but fine')"}}, "retries": 0},
+    }
+    started = asyncio.get_running_loop().time()
+    await cluster.client.create(model.KEPTN_TASK_DEFINITION, definition, ns)
+    await cluster.wait_for(model.KEPTN_WORKLOAD_VERSION, "late-late-0.1.0", succeeded, within=20)
+    assert asyncio.get_running_loop().time() - started < 15  # woken by the definition, not a timer
+
+
+async def test_namespace_opted_in_with_a_label(cluster: Cluster) -> None:
+    await cluster.client.create(
+        model.NAMESPACE,
+        {"metadata": {"name": "labelled", "labels": {"keptn.sh/lifecycle-toolkit": "enabled"}}},
+    )
+    await cluster.client.create(model.DEPLOYMENT, deployment("lbl"), "labelled")
+    await cluster.wait_for(
+        model.KEPTN_APP_VERSION, "lbl-0.1.0-6b86b273", succeeded, namespace="labelled"
+    )
+    await cluster.client.create(model.NAMESPACE, {"metadata": {"name": "plain"}})
+    await cluster.client.create(model.DEPLOYMENT, deployment("free"), "plain")
+    await asyncio.sleep(0.5)
+    pods, _ = await cluster.client.list(model.POD, "plain", label_selector="app=free")
+    assert pods and not gated(pods[0])  # not opted in: never gated
+    workloads, _ = await cluster.client.list(model.KEPTN_WORKLOAD, "plain")
+    assert workloads == []
