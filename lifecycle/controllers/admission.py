@@ -30,7 +30,14 @@ from lifecycle.kube.informer import Informer
 from lifecycle.model import ResourceKind
 from lifecycle.naming import NAMESPACE_ENABLED_ANNOTATION
 
-__all__ = ["WEBHOOKS_MANIFEST", "KubeAdmissionStore", "register_webhooks", "webhook_configurations"]
+__all__ = [
+    "MUTATING",
+    "VALIDATING",
+    "WEBHOOKS_MANIFEST",
+    "KubeAdmissionStore",
+    "register_webhooks",
+    "webhook_configurations",
+]
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +150,11 @@ def webhook_configurations(
 async def register_webhooks(
     client: KubeClient, *, ca_bundle: str, url_base: str | None, keptn_namespace: str
 ) -> None:
-    """Create or update our webhook configurations (see `webhook_configurations`)."""
+    """Create or update our webhook configurations (see `webhook_configurations`).
+
+    In-cluster (no `url_base`) an existing configuration keeps everything (selectors, failure
+    policy a Helm chart may have set) except the caBundle of each webhook.
+    """
     if not WEBHOOKS_MANIFEST.exists():
         log.warning("no %s: webhook configurations not registered", WEBHOOKS_MANIFEST)
         return
@@ -161,9 +172,17 @@ async def register_webhooks(
                     break
                 except AlreadyExists:
                     continue
-            body["metadata"]["resourceVersion"] = current["metadata"].get("resourceVersion")
+            if url_base is None:
+                desired = copy.deepcopy(current)
+                for hook in desired.get("webhooks") or ():
+                    hook.setdefault("clientConfig", {})["caBundle"] = ca_bundle
+            else:
+                desired = copy.deepcopy(body)
+                desired["metadata"]["resourceVersion"] = current["metadata"].get("resourceVersion")
+            if desired == current:
+                break
             try:
-                await client.replace(kind, copy.deepcopy(body))
+                await client.replace(kind, desired)
                 break
             except Conflict:
                 continue

@@ -11,6 +11,12 @@ from aiohttp import web
 
 from lifecycle import model
 from lifecycle.app import Operator
+from lifecycle.controllers.admission import (
+    MUTATING,
+    VALIDATING,
+    register_webhooks,
+    webhook_configurations,
+)
 from lifecycle.kube import KubeClient
 from tests.integration.conftest import Cluster, operator_settings, start_sandbox
 from tests.integration.workloads import deployment, running, succeeded
@@ -84,5 +90,34 @@ async def test_two_replicas_one_leader_and_failover(tmp_path: Path) -> None:
     finally:
         await second.stop()
         await first.stop()
+        await client.close()
+        await sb.stop()
+
+
+async def test_in_cluster_registration_only_sets_the_ca_bundle(tmp_path: Path) -> None:
+    sb = await start_sandbox(tmp_path)
+    client = KubeClient.for_url(sb.url, token=sb.token)
+    try:
+        installed = webhook_configurations(ca_bundle="", url_base=None, keptn_namespace="keptn")
+        for body in installed:
+            for hook in body["webhooks"]:
+                hook["failurePolicy"] = "Fail"  # as a chart might set it
+            kind = MUTATING if body["kind"] == MUTATING.kind else VALIDATING
+            await client.create(kind, body)
+        await register_webhooks(client, ca_bundle="Q0E=", url_base=None, keptn_namespace="keptn")
+        mutating = await client.get(MUTATING, "lifecycle-mutating-webhook-configuration")
+        hook = mutating["webhooks"][0]
+        assert hook["clientConfig"]["caBundle"] == "Q0E="
+        assert hook["clientConfig"]["service"]["namespace"] == "keptn"
+        assert hook["failurePolicy"] == "Fail"
+        keys = [e["key"] for e in hook["namespaceSelector"]["matchExpressions"]]
+        assert "keptn.sh/lifecycle-toolkit" not in keys  # the mutator checks label or annotation
+        names = next(
+            e
+            for e in hook["namespaceSelector"]["matchExpressions"]
+            if e["key"] == "kubernetes.io/metadata.name"
+        )
+        assert "keptn" in names["values"] and "keptn-system" not in names["values"]
+    finally:
         await client.close()
         await sb.stop()
