@@ -214,12 +214,9 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             fields |= {"overallStatus": State.FAILED.value, "endTime": stamp}
         else:
             fields["overallStatus"] = State.PROGRESSING.value
-        written = await write(ev, fields)
-        if fields["overallStatus"] == State.PROGRESSING.value:
-            if written is not None and first:
-                ctx.telemetry.evaluation_started(written)
-            return Result(requeue_at=now + _retry_interval(spec))
         if fields["overallStatus"] == State.FAILED.value:
+            # before the write: keyed, so a retried write cannot emit it twice, and whoever sees
+            # the Failed status finds the Event at least in flight
             emit(
                 ev,
                 "ReconcileEvaluationFailed",
@@ -227,6 +224,11 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
                 failure_text(results),
                 key="failed",
             )
+        written = await write(ev, fields)
+        if fields["overallStatus"] == State.PROGRESSING.value:
+            if written is not None and first:
+                ctx.telemetry.evaluation_started(written)
+            return Result(requeue_at=now + _retry_interval(spec))
         await finished(written, first)
         return Result()
 
