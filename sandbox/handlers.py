@@ -2,18 +2,13 @@
 
 Parses the path (namespace, resource, name, subresource) and the query, calls `sandbox.verbs`
 and writes the answer: objects and lists straight from their stored JSON bytes (no re-encoding),
-Tables when asked for, and watch streams (one JSON event per line) fed from the store's
-fan-out. Watches that name an expired resourceVersion get HTTP 200 then an ERROR event with a
-410 Status, as the real watch cache answers. It holds no state besides the open watches.
+Tables when asked for; watch requests go to `sandbox.watching`. It holds no state.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +21,7 @@ from sandbox.selectors import FieldSelector, LabelSelector, Selector
 from sandbox.store import Entry, Store, dumps
 from sandbox.tables import table_for
 from sandbox.verbs import Api, WriteOptions
+from sandbox.watching import serve_watch
 
 __all__ = ["ResourceHandlers", "json_response", "wants_table"]
 
@@ -70,7 +66,6 @@ class ResourceHandlers:
         self.faults = faults
         self.bookmark_interval = bookmark_interval
         self.default_watch_timeout = default_watch_timeout
-        self.watch_tasks: set[asyncio.Task[Any]] = set()
 
     # ---- routing
     def target(self, group: str, version: str, tail: str) -> Target:
@@ -329,104 +324,15 @@ class ResourceHandlers:
 
     # ---- watch
     async def watch(self, request: web.Request, t: Target) -> web.StreamResponse:
-        q = request.query
-        sel = self.selector(request, t)
-        rv_param = q.get("resourceVersion", "")
-        since = None if rv_param in ("", "0") else _int(rv_param)
-        timeout = float(q.get("timeoutSeconds") or self.default_watch_timeout)
-        fs = self.faults.settings
-        if fs.watch_drop_seconds:
-            timeout = min(timeout, fs.watch_drop_seconds)
-        bookmarks = q.get("allowWatchBookmarks") in _TRUE
-        encoder = None
-        if wants_table(request):
-            rt, include = t.rt, q.get("includeObject", "Metadata")
-            first = [True]
-
-            def encoder(as_type: str, entry: Entry) -> bytes:
-                table = table_for(rt, [entry.obj], str(entry.rv), include, headers=first[0])
-                first[0] = False
-                return b'{"type":"' + as_type.encode() + b'","object":' + dumps(table) + b"}\n"
-
-        resp = web.StreamResponse(headers={"Content-Type": JSON, "Cache-Control": "no-cache"})
-        gone_status: dict[str, Any] | None = None
-        watcher = None
-        initial: list[bytes] = []
-        try:
-            if fs.watch_gone and since is not None:
-                raise errors.gone(f"too old resource version: {since} (injected fault)")
-            watcher, initial = self.store.watch(t.rt.store_key, sel, since, encoder)
-        except errors.ApiError as exc:
-            if exc.code != 410:
-                raise
-            gone_status = exc.body()
-        resp.enable_chunked_encoding()
-        await resp.prepare(request)
-        if gone_status is not None or watcher is None:
-            await resp.write(dumps({"type": "ERROR", "object": gone_status}) + b"\n")
-            return resp
-        task = asyncio.current_task()
-        if task is not None:
-            self.watch_tasks.add(task)
-        try:
-            pending = b"".join(initial) + watcher.drain()
-            if pending:
-                await resp.write(pending)
-            watcher.sink = _chunk_sink(request)
-            watcher.last_sent = time.monotonic()
-            deadline = time.monotonic() + timeout
-            while True:
-                now = time.monotonic()
-                if now >= deadline or watcher.closed or watcher.overflowed:
-                    break
-                wait = deadline - now
-                if bookmarks:
-                    wait = min(wait, max(0.0, watcher.last_sent + self.bookmark_interval - now))
-                await watcher.wait(wait)
-                if (
-                    bookmarks
-                    and not watcher.closed
-                    and time.monotonic() - watcher.last_sent >= self.bookmark_interval
-                ):
-                    mark = {
-                        "type": "BOOKMARK",
-                        "object": {
-                            "kind": t.rt.kind,
-                            "apiVersion": t.rt.api_version,
-                            "metadata": {"resourceVersion": str(self.store.rv)},
-                        },
-                    }
-                    watcher.push(dumps(mark) + b"\n")
-        except (ConnectionResetError, asyncio.CancelledError):
-            pass
-        finally:
-            self.store.unwatch(t.rt.store_key, watcher)
-            watcher.sink = None
-            if task is not None:
-                self.watch_tasks.discard(task)
-        return resp
-
-
-_MAX_BUFFERED = 8 * 1024 * 1024
-
-
-def _chunk_sink(request: web.Request) -> Callable[[bytes], bool]:
-    """Write a frame as one HTTP chunk straight to the connection (synchronously).
-
-    The response was prepared with chunked encoding and nothing else writes to it until the
-    watch ends, so framing the chunk here keeps the stream well-formed; fan-out then costs
-    one `transport.write` per watcher instead of a task wake-up. Returns False once the
-    client has fallen more than 8 MiB behind or gone away.
-    """
-    transport = request.transport
-
-    def sink(frame: bytes) -> bool:
-        if transport is None or transport.is_closing():
-            return False
-        transport.write(b"%x\r\n%b\r\n" % (len(frame), frame))
-        return transport.get_write_buffer_size() < _MAX_BUFFERED
-
-    return sink
+        return await serve_watch(
+            request,
+            store=self.store,
+            rt=t.rt,
+            selector=self.selector(request, t),
+            faults=self.faults,
+            bookmark_interval=self.bookmark_interval,
+            default_timeout=self.default_watch_timeout,
+        )
 
 
 def _int(value: str) -> int:

@@ -26,6 +26,7 @@ from typing import Any, Protocol
 import yaml
 
 from sandbox import errors
+from sandbox.apply import apply_config, managed_entry, merge_managed
 from sandbox.defaults import prepare_create, prepare_update
 from sandbox.gc import GarbageCollector, now_rfc3339
 from sandbox.patching import apply_json_patch, apply_merge_patch, apply_strategic_merge_patch
@@ -207,7 +208,9 @@ class Api:
         prepare_create(rt.kind, obj, rt.custom)
         self._custom_schema(rt, obj, opts)
         if opts.field_manager:
-            meta["managedFields"] = [_managed(opts.field_manager, "Update", rt.api_version, obj)]
+            meta["managedFields"] = [
+                managed_entry(opts.field_manager, "Update", rt.api_version, obj)
+            ]
         if self.admission is not None:
             obj = await self.admission.mutate(rt, "CREATE", "", namespace, obj, None, opts.dry_run)
             self._custom_schema(rt, obj, WriteOptions())
@@ -308,7 +311,7 @@ class Api:
             prepare_update(rt.kind, obj, rt.custom)
         self._custom_schema(rt, obj, opts)
         if opts.field_manager and subresource != "status":
-            obj["metadata"]["managedFields"] = _merge_managed(
+            obj["metadata"]["managedFields"] = merge_managed(
                 old_meta.get("managedFields"), opts.field_manager, "Update", rt.api_version, obj
             )
         elif "managedFields" in old_meta and "managedFields" not in obj["metadata"]:
@@ -425,36 +428,17 @@ class Api:
                 raise errors.not_found(rt.plural, rt.group, name)
             created = copy.deepcopy(config)
             created["metadata"]["managedFields"] = [
-                _managed(opts.field_manager, "Apply", rt.api_version, config)
+                managed_entry(opts.field_manager, "Apply", rt.api_version, config)
             ]
             entry = await self.create(
                 rt, namespace, created, WriteOptions(opts.dry_run, "", opts.field_validation)
             )
             return entry, True
-        old_fields = _fields_of(existing.obj, opts.field_manager, "Apply")
-        new_fields = _leaf_paths(_body_fields(config))
-        base = json.loads(existing.raw)
-        for path in sorted(old_fields - new_fields, key=len, reverse=True):
-            if not any(p[: len(path)] == path for p in new_fields):
-                _delete_path(base, path)
-                # maps the manager created and no longer sets go too, once empty
-                for depth in range(len(path) - 1, 1, -1):
-                    parent = path[:depth]
-                    if (
-                        any(p[:depth] == parent for p in new_fields)
-                        or _get_path(base, parent) != {}
-                    ):
-                        break
-                    _delete_path(base, parent)
-        merged = (
-            apply_strategic_merge_patch(base, config)
-            if rt.strategic
-            else apply_merge_patch(base, config)
-        )
+        merged = apply_config(json.loads(existing.raw), config, opts.field_manager, rt.strategic)
         merged["metadata"]["resourceVersion"] = config["metadata"].get("resourceVersion") or str(
             existing.rv
         )
-        merged["metadata"]["managedFields"] = _merge_managed(
+        merged["metadata"]["managedFields"] = merge_managed(
             existing.obj["metadata"].get("managedFields"),
             opts.field_manager,
             "Apply",
@@ -552,88 +536,3 @@ def _validate_crd(obj: dict[str, Any]) -> None:
                 )
             ],
         )
-
-
-# ---- managedFields (a simplified fieldsV1: maps are tracked per key, lists atomically)
-def _fields_v1(value: Any) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        return {}
-    return {f"f:{k}": _fields_v1(v) for k, v in value.items()}
-
-
-def _body_fields(obj: dict[str, Any]) -> dict[str, Any]:
-    body = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
-    meta = {
-        k: v
-        for k, v in (obj.get("metadata") or {}).items()
-        if k in ("labels", "annotations", "finalizers", "ownerReferences")
-    }
-    if meta:
-        body["metadata"] = meta
-    else:
-        body.pop("metadata", None)
-    return _fields_v1(body)
-
-
-def _managed(manager: str, operation: str, api_version: str, obj: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "manager": manager,
-        "operation": operation,
-        "apiVersion": api_version,
-        "time": now_rfc3339(),
-        "fieldsType": "FieldsV1",
-        "fieldsV1": _body_fields(obj),
-    }
-
-
-def _merge_managed(
-    current: list[dict[str, Any]] | None,
-    manager: str,
-    operation: str,
-    api_version: str,
-    obj: dict[str, Any],
-) -> list[dict[str, Any]]:
-    entries = [
-        m
-        for m in current or []
-        if not (m.get("manager") == manager and m.get("operation") == operation)
-    ]
-    entries.append(_managed(manager, operation, api_version, obj))
-    return entries
-
-
-def _leaf_paths(fields: dict[str, Any], prefix: tuple[str, ...] = ()) -> set[tuple[str, ...]]:
-    out: set[tuple[str, ...]] = set()
-    for k, v in fields.items():
-        path = (*prefix, k[2:])
-        if v:
-            out |= _leaf_paths(v, path)
-        else:
-            out.add(path)
-    return out
-
-
-def _fields_of(obj: dict[str, Any], manager: str, operation: str) -> set[tuple[str, ...]]:
-    for m in obj["metadata"].get("managedFields") or []:
-        if m.get("manager") == manager and m.get("operation") == operation:
-            return _leaf_paths(m.get("fieldsV1") or {})
-    return set()
-
-
-def _get_path(obj: dict[str, Any], path: tuple[str, ...]) -> Any:
-    cur: Any = obj
-    for part in path:
-        if not isinstance(cur, dict) or part not in cur:
-            return None
-        cur = cur[part]
-    return cur
-
-
-def _delete_path(obj: dict[str, Any], path: tuple[str, ...]) -> None:
-    cur: Any = obj
-    for part in path[:-1]:
-        if not isinstance(cur, dict) or part not in cur:
-            return
-        cur = cur[part]
-    if isinstance(cur, dict):
-        cur.pop(path[-1], None)
