@@ -19,7 +19,6 @@ It never imports lifecycle/ and never listens beyond loopback.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import contextlib
 import dataclasses
@@ -36,13 +35,13 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from sandbox import discovery, errors
 from sandbox.admission import WebhookAdmission
 from sandbox.faults import Faults, FaultSettings
-from sandbox.handlers import ResourceHandlers, json_response
+from sandbox.handlers import ResourceHandlers
 from sandbox.persistence import SqlitePersistence
 from sandbox.resources import Registry
-from sandbox.store import Store, dumps
+from sandbox.routes import Routes
+from sandbox.store import Store
 from sandbox.tls import ServingCert, make_serving_cert
 from sandbox.verbs import Api, WriteOptions
 
@@ -50,7 +49,6 @@ __all__ = ["Sandbox", "SandboxSettings", "default_crds_dir"]
 
 log = logging.getLogger(__name__)
 
-_PUBLIC = frozenset({"/version", "/version/", "/healthz", "/livez", "/readyz"})
 _DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
@@ -149,7 +147,14 @@ class Sandbox:
     async def _start(self) -> None:
         self._restore_crds()
         await self._bootstrap()
-        app = self.build_app()
+        app = Routes(
+            token=self.token,
+            registry=self.registry,
+            store=self.store,
+            faults=self.faults,
+            resources=self.handlers,
+            address=lambda: f"{self.settings.host}:{self.port}",
+        ).build_app()
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()
         self._tmp = tempfile.TemporaryDirectory(prefix="klt-sandbox-")
@@ -286,196 +291,3 @@ class Sandbox:
             await self.api.update(rt, "", name, body, "", WriteOptions())
 
     # ---- HTTP
-    def build_app(self) -> web.Application:
-        app = web.Application(middlewares=[self._middleware], client_max_size=64 * 1024 * 1024)
-        h = self.handlers
-        r = app.router
-        r.add_get("/version", self._version)
-        r.add_get("/version/", self._version)
-        for path in ("/healthz", "/livez", "/readyz"):
-            r.add_get(path, self._ok)
-        r.add_get("/api", self._api)
-        r.add_get("/api/", self._api)
-        r.add_get("/api/v1", self._core_resources)
-        r.add_get("/api/v1/", self._core_resources)
-        r.add_route("*", "/api/v1/{tail:.+}", h.core)
-        r.add_get("/apis", self._apis)
-        r.add_get("/apis/", self._apis)
-        r.add_get("/apis/{group}", self._group)
-        r.add_get("/apis/{group}/", self._group)
-        r.add_get("/apis/{group}/{version}", self._group_resources)
-        r.add_get("/apis/{group}/{version}/", self._group_resources)
-        r.add_route("*", "/apis/{group}/{version}/{tail:.+}", h.grouped)
-        r.add_get("/openapi/v2", self._openapi_v2)
-        r.add_get("/openapi/v3", self._openapi_v3)
-        r.add_get("/openapi/v3/{tail:.+}", self._openapi_v3_gv)
-        r.add_route("*", "/sandbox/faults", self._faults)
-        r.add_route("*", "/sandbox/pods/{namespace}/{name}/log", self._pod_log)
-        return app
-
-    @web.middleware
-    async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        try:
-            if request.path not in _PUBLIC:
-                auth = request.headers.get("Authorization", "")
-                if auth != "Bearer " + self.token:
-                    raise errors.ApiError(401, "Unauthorized", "Unauthorized")
-            if self.faults.active and request.path.startswith("/api"):
-                await self._inject(request)
-            response: web.StreamResponse = await handler(request)
-            return response
-        except errors.ApiError as exc:
-            return json_response(exc.raw(), exc.code)
-        except web.HTTPNotFound:
-            return json_response(
-                errors.ApiError(
-                    404, "NotFound", "the server could not find the requested resource"
-                ).raw(),
-                404,
-            )
-        except web.HTTPMethodNotAllowed:
-            return json_response(errors.method_not_allowed(request.method, request.path).raw(), 405)
-        except web.HTTPException:
-            raise
-        except Exception as exc:  # an unexpected bug answers 500 instead of dropping the connection
-            log.exception("internal error on %s %s", request.method, request.path)
-            return json_response(
-                errors.ApiError(500, "InternalError", f"Internal error occurred: {exc!r}").raw(),
-                500,
-            )
-
-    async def _inject(self, request: web.Request) -> None:
-        fs = self.faults.settings
-        if fs.latency_seconds:
-            await asyncio.sleep(fs.latency_seconds)
-        if not fs.error_rate:
-            return
-        tail = request.path.split("/")
-        has_name = False
-        with contextlib.suppress(errors.ApiError, IndexError):
-            if tail[1] == "api":
-                t = self.handlers.target("", "v1", "/".join(tail[3:]))
-            else:
-                t = self.handlers.target(tail[2], tail[3], "/".join(tail[4:]))
-            has_name = t.name is not None
-        verb = self.handlers.verb(request, has_name)
-        if not self.faults.should_fail(verb):
-            return
-        match fs.error_kind:
-            case "409":
-                raise errors.ApiError(
-                    409,
-                    "Conflict",
-                    "Operation cannot be fulfilled: the object has been modified; please apply your changes to the latest version and try again (injected fault)",
-                )
-            case "429":
-                raise errors.ApiError(
-                    429,
-                    "TooManyRequests",
-                    "too many requests (injected fault)",
-                    {"retryAfterSeconds": 1},
-                )
-            case "503":
-                raise errors.ApiError(
-                    503,
-                    "ServiceUnavailable",
-                    "the server is currently unable to handle the request (injected fault)",
-                )
-            case "timeout":
-                await asyncio.sleep(fs.timeout_seconds)
-                raise errors.ApiError(
-                    504,
-                    "Timeout",
-                    "the server was unable to return a response in the time allotted (injected fault)",
-                )
-            case _:
-                raise errors.ApiError(
-                    500, "InternalError", "Internal error occurred: injected fault"
-                )
-
-    async def _version(self, request: web.Request) -> web.Response:
-        return json_response(dumps(discovery.version_info()))
-
-    async def _ok(self, request: web.Request) -> web.Response:
-        return web.Response(text="ok")
-
-    async def _api(self, request: web.Request) -> web.Response:
-        return json_response(dumps(discovery.api_versions(f"{self.settings.host}:{self.port}")))
-
-    async def _core_resources(self, request: web.Request) -> web.Response:
-        doc = discovery.resource_list(self.registry, "", "v1")
-        return json_response(dumps(doc))
-
-    async def _apis(self, request: web.Request) -> web.Response:
-        return json_response(dumps(discovery.api_group_list(self.registry)))
-
-    async def _group(self, request: web.Request) -> web.Response:
-        doc = discovery.api_group(self.registry, request.match_info["group"])
-        if doc is None:
-            raise errors.ApiError(
-                404, "NotFound", "the server could not find the requested resource"
-            )
-        return json_response(dumps(doc))
-
-    async def _group_resources(self, request: web.Request) -> web.Response:
-        doc = discovery.resource_list(
-            self.registry, request.match_info["group"], request.match_info["version"]
-        )
-        if doc is None:
-            raise errors.ApiError(
-                404, "NotFound", "the server could not find the requested resource"
-            )
-        return json_response(dumps(doc))
-
-    async def _openapi_v2(self, request: web.Request) -> web.Response:
-        accept = request.headers.get("Accept", "")
-        if "protobuf" in accept and "json" not in accept:
-            return web.Response(
-                body=discovery.openapi_v2_protobuf(),
-                content_type="application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
-            )
-        return json_response(dumps(discovery.openapi_v2(self.registry)))
-
-    async def _openapi_v3(self, request: web.Request) -> web.Response:
-        return json_response(dumps(discovery.openapi_v3_root(self.registry)))
-
-    async def _openapi_v3_gv(self, request: web.Request) -> web.Response:
-        parts = request.match_info["tail"].strip("/").split("/")
-        doc = None
-        if len(parts) == 2 and parts[0] == "api":
-            doc = discovery.openapi_v3_gv(self.registry, "", parts[1])
-        elif len(parts) == 3 and parts[0] == "apis":
-            doc = discovery.openapi_v3_gv(self.registry, parts[1], parts[2])
-        if doc is None:
-            raise errors.ApiError(
-                404, "NotFound", "the server could not find the requested resource"
-            )
-        return json_response(dumps(doc))
-
-    async def _faults(self, request: web.Request) -> web.Response:
-        if request.method in ("PUT", "POST"):
-            try:
-                self.faults.replace(FaultSettings.from_json(await request.json()))
-            except (ValueError, TypeError) as exc:
-                raise errors.bad_request(str(exc)) from None
-        elif request.method != "GET":
-            raise errors.method_not_allowed(request.method, "/sandbox/faults")
-        body = self.faults.settings.to_json()
-        body["injected"] = self.faults.injected
-        return json_response(dumps(body))
-
-    async def _pod_log(self, request: web.Request) -> web.Response:
-        ns, name = request.match_info["namespace"], request.match_info["name"]
-        container = request.query.get("container", "")
-        if request.method == "GET":
-            return web.Response(
-                text=self.store.pod_log(ns, name, container) or "", content_type="text/plain"
-            )
-        text = await request.text()
-        if request.method == "PUT":
-            self.store.set_pod_log(ns, name, text, container)
-        elif request.method == "POST":
-            self.store.append_pod_log(ns, name, text, container)
-        else:
-            raise errors.method_not_allowed(request.method, "pods/log")
-        return web.Response(status=204)
