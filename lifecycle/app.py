@@ -50,7 +50,7 @@ from lifecycle.controllers.context import (
     OperatorContext,
 )
 from lifecycle.kube.client import KubeClient
-from lifecycle.kube.controller import Controller, ObjectKey
+from lifecycle.kube.controller import Controller, ObjectKey, Result
 from lifecycle.kube.errors import KubeError
 from lifecycle.kube.events import EventRecorder
 from lifecycle.kube.informer import Informer
@@ -260,7 +260,9 @@ class Operator:
         apply_config(self.holder, None, promotion_tasks_enabled=op.promotion_tasks_enabled)
         self.holder.listeners.append(self._config_changed)
         for setup in load_setups(self._modules):
-            self.controllers.append(setup(self._ctx))
+            controller = setup(self._ctx)
+            self._instrument(controller)
+            self.controllers.append(controller)
         self.telemetry.operator_started()
         await self.cloudevents.start()
         for informer in self.informers.values():
@@ -316,6 +318,32 @@ class Operator:
             )
         else:
             self._tasks.append(asyncio.create_task(self._lead(), name="operator-controllers"))
+
+    def _instrument(self, controller: Controller[ObjectKey]) -> None:
+        """keptn_reconcile_* and keptn_workqueue_depth for every controller.
+
+        Controller has no hook for this, so its reconcile callable is wrapped here (workaround,
+        reported to the lead: a `Controller(on_done=...)` hook would be the clean way).
+        """
+        inner = controller._reconcile
+        telemetry, name = self.telemetry, controller.name
+        clock = asyncio.get_running_loop().time
+
+        async def timed(key: ObjectKey) -> Result | None:
+            started = clock()
+            result_label = "error"
+            try:
+                result = await inner(key)
+                requeue = result is not None and (
+                    result.requeue_at is not None or result.requeue_after is not None
+                )
+                result_label = "requeue" if requeue else "ok"
+                return result
+            finally:
+                telemetry.reconcile_finished(name, result_label, clock() - started)
+                telemetry.set_queue_depth(name, len(controller.queue))
+
+        controller._reconcile = timed
 
     async def _ensure_namespace(self, name: str) -> None:
         with contextlib.suppress(KubeError):

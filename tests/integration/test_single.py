@@ -132,3 +132,5 @@ async def test_spans_and_metrics_of_a_completed_flow(cluster: Cluster) -> None:
         and "Succeeded" in line
     ]
     assert len(app_count) == 1 and app_count[0].endswith(" 1.0"), app_count
+    assert 'keptn_reconcile_total{controller="keptnappversion",result="ok"}' in text
+    assert 'keptn_workqueue_depth{controller="schedulinggates"}' in text
