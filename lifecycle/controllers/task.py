@@ -9,7 +9,9 @@ Reconcile, in this order:
 3. the Job (``lifecycle.runtimes.job_name``: deterministic, so a crash between "create Job" and
    "record jobName" finds the same Job); missing -> create it from ``runtimes.build_job``
    (parameters, secureParameters, KEPTN_CONTEXT, retries -> backoffLimit, timeout ->
-   activeDeadlineSeconds, TTL) and record jobName/Progressing/startTime;
+   activeDeadlineSeconds, TTL) and record jobName/Progressing/startTime; inline code of a
+   definition in the Keptn namespace is first copied into ``keptnfn-<def>`` beside the task
+   (pods mount ConfigMaps of their own namespace only), owned by every task using it;
 4. Job conditions: Complete or SuccessCriteriaMet -> Succeeded; Failed or FailureTarget ->
    Failed with the condition's reason and message (BackoffLimitExceeded, DeadlineExceeded).
 
@@ -42,7 +44,14 @@ from lifecycle.kube import (
 )
 from lifecycle.naming import format_time, parse_time
 from lifecycle.phases import LONG_NAMES, Phase, State
-from lifecycle.runtimes import RuntimeImages, TaskDefinitionError, build_job, job_name
+from lifecycle.runtimes import (
+    RuntimeImages,
+    TaskDefinitionError,
+    build_job,
+    function_config_map,
+    function_config_map_name,
+    job_name,
+)
 from tracing.spans import export_child_span
 
 __all__ = ["COMPONENT", "find_definition", "job_outcome", "setup"]
@@ -54,6 +63,7 @@ Body = dict[str, Any]
 _FINAL: Final = frozenset({State.SUCCEEDED, State.FAILED, State.DEPRECATED, State.WARNING})
 _SUCCESS_CONDITIONS: Final = ("Complete", "SuccessCriteriaMet")
 _FAILURE_CONDITIONS: Final = ("Failed", "FailureTarget")
+_CODE_PREFIX: Final = function_config_map_name("")
 
 
 def job_outcome(job: Mapping[str, Any]) -> tuple[State, str, str] | None:
@@ -167,6 +177,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             await finish(task, State.FAILED, "InvalidTaskDefinition", str(err))
             return
         try:
+            await copy_shared_code(task, body)
             await ctx.client.create(model.JOB, body)
         except AlreadyExists:
             pass  # created before a crash or by a racing worker: the same Job, not a second run
@@ -182,6 +193,48 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         started = await write(task, fields)
         if started is not None and "startTime" in fields:
             ctx.telemetry.task_started(started)
+
+    async def copy_shared_code(task: Body, job: Body) -> None:
+        """Inline code of a definition in another (the Keptn) namespace, copied beside the task.
+
+        A pod can only mount ConfigMaps of its own namespace. The copy is owned by every task
+        that uses it, so garbage collection removes it with the last of them.
+        """
+        ns = str(task["metadata"].get("namespace") or "")
+        owner = {
+            "apiVersion": model.KEPTN_TASK.api_version,
+            "kind": model.KEPTN_TASK.kind,
+            "name": task["metadata"]["name"],
+            "uid": task["metadata"].get("uid", ""),
+        }
+        for volume in job["spec"]["template"]["spec"].get("volumes") or ():
+            name = str((volume.get("configMap") or {}).get("name") or "")
+            if not name.startswith(_CODE_PREFIX):
+                continue
+            source = find_definition(ctx, ns, name.removeprefix(_CODE_PREFIX))
+            if source is None:
+                continue
+            wanted = function_config_map(source)
+            if wanted is None or source["metadata"].get("namespace") == ns:
+                continue  # the definition controller keeps a same-namespace ConfigMap
+            try:
+                current = await ctx.client.get(model.CONFIG_MAP, name, ns)
+            except NotFound:
+                copy = {**wanted, "metadata": {"name": name, "namespace": ns,
+                                               "ownerReferences": [owner]}}  # fmt: skip
+                try:
+                    await ctx.client.create(model.CONFIG_MAP, copy)
+                    continue
+                except AlreadyExists:
+                    current = await ctx.client.get(model.CONFIG_MAP, name, ns)
+            owners = list(current["metadata"].get("ownerReferences") or [])
+            patch: Body = {}
+            if (current.get("data") or {}).get("code") != wanted["data"]["code"]:
+                patch["data"] = wanted["data"]
+            if all(o.get("uid") != owner["uid"] for o in owners):
+                patch["metadata"] = {"ownerReferences": [*owners, owner]}
+            if patch:
+                await ctx.client.patch(model.CONFIG_MAP, name, patch, ns)
 
     async def reconcile(key: ObjectKey) -> Result:
         task = tasks.store.get(key.namespace, key.name)

@@ -14,6 +14,7 @@ from tests.evaluator.promlauncher import Prometheus, Series, push
 from .conftest import Env, OperatorFactory, eventually, flush_events
 
 Body = dict[str, Any]
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 
 def provider(name: str, url: str) -> Body:
@@ -143,10 +144,9 @@ async def test_evaluation_fails_after_its_retries_with_value_and_target(
         model.KEPTN_EVALUATION_DEFINITION, evaluation_definition("p95", {"p95": "<500"})
     )
     started = time.monotonic()
-    await env.create(
-        model.KEPTN_EVALUATION,
-        keptn_evaluation("post-eval-p95", "p95", retries=3, retryInterval="300ms"),
-    )
+    body = keptn_evaluation("post-eval-p95", "p95", retries=3, retryInterval="300ms")
+    body["metadata"]["annotations"] = {"traceparent": TRACEPARENT}
+    await env.create(model.KEPTN_EVALUATION, body)
     done = await env.wait_for(model.KEPTN_EVALUATION, "post-eval-p95", final)
     elapsed = time.monotonic() - started
     status = done["status"]
@@ -168,6 +168,13 @@ async def test_evaluation_fails_after_its_retries_with_value_and_target(
         "evaluation of 'p95' failed with value: '580' and reason: "
         "'value '580' did not meet objective '<500''" in failed[0]["message"]
     )
+    await eventually(lambda: any(sp.name == "post-eval-p95" for sp in op.spans.spans))
+    (span,) = [sp for sp in op.spans.spans if sp.name == "post-eval-p95"]
+    assert span.parent is not None and span.context.trace_id == span.parent.trace_id
+    assert [e.name for e in span.events] == [
+        "evaluation of 'p95' failed with value: '580' and reason: "
+        "'value '580' did not meet objective '<500''"
+    ]
 
 
 async def test_missing_evaluation_definition_fails_after_the_wait(

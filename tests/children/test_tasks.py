@@ -129,6 +129,7 @@ async def test_python_task_runs_with_data_secure_data_and_context(
     assert job is not None
     assert job["metadata"]["ownerReferences"][0]["uid"] == created["metadata"]["uid"]
     assert job["spec"]["backoffLimit"] == 10 and job["spec"]["activeDeadlineSeconds"] == 300
+    assert job["spec"]["ttlSecondsAfterFinished"] == 300
 
     labels = {
         "keptn_deployment_app_name": "shop",
@@ -278,3 +279,29 @@ async def test_completed_task_gets_no_second_job_after_restart(
     after = await env.get(model.KEPTN_TASK, "pre-once")
     assert after is not None and after["status"] == done["status"]
     assert json.dumps(after["status"]) == json.dumps(done["status"])
+
+
+async def test_definition_from_the_keptn_namespace_is_used(
+    env: Env, operator_factory: OperatorFactory
+) -> None:
+    await operator_factory(["taskdefinition", "task"])
+    await env.client.create(
+        model.NAMESPACE,
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "keptn-system"}},
+    )
+    shared = definition("shared", "python", "print('shared')", ttlSecondsAfterFinished=60)
+    shared["metadata"]["namespace"] = "keptn-system"
+    await env.client.create(model.KEPTN_TASK_DEFINITION, shared)
+    await env.create(model.KEPTN_TASK, keptn_task("pre-shared", "shared"))
+    await env.create(model.KEPTN_TASK, keptn_task("post-shared", "shared"))
+    for name in ("pre-shared", "post-shared"):
+        task = await env.wait_for(model.KEPTN_TASK, name, status_is("Succeeded", "Failed"))
+        assert task["status"]["status"] == "Succeeded", task["status"]
+        job = await env.get(model.JOB, task["status"]["jobName"])
+        assert job is not None and job["spec"]["ttlSecondsAfterFinished"] == 60
+        assert "shared" in await pod_log(env, task["status"]["jobName"])
+    # pods mount ConfigMaps of their own namespace only: the code was copied beside the tasks
+    copy = await env.get(model.CONFIG_MAP, "keptnfn-shared")
+    assert copy is not None and copy["data"]["code"] == "print('shared')"
+    owners = {o["name"] for o in copy["metadata"]["ownerReferences"]}
+    assert owners == {"pre-shared", "post-shared"}
