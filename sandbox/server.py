@@ -24,7 +24,6 @@ import contextlib
 import dataclasses
 import importlib
 import json
-import logging
 import secrets
 import tempfile
 from dataclasses import dataclass, field
@@ -47,7 +46,6 @@ from sandbox.verbs import Api, WriteOptions
 
 __all__ = ["Sandbox", "SandboxSettings", "default_crds_dir"]
 
-log = logging.getLogger(__name__)
 
 _DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 

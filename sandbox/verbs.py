@@ -18,7 +18,6 @@ from __future__ import annotations
 import copy
 import json
 import random
-import re
 import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -31,12 +30,18 @@ from sandbox.defaults import prepare_create, prepare_update
 from sandbox.gc import GarbageCollector, now_rfc3339
 from sandbox.patching import apply_json_patch, apply_merge_patch, apply_strategic_merge_patch
 from sandbox.resources import Registry, ResourceType
-from sandbox.schema import prune_and_default, validate
 from sandbox.store import Entry, Store
+from sandbox.validation import (
+    decode,
+    prune_custom,
+    spec_part,
+    strip_volatile,
+    validate_crd,
+    validate_object,
+)
 
 __all__ = ["Admission", "Api", "WriteOptions"]
 
-_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 _SUFFIX_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 
 
@@ -76,23 +81,6 @@ class WriteOptions:
     force: bool = False
 
 
-def _strip_volatile(obj: dict[str, Any]) -> dict[str, Any]:
-    out = dict(obj)
-    meta = dict(out.get("metadata") or {})
-    meta.pop("resourceVersion", None)
-    meta.pop("managedFields", None)
-    out["metadata"] = meta
-    return out
-
-
-def _spec_part(obj: dict[str, Any], has_status: bool) -> dict[str, Any]:
-    return {
-        k: v
-        for k, v in obj.items()
-        if k not in ("metadata", "status") or (k == "status" and not has_status)
-    }
-
-
 class Api:
     """The verbs of the API over one store and registry."""
 
@@ -128,50 +116,11 @@ class Api:
                 f'{rt.plural} "{namespace}" is forbidden: unable to create new content in namespace {namespace} because it is being terminated',
             )
 
-    def _custom_schema(self, rt: ResourceType, obj: dict[str, Any], opts: WriteOptions) -> None:
-        if not rt.custom:
-            return
-        pruned = prune_and_default(rt.schema, obj)
-        if pruned and opts.field_validation == "Strict":
-            raise errors.bad_request(
-                "strict decoding error: " + ", ".join(f'unknown field "{p}"' for p in pruned)
-            )
-
-    def _validate(self, rt: ResourceType, obj: dict[str, Any]) -> None:
-        name = obj["metadata"].get("name", "")
-        causes = []
-        if not _NAME_RE.match(name) or len(name) > 253:
-            causes.append(
-                (
-                    "metadata.name",
-                    "FieldValueInvalid",
-                    f"Invalid value: \"{name}\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
-                )
-            )
-        if rt.custom:
-            causes.extend(validate(rt.schema, obj))
-        if causes:
-            raise errors.invalid(rt.kind, rt.group, name, causes)
-
-    def _decode(self, rt: ResourceType, body: Any) -> dict[str, Any]:
-        if not isinstance(body, dict):
-            raise errors.bad_request("the body of the request must be a JSON object")
-        kind = body.get("kind")
-        if kind and kind != rt.kind:
-            raise errors.bad_request(
-                f"the kind of the object ({kind}) does not match the kind of the resource ({rt.kind})"
-            )
-        body["kind"] = rt.kind
-        body["apiVersion"] = rt.api_version
-        if not isinstance(body.get("metadata"), dict):
-            body["metadata"] = {}
-        return body
-
     # ---- create
     async def create(
         self, rt: ResourceType, namespace: str, body: Any, opts: WriteOptions = WriteOptions()
     ) -> Entry:
-        obj = self._decode(rt, body)
+        obj = decode(rt, body)
         meta = obj["metadata"]
         if rt.namespaced:
             if meta.get("namespace") and meta["namespace"] != namespace:
@@ -206,17 +155,17 @@ class Api:
         if rt.has_status and rt.custom:
             obj.pop("status", None)
         prepare_create(rt.kind, obj, rt.custom)
-        self._custom_schema(rt, obj, opts)
+        prune_custom(rt, obj, opts.field_validation)
         if opts.field_manager:
             meta["managedFields"] = [
                 managed_entry(opts.field_manager, "Update", rt.api_version, obj)
             ]
         if self.admission is not None:
             obj = await self.admission.mutate(rt, "CREATE", "", namespace, obj, None, opts.dry_run)
-            self._custom_schema(rt, obj, WriteOptions())
-        self._validate(rt, obj)
+            prune_custom(rt, obj)
+        validate_object(rt, obj)
         if rt.kind == "CustomResourceDefinition":
-            _validate_crd(obj)
+            validate_crd(obj)
         if self.admission is not None:
             await self.admission.validate(rt, "CREATE", "", namespace, obj, None, opts.dry_run)
         if self.store.get(rt.store_key, namespace, obj["metadata"]["name"]) is not None:
@@ -238,7 +187,7 @@ class Api:
         subresource: str = "",
         opts: WriteOptions = WriteOptions(),
     ) -> Entry:
-        obj = self._decode(rt, body)
+        obj = decode(rt, body)
         namespace = namespace if rt.namespaced else ""
         old = self._get(rt, namespace, name)
         if obj["metadata"].get("name", name) != name:
@@ -309,7 +258,7 @@ class Api:
                         ],
                     )
             prepare_update(rt.kind, obj, rt.custom)
-        self._custom_schema(rt, obj, opts)
+        prune_custom(rt, obj, opts.field_validation)
         if opts.field_manager and subresource != "status":
             obj["metadata"]["managedFields"] = merge_managed(
                 old_meta.get("managedFields"), opts.field_manager, "Update", rt.api_version, obj
@@ -320,20 +269,20 @@ class Api:
             obj = await self.admission.mutate(
                 rt, "UPDATE", subresource, namespace, obj, old.obj, opts.dry_run
             )
-            self._custom_schema(rt, obj, WriteOptions())
-        self._validate(rt, obj)
+            prune_custom(rt, obj)
+        validate_object(rt, obj)
         if self.admission is not None:
             await self.admission.validate(
                 rt, "UPDATE", subresource, namespace, obj, old.obj, opts.dry_run
             )
         gen = old_meta.get("generation")
         if gen is not None:
-            if subresource != "status" and _spec_part(obj, rt.has_status) != _spec_part(
+            if subresource != "status" and spec_part(obj, rt.has_status) != spec_part(
                 old.obj, rt.has_status
             ):
                 gen += 1
             obj["metadata"]["generation"] = gen
-        if _strip_volatile(obj) == _strip_volatile(old.obj):
+        if strip_volatile(obj) == strip_volatile(old.obj):
             return old
         if opts.dry_run:
             obj["metadata"]["resourceVersion"] = str(old.rv)
@@ -392,7 +341,7 @@ class Api:
             raise errors.unsupported_media_type(ctype)
         if not isinstance(new, dict):
             raise errors.bad_request("patch result is not an object")
-        new = self._decode(rt, new)
+        new = decode(rt, new)
         if isinstance(patch, dict):
             sent = (patch.get("metadata") or {}).get("resourceVersion")
             new["metadata"]["resourceVersion"] = sent or str(old.rv)
@@ -420,7 +369,7 @@ class Api:
             raise errors.bad_request(
                 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch'
             )
-        config = self._decode(rt, config)
+        config = decode(rt, config)
         config["metadata"].setdefault("name", name)
         existing = self.store.get(rt.store_key, namespace, name)
         if existing is None:
@@ -516,23 +465,3 @@ class Api:
             for entry in list(bucket.entries(None)):
                 self.store.remove(key, entry.namespace, entry.name)
         self.registry.remove_crd(crd["metadata"]["name"])
-
-
-def _validate_crd(obj: dict[str, Any]) -> None:
-    spec = obj.get("spec") or {}
-    names = spec.get("names") or {}
-    name = obj["metadata"]["name"]
-    expected = f"{names.get('plural')}.{spec.get('group')}"
-    if name != expected:
-        raise errors.invalid(
-            "CustomResourceDefinition",
-            "apiextensions.k8s.io",
-            name,
-            [
-                (
-                    "metadata.name",
-                    "FieldValueInvalid",
-                    f'Invalid value: "{name}": must be spec.names.plural+"."+spec.group',
-                )
-            ],
-        )

@@ -1,0 +1,109 @@
+"""What the API checks on every write, before and after admission.
+
+Decoding (kind, apiVersion, metadata), object names (RFC 1123 subdomains), custom resource
+pruning/defaulting/validation from the CRD schema, CRD naming, and the comparisons `verbs`
+uses to skip no-op writes and to decide generation bumps. Pure functions; errors are
+`ApiError`s shaped like the real server's.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sandbox import errors
+from sandbox.resources import ResourceType
+from sandbox.schema import prune_and_default, validate
+
+__all__ = [
+    "decode",
+    "prune_custom",
+    "spec_part",
+    "strip_volatile",
+    "validate_crd",
+    "validate_object",
+]
+
+_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+
+
+def decode(rt: ResourceType, body: Any) -> dict[str, Any]:
+    """Check the kind of a request body and set kind/apiVersion/metadata."""
+    if not isinstance(body, dict):
+        raise errors.bad_request("the body of the request must be a JSON object")
+    kind = body.get("kind")
+    if kind and kind != rt.kind:
+        raise errors.bad_request(
+            f"the kind of the object ({kind}) does not match the kind of the resource ({rt.kind})"
+        )
+    body["kind"] = rt.kind
+    body["apiVersion"] = rt.api_version
+    if not isinstance(body.get("metadata"), dict):
+        body["metadata"] = {}
+    return body
+
+
+def prune_custom(rt: ResourceType, obj: dict[str, Any], field_validation: str = "") -> None:
+    """Prune and default a custom resource; `Strict` field validation refuses unknown fields."""
+    if not rt.custom:
+        return
+    pruned = prune_and_default(rt.schema, obj)
+    if pruned and field_validation == "Strict":
+        raise errors.bad_request(
+            "strict decoding error: " + ", ".join(f'unknown field "{p}"' for p in pruned)
+        )
+
+
+def validate_object(rt: ResourceType, obj: dict[str, Any]) -> None:
+    """Name syntax for every kind, the CRD schema for custom resources (422 naming the field)."""
+    name = obj["metadata"].get("name", "")
+    causes = []
+    if not _NAME_RE.match(name) or len(name) > 253:
+        causes.append(
+            (
+                "metadata.name",
+                "FieldValueInvalid",
+                f"Invalid value: \"{name}\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
+            )
+        )
+    if rt.custom:
+        causes.extend(validate(rt.schema, obj))
+    if causes:
+        raise errors.invalid(rt.kind, rt.group, name, causes)
+
+
+def validate_crd(obj: dict[str, Any]) -> None:
+    spec = obj.get("spec") or {}
+    names = spec.get("names") or {}
+    name = obj["metadata"]["name"]
+    expected = f"{names.get('plural')}.{spec.get('group')}"
+    if name != expected:
+        raise errors.invalid(
+            "CustomResourceDefinition",
+            "apiextensions.k8s.io",
+            name,
+            [
+                (
+                    "metadata.name",
+                    "FieldValueInvalid",
+                    f'Invalid value: "{name}": must be spec.names.plural+"."+spec.group',
+                )
+            ],
+        )
+
+
+def strip_volatile(obj: dict[str, Any]) -> dict[str, Any]:
+    out = dict(obj)
+    meta = dict(out.get("metadata") or {})
+    meta.pop("resourceVersion", None)
+    meta.pop("managedFields", None)
+    out["metadata"] = meta
+    return out
+
+
+def spec_part(obj: dict[str, Any], has_status: bool) -> dict[str, Any]:
+    return {
+        k: v
+        for k, v in obj.items()
+        if k not in ("metadata", "status") or (k == "status" and not has_status)
+    }
