@@ -16,6 +16,10 @@ A failed evaluation emits ``ReconcileEvaluationFailed`` on the KeptnEvaluation w
 the same text. A missing definition waits ``ctx.config().definition_wait`` (woken when it
 appears) and then fails with ``could not find KeptnEvaluationDefinition: <def>``.
 Telemetry ``evaluation_started``/``evaluation_finished`` once, by the reconcile that committed it.
+
+Wake-ups: creation, spec changes and a definition appearing (``spec_changes`` ignores our own
+status writes, which would otherwise start the next attempt at once) plus the retry timer. After
+an operator restart the first attempt runs at once, possibly before ``retryInterval`` elapsed.
 """
 
 from __future__ import annotations

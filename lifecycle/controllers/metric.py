@@ -9,7 +9,9 @@ so a stale metric an evaluation needs is fetched by exactly the code this contro
 Timing (reference keptn.md §10.2): a metric is fetched when ``lastUpdated + fetchIntervalSeconds``
 has passed, then ``Result(requeue_at=lastUpdated + interval)``; no polling loop. ``spec.range``
 (interval, step, aggregation) goes to ``evaluator.providers.evaluate_metric``; with
-``storedResults > 0`` each fetch is also appended to ``status.intervalResults`` (FIFO, capped).
+``storedResults > 0`` each fetch is also appended to ``status.intervalResults`` (FIFO, capped)
+-- and, unlike KLT, ``status.value`` is set then too, so evaluations and the JSON API see it.
+The provider's Secret is read with one GET per fetch (Secrets are not cached by the operator).
 
 Invariants: a failing provider or a missing provider/Secret errors that one metric
 (``status.errMsg``, ``lastUpdated`` = now, the last good value kept) and never the operator;
@@ -204,7 +206,6 @@ async def _fetch(
         )
     except (ProviderError, KubeError) as err:
         fields["errMsg"] = str(err)
-        spec_range = None
     stored = int(((spec.get("range") or {}).get("storedResults")) or 0)
     if stored > 0:
         entry: Body = {

@@ -221,3 +221,24 @@ async def test_stale_metric_is_fetched_fresh_from_prometheus_first(
     metric = await env.get(model.KEPTN_METRIC, "fresh")
     assert metric is not None and metric["status"]["value"] == "7"
     assert metric["status"]["lastUpdated"] > old
+
+
+async def test_evaluation_with_the_metric_controller_on_prometheus_passes(
+    env: Env, operator_factory: OperatorFactory, prometheus: Prometheus
+) -> None:
+    await operator_factory(["metric", "evaluation"])
+    push(
+        prometheus.url, [Series({"__name__": "klt_eval_live", "t": "both"}, [(time.time(), 0.25)])]
+    )
+    await env.create(model.KEPTN_METRICS_PROVIDER, provider("prom", prometheus.url))
+    await env.create(
+        model.KEPTN_METRIC,
+        keptn_metric("error-rate", 'klt_eval_live{t="both"}', fetchIntervalSeconds=30),
+    )
+    await env.create(
+        model.KEPTN_EVALUATION_DEFINITION, evaluation_definition("errors", {"error-rate": "<1"})
+    )
+    await env.create(model.KEPTN_EVALUATION, keptn_evaluation("post-eval-errors", "errors"))
+    done = await env.wait_for(model.KEPTN_EVALUATION, "post-eval-errors", final)
+    assert done["status"]["overallStatus"] == "Succeeded", done["status"]
+    assert done["status"]["evaluationStatus"]["error-rate"]["value"] == "0.25"
