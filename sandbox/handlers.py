@@ -17,6 +17,7 @@ from aiohttp import web
 from sandbox import errors
 from sandbox.faults import Faults
 from sandbox.resources import Registry, ResourceType
+from sandbox.scale import scale_of, write_scale
 from sandbox.selectors import FieldSelector, LabelSelector, Selector
 from sandbox.store import Entry, Store, dumps
 from sandbox.tables import table_for
@@ -126,6 +127,8 @@ class ResourceHandlers:
     ) -> web.StreamResponse:
         t = self.target(group, version, tail)
         verb = self.verb(request, t.name is not None)
+        if t.subresource == "scale":
+            return await self.scale(request, t)
         match verb:
             case "list":
                 return self.list(request, t)
@@ -191,6 +194,26 @@ class ResourceHandlers:
             case "deletecollection":
                 return await self.delete_collection(request, t)
         raise errors.method_not_allowed(request.method, t.rt.plural)
+
+    async def scale(self, request: web.Request, t: Target) -> web.Response:
+        assert t.name is not None
+        entry = self.store.get(t.rt.store_key, t.namespace or "", t.name)
+        if entry is None:
+            raise errors.not_found(t.rt.plural, t.rt.group, t.name)
+        if request.method == "GET":
+            return json_response(dumps(scale_of(entry)))
+        if request.method not in ("PUT", "PATCH"):
+            raise errors.method_not_allowed(request.method, f"{t.rt.plural}/scale")
+        scale = await write_scale(
+            self.api,
+            t.rt,
+            entry,
+            request.method,
+            request.headers.get("Content-Type", ""),
+            await request.read(),
+            _write_opts(request),
+        )
+        return json_response(dumps(scale))
 
     # ---- reads
     def _raw(self, rt: ResourceType, entry: Entry) -> bytes:

@@ -82,15 +82,21 @@ class ResourceType:
                 }
             )
         for sub in self.subresources:
-            out.append(
-                {
-                    "name": f"{self.plural}/{sub}",
-                    "singularName": "",
-                    "namespaced": self.namespaced,
-                    "kind": "Pod" if sub == "log" else self.kind,
-                    "verbs": ["get"],
-                }
-            )
+            entry: dict[str, Any] = {
+                "name": f"{self.plural}/{sub}",
+                "singularName": "",
+                "namespaced": self.namespaced,
+                "kind": "Pod" if sub == "log" else self.kind,
+                "verbs": ["get"],
+            }
+            if sub == "scale":
+                entry.update(
+                    group="autoscaling",
+                    version="v1",
+                    kind="Scale",
+                    verbs=["get", "patch", "update"],
+                )
+            out.append(entry)
         return out
 
 
@@ -136,9 +142,19 @@ BUILTINS: tuple[ResourceType, ...] = (
         "Deployment",
         short=("deploy",),
         status=True,
+        subs=("scale",),
         categories=("all",),
     ),
-    _b("apps", "v1", "replicasets", "ReplicaSet", short=("rs",), status=True, categories=("all",)),
+    _b(
+        "apps",
+        "v1",
+        "replicasets",
+        "ReplicaSet",
+        short=("rs",),
+        status=True,
+        subs=("scale",),
+        categories=("all",),
+    ),
     _b(
         "apps",
         "v1",
@@ -146,6 +162,7 @@ BUILTINS: tuple[ResourceType, ...] = (
         "StatefulSet",
         short=("sts",),
         status=True,
+        subs=("scale",),
         categories=("all",),
     ),
     _b("apps", "v1", "daemonsets", "DaemonSet", short=("ds",), status=True, categories=("all",)),

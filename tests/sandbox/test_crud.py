@@ -243,3 +243,27 @@ async def test_cluster_wide_list_and_unknown_resource(kube: client.ApiClient) ->
     with pytest.raises(ApiException) as err:
         await client.CustomObjectsApi(kube).list_cluster_custom_object("nope.dev", "v1", "things")
     assert err.value.status == 404
+
+
+async def test_scale_subresource(kube: client.ApiClient) -> None:
+    apps = client.AppsV1Api(kube)
+    body = {
+        "metadata": {"name": "web"},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "w", "image": "nginx:1"}]},
+            },
+        },
+    }
+    await apps.create_namespaced_deployment("default", body)
+    scale = await apps.read_namespaced_deployment_scale("web", "default")
+    assert scale.spec.replicas == 1 and scale.status.selector == "app=web"
+    scaled = await apps.patch_namespaced_deployment_scale(
+        "web", "default", {"spec": {"replicas": 4}}
+    )
+    assert scaled.spec.replicas == 4
+    deploy = await apps.read_namespaced_deployment("web", "default")
+    assert deploy.spec.replicas == 4 and deploy.metadata.generation == 2

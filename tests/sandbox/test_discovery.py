@@ -75,7 +75,10 @@ async def test_openapi_v3_declares_field_validation_and_schemas(sandbox: Sandbox
         "Authorization": f"Bearer {sandbox.token}",
         "Accept": "application/com.github.proto-openapi.spec.v2@v1.0+protobuf",
     }
-    async with aiohttp.ClientSession() as s, s.get(sandbox.url + "/openapi/v2", headers=headers) as resp:
+    async with (
+        aiohttp.ClientSession() as s,
+        s.get(sandbox.url + "/openapi/v2", headers=headers) as resp,
+    ):
         assert resp.status == 200
         assert (await resp.read()).startswith(b"\x0a\x032.0")
 
