@@ -13,7 +13,10 @@ Reconcile, in this order:
    definition in the Keptn namespace is first copied into ``keptnfn-<def>`` beside the task
    (pods mount ConfigMaps of their own namespace only), owned by every task using it;
 4. Job conditions: Complete or SuccessCriteriaMet -> Succeeded; Failed or FailureTarget ->
-   Failed with the condition's reason and message (BackoffLimitExceeded, DeadlineExceeded).
+   Failed with the condition's reason and message (BackoffLimitExceeded, DeadlineExceeded);
+   a running Job not yet recorded (crash before the status write) is adopted. A recorded Job
+   that disappears before finishing fails the task (``JobNotFound``) instead of running the
+   task again (KLT recreates it).
 
 Event-driven: woken by its own changes, its Job (ownerReference) and its definition appearing;
 the only timer is the definition deadline. Telemetry ``task_started``/``task_finished`` and the
@@ -165,6 +168,15 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         ctx.telemetry.task_finished(done)
         export_child_span(ctx.spans, done)
 
+    async def adopt(task: Body, name: str) -> None:
+        """Record a running Job created before a crash (or before the status write landed)."""
+        fields: Body = {"jobName": name, "status": State.PROGRESSING.value}
+        if not (task.get("status") or {}).get("startTime"):
+            fields["startTime"] = format_time(ctx.now())
+        started = await write(task, fields)
+        if started is not None and "startTime" in fields:
+            ctx.telemetry.task_started(started)
+
     async def start_job(task: Body, definition: Body) -> None:
         meta = task["metadata"]
         ns = str(meta.get("namespace") or "")
@@ -184,15 +196,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         except KubeError:
             emit(task, "CreateTaskFailed", f"could not create Job: {meta['name']} ")
             raise
-        fields: Body = {
-            "jobName": body["metadata"]["name"],
-            "status": State.PROGRESSING.value,
-        }
-        if not (task.get("status") or {}).get("startTime"):
-            fields["startTime"] = format_time(ctx.now())
-        started = await write(task, fields)
-        if started is not None and "startTime" in fields:
-            ctx.telemetry.task_started(started)
+        await adopt(task, str(body["metadata"]["name"]))
 
     async def copy_shared_code(task: Body, job: Body) -> None:
         """Inline code of a definition in another (the Keptn) namespace, copied beside the task.
@@ -270,6 +274,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             return Result()
         outcome = job_outcome(job)
         if outcome is None:
+            await adopt(task, name)
             return Result()
         await finish(task, *outcome)
         return Result()

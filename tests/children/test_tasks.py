@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 
 from lifecycle import model
-from lifecycle.runtimes import job_name
+from lifecycle.runtimes import RuntimeImages, build_job, job_name
 
 from .conftest import Env, OperatorFactory, eventually, flush_events
 
@@ -305,3 +305,21 @@ async def test_definition_from_the_keptn_namespace_is_used(
     assert copy is not None and copy["data"]["code"] == "print('shared')"
     owners = {o["name"] for o in copy["metadata"]["ownerReferences"]}
     assert owners == {"pre-shared", "post-shared"}
+
+
+async def test_job_created_before_a_crash_is_adopted_not_duplicated(
+    env: Env, operator_factory: OperatorFactory
+) -> None:
+    # the previous operator created the Job and died before recording it in the task's status
+    body = definition("adopt", "python", "print('adopted')")
+    created_def = await env.create(model.KEPTN_TASK_DEFINITION, body)
+    task_body = await env.create(model.KEPTN_TASK, keptn_task("pre-adopt", "adopt"))
+    job = build_job(task_body, created_def, images=RuntimeImages(), resolve=lambda _: None)
+    await env.create(model.JOB, job)
+
+    await operator_factory(["taskdefinition", "task"])
+    done = await env.wait_for(model.KEPTN_TASK, "pre-adopt", status_is("Succeeded", "Failed"))
+    assert done["status"]["status"] == "Succeeded", done["status"]
+    assert done["status"]["jobName"] == job["metadata"]["name"]
+    jobs, _ = await env.client.list(model.JOB, env.namespace)
+    assert [j["metadata"]["name"] for j in jobs] == [job["metadata"]["name"]]
