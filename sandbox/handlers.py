@@ -16,6 +16,7 @@ from aiohttp import web
 
 from sandbox import errors
 from sandbox.faults import Faults
+from sandbox.podlogs import serve_log
 from sandbox.resources import Registry, ResourceType
 from sandbox.scale import scale_of, write_scale
 from sandbox.selectors import FieldSelector, LabelSelector, Selector
@@ -136,7 +137,7 @@ class ResourceHandlers:
                 return await self.watch(request, t)
             case "get":
                 if t.subresource == "log":
-                    return self.log(request, t)
+                    return await self.log(request, t)
                 return self.get(request, t)
             case "create":
                 if t.name is not None or (t.rt.namespaced and t.namespace is None):
@@ -294,33 +295,9 @@ class ResourceHandlers:
         body = head[:-1] + b',"items":[' + b",".join(self._raw(t.rt, e) for e in entries) + b"]}"
         return json_response(body)
 
-    def log(self, request: web.Request, t: Target) -> web.Response:
+    async def log(self, request: web.Request, t: Target) -> web.StreamResponse:
         assert t.name is not None
-        pod = self.store.get("pods", t.namespace or "", t.name)
-        if pod is None:
-            raise errors.not_found("pods", "", t.name)
-        container = request.query.get("container", "")
-        containers = [c.get("name") for c in (pod.obj.get("spec") or {}).get("containers") or []]
-        if container and container not in containers:
-            raise errors.bad_request(f"container {container} is not valid for pod {t.name}")
-        if not container and len(containers) > 1:
-            raise errors.bad_request(
-                f"a container name must be specified for pod {t.name}, choose one of: [{' '.join(str(c) for c in containers)}]"
-            )
-        text = self.store.pod_log(t.namespace or "", t.name, container)
-        if text is None:
-            phase = (pod.obj.get("status") or {}).get("phase", "Pending")
-            if phase == "Pending":
-                name = container or (containers[0] if containers else "")
-                raise errors.bad_request(
-                    f'container "{name}" in pod "{t.name}" is waiting to start: ContainerCreating'
-                )
-            text = ""
-        tail = request.query.get("tailLines")
-        if tail:
-            lines = text.splitlines(keepends=True)
-            text = "".join(lines[-int(tail) :]) if int(tail) > 0 else ""
-        return web.Response(text=text, content_type="text/plain")
+        return await serve_log(request, self.store, t.namespace or "", t.name)
 
     async def delete_collection(self, request: web.Request, t: Target) -> web.Response:
         sel = self.selector(request, t)

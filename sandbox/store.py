@@ -13,6 +13,7 @@ This module knows nothing about HTTP, admission or API semantics (see `sandbox.v
 
 from __future__ import annotations
 
+import asyncio
 import bisect
 import builtins
 import json
@@ -106,6 +107,7 @@ class Store:
         self.dependents: dict[str, set[str]] = {}
         """owner uid -> uids of objects whose ownerReferences name it."""
         self.logs: dict[tuple[str, str, str], str] = {}
+        self.log_waiters: dict[tuple[str, str], set[asyncio.Event]] = {}
         self.persistence = persistence
         self.listeners: list[Callable[[str, WatchEvent], None]] = []
         if persistence is not None:
@@ -179,6 +181,8 @@ class Store:
             self.persistence.save(key, entry.namespace, entry.name, entry.raw, rv)
         event = WatchEvent(rv, event_type, entry, old)
         self.bucket(key).publish(event)
+        if key == "pods" and self.log_waiters:
+            self.notify_log(entry.namespace, entry.name)
         for listener in self.listeners:
             listener(key, event)
         return entry
@@ -231,6 +235,8 @@ class Store:
                 del self.logs[log_key]
         event = WatchEvent(rv, "DELETED", entry, last)
         b.publish(event)
+        if key == "pods" and self.log_waiters:
+            self.notify_log(namespace, name)
         for listener in self.listeners:
             listener(key, event)
         return entry
@@ -280,6 +286,12 @@ class Store:
         self.logs[(namespace, pod, container)] = text
         if self.persistence is not None:
             self.persistence.save_log(namespace, pod, container, text)
+        self.notify_log(namespace, pod)
+
+    def notify_log(self, namespace: str, pod: str) -> None:
+        """Wake `kubectl logs -f` streams of this pod (its log or its status changed)."""
+        for event in self.log_waiters.get((namespace, pod), ()):
+            event.set()
 
     def append_pod_log(self, namespace: str, pod: str, text: str, container: str = "") -> None:
         """Append to a pod container's log."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp
@@ -233,3 +234,33 @@ async def test_events_k8s_io(kube: client.ApiClient) -> None:
     )
     listed = await ev.list_namespaced_event("default", field_selector="regarding.name=app")
     assert [e.reason for e in listed.items] == ["AppPreDeployTasksStarted"]
+
+
+async def test_follow_log_streams_until_the_pod_ends(
+    sandbox: Sandbox, kube: client.ApiClient
+) -> None:
+    core = client.CoreV1Api(kube)
+    await core.create_namespaced_pod(
+        "default",
+        {"metadata": {"name": "job"}, "spec": {"containers": [{"name": "c", "image": "x:1"}]}},
+    )
+    sandbox.store.set_pod_log("default", "job", "start\n")
+    headers = {"Authorization": f"Bearer {sandbox.token}"}
+
+    async def produce() -> None:
+        await asyncio.sleep(0.1)
+        sandbox.store.append_pod_log("default", "job", "middle\n")
+        await asyncio.sleep(0.1)
+        sandbox.store.append_pod_log("default", "job", "end\n")
+        await core.patch_namespaced_pod_status("job", "default", {"status": {"phase": "Succeeded"}})
+
+    task = asyncio.create_task(produce())
+    url = f"{sandbox.url}/api/v1/namespaces/default/pods/job/log?follow=true"
+    async with (
+        aiohttp.ClientSession(headers=headers) as s,
+        s.get(url, timeout=aiohttp.ClientTimeout(total=5)) as resp,
+    ):
+        text = await resp.text()
+    await task
+    assert text == "start\nmiddle\nend\n"
+    assert not sandbox.store.log_waiters
