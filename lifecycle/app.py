@@ -25,12 +25,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib
 import json
 import logging
 import signal
-import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any
@@ -49,14 +46,15 @@ from lifecycle.controllers.context import (
     ConfigHolder,
     OperatorContext,
 )
+from lifecycle.controllers.wiring import Recorders, instrument, load_setups
 from lifecycle.kube.client import KubeClient
-from lifecycle.kube.controller import Controller, ObjectKey, Result
+from lifecycle.kube.controller import Controller, ObjectKey
 from lifecycle.kube.errors import KubeError
 from lifecycle.kube.events import EventRecorder
 from lifecycle.kube.informer import Informer
 from lifecycle.kube.leader import LeaderElector
 from lifecycle.server import OperatorServer, server_ssl_context
-from lifecycle.settings import RunSettings, add_arguments, from_args
+from lifecycle.settings import RunSettings, add_arguments, configure_logging, from_args
 from lifecycle.telemetry import Telemetry
 from lifecycle.webhook import PodMutator
 from tracing.setup import Tracing
@@ -104,35 +102,6 @@ _CLUSTER_WIDE = frozenset(
         model.KEPTN_METRICS_PROVIDER,
     }
 )
-
-
-class _Recorders(dict[str, EventRecorder]):
-    """Recorders by component; an unknown component gets one on first use."""
-
-    def __init__(self, make: Callable[[str], EventRecorder]) -> None:
-        super().__init__()
-        self._make = make
-
-    def __missing__(self, component: str) -> EventRecorder:
-        recorder = self[component] = self._make(component)
-        return recorder
-
-
-def load_setups(
-    modules: tuple[str, ...] = CONTROLLER_MODULES,
-) -> list[Callable[[OperatorContext], Controller[ObjectKey]]]:
-    """The `setup` functions of the controller modules that exist (missing ones are logged)."""
-    setups = []
-    for name in modules:
-        try:
-            module = importlib.import_module(name)
-        except ImportError as exc:
-            log.warning("controller module %s not available: %s", name, exc)
-            continue
-        setup = getattr(module, "setup", None)
-        if callable(setup):
-            setups.append(setup)
-    return setups
 
 
 class Operator:
@@ -243,7 +212,7 @@ class Operator:
             recorder.subscribe(self._to_cloudevents)
             return recorder
 
-        recorders = _Recorders(make_recorder)
+        recorders = Recorders(make_recorder)
         for component in COMPONENTS:
             recorders[component] = make_recorder(component)
         self._ctx = OperatorContext(
@@ -261,7 +230,7 @@ class Operator:
         self.holder.listeners.append(self._config_changed)
         for setup in load_setups(self._modules):
             controller = setup(self._ctx)
-            self._instrument(controller)
+            instrument(controller, self.telemetry)
             self.controllers.append(controller)
         self.telemetry.operator_started()
         await self.cloudevents.start()
@@ -318,32 +287,6 @@ class Operator:
             )
         else:
             self._tasks.append(asyncio.create_task(self._lead(), name="operator-controllers"))
-
-    def _instrument(self, controller: Controller[ObjectKey]) -> None:
-        """keptn_reconcile_* and keptn_workqueue_depth for every controller.
-
-        Controller has no hook for this, so its reconcile callable is wrapped here (workaround,
-        reported to the lead: a `Controller(on_done=...)` hook would be the clean way).
-        """
-        inner = controller._reconcile
-        telemetry, name = self.telemetry, controller.name
-        clock = asyncio.get_running_loop().time
-
-        async def timed(key: ObjectKey) -> Result | None:
-            started = clock()
-            result_label = "error"
-            try:
-                result = await inner(key)
-                requeue = result is not None and (
-                    result.requeue_at is not None or result.requeue_after is not None
-                )
-                result_label = "requeue" if requeue else "ok"
-                return result
-            finally:
-                telemetry.reconcile_finished(name, result_label, clock() - started)
-                telemetry.set_queue_depth(name, len(controller.queue))
-
-        controller._reconcile = timed
 
     async def _ensure_namespace(self, name: str) -> None:
         with contextlib.suppress(KubeError):
@@ -410,28 +353,6 @@ class Operator:
 # -- CLI ------------------------------------------------------------------------------------
 
 
-class _JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        if record.exc_info:
-            entry["error"] = self.formatException(record.exc_info)
-        return json.dumps(entry)
-
-
-def _setup_logging(fmt: str, level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    if fmt == "json":
-        handler.setFormatter(_JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=level, handlers=[handler], force=True)
-
-
 async def _serve(settings: RunSettings) -> int:
     operator = Operator(settings)
     stop = asyncio.Event()
@@ -455,5 +376,5 @@ async def _serve(settings: RunSettings) -> int:
 def run(args: argparse.Namespace) -> int:
     """`klt operator`: run until SIGTERM/SIGINT (exit 0) or a lost Lease (exit 1)."""
     settings = from_args(args)
-    _setup_logging(settings.log_format, settings.log_level)
+    configure_logging(settings.log_format, settings.log_level)
     return asyncio.run(_serve(settings))

@@ -11,15 +11,19 @@ FUNCTION_RUNNER_IMAGE, PYTHON_RUNNER_IMAGE, OTEL_COLLECTOR_URL, KUBECONFIG.
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from lifecycle.controllers.context import OperatorSettings
 from lifecycle.server import ServerConfig
 
-__all__ = ["RunSettings", "add_arguments", "from_args"]
+__all__ = ["RunSettings", "add_arguments", "configure_logging", "from_args"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,3 +155,25 @@ def from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None) ->
         otel_url=args.otel_url or env.get("OTEL_COLLECTOR_URL") or None,
         trace_file=args.trace_file or None,
     )
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry)
+
+
+def configure_logging(fmt: str, level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    if fmt == "json":
+        handler.setFormatter(_JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
