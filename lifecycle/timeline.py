@@ -232,7 +232,9 @@ def _finish(title: str, state: str, bars: list[Bar], now_ns: int | None) -> Time
         return Timeline(title, state, 0, 0, ())
     start = min(b.start_ns for b in bars)
     latest = max(max(b.start_ns, b.end_ns or 0) for b in bars)
-    end = now_ns if now_ns is not None and now_ns >= latest else latest
+    running = any(b.end_ns is None for b in bars)
+    # `now` only stretches the axis while something still runs; a finished flow ends at its end.
+    end = now_ns if running and now_ns is not None and now_ns >= latest else latest
     return Timeline(title, state, start, max(end, start), tuple(bars))
 
 
