@@ -1,0 +1,52 @@
+"""Fixtures of the reliability tests: an in-process sandbox with the simulated node, a client,
+and the `Scenario` app writing its runners' output into the test's tmp dir.
+
+The sandbox lives in the test process, so killing an operator subprocess never touches the
+runners (python/deno children of the node agent here) or the API server.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from lifecycle import model
+from lifecycle.kube import KubeClient
+from sandbox.node import NodeSettings, Outcome
+from sandbox.server import Sandbox
+from tests.reliability.scenario import Scenario
+
+NAMESPACE = "shop"
+KEPTN_NAMESPACE = "keptn-system"
+
+
+@pytest.fixture
+async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
+    node = NodeSettings(
+        pod_start_delay=0.05, default_outcome=Outcome.RUN, work_dir=tmp_path / "node"
+    )
+    sb = await Sandbox.start(node_settings=node, bookmark_interval=1.0)
+    try:
+        yield sb
+    finally:
+        await sb.stop()
+
+
+@pytest.fixture
+async def client(sandbox: Sandbox) -> AsyncIterator[KubeClient]:
+    kc = KubeClient.for_url(sandbox.url, token=sandbox.token)
+    await kc.create(
+        model.NAMESPACE,
+        {"metadata": {"name": NAMESPACE, "annotations": {"keptn.sh/lifecycle-toolkit": "enabled"}}},
+    )
+    try:
+        yield kc
+    finally:
+        await kc.close()
+
+
+@pytest.fixture
+def scenario(client: KubeClient, tmp_path: Path) -> Scenario:
+    return Scenario(client=client, namespace=NAMESPACE, out_file=tmp_path / "runs.txt")
