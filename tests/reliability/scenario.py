@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import re
 import time
 from collections.abc import Awaitable, Callable
@@ -140,10 +141,8 @@ class Scenario:
         async def call() -> Body:
             return await self.client.create(kind, body, self.namespace)
 
-        try:
+        with contextlib.suppress(AlreadyExists):  # an earlier attempt went through
             await retrying(call)
-        except AlreadyExists:
-            pass  # an earlier attempt went through before its answer was lost
 
     async def apply_app(self) -> None:
         """Task definitions, the KeptnAppContext and the KeptnApp (no workloads yet)."""
@@ -253,7 +252,9 @@ class Scenario:
         start = time.monotonic()
         try:
             async with asyncio.timeout(within):
-                while not await self.done():
+                while True:
+                    if await self.done():
+                        break
                     await asyncio.sleep(0.05)
         except TimeoutError:
             pytest.fail(f"flow not finished within {within} s; phases: {await self.phase()}")
@@ -262,7 +263,9 @@ class Scenario:
     async def wait_lines(self, within: float = 5.0) -> None:
         """Runner output trails the Job's completion by at most a moment; wait for all lines."""
         async with asyncio.timeout(within):
-            while len(self.out_file.read_text().splitlines()) < self.expected_tasks:
+            while True:
+                if len(self.out_file.read_text().splitlines()) >= self.expected_tasks:
+                    return
                 await asyncio.sleep(0.05)
 
     async def observe(self, trace_file: Path | None = None) -> Observed:
@@ -291,5 +294,12 @@ class Scenario:
             lines=collections.Counter(self.out_file.read_text().splitlines()),
             flow_events=flow_events,
             event_counts=dict(event_counts),
-            spans=read_span_lines(trace_file) if trace_file and trace_file.exists() else [],
+            spans=_spans(trace_file),
         )
+
+
+def _spans(trace_file: Path | None) -> list[Body]:
+    """The spans of a JSON-lines trace file; none when there is no file (nothing exported)."""
+    if trace_file is None or not trace_file.exists():
+        return []
+    return read_span_lines(trace_file)
