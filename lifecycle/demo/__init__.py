@@ -1,0 +1,242 @@
+"""`klt demo`: the sandbox, the operator, Prometheus and three podtato-head versions, start to finish.
+
+Role: the newcomer's first command (`make demo`). `run(args)` starts the stack (stack.py), plays
+the story of scenario.py (0.1.0 passes, 0.2.0 fails a post-deployment evaluation, 0.3.0 fails a
+pre-deployment task and its pods stay gated) with live progress, then prints per app version its
+timeline (lifecycle.timeline), its events, where the trace file and metrics are, and the commands
+to look around. `--keep` leaves everything running until Ctrl-C.
+
+Exit code: 0 only when every version ended as expected; 1 otherwise; 2 when a prerequisite
+(Prometheus binary, deno) is missing. Everything started is stopped before returning, also on
+Ctrl-C or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from rich.console import Console, Group
+from rich.rule import Rule
+from rich.text import Text
+
+from lifecycle import timeline
+from lifecycle.demo.manifests import NAMESPACE
+from lifecycle.demo.scenario import Outcome, expected, play
+from lifecycle.demo.stack import KUBECTL, Stack
+from lifecycle.demo.view import events_table
+from lifecycle.promlocal import PROMETHEUS
+from lifecycle.trace import workload_versions_of
+
+__all__ = ["add_arguments", "run"]
+
+_FLOW_SUFFIXES = ("Started", "Succeeded", "Errored")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the `klt demo` flags."""
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("demo-out"),
+        help="where the kubeconfig, trace file, metrics and manifests go (default ./demo-out)",
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="leave the sandbox and operator running until Ctrl-C"
+    )
+    parser.add_argument(
+        "--no-kubectl", action="store_true", help="apply through the API even if kubectl exists"
+    )
+    parser.add_argument(
+        "--pod-start-delay", type=float, default=0.3, help="seconds from ungated pod to Running"
+    )
+    parser.add_argument("--step-timeout", type=float, default=90.0, help="seconds per version")
+    parser.add_argument("--width", type=int, default=None, help="columns (default: terminal)")
+
+
+def _missing() -> list[str]:
+    from sandbox.node.settings import find_deno
+
+    missing = []
+    if not Path(PROMETHEUS).exists():
+        missing.append(f"{PROMETHEUS} (Debian's prometheus)")
+    if find_deno() is None:
+        missing.append("deno (npm install --prefix .tools deno)")
+    return missing
+
+
+def _shown(path: Path) -> str:
+    with contextlib.suppress(ValueError):
+        return str(path.relative_to(Path.cwd()))
+    return str(path)
+
+
+async def _snapshot_metrics(stack: Stack) -> None:
+    try:
+        async with aiohttp.ClientSession() as session, session.get(stack.metrics_url) as resp:
+            text = await resp.text()
+    except aiohttp.ClientError:
+        return
+    await asyncio.to_thread(stack.paths.metrics.write_text, text)
+
+
+async def _prometheus_lines(stack: Stack) -> list[Text]:
+    """What Prometheus scraped from the operator: finished app versions by version and result."""
+    assert stack.prometheus is not None
+    query = (
+        "sum by (keptn_deployment_app_version, keptn_deployment_app_status) "
+        "(keptn_app_count_total) > 0"
+    )
+    result = await stack.prometheus.query(query)
+    cells = sorted(
+        f"{r['metric'].get('keptn_deployment_app_version', '?')} "
+        f"{r['metric'].get('keptn_deployment_app_status', '?')}"
+        for r in result
+    )
+    if not cells:
+        return [
+            Text("  (no scrape yet: Prometheus waits 5 s before its first scrape)", style="dim")
+        ]
+    return [Text(f"  {query}  ->  {', '.join(cells)}", style="dim")]
+
+
+def _is_flow_event(event: Mapping[str, Any]) -> bool:
+    reason = str(event.get("reason", ""))
+    return reason.endswith(_FLOW_SUFFIXES) or reason in ("Completed", "CreateAppVersion")
+
+
+async def _report(stack: Stack, outcomes: list[Outcome], console: Console) -> None:
+    assert stack.client is not None
+    kubeconfig = _shown(stack.paths.kubeconfig)
+    now_ns = int(datetime.now(UTC).timestamp() * 1e9)
+    width = min(console.width, 140)
+    for outcome in outcomes:
+        ok = expected(outcome)
+        mark = (
+            Text("✔ as expected", style="green")
+            if ok
+            else Text(f"✘ {outcome.problem}", style="bold red")
+        )
+        console.print(Rule(f"podtato-head {outcome.step.version}: {outcome.state}", align="left"))
+        console.print(Text(f"{outcome.step.story}; expected {outcome.step.expect_state}: ") + mark)
+        if outcome.app_version is None:
+            continue
+        workloads = await workload_versions_of(stack.client, outcome.app_version)
+        tl = timeline.from_status(outcome.app_version, workloads, now_ns=now_ns)
+        console.print(timeline.render(tl, width=width), soft_wrap=True)
+        shown = [
+            e
+            for e in outcome.events
+            if (e["involvedObject"]["name"] == outcome.name and _is_flow_event(e))
+            or "Errored" in str(e.get("reason"))
+        ]
+        console.print(
+            events_table(shown, title=f"flow events of {outcome.name} and errors of its workloads")
+        )
+        hidden = len(outcome.events) - len(shown)
+        if hidden > 0:
+            console.print(
+                Text(
+                    f"  … and {hidden} more events of it and its workload versions: "
+                    f"kubectl --kubeconfig {kubeconfig} get events -n {NAMESPACE}",
+                    style="dim",
+                )
+            )
+        if outcome.step.held_workload and stack.use_kubectl:
+            selector = f"component={outcome.step.held_workload}"
+            pods = await stack.kubectl("get", "pods", "-n", NAMESPACE, "-l", selector)
+            console.print(Text(f"$ kubectl get pods -n {NAMESPACE} -l {selector}", style="bold"))
+            console.print(pods.rstrip(), highlight=False)
+    await _snapshot_metrics(stack)
+    spans = _shown(stack.paths.spans)
+    last = outcomes[-1].name if outcomes else "podtato-head"
+    lines: list[Text | Rule] = [
+        Rule("look around", align="left"),
+        Text(f"trace file (JSON lines, one span per line): {spans}"),
+        Text(
+            f"operator metrics: {_shown(stack.paths.metrics)} (snapshot of {stack.metrics_url}, "
+            "which Prometheus scraped every second)"
+        ),
+        *await _prometheus_lines(stack),
+        Text(
+            f"operator log: {_shown(stack.paths.operator_log)}; "
+            f"manifests applied: {_shown(stack.paths.manifests)}/"
+        ),
+        Text(f"kubectl --kubeconfig {kubeconfig} get kav,kwv,events -n {NAMESPACE}", style="bold"),
+        Text(f"klt status --kubeconfig {kubeconfig}", style="bold"),
+        Text(f"klt trace {last} --kubeconfig {kubeconfig}", style="bold"),
+        Text(f"klt trace {last} --spans {spans}   (also after the demo ended)", style="bold"),
+    ]
+    console.print(Group(*lines))
+
+
+async def _main(args: argparse.Namespace, console: Console) -> int:
+    loop = asyncio.get_running_loop()
+    main_task = asyncio.current_task()
+    assert main_task is not None
+    with contextlib.suppress(NotImplementedError):
+        loop.add_signal_handler(signal.SIGTERM, main_task.cancel)
+    console.print(
+        Text("klt demo: starting the sandbox cluster, the operator and Prometheus …", style="bold")
+    )
+    stack = await Stack.start(
+        args.out,
+        pod_start_delay=args.pod_start_delay,
+        use_kubectl=False if args.no_kubectl else None,
+    )
+    try:
+        assert stack.sandbox is not None and stack.prometheus is not None
+        console.print(
+            f"  sandbox {stack.sandbox.https_url}, kubeconfig {_shown(stack.paths.kubeconfig)}; "
+            f"operator metrics {stack.metrics_url}; Prometheus {stack.prometheus.url}; "
+            f"applying with {'kubectl' if stack.use_kubectl else 'the API (no kubectl)'}"
+        )
+        outcomes = await play(stack, console, step_timeout=args.step_timeout)
+        await _report(stack, outcomes, console)
+        good = all(expected(o) for o in outcomes) and len(outcomes) == 3
+        verdict = (
+            "every version ended as expected" if good else "some version did not end as expected"
+        )
+        console.print(Text(f"klt demo: {verdict}", style="bold green" if good else "bold red"))
+        if args.keep:
+            console.print(
+                Text(
+                    "still running (--keep): use the commands above; Ctrl-C stops everything",
+                    style="bold",
+                )
+            )
+            await asyncio.Event().wait()
+        return 0 if good else 1
+    finally:
+        await stack.stop()
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the demo; see the module docstring for the exit codes."""
+    console = Console(width=args.width) if args.width else Console()
+    missing = _missing()
+    if missing:
+        print(
+            "klt demo: missing " + ", ".join(missing) + ": run `bash scripts/bootstrap.sh`",
+            file=sys.stderr,
+        )
+        return 2
+    if not Path(KUBECTL).exists() and not args.no_kubectl:
+        console.print(
+            Text(f"{KUBECTL} not found: applying through the API instead", style="yellow")
+        )
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    try:
+        return asyncio.run(_main(args, console))
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        console.print(Text("klt demo: stopped", style="yellow"))
+        return 130

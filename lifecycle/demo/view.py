@@ -1,0 +1,188 @@
+"""What `klt demo` draws: live progress of app and workload versions, and the events.
+
+Role: `Board` keeps the latest rows (one per KeptnAppVersion and KeptnWorkloadVersion: phase,
+state, duration) built from listed bodies; `Board.table()` is the rich table a `Live` display
+redraws, `Board.update()` returns the phase changes as lines for consoles that are no terminal
+(CI, tests, a pipe), so both show the same story. `events_table()` prints Events the way
+`kubectl get events` does (type, reason, object, message), oldest first.
+
+Invariants: pure functions of the bodies passed in plus the `now` given; no API calls here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+
+from lifecycle.naming import parse_time
+
+__all__ = ["STATE_STYLES", "Board", "Row", "change_line", "events_table", "row_of", "sort_events"]
+
+Body = Mapping[str, Any]
+
+STATE_STYLES: Mapping[str, str] = {
+    "Succeeded": "green",
+    "Failed": "bold red",
+    "Warning": "yellow",
+    "Progressing": "cyan",
+    "Pending": "dim",
+    "Deprecated": "dim",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One version as the board shows it."""
+
+    kind: str  # "app" or "workload"
+    name: str
+    app: str
+    version: str
+    phase: str
+    state: str
+    start: datetime | None
+    end: datetime | None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.kind, self.name)
+
+
+def _time(value: object) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return parse_time(value)
+    except ValueError:
+        return None
+
+
+def row_of(body: Body) -> Row:
+    """The board row of a KeptnAppVersion or KeptnWorkloadVersion body."""
+    meta = body.get("metadata") or {}
+    spec = body.get("spec") or {}
+    status = body.get("status") or {}
+    is_app = body.get("kind") == "KeptnAppVersion"
+    return Row(
+        kind="app" if is_app else "workload",
+        name=str(meta.get("name", "")),
+        app=str(spec.get("appName") if is_app else spec.get("app") or ""),
+        version=str(spec.get("version", "")),
+        phase=str(status.get("currentPhase") or "-"),
+        state=str(status.get("status") or "Pending"),
+        start=_time(status.get("startTime")),
+        end=_time(status.get("endTime")),
+    )
+
+
+def _duration(row: Row, now: datetime) -> str:
+    if row.start is None:
+        return ""
+    seconds = ((row.end or now) - row.start).total_seconds()
+    return f"{seconds:.1f}s" if seconds < 120 else f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
+
+
+class Board:
+    """The latest row per version and what changed since the last update."""
+
+    def __init__(self) -> None:
+        self.rows: dict[tuple[str, str], Row] = {}
+
+    def update(self, bodies: Iterable[Body]) -> list[Row]:
+        """Take fresh bodies; return the rows whose phase or state changed (new rows included)."""
+        changed: list[Row] = []
+        for body in bodies:
+            row = row_of(body)
+            old = self.rows.get(row.key)
+            if old is None or (old.phase, old.state) != (row.phase, row.state):
+                changed.append(row)
+            self.rows[row.key] = row
+        return changed
+
+    def table(self, now: datetime | None = None) -> Table:
+        """Every app version, each followed by its workload versions (same app and version)."""
+        now = now or datetime.now(UTC)
+        table = Table(title="podtato-head rollouts", expand=False, title_justify="left")
+        for column in ("version", "object", "phase", "state", "time"):
+            table.add_column(column, no_wrap=True)
+        apps = sorted(
+            (r for r in self.rows.values() if r.kind == "app"),
+            key=lambda r: (r.start or now, r.name),
+        )
+        for app in apps:
+            table.add_row(
+                Text(app.version, style="bold"),
+                Text(app.name, style="bold"),
+                app.phase,
+                Text(app.state, style=STATE_STYLES.get(app.state, "")),
+                _duration(app, now),
+            )
+            workloads = sorted(
+                (
+                    r
+                    for r in self.rows.values()
+                    if r.kind == "workload" and r.app == app.app and r.version == app.version
+                ),
+                key=lambda r: r.name,
+            )
+            for wl in workloads:
+                table.add_row(
+                    "",
+                    f"  {wl.name}",
+                    wl.phase,
+                    Text(wl.state, style=STATE_STYLES.get(wl.state, "")),
+                    _duration(wl, now),
+                )
+        return table
+
+
+def change_line(row: Row, now: datetime) -> Text:
+    """One phase change as a log line: time, object, phase, state."""
+    text = Text(f"{now:%H:%M:%S} ")
+    text.append(f"{'AppVersion' if row.kind == 'app' else '  WorkloadVersion'} {row.name}  ")
+    text.append(row.phase)
+    text.append(f"  {row.state}", style=STATE_STYLES.get(row.state, ""))
+    return text
+
+
+def _event_order(event: Body) -> tuple[str, int]:
+    # eventTime has microseconds; the RFC3339 timestamps only seconds, so the
+    # resourceVersion breaks ties in creation order.
+    meta = event.get("metadata") or {}
+    when = event.get("eventTime") or event.get("firstTimestamp") or meta.get("creationTimestamp")
+    try:
+        rv = int(meta.get("resourceVersion") or 0)
+    except ValueError:
+        rv = 0
+    return (str(when or ""), rv)
+
+
+def sort_events(events: Iterable[Body]) -> list[Body]:
+    """Events in the order they were first recorded."""
+    return sorted(events, key=_event_order)
+
+
+def events_table(events: Sequence[Body], *, title: str = "") -> Table:
+    """Events like `kubectl get events`: TYPE, REASON, OBJECT, COUNT, MESSAGE, oldest first."""
+    table = Table(title=title or None, title_justify="left", box=None, pad_edge=False)
+    for column in ("TYPE", "REASON", "OBJECT", "COUNT", "MESSAGE"):
+        table.add_column(column, overflow="fold")
+    for event in sorted(events, key=_event_order):
+        involved = event.get("involvedObject") or {}
+        kind = str(involved.get("kind", "")).lower()
+        style = (
+            "red" if "Errored" in str(event.get("reason")) or event.get("type") == "Warning" else ""
+        )
+        table.add_row(
+            Text(str(event.get("type", "")), style=style),
+            Text(str(event.get("reason", "")), style=style),
+            f"{kind}/{involved.get('name', '')}",
+            str(event.get("count", 1)),
+            str(event.get("message", "")).split(" / ")[0],
+        )
+    return table
