@@ -415,6 +415,7 @@ class EvaluationStatusItem(TypedDict, total=False):
     value: str
     status: KeptnState
     message: str
+    target: str
 
 
 class KeptnEvaluationStatus(TypedDict, total=False):

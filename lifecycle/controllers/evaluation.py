@@ -145,25 +145,30 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             ctx.settings.keptn_namespace, name
         )
         if metric is None:
-            return name, _failed("", f"could not find KeptnMetric {ns}/{name}")
+            return name, _failed("", f"could not find KeptnMetric {ns}/{name}", target)
         status = metric.get("status") or {}
         if not is_fresh(metric, ctx.now()):
             try:
                 status = await refresh_metric(ctx, sessions, metric)
             except KubeError as err:
-                return name, _failed("", f"could not refresh KeptnMetric {name}: {err}")
+                return name, _failed("", f"could not refresh KeptnMetric {name}: {err}", target)
         value = str(status.get("value") or "")
         if not value:
             why = f"empty value for: {name}"
             if status.get("errMsg"):
                 why += f" ({status['errMsg']})"
-            return name, _failed("", why)
+            return name, _failed("", why, target)
         try:
             check = check_evaluation_target(value, target)
         except ObjectiveError as err:
-            return name, _failed(value, f"{err} (target '{target}')")
+            return name, _failed(value, f"{err} (target '{target}')", target)
         state = State.SUCCEEDED if check.fulfilled else State.FAILED
-        return name, {"value": value, "status": state.value, "message": check.reason}
+        return name, {
+            "value": value,
+            "status": state.value,
+            "message": check.reason,
+            "target": target,
+        }
 
     async def finished(done: Body | None, started_now: bool) -> None:
         if done is None:
@@ -258,5 +263,5 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     return controller
 
 
-def _failed(value: str, message: str) -> Body:
-    return {"value": value, "status": State.FAILED.value, "message": message}
+def _failed(value: str, message: str, target: str) -> Body:
+    return {"value": value, "status": State.FAILED.value, "message": message, "target": target}

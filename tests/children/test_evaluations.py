@@ -116,8 +116,14 @@ async def test_evaluation_passes_on_metric_values_set_by_the_test(
             "value": "312",
             "status": "Succeeded",
             "message": "value '312' met objective '<500'",
+            "target": "<500",
         },
-        "errors": {"value": "0", "status": "Succeeded", "message": "value '0' met objective '<1'"},
+        "errors": {
+            "value": "0",
+            "status": "Succeeded",
+            "message": "value '0' met objective '<1'",
+            "target": "<1",
+        },
     }
     assert status["startTime"] <= status["endTime"]
 
@@ -158,6 +164,7 @@ async def test_evaluation_fails_after_its_retries_with_value_and_target(
         "value": "580",
         "status": "Failed",
         "message": "value '580' did not meet objective '<500'",
+        "target": "<500",
     }
     await flush_events(op)
     events, _ = await env.client.list(model.EVENT, env.namespace)
