@@ -214,7 +214,9 @@ async def _main(args: argparse.Namespace, console: Console) -> int:
                     style="bold",
                 )
             )
-            await asyncio.Event().wait()
+            # Ctrl-C or SIGTERM cancels this wait: the deliberate end of --keep, not a failure.
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.Event().wait()
         return 0 if good else 1
     finally:
         await stack.stop()
