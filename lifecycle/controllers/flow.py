@@ -26,20 +26,28 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from lifecycle import model
-from lifecycle.actions import CreateEvaluation, CreateTask, EmitEvent, Finished, PhaseEnded
+from lifecycle.actions import (
+    CreateEvaluation,
+    CreateTask,
+    EmitEvent,
+    EventType,
+    Finished,
+    PhaseEnded,
+)
 from lifecycle.controllers.context import OperatorContext
 from lifecycle.kube.client import Body
 from lifecycle.kube.controller import ObjectKey, key_of
-from lifecycle.kube.errors import AlreadyExists, NotFound
+from lifecycle.kube.errors import AlreadyExists, BadRequest, Invalid, NotFound
 from lifecycle.kube.events import format_message
 from lifecycle.machine import ROOT_KEY, Decision, apply_merge_patch
 from lifecycle.model import ResourceKind
-from lifecycle.phases import LONG_NAMES, State
+from lifecycle.phases import LONG_NAMES, Phase, State
 from tracing.spans import export_phase_span
 
 __all__ = [
     "FlowExecutor",
     "children_of",
+    "emit",
     "event_annotations",
     "find_definition",
     "is_completed",
@@ -226,10 +234,10 @@ class FlowExecutor:
         namespace = str(meta.get("namespace", ""))
         for action in decision.actions:
             if isinstance(action, CreateTask):
-                await self._create(model.KEPTN_TASK, self._task_body(obj, action), namespace)
+                await self._create(obj, model.KEPTN_TASK, self._task_body(obj, action))
             elif isinstance(action, CreateEvaluation):
                 body = self._evaluation_body(obj, action)
-                await self._create(model.KEPTN_EVALUATION, body, namespace)
+                await self._create(obj, model.KEPTN_EVALUATION, body)
         # Events name the object as it is after this decision (phase carriers included).
         after = dict(obj)
         if decision.status:
@@ -250,13 +258,27 @@ class FlowExecutor:
         self._record(obj, after, decision)
         return after
 
-    async def _create(self, kind: ResourceKind, body: Body, namespace: str) -> None:
+    async def _create(self, obj: Body, kind: ResourceKind, body: Body) -> None:
+        name = str(body["metadata"]["name"])
         try:
-            await self._ctx.client.create(kind, body, namespace)
+            await self._ctx.client.create(kind, body, str(body["metadata"]["namespace"]))
         except AlreadyExists:
             pass  # created by an earlier reconcile (maybe before a crash): done
         except NotFound:
-            log.info("%s: owner gone while creating %s", self.component, body["metadata"]["name"])
+            log.info("%s: namespace or owner gone while creating %s", self.component, name)
+        except (Invalid, BadRequest) as exc:
+            # permanent: retrying cannot help; say so on the version (KLT's reason), keyed once
+            log.warning("%s: cannot create %s %s: %s", self.component, kind.kind, name, exc)
+            reason = "CreateTaskFailed" if kind is model.KEPTN_TASK else "CreateEvaluationFailed"
+            phase = Phase.CREATE_TASK if kind is model.KEPTN_TASK else Phase.CREATE_EVALUATION
+            event = EmitEvent(
+                reason,
+                EventType.WARNING,
+                phase,
+                f"could not create {kind.kind} {name}: {exc}",
+                f"{reason}/{name}",
+            )
+            emit(self._ctx, self.component, obj, event)
 
     def _task_body(self, obj: Body, action: CreateTask) -> Body:
         namespace = str(_meta(obj).get("namespace", ""))
@@ -282,7 +304,8 @@ class FlowExecutor:
         spec: Body = {
             "evaluationDefinition": action.definition,
             "workload": action.workload,
-            "workloadVersion": action.workload_version,
+            # the CRD requires it: "workload or app version" (KLT fills the app's for app checks)
+            "workloadVersion": action.workload_version or action.app_version,
             "appName": action.app_name,
             "appVersion": action.app_version,
             "checkType": str(action.check_type),
