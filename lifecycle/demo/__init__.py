@@ -31,8 +31,8 @@ from rich.text import Text
 
 from lifecycle import timeline
 from lifecycle.demo.manifests import NAMESPACE
-from lifecycle.demo.scenario import Outcome, expected, play
-from lifecycle.demo.stack import KUBECTL, Stack
+from lifecycle.demo.scenario import Outcome, expected, failure_reason, play
+from lifecycle.demo.stack import KUBECTL, ApplyError, Stack
 from lifecycle.demo.view import events_table
 from lifecycle.promlocal import PROMETHEUS
 from lifecycle.trace import workload_versions_of
@@ -151,12 +151,21 @@ async def _report(stack: Stack, outcomes: list[Outcome], console: Console) -> No
                     style="dim",
                 )
             )
+        for child in outcome.failed_children:
+            console.print(Text(f"why: {failure_reason(child)}", style="red"), soft_wrap=True)
+            job = (child.get("status") or {}).get("jobName")
+            if job and stack.use_kubectl:
+                with contextlib.suppress(ApplyError):
+                    logs = await stack.kubectl("logs", f"job/{job}", "-n", NAMESPACE, "--tail", "5")
+                    console.print(Text(f"$ kubectl logs job/{job}", style="bold"))
+                    console.print(logs.rstrip(), highlight=False, markup=False)
         if outcome.step.held_workload and stack.use_kubectl:
             selector = f"component={outcome.step.held_workload}"
             pods = await stack.kubectl("get", "pods", "-n", NAMESPACE, "-l", selector)
             console.print(Text(f"$ kubectl get pods -n {NAMESPACE} -l {selector}", style="bold"))
             console.print(pods.rstrip(), highlight=False)
     await _snapshot_metrics(stack)
+    await asyncio.sleep(1.2)  # one more scrape, so Prometheus has seen the last version finish
     spans = _shown(stack.paths.spans)
     last = outcomes[-1].name if outcomes else "podtato-head"
     lines: list[Text | Rule] = [

@@ -35,7 +35,7 @@ from lifecycle.demo.view import Board, change_line
 from lifecycle.kube import KubeClient, KubeError
 from lifecycle.promlocal import Series
 
-__all__ = ["STEPS", "Outcome", "Step", "expected", "play"]
+__all__ = ["STEPS", "Outcome", "Step", "expected", "failure_reason", "play"]
 
 Body = dict[str, Any]
 NS = manifests.NAMESPACE
@@ -85,6 +85,8 @@ class Outcome:
     workload_versions: list[Body] = field(default_factory=list)
     events: list[Body] = field(default_factory=list)
     held_pods: list[Body] = field(default_factory=list)
+    failed_children: list[Body] = field(default_factory=list)
+    """KeptnTasks and KeptnEvaluations of the version and its workload versions that failed."""
     seconds: float = 0.0
     problem: str = ""
 
@@ -97,6 +99,22 @@ class Outcome:
     @property
     def state(self) -> str:
         return str(((self.app_version or {}).get("status") or {}).get("status") or "not created")
+
+
+def failure_reason(child: Body) -> str:
+    """Why a failed KeptnEvaluation or KeptnTask failed, in one line."""
+    spec = child.get("spec") or {}
+    status = child.get("status") or {}
+    name = child["metadata"]["name"]
+    if child.get("kind") == "KeptnEvaluation":
+        failed = [
+            f"{metric}: {item.get('message', '')}"
+            for metric, item in sorted((status.get("evaluationStatus") or {}).items())
+            if item.get("status") == "Failed"
+        ]
+        return f"evaluation {name} ({spec.get('evaluationDefinition')}): " + "; ".join(failed)
+    why = status.get("message") or status.get("reason") or "failed"
+    return f"task {name} ({spec.get('taskDefinition')}): {why}"
 
 
 def expected(outcome: Outcome) -> bool:
@@ -191,6 +209,17 @@ async def _collect(client: KubeClient, outcome: Outcome) -> None:
     names = {outcome.name} | {w["metadata"]["name"] for w in outcome.workload_versions}
     events, _ = await client.list(model.EVENT, NS)
     outcome.events = [e for e in events if (e.get("involvedObject") or {}).get("name") in names]
+    for kind, state_field in (
+        (model.KEPTN_EVALUATION, "overallStatus"),
+        (model.KEPTN_TASK, "status"),
+    ):
+        children, _ = await client.list(kind, NS)
+        outcome.failed_children += [
+            c
+            for c in children
+            if (c.get("status") or {}).get(state_field) == "Failed"
+            and any(ref.get("name") in names for ref in c["metadata"].get("ownerReferences") or ())
+        ]
     held = outcome.step.held_workload
     if held:
         pods, _ = await client.list(model.POD, NS, label_selector=f"component={held}")
