@@ -159,6 +159,11 @@ async def _report(stack: Stack, outcomes: list[Outcome], console: Console) -> No
                     logs = await stack.kubectl("logs", f"job/{job}", "-n", NAMESPACE, "--tail", "5")
                     console.print(Text(f"$ kubectl logs job/{job}", style="bold"))
                     console.print(logs.rstrip(), highlight=False, markup=False)
+        if outcome.step.held_workload and not stack.use_kubectl:
+            for pod in outcome.held_pods:
+                gates = [g.get("name") for g in pod["spec"].get("schedulingGates") or ()]
+                phase = pod.get("status", {}).get("phase")
+                console.print(f"pod {pod['metadata']['name']}: {phase}, schedulingGates {gates}")
         if outcome.step.held_workload and stack.use_kubectl:
             selector = f"component={outcome.step.held_workload}"
             pods = await stack.kubectl("get", "pods", "-n", NAMESPACE, "-l", selector)
