@@ -57,7 +57,7 @@ from lifecycle.server import OperatorServer, server_ssl_context
 from lifecycle.settings import RunSettings, add_arguments, configure_logging, from_args
 from lifecycle.telemetry import Telemetry
 from lifecycle.webhook import PodMutator
-from tracing.setup import Tracing
+from tracing.setup import ExporterKind, Tracing, parse_target
 
 __all__ = ["COMPONENTS", "CONTROLLER_MODULES", "Operator", "add_arguments", "run"]
 
@@ -124,8 +124,12 @@ class Operator:
         self._modules = controller_modules
         self.registry = CollectorRegistry()
         self.telemetry = Telemetry(self.registry)
+        # A span file is written synchronously: a SIGKILL then loses at most the span of the
+        # transition being committed, not a batch (network exporters stay batched).
+        target = self.settings.span_target
+        to_file = target is not None and parse_target(target).kind is ExporterKind.FILE
         self.tracing = Tracing(
-            self.settings.span_target, exporter=span_exporter, batch=span_exporter is None
+            target, exporter=span_exporter, batch=span_exporter is None and not to_file
         )
         self.holder = ConfigHolder()
         self.cloudevents = CloudEventSender(None, self.telemetry)

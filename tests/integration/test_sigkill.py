@@ -25,6 +25,7 @@ from lifecycle.kube import KubeClient
 from sandbox.server import Sandbox
 from tests.integration.conftest import KEPTN_NAMESPACE, NAMESPACE, start_sandbox
 from tests.integration.workloads import deployment, succeeded
+from tracing.setup import read_span_lines
 
 Body = dict[str, Any]
 PY_TASK = 'import os, time\ntime.sleep(2.5)\nprint("task ran:", os.environ.get("HOSTNAME", "?"))\n'
@@ -48,7 +49,9 @@ class OperatorProcess:
             "--cert-dir", str(tmp_path / "certs"),
             "--leader-identity", "operator-0",
             "--log-level", "WARNING",
+            "--trace-file", str(tmp_path / "spans.jsonl"),
         ]  # fmt: skip
+        self.spans = tmp_path / "spans.jsonl"
         self.probe_port = int(ports[2])
         self.log = tmp_path / "operator.log"
         self.proc: asyncio.subprocess.Process | None = None
@@ -181,6 +184,16 @@ async def test_sigkill_at_random_moments_runs_every_task_once(tmp_path: Path) ->
         )
         print("phases at the kills:", phases)
         assert operator.starts == 11
+        # spans are built from status, so restarts neither duplicate nor orphan them
+        spans = read_span_lines(operator.spans)
+        ids = collections.Counter(s["spanId"] for s in spans)
+        assert all(n == 1 for n in ids.values())
+        names = {s["name"] for s in spans}
+        assert {"shop-1.0-6b86b273", "AppPostDeployTasks", "shop-cart-1.0"} <= names
+        webhook = {"annotate_pod", "create_app", "create_workload"}  # live spans of admission
+        traces = {s["traceId"] for s in spans if s["name"] not in webhook}
+        assert len(traces) == 1  # one trace: the app, its workloads and their tasks
+        assert {f"shop-{w}-1.0" for w in ("cart", "front", "pay")} <= names
         assert len(set(phases)) > 2, phases  # the kills hit different moments of the flow
     finally:
         await operator.stop()
