@@ -13,6 +13,8 @@ no evaluations: what is measured is the operator's own cost beyond pod start.
    once; workload lifecycles per second = workloads / (last AppVersion Succeeded - first create).
 3. API requests per workload lifecycle, by verb: the operator client's request counters over the
    throughput phase divided by its workloads (watches are long-lived, counted once each).
+   The CPU share of the operator's process and of the sandbox's process during the burst says
+   which side limits it (1.0 = one core busy all the time; the machine's cores are shared).
 4. operator peak RSS: VmHWM of this process (the operator plus the small driver; the sandbox is
    elsewhere), and the growth from before the operator started.
 
@@ -35,6 +37,7 @@ import contextlib  # noqa: E402
 import cProfile  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
+import os  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
@@ -62,9 +65,15 @@ def _status_kb(field: str) -> int:
     return 0
 
 
+def _cpu_seconds(pid: int | None = None) -> float:
+    """User+system CPU seconds of a process (this one by default), from /proc."""
+    fields = Path(f"/proc/{pid or 'self'}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.asynccontextmanager
-async def sandbox_process(work: Path) -> AsyncIterator[Path]:
-    """`klt sandbox` in a child process; yields its kubeconfig path, stops it after."""
+async def sandbox_process(work: Path) -> AsyncIterator[tuple[Path, int]]:
+    """`klt sandbox` in a child process; yields its kubeconfig path and pid, stops it after."""
     kubeconfig = work / "kubeconfig"
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -90,7 +99,7 @@ async def sandbox_process(work: Path) -> AsyncIterator[Path]:
                     raise RuntimeError("klt sandbox exited before it was ready")
                 if line.startswith(b"kubeconfig:"):
                     break
-        yield kubeconfig
+        yield kubeconfig, proc.pid
     finally:
         if proc.returncode is None:
             proc.terminate()
@@ -247,7 +256,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     logging.basicConfig(level=logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="klt-bench-") as tmp:
         work = Path(tmp)
-        async with sandbox_process(work) as kubeconfig:
+        async with sandbox_process(work) as (kubeconfig, sandbox_pid):
             driver = await KubeClient.from_kubeconfig(str(kubeconfig))
             await driver.create(
                 model.NAMESPACE,
@@ -283,9 +292,11 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                 overhead = await overhead_phase(driver, obs, args.apps, args.concurrency, "app")
                 overhead_counts = operator.client.request_counts
                 operator.client.reset_counts()
+                cpu0 = (_cpu_seconds(), _cpu_seconds(sandbox_pid))
                 seconds, per_s = await throughput_phase(
                     driver, obs, args.burst_apps, args.burst_workloads
                 )
+                cpu1 = (_cpu_seconds(), _cpu_seconds(sandbox_pid))
                 burst_counts = operator.client.request_counts
                 by_resource = operator.client.request_counts_by_resource
                 if profiler:
@@ -315,6 +326,9 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             "workloads": workloads,
             "seconds": round(seconds, 2),
             "workloads_per_s": round(per_s, 1),
+            # CPU busy share of one core during the burst: which process is the bottleneck
+            "operator_process_cpu_share": round((cpu1[0] - cpu0[0]) / seconds, 2),
+            "sandbox_process_cpu_share": round((cpu1[1] - cpu0[1]) / seconds, 2),
         },
         "requests_per_single_service_app": single,
         "requests_per_workload_in_burst_by_resource": {k: round(v / workloads, 2) for k, v in top},
