@@ -108,8 +108,7 @@ async def otlp() -> AsyncIterator[OTLPReceiver]:
         for resource_spans in message.resource_spans:
             for scope_spans in resource_spans.scope_spans:
                 received.spans.extend(
-                    ReceivedSpan.decode(span, scope_spans.scope.name)
-                    for span in scope_spans.spans
+                    ReceivedSpan.decode(span, scope_spans.scope.name) for span in scope_spans.spans
                 )
         return web.Response(
             body=ExportTraceServiceResponse().SerializeToString(),

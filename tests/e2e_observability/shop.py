@@ -159,7 +159,9 @@ class Shop:
                 "selector": {"matchLabels": {"app": name}},
                 "template": {
                     "metadata": {"labels": {"app": name}, "annotations": annotations},
-                    "spec": {"containers": [{"name": "main", "image": f"example/{name}:{version}"}]},
+                    "spec": {
+                        "containers": [{"name": "main", "image": f"example/{name}:{version}"}]
+                    },
                 },
             },
         }
@@ -215,7 +217,9 @@ async def trace_problems(
     by_id = {s.span_id: s for s in spans}
     counts = collections.Counter(s.span_id for s in spans)
     problems += [f"span {by_id[i].name} received {n} times" for i, n in counts.items() if n > 1]
-    problems += [f"orphan {s.name}" for s in by_id.values() if s.parent_id and s.parent_id not in by_id]
+    problems += [
+        f"orphan {s.name}" for s in by_id.values() if s.parent_id and s.parent_id not in by_id
+    ]
     names = collections.Counter(s.name for s in by_id.values())
     problems += [f"two spans named {n}" for n, k in names.items() if k > 1]
     named = {s.name: s for s in by_id.values()}
@@ -240,7 +244,9 @@ async def trace_problems(
         parent_is(wv["metadata"]["name"], "AppDeploy")
         workload = wv["spec"]["workloadName"]
         ended = [
-            p for p in WORKLOAD_PHASES if (wv["status"].get("phaseTraceIDs") or {}).get(p, {}).get("endTime")
+            p
+            for p in WORKLOAD_PHASES
+            if (wv["status"].get("phaseTraceIDs") or {}).get(p, {}).get("endTime")
         ]
         for phase in ended:
             parent_is(f"{workload}/{phase}", wv["metadata"]["name"])
@@ -260,7 +266,9 @@ def _child_phase(child: Body, av: Body, wvs: list[Body]) -> str | None:
     """The phase span a task/evaluation hangs under, from its owner and check type."""
     owner = (child["metadata"].get("ownerReferences") or [{}])[0].get("uid")
     is_task = child["kind"] == "KeptnTask"
-    check = str(child["spec"].get("checkType") or (child["spec"].get("context") or {}).get("taskType"))
+    check = str(
+        child["spec"].get("checkType") or (child["spec"].get("context") or {}).get("taskType")
+    )
     stage = "Pre" if check.startswith("pre") else "Post"
     what = "Tasks" if is_task else "Evaluations"
     if owner == av["metadata"]["uid"]:
@@ -279,7 +287,9 @@ def _attribute_problems(named: dict[str, ReceivedSpan], av: Body, wvs: list[Body
         span = named.get(span_name)
         if span is None:
             return
-        wrong = {k: span.attributes.get(k) for k, v in expected.items() if span.attributes.get(k) != v}
+        wrong = {
+            k: span.attributes.get(k) for k, v in expected.items() if span.attributes.get(k) != v
+        }
         if wrong:
             problems.append(f"{span_name}: attributes {wrong}, want {expected}")
 
@@ -296,7 +306,10 @@ def _attribute_problems(named: dict[str, ReceivedSpan], av: Body, wvs: list[Body
     want(av["metadata"]["name"], {**app_keys, "cicd.pipeline.result": result})
     want("AppDeploy", {**app_keys, "keptn.deployment.phase": "AppDeploy"})
     if spec.get("previousVersion"):
-        want(av["metadata"]["name"], {"keptn.deployment.app.previousversion": spec["previousVersion"]})
+        want(
+            av["metadata"]["name"],
+            {"keptn.deployment.app.previousversion": spec["previousVersion"]},
+        )
     for wv in wvs:
         keys = {
             "keptn.deployment.app.name": spec["appName"],
@@ -312,7 +325,11 @@ def _attribute_problems(named: dict[str, ReceivedSpan], av: Body, wvs: list[Body
             if "keptn.deployment.app.name" not in span.attributes:
                 problems.append(f"{span.name}: no keptn.deployment.app.name")
         if "keptn.deployment.task.name" in span.attributes:
-            for key in ("cicd.pipeline.task.name", "cicd.pipeline.task.run.id", "keptn.deployment.task.type"):
+            for key in (
+                "cicd.pipeline.task.name",
+                "cicd.pipeline.task.run.id",
+                "keptn.deployment.task.type",
+            ):
                 if key not in span.attributes:
                     problems.append(f"task span {span.name}: no {key}")
     return problems
@@ -347,7 +364,9 @@ def _error_problems(
                 continue
             failed = carrier.get("state") == "Failed"
             if span.error != failed:
-                problems.append(f"{span.name}: error={span.error}, carrier state {carrier.get('state')}")
+                problems.append(
+                    f"{span.name}: error={span.error}, carrier state {carrier.get('state')}"
+                )
             if failed and not span.status_message:
                 problems.append(f"{span.name}: failed without a reason")
             if failed and not any("has failed" in e for e in span.events):
