@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import base64
 import collections
-import contextlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -253,9 +252,9 @@ async def trace_problems(
         if not failed and len(ended) != len(WORKLOAD_PHASES):
             problems.append(f"{wv['metadata']['name']} ended only {ended}")
     for child in tasks + evaluations:
-        phase = _child_phase(child, av, wvs)
-        if phase is not None and child.get("status", {}).get("endTime"):
-            parent_is(child["metadata"]["name"], phase)
+        under = _child_phase(child, av, wvs)
+        if under is not None and child.get("status", {}).get("endTime"):
+            parent_is(child["metadata"]["name"], under)
     problems += _attribute_problems(named, av, wvs)
     problems += _link_problems(root, previous_root)
     problems += _error_problems(named, av, wvs, tasks)
@@ -321,9 +320,9 @@ def _attribute_problems(named: dict[str, ReceivedSpan], av: Body, wvs: list[Body
         want(wv["metadata"]["name"], keys)
         want(f"{wv['spec']['workloadName']}/WorkloadPreDeployTasks", keys)
     for span in named.values():
-        if span.scope.endswith("appversion") or span.scope.endswith("workloadversion"):
-            if "keptn.deployment.app.name" not in span.attributes:
-                problems.append(f"{span.name}: no keptn.deployment.app.name")
+        versioned = span.scope.endswith(("appversion", "workloadversion"))
+        if versioned and "keptn.deployment.app.name" not in span.attributes:
+            problems.append(f"{span.name}: no keptn.deployment.app.name")
         if "keptn.deployment.task.name" in span.attributes:
             for key in (
                 "cicd.pipeline.task.name",

@@ -16,17 +16,19 @@ from pathlib import Path
 import pytest
 
 from lifecycle.app import Operator
+from lifecycle.kube import KubeClient
 from sandbox.server import Sandbox
 from tests.e2e_observability.conftest import OTLPReceiver, ReceivedSpan
 from tests.e2e_observability.shop import Shop, trace_problems
 from tests.integration.conftest import NAMESPACE, operator_settings
-from lifecycle.kube import KubeClient
 
 
 async def wait_finished(shop: Shop, version: str, within: float = 40.0) -> None:
     try:
         async with asyncio.timeout(within):
-            while not await shop.finished(version):
+            while True:
+                if await shop.finished(version):
+                    return
                 await asyncio.sleep(0.05)
     except TimeoutError:
         av = await shop.app_version(version)

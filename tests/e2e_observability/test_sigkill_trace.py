@@ -114,7 +114,9 @@ async def test_two_sigkills_mid_flow_leave_one_complete_trace(
             await operator.start()
             await operator.wait_ready()
         async with asyncio.timeout(40):
-            while not await shop.finished("1.0"):
+            while True:
+                if await shop.finished("1.0"):
+                    break
                 await asyncio.sleep(0.05)
         await operator.stop()  # SIGTERM: the last process flushes its batch
         av = await shop.app_version("1.0")
