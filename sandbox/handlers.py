@@ -12,10 +12,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
 from aiohttp import web
 
 from sandbox import errors
+from sandbox.conversion import converts, field_selector_to_storage, from_storage, to_storage
 from sandbox.faults import Faults
+from sandbox.patching import apply_json_patch, apply_merge_patch, apply_strategic_merge_patch
 from sandbox.podlogs import serve_log
 from sandbox.resources import Registry, ResourceType
 from sandbox.scale import scale_of, write_scale
@@ -142,23 +145,26 @@ class ResourceHandlers:
             case "create":
                 if t.name is not None or (t.rt.namespaced and t.namespace is None):
                     raise errors.method_not_allowed("POST", t.rt.plural)
+                body = to_storage(t.rt, await _json_body(request))
                 entry = await self.api.create(
-                    t.rt, t.namespace or "", await _json_body(request), _write_opts(request)
+                    self.stored(t.rt), t.namespace or "", body, _write_opts(request)
                 )
                 return self.object(request, t.rt, entry, 201)
             case "update":
                 assert t.name is not None
                 entry = await self.api.update(
-                    t.rt,
+                    self.stored(t.rt),
                     t.namespace or "",
                     t.name,
-                    await _json_body(request),
+                    to_storage(t.rt, await _json_body(request)),
                     t.subresource,
                     _write_opts(request),
                 )
                 return self.object(request, t.rt, entry)
             case "patch":
                 assert t.name is not None
+                if converts(t.rt):
+                    return await self.patch_view(request, t)
                 entry, created = await self.api.patch(
                     t.rt,
                     t.namespace or "",
@@ -173,7 +179,7 @@ class ResourceHandlers:
                 assert t.name is not None
                 options = await _delete_options(request)
                 entry, gone = await self.api.delete(
-                    t.rt, t.namespace or "", t.name, options, _dry_run(request)
+                    self.stored(t.rt), t.namespace or "", t.name, options, _dry_run(request)
                 )
                 if gone and not t.rt.custom and t.rt.kind not in ("Pod", "Namespace", "Service"):
                     details = {
@@ -216,8 +222,56 @@ class ResourceHandlers:
         )
         return json_response(dumps(scale))
 
+    def stored(self, rt: ResourceType) -> ResourceType:
+        """The resource type whose objects `rt` serves (itself unless it is a view)."""
+        if not converts(rt):
+            return rt
+        stored = self.registry.by_store_key(rt.store_key)
+        assert stored is not None
+        return stored
+
+    async def patch_view(self, request: web.Request, t: Target) -> web.Response:
+        """Patch a converted view: apply the patch to the view, store the converted result."""
+        assert t.name is not None
+        old = self.store.get(t.rt.store_key, t.namespace or "", t.name)
+        if old is None:
+            raise errors.not_found(t.rt.plural, t.rt.group, t.name)
+        ctype = request.headers.get("Content-Type", "").split(";")[0].strip()
+        try:
+            patch = yaml.safe_load(await request.read() or b"null")
+        except yaml.YAMLError:
+            raise errors.bad_request("the patch could not be decoded") from None
+        view = from_storage(t.rt, json.loads(old.raw))
+        if ctype == "application/json-patch+json":
+            new = apply_json_patch(view, patch)
+        elif ctype == "application/strategic-merge-patch+json":
+            new = apply_strategic_merge_patch(view, patch)
+        elif ctype in ("application/merge-patch+json", "application/apply-patch+yaml"):
+            new = apply_merge_patch(view, patch)
+        else:
+            raise errors.unsupported_media_type(ctype)
+        if not isinstance(new, dict):
+            raise errors.bad_request("patch result is not an object")
+        sent_rv = (
+            (patch.get("metadata") or {}).get("resourceVersion")
+            if isinstance(patch, dict)
+            else None
+        )
+        new.setdefault("metadata", {})["resourceVersion"] = sent_rv or str(old.rv)
+        entry = await self.api.update(
+            self.stored(t.rt),
+            old.namespace,
+            old.name,
+            to_storage(t.rt, new),
+            "",
+            _write_opts(request),
+        )
+        return self.object(request, t.rt, entry)
+
     # ---- reads
     def _raw(self, rt: ResourceType, entry: Entry) -> bytes:
+        if converts(rt):
+            return dumps(from_storage(rt, entry.obj))
         if entry.obj.get("apiVersion") == rt.api_version:
             return entry.raw
         return dumps(dict(entry.obj, apiVersion=rt.api_version))
@@ -227,7 +281,10 @@ class ResourceHandlers:
     ) -> web.Response:
         if wants_table(request) and request.method == "GET":
             table = table_for(
-                rt, [entry.obj], str(entry.rv), request.query.get("includeObject", "Metadata")
+                self.stored(rt),
+                [entry.obj],
+                str(entry.rv),
+                request.query.get("includeObject", "Metadata"),
             )
             return json_response(dumps(table), status)
         return json_response(self._raw(rt, entry), status)
@@ -242,9 +299,11 @@ class ResourceHandlers:
     def selector(self, request: web.Request, t: Target) -> Selector:
         q = request.query
         labels = LabelSelector.parse(q["labelSelector"]) if q.get("labelSelector") else None
-        fields = (
-            FieldSelector.parse(q["fieldSelector"], t.rt.kind) if q.get("fieldSelector") else None
-        )
+        fields = None
+        if q.get("fieldSelector"):
+            fields = FieldSelector.parse(
+                field_selector_to_storage(t.rt, q["fieldSelector"]), t.rt.kind
+            )
         return Selector(t.namespace if t.rt.namespaced else None, labels, fields)
 
     def list(self, request: web.Request, t: Target) -> web.Response:
@@ -279,7 +338,7 @@ class ResourceHandlers:
                 )
         if wants_table(request):
             table = table_for(
-                t.rt,
+                self.stored(t.rt),
                 [e.obj for e in entries],
                 rv,
                 q.get("includeObject", "Metadata"),
@@ -328,6 +387,7 @@ class ResourceHandlers:
             request,
             store=self.store,
             rt=t.rt,
+            stored_rt=self.stored(t.rt),
             selector=self.selector(request, t),
             faults=self.faults,
             bookmark_interval=self.bookmark_interval,

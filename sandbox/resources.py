@@ -9,6 +9,7 @@ rewritten, fields are not). This module holds no objects and does no I/O.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,9 @@ class ResourceType:
     printer_columns: tuple[dict[str, Any], ...] = ()
     custom: bool = False
     verbs: tuple[str, ...] = ALL_VERBS
+    stored_as: str = ""
+    """Another resource's store key when this one is a view of it (events.k8s.io/v1 Events are
+    core/v1 Events, as in kube-apiserver); `sandbox.conversion` translates the bodies."""
 
     @property
     def api_version(self) -> str:
@@ -46,6 +50,8 @@ class ResourceType:
     @property
     def store_key(self) -> str:
         """The storage key: the same for every version of a group/plural."""
+        if self.stored_as:
+            return self.stored_as
         return f"{self.plural}.{self.group}" if self.group else self.plural
 
     @property
@@ -134,7 +140,9 @@ BUILTINS: tuple[ResourceType, ...] = (
     _b("", "v1", "services", "Service", short=("svc",), status=True, categories=("all",)),
     _b("", "v1", "serviceaccounts", "ServiceAccount", short=("sa",)),
     _b("", "v1", "nodes", "Node", False, ("no",), status=True),
-    _b("events.k8s.io", "v1", "events", "Event", short=("ev",)),
+    dataclasses.replace(
+        _b("events.k8s.io", "v1", "events", "Event", short=("ev",)), stored_as="events"
+    ),
     _b(
         "apps",
         "v1",
@@ -254,7 +262,7 @@ class Registry:
         """The preferred-version type for a storage key."""
         best = None
         for rt in self.types.values():
-            if rt.store_key == store_key:
+            if rt.store_key == store_key and not rt.stored_as:
                 if self.preferred.get(rt.group) == rt.version:
                     return rt
                 best = rt

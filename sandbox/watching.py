@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from sandbox import errors
+from sandbox.conversion import converts, from_storage
 from sandbox.faults import Faults
 from sandbox.resources import ResourceType
 from sandbox.selectors import Selector
@@ -38,6 +39,16 @@ def _table_encoder(rt: ResourceType, include: str) -> Callable[[str, Entry], byt
         table = table_for(rt, [entry.obj], str(entry.rv), include, headers=first[0])
         first[0] = False
         return b'{"type":"' + as_type.encode() + b'","object":' + dumps(table) + b"}\n"
+
+    return encoder
+
+
+def _view_encoder(rt: ResourceType) -> Callable[[str, Entry], bytes]:
+    """Frames holding objects converted to the view `rt` serves (e.g. events.k8s.io/v1)."""
+
+    def encoder(as_type: str, entry: Entry) -> bytes:
+        obj = dumps(from_storage(rt, entry.obj))
+        return b'{"type":"' + as_type.encode() + b'","object":' + obj + b"}\n"
 
     return encoder
 
@@ -66,12 +77,17 @@ async def serve_watch(
     *,
     store: Store,
     rt: ResourceType,
+    stored_rt: ResourceType,
     selector: Selector,
     faults: Faults,
     bookmark_interval: float,
     default_timeout: float,
 ) -> web.StreamResponse:
-    """Answer a `?watch=true` request (see the module docstring)."""
+    """Answer a `?watch=true` request (see the module docstring).
+
+    `rt` is the resource asked for; `stored_rt` the one whose objects it serves (the same
+    unless `rt` is a converted view such as events.k8s.io/v1 Events).
+    """
     q = request.query
     rv_param = q.get("resourceVersion", "")
     try:
@@ -85,7 +101,9 @@ async def serve_watch(
     bookmarks = q.get("allowWatchBookmarks") in _TRUE
     encoder = None
     if "as=Table" in request.headers.get("Accept", ""):
-        encoder = _table_encoder(rt, q.get("includeObject", "Metadata"))
+        encoder = _table_encoder(stored_rt, q.get("includeObject", "Metadata"))
+    elif converts(rt):
+        encoder = _view_encoder(rt)
     gone_status: dict[str, Any] | None = None
     try:
         if fs.watch_gone and since is not None:

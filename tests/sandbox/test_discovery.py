@@ -216,8 +216,10 @@ async def test_pod_log_endpoint_for_the_node(sandbox: Sandbox, kube: client.ApiC
     assert await core.read_namespaced_pod_log("p", "default", container="a") == "one\ntwo\n"
 
 
-async def test_events_k8s_io(kube: client.ApiClient) -> None:
-    ev = client.EventsV1Api(kube)
+async def test_events_k8s_io_is_a_view_of_core_events(
+    kube: client.ApiClient, sandbox: Sandbox
+) -> None:
+    ev, core = client.EventsV1Api(kube), client.CoreV1Api(kube)
     await ev.create_namespaced_event(
         "default",
         {
@@ -234,6 +236,34 @@ async def test_events_k8s_io(kube: client.ApiClient) -> None:
     )
     listed = await ev.list_namespaced_event("default", field_selector="regarding.name=app")
     assert [e.reason for e in listed.items] == ["AppPreDeployTasksStarted"]
+    as_core = await core.read_namespaced_event("e1", "default")
+    assert as_core.involved_object.name == "app" and as_core.message == "started"
+    assert as_core.reporting_component == "klt"
+    await core.create_namespaced_event(
+        "default",
+        {
+            "metadata": {"name": "e2"},
+            # without eventTime the events.k8s.io view has eventTime null, which the Python
+            # client refuses (as with a real server)
+            "eventTime": "2026-01-01T00:00:00.000000Z",
+            "reason": "Pulled",
+            "message": "pulled",
+            "involvedObject": {"kind": "Pod", "name": "p"},
+        },
+    )
+    e2 = await ev.read_namespaced_event("e2", "default")
+    assert e2.note == "pulled" and e2.regarding.name == "p"
+    patched = await ev.patch_namespaced_event("e1", "default", {"note": "changed"})
+    assert patched.note == "changed" and patched.regarding.kind == "KeptnAppVersion"
+    assert (await core.read_namespaced_event("e1", "default")).message == "changed"
+    status, body = await _get(
+        sandbox, "/apis/events.k8s.io/v1/namespaces/default/events?watch=1&timeoutSeconds=1"
+    )
+    assert status == 200
+    assert (
+        '"regarding":{"kind":"Pod","name":"p"}' in body
+        and '"apiVersion":"events.k8s.io/v1"' in body
+    )
 
 
 async def test_follow_log_streams_until_the_pod_ends(
