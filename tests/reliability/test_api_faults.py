@@ -1,0 +1,174 @@
+"""The flow under a flaky API server: injected 5xx/409/429/timeouts, dropped watches, forced 410s.
+
+The operator runs in-process against the sandbox while a background task rotates the sandbox's
+fault settings (`/sandbox/faults` semantics, set on `Sandbox.faults` directly) every period:
+an error rate on every verb with a changing error kind, watch streams cut every couple of
+seconds, and periods where every watch that names a resourceVersion gets 410 Gone (so the
+informers must re-list). The node agent and this test's own client suffer the same faults
+(the test retries its reads). The multi-workload app must still complete with every task run
+once, every flow transition's Event written once and every span exported once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from lifecycle.app import Operator
+from lifecycle.controllers.context import OperatorSettings
+from lifecycle.server import ServerConfig
+from lifecycle.settings import RunSettings
+from sandbox.faults import FaultSettings
+from sandbox.server import Sandbox
+from tests.reliability.conftest import KEPTN_NAMESPACE
+from tests.reliability.scenario import Observed, Scenario
+
+ERROR_RATE = 0.1
+PERIOD = 0.6
+TASK_SLEEP = 1.5  # as in test_sigkill.py, so the durations compare
+WATCH_DROP = 2.0
+# (error kind, forced 410 on every watch) per period, in turn
+SCHEDULE = (
+    ("500", False),
+    ("409", False),
+    ("timeout", True),
+    ("503", False),
+    ("429", False),
+    ("500", True),
+)
+
+WRITES = ("create", "update", "patch", "delete")
+APP_PHASES = (
+    "PreDeployTasks",
+    "PreDeployEvaluations",
+    "Deploy",
+    "PostDeployTasks",
+    "PostDeployEvaluations",
+)
+
+
+def expected_flow_events(scenario: Scenario, seen: Observed) -> set[tuple[str, str]]:
+    """`<App|Workload><Phase><Started|Succeeded>` for every phase of every version."""
+    expected = set()
+    for av in seen.app_versions:
+        for phase in APP_PHASES:
+            for end in ("Started", "Succeeded"):
+                expected.add((av["metadata"]["name"], f"App{phase}{end}"))
+    for wv in seen.workload_versions:
+        for phase in APP_PHASES:
+            for end in ("Started", "Succeeded"):
+                expected.add((wv["metadata"]["name"], f"Workload{phase}{end}"))
+    return expected
+
+
+@dataclass
+class FaultRotation:
+    sandbox: Sandbox
+    periods: int = 0
+
+    async def run(self) -> None:
+        for seed in itertools.count(1):
+            kind, gone = SCHEDULE[(seed - 1) % len(SCHEDULE)]
+            # a real API server answers 409 only to writes (the sandbox would inject it anywhere)
+            verbs = WRITES if kind == "409" else ("*",)
+            self.sandbox.faults.replace(
+                FaultSettings(
+                    error_rate=dict.fromkeys(verbs, ERROR_RATE),
+                    error_kind=kind,
+                    timeout_seconds=1.0,
+                    watch_drop_seconds=WATCH_DROP,
+                    watch_gone=gone,
+                    seed=seed,
+                )
+            )
+            self.periods += 1
+            await asyncio.sleep(PERIOD)
+
+    def off(self) -> None:
+        self.sandbox.faults.replace(FaultSettings())
+
+
+@contextlib.asynccontextmanager
+async def faults(sandbox: Sandbox) -> AsyncIterator[FaultRotation]:
+    rotation = FaultRotation(sandbox)
+    task = asyncio.create_task(rotation.run())
+    try:
+        yield rotation
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        rotation.off()
+
+
+def settings(sandbox: Sandbox, tmp_path: Path) -> RunSettings:
+    return RunSettings(
+        kubeconfig=str(sandbox.kubeconfig_path),
+        webhook_url_host="127.0.0.1",
+        server=ServerConfig(host="127.0.0.1", webhook_port=0, metrics_port=0, probe_port=0),
+        cert_dir=tmp_path / "certs",
+        operator=OperatorSettings(keptn_namespace=KEPTN_NAMESPACE, workers=4),
+        leader_identity="operator-0",
+    )
+
+
+@pytest.mark.timeout(120)
+async def test_flow_completes_once_under_api_faults(
+    sandbox: Sandbox, scenario: Scenario, tmp_path: Path
+) -> None:
+    scenario.task_sleep = TASK_SLEEP
+    spans = InMemorySpanExporter()
+    operator = Operator(settings(sandbox, tmp_path), span_exporter=spans)
+    await scenario.apply_app()
+    try:
+        await operator.start()
+        async with asyncio.timeout(30):
+            await operator.wait_ready()
+            await operator.wait_leading()
+        started = time.monotonic()
+        await scenario.deploy()
+        # Admission is left out: a failed KeptnWorkload create in the webhook is not retried
+        # by anything (see test_gaps.py); everything after it runs under faults.
+        await scenario.wait_admitted()
+        async with faults(sandbox) as rotation:
+            await scenario.wait_done(within=60)
+            took = time.monotonic() - started
+            injected = sandbox.faults.injected
+        await scenario.wait_lines()
+        seen = await scenario.observe()
+    finally:
+        await operator.stop()
+    print(
+        f"\nflow under faults: {took:.2f} s, {injected} injected errors over "
+        f"{rotation.periods} fault periods"
+    )
+    for obj in seen.app_versions + seen.workload_versions:
+        status = obj.get("status") or {}
+        assert status.get("status") == "Succeeded", (obj["metadata"]["name"], status)
+    assert len(seen.tasks) == scenario.expected_tasks
+    names = {t["metadata"]["name"] for t in seen.tasks}
+    assert dict(seen.jobs_per_task) == dict.fromkeys(names, 1), seen.jobs_per_task
+    assert sorted(seen.pods_per_job.values()) == [1] * len(names), seen.pods_per_job
+    lines = {scenario.line_of(t) for t in seen.tasks}
+    assert dict(seen.lines) == dict.fromkeys(lines, 1), seen.lines
+    twice = {k: n for k, n in seen.flow_events.items() if n > 1}
+    assert not twice, twice
+    counted = {k: n for k, n in seen.event_counts.items() if n > 1}
+    assert not counted, counted
+    expected = expected_flow_events(scenario, seen)
+    got = {k for k in seen.flow_events if k[1] != "Completed"}
+    assert got <= expected, sorted(got - expected)
+    # The EventRecorder drops an Event whose create meets a transient error (no retry): the
+    # flow is right, its record is not. test_gaps.py pins that down; here it is only counted.
+    print(f"transition Events lost to injected errors: {len(expected - got)}/{len(expected)}")
+    ids = [s.context.span_id for s in spans.get_finished_spans() if s.context is not None]
+    assert len(ids) == len(set(ids)), "a span was exported twice"
+    assert injected > 20  # the faults really hit the flow
