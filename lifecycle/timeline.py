@@ -42,6 +42,12 @@ __all__ = [
 Body = Mapping[str, Any]
 ROOT = "root"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_PHASE_KINDS: Mapping[str, PhaseKind] = {
+    str(row.phase): row.kind for row in (*APP_PHASES, *WORKLOAD_PHASES)
+}
+_PHASE_ORDER: Mapping[str, int] = {
+    str(row.phase): index for index, row in enumerate((*APP_PHASES, *WORKLOAD_PHASES))
+}
 
 # State -> (bar character, rich style). Characters differ so the plain text still tells states apart.
 _LOOK: Mapping[str, tuple[str, str]] = {
@@ -256,6 +262,9 @@ def _span_state(span: Body) -> str:
 def _span_label(span: Body) -> str:
     name = str(span.get("name") or "?")
     attrs = span.get("attributes") or {}
+    for key in ("keptn.deployment.task.definition", "keptn.deployment.evaluation.definition"):
+        if attrs.get(key):
+            return str(attrs[key])  # a task/evaluation row: its definition, as from_status shows it
     if "keptn.deployment.phase" in attrs:
         return name.split("/", 1)[-1]  # "<workload>/<Phase>" sits under its workload's row
     if str(span.get("scope") or "").endswith("workloadversion"):
@@ -267,8 +276,39 @@ def _span_label(span: Body) -> str:
     return name
 
 
-def from_spans(spans: Iterable[Body]) -> list[Timeline]:
-    """One timeline per root span (a span whose parent is not in `spans`), oldest first."""
+def _span_note(span: Body) -> str:
+    message = str(_get(span, "status", "message") or "")
+    return "" if message == "failed" else message  # the bare default says nothing the state doesn't
+
+
+def _is_empty_phase_span(span: Body, children: Mapping[str, list[Body]]) -> bool:
+    phase = str((span.get("attributes") or {}).get("keptn.deployment.phase") or "")
+    start = int(span.get("startTimeUnixNano") or 0)
+    end = int(span.get("endTimeUnixNano") or 0)
+    return (
+        _PHASE_KINDS.get(phase) in (PhaseKind.TASKS, PhaseKind.EVALUATIONS)
+        and not children.get(str(span.get("spanId")))
+        and _span_state(span) == "Succeeded"
+        and 0 <= end - start < 1_000_000
+    )
+
+
+def _span_order(span: Body) -> tuple[int, int, int, str]:
+    # Phases that start in the same instant keep the flow's order, not the alphabet's.
+    phase = str((span.get("attributes") or {}).get("keptn.deployment.phase") or "")
+    return (
+        int(span.get("startTimeUnixNano") or 0),
+        _PHASE_ORDER.get(phase, len(_PHASE_ORDER)),
+        int(span.get("endTimeUnixNano") or 0),
+        str(span.get("name") or ""),
+    )
+
+
+def from_spans(spans: Iterable[Body], *, compact: bool = True) -> list[Timeline]:
+    """One timeline per root span (a span whose parent is not in `spans`), oldest first.
+
+    `compact` drops task/evaluation phase spans that had nothing to run, as `from_status` does.
+    """
     by_id: dict[str, Body] = {}
     for span in spans:
         if isinstance(span, Mapping) and span.get("spanId"):
@@ -300,13 +340,12 @@ def from_spans(spans: Iterable[Body]) -> list[Timeline]:
                     start(span),
                     int(end) if end else None,
                     _span_state(span),
-                    str(_get(span, "status", "message") or ""),
+                    _span_note(span),
                 )
             )
-            kids = sorted(
-                children.get(str(span["spanId"]), ()),
-                key=lambda s: (start(s), int(s.get("endTimeUnixNano") or 0), s.get("name", "")),
-            )
+            kids = sorted(children.get(str(span["spanId"]), ()), key=_span_order)
+            if compact:
+                kids = [k for k in kids if not _is_empty_phase_span(k, children)]
             stack.extend((kid, depth + 1) for kid in reversed(kids))
         timelines.append(_finish(str(root.get("name") or "?"), bars[0].state, bars, None))
     return timelines

@@ -132,10 +132,10 @@ async def _from_cluster(args: argparse.Namespace) -> timeline.Timeline:
         )
 
 
-def _from_file(path: Path, name: str) -> list[timeline.Timeline]:
+def _from_file(path: Path, name: str, compact: bool) -> list[timeline.Timeline]:
     found = [
         t
-        for t in timeline.from_spans(read_span_lines(path))
+        for t in timeline.from_spans(read_span_lines(path), compact=compact)
         if t.title == name or t.title.startswith(name)
     ]
     if not found:
@@ -148,7 +148,9 @@ def run(args: argparse.Namespace) -> int:
     console = Console(width=args.width) if args.width else Console()
     try:
         if args.spans is not None:
-            found: Sequence[timeline.Timeline] = _from_file(args.spans, args.appversion)
+            found: Sequence[timeline.Timeline] = _from_file(
+                args.spans, args.appversion, not args.all_phases
+            )
         else:
             found = [asyncio.run(_from_cluster(args))]
     except (AppVersionNotFound, FileNotFoundError) as exc:

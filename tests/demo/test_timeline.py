@@ -113,9 +113,17 @@ def test_from_spans_rebuilds_the_same_hierarchy() -> None:
     assert labels[4:7] == [
         "    frontend 0.1.0",
         "      WorkloadPreDeployTasks",
-        "      WorkloadPreDeployEvaluations",
+        "      WorkloadDeploy",  # the instant pre-deployment evaluations are left out
     ]
     assert sum(label.strip() == "WorkloadDeploy" for label in labels) == 2
+    full = _labels(timeline.from_spans(spans, compact=False)[0])
+    # all phases kept, same-instant phases in flow order (PreDeployEvaluations before Deploy)
+    assert full[4:8] == [
+        "    frontend 0.1.0",
+        "      WorkloadPreDeployTasks",
+        "      WorkloadPreDeployEvaluations",
+        "      WorkloadDeploy",
+    ]
     failed = [b for b in tl.bars if b.state == "Failed"]
     assert [b.label for b in failed] == [
         "podtato-head-0.1.0-abc",
