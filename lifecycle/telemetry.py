@@ -41,7 +41,14 @@ from prometheus_client import (
 from tracing.context import parse_rfc3339_ns
 from tracing.spans import newly_ended_phases
 
-__all__ = ["DORA_BUCKETS", "DURATION_BUCKETS", "ObjectKind", "Telemetry", "TimeLike"]
+__all__ = [
+    "DORA_BUCKETS",
+    "DROP_REASONS",
+    "DURATION_BUCKETS",
+    "ObjectKind",
+    "Telemetry",
+    "TimeLike",
+]
 
 TimeLike = datetime | str | None
 
@@ -51,6 +58,8 @@ DURATION_BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25, 50, 75, 100, 250, 500, 75
 # Lead time and time to restore: minutes to a month.
 DORA_BUCKETS = (60, 300, 900, 1800, 3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 2 * 86400,
                 7 * 86400, 30 * 86400)  # fmt: skip
+DROP_REASONS = ("queue_full", "retries_exhausted", "rejected", "disabled", "shutdown", "invalid")
+"""Values of keptn_cloudevents_dropped_total's ``reason`` label (see lifecycle.cloudevents)."""
 
 P = "keptn_deployment_"
 APP_LABELS = (f"{P}app_name", f"{P}app_version", f"{P}app_namespace")
@@ -213,6 +222,10 @@ class Telemetry:
         self.cloudevents_dropped = counter(
             "keptn_cloudevents_dropped", "CloudEvents given up on.", ["reason"]
         )
+        # Known reasons start at 0, so the dashboard's per-reason panel and rate() have a
+        # series before the first drop (a labelled counter is otherwise absent until then).
+        for reason in DROP_REASONS:
+            self.cloudevents_dropped.labels(reason)
         self.cloudevents_queue = gauge("keptn_cloudevents_queue_length", "CloudEvents queued.")
         self.metric_value = gauge("keptn_metric_value", "KeptnMetric value.", ["namespace", "name"])
         self.reconcile_total = counter(
@@ -523,7 +536,7 @@ class Telemetry:
         self.cloudevents_failed.inc()
 
     def cloudevent_dropped(self, reason: str) -> None:
-        """An event was given up: ``queue_full``, ``retries_exhausted`` or ``shutdown``."""
+        """An event was given up; ``reason`` is one of DROP_REASONS."""
         self.cloudevents_dropped.labels(reason).inc()
 
     def set_cloudevent_queue(self, length: int) -> None:
