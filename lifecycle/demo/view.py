@@ -131,9 +131,10 @@ class Board:
                 key=lambda r: r.name,
             )
             for wl in workloads:
+                short = wl.name.removeprefix(f"{wl.app}-").removesuffix(f"-{wl.version}")
                 table.add_row(
                     "",
-                    f"  {wl.name}",
+                    f"  {short}",
                     wl.phase,
                     Text(wl.state, style=STATE_STYLES.get(wl.state, "")),
                     _duration(wl, now),
