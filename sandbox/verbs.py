@@ -45,6 +45,14 @@ __all__ = ["Admission", "Api", "WriteOptions"]
 _SUFFIX_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 
 
+_ATTEMPTS = 5
+"""Writes without a client resourceVersion are redone this often when they race (see _write)."""
+
+
+class _Raced(Exception):
+    """The object changed between reading it and storing the write (admission awaited)."""
+
+
 class Admission(Protocol):
     """Admission webhooks (see `sandbox.admission`)."""
 
@@ -189,12 +197,26 @@ class Api:
     ) -> Entry:
         obj = decode(rt, body)
         namespace = namespace if rt.namespaced else ""
-        old = self._get(rt, namespace, name)
         if obj["metadata"].get("name", name) != name:
             raise errors.bad_request(
                 f"the name of the object ({obj['metadata']['name']}) does not match the name on the URL ({name})"
             )
-        return await self._write(rt, old, obj, subresource, opts)
+        raw = json.dumps(obj)
+        retryable = not obj["metadata"].get("resourceVersion")
+        for attempt in range(_ATTEMPTS):
+            old = self._get(rt, namespace, name)
+            try:
+                return await self._write(
+                    rt,
+                    old,
+                    json.loads(raw),
+                    subresource,
+                    opts,
+                    retryable=retryable and attempt < _ATTEMPTS - 1,
+                )
+            except _Raced:
+                continue
+        raise AssertionError("unreachable: the last attempt raises Conflict instead")
 
     async def _write(
         self,
@@ -203,8 +225,15 @@ class Api:
         obj: dict[str, Any],
         subresource: str,
         opts: WriteOptions,
+        *,
+        retryable: bool = False,
     ) -> Entry:
-        """The shared tail of update, patch and apply-to-existing."""
+        """The shared tail of update, patch and apply-to-existing.
+
+        `retryable`: the client sent no resourceVersion, so when the object changed while
+        admission webhooks ran, raise `_Raced` and let the caller redo the write on the new
+        version (kube-apiserver's GuaranteedUpdate loop) instead of answering 409.
+        """
         name, namespace = old.name, old.namespace
         sent_rv = obj["metadata"].get("resourceVersion")
         if sent_rv and sent_rv != str(old.rv):
@@ -289,6 +318,8 @@ class Api:
             return Entry(obj, json.dumps(obj).encode(), old.rv)
         current = self.store.get(rt.store_key, namespace, name)
         if current is None or current.rv != old.rv:
+            if retryable and current is not None:
+                raise _Raced()
             raise errors.conflict(
                 rt.plural,
                 rt.group,
@@ -325,7 +356,30 @@ class Api:
             patch = json.loads(body or b"null")
         except ValueError as exc:
             raise errors.bad_request(f"error decoding patch: {exc}") from None
-        old = self._get(rt, namespace, name)
+        sent_rv = (
+            (patch.get("metadata") or {}).get("resourceVersion")
+            if isinstance(patch, dict)
+            else None
+        )
+        for attempt in range(_ATTEMPTS):
+            old = self._get(rt, namespace, name)
+            new = self._patched(rt, old, ctype, patch)
+            try:
+                entry = await self._write(
+                    rt,
+                    old,
+                    new,
+                    subresource,
+                    opts,
+                    retryable=not sent_rv and attempt < _ATTEMPTS - 1,
+                )
+            except _Raced:
+                continue
+            return entry, False
+        raise AssertionError("unreachable: the last attempt raises Conflict instead")
+
+    def _patched(self, rt: ResourceType, old: Entry, ctype: str, patch: Any) -> dict[str, Any]:
+        """The object after applying `patch` of type `ctype` to `old` (resourceVersion set)."""
         base = json.loads(old.raw)
         if ctype == "application/json-patch+json":
             new = apply_json_patch(base, patch)
@@ -349,7 +403,7 @@ class Api:
             new["metadata"]["resourceVersion"] = new["metadata"].get("resourceVersion") or str(
                 old.rv
             )
-        return await self._write(rt, old, new, subresource, opts), False
+        return new
 
     async def _apply(
         self,

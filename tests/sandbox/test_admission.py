@@ -246,3 +246,36 @@ async def test_service_reference_resolves_through_annotation(
     await adm.create_mutating_webhook_configuration(cfg)
     created = await core.create_namespaced_pod("default", POD)
     assert created.spec.scheduling_gates
+
+
+async def test_concurrent_writes_while_webhooks_run(kube: client.ApiClient, hook: Hook) -> None:
+    adm, core = client.AdmissionregistrationV1Api(kube), client.CoreV1Api(kube)
+    hook.delay = 0.05
+    cfg = _config("ValidatingWebhookConfiguration", hook, "/validate", ["configmaps"])
+    await adm.create_validating_webhook_configuration(cfg)
+    cm = await core.create_namespaced_config_map(
+        "default", {"metadata": {"name": "cm"}, "data": {}}
+    )
+    # patches without a resourceVersion are redone on the new version, never lost
+    await asyncio.gather(
+        *(
+            core.patch_namespaced_config_map("cm", "default", {"data": {f"k{i}": "v"}})
+            for i in range(5)
+        )
+    )
+    merged = await core.read_namespaced_config_map("cm", "default")
+    assert sorted(merged.data) == [f"k{i}" for i in range(5)]
+    # updates that carry the same resourceVersion: exactly one wins, the others get 409
+    stale = merged.metadata.resource_version
+
+    async def update(i: int) -> int:
+        body = {"metadata": {"name": "cm", "resourceVersion": stale}, "data": {"winner": str(i)}}
+        try:
+            await core.replace_namespaced_config_map("cm", "default", body)
+        except ApiException as exc:
+            return exc.status
+        return 200
+
+    codes = await asyncio.gather(*(update(i) for i in range(4)))
+    assert sorted(codes) == [200, 409, 409, 409]
+    assert cm.metadata.uid == merged.metadata.uid
