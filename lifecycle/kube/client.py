@@ -395,11 +395,11 @@ class KubeClient:
             resp = await session.get(url, headers=headers, timeout=timeout)
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise Transient(f"watch {kind.plural}: {type(exc).__name__}: {exc}") from exc
+        finished = False
         try:
             if resp.status >= 300:
                 raise error_from_status(resp.status, await resp.read())
             buf = b""
-            finished = False
             while True:
                 try:
                     chunk = await resp.content.readany()
