@@ -1,0 +1,138 @@
+"""Pure parts of `klt demo`: the rendered versions of the example and the progress board."""
+
+from __future__ import annotations
+
+import copy
+
+from rich.console import Console
+
+from lifecycle.demo import manifests
+from lifecycle.demo.scenario import STEPS, failure_reason
+from lifecycle.demo.view import Board, events_table, sort_events
+
+
+def test_render_version_changes_only_versions_and_the_provider_url() -> None:
+    docs = manifests.load_example()
+    before = copy.deepcopy(docs)
+    rendered = manifests.render_version(docs, "0.2.0", "http://127.0.0.1:1234")
+    assert docs == before  # input untouched
+    by_kind = {}
+    for doc in rendered:
+        by_kind.setdefault(doc["kind"], []).append(doc)
+    app = by_kind["KeptnApp"][0]["spec"]
+    assert app["version"] == "0.2.0" and {w["version"] for w in app["workloads"]} == {"0.2.0"}
+    assert by_kind["KeptnMetricsProvider"][0]["spec"]["targetServer"] == "http://127.0.0.1:1234"
+    workloads = by_kind["Deployment"] + by_kind["StatefulSet"]
+    assert len(workloads) == 4
+    for wl in workloads:
+        meta = wl["spec"]["template"]["metadata"]
+        version = (
+            meta["annotations"].get("keptn.sh/version")
+            or meta["labels"]["app.kubernetes.io/version"]
+        )
+        assert version == "0.2.0"
+        assert all(
+            c["image"].endswith(":0.2.0") for c in wl["spec"]["template"]["spec"]["containers"]
+        )
+    hat = next(w for w in workloads if w["metadata"]["name"] == "podtato-head-hat")
+    # hat names its version by label only; no annotation is added behind its back
+    assert "keptn.sh/version" not in hat["spec"]["template"]["metadata"]["annotations"]
+    # everything else is the same document
+    assert [d["kind"] for d in rendered] == [d["kind"] for d in docs]
+    assert by_kind["KeptnTaskDefinition"] == [d for d in docs if d["kind"] == "KeptnTaskDefinition"]
+
+
+def test_context_is_applied_before_its_app() -> None:
+    kinds = [d["kind"] for d in manifests.load_example()]
+    assert kinds.index("KeptnAppContext") < kinds.index("KeptnApp")
+    assert kinds[0] == "Namespace"
+
+
+def test_steps_tell_three_different_stories() -> None:
+    assert [s.version for s in STEPS] == ["0.1.0", "0.2.0", "0.3.0"]
+    assert [s.expect_state for s in STEPS] == ["Succeeded", "Failed", "Failed"]
+    assert STEPS[1].error_ratio > 0.05 > STEPS[0].error_ratio  # error-rate-ok's target is <0.05
+    assert STEPS[2].held_workload == "frontend"
+
+
+def _version(kind: str, name: str, phase: str, state: str) -> dict:
+    spec = {"appName": "podtato-head"} if kind == "KeptnAppVersion" else {"app": "podtato-head"}
+    return {
+        "kind": kind,
+        "metadata": {"name": name},
+        "spec": {**spec, "version": "0.1.0"},
+        "status": {"currentPhase": phase, "status": state, "startTime": "2026-11-27T12:00:00Z"},
+    }
+
+
+def test_board_reports_only_changes_and_groups_workloads_under_their_app() -> None:
+    board = Board()
+    av = _version("KeptnAppVersion", "podtato-head-0.1.0-abc", "AppDeploy", "Progressing")
+    wv = _version(
+        "KeptnWorkloadVersion", "podtato-head-frontend-0.1.0", "WorkloadDeploy", "Progressing"
+    )
+    assert [r.name for r in board.update([av, wv])] == [
+        av["metadata"]["name"],
+        wv["metadata"]["name"],
+    ]
+    assert board.update([av, wv]) == []
+    wv["status"]["status"] = "Succeeded"
+    assert [r.state for r in board.update([av, wv])] == ["Succeeded"]
+    console = Console(width=120, record=True)
+    console.print(board.table())
+    text = console.export_text()
+    lines = [
+        line for line in text.splitlines() if "podtato-head-0.1.0-abc" in line or "frontend" in line
+    ]
+    assert "AppDeploy" in lines[0] and "Progressing" in lines[0]
+    assert "  frontend " in lines[1] and "Succeeded" in lines[1]
+
+
+def test_events_in_recorded_order_and_failure_reasons() -> None:
+    def event(reason: str, when: str, rv: str) -> dict:
+        return {
+            "reason": reason,
+            "type": "Warning" if "Errored" in reason else "Normal",
+            "eventTime": when,
+            "metadata": {"resourceVersion": rv},
+            "involvedObject": {"kind": "KeptnAppVersion", "name": "a"},
+            "message": f"{reason} text / Namespace: x",
+        }
+
+    events = [
+        event("AppDeployErrored", "2026-11-27T12:00:02.000001Z", "9"),
+        event("AppDeployStarted", "2026-11-27T12:00:01.000001Z", "5"),
+    ]
+    assert [e["reason"] for e in sort_events(events)] == ["AppDeployStarted", "AppDeployErrored"]
+    console = Console(width=160, record=True)
+    console.print(events_table(events))
+    out = console.export_text()
+    assert out.index("AppDeployStarted") < out.index("AppDeployErrored")
+    assert "/ Namespace" not in out  # KLT's trailing context is cut
+    evaluation = {
+        "kind": "KeptnEvaluation",
+        "metadata": {"name": "post-eval-error-rate-ok-1"},
+        "spec": {"evaluationDefinition": "error-rate-ok"},
+        "status": {
+            "evaluationStatus": {
+                "http-error-rate": {
+                    "status": "Failed",
+                    "message": "value '0.23' did not meet objective '<0.05'",
+                },
+                "latency-p95": {"status": "Succeeded", "message": "ok"},
+            }
+        },
+    }
+    assert failure_reason(evaluation) == (
+        "evaluation post-eval-error-rate-ok-1 (error-rate-ok): "
+        "http-error-rate: value '0.23' did not meet objective '<0.05'"
+    )
+    task = {
+        "kind": "KeptnTask",
+        "metadata": {"name": "pre-check-db-schema-1"},
+        "spec": {"taskDefinition": "check-db-schema"},
+        "status": {"message": "Job has reached the specified backoff limit"},
+    }
+    assert failure_reason(task).endswith(
+        "(check-db-schema): Job has reached the specified backoff limit"
+    )
