@@ -104,7 +104,9 @@ async def test_pods_created_while_the_operator_is_down_still_get_a_lifecycle(
         await scenario.apply_app()
         await scenario.deploy()
         async with asyncio.timeout(10):
-            while not await scenario.list(model.POD, "app=cart"):
+            while True:  # the pod exists: admitted (ungated) while nothing served the webhook
+                if await scenario.list(model.POD, "app=cart"):
+                    break
                 await asyncio.sleep(0.05)
         await operator.start()
         await operator.wait_ready()
