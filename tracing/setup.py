@@ -16,6 +16,9 @@ Exporter choice (:func:`parse_target`):
 ``"host:4317"`` / ``"grpc://h:p"``     OTLP/gRPC, insecure (as KLT); ``"grpcs://h:p"`` uses TLS
 =====================================  =====================================================
 
+:meth:`Tracing.export_then` also reports, per span, whether the batch holding it was exported
+(lifecycle.controllers.spanmarks writes durable "exported" marks from that).
+
 Invariants: :meth:`Tracing.export` never blocks on the network when ``batch=True`` (the batch
 processor exports from its own thread); :meth:`Tracing.reconfigure` builds a new pipeline and shuts
 the old one down (flushing it), because a TracerProvider cannot drop a processor. ``shutdown`` and
@@ -28,7 +31,7 @@ from __future__ import annotations
 import enum
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -46,6 +49,7 @@ from opentelemetry.sdk.trace.export import (
 
 __all__ = [
     "SERVICE_NAME",
+    "Confirm",
     "ExporterKind",
     "ExporterTarget",
     "JsonLinesSpanExporter",
@@ -203,8 +207,58 @@ def make_exporter(target: ExporterTarget, *, timeout_s: float = 10.0) -> SpanExp
             )
 
 
+Confirm = Callable[[bool], None]
+"""Called once per span handed to :meth:`Tracing.export_then`: True when its batch was exported."""
+
+
+class _ConfirmingExporter(SpanExporter):
+    """Wraps the real exporter; after each batch, calls the callbacks of the spans it held.
+
+    Callbacks run on the exporting thread (the batch processor's); spans the processor drops
+    (queue full) never get one -- callers must treat silence as "not confirmed".
+    """
+
+    def __init__(self, inner: SpanExporter) -> None:
+        self.inner = inner
+        self._lock = threading.Lock()
+        self._waiting: dict[int, Confirm] = {}
+
+    def expect(self, span: ReadableSpan, confirm: Confirm) -> None:
+        if span.context is not None:
+            with self._lock:
+                self._waiting[span.context.span_id] = confirm
+
+    def _settle(self, spans: Sequence[ReadableSpan], ok: bool) -> None:
+        with self._lock:
+            found = [
+                self._waiting.pop(s.context.span_id, None) for s in spans if s.context is not None
+            ]
+        for confirm in found:
+            if confirm is not None:
+                confirm(ok)
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        try:
+            result = self.inner.export(spans)
+        except Exception:
+            self._settle(spans, False)
+            raise
+        self._settle(spans, result is SpanExportResult.SUCCESS)
+        return result
+
+    def shutdown(self) -> None:
+        self.inner.shutdown()
+        with self._lock:
+            left, self._waiting = list(self._waiting.values()), {}
+        for confirm in left:
+            confirm(False)
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return self.inner.force_flush(timeout_millis)
+
+
 class _Pipeline:
-    __slots__ = ("exporter", "processor", "provider", "target")
+    __slots__ = ("confirming", "exporter", "processor", "provider", "target")
 
     def __init__(
         self,
@@ -217,11 +271,13 @@ class _Pipeline:
         self.exporter = exporter
         self.provider = TracerProvider(resource=resource)
         self.processor: SpanProcessor | None = None
+        self.confirming: _ConfirmingExporter | None = None
         if exporter is not None:
+            self.confirming = _ConfirmingExporter(exporter)
             self.processor = (
-                BatchSpanProcessor(exporter, schedule_delay_millis=500)
+                BatchSpanProcessor(self.confirming, schedule_delay_millis=500)
                 if batch
-                else SimpleSpanProcessor(exporter)
+                else SimpleSpanProcessor(self.confirming)
             )
             self.provider.add_span_processor(self.processor)
 
@@ -255,6 +311,11 @@ class Tracing:
         return self._pipeline.provider
 
     @property
+    def exporting(self) -> bool:
+        """False when no exporter is configured (URL empty or "none"): spans go nowhere."""
+        return self._pipeline.processor is not None
+
+    @property
     def target(self) -> ExporterTarget:
         return self._pipeline.target
 
@@ -265,6 +326,18 @@ class Tracing:
             return
         for span in spans:
             processor.on_end(span)
+
+    def export_then(self, spans: Sequence[ReadableSpan], confirm: Confirm) -> None:
+        """Queue spans like :meth:`export`; ``confirm(ok)`` once per span after its batch went out.
+
+        With no exporter configured (see :attr:`exporting`) the spans are dropped, unconfirmed.
+        """
+        pipeline = self._pipeline
+        if pipeline.processor is None or pipeline.confirming is None:
+            return
+        for span in spans:
+            pipeline.confirming.expect(span, confirm)
+            pipeline.processor.on_end(span)
 
     def reconfigure(self, url: str | None) -> bool:
         """Switch exporter when the URL changed (KeptnConfig update); True if it did."""

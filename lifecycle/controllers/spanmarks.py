@@ -1,0 +1,211 @@
+"""Durable export marks for the spans built from status: a SIGKILL loses no span.
+
+Role: the flow executor and the task/evaluation controllers hand every object whose status they
+wrote -- and every object they reconcile, so the first reconcile after a restart counts too --
+to :class:`SpanMarks`. It exports each ended span that carries no mark yet, once per process,
+and when the exporter has confirmed the batch that held it, writes the mark:
+
+* KeptnAppVersion / KeptnWorkloadVersion: ``exported: "true"`` in the phase carrier
+  ``status.phaseTraceIDs[<phase or "root">]`` (a string map, so the CRD schema keeps it; the
+  machine copies carriers whole, so an ended carrier keeps its mark);
+* KeptnTask / KeptnEvaluation: the annotation ``keptn.sh/span-exported: "true"`` (their status
+  schema has no free-form field).
+
+Why: spans used to be exported once, right after the status write, into a batch processor that
+holds them up to 500 ms; a SIGKILL in that window lost them for good, because a restarted process
+only exports what a transition it commits ends (tests/e2e_observability/test_sigkill_trace.py
+measured 3 of 24 spans lost, each ~285 ms before the kill). Now a span without a mark is exported
+again after a restart: the worst case is a duplicate (same trace and span id, so a backend can
+recognise it) when the kill lands between the collector's answer and the mark write (~ms).
+
+Invariants: never awaits the exporter inside a reconcile (confirmations arrive on the batch
+thread and are moved to the loop); one mark patch per object per confirmation batch (merge
+patch of the carrier keys / annotation only, no resourceVersion: marks never conflict). An
+export not confirmed within ``retry_after`` s (dropped by a full queue, exporter failure) may be
+tried again by the next reconcile. Must not: build spans from anything but the object's body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from opentelemetry.sdk.trace import ReadableSpan
+
+from lifecycle.kube.client import Body, KubeClient
+from lifecycle.kube.errors import KubeError, NotFound
+from lifecycle.model import ResourceKind
+from tracing.setup import Tracing
+from tracing.spans import SpanSink, build_child_span, build_phase_span
+
+__all__ = ["EXPORTED", "EXPORTED_ANNOTATION", "SpanMarks", "previous_root", "unmarked_carriers"]
+
+log = logging.getLogger(__name__)
+
+EXPORTED = "exported"
+"""Key in a phase carrier: its span was delivered to the exporter's backend."""
+EXPORTED_ANNOTATION = "keptn.sh/span-exported"
+ROOT = "root"
+_NOT_SPANS = ("parent",)
+
+Key = tuple[str, str, str, str]
+"""(plural, namespace, name, phase or "" for a task/evaluation)."""
+
+
+def _get(body: Mapping[str, Any], *path: str) -> Any:
+    node: Any = body
+    for key in path:
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(key)
+    return node
+
+
+def unmarked_carriers(body: Mapping[str, Any]) -> list[str]:
+    """Phases (then ``"root"``) of a version that ended and whose span carries no mark yet."""
+    carriers = _get(body, "status", "phaseTraceIDs") or {}
+    ended = [
+        phase
+        for phase, carrier in carriers.items()
+        if phase not in (ROOT, *_NOT_SPANS)
+        and isinstance(carrier, Mapping)
+        and carrier.get("endTime")
+        and not carrier.get(EXPORTED)
+    ]
+    root = carriers.get(ROOT)
+    root_end = isinstance(root, Mapping) and (
+        root.get("endTime") or _get(body, "status", "endTime")
+    )
+    if root_end and isinstance(root, Mapping) and not root.get(EXPORTED):
+        ended.append(ROOT)
+    return ended
+
+
+class SpanMarks:
+    """Exports ended-but-unmarked spans and marks them once the exporter confirmed them."""
+
+    def __init__(self, *, client: KubeClient, sink: SpanSink, retry_after: float = 30.0) -> None:
+        self._client = client
+        self._sink = sink
+        self._retry_after = retry_after
+        self._in_flight: dict[Key, float] = {}
+        self._confirmed: dict[tuple[str, str, str], set[str]] = {}
+        self._kinds: dict[str, ResourceKind] = {}
+        self._flushing: set[asyncio.Task[None]] = set()
+
+    def version(
+        self, kind: ResourceKind, body: Mapping[str, Any], *, previous_root: str | None = None
+    ) -> None:
+        """Export the ended, unmarked phase and root spans of an AppVersion/WorkloadVersion."""
+        for phase in unmarked_carriers(body):
+            span = build_phase_span(
+                body,
+                phase,
+                resource=self._sink.resource,
+                previous_root=previous_root if phase == ROOT else None,
+            )
+            if span is not None:
+                self._send(kind, body, phase, span)
+
+    def child(
+        self, kind: ResourceKind, body: Mapping[str, Any], *, parent_traceparent: str | None = None
+    ) -> None:
+        """Export the span of an ended, unmarked KeptnTask/KeptnEvaluation."""
+        if (_get(body, "metadata", "annotations") or {}).get(EXPORTED_ANNOTATION):
+            return
+        span = build_child_span(
+            body, parent_traceparent=parent_traceparent, resource=self._sink.resource
+        )
+        if span is not None:
+            self._send(kind, body, "", span)
+
+    def _send(
+        self, kind: ResourceKind, body: Mapping[str, Any], phase: str, span: ReadableSpan
+    ) -> None:
+        meta = body.get("metadata") or {}
+        key: Key = (kind.plural, str(meta.get("namespace", "")), str(meta.get("name", "")), phase)
+        now = time.monotonic()
+        if isinstance(self._sink, Tracing) and not self._sink.exporting:
+            return  # nothing to deliver, so nothing to mark (a later exporter gets them)
+        if now - self._in_flight.get(key, -self._retry_after) < self._retry_after:
+            return  # exported by this process, confirmation pending
+        self._in_flight[key] = now
+        self._kinds[kind.plural] = kind
+        loop = asyncio.get_running_loop()
+
+        def done(ok: bool) -> None:  # on the batch processor's thread
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(self._on_done, key, ok)
+
+        if isinstance(self._sink, Tracing):
+            self._sink.export_then([span], done)
+        else:  # a plain sink delivers synchronously
+            self._sink.export([span])
+            self._on_done(key, True)
+
+    def _on_done(self, key: Key, ok: bool) -> None:
+        if not ok:
+            self._in_flight.pop(key, None)  # the next reconcile exports it again
+            return
+        plural, namespace, name, phase = key
+        pending = self._confirmed.setdefault((plural, namespace, name), set())
+        if pending:
+            pending.add(phase)
+            return  # a flush of this object is already scheduled
+        pending.add(phase)
+        task = asyncio.get_running_loop().create_task(self._flush((plural, namespace, name)))
+        self._flushing.add(task)
+        task.add_done_callback(self._flushing.discard)
+
+    async def _flush(self, obj: tuple[str, str, str]) -> None:
+        await asyncio.sleep(0)  # let confirmations of the same batch join this patch
+        phases = self._confirmed.pop(obj, set())
+        plural, namespace, name = obj
+        kind = self._kinds[plural]
+        try:
+            if phases == {""}:
+                body: Body = {"metadata": {"annotations": {EXPORTED_ANNOTATION: "true"}}}
+                await self._client.patch(kind, name, body, namespace)
+            else:
+                carriers = {p: {EXPORTED: "true"} for p in sorted(phases) if p}
+                await self._client.patch_status(
+                    kind, name, {"status": {"phaseTraceIDs": carriers}}, namespace
+                )
+        except NotFound:
+            pass  # deleted meanwhile: nothing left to mark
+        except KubeError as err:
+            log.warning("span marks of %s %s/%s not written: %s", kind.kind, namespace, name, err)
+            for phase in phases:  # exported again by a later reconcile (a duplicate at worst)
+                self._in_flight.pop((plural, namespace, name, phase), None)
+            return
+        for phase in phases:
+            self._in_flight.pop((plural, namespace, name, phase), None)
+
+    async def close(self) -> None:
+        """Wait for mark writes already scheduled (shutdown)."""
+        if self._flushing:
+            await asyncio.gather(*self._flushing, return_exceptions=True)
+
+
+def previous_root(versions: Callable[[str], list[Body]], body: Mapping[str, Any]) -> str | None:
+    """The root traceparent of the AppVersion named by ``spec.previousVersion`` (latest revision)."""
+    spec = body.get("spec") or {}
+    previous = spec.get("previousVersion")
+    if not previous:
+        return None
+    namespace = _get(body, "metadata", "namespace")
+    candidates = [
+        av
+        for av in versions(str(spec.get("appName", "")))
+        if _get(av, "spec", "version") == previous
+        and _get(av, "metadata", "namespace") == namespace
+    ]
+    candidates.sort(key=lambda av: str(_get(av, "metadata", "creationTimestamp") or ""))
+    for av in reversed(candidates):
+        value = _get(av, "status", "phaseTraceIDs", ROOT, "traceparent")
+        if isinstance(value, str) and value:
+            return value
+    return None
