@@ -11,6 +11,9 @@ no evaluations: what is measured is the operator's own cost beyond pod start.
    to the moment its KeptnAppVersion watch sees status Succeeded. p50 / p99 in ms.
 2. throughput: `--burst-apps` KeptnApps x `--burst-workloads` Deployments each, all created at
    once; workload lifecycles per second = workloads / (last AppVersion Succeeded - first create).
+   `burst_steps_ms` splits each burst workload's way (p50/p90): Deployment created -> first pod
+   (sandbox controllers + the pod webhook) -> gate removed (the operator's pre-deployment flow)
+   -> Running (simulated node) -> WorkloadVersion Succeeded -> its AppVersion Succeeded.
 3. API requests per workload lifecycle, by verb: the operator client's request counters over the
    throughput phase divided by its workloads (watches are long-lived, counted once each).
    The CPU share of the operator's process and of the sandbox's process during the burst says
@@ -35,6 +38,7 @@ import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import contextlib  # noqa: E402
 import cProfile  # noqa: E402
+import itertools
 import json  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
@@ -149,6 +153,8 @@ class Observer:
         self.client = client
         self.pod_seen: dict[str, float] = {}
         self.done: dict[str, float] = {}
+        # per workload ("<app>-<workload>", the KeptnWorkload name): when each stage was first seen
+        self.stages: dict[str, dict[str, float]] = {}
         self.waiters: dict[str, asyncio.Event] = {}
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -174,10 +180,24 @@ class Observer:
             except KubeError:
                 rv = None
 
+    def _stage(self, workload: str, stage: str) -> None:
+        self.stages.setdefault(workload, {}).setdefault(stage, time.perf_counter())
+
     def _on_pod(self, pod: Body) -> None:
         app = self.app_of_pod(pod)
         if app and app not in self.pod_seen:
             self.pod_seen[app] = time.perf_counter()
+        annotations = pod.get("metadata", {}).get("annotations") or {}
+        workload = f"{app}-{annotations.get('keptn.sh/workload', '')}"
+        self._stage(workload, "pod")
+        if not (pod.get("spec") or {}).get("schedulingGates"):
+            self._stage(workload, "ungated")
+        if (pod.get("status") or {}).get("phase") == "Running":
+            self._stage(workload, "running")
+
+    def _on_workload_version(self, wv: Body) -> None:
+        if (wv.get("status") or {}).get("status") == "Succeeded":
+            self._stage(str(wv.get("spec", {}).get("workloadName") or ""), "workload_done")
 
     def _on_app_version(self, av: Body) -> None:
         app = str(av.get("spec", {}).get("appName") or "")
@@ -189,6 +209,9 @@ class Observer:
         self._tasks = [
             asyncio.create_task(self._watch(model.POD, self._on_pod)),
             asyncio.create_task(self._watch(model.KEPTN_APP_VERSION, self._on_app_version)),
+            asyncio.create_task(
+                self._watch(model.KEPTN_WORKLOAD_VERSION, self._on_workload_version)
+            ),
         ]
         await asyncio.sleep(0.2)
 
@@ -225,6 +248,31 @@ async def overhead_phase(
     return results
 
 
+STAGES = ("created", "pod", "ungated", "running", "workload_done")
+
+
+def stage_breakdown(obs: Observer, apps: list[str], workloads: int) -> dict[str, dict[str, float]]:
+    """Median and p90 ms of each step a burst workload goes through, and of its app's last step."""
+    steps: dict[str, list[float]] = {}
+    for app in apps:
+        for w in range(workloads):
+            seen = obs.stages.get(f"{app}-{app}-w{w}", {})
+            for before, after in itertools.pairwise(STAGES):
+                if before in seen and after in seen:
+                    steps.setdefault(f"{before}->{after}", []).append(seen[after] - seen[before])
+            if "workload_done" in seen and app in obs.done:
+                steps.setdefault("workload_done->app_done", []).append(
+                    obs.done[app] - seen["workload_done"]
+                )
+    return {
+        k: {
+            "p50": round(statistics.median(v) * 1000, 1),
+            "p90": round(percentile(v, 0.9) * 1000, 1),
+        }
+        for k, v in steps.items()
+    }
+
+
 async def throughput_phase(
     client: KubeClient, obs: Observer, apps: int, workloads: int
 ) -> tuple[float, float]:
@@ -233,6 +281,11 @@ async def throughput_phase(
 
     async def create(kind: model.ResourceKind, body: Body) -> None:
         async with gate:
+            if kind is model.DEPLOYMENT:
+                app = body["spec"]["template"]["metadata"]["annotations"]["keptn.sh/app"]
+                obs.stages.setdefault(f"{app}-{body['metadata']['name']}", {})["created"] = (
+                    time.perf_counter()
+                )
             await client.create(kind, body, NAMESPACE)
 
     names = [f"burst{a}" for a in range(apps)]
@@ -298,6 +351,9 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                 )
                 cpu1 = (_cpu_seconds(), _cpu_seconds(sandbox_pid))
                 burst_counts = operator.client.request_counts
+                breakdown = stage_breakdown(
+                    obs, [f"burst{a}" for a in range(args.burst_apps)], args.burst_workloads
+                )
                 by_resource = operator.client.request_counts_by_resource
                 if profiler:
                     profiler.disable()
@@ -330,6 +386,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             "operator_process_cpu_share": round((cpu1[0] - cpu0[0]) / seconds, 2),
             "sandbox_process_cpu_share": round((cpu1[1] - cpu0[1]) / seconds, 2),
         },
+        "burst_steps_ms": breakdown,
         "requests_per_single_service_app": single,
         "requests_per_workload_in_burst_by_resource": {k: round(v / workloads, 2) for k, v in top},
         "rss_mb": {"peak": round(hwm / 1024, 1), "before_operator": round(rss_before / 1024, 1)},
