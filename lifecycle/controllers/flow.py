@@ -41,6 +41,7 @@ from lifecycle.kube.errors import AlreadyExists, BadRequest, Invalid, NotFound
 from lifecycle.kube.events import format_message
 from lifecycle.machine import ROOT_KEY, Decision, apply_merge_patch
 from lifecycle.model import ResourceKind
+from lifecycle.naming import workload_version_name
 from lifecycle.phases import LONG_NAMES, Phase, State
 from tracing.spans import export_phase_span
 
@@ -53,6 +54,7 @@ __all__ = [
     "is_completed",
     "missing_definitions",
     "owner_reference",
+    "previous_version",
 ]
 
 log = logging.getLogger(__name__)
@@ -126,6 +128,27 @@ def children_of(
         str(_meta(child).get("name", "")): child
         for child in ctx.informer(kind).store.by_index("owner", uid)
     }
+
+
+def previous_version(ctx: OperatorContext, obj: Mapping[str, Any]) -> Body | None:
+    """The version named by spec.previousVersion (newest AppVersion of it), from the cache."""
+    spec, meta = obj.get("spec") or {}, _meta(obj)
+    previous = str(spec.get("previousVersion") or "")
+    if not previous:
+        return None
+    namespace = str(meta.get("namespace", ""))
+    if obj.get("kind") == model.KEPTN_WORKLOAD_VERSION.kind:
+        name = workload_version_name(str(spec.get("workloadName", "")), previous)
+        return ctx.informer(model.KEPTN_WORKLOAD_VERSION).store.get(namespace, name)
+    candidates = [
+        av
+        for av in ctx.informer(model.KEPTN_APP_VERSION).store.by_index(
+            "app", str(spec.get("appName", ""))
+        )
+        if _meta(av).get("namespace") == namespace
+        and (av.get("spec") or {}).get("version") == previous
+    ]
+    return max(candidates, key=lambda av: str(_meta(av).get("creationTimestamp", "")), default=None)
 
 
 def event_annotations(obj: Mapping[str, Any], phase: str) -> dict[str, str]:
@@ -347,7 +370,9 @@ class FlowExecutor:
                     )
                     export_phase_span(ctx.spans, after, str(action.phase))
                 elif isinstance(action, Finished):
-                    ctx.telemetry.object_finished(after)
-                    export_phase_span(ctx.spans, after, ROOT_KEY)
+                    previous = previous_version(ctx, after)
+                    ctx.telemetry.object_finished(after, previous=previous)
+                    root = ((previous or {}).get("status") or {}).get("phaseTraceIDs") or {}
+                    export_phase_span(ctx.spans, after, ROOT_KEY, previous_root=root.get(ROOT_KEY))
             except Exception:  # telemetry must never fail a committed transition
                 log.exception("%s: telemetry for %s failed", self.component, action)
