@@ -9,11 +9,13 @@ uses to skip no-op writes and to decide generation bumps. Pure functions; errors
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from sandbox import errors
 from sandbox.resources import ResourceType
-from sandbox.schema import prune_and_default, validate
+from sandbox.schema import Cause, prune_and_default, validate
+from sandbox.selectors import LabelSelector
 
 __all__ = [
     "decode",
@@ -55,7 +57,8 @@ def prune_custom(rt: ResourceType, obj: dict[str, Any], field_validation: str = 
 
 
 def validate_object(rt: ResourceType, obj: dict[str, Any]) -> None:
-    """Name syntax for every kind, the CRD schema for custom resources (422 naming the field)."""
+    """Name syntax; the CRD schema of custom resources; for pods and workloads the checks
+    clients trip over (containers, selector matching the template, Job restartPolicy)."""
     name = obj["metadata"].get("name", "")
     causes = []
     if not _NAME_RE.match(name) or len(name) > 253:
@@ -68,8 +71,70 @@ def validate_object(rt: ResourceType, obj: dict[str, Any]) -> None:
         )
     if rt.custom:
         causes.extend(validate(rt.schema, obj))
+    else:
+        check = _BUILTIN_CHECKS.get(rt.kind)
+        if check is not None:
+            causes.extend(check(obj))
     if causes:
         raise errors.invalid(rt.kind, rt.group, name, causes)
+
+
+def _containers(spec: dict[str, Any], path: str) -> list[Cause]:
+    containers = spec.get("containers")
+    if not containers:
+        return [(f"{path}.containers", "FieldValueRequired", "Required value")]
+    causes: list[Cause] = []
+    for i, c in enumerate(containers):
+        if not isinstance(c, dict) or not c.get("name"):
+            causes.append((f"{path}.containers[{i}].name", "FieldValueRequired", "Required value"))
+        elif not c.get("image"):
+            causes.append((f"{path}.containers[{i}].image", "FieldValueRequired", "Required value"))
+    return causes
+
+
+def _pod(obj: dict[str, Any]) -> list[Cause]:
+    return _containers(obj.get("spec") or {}, "spec")
+
+
+def _workload(obj: dict[str, Any]) -> list[Cause]:
+    spec = obj.get("spec") or {}
+    template = spec.get("template") or {}
+    causes = _containers(template.get("spec") or {}, "spec.template.spec")
+    selector = spec.get("selector")
+    if obj.get("kind") != "Job" or spec.get("manualSelector"):
+        if not selector:
+            return [*causes, ("spec.selector", "FieldValueRequired", "Required value")]
+        labels = (template.get("metadata") or {}).get("labels") or {}
+        if not LabelSelector.from_object(selector).matches(labels):
+            shown = ", ".join(f'"{k}":"{v}"' for k, v in sorted(labels.items()))
+            causes.append(
+                (
+                    "spec.template.metadata.labels",
+                    "FieldValueInvalid",
+                    f"Invalid value: map[string]string{{{shown}}}: `selector` does not match template `labels`",
+                )
+            )
+    if obj.get("kind") == "Job":
+        policy = (template.get("spec") or {}).get("restartPolicy")
+        if policy not in ("OnFailure", "Never"):
+            causes.append(
+                (
+                    "spec.template.spec.restartPolicy",
+                    "FieldValueNotSupported",
+                    f'Unsupported value: "{policy}": supported values: "OnFailure", "Never"',
+                )
+            )
+    return causes
+
+
+_BUILTIN_CHECKS: dict[str, Callable[[dict[str, Any]], list[Cause]]] = {
+    "Pod": _pod,
+    "Deployment": _workload,
+    "ReplicaSet": _workload,
+    "StatefulSet": _workload,
+    "DaemonSet": _workload,
+    "Job": _workload,
+}
 
 
 def validate_crd(obj: dict[str, Any]) -> None:

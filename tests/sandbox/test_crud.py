@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
@@ -267,3 +269,62 @@ async def test_scale_subresource(kube: client.ApiClient) -> None:
     assert scaled.spec.replicas == 4
     deploy = await apps.read_namespaced_deployment("web", "default")
     assert deploy.spec.replicas == 4 and deploy.metadata.generation == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"metadata": {"name": "p"}, "spec": {"containers": []}}, "spec.containers"),
+        (
+            {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c"}]}},
+            "spec.containers[0].image",
+        ),
+        (
+            {
+                "metadata": {"name": "Bad_Name"},
+                "spec": {"containers": [{"name": "c", "image": "x"}]},
+            },
+            "metadata.name",
+        ),
+    ],
+)
+async def test_builtin_validation(
+    kube: client.ApiClient, body: dict[str, object], field: str
+) -> None:
+    with pytest.raises(ApiException) as err:
+        await client.CoreV1Api(kube).create_namespaced_pod("default", body)
+    assert err.value.status == 422
+    assert field in [c["field"] for c in json.loads(err.value.body)["details"]["causes"]]
+
+
+async def test_workload_selector_must_match_template(kube: client.ApiClient) -> None:
+    apps, batch = client.AppsV1Api(kube), client.BatchV1Api(kube)
+    template = {
+        "metadata": {"labels": {"app": "b"}},
+        "spec": {"containers": [{"name": "c", "image": "x:1"}]},
+    }
+    with pytest.raises(ApiException) as err:
+        await apps.create_namespaced_deployment(
+            "default",
+            {
+                "metadata": {"name": "d"},
+                "spec": {"selector": {"matchLabels": {"app": "a"}}, "template": template},
+            },
+        )
+    assert (
+        err.value.status == 422 and "selector` does not match template `labels`" in err.value.body
+    )
+    with pytest.raises(ApiException) as err:
+        await batch.create_namespaced_job(
+            "default",
+            {
+                "metadata": {"name": "j"},
+                "spec": {
+                    "template": {
+                        **template,
+                        "spec": {**template["spec"], "restartPolicy": "Always"},
+                    }
+                },
+            },  # type: ignore[dict-item]
+        )
+    assert err.value.status == 422 and 'Unsupported value: \\"Always\\"' in err.value.body
