@@ -159,3 +159,41 @@ async def test_logs_events_and_delete(kubectl: Kubectl) -> None:
     assert 'pod "p1" deleted' in out
     _, out, err = await kubectl("get", "pods")
     assert "No resources found" in out + err
+
+
+SDK_BIN = Path("/usr/lib/google-cloud-sdk/bin")
+
+
+@pytest.mark.parametrize("version", ["1.27", "1.33"])
+async def test_older_and_newer_kubectl_clients(
+    kubectl: Kubectl, tmp_path: Path, version: str
+) -> None:
+    binary = SDK_BIN / f"kubectl.{version}"
+    if not binary.exists():
+        pytest.skip(f"kubectl {version} is not bundled on this machine")
+    manifest = tmp_path / "app.yaml"
+    manifest.write_text(MANIFEST)
+    proc = await asyncio.create_subprocess_exec(
+        str(binary),
+        f"--cache-dir={kubectl.cache}",
+        "apply",
+        "-f",
+        str(manifest),
+        env=kubectl.env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert proc.returncode == 0, err.decode()
+    assert b"widget.sandbox.klt.dev/w1 created" in out
+    proc = await asyncio.create_subprocess_exec(
+        str(binary),
+        f"--cache-dir={kubectl.cache}",
+        "get",
+        "widgets",
+        env=kubectl.env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 30)
+    assert _rows(out.decode())[0] == ["NAME", "MODE", "RETRIES", "READY", "AGE"]
