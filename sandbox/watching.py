@@ -4,7 +4,8 @@
 given, or the kept history after it), writes what is pending, then hands the watcher a sink
 that writes each later frame straight to the connection. It honours `timeoutSeconds`,
 `allowWatchBookmarks` (a BOOKMARK with the current resourceVersion after each idle
-`bookmark_interval`), Table output for kubectl, and the fault settings (dropped watches,
+`bookmark_interval`), `sendInitialEvents` (watch-list: current objects, then a BOOKMARK
+annotated `k8s.io/initial-events-end`), Table output for kubectl, and the fault settings (dropped watches,
 forced 410). An expired resourceVersion gets HTTP 200 then an ERROR event holding a 410
 Status, as the real watch cache answers. The stream always ends with the watcher removed.
 """
@@ -94,6 +95,10 @@ async def serve_watch(
         since = None if rv_param in ("", "0") else int(rv_param)
     except ValueError:
         raise errors.bad_request(f'invalid resource version "{rv_param}"') from None
+    # watch-list (sendInitialEvents=true): replay the current objects, then mark their end
+    initial_events = q.get("sendInitialEvents") in _TRUE
+    if initial_events:
+        since = None
     timeout = float(q.get("timeoutSeconds") or default_timeout)
     fs = faults.settings
     if fs.watch_drop_seconds:
@@ -122,7 +127,16 @@ async def serve_watch(
         await resp.write(dumps({"type": "ERROR", "object": gone_status}) + b"\n")
         return resp
     try:
-        pending = b"".join(initial) + watcher.drain()
+        pending = b"".join(initial)
+        if initial_events:
+            # the bookmark that tells a watch-list client its initial state is complete
+            meta = {
+                "resourceVersion": str(store.rv),
+                "annotations": {"k8s.io/initial-events-end": "true"},
+            }
+            mark = {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": meta}
+            pending += dumps({"type": "BOOKMARK", "object": mark}) + b"\n"
+        pending += watcher.drain()
         if pending:
             await resp.write(pending)
         watcher.sink = _chunk_sink(request)

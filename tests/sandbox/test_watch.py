@@ -203,3 +203,17 @@ async def test_table_watch_for_kubectl(sandbox: Sandbox, kube: client.ApiClient)
         "Age",
     ]
     assert ev["object"]["rows"][0]["cells"][:3] == ["w1", "fast", 3]
+
+
+async def test_send_initial_events_ends_with_a_marked_bookmark(
+    sandbox: Sandbox, kube: client.ApiClient
+) -> None:
+    core = client.CoreV1Api(kube)
+    await core.create_namespaced_config_map("default", {"metadata": {"name": "a"}})
+    path = (
+        "/api/v1/namespaces/default/configmaps?watch=1&sendInitialEvents=true"
+        "&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=1"
+    )
+    events = await _events(sandbox, path, 2)
+    assert [e["type"] for e in events] == ["ADDED", "BOOKMARK"]
+    assert events[1]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
