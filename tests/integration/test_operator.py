@@ -17,7 +17,8 @@ from lifecycle.controllers.admission import (
     register_webhooks,
     webhook_configurations,
 )
-from lifecycle.kube import KubeClient
+from lifecycle.controllers.context import OperatorSettings
+from lifecycle.kube import KubeClient, NotFound
 from tests.integration.conftest import Cluster, operator_settings, start_sandbox
 from tests.integration.workloads import deployment, running, succeeded
 
@@ -119,5 +120,69 @@ async def test_in_cluster_registration_only_sets_the_ca_bundle(tmp_path: Path) -
         )
         assert "keptn" in names["values"] and "keptn-system" not in names["values"]
     finally:
+        await client.close()
+        await sb.stop()
+
+
+async def test_scoped_operator_with_promotion_tasks(tmp_path: Path) -> None:
+    sb = await start_sandbox(tmp_path)
+    client = KubeClient.for_url(sb.url, token=sb.token)
+    scoped = OperatorSettings(
+        keptn_namespace="keptn-system", watch_namespace="demo", promotion_tasks_enabled=True
+    )
+    operator = Operator(operator_settings(sb, tmp_path, operator=scoped))
+    try:
+        await client.create(
+            model.NAMESPACE,
+            {
+                "metadata": {
+                    "name": "other",
+                    "annotations": {"keptn.sh/lifecycle-toolkit": "enabled"},
+                }
+            },
+        )
+        definition = {
+            "apiVersion": model.KEPTN_TASK_DEFINITION.api_version,
+            "kind": "KeptnTaskDefinition",
+            "metadata": {"name": "promote"},
+            "spec": {"python": {"inline": {"code": "print('promoted')"}}, "retries": 0},
+        }
+        # definitions in the Keptn namespace are found from any namespace
+        await client.create(model.NAMESPACE, {"metadata": {"name": "keptn-system"}})
+        await client.create(model.KEPTN_TASK_DEFINITION, definition, "keptn-system")
+        for ns in ("demo", "other"):
+            await client.create(
+                model.KEPTN_APP_CONTEXT,
+                {
+                    "metadata": {"name": "rel", "namespace": ns},
+                    "spec": {"promotionTasks": ["promote"]},
+                },
+                ns,
+            )
+            await client.create(
+                model.KEPTN_APP,
+                {
+                    "metadata": {"name": "rel", "namespace": ns},
+                    "spec": {"version": "1", "workloads": []},
+                },
+                ns,
+            )
+        await operator.start()
+        async with asyncio.timeout(20):
+            await operator.wait_leading()
+            while True:
+                try:
+                    av = await client.get(model.KEPTN_APP_VERSION, "rel-1-6b86b273", "demo")
+                except NotFound:
+                    av = {}
+                if succeeded(av):
+                    break
+                await asyncio.sleep(0.05)
+        assert av["status"]["promotionStatus"] == "Succeeded"
+        assert [t["definitionName"] for t in av["status"]["promotionTaskStatus"]] == ["promote"]
+        others, _ = await client.list(model.KEPTN_APP_VERSION, "other")
+        assert others == []  # outside the operator's namespace
+    finally:
+        await operator.stop()
         await client.close()
         await sb.stop()

@@ -139,6 +139,7 @@ async def test_multi_service_app_is_created_without_waiting_for_the_discovery_wi
     cluster: Cluster,
 ) -> None:
     ns = cluster.namespace
+    await cluster.keptn_config(keptnAppCreationRequestTimeoutSeconds=2)
     loop = asyncio.get_running_loop()
     started = loop.time()
     await cluster.client.create(model.DEPLOYMENT, deployment("ui", version="1.0", app="auto"), ns)
@@ -160,3 +161,7 @@ async def test_multi_service_app_is_created_without_waiting_for_the_discovery_wi
     await cluster.wait_for(model.KEPTN_APP_VERSION, av_name, succeeded)
     for wv in ("auto-ui-1.0", "auto-api-2.0"):
         await cluster.wait_for(model.KEPTN_WORKLOAD_VERSION, wv, succeeded)
+
+    # the discovery window stays open as an upper bound: then the request is removed
+    await cluster.wait_list(model.KEPTN_APP_CREATION_REQUEST, lambda items: not items, within=10)
+    assert loop.time() - started >= 1  # creationTimestamp has a resolution of one second
