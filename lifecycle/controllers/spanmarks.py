@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -41,7 +41,7 @@ from lifecycle.model import ResourceKind
 from tracing.setup import Tracing
 from tracing.spans import SpanSink, build_child_span, build_phase_span
 
-__all__ = ["EXPORTED", "EXPORTED_ANNOTATION", "SpanMarks", "previous_root", "unmarked_carriers"]
+__all__ = ["EXPORTED", "EXPORTED_ANNOTATION", "SpanMarks", "unmarked_carriers"]
 
 log = logging.getLogger(__name__)
 
@@ -188,24 +188,3 @@ class SpanMarks:
         """Wait for mark writes already scheduled (shutdown)."""
         if self._flushing:
             await asyncio.gather(*self._flushing, return_exceptions=True)
-
-
-def previous_root(versions: Callable[[str], list[Body]], body: Mapping[str, Any]) -> str | None:
-    """The root traceparent of the AppVersion named by ``spec.previousVersion`` (latest revision)."""
-    spec = body.get("spec") or {}
-    previous = spec.get("previousVersion")
-    if not previous:
-        return None
-    namespace = _get(body, "metadata", "namespace")
-    candidates = [
-        av
-        for av in versions(str(spec.get("appName", "")))
-        if _get(av, "spec", "version") == previous
-        and _get(av, "metadata", "namespace") == namespace
-    ]
-    candidates.sort(key=lambda av: str(_get(av, "metadata", "creationTimestamp") or ""))
-    for av in reversed(candidates):
-        value = _get(av, "status", "phaseTraceIDs", ROOT, "traceparent")
-        if isinstance(value, str) and value:
-            return value
-    return None
