@@ -22,12 +22,25 @@ NAMESPACE = "shop"
 KEPTN_NAMESPACE = "keptn-system"
 
 
-@pytest.fixture
-async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
+async def start_sandbox(tmp_path: Path) -> Sandbox:
+    """The sandbox with its node: pods start 50 ms after their gate is gone."""
     node = NodeSettings(
         pod_start_delay=0.05, default_outcome=Outcome.RUN, work_dir=tmp_path / "node"
     )
-    sb = await Sandbox.start(node_settings=node, bookmark_interval=1.0)
+    return await Sandbox.start(node_settings=node, bookmark_interval=1.0)
+
+
+async def opt_in(client: KubeClient, namespace: str) -> None:
+    """Create `namespace` with KLT's opt-in annotation."""
+    annotations = {"keptn.sh/lifecycle-toolkit": "enabled"}
+    await client.create(
+        model.NAMESPACE, {"metadata": {"name": namespace, "annotations": annotations}}
+    )
+
+
+@pytest.fixture
+async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
+    sb = await start_sandbox(tmp_path)
     try:
         yield sb
     finally:
@@ -37,10 +50,7 @@ async def sandbox(tmp_path: Path) -> AsyncIterator[Sandbox]:
 @pytest.fixture
 async def client(sandbox: Sandbox) -> AsyncIterator[KubeClient]:
     kc = KubeClient.for_url(sandbox.url, token=sandbox.token)
-    await kc.create(
-        model.NAMESPACE,
-        {"metadata": {"name": NAMESPACE, "annotations": {"keptn.sh/lifecycle-toolkit": "enabled"}}},
-    )
+    await opt_in(kc, NAMESPACE)
     try:
         yield kc
     finally:

@@ -52,6 +52,13 @@ Deno.writeTextFileSync(data.out, parts.concat([data.definition]).join("/") + "\\
 console.log("marked", parts);
 """
 
+PHASES = (
+    "PreDeployTasks",
+    "PreDeployEvaluations",
+    "Deploy",
+    "PostDeployTasks",
+    "PostDeployEvaluations",
+)
 FLOW_SUFFIXES = ("Started", "Succeeded", "Errored", "Completed")
 
 
@@ -85,6 +92,20 @@ class Observed:
 
     def task_line(self, task: Body) -> str:
         return Scenario.line_of(task)
+
+    def expected_flow_events(self) -> set[tuple[str, str]]:
+        """`<App|Workload><Phase><Started|Succeeded>` for every phase of every version seen."""
+        expected = set()
+        for prefix, objs in (("App", self.app_versions), ("Workload", self.workload_versions)):
+            for obj in objs:
+                for phase in PHASES:
+                    for end in ("Started", "Succeeded"):
+                        expected.add((obj["metadata"]["name"], f"{prefix}{phase}{end}"))
+        return expected
+
+    def transition_events(self) -> set[tuple[str, str]]:
+        """The (object, reason) pairs of the `<Phase>Started/Succeeded/Errored` Events."""
+        return {k for k in self.flow_events if k[1] != "Completed"}
 
     def duplicate_span_ids(self) -> list[str]:
         ids = collections.Counter(str(s.get("spanId")) for s in self.spans)

@@ -29,7 +29,7 @@ from lifecycle.settings import RunSettings
 from sandbox.faults import FaultSettings
 from sandbox.server import Sandbox
 from tests.reliability.conftest import KEPTN_NAMESPACE
-from tests.reliability.scenario import Observed, Scenario
+from tests.reliability.scenario import Scenario
 
 ERROR_RATE = 0.1
 PERIOD = 0.6
@@ -46,27 +46,6 @@ SCHEDULE = (
 )
 
 WRITES = ("create", "update", "patch", "delete")
-APP_PHASES = (
-    "PreDeployTasks",
-    "PreDeployEvaluations",
-    "Deploy",
-    "PostDeployTasks",
-    "PostDeployEvaluations",
-)
-
-
-def expected_flow_events(scenario: Scenario, seen: Observed) -> set[tuple[str, str]]:
-    """`<App|Workload><Phase><Started|Succeeded>` for every phase of every version."""
-    expected = set()
-    for av in seen.app_versions:
-        for phase in APP_PHASES:
-            for end in ("Started", "Succeeded"):
-                expected.add((av["metadata"]["name"], f"App{phase}{end}"))
-    for wv in seen.workload_versions:
-        for phase in APP_PHASES:
-            for end in ("Started", "Succeeded"):
-                expected.add((wv["metadata"]["name"], f"Workload{phase}{end}"))
-    return expected
 
 
 @dataclass
@@ -163,8 +142,8 @@ async def test_flow_completes_once_under_api_faults(
     assert not twice, twice
     counted = {k: n for k, n in seen.event_counts.items() if n > 1}
     assert not counted, counted
-    expected = expected_flow_events(scenario, seen)
-    got = {k for k in seen.flow_events if k[1] != "Completed"}
+    expected = seen.expected_flow_events()
+    got = seen.transition_events()
     assert got <= expected, sorted(got - expected)
     # The EventRecorder drops an Event whose create meets a transient error (no retry): the
     # flow is right, its record is not. test_gaps.py pins that down; here it is only counted.
