@@ -153,7 +153,11 @@ class Sandbox:
             resources=self.handlers,
             address=lambda: f"{self.settings.host}:{self.port}",
         ).build_app()
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
+        # handler_cancellation: a client that goes away cancels its request, so an idle watch
+        # whose client disconnected is dropped at once instead of at its timeout.
+        self._runner = web.AppRunner(
+            app, access_log=None, shutdown_timeout=1.0, handler_cancellation=True
+        )
         await self._runner.setup()
         self._tmp = tempfile.TemporaryDirectory(prefix="klt-sandbox-")
         self.cert = make_serving_cert(Path(self._tmp.name) / "pki")

@@ -217,3 +217,18 @@ async def test_send_initial_events_ends_with_a_marked_bookmark(
     events = await _events(sandbox, path, 2)
     assert [e["type"] for e in events] == ["ADDED", "BOOKMARK"]
     assert events[1]["object"]["metadata"]["annotations"] == {"k8s.io/initial-events-end": "true"}
+
+
+async def test_watch_of_a_departed_client_is_dropped(sandbox: Sandbox) -> None:
+    headers = {"Authorization": f"Bearer {sandbox.token}"}
+    path = f"/api/v1/namespaces/default/configmaps?watch=1&resourceVersion={sandbox.store.rv}"
+    async with aiohttp.ClientSession() as s:
+        resp = await s.get(sandbox.url + path, headers=headers)
+        assert resp.status == 200
+        assert len(sandbox.store.bucket("configmaps").watchers) == 1
+        resp.close()
+    for _ in range(100):
+        if not sandbox.store.bucket("configmaps").watchers:
+            break
+        await asyncio.sleep(0.01)
+    assert not sandbox.store.bucket("configmaps").watchers
