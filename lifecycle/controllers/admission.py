@@ -1,8 +1,9 @@
 """Webhook glue: the pod mutator's AdmissionStore on lifecycle/kube, and webhook registration.
 
 Role: `KubeAdmissionStore` answers the mutator's reads from the informer caches once they are
-synced (falling back to a GET on a miss, so a pod admitted while the caches fill is never
-mistaken for an unmanaged one) and writes through the client. `register_webhooks` writes the
+synced (a miss on a namespace or owner is confirmed with a GET, so a pod admitted while the
+caches lag is never mistaken for an unmanaged one; a miss on a KeptnWorkload or app creation
+request is trusted, as a stale one only costs an AlreadyExists) and writes through the client. `register_webhooks` writes the
 Mutating/ValidatingWebhookConfigurations of deploy/operator/webhooks.yaml with our CA bundle:
 with `url_base` (sandbox/dev) every clientConfig becomes a URL pointing at this process; without
 it (in-cluster) the Service references stay and only the caBundle and the Keptn namespace change.
@@ -58,6 +59,12 @@ VALIDATING = model.ResourceKind(
 )
 
 
+# Kinds the mutator only creates or upserts: a stale miss leads to a create that meets
+# AlreadyExists, after which the mutator re-reads with fresh=True. So a cache miss can be
+# trusted for them; for the others (namespaces, owners) a miss is confirmed with a GET.
+_MISS_IS_ABSENT = frozenset({model.KEPTN_WORKLOAD, model.KEPTN_APP_CREATION_REQUEST})
+
+
 class KubeAdmissionStore:
     """The mutator's reads (cache first) and writes (client), and its Warning events."""
 
@@ -77,7 +84,7 @@ class KubeAdmissionStore:
         informer = self._informers.get(kind)
         if not fresh and informer is not None and informer.synced.is_set():
             found = informer.store.get(namespace if kind.namespaced else None, name)
-            if found is not None:
+            if found is not None or kind in _MISS_IS_ABSENT:
                 return found
         try:
             return await self._client.get(kind, name, namespace if kind.namespaced else None)
