@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import builtins
 import json
+import os
 from collections import Counter
 from collections.abc import AsyncGenerator, Mapping
 from enum import StrEnum
@@ -94,7 +95,19 @@ class KubeClient:
         """Wrap an already filled Configuration (must run inside the event loop)."""
         # Informers hold one long-lived connection each; leave room for the request bursts.
         cfg.connection_pool_maxsize = max(int(cfg.connection_pool_maxsize or 0), 256)
-        return cls(ApiClient(configuration=cfg), request_timeout=request_timeout)
+        api = ApiClient(configuration=cfg)
+        if cfg.proxy is None and not _proxy_in_env():
+            # kubernetes_asyncio's session trusts the environment, which costs two thread-pool
+            # hops per request (netrc and proxy lookups) and throttles bursts; without proxy
+            # variables there is nothing to find, so the same connector gets a session that
+            # does not look.
+            rest = api.rest_client
+            default = rest.pool_manager
+            rest.pool_manager = aiohttp.ClientSession(
+                connector=default.connector, trust_env=False, read_bufsize=2**21
+            )
+            default.detach()
+        return cls(api, request_timeout=request_timeout)
 
     @classmethod
     def for_url(cls, url: str, *, token: str | None = None, verify_ssl: bool = True) -> KubeClient:
@@ -435,6 +448,13 @@ def _typed(kind: ResourceKind, body: Body) -> Body:
     if "apiVersion" in body and "kind" in body:
         return body
     return {"apiVersion": kind.api_version, "kind": kind.kind, **body}
+
+
+def _proxy_in_env() -> bool:
+    return any(
+        os.environ.get(name) or os.environ.get(name.lower())
+        for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY")
+    )
 
 
 def _query(params: Mapping[str, str | int | bool | None] | None) -> str:
