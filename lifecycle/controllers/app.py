@@ -47,7 +47,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     apps = ctx.informer(model.KEPTN_APP).store
     contexts = ctx.informer(model.KEPTN_APP_CONTEXT).store
     versions = ctx.informer(model.KEPTN_APP_VERSION).store
-    executor = FlowExecutor(ctx, kind=model.KEPTN_APP_VERSION, component=COMPONENT)
+    executor = FlowExecutor(ctx, kind=model.KEPTN_APP_VERSION, component=COMPONENT, track=False)
 
     async def reconcile(key: ObjectKey) -> Result | None:
         app = apps.get(key.namespace, key.name)

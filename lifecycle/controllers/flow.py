@@ -230,10 +230,14 @@ def _labels(obj: Mapping[str, Any]) -> dict[str, str]:
 class FlowExecutor:
     """Carries out decisions for one kind of version (KeptnAppVersion or KeptnWorkloadVersion)."""
 
-    def __init__(self, ctx: OperatorContext, *, kind: ResourceKind, component: str) -> None:
+    def __init__(
+        self, ctx: OperatorContext, *, kind: ResourceKind, component: str, track: bool = True
+    ) -> None:
+        """`track=False` for a caller that never asks `stale()` (no marks are kept)."""
         self._ctx = ctx
         self._kind = kind
         self.component = component
+        self._track = track
         self._written: dict[ObjectKey, str] = {}
 
     def stale(self, obj: Mapping[str, Any]) -> bool:
@@ -276,7 +280,8 @@ class FlowExecutor:
             written = await ctx.client.patch_status(
                 self._kind, str(meta.get("name", "")), patch, namespace
             )
-            self._written[key_of(obj)] = rv
+            if self._track:
+                self._written[key_of(obj)] = rv
             after = written or after
         self._record(obj, after, decision)
         return after
