@@ -18,7 +18,7 @@ from aiohttp import web
 from sandbox import errors
 from sandbox.conversion import converts, field_selector_to_storage, from_storage, to_storage
 from sandbox.faults import Faults
-from sandbox.patching import apply_json_patch, apply_merge_patch, apply_strategic_merge_patch
+from sandbox.patching import apply_patch
 from sandbox.podlogs import serve_log
 from sandbox.resources import Registry, ResourceType
 from sandbox.scale import scale_of, write_scale
@@ -242,16 +242,9 @@ class ResourceHandlers:
         except yaml.YAMLError:
             raise errors.bad_request("the patch could not be decoded") from None
         view = from_storage(t.rt, json.loads(old.raw))
-        if ctype == "application/json-patch+json":
-            new = apply_json_patch(view, patch)
-        elif ctype == "application/strategic-merge-patch+json":
-            new = apply_strategic_merge_patch(view, patch)
-        elif ctype in ("application/merge-patch+json", "application/apply-patch+yaml"):
-            new = apply_merge_patch(view, patch)
-        else:
-            raise errors.unsupported_media_type(ctype)
-        if not isinstance(new, dict):
-            raise errors.bad_request("patch result is not an object")
+        if ctype == "application/apply-patch+yaml":
+            ctype = "application/merge-patch+json"  # apply to a view: a merge, simplified
+        new = apply_patch(ctype, view, patch, strategic=True)
         sent_rv = (
             (patch.get("metadata") or {}).get("resourceVersion")
             if isinstance(patch, dict)

@@ -13,9 +13,15 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from sandbox.errors import ApiError, bad_request
+from sandbox.errors import ApiError, bad_request, unsupported_media_type
 
-__all__ = ["apply_json_patch", "apply_merge_patch", "apply_strategic_merge_patch", "merge_key_for"]
+__all__ = [
+    "apply_json_patch",
+    "apply_merge_patch",
+    "apply_patch",
+    "apply_strategic_merge_patch",
+    "merge_key_for",
+]
 
 
 def apply_merge_patch(target: Any, patch: Any) -> Any:
@@ -256,3 +262,27 @@ def apply_strategic_merge_patch(target: Any, patch: Any) -> Any:
     if not isinstance(patch, dict):
         raise bad_request("strategic merge patch must be a JSON object")
     return _strategic(target, patch)
+
+
+def apply_patch(
+    content_type: str, doc: dict[str, Any], patch: Any, strategic: bool
+) -> dict[str, Any]:
+    """Apply a patch by its media type; 415 for a type the resource does not take.
+
+    `strategic` says whether strategic merge patches are accepted (built-in kinds only).
+    Server-side apply bodies are handled elsewhere; here they are refused like unknown types.
+    """
+    ctype = content_type.split(";")[0].strip()
+    if ctype == "application/json-patch+json":
+        new = apply_json_patch(doc, patch)
+    elif ctype == "application/merge-patch+json":
+        if not isinstance(patch, dict):
+            raise bad_request("merge patch must be a JSON object")
+        new = apply_merge_patch(doc, patch)
+    elif ctype == "application/strategic-merge-patch+json" and strategic:
+        new = apply_strategic_merge_patch(doc, patch)
+    else:
+        raise unsupported_media_type(ctype)
+    if not isinstance(new, dict):
+        raise bad_request("patch result is not an object")
+    return new

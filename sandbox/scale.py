@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from sandbox import errors
-from sandbox.patching import apply_json_patch, apply_merge_patch
+from sandbox.patching import apply_patch
 from sandbox.resources import ResourceType
 from sandbox.store import Entry
 from sandbox.verbs import Api, WriteOptions
@@ -70,12 +70,10 @@ async def write_scale(
     current = scale_of(entry)
     if method == "PUT":
         wanted = sent
-    elif content_type.startswith("application/json-patch+json"):
-        wanted = apply_json_patch(current, sent)
+        if not isinstance(wanted, dict):
+            raise errors.bad_request("Scale must be an object")
     else:
-        wanted = apply_merge_patch(current, sent)
-    if not isinstance(wanted, dict):
-        raise errors.bad_request("Scale must be an object")
+        wanted = apply_patch(content_type.replace("strategic-merge", "merge"), current, sent, False)
     replicas = (wanted.get("spec") or {}).get("replicas")
     if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
         raise errors.invalid(

@@ -28,7 +28,7 @@ from sandbox import errors
 from sandbox.apply import apply_config, managed_entry, merge_managed
 from sandbox.defaults import prepare_create, prepare_update
 from sandbox.gc import GarbageCollector, now_rfc3339
-from sandbox.patching import apply_json_patch, apply_merge_patch, apply_strategic_merge_patch
+from sandbox.patching import apply_patch
 from sandbox.resources import Registry, ResourceType
 from sandbox.store import Entry, Store
 from sandbox.validation import (
@@ -380,21 +380,7 @@ class Api:
 
     def _patched(self, rt: ResourceType, old: Entry, ctype: str, patch: Any) -> dict[str, Any]:
         """The object after applying `patch` of type `ctype` to `old` (resourceVersion set)."""
-        base = json.loads(old.raw)
-        if ctype == "application/json-patch+json":
-            new = apply_json_patch(base, patch)
-        elif ctype == "application/merge-patch+json":
-            if not isinstance(patch, dict):
-                raise errors.bad_request("merge patch must be a JSON object")
-            new = apply_merge_patch(base, patch)
-        elif ctype == "application/strategic-merge-patch+json":
-            if not rt.strategic:
-                raise errors.unsupported_media_type(ctype)
-            new = apply_strategic_merge_patch(base, patch)
-        else:
-            raise errors.unsupported_media_type(ctype)
-        if not isinstance(new, dict):
-            raise errors.bad_request("patch result is not an object")
+        new = apply_patch(ctype, json.loads(old.raw), patch, rt.strategic)
         new = decode(rt, new)
         if isinstance(patch, dict):
             sent = (patch.get("metadata") or {}).get("resourceVersion")
