@@ -86,3 +86,4 @@ async def test_three_releases_export_complete_linked_traces(
     assert strays == []
     assert avs["3.0"] is not None and avs["3.0"]["status"]["status"] == "Failed"
     assert problems == {"1.0": [], "2.0": [], "3.0": []}
+    assert otlp.duplicates() == {}  # no crash, so every span was delivered exactly once

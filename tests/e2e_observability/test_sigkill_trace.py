@@ -4,8 +4,15 @@ The operator process exports OTLP/HTTP to the test's receiver; the sandbox and t
 live in the test process, so a kill only takes the operator down. After two kills at seeded
 random moments and two restarts the flow must end Succeeded, and the trace of its AppVersion
 must hold every span the objects say ended (trace_problems: names, parentage, attributes),
-no orphans and no span id received twice. What a kill loses is printed (`lost:` line) so a
-failure says which phase spans fell into the window between the status write and the export.
+no orphans, and no span id with two different contents.
+
+Spans are delivered at least once (lifecycle/controllers/spanmarks.py): a span whose export was
+not confirmed and marked in status before the kill is exported again by the restarted process.
+So nothing may be lost, while a kill landing between the collector's answer and the mark write
+(a few ms) re-delivers the same span (same ids, same times): allowed, counted and printed
+(`doubled:`). Measured: 0 lost and 1 run of 20 with a doubled batch (3 spans); before the marks
+7 runs of 10 lost 3 spans each, ended 90-330 ms before the kill (the batch processor's 500 ms
+queue). What a kill loses is printed with its distance to the kill (`lost:` line).
 """
 
 from __future__ import annotations
@@ -133,9 +140,8 @@ async def test_two_sigkills_mid_flow_leave_one_complete_trace(
         await operator.stop()
         await client.close()
     print("\nphases at the kills:", phases)
-    print(
-        f"lost: {loss_report(lost, ends, kills)}; doubled: {otlp.duplicates()}; {len(spans)} spans"
-    )
+    names = {s.span_id: s.name for s in spans}
+    doubled = {names.get(i, i): n for i, n in otlp.duplicates().items()}
+    print(f"lost: {loss_report(lost, ends, kills)}; doubled: {doubled}; {len(spans)} spans")
     assert lost == []
-    assert otlp.duplicates() == {}
     assert problems == []
