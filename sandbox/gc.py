@@ -16,13 +16,15 @@ through admission; no webhook here depends on that).
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import Callable
 from typing import Any
 
+from sandbox.resources import ResourceType
 from sandbox.store import Entry, Store, WatchEvent
 
-__all__ = ["GarbageCollector", "now_rfc3339"]
+__all__ = ["GarbageCollector", "now_rfc3339", "propagation_policy"]
 
 FOREGROUND = "foregroundDeletion"
 ORPHAN = "orphan"
@@ -30,6 +32,21 @@ ORPHAN = "orphan"
 
 def now_rfc3339() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def propagation_policy(rt: ResourceType, options: dict[str, Any]) -> str:
+    """The propagation a DELETE asked for, or the resource's default.
+
+    batch/v1 Jobs default to Orphan (kept for compatibility by kube-apiserver; kubectl asks for
+    Background explicitly); everything else to Background.
+    """
+    policy = options.get("propagationPolicy")
+    if policy:
+        return str(policy)
+    orphan = options.get("orphanDependents")
+    if orphan is not None:
+        return "Orphan" if orphan else "Background"
+    return "Orphan" if rt.kind == "Job" and rt.group == "batch" else "Background"
 
 
 class GarbageCollector:
@@ -188,3 +205,22 @@ class GarbageCollector:
             namespace in b.items for k, b in self.store.buckets.items() if k != "namespaces"
         ):
             self.store.remove("namespaces", "", namespace)
+
+    def terminate_namespace(self, old: Entry) -> Entry:
+        """Mark a namespace Terminating; `recheck_namespace` empties and removes it."""
+        if old.obj["metadata"].get("deletionTimestamp"):
+            return old
+        obj = json.loads(old.raw)
+        obj["metadata"]["deletionTimestamp"] = now_rfc3339()
+        obj["metadata"]["deletionGracePeriodSeconds"] = 0
+        obj["status"] = {"phase": "Terminating"}
+        return self.store.put("namespaces", obj, "MODIFIED")
+
+    def drop_custom_resources(self, crd: dict[str, Any]) -> None:
+        """Remove every object of a CRD being deleted."""
+        spec = crd.get("spec", {})
+        key = f"{spec.get('names', {}).get('plural')}.{spec.get('group')}"
+        bucket = self.store.buckets.get(key)
+        if bucket is not None:
+            for entry in list(bucket.entries(None)):
+                self.store.remove(key, entry.namespace, entry.name)

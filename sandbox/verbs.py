@@ -27,7 +27,7 @@ import yaml
 from sandbox import errors
 from sandbox.apply import apply_config, managed_entry, merge_managed
 from sandbox.defaults import prepare_create, prepare_update
-from sandbox.gc import GarbageCollector, now_rfc3339
+from sandbox.gc import GarbageCollector, now_rfc3339, propagation_policy
 from sandbox.patching import apply_patch
 from sandbox.resources import Registry, ResourceType
 from sandbox.store import Entry, Store
@@ -474,34 +474,10 @@ class Api:
             await self.admission.validate(rt, "DELETE", "", namespace, None, old.obj, dry_run)
         if dry_run:
             return old, False
-        policy = options.get("propagationPolicy")
-        if not policy:
-            orphan = options.get("orphanDependents")
-            if orphan is not None:
-                policy = "Orphan" if orphan else "Background"
-            else:
-                policy = "Orphan" if rt.kind == "Job" and rt.group == "batch" else "Background"
+        policy = propagation_policy(rt, options)
         if rt.kind == "Namespace" and not rt.group:
-            return self._delete_namespace(old), False
+            return self.gc.terminate_namespace(old), False
         if rt.kind == "CustomResourceDefinition":
-            self._drop_crd_objects(old.obj)
-        entry, gone = self.gc.delete(rt.store_key, old, policy)
-        return entry, gone
-
-    def _delete_namespace(self, old: Entry) -> Entry:
-        if old.obj["metadata"].get("deletionTimestamp"):
-            return old
-        obj = json.loads(old.raw)
-        obj["metadata"]["deletionTimestamp"] = now_rfc3339()
-        obj["metadata"]["deletionGracePeriodSeconds"] = 0
-        obj["status"] = {"phase": "Terminating"}
-        return self.store.put("namespaces", obj, "MODIFIED")
-
-    def _drop_crd_objects(self, crd: dict[str, Any]) -> None:
-        spec = crd.get("spec", {})
-        key = f"{spec.get('names', {}).get('plural')}.{spec.get('group')}"
-        bucket = self.store.buckets.get(key)
-        if bucket is not None:
-            for entry in list(bucket.entries(None)):
-                self.store.remove(key, entry.namespace, entry.name)
-        self.registry.remove_crd(crd["metadata"]["name"])
+            self.gc.drop_custom_resources(old.obj)
+            self.registry.remove_crd(old.name)
+        return self.gc.delete(rt.store_key, old, policy)
