@@ -143,6 +143,14 @@ class Sandbox:
         await self.stop()
 
     async def _start(self) -> None:
+        try:
+            await self._start_parts()
+        except BaseException:
+            # a failed start (bad CRD file, busy port, node error) leaves nothing running
+            await self.stop()
+            raise
+
+    async def _start_parts(self) -> None:
         self._restore_crds()
         await self._bootstrap()
         app = Routes(

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from kubernetes_asyncio import client, config
 
+from sandbox.errors import ApiError
 from sandbox.server import Sandbox
 from tests.sandbox.conftest import FIXTURES, GROUP, PLURAL, VERSION, widget
 
@@ -39,3 +40,21 @@ async def test_restart_loses_nothing(tmp_path: Path) -> None:
             )
             assert int(cm.metadata.resource_version) > rv_before
         assert sb.store.pod_log("default", "p") == "out\n"
+
+
+async def test_a_failed_start_leaves_nothing_running(tmp_path: Path) -> None:
+    bad = tmp_path / "crds"
+    bad.mkdir()
+    (bad / "broken.yaml").write_text(
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n"
+        "metadata: {name: wrong.example.dev}\n"
+        "spec: {group: example.dev, names: {kind: T, plural: things}, scope: Namespaced, versions: []}\n"
+    )
+    sb = Sandbox(crds_dir=bad, node=False, data_dir=tmp_path / "data")
+    try:
+        await sb.__aenter__()
+    except ApiError as exc:
+        assert exc.code == 422 and "spec.names.plural" in exc.message
+    else:
+        raise AssertionError("a CRD whose name does not match must fail the start")
+    assert sb.store.persistence is None  # closed
