@@ -99,10 +99,21 @@ class OperatorProcess:
         await self.proc.wait()
         self.kills += 1
 
+    def pause(self) -> None:
+        """SIGSTOP: a process that stops answering but holds its sockets (a hung node, a GC
+        pause, a VM migration) and may come back with stale in-memory beliefs."""
+        assert self.proc is not None and self.proc.returncode is None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
+
     async def stop(self) -> None:
         """SIGTERM and wait (SIGKILL after 10 s)."""
         if self.proc is None or self.proc.returncode is not None:
             return
+        self.proc.send_signal(signal.SIGCONT)  # a paused process cannot handle SIGTERM
         self.proc.send_signal(signal.SIGTERM)
         try:
             async with asyncio.timeout(10):

@@ -5,13 +5,16 @@ default), then finishes the flow with every task run once and every transition E
 Replica A starts first and leads; replica B starts second, so the webhook configuration points at
 B (each replica registers its own URL in the sandbox) and survives A's death. A dead leader
 cannot release the Lease, which is the point: B must wait the lease out, not a moment less
-(no split brain) and not much more.
+(no split brain) and not much more. A second test pauses the leader with SIGSTOP instead: once
+B leads, the old leader is resumed with its stale cache and queued work; it must find B on the
+Lease, stop its controllers and exit 1, and nothing may run twice.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -64,10 +67,21 @@ def check_once(scenario: Scenario, seen: Observed) -> None:
     assert all(n == 1 for n in seen.event_counts.values()), seen.event_counts
 
 
-@pytest.mark.timeout(120)
-async def test_follower_takes_over_after_the_lease_expires(
-    sandbox: Sandbox, client: KubeClient, scenario: Scenario, tmp_path: Path
-) -> None:
+@dataclass
+class Failover:
+    phase_at_loss: str
+    takeover_seconds: float
+    flow_seconds: float
+    seen: Observed
+    spans: list[dict[str, Any]]
+    old_leader_exit: int | None
+    """Exit code of the paused leader after it was resumed (None when it was killed)."""
+
+
+async def fail_over(
+    sandbox: Sandbox, client: KubeClient, scenario: Scenario, tmp_path: Path, *, pause: bool
+) -> Failover:
+    """A leads, B follows; A is SIGKILLed (or SIGSTOPped, then resumed after B took over)."""
     scenario.task_sleep = TASK_SLEEP
     replicas = {
         name: OperatorProcess(
@@ -80,6 +94,7 @@ async def test_follower_takes_over_after_the_lease_expires(
         for name in ("operator-a", "operator-b")
     }
     a, b = replicas["operator-a"], replicas["operator-b"]
+    exit_code = None
     try:
         await a.start()
         await a.wait_ready()
@@ -90,21 +105,28 @@ async def test_follower_takes_over_after_the_lease_expires(
         started = time.monotonic()
         await scenario.deploy()
         await scenario.wait_admitted()
-
         async with asyncio.timeout(30):  # mid-flow: the workloads' pre-deployment tasks run
             while True:
                 if "WorkloadPreDeployTasks" in await scenario.phase():
                     break
                 await asyncio.sleep(0.05)
         assert await holder(client) == a.identity
-        killed_at = time.monotonic()
-        await a.kill()
-        phase_at_kill = await scenario.phase()
+        lost_at = time.monotonic()
+        if pause:
+            a.pause()
+        else:
+            await a.kill()
+        phase = await scenario.phase()
         # B must not take a Lease that is still valid by its own observation
         await asyncio.sleep(LEASE_DURATION - 2 * RETRY_PERIOD)
         assert await holder(client) == a.identity, "the Lease was taken before it expired"
         await wait_holder(client, b.identity, within=2 * LEASE_DURATION)
-        takeover = time.monotonic() - killed_at
+        takeover = time.monotonic() - lost_at
+        if pause:
+            a.resume()  # it wakes up believing it leads; it must step down, not act
+            assert a.proc is not None
+            async with asyncio.timeout(3 * RETRY_PERIOD + 5):
+                exit_code = await a.proc.wait()
         await scenario.wait_done(within=60)
         took = time.monotonic() - started
         await scenario.wait_lines()
@@ -117,16 +139,44 @@ async def test_follower_takes_over_after_the_lease_expires(
     finally:
         for r in replicas.values():
             await r.stop()
-    print(
-        f"\nfailover: killed at {phase_at_kill}; B leads {takeover:.2f} s after the kill; "
-        f"flow {took:.2f} s in all"
-    )
-    assert LEASE_DURATION - RETRY_PERIOD <= takeover <= LEASE_DURATION + 2 * RETRY_PERIOD + 1
-    check_once(scenario, seen)
-    # both replicas' spans together: none exported twice
-    spans = [s for r in ("operator-a", "operator-b") for s in _read(tmp_path / f"{r}-spans.jsonl")]
-    ids = [s["spanId"] for s in spans]
+    spans = [s for r in replicas for s in _read(tmp_path / f"{r}-spans.jsonl")]
+    return Failover(phase, takeover, took, seen, spans, exit_code)
+
+
+def check_failover(scenario: Scenario, result: Failover) -> None:
+    assert result.takeover_seconds >= LEASE_DURATION - RETRY_PERIOD
+    assert result.takeover_seconds <= LEASE_DURATION + 2 * RETRY_PERIOD + 1
+    check_once(scenario, result.seen)
+    ids = [s["spanId"] for s in result.spans]  # both replicas' spans: none exported twice
     assert len(ids) == len(set(ids))
+
+
+@pytest.mark.timeout(120)
+async def test_follower_takes_over_after_the_leader_is_killed(
+    sandbox: Sandbox, client: KubeClient, scenario: Scenario, tmp_path: Path
+) -> None:
+    result = await fail_over(sandbox, client, scenario, tmp_path, pause=False)
+    print(
+        f"\nfailover after SIGKILL at {result.phase_at_loss}: B leads "
+        f"{result.takeover_seconds:.2f} s later; flow {result.flow_seconds:.2f} s in all"
+    )
+    check_failover(scenario, result)
+
+
+@pytest.mark.timeout(120)
+async def test_a_paused_leader_steps_down_when_it_wakes_up(
+    sandbox: Sandbox, client: KubeClient, scenario: Scenario, tmp_path: Path
+) -> None:
+    """SIGSTOP the leader: B takes over; SIGCONT: A finds B on the Lease and exits (1, as after
+    any lost Lease) without running anything twice on its stale cache."""
+    result = await fail_over(sandbox, client, scenario, tmp_path, pause=True)
+    print(
+        f"\nfailover after SIGSTOP at {result.phase_at_loss}: B leads "
+        f"{result.takeover_seconds:.2f} s later; old leader exit {result.old_leader_exit}; "
+        f"flow {result.flow_seconds:.2f} s in all"
+    )
+    assert result.old_leader_exit == 1
+    check_failover(scenario, result)
 
 
 def _read(path: Path) -> list[dict[str, Any]]:
