@@ -142,6 +142,17 @@ class ResourceHandlers:
                 if t.subresource == "log":
                     return await self.log(request, t)
                 return self.get(request, t)
+            case "create" if t.subresource == "binding":
+                assert t.name is not None
+                await self.api.bind(t.rt, t.namespace or "", t.name, await _json_body(request))
+                body = {
+                    "kind": "Status",
+                    "apiVersion": "v1",
+                    "metadata": {},
+                    "status": "Success",
+                    "code": 201,
+                }
+                return json_response(dumps(body), 201)
             case "create":
                 if t.name is not None or (t.rt.namespaced and t.namespace is None):
                     raise errors.method_not_allowed("POST", t.rt.plural)

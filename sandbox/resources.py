@@ -95,6 +95,8 @@ class ResourceType:
                 "kind": "Pod" if sub == "log" else self.kind,
                 "verbs": ["get"],
             }
+            if sub == "binding":
+                entry.update(kind="Binding", verbs=["create"])
             if sub == "scale":
                 entry.update(
                     group="autoscaling",
@@ -133,7 +135,16 @@ def _b(
 
 BUILTINS: tuple[ResourceType, ...] = (
     _b("", "v1", "namespaces", "Namespace", False, ("ns",), status=True),
-    _b("", "v1", "pods", "Pod", short=("po",), status=True, subs=("log",), categories=("all",)),
+    _b(
+        "",
+        "v1",
+        "pods",
+        "Pod",
+        short=("po",),
+        status=True,
+        subs=("log", "binding"),
+        categories=("all",),
+    ),
     _b("", "v1", "events", "Event", short=("ev",)),
     _b("", "v1", "configmaps", "ConfigMap", short=("cm",)),
     _b("", "v1", "secrets", "Secret"),

@@ -244,7 +244,9 @@ class Api:
                 "the object has been modified; please apply your changes to the latest version and try again",
             )
         old_meta = old.obj["metadata"]
-        if subresource == "status":
+        if subresource == "binding":
+            pass  # `bind` built the whole object: nodeName and the PodScheduled condition
+        elif subresource == "status":
             status = obj.get("status")
             obj = json.loads(old.raw)
             if status is None:
@@ -442,6 +444,36 @@ class Api:
             WriteOptions(opts.dry_run, "", opts.field_validation, opts.force),
         )
         return entry, False
+
+    async def bind(self, rt: ResourceType, namespace: str, name: str, body: Any) -> Entry:
+        """pods/binding: assign a pod to a node (spec.nodeName + PodScheduled=True), once."""
+        if not isinstance(body, dict):
+            raise errors.bad_request("the body of the request must be a Binding")
+        node = (body.get("target") or {}).get("name")
+        if not node:
+            raise errors.invalid(
+                "Binding", "", name, [("target.name", "FieldValueRequired", "Required value")]
+            )
+        old = self._get(rt, namespace, name)
+        current = (old.obj.get("spec") or {}).get("nodeName")
+        if current:
+            raise errors.conflict(
+                rt.plural, rt.group, name, f'pod {name} is already assigned to node "{current}"'
+            )
+        obj = json.loads(old.raw)
+        obj["spec"]["nodeName"] = node
+        status = obj.setdefault("status", {})
+        conditions = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
+        conditions.append(
+            {
+                "type": "PodScheduled",
+                "status": "True",
+                "lastProbeTime": None,
+                "lastTransitionTime": now_rfc3339(),
+            }
+        )
+        status["conditions"] = conditions
+        return await self._write(rt, old, obj, "binding", WriteOptions())
 
     # ---- delete
     async def delete(

@@ -328,3 +328,25 @@ async def test_workload_selector_must_match_template(kube: client.ApiClient) -> 
             },  # type: ignore[dict-item]
         )
     assert err.value.status == 422 and 'Unsupported value: \\"Always\\"' in err.value.body
+
+
+async def test_pod_binding_assigns_a_node_once(kube: client.ApiClient, sandbox: Sandbox) -> None:
+    core = client.CoreV1Api(kube)
+    await core.create_namespaced_pod("default", pod("p"))
+    binding = {
+        "apiVersion": "v1",
+        "kind": "Binding",
+        "metadata": {"name": "p"},
+        "target": {"kind": "Node", "name": "sandbox-node"},
+    }
+    # like a real server it answers a Status, which the generated client cannot read as a
+    # Binding, hence the raw response
+    resp = await core.create_namespaced_pod_binding("p", "default", binding, _preload_content=False)
+    assert resp.status == 201
+    bound = await core.read_namespaced_pod("p", "default")
+    assert bound.spec.node_name == "sandbox-node"
+    assert [(c.type, c.status) for c in bound.status.conditions] == [("PodScheduled", "True")]
+    again = await core.create_namespaced_pod_binding(
+        "p", "default", binding, _preload_content=False
+    )
+    assert again.status == 409
