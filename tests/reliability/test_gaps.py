@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from lifecycle import model
+from lifecycle.app import Operator
 from lifecycle.kube import KubeClient, Transient
 from lifecycle.kube.events import EventRecorder
 from sandbox.faults import FaultSettings
@@ -21,6 +22,7 @@ from sandbox.server import Sandbox
 from tests.reliability.conftest import KEPTN_NAMESPACE
 from tests.reliability.operator_process import OperatorProcess
 from tests.reliability.scenario import Scenario
+from tests.reliability.test_api_faults import settings as operator_settings
 
 
 @pytest.fixture
@@ -72,6 +74,66 @@ async def test_event_recorder_retries_transient_errors(bare: Sandbox) -> None:
 
 @pytest.mark.xfail(
     strict=True,
+    reason="lifecycle/controllers/admission.py register_webhooks lets a Transient error of its "
+    "get/create/replace escape, so Operator.start() raises and `klt operator` exits "
+    "(3 of 10 starts at a 10% error rate); the writes should be retried with backoff",
+)
+@pytest.mark.timeout(60)
+async def test_the_operator_starts_while_the_api_hiccups(sandbox: Sandbox, tmp_path: Path) -> None:
+    for seed in range(1, 6):  # half of all GETs fail: each start meets some
+        sandbox.faults.replace(FaultSettings(error_rate={"get": 0.5}, error_kind="503", seed=seed))
+        operator = Operator(operator_settings(sandbox, tmp_path / str(seed)))
+        try:
+            await operator.start()
+            async with asyncio.timeout(20):
+                await operator.wait_leading()
+        finally:
+            await operator.stop()
+            sandbox.faults.replace(FaultSettings())
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="lifecycle/webhook.py PodMutator._apply turns any exception of the KeptnWorkload "
+    "create into _WriteFailed at once (only lost races loop): one transient error gates the "
+    "pod with no KeptnWorkload, and nothing ever creates it, so the pod stays Pending forever",
+)
+@pytest.mark.timeout(60)
+async def test_a_transient_error_at_admission_does_not_strand_the_pod(
+    sandbox: Sandbox, client: KubeClient, tmp_path: Path
+) -> None:
+    scenario = Scenario(
+        client=client,
+        namespace="shop",
+        out_file=tmp_path / "runs.txt",
+        app_pre=(),
+        app_post=(),
+        workload_pre=(),
+        workload_post=(),
+    )
+    await scenario.apply_app()
+    operator = Operator(operator_settings(sandbox, tmp_path))
+    try:
+        await operator.start()
+        async with asyncio.timeout(20):
+            await operator.wait_leading()
+        # most creates fail for a while: the node retries its pod creates, the webhook does not
+        sandbox.faults.replace(FaultSettings(error_rate={"create": 0.8}, error_kind="500", seed=3))
+        await scenario.deploy()
+        async with asyncio.timeout(20):
+            while True:
+                if len(await scenario.list(model.POD, "app")) == len(scenario.workloads):
+                    break
+                await asyncio.sleep(0.05)
+        sandbox.faults.replace(FaultSettings())
+        await scenario.wait_done(within=6)
+    finally:
+        sandbox.faults.replace(FaultSettings())
+        await operator.stop()
+
+
+@pytest.mark.xfail(
+    strict=True,
     reason="deploy/operator/webhooks.yaml has failurePolicy Ignore and nothing reconciles "
     "annotated workloads whose pods were admitted while no operator served the webhook: "
     "the pods run ungated, no KeptnWorkload is created, the AppVersion waits in AppDeploy",
@@ -110,7 +172,7 @@ async def test_pods_created_while_the_operator_is_down_still_get_a_lifecycle(
                 await asyncio.sleep(0.05)
         await operator.start()
         await operator.wait_ready()
-        await scenario.wait_done(within=15)
+        await scenario.wait_done(within=6)
         wvs = await scenario.list(model.KEPTN_WORKLOAD_VERSION)
         assert [w["status"]["status"] for w in wvs] == ["Succeeded"]
     finally:
