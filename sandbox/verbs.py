@@ -166,7 +166,7 @@ class Api:
         prune_custom(rt, obj, opts.field_validation)
         if opts.field_manager:
             meta["managedFields"] = [
-                managed_entry(opts.field_manager, "Update", rt.api_version, obj)
+                managed_entry(opts.field_manager, "Update", rt.api_version, obj, rt.strategic)
             ]
         if self.admission is not None:
             obj = await self.admission.mutate(rt, "CREATE", "", namespace, obj, None, opts.dry_run)
@@ -292,7 +292,12 @@ class Api:
         prune_custom(rt, obj, opts.field_validation)
         if opts.field_manager and subresource != "status":
             obj["metadata"]["managedFields"] = merge_managed(
-                old_meta.get("managedFields"), opts.field_manager, "Update", rt.api_version, obj
+                old_meta.get("managedFields"),
+                opts.field_manager,
+                "Update",
+                rt.api_version,
+                obj,
+                rt.strategic,
             )
         elif "managedFields" in old_meta and "managedFields" not in obj["metadata"]:
             obj["metadata"]["managedFields"] = old_meta["managedFields"]
@@ -419,7 +424,7 @@ class Api:
                 raise errors.not_found(rt.plural, rt.group, name)
             created = copy.deepcopy(config)
             created["metadata"]["managedFields"] = [
-                managed_entry(opts.field_manager, "Apply", rt.api_version, config)
+                managed_entry(opts.field_manager, "Apply", rt.api_version, config, rt.strategic)
             ]
             entry = await self.create(
                 rt, namespace, created, WriteOptions(opts.dry_run, "", opts.field_validation)
@@ -435,6 +440,7 @@ class Api:
             "Apply",
             rt.api_version,
             config,
+            rt.strategic,
         )
         entry = await self._write(
             rt,

@@ -231,3 +231,56 @@ async def test_job_defaults_selector_and_labels(kube: client.ApiClient) -> None:
         "batch.kubernetes.io/controller-uid": job.metadata.uid
     }
     assert job.spec.template.metadata.labels["job-name"] == "j"
+
+
+async def test_server_side_apply_tracks_keyed_list_items(kube: client.ApiClient) -> None:
+    apps = client.AppsV1Api(kube)
+
+    def deployment(containers: list[dict[str, object]]) -> dict[str, object]:
+        return {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "web"},
+            "spec": {
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {
+                    "metadata": {"labels": {"app": "web"}},
+                    "spec": {"containers": containers},
+                },
+            },
+        }
+
+    async def apply(body: dict[str, object]) -> None:
+        await apps.patch_namespaced_deployment(
+            "web", "default", body, field_manager="ci", _content_type="application/apply-patch+yaml"
+        )
+
+    env = [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]
+    await apply(
+        deployment(
+            [{"name": "web", "image": "web:1", "env": env}, {"name": "side", "image": "side:1"}]
+        )
+    )
+    # another manager adds an env var of its own
+    await apps.patch_namespaced_deployment(
+        "web",
+        "default",
+        {
+            "spec": {
+                "template": {
+                    "spec": {"containers": [{"name": "web", "env": [{"name": "C", "value": "3"}]}]}
+                }
+            }
+        },
+    )
+    await apply(
+        deployment([{"name": "web", "image": "web:2", "env": [{"name": "A", "value": "1"}]}])
+    )
+    live = await apps.read_namespaced_deployment("web", "default")
+    containers = live.spec.template.spec.containers
+    assert [c.name for c in containers] == ["web"]  # "side" is no longer applied: removed
+    assert containers[0].image == "web:2"
+    assert [e.name for e in containers[0].env] == ["A", "C"]  # B dropped, C (not ours) kept
+    fields = next(m for m in live.metadata.managed_fields if m.manager == "ci").fields_v1
+    web = fields["f:spec"]["f:template"]["f:spec"]["f:containers"]['k:{"name":"web"}']
+    assert "." in web and 'k:{"name":"A"}' in web["f:env"]
