@@ -48,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name, command in COMMANDS.items():
         try:
             add_arguments, run = _load(command.target)
-        except ImportError:
+        except (ImportError, AttributeError):
             sub.add_parser(name, help=f"{command.help} (not built yet)")
             continue
         p = sub.add_parser(name, help=command.help, description=command.help)
