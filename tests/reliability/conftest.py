@@ -13,7 +13,10 @@ from pathlib import Path
 import pytest
 
 from lifecycle import model
+from lifecycle.controllers.context import OperatorSettings
 from lifecycle.kube import KubeClient
+from lifecycle.server import ServerConfig
+from lifecycle.settings import RunSettings
 from sandbox.node import NodeSettings, Outcome
 from sandbox.server import Sandbox
 from tests.reliability.scenario import Scenario
@@ -35,6 +38,18 @@ async def opt_in(client: KubeClient, namespace: str) -> None:
     annotations = {"keptn.sh/lifecycle-toolkit": "enabled"}
     await client.create(
         model.NAMESPACE, {"metadata": {"name": namespace, "annotations": annotations}}
+    )
+
+
+def operator_settings(sandbox: Sandbox, tmp_path: Path) -> RunSettings:
+    """Settings of an in-process operator: free ports, webhooks by URL, a stable identity."""
+    return RunSettings(
+        kubeconfig=str(sandbox.kubeconfig_path),
+        webhook_url_host="127.0.0.1",
+        server=ServerConfig(host="127.0.0.1", webhook_port=0, metrics_port=0, probe_port=0),
+        cert_dir=tmp_path / "certs",
+        operator=OperatorSettings(keptn_namespace=KEPTN_NAMESPACE, workers=4),
+        leader_identity="operator-0",
     )
 
 

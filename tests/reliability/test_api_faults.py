@@ -23,12 +23,9 @@ import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from lifecycle.app import Operator
-from lifecycle.controllers.context import OperatorSettings
-from lifecycle.server import ServerConfig
-from lifecycle.settings import RunSettings
 from sandbox.faults import FaultSettings
 from sandbox.server import Sandbox
-from tests.reliability.conftest import KEPTN_NAMESPACE
+from tests.reliability.conftest import operator_settings
 from tests.reliability.scenario import Scenario
 
 ERROR_RATE = 0.1
@@ -88,24 +85,13 @@ async def faults(sandbox: Sandbox) -> AsyncIterator[FaultRotation]:
         rotation.off()
 
 
-def settings(sandbox: Sandbox, tmp_path: Path) -> RunSettings:
-    return RunSettings(
-        kubeconfig=str(sandbox.kubeconfig_path),
-        webhook_url_host="127.0.0.1",
-        server=ServerConfig(host="127.0.0.1", webhook_port=0, metrics_port=0, probe_port=0),
-        cert_dir=tmp_path / "certs",
-        operator=OperatorSettings(keptn_namespace=KEPTN_NAMESPACE, workers=4),
-        leader_identity="operator-0",
-    )
-
-
 @pytest.mark.timeout(120)
 async def test_flow_completes_once_under_api_faults(
     sandbox: Sandbox, scenario: Scenario, tmp_path: Path
 ) -> None:
     scenario.task_sleep = TASK_SLEEP
     spans = InMemorySpanExporter()
-    operator = Operator(settings(sandbox, tmp_path), span_exporter=spans)
+    operator = Operator(operator_settings(sandbox, tmp_path), span_exporter=spans)
     await scenario.apply_app()
     try:
         await operator.start()

@@ -19,10 +19,9 @@ from lifecycle.kube import KubeClient, Transient
 from lifecycle.kube.events import EventRecorder
 from sandbox.faults import FaultSettings
 from sandbox.server import Sandbox
-from tests.reliability.conftest import KEPTN_NAMESPACE
+from tests.reliability.conftest import KEPTN_NAMESPACE, operator_settings
 from tests.reliability.operator_process import OperatorProcess
 from tests.reliability.scenario import Scenario
-from tests.reliability.test_api_faults import settings as operator_settings
 
 
 @pytest.fixture
