@@ -21,8 +21,10 @@ recognise it) when the kill lands between the collector's answer and the mark wr
 Invariants: never awaits the exporter inside a reconcile (confirmations arrive on the batch
 thread and are moved to the loop); one mark patch per object per confirmation batch (merge
 patch of the carrier keys / annotation only, no resourceVersion: marks never conflict). An
-export not confirmed within ``retry_after`` s (dropped by a full queue, exporter failure) may be
-tried again by the next reconcile. Must not: build spans from anything but the object's body.
+export not confirmed within ``retry_after`` s (dropped by a full queue) or failed may be tried
+again by the next reconcile; a confirmed one is never exported again by the same process (a
+failed mark write is retried, not the export).
+Must not: build spans from anything but the object's body.
 """
 
 from __future__ import annotations
@@ -49,6 +51,8 @@ EXPORTED = "exported"
 """Key in a phase carrier: its span was delivered to the exporter's backend."""
 EXPORTED_ANNOTATION = "keptn.sh/span-exported"
 ROOT = "root"
+_MARK_ATTEMPTS = 8
+"""Mark writes per confirmation batch (backoff 50 ms doubling, ~6 s in all)."""
 _NOT_SPANS = ("parent",)
 
 Key = tuple[str, str, str, str]
@@ -92,6 +96,8 @@ class SpanMarks:
         self._sink = sink
         self._retry_after = retry_after
         self._in_flight: dict[Key, float] = {}
+        self._delivered: set[Key] = set()
+        """Confirmed by the exporter, mark not written yet: never exported again by this process."""
         self._confirmed: dict[tuple[str, str, str], set[str]] = {}
         self._kinds: dict[str, ResourceKind] = {}
         self._flushing: set[asyncio.Task[None]] = set()
@@ -130,6 +136,8 @@ class SpanMarks:
         now = time.monotonic()
         if isinstance(self._sink, Tracing) and not self._sink.exporting:
             return  # nothing to deliver, so nothing to mark (a later exporter gets them)
+        if key in self._delivered:
+            return
         if now - self._in_flight.get(key, -self._retry_after) < self._retry_after:
             return  # exported by this process, confirmation pending
         self._in_flight[key] = now
@@ -150,6 +158,7 @@ class SpanMarks:
         if not ok:
             self._in_flight.pop(key, None)  # the next reconcile exports it again
             return
+        self._delivered.add(key)
         plural, namespace, name, phase = key
         pending = self._confirmed.setdefault((plural, namespace, name), set())
         if pending:
@@ -165,24 +174,33 @@ class SpanMarks:
         phases = self._confirmed.pop(obj, set())
         plural, namespace, name = obj
         kind = self._kinds[plural]
-        try:
-            if phases == {""}:
-                body: Body = {"metadata": {"annotations": {EXPORTED_ANNOTATION: "true"}}}
-                await self._client.patch(kind, name, body, namespace)
-            else:
-                carriers = {p: {EXPORTED: "true"} for p in sorted(phases) if p}
-                await self._client.patch_status(
-                    kind, name, {"status": {"phaseTraceIDs": carriers}}, namespace
-                )
-        except NotFound:
-            pass  # deleted meanwhile: nothing left to mark
-        except KubeError as err:
-            log.warning("span marks of %s %s/%s not written: %s", kind.kind, namespace, name, err)
-            for phase in phases:  # exported again by a later reconcile (a duplicate at worst)
-                self._in_flight.pop((plural, namespace, name, phase), None)
-            return
+        if phases == {""}:
+            body: Body = {"metadata": {"annotations": {EXPORTED_ANNOTATION: "true"}}}
+        else:
+            carriers = {p: {EXPORTED: "true"} for p in sorted(phases) if p}
+            body = {"status": {"phaseTraceIDs": carriers}}
+        for attempt in range(_MARK_ATTEMPTS):
+            try:
+                if "status" in body:
+                    await self._client.patch_status(kind, name, body, namespace)
+                else:
+                    await self._client.patch(kind, name, body, namespace)
+                break
+            except NotFound:
+                break  # deleted meanwhile: nothing left to mark
+            except KubeError as err:
+                # The span is delivered; only the mark is missing. Retrying the write (not the
+                # export) keeps API trouble from turning into duplicate spans.
+                if attempt + 1 == _MARK_ATTEMPTS:
+                    log.warning(
+                        "span marks of %s %s/%s not written: %s", kind.kind, namespace, name, err
+                    )
+                    return  # stays delivered: only a restart could export it again
+                await asyncio.sleep(0.05 * 2**attempt)
         for phase in phases:
-            self._in_flight.pop((plural, namespace, name, phase), None)
+            key = (plural, namespace, name, phase)
+            self._in_flight.pop(key, None)
+            self._delivered.discard(key)
 
     async def close(self) -> None:
         """Wait for mark writes already scheduled (shutdown)."""
