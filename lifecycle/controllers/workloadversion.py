@@ -103,7 +103,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         if obj is None:
             executor.forget(key)
             return None
-        if is_completed(obj) or executor.stale(obj):
+        if executor.stale(obj) or is_completed(obj):  # stale() first: it drops old marks
             return None
         snapshot = WorkloadVersionSnapshot(
             obj=obj,
