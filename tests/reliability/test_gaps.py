@@ -18,6 +18,8 @@ from lifecycle.app import Operator
 from lifecycle.kube import KubeClient, Transient
 from lifecycle.kube.events import EventRecorder
 from sandbox.faults import FaultSettings
+from sandbox.node.client import CONFIGMAPS, ApiClient
+from sandbox.node.informer import Informer as NodeInformer
 from sandbox.server import Sandbox
 from tests.reliability.conftest import KEPTN_NAMESPACE, operator_settings
 from tests.reliability.operator_process import OperatorProcess
@@ -44,6 +46,38 @@ async def test_a_watch_answered_with_an_error_status_raises_our_error(bare: Sand
     finally:
         bare.faults.replace(FaultSettings())
         await client.close()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="sandbox/node/informer.py Informer._relist skips an object whose listed "
+    "resourceVersion equals the cached one, but remember() put the kubelet's own write in the "
+    "cache without an event: when that write's watch event is lost to a cut stream and a 410, "
+    "no handler ever sees it (a Job whose pod Succeeded stays active forever)",
+)
+async def test_the_node_informer_reports_its_own_write_after_a_relist(bare: Sandbox) -> None:
+    api = ApiClient(bare.url, bare.token)
+    seen: list[tuple[str, str]] = []
+    informer = NodeInformer(
+        api, CONFIGMAPS, lambda kind, obj: seen.append((kind, obj["data"]["step"]))
+    )
+    try:
+        await api.create(CONFIGMAPS, "default", {"metadata": {"name": "c"}, "data": {"step": "1"}})
+        informer.start()
+        async with asyncio.timeout(5):
+            await informer.synced.wait()
+        # Every request now takes 0.3 s and every watch that resumes gets 410: the informer's
+        # re-list reaches the server only after our write below has landed and been remembered.
+        bare.faults.replace(FaultSettings(latency_seconds=0.3, watch_gone=True))
+        bare.store.close_watchers()
+        patch = {"data": {"step": "2"}}
+        informer.remember(await api.patch(CONFIGMAPS, "default", "c", patch))
+        await asyncio.sleep(1.5)
+        assert ("MODIFIED", "2") in seen, seen
+    finally:
+        bare.faults.replace(FaultSettings())
+        await informer.stop()
+        await api.close()
 
 
 @pytest.mark.xfail(
@@ -125,7 +159,7 @@ async def test_a_transient_error_at_admission_does_not_strand_the_pod(
                     break
                 await asyncio.sleep(0.05)
         sandbox.faults.replace(FaultSettings())
-        await scenario.wait_done(within=6)
+        await scenario.wait_done(within=4)
     finally:
         sandbox.faults.replace(FaultSettings())
         await operator.stop()
@@ -171,7 +205,7 @@ async def test_pods_created_while_the_operator_is_down_still_get_a_lifecycle(
                 await asyncio.sleep(0.05)
         await operator.start()
         await operator.wait_ready()
-        await scenario.wait_done(within=6)
+        await scenario.wait_done(within=4)
         wvs = await scenario.list(model.KEPTN_WORKLOAD_VERSION)
         assert [w["status"]["status"] for w in wvs] == ["Succeeded"]
     finally:
