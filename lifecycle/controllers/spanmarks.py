@@ -97,7 +97,7 @@ class SpanMarks:
         self._retry_after = retry_after
         self._in_flight: dict[Key, float] = {}
         self._delivered: set[Key] = set()
-        """Confirmed by the exporter, mark not written yet: never exported again by this process."""
+        """Confirmed by the exporter, mark not yet seen in the cache: not exported again here."""
         self._confirmed: dict[tuple[str, str, str], set[str]] = {}
         self._kinds: dict[str, ResourceKind] = {}
         self._flushing: set[asyncio.Task[None]] = set()
@@ -106,7 +106,10 @@ class SpanMarks:
         self, kind: ResourceKind, body: Mapping[str, Any], *, previous_root: str | None = None
     ) -> None:
         """Export the ended, unmarked phase and root spans of an AppVersion/WorkloadVersion."""
-        for phase in unmarked_carriers(body):
+        unmarked = unmarked_carriers(body)
+        if self._delivered:
+            self._forget_marked(kind, body, unmarked)
+        for phase in unmarked:
             span = build_phase_span(
                 body,
                 phase,
@@ -121,12 +124,23 @@ class SpanMarks:
     ) -> None:
         """Export the span of an ended, unmarked KeptnTask/KeptnEvaluation."""
         if (_get(body, "metadata", "annotations") or {}).get(EXPORTED_ANNOTATION):
+            if self._delivered:
+                self._forget_marked(kind, body, [])
             return
         span = build_child_span(
             body, parent_traceparent=parent_traceparent, resource=self._sink.resource
         )
         if span is not None:
             self._send(kind, body, "", span)
+
+    def _forget_marked(
+        self, kind: ResourceKind, body: Mapping[str, Any], unmarked: list[str]
+    ) -> None:
+        """The cache shows our marks now: stale copies can no longer trigger a re-export."""
+        meta = body.get("metadata") or {}
+        obj = (kind.plural, str(meta.get("namespace", "")), str(meta.get("name", "")))
+        for key in [k for k in self._delivered if k[:3] == obj and k[3] not in unmarked]:
+            self._delivered.discard(key)
 
     def _send(
         self, kind: ResourceKind, body: Mapping[str, Any], phase: str, span: ReadableSpan
@@ -198,9 +212,9 @@ class SpanMarks:
                     return  # stays delivered: only a restart could export it again
                 await asyncio.sleep(0.05 * 2**attempt)
         for phase in phases:
-            key = (plural, namespace, name, phase)
-            self._in_flight.pop(key, None)
-            self._delivered.discard(key)
+            # stays in _delivered until the cache shows the mark: a reconcile of the copy
+            # cached before the mark write must not export the span again
+            self._in_flight.pop((plural, namespace, name, phase), None)
 
     async def close(self) -> None:
         """Wait for mark writes already scheduled (shutdown)."""
