@@ -15,8 +15,10 @@ Must not: block or raise out of the mutator's calls other than as the protocol s
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
+import random
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,7 @@ import yaml
 
 from lifecycle import model
 from lifecycle.kube.client import Body, KubeClient
-from lifecycle.kube.errors import AlreadyExists, Conflict, NotFound
+from lifecycle.kube.errors import AlreadyExists, Conflict, NotFound, Transient
 from lifecycle.kube.events import EventRecorder
 from lifecycle.kube.informer import Informer
 from lifecycle.model import ResourceKind
@@ -155,12 +157,18 @@ def webhook_configurations(
 
 
 async def register_webhooks(
-    client: KubeClient, *, ca_bundle: str, url_base: str | None, keptn_namespace: str
+    client: KubeClient,
+    *,
+    ca_bundle: str,
+    url_base: str | None,
+    keptn_namespace: str,
+    give_up_after: float = 60.0,
 ) -> None:
     """Create or update our webhook configurations (see `webhook_configurations`).
 
     In-cluster (no `url_base`) an existing configuration keeps everything (selectors, failure
-    policy a Helm chart may have set) except the caBundle of each webhook.
+    policy a Helm chart may have set) except the caBundle of each webhook. Transient API errors
+    are retried with jittered backoff for up to `give_up_after` seconds (then TimeoutError).
     """
     if not WEBHOOKS_MANIFEST.exists():
         log.warning("no %s: webhook configurations not registered", WEBHOOKS_MANIFEST)
@@ -168,29 +176,48 @@ async def register_webhooks(
     for body in webhook_configurations(
         ca_bundle=ca_bundle, url_base=url_base, keptn_namespace=keptn_namespace
     ):
-        kind = MUTATING if body["kind"] == MUTATING.kind else VALIDATING
-        name = body["metadata"]["name"]
-        for _ in range(5):
-            try:
-                current = await client.get(kind, name)
-            except NotFound:
+        delay = 0.05
+        async with asyncio.timeout(give_up_after):
+            while True:
                 try:
-                    await client.create(kind, copy.deepcopy(body))
+                    await _register_one(
+                        client, body, in_cluster=url_base is None, ca_bundle=ca_bundle
+                    )
                     break
-                except AlreadyExists:
-                    continue
-            if url_base is None:
-                desired = copy.deepcopy(current)
-                for hook in desired.get("webhooks") or ():
-                    hook.setdefault("clientConfig", {})["caBundle"] = ca_bundle
-            else:
-                desired = copy.deepcopy(body)
-                desired["metadata"]["resourceVersion"] = current["metadata"].get("resourceVersion")
-            if desired == current:
-                break
+                except Transient as exc:  # the API server hiccups at start: retry, do not exit
+                    log.info(
+                        "registering %s: %s; retry in %.2fs", body["metadata"]["name"], exc, delay
+                    )
+                    await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+                    delay = min(delay * 2, 2.0)
+
+
+async def _register_one(
+    client: KubeClient, body: Body, *, in_cluster: bool, ca_bundle: str
+) -> None:
+    kind = MUTATING if body["kind"] == MUTATING.kind else VALIDATING
+    name = body["metadata"]["name"]
+    for _ in range(5):
+        try:
+            current = await client.get(kind, name)
+        except NotFound:
             try:
-                await client.replace(kind, desired)
+                await client.create(kind, copy.deepcopy(body))
                 break
-            except Conflict:
+            except AlreadyExists:
                 continue
-        log.info("registered %s %s", kind.kind, name)
+        if in_cluster:
+            desired = copy.deepcopy(current)
+            for hook in desired.get("webhooks") or ():
+                hook.setdefault("clientConfig", {})["caBundle"] = ca_bundle
+        else:
+            desired = copy.deepcopy(body)
+            desired["metadata"]["resourceVersion"] = current["metadata"].get("resourceVersion")
+        if desired == current:
+            break
+        try:
+            await client.replace(kind, desired)
+            break
+        except Conflict:
+            continue
+    log.info("registered %s %s", kind.kind, name)

@@ -7,7 +7,8 @@ the Decision to `FlowExecutor.execute`, which carries it out in this order:
 1. create the requested KeptnTasks / KeptnEvaluations (deterministic names; AlreadyExists counts
    as done, so a replay after a crash creates nothing twice);
 2. emit the decision's Events with the action's key (the recorder names the Event from it, so a
-   replayed transition is a no-op on the API server and sends no second CloudEvent);
+   replayed transition is a no-op on the API server and sends no second CloudEvent) and wait
+   until they are written, so no committed transition is without its Events after a crash;
 3. write ONE merge-patch of `.status` carrying the resourceVersion read (none when empty): a stale
    cache meets 409 Conflict and the reconcile runs again from fresh data;
 4. after the write: telemetry (object_started, phase_ended, object_finished) and the spans of the
@@ -272,6 +273,11 @@ class FlowExecutor:
         for action in decision.actions:
             if isinstance(action, EmitEvent):
                 emit(ctx, self.component, after, action)
+        if any(isinstance(a, EmitEvent) for a in decision.actions):
+            # Written before the status that records the transition: once the status says a
+            # transition happened its Events exist, so a SIGKILL right after the write loses
+            # none (a replay before the write re-emits them under the same keys: no duplicate).
+            await ctx.recorder(self.component).flush()
         if decision.status:
             rv = str(meta.get("resourceVersion", ""))
             patch: Body = {"status": decision.status}
