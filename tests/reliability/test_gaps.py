@@ -3,6 +3,7 @@
 Tests marked `xfail(strict=True)` describe behaviour the operator should have and does not yet:
 they fail today for the reason given, and once the gap is closed they pass, which makes the
 strict marker fail the run so that the marker gets removed. Each reason names the code at fault.
+Tests without a marker are gaps that were closed since (kept as regression tests).
 """
 
 from __future__ import annotations
@@ -105,14 +106,10 @@ async def test_event_recorder_retries_transient_errors(bare: Sandbox) -> None:
         await client.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lifecycle/controllers/admission.py register_webhooks lets a Transient error of its "
-    "get/create/replace escape, so Operator.start() raises and `klt operator` exits "
-    "(3 of 10 starts at a 10% error rate); the writes should be retried with backoff",
-)
 @pytest.mark.timeout(60)
 async def test_the_operator_starts_while_the_api_hiccups(sandbox: Sandbox, tmp_path: Path) -> None:
+    """Webhook registration at start retries transient errors (it used to raise out of
+    Operator.start(): 3 of 10 starts failed at a 10% error rate)."""
     for seed in range(1, 6):  # half of all GETs fail: each start meets some
         sandbox.faults.replace(FaultSettings(error_rate={"get": 0.5}, error_kind="503", seed=seed))
         operator = Operator(operator_settings(sandbox, tmp_path / str(seed)))
