@@ -46,6 +46,7 @@ from lifecycle.controllers.context import (
     ConfigHolder,
     OperatorContext,
 )
+from lifecycle.controllers.spanmarks import SpanMarks
 from lifecycle.controllers.wiring import Recorders, instrument, load_setups
 from lifecycle.kube.client import KubeClient
 from lifecycle.kube.controller import Controller, ObjectKey
@@ -138,6 +139,7 @@ class Operator:
         self.ports: dict[str, int] = {}
         self.lost_leadership = asyncio.Event()
         self._client: KubeClient | None = None
+        self.marks: SpanMarks | None = None
         self._ctx: OperatorContext | None = None
         self._server: OperatorServer | None = None
         self._elector: LeaderElector | None = None
@@ -202,6 +204,7 @@ class Operator:
         s = self.settings
         op = s.operator
         client = self._client = await self._make_client()
+        self.marks = SpanMarks(client=client, sink=self.tracing)
         for kind in KINDS:
             scoped = kind.namespaced and kind not in _CLUSTER_WIDE
             self.informers[kind] = Informer(
@@ -228,6 +231,7 @@ class Operator:
             cloudevents=self.cloudevents,
             settings=op,
             holder=self.holder,
+            marks=self.marks,
         )
         # the defaults until a KeptnConfig is reconciled, with the operator's promotion flag
         apply_config(self.holder, None, promotion_tasks_enabled=op.promotion_tasks_enabled)
@@ -345,6 +349,8 @@ class Operator:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(recorder.flush(), 5.0)
         await self.cloudevents.stop()
+        if self.marks is not None:
+            await self.marks.close()
         for task in list(self._background):
             with contextlib.suppress(Exception):
                 await task

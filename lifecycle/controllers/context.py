@@ -20,6 +20,7 @@ from typing import Any
 
 from lifecycle import model
 from lifecycle.cloudevents import CloudEventSender
+from lifecycle.controllers.spanmarks import SpanMarks
 from lifecycle.kube.client import KubeClient
 from lifecycle.kube.events import EventRecorder
 from lifecycle.kube.informer import Informer, owner_uids
@@ -168,6 +169,9 @@ class OperatorContext:
     settings: OperatorSettings
     holder: ConfigHolder
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    marks: SpanMarks | None = None
+    """Durable span export (lifecycle.controllers.spanmarks): spans built from status are handed
+    here, exported once and marked in the object; None exports straight to `spans` (tests)."""
 
     def informer(self, kind: ResourceKind) -> Informer:
         return self.informers[kind]

@@ -12,7 +12,9 @@ the Decision to `FlowExecutor.execute`, which carries it out in this order:
 3. write ONE merge-patch of `.status` carrying the resourceVersion read (none when empty): a stale
    cache meets 409 Conflict and the reconcile runs again from fresh data;
 4. after the write: telemetry (object_started, phase_ended, object_finished) and the spans of the
-   phases that ended, built from the written status (tracing.spans).
+   phases that ended, built from the written status: through `ctx.marks` (SpanMarks: exported
+   once, then marked `exported` in the carrier, so a crash before delivery re-exports them on
+   the next reconcile, see `sweep`) or, without marks, straight to `ctx.spans`.
 
 Invariants: after a status write the object's key is skipped until the cache shows a newer
 resourceVersion than the one the write started from (the watch event of our own write wakes it),
@@ -369,21 +371,54 @@ class FlowExecutor:
             "spec": spec,
         }
 
+    def sweep(self, obj: Body) -> None:
+        """Hand a reconciled object's ended, unmarked spans to the span marks (no-op without).
+
+        Called on reconciles that decide nothing too (completed objects included), so spans a
+        crash kept from being delivered or marked are exported by the first reconcile after a
+        restart (lifecycle.controllers.spanmarks).
+        """
+        marks = self._ctx.marks
+        if marks is None:
+            return
+        try:
+            marks.version(self._kind, obj, previous_root=self._previous_root(obj))
+        except Exception:  # spans must never fail a reconcile
+            log.exception("%s: span export of %s failed", self.component, key_of(obj))
+
+    def _previous_root(self, obj: Body) -> str | None:
+        status = obj.get("status") or {}
+        root = (status.get("phaseTraceIDs") or {}).get(ROOT_KEY) or {}
+        if not (root.get("endTime") or status.get("endTime")):
+            return None  # only the root span links to the previous version
+        previous = previous_version(self._ctx, obj)
+        carriers = ((previous or {}).get("status") or {}).get("phaseTraceIDs") or {}
+        return (carriers.get(ROOT_KEY) or {}).get("traceparent")
+
     def _record(self, before: Body, after: Body, decision: Decision) -> None:
         ctx = self._ctx
         if "startTime" in decision.status and not (before.get("status") or {}).get("startTime"):
             ctx.telemetry.object_started(after)
+        ended = False
         for action in decision.actions:
             try:
                 if isinstance(action, PhaseEnded):
+                    ended = True
                     ctx.telemetry.phase_ended(
                         after, str(action.phase), str(action.state), action.start, action.end
                     )
-                    export_phase_span(ctx.spans, after, str(action.phase))
+                    if ctx.marks is None:
+                        export_phase_span(ctx.spans, after, str(action.phase))
                 elif isinstance(action, Finished):
+                    ended = True
                     previous = previous_version(ctx, after)
                     ctx.telemetry.object_finished(after, previous=previous)
-                    root = ((previous or {}).get("status") or {}).get("phaseTraceIDs") or {}
-                    export_phase_span(ctx.spans, after, ROOT_KEY, previous_root=root.get(ROOT_KEY))
+                    if ctx.marks is None:
+                        root = ((previous or {}).get("status") or {}).get("phaseTraceIDs") or {}
+                        export_phase_span(
+                            ctx.spans, after, ROOT_KEY, previous_root=root.get(ROOT_KEY)
+                        )
             except Exception:  # telemetry must never fail a committed transition
                 log.exception("%s: telemetry for %s failed", self.component, action)
+        if ended:
+            self.sweep(after)

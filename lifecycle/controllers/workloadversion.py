@@ -103,7 +103,10 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         if obj is None:
             executor.forget(key)
             return None
-        if executor.stale(obj) or is_completed(obj):  # stale() first: it drops old marks
+        if executor.stale(obj):
+            return None
+        if is_completed(obj):
+            executor.sweep(obj)  # spans a crash kept from being delivered or marked
             return None
         snapshot = WorkloadVersionSnapshot(
             obj=obj,
@@ -116,6 +119,8 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         decision = decide(snapshot, ctx.now(), ctx.config())
         if decision.status or decision.actions:
             await executor.execute(obj, decision)
+        else:
+            executor.sweep(obj)
         return Result(requeue_at=decision.requeue_at)
 
     def by_app(event: str, av: Body, old: Body | None) -> list[ObjectKey]:
