@@ -90,9 +90,6 @@ class Observed:
     """(involved object name, reason) -> sum of the Events' `count` fields."""
     spans: list[Body] = field(default_factory=list)
 
-    def task_line(self, task: Body) -> str:
-        return Scenario.line_of(task)
-
     def expected_flow_events(self) -> set[tuple[str, str]]:
         """`<App|Workload><Phase><Started|Succeeded>` for every phase of every version seen."""
         expected = set()
