@@ -19,9 +19,11 @@ Reconcile, in this order:
    task again (KLT recreates it).
 
 Event-driven: woken by its own changes, its Job (ownerReference) and its definition appearing;
-the only timer is the definition deadline. Telemetry ``task_started``/``task_finished`` and the
-task span are recorded only by the reconcile that committed the transition, so a restarted
-operator never counts a task twice. Events (keptn.md §3): ``CreateTaskNotFound``,
+the only timer is the definition deadline. Telemetry ``task_started``/``task_finished`` is
+recorded only by the reconcile that committed the transition, so a restarted operator never
+counts a task twice; the task span goes through ``ctx.marks`` (spanmarks.py), which exports it
+again on a later reconcile until its ``keptn.sh/span-exported`` mark is written, so a crash
+before delivery loses no span. Events (keptn.md §3): ``CreateTaskNotFound``,
 ``CreateTaskFailed`` on the KeptnTask. Must not poll, and never deletes a Job.
 """
 
@@ -166,7 +168,14 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         if not status.get("startTime"):
             ctx.telemetry.task_started(done)
         ctx.telemetry.task_finished(done)
-        export_child_span(ctx.spans, done)
+        export(done)
+
+    def export(task: Body) -> None:
+        """Its span, through the span marks (exported again after a crash until marked)."""
+        if ctx.marks is not None:
+            ctx.marks.child(model.KEPTN_TASK, task)
+        else:
+            export_child_span(ctx.spans, task)
 
     async def adopt(task: Body, name: str) -> None:
         """Record a running Job created before a crash (or before the status write landed)."""
@@ -246,6 +255,8 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             return Result()
         status = task.get("status") or {}
         if State.parse(status.get("status")) in _FINAL:
+            if ctx.marks is not None:  # a span a crash kept undelivered (no-op once marked)
+                export(task)
             return Result()  # completion before the Job lookup (KLT #3921)
         spec = task.get("spec") or {}
         definition_name = str(spec.get("taskDefinition") or "")
