@@ -10,9 +10,10 @@ Spans are delivered at least once (lifecycle/controllers/spanmarks.py): a span w
 not confirmed and marked in status before the kill is exported again by the restarted process.
 So nothing may be lost, while a kill landing between the collector's answer and the mark write
 (a few ms) re-delivers the same span (same ids, same times): allowed, counted and printed
-(`doubled:`). Measured: 0 lost and 1 run of 20 with a doubled batch (3 spans); before the marks
-7 runs of 10 lost 3 spans each, ended 90-330 ms before the kill (the batch processor's 500 ms
-queue). What a kill loses is printed with its distance to the kill (`lost:` line).
+(`doubled:`). Measured over seeds 1-15 with the marks: 0 lost, 0 doubled (one earlier run of 20
+doubled one batch of 3 spans). Before the marks, 7 runs of 10 lost 3 spans each, all ended
+90-330 ms before a kill (the batch processor's 500 ms queue). What a kill loses is printed with
+its distance to the kill (`lost:` line).
 """
 
 from __future__ import annotations
@@ -92,13 +93,6 @@ def loss_report(lost: list[str], ends: dict[str, int], kills: list[int]) -> list
     return lines
 
 
-@pytest.mark.xfail(
-    strict=False,  # the batch timer's phase decides: lost in ~7 runs of 10
-    reason="lifecycle/controllers/flow.py, task.py, evaluation.py export each span once, after the "
-    "status write, into tracing/setup.py's BatchSpanProcessor (500 ms queue); a SIGKILL loses "
-    "what is queued and the restarted process never exports it again. Fix ready: route the "
-    "exports through lifecycle/controllers/spanmarks.py (durable exported marks)",
-)
 @pytest.mark.timeout(90)
 async def test_two_sigkills_mid_flow_leave_one_complete_trace(
     sandbox: Sandbox, otlp: OTLPReceiver, tmp_path: Path
