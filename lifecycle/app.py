@@ -129,9 +129,8 @@ class Operator:
         # transition being committed, not a batch (network exporters stay batched).
         target = self.settings.span_target
         to_file = target is not None and parse_target(target).kind is ExporterKind.FILE
-        self.tracing = Tracing(
-            target, exporter=span_exporter, batch=span_exporter is None and not to_file
-        )
+        self._batched = span_exporter is None and not to_file
+        self.tracing = Tracing(target, exporter=span_exporter, batch=self._batched)
         self.holder = ConfigHolder()
         self.cloudevents = CloudEventSender(None, self.telemetry)
         self.controllers: list[Controller[ObjectKey]] = []
@@ -204,7 +203,12 @@ class Operator:
         s = self.settings
         op = s.operator
         client = self._client = await self._make_client()
-        self.marks = SpanMarks(client=client, sink=self.tracing)
+        if self._batched:
+            # A batch can die with the process: mark what was delivered, re-export the rest
+            # after a restart (at least once). A synchronous exporter (span file, tests) has
+            # nothing to lose but the span of the transition being committed, so it skips the
+            # marks and their writes and never re-exports (at most once).
+            self.marks = SpanMarks(client=client, sink=self.tracing)
         for kind in KINDS:
             scoped = kind.namespaced and kind not in _CLUSTER_WIDE
             self.informers[kind] = Informer(
@@ -349,11 +353,17 @@ class Operator:
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(recorder.flush(), 5.0)
         await self.cloudevents.stop()
-        if self.marks is not None:
-            await self.marks.close()
         for task in list(self._background):
             with contextlib.suppress(Exception):
                 await task
+        # Deliver the last batch, let its confirmations reach the loop, write their marks,
+        # and only then close the client: a span delivered at shutdown must not stay unmarked
+        # (the next process would export it again).
+        await asyncio.to_thread(self.tracing.force_flush)
+        for _ in range(3):
+            await asyncio.sleep(0)
+        if self.marks is not None:
+            await self.marks.close()
         await asyncio.to_thread(self.tracing.shutdown)
         if self._client is not None and self._given_client is None:
             await self._client.close()
