@@ -164,6 +164,12 @@ def _key(meta: Mapping[str, Any], key: str) -> str | None:
     return label_or_annotation(meta, key, _FALLBACK.get(key))
 
 
+def pod_version(pod: Mapping[str, Any]) -> str | None:
+    """The workload version a (mutated) pod belongs to, as KeptnWorkload.spec.version spells it."""
+    version = _key(_meta(pod), VERSION_KEY)
+    return version.lower() if version else None
+
+
 def namespace_enabled(namespace: Mapping[str, Any]) -> bool:
     """Opted in by annotation (KLT) or label (our webhook namespaceSelector) ``...: enabled``."""
     meta = _meta(namespace)

@@ -1,7 +1,9 @@
 """Scheduling-gate controller: release a pod's `keptn-prechecks-gate` once its workload may deploy.
 
 Role: for a pod carrying the gate, find the KeptnWorkloadVersions whose
-spec.resourceReference.uid is the pod's owner uid (same namespace); when any of them passes
+spec.resourceReference.uid is the pod's owner uid (same namespace) and whose spec.version is the
+pod's version (a StatefulSet or DaemonSet keeps its uid across versions, so the owner alone would
+let a finished old version release a new version's pods); when any of them passes
 `machine.gate_open` (deployment Progressing, Succeeded or Warning), remove the gate and add the
 `keptn.sh/scheduling-gate-removed` annotation in one merge-patch. A pod re-created after its
 WorkloadVersion completed is released on its first reconcile.
@@ -22,6 +24,7 @@ from lifecycle.kube.controller import Controller, ObjectKey, Result, key_of
 from lifecycle.kube.errors import NotFound
 from lifecycle.machine import gate_open
 from lifecycle.naming import GATE_NAME, GATE_REMOVED_KEY
+from lifecycle.webhook_pod import pod_version
 
 __all__ = ["gated", "setup"]
 
@@ -51,11 +54,13 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         pod = pods.get(key.namespace, key.name)
         if pod is None or not gated(pod):
             return None
+        version = pod_version(pod)
         release = any(
             gate_open(wv)
             for uid in _owner_uids(pod)
             for wv in versions.by_index("resourceReference", uid)
             if (wv.get("metadata") or {}).get("namespace") == key.namespace
+            and (version is None or (wv.get("spec") or {}).get("version") == version)
         )
         if not release:
             return None  # the WorkloadVersion's next change wakes this pod

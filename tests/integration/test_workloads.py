@@ -29,6 +29,40 @@ async def test_statefulset_and_daemonset(
     await cluster.wait_list(model.POD, running, label_selector=f"app={name}")
 
 
+@pytest.mark.parametrize(
+    ("kind", "resource"), [("StatefulSet", model.STATEFUL_SET), ("DaemonSet", model.DAEMON_SET)]
+)
+async def test_a_new_version_of_a_statefulset_or_daemonset_waits_for_its_own_checks(
+    cluster: Cluster, kind: str, resource: model.ResourceKind
+) -> None:
+    """They keep their uid across versions: the finished old version must not release new pods."""
+    await cluster.keptn_config(definitionWaitSeconds=30)
+    ns, name = cluster.namespace, f"{kind.lower()}-up"
+    await cluster.client.create(resource, workload(kind, name, version="1.0"), ns)
+    await cluster.wait_for(model.KEPTN_WORKLOAD_VERSION, f"{name}-{name}-1.0", succeeded)
+    await cluster.wait_list(model.POD, running, label_selector=f"app={name}")
+    upgrade = workload(
+        kind, name, version="2.0", keys={"keptn.sh/pre-deployment-tasks": "not-there-yet"}
+    )
+    await cluster.client.patch(resource, name, {"spec": upgrade["spec"]}, ns)
+    await cluster.wait_for(
+        model.KEPTN_WORKLOAD_VERSION,
+        f"{name}-{name}-2.0",
+        lambda wv: (wv.get("status") or {}).get("currentPhase") == "WorkloadPreDeployTasks",
+    )
+    pods = await cluster.wait_list(
+        model.POD,
+        lambda ps: any(
+            (p["metadata"].get("annotations") or {}).get("keptn.sh/version") == "2.0" for p in ps
+        ),
+        label_selector=f"app={name}",
+    )
+    await asyncio.sleep(0.3)  # a wrongly released pod would be ungated by now
+    pods, _ = await cluster.client.list(model.POD, ns, label_selector=f"app={name}")
+    new = [p for p in pods if p["metadata"]["annotations"].get("keptn.sh/version") == "2.0"]
+    assert new and all(gated(p) for p in new), [p["spec"].get("schedulingGates") for p in pods]
+
+
 async def test_pods_recreated_after_completion_are_released_at_once(cluster: Cluster) -> None:
     ns = cluster.namespace
     await cluster.client.create(model.DEPLOYMENT, deployment("web", replicas=2), ns)
