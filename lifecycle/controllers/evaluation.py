@@ -130,10 +130,14 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         if not diff:
             return None
         meta = ev["metadata"]
-        await ctx.client.patch_status(
-            model.KEPTN_EVALUATION, meta["name"], {"status": diff}, meta.get("namespace")
+        # The resourceVersion read makes the write conditional: a replica acting on a stale
+        # cache (a paused ex-leader) gets a Conflict instead of committing a transition twice.
+        return await ctx.client.patch_status(
+            model.KEPTN_EVALUATION,
+            meta["name"],
+            {"metadata": {"resourceVersion": meta.get("resourceVersion")}, "status": diff},
+            meta.get("namespace"),
         )
-        return {**ev, "status": {**status, **diff}}
 
     async def judge(ev: Body, objective: Mapping[str, Any]) -> tuple[str, Body]:
         """(metric name, {value, status, message}) of one objective."""

@@ -151,10 +151,14 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         if not diff:
             return None
         meta = task["metadata"]
-        await ctx.client.patch_status(
-            model.KEPTN_TASK, meta["name"], {"status": diff}, meta.get("namespace")
+        # The resourceVersion read makes the write conditional: a replica acting on a stale
+        # cache (a paused ex-leader) gets a Conflict instead of committing a transition twice.
+        return await ctx.client.patch_status(
+            model.KEPTN_TASK,
+            meta["name"],
+            {"metadata": {"resourceVersion": meta.get("resourceVersion")}, "status": diff},
+            meta.get("namespace"),
         )
-        return {**task, "status": {**status, **diff}}
 
     async def finish(task: Body, state: State, reason: str, message: str) -> None:
         now = format_time(ctx.now())
