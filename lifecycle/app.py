@@ -46,6 +46,7 @@ from lifecycle.controllers.context import (
     ConfigHolder,
     OperatorContext,
 )
+from lifecycle.controllers.metric import metric_routes
 from lifecycle.controllers.spanmarks import SpanMarks
 from lifecycle.controllers.wiring import Recorders, instrument, load_setups
 from lifecycle.kube.client import KubeClient
@@ -271,6 +272,7 @@ class Operator:
             ready=lambda: self.ready,
             mutator=mutator,
             ssl_context=ssl_context,
+            extra_routes=metric_routes(self._ctx),
         )
         await self._server.start()
         self.ports = dict(self._server.ports)

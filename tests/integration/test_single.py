@@ -134,3 +134,9 @@ async def test_spans_and_metrics_of_a_completed_flow(cluster: Cluster) -> None:
     assert len(app_count) == 1 and app_count[0].endswith(" 1.0"), app_count
     assert 'keptn_reconcile_total{controller="keptnappversion",result="ok"}' in text
     assert 'keptn_workqueue_depth{controller="schedulinggates"}' in text
+    # KeptnMetric values as JSON beside /metrics (KLT's metrics-operator API, used by KEDA)
+    base = f"http://127.0.0.1:{cluster.operator.ports['metrics']}/api/v1/metrics"
+    missing = f"{base}/{cluster.namespace}/no-such-metric"
+    async with aiohttp.ClientSession() as http, http.get(missing) as resp:
+        assert resp.status == 404
+        assert "no-such-metric" in (await resp.json())["error"]
