@@ -223,6 +223,38 @@ class Observer:
                 await task
 
 
+def reconcile_totals(operator: Operator) -> dict[str, tuple[float, float]]:
+    """(reconciles, seconds spent) per controller so far, from the operator's own histogram."""
+    totals: dict[str, tuple[float, float]] = {}
+    for metric in operator.registry.collect():
+        if metric.name != "keptn_reconcile_duration_seconds":
+            continue
+        for sample in metric.samples:
+            name = sample.labels.get("controller", "")
+            count, total = totals.get(name, (0.0, 0.0))
+            if sample.name.endswith("_count"):
+                totals[name] = (count + sample.value, total)
+            elif sample.name.endswith("_sum"):
+                totals[name] = (count, total + sample.value)
+    return totals
+
+
+def reconcile_delta(
+    before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]], workloads: int
+) -> dict[str, dict[str, float]]:
+    """Per controller over the burst: reconciles per workload and mean ms per reconcile."""
+    out: dict[str, dict[str, float]] = {}
+    for name, (count, total) in sorted(after.items()):
+        c0, t0 = before.get(name, (0.0, 0.0))
+        n = count - c0
+        if n > 0:
+            out[name] = {
+                "per_workload": round(n / workloads, 2),
+                "mean_ms": round((total - t0) / n * 1000, 1),
+            }
+    return out
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
@@ -346,10 +378,16 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                 overhead_counts = operator.client.request_counts
                 operator.client.reset_counts()
                 cpu0 = (_cpu_seconds(), _cpu_seconds(sandbox_pid))
+                reconciles0 = reconcile_totals(operator)
                 seconds, per_s = await throughput_phase(
                     driver, obs, args.burst_apps, args.burst_workloads
                 )
                 cpu1 = (_cpu_seconds(), _cpu_seconds(sandbox_pid))
+                reconciles = reconcile_delta(
+                    reconciles0,
+                    reconcile_totals(operator),
+                    args.burst_apps * args.burst_workloads,
+                )
                 burst_counts = operator.client.request_counts
                 breakdown = stage_breakdown(
                     obs, [f"burst{a}" for a in range(args.burst_apps)], args.burst_workloads
@@ -387,6 +425,8 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
             "sandbox_process_cpu_share": round((cpu1[1] - cpu0[1]) / seconds, 2),
         },
         "burst_steps_ms": breakdown,
+        # where the operator's workers spend the burst: a slow mean with few workers = waiting
+        "burst_reconciles": reconciles,
         "requests_per_single_service_app": single,
         "requests_per_workload_in_burst_by_resource": {k: round(v / workloads, 2) for k, v in top},
         "rss_mb": {"peak": round(hwm / 1024, 1), "before_operator": round(rss_before / 1024, 1)},

@@ -24,6 +24,7 @@ so decide() never runs on a status older than what we wrote. Nothing here reads 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -41,7 +42,7 @@ from lifecycle.controllers.context import OperatorContext
 from lifecycle.kube.client import Body
 from lifecycle.kube.controller import ObjectKey, key_of
 from lifecycle.kube.errors import AlreadyExists, BadRequest, Invalid, NotFound
-from lifecycle.kube.events import format_message
+from lifecycle.kube.events import EventRecorder, format_message
 from lifecycle.machine import ROOT_KEY, Decision, apply_merge_patch
 from lifecycle.model import ResourceKind
 from lifecycle.naming import workload_version_name
@@ -200,8 +201,13 @@ def event_annotations(obj: Mapping[str, Any], phase: str) -> dict[str, str]:
     return result
 
 
-def emit(ctx: OperatorContext, component: str, obj: Mapping[str, Any], event: EmitEvent) -> None:
-    """Record one decided Event on `obj` with KLT's message format and annotations."""
+def emit(
+    ctx: OperatorContext, component: str, obj: Mapping[str, Any], event: EmitEvent
+) -> asyncio.Task[None] | None:
+    """Record one decided Event on `obj` with KLT's message format and annotations.
+
+    Returns the recorder's writing task (None when its backlog dropped the Event).
+    """
     meta = _meta(obj)
     message = format_message(
         LONG_NAMES.get(event.phase, str(event.phase)),
@@ -210,7 +216,7 @@ def emit(ctx: OperatorContext, component: str, obj: Mapping[str, Any], event: Em
         name=str(meta.get("name", "")),
         version=str((obj.get("spec") or {}).get("version", "")),
     )
-    ctx.recorder(component).emit(
+    return ctx.recorder(component).emit(
         dict(obj),
         str(event.type),
         event.reason,
@@ -272,14 +278,16 @@ class FlowExecutor:
         after = dict(obj)
         if decision.status:
             after["status"] = apply_merge_patch(obj.get("status") or {}, decision.status)
-        for action in decision.actions:
-            if isinstance(action, EmitEvent):
-                emit(ctx, self.component, after, action)
-        if any(isinstance(a, EmitEvent) for a in decision.actions):
-            # Written before the status that records the transition: once the status says a
-            # transition happened its Events exist, so a SIGKILL right after the write loses
-            # none (a replay before the write re-emits them under the same keys: no duplicate).
-            await ctx.recorder(self.component).flush()
+        writes = [
+            emit(ctx, self.component, after, action)
+            for action in decision.actions
+            if isinstance(action, EmitEvent)
+        ]
+        # Written before the status that records the transition: once the status says a
+        # transition happened its Events exist, so a SIGKILL right after the write loses
+        # none (a replay before the write re-emits them under the same keys: no duplicate).
+        # Only this decision's Events are awaited, not every reconcile's in flight.
+        await EventRecorder.wait(writes)
         if decision.status:
             rv = str(meta.get("resourceVersion", ""))
             patch: Body = {"status": decision.status}

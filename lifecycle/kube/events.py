@@ -1,6 +1,9 @@
 """EventRecorder: core/v1 Events in KLT's format, emitted in the background, never raising.
 
-``emit()`` returns at once; a task writes the Event. Two ways to name one:
+``emit()`` returns at once with the task that writes the Event (None when dropped), so a caller
+that must know its own Events are written (the flow, before a status write) awaits just those
+with ``wait(tasks)`` instead of every emission in flight (``flush()``, for shutdown), which
+under a burst would make each reconcile wait for all the others' Events. Two ways to name one:
 - with ``key`` (a transition, e.g. ``"AppPreDeployTasksStarted"`` plus the phase's trace id):
   the name is ``<obj name>.<16 hex of sha256(uid + key)>``, so re-emitting the same transition
   after an operator restart gets 409 AlreadyExists and is a no-op (no duplicate Event and no
@@ -11,8 +14,10 @@
 Invariants: writes for one involved object happen in emission order (a per-object lock), so
 ``kubectl get events`` lists them in the order the flow emitted them; at most ``concurrency``
 writes are in flight; beyond ``max_pending`` queued emissions new ones are dropped with a
-warning rather than letting memory grow; API errors are logged, never raised into a
-reconcile. Subscribers (``subscribe(fn)``; the CloudEvents sender) are called with the Event
+warning rather than letting memory grow; a Transient error (5xx, 429, timeout, reset) is
+retried in the background with capped exponential backoff for up to ``RETRY_FOR`` (30 s), the
+object's later Events waiting behind it; other API errors are logged and the Event dropped,
+never raised into a reconcile. Subscribers (``subscribe(fn)``; the CloudEvents sender) are called with the Event
 body and the involved object after the Event was created or its count bumped, never for an
 AlreadyExists no-op; they must not block. ``keptn_annotations``/``format_message`` build
 KLT's annotations and message text; callers choose reasons, this module does not.
@@ -23,13 +28,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import random
 import socket
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 
 from lifecycle.kube.client import Body, KubeClient
-from lifecycle.kube.errors import AlreadyExists, KubeError, NotFound
+from lifecycle.kube.errors import AlreadyExists, KubeError, NotFound, Transient
 from lifecycle.model import EVENT
 
 __all__ = [
@@ -138,6 +144,13 @@ def format_message(long_name: str, text: str, *, namespace: str, name: str, vers
 class EventRecorder:
     """Writes Events for one component (``source.component``/``reportingComponent``)."""
 
+    RETRY_FOR = 30.0
+    """Seconds a Transient error of one Event write is retried before the Event is dropped."""
+    RETRY_BASE = 0.1
+    """First backoff, seconds (doubling, jittered to 50-100%)."""
+    RETRY_MAX = 5.0
+    """Cap of the backoff, seconds."""
+
     def __init__(
         self,
         client: KubeClient,
@@ -166,6 +179,7 @@ class EventRecorder:
         self.duplicates = 0
         self.dropped = 0
         self.failed = 0
+        self.retried = 0
 
     def subscribe(self, fn: Subscriber) -> None:
         """Call ``fn(event_body, involved_obj)`` after each Event written."""
@@ -184,12 +198,15 @@ class EventRecorder:
         *,
         annotations: Mapping[str, str] | None = None,
         key: str | None = None,
-    ) -> None:
-        """Record an Event about ``obj`` in the background (``type`` is Normal or Warning)."""
+    ) -> asyncio.Task[None] | None:
+        """Record an Event about ``obj`` in the background (``type`` is Normal or Warning).
+
+        Returns the writing task (it never raises), or None when the backlog was full.
+        """
         if len(self._tasks) >= self._max_pending:
             self.dropped += 1
             log.warning("event recorder backlog full, dropping %s %s", reason, message)
-            return
+            return None
         now = self._clock()
         meta = obj.get("metadata") or {}
         uid = str(meta.get("uid", ""))
@@ -230,6 +247,14 @@ class EventRecorder:
         task = asyncio.create_task(self._write(body, obj, uid or name, fold))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
+
+    @staticmethod
+    async def wait(tasks: Iterable[asyncio.Task[None] | None]) -> None:
+        """Wait until the given emissions are written (or failed); None entries are skipped."""
+        pending = [t for t in tasks if t is not None]
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
 
     async def flush(self) -> None:
         """Wait until every emission so far has been written (or failed)."""
@@ -245,8 +270,8 @@ class EventRecorder:
     async def _write(self, body: Body, obj: Body, lock_key: str, fold: _FoldKey | None) -> None:
         lock = self._lock(lock_key)
         try:
-            async with lock, self._sem:
-                written = await self._write_locked(body, fold)
+            async with lock:
+                written = await self._write_retrying(body, fold)
         except KubeError as exc:
             self.failed += 1
             log.warning("could not write event %s %s: %s", body["reason"], body["message"], exc)
@@ -264,6 +289,26 @@ class EventRecorder:
                 fn(written, obj)
             except Exception:
                 log.exception("event subscriber failed on %s", body["reason"])
+
+    async def _write_retrying(self, body: Body, fold: _FoldKey | None) -> Body | None:
+        # Transient errors (5xx, 429, timeouts, resets) are retried with capped, jittered
+        # exponential backoff for up to RETRY_FOR seconds. The per-object lock stays held so
+        # later Events of the object keep their order; the concurrency slot is released while
+        # sleeping so one struggling write does not starve the others.
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + self.RETRY_FOR
+        delay = self.RETRY_BASE
+        while True:
+            try:
+                async with self._sem:
+                    return await self._write_locked(body, fold)
+            except Transient:
+                wait = delay * (0.5 + random.random() / 2)
+                if loop.time() + wait >= give_up:
+                    raise
+                self.retried += 1
+                await asyncio.sleep(wait)
+                delay = min(delay * 2, self.RETRY_MAX)
 
     async def _write_locked(self, body: Body, fold: _FoldKey | None) -> Body | None:
         ns = body["metadata"]["namespace"]
