@@ -5,8 +5,8 @@ needs /usr/bin/prometheus and /usr/bin/promtool (scripts/bootstrap.sh puts them 
 
 * History: `backfill()` writes OpenMetrics text and runs `promtool tsdb create-blocks-from
   openmetrics` into the data dir before Prometheus starts (queryable at once).
-* Live samples: `push()` sends a remote-write request — protobuf encoded by hand (WriteRequest
-  -> TimeSeries -> Label/Sample, ~15 lines) and snappy block-compressed with cramjam.
+* Live samples: `push()` sends a remote-write request encoded by
+  `lifecycle.promlocal.encode_write_request` (the demo's launcher, which is async).
   `out_of_order_time_window` in the config lets pushes land behind the head.
 Blocking (subprocess, urllib) on purpose: it runs in fixtures and benchmark setup only.
 """
@@ -15,18 +15,16 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import socket
-import struct
 import subprocess
 import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
-import cramjam
+from lifecycle.promlocal import Series, encode_write_request, free_port
 
 __all__ = [
     "Prometheus",
@@ -51,28 +49,12 @@ storage:
 
 
 @dataclass(frozen=True, slots=True)
-class Series:
-    """One series: its labels (including `__name__`) and (unix seconds, value) samples."""
-
-    labels: Mapping[str, str]
-    samples: Sequence[tuple[float, float]] = field(default_factory=tuple)
-
-
-@dataclass(frozen=True, slots=True)
 class Prometheus:
     """A running Prometheus: its base URL and where it keeps its data."""
 
     url: str
     data_dir: Path
     process: subprocess.Popen[bytes]
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now (closed again before returning)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _label_text(labels: Mapping[str, str]) -> str:
@@ -103,35 +85,6 @@ def backfill(tsdb_dir: Path, series: Iterable[Series]) -> None:
         capture_output=True,
     )
     source.unlink()
-
-
-def _varint(n: int) -> bytes:
-    out = bytearray()
-    while True:
-        byte, n = n & 0x7F, n >> 7
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _field(number: int, payload: bytes) -> bytes:  # length-delimited field
-    return _varint(number << 3 | 2) + _varint(len(payload)) + payload
-
-
-def encode_write_request(series: Iterable[Series]) -> bytes:
-    """A snappy-compressed remote-write WriteRequest (labels sorted by name, ms timestamps)."""
-    body = b""
-    for s in series:
-        labels = b"".join(
-            _field(1, _field(1, k.encode()) + _field(2, v.encode()))
-            for k, v in sorted(s.labels.items())
-        )
-        samples = b"".join(
-            _field(2, b"\x09" + struct.pack("<d", v) + b"\x10" + _varint(int(ts * 1000)))
-            for ts, v in s.samples
-        )
-        body += _field(1, labels + samples)
-    return bytes(cramjam.snappy.compress_raw(body))
 
 
 def push(url: str, series: Iterable[Series]) -> None:
