@@ -14,10 +14,14 @@ Failure policy (the webhook configuration uses ``failurePolicy: Ignore``):
 * if we cannot tell whether a pod is managed (namespace or parent unreadable) we allow it unchanged
   with an admission warning and a log line: blocking or gating a pod we may not own would freeze
   workloads that never opted in;
-* a managed pod whose KeptnWorkload/KeptnAppCreationRequest write fails is still GATED, with a
+* a Transient error (5xx, 429, timeout, reset) of a KeptnWorkload/KeptnAppCreationRequest read
+  or write is retried with jittered backoff for up to ``_RETRY_BUDGET`` (2 s for both writes of a
+  request, well inside the configuration's ``timeoutSeconds: 5``);
+* a managed pod whose KeptnWorkload/KeptnAppCreationRequest write still fails is GATED, with a
   warning, a log line and a Warning Event (``CreateWorkloadFailed`` ...): letting it schedule
-  ungated would deploy it unchecked, the worst outcome. The next UPDATE of the pod (any label or
-  status change) retries the writes, because the mutator upserts the workload on UPDATE too;
+  ungated would deploy it unchecked, the worst outcome. The adoption controller
+  (lifecycle/controllers/adopt.py) creates the missing objects from the pod's next event, and the
+  next UPDATE of the pod retries the writes too, because the mutator upserts the workload on UPDATE;
 * a managed pod whose ``keptn.sh/container`` names no container is denied with KLT's message, so the
   ReplicaSet's FailedCreate events show the configuration error.
 Requests with ``dryRun: true`` get the patch but write nothing (sideEffects: None).
@@ -28,13 +32,16 @@ well-formed request.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 from collections.abc import Callable, Mapping
 from typing import Any, Final, Protocol
 
 from opentelemetry import trace
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from lifecycle.kube.errors import Transient
 from lifecycle.model import (
     ARGO_ROLLOUT,
     DAEMON_SET,
@@ -58,11 +65,20 @@ from lifecycle.webhook_pod import (
 )
 from lifecycle.webhook_validators import Verdict
 
-__all__ = ["AdmissionStore", "PodMutator", "admission_response", "validate_review"]
+__all__ = [
+    "AdmissionStore",
+    "PodMutator",
+    "admission_response",
+    "pod_parent",
+    "validate_review",
+]
 
 _log = logging.getLogger(__name__)
 _PROPAGATOR: Final = TraceContextTextMapPropagator()
 _WRITE_ATTEMPTS: Final = 3
+_RETRY_BUDGET: Final = 2.0
+"""Seconds one admission request spends retrying Transient errors (timeoutSeconds is 5)."""
+_RETRY_BASE: Final = 0.05
 
 
 class AdmissionStore(Protocol):
@@ -144,6 +160,23 @@ _PARENT_KIND: Final[Mapping[str, ResourceKind]] = {
 }
 
 
+async def pod_parent(
+    store: AdmissionStore, pod: Mapping[str, Any], namespace: str
+) -> Mapping[str, Any] | None:
+    """The Deployment/Rollout/StatefulSet/DaemonSet whose keys apply, read only when needed."""
+    owner = supported_owner(pod.get("metadata") or {})
+    if owner is None or released(pod) or not needs_parent(pod):
+        return None
+    if owner.kind == "ReplicaSet":
+        rs = await store.get(REPLICA_SET, namespace, owner.name)
+        rs_owner = supported_owner((rs or {}).get("metadata") or {})
+        if rs_owner is None or rs_owner.kind not in ("Deployment", "Rollout"):
+            return None  # a bare ReplicaSet is not followed (KLT)
+        owner = rs_owner
+    kind = _PARENT_KIND.get(owner.kind)
+    return await store.get(kind, namespace, owner.name) if kind else None
+
+
 class PodMutator:
     """``/mutate-v1-pod``: gate managed pods and create their KeptnWorkload and app request."""
 
@@ -202,22 +235,12 @@ class PodMutator:
             return admission_response(uid, patch=plan.patch, warnings=warnings or None)
 
     async def _parent(self, pod: Mapping[str, Any], namespace: str) -> Mapping[str, Any] | None:
-        """The Deployment/Rollout/StatefulSet/DaemonSet whose keys apply, read only when needed."""
-        owner = supported_owner(pod.get("metadata") or {})
-        if owner is None or released(pod) or not needs_parent(pod):
-            return None
-        if owner.kind == "ReplicaSet":
-            rs = await self._store.get(REPLICA_SET, namespace, owner.name)
-            rs_owner = supported_owner((rs or {}).get("metadata") or {})
-            if rs_owner is None or rs_owner.kind not in ("Deployment", "Rollout"):
-                return None  # a bare ReplicaSet is not followed (KLT)
-            owner = rs_owner
-        kind = _PARENT_KIND.get(owner.kind)
-        return await self._store.get(kind, namespace, owner.name) if kind else None
+        return await pod_parent(self._store, pod, namespace)
 
     async def _write(self, plan: PodPlan, span: trace.Span) -> list[str]:
         """Upsert the KeptnWorkload and create the app request; failures become warnings."""
         warnings: list[str] = []
+        deadline = asyncio.get_running_loop().time() + _RETRY_BUDGET
         for kind, body, upsert in (
             (KEPTN_WORKLOAD, plan.workload, True),
             (KEPTN_APP_CREATION_REQUEST, plan.app_request, False),
@@ -226,7 +249,7 @@ class PodMutator:
                 "create_workload" if upsert else "create_app", kind=trace.SpanKind.PRODUCER
             ):
                 try:
-                    await self._apply(kind, body, upsert=upsert)
+                    await self._apply_retrying(kind, body, upsert=upsert, deadline=deadline)
                 except _WriteFailed as failed:  # gate anyway: an unchecked deploy is worse
                     name = body["metadata"]["name"]
                     message = f"could not {failed.verb} {kind.kind} {name}: {failed.__cause__}"
@@ -236,6 +259,23 @@ class PodMutator:
                     await self._store.warn(body, reason, f"could not {failed.verb} {kind.kind}")
                     warnings.append(f"keptn: {message}; the pod stays gated")
         return warnings
+
+    async def _apply_retrying(
+        self, kind: ResourceKind, body: Mapping[str, Any], *, upsert: bool, deadline: float
+    ) -> None:
+        """``_apply``, retrying Transient errors with jittered backoff until ``deadline``."""
+        loop = asyncio.get_running_loop()
+        delay = _RETRY_BASE
+        while True:
+            try:
+                await self._apply(kind, body, upsert=upsert)
+                return
+            except _WriteFailed as failed:
+                wait = delay * random.uniform(0.5, 1.0)
+                if not isinstance(failed.__cause__, Transient) or loop.time() + wait > deadline:
+                    raise
+                await asyncio.sleep(wait)
+                delay *= 2
 
     async def _apply(self, kind: ResourceKind, body: Mapping[str, Any], *, upsert: bool) -> None:
         """Create, or (upsert) update when it differs; lost races re-read from the API server."""

@@ -162,16 +162,12 @@ async def test_the_operator_starts_while_the_api_hiccups(sandbox: Sandbox, tmp_p
             sandbox.faults.replace(FaultSettings())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="lifecycle/webhook.py PodMutator._apply turns any exception of the KeptnWorkload "
-    "create into _WriteFailed at once (only lost races loop): one transient error gates the "
-    "pod with no KeptnWorkload, and nothing ever creates it, so the pod stays Pending forever",
-)
 @pytest.mark.timeout(60)
 async def test_a_transient_error_at_admission_does_not_strand_the_pod(
     sandbox: Sandbox, client: KubeClient, tmp_path: Path
 ) -> None:
+    """The webhook retries Transient errors of its writes (it gated the pod at the first one,
+    with no KeptnWorkload, and nothing ever created it)."""
     scenario = Scenario(
         client=client,
         namespace="shop",
