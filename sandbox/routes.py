@@ -28,6 +28,8 @@ __all__ = ["Routes"]
 log = logging.getLogger(__name__)
 
 _PUBLIC = frozenset({"/version", "/version/", "/healthz", "/livez", "/readyz"})
+_READS = frozenset({"get", "list", "watch"})
+"""Verbs an injected 409 Conflict spares (a real API server answers reads with no Conflict)."""
 
 
 class Routes:
@@ -124,6 +126,8 @@ class Routes:
                 t = self.resources.target(tail[2], tail[3], "/".join(tail[4:]))
             has_name = t.name is not None
         verb = self.resources.verb(request, has_name)
+        if fs.error_kind == "409" and verb in _READS:
+            return  # a real API server never answers a read with 409 Conflict
         if not self.faults.should_fail(verb):
             return
         match fs.error_kind:

@@ -3,7 +3,9 @@
 Invariants: the cache reflects the server as of the last event seen, plus our own writes
 (``remember``/``forget``) so a controller never acts on a view older than what it wrote;
 an event older than the cached object (by resourceVersion, a counter in the sandbox) is
-ignored. A 410 re-lists, a broken stream reconnects after a short backoff. No polling: the
+ignored. A re-list reports every listed object whose resourceVersion differs from the one the
+handler last saw (not the cached one: ``remember`` caches our own writes without an event, and
+their watch event may be lost to a cut stream and a 410). A 410 re-lists, a broken stream reconnects after a short backoff. No polling: the
 only sleeps are the reconnect backoff.
 """
 
@@ -51,6 +53,7 @@ class Informer:
         self._handler = handler
         self._cache: dict[Key, Body] = {}
         self._by_owner: dict[str, set[Key]] = {}
+        self._delivered: dict[Key, int] = {}  # resourceVersion the handler last saw, per key
         self.synced = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -113,6 +116,10 @@ class Informer:
                     del self._by_owner[uid]
 
     def _emit(self, kind: str, obj: Body) -> None:
+        if kind == "DELETED":
+            self._delivered.pop(key_of(obj), None)
+        else:
+            self._delivered[key_of(obj)] = _rv(obj)
         try:
             self._handler(kind, obj)
         except Exception:  # a bad handler must not kill the watch
@@ -126,11 +133,12 @@ class Informer:
             if old is not None:
                 self._emit("DELETED", old)
         for item in items:
-            old = self._cache.get(key_of(item))
-            if old is not None and _rv(old) == _rv(item) >= 0:
-                continue  # unchanged since we saw it: no event
+            key = key_of(item)
+            old = self._cache.get(key)
+            if old is not None and self._delivered.get(key, -1) == _rv(item) >= 0:
+                continue  # the handler saw this version already: no event
             if self._store(item):
-                self._emit("ADDED" if old is None else "MODIFIED", item)
+                self._emit("ADDED" if key not in self._delivered else "MODIFIED", item)
         self.synced.set()
         return rv
 

@@ -49,14 +49,9 @@ async def test_a_watch_answered_with_an_error_status_raises_our_error(bare: Sand
         await client.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sandbox/node/informer.py Informer._relist skips an object whose listed "
-    "resourceVersion equals the cached one, but remember() put the kubelet's own write in the "
-    "cache without an event: when that write's watch event is lost to a cut stream and a 410, "
-    "no handler ever sees it (a Job whose pod Succeeded stays active forever)",
-)
 async def test_the_node_informer_reports_its_own_write_after_a_relist(bare: Sandbox) -> None:
+    """A re-list reports what the handler has not seen, even a write remember() cached (it
+    compared with the cache, so a kubelet write whose watch event was lost went unseen)."""
     api = ApiClient(bare.url, bare.token)
     seen: list[tuple[str, str]] = []
     informer = NodeInformer(
@@ -81,17 +76,12 @@ async def test_the_node_informer_reports_its_own_write_after_a_relist(bare: Sand
         await api.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sandbox fault injection answers 409 Conflict to reads too (sandbox/server.py "
-    "_inject; a real API server never does), and the kubelet's container preparation "
-    "(sandbox/node/kubelet.py _container) retries only Transient: the Conflict of a GET "
-    "fails the pod ('sandbox node error') and the Job with it",
-)
 @pytest.mark.timeout(60)
 async def test_injected_conflicts_do_not_fail_job_pods(
     sandbox: Sandbox, client: KubeClient
 ) -> None:
+    """Injected 409s spare reads, as a real API server would (a Conflict on a kubelet GET
+    failed the pod and the Job)."""
     code = {"metadata": {"name": "code"}, "data": {"code": "print('ok')\n"}}
     await client.create(model.CONFIG_MAP, code, "default")
     mount = "/var/data/function.py"
