@@ -85,6 +85,7 @@ CONTROLLER_MODULES = (
     "lifecycle.controllers.appversion",
     "lifecycle.controllers.workloadversion",
     "lifecycle.controllers.gate",
+    "lifecycle.controllers.adopt",
     "lifecycle.controllers.taskdefinition",
     "lifecycle.controllers.task",
     "lifecycle.controllers.evaluation",

@@ -188,16 +188,12 @@ async def test_a_transient_error_at_admission_does_not_strand_the_pod(
         await operator.stop()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="deploy/operator/webhooks.yaml has failurePolicy Ignore and nothing reconciles "
-    "annotated workloads whose pods were admitted while no operator served the webhook: "
-    "the pods run ungated, no KeptnWorkload is created, the AppVersion waits in AppDeploy",
-)
 @pytest.mark.timeout(60)
 async def test_pods_created_while_the_operator_is_down_still_get_a_lifecycle(
     sandbox: Sandbox, client: KubeClient, tmp_path: Path
 ) -> None:
+    """Pods admitted while no operator served the webhook (failurePolicy Ignore) are adopted by
+    lifecycle/controllers/adopt.py (their KeptnWorkload was never created)."""
     scenario = Scenario(
         client=client,
         namespace="shop",
