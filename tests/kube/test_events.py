@@ -106,3 +106,17 @@ async def test_errors_are_logged_not_raised(client: KubeClient) -> None:
     rec.emit(ghost, "Normal", "Fine", "m", key="y")
     await rec.flush()
     assert rec.emitted + rec.failed == 2
+
+
+async def test_emit_returns_its_write_task_to_wait_on(client: KubeClient) -> None:
+    obj = await involved(client, "own")
+    rec = EventRecorder(client, "c")
+    mine = rec.emit(obj, "Normal", "Mine", "m", key="mine")
+    assert mine is not None
+    await EventRecorder.wait([mine, None])  # None (a dropped emission) is skipped
+    assert mine.done()
+    items, _ = await client.list(EVENT, "ev")
+    assert [i["reason"] for i in items if i["involvedObject"]["name"] == "own"] == ["Mine"]
+    full = EventRecorder(client, "c", max_pending=0)
+    assert full.emit(obj, "Normal", "Dropped", "m", key="dropped") is None
+    assert full.dropped == 1
