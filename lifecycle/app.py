@@ -293,7 +293,13 @@ class Operator:
         self._tasks.append(asyncio.create_task(self._become_ready(), name="operator-ready"))
         if s.leader_elect:
             self._elector = LeaderElector(
-                client, name=s.lease_name, namespace=op.keptn_namespace, identity=self._identity
+                client,
+                name=s.lease_name,
+                namespace=op.keptn_namespace,
+                identity=self._identity,
+                lease_duration=s.lease_duration,
+                renew_deadline=s.renew_deadline,
+                retry_period=s.retry_period,
             )
             self._tasks.append(
                 asyncio.create_task(

@@ -54,6 +54,14 @@ class RunSettings:
     """Campaign for the Lease; only the leader runs controllers (webhooks run everywhere)."""
     lease_name: str = "6b866dd9.keptn.sh"
     """KLT's leader election id."""
+    lease_duration: float = 15.0
+    """Seconds a follower waits after the Lease's last change before taking it (client-go's
+    default): the takeover time after a leader dies without releasing it."""
+    renew_deadline: float = 10.0
+    """Seconds a leader keeps acting without a successful renewal before it steps down (fenced by
+    a local timer); must be below lease_duration, so it stops before anyone may take over."""
+    retry_period: float = 2.0
+    """Seconds between a candidate's tries and between the leader's renewals."""
     leader_identity: str | None = None
     """Holder identity on the Lease; None = hostname + random suffix. A stable one ($POD_NAME)
     lets a restarted container take its own Lease back at once instead of waiting it out."""
@@ -104,6 +112,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="only the Lease holder runs controllers (default on)",
     )
     a("--leader-identity", help="holder identity on the Lease (default $POD_NAME, else random)")
+    a("--lease-duration", type=float, default=15.0, help="Lease duration, seconds (default 15)")
+    a(
+        "--renew-deadline",
+        type=float,
+        default=10.0,
+        help="a leader unable to renew this long steps down, seconds (default 10)",
+    )
+    a("--retry-period", type=float, default=2.0, help="Lease retry/renew period (default 2)")
     a("--otel-url", help="span exporter: host:4317, http(s)://host:4318, console, file:///path")
     a("--trace-file", help="write spans as JSON lines to this file")
     a(
@@ -152,6 +168,9 @@ def from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None) ->
         webhooks=not args.no_webhooks,
         leader_elect=bool(args.leader_elect),
         leader_identity=args.leader_identity or env.get("POD_NAME") or None,
+        lease_duration=float(args.lease_duration),
+        renew_deadline=float(args.renew_deadline),
+        retry_period=float(args.retry_period),
         otel_url=args.otel_url or env.get("OTEL_COLLECTOR_URL") or None,
         trace_file=args.trace_file or None,
     )

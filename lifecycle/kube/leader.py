@@ -9,6 +9,12 @@ client-go's ``leaderelection`` algorithm, on ``KubeClient``:
   racing, one gets 409 Conflict and stays a follower;
 - the leader renews every ``retry_period``; if it cannot renew for ``renew_deadline`` it
   stops leading (``on_stop``) before anyone else may take over (renew_deadline < lease_duration);
+- fencing: a local timer (and a check after every await of the renew loop) compares the
+  monotonic time since the start of the last successful renewal with ``renew_deadline`` and,
+  once reached, clears ``leading`` and cancels ``on_start`` at once, even while a renewal is
+  still in flight. A process that was paused (SIGSTOP, a long GC, a frozen VM) wakes up with
+  that timer overdue: it stops leading before its renew loop makes another round trip, and
+  ``is_leader`` compares the clock itself, so it is False from the first instant after resume;
 - on shutdown the leader releases the Lease (empty holder, duration 1 s) so a second replica
   takes over within one ``retry_period`` instead of waiting out the lease.
 
@@ -68,11 +74,32 @@ class LeaderElector:
         self._observed: tuple[str, str, str] | None = None  # holder, renewTime, resourceVersion
         self._observed_at = 0.0
         self._lease: Body | None = None
+        self._renewed_at = 0.0  # monotonic start of the last successful acquire/renew
         self.transitions_seen = 0
 
     @property
     def is_leader(self) -> bool:
-        return self.leading.is_set()
+        """Leading, and the last renewal is younger than ``renew_deadline`` (by the clock now)."""
+        return self.leading.is_set() and not self._expired()
+
+    def _expired(self) -> bool:
+        return time.monotonic() - self._renewed_at >= self.renew_deadline
+
+    def _fence(self, work: asyncio.Task[None]) -> bool:
+        """Stop acting once the renew deadline passed; True when fenced."""
+        if not self._expired():
+            return False
+        if self.leading.is_set():
+            log.warning(
+                "%s: no renewal of lease %s for %.1fs: stepping down",
+                self.identity,
+                self.name,
+                time.monotonic() - self._renewed_at,
+            )
+        self.leading.clear()
+        if not work.done():
+            work.cancel()
+        return True
 
     async def run(
         self,
@@ -100,27 +127,45 @@ class LeaderElector:
 
     async def _acquire(self) -> None:
         while True:
+            started = time.monotonic()
             if await self._try_acquire_or_renew():
+                self._renewed_at = started
+                if self._expired():
+                    continue  # it took so long that the lease may be someone else's already
                 self.leading.set()
                 log.info("%s: leading lease %s/%s", self.identity, self.namespace, self.name)
                 return
             await asyncio.sleep(self.retry_period)
 
     async def _renew_until_lost(self, work: asyncio.Task[None]) -> None:
-        last_renew = time.monotonic()
-        while True:
-            done, _ = await asyncio.wait({work}, timeout=self.retry_period)
-            if done:
-                exc = work.exception()
-                if exc is not None:
-                    log.error("%s: leader work failed: %r", self.identity, exc)
+        loop = asyncio.get_running_loop()
+
+        def arm() -> asyncio.TimerHandle:
+            left = self._renewed_at + self.renew_deadline - time.monotonic()
+            return loop.call_later(max(0.0, left), self._fence, work)
+
+        timer = arm()
+        try:
+            while True:
+                done, _ = await asyncio.wait({work}, timeout=self.retry_period)
+                if self._fence(work):
                     return
-                # The work ended by itself; keep the lease until cancelled.
-                await asyncio.sleep(self.retry_period)
-            if await self._try_acquire_or_renew():
-                last_renew = time.monotonic()
-            elif time.monotonic() - last_renew >= self.renew_deadline:
-                return
+                if done:
+                    exc = None if work.cancelled() else work.exception()
+                    if exc is not None:
+                        log.error("%s: leader work failed: %r", self.identity, exc)
+                        return
+                    # The work ended by itself; keep the lease until cancelled.
+                    await asyncio.sleep(self.retry_period)
+                started = time.monotonic()
+                if await self._try_acquire_or_renew():
+                    self._renewed_at = started
+                if self._fence(work):
+                    return
+                timer.cancel()
+                timer = arm()
+        finally:
+            timer.cancel()
 
     async def _try_acquire_or_renew(self) -> bool:
         now = micro_time(self._clock())

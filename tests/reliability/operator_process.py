@@ -41,7 +41,9 @@ class OperatorProcess:
         leader_elect: bool = True,
         webhooks: bool = True,
         trace_file: Path | None = None,
+        lease: tuple[float, float, float] | None = None,
     ) -> None:
+        """``lease``: (lease duration, renew deadline, retry period) in seconds, else the defaults."""
         self.identity = identity
         self.webhook_port, self.metrics_port, self.probe_port = (free_port() for _ in range(3))
         work_dir.mkdir(parents=True, exist_ok=True)
@@ -62,6 +64,10 @@ class OperatorProcess:
             self.args.append("--no-webhooks")
         if trace_file is not None:
             self.args += ["--trace-file", str(trace_file)]
+        if lease is not None:
+            duration, deadline, period = lease
+            self.args += ["--lease-duration", str(duration), "--renew-deadline", str(deadline)]
+            self.args += ["--retry-period", str(period)]
         self.log = work_dir / f"{identity}.log"
         self.proc: asyncio.subprocess.Process | None = None
         self.starts = 0

@@ -1,6 +1,7 @@
 """Leader failover: two `klt operator` replicas campaign for the Lease; the leader is SIGKILLed
-mid-flow and the follower takes over once the Lease expires (15 s, KLT's and client-go's
-default), then finishes the flow with every task run once and every transition Event once.
+mid-flow and the follower takes over once the Lease expires (3 s here through the operator's
+--lease-duration/--renew-deadline/--retry-period flags; 15 s is KLT's and client-go's default),
+then finishes the flow with every task run once and every transition Event once.
 
 Replica A starts first and leads; replica B starts second, so the webhook configuration points at
 B (each replica registers its own URL in the sandbox) and survives A's death. A dead leader
@@ -31,8 +32,9 @@ from tests.reliability.scenario import Observed, Scenario, retrying
 from tracing.setup import read_span_lines
 
 LEASE_NAME = "6b866dd9.keptn.sh"
-LEASE_DURATION = 15.0
-RETRY_PERIOD = 2.0
+LEASE_DURATION = 3.0
+RENEW_DEADLINE = 2.0
+RETRY_PERIOD = 0.5
 TASK_SLEEP = 1.5
 
 
@@ -92,6 +94,7 @@ async def fail_over(
             keptn_namespace=KEPTN_NAMESPACE,
             identity=name,
             trace_file=tmp_path / f"{name}-spans.jsonl",
+            lease=(LEASE_DURATION, RENEW_DEADLINE, RETRY_PERIOD),
         )
         for name in ("operator-a", "operator-b")
     }
@@ -219,11 +222,11 @@ def test_a_paused_leader_steps_down_when_it_wakes_up(paused: tuple[Scenario, Fai
 
 @pytest.mark.xfail(
     strict=False,
-    reason="lifecycle/kube/leader.py: after SIGCONT the old leader's controllers keep working "
-    "from its stale cache until _renew_until_lost has made a renewal round trip and only then "
-    "compares the time since the last renewal with renew_deadline; nothing fences side effects "
-    "on a fresh lease, so it re-exports the spans of tasks that ended while it was paused "
-    "(B already exported and marked them): 2 of 4 runs",
+    reason="lifecycle/kube/leader.py fences on a local timer now (0 duplicates in 11 runs), but "
+    "after SIGCONT asyncio runs the I/O callbacks that became ready before the overdue timer, "
+    "so a reconcile whose response arrived during the pause can still take one step (export a "
+    "span B already exported) before its work is cancelled; span export does not check "
+    "LeaderElector.is_leader",
 )
 def test_a_paused_leader_exports_no_span_twice(paused: tuple[Scenario, Failover]) -> None:
     assert not spans_twice(paused[1])

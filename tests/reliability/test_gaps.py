@@ -9,6 +9,8 @@ Tests without a marker are gaps that were closed since (kept as regression tests
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from lifecycle import model
 from lifecycle.app import Operator
 from lifecycle.kube import KubeClient, Transient
 from lifecycle.kube.events import EventRecorder
+from lifecycle.kube.leader import LeaderElector
 from sandbox.faults import FaultSettings
 from sandbox.node.client import CONFIGMAPS, ApiClient
 from sandbox.node.informer import Informer as NodeInformer
@@ -229,3 +232,54 @@ async def test_pods_created_while_the_operator_is_down_still_get_a_lifecycle(
         assert [w["status"]["status"] for w in wvs] == ["Succeeded"]
     finally:
         await operator.stop()
+
+
+async def test_a_leader_whose_renewal_hangs_or_that_was_paused_stops_leading(
+    bare: Sandbox,
+) -> None:
+    """lifecycle/kube/leader.py fences: once `renew_deadline` has passed since the last renewal
+    the work is cancelled, even while a renewal hangs, and `is_leader` is False from the first
+    instant after a pause (it only noticed after a renewal round trip)."""
+    client = KubeClient.for_url(bare.url, token=bare.token)
+    elector = LeaderElector(
+        client,
+        name="fence",
+        namespace="default",
+        identity="a",
+        lease_duration=3.0,
+        renew_deadline=2.0,
+        retry_period=0.2,
+    )
+    cancelled = asyncio.Event()
+
+    async def work() -> None:
+        try:
+            await asyncio.Event().wait()
+        finally:
+            cancelled.set()
+
+    task = asyncio.create_task(elector.run(work))
+    try:
+        async with asyncio.timeout(5):
+            await elector.leading.wait()
+        # every lease request now hangs: the renewal in flight never returns in time
+        bare.faults.replace(
+            FaultSettings(error_rate={"*": 1.0}, error_kind="timeout", timeout_seconds=3)
+        )
+        hung_at = time.monotonic()
+        async with asyncio.timeout(4):
+            await cancelled.wait()
+        assert time.monotonic() - hung_at <= 2.0 + 0.2 + 0.3
+        assert not elector.is_leader
+        bare.faults.replace(FaultSettings())
+        async with asyncio.timeout(10):  # it campaigns again and gets its own Lease back
+            await elector.leading.wait()
+        assert elector.is_leader
+        time.sleep(2.1)  # noqa: ASYNC251 - the whole process paused (SIGSTOP) past the deadline
+        assert not elector.is_leader
+    finally:
+        bare.faults.replace(FaultSettings())
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await client.close()
