@@ -51,7 +51,7 @@ from collections.abc import AsyncIterator  # noqa: E402
 from typing import Any  # noqa: E402
 
 from lifecycle import model  # noqa: E402
-from lifecycle.app import Operator  # noqa: E402
+from lifecycle.app import Operator, freeze_startup_heap  # noqa: E402
 from lifecycle.controllers.context import OperatorSettings  # noqa: E402
 from lifecycle.kube import KubeClient, KubeError  # noqa: E402
 from lifecycle.server import ServerConfig  # noqa: E402
@@ -371,6 +371,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                     await operator.wait_leading()
                 await obs.start()
                 await overhead_phase(driver, obs, 3, 1, "warm")  # imports, connections, caches
+                freeze_startup_heap()  # as `klt operator` does once started
                 if profiler:
                     profiler.enable()
                 operator.client.reset_counts()

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import logging
 import signal
@@ -61,7 +62,14 @@ from lifecycle.telemetry import Telemetry
 from lifecycle.webhook import PodMutator
 from tracing.setup import ExporterKind, Tracing, parse_target
 
-__all__ = ["COMPONENTS", "CONTROLLER_MODULES", "Operator", "add_arguments", "run"]
+__all__ = [
+    "COMPONENTS",
+    "CONTROLLER_MODULES",
+    "Operator",
+    "add_arguments",
+    "freeze_startup_heap",
+    "run",
+]
 
 log = logging.getLogger(__name__)
 
@@ -382,6 +390,19 @@ class Operator:
 # -- CLI ------------------------------------------------------------------------------------
 
 
+def freeze_startup_heap() -> None:
+    """Move everything alive after start-up out of the cyclic GC's reach (process owners only).
+
+    The imported modules (kubernetes_asyncio's models above all) are most of the heap and live
+    forever; without this every full collection rescans them: ~90 ms pauses in a burst of
+    500 workloads, which double the overhead's p99. Refcounting still frees frozen objects;
+    only cyclic garbage among them is kept. Called by `klt operator` and the benchmark, never
+    by `Operator` itself (tests start many in one process).
+    """
+    gc.collect()
+    gc.freeze()
+
+
 async def _serve(settings: RunSettings) -> int:
     operator = Operator(settings)
     stop = asyncio.Event()
@@ -390,6 +411,7 @@ async def _serve(settings: RunSettings) -> int:
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     await operator.start()
+    freeze_startup_heap()
     print(f"operator listening: {json.dumps(operator.ports)}", flush=True)
     lost = asyncio.ensure_future(operator.lost_leadership.wait())
     stopped = asyncio.ensure_future(stop.wait())
