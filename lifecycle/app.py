@@ -218,7 +218,11 @@ class Operator:
             # after a restart (at least once). A synchronous exporter (span file, tests) has
             # nothing to lose but the span of the transition being committed, so it skips the
             # marks and their writes and never re-exports (at most once).
-            self.marks = SpanMarks(client=client, sink=self.tracing)
+            self.marks = SpanMarks(
+                client=client,
+                sink=self.tracing,
+                may_act=lambda: self._elector is None or self._elector.is_leader,
+            )
         for kind in KINDS:
             scoped = kind.namespaced and kind not in _CLUSTER_WIDE
             self.informers[kind] = Informer(

@@ -32,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -91,9 +91,18 @@ def unmarked_carriers(body: Mapping[str, Any]) -> list[str]:
 class SpanMarks:
     """Exports ended-but-unmarked spans and marks them once the exporter confirmed them."""
 
-    def __init__(self, *, client: KubeClient, sink: SpanSink, retry_after: float = 30.0) -> None:
+    def __init__(
+        self,
+        *,
+        client: KubeClient,
+        sink: SpanSink,
+        retry_after: float = 30.0,
+        may_act: Callable[[], bool] = lambda: True,
+    ) -> None:
         self._client = client
         self._sink = sink
+        self._may_act = may_act
+        """False while this replica is not (or no longer surely) the leader: export nothing."""
         self._retry_after = retry_after
         self._in_flight: dict[Key, float] = {}
         self._delivered: set[Key] = set()
@@ -150,6 +159,8 @@ class SpanMarks:
         now = time.monotonic()
         if isinstance(self._sink, Tracing) and not self._sink.exporting:
             return  # nothing to deliver, so nothing to mark (a later exporter gets them)
+        if not self._may_act():
+            return  # a fenced ex-leader's stale step: the new leader exports (and marks) it
         if key in self._delivered:
             return
         if now - self._in_flight.get(key, -self._retry_after) < self._retry_after:

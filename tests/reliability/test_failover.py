@@ -220,14 +220,6 @@ def test_a_paused_leader_steps_down_when_it_wakes_up(paused: tuple[Scenario, Fai
     check_once(paused[0], paused[1].seen)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="lifecycle/kube/leader.py fences on a local timer now (0 duplicates in 11 runs), but "
-    "after SIGCONT asyncio runs the I/O callbacks that became ready before the overdue timer, "
-    "so a reconcile whose response arrived during the pause can still take one step (export a "
-    "span B already exported) before its work is cancelled; span export does not check "
-    "LeaderElector.is_leader",
-)
 def test_a_paused_leader_exports_no_span_twice(paused: tuple[Scenario, Failover]) -> None:
     assert not spans_twice(paused[1])
 
