@@ -1,9 +1,7 @@
 """Reliability gaps found by the SIGKILL and fault tests, each pinned down by a small test.
 
-Tests marked `xfail(strict=True)` describe behaviour the operator should have and does not yet:
-they fail today for the reason given, and once the gap is closed they pass, which makes the
-strict marker fail the run so that the marker gets removed. Each reason names the code at fault.
-Tests without a marker are gaps that were closed since (kept as regression tests).
+Every gap found was closed; each test here is the regression test of one, and its docstring
+names the code that was at fault.
 """
 
 from __future__ import annotations
