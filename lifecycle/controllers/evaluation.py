@@ -125,19 +125,8 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         )
 
     async def write(ev: Body, fields: Body) -> Body | None:
-        status = ev.get("status") or {}
-        diff = {k: v for k, v in fields.items() if status.get(k) != v}
-        if not diff:
-            return None
-        meta = ev["metadata"]
-        # The resourceVersion read makes the write conditional: a replica acting on a stale
-        # cache (a paused ex-leader) gets a Conflict instead of committing a transition twice.
-        return await ctx.client.patch_status(
-            model.KEPTN_EVALUATION,
-            meta["name"],
-            {"metadata": {"resourceVersion": meta.get("resourceVersion")}, "status": diff},
-            meta.get("namespace"),
-        )
+        """The changed status fields, written conditionally; None if nothing changed."""
+        return await ctx.client.write_status_fields(model.KEPTN_EVALUATION, ev, fields)
 
     async def judge(ev: Body, objective: Mapping[str, Any]) -> tuple[str, Body]:
         """(metric name, {value, status, message}) of one objective."""

@@ -145,20 +145,8 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         )
 
     async def write(task: Body, fields: Body) -> Body | None:
-        """Merge-patch the changed status fields; the task as now stored, None if unchanged."""
-        status = task.get("status") or {}
-        diff = {k: v for k, v in fields.items() if status.get(k) != v}
-        if not diff:
-            return None
-        meta = task["metadata"]
-        # The resourceVersion read makes the write conditional: a replica acting on a stale
-        # cache (a paused ex-leader) gets a Conflict instead of committing a transition twice.
-        return await ctx.client.patch_status(
-            model.KEPTN_TASK,
-            meta["name"],
-            {"metadata": {"resourceVersion": meta.get("resourceVersion")}, "status": diff},
-            meta.get("namespace"),
-        )
+        """The changed status fields, written conditionally; None if nothing changed."""
+        return await ctx.client.write_status_fields(model.KEPTN_TASK, task, fields)
 
     async def finish(task: Body, state: State, reason: str, message: str) -> None:
         now = format_time(ctx.now())

@@ -346,6 +346,23 @@ class KubeClient:
         """Merge-patch the status subresource."""
         return await self.patch(kind, name, body, namespace, subresource="status")
 
+    async def write_status_fields(
+        self, kind: ResourceKind, obj: Mapping[str, Any], fields: Mapping[str, Any]
+    ) -> Body | None:
+        """Merge-patch the status fields that differ from ``obj``'s; the object as now stored.
+
+        None when nothing differs (no request). The write is conditional on ``obj``'s
+        resourceVersion: a replica acting on a stale cache (a paused ex-leader) gets a Conflict
+        instead of committing a transition twice.
+        """
+        status = obj.get("status") or {}
+        diff = {k: v for k, v in fields.items() if status.get(k) != v}
+        if not diff:
+            return None
+        meta = obj.get("metadata") or {}
+        body = {"metadata": {"resourceVersion": meta.get("resourceVersion")}, "status": diff}
+        return await self.patch_status(kind, str(meta.get("name", "")), body, meta.get("namespace"))
+
     async def delete(
         self,
         kind: ResourceKind,
