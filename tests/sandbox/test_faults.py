@@ -33,8 +33,11 @@ async def test_error_rate_per_verb(sandbox: Sandbox, kube: client.ApiClient) -> 
     assert json.loads(err.value.body)["reason"] == "ServiceUnavailable"
     await core.list_namespaced_config_map("default")  # other verbs are untouched
     await _set_faults(sandbox, {"error_rate": {"*": 1.0}, "error_kind": "409"})
+    await core.list_namespaced_config_map(
+        "default"
+    )  # a real API server never answers 409 to a read
     with pytest.raises(ApiException) as err:
-        await core.list_namespaced_config_map("default")
+        await core.create_namespaced_config_map("default", {"metadata": {"name": "x"}})
     assert err.value.status == 409
     await _set_faults(sandbox, {})
     await core.create_namespaced_config_map("default", {"metadata": {"name": "x"}})
