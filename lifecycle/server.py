@@ -14,7 +14,7 @@ Accept header asks for it; ``/readyz`` is 503 until ``ready()`` is true (informe
 in a webhook handler gets 500, which the API server treats per ``failurePolicy`` (Ignore).
 
 Must not: hold module-level state, know how certificates are made (it is given an SSLContext), or
-import kubernetes_asyncio.
+depend on the Kubernetes client library.
 """
 
 from __future__ import annotations
