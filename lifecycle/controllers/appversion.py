@@ -17,23 +17,15 @@ from typing import Any
 from lifecycle import model
 from lifecycle.controllers.context import OperatorContext
 from lifecycle.controllers.flow import FlowExecutor, children_of, is_completed, missing_definitions
-from lifecycle.kube.controller import Controller, ObjectKey, Result, key_of, owner_keys, self_key
+from lifecycle.controllers.wakeups import open_versions, watch_version_and_children
+from lifecycle.kube.controller import Controller, ObjectKey, Result
 from lifecycle.machine import AppVersionSnapshot, decide
 
-__all__ = ["COMPONENT", "setup", "waiting_versions"]
+__all__ = ["COMPONENT", "setup"]
 
 COMPONENT = "keptnappversion-controller"
 
 Body = dict[str, Any]
-
-
-def waiting_versions(
-    ctx: OperatorContext, kind: model.ResourceKind, definition: Body
-) -> list[ObjectKey]:
-    """Unfinished versions a new definition may unblock: its namespace, or all for the Keptn namespace."""
-    namespace = str((definition.get("metadata") or {}).get("namespace", ""))
-    scope = None if namespace == ctx.settings.keptn_namespace else namespace
-    return [key_of(obj) for obj in ctx.informer(kind).store.list(scope) if not is_completed(obj)]
 
 
 def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
@@ -72,27 +64,12 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         return Result(requeue_at=decision.requeue_at)
 
     def by_app(event: str, wv: Body, old: Body | None) -> list[ObjectKey]:
-        meta = wv.get("metadata") or {}
-        app = str((wv.get("spec") or {}).get("app", ""))
-        return [
-            key_of(av)
-            for av in versions.by_index("app", app)
-            if (av.get("metadata") or {}).get("namespace") == meta.get("namespace")
-            and not is_completed(av)
-        ]
-
-    def on_definition(event: str, definition: Body, old: Body | None) -> list[ObjectKey]:
-        if event != "ADDED":
-            return []
-        return waiting_versions(ctx, model.KEPTN_APP_VERSION, definition)
+        namespace = (wv.get("metadata") or {}).get("namespace")
+        return open_versions(versions, "app", str((wv.get("spec") or {}).get("app", "")), namespace)
 
     controller: Controller[ObjectKey] = Controller(
         "keptnappversion", reconcile, ctx.settings.workers
     )
-    controller.watch(ctx.informer(model.KEPTN_APP_VERSION), self_key)
-    controller.watch(ctx.informer(model.KEPTN_TASK), owner_keys("KeptnAppVersion"))
-    controller.watch(ctx.informer(model.KEPTN_EVALUATION), owner_keys("KeptnAppVersion"))
+    watch_version_and_children(controller, ctx, model.KEPTN_APP_VERSION)
     controller.watch(ctx.informer(model.KEPTN_WORKLOAD_VERSION), by_app)
-    controller.watch(ctx.informer(model.KEPTN_TASK_DEFINITION), on_definition)
-    controller.watch(ctx.informer(model.KEPTN_EVALUATION_DEFINITION), on_definition)
     return controller

@@ -18,10 +18,10 @@ from __future__ import annotations
 from typing import Any
 
 from lifecycle import model
-from lifecycle.controllers.appversion import waiting_versions
 from lifecycle.controllers.context import OperatorContext
 from lifecycle.controllers.flow import FlowExecutor, children_of, is_completed, missing_definitions
-from lifecycle.kube.controller import Controller, ObjectKey, Result, key_of, owner_keys, self_key
+from lifecycle.controllers.wakeups import open_versions, watch_version_and_children
+from lifecycle.kube.controller import Controller, ObjectKey, Result
 from lifecycle.machine import Rollout, WorkloadVersionSnapshot, decide
 from lifecycle.naming import workload_name
 from lifecycle.phases import State
@@ -126,35 +126,18 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     def by_app(event: str, av: Body, old: Body | None) -> list[ObjectKey]:
         namespace = (av.get("metadata") or {}).get("namespace")
         app = str((av.get("spec") or {}).get("appName", ""))
-        return [
-            key_of(wv)
-            for wv in versions.by_index("app", app)
-            if (wv.get("metadata") or {}).get("namespace") == namespace and not is_completed(wv)
-        ]
+        return open_versions(versions, "app", app, namespace)
 
     def by_resource(event: str, obj: Body, old: Body | None) -> list[ObjectKey]:
         meta = obj.get("metadata") or {}
-        return [
-            key_of(wv)
-            for wv in versions.by_index("resourceReference", str(meta.get("uid", "")))
-            if (wv.get("metadata") or {}).get("namespace") == meta.get("namespace")
-            and not is_completed(wv)
-        ]
-
-    def on_definition(event: str, definition: Body, old: Body | None) -> list[ObjectKey]:
-        if event != "ADDED":
-            return []
-        return waiting_versions(ctx, model.KEPTN_WORKLOAD_VERSION, definition)
+        uid = str(meta.get("uid", ""))
+        return open_versions(versions, "resourceReference", uid, meta.get("namespace"))
 
     controller: Controller[ObjectKey] = Controller(
         "keptnworkloadversion", reconcile, ctx.settings.workers
     )
-    controller.watch(ctx.informer(model.KEPTN_WORKLOAD_VERSION), self_key)
-    controller.watch(ctx.informer(model.KEPTN_TASK), owner_keys("KeptnWorkloadVersion"))
-    controller.watch(ctx.informer(model.KEPTN_EVALUATION), owner_keys("KeptnWorkloadVersion"))
+    watch_version_and_children(controller, ctx, model.KEPTN_WORKLOAD_VERSION)
     controller.watch(ctx.informer(model.KEPTN_APP_VERSION), by_app)
     for kind in _ROLLOUT_KINDS.values():
         controller.watch(ctx.informer(kind), by_resource)
-    controller.watch(ctx.informer(model.KEPTN_TASK_DEFINITION), on_definition)
-    controller.watch(ctx.informer(model.KEPTN_EVALUATION_DEFINITION), on_definition)
     return controller
