@@ -40,6 +40,7 @@ from lifecycle.controllers.metric import (
     refresh_metric,
     spec_changes,
 )
+from lifecycle.controllers.wakeups import children_waiting_on
 from lifecycle.kube import Controller, KubeError, ObjectKey, Result, format_message
 from lifecycle.naming import format_time, parse_time
 from lifecycle.phases import LONG_NAMES, Phase, State
@@ -51,7 +52,6 @@ log = logging.getLogger(__name__)
 
 COMPONENT: Final = "keptnevaluation-controller"
 Body = dict[str, Any]
-_FINAL: Final = frozenset({State.SUCCEEDED, State.FAILED, State.DEPRECATED, State.WARNING})
 _DEFAULT_RETRIES: Final = 10
 _DEFAULT_INTERVAL: Final = timedelta(seconds=5)
 
@@ -184,7 +184,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         if ev is None:
             return Result()
         status = ev.get("status") or {}
-        if State.parse(status.get("overallStatus")) in _FINAL:
+        if State.parse(status.get("overallStatus")).is_completed:
             if ctx.marks is not None:  # a span a crash kept undelivered (no-op once marked)
                 export(ev)
             return Result()
@@ -248,20 +248,10 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     )
     controller.watch(evaluations, spec_changes)
 
-    def definition_added(event_type: str, obj: Body, old: Body | None) -> list[ObjectKey]:
-        if event_type != "ADDED":
-            return []
-        meta = obj.get("metadata") or {}
-        ns = str(meta.get("namespace") or "")
-        shared = ns == ctx.settings.keptn_namespace
-        return [
-            ObjectKey(e["metadata"].get("namespace", ""), e["metadata"]["name"])
-            for e in evaluations.store.by_index("evaluationDefinition", str(meta.get("name", "")))
-            if (shared or e["metadata"].get("namespace") == ns)
-            and State.parse((e.get("status") or {}).get("overallStatus")) not in _FINAL
-        ]
-
-    controller.watch(definitions, definition_added)
+    controller.watch(
+        definitions,
+        children_waiting_on(ctx, evaluations.store, "evaluationDefinition", "overallStatus"),
+    )
     return controller
 
 

@@ -36,6 +36,7 @@ from typing import Any, Final
 
 from lifecycle import model
 from lifecycle.controllers.context import OperatorContext
+from lifecycle.controllers.wakeups import children_waiting_on
 from lifecycle.kube import (
     AlreadyExists,
     Controller,
@@ -65,7 +66,6 @@ log = logging.getLogger(__name__)
 
 COMPONENT: Final = "keptntask-controller"
 Body = dict[str, Any]
-_FINAL: Final = frozenset({State.SUCCEEDED, State.FAILED, State.DEPRECATED, State.WARNING})
 _SUCCESS_CONDITIONS: Final = ("Complete", "SuccessCriteriaMet")
 _FAILURE_CONDITIONS: Final = ("Failed", "FailureTarget")
 _CODE_PREFIX: Final = function_config_map_name("")
@@ -246,7 +246,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         if task is None:
             return Result()
         status = task.get("status") or {}
-        if State.parse(status.get("status")) in _FINAL:
+        if State.parse(status.get("status")).is_completed:
             if ctx.marks is not None:  # a span a crash kept undelivered (no-op once marked)
                 export(task)
             return Result()  # completion before the Job lookup (KLT #3921)
@@ -286,18 +286,8 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     controller.watch(tasks, self_key)
     controller.watch(jobs, owner_keys("KeptnTask", controller_only=True))
 
-    def definition_changed(event_type: str, obj: Body, old: Body | None) -> list[ObjectKey]:
-        if event_type != "ADDED":
-            return []
-        meta = obj.get("metadata") or {}
-        ns = str(meta.get("namespace") or "")
-        shared = ns == ctx.settings.keptn_namespace
-        return [
-            ObjectKey(t["metadata"].get("namespace", ""), t["metadata"]["name"])
-            for t in tasks.store.by_index("taskDefinition", str(meta.get("name", "")))
-            if (shared or t["metadata"].get("namespace") == ns)
-            and State.parse((t.get("status") or {}).get("status")) not in _FINAL
-        ]
-
-    controller.watch(ctx.informer(model.KEPTN_TASK_DEFINITION), definition_changed)
+    controller.watch(
+        ctx.informer(model.KEPTN_TASK_DEFINITION),
+        children_waiting_on(ctx, tasks.store, "taskDefinition", "status"),
+    )
     return controller

@@ -1,8 +1,9 @@
 """Wake-ups shared by the two version controllers (KeptnAppVersion, KeptnWorkloadVersion).
 
-Role: map informer events to the keys of the unfinished versions they may move on: the version
-itself, its own tasks and evaluations (by owner), and a new task or evaluation definition (every
-unfinished version of its namespace, or of all namespaces for one in the Keptn namespace).
+Role: map informer events to the keys of the unfinished versions (and tasks and evaluations) they
+may move on: the version itself, its own tasks and evaluations (by owner), and a new task or
+evaluation definition (every unfinished version, task or evaluation waiting on it in its
+namespace, or in all namespaces for one in the Keptn namespace).
 Must not: read the API (caches only) or wake finished versions, which are absorbing.
 """
 
@@ -13,10 +14,16 @@ from typing import Any
 from lifecycle import model
 from lifecycle.controllers.context import OperatorContext
 from lifecycle.controllers.flow import is_completed
-from lifecycle.kube.controller import Controller, ObjectKey, key_of, owner_keys, self_key
+from lifecycle.kube.controller import Controller, Mapper, ObjectKey, key_of, owner_keys, self_key
 from lifecycle.kube.informer import Store
+from lifecycle.phases import State
 
-__all__ = ["open_versions", "waiting_versions", "watch_version_and_children"]
+__all__ = [
+    "children_waiting_on",
+    "open_versions",
+    "waiting_versions",
+    "watch_version_and_children",
+]
 
 Body = dict[str, Any]
 
@@ -38,6 +45,28 @@ def waiting_versions(
     namespace = str((definition.get("metadata") or {}).get("namespace", ""))
     scope = None if namespace == ctx.settings.keptn_namespace else namespace
     return [key_of(obj) for obj in ctx.informer(kind).store.list(scope) if not is_completed(obj)]
+
+
+def children_waiting_on(
+    ctx: OperatorContext, store: Store, index: str, status_field: str
+) -> Mapper[ObjectKey]:
+    """Mapper: an ADDED definition wakes the unfinished tasks/evaluations that ``index`` maps its
+    name to, in its namespace, or in every namespace for one in the Keptn namespace."""
+
+    def mapper(event: str, definition: Body, old: Body | None) -> list[ObjectKey]:
+        if event != "ADDED":
+            return []
+        meta = definition.get("metadata") or {}
+        namespace = str(meta.get("namespace") or "")
+        shared = namespace == ctx.settings.keptn_namespace
+        return [
+            key_of(child)
+            for child in store.by_index(index, str(meta.get("name", "")))
+            if (shared or (child.get("metadata") or {}).get("namespace") == namespace)
+            and not State.parse((child.get("status") or {}).get(status_field)).is_completed
+        ]
+
+    return mapper
 
 
 def watch_version_and_children(
