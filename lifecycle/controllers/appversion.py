@@ -16,10 +16,10 @@ from typing import Any
 
 from lifecycle import model
 from lifecycle.controllers.context import OperatorContext
-from lifecycle.controllers.flow import FlowExecutor, children_of, is_completed, missing_definitions
+from lifecycle.controllers.flow import FlowExecutor, children_of, missing_definitions
 from lifecycle.controllers.wakeups import open_versions, watch_version_and_children
 from lifecycle.kube.controller import Controller, ObjectKey, Result
-from lifecycle.machine import AppVersionSnapshot, decide
+from lifecycle.machine import AppVersionSnapshot
 
 __all__ = ["COMPONENT", "setup"]
 
@@ -34,34 +34,23 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     versions = ctx.informer(model.KEPTN_APP_VERSION).store
     workload_versions = ctx.informer(model.KEPTN_WORKLOAD_VERSION).store
 
-    async def reconcile(key: ObjectKey) -> Result | None:
-        obj = versions.get(key.namespace, key.name)
-        if obj is None:
-            executor.forget(key)
-            return None
-        if executor.stale(obj):
-            return None
-        if is_completed(obj):
-            executor.sweep(obj)  # spans a crash kept from being delivered or marked
-            return None
+    def snapshot_of(obj: Body) -> AppVersionSnapshot:
+        meta = obj.get("metadata") or {}
         app = str((obj.get("spec") or {}).get("appName", ""))
-        snapshot = AppVersionSnapshot(
+        return AppVersionSnapshot(
             obj=obj,
             tasks=children_of(ctx, obj, model.KEPTN_TASK),
             evaluations=children_of(ctx, obj, model.KEPTN_EVALUATION),
             workload_versions={
                 str(wv["metadata"]["name"]): wv
                 for wv in workload_versions.by_index("app", app)
-                if (wv.get("metadata") or {}).get("namespace") == key.namespace
+                if (wv.get("metadata") or {}).get("namespace") == meta.get("namespace")
             },
             missing_definitions=missing_definitions(ctx, obj),
         )
-        decision = decide(snapshot, ctx.now(), ctx.config())
-        if decision.status or decision.actions:
-            await executor.execute(obj, decision)
-        else:
-            executor.sweep(obj)
-        return Result(requeue_at=decision.requeue_at)
+
+    async def reconcile(key: ObjectKey) -> Result | None:
+        return await executor.reconcile(key, snapshot_of)
 
     def by_app(event: str, wv: Body, old: Body | None) -> list[ObjectKey]:
         namespace = (wv.get("metadata") or {}).get("namespace")

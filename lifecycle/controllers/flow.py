@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from lifecycle import model
@@ -40,10 +40,10 @@ from lifecycle.actions import (
 )
 from lifecycle.controllers.context import OperatorContext
 from lifecycle.kube.client import Body
-from lifecycle.kube.controller import ObjectKey, key_of
+from lifecycle.kube.controller import ObjectKey, Result, key_of
 from lifecycle.kube.errors import AlreadyExists, BadRequest, Invalid, NotFound
 from lifecycle.kube.events import EventRecorder, format_message
-from lifecycle.machine import ROOT_KEY, Decision, apply_merge_patch
+from lifecycle.machine import ROOT_KEY, Decision, Snapshot, apply_merge_patch, decide
 from lifecycle.model import ResourceKind
 from lifecycle.naming import workload_version_name
 from lifecycle.phases import LONG_NAMES, Phase, State
@@ -262,6 +262,27 @@ class FlowExecutor:
 
     def forget(self, key: ObjectKey) -> None:
         self._written.pop(key, None)
+
+    async def reconcile(
+        self, key: ObjectKey, snapshot_of: Callable[[Body], Snapshot]
+    ) -> Result | None:
+        """The version reconcile: read from the cache, decide, execute (or sweep), requeue only
+        for the decision's deadline. ``snapshot_of`` gathers what the machine reads."""
+        obj = self._ctx.informer(self._kind).store.get(key.namespace, key.name)
+        if obj is None:
+            self.forget(key)
+            return None
+        if self.stale(obj):
+            return None
+        if is_completed(obj):
+            self.sweep(obj)  # spans a crash kept from being delivered or marked
+            return None
+        decision = decide(snapshot_of(obj), self._ctx.now(), self._ctx.config())
+        if decision.status or decision.actions:
+            await self.execute(obj, decision)
+        else:
+            self.sweep(obj)
+        return Result(requeue_at=decision.requeue_at)
 
     async def execute(self, obj: Body, decision: Decision) -> Body:
         """Create children, emit events, write the status patch, then record telemetry and spans."""

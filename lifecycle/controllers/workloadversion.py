@@ -19,10 +19,10 @@ from typing import Any
 
 from lifecycle import model
 from lifecycle.controllers.context import OperatorContext
-from lifecycle.controllers.flow import FlowExecutor, children_of, is_completed, missing_definitions
+from lifecycle.controllers.flow import FlowExecutor, children_of, missing_definitions
 from lifecycle.controllers.wakeups import open_versions, watch_version_and_children
 from lifecycle.kube.controller import Controller, ObjectKey, Result
-from lifecycle.machine import Rollout, WorkloadVersionSnapshot, decide
+from lifecycle.machine import Rollout, WorkloadVersionSnapshot
 from lifecycle.naming import workload_name
 from lifecycle.phases import State
 
@@ -98,17 +98,8 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     executor = FlowExecutor(ctx, kind=model.KEPTN_WORKLOAD_VERSION, component=COMPONENT)
     versions = ctx.informer(model.KEPTN_WORKLOAD_VERSION).store
 
-    async def reconcile(key: ObjectKey) -> Result | None:
-        obj = versions.get(key.namespace, key.name)
-        if obj is None:
-            executor.forget(key)
-            return None
-        if executor.stale(obj):
-            return None
-        if is_completed(obj):
-            executor.sweep(obj)  # spans a crash kept from being delivered or marked
-            return None
-        snapshot = WorkloadVersionSnapshot(
+    def snapshot_of(obj: Body) -> WorkloadVersionSnapshot:
+        return WorkloadVersionSnapshot(
             obj=obj,
             tasks=children_of(ctx, obj, model.KEPTN_TASK),
             evaluations=children_of(ctx, obj, model.KEPTN_EVALUATION),
@@ -116,12 +107,9 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             app_version=app_version_for(ctx, obj),
             rollout=rollout_for(ctx, obj),
         )
-        decision = decide(snapshot, ctx.now(), ctx.config())
-        if decision.status or decision.actions:
-            await executor.execute(obj, decision)
-        else:
-            executor.sweep(obj)
-        return Result(requeue_at=decision.requeue_at)
+
+    async def reconcile(key: ObjectKey) -> Result | None:
+        return await executor.reconcile(key, snapshot_of)
 
     def by_app(event: str, av: Body, old: Body | None) -> list[ObjectKey]:
         namespace = (av.get("metadata") or {}).get("namespace")
