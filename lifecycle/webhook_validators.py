@@ -183,6 +183,7 @@ _OPERATORS: Final = (
     "equalTo",
     "inRange",
     "notInRange",
+    "relative",  # our extension (deploy/crds): a criterion against previous analyses
 )
 
 
@@ -193,6 +194,8 @@ def _operator_error(operator: Mapping[str, Any]) -> str | None:
     if not present:
         return "Operator: no operator set"
     value = operator[present[0]]
+    if present[0] == "relative":
+        return None  # its fields are typed and bounded by the CRD schema
     try:
         if present[0] in ("inRange", "notInRange"):
             low = parse_quantity(value.get("lowBound", 0))

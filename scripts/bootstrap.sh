@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything the two commands need on a fresh machine, idempotently:
 # a .venv with the project and its test extras, Debian's prometheus (prometheus, promtool),
-# and npm's deno under .tools/. Safe to run again: each step is skipped when already done.
+# npm's deno under .tools/, and Debian's chromium. Safe to run again: each step is skipped when already done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,6 +27,15 @@ if ! command -v kubectl >/dev/null 2>&1; then
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
     kubernetes-client >/dev/null
+fi
+
+# Debian's Chromium: the release view's browser tests drive it headless (Playwright, no download).
+if [ ! -x /usr/bin/chromium ]; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    chromium >/dev/null
 fi
 
 if [ ! -x .tools/node_modules/.bin/deno ]; then

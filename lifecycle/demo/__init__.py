@@ -60,6 +60,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--pod-start-delay", type=float, default=0.3, help="seconds from ungated pod to Running"
     )
     parser.add_argument("--step-timeout", type=float, default=90.0, help="seconds per version")
+    parser.add_argument(
+        "--ui-port", type=int, default=3100, help="port of the release view with --keep (0: any)"
+    )
     parser.add_argument("--width", type=int, default=None, help="columns (default: terminal)")
 
 
@@ -193,6 +196,35 @@ async def _report(stack: Stack, outcomes: list[Outcome], console: Console) -> No
     console.print(Group(*lines))
 
 
+async def _keep(stack: Stack, console: Console, ui_port: int) -> None:
+    """Serve the release view (`klt ui`) beside the kept stack until Ctrl-C or SIGTERM."""
+    from lifecycle.ui import serve
+
+    ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    ui = asyncio.create_task(
+        serve(str(stack.paths.kubeconfig), None, "127.0.0.1", ui_port, ready=ready)
+    )
+    try:
+        await asyncio.wait({ui, ready}, return_when=asyncio.FIRST_COMPLETED)
+        if ready.done():
+            console.print(f"release view (klt ui): {ready.result()}")
+        else:
+            console.print(Text(f"release view not served: {ui.exception()}", style="yellow"))
+        console.print(
+            Text(
+                "still running (--keep): use the commands above; Ctrl-C stops everything",
+                style="bold",
+            )
+        )
+        # Ctrl-C or SIGTERM cancels this wait: the deliberate end of --keep, not a failure.
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.Event().wait()
+    finally:
+        ui.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await ui
+
+
 async def _main(args: argparse.Namespace, console: Console) -> int:
     loop = asyncio.get_running_loop()
     main_task = asyncio.current_task()
@@ -222,15 +254,7 @@ async def _main(args: argparse.Namespace, console: Console) -> int:
         )
         console.print(Text(f"klt demo: {verdict}", style="bold green" if good else "bold red"))
         if args.keep:
-            console.print(
-                Text(
-                    "still running (--keep): use the commands above; Ctrl-C stops everything",
-                    style="bold",
-                )
-            )
-            # Ctrl-C or SIGTERM cancels this wait: the deliberate end of --keep, not a failure.
-            with contextlib.suppress(asyncio.CancelledError):
-                await asyncio.Event().wait()
+            await _keep(stack, console, args.ui_port)
         return 0 if good else 1
     finally:
         await stack.stop()

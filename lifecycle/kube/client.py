@@ -31,7 +31,7 @@ from kubernetes_asyncio import config as kube_config
 from kubernetes_asyncio.client import ApiClient, Configuration
 
 from lifecycle.kube.errors import BadRequest, KubeError, Transient, error_from_status
-from lifecycle.model import ResourceKind
+from lifecycle.model import POD, ResourceKind
 
 __all__ = ["Body", "KubeClient", "PatchType", "Propagation"]
 
@@ -385,6 +385,24 @@ class KubeClient:
             options["gracePeriodSeconds"] = grace_period_seconds
         path = self.path(kind, namespace, name)
         return await self._request("delete", "DELETE", kind, path, body=options)
+
+    async def pod_log(self, name: str, namespace: str, *, tail_lines: int = 20) -> str:
+        """The last ``tail_lines`` lines of a pod's log (its only or first container)."""
+        self._count("get", POD, "log")
+        url = self._host + self.path(POD, namespace, name, "log") + f"?tailLines={tail_lines}"
+        session: aiohttp.ClientSession = self._api.rest_client.pool_manager
+        try:
+            async with session.get(
+                url, headers=await self._headers(), timeout=self._timeout
+            ) as resp:
+                raw = await resp.read()
+                if resp.status >= 300:
+                    raise error_from_status(resp.status, raw)
+        except KubeError:
+            raise
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            raise Transient(f"GET pods/{name}/log: {type(exc).__name__}: {exc}") from exc
+        return raw.decode("utf-8", "replace")
 
     async def watch(
         self,

@@ -111,6 +111,11 @@ SCORE = {"passPercentage": 90, "warningPercentage": 70}
         ([objective({"failure": {"lessThan": {"fixedValue": "500m"}}})], SCORE, None),
         ([objective({"warning": {"inRange": {"lowBound": "1", "highBound": "2k"}}})], SCORE, None),
         ([{"analysisValueTemplateRef": {"name": "t"}}], SCORE, None),
+        (  # our relative extension, as in examples/analysis
+            [objective({"warning": {"relative": {"operator": ">", "percent": 10}}})],
+            SCORE,
+            None,
+        ),
         (
             [
                 objective(

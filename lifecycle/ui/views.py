@@ -1,0 +1,314 @@
+"""What the release view's pages show, as JSON-ready dicts built from cluster objects.
+
+Role: the pure half of `klt ui`. `applications` groups KeptnAppVersions by app; `timeline_json`
+turns the `lifecycle.timeline` of an app version (the one `klt trace` draws) into bars;
+`app_quality` and `definition_quality` build the release-quality heatmaps: objectives x versions
+from KeptnEvaluations, objectives x runs from Analyses' `status.raw`.
+
+Invariants: pure and deterministic (the caller passes `now`); reads only the fields named here;
+every value is a str, number, bool or None so `json.dumps` takes the result as is.
+Must not: import asyncio, aiohttp or kubernetes_asyncio, or call an API.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from lifecycle import naming
+from lifecycle.status import last_error
+from lifecycle.timeline import Timeline
+
+__all__ = [
+    "Cell",
+    "Column",
+    "Heatmap",
+    "app_quality",
+    "applications",
+    "definition_quality",
+    "timeline_json",
+    "trace_id",
+]
+
+Body = Mapping[str, Any]
+_VERDICTS = {"Succeeded": "pass", "Failed": "fail", "Warning": "warning"}
+_BASELINE = re.compile(r"\(([^()]* of [a-z0-9]+=[^()]+)\)")
+
+
+def _get(body: object, *path: str) -> Any:
+    node: Any = body
+    for key in path:
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(key)
+    return node
+
+
+def _text(body: object, *path: str) -> str:
+    value = _get(body, *path)
+    return "" if value is None else str(value)
+
+
+def _seconds(start: str, end: str, now: datetime) -> float | None:
+    if not start:
+        return None
+    began = naming.parse_time(start)
+    ended = naming.parse_time(end) if end else now
+    return round(max(0.0, (ended - began).total_seconds()), 3)
+
+
+def trace_id(app_version: Body) -> str:
+    """The trace id of the app version's root span (from its traceparent), or ""."""
+    parent = _text(app_version, "status", "phaseTraceIDs", "root", "traceparent")
+    parts = parent.split("-")
+    return parts[1] if len(parts) == 4 else ""
+
+
+def _version_entry(body: Body, now: datetime) -> dict[str, Any]:
+    status = body.get("status") or {}
+    start, end = _text(status, "startTime"), _text(status, "endTime")
+    return {
+        "namespace": _text(body, "metadata", "namespace"),
+        "name": _text(body, "metadata", "name"),
+        "version": _text(body, "spec", "version"),
+        "revision": _get(body, "spec", "revision") or 1,
+        "created": _text(body, "metadata", "creationTimestamp"),
+        "phase": _text(status, "currentPhase"),
+        "state": _text(status, "status") or "Pending",
+        "start": start,
+        "end": end,
+        "seconds": _seconds(start, end, now),
+        "reason": last_error(status),
+        "workloads": len(_get(body, "spec", "workloads") or ()),
+    }
+
+
+def applications(app_versions: Iterable[Body], now: datetime) -> list[dict[str, Any]]:
+    """One entry per (namespace, app) with its versions, newest first."""
+    apps: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for body in app_versions:
+        key = (_text(body, "metadata", "namespace"), _text(body, "spec", "appName"))
+        apps.setdefault(key, []).append(_version_entry(body, now))
+    out = []
+    for (namespace, app), versions in sorted(apps.items()):
+        versions.sort(key=lambda v: (v["created"], v["name"]), reverse=True)
+        out.append({"namespace": namespace, "app": app, "versions": versions})
+    return out
+
+
+def timeline_json(tl: Timeline) -> dict[str, Any]:
+    """The timeline's bars with offsets in seconds from its start (what the page draws)."""
+    span = max(tl.end_ns - tl.start_ns, 1)
+    bars = [
+        {
+            "label": bar.label,
+            "depth": bar.depth,
+            "state": bar.state,
+            "note": bar.note,
+            "offset": (bar.start_ns - tl.start_ns) / 1e9,
+            "seconds": ((bar.end_ns if bar.end_ns is not None else tl.end_ns) - bar.start_ns) / 1e9,
+            "running": bar.end_ns is None,
+            "left": (bar.start_ns - tl.start_ns) / span,
+            "width": ((bar.end_ns if bar.end_ns is not None else tl.end_ns) - bar.start_ns) / span,
+        }
+        for bar in tl.bars
+    ]
+    return {"title": tl.title, "state": tl.state, "seconds": span / 1e9, "bars": bars}
+
+
+# --- release quality -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """One objective in one column: pass, warning, fail, info (informational) or error."""
+
+    result: str
+    value: str
+    target: str
+    score: float | None
+    reason: str
+    baseline: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """A version (of an app) or a run (an Analysis of a definition)."""
+
+    name: str
+    label: str
+    state: str
+    verdict: str
+    score: str
+    reason: str
+    cells: dict[str, Cell] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Heatmap:
+    """Objectives (rows) x columns, in order."""
+
+    title: str
+    rows: list[str]
+    columns: list[Column]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _short_workload(app: str, workload: str) -> str:
+    return workload[len(app) + 1 :] if workload.startswith(app + "-") else workload
+
+
+def _belongs(evaluation: Body, app_version: Body) -> bool:
+    """Is the KeptnEvaluation one of the app version's (app-level, or of one of its workloads)?"""
+    spec = evaluation.get("spec") or {}
+    app = _text(app_version, "spec", "appName")
+    if _text(spec, "appName") != app:
+        return False
+    workload = _text(spec, "workload")
+    if not workload:
+        owners = {o.get("uid") for o in _get(evaluation, "metadata", "ownerReferences") or ()}
+        uid = _get(app_version, "metadata", "uid")
+        if owners and uid:
+            return uid in owners
+        return _text(spec, "appVersion") == _text(app_version, "spec", "version")
+    return any(
+        naming.workload_name(app, _text(w, "name")) == workload
+        and _text(w, "version") == _text(spec, "workloadVersion")
+        for w in _get(app_version, "spec", "workloads") or ()
+    )
+
+
+def _evaluation_cells(app: str, evaluation: Body) -> dict[str, Cell]:
+    spec = evaluation.get("spec") or {}
+    check = _text(spec, "checkType") or "eval"
+    scope = _short_workload(app, _text(spec, "workload")) or "app"
+    definition = _text(spec, "evaluationDefinition")
+    cells = {}
+    for metric, result in (_get(evaluation, "status", "evaluationStatus") or {}).items():
+        verdict = _VERDICTS.get(_text(result, "status"), "pending")
+        cells[f"{check} · {scope} · {definition} · {metric}"] = Cell(
+            result=verdict,
+            value=_text(result, "value"),
+            target=_text(result, "target"),
+            score=None if verdict == "pending" else (1.0 if verdict == "pass" else 0.0),
+            reason=_text(result, "message"),
+        )
+    return cells
+
+
+def app_quality(app: str, app_versions: Sequence[Body], evaluations: Iterable[Body]) -> Heatmap:
+    """Every evaluation objective of `app` (rows) across its versions (columns, oldest first).
+
+    Evaluation objectives are pass/fail and weigh 1 each (KLT's KeptnEvaluation); a column's
+    score is passed/total, its verdict the worst objective.
+    """
+    versions = sorted(
+        (v for v in app_versions if _text(v, "spec", "appName") == app),
+        key=lambda v: (_text(v, "metadata", "creationTimestamp"), _text(v, "metadata", "name")),
+    )
+    evaluations = sorted(
+        evaluations, key=lambda e: _text(e, "metadata", "creationTimestamp")
+    )  # later runs of the same objective win
+    rows: list[str] = []
+    columns = []
+    for version in versions:
+        cells: dict[str, Cell] = {}
+        for evaluation in evaluations:
+            if _belongs(evaluation, version):
+                cells.update(_evaluation_cells(app, evaluation))
+        for key in cells:
+            if key not in rows:
+                rows.append(key)
+        scored = [c for c in cells.values() if c.score is not None]
+        passed = sum(1 for c in scored if c.result == "pass")
+        verdict = "fail" if passed < len(scored) else ("pass" if scored else "none")
+        columns.append(
+            Column(
+                name=_text(version, "metadata", "name"),
+                label=_text(version, "spec", "version"),
+                state=_text(version, "status", "status") or "Pending",
+                verdict=verdict,
+                score=f"{passed}/{len(scored)}",
+                reason=last_error(version.get("status") or {}),
+                cells=cells,
+            )
+        )
+    return Heatmap(title=app, rows=sorted(rows), columns=columns)
+
+
+def _raw(analysis: Body) -> Mapping[str, Any]:
+    raw = _get(analysis, "status", "raw")
+    if isinstance(raw, str) and raw:
+        try:
+            parsed = json.loads(raw)
+        except ValueError:
+            return {}
+        return parsed if isinstance(parsed, Mapping) else {}
+    return raw if isinstance(raw, Mapping) else {}
+
+
+def _objective_name(objective: object) -> str:
+    return _text(objective, "analysisValueTemplateRef", "name")
+
+
+def _analysis_cell(entry: Mapping[str, Any]) -> Cell:
+    status = _text(entry, "status")
+    if not status:  # KLT's raw has only pass/warning flags
+        flags = entry.get("result") or {}
+        status = "pass" if flags.get("pass") else ("warning" if flags.get("warning") else "fail")
+    target = _text(entry, "target")
+    reason = _text(entry, "error") or _text(entry, "reason")
+    found = _BASELINE.search(target) or _BASELINE.search(reason)  # "(>+10% of avg=0.2 of 3)"
+    score = entry.get("score")
+    return Cell(
+        result="error" if entry.get("error") else status,
+        value=_text(entry, "value"),
+        target=target,
+        score=float(score) if isinstance(score, int | float) else None,
+        reason=reason,
+        baseline=found.group(1) if found else "",
+    )
+
+
+def definition_quality(definition: Body | None, name: str, analyses: Iterable[Body]) -> Heatmap:
+    """The objectives of AnalysisDefinition `name` (rows) across its Analyses (columns)."""
+    rows = [_objective_name(o) for o in _get(definition, "spec", "objectives") or ()]
+    runs = sorted(
+        (a for a in analyses if _text(a, "spec", "analysisDefinition", "name") == name),
+        key=lambda a: (_text(a, "metadata", "creationTimestamp"), _text(a, "metadata", "name")),
+    )
+    columns = []
+    for analysis in runs:
+        raw = _raw(analysis)
+        cells = {
+            _objective_name(e.get("objective")): _analysis_cell(e)
+            for e in raw.get("objectiveResults") or ()
+            if isinstance(e, Mapping)
+        }
+        for key in cells:
+            if key not in rows:
+                rows.append(key)
+        total, maximum = raw.get("totalScore"), raw.get("maximumScore")
+        state = _text(analysis, "status", "state") or "Pending"
+        args = _get(analysis, "spec", "args") or {}
+        columns.append(
+            Column(
+                name=_text(analysis, "metadata", "name"),
+                label=", ".join(f"{k}={v}" for k, v in sorted(args.items()))
+                or _text(analysis, "metadata", "name"),
+                state=state,
+                verdict=_text(raw, "verdict") or ("pending" if not raw else "fail"),
+                score=f"{total:g}/{maximum:g}"
+                if isinstance(total, int | float) and isinstance(maximum, int | float)
+                else "",
+                reason=_text(raw, "reason"),
+                cells=cells,
+            )
+        )
+    return Heatmap(title=name, rows=rows, columns=columns)
