@@ -205,7 +205,8 @@ async def _keep(stack: Stack, console: Console, ui_port: int) -> None:
         serve(str(stack.paths.kubeconfig), None, "127.0.0.1", ui_port, ready=ready)
     )
     try:
-        await asyncio.wait({ui, ready}, return_when=asyncio.FIRST_COMPLETED)
+        waiting: set[asyncio.Future[Any]] = {ui, ready}
+        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
         if ready.done():
             console.print(f"release view (klt ui): {ready.result()}")
         else:
