@@ -35,6 +35,7 @@ import yaml
 from aiohttp import web
 
 from sandbox.admission import WebhookAdmission
+from sandbox.crdversions import CrdVersions
 from sandbox.faults import Faults, FaultSettings
 from sandbox.handlers import ResourceHandlers
 from sandbox.persistence import SqlitePersistence
@@ -111,6 +112,7 @@ class Sandbox:
             registry=self.registry,
             faults=self.faults,
             bookmark_interval=settings.bookmark_interval,
+            crd_versions=CrdVersions(self.registry, self.admission),
         )
         self.port = settings.port
         self.https_port = 0
