@@ -47,6 +47,7 @@ from lifecycle.controllers.context import (
     ConfigHolder,
     OperatorContext,
 )
+from lifecycle.controllers.conversion import register_conversion
 from lifecycle.controllers.metric import metric_routes
 from lifecycle.controllers.spanmarks import SpanMarks
 from lifecycle.controllers.wiring import Recorders, instrument, load_setups
@@ -297,6 +298,12 @@ class Operator:
                 else None
             )
             await register_webhooks(
+                client,
+                ca_bundle=bundle.ca_bundle,
+                url_base=url_base,
+                keptn_namespace=op.keptn_namespace,
+            )
+            await register_conversion(
                 client,
                 ca_bundle=bundle.ca_bundle,
                 url_base=url_base,

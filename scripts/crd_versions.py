@@ -133,6 +133,8 @@ def _evaluation_provider(kmp: dict[str, Any], version: str) -> dict[str, Any]:
     schema = copy.deepcopy(kmp)
     schema["description"] = "KeptnEvaluationProvider: a metrics provider (KLT <= v1alpha3)."
     _drop(schema, "spec", "type", "insecureSkipTlsVerify")
+    # v1alpha1's secretName converts to a secretKeyRef without a key
+    _props(schema, "spec")["secretKeyRef"].pop("required", None)
     if version == "v1alpha1":
         _drop(schema, "spec", "secretKeyRef")
         _props(schema, "spec")["secretName"] = {"type": "string"}
