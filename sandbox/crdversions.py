@@ -79,16 +79,20 @@ class CrdVersions:
 
     async def view(self, rt: ResourceType, entry: Entry) -> Entry:
         """A stored entry as `rt` serves it."""
-        if not self.converts(rt):
+        if not rt.custom or entry.obj.get("apiVersion") == rt.api_version:
             return entry
         return (await self.views(rt, [entry]))[0]
 
     async def views(self, rt: ResourceType, entries: list[Entry]) -> list[Entry]:
-        """Stored entries as `rt` serves them (one ConversionReview for all of them)."""
-        if not self.converts(rt) or not entries:
+        """Stored entries as `rt` serves them (one ConversionReview for all of them). Objects
+        stored at an earlier storage version are converted too, as kube-apiserver decodes them."""
+        if not rt.custom or all(e.obj.get("apiVersion") == rt.api_version for e in entries):
             return entries
         objs = await self.convert(rt, [e.obj for e in entries], rt.api_version)
-        return [Entry(o, dumps(o), e.rv) for o, e in zip(objs, entries, strict=True)]
+        return [
+            e if o is e.obj else Entry(o, dumps(o), e.rv)
+            for o, e in zip(objs, entries, strict=True)
+        ]
 
     async def frames(self, rt: ResourceType, chunk: bytes) -> bytes:
         """Watch frames (one JSON event a line) with their objects converted to `rt`."""
