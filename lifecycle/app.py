@@ -51,6 +51,7 @@ from lifecycle.controllers.conversion import register_conversion
 from lifecycle.controllers.metric import metric_routes
 from lifecycle.controllers.spanmarks import SpanMarks
 from lifecycle.controllers.wiring import Recorders, instrument, load_setups
+from lifecycle.custommetrics import custom_metrics_routes
 from lifecycle.kube.client import KubeClient
 from lifecycle.kube.controller import Controller, ObjectKey
 from lifecycle.kube.errors import KubeError
@@ -287,6 +288,7 @@ class Operator:
             mutator=mutator,
             ssl_context=ssl_context,
             extra_routes=metric_routes(self._ctx),
+            webhook_routes=custom_metrics_routes(self._ctx),
         )
         await self._server.start()
         self.ports = dict(self._server.ports)

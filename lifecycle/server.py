@@ -151,7 +151,10 @@ class OperatorServer:
         mutator: PodMutator | None,
         ssl_context: ssl.SSLContext | None,
         extra_routes: Iterable[web.AbstractRouteDef] = (),
+        webhook_routes: Iterable[web.AbstractRouteDef] = (),
     ) -> None:
+        """`extra_routes` go to the metrics listener; `webhook_routes` (the custom metrics
+        API) to the TLS listener, beside the admission and conversion webhooks."""
         self._config = config
         self._runners: list[tuple[str, web.AppRunner]] = []
         self._apps: list[tuple[str, int, web.Application, ssl.SSLContext | None]] = []
@@ -160,7 +163,7 @@ class OperatorServer:
                 mutator=mutator,
                 validators=VALIDATORS,
                 ready=ready,
-                extra_routes=conversion_routes(),
+                extra_routes=[*conversion_routes(), *webhook_routes],
             )
             self._apps.append(("webhook", config.webhook_port, webhooks, ssl_context))
         routes = list(extra_routes)

@@ -185,12 +185,17 @@ class WebhookAdmission:
             self._sessions[key] = session
         return session
 
+    def address(self, client_config: dict[str, Any]) -> tuple[str, str | None]:
+        """The URL of a clientConfig (url, or service resolved as for webhooks) and the TLS
+        server name to check (None: the URL's host)."""
+        return self._endpoint({"clientConfig": client_config})
+
     async def post_json(
         self, client_config: dict[str, Any], body: dict[str, Any], time_limit: float
     ) -> Any:
         """POST `body` to a webhook's clientConfig (url or service, caBundle) and decode the
         JSON answer; raises ConnectionError on a non-200 answer (used for conversion too)."""
-        url, server_name = self._endpoint({"clientConfig": client_config})
+        url, server_name = self.address(client_config)
         session = self._session(client_config.get("caBundle", ""))
         async with session.post(
             url,

@@ -35,6 +35,7 @@ import yaml
 from aiohttp import web
 
 from sandbox.admission import WebhookAdmission
+from sandbox.aggregation import Aggregator
 from sandbox.crdversions import CrdVersions
 from sandbox.faults import Faults, FaultSettings
 from sandbox.handlers import ResourceHandlers
@@ -114,6 +115,7 @@ class Sandbox:
             bookmark_interval=settings.bookmark_interval,
             crd_versions=CrdVersions(self.registry, self.admission),
         )
+        self.aggregator = Aggregator(self.store, self.registry, self.admission)
         self.port = settings.port
         self.https_port = 0
         self.url = ""
@@ -163,6 +165,7 @@ class Sandbox:
             resources=self.handlers,
             address=lambda: f"{self.settings.host}:{self.port}",
         ).build_app()
+        app.middlewares.append(self.aggregator.middleware)
         # handler_cancellation: a client that goes away cancels its request, so an idle watch
         # whose client disconnected is dropped at once instead of at its timeout.
         self._runner = web.AppRunner(
@@ -196,6 +199,7 @@ class Sandbox:
             self.node = None
         self.store.close_watchers()
         await self.admission.close()
+        await self.aggregator.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
