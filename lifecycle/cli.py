@@ -30,6 +30,7 @@ COMMANDS: dict[str, Command] = {
     "demo": Command("sandbox + operator + Prometheus + the example app", "lifecycle.demo"),
     "status": Command("table of app versions and workload versions", "lifecycle.status"),
     "trace": Command("timeline (Gantt) of an app version from its spans", "lifecycle.trace"),
+    "convert": Command("Keptn v1 SLI/SLO files as Analysis resources", "lifecycle.v1convert"),
 }
 
 
