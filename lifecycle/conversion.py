@@ -1,13 +1,11 @@
 """The CRD conversion webhook: `POST /convert` with a ConversionReview (apiextensions.k8s.io/v1).
 
-KLT converts four kinds with a webhook (the others use strategy None): KeptnApp and
-KeptnAppVersion (hub and storage `v1`; served v1alpha1..v1alpha3, v1beta1), KeptnWorkloadInstance
-and KeptnEvaluationProvider (hub and storage `v1alpha3`; served v1alpha1..v1alpha3).
+KLT converts two kinds with a webhook (the others use strategy None): KeptnApp and
+KeptnAppVersion (hub and storage `v1`; served v1alpha1..v1alpha3, v1beta1).
 
 A conversion goes through the hub: the fields KLT renamed are renamed (v1alpha1/v1alpha2 status
 items `taskDefinitionName`/`taskName`, `evaluationDefinitionName`/`evaluationName` are
-`definitionName`/`name` from v1alpha3 on; KeptnEvaluationProvider v1alpha1 `secretName` is
-`secretKeyRef.name`), then the object is pruned with the target version's schema (the CRDs in
+`definitionName`/`name` from v1alpha3 on), then the object is pruned with the target version's schema (the CRDs in
 deploy/crds, as the API server would prune it). Unlike KLT, which drops what the target version
 lacks (a v1alpha3 KeptnApp's `preDeploymentTasks` are gone once stored at v1), the pruned fields
 are kept as JSON in the annotation `klt.dev/conversion-lost` and merged back by the next
@@ -33,8 +31,6 @@ LOST_ANNOTATION = "klt.dev/conversion-lost"
 WEBHOOK_KINDS: dict[tuple[str, str], str] = {
     ("lifecycle.keptn.sh", "KeptnApp"): "v1",
     ("lifecycle.keptn.sh", "KeptnAppVersion"): "v1",
-    ("lifecycle.keptn.sh", "KeptnWorkloadInstance"): "v1alpha3",
-    ("lifecycle.keptn.sh", "KeptnEvaluationProvider"): "v1alpha3",
 }
 """(group, kind) -> hub version, for the kinds converted by this webhook."""
 
@@ -69,27 +65,10 @@ def _items(obj: Obj, to_hub: bool) -> None:
                     item[dst] = item.pop(src)
 
 
-def _secret_name(obj: Obj, to_hub: bool) -> None:
-    """KeptnEvaluationProvider v1alpha1 `spec.secretName` <-> `spec.secretKeyRef.name`."""
-    spec = obj.get("spec")
-    if not isinstance(spec, dict):
-        return
-    if to_hub and "secretName" in spec:
-        spec.setdefault("secretKeyRef", {})["name"] = spec.pop("secretName")
-    elif not to_hub and isinstance(spec.get("secretKeyRef"), dict):
-        ref = dict(spec.pop("secretKeyRef"))
-        if "name" in ref:
-            spec["secretName"] = ref.pop("name")
-        if ref:
-            spec["secretKeyRef"] = ref  # the rest (key) is pruned into the annotation
-
-
 def _renames(kind: str, version: str) -> list[Callable[[Obj, bool], None]]:
     out: list[Callable[[Obj, bool], None]] = []
-    if kind in ("KeptnAppVersion", "KeptnWorkloadInstance") and version in _OLD_ITEMS:
+    if kind == "KeptnAppVersion" and version in _OLD_ITEMS:
         out.append(_items)
-    if kind == "KeptnEvaluationProvider" and version == "v1alpha1":
-        out.append(_secret_name)
     return out
 
 

@@ -3,9 +3,10 @@
 Each CRD file keeps its hand-written `v1` (or `v1alpha1` for options) version first; this script
 regenerates everything after the marker line: the older versions KLT still serves, their
 schemas (KLT's documented fields, derived from the v1 schema) and the conversion strategy
-(`Webhook` where KLT converts with a webhook: KeptnApp, KeptnAppVersion, KeptnWorkloadInstance,
-KeptnEvaluationProvider; `None` elsewhere). It also writes the two legacy CRDs KLT still serves
-(KeptnWorkloadInstance, KeptnEvaluationProvider: v1alpha1..v1alpha3, stored at v1alpha3).
+(`Webhook` where KLT converts with a webhook: KeptnApp and KeptnAppVersion; `None` elsewhere,
+where every version has the storage version's schema, since nothing could convert fields). It
+also writes the two legacy CRDs KLT still serves (KeptnWorkloadInstance, KeptnEvaluationProvider:
+v1alpha1..v1alpha3, stored at v1alpha3, strategy None).
 
 Run: `.venv/bin/python scripts/crd_versions.py` (idempotent); `--check` exits 1 when a file
 would change.
@@ -119,13 +120,9 @@ def _app_version(schema: dict[str, Any], version: str) -> None:
 
 def _workload_instance(kwv: dict[str, Any], version: str) -> dict[str, Any]:
     schema = copy.deepcopy(kwv)
-    schema["description"] = (
-        "KeptnWorkloadInstance: the lifecycle of one workload version (KLT <= v1alpha3)."
-    )
+    schema["description"] = "KeptnWorkloadInstance: one workload version (KLT <= v1alpha3)."
     _drop(schema, "spec", "metadata")
     _drop(schema, "status", "appContextMetadata", "deploymentStartTime")
-    if version in ("v1alpha1", "v1alpha2"):
-        _old_item_status(schema)
     return schema
 
 
@@ -133,11 +130,6 @@ def _evaluation_provider(kmp: dict[str, Any], version: str) -> dict[str, Any]:
     schema = copy.deepcopy(kmp)
     schema["description"] = "KeptnEvaluationProvider: a metrics provider (KLT <= v1alpha3)."
     _drop(schema, "spec", "type", "insecureSkipTlsVerify")
-    # v1alpha1's secretName converts to a secretKeyRef without a key
-    _props(schema, "spec")["secretKeyRef"].pop("required", None)
-    if version == "v1alpha1":
-        _drop(schema, "spec", "secretKeyRef")
-        _props(schema, "spec")["secretName"] = {"type": "string"}
     return schema
 
 
@@ -221,7 +213,7 @@ def legacy_crd(kind: str, plural: str, short: str, build: Any, base: dict[str, A
             },
             "scope": "Namespaced",
             "versions": versions,
-            "conversion": WEBHOOK,
+            "conversion": {"strategy": "None"},
         },
     }
     if not short:

@@ -2,7 +2,7 @@
 version, through the sandbox's CRD conversion (None, and Webhook calling the operator's /convert).
 
 One manifest per resource and older served version (KeptnApp v1alpha1..v1beta1, ..., KeptnMetric
-v1alpha1..v1beta1, KeptnWorkloadInstance/KeptnEvaluationProvider v1alpha1..v1alpha2), applied in
+v1alpha1..v1beta1, KeptnWorkloadInstance/KeptnEvaluationProvider v1alpha1..v1alpha2, strategy None), applied in
 one `kubectl apply` (strict field validation at the manifest's version). Each object must read
 back at its own version with every field it was written with, and at the storage version with
 KLT's mapping (the fields v1 lacks kept in the `klt.dev/conversion-lost` annotation).
@@ -52,6 +52,10 @@ SPECS: dict[str, Any] = {
     "AnalysisValueTemplate": {"provider": {"name": "p"}, "query": "up"},
     "KeptnMetric": {"provider": {"name": "p"}, "query": "up", "fetchIntervalSeconds": 60},
     "KeptnMetricsProvider": {"type": "prometheus", "targetServer": "http://127.0.0.1:1"},
+    "KeptnEvaluationProvider": {
+        "targetServer": "http://p:9090",
+        "secretKeyRef": {"name": "prom-secret", "key": "k"},
+    },
 }
 
 
@@ -76,13 +80,6 @@ def _spec(kind: str, version: str) -> dict[str, Any]:
         if version != "v1alpha1":
             spec["revision"] = 2
         return spec
-    if kind == "KeptnEvaluationProvider":
-        if version == "v1alpha1":
-            return {"targetServer": "http://p:9090", "secretName": "prom-secret"}
-        return {
-            "targetServer": "http://p:9090",
-            "secretKeyRef": {"name": "prom-secret", "key": "k"},
-        }
     return dict(SPECS[kind])
 
 
@@ -198,9 +195,6 @@ def _check_stored(kind: str, version: str, body: dict[str, Any], spec: dict[str,
         assert body["spec"]["revision"] == spec.get("revision", 1)
         if version != "v1beta1":
             assert lost == {"spec": APP_LISTS}  # KLT drops them; kept for the way back
-    elif kind == "KeptnEvaluationProvider" and version == "v1alpha1":
-        assert body["spec"]["secretKeyRef"] == {"name": "prom-secret"}
-        assert "secretName" not in body["spec"]
     else:
         _contains(body["spec"], spec)
         assert lost == {}

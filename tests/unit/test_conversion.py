@@ -3,7 +3,6 @@ pruning, round-trip safety through the klt.dev/conversion-lost annotation, Conve
 
 from __future__ import annotations
 
-import copy
 import json
 from typing import Any
 
@@ -66,23 +65,6 @@ def test_app_v1alpha3_task_lists_survive_storage_at_v1() -> None:
     assert stored["spec"] == {"version": "1", "revision": 2, "workloads": []}  # KLT's mapping
     assert stored["metadata"]["annotations"]["team"] == "a"
     assert convert(stored, f"{G}/v1alpha3", SCHEMAS) == old
-
-
-def test_evaluation_provider_v1alpha1_secret_name() -> None:
-    old = {
-        "apiVersion": f"{G}/v1alpha1",
-        "kind": "KeptnEvaluationProvider",
-        "metadata": {"name": "prometheus", "namespace": "demo"},
-        "spec": {"targetServer": "http://prom:9090", "secretName": "s"},
-    }
-    hub = convert(old, f"{G}/v1alpha3", SCHEMAS)
-    assert hub["spec"] == {"targetServer": "http://prom:9090", "secretKeyRef": {"name": "s"}}
-    assert convert(hub, f"{G}/v1alpha1", SCHEMAS) == old
-    with_key = copy.deepcopy(hub)
-    with_key["spec"]["secretKeyRef"]["key"] = "token"
-    assert (
-        convert(convert(with_key, f"{G}/v1alpha1", SCHEMAS), f"{G}/v1alpha3", SCHEMAS) == with_key
-    )
 
 
 def test_review_answers_every_object_or_a_failure_naming_why() -> None:
