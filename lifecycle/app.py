@@ -52,6 +52,7 @@ from lifecycle.controllers.metric import metric_routes
 from lifecycle.controllers.spanmarks import SpanMarks
 from lifecycle.controllers.wiring import Recorders, instrument, load_setups
 from lifecycle.custommetrics import custom_metrics_routes
+from lifecycle.kltgauges import KeptnMetricGauges
 from lifecycle.kube.client import KubeClient
 from lifecycle.kube.controller import Controller, ObjectKey
 from lifecycle.kube.errors import KubeError
@@ -253,6 +254,8 @@ class Operator:
             holder=self.holder,
             marks=self.marks,
         )
+        # KLT's unlabelled per-KeptnMetric gauges, beside keptn_metric_value
+        self.registry.register(KeptnMetricGauges(self.informers[model.KEPTN_METRIC].store))
         # the defaults until a KeptnConfig is reconciled, with the operator's promotion flag
         apply_config(self.holder, None, promotion_tasks_enabled=op.promotion_tasks_enabled)
         self.holder.listeners.append(self._config_changed)

@@ -10,10 +10,12 @@ whose `describedObject` is a KeptnMetric scales on its value:
         ?labelSelector=k=v,k2!=v2                                 MetricValueList
 
 The metric name is the KeptnMetric's name (as in KLT); `*` answers every KeptnMetric of that
-name in the namespace whose labels match the selector. Values come from the operator's informer
+name in the namespace whose labels match the selector. The resource is also served as
+`keptnmetrics.metrics.keptn.sh` (KLT's adapter registers that GroupResource; its docs use
+`keptnmetrics.metrics.sh`). Values come from the operator's informer
 cache (`status.value`, as a Kubernetes quantity: `10`, `1500m`), with `status.lastUpdated` as
 the timestamp. A metric without a value yet answers 404 naming it, so the HPA reports it rather
-than scaling on 0. It is served on the webhook TLS listener (the API server reaches it through
+than scaling on 0 (KLT answers 0 then). It is served on the webhook TLS listener (the API server reaches it through
 the `metrics-operator-service` Service, port 443).
 """
 
@@ -32,6 +34,7 @@ __all__ = ["GROUP", "RESOURCE", "custom_metrics_routes", "metric_value_list", "q
 
 GROUP = "custom.metrics.k8s.io"
 RESOURCE = "keptnmetrics.metrics.sh"
+RESOURCES = (RESOURCE, "keptnmetrics.metrics.keptn.sh")
 VERSIONS = ("v1beta2", "v1beta1")
 
 
@@ -107,12 +110,13 @@ def _resources(version: str) -> dict[str, Any]:
         "groupVersion": f"{GROUP}/{version}",
         "resources": [
             {
-                "name": RESOURCE,
+                "name": name,
                 "singularName": "",
                 "namespaced": True,
                 "kind": "MetricValueList",
                 "verbs": ["get"],
             }
+            for name in RESOURCES
         ],
     }
 
@@ -149,5 +153,8 @@ def custom_metrics_routes(ctx: OperatorContext) -> list[web.RouteDef]:
     base = f"/apis/{GROUP}/{{version}}"
     return [
         web.get(base, resources),
-        web.get(f"{base}/namespaces/{{namespace}}/{RESOURCE}/{{name}}/{{metric}}", values),
+        *(
+            web.get(f"{base}/namespaces/{{namespace}}/{resource}/{{name}}/{{metric}}", values)
+            for resource in RESOURCES
+        ),
     ]

@@ -118,6 +118,11 @@ async def test_hpa_and_keda_read_a_keptn_metric_prometheus_produced(
             v2 = await resp.json()
         async with http.get(f"{base}/v1beta1/{path}") as resp:
             v1 = await resp.json()
+        ns_path = f"{base}/v1beta2/namespaces/{NAMESPACE}/keptnmetrics.metrics.keptn.sh/*/{name}"
+        async with http.get(ns_path, params={"labelSelector": "app=frontend"}) as resp:
+            selected = await resp.json()
+        async with http.get(ns_path, params={"labelSelector": "app=backend"}) as resp:
+            others = await resp.json()
         async with http.get(
             f"{base}/v1beta2/namespaces/{NAMESPACE}/keptnmetrics.metrics.sh/nope/nope"
         ) as resp:
@@ -133,6 +138,7 @@ async def test_hpa_and_keda_read_a_keptn_metric_prometheus_produced(
     assert item["metric"] == {"name": name, "selector": {"matchLabels": {"app": "frontend"}}}
     assert item["value"] == "7500m"  # the quantity of Prometheus' 7.5
     assert v1["items"][0]["metricName"] == name and v1["items"][0]["value"] == "7500m"
+    assert [i["value"] for i in selected["items"]] == ["7500m"] and others["items"] == []
     # an HPA targeting a value of 2.5 per object with 2 replicas would scale to 6
     assert hpa_desired_replicas(2, item["value"], 2.5) == 6
     out = await _kubectl_raw(cluster, tmp_path, f"/apis/custom.metrics.k8s.io/v1beta2/{path}")
@@ -155,6 +161,14 @@ async def _read_through_keda_url(cluster: Cluster, name: str) -> None:
         assert resp.status == 200
         body = await resp.json()
     assert body == {"namespace": NAMESPACE, "metric": name, "value": "7.5"}
+    # the same listener's /metrics: KLT's unlabelled gauge beside keptn_metric_value
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"http://127.0.0.1:{listener}/metrics") as resp,
+    ):
+        text = await resp.text()
+    assert f"\n{name} 7.5\n" in text
+    assert f'keptn_metric_value{{name="{name}",namespace="{NAMESPACE}"}} 7.5' in text
 
 
 async def _kubectl_raw(cluster: Cluster, home: Path, path: str) -> str:
