@@ -15,16 +15,25 @@ requires of conversion webhooks.
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import functools
 import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from aiohttp import web
 
-from lifecycle.schemas import SchemaSet, default_schemas
+from lifecycle.schemas import SchemaSet, load_crds
 
-__all__ = ["CONVERT_PATH", "LOST_ANNOTATION", "WEBHOOK_KINDS", "conversion_routes", "convert"]
+__all__ = [
+    "CONVERT_PATH",
+    "CRD_NAMES",
+    "LOST_ANNOTATION",
+    "WEBHOOK_KINDS",
+    "conversion_routes",
+    "convert",
+]
 
 CONVERT_PATH = "/convert"
 LOST_ANNOTATION = "klt.dev/conversion-lost"
@@ -174,11 +183,22 @@ def review_response(review: Mapping[str, Any], schemas: SchemaSet) -> Obj:
     }
 
 
+@functools.cache
+def webhook_schemas() -> SchemaSet:
+    """The schemas of the webhook-converted CRDs, read once, on the first review."""
+    crds = [c for c in load_crds() if c["metadata"]["name"] in CRD_NAMES]
+    return SchemaSet.from_crds(crds)
+
+
+CRD_NAMES = ("keptnapps.lifecycle.keptn.sh", "keptnappversions.lifecycle.keptn.sh")
+"""The CRDs of WEBHOOK_KINDS."""
+
+
 def conversion_routes(schemas: SchemaSet | None = None) -> list[web.RouteDef]:
-    """`POST /convert` for the operator's webhook server."""
-    known = schemas or default_schemas()
+    """`POST /convert` for the operator's webhook server (schemas: default deploy/crds')."""
 
     async def handle(request: web.Request) -> web.Response:
+        known = schemas if schemas is not None else await asyncio.to_thread(webhook_schemas)
         try:
             review = await request.json()
             answer = review_response(review, known)

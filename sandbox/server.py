@@ -52,6 +52,26 @@ __all__ = ["Sandbox", "SandboxSettings", "default_crds_dir"]
 _DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_PARSED: dict[Path, tuple[tuple[int, int], list[dict[str, Any]]]] = {}
+
+
+def _crd_documents(path: Path) -> list[dict[str, Any]]:
+    """The CRDs of a file, parsed once per process while the file is unchanged (tests start
+    many sandboxes on the same deploy/crds); callers copy before changing them."""
+    stat = path.stat()
+    key = (stat.st_mtime_ns, stat.st_size)
+    cached = _PARSED.get(path)
+    if cached is None or cached[0] != key:
+        docs = [
+            d
+            for d in yaml.load_all(path.read_text(), Loader=_LOADER)
+            if isinstance(d, dict) and d.get("kind") == "CustomResourceDefinition"
+        ]
+        cached = _PARSED[path] = (key, docs)
+    return cached[1]
+
+
 def default_crds_dir() -> Path:
     """The repository's deploy/crds directory."""
     return Path(__file__).resolve().parent.parent / "deploy" / "crds"
@@ -289,9 +309,8 @@ class Sandbox:
             elif source.is_file():
                 paths.append(source)
         for path in paths:
-            for doc in yaml.safe_load_all(path.read_text()):
-                if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition":
-                    await self.apply_crd(doc)
+            for doc in _crd_documents(path):
+                await self.apply_crd(doc)
 
     async def apply_crd(self, crd: dict[str, Any]) -> None:
         """Create or replace a CRD (and start serving its resources)."""

@@ -15,6 +15,7 @@ would change.
 from __future__ import annotations
 
 import copy
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -139,9 +140,22 @@ TRANSFORMS = {
 }
 
 
+def _terse(node: Any) -> Any:
+    """The schema without `description`s: they are read at the storage version; the older
+    versions only need the structure (this keeps deploy/crds small to parse and serve)."""
+    if isinstance(node, dict):
+        return {
+            k: _terse(v) for k, v in node.items() if not (k == "description" and isinstance(v, str))
+        }
+    if isinstance(node, list):
+        return [_terse(v) for v in node]
+    return node
+
+
 def _version(
     base: dict[str, Any], name: str, schema: dict[str, Any], storage: bool
 ) -> dict[str, Any]:
+    schema = _terse(schema)
     out = {"name": name, "served": True, "storage": storage, "schema": {"openAPIV3Schema": schema}}
     if "subresources" in base:
         out["subresources"] = copy.deepcopy(base["subresources"])
@@ -184,9 +198,24 @@ def older_block(crd: dict[str, Any]) -> str:
         if transform is not None:
             transform(schema, version)
         out.append(_version(base, version, schema, False))
-    text = _dump(out, 2)
+    text = _dump(_shared(out), 2)
     conversion = WEBHOOK if webhook else {"strategy": "None"}
     return text + _dump({"conversion": conversion}, 2)
+
+
+def _shared(versions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Equal schemas and columns become one object, which YAML writes once (an anchor) and
+    refers to (`*id001`) from the other versions: kubectl and kustomize expand aliases."""
+    seen: dict[str, Any] = {}
+    for version in versions:
+        for key in ("subresources", "additionalPrinterColumns"):
+            if key in version:
+                version[key] = seen.setdefault(key + json.dumps(version[key]), version[key])
+        schema = version["schema"]
+        schema["openAPIV3Schema"] = seen.setdefault(
+            json.dumps(schema["openAPIV3Schema"], sort_keys=True), schema["openAPIV3Schema"]
+        )
+    return versions
 
 
 def legacy_crd(kind: str, plural: str, short: str, build: Any, base: dict[str, Any]) -> str:
@@ -194,6 +223,7 @@ def legacy_crd(kind: str, plural: str, short: str, build: Any, base: dict[str, A
     for version in ("v1alpha1", "v1alpha2", "v1alpha3"):
         schema = build(base["schema"]["openAPIV3Schema"], version)
         versions.append(_version(base, version, schema, version == "v1alpha3"))
+    versions = _shared(versions)
     body = {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
