@@ -20,6 +20,7 @@ import copy
 import functools
 import json
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -186,10 +187,15 @@ def review_response(review: Mapping[str, Any], schemas: SchemaSet) -> Obj:
 @functools.cache
 def webhook_schemas() -> SchemaSet:
     """The schemas of the webhook-converted CRDs, read once, on the first review."""
-    crds = [c for c in load_crds() if c["metadata"]["name"] in CRD_NAMES]
-    return SchemaSet.from_crds(crds)
+    for directory in (None, IMAGE_CRD_DIR):  # the repository's deploy/crds, else the image's
+        crds = [c for c in load_crds(directory) if c["metadata"]["name"] in CRD_NAMES]
+        if crds:
+            return SchemaSet.from_crds(crds)
+    raise FileNotFoundError(f"no CRD files for {', '.join(CRD_NAMES)}")
 
 
+IMAGE_CRD_DIR = Path("/usr/local/share/klt/crds")
+"""Where the Dockerfile copies deploy/crds."""
 CRD_NAMES = ("keptnapps.lifecycle.keptn.sh", "keptnappversions.lifecycle.keptn.sh")
 """The CRDs of WEBHOOK_KINDS."""
 
