@@ -170,6 +170,11 @@ async def test_every_older_version_round_trips(cluster: Cluster, tmp_path: Path)
                     _check_stored(kind, version, body, doc["spec"])
     assert sb.handlers.crd.reviews > reviews_before  # the webhook kinds went through /convert
     # kubectl addresses every served version as <plural>.<version>.<group>
+    # (and the table view uses that version's printer columns)
+    out = await _kubectl(
+        cluster, tmp_path, "get", "keptnmetrics.v1alpha2.metrics.keptn.sh", "-n", NAMESPACE
+    )
+    assert "keptnmetric-v1alpha2" in out and "keptnmetric-v1beta1" in out
     for plural, version in (("keptnapps", "v1alpha3"), ("keptnappversions", "v1alpha1")):
         out = await _kubectl(
             cluster,
