@@ -18,7 +18,7 @@ from aiohttp import web
 
 from sandbox import errors
 from sandbox.conversion import converts, field_selector_to_storage, from_storage, to_storage
-from sandbox.crdversions import CrdVersions
+from sandbox.crdversions import CrdVersions, NoWebhooks
 from sandbox.faults import Faults
 from sandbox.patching import apply_patch
 from sandbox.podlogs import serve_log
@@ -69,7 +69,7 @@ class ResourceHandlers:
         default_watch_timeout: float = 1800.0,
         crd_versions: CrdVersions | None = None,
     ) -> None:
-        self.crd = crd_versions or CrdVersions(registry, _NoWebhooks())
+        self.crd = crd_versions or CrdVersions(registry, NoWebhooks())
         self.api = api
         self.store = store
         self.registry = registry
@@ -430,15 +430,6 @@ class ResourceHandlers:
             if self.crd.converts(t.rt) and not wants_table(request)
             else None,
         )
-
-
-class _NoWebhooks:
-    """For handlers built without admission: conversion webhooks cannot be reached."""
-
-    async def post_json(
-        self, client_config: dict[str, Any], body: dict[str, Any], time_limit: float
-    ) -> Any:
-        raise ConnectionError("no webhook client configured")
 
 
 def _int(value: str) -> int:
