@@ -47,9 +47,12 @@ from lifecycle.controllers.context import (
     ConfigHolder,
     OperatorContext,
 )
+from lifecycle.controllers.conversion import register_conversion
 from lifecycle.controllers.metric import metric_routes
 from lifecycle.controllers.spanmarks import SpanMarks
 from lifecycle.controllers.wiring import Recorders, instrument, load_setups
+from lifecycle.custommetrics import custom_metrics_routes
+from lifecycle.kltgauges import KeptnMetricGauges
 from lifecycle.kube.client import KubeClient
 from lifecycle.kube.controller import Controller, ObjectKey
 from lifecycle.kube.errors import KubeError
@@ -251,6 +254,8 @@ class Operator:
             holder=self.holder,
             marks=self.marks,
         )
+        # KLT's unlabelled per-KeptnMetric gauges, beside keptn_metric_value
+        self.registry.register(KeptnMetricGauges(self.informers[model.KEPTN_METRIC].store))
         # the defaults until a KeptnConfig is reconciled, with the operator's promotion flag
         apply_config(self.holder, None, promotion_tasks_enabled=op.promotion_tasks_enabled)
         self.holder.listeners.append(self._config_changed)
@@ -286,6 +291,7 @@ class Operator:
             mutator=mutator,
             ssl_context=ssl_context,
             extra_routes=metric_routes(self._ctx),
+            webhook_routes=custom_metrics_routes(self._ctx),
         )
         await self._server.start()
         self.ports = dict(self._server.ports)
@@ -297,6 +303,12 @@ class Operator:
                 else None
             )
             await register_webhooks(
+                client,
+                ca_bundle=bundle.ca_bundle,
+                url_base=url_base,
+                keptn_namespace=op.keptn_namespace,
+            )
+            await register_conversion(
                 client,
                 ca_bundle=bundle.ca_bundle,
                 url_base=url_base,

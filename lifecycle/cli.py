@@ -31,6 +31,7 @@ COMMANDS: dict[str, Command] = {
     "status": Command("table of app versions and workload versions", "lifecycle.status"),
     "trace": Command("timeline (Gantt) of an app version from its spans", "lifecycle.trace"),
     "ui": Command("read-only web view of deployments and release quality", "lifecycle.ui"),
+    "convert": Command("Keptn v1 SLI/SLO files as Analysis resources", "lifecycle.v1convert"),
 }
 
 

@@ -9,7 +9,7 @@ Mapping (:func:`to_cloudevent`):
 * ``type`` = ``sh.keptn.lifecycle.<phase>.<outcome>`` in kebab case, derived one-to-one from the
   Event reason (:func:`event_type`; :func:`reason_for_type` inverts it) -- KLT's types contain
   spaces (``App Pre-Deployment Tasks.Started``), which CloudEvents routers cannot match well;
-* ``source`` = ``keptn.sh/lifecycle-operator``; ``subject`` = ``namespaces/<ns>/<plural>/<name>``;
+* ``source`` = ``keptn.sh`` (as KLT); ``subject`` = ``namespaces/<ns>/<plural>/<name>``;
 * ``id`` = the Kubernetes Event's uid (stable across retries, so receivers can de-duplicate);
 * ``datacontenttype`` ``application/json``, data ``{message, type, version, resource: {group,
   version, kind, name, namespace}}`` with the real GVK (KLT often sends empty strings);
@@ -54,7 +54,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-SOURCE = "keptn.sh/lifecycle-operator"
+SOURCE = "keptn.sh"  # what KLT sends: routers match on it
 TYPE_PREFIX = "sh.keptn.lifecycle."
 
 # Phase-like prefixes of Event reasons (lifecycle.phases ShortNames and the seed's non-flow

@@ -41,6 +41,8 @@ __all__ = [
 CRD_DIR = Path(__file__).resolve().parents[1] / "deploy" / "crds"
 
 Schema = Mapping[str, Any]
+# libyaml's safe loader when PyYAML has it: deploy/crds is large (every served version)
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 # The CRDs' duration pattern: KLT's, anchored as a whole (KLT's `^0|(...)+$` accepts "x5m").
 _GO_DURATION = r"^(0|([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+)$"
 
@@ -51,7 +53,7 @@ def load_crds(path: Path | str | None = None) -> list[dict[str, Any]]:
     crds: list[dict[str, Any]] = []
     for file in sorted(directory.glob("*.yaml")):
         with file.open(encoding="utf-8") as stream:
-            for doc in yaml.safe_load_all(stream):
+            for doc in yaml.load_all(stream, Loader=_LOADER):
                 # Skips the kustomization.yaml that lists the files.
                 if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition":
                     crds.append(doc)

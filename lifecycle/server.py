@@ -30,6 +30,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
+from lifecycle.conversion import conversion_routes
 from lifecycle.webhook import PodMutator, validate_review
 from lifecycle.webhook_validators import VALIDATORS, Verdict
 
@@ -150,12 +151,20 @@ class OperatorServer:
         mutator: PodMutator | None,
         ssl_context: ssl.SSLContext | None,
         extra_routes: Iterable[web.AbstractRouteDef] = (),
+        webhook_routes: Iterable[web.AbstractRouteDef] = (),
     ) -> None:
+        """`extra_routes` go to the metrics listener; `webhook_routes` (the custom metrics
+        API) to the TLS listener, beside the admission and conversion webhooks."""
         self._config = config
         self._runners: list[tuple[str, web.AppRunner]] = []
         self._apps: list[tuple[str, int, web.Application, ssl.SSLContext | None]] = []
         if ssl_context is not None:
-            webhooks = create_app(mutator=mutator, validators=VALIDATORS, ready=ready)
+            webhooks = create_app(
+                mutator=mutator,
+                validators=VALIDATORS,
+                ready=ready,
+                extra_routes=[*conversion_routes(), *webhook_routes],
+            )
             self._apps.append(("webhook", config.webhook_port, webhooks, ssl_context))
         routes = list(extra_routes)
         self._shared = config.probe_port == config.metrics_port and config.metrics_port != 0

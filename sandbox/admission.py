@@ -185,6 +185,28 @@ class WebhookAdmission:
             self._sessions[key] = session
         return session
 
+    def address(self, client_config: dict[str, Any]) -> tuple[str, str | None]:
+        """The URL of a clientConfig (url, or service resolved as for webhooks) and the TLS
+        server name to check (None: the URL's host)."""
+        return self._endpoint({"clientConfig": client_config})
+
+    async def post_json(
+        self, client_config: dict[str, Any], body: dict[str, Any], time_limit: float
+    ) -> Any:
+        """POST `body` to a webhook's clientConfig (url or service, caBundle) and decode the
+        JSON answer; raises ConnectionError on a non-200 answer (used for conversion too)."""
+        url, server_name = self.address(client_config)
+        session = self._session(client_config.get("caBundle", ""))
+        async with session.post(
+            url,
+            json=body,
+            timeout=aiohttp.ClientTimeout(total=time_limit),
+            server_hostname=server_name,
+        ) as resp:
+            if resp.status != 200:
+                raise ConnectionError(f"received HTTP {resp.status} from webhook")
+            return await resp.json(content_type=None)
+
     def _review(
         self,
         rt: ResourceType,

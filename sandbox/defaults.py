@@ -13,6 +13,8 @@ import itertools
 from collections.abc import Callable
 from typing import Any
 
+from sandbox.crdversions import record_stored_version
+
 __all__ = ["prepare_create", "prepare_update"]
 
 _cluster_ips = itertools.count(1)
@@ -220,3 +222,4 @@ def prepare_update(kind: str, obj: dict[str, Any], custom: bool) -> None:
         spec = obj.get("spec", {})
         status = obj.setdefault("status", {})
         status["acceptedNames"] = spec.get("names", {})
+        record_stored_version(obj)

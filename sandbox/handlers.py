@@ -8,6 +8,7 @@ Tables when asked for; watch requests go to `sandbox.watching`. It holds no stat
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,7 @@ from aiohttp import web
 
 from sandbox import errors
 from sandbox.conversion import converts, field_selector_to_storage, from_storage, to_storage
+from sandbox.crdversions import CrdVersions, NoWebhooks
 from sandbox.faults import Faults
 from sandbox.patching import apply_patch
 from sandbox.podlogs import serve_log
@@ -25,6 +27,7 @@ from sandbox.scale import scale_of, write_scale
 from sandbox.selectors import FieldSelector, LabelSelector, Selector
 from sandbox.store import Entry, Store, dumps
 from sandbox.tables import table_for
+from sandbox.validation import decode, prune_custom
 from sandbox.verbs import Api, WriteOptions
 from sandbox.watching import serve_watch
 
@@ -64,7 +67,9 @@ class ResourceHandlers:
         faults: Faults,
         bookmark_interval: float = 5.0,
         default_watch_timeout: float = 1800.0,
+        crd_versions: CrdVersions | None = None,
     ) -> None:
+        self.crd = crd_versions or CrdVersions(registry, NoWebhooks())
         self.api = api
         self.store = store
         self.registry = registry
@@ -135,13 +140,13 @@ class ResourceHandlers:
             return await self.scale(request, t)
         match verb:
             case "list":
-                return self.list(request, t)
+                return await self.list(request, t)
             case "watch":
                 return await self.watch(request, t)
             case "get":
                 if t.subresource == "log":
                     return await self.log(request, t)
-                return self.get(request, t)
+                return await self.get(request, t)
             case "create" if t.subresource == "binding":
                 assert t.name is not None
                 await self.api.bind(t.rt, t.namespace or "", t.name, await _json_body(request))
@@ -156,25 +161,25 @@ class ResourceHandlers:
             case "create":
                 if t.name is not None or (t.rt.namespaced and t.namespace is None):
                     raise errors.method_not_allowed("POST", t.rt.plural)
-                body = to_storage(t.rt, await _json_body(request))
+                body = await self.in_storage(request, t.rt, await _json_body(request))
                 entry = await self.api.create(
-                    self.stored(t.rt), t.namespace or "", body, _write_opts(request)
+                    self.stored(t.rt), t.namespace or "", body, self.write_opts(request, t.rt)
                 )
-                return self.object(request, t.rt, entry, 201)
+                return await self.answer(request, t.rt, entry, 201)
             case "update":
                 assert t.name is not None
                 entry = await self.api.update(
                     self.stored(t.rt),
                     t.namespace or "",
                     t.name,
-                    to_storage(t.rt, await _json_body(request)),
+                    await self.in_storage(request, t.rt, await _json_body(request)),
                     t.subresource,
-                    _write_opts(request),
+                    self.write_opts(request, t.rt),
                 )
-                return self.object(request, t.rt, entry)
+                return await self.answer(request, t.rt, entry)
             case "patch":
                 assert t.name is not None
-                if converts(t.rt):
+                if converts(t.rt) or self.crd.converts(t.rt):
                     return await self.patch_view(request, t)
                 entry, created = await self.api.patch(
                     t.rt,
@@ -208,7 +213,7 @@ class ResourceHandlers:
                         "details": details,
                     }
                     return json_response(dumps(body))
-                return self.object(request, t.rt, entry, 200 if gone else 202)
+                return await self.answer(request, t.rt, entry, 200 if gone else 202)
             case "deletecollection":
                 return await self.delete_collection(request, t)
         raise errors.method_not_allowed(request.method, t.rt.plural)
@@ -235,6 +240,8 @@ class ResourceHandlers:
 
     def stored(self, rt: ResourceType) -> ResourceType:
         """The resource type whose objects `rt` serves (itself unless it is a view)."""
+        if self.crd.converts(rt):
+            return self.crd.storage_type(rt)
         if not converts(rt):
             return rt
         stored = self.registry.by_store_key(rt.store_key)
@@ -252,7 +259,7 @@ class ResourceHandlers:
             patch = yaml.safe_load(await request.read() or b"null")
         except yaml.YAMLError:
             raise errors.bad_request("the patch could not be decoded") from None
-        view = from_storage(t.rt, json.loads(old.raw))
+        view = from_storage(t.rt, json.loads((await self.crd.view(t.rt, old)).raw))
         if ctype == "application/apply-patch+yaml":
             ctype = "application/merge-patch+json"  # apply to a view: a merge, simplified
         new = apply_patch(ctype, view, patch, strategic=True)
@@ -266,11 +273,33 @@ class ResourceHandlers:
             self.stored(t.rt),
             old.namespace,
             old.name,
-            to_storage(t.rt, new),
-            "",
-            _write_opts(request),
+            await self.crd.to_storage(t.rt, to_storage(t.rt, new)),
+            t.subresource,
+            self.write_opts(request, t.rt),
         )
-        return self.object(request, t.rt, entry)
+        return await self.answer(request, t.rt, entry)
+
+    async def in_storage(self, request: web.Request, rt: ResourceType, body: Any) -> Any:
+        """A request body in the stored form: a converted view's, or a custom resource written
+        at a version other than its storage version (pruned at that version first)."""
+        if not self.crd.converts(rt):
+            return to_storage(rt, body)
+        obj = decode(rt, body)
+        prune_custom(rt, obj, request.query.get("fieldValidation", ""))
+        return await self.crd.to_storage(rt, obj)
+
+    def write_opts(self, request: web.Request, rt: ResourceType) -> WriteOptions:
+        """The write's options; field validation was done at the request's version."""
+        opts = _write_opts(request)
+        if self.crd.converts(rt):
+            return dataclasses.replace(opts, field_validation="")
+        return opts
+
+    async def answer(
+        self, request: web.Request, rt: ResourceType, entry: Entry, status: int = 200
+    ) -> web.Response:
+        """`object`, after converting a custom resource to the version asked for."""
+        return self.object(request, rt, await self.crd.view(rt, entry), status)
 
     # ---- reads
     def _raw(self, rt: ResourceType, entry: Entry) -> bytes:
@@ -285,7 +314,7 @@ class ResourceHandlers:
     ) -> web.Response:
         if wants_table(request) and request.method == "GET":
             table = table_for(
-                self.stored(rt),
+                self.stored(rt) if converts(rt) else rt,
                 [entry.obj],
                 str(entry.rv),
                 request.query.get("includeObject", "Metadata"),
@@ -293,12 +322,12 @@ class ResourceHandlers:
             return json_response(dumps(table), status)
         return json_response(self._raw(rt, entry), status)
 
-    def get(self, request: web.Request, t: Target) -> web.Response:
+    async def get(self, request: web.Request, t: Target) -> web.Response:
         assert t.name is not None
         entry = self.store.get(t.rt.store_key, t.namespace or "", t.name)
         if entry is None:
             raise errors.not_found(t.rt.plural, t.rt.group, t.name)
-        return self.object(request, t.rt, entry)
+        return await self.answer(request, t.rt, entry)
 
     def selector(self, request: web.Request, t: Target) -> Selector:
         q = request.query
@@ -310,7 +339,7 @@ class ResourceHandlers:
             )
         return Selector(t.namespace if t.rt.namespaced else None, labels, fields)
 
-    def list(self, request: web.Request, t: Target) -> web.Response:
+    async def list(self, request: web.Request, t: Target) -> web.Response:
         sel = self.selector(request, t)
         rv = str(self.store.rv)
         q = request.query
@@ -326,6 +355,7 @@ class ResourceHandlers:
                 raise errors.bad_request("invalid continue token") from None
         limit = int(q.get("limit") or 0)
         entries, more = self.store.page(t.rt.store_key, sel, limit, after)
+        shown = await self.crd.views(t.rt, entries)
         remaining = None
         if more:
             last = entries[-1]
@@ -342,8 +372,8 @@ class ResourceHandlers:
                 )
         if wants_table(request):
             table = table_for(
-                self.stored(t.rt),
-                [e.obj for e in entries],
+                self.stored(t.rt) if converts(t.rt) else t.rt,
+                [e.obj for e in shown],
                 rv,
                 q.get("includeObject", "Metadata"),
                 continue_token=token,
@@ -355,7 +385,7 @@ class ResourceHandlers:
             if remaining is not None:
                 meta["remainingItemCount"] = remaining
         head = dumps({"kind": t.rt.list_kind, "apiVersion": t.rt.api_version, "metadata": meta})
-        body = head[:-1] + b',"items":[' + b",".join(self._raw(t.rt, e) for e in entries) + b"]}"
+        body = head[:-1] + b',"items":[' + b",".join(self._raw(t.rt, e) for e in shown) + b"]}"
         return json_response(body)
 
     async def log(self, request: web.Request, t: Target) -> web.StreamResponse:
@@ -375,7 +405,7 @@ class ResourceHandlers:
                 if exc.code == 404:
                     continue
                 raise
-            items.append(self._raw(t.rt, done))
+            items.append(self._raw(t.rt, await self.crd.view(t.rt, done)))
         head = dumps(
             {
                 "kind": t.rt.list_kind,
@@ -396,6 +426,9 @@ class ResourceHandlers:
             faults=self.faults,
             bookmark_interval=self.bookmark_interval,
             default_timeout=self.default_watch_timeout,
+            convert=(lambda chunk: self.crd.frames(t.rt, chunk))
+            if self.crd.converts(t.rt) and not wants_table(request)
+            else None,
         )
 
 

@@ -3,17 +3,18 @@
 A `ResourceType` says how one group/version/plural is served: kind, scope, subresources,
 short names, printer columns and (for custom resources) the openAPIV3Schema. The registry maps
 URL parts to types and produces discovery documents. Storage is keyed by group and plural, not
-version, so every served version of a CRD sees the same objects (no conversion: apiVersion is
-rewritten, fields are not). This module holds no objects and does no I/O.
+version, so every served version of a CRD sees the same objects, kept in the CRD's storage
+version (`sandbox.crdversions` converts them). This module holds no objects and does no I/O.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["BUILTINS", "Registry", "ResourceType", "resource_types_from_crd"]
+__all__ = ["BUILTINS", "Registry", "ResourceType", "resource_types_from_crd", "version_priority"]
 
 ALL_VERBS = ("create", "delete", "deletecollection", "get", "list", "patch", "update", "watch")
 
@@ -42,6 +43,10 @@ class ResourceType:
     stored_as: str = ""
     """Another resource's store key when this one is a view of it (events.k8s.io/v1 Events are
     core/v1 Events, as in kube-apiserver); `sandbox.conversion` translates the bodies."""
+    storage_version: str = ""
+    """For custom resources: the CRD's storage version (objects are stored converted to it)."""
+    conversion: dict[str, Any] | None = None
+    """For custom resources: the CRD's `spec.conversion` (strategy None or Webhook)."""
 
     @property
     def api_version(self) -> str:
@@ -221,6 +226,7 @@ def resource_types_from_crd(crd: dict[str, Any]) -> list[ResourceType]:
     """The served versions of a CustomResourceDefinition, as resource types."""
     spec = crd.get("spec", {})
     names = spec.get("names", {})
+    storage = next((v["name"] for v in spec.get("versions", []) if v.get("storage")), "")
     out = []
     for ver in spec.get("versions", []):
         if not ver.get("served", True):
@@ -240,9 +246,28 @@ def resource_types_from_crd(crd: dict[str, Any]) -> list[ResourceType]:
                 schema=(ver.get("schema") or {}).get("openAPIV3Schema"),
                 printer_columns=tuple(ver.get("additionalPrinterColumns", ())),
                 custom=True,
+                storage_version=storage or ver["name"],
+                conversion=spec.get("conversion"),
             )
         )
     return out
+
+
+_VERSION = re.compile(r"^v(\d+)(?:(alpha|beta)(\d+))?$")
+
+
+def version_priority(version: str) -> tuple[int, int, int, str]:
+    """Kubernetes' version order as a sort key (higher is preferred): GA > beta > alpha, then
+    by number (v1 > v1beta2 > v1beta1 > v1alpha1); versions not of that form sort lowest."""
+    m = _VERSION.match(version)
+    if m is None:
+        return (0, 0, 0, version)
+    stage = {"alpha": 1, "beta": 2}.get(m.group(2) or "", 3)
+    return (stage, int(m.group(1)), int(m.group(3) or 0), version)
+
+
+def _neg(key: tuple[int, int, int, str]) -> tuple[int, int, int, str]:
+    return (-key[0], -key[1], -key[2], key[3])
 
 
 @dataclass(slots=True)
@@ -274,6 +299,8 @@ class Registry:
         best = None
         for rt in self.types.values():
             if rt.store_key == store_key and not rt.stored_as:
+                if rt.storage_version == rt.version:
+                    return rt
                 if self.preferred.get(rt.group) == rt.version:
                     return rt
                 best = rt
@@ -291,20 +318,24 @@ class Registry:
         name = crd["metadata"]["name"]
         self.remove_crd(name)
         types = resource_types_from_crd(crd)
-        storage = next(
-            (v["name"] for v in crd["spec"].get("versions", []) if v.get("storage")), None
-        )
         for rt in types:
             self.types[(rt.group, rt.version, rt.plural)] = rt
         if types:
-            self.preferred[types[0].group] = storage or types[0].version
+            group = types[0].group
+            served = {v for g, v, _ in self.types if g == group}
+            self.preferred[group] = max(served, key=version_priority)
         self.crd_owned[name] = [(rt.group, rt.version, rt.plural) for rt in types]
         return types
 
     def remove_crd(self, name: str) -> None:
         for key in self.crd_owned.pop(name, []):
             rt = self.types.pop(key, None)
-            if rt is not None and not any(k[0] == rt.group for k in self.types):
+            if rt is None:
+                continue
+            served = {v for g, v, _ in self.types if g == rt.group}
+            if served:
+                self.preferred[rt.group] = max(served, key=version_priority)
+            else:
                 self.preferred.pop(rt.group, None)
 
     def groups(self) -> dict[str, list[str]]:
@@ -318,7 +349,7 @@ class Registry:
                 versions.append(version)
         for group, versions in out.items():
             pref = self.preferred.get(group)
-            versions.sort(key=lambda v: (v != pref, v))
+            versions.sort(key=lambda v: (v != pref, _neg(version_priority(v))))
         return out
 
     def in_group_version(self, group: str, version: str) -> list[ResourceType]:

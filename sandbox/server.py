@@ -35,6 +35,8 @@ import yaml
 from aiohttp import web
 
 from sandbox.admission import WebhookAdmission
+from sandbox.aggregation import Aggregator
+from sandbox.crdversions import CrdVersions
 from sandbox.faults import Faults, FaultSettings
 from sandbox.handlers import ResourceHandlers
 from sandbox.persistence import SqlitePersistence
@@ -48,6 +50,26 @@ __all__ = ["Sandbox", "SandboxSettings", "default_crds_dir"]
 
 
 _DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_PARSED: dict[Path, tuple[tuple[int, int], list[dict[str, Any]]]] = {}
+
+
+def _crd_documents(path: Path) -> list[dict[str, Any]]:
+    """The CRDs of a file, parsed once per process while the file is unchanged (tests start
+    many sandboxes on the same deploy/crds); callers copy before changing them."""
+    stat = path.stat()
+    key = (stat.st_mtime_ns, stat.st_size)
+    cached = _PARSED.get(path)
+    if cached is None or cached[0] != key:
+        docs = [
+            d
+            for d in yaml.load_all(path.read_text(), Loader=_LOADER)
+            if isinstance(d, dict) and d.get("kind") == "CustomResourceDefinition"
+        ]
+        cached = _PARSED[path] = (key, docs)
+    return cached[1]
 
 
 def default_crds_dir() -> Path:
@@ -111,7 +133,9 @@ class Sandbox:
             registry=self.registry,
             faults=self.faults,
             bookmark_interval=settings.bookmark_interval,
+            crd_versions=CrdVersions(self.registry, self.admission),
         )
+        self.aggregator = Aggregator(self.store, self.registry, self.admission)
         self.port = settings.port
         self.https_port = 0
         self.url = ""
@@ -161,6 +185,7 @@ class Sandbox:
             resources=self.handlers,
             address=lambda: f"{self.settings.host}:{self.port}",
         ).build_app()
+        app.middlewares.append(self.aggregator.middleware)
         # handler_cancellation: a client that goes away cancels its request, so an idle watch
         # whose client disconnected is dropped at once instead of at its timeout.
         self._runner = web.AppRunner(
@@ -194,6 +219,7 @@ class Sandbox:
             self.node = None
         self.store.close_watchers()
         await self.admission.close()
+        await self.aggregator.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -283,9 +309,8 @@ class Sandbox:
             elif source.is_file():
                 paths.append(source)
         for path in paths:
-            for doc in yaml.safe_load_all(path.read_text()):
-                if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition":
-                    await self.apply_crd(doc)
+            for doc in _crd_documents(path):
+                await self.apply_crd(doc)
 
     async def apply_crd(self, crd: dict[str, Any]) -> None:
         """Create or replace a CRD (and start serving its resources)."""

@@ -13,7 +13,7 @@ Status, as the real watch cache answers. The stream always ends with the watcher
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -83,11 +83,14 @@ async def serve_watch(
     faults: Faults,
     bookmark_interval: float,
     default_timeout: float,
+    convert: Callable[[bytes], Awaitable[bytes]] | None = None,
 ) -> web.StreamResponse:
     """Answer a `?watch=true` request (see the module docstring).
 
     `rt` is the resource asked for; `stored_rt` the one whose objects it serves (the same
-    unless `rt` is a converted view such as events.k8s.io/v1 Events).
+    unless `rt` is a converted view such as events.k8s.io/v1 Events). `convert`, for a
+    custom resource watched at a version other than its storage version, converts frames
+    (possibly through a conversion webhook): frames are then queued and written by this task.
     """
     q = request.query
     rv_param = q.get("resourceVersion", "")
@@ -137,9 +140,12 @@ async def serve_watch(
             mark = {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": meta}
             pending += dumps({"type": "BOOKMARK", "object": mark}) + b"\n"
         pending += watcher.drain()
+        if convert is not None:
+            pending = await convert(pending)
         if pending:
             await resp.write(pending)
-        watcher.sink = _chunk_sink(request)
+        if convert is None:
+            watcher.sink = _chunk_sink(request)
         watcher.last_sent = time.monotonic()
         deadline = time.monotonic() + timeout
         while not (watcher.closed or watcher.overflowed):
@@ -150,6 +156,9 @@ async def serve_watch(
             if bookmarks:
                 wait = min(wait, max(0.0, watcher.last_sent + bookmark_interval - now))
             await watcher.wait(wait)
+            if convert is not None and watcher.frames:
+                await resp.write(await convert(watcher.drain()))
+                watcher.last_sent = time.monotonic()
             idle = time.monotonic() - watcher.last_sent
             if bookmarks and not watcher.closed and idle >= bookmark_interval:
                 meta = {"resourceVersion": str(store.rv)}

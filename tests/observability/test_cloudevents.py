@@ -136,7 +136,7 @@ async def test_events_arrive_and_parse_with_the_sdk(endpoint: Endpoint) -> None:
     await sender.stop()
     [event] = endpoint.events
     assert event.get_type() == "sh.keptn.lifecycle.app-pre-deploy-tasks.started"
-    assert event.get_source() == "keptn.sh/lifecycle-operator"
+    assert event.get_source() == "keptn.sh"  # KLT's source
     assert event.get_id() == "event-uid-1"
     attributes = event.get_attributes()
     assert attributes["subject"] == "namespaces/demo/keptnappversions/podtato-0.1.0-6b86b273"

@@ -1,0 +1,17 @@
+"""deploy/crds is what scripts/crd_versions.py writes: the older served versions never drift
+from the hand-written storage versions they are derived from."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "crd_versions.py"
+
+
+def test_deploy_crds_are_up_to_date() -> None:
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--check"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, f"run `python scripts/crd_versions.py`: {done.stdout}"
