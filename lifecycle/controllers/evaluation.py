@@ -32,6 +32,7 @@ from typing import Any, Final
 from evaluator.durations import parse_duration
 from evaluator.objectives import ObjectiveError, check_evaluation_target
 from lifecycle import model
+from lifecycle.conditions import with_conditions
 from lifecycle.controllers.context import OperatorContext
 from lifecycle.controllers.metric import (
     ClosingController,
@@ -126,6 +127,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
 
     async def write(ev: Body, fields: Body) -> Body | None:
         """The changed status fields, written conditionally; None if nothing changed."""
+        fields = with_conditions(model.KEPTN_EVALUATION.kind, ev, fields, ctx.now())
         return await ctx.client.write_status_fields(model.KEPTN_EVALUATION, ev, fields)
 
     async def judge(ev: Body, objective: Mapping[str, Any]) -> tuple[str, Body]:

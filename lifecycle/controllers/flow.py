@@ -38,6 +38,7 @@ from lifecycle.actions import (
     Finished,
     PhaseEnded,
 )
+from lifecycle.conditions import with_conditions
 from lifecycle.controllers.context import OperatorContext
 from lifecycle.kube.client import Body
 from lifecycle.kube.controller import ObjectKey, Result, key_of
@@ -311,7 +312,9 @@ class FlowExecutor:
         await EventRecorder.wait(writes)
         if decision.status:
             rv = str(meta.get("resourceVersion", ""))
-            patch: Body = {"status": decision.status}
+            patch: Body = {
+                "status": with_conditions(self._kind.kind, obj, decision.status, ctx.now())
+            }
             if rv:
                 patch["metadata"] = {"resourceVersion": rv}
             written = await ctx.client.patch_status(

@@ -41,6 +41,7 @@ from evaluator.providers import (
     parse_metric_range,
 )
 from lifecycle import model
+from lifecycle.conditions import with_conditions
 from lifecycle.controllers.context import OperatorContext
 from lifecycle.kube import Controller, KubeError, NotFound, ObjectKey, Result, self_key
 from lifecycle.naming import format_time, parse_time
@@ -229,6 +230,7 @@ async def refresh_metric(
     fields, value = await _fetch(ctx, sessions, metric, ctx.now())
     if fields.get("errMsg"):
         log.info("KeptnMetric %s/%s: %s", ns, name, fields["errMsg"])
+    fields = with_conditions(model.KEPTN_METRIC.kind, metric, fields, ctx.now())
     await ctx.client.patch_status(model.KEPTN_METRIC, name, {"status": fields}, ns)
     if value is not None:
         ctx.telemetry.set_metric_value(ns, name, value)
