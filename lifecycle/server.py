@@ -104,9 +104,10 @@ def create_app(
     mutator: PodMutator | None = None,
     validators: Mapping[str, Callable[[Mapping[str, Any]], Verdict]] | None = None,
     extra_routes: Iterable[web.AbstractRouteDef] = (),
+    middlewares: Iterable[Any] = (),
 ) -> web.Application:
     """An application serving the routes of the parts given (None leaves a part out)."""
-    app = web.Application()
+    app = web.Application(middlewares=list(middlewares))
     if registry is not None:
         metrics_registry = registry
 
@@ -150,12 +151,16 @@ class OperatorServer:
         mutator: PodMutator | None,
         ssl_context: ssl.SSLContext | None,
         extra_routes: Iterable[web.AbstractRouteDef] = (),
+        webhook_middlewares: Iterable[Any] = (),
     ) -> None:
+        """``webhook_middlewares`` wrap the webhook listener only (request metrics)."""
         self._config = config
         self._runners: list[tuple[str, web.AppRunner]] = []
         self._apps: list[tuple[str, int, web.Application, ssl.SSLContext | None]] = []
         if ssl_context is not None:
-            webhooks = create_app(mutator=mutator, validators=VALIDATORS, ready=ready)
+            webhooks = create_app(
+                mutator=mutator, validators=VALIDATORS, ready=ready, middlewares=webhook_middlewares
+            )
             self._apps.append(("webhook", config.webhook_port, webhooks, ssl_context))
         routes = list(extra_routes)
         self._shared = config.probe_port == config.metrics_port and config.metrics_port != 0

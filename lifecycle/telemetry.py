@@ -38,6 +38,7 @@ from prometheus_client import (
     ProcessCollector,
 )
 
+from lifecycle.telemetry_ops import OpsMetrics
 from tracing.context import parse_rfc3339_ns
 from tracing.spans import newly_ended_phases
 
@@ -236,6 +237,8 @@ class Telemetry:
             (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )  # fmt: skip
         self.workqueue_depth = gauge("keptn_workqueue_depth", "Keys queued.", ["controller"])
+        self.ops = OpsMetrics(registry)
+        """Webhook, leader, certificate and provider metrics (lifecycle.telemetry_ops)."""
         self._seen: OrderedDict[Hashable, None] = OrderedDict()
         self._last_failure: dict[tuple[str, str, str], float] = {}
         self._last_end: dict[tuple[str, str, str, str], float] = {}
@@ -297,7 +300,7 @@ class Telemetry:
             return False
         # Outcome counters start at 0 here so that increase() sees the first finish: a series
         # born at 1 shows no increase in Prometheus, which hides rare events like DORA's.
-        for result in ("succeeded", "failed"):
+        for result in ("Succeeded", "Failed"):
             self.dora_deployments.labels(*self._scope(obj), result)
         if _kind(obj) is ObjectKind.WORKLOAD_VERSION:
             labels = self._wl_labels(obj)
@@ -388,13 +391,14 @@ class Telemetry:
 
     def _dora(self, obj: Mapping[str, Any], state: str, end: float | None, since: TimeLike) -> None:
         scope = self._scope(obj)
-        result = {"Succeeded": "succeeded", "Failed": "failed", "Warning": "failed"}.get(state)
+        # KLT state names as on the phase metrics; Warning: a failure the flow went on after
+        result = {"Succeeded": "Succeeded", "Failed": "Failed", "Warning": "Failed"}.get(state)
         if result is None:  # Deprecated/Unknown: superseded, not a deployment outcome
             return
         self.dora_deployments.labels(*scope, result).inc()
         if end is None:
             return
-        if result == "failed":
+        if result == "Failed":
             # The first failure of a streak starts the outage; later failures do not reset it.
             self._last_failure.setdefault(scope, end)
             return

@@ -106,7 +106,7 @@ async def test_every_dashboard_query_returns_data(prometheus: str) -> None:
             r["name"] for g in groups for r in g["rules"] if r["health"] not in ("ok", "unknown")
         ]
         assert unhealthy == []
-        assert sum(len(g["rules"]) for g in groups) == 12
+        assert sum(len(g["rules"]) for g in groups) == 18
         # Telemetry's own output drives the alerts: exercise() had an errored phase and a
         # dropped CloudEvent, and the operator target is up.
         async with asyncio.timeout(10):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import subprocess
+from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -67,6 +68,12 @@ def exercise(telemetry: Telemetry) -> None:
     telemetry.remove_metric_value("demo", "gone")
     telemetry.reconcile_finished("keptnappversion", "ok", 0.003)
     telemetry.set_queue_depth("keptnappversion", 0)
+    telemetry.ops.webhook_request("/mutate-v1-pod", 200, 0.004)
+    telemetry.ops.webhook_request("/mutate-v1-pod", 500, 0.002)
+    telemetry.ops.set_leader(True)
+    telemetry.ops.set_certificate_expiry("webhook", datetime(2027, 1, 1, tzinfo=UTC))
+    telemetry.ops.provider_ok("demo", "prometheus")
+    telemetry.ops.provider_failed("demo", "prometheus")
 
 
 def test_klt_counters_count_each_transition_once() -> None:
@@ -159,8 +166,8 @@ def test_dora_metrics() -> None:
     telemetry.object_finished(failed)
     telemetry.object_finished(fixed)
     scope = {"namespace": "demo", "app": "podtato", "workload": ""}
-    assert value(registry, "keptn_dora_deployments_total", result="failed", **scope) == 1
-    assert value(registry, "keptn_dora_deployments_total", result="succeeded", **scope) == 1
+    assert value(registry, "keptn_dora_deployments_total", result="Failed", **scope) == 1
+    assert value(registry, "keptn_dora_deployments_total", result="Succeeded", **scope) == 1
     # failure ended 03:04:35, success 04:04:35 -> one hour to restore
     assert value(registry, "keptn_dora_time_to_restore_seconds_sum", **scope) == 3600
     # commitTime = BASE - 2h = 01:04:05 -> lead time 3h0m30s
