@@ -39,7 +39,7 @@ from prometheus_client import (
 )
 
 from lifecycle.telemetry_ops import OpsMetrics
-from tracing.context import parse_rfc3339_ns
+from tracing.context import parse_rfc3339_ns, parse_traceparent
 from tracing.spans import newly_ended_phases
 
 __all__ = [
@@ -124,6 +124,18 @@ def _commit_time(obj: Mapping[str, Any]) -> float | None:
             if seconds is not None:
                 return seconds
     return None
+
+
+def _phase_exemplar(obj: Mapping[str, Any], phase: str) -> dict[str, str] | None:
+    """``trace_id``/``span_id`` of the phase span (its carrier's traceparent) as an exemplar.
+
+    Exposed only in the OpenMetrics format (``/metrics`` negotiates it from the Accept header);
+    Grafana's ``exemplarTraceIdDestinations`` turns ``trace_id`` into a link to the trace.
+    """
+    context = parse_traceparent(_get(obj, "status", "phaseTraceIDs", phase, "traceparent"))
+    if context is None:
+        return None
+    return {"trace_id": f"{context.trace_id:032x}", "span_id": f"{context.span_id:016x}"}
 
 
 class Telemetry:
@@ -329,7 +341,7 @@ class Telemetry:
         begin, finish = _seconds(start), _seconds(end)
         if begin is not None and finish is not None:
             self.phase_duration.labels(phase, state, namespace, app, workload).observe(
-                max(0.0, finish - begin)
+                max(0.0, finish - begin), exemplar=_phase_exemplar(obj, phase)
             )
         errored = self.phase_errored.labels(phase, namespace, app, workload)  # 0 until one fails
         if state == "Failed":

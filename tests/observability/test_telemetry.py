@@ -8,6 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.openmetrics.exposition import generate_latest as openmetrics
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from lifecycle.telemetry import Telemetry
 from tests.observability.samples import app_flow
@@ -205,3 +207,24 @@ def test_promtool_check_metrics_passes(promtool: str) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert b"keptn_metric_value{" in text and b'name="gone"' not in text
+
+
+def test_phase_duration_carries_the_phase_spans_trace_as_exemplar() -> None:
+    registry = CollectorRegistry()
+    telemetry = Telemetry(registry, process_metrics=False)
+    av = app_flow().app_version
+    carrier = av["status"]["phaseTraceIDs"]["AppDeploy"]
+    telemetry.phase_ended(
+        av, "AppDeploy", carrier["state"], carrier["startTime"], carrier["endTime"]
+    )
+    trace_id, span_id = carrier["traceparent"].split("-")[1:3]
+    exemplars = [
+        sample.exemplar
+        for family in text_string_to_metric_families(openmetrics(registry).decode())
+        if family.name == "keptn_phase_duration_seconds"
+        for sample in family.samples
+        if sample.exemplar is not None
+    ]
+    assert len(exemplars) == 1
+    assert exemplars[0].labels == {"trace_id": trace_id, "span_id": span_id}
+    assert "trace_id" not in generate_latest(registry).decode()  # the text format has none
