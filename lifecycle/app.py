@@ -38,6 +38,7 @@ from prometheus_client import CollectorRegistry
 
 from lifecycle import model
 from lifecycle.certs import ensure_certificates
+from lifecycle.cli_errors import kubeconfig_path
 from lifecycle.cloudevents import CloudEventSender
 from lifecycle.controllers.admission import KubeAdmissionStore, register_webhooks
 from lifecycle.controllers.config import apply_config
@@ -135,8 +136,8 @@ class Operator:
         self._modules = controller_modules
         self.registry = CollectorRegistry()
         self.telemetry = Telemetry(self.registry)
-        # A span file is written synchronously: a SIGKILL then loses at most the span of the
-        # transition being committed, not a batch (network exporters stay batched).
+        # A span file is written synchronously (no batch to lose; the span marks below cover
+        # the transition being committed); network exporters stay batched.
         target = self.settings.span_target
         to_file = target is not None and parse_target(target).kind is ExporterKind.FILE
         self._batched = span_exporter is None and not to_file
@@ -213,11 +214,10 @@ class Operator:
         s = self.settings
         op = s.operator
         client = self._client = await self._make_client()
-        if self._batched:
-            # A batch can die with the process: mark what was delivered, re-export the rest
-            # after a restart (at least once). A synchronous exporter (span file, tests) has
-            # nothing to lose but the span of the transition being committed, so it skips the
-            # marks and their writes and never re-exports (at most once).
+        if self._span_exporter is None:
+            # A batch, or the span of a transition being committed, can die with the process:
+            # mark what was delivered (a span file: written and flushed), re-export the rest
+            # after a restart (at least once). Only an exporter given by a test skips the marks.
             self.marks = SpanMarks(
                 client=client,
                 sink=self.tracing,
@@ -416,7 +416,10 @@ async def _serve(settings: RunSettings) -> int:
             loop.add_signal_handler(sig, stop.set)
     await operator.start()
     freeze_startup_heap()
-    print(f"operator listening: {json.dumps(operator.ports)}", flush=True)
+    if settings.log_format == "json":  # stdout stays empty: every line is a JSON log record
+        log.info("operator listening", extra={"ports": operator.ports})
+    else:
+        print(f"operator listening: {json.dumps(operator.ports)}", flush=True)
     lost = asyncio.ensure_future(operator.lost_leadership.wait())
     stopped = asyncio.ensure_future(stop.wait())
     try:
@@ -431,5 +434,7 @@ async def _serve(settings: RunSettings) -> int:
 def run(args: argparse.Namespace) -> int:
     """`klt operator`: run until SIGTERM/SIGINT (exit 0) or a lost Lease (exit 1)."""
     settings = from_args(args)
+    if not settings.in_cluster:
+        kubeconfig_path(settings.kubeconfig)  # a missing file: one line, before any import work
     configure_logging(settings.log_format, settings.log_level)
     return asyncio.run(_serve(settings))

@@ -44,6 +44,7 @@ from lifecycle.kube.client import Body
 from lifecycle.kube.controller import ObjectKey, Result, key_of
 from lifecycle.kube.errors import AlreadyExists, BadRequest, Invalid, NotFound
 from lifecycle.kube.events import EventRecorder, format_message
+from lifecycle.logs import bind_phase
 from lifecycle.machine import ROOT_KEY, Decision, Snapshot, apply_merge_patch, decide
 from lifecycle.model import ResourceKind
 from lifecycle.naming import workload_version_name
@@ -273,6 +274,7 @@ class FlowExecutor:
         if obj is None:
             self.forget(key)
             return None
+        bind_phase(obj)  # log lines of this reconcile carry its phase span's trace/span id
         if self.stale(obj):
             return None
         if is_completed(obj):

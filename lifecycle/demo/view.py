@@ -19,6 +19,7 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
+from lifecycle.cli_output import fit_table
 from lifecycle.naming import parse_time
 
 __all__ = ["STATE_STYLES", "Board", "Row", "change_line", "events_table", "row_of", "sort_events"]
@@ -168,22 +169,32 @@ def sort_events(events: Iterable[Body]) -> list[Body]:
     return sorted(events, key=_event_order)
 
 
-def events_table(events: Sequence[Body], *, title: str = "") -> Table:
-    """Events like `kubectl get events`: TYPE, REASON, OBJECT, COUNT, MESSAGE, oldest first."""
-    table = Table(title=title or None, title_justify="left", box=None, pad_edge=False)
-    for column in ("TYPE", "REASON", "OBJECT", "COUNT", "MESSAGE"):
-        table.add_column(column, overflow="fold")
+def events_table(events: Sequence[Body], *, title: str = "", width: int | None = None) -> Text:
+    """Events like `kubectl get events`: TYPE, REASON, OBJECT, COUNT, MESSAGE, oldest first.
+
+    One line per event within `width` (None: uncut): OBJECT and MESSAGE are cut with an
+    ellipsis, never folded mid-word; Errored/Warning rows are red.
+    """
+    rows, styles = [], []
     for event in sorted(events, key=_event_order):
         involved = event.get("involvedObject") or {}
         kind = str(involved.get("kind", "")).lower()
-        style = (
-            "red" if "Errored" in str(event.get("reason")) or event.get("type") == "Warning" else ""
+        reason = str(event.get("reason", ""))
+        styles.append("red" if "Errored" in reason or event.get("type") == "Warning" else "")
+        rows.append(
+            [
+                str(event.get("type", "")),
+                reason,
+                f"{kind}/{involved.get('name', '')}",
+                str(event.get("count", 1)),
+                str(event.get("message", "")).split(" / ")[0],
+            ]
         )
-        table.add_row(
-            Text(str(event.get("type", "")), style=style),
-            Text(str(event.get("reason", "")), style=style),
-            f"{kind}/{involved.get('name', '')}",
-            str(event.get("count", 1)),
-            str(event.get("message", "")).split(" / ")[0],
-        )
-    return table
+    headers = ["TYPE", "REASON", "OBJECT", "COUNT", "MESSAGE"]
+    header, *lines = fit_table(headers, rows, width=width, flexible=(2, 4))
+    text = Text(f"{title}\n" if title else "", style="italic")
+    text.append(header + "\n", style="bold")
+    for line, style in zip(lines, styles, strict=True):
+        text.append(line + "\n", style=style)
+    text.rstrip()
+    return text
