@@ -60,6 +60,7 @@ from lifecycle.kube.leader import LeaderElector
 from lifecycle.server import OperatorServer, server_ssl_context
 from lifecycle.settings import RunSettings, add_arguments, configure_logging, from_args
 from lifecycle.telemetry import Telemetry
+from lifecycle.telemetry_ops import webhook_middleware
 from lifecycle.webhook import PodMutator
 from tracing.setup import ExporterKind, Tracing, parse_target
 
@@ -273,6 +274,7 @@ class Operator:
                 now=datetime.now(UTC),
             )
             ssl_context = server_ssl_context(str(bundle.cert_file), str(bundle.key_file))
+            self.telemetry.ops.set_certificate_expiry("webhook", bundle.not_after)
         mutator = None
         if s.webhooks:
             store = KubeAdmissionStore(client, self.informers, recorders["keptn/webhook"])
@@ -286,6 +288,7 @@ class Operator:
             mutator=mutator,
             ssl_context=ssl_context,
             extra_routes=metric_routes(self._ctx),
+            webhook_middlewares=[webhook_middleware(self.telemetry.ops)],
         )
         await self._server.start()
         self.ports = dict(self._server.ports)
@@ -335,11 +338,13 @@ class Operator:
         for controller in self.controllers:
             controller.start()
         self._leading.set()
+        self.telemetry.ops.set_leader(True)
         log.info("leading: %d controllers running", len(self.controllers))
         try:
             await asyncio.Event().wait()
         finally:
             self._leading.clear()
+            self.telemetry.ops.set_leader(False)
             await asyncio.gather(*(c.stop(grace=2.0) for c in self.controllers))
 
     def _to_cloudevents(self, event: dict[str, Any], obj: dict[str, Any]) -> None:

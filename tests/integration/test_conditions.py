@@ -1,9 +1,11 @@
-"""status.conditions through the sandbox: `kubectl wait --for=condition=...` on KLT's resources."""
+"""status.conditions through the sandbox (`kubectl wait --for=condition=...`), and the operator-health
+series the same flow feeds (webhook requests, leader, certificate expiry)."""
 
 from __future__ import annotations
 
 import asyncio
 import shutil
+import time
 from typing import Any
 
 from lifecycle import model
@@ -46,6 +48,15 @@ async def test_kubectl_wait_for_ready_on_every_kind_of_a_flow(cluster: Cluster) 
     assert {c["observedGeneration"] for c in av["status"]["conditions"]} == {
         av["metadata"]["generation"]
     }
+    # the same operator's health series (lifecycle.telemetry_ops hooks in lifecycle.app)
+    registry = cluster.operator.registry
+    labels = {"webhook": "/mutate-v1-pod", "code": "200"}
+    assert (registry.get_sample_value("keptn_webhook_requests_total", labels) or 0) >= 1
+    assert registry.get_sample_value("keptn_leader") == 1
+    expiry = registry.get_sample_value(
+        "keptn_certificate_expiry_timestamp_seconds", {"certificate": "webhook"}
+    )
+    assert expiry is not None and expiry > time.time() + 300 * 86400
 
 
 async def test_a_failed_version_is_failed_and_stalled_not_ready(cluster: Cluster) -> None:
