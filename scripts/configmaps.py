@@ -93,7 +93,9 @@ def render() -> dict[Path, str]:
 
 
 def main(argv: list[str]) -> int:
-    stale = [path for path, text in render().items() if not path.exists() or path.read_text() != text]
+    stale = [
+        path for path, text in render().items() if not path.exists() or path.read_text() != text
+    ]
     if "--check" in argv:
         for path in stale:
             print(f"{path.relative_to(ROOT)} is stale: run python scripts/configmaps.py")
