@@ -2,8 +2,9 @@
 
 Role: `add_listing_arguments` declares `-o wide|json|yaml`, `-n`, `-A`, `--watch` (and
 `--kubeconfig`) the same way for every reading subcommand; `fit_table` lays out rows as plain
-columns (three spaces apart, like kubectl) within a width, shrinking the flexible columns and
-cutting their cells with an ellipsis -- never wrapping, so no word is split over two lines;
+columns (three spaces apart, like kubectl) within a width, shrinking the flexible columns in the
+order given and cutting their cells with an ellipsis -- never wrapping, so no word is split over
+two lines (a line may still overflow when the fixed columns alone are wider);
 `dump` prints objects as a kubectl `List` in JSON or YAML; `terminal_width` is `COLUMNS`, else
 the terminal's, else 80.
 
@@ -86,20 +87,20 @@ def column_widths(
     width: int | None,
     flexible: Sequence[int],
 ) -> list[int]:
-    """Natural widths, the widest flexible column shrunk first until the row fits `width`."""
+    """Natural widths; while the row is wider than `width`, the `flexible` columns give way in
+    their order (the first down to its floor before the second), each to no less than its
+    header or MIN_FLEX characters."""
     widths = [
         max([len(h), *(len(" ".join(r[i].split())) for r in rows)]) for i, h in enumerate(headers)
     ]
     if width is None:
         return widths
-    floor = {i: max(len(headers[i]), MIN_FLEX) for i in flexible}
-    while sum(widths) + len(GAP) * (len(widths) - 1) > width:
-        shrinkable = [i for i in flexible if widths[i] > floor[i]]
-        if not shrinkable:
-            break  # narrower than the fixed columns: let the line overflow, never wrap
-        widest = max(shrinkable, key=lambda i: widths[i])
+    for i in flexible:
         excess = sum(widths) + len(GAP) * (len(widths) - 1) - width
-        widths[widest] = max(floor[widest], widths[widest] - excess)
+        if excess <= 0:
+            break
+        floor = min(widths[i], max(len(headers[i]), MIN_FLEX))
+        widths[i] = max(floor, widths[i] - excess)
     return widths
 
 

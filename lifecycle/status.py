@@ -25,6 +25,8 @@ from lifecycle import model
 from lifecycle.cli_errors import kubeconfig_path
 from lifecycle.cli_output import (
     add_listing_arguments,
+    column_widths,
+    cut,
     dump,
     fit_table,
     namespace_of,
@@ -133,18 +135,25 @@ def version_rows(versions: Iterable[Mapping[str, Any]], now: datetime) -> list[V
 
 
 _COLUMNS = ("NAMESPACE", "NAME", "APP", "WORKLOAD", "VERSION", "PHASE", "STATE", "AGE")
-_FLEXIBLE = ("NAME", "APP", "WORKLOAD", "PHASE", "LAST ERROR")
+_WIDE_ONLY = ("APP", "WORKLOAD", "TRACE ID")
+"""Columns of -o wide only: the app and workload are part of the version's name."""
+_GIVE_WAY = ("LAST ERROR", "NAMESPACE", "PHASE", "NAME")
+"""The columns cut (with an ellipsis) to fit the width, first to last."""
+ERROR_ROOM = 30
+"""Fewer columns than this left for LAST ERROR: it goes on a line of its own under the row."""
 
 
 def headers(kind: str, *, namespaces: bool, wide: bool) -> list[str]:
-    """The columns of one kind's table (NAMESPACE only across namespaces, TRACE ID when wide)."""
-    names = [
+    """The columns of one kind's table: NAMESPACE only across namespaces; APP, WORKLOAD (of
+    workload versions) and TRACE ID only when wide."""
+    names = [*_COLUMNS, "LAST ERROR", "TRACE ID"]
+    return [
         c
-        for c in _COLUMNS
+        for c in names
         if not (c == "NAMESPACE" and not namespaces)
         and not (c == "WORKLOAD" and kind == "AppVersion")
+        and (wide or c not in _WIDE_ONLY)
     ]
-    return [*names, "LAST ERROR", *(["TRACE ID"] if wide else [])]
 
 
 def cells(row: VersionRow, columns: list[str]) -> list[str]:
@@ -184,8 +193,31 @@ def render(
 
 
 def _fit(columns: list[str], table: list[list[str]], width: int | None) -> list[str]:
-    flexible = [i for i, c in enumerate(columns) if c in _FLEXIBLE]
-    return fit_table(columns, table, width=width, flexible=flexible)
+    """Header and rows within `width`. Unless the table fits by cutting LAST ERROR alone to no
+    less than ERROR_ROOM characters, each error goes on its own line under its row instead (and
+    the other columns give way if they must)."""
+    error = columns.index("LAST ERROR")
+    flexible = [columns.index(c) for c in _GIVE_WAY if c in columns]
+    if width is None:
+        return fit_table(columns, table, width=None, flexible=flexible)
+    widths = column_widths(columns, table, width, [error])
+    longest = max((len(r[error]) for r in table), default=0)
+    fits = sum(widths) + 3 * (len(widths) - 1) <= width
+    if fits and widths[error] >= min(longest, ERROR_ROOM):
+        return fit_table(columns, table, width=width, flexible=flexible)
+    rest = [c for c in columns if c != "LAST ERROR"]
+    header, *lines = fit_table(
+        rest,
+        [[c for i, c in enumerate(r) if i != error] for r in table],
+        width=width,
+        flexible=[rest.index(c) for c in _GIVE_WAY if c in rest],
+    )
+    out = [header]
+    for line, row in zip(lines, table, strict=True):
+        out.append(line)
+        if row[error]:
+            out.append("  last error: " + cut(row[error], width - 14))
+    return out
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
