@@ -376,11 +376,11 @@ def render(
     Every line fits `width`: labels and failure reasons are cut with an ellipsis, and a reason
     that does not fit beside its bar goes on the line below it. `full` (-o wide) cuts nothing and
     keeps each reason on its bar's line. `label_width` defaults to the longest indented label, at
-    most 44 columns (at most a third of `width`).
+    most 44 columns (and at most `width` - 46, which leaves the bars 24).
     """
     if label_width is None:
         longest = max((2 * b.depth + len(b.label) for b in timeline.bars), default=10)
-        label_width = longest if full else min(longest, 44, max(width // 3, 12))
+        label_width = longest if full else min(longest, 44, max(width - 46, 12))
     bar_width = max(10, width - label_width - 22)
     span = max(timeline.end_ns - timeline.start_ns, 1)
     out = Text()
@@ -395,8 +395,9 @@ def render(
         style="dim",
     )
     for bar in timeline.bars:
-        indented = "  " * bar.depth + bar.label
-        label = (indented if full else _cut(indented, label_width)).ljust(label_width)
+        indent = "  " * bar.depth
+        label = indent + (bar.label if full else _cut(bar.label, label_width - len(indent)))
+        label = label.ljust(label_width)
         end = bar.end_ns if bar.end_ns is not None else timeline.end_ns
         first = int((bar.start_ns - timeline.start_ns) * bar_width / span)
         last = int((end - timeline.start_ns) * bar_width / span + 0.999)
@@ -416,8 +417,8 @@ def render(
             if full or used + 2 + len(note) <= width:
                 out.append(f"  {note}", style="dim")
             else:
-                indent = "  " * (bar.depth + 1)
-                out.append("\n" + indent + _cut(note, width - len(indent)), style="dim")
+                under = indent + "  "
+                out.append("\n" + under + _cut(note, width - len(under)), style="dim")
         out.append("\n")
     out.rstrip()
     return out

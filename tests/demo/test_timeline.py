@@ -152,6 +152,8 @@ def test_every_line_fits_80_columns_and_words_are_cut_with_an_ellipsis() -> None
     tl = timeline.from_status(av, samples.workload_versions())
     lines = timeline.render_text(tl, width=80).splitlines()
     assert max(len(line) for line in lines) <= 80
+    assert any(line.startswith("  AppPreDeployTasks ") for line in lines)  # depth kept
+    assert any(line.startswith("      WorkloadPostDeployEvaluatio…") for line in lines)
     reason = next(line for line in lines if "the evaluation" in line)
     assert reason.endswith("…") and reason.lstrip().startswith("the evaluation error-rate-ok")
     # -o wide: the whole reason on the bar's line, one line (no newline from the message)
