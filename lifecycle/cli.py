@@ -51,7 +51,8 @@ class _Version(argparse.Action):
             found = version("klt")
         except PackageNotFoundError:
             found = "unknown"
-        parser.exit(message=f"klt {found}\n")
+        print(f"klt {found}")  # on stdout, as argparse's own version action
+        parser.exit()
 
 
 def _chosen(argv: Sequence[str]) -> str | None:
