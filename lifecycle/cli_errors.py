@@ -14,6 +14,7 @@ is `--debug`'s job, in lifecycle.cli.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 __all__ = ["CliError", "explain", "kubeconfig_path"]
@@ -38,7 +39,7 @@ class CliError(Exception):
         return f"error: {self.what}" + (f"\nhint: {self.hint}" if self.hint else "")
 
 
-def kubeconfig_path(given: str | None, env: os._Environ[str] | dict[str, str] | None = None) -> str:
+def kubeconfig_path(given: str | None, env: Mapping[str, str] | None = None) -> str:
     """The kubeconfig to load: `given`, else the first existing file of $KUBECONFIG, else
     ~/.kube/config; a CliError when that file does not exist."""
     env = os.environ if env is None else env
@@ -66,6 +67,11 @@ def kubeconfig_path(given: str | None, env: os._Environ[str] | dict[str, str] | 
 def _first_line(text: object) -> str:
     lines = [line.strip() for line in str(text).splitlines() if line.strip()]
     return lines[0] if lines else ""
+
+
+def _detail(exc: BaseException) -> str:
+    text = _first_line(exc)
+    return f": {text}" if text else ""
 
 
 def _module(exc: BaseException) -> str:
@@ -119,6 +125,8 @@ def explain(exc: BaseException) -> str:
         return f"error: not valid YAML{where}: {_first_line(getattr(exc, 'problem', exc))}"
     if (kube := _kube(exc)) is not None:
         return kube
+    if isinstance(exc, TimeoutError):  # every wait of klt's is on the cluster
+        return f"error: timed out waiting for the cluster{_detail(exc)}\n{_CLUSTER_HINT}"
     if isinstance(exc, OSError) and exc.strerror:
         target = f" {exc.filename}" if exc.filename else ""
         return f"error: cannot use{target}: {exc.strerror}"

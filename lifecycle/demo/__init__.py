@@ -170,7 +170,7 @@ async def _report(stack: Stack, outcomes: list[Outcome], console: Console, *, ke
                 )
             )
         for child in outcome.failed_children:
-            console.print(Text(f"why: {failure_reason(child)}", style="red"), soft_wrap=True)
+            console.print(Text(f"why: {failure_reason(child)}", style="red"))  # wraps at words
             job = (child.get("status") or {}).get("jobName")
             if job and stack.use_kubectl:
                 with contextlib.suppress(ApplyError):
