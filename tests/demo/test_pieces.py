@@ -153,8 +153,15 @@ def test_the_events_table_fits_80_columns_without_splitting_words() -> None:
     console.print(events_table(events, width=80))
     lines = console.export_text().splitlines()
     assert max(len(line) for line in lines) <= 80
-    assert len(lines) == 2  # header and one row: nothing folded onto a second line
-    assert "AppPreDeployTasksStarted" in lines[1] and lines[1].rstrip().endswith("…")
+    # the header and one row: nothing folded, the restated message left out at this width
+    assert len(lines) == 2 and lines[0].split() == ["TYPE", "REASON", "OBJECT", "COUNT"]
+    assert "AppPreDeployTasksStarted" in lines[1] and "keptnappversion/podtato-head" in lines[1]
+    warning = {**events[0], "type": "Warning", "reason": "AppPreDeployTasksErrored"}
+    console = Console(width=80, record=True)
+    console.print(events_table([warning], width=80))
+    lines = console.export_text().splitlines()
+    assert max(len(line) for line in lines) <= 80 and len(lines) == 3
+    assert lines[2].startswith("  Started AppPreDeployTasks") and lines[2].endswith("…")
 
 
 def test_closing_hints_name_live_cluster_commands_only_with_keep() -> None:
