@@ -119,3 +119,37 @@ async def test_trace_output_formats(cluster: Sandbox) -> None:
     assert any(b["label"] == "hat 0.1.0" for b in data["bars"])
     code, out, _ = await klt(*args, "-o", "yaml")
     assert yaml.safe_load(out.removeprefix("---\n"))["title"] == "podtato-head-0.1.0-abc"
+
+
+async def test_trace_watch_draws_the_chart_again_when_it_changes(cluster: Sandbox) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "lifecycle.cli", "trace", "podtato-head", "--watch",
+        "--kubeconfig", str(cluster.kubeconfig_path), "-n", NS,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=_env(100),
+    )  # fmt: skip
+    assert proc.stdout is not None
+    titles = 0
+    try:
+        async with asyncio.timeout(60):
+            while titles < 1:
+                titles += (
+                    (await proc.stdout.readline()).decode().startswith("podtato-head-0.1.0-abc  ")
+                )
+            async with KubeClient.for_url(cluster.url, token=cluster.token) as client:
+                av = await client.get(model.KEPTN_APP_VERSION, "podtato-head-0.1.0-abc", NS)
+                carriers = av["status"]["phaseTraceIDs"]
+                carriers["AppPreDeployTasks"]["state"] = "Warning"
+                await client.patch_status(
+                    model.KEPTN_APP_VERSION,
+                    "podtato-head-0.1.0-abc",
+                    {"status": {"phaseTraceIDs": carriers}},
+                    NS,
+                )
+            while True:
+                line = (await proc.stdout.readline()).decode()
+                if line.lstrip().startswith("AppPreDeployTasks") and "Warning" in line:
+                    break
+    finally:
+        proc.send_signal(signal.SIGINT)
+        await proc.wait()
+    assert proc.returncode == 0
