@@ -18,6 +18,7 @@ another task); nothing is written to stdout. Must not: import the Kubernetes cli
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import secrets
 import sys
@@ -44,6 +45,7 @@ def context() -> Mapping[str, str]:
     return _context.get()
 
 
+@functools.cache
 def _kind_of(controller: str) -> str:
     """The Kind a controller reconciles (its name is the kind in lower case), else ""."""
     from lifecycle import model
