@@ -4,9 +4,11 @@ Role: the newcomer's first command (`make demo`). `run(args)` starts the stack (
 the story of scenario.py (0.1.0 passes, 0.2.0 fails a post-deployment evaluation, 0.3.0 fails a
 pre-deployment task and its pods stay gated) with live progress, then prints per app version its
 timeline (lifecycle.timeline), its events, where the trace file and metrics are, and the commands
-to look around. `--keep` leaves everything running until Ctrl-C.
+to look around that still work (those of the live cluster only with `--keep`, which leaves
+everything running until Ctrl-C).
 
-Exit code: 0 only when every version ended as expected; 1 otherwise; 2 when a prerequisite
+Exit code: 0 only when every version ended as expected; 1 otherwise, and also (as a two-line
+`error:`/`hint:` message, lifecycle.cli_errors) when `--out` cannot be written or a prerequisite
 (Prometheus binary, deno) is missing. Everything started is stopped before returning, also on
 Ctrl-C or SIGTERM.
 """
