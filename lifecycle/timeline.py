@@ -27,6 +27,7 @@ from typing import Any
 
 from rich.text import Text
 
+from lifecycle.cli_output import cut
 from lifecycle.naming import parse_time
 from lifecycle.phases import APP_PHASES, WORKLOAD_PHASES, PhaseKind, PhaseSpec
 
@@ -363,11 +364,6 @@ def _duration(ns: int) -> str:
     return f"{int(seconds // 60)}m{int(seconds % 60):02d}s"
 
 
-def _cut(text: str, width: int) -> str:
-    text = " ".join(text.split())  # one line: a message's newlines never reach the chart
-    return text if len(text) <= width else text[: max(width - 1, 0)].rstrip() + "…"
-
-
 def render(
     timeline: Timeline, *, width: int = 100, label_width: int | None = None, full: bool = False
 ) -> Text:
@@ -387,7 +383,7 @@ def render(
     look = _LOOK.get(timeline.state, _UNKNOWN_LOOK)
     duration = _duration(timeline.end_ns - timeline.start_ns)
     title_room = width - len(timeline.state) - len(duration) - 4
-    out.append(timeline.title if full else _cut(timeline.title, title_room), style="bold")
+    out.append(timeline.title if full else cut(timeline.title, title_room), style="bold")
     out.append(f"  {timeline.state}", style=look[1])
     out.append(f"  {duration}\n")
     out.append(
@@ -396,7 +392,7 @@ def render(
     )
     for bar in timeline.bars:
         indent = "  " * bar.depth
-        label = indent + (bar.label if full else _cut(bar.label, label_width - len(indent)))
+        label = indent + (bar.label if full else cut(bar.label, label_width - len(indent)))
         label = label.ljust(label_width)
         end = bar.end_ns if bar.end_ns is not None else timeline.end_ns
         first = int((bar.start_ns - timeline.start_ns) * bar_width / span)
@@ -418,7 +414,7 @@ def render(
                 out.append(f"  {note}", style="dim")
             else:
                 under = indent + "  "
-                out.append("\n" + under + _cut(note, width - len(under)), style="dim")
+                out.append("\n" + under + cut(note, width - len(under)), style="dim")
         out.append("\n")
     out.rstrip()
     return out
