@@ -7,7 +7,7 @@ bootstrap:
 	@bash scripts/bootstrap.sh
 
 demo: bootstrap
-	klt demo
+	klt demo $(if $(KEEP),--keep)
 
 lint: bootstrap
 	ruff check .

@@ -38,6 +38,7 @@ from prometheus_client import CollectorRegistry
 
 from lifecycle import model
 from lifecycle.certs import ensure_certificates
+from lifecycle.cli_errors import kubeconfig_path
 from lifecycle.cloudevents import CloudEventSender
 from lifecycle.controllers.admission import KubeAdmissionStore, register_webhooks
 from lifecycle.controllers.config import apply_config
@@ -62,6 +63,7 @@ from lifecycle.kube.leader import LeaderElector
 from lifecycle.server import OperatorServer, server_ssl_context
 from lifecycle.settings import RunSettings, add_arguments, configure_logging, from_args
 from lifecycle.telemetry import Telemetry
+from lifecycle.telemetry_ops import webhook_middleware
 from lifecycle.webhook import PodMutator
 from tracing.setup import ExporterKind, Tracing, parse_target
 
@@ -138,8 +140,8 @@ class Operator:
         self._modules = controller_modules
         self.registry = CollectorRegistry()
         self.telemetry = Telemetry(self.registry)
-        # A span file is written synchronously: a SIGKILL then loses at most the span of the
-        # transition being committed, not a batch (network exporters stay batched).
+        # A span file is written synchronously (no batch to lose; the span marks below cover
+        # the transition being committed); network exporters stay batched.
         target = self.settings.span_target
         to_file = target is not None and parse_target(target).kind is ExporterKind.FILE
         self._batched = span_exporter is None and not to_file
@@ -216,11 +218,10 @@ class Operator:
         s = self.settings
         op = s.operator
         client = self._client = await self._make_client()
-        if self._batched:
-            # A batch can die with the process: mark what was delivered, re-export the rest
-            # after a restart (at least once). A synchronous exporter (span file, tests) has
-            # nothing to lose but the span of the transition being committed, so it skips the
-            # marks and their writes and never re-exports (at most once).
+        if self._span_exporter is None:
+            # A batch, or the span of a transition being committed, can die with the process:
+            # mark what was delivered (a span file: written and flushed), re-export the rest
+            # after a restart (at least once). Only an exporter given by a test skips the marks.
             self.marks = SpanMarks(
                 client=client,
                 sink=self.tracing,
@@ -278,6 +279,7 @@ class Operator:
                 now=datetime.now(UTC),
             )
             ssl_context = server_ssl_context(str(bundle.cert_file), str(bundle.key_file))
+            self.telemetry.ops.set_certificate_expiry("webhook", bundle.not_after)
         mutator = None
         if s.webhooks:
             store = KubeAdmissionStore(client, self.informers, recorders["keptn/webhook"])
@@ -292,6 +294,7 @@ class Operator:
             ssl_context=ssl_context,
             extra_routes=metric_routes(self._ctx),
             webhook_routes=custom_metrics_routes(self._ctx),
+            webhook_middlewares=[webhook_middleware(self.telemetry.ops)],
         )
         await self._server.start()
         self.ports = dict(self._server.ports)
@@ -347,11 +350,13 @@ class Operator:
         for controller in self.controllers:
             controller.start()
         self._leading.set()
+        self.telemetry.ops.set_leader(True)
         log.info("leading: %d controllers running", len(self.controllers))
         try:
             await asyncio.Event().wait()
         finally:
             self._leading.clear()
+            self.telemetry.ops.set_leader(False)
             await asyncio.gather(*(c.stop(grace=2.0) for c in self.controllers))
 
     def _to_cloudevents(self, event: dict[str, Any], obj: dict[str, Any]) -> None:
@@ -428,7 +433,10 @@ async def _serve(settings: RunSettings) -> int:
             loop.add_signal_handler(sig, stop.set)
     await operator.start()
     freeze_startup_heap()
-    print(f"operator listening: {json.dumps(operator.ports)}", flush=True)
+    if settings.log_format == "json":  # stdout stays empty: every line is a JSON log record
+        log.info("operator listening", extra={"ports": operator.ports})
+    else:
+        print(f"operator listening: {json.dumps(operator.ports)}", flush=True)
     lost = asyncio.ensure_future(operator.lost_leadership.wait())
     stopped = asyncio.ensure_future(stop.wait())
     try:
@@ -443,5 +451,7 @@ async def _serve(settings: RunSettings) -> int:
 def run(args: argparse.Namespace) -> int:
     """`klt operator`: run until SIGTERM/SIGINT (exit 0) or a lost Lease (exit 1)."""
     settings = from_args(args)
+    if not settings.in_cluster:
+        kubeconfig_path(settings.kubeconfig)  # a missing file: one line, before any import work
     configure_logging(settings.log_format, settings.log_level)
     return asyncio.run(_serve(settings))

@@ -2,6 +2,11 @@
 
 Each subcommand lives in the module that owns it and registers itself here through
 `COMMANDS`; this module only parses arguments and dispatches. It does no work itself.
+
+Startup stays cheap: `klt --help` imports none of the subcommands, and `klt <command>` imports
+only that command's module (adding a subcommand is one `COMMANDS` line). Expected failures
+become one or two lines on stderr in kubectl's style and exit 1 (lifecycle.cli_errors);
+`--debug` shows the traceback instead.
 """
 
 from __future__ import annotations
@@ -10,13 +15,12 @@ import argparse
 import importlib
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
-__all__ = ["main"]
+__all__ = ["COMMANDS", "Command", "main"]
 
 
-@dataclass(frozen=True, slots=True)
-class Command:
+class Command(NamedTuple):
     """A subcommand: its help line and the `module:function` that builds and runs it."""
 
     help: str
@@ -35,33 +39,80 @@ COMMANDS: dict[str, Command] = {
 }
 
 
-def _load(target: str) -> tuple[Callable[[argparse.ArgumentParser], None], Callable[..., int]]:
-    module = importlib.import_module(target)
-    return module.add_arguments, module.run
+class _Version(argparse.Action):
+    """`--version`: the installed package's version, looked up only when asked (importlib.metadata
+    costs ~25 ms, a third of `klt --help`)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: object) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version("klt")
+        except PackageNotFoundError:
+            found = "unknown"
+        print(f"klt {found}")  # on stdout, as argparse's own version action
+        parser.exit()
+
+
+def _chosen(argv: Sequence[str]) -> str | None:
+    """The subcommand named in `argv` (the first word that is one), without parsing."""
+    for word in argv:
+        if word in COMMANDS:
+            return word
+        if not word.startswith("-"):
+            return None
+    return None
+
+
+def _parser(chosen: str | None) -> tuple[argparse.ArgumentParser, Callable[..., int] | None]:
+    """The parser; only the chosen subcommand's module is imported (to declare its flags)."""
+    parser = argparse.ArgumentParser(
+        prog="klt", description="Keptn Lifecycle Toolkit deployment flow, in Python."
+    )
+    parser.add_argument("--version", action=_Version)
+    parser.add_argument(
+        "--debug", action="store_true", help="show the Python traceback of a failure"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    runner = None
+    for name, command in COMMANDS.items():
+        if name != chosen:
+            sub.add_parser(name, help=command.help)
+            continue
+        module = importlib.import_module(command.target)
+        p = sub.add_parser(name, help=command.help, description=command.help)
+        p.add_argument(
+            "--debug",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="show the Python traceback of a failure",
+        )
+        module.add_arguments(p)
+        runner = module.run
+    return parser, runner
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse `argv` and run the chosen subcommand; returns the process exit code."""
-    parser = argparse.ArgumentParser(
-        prog="klt", description="Keptn Lifecycle Toolkit deployment flow, in Python."
-    )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    runners: dict[str, Callable[..., int]] = {}
-    for name, command in COMMANDS.items():
-        try:
-            add_arguments, run = _load(command.target)
-        except (ImportError, AttributeError):
-            sub.add_parser(name, help=f"{command.help} (not built yet)")
-            continue
-        p = sub.add_parser(name, help=command.help, description=command.help)
-        add_arguments(p)
-        runners[name] = run
-    args = parser.parse_args(argv)
-    runner = runners.get(args.command)
-    if runner is None:
-        print(f"klt {args.command}: not built yet", file=sys.stderr)
-        return 2
-    return runner(args)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        parser, runner = _parser(_chosen(argv))
+        args = parser.parse_args(argv)
+        assert runner is not None  # parse_args exits when no known subcommand is given
+        return int(runner(args))
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if debug:
+            raise
+        from lifecycle.cli_errors import explain
+
+        print(explain(exc), file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -60,6 +60,7 @@ __all__ = [
     "AnalysisStatus",
     "AnalysisValueTemplateSpec",
     "CheckType",
+    "Condition",
     "DeploymentTaskSpec",
     "EvaluationStatusItem",
     "ItemStatus",
@@ -261,8 +262,20 @@ class KeptnAppSpec(TypedDict, total=False):
     workloads: list[_WorkloadRef]
 
 
+class Condition(TypedDict, total=False):
+    """A standard status condition (lifecycle.conditions writes them)."""
+
+    type: str
+    status: Literal["True", "False", "Unknown"]
+    reason: str
+    message: str
+    observedGeneration: int
+    lastTransitionTime: str
+
+
 class KeptnAppStatus(TypedDict, total=False):
     currentVersion: str
+    conditions: list[Condition]
 
 
 class KeptnAppContextSpec(DeploymentTaskSpec, total=False):
@@ -300,6 +313,7 @@ class _PhaseStatus(TypedDict, total=False):
 
 
 class KeptnAppVersionStatus(_PhaseStatus, total=False):
+    conditions: list[Condition]
     workloadOverallStatus: KeptnState
     workloadStatus: list[_WorkloadStatus]
     promotionStatus: KeptnState
@@ -330,6 +344,7 @@ class KeptnWorkloadVersionSpec(KeptnWorkloadSpec, total=False):
 
 
 class KeptnWorkloadVersionStatus(_PhaseStatus, total=False):
+    conditions: list[Condition]
     deploymentStatus: KeptnState
     appContextMetadata: dict[str, str]
     deploymentStartTime: str
@@ -380,6 +395,7 @@ class KeptnTaskSpec(TypedDict, total=False):
 
 
 class KeptnTaskStatus(TypedDict, total=False):
+    conditions: list[Condition]
     jobName: str
     status: KeptnState
     message: str
@@ -419,6 +435,7 @@ class EvaluationStatusItem(TypedDict, total=False):
 
 
 class KeptnEvaluationStatus(TypedDict, total=False):
+    conditions: list[Condition]
     retryCount: int
     evaluationStatus: dict[str, EvaluationStatusItem]
     overallStatus: KeptnState
@@ -458,6 +475,7 @@ class KeptnMetricSpec(TypedDict, total=False):
 
 
 class KeptnMetricStatus(TypedDict, total=False):
+    conditions: list[Condition]
     value: str
     rawValue: str  # base64 of bytes
     lastUpdated: str
@@ -529,6 +547,7 @@ AnalysisStatus = TypedDict(
         "warning": bool,
         "state": Literal["Pending", "Progressing", "Completed"],
         "storedValues": dict[str, dict[str, Any]],
+        "conditions": list[Condition],
     },
     total=False,
 )

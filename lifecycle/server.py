@@ -105,9 +105,10 @@ def create_app(
     mutator: PodMutator | None = None,
     validators: Mapping[str, Callable[[Mapping[str, Any]], Verdict]] | None = None,
     extra_routes: Iterable[web.AbstractRouteDef] = (),
+    middlewares: Iterable[Any] = (),
 ) -> web.Application:
     """An application serving the routes of the parts given (None leaves a part out)."""
-    app = web.Application()
+    app = web.Application(middlewares=list(middlewares))
     if registry is not None:
         metrics_registry = registry
 
@@ -152,9 +153,11 @@ class OperatorServer:
         ssl_context: ssl.SSLContext | None,
         extra_routes: Iterable[web.AbstractRouteDef] = (),
         webhook_routes: Iterable[web.AbstractRouteDef] = (),
+        webhook_middlewares: Iterable[Any] = (),
     ) -> None:
         """`extra_routes` go to the metrics listener; `webhook_routes` (the custom metrics
-        API) to the TLS listener, beside the admission and conversion webhooks."""
+        API) to the TLS listener, beside the admission and conversion webhooks;
+        `webhook_middlewares` wrap the TLS listener only (request metrics)."""
         self._config = config
         self._runners: list[tuple[str, web.AppRunner]] = []
         self._apps: list[tuple[str, int, web.Application, ssl.SSLContext | None]] = []
@@ -164,6 +167,7 @@ class OperatorServer:
                 validators=VALIDATORS,
                 ready=ready,
                 extra_routes=[*conversion_routes(), *webhook_routes],
+                middlewares=webhook_middlewares,
             )
             self._apps.append(("webhook", config.webhook_port, webhooks, ssl_context))
         routes = list(extra_routes)

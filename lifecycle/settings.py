@@ -11,13 +11,9 @@ FUNCTION_RUNNER_IMAGE, PYTHON_RUNNER_IMAGE, OTEL_COLLECTOR_URL, KUBECONFIG.
 from __future__ import annotations
 
 import argparse
-import json
-import logging
 import os
-import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 
 from lifecycle.controllers.context import OperatorSettings
@@ -176,23 +172,8 @@ def from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None) ->
     )
 
 
-class _JsonFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        entry = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "msg": record.getMessage(),
-        }
-        if record.exc_info:
-            entry["error"] = self.formatException(record.exc_info)
-        return json.dumps(entry)
-
-
 def configure_logging(fmt: str, level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    if fmt == "json":
-        handler.setFormatter(_JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    logging.basicConfig(level=level, handlers=[handler], force=True)
+    """Text or JSON lines on stderr (lifecycle.logs)."""
+    from lifecycle.logs import configure_logging as configure
+
+    configure(fmt, level)

@@ -1,9 +1,13 @@
 """`klt status`: a table of KeptnAppVersions and KeptnWorkloadVersions (phase, state, age, last error).
 
-Role: list both kinds once (one namespace or all) and render them with rich. The rows are built
-by the pure `version_rows` so tests check them without a terminal; the reason of the last error
-is the `reason` of the latest failed phase carrier in status.phaseTraceIDs (the machine writes
-it when a phase fails), else the message of a failed task/evaluation item.
+Role: list both kinds once (one namespace or all) and print them as kubectl prints a listing:
+plain columns fitted to the terminal (lifecycle.cli_output; the last error cut with an ellipsis),
+every column uncut plus the trace id with `-o wide`, the objects with `-o json|yaml`, and with
+`--watch` the rows that change, as they change. The rows are built by the pure `version_rows`
+so tests check them without a terminal; the reason of the last error is the `reason` of the
+latest failed phase carrier in status.phaseTraceIDs (the machine writes it when a phase fails),
+else the message of a failed task/evaluation item.
+Invariants: starts fast (the Kubernetes client is imported only once the kubeconfig is found).
 Must not: write anything to the cluster.
 """
 
@@ -11,19 +15,32 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
-
-from rich.console import Console
-from rich.table import Table
+from typing import TYPE_CHECKING, Any, TextIO
 
 from lifecycle import model
-from lifecycle.kube.client import KubeClient
+from lifecycle.cli_errors import kubeconfig_path
+from lifecycle.cli_output import (
+    add_listing_arguments,
+    column_widths,
+    cut,
+    dump,
+    fit_table,
+    namespace_of,
+    terminal_width,
+)
 from lifecycle.naming import parse_time
 
+if TYPE_CHECKING:
+    from lifecycle.kube.client import KubeClient
+
 __all__ = ["VersionRow", "add_arguments", "last_error", "render", "run", "version_rows"]
+
+WATCH_INTERVAL = 1.0
+"""Seconds between two reads with --watch."""
 
 _ITEM_FIELDS = (
     "preDeploymentTaskStatus",
@@ -32,7 +49,6 @@ _ITEM_FIELDS = (
     "postDeploymentEvaluationTaskStatus",
     "promotionTaskStatus",
 )
-_STYLES = {"Succeeded": "green", "Failed": "red", "Warning": "yellow", "Deprecated": "dim"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +65,7 @@ class VersionRow:
     state: str
     age: str
     reason: str
+    trace_id: str = ""
 
 
 def age(created: str | None, now: datetime) -> str:
@@ -78,6 +95,13 @@ def last_error(status: Mapping[str, Any]) -> str:
     return ""
 
 
+def trace_id(status: Mapping[str, Any]) -> str:
+    """The trace id of the version's root span (from its W3C traceparent), else ""."""
+    root = (status.get("phaseTraceIDs") or {}).get("root") or {}
+    parts = str(root.get("traceparent", "") if isinstance(root, Mapping) else "").split("-")
+    return parts[1] if len(parts) == 4 else ""
+
+
 def version_rows(versions: Iterable[Mapping[str, Any]], now: datetime) -> list[VersionRow]:
     """Rows for AppVersions and WorkloadVersions, sorted by kind, namespace, creation."""
     rows = []
@@ -104,49 +128,101 @@ def version_rows(versions: Iterable[Mapping[str, Any]], now: datetime) -> list[V
                 state=str(status.get("status", "Pending")),
                 age=age(meta.get("creationTimestamp"), now),
                 reason=last_error(status),
+                trace_id=trace_id(status),
             )
         )
     return rows
 
 
-def render(console: Console, rows: list[VersionRow]) -> None:
-    """Print one table per kind."""
+_COLUMNS = ("NAMESPACE", "NAME", "APP", "WORKLOAD", "VERSION", "PHASE", "STATE", "AGE")
+_WIDE_ONLY = ("APP", "WORKLOAD", "TRACE ID")
+"""Columns of -o wide only: the app and workload are part of the version's name."""
+_GIVE_WAY = ("LAST ERROR", "NAMESPACE", "PHASE", "NAME")
+"""The columns cut (with an ellipsis) to fit the width, first to last."""
+ERROR_ROOM = 30
+"""Fewer columns than this left for LAST ERROR: it goes on a line of its own under the row."""
+
+
+def headers(kind: str, *, namespaces: bool, wide: bool) -> list[str]:
+    """The columns of one kind's table: NAMESPACE only across namespaces; APP, WORKLOAD (of
+    workload versions) and TRACE ID only when wide."""
+    names = [*_COLUMNS, "LAST ERROR", "TRACE ID"]
+    return [
+        c
+        for c in names
+        if not (c == "NAMESPACE" and not namespaces)
+        and not (c == "WORKLOAD" and kind == "AppVersion")
+        and (wide or c not in _WIDE_ONLY)
+    ]
+
+
+def cells(row: VersionRow, columns: list[str]) -> list[str]:
+    """The row's text under `columns`."""
+    by_column = {
+        "NAMESPACE": row.namespace,
+        "NAME": row.name,
+        "APP": row.app,
+        "WORKLOAD": row.workload,
+        "VERSION": row.version,
+        "PHASE": row.phase,
+        "STATE": row.state,
+        "AGE": row.age,
+        "LAST ERROR": row.reason,
+        "TRACE ID": row.trace_id,
+    }
+    return [by_column[c] for c in columns]
+
+
+def render(
+    rows: list[VersionRow], *, width: int | None, namespaces: bool = True, wide: bool = False
+) -> list[str]:
+    """The lines of both tables: a title line per kind, its columns fitted to `width`
+    (None or wide: nothing is cut); a kind without rows prints "No resources found."."""
+    lines: list[str] = []
     for kind in ("AppVersion", "WorkloadVersion"):
-        table = Table(title=f"{kind}s", title_justify="left")
-        for column in (
-            "NAMESPACE",
-            "NAME",
-            "APP",
-            "WORKLOAD",
-            "VERSION",
-            "PHASE",
-            "STATE",
-            "AGE",
-            "LAST ERROR",
-        ):
-            if column == "WORKLOAD" and kind == "AppVersion":
-                continue
-            table.add_column(column, overflow="fold")
-        for row in (r for r in rows if r.kind == kind):
-            cells = [row.namespace, row.name, row.app]
-            if kind == "WorkloadVersion":
-                cells.append(row.workload)
-            style = _STYLES.get(row.state, "")
-            state = f"[{style}]{row.state}[/]" if style else row.state
-            cells += [row.version, row.phase, state, row.age, row.reason]
-            table.add_row(*cells)
-        console.print(table)
+        columns = headers(kind, namespaces=namespaces, wide=wide)
+        table = [cells(r, columns) for r in rows if r.kind == kind]
+        if lines:
+            lines.append("")
+        lines.append(f"{kind}s")
+        if not table:
+            lines.append("No resources found.")
+            continue
+        lines += _fit(columns, table, None if wide else width)
+    return lines
+
+
+def _fit(columns: list[str], table: list[list[str]], width: int | None) -> list[str]:
+    """Header and rows within `width`. Unless the table fits by cutting LAST ERROR alone to no
+    less than ERROR_ROOM characters, each error goes on its own line under its row instead (and
+    the other columns give way if they must)."""
+    error = columns.index("LAST ERROR")
+    flexible = [columns.index(c) for c in _GIVE_WAY if c in columns]
+    if width is None:
+        return fit_table(columns, table, width=None, flexible=flexible)
+    widths = column_widths(columns, table, width, [error])
+    longest = max((len(r[error]) for r in table), default=0)
+    fits = sum(widths) + 3 * (len(widths) - 1) <= width
+    if fits and widths[error] >= min(longest, ERROR_ROOM):
+        return fit_table(columns, table, width=width, flexible=flexible)
+    rest = [c for c in columns if c != "LAST ERROR"]
+    header, *lines = fit_table(
+        rest,
+        [[c for i, c in enumerate(r) if i != error] for r in table],
+        width=width,
+        flexible=[rest.index(c) for c in _GIVE_WAY if c in rest],
+    )
+    out = [header]
+    for line, row in zip(lines, table, strict=True):
+        out.append(line)
+        if row[error]:
+            out.append("  last error: " + cut(row[error], width - 14))
+    return out
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of `klt status`."""
-    parser.add_argument(
-        "--kubeconfig", help="kubeconfig path (default $KUBECONFIG or ~/.kube/config)"
-    )
-    parser.add_argument("-n", "--namespace", help="only this namespace")
-    parser.add_argument(
-        "-A", "--all-namespaces", action="store_true", help="every namespace (default)"
-    )
+    add_listing_arguments(parser, watch_help="after the listing, print each row that changes")
 
 
 async def collect(client: KubeClient, namespace: str | None) -> list[dict[str, Any]]:
@@ -156,16 +232,69 @@ async def collect(client: KubeClient, namespace: str | None) -> list[dict[str, A
     return apps + workloads
 
 
-async def _main(args: argparse.Namespace, console: Console) -> int:
-    client = await KubeClient.from_kubeconfig(args.kubeconfig)
+def _print(out: TextIO, text: str) -> None:
+    out.write(text if text.endswith("\n") else text + "\n")
+    out.flush()
+
+
+async def _watch(
+    client: KubeClient, args: argparse.Namespace, seen: list[dict[str, Any]], out: TextIO
+) -> None:
+    """Print what changes, forever (Ctrl-C ends it): rows in the table's layout, or objects."""
+
+    def key(o: Mapping[str, Any]) -> tuple[str, str, str]:
+        meta = o["metadata"]
+        return (str(o.get("kind")), str(meta.get("namespace")), str(meta.get("name")))
+
+    versions = {key(o): str(o["metadata"].get("resourceVersion")) for o in seen}
+    namespace = namespace_of(args)
+    width = terminal_width(args.width)
+    while True:
+        await asyncio.sleep(WATCH_INTERVAL)
+        current = await collect(client, namespace)
+        changed = [
+            o for o in current if versions.get(key(o)) != str(o["metadata"].get("resourceVersion"))
+        ]
+        versions = {key(o): str(o["metadata"].get("resourceVersion")) for o in current}
+        if not changed:
+            continue
+        if args.output in ("json", "yaml"):
+            for obj in changed:
+                _print(out, dump([obj], args.output))
+            continue
+        wide = args.output == "wide"
+        for row in version_rows(changed, datetime.now(UTC)):
+            columns = headers(row.kind, namespaces=namespace is None, wide=wide)
+            _print(out, _fit(columns, [cells(row, columns)], None if wide else width)[1])
+
+
+async def _main(args: argparse.Namespace, out: TextIO) -> int:
+    path = kubeconfig_path(args.kubeconfig)
+    from lifecycle.kube.client import KubeClient
+
+    client = await KubeClient.from_kubeconfig(path, request_timeout=10.0)
     try:
-        versions = await collect(client, None if args.all_namespaces else args.namespace)
+        namespace = namespace_of(args)
+        versions = await collect(client, namespace)
+        if args.output in ("json", "yaml"):
+            _print(out, dump(versions, args.output))
+        else:
+            rows = version_rows(versions, datetime.now(UTC))
+            width = None if args.output == "wide" else terminal_width(args.width)
+            lines = render(
+                rows, width=width, namespaces=namespace is None, wide=args.output == "wide"
+            )
+            _print(out, "\n".join(lines))
+        if args.watch:
+            await _watch(client, args, versions, out)
     finally:
         await client.close()
-    render(console, version_rows(versions, datetime.now(UTC)))
     return 0
 
 
-def run(args: argparse.Namespace, console: Console | None = None) -> int:
-    """`klt status`: print the tables; exit 0."""
-    return asyncio.run(_main(args, console or Console()))
+def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    """`klt status`: print the tables (and, with --watch, the changes until Ctrl-C); exit 0."""
+    try:
+        return asyncio.run(_main(args, out or sys.stdout))
+    except KeyboardInterrupt:
+        return 0

@@ -38,7 +38,8 @@ from prometheus_client import (
     ProcessCollector,
 )
 
-from tracing.context import parse_rfc3339_ns
+from lifecycle.telemetry_ops import OpsMetrics
+from tracing.context import parse_rfc3339_ns, parse_traceparent
 from tracing.spans import newly_ended_phases
 
 __all__ = [
@@ -123,6 +124,18 @@ def _commit_time(obj: Mapping[str, Any]) -> float | None:
             if seconds is not None:
                 return seconds
     return None
+
+
+def _phase_exemplar(obj: Mapping[str, Any], phase: str) -> dict[str, str] | None:
+    """``trace_id``/``span_id`` of the phase span (its carrier's traceparent) as an exemplar.
+
+    Exposed only in the OpenMetrics format (``/metrics`` negotiates it from the Accept header);
+    Grafana's ``exemplarTraceIdDestinations`` turns ``trace_id`` into a link to the trace.
+    """
+    context = parse_traceparent(_get(obj, "status", "phaseTraceIDs", phase, "traceparent"))
+    if context is None:
+        return None
+    return {"trace_id": f"{context.trace_id:032x}", "span_id": f"{context.span_id:016x}"}
 
 
 class Telemetry:
@@ -236,6 +249,8 @@ class Telemetry:
             (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )  # fmt: skip
         self.workqueue_depth = gauge("keptn_workqueue_depth", "Keys queued.", ["controller"])
+        self.ops = OpsMetrics(registry)
+        """Webhook, leader, certificate and provider metrics (lifecycle.telemetry_ops)."""
         self._seen: OrderedDict[Hashable, None] = OrderedDict()
         self._last_failure: dict[tuple[str, str, str], float] = {}
         self._last_end: dict[tuple[str, str, str, str], float] = {}
@@ -297,7 +312,7 @@ class Telemetry:
             return False
         # Outcome counters start at 0 here so that increase() sees the first finish: a series
         # born at 1 shows no increase in Prometheus, which hides rare events like DORA's.
-        for result in ("succeeded", "failed"):
+        for result in ("Succeeded", "Failed"):
             self.dora_deployments.labels(*self._scope(obj), result)
         if _kind(obj) is ObjectKind.WORKLOAD_VERSION:
             labels = self._wl_labels(obj)
@@ -326,7 +341,7 @@ class Telemetry:
         begin, finish = _seconds(start), _seconds(end)
         if begin is not None and finish is not None:
             self.phase_duration.labels(phase, state, namespace, app, workload).observe(
-                max(0.0, finish - begin)
+                max(0.0, finish - begin), exemplar=_phase_exemplar(obj, phase)
             )
         errored = self.phase_errored.labels(phase, namespace, app, workload)  # 0 until one fails
         if state == "Failed":
@@ -388,13 +403,14 @@ class Telemetry:
 
     def _dora(self, obj: Mapping[str, Any], state: str, end: float | None, since: TimeLike) -> None:
         scope = self._scope(obj)
-        result = {"Succeeded": "succeeded", "Failed": "failed", "Warning": "failed"}.get(state)
+        # KLT state names as on the phase metrics; Warning: a failure the flow went on after
+        result = {"Succeeded": "Succeeded", "Failed": "Failed", "Warning": "Failed"}.get(state)
         if result is None:  # Deprecated/Unknown: superseded, not a deployment outcome
             return
         self.dora_deployments.labels(*scope, result).inc()
         if end is None:
             return
-        if result == "failed":
+        if result == "Failed":
             # The first failure of a streak starts the outage; later failures do not reset it.
             self._last_failure.setdefault(scope, end)
             return

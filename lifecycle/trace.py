@@ -5,27 +5,31 @@ lifecycle.kube, build the timeline with lifecycle.timeline.from_status and print
 be the full KeptnAppVersion name, or an app name (or name prefix) for its newest version.
 `--spans FILE` draws from a JSON-lines trace file (the operator's `--trace-file`) instead, which
 needs no cluster. `load_timeline(client, name, namespace)` is the reusable part (`klt demo`).
+Like kubectl: `-n`/`-A`, `-o wide` (failure reasons uncut), `-o json|yaml` (the timeline's
+bars as data), `--watch` (the chart again each time it changes, until Ctrl-C).
 
-Invariants: read-only (get/list only); exits 1 with a one-line message when the app version is not
-found, 0 otherwise. Must not: start anything or write to the cluster.
+Invariants: read-only (get/list only); exits 1 with a kubectl-style message (lifecycle.cli_errors)
+when the app version is not found, 0 otherwise. Starts fast: the Kubernetes client is imported
+only when the cluster is read. Must not: start anything or write to the cluster.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import sys
+import dataclasses
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-from rich.console import Console
+from typing import TYPE_CHECKING, Any
 
 from lifecycle import model, naming, timeline
-from lifecycle.kube import KubeClient, KubeError, NotFound
-from tracing.setup import read_span_lines
+from lifecycle.cli_errors import CliError, kubeconfig_path
+from lifecycle.cli_output import add_listing_arguments, namespace_of, terminal_width
+
+if TYPE_CHECKING:
+    from lifecycle.kube import KubeClient
 
 __all__ = [
     "AppVersionNotFound",
@@ -39,8 +43,17 @@ __all__ = [
 Body = dict[str, Any]
 
 
-class AppVersionNotFound(LookupError):
+WATCH_INTERVAL = 1.0
+"""Seconds between two reads with --watch."""
+
+
+class AppVersionNotFound(CliError, LookupError):
     """No KeptnAppVersion matches the name (in the namespace, or in any if none given)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(
+            what, "list the app versions with `klt status` (or `-A` for every namespace)"
+        )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,14 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "appversion",
         help="KeptnAppVersion name, or an app name / name prefix for its newest version",
     )
-    parser.add_argument(
-        "-n", "--namespace", default=None, help="namespace (default: search all namespaces)"
-    )
-    parser.add_argument(
-        "--kubeconfig",
-        default=os.environ.get("KUBECONFIG"),
-        help="kubeconfig path (default: $KUBECONFIG or ~/.kube/config)",
-    )
+    add_listing_arguments(parser, watch_help="draw the chart again each time it changes")
     parser.add_argument(
         "--spans",
         type=Path,
@@ -69,7 +75,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="also show task/evaluation phases that had nothing to run",
     )
-    parser.add_argument("--width", type=int, default=None, help="columns (default: terminal)")
 
 
 def _created(body: Body) -> str:
@@ -78,6 +83,8 @@ def _created(body: Body) -> str:
 
 async def find_app_version(client: KubeClient, name: str, namespace: str | None) -> Body:
     """The KeptnAppVersion called `name`, else the newest one of app `name` (or name prefix)."""
+    from lifecycle.kube import NotFound
+
     if namespace:
         try:
             return await client.get(model.KEPTN_APP_VERSION, name, namespace)
@@ -124,15 +131,11 @@ async def load_timeline(
     return timeline.from_status(app_version, workloads, now_ns=now_ns, compact=compact)
 
 
-async def _from_cluster(args: argparse.Namespace) -> timeline.Timeline:
-    client = await KubeClient.from_kubeconfig(args.kubeconfig)
-    async with client:
-        return await load_timeline(
-            client, args.appversion, args.namespace, compact=not args.all_phases
-        )
-
-
 def _from_file(path: Path, name: str, compact: bool) -> list[timeline.Timeline]:
+    from tracing.setup import read_span_lines
+
+    if not path.is_file():
+        raise CliError(f"the trace file {path} does not exist", "check the path given to --spans")
     found = [
         t
         for t in timeline.from_spans(read_span_lines(path), compact=compact)
@@ -143,22 +146,68 @@ def _from_file(path: Path, name: str, compact: bool) -> list[timeline.Timeline]:
     return found
 
 
+def as_data(tl: timeline.Timeline) -> dict[str, Any]:
+    """The timeline as plain data (-o json|yaml): times in unix nanoseconds."""
+    return dataclasses.asdict(tl)
+
+
+class _Printer:
+    """Prints timelines in the chosen output format."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        from rich.console import Console
+
+        self.output = args.output
+        self.width = terminal_width(args.width)
+        self.console = Console(width=self.width, highlight=False)
+
+    def show(self, timelines: Sequence[timeline.Timeline]) -> None:
+        if self.output == "json":
+            for tl in timelines:
+                print(json.dumps(as_data(tl), indent=2), flush=True)
+            return
+        if self.output == "yaml":
+            import yaml
+
+            for tl in timelines:
+                print("---\n" + yaml.safe_dump(as_data(tl), sort_keys=False), end="", flush=True)
+            return
+        wide = self.output == "wide"
+        for tl in timelines:
+            self.console.print(timeline.render(tl, width=self.width, full=wide), soft_wrap=True)
+
+
+def _shape(tl: timeline.Timeline) -> tuple[Any, ...]:
+    """What --watch compares: the bars without the end of running ones (that moves with now)."""
+    return tuple((b.label, b.state, b.start_ns, b.end_ns, b.note) for b in tl.bars)
+
+
+async def _from_cluster(args: argparse.Namespace, printer: _Printer) -> None:
+    path = kubeconfig_path(args.kubeconfig)
+    from lifecycle.kube import KubeClient
+
+    client = await KubeClient.from_kubeconfig(path, request_timeout=10.0)
+    async with client:
+        namespace, compact = namespace_of(args), not args.all_phases
+        tl = await load_timeline(client, args.appversion, namespace, compact=compact)
+        printer.show([tl])
+        shown = _shape(tl)
+        while args.watch:
+            await asyncio.sleep(WATCH_INTERVAL)
+            tl = await load_timeline(client, args.appversion, namespace, compact=compact)
+            if _shape(tl) != shown:
+                printer.show([tl])
+                shown = _shape(tl)
+
+
 def run(args: argparse.Namespace) -> int:
-    """Print the timeline; 1 when the app version (or its spans) cannot be found."""
-    console = Console(width=args.width) if args.width else Console()
+    """Print the timeline; 1 (via lifecycle.cli) when the app version or its spans are not found."""
+    printer = _Printer(args)
     try:
         if args.spans is not None:
-            found: Sequence[timeline.Timeline] = _from_file(
-                args.spans, args.appversion, not args.all_phases
-            )
+            printer.show(_from_file(args.spans, args.appversion, not args.all_phases))
         else:
-            found = [asyncio.run(_from_cluster(args))]
-    except (AppVersionNotFound, FileNotFoundError) as exc:
-        print(f"klt trace: {exc}", file=sys.stderr)
-        return 1
-    except KubeError as exc:
-        print(f"klt trace: {exc}", file=sys.stderr)
-        return 1
-    for tl in found:
-        console.print(timeline.render(tl, width=console.width), soft_wrap=True)
+            asyncio.run(_from_cluster(args, printer))
+    except KeyboardInterrupt:
+        pass  # the end of --watch
     return 0

@@ -38,6 +38,14 @@ if [ ! -x /usr/bin/chromium ]; then
     chromium >/dev/null
 fi
 
+# Lua runs the Argo CD health check's test (deploy/argocd/health.lua); 0.3 MB, seconds to install.
+if ! command -v lua5.4 >/dev/null 2>&1; then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+    lua5.4 >/dev/null
+fi
+
 if [ ! -x .tools/node_modules/.bin/deno ]; then
   mkdir -p .tools
   [ -f .tools/package.json ] || echo '{"name":"klt-tools","private":true}' > .tools/package.json

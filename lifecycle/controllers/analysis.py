@@ -43,6 +43,7 @@ from evaluator.objectives import ObjectiveError
 from evaluator.providers import ConfigError
 from evaluator.scoring import parse_objective, parse_total_score
 from lifecycle import model
+from lifecycle.conditions import with_conditions
 from lifecycle.controllers.context import OperatorContext
 from lifecycle.controllers.metric import (
     ClosingController,
@@ -139,6 +140,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
 
     async def write(analysis: Body, fields: Body) -> Body:
         status = analysis.get("status") or {}
+        fields = with_conditions(model.ANALYSIS.kind, analysis, fields, ctx.now())
         diff = {k: v for k, v in fields.items() if status.get(k) != v}
         if diff:
             meta = analysis["metadata"]

@@ -17,6 +17,7 @@ from typing import Any
 
 from lifecycle import model
 from lifecycle.actions import Creation, creation_event
+from lifecycle.conditions import with_conditions
 from lifecycle.controllers.context import OperatorContext
 from lifecycle.controllers.flow import FlowExecutor, emit, is_completed, owner_reference
 from lifecycle.kube.controller import Controller, ObjectKey, Result, owner_keys, self_key
@@ -86,9 +87,10 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         if not (current.get("status") or {}).get("startTime"):
             # keyed: re-emitted after a crash between create and Event, written once
             emit(ctx, COMPONENT, current, creation_event(Creation.APP_VERSION, name))
-        if status.get("currentVersion") != version:
+        fields = with_conditions(model.KEPTN_APP.kind, app, {"currentVersion": version}, ctx.now())
+        if status.get("currentVersion") != version or "conditions" in fields:
             await ctx.client.patch_status(
-                model.KEPTN_APP, key.name, {"status": {"currentVersion": version}}, key.namespace
+                model.KEPTN_APP, key.name, {"status": fields}, key.namespace
             )
         for older in range(generation - 1, 0, -1):
             old = versions.get(key.namespace, app_version_name(key.name, version, older))

@@ -32,6 +32,7 @@ from typing import Any, Final
 from evaluator.durations import parse_duration
 from evaluator.objectives import ObjectiveError, check_evaluation_target
 from lifecycle import model
+from lifecycle.conditions import with_conditions
 from lifecycle.controllers.context import OperatorContext
 from lifecycle.controllers.metric import (
     ClosingController,
@@ -57,16 +58,16 @@ _DEFAULT_INTERVAL: Final = timedelta(seconds=5)
 
 
 def failure_text(results: Mapping[str, Mapping[str, Any]]) -> str:
-    """KLT's ReconcileEvaluationFailed text: one line per failed objective."""
-    lines = ["evaluation failed"]
-    for metric in sorted(results):
-        item = results[metric]
-        if item.get("status") == State.FAILED.value:
-            lines.append(
-                f"evaluation of '{metric}' failed with value: '{item.get('value', '')}'"
-                f" and reason: '{item.get('message', '')}'"
-            )
-    return "\n".join(lines)
+    """KLT's ReconcileEvaluationFailed text, on one line (KLT puts each failed objective on a
+    line of its own, which breaks `kubectl get events` and every other one-line view):
+    ``evaluation failed: evaluation of '<m>' failed with value: '<v>' and reason: '<r>'; ...``."""
+    failed = [
+        f"evaluation of '{metric}' failed with value: '{results[metric].get('value', '')}'"
+        f" and reason: '{results[metric].get('message', '')}'"
+        for metric in sorted(results)
+        if results[metric].get("status") == State.FAILED.value
+    ]
+    return "evaluation failed: " + "; ".join(failed) if failed else "evaluation failed"
 
 
 def _retry_interval(spec: Mapping[str, Any]) -> timedelta:
@@ -126,6 +127,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
 
     async def write(ev: Body, fields: Body) -> Body | None:
         """The changed status fields, written conditionally; None if nothing changed."""
+        fields = with_conditions(model.KEPTN_EVALUATION.kind, ev, fields, ctx.now())
         return await ctx.client.write_status_fields(model.KEPTN_EVALUATION, ev, fields)
 
     async def judge(ev: Body, objective: Mapping[str, Any]) -> tuple[str, Body]:

@@ -38,11 +38,13 @@ from lifecycle.actions import (
     Finished,
     PhaseEnded,
 )
+from lifecycle.conditions import with_conditions
 from lifecycle.controllers.context import OperatorContext
 from lifecycle.kube.client import Body
 from lifecycle.kube.controller import ObjectKey, Result, key_of
 from lifecycle.kube.errors import AlreadyExists, BadRequest, Invalid, NotFound
 from lifecycle.kube.events import EventRecorder, format_message
+from lifecycle.logs import bind_phase
 from lifecycle.machine import ROOT_KEY, Decision, Snapshot, apply_merge_patch, decide
 from lifecycle.model import ResourceKind
 from lifecycle.naming import workload_version_name
@@ -272,6 +274,7 @@ class FlowExecutor:
         if obj is None:
             self.forget(key)
             return None
+        bind_phase(obj)  # log lines of this reconcile carry its phase span's trace/span id
         if self.stale(obj):
             return None
         if is_completed(obj):
@@ -311,7 +314,9 @@ class FlowExecutor:
         await EventRecorder.wait(writes)
         if decision.status:
             rv = str(meta.get("resourceVersion", ""))
-            patch: Body = {"status": decision.status}
+            patch: Body = {
+                "status": with_conditions(self._kind.kind, obj, decision.status, ctx.now())
+            }
             if rv:
                 patch["metadata"] = {"resourceVersion": rv}
             written = await ctx.client.patch_status(

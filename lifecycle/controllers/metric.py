@@ -41,6 +41,7 @@ from evaluator.providers import (
     parse_metric_range,
 )
 from lifecycle import model
+from lifecycle.conditions import with_conditions
 from lifecycle.controllers.context import OperatorContext
 from lifecycle.kube import Controller, KubeError, NotFound, ObjectKey, Result, self_key
 from lifecycle.naming import format_time, parse_time
@@ -227,8 +228,13 @@ async def refresh_metric(
     meta = metric.get("metadata") or {}
     ns, name = str(meta.get("namespace") or ""), str(meta.get("name") or "")
     fields, value = await _fetch(ctx, sessions, metric, ctx.now())
+    provider = str(((metric.get("spec") or {}).get("provider") or {}).get("name") or "")
     if fields.get("errMsg"):
         log.info("KeptnMetric %s/%s: %s", ns, name, fields["errMsg"])
+        ctx.telemetry.ops.provider_failed(ns, provider)
+    else:
+        ctx.telemetry.ops.provider_ok(ns, provider)
+    fields = with_conditions(model.KEPTN_METRIC.kind, metric, fields, ctx.now())
     await ctx.client.patch_status(model.KEPTN_METRIC, name, {"status": fields}, ns)
     if value is not None:
         ctx.telemetry.set_metric_value(ns, name, value)

@@ -35,6 +35,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from lifecycle import model
+from lifecycle.conditions import with_conditions
 from lifecycle.controllers.context import OperatorContext
 from lifecycle.controllers.wakeups import children_waiting_on
 from lifecycle.kube import (
@@ -146,6 +147,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
 
     async def write(task: Body, fields: Body) -> Body | None:
         """The changed status fields, written conditionally; None if nothing changed."""
+        fields = with_conditions(model.KEPTN_TASK.kind, task, fields, ctx.now())
         return await ctx.client.write_status_fields(model.KEPTN_TASK, task, fields)
 
     async def finish(task: Body, state: State, reason: str, message: str) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from lifecycle import model
+from lifecycle.conditions import with_conditions
 from lifecycle.controllers.context import OperatorContext
 from lifecycle.kube import (
     AlreadyExists,
@@ -104,12 +105,15 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             await ensure_config_map(definition, wanted)
             name = str(wanted["metadata"]["name"])
         recorded = ((definition.get("status") or {}).get("function") or {}).get("configMap", "")
-        if name and recorded != name:
+        fields = with_conditions(
+            model.KEPTN_TASK_DEFINITION.kind,
+            definition,
+            {"function": {"configMap": name}},
+            ctx.now(),
+        )
+        if name and (recorded != name or "conditions" in fields):
             await ctx.client.patch_status(
-                model.KEPTN_TASK_DEFINITION,
-                key.name,
-                {"status": {"function": {"configMap": name}}},
-                key.namespace,
+                model.KEPTN_TASK_DEFINITION, key.name, {"status": fields}, key.namespace
             )
         return Result()
 

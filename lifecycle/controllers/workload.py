@@ -17,6 +17,7 @@ from typing import Any
 
 from lifecycle import model
 from lifecycle.actions import Creation, creation_event
+from lifecycle.conditions import with_conditions
 from lifecycle.controllers.context import OperatorContext
 from lifecycle.controllers.flow import emit, owner_reference
 from lifecycle.kube.controller import Controller, ObjectKey, Result, owner_keys, self_key
@@ -90,12 +91,12 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             }
             with contextlib.suppress(NotFound):
                 await ctx.client.patch(model.KEPTN_WORKLOAD_VERSION, name, patch, key.namespace)
-        if status.get("currentVersion") != version:
+        fields = with_conditions(
+            model.KEPTN_WORKLOAD.kind, wl, {"currentVersion": version}, ctx.now()
+        )
+        if status.get("currentVersion") != version or "conditions" in fields:
             await ctx.client.patch_status(
-                model.KEPTN_WORKLOAD,
-                key.name,
-                {"status": {"currentVersion": version}},
-                key.namespace,
+                model.KEPTN_WORKLOAD, key.name, {"status": fields}, key.namespace
             )
         return None
 

@@ -4,9 +4,11 @@ Role: the newcomer's first command (`make demo`). `run(args)` starts the stack (
 the story of scenario.py (0.1.0 passes, 0.2.0 fails a post-deployment evaluation, 0.3.0 fails a
 pre-deployment task and its pods stay gated) with live progress, then prints per app version its
 timeline (lifecycle.timeline), its events, where the trace file and metrics are, and the commands
-to look around. `--keep` leaves everything running until Ctrl-C.
+to look around that still work (those of the live cluster only with `--keep`, which leaves
+everything running until Ctrl-C).
 
-Exit code: 0 only when every version ended as expected; 1 otherwise; 2 when a prerequisite
+Exit code: 0 only when every version ended as expected; 1 otherwise, and also (as a two-line
+`error:`/`hint:` message, lifecycle.cli_errors) when `--out` cannot be written or a prerequisite
 (Prometheus binary, deno) is missing. Everything started is stopped before returning, also on
 Ctrl-C or SIGTERM.
 """
@@ -18,7 +20,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +31,7 @@ from rich.rule import Rule
 from rich.text import Text
 
 from lifecycle import timeline
+from lifecycle.cli_errors import CliError
 from lifecycle.demo.manifests import NAMESPACE
 from lifecycle.demo.scenario import Outcome, expected, failure_reason, play
 from lifecycle.demo.stack import KUBECTL, ApplyError, Stack
@@ -77,6 +79,20 @@ def _missing() -> list[str]:
     return missing
 
 
+def _check_out(out: Path) -> None:
+    """--out must be a directory we can write (created if missing): a CliError otherwise."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".klt-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise CliError(
+            f"cannot write to --out {out}: {exc.strerror or exc}",
+            "pass --out with a writable directory (default ./demo-out)",
+        ) from exc
+
+
 def _shown(path: Path) -> str:
     with contextlib.suppress(ValueError):
         return str(path.relative_to(Path.cwd()))
@@ -117,7 +133,7 @@ def _is_flow_event(event: Mapping[str, Any]) -> bool:
     return reason.endswith(_FLOW_SUFFIXES) or reason in ("Completed", "CreateAppVersion")
 
 
-async def _report(stack: Stack, outcomes: list[Outcome], console: Console) -> None:
+async def _report(stack: Stack, outcomes: list[Outcome], console: Console, *, keep: bool) -> None:
     assert stack.client is not None
     kubeconfig = _shown(stack.paths.kubeconfig)
     now_ns = int(datetime.now(UTC).timestamp() * 1e9)
@@ -143,7 +159,11 @@ async def _report(stack: Stack, outcomes: list[Outcome], console: Console) -> No
             or "Errored" in str(e.get("reason"))
         ]
         console.print(
-            events_table(shown, title=f"flow events of {outcome.name} and errors of its workloads")
+            events_table(
+                shown,
+                title=f"flow events of {outcome.name} and errors of its workloads",
+                width=console.width,
+            )
         )
         hidden = len(outcome.events) - len(shown)
         if hidden > 0:
@@ -155,7 +175,7 @@ async def _report(stack: Stack, outcomes: list[Outcome], console: Console) -> No
                 )
             )
         for child in outcome.failed_children:
-            console.print(Text(f"why: {failure_reason(child)}", style="red"), soft_wrap=True)
+            console.print(Text(f"why: {failure_reason(child)}", style="red"))  # wraps at words
             job = (child.get("status") or {}).get("jobName")
             if job and stack.use_kubectl:
                 with contextlib.suppress(ApplyError):
@@ -188,12 +208,25 @@ async def _report(stack: Stack, outcomes: list[Outcome], console: Console) -> No
             f"operator log: {_shown(stack.paths.operator_log)}; "
             f"manifests applied: {_shown(stack.paths.manifests)}/"
         ),
+        *_hints(keep, kubeconfig, last, spans),
+    ]
+    console.print(Group(*lines))
+
+
+def _hints(keep: bool, kubeconfig: str, last: str, spans: str) -> list[Text]:
+    """Commands to try that still work: the live cluster's only while --keep holds it up."""
+    offline = Text(f"klt trace {last} --spans {spans}", style="bold")
+    if not keep:
+        return [
+            offline,
+            Text("to look at the live cluster, run `klt demo --keep` (`make demo KEEP=1`)"),
+        ]
+    return [
         Text(f"kubectl --kubeconfig {kubeconfig} get kav,kwv,events -n {NAMESPACE}", style="bold"),
         Text(f"klt status --kubeconfig {kubeconfig}", style="bold"),
         Text(f"klt trace {last} --kubeconfig {kubeconfig}", style="bold"),
-        Text(f"klt trace {last} --spans {spans}   (also after the demo ended)", style="bold"),
+        Text(f"{offline.plain}   (also after the demo ended)", style="bold"),
     ]
-    console.print(Group(*lines))
 
 
 async def _keep(stack: Stack, console: Console, ui_port: int) -> None:
@@ -248,7 +281,7 @@ async def _main(args: argparse.Namespace, console: Console) -> int:
             f"applying with {'kubectl' if stack.use_kubectl else 'the API (no kubectl)'}"
         )
         outcomes = await play(stack, console, step_timeout=args.step_timeout)
-        await _report(stack, outcomes, console)
+        await _report(stack, outcomes, console, keep=args.keep)
         good = all(expected(o) for o in outcomes) and len(outcomes) == 3
         verdict = (
             "every version ended as expected" if good else "some version did not end as expected"
@@ -264,13 +297,10 @@ async def _main(args: argparse.Namespace, console: Console) -> int:
 def run(args: argparse.Namespace) -> int:
     """Run the demo; see the module docstring for the exit codes."""
     console = Console(width=args.width) if args.width else Console()
+    _check_out(args.out)
     missing = _missing()
     if missing:
-        print(
-            "klt demo: missing " + ", ".join(missing) + ": run `bash scripts/bootstrap.sh`",
-            file=sys.stderr,
-        )
-        return 2
+        raise CliError("missing " + ", ".join(missing), "run `bash scripts/bootstrap.sh`")
     if not Path(KUBECTL).exists() and not args.no_kubectl:
         console.print(
             Text(f"{KUBECTL} not found: applying through the API instead", style="yellow")

@@ -263,7 +263,7 @@ class _Progress:
             self.live.update(self.board.table(now))
         else:
             for row in sorted(changed, key=lambda r: (r.kind != "app", r.name)):
-                self.console.print(change_line(row, now), soft_wrap=True)
+                self.console.print(change_line(row, now))  # wraps at words, never mid-word
 
 
 async def play(stack: Stack, console: Console, *, step_timeout: float = 90.0) -> list[Outcome]:

@@ -19,6 +19,7 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
+from lifecycle.cli_output import column_widths, cut, fit_table
 from lifecycle.naming import parse_time
 
 __all__ = ["STATE_STYLES", "Board", "Row", "change_line", "events_table", "row_of", "sort_events"]
@@ -168,22 +169,42 @@ def sort_events(events: Iterable[Body]) -> list[Body]:
     return sorted(events, key=_event_order)
 
 
-def events_table(events: Sequence[Body], *, title: str = "") -> Table:
-    """Events like `kubectl get events`: TYPE, REASON, OBJECT, COUNT, MESSAGE, oldest first."""
-    table = Table(title=title or None, title_justify="left", box=None, pad_edge=False)
-    for column in ("TYPE", "REASON", "OBJECT", "COUNT", "MESSAGE"):
-        table.add_column(column, overflow="fold")
+def events_table(events: Sequence[Body], *, title: str = "", width: int | None = None) -> Text:
+    """Events like `kubectl get events`: TYPE, REASON, OBJECT, COUNT, MESSAGE, oldest first.
+
+    One line per event within `width` (None: uncut), never folded mid-word. When MESSAGE would
+    be cut, the table drops it: a Normal event's message only restates its reason, a Warning's
+    goes on its own line under the row (cut with an ellipsis); OBJECT gives way first.
+    Errored/Warning rows are red.
+    """
+    rows, styles = [], []
     for event in sorted(events, key=_event_order):
         involved = event.get("involvedObject") or {}
         kind = str(involved.get("kind", "")).lower()
-        style = (
-            "red" if "Errored" in str(event.get("reason")) or event.get("type") == "Warning" else ""
+        reason = str(event.get("reason", ""))
+        warning = "Errored" in reason or event.get("type") == "Warning"
+        styles.append("red" if warning else "")
+        rows.append(
+            [
+                str(event.get("type", "")),
+                reason,
+                f"{kind}/{involved.get('name', '')}",
+                str(event.get("count", 1)),
+                " ".join(str(event.get("message", "")).split(" / ")[0].split()),
+            ]
         )
-        table.add_row(
-            Text(str(event.get("type", "")), style=style),
-            Text(str(event.get("reason", "")), style=style),
-            f"{kind}/{involved.get('name', '')}",
-            str(event.get("count", 1)),
-            str(event.get("message", "")).split(" / ")[0],
-        )
-    return table
+    headers = ["TYPE", "REASON", "OBJECT", "COUNT", "MESSAGE"]
+    natural = column_widths(headers, rows, None, ())
+    narrow = width is not None and sum(natural) + 3 * (len(headers) - 1) > width
+    if narrow:
+        header, *lines = fit_table(headers[:4], [r[:4] for r in rows], width=width, flexible=(2,))
+    else:
+        header, *lines = fit_table(headers, rows, width=width, flexible=(4, 2))
+    text = Text(f"{title}\n" if title else "", style="italic")
+    text.append(header + "\n", style="bold")
+    for line, row, style in zip(lines, rows, styles, strict=True):
+        text.append(line + "\n", style=style)
+        if narrow and style and width is not None:
+            text.append("  " + cut(row[4], width - 2) + "\n", style=style)
+    text.rstrip()
+    return text

@@ -30,6 +30,7 @@ from typing import Any, Generic, NamedTuple, TypeVar
 from lifecycle.kube.errors import Conflict, KubeError, Transient
 from lifecycle.kube.informer import Informer
 from lifecycle.kube.queue import QueueShutDown, WorkQueue
+from lifecycle.logs import reconciling
 
 __all__ = [
     "Controller",
@@ -163,7 +164,8 @@ class Controller(Generic[K]):
             except QueueShutDown:
                 return
             try:
-                await self._process(key)
+                with reconciling(self.name, key):  # the log context of this reconcile
+                    await self._process(key)
             finally:
                 self.queue.done(key)
 

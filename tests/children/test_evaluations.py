@@ -171,10 +171,11 @@ async def test_evaluation_fails_after_its_retries_with_value_and_target(
     failed = [e for e in events if e["reason"] == "ReconcileEvaluationFailed"]
     assert len(failed) == 1
     assert failed[0]["involvedObject"]["name"] == "post-eval-p95"
-    assert (
-        "evaluation of 'p95' failed with value: '580' and reason: "
-        "'value '580' did not meet objective '<500''" in failed[0]["message"]
+    assert failed[0]["message"].startswith(
+        "Reconcile Evaluation: evaluation failed: evaluation of 'p95' failed with value: '580' "
+        "and reason: 'value '580' did not meet objective '<500''"
     )
+    assert "\n" not in failed[0]["message"]  # one line: `kubectl get events` stays a table
     await eventually(lambda: any(sp.name == "post-eval-p95" for sp in op.spans.spans))
     (span,) = [sp for sp in op.spans.spans if sp.name == "post-eval-p95"]
     assert span.parent is not None and span.context.trace_id == span.parent.trace_id

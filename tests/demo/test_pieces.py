@@ -136,3 +136,40 @@ def test_events_in_recorded_order_and_failure_reasons() -> None:
     assert failure_reason(task).endswith(
         "(check-db-schema): Job has reached the specified backoff limit"
     )
+
+
+def test_the_events_table_fits_80_columns_without_splitting_words() -> None:
+    events = [
+        {
+            "reason": "AppPreDeployTasksStarted",
+            "type": "Normal",
+            "eventTime": "2026-11-27T12:00:01.000001Z",
+            "metadata": {"resourceVersion": "1"},
+            "involvedObject": {"kind": "KeptnAppVersion", "name": "podtato-head-0.1.0-6b86b273"},
+            "message": "\nStarted AppPreDeployTasks of podtato-head in version 0.1.0 " * 3,
+        }
+    ]
+    console = Console(width=80, record=True)
+    console.print(events_table(events, width=80))
+    lines = console.export_text().splitlines()
+    assert max(len(line) for line in lines) <= 80
+    # the header and one row: nothing folded, the restated message left out at this width
+    assert len(lines) == 2 and lines[0].split() == ["TYPE", "REASON", "OBJECT", "COUNT"]
+    assert "AppPreDeployTasksStarted" in lines[1] and "keptnappversion/podtato-head" in lines[1]
+    warning = {**events[0], "type": "Warning", "reason": "AppPreDeployTasksErrored"}
+    console = Console(width=80, record=True)
+    console.print(events_table([warning], width=80))
+    lines = console.export_text().splitlines()
+    assert max(len(line) for line in lines) <= 80 and len(lines) == 3
+    assert lines[2].startswith("  Started AppPreDeployTasks") and lines[2].endswith("…")
+
+
+def test_closing_hints_name_live_cluster_commands_only_with_keep() -> None:
+    from lifecycle.demo import _hints
+
+    gone = [t.plain for t in _hints(False, "demo-out/kubeconfig", "podtato-head", "s.jsonl")]
+    assert not any("--kubeconfig" in line for line in gone)  # the cluster is gone by then
+    assert "klt trace podtato-head --spans s.jsonl" in gone
+    assert any("klt demo --keep" in line and "make demo KEEP=1" in line for line in gone)
+    kept = [t.plain for t in _hints(True, "demo-out/kubeconfig", "podtato-head", "s.jsonl")]
+    assert any(line.startswith("klt status --kubeconfig") for line in kept)

@@ -65,9 +65,13 @@ def test_text_draws_bars_on_one_axis() -> None:
     assert bar.rstrip() == "█" * math.ceil(bar_width * 1.5 / 9)
     assert pre.rstrip().endswith("1.5s Succeeded")
     failed = [
-        line for line in lines if "WorkloadPostDeployEvaluations" in line and "Failed" in line
+        i
+        for i, line in enumerate(lines)
+        if "WorkloadPostDeployEvaluations" in line and "Failed" in line
     ]
-    assert len(failed) == 1 and "error-rate-ok: value 0.2 target <0.05" in failed[0]
+    # the reason does not fit beside the bar at 100 columns: it goes on the line below
+    assert len(failed) == 1 and "error-rate-ok: value 0.2 target <0.05" in lines[failed[0] + 1]
+    assert all(len(line) <= 100 for line in lines)
     # later bars start further right: hat's deploy begins after frontend's
     deploys = [line for line in lines if line.strip().startswith("WorkloadDeploy")]
     starts = [line[41:].index("█") for line in deploys]
@@ -138,3 +142,21 @@ def test_empty_input() -> None:
     assert timeline.from_spans([]) == []
     tl = timeline.from_status({"metadata": {"name": "x"}, "status": {}})
     assert tl.bars == () and timeline.render_text(tl).startswith("x  Pending")
+
+
+def test_every_line_fits_80_columns_and_words_are_cut_with_an_ellipsis() -> None:
+    av = samples.app_version()
+    long_reason = "\nthe evaluation " + "error-rate-ok: value 0.2 target <0.05 " * 8
+    av["status"]["phaseTraceIDs"]["AppPreDeployTasks"]["message"] = long_reason
+    av["status"]["phaseTraceIDs"]["AppPreDeployTasks"]["state"] = "Failed"
+    tl = timeline.from_status(av, samples.workload_versions())
+    lines = timeline.render_text(tl, width=80).splitlines()
+    assert max(len(line) for line in lines) <= 80
+    assert any(line.startswith("  AppPreDeployTasks ") for line in lines)  # depth kept
+    assert any(line.startswith("      WorkloadPostDeployEvaluatio…") for line in lines)
+    reason = next(line for line in lines if "the evaluation" in line)
+    assert reason.endswith("…") and reason.lstrip().startswith("the evaluation error-rate-ok")
+    # -o wide: the whole reason on the bar's line, one line (no newline from the message)
+    wide = timeline.render_text(tl, width=80, full=True).splitlines()
+    full = next(line for line in wide if "the evaluation" in line)
+    assert "AppPreDeployTasks" in full and full.rstrip().endswith("target <0.05")

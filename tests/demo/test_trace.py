@@ -3,49 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import copy
 import json
 from pathlib import Path
 
 import pytest
 
-from lifecycle import cli, model
-from lifecycle.kube import KubeClient
+from lifecycle import cli
 from sandbox import Sandbox
 from tests.demo import samples
 from tracing.setup import span_to_dict
 from tracing.spans import build_version_spans
-
-
-async def _put(client: KubeClient, kind: model.ResourceKind, body: dict) -> None:
-    body = copy.deepcopy(body)
-    status = body.pop("status")
-    created = await client.create(kind, body, body["metadata"]["namespace"])
-    await client.patch_status(
-        kind, created["metadata"]["name"], {"status": status}, created["metadata"]["namespace"]
-    )
-
-
-@pytest.fixture
-async def cluster() -> Sandbox:
-    async with Sandbox(node=False) as sb:
-        client = KubeClient.for_url(sb.url, token=sb.token)
-        async with client:
-            await client.create(model.NAMESPACE, {"metadata": {"name": "podtato-kubectl"}})
-            av = samples.app_version()
-            av["spec"]["workloads"] = [
-                {"name": "frontend", "version": "0.1.0"},
-                {"name": "hat", "version": "0.1.0"},
-            ]
-            await _put(client, model.KEPTN_APP_VERSION, av)
-            for wv in samples.workload_versions():
-                await _put(client, model.KEPTN_WORKLOAD_VERSION, wv)
-            # a workload version of another app must not show up
-            other = copy.deepcopy(samples.workload_versions()[0])
-            other["metadata"]["name"] = "other-app-hat-0.1.0"
-            other["spec"]["app"] = "other-app"
-            await _put(client, model.KEPTN_WORKLOAD_VERSION, other)
-        yield sb
 
 
 async def _klt(*argv: str) -> int:

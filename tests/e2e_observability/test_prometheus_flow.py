@@ -47,7 +47,7 @@ async def start_prometheus(tmp_path: Path, target: str) -> tuple[asyncio.subproc
     )
     process = await asyncio.create_subprocess_exec(
         binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'data'}",
-        f"--web.listen-address=127.0.0.1:{port}",
+        f"--web.listen-address=127.0.0.1:{port}", "--enable-feature=exemplar-storage",
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     return process, f"http://127.0.0.1:{port}"
@@ -132,6 +132,12 @@ async def test_every_dashboard_query_has_data_after_a_real_flow(
                 for item in dashboard_queries()
                 if not await query(http, base, item.expr)
             ]
+            # the real flow's phase spans, as exemplars of the phase histogram (OpenMetrics)
+            params = {"query": "keptn_phase_duration_seconds_bucket", "start": "0",
+                      "end": str(datetime.now(UTC).timestamp() + 60)}  # fmt: skip
+            async with http.get(f"{base}/api/v1/query_exemplars", params=params) as r:
+                found = (await r.json())["data"]
+            exemplar_traces = {e["labels"]["trace_id"] for s in found for e in s["exemplars"]}
             federate = f"{base}/federate"
             async with http.get(federate, params={"match[]": '{job="lifecycle-operator"}'}) as r:
                 scraped = await r.text()
@@ -142,6 +148,12 @@ async def test_every_dashboard_query_has_data_after_a_real_flow(
         await prometheus.wait()
         await client.close()
     assert empty == []
+    phase_traces = {
+        carrier["traceparent"].split("-")[1]
+        for carrier in av["status"]["phaseTraceIDs"].values()
+        if carrier.get("traceparent")
+    }
+    assert phase_traces and phase_traces <= exemplar_traces, (phase_traces, exemplar_traces)
     assert "keptn_dora_time_to_restore_seconds_count" in scraped
     check = await asyncio.create_subprocess_exec(
         "promtool", "check", "metrics",

@@ -85,7 +85,7 @@ def dashboard_queries(
     *,
     include_variables: bool = True,
 ) -> list[PanelQuery]:
-    """(dashboard, panel, expr) for every Prometheus target; variable queries as selectors."""
+    """(dashboard, panel, expr) for every Prometheus target and annotation; variable queries as selectors."""
     found: list[PanelQuery] = []
     for name, dashboard in load_dashboards(directory).items():
         if include_variables:
@@ -100,6 +100,12 @@ def dashboard_queries(
                         PanelQuery(name, f"variable:{variable['name']}",
                                    substitute(match.group(1), values), True)
                     )  # fmt: skip
+        for annotation in dashboard.get("annotations", {}).get("list", []):
+            if "expr" in annotation and _is_prometheus(annotation):
+                found.append(
+                    PanelQuery(name, f"annotation:{annotation['name']}",
+                               substitute(annotation["expr"], values), False)
+                )  # fmt: skip
         for panel in _panels(dashboard.get("panels", [])):
             for target in panel.get("targets") or []:
                 if "expr" in target and _is_prometheus(target, panel):

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import yaml
 from prometheus_client import CollectorRegistry
 
 from lifecycle.telemetry import Telemetry
@@ -73,3 +76,35 @@ def test_substitution_handles_grafana_forms() -> None:
         substitute(expr, {"app": "podtato"})
         == 'rate(x{a=~"podtato", b=".*", c=".*"}[1m]) offset 1h'
     )
+
+
+def test_new_panels_separate_levels_and_link_exemplars_to_traces() -> None:
+    dashboards = load_dashboards()
+    queries = dashboard_queries(include_variables=False)
+    dora = [q for q in queries if q.dashboard == "keptn-dora.json"]
+    for query in dora:
+        # every DORA query picks one level: apps (workload="") or workloads (workload!="")
+        if "keptn_dora_" in query.expr:
+            assert 'workload=""' in query.expr or 'workload!=""' in query.expr, query
+        # quantiles over a window, never over lifetime buckets
+        if "histogram_quantile" in query.expr:
+            assert "increase(" in query.expr or "rate(" in query.expr, query
+    variable = next(
+        v for v in dashboards["keptn-dora.json"]["templating"]["list"] if v["name"] == "workload"
+    )
+    assert 'workload!=""' in variable["query"]["query"] and variable["allValue"] == ".+"
+    for name in ("keptn-applications.json", "keptn-workloads.json"):
+        panels = dashboards[name]["panels"]
+        assert any(p["type"] == "state-timeline" for p in panels), name
+        exemplars = [t for p in panels for t in p.get("targets", []) if t.get("exemplar")]
+        assert exemplars and all(
+            "keptn_phase_duration_seconds_bucket" in t["expr"] for t in exemplars
+        )
+        assert any("expr" in a for a in dashboards[name]["annotations"]["list"]), name
+    provisioning = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "provisioning"
+    datasources = yaml.safe_load((provisioning / "datasources" / "keptn.yaml").read_text())
+    prometheus = next(d for d in datasources["datasources"] if d["type"] == "prometheus")
+    tempo = next(d for d in datasources["datasources"] if d["type"] == "tempo")
+    assert prometheus["jsonData"]["exemplarTraceIdDestinations"] == [
+        {"name": "trace_id", "datasourceUid": tempo["uid"]}
+    ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import socket
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,13 +18,19 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 
+from lifecycle.server import create_app
 from lifecycle.telemetry import Telemetry
 from tests.observability.dashboards import dashboard_queries
+from tests.observability.samples import app_flow
 from tests.observability.test_telemetry import exercise
 
 RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "rules"
+# exercise()'s app version: its phase spans share the version's trace
+EXPECTED_TRACE_IDS = {
+    app_flow().app_version["status"]["phaseTraceIDs"]["AppDeploy"]["traceparent"].split("-")[1]
+}
 
 
 def free_port() -> int:
@@ -40,14 +47,8 @@ async def prometheus(tmp_path: Path) -> AsyncIterator[str]:
     registry = CollectorRegistry()
     exercise(Telemetry(registry))
 
-    async def metrics(_: web.Request) -> web.Response:
-        return web.Response(
-            body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST}
-        )
-
-    app = web.Application()
-    app.router.add_get("/metrics", metrics)
-    runner = web.AppRunner(app)
+    # the operator's own /metrics handler: it negotiates OpenMetrics (exemplars) with Prometheus
+    runner = web.AppRunner(create_app(registry=registry))
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", 0).start()
     target = f"127.0.0.1:{runner.addresses[0][1]}"
@@ -61,7 +62,7 @@ async def prometheus(tmp_path: Path) -> AsyncIterator[str]:
     )
     process = await asyncio.create_subprocess_exec(
         binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'data'}",
-        f"--web.listen-address=127.0.0.1:{port}",
+        f"--web.listen-address=127.0.0.1:{port}", "--enable-feature=exemplar-storage",
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
     )  # fmt: skip
     try:
@@ -106,7 +107,7 @@ async def test_every_dashboard_query_returns_data(prometheus: str) -> None:
             r["name"] for g in groups for r in g["rules"] if r["health"] not in ("ok", "unknown")
         ]
         assert unhealthy == []
-        assert sum(len(g["rules"]) for g in groups) == 12
+        assert sum(len(g["rules"]) for g in groups) == 18
         # Telemetry's own output drives the alerts: exercise() had an errored phase and a
         # dropped CloudEvent, and the operator target is up.
         async with asyncio.timeout(10):
@@ -117,3 +118,14 @@ async def test_every_dashboard_query_returns_data(prometheus: str) -> None:
                     break
                 await asyncio.sleep(0.25)
         assert "KeptnOperatorDown" not in firing
+        # The phase histogram's exemplars reach Prometheus with the phase span's trace id.
+        params = {
+            "query": "keptn_phase_duration_seconds_bucket",
+            "start": str(time.time() - 600),
+            "end": str(time.time() + 60),
+        }
+        async with session.get(f"{prometheus}/api/v1/query_exemplars", params=params) as response:
+            body = await response.json()
+        assert body["status"] == "success", body
+        trace_ids = {e["labels"]["trace_id"] for s in body["data"] for e in s["exemplars"]}
+        assert trace_ids >= EXPECTED_TRACE_IDS, (trace_ids, body)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import yaml
 from prometheus_client import CollectorRegistry
@@ -20,7 +22,16 @@ ALERTS = {
     "KeptnEvaluationsFailing",
     "KeptnCloudEventsDropping",
     "KeptnOperatorDown",
+    "KeptnWebhookErrors",
+    "KeptnWebhookSlow",
+    "KeptnNoLeader",
+    "KeptnCertificateExpiresSoon",
+    "KeptnProviderFailing",
+    "KeptnWorkqueueBacklog",
 }
+RUNBOOKS = PROMETHEUS.parents[1] / "docs" / "runbooks.md"
+# level:metric:operations (https://prometheus.io/docs/practices/rules/)
+RECORD_NAME = re.compile(r"^(?P<level>[a-z_]+):(?P<metric>[a-z][a-z0-9_]*):(?P<ops>[a-z0-9_]+)$")
 
 
 def run(promtool: str, *args: str) -> str:
@@ -59,3 +70,56 @@ def test_rules_use_only_exported_metrics() -> None:
             for rule in group["rules"]:
                 names = metric_names(rule["expr"])
                 assert names <= exported, (path.name, rule.get("alert") or rule.get("record"))
+
+
+def _rules() -> list[dict[str, Any]]:
+    return [
+        rule
+        for path in sorted((PROMETHEUS / "rules").glob("*.yml"))
+        for group in yaml.safe_load(path.read_text())["groups"]
+        for rule in group["rules"]
+    ]
+
+
+def _runbook_sections() -> dict[str, str]:
+    """GitHub anchors of docs/runbooks.md's second-level headings and each section's text."""
+    sections: dict[str, str] = {}
+    anchor = ""
+    for line in RUNBOOKS.read_text().splitlines():
+        if line.startswith("## "):
+            anchor = re.sub(r"[^a-z0-9 -]", "", line[3:].strip().lower()).replace(" ", "-")
+            sections[anchor] = ""
+        elif anchor:
+            sections[anchor] += line + "\n"
+    return sections
+
+
+def test_every_alert_links_its_runbook_section() -> None:
+    sections = _runbook_sections()
+    alerts = [rule for rule in _rules() if "alert" in rule]
+    assert {rule["alert"] for rule in alerts} == ALERTS
+    for rule in alerts:
+        url = rule["annotations"]["runbook_url"]
+        page, _, anchor = url.partition("#")
+        assert page.endswith("/docs/runbooks.md"), url
+        assert anchor in sections, (rule["alert"], anchor)
+        for part in ("Meaning", "Check", "Fix"):
+            assert f"**{part}**" in sections[anchor], (rule["alert"], part)
+
+
+def test_recording_rules_follow_level_metric_operations() -> None:
+    records = [rule for rule in _rules() if "record" in rule]
+    assert len(records) == 6
+    for rule in records:
+        match = RECORD_NAME.match(rule["record"])
+        assert match, rule["record"]
+        # the level names the labels kept, the metric part starts with the metric read
+        labels = re.search(r"by \(([^)]*)\)", rule["expr"])
+        assert labels, rule["record"]
+        kept = [label.strip() for label in labels.group(1).split(",") if label.strip() != "le"]
+        assert match["level"] == "_".join(kept), rule["record"]
+        read = {
+            name.removesuffix("_total").rsplit("_bucket")[0] for name in metric_names(rule["expr"])
+        }
+        read = {name.removesuffix("_sum").removesuffix("_count") for name in read}
+        assert any(match["metric"].startswith(name) for name in read), rule["record"]

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import copy
 import subprocess
+from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.openmetrics.exposition import generate_latest as openmetrics
+from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
 from lifecycle.telemetry import Telemetry
 from tests.observability.samples import app_flow
@@ -67,6 +70,12 @@ def exercise(telemetry: Telemetry) -> None:
     telemetry.remove_metric_value("demo", "gone")
     telemetry.reconcile_finished("keptnappversion", "ok", 0.003)
     telemetry.set_queue_depth("keptnappversion", 0)
+    telemetry.ops.webhook_request("/mutate-v1-pod", 200, 0.004)
+    telemetry.ops.webhook_request("/mutate-v1-pod", 500, 0.002)
+    telemetry.ops.set_leader(True)
+    telemetry.ops.set_certificate_expiry("webhook", datetime(2027, 1, 1, tzinfo=UTC))
+    telemetry.ops.provider_ok("demo", "prometheus")
+    telemetry.ops.provider_failed("demo", "prometheus")
 
 
 def test_klt_counters_count_each_transition_once() -> None:
@@ -159,8 +168,8 @@ def test_dora_metrics() -> None:
     telemetry.object_finished(failed)
     telemetry.object_finished(fixed)
     scope = {"namespace": "demo", "app": "podtato", "workload": ""}
-    assert value(registry, "keptn_dora_deployments_total", result="failed", **scope) == 1
-    assert value(registry, "keptn_dora_deployments_total", result="succeeded", **scope) == 1
+    assert value(registry, "keptn_dora_deployments_total", result="Failed", **scope) == 1
+    assert value(registry, "keptn_dora_deployments_total", result="Succeeded", **scope) == 1
     # failure ended 03:04:35, success 04:04:35 -> one hour to restore
     assert value(registry, "keptn_dora_time_to_restore_seconds_sum", **scope) == 3600
     # commitTime = BASE - 2h = 01:04:05 -> lead time 3h0m30s
@@ -198,3 +207,24 @@ def test_promtool_check_metrics_passes(promtool: str) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert b"keptn_metric_value{" in text and b'name="gone"' not in text
+
+
+def test_phase_duration_carries_the_phase_spans_trace_as_exemplar() -> None:
+    registry = CollectorRegistry()
+    telemetry = Telemetry(registry, process_metrics=False)
+    av = app_flow().app_version
+    carrier = av["status"]["phaseTraceIDs"]["AppDeploy"]
+    telemetry.phase_ended(
+        av, "AppDeploy", carrier["state"], carrier["startTime"], carrier["endTime"]
+    )
+    trace_id, span_id = carrier["traceparent"].split("-")[1:3]
+    exemplars = [
+        sample.exemplar
+        for family in text_string_to_metric_families(openmetrics(registry).decode())
+        if family.name == "keptn_phase_duration_seconds"
+        for sample in family.samples
+        if sample.exemplar is not None
+    ]
+    assert len(exemplars) == 1
+    assert exemplars[0].labels == {"trace_id": trace_id, "span_id": span_id}
+    assert "trace_id" not in generate_latest(registry).decode()  # the text format has none

@@ -105,12 +105,32 @@ class Observed:
         return {k for k in self.flow_events if k[1] != "Completed"}
 
     def duplicate_span_ids(self) -> list[str]:
+        """Span ids written more than once (at-least-once delivery: a re-export after a kill)."""
         ids = collections.Counter(str(s.get("spanId")) for s in self.spans)
         return [i for i, n in ids.items() if n > 1]
 
+    def conflicting_span_ids(self) -> dict[str, dict[str, tuple[Any, Any]]]:
+        """Span ids written twice with different contents (a re-export must be the same span):
+        span name -> the fields that differ (first, then later value). The resource is the
+        exporting process's (its service.instance.id changes with each restart), not the span's."""
+        seen: dict[str, Body] = {}
+        conflicts: dict[str, dict[str, tuple[Any, Any]]] = {}
+        for span in self.spans:
+            first = seen.setdefault(str(span.get("spanId")), span)
+            diff = {
+                k: (first.get(k), span.get(k))
+                for k in span
+                if k != "resource" and first.get(k) != span.get(k)
+            }
+            if diff:
+                conflicts[str(span.get("name"))] = diff
+        return conflicts
+
     def span_names(self) -> collections.Counter[str]:
-        """Span names with the random part of task names (`pre-py-mark-12345`) cut off."""
-        return collections.Counter(re.sub(r"-\d{5}$", "", str(s.get("name"))) for s in self.spans)
+        """Names of the distinct span ids, with the random part of task names
+        (`pre-py-mark-12345`) cut off."""
+        unique = {str(s.get("spanId")): str(s.get("name")) for s in self.spans}
+        return collections.Counter(re.sub(r"-\d{5}$", "", n) for n in unique.values())
 
 
 @dataclass

@@ -227,6 +227,32 @@ def test_printer_columns_point_at_schema_fields(kind: str) -> None:
             assert node["type"] == column["type"], column
 
 
+FREE_TEXT = {".spec.query", ".spec.cloudEventsEndpoint"}
+"""Fields whose values run to any length (a PromQL query, a URL with a path)."""
+
+
+@pytest.mark.parametrize("kind", sorted(BY_KIND))
+def test_default_printer_columns_are_short(kind: str) -> None:
+    """`kubectl get` fits a terminal: no map, list or free text in a default column (KLT's
+    `kubectl get ke` printed ~300 characters of JSON), at most 5 besides NAME and AGE; the
+    long ones are priority 1 (`-o wide`)."""
+    columns = BY_KIND[kind]["spec"]["versions"][0]["additionalPrinterColumns"]
+    default = [c for c in columns if not c.get("priority")]
+    assert len(default) - 1 <= 5, [c["name"] for c in default]
+    for column in default:
+        node = _resolve(_schema(kind), column["jsonPath"])
+        assert node is not None
+        assert node.get("type") not in ("object", "array"), column
+        assert "[*]" not in column["jsonPath"] and column["jsonPath"] not in FREE_TEXT, column
+
+
+def test_keptn_evaluation_status_map_is_wide_only() -> None:
+    columns = BY_KIND["KeptnEvaluation"]["spec"]["versions"][0]["additionalPrinterColumns"]
+    by_name = {c["name"]: c for c in columns}
+    assert by_name["EvaluationStatus"]["priority"] == 1
+    assert "priority" not in by_name["OverallStatus"]
+
+
 def test_keptn_task_columns_read_the_context_where_klt_reads_nothing() -> None:
     schema = _schema("KeptnTask")
     paths = {
