@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import copy
 import json
-import random
 import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -28,6 +27,7 @@ from sandbox import errors
 from sandbox.apply import apply_config, managed_entry, merge_managed
 from sandbox.defaults import prepare_create, prepare_update
 from sandbox.gc import GarbageCollector, now_rfc3339, propagation_policy
+from sandbox.objectmeta import generate_name
 from sandbox.patching import apply_patch
 from sandbox.resources import Registry, ResourceType
 from sandbox.store import Entry, Store
@@ -41,9 +41,6 @@ from sandbox.validation import (
 )
 
 __all__ = ["Admission", "Api", "WriteOptions"]
-
-_SUFFIX_CHARS = "bcdfghjklmnpqrstvwxz2456789"
-
 
 _ATTEMPTS = 5
 """Writes without a client resourceVersion are redone this often when they race (see _write)."""
@@ -153,7 +150,7 @@ class Api:
                         )
                     ],
                 )
-            meta["name"] = meta["generateName"] + "".join(random.choices(_SUFFIX_CHARS, k=5))
+            meta["name"] = generate_name(str(meta["generateName"]))
         self._check_namespace(rt, namespace, "CREATE")
         for k in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
             meta.pop(k, None)
