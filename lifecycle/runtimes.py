@@ -41,8 +41,8 @@ __all__ = [
     "job_name",
 ]
 
-DEFAULT_DENO_IMAGE: Final = "keptn/deno-runtime:v3.0.1"
-DEFAULT_PYTHON_IMAGE: Final = "keptn/python-runtime:v1.0.8"
+DEFAULT_DENO_IMAGE: Final = "ghcr.io/keptn/deno-runtime:v3.0.1"
+DEFAULT_PYTHON_IMAGE: Final = "ghcr.io/keptn/python-runtime:v1.0.8"
 RUNNER_CONTAINER: Final = "keptn-function-runner"
 _MOUNT_NAME: Final = "function-mount"
 _MOUNT_PATH: Final[Mapping[str, str]] = {

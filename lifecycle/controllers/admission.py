@@ -195,28 +195,37 @@ async def register_webhooks(
 async def _register_one(
     client: KubeClient, body: Body, *, in_cluster: bool, ca_bundle: str
 ) -> None:
+    """Merge-patch one configuration (conditional on the resourceVersion read; 409 -> re-read).
+
+    Only ``get`` and ``patch`` are used in-cluster, the verbs deploy/operator/rbac.yaml grants on
+    the two configurations; a configuration that is not installed is reported, never created
+    (``create`` cannot be limited by name). Dev/sandbox mode (``url_base``) may create it.
+    """
     kind = MUTATING if body["kind"] == MUTATING.kind else VALIDATING
     name = body["metadata"]["name"]
     for _ in range(5):
         try:
             current = await client.get(kind, name)
         except NotFound:
+            if in_cluster:
+                log.error("%s %s is not installed: apply deploy/ (kubectl apply -k)", kind.kind, name)
+                return
             try:
                 await client.create(kind, copy.deepcopy(body))
                 break
             except AlreadyExists:
                 continue
-        if in_cluster:
-            desired = copy.deepcopy(current)
-            for hook in desired.get("webhooks") or ():
-                hook.setdefault("clientConfig", {})["caBundle"] = ca_bundle
-        else:
-            desired = copy.deepcopy(body)
-            desired["metadata"]["resourceVersion"] = current["metadata"].get("resourceVersion")
-        if desired == current:
+        hooks = copy.deepcopy(current.get("webhooks") if in_cluster else body.get("webhooks"))
+        for hook in hooks or ():
+            hook.setdefault("clientConfig", {})["caBundle"] = ca_bundle
+        if hooks == current.get("webhooks"):
             break
+        patch = {
+            "metadata": {"resourceVersion": current["metadata"].get("resourceVersion")},
+            "webhooks": hooks,
+        }
         try:
-            await client.replace(kind, desired)
+            await client.patch(kind, name, patch)
             break
         except Conflict:
             continue
