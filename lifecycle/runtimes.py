@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from lifecycle.model import CONFIG_MAP, JOB, KEPTN_TASK, KEPTN_TASK_DEFINITION
+from lifecycle.naming import valid_name
 from lifecycle.webhook_validators import parse_duration
 
 __all__ = [
@@ -94,7 +95,7 @@ class _Source:
 
 def function_config_map_name(definition_name: str) -> str:
     """``keptnfn-<definition>``: the ConfigMap holding a definition's inline code."""
-    return f"keptnfn-{definition_name}"
+    return valid_name(f"keptnfn-{definition_name}")
 
 
 def _runtime(spec: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]] | None:
@@ -202,7 +203,7 @@ def job_name(task: Mapping[str, Any]) -> str:
     """``<task name>-<5 hex chars of sha256(task uid)>``, at most 63 characters."""
     meta = _meta(task)
     suffix = hashlib.sha256(str(meta.get("uid", "")).encode()).hexdigest()[:5]
-    prefix = str(meta.get("name", ""))[: _MAX_JOB_NAME - 6].rstrip("-")
+    prefix = str(meta.get("name", ""))[: _MAX_JOB_NAME - 6].rstrip("-.")
     return f"{prefix}-{suffix}"
 
 
