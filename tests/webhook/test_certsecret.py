@@ -1,0 +1,131 @@
+"""The webhook certificate shared through the Secret keptn-certs (lifecycle/certsecret.py).
+
+Against the sandbox over real HTTP: replicas racing to create it end up with one certificate;
+a rotation keeps the previous CA trusted and is picked up by the other replica; key files are
+0600 even over a stale temp file; the CA key is never written; cert-manager's files are served
+and reloaded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import datetime as dt
+import stat
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from cryptography import x509
+
+from lifecycle import model
+from lifecycle.certs import dns_names, generate_pems, write_serving
+from lifecycle.certsecret import SECRET_NAME, CertKeeper, FileCerts
+from lifecycle.kube import KubeClient
+from sandbox.server import Sandbox
+
+NS = "keptn-system"
+NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[KubeClient]:
+    sb = await Sandbox.start(node=False)
+    kube = KubeClient.for_url(sb.url, token=sb.token)
+    await kube.create(model.NAMESPACE, {"metadata": {"name": NS}})
+    try:
+        yield kube
+    finally:
+        await kube.close()
+        await sb.stop()
+
+
+def keeper(client: KubeClient, directory: Path, now: dt.datetime = NOW) -> CertKeeper:
+    return CertKeeper(
+        client,
+        namespace=NS,
+        service="lifecycle-webhook-service",
+        directory=directory,
+        now=lambda: now,
+        poll=0.05,
+    )
+
+
+def cas(bundle_b64: str) -> list[x509.Certificate]:
+    return x509.load_pem_x509_certificates(base64.b64decode(bundle_b64))
+
+
+async def test_replicas_racing_share_one_certificate(client: KubeClient, tmp_path: Path) -> None:
+    replicas = [keeper(client, tmp_path / f"r{i}") for i in range(4)]
+    await asyncio.gather(*(r.ensure() for r in replicas))
+    served = {(tmp_path / f"r{i}" / "tls.crt").read_bytes() for i in range(4)}
+    assert len(served) == 1  # every replica serves the winner's certificate
+    bundles = {r.bundle.ca_bundle for r in replicas if r.bundle}
+    assert len(bundles) == 1
+    secret = await client.get(model.SECRET, SECRET_NAME, NS)
+    assert secret["type"] == "kubernetes.io/tls"
+    assert base64.b64decode(secret["data"]["tls.crt"]) in served
+    for i in range(4):
+        names = sorted(p.name for p in (tmp_path / f"r{i}").iterdir())
+        assert names == ["ca.crt", "tls.crt", "tls.key"]  # no CA key anywhere
+        assert stat.S_IMODE((tmp_path / f"r{i}" / "tls.key").stat().st_mode) == 0o600
+
+
+async def test_rotation_keeps_the_old_ca_trusted_and_reaches_the_peer(
+    client: KubeClient, tmp_path: Path
+) -> None:
+    first = keeper(client, tmp_path / "a")
+    await first.ensure()
+    assert first.bundle is not None
+    old_ca = cas(first.bundle.ca_bundle)
+    # 340 days later the certificate (365 days) is within renew_before (30 days): rotate
+    later = keeper(client, tmp_path / "b", NOW + dt.timedelta(days=340))
+    assert await later.ensure()
+    assert later.bundle is not None
+    rotated = cas(later.bundle.ca_bundle)
+    assert len(rotated) == 2 and rotated[1] == old_ca[0]
+    leaf = x509.load_pem_x509_certificate((tmp_path / "b" / "tls.crt").read_bytes())
+    assert leaf.issuer == rotated[0].subject
+    # the first replica picks the rotated Secret up at its next poll
+    changed: asyncio.Queue[str] = asyncio.Queue()
+
+    async def on_change(bundle: object) -> None:
+        await changed.put("changed")
+
+    task = asyncio.create_task(first.run(on_change))
+    try:
+        async with asyncio.timeout(5):
+            await changed.get()
+    finally:
+        task.cancel()
+    assert (tmp_path / "a" / "tls.crt").read_bytes() == (tmp_path / "b" / "tls.crt").read_bytes()
+
+
+async def test_key_file_is_0600_over_a_stale_temp_file(tmp_path: Path) -> None:
+    tmp_path.joinpath(".tls.key.tmp").write_bytes(b"stale")
+    tmp_path.joinpath(".tls.key.tmp").chmod(0o644)
+    pems = generate_pems(dns_names("svc", "ns"), NOW, dt.timedelta(days=1))
+    bundle = write_serving(tmp_path, pems)
+    assert stat.S_IMODE(bundle.key_file.stat().st_mode) == 0o600
+
+
+async def test_cert_manager_files_are_served_and_reloaded(tmp_path: Path) -> None:
+    names = dns_names("lifecycle-webhook-service", NS)
+    write_serving(tmp_path, generate_pems(names, NOW, dt.timedelta(days=1)))
+    files = FileCerts(tmp_path, poll=0.05)
+    assert await files.ensure() and files.bundle is not None
+    assert not await files.ensure()  # unchanged files: nothing to reload
+    renewed: asyncio.Queue[bytes] = asyncio.Queue()
+
+    async def on_change(bundle: object) -> None:
+        await renewed.put((tmp_path / "tls.crt").read_bytes())
+
+    task = asyncio.create_task(files.run(on_change))
+    try:
+        await asyncio.sleep(0.02)
+        pems = generate_pems(names, NOW, dt.timedelta(days=2))
+        write_serving(tmp_path, pems)
+        async with asyncio.timeout(5):
+            assert await renewed.get() == pems.cert
+    finally:
+        task.cancel()
