@@ -35,9 +35,12 @@ import yaml
 from aiohttp import web
 
 from sandbox.admission import WebhookAdmission
+from sandbox.authapi import AuthApi
+from sandbox.authn import Authenticator
 from sandbox.faults import Faults, FaultSettings
 from sandbox.handlers import ResourceHandlers
 from sandbox.persistence import SqlitePersistence
+from sandbox.rbac import BOOTSTRAP
 from sandbox.resources import Registry
 from sandbox.routes import Routes
 from sandbox.store import Store
@@ -48,6 +51,20 @@ __all__ = ["Sandbox", "SandboxSettings", "default_crds_dir"]
 
 
 _DEFAULT_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
+
+
+def _signing_key(data_dir: Path | None) -> bytes:
+    """The key ServiceAccount tokens are signed with (kept in data_dir so they survive a restart)."""
+    if data_dir is None:
+        return secrets.token_bytes(32)
+    path = Path(data_dir) / "sa-signing.key"
+    if path.exists():
+        return path.read_bytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_bytes(32)
+    path.write_bytes(key)
+    path.chmod(0o600)
+    return key
 
 
 def default_crds_dir() -> Path:
@@ -104,6 +121,8 @@ class Sandbox:
         self.registry = Registry.with_builtins()
         self.faults = Faults(settings.faults)
         self.admission = WebhookAdmission(self.store, services=settings.webhook_services)
+        self.authn = Authenticator(self.store, self.token, _signing_key(settings.data_dir))
+        self.auth = AuthApi(self.store, self.authn)
         self.api = Api(self.store, self.registry, self.admission)
         self.handlers = ResourceHandlers(
             api=self.api,
@@ -154,7 +173,7 @@ class Sandbox:
         self._restore_crds()
         await self._bootstrap()
         app = Routes(
-            token=self.token,
+            auth=self.auth,
             registry=self.registry,
             store=self.store,
             faults=self.faults,
@@ -230,8 +249,22 @@ class Sandbox:
         self.kubeconfig_path.write_text(yaml.safe_dump(self.kubeconfig()))
         self.kubeconfig_path.chmod(0o600)
 
-    def kubeconfig(self, namespace: str = "default") -> dict[str, Any]:
-        """The kubeconfig document for this sandbox."""
+    def service_account_token(
+        self, namespace: str, name: str, *, expiration_seconds: int = 86400
+    ) -> str:
+        """A bearer token for an existing ServiceAccount, as TokenRequest issues it (RBAC applies)."""
+        token, _ = self.authn.issue(namespace, name, expiration_seconds=expiration_seconds)
+        return token
+
+    def write_kubeconfig(self, path: Path, *, token: str, namespace: str = "default") -> Path:
+        """Write a kubeconfig for this sandbox that authenticates with `token` (e.g. an SA's)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(self.kubeconfig(namespace, token=token)))
+        path.chmod(0o600)
+        return path
+
+    def kubeconfig(self, namespace: str = "default", *, token: str | None = None) -> dict[str, Any]:
+        """The kubeconfig document for this sandbox (the admin token unless `token` is given)."""
         return {
             "apiVersion": "v1",
             "kind": "Config",
@@ -246,7 +279,7 @@ class Sandbox:
                     },
                 }
             ],
-            "users": [{"name": "sandbox", "user": {"token": self.token}}],
+            "users": [{"name": "sandbox", "user": {"token": token or self.token}}],
             "contexts": [
                 {
                     "name": "sandbox",
@@ -271,6 +304,11 @@ class Sandbox:
         for name in _DEFAULT_NAMESPACES:
             if self.store.get("namespaces", "", name) is None:
                 await self.api.create(ns_type, "", {"metadata": {"name": name}})
+        for obj in BOOTSTRAP:
+            rt = self.registry.by_kind(obj["apiVersion"], obj["kind"])
+            assert rt is not None
+            if self.store.get(rt.store_key, "", obj["metadata"]["name"]) is None:
+                await self.api.create(rt, "", json.loads(json.dumps(obj)))
         paths: list[Path] = []
         crds_dir = (
             self.settings.crds_dir if self.settings.crds_dir is not None else default_crds_dir()
