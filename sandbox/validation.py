@@ -26,6 +26,7 @@ __all__ = [
     "validate_object",
 ]
 
+
 def decode(rt: ResourceType, body: Any) -> dict[str, Any]:
     """Check the kind of a request body and set kind/apiVersion/metadata."""
     if not isinstance(body, dict):
