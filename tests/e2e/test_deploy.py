@@ -20,6 +20,7 @@ import yaml
 
 from lifecycle import settings as operator_settings
 from lifecycle.controllers.context import KINDS
+from lifecycle.runtimes import DEFAULT_DENO_IMAGE, DEFAULT_PYTHON_IMAGE
 from lifecycle.server import MUTATE_POD_PATH
 from lifecycle.webhook_validators import VALIDATORS
 from sandbox.server import Sandbox
@@ -132,14 +133,37 @@ def test_webhook_configuration_matches_what_the_operator_serves() -> None:
         assert (
             hook["failurePolicy"] == "Ignore"
         )  # KLT #1828: an absent operator must not freeze a cluster
-        assert hook["sideEffects"] == "None"
+        assert hook["sideEffects"] == "NoneOnDryRun"  # dry-run requests write nothing
         assert hook["clientConfig"]["service"]["name"] == "lifecycle-webhook-service"
+    # KLT's selector: by namespace name only (the opt-in annotation is invisible to selectors)
     selector = mutating[0]["namespaceSelector"]["matchExpressions"]
-    assert {
-        "key": "keptn.sh/lifecycle-toolkit",
-        "operator": "In",
-        "values": ["enabled"],
-    } in selector
+    assert {e["key"] for e in selector} == {"control-plane", "kubernetes.io/metadata.name"}
+    excluded = {v for e in selector if e["operator"] == "NotIn" for v in e["values"]}
+    assert {"kube-system", "kube-public", "kube-node-lease", "keptn-system"} <= excluded
+    for config in webhooks.values():
+        annotations = config["metadata"]["annotations"]
+        assert annotations["cert-manager.io/inject-ca-from"] == "keptn-system/keptn-certs"
+
+
+def test_runner_images_are_klts_and_the_operators_defaults() -> None:
+    deployment = _docs(DEPLOY / "operator" / "deployment.yaml")[0]
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["FUNCTION_RUNNER_IMAGE"] == DEFAULT_DENO_IMAGE
+    assert env["PYTHON_RUNNER_IMAGE"] == DEFAULT_PYTHON_IMAGE
+    assert DEFAULT_DENO_IMAGE.startswith("ghcr.io/keptn/deno-runtime:")
+    assert DEFAULT_PYTHON_IMAGE.startswith("ghcr.io/keptn/python-runtime:")
+
+
+def test_service_monitor_keeps_the_operators_namespace_label() -> None:
+    monitor = _docs(DEPLOY / "prometheus" / "servicemonitor.yaml")[0]
+    assert all(e["honorLabels"] is True for e in monitor["spec"]["endpoints"])
+    metrics = next(
+        d
+        for d in _docs(DEPLOY / "operator" / "service.yaml")
+        if d["metadata"]["name"] == "lifecycle-operator-metrics-service"
+    )
+    assert metrics["spec"]["clusterIP"] == "None"  # DNS names every replica (prometheus.yml)
 
 
 def test_deployment_flags_and_ports_are_the_operators() -> None:
