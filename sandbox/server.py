@@ -104,7 +104,10 @@ class SandboxSettings:
     faults: FaultSettings = field(default_factory=FaultSettings)
     webhook_services: dict[str, str] = field(default_factory=dict)
     """Service references of webhook configurations -> `host:port` on loopback, keyed
-    `<name>.<namespace>:<port>` (or `<name>.<namespace>` for any port). See `sandbox.admission`."""
+    `<name>.<namespace>:<port>` (or `<name>.<namespace>` for any port). See `sandbox.endpoints`."""
+    pod_addresses: dict[str, str] = field(default_factory=dict)
+    """Pods (`<namespace>/<pod>`) -> `host:port`, for Services that route to their ready pods
+    (also changeable at run time: `sb.admission.resolver.pod_addresses`)."""
 
 
 class Sandbox:
@@ -120,7 +123,9 @@ class Sandbox:
         self.store = Store(history=settings.history, persistence=persistence)
         self.registry = Registry.with_builtins()
         self.faults = Faults(settings.faults)
-        self.admission = WebhookAdmission(self.store, services=settings.webhook_services)
+        self.admission = WebhookAdmission(
+            self.store, services=settings.webhook_services, pod_addresses=settings.pod_addresses
+        )
         self.authn = Authenticator(self.store, self.token, _signing_key(settings.data_dir))
         self.auth = AuthApi(self.store, self.authn)
         self.api = Api(self.store, self.registry, self.admission)
