@@ -289,14 +289,14 @@ def metadata_causes(kind: str, custom: bool, obj: dict[str, Any]) -> list[Cause]
 
 
 def template_label_causes(obj: dict[str, Any]) -> list[Cause]:
-    """Labels and annotations of a workload's pod template (`spec.template.metadata`)."""
+    """Labels and annotations of a workload's pod template (reported as `spec.template.labels`)."""
     template = (obj.get("spec") or {}).get("template")
     if not isinstance(template, dict):
         return []
     meta = template.get("metadata") or {}
     return [
-        *label_causes(meta.get("labels"), "spec.template.metadata.labels"),
-        *annotation_causes(meta.get("annotations"), "spec.template.metadata.annotations"),
+        *label_causes(meta.get("labels"), "spec.template.labels"),
+        *annotation_causes(meta.get("annotations"), "spec.template.annotations"),
     ]
 
 

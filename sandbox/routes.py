@@ -32,6 +32,26 @@ _READS = frozenset({"get", "list", "watch"})
 """Verbs an injected 409 Conflict spares (a real API server answers reads with no Conflict)."""
 
 
+MAX_REQUEST_BYTES = 3 * 1024 * 1024
+"""kube-apiserver's --max-request-bytes default for resource writes."""
+
+
+def _check_body_size(request: web.Request) -> None:
+    """413 for a resource write whose body exceeds kube-apiserver's limit."""
+    size = request.content_length
+    if (
+        size is not None
+        and size > MAX_REQUEST_BYTES
+        and request.method in ("POST", "PUT", "PATCH")
+        and request.path.startswith("/api")
+    ):
+        raise errors.ApiError(
+            413,
+            "RequestEntityTooLarge",
+            f"Request entity too large: limit is {MAX_REQUEST_BYTES}",
+        )
+
+
 class Routes:
     """Builds the aiohttp application of one sandbox."""
 
@@ -85,6 +105,7 @@ class Routes:
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
         try:
             self.auth.guard(request)
+            _check_body_size(request)
             if self.faults.active and request.path.startswith("/api"):
                 await self._inject(request)
             response: web.StreamResponse = await handler(request)
