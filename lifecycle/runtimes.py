@@ -33,6 +33,7 @@ from lifecycle.webhook_validators import parse_duration
 __all__ = [
     "DEFAULT_DENO_IMAGE",
     "DEFAULT_PYTHON_IMAGE",
+    "FUNCTION_CONFIG_MAP_PREFIX",
     "RUNNER_CONTAINER",
     "RuntimeImages",
     "TaskDefinitionError",
@@ -42,6 +43,7 @@ __all__ = [
     "job_name",
 ]
 
+FUNCTION_CONFIG_MAP_PREFIX: Final = "keptnfn-"
 DEFAULT_DENO_IMAGE: Final = "ghcr.io/keptn/deno-runtime:v3.0.1"
 DEFAULT_PYTHON_IMAGE: Final = "ghcr.io/keptn/python-runtime:v1.0.8"
 RUNNER_CONTAINER: Final = "keptn-function-runner"
@@ -95,7 +97,7 @@ class _Source:
 
 def function_config_map_name(definition_name: str) -> str:
     """``keptnfn-<definition>``: the ConfigMap holding a definition's inline code."""
-    return valid_name(f"keptnfn-{definition_name}")
+    return valid_name(f"{FUNCTION_CONFIG_MAP_PREFIX}{definition_name}")
 
 
 def _runtime(spec: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]] | None:
