@@ -39,6 +39,7 @@ __all__ = [
     "ensure_certificates",
     "generate_pems",
     "reusable",
+    "serving_bundle",
     "write_serving",
 ]
 
@@ -91,14 +92,20 @@ def write_serving(directory: Path | str, pems: Pems) -> CertificateBundle:
     _write(path / _KEY_FILE, pems.key, 0o600)
     _write(path / _CERT_FILE, pems.cert)
     _write(path / _CA_FILE, pems.ca)
-    cert = x509.load_pem_x509_certificate(pems.cert)
+    return serving_bundle(path, pems.ca, x509.load_pem_x509_certificate(pems.cert), reused=False)
+
+
+def serving_bundle(
+    directory: Path, ca: bytes, cert: x509.Certificate, *, reused: bool
+) -> CertificateBundle:
+    """The bundle of the serving files in ``directory`` (CA PEM ``ca``, certificate ``cert``)."""
     return CertificateBundle(
-        ca_file=path / _CA_FILE,
-        cert_file=path / _CERT_FILE,
-        key_file=path / _KEY_FILE,
-        ca_bundle=base64.b64encode(pems.ca).decode(),
+        ca_file=directory / _CA_FILE,
+        cert_file=directory / _CERT_FILE,
+        key_file=directory / _KEY_FILE,
+        ca_bundle=base64.b64encode(ca).decode(),
         not_after=cert.not_valid_after_utc,
-        reused=False,
+        reused=reused,
     )
 
 
@@ -161,14 +168,7 @@ def ensure_certificates(
     cert = reusable(current, names, now, renew_before) if current else None
     if current is None or cert is None:
         return write_serving(path, generate_pems(names, now, validity))
-    return CertificateBundle(
-        ca_file=path / _CA_FILE,
-        cert_file=path / _CERT_FILE,
-        key_file=path / _KEY_FILE,
-        ca_bundle=base64.b64encode(current.ca).decode(),
-        not_after=cert.not_valid_after_utc,
-        reused=True,
-    )
+    return serving_bundle(path, current.ca, cert, reused=True)
 
 
 def generate_pems(names: list[str], now: dt.datetime, validity: dt.timedelta) -> Pems:

@@ -41,6 +41,7 @@ from lifecycle.certs import (
     dns_names,
     generate_pems,
     reusable,
+    serving_bundle,
     write_serving,
 )
 from lifecycle.kube.client import KubeClient
@@ -120,16 +121,7 @@ class CertKeeper:
 
     async def run(self, on_change: OnChange) -> None:
         """Poll the Secret; on a new certificate (rotated here or by a peer) call ``on_change``."""
-        while True:
-            await asyncio.sleep(self._poll)
-            try:
-                if await self.ensure() and self.bundle is not None:
-                    log.info("webhook certificate changed (Secret %s): reloading", SECRET_NAME)
-                    await on_change(self.bundle)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # keep serving what is loaded; try again at the next poll
-                log.warning("webhook certificate: %s; retrying in %.0fs", exc, self._poll)
+        await _poll(self, on_change, self._poll, f"Secret {SECRET_NAME}")
 
     async def _good_secret(self) -> Pems:
         for _ in range(_ATTEMPTS):
@@ -197,26 +189,27 @@ class FileCerts:
             return False
         cert = x509.load_pem_x509_certificate((self._directory / "tls.crt").read_bytes())
         ca = self._directory / "ca.crt"
-        self.bundle = CertificateBundle(
-            ca_file=ca,
-            cert_file=self._directory / "tls.crt",
-            key_file=self._directory / "tls.key",
-            ca_bundle=base64.b64encode(ca.read_bytes()).decode() if ca.exists() else "",
-            not_after=cert.not_valid_after_utc,
-            reused=True,
-        )
+        ca_pem = ca.read_bytes() if ca.exists() else b""
+        self.bundle = serving_bundle(self._directory, ca_pem, cert, reused=True)
         self._stamp = stamp
         return True
 
     async def run(self, on_change: OnChange) -> None:
         """Poll the mounted files; call ``on_change`` after cert-manager renewed them."""
-        while True:
-            await asyncio.sleep(self._poll)
-            try:
-                if await self.ensure() and self.bundle is not None:
-                    log.info("webhook certificate files changed: reloading")
-                    await on_change(self.bundle)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning("webhook certificate files: %s; retrying in %.0fs", exc, self._poll)
+        await _poll(self, on_change, self._poll, f"files in {self._directory}")
+
+
+async def _poll(
+    certs: CertKeeper | FileCerts, on_change: OnChange, every: float, what: str
+) -> None:
+    """Every ``every`` seconds ``certs.ensure()``; ``on_change`` when the certificate changed."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            if await certs.ensure() and certs.bundle is not None:
+                log.info("webhook certificate changed (%s): reloading", what)
+                await on_change(certs.bundle)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # keep serving what is loaded; try again at the next poll
+            log.warning("webhook certificate (%s): %s; retrying in %.0fs", what, exc, every)

@@ -55,9 +55,10 @@ from lifecycle.naming import format_time
 from sandbox.node import NodeSettings, Outcome
 from sandbox.server import Sandbox
 from tests.e2e.test_deploy import _third_party_crd
-from tests.integration.workloads import gated
+from tests.integration.workloads import deployment, gated
 from tests.reliability.operator_process import OperatorProcess
-from tests.reliability.scenario import Observed, Scenario, retrying
+from tests.reliability.scenario import Observed, Scenario
+from tests.reliability.test_failover import holder
 from tracing.setup import read_span_lines
 
 Body = dict[str, Any]
@@ -269,36 +270,6 @@ async def opt_in_by_annotation(client: KubeClient, name: str) -> None:
     await client.create(model.NAMESPACE, {"metadata": {"name": name, "annotations": annotations}})
 
 
-async def holder(client: KubeClient) -> str:
-    async def call() -> Body:
-        return await client.get(model.LEASE, "6b866dd9.keptn.sh", KEPTN_NS)
-
-    try:
-        lease = await retrying(call, within=5)
-    except NotFound:
-        return ""
-    return str((lease.get("spec") or {}).get("holderIdentity") or "")
-
-
-def deployment(name: str, annotations: dict[str, str], env: list[Body] | None = None) -> Body:
-    container: Body = {"name": "main", "image": f"example/{name}:1"}
-    if env:
-        container["env"] = env
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name},
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": {"app": name}},
-            "template": {
-                "metadata": {"labels": {"app": name}, "annotations": annotations},
-                "spec": {"containers": [{**container}]},
-            },
-        },
-    }
-
-
 FAIL_CODE = "raise SystemExit('pre-deployment check failed on purpose')\n"
 
 
@@ -312,20 +283,21 @@ async def start_failing(client: KubeClient) -> None:
         "spec": {"python": {"inline": {"code": FAIL_CODE}}, "retries": 0, "timeout": "30s"},
     }
     await client.create(model.KEPTN_TASK_DEFINITION, definition, FAIL_NS)
-    annotations = {
-        "keptn.sh/workload": "risky",
-        "keptn.sh/version": "2.0.0+build.7",  # a version that is no valid name part
-        "keptn.sh/pre-deployment-tasks": "must-fail",
-    }
-    await client.create(model.DEPLOYMENT, deployment("risky", annotations), FAIL_NS)
+    body = deployment(
+        "risky",
+        version="2.0.0+build.7",  # a version that is no valid name part
+        keys={"keptn.sh/pre-deployment-tasks": "must-fail"},
+    )
+    await client.create(model.DEPLOYMENT, body, FAIL_NS)
 
 
 async def start_big(client: KubeClient) -> None:
     """A workload whose pod spec is over 1 MiB: still admitted through the webhook and gated."""
     await opt_in_by_annotation(client, BIG_NS)
-    annotations = {"keptn.sh/workload": "bulky", "keptn.sh/version": "1"}
-    env = [{"name": "PAYLOAD", "value": "x" * BIG_BYTES}]
-    await client.create(model.DEPLOYMENT, deployment("bulky", annotations, env), BIG_NS)
+    body = deployment("bulky")
+    container = body["spec"]["template"]["spec"]["containers"][0]
+    container["env"] = [{"name": "PAYLOAD", "value": "x" * BIG_BYTES}]
+    await client.create(model.DEPLOYMENT, body, BIG_NS)
 
 
 async def sample_gates(client: KubeClient, stop: asyncio.Event, violations: list[str]) -> None:
