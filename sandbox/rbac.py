@@ -207,12 +207,18 @@ class Authorizer:
                     rules.extend(other.get("rules") or [])
         return rules
 
-    def _role_rules(self, ref: dict[str, Any], namespace: str) -> list[dict[str, Any]]:
+    def role_rules(self, ref: dict[str, Any], namespace: str) -> list[dict[str, Any]] | None:
+        """The rules of a binding's roleRef, or None when that role does not exist."""
         name = str(ref.get("name", ""))
         if ref.get("kind") == "ClusterRole":
+            if self.store.get(_CR, "", name) is None:
+                return None
             return self._cluster_role_rules(name)
         entry = self.store.get(_ROLE, namespace, name)
-        return list(entry.obj.get("rules") or []) if entry is not None else []
+        return list(entry.obj.get("rules") or []) if entry is not None else None
+
+    def _role_rules(self, ref: dict[str, Any], namespace: str) -> list[dict[str, Any]]:
+        return self.role_rules(ref, namespace) or []
 
     def grants(
         self, user: UserInfo, namespace: str

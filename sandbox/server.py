@@ -37,6 +37,7 @@ from aiohttp import web
 from sandbox.admission import WebhookAdmission
 from sandbox.authapi import AuthApi
 from sandbox.authn import Authenticator
+from sandbox.escalation import EscalationCheck
 from sandbox.faults import Faults, FaultSettings
 from sandbox.handlers import ResourceHandlers
 from sandbox.persistence import SqlitePersistence
@@ -129,6 +130,7 @@ class Sandbox:
         self.authn = Authenticator(self.store, self.token, _signing_key(settings.data_dir))
         self.auth = AuthApi(self.store, self.authn)
         self.api = Api(self.store, self.registry, self.admission)
+        self.api.guards.append(EscalationCheck(self.auth.authz))
         self.handlers = ResourceHandlers(
             api=self.api,
             store=self.store,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -96,6 +97,8 @@ class Api:
         self.registry = registry
         self.admission = admission
         self.gc = GarbageCollector(store, self._namespaced_key)
+        self.guards: list[Callable[[ResourceType, str, dict[str, Any]], None]] = []
+        """Checks run on every create and update just before storage (e.g. RBAC escalation)."""
 
     def _namespaced_key(self, key: str) -> bool:
         rt = self.registry.by_store_key(key)
@@ -173,6 +176,8 @@ class Api:
             validate_crd(obj)
         if self.admission is not None:
             await self.admission.validate(rt, "CREATE", "", namespace, obj, None, opts.dry_run)
+        for guard in self.guards:
+            guard(rt, namespace, obj)
         if self.store.get(rt.store_key, namespace, obj["metadata"]["name"]) is not None:
             raise errors.already_exists(rt.plural, rt.group, obj["metadata"]["name"])
         if opts.dry_run:
@@ -308,6 +313,8 @@ class Api:
             await self.admission.validate(
                 rt, "UPDATE", subresource, namespace, obj, old.obj, opts.dry_run
             )
+        for guard in self.guards:
+            guard(rt, namespace, obj)
         gen = old_meta.get("generation")
         if gen is not None:
             if subresource != "status" and spec_part(obj, rt.has_status) != spec_part(

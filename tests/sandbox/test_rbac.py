@@ -339,3 +339,82 @@ async def test_kubectl_with_a_service_account_kubeconfig(kubectl: Kubectl, tmp_p
     )
     _, out, _ = await bot("auth", "whoami", "-o", "jsonpath={.status.userInfo.username}")
     assert out == BOT
+
+
+async def test_escalation_needs_held_rules_or_escalate_and_bind(kubectl: Kubectl) -> None:
+    sb = kubectl.sb
+    token = sb.service_account_token("default", "bot")
+    roles = f"{RBAC}/namespaces/default/roles"
+    bindings = f"{RBAC}/namespaces/default/rolebindings"
+    # the bot may write Roles and RoleBindings, but not grant what it does not hold
+    status, _ = await _call(
+        sb,
+        "POST",
+        roles,
+        sb.token,
+        {
+            "metadata": {"name": "rbac-writer"},
+            "rules": [
+                {
+                    "apiGroups": ["rbac.authorization.k8s.io"],
+                    "resources": ["roles", "rolebindings"],
+                    "verbs": ["create"],
+                }
+            ],
+        },
+    )
+    assert status == 201
+    status, _ = await _call(
+        sb,
+        "POST",
+        bindings,
+        sb.token,
+        {
+            "metadata": {"name": "bot-writes-rbac"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "Role",
+                "name": "rbac-writer",
+            },
+            "subjects": [{"kind": "ServiceAccount", "name": "bot", "namespace": "default"}],
+        },
+    )
+    assert status == 201
+    held = {
+        "metadata": {"name": "held"},
+        "rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get"]}],
+    }
+    assert (await _call(sb, "POST", roles, token, held))[0] == 201
+    wanted = {
+        "metadata": {"name": "more"},
+        "rules": [
+            {"apiGroups": [""], "resources": ["pods", "secrets"], "verbs": ["get", "delete"]}
+        ],
+    }
+    status, body = await _call(sb, "POST", roles, token, wanted)
+    assert status == 403
+    assert body["message"].startswith(
+        f'roles.rbac.authorization.k8s.io "more" is forbidden: user "{BOT}" (groups=["system:serviceaccounts" '
+        '"system:serviceaccounts:default" "system:authenticated"]) is attempting to grant RBAC permissions not currently held:\n'
+    )
+    assert '{APIGroups:[""], Resources:["secrets"], Verbs:["get"]}' in body["message"]
+    assert '{APIGroups:[""], Resources:["pods"], Verbs:["get"]}' not in body["message"]
+    # binding to a role whose rules the bot lacks needs `bind`
+    status, _ = await _call(sb, "POST", roles, sb.token, wanted)
+    assert status == 201
+    binding = {
+        "metadata": {"name": "escalate"},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "more"},
+        "subjects": [{"kind": "ServiceAccount", "name": "bot", "namespace": "default"}],
+    }
+    status, body = await _call(sb, "POST", bindings, token, binding)
+    assert status == 403 and "not currently held" in body["message"]
+    binding["roleRef"]["name"] = "held"
+    assert (await _call(sb, "POST", bindings, token, binding))[0] == 201
+
+
+async def test_can_i_list(kubectl: Kubectl) -> None:
+    _, out, _ = await kubectl("auth", "can-i", "--list", "-n", "default", f"--as={BOT}")
+    lines = out.splitlines()
+    assert any(line.split()[:1] == ["pods"] and "[get list watch]" in line for line in lines), out
+    assert any(line.startswith("configmaps") and "[settings]" in line for line in lines), out
