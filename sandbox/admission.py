@@ -113,14 +113,9 @@ def _failed(name: str, shown: str, timeout: float, exc: BaseException) -> errors
 class WebhookAdmission:
     """Calls the webhooks configured in the store (see module docstring)."""
 
-    def __init__(
-        self,
-        store: Store,
-        services: dict[str, str] | None = None,
-        pod_addresses: dict[str, str] | None = None,
-    ) -> None:
+    def __init__(self, store: Store, resolver: ServiceResolver | None = None) -> None:
         self.store = store
-        self.resolver = ServiceResolver(store, services, pod_addresses)
+        self.resolver = resolver or ServiceResolver(store)
         self._sessions: dict[str, aiohttp.ClientSession] = {}
         self.calls = 0
 

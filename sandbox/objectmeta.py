@@ -88,25 +88,23 @@ def _too_long(limit: int) -> str:
     return f"must be no more than {limit} characters"
 
 
-def _subdomain(value: str) -> list[str]:
-    out = [] if len(value) <= 253 else [_too_long(253)]
-    if not _SUBDOMAIN_RE.fullmatch(value):
-        out.append(_SUBDOMAIN_MSG)
+def _checked(value: str, limit: int, pattern: re.Pattern[str], message: str) -> list[str]:
+    out = [] if len(value) <= limit else [_too_long(limit)]
+    if not pattern.fullmatch(value):
+        out.append(message)
     return out
+
+
+def _subdomain(value: str) -> list[str]:
+    return _checked(value, 253, _SUBDOMAIN_RE, _SUBDOMAIN_MSG)
 
 
 def _dns_label(value: str) -> list[str]:
-    out = [] if len(value) <= 63 else [_too_long(63)]
-    if not _LABEL_RE.fullmatch(value):
-        out.append(_LABEL_MSG)
-    return out
+    return _checked(value, 63, _LABEL_RE, _LABEL_MSG)
 
 
 def _dns1035(value: str) -> list[str]:
-    out = [] if len(value) <= 63 else [_too_long(63)]
-    if not _DNS1035_RE.fullmatch(value):
-        out.append(_DNS1035_MSG)
-    return out
+    return _checked(value, 63, _DNS1035_RE, _DNS1035_MSG)
 
 
 def _path_segment(value: str) -> list[str]:
@@ -168,17 +166,11 @@ def qualified_name(key: str) -> list[str]:
         ]
     if not name:
         return ["name part must be non-empty"]
-    out = [] if len(name) <= 63 else ["name part " + _too_long(63)]
-    if not _QUALIFIED_RE.fullmatch(name):
-        out.append("name part " + _QUALIFIED_MSG)
-    return out
+    return ["name part " + m for m in _checked(name, 63, _QUALIFIED_RE, _QUALIFIED_MSG)]
 
 
 def label_value(value: str) -> list[str]:
-    out = [] if len(value) <= 63 else [_too_long(63)]
-    if not _VALUE_RE.fullmatch(value):
-        out.append(_VALUE_MSG)
-    return out
+    return _checked(value, 63, _VALUE_RE, _VALUE_MSG)
 
 
 def label_causes(labels: Any, path: str) -> list[Cause]:

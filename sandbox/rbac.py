@@ -264,31 +264,26 @@ def _allowed_by(binding: dict[str, Any], user: UserInfo) -> str:
     return f'RBAC: allowed by {kind} {where} of {ref.get("kind")} "{ref.get("name")}" to {user.username}'
 
 
-def _cluster_role(name: str, rules: list[dict[str, Any]]) -> dict[str, Any]:
+def _bootstrap(kind: str, name: str, **body: Any) -> dict[str, Any]:
     return {
         "apiVersion": f"{RBAC}/v1",
-        "kind": "ClusterRole",
+        "kind": kind,
         "metadata": {
             "name": name,
             "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"},
             "annotations": {"rbac.authorization.kubernetes.io/autoupdate": "true"},
         },
-        "rules": rules,
+        **body,
     }
+
+
+def _cluster_role(name: str, rules: list[dict[str, Any]]) -> dict[str, Any]:
+    return _bootstrap("ClusterRole", name, rules=rules)
 
 
 def _binding(name: str, subjects: list[dict[str, str]]) -> dict[str, Any]:
-    return {
-        "apiVersion": f"{RBAC}/v1",
-        "kind": "ClusterRoleBinding",
-        "metadata": {
-            "name": name,
-            "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"},
-            "annotations": {"rbac.authorization.kubernetes.io/autoupdate": "true"},
-        },
-        "roleRef": {"apiGroup": RBAC, "kind": "ClusterRole", "name": name},
-        "subjects": subjects,
-    }
+    ref = {"apiGroup": RBAC, "kind": "ClusterRole", "name": name}
+    return _bootstrap("ClusterRoleBinding", name, roleRef=ref, subjects=subjects)
 
 
 _AUTHENTICATED = [{"apiGroup": RBAC, "kind": "Group", "name": "system:authenticated"}]

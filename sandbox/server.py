@@ -37,6 +37,7 @@ from aiohttp import web
 from sandbox.admission import WebhookAdmission
 from sandbox.authapi import AuthApi
 from sandbox.authn import Authenticator
+from sandbox.endpoints import ServiceResolver
 from sandbox.escalation import EscalationCheck
 from sandbox.faults import Faults, FaultSettings
 from sandbox.handlers import ResourceHandlers
@@ -124,9 +125,8 @@ class Sandbox:
         self.store = Store(history=settings.history, persistence=persistence)
         self.registry = Registry.with_builtins()
         self.faults = Faults(settings.faults)
-        self.admission = WebhookAdmission(
-            self.store, services=settings.webhook_services, pod_addresses=settings.pod_addresses
-        )
+        resolver = ServiceResolver(self.store, settings.webhook_services, settings.pod_addresses)
+        self.admission = WebhookAdmission(self.store, resolver)
         self.authn = Authenticator(self.store, self.token, _signing_key(settings.data_dir))
         self.auth = AuthApi(self.store, self.authn)
         self.api = Api(self.store, self.registry, self.admission)

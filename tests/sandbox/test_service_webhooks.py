@@ -15,7 +15,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from sandbox.server import Sandbox
 from sandbox.tls import ServingCert, make_serving_cert
-from tests.sandbox.test_admission import Hook
+from tests.sandbox.test_admission import Hook, serve
 
 SVC_NAME = "hook.hooks.svc"
 Start = Callable[..., Any]
@@ -31,14 +31,7 @@ async def servers(tmp_path: Path) -> AsyncIterator[Start]:
         hooks = []
         for _ in range(count):
             h = Hook(ca_bundle=base64.b64encode(cert.ca_pem).decode())
-            app = web.Application(client_max_size=8 * 1024 * 1024)
-            app.router.add_post("/mutate", h.handle)
-            runner = web.AppRunner(app, access_log=None)
-            await runner.setup()
-            site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=serving.server_context())
-            await site.start()
-            h.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-            runners.append(runner)
+            runners.append(await serve(h, serving))
             hooks.append(h)
         return hooks
 
