@@ -19,6 +19,7 @@ import pytest
 import yaml
 
 from lifecycle import settings as operator_settings
+from lifecycle.certs import dns_names
 from lifecycle.controllers.context import KINDS
 from lifecycle.runtimes import DEFAULT_DENO_IMAGE, DEFAULT_PYTHON_IMAGE
 from lifecycle.server import MUTATE_POD_PATH
@@ -220,3 +221,24 @@ def test_dockerfile_entrypoint_is_the_cli() -> None:
     text = (ROOT / "Dockerfile").read_text()
     assert 'ENTRYPOINT ["klt"]' in text
     assert shlex.split(text.splitlines()[-1].removeprefix("CMD "))  # a parsable CMD line
+
+
+async def test_cert_manager_variant_renders_and_switches_the_operator_off(tmp_path: Path) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        "kubectl", "kustomize", str(ROOT / "examples" / "cert-manager"),
+        env={**os.environ, "HOME": str(tmp_path)},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    texts = [t for t in out.decode().split("\n---\n") if "kind: CustomResourceDefinition" not in t]
+    docs = {(d["kind"], d["metadata"]["name"]): d for d in map(yaml.safe_load, texts) if d}
+    pod = docs[("Deployment", "lifecycle-operator")]["spec"]["template"]["spec"]
+    env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+    assert env["CERT_MANAGER_ENABLED"] == "false"
+    assert pod["volumes"][0]["secret"]["secretName"] == "keptn-certs"
+    certificate = docs[("Certificate", "keptn-certs")]["spec"]
+    assert certificate["secretName"] == "keptn-certs"
+    assert set(certificate["dnsNames"]) <= set(
+        dns_names("lifecycle-webhook-service", "keptn-system")
+    )

@@ -11,18 +11,23 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime as dt
+import ssl
 import stat
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from lifecycle import model
+from lifecycle.app import Operator
 from lifecycle.certs import dns_names, generate_pems, write_serving
 from lifecycle.certsecret import SECRET_NAME, CertKeeper, FileCerts
+from lifecycle.controllers.admission import MUTATING, VALIDATING, webhook_configurations
 from lifecycle.kube import KubeClient
 from sandbox.server import Sandbox
+from tests.integration.conftest import operator_settings
 
 NS = "keptn-system"
 NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -129,3 +134,38 @@ async def test_cert_manager_files_are_served_and_reloaded(tmp_path: Path) -> Non
             assert await renewed.get() == pems.cert
     finally:
         task.cancel()
+
+
+async def test_operator_with_cert_manager_leaves_the_ca_bundle_alone(tmp_path: Path) -> None:
+    """CERT_MANAGER_ENABLED=false: the mounted files are served; no Secret, no caBundle write."""
+    sb = await Sandbox.start(node=False)
+    kube = KubeClient.for_url(sb.url, token=sb.token)
+    try:
+        await kube.create(model.NAMESPACE, {"metadata": {"name": NS}})
+        for body in webhook_configurations(ca_bundle="Q0E=", url_base=None, keptn_namespace=NS):
+            await kube.create(MUTATING if body["kind"] == MUTATING.kind else VALIDATING, body)
+        pems = generate_pems(dns_names("lifecycle-webhook-service", NS), NOW, dt.timedelta(days=1))
+        write_serving(tmp_path / "mounted", pems)
+        settings = operator_settings(
+            sb, tmp_path, webhook_url_host=None, manage_certs=False, cert_dir=tmp_path / "mounted"
+        )
+        async with Operator(settings, client=kube) as operator:
+            port = operator.ports["webhook"]
+            _, writer = await asyncio.open_connection("127.0.0.1", port, ssl=_trusting())
+            served = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+            writer.close()
+        assert served == x509.load_pem_x509_certificate(pems.cert).public_bytes(Encoding.DER)
+        mutating = await kube.get(MUTATING, "lifecycle-mutating-webhook-configuration")
+        assert {h["clientConfig"]["caBundle"] for h in mutating["webhooks"]} == {"Q0E="}
+        secrets, _ = await kube.list(model.SECRET, NS)
+        assert SECRET_NAME not in {s["metadata"]["name"] for s in secrets}
+    finally:
+        await kube.close()
+        await sb.stop()
+
+
+def _trusting() -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
