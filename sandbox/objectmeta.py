@@ -8,6 +8,8 @@
   63, the same regex, may be empty), also on pod templates;
 - annotation keys (qualified names, lower-cased first) and their total size (256 KiB);
 - ConfigMap/Secret keys and their 1 MiB data limit;
+- names in pod specs (containers, volumes: DNS-1123 labels; env variable names) and the label
+  keys/values of selectors (workloads' `spec.selector.matchLabels`, Services' `spec.selector`);
 - the whole object's stored size against etcd's request limit (1.5 MiB).
 Causes are `(field, reason, message)` worded like field.ErrorList. Pure functions, no I/O.
 """
@@ -29,6 +31,8 @@ __all__ = [
     "generate_name",
     "metadata_causes",
     "object_too_large",
+    "pod_spec_causes",
+    "selector_causes",
     "template_label_causes",
 ]
 
@@ -290,6 +294,48 @@ def template_label_causes(obj: dict[str, Any]) -> list[Cause]:
         *label_causes(meta.get("labels"), "spec.template.labels"),
         *annotation_causes(meta.get("annotations"), "spec.template.annotations"),
     ]
+
+
+_ENV_RE = re.compile(r"[-._a-zA-Z][-._a-zA-Z0-9]*")
+_ENV_MSG = (
+    "a valid environment variable name must consist of alphabetic characters, digits, '_', '-', "
+    "or '.', and must not start with a digit (e.g. 'my.env-name',  or 'MY_ENV.NAME',  or "
+    "'MyEnvName1', regex used for validation is '[-._a-zA-Z][-._a-zA-Z0-9]*')"
+)
+
+
+def pod_spec_causes(spec: dict[str, Any], path: str) -> list[Cause]:
+    """Names inside a pod spec: containers and volumes (DNS-1123 labels), env variables."""
+    causes: list[Cause] = []
+    for i, volume in enumerate(spec.get("volumes") or []):
+        name = volume.get("name") if isinstance(volume, dict) else None
+        if isinstance(name, str):
+            field = f"{path}.volumes[{i}].name"
+            causes.extend(_invalid(field, name, m) for m in _dns_label(name))
+    for group in ("initContainers", "containers"):
+        for i, container in enumerate(spec.get(group) or []):
+            if not isinstance(container, dict):
+                continue
+            base = f"{path}.{group}[{i}]"
+            name = container.get("name")
+            if isinstance(name, str) and name:
+                causes.extend(_invalid(f"{base}.name", name, m) for m in _dns_label(name))
+            for j, env in enumerate(container.get("env") or []):
+                var = env.get("name") if isinstance(env, dict) else None
+                if isinstance(var, str) and not _ENV_RE.fullmatch(var):
+                    causes.append(_invalid(f"{base}.env[{j}].name", var, _ENV_MSG))
+    return causes
+
+
+def selector_causes(obj: dict[str, Any]) -> list[Cause]:
+    """Label keys and values of a workload's `spec.selector` or a Service's selector."""
+    spec = obj.get("spec") or {}
+    selector = spec.get("selector")
+    if not isinstance(selector, dict):
+        return []
+    if obj.get("kind") == "Service":
+        return label_causes(selector, "spec.selector")
+    return label_causes(selector.get("matchLabels"), "spec.selector.matchLabels")
 
 
 def object_too_large(raw_size: int) -> errors.ApiError | None:

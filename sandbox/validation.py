@@ -12,7 +12,12 @@ from collections.abc import Callable
 from typing import Any
 
 from sandbox import errors
-from sandbox.objectmeta import metadata_causes, template_label_causes
+from sandbox.objectmeta import (
+    metadata_causes,
+    pod_spec_causes,
+    selector_causes,
+    template_label_causes,
+)
 from sandbox.resources import ResourceType
 from sandbox.schema import Cause, prune_and_default, validate
 from sandbox.selectors import LabelSelector
@@ -83,7 +88,8 @@ def _containers(spec: dict[str, Any], path: str) -> list[Cause]:
 
 
 def _pod(obj: dict[str, Any]) -> list[Cause]:
-    return _containers(obj.get("spec") or {}, "spec")
+    spec = obj.get("spec") or {}
+    return [*_containers(spec, "spec"), *pod_spec_causes(spec, "spec")]
 
 
 def _workload(obj: dict[str, Any]) -> list[Cause]:
@@ -92,6 +98,8 @@ def _workload(obj: dict[str, Any]) -> list[Cause]:
     causes = [
         *template_label_causes(obj),
         *_containers(template.get("spec") or {}, "spec.template.spec"),
+        *pod_spec_causes(template.get("spec") or {}, "spec.template.spec"),
+        *selector_causes(obj),
     ]
     selector = spec.get("selector")
     if obj.get("kind") != "Job" or spec.get("manualSelector"):
@@ -122,6 +130,7 @@ def _workload(obj: dict[str, Any]) -> list[Cause]:
 
 _BUILTIN_CHECKS: dict[str, Callable[[dict[str, Any]], list[Cause]]] = {
     "Pod": _pod,
+    "Service": selector_causes,
     "Deployment": _workload,
     "ReplicaSet": _workload,
     "StatefulSet": _workload,

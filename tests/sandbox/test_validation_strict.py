@@ -243,3 +243,41 @@ async def test_namespace_name_label_is_set_and_immutable(kube: client.ApiClient)
     ns.metadata.labels = {}
     replaced = await core.replace_namespace("team", ns)
     assert replaced.metadata.labels == {"kubernetes.io/metadata.name": "team"}
+
+
+async def test_names_inside_pod_specs_and_selectors(kube: client.ApiClient) -> None:
+    core, apps = client.CoreV1Api(kube), client.AppsV1Api(kube)
+    pod = {
+        "metadata": {"name": "p"},
+        "spec": {
+            "containers": [{"name": "Main", "image": "x:1", "env": [{"name": "1X", "value": "v"}]}],
+            "volumes": [{"name": "code_dir", "emptyDir": {}}],
+        },
+    }
+    body = await _refused(core.create_namespaced_pod("default", pod))
+    fields = [c["field"] for c in body["details"]["causes"]]
+    assert fields == [
+        "spec.volumes[0].name",
+        "spec.containers[0].name",
+        "spec.containers[0].env[0].name",
+    ]
+    assert "a valid environment variable name must consist of" in body["message"]
+    deployment = {
+        "metadata": {"name": "d"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "web-"}},
+            "template": {
+                "metadata": {"labels": {"app": "web-"}},
+                "spec": {"containers": [{"name": "c", "image": "x:1"}]},
+            },
+        },
+    }
+    body = await _refused(apps.create_namespaced_deployment("default", deployment))
+    fields = {c["field"] for c in body["details"]["causes"]}
+    assert fields == {"spec.template.labels", "spec.selector.matchLabels"}
+    service = {
+        "metadata": {"name": "s"},
+        "spec": {"selector": {"app": "-x"}, "ports": [{"port": 80}]},
+    }
+    body = await _refused(core.create_namespaced_service("default", service))
+    assert body["details"]["causes"][0]["field"] == "spec.selector"
