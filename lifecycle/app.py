@@ -41,7 +41,11 @@ from lifecycle import model
 from lifecycle.certs import CertificateBundle
 from lifecycle.certsecret import CertKeeper, FileCerts
 from lifecycle.cloudevents import CloudEventSender
-from lifecycle.controllers.admission import KubeAdmissionStore, register_webhooks
+from lifecycle.controllers.admission import (
+    KubeAdmissionStore,
+    register_webhooks,
+    retry_transient,
+)
 from lifecycle.controllers.config import apply_config
 from lifecycle.controllers.context import (
     INDEXES,
@@ -54,7 +58,7 @@ from lifecycle.controllers.spanmarks import SpanMarks
 from lifecycle.controllers.wiring import Recorders, instrument, load_setups
 from lifecycle.kube.client import KubeClient
 from lifecycle.kube.controller import Controller, ObjectKey
-from lifecycle.kube.errors import KubeError, NotFound
+from lifecycle.kube.errors import AlreadyExists, KubeError, NotFound
 from lifecycle.kube.events import EventRecorder
 from lifecycle.kube.informer import Informer
 from lifecycle.kube.leader import LeaderElector
@@ -268,10 +272,11 @@ class Operator:
             informer.start()
         ssl_context = None
         bundle = None
+        certs: CertKeeper | FileCerts | None = None
         await self._ensure_namespace(op.keptn_namespace)
         if s.webhooks:
-            self._certs = self._make_certs(client)
-            await self._certs.ensure()
+            certs = self._certs = self._make_certs(client)
+            await retry_transient(certs.ensure, "webhook certificate")
             bundle = self._certs.bundle
             assert bundle is not None
             ssl_context = server_ssl_context(str(bundle.cert_file), str(bundle.key_file))
@@ -294,7 +299,6 @@ class Operator:
         self.ports = dict(self._server.ports)
         if bundle is not None:
             await self._register(bundle)
-            certs = self._certs
             assert certs is not None
             self._tasks.append(
                 asyncio.create_task(certs.run(self._certs_changed), name="operator-certs")
@@ -320,11 +324,16 @@ class Operator:
 
     async def _ensure_namespace(self, name: str) -> None:
         """Dev/sandbox convenience; in-cluster the namespace exists, so nothing is created."""
-        with contextlib.suppress(KubeError):
+
+        async def ensure() -> None:
             try:
                 await self.client.get(model.NAMESPACE, name)
             except NotFound:
-                await self.client.create(model.NAMESPACE, {"metadata": {"name": name}})
+                with contextlib.suppress(AlreadyExists):
+                    await self.client.create(model.NAMESPACE, {"metadata": {"name": name}})
+
+        with contextlib.suppress(KubeError):  # e.g. 403: the certificate Secret will say why
+            await retry_transient(ensure, f"namespace {name}")
 
     def _make_certs(self, client: KubeClient) -> CertKeeper | FileCerts:
         s = self.settings
