@@ -45,6 +45,7 @@ from sandbox.persistence import SqlitePersistence
 from sandbox.rbac import BOOTSTRAP
 from sandbox.resources import Registry
 from sandbox.routes import Routes
+from sandbox.serviceaccounts import DefaultServiceAccounts, ServiceAccountAdmission
 from sandbox.store import Store
 from sandbox.tls import ServingCert, make_serving_cert
 from sandbox.verbs import Api, WriteOptions
@@ -131,6 +132,8 @@ class Sandbox:
         self.auth = AuthApi(self.store, self.authn)
         self.api = Api(self.store, self.registry, self.admission)
         self.api.guards.append(EscalationCheck(self.auth.authz))
+        self.api.plugins.append(ServiceAccountAdmission(self.store))
+        DefaultServiceAccounts(self.store).attach()
         self.handlers = ResourceHandlers(
             api=self.api,
             store=self.store,

@@ -97,6 +97,9 @@ class Api:
         self.registry = registry
         self.admission = admission
         self.gc = GarbageCollector(store, self._namespaced_key)
+        self.plugins: list[Callable[[ResourceType, str, str, dict[str, Any]], None]] = []
+        """Built-in admission plugins, `(rt, operation, namespace, obj)`, run before the
+        mutating webhooks (e.g. ServiceAccount)."""
         self.guards: list[Callable[[ResourceType, str, dict[str, Any]], None]] = []
         """Checks run on every create and update just before storage (e.g. RBAC escalation)."""
 
@@ -168,6 +171,8 @@ class Api:
             meta["managedFields"] = [
                 managed_entry(opts.field_manager, "Update", rt.api_version, obj, rt.strategic)
             ]
+        for plugin in self.plugins:
+            plugin(rt, "CREATE", namespace, obj)
         if self.admission is not None:
             obj = await self.admission.mutate(rt, "CREATE", "", namespace, obj, None, opts.dry_run)
             prune_custom(rt, obj)

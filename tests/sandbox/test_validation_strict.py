@@ -281,3 +281,21 @@ async def test_names_inside_pod_specs_and_selectors(kube: client.ApiClient) -> N
     }
     body = await _refused(core.create_namespaced_service("default", service))
     assert body["details"]["causes"][0]["field"] == "spec.selector"
+
+
+async def test_pods_need_their_service_account(kube: client.ApiClient) -> None:
+    core = client.CoreV1Api(kube)
+    await core.create_namespace({"metadata": {"name": "fresh"}})
+    accounts = await core.list_namespaced_service_account("fresh")
+    assert [a.metadata.name for a in accounts.items] == ["default"]
+    pod = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "x:1"}]}}
+    await core.create_namespaced_pod("fresh", pod)
+    pod["metadata"]["name"] = "q"
+    pod["spec"]["serviceAccountName"] = "runner"
+    body = await _refused(core.create_namespaced_pod("fresh", pod), 403)
+    assert body["message"] == (
+        'pods "q" is forbidden: error looking up service account fresh/runner: '
+        'serviceaccount "runner" not found'
+    )
+    await core.create_namespaced_service_account("fresh", {"metadata": {"name": "runner"}})
+    await core.create_namespaced_pod("fresh", pod)
