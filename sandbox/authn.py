@@ -105,6 +105,8 @@ class Authenticator:
         self.store = store
         self.admin_token = admin_token
         self.key = key
+        self._verified: dict[str, dict[str, Any]] = {}
+        """Claims of tokens whose signature was checked (expiry is checked on every use)."""
 
     # ---- tokens
     def issue(
@@ -149,6 +151,17 @@ class Authenticator:
 
     def claims(self, token: str) -> dict[str, Any] | None:
         """The verified claims of a ServiceAccount token, or None when it is not valid now."""
+        claims = self._verified.get(token)
+        if claims is None:
+            claims = self._verify(token)
+            if claims is None:
+                return None
+            if len(self._verified) > 4096:
+                self._verified.clear()
+            self._verified[token] = claims
+        return claims if int(claims.get("exp", 0)) > time.time() else None
+
+    def _verify(self, token: str) -> dict[str, Any] | None:
         parts = token.split(".")
         if len(parts) != 3:
             return None
@@ -159,9 +172,7 @@ class Authenticator:
             return None
         if not hmac.compare_digest(signature, self._sign(f"{parts[0]}.{parts[1]}")):
             return None
-        if not isinstance(claims, dict) or int(claims.get("exp", 0)) <= time.time():
-            return None
-        return claims
+        return claims if isinstance(claims, dict) else None
 
     def user_of_token(self, token: str, audiences: tuple[str, ...] = API_AUDIENCES) -> UserInfo:
         """The user a bearer token authenticates, or 401."""

@@ -24,7 +24,7 @@ from urllib.parse import unquote
 from sandbox import errors
 from sandbox.authn import UserInfo
 from sandbox.selectors import match_label_selector_object
-from sandbox.store import Store
+from sandbox.store import Store, WatchEvent
 
 __all__ = ["BOOTSTRAP", "Attributes", "Authorizer", "forbidden", "request_attributes"]
 
@@ -180,11 +180,22 @@ def rule_allows(rule: dict[str, Any], attrs: Attributes) -> bool:
     return not names or attrs.name in names
 
 
+Grant = tuple[dict[str, Any], dict[str, Any]]
+"""(binding, rule): one rule granted to a user, and the binding that grants it."""
+
+
 class Authorizer:
     """RBAC over the Roles, ClusterRoles and bindings in the store."""
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._grants: dict[tuple[str, tuple[str, ...], str], list[Grant]] = {}
+        """What `grants` found per (user, groups, namespace), until an RBAC object changes."""
+        store.listeners.append(self._on_event)
+
+    def _on_event(self, key: str, event: WatchEvent) -> None:
+        if key in (_CRB, _RB, _CR, _ROLE):
+            self._grants.clear()
 
     def _objects(self, key: str, namespace: str | None) -> Iterator[dict[str, Any]]:
         bucket = self.store.buckets.get(key)
@@ -220,10 +231,17 @@ class Authorizer:
     def _role_rules(self, ref: dict[str, Any], namespace: str) -> list[dict[str, Any]]:
         return self.role_rules(ref, namespace) or []
 
-    def grants(
-        self, user: UserInfo, namespace: str
-    ) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    def grants(self, user: UserInfo, namespace: str) -> list[Grant]:
         """(binding, rule) for every rule bound to `user` cluster-wide and in `namespace`."""
+        key = (user.username, user.groups, namespace)
+        found = self._grants.get(key)
+        if found is None:
+            if len(self._grants) > 4096:
+                self._grants.clear()
+            found = self._grants[key] = list(self._find_grants(user, namespace))
+        return found
+
+    def _find_grants(self, user: UserInfo, namespace: str) -> Iterator[Grant]:
         for binding in self._objects(_CRB, ""):
             if any(_subject_matches(s, user, "") for s in binding.get("subjects") or []):
                 for rule in self._role_rules(binding.get("roleRef") or {}, ""):
