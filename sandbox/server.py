@@ -11,7 +11,9 @@ as the node agent and tests using aiohttp or kubernetes_asyncio with `host=sb.ur
 `sb.https_url` is HTTPS with a throw-away CA (`sb.ca_path`); the kubeconfig names the HTTPS one
 because kubectl (client-go) only sends a bearer token over TLS.
 Every request needs `Authorization: Bearer <token>` except /version, /healthz, /livez and
-/readyz (as for anonymous users on a real cluster); others get 401. Admin endpoints for tests
+/readyz (as for anonymous users on a real cluster); others get 401. `sb.token` is the admin
+(system:masters); ServiceAccount tokens (`sb.service_account_token`, TokenRequest) are
+authorized by RBAC (`sandbox.authapi`, `sandbox.rbac`). Admin endpoints for tests
 and the node agent: `/sandbox/faults` (GET/PUT fault settings) and
 `/sandbox/pods/<ns>/<pod>/log[?container=c]` (PUT replaces, POST appends the text body).
 It never imports lifecycle/ and never listens beyond loopback.
