@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import datetime as dt
 import json
 import os
@@ -83,7 +84,7 @@ class LaneResult:
     answered: dict[str, int] = field(default_factory=dict)
     """Replica -> pod admissions it answered (annotate_pod spans)."""
     failing_pod_gated: bool = False
-    failing_task_state: str = ""
+    failing_version: str = ""
     big_pod: Body | None = None
     big_workload: Body | None = None
     takeover: bool = False
@@ -92,7 +93,6 @@ class LaneResult:
     ca_bundles: set[str] = field(default_factory=set)
     secret_ca: str = ""
     served_certs: set[bytes] = field(default_factory=set)
-    errors: list[str] = field(default_factory=list)
 
 
 class EvaluatedScenario(Scenario):
@@ -411,6 +411,7 @@ async def run_lane(work: Path, queries: list[tuple[str, ...]]) -> LaneResult:
     except BaseException:
         for r in replicas:
             print(f"--- {r.identity}\n{r.log_tail(60)}")
+        await print_state(client)
         raise
     finally:
         for r in replicas:
@@ -421,6 +422,22 @@ async def run_lane(work: Path, queries: list[tuple[str, ...]]) -> LaneResult:
         result.logs[r.identity] = r.log.read_text(errors="replace") if r.log.exists() else ""
         result.answered[r.identity] = answered(work / f"{r.identity}.spans.jsonl")
     return result
+
+
+async def print_state(client: KubeClient) -> None:
+    """Where every flow stood when the lane failed (for the failure's captured output)."""
+    with contextlib.suppress(Exception):
+        for ns in (APP_NS, FAIL_NS, BIG_NS):
+            for kind in (model.KEPTN_APP_VERSION, model.KEPTN_WORKLOAD_VERSION, model.KEPTN_TASK):
+                items, _ = await client.list(kind, ns)
+                for item in items:
+                    status = item.get("status") or {}
+                    print(kind.kind, ns, item["metadata"]["name"], status.get("currentPhase"),
+                          status.get("status"))  # fmt: skip
+            pods, _ = await client.list(model.POD, ns, label_selector="app")
+            for pod in pods:
+                print("Pod", ns, pod["metadata"]["name"], "gated" if gated(pod) else "ungated",
+                      (pod.get("status") or {}).get("phase"))  # fmt: skip
 
 
 async def run_flows(
@@ -456,7 +473,7 @@ async def run_flows(
         result.takeover = True
         await scenario.wait_done(within=60)
         await scenario.wait_lines()
-        result.failing_task_state, result.failing_pod_gated = await failing_outcome(client)
+        result.failing_version, result.failing_pod_gated = await failing_outcome(client)
         result.big_pod, result.big_workload = await big_outcome(client)
     finally:
         stop.set()
@@ -465,17 +482,23 @@ async def run_flows(
 
 
 async def failing_outcome(client: KubeClient, within: float = 30.0) -> tuple[str, bool]:
-    """The failed task's state, and whether the pod is still gated a moment after it failed."""
+    """The WorkloadVersion's pre-deployment status once it failed (its name is derived from the
+    version ``2.0.0+build.7``), and whether the pod is still gated a moment later."""
+    status = ""
     async with asyncio.timeout(within):
         while True:
-            tasks, _ = await client.list(model.KEPTN_TASK, FAIL_NS)
-            states = [str((t.get("status") or {}).get("status", "")) for t in tasks]
-            if "Failed" in states:
+            versions, _ = await client.list(model.KEPTN_WORKLOAD_VERSION, FAIL_NS)
+            statuses = [
+                str((v.get("status") or {}).get("preDeploymentStatus", "")) for v in versions
+            ]
+            if "Failed" in statuses:
+                status = f"{versions[statuses.index('Failed')]['metadata']['name']}: Failed"
                 break
             await asyncio.sleep(0.1)
-    await asyncio.sleep(1.0)  # time enough for a wrongly released pod to lose its gate
+    # an observation window: a wrongly released pod loses its gate in the same reconcile
+    await asyncio.sleep(1.0)
     pods, _ = await client.list(model.POD, FAIL_NS, label_selector="app=risky")
-    return "Failed", bool(pods) and all(gated(p) for p in pods)
+    return status, bool(pods) and all(gated(p) for p in pods)
 
 
 async def big_outcome(client: KubeClient, within: float = 20.0) -> tuple[Body | None, Body | None]:
