@@ -6,7 +6,8 @@ replica won: its Secret is read and used); when it expires within ``renew_before
 it rotates it with a PUT conditional on the resourceVersion read (on 409 Conflict another replica
 rotated first: its Secret is read and used). During a rotation the Secret's ``ca.crt`` holds the new
 CA first and the previous one after it, so a replica still serving the previous certificate stays
-trusted by the caBundle until it reloads. The serving files are written to the replica's own
+trusted by the caBundle until it reloads; a Secret deleted by hand is recreated the same way,
+keeping the CA this replica served. The serving files are written to the replica's own
 directory (the ``emptyDir``); the CA's private key exists only while signing and is never stored.
 ``CertKeeper.run()`` polls the Secret every ``poll`` seconds and, when its content changed, calls
 ``on_change`` (the composition root reloads the TLS context and writes the caBundle of both webhook
@@ -128,7 +129,8 @@ class CertKeeper:
             try:
                 secret = await self._client.get(model.SECRET, SECRET_NAME, self._namespace)
             except NotFound:
-                pems = generate_pems(self._names, self._now(), self._validity)
+                # deleted by hand: keep trusting what this replica (and its peers) serve now
+                pems = self._rotated(self._loaded)
                 try:
                     await self._client.create(model.SECRET, self._body(pems), self._namespace)
                     log.info("created webhook certificate Secret %s", SECRET_NAME)

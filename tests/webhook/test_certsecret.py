@@ -169,3 +169,20 @@ def _trusting() -> ssl.SSLContext:
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
     return context
+
+
+async def test_a_deleted_secret_is_recreated_still_trusting_what_is_served(
+    client: KubeClient, tmp_path: Path
+) -> None:
+    first, second = keeper(client, tmp_path / "a"), keeper(client, tmp_path / "b")
+    await first.ensure()
+    await second.ensure()
+    assert first.bundle is not None
+    served = cas(first.bundle.ca_bundle)[0]
+    await client.delete(model.SECRET, SECRET_NAME, NS)
+    assert await first.ensure()  # recreated with a new CA ...
+    assert first.bundle is not None
+    bundle = cas(first.bundle.ca_bundle)
+    assert bundle[0] != served and bundle[1] == served  # ... and the one the peer serves
+    assert await second.ensure()
+    assert (tmp_path / "a" / "tls.crt").read_bytes() == (tmp_path / "b" / "tls.crt").read_bytes()
