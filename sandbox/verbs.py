@@ -32,6 +32,7 @@ from sandbox.objectmeta import generate_name
 from sandbox.patching import apply_patch
 from sandbox.resources import Registry, ResourceType
 from sandbox.store import Entry, Store
+from sandbox.updates import validate_update
 from sandbox.validation import (
     decode,
     prune_custom,
@@ -314,6 +315,7 @@ class Api:
             )
             prune_custom(rt, obj)
         validate_object(rt, obj)
+        validate_update(rt, obj, old.obj, subresource)
         if self.admission is not None:
             await self.admission.validate(
                 rt, "UPDATE", subresource, namespace, obj, old.obj, opts.dry_run

@@ -299,3 +299,63 @@ async def test_pods_need_their_service_account(kube: client.ApiClient) -> None:
     )
     await core.create_namespaced_service_account("fresh", {"metadata": {"name": "runner"}})
     await core.create_namespaced_pod("fresh", pod)
+
+
+async def test_what_updates_may_not_change(kube: client.ApiClient) -> None:
+    core, batch = client.CoreV1Api(kube), client.BatchV1Api(kube)
+    pod = {
+        "metadata": {"name": "p"},
+        "spec": {
+            "schedulingGates": [{"name": "a"}, {"name": "b"}],
+            "containers": [{"name": "c", "image": "x:1"}],
+        },
+    }
+    await core.create_namespaced_pod("default", pod)
+    body = await _refused(
+        core.patch_namespaced_pod("p", "default", {"spec": {"schedulingGates": [{"name": "new"}]}})
+    )
+    assert body["message"] == (
+        'Pod "p" is invalid: spec.schedulingGates: Forbidden: only deletion is allowed, '
+        "but found new scheduling gate 'new'"
+    )
+    body = await _refused(
+        core.patch_namespaced_pod("p", "default", {"spec": {"restartPolicy": "Never"}})
+    )
+    assert body["message"].startswith(
+        'Pod "p" is invalid: spec: Forbidden: pod updates may not change fields other than '
+        "`spec.containers[*].image`"
+    )
+    allowed = {
+        "metadata": {"labels": {"x": "y"}},
+        "spec": {
+            "schedulingGates": [{"name": "a", "$patch": "delete"}],
+            "containers": [{"name": "c", "image": "x:2"}],
+        },
+    }
+    patched = await core.patch_namespaced_pod("p", "default", allowed)
+    assert [g.name for g in patched.spec.scheduling_gates] == ["b"]
+    assert patched.spec.containers[0].image == "x:2"
+    job = {
+        "metadata": {"name": "j"},
+        "spec": {
+            "template": {
+                "spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "x:1"}]}
+            }
+        },
+    }
+    await batch.create_namespaced_job("default", job)
+    change = {"spec": {"template": {"spec": {"containers": [{"name": "c", "image": "x:2"}]}}}}
+    body = await _refused(batch.patch_namespaced_job("j", "default", change))
+    assert (
+        "spec.template: Invalid value:" in body["message"]
+        and "field is immutable" in body["message"]
+    )
+    await core.create_namespaced_config_map(
+        "default", {"metadata": {"name": "frozen"}, "data": {"a": "1"}, "immutable": True}
+    )
+    body = await _refused(
+        core.patch_namespaced_config_map("frozen", "default", {"data": {"a": "2"}})
+    )
+    assert body["message"] == (
+        'ConfigMap "frozen" is invalid: data: Forbidden: field is immutable when `immutable` is set'
+    )
