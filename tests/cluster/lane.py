@@ -24,8 +24,9 @@ real-server name/size validation, webhook Services resolved to their ready pods)
    (python and deno) and pre/post evaluations; while it runs, every pod is sampled: a pod without
    the gate must belong to a WorkloadVersion whose pre-deployment tasks and evaluations
    succeeded. A second namespace runs a workload whose pre-deployment task fails; a third a pod
-   whose spec is over 1 MiB. Mid-flow the leader is SIGKILLed, then restarted (a container
-   restart): the other replica takes over and finishes every flow; nothing runs twice.
+   whose spec is over 1 MiB. Mid-flow the leader is SIGKILLed: the other replica takes the
+   Lease once it runs out and finishes every flow; the killed one is then restarted (a container
+   restart, now a follower); nothing runs twice.
 5. ``kubectl auth can-i --as=system:serviceaccount:keptn-system:lifecycle-operator`` for the
    verbs the operator uses and a sample it does not (the lists are in test_cluster.py).
 
@@ -464,13 +465,16 @@ async def run_flows(
         leader = next(r for r in replicas if r.identity == leader_name)
         other = next(r for r in replicas if r is not leader)
         await leader.kill()
-        await leader.start()  # the container restarts; the other replica must take over
-        async with asyncio.timeout(15):
+        async with asyncio.timeout(15):  # the Lease runs out (3 s): the other replica takes it
             while True:
                 if await holder(client) == other.identity:
                     break
                 await asyncio.sleep(0.1)
         result.takeover = True
+        # The container restarts after the takeover (a restart within the Lease would take its
+        # own Lease back at once: the identity is the pod name) and must not run anything again.
+        await leader.start()
+        await leader.wait_ready(within=30)
         await scenario.wait_done(within=60)
         await scenario.wait_lines()
         result.failing_version, result.failing_pod_gated = await failing_outcome(client)
