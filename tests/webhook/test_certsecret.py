@@ -186,3 +186,49 @@ async def test_a_deleted_secret_is_recreated_still_trusting_what_is_served(
     assert bundle[0] != served and bundle[1] == served  # ... and the one the peer serves
     assert await second.ensure()
     assert (tmp_path / "a" / "tls.crt").read_bytes() == (tmp_path / "b" / "tls.crt").read_bytes()
+
+
+async def test_a_running_operator_serves_a_peers_rotation_and_trusts_it(tmp_path: Path) -> None:
+    """Reload end to end: the live TLS listener and both caBundles follow the rotated Secret."""
+    sb = await Sandbox.start(node=False)
+    kube = KubeClient.for_url(sb.url, token=sb.token)
+    try:
+        settings = operator_settings(sb, tmp_path, cert_poll=0.1)
+        async with Operator(settings, client=kube) as operator:
+            port = operator.ports["webhook"]
+            before = await _served(port)
+            peer = keeper(kube, tmp_path / "peer", dt.datetime.now(dt.UTC) + dt.timedelta(days=340))
+            await peer.ensure()  # a peer replica rotates the Secret
+            rotated = (tmp_path / "peer" / "tls.crt").read_bytes()
+            want = x509.load_pem_x509_certificate(rotated).public_bytes(Encoding.DER)
+            assert want != before
+            assert peer.bundle is not None
+            async with asyncio.timeout(10):
+                while True:
+                    if await _served(port) == want and await _bundles(kube) == {
+                        peer.bundle.ca_bundle
+                    }:
+                        break
+                    await asyncio.sleep(0.05)
+    finally:
+        await kube.close()
+        await sb.stop()
+
+
+async def _served(port: int) -> bytes:
+    _, writer = await asyncio.open_connection("127.0.0.1", port, ssl=_trusting())
+    der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+    writer.close()
+    return bytes(der)
+
+
+async def _bundles(kube: KubeClient) -> set[str]:
+    """The caBundles of both webhook configurations."""
+    found = set()
+    for kind, name in (
+        (MUTATING, "lifecycle-mutating-webhook-configuration"),
+        (VALIDATING, "lifecycle-validating-webhook-configuration"),
+    ):
+        config = await kube.get(kind, name)
+        found |= {h["clientConfig"]["caBundle"] for h in config["webhooks"]}
+    return found
