@@ -6,7 +6,8 @@ CloudEvents sender), Telemetry on a fresh CollectorRegistry, Tracing, the Config
 KeptnConfig controller writes it; listeners retarget tracing and CloudEvents), the controllers
 (a list of `setup(ctx)` functions, imported lazily so a controller module that is missing is
 logged and skipped), the HTTP server (/metrics and probes plain, webhooks TLS with certificates
-from lifecycle.certs) and leader election on a Lease.
+from the Secret keptn-certs shared by every replica, lifecycle.certsecret) and leader election
+on a Lease.
 
     async with Operator(RunSettings(kubeconfig=path, webhook_url_host="127.0.0.1")) as op:
         await op.wait_ready()     # caches synced, listeners bound, webhooks registered
@@ -29,7 +30,7 @@ import gc
 import json
 import logging
 import signal
-from datetime import UTC, datetime
+import ssl
 from types import TracebackType
 from typing import Any
 
@@ -37,10 +38,15 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from prometheus_client import CollectorRegistry
 
 from lifecycle import model
-from lifecycle.certs import ensure_certificates
+from lifecycle.certs import CertificateBundle
+from lifecycle.certsecret import CertKeeper, FileCerts
 from lifecycle.cli_errors import kubeconfig_path
 from lifecycle.cloudevents import CloudEventSender
-from lifecycle.controllers.admission import KubeAdmissionStore, register_webhooks
+from lifecycle.controllers.admission import (
+    KubeAdmissionStore,
+    register_webhooks,
+    retry_transient,
+)
 from lifecycle.controllers.config import apply_config
 from lifecycle.controllers.context import (
     INDEXES,
@@ -56,7 +62,7 @@ from lifecycle.custommetrics import custom_metrics_routes
 from lifecycle.kltgauges import KeptnMetricGauges
 from lifecycle.kube.client import KubeClient
 from lifecycle.kube.controller import Controller, ObjectKey
-from lifecycle.kube.errors import KubeError
+from lifecycle.kube.errors import AlreadyExists, KubeError, NotFound
 from lifecycle.kube.events import EventRecorder
 from lifecycle.kube.informer import Informer
 from lifecycle.kube.leader import LeaderElector
@@ -156,6 +162,8 @@ class Operator:
         self.marks: SpanMarks | None = None
         self._ctx: OperatorContext | None = None
         self._server: OperatorServer | None = None
+        self._certs: CertKeeper | FileCerts | None = None
+        self._ssl: ssl.SSLContext | None = None
         self._elector: LeaderElector | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self._ready = asyncio.Event()
@@ -270,16 +278,16 @@ class Operator:
             informer.start()
         ssl_context = None
         bundle = None
+        certs: CertKeeper | FileCerts | None = None
+        await self._ensure_namespace(op.keptn_namespace)
         if s.webhooks:
-            bundle = await asyncio.to_thread(
-                ensure_certificates,
-                s.cert_dir,
-                service=s.webhook_service,
-                namespace=op.keptn_namespace,
-                now=datetime.now(UTC),
-            )
+            certs = self._certs = self._make_certs(client)
+            await retry_transient(certs.ensure, "webhook certificate")
+            bundle = self._certs.bundle
+            assert bundle is not None
             ssl_context = server_ssl_context(str(bundle.cert_file), str(bundle.key_file))
             self.telemetry.ops.set_certificate_expiry("webhook", bundle.not_after)
+            self._ssl = ssl_context
         mutator = None
         if s.webhooks:
             store = KubeAdmissionStore(client, self.informers, recorders["keptn/webhook"])
@@ -298,24 +306,11 @@ class Operator:
         )
         await self._server.start()
         self.ports = dict(self._server.ports)
-        await self._ensure_namespace(op.keptn_namespace)
         if bundle is not None:
-            url_base = (
-                f"https://{s.webhook_url_host}:{self.ports['webhook']}"
-                if s.webhook_url_host
-                else None
-            )
-            await register_webhooks(
-                client,
-                ca_bundle=bundle.ca_bundle,
-                url_base=url_base,
-                keptn_namespace=op.keptn_namespace,
-            )
-            await register_conversion(
-                client,
-                ca_bundle=bundle.ca_bundle,
-                url_base=url_base,
-                keptn_namespace=op.keptn_namespace,
+            await self._register(bundle)
+            assert certs is not None
+            self._tasks.append(
+                asyncio.create_task(certs.run(self._certs_changed), name="operator-certs")
             )
         self._tasks.append(asyncio.create_task(self._become_ready(), name="operator-ready"))
         if s.leader_elect:
@@ -337,8 +332,56 @@ class Operator:
             self._tasks.append(asyncio.create_task(self._lead(), name="operator-controllers"))
 
     async def _ensure_namespace(self, name: str) -> None:
-        with contextlib.suppress(KubeError):
-            await self.client.create(model.NAMESPACE, {"metadata": {"name": name}})
+        """Dev/sandbox convenience; in-cluster the namespace exists, so nothing is created."""
+
+        async def ensure() -> None:
+            try:
+                await self.client.get(model.NAMESPACE, name)
+            except NotFound:
+                with contextlib.suppress(AlreadyExists):
+                    await self.client.create(model.NAMESPACE, {"metadata": {"name": name}})
+
+        with contextlib.suppress(KubeError):  # e.g. 403: the certificate Secret will say why
+            await retry_transient(ensure, f"namespace {name}")
+
+    def _make_certs(self, client: KubeClient) -> CertKeeper | FileCerts:
+        s = self.settings
+        if not s.manage_certs:
+            return FileCerts(s.cert_dir, poll=s.cert_poll)
+        return CertKeeper(
+            client,
+            namespace=s.operator.keptn_namespace,
+            service=s.webhook_service,
+            directory=s.cert_dir,
+            poll=s.cert_poll,
+        )
+
+    async def _register(self, bundle: CertificateBundle) -> None:
+        """Write our CA into the webhook configurations (not when cert-manager.io injects it)."""
+        s = self.settings
+        if not s.manage_certs:
+            return
+        url_base = (
+            f"https://{s.webhook_url_host}:{self.ports['webhook']}" if s.webhook_url_host else None
+        )
+        await register_webhooks(
+            self.client,
+            ca_bundle=bundle.ca_bundle,
+            url_base=url_base,
+            keptn_namespace=s.operator.keptn_namespace,
+        )
+        await register_conversion(
+            self.client,
+            ca_bundle=bundle.ca_bundle,
+            url_base=url_base,
+            keptn_namespace=s.operator.keptn_namespace,
+        )
+
+    async def _certs_changed(self, bundle: CertificateBundle) -> None:
+        """A rotated certificate (ours or a peer's): serve it from now on, then trust its CA."""
+        if self._ssl is not None:
+            self._ssl.load_cert_chain(str(bundle.cert_file), str(bundle.key_file))
+        await self._register(bundle)
 
     async def _become_ready(self) -> None:
         await asyncio.gather(*(i.wait_synced() for i in self.informers.values()))

@@ -1,7 +1,8 @@
 """Names, keys, ids and timestamps shared by every part of the operator.
 
 Role: KLT's resource naming (CreateResourceName and its length rules, the generation hash,
-`<app>-<workload>-<version>`), the annotation and label keys of the pod webhook (keptn.md
+`<app>-<workload>-<version>`; every derived name passes `valid_name`, every derived label value
+`label_value`, so a real API server never answers 422 to them), the annotation and label keys of the pod webhook (keptn.md
 §8.3), the scheduling-gate name, deterministic child names, deterministic W3C trace/span ids
 and the one timestamp format of the project.
 
@@ -17,6 +18,7 @@ Must not: import anything but the standard library, read a clock, use randomness
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
@@ -51,12 +53,14 @@ __all__ = [
     "create_resource_name",
     "format_time",
     "generation_hash",
+    "label_value",
     "multi_workload_app_version",
     "parse_time",
     "parse_traceparent",
     "span_id_for",
     "trace_id_for",
     "traceparent",
+    "valid_name",
     "workload_name",
     "workload_version_name",
 ]
@@ -120,6 +124,37 @@ def create_resource_name(max_len: int, min_substr_len: int, *parts: str) -> str:
     return "-".join(pieces).lower()
 
 
+_SUBDOMAIN = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*")
+_LABEL_VALUE = re.compile(r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?")
+MAX_LABEL_VALUE = 63
+
+
+def valid_name(name: str, max_len: int = MAX_K8S_OBJECT_LENGTH) -> str:
+    """``name`` if it is a DNS-1123 subdomain of at most ``max_len``; else one derived from it.
+
+    The derived name replaces what is not allowed (``1.0.0+build.7`` -> ``1.0.0-build.7``), trims
+    to fit and appends ``-`` and 8 hex chars of sha256(name), so two inputs that clean up to the
+    same text stay distinct. Names that are already valid (every KLT name of ordinary input)
+    stay exactly KLT's.
+    """
+    if len(name) <= max_len and _SUBDOMAIN.fullmatch(name):
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    dashed = re.sub(r"[^a-z0-9.-]+", "-", name.lower())
+    base = ".".join(p.strip("-") for p in dashed.split(".") if p.strip("-"))
+    base = base[: max_len - len(digest) - 1].rstrip("-.")
+    return f"{base}-{digest}" if base else digest
+
+
+def label_value(value: str) -> str:
+    """``value`` if it is a valid label value; else cleaned (``_`` for what is not allowed),
+    trimmed to 63 characters and never starting or ending with ``-``, ``_`` or ``.``."""
+    if len(value) <= MAX_LABEL_VALUE and _LABEL_VALUE.fullmatch(value):
+        return value
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]", "_", value)[:MAX_LABEL_VALUE]
+    return cleaned.strip("-_.")
+
+
 def generation_hash(generation: int) -> str:
     """First 8 hex chars of sha256 of the decimal generation (KLT Hash): 1 -> "6b86b273"."""
     return hashlib.sha256(str(generation).encode()).hexdigest()[:8]
@@ -127,20 +162,24 @@ def generation_hash(generation: int) -> str:
 
 def app_version_name(app: str, version: str, generation: int) -> str:
     """KeptnAppVersion name: `<app>-<version>-<hash(generation)>`, e.g. myapp-0.0.1-6b86b273."""
-    return create_resource_name(
-        MAX_K8S_OBJECT_LENGTH, MIN_KEPTN_NAME_LENGTH, app, version, generation_hash(generation)
+    return valid_name(
+        create_resource_name(
+            MAX_K8S_OBJECT_LENGTH, MIN_KEPTN_NAME_LENGTH, app, version, generation_hash(generation)
+        )
     )
 
 
 def workload_name(app: str, workload: str) -> str:
     """KeptnWorkload name: `<app>-<workload>`, lower-cased with "_" turned into "-"."""
     name = create_resource_name(MAX_K8S_OBJECT_LENGTH, MIN_KEPTN_NAME_LENGTH, app, workload)
-    return name.replace("_", "-")
+    return valid_name(name.replace("_", "-"))
 
 
 def workload_version_name(workload: str, version: str) -> str:
     """KeptnWorkloadVersion name: `<workload name>-<version>` (workload name already `<app>-<wl>`)."""
-    return create_resource_name(MAX_K8S_OBJECT_LENGTH, MIN_KEPTN_NAME_LENGTH, workload, version)
+    return valid_name(
+        create_resource_name(MAX_K8S_OBJECT_LENGTH, MIN_KEPTN_NAME_LENGTH, workload, version)
+    )
 
 
 def multi_workload_app_version(workloads: Iterable[tuple[str, str]]) -> str:
@@ -157,8 +196,10 @@ def child_name(check_type: str, definition: str, parent_uid: str, phase: str) ->
     """
     digest = hashlib.sha256(f"{parent_uid}/{phase}/{definition}".encode()).digest()
     suffix = _CHILD_SUFFIX_BASE + int.from_bytes(digest[:8], "big") % _CHILD_SUFFIX_SPAN
-    return create_resource_name(
-        MAX_K8S_OBJECT_LENGTH, MIN_KEPTN_NAME_LENGTH, check_type, definition, str(suffix)
+    return valid_name(
+        create_resource_name(
+            MAX_K8S_OBJECT_LENGTH, MIN_KEPTN_NAME_LENGTH, check_type, definition, str(suffix)
+        )
     )
 
 

@@ -27,11 +27,13 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from lifecycle.model import CONFIG_MAP, JOB, KEPTN_TASK, KEPTN_TASK_DEFINITION
+from lifecycle.naming import valid_name
 from lifecycle.webhook_validators import parse_duration
 
 __all__ = [
     "DEFAULT_DENO_IMAGE",
     "DEFAULT_PYTHON_IMAGE",
+    "FUNCTION_CONFIG_MAP_PREFIX",
     "RUNNER_CONTAINER",
     "RuntimeImages",
     "TaskDefinitionError",
@@ -41,8 +43,9 @@ __all__ = [
     "job_name",
 ]
 
-DEFAULT_DENO_IMAGE: Final = "keptn/deno-runtime:v3.0.1"
-DEFAULT_PYTHON_IMAGE: Final = "keptn/python-runtime:v1.0.8"
+FUNCTION_CONFIG_MAP_PREFIX: Final = "keptnfn-"
+DEFAULT_DENO_IMAGE: Final = "ghcr.io/keptn/deno-runtime:v3.0.1"
+DEFAULT_PYTHON_IMAGE: Final = "ghcr.io/keptn/python-runtime:v1.0.8"
 RUNNER_CONTAINER: Final = "keptn-function-runner"
 _MOUNT_NAME: Final = "function-mount"
 _MOUNT_PATH: Final[Mapping[str, str]] = {
@@ -94,7 +97,7 @@ class _Source:
 
 def function_config_map_name(definition_name: str) -> str:
     """``keptnfn-<definition>``: the ConfigMap holding a definition's inline code."""
-    return f"keptnfn-{definition_name}"
+    return valid_name(f"{FUNCTION_CONFIG_MAP_PREFIX}{definition_name}")
 
 
 def _runtime(spec: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]] | None:
@@ -202,7 +205,7 @@ def job_name(task: Mapping[str, Any]) -> str:
     """``<task name>-<5 hex chars of sha256(task uid)>``, at most 63 characters."""
     meta = _meta(task)
     suffix = hashlib.sha256(str(meta.get("uid", "")).encode()).hexdigest()[:5]
-    prefix = str(meta.get("name", ""))[: _MAX_JOB_NAME - 6].rstrip("-")
+    prefix = str(meta.get("name", ""))[: _MAX_JOB_NAME - 6].rstrip("-.")
     return f"{prefix}-{suffix}"
 
 

@@ -38,6 +38,10 @@ __all__ = ["OperatorServer", "ServerConfig", "create_app", "server_ssl_context"]
 
 _log = logging.getLogger(__name__)
 MUTATE_POD_PATH: Final = "/mutate-v1-pod"
+MAX_REVIEW_BYTES: Final = 8 * 1024 * 1024
+"""Body limit of every listener: an AdmissionReview carries the object (up to the API server's
+~1.5 MiB request limit; twice that on UPDATE, with oldObject) plus JSON escaping. aiohttp's
+default of 1 MiB answered 413 and, under failurePolicy Ignore, admitted large pods ungated."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +112,7 @@ def create_app(
     middlewares: Iterable[Any] = (),
 ) -> web.Application:
     """An application serving the routes of the parts given (None leaves a part out)."""
-    app = web.Application(middlewares=list(middlewares))
+    app = web.Application(middlewares=list(middlewares), client_max_size=MAX_REVIEW_BYTES)
     if registry is not None:
         metrics_registry = registry
 

@@ -5,7 +5,7 @@ back to); `from_args(args, env)` builds one frozen `RunSettings`. Flag beats env
 default. Nothing here starts anything or touches the network.
 
 Environment (KLT's names): POD_NAMESPACE (Keptn namespace), PROMOTION_TASKS_ENABLED,
-FUNCTION_RUNNER_IMAGE, PYTHON_RUNNER_IMAGE, OTEL_COLLECTOR_URL, KUBECONFIG.
+FUNCTION_RUNNER_IMAGE, PYTHON_RUNNER_IMAGE, OTEL_COLLECTOR_URL, CERT_MANAGER_ENABLED, KUBECONFIG.
 """
 
 from __future__ import annotations
@@ -39,6 +39,13 @@ class RunSettings:
     log_level: str = "INFO"
     cert_dir: Path = Path("/tmp/k8s-webhook-server/serving-certs")
     """Where the webhook's CA, certificate and key live (generated when missing or expiring)."""
+    manage_certs: bool = True
+    """Keep the webhook certificate in the Secret keptn-certs shared by every replica and write
+    its CA into both webhook configurations (CERT_MANAGER_ENABLED, KLT's switch). False: read
+    tls.crt/tls.key mounted into cert_dir by cert-manager.io, whose cainjector writes the
+    caBundle (the cert-manager.io/inject-ca-from annotation)."""
+    cert_poll: float = 60.0
+    """Seconds between checks of the certificate (rotation, a peer's rotation, new files)."""
     webhook_service: str = "lifecycle-webhook-service"
     """Service name in the certificate's DNS names and the deploy/ webhook configurations."""
     webhook_url_host: str | None = None
@@ -96,6 +103,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--bind", default="0.0.0.0", help="address of every listener")
     a("--cert-dir", default="/tmp/k8s-webhook-server/serving-certs")
     a("--webhook-service", default="lifecycle-webhook-service")
+    a(
+        "--manage-certs",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="keep the webhook certificate in the Secret keptn-certs and the caBundle in sync "
+        "(default $CERT_MANAGER_ENABLED, true); --no-manage-certs: cert-manager.io mounts it",
+    )
+    a("--cert-poll-interval", type=float, default=60.0, help="certificate checks, seconds")
     a(
         "--webhook-url-host",
         help="dev/sandbox: register webhooks with url https://HOST:PORT (e.g. 127.0.0.1)",
@@ -159,6 +174,10 @@ def from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None) ->
         log_format=args.log_format,
         log_level=str(args.log_level).upper(),
         cert_dir=Path(args.cert_dir),
+        manage_certs=_bool(env.get("CERT_MANAGER_ENABLED"), True)
+        if args.manage_certs is None
+        else bool(args.manage_certs),
+        cert_poll=float(args.cert_poll_interval),
         webhook_service=args.webhook_service,
         webhook_url_host=host or None,
         webhooks=not args.no_webhooks,

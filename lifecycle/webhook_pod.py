@@ -138,7 +138,9 @@ class PodPlan:
 
 def _app_name(value: str) -> str:
     """KeptnApp names follow CreateResourceName; "_" is not allowed in object names either."""
-    return naming.create_resource_name(_MAX_NAME, _MIN_PART, value).replace("_", "-")
+    return naming.valid_name(
+        naming.create_resource_name(_MAX_NAME, _MIN_PART, value).replace("_", "-")
+    )
 
 
 def _meta(body: Mapping[str, Any]) -> Mapping[str, Any]:

@@ -11,11 +11,14 @@ request: <message>`.
 
 Where a webhook is reached:
 - `clientConfig.url` is used as is;
-- `clientConfig.service` {namespace, name, port (443), path} resolves, in this order, through
-  the sandbox setting `webhook_services` (key `<name>.<namespace>:<port>` or
-  `<name>.<namespace>`, value `host:port`), then the annotation `sandbox.klt.dev/address:
-  host:port` on that Service object. The TLS server name checked is `<name>.<namespace>.svc`,
-  as kube-apiserver checks it, against `clientConfig.caBundle`.
+- `clientConfig.service` {namespace, name, port (443), path} resolves through
+  `sandbox.endpoints` (the setting `webhook_services`, the Service's `sandbox.klt.dev/address`
+  annotation, else its ready endpoint pods, round-robin). The TLS server name checked is
+  `<name>.<namespace>.svc`, as kube-apiserver checks it, against `clientConfig.caBundle`.
+A call that fails (unreachable, TLS, timeout, non-200, bad response) is ignored under
+failurePolicy Ignore and answers 500 `failed calling webhook "<name>": failed to call webhook:
+Post "https://<svc>.<ns>.svc:<port><path>?timeout=<n>s": ...` under Fail. The AdmissionReview
+carries the whole object however big it is, and the requesting user (`sandbox.authn`).
 Webhook configurations themselves are never sent to webhooks (as in Kubernetes).
 """
 
@@ -32,6 +35,8 @@ from typing import Any
 import aiohttp
 
 from sandbox import errors
+from sandbox.authn import CURRENT_USER
+from sandbox.endpoints import ADDRESS_ANNOTATION, ServiceResolver
 from sandbox.patching import apply_json_patch
 from sandbox.resources import ResourceType
 from sandbox.selectors import match_label_selector_object
@@ -39,7 +44,6 @@ from sandbox.store import Store
 
 __all__ = ["ADDRESS_ANNOTATION", "WebhookAdmission"]
 
-ADDRESS_ANNOTATION = "sandbox.klt.dev/address"
 MUTATING = "mutatingwebhookconfigurations.admissionregistration.k8s.io"
 VALIDATING = "validatingwebhookconfigurations.admissionregistration.k8s.io"
 _SKIP_GROUPS = {"admissionregistration.k8s.io"}
@@ -80,12 +84,38 @@ def _rule_matches(rule: dict[str, Any], rt: ResourceType, operation: str, subres
     return False
 
 
+class _CallFailed(ConnectionError):
+    """The webhook could not be reached; `shown` is the URL the error names."""
+
+    def __init__(self, shown: str, detail: str) -> None:
+        super().__init__(detail)
+        self.shown = shown
+
+
+def _failed(name: str, shown: str, timeout: float, exc: BaseException) -> errors.ApiError:
+    """kube-apiserver's 500 for a webhook call that failed under failurePolicy Fail."""
+    if isinstance(exc, TimeoutError):
+        detail = "context deadline exceeded"
+    elif isinstance(exc, aiohttp.ClientConnectorCertificateError | ssl.SSLError):
+        detail = f"tls: failed to verify certificate: {exc}"
+    else:
+        detail = str(exc)
+    if isinstance(exc, _CallFailed):
+        shown = exc.shown
+    call = f'Post "{shown}?timeout={int(timeout)}s": ' if shown else ""
+    return errors.ApiError(
+        500,
+        "InternalError",
+        f'Internal error occurred: failed calling webhook "{name}": failed to call webhook: {call}{detail}',
+    )
+
+
 class WebhookAdmission:
     """Calls the webhooks configured in the store (see module docstring)."""
 
-    def __init__(self, store: Store, services: dict[str, str] | None = None) -> None:
+    def __init__(self, store: Store, resolver: ServiceResolver | None = None) -> None:
         self.store = store
-        self.services = dict(services or {})
+        self.resolver = resolver or ServiceResolver(store)
         self._sessions: dict[str, aiohttp.ClientSession] = {}
         self.calls = 0
 
@@ -153,25 +183,21 @@ class WebhookAdmission:
                 return False
         return True
 
-    def _endpoint(self, hook: dict[str, Any]) -> tuple[str, str | None]:
-        """The URL to post to and the TLS server name to verify (None = from the URL)."""
+    def _endpoint(self, hook: dict[str, Any]) -> tuple[str, str, str | None]:
+        """The URL to post to, the URL the real server would name, the TLS server name."""
         cc = hook.get("clientConfig") or {}
         if cc.get("url"):
-            return str(cc["url"]), None
+            return str(cc["url"]), str(cc["url"]), None
         svc = cc.get("service") or {}
         name, ns = svc.get("name", ""), svc.get("namespace", "")
         port = int(svc.get("port", 443))
         path = svc.get("path") or "/"
-        address = self.services.get(f"{name}.{ns}:{port}") or self.services.get(f"{name}.{ns}")
-        if address is None:
-            entry = self.store.get("services", ns, name)
-            if entry is not None:
-                address = (entry.obj["metadata"].get("annotations") or {}).get(ADDRESS_ANNOTATION)
-        if address is None:
-            raise ConnectionError(
-                f'service "{name}.{ns}:{port}" has no sandbox address (set webhook_services or the {ADDRESS_ANNOTATION} annotation)'
-            )
-        return f"https://{address}{path}", f"{name}.{ns}.svc"
+        shown = f"https://{name}.{ns}.svc:{port}{path}"
+        try:
+            address = self.resolver.resolve(ns, name, port)
+        except ConnectionError as exc:
+            raise _CallFailed(shown, str(exc)) from None
+        return f"https://{address}{path}", shown, f"{name}.{ns}.svc"
 
     def _session(self, ca_bundle: str) -> aiohttp.ClientSession:
         key = hashlib.sha256(ca_bundle.encode()).hexdigest()
@@ -188,7 +214,8 @@ class WebhookAdmission:
     def address(self, client_config: dict[str, Any]) -> tuple[str, str | None]:
         """The URL of a clientConfig (url, or service resolved as for webhooks) and the TLS
         server name to check (None: the URL's host)."""
-        return self._endpoint({"clientConfig": client_config})
+        url, _shown, server_name = self._endpoint({"clientConfig": client_config})
+        return url, server_name  # _CallFailed is a ConnectionError
 
     async def post_json(
         self, client_config: dict[str, Any], body: dict[str, Any], time_limit: float
@@ -233,10 +260,7 @@ class WebhookAdmission:
             "requestResource": gvr,
             "name": name,
             "operation": operation,
-            "userInfo": {
-                "username": "sandbox-admin",
-                "groups": ["system:masters", "system:authenticated"],
-            },
+            "userInfo": CURRENT_USER.get().to_json(),
             "object": obj,
             "oldObject": old,
             "dryRun": dry_run,
@@ -254,8 +278,9 @@ class WebhookAdmission:
         name = hook.get("name", "")
         policy = hook.get("failurePolicy", "Fail")
         timeout = float(hook.get("timeoutSeconds", 10))
+        shown = ""
         try:
-            url, server_name = self._endpoint(hook)
+            url, shown, server_name = self._endpoint(hook)
             session = self._session((hook.get("clientConfig") or {}).get("caBundle", ""))
             self.calls += 1
             async with session.post(
@@ -278,12 +303,7 @@ class WebhookAdmission:
         except (aiohttp.ClientError, TimeoutError, OSError, ValueError, ssl.SSLError) as exc:
             if policy == "Ignore":
                 return None
-            detail = "context deadline exceeded" if isinstance(exc, TimeoutError) else str(exc)
-            raise errors.ApiError(
-                500,
-                "InternalError",
-                f'Internal error occurred: failed calling webhook "{name}": failed to call webhook: {detail}',
-            ) from None
+            raise _failed(name, shown, timeout, exc) from None
 
     @staticmethod
     def _deny(hook: dict[str, Any], response: dict[str, Any]) -> errors.ApiError:

@@ -66,6 +66,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="NAME.NS[:PORT]=HOST:PORT",
         help="where a webhook service reference is served (repeatable)",
     )
+    parser.add_argument(
+        "--pod-address",
+        action="append",
+        default=[],
+        metavar="NS/POD=HOST:PORT",
+        help="loopback address of a pod behind a Service's endpoints (repeatable)",
+    )
     faults = parser.add_argument_group("fault injection")
     faults.add_argument(
         "--error-rate",
@@ -106,10 +113,8 @@ def settings_from_args(args: argparse.Namespace) -> SandboxSettings:
         seed=args.fault_seed,
     )
     faults.check()
-    services = {}
-    for item in args.webhook_service:
-        key, _, address = item.partition("=")
-        services[key] = address
+    services = dict(item.partition("=")[::2] for item in args.webhook_service)
+    pods = dict(item.partition("=")[::2] for item in args.pod_address)
     return SandboxSettings(
         port=args.http_port,
         https_port=args.port,
@@ -122,6 +127,7 @@ def settings_from_args(args: argparse.Namespace) -> SandboxSettings:
         node=not args.no_node,
         faults=faults,
         webhook_services=services,
+        pod_addresses=pods,
     )
 
 

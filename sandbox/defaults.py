@@ -218,6 +218,10 @@ def prepare_update(kind: str, obj: dict[str, Any], custom: bool) -> None:
             _pod_spec(template.setdefault("spec", {}))
     elif kind == "Pod":
         _pod_spec(obj.setdefault("spec", {}))
+    elif kind == "Namespace":
+        # the namespace strategy sets it on every create and update: it cannot be changed
+        labels = obj["metadata"].setdefault("labels", {})
+        labels["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
     elif kind == "CustomResourceDefinition":
         spec = obj.get("spec", {})
         status = obj.setdefault("status", {})

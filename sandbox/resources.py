@@ -102,6 +102,13 @@ class ResourceType:
             }
             if sub == "binding":
                 entry.update(kind="Binding", verbs=["create"])
+            if sub == "token":
+                entry.update(
+                    group="authentication.k8s.io",
+                    version="v1",
+                    kind="TokenRequest",
+                    verbs=["create"],
+                )
             if sub == "scale":
                 entry.update(
                     group="autoscaling",
@@ -138,6 +145,16 @@ def _b(
     )
 
 
+_REVIEWS = (
+    ("authorization.k8s.io", "selfsubjectaccessreviews", "SelfSubjectAccessReview", False),
+    ("authorization.k8s.io", "subjectaccessreviews", "SubjectAccessReview", False),
+    ("authorization.k8s.io", "localsubjectaccessreviews", "LocalSubjectAccessReview", True),
+    ("authorization.k8s.io", "selfsubjectrulesreviews", "SelfSubjectRulesReview", False),
+    ("authentication.k8s.io", "tokenreviews", "TokenReview", False),
+    ("authentication.k8s.io", "selfsubjectreviews", "SelfSubjectReview", False),
+)
+"""Create-only review kinds (served by `sandbox.authapi`, never stored)."""
+
 BUILTINS: tuple[ResourceType, ...] = (
     _b("", "v1", "namespaces", "Namespace", False, ("ns",), status=True),
     _b(
@@ -154,7 +171,7 @@ BUILTINS: tuple[ResourceType, ...] = (
     _b("", "v1", "configmaps", "ConfigMap", short=("cm",)),
     _b("", "v1", "secrets", "Secret"),
     _b("", "v1", "services", "Service", short=("svc",), status=True, categories=("all",)),
-    _b("", "v1", "serviceaccounts", "ServiceAccount", short=("sa",)),
+    _b("", "v1", "serviceaccounts", "ServiceAccount", short=("sa",), subs=("token",)),
     _b("", "v1", "nodes", "Node", False, ("no",), status=True),
     dataclasses.replace(
         _b("events.k8s.io", "v1", "events", "Event", short=("ev",)), stored_as="events"
@@ -209,6 +226,10 @@ BUILTINS: tuple[ResourceType, ...] = (
         "validatingwebhookconfigurations",
         "ValidatingWebhookConfiguration",
         False,
+    ),
+    *(
+        dataclasses.replace(_b(group, "v1", plural, kind, namespaced), verbs=("create",))
+        for group, plural, kind, namespaced in _REVIEWS
     ),
     _b(
         "apiextensions.k8s.io",

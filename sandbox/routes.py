@@ -2,7 +2,7 @@
 
 Discovery (`/version`, `/api`, `/apis`, ...), OpenAPI, health checks, the admin endpoints
 (`/sandbox/faults`, `/sandbox/pods/<ns>/<pod>/log`), and the middleware every request passes:
-bearer-token check (401 Status), fault injection (latency, per-verb errors) and the mapping
+authentication and RBAC (`sandbox.authapi`: 401/403 Status), fault injection (latency, per-verb errors) and the mapping
 of `ApiError` (and unexpected exceptions) to Status bodies. Resource URLs are handled by
 `sandbox.handlers`. It owns no state beyond references to the sandbox's parts.
 """
@@ -18,6 +18,7 @@ from typing import Any
 from aiohttp import web
 
 from sandbox import discovery, errors
+from sandbox.authapi import AuthApi
 from sandbox.faults import Faults, FaultSettings
 from sandbox.handlers import ResourceHandlers, json_response
 from sandbox.resources import Registry
@@ -27,9 +28,28 @@ __all__ = ["Routes"]
 
 log = logging.getLogger(__name__)
 
-_PUBLIC = frozenset({"/version", "/version/", "/healthz", "/livez", "/readyz"})
 _READS = frozenset({"get", "list", "watch"})
 """Verbs an injected 409 Conflict spares (a real API server answers reads with no Conflict)."""
+
+
+MAX_REQUEST_BYTES = 3 * 1024 * 1024
+"""kube-apiserver's --max-request-bytes default for resource writes."""
+
+
+def _check_body_size(request: web.Request) -> None:
+    """413 for a resource write whose body exceeds kube-apiserver's limit."""
+    size = request.content_length
+    if (
+        size is not None
+        and size > MAX_REQUEST_BYTES
+        and request.method in ("POST", "PUT", "PATCH")
+        and request.path.startswith("/api")
+    ):
+        raise errors.ApiError(
+            413,
+            "RequestEntityTooLarge",
+            f"Request entity too large: limit is {MAX_REQUEST_BYTES}",
+        )
 
 
 class Routes:
@@ -38,14 +58,14 @@ class Routes:
     def __init__(
         self,
         *,
-        token: str,
+        auth: AuthApi,
         registry: Registry,
         store: Store,
         faults: Faults,
         resources: ResourceHandlers,
         address: Callable[[], str],
     ) -> None:
-        self.token = token
+        self.auth = auth
         self.registry = registry
         self.store = store
         self.faults = faults
@@ -65,6 +85,7 @@ class Routes:
         r.add_get("/api/", self._api)
         r.add_get("/api/v1", self._core_resources)
         r.add_get("/api/v1/", self._core_resources)
+        self.auth.add_routes(r)
         r.add_route("*", "/api/v1/{tail:.+}", h.core)
         r.add_get("/apis", self._apis)
         r.add_get("/apis/", self._apis)
@@ -83,10 +104,8 @@ class Routes:
     @web.middleware
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
         try:
-            if request.path not in _PUBLIC:
-                auth = request.headers.get("Authorization", "")
-                if auth != "Bearer " + self.token:
-                    raise errors.ApiError(401, "Unauthorized", "Unauthorized")
+            self.auth.guard(request)
+            _check_body_size(request)
             if self.faults.active and request.path.startswith("/api"):
                 await self._inject(request)
             response: web.StreamResponse = await handler(request)

@@ -11,7 +11,9 @@ as the node agent and tests using aiohttp or kubernetes_asyncio with `host=sb.ur
 `sb.https_url` is HTTPS with a throw-away CA (`sb.ca_path`); the kubeconfig names the HTTPS one
 because kubectl (client-go) only sends a bearer token over TLS.
 Every request needs `Authorization: Bearer <token>` except /version, /healthz, /livez and
-/readyz (as for anonymous users on a real cluster); others get 401. Admin endpoints for tests
+/readyz (as for anonymous users on a real cluster); others get 401. `sb.token` is the admin
+(system:masters); ServiceAccount tokens (`sb.service_account_token`, TokenRequest) are
+authorized by RBAC (`sandbox.authapi`, `sandbox.rbac`). Admin endpoints for tests
 and the node agent: `/sandbox/faults` (GET/PUT fault settings) and
 `/sandbox/pods/<ns>/<pod>/log[?container=c]` (PUT replaces, POST appends the text body).
 It never imports lifecycle/ and never listens beyond loopback.
@@ -36,12 +38,18 @@ from aiohttp import web
 
 from sandbox.admission import WebhookAdmission
 from sandbox.aggregation import Aggregator
+from sandbox.authapi import AuthApi
+from sandbox.authn import Authenticator
 from sandbox.crdversions import CrdVersions
+from sandbox.endpoints import ServiceResolver
+from sandbox.escalation import EscalationCheck
 from sandbox.faults import Faults, FaultSettings
 from sandbox.handlers import ResourceHandlers
 from sandbox.persistence import SqlitePersistence
+from sandbox.rbac import BOOTSTRAP
 from sandbox.resources import Registry
 from sandbox.routes import Routes
+from sandbox.serviceaccounts import DefaultServiceAccounts, ServiceAccountAdmission
 from sandbox.store import Store
 from sandbox.tls import ServingCert, make_serving_cert
 from sandbox.verbs import Api, WriteOptions
@@ -70,6 +78,20 @@ def _crd_documents(path: Path) -> list[dict[str, Any]]:
         ]
         cached = _PARSED[path] = (key, docs)
     return cached[1]
+
+
+def _signing_key(data_dir: Path | None) -> bytes:
+    """The key ServiceAccount tokens are signed with (kept in data_dir so they survive a restart)."""
+    if data_dir is None:
+        return secrets.token_bytes(32)
+    path = Path(data_dir) / "sa-signing.key"
+    if path.exists():
+        return path.read_bytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_bytes(32)
+    path.write_bytes(key)
+    path.chmod(0o600)
+    return key
 
 
 def default_crds_dir() -> Path:
@@ -109,7 +131,10 @@ class SandboxSettings:
     faults: FaultSettings = field(default_factory=FaultSettings)
     webhook_services: dict[str, str] = field(default_factory=dict)
     """Service references of webhook configurations -> `host:port` on loopback, keyed
-    `<name>.<namespace>:<port>` (or `<name>.<namespace>` for any port). See `sandbox.admission`."""
+    `<name>.<namespace>:<port>` (or `<name>.<namespace>` for any port). See `sandbox.endpoints`."""
+    pod_addresses: dict[str, str] = field(default_factory=dict)
+    """Pods (`<namespace>/<pod>`) -> `host:port`, for Services that route to their ready pods
+    (also changeable at run time: `sb.admission.resolver.pod_addresses`)."""
 
 
 class Sandbox:
@@ -125,8 +150,14 @@ class Sandbox:
         self.store = Store(history=settings.history, persistence=persistence)
         self.registry = Registry.with_builtins()
         self.faults = Faults(settings.faults)
-        self.admission = WebhookAdmission(self.store, services=settings.webhook_services)
+        resolver = ServiceResolver(self.store, settings.webhook_services, settings.pod_addresses)
+        self.admission = WebhookAdmission(self.store, resolver)
+        self.authn = Authenticator(self.store, self.token, _signing_key(settings.data_dir))
+        self.auth = AuthApi(self.store, self.authn)
         self.api = Api(self.store, self.registry, self.admission)
+        self.api.guards.append(EscalationCheck(self.auth.authz))
+        self.api.plugins.append(ServiceAccountAdmission(self.store))
+        DefaultServiceAccounts(self.store).attach()
         self.handlers = ResourceHandlers(
             api=self.api,
             store=self.store,
@@ -178,7 +209,7 @@ class Sandbox:
         self._restore_crds()
         await self._bootstrap()
         app = Routes(
-            token=self.token,
+            auth=self.auth,
             registry=self.registry,
             store=self.store,
             faults=self.faults,
@@ -256,8 +287,22 @@ class Sandbox:
         self.kubeconfig_path.write_text(yaml.safe_dump(self.kubeconfig()))
         self.kubeconfig_path.chmod(0o600)
 
-    def kubeconfig(self, namespace: str = "default") -> dict[str, Any]:
-        """The kubeconfig document for this sandbox."""
+    def service_account_token(
+        self, namespace: str, name: str, *, expiration_seconds: int = 86400
+    ) -> str:
+        """A bearer token for an existing ServiceAccount, as TokenRequest issues it (RBAC applies)."""
+        token, _ = self.authn.issue(namespace, name, expiration_seconds=expiration_seconds)
+        return token
+
+    def write_kubeconfig(self, path: Path, *, token: str, namespace: str = "default") -> Path:
+        """Write a kubeconfig for this sandbox that authenticates with `token` (e.g. an SA's)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(self.kubeconfig(namespace, token=token)))
+        path.chmod(0o600)
+        return path
+
+    def kubeconfig(self, namespace: str = "default", *, token: str | None = None) -> dict[str, Any]:
+        """The kubeconfig document for this sandbox (the admin token unless `token` is given)."""
         return {
             "apiVersion": "v1",
             "kind": "Config",
@@ -272,7 +317,7 @@ class Sandbox:
                     },
                 }
             ],
-            "users": [{"name": "sandbox", "user": {"token": self.token}}],
+            "users": [{"name": "sandbox", "user": {"token": token or self.token}}],
             "contexts": [
                 {
                     "name": "sandbox",
@@ -297,6 +342,11 @@ class Sandbox:
         for name in _DEFAULT_NAMESPACES:
             if self.store.get("namespaces", "", name) is None:
                 await self.api.create(ns_type, "", {"metadata": {"name": name}})
+        for obj in BOOTSTRAP:
+            rt = self.registry.by_kind(obj["apiVersion"], obj["kind"])
+            assert rt is not None
+            if self.store.get(rt.store_key, "", obj["metadata"]["name"]) is None:
+                await self.api.create(rt, "", json.loads(json.dumps(obj)))
         paths: list[Path] = []
         crds_dir = (
             self.settings.crds_dir if self.settings.crds_dir is not None else default_crds_dir()

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sandbox.errors import gone
+from sandbox.objectmeta import object_too_large
 from sandbox.selectors import Selector
 from sandbox.watchers import Encoder, Entry, Watcher, WatchEvent, dumps
 
@@ -172,10 +173,16 @@ class Store:
         return self.rv
 
     def put(self, key: str, obj: dict[str, Any], event_type: str) -> Entry:
-        """Store `obj` (its metadata.resourceVersion gets the next global value) and publish."""
+        """Store `obj` (its metadata.resourceVersion gets the next global value) and publish.
+
+        An object whose JSON exceeds etcd's request limit is refused (`object_too_large`)."""
+        obj["metadata"]["resourceVersion"] = str(self.rv + 1)
+        raw = dumps(obj)
+        too_large = object_too_large(len(raw))
+        if too_large is not None:
+            raise too_large
         rv = self.next_rv()
-        obj["metadata"]["resourceVersion"] = str(rv)
-        entry = Entry(obj, dumps(obj), rv)
+        entry = Entry(obj, raw, rv)
         old = self._index(key, entry, event_type)
         if self.persistence is not None:
             self.persistence.save(key, entry.namespace, entry.name, entry.raw, rv)

@@ -1,6 +1,6 @@
 """What the API checks on every write, before and after admission.
 
-Decoding (kind, apiVersion, metadata), object names (RFC 1123 subdomains), custom resource
+Decoding (kind, apiVersion, metadata), metadata checks (`sandbox.objectmeta`), custom resource
 pruning/defaulting/validation from the CRD schema, CRD naming, and the comparisons `verbs`
 uses to skip no-op writes and to decide generation bumps. Pure functions; errors are
 `ApiError`s shaped like the real server's.
@@ -8,11 +8,16 @@ uses to skip no-op writes and to decide generation bumps. Pure functions; errors
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
 from sandbox import errors
+from sandbox.objectmeta import (
+    metadata_causes,
+    pod_spec_causes,
+    selector_causes,
+    template_label_causes,
+)
 from sandbox.resources import ResourceType
 from sandbox.schema import Cause, prune_and_default, validate
 from sandbox.selectors import LabelSelector
@@ -25,8 +30,6 @@ __all__ = [
     "validate_crd",
     "validate_object",
 ]
-
-_NAME_RE = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
 
 
 def decode(rt: ResourceType, body: Any) -> dict[str, Any]:
@@ -57,18 +60,10 @@ def prune_custom(rt: ResourceType, obj: dict[str, Any], field_validation: str = 
 
 
 def validate_object(rt: ResourceType, obj: dict[str, Any]) -> None:
-    """Name syntax; the CRD schema of custom resources; for pods and workloads the checks
+    """Name, labels, annotations and data size (`sandbox.objectmeta`); the CRD schema of custom resources; for pods and workloads the checks
     clients trip over (containers, selector matching the template, Job restartPolicy)."""
     name = obj["metadata"].get("name", "")
-    causes = []
-    if not _NAME_RE.match(name) or len(name) > 253:
-        causes.append(
-            (
-                "metadata.name",
-                "FieldValueInvalid",
-                f"Invalid value: \"{name}\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
-            )
-        )
+    causes = metadata_causes(rt.kind, rt.custom, obj)
     if rt.custom:
         causes.extend(validate(rt.schema, obj))
     else:
@@ -93,13 +88,19 @@ def _containers(spec: dict[str, Any], path: str) -> list[Cause]:
 
 
 def _pod(obj: dict[str, Any]) -> list[Cause]:
-    return _containers(obj.get("spec") or {}, "spec")
+    spec = obj.get("spec") or {}
+    return [*_containers(spec, "spec"), *pod_spec_causes(spec, "spec")]
 
 
 def _workload(obj: dict[str, Any]) -> list[Cause]:
     spec = obj.get("spec") or {}
     template = spec.get("template") or {}
-    causes = _containers(template.get("spec") or {}, "spec.template.spec")
+    causes = [
+        *template_label_causes(obj),
+        *_containers(template.get("spec") or {}, "spec.template.spec"),
+        *pod_spec_causes(template.get("spec") or {}, "spec.template.spec"),
+        *selector_causes(obj),
+    ]
     selector = spec.get("selector")
     if obj.get("kind") != "Job" or spec.get("manualSelector"):
         if not selector:
@@ -129,6 +130,7 @@ def _workload(obj: dict[str, Any]) -> list[Cause]:
 
 _BUILTIN_CHECKS: dict[str, Callable[[dict[str, Any]], list[Cause]]] = {
     "Pod": _pod,
+    "Service": selector_causes,
     "Deployment": _workload,
     "ReplicaSet": _workload,
     "StatefulSet": _workload,

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import copy
 import json
-import random
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -28,9 +28,11 @@ from sandbox import errors
 from sandbox.apply import apply_config, managed_entry, merge_managed
 from sandbox.defaults import prepare_create, prepare_update
 from sandbox.gc import GarbageCollector, now_rfc3339, propagation_policy
+from sandbox.objectmeta import generate_name
 from sandbox.patching import apply_patch
 from sandbox.resources import Registry, ResourceType
 from sandbox.store import Entry, Store
+from sandbox.updates import validate_update
 from sandbox.validation import (
     decode,
     prune_custom,
@@ -41,9 +43,6 @@ from sandbox.validation import (
 )
 
 __all__ = ["Admission", "Api", "WriteOptions"]
-
-_SUFFIX_CHARS = "bcdfghjklmnpqrstvwxz2456789"
-
 
 _ATTEMPTS = 5
 """Writes without a client resourceVersion are redone this often when they race (see _write)."""
@@ -99,6 +98,11 @@ class Api:
         self.registry = registry
         self.admission = admission
         self.gc = GarbageCollector(store, self._namespaced_key)
+        self.plugins: list[Callable[[ResourceType, str, str, dict[str, Any]], None]] = []
+        """Built-in admission plugins, `(rt, operation, namespace, obj)`, run before the
+        mutating webhooks (e.g. ServiceAccount)."""
+        self.guards: list[Callable[[ResourceType, str, dict[str, Any]], None]] = []
+        """Checks run on every create and update just before storage (e.g. RBAC escalation)."""
 
     def _namespaced_key(self, key: str) -> bool:
         rt = self.registry.by_store_key(key)
@@ -153,7 +157,7 @@ class Api:
                         )
                     ],
                 )
-            meta["name"] = meta["generateName"] + "".join(random.choices(_SUFFIX_CHARS, k=5))
+            meta["name"] = generate_name(str(meta["generateName"]))
         self._check_namespace(rt, namespace, "CREATE")
         for k in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):
             meta.pop(k, None)
@@ -168,6 +172,8 @@ class Api:
             meta["managedFields"] = [
                 managed_entry(opts.field_manager, "Update", rt.api_version, obj, rt.strategic)
             ]
+        for plugin in self.plugins:
+            plugin(rt, "CREATE", namespace, obj)
         if self.admission is not None:
             obj = await self.admission.mutate(rt, "CREATE", "", namespace, obj, None, opts.dry_run)
             prune_custom(rt, obj)
@@ -176,6 +182,8 @@ class Api:
             validate_crd(obj)
         if self.admission is not None:
             await self.admission.validate(rt, "CREATE", "", namespace, obj, None, opts.dry_run)
+        for guard in self.guards:
+            guard(rt, namespace, obj)
         if self.store.get(rt.store_key, namespace, obj["metadata"]["name"]) is not None:
             raise errors.already_exists(rt.plural, rt.group, obj["metadata"]["name"])
         if opts.dry_run:
@@ -307,10 +315,13 @@ class Api:
             )
             prune_custom(rt, obj)
         validate_object(rt, obj)
+        validate_update(rt, obj, old.obj, subresource)
         if self.admission is not None:
             await self.admission.validate(
                 rt, "UPDATE", subresource, namespace, obj, old.obj, opts.dry_run
             )
+        for guard in self.guards:
+            guard(rt, namespace, obj)
         gen = old_meta.get("generation")
         if gen is not None:
             if subresource != "status" and spec_part(obj, rt.has_status) != spec_part(

@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import functools
 import logging
 import random
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -39,10 +40,12 @@ __all__ = [
     "WEBHOOKS_MANIFEST",
     "KubeAdmissionStore",
     "register_webhooks",
+    "retry_transient",
     "webhook_configurations",
 ]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 WEBHOOKS_MANIFEST = Path(__file__).resolve().parents[2] / "deploy" / "operator" / "webhooks.yaml"
 MUTATING = model.ResourceKind(
@@ -176,47 +179,67 @@ async def register_webhooks(
     for body in webhook_configurations(
         ca_bundle=ca_bundle, url_base=url_base, keptn_namespace=keptn_namespace
     ):
-        delay = 0.05
-        async with asyncio.timeout(give_up_after):
-            while True:
-                try:
-                    await _register_one(
-                        client, body, in_cluster=url_base is None, ca_bundle=ca_bundle
-                    )
-                    break
-                except Transient as exc:  # the API server hiccups at start: retry, do not exit
-                    log.info(
-                        "registering %s: %s; retry in %.2fs", body["metadata"]["name"], exc, delay
-                    )
-                    await asyncio.sleep(delay * random.uniform(0.5, 1.0))
-                    delay = min(delay * 2, 2.0)
+        await retry_transient(
+            functools.partial(
+                _register_one, client, body, in_cluster=url_base is None, ca_bundle=ca_bundle
+            ),
+            f"registering {body['metadata']['name']}",
+            give_up_after=give_up_after,
+        )
+
+
+async def retry_transient(
+    call: Callable[[], Awaitable[T]], what: str, *, give_up_after: float = 60.0
+) -> T:
+    """``call()``, again after Transient errors (the API server hiccups at start) with jittered
+    backoff, for up to ``give_up_after`` seconds (then TimeoutError); other errors raise."""
+    delay = 0.05
+    async with asyncio.timeout(give_up_after):
+        while True:
+            try:
+                return await call()
+            except Transient as exc:
+                log.info("%s: %s; retry in %.2fs", what, exc, delay)
+                await asyncio.sleep(delay * random.uniform(0.5, 1.0))
+                delay = min(delay * 2, 2.0)
 
 
 async def _register_one(
     client: KubeClient, body: Body, *, in_cluster: bool, ca_bundle: str
 ) -> None:
+    """Merge-patch one configuration (conditional on the resourceVersion read; 409 -> re-read).
+
+    Only ``get`` and ``patch`` are used in-cluster, the verbs deploy/operator/rbac.yaml grants on
+    the two configurations; a configuration that is not installed is reported, never created
+    (``create`` cannot be limited by name). Dev/sandbox mode (``url_base``) may create it.
+    """
     kind = MUTATING if body["kind"] == MUTATING.kind else VALIDATING
     name = body["metadata"]["name"]
     for _ in range(5):
         try:
             current = await client.get(kind, name)
         except NotFound:
+            if in_cluster:
+                log.error(
+                    "%s %s is not installed: apply deploy/ (kubectl apply -k)", kind.kind, name
+                )
+                return
             try:
                 await client.create(kind, copy.deepcopy(body))
                 break
             except AlreadyExists:
                 continue
-        if in_cluster:
-            desired = copy.deepcopy(current)
-            for hook in desired.get("webhooks") or ():
-                hook.setdefault("clientConfig", {})["caBundle"] = ca_bundle
-        else:
-            desired = copy.deepcopy(body)
-            desired["metadata"]["resourceVersion"] = current["metadata"].get("resourceVersion")
-        if desired == current:
+        hooks = copy.deepcopy(current.get("webhooks") if in_cluster else body.get("webhooks"))
+        for hook in hooks or ():
+            hook.setdefault("clientConfig", {})["caBundle"] = ca_bundle
+        if hooks == current.get("webhooks"):
             break
+        patch = {
+            "metadata": {"resourceVersion": current["metadata"].get("resourceVersion")},
+            "webhooks": hooks,
+        }
         try:
-            await client.replace(kind, desired)
+            await client.patch(kind, name, patch)
             break
         except Conflict:
             continue

@@ -26,6 +26,7 @@ from lifecycle.kube.events import EventRecorder
 from lifecycle.kube.informer import Informer, owner_uids
 from lifecycle.machine import MachineConfig
 from lifecycle.model import ResourceKind
+from lifecycle.runtimes import DEFAULT_DENO_IMAGE, DEFAULT_PYTHON_IMAGE
 from lifecycle.telemetry import Telemetry
 from tracing.spans import SpanSink
 
@@ -128,9 +129,9 @@ class OperatorSettings:
     """Only watch this namespace (None: cluster-wide)."""
     workers: int = 4
     """Concurrent reconciles per controller."""
-    deno_runner_image: str = "keptn/deno-runtime:v3.0.1"
+    deno_runner_image: str = DEFAULT_DENO_IMAGE
     """FUNCTION_RUNNER_IMAGE: image of deno tasks."""
-    python_runner_image: str = "keptn/python-runtime:v1.0.8"
+    python_runner_image: str = DEFAULT_PYTHON_IMAGE
     """PYTHON_RUNNER_IMAGE: image of python tasks."""
     promotion_tasks_enabled: bool = False
     """PROMOTION_TASKS_ENABLED: run the AppVersion's PromotionTasks phase."""

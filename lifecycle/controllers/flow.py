@@ -47,7 +47,7 @@ from lifecycle.kube.events import EventRecorder, format_message
 from lifecycle.logs import bind_phase
 from lifecycle.machine import ROOT_KEY, Decision, Snapshot, apply_merge_patch, decide
 from lifecycle.model import ResourceKind
-from lifecycle.naming import workload_version_name
+from lifecycle.naming import label_value, workload_version_name
 from lifecycle.phases import LONG_NAMES, Phase, State
 from tracing.spans import export_phase_span
 
@@ -235,7 +235,7 @@ def _labels(obj: Mapping[str, Any]) -> dict[str, str]:
         labels["keptn.sh/workload"] = str(spec["workloadName"])
     if spec.get("version"):
         labels["keptn.sh/version"] = str(spec["version"])
-    return {k: v[:63] for k, v in labels.items() if v}
+    return {k: label_value(v) for k, v in labels.items() if label_value(v)}
 
 
 class FlowExecutor:

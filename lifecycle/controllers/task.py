@@ -52,11 +52,11 @@ from lifecycle.kube import (
 from lifecycle.naming import format_time, parse_time
 from lifecycle.phases import LONG_NAMES, Phase, State
 from lifecycle.runtimes import (
+    FUNCTION_CONFIG_MAP_PREFIX,
     RuntimeImages,
     TaskDefinitionError,
     build_job,
     function_config_map,
-    function_config_map_name,
     job_name,
 )
 from tracing.spans import export_child_span
@@ -69,7 +69,7 @@ COMPONENT: Final = "keptntask-controller"
 Body = dict[str, Any]
 _SUCCESS_CONDITIONS: Final = ("Complete", "SuccessCriteriaMet")
 _FAILURE_CONDITIONS: Final = ("Failed", "FailureTarget")
-_CODE_PREFIX: Final = function_config_map_name("")
+_CODE_PREFIX: Final = FUNCTION_CONFIG_MAP_PREFIX
 
 
 def job_outcome(job: Mapping[str, Any]) -> tuple[State, str, str] | None:

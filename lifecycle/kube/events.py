@@ -64,10 +64,14 @@ def micro_time(t: datetime) -> str:
     return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+_MAX_NAME = 253
+
+
 def event_name(obj_name: str, uid: str, key: str) -> str:
     """The deterministic Event name for a keyed emission."""
     digest = hashlib.sha256((uid + key).encode()).hexdigest()[:16]
-    return f"{obj_name}.{digest}"
+    # `<obj>.<hex>` stays a valid name of at most 253 characters: the object's part is trimmed.
+    return f"{obj_name[: _MAX_NAME - len(digest) - 1].rstrip('-.')}.{digest}"
 
 
 # KLT's GetEventAnnotations per kind: annotation key -> path in the object.

@@ -19,7 +19,9 @@ import pytest
 import yaml
 
 from lifecycle import settings as operator_settings
+from lifecycle.certs import dns_names
 from lifecycle.controllers.context import KINDS
+from lifecycle.runtimes import DEFAULT_DENO_IMAGE, DEFAULT_PYTHON_IMAGE
 from lifecycle.server import MUTATE_POD_PATH
 from lifecycle.webhook_validators import VALIDATORS
 from sandbox.server import Sandbox
@@ -132,14 +134,37 @@ def test_webhook_configuration_matches_what_the_operator_serves() -> None:
         assert (
             hook["failurePolicy"] == "Ignore"
         )  # KLT #1828: an absent operator must not freeze a cluster
-        assert hook["sideEffects"] == "None"
+        assert hook["sideEffects"] == "NoneOnDryRun"  # dry-run requests write nothing
         assert hook["clientConfig"]["service"]["name"] == "lifecycle-webhook-service"
+    # KLT's selector: by namespace name only (the opt-in annotation is invisible to selectors)
     selector = mutating[0]["namespaceSelector"]["matchExpressions"]
-    assert {
-        "key": "keptn.sh/lifecycle-toolkit",
-        "operator": "In",
-        "values": ["enabled"],
-    } in selector
+    assert {e["key"] for e in selector} == {"control-plane", "kubernetes.io/metadata.name"}
+    excluded = {v for e in selector if e["operator"] == "NotIn" for v in e["values"]}
+    assert {"kube-system", "kube-public", "kube-node-lease", "keptn-system"} <= excluded
+    for config in webhooks.values():
+        annotations = config["metadata"]["annotations"]
+        assert annotations["cert-manager.io/inject-ca-from"] == "keptn-system/keptn-certs"
+
+
+def test_runner_images_are_klts_and_the_operators_defaults() -> None:
+    deployment = _docs(DEPLOY / "operator" / "deployment.yaml")[0]
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["FUNCTION_RUNNER_IMAGE"] == DEFAULT_DENO_IMAGE
+    assert env["PYTHON_RUNNER_IMAGE"] == DEFAULT_PYTHON_IMAGE
+    assert DEFAULT_DENO_IMAGE.startswith("ghcr.io/keptn/deno-runtime:")
+    assert DEFAULT_PYTHON_IMAGE.startswith("ghcr.io/keptn/python-runtime:")
+
+
+def test_service_monitor_keeps_the_operators_namespace_label() -> None:
+    monitor = _docs(DEPLOY / "prometheus" / "servicemonitor.yaml")[0]
+    assert all(e["honorLabels"] is True for e in monitor["spec"]["endpoints"])
+    metrics = next(
+        d
+        for d in _docs(DEPLOY / "operator" / "service.yaml")
+        if d["metadata"]["name"] == "lifecycle-operator-metrics-service"
+    )
+    assert metrics["spec"]["clusterIP"] == "None"  # DNS names every replica (prometheus.yml)
 
 
 def test_deployment_flags_and_ports_are_the_operators() -> None:
@@ -196,3 +221,24 @@ def test_dockerfile_entrypoint_is_the_cli() -> None:
     text = (ROOT / "Dockerfile").read_text()
     assert 'ENTRYPOINT ["klt"]' in text
     assert shlex.split(text.splitlines()[-1].removeprefix("CMD "))  # a parsable CMD line
+
+
+async def test_cert_manager_variant_renders_and_switches_the_operator_off(tmp_path: Path) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        "kubectl", "kustomize", str(ROOT / "examples" / "cert-manager"),
+        env={**os.environ, "HOME": str(tmp_path)},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, err.decode()
+    texts = [t for t in out.decode().split("\n---\n") if "kind: CustomResourceDefinition" not in t]
+    docs = {(d["kind"], d["metadata"]["name"]): d for d in map(yaml.safe_load, texts) if d}
+    pod = docs[("Deployment", "lifecycle-operator")]["spec"]["template"]["spec"]
+    env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+    assert env["CERT_MANAGER_ENABLED"] == "false"
+    assert pod["volumes"][0]["secret"]["secretName"] == "keptn-certs"
+    certificate = docs[("Certificate", "keptn-certs")]["spec"]
+    assert certificate["secretName"] == "keptn-certs"
+    assert set(certificate["dnsNames"]) <= set(
+        dns_names("lifecycle-webhook-service", "keptn-system")
+    )

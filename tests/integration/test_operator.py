@@ -113,12 +113,13 @@ async def test_in_cluster_registration_only_sets_the_ca_bundle(tmp_path: Path) -
         assert hook["failurePolicy"] == "Fail"
         keys = [e["key"] for e in hook["namespaceSelector"]["matchExpressions"]]
         assert "keptn.sh/lifecycle-toolkit" not in keys  # the mutator checks label or annotation
-        names = next(
-            e
+        excluded = [
+            v
             for e in hook["namespaceSelector"]["matchExpressions"]
-            if e["key"] == "kubernetes.io/metadata.name"
-        )
-        assert "keptn" in names["values"] and "keptn-system" not in names["values"]
+            if e["key"] == "kubernetes.io/metadata.name" and e["operator"] == "NotIn"
+            for v in e["values"]
+        ]
+        assert "keptn" in excluded and "keptn-system" not in excluded
     finally:
         await client.close()
         await sb.stop()

@@ -11,9 +11,11 @@ Must not: import anything of the operator (the point is a separate process).
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import socket
 import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import aiohttp
@@ -42,10 +44,19 @@ class OperatorProcess:
         webhooks: bool = True,
         trace_file: Path | None = None,
         lease: tuple[float, float, float] | None = None,
+        flags: Callable[[OperatorProcess], list[str]] | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
-        """``lease``: (lease duration, renew deadline, retry period) in seconds, else the defaults."""
+        """``lease``: (lease duration, renew deadline, retry period) in seconds, else the defaults.
+
+        ``flags``: build the operator's flags from this object (its ports, ``work_dir``) instead
+        of the defaults below (tests/cluster runs deploy/'s own args); ``env`` is added to the
+        process's environment.
+        """
         self.identity = identity
         self.webhook_port, self.metrics_port, self.probe_port = (free_port() for _ in range(3))
+        self.work_dir = work_dir
+        self.env = {**os.environ, **env} if env is not None else None
         work_dir.mkdir(parents=True, exist_ok=True)
         self.args = [
             sys.executable, "-m", "lifecycle.cli", "operator",
@@ -60,6 +71,8 @@ class OperatorProcess:
             "--log-level", "WARNING",
             "--leader-elect" if leader_elect else "--no-leader-elect",
         ]  # fmt: skip
+        if flags is not None:
+            self.args = [*self.args[:4], *flags(self)]
         if not webhooks:
             self.args.append("--no-webhooks")
         if trace_file is not None:
@@ -79,7 +92,9 @@ class OperatorProcess:
 
     async def start(self) -> None:
         with self.log.open("ab") as out:
-            self.proc = await asyncio.create_subprocess_exec(*self.args, stdout=out, stderr=out)
+            self.proc = await asyncio.create_subprocess_exec(
+                *self.args, stdout=out, stderr=out, env=self.env
+            )
         self.starts += 1
 
     async def wait_ready(self, within: float = 30.0) -> None:

@@ -16,7 +16,7 @@ from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from sandbox.server import Sandbox
-from sandbox.tls import make_serving_cert
+from sandbox.tls import ServingCert, make_serving_cert
 from tests.sandbox.conftest import FIXTURES, GROUP, PLURAL, VERSION, widget
 
 
@@ -67,7 +67,14 @@ class Hook:
 async def hook(tmp_path: Path) -> AsyncIterator[Hook]:
     cert = make_serving_cert(tmp_path / "pki", hosts=("127.0.0.1", "hook.default.svc"))
     h = Hook(ca_bundle=base64.b64encode(cert.ca_pem).decode())
-    app = web.Application()
+    runner = await serve(h, cert)
+    yield h
+    await runner.cleanup()
+
+
+async def serve(h: Hook, cert: ServingCert) -> web.AppRunner:
+    """Serve `h` over HTTPS with `cert` on a free loopback port (sets `h.port`)."""
+    app = web.Application(client_max_size=8 * 1024 * 1024)
     app.router.add_post("/mutate", h.handle)
     app.router.add_post("/validate", h.handle)
     runner = web.AppRunner(app, access_log=None)
@@ -75,8 +82,7 @@ async def hook(tmp_path: Path) -> AsyncIterator[Hook]:
     site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=cert.server_context())
     await site.start()
     h.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield h
-    await runner.cleanup()
+    return runner
 
 
 def _config(kind: str, hook: Hook, path: str, resources: list[str], **extra: Any) -> dict[str, Any]:

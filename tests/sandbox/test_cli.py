@@ -46,6 +46,8 @@ def test_flags_become_settings(tmp_path: Path) -> None:
         "--no-node",
         "--webhook-service",
         "hook.system:443=127.0.0.1:9443",
+        "--pod-address",
+        "system/op-0=127.0.0.1:9444",
     )
     s = settings_from_args(args)
     assert s.crds_dir == FIXTURES and s.data_dir == tmp_path and s.pod_start_delay == 0
@@ -57,6 +59,7 @@ def test_flags_become_settings(tmp_path: Path) -> None:
     )
     assert not s.node
     assert s.webhook_services == {"hook.system:443": "127.0.0.1:9443"}
+    assert s.pod_addresses == {"system/op-0": "127.0.0.1:9444"}
     with pytest.raises(ValueError):
         settings_from_args(_parse("--error-rate", "nope=1"))
 

@@ -38,7 +38,8 @@ async def test_strategic_merge_keyed_lists(kube: client.ApiClient) -> None:
         "default",
         {
             "spec": {
-                "containers": [{"name": "a", "env": [{"name": "Y", "value": "2"}]}],
+                # a pod's containers may only change their image (as on a real server)
+                "containers": [{"name": "a", "image": "img:3"}],
                 "schedulingGates": [{"name": "keptn", "$patch": "delete"}],
             },
             "metadata": {
@@ -50,10 +51,28 @@ async def test_strategic_merge_keyed_lists(kube: client.ApiClient) -> None:
     )
     containers = {c.name: c for c in patched.spec.containers}
     assert set(containers) == {"a", "b"}
-    assert containers["a"].image == "img:1"
-    assert [(e.name, e.value) for e in containers["a"].env] == [("X", "1"), ("Y", "2")]
+    assert (containers["a"].image, containers["b"].image) == ("img:3", "img:2")
+    assert [(e.name, e.value) for e in containers["a"].env] == [("X", "1")]
     assert [g.name for g in patched.spec.scheduling_gates] == ["other"]
     assert [r.uid for r in patched.metadata.owner_references] == ["u1", "u2"]
+    # nested keyed lists (env by name) merge too, where the spec may change: a pod template
+    apps = client.AppsV1Api(kube)
+    template = {"metadata": {"labels": {"app": "p"}}, "spec": POD["spec"]}
+    await apps.create_namespaced_deployment(
+        "default",
+        {
+            "metadata": {"name": "p"},
+            "spec": {"selector": {"matchLabels": {"app": "p"}}, "template": template},
+        },
+    )
+    patch = {"containers": [{"name": "a", "env": [{"name": "Y", "value": "2"}]}]}
+    deployment = await apps.patch_namespaced_deployment(
+        "p", "default", {"spec": {"template": {"spec": patch}}}
+    )
+    containers = {c.name: c for c in deployment.spec.template.spec.containers}
+    assert set(containers) == {"a", "b"}
+    assert containers["a"].image == "img:1"
+    assert [(e.name, e.value) for e in containers["a"].env] == [("X", "1"), ("Y", "2")]
 
 
 async def test_json_patch_and_test_failure(kube: client.ApiClient) -> None:

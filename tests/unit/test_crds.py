@@ -70,6 +70,8 @@ def _junctor_branches(node: dict[str, Any]) -> Iterator[dict[str, Any]]:
 def _manifests() -> list[tuple[str, dict[str, Any]]]:
     docs = []
     for file in sorted(EXAMPLES.rglob("*.yaml")):
+        if file.name == "kustomization.yaml":
+            continue  # a kustomize overlay (examples/cert-manager), not a manifest
         for index, doc in enumerate(yaml.safe_load_all(file.read_text(encoding="utf-8"))):
             if doc is not None:
                 docs.append((f"{file.relative_to(EXAMPLES)}#{index}", doc))
