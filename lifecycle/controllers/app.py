@@ -7,6 +7,13 @@ creation) + appName + previousVersion, with a controller ownerReference to the a
 AppVersions of the same version string and older generations with `machine.deprecate`,
 carried out by the shared FlowExecutor (events, status patch, spans, metrics).
 
+KLT users apply a KeptnApp and its KeptnAppContext together: an app with no context yet gets
+its AppVersion only after the context settle window (lifecycle.controllers.windows; a context
+arriving wakes the app at once), and then a Normal `AppContextNotFound` Event on the AppVersion
+says it runs without app-level checks. A generation > 1 (revision bump) first retries the app's
+Failed WorkloadVersions (lifecycle.controllers.retry). A create the API server refuses emits
+KLT's `CreateAppVersionFailed`.
+
 Invariants: names are deterministic, so a replay after a crash meets AlreadyExists and emits no
 second Event. Completed AppVersions keep their outcome. Must not: deprecate other versions.
 """
@@ -16,19 +23,24 @@ from __future__ import annotations
 from typing import Any
 
 from lifecycle import model
-from lifecycle.actions import Creation, creation_event
+from lifecycle.actions import Creation, EmitEvent, EventType, creation_event
 from lifecycle.controllers.context import OperatorContext
 from lifecycle.controllers.flow import FlowExecutor, emit, is_completed, owner_reference
+from lifecycle.controllers.retry import retry_failed_workloads
+from lifecycle.controllers.windows import CONTEXT_SETTLE, window_end
 from lifecycle.kube.controller import Controller, ObjectKey, Result, owner_keys, self_key
-from lifecycle.kube.errors import AlreadyExists
+from lifecycle.kube.errors import AlreadyExists, BadRequest, Invalid
 from lifecycle.machine import deprecate
 from lifecycle.naming import app_version_name
+from lifecycle.phases import Phase
 
-__all__ = ["COMPONENT", "CONTEXT_FIELDS", "setup"]
+__all__ = ["COMPONENT", "CONTEXT_FIELDS", "NO_CONTEXT_REASON", "setup"]
 
 COMPONENT = "keptnapp-controller"
 
 Body = dict[str, Any]
+
+NO_CONTEXT_REASON = "AppContextNotFound"
 
 CONTEXT_FIELDS = (
     "preDeploymentTasks",
@@ -59,7 +71,14 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         name = app_version_name(key.name, version, generation)
         current = versions.get(key.namespace, name)
         if current is None:
-            context = (contexts.get(key.namespace, key.name) or {}).get("spec") or {}
+            found = contexts.get(key.namespace, key.name)
+            if found is None and ctx.now() < (
+                settled := window_end([app], CONTEXT_SETTLE, ctx.now())
+            ):
+                return Result(requeue_at=settled)  # its KeptnAppContext may be on its way
+            context = (found or {}).get("spec") or {}
+            if generation > 1:
+                await retry_failed_workloads(ctx, COMPONENT, app)
             previous = str(status.get("currentVersion") or "")
             body: Body = {
                 "apiVersion": model.KEPTN_APP_VERSION.api_version,
@@ -83,9 +102,14 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
                 current = await ctx.client.create(model.KEPTN_APP_VERSION, body, key.namespace)
             except AlreadyExists:  # our cache lags a create of an earlier reconcile
                 current = await ctx.client.get(model.KEPTN_APP_VERSION, name, key.namespace)
+            except (Invalid, BadRequest) as exc:  # permanent: say so (KLT's reason), once
+                emit(ctx, COMPONENT, body, _create_failed(name, exc))
+                return None
         if not (current.get("status") or {}).get("startTime"):
             # keyed: re-emitted after a crash between create and Event, written once
             emit(ctx, COMPONENT, current, creation_event(Creation.APP_VERSION, name))
+            if contexts.get(key.namespace, key.name) is None:
+                emit(ctx, COMPONENT, current, _no_context(key.name))
         if status.get("currentVersion") != version:
             await ctx.client.patch_status(
                 model.KEPTN_APP, key.name, {"status": {"currentVersion": version}}, key.namespace
@@ -101,4 +125,25 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     controller: Controller[ObjectKey] = Controller("keptnapp", reconcile, ctx.settings.workers)
     controller.watch(ctx.informer(model.KEPTN_APP), self_key)
     controller.watch(ctx.informer(model.KEPTN_APP_VERSION), owner_keys("KeptnApp"))
+    controller.watch(ctx.informer(model.KEPTN_APP_CONTEXT), self_key)  # same name as its app
     return controller
+
+
+def _no_context(app: str) -> EmitEvent:
+    return EmitEvent(
+        NO_CONTEXT_REASON,
+        EventType.NORMAL,
+        Phase.CREATE_APP_VERSION,
+        f"no KeptnAppContext {app}: no app-level tasks or evaluations run for this version",
+        NO_CONTEXT_REASON,
+    )
+
+
+def _create_failed(name: str, exc: Exception) -> EmitEvent:
+    return EmitEvent(
+        "CreateAppVersionFailed",
+        EventType.WARNING,
+        Phase.CREATE_APP_VERSION,
+        f"Could not create KeptnAppVersion: {exc}",
+        f"CreateAppVersionFailed/{name}",
+    )
