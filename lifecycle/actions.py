@@ -32,6 +32,7 @@ __all__ = [
     "OpenGate",
     "PhaseEnded",
     "creation_event",
+    "creation_failed_event",
 ]
 
 
@@ -135,6 +136,19 @@ _CREATION_PHASES = {
     Creation.WORKLOAD: (Phase.CREATE_WORKLOAD, "KeptnWorkload"),
     Creation.WORKLOAD_INSTANCE: (Phase.CREATE_WORKLOAD_VERSION, "KeptnWorkloadVersion"),
 }
+
+
+def creation_failed_event(what: Creation, name: str, error: object) -> EmitEvent:
+    """KLT's Warning `<CreatePhase>Failed` for a create the API server refused (key: reason/name)."""
+    phase, kind = _CREATION_PHASES[what]
+    reason = f"{phase}Failed"
+    return EmitEvent(
+        reason=reason,
+        type=EventType.WARNING,
+        phase=phase,
+        text=f"could not create {kind}: {error}",
+        key=f"{reason}/{name}",
+    )
 
 
 def creation_event(what: Creation, name: str) -> EmitEvent:

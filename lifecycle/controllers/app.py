@@ -23,7 +23,13 @@ from __future__ import annotations
 from typing import Any
 
 from lifecycle import model
-from lifecycle.actions import Creation, EmitEvent, EventType, creation_event
+from lifecycle.actions import (
+    Creation,
+    EmitEvent,
+    EventType,
+    creation_event,
+    creation_failed_event,
+)
 from lifecycle.controllers.context import OperatorContext
 from lifecycle.controllers.flow import FlowExecutor, emit, is_completed, owner_reference
 from lifecycle.controllers.retry import retry_failed_workloads
@@ -103,7 +109,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             except AlreadyExists:  # our cache lags a create of an earlier reconcile
                 current = await ctx.client.get(model.KEPTN_APP_VERSION, name, key.namespace)
             except (Invalid, BadRequest) as exc:  # permanent: say so (KLT's reason), once
-                emit(ctx, COMPONENT, body, _create_failed(name, exc))
+                emit(ctx, COMPONENT, body, creation_failed_event(Creation.APP_VERSION, name, exc))
                 return None
         if not (current.get("status") or {}).get("startTime"):
             # keyed: re-emitted after a crash between create and Event, written once
@@ -119,7 +125,11 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             if old is not None and not is_completed(old):
                 decision = deprecate(old, ctx.now())
                 if decision.status or decision.actions:
-                    await executor.execute(old, decision)
+                    try:
+                        await executor.execute(old, decision)
+                    except Exception:  # KLT's Event on the app, then retried with backoff
+                        emit(ctx, COMPONENT, app, _deprecate_failed(str(old["metadata"]["name"])))
+                        raise
         return None
 
     controller: Controller[ObjectKey] = Controller("keptnapp", reconcile, ctx.settings.workers)
@@ -139,11 +149,11 @@ def _no_context(app: str) -> EmitEvent:
     )
 
 
-def _create_failed(name: str, exc: Exception) -> EmitEvent:
+def _deprecate_failed(name: str) -> EmitEvent:
     return EmitEvent(
-        "CreateAppVersionFailed",
+        "DeprecateAppVersionFailed",
         EventType.WARNING,
-        Phase.CREATE_APP_VERSION,
-        f"Could not create KeptnAppVersion: {exc}",
-        f"CreateAppVersionFailed/{name}",
+        Phase.DEPRECATE_APP_VERSION,
+        f"could not deprecate outdated revisions of KeptnAppVersion: {name}",
+        "",
     )

@@ -228,6 +228,14 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         if fields["overallStatus"] == State.FAILED.value:
             # before the write: keyed, so a retried write cannot emit it twice, and whoever sees
             # the Failed status finds the Event at least in flight
+            text = "retryCount exceeded"
+            emit(
+                ev,
+                "ReconcileEvaluationReconcileTimeout",
+                Phase.RECONCILE_EVALUATION,
+                text,
+                key="timeout",
+            )
             emit(
                 ev,
                 "ReconcileEvaluationFailed",

@@ -41,12 +41,13 @@ from lifecycle.actions import (
 from lifecycle.controllers.context import OperatorContext
 from lifecycle.kube.client import Body
 from lifecycle.kube.controller import ObjectKey, Result, key_of
-from lifecycle.kube.errors import AlreadyExists, BadRequest, Invalid, NotFound
+from lifecycle.kube.errors import AlreadyExists, BadRequest, Conflict, Invalid, NotFound
 from lifecycle.kube.events import EventRecorder, format_message
 from lifecycle.machine import ROOT_KEY, Decision, Snapshot, apply_merge_patch, decide
 from lifecycle.model import ResourceKind
 from lifecycle.naming import workload_version_name
 from lifecycle.phases import LONG_NAMES, Phase, State
+from lifecycle.runtimes import task_metadata
 from tracing.spans import export_phase_span
 
 __all__ = [
@@ -222,7 +223,7 @@ def emit(
         event.reason,
         message,
         annotations=event_annotations(obj, str(event.phase)),
-        key=event.key,
+        key=event.key or None,  # "": repeated on every try, folded like client-go's
     )
 
 
@@ -234,6 +235,16 @@ def _labels(obj: Mapping[str, Any]) -> dict[str, str]:
     if spec.get("version"):
         labels["keptn.sh/version"] = str(spec["version"])
     return {k: v[:63] for k, v in labels.items() if v}
+
+
+def reconcile_error(obj: Mapping[str, Any], decision: Decision) -> EmitEvent:
+    """KLT's Warning `<Phase>ReconcileError` ("could not get reconciled"), on every failed try."""
+    first = Phase.APP_PRE_DEPLOY_TASKS if obj.get("kind") == "KeptnAppVersion" else None
+    name = decision.status.get("currentPhase") or (obj.get("status") or {}).get("currentPhase")
+    phase = next((p for p in Phase if p.value == name), first or Phase.WORKLOAD_PRE_DEPLOY_TASKS)
+    return EmitEvent(
+        f"{phase}ReconcileError", EventType.WARNING, phase, "could not get reconciled", ""
+    )
 
 
 class FlowExecutor:
@@ -279,7 +290,13 @@ class FlowExecutor:
             return None
         decision = decide(snapshot_of(obj), self._ctx.now(), self._ctx.config())
         if decision.status or decision.actions:
-            await self.execute(obj, decision)
+            try:
+                await self.execute(obj, decision)
+            except (Conflict, NotFound):
+                raise  # a concurrent write or a deletion: the next reconcile sees it
+            except Exception:
+                emit(self._ctx, self.component, obj, reconcile_error(obj, decision))
+                raise  # retried with backoff
         else:
             self.sweep(obj)
         return Result(requeue_at=decision.requeue_at)
@@ -362,7 +379,12 @@ class FlowExecutor:
             if def_spec.get(spec_field) is not None:
                 spec[spec_field] = def_spec[spec_field]
         traceparent = str((action.context.get("metadata") or {}).get("traceparent", ""))
-        return self._child(obj, model.KEPTN_TASK, action.name, spec, traceparent)
+        body = self._child(obj, model.KEPTN_TASK, action.name, spec, traceparent)
+        meta = body["metadata"]
+        meta["labels"], meta["annotations"] = task_metadata(
+            definition, meta["labels"], meta["annotations"]
+        )
+        return body
 
     def _evaluation_body(self, obj: Body, action: CreateEvaluation) -> Body:
         namespace = str(_meta(obj).get("namespace", ""))
