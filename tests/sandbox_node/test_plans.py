@@ -388,7 +388,10 @@ def test_gated_status_and_helpers() -> None:
             Outcome.SUCCEED,
         ),
         ("nginx", {}, "Always", PlanKind.SIMULATED, Outcome.RUN),
-        ("busybox", {}, "Never", PlanKind.UNRUNNABLE, Outcome.RUN),
+        ("busybox", {}, "Never", PlanKind.SHELL, Outcome.RUN),
+        ("docker.io/library/alpine:3.20@sha256:ab", {}, "OnFailure", PlanKind.SHELL, Outcome.RUN),
+        ("busybox", {}, "Always", PlanKind.SIMULATED, Outcome.RUN),
+        ("example/notify:1.0", {}, "Never", PlanKind.UNRUNNABLE, Outcome.RUN),
         (
             "busybox",
             {"sandbox.klt.dev/outcome": "maybe"},
@@ -406,6 +409,8 @@ def test_plan_container(
     assert plan.kind is kind and plan.outcome is outcome
     if kind is PlanKind.UNRUNNABLE:
         assert "sandbox.klt.dev/outcome" in plan.message
+        if "maybe" not in str(annotations):
+            assert f'"{image}"' in plan.message and "--container-outcome" in plan.message
 
 
 def test_plan_container_default_outcome_and_duration() -> None:
