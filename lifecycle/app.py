@@ -40,6 +40,7 @@ from lifecycle import model
 from lifecycle.certs import ensure_certificates
 from lifecycle.cloudevents import CloudEventSender
 from lifecycle.controllers.admission import KubeAdmissionStore, register_webhooks
+from lifecycle.controllers.argo import rollouts_served
 from lifecycle.controllers.config import apply_config
 from lifecycle.controllers.context import (
     INDEXES,
@@ -230,6 +231,10 @@ class Operator:
                 kind,
                 namespace=op.watch_namespace if scoped else None,
                 indexes=dict(INDEXES.get(kind, {})),
+            )
+        if await rollouts_served(client, op.watch_namespace):  # optional: Argo Rollouts
+            self.informers[model.ARGO_ROLLOUT] = Informer(
+                client, model.ARGO_ROLLOUT, namespace=op.watch_namespace
             )
 
         def make_recorder(component: str) -> EventRecorder:
