@@ -9,7 +9,9 @@ availableReplicas, currentPodHash, stableRS (once healthy), selector and HPARepl
 observedGeneration (a string, as Argo writes it), conditions, and `phase`: `Healthy` when every
 desired pod is updated and available, else `Progressing` with a message. Not simulated: canary
 steps, pauses, analysis runs, traffic routing, blue-green preview services, aborts: every
-strategy behaves as a canary without steps.
+strategy behaves as a canary without steps. `spec.paused: true` (Argo's manual pause, lifted
+by `kubectl argo rollouts promote` or by patching it to false) keeps `phase: Paused` while the
+pods still run, so a paused Rollout is never Healthy.
 """
 
 from __future__ import annotations
@@ -41,15 +43,21 @@ def rollout_plan(rollout: Body, rss: list[Body], now: float) -> DeploymentPlan:
         and status.get("availableReplicas", 0) >= want
         and status.get("replicas") == want
     )
+    paused = bool(spec.get("paused"))
+    phase, message = (
+        ("Healthy", "")
+        if healthy
+        else ("Progressing", "more replicas need to be updated or available")
+    )
+    if paused:
+        phase, message, healthy = "Paused", "manually paused", False
     status |= {
         "observedGeneration": str((rollout.get("metadata") or {}).get("generation", 1)),
         "currentPodHash": new_hash,
         "selector": _selector(rollout),
         "HPAReplicas": status.get("replicas", 0),
-        "phase": "Healthy" if healthy else "Progressing",
-        "message": ""
-        if healthy
-        else f"more replicas need to be updated or available: {status.get('availableReplicas', 0)}/{want}",
+        "phase": phase,
+        "message": message,
     }
     if healthy:
         status["stableRS"] = new_hash

@@ -9,6 +9,7 @@ KeptnConfig with short definition/observability waits may be applied by a test.
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,6 +113,26 @@ class Cluster:
             pytest.fail(f"no {last} event on {name}; events: {reasons}")
         return reasons
 
+    async def kubectl(self, *args: str, stdin: str | None = None, ok: bool = True) -> str:
+        """Run the real kubectl against the sandbox (what a KLT user types); its stdout."""
+        kubectl = shutil.which("kubectl")
+        assert kubectl, "kubectl is installed in this environment"
+        proc = await asyncio.create_subprocess_exec(
+            kubectl,
+            "--kubeconfig",
+            str(self.sandbox.kubeconfig_path),
+            *args,
+            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(
+            proc.communicate(stdin.encode() if stdin is not None else None), 60
+        )
+        if ok:
+            assert proc.returncode == 0, f"kubectl {' '.join(args)}: {err.decode()}"
+        return out.decode() + ("" if ok else err.decode())
+
     async def keptn_config(self, **spec: Any) -> None:
         body = {
             "apiVersion": model.KEPTN_CONFIG.api_version,
@@ -143,7 +164,7 @@ def operator_settings(sandbox: Sandbox, tmp_path: Path, **overrides: Any) -> Run
 async def start_sandbox(tmp_path: Path, **node: Any) -> Sandbox:
     settings = NodeSettings(
         pod_start_delay=node.pop("pod_start_delay", 0.02),
-        default_outcome=Outcome.RUN,
+        default_outcome=node.pop("default_outcome", Outcome.RUN),
         work_dir=tmp_path / "node",
         **node,
     )
