@@ -9,6 +9,7 @@ KeptnConfig with short definition/observability waits may be applied by a test.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -185,9 +186,10 @@ async def start_sandbox(tmp_path: Path, **node: Any) -> Sandbox:
     return sb
 
 
-@pytest.fixture
-async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
-    sb = await start_sandbox(tmp_path)
+@contextlib.asynccontextmanager
+async def running_cluster(tmp_path: Path, **node: Any) -> AsyncIterator[Cluster]:
+    """The sandbox (node settings overridable, e.g. default_outcome) with a running operator."""
+    sb = await start_sandbox(tmp_path, **node)
     spans = InMemorySpanExporter()
     operator = Operator(operator_settings(sb, tmp_path), span_exporter=spans)
     client = KubeClient.for_url(sb.url, token=sb.token)
@@ -201,3 +203,9 @@ async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
         await operator.stop()
         await client.close()
         await sb.stop()
+
+
+@pytest.fixture
+async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
+    async with running_cluster(tmp_path) as running:
+        yield running
