@@ -57,6 +57,23 @@ spec:
 """
 
 
+def python_task(name: str, code: str, *, retries: int = 0) -> str:
+    """A KeptnTaskDefinition with inline Python (KLT's python runtime)."""
+    body = "\n".join("        " + line for line in code.strip("\n").splitlines())
+    return f"""
+apiVersion: lifecycle.keptn.sh/v1
+kind: KeptnTaskDefinition
+metadata:
+  name: {name}
+spec:
+  retries: {retries}
+  python:
+    inline:
+      code: |
+{body}
+"""
+
+
 def docs(*parts: str) -> str:
     """Several manifests as one file for `kubectl apply -f -`."""
     return "\n---\n".join(p.strip("\n") for p in parts) + "\n"

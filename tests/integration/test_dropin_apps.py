@@ -12,12 +12,12 @@ from lifecycle import model
 from tests.integration.conftest import Cluster
 from tests.integration.klt_manifests import (
     apply,
-    container_task,
     deployment,
     failed,
     gated,
     get_json,
     pods_of,
+    python_task,
     reasons_of,
     succeeded,
 )
@@ -52,7 +52,7 @@ async def test_app_and_its_context_applied_together_run_the_context_checks(
     await apply(
         cluster,
         APP_AND_CONTEXT,
-        container_task("announce", 'echo "deploying $KEPTN_CONTEXT"'),
+        python_task("announce", "import os\nprint('deploying', os.environ['KEPTN_CONTEXT'])"),
         deployment(
             "cart",
             annotations={
@@ -89,7 +89,7 @@ spec:
   preDeploymentTasks:
     - announce
 """
-    await apply(cluster, context, container_task("announce", "echo ready"))
+    await apply(cluster, context, python_task("announce", "print('ready')"))
 
     def part(name: str) -> str:
         return deployment(
@@ -123,7 +123,7 @@ async def test_pods_created_after_a_deploy_timeout_are_released(cluster: Cluster
     await cluster.keptn_config(observabilityTimeout="2s")
     await apply(
         cluster,
-        container_task("smoke", "exit 0"),
+        python_task("smoke", "print('smoke test passed')"),
         deployment(
             "web",
             annotations={
@@ -152,7 +152,7 @@ async def test_readme_troubleshooting_steps_retry_a_failed_workload_check(cluste
     """Point 4: the README's steps, literally: find the failure, fix it, bump the revision."""
     await apply(
         cluster,
-        container_task("check-db", "echo 'schema 41, need 42' >&2; exit 1"),
+        python_task("check-db", "import sys\nsys.exit('schema 41, need 42')"),
         deployment(
             "api",
             annotations={
@@ -173,7 +173,7 @@ async def test_readme_troubleshooting_steps_retry_a_failed_workload_check(cluste
     # 3. the Errored event names the failed task
     assert "WorkloadPreDeployTasksErrored" in await reasons_of(cluster, "api-api-2.1")
     # 4. fix the cause, then bump KeptnApp.spec.revision to retry
-    await apply(cluster, container_task("check-db", "echo 'schema 42'"))
+    await apply(cluster, python_task("check-db", "print('schema 42')"))
     await cluster.kubectl(
         "patch", "keptnapp", "api", "-n", cluster.namespace,
         "--type", "merge", "-p", '{"spec":{"revision":2}}',

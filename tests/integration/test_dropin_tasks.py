@@ -81,10 +81,10 @@ metadata:
     sidecar.istio.io/inject: "false"
     linkerd.io/inject: disabled
 spec:
-  container:
-    name: migrate
-    image: busybox:1.36
-    command: ["sh", "-c", "echo migrated"]
+  python:
+    inline:
+      code: |
+        print("migrated")
 """
     await apply(
         cluster,
