@@ -41,8 +41,7 @@ spec:
 """
 
 
-def container_task(name: str, script: str, *, image: str = "busybox:1.36", retries: int = 0) -> str:
-    """A KeptnTaskDefinition running ``sh -c script`` in ``image`` (KLT's container runtime)."""
+def _task_definition(name: str, retries: int, runtime: str) -> str:
     return f"""
 apiVersion: lifecycle.keptn.sh/v1
 kind: KeptnTaskDefinition
@@ -50,28 +49,27 @@ metadata:
   name: {name}
 spec:
   retries: {retries}
-  container:
-    name: {name}
-    image: {image}
-    command: ["sh", "-c", {json.dumps(script)}]
-"""
+{runtime}"""
+
+
+def container_task(name: str, script: str, *, image: str = "busybox:1.36", retries: int = 0) -> str:
+    """A KeptnTaskDefinition running ``sh -c script`` in ``image`` (KLT's container runtime)."""
+    command = json.dumps(["sh", "-c", script])
+    runtime = f"  container:\n    name: {name}\n    image: {image}\n    command: {command}\n"
+    return _task_definition(name, retries, runtime)
 
 
 def python_task(name: str, code: str, *, retries: int = 0) -> str:
     """A KeptnTaskDefinition with inline Python (KLT's python runtime)."""
-    body = "\n".join("        " + line for line in code.strip("\n").splitlines())
-    return f"""
-apiVersion: lifecycle.keptn.sh/v1
-kind: KeptnTaskDefinition
-metadata:
-  name: {name}
-spec:
-  retries: {retries}
-  python:
-    inline:
-      code: |
-{body}
-"""
+    body = "".join(f"        {line}\n" for line in code.strip("\n").splitlines())
+    return _task_definition(name, retries, f"  python:\n    inline:\n      code: |\n{body}")
+
+
+def keys(workload: str, version: str, **checks: str) -> dict[str, str]:
+    """The keptn.sh annotations of a workload: ``pre_deployment_tasks="a,b"`` and so on."""
+    result = {"keptn.sh/workload": workload, "keptn.sh/version": version}
+    result |= {f"keptn.sh/{k.replace('_', '-')}": v for k, v in checks.items()}
+    return result
 
 
 def docs(*parts: str) -> str:

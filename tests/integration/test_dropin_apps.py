@@ -16,6 +16,7 @@ from tests.integration.klt_manifests import (
     failed,
     gated,
     get_json,
+    keys,
     pods_of,
     python_task,
     reasons_of,
@@ -55,11 +56,7 @@ async def test_app_and_its_context_applied_together_run_the_context_checks(
         python_task("announce", "import os\nprint('deploying', os.environ['KEPTN_CONTEXT'])"),
         deployment(
             "cart",
-            annotations={
-                "keptn.sh/app": "shop",
-                "keptn.sh/workload": "cart",
-                "keptn.sh/version": "1.0.0",
-            },
+            annotations=keys("cart", "1.0.0", app="shop"),
         ),
     )
     av = await cluster.wait_for(model.KEPTN_APP_VERSION, "shop-1.0.0-6b86b273", succeeded)
@@ -127,9 +124,7 @@ async def test_pods_created_after_a_deploy_timeout_are_released(cluster: Cluster
         deployment(
             "web",
             annotations={
-                "keptn.sh/workload": "web",
-                "keptn.sh/version": "1.0",
-                "keptn.sh/pre-deployment-tasks": "smoke",
+                **keys("web", "1.0", pre_deployment_tasks="smoke"),
                 "sandbox.klt.dev/outcome": "never-ready",  # its pods never start
             },
         ),
@@ -155,11 +150,7 @@ async def test_readme_troubleshooting_steps_retry_a_failed_workload_check(cluste
         python_task("check-db", "import sys\nsys.exit('schema 41, need 42')"),
         deployment(
             "api",
-            annotations={
-                "keptn.sh/workload": "api",
-                "keptn.sh/version": "2.1",
-                "keptn.sh/pre-deployment-tasks": "check-db",
-            },
+            annotations=keys("api", "2.1", pre_deployment_tasks="check-db"),
         ),
     )
     await cluster.wait_for(model.KEPTN_WORKLOAD_VERSION, "api-api-2.1", failed)

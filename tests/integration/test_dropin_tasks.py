@@ -19,6 +19,7 @@ from tests.integration.klt_manifests import (
     deployment,
     failed,
     get_json,
+    keys,
     reasons_of,
     succeeded,
 )
@@ -46,11 +47,7 @@ spec:
         evaluation,
         deployment(
             "worker",
-            annotations={
-                "keptn.sh/workload": "worker",
-                "keptn.sh/version": "3.0",
-                "keptn.sh/pre-deployment-evaluations": "enough-capacity",
-            },
+            annotations=keys("worker", "3.0", pre_deployment_evaluations="enough-capacity"),
         ),
     )
     wv = await cluster.wait_for(model.KEPTN_WORKLOAD_VERSION, "worker-worker-3.0", failed)
@@ -91,11 +88,7 @@ spec:
         definition,
         deployment(
             "ledger",
-            annotations={
-                "keptn.sh/workload": "ledger",
-                "keptn.sh/version": "1.1",
-                "keptn.sh/pre-deployment-tasks": "migrate",
-            },
+            annotations=keys("ledger", "1.1", pre_deployment_tasks="migrate"),
         ),
     )
     await cluster.wait_for(model.KEPTN_WORKLOAD_VERSION, "ledger-ledger-1.1", succeeded)
@@ -186,19 +179,11 @@ async def container_story(cluster: Cluster) -> None:
         ),
         deployment(
             "mailer",
-            annotations={
-                "keptn.sh/workload": "mailer",
-                "keptn.sh/version": "0.9",
-                "keptn.sh/post-deployment-tasks": "notify",
-            },
+            annotations=keys("mailer", "0.9", post_deployment_tasks="notify"),
         ),
         deployment(
             "hooks",
-            annotations={
-                "keptn.sh/workload": "hooks",
-                "keptn.sh/version": "0.1",
-                "keptn.sh/pre-deployment-tasks": "webhook",
-            },
+            annotations=keys("hooks", "0.1", pre_deployment_tasks="webhook"),
         ),
     )
     wv = await cluster.wait_for(model.KEPTN_WORKLOAD_VERSION, "mailer-mailer-0.9", succeeded)
