@@ -8,7 +8,8 @@ AppVersions of the same version string and older generations with `machine.depre
 carried out by the shared FlowExecutor (events, status patch, spans, metrics).
 
 KLT users apply a KeptnApp and its KeptnAppContext together: an app with no context yet gets
-its AppVersion only after the context settle window (lifecycle.controllers.windows; a context
+its AppVersion only after the context settle window (0.3 s after this process first saw the
+app, kept in memory until its AppVersion exists: lifecycle.controllers.windows; a context
 arriving wakes the app at once), and then a Normal `AppContextNotFound` Event on the AppVersion
 says it runs without app-level checks. A generation > 1 (revision bump) first retries the app's
 Failed WorkloadVersions (lifecycle.controllers.retry). A create the API server refuses emits
@@ -20,6 +21,7 @@ second Event. Completed AppVersions keep their outcome. Must not: deprecate othe
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from lifecycle import model
@@ -66,6 +68,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     contexts = ctx.informer(model.KEPTN_APP_CONTEXT).store
     versions = ctx.informer(model.KEPTN_APP_VERSION).store
     executor = FlowExecutor(ctx, kind=model.KEPTN_APP_VERSION, component=COMPONENT, track=False)
+    first_seen: dict[str, datetime] = {}  # app uid -> first reconcile without a context
 
     async def reconcile(key: ObjectKey) -> Result | None:
         app = apps.get(key.namespace, key.name)
@@ -76,12 +79,15 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         generation = int((app.get("metadata") or {}).get("generation") or 1)
         name = app_version_name(key.name, version, generation)
         current = versions.get(key.namespace, name)
+        uid = str((app.get("metadata") or {}).get("uid", ""))
         if current is None:
             found = contexts.get(key.namespace, key.name)
-            if found is None and ctx.now() < (
-                settled := window_end([app], CONTEXT_SETTLE, ctx.now())
-            ):
-                return Result(requeue_at=settled)  # its KeptnAppContext may be on its way
+            if found is None:  # its KeptnAppContext may be on its way
+                now = ctx.now()
+                first = first_seen.setdefault(uid, now)
+                settled = min(first + CONTEXT_SETTLE, window_end([app], CONTEXT_SETTLE, now))
+                if now < settled:
+                    return Result(requeue_at=settled)
             context = (found or {}).get("spec") or {}
             if generation > 1:
                 await retry_failed_workloads(ctx, COMPONENT, app)
@@ -111,6 +117,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             except (Invalid, BadRequest) as exc:  # permanent: say so (KLT's reason), once
                 emit(ctx, COMPONENT, body, creation_failed_event(Creation.APP_VERSION, name, exc))
                 return None
+        first_seen.pop(uid, None)
         if not (current.get("status") or {}).get("startTime"):
             # keyed: re-emitted after a crash between create and Event, written once
             emit(ctx, COMPONENT, current, creation_event(Creation.APP_VERSION, name))
