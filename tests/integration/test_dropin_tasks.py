@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from lifecycle import model
+from sandbox.faults import FaultSettings
 from tests.integration.conftest import Cluster, running_cluster
 from tests.integration.klt_manifests import (
     apply,
@@ -213,3 +214,21 @@ def waiting_messages(pods: list[Body]) -> list[str]:
         for status in (pod.get("status") or {}).get("containerStatuses") or ()
         if (status.get("state") or {}).get("waiting", {}).get("message")
     ]
+
+
+async def test_phase_reconcile_error_is_an_event(cluster: Cluster) -> None:
+    """Point 6: a phase whose status cannot be written says `<Phase>ReconcileError` (KLT's)."""
+    cluster.sandbox.faults.replace(FaultSettings(error_rate={"patch": 1.0}, error_kind="500"))
+    try:
+        await apply(cluster, deployment("queue", annotations=keys("queue", "1.0")))
+        reasons = await cluster.wait_events(
+            "queue-queue-1.0", "WorkloadPreDeployTasksReconcileError"
+        )
+    finally:
+        cluster.sandbox.faults.replace(FaultSettings())
+    events = (await get_json(cluster, "events"))["items"]
+    error = next(e for e in events if e["reason"] == "WorkloadPreDeployTasksReconcileError")
+    assert error["type"] == "Warning"
+    assert error["message"].startswith("Workload Pre-Deployment Tasks: could not get reconciled")
+    await cluster.wait_for(model.KEPTN_WORKLOAD_VERSION, "queue-queue-1.0", succeeded)
+    assert "WorkloadPreDeployTasksSucceeded" not in reasons
