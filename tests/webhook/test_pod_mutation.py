@@ -344,7 +344,9 @@ async def test_container_naming_no_container_is_admitted_with_warning(
     obj = pod(owners=[RS], annotations={"keptn.sh/workload": "web", "keptn.sh/container": "nope"})
     answer = await mutator(enabled, spans).review(review(obj))
     assert answer["response"]["allowed"] is True
-    assert any("'nope' specified in keptn.sh/container" in w for w in answer["response"]["warnings"])
+    assert any(
+        "'nope' specified in keptn.sh/container" in w for w in answer["response"]["warnings"]
+    )
     version = apply_patch(obj, decode_patch(answer))["metadata"]["annotations"]["keptn.sh/version"]
     assert version == calculate_version(obj)
 
