@@ -33,6 +33,7 @@ __all__ = [
     "PhaseEnded",
     "creation_event",
     "creation_failed_event",
+    "reconcile_error_event",
 ]
 
 
@@ -136,6 +137,21 @@ _CREATION_PHASES = {
     Creation.WORKLOAD: (Phase.CREATE_WORKLOAD, "KeptnWorkload"),
     Creation.WORKLOAD_INSTANCE: (Phase.CREATE_WORKLOAD_VERSION, "KeptnWorkloadVersion"),
 }
+
+
+def reconcile_error_event(kind: str, current_phase: str) -> EmitEvent:
+    """KLT's Warning `<Phase>ReconcileError` ("could not get reconciled"), on every failed try.
+
+    The phase is the version's current one (its first before it started); the key is empty:
+    every try emits it again and the recorder folds repeats into a count, as client-go does.
+    """
+    first = (
+        Phase.APP_PRE_DEPLOY_TASKS if kind == "KeptnAppVersion" else Phase.WORKLOAD_PRE_DEPLOY_TASKS
+    )
+    phase = next((p for p in Phase if p.value == current_phase), first)
+    return EmitEvent(
+        f"{phase}ReconcileError", EventType.WARNING, phase, "could not get reconciled", ""
+    )
 
 
 def creation_failed_event(what: Creation, name: str, error: object) -> EmitEvent:

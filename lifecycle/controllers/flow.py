@@ -37,6 +37,7 @@ from lifecycle.actions import (
     EventType,
     Finished,
     PhaseEnded,
+    reconcile_error_event,
 )
 from lifecycle.controllers.context import OperatorContext
 from lifecycle.kube.client import Body
@@ -237,16 +238,6 @@ def _labels(obj: Mapping[str, Any]) -> dict[str, str]:
     return {k: v[:63] for k, v in labels.items() if v}
 
 
-def reconcile_error(obj: Mapping[str, Any], decision: Decision) -> EmitEvent:
-    """KLT's Warning `<Phase>ReconcileError` ("could not get reconciled"), on every failed try."""
-    first = Phase.APP_PRE_DEPLOY_TASKS if obj.get("kind") == "KeptnAppVersion" else None
-    name = decision.status.get("currentPhase") or (obj.get("status") or {}).get("currentPhase")
-    phase = next((p for p in Phase if p.value == name), first or Phase.WORKLOAD_PRE_DEPLOY_TASKS)
-    return EmitEvent(
-        f"{phase}ReconcileError", EventType.WARNING, phase, "could not get reconciled", ""
-    )
-
-
 class FlowExecutor:
     """Carries out decisions for one kind of version (KeptnAppVersion or KeptnWorkloadVersion)."""
 
@@ -295,7 +286,11 @@ class FlowExecutor:
             except (Conflict, NotFound):
                 raise  # a concurrent write or a deletion: the next reconcile sees it
             except Exception:
-                emit(self._ctx, self.component, obj, reconcile_error(obj, decision))
+                current = decision.status.get("currentPhase") or (obj.get("status") or {}).get(
+                    "currentPhase"
+                )
+                error = reconcile_error_event(str(obj.get("kind", "")), str(current or ""))
+                emit(self._ctx, self.component, obj, error)
                 raise  # retried with backoff
         else:
             self.sweep(obj)
