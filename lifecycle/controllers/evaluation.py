@@ -42,6 +42,7 @@ from lifecycle.controllers.metric import (
 )
 from lifecycle.controllers.wakeups import children_waiting_on
 from lifecycle.kube import Controller, KubeError, ObjectKey, Result, format_message
+from lifecycle.kube.errors import Conflict, NotFound
 from lifecycle.naming import format_time, parse_time
 from lifecycle.phases import LONG_NAMES, Phase, State
 from tracing.spans import export_child_span
@@ -125,8 +126,18 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         )
 
     async def write(ev: Body, fields: Body) -> Body | None:
-        """The changed status fields, written conditionally; None if nothing changed."""
-        return await ctx.client.write_status_fields(model.KEPTN_EVALUATION, ev, fields)
+        """The changed status fields, written conditionally; None if nothing changed.
+
+        A failed write (not a lost race) emits KLT's `ReconcileEvaluationReconcileError`.
+        """
+        try:
+            return await ctx.client.write_status_fields(model.KEPTN_EVALUATION, ev, fields)
+        except (Conflict, NotFound):
+            raise
+        except Exception:
+            text = "could not update status"
+            emit(ev, "ReconcileEvaluationReconcileError", Phase.RECONCILE_EVALUATION, text)
+            raise
 
     async def judge(ev: Body, objective: Mapping[str, Any]) -> tuple[str, Body]:
         """(metric name, {value, status, message}) of one objective."""
