@@ -11,9 +11,11 @@ KLT users apply a KeptnApp and its KeptnAppContext together: an app with no cont
 its AppVersion only after the context settle window (0.3 s after this process first saw the
 app, kept in memory until its AppVersion exists: lifecycle.controllers.windows; a context
 arriving wakes the app at once), and then a Normal `AppContextNotFound` Event on the AppVersion
-says it runs without app-level checks. A generation > 1 (revision bump) first retries the app's
-Failed WorkloadVersions (lifecycle.controllers.retry). A create the API server refuses emits
-KLT's `CreateAppVersionFailed`.
+says it runs without app-level checks. A context created or changed later is taken into the
+phases the unfinished AppVersion has not started (lifecycle.controllers.contextintake). A
+generation > 1 (revision bump) first retries the app's Failed WorkloadVersions
+(lifecycle.controllers.retry). A create the API server refuses emits KLT's
+`CreateAppVersionFailed`.
 
 Invariants: names are deterministic, so a replay after a crash meets AlreadyExists and emits no
 second Event. Completed AppVersions keep their outcome. Must not: deprecate other versions.
@@ -33,6 +35,7 @@ from lifecycle.actions import (
     creation_failed_event,
 )
 from lifecycle.controllers.context import OperatorContext
+from lifecycle.controllers.contextintake import take_in_context
 from lifecycle.controllers.flow import FlowExecutor, emit, is_completed, owner_reference
 from lifecycle.controllers.retry import retry_failed_workloads
 from lifecycle.controllers.windows import CONTEXT_SETTLE, window_end
@@ -123,6 +126,9 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             emit(ctx, COMPONENT, current, creation_event(Creation.APP_VERSION, name))
             if contexts.get(key.namespace, key.name) is None:
                 emit(ctx, COMPONENT, current, _no_context(key.name))
+        late = contexts.get(key.namespace, key.name)
+        if late is not None:  # created or changed after the AppVersion: its phases to come
+            await take_in_context(ctx, COMPONENT, current, late.get("spec") or {})
         if status.get("currentVersion") != version:
             await ctx.client.patch_status(
                 model.KEPTN_APP, key.name, {"status": {"currentVersion": version}}, key.namespace

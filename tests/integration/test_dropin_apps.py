@@ -75,6 +75,33 @@ async def test_app_and_its_context_applied_together_run_the_context_checks(
     assert (await reasons_of(cluster, "solo-2.0-6b86b273")).count("AppContextNotFound") == 1
 
 
+async def test_a_late_context_reaches_the_phases_not_started(cluster: Cluster) -> None:
+    """Point 1: a context applied after the auto-created app still runs its post-deployment task."""
+    await apply(
+        cluster,
+        python_task("warm-cache", "import time\ntime.sleep(2)"),
+        deployment(
+            "slowpoke", annotations=keys("slowpoke", "1.0", pre_deployment_tasks="warm-cache")
+        ),
+    )
+    name = "slowpoke-1.0-6b86b273"
+    await cluster.wait_events(name, "AppContextNotFound")
+    context = """
+apiVersion: lifecycle.keptn.sh/v1
+kind: KeptnAppContext
+metadata:
+  name: slowpoke
+spec:
+  postDeploymentTasks:
+    - wrap-up
+"""
+    await apply(cluster, context, python_task("wrap-up", "print('done')"))
+    av = await cluster.wait_for(model.KEPTN_APP_VERSION, name, succeeded, within=30)
+    assert av["spec"]["postDeploymentTasks"] == ["wrap-up"]
+    assert [i["status"] for i in av["status"]["postDeploymentTaskStatus"]] == ["Succeeded"]
+    assert "AppContextTakenIn" in await reasons_of(cluster, name)
+
+
 async def test_workloads_created_together_give_one_app_version(cluster: Cluster) -> None:
     """Point 2: four annotated Deployments of one app, arriving 0.4 s apart: one AppVersion."""
     context = """
