@@ -32,6 +32,8 @@ __all__ = [
     "OpenGate",
     "PhaseEnded",
     "creation_event",
+    "creation_failed_event",
+    "reconcile_error_event",
 ]
 
 
@@ -135,6 +137,34 @@ _CREATION_PHASES = {
     Creation.WORKLOAD: (Phase.CREATE_WORKLOAD, "KeptnWorkload"),
     Creation.WORKLOAD_INSTANCE: (Phase.CREATE_WORKLOAD_VERSION, "KeptnWorkloadVersion"),
 }
+
+
+def reconcile_error_event(kind: str, current_phase: str) -> EmitEvent:
+    """KLT's Warning `<Phase>ReconcileError` ("could not get reconciled"), on every failed try.
+
+    The phase is the version's current one (its first before it started); the key is empty:
+    every try emits it again and the recorder folds repeats into a count, as client-go does.
+    """
+    first = (
+        Phase.APP_PRE_DEPLOY_TASKS if kind == "KeptnAppVersion" else Phase.WORKLOAD_PRE_DEPLOY_TASKS
+    )
+    phase = next((p for p in Phase if p.value == current_phase), first)
+    return EmitEvent(
+        f"{phase}ReconcileError", EventType.WARNING, phase, "could not get reconciled", ""
+    )
+
+
+def creation_failed_event(what: Creation, name: str, error: object) -> EmitEvent:
+    """KLT's Warning `<CreatePhase>Failed` for a create the API server refused (key: reason/name)."""
+    phase, kind = _CREATION_PHASES[what]
+    reason = f"{phase}Failed"
+    return EmitEvent(
+        reason=reason,
+        type=EventType.WARNING,
+        phase=phase,
+        text=f"could not create {kind}: {error}",
+        key=f"{reason}/{name}",
+    )
 
 
 def creation_event(what: Creation, name: str) -> EmitEvent:

@@ -47,6 +47,7 @@ from lifecycle.controllers.admission import (
     register_webhooks,
     retry_transient,
 )
+from lifecycle.controllers.argo import rollouts_served
 from lifecycle.controllers.config import apply_config
 from lifecycle.controllers.context import (
     INDEXES,
@@ -242,6 +243,10 @@ class Operator:
                 kind,
                 namespace=op.watch_namespace if scoped else None,
                 indexes=dict(INDEXES.get(kind, {})),
+            )
+        if await rollouts_served(client, op.watch_namespace):  # optional: Argo Rollouts
+            self.informers[model.ARGO_ROLLOUT] = Informer(
+                client, model.ARGO_ROLLOUT, namespace=op.watch_namespace
             )
 
         def make_recorder(component: str) -> EventRecorder:

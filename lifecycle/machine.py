@@ -15,8 +15,10 @@ Invariants:
 - A failed phase (blocking mode) fails the object, deprecates the later phases (KLT §2.5) and
   leaves currentPhase on the failed phase; in non-blocking mode it becomes Warning and the
   flow goes on.
-- Pods are schedulable (`gate_open`) only while deploymentStatus is Progressing, Succeeded or
-  Warning: a failed or deprecated pre-deployment keeps them gated (KLT #3920 releases them).
+- Pods are schedulable (`gate_open`) once the pre-deployment phases passed: deploymentStatus
+  Progressing, Succeeded or Warning, or Failed (WorkloadDeploy timeout) after passed
+  pre-deployment phases; a failed or deprecated pre-deployment keeps them gated (KLT #3920
+  releases them).
 - Span data lives in status.phaseTraceIDs: per phase and under "root" a W3C traceparent derived
   from the uid, startTime, and once ended endTime and state (and reason on failure); a
   WorkloadVersion's root carries its app's AppDeploy traceparent as "parent" and shares its trace.
@@ -128,12 +130,20 @@ EMPTY = Decision()
 
 
 def gate_open(workload_version: Body) -> bool:
-    """True when the WorkloadVersion's pods may be scheduled: deployment Progressing, Succeeded or Warning."""
+    """True when the WorkloadVersion's pods may be scheduled: its pre-deployment phases passed.
+
+    Deployment Progressing, Succeeded or Warning; or Failed (the WorkloadDeploy timeout) with
+    both pre-deployment phases Succeeded or Warning, so pods created after a timeout (evicted,
+    scaled up) still start. A failed pre-deployment phase deprecates the deployment: gated.
+    """
     status = workload_version.get("status") or {}
-    return State.parse(status.get("deploymentStatus")) in (
-        State.PROGRESSING,
-        State.SUCCEEDED,
-        State.WARNING,
+    deployment = State.parse(status.get("deploymentStatus"))
+    if deployment in (State.PROGRESSING, State.SUCCEEDED, State.WARNING):
+        return True
+    passed = (State.SUCCEEDED, State.WARNING)
+    return deployment is State.FAILED and all(
+        State.parse(status.get(field)) in passed
+        for field in ("preDeploymentStatus", "preDeploymentEvaluationStatus")
     )
 
 

@@ -13,7 +13,9 @@ definitions (nearest first), then the task, later ones winning; with ``functionR
 image and mount path come from the referenced definition (as in KLT), and chains are followed to
 the root with cycle detection (KLT follows one level). A ConfigMap beats an HTTP URL when both are
 set, as in KLT. Runner images come from ``RuntimeImages`` (built from the operator's environment by
-the caller; this module reads no environment itself).
+the caller; this module reads no environment itself). ``task_metadata`` gives a KeptnTask the
+definition's labels and annotations (KLT: users set ``sidecar.istio.io/inject: "false"``, cost
+labels, ...); the Job and its pod template carry the task's, with the operator's own keys winning.
 
 Must not: do I/O, read the environment or a clock, or import asyncio/aiohttp/kubernetes_asyncio.
 """
@@ -41,6 +43,7 @@ __all__ = [
     "function_config_map",
     "function_config_map_name",
     "job_name",
+    "task_metadata",
 ]
 
 FUNCTION_CONFIG_MAP_PREFIX: Final = "keptnfn-"
@@ -198,6 +201,26 @@ def _resolve_source(
         parameters=parameters,
         secret=next((s.secret for s in chain if s.secret), ""),
         cmd=next((s.cmd for s in chain if s.cmd), ""),
+    )
+
+
+_NOT_INHERITED: Final = frozenset({"kubectl.kubernetes.io/last-applied-configuration"})
+
+
+def task_metadata(
+    definition: Mapping[str, Any] | None, labels: Mapping[str, str], annotations: Mapping[str, str]
+) -> tuple[dict[str, str], dict[str, str]]:
+    """A KeptnTask's labels and annotations: the definition's, overridden by the operator's own."""
+    meta = _meta(definition or {})
+
+    def inherited(values: object) -> dict[str, str]:
+        if not isinstance(values, Mapping):
+            return {}
+        return {str(k): str(v) for k, v in values.items() if k not in _NOT_INHERITED}
+
+    return (
+        {**inherited(meta.get("labels")), **labels},
+        {**inherited(meta.get("annotations")), **annotations},
     )
 
 

@@ -231,7 +231,9 @@ class PodMutator:
             for key, value in plan.workload["spec"].items():
                 if isinstance(value, str):
                     span.set_attribute(f"keptn.deployment.workload.{key}", value)
-            warnings = [] if request.get("dryRun") else await self._write(plan, span)
+            warnings = list(plan.warnings)
+            if not request.get("dryRun"):
+                warnings += await self._write(plan, span)
             return admission_response(uid, patch=plan.patch, warnings=warnings or None)
 
     async def _parent(self, pod: Mapping[str, Any], namespace: str) -> Mapping[str, Any] | None:

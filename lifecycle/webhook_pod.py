@@ -134,6 +134,7 @@ class PodPlan:
     workload: dict[str, Any]  # KeptnWorkload body to create or update
     app_request: dict[str, Any]  # KeptnAppCreationRequest body to create if missing
     single_service: bool = field(default=False)
+    warnings: tuple[str, ...] = ()  # admission warnings (kubectl prints them)
 
 
 def _app_name(value: str) -> str:
@@ -309,7 +310,8 @@ def plan_pod(
 
     ``parent`` is the Deployment/Rollout (for a ReplicaSet owner), StatefulSet or DaemonSet whose
     keys are copied when the pod has none; ``carrier`` is the W3C trace context for the bodies.
-    Raises VersionError for a ``keptn.sh/container`` that names no container.
+    A ``keptn.sh/container`` that names no container is ignored for the version, with an
+    admission warning (KLT admits such a pod).
     """
     meta = _meta(pod)
     owner = supported_owner(meta)
@@ -330,10 +332,13 @@ def plan_pod(
             value = _key(source, key)
             if value:
                 annotations[key] = value
+    warnings: tuple[str, ...] = ()
     if _key(view, VERSION_KEY) is None:
-        annotations[VERSION_KEY] = calculate_version(
-            pod, label_or_annotation(view, CONTAINER_KEY) or ""
-        )
+        try:
+            version = calculate_version(pod, label_or_annotation(view, CONTAINER_KEY) or "")
+        except VersionError as exc:  # KLT admits the pod: the version ignores the annotation
+            version, warnings = calculate_version(pod), (f"keptn: {exc}",)
+        annotations[VERSION_KEY] = version
     workload_name = _key(view, WORKLOAD_KEY) or ""
     app_value = _key(view, APP_KEY)
     single_service = app_value is None
@@ -380,6 +385,7 @@ def plan_pod(
         workload=workload_body,
         app_request=app_request,
         single_service=single_service,
+        warnings=warnings,
     )
 
 

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from sandbox.faults import FaultSettings
+from sandbox.node.settings import NodeSettings, Outcome
 from sandbox.server import Sandbox, SandboxSettings
 
 __all__ = ["add_arguments", "main", "run", "settings_from_args"]
@@ -59,6 +60,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--history", type=int, default=1000, help="watch events kept per resource before 410 Gone"
     )
     parser.add_argument("--no-node", action="store_true", help="do not start the simulated node")
+    parser.add_argument(
+        "--container-outcome",
+        choices=[o.value for o in Outcome if o is not Outcome.RUN],
+        default=None,
+        help="what a task container the node cannot run ends with (default: it waits, saying why)",
+    )
     parser.add_argument(
         "--webhook-service",
         action="append",
@@ -125,6 +132,10 @@ def settings_from_args(args: argparse.Namespace) -> SandboxSettings:
         history=args.history,
         pod_start_delay=args.pod_start_delay,
         node=not args.no_node,
+        node_settings=NodeSettings(
+            pod_start_delay=args.pod_start_delay,
+            default_outcome=Outcome(args.container_outcome) if args.container_outcome else None,
+        ),
         faults=faults,
         webhook_services=services,
         pod_addresses=pods,

@@ -99,6 +99,10 @@ def default_crds_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "deploy" / "crds"
 
 
+_NODE_CRDS = Path(__file__).resolve().parent / "crds"
+"""Third-party CRDs whose controllers the simulated node plays (Argo Rollouts): always served."""
+
+
 @dataclass(frozen=True, slots=True)
 class SandboxSettings:
     """How a sandbox runs. Every field has a default that suits a local run."""
@@ -351,7 +355,7 @@ class Sandbox:
         crds_dir = (
             self.settings.crds_dir if self.settings.crds_dir is not None else default_crds_dir()
         )
-        for source in (crds_dir, *self.settings.extra_crds):
+        for source in (crds_dir, *self.settings.extra_crds, _NODE_CRDS):
             if source.is_dir():
                 paths.extend(
                     sorted(p for p in source.rglob("*") if p.suffix in (".yaml", ".yml", ".json"))

@@ -7,29 +7,52 @@ creation) + appName + previousVersion, with a controller ownerReference to the a
 AppVersions of the same version string and older generations with `machine.deprecate`,
 carried out by the shared FlowExecutor (events, status patch, spans, metrics).
 
+KLT users apply a KeptnApp and its KeptnAppContext together: an app with no context yet gets
+its AppVersion only after the context settle window (0.3 s after this process first saw the
+app, kept in memory until its AppVersion exists: lifecycle.controllers.windows; a context
+arriving wakes the app at once), and then a Normal `AppContextNotFound` Event on the AppVersion
+says it runs without app-level checks. A context created or changed later is taken into the
+phases the unfinished AppVersion has not started (lifecycle.controllers.contextintake). A
+generation > 1 (revision bump) first retries the app's Failed WorkloadVersions
+(lifecycle.controllers.retry). A create the API server refuses emits KLT's
+`CreateAppVersionFailed`.
+
 Invariants: names are deterministic, so a replay after a crash meets AlreadyExists and emits no
 second Event. Completed AppVersions keep their outcome. Must not: deprecate other versions.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from lifecycle import model
-from lifecycle.actions import Creation, creation_event
+from lifecycle.actions import (
+    Creation,
+    EmitEvent,
+    EventType,
+    creation_event,
+    creation_failed_event,
+)
 from lifecycle.conditions import with_conditions
 from lifecycle.controllers.context import OperatorContext
+from lifecycle.controllers.contextintake import take_in_context
 from lifecycle.controllers.flow import FlowExecutor, emit, is_completed, owner_reference
+from lifecycle.controllers.retry import retry_failed_workloads
+from lifecycle.controllers.windows import CONTEXT_SETTLE, window_end
 from lifecycle.kube.controller import Controller, ObjectKey, Result, owner_keys, self_key
-from lifecycle.kube.errors import AlreadyExists
+from lifecycle.kube.errors import AlreadyExists, BadRequest, Invalid
 from lifecycle.machine import deprecate
 from lifecycle.naming import app_version_name
+from lifecycle.phases import Phase
 
-__all__ = ["COMPONENT", "CONTEXT_FIELDS", "setup"]
+__all__ = ["COMPONENT", "CONTEXT_FIELDS", "NO_CONTEXT_REASON", "setup"]
 
 COMPONENT = "keptnapp-controller"
 
 Body = dict[str, Any]
+
+NO_CONTEXT_REASON = "AppContextNotFound"
 
 CONTEXT_FIELDS = (
     "preDeploymentTasks",
@@ -49,6 +72,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     contexts = ctx.informer(model.KEPTN_APP_CONTEXT).store
     versions = ctx.informer(model.KEPTN_APP_VERSION).store
     executor = FlowExecutor(ctx, kind=model.KEPTN_APP_VERSION, component=COMPONENT, track=False)
+    first_seen: dict[str, datetime] = {}  # app uid -> first reconcile without a context
 
     async def reconcile(key: ObjectKey) -> Result | None:
         app = apps.get(key.namespace, key.name)
@@ -59,8 +83,18 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         generation = int((app.get("metadata") or {}).get("generation") or 1)
         name = app_version_name(key.name, version, generation)
         current = versions.get(key.namespace, name)
+        uid = str((app.get("metadata") or {}).get("uid", ""))
         if current is None:
-            context = (contexts.get(key.namespace, key.name) or {}).get("spec") or {}
+            found = contexts.get(key.namespace, key.name)
+            if found is None:  # its KeptnAppContext may be on its way
+                now = ctx.now()
+                first = first_seen.setdefault(uid, now)
+                settled = min(first + CONTEXT_SETTLE, window_end([app], CONTEXT_SETTLE, now))
+                if now < settled:
+                    return Result(requeue_at=settled)
+            context = (found or {}).get("spec") or {}
+            if generation > 1:
+                await retry_failed_workloads(ctx, COMPONENT, app)
             previous = str(status.get("currentVersion") or "")
             body: Body = {
                 "apiVersion": model.KEPTN_APP_VERSION.api_version,
@@ -84,9 +118,18 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
                 current = await ctx.client.create(model.KEPTN_APP_VERSION, body, key.namespace)
             except AlreadyExists:  # our cache lags a create of an earlier reconcile
                 current = await ctx.client.get(model.KEPTN_APP_VERSION, name, key.namespace)
+            except (Invalid, BadRequest) as exc:  # permanent: say so (KLT's reason), once
+                emit(ctx, COMPONENT, body, creation_failed_event(Creation.APP_VERSION, name, exc))
+                return None
+        first_seen.pop(uid, None)
         if not (current.get("status") or {}).get("startTime"):
             # keyed: re-emitted after a crash between create and Event, written once
             emit(ctx, COMPONENT, current, creation_event(Creation.APP_VERSION, name))
+            if contexts.get(key.namespace, key.name) is None:
+                emit(ctx, COMPONENT, current, _no_context(key.name))
+        late = contexts.get(key.namespace, key.name)
+        if late is not None:  # created or changed after the AppVersion: its phases to come
+            await take_in_context(ctx, COMPONENT, current, late.get("spec") or {})
         fields = with_conditions(model.KEPTN_APP.kind, app, {"currentVersion": version}, ctx.now())
         if status.get("currentVersion") != version or "conditions" in fields:
             await ctx.client.patch_status(
@@ -97,10 +140,35 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             if old is not None and not is_completed(old):
                 decision = deprecate(old, ctx.now())
                 if decision.status or decision.actions:
-                    await executor.execute(old, decision)
+                    try:
+                        await executor.execute(old, decision)
+                    except Exception:  # KLT's Event on the app, then retried with backoff
+                        emit(ctx, COMPONENT, app, _deprecate_failed(str(old["metadata"]["name"])))
+                        raise
         return None
 
     controller: Controller[ObjectKey] = Controller("keptnapp", reconcile, ctx.settings.workers)
     controller.watch(ctx.informer(model.KEPTN_APP), self_key)
     controller.watch(ctx.informer(model.KEPTN_APP_VERSION), owner_keys("KeptnApp"))
+    controller.watch(ctx.informer(model.KEPTN_APP_CONTEXT), self_key)  # same name as its app
     return controller
+
+
+def _no_context(app: str) -> EmitEvent:
+    return EmitEvent(
+        NO_CONTEXT_REASON,
+        EventType.NORMAL,
+        Phase.CREATE_APP_VERSION,
+        f"no KeptnAppContext {app}: no app-level tasks or evaluations run for this version",
+        NO_CONTEXT_REASON,
+    )
+
+
+def _deprecate_failed(name: str) -> EmitEvent:
+    return EmitEvent(
+        "DeprecateAppVersionFailed",
+        EventType.WARNING,
+        Phase.DEPRECATE_APP_VERSION,
+        f"could not deprecate outdated revisions of KeptnAppVersion: {name}",
+        "",
+    )

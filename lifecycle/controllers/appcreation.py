@@ -1,16 +1,20 @@
 """KeptnAppCreationRequest controller: auto-create the KeptnApp of annotated workloads.
 
 Role (KLT §8.3, without its fixed 30 s wait): a request for an app a user created (no
-`app.kubernetes.io/managed-by: keptn` label) is deleted at once. Otherwise, as soon as the
-KeptnWorkloads of the app are in the cache, the KeptnApp is created (or its workload list and
-version updated): single-service at once, then the request is deleted; multi-service apps are
-created with the workloads known now and updated as more KeptnWorkloads arrive (each arrival
-wakes the request), and the request is deleted when keptnAppCreationRequestTimeoutSeconds has
-passed since its creation (the only timer: the upper bound of the discovery window).
+`app.kubernetes.io/managed-by: keptn` label) is deleted at once. Otherwise the KeptnApp is
+created (or its workload list and version updated) from the app's KeptnWorkloads in the cache,
+then the request is deleted: a single-service app at once; a multi-service app once the
+discovery quiet period (lifecycle.controllers.windows.DISCOVERY_QUIET) has passed with no new
+KeptnWorkload of the app, so workloads created together give exactly one KeptnApp generation
+and one AppVersion. keptnAppCreationRequestTimeoutSeconds after the request's creation bounds
+the window (KLT always waits that long): workloads still arriving then update the app later,
+through a new request. Each KeptnWorkload arrival wakes the request; the only timers are the
+quiet period's end and that bound.
 
-Version: the single workload's version, or the first 10 hex chars of sha256 of the sorted
-`name-version` pairs (naming.multi_workload_app_version). A single-service app with no
-KeptnWorkload yet waits for it (KLT creates an app with no workloads here).
+Version: the single workload's version (also for a multi-service app with one workload, as
+KLT), else the first 10 hex chars of sha256 of the sorted `name-version` pairs
+(naming.multi_workload_app_version). An app with no KeptnWorkload yet waits for it (KLT creates
+a single-service app with no workloads here).
 Must not: change apps it did not create.
 """
 
@@ -24,6 +28,7 @@ from lifecycle import model
 from lifecycle.actions import Creation, creation_event
 from lifecycle.controllers.context import OperatorContext
 from lifecycle.controllers.flow import emit
+from lifecycle.controllers.windows import DISCOVERY_QUIET, created, window_end
 from lifecycle.kube.controller import Controller, ObjectKey, Result
 from lifecycle.kube.errors import AlreadyExists, NotFound
 from lifecycle.naming import (
@@ -32,7 +37,6 @@ from lifecycle.naming import (
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
     multi_workload_app_version,
-    parse_time,
 )
 
 __all__ = ["COMPONENT", "desired_app_spec", "setup"]
@@ -42,14 +46,14 @@ COMPONENT = "keptnapp-controller"
 Body = dict[str, Any]
 
 
-def desired_app_spec(app: str, workloads: list[Body], *, single: bool) -> Body:
+def desired_app_spec(app: str, workloads: list[Body]) -> Body:
     """The KeptnApp spec for these KeptnWorkloads (names without the `<app>-` prefix, sorted)."""
     refs = []
     for wl in sorted(workloads, key=lambda w: str(w["metadata"]["name"])):
         full = str(wl["metadata"]["name"])
         short = full[len(app) + 1 :] if full.startswith(app + "-") else full
         refs.append({"name": short, "version": str((wl.get("spec") or {}).get("version", ""))})
-    if single and len(refs) == 1:
+    if len(refs) == 1:  # KLT: one workload, single- or multi-service, gives its version
         version = refs[0]["version"]
     else:
         version = multi_workload_app_version(
@@ -89,47 +93,48 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             for wl in workloads.by_index("app", app_name)
             if (wl.get("metadata") or {}).get("namespace") == key.namespace
         ]
-        created_at = (
-            parse_time(str(meta.get("creationTimestamp")))
-            if meta.get("creationTimestamp")
-            else ctx.now()
+        now = ctx.now()
+        deadline = created(request, now) + timedelta(
+            seconds=ctx.holder.app_creation_request_timeout_seconds
         )
-        deadline = created_at + timedelta(seconds=ctx.holder.app_creation_request_timeout_seconds)
-        expired = ctx.now() >= deadline
+        if found and not single:
+            quiet_end = window_end([request, *found], DISCOVERY_QUIET, now)
+            if now < min(quiet_end, deadline):
+                return Result(requeue_at=min(quiet_end, deadline))
         if found:
-            spec = desired_app_spec(app_name, found, single=single)
-            if app is None:
-                body: Body = {
-                    "apiVersion": model.KEPTN_APP.api_version,
-                    "kind": model.KEPTN_APP.kind,
-                    "metadata": {
-                        "name": app_name,
-                        "namespace": key.namespace,
-                        "labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE},
-                        "annotations": annotations,
-                    },
-                    "spec": spec,
-                }
-                try:
-                    app = await ctx.client.create(model.KEPTN_APP, body, key.namespace)
-                except AlreadyExists:
-                    app = await ctx.client.get(model.KEPTN_APP, app_name, key.namespace)
-                emit(ctx, COMPONENT, app, creation_event(Creation.APP, app_name))
-            else:
-                have = app.get("spec") or {}
-                if (
-                    have.get("version") != spec["version"]
-                    or have.get("workloads") != spec["workloads"]
-                ):
-                    patch = {"spec": {"version": spec["version"], "workloads": spec["workloads"]}}
-                    await ctx.client.patch(model.KEPTN_APP, app_name, patch, key.namespace)
-            if single:
-                await delete_request(key)
-                return None
-        if expired:
+            await upsert_app(key, app_name, app, annotations, desired_app_spec(app_name, found))
+            await delete_request(key)
+            return None
+        if now >= deadline:
             await delete_request(key)
             return None
         return Result(requeue_at=deadline)
+
+    async def upsert_app(
+        key: ObjectKey, app_name: str, app: Body | None, annotations: Body, spec: Body
+    ) -> None:
+        if app is None:
+            body: Body = {
+                "apiVersion": model.KEPTN_APP.api_version,
+                "kind": model.KEPTN_APP.kind,
+                "metadata": {
+                    "name": app_name,
+                    "namespace": key.namespace,
+                    "labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE},
+                    "annotations": annotations,
+                },
+                "spec": spec,
+            }
+            try:
+                app = await ctx.client.create(model.KEPTN_APP, body, key.namespace)
+            except AlreadyExists:
+                app = await ctx.client.get(model.KEPTN_APP, app_name, key.namespace)
+            emit(ctx, COMPONENT, app, creation_event(Creation.APP, app_name))
+            return
+        have = app.get("spec") or {}
+        if have.get("version") != spec["version"] or have.get("workloads") != spec["workloads"]:
+            patch = {"spec": {"version": spec["version"], "workloads": spec["workloads"]}}
+            await ctx.client.patch(model.KEPTN_APP, app_name, patch, key.namespace)
 
     def by_workload(event: str, wl: Body, old: Body | None) -> list[ObjectKey]:
         if event == "DELETED":

@@ -43,6 +43,7 @@ from lifecycle.controllers.metric import (
 )
 from lifecycle.controllers.wakeups import children_waiting_on
 from lifecycle.kube import Controller, KubeError, ObjectKey, Result, format_message
+from lifecycle.kube.errors import Conflict, NotFound
 from lifecycle.naming import format_time, parse_time
 from lifecycle.phases import LONG_NAMES, Phase, State
 from tracing.spans import export_child_span
@@ -126,9 +127,19 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         )
 
     async def write(ev: Body, fields: Body) -> Body | None:
-        """The changed status fields, written conditionally; None if nothing changed."""
+        """The changed status fields, written conditionally; None if nothing changed.
+
+        A failed write (not a lost race) emits KLT's `ReconcileEvaluationReconcileError`.
+        """
         fields = with_conditions(model.KEPTN_EVALUATION.kind, ev, fields, ctx.now())
-        return await ctx.client.write_status_fields(model.KEPTN_EVALUATION, ev, fields)
+        try:
+            return await ctx.client.write_status_fields(model.KEPTN_EVALUATION, ev, fields)
+        except (Conflict, NotFound):
+            raise
+        except Exception:
+            text = "could not update status"
+            emit(ev, "ReconcileEvaluationReconcileError", Phase.RECONCILE_EVALUATION, text)
+            raise
 
     async def judge(ev: Body, objective: Mapping[str, Any]) -> tuple[str, Body]:
         """(metric name, {value, status, message}) of one objective."""
@@ -230,6 +241,14 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         if fields["overallStatus"] == State.FAILED.value:
             # before the write: keyed, so a retried write cannot emit it twice, and whoever sees
             # the Failed status finds the Event at least in flight
+            text = "retryCount exceeded"
+            emit(
+                ev,
+                "ReconcileEvaluationReconcileTimeout",
+                Phase.RECONCILE_EVALUATION,
+                text,
+                key="timeout",
+            )
             emit(
                 ev,
                 "ReconcileEvaluationFailed",

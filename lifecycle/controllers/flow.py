@@ -37,18 +37,20 @@ from lifecycle.actions import (
     EventType,
     Finished,
     PhaseEnded,
+    reconcile_error_event,
 )
 from lifecycle.conditions import with_conditions
 from lifecycle.controllers.context import OperatorContext
 from lifecycle.kube.client import Body
 from lifecycle.kube.controller import ObjectKey, Result, key_of
-from lifecycle.kube.errors import AlreadyExists, BadRequest, Invalid, NotFound
+from lifecycle.kube.errors import AlreadyExists, BadRequest, Conflict, Invalid, NotFound
 from lifecycle.kube.events import EventRecorder, format_message
 from lifecycle.logs import bind_phase
 from lifecycle.machine import ROOT_KEY, Decision, Snapshot, apply_merge_patch, decide
 from lifecycle.model import ResourceKind
 from lifecycle.naming import label_value, workload_version_name
 from lifecycle.phases import LONG_NAMES, Phase, State
+from lifecycle.runtimes import task_metadata
 from tracing.spans import export_phase_span
 
 __all__ = [
@@ -224,7 +226,7 @@ def emit(
         event.reason,
         message,
         annotations=event_annotations(obj, str(event.phase)),
-        key=event.key,
+        key=event.key or None,  # "": repeated on every try, folded like client-go's
     )
 
 
@@ -282,7 +284,17 @@ class FlowExecutor:
             return None
         decision = decide(snapshot_of(obj), self._ctx.now(), self._ctx.config())
         if decision.status or decision.actions:
-            await self.execute(obj, decision)
+            try:
+                await self.execute(obj, decision)
+            except (Conflict, NotFound):
+                raise  # a concurrent write or a deletion: the next reconcile sees it
+            except Exception:
+                current = decision.status.get("currentPhase") or (obj.get("status") or {}).get(
+                    "currentPhase"
+                )
+                error = reconcile_error_event(str(obj.get("kind", "")), str(current or ""))
+                emit(self._ctx, self.component, obj, error)
+                raise  # retried with backoff
         else:
             self.sweep(obj)
         return Result(requeue_at=decision.requeue_at)
@@ -367,7 +379,12 @@ class FlowExecutor:
             if def_spec.get(spec_field) is not None:
                 spec[spec_field] = def_spec[spec_field]
         traceparent = str((action.context.get("metadata") or {}).get("traceparent", ""))
-        return self._child(obj, model.KEPTN_TASK, action.name, spec, traceparent)
+        body = self._child(obj, model.KEPTN_TASK, action.name, spec, traceparent)
+        meta = body["metadata"]
+        meta["labels"], meta["annotations"] = task_metadata(
+            definition, meta["labels"], meta["annotations"]
+        )
+        return body
 
     def _evaluation_body(self, obj: Body, action: CreateEvaluation) -> Body:
         namespace = str(_meta(obj).get("namespace", ""))

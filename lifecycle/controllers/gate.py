@@ -4,7 +4,8 @@ Role: for a pod carrying the gate, find the KeptnWorkloadVersions whose
 spec.resourceReference.uid is the pod's owner uid (same namespace) and whose spec.version is the
 pod's version (a StatefulSet or DaemonSet keeps its uid across versions, so the owner alone would
 let a finished old version release a new version's pods); when any of them passes
-`machine.gate_open` (deployment Progressing, Succeeded or Warning), remove the gate and add the
+`machine.gate_open` (its pre-deployment phases passed, whatever happened later: a WorkloadDeploy
+timeout or failed post checks), remove the gate and add the
 `keptn.sh/scheduling-gate-removed` annotation in one merge-patch. A pod re-created after its
 WorkloadVersion completed is released on its first reconcile.
 

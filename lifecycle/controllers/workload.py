@@ -2,7 +2,9 @@
 
 Role: for a KeptnWorkload, make sure the WorkloadVersion `<workload>-<version>` exists (spec =
 the workload's spec + workloadName + previousVersion, controller ownerReference to the
-workload, the workload's trace annotations); emit `CreateWorkloadInstance` once (keyed Event);
+workload, the workload's trace annotations); emit the seed's `CreateWorkload` on the
+KeptnWorkload (the webhook created it; keyed by its uid, so once) and `CreateWorkloadInstance`
+once (keyed Event), or KLT's `CreateWorkloadVersionFailed` when the API server refuses it;
 set status.currentVersion; when the WorkloadVersion exists but its workload part of the spec
 differs (new ReplicaSet, new task lists) patch it.
 
@@ -16,12 +18,16 @@ import contextlib
 from typing import Any
 
 from lifecycle import model
-from lifecycle.actions import Creation, creation_event
+from lifecycle.actions import (
+    Creation,
+    creation_event,
+    creation_failed_event,
+)
 from lifecycle.conditions import with_conditions
 from lifecycle.controllers.context import OperatorContext
 from lifecycle.controllers.flow import emit, owner_reference
 from lifecycle.kube.controller import Controller, ObjectKey, Result, owner_keys, self_key
-from lifecycle.kube.errors import AlreadyExists, NotFound
+from lifecycle.kube.errors import AlreadyExists, BadRequest, Invalid, NotFound
 from lifecycle.naming import workload_version_name
 
 __all__ = ["COMPONENT", "setup"]
@@ -61,6 +67,8 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         wanted = _workload_spec(spec)
         current = versions.get(key.namespace, name)
         if current is None:
+            if not status.get("currentVersion"):  # its first version: the workload is new
+                emit(ctx, COMPONENT, wl, creation_event(Creation.WORKLOAD, key.name))
             previous = str(status.get("currentVersion") or "")
             body: Body = {
                 "apiVersion": model.KEPTN_WORKLOAD_VERSION.api_version,
@@ -81,6 +89,14 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
                 current = await ctx.client.create(model.KEPTN_WORKLOAD_VERSION, body, key.namespace)
             except AlreadyExists:  # our cache lags a create of an earlier reconcile
                 current = await ctx.client.get(model.KEPTN_WORKLOAD_VERSION, name, key.namespace)
+            except (Invalid, BadRequest) as exc:  # permanent: say so (KLT's reason), once
+                emit(
+                    ctx,
+                    COMPONENT,
+                    body,
+                    creation_failed_event(Creation.WORKLOAD_INSTANCE, name, exc),
+                )
+                return None
         if not (current.get("status") or {}).get("startTime"):
             # keyed: re-emitted after a crash between create and Event, written once
             emit(ctx, COMPONENT, current, creation_event(Creation.WORKLOAD_INSTANCE, name))

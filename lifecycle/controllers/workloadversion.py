@@ -2,12 +2,14 @@
 
 Role: read the WorkloadVersion, its KeptnTasks/KeptnEvaluations (owner index), its app version
 (the newest non-Deprecated KeptnAppVersion of its app that lists this workload and version) and
-its rollout (the referenced ReplicaSet/StatefulSet/DaemonSet), all from the caches; decide; hand
+its rollout (the referenced ReplicaSet/StatefulSet/DaemonSet; for a ReplicaSet of an Argo
+Rollout, the Rollout's health: lifecycle.controllers.argo), all from the caches; decide; hand
 the Decision to the FlowExecutor. An OpenGate action needs no work here: the gate controller is
 woken by the WorkloadVersion's own update and applies `machine.gate_open`.
 
 Wake-ups (no polling): the WorkloadVersion; its tasks and evaluations (owner); the AppVersions
-of its app (the app gate); its ReplicaSet/StatefulSet/DaemonSet (resourceReference uid index);
+of its app (the app gate); its ReplicaSet/StatefulSet/DaemonSet (resourceReference uid index)
+and that ReplicaSet's Argo Rollout;
 a task/evaluation definition appearing. A timer only for the machine's deadlines (observability
 timeout, definition wait).
 Must not: write anything but through the executor, or decide on a completed object.
@@ -18,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from lifecycle import model
+from lifecycle.controllers.argo import argo_rollout_of, rollout_health, rollout_wakeups
 from lifecycle.controllers.context import OperatorContext
 from lifecycle.controllers.flow import FlowExecutor, children_of, missing_definitions
 from lifecycle.controllers.wakeups import open_versions, watch_version_and_children
@@ -82,6 +85,9 @@ def rollout_for(ctx: OperatorContext, wv: Body) -> Rollout | None:
     obj = ctx.informer(kind).store.get(str(meta.get("namespace", "")), str(ref.get("name", "")))
     if obj is None or (ref.get("uid") and (obj.get("metadata") or {}).get("uid") != ref["uid"]):
         return None
+    argo = argo_rollout_of(ctx, obj) if kind is model.REPLICA_SET else None
+    if argo is not None:
+        return rollout_health(argo)  # KLT: the Rollout's health, not its ReplicaSet's
     spec, status = obj.get("spec") or {}, obj.get("status") or {}
     if kind is model.DAEMON_SET:
         if "desiredNumberScheduled" not in status:
@@ -128,4 +134,6 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     controller.watch(ctx.informer(model.KEPTN_APP_VERSION), by_app)
     for kind in _ROLLOUT_KINDS.values():
         controller.watch(ctx.informer(kind), by_resource)
+    if model.ARGO_ROLLOUT in ctx.informers:
+        controller.watch(ctx.informer(model.ARGO_ROLLOUT), rollout_wakeups(ctx))
     return controller

@@ -82,6 +82,7 @@ REPLICASETS = Resource("apps", "v1", "replicasets")
 STATEFULSETS = Resource("apps", "v1", "statefulsets")
 DAEMONSETS = Resource("apps", "v1", "daemonsets")
 JOBS = Resource("batch", "v1", "jobs")
+ROLLOUTS = Resource("argoproj.io", "v1alpha1", "rollouts")
 
 
 class PatchType(enum.Enum):

@@ -15,12 +15,14 @@ import logging
 import time
 from typing import Any
 
+from sandbox.node.argo import rollout_plan
 from sandbox.node.client import (
     DAEMONSETS,
     DEPLOYMENTS,
     JOBS,
     PODS,
     REPLICASETS,
+    ROLLOUTS,
     STATEFULSETS,
     ApiClient,
     Conflict,
@@ -48,7 +50,7 @@ Body = dict[str, Any]
 
 
 class Controllers:
-    """Deployment, ReplicaSet, StatefulSet, DaemonSet and Job reconcilers."""
+    """Deployment, Argo Rollout, ReplicaSet, StatefulSet, DaemonSet and Job reconcilers."""
 
     def __init__(self, *, client: ApiClient, informers: dict[Resource, Informer]) -> None:
         self._client = client
@@ -87,10 +89,18 @@ class Controllers:
     # -- Deployment -------------------------------------------------------------------------
 
     async def deployment(self, key: Key) -> float | None:
-        dep = self._inf[DEPLOYMENTS].get(key)
+        return await self._roll(DEPLOYMENTS, key)
+
+    async def rollout(self, key: Key) -> float | None:
+        """An Argo Rollout: ReplicaSets as a Deployment's, Argo's status (sandbox/node/argo.py)."""
+        return await self._roll(ROLLOUTS, key)
+
+    async def _roll(self, res: Resource, key: Key) -> float | None:
+        dep = self._inf[res].get(key)
         if dep is None or is_terminating(dep):
             return None
-        plan = deployment_plan(dep, self._owned(REPLICASETS, dep), time.time())
+        plan_of = rollout_plan if res is ROLLOUTS else deployment_plan
+        plan = plan_of(dep, self._owned(REPLICASETS, dep), time.time())
         if plan.create is not None:
             try:
                 created = await self._client.create(REPLICASETS, key[0], plan.create)
@@ -107,7 +117,7 @@ class Controllers:
             except NotFound:
                 continue
             self._inf[REPLICASETS].remember(patched)
-        await self._status(DEPLOYMENTS, dep, plan.status)
+        await self._status(res, dep, plan.status)
         return None
 
     # -- ReplicaSet -------------------------------------------------------------------------

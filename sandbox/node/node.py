@@ -3,7 +3,8 @@
 ``start_node`` returns at once (the informers connect in the background and retry, so the API
 server may call it before it serves); ``NodeHandle.wait_synced()`` waits for the first lists.
 Event routing: a pod wakes the kubelet and its controller owner; a ReplicaSet wakes itself
-and its Deployment. Nothing here polls.
+and its Deployment or Argo Rollout (the sandbox always serves the Rollout CRD). Nothing here
+polls.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sandbox.node.client import (
     JOBS,
     PODS,
     REPLICASETS,
+    ROLLOUTS,
     STATEFULSETS,
     ApiClient,
     Resource,
@@ -40,6 +42,7 @@ Body = dict[str, Any]
 _OWNER_KINDS: dict[str, Resource] = {
     "ReplicaSet": REPLICASETS,
     "Deployment": DEPLOYMENTS,
+    "Rollout": ROLLOUTS,
     "StatefulSet": STATEFULSETS,
     "DaemonSet": DAEMONSETS,
     "Job": JOBS,
@@ -101,13 +104,14 @@ async def start_node(api_url: str, token: str, settings: NodeSettings | None = N
 
         return handle
 
-    for res in (PODS, REPLICASETS, DEPLOYMENTS, STATEFULSETS, DAEMONSETS, JOBS):
+    for res in (PODS, REPLICASETS, DEPLOYMENTS, ROLLOUTS, STATEFULSETS, DAEMONSETS, JOBS):
         informers[res] = Informer(client, res, route(res))
     kubelet = Kubelet(client=client, pods=informers[PODS], runtime=runtime, settings=settings)
     controllers = Controllers(client=client, informers=informers)
     reconcilers: dict[Resource, Callable[[Key], Awaitable[float | None]]] = {
         REPLICASETS: controllers.replicaset,
         DEPLOYMENTS: controllers.deployment,
+        ROLLOUTS: controllers.rollout,
         STATEFULSETS: controllers.statefulset,
         DAEMONSETS: controllers.daemonset,
         JOBS: controllers.job,

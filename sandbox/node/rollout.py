@@ -244,8 +244,8 @@ def _new_replicaset(dep: Body, h: str, replicas: int, revision: int) -> Body:
             "annotations": {_REVISION_ANNOTATION: str(revision)},
             "ownerReferences": [
                 {
-                    "apiVersion": "apps/v1",
-                    "kind": "Deployment",
+                    "apiVersion": dep.get("apiVersion", "apps/v1"),
+                    "kind": dep.get("kind", "Deployment"),
                     "name": meta["name"],
                     "uid": meta.get("uid", ""),
                     "controller": True,

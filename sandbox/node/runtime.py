@@ -7,9 +7,15 @@ Plans per container (``plan_container``, pure):
 - image containing ``python-runtime``: ``python3 $CMD_ARGS $SCRIPT``, or for an http(s) SCRIPT
   ``curl -s $SCRIPT | python3 $CMD_ARGS -`` (the download is done with aiohttp here);
 - any other image: a simulated outcome from the pod annotations ``sandbox.klt.dev/outcome``
-  (succeed|fail|run) and ``sandbox.klt.dev/duration`` (seconds), else the node's default; a
-  pod with restartPolicy Always (a service) just runs; a Job pod with no outcome cannot start
-  (ErrImagePull-like waiting state with a message saying why).
+  (succeed|fail|run) and ``sandbox.klt.dev/duration`` (seconds) when set; a pod with
+  restartPolicy Always (a service) just runs;
+- a Job pod (a KLT ``container:`` task) whose image is a general-purpose userland
+  (``SHELL_IMAGES``: busybox, alpine, debian, ubuntu, python, bash, ...): its ``command`` +
+  ``args`` (or ``args`` alone: these images have no entrypoint) run with the machine's shell
+  and tools, in the pod's scratch directory, with the container's env (KEPTN_CONTEXT, ...);
+  no command at all runs the image's default shell on empty input (exit 0);
+- any other Job pod: the node's default outcome (``klt sandbox --container-outcome``), else it
+  cannot start (ErrImagePull-like waiting state whose message names the image and both ways out).
 
 Env and files come from podconfig.py (volumes materialised under the pod's scratch dir, env
 values pointing into a mount path rewritten to the local copy). ``prepare`` resolves all of
@@ -37,6 +43,7 @@ from sandbox.node.settings import NodeSettings, Outcome
 __all__ = [
     "DURATION_ANNOTATION",
     "OUTCOME_ANNOTATION",
+    "SHELL_IMAGES",
     "ConfigError",
     "ContainerPlan",
     "DownloadError",
@@ -45,6 +52,7 @@ __all__ = [
     "Prepared",
     "RunResult",
     "Runtime",
+    "image_repository",
     "plan_container",
 ]
 
@@ -55,6 +63,29 @@ DURATION_ANNOTATION = "sandbox.klt.dev/duration"
 _URL = re.compile(r"^(https?|ftp|file)://")
 _DENO_IMAGES = ("deno-runtime", "functions-runtime")
 _PYTHON_IMAGES = ("python-runtime",)
+SHELL_IMAGES = frozenset(
+    {
+        "busybox",
+        "alpine",
+        "debian",
+        "ubuntu",
+        "python",
+        "bash",
+        "fedora",
+        "centos",
+        "rockylinux",
+        "almalinux",
+        "amazonlinux",
+        "archlinux",
+    }
+)
+"""Image repositories (last path part, any tag) whose commands the node runs with its own shell."""
+
+
+def image_repository(image: str) -> str:
+    """``registry:5000/library/busybox:1.36@sha256:..`` -> ``busybox``."""
+    name = image.split("@", 1)[0].rsplit("/", 1)[-1]
+    return name.split(":", 1)[0].lower()
 
 
 class DownloadError(Exception):
@@ -66,6 +97,7 @@ class PlanKind(enum.Enum):
 
     DENO = "deno"
     PYTHON = "python"
+    SHELL = "shell"
     SIMULATED = "simulated"
     UNRUNNABLE = "unrunnable"
 
@@ -103,14 +135,19 @@ def plan_container(pod: Body, container: Body, settings: NodeSettings) -> Contai
             )
     if pod.get("spec", {}).get("restartPolicy", "Always") == "Always":
         return ContainerPlan(PlanKind.SIMULATED, Outcome.RUN)
+    if image_repository(image) in SHELL_IMAGES:
+        return ContainerPlan(PlanKind.SHELL)
     if settings.default_outcome is not None:
         return ContainerPlan(PlanKind.SIMULATED, settings.default_outcome, duration)
     return ContainerPlan(
         PlanKind.UNRUNNABLE,
         message=(
-            f'image "{image}" is neither a KLT function runner (deno-runtime, python-runtime) '
-            f"nor simulated: set the pod annotation {OUTCOME_ANNOTATION}: succeed|fail "
-            "or the sandbox's default outcome"
+            f'the sandbox cannot run image "{image}": it runs KLT\'s function runners '
+            "(deno-runtime, python-runtime) and the commands of general-purpose images "
+            f"({', '.join(sorted(SHELL_IMAGES))}); start the sandbox with "
+            "`klt sandbox --container-outcome succeed|fail` or annotate the task's pod "
+            f"(the KeptnTaskDefinition's metadata.annotations) with {OUTCOME_ANNOTATION}: "
+            "succeed|fail"
         ),
     )
 
@@ -178,6 +215,12 @@ class Runtime:
         env = await self._config.env(pod, container)
         mounts = await self._config.mount(pod, container, scratch / "fs")
         env = {k: rewrite(v, mounts) for k, v in env.items()}
+        if plan.kind is PlanKind.SHELL:
+            argv = [*(container.get("command") or ()), *(container.get("args") or ())]
+            argv = [rewrite(str(a), mounts) for a in argv] or ["sh"]  # the images' default CMD
+            return Prepared(
+                plan=plan, argv=tuple(argv), env=self._child_env(meta, scratch, env), cwd=scratch
+            )
         script, cmd_args = env.get("SCRIPT", ""), env.get("CMD_ARGS", "").split()
         if not script:
             return Prepared(
@@ -203,7 +246,12 @@ class Runtime:
                 argv = [self._settings.python, *cmd_args, script]
         except DownloadError as exc:
             return Prepared(plan=plan, failure=RunResult(1, f"{exc}\n", str(exc)))
-        child_env = {
+        child_env = self._child_env(meta, scratch, env)
+        return Prepared(plan=plan, argv=tuple(argv), env=child_env, cwd=scratch, stdin=stdin)
+
+    def _child_env(self, meta: Body, scratch: Path, env: dict[str, str]) -> dict[str, str]:
+        """A clean environment: PATH, HOME (the scratch dir), HOSTNAME, plus the container's env."""
+        return {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": str(scratch),
             "HOSTNAME": str(meta["name"]),
@@ -214,7 +262,6 @@ class Runtime:
             "PYTHONUNBUFFERED": "1",
             **env,
         }
-        return Prepared(plan=plan, argv=tuple(argv), env=child_env, cwd=scratch, stdin=stdin)
 
     async def execute(self, prepared: Prepared) -> RunResult:
         """Run a prepared container to its end."""
@@ -238,15 +285,20 @@ class Runtime:
     async def _exec(
         self, argv: list[str], env: dict[str, str], cwd: Path, stdin: bytes | None
     ) -> RunResult:
-        proc = await asyncio.create_subprocess_exec(
-            *argv,
-            cwd=cwd,
-            env=env,
-            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,
-        )
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *argv,
+                cwd=cwd,
+                env=env,
+                stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,
+            )
+        except OSError as exc:  # as a container runtime: not found 127, not executable 126
+            code = 127 if isinstance(exc, FileNotFoundError) else 126
+            text = f"exec {argv[0]!r}: {exc.strerror or exc}"
+            return RunResult(code, text + "\n", text)
         out = bytearray()
         limit = self._settings.log_limit
         try:

@@ -9,6 +9,8 @@ KeptnConfig with short definition/observability waits may be applied by a test.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import shutil
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,6 +114,26 @@ class Cluster:
             pytest.fail(f"no {last} event on {name}; events: {reasons}")
         return reasons
 
+    async def kubectl(self, *args: str, stdin: str | None = None, ok: bool = True) -> str:
+        """Run the real kubectl against the sandbox (what a KLT user types); its stdout."""
+        kubectl = shutil.which("kubectl")
+        assert kubectl, "kubectl is installed in this environment"
+        proc = await asyncio.create_subprocess_exec(
+            kubectl,
+            "--kubeconfig",
+            str(self.sandbox.kubeconfig_path),
+            *args,
+            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(
+            proc.communicate(stdin.encode() if stdin is not None else None), 60
+        )
+        if ok:
+            assert proc.returncode == 0, f"kubectl {' '.join(args)}: {err.decode()}"
+        return out.decode() + ("" if ok else err.decode())
+
     async def keptn_config(self, **spec: Any) -> None:
         body = {
             "apiVersion": model.KEPTN_CONFIG.api_version,
@@ -143,7 +165,7 @@ def operator_settings(sandbox: Sandbox, tmp_path: Path, **overrides: Any) -> Run
 async def start_sandbox(tmp_path: Path, **node: Any) -> Sandbox:
     settings = NodeSettings(
         pod_start_delay=node.pop("pod_start_delay", 0.02),
-        default_outcome=Outcome.RUN,
+        default_outcome=node.pop("default_outcome", Outcome.RUN),
         work_dir=tmp_path / "node",
         **node,
     )
@@ -164,9 +186,10 @@ async def start_sandbox(tmp_path: Path, **node: Any) -> Sandbox:
     return sb
 
 
-@pytest.fixture
-async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
-    sb = await start_sandbox(tmp_path)
+@contextlib.asynccontextmanager
+async def running_cluster(tmp_path: Path, **node: Any) -> AsyncIterator[Cluster]:
+    """The sandbox (node settings overridable, e.g. default_outcome) with a running operator."""
+    sb = await start_sandbox(tmp_path, **node)
     spans = InMemorySpanExporter()
     operator = Operator(operator_settings(sb, tmp_path), span_exporter=spans)
     client = KubeClient.for_url(sb.url, token=sb.token)
@@ -180,3 +203,9 @@ async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
         await operator.stop()
         await client.close()
         await sb.stop()
+
+
+@pytest.fixture
+async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
+    async with running_cluster(tmp_path) as running:
+        yield running

@@ -81,18 +81,18 @@ def wl(name: str, version: str) -> dict[str, object]:
 
 
 def test_auto_created_app_specs() -> None:
-    single = desired_app_spec("cart", [wl("cart-cart", "1.0")], single=True)
+    single = desired_app_spec("cart", [wl("cart-cart", "1.0")])
     assert single == {
         "version": "1.0",
         "revision": 1,
         "workloads": [{"name": "cart", "version": "1.0"}],
     }
-    multi = desired_app_spec("shop", [wl("shop-ui", "2"), wl("shop-api", "1")], single=False)
+    multi = desired_app_spec("shop", [wl("shop-ui", "2"), wl("shop-api", "1")])
     assert multi["workloads"] == [{"name": "api", "version": "1"}, {"name": "ui", "version": "2"}]
     assert len(multi["version"]) == 10
-    same = desired_app_spec("shop", [wl("shop-api", "1"), wl("shop-ui", "2")], single=False)
+    same = desired_app_spec("shop", [wl("shop-api", "1"), wl("shop-ui", "2")])
     assert same["version"] == multi["version"]  # order of discovery does not matter
-    bumped = desired_app_spec("shop", [wl("shop-api", "1"), wl("shop-ui", "3")], single=False)
+    bumped = desired_app_spec("shop", [wl("shop-api", "1"), wl("shop-ui", "3")])
     assert bumped["version"] != multi["version"]
 
 

@@ -63,6 +63,7 @@ async def test_single_deployment_completes(cluster: Cluster) -> None:
     wl_reasons = await cluster.wait_events(wv["metadata"]["name"], "Completed")
     assert app_reasons == [
         "CreateAppVersion",
+        "AppContextNotFound",
         "AppPreDeployTasksStarted",
         "AppPreDeployTasksSucceeded",
         "AppPreDeployEvaluationsStarted",

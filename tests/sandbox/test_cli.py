@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from sandbox.cli import add_arguments, settings_from_args
+from sandbox.node.settings import Outcome
 from tests.sandbox.conftest import FIXTURES
 
 
@@ -60,6 +61,9 @@ def test_flags_become_settings(tmp_path: Path) -> None:
     assert not s.node
     assert s.webhook_services == {"hook.system:443": "127.0.0.1:9443"}
     assert s.pod_addresses == {"system/op-0": "127.0.0.1:9444"}
+    assert s.node_settings.default_outcome is None
+    fail = settings_from_args(_parse("--container-outcome", "fail"))
+    assert fail.node_settings.default_outcome is Outcome.FAIL
     with pytest.raises(ValueError):
         settings_from_args(_parse("--error-rate", "nope=1"))
 

@@ -106,7 +106,7 @@ def simulated_job(name: str, annotations: dict[str, str], **spec: Any) -> Body:
                 "metadata": {"labels": {"task": name}, "annotations": annotations},
                 "spec": {
                     "restartPolicy": "Never",
-                    "containers": [{"name": "c", "image": "busybox:1"}],
+                    "containers": [{"name": "c", "image": "example/task:1"}],
                 },
             },
         },
@@ -296,4 +296,23 @@ async def test_simulated_failure_and_unrunnable_image(cluster: Cluster) -> None:
     (pod,) = await c.wait_list(PODS, "job-name=mystery", pull_error)
     waiting = pod["status"]["containerStatuses"][0]["state"]["waiting"]
     assert "sandbox.klt.dev/outcome" in waiting["message"]
+    assert '"example/task:1"' in waiting["message"] and "--container-outcome" in waiting["message"]
     assert pod["status"]["phase"] == "Pending"
+
+
+async def test_general_purpose_image_runs_its_command_with_the_shell(cluster: Cluster) -> None:
+    c = cluster
+    job = simulated_job("shell", {})
+    job["spec"]["template"]["spec"]["containers"] = [
+        {
+            "name": "c",
+            "image": "busybox:1.36",
+            "command": ["sh", "-c"],
+            "args": ['echo "hello $WHO from $(basename "$PWD")"; test "$HOME" = "$PWD"'],
+            "env": [{"name": "WHO", "value": "keptn"}],
+        }
+    ]
+    await c.api.create(JOBS, c.namespace, job)
+    assert condition(await c.wait_for(JOBS, "shell", finished), "Complete")
+    (pod,) = await c.wait_list(PODS, "job-name=shell", lambda ps: len(ps) == 1)
+    assert "hello keptn from c" in await pod_log(c, pod)

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from sandbox.node.argo import rollout_plan
 from sandbox.node.jobs import decide_job, job_pod_labels
 from sandbox.node.pods import (
     ContainerState,
@@ -388,7 +389,10 @@ def test_gated_status_and_helpers() -> None:
             Outcome.SUCCEED,
         ),
         ("nginx", {}, "Always", PlanKind.SIMULATED, Outcome.RUN),
-        ("busybox", {}, "Never", PlanKind.UNRUNNABLE, Outcome.RUN),
+        ("busybox", {}, "Never", PlanKind.SHELL, Outcome.RUN),
+        ("docker.io/library/alpine:3.20@sha256:ab", {}, "OnFailure", PlanKind.SHELL, Outcome.RUN),
+        ("busybox", {}, "Always", PlanKind.SIMULATED, Outcome.RUN),
+        ("example/notify:1.0", {}, "Never", PlanKind.UNRUNNABLE, Outcome.RUN),
         (
             "busybox",
             {"sandbox.klt.dev/outcome": "maybe"},
@@ -406,6 +410,8 @@ def test_plan_container(
     assert plan.kind is kind and plan.outcome is outcome
     if kind is PlanKind.UNRUNNABLE:
         assert "sandbox.klt.dev/outcome" in plan.message
+        if "maybe" not in str(annotations):
+            assert f'"{image}"' in plan.message and "--container-outcome" in plan.message
 
 
 def test_plan_container_default_outcome_and_duration() -> None:
@@ -419,3 +425,31 @@ def test_plan_container_default_outcome_and_duration() -> None:
     assert (
         plan.kind is PlanKind.SIMULATED and plan.outcome is Outcome.SUCCEED and plan.duration == 1.5
     )
+
+
+def test_argo_rollout_plan_rolls_out_like_a_deployment_with_argo_status() -> None:
+    template = {"metadata": {"labels": {"a": "b"}}, "spec": {"containers": [{"name": "c"}]}}
+    rollout = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "Rollout",
+        "metadata": {"name": "r", "namespace": "ns", "uid": "u1", "generation": 2},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": {"a": "b"}},
+            "template": template,
+            "strategy": {"canary": {"steps": [{"setWeight": 50}]}},
+        },
+    }
+    first = rollout_plan(rollout, [], 0.0)
+    assert first.create is not None
+    assert first.create["metadata"]["ownerReferences"][0]["kind"] == "Rollout"
+    assert first.status["phase"] == "Progressing" and "stableRS" not in first.status
+    rs = {**first.create, "status": {"replicas": 2, "readyReplicas": 2, "availableReplicas": 2}}
+    done = rollout_plan(rollout, [rs], 0.0)
+    assert done.create is None
+    assert done.status["phase"] == "Healthy"
+    assert done.status["replicas"] == done.status["updatedReplicas"] == 2
+    assert done.status["stableRS"] == done.status["currentPodHash"]
+    assert done.status["observedGeneration"] == "2" and done.status["selector"] == "a=b"
+    paused = rollout_plan({**rollout, "spec": {**rollout["spec"], "paused": True}}, [rs], 0.0)
+    assert paused.status["phase"] == "Paused"

@@ -305,6 +305,8 @@ def test_example_kind_is_known(name: str, body: dict[str, Any]) -> None:
     kind = model.kind_by_api_version(body["apiVersion"], body["kind"])
     if kind is None:  # a kind the operator never touches, such as a Service
         assert body["kind"] == "Service" and body["apiVersion"] == "v1"
+    elif name.startswith("klt-docs/"):  # KLT's own manifests, unchanged: some rely on -n
+        assert kind.namespaced or "namespace" not in body["metadata"]
     else:
         assert ("namespace" in body["metadata"]) == kind.namespaced
 
@@ -369,7 +371,11 @@ def test_analysis_example_targets_parse_with_the_evaluator() -> None:
 
 
 def _example(kind: str) -> dict[str, Any]:
-    return copy.deepcopy(next(d for _, d in KEPTN_MANIFESTS if d["kind"] == kind))
+    """The first example of ``kind``, podtato-head's first (the cases mutate its shape)."""
+    found = [
+        (not n.startswith("podtato-head/"), d) for n, d in KEPTN_MANIFESTS if d["kind"] == kind
+    ]
+    return copy.deepcopy(min(found, key=lambda pair: pair[0])[1])
 
 
 def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:

@@ -467,7 +467,7 @@ def test_deploy_times_out_after_the_observability_timeout(
         "WorkloadDeployErrored",
     ]
     assert detail in errored[0].text and "2m0s" in errored[0].text
-    assert gate_open(world.obj) is False
+    assert gate_open(world.obj) is True  # the pre-deployment phases passed: pods may start
 
 
 # --- missing definitions ----------------------------------------------------------------------
@@ -612,6 +612,26 @@ def test_completed_objects_are_absorbing(state: str) -> None:
 def test_gate_open(deployment: str | None, open_: bool) -> None:
     obj: dict[str, Any] = {"status": {} if deployment is None else {"deploymentStatus": deployment}}
     assert gate_open(obj) is open_
+
+
+@pytest.mark.parametrize(
+    ("pre", "pre_eval", "open_"),
+    [
+        ("Succeeded", "Succeeded", True),
+        ("Warning", "Succeeded", True),
+        ("Succeeded", "Failed", False),
+        ("Failed", "Deprecated", False),
+    ],
+)
+def test_gate_follows_pre_deployment_after_deploy_timeout(
+    pre: str, pre_eval: str, open_: bool
+) -> None:
+    status = {
+        "preDeploymentStatus": pre,
+        "preDeploymentEvaluationStatus": pre_eval,
+        "deploymentStatus": "Failed",
+    }
+    assert gate_open({"status": status}) is open_
 
 
 # --- span data --------------------------------------------------------------------------------

@@ -338,11 +338,17 @@ def test_version_named_container_missing() -> None:
         calculate_version({"spec": {"containers": [{"name": "a"}, {"name": "b"}]}}, "c")
 
 
-async def test_version_error_denies_managed_pod(enabled: MemoryStore, spans: Any) -> None:
+async def test_container_naming_no_container_is_admitted_with_warning(
+    enabled: MemoryStore, spans: Any
+) -> None:
     obj = pod(owners=[RS], annotations={"keptn.sh/workload": "web", "keptn.sh/container": "nope"})
     answer = await mutator(enabled, spans).review(review(obj))
-    assert answer["response"]["allowed"] is False
-    assert "'nope' specified in keptn.sh/container" in answer["response"]["status"]["message"]
+    assert answer["response"]["allowed"] is True
+    assert any(
+        "'nope' specified in keptn.sh/container" in w for w in answer["response"]["warnings"]
+    )
+    version = apply_patch(obj, decode_patch(answer))["metadata"]["annotations"]["keptn.sh/version"]
+    assert version == calculate_version(obj)
 
 
 async def test_version_from_named_container_tag(enabled: MemoryStore, spans: Any) -> None:
