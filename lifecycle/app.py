@@ -284,8 +284,8 @@ class Operator:
         ssl_context = None
         bundle = None
         certs: CertKeeper | FileCerts | None = None
-        await self._ensure_namespace(op.keptn_namespace)
-        if s.webhooks:
+        if s.webhooks:  # the certificate Secret lives in the Keptn namespace
+            await self._ensure_namespace(op.keptn_namespace)
             certs = self._certs = self._make_certs(client)
             await retry_transient(certs.ensure, "webhook certificate")
             bundle = self._certs.bundle
@@ -479,7 +479,17 @@ async def _serve(settings: RunSettings) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
-    await operator.start()
+    starting = asyncio.ensure_future(operator.start())
+    stopped = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({starting, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    if not starting.done():  # SIGTERM while start-up still retries a silent API server
+        starting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await starting
+        await operator.stop()
+        return 0
+    stopped.cancel()
+    starting.result()
     freeze_startup_heap()
     if settings.log_format == "json":  # stdout stays empty: every line is a JSON log record
         log.info("operator listening", extra={"ports": operator.ports})

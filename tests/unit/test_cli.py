@@ -167,7 +167,11 @@ def test_operator_json_logs_leave_stdout_empty(tmp_path: Path) -> None:
     )  # fmt: skip
     try:
         assert proc.stderr is not None
-        first = proc.stderr.readline()  # the informers' first failed list (nothing answers)
+        first = ""
+        while "operator listening" not in first:  # then the informers' failed lists
+            line = proc.stderr.readline()
+            assert line, "the operator exited before listening"
+            first += line
     finally:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
