@@ -528,6 +528,7 @@ AnalysisStatus = TypedDict(
         "pass": bool,
         "warning": bool,
         "state": Literal["Pending", "Progressing", "Completed"],
+        "message": str,
         "storedValues": dict[str, dict[str, Any]],
     },
     total=False,

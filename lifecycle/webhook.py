@@ -57,6 +57,7 @@ from lifecycle.model import (
     STATEFUL_SET,
     ResourceKind,
 )
+from lifecycle.webhook_owner import Unconfirmed, confirm_owner
 from lifecycle.webhook_pod import (
     PodPlan,
     VersionError,
@@ -68,7 +69,6 @@ from lifecycle.webhook_pod import (
     released,
     supported_owner,
 )
-from lifecycle.webhook_owner import Unconfirmed, confirm_owner
 from lifecycle.webhook_validators import Verdict
 
 __all__ = [

@@ -22,7 +22,6 @@ successful fetch and is dropped when the metric is deleted. Must not hold module
 from __future__ import annotations
 
 import base64
-import binascii
 import logging
 import math
 from collections.abc import Mapping
@@ -40,10 +39,13 @@ from evaluator.providers import (
     evaluate_metric,
     parse_metric_range,
 )
+from evaluator.redact import scrub
 from lifecycle import model
+from lifecycle.controllers.blocked import METRIC_COMPONENT, report
 from lifecycle.controllers.context import OperatorContext
 from lifecycle.kube import Controller, KubeError, NotFound, ObjectKey, Result, self_key
 from lifecycle.naming import format_time, parse_time
+from lifecycle.secrets import decode_secret
 
 __all__ = [
     "ClosingController",
@@ -112,17 +114,6 @@ def spec_changes(event_type: str, obj: Body, old: Body | None) -> list[ObjectKey
     return [ObjectKey(str(meta.get("namespace") or ""), str(meta.get("name") or ""))]
 
 
-def _decode_secret(secret: Mapping[str, Any]) -> dict[str, str]:
-    data: dict[str, str] = {}
-    for key, value in (secret.get("data") or {}).items():
-        try:
-            data[str(key)] = base64.b64decode(str(value)).decode()
-        except (binascii.Error, UnicodeDecodeError):
-            raise ConfigError(f"Secret entry {key!r} is not base64 text") from None
-    data.update({str(k): str(v) for k, v in (secret.get("stringData") or {}).items()})
-    return data
-
-
 async def provider_config(ctx: OperatorContext, provider: Mapping[str, Any]) -> ProviderConfig:
     """A KeptnMetricsProvider as ProviderConfig, its Secret read (ConfigError if unreadable)."""
     meta = provider.get("metadata") or {}
@@ -136,7 +127,7 @@ async def provider_config(ctx: OperatorContext, provider: Mapping[str, Any]) -> 
             raise ConfigError(
                 f"Secret {ref['name']} of provider {meta.get('name')} not found"
             ) from None
-        secret = _decode_secret(body)
+        secret = decode_secret(body)
     return ProviderConfig(
         type=str(spec.get("type") or "prometheus"),
         target_server=str(spec.get("targetServer") or ""),
@@ -205,7 +196,10 @@ async def _fetch(
             errMsg="",
         )
     except (ProviderError, KubeError) as err:
-        fields["errMsg"] = str(err)
+        fields["errMsg"] = scrub(str(err))
+    except Exception as err:  # never silent: whatever escaped the provider becomes errMsg
+        log.exception("KeptnMetric %s/%s: unexpected error", ns, meta.get("name"))
+        fields["errMsg"] = scrub(f"internal error ({err.__class__.__name__}): {err}")
     stored = int(((spec.get("range") or {}).get("storedResults")) or 0)
     if stored > 0:
         entry: Body = {
@@ -229,6 +223,7 @@ async def refresh_metric(
     fields, value = await _fetch(ctx, sessions, metric, ctx.now())
     if fields.get("errMsg"):
         log.info("KeptnMetric %s/%s: %s", ns, name, fields["errMsg"])
+        report(ctx, METRIC_COMPONENT, dict(metric), "MetricFetchFailed", fields["errMsg"])
     await ctx.client.patch_status(model.KEPTN_METRIC, name, {"status": fields}, ns)
     if value is not None:
         ctx.telemetry.set_metric_value(ns, name, value)
