@@ -139,7 +139,7 @@ def previous_results(
 
 def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     """The Analysis controller: woken by Analyses and by their definitions/templates/providers."""
-    sessions = ProviderSessions()
+    sessions = ProviderSessions(ctx.settings.max_provider_queries)
     analyses = ctx.informer(model.ANALYSIS)
     definitions = ctx.informer(model.ANALYSIS_DEFINITION)
     templates = ctx.informer(model.ANALYSIS_VALUE_TEMPLATE)

@@ -89,7 +89,7 @@ def _created(obj: Body, now: datetime) -> datetime:
 
 def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     """The KeptnEvaluation controller: woken by evaluations and their definitions appearing."""
-    sessions = ProviderSessions()
+    sessions = ProviderSessions(ctx.settings.max_provider_queries)
     evaluations = ctx.informer(model.KEPTN_EVALUATION)
     definitions = ctx.informer(model.KEPTN_EVALUATION_DEFINITION)
     metrics = ctx.informer(model.KEPTN_METRIC)

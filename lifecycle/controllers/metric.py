@@ -39,6 +39,7 @@ from evaluator.providers import (
     evaluate_metric,
     parse_metric_range,
 )
+from evaluator.providers.limits import DEFAULT_LIMIT
 from evaluator.redact import scrub
 from lifecycle import model
 from lifecycle.controllers.blocked import METRIC_COMPONENT, report
@@ -67,7 +68,8 @@ _DEFAULT_INTERVAL: Final = 10
 class ProviderSessions:
     """One aiohttp session and provider pool, opened on first use inside the loop."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
+        self._limit = limit  # concurrent queries per provider (--max-provider-queries)
         self._session: aiohttp.ClientSession | None = None
         self._pool: ProviderPool | None = None
 
@@ -75,7 +77,7 @@ class ProviderSessions:
         """The shared pool (opens the session on first call)."""
         if self._pool is None or self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession()
-            self._pool = ProviderPool(self._session)
+            self._pool = ProviderPool(self._session, limit=self._limit)
         return self._pool
 
     async def close(self) -> None:
@@ -232,7 +234,7 @@ async def refresh_metric(
 
 def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     """The KeptnMetric controller, woken by its metrics and by provider changes."""
-    sessions = ProviderSessions()
+    sessions = ProviderSessions(ctx.settings.max_provider_queries)
     metrics = ctx.informer(model.KEPTN_METRIC)
 
     async def reconcile(key: ObjectKey) -> Result:
