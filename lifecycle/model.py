@@ -422,6 +422,7 @@ class KeptnEvaluationStatus(TypedDict, total=False):
     retryCount: int
     evaluationStatus: dict[str, EvaluationStatusItem]
     overallStatus: KeptnState
+    message: str
     startTime: str
     endTime: str
 

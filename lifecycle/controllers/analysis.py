@@ -206,6 +206,8 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
 
     async def waiting(analysis: Body, reason: str, message: str) -> None:
         """Progressing, with the reason in ``status.message`` and a Warning Event."""
+        if (analysis.get("status") or {}).get("message") == message:
+            return  # already said (many Analyses are woken by every template change)
         log.info("Analysis %s/%s waits: %s", *_key(analysis), message)
         await write(analysis, {"message": message})
         report(ctx, ANALYSIS_COMPONENT, analysis, reason, message)

@@ -202,6 +202,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             text = f"could not find KeptnEvaluationDefinition: {definition_name}"
             if now < deadline:
                 emit(ev, "EvaluationWaiting", Phase.RECONCILE_EVALUATION, text, key="waiting")
+                await write(ev, {"message": f"{text}; waiting"})
                 return Result(requeue_at=deadline)
             fields: Body = {"overallStatus": State.FAILED.value, "endTime": stamp}
             if first:
@@ -226,7 +227,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         attempts = int(status.get("retryCount") or 0) + 1
         retries = attempts if refused else bounded_retries(spec.get("retries"), _DEFAULT_RETRIES)
         passed = all(i.get("status") == State.SUCCEEDED.value for i in results.values())
-        fields = {"retryCount": attempts, "evaluationStatus": results}
+        fields = {"retryCount": attempts, "evaluationStatus": results, "message": None}
         if first:
             fields["startTime"] = stamp
         if passed:

@@ -286,6 +286,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             text = f"could not find KeptnTaskDefinition: {definition_name}"
             if now < deadline:
                 emit(task, "CreateTaskNotFound", f"{text} ", once=True)
+                await write(task, {"reason": "DefinitionNotFound", "message": f"{text}; waiting"})
                 return Result(requeue_at=deadline)
             await finish(task, State.FAILED, "DefinitionNotFound", text)
             return Result()
