@@ -308,14 +308,18 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     controller.watch(analyses, spec_changes)
 
     def unfinished(event_type: str, obj: Body, old: Body | None) -> list[ObjectKey]:
-        # a definition, template or provider appeared or changed: retry unfinished Analyses
+        # a definition, template or provider appeared or changed: retry the unfinished Analyses
+        # that wait on it (their status.message names it) or have not said why yet
         if event_type == "DELETED":
             return []
-        return [
-            ObjectKey(a["metadata"].get("namespace", ""), a["metadata"]["name"])
-            for a in analyses.store.list()
-            if (a.get("status") or {}).get("state") != _COMPLETED
-        ]
+        name = str((obj.get("metadata") or {}).get("name") or "")
+        keys = []
+        for a in analyses.store.list():
+            status = a.get("status") or {}
+            message = str(status.get("message") or "")
+            if status.get("state") != _COMPLETED and (not message or name in message):
+                keys.append(ObjectKey(a["metadata"].get("namespace", ""), a["metadata"]["name"]))
+        return keys
 
     for informer in (definitions, templates, providers):
         controller.watch(informer, unfinished)

@@ -145,7 +145,7 @@ _refs = st.fixed_dictionaries(
     {
         "name": st.sampled_from(["prom", "m", "t", "ad", "fuzz-def", "x"]),
         "namespace": st.sampled_from(["keptn-system", "other-tenant", "kube-system", "", "a/b"]),
-    }  # fmt: skip
+    }
 )
 
 

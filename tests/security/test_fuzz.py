@@ -15,10 +15,12 @@ whole operator runs (webhooks, controllers). Then:
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import random
 import re
 import time
+from dataclasses import dataclass
 
 import aiohttp
 import pytest
@@ -34,7 +36,7 @@ from .hostile import BASES, STATUS_KINDS, Hostile, hostile
 
 SEED = 11
 BATCH = 20
-CONCURRENCY = 32
+CONCURRENCY = 8
 
 
 def generate(count: int, seed: int) -> list[Hostile]:
@@ -69,6 +71,8 @@ def _words(path: str) -> set[str]:
 
 
 def names_a_field(message: str, item: Hostile) -> bool:
+    if message.startswith("409") and "metadata.name" in item.paths:
+        return True  # AlreadyExists: a mutated name met another manifest's (it names the object)
     text = message.lower()
     return any(word in text for path in item.paths for word in _words(path))
 
@@ -129,23 +133,39 @@ async def _unexplained(cluster: Cluster, items: list[Hostile], accepted: list[in
             name = item.body["metadata"]["name"]
             obj = by_name.get(name)
             if obj is not None and not obj.get("status") and name not in warned:
-                missing.append(f"{kind.kind} {name}: {item.dump()}")
+                missing.append(f"{kind.kind} {name}: {json.dumps(obj)[:600]}")
     return missing
+
+
+@dataclass
+class Generated:
+    items: list[Hostile]
+    seed: int
+    seconds: float
+    cpu: float
+
+
+@pytest.fixture
+def generated(request: pytest.FixtureRequest) -> Generated:
+    """The manifests, made before the operator starts: generation is CPU-bound, and run on the
+    operator's event loop (or beside it, under the GIL) it would starve the leader election."""
+    many = bool(request.config.getoption("--many"))
+    count, seed = (100_000, random.randrange(2**32)) if many else (10_000, SEED)
+    started, cpu = time.perf_counter(), time.process_time()
+    items = generate(count, seed)
+    for index, item in enumerate(items):
+        _name(index, item)
+    return Generated(items, seed, time.perf_counter() - started, time.process_time() - cpu)
 
 
 @pytest.mark.timeout(600)
 async def test_hostile_manifests(
-    cluster: Cluster, caplog: pytest.LogCaptureFixture, request: pytest.FixtureRequest
+    generated: Generated, cluster: Cluster, caplog: pytest.LogCaptureFixture
 ) -> None:
-    many = bool(request.config.getoption("--many"))
-    count, seed = (100_000, random.randrange(2**32)) if many else (10_000, SEED)
+    items, seed = generated.items, generated.seed
     caplog.set_level(logging.WARNING)
     await cluster.keptn_config(definitionWaitSeconds=60)
     started, cpu = time.perf_counter(), time.process_time()
-    items = generate(count, seed)
-    generated = time.perf_counter()
-    for index, item in enumerate(items):
-        _name(index, item)
     probe = f"http://127.0.0.1:{cluster.operator.ports['probes']}/readyz"
     failures: list[str] = []
     stop = asyncio.Event()
@@ -164,9 +184,9 @@ async def test_hostile_manifests(
     finished = time.perf_counter()
     print(
         f"\nfuzz seed={seed}: {len(items)} manifests, {len(refused)} refused, {len(accepted)} accepted;"
-        f" generate {generated - started:.1f}s, apply {applied - generated:.1f}s,"
-        f" settle {finished - applied:.1f}s; CPU {time.process_time() - cpu:.1f}s (sandbox, operator"
-        " and test share this process)"
+        f" generate {generated.seconds:.1f}s (CPU {generated.cpu:.1f}s), apply"
+        f" {applied - started:.1f}s, settle {finished - applied:.1f}s; CPU of apply and settle"
+        f" {time.process_time() - cpu:.1f}s (sandbox, operator and test share this process)"
     )
     crashes = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     server_errors = [m for m in refused.values() if m.startswith("5")]
@@ -185,7 +205,8 @@ async def test_hostile_manifests(
             print(f"{label}: {len(found)}", *found[:8], sep="\n  ")
     assert crashes == []
     assert failures == [] and cluster.operator.ready
+    assert not cluster.operator.lost_leadership.is_set()  # an operator in a cluster would restart
     assert server_errors == []
     assert unnamed == []
     assert missing == []
-    assert len(refused) + len(accepted) == len(items) >= (100_000 if many else 10_000)
+    assert len(refused) + len(accepted) == len(items) >= 10_000
