@@ -36,6 +36,7 @@ from evaluator.providers import (
     TransportError,
     open_provider,
 )
+from evaluator.providers.limits import DEFAULT_LIMIT, limited
 from evaluator.scoring import (
     AnalysisScore,
     ObjectiveResult,
@@ -144,10 +145,15 @@ def _provider_key(config: ProviderConfig) -> tuple[Any, ...]:
 
 
 class ProviderPool:
-    """Providers built once per distinct config on one shared aiohttp session."""
+    """Providers built once per distinct config on one shared aiohttp session.
 
-    def __init__(self, session: aiohttp.ClientSession) -> None:
+    Each provider is wrapped by ``providers.limits.limited``: at most ``limit`` queries in flight
+    per targetServer, shared by every pool of the process.
+    """
+
+    def __init__(self, session: aiohttp.ClientSession, *, limit: int = DEFAULT_LIMIT) -> None:
         self._session = session
+        self._limit = limit
         self._providers: dict[tuple[Any, ...], Provider] = {}
 
     def get(self, config: ProviderConfig) -> Provider:
@@ -155,7 +161,9 @@ class ProviderPool:
         key = _provider_key(config)
         provider = self._providers.get(key)
         if provider is None:
-            provider = self._providers[key] = open_provider(config, self._session)
+            provider = self._providers[key] = limited(
+                open_provider(config, self._session), config.target_server, self._limit
+            )
         return provider
 
 

@@ -67,6 +67,7 @@ from lifecycle.kube.errors import AlreadyExists, KubeError, NotFound
 from lifecycle.kube.events import EventRecorder
 from lifecycle.kube.informer import Informer
 from lifecycle.kube.leader import LeaderElector
+from lifecycle.secrets import install_log_scrubbing
 from lifecycle.server import OperatorServer, server_ssl_context
 from lifecycle.settings import RunSettings, add_arguments, configure_logging, from_args
 from lifecycle.telemetry import Telemetry
@@ -140,6 +141,7 @@ class Operator:
         controller_modules: tuple[str, ...] = CONTROLLER_MODULES,
     ) -> None:
         """`client` overrides the settings' kubeconfig; `span_exporter` the tracing URL (tests)."""
+        install_log_scrubbing()  # secret values never reach a log line
         self.settings = settings or RunSettings()
         self._given_client = client
         self._span_exporter = span_exporter

@@ -439,6 +439,7 @@ class KeptnEvaluationStatus(TypedDict, total=False):
     retryCount: int
     evaluationStatus: dict[str, EvaluationStatusItem]
     overallStatus: KeptnState
+    message: str
     startTime: str
     endTime: str
 
@@ -546,6 +547,7 @@ AnalysisStatus = TypedDict(
         "pass": bool,
         "warning": bool,
         "state": Literal["Pending", "Progressing", "Completed"],
+        "message": str,
         "storedValues": dict[str, dict[str, Any]],
         "conditions": list[Condition],
     },

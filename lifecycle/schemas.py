@@ -29,6 +29,8 @@ import yaml
 from jsonschema import Draft7Validator
 from jsonschema.exceptions import ValidationError
 
+from lifecycle.bounds import MIN_RETRY_INTERVAL, RETRY_INTERVAL_PATTERN
+
 __all__ = [
     "CRD_DIR",
     "SchemaSet",
@@ -163,6 +165,11 @@ def _format(error: ValidationError) -> str:
         return f"{where}: set one field (found none)"
     if error.validator == "pattern" and error.validator_value == _GO_DURATION:
         return f"{_path(parts)}: {error.instance!r} is not a Go duration such as 30s, 5m or 1h30m"
+    if error.validator == "pattern" and error.validator_value == RETRY_INTERVAL_PATTERN:
+        return (
+            f"{_path(parts)}: {error.instance!r} is not a Go duration of at least "
+            f"{MIN_RETRY_INTERVAL.total_seconds():g}s in h, m or s such as 30s, 5m or 1h30m"
+        )
     return f"{where}: {error.message}"
 
 

@@ -95,6 +95,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--namespace", help="only watch this namespace (default: all)")
     a("--keptn-namespace", help="the Keptn namespace (default $POD_NAMESPACE or keptn-system)")
     a("--workers", type=int, default=4, help="concurrent reconciles per controller")
+    a("--max-jobs", type=int, default=50, help="task Jobs running at once (default 50)")
+    a(
+        "--max-provider-queries",
+        type=int,
+        default=10,
+        help="concurrent queries per metric provider (default 10)",
+    )
     a("--log-format", choices=("text", "json"), default="text")
     a("--log-level", default="INFO")
     a("--metrics-port", type=int, default=2222, help="plain HTTP /metrics (0: any free port)")
@@ -162,6 +169,8 @@ def from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None) ->
             deno_runner_image=env.get("FUNCTION_RUNNER_IMAGE") or defaults.deno_runner_image,
             python_runner_image=env.get("PYTHON_RUNNER_IMAGE") or defaults.python_runner_image,
             promotion_tasks_enabled=bool(promotion),
+            max_concurrent_jobs=max(1, int(args.max_jobs)),
+            max_provider_queries=max(1, int(args.max_provider_queries)),
         ),
         server=ServerConfig(
             host=bind,

@@ -1,14 +1,17 @@
 """Admission webhooks: the pod mutator's async layer and the AdmissionReview v1 envelope.
 
-Role: ``PodMutator.review`` takes an AdmissionReview for a pod, reads the namespace and (only when
-the pod carries no keys) the owner chain through a small ``AdmissionStore`` protocol, asks the pure
-``lifecycle.webhook_pod.plan_pod`` what to do, creates or updates the KeptnWorkload, creates the
+Role: ``PodMutator.review`` takes an AdmissionReview for a pod, reads the namespace and confirms the
+pod's owner in the cluster (``lifecycle.webhook_owner``: the owner must exist with the pod's uid;
+keys and containers come from its pod template, never from the review body) through a small
+``AdmissionStore`` protocol, asks the pure ``lifecycle.webhook_pod.plan_pod`` what to do, creates or updates the KeptnWorkload, creates the
 KeptnAppCreationRequest if missing, and answers with a JSONPatch. ``validate_review`` wraps the
 pure validators of ``lifecycle.webhook_validators`` the same way. The composition root implements
 ``AdmissionStore`` with lifecycle/kube (informer cache for reads, the client for writes, the event
 recorder for ``warn``); tests implement it with a dict.
 
 Failure policy (the webhook configuration uses ``failurePolicy: Ignore``):
+* a pod whose owner cannot be confirmed (absent, another uid) is allowed unchanged with a warning
+  and a log line, and nothing is written: a forged review changes no KeptnWorkload;
 * a pod we do not manage (namespace not opted in, no supported owner, no workload key on the pod or
   its parent) is allowed unchanged, always;
 * if we cannot tell whether a pod is managed (namespace or parent unreadable) we allow it unchanged
@@ -33,6 +36,7 @@ well-formed request.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import random
 from collections.abc import Callable, Mapping
@@ -53,10 +57,12 @@ from lifecycle.model import (
     STATEFUL_SET,
     ResourceKind,
 )
+from lifecycle.webhook_owner import Unconfirmed, confirm_owner
 from lifecycle.webhook_pod import (
     PodPlan,
     VersionError,
     encode_patch,
+    json_patch,
     namespace_enabled,
     needs_parent,
     plan_pod,
@@ -199,8 +205,16 @@ class PodMutator:
         ) as span:
             try:
                 ns = await self._store.get(NAMESPACE, None, namespace)
-                parent = (
-                    await self._parent(pod, namespace) if ns and namespace_enabled(ns) else None
+                confirmed = (
+                    await confirm_owner(self._store, pod, namespace)
+                    if ns and namespace_enabled(ns)
+                    else None
+                )
+            except Unconfirmed as exc:  # a forged or stale review: never trust its body
+                _log.warning("pod webhook: %s: changing nothing: %s", namespace, exc)
+                span.set_status(trace.StatusCode.ERROR, str(exc))
+                return admission_response(
+                    uid, warnings=[f"keptn: pod left unchanged, its owner is unconfirmed: {exc}"]
                 )
             except Exception as exc:  # unknown whether we manage this pod: never block it
                 _log.warning("pod webhook: cannot read %s's context, allowing: %s", namespace, exc)
@@ -215,12 +229,14 @@ class PodMutator:
                 )
             carrier: dict[str, str] = {}
             _PROPAGATOR.inject(carrier)
+            if confirmed is None:
+                return admission_response(uid, message="pod is not managed by keptn")
             try:
                 plan = plan_pod(
-                    pod,
+                    confirmed.pod,
                     namespace=namespace,
                     operation=str(request.get("operation", "CREATE")),
-                    parent=parent,
+                    parent=confirmed.parent,
                     carrier=carrier,
                 )
             except VersionError as exc:
@@ -228,6 +244,7 @@ class PodMutator:
                 return admission_response(uid, allowed=False, message=str(exc), code=400)
             if plan is None:
                 return admission_response(uid, message="pod is not managed by keptn")
+            plan = dataclasses.replace(plan, patch=json_patch(pod, plan.annotations, plan.gate))
             for key, value in plan.workload["spec"].items():
                 if isinstance(value, str):
                     span.set_attribute(f"keptn.deployment.workload.{key}", value)
@@ -235,9 +252,6 @@ class PodMutator:
             if not request.get("dryRun"):
                 warnings += await self._write(plan, span)
             return admission_response(uid, patch=plan.patch, warnings=warnings or None)
-
-    async def _parent(self, pod: Mapping[str, Any], namespace: str) -> Mapping[str, Any] | None:
-        return await pod_parent(self._store, pod, namespace)
 
     async def _write(self, plan: PodPlan, span: trace.Span) -> list[str]:
         """Upsert the KeptnWorkload and create the app request; failures become warnings."""

@@ -214,22 +214,29 @@ def _forbidden(message: str) -> Verdict:
 
 
 def validate_analysis_definition(body: Mapping[str, Any]) -> Verdict:
-    """Each target has one valid operator, ranges are ordered, weights positive, warn < pass."""
+    """Each target has one valid operator, ranges are ordered, weights positive, warn < pass.
+
+    Messages are KLT's, prefixed with the path of the field they concern.
+    """
     spec = _spec(body)
-    for objective in spec.get("objectives") or ():
+    for index, objective in enumerate(spec.get("objectives") or ()):
+        where = f"spec.objectives[{index}]"
         target = objective.get("target") or {}
         for which in ("failure", "warning"):
             operator = target.get(which)
             if operator is not None:
                 error = _operator_error(operator if isinstance(operator, Mapping) else {})
                 if error:
-                    return _forbidden(error)
+                    return _forbidden(f"{where}.target.{which}: {error}")
         weight = objective.get("weight", 1)
         if not isinstance(weight, int) or isinstance(weight, bool) or weight < 1:
-            return _forbidden(f"Objective: weight must be a positive integer, got {weight!r}")
+            return _forbidden(
+                f"{where}.weight: Objective: weight must be a positive integer, got {weight!r}"
+            )
     score = spec.get("totalScore") or {}
     if score.get("warningPercentage", 0) >= score.get("passPercentage", 0):
         return _forbidden(
+            "spec.totalScore: "
             "warn percentage score cannot be higher or equal than Pass percentage score"
         )
     return _OK

@@ -209,6 +209,7 @@ BUILTINS: tuple[ResourceType, ...] = (
     _b("apps", "v1", "daemonsets", "DaemonSet", short=("ds",), status=True, categories=("all",)),
     _b("batch", "v1", "jobs", "Job", status=True, categories=("all",)),
     _b("coordination.k8s.io", "v1", "leases", "Lease"),
+    _b("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", short=("netpol",)),
     _b("rbac.authorization.k8s.io", "v1", "roles", "Role"),
     _b("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
     _b("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False),

@@ -59,9 +59,38 @@ def prune_custom(rt: ResourceType, obj: dict[str, Any], field_validation: str = 
         )
 
 
+def _metadata_types(meta: dict[str, Any]) -> list[Cause]:
+    """Metadata fields of the wrong JSON type (a number as name, a list as labels ...)."""
+    causes: list[Cause] = []
+    for key in ("name", "generateName", "namespace", "resourceVersion", "uid"):
+        if key in meta and not isinstance(meta[key], str):
+            causes.append(
+                (f"metadata.{key}", "FieldValueInvalid", "Invalid value: must be a string")
+            )
+    for key in ("labels", "annotations"):
+        value = meta.get(key)
+        if value is not None and not (
+            isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+        ):
+            causes.append(
+                (f"metadata.{key}", "FieldValueInvalid", "Invalid value: must be a map of strings")
+            )
+    for key in ("ownerReferences", "finalizers"):
+        value = meta.get(key)
+        kind = dict if key == "ownerReferences" else str
+        if value is not None and not (
+            isinstance(value, list) and all(isinstance(v, kind) for v in value)
+        ):
+            causes.append((f"metadata.{key}", "FieldValueInvalid", "Invalid value: wrong type"))
+    return causes
+
+
 def validate_object(rt: ResourceType, obj: dict[str, Any]) -> None:
     """Name, labels, annotations and data size (`sandbox.objectmeta`); the CRD schema of custom resources; for pods and workloads the checks
     clients trip over (containers, selector matching the template, Job restartPolicy)."""
+    causes = _metadata_types(obj["metadata"])
+    if causes:  # the real API server fails to decode these (400); named here, never a 500
+        raise errors.invalid(rt.kind, rt.group, str(obj["metadata"].get("name", "")), causes)
     name = obj["metadata"].get("name", "")
     causes = metadata_causes(rt.kind, rt.custom, obj)
     if rt.custom:

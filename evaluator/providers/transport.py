@@ -2,8 +2,10 @@
 
 All providers go through `fetch()`: it applies the provider's timeout (the whole exchange)
 and TLS choice, reads the body, and turns aiohttp exceptions and error statuses into the
-`evaluator.providers.errors` tree. It never logs or echoes request headers, so credentials
-cannot leak through an error message; error texts name the provider type and URL path only.
+`evaluator.providers.errors` tree. It never logs or echoes request headers, never follows a
+redirect (the credentials go to the provider's own targetServer only), and scrubs every registered
+secret form (evaluator.redact) from the body before anyone sees it, so a backend that echoes the
+credentials cannot leak them; error texts name the provider type and URL path only.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from evaluator.providers.errors import (
     TransportError,
     UnreachableError,
 )
+from evaluator.redact import scrub_bytes
 
 __all__ = ["decode_json", "fetch"]
 
@@ -54,6 +57,7 @@ async def fetch(
             data=form,
             timeout=aiohttp.ClientTimeout(total=timeout),
             ssl=verify_tls,
+            allow_redirects=False,  # credentials go to the provider's own targetServer only
         ) as response:
             body = await response.read()
             status = response.status
@@ -65,6 +69,11 @@ async def fetch(
         raise TransportError(f"{where}: connection failed ({err.__class__.__name__})") from None
     except aiohttp.ClientError as err:
         raise TransportError(f"{where}: {err.__class__.__name__}") from None
+    except (ValueError, TypeError, UnicodeError) as err:  # e.g. a header value with a newline
+        raise TransportError(
+            f"{where}: request refused by the HTTP client ({err.__class__.__name__})"
+        ) from None
+    body = scrub_bytes(body)  # a backend (or a proxy's error page) may echo the credentials
     if status >= 300 and status not in ok_statuses:
         raise HTTPStatusError(f"{where}: HTTP {status}: {_backend_message(body)}", status=status)
     return status, body

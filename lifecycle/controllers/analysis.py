@@ -16,6 +16,11 @@ Relative objectives compare against previous Analyses of the same definition and
 ones in the cache whose window ended no later than this one's, newest first, their values read
 back from their ``status.raw``.
 
+Tenancy (lifecycle.tenancy): the definition, templates and providers must live in the Analysis's
+own namespace or the Keptn namespace; another reference completes the Analysis as failed with the
+rule in ``status.message`` and ``status.raw``. A missing definition or template, or a provider
+Secret error, keeps it Progressing with the reason in ``status.message`` and a Warning Event.
+
 Invariants: a run is started only by creation, a spec change, a missing dependency appearing or
 the retry timer -- never by our own status writes (``spec_changes``); a provider that is down or
 answers 5xx is retried every 10 s up to ``_MAX_ATTEMPTS`` times (partial values kept in
@@ -44,6 +49,7 @@ from evaluator.providers import ConfigError
 from evaluator.scoring import parse_objective, parse_total_score
 from lifecycle import model
 from lifecycle.conditions import with_conditions
+from lifecycle.controllers.blocked import ANALYSIS_COMPONENT, report
 from lifecycle.controllers.context import OperatorContext
 from lifecycle.controllers.metric import (
     ClosingController,
@@ -53,6 +59,7 @@ from lifecycle.controllers.metric import (
 )
 from lifecycle.kube import Controller, ObjectKey, Result
 from lifecycle.naming import format_time, parse_time
+from lifecycle.tenancy import RefusedReference, reference_namespace
 
 __all__ = ["definition_key", "previous_results", "setup"]
 
@@ -74,6 +81,11 @@ def definition_key(analysis: Mapping[str, Any]) -> str:
     ref = (analysis.get("spec") or {}).get("analysisDefinition") or {}
     ns = ref.get("namespace") or (analysis.get("metadata") or {}).get("namespace") or ""
     return f"{ns}/{ref.get('name', '')}"
+
+
+def _key(analysis: Mapping[str, Any]) -> tuple[str, str]:
+    meta = analysis.get("metadata") or {}
+    return str(meta.get("namespace") or ""), str(meta.get("name") or "")
 
 
 def _verdict(status: Mapping[str, Any]) -> str:
@@ -128,7 +140,7 @@ def previous_results(
 
 def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     """The Analysis controller: woken by Analyses and by their definitions/templates/providers."""
-    sessions = ProviderSessions()
+    sessions = ProviderSessions(ctx.settings.max_provider_queries)
     analyses = ctx.informer(model.ANALYSIS)
     definitions = ctx.informer(model.ANALYSIS_DEFINITION)
     templates = ctx.informer(model.ANALYSIS_VALUE_TEMPLATE)
@@ -152,18 +164,27 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             "status": {k: v for k, v in {**status, **diff}.items() if v is not None},
         }
 
-    async def objectives(definition: Body) -> list[ObjectiveQuery]:
+    keptn_ns = ctx.settings.keptn_namespace
+
+    async def objectives(own: str, definition: Body) -> list[ObjectiveQuery]:
         def_ns = str(definition["metadata"].get("namespace") or "")
         queries: list[ObjectiveQuery] = []
         for body in (definition.get("spec") or {}).get("objectives") or ():
             ref = body.get("analysisValueTemplateRef") or {}
-            t_ns = str(ref.get("namespace") or def_ns)
-            template = templates.store.get(t_ns, str(ref.get("name") or ""))
+            t_name = str(ref.get("name") or "")
+            t_ns = reference_namespace(
+                "AnalysisValueTemplate", t_name, str(ref.get("namespace") or def_ns), own, keptn_ns
+            )
+            template = templates.store.get(t_ns, t_name)
             if template is None:
                 raise _Waiting(f"AnalysisValueTemplate {t_ns}/{ref.get('name')} not found")
             t_spec = template.get("spec") or {}
             p_ref = t_spec.get("provider") or {}
             p_name = str(p_ref.get("name") or "")
+            if p_ref.get("namespace"):
+                reference_namespace(
+                    "KeptnMetricsProvider", p_name, str(p_ref["namespace"]), own, keptn_ns
+                )
             provider = next(
                 (
                     p
@@ -185,10 +206,20 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             )
         return queries
 
+    async def waiting(analysis: Body, reason: str, message: str) -> None:
+        """Progressing, with the reason in ``status.message`` and a Warning Event."""
+        if (analysis.get("status") or {}).get("message") == message:
+            return  # already said (many Analyses are woken by every template change)
+        log.info("Analysis %s/%s waits: %s", *_key(analysis), message)
+        await write(analysis, {"message": message})
+        report(ctx, ANALYSIS_COMPONENT, analysis, reason, message)
+
     async def complete_invalid(analysis: Body, reason: str) -> None:
+        report(ctx, ANALYSIS_COMPONENT, analysis, "AnalysisFailed", reason)
         raw = {"objectiveResults": [], "totalScore": 0.0, "maximumScore": 0.0, "pass": False,
                "warning": False, "verdict": "fail", "reason": reason}  # fmt: skip
-        fields = {"raw": json.dumps(raw), "pass": False, "warning": False, "state": _COMPLETED}
+        fields = {"raw": json.dumps(raw), "pass": False, "warning": False, "state": _COMPLETED,
+                  "message": reason}  # fmt: skip
         await write(analysis, fields)
 
     async def reconcile(key: ObjectKey) -> Result:
@@ -219,20 +250,21 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             },
         )
         ref_ns, _, ref_name = definition_key(analysis).partition("/")
-        definition = definitions.store.get(ref_ns, ref_name)
-        if definition is None:
-            return Result()  # woken when it is created
         try:
-            queries = await objectives(definition)
+            reference_namespace("AnalysisDefinition", ref_name, ref_ns, key.namespace, keptn_ns)
+            definition = definitions.store.get(ref_ns, ref_name)
+            if definition is None:  # woken when it is created
+                raise _Waiting(f"AnalysisDefinition {ref_ns}/{ref_name} not found")
+            queries = await objectives(key.namespace, definition)
             total = parse_total_score((definition.get("spec") or {}).get("totalScore") or {})
         except _Waiting as wait:
-            log.info("Analysis %s/%s waits: %s", key.namespace, key.name, wait)
+            await waiting(analysis, "AnalysisWaiting", str(wait))
             return Result()
-        except ObjectiveError as err:
+        except (ObjectiveError, RefusedReference) as err:
             await complete_invalid(analysis, str(err))
             return Result()
         except ConfigError as err:
-            log.warning("Analysis %s/%s: %s; retrying", key.namespace, key.name, err)
+            await waiting(analysis, "ProviderError", f"{err}; retrying in {_RETRY_SECONDS:g}s")
             return Result(requeue_after=_RETRY_SECONDS)
         args = {str(k): str(v) for k, v in ((analysis.get("spec") or {}).get("args") or {}).items()}
         request = AnalysisRequest(
@@ -248,7 +280,12 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         outcome = await run_analysis(request, pool=sessions.pool())
         attempts[key] = attempts.get(key, 0) + 1
         if outcome.retryable and attempts[key] < _MAX_ATTEMPTS:
-            await write(analysis, {"storedValues": dict(outcome.stored_values)})
+            errors = sorted(
+                {str(v.get("errMsg")) for v in outcome.stored_values.values() if v.get("errMsg")}
+            )
+            message = f"provider error: {'; '.join(errors)}; retrying in {_RETRY_SECONDS:g}s"
+            await write(analysis, {"storedValues": dict(outcome.stored_values), "message": message})
+            report(ctx, ANALYSIS_COMPONENT, analysis, "ProviderError", message)
             return Result(requeue_after=_RETRY_SECONDS)
         attempts.pop(key, None)
         # gauges first: whoever sees state Completed also finds the result on /metrics
@@ -260,6 +297,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
                 "pass": outcome.score.passed,
                 "warning": outcome.score.warning,
                 "state": _COMPLETED,
+                "message": None,
                 "storedValues": None,  # KLT clears them; the values live on in raw
             },
         )
@@ -271,16 +309,20 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     controller = ClosingController("analysis", reconcile, ctx.settings.workers, sessions=sessions)
     controller.watch(analyses, spec_changes)
 
-    def waiting(event_type: str, obj: Body, old: Body | None) -> list[ObjectKey]:
-        # a definition, template or provider appeared or changed: retry unfinished Analyses
+    def unfinished(event_type: str, obj: Body, old: Body | None) -> list[ObjectKey]:
+        # a definition, template or provider appeared or changed: retry the unfinished Analyses
+        # that wait on it (their status.message names it) or have not said why yet
         if event_type == "DELETED":
             return []
-        return [
-            ObjectKey(a["metadata"].get("namespace", ""), a["metadata"]["name"])
-            for a in analyses.store.list()
-            if (a.get("status") or {}).get("state") != _COMPLETED
-        ]
+        name = str((obj.get("metadata") or {}).get("name") or "")
+        keys = []
+        for a in analyses.store.list():
+            status = a.get("status") or {}
+            message = str(status.get("message") or "")
+            if status.get("state") != _COMPLETED and (not message or name in message):
+                keys.append(ObjectKey(a["metadata"].get("namespace", ""), a["metadata"]["name"]))
+        return keys
 
     for informer in (definitions, templates, providers):
-        controller.watch(informer, waiting)
+        controller.watch(informer, unfinished)
     return controller

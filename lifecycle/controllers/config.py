@@ -1,6 +1,7 @@
 """KeptnConfig controller: the last reconciled KeptnConfig becomes the operator's live settings.
 
-Role: translate a KeptnConfig (options.keptn.sh/v1alpha1, any namespace) into the ConfigHolder:
+Role: translate a KeptnConfig (options.keptn.sh/v1alpha1) of the operator's own namespace
+(``--keptn-namespace``; one elsewhere is ignored and logged, lifecycle.tenancy) into the ConfigHolder:
 the machine's MachineConfig (blockDeployment, observabilityTimeout, definitionWaitSeconds, plus
 the operator's promotion-tasks flag), the OTel collector URL, the CloudEvents endpoint and the
 app-creation window; then `holder.changed()` tells the listeners (tracing, CloudEvents sender)
@@ -20,6 +21,7 @@ from lifecycle import model
 from lifecycle.controllers.context import ConfigHolder, OperatorContext
 from lifecycle.kube.controller import Controller, ObjectKey, Result, self_key
 from lifecycle.machine import MachineConfig
+from lifecycle.tenancy import config_allowed
 
 __all__ = ["apply_config", "setup"]
 
@@ -67,10 +69,21 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     """The KeptnConfig controller (not started); one worker, so configs apply in event order."""
     store = ctx.informer(model.KEPTN_CONFIG).store
 
+    keptn_namespace = ctx.settings.keptn_namespace
+
     async def reconcile(key: ObjectKey) -> Result | None:
+        if not config_allowed(key.namespace, keptn_namespace):
+            if store.get(key.namespace, key.name) is not None:
+                log.warning(
+                    "KeptnConfig %s/%s ignored: KeptnConfig is read only from %s",
+                    key.namespace,
+                    key.name,
+                    keptn_namespace,
+                )
+            return None
         config = store.get(key.namespace, key.name)
         if config is None:
-            remaining = store.list()
+            remaining = store.list(keptn_namespace)
             config = (
                 max(remaining, key=lambda c: str(c["metadata"].get("creationTimestamp", "")))
                 if remaining

@@ -135,6 +135,10 @@ class OperatorSettings:
     """PYTHON_RUNNER_IMAGE: image of python tasks."""
     promotion_tasks_enabled: bool = False
     """PROMOTION_TASKS_ENABLED: run the AppVersion's PromotionTasks phase."""
+    max_concurrent_jobs: int = 50
+    """--max-jobs: task Jobs running at once; more tasks wait (lifecycle/controllers/jobslots)."""
+    max_provider_queries: int = 10
+    """--max-provider-queries: concurrent queries per metric provider (targetServer)."""
 
 
 @dataclass(slots=True)

@@ -32,6 +32,7 @@ from typing import Any, Final
 from evaluator.durations import parse_duration
 from evaluator.objectives import ObjectiveError, check_evaluation_target
 from lifecycle import model
+from lifecycle.bounds import bounded_interval, bounded_retries
 from lifecycle.conditions import with_conditions
 from lifecycle.controllers.context import OperatorContext
 from lifecycle.controllers.metric import (
@@ -46,6 +47,7 @@ from lifecycle.kube import Controller, KubeError, ObjectKey, Result, format_mess
 from lifecycle.kube.errors import Conflict, NotFound
 from lifecycle.naming import format_time, parse_time
 from lifecycle.phases import LONG_NAMES, Phase, State
+from lifecycle.tenancy import RefusedReference, reference_namespace
 from tracing.spans import export_child_span
 
 __all__ = ["COMPONENT", "failure_text", "setup"]
@@ -72,8 +74,9 @@ def failure_text(results: Mapping[str, Mapping[str, Any]]) -> str:
 
 
 def _retry_interval(spec: Mapping[str, Any]) -> timedelta:
+    """``retryInterval``, never below ``bounds.MIN_RETRY_INTERVAL`` whatever the spec says."""
     try:
-        return parse_duration(str(spec.get("retryInterval") or "5s"))
+        return bounded_interval(parse_duration(str(spec.get("retryInterval") or "5s")))
     except ValueError:
         return _DEFAULT_INTERVAL
 
@@ -88,7 +91,7 @@ def _created(obj: Body, now: datetime) -> datetime:
 
 def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     """The KeptnEvaluation controller: woken by evaluations and their definitions appearing."""
-    sessions = ProviderSessions()
+    sessions = ProviderSessions(ctx.settings.max_provider_queries)
     evaluations = ctx.informer(model.KEPTN_EVALUATION)
     definitions = ctx.informer(model.KEPTN_EVALUATION_DEFINITION)
     metrics = ctx.informer(model.KEPTN_METRIC)
@@ -145,11 +148,11 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         """(metric name, {value, status, message}) of one objective."""
         ref = objective.get("keptnMetricRef") or {}
         name = str(ref.get("name") or "")
-        ns = str(ref.get("namespace") or (ev.get("metadata") or {}).get("namespace") or "")
+        own = str((ev.get("metadata") or {}).get("namespace") or "")
+        keptn_ns = ctx.settings.keptn_namespace
+        ns = reference_namespace("KeptnMetric", name, ref.get("namespace"), own, keptn_ns)
         target = str(objective.get("evaluationTarget") or "")
-        metric = metrics.store.get(ns, name) or metrics.store.get(
-            ctx.settings.keptn_namespace, name
-        )
+        metric = metrics.store.get(ns, name) or metrics.store.get(keptn_ns, name)
         if metric is None:
             return name, _failed("", f"could not find KeptnMetric {ns}/{name}", target)
         status = metric.get("status") or {}
@@ -211,6 +214,8 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             deadline = _created(ev, now) + ctx.config().definition_wait
             text = f"could not find KeptnEvaluationDefinition: {definition_name}"
             if now < deadline:
+                emit(ev, "EvaluationWaiting", Phase.RECONCILE_EVALUATION, text, key="waiting")
+                await write(ev, {"message": f"{text}; waiting"})
                 return Result(requeue_at=deadline)
             fields: Body = {"overallStatus": State.FAILED.value, "endTime": stamp}
             if first:
@@ -220,16 +225,22 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             return Result()
 
         results: dict[str, Body] = dict(status.get("evaluationStatus") or {})
+        refused = False
         for objective in (definition.get("spec") or {}).get("objectives") or ():
             ref_name = str((objective.get("keptnMetricRef") or {}).get("name") or "")
             if (results.get(ref_name) or {}).get("status") == State.SUCCEEDED.value:
                 continue  # KLT skips objectives that already passed
-            name, item = await judge(ev, objective)
+            try:
+                name, item = await judge(ev, objective)
+            except RefusedReference as err:  # never retried: the rule will not change
+                refused = True
+                target = str(objective.get("evaluationTarget") or "")
+                name, item = ref_name, _failed("", str(err), target)
             results[name] = item
         attempts = int(status.get("retryCount") or 0) + 1
-        retries = int(spec.get("retries", _DEFAULT_RETRIES))
+        retries = attempts if refused else bounded_retries(spec.get("retries"), _DEFAULT_RETRIES)
         passed = all(i.get("status") == State.SUCCEEDED.value for i in results.values())
-        fields = {"retryCount": attempts, "evaluationStatus": results}
+        fields = {"retryCount": attempts, "evaluationStatus": results, "message": None}
         if first:
             fields["startTime"] = stamp
         if passed:

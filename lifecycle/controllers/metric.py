@@ -22,7 +22,6 @@ successful fetch and is dropped when the metric is deleted. Must not hold module
 from __future__ import annotations
 
 import base64
-import binascii
 import logging
 import math
 from collections.abc import Mapping
@@ -40,11 +39,15 @@ from evaluator.providers import (
     evaluate_metric,
     parse_metric_range,
 )
+from evaluator.providers.limits import DEFAULT_LIMIT
+from evaluator.redact import scrub
 from lifecycle import model
 from lifecycle.conditions import with_conditions
+from lifecycle.controllers.blocked import METRIC_COMPONENT, report
 from lifecycle.controllers.context import OperatorContext
 from lifecycle.kube import Controller, KubeError, NotFound, ObjectKey, Result, self_key
 from lifecycle.naming import format_time, parse_time
+from lifecycle.secrets import decode_secret
 
 __all__ = [
     "ClosingController",
@@ -66,7 +69,8 @@ _DEFAULT_INTERVAL: Final = 10
 class ProviderSessions:
     """One aiohttp session and provider pool, opened on first use inside the loop."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int = DEFAULT_LIMIT) -> None:
+        self._limit = limit  # concurrent queries per provider (--max-provider-queries)
         self._session: aiohttp.ClientSession | None = None
         self._pool: ProviderPool | None = None
 
@@ -74,7 +78,7 @@ class ProviderSessions:
         """The shared pool (opens the session on first call)."""
         if self._pool is None or self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession()
-            self._pool = ProviderPool(self._session)
+            self._pool = ProviderPool(self._session, limit=self._limit)
         return self._pool
 
     async def close(self) -> None:
@@ -113,17 +117,6 @@ def spec_changes(event_type: str, obj: Body, old: Body | None) -> list[ObjectKey
     return [ObjectKey(str(meta.get("namespace") or ""), str(meta.get("name") or ""))]
 
 
-def _decode_secret(secret: Mapping[str, Any]) -> dict[str, str]:
-    data: dict[str, str] = {}
-    for key, value in (secret.get("data") or {}).items():
-        try:
-            data[str(key)] = base64.b64decode(str(value)).decode()
-        except (binascii.Error, UnicodeDecodeError):
-            raise ConfigError(f"Secret entry {key!r} is not base64 text") from None
-    data.update({str(k): str(v) for k, v in (secret.get("stringData") or {}).items()})
-    return data
-
-
 async def provider_config(ctx: OperatorContext, provider: Mapping[str, Any]) -> ProviderConfig:
     """A KeptnMetricsProvider as ProviderConfig, its Secret read (ConfigError if unreadable)."""
     meta = provider.get("metadata") or {}
@@ -137,7 +130,7 @@ async def provider_config(ctx: OperatorContext, provider: Mapping[str, Any]) -> 
             raise ConfigError(
                 f"Secret {ref['name']} of provider {meta.get('name')} not found"
             ) from None
-        secret = _decode_secret(body)
+        secret = decode_secret(body)
     return ProviderConfig(
         type=str(spec.get("type") or "prometheus"),
         target_server=str(spec.get("targetServer") or ""),
@@ -206,7 +199,10 @@ async def _fetch(
             errMsg="",
         )
     except (ProviderError, KubeError) as err:
-        fields["errMsg"] = str(err)
+        fields["errMsg"] = scrub(str(err))
+    except Exception as err:  # never silent: whatever escaped the provider becomes errMsg
+        log.exception("KeptnMetric %s/%s: unexpected error", ns, meta.get("name"))
+        fields["errMsg"] = scrub(f"internal error ({err.__class__.__name__}): {err}")
     stored = int(((spec.get("range") or {}).get("storedResults")) or 0)
     if stored > 0:
         entry: Body = {
@@ -231,6 +227,7 @@ async def refresh_metric(
     provider = str(((metric.get("spec") or {}).get("provider") or {}).get("name") or "")
     if fields.get("errMsg"):
         log.info("KeptnMetric %s/%s: %s", ns, name, fields["errMsg"])
+        report(ctx, METRIC_COMPONENT, dict(metric), "MetricFetchFailed", fields["errMsg"])
         ctx.telemetry.ops.provider_failed(ns, provider)
     else:
         ctx.telemetry.ops.provider_ok(ns, provider)
@@ -243,7 +240,7 @@ async def refresh_metric(
 
 def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     """The KeptnMetric controller, woken by its metrics and by provider changes."""
-    sessions = ProviderSessions()
+    sessions = ProviderSessions(ctx.settings.max_provider_queries)
     metrics = ctx.informer(model.KEPTN_METRIC)
 
     async def reconcile(key: ObjectKey) -> Result:

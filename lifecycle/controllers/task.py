@@ -37,6 +37,8 @@ from typing import Any, Final
 from lifecycle import model
 from lifecycle.conditions import with_conditions
 from lifecycle.controllers.context import OperatorContext
+from lifecycle.controllers.jobslots import JobSlots
+from lifecycle.controllers.taskrefs import missing_references
 from lifecycle.controllers.wakeups import children_waiting_on
 from lifecycle.kube import (
     AlreadyExists,
@@ -70,6 +72,7 @@ Body = dict[str, Any]
 _SUCCESS_CONDITIONS: Final = ("Complete", "SuccessCriteriaMet")
 _FAILURE_CONDITIONS: Final = ("Failed", "FailureTarget")
 _CODE_PREFIX: Final = FUNCTION_CONFIG_MAP_PREFIX
+_REF_RETRY_SECONDS: Final = 2.0
 
 
 def job_outcome(job: Mapping[str, Any]) -> tuple[State, str, str] | None:
@@ -122,6 +125,9 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     """The KeptnTask controller: woken by tasks, their Jobs and their definitions."""
     tasks = ctx.informer(model.KEPTN_TASK)
     jobs = ctx.informer(model.JOB)
+    job_slots = JobSlots(
+        ctx.settings.max_concurrent_jobs, jobs.store, lambda job: job_outcome(job) is None
+    )
     images = RuntimeImages(
         deno=ctx.settings.deno_runner_image, python=ctx.settings.python_runner_image
     )
@@ -180,7 +186,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         if started is not None and "startTime" in fields:
             ctx.telemetry.task_started(started)
 
-    async def start_job(task: Body, definition: Body) -> None:
+    async def start_job(task: Body, definition: Body) -> Result:
         meta = task["metadata"]
         ns = str(meta.get("namespace") or "")
         try:
@@ -190,7 +196,14 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         except TaskDefinitionError as err:
             emit(task, "CreateTaskFailed", f"could not merge KeptnTaskDefinition: {err} ")
             await finish(task, State.FAILED, "InvalidTaskDefinition", str(err))
-            return
+            return Result()
+        missing = await missing_references(ctx.client, ns, body, skip_prefix=_CODE_PREFIX)
+        if missing:
+            return await wait_for_references(task, missing)
+        if not job_slots.acquire(task):
+            await write(task, {"reason": "WaitingForJobSlot",
+                               "message": f"{job_slots.limit} Jobs already running (--max-jobs)"})  # fmt: skip
+            return Result(requeue_after=_REF_RETRY_SECONDS)
         try:
             await copy_shared_code(task, body)
             await ctx.client.create(model.JOB, body)
@@ -200,6 +213,20 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             emit(task, "CreateTaskFailed", f"could not create Job: {meta['name']} ")
             raise
         await adopt(task, str(body["metadata"]["name"]))
+        return Result()
+
+    async def wait_for_references(task: Body, missing: list[str]) -> Result:
+        """Say which ConfigMap/Secret is missing within seconds; fail after the definition wait."""
+        kind = missing[0].split(" ", 1)[0]
+        reason = f"{kind}NotFound"
+        text = f"could not find {', '.join(missing)} the task's Job needs"
+        now = ctx.now()
+        if now >= _created(task, now) + ctx.config().definition_wait:
+            await finish(task, State.FAILED, reason, text)
+            return Result()
+        emit(task, reason, f"{text} ", once=True)
+        await write(task, {"reason": reason, "message": f"{text}; waiting"})
+        return Result(requeue_after=_REF_RETRY_SECONDS)
 
     async def copy_shared_code(task: Body, job: Body) -> None:
         """Inline code of a definition in another (the Keptn) namespace, copied beside the task.
@@ -261,6 +288,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             text = f"could not find KeptnTaskDefinition: {definition_name}"
             if now < deadline:
                 emit(task, "CreateTaskNotFound", f"{text} ", once=True)
+                await write(task, {"reason": "DefinitionNotFound", "message": f"{text}; waiting"})
                 return Result(requeue_at=deadline)
             await finish(task, State.FAILED, "DefinitionNotFound", text)
             return Result()
@@ -275,12 +303,12 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
                 )
                 return Result()
         if job is None:
-            await start_job(task, definition)
-            return Result()
+            return await start_job(task, definition)
         outcome = job_outcome(job)
         if outcome is None:
             await adopt(task, name)
             return Result()
+        job_slots.release(task)
         await finish(task, *outcome)
         return Result()
 

@@ -30,7 +30,9 @@ import aiohttp
 from kubernetes_asyncio import config as kube_config
 from kubernetes_asyncio.client import ApiClient, Configuration
 
+from evaluator.redact import scrub_deep
 from lifecycle.kube.errors import BadRequest, KubeError, Transient, error_from_status
+from lifecycle.kube.ratelimit import ObjectWriteLimiter
 from lifecycle.model import POD, ResourceKind
 
 __all__ = ["Body", "KubeClient", "PatchType", "Propagation"]
@@ -69,6 +71,8 @@ class KubeClient:
         self._counts: Counter[str] = Counter()
         self._by_resource: Counter[str] = Counter()
         self._auth = bool(self._config.api_key or self._config.refresh_api_key_hook)
+        self.write_limiter = ObjectWriteLimiter()
+        """Bounds updates and patches per object (lifecycle.kube.ratelimit)."""
 
     # -- construction -------------------------------------------------------------------
 
@@ -194,6 +198,7 @@ class KubeClient:
         subresource: str | None = None,
     ) -> Body:
         self._count(verb, kind, subresource)
+        body = scrub_deep(body)  # no secret value the operator read is ever written back
         url = self._host + path
         q = _query(query)
         if q:
@@ -303,6 +308,7 @@ class KubeClient:
         """PUT the whole object; ``metadata.resourceVersion`` in the body makes it conditional."""
         meta = body.get("metadata", {})
         path = self.path(kind, meta.get("namespace"), meta["name"], subresource)
+        await self.write_limiter.wait(self.path(kind, meta.get("namespace"), meta["name"]))
         return await self._request(
             "update",
             "PUT",
@@ -329,6 +335,7 @@ class KubeClient:
         if content_type is PatchType.APPLY and not field_manager:
             raise ValueError("server-side apply needs a field_manager")
         path = self.path(kind, namespace, name, subresource)
+        await self.write_limiter.wait(self.path(kind, namespace, name))
         return await self._request(
             "patch",
             "PATCH",
@@ -356,7 +363,7 @@ class KubeClient:
         instead of committing a transition twice.
         """
         status = obj.get("status") or {}
-        diff = {k: v for k, v in fields.items() if status.get(k) != v}
+        diff = {k: v for k, v in scrub_deep(dict(fields)).items() if status.get(k) != v}
         if not diff:
             return None
         meta = obj.get("metadata") or {}

@@ -34,6 +34,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 
+from evaluator.redact import scrub
 from lifecycle.kube.client import Body, KubeClient
 from lifecycle.kube.errors import AlreadyExists, KubeError, NotFound, Transient
 from lifecycle.model import EVENT
@@ -214,6 +215,8 @@ class EventRecorder:
         now = self._clock()
         meta = obj.get("metadata") or {}
         uid = str(meta.get("uid", ""))
+        message = scrub(message)  # Events are readable by people who cannot read Secrets
+        annotations = {k: scrub(v) for k, v in (annotations or {}).items()}
         self._seq += 1
         if key is not None:
             name = event_name(meta.get("name", "unknown"), uid, key)

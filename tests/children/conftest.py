@@ -30,6 +30,7 @@ from lifecycle.controllers.context import (
     OperatorContext,
     OperatorSettings,
 )
+from lifecycle.controllers.wiring import Recorders
 from lifecycle.kube import Controller, EventRecorder, Informer, KubeClient, NotFound, ObjectKey
 from lifecycle.machine import MachineConfig
 from lifecycle.model import ResourceKind
@@ -167,7 +168,7 @@ async def start_operator(
     ctx = OperatorContext(
         client=client,
         informers=informers,
-        recorders={c: EventRecorder(client, c) for c in COMPONENTS},
+        recorders=Recorders(lambda component: EventRecorder(client, component)),
         telemetry=telemetry,
         spans=spans,
         cloudevents=CloudEventSender(None, telemetry),

@@ -101,7 +101,7 @@ class Shop:
             "spec": {
                 "objectives": [{"keptnMetricRef": {"name": "latency"}, "evaluationTarget": "<500"}],
                 "retries": 3,
-                "retryInterval": "200ms",
+                "retryInterval": "1s",  # the minimum (lifecycle.bounds)
             },
         }
         await self._upsert(model.KEPTN_EVALUATION_DEFINITION, slo)

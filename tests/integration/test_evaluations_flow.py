@@ -49,7 +49,7 @@ async def app_with_gate(cluster: Cluster, target: str) -> None:
         "spec": {
             "objectives": [{"keptnMetricRef": {"name": "latency"}, "evaluationTarget": target}],
             "retries": 1,
-            "retryInterval": "100ms",
+            "retryInterval": "1s",  # the minimum (lifecycle.bounds)
         },
     }
     await cluster.client.create(model.KEPTN_EVALUATION_DEFINITION, definition, ns)

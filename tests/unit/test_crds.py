@@ -491,7 +491,7 @@ BROKEN: list[tuple[str, str, Callable[[dict[str, Any]], None], str]] = [
         "bad retryInterval",
         "KeptnEvaluationDefinition",
         _set("spec.retryInterval", "5"),
-        "spec.retryInterval: '5' is not a Go duration",
+        "spec.retryInterval: '5' is not a Go duration of at least 1s",
     ),
     (
         "unknown provider type",

@@ -80,8 +80,46 @@ def enabled(store: MemoryStore) -> MemoryStore:
     return store
 
 
-def mutator(store: MemoryStore, spans: tuple[TracerProvider, InMemorySpanExporter]) -> PodMutator:
-    return PodMutator(store=store, tracer=spans[0].get_tracer("test"))
+_OWNER_KINDS = ("ReplicaSet", "StatefulSet", "DaemonSet", "Deployment", "Rollout")
+
+
+def genuine(store: MemoryStore, obj: dict[str, Any]) -> None:
+    """Make the cluster agree with ``obj`` as the API server would: its owners exist with the uids
+    it names and their template is the pod's (the webhook confirms owners, lifecycle/webhook_owner)."""
+    meta = obj.get("metadata") or {}
+    refs = [r for r in meta.get("ownerReferences") or () if r.get("kind") in _OWNER_KINDS]
+    if not refs:
+        return
+    ref = refs[-1]
+    key = (ref["kind"], NS, ref["name"])
+    body = store.objects.get(key) or meta_of(ref["kind"], ref["name"])
+    body["metadata"]["uid"] = ref["uid"]
+    tmeta = {k: dict(meta[k]) for k in ("labels", "annotations") if k in meta}
+    body.setdefault("spec", {})["template"] = {"metadata": tmeta, "spec": obj["spec"]}
+    store.objects[key] = body
+    for parent_ref in body["metadata"].get("ownerReferences") or ():
+        parent = store.objects.get((parent_ref["kind"], NS, parent_ref["name"]))
+        if parent is not None:
+            parent["metadata"]["uid"] = parent_ref["uid"]
+
+
+class GenuineMutator:
+    """The PodMutator, each review's owners made genuine first (see ``genuine``)."""
+
+    def __init__(self, store: MemoryStore, inner: PodMutator) -> None:
+        self.store, self.inner = store, inner
+
+    async def review(self, body: dict[str, Any]) -> dict[str, Any]:
+        obj = body.get("request", {}).get("object")
+        if isinstance(obj, dict) and isinstance(obj.get("spec"), dict):
+            genuine(self.store, obj)
+        return await self.inner.review(body)
+
+
+def mutator(
+    store: MemoryStore, spans: tuple[TracerProvider, InMemorySpanExporter]
+) -> GenuineMutator:
+    return GenuineMutator(store, PodMutator(store=store, tracer=spans[0].get_tracer("test")))
 
 
 RS = owner("ReplicaSet", "web-7d9", "rs-uid")

@@ -56,6 +56,14 @@ async def running(
         "Namespace",
         {"metadata": {"name": "demo", "annotations": {"keptn.sh/lifecycle-toolkit": "enabled"}}},
     )
+    pod = POD_REVIEW["request"]["object"]
+    store.put(  # the pod's owner as the cluster has it: the webhook confirms it
+        "ReplicaSet",
+        {
+            "metadata": {"name": "web-1", "namespace": "demo", "uid": "rs-1"},
+            "spec": {"template": {"metadata": pod["metadata"], "spec": pod["spec"]}},
+        },
+    )
     registry = CollectorRegistry()
     holder: dict[str, Running] = {}
     extra = web.RouteTableDef()
@@ -82,7 +90,7 @@ async def running(
         await server.stop()
 
 
-POD_REVIEW = {
+POD_REVIEW: dict[str, Any] = {
     "apiVersion": "admission.k8s.io/v1",
     "kind": "AdmissionReview",
     "request": {

@@ -123,28 +123,33 @@ SCORE = {"passPercentage": 90, "warningPercentage": 70}
                 )
             ],
             SCORE,
-            "Operator: multiple operators can not be set",
+            "spec.objectives[0].target.failure: Operator: multiple operators can not be set",
         ),
-        ([objective({"warning": {}})], SCORE, "Operator: no operator set"),
+        (
+            [objective({"warning": {}})],
+            SCORE,
+            "spec.objectives[0].target.warning: Operator: no operator set",
+        ),
         (
             [objective({"failure": {"notInRange": {"lowBound": "2", "highBound": "1500m"}}})],
             SCORE,
-            "RangeValue: lower bound of the range needs to be smaller than higher bound",
+            "spec.objectives[0].target.failure: RangeValue: lower bound of the range needs to be smaller than higher bound",
         ),
         (
             [objective({"failure": {"inRange": {"lowBound": "1Ki", "highBound": "1k"}}})],
             SCORE,
-            "RangeValue: lower bound of the range needs to be smaller than higher bound",
+            "spec.objectives[0].target.failure: RangeValue: lower bound of the range needs to be smaller than higher bound",
         ),
         (
             [],
             {"passPercentage": 70, "warningPercentage": 70},
+            "spec.totalScore: "
             "warn percentage score cannot be higher or equal than Pass percentage score",
         ),
         (
             [objective({"failure": {"lessThan": {"fixedValue": 1}}}, weight=0)],
             SCORE,
-            "Objective: weight must be a positive integer, got 0",
+            "spec.objectives[0].weight: Objective: weight must be a positive integer, got 0",
         ),
     ],
 )
