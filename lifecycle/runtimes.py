@@ -28,9 +28,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from evaluator.durations import parse_seconds
 from lifecycle.model import CONFIG_MAP, JOB, KEPTN_TASK, KEPTN_TASK_DEFINITION
 from lifecycle.naming import valid_name
-from lifecycle.webhook_validators import parse_duration
 
 __all__ = [
     "DEFAULT_DENO_IMAGE",
@@ -349,7 +349,7 @@ def build_job(
         },
         "spec": {
             "backoffLimit": int(retries),
-            "activeDeadlineSeconds": max(1, int(parse_duration(str(timeout)))),
+            "activeDeadlineSeconds": max(1, int(parse_seconds(str(timeout)))),
             "ttlSecondsAfterFinished": int(def_spec.get("ttlSecondsAfterFinished", _DEFAULT_TTL)),
             "template": {
                 "metadata": {"labels": dict(labels), "annotations": dict(annotations)},
