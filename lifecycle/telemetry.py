@@ -39,6 +39,7 @@ from prometheus_client import (
 )
 
 from lifecycle.telemetry_ops import OpsMetrics
+from tracing.attributes import get_path as _get
 from tracing.context import parse_rfc3339_ns, parse_traceparent
 from tracing.spans import newly_ended_phases
 
@@ -72,15 +73,6 @@ _DEDUPE_LIMIT = 100_000
 class ObjectKind(enum.Enum):
     APP_VERSION = "KeptnAppVersion"
     WORKLOAD_VERSION = "KeptnWorkloadVersion"
-
-
-def _get(body: Mapping[str, Any] | None, *path: str) -> Any:
-    node: Any = body
-    for key in path:
-        if not isinstance(node, Mapping):
-            return None
-        node = node.get(key)
-    return node
 
 
 def _s(value: Any) -> str:

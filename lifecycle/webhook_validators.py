@@ -18,7 +18,6 @@ evaluator's pure parsers.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime

@@ -38,6 +38,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
 from tracing import attributes as attrs
+from tracing.attributes import get_path as _get
 from tracing.context import (
     child_traceparent,
     derive_span_id,
@@ -97,15 +98,6 @@ class SpanSink(Protocol):
     def resource(self) -> Resource: ...
 
     def export(self, spans: Sequence[ReadableSpan]) -> None: ...
-
-
-def _get(body: Mapping[str, Any], *path: str) -> Any:
-    node: Any = body
-    for key in path:
-        if not isinstance(node, Mapping):
-            return None
-        node = node.get(key)
-    return node
 
 
 def _kind(body: Mapping[str, Any]) -> str:

@@ -58,7 +58,6 @@ __all__ = [
     "children_of",
     "emit",
     "event_annotations",
-    "find_definition",
     "is_completed",
     "missing_definitions",
     "owner_reference",
@@ -93,14 +92,6 @@ def owner_reference(obj: Mapping[str, Any], *, controller: bool = True) -> Body:
     }
 
 
-def find_definition(
-    ctx: OperatorContext, kind: ResourceKind, namespace: str, name: str
-) -> Body | None:
-    """A task/evaluation definition from the cache: the object's namespace first, then the Keptn namespace."""
-    store = ctx.informer(kind).store
-    return store.get(namespace, name) or store.get(ctx.settings.keptn_namespace, name)
-
-
 def _names(spec: Mapping[str, Any], fields: Iterable[str]) -> set[str]:
     found: set[str] = set()
     for spec_field in fields:
@@ -117,12 +108,12 @@ def missing_definitions(ctx: OperatorContext, obj: Mapping[str, Any]) -> frozens
     missing = {
         name
         for name in _names(spec, _TASK_FIELDS)
-        if find_definition(ctx, model.KEPTN_TASK_DEFINITION, namespace, name) is None
+        if ctx.find_here_or_keptn(model.KEPTN_TASK_DEFINITION, namespace, name) is None
     }
     missing |= {
         name
         for name in _names(spec, _EVALUATION_FIELDS)
-        if find_definition(ctx, model.KEPTN_EVALUATION_DEFINITION, namespace, name) is None
+        if ctx.find_here_or_keptn(model.KEPTN_EVALUATION_DEFINITION, namespace, name) is None
     }
     return frozenset(missing)
 
@@ -371,8 +362,8 @@ class FlowExecutor:
             "parameters": {},
             "secureParameters": {},
         }
-        definition = find_definition(
-            self._ctx, model.KEPTN_TASK_DEFINITION, namespace, action.definition
+        definition = self._ctx.find_here_or_keptn(
+            model.KEPTN_TASK_DEFINITION, namespace, action.definition
         )
         def_spec = (definition or {}).get("spec") or {}
         for spec_field in ("retries", "timeout"):
@@ -397,8 +388,8 @@ class FlowExecutor:
             "appVersion": action.app_version,
             "checkType": str(action.check_type),
         }
-        definition = find_definition(
-            self._ctx, model.KEPTN_EVALUATION_DEFINITION, namespace, action.definition
+        definition = self._ctx.find_here_or_keptn(
+            model.KEPTN_EVALUATION_DEFINITION, namespace, action.definition
         )
         def_spec = (definition or {}).get("spec") or {}
         for spec_field in ("retries", "retryInterval"):

@@ -140,11 +140,6 @@ async def provider_config(ctx: OperatorContext, provider: Mapping[str, Any]) -> 
     )
 
 
-def _find_provider(ctx: OperatorContext, namespace: str, name: str) -> Body | None:
-    store = ctx.informer(model.KEPTN_METRICS_PROVIDER).store
-    return store.get(namespace, name) or store.get(ctx.settings.keptn_namespace, name)
-
-
 def format_value(value: float) -> str:
     """A metric value as KLT prints it: 42.5, 500 (not 500.0), NaN never reaches here."""
     if math.isfinite(value) and value == int(value) and abs(value) < 1e15:
@@ -186,7 +181,7 @@ async def _fetch(
     try:
         spec_range = parse_metric_range(spec.get("range"))
         provider_name = str((spec.get("provider") or {}).get("name") or "")
-        provider_body = _find_provider(ctx, ns, provider_name)
+        provider_body = ctx.find_here_or_keptn(model.KEPTN_METRICS_PROVIDER, ns, provider_name)
         if provider_body is None:
             raise ConfigError(f"KeptnMetricsProvider {provider_name} not found")
         config = await provider_config(ctx, provider_body)
