@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from lifecycle import naming
-from lifecycle.model import KEPTN_APP_CREATION_REQUEST, KEPTN_WORKLOAD
+from lifecycle.model import KEPTN_APP_CREATION_REQUEST, KEPTN_WORKLOAD, owner_reference
 
 __all__ = [
     "APP_KEY",
@@ -112,12 +112,10 @@ class Owner:
 
     def reference(self) -> dict[str, Any]:
         """As an ownerReference of the KeptnWorkload."""
-        return {
-            "apiVersion": self.api_version,
-            "kind": self.kind,
-            "name": self.name,
-            "uid": self.uid,
-        }
+        body = {"apiVersion": self.api_version, "kind": self.kind}
+        return owner_reference(
+            {**body, "metadata": {"name": self.name, "uid": self.uid}}, controller=None
+        )
 
     def resource_reference(self) -> dict[str, str]:
         """As ``spec.resourceReference`` of the KeptnWorkload."""

@@ -60,7 +60,6 @@ __all__ = [
     "event_annotations",
     "is_completed",
     "missing_definitions",
-    "owner_reference",
     "previous_version",
 ]
 
@@ -77,19 +76,6 @@ def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
 def is_completed(obj: Mapping[str, Any]) -> bool:
     """True once the version's overall status is final (Succeeded, Failed, Deprecated, Warning...)."""
     return State.parse((obj.get("status") or {}).get("status")).is_completed
-
-
-def owner_reference(obj: Mapping[str, Any], *, controller: bool = True) -> Body:
-    """An ownerReference pointing at `obj` (controller=true: the garbage collector follows it)."""
-    meta = _meta(obj)
-    return {
-        "apiVersion": obj.get("apiVersion", ""),
-        "kind": obj.get("kind", ""),
-        "name": meta.get("name", ""),
-        "uid": meta.get("uid", ""),
-        "controller": controller,
-        "blockOwnerDeletion": True,
-    }
 
 
 def _names(spec: Mapping[str, Any], fields: Iterable[str]) -> set[str]:
@@ -408,7 +394,7 @@ class FlowExecutor:
                 "namespace": meta.get("namespace", ""),
                 "labels": _labels(obj),
                 "annotations": {"traceparent": traceparent} if traceparent else {},
-                "ownerReferences": [owner_reference(obj)],
+                "ownerReferences": [model.owner_reference(obj)],
             },
             "spec": spec,
         }

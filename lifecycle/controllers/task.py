@@ -232,12 +232,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         that uses it, so garbage collection removes it with the last of them.
         """
         ns = str(task["metadata"].get("namespace") or "")
-        owner = {
-            "apiVersion": model.KEPTN_TASK.api_version,
-            "kind": model.KEPTN_TASK.kind,
-            "name": task["metadata"]["name"],
-            "uid": task["metadata"].get("uid", ""),
-        }
+        owner = model.owner_reference(task, model.KEPTN_TASK, controller=None)
         for volume in job["spec"]["template"]["spec"].get("volumes") or ():
             name = str((volume.get("configMap") or {}).get("name") or "")
             if not name.startswith(_CODE_PREFIX):
