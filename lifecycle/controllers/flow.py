@@ -26,11 +26,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, assert_never
 
 from lifecycle import model
 from lifecycle.actions import (
+    Action,
     CreateEvaluation,
     CreateTask,
     EmitEvent,
@@ -217,6 +219,33 @@ def _labels(obj: Mapping[str, Any]) -> dict[str, str]:
     return {k: label_value(v) for k, v in labels.items() if label_value(v)}
 
 
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A decision's actions by when the executor runs them: children first, then the Events
+    (before the status write), then telemetry and spans of what ended (after it)."""
+
+    creations: tuple[CreateTask | CreateEvaluation, ...]
+    events: tuple[EmitEvent, ...]
+    ends: tuple[PhaseEnded | Finished, ...]
+
+    @classmethod
+    def of(cls, actions: Iterable[Action]) -> _Plan:
+        creations: list[CreateTask | CreateEvaluation] = []
+        events: list[EmitEvent] = []
+        ends: list[PhaseEnded | Finished] = []
+        for action in actions:
+            match action:
+                case CreateTask() | CreateEvaluation():
+                    creations.append(action)
+                case EmitEvent():
+                    events.append(action)
+                case PhaseEnded() | Finished():
+                    ends.append(action)
+                case _:
+                    assert_never(action)  # a new action type must be executed here
+        return cls(tuple(creations), tuple(events), tuple(ends))
+
+
 class FlowExecutor:
     """Carries out decisions for one kind of version (KeptnAppVersion or KeptnWorkloadVersion)."""
 
@@ -281,21 +310,21 @@ class FlowExecutor:
         ctx = self._ctx
         meta = _meta(obj)
         namespace = str(meta.get("namespace", ""))
-        for action in decision.actions:
-            if isinstance(action, CreateTask):
-                await self._create(obj, model.KEPTN_TASK, self._task_body(obj, action))
-            elif isinstance(action, CreateEvaluation):
-                body = self._evaluation_body(obj, action)
-                await self._create(obj, model.KEPTN_EVALUATION, body)
+        plan = _Plan.of(decision.actions)
+        for creation in plan.creations:
+            match creation:
+                case CreateTask():
+                    await self._create(obj, model.KEPTN_TASK, self._task_body(obj, creation))
+                case CreateEvaluation():
+                    body = self._evaluation_body(obj, creation)
+                    await self._create(obj, model.KEPTN_EVALUATION, body)
+                case _:
+                    assert_never(creation)
         # Events name the object as it is after this decision (phase carriers included).
         after = dict(obj)
         if decision.status:
             after["status"] = apply_merge_patch(obj.get("status") or {}, decision.status)
-        writes = [
-            emit(ctx, self.component, after, action)
-            for action in decision.actions
-            if isinstance(action, EmitEvent)
-        ]
+        writes = [emit(ctx, self.component, after, event) for event in plan.events]
         # Written before the status that records the transition: once the status says a
         # transition happened its Events exist, so a SIGKILL right after the write loses
         # none (a replay before the write re-emits them under the same keys: no duplicate).
@@ -314,7 +343,7 @@ class FlowExecutor:
             if self._track:
                 self._written[key_of(obj)] = rv
             after = written or after
-        self._record(obj, after, decision)
+        self._record(obj, after, decision, plan.ends)
         return after
 
     async def _create(self, obj: Body, kind: ResourceKind, body: Body) -> None:
@@ -423,30 +452,35 @@ class FlowExecutor:
         carriers = ((previous or {}).get("status") or {}).get("phaseTraceIDs") or {}
         return (carriers.get(ROOT_KEY) or {}).get("traceparent")
 
-    def _record(self, before: Body, after: Body, decision: Decision) -> None:
+    def _record(
+        self, before: Body, after: Body, decision: Decision, ends: Sequence[PhaseEnded | Finished]
+    ) -> None:
         ctx = self._ctx
         if "startTime" in decision.status and not (before.get("status") or {}).get("startTime"):
             ctx.telemetry.object_started(after)
-        ended = False
-        for action in decision.actions:
+        for action in ends:
             try:
-                if isinstance(action, PhaseEnded):
-                    ended = True
-                    ctx.telemetry.phase_ended(
-                        after, str(action.phase), str(action.state), action.start, action.end
-                    )
-                    if ctx.marks is None:
-                        export_phase_span(ctx.spans, after, str(action.phase))
-                elif isinstance(action, Finished):
-                    ended = True
-                    previous = previous_version(ctx, after)
-                    ctx.telemetry.object_finished(after, previous=previous)
-                    if ctx.marks is None:
-                        root = ((previous or {}).get("status") or {}).get("phaseTraceIDs") or {}
-                        export_phase_span(
-                            ctx.spans, after, ROOT_KEY, previous_root=root.get(ROOT_KEY)
+                match action:
+                    case PhaseEnded():
+                        ctx.telemetry.phase_ended(
+                            after, str(action.phase), str(action.state), action.start, action.end
                         )
+                        if ctx.marks is None:
+                            export_phase_span(ctx.spans, after, str(action.phase))
+                    case Finished():
+                        previous = previous_version(ctx, after)
+                        ctx.telemetry.object_finished(after, previous=previous)
+                        if ctx.marks is None:
+                            carriers = ((previous or {}).get("status") or {}).get("phaseTraceIDs")
+                            export_phase_span(
+                                ctx.spans,
+                                after,
+                                ROOT_KEY,
+                                previous_root=(carriers or {}).get(ROOT_KEY),
+                            )
+                    case _:
+                        assert_never(action)
             except Exception:  # telemetry must never fail a committed transition
                 log.exception("%s: telemetry for %s failed", self.component, action)
-        if ended:
+        if ends:
             self.sweep(after)
