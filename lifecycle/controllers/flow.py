@@ -44,7 +44,7 @@ from lifecycle.actions import (
 from lifecycle.conditions import with_conditions
 from lifecycle.controllers.context import OperatorContext
 from lifecycle.kube.client import Body
-from lifecycle.kube.controller import ObjectKey, Result, key_of
+from lifecycle.kube.controller import ObjectKey, Result, TerminalError, key_of
 from lifecycle.kube.errors import AlreadyExists, BadRequest, Conflict, Invalid, NotFound
 from lifecycle.kube.events import EventRecorder, format_message
 from lifecycle.logs import bind_phase
@@ -294,12 +294,15 @@ class FlowExecutor:
                 await self.execute(obj, decision)
             except (Conflict, NotFound):
                 raise  # a concurrent write or a deletion: the next reconcile sees it
-            except Exception:
+            except Exception as exc:
                 current = decision.status.get("currentPhase") or (obj.get("status") or {}).get(
                     "currentPhase"
                 )
                 error = reconcile_error_event(str(obj.get("kind", "")), str(current or ""))
                 emit(self._ctx, self.component, obj, error)
+                if isinstance(exc, Invalid | BadRequest):
+                    # the same object decides the same rejected write: only a change helps
+                    raise TerminalError(f"the API server rejects the decided write: {exc}") from exc
                 raise  # retried with backoff
         else:
             self.sweep(obj)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from lifecycle.kube.controller import Controller, Result
+from lifecycle.kube.controller import Controller, Result, TerminalError
 from lifecycle.kube.errors import Conflict, Transient
 from lifecycle.kube.queue import QueueShutDown, WorkQueue
 from tests.kube.waiting import eventually
@@ -208,3 +209,36 @@ async def test_controller_stop_lets_running_reconcile_finish() -> None:
     await ctl.stop(grace=1)
     assert finished.is_set()
     assert ctl.reconciles == 1, "queued keys are dropped at shutdown"
+
+
+async def test_controller_terminal_error_stops_the_backoff_and_says_why(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    calls: list[str] = []
+
+    async def reconcile(key: str) -> Result:
+        calls.append(key)
+        if len(calls) == 1:
+            raise TerminalError("spec.x: Invalid value: retrying cannot fix this")
+        return Result()
+
+    observed: list[tuple[str, str]] = []
+    ctl: Controller[str] = Controller(
+        "t",
+        reconcile,
+        workers=1,
+        queue=WorkQueue(base_delay=0.01, max_delay=0.05),
+        observer=lambda name, outcome, seconds: observed.append((name, outcome)),
+    )
+    with caplog.at_level(logging.ERROR, logger="lifecycle.kube.controller"):
+        ctl.start()
+        ctl.enqueue("k")
+        await eventually(lambda: observed, 2)
+        await asyncio.sleep(0.15)  # a backoff retry would have run by now (10-50 ms)
+    assert calls == ["k"], "a terminal error is not retried"
+    assert observed == [("t", "terminal")]
+    assert ctl.errors == 1 and ctl.queue.failures("k") == 0
+    assert "terminal error, not retried: spec.x: Invalid value" in caplog.text
+    ctl.enqueue("k")  # an event for the key (the object changed) reconciles it again
+    await eventually(lambda: observed == [("t", "terminal"), ("t", "success")], 2)
+    await ctl.stop()
