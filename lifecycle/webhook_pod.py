@@ -25,7 +25,6 @@ Must not: do I/O, read a clock, log, or import asyncio/aiohttp/kubernetes_asynci
 from __future__ import annotations
 
 import base64
-import copy
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -52,7 +51,6 @@ __all__ = [
     "VersionError",
     "calculate_version",
     "encode_patch",
-    "gated_copy",
     "image_tag",
     "json_patch",
     "label_or_annotation",
@@ -385,14 +383,3 @@ def plan_pod(
         single_service=single_service,
         warnings=warnings,
     )
-
-
-def gated_copy(pod: Mapping[str, Any], plan: PodPlan) -> dict[str, Any]:
-    """The pod as it looks after the patch (for logs and tests)."""
-    result = copy.deepcopy(dict(pod))
-    result.setdefault("metadata", {})["annotations"] = dict(plan.annotations)
-    if plan.gate:
-        gates = result.setdefault("spec", {}).setdefault("schedulingGates", [])
-        if not any(g.get("name") == GATE_NAME for g in gates):
-            gates.append({"name": GATE_NAME})
-    return result

@@ -52,7 +52,6 @@ __all__ = [
     "SpanSink",
     "build_child_span",
     "build_phase_span",
-    "build_version_spans",
     "child_traceparent",
     "derive_span_id",
     "export_child_span",
@@ -283,22 +282,6 @@ def build_child_span(
             WORKLOAD_SCOPE if span_attrs.get(attrs.WORKLOAD_NAME) else APP_SCOPE
         ),
     )
-
-
-def build_version_spans(
-    body: Mapping[str, Any],
-    *,
-    resource: Resource | None = None,
-    previous_root: Mapping[str, Any] | str | None = None,
-) -> list[ReadableSpan]:
-    """Every finished span of a version (root and phases) in phaseTraceIDs order."""
-    carriers = _get(body, "status", "phaseTraceIDs") or {}
-    spans = [
-        build_phase_span(body, phase, resource=resource, previous_root=previous_root)
-        for phase in carriers
-        if phase != "parent"
-    ]
-    return [span for span in spans if span is not None]
 
 
 # --- exporting ----------------------------------------------------------------------------------
