@@ -2,7 +2,9 @@
 
 AnalysisDefinition operator values are `resource.Quantity` (int or string), compared by KLT
 as `AsApproximateFloat64()`. Pure: stdlib only, exact decimal arithmetic until the final
-float; anything that is not a quantity raises QuantityError (a ValueError).
+float; anything that is not a quantity raises QuantityError (a ValueError) with the text of
+apimachinery's `resource.ErrFormatWrong`. The one quantity parser of the project: the evaluator's
+objectives and the operator's AnalysisDefinition webhook both use it.
 """
 
 from __future__ import annotations
@@ -11,11 +13,17 @@ import math
 import re
 from decimal import Decimal, InvalidOperation
 
-__all__ = ["QuantityError", "parse_quantity"]
+__all__ = ["FORMAT_WRONG", "QuantityError", "parse_quantity"]
 
 
 class QuantityError(ValueError):
     """A value that is not a Kubernetes quantity."""
+
+
+#: apimachinery's resource.ErrFormatWrong, the text Go shows for any malformed quantity.
+FORMAT_WRONG = (
+    "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
+)
 
 
 _QUANTITY = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+))([eE][+-]?\d+|[KMGTPE]i|[numkMGTPE])?$")
@@ -41,16 +49,16 @@ _SUFFIX = {
 def parse_quantity(raw: object) -> float:
     """A Kubernetes Quantity (`"3m"`, `"1.5k"`, `"2Ki"`, `"1e3"`, or a plain number) as float."""
     if isinstance(raw, bool):
-        raise QuantityError(f"quantity {raw!r} is not a number")
+        raise QuantityError(f"{FORMAT_WRONG}: {raw!r}")
     if isinstance(raw, int | float):
         if math.isnan(raw):
-            raise QuantityError("quantity is NaN")
+            raise QuantityError(f"{FORMAT_WRONG}: NaN")
         return float(raw)
     if not isinstance(raw, str):
-        raise QuantityError(f"quantity {raw!r} is not a number or string")
+        raise QuantityError(f"{FORMAT_WRONG}: {raw!r}")
     match = _QUANTITY.match(raw.strip())
     if match is None:
-        raise QuantityError(f"quantity {raw!r} is not a Kubernetes quantity")
+        raise QuantityError(f"{FORMAT_WRONG}: {raw!r}")
     number, suffix = match.groups()
     try:
         amount = Decimal(number)
@@ -59,5 +67,5 @@ def parse_quantity(raw: object) -> float:
         elif suffix:
             amount = amount * Decimal(10) ** int(suffix[1:])
     except InvalidOperation:  # pragma: no cover - the regex admits only valid decimals
-        raise QuantityError(f"quantity {raw!r} is not a Kubernetes quantity") from None
+        raise QuantityError(f"{FORMAT_WRONG}: {raw!r}") from None
     return float(amount)

@@ -29,7 +29,6 @@ __all__ = [
     "EmitEvent",
     "EventType",
     "Finished",
-    "OpenGate",
     "PhaseEnded",
     "creation_event",
     "creation_failed_event",
@@ -110,15 +109,10 @@ class Finished:
     end: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class OpenGate:
-    """The WorkloadVersion's pods may be scheduled now: the gate controller should look at them.
-
-    Emitted once, in the decision that starts WorkloadDeploy; `gate_open()` remains the rule.
-    """
-
-
-Action = CreateTask | CreateEvaluation | EmitEvent | PhaseEnded | Finished | OpenGate
+Action = CreateTask | CreateEvaluation | EmitEvent | PhaseEnded | Finished
+"""Every action the executor (lifecycle.controllers.flow) runs: its dispatch is a ``match`` that
+``assert_never``s, so a new action type fails mypy until it is executed. The scheduling gate
+needs no action: the gate controller applies ``machine.gate_open`` to the WorkloadVersion."""
 
 
 class Creation(StrEnum):

@@ -40,6 +40,7 @@ from cloudevents.core.bindings import http as ce_http
 from cloudevents.core.v1.event import CloudEvent
 
 from lifecycle.telemetry import Telemetry
+from tracing.attributes import get_path as _get
 
 __all__ = [
     "KNOWN_PHASES",
@@ -93,15 +94,6 @@ def reason_for_type(ce_type: str) -> str:
     """The inverse of :func:`event_type` (for consumers and the one-to-one test)."""
     rest = ce_type.removeprefix(TYPE_PREFIX)
     return "".join(_camel(part) for part in rest.split("."))
-
-
-def _get(body: Mapping[str, Any] | None, *path: str) -> Any:
-    node: Any = body
-    for key in path:
-        if not isinstance(node, Mapping):
-            return None
-        node = node.get(key)
-    return node
 
 
 def _s(value: Any) -> str:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, assert_never
 
-from lifecycle.actions import CreateEvaluation, CreateTask, EventType, OpenGate
+from lifecycle.actions import CreateEvaluation, CreateTask, EventType
 from lifecycle.machine_draft import StatusDraft, read_time
 from lifecycle.naming import child_name, workload_name, workload_version_name
 from lifecycle.phases import Phase, PhaseKind, PhaseSpec, State, aggregate_state
@@ -256,8 +256,7 @@ def _run_deploy(draft: StatusDraft, ctx: Context) -> Outcome:
     start = read_time(draft.get("deploymentStartTime"))
     if start is None:
         start = ctx.now
-        draft.set_time("deploymentStartTime", start)
-        draft.act(OpenGate())
+        draft.set_time("deploymentStartTime", start)  # the gate opens (machine.gate_open)
     rollout = ctx.rollout
     if rollout is not None and rollout.ready:
         return Outcome(State.SUCCEEDED)

@@ -16,6 +16,7 @@ standard library, or hold behaviour; this module is data only.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal, TypedDict
 
@@ -95,6 +96,7 @@ __all__ = [
     "TaskContext",
     "kind_by_api_version",
     "kind_named",
+    "owner_reference",
 ]
 
 LIFECYCLE_GROUP: Final = "lifecycle.keptn.sh"
@@ -211,6 +213,28 @@ def kind_named(kind: str) -> ResourceKind:
 def kind_by_api_version(api_version: str, kind: str) -> ResourceKind | None:
     """The ResourceKind for a body's ``apiVersion`` and ``kind``, or None if we do not know it."""
     return _BY_API_VERSION.get((api_version, kind))
+
+
+def owner_reference(
+    obj: Mapping[str, Any], kind: ResourceKind | None = None, *, controller: bool | None = True
+) -> dict[str, Any]:
+    """An ownerReference to ``obj`` (apiVersion/kind from ``kind`` when given, else the body's).
+
+    ``controller=True`` makes it the controlling owner (the garbage collector and ``owner_keys``
+    follow it) with ``blockOwnerDeletion``; ``controller=None`` writes a plain reference (an
+    object shared by several owners, or a pod owner's reference restated).
+    """
+    meta = obj.get("metadata") or {}
+    ref: dict[str, Any] = {
+        "apiVersion": kind.api_version if kind else obj.get("apiVersion", ""),
+        "kind": kind.kind if kind else obj.get("kind", ""),
+        "name": meta.get("name", ""),
+        "uid": meta.get("uid", ""),
+    }
+    if controller is not None:
+        ref["controller"] = controller
+        ref["blockOwnerDeletion"] = True
+    return ref
 
 
 # --- bodies at the boundary -------------------------------------------------------------------

@@ -28,9 +28,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from lifecycle.model import CONFIG_MAP, JOB, KEPTN_TASK, KEPTN_TASK_DEFINITION
+from evaluator.durations import parse_seconds
+from lifecycle.model import CONFIG_MAP, JOB, KEPTN_TASK, KEPTN_TASK_DEFINITION, owner_reference
 from lifecycle.naming import valid_name
-from lifecycle.webhook_validators import parse_duration
 
 __all__ = [
     "DEFAULT_DENO_IMAGE",
@@ -122,14 +122,7 @@ def function_config_map(definition: Mapping[str, Any]) -> dict[str, Any] | None:
     if code is None:
         return None
     meta = _meta(definition)
-    owner = {
-        "apiVersion": KEPTN_TASK_DEFINITION.api_version,
-        "kind": KEPTN_TASK_DEFINITION.kind,
-        "name": meta.get("name", ""),
-        "uid": meta.get("uid", ""),
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
+    owner = owner_reference(definition, KEPTN_TASK_DEFINITION)
     return {
         "apiVersion": CONFIG_MAP.api_version,
         "kind": CONFIG_MAP.kind,
@@ -329,14 +322,7 @@ def build_job(
         pod_spec["imagePullSecrets"] = [dict(s) for s in def_spec["imagePullSecrets"]]
     retries = task_spec.get("retries", def_spec.get("retries", _DEFAULT_RETRIES))
     timeout = task_spec.get("timeout") or def_spec.get("timeout") or _DEFAULT_TIMEOUT
-    owner = {
-        "apiVersion": KEPTN_TASK.api_version,
-        "kind": KEPTN_TASK.kind,
-        "name": meta.get("name", ""),
-        "uid": meta.get("uid", ""),
-        "controller": True,
-        "blockOwnerDeletion": True,
-    }
+    owner = owner_reference(task, KEPTN_TASK)
     return {
         "apiVersion": JOB.api_version,
         "kind": JOB.kind,
@@ -349,7 +335,7 @@ def build_job(
         },
         "spec": {
             "backoffLimit": int(retries),
-            "activeDeadlineSeconds": max(1, int(parse_duration(str(timeout)))),
+            "activeDeadlineSeconds": max(1, int(parse_seconds(str(timeout)))),
             "ttlSecondsAfterFinished": int(def_spec.get("ttlSecondsAfterFinished", _DEFAULT_TTL)),
             "template": {
                 "metadata": {"labels": dict(labels), "annotations": dict(annotations)},

@@ -39,8 +39,8 @@ from prometheus_client import (
 )
 
 from lifecycle.telemetry_ops import OpsMetrics
+from tracing.attributes import get_path as _get
 from tracing.context import parse_rfc3339_ns, parse_traceparent
-from tracing.spans import newly_ended_phases
 
 __all__ = [
     "DORA_BUCKETS",
@@ -72,15 +72,6 @@ _DEDUPE_LIMIT = 100_000
 class ObjectKind(enum.Enum):
     APP_VERSION = "KeptnAppVersion"
     WORKLOAD_VERSION = "KeptnWorkloadVersion"
-
-
-def _get(body: Mapping[str, Any] | None, *path: str) -> Any:
-    node: Any = body
-    for key in path:
-        if not isinstance(node, Mapping):
-            return None
-        node = node.get(key)
-    return node
 
 
 def _s(value: Any) -> str:
@@ -421,60 +412,6 @@ class Telemetry:
         commit = _commit_time(obj)
         if commit is not None:
             self.dora_lead_time.labels(*scope).observe(max(0.0, end - commit))
-
-    def observe(
-        self,
-        before: Mapping[str, Any] | None,
-        after: Mapping[str, Any],
-        *,
-        previous: Mapping[str, Any] | None = None,
-        failed_since: TimeLike = None,
-    ) -> None:
-        """Count what a committed status change did, for any of the four kinds.
-
-        Call after each successful status patch with the old and new body. ``before=None`` is
-        first sight (the initial list after a restart): an unfinished object re-enters the
-        ``*_active`` gauges, and whatever had already ended is remembered as counted.
-        """
-        status = after.get("status") or {}
-        kind = after.get("kind")
-        if kind in ("KeptnTask", "KeptnEvaluation"):
-            child = "task" if kind == "KeptnTask" else "evaluation"
-            started = bool(status.get("startTime")) and not _get(before, "status", "startTime")
-            ended = bool(status.get("endTime")) and not _get(before, "status", "endTime")
-            if before is None and ended:
-                self._first((child, "started", _identity(after)))
-                self._first((child, "finished", _identity(after)))
-                return
-            labels = (self._task_labels if child == "task" else self._evaluation_labels)(after)
-            if started:
-                self._child(child, after, labels, done=False)
-            if ended and before is not None:
-                self._child(child, after, labels, done=True)
-            return
-        carriers = status.get("phaseTraceIDs") or {}
-        if before is None:
-            identity = _identity(after)
-            for phase, carrier in carriers.items():
-                if isinstance(carrier, Mapping) and carrier.get("endTime"):
-                    self._first(("phase", identity, phase))
-            if status.get("endTime"):
-                self._first(("started", identity))
-                self._first(("finished", identity))
-            elif status.get("startTime"):
-                self.object_started(after)
-            return
-        if status.get("startTime") and not _get(before, "status", "startTime"):
-            self.object_started(after)
-        for phase in newly_ended_phases(before, after):
-            carrier = carriers.get(phase) or {}
-            if phase != "root":
-                state = _s(carrier.get("state"))
-                self.phase_ended(
-                    after, phase, state, carrier.get("startTime"), carrier.get("endTime")
-                )
-        if status.get("endTime") and not _get(before, "status", "endTime"):
-            self.object_finished(after, previous=previous, failed_since=failed_since)
 
     # --- tasks and evaluations ------------------------------------------------------------------
 

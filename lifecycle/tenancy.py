@@ -19,6 +19,7 @@ __all__ = [
     "REFERENCE_RULE",
     "RefusedReference",
     "config_allowed",
+    "lookup_namespaces",
     "reference_namespace",
 ]
 
@@ -34,6 +35,13 @@ class RefusedReference(ValueError):
 def config_allowed(namespace: str, keptn_namespace: str) -> bool:
     """Whether a KeptnConfig in ``namespace`` may change the operator's settings."""
     return namespace == keptn_namespace
+
+
+def lookup_namespaces(own: str, keptn_namespace: str) -> tuple[str, ...]:
+    """Where a definition, provider or metric named without a namespace is looked up, in order:
+    the object's own namespace, else the Keptn namespace (KLT's rule for task and evaluation
+    definitions, providers and metrics)."""
+    return (own,) if own == keptn_namespace else (own, keptn_namespace)
 
 
 def reference_namespace(

@@ -30,6 +30,7 @@ from rich.text import Text
 from lifecycle.cli_output import cut
 from lifecycle.naming import parse_time
 from lifecycle.phases import APP_PHASES, WORKLOAD_PHASES, PhaseKind, PhaseSpec
+from tracing.attributes import get_path as _get
 
 __all__ = [
     "Bar",
@@ -98,15 +99,6 @@ def _ns(value: object) -> int | None:
     except ValueError:
         return None
     return (moment - _EPOCH) // timedelta(microseconds=1) * 1000
-
-
-def _get(body: Body, *path: str) -> Any:
-    node: Any = body
-    for key in path:
-        if not isinstance(node, Mapping):
-            return None
-        node = node.get(key)
-    return node
 
 
 def _carrier_bar(carrier: object, label: str, depth: int) -> Bar | None:

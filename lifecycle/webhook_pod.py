@@ -25,14 +25,13 @@ Must not: do I/O, read a clock, log, or import asyncio/aiohttp/kubernetes_asynci
 from __future__ import annotations
 
 import base64
-import copy
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from lifecycle import naming
-from lifecycle.model import KEPTN_APP_CREATION_REQUEST, KEPTN_WORKLOAD
+from lifecycle.model import KEPTN_APP_CREATION_REQUEST, KEPTN_WORKLOAD, owner_reference
 
 __all__ = [
     "APP_KEY",
@@ -52,7 +51,6 @@ __all__ = [
     "VersionError",
     "calculate_version",
     "encode_patch",
-    "gated_copy",
     "image_tag",
     "json_patch",
     "label_or_annotation",
@@ -112,12 +110,10 @@ class Owner:
 
     def reference(self) -> dict[str, Any]:
         """As an ownerReference of the KeptnWorkload."""
-        return {
-            "apiVersion": self.api_version,
-            "kind": self.kind,
-            "name": self.name,
-            "uid": self.uid,
-        }
+        body = {"apiVersion": self.api_version, "kind": self.kind}
+        return owner_reference(
+            {**body, "metadata": {"name": self.name, "uid": self.uid}}, controller=None
+        )
 
     def resource_reference(self) -> dict[str, str]:
         """As ``spec.resourceReference`` of the KeptnWorkload."""
@@ -387,14 +383,3 @@ def plan_pod(
         single_service=single_service,
         warnings=warnings,
     )
-
-
-def gated_copy(pod: Mapping[str, Any], plan: PodPlan) -> dict[str, Any]:
-    """The pod as it looks after the patch (for logs and tests)."""
-    result = copy.deepcopy(dict(pod))
-    result.setdefault("metadata", {})["annotations"] = dict(plan.annotations)
-    if plan.gate:
-        gates = result.setdefault("spec", {}).setdefault("schedulingGates", [])
-        if not any(g.get("name") == GATE_NAME for g in gates):
-            gates.append({"name": GATE_NAME})
-    return result

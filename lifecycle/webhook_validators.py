@@ -5,29 +5,30 @@ Role: one function per kind, body in, ``Verdict`` out, with KLT's messages (kept
 ``Invalid`` status (code 422, ``<Kind>.<group> "<name>" is invalid: <path>: <type>: <msg>``) as
 controller-runtime's ``apierrors.NewInvalid`` does; AnalysisDefinition and Analysis return plain
 errors in KLT, which controller-runtime turns into a 403 ``Forbidden`` with the bare text.
-``parse_duration`` (Go's ``time.ParseDuration``) lives here because admission is where durations are
-first checked; lifecycle.runtimes reuses it for task timeouts.
+Durations and quantities are parsed by the project's one parser of each, ``evaluator.durations`` and
+``evaluator.quantities`` (Go's ``time.ParseDuration`` and ``resource.ParseQuantity``, Go's texts).
 
 Additions to KLT, each with its own message: an AnalysisDefinition objective weight must be a
 positive integer (KLT's CRD defaults it to 1 but accepts 0 or less, which silently zeroes the
 objective). Everything else is KLT's rule.
 
-Must not: do I/O or import anything beyond the standard library and lifecycle.model.
+Must not: do I/O or import anything beyond the standard library, lifecycle.model and the
+evaluator's pure parsers.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+from evaluator.durations import parse_seconds
+from evaluator.quantities import parse_quantity
+
 __all__ = [
     "VALIDATORS",
     "Verdict",
-    "parse_duration",
-    "parse_quantity",
     "validate_analysis",
     "validate_analysis_definition",
     "validate_keptn_metric",
@@ -46,73 +47,6 @@ class Verdict:
 
 
 _OK: Final = Verdict(True)
-_UNIT_SECONDS: Final[Mapping[str, float]] = {
-    "ns": 1e-9,
-    "us": 1e-6,
-    "µs": 1e-6,
-    "μs": 1e-6,
-    "ms": 1e-3,
-    "s": 1.0,
-    "m": 60.0,
-    "h": 3600.0,
-}
-_DURATION_PART: Final = re.compile(r"([0-9]*(?:\.[0-9]*)?)(ns|us|µs|μs|ms|s|m|h)")
-
-
-def parse_duration(text: str) -> float:
-    """Go's time.ParseDuration in seconds (``"1h30m"``, ``"1.5s"``, ``"0"``); ValueError if invalid."""
-    s = text
-    sign = -1.0 if s.startswith("-") else 1.0
-    s = s[1:] if s[:1] in "+-" and s else s
-    if s == "0":
-        return 0.0
-    if not s:
-        raise ValueError(f'time: invalid duration "{text}"')
-    total, pos = 0.0, 0
-    while pos < len(s):
-        match = _DURATION_PART.match(s, pos)
-        if match is None or match.group(1) in ("", "."):
-            raise ValueError(f'time: invalid duration "{text}"')
-        total += float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-        pos = match.end()
-    return sign * total
-
-
-_QUANTITY: Final = re.compile(
-    r"^([+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+))(?:([eE][+-]?[0-9]+)|(Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E))?$"
-)
-_SUFFIX: Final[Mapping[str, float]] = {
-    "n": 1e-9,
-    "u": 1e-6,
-    "m": 1e-3,
-    "k": 1e3,
-    "M": 1e6,
-    "G": 1e9,
-    "T": 1e12,
-    "P": 1e15,
-    "E": 1e18,
-    "Ki": 2.0**10,
-    "Mi": 2.0**20,
-    "Gi": 2.0**30,
-    "Ti": 2.0**40,
-    "Pi": 2.0**50,
-    "Ei": 2.0**60,
-}
-
-
-def parse_quantity(value: Any) -> float:
-    """A Kubernetes resource.Quantity (``"500m"``, ``"1Ki"``, ``"1e3"``, 2) as a float."""
-    if isinstance(value, bool):
-        raise ValueError(f"quantities must match the regular expression: {value!r}")
-    if isinstance(value, int | float):
-        return float(value)
-    match = _QUANTITY.match(str(value).strip())
-    if match is None:
-        raise ValueError(f"quantities must match the regular expression: {value!r}")
-    number = float(match.group(1))
-    if match.group(2):
-        return number * 10.0 ** int(match.group(2)[1:])
-    return number * _SUFFIX.get(match.group(3) or "", 1.0)
 
 
 def _invalid(kind: str, group: str, body: Mapping[str, Any], errors: list[str]) -> Verdict:
@@ -159,7 +93,7 @@ def validate_keptn_metric(body: Mapping[str, Any]) -> Verdict:
         if path == "step" and not value:
             continue
         try:
-            parse_duration(str(value))
+            parse_seconds(str(value))
         except ValueError:
             errors.append(f'spec.range.{path}: Invalid value: "{value}": {_UNPARSABLE}')
     if step and not aggregation:
@@ -254,7 +188,7 @@ def validate_analysis(body: Mapping[str, Any]) -> Verdict:
     prefix = 'spec.timeframe: Invalid value: "object": '
     try:
         start, end = _timestamp(frame.get("from")), _timestamp(frame.get("to"))
-        recent = parse_duration(str(frame["recent"])) if frame.get("recent") else 0.0
+        recent = parse_seconds(str(frame["recent"])) if frame.get("recent") else 0.0
     except ValueError as exc:
         return _forbidden(prefix + str(exc))
     if recent:

@@ -35,9 +35,6 @@ class ServingCert:
         ctx.load_cert_chain(self.cert_path, self.key_path)
         return ctx
 
-    def client_context(self) -> ssl.SSLContext:
-        return ssl.create_default_context(cadata=self.ca_pem.decode())
-
 
 def make_serving_cert(
     directory: Path, hosts: tuple[str, ...] = ("127.0.0.1", "localhost")

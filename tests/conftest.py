@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.support.tasks import no_leaked_tasks  # noqa: F401  (a fixture for every folder)
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(

@@ -35,6 +35,7 @@ __all__ = [
     "app_version_attributes",
     "context_metadata",
     "evaluation_attributes",
+    "get_path",
     "pipeline_result",
     "task_attributes",
     "workload_version_attributes",
@@ -64,7 +65,11 @@ _PIPELINE_RESULT = {
 _DEPLOYMENT_STATUS = {"Succeeded": "succeeded", "Failed": "failed", "Warning": "failed"}
 
 
-def _get(body: Mapping[str, Any], *path: str) -> Any:
+def get_path(body: object, *path: str) -> Any:
+    """The value at ``path`` in nested mappings, or None where a level is missing or not a mapping.
+
+    The one body accessor of the project (the operator, its UI and the tracing helpers use it).
+    """
     node: Any = body
     for key in path:
         if not isinstance(node, Mapping):
@@ -95,10 +100,10 @@ def context_metadata(*maps: Mapping[str, Any] | None) -> AttributeMap:
 
 def _deployment_keys(body: Mapping[str, Any], name_key: str, state: str | None) -> AttributeMap:
     attrs: AttributeMap = {
-        "deployment.name": _str(_get(body, "metadata", "name")),
+        "deployment.name": _str(get_path(body, "metadata", "name")),
         "cicd.pipeline.name": name_key,
     }
-    uid = _get(body, "metadata", "uid")
+    uid = get_path(body, "metadata", "uid")
     if uid:
         attrs["deployment.id"] = str(uid)
     if state in _DEPLOYMENT_STATUS:
@@ -122,20 +127,20 @@ def app_version_attributes(
     body: Mapping[str, Any], *, state: str | None = None, run_id: str = ""
 ) -> AttributeMap:
     """Attributes of an AppVersion's root and phase spans."""
-    app = _str(_get(body, "spec", "appName"))
-    version = _str(_get(body, "spec", "version"))
-    metadata = context_metadata(_get(body, "spec", "metadata"))
+    app = _str(get_path(body, "spec", "appName"))
+    version = _str(get_path(body, "spec", "version"))
+    metadata = context_metadata(get_path(body, "spec", "metadata"))
     attrs: AttributeMap = {
         **metadata,
         APP_NAME: app,
         APP_VERSION: version,
-        APP_NAMESPACE: _str(_get(body, "metadata", "namespace")),
+        APP_NAMESPACE: _str(get_path(body, "metadata", "namespace")),
         **_deployment_keys(body, app, state),
         "service.version": version,
     }
     if run_id:
         attrs["cicd.pipeline.run.id"] = run_id
-    previous = _get(body, "spec", "previousVersion")
+    previous = get_path(body, "spec", "previousVersion")
     if previous:
         attrs["keptn.deployment.app.previousversion"] = str(previous)
     _environment(attrs, metadata)
@@ -146,23 +151,23 @@ def workload_version_attributes(
     body: Mapping[str, Any], *, state: str | None = None, run_id: str = ""
 ) -> AttributeMap:
     """Attributes of a WorkloadVersion's root and phase spans."""
-    app = _str(_get(body, "spec", "app"))
+    app = _str(get_path(body, "spec", "app"))
     metadata = context_metadata(
-        _get(body, "status", "appContextMetadata"), _get(body, "spec", "metadata")
+        get_path(body, "status", "appContextMetadata"), get_path(body, "spec", "metadata")
     )
-    version = _str(_get(body, "spec", "version"))
+    version = _str(get_path(body, "spec", "version"))
     attrs: AttributeMap = {
         **metadata,
         APP_NAME: app,
-        WORKLOAD_NAME: _str(_get(body, "spec", "workloadName")),
+        WORKLOAD_NAME: _str(get_path(body, "spec", "workloadName")),
         WORKLOAD_VERSION: version,
-        WORKLOAD_NAMESPACE: _str(_get(body, "metadata", "namespace")),
+        WORKLOAD_NAMESPACE: _str(get_path(body, "metadata", "namespace")),
         **_deployment_keys(body, app, state),
         "service.version": version,
     }
     if run_id:
         attrs["cicd.pipeline.run.id"] = run_id
-    previous = _get(body, "spec", "previousVersion")
+    previous = get_path(body, "spec", "previousVersion")
     if previous:
         attrs["keptn.deployment.workload.previousversion"] = str(previous)
     _environment(attrs, metadata)
@@ -183,19 +188,19 @@ def _task_result_keys(name: str, kind: str, state: str | None) -> AttributeMap:
 
 def task_attributes(body: Mapping[str, Any]) -> AttributeMap:
     """Attributes of a KeptnTask span (KLT keys, cicd.pipeline.task.*, context metadata)."""
-    ctx = _get(body, "spec", "context") or {}
-    name = _str(_get(body, "metadata", "name"))
-    namespace = _str(_get(body, "metadata", "namespace"))
-    state = _get(body, "status", "status")
+    ctx = get_path(body, "spec", "context") or {}
+    name = _str(get_path(body, "metadata", "name"))
+    namespace = _str(get_path(body, "metadata", "namespace"))
+    state = get_path(body, "status", "status")
     attrs: AttributeMap = {
-        **context_metadata(_get(ctx, "metadata")),
-        APP_NAME: _str(_get(ctx, "appName")),
-        APP_VERSION: _str(_get(ctx, "appVersion")),
-        WORKLOAD_NAME: _str(_get(ctx, "workloadName")),
-        WORKLOAD_VERSION: _str(_get(ctx, "workloadVersion")),
+        **context_metadata(get_path(ctx, "metadata")),
+        APP_NAME: _str(get_path(ctx, "appName")),
+        APP_VERSION: _str(get_path(ctx, "appVersion")),
+        WORKLOAD_NAME: _str(get_path(ctx, "workloadName")),
+        WORKLOAD_VERSION: _str(get_path(ctx, "workloadVersion")),
         TASK_NAME: name,
-        TASK_TYPE: _str(_get(ctx, "taskType") or _get(body, "spec", "checkType")),
-        "keptn.deployment.task.definition": _str(_get(body, "spec", "taskDefinition")),
+        TASK_TYPE: _str(get_path(ctx, "taskType") or get_path(body, "spec", "checkType")),
+        "keptn.deployment.task.definition": _str(get_path(body, "spec", "taskDefinition")),
         **_task_result_keys(name, "deploy", state),
         "cicd.pipeline.task.run.url.full": (
             f"/apis/lifecycle.keptn.sh/v1/namespaces/{namespace}/keptntasks/{name}"
@@ -206,18 +211,18 @@ def task_attributes(body: Mapping[str, Any]) -> AttributeMap:
 
 def evaluation_attributes(body: Mapping[str, Any]) -> AttributeMap:
     """Attributes of a KeptnEvaluation span; per-metric results go into span events instead."""
-    spec = _get(body, "spec") or {}
-    name = _str(_get(body, "metadata", "name"))
-    namespace = _str(_get(body, "metadata", "namespace"))
-    state = _get(body, "status", "overallStatus")
+    spec = get_path(body, "spec") or {}
+    name = _str(get_path(body, "metadata", "name"))
+    namespace = _str(get_path(body, "metadata", "namespace"))
+    state = get_path(body, "status", "overallStatus")
     attrs: AttributeMap = {
-        APP_NAME: _str(_get(spec, "appName")),
-        APP_VERSION: _str(_get(spec, "appVersion")),
-        WORKLOAD_NAME: _str(_get(spec, "workload")),
-        WORKLOAD_VERSION: _str(_get(spec, "workloadVersion")),
+        APP_NAME: _str(get_path(spec, "appName")),
+        APP_VERSION: _str(get_path(spec, "appVersion")),
+        WORKLOAD_NAME: _str(get_path(spec, "workload")),
+        WORKLOAD_VERSION: _str(get_path(spec, "workloadVersion")),
         EVALUATION_NAME: name,
-        EVALUATION_TYPE: _str(_get(spec, "checkType")),
-        "keptn.deployment.evaluation.definition": _str(_get(spec, "evaluationDefinition")),
+        EVALUATION_TYPE: _str(get_path(spec, "checkType")),
+        "keptn.deployment.evaluation.definition": _str(get_path(spec, "evaluationDefinition")),
         **_task_result_keys(name, "test", state),
         "cicd.pipeline.task.run.url.full": (
             f"/apis/lifecycle.keptn.sh/v1/namespaces/{namespace}/keptnevaluations/{name}"

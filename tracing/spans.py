@@ -5,10 +5,8 @@ Role: the state machine stores, per phase, a W3C carrier with start/end time and
 app's AppDeploy carrier under ``"parent"``). When a phase or an object ends, a controller calls
 :func:`export_phase_span` / :func:`export_child_span`; this module rebuilds the finished span as an SDK
 ``ReadableSpan`` with exactly those ids and times and hands it to a :class:`SpanSink`. Because nothing
-lives in memory, an operator restart breaks no parentage. The simplest integration is
-:func:`export_new_spans` (old body, new body) after every committed status patch: it exports
-exactly the spans the change ended, and nothing on first sight after a restart (so no span is
-delivered twice; one still queued in the batch processor when the process is killed is lost).
+lives in memory, an operator restart breaks no parentage (lifecycle.controllers.spanmarks exports
+each ended span until a mark in the object says it was delivered).
 
 Hierarchy and names follow KLT (reference keptn.md §5)::
 
@@ -38,6 +36,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
 from tracing import attributes as attrs
+from tracing.attributes import get_path as _get
 from tracing.context import (
     child_traceparent,
     derive_span_id,
@@ -53,14 +52,11 @@ __all__ = [
     "SpanSink",
     "build_child_span",
     "build_phase_span",
-    "build_version_spans",
     "child_traceparent",
     "derive_span_id",
     "export_child_span",
-    "export_new_spans",
     "export_phase_span",
     "format_traceparent",
-    "newly_ended_phases",
     "parse_rfc3339_ns",
     "parse_traceparent",
 ]
@@ -97,15 +93,6 @@ class SpanSink(Protocol):
     def resource(self) -> Resource: ...
 
     def export(self, spans: Sequence[ReadableSpan]) -> None: ...
-
-
-def _get(body: Mapping[str, Any], *path: str) -> Any:
-    node: Any = body
-    for key in path:
-        if not isinstance(node, Mapping):
-            return None
-        node = node.get(key)
-    return node
 
 
 def _kind(body: Mapping[str, Any]) -> str:
@@ -297,22 +284,6 @@ def build_child_span(
     )
 
 
-def build_version_spans(
-    body: Mapping[str, Any],
-    *,
-    resource: Resource | None = None,
-    previous_root: Mapping[str, Any] | str | None = None,
-) -> list[ReadableSpan]:
-    """Every finished span of a version (root and phases) in phaseTraceIDs order."""
-    carriers = _get(body, "status", "phaseTraceIDs") or {}
-    spans = [
-        build_phase_span(body, phase, resource=resource, previous_root=previous_root)
-        for phase in carriers
-        if phase != "parent"
-    ]
-    return [span for span in spans if span is not None]
-
-
 # --- exporting ----------------------------------------------------------------------------------
 
 
@@ -347,57 +318,3 @@ def export_child_span(
     if span is not None:
         sink.export([span])
     return span
-
-
-def newly_ended_phases(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> list[str]:
-    """Carrier keys (phases, then ``"root"``) that have an endTime in ``after`` but not ``before``.
-
-    ``before=None`` means first sight (e.g. the initial list after a restart): nothing is new,
-    because the previous process exported what had ended (see :func:`export_new_spans`).
-    """
-    if before is None:
-        return []
-    old = _get(before, "status", "phaseTraceIDs") or {}
-    new = _get(after, "status", "phaseTraceIDs") or {}
-    ended = [
-        key
-        for key, carrier in new.items()
-        if key not in ("parent", ROOT)
-        and isinstance(carrier, Mapping)
-        and carrier.get("endTime")
-        and not _get(old, key, "endTime")
-    ]
-    root_end = _get(new, ROOT, "endTime") or (
-        _get(after, "status", "endTime") if ROOT in new else None
-    )
-    old_root_end = _get(old, ROOT, "endTime") or _get(before, "status", "endTime")
-    if root_end and not old_root_end:
-        ended.append(ROOT)
-    return ended
-
-
-def export_new_spans(
-    sink: SpanSink,
-    before: Mapping[str, Any] | None,
-    after: Mapping[str, Any],
-    *,
-    previous_root: Mapping[str, Any] | str | None = None,
-    parent_traceparent: str | None = None,
-) -> list[ReadableSpan]:
-    """Export the spans a committed status change ended; call it after each successful patch.
-
-    Versions: every newly ended phase and the root. Tasks/evaluations: their own span once
-    endTime appears (``parent_traceparent``: an evaluation's phase carrier). At-most-once across a
-    crash: a span queued but not yet flushed when the process dies is not re-exported, because
-    re-exporting on first sight would duplicate every span already delivered.
-    """
-    if _kind(after) in ("KeptnTask", "KeptnEvaluation"):
-        if before is None or _get(before, "status", "endTime"):
-            return []
-        span = export_child_span(sink, after, parent_traceparent=parent_traceparent)
-        return [span] if span is not None else []
-    spans = [
-        export_phase_span(sink, after, phase, previous_root=previous_root)
-        for phase in newly_ended_phases(before, after)
-    ]
-    return [span for span in spans if span is not None]

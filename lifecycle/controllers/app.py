@@ -37,12 +37,13 @@ from lifecycle.actions import (
 from lifecycle.conditions import with_conditions
 from lifecycle.controllers.context import OperatorContext
 from lifecycle.controllers.contextintake import take_in_context
-from lifecycle.controllers.flow import FlowExecutor, emit, is_completed, owner_reference
+from lifecycle.controllers.flow import FlowExecutor, emit, is_completed
 from lifecycle.controllers.retry import retry_failed_workloads
 from lifecycle.controllers.windows import CONTEXT_SETTLE, window_end
 from lifecycle.kube.controller import Controller, ObjectKey, Result, owner_keys, self_key
 from lifecycle.kube.errors import AlreadyExists, BadRequest, Invalid
 from lifecycle.machine import deprecate
+from lifecycle.model import owner_reference
 from lifecycle.naming import app_version_name
 from lifecycle.phases import Phase
 

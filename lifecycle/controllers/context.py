@@ -28,6 +28,7 @@ from lifecycle.machine import MachineConfig
 from lifecycle.model import ResourceKind
 from lifecycle.runtimes import DEFAULT_DENO_IMAGE, DEFAULT_PYTHON_IMAGE
 from lifecycle.telemetry import Telemetry
+from lifecycle.tenancy import lookup_namespaces
 from tracing.spans import SpanSink
 
 __all__ = [
@@ -189,3 +190,11 @@ class OperatorContext:
 
     def now(self) -> datetime:
         return self.clock()
+
+    def find_here_or_keptn(self, kind: ResourceKind, namespace: str, name: str) -> Body | None:
+        """``name`` of ``kind`` from the cache: in ``namespace``, else in the Keptn namespace."""
+        store = self.informer(kind).store
+        for ns in lookup_namespaces(namespace, self.settings.keptn_namespace):
+            if (found := store.get(ns, name)) is not None:
+                return found
+        return None

@@ -94,11 +94,6 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     sessions = ProviderSessions(ctx.settings.max_provider_queries)
     evaluations = ctx.informer(model.KEPTN_EVALUATION)
     definitions = ctx.informer(model.KEPTN_EVALUATION_DEFINITION)
-    metrics = ctx.informer(model.KEPTN_METRIC)
-
-    def find(store_kind: model.ResourceKind, namespace: str, name: str) -> Body | None:
-        store = ctx.informer(store_kind).store
-        return store.get(namespace, name) or store.get(ctx.settings.keptn_namespace, name)
 
     def emit(ev: Body, reason: str, phase: Phase, text: str, *, key: str | None = None) -> None:
         meta = ev.get("metadata") or {}
@@ -152,7 +147,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         keptn_ns = ctx.settings.keptn_namespace
         ns = reference_namespace("KeptnMetric", name, ref.get("namespace"), own, keptn_ns)
         target = str(objective.get("evaluationTarget") or "")
-        metric = metrics.store.get(ns, name) or metrics.store.get(keptn_ns, name)
+        metric = ctx.find_here_or_keptn(model.KEPTN_METRIC, ns, name)
         if metric is None:
             return name, _failed("", f"could not find KeptnMetric {ns}/{name}", target)
         status = metric.get("status") or {}
@@ -209,7 +204,9 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         stamp = format_time(now)
         first = not status.get("startTime")
         definition_name = str(spec.get("evaluationDefinition") or "")
-        definition = find(model.KEPTN_EVALUATION_DEFINITION, key.namespace, definition_name)
+        definition = ctx.find_here_or_keptn(
+            model.KEPTN_EVALUATION_DEFINITION, key.namespace, definition_name
+        )
         if definition is None:
             deadline = _created(ev, now) + ctx.config().definition_wait
             text = f"could not find KeptnEvaluationDefinition: {definition_name}"

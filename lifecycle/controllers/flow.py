@@ -26,11 +26,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, assert_never
 
 from lifecycle import model
 from lifecycle.actions import (
+    Action,
     CreateEvaluation,
     CreateTask,
     EmitEvent,
@@ -42,7 +44,7 @@ from lifecycle.actions import (
 from lifecycle.conditions import with_conditions
 from lifecycle.controllers.context import OperatorContext
 from lifecycle.kube.client import Body
-from lifecycle.kube.controller import ObjectKey, Result, key_of
+from lifecycle.kube.controller import ObjectKey, Result, TerminalError, key_of
 from lifecycle.kube.errors import AlreadyExists, BadRequest, Conflict, Invalid, NotFound
 from lifecycle.kube.events import EventRecorder, format_message
 from lifecycle.logs import bind_phase
@@ -58,10 +60,8 @@ __all__ = [
     "children_of",
     "emit",
     "event_annotations",
-    "find_definition",
     "is_completed",
     "missing_definitions",
-    "owner_reference",
     "previous_version",
 ]
 
@@ -80,27 +80,6 @@ def is_completed(obj: Mapping[str, Any]) -> bool:
     return State.parse((obj.get("status") or {}).get("status")).is_completed
 
 
-def owner_reference(obj: Mapping[str, Any], *, controller: bool = True) -> Body:
-    """An ownerReference pointing at `obj` (controller=true: the garbage collector follows it)."""
-    meta = _meta(obj)
-    return {
-        "apiVersion": obj.get("apiVersion", ""),
-        "kind": obj.get("kind", ""),
-        "name": meta.get("name", ""),
-        "uid": meta.get("uid", ""),
-        "controller": controller,
-        "blockOwnerDeletion": True,
-    }
-
-
-def find_definition(
-    ctx: OperatorContext, kind: ResourceKind, namespace: str, name: str
-) -> Body | None:
-    """A task/evaluation definition from the cache: the object's namespace first, then the Keptn namespace."""
-    store = ctx.informer(kind).store
-    return store.get(namespace, name) or store.get(ctx.settings.keptn_namespace, name)
-
-
 def _names(spec: Mapping[str, Any], fields: Iterable[str]) -> set[str]:
     found: set[str] = set()
     for spec_field in fields:
@@ -117,12 +96,12 @@ def missing_definitions(ctx: OperatorContext, obj: Mapping[str, Any]) -> frozens
     missing = {
         name
         for name in _names(spec, _TASK_FIELDS)
-        if find_definition(ctx, model.KEPTN_TASK_DEFINITION, namespace, name) is None
+        if ctx.find_here_or_keptn(model.KEPTN_TASK_DEFINITION, namespace, name) is None
     }
     missing |= {
         name
         for name in _names(spec, _EVALUATION_FIELDS)
-        if find_definition(ctx, model.KEPTN_EVALUATION_DEFINITION, namespace, name) is None
+        if ctx.find_here_or_keptn(model.KEPTN_EVALUATION_DEFINITION, namespace, name) is None
     }
     return frozenset(missing)
 
@@ -240,6 +219,33 @@ def _labels(obj: Mapping[str, Any]) -> dict[str, str]:
     return {k: label_value(v) for k, v in labels.items() if label_value(v)}
 
 
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """A decision's actions by when the executor runs them: children first, then the Events
+    (before the status write), then telemetry and spans of what ended (after it)."""
+
+    creations: tuple[CreateTask | CreateEvaluation, ...]
+    events: tuple[EmitEvent, ...]
+    ends: tuple[PhaseEnded | Finished, ...]
+
+    @classmethod
+    def of(cls, actions: Iterable[Action]) -> _Plan:
+        creations: list[CreateTask | CreateEvaluation] = []
+        events: list[EmitEvent] = []
+        ends: list[PhaseEnded | Finished] = []
+        for action in actions:
+            match action:
+                case CreateTask() | CreateEvaluation():
+                    creations.append(action)
+                case EmitEvent():
+                    events.append(action)
+                case PhaseEnded() | Finished():
+                    ends.append(action)
+                case _:
+                    assert_never(action)  # a new action type must be executed here
+        return cls(tuple(creations), tuple(events), tuple(ends))
+
+
 class FlowExecutor:
     """Carries out decisions for one kind of version (KeptnAppVersion or KeptnWorkloadVersion)."""
 
@@ -288,12 +294,15 @@ class FlowExecutor:
                 await self.execute(obj, decision)
             except (Conflict, NotFound):
                 raise  # a concurrent write or a deletion: the next reconcile sees it
-            except Exception:
+            except Exception as exc:
                 current = decision.status.get("currentPhase") or (obj.get("status") or {}).get(
                     "currentPhase"
                 )
                 error = reconcile_error_event(str(obj.get("kind", "")), str(current or ""))
                 emit(self._ctx, self.component, obj, error)
+                if isinstance(exc, Invalid | BadRequest):
+                    # the same object decides the same rejected write: only a change helps
+                    raise TerminalError(f"the API server rejects the decided write: {exc}") from exc
                 raise  # retried with backoff
         else:
             self.sweep(obj)
@@ -304,21 +313,21 @@ class FlowExecutor:
         ctx = self._ctx
         meta = _meta(obj)
         namespace = str(meta.get("namespace", ""))
-        for action in decision.actions:
-            if isinstance(action, CreateTask):
-                await self._create(obj, model.KEPTN_TASK, self._task_body(obj, action))
-            elif isinstance(action, CreateEvaluation):
-                body = self._evaluation_body(obj, action)
-                await self._create(obj, model.KEPTN_EVALUATION, body)
+        plan = _Plan.of(decision.actions)
+        for creation in plan.creations:
+            match creation:
+                case CreateTask():
+                    await self._create(obj, model.KEPTN_TASK, self._task_body(obj, creation))
+                case CreateEvaluation():
+                    body = self._evaluation_body(obj, creation)
+                    await self._create(obj, model.KEPTN_EVALUATION, body)
+                case _:
+                    assert_never(creation)
         # Events name the object as it is after this decision (phase carriers included).
         after = dict(obj)
         if decision.status:
             after["status"] = apply_merge_patch(obj.get("status") or {}, decision.status)
-        writes = [
-            emit(ctx, self.component, after, action)
-            for action in decision.actions
-            if isinstance(action, EmitEvent)
-        ]
+        writes = [emit(ctx, self.component, after, event) for event in plan.events]
         # Written before the status that records the transition: once the status says a
         # transition happened its Events exist, so a SIGKILL right after the write loses
         # none (a replay before the write re-emits them under the same keys: no duplicate).
@@ -337,7 +346,7 @@ class FlowExecutor:
             if self._track:
                 self._written[key_of(obj)] = rv
             after = written or after
-        self._record(obj, after, decision)
+        self._record(obj, after, decision, plan.ends)
         return after
 
     async def _create(self, obj: Body, kind: ResourceKind, body: Body) -> None:
@@ -371,8 +380,8 @@ class FlowExecutor:
             "parameters": {},
             "secureParameters": {},
         }
-        definition = find_definition(
-            self._ctx, model.KEPTN_TASK_DEFINITION, namespace, action.definition
+        definition = self._ctx.find_here_or_keptn(
+            model.KEPTN_TASK_DEFINITION, namespace, action.definition
         )
         def_spec = (definition or {}).get("spec") or {}
         for spec_field in ("retries", "timeout"):
@@ -397,8 +406,8 @@ class FlowExecutor:
             "appVersion": action.app_version,
             "checkType": str(action.check_type),
         }
-        definition = find_definition(
-            self._ctx, model.KEPTN_EVALUATION_DEFINITION, namespace, action.definition
+        definition = self._ctx.find_here_or_keptn(
+            model.KEPTN_EVALUATION_DEFINITION, namespace, action.definition
         )
         def_spec = (definition or {}).get("spec") or {}
         for spec_field in ("retries", "retryInterval"):
@@ -417,7 +426,7 @@ class FlowExecutor:
                 "namespace": meta.get("namespace", ""),
                 "labels": _labels(obj),
                 "annotations": {"traceparent": traceparent} if traceparent else {},
-                "ownerReferences": [owner_reference(obj)],
+                "ownerReferences": [model.owner_reference(obj)],
             },
             "spec": spec,
         }
@@ -446,30 +455,35 @@ class FlowExecutor:
         carriers = ((previous or {}).get("status") or {}).get("phaseTraceIDs") or {}
         return (carriers.get(ROOT_KEY) or {}).get("traceparent")
 
-    def _record(self, before: Body, after: Body, decision: Decision) -> None:
+    def _record(
+        self, before: Body, after: Body, decision: Decision, ends: Sequence[PhaseEnded | Finished]
+    ) -> None:
         ctx = self._ctx
         if "startTime" in decision.status and not (before.get("status") or {}).get("startTime"):
             ctx.telemetry.object_started(after)
-        ended = False
-        for action in decision.actions:
+        for action in ends:
             try:
-                if isinstance(action, PhaseEnded):
-                    ended = True
-                    ctx.telemetry.phase_ended(
-                        after, str(action.phase), str(action.state), action.start, action.end
-                    )
-                    if ctx.marks is None:
-                        export_phase_span(ctx.spans, after, str(action.phase))
-                elif isinstance(action, Finished):
-                    ended = True
-                    previous = previous_version(ctx, after)
-                    ctx.telemetry.object_finished(after, previous=previous)
-                    if ctx.marks is None:
-                        root = ((previous or {}).get("status") or {}).get("phaseTraceIDs") or {}
-                        export_phase_span(
-                            ctx.spans, after, ROOT_KEY, previous_root=root.get(ROOT_KEY)
+                match action:
+                    case PhaseEnded():
+                        ctx.telemetry.phase_ended(
+                            after, str(action.phase), str(action.state), action.start, action.end
                         )
+                        if ctx.marks is None:
+                            export_phase_span(ctx.spans, after, str(action.phase))
+                    case Finished():
+                        previous = previous_version(ctx, after)
+                        ctx.telemetry.object_finished(after, previous=previous)
+                        if ctx.marks is None:
+                            carriers = ((previous or {}).get("status") or {}).get("phaseTraceIDs")
+                            export_phase_span(
+                                ctx.spans,
+                                after,
+                                ROOT_KEY,
+                                previous_root=(carriers or {}).get(ROOT_KEY),
+                            )
+                    case _:
+                        assert_never(action)
             except Exception:  # telemetry must never fail a committed transition
                 log.exception("%s: telemetry for %s failed", self.component, action)
-        if ended:
+        if ends:
             self.sweep(after)

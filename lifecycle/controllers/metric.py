@@ -34,6 +34,7 @@ from aiohttp import web
 from evaluator.analysis import ProviderPool
 from evaluator.providers import (
     ConfigError,
+    MetricValue,
     ProviderConfig,
     ProviderError,
     evaluate_metric,
@@ -52,11 +53,15 @@ from lifecycle.secrets import decode_secret
 __all__ = [
     "ClosingController",
     "ProviderSessions",
+    "format_value",
+    "interval_of",
+    "is_fresh",
     "metric_routes",
     "provider_config",
     "refresh_metric",
     "setup",
     "spec_changes",
+    "status_fields",
 ]
 
 log = logging.getLogger(__name__)
@@ -140,11 +145,6 @@ async def provider_config(ctx: OperatorContext, provider: Mapping[str, Any]) -> 
     )
 
 
-def _find_provider(ctx: OperatorContext, namespace: str, name: str) -> Body | None:
-    store = ctx.informer(model.KEPTN_METRICS_PROVIDER).store
-    return store.get(namespace, name) or store.get(ctx.settings.keptn_namespace, name)
-
-
 def format_value(value: float) -> str:
     """A metric value as KLT prints it: 42.5, 500 (not 500.0), NaN never reaches here."""
     if math.isfinite(value) and value == int(value) and abs(value) < 1e15:
@@ -180,29 +180,45 @@ async def _fetch(
     meta = metric.get("metadata") or {}
     spec = metric.get("spec") or {}
     ns = str(meta.get("namespace") or "")
-    stamp = format_time(now)
-    fields: Body = {"lastUpdated": stamp}
-    value: float | None = None
+    result: MetricValue | None = None
+    error = ""
     try:
         spec_range = parse_metric_range(spec.get("range"))
         provider_name = str((spec.get("provider") or {}).get("name") or "")
-        provider_body = _find_provider(ctx, ns, provider_name)
+        provider_body = ctx.find_here_or_keptn(model.KEPTN_METRICS_PROVIDER, ns, provider_name)
         if provider_body is None:
             raise ConfigError(f"KeptnMetricsProvider {provider_name} not found")
         config = await provider_config(ctx, provider_body)
         provider = sessions.pool().get(config)
         result = await evaluate_metric(provider, str(spec.get("query") or ""), spec_range, now)
-        value = result.value
+    except (ProviderError, KubeError) as err:
+        error = scrub(str(err))
+    except Exception as err:  # never silent: whatever escaped the provider becomes errMsg
+        log.exception("KeptnMetric %s/%s: unexpected error", ns, meta.get("name"))
+        error = scrub(f"internal error ({err.__class__.__name__}): {err}")
+    fields = status_fields(metric, result, error, now)
+    return fields, (result.value if result is not None else None)
+
+
+def status_fields(
+    metric: Mapping[str, Any], result: MetricValue | None, error: str, now: datetime
+) -> Body:
+    """PURE: the status fields one fetch writes (a value, or ``errMsg`` and the last value kept).
+
+    ``rawValue`` is capped at 1 MiB and base64-encoded (the CRD field is ``format: byte``); with
+    ``range.storedResults > 0`` the fetch is appended to ``intervalResults`` (FIFO, capped).
+    """
+    spec = metric.get("spec") or {}
+    stamp = format_time(now)
+    fields: Body = {"lastUpdated": stamp}
+    if result is not None and not error:
         fields.update(
-            value=format_value(value),
+            value=format_value(result.value),
             rawValue=base64.b64encode(result.raw[:_RAW_LIMIT]).decode(),
             errMsg="",
         )
-    except (ProviderError, KubeError) as err:
-        fields["errMsg"] = scrub(str(err))
-    except Exception as err:  # never silent: whatever escaped the provider becomes errMsg
-        log.exception("KeptnMetric %s/%s: unexpected error", ns, meta.get("name"))
-        fields["errMsg"] = scrub(f"internal error ({err.__class__.__name__}): {err}")
+    else:
+        fields["errMsg"] = error
     stored = int(((spec.get("range") or {}).get("storedResults")) or 0)
     if stored > 0:
         entry: Body = {
@@ -214,7 +230,7 @@ async def _fetch(
             entry["errMsg"] = fields["errMsg"]
         previous = list((metric.get("status") or {}).get("intervalResults") or [])
         fields["intervalResults"] = [*previous, entry][-stored:]
-    return fields, value
+    return fields
 
 
 async def refresh_metric(

@@ -40,6 +40,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from lifecycle.kube.client import Body, KubeClient
 from lifecycle.kube.errors import KubeError, NotFound
 from lifecycle.model import ResourceKind
+from tracing.attributes import get_path as _get
 from tracing.setup import Tracing
 from tracing.spans import SpanSink, build_child_span, build_phase_span
 
@@ -57,15 +58,6 @@ _NOT_SPANS = ("parent",)
 
 Key = tuple[str, str, str, str]
 """(plural, namespace, name, phase or "" for a task/evaluation)."""
-
-
-def _get(body: Mapping[str, Any], *path: str) -> Any:
-    node: Any = body
-    for key in path:
-        if not isinstance(node, Mapping):
-            return None
-        node = node.get(key)
-    return node
 
 
 def unmarked_carriers(body: Mapping[str, Any]) -> list[str]:

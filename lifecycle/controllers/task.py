@@ -63,7 +63,7 @@ from lifecycle.runtimes import (
 )
 from tracing.spans import export_child_span
 
-__all__ = ["COMPONENT", "find_definition", "job_outcome", "setup"]
+__all__ = ["COMPONENT", "job_outcome", "setup"]
 
 log = logging.getLogger(__name__)
 
@@ -87,12 +87,6 @@ def job_outcome(job: Mapping[str, Any]) -> tuple[State, str, str] | None:
         if cond.get("type") in _SUCCESS_CONDITIONS:
             return State.SUCCEEDED, "", ""
     return None
-
-
-def find_definition(ctx: OperatorContext, namespace: str, name: str) -> Body | None:
-    """The KeptnTaskDefinition ``name`` in ``namespace``, else in the Keptn namespace."""
-    store = ctx.informer(model.KEPTN_TASK_DEFINITION).store
-    return store.get(namespace, name) or store.get(ctx.settings.keptn_namespace, name)
 
 
 def _annotations(task: Body) -> dict[str, str]:
@@ -191,7 +185,10 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         ns = str(meta.get("namespace") or "")
         try:
             body = build_job(
-                task, definition, images=images, resolve=lambda n: find_definition(ctx, ns, n)
+                task,
+                definition,
+                images=images,
+                resolve=lambda n: ctx.find_here_or_keptn(model.KEPTN_TASK_DEFINITION, ns, n),
             )
         except TaskDefinitionError as err:
             emit(task, "CreateTaskFailed", f"could not merge KeptnTaskDefinition: {err} ")
@@ -235,17 +232,14 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         that uses it, so garbage collection removes it with the last of them.
         """
         ns = str(task["metadata"].get("namespace") or "")
-        owner = {
-            "apiVersion": model.KEPTN_TASK.api_version,
-            "kind": model.KEPTN_TASK.kind,
-            "name": task["metadata"]["name"],
-            "uid": task["metadata"].get("uid", ""),
-        }
+        owner = model.owner_reference(task, model.KEPTN_TASK, controller=None)
         for volume in job["spec"]["template"]["spec"].get("volumes") or ():
             name = str((volume.get("configMap") or {}).get("name") or "")
             if not name.startswith(_CODE_PREFIX):
                 continue
-            source = find_definition(ctx, ns, name.removeprefix(_CODE_PREFIX))
+            source = ctx.find_here_or_keptn(
+                model.KEPTN_TASK_DEFINITION, ns, name.removeprefix(_CODE_PREFIX)
+            )
             if source is None:
                 continue
             wanted = function_config_map(source)
@@ -281,7 +275,9 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             return Result()  # completion before the Job lookup (KLT #3921)
         spec = task.get("spec") or {}
         definition_name = str(spec.get("taskDefinition") or "")
-        definition = find_definition(ctx, key.namespace, definition_name)
+        definition = ctx.find_here_or_keptn(
+            model.KEPTN_TASK_DEFINITION, key.namespace, definition_name
+        )
         if definition is None:
             now = ctx.now()
             deadline = _created(task, now) + ctx.config().definition_wait

@@ -8,13 +8,12 @@ to a Controller. Must not: hold state beyond the objects it returns.
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 import logging
 from collections.abc import Callable
 
 from lifecycle.controllers.context import OperatorContext
-from lifecycle.kube.controller import Controller, ObjectKey, Result
+from lifecycle.kube.controller import Controller, ObjectKey
 from lifecycle.kube.events import EventRecorder
 from lifecycle.telemetry import Telemetry
 
@@ -53,27 +52,10 @@ def load_setups(modules: tuple[str, ...]) -> list[Setup]:
 
 
 def instrument(controller: Controller[ObjectKey], telemetry: Telemetry) -> None:
-    """keptn_reconcile_* and keptn_workqueue_depth for every controller.
+    """keptn_reconcile_* and keptn_workqueue_depth for every controller, via its observer hook."""
 
-    Controller has no hook for this, so its reconcile callable is wrapped here (workaround,
-    reported to the lead: a `Controller(on_done=...)` hook would be the clean way).
-    """
-    inner = controller._reconcile
-    name = controller.name
-    clock = asyncio.get_running_loop().time
+    def observed(name: str, outcome: str, seconds: float) -> None:
+        telemetry.reconcile_finished(name, "ok" if outcome == "success" else outcome, seconds)
+        telemetry.set_queue_depth(name, len(controller.queue))
 
-    async def timed(key: ObjectKey) -> Result | None:
-        started = clock()
-        result_label = "error"
-        try:
-            result = await inner(key)
-            requeue = result is not None and (
-                result.requeue_at is not None or result.requeue_after is not None
-            )
-            result_label = "requeue" if requeue else "ok"
-            return result
-        finally:
-            telemetry.reconcile_finished(name, result_label, clock() - started)
-            telemetry.set_queue_depth(name, len(controller.queue))
-
-    controller._reconcile = timed
+    controller.observer = observed

@@ -25,9 +25,10 @@ from lifecycle.actions import (
 )
 from lifecycle.conditions import with_conditions
 from lifecycle.controllers.context import OperatorContext
-from lifecycle.controllers.flow import emit, owner_reference
+from lifecycle.controllers.flow import emit
 from lifecycle.kube.controller import Controller, ObjectKey, Result, owner_keys, self_key
 from lifecycle.kube.errors import AlreadyExists, BadRequest, Invalid, NotFound
+from lifecycle.model import owner_reference
 from lifecycle.naming import workload_version_name
 
 __all__ = ["COMPONENT", "setup"]

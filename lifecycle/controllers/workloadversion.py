@@ -4,8 +4,8 @@ Role: read the WorkloadVersion, its KeptnTasks/KeptnEvaluations (owner index), i
 (the newest non-Deprecated KeptnAppVersion of its app that lists this workload and version) and
 its rollout (the referenced ReplicaSet/StatefulSet/DaemonSet; for a ReplicaSet of an Argo
 Rollout, the Rollout's health: lifecycle.controllers.argo), all from the caches; decide; hand
-the Decision to the FlowExecutor. An OpenGate action needs no work here: the gate controller is
-woken by the WorkloadVersion's own update and applies `machine.gate_open`.
+the Decision to the FlowExecutor. Opening the scheduling gate needs no action here: the gate
+controller is woken by the WorkloadVersion's own update and applies `machine.gate_open`.
 
 Wake-ups (no polling): the WorkloadVersion; its tasks and evaluations (owner); the AppVersions
 of its app (the app gate); its ReplicaSet/StatefulSet/DaemonSet (resourceReference uid index)

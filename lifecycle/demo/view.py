@@ -178,7 +178,7 @@ def events_table(events: Sequence[Body], *, title: str = "", width: int | None =
     Errored/Warning rows are red.
     """
     rows, styles = [], []
-    for event in sorted(events, key=_event_order):
+    for event in sort_events(events):
         involved = event.get("involvedObject") or {}
         kind = str(involved.get("kind", "")).lower()
         reason = str(event.get("reason", ""))

@@ -7,7 +7,15 @@ reconcile), events (EventRecorder), leader (LeaderElector on a Lease).
 """
 
 from lifecycle.kube.client import Body, KubeClient, PatchType, Propagation
-from lifecycle.kube.controller import Controller, ObjectKey, Result, key_of, owner_keys, self_key
+from lifecycle.kube.controller import (
+    Controller,
+    ObjectKey,
+    Result,
+    TerminalError,
+    key_of,
+    owner_keys,
+    self_key,
+)
 from lifecycle.kube.errors import (
     AlreadyExists,
     BadRequest,
@@ -49,6 +57,7 @@ __all__ = [
     "QueueShutDown",
     "Result",
     "Store",
+    "TerminalError",
     "Transient",
     "Unauthorized",
     "WorkQueue",

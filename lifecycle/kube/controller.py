@@ -8,8 +8,13 @@ caches, and returns ``Result(requeue_at=...)`` for a real deadline or raises. Ou
     raises Transient                 backoff, logged at INFO (API server hiccup)
     raises another KubeError         backoff, logged at WARNING (Conflict is the common one)
     raises anything else             backoff, logged with traceback and the key
+    raises TerminalError             no retry: the backoff is forgotten, the reason logged at
+                                     ERROR (controller-runtime's ``reconcile.TerminalError``);
+                                     the key runs again only when an event enqueues it
 
-``observer(name, outcome, seconds)`` is called after every reconcile (for metrics).
+``observer(name, outcome, seconds)`` is called after every reconcile (for metrics); outcome is
+``success``, ``requeue``, ``error`` or ``terminal``. Where the reconciler has an object it
+records why before raising TerminalError (an Event, or a status reason).
 
 Invariants: a reconcile error never stops a worker or the operator; one key is never
 reconciled twice at once (the queue guarantees it). ``watch(informer, mapper)`` wires an
@@ -36,6 +41,7 @@ __all__ = [
     "Controller",
     "ObjectKey",
     "Result",
+    "TerminalError",
     "key_of",
     "owner_keys",
     "self_key",
@@ -89,6 +95,15 @@ class Result:
     requeue_after: float | None = None
 
 
+class TerminalError(Exception):
+    """A reconcile error that retrying the same input cannot fix (a body the API rejects as
+    invalid, a reference that can never resolve). The controller stops the key's backoff and logs
+    the message; a later event for the key (the object changed) reconciles it again."""
+
+
+Observer = Callable[[str, str, float], None]
+"""observer(controller name, "success" | "requeue" | "error" | "terminal", seconds)."""
+
 Mapper = Callable[[str, dict[str, Any], dict[str, Any] | None], Iterable[K]]
 
 
@@ -102,11 +117,11 @@ class Controller(Generic[K]):
         workers: int = 4,
         *,
         queue: WorkQueue[K] | None = None,
-        observer: Callable[[str, str, float], None] | None = None,
+        observer: Observer | None = None,
     ) -> None:
         self.name = name
-        # observer(controller name, "success" | "requeue" | "error", seconds): metrics hook.
-        self._observer = observer
+        self.observer = observer
+        """The metrics hook; the composition root may set it after a setup built the controller."""
         self._reconcile = reconcile
         self._workers = workers
         self.queue: WorkQueue[K] = queue if queue is not None else WorkQueue()
@@ -178,6 +193,11 @@ class Controller(Generic[K]):
         except asyncio.CancelledError:
             outcome = ""
             raise
+        except TerminalError as exc:
+            self.errors += 1
+            self.queue.forget(key)
+            outcome = "terminal"
+            log.error("%s: %s: terminal error, not retried: %s", self.name, key, exc)
         except Transient as exc:
             delay = self._failed(key)
             log.info("%s: %s: transient error, retry in %.3fs: %s", self.name, key, delay, exc)
@@ -197,8 +217,8 @@ class Controller(Generic[K]):
                 self.queue.add(key, after=result.requeue_after, at=result.requeue_at)
                 outcome = "requeue"
         finally:
-            if self._observer is not None and outcome:
-                self._observer(self.name, outcome, time.perf_counter() - started)
+            if self.observer is not None and outcome:
+                self.observer(self.name, outcome, time.perf_counter() - started)
 
     def _failed(self, key: K) -> float:
         self.errors += 1

@@ -22,6 +22,7 @@ from typing import Any
 from lifecycle import naming
 from lifecycle.status import last_error
 from lifecycle.timeline import Timeline
+from tracing.attributes import get_path as _get
 
 __all__ = [
     "Cell",
@@ -37,15 +38,6 @@ __all__ = [
 Body = Mapping[str, Any]
 _VERDICTS = {"Succeeded": "pass", "Failed": "fail", "Warning": "warning"}
 _BASELINE = re.compile(r"\(([^()]* of [a-z0-9]+=[^()]+)\)")
-
-
-def _get(body: object, *path: str) -> Any:
-    node: Any = body
-    for key in path:
-        if not isinstance(node, Mapping):
-            return None
-        node = node.get(key)
-    return node
 
 
 def _text(body: object, *path: str) -> str:

@@ -38,6 +38,7 @@ from lifecycle.telemetry import Telemetry
 from sandbox.node import NodeSettings
 from sandbox.server import Sandbox
 from tests.evaluator.promlauncher import Prometheus, running_prometheus
+from tests.support.waiting import wait_for_object
 
 Body = dict[str, Any]
 NAMESPACE = "demo"
@@ -115,31 +116,10 @@ class Env:
         predicate: Callable[[Body | None], bool],
         within: float = 20.0,
     ) -> Any:
-        """Watch until the object satisfies ``predicate`` (None = gone); fail with the last seen."""
-        last: Body | None = None
-
-        async def run() -> Body | None:
-            nonlocal last
-            while True:
-                items, rv = await self.client.list(kind, self.namespace)
-                last = next((i for i in items if i["metadata"]["name"] == name), None)
-                if predicate(last):
-                    return last
-                async for etype, obj in self.client.watch(
-                    kind, self.namespace, resource_version=rv, timeout_seconds=30
-                ):
-                    if etype == "BOOKMARK" or obj["metadata"].get("name") != name:
-                        continue
-                    last = None if etype == "DELETED" else obj
-                    if predicate(last):
-                        return last
-
-        try:
-            async with asyncio.timeout(within):
-                found = await run()
-        except TimeoutError:
-            pytest.fail(f"{kind.plural}/{name} never matched; last seen: {last}")
-        return found
+        """Read until the object satisfies ``predicate`` (None = gone); fail with the last seen."""
+        return await wait_for_object(
+            self.client, kind, name, self.namespace, predicate, within=within
+        )
 
     async def secret(self, name: str, data: dict[str, str]) -> None:
         encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
@@ -229,15 +209,6 @@ def prometheus() -> Iterator[Prometheus]:
     """A real Prometheus (no history; tests push their own live samples)."""
     with running_prometheus(()) as prom:
         yield prom
-
-
-async def eventually(check: Callable[[], bool], within: float = 5.0) -> None:
-    """The operator's bookkeeping (metrics, events) trails the status write the test saw."""
-    for _ in range(int(within / 0.02)):
-        if check():
-            return
-        await asyncio.sleep(0.02)
-    assert check()
 
 
 async def flush_events(op: Operator) -> None:

@@ -10,8 +10,9 @@ from typing import Any
 from lifecycle import model
 from lifecycle.naming import format_time
 from tests.evaluator.promlauncher import Prometheus, Series, push
+from tests.support.waiting import eventually
 
-from .conftest import Env, OperatorFactory, eventually, flush_events
+from .conftest import Env, OperatorFactory, flush_events
 
 Body = dict[str, Any]
 TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"

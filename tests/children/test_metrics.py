@@ -13,8 +13,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from lifecycle import model
 from lifecycle.controllers.metric import metric_routes
 from tests.evaluator.promlauncher import Prometheus, Series, push
+from tests.support.waiting import eventually
 
-from .conftest import Env, OperatorFactory, eventually
+from .conftest import Env, OperatorFactory
 from .test_evaluations import keptn_metric, provider
 
 Body = dict[str, Any]

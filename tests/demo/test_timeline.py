@@ -6,8 +6,8 @@ import math
 
 from lifecycle import timeline
 from tests.demo import samples
+from tests.support.spans import build_version_spans
 from tracing.setup import span_to_dict
-from tracing.spans import build_version_spans
 
 
 def _labels(tl: timeline.Timeline) -> list[str]:

@@ -11,8 +11,8 @@ import pytest
 from lifecycle import cli
 from sandbox import Sandbox
 from tests.demo import samples
+from tests.support.spans import build_version_spans
 from tracing.setup import span_to_dict
-from tracing.spans import build_version_spans
 
 
 async def _klt(*argv: str) -> int:

@@ -80,6 +80,8 @@ def test_evaluation_target_str() -> None:
     [
         ("500", 500.0),
         ("3m", 0.003),
+        ("500m", 0.5),
+        ("1.5", 1.5),
         ("1.5k", 1500.0),
         ("2Ki", 2048.0),
         ("1Mi", 1048576.0),
@@ -108,7 +110,7 @@ def test_quantity(raw: object, expected: float) -> None:
 
 @pytest.mark.parametrize("raw", ["", "abc", "1x", "1.2.3", "--1", True, None, [1], math.nan])
 def test_quantity_rejects(raw: object) -> None:
-    with pytest.raises(ObjectiveError):
+    with pytest.raises(ObjectiveError, match=r"^quantities must match the regular expression '"):
         parse_quantity(raw)
 
 
@@ -157,7 +159,7 @@ def test_analysis_operators(body: dict[str, Any], value: float, fulfilled: bool,
         ({"inRange": {"lowBound": 1}}, "needs lowBound and highBound"),
         ({"inRange": {"lowBound": 5, "highBound": 1}}, "lower bound of the range"),
         ({"notInRange": {"lowBound": 5, "highBound": 5}}, "lower bound of the range"),
-        ({"equalTo": {"fixedValue": "x"}}, "not a Kubernetes quantity"),
+        ({"equalTo": {"fixedValue": "x"}}, "quantities must match the regular expression"),
     ],
 )
 def test_operator_errors(body: dict[str, Any], message: str) -> None:

@@ -112,16 +112,36 @@ def test_decode_json() -> None:
         ("2us", 2e-6),
         ("3µs", 3e-6),
         ("7000ns", 7e-6),
+        ("300ms", 0.3),
+        ("1.5h", 5400),
+        ("-2s", -2),
+        ("+0", 0),
+        ("1μs", 1e-6),
     ],
 )
 def test_parse_duration(text: str, seconds: float) -> None:
     assert parse_duration(text).total_seconds() == pytest.approx(seconds)
 
 
-@pytest.mark.parametrize("text", ["", "5", "m", "5x", "1h 2m", "-"])
-def test_parse_duration_rejects(text: str) -> None:
-    with pytest.raises(ValueError, match="invalid duration"):
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", 'time: invalid duration ""'),
+        ("-", 'time: invalid duration "-"'),
+        ("m", 'time: invalid duration "m"'),
+        (".s", 'time: invalid duration ".s"'),
+        (" 5m", 'time: invalid duration " 5m"'),
+        ("5", 'time: missing unit in duration "5"'),
+        ("1.5.s", 'time: missing unit in duration "1.5.s"'),
+        ("5x", 'time: unknown unit "x" in duration "5x"'),
+        ("1d", 'time: unknown unit "d" in duration "1d"'),
+        ("1h 2m", 'time: unknown unit "h " in duration "1h 2m"'),
+    ],
+)
+def test_parse_duration_rejects_with_go_text(text: str, message: str) -> None:
+    with pytest.raises(ValueError) as caught:
         parse_duration(text)
+    assert str(caught.value) == message
 
 
 def test_format_duration() -> None:

@@ -26,8 +26,9 @@ from lifecycle.kube import KubeClient, NotFound
 from lifecycle.model import ResourceKind
 from lifecycle.server import ServerConfig
 from lifecycle.settings import RunSettings
-from sandbox.node import NodeSettings, Outcome
 from sandbox.server import Sandbox
+from tests.support import sandbox as support_sandbox
+from tests.support.waiting import wait_for_object
 
 Body = dict[str, Any]
 NAMESPACE = "demo"
@@ -58,16 +59,15 @@ class Cluster:
         namespace: str | None = None,
     ) -> Body:
         """Poll the API (not the operator's cache) until the object satisfies `predicate`."""
-        last: Body | None = None
-        try:
-            async with asyncio.timeout(within):
-                while True:
-                    last = await self.get(kind, name, namespace)
-                    if last is not None and predicate(last):
-                        return last
-                    await asyncio.sleep(0.02)
-        except TimeoutError:
-            pytest.fail(f"{kind.plural}/{name} never matched; last seen: {last}")
+        found: Body = await wait_for_object(
+            self.client,
+            kind,
+            name,
+            namespace or self.namespace,
+            lambda body: body is not None and predicate(body),
+            within=within,
+        )
+        return found
 
     async def wait_list(
         self,
@@ -163,27 +163,8 @@ def operator_settings(sandbox: Sandbox, tmp_path: Path, **overrides: Any) -> Run
 
 
 async def start_sandbox(tmp_path: Path, **node: Any) -> Sandbox:
-    settings = NodeSettings(
-        pod_start_delay=node.pop("pod_start_delay", 0.02),
-        default_outcome=node.pop("default_outcome", Outcome.RUN),
-        work_dir=tmp_path / "node",
-        **node,
-    )
-    sb = await Sandbox.start(node_settings=settings)
-    client = KubeClient.for_url(sb.url, token=sb.token)
-    try:
-        await client.create(
-            model.NAMESPACE,
-            {
-                "metadata": {
-                    "name": NAMESPACE,
-                    "annotations": {"keptn.sh/lifecycle-toolkit": "enabled"},
-                }
-            },
-        )
-    finally:
-        await client.close()
-    return sb
+    """The sandbox of this lane: its node's settings overridable, the test namespace opted in."""
+    return await support_sandbox.start_sandbox(tmp_path, namespace=NAMESPACE, **node)
 
 
 @contextlib.asynccontextmanager

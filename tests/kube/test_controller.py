@@ -10,7 +10,7 @@ from lifecycle.kube.queue import WorkQueue
 from lifecycle.model import CONFIG_MAP, SECRET
 from sandbox import Sandbox
 from sandbox.faults import FaultSettings
-from tests.kube.waiting import eventually
+from tests.support.waiting import eventually
 
 
 async def test_child_change_wakes_owner_and_reconcile_reads_the_cache(

@@ -12,7 +12,7 @@ from lifecycle.kube.informer import Informer, Informers
 from lifecycle.model import CONFIG_MAP, NAMESPACE, SECRET
 from sandbox import Sandbox
 from sandbox.faults import FaultSettings
-from tests.kube.waiting import eventually
+from tests.support.waiting import eventually
 
 
 def cm(name: str, ns: str, app: str) -> dict[str, Any]:

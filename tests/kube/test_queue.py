@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from lifecycle.kube.controller import Controller, Result
+from lifecycle.kube.controller import Controller, Result, TerminalError
 from lifecycle.kube.errors import Conflict, Transient
 from lifecycle.kube.queue import QueueShutDown, WorkQueue
-from tests.kube.waiting import eventually
+from tests.support.clock import FakeClock
+from tests.support.waiting import eventually
 
 
 async def test_dedupe_key_added_twice_is_taken_once() -> None:
@@ -60,6 +62,18 @@ async def test_add_at_datetime() -> None:
     assert time.monotonic() - start >= 0.07
     q.add("b", at=datetime.now(UTC) - timedelta(seconds=5))  # past: at once
     assert len(q) == 1
+
+
+async def test_add_at_reads_the_queue_clock() -> None:
+    clock = FakeClock()
+    q: WorkQueue[str] = WorkQueue(now=clock)
+    q.add("due", at=clock() - timedelta(seconds=1))
+    q.add("later", at=clock() + timedelta(hours=1))
+    assert len(q) == 1 and q.delayed == 1  # "later" waits on a timer, "due" is ready
+    clock.advance(7200)  # the clock passed "later": adding it again at that time is immediate
+    q.add("later", at=clock() - timedelta(hours=1))
+    assert len(q) == 2
+    q.shutdown()
 
 
 async def test_backoff_grows_exponentially_and_resets_on_forget() -> None:
@@ -136,6 +150,7 @@ async def test_controller_workers_run_different_keys_in_parallel() -> None:
     await ctl.stop()
 
 
+@pytest.mark.usefixtures("no_leaked_tasks")
 async def test_controller_backs_off_on_errors_then_resets() -> None:
     calls: list[float] = []
     outcomes: list[BaseException | None] = [
@@ -208,3 +223,37 @@ async def test_controller_stop_lets_running_reconcile_finish() -> None:
     await ctl.stop(grace=1)
     assert finished.is_set()
     assert ctl.reconciles == 1, "queued keys are dropped at shutdown"
+
+
+@pytest.mark.usefixtures("no_leaked_tasks")
+async def test_controller_terminal_error_stops_the_backoff_and_says_why(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    calls: list[str] = []
+
+    async def reconcile(key: str) -> Result:
+        calls.append(key)
+        if len(calls) == 1:
+            raise TerminalError("spec.x: Invalid value: retrying cannot fix this")
+        return Result()
+
+    observed: list[tuple[str, str]] = []
+    ctl: Controller[str] = Controller(
+        "t",
+        reconcile,
+        workers=1,
+        queue=WorkQueue(base_delay=0.01, max_delay=0.05),
+        observer=lambda name, outcome, seconds: observed.append((name, outcome)),
+    )
+    with caplog.at_level(logging.ERROR, logger="lifecycle.kube.controller"):
+        ctl.start()
+        ctl.enqueue("k")
+        await eventually(lambda: observed, 2)
+        await asyncio.sleep(0.15)  # a backoff retry would have run by now (10-50 ms)
+    assert calls == ["k"], "a terminal error is not retried"
+    assert observed == [("t", "terminal")]
+    assert ctl.errors == 1 and ctl.queue.failures("k") == 0
+    assert "terminal error, not retried: spec.x: Invalid value" in caplog.text
+    ctl.enqueue("k")  # an event for the key (the object changed) reconciles it again
+    await eventually(lambda: observed == [("t", "terminal"), ("t", "success")], 2)
+    await ctl.stop()

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -17,6 +16,7 @@ from prometheus_client import CollectorRegistry
 from lifecycle.cloudevents import CloudEventSender, RetryPolicy, event_type, reason_for_type
 from lifecycle.telemetry import Telemetry
 from tests.observability.samples import app_flow
+from tests.support.waiting import eventually
 
 FAST = RetryPolicy(initial_backoff=0.02, max_backoff=0.1, max_attempts=200, request_timeout=2)
 
@@ -113,13 +113,6 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def wait_for(predicate: Callable[[], bool], within: float = 10.0) -> None:
-    async with asyncio.timeout(within):
-        # Polls counters and a receiver list: neither offers an event to await.
-        while not predicate():  # noqa: ASYNC110
-            await asyncio.sleep(0.01)
-
-
 def sample(registry: CollectorRegistry, name: str, **labels: str) -> float:
     return registry.get_sample_value(name, labels) or 0.0
 
@@ -165,10 +158,10 @@ async def test_endpoint_down_then_back_loses_and_doubles_nothing(endpoint: Endpo
     av = app_flow().app_version
     for n in range(30):
         assert sender.submit(k8s_event("AppPreDeployTasksStarted", av, n), av)
-    await wait_for(lambda: sample(registry, "keptn_cloudevents_failed_total") >= 3)
+    await eventually(lambda: sample(registry, "keptn_cloudevents_failed_total") >= 3, 10)
     assert endpoint.events == []
     await endpoint.start(port)
-    await wait_for(lambda: len(endpoint.events) == 30)
+    await eventually(lambda: len(endpoint.events) == 30, 10)
     await sender.stop()
     assert [e.get_id() for e in endpoint.events] == [f"event-uid-{n}" for n in range(30)]
     assert sample(registry, "keptn_cloudevents_sent_total") == 30

@@ -11,11 +11,11 @@ from opentelemetry.trace import SpanKind, StatusCode
 
 from tests.observability.conftest import OTLPReceiver
 from tests.observability.samples import Flow, app_flow
+from tests.support.spans import build_version_spans
 from tracing.setup import ExporterKind, Tracing, parse_target, read_span_lines, span_to_dict
 from tracing.spans import (
     build_child_span,
     build_phase_span,
-    build_version_spans,
     child_traceparent,
     export_child_span,
     export_phase_span,

@@ -1,5 +1,6 @@
-"""Status diffs drive spans and metrics: each committed change exports and counts exactly once,
-and a restart (first sight, before=None) neither re-counts nor re-exports what had ended."""
+"""Status changes drive spans and metrics the way the operator does it (the flow executor's
+``_record``, the task controller's ``finish``, the span marks after a restart): each ended phase
+exports and counts exactly once, and a restart neither re-counts nor re-exports what had ended."""
 
 from __future__ import annotations
 
@@ -9,10 +10,11 @@ from typing import Any
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import CollectorRegistry
 
+from lifecycle.controllers.spanmarks import EXPORTED, unmarked_carriers
 from lifecycle.telemetry import Telemetry
 from tests.observability.samples import app_flow
 from tracing.setup import Tracing
-from tracing.spans import export_new_spans, newly_ended_phases
+from tracing.spans import export_child_span, export_phase_span
 
 
 def snapshots(body: dict[str, Any]) -> list[dict[str, Any]]:
@@ -34,6 +36,24 @@ def snapshots(body: dict[str, Any]) -> list[dict[str, Any]]:
     return steps
 
 
+def record(telemetry: Telemetry, tracing: Tracing, before: Any, after: dict[str, Any]) -> None:
+    """What the flow executor does after a committed write (spans without marks, as in tests)."""
+    status, old = after["status"], before["status"]
+    if status.get("startTime") and not old.get("startTime"):
+        telemetry.object_started(after)
+    for phase, carrier in status["phaseTraceIDs"].items():
+        if (
+            phase != "root"
+            and carrier.get("endTime")
+            and telemetry.phase_ended(
+                after, phase, carrier["state"], carrier["startTime"], carrier["endTime"]
+            )
+        ):
+            export_phase_span(tracing, after, phase)
+    if status.get("endTime") and telemetry.object_finished(after):
+        export_phase_span(tracing, after, "root")
+
+
 def test_each_step_exports_and_counts_once() -> None:
     memory = InMemorySpanExporter()
     tracing = Tracing(exporter=memory, batch=False)
@@ -43,8 +63,7 @@ def test_each_step_exports_and_counts_once() -> None:
     steps = snapshots(wv)
     before: dict[str, Any] = {"status": {}}
     for step in [*steps, steps[-1]]:  # the final status seen twice (a no-op reconcile)
-        export_new_spans(tracing, before, step)
-        telemetry.observe(before, step)
+        record(telemetry, tracing, before, step)
         before = step
     names = [s.name for s in memory.get_finished_spans()]
     assert names == [
@@ -74,39 +93,20 @@ def test_each_step_exports_and_counts_once() -> None:
     assert errored == 1
 
 
-def test_first_sight_after_restart_neither_recounts_nor_reexports() -> None:
-    memory = InMemorySpanExporter()
-    tracing = Tracing(exporter=memory, batch=False)
-    registry = CollectorRegistry()
-    telemetry = Telemetry(registry, process_metrics=False)
+def test_after_restart_only_unmarked_spans_are_exported_again() -> None:
     flow = app_flow()
+    finished = copy.deepcopy(flow.workload_versions[1])
+    carriers = finished["status"]["phaseTraceIDs"]
+    phases = [p for p in carriers if p not in ("root", "parent")]
+    assert unmarked_carriers(finished) == [*phases, "root"]  # nothing delivered yet
+    for phase in [*phases[:-1], "root"]:  # the previous process delivered these and marked them
+        carriers[phase][EXPORTED] = "true"
+    assert unmarked_carriers(finished) == [phases[-1]]
     in_flight = snapshots(flow.workload_versions[0])[2]
-    finished = flow.workload_versions[1]
-    for body in (in_flight, finished, flow.tasks[0]):
-        assert export_new_spans(tracing, None, body) == []
-        telemetry.observe(None, body)
-    assert memory.get_finished_spans() == ()
-    total = sum(
-        s.value for f in registry.collect() if f.name == "keptn_deployment_count" for s in f.samples
-        if s.name.endswith("_total")
-    )  # fmt: skip
-    assert total == 0
-    active = registry.get_sample_value(
-        "keptn_deployment_active",
-        {"keptn_deployment_app_name": "podtato", "keptn_deployment_workload_name": "podtato-frontend",
-         "keptn_deployment_workload_version": "0.1.0", "keptn_deployment_workload_namespace": "demo"},
-    )  # fmt: skip
-    assert active == 1  # the in-flight version re-entered the gauge
-    # the in-flight version goes on: only its newly ended phases count
-    later = snapshots(flow.workload_versions[0])[3]
-    assert newly_ended_phases(in_flight, later) == ["WorkloadDeploy"]
-    telemetry.observe(in_flight, later)
-    pre_tasks = registry.get_sample_value(
-        "keptn_phase_duration_seconds_count",
-        {"phase": "WorkloadPreDeployTasks", "result": "Succeeded", "namespace": "demo",
-         "app": "podtato", "workload": "podtato-frontend"},
-    )  # fmt: skip
-    assert pre_tasks is None  # ended before the restart: counted by the previous process
+    for carrier in in_flight["status"]["phaseTraceIDs"].values():
+        if carrier.get("endTime"):
+            carrier[EXPORTED] = "true"
+    assert unmarked_carriers(in_flight) == []  # it goes on: only phases ending later are new
 
 
 def test_task_span_exported_when_its_end_time_appears() -> None:
@@ -117,11 +117,12 @@ def test_task_span_exported_when_its_end_time_appears() -> None:
     task = app_flow().tasks[0]
     running = copy.deepcopy(task)
     running["status"] = {"status": "Progressing", "startTime": task["status"]["startTime"]}
-    telemetry.observe({"status": {}}, running)
-    assert export_new_spans(tracing, {"status": {}}, running) == []
-    assert [s.name for s in export_new_spans(tracing, running, task)] == ["pre-notify-podtato"]
-    telemetry.observe(running, task)
-    telemetry.observe(task, task)
+    assert telemetry.task_started(running)
+    assert export_child_span(tracing, running) is None
+    exported = export_child_span(tracing, task)
+    assert exported is not None and exported.name == "pre-notify-podtato"
+    assert telemetry.task_finished(task)
+    assert not telemetry.task_finished(task)  # seen again: counted once
     labels = {
         "keptn_deployment_app_name": "podtato", "keptn_deployment_app_version": "0.1.0",
         "keptn_deployment_workload_name": "", "keptn_deployment_workload_version": "",

@@ -17,9 +17,9 @@ from lifecycle.controllers.context import OperatorSettings
 from lifecycle.kube import KubeClient
 from lifecycle.server import ServerConfig
 from lifecycle.settings import RunSettings
-from sandbox.node import NodeSettings, Outcome
 from sandbox.server import Sandbox
 from tests.reliability.scenario import Scenario
+from tests.support import sandbox as support_sandbox
 
 NAMESPACE = "shop"
 KEPTN_NAMESPACE = "keptn-system"
@@ -27,10 +27,9 @@ KEPTN_NAMESPACE = "keptn-system"
 
 async def start_sandbox(tmp_path: Path) -> Sandbox:
     """The sandbox with its node: pods start 50 ms after their gate is gone."""
-    node = NodeSettings(
-        pod_start_delay=0.05, default_outcome=Outcome.RUN, work_dir=tmp_path / "node"
+    return await support_sandbox.start_sandbox(
+        tmp_path, pod_start_delay=0.05, bookmark_interval=1.0
     )
-    return await Sandbox.start(node_settings=node, bookmark_interval=1.0)
 
 
 async def opt_in(client: KubeClient, namespace: str) -> None:

@@ -10,15 +10,7 @@ from kubernetes_asyncio import client
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from tests.sandbox.conftest import GROUP, MERGE, PLURAL, VERSION, widget
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], within: float = 2.0) -> None:
-    loop = asyncio.get_running_loop()
-    end = loop.time() + within
-    while not await check():
-        if loop.time() > end:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.01)
+from tests.support.waiting import eventually_async
 
 
 async def _exists(call: Callable[[], Awaitable[object]]) -> bool:
@@ -89,7 +81,7 @@ async def test_background_propagation_deletes_dependents(kube: client.ApiClient)
     async def children_gone() -> bool:
         return not (await core.list_namespaced_config_map("default")).items
 
-    await eventually(children_gone)
+    await eventually_async(children_gone, 2.0)
 
 
 async def test_dependent_with_another_live_owner_survives(kube: client.ApiClient) -> None:
@@ -109,7 +101,7 @@ async def test_dependent_with_another_live_owner_survives(kube: client.ApiClient
         child = await core.read_namespaced_config_map("child0", "default")
         return [r.name for r in child.metadata.owner_references] == ["other"]
 
-    await eventually(unlinked)
+    await eventually_async(unlinked, 2.0)
 
 
 async def test_foreground_propagation_deletes_dependents_first(kube: client.ApiClient) -> None:
@@ -130,7 +122,7 @@ async def test_foreground_propagation_deletes_dependents_first(kube: client.ApiC
     async def all_gone() -> bool:
         return not (await core.list_namespaced_config_map("default")).items
 
-    await eventually(all_gone)
+    await eventually_async(all_gone, 2.0)
 
 
 async def test_orphan_propagation_keeps_dependents_unowned(kube: client.ApiClient) -> None:
@@ -144,7 +136,7 @@ async def test_orphan_propagation_keeps_dependents_unowned(kube: client.ApiClien
             not i.metadata.owner_references for i in items
         )
 
-    await eventually(orphaned)
+    await eventually_async(orphaned, 2.0)
 
 
 async def test_jobs_default_to_orphan_like_batch_v1(kube: client.ApiClient) -> None:
@@ -170,7 +162,7 @@ async def test_jobs_default_to_orphan_like_batch_v1(kube: client.ApiClient) -> N
         pod = await core.read_namespaced_pod("j-pod", "default")
         return not pod.metadata.owner_references
 
-    await eventually(orphaned)
+    await eventually_async(orphaned, 2.0)
 
 
 async def test_namespace_deletion_empties_it(kube: client.ApiClient) -> None:
@@ -185,7 +177,7 @@ async def test_namespace_deletion_empties_it(kube: client.ApiClient) -> None:
     async def ns_gone() -> bool:
         return not await _exists(lambda: core.read_namespace("gone"))
 
-    await eventually(ns_gone)
+    await eventually_async(ns_gone, 2.0)
 
 
 async def test_deleting_a_crd_stops_serving_it(kube: client.ApiClient) -> None:

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from evaluator.providers.base import MetricValue, StepValues
+from tests.support.clock import FakeClock
 
 
 class _Jobs:
@@ -28,8 +29,8 @@ def test_job_slots_cap_running_jobs() -> None:
     from lifecycle.controllers.jobslots import JobSlots
 
     jobs = _Jobs()
-    now = [0.0]
-    slots = JobSlots(2, jobs, lambda j: not j["status"]["conditions"], clock=lambda: now[0])
+    clock = FakeClock()
+    slots = JobSlots(2, jobs, lambda j: not j["status"]["conditions"], clock=clock.seconds)
     task = [{"metadata": {"uid": f"t{i}"}} for i in range(4)]
     assert slots.acquire(task[0]) and slots.acquire(task[1])
     assert not slots.acquire(task[2])  # two Jobs created, not even in the cache yet
@@ -38,7 +39,7 @@ def test_job_slots_cap_running_jobs() -> None:
     assert slots.acquire(task[2])  # t0's Job finished
     assert not slots.acquire(task[3])
     jobs.items = [_job("t1", done=False), _job("t9", done=False)]  # e.g. from before a restart
-    now[0] = 100.0  # t2's create never showed up in the cache: forgotten after the cache lag
+    clock.advance(100.0)  # t2's create never showed up in the cache: forgotten after the cache lag
     assert not slots.acquire(task[3])
     jobs.items = [_job("t9", done=False)]
     assert slots.acquire(task[3])

@@ -7,9 +7,11 @@ import json
 from typing import Any
 
 from lifecycle.conversion import LOST_ANNOTATION, convert, review_response
-from lifecycle.schemas import default_schemas
+from lifecycle.schemas import SchemaSet, load_crds
+from tests.support.crdschema import CrdValidator
 
-SCHEMAS = default_schemas()
+SCHEMAS = SchemaSet.from_crds(load_crds())
+CHECK = CrdValidator.of(SCHEMAS)
 G = "lifecycle.keptn.sh"
 
 
@@ -50,7 +52,7 @@ def test_appversion_v1alpha1_renames_status_items_and_keeps_what_it_lacks() -> N
         "spec": {"promotionTasks": ["promote"], "revision": 1},
         "status": {"promotionStatus": "Succeeded"},
     }
-    assert SCHEMAS.validate(old) == []
+    assert CHECK.validate(old) == []
     assert convert(old, f"{G}/v1", SCHEMAS) == v1  # the round trip loses nothing
 
 

@@ -19,6 +19,7 @@ from jsonschema import Draft7Validator
 
 from evaluator.objectives import parse_evaluation_target, parse_target
 from lifecycle import model, schemas
+from tests.support import crdschema
 
 REPO = Path(__file__).resolve().parents[2]
 CRD_FILES = sorted(
@@ -296,7 +297,7 @@ def test_examples_cover_every_part_of_the_brief() -> None:
 
 @pytest.mark.parametrize(("name", "body"), KEPTN_MANIFESTS, ids=[n for n, _ in KEPTN_MANIFESTS])
 def test_example_validates_against_its_crd(name: str, body: dict[str, Any]) -> None:
-    assert schemas.validate(body) == []
+    assert crdschema.validate(body) == []
 
 
 @pytest.mark.parametrize(("name", "body"), MANIFESTS, ids=[n for n, _ in MANIFESTS])
@@ -361,7 +362,7 @@ def test_analysis_example_targets_parse_with_the_evaluator() -> None:
     definition = next(d for _, d in KEPTN_MANIFESTS if d["kind"] == "AnalysisDefinition")
     targets = [t for o in definition["spec"]["objectives"] for t in o.get("target", {}).values()]
     assert any("relative" in t for t in targets)
-    for target in schemas.apply_defaults(definition)["spec"]["objectives"][0]["target"].values():
+    for target in crdschema.apply_defaults(definition)["spec"]["objectives"][0]["target"].values():
         parse_target(target)
     for target in targets:
         parse_target(target)
@@ -622,9 +623,9 @@ def test_broken_manifest_is_rejected_naming_the_field(
     case: str, kind: str, mutate: Callable[[dict[str, Any]], None], expected: str
 ) -> None:
     body = _example(kind)
-    assert schemas.validate(body) == []
+    assert crdschema.validate(body) == []
     mutate(body)
-    errors = schemas.validate(body)
+    errors = crdschema.validate(body)
     assert any(e.startswith(expected) for e in errors), errors
 
 
@@ -710,12 +711,12 @@ def _body(
 def test_broken_body_is_rejected_naming_the_field(
     kind: str, spec: dict[str, Any] | None, status: dict[str, Any] | None, expected: str
 ) -> None:
-    errors = schemas.validate(_body(kind, spec, status))
+    errors = crdschema.validate(_body(kind, spec, status))
     assert any(e.startswith(expected) for e in errors), errors
 
 
 def test_unknown_kind_is_an_error() -> None:
-    assert schemas.validate({"apiVersion": "lifecycle.keptn.sh/v1", "kind": "KeptnNothing"}) == [
+    assert crdschema.validate({"apiVersion": "lifecycle.keptn.sh/v1", "kind": "KeptnNothing"}) == [
         "kind: no CustomResourceDefinition serves lifecycle.keptn.sh/v1 KeptnNothing"
     ]
 
@@ -726,7 +727,7 @@ def test_free_form_fields_accept_anything() -> None:
         {"container": {"name": "c", "image": "i", "resources": {"limits": {"memory": "1Gi"}}}},
     )
     body["metadata"]["labels"] = {"anything": "goes"}
-    assert schemas.validate(body) == []
+    assert crdschema.validate(body) == []
 
 
 # --- defaults ---------------------------------------------------------------------------------
@@ -850,7 +851,7 @@ def test_defaults_are_applied(
 ) -> None:
     body = _body(kind, spec, status)
     before = copy.deepcopy(body)
-    defaulted = schemas.apply_defaults(body)
+    defaulted = crdschema.apply_defaults(body)
     assert body == before, "input must not be mutated"
     assert {k: defaulted[section][k] for k in expected} == expected
 
@@ -864,7 +865,7 @@ def test_analysis_objective_and_relative_defaults() -> None:
         "AnalysisDefinition",
         {"objectives": [objective], "totalScore": {"passPercentage": 90, "warningPercentage": 70}},
     )
-    got = schemas.apply_defaults(body)["spec"]["objectives"][0]
+    got = crdschema.apply_defaults(body)["spec"]["objectives"][0]
     assert {k: got[k] for k in ("weight", "keyObjective", "noData", "informational")} == {
         "weight": 1,
         "keyObjective": False,
@@ -878,21 +879,21 @@ def test_analysis_objective_and_relative_defaults() -> None:
         "lookback": 3,
         "include": "pass",
     }
-    assert schemas.validate(body) == []
+    assert crdschema.validate(body) == []
 
 
 def test_defaults_never_override_given_values_and_absent_sections_stay_absent() -> None:
     body = _body(
         "KeptnTaskDefinition", {"python": {"inline": {"code": "x"}}, "retries": 0, "timeout": "1s"}
     )
-    defaulted = schemas.apply_defaults(body)
+    defaulted = crdschema.apply_defaults(body)
     assert defaulted["spec"]["retries"] == 0 and defaulted["spec"]["timeout"] == "1s"
     assert "status" not in defaulted
 
 
 def test_unknown_kind_is_copied_unchanged() -> None:
     body = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {}}
-    copied = schemas.apply_defaults(body)
+    copied = crdschema.apply_defaults(body)
     assert copied == body and copied is not body
 
 
@@ -909,7 +910,7 @@ def test_load_crds_skips_non_crd_documents(tmp_path: Path) -> None:
     assert [c["metadata"]["name"] for c in loaded] == [
         yaml.safe_load(crd_file.read_text(encoding="utf-8"))["metadata"]["name"]
     ]
-    only = schemas.SchemaSet.load(tmp_path)
+    only = schemas.SchemaSet.from_crds(loaded)
     served = yaml.safe_load(crd_file.read_text(encoding="utf-8"))["spec"]["versions"]
     assert len(only.schemas) == len(served)  # one schema per served version
     assert len(schemas.load_crds()) == 18 and schemas.CRD_DIR.is_dir()

@@ -13,7 +13,6 @@ from lifecycle.actions import (
     EmitEvent,
     EventType,
     Finished,
-    OpenGate,
     PhaseEnded,
 )
 from lifecycle.machine import (
@@ -422,15 +421,15 @@ def test_app_without_app_deploy_carrier_gives_the_workload_its_own_trace() -> No
 
 def test_deploy_opens_the_gate_and_waits_for_the_rollout_with_a_deadline() -> None:
     world = World(workload_version(), app=passed_app())
+    assert not gate_open(world.obj)
     decision = world.step()
     assert world.status["deploymentStatus"] == "Progressing"
     assert world.status["deploymentStartTime"] == format_time(T0)
     assert gate_open(world.obj)
-    assert OpenGate() in decision.actions
     assert decision.requeue_at == T0 + timedelta(minutes=5)
     world.rollout = Rollout(desired=3, available=1)
     later = world.step(T0 + timedelta(seconds=5))
-    assert OpenGate() not in later.actions
+    assert gate_open(world.obj)
     assert "WorkloadDeployReconcile" in world.reasons()
     assert later.requeue_at == T0 + timedelta(minutes=5)
     world.rollout = Rollout(desired=3, available=3)

@@ -9,8 +9,6 @@ import pytest
 from lifecycle.webhook import validate_review
 from lifecycle.webhook_validators import (
     VALIDATORS,
-    parse_duration,
-    parse_quantity,
     validate_analysis,
     validate_analysis_definition,
     validate_keptn_metric,
@@ -189,36 +187,6 @@ def test_analysis(timeframe: dict[str, Any], message: str | None) -> None:
     assert verdict.allowed is (message is None)
     if message is not None:
         assert verdict.message == _FRAME + message
-
-
-@pytest.mark.parametrize(
-    ("text", "seconds"),
-    [
-        ("0", 0.0),
-        ("5m", 300.0),
-        ("1h30m", 5400.0),
-        ("1.5s", 1.5),
-        ("300ms", 0.3),
-        ("-2s", -2.0),
-        ("1µs", 1e-6),
-    ],
-)
-def test_parse_duration(text: str, seconds: float) -> None:
-    assert parse_duration(text) == pytest.approx(seconds)
-
-
-@pytest.mark.parametrize("text", ["", "5", "m", "1d", "1h 30m", ".s", "1.5.s"])
-def test_parse_duration_rejects(text: str) -> None:
-    with pytest.raises(ValueError, match="invalid duration"):
-        parse_duration(text)
-
-
-@pytest.mark.parametrize(
-    ("value", "number"),
-    [("500m", 0.5), ("1Ki", 1024.0), ("2k", 2000.0), ("1e3", 1000.0), (3, 3.0), ("1.5", 1.5)],
-)
-def test_parse_quantity(value: Any, number: float) -> None:
-    assert parse_quantity(value) == pytest.approx(number)
 
 
 def review(obj: dict[str, Any] | None, operation: str = "CREATE") -> dict[str, Any]:
