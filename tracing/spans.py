@@ -70,7 +70,7 @@ WORKLOAD_SCOPE = InstrumentationScope("keptn/lifecycle-operator/workloadversion"
 
 ROOT = "root"
 
-# ShortName -> LongName for span event texts. A copy of lifecycle.phases' table on purpose:
+# ShortName -> LongName for span event texts. A copy of lifecycle.core.phases' table on purpose:
 # tracing may not import lifecycle, and these strings are part of KLT's span-event contract.
 PHASE_LONG_NAMES: Mapping[str, str] = {
     "AppPreDeployTasks": "App Pre-Deployment Tasks",

@@ -17,18 +17,18 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from lifecycle import model
-from lifecycle.actions import (
+from lifecycle.core import model
+from lifecycle.core.actions import (
     Creation,
     creation_event,
     creation_failed_event,
 )
-from lifecycle.conditions import with_conditions
-from lifecycle.controllers.context import OperatorContext
-from lifecycle.controllers.flow import emit, owner_reference
+from lifecycle.core.conditions import with_conditions
+from lifecycle.core.naming import workload_version_name
+from lifecycle.flow.context import OperatorContext
+from lifecycle.flow.executor import emit, owner_reference
 from lifecycle.kube.controller import Controller, ObjectKey, Result, owner_keys, self_key
 from lifecycle.kube.errors import AlreadyExists, BadRequest, Invalid, NotFound
-from lifecycle.naming import workload_version_name
 
 __all__ = ["COMPONENT", "setup"]
 

@@ -1,10 +1,10 @@
-"""lifecycle.timeline: Gantt rows from status and from exported spans (pure, no loop)."""
+"""lifecycle.commands.timeline: Gantt rows from status and from exported spans (pure, no loop)."""
 
 from __future__ import annotations
 
 import math
 
-from lifecycle import timeline
+from lifecycle.commands import timeline
 from tests.demo import samples
 from tracing.setup import span_to_dict
 from tracing.spans import build_version_spans

@@ -14,8 +14,13 @@ from cloudevents.core.bindings.http import HTTPMessage
 from cloudevents.core.formats.json import JSONFormat
 from prometheus_client import CollectorRegistry
 
-from lifecycle.cloudevents import CloudEventSender, RetryPolicy, event_type, reason_for_type
-from lifecycle.telemetry import Telemetry
+from lifecycle.observability.cloudevents import (
+    CloudEventSender,
+    RetryPolicy,
+    event_type,
+    reason_for_type,
+)
+from lifecycle.observability.telemetry import Telemetry
 from tests.observability.samples import app_flow
 
 FAST = RetryPolicy(initial_backoff=0.02, max_backoff=0.1, max_attempts=200, request_timeout=2)

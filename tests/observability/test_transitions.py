@@ -9,7 +9,7 @@ from typing import Any
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import CollectorRegistry
 
-from lifecycle.telemetry import Telemetry
+from lifecycle.observability.telemetry import Telemetry
 from tests.observability.samples import app_flow
 from tracing.setup import Tracing
 from tracing.spans import export_new_spans, newly_ended_phases

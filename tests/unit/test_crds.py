@@ -1,4 +1,4 @@
-"""The CRDs in deploy/crds, the kind table in lifecycle.model and the manifests in examples/.
+"""The CRDs in deploy/crds, the kind table in lifecycle.core.model and the manifests in examples/.
 
 Checks that every CRD is a structural apiextensions.k8s.io/v1 CustomResourceDefinition a real
 API server would accept, that printer columns point at fields that exist (KLT's KeptnTask
@@ -18,7 +18,8 @@ import yaml
 from jsonschema import Draft7Validator
 
 from evaluator.objectives import parse_evaluation_target, parse_target
-from lifecycle import model, schemas
+from lifecycle.admission import schemas
+from lifecycle.core import model
 
 REPO = Path(__file__).resolve().parents[2]
 CRD_FILES = sorted(
@@ -929,7 +930,7 @@ def test_kind_table() -> None:
         model.kind_named("Nothing")
 
 
-# --- the TypedDicts of lifecycle.model mirror the schemas ------------------------------------------
+# --- the TypedDicts of lifecycle.core.model mirror the schemas ------------------------------------------
 
 TYPED_VIEWS: list[tuple[Any, str, str]] = [
     (model.KeptnAppSpec, "KeptnApp", ".spec"),

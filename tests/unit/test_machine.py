@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from lifecycle.actions import (
+from lifecycle.core.actions import (
     CreateEvaluation,
     CreateTask,
     EmitEvent,
@@ -16,7 +16,7 @@ from lifecycle.actions import (
     OpenGate,
     PhaseEnded,
 )
-from lifecycle.machine import (
+from lifecycle.core.machine import (
     EMPTY,
     AppVersionSnapshot,
     MachineConfig,
@@ -27,8 +27,14 @@ from lifecycle.machine import (
     deprecate,
     gate_open,
 )
-from lifecycle.naming import child_name, format_time, parse_traceparent, span_id_for, trace_id_for
-from lifecycle.phases import State
+from lifecycle.core.naming import (
+    child_name,
+    format_time,
+    parse_traceparent,
+    span_id_for,
+    trace_id_for,
+)
+from lifecycle.core.phases import State
 from tests.unit.test_machine_world import (
     T0,
     World,

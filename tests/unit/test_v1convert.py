@@ -9,9 +9,9 @@ import pytest
 import yaml
 
 from evaluator.objectives import parse_target
-from lifecycle import schemas
-from lifecycle.cli import main
-from lifecycle.v1convert import ConvertError, convert_sli, convert_slo
+from lifecycle.admission import schemas
+from lifecycle.commands.cli import main
+from lifecycle.commands.v1convert import ConvertError, convert_sli, convert_slo
 
 # keptn/spec service_level_objective.md: the SLI example referencing the SLO's filter
 SPEC_SLI = """

@@ -1,7 +1,7 @@
 """Every name and label value the operator derives passes the strict sandbox's checks (issue 10).
 
 The oracle is the sandbox's own validation (sandbox/objectmeta.py, the rules of a real API server),
-not the regular expressions of lifecycle/naming.py.
+not the regular expressions of lifecycle/core/naming.py.
 """
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lifecycle import naming
-from lifecycle.controllers.flow import _labels
+from lifecycle.core import naming
+from lifecycle.core.runtimes import function_config_map_name, job_name
+from lifecycle.flow.executor import _labels
 from lifecycle.kube.events import event_name
-from lifecycle.runtimes import function_config_map_name, job_name
 from sandbox.objectmeta import _subdomain, label_value
 
 TEXT = st.text(

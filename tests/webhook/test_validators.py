@@ -6,8 +6,7 @@ from typing import Any
 
 import pytest
 
-from lifecycle.webhook import validate_review
-from lifecycle.webhook_validators import (
+from lifecycle.admission.validators import (
     VALIDATORS,
     parse_duration,
     parse_quantity,
@@ -16,6 +15,7 @@ from lifecycle.webhook_validators import (
     validate_keptn_metric,
     validate_task_definition,
 )
+from lifecycle.admission.webhook import validate_review
 
 
 def body(spec: dict[str, Any], name: str = "x") -> dict[str, Any]:

@@ -1,0 +1,475 @@
+"""The shared executor of the flow: cache snapshot -> `decide()` -> actions -> one status patch -> telemetry.
+
+Role: the KeptnAppVersion and KeptnWorkloadVersion controllers (appversion.py, workloadversion.py)
+build a snapshot from the informer caches with the helpers here, call the pure machine and hand
+the Decision to `FlowExecutor.execute`, which carries it out in this order:
+
+1. create the requested KeptnTasks / KeptnEvaluations (deterministic names; AlreadyExists counts
+   as done, so a replay after a crash creates nothing twice);
+2. emit the decision's Events with the action's key (the recorder names the Event from it, so a
+   replayed transition is a no-op on the API server and sends no second CloudEvent) and wait
+   until they are written, so no committed transition is without its Events after a crash;
+3. write ONE merge-patch of `.status` carrying the resourceVersion read (none when empty): a stale
+   cache meets 409 Conflict and the reconcile runs again from fresh data;
+4. after the write: telemetry (object_started, phase_ended, object_finished) and the spans of the
+   phases that ended, built from the written status: through `ctx.marks` (SpanMarks: exported
+   once, then marked `exported` in the carrier, so a crash before delivery re-exports them on
+   the next reconcile, see `sweep`) or, without marks, straight to `ctx.spans`.
+
+Invariants: after a status write the object's key is skipped until the cache shows a newer
+resourceVersion than the one the write started from (the watch event of our own write wakes it),
+so decide() never runs on a status older than what we wrote. Nothing here reads a clock but
+`ctx.now()`. Must not: hold per-object state beyond that skip mark, or poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from lifecycle.core import model
+from lifecycle.core.actions import (
+    CreateEvaluation,
+    CreateTask,
+    EmitEvent,
+    EventType,
+    Finished,
+    PhaseEnded,
+    reconcile_error_event,
+)
+from lifecycle.core.conditions import with_conditions
+from lifecycle.core.machine import ROOT_KEY, Decision, Snapshot, apply_merge_patch, decide
+from lifecycle.core.model import ResourceKind
+from lifecycle.core.naming import label_value, workload_version_name
+from lifecycle.core.phases import LONG_NAMES, Phase, State
+from lifecycle.core.runtimes import task_metadata
+from lifecycle.flow.context import OperatorContext
+from lifecycle.kube.client import Body
+from lifecycle.kube.controller import ObjectKey, Result, key_of
+from lifecycle.kube.errors import AlreadyExists, BadRequest, Conflict, Invalid, NotFound
+from lifecycle.kube.events import EventRecorder, format_message
+from lifecycle.observability.logs import bind_phase
+from tracing.spans import export_phase_span
+
+__all__ = [
+    "FlowExecutor",
+    "children_of",
+    "emit",
+    "event_annotations",
+    "find_definition",
+    "is_completed",
+    "missing_definitions",
+    "owner_reference",
+    "previous_version",
+]
+
+log = logging.getLogger(__name__)
+
+_TASK_FIELDS = ("preDeploymentTasks", "postDeploymentTasks", "promotionTasks")
+_EVALUATION_FIELDS = ("preDeploymentEvaluations", "postDeploymentEvaluations")
+
+
+def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    return obj.get("metadata") or {}
+
+
+def is_completed(obj: Mapping[str, Any]) -> bool:
+    """True once the version's overall status is final (Succeeded, Failed, Deprecated, Warning...)."""
+    return State.parse((obj.get("status") or {}).get("status")).is_completed
+
+
+def owner_reference(obj: Mapping[str, Any], *, controller: bool = True) -> Body:
+    """An ownerReference pointing at `obj` (controller=true: the garbage collector follows it)."""
+    meta = _meta(obj)
+    return {
+        "apiVersion": obj.get("apiVersion", ""),
+        "kind": obj.get("kind", ""),
+        "name": meta.get("name", ""),
+        "uid": meta.get("uid", ""),
+        "controller": controller,
+        "blockOwnerDeletion": True,
+    }
+
+
+def find_definition(
+    ctx: OperatorContext, kind: ResourceKind, namespace: str, name: str
+) -> Body | None:
+    """A task/evaluation definition from the cache: the object's namespace first, then the Keptn namespace."""
+    store = ctx.informer(kind).store
+    return store.get(namespace, name) or store.get(ctx.settings.keptn_namespace, name)
+
+
+def _names(spec: Mapping[str, Any], fields: Iterable[str]) -> set[str]:
+    found: set[str] = set()
+    for spec_field in fields:
+        for item in spec.get(spec_field) or ():
+            if isinstance(item, str) and item.strip():
+                found.add(item.strip())
+    return found
+
+
+def missing_definitions(ctx: OperatorContext, obj: Mapping[str, Any]) -> frozenset[str]:
+    """Definition names the version's spec refers to that neither namespace holds."""
+    spec = obj.get("spec") or {}
+    namespace = str(_meta(obj).get("namespace", ""))
+    missing = {
+        name
+        for name in _names(spec, _TASK_FIELDS)
+        if find_definition(ctx, model.KEPTN_TASK_DEFINITION, namespace, name) is None
+    }
+    missing |= {
+        name
+        for name in _names(spec, _EVALUATION_FIELDS)
+        if find_definition(ctx, model.KEPTN_EVALUATION_DEFINITION, namespace, name) is None
+    }
+    return frozenset(missing)
+
+
+def children_of(
+    ctx: OperatorContext, obj: Mapping[str, Any], kind: ResourceKind
+) -> dict[str, Body]:
+    """The version's KeptnTasks or KeptnEvaluations (by owner uid), keyed by name."""
+    uid = str(_meta(obj).get("uid", ""))
+    return {
+        str(_meta(child).get("name", "")): child
+        for child in ctx.informer(kind).store.by_index("owner", uid)
+    }
+
+
+def previous_version(ctx: OperatorContext, obj: Mapping[str, Any]) -> Body | None:
+    """The version named by spec.previousVersion (newest AppVersion of it), from the cache."""
+    spec, meta = obj.get("spec") or {}, _meta(obj)
+    previous = str(spec.get("previousVersion") or "")
+    if not previous:
+        return None
+    namespace = str(meta.get("namespace", ""))
+    if obj.get("kind") == model.KEPTN_WORKLOAD_VERSION.kind:
+        name = workload_version_name(str(spec.get("workloadName", "")), previous)
+        return ctx.informer(model.KEPTN_WORKLOAD_VERSION).store.get(namespace, name)
+    candidates = [
+        av
+        for av in ctx.informer(model.KEPTN_APP_VERSION).store.by_index(
+            "app", str(spec.get("appName", ""))
+        )
+        if _meta(av).get("namespace") == namespace
+        and (av.get("spec") or {}).get("version") == previous
+    ]
+    return max(candidates, key=lambda av: str(_meta(av).get("creationTimestamp", "")), default=None)
+
+
+def event_annotations(obj: Mapping[str, Any], phase: str) -> dict[str, str]:
+    """KLT's Event annotations: namespace, name, phase, traceparent and the object's identity."""
+    meta, spec = _meta(obj), obj.get("spec") or {}
+    name = str(meta.get("name", ""))
+    result = {
+        "namespace": str(meta.get("namespace", "")),
+        "name": name,
+        "phase": phase,
+        "traceparent": str((meta.get("annotations") or {}).get("traceparent", "")),
+    }
+    root = ((obj.get("status") or {}).get("phaseTraceIDs") or {}).get(phase) or (
+        (obj.get("status") or {}).get("phaseTraceIDs") or {}
+    ).get(ROOT_KEY)
+    if isinstance(root, Mapping) and root.get("traceparent"):
+        result["traceparent"] = str(root["traceparent"])
+    match obj.get("kind"):
+        case "KeptnAppVersion":
+            result |= {
+                "appName": str(spec.get("appName", "")),
+                "appVersion": str(spec.get("version", "")),
+                "appVersionName": name,
+            }
+        case "KeptnWorkloadVersion":
+            result |= {
+                "appName": str(spec.get("app", "")),
+                "workloadName": str(spec.get("workloadName", "")),
+                "workloadVersion": str(spec.get("version", "")),
+                "workloadVersionName": name,
+            }
+        case "KeptnApp":
+            result |= {
+                "appName": name,
+                "appVersion": str(spec.get("version", "")),
+                "appRevision": str(spec.get("revision", 1)),
+            }
+        case "KeptnWorkload":
+            result |= {
+                "appName": str(spec.get("app", "")),
+                "workloadName": name,
+                "workloadVersion": str(spec.get("version", "")),
+            }
+        case _:
+            pass
+    return result
+
+
+def emit(
+    ctx: OperatorContext, component: str, obj: Mapping[str, Any], event: EmitEvent
+) -> asyncio.Task[None] | None:
+    """Record one decided Event on `obj` with KLT's message format and annotations.
+
+    Returns the recorder's writing task (None when its backlog dropped the Event).
+    """
+    meta = _meta(obj)
+    message = format_message(
+        LONG_NAMES.get(event.phase, str(event.phase)),
+        event.text,
+        namespace=str(meta.get("namespace", "")),
+        name=str(meta.get("name", "")),
+        version=str((obj.get("spec") or {}).get("version", "")),
+    )
+    return ctx.recorder(component).emit(
+        dict(obj),
+        str(event.type),
+        event.reason,
+        message,
+        annotations=event_annotations(obj, str(event.phase)),
+        key=event.key or None,  # "": repeated on every try, folded like client-go's
+    )
+
+
+def _labels(obj: Mapping[str, Any]) -> dict[str, str]:
+    spec = obj.get("spec") or {}
+    labels = {"keptn.sh/app": str(spec.get("appName") or spec.get("app") or "")}
+    if spec.get("workloadName"):
+        labels["keptn.sh/workload"] = str(spec["workloadName"])
+    if spec.get("version"):
+        labels["keptn.sh/version"] = str(spec["version"])
+    return {k: label_value(v) for k, v in labels.items() if label_value(v)}
+
+
+class FlowExecutor:
+    """Carries out decisions for one kind of version (KeptnAppVersion or KeptnWorkloadVersion)."""
+
+    def __init__(
+        self, ctx: OperatorContext, *, kind: ResourceKind, component: str, track: bool = True
+    ) -> None:
+        """`track=False` for a caller that never asks `stale()` (no marks are kept)."""
+        self._ctx = ctx
+        self._kind = kind
+        self.component = component
+        self._track = track
+        self._written: dict[ObjectKey, str] = {}
+
+    def stale(self, obj: Mapping[str, Any]) -> bool:
+        """True while the cache still holds the version our last status write started from."""
+        key = key_of(dict(obj))
+        mark = self._written.get(key)
+        if mark is None:
+            return False
+        if str(_meta(obj).get("resourceVersion", "")) == mark:
+            return True
+        del self._written[key]
+        return False
+
+    def forget(self, key: ObjectKey) -> None:
+        self._written.pop(key, None)
+
+    async def reconcile(
+        self, key: ObjectKey, snapshot_of: Callable[[Body], Snapshot]
+    ) -> Result | None:
+        """The version reconcile: read from the cache, decide, execute (or sweep), requeue only
+        for the decision's deadline. ``snapshot_of`` gathers what the machine reads."""
+        obj = self._ctx.informer(self._kind).store.get(key.namespace, key.name)
+        if obj is None:
+            self.forget(key)
+            return None
+        bind_phase(obj)  # log lines of this reconcile carry its phase span's trace/span id
+        if self.stale(obj):
+            return None
+        if is_completed(obj):
+            self.sweep(obj)  # spans a crash kept from being delivered or marked
+            return None
+        decision = decide(snapshot_of(obj), self._ctx.now(), self._ctx.config())
+        if decision.status or decision.actions:
+            try:
+                await self.execute(obj, decision)
+            except (Conflict, NotFound):
+                raise  # a concurrent write or a deletion: the next reconcile sees it
+            except Exception:
+                current = decision.status.get("currentPhase") or (obj.get("status") or {}).get(
+                    "currentPhase"
+                )
+                error = reconcile_error_event(str(obj.get("kind", "")), str(current or ""))
+                emit(self._ctx, self.component, obj, error)
+                raise  # retried with backoff
+        else:
+            self.sweep(obj)
+        return Result(requeue_at=decision.requeue_at)
+
+    async def execute(self, obj: Body, decision: Decision) -> Body:
+        """Create children, emit events, write the status patch, then record telemetry and spans."""
+        ctx = self._ctx
+        meta = _meta(obj)
+        namespace = str(meta.get("namespace", ""))
+        for action in decision.actions:
+            if isinstance(action, CreateTask):
+                await self._create(obj, model.KEPTN_TASK, self._task_body(obj, action))
+            elif isinstance(action, CreateEvaluation):
+                body = self._evaluation_body(obj, action)
+                await self._create(obj, model.KEPTN_EVALUATION, body)
+        # Events name the object as it is after this decision (phase carriers included).
+        after = dict(obj)
+        if decision.status:
+            after["status"] = apply_merge_patch(obj.get("status") or {}, decision.status)
+        writes = [
+            emit(ctx, self.component, after, action)
+            for action in decision.actions
+            if isinstance(action, EmitEvent)
+        ]
+        # Written before the status that records the transition: once the status says a
+        # transition happened its Events exist, so a SIGKILL right after the write loses
+        # none (a replay before the write re-emits them under the same keys: no duplicate).
+        # Only this decision's Events are awaited, not every reconcile's in flight.
+        await EventRecorder.wait(writes)
+        if decision.status:
+            rv = str(meta.get("resourceVersion", ""))
+            patch: Body = {
+                "status": with_conditions(self._kind.kind, obj, decision.status, ctx.now())
+            }
+            if rv:
+                patch["metadata"] = {"resourceVersion": rv}
+            written = await ctx.client.patch_status(
+                self._kind, str(meta.get("name", "")), patch, namespace
+            )
+            if self._track:
+                self._written[key_of(obj)] = rv
+            after = written or after
+        self._record(obj, after, decision)
+        return after
+
+    async def _create(self, obj: Body, kind: ResourceKind, body: Body) -> None:
+        name = str(body["metadata"]["name"])
+        try:
+            await self._ctx.client.create(kind, body, str(body["metadata"]["namespace"]))
+        except AlreadyExists:
+            pass  # created by an earlier reconcile (maybe before a crash): done
+        except NotFound:
+            log.info("%s: namespace or owner gone while creating %s", self.component, name)
+        except (Invalid, BadRequest) as exc:
+            # permanent: retrying cannot help; say so on the version (KLT's reason), keyed once
+            log.warning("%s: cannot create %s %s: %s", self.component, kind.kind, name, exc)
+            reason = "CreateTaskFailed" if kind is model.KEPTN_TASK else "CreateEvaluationFailed"
+            phase = Phase.CREATE_TASK if kind is model.KEPTN_TASK else Phase.CREATE_EVALUATION
+            event = EmitEvent(
+                reason,
+                EventType.WARNING,
+                phase,
+                f"could not create {kind.kind} {name}: {exc}",
+                f"{reason}/{name}",
+            )
+            emit(self._ctx, self.component, obj, event)
+
+    def _task_body(self, obj: Body, action: CreateTask) -> Body:
+        namespace = str(_meta(obj).get("namespace", ""))
+        spec: Body = {
+            "taskDefinition": action.definition,
+            "context": dict(action.context),
+            "checkType": str(action.check_type),
+            "parameters": {},
+            "secureParameters": {},
+        }
+        definition = find_definition(
+            self._ctx, model.KEPTN_TASK_DEFINITION, namespace, action.definition
+        )
+        def_spec = (definition or {}).get("spec") or {}
+        for spec_field in ("retries", "timeout"):
+            if def_spec.get(spec_field) is not None:
+                spec[spec_field] = def_spec[spec_field]
+        traceparent = str((action.context.get("metadata") or {}).get("traceparent", ""))
+        body = self._child(obj, model.KEPTN_TASK, action.name, spec, traceparent)
+        meta = body["metadata"]
+        meta["labels"], meta["annotations"] = task_metadata(
+            definition, meta["labels"], meta["annotations"]
+        )
+        return body
+
+    def _evaluation_body(self, obj: Body, action: CreateEvaluation) -> Body:
+        namespace = str(_meta(obj).get("namespace", ""))
+        spec: Body = {
+            "evaluationDefinition": action.definition,
+            "workload": action.workload,
+            # the CRD requires it: "workload or app version" (KLT fills the app's for app checks)
+            "workloadVersion": action.workload_version or action.app_version,
+            "appName": action.app_name,
+            "appVersion": action.app_version,
+            "checkType": str(action.check_type),
+        }
+        definition = find_definition(
+            self._ctx, model.KEPTN_EVALUATION_DEFINITION, namespace, action.definition
+        )
+        def_spec = (definition or {}).get("spec") or {}
+        for spec_field in ("retries", "retryInterval"):
+            if def_spec.get(spec_field) is not None:
+                spec[spec_field] = def_spec[spec_field]
+        return self._child(obj, model.KEPTN_EVALUATION, action.name, spec, action.traceparent)
+
+    @staticmethod
+    def _child(obj: Body, kind: ResourceKind, name: str, spec: Body, traceparent: str) -> Body:
+        meta = _meta(obj)
+        return {
+            "apiVersion": kind.api_version,
+            "kind": kind.kind,
+            "metadata": {
+                "name": name,
+                "namespace": meta.get("namespace", ""),
+                "labels": _labels(obj),
+                "annotations": {"traceparent": traceparent} if traceparent else {},
+                "ownerReferences": [owner_reference(obj)],
+            },
+            "spec": spec,
+        }
+
+    def sweep(self, obj: Body) -> None:
+        """Hand a reconciled object's ended, unmarked spans to the span marks (no-op without).
+
+        Called on reconciles that decide nothing too (completed objects included), so spans a
+        crash kept from being delivered or marked are exported by the first reconcile after a
+        restart (lifecycle.observability.spanmarks).
+        """
+        marks = self._ctx.marks
+        if marks is None:
+            return
+        try:
+            marks.version(self._kind, obj, previous_root=self._previous_root(obj))
+        except Exception:  # spans must never fail a reconcile
+            log.exception("%s: span export of %s failed", self.component, key_of(obj))
+
+    def _previous_root(self, obj: Body) -> str | None:
+        status = obj.get("status") or {}
+        root = (status.get("phaseTraceIDs") or {}).get(ROOT_KEY) or {}
+        if not (root.get("endTime") or status.get("endTime")):
+            return None  # only the root span links to the previous version
+        previous = previous_version(self._ctx, obj)
+        carriers = ((previous or {}).get("status") or {}).get("phaseTraceIDs") or {}
+        return (carriers.get(ROOT_KEY) or {}).get("traceparent")
+
+    def _record(self, before: Body, after: Body, decision: Decision) -> None:
+        ctx = self._ctx
+        if "startTime" in decision.status and not (before.get("status") or {}).get("startTime"):
+            ctx.telemetry.object_started(after)
+        ended = False
+        for action in decision.actions:
+            try:
+                if isinstance(action, PhaseEnded):
+                    ended = True
+                    ctx.telemetry.phase_ended(
+                        after, str(action.phase), str(action.state), action.start, action.end
+                    )
+                    if ctx.marks is None:
+                        export_phase_span(ctx.spans, after, str(action.phase))
+                elif isinstance(action, Finished):
+                    ended = True
+                    previous = previous_version(ctx, after)
+                    ctx.telemetry.object_finished(after, previous=previous)
+                    if ctx.marks is None:
+                        root = ((previous or {}).get("status") or {}).get("phaseTraceIDs") or {}
+                        export_phase_span(
+                            ctx.spans, after, ROOT_KEY, previous_root=root.get(ROOT_KEY)
+                        )
+            except Exception:  # telemetry must never fail a committed transition
+                log.exception("%s: telemetry for %s failed", self.component, action)
+        if ended:
+            self.sweep(after)
