@@ -41,7 +41,8 @@ from lifecycle.core.phases import Phase
 from lifecycle.core.windows import CONTEXT_SETTLE, window_end
 from lifecycle.flow.context import OperatorContext
 from lifecycle.flow.contextintake import take_in_context
-from lifecycle.flow.executor import FlowExecutor, emit, is_completed, owner_reference
+from lifecycle.flow.executor import FlowExecutor
+from lifecycle.flow.objects import emit, is_completed, owner_reference
 from lifecycle.flow.retry import retry_failed_workloads
 from lifecycle.kube.controller import Controller, ObjectKey, Result, owner_keys, self_key
 from lifecycle.kube.errors import AlreadyExists, BadRequest, Invalid

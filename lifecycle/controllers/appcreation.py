@@ -35,7 +35,7 @@ from lifecycle.core.naming import (
 )
 from lifecycle.core.windows import DISCOVERY_QUIET, created, window_end
 from lifecycle.flow.context import OperatorContext
-from lifecycle.flow.executor import emit
+from lifecycle.flow.objects import emit
 from lifecycle.kube.controller import Controller, ObjectKey, Result
 from lifecycle.kube.errors import AlreadyExists, NotFound
 

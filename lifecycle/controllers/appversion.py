@@ -17,7 +17,8 @@ from typing import Any
 from lifecycle.core import model
 from lifecycle.core.machine import AppVersionSnapshot
 from lifecycle.flow.context import OperatorContext
-from lifecycle.flow.executor import FlowExecutor, children_of, missing_definitions
+from lifecycle.flow.executor import FlowExecutor
+from lifecycle.flow.objects import children_of, missing_definitions
 from lifecycle.flow.wakeups import open_versions, watch_version_and_children
 from lifecycle.kube.controller import Controller, ObjectKey, Result
 

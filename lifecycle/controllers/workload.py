@@ -26,7 +26,7 @@ from lifecycle.core.actions import (
 from lifecycle.core.conditions import with_conditions
 from lifecycle.core.naming import workload_version_name
 from lifecycle.flow.context import OperatorContext
-from lifecycle.flow.executor import emit, owner_reference
+from lifecycle.flow.objects import emit, owner_reference
 from lifecycle.kube.controller import Controller, ObjectKey, Result, owner_keys, self_key
 from lifecycle.kube.errors import AlreadyExists, BadRequest, Invalid, NotFound
 

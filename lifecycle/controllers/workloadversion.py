@@ -25,7 +25,8 @@ from lifecycle.core.naming import workload_name
 from lifecycle.core.phases import State
 from lifecycle.flow.argo import argo_rollout_of, rollout_health, rollout_wakeups
 from lifecycle.flow.context import OperatorContext
-from lifecycle.flow.executor import FlowExecutor, children_of, missing_definitions
+from lifecycle.flow.executor import FlowExecutor
+from lifecycle.flow.objects import children_of, missing_definitions
 from lifecycle.flow.wakeups import open_versions, watch_version_and_children
 from lifecycle.kube.controller import Controller, ObjectKey, Result
 

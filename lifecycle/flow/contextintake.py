@@ -22,7 +22,7 @@ from lifecycle.core import model
 from lifecycle.core.actions import EmitEvent, EventType
 from lifecycle.core.phases import Phase
 from lifecycle.flow.context import OperatorContext
-from lifecycle.flow.executor import emit, is_completed
+from lifecycle.flow.objects import emit, is_completed
 from lifecycle.kube.errors import Conflict, NotFound
 
 __all__ = ["INTAKE_REASON", "take_in_context", "wanted_patch"]

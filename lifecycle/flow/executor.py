@@ -1,7 +1,7 @@
 """The shared executor of the flow: cache snapshot -> `decide()` -> actions -> one status patch -> telemetry.
 
 Role: the KeptnAppVersion and KeptnWorkloadVersion controllers (appversion.py, workloadversion.py)
-build a snapshot from the informer caches with the helpers here, call the pure machine and hand
+build a snapshot from the informer caches with lifecycle.flow.objects, call the pure machine and hand
 the Decision to `FlowExecutor.execute`, which carries it out in this order:
 
 1. create the requested KeptnTasks / KeptnEvaluations (deterministic names; AlreadyExists counts
@@ -24,9 +24,8 @@ so decide() never runs on a status older than what we wrote. Nothing here reads 
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from lifecycle.core import model
@@ -42,202 +41,30 @@ from lifecycle.core.actions import (
 from lifecycle.core.conditions import with_conditions
 from lifecycle.core.machine import ROOT_KEY, Decision, Snapshot, apply_merge_patch, decide
 from lifecycle.core.model import ResourceKind
-from lifecycle.core.naming import label_value, workload_version_name
-from lifecycle.core.phases import LONG_NAMES, Phase, State
+from lifecycle.core.phases import Phase
 from lifecycle.core.runtimes import task_metadata
 from lifecycle.flow.context import OperatorContext
+from lifecycle.flow.objects import (
+    child_labels,
+    emit,
+    find_definition,
+    is_completed,
+    metadata_of,
+    owner_reference,
+    previous_version,
+)
 from lifecycle.kube.client import Body
 from lifecycle.kube.controller import ObjectKey, Result, key_of
 from lifecycle.kube.errors import AlreadyExists, BadRequest, Conflict, Invalid, NotFound
-from lifecycle.kube.events import EventRecorder, format_message
+from lifecycle.kube.events import EventRecorder
 from lifecycle.observability.logs import bind_phase
 from tracing.spans import export_phase_span
 
 __all__ = [
     "FlowExecutor",
-    "children_of",
-    "emit",
-    "event_annotations",
-    "find_definition",
-    "is_completed",
-    "missing_definitions",
-    "owner_reference",
-    "previous_version",
 ]
 
 log = logging.getLogger(__name__)
-
-_TASK_FIELDS = ("preDeploymentTasks", "postDeploymentTasks", "promotionTasks")
-_EVALUATION_FIELDS = ("preDeploymentEvaluations", "postDeploymentEvaluations")
-
-
-def _meta(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    return obj.get("metadata") or {}
-
-
-def is_completed(obj: Mapping[str, Any]) -> bool:
-    """True once the version's overall status is final (Succeeded, Failed, Deprecated, Warning...)."""
-    return State.parse((obj.get("status") or {}).get("status")).is_completed
-
-
-def owner_reference(obj: Mapping[str, Any], *, controller: bool = True) -> Body:
-    """An ownerReference pointing at `obj` (controller=true: the garbage collector follows it)."""
-    meta = _meta(obj)
-    return {
-        "apiVersion": obj.get("apiVersion", ""),
-        "kind": obj.get("kind", ""),
-        "name": meta.get("name", ""),
-        "uid": meta.get("uid", ""),
-        "controller": controller,
-        "blockOwnerDeletion": True,
-    }
-
-
-def find_definition(
-    ctx: OperatorContext, kind: ResourceKind, namespace: str, name: str
-) -> Body | None:
-    """A task/evaluation definition from the cache: the object's namespace first, then the Keptn namespace."""
-    store = ctx.informer(kind).store
-    return store.get(namespace, name) or store.get(ctx.settings.keptn_namespace, name)
-
-
-def _names(spec: Mapping[str, Any], fields: Iterable[str]) -> set[str]:
-    found: set[str] = set()
-    for spec_field in fields:
-        for item in spec.get(spec_field) or ():
-            if isinstance(item, str) and item.strip():
-                found.add(item.strip())
-    return found
-
-
-def missing_definitions(ctx: OperatorContext, obj: Mapping[str, Any]) -> frozenset[str]:
-    """Definition names the version's spec refers to that neither namespace holds."""
-    spec = obj.get("spec") or {}
-    namespace = str(_meta(obj).get("namespace", ""))
-    missing = {
-        name
-        for name in _names(spec, _TASK_FIELDS)
-        if find_definition(ctx, model.KEPTN_TASK_DEFINITION, namespace, name) is None
-    }
-    missing |= {
-        name
-        for name in _names(spec, _EVALUATION_FIELDS)
-        if find_definition(ctx, model.KEPTN_EVALUATION_DEFINITION, namespace, name) is None
-    }
-    return frozenset(missing)
-
-
-def children_of(
-    ctx: OperatorContext, obj: Mapping[str, Any], kind: ResourceKind
-) -> dict[str, Body]:
-    """The version's KeptnTasks or KeptnEvaluations (by owner uid), keyed by name."""
-    uid = str(_meta(obj).get("uid", ""))
-    return {
-        str(_meta(child).get("name", "")): child
-        for child in ctx.informer(kind).store.by_index("owner", uid)
-    }
-
-
-def previous_version(ctx: OperatorContext, obj: Mapping[str, Any]) -> Body | None:
-    """The version named by spec.previousVersion (newest AppVersion of it), from the cache."""
-    spec, meta = obj.get("spec") or {}, _meta(obj)
-    previous = str(spec.get("previousVersion") or "")
-    if not previous:
-        return None
-    namespace = str(meta.get("namespace", ""))
-    if obj.get("kind") == model.KEPTN_WORKLOAD_VERSION.kind:
-        name = workload_version_name(str(spec.get("workloadName", "")), previous)
-        return ctx.informer(model.KEPTN_WORKLOAD_VERSION).store.get(namespace, name)
-    candidates = [
-        av
-        for av in ctx.informer(model.KEPTN_APP_VERSION).store.by_index(
-            "app", str(spec.get("appName", ""))
-        )
-        if _meta(av).get("namespace") == namespace
-        and (av.get("spec") or {}).get("version") == previous
-    ]
-    return max(candidates, key=lambda av: str(_meta(av).get("creationTimestamp", "")), default=None)
-
-
-def event_annotations(obj: Mapping[str, Any], phase: str) -> dict[str, str]:
-    """KLT's Event annotations: namespace, name, phase, traceparent and the object's identity."""
-    meta, spec = _meta(obj), obj.get("spec") or {}
-    name = str(meta.get("name", ""))
-    result = {
-        "namespace": str(meta.get("namespace", "")),
-        "name": name,
-        "phase": phase,
-        "traceparent": str((meta.get("annotations") or {}).get("traceparent", "")),
-    }
-    root = ((obj.get("status") or {}).get("phaseTraceIDs") or {}).get(phase) or (
-        (obj.get("status") or {}).get("phaseTraceIDs") or {}
-    ).get(ROOT_KEY)
-    if isinstance(root, Mapping) and root.get("traceparent"):
-        result["traceparent"] = str(root["traceparent"])
-    match obj.get("kind"):
-        case "KeptnAppVersion":
-            result |= {
-                "appName": str(spec.get("appName", "")),
-                "appVersion": str(spec.get("version", "")),
-                "appVersionName": name,
-            }
-        case "KeptnWorkloadVersion":
-            result |= {
-                "appName": str(spec.get("app", "")),
-                "workloadName": str(spec.get("workloadName", "")),
-                "workloadVersion": str(spec.get("version", "")),
-                "workloadVersionName": name,
-            }
-        case "KeptnApp":
-            result |= {
-                "appName": name,
-                "appVersion": str(spec.get("version", "")),
-                "appRevision": str(spec.get("revision", 1)),
-            }
-        case "KeptnWorkload":
-            result |= {
-                "appName": str(spec.get("app", "")),
-                "workloadName": name,
-                "workloadVersion": str(spec.get("version", "")),
-            }
-        case _:
-            pass
-    return result
-
-
-def emit(
-    ctx: OperatorContext, component: str, obj: Mapping[str, Any], event: EmitEvent
-) -> asyncio.Task[None] | None:
-    """Record one decided Event on `obj` with KLT's message format and annotations.
-
-    Returns the recorder's writing task (None when its backlog dropped the Event).
-    """
-    meta = _meta(obj)
-    message = format_message(
-        LONG_NAMES.get(event.phase, str(event.phase)),
-        event.text,
-        namespace=str(meta.get("namespace", "")),
-        name=str(meta.get("name", "")),
-        version=str((obj.get("spec") or {}).get("version", "")),
-    )
-    return ctx.recorder(component).emit(
-        dict(obj),
-        str(event.type),
-        event.reason,
-        message,
-        annotations=event_annotations(obj, str(event.phase)),
-        key=event.key or None,  # "": repeated on every try, folded like client-go's
-    )
-
-
-def _labels(obj: Mapping[str, Any]) -> dict[str, str]:
-    spec = obj.get("spec") or {}
-    labels = {"keptn.sh/app": str(spec.get("appName") or spec.get("app") or "")}
-    if spec.get("workloadName"):
-        labels["keptn.sh/workload"] = str(spec["workloadName"])
-    if spec.get("version"):
-        labels["keptn.sh/version"] = str(spec["version"])
-    return {k: label_value(v) for k, v in labels.items() if label_value(v)}
 
 
 class FlowExecutor:
@@ -259,7 +86,7 @@ class FlowExecutor:
         mark = self._written.get(key)
         if mark is None:
             return False
-        if str(_meta(obj).get("resourceVersion", "")) == mark:
+        if str(metadata_of(obj).get("resourceVersion", "")) == mark:
             return True
         del self._written[key]
         return False
@@ -302,7 +129,7 @@ class FlowExecutor:
     async def execute(self, obj: Body, decision: Decision) -> Body:
         """Create children, emit events, write the status patch, then record telemetry and spans."""
         ctx = self._ctx
-        meta = _meta(obj)
+        meta = metadata_of(obj)
         namespace = str(meta.get("namespace", ""))
         for action in decision.actions:
             if isinstance(action, CreateTask):
@@ -363,7 +190,7 @@ class FlowExecutor:
             emit(self._ctx, self.component, obj, event)
 
     def _task_body(self, obj: Body, action: CreateTask) -> Body:
-        namespace = str(_meta(obj).get("namespace", ""))
+        namespace = str(metadata_of(obj).get("namespace", ""))
         spec: Body = {
             "taskDefinition": action.definition,
             "context": dict(action.context),
@@ -387,7 +214,7 @@ class FlowExecutor:
         return body
 
     def _evaluation_body(self, obj: Body, action: CreateEvaluation) -> Body:
-        namespace = str(_meta(obj).get("namespace", ""))
+        namespace = str(metadata_of(obj).get("namespace", ""))
         spec: Body = {
             "evaluationDefinition": action.definition,
             "workload": action.workload,
@@ -408,14 +235,14 @@ class FlowExecutor:
 
     @staticmethod
     def _child(obj: Body, kind: ResourceKind, name: str, spec: Body, traceparent: str) -> Body:
-        meta = _meta(obj)
+        meta = metadata_of(obj)
         return {
             "apiVersion": kind.api_version,
             "kind": kind.kind,
             "metadata": {
                 "name": name,
                 "namespace": meta.get("namespace", ""),
-                "labels": _labels(obj),
+                "labels": child_labels(obj),
                 "annotations": {"traceparent": traceparent} if traceparent else {},
                 "ownerReferences": [owner_reference(obj)],
             },

@@ -28,7 +28,7 @@ from lifecycle.core.actions import EmitEvent, EventType
 from lifecycle.core.naming import workload_name, workload_version_name
 from lifecycle.core.phases import Phase, State
 from lifecycle.flow.context import OperatorContext
-from lifecycle.flow.executor import emit
+from lifecycle.flow.objects import emit
 from lifecycle.kube.errors import Conflict, NotFound
 
 __all__ = ["RETRY_REASON", "retry_failed_workloads"]

@@ -14,7 +14,7 @@ from typing import Any
 from lifecycle.core import model
 from lifecycle.core.phases import State
 from lifecycle.flow.context import OperatorContext
-from lifecycle.flow.executor import is_completed
+from lifecycle.flow.objects import is_completed
 from lifecycle.kube.controller import Controller, Mapper, ObjectKey, key_of, owner_keys, self_key
 from lifecycle.kube.informer import Store
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from lifecycle.core import naming
 from lifecycle.core.runtimes import function_config_map_name, job_name
-from lifecycle.flow.executor import _labels
+from lifecycle.flow.objects import child_labels
 from lifecycle.kube.events import event_name
 from sandbox.objectmeta import _subdomain, label_value
 
@@ -39,7 +39,7 @@ def test_label_value_cut_at_63_never_ends_in_a_separator() -> None:
     value = "a" * 62 + "-b"  # the old [:63] cut left "aaa...a-"
     assert label_value(value[:63])  # what the sandbox (and a real server) refused
     assert naming.label_value(value) == "a" * 62
-    labels = _labels({"spec": {"appName": value, "workloadName": "w", "version": "1.0+x"}})
+    labels = child_labels({"spec": {"appName": value, "workloadName": "w", "version": "1.0+x"}})
     assert all(not label_value(v) for v in labels.values()), labels
 
 
