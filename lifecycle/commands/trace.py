@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lifecycle.commands import timeline
+from lifecycle.commands import gantt, timeline
 from lifecycle.commands.errors import CliError, kubeconfig_path
 from lifecycle.commands.output import add_listing_arguments, namespace_of, terminal_width
 from lifecycle.core import model, naming
@@ -175,7 +175,7 @@ class _Printer:
             return
         wide = self.output == "wide"
         for tl in timelines:
-            self.console.print(timeline.render(tl, width=self.width, full=wide), soft_wrap=True)
+            self.console.print(gantt.render(tl, width=self.width, full=wide), soft_wrap=True)
 
 
 def _shape(tl: timeline.Timeline) -> tuple[Any, ...]:

@@ -30,7 +30,7 @@ from rich.console import Console, Group
 from rich.rule import Rule
 from rich.text import Text
 
-from lifecycle.commands import timeline
+from lifecycle.commands import gantt, timeline
 from lifecycle.commands.errors import CliError
 from lifecycle.commands.promlocal import PROMETHEUS
 from lifecycle.commands.trace import workload_versions_of
@@ -151,7 +151,7 @@ async def _report(stack: Stack, outcomes: list[Outcome], console: Console, *, ke
             continue
         workloads = await workload_versions_of(stack.client, outcome.app_version)
         tl = timeline.from_status(outcome.app_version, workloads, now_ns=now_ns)
-        console.print(timeline.render(tl, width=width), soft_wrap=True)
+        console.print(gantt.render(tl, width=width), soft_wrap=True)
         shown = [
             e
             for e in outcome.events
