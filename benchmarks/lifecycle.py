@@ -53,7 +53,8 @@ from typing import Any  # noqa: E402
 from lifecycle.core import model  # noqa: E402
 from lifecycle.flow.context import OperatorSettings  # noqa: E402
 from lifecycle.kube import KubeClient, KubeError  # noqa: E402
-from lifecycle.operator.root import Operator, freeze_startup_heap  # noqa: E402
+from lifecycle.operator.main import freeze_startup_heap  # noqa: E402
+from lifecycle.operator.root import Operator  # noqa: E402
 from lifecycle.operator.server import ServerConfig  # noqa: E402
 from lifecycle.operator.settings import RunSettings  # noqa: E402
 

@@ -30,7 +30,7 @@ class Command(NamedTuple):
 # target modules expose `add_arguments(parser)` and `run(args) -> int`.
 COMMANDS: dict[str, Command] = {
     "operator": Command(
-        "run the operator (controllers, webhook, /metrics)", "lifecycle.operator.root"
+        "run the operator (controllers, webhook, /metrics)", "lifecycle.operator.main"
     ),
     "sandbox": Command("run the embedded Kubernetes-compatible cluster", "sandbox.cli"),
     "demo": Command("sandbox + operator + Prometheus + the example app", "lifecycle.demo"),

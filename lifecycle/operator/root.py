@@ -16,20 +16,16 @@ on a Lease.
 
 Invariants: webhooks and informers run on every replica; controllers run only on the Lease
 holder (or always with leader_elect=False) and only after every informer listed once; losing
-the Lease stops the controllers and makes `run()` exit non-zero (the pod restarts, as with
+the Lease stops the controllers and makes `run()` (lifecycle.operator.main) exit non-zero (the pod restarts, as with
 controller-runtime). `stop()` releases the Lease, drains events and spans, and closes the client.
 Must not: hold flow logic (controllers do) or import sandbox.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
-import gc
-import json
 import logging
-import signal
 import ssl
 from types import TracebackType
 from typing import Any
@@ -44,15 +40,12 @@ from lifecycle.admission.registration import (
     retry_transient,
 )
 from lifecycle.admission.webhook import PodMutator
-from lifecycle.commands.errors import kubeconfig_path
 from lifecycle.controllers.config import apply_config
 from lifecycle.controllers.metric import metric_routes
 from lifecycle.core import model
 from lifecycle.core.secrets import install_log_scrubbing
 from lifecycle.flow.argo import rollouts_served
 from lifecycle.flow.context import (
-    INDEXES,
-    KINDS,
     ConfigHolder,
     OperatorContext,
 )
@@ -69,63 +62,16 @@ from lifecycle.observability.telemetry import Telemetry
 from lifecycle.observability.telemetry_ops import webhook_middleware
 from lifecycle.operator.certs import CertificateBundle
 from lifecycle.operator.certsecret import CertKeeper, FileCerts
+from lifecycle.operator.components import COMPONENTS, CONTROLLER_MODULES, build_informers
 from lifecycle.operator.custommetrics import custom_metrics_routes
 from lifecycle.operator.server import OperatorServer, server_ssl_context
-from lifecycle.operator.settings import RunSettings, add_arguments, configure_logging, from_args
+from lifecycle.operator.settings import RunSettings
 from lifecycle.operator.wiring import Recorders, instrument, load_setups
 from tracing.setup import ExporterKind, Tracing, parse_target
 
-__all__ = [
-    "COMPONENTS",
-    "CONTROLLER_MODULES",
-    "Operator",
-    "add_arguments",
-    "freeze_startup_heap",
-    "run",
-]
+__all__ = ["Operator"]
 
 log = logging.getLogger(__name__)
-
-COMPONENTS = (
-    "keptnappversion-controller",
-    "keptnworkloadversion-controller",
-    "keptnapp-controller",
-    "keptnworkload-controller",
-    "keptntask-controller",
-    "keptntaskdefinition-controller",
-    "keptnevaluation-controller",
-    "keptn/webhook",
-)
-"""KLT's event source components; a recorder for any other name is made on first use."""
-
-CONTROLLER_MODULES = (
-    "lifecycle.controllers.config",
-    "lifecycle.controllers.appcreation",
-    "lifecycle.controllers.app",
-    "lifecycle.controllers.workload",
-    "lifecycle.controllers.appversion",
-    "lifecycle.controllers.workloadversion",
-    "lifecycle.controllers.gate",
-    "lifecycle.controllers.adopt",
-    "lifecycle.controllers.taskdefinition",
-    "lifecycle.controllers.task",
-    "lifecycle.controllers.evaluation",
-    "lifecycle.controllers.metric",
-    "lifecycle.controllers.analysis",
-)
-"""Modules exposing `setup(ctx) -> Controller[ObjectKey]`, in start order."""
-
-# Kinds read across namespaces even when the operator is scoped to one: definitions and
-# metrics may live in the Keptn namespace, and any KeptnConfig counts.
-_CLUSTER_WIDE = frozenset(
-    {
-        model.KEPTN_TASK_DEFINITION,
-        model.KEPTN_EVALUATION_DEFINITION,
-        model.KEPTN_CONFIG,
-        model.KEPTN_METRIC,
-        model.KEPTN_METRICS_PROVIDER,
-    }
-)
 
 
 class Operator:
@@ -238,18 +184,8 @@ class Operator:
                 sink=self.tracing,
                 may_act=lambda: self._elector is None or self._elector.is_leader,
             )
-        for kind in KINDS:
-            scoped = kind.namespaced and kind not in _CLUSTER_WIDE
-            self.informers[kind] = Informer(
-                client,
-                kind,
-                namespace=op.watch_namespace if scoped else None,
-                indexes=dict(INDEXES.get(kind, {})),
-            )
-        if await rollouts_served(client, op.watch_namespace):  # optional: Argo Rollouts
-            self.informers[model.ARGO_ROLLOUT] = Informer(
-                client, model.ARGO_ROLLOUT, namespace=op.watch_namespace
-            )
+        rollouts = await rollouts_served(client, op.watch_namespace)  # optional: Argo Rollouts
+        self.informers = build_informers(client, op.watch_namespace, rollouts=rollouts)
 
         def make_recorder(component: str) -> EventRecorder:
             recorder = EventRecorder(client, component)
@@ -456,62 +392,3 @@ class Operator:
         if self._client is not None and self._given_client is None:
             await self._client.close()
         self._client = None
-
-
-# -- CLI ------------------------------------------------------------------------------------
-
-
-def freeze_startup_heap() -> None:
-    """Move everything alive after start-up out of the cyclic GC's reach (process owners only).
-
-    The imported modules (kubernetes_asyncio's models above all) are most of the heap and live
-    forever; without this every full collection rescans them: ~90 ms pauses in a burst of
-    500 workloads, which double the overhead's p99. Refcounting still frees frozen objects;
-    only cyclic garbage among them is kept. Called by `klt operator` and the benchmark, never
-    by `Operator` itself (tests start many in one process).
-    """
-    gc.collect()
-    gc.freeze()
-
-
-async def _serve(settings: RunSettings) -> int:
-    operator = Operator(settings)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
-    starting = asyncio.ensure_future(operator.start())
-    stopped = asyncio.ensure_future(stop.wait())
-    await asyncio.wait({starting, stopped}, return_when=asyncio.FIRST_COMPLETED)
-    if not starting.done():  # SIGTERM while start-up still retries a silent API server
-        starting.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await starting
-        await operator.stop()
-        return 0
-    stopped.cancel()
-    starting.result()
-    freeze_startup_heap()
-    if settings.log_format == "json":  # stdout stays empty: every line is a JSON log record
-        log.info("operator listening", extra={"ports": operator.ports})
-    else:
-        print(f"operator listening: {json.dumps(operator.ports)}", flush=True)
-    lost = asyncio.ensure_future(operator.lost_leadership.wait())
-    stopped = asyncio.ensure_future(stop.wait())
-    try:
-        await asyncio.wait({lost, stopped}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        lost.cancel()
-        stopped.cancel()
-        await operator.stop()
-    return 1 if operator.lost_leadership.is_set() and not stop.is_set() else 0
-
-
-def run(args: argparse.Namespace) -> int:
-    """`klt operator`: run until SIGTERM/SIGINT (exit 0) or a lost Lease (exit 1)."""
-    settings = from_args(args)
-    if not settings.in_cluster:
-        kubeconfig_path(settings.kubeconfig)  # a missing file: one line, before any import work
-    configure_logging(settings.log_format, settings.log_level)
-    return asyncio.run(_serve(settings))

@@ -70,6 +70,7 @@ def test_help_imports_none_of_the_subcommands() -> None:
         "opentelemetry",
         "lifecycle.commands.status",
         "lifecycle.operator.root",
+        "lifecycle.operator.main",
     }
     assert not heavy & imported, heavy & imported
 
