@@ -17,7 +17,7 @@ lint: bootstrap
 
 test: lint
 	pytest -q -p no:cacheprovider --cov=lifecycle --cov=evaluator --cov=tracing --cov=sandbox --cov-report=
-	coverage report --fail-under=95 --include='lifecycle/machine.py,lifecycle/machine_steps.py,lifecycle/machine_draft.py,lifecycle/phases.py,evaluator/objectives.py,evaluator/scoring.py'
+	coverage report --fail-under=95 --include='lifecycle/core/machine.py,lifecycle/core/machine_steps.py,lifecycle/core/machine_draft.py,lifecycle/core/phases.py,evaluator/objectives.py,evaluator/scoring.py'
 
 bench: bootstrap
 	python benchmarks/sandbox.py --quick

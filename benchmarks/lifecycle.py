@@ -1,7 +1,7 @@
 """Benchmark of the deployment flow: overhead, throughput, API requests and memory of the operator.
 
 Setup: the sandbox (API server + simulated node, pod start delay 0) runs in its own process
-(`klt sandbox`), so this process holds only the operator (in-process `lifecycle.app.Operator`,
+(`klt sandbox`), so this process holds only the operator (in-process `lifecycle.operator.root.Operator`,
 webhooks registered by URL, leader election off) and a small driver with its own KubeClient.
 Workloads are Deployments of one replica, annotated for the lifecycle toolkit, with no tasks and
 no evaluations: what is measured is the operator's own cost beyond pod start.
@@ -50,12 +50,13 @@ from collections import Counter  # noqa: E402
 from collections.abc import AsyncIterator  # noqa: E402
 from typing import Any  # noqa: E402
 
-from lifecycle import model  # noqa: E402
-from lifecycle.app import Operator, freeze_startup_heap  # noqa: E402
-from lifecycle.controllers.context import OperatorSettings  # noqa: E402
+from lifecycle.core import model  # noqa: E402
+from lifecycle.flow.context import OperatorSettings  # noqa: E402
 from lifecycle.kube import KubeClient, KubeError  # noqa: E402
-from lifecycle.server import ServerConfig  # noqa: E402
-from lifecycle.settings import RunSettings  # noqa: E402
+from lifecycle.operator.main import freeze_startup_heap  # noqa: E402
+from lifecycle.operator.root import Operator  # noqa: E402
+from lifecycle.operator.server import ServerConfig  # noqa: E402
+from lifecycle.operator.settings import RunSettings  # noqa: E402
 
 Body = dict[str, Any]
 NAMESPACE = "bench"
@@ -82,7 +83,7 @@ async def sandbox_process(work: Path) -> AsyncIterator[tuple[Path, int]]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "lifecycle.cli",
+        "lifecycle.commands.cli",
         "sandbox",
         "--kubeconfig",
         str(kubeconfig),

@@ -1,6 +1,6 @@
 """Secret values the process has read, and their scrubbing from any text that leaves it.
 
-Every Secret value the operator reads is ``register``-ed (lifecycle/secrets.py does it for the
+Every Secret value the operator reads is ``register``-ed (lifecycle/core/secrets.py does it for the
 provider Secrets); ``scrub`` then replaces the value and the forms it travels in -- base64 and the
 ``Basic`` authorization pair ``user:password`` (its base64) -- with ``***`` in any text: provider
 error messages, raw backend bodies, status writes, Events (and so CloudEvents), spans and log

@@ -33,7 +33,7 @@ HEALTH_KINDS = (
     "metrics.keptn.sh_Analysis",
     "metrics.keptn.sh_KeptnMetric",
 )
-"""Kinds whose status.conditions lifecycle/conditions.py writes."""
+"""Kinds whose status.conditions lifecycle/core/conditions.py writes."""
 
 
 class _Literal(str):

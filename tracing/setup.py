@@ -17,7 +17,7 @@ Exporter choice (:func:`parse_target`):
 =====================================  =====================================================
 
 :meth:`Tracing.export_then` also reports, per span, whether the batch holding it was exported
-(lifecycle.controllers.spanmarks writes durable "exported" marks from that).
+(lifecycle.observability.spanmarks writes durable "exported" marks from that).
 
 Invariants: :meth:`Tracing.export` never blocks on the network when ``batch=True`` (the batch
 processor exports from its own thread); :meth:`Tracing.reconfigure` builds a new pipeline and shuts

@@ -5,7 +5,7 @@ Role: the state machine stores, per phase, a W3C carrier with start/end time and
 app's AppDeploy carrier under ``"parent"``). When a phase or an object ends, a controller calls
 :func:`export_phase_span` / :func:`export_child_span`; this module rebuilds the finished span as an SDK
 ``ReadableSpan`` with exactly those ids and times and hands it to a :class:`SpanSink`. Because nothing
-lives in memory, an operator restart breaks no parentage (lifecycle.controllers.spanmarks exports
+lives in memory, an operator restart breaks no parentage (lifecycle.observability.spanmarks exports
 each ended span until a mark in the object says it was delivered).
 
 Hierarchy and names follow KLT (reference keptn.md §5)::
@@ -66,7 +66,7 @@ WORKLOAD_SCOPE = InstrumentationScope("keptn/lifecycle-operator/workloadversion"
 
 ROOT = "root"
 
-# ShortName -> LongName for span event texts. A copy of lifecycle.phases' table on purpose:
+# ShortName -> LongName for span event texts. A copy of lifecycle.core.phases' table on purpose:
 # tracing may not import lifecycle, and these strings are part of KLT's span-event contract.
 PHASE_LONG_NAMES: Mapping[str, str] = {
     "AppPreDeployTasks": "App Pre-Deployment Tasks",

@@ -29,13 +29,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from lifecycle import model
-from lifecycle.controllers.admission import KubeAdmissionStore
-from lifecycle.controllers.context import OperatorContext
+from lifecycle.admission.pod import VersionError, namespace_enabled, plan_pod, supported_owner
+from lifecycle.admission.registration import KubeAdmissionStore
+from lifecycle.admission.webhook import pod_parent
 from lifecycle.controllers.gate import gated
+from lifecycle.core import model
+from lifecycle.flow.context import OperatorContext
 from lifecycle.kube.controller import Controller, ObjectKey, Result, key_of
-from lifecycle.webhook import pod_parent
-from lifecycle.webhook_pod import VersionError, namespace_enabled, plan_pod, supported_owner
 
 __all__ = ["setup"]
 

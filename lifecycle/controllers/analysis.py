@@ -16,7 +16,7 @@ Relative objectives compare against previous Analyses of the same definition and
 ones in the cache whose window ended no later than this one's, newest first, their values read
 back from their ``status.raw``.
 
-Tenancy (lifecycle.tenancy): the definition, templates and providers must live in the Analysis's
+Tenancy (lifecycle.core.tenancy): the definition, templates and providers must live in the Analysis's
 own namespace or the Keptn namespace; another reference completes the Analysis as failed with the
 rule in ``status.message`` and ``status.raw``. A missing definition or template, or a provider
 Secret error, keeps it Progressing with the reason in ``status.message`` and a Warning Event.
@@ -47,19 +47,19 @@ from evaluator.metrics import AnalysisMetrics
 from evaluator.objectives import ObjectiveError
 from evaluator.providers import ConfigError
 from evaluator.scoring import parse_objective, parse_total_score
-from lifecycle import model
-from lifecycle.conditions import with_conditions
-from lifecycle.controllers.blocked import ANALYSIS_COMPONENT, report
-from lifecycle.controllers.context import OperatorContext
 from lifecycle.controllers.metric import (
     ClosingController,
     ProviderSessions,
     provider_config,
     spec_changes,
 )
+from lifecycle.core import model
+from lifecycle.core.conditions import with_conditions
+from lifecycle.core.naming import format_time, parse_time
+from lifecycle.core.tenancy import RefusedReference, reference_namespace
+from lifecycle.flow.blocked import ANALYSIS_COMPONENT, report
+from lifecycle.flow.context import OperatorContext
 from lifecycle.kube import Controller, ObjectKey, Result
-from lifecycle.naming import format_time, parse_time
-from lifecycle.tenancy import RefusedReference, reference_namespace
 
 __all__ = ["definition_key", "previous_results", "setup"]
 

@@ -9,12 +9,12 @@ carried out by the shared FlowExecutor (events, status patch, spans, metrics).
 
 KLT users apply a KeptnApp and its KeptnAppContext together: an app with no context yet gets
 its AppVersion only after the context settle window (0.3 s after this process first saw the
-app, kept in memory until its AppVersion exists: lifecycle.controllers.windows; a context
+app, kept in memory until its AppVersion exists: lifecycle.core.windows; a context
 arriving wakes the app at once), and then a Normal `AppContextNotFound` Event on the AppVersion
 says it runs without app-level checks. A context created or changed later is taken into the
-phases the unfinished AppVersion has not started (lifecycle.controllers.contextintake). A
+phases the unfinished AppVersion has not started (lifecycle.flow.contextintake). A
 generation > 1 (revision bump) first retries the app's Failed WorkloadVersions
-(lifecycle.controllers.retry). A create the API server refuses emits KLT's
+(lifecycle.flow.retry). A create the API server refuses emits KLT's
 `CreateAppVersionFailed`.
 
 Invariants: names are deterministic, so a replay after a crash meets AlreadyExists and emits no
@@ -26,26 +26,27 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from lifecycle import model
-from lifecycle.actions import (
+from lifecycle.core import model
+from lifecycle.core.actions import (
     Creation,
     EmitEvent,
     EventType,
     creation_event,
     creation_failed_event,
 )
-from lifecycle.conditions import with_conditions
-from lifecycle.controllers.context import OperatorContext
-from lifecycle.controllers.contextintake import take_in_context
-from lifecycle.controllers.flow import FlowExecutor, emit, is_completed
-from lifecycle.controllers.retry import retry_failed_workloads
-from lifecycle.controllers.windows import CONTEXT_SETTLE, window_end
+from lifecycle.core.conditions import with_conditions
+from lifecycle.core.machine import deprecate
+from lifecycle.core.model import owner_reference
+from lifecycle.core.naming import app_version_name
+from lifecycle.core.phases import Phase
+from lifecycle.core.windows import CONTEXT_SETTLE, window_end
+from lifecycle.flow.context import OperatorContext
+from lifecycle.flow.contextintake import take_in_context
+from lifecycle.flow.executor import FlowExecutor
+from lifecycle.flow.objects import emit, is_completed
+from lifecycle.flow.retry import retry_failed_workloads
 from lifecycle.kube.controller import Controller, ObjectKey, Result, owner_keys, self_key
 from lifecycle.kube.errors import AlreadyExists, BadRequest, Invalid
-from lifecycle.machine import deprecate
-from lifecycle.model import owner_reference
-from lifecycle.naming import app_version_name
-from lifecycle.phases import Phase
 
 __all__ = ["COMPONENT", "CONTEXT_FIELDS", "NO_CONTEXT_REASON", "setup"]
 

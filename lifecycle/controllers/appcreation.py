@@ -4,7 +4,7 @@ Role (KLT §8.3, without its fixed 30 s wait): a request for an app a user creat
 `app.kubernetes.io/managed-by: keptn` label) is deleted at once. Otherwise the KeptnApp is
 created (or its workload list and version updated) from the app's KeptnWorkloads in the cache,
 then the request is deleted: a single-service app at once; a multi-service app once the
-discovery quiet period (lifecycle.controllers.windows.DISCOVERY_QUIET) has passed with no new
+discovery quiet period (lifecycle.core.windows.DISCOVERY_QUIET) has passed with no new
 KeptnWorkload of the app, so workloads created together give exactly one KeptnApp generation
 and one AppVersion. keptnAppCreationRequestTimeoutSeconds after the request's creation bounds
 the window (KLT always waits that long): workloads still arriving then update the app later,
@@ -24,20 +24,20 @@ import contextlib
 from datetime import timedelta
 from typing import Any
 
-from lifecycle import model
-from lifecycle.actions import Creation, creation_event
-from lifecycle.controllers.context import OperatorContext
-from lifecycle.controllers.flow import emit
-from lifecycle.controllers.windows import DISCOVERY_QUIET, created, window_end
-from lifecycle.kube.controller import Controller, ObjectKey, Result
-from lifecycle.kube.errors import AlreadyExists, NotFound
-from lifecycle.naming import (
+from lifecycle.core import model
+from lifecycle.core.actions import Creation, creation_event
+from lifecycle.core.naming import (
     APP_TYPE_ANNOTATION,
     APP_TYPE_SINGLE_SERVICE,
     MANAGED_BY_LABEL,
     MANAGED_BY_VALUE,
     multi_workload_app_version,
 )
+from lifecycle.core.windows import DISCOVERY_QUIET, created, window_end
+from lifecycle.flow.context import OperatorContext
+from lifecycle.flow.objects import emit
+from lifecycle.kube.controller import Controller, ObjectKey, Result
+from lifecycle.kube.errors import AlreadyExists, NotFound
 
 __all__ = ["COMPONENT", "desired_app_spec", "setup"]
 

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from lifecycle import model
-from lifecycle.controllers.context import OperatorContext
-from lifecycle.controllers.flow import FlowExecutor, children_of, missing_definitions
-from lifecycle.controllers.wakeups import open_versions, watch_version_and_children
+from lifecycle.core import model
+from lifecycle.core.machine import AppVersionSnapshot
+from lifecycle.flow.context import OperatorContext
+from lifecycle.flow.executor import FlowExecutor
+from lifecycle.flow.objects import children_of, missing_definitions
+from lifecycle.flow.wakeups import open_versions, watch_version_and_children
 from lifecycle.kube.controller import Controller, ObjectKey, Result
-from lifecycle.machine import AppVersionSnapshot
 
 __all__ = ["COMPONENT", "setup"]
 

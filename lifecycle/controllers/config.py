@@ -1,7 +1,7 @@
 """KeptnConfig controller: the last reconciled KeptnConfig becomes the operator's live settings.
 
 Role: translate a KeptnConfig (options.keptn.sh/v1alpha1) of the operator's own namespace
-(``--keptn-namespace``; one elsewhere is ignored and logged, lifecycle.tenancy) into the ConfigHolder:
+(``--keptn-namespace``; one elsewhere is ignored and logged, lifecycle.core.tenancy) into the ConfigHolder:
 the machine's MachineConfig (blockDeployment, observabilityTimeout, definitionWaitSeconds, plus
 the operator's promotion-tasks flag), the OTel collector URL, the CloudEvents endpoint and the
 app-creation window; then `holder.changed()` tells the listeners (tracing, CloudEvents sender)
@@ -17,11 +17,11 @@ from datetime import timedelta
 from typing import Any
 
 from evaluator.durations import parse_duration
-from lifecycle import model
-from lifecycle.controllers.context import ConfigHolder, OperatorContext
+from lifecycle.core import model
+from lifecycle.core.machine import MachineConfig
+from lifecycle.core.tenancy import config_allowed
+from lifecycle.flow.context import ConfigHolder, OperatorContext
 from lifecycle.kube.controller import Controller, ObjectKey, Result, self_key
-from lifecycle.machine import MachineConfig
-from lifecycle.tenancy import config_allowed
 
 __all__ = ["apply_config", "setup"]
 

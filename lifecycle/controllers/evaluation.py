@@ -31,10 +31,6 @@ from typing import Any, Final
 
 from evaluator.durations import parse_duration
 from evaluator.objectives import ObjectiveError, check_evaluation_target
-from lifecycle import model
-from lifecycle.bounds import bounded_interval, bounded_retries
-from lifecycle.conditions import with_conditions
-from lifecycle.controllers.context import OperatorContext
 from lifecycle.controllers.metric import (
     ClosingController,
     ProviderSessions,
@@ -42,12 +38,16 @@ from lifecycle.controllers.metric import (
     refresh_metric,
     spec_changes,
 )
-from lifecycle.controllers.wakeups import children_waiting_on
+from lifecycle.core import model
+from lifecycle.core.bounds import bounded_interval, bounded_retries
+from lifecycle.core.conditions import with_conditions
+from lifecycle.core.naming import format_time, parse_time
+from lifecycle.core.phases import LONG_NAMES, Phase, State
+from lifecycle.core.tenancy import RefusedReference, reference_namespace
+from lifecycle.flow.context import OperatorContext
+from lifecycle.flow.wakeups import children_waiting_on
 from lifecycle.kube import Controller, KubeError, ObjectKey, Result, format_message
 from lifecycle.kube.errors import Conflict, NotFound
-from lifecycle.naming import format_time, parse_time
-from lifecycle.phases import LONG_NAMES, Phase, State
-from lifecycle.tenancy import RefusedReference, reference_namespace
 from tracing.spans import export_child_span
 
 __all__ = ["COMPONENT", "failure_text", "setup"]

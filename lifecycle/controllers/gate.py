@@ -19,13 +19,13 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from lifecycle import model
-from lifecycle.controllers.context import OperatorContext
+from lifecycle.admission.pod import pod_version
+from lifecycle.core import model
+from lifecycle.core.machine import gate_open
+from lifecycle.core.naming import GATE_NAME, GATE_REMOVED_KEY
+from lifecycle.flow.context import OperatorContext
 from lifecycle.kube.controller import Controller, ObjectKey, Result, key_of
 from lifecycle.kube.errors import NotFound
-from lifecycle.machine import gate_open
-from lifecycle.naming import GATE_NAME, GATE_REMOVED_KEY
-from lifecycle.webhook_pod import pod_version
 
 __all__ = ["gated", "setup"]
 

@@ -42,13 +42,13 @@ from evaluator.providers import (
 )
 from evaluator.providers.limits import DEFAULT_LIMIT
 from evaluator.redact import scrub
-from lifecycle import model
-from lifecycle.conditions import with_conditions
-from lifecycle.controllers.blocked import METRIC_COMPONENT, report
-from lifecycle.controllers.context import OperatorContext
+from lifecycle.core import model
+from lifecycle.core.conditions import with_conditions
+from lifecycle.core.naming import format_time, parse_time
+from lifecycle.core.secrets import decode_secret
+from lifecycle.flow.blocked import METRIC_COMPONENT, report
+from lifecycle.flow.context import OperatorContext
 from lifecycle.kube import Controller, KubeError, NotFound, ObjectKey, Result, self_key
-from lifecycle.naming import format_time, parse_time
-from lifecycle.secrets import decode_secret
 
 __all__ = [
     "ClosingController",

@@ -6,7 +6,7 @@ Reconcile, in this order:
 2. the KeptnTaskDefinition (task namespace, then the Keptn namespace); when missing, wait until
    ``creationTimestamp + ctx.config().definition_wait`` (woken at once when the definition
    appears) and then fail with ``could not find KeptnTaskDefinition: <def>``;
-3. the Job (``lifecycle.runtimes.job_name``: deterministic, so a crash between "create Job" and
+3. the Job (``lifecycle.core.runtimes.job_name``: deterministic, so a crash between "create Job" and
    "record jobName" finds the same Job); missing -> create it from ``runtimes.build_job``
    (parameters, secureParameters, KEPTN_CONTEXT, retries -> backoffLimit, timeout ->
    activeDeadlineSeconds, TTL) and record jobName/Progressing/startTime; inline code of a
@@ -34,12 +34,22 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final
 
-from lifecycle import model
-from lifecycle.conditions import with_conditions
-from lifecycle.controllers.context import OperatorContext
-from lifecycle.controllers.jobslots import JobSlots
-from lifecycle.controllers.taskrefs import missing_references
-from lifecycle.controllers.wakeups import children_waiting_on
+from lifecycle.core import model
+from lifecycle.core.conditions import with_conditions
+from lifecycle.core.naming import format_time, parse_time
+from lifecycle.core.phases import LONG_NAMES, Phase, State
+from lifecycle.core.runtimes import (
+    FUNCTION_CONFIG_MAP_PREFIX,
+    RuntimeImages,
+    TaskDefinitionError,
+    build_job,
+    function_config_map,
+    job_name,
+)
+from lifecycle.flow.context import OperatorContext
+from lifecycle.flow.jobslots import JobSlots
+from lifecycle.flow.taskrefs import missing_references
+from lifecycle.flow.wakeups import children_waiting_on
 from lifecycle.kube import (
     AlreadyExists,
     Controller,
@@ -50,16 +60,6 @@ from lifecycle.kube import (
     format_message,
     owner_keys,
     self_key,
-)
-from lifecycle.naming import format_time, parse_time
-from lifecycle.phases import LONG_NAMES, Phase, State
-from lifecycle.runtimes import (
-    FUNCTION_CONFIG_MAP_PREFIX,
-    RuntimeImages,
-    TaskDefinitionError,
-    build_job,
-    function_config_map,
-    job_name,
 )
 from tracing.spans import export_child_span
 

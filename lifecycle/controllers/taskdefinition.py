@@ -1,7 +1,7 @@
 """KeptnTaskDefinition controller: inline code -> the ``keptnfn-<definition>`` ConfigMap.
 
 Role: for a deno/python definition with ``inline.code`` it creates the ConfigMap (data key
-``code``, owned by the definition, body from ``lifecycle.runtimes.function_config_map``) or
+``code``, owned by the definition, body from ``lifecycle.core.runtimes.function_config_map``) or
 updates it when the code changed, and records the name in ``status.function.configMap``; for
 ``configMapRef`` it records the user's ConfigMap name (as KLT). Validation is the admission
 webhook's; this controller never rejects a definition.
@@ -16,9 +16,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from lifecycle import model
-from lifecycle.conditions import with_conditions
-from lifecycle.controllers.context import OperatorContext
+from lifecycle.core import model
+from lifecycle.core.conditions import with_conditions
+from lifecycle.core.phases import LONG_NAMES, Phase
+from lifecycle.core.runtimes import function_config_map
+from lifecycle.flow.context import OperatorContext
 from lifecycle.kube import (
     AlreadyExists,
     Controller,
@@ -29,8 +31,6 @@ from lifecycle.kube import (
     format_message,
     self_key,
 )
-from lifecycle.phases import LONG_NAMES, Phase
-from lifecycle.runtimes import function_config_map
 
 __all__ = ["COMPONENT", "setup"]
 

@@ -17,19 +17,19 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from lifecycle import model
-from lifecycle.actions import (
+from lifecycle.core import model
+from lifecycle.core.actions import (
     Creation,
     creation_event,
     creation_failed_event,
 )
-from lifecycle.conditions import with_conditions
-from lifecycle.controllers.context import OperatorContext
-from lifecycle.controllers.flow import emit
+from lifecycle.core.conditions import with_conditions
+from lifecycle.core.model import owner_reference
+from lifecycle.core.naming import workload_version_name
+from lifecycle.flow.context import OperatorContext
+from lifecycle.flow.objects import emit
 from lifecycle.kube.controller import Controller, ObjectKey, Result, owner_keys, self_key
 from lifecycle.kube.errors import AlreadyExists, BadRequest, Invalid, NotFound
-from lifecycle.model import owner_reference
-from lifecycle.naming import workload_version_name
 
 __all__ = ["COMPONENT", "setup"]
 

@@ -3,9 +3,10 @@
 Role: read the WorkloadVersion, its KeptnTasks/KeptnEvaluations (owner index), its app version
 (the newest non-Deprecated KeptnAppVersion of its app that lists this workload and version) and
 its rollout (the referenced ReplicaSet/StatefulSet/DaemonSet; for a ReplicaSet of an Argo
-Rollout, the Rollout's health: lifecycle.controllers.argo), all from the caches; decide; hand
+Rollout, the Rollout's health: lifecycle.flow.argo), all from the caches; decide; hand
 the Decision to the FlowExecutor. Opening the scheduling gate needs no action here: the gate
-controller is woken by the WorkloadVersion's own update and applies `machine.gate_open`.
+controller is
+woken by the WorkloadVersion's own update and applies `machine.gate_open`.
 
 Wake-ups (no polling): the WorkloadVersion; its tasks and evaluations (owner); the AppVersions
 of its app (the app gate); its ReplicaSet/StatefulSet/DaemonSet (resourceReference uid index)
@@ -19,15 +20,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from lifecycle import model
-from lifecycle.controllers.argo import argo_rollout_of, rollout_health, rollout_wakeups
-from lifecycle.controllers.context import OperatorContext
-from lifecycle.controllers.flow import FlowExecutor, children_of, missing_definitions
-from lifecycle.controllers.wakeups import open_versions, watch_version_and_children
+from lifecycle.core import model
+from lifecycle.core.machine import Rollout, WorkloadVersionSnapshot
+from lifecycle.core.naming import workload_name
+from lifecycle.core.phases import State
+from lifecycle.flow.argo import argo_rollout_of, rollout_health, rollout_wakeups
+from lifecycle.flow.context import OperatorContext
+from lifecycle.flow.executor import FlowExecutor
+from lifecycle.flow.objects import children_of, missing_definitions
+from lifecycle.flow.wakeups import open_versions, watch_version_and_children
 from lifecycle.kube.controller import Controller, ObjectKey, Result
-from lifecycle.machine import Rollout, WorkloadVersionSnapshot
-from lifecycle.naming import workload_name
-from lifecycle.phases import State
 
 __all__ = ["COMPONENT", "app_version_for", "rollout_for", "setup"]
 

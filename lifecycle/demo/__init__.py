@@ -3,12 +3,12 @@
 Role: the newcomer's first command (`make demo`). `run(args)` starts the stack (stack.py), plays
 the story of scenario.py (0.1.0 passes, 0.2.0 fails a post-deployment evaluation, 0.3.0 fails a
 pre-deployment task and its pods stay gated) with live progress, then prints per app version its
-timeline (lifecycle.timeline), its events, where the trace file and metrics are, and the commands
+timeline (lifecycle.commands.timeline), its events, where the trace file and metrics are, and the commands
 to look around that still work (those of the live cluster only with `--keep`, which leaves
 everything running until Ctrl-C).
 
 Exit code: 0 only when every version ended as expected; 1 otherwise, and also (as a two-line
-`error:`/`hint:` message, lifecycle.cli_errors) when `--out` cannot be written or a prerequisite
+`error:`/`hint:` message, lifecycle.commands.errors) when `--out` cannot be written or a prerequisite
 (Prometheus binary, deno) is missing. Everything started is stopped before returning, also on
 Ctrl-C or SIGTERM.
 """
@@ -30,14 +30,14 @@ from rich.console import Console, Group
 from rich.rule import Rule
 from rich.text import Text
 
-from lifecycle import timeline
-from lifecycle.cli_errors import CliError
+from lifecycle.commands import gantt, timeline
+from lifecycle.commands.errors import CliError
+from lifecycle.commands.promlocal import PROMETHEUS
+from lifecycle.commands.trace import workload_versions_of
 from lifecycle.demo.manifests import NAMESPACE
 from lifecycle.demo.scenario import Outcome, expected, failure_reason, play
 from lifecycle.demo.stack import KUBECTL, ApplyError, Stack
 from lifecycle.demo.view import events_table
-from lifecycle.promlocal import PROMETHEUS
-from lifecycle.trace import workload_versions_of
 
 __all__ = ["add_arguments", "run"]
 
@@ -151,7 +151,7 @@ async def _report(stack: Stack, outcomes: list[Outcome], console: Console, *, ke
             continue
         workloads = await workload_versions_of(stack.client, outcome.app_version)
         tl = timeline.from_status(outcome.app_version, workloads, now_ns=now_ns)
-        console.print(timeline.render(tl, width=width), soft_wrap=True)
+        console.print(gantt.render(tl, width=width), soft_wrap=True)
         shown = [
             e
             for e in outcome.events

@@ -28,12 +28,12 @@ from typing import Any
 from rich.console import Console
 from rich.live import Live
 
-from lifecycle import model
+from lifecycle.commands.promlocal import Series
+from lifecycle.core import model
 from lifecycle.demo import manifests
 from lifecycle.demo.stack import Stack
 from lifecycle.demo.view import Board, change_line
 from lifecycle.kube import KubeClient, KubeError
-from lifecycle.promlocal import Series
 
 __all__ = ["STEPS", "Outcome", "Step", "expected", "failure_reason", "play"]
 

@@ -24,13 +24,13 @@ from typing import Any
 
 import yaml
 
-from lifecycle import model
-from lifecycle.app import Operator
-from lifecycle.controllers.context import OperatorSettings
+from lifecycle.commands.promlocal import LocalPrometheus
+from lifecycle.core import model
+from lifecycle.flow.context import OperatorSettings
 from lifecycle.kube import AlreadyExists, KubeClient
-from lifecycle.promlocal import LocalPrometheus
-from lifecycle.server import ServerConfig
-from lifecycle.settings import RunSettings
+from lifecycle.operator.root import Operator
+from lifecycle.operator.server import ServerConfig
+from lifecycle.operator.settings import RunSettings
 from sandbox.node import NodeSettings
 from sandbox.server import Sandbox
 

@@ -19,8 +19,8 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
-from lifecycle.cli_output import column_widths, cut, fit_table
-from lifecycle.naming import parse_time
+from lifecycle.commands.output import column_widths, cut, fit_table
+from lifecycle.core.naming import parse_time
 
 __all__ = ["STATE_STYLES", "Board", "Row", "change_line", "events_table", "row_of", "sort_events"]
 

@@ -31,9 +31,9 @@ from kubernetes_asyncio import config as kube_config
 from kubernetes_asyncio.client import ApiClient, Configuration
 
 from evaluator.redact import scrub_deep
+from lifecycle.core.model import POD, ResourceKind
 from lifecycle.kube.errors import BadRequest, KubeError, Transient, error_from_status
 from lifecycle.kube.ratelimit import ObjectWriteLimiter
-from lifecycle.model import POD, ResourceKind
 
 __all__ = ["Body", "KubeClient", "PatchType", "Propagation"]
 

@@ -35,7 +35,7 @@ from typing import Any, Generic, NamedTuple, TypeVar
 from lifecycle.kube.errors import Conflict, KubeError, Transient
 from lifecycle.kube.informer import Informer
 from lifecycle.kube.queue import QueueShutDown, WorkQueue
-from lifecycle.logs import reconciling
+from lifecycle.observability.logs import reconciling
 
 __all__ = [
     "Controller",

@@ -35,9 +35,9 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 
 from evaluator.redact import scrub
+from lifecycle.core.model import EVENT
 from lifecycle.kube.client import Body, KubeClient
 from lifecycle.kube.errors import AlreadyExists, KubeError, NotFound, Transient
-from lifecycle.model import EVENT
 
 __all__ = [
     "EventRecorder",

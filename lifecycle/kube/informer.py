@@ -30,9 +30,9 @@ import logging
 import random
 from collections.abc import Callable, Iterable, Iterator
 
+from lifecycle.core.model import ResourceKind
 from lifecycle.kube.client import Body, KubeClient
 from lifecycle.kube.errors import Gone, KubeError
-from lifecycle.model import ResourceKind
 
 __all__ = ["Handler", "IndexFn", "Informer", "Informers", "Store", "owner_uids"]
 

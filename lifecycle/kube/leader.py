@@ -35,10 +35,10 @@ from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
+from lifecycle.core.model import LEASE
 from lifecycle.kube.client import Body, KubeClient
 from lifecycle.kube.errors import AlreadyExists, Conflict, KubeError, NotFound
 from lifecycle.kube.events import micro_time
-from lifecycle.model import LEASE
 
 __all__ = ["LeaderElector"]
 

@@ -27,7 +27,8 @@ from typing import Any
 
 from aiohttp import web
 
-from lifecycle import model, trace
+from lifecycle.commands import trace
+from lifecycle.core import model
 from lifecycle.kube import Informers, KubeClient, KubeError, NotFound
 from lifecycle.ui import views
 

@@ -1,7 +1,7 @@
 """What the release view's pages show, as JSON-ready dicts built from cluster objects.
 
 Role: the pure half of `klt ui`. `applications` groups KeptnAppVersions by app; `timeline_json`
-turns the `lifecycle.timeline` of an app version (the one `klt trace` draws) into bars;
+turns the `lifecycle.commands.timeline` of an app version (the one `klt trace` draws) into bars;
 `app_quality` and `definition_quality` build the release-quality heatmaps: objectives x versions
 from KeptnEvaluations, objectives x runs from Analyses' `status.raw`.
 
@@ -19,9 +19,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from lifecycle import naming
-from lifecycle.status import last_error
-from lifecycle.timeline import Timeline
+from lifecycle.commands.status import last_error
+from lifecycle.commands.timeline import Timeline
+from lifecycle.core import naming
 from tracing.attributes import get_path as _get
 
 __all__ = [

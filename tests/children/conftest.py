@@ -20,21 +20,21 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 from prometheus_client import CollectorRegistry
 
-from lifecycle import model
-from lifecycle.cloudevents import CloudEventSender
 from lifecycle.controllers import analysis, evaluation, metric, task, taskdefinition
-from lifecycle.controllers.context import (
+from lifecycle.core import model
+from lifecycle.core.machine import MachineConfig
+from lifecycle.core.model import ResourceKind
+from lifecycle.flow.context import (
     INDEXES,
     KINDS,
     ConfigHolder,
     OperatorContext,
     OperatorSettings,
 )
-from lifecycle.controllers.wiring import Recorders
 from lifecycle.kube import Controller, EventRecorder, Informer, KubeClient, NotFound, ObjectKey
-from lifecycle.machine import MachineConfig
-from lifecycle.model import ResourceKind
-from lifecycle.telemetry import Telemetry
+from lifecycle.observability.cloudevents import CloudEventSender
+from lifecycle.observability.telemetry import Telemetry
+from lifecycle.operator.wiring import Recorders
 from sandbox.node import NodeSettings
 from sandbox.server import Sandbox
 from tests.evaluator.promlauncher import Prometheus, running_prometheus

@@ -13,7 +13,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from lifecycle import model
+from lifecycle.core import model
 from tests.evaluator.promlauncher import Prometheus, Series, push
 
 from .conftest import Env, OperatorFactory

@@ -7,8 +7,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from lifecycle import model
-from lifecycle.naming import format_time
+from lifecycle.core import model
+from lifecycle.core.naming import format_time
 from tests.evaluator.promlauncher import Prometheus, Series, push
 from tests.support.waiting import eventually
 

@@ -10,8 +10,8 @@ from typing import Any
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from lifecycle import model
 from lifecycle.controllers.metric import metric_routes
+from lifecycle.core import model
 from tests.evaluator.promlauncher import Prometheus, Series, push
 from tests.support.waiting import eventually
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import aiohttp
 
-from lifecycle import model
-from lifecycle.runtimes import RuntimeImages, build_job, job_name
+from lifecycle.core import model
+from lifecycle.core.runtimes import RuntimeImages, build_job, job_name
 from tests.support.waiting import eventually
 
 from .conftest import Env, OperatorFactory, flush_events

@@ -51,9 +51,9 @@ from typing import Any
 
 import yaml
 
-from lifecycle import model
+from lifecycle.core import model
+from lifecycle.core.naming import format_time
 from lifecycle.kube import KubeClient, NotFound
-from lifecycle.naming import format_time
 from sandbox.node import NodeSettings, Outcome
 from sandbox.server import Sandbox
 from tests.e2e.test_deploy import _third_party_crd

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from lifecycle import model
+from lifecycle.core import model
 from lifecycle.kube import KubeClient
 from sandbox import Sandbox
 from tests.demo import samples

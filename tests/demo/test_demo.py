@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-KLT = [sys.executable, "-m", "lifecycle.cli"]
+KLT = [sys.executable, "-m", "lifecycle.commands.cli"]
 
 
 def _klt(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:

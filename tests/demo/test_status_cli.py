@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from lifecycle import model
+from lifecycle.core import model
 from lifecycle.kube import KubeClient
 from sandbox import Sandbox
 from tests.demo import samples
@@ -29,7 +29,7 @@ def _env(columns: int) -> dict[str, str]:
 
 async def klt(*argv: str, columns: int = 80) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "lifecycle.cli", *argv,
+        sys.executable, "-m", "lifecycle.commands.cli", *argv,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=_env(columns),
     )  # fmt: skip
     out, err = await proc.communicate()
@@ -75,7 +75,7 @@ async def test_status_json_and_yaml_are_kubectl_lists(cluster: Sandbox) -> None:
 
 async def test_status_watch_prints_the_rows_that_change(cluster: Sandbox) -> None:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "lifecycle.cli", "status", "--watch",
+        sys.executable, "-m", "lifecycle.commands.cli", "status", "--watch",
         "--kubeconfig", str(cluster.kubeconfig_path), "-n", NS,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=_env(120),
     )  # fmt: skip
@@ -123,7 +123,7 @@ async def test_trace_output_formats(cluster: Sandbox) -> None:
 
 async def test_trace_watch_draws_the_chart_again_when_it_changes(cluster: Sandbox) -> None:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "lifecycle.cli", "trace", "podtato-head", "--watch",
+        sys.executable, "-m", "lifecycle.commands.cli", "trace", "podtato-head", "--watch",
         "--kubeconfig", str(cluster.kubeconfig_path), "-n", NS,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=_env(100),
     )  # fmt: skip

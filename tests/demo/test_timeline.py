@@ -1,10 +1,10 @@
-"""lifecycle.timeline: Gantt rows from status and from exported spans (pure, no loop)."""
+"""lifecycle.commands.timeline: Gantt rows from status and from exported spans (pure, no loop)."""
 
 from __future__ import annotations
 
 import math
 
-from lifecycle import timeline
+from lifecycle.commands import gantt, timeline
 from tests.demo import samples
 from tests.support.spans import build_version_spans
 from tracing.setup import span_to_dict
@@ -51,7 +51,7 @@ def test_not_compact_keeps_instant_phases() -> None:
 
 def test_text_draws_bars_on_one_axis() -> None:
     tl = timeline.from_status(samples.app_version(), samples.workload_versions())
-    text = timeline.render_text(tl, width=100, label_width=40)
+    text = gantt.render_text(tl, width=100, label_width=40)
     lines = text.splitlines()
     assert lines[0].startswith("podtato-head-0.1.0-abc  Failed  9.0s")
     assert "0s" in lines[1] and "9.0s" in lines[1]
@@ -85,14 +85,14 @@ def test_running_bars_end_at_now() -> None:
     deploy = next(b for b in tl.bars if b.label == "AppDeploy")
     assert deploy.end_ns is None and deploy.state == "Progressing"
     assert tl.end_ns == int(now)
-    text = timeline.render_text(tl)
+    text = gantt.render_text(tl)
     assert "3.0s…" in text  # AppDeploy: from 2 s to now (5 s), still running
     assert tl.state == "Progressing"
 
 
 def test_rich_render_colours_failures_red() -> None:
     tl = timeline.from_status(samples.app_version(), samples.workload_versions())
-    rendered = timeline.render(tl)
+    rendered = gantt.render(tl)
     styles = {str(span.style) for span in rendered.spans}
     assert "bold red" in styles and "green" in styles
 
@@ -141,7 +141,7 @@ def test_from_spans_rebuilds_the_same_hierarchy() -> None:
 def test_empty_input() -> None:
     assert timeline.from_spans([]) == []
     tl = timeline.from_status({"metadata": {"name": "x"}, "status": {}})
-    assert tl.bars == () and timeline.render_text(tl).startswith("x  Pending")
+    assert tl.bars == () and gantt.render_text(tl).startswith("x  Pending")
 
 
 def test_every_line_fits_80_columns_and_words_are_cut_with_an_ellipsis() -> None:
@@ -150,13 +150,13 @@ def test_every_line_fits_80_columns_and_words_are_cut_with_an_ellipsis() -> None
     av["status"]["phaseTraceIDs"]["AppPreDeployTasks"]["message"] = long_reason
     av["status"]["phaseTraceIDs"]["AppPreDeployTasks"]["state"] = "Failed"
     tl = timeline.from_status(av, samples.workload_versions())
-    lines = timeline.render_text(tl, width=80).splitlines()
+    lines = gantt.render_text(tl, width=80).splitlines()
     assert max(len(line) for line in lines) <= 80
     assert any(line.startswith("  AppPreDeployTasks ") for line in lines)  # depth kept
     assert any(line.startswith("      WorkloadPostDeployEvaluatio…") for line in lines)
     reason = next(line for line in lines if "the evaluation" in line)
     assert reason.endswith("…") and reason.lstrip().startswith("the evaluation error-rate-ok")
     # -o wide: the whole reason on the bar's line, one line (no newline from the message)
-    wide = timeline.render_text(tl, width=80, full=True).splitlines()
+    wide = gantt.render_text(tl, width=80, full=True).splitlines()
     full = next(line for line in wide if "the evaluation" in line)
     assert "AppPreDeployTasks" in full and full.rstrip().endswith("target <0.05")

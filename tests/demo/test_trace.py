@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lifecycle import cli
+from lifecycle.commands import cli
 from sandbox import Sandbox
 from tests.demo import samples
 from tests.support.spans import build_version_spans

@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 import yaml
 
-from lifecycle import settings as operator_settings
-from lifecycle.certs import dns_names
-from lifecycle.controllers.context import KINDS
-from lifecycle.runtimes import DEFAULT_DENO_IMAGE, DEFAULT_PYTHON_IMAGE
-from lifecycle.server import MUTATE_POD_PATH
-from lifecycle.webhook_validators import VALIDATORS
+from lifecycle.admission.validators import VALIDATORS
+from lifecycle.core.runtimes import DEFAULT_DENO_IMAGE, DEFAULT_PYTHON_IMAGE
+from lifecycle.flow.context import KINDS
+from lifecycle.operator import settings as operator_settings
+from lifecycle.operator.certs import dns_names
+from lifecycle.operator.server import MUTATE_POD_PATH
 from sandbox.server import Sandbox
 
 ROOT = Path(__file__).resolve().parents[2]

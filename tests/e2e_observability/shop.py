@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from lifecycle import model
+from lifecycle.core import model
+from lifecycle.core.naming import format_time
 from lifecycle.kube import AlreadyExists, KubeClient
-from lifecycle.naming import format_time
 from tests.e2e_observability.conftest import ReceivedSpan
 
 __all__ = ["LINK", "Shop", "trace_problems"]
@@ -101,7 +101,7 @@ class Shop:
             "spec": {
                 "objectives": [{"keptnMetricRef": {"name": "latency"}, "evaluationTarget": "<500"}],
                 "retries": 3,
-                "retryInterval": "1s",  # the minimum (lifecycle.bounds)
+                "retryInterval": "1s",  # the minimum (lifecycle.core.bounds)
             },
         }
         await self._upsert(model.KEPTN_EVALUATION_DEFINITION, slo)

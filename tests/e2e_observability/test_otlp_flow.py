@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from lifecycle.app import Operator
 from lifecycle.kube import KubeClient
+from lifecycle.operator.root import Operator
 from sandbox.server import Sandbox
 from tests.e2e_observability.conftest import OTLPReceiver, ReceivedSpan
 from tests.e2e_observability.shop import Shop, trace_problems

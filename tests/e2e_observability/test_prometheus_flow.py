@@ -22,8 +22,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from lifecycle.app import Operator
 from lifecycle.kube import KubeClient
+from lifecycle.operator.root import Operator
 from sandbox.server import Sandbox
 from tests.e2e_observability.shop import Shop
 from tests.integration.conftest import NAMESPACE, operator_settings

@@ -6,7 +6,7 @@ random moments and two restarts the flow must end Succeeded, and the trace of it
 must hold every span the objects say ended (trace_problems: names, parentage, attributes),
 no orphans, and no span id with two different contents.
 
-Spans are delivered at least once (lifecycle/controllers/spanmarks.py): a span whose export was
+Spans are delivered at least once (lifecycle/observability/spanmarks.py): a span whose export was
 not confirmed and marked in status before the kill is exported again by the restarted process.
 So nothing may be lost, while a kill landing between the collector's answer and the mark write
 (a few ms) re-delivers the same span (same ids, same times): allowed, counted and printed
@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from lifecycle import model
+from lifecycle.core import model
 from lifecycle.kube import KubeClient
 from sandbox.server import Sandbox
 from tests.e2e_observability.conftest import OTLPReceiver

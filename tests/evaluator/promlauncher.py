@@ -6,7 +6,7 @@ needs /usr/bin/prometheus and /usr/bin/promtool (scripts/bootstrap.sh puts them 
 * History: `backfill()` writes OpenMetrics text and runs `promtool tsdb create-blocks-from
   openmetrics` into the data dir before Prometheus starts (queryable at once).
 * Live samples: `push()` sends a remote-write request encoded by
-  `lifecycle.promlocal.encode_write_request` (the demo's launcher, which is async).
+  `lifecycle.commands.promlocal.encode_write_request` (the demo's launcher, which is async).
   `out_of_order_time_window` in the config lets pushes land behind the head.
 Blocking (subprocess, urllib) on purpose: it runs in fixtures and benchmark setup only.
 """
@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from lifecycle.promlocal import Series, encode_write_request, free_port
+from lifecycle.commands.promlocal import Series, encode_write_request, free_port
 
 __all__ = [
     "Prometheus",

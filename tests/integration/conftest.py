@@ -19,13 +19,13 @@ from typing import Any
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from lifecycle import model
-from lifecycle.app import Operator
-from lifecycle.controllers.context import OperatorSettings
+from lifecycle.core import model
+from lifecycle.core.model import ResourceKind
+from lifecycle.flow.context import OperatorSettings
 from lifecycle.kube import KubeClient, NotFound
-from lifecycle.model import ResourceKind
-from lifecycle.server import ServerConfig
-from lifecycle.settings import RunSettings
+from lifecycle.operator.root import Operator
+from lifecycle.operator.server import ServerConfig
+from lifecycle.operator.settings import RunSettings
 from sandbox.server import Sandbox
 from tests.support import sandbox as support_sandbox
 from tests.support.waiting import wait_for_object

@@ -8,8 +8,8 @@ import shutil
 import time
 from typing import Any
 
-from lifecycle import model
-from lifecycle.conditions import TYPES
+from lifecycle.core import model
+from lifecycle.core.conditions import TYPES
 from tests.integration.conftest import Cluster
 from tests.integration.workloads import deployment, finished, succeeded
 
@@ -48,7 +48,7 @@ async def test_kubectl_wait_for_ready_on_every_kind_of_a_flow(cluster: Cluster) 
     assert {c["observedGeneration"] for c in av["status"]["conditions"]} == {
         av["metadata"]["generation"]
     }
-    # the same operator's health series (lifecycle.telemetry_ops hooks in lifecycle.app)
+    # the same operator's health series (lifecycle.observability.telemetry_ops hooks in lifecycle.operator.root)
     registry = cluster.operator.registry
     labels = {"webhook": "/mutate-v1-pod", "code": "200"}
     assert (registry.get_sample_value("keptn_webhook_requests_total", labels) or 0) >= 1

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
-from lifecycle import model
+from lifecycle.core import model
 from tests.integration.conftest import Cluster
 from tests.integration.klt_manifests import (
     apply,

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from lifecycle import model
+from lifecycle.core import model
 from sandbox.faults import FaultSettings
 from tests.integration.conftest import Cluster, running_cluster
 from tests.integration.klt_manifests import (

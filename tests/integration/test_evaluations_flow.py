@@ -7,8 +7,8 @@ import base64
 from datetime import UTC, datetime
 from typing import Any
 
-from lifecycle import model
-from lifecycle.naming import format_time
+from lifecycle.core import model
+from lifecycle.core.naming import format_time
 from tests.integration.conftest import Cluster
 from tests.integration.workloads import deployment, finished, gated, running, state, succeeded
 
@@ -49,7 +49,7 @@ async def app_with_gate(cluster: Cluster, target: str) -> None:
         "spec": {
             "objectives": [{"keptnMetricRef": {"name": "latency"}, "evaluationTarget": target}],
             "retries": 1,
-            "retryInterval": "1s",  # the minimum (lifecycle.bounds)
+            "retryInterval": "1s",  # the minimum (lifecycle.core.bounds)
         },
     }
     await cluster.client.create(model.KEPTN_EVALUATION_DEFINITION, definition, ns)

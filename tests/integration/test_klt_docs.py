@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from lifecycle import model
+from lifecycle.core import model
 from sandbox.node import Outcome
 from tests.integration.conftest import Cluster, running_cluster
 

@@ -26,7 +26,7 @@ import aiohttp
 import pytest
 import yaml
 
-from lifecycle import model
+from lifecycle.core import model
 from tests.evaluator.promlauncher import Prometheus, Series, push, running_prometheus
 from tests.integration.conftest import KEPTN_NAMESPACE, NAMESPACE, Cluster
 

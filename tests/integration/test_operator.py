@@ -9,16 +9,16 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from lifecycle import model
-from lifecycle.app import Operator
-from lifecycle.controllers.admission import (
+from lifecycle.admission.registration import (
     MUTATING,
     VALIDATING,
     register_webhooks,
     webhook_configurations,
 )
-from lifecycle.controllers.context import OperatorSettings
+from lifecycle.core import model
+from lifecycle.flow.context import OperatorSettings
 from lifecycle.kube import KubeClient, NotFound
+from lifecycle.operator.root import Operator
 from tests.integration.conftest import Cluster, operator_settings, start_sandbox
 from tests.integration.workloads import deployment, running, succeeded
 

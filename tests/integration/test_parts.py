@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from lifecycle.commands.status import age, last_error, version_rows
 from lifecycle.controllers.appcreation import desired_app_spec
 from lifecycle.controllers.config import apply_config
-from lifecycle.controllers.context import ConfigHolder
-from lifecycle.settings import add_arguments, from_args
-from lifecycle.status import age, last_error, version_rows
+from lifecycle.flow.context import ConfigHolder
+from lifecycle.operator.settings import add_arguments, from_args
 
 
 def parse(*argv: str) -> argparse.Namespace:

@@ -6,7 +6,7 @@ from typing import Any
 
 import aiohttp
 
-from lifecycle import model
+from lifecycle.core import model
 from tests.integration.conftest import Cluster
 
 Body = dict[str, Any]

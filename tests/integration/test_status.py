@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 
-from lifecycle import model
+from lifecycle.core import model
 from tests.integration.conftest import Cluster
 from tests.integration.workloads import deployment, finished, succeeded
 
@@ -21,7 +21,7 @@ async def test_klt_status_shows_phase_state_age_and_last_error(cluster: Cluster)
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "lifecycle.cli",
+        "lifecycle.commands.cli",
         "status",
         "--kubeconfig",
         str(cluster.sandbox.kubeconfig_path),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from lifecycle import model
+from lifecycle.core import model
 from tests.integration.conftest import Cluster
 from tests.integration.workloads import deployment, finished, gated, running, state, succeeded
 

@@ -20,8 +20,8 @@ import aiohttp
 import pytest
 import yaml
 
-from lifecycle.conversion import LOST_ANNOTATION
-from lifecycle.schemas import load_crds
+from lifecycle.admission.conversion import LOST_ANNOTATION
+from lifecycle.admission.schemas import load_crds
 from tests.integration.conftest import NAMESPACE, Cluster
 
 KUBECTL = shutil.which("kubectl")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from lifecycle import model
-from lifecycle.naming import app_version_name
+from lifecycle.core import model
+from lifecycle.core.naming import app_version_name
 from tests.integration.conftest import Cluster
 from tests.integration.workloads import deployment, gated, running, succeeded, workload
 

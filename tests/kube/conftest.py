@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from lifecycle.core.model import NAMESPACE
 from lifecycle.kube.client import KubeClient
-from lifecycle.model import NAMESPACE
 from sandbox import Sandbox
 
 NAMESPACES = (

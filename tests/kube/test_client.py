@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from lifecycle.core.model import CONFIG_MAP, KEPTN_APP, NAMESPACE
 from lifecycle.kube.client import KubeClient, PatchType, Propagation
 from lifecycle.kube.errors import AlreadyExists, Conflict, NotFound, Transient, Unauthorized
-from lifecycle.model import CONFIG_MAP, KEPTN_APP, NAMESPACE
 from sandbox import Sandbox
 
 

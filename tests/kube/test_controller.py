@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from lifecycle.core.model import CONFIG_MAP, SECRET
 from lifecycle.kube.client import Body, KubeClient
 from lifecycle.kube.controller import Controller, ObjectKey, Result, owner_keys, self_key
 from lifecycle.kube.errors import NotFound
 from lifecycle.kube.informer import Informer, owner_uids
 from lifecycle.kube.queue import WorkQueue
-from lifecycle.model import CONFIG_MAP, SECRET
 from sandbox import Sandbox
 from sandbox.faults import FaultSettings
 from tests.support.waiting import eventually

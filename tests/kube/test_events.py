@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from lifecycle.core.model import CONFIG_MAP, EVENT
 from lifecycle.kube.client import Body, KubeClient
 from lifecycle.kube.events import EventRecorder, event_name
-from lifecycle.model import CONFIG_MAP, EVENT
 
 FIXED = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 

@@ -6,10 +6,10 @@ import asyncio
 import random
 from typing import Any
 
+from lifecycle.core.model import CONFIG_MAP, NAMESPACE, SECRET
 from lifecycle.kube.client import Body, KubeClient
 from lifecycle.kube.errors import AlreadyExists, NotFound
 from lifecycle.kube.informer import Informer, Informers
-from lifecycle.model import CONFIG_MAP, NAMESPACE, SECRET
 from sandbox import Sandbox
 from sandbox.faults import FaultSettings
 from tests.support.waiting import eventually

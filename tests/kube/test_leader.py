@@ -7,9 +7,9 @@ import contextlib
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+from lifecycle.core.model import LEASE
 from lifecycle.kube.client import KubeClient
 from lifecycle.kube.leader import LeaderElector
-from lifecycle.model import LEASE
 
 
 def elector(client: KubeClient, identity: str) -> LeaderElector:

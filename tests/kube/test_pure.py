@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from lifecycle.core.model import KEPTN_APP_VERSION, NAMESPACE, POD, REPLICA_SET
 from lifecycle.kube.client import KubeClient
 from lifecycle.kube.errors import (
     AlreadyExists,
@@ -24,7 +25,6 @@ from lifecycle.kube.errors import (
 )
 from lifecycle.kube.events import event_name, format_message, keptn_annotations
 from lifecycle.kube.informer import Store
-from lifecycle.model import KEPTN_APP_VERSION, NAMESPACE, POD, REPLICA_SET
 
 
 @pytest.mark.parametrize(

@@ -13,8 +13,13 @@ from cloudevents.core.bindings.http import HTTPMessage
 from cloudevents.core.formats.json import JSONFormat
 from prometheus_client import CollectorRegistry
 
-from lifecycle.cloudevents import CloudEventSender, RetryPolicy, event_type, reason_for_type
-from lifecycle.telemetry import Telemetry
+from lifecycle.observability.cloudevents import (
+    CloudEventSender,
+    RetryPolicy,
+    event_type,
+    reason_for_type,
+)
+from lifecycle.observability.telemetry import Telemetry
 from tests.observability.samples import app_flow
 from tests.support.waiting import eventually
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 from prometheus_client import CollectorRegistry
 
-from lifecycle.telemetry import Telemetry
+from lifecycle.observability.telemetry import Telemetry
 from tests.observability.dashboards import (
     dashboard_queries,
     load_dashboards,

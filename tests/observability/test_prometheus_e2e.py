@@ -20,8 +20,8 @@ import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from lifecycle.server import create_app
-from lifecycle.telemetry import Telemetry
+from lifecycle.observability.telemetry import Telemetry
+from lifecycle.operator.server import create_app
 from tests.observability.dashboards import dashboard_queries
 from tests.observability.samples import app_flow
 from tests.observability.test_telemetry import exercise

@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 from prometheus_client import CollectorRegistry
 
-from lifecycle.telemetry import Telemetry
+from lifecycle.observability.telemetry import Telemetry
 from tests.observability.dashboards import metric_names
 from tests.observability.test_telemetry import exercise
 

@@ -11,7 +11,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as openmetrics
 from prometheus_client.openmetrics.parser import text_string_to_metric_families
 
-from lifecycle.telemetry import Telemetry
+from lifecycle.observability.telemetry import Telemetry
 from tests.observability.samples import app_flow
 
 

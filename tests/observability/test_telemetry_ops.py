@@ -1,4 +1,4 @@
-"""lifecycle.telemetry_ops: webhook middleware, leader, certificate and provider series."""
+"""lifecycle.observability.telemetry_ops: webhook middleware, leader, certificate and provider series."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import aiohttp
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from lifecycle.server import create_app
-from lifecycle.telemetry import Telemetry
-from lifecycle.telemetry_ops import webhook_middleware
+from lifecycle.observability.telemetry import Telemetry
+from lifecycle.observability.telemetry_ops import webhook_middleware
+from lifecycle.operator.server import create_app
 
 
 def value(registry: CollectorRegistry, name: str, **labels: str) -> float | None:

@@ -10,8 +10,8 @@ from typing import Any
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import CollectorRegistry
 
-from lifecycle.controllers.spanmarks import EXPORTED, unmarked_carriers
-from lifecycle.telemetry import Telemetry
+from lifecycle.observability.spanmarks import EXPORTED, unmarked_carriers
+from lifecycle.observability.telemetry import Telemetry
 from tests.observability.samples import app_flow
 from tracing.setup import Tracing
 from tracing.spans import export_child_span, export_phase_span

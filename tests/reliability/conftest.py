@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from lifecycle import model
-from lifecycle.controllers.context import OperatorSettings
+from lifecycle.core import model
+from lifecycle.flow.context import OperatorSettings
 from lifecycle.kube import KubeClient
-from lifecycle.server import ServerConfig
-from lifecycle.settings import RunSettings
+from lifecycle.operator.server import ServerConfig
+from lifecycle.operator.settings import RunSettings
 from sandbox.server import Sandbox
 from tests.reliability.scenario import Scenario
 from tests.support import sandbox as support_sandbox

@@ -1,6 +1,6 @@
 """`klt operator` as a subprocess the reliability tests can SIGKILL and restart.
 
-Role: start `python -m lifecycle.cli operator` against a sandbox's kubeconfig with fixed ports
+Role: start `python -m lifecycle.commands.cli operator` against a sandbox's kubeconfig with fixed ports
 (so the webhook URL it registers stays valid across restarts of the same replica), a Lease
 identity of our choosing, spans into a JSON-lines file and logs appended to one file per
 replica; poll its /readyz; kill it with SIGKILL or stop it with SIGTERM.
@@ -59,7 +59,7 @@ class OperatorProcess:
         self.env = {**os.environ, **env} if env is not None else None
         work_dir.mkdir(parents=True, exist_ok=True)
         self.args = [
-            sys.executable, "-m", "lifecycle.cli", "operator",
+            sys.executable, "-m", "lifecycle.commands.cli", "operator",
             "--kubeconfig", str(kubeconfig),
             "--keptn-namespace", keptn_namespace,
             "--webhook-url-host", "127.0.0.1",

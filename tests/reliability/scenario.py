@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from lifecycle import model
+from lifecycle.core import model
 from lifecycle.kube import AlreadyExists, KubeClient, KubeError, NotFound
 from tracing.setup import read_span_lines
 

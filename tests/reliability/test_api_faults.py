@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from lifecycle.app import Operator
+from lifecycle.operator.root import Operator
 from sandbox.faults import FaultSettings
 from sandbox.server import Sandbox
 from tests.reliability.conftest import operator_settings

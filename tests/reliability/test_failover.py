@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from lifecycle import model
+from lifecycle.core import model
 from lifecycle.kube import KubeClient
 from sandbox.server import Sandbox
 from tests.reliability.conftest import KEPTN_NAMESPACE, NAMESPACE, opt_in, start_sandbox

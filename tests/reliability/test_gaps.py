@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from lifecycle import model
-from lifecycle.app import Operator
+from lifecycle.core import model
 from lifecycle.kube import KubeClient, Transient
 from lifecycle.kube.events import EventRecorder
 from lifecycle.kube.leader import LeaderElector
+from lifecycle.operator.root import Operator
 from sandbox.faults import FaultSettings
 from sandbox.node.client import CONFIGMAPS, ApiClient
 from sandbox.node.informer import Informer as NodeInformer

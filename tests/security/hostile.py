@@ -17,8 +17,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from lifecycle import model
-from lifecycle.model import ResourceKind
+from lifecycle.core import model
+from lifecycle.core.model import ResourceKind
 
 Body = dict[str, Any]
 

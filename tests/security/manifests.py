@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from lifecycle import model
+from lifecycle.core import model
 
 Body = dict[str, Any]
 

@@ -26,7 +26,7 @@ def _job(task_uid: str, done: bool) -> dict[str, Any]:
 
 
 def test_job_slots_cap_running_jobs() -> None:
-    from lifecycle.controllers.jobslots import JobSlots
+    from lifecycle.flow.jobslots import JobSlots
 
     jobs = _Jobs()
     clock = FakeClock()

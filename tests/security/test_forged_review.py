@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import aiohttp
 
-from lifecycle import model
+from lifecycle.core import model
 from tests.integration.conftest import Cluster
 from tests.integration.workloads import deployment
 

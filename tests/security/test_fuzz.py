@@ -28,7 +28,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 
-from lifecycle import model
+from lifecycle.core import model
 from lifecycle.kube import KubeError
 from tests.integration.conftest import Cluster
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from lifecycle import model
+from lifecycle.core import model
 from lifecycle.kube import KubeError
 from tests.children.conftest import Env, OperatorFactory
 

@@ -16,7 +16,7 @@ import logging
 import pytest
 from prometheus_client import generate_latest
 
-from lifecycle import model
+from lifecycle.core import model
 from tests.integration.conftest import Cluster
 
 from . import manifests as m

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 
-from lifecycle import model
+from lifecycle.core import model
 from tests.children.conftest import Env, OperatorFactory, flush_events
 from tests.children.test_tasks import PY_CODE, definition, keptn_task
 from tests.evaluator.promlauncher import Prometheus, Series, push

@@ -9,7 +9,7 @@ import logging
 
 import pytest
 
-from lifecycle import model
+from lifecycle.core import model
 from tests.children.conftest import Env, OperatorFactory, flush_events
 from tests.integration.conftest import Cluster
 

@@ -24,8 +24,8 @@ from typing import Any
 from jsonschema import Draft7Validator
 from jsonschema.exceptions import ValidationError
 
-from lifecycle.bounds import MIN_RETRY_INTERVAL, RETRY_INTERVAL_PATTERN
-from lifecycle.schemas import SchemaSet, load_crds
+from lifecycle.admission.schemas import SchemaSet, load_crds
+from lifecycle.core.bounds import MIN_RETRY_INTERVAL, RETRY_INTERVAL_PATTERN
 
 __all__ = ["CrdValidator", "apply_defaults", "default_schemas", "load_crds", "validate"]
 

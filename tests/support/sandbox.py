@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lifecycle import model
+from lifecycle.core import model
 from lifecycle.kube import KubeClient
 from sandbox.node import NodeSettings, Outcome
 from sandbox.server import Sandbox

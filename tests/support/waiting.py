@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from lifecycle.core.model import ResourceKind
 from lifecycle.kube.client import Body, KubeClient
 from lifecycle.kube.errors import NotFound
-from lifecycle.model import ResourceKind
 
 __all__ = ["eventually", "eventually_async", "wait_for_object"]
 

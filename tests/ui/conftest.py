@@ -21,7 +21,7 @@ import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 REPO = Path(__file__).resolve().parents[2]
-KLT = [sys.executable, "-m", "lifecycle.cli"]
+KLT = [sys.executable, "-m", "lifecycle.commands.cli"]
 CHROMIUM = "/usr/bin/chromium"
 # As the machine's notes advise: no background networking on a closed network.
 CHROMIUM_ARGS = [

@@ -16,7 +16,7 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from lifecycle import trace
+from lifecycle.commands import trace
 from lifecycle.kube import KubeClient
 from tests.ui.conftest import Demo, kubectl, kubectl_json
 

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from lifecycle.timeline import Bar, Timeline
+from lifecycle.commands.timeline import Bar, Timeline
 from lifecycle.ui import views
 
 NOW = datetime(2026, 1, 1, 12, 0, 10, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""deploy/argocd/health.lua run by Debian's lua5.4 on statuses lifecycle.conditions writes."""
+"""deploy/argocd/health.lua run by Debian's lua5.4 on statuses lifecycle.core.conditions writes."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from lifecycle.conditions import with_conditions
+from lifecycle.core.conditions import with_conditions
 
 HEALTH = Path(__file__).resolve().parents[2] / "deploy" / "argocd" / "health.lua"
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from lifecycle.cli_errors import CliError, explain, kubeconfig_path
+from lifecycle.commands.errors import CliError, explain, kubeconfig_path
 from lifecycle.kube.errors import Forbidden, Transient, Unauthorized
 
 

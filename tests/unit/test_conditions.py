@@ -1,4 +1,4 @@
-"""lifecycle.conditions: the standard shape, kstatus polarity, and stable lastTransitionTime."""
+"""lifecycle.core.conditions: the standard shape, kstatus polarity, and stable lastTransitionTime."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from lifecycle.conditions import TYPES, outcome, with_conditions
+from lifecycle.core.conditions import TYPES, outcome, with_conditions
 
 T0 = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
 Body = dict[str, Any]

@@ -1,4 +1,4 @@
-"""The operator's CRD conversion (lifecycle.conversion): KLT's renames, the target version's
+"""The operator's CRD conversion (lifecycle.admission.conversion): KLT's renames, the target version's
 pruning, round-trip safety through the klt.dev/conversion-lost annotation, ConversionReview."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from lifecycle.conversion import LOST_ANNOTATION, convert, review_response
-from lifecycle.schemas import SchemaSet, load_crds
+from lifecycle.admission.conversion import LOST_ANNOTATION, convert, review_response
+from lifecycle.admission.schemas import SchemaSet, load_crds
 from tests.support.crdschema import CrdValidator
 
 SCHEMAS = SchemaSet.from_crds(load_crds())

@@ -1,4 +1,4 @@
-"""The CRDs in deploy/crds, the kind table in lifecycle.model and the manifests in examples/.
+"""The CRDs in deploy/crds, the kind table in lifecycle.core.model and the manifests in examples/.
 
 Checks that every CRD is a structural apiextensions.k8s.io/v1 CustomResourceDefinition a real
 API server would accept, that printer columns point at fields that exist (KLT's KeptnTask
@@ -18,7 +18,8 @@ import yaml
 from jsonschema import Draft7Validator
 
 from evaluator.objectives import parse_evaluation_target, parse_target
-from lifecycle import model, schemas
+from lifecycle.admission import schemas
+from lifecycle.core import bodies, model
 from tests.support import crdschema
 
 REPO = Path(__file__).resolve().parents[2]
@@ -930,38 +931,38 @@ def test_kind_table() -> None:
         model.kind_named("Nothing")
 
 
-# --- the TypedDicts of lifecycle.model mirror the schemas ------------------------------------------
+# --- the TypedDicts of lifecycle.core.bodies mirror the schemas ---------------------------------
 
 TYPED_VIEWS: list[tuple[Any, str, str]] = [
-    (model.KeptnAppSpec, "KeptnApp", ".spec"),
-    (model.KeptnAppStatus, "KeptnApp", ".status"),
-    (model.KeptnAppContextSpec, "KeptnAppContext", ".spec"),
-    (model.KeptnAppVersionSpec, "KeptnAppVersion", ".spec"),
-    (model.KeptnAppVersionStatus, "KeptnAppVersion", ".status"),
-    (model.ItemStatus, "KeptnAppVersion", ".status.preDeploymentTaskStatus[]"),
-    (model.KeptnWorkloadSpec, "KeptnWorkload", ".spec"),
-    (model.KeptnWorkloadVersionSpec, "KeptnWorkloadVersion", ".spec"),
-    (model.KeptnWorkloadVersionStatus, "KeptnWorkloadVersion", ".status"),
-    (model.KeptnTaskDefinitionSpec, "KeptnTaskDefinition", ".spec"),
-    (model.RuntimeSpec, "KeptnTaskDefinition", ".spec.python"),
-    (model.KeptnTaskSpec, "KeptnTask", ".spec"),
-    (model.TaskContext, "KeptnTask", ".spec.context"),
-    (model.KeptnTaskStatus, "KeptnTask", ".status"),
-    (model.KeptnEvaluationDefinitionSpec, "KeptnEvaluationDefinition", ".spec"),
-    (model.KeptnEvaluationSpec, "KeptnEvaluation", ".spec"),
-    (model.KeptnEvaluationStatus, "KeptnEvaluation", ".status"),
-    (model.EvaluationStatusItem, "KeptnEvaluation", ".status.evaluationStatus.*"),
-    (model.KeptnConfigSpec, "KeptnConfig", ".spec"),
-    (model.KeptnMetricsProviderSpec, "KeptnMetricsProvider", ".spec"),
-    (model.KeptnMetricSpec, "KeptnMetric", ".spec"),
-    (model.KeptnMetricStatus, "KeptnMetric", ".status"),
-    (model.AnalysisValueTemplateSpec, "AnalysisValueTemplate", ".spec"),
-    (model.AnalysisDefinitionSpec, "AnalysisDefinition", ".spec"),
-    (model.AnalysisObjective, "AnalysisDefinition", ".spec.objectives[]"),
-    (model.Operator, "AnalysisDefinition", ".spec.objectives[].target.failure"),
-    (model.RelativeCriterion, "AnalysisDefinition", ".spec.objectives[].target.failure.relative"),
-    (model.AnalysisSpec, "Analysis", ".spec"),
-    (model.AnalysisStatus, "Analysis", ".status"),
+    (bodies.KeptnAppSpec, "KeptnApp", ".spec"),
+    (bodies.KeptnAppStatus, "KeptnApp", ".status"),
+    (bodies.KeptnAppContextSpec, "KeptnAppContext", ".spec"),
+    (bodies.KeptnAppVersionSpec, "KeptnAppVersion", ".spec"),
+    (bodies.KeptnAppVersionStatus, "KeptnAppVersion", ".status"),
+    (bodies.ItemStatus, "KeptnAppVersion", ".status.preDeploymentTaskStatus[]"),
+    (bodies.KeptnWorkloadSpec, "KeptnWorkload", ".spec"),
+    (bodies.KeptnWorkloadVersionSpec, "KeptnWorkloadVersion", ".spec"),
+    (bodies.KeptnWorkloadVersionStatus, "KeptnWorkloadVersion", ".status"),
+    (bodies.KeptnTaskDefinitionSpec, "KeptnTaskDefinition", ".spec"),
+    (bodies.RuntimeSpec, "KeptnTaskDefinition", ".spec.python"),
+    (bodies.KeptnTaskSpec, "KeptnTask", ".spec"),
+    (bodies.TaskContext, "KeptnTask", ".spec.context"),
+    (bodies.KeptnTaskStatus, "KeptnTask", ".status"),
+    (bodies.KeptnEvaluationDefinitionSpec, "KeptnEvaluationDefinition", ".spec"),
+    (bodies.KeptnEvaluationSpec, "KeptnEvaluation", ".spec"),
+    (bodies.KeptnEvaluationStatus, "KeptnEvaluation", ".status"),
+    (bodies.EvaluationStatusItem, "KeptnEvaluation", ".status.evaluationStatus.*"),
+    (bodies.KeptnConfigSpec, "KeptnConfig", ".spec"),
+    (bodies.KeptnMetricsProviderSpec, "KeptnMetricsProvider", ".spec"),
+    (bodies.KeptnMetricSpec, "KeptnMetric", ".spec"),
+    (bodies.KeptnMetricStatus, "KeptnMetric", ".status"),
+    (bodies.AnalysisValueTemplateSpec, "AnalysisValueTemplate", ".spec"),
+    (bodies.AnalysisDefinitionSpec, "AnalysisDefinition", ".spec"),
+    (bodies.AnalysisObjective, "AnalysisDefinition", ".spec.objectives[]"),
+    (bodies.Operator, "AnalysisDefinition", ".spec.objectives[].target.failure"),
+    (bodies.RelativeCriterion, "AnalysisDefinition", ".spec.objectives[].target.failure.relative"),
+    (bodies.AnalysisSpec, "Analysis", ".spec"),
+    (bodies.AnalysisStatus, "Analysis", ".status"),
 ]
 
 

@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
-from lifecycle.controllers.argo import rollout_health
-from lifecycle.controllers.contextintake import wanted_patch
-from lifecycle.controllers.windows import window_end
-from lifecycle.runtimes import task_metadata
+from lifecycle.core.runtimes import task_metadata
+from lifecycle.core.windows import window_end
+from lifecycle.flow.argo import rollout_health
+from lifecycle.flow.contextintake import wanted_patch
 
 Body = dict[str, Any]
 NOW = datetime(2026, 12, 7, 8, 0, 0, 500000, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""KLT's unlabelled per-KeptnMetric gauges (lifecycle.kltgauges) in the Prometheus exposition."""
+"""KLT's unlabelled per-KeptnMetric gauges (lifecycle.observability.kltgauges) in the Prometheus exposition."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
 
-from lifecycle.kltgauges import KeptnMetricGauges, gauge_name
+from lifecycle.observability.kltgauges import KeptnMetricGauges, gauge_name
 
 
 class Cache:

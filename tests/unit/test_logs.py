@@ -10,8 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from lifecycle import logs
 from lifecycle.kube.controller import Controller, ObjectKey
+from lifecycle.observability import logs
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 SPAN = "00f067aa0ba902b7"

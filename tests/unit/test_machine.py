@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from lifecycle.actions import (
+from lifecycle.core.actions import (
     CreateEvaluation,
     CreateTask,
     EmitEvent,
@@ -15,7 +15,7 @@ from lifecycle.actions import (
     Finished,
     PhaseEnded,
 )
-from lifecycle.machine import (
+from lifecycle.core.machine import (
     EMPTY,
     AppVersionSnapshot,
     MachineConfig,
@@ -26,8 +26,14 @@ from lifecycle.machine import (
     deprecate,
     gate_open,
 )
-from lifecycle.naming import child_name, format_time, parse_traceparent, span_id_for, trace_id_for
-from lifecycle.phases import State
+from lifecycle.core.naming import (
+    child_name,
+    format_time,
+    parse_traceparent,
+    span_id_for,
+    trace_id_for,
+)
+from lifecycle.core.phases import State
 from tests.unit.test_machine_world import (
     T0,
     World,

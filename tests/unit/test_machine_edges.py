@@ -7,16 +7,23 @@ from typing import Any
 
 import pytest
 
-from lifecycle.actions import CreateTask, Creation, EmitEvent, EventType, PhaseEnded, creation_event
-from lifecycle.machine import (
+from lifecycle.core.actions import (
+    CreateTask,
+    Creation,
+    EmitEvent,
+    EventType,
+    PhaseEnded,
+    creation_event,
+)
+from lifecycle.core.machine import (
     AppVersionSnapshot,
     MachineConfig,
     apply_merge_patch,
     decide,
     deprecate,
 )
-from lifecycle.machine_draft import StatusDraft, read_time
-from lifecycle.naming import child_name
+from lifecycle.core.machine_draft import StatusDraft, read_time
+from lifecycle.core.naming import child_name
 from tests.unit.test_machine_world import T0, World, app_version
 
 

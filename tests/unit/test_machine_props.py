@@ -13,8 +13,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lifecycle.machine import EMPTY, MachineConfig, Rollout, decide, gate_open
-from lifecycle.phases import APP_PHASES, WORKLOAD_PHASES, State
+from lifecycle.core.machine import EMPTY, MachineConfig, Rollout, decide, gate_open
+from lifecycle.core.phases import APP_PHASES, WORKLOAD_PHASES, State
 from tests.unit.test_machine_world import T0, World, app_version, passed_app, workload_version
 
 NAMES = ["a", "b"]

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from lifecycle.actions import CreateEvaluation, CreateTask, EmitEvent
-from lifecycle.machine import (
+from lifecycle.core.actions import CreateEvaluation, CreateTask, EmitEvent
+from lifecycle.core.machine import (
     AppVersionSnapshot,
     Decision,
     MachineConfig,

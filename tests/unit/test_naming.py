@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lifecycle import naming
-from lifecycle.naming import (
+from lifecycle.core import naming
+from lifecycle.core.naming import (
     app_version_name,
     child_name,
     create_resource_name,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lifecycle.phases import (
+from lifecycle.core.phases import (
     APP_PHASES,
     LONG_NAMES,
     WORKLOAD_PHASES,

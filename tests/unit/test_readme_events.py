@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from lifecycle.phases import Phase
+from lifecycle.core.phases import Phase
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = "\n".join(p.read_text() for p in sorted((ROOT / "lifecycle").rglob("*.py")))

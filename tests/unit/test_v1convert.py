@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from evaluator.objectives import parse_target
-from lifecycle.cli import main
-from lifecycle.v1convert import ConvertError, convert_sli, convert_slo
+from lifecycle.commands.cli import main
+from lifecycle.commands.v1convert import ConvertError, convert_sli, convert_slo
 from tests.support import crdschema as schemas
 
 # keptn/spec service_level_objective.md: the SLI example referencing the SLO's filter

@@ -1,7 +1,7 @@
 """Every name and label value the operator derives passes the strict sandbox's checks (issue 10).
 
 The oracle is the sandbox's own validation (sandbox/objectmeta.py, the rules of a real API server),
-not the regular expressions of lifecycle/naming.py.
+not the regular expressions of lifecycle/core/naming.py.
 """
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lifecycle import naming
-from lifecycle.controllers.flow import _labels
+from lifecycle.core import naming
+from lifecycle.core.runtimes import function_config_map_name, job_name
+from lifecycle.flow.objects import child_labels
 from lifecycle.kube.events import event_name
-from lifecycle.runtimes import function_config_map_name, job_name
 from sandbox.objectmeta import _subdomain, label_value
 
 TEXT = st.text(
@@ -39,7 +39,7 @@ def test_label_value_cut_at_63_never_ends_in_a_separator() -> None:
     value = "a" * 62 + "-b"  # the old [:63] cut left "aaa...a-"
     assert label_value(value[:63])  # what the sandbox (and a real server) refused
     assert naming.label_value(value) == "a" * 62
-    labels = _labels({"spec": {"appName": value, "workloadName": "w", "version": "1.0+x"}})
+    labels = child_labels({"spec": {"appName": value, "workloadName": "w", "version": "1.0+x"}})
     assert all(not label_value(v) for v in labels.values()), labels
 
 

@@ -1,4 +1,4 @@
-"""The webhook certificate shared through the Secret keptn-certs (lifecycle/certsecret.py).
+"""The webhook certificate shared through the Secret keptn-certs (lifecycle/operator/certsecret.py).
 
 Against the sandbox over real HTTP: replicas racing to create it end up with one certificate;
 a rotation keeps the previous CA trusted and is picked up by the other replica; key files are
@@ -20,12 +20,12 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from lifecycle import model
-from lifecycle.app import Operator
-from lifecycle.certs import dns_names, generate_pems, write_serving
-from lifecycle.certsecret import SECRET_NAME, CertKeeper, FileCerts
-from lifecycle.controllers.admission import MUTATING, VALIDATING, webhook_configurations
+from lifecycle.admission.registration import MUTATING, VALIDATING, webhook_configurations
+from lifecycle.core import model
 from lifecycle.kube import KubeClient
+from lifecycle.operator.certs import dns_names, generate_pems, write_serving
+from lifecycle.operator.certsecret import SECRET_NAME, CertKeeper, FileCerts
+from lifecycle.operator.root import Operator
 from sandbox.server import Sandbox
 from tests.integration.conftest import operator_settings
 

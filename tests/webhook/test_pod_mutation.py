@@ -8,8 +8,7 @@ import pytest
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from lifecycle.webhook import PodMutator
-from lifecycle.webhook_pod import (
+from lifecycle.admission.pod import (
     GATE_NAME,
     VersionError,
     calculate_version,
@@ -18,6 +17,7 @@ from lifecycle.webhook_pod import (
     parse_metadata,
     plan_pod,
 )
+from lifecycle.admission.webhook import PodMutator
 from tests.webhook.conftest import MemoryStore, apply_patch, decode_patch
 
 NS = "demo"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from lifecycle.runtimes import (
+from lifecycle.core.runtimes import (
     DEFAULT_DENO_IMAGE,
     DEFAULT_PYTHON_IMAGE,
     RuntimeImages,

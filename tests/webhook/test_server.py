@@ -21,9 +21,9 @@ from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
-from lifecycle.certs import CertificateBundle, dns_names, ensure_certificates
-from lifecycle.server import OperatorServer, ServerConfig, server_ssl_context
-from lifecycle.webhook import PodMutator
+from lifecycle.admission.webhook import PodMutator
+from lifecycle.operator.certs import CertificateBundle, dns_names, ensure_certificates
+from lifecycle.operator.server import OperatorServer, ServerConfig, server_ssl_context
 from tests.webhook.conftest import MemoryStore, apply_patch, decode_patch
 
 NOW = dt.datetime.now(dt.UTC)  # the TLS client checks validity against the real clock

@@ -6,14 +6,14 @@ from typing import Any
 
 import pytest
 
-from lifecycle.webhook import validate_review
-from lifecycle.webhook_validators import (
+from lifecycle.admission.validators import (
     VALIDATORS,
     validate_analysis,
     validate_analysis_definition,
     validate_keptn_metric,
     validate_task_definition,
 )
+from lifecycle.admission.webhook import validate_review
 
 
 def body(spec: dict[str, Any], name: str = "x") -> dict[str, Any]:

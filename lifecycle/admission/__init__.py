@@ -1,0 +1,1 @@
+"""Admission: the pod mutator, the validating and conversion webhooks, their registration."""

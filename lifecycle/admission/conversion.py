@@ -1,0 +1,215 @@
+"""The CRD conversion webhook: `POST /convert` with a ConversionReview (apiextensions.k8s.io/v1).
+
+KLT converts two kinds with a webhook (the others use strategy None): KeptnApp and
+KeptnAppVersion (hub and storage `v1`; served v1alpha1..v1alpha3, v1beta1).
+
+A conversion goes through the hub: the fields KLT renamed are renamed (v1alpha1/v1alpha2 status
+items `taskDefinitionName`/`taskName`, `evaluationDefinitionName`/`evaluationName` are
+`definitionName`/`name` from v1alpha3 on), then the object is pruned with the target version's schema (the CRDs in
+deploy/crds, as the API server would prune it). Unlike KLT, which drops what the target version
+lacks (a v1alpha3 KeptnApp's `preDeploymentTasks` are gone once stored at v1), the pruned fields
+are kept as JSON in the annotation `klt.dev/conversion-lost` and merged back by the next
+conversion: a round trip loses nothing. Only metadata.annotations is changed, as the API server
+requires of conversion webhooks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import functools
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from lifecycle.admission.schemas import SchemaSet, load_crds
+
+__all__ = [
+    "CONVERT_PATH",
+    "CRD_NAMES",
+    "LOST_ANNOTATION",
+    "WEBHOOK_KINDS",
+    "conversion_routes",
+    "convert",
+]
+
+CONVERT_PATH = "/convert"
+LOST_ANNOTATION = "klt.dev/conversion-lost"
+WEBHOOK_KINDS: dict[tuple[str, str], str] = {
+    ("lifecycle.keptn.sh", "KeptnApp"): "v1",
+    ("lifecycle.keptn.sh", "KeptnAppVersion"): "v1",
+}
+"""(group, kind) -> hub version, for the kinds converted by this webhook."""
+
+_OLD_ITEMS = ("v1alpha1", "v1alpha2")
+_ITEM_LISTS = {
+    "preDeploymentTaskStatus": "task",
+    "postDeploymentTaskStatus": "task",
+    "preDeploymentEvaluationTaskStatus": "evaluation",
+    "postDeploymentEvaluationTaskStatus": "evaluation",
+}
+_ROOT_KEEP = ("apiVersion", "kind", "metadata")
+
+Obj = dict[str, Any]
+
+
+def _items(obj: Obj, to_hub: bool) -> None:
+    """v1alpha1/v1alpha2 TaskStatus/EvaluationStatus <-> ItemStatus (definitionName, name)."""
+    status = obj.get("status")
+    if not isinstance(status, dict):
+        return
+    for name, prefix in _ITEM_LISTS.items():
+        for item in status.get(name) or ():
+            if not isinstance(item, dict):
+                continue
+            pairs = (
+                (f"{prefix}DefinitionName", "definitionName"),
+                (f"{prefix}Name", "name"),
+            )
+            for old, new in pairs:
+                src, dst = (old, new) if to_hub else (new, old)
+                if src in item:
+                    item[dst] = item.pop(src)
+
+
+def _renames(kind: str, version: str) -> list[Callable[[Obj, bool], None]]:
+    out: list[Callable[[Obj, bool], None]] = []
+    if kind == "KeptnAppVersion" and version in _OLD_ITEMS:
+        out.append(_items)
+    return out
+
+
+def prune(value: Any, schema: Mapping[str, Any], root: bool = False) -> tuple[Any, Any]:
+    """(kept, lost): `value` split by what `schema` declares (lost is None when nothing is)."""
+    if isinstance(value, dict) and schema.get("type", "object") == "object":
+        props = schema.get("properties") or {}
+        extra = schema.get("additionalProperties")
+        if not props and not isinstance(extra, dict):
+            return value, None  # free-form object (or preserve-unknown-fields): keep all
+        kept: Obj = {}
+        lost: Obj = {}
+        for key, sub in value.items():
+            sub_schema = props.get(key) if key in props else extra
+            if root and key in _ROOT_KEEP:
+                kept[key] = sub
+            elif isinstance(sub_schema, Mapping):
+                kept[key], part = prune(sub, sub_schema)
+                if part is not None:
+                    lost[key] = part
+            elif sub_schema is True or schema.get("x-kubernetes-preserve-unknown-fields"):
+                kept[key] = sub
+            else:
+                lost[key] = sub
+        return kept, (lost or None)
+    if isinstance(value, list) and isinstance(schema.get("items"), Mapping):
+        pairs = [prune(item, schema["items"]) for item in value]
+        losts = [p[1] for p in pairs]
+        return [p[0] for p in pairs], (losts if any(x is not None for x in losts) else None)
+    return value, None
+
+
+def _merge(obj: Any, lost: Any) -> Any:
+    """`obj` with the fields of `lost` put back where `obj` lacks them."""
+    if isinstance(obj, dict) and isinstance(lost, dict):
+        for key, value in lost.items():
+            obj[key] = _merge(obj[key], value) if key in obj else value
+        return obj
+    if isinstance(obj, list) and isinstance(lost, list):
+        return [_merge(o, lost[i]) if i < len(lost) else o for i, o in enumerate(obj)]
+    return obj
+
+
+def convert(obj: Mapping[str, Any], desired: str, schemas: SchemaSet) -> Obj:
+    """`obj` converted to apiVersion `desired` (same group); ValueError names what is wrong."""
+    out: Obj = copy.deepcopy(dict(obj))
+    group, _, version = str(out.get("apiVersion", "")).rpartition("/")
+    kind = str(out.get("kind", ""))
+    want_group, _, want = desired.rpartition("/")
+    if want_group != group:
+        raise ValueError(f"cannot convert {group} {kind} to {desired}: another group")
+    if (group, kind) not in WEBHOOK_KINDS:
+        raise ValueError(f"kind {kind} of {group} is not converted by this webhook")
+    schema = schemas.schema(desired, kind)
+    if schema is None:
+        raise ValueError(f"{desired} {kind} is not a served version")
+    if version == want:
+        return out
+    annotations = (out.get("metadata") or {}).get("annotations") or {}
+    stored = annotations.pop(LOST_ANNOTATION, None)
+    if stored:
+        try:
+            out = _merge(out, json.loads(stored))
+        except ValueError:
+            raise ValueError(f"metadata.annotations[{LOST_ANNOTATION}] is not JSON") from None
+    for rename in _renames(kind, version):
+        rename(out, True)
+    for rename in _renames(kind, want):
+        rename(out, False)
+    out["apiVersion"] = desired
+    kept, lost = prune(out, schema, root=True)
+    meta = kept.setdefault("metadata", {})
+    if lost is not None:
+        meta.setdefault("annotations", {})[LOST_ANNOTATION] = json.dumps(
+            lost, separators=(",", ":"), sort_keys=True
+        )
+    elif "annotations" in meta and not meta["annotations"]:
+        del meta["annotations"]
+    result: Obj = kept
+    return result
+
+
+def review_response(review: Mapping[str, Any], schemas: SchemaSet) -> Obj:
+    """The ConversionReview answer: every object converted, or a Failure naming the reason."""
+    request = review.get("request")
+    if not isinstance(request, Mapping):
+        raise ValueError("ConversionReview has no request")
+    uid = request.get("uid", "")
+    desired = str(request.get("desiredAPIVersion", ""))
+    response: Obj = {"uid": uid}
+    try:
+        response["convertedObjects"] = [
+            convert(o, desired, schemas) for o in request.get("objects") or ()
+        ]
+        response["result"] = {"status": "Success"}
+    except ValueError as exc:
+        response["convertedObjects"] = []
+        response["result"] = {"status": "Failure", "message": str(exc)}
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "ConversionReview",
+        "response": response,
+    }
+
+
+@functools.cache
+def webhook_schemas() -> SchemaSet:
+    """The schemas of the webhook-converted CRDs, read once, on the first review."""
+    for directory in (None, IMAGE_CRD_DIR):  # the repository's deploy/crds, else the image's
+        crds = [c for c in load_crds(directory) if c["metadata"]["name"] in CRD_NAMES]
+        if crds:
+            return SchemaSet.from_crds(crds)
+    raise FileNotFoundError(f"no CRD files for {', '.join(CRD_NAMES)}")
+
+
+IMAGE_CRD_DIR = Path("/usr/local/share/klt/crds")
+"""Where the Dockerfile copies deploy/crds."""
+CRD_NAMES = ("keptnapps.lifecycle.keptn.sh", "keptnappversions.lifecycle.keptn.sh")
+"""The CRDs of WEBHOOK_KINDS."""
+
+
+def conversion_routes(schemas: SchemaSet | None = None) -> list[web.RouteDef]:
+    """`POST /convert` for the operator's webhook server (schemas: default deploy/crds')."""
+
+    async def handle(request: web.Request) -> web.Response:
+        known = schemas if schemas is not None else await asyncio.to_thread(webhook_schemas)
+        try:
+            review = await request.json()
+            answer = review_response(review, known)
+        except ValueError as exc:
+            raise web.HTTPBadRequest(text=str(exc)) from exc
+        return web.json_response(answer)
+
+    return [web.post(CONVERT_PATH, handle)]

@@ -1,0 +1,63 @@
+"""Load the Keptn CRDs from deploy/crds and index their schemas by (apiVersion, kind).
+
+Role: the one place that reads the CRD YAML files. ``load_crds()`` returns them as dicts;
+``SchemaSet`` indexes each served version's ``openAPIV3Schema`` (the conversion webhook reads
+the v1 schema to move fields). Validating and defaulting bodies against the schemas is a test
+tool (``tests/support/crdschema.py``): the API server does it for the operator.
+
+Must not: talk to an API server or import kubernetes_asyncio.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = ["CRD_DIR", "SchemaSet", "load_crds"]
+
+CRD_DIR = Path(__file__).resolve().parents[2] / "deploy" / "crds"
+
+Schema = Mapping[str, Any]
+# libyaml's safe loader when PyYAML has it: deploy/crds is large (every served version)
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def load_crds(path: Path | str | None = None) -> list[dict[str, Any]]:
+    """Every CustomResourceDefinition in the YAML files of ``path`` (default: deploy/crds), by file name."""
+    directory = Path(path) if path is not None else CRD_DIR
+    crds: list[dict[str, Any]] = []
+    for file in sorted(directory.glob("*.yaml")):
+        with file.open(encoding="utf-8") as stream:
+            for doc in yaml.load_all(stream, Loader=_LOADER):
+                # Skips the kustomization.yaml that lists the files.
+                if isinstance(doc, dict) and doc.get("kind") == "CustomResourceDefinition":
+                    crds.append(doc)
+    return crds
+
+
+@dataclass(frozen=True, slots=True)
+class SchemaSet:
+    """The openAPIV3Schema of every served (apiVersion, kind) of a set of CRDs."""
+
+    schemas: Mapping[tuple[str, str], Schema]
+
+    @classmethod
+    def from_crds(cls, crds: Iterable[Mapping[str, Any]]) -> SchemaSet:
+        """Index the schemas of the given CRD bodies."""
+        schemas: dict[tuple[str, str], Schema] = {}
+        for crd in crds:
+            spec = crd["spec"]
+            for version in spec["versions"]:
+                if not version.get("served", True):
+                    continue
+                key = (f"{spec['group']}/{version['name']}", spec["names"]["kind"])
+                schemas[key] = version["schema"]["openAPIV3Schema"]
+        return cls(schemas=schemas)
+
+    def schema(self, api_version: str, kind: str) -> Schema | None:
+        """The schema for a body's ``apiVersion`` and ``kind``, or None if no CRD serves it."""
+        return self.schemas.get((api_version, kind))

@@ -1,0 +1,1 @@
+"""The `klt` command line and its subcommands (status, trace, convert, timeline)."""

@@ -1,0 +1,214 @@
+"""`klt trace <appversion>`: the Gantt timeline of one app version, read from the cluster.
+
+Role: fetch a KeptnAppVersion and the KeptnWorkloadVersions of its AppDeploy phase through
+lifecycle.kube, build the timeline with lifecycle.commands.timeline.from_status and print it. The name may
+be the full KeptnAppVersion name, or an app name (or name prefix) for its newest version.
+`--spans FILE` draws from a JSON-lines trace file (the operator's `--trace-file`) instead, which
+needs no cluster. `load_timeline(client, name, namespace)` is the reusable part (`klt demo`).
+Like kubectl: `-n`/`-A`, `-o wide` (failure reasons uncut), `-o json|yaml` (the timeline's
+bars as data), `--watch` (the chart again each time it changes, until Ctrl-C).
+
+Invariants: read-only (get/list only); exits 1 with a kubectl-style message (lifecycle.commands.errors)
+when the app version is not found, 0 otherwise. Starts fast: the Kubernetes client is imported
+only when the cluster is read. Must not: start anything or write to the cluster.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lifecycle.commands import gantt, timeline
+from lifecycle.commands.errors import CliError, kubeconfig_path
+from lifecycle.commands.output import add_listing_arguments, namespace_of, terminal_width
+from lifecycle.core import model, naming
+
+if TYPE_CHECKING:
+    from lifecycle.kube import KubeClient
+
+__all__ = [
+    "AppVersionNotFound",
+    "add_arguments",
+    "find_app_version",
+    "load_timeline",
+    "run",
+    "workload_versions_of",
+]
+
+Body = dict[str, Any]
+
+
+WATCH_INTERVAL = 1.0
+"""Seconds between two reads with --watch."""
+
+
+class AppVersionNotFound(CliError, LookupError):
+    """No KeptnAppVersion matches the name (in the namespace, or in any if none given)."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(
+            what, "list the app versions with `klt status` (or `-A` for every namespace)"
+        )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare the `klt trace` flags."""
+    parser.add_argument(
+        "appversion",
+        help="KeptnAppVersion name, or an app name / name prefix for its newest version",
+    )
+    add_listing_arguments(parser, watch_help="draw the chart again each time it changes")
+    parser.add_argument(
+        "--spans",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="draw from this JSON-lines trace file instead of the cluster",
+    )
+    parser.add_argument(
+        "--all-phases",
+        action="store_true",
+        help="also show task/evaluation phases that had nothing to run",
+    )
+
+
+def _created(body: Body) -> str:
+    return str((body.get("metadata") or {}).get("creationTimestamp") or "")
+
+
+async def find_app_version(client: KubeClient, name: str, namespace: str | None) -> Body:
+    """The KeptnAppVersion called `name`, else the newest one of app `name` (or name prefix)."""
+    from lifecycle.kube import NotFound
+
+    if namespace:
+        try:
+            return await client.get(model.KEPTN_APP_VERSION, name, namespace)
+        except NotFound:
+            pass
+    items, _ = await client.list(model.KEPTN_APP_VERSION, namespace)
+    exact = [i for i in items if i.get("metadata", {}).get("name") == name]
+    if exact:
+        return exact[0]
+    matches = [
+        i
+        for i in items
+        if (i.get("spec") or {}).get("appName") == name
+        or str(i.get("metadata", {}).get("name", "")).startswith(name)
+    ]
+    if not matches:
+        where = f"namespace {namespace}" if namespace else "any namespace"
+        raise AppVersionNotFound(f"no KeptnAppVersion {name!r} in {where}")
+    return max(matches, key=lambda i: (_created(i), str(i["metadata"]["name"])))
+
+
+async def workload_versions_of(client: KubeClient, app_version: Body) -> list[Body]:
+    """The KeptnWorkloadVersions the app version's AppDeploy phase waits for (those that exist)."""
+    meta = app_version.get("metadata") or {}
+    spec = app_version.get("spec") or {}
+    app = str(spec.get("appName") or "")
+    wanted = {
+        naming.workload_version_name(
+            naming.workload_name(app, str(w.get("name", ""))), str(w.get("version", ""))
+        )
+        for w in spec.get("workloads") or ()
+    }
+    items, _ = await client.list(model.KEPTN_WORKLOAD_VERSION, str(meta.get("namespace") or ""))
+    return [i for i in items if i.get("metadata", {}).get("name") in wanted]
+
+
+async def load_timeline(
+    client: KubeClient, name: str, namespace: str | None, *, compact: bool = True
+) -> timeline.Timeline:
+    """Read an app version and its workload versions and build its timeline (running bars end now)."""
+    app_version = await find_app_version(client, name, namespace)
+    workloads = await workload_versions_of(client, app_version)
+    now_ns = int(datetime.now(UTC).timestamp() * 1e9)
+    return timeline.from_status(app_version, workloads, now_ns=now_ns, compact=compact)
+
+
+def _from_file(path: Path, name: str, compact: bool) -> list[timeline.Timeline]:
+    from tracing.setup import read_span_lines
+
+    if not path.is_file():
+        raise CliError(f"the trace file {path} does not exist", "check the path given to --spans")
+    found = [
+        t
+        for t in timeline.from_spans(read_span_lines(path), compact=compact)
+        if t.title == name or t.title.startswith(name)
+    ]
+    if not found:
+        raise AppVersionNotFound(f"no root span {name!r} in {path}")
+    return found
+
+
+def as_data(tl: timeline.Timeline) -> dict[str, Any]:
+    """The timeline as plain data (-o json|yaml): times in unix nanoseconds."""
+    return dataclasses.asdict(tl)
+
+
+class _Printer:
+    """Prints timelines in the chosen output format."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        from rich.console import Console
+
+        self.output = args.output
+        self.width = terminal_width(args.width)
+        self.console = Console(width=self.width, highlight=False)
+
+    def show(self, timelines: Sequence[timeline.Timeline]) -> None:
+        if self.output == "json":
+            for tl in timelines:
+                print(json.dumps(as_data(tl), indent=2), flush=True)
+            return
+        if self.output == "yaml":
+            import yaml
+
+            for tl in timelines:
+                print("---\n" + yaml.safe_dump(as_data(tl), sort_keys=False), end="", flush=True)
+            return
+        wide = self.output == "wide"
+        for tl in timelines:
+            self.console.print(gantt.render(tl, width=self.width, full=wide), soft_wrap=True)
+
+
+def _shape(tl: timeline.Timeline) -> tuple[Any, ...]:
+    """What --watch compares: the bars without the end of running ones (that moves with now)."""
+    return tuple((b.label, b.state, b.start_ns, b.end_ns, b.note) for b in tl.bars)
+
+
+async def _from_cluster(args: argparse.Namespace, printer: _Printer) -> None:
+    path = kubeconfig_path(args.kubeconfig)
+    from lifecycle.kube import KubeClient
+
+    client = await KubeClient.from_kubeconfig(path, request_timeout=10.0)
+    async with client:
+        namespace, compact = namespace_of(args), not args.all_phases
+        tl = await load_timeline(client, args.appversion, namespace, compact=compact)
+        printer.show([tl])
+        shown = _shape(tl)
+        while args.watch:
+            await asyncio.sleep(WATCH_INTERVAL)
+            tl = await load_timeline(client, args.appversion, namespace, compact=compact)
+            if _shape(tl) != shown:
+                printer.show([tl])
+                shown = _shape(tl)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the timeline; 1 (via lifecycle.commands.cli) when the app version or its spans are not found."""
+    printer = _Printer(args)
+    try:
+        if args.spans is not None:
+            printer.show(_from_file(args.spans, args.appversion, not args.all_phases))
+        else:
+            asyncio.run(_from_cluster(args, printer))
+    except KeyboardInterrupt:
+        pass  # the end of --watch
+    return 0

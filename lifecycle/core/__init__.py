@@ -1,0 +1,1 @@
+"""The pure core: phases, the version machine, actions, names, kinds, runtimes (no I/O)."""

@@ -1,0 +1,395 @@
+"""Typed views of the KLT bodies (spec and status of each CRD) at the Kubernetes boundary.
+
+Role: one ``TypedDict`` per spec and status of the kinds in lifecycle.core.model, and one per
+whole body the flow reads (``KeptnAppVersionBody`` ...).
+
+Invariants: keys are the exact JSON field names of the CRDs (camelCase, including KeptnConfig's
+odd ``OTelCollectorUrl``), checked against deploy/crds by tests/unit/test_crds.py. All TypedDicts
+are ``total=False``: the API server may omit anything that has no default, and readers must say
+what they do when a field is missing.
+
+Must not: do I/O, import anything beyond the standard library, or hold behaviour; data only.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypedDict
+
+KeptnState = Literal[
+    "Pending", "Progressing", "Succeeded", "Failed", "Unknown", "Deprecated", "Warning"
+]
+CheckType = Literal["pre", "post", "promotion", "pre-eval", "post-eval"]
+
+
+class ObjectMeta(TypedDict, total=False):
+    name: str
+    namespace: str
+    uid: str
+    resourceVersion: str
+    generation: int
+    creationTimestamp: str
+    deletionTimestamp: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    ownerReferences: list[dict[str, Any]]
+    finalizers: list[str]
+
+
+class ItemStatus(TypedDict, total=False):
+    definitionName: str
+    name: str
+    status: KeptnState
+    startTime: str
+    endTime: str
+
+
+class DeploymentTaskSpec(TypedDict, total=False):
+    preDeploymentTasks: list[str]
+    postDeploymentTasks: list[str]
+    preDeploymentEvaluations: list[str]
+    postDeploymentEvaluations: list[str]
+    promotionTasks: list[str]
+
+
+class _WorkloadRef(TypedDict):
+    name: str
+    version: str
+
+
+class KeptnAppSpec(TypedDict, total=False):
+    version: str
+    revision: int
+    workloads: list[_WorkloadRef]
+
+
+class Condition(TypedDict, total=False):
+    """A standard status condition (lifecycle.core.conditions writes them)."""
+
+    type: str
+    status: Literal["True", "False", "Unknown"]
+    reason: str
+    message: str
+    observedGeneration: int
+    lastTransitionTime: str
+
+
+class KeptnAppStatus(TypedDict, total=False):
+    currentVersion: str
+    conditions: list[Condition]
+
+
+class KeptnAppContextSpec(DeploymentTaskSpec, total=False):
+    metadata: dict[str, str]
+    spanLinks: list[str]
+
+
+class KeptnAppVersionSpec(KeptnAppContextSpec, KeptnAppSpec, total=False):
+    appName: str
+    previousVersion: str
+    traceId: dict[str, str]
+
+
+class _WorkloadStatus(TypedDict, total=False):
+    workload: _WorkloadRef
+    status: KeptnState
+
+
+class _PhaseStatus(TypedDict, total=False):
+    """Fields shared by KeptnAppVersion and KeptnWorkloadVersion status."""
+
+    preDeploymentStatus: KeptnState
+    preDeploymentEvaluationStatus: KeptnState
+    postDeploymentStatus: KeptnState
+    postDeploymentEvaluationStatus: KeptnState
+    status: KeptnState
+    preDeploymentTaskStatus: list[ItemStatus]
+    postDeploymentTaskStatus: list[ItemStatus]
+    preDeploymentEvaluationTaskStatus: list[ItemStatus]
+    postDeploymentEvaluationTaskStatus: list[ItemStatus]
+    currentPhase: str
+    phaseTraceIDs: dict[str, dict[str, str]]
+    startTime: str
+    endTime: str
+
+
+class KeptnAppVersionStatus(_PhaseStatus, total=False):
+    conditions: list[Condition]
+    workloadOverallStatus: KeptnState
+    workloadStatus: list[_WorkloadStatus]
+    promotionStatus: KeptnState
+    promotionTaskStatus: list[ItemStatus]
+
+
+class _ResourceReference(TypedDict):
+    uid: str
+    kind: str
+    name: str
+
+
+class KeptnWorkloadSpec(TypedDict, total=False):
+    app: str
+    version: str
+    preDeploymentTasks: list[str]
+    postDeploymentTasks: list[str]
+    preDeploymentEvaluations: list[str]
+    postDeploymentEvaluations: list[str]
+    resourceReference: _ResourceReference
+    metadata: dict[str, str]
+
+
+class KeptnWorkloadVersionSpec(KeptnWorkloadSpec, total=False):
+    workloadName: str
+    previousVersion: str
+    traceId: dict[str, str]
+
+
+class KeptnWorkloadVersionStatus(_PhaseStatus, total=False):
+    conditions: list[Condition]
+    deploymentStatus: KeptnState
+    appContextMetadata: dict[str, str]
+    deploymentStartTime: str
+
+
+class RuntimeSpec(TypedDict, total=False):
+    """``spec.deno`` / ``spec.python`` of a KeptnTaskDefinition."""
+
+    inline: dict[str, str]  # {"code": ...}
+    httpRef: dict[str, str]  # {"url": ...}
+    configMapRef: dict[str, str]  # {"name": ...}
+    functionRef: dict[str, str]  # {"name": <another KeptnTaskDefinition>}
+    parameters: dict[str, dict[str, str]]  # {"map": {...}}
+    secureParameters: dict[str, str]  # {"secret": <Secret name>}
+    cmdParameters: str
+
+
+class KeptnTaskDefinitionSpec(TypedDict, total=False):
+    deno: RuntimeSpec
+    python: RuntimeSpec
+    container: dict[str, Any]  # a corev1.Container
+    retries: int
+    timeout: str
+    ttlSecondsAfterFinished: int
+    serviceAccount: dict[str, str]
+    automountServiceAccountToken: dict[str, bool]
+    imagePullSecrets: list[dict[str, str]]
+
+
+class TaskContext(TypedDict, total=False):
+    workloadName: str
+    appName: str
+    appVersion: str
+    workloadVersion: str
+    taskType: str
+    objectType: Literal["App", "Workload"]
+    metadata: dict[str, str]
+
+
+class KeptnTaskSpec(TypedDict, total=False):
+    taskDefinition: str
+    context: TaskContext
+    parameters: dict[str, dict[str, str]]
+    secureParameters: dict[str, str]
+    checkType: str
+    retries: int
+    timeout: str
+
+
+class KeptnTaskStatus(TypedDict, total=False):
+    conditions: list[Condition]
+    jobName: str
+    status: KeptnState
+    message: str
+    reason: str
+    startTime: str
+    endTime: str
+
+
+class _EvaluationObjective(TypedDict, total=False):
+    keptnMetricRef: dict[str, str]  # {"name", "namespace"?}
+    evaluationTarget: str
+
+
+class KeptnEvaluationDefinitionSpec(TypedDict, total=False):
+    objectives: list[_EvaluationObjective]
+    retries: int
+    retryInterval: str
+
+
+class KeptnEvaluationSpec(TypedDict, total=False):
+    workload: str
+    workloadVersion: str
+    appName: str
+    appVersion: str
+    evaluationDefinition: str
+    checkType: str
+    retries: int
+    retryInterval: str
+    failAction: str  # unused; accepted for compatibility with KLT v1alpha1/2
+
+
+class EvaluationStatusItem(TypedDict, total=False):
+    value: str
+    status: KeptnState
+    message: str
+    target: str
+
+
+class KeptnEvaluationStatus(TypedDict, total=False):
+    conditions: list[Condition]
+    retryCount: int
+    evaluationStatus: dict[str, EvaluationStatusItem]
+    overallStatus: KeptnState
+    message: str
+    startTime: str
+    endTime: str
+
+
+class KeptnConfigSpec(TypedDict, total=False):
+    OTelCollectorUrl: str
+    keptnAppCreationRequestTimeoutSeconds: int
+    cloudEventsEndpoint: str
+    blockDeployment: bool
+    observabilityTimeout: str
+    restApiEnabled: bool
+    definitionWaitSeconds: int  # our extension: bounded wait for a missing definition
+
+
+class KeptnMetricsProviderSpec(TypedDict, total=False):
+    type: str
+    targetServer: str
+    secretKeyRef: dict[str, Any]  # corev1.SecretKeySelector {name, key, optional}
+    insecureSkipTlsVerify: bool
+
+
+class _MetricRange(TypedDict, total=False):
+    interval: str
+    step: str
+    aggregation: str
+    storedResults: int
+
+
+class KeptnMetricSpec(TypedDict, total=False):
+    provider: dict[str, str]
+    query: str
+    fetchIntervalSeconds: int
+    range: _MetricRange
+
+
+class KeptnMetricStatus(TypedDict, total=False):
+    conditions: list[Condition]
+    value: str
+    rawValue: str  # base64 of bytes
+    lastUpdated: str
+    errMsg: str
+    intervalResults: list[dict[str, Any]]
+
+
+class AnalysisValueTemplateSpec(TypedDict, total=False):
+    provider: dict[str, str]
+    query: str
+
+
+class RelativeCriterion(TypedDict, total=False):
+    """Our extension: a Keptn v1 style criterion against a baseline of previous Analyses."""
+
+    operator: Literal["<=", "<", ">=", ">", "="]
+    percent: float
+    absolute: float
+    aggregation: Literal["avg", "p50", "p90", "p95"]
+    lookback: int
+    include: Literal["all", "pass", "pass_or_warn"]
+
+
+class Operator(TypedDict, total=False):
+    """Exactly one key is set."""
+
+    lessThan: dict[str, Any]  # {"fixedValue": Quantity}
+    lessThanOrEqual: dict[str, Any]
+    greaterThan: dict[str, Any]
+    greaterThanOrEqual: dict[str, Any]
+    equalTo: dict[str, Any]
+    inRange: dict[str, Any]  # {"lowBound", "highBound"}
+    notInRange: dict[str, Any]
+    relative: RelativeCriterion
+
+
+class _Target(TypedDict, total=False):
+    failure: Operator
+    warning: Operator
+
+
+class AnalysisObjective(TypedDict, total=False):
+    analysisValueTemplateRef: dict[str, str]
+    target: _Target
+    weight: int
+    keyObjective: bool
+    noData: Literal["fail", "warning", "pass", "ignore"]  # our extension
+    informational: bool  # our extension
+
+
+class AnalysisDefinitionSpec(TypedDict, total=False):
+    objectives: list[AnalysisObjective]
+    totalScore: dict[str, int]  # {"passPercentage", "warningPercentage"}
+
+
+class AnalysisSpec(TypedDict, total=False):
+    timeframe: dict[str, str]  # {"from", "to"} or {"recent"}
+    args: dict[str, str]
+    analysisDefinition: dict[str, str]
+
+
+# Functional form because the JSON key "pass" is a Python keyword.
+AnalysisStatus = TypedDict(
+    "AnalysisStatus",
+    {
+        "timeframe": dict[str, str],
+        "raw": str,
+        "pass": bool,
+        "warning": bool,
+        "state": Literal["Pending", "Progressing", "Completed"],
+        "message": str,
+        "storedValues": dict[str, dict[str, Any]],
+        "conditions": list[Condition],
+    },
+    total=False,
+)
+
+
+class AnalysisBody(TypedDict, total=False):
+    apiVersion: str
+    kind: str
+    metadata: ObjectMeta
+    spec: AnalysisSpec
+    status: AnalysisStatus
+
+
+class KeptnAppVersionBody(TypedDict, total=False):
+    apiVersion: str
+    kind: str
+    metadata: ObjectMeta
+    spec: KeptnAppVersionSpec
+    status: KeptnAppVersionStatus
+
+
+class KeptnWorkloadVersionBody(TypedDict, total=False):
+    apiVersion: str
+    kind: str
+    metadata: ObjectMeta
+    spec: KeptnWorkloadVersionSpec
+    status: KeptnWorkloadVersionStatus
+
+
+class KeptnTaskBody(TypedDict, total=False):
+    apiVersion: str
+    kind: str
+    metadata: ObjectMeta
+    spec: KeptnTaskSpec
+    status: KeptnTaskStatus
+
+
+class KeptnEvaluationBody(TypedDict, total=False):
+    apiVersion: str
+    kind: str
+    metadata: ObjectMeta
+    spec: KeptnEvaluationSpec
+    status: KeptnEvaluationStatus

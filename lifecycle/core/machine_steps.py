@@ -1,0 +1,335 @@
+"""What each kind of phase waits for: children (tasks, evaluations), the rollout, the workloads.
+
+Role: the per-kind step of the walk in lifecycle.core.machine. Each runner reads the object's spec
+and its related objects from a `Context`, writes the phase's item list through the
+`StatusDraft`, queues create/event actions, and returns the phase's `Outcome`.
+
+Invariants: a child is looked up by its deterministic name (naming.child_name), so a child
+requested once is found again after a restart; a child is requested in every decision until
+it is seen (creating is idempotent, its event key the same). Events for a child's state change
+carry the new state in their key: one event per transition. Deadlines are the only requeues:
+a missing definition's bounded wait and WorkloadDeploy's observability timeout.
+
+Must not: read a clock, log, or import anything but the standard library and lifecycle's pure modules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, assert_never
+
+from lifecycle.core.actions import CreateEvaluation, CreateTask, EventType
+from lifecycle.core.machine_draft import StatusDraft, read_time
+from lifecycle.core.naming import child_name, workload_name, workload_version_name
+from lifecycle.core.phases import Phase, PhaseKind, PhaseSpec, State, aggregate_state
+
+__all__ = ["Context", "Outcome", "Rollout", "run_phase"]
+
+
+@dataclass(frozen=True, slots=True)
+class Rollout:
+    """The rollout of a WorkloadVersion's ReplicaSet/StatefulSet/DaemonSet, reduced to two numbers.
+
+    Ready as KLT has it: desired (spec.replicas / desiredNumberScheduled) equals available
+    (status.availableReplicas / numberReady).
+    """
+
+    desired: int
+    available: int
+
+    @property
+    def ready(self) -> bool:
+        """True when every desired replica is available."""
+        return self.desired == self.available
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A phase's state after this decision and, when it failed, why."""
+
+    state: State
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Everything a runner may read: the object, its related objects, the settings and `now`."""
+
+    is_app: bool
+    uid: str
+    spec: Mapping[str, Any]
+    now: datetime
+    block_deployment: bool
+    observability_timeout: timedelta
+    definition_wait: timedelta
+    tasks: Mapping[str, Mapping[str, Any]]
+    evaluations: Mapping[str, Mapping[str, Any]]
+    missing_definitions: frozenset[str]
+    workload_versions: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    rollout: Rollout | None = None
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _names(value: object) -> list[str]:
+    """The definition names of a spec list, in order, without duplicates or blanks."""
+    if not isinstance(value, list):
+        return []
+    seen: dict[str, None] = {}
+    for item in value:
+        if isinstance(item, str) and item.strip():
+            seen.setdefault(item.strip(), None)
+    return list(seen)
+
+
+def _duration(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    return f"{seconds // 60}m{seconds % 60}s" if seconds >= 60 else f"{seconds}s"
+
+
+def run_phase(row: PhaseSpec, draft: StatusDraft, ctx: Context, phase_start: datetime) -> Outcome:
+    """Advance one phase as far as the snapshot allows and return its state."""
+    match row.kind:
+        case PhaseKind.TASKS | PhaseKind.EVALUATIONS:
+            return _run_children(row, draft, ctx, phase_start)
+        case PhaseKind.DEPLOY:
+            return _run_deploy(draft, ctx)
+        case PhaseKind.WORKLOADS:
+            return _run_workloads(row, draft, ctx)
+        case _:  # pragma: no cover - mypy proves the match exhaustive
+            assert_never(row.kind)
+
+
+def _task_context(row: PhaseSpec, draft: StatusDraft, ctx: Context, tp: str) -> dict[str, Any]:
+    """KeptnTask spec.context as KLT's GenerateTask fills it, plus the phase span's traceparent."""
+    metadata: dict[str, str] = {}
+    if ctx.is_app:
+        metadata.update(_string_map(ctx.spec.get("metadata")))
+    else:
+        metadata.update(_string_map(draft.get("appContextMetadata")))
+        metadata.update(_string_map(ctx.spec.get("metadata")))
+    metadata["traceparent"] = tp
+    return {
+        "workloadName": "" if ctx.is_app else _text(ctx.spec.get("workloadName")),
+        "appName": _text(ctx.spec.get("appName" if ctx.is_app else "app")),
+        "appVersion": _text(ctx.spec.get("version")) if ctx.is_app else "",
+        "workloadVersion": "" if ctx.is_app else _text(ctx.spec.get("version")),
+        "taskType": str(row.check_type),
+        "objectType": "App" if ctx.is_app else "Workload",
+        "metadata": metadata,
+    }
+
+
+def _string_map(value: object) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        return {}
+    return {str(k): str(v) for k, v in value.items()}
+
+
+def _request_child(
+    row: PhaseSpec, draft: StatusDraft, ctx: Context, name: str, definition: str, announce: bool
+) -> None:
+    """Ask for a child; its event only the first time (the action repeats until the child is seen)."""
+    assert row.check_type is not None
+    tp = draft.carrier(row.phase).get("traceparent", "")
+    if row.kind is PhaseKind.TASKS:
+        draft.act(
+            CreateTask(
+                name=name,
+                definition=definition,
+                phase=row.phase,
+                check_type=row.check_type,
+                context=_task_context(row, draft, ctx, tp),
+            )
+        )
+        reason, phase, noun = "CreateTask", Phase.CREATE_TASK, "KeptnTask"
+    else:
+        draft.act(
+            CreateEvaluation(
+                name=name,
+                definition=definition,
+                phase=row.phase,
+                check_type=row.check_type,
+                workload="" if ctx.is_app else _text(ctx.spec.get("workloadName")),
+                workload_version="" if ctx.is_app else _text(ctx.spec.get("version")),
+                app_name=_text(ctx.spec.get("appName" if ctx.is_app else "app")),
+                app_version=_text(ctx.spec.get("version")) if ctx.is_app else "",
+                traceparent=tp,
+            )
+        )
+        reason, phase, noun = "CreateEvaluation", Phase.CREATE_EVALUATION, "KeptnEvaluation"
+    if announce:
+        draft.emit(
+            reason,
+            EventType.NORMAL,
+            phase,
+            f"created {noun} {name} for definition {definition} ({row.phase})",
+            f"{reason}/{name}",
+        )
+
+
+def _run_children(
+    row: PhaseSpec, draft: StatusDraft, ctx: Context, phase_start: datetime
+) -> Outcome:
+    assert row.items_field is not None and row.spec_field is not None
+    assert row.check_type is not None
+    is_task = row.kind is PhaseKind.TASKS
+    children = ctx.tasks if is_task else ctx.evaluations
+    previous = {
+        _text(item.get("definitionName")): item
+        for item in draft.get(row.items_field) or []
+        if isinstance(item, Mapping)
+    }
+    definitions = _names(ctx.spec.get(row.spec_field))
+    items: list[dict[str, Any]] = []
+    states: list[State] = []
+    problems: list[str] = []
+    for definition in definitions:
+        name = child_name(row.check_type, definition, ctx.uid, row.phase)
+        item: dict[str, Any] = {"definitionName": definition, "name": name}
+        child = children.get(name)
+        if child is None:
+            first = definition not in previous
+            state = _await_child(row, draft, ctx, name, definition, phase_start, problems, first)
+        else:
+            child_status = child.get("status") or {}
+            state = State.parse(child_status.get("status" if is_task else "overallStatus"))
+            for key in ("startTime", "endTime"):
+                if child_status.get(key):
+                    item[key] = child_status[key]
+            before = State.parse((previous.get(definition) or {}).get("status"))
+            if definition not in previous or before != state:
+                noun = "task" if is_task else "evaluation"
+                reason = "ReconcileTask" if is_task else "ReconcileEvaluation"
+                draft.emit(
+                    reason,
+                    EventType.NORMAL,
+                    Phase.RECONCILE_TASK if is_task else Phase.RECONCILE_EVALUATION,
+                    f"{noun} {name} status changed from {before} to {state}",
+                    f"{reason}/{name}/{state}",
+                )
+            if state in (State.FAILED, State.DEPRECATED):
+                message = _text(child_status.get("message")) or _text(child_status.get("reason"))
+                problems.append(
+                    f"{name} (definition {definition}) {state}"
+                    + (f": {message}" if message else "")
+                )
+        item["status"] = str(state)
+        items.append(item)
+        states.append(state)
+    draft.set(row.items_field, items)
+    state = aggregate_state(states, len(definitions), block_deployment=ctx.block_deployment)
+    return Outcome(state, "; ".join(problems))
+
+
+def _await_child(
+    row: PhaseSpec,
+    draft: StatusDraft,
+    ctx: Context,
+    name: str,
+    definition: str,
+    phase_start: datetime,
+    problems: list[str],
+    first: bool,
+) -> State:
+    """A child not seen yet: request it, or wait a bounded time for its missing definition."""
+    if definition not in ctx.missing_definitions:
+        _request_child(row, draft, ctx, name, definition, first)
+        return State.PENDING
+    deadline = phase_start + ctx.definition_wait
+    if ctx.now >= deadline:
+        noun = "KeptnTaskDefinition" if row.kind is PhaseKind.TASKS else "KeptnEvaluationDefinition"
+        problems.append(
+            f"{noun} {definition} was not found within {_duration(ctx.definition_wait)}"
+        )
+        return State.FAILED
+    draft.wake_at(deadline)
+    return State.PENDING
+
+
+def _run_deploy(draft: StatusDraft, ctx: Context) -> Outcome:
+    """WorkloadDeploy: open the gate, wait for the rollout, fail after the observability timeout."""
+    start = read_time(draft.get("deploymentStartTime"))
+    if start is None:
+        start = ctx.now
+        draft.set_time("deploymentStartTime", start)  # the gate opens (machine.gate_open)
+    rollout = ctx.rollout
+    if rollout is not None and rollout.ready:
+        return Outcome(State.SUCCEEDED)
+    deadline = start + ctx.observability_timeout
+    reference = ctx.spec.get("resourceReference") or {}
+    target = f"{_text(reference.get('kind')) or 'workload'} {_text(reference.get('name'))}".strip()
+    if ctx.now >= deadline:
+        if rollout is None:
+            reason = f"has reached timeout ({_duration(ctx.observability_timeout)}): {target} was not found"
+        else:
+            reason = (
+                f"has reached timeout ({_duration(ctx.observability_timeout)}): "
+                f"{rollout.available} of {rollout.desired} replicas of {target} available"
+            )
+        draft.emit(
+            "WorkloadDeployReconcileErrored",
+            EventType.WARNING,
+            Phase.WORKLOAD_DEPLOY,
+            reason,
+            "WorkloadDeployReconcileErrored",
+        )
+        return Outcome(State.FAILED, reason)
+    carrier = draft.carrier(str(Phase.WORKLOAD_DEPLOY))
+    seen = f"{rollout.available}/{rollout.desired}" if rollout is not None else ""
+    if rollout is not None and carrier and carrier.get("replicas") != seen:
+        # the carrier remembers the last rollout reported, so each change is reported once
+        carrier["replicas"] = seen
+        draft.set_carrier(str(Phase.WORKLOAD_DEPLOY), carrier)
+        draft.emit(
+            "WorkloadDeployReconcile",
+            EventType.NORMAL,
+            Phase.WORKLOAD_DEPLOY,
+            f"{rollout.available} of {rollout.desired} replicas of {target} available",
+            f"WorkloadDeployReconcile/{rollout.available}/{rollout.desired}",
+        )
+    draft.wake_at(deadline)
+    return Outcome(State.PROGRESSING)
+
+
+def _run_workloads(row: PhaseSpec, draft: StatusDraft, ctx: Context) -> Outcome:
+    """AppDeploy: fold the states of the app's WorkloadVersions (`<app>-<workload>-<version>`)."""
+    assert row.items_field is not None
+    app = _text(ctx.spec.get("appName"))
+    refs = [r for r in ctx.spec.get("workloads") or [] if isinstance(r, Mapping)]
+    previous = {
+        (_text(w.get("name")), _text(w.get("version")))
+        for item in draft.get(row.items_field) or []
+        if isinstance(item, Mapping) and isinstance(w := item.get("workload"), Mapping)
+    }
+    items: list[dict[str, Any]] = []
+    states: list[State] = []
+    problems: list[str] = []
+    for ref in refs:
+        wl, version = _text(ref.get("name")), _text(ref.get("version"))
+        name = workload_version_name(workload_name(app, wl), version)
+        found = ctx.workload_versions.get(name)
+        if found is None:
+            state = State.PENDING
+            if (wl, version) not in previous:
+                draft.emit(
+                    "ReconcileWorkloadNotFound",
+                    EventType.WARNING,
+                    Phase.RECONCILE_WORKLOAD,
+                    f"could not find KeptnWorkloadVersion for KeptnWorkload: {wl} (yet)",
+                    f"ReconcileWorkloadNotFound/{name}",
+                )
+        else:
+            state = State.parse((found.get("status") or {}).get("status"))
+            if state in (State.FAILED, State.DEPRECATED):
+                phase = _text((found.get("status") or {}).get("currentPhase"))
+                problems.append(f"{name} {state}" + (f" in {phase}" if phase else ""))
+        items.append({"workload": {"name": wl, "version": version}, "status": str(state)})
+        states.append(state)
+    draft.set(row.items_field, items)
+    state = aggregate_state(states, len(refs), block_deployment=ctx.block_deployment)
+    return Outcome(state, "; ".join(problems))

@@ -1,0 +1,1 @@
+"""The flow's executor (snapshot -> decide -> actions -> status) and what reconcilers share."""

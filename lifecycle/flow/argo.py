@@ -1,0 +1,92 @@
+"""Argo Rollouts: a Rollout-owned workload is judged by the Rollout's health, as KLT does.
+
+Role: pods of an Argo Rollout are owned by a ReplicaSet that the Rollout owns; the webhook
+points the KeptnWorkload at that ReplicaSet (KLT §8.3). KLT's WorkloadDeploy then checks the
+*Rollout*: deployed when `status.phase == Healthy` and `status.replicas ==
+status.updatedReplicas` (a ReplicaSet of a canary can be fully available long before the
+Rollout is). `rollout_health` reduces that to the machine's `Rollout(desired, available)`;
+`rollout_wakeups` maps a Rollout's change to the open WorkloadVersions of its ReplicaSets.
+
+The Rollout informer is optional: `rollouts_served` probes once at start whether the API
+server serves argoproj.io/v1alpha1 rollouts to us (Argo installed, RBAC granted); without it
+Rollout-owned ReplicaSets are judged by their own replica counts, as before. A CRD installed
+after the operator started is seen after its next restart.
+Must not: write Rollouts.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from lifecycle.core import model
+from lifecycle.core.machine_steps import Rollout
+from lifecycle.flow.context import OperatorContext
+from lifecycle.flow.wakeups import open_versions
+from lifecycle.kube.client import KubeClient
+from lifecycle.kube.controller import ObjectKey
+from lifecycle.kube.errors import KubeError
+
+__all__ = ["argo_rollout_of", "rollout_health", "rollout_wakeups", "rollouts_served"]
+
+log = logging.getLogger(__name__)
+
+Body = dict[str, Any]
+
+
+async def rollouts_served(client: KubeClient, namespace: str | None) -> bool:
+    """True when Argo Rollouts can be listed (and so watched) with our credentials."""
+    try:
+        await client.list(model.ARGO_ROLLOUT, namespace, limit=100)
+    except KubeError as exc:
+        log.info("Argo Rollouts not watched (%s): Rollout-owned ReplicaSets judged alone", exc)
+        return False
+    return True
+
+
+def argo_rollout_of(ctx: OperatorContext, replica_set: Body) -> Body | None:
+    """The Argo Rollout controlling this ReplicaSet, when Rollouts are watched and it is cached."""
+    informer = ctx.informers.get(model.ARGO_ROLLOUT)
+    if informer is None:
+        return None
+    meta = replica_set.get("metadata") or {}
+    for ref in meta.get("ownerReferences") or ():
+        if ref.get("kind") == "Rollout" and ref.get("controller"):
+            rollout = informer.store.get(str(meta.get("namespace", "")), str(ref.get("name", "")))
+            if rollout is not None and (rollout.get("metadata") or {}).get("uid") == ref.get("uid"):
+                return rollout
+    return None
+
+
+def _int(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def rollout_health(rollout: Body) -> Rollout:
+    """KLT's check as two numbers: ready only when Healthy and every replica is updated."""
+    spec, status = rollout.get("spec") or {}, rollout.get("status") or {}
+    desired = spec.get("replicas")
+    desired = desired if isinstance(desired, int) else 1
+    replicas, updated = _int(status.get("replicas")), _int(status.get("updatedReplicas"))
+    if status.get("phase") == "Healthy" and replicas == updated:
+        return Rollout(desired, desired)
+    return Rollout(desired, min(_int(status.get("availableReplicas")), max(desired - 1, 0)))
+
+
+def rollout_wakeups(
+    ctx: OperatorContext,
+) -> Callable[[str, Body, Body | None], list[ObjectKey]]:
+    """Mapper: a Rollout's change wakes the open WorkloadVersions of its ReplicaSets."""
+    replica_sets = ctx.informer(model.REPLICA_SET).store
+    versions = ctx.informer(model.KEPTN_WORKLOAD_VERSION).store
+
+    def mapper(event: str, rollout: Body, old: Body | None) -> list[ObjectKey]:
+        meta = rollout.get("metadata") or {}
+        keys: list[ObjectKey] = []
+        for rs in replica_sets.by_index("owner", str(meta.get("uid", ""))):
+            uid = str((rs.get("metadata") or {}).get("uid", ""))
+            keys += open_versions(versions, "resourceReference", uid, meta.get("namespace"))
+        return keys
+
+    return mapper

@@ -1,0 +1,83 @@
+"""A KeptnAppContext that arrives late still reaches the phases its AppVersion has not started.
+
+Role: KLT copies the same-name KeptnAppContext into a KeptnAppVersion only when the AppVersion
+is created; the settle window (lifecycle.core.windows) covers contexts applied together
+with their app. A context created or changed later (a separate `kubectl apply`, a slow GitOps
+sync) is taken into the unfinished AppVersion for every phase that has not started yet (no
+`status.phaseTraceIDs` entry): its task and evaluation lists, and `metadata`/`spanLinks` while
+the AppVersion has not started at all. A Normal `AppContextTakenIn` Event on the AppVersion
+names the fields. Phases that already ran keep what they ran with: a new revision re-runs them.
+
+Invariants: the spec patch is conditional on the resourceVersion the decision was made from, so
+an AppVersion that started a phase meanwhile is never given lists that phase will not run
+(Conflict: the next reconcile decides again). Must not: touch completed AppVersions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from lifecycle.core import model
+from lifecycle.core.actions import EmitEvent, EventType
+from lifecycle.core.phases import Phase
+from lifecycle.flow.context import OperatorContext
+from lifecycle.flow.objects import emit, is_completed
+from lifecycle.kube.errors import Conflict, NotFound
+
+__all__ = ["INTAKE_REASON", "take_in_context", "wanted_patch"]
+
+INTAKE_REASON = "AppContextTakenIn"
+
+Body = dict[str, Any]
+
+_PHASE_OF_FIELD = {
+    "preDeploymentTasks": Phase.APP_PRE_DEPLOY_TASKS,
+    "preDeploymentEvaluations": Phase.APP_PRE_DEPLOY_EVALUATIONS,
+    "postDeploymentTasks": Phase.APP_POST_DEPLOY_TASKS,
+    "postDeploymentEvaluations": Phase.APP_POST_DEPLOY_EVALUATIONS,
+    "promotionTasks": Phase.PROMOTION_TASKS,
+}
+_BEFORE_START = ("metadata", "spanLinks")
+
+
+def wanted_patch(app_version: Body, context_spec: Body) -> Body:
+    """The AppVersion spec fields the context changes, for phases that have not started."""
+    if is_completed(app_version):
+        return {}
+    spec, status = app_version.get("spec") or {}, app_version.get("status") or {}
+    started = set(status.get("phaseTraceIDs") or {})
+    fields = [f for f, phase in _PHASE_OF_FIELD.items() if str(phase) not in started]
+    if not status.get("startTime"):
+        fields += _BEFORE_START
+    empty: dict[str, Any] = {"metadata": {}}
+    return {
+        f: context_spec[f]
+        for f in fields
+        if context_spec.get(f) is not None and context_spec[f] != spec.get(f, empty.get(f, []))
+    }
+
+
+async def take_in_context(
+    ctx: OperatorContext, component: str, app_version: Body, context_spec: Body
+) -> bool:
+    """Patch the late context into the AppVersion; True when it was taken in."""
+    patch = wanted_patch(app_version, context_spec)
+    if not patch:
+        return False
+    meta = app_version.get("metadata") or {}
+    body = {"metadata": {"resourceVersion": meta.get("resourceVersion")}, "spec": patch}
+    with contextlib.suppress(Conflict, NotFound):  # it moved on: the next reconcile decides
+        updated = await ctx.client.patch(
+            model.KEPTN_APP_VERSION, str(meta.get("name")), body, str(meta.get("namespace"))
+        )
+        text = f"took in KeptnAppContext {', '.join(sorted(patch))} for the phases not started"
+        key = f"{INTAKE_REASON}/{updated['metadata'].get('resourceVersion', '')}"
+        emit(
+            ctx,
+            component,
+            updated,
+            EmitEvent(INTAKE_REASON, EventType.NORMAL, Phase.CREATE_APP_VERSION, text, key),
+        )
+        return True
+    return False

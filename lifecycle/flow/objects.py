@@ -1,0 +1,196 @@
+"""What the reconcilers share about objects: completion, owner references, definitions, Events.
+
+Role: small reads over the informer caches (``children_of``, ``previous_version``,
+``missing_definitions``: definitions here or in the Keptn namespace), the
+ownerReference of a child, and ``emit``: an Event with KLT's annotations, keyed so that a replay
+writes nothing twice. Used by the flow executor and by the app, workload and version controllers.
+
+Must not: write status or decide anything; the executor and the machine do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from lifecycle.core import model
+from lifecycle.core.actions import (
+    EmitEvent,
+)
+from lifecycle.core.machine import ROOT_KEY
+from lifecycle.core.model import ResourceKind
+from lifecycle.core.naming import label_value, workload_version_name
+from lifecycle.core.phases import LONG_NAMES, State
+from lifecycle.flow.context import OperatorContext
+from lifecycle.kube.client import Body
+from lifecycle.kube.events import format_message
+
+__all__ = [
+    "child_labels",
+    "children_of",
+    "emit",
+    "event_annotations",
+    "is_completed",
+    "metadata_of",
+    "missing_definitions",
+    "previous_version",
+]
+
+log = logging.getLogger(__name__)
+
+_TASK_FIELDS = ("preDeploymentTasks", "postDeploymentTasks", "promotionTasks")
+_EVALUATION_FIELDS = ("preDeploymentEvaluations", "postDeploymentEvaluations")
+
+
+def metadata_of(obj: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``metadata`` of a body, empty when absent."""
+    return obj.get("metadata") or {}
+
+
+def is_completed(obj: Mapping[str, Any]) -> bool:
+    """True once the version's overall status is final (Succeeded, Failed, Deprecated, Warning...)."""
+    return State.parse((obj.get("status") or {}).get("status")).is_completed
+
+
+def _names(spec: Mapping[str, Any], fields: Iterable[str]) -> set[str]:
+    found: set[str] = set()
+    for spec_field in fields:
+        for item in spec.get(spec_field) or ():
+            if isinstance(item, str) and item.strip():
+                found.add(item.strip())
+    return found
+
+
+def missing_definitions(ctx: OperatorContext, obj: Mapping[str, Any]) -> frozenset[str]:
+    """Definition names the version's spec refers to that neither namespace holds."""
+    spec = obj.get("spec") or {}
+    namespace = str(metadata_of(obj).get("namespace", ""))
+    missing = {
+        name
+        for name in _names(spec, _TASK_FIELDS)
+        if ctx.find_here_or_keptn(model.KEPTN_TASK_DEFINITION, namespace, name) is None
+    }
+    missing |= {
+        name
+        for name in _names(spec, _EVALUATION_FIELDS)
+        if ctx.find_here_or_keptn(model.KEPTN_EVALUATION_DEFINITION, namespace, name) is None
+    }
+    return frozenset(missing)
+
+
+def children_of(
+    ctx: OperatorContext, obj: Mapping[str, Any], kind: ResourceKind
+) -> dict[str, Body]:
+    """The version's KeptnTasks or KeptnEvaluations (by owner uid), keyed by name."""
+    uid = str(metadata_of(obj).get("uid", ""))
+    return {
+        str(metadata_of(child).get("name", "")): child
+        for child in ctx.informer(kind).store.by_index("owner", uid)
+    }
+
+
+def previous_version(ctx: OperatorContext, obj: Mapping[str, Any]) -> Body | None:
+    """The version named by spec.previousVersion (newest AppVersion of it), from the cache."""
+    spec, meta = obj.get("spec") or {}, metadata_of(obj)
+    previous = str(spec.get("previousVersion") or "")
+    if not previous:
+        return None
+    namespace = str(meta.get("namespace", ""))
+    if obj.get("kind") == model.KEPTN_WORKLOAD_VERSION.kind:
+        name = workload_version_name(str(spec.get("workloadName", "")), previous)
+        return ctx.informer(model.KEPTN_WORKLOAD_VERSION).store.get(namespace, name)
+    candidates = [
+        av
+        for av in ctx.informer(model.KEPTN_APP_VERSION).store.by_index(
+            "app", str(spec.get("appName", ""))
+        )
+        if metadata_of(av).get("namespace") == namespace
+        and (av.get("spec") or {}).get("version") == previous
+    ]
+    return max(
+        candidates, key=lambda av: str(metadata_of(av).get("creationTimestamp", "")), default=None
+    )
+
+
+def event_annotations(obj: Mapping[str, Any], phase: str) -> dict[str, str]:
+    """KLT's Event annotations: namespace, name, phase, traceparent and the object's identity."""
+    meta, spec = metadata_of(obj), obj.get("spec") or {}
+    name = str(meta.get("name", ""))
+    result = {
+        "namespace": str(meta.get("namespace", "")),
+        "name": name,
+        "phase": phase,
+        "traceparent": str((meta.get("annotations") or {}).get("traceparent", "")),
+    }
+    root = ((obj.get("status") or {}).get("phaseTraceIDs") or {}).get(phase) or (
+        (obj.get("status") or {}).get("phaseTraceIDs") or {}
+    ).get(ROOT_KEY)
+    if isinstance(root, Mapping) and root.get("traceparent"):
+        result["traceparent"] = str(root["traceparent"])
+    match obj.get("kind"):
+        case "KeptnAppVersion":
+            result |= {
+                "appName": str(spec.get("appName", "")),
+                "appVersion": str(spec.get("version", "")),
+                "appVersionName": name,
+            }
+        case "KeptnWorkloadVersion":
+            result |= {
+                "appName": str(spec.get("app", "")),
+                "workloadName": str(spec.get("workloadName", "")),
+                "workloadVersion": str(spec.get("version", "")),
+                "workloadVersionName": name,
+            }
+        case "KeptnApp":
+            result |= {
+                "appName": name,
+                "appVersion": str(spec.get("version", "")),
+                "appRevision": str(spec.get("revision", 1)),
+            }
+        case "KeptnWorkload":
+            result |= {
+                "appName": str(spec.get("app", "")),
+                "workloadName": name,
+                "workloadVersion": str(spec.get("version", "")),
+            }
+        case _:
+            pass
+    return result
+
+
+def emit(
+    ctx: OperatorContext, component: str, obj: Mapping[str, Any], event: EmitEvent
+) -> asyncio.Task[None] | None:
+    """Record one decided Event on `obj` with KLT's message format and annotations.
+
+    Returns the recorder's writing task (None when its backlog dropped the Event).
+    """
+    meta = metadata_of(obj)
+    message = format_message(
+        LONG_NAMES.get(event.phase, str(event.phase)),
+        event.text,
+        namespace=str(meta.get("namespace", "")),
+        name=str(meta.get("name", "")),
+        version=str((obj.get("spec") or {}).get("version", "")),
+    )
+    return ctx.recorder(component).emit(
+        dict(obj),
+        str(event.type),
+        event.reason,
+        message,
+        annotations=event_annotations(obj, str(event.phase)),
+        key=event.key or None,  # "": repeated on every try, folded like client-go's
+    )
+
+
+def child_labels(obj: Mapping[str, Any]) -> dict[str, str]:
+    """The ``keptn.sh/*`` labels a version gives the KeptnTasks and KeptnEvaluations it creates."""
+    spec = obj.get("spec") or {}
+    labels = {"keptn.sh/app": str(spec.get("appName") or spec.get("app") or "")}
+    if spec.get("workloadName"):
+        labels["keptn.sh/workload"] = str(spec["workloadName"])
+    if spec.get("version"):
+        labels["keptn.sh/version"] = str(spec["version"])
+    return {k: label_value(v) for k, v in labels.items() if label_value(v)}

@@ -1,0 +1,84 @@
+"""Wake-ups shared by the two version controllers (KeptnAppVersion, KeptnWorkloadVersion).
+
+Role: map informer events to the keys of the unfinished versions (and tasks and evaluations) they
+may move on: the version itself, its own tasks and evaluations (by owner), and a new task or
+evaluation definition (every unfinished version, task or evaluation waiting on it in its
+namespace, or in all namespaces for one in the Keptn namespace).
+Must not: read the API (caches only) or wake finished versions, which are absorbing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lifecycle.core import model
+from lifecycle.core.phases import State
+from lifecycle.flow.context import OperatorContext
+from lifecycle.flow.objects import is_completed
+from lifecycle.kube.controller import Controller, Mapper, ObjectKey, key_of, owner_keys, self_key
+from lifecycle.kube.informer import Store
+
+__all__ = [
+    "children_waiting_on",
+    "open_versions",
+    "waiting_versions",
+    "watch_version_and_children",
+]
+
+Body = dict[str, Any]
+
+
+def open_versions(store: Store, index: str, key: str, namespace: object) -> list[ObjectKey]:
+    """The unfinished versions in ``namespace`` that ``index`` maps ``key`` to."""
+    return [
+        key_of(version)
+        for version in store.by_index(index, key)
+        if (version.get("metadata") or {}).get("namespace") == namespace
+        and not is_completed(version)
+    ]
+
+
+def waiting_versions(
+    ctx: OperatorContext, kind: model.ResourceKind, definition: Body
+) -> list[ObjectKey]:
+    """Unfinished versions a new definition may unblock: its namespace, or all for the Keptn namespace."""
+    namespace = str((definition.get("metadata") or {}).get("namespace", ""))
+    scope = None if namespace == ctx.settings.keptn_namespace else namespace
+    return [key_of(obj) for obj in ctx.informer(kind).store.list(scope) if not is_completed(obj)]
+
+
+def children_waiting_on(
+    ctx: OperatorContext, store: Store, index: str, status_field: str
+) -> Mapper[ObjectKey]:
+    """Mapper: an ADDED definition wakes the unfinished tasks/evaluations that ``index`` maps its
+    name to, in its namespace, or in every namespace for one in the Keptn namespace."""
+
+    def mapper(event: str, definition: Body, old: Body | None) -> list[ObjectKey]:
+        if event != "ADDED":
+            return []
+        meta = definition.get("metadata") or {}
+        namespace = str(meta.get("namespace") or "")
+        shared = namespace == ctx.settings.keptn_namespace
+        return [
+            key_of(child)
+            for child in store.by_index(index, str(meta.get("name", "")))
+            if (shared or (child.get("metadata") or {}).get("namespace") == namespace)
+            and not State.parse((child.get("status") or {}).get(status_field)).is_completed
+        ]
+
+    return mapper
+
+
+def watch_version_and_children(
+    controller: Controller[ObjectKey], ctx: OperatorContext, kind: model.ResourceKind
+) -> None:
+    """Wake a version on its own events, its tasks' and evaluations', and new definitions."""
+
+    def on_definition(event: str, definition: Body, old: Body | None) -> list[ObjectKey]:
+        return waiting_versions(ctx, kind, definition) if event == "ADDED" else []
+
+    controller.watch(ctx.informer(kind), self_key)
+    controller.watch(ctx.informer(model.KEPTN_TASK), owner_keys(kind.kind))
+    controller.watch(ctx.informer(model.KEPTN_EVALUATION), owner_keys(kind.kind))
+    controller.watch(ctx.informer(model.KEPTN_TASK_DEFINITION), on_definition)
+    controller.watch(ctx.informer(model.KEPTN_EVALUATION_DEFINITION), on_definition)

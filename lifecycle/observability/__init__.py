@@ -1,0 +1,1 @@
+"""Observability: metrics, CloudEvents, span marks and logs of the operator."""

@@ -1,0 +1,225 @@
+"""Durable export marks for the spans built from status: a SIGKILL loses no span.
+
+Role: the flow executor and the task/evaluation controllers hand every object whose status they
+wrote -- and every object they reconcile, so the first reconcile after a restart counts too --
+to :class:`SpanMarks`. It exports each ended span that carries no mark yet, once per process,
+and when the exporter has confirmed the batch that held it, writes the mark:
+
+* KeptnAppVersion / KeptnWorkloadVersion: ``exported: "true"`` in the phase carrier
+  ``status.phaseTraceIDs[<phase or "root">]`` (a string map, so the CRD schema keeps it; the
+  machine copies carriers whole, so an ended carrier keeps its mark);
+* KeptnTask / KeptnEvaluation: the annotation ``keptn.sh/span-exported: "true"`` (their status
+  schema has no free-form field).
+
+Why: spans used to be exported once, right after the status write, into a batch processor that
+holds them up to 500 ms; a SIGKILL in that window lost them for good, because a restarted process
+only exports what a transition it commits ends (tests/e2e_observability/test_sigkill_trace.py
+measured 3 of 24 spans lost, each ~285 ms before the kill). Now a span without a mark is exported
+again after a restart: the worst case is a duplicate (same trace and span id, so a backend can
+recognise it) when the kill lands between the collector's answer and the mark write (~ms).
+
+Invariants: never awaits the exporter inside a reconcile (confirmations arrive on the batch
+thread and are moved to the loop); one mark patch per object per confirmation batch (merge
+patch of the carrier keys / annotation only, no resourceVersion: marks never conflict). An
+export not confirmed within ``retry_after`` s (dropped by a full queue) or failed may be tried
+again by the next reconcile; a confirmed one is never exported again by the same process (a
+failed mark write is retried, not the export).
+Must not: build spans from anything but the object's body.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from opentelemetry.sdk.trace import ReadableSpan
+
+from lifecycle.core.model import ResourceKind
+from lifecycle.kube.client import Body, KubeClient
+from lifecycle.kube.errors import KubeError, NotFound
+from tracing.attributes import get_path as _get
+from tracing.setup import Tracing
+from tracing.spans import SpanSink, build_child_span, build_phase_span
+
+__all__ = ["EXPORTED", "EXPORTED_ANNOTATION", "SpanMarks", "unmarked_carriers"]
+
+log = logging.getLogger(__name__)
+
+EXPORTED = "exported"
+"""Key in a phase carrier: its span was delivered to the exporter's backend."""
+EXPORTED_ANNOTATION = "keptn.sh/span-exported"
+ROOT = "root"
+_MARK_ATTEMPTS = 8
+"""Mark writes per confirmation batch (backoff 50 ms doubling, ~6 s in all)."""
+_NOT_SPANS = ("parent",)
+
+Key = tuple[str, str, str, str]
+"""(plural, namespace, name, phase or "" for a task/evaluation)."""
+
+
+def unmarked_carriers(body: Mapping[str, Any]) -> list[str]:
+    """Phases (then ``"root"``) of a version that ended and whose span carries no mark yet."""
+    carriers = _get(body, "status", "phaseTraceIDs") or {}
+    ended = [
+        phase
+        for phase, carrier in carriers.items()
+        if phase not in (ROOT, *_NOT_SPANS)
+        and isinstance(carrier, Mapping)
+        and carrier.get("endTime")
+        and not carrier.get(EXPORTED)
+    ]
+    root = carriers.get(ROOT)
+    root_end = isinstance(root, Mapping) and (
+        root.get("endTime") or _get(body, "status", "endTime")
+    )
+    if root_end and isinstance(root, Mapping) and not root.get(EXPORTED):
+        ended.append(ROOT)
+    return ended
+
+
+class SpanMarks:
+    """Exports ended-but-unmarked spans and marks them once the exporter confirmed them."""
+
+    def __init__(
+        self,
+        *,
+        client: KubeClient,
+        sink: SpanSink,
+        retry_after: float = 30.0,
+        may_act: Callable[[], bool] = lambda: True,
+    ) -> None:
+        self._client = client
+        self._sink = sink
+        self._may_act = may_act
+        """False while this replica is not (or no longer surely) the leader: export nothing."""
+        self._retry_after = retry_after
+        self._in_flight: dict[Key, float] = {}
+        self._delivered: set[Key] = set()
+        """Confirmed by the exporter, mark not yet seen in the cache: not exported again here."""
+        self._confirmed: dict[tuple[str, str, str], set[str]] = {}
+        self._kinds: dict[str, ResourceKind] = {}
+        self._flushing: set[asyncio.Task[None]] = set()
+
+    def version(
+        self, kind: ResourceKind, body: Mapping[str, Any], *, previous_root: str | None = None
+    ) -> None:
+        """Export the ended, unmarked phase and root spans of an AppVersion/WorkloadVersion."""
+        unmarked = unmarked_carriers(body)
+        if self._delivered:
+            self._forget_marked(kind, body, unmarked)
+        for phase in unmarked:
+            span = build_phase_span(
+                body,
+                phase,
+                resource=self._sink.resource,
+                previous_root=previous_root if phase == ROOT else None,
+            )
+            if span is not None:
+                self._send(kind, body, phase, span)
+
+    def child(
+        self, kind: ResourceKind, body: Mapping[str, Any], *, parent_traceparent: str | None = None
+    ) -> None:
+        """Export the span of an ended, unmarked KeptnTask/KeptnEvaluation."""
+        if (_get(body, "metadata", "annotations") or {}).get(EXPORTED_ANNOTATION):
+            if self._delivered:
+                self._forget_marked(kind, body, [])
+            return
+        span = build_child_span(
+            body, parent_traceparent=parent_traceparent, resource=self._sink.resource
+        )
+        if span is not None:
+            self._send(kind, body, "", span)
+
+    def _forget_marked(
+        self, kind: ResourceKind, body: Mapping[str, Any], unmarked: list[str]
+    ) -> None:
+        """The cache shows our marks now: stale copies can no longer trigger a re-export."""
+        meta = body.get("metadata") or {}
+        obj = (kind.plural, str(meta.get("namespace", "")), str(meta.get("name", "")))
+        for key in [k for k in self._delivered if k[:3] == obj and k[3] not in unmarked]:
+            self._delivered.discard(key)
+
+    def _send(
+        self, kind: ResourceKind, body: Mapping[str, Any], phase: str, span: ReadableSpan
+    ) -> None:
+        meta = body.get("metadata") or {}
+        key: Key = (kind.plural, str(meta.get("namespace", "")), str(meta.get("name", "")), phase)
+        now = time.monotonic()
+        if isinstance(self._sink, Tracing) and not self._sink.exporting:
+            return  # nothing to deliver, so nothing to mark (a later exporter gets them)
+        if not self._may_act():
+            return  # a fenced ex-leader's stale step: the new leader exports (and marks) it
+        if key in self._delivered:
+            return
+        if now - self._in_flight.get(key, -self._retry_after) < self._retry_after:
+            return  # exported by this process, confirmation pending
+        self._in_flight[key] = now
+        self._kinds[kind.plural] = kind
+        loop = asyncio.get_running_loop()
+
+        def done(ok: bool) -> None:  # on the batch processor's thread
+            if not loop.is_closed():
+                loop.call_soon_threadsafe(self._on_done, key, ok)
+
+        if isinstance(self._sink, Tracing):
+            self._sink.export_then([span], done)
+        else:  # a plain sink delivers synchronously
+            self._sink.export([span])
+            self._on_done(key, True)
+
+    def _on_done(self, key: Key, ok: bool) -> None:
+        if not ok:
+            self._in_flight.pop(key, None)  # the next reconcile exports it again
+            return
+        self._delivered.add(key)
+        plural, namespace, name, phase = key
+        pending = self._confirmed.setdefault((plural, namespace, name), set())
+        if pending:
+            pending.add(phase)
+            return  # a flush of this object is already scheduled
+        pending.add(phase)
+        task = asyncio.get_running_loop().create_task(self._flush((plural, namespace, name)))
+        self._flushing.add(task)
+        task.add_done_callback(self._flushing.discard)
+
+    async def _flush(self, obj: tuple[str, str, str]) -> None:
+        await asyncio.sleep(0)  # let confirmations of the same batch join this patch
+        phases = self._confirmed.pop(obj, set())
+        plural, namespace, name = obj
+        kind = self._kinds[plural]
+        if phases == {""}:
+            body: Body = {"metadata": {"annotations": {EXPORTED_ANNOTATION: "true"}}}
+        else:
+            carriers = {p: {EXPORTED: "true"} for p in sorted(phases) if p}
+            body = {"status": {"phaseTraceIDs": carriers}}
+        for attempt in range(_MARK_ATTEMPTS):
+            try:
+                if "status" in body:
+                    await self._client.patch_status(kind, name, body, namespace)
+                else:
+                    await self._client.patch(kind, name, body, namespace)
+                break
+            except NotFound:
+                break  # deleted meanwhile: nothing left to mark
+            except KubeError as err:
+                # The span is delivered; only the mark is missing. Retrying the write (not the
+                # export) keeps API trouble from turning into duplicate spans.
+                if attempt + 1 == _MARK_ATTEMPTS:
+                    log.warning(
+                        "span marks of %s %s/%s not written: %s", kind.kind, namespace, name, err
+                    )
+                    return  # stays delivered: only a restart could export it again
+                await asyncio.sleep(0.05 * 2**attempt)
+        for phase in phases:
+            # stays in _delivered until the cache shows the mark: a reconcile of the copy
+            # cached before the mark write must not export the span again
+            self._in_flight.pop((plural, namespace, name, phase), None)
+
+    async def close(self) -> None:
+        """Wait for mark writes already scheduled (shutdown)."""
+        if self._flushing:
+            await asyncio.gather(*self._flushing, return_exceptions=True)

@@ -1,0 +1,159 @@
+"""What a metric reads off a body: label values, identity, kind, times and exemplars.
+
+Role: small pure readers used by :class:`lifecycle.observability.telemetry.Telemetry` to label
+KLT's instruments (``keptn_deployment_*`` label names, lifecycle.observability.instruments) from
+the AppVersion, WorkloadVersion, KeptnTask and KeptnEvaluation bodies the flow committed.
+
+Must not: do I/O, read a clock, or count anything.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from tracing.context import parse_rfc3339_ns, parse_traceparent
+
+__all__ = [
+    "ObjectKind",
+    "TimeLike",
+    "app_labels_of",
+    "as_text",
+    "commit_time_of",
+    "evaluation_labels_of",
+    "get",
+    "identity_of",
+    "kind_of",
+    "phase_exemplar",
+    "scope_of",
+    "task_labels_of",
+    "to_seconds",
+    "wl_labels_of",
+]
+
+TimeLike = datetime | str | None
+
+
+class ObjectKind(enum.Enum):
+    APP_VERSION = "KeptnAppVersion"
+    WORKLOAD_VERSION = "KeptnWorkloadVersion"
+
+
+def get(body: Mapping[str, Any] | None, *path: str) -> Any:
+    node: Any = body
+    for key in path:
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(key)
+    return node
+
+
+def as_text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def to_seconds(value: TimeLike) -> float | None:
+    if isinstance(value, datetime):
+        return value.timestamp()
+    ns = parse_rfc3339_ns(value)
+    return None if ns is None else ns / 1e9
+
+
+def kind_of(obj: Mapping[str, Any]) -> ObjectKind:
+    if obj.get("kind") == ObjectKind.WORKLOAD_VERSION.value or "workloadName" in (
+        obj.get("spec") or {}
+    ):
+        return ObjectKind.WORKLOAD_VERSION
+    return ObjectKind.APP_VERSION
+
+
+def identity_of(obj: Mapping[str, Any]) -> str:
+    meta = obj.get("metadata") or {}
+    return (
+        as_text(meta.get("uid")) or f"{as_text(meta.get('namespace'))}/{as_text(meta.get('name'))}"
+    )
+
+
+def commit_time_of(obj: Mapping[str, Any]) -> float | None:
+    # commitTime comes from KeptnAppContext metadata or the workload's keptn.sh/metadata
+    # annotation ("commitTime=2024-01-01T10:00:00Z,..."); RFC3339 or unix seconds.
+    for source in (
+        get(obj, "spec", "metadata"),
+        get(obj, "status", "appContextMetadata"),
+    ):
+        raw = (source or {}).get("commitTime") if isinstance(source, Mapping) else None
+        if raw is None:
+            continue
+        try:
+            return float(raw)
+        except (TypeError, ValueError):
+            seconds = to_seconds(str(raw))
+            if seconds is not None:
+                return seconds
+    return None
+
+
+def phase_exemplar(obj: Mapping[str, Any], phase: str) -> dict[str, str] | None:
+    """``trace_id``/``span_id`` of the phase span (its carrier's traceparent) as an exemplar.
+
+    Exposed only in the OpenMetrics format (``/metrics`` negotiates it from the Accept header);
+    Grafana's ``exemplarTraceIdDestinations`` turns ``trace_id`` into a link to the trace.
+    """
+    context = parse_traceparent(get(obj, "status", "phaseTraceIDs", phase, "traceparent"))
+    if context is None:
+        return None
+    return {"trace_id": f"{context.trace_id:032x}", "span_id": f"{context.span_id:016x}"}
+
+
+def app_labels_of(obj: Mapping[str, Any]) -> tuple[str, str, str]:
+    return (
+        as_text(get(obj, "spec", "appName")),
+        as_text(get(obj, "spec", "version")),
+        as_text(get(obj, "metadata", "namespace")),
+    )
+
+
+def wl_labels_of(obj: Mapping[str, Any]) -> tuple[str, str, str, str]:
+    return (
+        as_text(get(obj, "spec", "app")),
+        as_text(get(obj, "spec", "workloadName")),
+        as_text(get(obj, "spec", "version")),
+        as_text(get(obj, "metadata", "namespace")),
+    )
+
+
+def scope_of(obj: Mapping[str, Any]) -> tuple[str, str, str]:
+    namespace = as_text(get(obj, "metadata", "namespace"))
+    if kind_of(obj) is ObjectKind.WORKLOAD_VERSION:
+        return (
+            namespace,
+            as_text(get(obj, "spec", "app")),
+            as_text(get(obj, "spec", "workloadName")),
+        )
+    return namespace, as_text(get(obj, "spec", "appName")), ""
+
+
+def task_labels_of(task: Mapping[str, Any]) -> tuple[str, ...]:
+    ctx = get(task, "spec", "context") or {}
+    return (
+        as_text(ctx.get("appName")),
+        as_text(ctx.get("appVersion")),
+        as_text(ctx.get("workloadName")),
+        as_text(ctx.get("workloadVersion")),
+        as_text(get(task, "metadata", "name")),
+        as_text(ctx.get("taskType") or get(task, "spec", "checkType")),
+    )
+
+
+def evaluation_labels_of(ev: Mapping[str, Any]) -> tuple[str, ...]:
+    spec = ev.get("spec") or {}
+    return (
+        as_text(spec.get("appName")),
+        as_text(spec.get("appVersion")),
+        as_text(spec.get("workload")),
+        as_text(spec.get("workloadVersion")),
+        as_text(get(ev, "metadata", "name")),
+        as_text(spec.get("checkType")),
+    )

@@ -1,0 +1,1 @@
+"""The operator process: composition root, settings, HTTP server, certificates."""
