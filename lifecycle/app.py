@@ -40,6 +40,7 @@ from lifecycle import model
 from lifecycle.certs import ensure_certificates
 from lifecycle.cloudevents import CloudEventSender
 from lifecycle.controllers.admission import KubeAdmissionStore, register_webhooks
+from lifecycle.controllers.cachefields import cache_transform
 from lifecycle.controllers.config import apply_config
 from lifecycle.controllers.context import (
     INDEXES,
@@ -230,6 +231,7 @@ class Operator:
                 kind,
                 namespace=op.watch_namespace if scoped else None,
                 indexes=dict(INDEXES.get(kind, {})),
+                transform=cache_transform(kind),
             )
 
         def make_recorder(component: str) -> EventRecorder:
@@ -322,6 +324,9 @@ class Operator:
             self._tasks.append(asyncio.create_task(self._lead(), name="operator-controllers"))
 
     async def _ensure_namespace(self, name: str) -> None:
+        with contextlib.suppress(KubeError):
+            await self.client.get(model.NAMESPACE, name)
+            return  # a read, so that a restart writes nothing
         with contextlib.suppress(KubeError):
             await self.client.create(model.NAMESPACE, {"metadata": {"name": name}})
 
