@@ -67,16 +67,21 @@ async def serve(args: argparse.Namespace) -> None:
     loop = asyncio.get_running_loop()
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    marks: list[tracemalloc.Snapshot] = []
     try:
         while line := (await reader.readline()).decode().strip():
             if line == "stop":
                 break
-            if line == "gc":
+            if line == "mark":
                 gc.collect()
-            elif line == "top":  # with PYTHONTRACEMALLOC set: where the heap grew
+                marks[:] = [tracemalloc.take_snapshot()] if tracemalloc.is_tracing() else []
+            elif line == "gc":
                 gc.collect()
-                top = tracemalloc.take_snapshot().statistics("lineno")[:30]
-                print(json.dumps([f"{s.size // 1024} kB {s.count} {s.traceback}" for s in top]))
+            elif line == "top":  # with PYTHONTRACEMALLOC set: where the heap grew since "mark"
+                gc.collect()
+                now = tracemalloc.take_snapshot()
+                top = now.compare_to(marks[-1], "lineno")[:30] if marks else []
+                print(json.dumps([str(stat) for stat in top]), flush=True)
                 continue
             elif line == "reset":
                 operator.client.reset_counts()

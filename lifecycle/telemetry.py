@@ -29,15 +29,9 @@ from collections.abc import Hashable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from prometheus_client import (
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    PlatformCollector,
-    ProcessCollector,
-)
+from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 
+from lifecycle import compactmetrics as compact
 from tracing.context import parse_rfc3339_ns
 from tracing.spans import newly_ended_phases
 
@@ -134,16 +128,18 @@ class Telemetry:
             ProcessCollector(registry=registry)
             PlatformCollector(registry=registry)
 
-        def counter(name: str, doc: str, labels: Sequence[str] = ()) -> Counter:
-            return Counter(name, doc, labels, registry=registry)
+        # compact series (lifecycle.compactmetrics): a series per workload and phase must
+        # cost bytes, not a lock per bucket; the exposition is prometheus_client's
+        def counter(name: str, doc: str, labels: Sequence[str] = ()) -> compact.Counter:
+            return compact.Counter(name, doc, labels, registry)
 
-        def gauge(name: str, doc: str, labels: Sequence[str] = ()) -> Gauge:
-            return Gauge(name, doc, labels, registry=registry)
+        def gauge(name: str, doc: str, labels: Sequence[str] = ()) -> compact.Gauge:
+            return compact.Gauge(name, doc, labels, registry)
 
         def histogram(
             name: str, doc: str, labels: Sequence[str], buckets: Sequence[float] = DURATION_BUCKETS
-        ) -> Histogram:
-            return Histogram(name, doc, labels, buckets=buckets, registry=registry)
+        ) -> compact.Histogram:
+            return compact.Histogram(name, doc, labels, registry, buckets)
 
         app_s = [*APP_LABELS, f"{P}app_status"]
         wl_s = [*WL_LABELS, f"{P}workload_status"]

@@ -18,7 +18,6 @@ This module holds no cache and never retries: retry policy belongs to the work q
 from __future__ import annotations
 
 import builtins
-import json
 import os
 from collections import Counter
 from collections.abc import AsyncGenerator, Mapping
@@ -27,6 +26,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import aiohttp
+import orjson
 from kubernetes_asyncio import config as kube_config
 from kubernetes_asyncio.client import ApiClient, Configuration
 
@@ -198,7 +198,7 @@ class KubeClient:
         q = _query(query)
         if q:
             url += "?" + q
-        data = None if body is None else json.dumps(body, separators=(",", ":"))
+        data = None if body is None else orjson.dumps(body)
         headers = await self._headers(
             (content_type or "application/json") if data is not None else None
         )
@@ -217,7 +217,7 @@ class KubeClient:
         if not raw:
             return {}
         try:
-            result: Body = json.loads(raw)
+            result: Body = orjson.loads(raw)
         except ValueError as exc:
             raise BadRequest(f"{method} {path}: response is not JSON") from exc
         return result
@@ -443,7 +443,7 @@ class KubeClient:
                 for line in lines:
                     if not line.strip():
                         continue
-                    event = json.loads(line)
+                    event = orjson.loads(line)
                     etype = str(event.get("type", ""))
                     obj = event.get("object") or {}
                     if etype == "ERROR":
