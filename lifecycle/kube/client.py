@@ -18,6 +18,7 @@ This module holds no cache and never retries: retry policy belongs to the work q
 from __future__ import annotations
 
 import builtins
+import json
 import os
 from collections import Counter
 from collections.abc import AsyncGenerator, Mapping
@@ -56,6 +57,14 @@ class Propagation(StrEnum):
 
 
 _WATCH_READ_GRACE = 30.0  # seconds past timeoutSeconds before a silent stream is declared dead
+
+
+def _dumps(body: object) -> bytes:
+    """Compact JSON of a request body: orjson, else the standard library (str-enum keys)."""
+    try:
+        return orjson.dumps(body)
+    except TypeError:
+        return json.dumps(body, separators=(",", ":")).encode()
 
 
 class KubeClient:
@@ -198,7 +207,7 @@ class KubeClient:
         q = _query(query)
         if q:
             url += "?" + q
-        data = None if body is None else orjson.dumps(body)
+        data = None if body is None else _dumps(body)
         headers = await self._headers(
             (content_type or "application/json") if data is not None else None
         )

@@ -51,6 +51,14 @@ __all__ = [
 Body = dict[str, Any]
 
 
+def _dumps(body: object) -> bytes:
+    """orjson, else the standard library (what orjson refuses: non-str keys, huge ints)."""
+    try:
+        return orjson.dumps(body)
+    except TypeError:
+        return json.dumps(body).encode()
+
+
 @dataclass(frozen=True, slots=True)
 class Resource:
     """A served resource: group ("" = core), version, plural."""
@@ -180,7 +188,7 @@ class ApiClient:
         raw: bytes | None = None,
     ) -> Body:
         """One call; the decoded JSON answer, or an ApiError."""
-        data = raw if raw is not None else (None if body is None else orjson.dumps(body))
+        data = raw if raw is not None else (None if body is None else _dumps(body))
         headers = {"Content-Type": content_type} if data is not None else None
         try:
             async with self._http().request(
