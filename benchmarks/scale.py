@@ -332,26 +332,37 @@ async def quiet(operator: OperatorChild, seconds: float, limit: float) -> dict[s
     return last
 
 
+async def started_jobs(driver: KubeClient, expected: int, limit: float) -> int:
+    """Wait until ``expected`` Jobs exist, or their count held still for 20 s; how many."""
+    deadline = time.monotonic() + limit
+    count, since = -1, time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - since < 20:
+        now = len((await driver.list(model.JOB, NAMESPACE))[0])
+        if now >= expected:
+            return now
+        if now != count:
+            count, since = now, time.monotonic()
+        await asyncio.sleep(1.0)
+    tasks, _ = await driver.list(model.KEPTN_TASK, NAMESPACE)
+    states = Counter(str((t.get("status") or {}).get("status")) for t in tasks)
+    print(f"idle: {count} of {expected} Jobs started (tasks: {dict(states)})", flush=True)
+    return count
+
+
 async def idle_phase(
     driver: KubeClient, operator: OperatorChild, waiting: int, window: float
 ) -> dict[str, Any]:
     await driver.create(model.KEPTN_TASK_DEFINITION, wait_task_definition(), NAMESPACE)
     names = [f"wait{a}" for a in range(waiting // PER_APP)]
     await create_apps(driver, names, pre_tasks=[WAIT_TASK])
-    limit = time.monotonic() + 120 + waiting / 5
-    while len((await driver.list(model.JOB, NAMESPACE))[0]) < len(names) * PER_APP:
-        if time.monotonic() > limit:
-            tasks, _ = await driver.list(model.KEPTN_TASK, NAMESPACE)
-            states = Counter(str((t.get("status") or {}).get("status")) for t in tasks)
-            raise RuntimeError(f"waiting workloads: their Jobs never all started: {states}")
-        await asyncio.sleep(1.0)
+    started = await started_jobs(driver, len(names) * PER_APP, 120 + waiting / 5)
     before = await quiet(operator, 3.0, 60.0)
     await asyncio.sleep(window)
     after = await operator.ask("stats")
     reconciles = delta(after["reconciles"], before["reconciles"])
     fired = after["timers_fired"] - before["timers_fired"]
     return {
-        "waiting_workloads": len(names) * PER_APP,
+        "waiting_workloads": started,
         "window_s": window,
         "reconciles": reconciles,
         "timers_fired": fired,

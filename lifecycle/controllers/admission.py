@@ -30,6 +30,7 @@ from lifecycle.kube.client import Body, KubeClient
 from lifecycle.kube.errors import AlreadyExists, Conflict, NotFound, Transient
 from lifecycle.kube.events import EventRecorder
 from lifecycle.kube.informer import Informer
+from lifecycle.kube.subset import covers
 from lifecycle.model import ResourceKind
 from lifecycle.naming import NAMESPACE_ENABLED_ANNOTATION
 
@@ -213,7 +214,7 @@ async def _register_one(
         else:
             desired = copy.deepcopy(body)
             desired["metadata"]["resourceVersion"] = current["metadata"].get("resourceVersion")
-        if desired == current:
+        if covers(current, desired):  # server defaults and metadata aside: unchanged
             break
         try:
             await client.replace(kind, desired)
