@@ -66,20 +66,28 @@ BURST = 1000
 WRITES = ("create", "update", "patch", "delete")
 WAIT_TASK = "bench-wait"
 
-# What one workload lifecycle cannot do without (no tasks, no evaluations), by "verb resource":
-# its WorkloadVersion created, its pod's gate removed, two status writes (deployment started,
-# completed), the three Events KLT's flow reports for it (started, deployment finished, done);
-# plus its app's share: the AppVersion created, its two status writes and its three Events.
+# What one workload lifecycle cannot do without (no tasks, no evaluations), by "verb resource",
+# KLT's flow as the reference (/work/shared/reference/keptn.md, sections 2 and 3): the webhook's
+# KeptnWorkload and its status (currentVersion); the WorkloadVersion created, its pod's gate
+# removed, two status writes (deployment started, completed: a created object carries no
+# status) and KLT's 12 Events (created, 5 phases started and finished, completed). Plus its
+# app's share: the KeptnAppCreationRequest created and deleted (user-defined app), the
+# AppVersion created, its two status writes and 12 Events, the KeptnApp's status.
 MINIMUM_PER_WORKLOAD = {
+    "create keptnworkloads": 1.0,
+    "patch keptnworkloads/status": 1.0,
     "create keptnworkloadversions": 1.0,
     "patch pods": 1.0,
-    "update keptnworkloadversions/status": 2.0,
-    "create events": 3.0,
+    "patch keptnworkloadversions/status": 2.0,
+    "create events": 12.0,
 }
 MINIMUM_PER_APP = {
+    "create keptnappcreationrequests": 1.0,
+    "delete keptnappcreationrequests": 1.0,
     "create keptnappversions": 1.0,
-    "update keptnappversions/status": 2.0,
-    "create events": 3.0,
+    "patch keptnappversions/status": 2.0,
+    "patch keptnapps/status": 1.0,
+    "create events": 12.0,
 }
 
 
@@ -377,7 +385,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     burst_apps = min(apps, BURST // PER_APP)
     with tempfile.TemporaryDirectory(prefix="klt-scale-") as tmp:
         work = Path(tmp)
-        history = max(20000, args.workloads * 12)
+        history = 20000  # watch events kept per resource: informers re-list past it
         async with sandbox_process(work, history=history) as (kubeconfig, sandbox_pid):
             driver = await KubeClient.from_kubeconfig(str(kubeconfig))
             await driver.create(model.NAMESPACE, bench_namespace())
