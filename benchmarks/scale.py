@@ -341,10 +341,10 @@ async def quiet(operator: OperatorChild, seconds: float, limit: float) -> dict[s
 
 
 async def started_jobs(driver: KubeClient, expected: int, limit: float) -> int:
-    """Wait until ``expected`` Jobs exist, or their count held still for 20 s; how many."""
+    """Wait until ``expected`` Jobs exist, or their count held still for 45 s; how many."""
     deadline = time.monotonic() + limit
     count, since = -1, time.monotonic()
-    while time.monotonic() < deadline and time.monotonic() - since < 20:
+    while time.monotonic() < deadline and time.monotonic() - since < 45:
         now = len((await driver.list(model.JOB, NAMESPACE))[0])
         if now >= expected:
             return now
@@ -353,7 +353,15 @@ async def started_jobs(driver: KubeClient, expected: int, limit: float) -> int:
         await asyncio.sleep(1.0)
     tasks, _ = await driver.list(model.KEPTN_TASK, NAMESPACE)
     states = Counter(str((t.get("status") or {}).get("status")) for t in tasks)
-    print(f"idle: {count} of {expected} Jobs started (tasks: {dict(states)})", flush=True)
+    with_task = {t["spec"].get("context", {}).get("workloadName") for t in tasks}
+    versions, _ = await driver.list(model.KEPTN_WORKLOAD_VERSION, NAMESPACE)
+    waiting = [
+        f"{v['metadata']['name']}: {(v.get('status') or {}).get('currentPhase')}"
+        for v in versions
+        if v["spec"].get("preDeploymentTasks") and v["spec"]["workloadName"] not in with_task
+    ]
+    print(f"idle: {count} of {expected} Jobs started (tasks: {dict(states)});", end=" ")
+    print(f"{len(waiting)} WorkloadVersions without a task, e.g. {waiting[:3]}", flush=True)
     return count
 
 
