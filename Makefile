@@ -22,6 +22,7 @@ test: lint
 bench: bootstrap
 	python benchmarks/sandbox.py --quick
 	python benchmarks/lifecycle.py --quick
+	python benchmarks/scale.py --quick
 	python benchmarks/evaluator.py --quick
 
 clean:

@@ -39,112 +39,32 @@ import asyncio  # noqa: E402
 import contextlib  # noqa: E402
 import cProfile  # noqa: E402
 import itertools  # noqa: E402
-import json  # noqa: E402
 import logging  # noqa: E402
-import os  # noqa: E402
 import statistics  # noqa: E402
-import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections import Counter  # noqa: E402
-from collections.abc import AsyncIterator  # noqa: E402
 from typing import Any  # noqa: E402
 
+from benchmarks.harness import (  # noqa: E402
+    NAMESPACE,
+    Body,
+    bench_namespace,
+    deployment,
+    keptn_app,
+    operator_settings,
+    percentile,
+    print_result,
+    sandbox_process,
+)
+from benchmarks.harness import cpu_seconds as _cpu_seconds  # noqa: E402
+from benchmarks.harness import status_kb as _status_kb  # noqa: E402
 from lifecycle.core import model  # noqa: E402
-from lifecycle.flow.context import OperatorSettings  # noqa: E402
 from lifecycle.kube import KubeClient, KubeError  # noqa: E402
 from lifecycle.operator.main import freeze_startup_heap  # noqa: E402
 from lifecycle.operator.root import Operator  # noqa: E402
-from lifecycle.operator.server import ServerConfig  # noqa: E402
-from lifecycle.operator.settings import RunSettings  # noqa: E402
 
-Body = dict[str, Any]
-NAMESPACE = "bench"
 VERBS = ("get", "list", "watch", "create", "update", "patch", "delete")
-
-
-def _status_kb(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    return 0
-
-
-def _cpu_seconds(pid: int | None = None) -> float:
-    """User+system CPU seconds of a process (this one by default), from /proc."""
-    fields = Path(f"/proc/{pid or 'self'}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-@contextlib.asynccontextmanager
-async def sandbox_process(work: Path) -> AsyncIterator[tuple[Path, int]]:
-    """`klt sandbox` in a child process; yields its kubeconfig path and pid, stops it after."""
-    kubeconfig = work / "kubeconfig"
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "lifecycle.commands.cli",
-        "sandbox",
-        "--kubeconfig",
-        str(kubeconfig),
-        "--pod-start-delay",
-        "0",
-        "--history",
-        "20000",
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        assert proc.stdout is not None
-        async with asyncio.timeout(30):
-            while True:
-                line = await proc.stdout.readline()
-                if not line:
-                    raise RuntimeError("klt sandbox exited before it was ready")
-                if line.startswith(b"kubeconfig:"):
-                    break
-        yield kubeconfig, proc.pid
-    finally:
-        if proc.returncode is None:
-            proc.terminate()
-            try:
-                async with asyncio.timeout(10):
-                    await proc.wait()
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
-
-
-def deployment(name: str, app: str | None, version: str = "0.1.0") -> Body:
-    annotations = {"keptn.sh/workload": name, "keptn.sh/version": version}
-    if app:
-        annotations["keptn.sh/app"] = app
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "namespace": NAMESPACE},
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": {"bench": name}},
-            "template": {
-                "metadata": {"labels": {"bench": name}, "annotations": annotations},
-                "spec": {"containers": [{"name": "main", "image": f"bench/{name}:{version}"}]},
-            },
-        },
-    }
-
-
-def keptn_app(name: str, workloads: list[str]) -> Body:
-    return {
-        "apiVersion": model.KEPTN_APP.api_version,
-        "kind": "KeptnApp",
-        "metadata": {"name": name, "namespace": NAMESPACE},
-        "spec": {
-            "version": "0.1.0",
-            "workloads": [{"name": w, "version": "0.1.0"} for w in workloads],
-        },
-    }
 
 
 class Observer:
@@ -256,12 +176,6 @@ def reconcile_delta(
     return out
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return ordered[index]
-
-
 async def overhead_phase(
     client: KubeClient, obs: Observer, apps: int, concurrency: int, prefix: str
 ) -> list[float]:
@@ -344,25 +258,9 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         work = Path(tmp)
         async with sandbox_process(work) as (kubeconfig, sandbox_pid):
             driver = await KubeClient.from_kubeconfig(str(kubeconfig))
-            await driver.create(
-                model.NAMESPACE,
-                {
-                    "metadata": {
-                        "name": NAMESPACE,
-                        "annotations": {"keptn.sh/lifecycle-toolkit": "enabled"},
-                    }
-                },
-            )
+            await driver.create(model.NAMESPACE, bench_namespace())
             rss_before = _status_kb("VmRSS")
-            settings = RunSettings(
-                kubeconfig=str(kubeconfig),
-                webhook_url_host="127.0.0.1",
-                server=ServerConfig(host="127.0.0.1", webhook_port=0, metrics_port=0, probe_port=0),
-                cert_dir=work / "certs",
-                operator=OperatorSettings(keptn_namespace="keptn-system", workers=args.workers),
-                leader_elect=False,
-            )
-            operator = Operator(settings)
+            operator = Operator(operator_settings(kubeconfig, work, args.workers))
             obs = Observer(driver)
             profiler = cProfile.Profile() if args.profile else None
             try:
@@ -455,10 +353,7 @@ def main() -> int:
     args.apps = args.apps or (40 if args.quick else 200)
     args.burst_apps = args.burst_apps or (20 if args.quick else 100)
     result = asyncio.run(bench(args))
-    summary = result.pop("summary")
-    for key, value in result.items():
-        print(f"{key}: {json.dumps(value)}")
-    print(json.dumps(summary))
+    print_result(result)
     return 0
 
 

@@ -16,11 +16,11 @@ through admission; no webhook here depends on that).
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import Callable
 from typing import Any
 
+from sandbox import jsonio
 from sandbox.resources import ResourceType
 from sandbox.store import Entry, Store, WatchEvent
 
@@ -210,7 +210,7 @@ class GarbageCollector:
         """Mark a namespace Terminating; `recheck_namespace` empties and removes it."""
         if old.obj["metadata"].get("deletionTimestamp"):
             return old
-        obj = json.loads(old.raw)
+        obj = jsonio.loads(old.raw)
         obj["metadata"]["deletionTimestamp"] = now_rfc3339()
         obj["metadata"]["deletionGracePeriodSeconds"] = 0
         obj["status"] = {"phase": "Terminating"}

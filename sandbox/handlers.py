@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from sandbox import errors
+from sandbox import errors, jsonio
 from sandbox.conversion import converts, field_selector_to_storage, from_storage, to_storage
 from sandbox.crdversions import CrdVersions, NoWebhooks
 from sandbox.faults import Faults
@@ -259,7 +259,7 @@ class ResourceHandlers:
             patch = yaml.safe_load(await request.read() or b"null")
         except yaml.YAMLError:
             raise errors.bad_request("the patch could not be decoded") from None
-        view = from_storage(t.rt, json.loads((await self.crd.view(t.rt, old)).raw))
+        view = from_storage(t.rt, jsonio.loads((await self.crd.view(t.rt, old)).raw))
         if ctype == "application/apply-patch+yaml":
             ctype = "application/merge-patch+json"  # apply to a view: a merge, simplified
         new = apply_patch(ctype, view, patch, strategic=True)
@@ -456,7 +456,7 @@ def _write_opts(request: web.Request) -> WriteOptions:
 async def _json_body(request: web.Request) -> Any:
     raw = await request.read()
     try:
-        return json.loads(raw)
+        return jsonio.loads(raw)
     except ValueError:
         ctype = request.headers.get("Content-Type", "")
         if "yaml" in ctype:
@@ -472,7 +472,7 @@ async def _delete_options(request: web.Request) -> dict[str, Any]:
         raw = await request.read()
         if raw.strip():
             try:
-                body = json.loads(raw)
+                body = jsonio.loads(raw)
             except ValueError:
                 raise errors.bad_request("invalid DeleteOptions body") from None
             if isinstance(body, dict):

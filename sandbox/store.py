@@ -16,12 +16,12 @@ from __future__ import annotations
 import asyncio
 import bisect
 import builtins
-import json
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from sandbox import jsonio
 from sandbox.errors import gone
 from sandbox.objectmeta import object_too_large
 from sandbox.selectors import Selector
@@ -117,7 +117,7 @@ class Store:
     def _load(self, persistence: Persistence) -> None:
         rv, objects, logs = persistence.load()
         for key, raw in objects:
-            obj = json.loads(raw)
+            obj = jsonio.loads(raw)
             entry = Entry(obj, raw, int(obj["metadata"].get("resourceVersion", "0") or 0))
             self._index(key, entry, None)
         self.rv = rv

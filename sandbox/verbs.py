@@ -16,7 +16,6 @@ It does not parse HTTP (see `sandbox.handlers`).
 from __future__ import annotations
 
 import copy
-import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ from typing import Any, Protocol
 
 import yaml
 
-from sandbox import errors
+from sandbox import errors, jsonio
 from sandbox.apply import apply_config, managed_entry, merge_managed
 from sandbox.defaults import prepare_create, prepare_update
 from sandbox.gc import GarbageCollector, now_rfc3339, propagation_policy
@@ -187,7 +186,7 @@ class Api:
         if self.store.get(rt.store_key, namespace, obj["metadata"]["name"]) is not None:
             raise errors.already_exists(rt.plural, rt.group, obj["metadata"]["name"])
         if opts.dry_run:
-            return Entry(obj, json.dumps(obj).encode(), self.store.rv)
+            return Entry(obj, jsonio.dumps(obj), self.store.rv)
         entry = self.store.put(rt.store_key, obj, "ADDED")
         if rt.kind == "CustomResourceDefinition":
             self.registry.set_crd(entry.obj)
@@ -209,7 +208,7 @@ class Api:
             raise errors.bad_request(
                 f"the name of the object ({obj['metadata']['name']}) does not match the name on the URL ({name})"
             )
-        raw = json.dumps(obj)
+        raw = jsonio.dumps(obj)
         retryable = not obj["metadata"].get("resourceVersion")
         for attempt in range(_ATTEMPTS):
             old = self._get(rt, namespace, name)
@@ -217,7 +216,7 @@ class Api:
                 return await self._write(
                     rt,
                     old,
-                    json.loads(raw),
+                    jsonio.loads(raw),
                     subresource,
                     opts,
                     retryable=retryable and attempt < _ATTEMPTS - 1,
@@ -256,7 +255,7 @@ class Api:
             pass  # `bind` built the whole object: nodeName and the PodScheduled condition
         elif subresource == "status":
             status = obj.get("status")
-            obj = json.loads(old.raw)
+            obj = jsonio.loads(old.raw)
             if status is None:
                 obj.pop("status", None)
             else:
@@ -333,7 +332,7 @@ class Api:
             return old
         if opts.dry_run:
             obj["metadata"]["resourceVersion"] = str(old.rv)
-            return Entry(obj, json.dumps(obj).encode(), old.rv)
+            return Entry(obj, jsonio.dumps(obj), old.rv)
         current = self.store.get(rt.store_key, namespace, name)
         if current is None or current.rv != old.rv:
             if retryable and current is not None:
@@ -371,7 +370,7 @@ class Api:
         if ctype == "application/apply-patch+yaml":
             return await self._apply(rt, namespace, name, body, subresource, opts)
         try:
-            patch = json.loads(body or b"null")
+            patch = jsonio.loads(body or b"null")
         except ValueError as exc:
             raise errors.bad_request(f"error decoding patch: {exc}") from None
         sent_rv = (
@@ -398,7 +397,7 @@ class Api:
 
     def _patched(self, rt: ResourceType, old: Entry, ctype: str, patch: Any) -> dict[str, Any]:
         """The object after applying `patch` of type `ctype` to `old` (resourceVersion set)."""
-        new = apply_patch(ctype, json.loads(old.raw), patch, rt.strategic)
+        new = apply_patch(ctype, jsonio.loads(old.raw), patch, rt.strategic)
         new = decode(rt, new)
         if isinstance(patch, dict):
             sent = (patch.get("metadata") or {}).get("resourceVersion")
@@ -441,7 +440,7 @@ class Api:
                 rt, namespace, created, WriteOptions(opts.dry_run, "", opts.field_validation)
             )
             return entry, True
-        merged = apply_config(json.loads(existing.raw), config, opts.field_manager, rt.strategic)
+        merged = apply_config(jsonio.loads(existing.raw), config, opts.field_manager, rt.strategic)
         merged["metadata"]["resourceVersion"] = config["metadata"].get("resourceVersion") or str(
             existing.rv
         )
@@ -477,7 +476,7 @@ class Api:
             raise errors.conflict(
                 rt.plural, rt.group, name, f'pod {name} is already assigned to node "{current}"'
             )
-        obj = json.loads(old.raw)
+        obj = jsonio.loads(old.raw)
         obj["spec"]["nodeName"] = node
         status = obj.setdefault("status", {})
         conditions = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]

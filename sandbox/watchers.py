@@ -10,13 +10,13 @@ its `sink`, so fan-out costs no task wake-up per watcher. No HTTP parsing here.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox import jsonio
 from sandbox.selectors import Selector
 
 __all__ = ["Encoder", "Entry", "WatchEvent", "Watcher", "dumps"]
@@ -24,7 +24,7 @@ __all__ = ["Encoder", "Entry", "WatchEvent", "Watcher", "dumps"]
 
 def dumps(obj: Any) -> bytes:
     """Compact JSON, the wire format of every stored object."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+    return jsonio.dumps(obj)
 
 
 @dataclass(frozen=True, slots=True)

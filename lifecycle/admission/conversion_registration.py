@@ -20,6 +20,7 @@ from lifecycle.admission.conversion import CONVERT_PATH, CRD_NAMES
 from lifecycle.core import model
 from lifecycle.kube.client import KubeClient
 from lifecycle.kube.errors import NotFound, Transient
+from lifecycle.kube.subset import covers
 
 __all__ = ["CRD", "conversion_patch", "register_conversion"]
 
@@ -95,5 +96,7 @@ async def _register_one(
     patch = conversion_patch(
         crd, ca_bundle=ca_bundle, url_base=url_base, keptn_namespace=keptn_namespace
     )
+    if covers(crd, patch):  # already points at us with this CA: a restart writes nothing
+        return
     await client.patch(CRD, name, patch)
     log.info("conversion webhook of CRD %s points at this operator", name)

@@ -33,6 +33,7 @@ from lifecycle.kube.client import Body, KubeClient
 from lifecycle.kube.errors import AlreadyExists, Conflict, NotFound, Transient
 from lifecycle.kube.events import EventRecorder
 from lifecycle.kube.informer import Informer
+from lifecycle.kube.subset import covers
 
 __all__ = [
     "MUTATING",
@@ -229,10 +230,12 @@ async def _register_one(
                 break
             except AlreadyExists:
                 continue
+        # in-cluster the installed configuration stays as applied (rules, selectors); dev/URL
+        # mode writes ours; either way with our caBundle
         hooks = copy.deepcopy(current.get("webhooks") if in_cluster else body.get("webhooks"))
         for hook in hooks or ():
             hook.setdefault("clientConfig", {})["caBundle"] = ca_bundle
-        if hooks == current.get("webhooks"):
+        if covers(current, {"webhooks": hooks}):  # server defaults aside: unchanged, no write
             break
         patch = {
             "metadata": {"resourceVersion": current["metadata"].get("resourceVersion")},

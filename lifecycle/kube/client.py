@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import quote, urlencode
 
 import aiohttp
+import orjson
 from kubernetes_asyncio import config as kube_config
 from kubernetes_asyncio.client import ApiClient, Configuration
 
@@ -58,6 +59,14 @@ class Propagation(StrEnum):
 
 
 _WATCH_READ_GRACE = 30.0  # seconds past timeoutSeconds before a silent stream is declared dead
+
+
+def _dumps(body: object) -> bytes:
+    """Compact JSON of a request body: orjson, else the standard library (str-enum keys)."""
+    try:
+        return orjson.dumps(body)
+    except TypeError:
+        return json.dumps(body, separators=(",", ":")).encode()
 
 
 class KubeClient:
@@ -203,7 +212,7 @@ class KubeClient:
         q = _query(query)
         if q:
             url += "?" + q
-        data = None if body is None else json.dumps(body, separators=(",", ":"))
+        data = None if body is None else _dumps(body)
         headers = await self._headers(
             (content_type or "application/json") if data is not None else None
         )
@@ -222,7 +231,7 @@ class KubeClient:
         if not raw:
             return {}
         try:
-            result: Body = json.loads(raw)
+            result: Body = orjson.loads(raw)
         except ValueError as exc:
             raise BadRequest(f"{method} {path}: response is not JSON") from exc
         return result
@@ -468,7 +477,7 @@ class KubeClient:
                 for line in lines:
                     if not line.strip():
                         continue
-                    event = json.loads(line)
+                    event = orjson.loads(line)
                     etype = str(event.get("type", ""))
                     obj = event.get("object") or {}
                     if etype == "ERROR":

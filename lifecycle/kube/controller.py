@@ -3,8 +3,10 @@
 The controller-runtime contract: reconcile gets only a key, reads current state from informer
 caches, and returns ``Result(requeue_at=...)`` for a real deadline or raises. Outcomes:
 
-    returns Result()                 forget the key's backoff; nothing scheduled
-    returns Result(requeue_at=t)     forget the backoff; run again at t (earliest wins)
+    returns Result()                 forget the key's backoff; nothing scheduled (a timer an
+                                     earlier reconcile set is cancelled)
+    returns Result(requeue_at=t)     forget the backoff; run again at t (replacing an earlier
+                                     reconcile's timer)
     raises Transient                 backoff, logged at INFO (API server hiccup)
     raises another KubeError         backoff, logged at WARNING (Conflict is the common one)
     raises anything else             backoff, logged with traceback and the key
@@ -212,6 +214,9 @@ class Controller(Generic[K]):
             log.exception("%s: %s: reconcile failed, retry in %.3fs", self.name, key, delay)
         else:
             self.queue.forget(key)
+            # This result names every deadline still due: a timer an earlier reconcile set
+            # (e.g. a rollout's timeout, now Succeeded) would only wake a finished object.
+            self.queue.cancel(key)
             outcome = "success"
             if result is not None and (result.requeue_at or result.requeue_after is not None):
                 self.queue.add(key, after=result.requeue_after, at=result.requeue_at)

@@ -18,7 +18,9 @@ run, so a handler always sees the new state in the cache; handlers get
 a handler's exception is logged and never stops the informer; every watch stream is closed
 (``aclosing``). ``synced`` is set after the first complete list and never cleared. Handlers
 are plain callables that must not block (they enqueue keys); the informer never calls the
-API other than list and watch.
+API other than list and watch. Each object goes through the informer's ``transform`` (by
+default ``transforms.strip_managed_fields``) before it is cached or handed to a handler, so
+the cache holds only what its readers use.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from collections.abc import Callable, Iterable, Iterator
 from lifecycle.core.model import ResourceKind
 from lifecycle.kube.client import Body, KubeClient
 from lifecycle.kube.errors import Gone, KubeError
+from lifecycle.kube.transforms import Transform, strip_managed_fields
 
 __all__ = ["Handler", "IndexFn", "Informer", "Informers", "Store", "owner_uids"]
 
@@ -152,8 +155,10 @@ class Informer:
         backoff_base: float = 0.2,
         backoff_max: float = 30.0,
         page_size: int | None = 500,
+        transform: Transform | None = strip_managed_fields,
     ) -> None:
         self.client = client
+        self._transform = transform
         self.kind = kind
         self.namespace = namespace
         self.label_selector = label_selector
@@ -257,6 +262,8 @@ class Informer:
         )
         self.lists += 1
         seen: set[_Ref] = set()
+        if self._transform is not None:
+            items = [self._transform(obj) for obj in items]
         for obj in items:
             seen.add(_ref(obj))
             old = self.store.upsert(obj)
@@ -292,6 +299,8 @@ class Informer:
                     if rv:
                         self.resource_version = rv
                     continue
+                if self._transform is not None:
+                    obj = self._transform(obj)
                 if etype in ("ADDED", "MODIFIED"):
                     old = self.store.upsert(obj)
                     self._dispatch("MODIFIED" if old is not None else "ADDED", obj, old)

@@ -5,6 +5,8 @@ Invariants (client-go's ``workqueue`` semantics):
 - a key is never held by two workers at once: a key added while it is being processed is
   marked dirty and handed out again once, after ``done(key)``;
 - ``add(key, after=...)``/``add(key, at=...)`` keeps only the earliest pending deadline per key;
+- ``cancel(key)`` drops the key's pending timer (a reconcile's result supersedes the deadline
+  an earlier reconcile asked for: level-based, each result names every deadline still due);
 - ``backoff(key)`` re-adds after ``base_delay * 2**failures`` (capped at ``max_delay``) and
   ``forget(key)`` resets the count after a success;
 - after ``shutdown()`` no key is accepted, queued keys and timers are dropped (level-based
@@ -51,6 +53,8 @@ class WorkQueue(Generic[K]):
         self._failures: dict[K, int] = {}
         self._waiters: deque[asyncio.Future[None]] = deque()
         self._shutdown = False
+        self.fired = 0
+        """Delayed adds whose timer fired so far (the scale benchmark's idle figure)."""
 
     def __len__(self) -> int:
         return len(self._ready)
@@ -64,6 +68,10 @@ class WorkQueue(Generic[K]):
     def delayed(self) -> int:
         """Keys waiting for a timer."""
         return len(self._timers)
+
+    def deadlines(self) -> list[float]:
+        """Loop times of the pending timers (what a delayed key waits for)."""
+        return [deadline for deadline, _ in self._timers.values()]
 
     def is_shut_down(self) -> bool:
         return self._shutdown
@@ -100,7 +108,14 @@ class WorkQueue(Generic[K]):
         handle = loop.call_at(deadline, self._fire, key)
         self._timers[key] = (deadline, handle)
 
+    def cancel(self, key: K) -> None:
+        """Drop the pending timer of ``key``, if any (a queued or processing key stays)."""
+        current = self._timers.pop(key, None)
+        if current is not None:
+            current[1].cancel()
+
     def _fire(self, key: K) -> None:
+        self.fired += 1
         self._timers.pop(key, None)
         self.add(key)
 

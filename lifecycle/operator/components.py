@@ -12,6 +12,7 @@ from lifecycle.core import model
 from lifecycle.flow.context import INDEXES, KINDS
 from lifecycle.kube.client import KubeClient
 from lifecycle.kube.informer import Informer
+from lifecycle.operator.cachefields import cache_transform
 
 __all__ = ["COMPONENTS", "CONTROLLER_MODULES", "build_informers"]
 
@@ -69,9 +70,13 @@ def build_informers(
             kind,
             namespace=watch_namespace if scoped else None,
             indexes=dict(INDEXES.get(kind, {})),
+            transform=cache_transform(kind),
         )
     if rollouts:
         informers[model.ARGO_ROLLOUT] = Informer(
-            client, model.ARGO_ROLLOUT, namespace=watch_namespace
+            client,
+            model.ARGO_ROLLOUT,
+            namespace=watch_namespace,
+            transform=cache_transform(model.ARGO_ROLLOUT),
         )
     return informers

@@ -25,6 +25,7 @@ from typing import Any, cast
 from urllib.parse import quote
 
 import aiohttp
+import orjson
 
 __all__ = [
     "CONFIGMAPS",
@@ -48,6 +49,14 @@ __all__ = [
 ]
 
 Body = dict[str, Any]
+
+
+def _dumps(body: object) -> bytes:
+    """orjson, else the standard library (what orjson refuses: non-str keys, huge ints)."""
+    try:
+        return orjson.dumps(body)
+    except TypeError:
+        return json.dumps(body).encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +189,7 @@ class ApiClient:
         raw: bytes | None = None,
     ) -> Body:
         """One call; the decoded JSON answer, or an ApiError."""
-        data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+        data = raw if raw is not None else (None if body is None else _dumps(body))
         headers = {"Content-Type": content_type} if data is not None else None
         try:
             async with self._http().request(
@@ -194,7 +203,7 @@ class ApiClient:
         if not text:
             return {}
         try:
-            decoded = json.loads(text)
+            decoded = orjson.loads(text)
         except ValueError:
             return {"text": text}
         return cast(Body, decoded) if isinstance(decoded, dict) else {"items": decoded}
@@ -285,7 +294,7 @@ class ApiClient:
 
 
 def _event(line: bytes) -> WatchEvent:
-    data = json.loads(line)
+    data = orjson.loads(line)
     kind = str(data.get("type", ""))
     obj = cast(Body, data.get("object") or {})
     if kind == "ERROR":
