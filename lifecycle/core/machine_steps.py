@@ -191,7 +191,9 @@ def _run_children(
     for definition in definitions:
         name = child_name(row.check_type, definition, ctx.uid, row.phase)
         item: dict[str, Any] = {"definitionName": definition, "name": name}
-        child = children.get(name)
+        child = children.get(name) or _child_named_otherwise(children, definition, row.check_type)
+        if child is not None:
+            item["name"] = name = _text((child.get("metadata") or {}).get("name")) or name
         if child is None:
             first = definition not in previous
             state = _await_child(row, draft, ctx, name, definition, phase_start, problems, first)
@@ -224,6 +226,19 @@ def _run_children(
     draft.set(row.items_field, items)
     state = aggregate_state(states, len(definitions), block_deployment=ctx.block_deployment)
     return Outcome(state, "; ".join(problems))
+
+
+def _child_named_otherwise(
+    children: Mapping[str, Mapping[str, Any]], definition: str, check_type: str
+) -> Mapping[str, Any] | None:
+    """Our child of `definition` and `check_type` under an alternate name (its first name was
+    taken by another parent's child: naming.alternate_child_name)."""
+    for child in children.values():
+        spec = child.get("spec") or {}
+        owned = spec.get("taskDefinition") or spec.get("evaluationDefinition")
+        if owned == definition and spec.get("checkType") == check_type:
+            return child
+    return None
 
 
 def _await_child(

@@ -48,6 +48,7 @@ __all__ = [
     "TASK_NAME_ANNOTATION",
     "VERSION_ANNOTATION",
     "WORKLOAD_ANNOTATION",
+    "alternate_child_name",
     "app_version_name",
     "child_name",
     "create_resource_name",
@@ -201,6 +202,19 @@ def child_name(check_type: str, definition: str, parent_uid: str, phase: str) ->
             MAX_K8S_OBJECT_LENGTH, MIN_KEPTN_NAME_LENGTH, check_type, definition, str(suffix)
         )
     )
+
+
+def alternate_child_name(name: str, attempt: int) -> str:
+    """The `attempt`-th other name for a child whose name another parent's child already holds.
+
+    Five digits collide within a namespace once a definition has hundreds of children; the
+    executor then takes the first free alternate (deterministic, so a replay finds the same
+    one) and the machine finds the child by definition and check type among its own children.
+    """
+    base = name.rpartition("-")[0] or name
+    digest = hashlib.sha256(f"{name}/{attempt}".encode()).digest()
+    suffix = _CHILD_SUFFIX_BASE + int.from_bytes(digest[:8], "big") % _CHILD_SUFFIX_SPAN
+    return valid_name(f"{base}-{suffix}")
 
 
 def _nonzero_hex(seed: str, length: int) -> str:

@@ -43,6 +43,7 @@ from lifecycle.core.actions import (
 from lifecycle.core.conditions import with_conditions
 from lifecycle.core.machine import ROOT_KEY, Decision, Snapshot, apply_merge_patch, decide
 from lifecycle.core.model import ResourceKind
+from lifecycle.core.naming import alternate_child_name
 from lifecycle.core.phases import Phase
 from lifecycle.core.runtimes import task_metadata
 from lifecycle.flow.context import OperatorContext
@@ -57,6 +58,7 @@ from lifecycle.kube.client import Body
 from lifecycle.kube.controller import ObjectKey, Result, TerminalError, key_of
 from lifecycle.kube.errors import AlreadyExists, BadRequest, Conflict, Invalid, NotFound
 from lifecycle.kube.events import EventRecorder
+from lifecycle.kube.informer import owner_uids
 from lifecycle.observability.logs import bind_phase
 from tracing.spans import export_phase_span
 
@@ -92,6 +94,10 @@ class _Plan:
                 case _:
                     assert_never(action)  # a new action type must be executed here
         return cls(tuple(creations), tuple(events), tuple(ends))
+
+
+_NAME_ATTEMPTS = 5
+"""Alternate child names tried when another parent's child holds the name (naming)."""
 
 
 class FlowExecutor:
@@ -199,10 +205,20 @@ class FlowExecutor:
 
     async def _create(self, obj: Body, kind: ResourceKind, body: Body) -> None:
         name = str(body["metadata"]["name"])
+        namespace = str(body["metadata"]["namespace"])
         try:
-            await self._ctx.client.create(kind, body, str(body["metadata"]["namespace"]))
-        except AlreadyExists:
-            pass  # created by an earlier reconcile (maybe before a crash): done
+            for attempt in range(1, _NAME_ATTEMPTS + 1):
+                try:
+                    await self._ctx.client.create(kind, body, namespace)
+                    return
+                except AlreadyExists:
+                    existing = await self._ctx.client.get(kind, name, namespace)
+                    if str(metadata_of(obj).get("uid", "")) in owner_uids(existing):
+                        return  # created by an earlier reconcile (maybe before a crash): done
+                    # another parent's child holds the name: the next deterministic alternate
+                    name = alternate_child_name(str(body["metadata"]["name"]), attempt)
+                    body = {**body, "metadata": {**body["metadata"], "name": name}}
+            raise Invalid(f"{_NAME_ATTEMPTS} names of {kind.kind} taken by other parents")
         except NotFound:
             log.info("%s: namespace or owner gone while creating %s", self.component, name)
         except (Invalid, BadRequest) as exc:
