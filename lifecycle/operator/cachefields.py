@@ -8,9 +8,11 @@ narrow it), so it keeps only what its readers use:
 - adopt.py and the pod webhook's `plan_pod`/`pod_parent` on a cached pod: metadata (labels,
   annotations, ownerReferences, deletionTimestamp), spec.containers' name, image and env (the
   version fallback hashes them), spec.schedulingGates.
-ReplicaSets, StatefulSets and DaemonSets are read by `pod_parent` (metadata only) and by the
-WorkloadVersion's deployment check (`workloadversion.rollout_for`: spec.replicas and status),
-so their pod template, often most of their bytes, is dropped.
+ReplicaSets, StatefulSets and DaemonSets are read by `pod_parent` (metadata only), by the
+WorkloadVersion's deployment check (`workloadversion.rollout_for`: spec.replicas and status) and
+by the pod webhook's owner confirmation (`admission.owner`: the pod template's metadata and
+containers, the only view of a pod it trusts), so they keep spec.replicas, spec.template and
+status (their selector and the rest of spec are dropped).
 Must not: drop a field one of those readers uses; add the reader here when one appears.
 """
 
@@ -24,7 +26,7 @@ from lifecycle.kube.transforms import Transform, slim, strip_managed_fields
 
 __all__ = ["CACHE_TRANSFORMS", "cache_transform"]
 
-_ROLLOUT = slim(spec=("replicas",), top=("status",))
+_ROLLOUT = slim(spec=("replicas", "template"), top=("status",))
 
 CACHE_TRANSFORMS: Mapping[ResourceKind, Transform] = {
     model.POD: slim(spec=(("containers", ("name", "image", "env")), "schedulingGates")),
