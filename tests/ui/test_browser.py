@@ -240,12 +240,21 @@ def _completed(kubeconfig: Path, name: str) -> dict[str, Any]:
 
 def test_heatmap_cells_match_the_stored_results(ui: str, page: Page, demo: Demo) -> None:
     kubectl(demo.kubeconfig, "apply", "-f", "-", stdin=QUALITY)
+    # pass, warning (fixed), fail: the demo's latency varies between runs, so the factors of
+    # the 2nd and 3rd runs scale the 1st run's value to 0.75 (warning) and 2 (failure); the
+    # 4th has the args of the 1st: a baseline for the trend
     runs = {}
-    # pass, warning (fixed), fail; the 4th has the args of the 1st: a baseline for the trend
+    kubectl(demo.kubeconfig, "apply", "-f", "-", stdin=_analysis("ui-run-1", "1"))
+    runs["ui-run-1"] = json.loads(_completed(demo.kubeconfig, "ui-run-1")["status"]["raw"])
+    base = next(
+        e["value"]
+        for e in runs["ui-run-1"]["objectiveResults"]
+        if e["objective"]["analysisValueTemplateRef"]["name"] == "ui-latency"
+    )
+    assert base > 0, runs["ui-run-1"]
     for name, factor in (
-        ("ui-run-1", "1"),
-        ("ui-run-2", "4"),
-        ("ui-run-3", "10"),
+        ("ui-run-2", f"{0.75 / base:.4f}"),
+        ("ui-run-3", f"{2 / base:.4f}"),
         ("ui-run-4", "1"),
     ):
         kubectl(demo.kubeconfig, "apply", "-f", "-", stdin=_analysis(name, factor))
