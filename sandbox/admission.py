@@ -199,17 +199,36 @@ class WebhookAdmission:
             raise _CallFailed(shown, str(exc)) from None
         return f"https://{address}{path}", shown, f"{name}.{ns}.svc"
 
-    def _session(self, ca_bundle: str) -> aiohttp.ClientSession:
-        key = hashlib.sha256(ca_bundle.encode()).hexdigest()
+    def session(self, ca_bundle: str, *, insecure: bool = False) -> aiohttp.ClientSession:
+        """A client session trusting `ca_bundle` (base64 PEM; "" the system's), or nothing at
+        all when `insecure` (an APIService's insecureSkipTLSVerify); one per bundle, kept."""
+        key = "insecure" if insecure else hashlib.sha256(ca_bundle.encode()).hexdigest()
         session = self._sessions.get(key)
         if session is None or session.closed:
-            if ca_bundle:
+            ctx: ssl.SSLContext | bool
+            if insecure:
+                ctx = False
+            elif ca_bundle:
                 ctx = ssl.create_default_context(cadata=base64.b64decode(ca_bundle).decode())
             else:
                 ctx = ssl.create_default_context()
             session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ctx))
             self._sessions[key] = session
         return session
+
+    async def _post(
+        self, url: str, server_name: str | None, ca_bundle: str, body: Any, time_limit: float
+    ) -> Any:
+        """POST `body` as JSON and decode the JSON answer; ConnectionError on a non-200 answer."""
+        async with self.session(ca_bundle).post(
+            url,
+            json=body,
+            timeout=aiohttp.ClientTimeout(total=time_limit),
+            server_hostname=server_name,
+        ) as resp:
+            if resp.status != 200:
+                raise ConnectionError(f"received HTTP {resp.status} from webhook")
+            return await resp.json(content_type=None)
 
     def address(self, client_config: dict[str, Any]) -> tuple[str, str | None]:
         """The URL of a clientConfig (url, or service resolved as for webhooks) and the TLS
@@ -223,16 +242,9 @@ class WebhookAdmission:
         """POST `body` to a webhook's clientConfig (url or service, caBundle) and decode the
         JSON answer; raises ConnectionError on a non-200 answer (used for conversion too)."""
         url, server_name = self.address(client_config)
-        session = self._session(client_config.get("caBundle", ""))
-        async with session.post(
-            url,
-            json=body,
-            timeout=aiohttp.ClientTimeout(total=time_limit),
-            server_hostname=server_name,
-        ) as resp:
-            if resp.status != 200:
-                raise ConnectionError(f"received HTTP {resp.status} from webhook")
-            return await resp.json(content_type=None)
+        return await self._post(
+            url, server_name, client_config.get("caBundle", ""), body, time_limit
+        )
 
     def _review(
         self,
@@ -281,17 +293,9 @@ class WebhookAdmission:
         shown = ""
         try:
             url, shown, server_name = self._endpoint(hook)
-            session = self._session((hook.get("clientConfig") or {}).get("caBundle", ""))
+            ca_bundle = (hook.get("clientConfig") or {}).get("caBundle", "")
             self.calls += 1
-            async with session.post(
-                url,
-                json=review,
-                timeout=aiohttp.ClientTimeout(total=timeout),
-                server_hostname=server_name,
-            ) as resp:
-                if resp.status != 200:
-                    raise ConnectionError(f"received HTTP {resp.status} from webhook")
-                body = await resp.json(content_type=None)
+            body = await self._post(url, server_name, ca_bundle, review, timeout)
             response = body.get("response")
             if not isinstance(response, dict):
                 raise ValueError("webhook response has no 'response'")

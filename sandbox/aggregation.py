@@ -16,9 +16,7 @@ no `spec.service` (Local) register nothing.
 
 from __future__ import annotations
 
-import base64
 import json
-import ssl
 from typing import Any, Protocol
 
 import aiohttp
@@ -44,9 +42,12 @@ _HOP_HEADERS = {"host", "authorization", "content-length", "transfer-encoding", 
 
 
 class Resolver(Protocol):
-    """Resolves a clientConfig to a URL (see `sandbox.admission.WebhookAdmission.address`)."""
+    """Resolves a clientConfig to a URL and gives its client session (see
+    `sandbox.admission.WebhookAdmission`)."""
 
     def address(self, client_config: dict[str, Any]) -> tuple[str, str | None]: ...
+
+    def session(self, ca_bundle: str, *, insecure: bool = False) -> aiohttp.ClientSession: ...
 
 
 class Aggregator:
@@ -56,13 +57,7 @@ class Aggregator:
         self.store = store
         self.registry = registry
         self.resolver = resolver
-        self._sessions: dict[str, aiohttp.ClientSession] = {}
         registry.add(APISERVICE)
-
-    async def close(self) -> None:
-        for session in self._sessions.values():
-            await session.close()
-        self._sessions.clear()
 
     def services(self) -> list[dict[str, Any]]:
         """The APIServices that point at a service."""
@@ -137,23 +132,6 @@ class Aggregator:
         }
         return web.Response(body=dumps(doc), content_type="application/json")
 
-    def _session(self, spec: dict[str, Any]) -> aiohttp.ClientSession:
-        insecure = bool(spec.get("insecureSkipTLSVerify"))
-        ca = "" if insecure else str(spec.get("caBundle") or "")
-        key = "insecure" if insecure else ca
-        session = self._sessions.get(key)
-        if session is None or session.closed:
-            ctx: ssl.SSLContext | bool
-            if insecure:
-                ctx = False
-            elif ca:
-                ctx = ssl.create_default_context(cadata=base64.b64decode(ca).decode())
-            else:
-                ctx = ssl.create_default_context()
-            session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ctx))
-            self._sessions[key] = session
-        return session
-
     async def _proxy(self, request: web.Request, apiservice: dict[str, Any]) -> web.Response:
         spec = apiservice["spec"]
         svc = spec["service"]
@@ -169,12 +147,14 @@ class Aggregator:
         headers.update({"X-Remote-User": "sandbox-admin", "X-Remote-Group": "system:masters"})
         try:
             url, server_name = self.resolver.address(config)
-            async with self._session(spec).request(
+            insecure = bool(spec.get("insecureSkipTLSVerify"))
+            session = self.resolver.session(str(spec.get("caBundle") or ""), insecure=insecure)
+            async with session.request(
                 request.method,
                 url,
                 data=await request.read(),
                 headers=headers,
-                server_hostname=None if spec.get("insecureSkipTLSVerify") else server_name,
+                server_hostname=None if insecure else server_name,
                 timeout=aiohttp.ClientTimeout(total=30),
             ) as resp:
                 body = await resp.read()

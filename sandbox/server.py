@@ -254,7 +254,6 @@ class Sandbox:
             self.node = None
         self.store.close_watchers()
         await self.admission.close()
-        await self.aggregator.close()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None

@@ -11,15 +11,15 @@ with backoff.
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import logging
-import random
 from typing import Any
 
 from lifecycle.admission.conversion import CONVERT_PATH, CRD_NAMES
+from lifecycle.admission.registration import retry_transient
 from lifecycle.core import model
 from lifecycle.kube.client import KubeClient
-from lifecycle.kube.errors import NotFound, Transient
+from lifecycle.kube.errors import NotFound
 from lifecycle.kube.subset import covers
 
 __all__ = ["CRD", "conversion_patch", "register_conversion"]
@@ -68,18 +68,14 @@ async def register_conversion(
     keptn_namespace: str,
     give_up_after: float = 60.0,
 ) -> None:
-    """Patch every webhook-converted CRD (see the module docstring)."""
+    """Patch every webhook-converted CRD (see the module docstring); Transient errors are retried
+    as the webhook registration's are."""
     for name in CRD_NAMES:
-        delay = 0.05
-        async with asyncio.timeout(give_up_after):
-            while True:
-                try:
-                    await _register_one(client, name, ca_bundle, url_base, keptn_namespace)
-                    break
-                except Transient as exc:
-                    log.info("patching CRD %s: %s; retry in %.2fs", name, exc, delay)
-                    await asyncio.sleep(delay * random.uniform(0.5, 1.0))
-                    delay = min(delay * 2, 2.0)
+        await retry_transient(
+            functools.partial(_register_one, client, name, ca_bundle, url_base, keptn_namespace),
+            f"patching CRD {name}",
+            give_up_after=give_up_after,
+        )
 
 
 async def _register_one(

@@ -213,6 +213,20 @@ class KubeClient:
         if q:
             url += "?" + q
         data = None if body is None else _dumps(body)
+        raw = await self._send(method, path, url, data, content_type)
+        if not raw:
+            return {}
+        try:
+            result: Body = orjson.loads(raw)
+        except ValueError as exc:
+            raise BadRequest(f"{method} {path}: response is not JSON") from exc
+        return result
+
+    async def _send(
+        self, method: str, path: str, url: str, data: bytes | str | None, content_type: str | None
+    ) -> bytes:
+        """One HTTP exchange: the body of a 2xx answer; KubeError for the others, Transient
+        when the server cannot be reached."""
         headers = await self._headers(
             (content_type or "application/json") if data is not None else None
         )
@@ -224,17 +238,11 @@ class KubeClient:
                 raw = await resp.read()
                 if resp.status >= 300:
                     raise error_from_status(resp.status, raw)
+                return raw
         except KubeError:
             raise
         except (aiohttp.ClientError, TimeoutError, OSError) as exc:
             raise Transient(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
-        if not raw:
-            return {}
-        try:
-            result: Body = orjson.loads(raw)
-        except ValueError as exc:
-            raise BadRequest(f"{method} {path}: response is not JSON") from exc
-        return result
 
     # -- verbs --------------------------------------------------------------------------
 
@@ -405,19 +413,10 @@ class KubeClient:
     async def pod_log(self, name: str, namespace: str, *, tail_lines: int = 20) -> str:
         """The last ``tail_lines`` lines of a pod's log (its only or first container)."""
         self._count("get", POD, "log")
-        url = self._host + self.path(POD, namespace, name, "log") + f"?tailLines={tail_lines}"
-        session: aiohttp.ClientSession = self._api.rest_client.pool_manager
-        try:
-            async with session.get(
-                url, headers=await self._headers(), timeout=self._timeout
-            ) as resp:
-                raw = await resp.read()
-                if resp.status >= 300:
-                    raise error_from_status(resp.status, raw)
-        except KubeError:
-            raise
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise Transient(f"GET pods/{name}/log: {type(exc).__name__}: {exc}") from exc
+        path = self.path(POD, namespace, name, "log")
+        raw = await self._send(
+            "GET", path, f"{self._host}{path}?tailLines={tail_lines}", None, None
+        )
         return raw.decode("utf-8", "replace")
 
     async def watch(

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from tracing.attributes import get_path as get
 from tracing.context import parse_rfc3339_ns, parse_traceparent
 
 __all__ = [
@@ -39,15 +40,6 @@ TimeLike = datetime | str | None
 class ObjectKind(enum.Enum):
     APP_VERSION = "KeptnAppVersion"
     WORKLOAD_VERSION = "KeptnWorkloadVersion"
-
-
-def get(body: Mapping[str, Any] | None, *path: str) -> Any:
-    node: Any = body
-    for key in path:
-        if not isinstance(node, Mapping):
-            return None
-        node = node.get(key)
-    return node
 
 
 def as_text(value: Any) -> str:
