@@ -456,11 +456,7 @@ async def run_flows(
         await start_big(client)
         await scenario.deploy()
         await scenario.wait_admitted()
-        async with asyncio.timeout(30):  # mid-flow: the workloads' pre-deployment tasks run
-            while True:
-                if "WorkloadPreDeployTasks" in await scenario.phase():
-                    break
-                await asyncio.sleep(0.05)
+        await scenario.wait_phase("WorkloadPreDeployTasks")  # mid-flow: pre-deployment tasks run
         leader_name = await holder(client)
         leader = next(r for r in replicas if r.identity == leader_name)
         other = next(r for r in replicas if r is not leader)

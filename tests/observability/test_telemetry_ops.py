@@ -11,6 +11,7 @@ from prometheus_client import CollectorRegistry
 from lifecycle.observability.telemetry import Telemetry
 from lifecycle.observability.telemetry_ops import webhook_middleware
 from lifecycle.operator.server import create_app
+from tests.support.http import serve
 
 
 def value(registry: CollectorRegistry, name: str, **labels: str) -> float | None:
@@ -37,19 +38,12 @@ async def test_webhook_middleware_counts_codes_and_times_posts() -> None:
         web.get("/ok", ok),
     ]
     app = create_app(extra_routes=routes, middlewares=[webhook_middleware(ops)])
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    base = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    try:
-        async with aiohttp.ClientSession() as session:
-            for path in ("/ok", "/ok", "/bad", "/boom"):
-                async with session.post(base + path) as response:
-                    await response.read()
-            async with session.get(base + "/ok") as response:  # not an admission call
-                assert response.status == 200
-    finally:
-        await runner.cleanup()
+    async with serve(app) as base, aiohttp.ClientSession() as session:
+        for path in ("/ok", "/ok", "/bad", "/boom"):
+            async with session.post(base + path) as response:
+                await response.read()
+        async with session.get(base + "/ok") as response:  # not an admission call
+            assert response.status == 200
     total = "keptn_webhook_requests_total"
     assert value(registry, total, webhook="/ok", code="200") == 2
     assert value(registry, total, webhook="/bad", code="400") == 1

@@ -25,6 +25,7 @@ import pytest
 
 from lifecycle.core import model
 from lifecycle.kube import AlreadyExists, KubeClient, KubeError, NotFound
+from tests.support.waiting import eventually_async
 from tracing.setup import read_span_lines
 
 __all__ = ["Observed", "Scenario", "retrying"]
@@ -273,6 +274,14 @@ class Scenario:
             model.KEPTN_WORKLOAD_VERSION
         )
         return "/".join(str((o.get("status") or {}).get("currentPhase", "-")) for o in objs)
+
+    async def wait_phase(self, phase: str, within: float = 30.0) -> None:
+        """Until some version of the flow is in `phase` (e.g. mid-flow: WorkloadPreDeployTasks)."""
+
+        async def reached() -> bool:
+            return phase in await self.phase()
+
+        await eventually_async(reached, within, step=0.05)
 
     async def done(self) -> bool:
         """The AppVersion and every WorkloadVersion finished (in any end state)."""

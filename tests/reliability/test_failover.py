@@ -110,11 +110,7 @@ async def fail_over(
         started = time.monotonic()
         await scenario.deploy()
         await scenario.wait_admitted()
-        async with asyncio.timeout(30):  # mid-flow: the workloads' pre-deployment tasks run
-            while True:
-                if "WorkloadPreDeployTasks" in await scenario.phase():
-                    break
-                await asyncio.sleep(0.05)
+        await scenario.wait_phase("WorkloadPreDeployTasks")  # mid-flow: pre-deployment tasks run
         assert await holder(client) == a.identity
         lost_at = time.monotonic()
         if pause:

@@ -17,6 +17,7 @@ from aiohttp import web
 from sandbox.server import Sandbox
 from sandbox.tls import make_serving_cert
 from tests.sandbox.conftest import FIXTURES
+from tests.support.http import serve
 
 
 def apiservice(group: str, version: str, service: str) -> dict[str, Any]:
@@ -55,12 +56,8 @@ async def backend() -> AsyncIterator[tuple[int, list[dict[str, Any]]]]:
         cert = make_serving_cert(Path(tmp))
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", echo)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=cert.server_context())
-        await site.start()
-        yield int(runner.addresses[0][1]), seen
-        await runner.cleanup()
+        async with serve(app, cert.server_context()) as base:
+            yield int(base.rsplit(":", 1)[1]), seen
 
 
 async def test_apiservice_proxies_lists_and_fails_clearly(

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from sandbox.server import Sandbox
 from tests.sandbox.conftest import FIXTURES, MERGE
+from tests.support.http import serve
 
 GROUP = "gadgets.klt.dev"
 
@@ -101,13 +102,9 @@ async def converter() -> AsyncIterator[Converter]:
     conv = Converter()
     app = web.Application()
     app.router.add_post("/convert", conv.handle)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    conv.url = f"http://127.0.0.1:{runner.addresses[0][1]}/convert"
-    yield conv
-    await runner.cleanup()
+    async with serve(app) as base:
+        conv.url = f"{base}/convert"
+        yield conv
 
 
 @pytest.fixture

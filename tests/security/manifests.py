@@ -6,6 +6,7 @@ import base64
 from typing import Any
 
 from lifecycle.core import model
+from tests.children.test_evaluations import keptn_evaluation as evaluation  # noqa: F401 (m.evaluation)
 
 Body = dict[str, Any]
 
@@ -45,23 +46,6 @@ def evaluation_definition(name: str, metric_name: str, metric_ns: str | None = N
         "kind": "KeptnEvaluationDefinition",
         "metadata": {"name": name},
         "spec": {"objectives": [{"keptnMetricRef": ref, "evaluationTarget": "<1"}]},
-    }
-
-
-def evaluation(name: str, definition: str, **spec: Any) -> Body:
-    return {
-        "apiVersion": model.KEPTN_EVALUATION.api_version,
-        "kind": "KeptnEvaluation",
-        "metadata": {"name": name},
-        "spec": {
-            "appName": "shop",
-            "appVersion": "1.0",
-            "workload": "shop-cart",
-            "workloadVersion": "0.4",
-            "evaluationDefinition": definition,
-            "checkType": "pre-eval",
-            **spec,
-        },
     }
 
 
