@@ -14,6 +14,7 @@ registering the same value twice is free.
 from __future__ import annotations
 
 import base64
+import json
 import re
 import threading
 from collections.abc import Iterable, Mapping
@@ -39,6 +40,9 @@ _pattern: re.Pattern[str] | None = None
 
 def _forms(value: str) -> Iterable[str]:
     yield value
+    # as it stands inside a JSON string (a request body is scrubbed once serialized)
+    yield json.dumps(value, ensure_ascii=False)[1:-1]
+    yield json.dumps(value)[1:-1]
     raw = value.encode()
     yield base64.b64encode(raw).decode()
     yield base64.b64encode(raw).decode().rstrip("=")

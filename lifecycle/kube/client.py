@@ -31,7 +31,7 @@ import orjson
 from kubernetes_asyncio import config as kube_config
 from kubernetes_asyncio.client import ApiClient, Configuration
 
-from evaluator.redact import scrub_deep
+from evaluator.redact import scrub_bytes, scrub_deep
 from lifecycle.core.model import POD, ResourceKind
 from lifecycle.kube.errors import BadRequest, KubeError, Transient, error_from_status
 from lifecycle.kube.ratelimit import ObjectWriteLimiter
@@ -207,12 +207,12 @@ class KubeClient:
         subresource: str | None = None,
     ) -> Body:
         self._count(verb, kind, subresource)
-        body = scrub_deep(body)  # no secret value the operator read is ever written back
         url = self._host + path
         q = _query(query)
         if q:
             url += "?" + q
-        data = None if body is None else _dumps(body)
+        # no secret value the operator read is ever written back: one pass over the JSON text
+        data = None if body is None else scrub_bytes(_dumps(body))
         raw = await self._send(method, path, url, data, content_type)
         if not raw:
             return {}
