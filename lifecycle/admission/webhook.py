@@ -48,7 +48,6 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from lifecycle.admission.owner import Unconfirmed, confirm_owner
 from lifecycle.admission.pod import (
     PodPlan,
-    VersionError,
     encode_patch,
     json_patch,
     namespace_enabled,
@@ -231,17 +230,13 @@ class PodMutator:
             _PROPAGATOR.inject(carrier)
             if confirmed is None:
                 return admission_response(uid, message="pod is not managed by keptn")
-            try:
-                plan = plan_pod(
-                    confirmed.pod,
-                    namespace=namespace,
-                    operation=str(request.get("operation", "CREATE")),
-                    parent=confirmed.parent,
-                    carrier=carrier,
-                )
-            except VersionError as exc:
-                span.set_status(trace.StatusCode.ERROR, str(exc))
-                return admission_response(uid, allowed=False, message=str(exc), code=400)
+            plan = plan_pod(
+                confirmed.pod,
+                namespace=namespace,
+                operation=str(request.get("operation", "CREATE")),
+                parent=confirmed.parent,
+                carrier=carrier,
+            )
             if plan is None:
                 return admission_response(uid, message="pod is not managed by keptn")
             plan = dataclasses.replace(plan, patch=json_patch(pod, plan.annotations, plan.gate))

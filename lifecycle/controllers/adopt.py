@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from lifecycle.admission.pod import VersionError, namespace_enabled, plan_pod, supported_owner
+from lifecycle.admission.pod import namespace_enabled, plan_pod, supported_owner
 from lifecycle.admission.registration import KubeAdmissionStore
 from lifecycle.admission.webhook import pod_parent
 from lifecycle.controllers.gate import gated
@@ -61,12 +61,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         if namespace is None or not namespace_enabled(namespace):
             return None
         parent = await pod_parent(store, pod, key.namespace)
-        try:
-            plan = plan_pod(
-                pod, namespace=key.namespace, operation="UPDATE", parent=parent, carrier={}
-            )
-        except VersionError:
-            return None  # the webhook denies such pods with the message; nothing to adopt
+        plan = plan_pod(pod, namespace=key.namespace, operation="UPDATE", parent=parent, carrier={})
         if plan is None:
             return None
         name = plan.workload["metadata"]["name"]
