@@ -1,0 +1,146 @@
+"""What the pure cores of the child controllers (tasks, evaluations, metrics, analyses) share.
+
+Role: the shape of a child's decision (``Decision``: the status fields to write, the actions to run
+and when to look again), the actions every child shell executes (``Emit``, ``Report``, the
+telemetry counts and the span export), and the rules the children share: when an object was
+created (``created_at``), how long a missing definition is waited for (``definition_deadline``),
+the fields that end an object (``finish_fields``) and the Event annotations every child carries
+(``base_annotations``).
+
+Invariants: a ``Decision`` is executed in order: the ``Emit``/``Report`` actions, then the one
+status write, then the post-write actions (``CountStarted``, ``CountFinished``), which run only when
+the write changed something, so a replayed decision never counts twice.
+
+Must not: do I/O, read a clock, or import asyncio; ``now`` is always passed in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Generic, TypeVar
+
+from lifecycle.core.bodies import ObjectMeta
+from lifecycle.core.naming import format_time, parse_time
+from lifecycle.core.phases import Phase, State
+
+__all__ = [
+    "ChildAction",
+    "CountFinished",
+    "CountStarted",
+    "Decision",
+    "Emit",
+    "ExportSpan",
+    "Fields",
+    "ProviderQueried",
+    "Report",
+    "base_annotations",
+    "created_at",
+    "definition_deadline",
+    "finish_fields",
+    "versioned",
+]
+
+Fields = Mapping[str, object]
+"""Status fields to merge into ``.status`` (None removes a field)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Emit:
+    """A Warning Event in KLT's format (``<LongName>: text / Namespace ...``) with KLT's annotations.
+
+    ``key`` makes it written once per object (None: every time, folded into a count)."""
+
+    reason: str
+    phase: Phase
+    text: str
+    key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """A Warning Event ``reason``/``message`` as is, once per distinct text (flow.blocked.report)."""
+
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class CountStarted:
+    """After a write that landed: count the object's start (telemetry)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CountFinished:
+    """After a write that landed: count the object's end and export its span."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExportSpan:
+    """Export again the span of a completed object (a no-op once its span mark is written)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderQueried:
+    """A KeptnMetricsProvider was queried: count a failure (or register its series on success)."""
+
+    namespace: str
+    provider: str
+    failed: bool
+
+
+ChildAction = Emit | Report | CountStarted | CountFinished | ExportSpan | ProviderQueried
+"""The actions every child shell executes (lifecycle.flow.children)."""
+
+A = TypeVar("A")
+
+
+@dataclass(frozen=True, slots=True)
+class Decision(Generic[A]):
+    """What one reconcile of a child does: actions, one status write, when to look again."""
+
+    fields: Fields | None = None
+    actions: tuple[A, ...] = ()
+    requeue_at: datetime | None = None
+    requeue_after: float | None = None
+
+
+def created_at(meta: ObjectMeta, now: datetime) -> datetime:
+    """``creationTimestamp``, or ``now`` when absent or unreadable."""
+    text = meta.get("creationTimestamp")
+    try:
+        return parse_time(text) if text else now
+    except ValueError:
+        return now
+
+
+def definition_deadline(meta: ObjectMeta, now: datetime, wait: timedelta) -> datetime:
+    """Until when a missing definition (or reference) is waited for: creation + the wait."""
+    return created_at(meta, now) + wait
+
+
+def finish_fields(
+    started: bool, field: str, state: State, now: datetime, **extra: object
+) -> dict[str, object]:
+    """``{field: state, **extra, endTime}`` plus ``startTime`` when the object never started."""
+    stamp = format_time(now)
+    fields: dict[str, object] = {field: state.value, **extra, "endTime": stamp}
+    if not started:
+        fields["startTime"] = stamp
+    return fields
+
+
+def base_annotations(meta: ObjectMeta, phase: Phase) -> dict[str, str]:
+    """The annotations every Event of a child carries: where, which phase, which trace."""
+    return {
+        "namespace": str(meta.get("namespace", "")),
+        "name": str(meta.get("name", "")),
+        "phase": phase.value,
+        "traceparent": str((meta.get("annotations") or {}).get("traceparent", "")),
+    }
+
+
+def versioned(workload_version: str | None, app_version: str | None) -> str:
+    """The version an Event's message names: the workload's, else the app's."""
+    return str(workload_version or app_version or "")
