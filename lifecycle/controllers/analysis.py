@@ -47,7 +47,7 @@ from evaluator.metrics import AnalysisMetrics
 from evaluator.objectives import ObjectiveError
 from evaluator.providers import ConfigError
 from evaluator.scoring import parse_objective, parse_total_score
-from lifecycle.controllers.metric import (
+from lifecycle.flow.providers import (
     ClosingController,
     ProviderSessions,
     provider_config,

@@ -18,7 +18,7 @@ from evaluator.providers import (
     open_provider,
     parse_metric_range,
 )
-from lifecycle.controllers.metric import format_value, interval_of, is_fresh, status_fields
+from lifecycle.core.metriccore import format_value, interval_of, is_fresh, status_fields
 from tests.evaluator.conftest import STEP_END
 from tests.evaluator.promlauncher import Prometheus
 
