@@ -32,8 +32,8 @@ from typing import Any
 from lifecycle.admission.pod import namespace_enabled, plan_pod, supported_owner
 from lifecycle.admission.registration import KubeAdmissionStore
 from lifecycle.admission.webhook import pod_parent
-from lifecycle.controllers.gate import gated
 from lifecycle.core import model
+from lifecycle.core.naming import gated
 from lifecycle.flow.context import OperatorContext
 from lifecycle.kube.controller import Controller, ObjectKey, Result, key_of
 

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 __all__ = [
     "APP_ANNOTATION",
@@ -53,6 +54,7 @@ __all__ = [
     "child_name",
     "create_resource_name",
     "format_time",
+    "gated",
     "generation_hash",
     "label_value",
     "multi_workload_app_version",
@@ -268,3 +270,9 @@ def parse_time(value: str) -> datetime:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(UTC)
+
+
+def gated(pod: Mapping[str, Any]) -> bool:
+    """True while the pod carries the keptn-prechecks-gate (``GATE_NAME``)."""
+    gates = (pod.get("spec") or {}).get("schedulingGates") or ()
+    return any(g.get("name") == GATE_NAME for g in gates)
