@@ -15,6 +15,7 @@ from typing import Any
 
 from lifecycle.core import model
 from tests.evaluator.promlauncher import Prometheus, Series, push
+from tests.support.waiting import eventually_async
 
 from .conftest import Env, OperatorFactory
 from .test_evaluations import provider
@@ -207,3 +208,44 @@ async def test_analysis_waits_for_its_definition_and_handles_bad_input(
     assert objective["status"] == "fail"
     assert "missing args: job" in objective["error"]
     assert done["status"]["pass"] is False and done["status"]["warning"] is False
+
+
+async def test_a_provider_down_counts_in_keptn_provider_failures(
+    env: Env, operator_factory: OperatorFactory, prometheus: Prometheus
+) -> None:
+    """An Analysis queries its provider itself (no KeptnMetric): each failed run counts too."""
+    op = await operator_factory(["analysis"])
+    await env.create(model.KEPTN_METRICS_PROVIDER, provider("down", "http://127.0.0.1:9"))
+    await env.create(model.KEPTN_METRICS_PROVIDER, provider("prom", prometheus.url))
+    down = template("latency-down", "up")
+    down["spec"]["provider"]["name"] = "down"
+    await env.create(model.ANALYSIS_VALUE_TEMPLATE, down)
+    await env.create(model.ANALYSIS_VALUE_TEMPLATE, template("latency-up", "vector(1)"))
+    objective = {"target": {"failure": {"lessThan": {"fixedValue": 1}}}}
+    definition = {
+        "apiVersion": model.ANALYSIS_DEFINITION.api_version,
+        "kind": "AnalysisDefinition",
+        "metadata": {"name": "quality"},
+        "spec": {
+            "objectives": [
+                {"analysisValueTemplateRef": {"name": "latency-down"}, **objective},
+                {"analysisValueTemplateRef": {"name": "latency-up"}, **objective},
+            ],
+            "totalScore": {"passPercentage": 90, "warningPercentage": 75},
+        },
+    }
+    await env.create(model.ANALYSIS_DEFINITION, definition)
+    await env.create(model.ANALYSIS, analysis("probe", "x", {"recent": "1m"}))
+
+    def failures(name: str) -> float | None:
+        for family in op.registry.collect():
+            for s in family.samples:
+                if s.name == "keptn_provider_failures_total" and s.labels["provider"] == name:
+                    return s.value
+        return None
+
+    async def counted() -> bool:
+        return (failures("down") or 0) >= 1
+
+    await eventually_async(counted, within=20)
+    assert failures("prom") == 0  # the provider that answered is registered, not failed
