@@ -38,6 +38,7 @@ from lifecycle.core.runtimes import (
 )
 from lifecycle.core.taskcore import ReleaseSlot, StartJob, TaskAction, TaskInput
 from lifecycle.flow.children import ChildShell
+from lifecycle.flow.codemaps import ensure_code
 from lifecycle.flow.context import OperatorContext
 from lifecycle.flow.jobslots import JobSlots
 from lifecycle.flow.taskrefs import missing_references
@@ -148,29 +149,14 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             source = ctx.find_here_or_keptn(
                 model.KEPTN_TASK_DEFINITION, ns, name.removeprefix(_CODE_PREFIX)
             )
-            if source is None:
-                continue
-            wanted = function_config_map(source)
-            if wanted is None or source["metadata"].get("namespace") == ns:
+            wanted = function_config_map(source) if source else None
+            if source is None or wanted is None or source["metadata"].get("namespace") == ns:
                 continue  # the definition controller keeps a same-namespace ConfigMap
-            try:
-                current = await ctx.client.get(model.CONFIG_MAP, name, ns)
-            except NotFound:
-                copy = {**wanted, "metadata": {"name": name, "namespace": ns,
-                                               "ownerReferences": [owner]}}  # fmt: skip
-                try:
-                    await ctx.client.create(model.CONFIG_MAP, copy)
-                    continue
-                except AlreadyExists:
-                    current = await ctx.client.get(model.CONFIG_MAP, name, ns)
-            owners = list(current["metadata"].get("ownerReferences") or [])
-            patch: Body = {}
-            if (current.get("data") or {}).get("code") != wanted["data"]["code"]:
-                patch["data"] = wanted["data"]
-            if all(o.get("uid") != owner["uid"] for o in owners):
-                patch["metadata"] = {"ownerReferences": [*owners, owner]}
-            if patch:
-                await ctx.client.patch(model.CONFIG_MAP, name, patch, ns)
+            copy = {
+                **wanted,
+                "metadata": {"name": name, "namespace": ns, "ownerReferences": [owner]},
+            }
+            await ensure_code(ctx.client, copy, owner)
 
     async def reconcile(key: ObjectKey) -> Result:
         task = tasks.store.get(key.namespace, key.name)

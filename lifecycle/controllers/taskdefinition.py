@@ -7,8 +7,8 @@ updates it when the code changed, and records the name in ``status.function.conf
 webhook's; this controller never rejects a definition.
 
 Invariants: one GET of the ConfigMap per reconcile of a definition with inline code, a write only
-when the ConfigMap is missing or its code differs, a status patch only when the recorded name
-changes. Failures emit ``ReconcileTaskFailed`` (KLT: "could not create/update configmap") and are
+when the ConfigMap is missing or its code differs (``flow.codemaps.ensure_code``, which the task
+controller uses for its copies too), a status patch only when the recorded name changes. Failures emit ``ReconcileTaskFailed`` (KLT: "could not create/update configmap") and are
 retried with backoff. The ConfigMap goes away with its owner (garbage collection), never here.
 """
 
@@ -17,20 +17,12 @@ from __future__ import annotations
 from typing import Any
 
 from lifecycle.core import model
-from lifecycle.core.conditions import with_conditions
 from lifecycle.core.phases import LONG_NAMES, Phase
 from lifecycle.core.runtimes import function_config_map
+from lifecycle.flow.children import ChildShell
+from lifecycle.flow.codemaps import ensure_code
 from lifecycle.flow.context import OperatorContext
-from lifecycle.kube import (
-    AlreadyExists,
-    Controller,
-    KubeError,
-    NotFound,
-    ObjectKey,
-    Result,
-    format_message,
-    self_key,
-)
+from lifecycle.kube import Controller, ObjectKey, Result, format_message, self_key
 
 __all__ = ["COMPONENT", "setup"]
 
@@ -50,6 +42,7 @@ def _recorded_name(definition: Body) -> str:
 def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     """The KeptnTaskDefinition controller (woken by definitions and their ConfigMaps' owners)."""
     definitions = ctx.informer(model.KEPTN_TASK_DEFINITION)
+    shell = ChildShell(ctx, model.KEPTN_TASK_DEFINITION, COMPONENT, conditional=False)
 
     def failed(definition: Body, config_map: Body, text: str) -> None:
         meta = config_map.get("metadata") or {}
@@ -72,29 +65,6 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             },
         )
 
-    async def ensure_config_map(definition: Body, wanted: Body) -> None:
-        meta = wanted["metadata"]
-        try:
-            current = await ctx.client.get(model.CONFIG_MAP, meta["name"], meta["namespace"])
-        except NotFound:
-            try:
-                await ctx.client.create(model.CONFIG_MAP, wanted)
-            except AlreadyExists:
-                raise  # created meanwhile: the retry compares the code
-            except KubeError:
-                failed(definition, wanted, "could not create configmap")
-                raise
-            return
-        if (current.get("data") or {}).get("code") == wanted["data"]["code"]:
-            return
-        try:
-            await ctx.client.patch(
-                model.CONFIG_MAP, meta["name"], {"data": wanted["data"]}, meta["namespace"]
-            )
-        except KubeError:
-            failed(definition, wanted, "could not update configmap")
-            raise
-
     async def reconcile(key: ObjectKey) -> Result:
         definition = definitions.store.get(key.namespace, key.name)
         if definition is None:
@@ -102,19 +72,12 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         wanted = function_config_map(definition)
         name = _recorded_name(definition)
         if wanted is not None:
-            await ensure_config_map(definition, wanted)
-            name = str(wanted["metadata"]["name"])
-        recorded = ((definition.get("status") or {}).get("function") or {}).get("configMap", "")
-        fields = with_conditions(
-            model.KEPTN_TASK_DEFINITION.kind,
-            definition,
-            {"function": {"configMap": name}},
-            ctx.now(),
-        )
-        if name and (recorded != name or "conditions" in fields):
-            await ctx.client.patch_status(
-                model.KEPTN_TASK_DEFINITION, key.name, {"status": fields}, key.namespace
+            await ensure_code(
+                ctx.client, wanted, failed=lambda text: failed(definition, wanted, text)
             )
+            name = str(wanted["metadata"]["name"])
+        if name:
+            await shell.write(definition, {"function": {"configMap": name}})
         return Result()
 
     controller: Controller[ObjectKey] = Controller(

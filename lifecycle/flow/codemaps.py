@@ -1,0 +1,58 @@
+"""The ConfigMaps holding a KeptnTaskDefinition's inline code (``keptnfn-<definition>``).
+
+Role: ``ensure_code`` makes a wanted ConfigMap exist with its code: created when missing, its
+``data`` patched when the code differs, and an extra owner added to its ownerReferences when
+given. The KeptnTaskDefinition controller keeps the definition's own ConfigMap; the KeptnTask
+controller keeps the copies of a Keptn-namespace definition's code beside the tasks that use
+it (a pod mounts ConfigMaps of its own namespace only), owned by every such task.
+
+Must not: delete a ConfigMap (garbage collection removes it with its last owner).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from lifecycle.core import model
+from lifecycle.kube import AlreadyExists, KubeClient, KubeError, NotFound
+
+__all__ = ["ensure_code"]
+
+
+def _nothing(text: str) -> None:
+    pass
+
+
+async def ensure_code(
+    client: KubeClient,
+    wanted: Mapping[str, Any],
+    owner: Mapping[str, Any] | None = None,
+    *,
+    failed: Callable[[str], None] = _nothing,
+) -> None:
+    """``wanted`` exists with its code (and ``owner`` among its owners); ``failed`` says why not."""
+    name, ns = str(wanted["metadata"]["name"]), str(wanted["metadata"]["namespace"])
+    try:
+        current = await client.get(model.CONFIG_MAP, name, ns)
+    except NotFound:
+        try:
+            await client.create(model.CONFIG_MAP, dict(wanted))
+            return
+        except AlreadyExists:  # created meanwhile: compare its code
+            current = await client.get(model.CONFIG_MAP, name, ns)
+        except KubeError:
+            failed("could not create configmap")
+            raise
+    patch: dict[str, object] = {}
+    if (current.get("data") or {}).get("code") != wanted["data"]["code"]:
+        patch["data"] = wanted["data"]
+    owners = list(current["metadata"].get("ownerReferences") or [])
+    if owner is not None and all(o.get("uid") != owner["uid"] for o in owners):
+        patch["metadata"] = {"ownerReferences": [*owners, owner]}
+    if patch:
+        try:
+            await client.patch(model.CONFIG_MAP, name, patch, ns)
+        except KubeError:
+            failed("could not update configmap")
+            raise
