@@ -23,7 +23,7 @@ the retry timer -- never by our own status writes (``spec_changes``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any, Final, cast
 
 from evaluator.analysis import (
     AnalysisOutcome,
@@ -42,7 +42,6 @@ from lifecycle.core.analysiscore import COMPLETED, AnalysisAction, RecordResult,
 from lifecycle.core.bodies import AnalysisBody
 from lifecycle.core.childcore import Decision
 from lifecycle.core.tenancy import RefusedReference, reference_namespace
-from lifecycle.flow.blocked import ANALYSIS_COMPONENT
 from lifecycle.flow.children import ChildShell
 from lifecycle.flow.context import OperatorContext
 from lifecycle.flow.providers import (
@@ -53,8 +52,9 @@ from lifecycle.flow.providers import (
 )
 from lifecycle.kube import Controller, ObjectKey, Result
 
-__all__ = ["setup"]
+__all__ = ["COMPONENT", "setup"]
 
+COMPONENT: Final = "analysis-controller"
 Body = dict[str, Any]
 Providers = dict[str, tuple[str, str]]
 
@@ -93,7 +93,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     # uids completed by this process: the cache may still show Progressing right after our write
     completed: dict[str, None] = {}
     keptn_ns = ctx.settings.keptn_namespace
-    shell = ChildShell(ctx, model.ANALYSIS, ANALYSIS_COMPONENT, conditional=False)
+    shell = ChildShell(ctx, model.ANALYSIS, COMPONENT, conditional=False)
 
     async def objectives(own: str, definition: Body) -> tuple[list[ObjectiveQuery], Providers]:
         """The definition's objectives as queries, and the provider of each (namespace, name)."""

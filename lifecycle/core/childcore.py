@@ -3,8 +3,8 @@
 Role: the shape of a child's decision (``Decision``: the status fields to write, the actions to run
 and when to look again), the actions every child shell executes (``Emit``, ``Report``, the
 telemetry counts and the span export), and the rules the children share: when an object was
-created (``created_at``), how long a missing definition is waited for (``definition_deadline``),
-the fields that end an object (``finish_fields``) and the Event annotations every child carries
+created (``created_at``), how long a missing definition is waited for (``wait_or_fail``),
+how an object ends (``finish``) and the Event annotations every child carries
 (``base_annotations``).
 
 Invariants: a ``Decision`` is executed in order: the ``Emit``/``Report`` actions, then the one
@@ -37,9 +37,9 @@ __all__ = [
     "Report",
     "base_annotations",
     "created_at",
-    "definition_deadline",
-    "finish_fields",
+    "finish",
     "versioned",
+    "wait_or_fail",
 ]
 
 Fields = Mapping[str, object]
@@ -60,7 +60,7 @@ class Emit:
 
 @dataclass(frozen=True, slots=True)
 class Report:
-    """A Warning Event ``reason``/``message`` as is, once per distinct text (flow.blocked.report)."""
+    """A Warning Event ``reason``/``message`` as is, once per distinct text."""
 
     reason: str
     message: str
@@ -93,7 +93,7 @@ class ProviderQueried:
 ChildAction = Emit | Report | CountStarted | CountFinished | ExportSpan | ProviderQueried
 """The actions every child shell executes (lifecycle.flow.children)."""
 
-A = TypeVar("A")
+A = TypeVar("A", covariant=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,20 +115,27 @@ def created_at(meta: ObjectMeta, now: datetime) -> datetime:
         return now
 
 
-def definition_deadline(meta: ObjectMeta, now: datetime, wait: timedelta) -> datetime:
-    """Until when a missing definition (or reference) is waited for: creation + the wait."""
-    return created_at(meta, now) + wait
-
-
-def finish_fields(
-    started: bool, field: str, state: State, now: datetime, **extra: object
-) -> dict[str, object]:
-    """``{field: state, **extra, endTime}`` plus ``startTime`` when the object never started."""
+def finish(
+    started: bool, field: str, state: State, now: datetime, *events: Emit, **extra: object
+) -> Decision[ChildAction]:
+    """End the object: ``{field: state, **extra, endTime}`` (``startTime`` too if it never
+    started), the ``events`` before the write and the counts after it."""
     stamp = format_time(now)
     fields: dict[str, object] = {field: state.value, **extra, "endTime": stamp}
     if not started:
         fields["startTime"] = stamp
-    return fields
+    counts = (CountFinished(),) if started else (CountStarted(), CountFinished())
+    return Decision(fields=fields, actions=(*events, *counts))
+
+
+def wait_or_fail(
+    meta: ObjectMeta, now: datetime, wait: timedelta, waiting: Decision[A], failed: Decision[A]
+) -> Decision[A]:
+    """``waiting`` (looked at again at the deadline) until creation + ``wait``, then ``failed``."""
+    deadline = created_at(meta, now) + wait
+    if now >= deadline:
+        return failed
+    return Decision(waiting.fields, waiting.actions, requeue_at=deadline)
 
 
 def base_annotations(meta: ObjectMeta, phase: Phase) -> dict[str, str]:

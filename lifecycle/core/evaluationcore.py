@@ -38,15 +38,14 @@ from lifecycle.core.bounds import bounded_interval, bounded_retries
 from lifecycle.core.childbodies import KeptnEvaluationDefinitionBody
 from lifecycle.core.childcore import (
     ChildAction,
-    CountFinished,
     CountStarted,
     Decision,
     Emit,
     ExportSpan,
     base_annotations,
-    definition_deadline,
-    finish_fields,
+    finish,
     versioned,
+    wait_or_fail,
 )
 from lifecycle.core.naming import format_time
 from lifecycle.core.phases import Phase, State
@@ -69,6 +68,7 @@ __all__ = [
 _DEFAULT_RETRIES: Final = 10
 _DEFAULT_INTERVAL: Final = timedelta(seconds=5)
 _PHASE: Final = Phase.RECONCILE_EVALUATION
+_FIELD: Final = "overallStatus"
 _FAILED: Final = State.FAILED.value
 
 
@@ -191,24 +191,20 @@ def decide(given: EvaluationInput) -> Decision[ChildAction]:
     if done(ev):
         return Decision(actions=(ExportSpan(),))
     started = bool(status.get("startTime"))
-    counts: tuple[ChildAction, ...] = (
-        (CountFinished(),) if started else (CountStarted(), CountFinished())
-    )
     if given.definition is None:
         name = (ev.get("spec") or {}).get("evaluationDefinition", "")
         text = f"could not find KeptnEvaluationDefinition: {name}"
-        deadline = definition_deadline(_meta(ev), now, given.definition_wait)
-        if now < deadline:
-            waiting = Emit("EvaluationWaiting", _PHASE, text, "waiting")
-            return Decision(
-                fields={"message": f"{text}; waiting"}, actions=(waiting,), requeue_at=deadline
-            )
-        fields = finish_fields(started, "overallStatus", State.FAILED, now)
-        return Decision(
-            fields=fields,
-            actions=(Emit("ReconcileEvaluationFailed", _PHASE, text, "failed"), *counts),
+        waiting = Decision(
+            {"message": f"{text}; waiting"}, (Emit("EvaluationWaiting", _PHASE, text, "waiting"),)
         )
-
+        failed = finish(
+            started,
+            _FIELD,
+            State.FAILED,
+            now,
+            Emit("ReconcileEvaluationFailed", _PHASE, text, "failed"),
+        )
+        return wait_or_fail(_meta(ev), now, given.definition_wait, waiting, failed)
     results: dict[str, EvaluationStatusItem] = dict(status.get("evaluationStatus") or {})
     todo = pending(ev, given.definition, given.keptn_namespace)
     for objective in todo:
@@ -216,37 +212,26 @@ def decide(given: EvaluationInput) -> Decision[ChildAction]:
             objective, given.readings.get((objective.namespace, objective.name))
         )
     attempts = int(status.get("retryCount") or 0) + 1
-    refused = any(objective.refused for objective in todo)
-    retries = (
-        attempts
-        if refused
-        else bounded_retries((ev.get("spec") or {}).get("retries"), _DEFAULT_RETRIES)
-    )
+    retries = bounded_retries((ev.get("spec") or {}).get("retries"), _DEFAULT_RETRIES)
     attempt: dict[str, object] = {
         "retryCount": attempts,
         "evaluationStatus": results,
         "message": None,
     }
     if all(item.get("status") == State.SUCCEEDED.value for item in results.values()):
-        return Decision(
-            fields=finish_fields(started, "overallStatus", State.SUCCEEDED, now, **attempt),
-            actions=counts,
-        )
-    if attempts >= retries:
+        return finish(started, _FIELD, State.SUCCEEDED, now, **attempt)
+    if attempts >= retries or any(objective.refused for objective in todo):
         # the Events before the write: keyed, so a retried write cannot emit them twice, and
         # whoever sees the Failed status finds them at least in flight
-        events = (
-            Emit("ReconcileEvaluationReconcileTimeout", _PHASE, "retryCount exceeded", "timeout"),
-            Emit("ReconcileEvaluationFailed", _PHASE, failure_text(results), "failed"),
+        timeout = Emit(
+            "ReconcileEvaluationReconcileTimeout", _PHASE, "retryCount exceeded", "timeout"
         )
-        return Decision(
-            fields=finish_fields(started, "overallStatus", State.FAILED, now, **attempt),
-            actions=(*events, *counts),
-        )
-    fields = {**attempt, "overallStatus": State.PROGRESSING.value}
-    if not started:
-        fields["startTime"] = format_time(now)
-    return Decision(fields=fields, actions=counts[:-1], requeue_at=now + retry_interval(ev))
+        failure = Emit("ReconcileEvaluationFailed", _PHASE, failure_text(results), "failed")
+        return finish(started, _FIELD, State.FAILED, now, timeout, failure, **attempt)
+    if started:
+        return Decision(attempt | {_FIELD: "Progressing"}, requeue_at=now + retry_interval(ev))
+    fields = attempt | {_FIELD: "Progressing", "startTime": format_time(now)}
+    return Decision(fields, (CountStarted(),), requeue_at=now + retry_interval(ev))
 
 
 def write_error() -> Emit:

@@ -30,15 +30,15 @@ from lifecycle.core.bodies import KeptnTaskBody, KeptnTaskStatus, ObjectMeta
 from lifecycle.core.childbodies import JobBody
 from lifecycle.core.childcore import (
     ChildAction,
-    CountFinished,
     CountStarted,
     Decision,
     Emit,
     ExportSpan,
     base_annotations,
-    definition_deadline,
-    finish_fields,
+    created_at,
+    finish,
     versioned,
+    wait_or_fail,
 )
 from lifecycle.core.naming import format_time
 from lifecycle.core.phases import Phase, State
@@ -54,6 +54,7 @@ __all__ = [
     "decide",
     "done",
     "event_annotations",
+    "fail",
     "invalid_definition",
     "job_outcome",
     "job_running",
@@ -65,6 +66,7 @@ __all__ = [
 
 _SUCCESS_CONDITIONS: Final = ("Complete", "SuccessCriteriaMet")
 _FAILURE_CONDITIONS: Final = ("Failed", "FailureTarget")
+_PHASE: Final = Phase.CREATE_TASK
 REF_RETRY_SECONDS: Final = 2.0
 """How soon a task waiting for a Job slot or a ConfigMap/Secret looks again."""
 
@@ -126,60 +128,46 @@ def decide(given: TaskInput) -> Decision[TaskAction]:
     if done(task):
         return Decision(actions=(ExportSpan(),))
     if not given.has_definition:
-        name = (task.get("spec") or {}).get("taskDefinition", "")
-        text = f"could not find KeptnTaskDefinition: {name}"
-        deadline = definition_deadline(_meta(task), now, given.definition_wait)
-        if now >= deadline:
-            return finish(task, State.FAILED, "DefinitionNotFound", text, now)
-        return Decision(
+        text = f"could not find KeptnTaskDefinition: {(task.get('spec') or {}).get('taskDefinition', '')}"
+        waiting = Decision(
             fields={"reason": "DefinitionNotFound", "message": f"{text}; waiting"},
-            actions=(
-                Emit("CreateTaskNotFound", Phase.CREATE_TASK, f"{text} ", "CreateTaskNotFound"),
-            ),
-            requeue_at=deadline,
+            actions=(Emit("CreateTaskNotFound", _PHASE, f"{text} ", "CreateTaskNotFound"),),
         )
+        failed = fail(task, "DefinitionNotFound", text, now)
+        return wait_or_fail(_meta(task), now, given.definition_wait, waiting, failed)
     name, recorded = recorded_job(task)
-    if given.job is None and recorded:
-        text = f"Job {name} was deleted before it finished"
-        return finish(task, State.FAILED, "JobNotFound", text, now)
     if given.job is None:
+        if recorded:
+            return fail(task, "JobNotFound", f"Job {name} was deleted before it finished", now)
         return Decision(actions=(StartJob(),))
-    outcome = job_outcome(given.job)
-    if outcome is None:
+    if (outcome := job_outcome(given.job)) is None:
         return job_running(task, name, now)
-    ended = finish(task, *outcome, now)
-    return Decision(fields=ended.fields, actions=(ReleaseSlot(), *ended.actions))
+    state, reason, message = outcome
+    ended = finish(_started(task), "status", state, now, reason=reason, message=message)
+    return Decision(ended.fields, (ReleaseSlot(), *ended.actions))
 
 
-def finish(
-    task: KeptnTaskBody, state: State, reason: str, message: str, now: datetime
+def fail(
+    task: KeptnTaskBody, reason: str, message: str, now: datetime, *events: Emit
 ) -> Decision[TaskAction]:
-    """End the task: state, reason, message, endTime (startTime too if it never started)."""
-    started = bool((task.get("status") or KeptnTaskStatus()).get("startTime"))
-    fields = finish_fields(started, "status", state, now, reason=reason, message=message)
-    counts: tuple[TaskAction, ...] = (
-        (CountFinished(),) if started else (CountStarted(), CountFinished())
+    """Fail the task with ``reason`` and ``message`` (``events`` before the write)."""
+    return finish(
+        _started(task), "status", State.FAILED, now, *events, reason=reason, message=message
     )
-    return Decision(fields=fields, actions=counts)
 
 
 def job_running(task: KeptnTaskBody, name: str, now: datetime) -> Decision[TaskAction]:
     """Record a running Job (created now, or before a crash or before the status write landed)."""
     fields: dict[str, object] = {"jobName": name, "status": State.PROGRESSING.value}
-    if (task.get("status") or KeptnTaskStatus()).get("startTime"):
+    if _started(task):
         return Decision(fields=fields)
-    fields["startTime"] = format_time(now)
-    return Decision(fields=fields, actions=(CountStarted(),))
+    return Decision(fields | {"startTime": format_time(now)}, (CountStarted(),))
 
 
 def invalid_definition(task: KeptnTaskBody, error: str, now: datetime) -> Decision[TaskAction]:
     """The definition cannot make a Job (a bad functionRef ...): the task fails at once."""
-    failed = finish(task, State.FAILED, "InvalidTaskDefinition", error, now)
-    text = f"could not merge KeptnTaskDefinition: {error} "
-    return Decision(
-        fields=failed.fields,
-        actions=(Emit("CreateTaskFailed", Phase.CREATE_TASK, text), *failed.actions),
-    )
+    event = Emit("CreateTaskFailed", _PHASE, f"could not merge KeptnTaskDefinition: {error} ")
+    return fail(task, "InvalidTaskDefinition", error, now, event)
 
 
 def references_missing(
@@ -188,33 +176,25 @@ def references_missing(
     """Say which ConfigMap/Secret is missing within seconds; fail after the definition wait."""
     reason = f"{missing[0].split(' ', 1)[0]}NotFound"
     text = f"could not find {', '.join(missing)} the task's Job needs"
-    if now >= definition_deadline(_meta(task), now, wait):
-        return finish(task, State.FAILED, reason, text, now)
+    if now >= created_at(_meta(task), now) + wait:
+        return fail(task, reason, text, now)
+    fields = {"reason": reason, "message": f"{text}; waiting"}
     return Decision(
-        fields={"reason": reason, "message": f"{text}; waiting"},
-        actions=(Emit(reason, Phase.CREATE_TASK, f"{text} ", reason),),
-        requeue_after=REF_RETRY_SECONDS,
+        fields, (Emit(reason, _PHASE, f"{text} ", reason),), requeue_after=REF_RETRY_SECONDS
     )
 
 
 def no_slot(limit: int) -> Decision[TaskAction]:
     """Every Job slot is taken: say so and look again shortly."""
+    message = f"{limit} Jobs already running (--max-jobs)"
     return Decision(
-        fields={
-            "reason": "WaitingForJobSlot",
-            "message": f"{limit} Jobs already running (--max-jobs)",
-        },
-        requeue_after=REF_RETRY_SECONDS,
+        {"reason": "WaitingForJobSlot", "message": message}, requeue_after=REF_RETRY_SECONDS
     )
 
 
 def create_failed(task: KeptnTaskBody) -> Emit:
     """The Event of a Job the API server refused to create."""
-    return Emit(
-        "CreateTaskFailed",
-        Phase.CREATE_TASK,
-        f"could not create Job: {_meta(task).get('name', '')} ",
-    )
+    return Emit("CreateTaskFailed", _PHASE, f"could not create Job: {_meta(task).get('name', '')} ")
 
 
 def event_annotations(task: KeptnTaskBody, phase: Phase) -> dict[str, str]:
@@ -239,3 +219,7 @@ def version(task: KeptnTaskBody) -> str:
 
 def _meta(task: KeptnTaskBody) -> ObjectMeta:
     return task.get("metadata") or ObjectMeta()
+
+
+def _started(task: KeptnTaskBody) -> bool:
+    return bool((task.get("status") or KeptnTaskStatus()).get("startTime"))

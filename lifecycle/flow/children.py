@@ -1,7 +1,8 @@
 """The shell of the child controllers: carry out a ``lifecycle.core.childcore.Decision``.
 
 Role: the I/O every child controller (KeptnTask, KeptnEvaluation, KeptnMetric, Analysis) shares
-around its pure core: the Warning Events (KLT's message and annotations, or ``blocked.report``),
+around its pure core: the Warning Events (KLT's message and annotations; or a ``Report``: why an
+object cannot progress, written once per distinct text, next to the same text in its status),
 the one status write (with ``status.conditions``), the telemetry counts and the span export that
 follow a write that landed. A controller runs its own actions (create a Job, fetch a metric)
 through the ``own`` callback and leaves the shared ones here.
@@ -11,6 +12,7 @@ Must not: decide anything; the cores do.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, assert_never
@@ -29,7 +31,6 @@ from lifecycle.core.childcore import (
 from lifecycle.core.conditions import with_conditions
 from lifecycle.core.model import ResourceKind
 from lifecycle.core.phases import LONG_NAMES, Phase
-from lifecycle.flow.blocked import report
 from lifecycle.flow.context import OperatorContext
 from lifecycle.kube import Result, format_message
 from lifecycle.kube.errors import Conflict, NotFound
@@ -114,7 +115,10 @@ class ChildShell:
             case Emit():
                 self.emit(obj, action)
             case Report(reason, message):
-                report(self.ctx, self.component, obj, reason, message)
+                # keyed by the text: a retry loop repeating the same cause writes it once
+                digest = hashlib.sha256(f"{reason}\n{message}".encode()).hexdigest()[:12]
+                key = f"{reason}-{digest}"
+                self.ctx.recorder(self.component).emit(obj, "Warning", reason, message, key=key)
             case ExportSpan():
                 if self.ctx.marks is not None:  # a span a crash kept undelivered
                     self.export(obj)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, Final, cast
 
 import aiohttp
 
@@ -35,7 +35,6 @@ from lifecycle.core.childbodies import KeptnMetricBody
 from lifecycle.core.childcore import Decision
 from lifecycle.core.metriccore import Fetch, MetricAction, SetValue
 from lifecycle.core.secrets import decode_secret
-from lifecycle.flow.blocked import METRIC_COMPONENT
 from lifecycle.flow.children import ChildShell
 from lifecycle.flow.context import OperatorContext
 from lifecycle.kube import Controller, KubeError, NotFound, ObjectKey, Result
@@ -49,6 +48,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+METRIC_COMPONENT: Final = "keptnmetric-controller"
 
 Body = dict[str, Any]
 

@@ -13,10 +13,11 @@ from lifecycle.core.childbodies import JobBody
 from lifecycle.core.childcore import (
     CountFinished,
     CountStarted,
+    Decision,
     Emit,
     ExportSpan,
     created_at,
-    definition_deadline,
+    wait_or_fail,
 )
 from lifecycle.core.phases import Phase
 from lifecycle.core.taskcore import ReleaseSlot, StartJob, TaskInput
@@ -70,7 +71,13 @@ def given(
 def test_created_at_falls_back_to_now(created: str, expected: datetime) -> None:
     meta = {"creationTimestamp": created} if created else {}
     assert created_at(cast(Any, meta), T0 + timedelta(hours=1)) == expected
-    assert definition_deadline(cast(Any, meta), T0 + timedelta(hours=1), WAIT) == expected + WAIT
+    waiting, failed = Decision(fields={"w": 1}), Decision(fields={"f": 1})
+    assert (
+        wait_or_fail(cast(Any, meta), expected, WAIT, waiting, failed).requeue_at == expected + WAIT
+    )
+    late = T0 + timedelta(seconds=40) + WAIT  # past the deadline only when the stamp is readable
+    readable = created.startswith("2026")
+    assert (wait_or_fail(cast(Any, meta), late, WAIT, waiting, failed) is failed) == readable
 
 
 @pytest.mark.parametrize("state", ["Succeeded", "Failed", "Deprecated"])
