@@ -56,12 +56,11 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         ctx,
         model.KEPTN_EVALUATION,
         COMPONENT,
-        event_annotations=lambda ev, phase: evaluationcore.event_annotations(_typed(ev), phase),
-        version=lambda ev: evaluationcore.version(_typed(ev)),
+        source=lambda ev: evaluationcore.event_source(_typed(ev)),
         started=ctx.telemetry.evaluation_started,
         finished=ctx.telemetry.evaluation_finished,
         span_parent=True,
-        write_error=evaluationcore.write_error(),
+        write_error=evaluationcore.WRITE_ERROR,
     )
 
     async def read(objective: Pending) -> Reading:

@@ -81,8 +81,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         ctx,
         model.KEPTN_TASK,
         COMPONENT,
-        event_annotations=lambda task, phase: taskcore.event_annotations(_typed(task), phase),
-        version=lambda task: taskcore.version(_typed(task)),
+        source=lambda task: taskcore.event_source(_typed(task)),
         started=ctx.telemetry.task_started,
         finished=ctx.telemetry.task_finished,
     )

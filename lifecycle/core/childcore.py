@@ -4,8 +4,8 @@ Role: the shape of a child's decision (``Decision``: the status fields to write,
 and when to look again), the actions every child shell executes (``Emit``, ``Report``, the
 telemetry counts and the span export), and the rules the children share: when an object was
 created (``created_at``), how long a missing definition is waited for (``wait_or_fail``),
-how an object ends (``finish``) and the Event annotations every child carries
-(``base_annotations``).
+how an object ends (``finish``) and what KLT's Events on tasks and evaluations carry
+(``EventSource``).
 
 Invariants: a ``Decision`` is executed in order: the ``Emit``/``Report`` actions, then the one
 status write, then the post-write actions (``CountStarted``, ``CountFinished``), which run only when
@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Generic, TypeVar
+from typing import Generic, Literal, TypeVar
 
 from lifecycle.core.bodies import ObjectMeta
 from lifecycle.core.naming import format_time, parse_time
@@ -31,14 +31,13 @@ __all__ = [
     "CountStarted",
     "Decision",
     "Emit",
+    "EventSource",
     "ExportSpan",
     "Fields",
     "ProviderQueried",
     "Report",
-    "base_annotations",
     "created_at",
     "finish",
-    "versioned",
     "wait_or_fail",
 ]
 
@@ -106,6 +105,40 @@ class Decision(Generic[A]):
     requeue_after: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class EventSource:
+    """Who an Event of a KeptnTask or KeptnEvaluation is about: KLT's annotations and version."""
+
+    kind: Literal["task", "evaluation"]
+    meta: ObjectMeta
+    app: str
+    app_version: str
+    workload: str
+    workload_version: str
+    definition: str
+
+    @property
+    def version(self) -> str:
+        """The version the Event's message names: the workload's, else the app's."""
+        return self.workload_version or self.app_version
+
+    def annotations(self, phase: Phase) -> dict[str, str]:
+        """KLT's annotations (``taskName``/``evaluationName`` and the definition's name)."""
+        name = str(self.meta.get("name", ""))
+        return {
+            "namespace": str(self.meta.get("namespace", "")),
+            "name": name,
+            "phase": phase.value,
+            "traceparent": str((self.meta.get("annotations") or {}).get("traceparent", "")),
+            "appName": self.app,
+            "appVersion": self.app_version,
+            "workloadName": self.workload,
+            "workloadVersion": self.workload_version,
+            f"{self.kind}Name": name,
+            f"{self.kind}DefinitionName": self.definition,
+        }
+
+
 def created_at(meta: ObjectMeta, now: datetime) -> datetime:
     """``creationTimestamp``, or ``now`` when absent or unreadable."""
     text = meta.get("creationTimestamp")
@@ -136,18 +169,3 @@ def wait_or_fail(
     if now >= deadline:
         return failed
     return Decision(waiting.fields, waiting.actions, requeue_at=deadline)
-
-
-def base_annotations(meta: ObjectMeta, phase: Phase) -> dict[str, str]:
-    """The annotations every Event of a child carries: where, which phase, which trace."""
-    return {
-        "namespace": str(meta.get("namespace", "")),
-        "name": str(meta.get("name", "")),
-        "phase": phase.value,
-        "traceparent": str((meta.get("annotations") or {}).get("traceparent", "")),
-    }
-
-
-def versioned(workload_version: str | None, app_version: str | None) -> str:
-    """The version an Event's message names: the workload's, else the app's."""
-    return str(workload_version or app_version or "")

@@ -41,10 +41,9 @@ from lifecycle.core.childcore import (
     CountStarted,
     Decision,
     Emit,
+    EventSource,
     ExportSpan,
-    base_annotations,
     finish,
-    versioned,
     wait_or_fail,
 )
 from lifecycle.core.naming import format_time
@@ -52,17 +51,16 @@ from lifecycle.core.phases import Phase, State
 from lifecycle.core.tenancy import RefusedReference, reference_namespace
 
 __all__ = [
+    "WRITE_ERROR",
     "EvaluationInput",
     "Pending",
     "Reading",
     "decide",
     "done",
-    "event_annotations",
+    "event_source",
     "failure_text",
     "pending",
     "retry_interval",
-    "version",
-    "write_error",
 ]
 
 _DEFAULT_RETRIES: Final = 10
@@ -234,28 +232,17 @@ def decide(given: EvaluationInput) -> Decision[ChildAction]:
     return Decision(fields, (CountStarted(),), requeue_at=now + retry_interval(ev))
 
 
-def write_error() -> Emit:
-    """KLT's Event when the status write fails (not a lost race)."""
-    return Emit("ReconcileEvaluationReconcileError", _PHASE, "could not update status")
+WRITE_ERROR: Final = Emit("ReconcileEvaluationReconcileError", _PHASE, "could not update status")
+"""KLT's Event when the status write fails (not a lost race)."""
 
 
-def event_annotations(ev: KeptnEvaluationBody, phase: Phase) -> dict[str, str]:
-    """KLT's annotations of an Event on a KeptnEvaluation."""
+def event_source(ev: KeptnEvaluationBody) -> EventSource:
+    """What an Event on the evaluation says about it."""
     spec = ev.get("spec") or {}
-    return base_annotations(_meta(ev), phase) | {
-        "appName": str(spec.get("appName", "")),
-        "appVersion": str(spec.get("appVersion", "")),
-        "workloadName": str(spec.get("workload", "")),
-        "workloadVersion": str(spec.get("workloadVersion", "")),
-        "evaluationName": str(_meta(ev).get("name", "")),
-        "evaluationDefinitionName": str(spec.get("evaluationDefinition", "")),
-    }
-
-
-def version(ev: KeptnEvaluationBody) -> str:
-    """The version an evaluation's Event names."""
-    spec = ev.get("spec") or {}
-    return versioned(spec.get("workloadVersion"), spec.get("appVersion"))
+    return EventSource(
+        "evaluation", _meta(ev), spec.get("appName", ""), spec.get("appVersion", ""),
+        spec.get("workload", ""), spec.get("workloadVersion", ""), spec.get("evaluationDefinition", ""),
+    )  # fmt: skip
 
 
 def _failed(value: str, message: str, target: str) -> EvaluationStatusItem:

@@ -33,11 +33,10 @@ from lifecycle.core.childcore import (
     CountStarted,
     Decision,
     Emit,
+    EventSource,
     ExportSpan,
-    base_annotations,
     created_at,
     finish,
-    versioned,
     wait_or_fail,
 )
 from lifecycle.core.naming import format_time
@@ -53,7 +52,7 @@ __all__ = [
     "create_failed",
     "decide",
     "done",
-    "event_annotations",
+    "event_source",
     "fail",
     "invalid_definition",
     "job_outcome",
@@ -61,7 +60,6 @@ __all__ = [
     "no_slot",
     "recorded_job",
     "references_missing",
-    "version",
 ]
 
 _SUCCESS_CONDITIONS: Final = ("Complete", "SuccessCriteriaMet")
@@ -197,24 +195,14 @@ def create_failed(task: KeptnTaskBody) -> Emit:
     return Emit("CreateTaskFailed", _PHASE, f"could not create Job: {_meta(task).get('name', '')} ")
 
 
-def event_annotations(task: KeptnTaskBody, phase: Phase) -> dict[str, str]:
-    """KLT's annotations of an Event on a KeptnTask."""
+def event_source(task: KeptnTaskBody) -> EventSource:
+    """What an Event on the task says about it."""
     spec = task.get("spec") or {}
-    context = spec.get("context") or {}
-    return base_annotations(_meta(task), phase) | {
-        "appName": str(context.get("appName", "")),
-        "appVersion": str(context.get("appVersion", "")),
-        "workloadName": str(context.get("workloadName", "")),
-        "workloadVersion": str(context.get("workloadVersion", "")),
-        "taskName": str(_meta(task).get("name", "")),
-        "taskDefinitionName": str(spec.get("taskDefinition", "")),
-    }
-
-
-def version(task: KeptnTaskBody) -> str:
-    """The version a task's Event names."""
-    context = (task.get("spec") or {}).get("context") or {}
-    return versioned(context.get("workloadVersion"), context.get("appVersion"))
+    c = spec.get("context") or {}
+    return EventSource(
+        "task", _meta(task), c.get("appName", ""), c.get("appVersion", ""),
+        c.get("workloadName", ""), c.get("workloadVersion", ""), spec.get("taskDefinition", ""),
+    )  # fmt: skip
 
 
 def _meta(task: KeptnTaskBody) -> ObjectMeta:

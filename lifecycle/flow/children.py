@@ -23,6 +23,7 @@ from lifecycle.core.childcore import (
     CountStarted,
     Decision,
     Emit,
+    EventSource,
     ExportSpan,
     Fields,
     ProviderQueried,
@@ -30,7 +31,7 @@ from lifecycle.core.childcore import (
 )
 from lifecycle.core.conditions import with_conditions
 from lifecycle.core.model import ResourceKind
-from lifecycle.core.phases import LONG_NAMES, Phase
+from lifecycle.core.phases import LONG_NAMES
 from lifecycle.flow.context import OperatorContext
 from lifecycle.kube import Result, format_message
 from lifecycle.kube.errors import Conflict, NotFound
@@ -49,9 +50,8 @@ class ChildShell:
     ctx: OperatorContext
     kind: ResourceKind
     component: str
-    event_annotations: Callable[[Body, Phase], dict[str, str]] | None = None
-    """KLT's Event annotations (tasks, evaluations); None for kinds that only ``Report``."""
-    version: Callable[[Body], str] = lambda _: ""
+    source: Callable[[Body], EventSource] | None = None
+    """Who an ``Emit`` is about (tasks, evaluations); None for kinds that only ``Report``."""
     started: Callable[[Body], object] = lambda _: None
     finished: Callable[[Body], object] = lambda _: None
     span_parent: bool = False
@@ -63,15 +63,16 @@ class ChildShell:
 
     def emit(self, obj: Body, event: Emit) -> None:
         """A Warning Event in KLT's format, with the kind's annotations."""
-        meta = obj.get("metadata") or {}
+        assert self.source is not None, f"{self.kind.kind} emits only Reports"
+        source = self.source(obj)
         message = format_message(
             LONG_NAMES[event.phase],
             event.text,
-            namespace=str(meta.get("namespace", "")),
-            name=str(meta.get("name", "")),
-            version=self.version(obj),
+            namespace=str(source.meta.get("namespace", "")),
+            name=str(source.meta.get("name", "")),
+            version=source.version,
         )
-        annotations = self.event_annotations(obj, event.phase) if self.event_annotations else None
+        annotations = source.annotations(event.phase)
         self.ctx.recorder(self.component).emit(
             obj, "Warning", event.reason, message, annotations=annotations, key=event.key
         )

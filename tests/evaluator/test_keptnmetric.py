@@ -1,4 +1,4 @@
-"""KeptnMetric semantics of the operator's metric controller (lifecycle.controllers.metric):
+"""KeptnMetric semantics of the operator (lifecycle.core.metriccore, run by controllers.metric):
 value text, freshness, a fetch against the real Prometheus, the status a fetch writes."""
 
 from __future__ import annotations

@@ -143,4 +143,6 @@ def test_failure_text_lists_failed_objectives_on_one_line() -> None:
         "evaluation failed: evaluation of 'b' failed with value: '7' and reason: 'too high'"
     )
     assert evaluationcore.failure_text({}) == "evaluation failed"
-    assert evaluationcore.version(evaluation()) == "w1"
+    source = evaluationcore.event_source(evaluation())
+    assert source.version == "w1"
+    assert source.annotations(evaluationcore._PHASE)["evaluationDefinitionName"] == "def"

@@ -182,7 +182,9 @@ def test_invalid_definition_and_no_slot() -> None:
 
 
 def test_event_annotations_and_version() -> None:
-    annotations = taskcore.event_annotations(task(), Phase.CREATE_TASK)
+    source = taskcore.event_source(task())
+    annotations = source.annotations(Phase.CREATE_TASK)
     assert annotations["taskName"] == "t1" and annotations["taskDefinitionName"] == "def"
     assert annotations["appName"] == "a" and annotations["traceparent"] == ""
-    assert taskcore.version(task()) == "w2"
+    assert annotations["phase"] == Phase.CREATE_TASK.value
+    assert source.version == "w2"
