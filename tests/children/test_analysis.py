@@ -71,6 +71,22 @@ def quality_definition(name: str) -> Body:
     }
 
 
+def below_one(*templates: str) -> Body:
+    """AnalysisDefinition "quality": each template's value must be below 1."""
+    target = {"failure": {"lessThan": {"fixedValue": 1}}}
+    return {
+        "apiVersion": model.ANALYSIS_DEFINITION.api_version,
+        "kind": "AnalysisDefinition",
+        "metadata": {"name": "quality"},
+        "spec": {
+            "objectives": [
+                {"analysisValueTemplateRef": {"name": t}, "target": target} for t in templates
+            ],
+            "totalScore": {"passPercentage": 90, "warningPercentage": 75},
+        },
+    }
+
+
 def analysis(name: str, app: str, timeframe: Body) -> Body:
     return {
         "apiVersion": model.ANALYSIS.api_version,
@@ -187,21 +203,7 @@ async def test_analysis_waits_for_its_definition_and_handles_bad_input(
     await env.create(model.ANALYSIS_VALUE_TEMPLATE, template("needs-arg", 'up{job="{{.job}}"}'))
     # created before its definition: woken when the definition appears
     await env.create(model.ANALYSIS, analysis("early", "x", {"recent": "1m"}))
-    definition = {
-        "apiVersion": model.ANALYSIS_DEFINITION.api_version,
-        "kind": "AnalysisDefinition",
-        "metadata": {"name": "quality"},
-        "spec": {
-            "objectives": [
-                {
-                    "analysisValueTemplateRef": {"name": "needs-arg"},
-                    "target": {"failure": {"lessThan": {"fixedValue": 1}}},
-                }
-            ],
-            "totalScore": {"passPercentage": 90, "warningPercentage": 75},
-        },
-    }
-    await env.create(model.ANALYSIS_DEFINITION, definition)
+    await env.create(model.ANALYSIS_DEFINITION, below_one("needs-arg"))
     done = await env.wait_for(model.ANALYSIS, "early", completed)
     raw = json.loads(done["status"]["raw"])
     (objective,) = raw["objectiveResults"]
@@ -221,20 +223,7 @@ async def test_a_provider_down_counts_in_keptn_provider_failures(
     down["spec"]["provider"]["name"] = "down"
     await env.create(model.ANALYSIS_VALUE_TEMPLATE, down)
     await env.create(model.ANALYSIS_VALUE_TEMPLATE, template("latency-up", "vector(1)"))
-    objective = {"target": {"failure": {"lessThan": {"fixedValue": 1}}}}
-    definition = {
-        "apiVersion": model.ANALYSIS_DEFINITION.api_version,
-        "kind": "AnalysisDefinition",
-        "metadata": {"name": "quality"},
-        "spec": {
-            "objectives": [
-                {"analysisValueTemplateRef": {"name": "latency-down"}, **objective},
-                {"analysisValueTemplateRef": {"name": "latency-up"}, **objective},
-            ],
-            "totalScore": {"passPercentage": 90, "warningPercentage": 75},
-        },
-    }
-    await env.create(model.ANALYSIS_DEFINITION, definition)
+    await env.create(model.ANALYSIS_DEFINITION, below_one("latency-down", "latency-up"))
     await env.create(model.ANALYSIS, analysis("probe", "x", {"recent": "1m"}))
 
     def failures(name: str) -> float | None:
