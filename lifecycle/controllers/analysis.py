@@ -1,23 +1,16 @@
 """Analysis controller: resolve an Analysis into plain data, run the evaluator, write the verdict.
 
-A thin shell around the pure ``lifecycle.core.analysiscore`` (what each step writes, the retries,
-the previous results of relative objectives; see its docstring). Reconcile (keptn.md §10.3): a
-Completed Analysis is left alone; the timeframe (``from``/``to``, or ``recent`` = now-d..now) is
-frozen first; the AnalysisDefinition (ref namespace, else the Analysis's), each objective's
-AnalysisValueTemplate (ref namespace, else the definition's) and KeptnMetricsProvider (ref
-namespace, else the template's, else the definition's) plus its Secret become an
-``evaluator.analysis.AnalysisRequest``; ``run_analysis`` renders the queries from ``spec.args``
-(escaped), fetches each distinct query once, judges every objective with all operators and our
-extensions (relative targets, noData, informational) and scores it as KLT. The result goes to
-``status.raw`` (KLT's JSON shape plus target/reason per objective), ``pass``, ``warning``, state
-Completed, and to ``keptn_analysis_result`` / ``keptn_objective_result``.
+A thin shell around the pure ``core.analysiscore`` (what each step writes, the retries, the
+previous results of relative objectives): freeze the window, resolve the AnalysisDefinition (ref
+namespace, else the Analysis's), each objective's AnalysisValueTemplate (ref namespace, else the
+definition's) and KeptnMetricsProvider (ref namespace, else the template's, else the
+definition's) plus its Secret into an ``evaluator.analysis.AnalysisRequest``, run it
+(``run_analysis``: queries rendered from ``spec.args``, each distinct query fetched once, every
+objective judged and scored as KLT) and write the verdict. References outside the Analysis's
+namespace and the Keptn namespace are refused (lifecycle.core.tenancy).
 
-Tenancy (lifecycle.core.tenancy): the definition, templates and providers must live in the
-Analysis's own namespace or the Keptn namespace; another reference completes the Analysis as
-failed with the rule in ``status.message`` and ``status.raw``.
-
-Invariants: a run is started only by creation, a spec change, a missing dependency appearing or
-the retry timer -- never by our own status writes (``spec_changes``).
+Wake-ups: creation, a spec change, a missing dependency appearing or the retry timer -- never
+our own status writes (``spec_changes``).
 """
 
 from __future__ import annotations

@@ -1,19 +1,13 @@
 """KeptnMetric controller: fetch each metric on its own timer, expose it on /metrics and as JSON.
 
-Role: ``setup(ctx)`` returns the controller, a thin shell around the pure
-``lifecycle.core.metriccore`` (when to fetch, what a fetch writes); the fetch itself is
-``flow.providers.MetricFetcher``, which the KeptnEvaluation controller also runs for a stale
-metric it needs. ``metric_routes(ctx)`` gives the aiohttp routes of
-``GET /api/v1/metrics/{namespace}/{name}`` (KLT's KEDA ``metrics-api`` shape:
-``{"namespace", "metric", "value"}``).
+A thin shell around the pure ``core.metriccore`` (when to fetch, what a fetch writes); the fetch
+itself is ``flow.providers.MetricFetcher``, which the KeptnEvaluation controller also runs for a
+stale metric it needs. ``metric_routes(ctx)`` serves ``GET /api/v1/metrics/{namespace}/{name}``
+(KLT's KEDA ``metrics-api`` shape: ``{"namespace", "metric", "value"}``) from the cache.
 
-Timing (reference keptn.md §10.2): a metric is fetched when ``lastUpdated + fetchIntervalSeconds``
-has passed, then ``Result(requeue_at=lastUpdated + interval)``; no polling loop. ``spec.range``
-(interval, step, aggregation) goes to ``evaluator.providers.evaluate_metric``.
-
-Invariants: a failing provider or a missing provider/Secret errors that one metric
-(``status.errMsg``) and never the operator; ``keptn_metric_value{namespace,name}`` follows every
-successful fetch and is dropped when the metric is deleted. Must not hold module-level state.
+Wake-ups: the metric (then ``Result(requeue_at=lastUpdated + interval)``, no polling loop) and a
+provider change for metrics whose provider never answered. A failing provider errors that one
+metric, never the operator; ``keptn_metric_value`` is dropped when the metric is deleted.
 """
 
 from __future__ import annotations

@@ -1,23 +1,17 @@
 """KeptnTask controller: one Job per task, its outcome mirrored into ``status`` (keptn.md §9).
 
-A thin shell around the pure ``lifecycle.core.taskcore.decide`` (the rules, in order, are in its
-docstring): read the task, its KeptnTaskDefinition (task namespace, then the Keptn namespace) and
-its Job (``runtimes.job_name``: deterministic, so a crash between "create Job" and "record
-jobName" finds the same Job) from the caches, decide, and carry the decision out
-(``flow.children.ChildShell``). ``StartJob`` builds the Job (``runtimes.build_job``: parameters,
-secureParameters, KEPTN_CONTEXT, retries -> backoffLimit, timeout -> activeDeadlineSeconds,
-TTL), checks the ConfigMaps and Secrets it mounts (``flow.taskrefs``), takes a ``--max-jobs``
-slot (``flow.jobslots``) and creates it; inline code of a definition in the Keptn namespace is
-first copied into ``keptnfn-<def>`` beside the task (pods mount ConfigMaps of their own namespace
-only), owned by every task using it.
+A thin shell around the pure ``core.taskcore.decide`` (its docstring has the rules): read the
+task, its KeptnTaskDefinition and its Job from the caches, decide, carry the decision out
+(``flow.children.ChildShell``). ``StartJob`` builds the Job (``runtimes.build_job``), checks the
+ConfigMaps and Secrets it mounts (``flow.taskrefs``), takes a ``--max-jobs`` slot
+(``flow.jobslots``) and creates it; inline code of a definition in the Keptn namespace is first
+copied beside the task (pods mount ConfigMaps of their own namespace only), owned by every task
+using it. Telemetry and the task span only come from the reconcile that committed the transition
+(a span a crash kept undelivered is exported again through ``ctx.marks``).
 
 Event-driven: woken by its own changes, its Job (ownerReference) and its definition appearing;
-the only timer is the definition deadline. Telemetry ``task_started``/``task_finished`` is
-recorded only by the reconcile that committed the transition, so a restarted operator never
-counts a task twice; the task span goes through ``ctx.marks`` (spanmarks.py), which exports it
-again on a later reconcile until its ``keptn.sh/span-exported`` mark is written, so a crash
-before delivery loses no span. Events (keptn.md §3): ``CreateTaskNotFound``,
-``CreateTaskFailed`` on the KeptnTask. Must not poll, and never deletes a Job.
+the only timers are the definition deadline and the short retries of a missing reference or Job
+slot. Must not poll, and never deletes a Job.
 """
 
 from __future__ import annotations
