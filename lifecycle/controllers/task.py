@@ -39,7 +39,9 @@ from lifecycle.flow.taskrefs import missing_references
 from lifecycle.flow.wakeups import children_waiting_on
 from lifecycle.kube import (
     AlreadyExists,
+    BadRequest,
     Controller,
+    Invalid,
     KubeError,
     NotFound,
     ObjectKey,
@@ -121,6 +123,9 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             await ctx.client.create(model.JOB, body)
         except AlreadyExists:
             pass  # created before a crash or by a racing worker: the same Job, not a second run
+        except (Invalid, BadRequest) as err:  # the same body would be refused again
+            job_slots.release(task)
+            return await run(task, taskcore.job_rejected(_typed(task), str(err), ctx.now()))
         except KubeError:
             shell.emit(task, taskcore.create_failed(_typed(task)))
             raise

@@ -14,8 +14,9 @@ Role (keptn.md §9), in this order:
 
 Starting a Job takes I/O between its steps, so the shell asks again at each: ``invalid_definition``
 (the Job cannot be built), ``references_missing`` (a ConfigMap/Secret the Job mounts is missing:
-said within seconds, failed after the definition wait), ``no_slot`` (``--max-jobs``) and
-``job_running`` once the Job exists.
+said within seconds, failed after the definition wait), ``no_slot`` (``--max-jobs``),
+``job_rejected`` (the API server refuses the Job as invalid: the task fails, no endless retry)
+and ``job_running`` once the Job exists.
 
 Must not: do I/O, read a clock, or import asyncio.
 """
@@ -56,6 +57,7 @@ __all__ = [
     "fail",
     "invalid_definition",
     "job_outcome",
+    "job_rejected",
     "job_running",
     "no_slot",
     "recorded_job",
@@ -188,6 +190,12 @@ def no_slot(limit: int) -> Decision[TaskAction]:
     return Decision(
         {"reason": "WaitingForJobSlot", "message": message}, requeue_after=REF_RETRY_SECONDS
     )
+
+
+def job_rejected(task: KeptnTaskBody, error: str, now: datetime) -> Decision[TaskAction]:
+    """The API server refused the Job as invalid: retrying cannot help, the task fails and says why."""
+    message = f"the API server rejected its Job: {error}"
+    return fail(task, "InvalidTaskDefinition", message, now, create_failed(task))
 
 
 def create_failed(task: KeptnTaskBody) -> Emit:

@@ -324,3 +324,30 @@ async def test_job_created_before_a_crash_is_adopted_not_duplicated(
     assert done["status"]["jobName"] == job["metadata"]["name"]
     jobs, _ = await env.client.list(model.JOB, env.namespace)
     assert [j["metadata"]["name"] for j in jobs] == [job["metadata"]["name"]]
+
+
+async def test_a_job_the_api_server_rejects_fails_the_task_and_says_why(
+    env: Env, operator_factory: OperatorFactory
+) -> None:
+    """A container definition without an image passes the CRD schema but makes an invalid Job:
+    retrying the same body cannot help, so the task fails with the API server's reason."""
+    op = await operator_factory(["taskdefinition", "task"])
+    await env.create(
+        model.KEPTN_TASK_DEFINITION,
+        {
+            "apiVersion": model.KEPTN_TASK_DEFINITION.api_version,
+            "kind": "KeptnTaskDefinition",
+            "metadata": {"name": "no-image"},
+            "spec": {"container": {"name": "step"}},
+        },
+    )
+    await env.create(model.KEPTN_TASK, keptn_task("pre-no-image", "no-image"))
+    done = await env.wait_for(model.KEPTN_TASK, "pre-no-image", status_is("Failed"), within=10)
+    assert done["status"]["reason"] == "InvalidTaskDefinition"
+    assert "image" in done["status"]["message"], done["status"]
+    await flush_events(op)
+    events, _ = await env.client.list(model.EVENT, env.namespace)
+    assert any(
+        e["reason"] == "CreateTaskFailed" and e["involvedObject"]["name"] == "pre-no-image"
+        for e in events
+    )

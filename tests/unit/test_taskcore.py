@@ -188,3 +188,17 @@ def test_event_annotations_and_version() -> None:
     assert annotations["appName"] == "a" and annotations["traceparent"] == ""
     assert annotations["phase"] == Phase.CREATE_TASK.value
     assert source.version == "w2"
+
+
+def test_a_rejected_job_fails_the_task_with_the_api_servers_reason() -> None:
+    decision = taskcore.job_rejected(
+        task({"startTime": "s"}), "spec.containers[0].image: Required", T0
+    )
+    assert decision.fields is not None and decision.fields["reason"] == "InvalidTaskDefinition"
+    assert decision.fields["message"] == (
+        "the API server rejected its Job: spec.containers[0].image: Required"
+    )
+    assert (
+        isinstance(decision.actions[0], Emit) and decision.actions[0].reason == "CreateTaskFailed"
+    )
+    assert decision.actions[1:] == (CountFinished(),)
