@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 def freeze_startup_heap() -> None:
     """Move everything alive after start-up out of the cyclic GC's reach (process owners only).
 
-    The imported modules (kubernetes_asyncio's models above all) are most of the heap and live
+    The imported modules (aiohttp, opentelemetry, the controllers) are most of the heap and live
     forever; without this every full collection rescans them: ~90 ms pauses in a burst of
     500 workloads, which double the overhead's p99. Refcounting still frees frozen objects;
     only cyclic garbage among them is kept. Called by `klt operator` and the benchmark, never
