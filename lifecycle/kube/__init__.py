@@ -46,50 +46,18 @@ if TYPE_CHECKING:
     from lifecycle.kube.leader import LeaderElector
     from lifecycle.kube.queue import QueueShutDown, WorkQueue
 
-_WHERE = {
-    "AlreadyExists": "lifecycle.kube.errors",
-    "BadRequest": "lifecycle.kube.errors",
-    "Body": "lifecycle.kube.client",
-    "Cause": "lifecycle.kube.errors",
-    "Conflict": "lifecycle.kube.errors",
-    "Controller": "lifecycle.kube.controller",
-    "EventRecorder": "lifecycle.kube.events",
-    "Forbidden": "lifecycle.kube.errors",
-    "Gone": "lifecycle.kube.errors",
-    "Informer": "lifecycle.kube.informer",
-    "Informers": "lifecycle.kube.informer",
-    "Invalid": "lifecycle.kube.errors",
-    "KubeClient": "lifecycle.kube.client",
-    "KubeError": "lifecycle.kube.errors",
-    "LeaderElector": "lifecycle.kube.leader",
-    "NotFound": "lifecycle.kube.errors",
-    "ObjectKey": "lifecycle.kube.controller",
-    "PatchType": "lifecycle.kube.client",
-    "Propagation": "lifecycle.kube.client",
-    "QueueShutDown": "lifecycle.kube.queue",
-    "Result": "lifecycle.kube.controller",
-    "Store": "lifecycle.kube.informer",
-    "TerminalError": "lifecycle.kube.controller",
-    "Transient": "lifecycle.kube.errors",
-    "Unauthorized": "lifecycle.kube.errors",
-    "WorkQueue": "lifecycle.kube.queue",
-    "event_name": "lifecycle.kube.events",
-    "format_message": "lifecycle.kube.events",
-    "keptn_annotations": "lifecycle.kube.events",
-    "key_of": "lifecycle.kube.controller",
-    "owner_keys": "lifecycle.kube.controller",
-    "owner_uids": "lifecycle.kube.informer",
-    "self_key": "lifecycle.kube.controller",
-}
+_MODULES = ("errors", "client", "queue", "informer", "controller", "events", "leader")
+"""Where the names below live, cheapest first (a name is looked up in this order)."""
 
 
 def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+    if name in __all__:
+        for module in _MODULES:
+            value = getattr(importlib.import_module(f"{__name__}.{module}"), name, None)
+            if value is not None:
+                globals()[name] = value
+                return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = [
