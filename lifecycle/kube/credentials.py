@@ -67,6 +67,7 @@ class ExecPlugin:
     env: dict[str, str]
     where: str
     interactive: bool = True
+    install_hint: str = ""
     cluster: dict[str, Any] | None = None
     """Sent in KUBERNETES_EXEC_INFO when the plugin asks for it (provideClusterInfo)."""
 
@@ -90,6 +91,7 @@ class ExecPlugin:
             env=env,
             where=where,
             interactive=config.get("interactiveMode") != "Never",
+            install_hint=str(config.get("installHint") or "").strip(),
             cluster={"server": server} if config.get("provideClusterInfo") else None,
         )
 
@@ -110,8 +112,9 @@ class ExecPlugin:
                 stdout=asyncio.subprocess.PIPE,
             )
         except OSError as exc:
+            hint = f" ({self.install_hint})" if self.install_hint else ""
             raise KubeconfigError(
-                f"{self.where}.command: {exc.strerror}: {self.command[0]}"
+                f"{self.where}.command: {exc.strerror}: {self.command[0]}{hint}"
             ) from exc
         out, _ = await proc.communicate()
         if proc.returncode:

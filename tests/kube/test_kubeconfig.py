@@ -180,6 +180,15 @@ async def test_exec_plugin_runs_again_after_a_401(tmp_path: Path, light: bool) -
         assert calls.read_text() == "xx"  # stale token, then the good one (cached after)
 
 
+async def test_a_missing_plugin_names_its_install_hint(tmp_path: Path) -> None:
+    exec_ = {"apiVersion": "client.authentication.k8s.io/v1", "command": str(tmp_path / "none"),
+             "installHint": "install it with: apt-get install none"}  # fmt: skip
+    doc = config("https://127.0.0.1:1", {"exec": exec_})
+    async with await KubeClient.from_kubeconfig(write(tmp_path / "c", doc), light=True) as kc:
+        with pytest.raises(KubeconfigError, match=r"users\[u\]\.user\.exec\.command: .*apt-get"):
+            await names(kc)
+
+
 @TRANSPORTS
 async def test_token_file_is_read_again_after_a_401(tmp_path: Path, light: bool) -> None:
     async with Sandbox(node=False) as sb:
