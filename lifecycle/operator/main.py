@@ -77,4 +77,13 @@ def run(args: argparse.Namespace) -> int:
     if not settings.in_cluster:
         kubeconfig_path(settings.kubeconfig)  # a missing file: one line, before any import work
     configure_logging(settings.log_format, settings.log_level)
-    return asyncio.run(_serve(settings))
+    otlp = None
+    if settings.span_target:  # log records go to an OTLP collector beside the spans
+        from lifecycle.observability.otlplogs import attach
+
+        otlp = attach(settings.span_target)
+    try:
+        return asyncio.run(_serve(settings))
+    finally:
+        if otlp is not None:
+            otlp.shutdown()
