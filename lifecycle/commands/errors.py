@@ -3,8 +3,8 @@
 Role: `explain(exc)` turns an exception that reached `lifecycle.commands.cli.main` into what failed and
 its likely cause (`error: ...`), plus what to try (`hint: ...`) when there is something to try.
 `CliError` lets a subcommand say both itself; `kubeconfig_path` finds the kubeconfig the way
-kubectl does and fails with a CliError when there is none, before the client library (slow to
-import, and chatty on stdout about a missing file) gets to it.
+kubectl does and fails with a CliError (with a hint) when there is none, before the client is
+built.
 
 Invariants: imports nothing heavy at module level (it runs on every failure, and `klt status`
 checks the kubeconfig through it before importing the client). Never prints a traceback: that
@@ -114,11 +114,8 @@ def explain(exc: BaseException) -> str:
     """One or two lines for `exc`: `error: ...` and maybe `hint: ...`."""
     if isinstance(exc, CliError):
         return exc.lines()
-    if type(exc).__name__ == "ConfigException" and _module(exc).startswith("kubernetes_asyncio"):
-        return (
-            f"error: invalid kubeconfig: {_first_line(exc)}\n"
-            "hint: check it with `kubectl config view --kubeconfig PATH`"
-        )
+    if type(exc).__name__ == "KubeconfigError" and _module(exc).startswith("lifecycle.kube"):
+        return f"error: {_first_line(exc)}\nhint: check it with `kubectl config view --kubeconfig PATH`"
     if _module(exc).startswith("yaml"):
         mark = getattr(exc, "problem_mark", None)
         where = f" ({mark.name}, line {mark.line + 1})" if mark is not None else ""

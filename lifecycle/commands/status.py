@@ -7,7 +7,8 @@ every column uncut plus the trace id with `-o wide`, the objects with `-o json|y
 so tests check them without a terminal; the reason of the last error is the `reason` of the
 latest failed phase carrier in status.phaseTraceIDs (the machine writes it when a phase fails),
 else the message of a failed task/evaluation item.
-Invariants: starts fast (the Kubernetes client is imported only once the kubeconfig is found).
+Invariants: starts fast: the Kubernetes client is imported only once the kubeconfig is found,
+and on the standard-library transport (`light=True`: no aiohttp).
 Must not: write anything to the cluster.
 """
 
@@ -269,10 +270,10 @@ async def _watch(
 
 
 async def _main(args: argparse.Namespace, out: TextIO) -> int:
-    path = kubeconfig_path(args.kubeconfig)
+    kubeconfig_path(args.kubeconfig)  # one line when there is none
     from lifecycle.kube.client import KubeClient
 
-    client = await KubeClient.from_kubeconfig(path, request_timeout=10.0)
+    client = await KubeClient.from_kubeconfig(args.kubeconfig, request_timeout=10.0, light=True)
     try:
         namespace = namespace_of(args)
         versions = await collect(client, namespace)

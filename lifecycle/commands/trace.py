@@ -10,7 +10,8 @@ bars as data), `--watch` (the chart again each time it changes, until Ctrl-C).
 
 Invariants: read-only (get/list only); exits 1 with a kubectl-style message (lifecycle.commands.errors)
 when the app version is not found, 0 otherwise. Starts fast: the Kubernetes client is imported
-only when the cluster is read. Must not: start anything or write to the cluster.
+only when the cluster is read, on the standard-library transport (no aiohttp).
+Must not: start anything or write to the cluster.
 """
 
 from __future__ import annotations
@@ -184,10 +185,10 @@ def _shape(tl: timeline.Timeline) -> tuple[Any, ...]:
 
 
 async def _from_cluster(args: argparse.Namespace, printer: _Printer) -> None:
-    path = kubeconfig_path(args.kubeconfig)
+    kubeconfig_path(args.kubeconfig)  # one line when there is none
     from lifecycle.kube import KubeClient
 
-    client = await KubeClient.from_kubeconfig(path, request_timeout=10.0)
+    client = await KubeClient.from_kubeconfig(args.kubeconfig, request_timeout=10.0, light=True)
     async with client:
         namespace, compact = namespace_of(args), not args.all_phases
         tl = await load_timeline(client, args.appversion, namespace, compact=compact)

@@ -1,38 +1,64 @@
-"""Kubernetes I/O: the only package that imports kubernetes_asyncio.
+"""Kubernetes I/O: the only package that talks to an API server.
 
 Everything above it (controllers, webhook, CLI) gets plain dict bodies and the errors of
-``lifecycle.kube.errors``. Modules: client (raw-JSON verbs, watch, request counts), errors,
+``lifecycle.kube.errors``. Modules: client (raw-JSON verbs, watch, request counts) over
+session (headers, statuses, counts) and a transport (aiotransport: aiohttp, pooled;
+stdtransport: the standard library, for fast-starting commands), kubeconfig and credentials
+(kubeconfig files, in-cluster, exec plugins), wire (paths, queries, watch lines), errors,
 informer (list+watch into an indexed Store), queue (WorkQueue), controller (workers around a
 reconcile), events (EventRecorder), leader (LeaderElector on a Lease).
+
+The names below are imported on first use (PEP 562), so `import lifecycle.kube.errors` by a
+command does not pull in aiohttp or the controller machinery.
 """
 
-from lifecycle.kube.client import Body, KubeClient, PatchType, Propagation
-from lifecycle.kube.controller import (
-    Controller,
-    ObjectKey,
-    Result,
-    TerminalError,
-    key_of,
-    owner_keys,
-    self_key,
-)
-from lifecycle.kube.errors import (
-    AlreadyExists,
-    BadRequest,
-    Cause,
-    Conflict,
-    Forbidden,
-    Gone,
-    Invalid,
-    KubeError,
-    NotFound,
-    Transient,
-    Unauthorized,
-)
-from lifecycle.kube.events import EventRecorder, event_name, format_message, keptn_annotations
-from lifecycle.kube.informer import Informer, Informers, Store, owner_uids
-from lifecycle.kube.leader import LeaderElector
-from lifecycle.kube.queue import QueueShutDown, WorkQueue
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lifecycle.kube.client import Body, KubeClient, PatchType, Propagation
+    from lifecycle.kube.controller import (
+        Controller,
+        ObjectKey,
+        Result,
+        TerminalError,
+        key_of,
+        owner_keys,
+        self_key,
+    )
+    from lifecycle.kube.errors import (
+        AlreadyExists,
+        BadRequest,
+        Cause,
+        Conflict,
+        Forbidden,
+        Gone,
+        Invalid,
+        KubeError,
+        NotFound,
+        Transient,
+        Unauthorized,
+    )
+    from lifecycle.kube.events import EventRecorder, event_name, format_message, keptn_annotations
+    from lifecycle.kube.informer import Informer, Informers, Store, owner_uids
+    from lifecycle.kube.leader import LeaderElector
+    from lifecycle.kube.queue import QueueShutDown, WorkQueue
+
+_MODULES = ("errors", "client", "queue", "informer", "controller", "events", "leader")
+"""Where the names below live, cheapest first (a name is looked up in this order)."""
+
+
+def __getattr__(name: str) -> Any:
+    if name in __all__:
+        for module in _MODULES:
+            value = getattr(importlib.import_module(f"{__name__}.{module}"), name, None)
+            if value is not None:
+                globals()[name] = value
+                return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "AlreadyExists",

@@ -1,44 +1,39 @@
-"""KubeClient: raw-JSON Kubernetes API calls on kubernetes_asyncio's configured session.
+"""KubeClient: raw-JSON Kubernetes API calls over a transport.
 
-kubernetes_asyncio gives us what is hard to get right (kubeconfig and in-cluster loading,
-TLS, client certificates, exec/refreshing bearer tokens); we skip its model classes and
-talk JSON to resource paths built from a ``ResourceKind``, which is several times faster
-than deserialising into models and back.
+We skip generated model classes and talk JSON to resource paths built from a
+``ResourceKind``, which is several times faster than deserialising into models and back.
+Where the server is and how to authenticate come from lifecycle.kube.kubeconfig (kubeconfig
+files, in-cluster, a bare URL); the bytes travel over aiohttp (lifecycle.kube.aiotransport,
+the operator: concurrent, pooled) or the standard library (lifecycle.kube.stdtransport,
+``light=True``: `klt status`/`klt trace`, which must start fast). Paths, query strings, JSON
+bodies and watch lines are lifecycle.kube.wire's.
 
 Invariants:
 - Every method returns plain dicts (``apiVersion``/``kind`` filled in on list items too) or
-  raises one of lifecycle.kube.errors; ApiException and aiohttp errors never escape.
+  raises one of lifecycle.kube.errors; transport errors never escape.
 - Request bodies are never mutated (callers may pass objects straight from a cache).
 - Every call increments ``request_counts`` by verb (get, list, watch, create, update,
   patch, delete) before it is sent, for the requests-per-workload benchmark.
 - A watch stream is always closed, whether the consumer finishes, breaks out or is cancelled.
-This module holds no cache and never retries: retry policy belongs to the work queue.
+- A 401 with a credential that can be fetched again (token file, exec plugin) is retried once.
+This module holds no cache and never retries otherwise: retry policy belongs to the work queue.
 """
 
 from __future__ import annotations
 
 import builtins
-import json
-import os
-from collections import Counter
 from collections.abc import AsyncGenerator, Mapping
 from enum import StrEnum
 from typing import Any
-from urllib.parse import quote, urlencode
 
-import aiohttp
-import orjson
-from kubernetes_asyncio import config as kube_config
-from kubernetes_asyncio.client import ApiClient, Configuration
-
-from evaluator.redact import scrub_bytes, scrub_deep
+from evaluator.redact import scrub_deep
 from lifecycle.core.model import POD, ResourceKind
-from lifecycle.kube.errors import BadRequest, KubeError, Transient, error_from_status
-from lifecycle.kube.ratelimit import ObjectWriteLimiter
+from lifecycle.kube.errors import error_from_status
+from lifecycle.kube.kubeconfig import ClusterAccess, in_cluster, load_kubeconfig
+from lifecycle.kube.session import ApiSession
+from lifecycle.kube.wire import Body, WatchLines, query, typed
 
 __all__ = ["Body", "KubeClient", "PatchType", "Propagation"]
-
-Body = dict[str, Any]
 
 
 class PatchType(StrEnum):
@@ -61,188 +56,35 @@ class Propagation(StrEnum):
 _WATCH_READ_GRACE = 30.0  # seconds past timeoutSeconds before a silent stream is declared dead
 
 
-def _dumps(body: object) -> bytes:
-    """Compact JSON of a request body: orjson, else the standard library (str-enum keys)."""
-    try:
-        return orjson.dumps(body)
-    except TypeError:
-        return json.dumps(body, separators=(",", ":")).encode()
-
-
-class KubeClient:
+class KubeClient(ApiSession):
     """One connection pool to one API server, shared by every informer and controller."""
-
-    def __init__(self, api_client: ApiClient, *, request_timeout: float = 30.0) -> None:
-        self._api = api_client
-        self._config: Configuration = api_client.configuration
-        self._host = str(self._config.host).rstrip("/")
-        self._timeout = aiohttp.ClientTimeout(total=request_timeout)
-        self._counts: Counter[str] = Counter()
-        self._by_resource: Counter[str] = Counter()
-        self._auth = bool(self._config.api_key or self._config.refresh_api_key_hook)
-        self.write_limiter = ObjectWriteLimiter()
-        """Bounds updates and patches per object (lifecycle.kube.ratelimit)."""
 
     # -- construction -------------------------------------------------------------------
 
     @classmethod
     async def from_kubeconfig(
-        cls, path: str | None = None, context: str | None = None, *, request_timeout: float = 30.0
+        cls,
+        path: str | None = None,
+        context: str | None = None,
+        *,
+        request_timeout: float = 30.0,
+        light: bool = False,
     ) -> KubeClient:
         """Load a kubeconfig (``$KUBECONFIG`` or ~/.kube/config when ``path`` is None)."""
-        cfg = Configuration()
-        await kube_config.load_kube_config(
-            config_file=path, context=context, client_configuration=cfg, persist_config=False
-        )
-        return cls.from_configuration(cfg, request_timeout=request_timeout)
+        access = load_kubeconfig(path, context)
+        return cls(access, request_timeout=request_timeout, light=light)
 
     @classmethod
     async def in_cluster(cls, *, request_timeout: float = 30.0) -> KubeClient:
         """Use the pod's service account token and CA."""
-        cfg = Configuration()
-        kube_config.load_incluster_config(client_configuration=cfg)  # type: ignore[no-untyped-call]
-        return cls.from_configuration(cfg, request_timeout=request_timeout)
-
-    @classmethod
-    def from_configuration(cls, cfg: Configuration, *, request_timeout: float = 30.0) -> KubeClient:
-        """Wrap an already filled Configuration (must run inside the event loop)."""
-        # Informers hold one long-lived connection each; leave room for the request bursts.
-        cfg.connection_pool_maxsize = max(int(cfg.connection_pool_maxsize or 0), 256)
-        api = ApiClient(configuration=cfg)
-        if cfg.proxy is None and not _proxy_in_env():
-            # kubernetes_asyncio's session trusts the environment, which costs two thread-pool
-            # hops per request (netrc and proxy lookups) and throttles bursts; without proxy
-            # variables there is nothing to find, so the same connector gets a session that
-            # does not look.
-            rest = api.rest_client
-            default = rest.pool_manager
-            rest.pool_manager = aiohttp.ClientSession(
-                connector=default.connector, trust_env=False, read_bufsize=2**21
-            )
-            default.detach()
-        return cls(api, request_timeout=request_timeout)
+        return cls(in_cluster(), request_timeout=request_timeout)
 
     @classmethod
     def for_url(cls, url: str, *, token: str | None = None, verify_ssl: bool = True) -> KubeClient:
         """A client for a server URL without a kubeconfig (the sandbox, a port-forward)."""
-        cfg = Configuration(host=url)
-        cfg.verify_ssl = verify_ssl
-        if token:
-            # The same slot and form the kubeconfig loader fills.
-            cfg.api_key = {"BearerToken": f"Bearer {token}"}
-        return cls.from_configuration(cfg)
-
-    async def close(self) -> None:
-        """Close the connection pool."""
-        await self._api.close()
-
-    async def __aenter__(self) -> KubeClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
-    # -- accounting ---------------------------------------------------------------------
-
-    @property
-    def request_counts(self) -> dict[str, int]:
-        """API requests sent so far, by verb."""
-        return dict(self._counts)
-
-    @property
-    def request_counts_by_resource(self) -> dict[str, int]:
-        """API requests sent so far, keyed ``"<verb> <plural>[/<subresource>]"``."""
-        return dict(self._by_resource)
-
-    def reset_counts(self) -> None:
-        """Zero the request counters (a benchmark does this after warm-up)."""
-        self._counts.clear()
-        self._by_resource.clear()
-
-    # -- paths --------------------------------------------------------------------------
-
-    @staticmethod
-    def path(
-        kind: ResourceKind,
-        namespace: str | None = None,
-        name: str | None = None,
-        subresource: str | None = None,
-    ) -> str:
-        """The resource path, e.g. ``/apis/apps/v1/namespaces/ns/replicasets/rs/status``."""
-        base = f"/apis/{kind.group}/{kind.version}" if kind.group else f"/api/{kind.version}"
-        if kind.namespaced and namespace:
-            base += f"/namespaces/{quote(namespace, safe='')}"
-        base += f"/{kind.plural}"
-        if name is not None:
-            base += f"/{quote(name, safe='')}"
-            if subresource:
-                base += f"/{subresource}"
-        return base
-
-    # -- transport ----------------------------------------------------------------------
-
-    async def _headers(self, content_type: str | None = None) -> dict[str, str]:
-        headers = {"Accept": "application/json"}
-        if content_type:
-            headers["Content-Type"] = content_type
-        if self._auth:
-            await self._api.update_params_for_auth(headers, [], ["BearerToken"])
-        return headers
-
-    def _count(self, verb: str, kind: ResourceKind, subresource: str | None) -> None:
-        self._counts[verb] += 1
-        res = f"{kind.plural}/{subresource}" if subresource else kind.plural
-        self._by_resource[f"{verb} {res}"] += 1
-
-    async def _request(
-        self,
-        verb: str,
-        method: str,
-        kind: ResourceKind,
-        path: str,
-        *,
-        query: Mapping[str, str | int | bool | None] | None = None,
-        body: Any = None,
-        content_type: str | None = None,
-        subresource: str | None = None,
-    ) -> Body:
-        self._count(verb, kind, subresource)
-        url = self._host + path
-        q = _query(query)
-        if q:
-            url += "?" + q
-        # no secret value the operator read is ever written back: one pass over the JSON text
-        data = None if body is None else scrub_bytes(_dumps(body))
-        raw = await self._send(method, path, url, data, content_type)
-        if not raw:
-            return {}
-        try:
-            result: Body = orjson.loads(raw)
-        except ValueError as exc:
-            raise BadRequest(f"{method} {path}: response is not JSON") from exc
-        return result
-
-    async def _send(
-        self, method: str, path: str, url: str, data: bytes | str | None, content_type: str | None
-    ) -> bytes:
-        """One HTTP exchange: the body of a 2xx answer; KubeError for the others, Transient
-        when the server cannot be reached."""
-        headers = await self._headers(
-            (content_type or "application/json") if data is not None else None
-        )
-        session: aiohttp.ClientSession = self._api.rest_client.pool_manager
-        try:
-            async with session.request(
-                method, url, data=data, headers=headers, timeout=self._timeout
-            ) as resp:
-                raw = await resp.read()
-                if resp.status >= 300:
-                    raise error_from_status(resp.status, raw)
-                return raw
-        except KubeError:
-            raise
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise Transient(f"{method} {path}: {type(exc).__name__}: {exc}") from exc
+        access = ClusterAccess(server=url.rstrip("/"), insecure=not verify_ssl)
+        access.credentials.token = token
+        return cls(access)
 
     # -- verbs --------------------------------------------------------------------------
 
@@ -278,7 +120,7 @@ class KubeClient:
                 "GET",
                 kind,
                 path,
-                query={
+                params={
                     "labelSelector": label_selector,
                     "fieldSelector": field_selector,
                     "limit": limit,
@@ -310,8 +152,8 @@ class KubeClient:
             "POST",
             kind,
             self.path(kind, ns),
-            query={"fieldManager": field_manager},
-            body=_typed(kind, body),
+            params={"fieldManager": field_manager},
+            body=typed(kind, body),
         )
 
     async def replace(
@@ -331,8 +173,8 @@ class KubeClient:
             "PUT",
             kind,
             path,
-            query={"fieldManager": field_manager},
-            body=_typed(kind, body),
+            params={"fieldManager": field_manager},
+            body=typed(kind, body),
             subresource=subresource,
         )
 
@@ -358,7 +200,7 @@ class KubeClient:
             "PATCH",
             kind,
             path,
-            query={"fieldManager": field_manager, "force": force},
+            params={"fieldManager": field_manager, "force": force},
             body=body,
             content_type=content_type.value,
             subresource=subresource,
@@ -414,9 +256,7 @@ class KubeClient:
         """The last ``tail_lines`` lines of a pod's log (its only or first container)."""
         self._count("get", POD, "log")
         path = self.path(POD, namespace, name, "log")
-        raw = await self._send(
-            "GET", path, f"{self._host}{path}?tailLines={tail_lines}", None, None
-        )
+        raw = await self._send("GET", path, f"{path}?tailLines={tail_lines}", None, None)
         return raw.decode("utf-8", "replace")
 
     async def watch(
@@ -436,8 +276,7 @@ class KubeClient:
         The stream ends when the server closes it (``timeoutSeconds``).
         """
         self._count("watch", kind, None)
-        url = self._host + self.path(kind, namespace)
-        q = _query(
+        q = query(
             {
                 "watch": "true",
                 "resourceVersion": resource_version,
@@ -447,72 +286,18 @@ class KubeClient:
                 "allowWatchBookmarks": "true" if allow_bookmarks else None,
             }
         )
-        url += "?" + q
         read_timeout = (timeout_seconds or 300) + _WATCH_READ_GRACE
-        timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=self._timeout.total, sock_read=read_timeout
+        stream = await self._stream(
+            f"{self.path(kind, namespace)}?{q}", read_timeout, f"watch {kind.plural}"
         )
-        headers = await self._headers()
-        session: aiohttp.ClientSession = self._api.rest_client.pool_manager
-        try:
-            resp = await session.get(url, headers=headers, timeout=timeout)
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            raise Transient(f"watch {kind.plural}: {type(exc).__name__}: {exc}") from exc
         finished = False
         try:
-            if resp.status >= 300:
-                raise error_from_status(resp.status, await resp.read())
-            buf = b""
-            while True:
-                try:
-                    chunk = await resp.content.readany()
-                except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-                    raise Transient(f"watch {kind.plural}: {type(exc).__name__}: {exc}") from exc
-                if not chunk:
-                    finished = True
-                    return
-                buf += chunk
-                *lines, buf = buf.split(b"\n")
-                for line in lines:
-                    if not line.strip():
-                        continue
-                    event = orjson.loads(line)
-                    etype = str(event.get("type", ""))
-                    obj = event.get("object") or {}
-                    if etype == "ERROR":
-                        raise error_from_status(int(obj.get("code") or 500), obj)
-                    if etype != "BOOKMARK":
-                        obj.setdefault("apiVersion", kind.api_version)
-                        obj.setdefault("kind", kind.kind)
-                    yield etype, obj
+            if stream.status >= 300:
+                raise error_from_status(stream.status, await stream.body())
+            lines = WatchLines(kind)
+            while chunk := await stream.read():
+                for event in lines.feed(chunk):
+                    yield event
+            finished = True
         finally:
-            # A stream abandoned mid-way cannot go back to the pool: drop the connection.
-            if finished:
-                resp.release()
-            else:
-                resp.close()
-
-
-def _typed(kind: ResourceKind, body: Body) -> Body:
-    """``body`` with apiVersion/kind filled in, copied only when they are missing (never mutated)."""
-    if "apiVersion" in body and "kind" in body:
-        return body
-    return {"apiVersion": kind.api_version, "kind": kind.kind, **body}
-
-
-def _proxy_in_env() -> bool:
-    return any(
-        os.environ.get(name) or os.environ.get(name.lower())
-        for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY")
-    )
-
-
-def _query(params: Mapping[str, str | int | bool | None] | None) -> str:
-    if not params:
-        return ""
-    pairs = [
-        (k, ("true" if v else "false") if isinstance(v, bool) else str(v))
-        for k, v in params.items()
-        if v is not None
-    ]
-    return urlencode(pairs)
+            stream.close(reuse=finished)

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 def freeze_startup_heap() -> None:
     """Move everything alive after start-up out of the cyclic GC's reach (process owners only).
 
-    The imported modules (kubernetes_asyncio's models above all) are most of the heap and live
+    The imported modules (aiohttp, opentelemetry, the controllers) are most of the heap and live
     forever; without this every full collection rescans them: ~90 ms pauses in a burst of
     500 workloads, which double the overhead's p99. Refcounting still frees frozen objects;
     only cyclic garbage among them is kept. Called by `klt operator` and the benchmark, never
@@ -77,4 +77,13 @@ def run(args: argparse.Namespace) -> int:
     if not settings.in_cluster:
         kubeconfig_path(settings.kubeconfig)  # a missing file: one line, before any import work
     configure_logging(settings.log_format, settings.log_level)
-    return asyncio.run(_serve(settings))
+    otlp = None
+    if settings.span_target:  # log records go to an OTLP collector beside the spans
+        from lifecycle.observability.otlplogs import attach
+
+        otlp = attach(settings.span_target)
+    try:
+        return asyncio.run(_serve(settings))
+    finally:
+        if otlp is not None:
+            otlp.shutdown()

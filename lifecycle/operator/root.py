@@ -324,6 +324,7 @@ class Operator:
         """A rotated certificate (ours or a peer's): serve it from now on, then trust its CA."""
         if self._ssl is not None:
             self._ssl.load_cert_chain(str(bundle.cert_file), str(bundle.key_file))
+        self.telemetry.ops.set_certificate_expiry("webhook", bundle.not_after)
         await self._register(bundle)
 
     async def _become_ready(self) -> None:

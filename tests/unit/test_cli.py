@@ -87,7 +87,10 @@ def test_help_imports_none_of_the_subcommands() -> None:
             ["status", "--kubeconfig", "{tmp}/bad.yaml"],
             "error: not valid YAML ({tmp}/bad.yaml, line 2)",
         ),
-        (["status", "--kubeconfig", "{tmp}/empty.yaml"], "error: invalid kubeconfig: "),
+        (
+            ["status", "--kubeconfig", "{tmp}/empty.yaml"],
+            "error: kubeconfig {tmp}/empty.yaml: current-context is not set",
+        ),
         (
             ["status", "--kubeconfig", "{tmp}/stopped.yaml"],
             "error: the connection to the server 127.0.0.1:",
@@ -180,3 +183,31 @@ def test_operator_json_logs_leave_stdout_empty(tmp_path: Path) -> None:
     records = [json.loads(line) for line in (first + err).splitlines() if line.strip()]
     assert records and all({"ts", "level", "logger", "msg"} <= r.keys() for r in records)
     assert any(r["msg"] == "operator listening" and "ports" in r for r in records)
+
+
+@pytest.mark.parametrize("argv", [["status"], ["trace", "nope"]], ids=["status", "trace"])
+async def test_reading_the_cluster_imports_no_http_library(argv: list[str]) -> None:
+    """`klt status`/`klt trace` against a live cluster use the standard-library transport:
+    neither aiohttp nor kubernetes_asyncio is imported (each costs more than the 0.2 s budget)."""
+    import asyncio
+
+    from sandbox import Sandbox
+
+    async with Sandbox(node=False) as sb:
+        cmd = [sys.executable, "-X", "importtime", "-m", "lifecycle.commands.cli", *argv]
+        done = await asyncio.to_thread(
+            subprocess.run,
+            [*cmd, "--kubeconfig", str(sb.kubeconfig_path)],
+            capture_output=True,
+            text=True,
+            cwd=REPO,
+            timeout=60,
+        )
+    lines = done.stderr.splitlines()
+    imported = {line.rsplit("|", 1)[-1].strip() for line in lines if "import time:" in line}
+    if argv == ["status"]:
+        assert done.returncode == 0 and "AppVersions" in done.stdout, done.stderr
+    else:  # it asked the cluster: the list came back without the app version
+        assert done.returncode == 1 and "error: no KeptnAppVersion 'nope'" in done.stderr
+    assert "lifecycle.kube.stdtransport" in imported
+    assert not {"aiohttp", "kubernetes_asyncio", "lifecycle.kube.aiotransport"} & imported

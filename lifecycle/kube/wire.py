@@ -1,0 +1,143 @@
+"""What goes over the wire to an API server, whatever carries it: paths, query strings, JSON
+bodies, the lines of a watch stream, and the `Transport` both carriers implement.
+
+Invariants: standard library and orjson only (the CLI imports this); pure except
+`proxy_in_env` (reads the environment).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping
+from typing import Any, Protocol
+from urllib.parse import quote, urlencode
+
+import orjson
+
+from lifecycle.core.model import ResourceKind
+from lifecycle.kube.errors import error_from_status
+
+__all__ = [
+    "Body",
+    "Stream",
+    "Transport",
+    "WatchLines",
+    "dumps",
+    "proxy_in_env",
+    "query",
+    "resource_path",
+    "typed",
+]
+
+Body = dict[str, Any]
+
+
+class Stream(Protocol):
+    """An open streaming response (a watch)."""
+
+    status: int
+
+    async def read(self) -> bytes:
+        """The next bytes; b"" at the end. Raises Transient when the connection fails."""
+
+    async def body(self) -> bytes:
+        """The whole (error) body."""
+
+    def close(self, *, reuse: bool) -> None:
+        """Release the connection (`reuse`: the stream ended cleanly)."""
+
+
+class Transport(Protocol):
+    """Carries requests to one API server; raises Transient when it cannot be reached."""
+
+    async def send(
+        self, method: str, target: str, data: bytes | None, headers: Mapping[str, str], what: str
+    ) -> tuple[int, bytes]:
+        """One exchange of `target` (path and query): (status, body); `what` names it in errors."""
+
+    async def stream(
+        self, target: str, headers: Mapping[str, str], read_timeout: float, what: str
+    ) -> Stream:
+        """Open a GET whose body is read as it comes."""
+
+    async def close(self) -> None:
+        """Close every connection."""
+
+
+def resource_path(
+    kind: ResourceKind,
+    namespace: str | None = None,
+    name: str | None = None,
+    subresource: str | None = None,
+) -> str:
+    """The resource path, e.g. ``/apis/apps/v1/namespaces/ns/replicasets/rs/status``."""
+    base = f"/apis/{kind.group}/{kind.version}" if kind.group else f"/api/{kind.version}"
+    if kind.namespaced and namespace:
+        base += f"/namespaces/{quote(namespace, safe='')}"
+    base += f"/{kind.plural}"
+    if name is not None:
+        base += f"/{quote(name, safe='')}"
+        if subresource:
+            base += f"/{subresource}"
+    return base
+
+
+def query(params: Mapping[str, str | int | bool | None] | None) -> str:
+    """A query string of the parameters that are set (booleans as true/false)."""
+    if not params:
+        return ""
+    pairs = [
+        (k, ("true" if v else "false") if isinstance(v, bool) else str(v))
+        for k, v in params.items()
+        if v is not None
+    ]
+    return urlencode(pairs)
+
+
+def dumps(body: object) -> bytes:
+    """Compact JSON of a request body: orjson, else the standard library (str-enum keys)."""
+    try:
+        return orjson.dumps(body)
+    except TypeError:
+        return json.dumps(body, separators=(",", ":")).encode()
+
+
+def typed(kind: ResourceKind, body: Body) -> Body:
+    """``body`` with apiVersion/kind filled in, copied only when they are missing (never mutated)."""
+    if "apiVersion" in body and "kind" in body:
+        return body
+    return {"apiVersion": kind.api_version, "kind": kind.kind, **body}
+
+
+def proxy_in_env() -> bool:
+    """Whether a proxy is configured in the environment."""
+    return any(
+        os.environ.get(name) or os.environ.get(name.lower())
+        for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY")
+    )
+
+
+class WatchLines:
+    """Splits a watch stream's bytes into ``(type, object)`` events; ERROR events are raised
+    (410 as ``Gone``); objects other than BOOKMARKs get apiVersion/kind filled in."""
+
+    def __init__(self, kind: ResourceKind) -> None:
+        self.kind = kind
+        self._buf = b""
+
+    def feed(self, chunk: bytes) -> Iterator[tuple[str, Body]]:
+        self._buf += chunk
+        *lines, self._buf = self._buf.split(b"\n")
+        for line in lines:
+            if not line.strip():
+                continue
+            event = orjson.loads(line)
+            etype = str(event.get("type", ""))
+            obj = event.get("object") or {}
+            if etype == "ERROR":
+                raise error_from_status(int(obj.get("code") or 500), obj)
+            if etype != "BOOKMARK":
+                obj.setdefault("apiVersion", self.kind.api_version)
+                obj.setdefault("kind", self.kind.kind)
+            yield etype, obj
