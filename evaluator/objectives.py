@@ -27,7 +27,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from evaluator import quantities
 
@@ -48,6 +48,7 @@ __all__ = [
     "check_criteria_blocks",
     "check_evaluation_target",
     "format_number",
+    "parse_choice",
     "parse_criterion",
     "parse_evaluation_target",
     "parse_operator",
@@ -58,6 +59,18 @@ __all__ = [
 
 class ObjectiveError(ValueError):
     """A target, operator or criterion that cannot be parsed or applied."""
+
+
+_Choice = TypeVar("_Choice", bound=StrEnum)
+
+
+def parse_choice(kind: type[_Choice], raw: object, where: str, field: str) -> _Choice:
+    """``raw`` as a member of ``kind``; else an ObjectiveError naming the field and the choices."""
+    for member in kind:
+        if raw == member.value:
+            return member
+    choices = ", ".join(kind)
+    raise ObjectiveError(f"{where}: invalid {field} {raw!r}: want one of {choices}")
 
 
 def parse_quantity(raw: object) -> float:
@@ -375,12 +388,7 @@ class RelativeTarget:
 
 
 def _parse_relative(spec: Mapping[str, Any], body: Mapping[str, Any]) -> RelativeTarget:
-    try:
-        comparison = Comparison(spec.get("operator", ""))
-    except ValueError:
-        raise ObjectiveError(
-            f"relative: invalid operator {spec.get('operator')!r}: want <, <=, =, >=, >"
-        ) from None
+    comparison = parse_choice(Comparison, spec.get("operator", ""), "relative", "operator")
     has_pct, has_abs = "percent" in spec, "absolute" in spec
     if has_pct == has_abs:
         raise ObjectiveError("relative: set exactly one of percent and absolute")
@@ -390,11 +398,10 @@ def _parse_relative(spec: Mapping[str, Any], body: Mapping[str, Any]) -> Relativ
     amount = float(raw)
     text = f"{comparison}{'+' if amount >= 0 else '-'}{format_number(abs(amount))}"
     text += "%" if has_pct else ""
-    try:
-        aggregation = Aggregation(spec.get("aggregation", "avg"))
-        include = Include(spec.get("include", "pass"))
-    except ValueError as err:
-        raise ObjectiveError(f"relative: {err}") from None
+    aggregation = parse_choice(
+        Aggregation, spec.get("aggregation", "avg"), "relative", "aggregation"
+    )
+    include = parse_choice(Include, spec.get("include", "pass"), "relative", "include")
     lookback = spec.get("lookback", 3)
     if isinstance(lookback, bool) or not isinstance(lookback, int) or lookback < 1:
         raise ObjectiveError("relative: lookback must be an integer ≥ 1")

@@ -36,6 +36,7 @@ from evaluator.objectives import (
     Target,
     check_criteria_blocks,
     format_number,
+    parse_choice,
     parse_target,
 )
 
@@ -85,21 +86,8 @@ class NoData(StrEnum):
     IGNORE = "ignore"
 
 
-_NO_DATA_STATUS = {
-    NoData.FAIL: ObjectiveStatus.FAIL,
-    NoData.WARNING: ObjectiveStatus.WARNING,
-    NoData.PASS: ObjectiveStatus.PASS,
-    NoData.IGNORE: ObjectiveStatus.IGNORED,
-}
-
-# share of the weight each status scores
-_SHARE = {
-    ObjectiveStatus.PASS: 1.0,
-    ObjectiveStatus.WARNING: 0.5,
-    ObjectiveStatus.FAIL: 0.0,
-    ObjectiveStatus.INFO: 0.0,
-    ObjectiveStatus.IGNORED: 0.0,
-}
+# share of the weight a status scores (fail, info and ignored score nothing)
+_SHARE = {ObjectiveStatus.PASS: 1.0, ObjectiveStatus.WARNING: 0.5}
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,12 +140,7 @@ def parse_objective(body: Mapping[str, Any]) -> ObjectiveSpec:
     weight = body.get("weight", 1)
     if isinstance(weight, bool) or not isinstance(weight, int) or weight < 0:
         raise ObjectiveError(f"objective {name}: weight must be a non-negative integer")
-    try:
-        no_data = NoData(body.get("noData", "fail"))
-    except ValueError:
-        raise ObjectiveError(
-            f"objective {name}: noData must be one of fail, warning, pass, ignore"
-        ) from None
+    no_data = parse_choice(NoData, body.get("noData", "fail"), f"objective {name}", "noData")
     return ObjectiveSpec(
         name=name,
         failure=parse_target(failure) if failure else None,
@@ -208,7 +191,7 @@ def _result(
     return ObjectiveResult(
         name=spec.name,
         status=shown,
-        score=weight * _SHARE[shown],
+        score=weight * _SHARE.get(shown, 0.0),
         weight=weight,
         key=key,
         value=value,
@@ -231,7 +214,8 @@ def evaluate_objective(
     if error is not None:
         return _result(spec, ObjectiveStatus.FAIL, value, f"query failed: {error}", error=error)
     if value is None or math.isnan(value):
-        status = _NO_DATA_STATUS[spec.no_data]
+        ignore = spec.no_data is NoData.IGNORE
+        status = ObjectiveStatus.IGNORED if ignore else ObjectiveStatus(spec.no_data.value)
         return _result(spec, status, None, f"no data (noData: {spec.no_data})")
     return _judge(spec, value, previous)
 
@@ -287,7 +271,7 @@ def evaluate_v1_objective(
     return ObjectiveResult(
         name=name,
         status=status,
-        score=weight * _SHARE[status],
+        score=weight * _SHARE.get(status, 0.0),
         weight=weight,
         key=key,
         value=value,
