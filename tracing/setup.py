@@ -65,6 +65,8 @@ SERVICE_NAME = "lifecycle-operator"
 
 
 class ExporterKind(enum.Enum):
+    """Which exporter a URL asks for (the module table)."""
+
     NONE = "none"
     CONSOLE = "console"
     FILE = "file"
@@ -74,6 +76,8 @@ class ExporterKind(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class ExporterTarget:
+    """An exporter kind and where it sends spans."""
+
     kind: ExporterKind
     endpoint: str = ""
     """URL for OTLP/HTTP, ``host:port`` for gRPC, a filesystem path for FILE."""
