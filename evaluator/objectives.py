@@ -10,8 +10,8 @@ Three target languages live here, all pure (stdlib only, no I/O, no clock):
   inRange, notInRange ({lowBound, highBound}); values are Kubernetes Quantities ("3m", "1k").
   Our extension: `relative: {operator, percent | absolute, aggregation, lookback, include}`
   compares against a baseline aggregated from previous results (Keptn v1 quality gates).
-* Keptn v1 criteria strings (`<=+10%`, `>-5`, `<=800`; peers.md §3.3) with their baselines
-  (avg / p50 / p90 / p95 of previous values).
+* Keptn v1 criteria: `Criterion` and the baselines (avg / p50 / p90 / p95 of previous values)
+  live here; their string form (`<=+10%`, `>-5`; peers.md §3.3) is parsed in evaluator.criteria.
 
 Invariants: every check returns a `Check` carrying the value, the target in string form and a
 one-line reason; a relative criterion without a baseline passes (v1: "the first evaluation
@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 import operator
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -45,11 +44,9 @@ __all__ = [
     "RelativeTarget",
     "Target",
     "aggregate",
-    "check_criteria_blocks",
     "check_evaluation_target",
     "format_number",
     "parse_choice",
-    "parse_criterion",
     "parse_evaluation_target",
     "parse_operator",
     "parse_quantity",
@@ -204,13 +201,10 @@ class AnalysisOperator:
     body: Mapping[str, Any] | None = None  # the CRD form, echoed into status.raw
 
     def __str__(self) -> str:
-        match self.kind:
-            case OperatorKind.IN_RANGE:
-                return f"in [{format_number(self.low)}, {format_number(self.high)}]"
-            case OperatorKind.NOT_IN_RANGE:
-                return f"not in [{format_number(self.low)}, {format_number(self.high)}]"
-            case _:
-                return f"{_FIXED_OPS[self.kind]}{format_number(self.fixed)}"
+        if self.kind in _FIXED_OPS:
+            return f"{_FIXED_OPS[self.kind]}{format_number(self.fixed)}"
+        inside = "in" if self.kind is OperatorKind.IN_RANGE else "not in"
+        return f"{inside} [{format_number(self.low)}, {format_number(self.high)}]"
 
     def check(self, value: float, baseline: Baseline | None = None) -> Check:
         """Is the operator fulfilled by `value`? (`baseline` is unused: fixed targets.)"""
@@ -270,14 +264,8 @@ class Include(StrEnum):
 
     def admits(self, verdict: str) -> bool:
         """Whether a previous result with overall `verdict` (pass/warning/fail) counts."""
-        return self is Include.ALL or verdict in _INCLUDES[self]
-
-
-_INCLUDES: dict[Include, frozenset[str]] = {
-    Include.ALL: frozenset(),
-    Include.PASS: frozenset({"pass"}),
-    Include.PASS_OR_WARN: frozenset({"pass", "warning"}),
-}
+        warned = verdict == "warning" and self is Include.PASS_OR_WARN
+        return self is Include.ALL or verdict == "pass" or warned
 
 
 def aggregate(values: Sequence[float], how: Aggregation) -> float:
@@ -311,8 +299,6 @@ class Baseline:
 
 # --- Relative targets (Keptn v1 criteria and our CRD extension) -----------------------------
 
-_CRITERION = re.compile(r"^(<=|>=|<|>|=)([+-]?)(\d*\.?\d*)(%?)$")
-
 
 @dataclass(frozen=True, slots=True)
 class Criterion:
@@ -345,17 +331,6 @@ class Criterion:
         where = f" ({self.text} of {baseline})" if self.relative else ""
         word = "fulfils" if ok else "does not fulfil"
         return Check(ok, value, target + where, f"{format_number(value)} {word} {target}{where}")
-
-
-def parse_criterion(text: str) -> Criterion:
-    """Parse a v1 criteria string such as `<=+10%`, `>-5`, `<600`, `<=10%` (= +10%)."""
-    compact = "".join(text.split())
-    match = _CRITERION.match(compact)
-    if match is None or match.group(3) in ("", "."):
-        raise ObjectiveError(f"invalid criterion {text!r}")
-    op, sign, number, pct = match.groups()
-    amount = float(number) * (-1 if sign == "-" else 1)
-    return Criterion(Comparison(op), amount, bool(pct), bool(sign or pct), compact)
 
 
 @dataclass(frozen=True, slots=True)
@@ -422,15 +397,3 @@ def parse_target(body: Mapping[str, Any]) -> Target:
     if not isinstance(relative, Mapping):
         raise ObjectiveError("relative must be an object")
     return _parse_relative(relative, body)
-
-
-def check_criteria_blocks(
-    blocks: Sequence[Sequence[str]], value: float, baseline: Baseline | None
-) -> tuple[bool, list[Check]]:
-    """v1 pass/warning blocks: OR between blocks, AND within; every criterion is recorded."""
-    checks: list[list[Check]] = [
-        [parse_criterion(text).check(value, baseline, no_baseline=True) for text in block]
-        for block in blocks
-    ]
-    met = any(all(c.fulfilled for c in block) for block in checks)
-    return met, [c for block in checks for c in block]

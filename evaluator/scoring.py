@@ -5,8 +5,8 @@ Two scorers share one total rule, both pure (stdlib only, no I/O, no clock):
 * KLT Analysis (reference/keptn.md §10.3): per objective, `failure` fulfilled -> fail (score 0),
   else `warning` fulfilled -> warning (weight/2), else pass (weight). A failed key objective
   fails the whole analysis whatever the score.
-* Keptn v1 quality gates (peers.md §3.4): pass blocks (OR of AND-ed criteria) -> weight,
-  else warning blocks -> weight/2, else 0; objectives without pass criteria are "info".
+* Keptn v1 quality gates (peers.md §3.4, in evaluator.criteria): pass blocks (OR of AND-ed
+  criteria) -> weight, else warning blocks -> weight/2, else 0; no pass criteria -> "info".
 
 Total: percentage = 100·Σscore/Σweight (100 when both are equal, including 0/0: nothing to
 judge passes, as v1 does); pass if ≥ passPercentage, else warning if ≥ warningPercentage,
@@ -34,23 +34,21 @@ from evaluator.objectives import (
     ObjectiveError,
     RelativeTarget,
     Target,
-    check_criteria_blocks,
     format_number,
     parse_choice,
     parse_target,
 )
 
 __all__ = [
+    "SHARE",
     "AnalysisScore",
     "NoData",
     "ObjectiveResult",
     "ObjectiveSpec",
     "ObjectiveStatus",
     "TotalScore",
-    "V1Objective",
     "Verdict",
     "evaluate_objective",
-    "evaluate_v1_objective",
     "parse_objective",
     "parse_total_score",
     "score_analysis",
@@ -86,8 +84,8 @@ class NoData(StrEnum):
     IGNORE = "ignore"
 
 
-# share of the weight a status scores (fail, info and ignored score nothing)
-_SHARE = {ObjectiveStatus.PASS: 1.0, ObjectiveStatus.WARNING: 0.5}
+# The share of the weight a status scores (fail, info and ignored score nothing).
+SHARE = {ObjectiveStatus.PASS: 1.0, ObjectiveStatus.WARNING: 0.5}
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +189,7 @@ def _result(
     return ObjectiveResult(
         name=spec.name,
         status=shown,
-        score=weight * _SHARE.get(shown, 0.0),
+        score=weight * SHARE.get(shown, 0.0),
         weight=weight,
         key=key,
         value=value,
@@ -218,67 +216,6 @@ def evaluate_objective(
         status = ObjectiveStatus.IGNORED if ignore else ObjectiveStatus(spec.no_data.value)
         return _result(spec, status, None, f"no data (noData: {spec.no_data})")
     return _judge(spec, value, previous)
-
-
-# --- Keptn v1 objectives ------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class V1Objective:
-    """A Keptn v1 slo.yaml objective: pass / warning criteria blocks; no pass = info."""
-
-    name: str
-    pass_blocks: Sequence[Sequence[str]] = ()
-    warning_blocks: Sequence[Sequence[str]] = ()
-    weight: int = 1
-    key: bool = False
-
-    @property
-    def target(self) -> str:
-        """`pass [<=+10%, <600]; warning [<=800]`."""
-
-        def show(blocks: Sequence[Sequence[str]]) -> str:
-            return " or ".join("[" + ", ".join(b) + "]" for b in blocks)
-
-        parts = [f"pass {show(self.pass_blocks)}"] if self.pass_blocks else []
-        parts += [f"warning {show(self.warning_blocks)}"] if self.warning_blocks else []
-        return "; ".join(parts)
-
-
-def evaluate_v1_objective(
-    objective: V1Objective, value: float | None, baseline: Baseline | None
-) -> ObjectiveResult:
-    """Score one v1 objective as lighthouse-service did (peers.md §3.4)."""
-    weight = float(objective.weight or 1)  # v1: weight 0 or missing becomes 1
-    name, key, target = objective.name, objective.key, objective.target
-    if not objective.pass_blocks:
-        return ObjectiveResult(
-            name, ObjectiveStatus.INFO, 0.0, 0.0, False, value, target, "info: no pass criteria"
-        )
-    if value is None or math.isnan(value):
-        return ObjectiveResult(
-            name, ObjectiveStatus.FAIL, 0.0, weight, key, None, target, "fail: no value"
-        )
-    passed, checks = check_criteria_blocks(objective.pass_blocks, value, baseline)
-    warned, warn_checks = check_criteria_blocks(objective.warning_blocks, value, baseline)
-    misses = "; ".join(c.reason for c in checks if not c.fulfilled)
-    if passed:
-        status, why = ObjectiveStatus.PASS, "pass criteria met"
-    elif objective.warning_blocks and warned:
-        status, why = ObjectiveStatus.WARNING, f"warning criteria met; {misses}"
-    else:
-        status, why = ObjectiveStatus.FAIL, misses
-    return ObjectiveResult(
-        name=name,
-        status=status,
-        score=weight * _SHARE.get(status, 0.0),
-        weight=weight,
-        key=key,
-        value=value,
-        target=target,
-        reason=f"{status}: {why}",
-        checks=(*checks, *warn_checks),
-    )
 
 
 # --- Totals -------------------------------------------------------------------------------
