@@ -168,7 +168,11 @@ def build_phase_span(
     workload = _kind(body) == "KeptnWorkloadVersion"
     name = str(_get(body, "metadata", "name") or "")
     if is_root:
-        parent_raw = carrier.get("parent") or carriers.get("parent") or _traceid_parent(body)
+        parent_raw = (
+            carrier.get("parent")
+            or carriers.get("parent")
+            or _get(body, "spec", "traceId", "traceparent")
+        )
         if isinstance(parent_raw, Mapping):
             parent_raw = parent_raw.get("traceparent")
         parent = parse_traceparent(parent_raw if isinstance(parent_raw, str) else None)
@@ -201,11 +205,6 @@ def build_phase_span(
         end_time=end,
         instrumentation_scope=WORKLOAD_SCOPE if workload else APP_SCOPE,
     )
-
-
-def _traceid_parent(body: Mapping[str, Any]) -> str | None:
-    value = _get(body, "spec", "traceId", "traceparent")
-    return value if isinstance(value, str) else None
 
 
 def _evaluation_events(body: Mapping[str, Any], end: int) -> list[Event]:
