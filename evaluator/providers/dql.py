@@ -42,16 +42,13 @@ def _iso(moment: datetime) -> str:
 
 
 def _as_float(item: Any) -> float | None:
-    if isinstance(item, bool) or item is None:
+    """A number, or a string holding one (Grail sends longs as strings); None for the rest."""
+    if isinstance(item, bool) or not isinstance(item, int | float | str):
         return None
-    if isinstance(item, int | float):
+    try:
         return float(item)
-    if isinstance(item, str):
-        try:
-            return float(item)
-        except ValueError:
-            return None
-    return None
+    except ValueError:
+        return None
 
 
 def record_values(record: Mapping[str, Any]) -> list[float]:
