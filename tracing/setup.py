@@ -260,7 +260,7 @@ class _ConfirmingExporter(SpanExporter):
 
 
 class _Pipeline:
-    __slots__ = ("confirming", "exporter", "processor", "provider", "target")
+    __slots__ = ("confirming", "processor", "provider", "target")
 
     def __init__(
         self,
@@ -270,7 +270,6 @@ class _Pipeline:
         batch: bool,
     ) -> None:
         self.target = target
-        self.exporter = exporter
         self.provider = TracerProvider(resource=resource)
         self.processor: SpanProcessor | None = None
         self.confirming: _ConfirmingExporter | None = None

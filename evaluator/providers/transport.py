@@ -50,9 +50,8 @@ async def fetch(
     headers: Mapping[str, str] | None = None,
     json_body: Any = None,
     form: Mapping[str, str] | None = None,
-    ok_statuses: frozenset[int] = frozenset(),
 ) -> tuple[int, bytes]:
-    """Send one request; return (status, body) for 2xx (or `ok_statuses`), raise otherwise."""
+    """Send one request; return (status, body) for a 2xx answer, raise otherwise."""
     where = f"{what} {URL(url).path or '/'}"
     try:
         async with session.request(
@@ -81,7 +80,7 @@ async def fetch(
             f"{where}: request refused by the HTTP client ({err.__class__.__name__})"
         ) from None
     body = scrub_bytes(body)  # a backend (or a proxy's error page) may echo the credentials
-    if status >= 300 and status not in ok_statuses:
+    if status >= 300:
         raise HTTPStatusError(f"{where}: HTTP {status}: {_backend_message(body)}", status=status)
     return status, body
 
