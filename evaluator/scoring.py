@@ -23,6 +23,7 @@ Every `ObjectiveResult` carries value, target (string form) and a one-line reaso
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -298,9 +299,7 @@ def score_analysis(results: Sequence[ObjectiveResult], total: TotalScore) -> Ana
         reason = (
             f"{summary} < {'pass' if warn is None else 'warning'} {format_number(floor)}% -> fail"
         )
-    counts: dict[str, int] = {}
-    for r in results:
-        counts[r.status.value] = counts.get(r.status.value, 0) + 1
+    counts = dict(Counter(r.status.value for r in results))
     return AnalysisScore(
         tuple(results), achieved, maximum, percentage, verdict, key_failed, reason, counts
     )
