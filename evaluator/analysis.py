@@ -22,11 +22,12 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 import aiohttp
 
 from evaluator.durations import parse_duration
+from evaluator.objectives import Check, Target
 from evaluator.providers import (
     HTTPStatusError,
     NoDataError,
@@ -52,6 +53,7 @@ __all__ = [
     "AnalysisRequest",
     "ObjectiveQuery",
     "ProviderPool",
+    "StoredValue",
     "TimeframeError",
     "resolve_timeframe",
     "run_analysis",
@@ -114,6 +116,15 @@ class AnalysisRequest:
     """Per objective name: (value, overall verdict) of previous Analyses, newest first."""
 
 
+class StoredValue(TypedDict):
+    """One objective's entry of `status.storedValues` (KLT's ProviderResult)."""
+
+    objectiveReference: dict[str, str]  # {name, namespace} of the AnalysisValueTemplate
+    query: str
+    value: float
+    errMsg: str
+
+
 @dataclass(frozen=True, slots=True)
 class AnalysisOutcome:
     """What the controller writes back: score, KLT's raw JSON, stored values."""
@@ -121,7 +132,7 @@ class AnalysisOutcome:
     score: AnalysisScore
     queries: Mapping[str, str]
     raw: Mapping[str, Any]
-    stored_values: Mapping[str, Any]
+    stored_values: Mapping[str, StoredValue]
     retryable: bool
     query_seconds: Mapping[tuple[str, str], float]
     """Wall time of each distinct (provider, query) fetch, for benchmarks and spans."""
@@ -192,20 +203,17 @@ async def run_analysis(request: AnalysisRequest, *, pool: ProviderPool) -> Analy
     """Fetch every objective's value (deduplicated, concurrent), judge and score them."""
     rendered: dict[str, str] = {}
     render_errors: dict[str, str] = {}
-    for objective in request.objectives:
-        try:
-            rendered[objective.spec.name] = render_query(objective.template, request.args)
-        except TemplateError as err:
-            render_errors[objective.spec.name] = f"template: {err}"
-    keys = {
-        o.spec.name: (_provider_key(o.provider), rendered[o.spec.name])
-        for o in request.objectives
-        if o.spec.name in rendered
-    }
+    keys: dict[str, tuple[Any, ...]] = {}  # objective name -> (provider key, query)
     distinct: dict[tuple[Any, ...], ObjectiveQuery] = {}
     for objective in request.objectives:
-        if objective.spec.name in keys:
-            distinct.setdefault(keys[objective.spec.name], objective)
+        name = objective.spec.name
+        try:
+            rendered[name] = render_query(objective.template, request.args)
+        except TemplateError as err:
+            render_errors[name] = f"template: {err}"
+            continue
+        keys[name] = key = (_provider_key(objective.provider), rendered[name])
+        distinct.setdefault(key, objective)
     fetched_list = await asyncio.gather(
         *(_fetch(pool, o.provider, key[1], request) for key, o in distinct.items())
     )
@@ -214,17 +222,14 @@ async def run_analysis(request: AnalysisRequest, *, pool: ProviderPool) -> Analy
     results: list[ObjectiveResult] = []
     for objective in request.objectives:
         name = objective.spec.name
+        got = fetched[keys[name]] if name in keys else _Fetched()
+        # no data (NoDataError, also NaN) is no error: the objective's noData policy applies
+        failed = got.error is not None and not isinstance(got.error, NoDataError)
+        error = render_errors.get(name) or (str(got.error) if failed else None)
         previous = request.previous.get(name, ())
-        if name in render_errors:
-            results.append(evaluate_objective(objective.spec, None, error=render_errors[name]))
-            continue
-        got = fetched[keys[name]]
-        if isinstance(got.error, NoDataError):
-            results.append(evaluate_objective(objective.spec, None, previous=previous))
-        elif got.error is not None:
-            results.append(evaluate_objective(objective.spec, None, error=str(got.error)))
-        else:
-            results.append(evaluate_objective(objective.spec, got.value, previous=previous))
+        results.append(
+            evaluate_objective(objective.spec, got.value, error=error, previous=previous)
+        )
     score = score_analysis(results, request.total)
     retryable = any(
         isinstance(f.error, TransportError)
@@ -241,9 +246,9 @@ async def run_analysis(request: AnalysisRequest, *, pool: ProviderPool) -> Analy
     )
 
 
-def _check_json(target: Any, check: Any) -> dict[str, Any]:
-    operator = dict(getattr(target, "body", None) or {})
-    return {"operator": operator, "fulfilled": bool(check is not None and check.fulfilled)}
+def _check_json(target: Target | None, check: Check | None) -> dict[str, Any]:
+    operator = dict(target.body or {}) if target is not None else {}
+    return {"operator": operator, "fulfilled": check is not None and check.fulfilled}
 
 
 def _raw(
@@ -284,13 +289,13 @@ def _raw(
 
 def _stored(
     request: AnalysisRequest, results: Sequence[ObjectiveResult], rendered: Mapping[str, str]
-) -> dict[str, Any]:
-    stored: dict[str, Any] = {}
-    for objective, result in zip(request.objectives, results, strict=True):
-        stored[objective.spec.name] = {
-            "objectiveReference": dict(objective.reference),
-            "query": rendered.get(objective.spec.name, ""),
-            "value": result.value if result.value is not None else 0.0,
-            "errMsg": result.error or "",
-        }
-    return stored
+) -> dict[str, StoredValue]:
+    return {
+        objective.spec.name: StoredValue(
+            objectiveReference=dict(objective.reference),
+            query=rendered.get(objective.spec.name, ""),
+            value=result.value if result.value is not None else 0.0,
+            errMsg=result.error or "",
+        )
+        for objective, result in zip(request.objectives, results, strict=True)
+    }

@@ -59,11 +59,11 @@ class AnalysisMetrics:
         """Set both gauges for a completed Analysis `namespace/name`."""
         frm, to = _stamp(start), _stamp(end)
         self.analysis.labels(name, namespace, frm, to).set(outcome.score.percentage)
-        references = {k: v.get("objectiveReference", {}) for k, v in outcome.stored_values.items()}
+        stored = outcome.stored_values
         for result in outcome.score.objectives:
             if result.value is None:
                 continue
-            reference = references.get(result.name, {})
+            reference = stored[result.name]["objectiveReference"] if result.name in stored else {}
             self.objective.labels(
                 reference.get("name", result.name),
                 reference.get("namespace", namespace),

@@ -10,8 +10,8 @@ Three target languages live here, all pure (stdlib only, no I/O, no clock):
   inRange, notInRange ({lowBound, highBound}); values are Kubernetes Quantities ("3m", "1k").
   Our extension: `relative: {operator, percent | absolute, aggregation, lookback, include}`
   compares against a baseline aggregated from previous results (Keptn v1 quality gates).
-* Keptn v1 criteria strings (`<=+10%`, `>-5`, `<=800`; peers.md §3.3) with their baselines
-  (avg / p50 / p90 / p95 of previous values).
+* Keptn v1 criteria: `Criterion` and the baselines (avg / p50 / p90 / p95 of previous values)
+  live here; their string form (`<=+10%`, `>-5`; peers.md §3.3) is parsed in evaluator.criteria.
 
 Invariants: every check returns a `Check` carrying the value, the target in string form and a
 one-line reason; a relative criterion without a baseline passes (v1: "the first evaluation
@@ -23,11 +23,10 @@ from __future__ import annotations
 
 import math
 import operator
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from evaluator import quantities
 
@@ -45,10 +44,9 @@ __all__ = [
     "RelativeTarget",
     "Target",
     "aggregate",
-    "check_criteria_blocks",
     "check_evaluation_target",
     "format_number",
-    "parse_criterion",
+    "parse_choice",
     "parse_evaluation_target",
     "parse_operator",
     "parse_quantity",
@@ -58,6 +56,18 @@ __all__ = [
 
 class ObjectiveError(ValueError):
     """A target, operator or criterion that cannot be parsed or applied."""
+
+
+_Choice = TypeVar("_Choice", bound=StrEnum)
+
+
+def parse_choice(kind: type[_Choice], raw: object, where: str, field: str) -> _Choice:
+    """``raw`` as a member of ``kind``; else an ObjectiveError naming the field and the choices."""
+    for member in kind:
+        if raw == member.value:
+            return member
+    choices = ", ".join(kind)
+    raise ObjectiveError(f"{where}: invalid {field} {raw!r}: want one of {choices}")
 
 
 def parse_quantity(raw: object) -> float:
@@ -191,13 +201,10 @@ class AnalysisOperator:
     body: Mapping[str, Any] | None = None  # the CRD form, echoed into status.raw
 
     def __str__(self) -> str:
-        match self.kind:
-            case OperatorKind.IN_RANGE:
-                return f"in [{format_number(self.low)}, {format_number(self.high)}]"
-            case OperatorKind.NOT_IN_RANGE:
-                return f"not in [{format_number(self.low)}, {format_number(self.high)}]"
-            case _:
-                return f"{_FIXED_OPS[self.kind]}{format_number(self.fixed)}"
+        if self.kind in _FIXED_OPS:
+            return f"{_FIXED_OPS[self.kind]}{format_number(self.fixed)}"
+        inside = "in" if self.kind is OperatorKind.IN_RANGE else "not in"
+        return f"{inside} [{format_number(self.low)}, {format_number(self.high)}]"
 
     def check(self, value: float, baseline: Baseline | None = None) -> Check:
         """Is the operator fulfilled by `value`? (`baseline` is unused: fixed targets.)"""
@@ -257,14 +264,8 @@ class Include(StrEnum):
 
     def admits(self, verdict: str) -> bool:
         """Whether a previous result with overall `verdict` (pass/warning/fail) counts."""
-        return self is Include.ALL or verdict in _INCLUDES[self]
-
-
-_INCLUDES: dict[Include, frozenset[str]] = {
-    Include.ALL: frozenset(),
-    Include.PASS: frozenset({"pass"}),
-    Include.PASS_OR_WARN: frozenset({"pass", "warning"}),
-}
+        warned = verdict == "warning" and self is Include.PASS_OR_WARN
+        return self is Include.ALL or verdict == "pass" or warned
 
 
 def aggregate(values: Sequence[float], how: Aggregation) -> float:
@@ -297,8 +298,6 @@ class Baseline:
 
 
 # --- Relative targets (Keptn v1 criteria and our CRD extension) -----------------------------
-
-_CRITERION = re.compile(r"^(<=|>=|<|>|=)([+-]?)(\d*\.?\d*)(%?)$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,17 +333,6 @@ class Criterion:
         return Check(ok, value, target + where, f"{format_number(value)} {word} {target}{where}")
 
 
-def parse_criterion(text: str) -> Criterion:
-    """Parse a v1 criteria string such as `<=+10%`, `>-5`, `<600`, `<=10%` (= +10%)."""
-    compact = "".join(text.split())
-    match = _CRITERION.match(compact)
-    if match is None or match.group(3) in ("", "."):
-        raise ObjectiveError(f"invalid criterion {text!r}")
-    op, sign, number, pct = match.groups()
-    amount = float(number) * (-1 if sign == "-" else 1)
-    return Criterion(Comparison(op), amount, bool(pct), bool(sign or pct), compact)
-
-
 @dataclass(frozen=True, slots=True)
 class RelativeTarget:
     """CRD extension `relative: {operator, percent|absolute, aggregation, lookback, include}`."""
@@ -375,12 +363,7 @@ class RelativeTarget:
 
 
 def _parse_relative(spec: Mapping[str, Any], body: Mapping[str, Any]) -> RelativeTarget:
-    try:
-        comparison = Comparison(spec.get("operator", ""))
-    except ValueError:
-        raise ObjectiveError(
-            f"relative: invalid operator {spec.get('operator')!r}: want <, <=, =, >=, >"
-        ) from None
+    comparison = parse_choice(Comparison, spec.get("operator", ""), "relative", "operator")
     has_pct, has_abs = "percent" in spec, "absolute" in spec
     if has_pct == has_abs:
         raise ObjectiveError("relative: set exactly one of percent and absolute")
@@ -390,11 +373,10 @@ def _parse_relative(spec: Mapping[str, Any], body: Mapping[str, Any]) -> Relativ
     amount = float(raw)
     text = f"{comparison}{'+' if amount >= 0 else '-'}{format_number(abs(amount))}"
     text += "%" if has_pct else ""
-    try:
-        aggregation = Aggregation(spec.get("aggregation", "avg"))
-        include = Include(spec.get("include", "pass"))
-    except ValueError as err:
-        raise ObjectiveError(f"relative: {err}") from None
+    aggregation = parse_choice(
+        Aggregation, spec.get("aggregation", "avg"), "relative", "aggregation"
+    )
+    include = parse_choice(Include, spec.get("include", "pass"), "relative", "include")
     lookback = spec.get("lookback", 3)
     if isinstance(lookback, bool) or not isinstance(lookback, int) or lookback < 1:
         raise ObjectiveError("relative: lookback must be an integer ≥ 1")
@@ -415,15 +397,3 @@ def parse_target(body: Mapping[str, Any]) -> Target:
     if not isinstance(relative, Mapping):
         raise ObjectiveError("relative must be an object")
     return _parse_relative(relative, body)
-
-
-def check_criteria_blocks(
-    blocks: Sequence[Sequence[str]], value: float, baseline: Baseline | None
-) -> tuple[bool, list[Check]]:
-    """v1 pass/warning blocks: OR between blocks, AND within; every criterion is recorded."""
-    checks: list[list[Check]] = [
-        [parse_criterion(text).check(value, baseline, no_baseline=True) for text in block]
-        for block in blocks
-    ]
-    met = any(all(c.fulfilled for c in block) for block in checks)
-    return met, [c for block in checks for c in block]

@@ -27,23 +27,9 @@ FORMAT_WRONG = (
 
 
 _QUANTITY = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+))([eE][+-]?\d+|[KMGTPE]i|[numkMGTPE])?$")
-_SUFFIX = {
-    "n": Decimal("1e-9"),
-    "u": Decimal("1e-6"),
-    "m": Decimal("1e-3"),
-    "k": Decimal(10) ** 3,
-    "M": Decimal(10) ** 6,
-    "G": Decimal(10) ** 9,
-    "T": Decimal(10) ** 12,
-    "P": Decimal(10) ** 15,
-    "E": Decimal(10) ** 18,
-    "Ki": Decimal(2) ** 10,
-    "Mi": Decimal(2) ** 20,
-    "Gi": Decimal(2) ** 30,
-    "Ti": Decimal(2) ** 40,
-    "Pi": Decimal(2) ** 50,
-    "Ei": Decimal(2) ** 60,
-}
+# SI suffixes n u m (none) k M G T P E step by 1000, binary ones Ki Mi Gi Ti Pi Ei by 1024.
+_SUFFIX = {suffix: Decimal(1000) ** p for p, suffix in enumerate("num kMGTPE", -3) if suffix != " "}
+_SUFFIX |= {suffix + "i": Decimal(1024) ** p for p, suffix in enumerate("KMGTPE", 1)}
 
 
 def parse_quantity(raw: object) -> float:

@@ -5,8 +5,8 @@ Two scorers share one total rule, both pure (stdlib only, no I/O, no clock):
 * KLT Analysis (reference/keptn.md §10.3): per objective, `failure` fulfilled -> fail (score 0),
   else `warning` fulfilled -> warning (weight/2), else pass (weight). A failed key objective
   fails the whole analysis whatever the score.
-* Keptn v1 quality gates (peers.md §3.4): pass blocks (OR of AND-ed criteria) -> weight,
-  else warning blocks -> weight/2, else 0; objectives without pass criteria are "info".
+* Keptn v1 quality gates (peers.md §3.4, in evaluator.criteria): pass blocks (OR of AND-ed
+  criteria) -> weight, else warning blocks -> weight/2, else 0; no pass criteria -> "info".
 
 Total: percentage = 100·Σscore/Σweight (100 when both are equal, including 0/0: nothing to
 judge passes, as v1 does); pass if ≥ passPercentage, else warning if ≥ warningPercentage,
@@ -23,6 +23,7 @@ Every `ObjectiveResult` carries value, target (string form) and a one-line reaso
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -34,22 +35,21 @@ from evaluator.objectives import (
     ObjectiveError,
     RelativeTarget,
     Target,
-    check_criteria_blocks,
     format_number,
+    parse_choice,
     parse_target,
 )
 
 __all__ = [
+    "SHARE",
     "AnalysisScore",
     "NoData",
     "ObjectiveResult",
     "ObjectiveSpec",
     "ObjectiveStatus",
     "TotalScore",
-    "V1Objective",
     "Verdict",
     "evaluate_objective",
-    "evaluate_v1_objective",
     "parse_objective",
     "parse_total_score",
     "score_analysis",
@@ -85,21 +85,8 @@ class NoData(StrEnum):
     IGNORE = "ignore"
 
 
-_NO_DATA_STATUS = {
-    NoData.FAIL: ObjectiveStatus.FAIL,
-    NoData.WARNING: ObjectiveStatus.WARNING,
-    NoData.PASS: ObjectiveStatus.PASS,
-    NoData.IGNORE: ObjectiveStatus.IGNORED,
-}
-
-# share of the weight each status scores
-_SHARE = {
-    ObjectiveStatus.PASS: 1.0,
-    ObjectiveStatus.WARNING: 0.5,
-    ObjectiveStatus.FAIL: 0.0,
-    ObjectiveStatus.INFO: 0.0,
-    ObjectiveStatus.IGNORED: 0.0,
-}
+# The share of the weight a status scores (fail, info and ignored score nothing).
+SHARE = {ObjectiveStatus.PASS: 1.0, ObjectiveStatus.WARNING: 0.5}
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,12 +139,7 @@ def parse_objective(body: Mapping[str, Any]) -> ObjectiveSpec:
     weight = body.get("weight", 1)
     if isinstance(weight, bool) or not isinstance(weight, int) or weight < 0:
         raise ObjectiveError(f"objective {name}: weight must be a non-negative integer")
-    try:
-        no_data = NoData(body.get("noData", "fail"))
-    except ValueError:
-        raise ObjectiveError(
-            f"objective {name}: noData must be one of fail, warning, pass, ignore"
-        ) from None
+    no_data = parse_choice(NoData, body.get("noData", "fail"), f"objective {name}", "noData")
     return ObjectiveSpec(
         name=name,
         failure=parse_target(failure) if failure else None,
@@ -208,7 +190,7 @@ def _result(
     return ObjectiveResult(
         name=spec.name,
         status=shown,
-        score=weight * _SHARE[shown],
+        score=weight * SHARE.get(shown, 0.0),
         weight=weight,
         key=key,
         value=value,
@@ -231,70 +213,10 @@ def evaluate_objective(
     if error is not None:
         return _result(spec, ObjectiveStatus.FAIL, value, f"query failed: {error}", error=error)
     if value is None or math.isnan(value):
-        status = _NO_DATA_STATUS[spec.no_data]
+        ignore = spec.no_data is NoData.IGNORE
+        status = ObjectiveStatus.IGNORED if ignore else ObjectiveStatus(spec.no_data.value)
         return _result(spec, status, None, f"no data (noData: {spec.no_data})")
     return _judge(spec, value, previous)
-
-
-# --- Keptn v1 objectives ------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class V1Objective:
-    """A Keptn v1 slo.yaml objective: pass / warning criteria blocks; no pass = info."""
-
-    name: str
-    pass_blocks: Sequence[Sequence[str]] = ()
-    warning_blocks: Sequence[Sequence[str]] = ()
-    weight: int = 1
-    key: bool = False
-
-    @property
-    def target(self) -> str:
-        """`pass [<=+10%, <600]; warning [<=800]`."""
-
-        def show(blocks: Sequence[Sequence[str]]) -> str:
-            return " or ".join("[" + ", ".join(b) + "]" for b in blocks)
-
-        parts = [f"pass {show(self.pass_blocks)}"] if self.pass_blocks else []
-        parts += [f"warning {show(self.warning_blocks)}"] if self.warning_blocks else []
-        return "; ".join(parts)
-
-
-def evaluate_v1_objective(
-    objective: V1Objective, value: float | None, baseline: Baseline | None
-) -> ObjectiveResult:
-    """Score one v1 objective as lighthouse-service did (peers.md §3.4)."""
-    weight = float(objective.weight or 1)  # v1: weight 0 or missing becomes 1
-    name, key, target = objective.name, objective.key, objective.target
-    if not objective.pass_blocks:
-        return ObjectiveResult(
-            name, ObjectiveStatus.INFO, 0.0, 0.0, False, value, target, "info: no pass criteria"
-        )
-    if value is None or math.isnan(value):
-        return ObjectiveResult(
-            name, ObjectiveStatus.FAIL, 0.0, weight, key, None, target, "fail: no value"
-        )
-    passed, checks = check_criteria_blocks(objective.pass_blocks, value, baseline)
-    warned, warn_checks = check_criteria_blocks(objective.warning_blocks, value, baseline)
-    misses = "; ".join(c.reason for c in checks if not c.fulfilled)
-    if passed:
-        status, why = ObjectiveStatus.PASS, "pass criteria met"
-    elif objective.warning_blocks and warned:
-        status, why = ObjectiveStatus.WARNING, f"warning criteria met; {misses}"
-    else:
-        status, why = ObjectiveStatus.FAIL, misses
-    return ObjectiveResult(
-        name=name,
-        status=status,
-        score=weight * _SHARE[status],
-        weight=weight,
-        key=key,
-        value=value,
-        target=target,
-        reason=f"{status}: {why}",
-        checks=(*checks, *warn_checks),
-    )
 
 
 # --- Totals -------------------------------------------------------------------------------
@@ -377,9 +299,7 @@ def score_analysis(results: Sequence[ObjectiveResult], total: TotalScore) -> Ana
         reason = (
             f"{summary} < {'pass' if warn is None else 'warning'} {format_number(floor)}% -> fail"
         )
-    counts: dict[str, int] = {}
-    for r in results:
-        counts[r.status.value] = counts.get(r.status.value, 0) + 1
+    counts = dict(Counter(r.status.value for r in results))
     return AnalysisScore(
         tuple(results), achieved, maximum, percentage, verdict, key_failed, reason, counts
     )

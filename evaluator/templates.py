@@ -71,7 +71,7 @@ def escape_value(value: str, quote: str = '"', *, regex: bool = False, name: str
 
 
 def _unquoted(value: str, name: str) -> str:
-    if _DURATION.match(value) or _NUMBER.match(value) or _TOKEN.match(value):
+    if any(form.fullmatch(value) for form in (_DURATION, _NUMBER, _TOKEN)):  # no newline either
         return value
     raise TemplateError(
         f"arg {name!r} stands outside quotes, so it must be a duration (5m), a number (0.5) or "
@@ -129,8 +129,6 @@ def render_query(template: str, args: Mapping[str, str]) -> str:
         value = str(args[name])
         where = next(positions)
         if not where.quote:
-            if _CONTROL.search(value):
-                raise TemplateError(f"arg {name!r} must not contain newlines or control characters")
             return _unquoted(value, name)
         return escape_value(value, where.quote, regex=where.regex, name=name)
 

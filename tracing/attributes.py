@@ -64,6 +64,37 @@ _PIPELINE_RESULT = {
 }
 _DEPLOYMENT_STATUS = {"Succeeded": "succeeded", "Failed": "failed", "Warning": "failed"}
 
+# Where each kind's KLT keys are read (KLT always sets them: a missing field reads as "").
+_APP_VERSION_KEYS = {
+    APP_NAME: ("spec", "appName"),
+    APP_VERSION: ("spec", "version"),
+    APP_NAMESPACE: ("metadata", "namespace"),
+}
+_WORKLOAD_VERSION_KEYS = {
+    APP_NAME: ("spec", "app"),
+    WORKLOAD_NAME: ("spec", "workloadName"),
+    WORKLOAD_VERSION: ("spec", "version"),
+    WORKLOAD_NAMESPACE: ("metadata", "namespace"),
+}
+_TASK_KEYS = {  # TASK_TYPE falls back to spec.checkType
+    APP_NAME: ("spec", "context", "appName"),
+    APP_VERSION: ("spec", "context", "appVersion"),
+    WORKLOAD_NAME: ("spec", "context", "workloadName"),
+    WORKLOAD_VERSION: ("spec", "context", "workloadVersion"),
+    TASK_NAME: ("metadata", "name"),
+    TASK_TYPE: ("spec", "context", "taskType"),
+    "keptn.deployment.task.definition": ("spec", "taskDefinition"),
+}
+_EVALUATION_KEYS = {
+    APP_NAME: ("spec", "appName"),
+    APP_VERSION: ("spec", "appVersion"),
+    WORKLOAD_NAME: ("spec", "workload"),
+    WORKLOAD_VERSION: ("spec", "workloadVersion"),
+    EVALUATION_NAME: ("metadata", "name"),
+    EVALUATION_TYPE: ("spec", "checkType"),
+    "keptn.deployment.evaluation.definition": ("spec", "evaluationDefinition"),
+}
+
 
 def get_path(body: object, *path: str) -> Any:
     """The value at ``path`` in nested mappings, or None where a level is missing or not a mapping.
@@ -82,6 +113,10 @@ def _str(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+def _read(body: Mapping[str, Any], table: Mapping[str, tuple[str, ...]]) -> AttributeMap:
+    return {key: _str(get_path(body, *path)) for key, path in table.items()}
+
+
 def pipeline_result(state: str | None) -> str | None:
     """The ``cicd.pipeline.result`` value for a KeptnState, or None while it is not final."""
     return _PIPELINE_RESULT.get(state or "")
@@ -98,22 +133,6 @@ def context_metadata(*maps: Mapping[str, Any] | None) -> AttributeMap:
     return merged
 
 
-def _deployment_keys(body: Mapping[str, Any], name_key: str, state: str | None) -> AttributeMap:
-    attrs: AttributeMap = {
-        "deployment.name": _str(get_path(body, "metadata", "name")),
-        "cicd.pipeline.name": name_key,
-    }
-    uid = get_path(body, "metadata", "uid")
-    if uid:
-        attrs["deployment.id"] = str(uid)
-    if state in _DEPLOYMENT_STATUS:
-        attrs["deployment.status"] = _DEPLOYMENT_STATUS[state or ""]
-    result = pipeline_result(state)
-    if result is not None:
-        attrs["cicd.pipeline.result"] = result
-    return attrs
-
-
 def _environment(attrs: AttributeMap, metadata: AttributeMap) -> None:
     # Users put the stage in metadata (KLT's docs use "stage"/"environment"); lift it into the
     # stable OTel key so trace backends can group by environment without knowing Keptn.
@@ -123,59 +142,67 @@ def _environment(attrs: AttributeMap, metadata: AttributeMap) -> None:
             return
 
 
-def app_version_attributes(
-    body: Mapping[str, Any], *, state: str | None = None, run_id: str = ""
+def _version_attributes(
+    body: Mapping[str, Any],
+    level: str,
+    own: AttributeMap,
+    metadata: AttributeMap,
+    state: str | None,
+    run_id: str,
 ) -> AttributeMap:
-    """Attributes of an AppVersion's root and phase spans."""
-    app = _str(get_path(body, "spec", "appName"))
-    version = _str(get_path(body, "spec", "version"))
-    metadata = context_metadata(get_path(body, "spec", "metadata"))
+    """An App- or WorkloadVersion's (``level``) span attributes around its KLT keys ``own``."""
     attrs: AttributeMap = {
         **metadata,
-        APP_NAME: app,
-        APP_VERSION: version,
-        APP_NAMESPACE: _str(get_path(body, "metadata", "namespace")),
-        **_deployment_keys(body, app, state),
-        "service.version": version,
+        **own,
+        "deployment.name": _str(get_path(body, "metadata", "name")),
+        "cicd.pipeline.name": own[APP_NAME],
     }
+    uid = get_path(body, "metadata", "uid")
+    if uid:
+        attrs["deployment.id"] = str(uid)
+    if state in _DEPLOYMENT_STATUS:
+        attrs["deployment.status"] = _DEPLOYMENT_STATUS[state or ""]
+    result = pipeline_result(state)
+    if result is not None:
+        attrs["cicd.pipeline.result"] = result
+    attrs["service.version"] = _str(get_path(body, "spec", "version"))
     if run_id:
         attrs["cicd.pipeline.run.id"] = run_id
     previous = get_path(body, "spec", "previousVersion")
     if previous:
-        attrs["keptn.deployment.app.previousversion"] = str(previous)
+        attrs[f"keptn.deployment.{level}.previousversion"] = str(previous)
     _environment(attrs, metadata)
     return attrs
+
+
+def app_version_attributes(
+    body: Mapping[str, Any], *, state: str | None = None, run_id: str = ""
+) -> AttributeMap:
+    """Attributes of an AppVersion's root and phase spans."""
+    own = _read(body, _APP_VERSION_KEYS)
+    metadata = context_metadata(get_path(body, "spec", "metadata"))
+    return _version_attributes(body, "app", own, metadata, state, run_id)
 
 
 def workload_version_attributes(
     body: Mapping[str, Any], *, state: str | None = None, run_id: str = ""
 ) -> AttributeMap:
     """Attributes of a WorkloadVersion's root and phase spans."""
-    app = _str(get_path(body, "spec", "app"))
+    own = _read(body, _WORKLOAD_VERSION_KEYS)
     metadata = context_metadata(
         get_path(body, "status", "appContextMetadata"), get_path(body, "spec", "metadata")
     )
-    version = _str(get_path(body, "spec", "version"))
-    attrs: AttributeMap = {
-        **metadata,
-        APP_NAME: app,
-        WORKLOAD_NAME: _str(get_path(body, "spec", "workloadName")),
-        WORKLOAD_VERSION: version,
-        WORKLOAD_NAMESPACE: _str(get_path(body, "metadata", "namespace")),
-        **_deployment_keys(body, app, state),
-        "service.version": version,
-    }
-    if run_id:
-        attrs["cicd.pipeline.run.id"] = run_id
-    previous = get_path(body, "spec", "previousVersion")
-    if previous:
-        attrs["keptn.deployment.workload.previousversion"] = str(previous)
-    _environment(attrs, metadata)
-    return attrs
+    return _version_attributes(body, "workload", own, metadata, state, run_id)
 
 
-def _task_result_keys(name: str, kind: str, state: str | None) -> AttributeMap:
+def _child_attributes(
+    body: Mapping[str, Any], plural: str, kind: str, state: str | None, own: AttributeMap
+) -> AttributeMap:
+    """A KeptnTask's or KeptnEvaluation's span attributes around its KLT keys ``own``."""
+    name = _str(get_path(body, "metadata", "name"))
+    namespace = _str(get_path(body, "metadata", "namespace"))
     attrs: AttributeMap = {
+        **own,
         "cicd.pipeline.task.name": name,
         "cicd.pipeline.task.run.id": name,
         "cicd.pipeline.task.type": kind,
@@ -183,49 +210,23 @@ def _task_result_keys(name: str, kind: str, state: str | None) -> AttributeMap:
     result = pipeline_result(state)
     if result is not None:
         attrs["cicd.pipeline.task.run.result"] = result
+    attrs["cicd.pipeline.task.run.url.full"] = (
+        f"/apis/lifecycle.keptn.sh/v1/namespaces/{namespace}/{plural}/{name}"
+    )
     return attrs
 
 
 def task_attributes(body: Mapping[str, Any]) -> AttributeMap:
     """Attributes of a KeptnTask span (KLT keys, cicd.pipeline.task.*, context metadata)."""
-    ctx = get_path(body, "spec", "context") or {}
-    name = _str(get_path(body, "metadata", "name"))
-    namespace = _str(get_path(body, "metadata", "namespace"))
+    own = context_metadata(get_path(body, "spec", "context", "metadata"))
+    own.update(_read(body, _TASK_KEYS))
+    own[TASK_TYPE] = own[TASK_TYPE] or _str(get_path(body, "spec", "checkType"))
     state = get_path(body, "status", "status")
-    attrs: AttributeMap = {
-        **context_metadata(get_path(ctx, "metadata")),
-        APP_NAME: _str(get_path(ctx, "appName")),
-        APP_VERSION: _str(get_path(ctx, "appVersion")),
-        WORKLOAD_NAME: _str(get_path(ctx, "workloadName")),
-        WORKLOAD_VERSION: _str(get_path(ctx, "workloadVersion")),
-        TASK_NAME: name,
-        TASK_TYPE: _str(get_path(ctx, "taskType") or get_path(body, "spec", "checkType")),
-        "keptn.deployment.task.definition": _str(get_path(body, "spec", "taskDefinition")),
-        **_task_result_keys(name, "deploy", state),
-        "cicd.pipeline.task.run.url.full": (
-            f"/apis/lifecycle.keptn.sh/v1/namespaces/{namespace}/keptntasks/{name}"
-        ),
-    }
-    return attrs
+    return _child_attributes(body, "keptntasks", "deploy", state, own)
 
 
 def evaluation_attributes(body: Mapping[str, Any]) -> AttributeMap:
     """Attributes of a KeptnEvaluation span; per-metric results go into span events instead."""
-    spec = get_path(body, "spec") or {}
-    name = _str(get_path(body, "metadata", "name"))
-    namespace = _str(get_path(body, "metadata", "namespace"))
     state = get_path(body, "status", "overallStatus")
-    attrs: AttributeMap = {
-        APP_NAME: _str(get_path(spec, "appName")),
-        APP_VERSION: _str(get_path(spec, "appVersion")),
-        WORKLOAD_NAME: _str(get_path(spec, "workload")),
-        WORKLOAD_VERSION: _str(get_path(spec, "workloadVersion")),
-        EVALUATION_NAME: name,
-        EVALUATION_TYPE: _str(get_path(spec, "checkType")),
-        "keptn.deployment.evaluation.definition": _str(get_path(spec, "evaluationDefinition")),
-        **_task_result_keys(name, "test", state),
-        "cicd.pipeline.task.run.url.full": (
-            f"/apis/lifecycle.keptn.sh/v1/namespaces/{namespace}/keptnevaluations/{name}"
-        ),
-    }
-    return attrs
+    own = _read(body, _EVALUATION_KEYS)
+    return _child_attributes(body, "keptnevaluations", "test", state, own)

@@ -12,7 +12,7 @@ evaluation spans without storing their ids. Must not import ``lifecycle``.
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from opentelemetry.trace import SpanContext, TraceFlags
@@ -24,6 +24,8 @@ __all__ = [
     "parse_rfc3339_ns",
     "parse_traceparent",
 ]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def parse_traceparent(value: str | None) -> SpanContext | None:
@@ -74,5 +76,4 @@ def parse_rfc3339_ns(value: Any) -> int | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    delta = moment - datetime(1970, 1, 1, tzinfo=UTC)
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000_000 + delta.microseconds * 1_000
+    return (moment - _EPOCH) // timedelta(microseconds=1) * 1_000  # exact: no float on the way

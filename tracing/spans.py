@@ -119,14 +119,20 @@ def _status(state: str | None, reason: str | None) -> Status:
     return Status(StatusCode.UNSET)
 
 
+def _context(carrier: object) -> SpanContext | None:
+    """The SpanContext of a traceparent, or of a carrier holding one (``{"traceparent": ...}``)."""
+    if isinstance(carrier, Mapping):
+        carrier = carrier.get("traceparent")
+    return parse_traceparent(carrier if isinstance(carrier, str) else None)
+
+
 def _links(body: Mapping[str, Any], previous_root: Mapping[str, Any] | str | None) -> list[Link]:
     links: list[Link] = []
     for raw in _get(body, "spec", "spanLinks") or []:
-        ctx = parse_traceparent(raw if isinstance(raw, str) else None)
+        ctx = _context(raw)
         if ctx is not None:
             links.append(Link(ctx, dict(_FOLLOWS_FROM)))
-    prev = previous_root.get("traceparent") if isinstance(previous_root, Mapping) else previous_root
-    prev_ctx = parse_traceparent(prev)
+    prev_ctx = _context(previous_root)
     if prev_ctx is not None and all(link.context != prev_ctx for link in links):
         links.append(Link(prev_ctx, {**_FOLLOWS_FROM, "keptn.link": "previous-version"}))
     return links
@@ -154,7 +160,7 @@ def build_phase_span(
     carrier = carriers.get(phase)
     if not isinstance(carrier, Mapping):
         return None
-    ctx = parse_traceparent(carrier.get("traceparent"))
+    ctx = _context(carrier)
     is_root = phase == ROOT
     start = parse_rfc3339_ns(carrier.get("startTime"))
     end = parse_rfc3339_ns(carrier.get("endTime"))
@@ -168,13 +174,10 @@ def build_phase_span(
     workload = _kind(body) == "KeptnWorkloadVersion"
     name = str(_get(body, "metadata", "name") or "")
     if is_root:
-        parent_raw = carrier.get("parent") or carriers.get("parent") or _traceid_parent(body)
-        if isinstance(parent_raw, Mapping):
-            parent_raw = parent_raw.get("traceparent")
-        parent = parse_traceparent(parent_raw if isinstance(parent_raw, str) else None)
+        traceid = _get(body, "spec", "traceId")
+        parent = _context(carrier.get("parent") or carriers.get("parent") or traceid)
     else:
-        root = carriers.get(ROOT)
-        parent = parse_traceparent(root.get("traceparent") if isinstance(root, Mapping) else None)
+        parent = _context(carriers.get(ROOT))
         workload_name = str(_get(body, "spec", "workloadName") or "")
         name = f"{workload_name}/{phase}" if workload else phase
     builder = attrs.workload_version_attributes if workload else attrs.app_version_attributes
@@ -201,11 +204,6 @@ def build_phase_span(
         end_time=end,
         instrumentation_scope=WORKLOAD_SCOPE if workload else APP_SCOPE,
     )
-
-
-def _traceid_parent(body: Mapping[str, Any]) -> str | None:
-    value = _get(body, "spec", "traceId", "traceparent")
-    return value if isinstance(value, str) else None
 
 
 def _evaluation_events(body: Mapping[str, Any], end: int) -> list[Event]:
@@ -247,8 +245,7 @@ def build_child_span(
     kind = _kind(body)
     is_task = kind == "KeptnTask"
     parent_raw = parent_traceparent or _get(body, "spec", "context", "metadata", "traceparent")
-    parent_raw = parent_raw or _get(body, "metadata", "annotations", "traceparent")
-    parent = parse_traceparent(parent_raw if isinstance(parent_raw, str) else None)
+    parent = _context(parent_raw or _get(body, "metadata", "annotations", "traceparent"))
     start = parse_rfc3339_ns(_get(body, "status", "startTime"))
     end = parse_rfc3339_ns(_get(body, "status", "endTime"))
     if parent is None or start is None or end is None:

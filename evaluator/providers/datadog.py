@@ -9,26 +9,24 @@ seconds. Datadog answers HTTP 200 with `{"status": "error", "error": ...}` for a
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
 
 import aiohttp
 
-from evaluator.providers.base import MetricValue, ProviderConfig, StepValues
+from evaluator.providers.base import ProviderConfig
 from evaluator.providers.errors import BadResponseError, ConfigError, NoDataError
-from evaluator.providers.transport import decode_json, fetch
+from evaluator.providers.transport import WindowedProvider, numbers
 
 __all__ = ["DatadogProvider"]
 
-INSTANT_WINDOW = timedelta(minutes=5)
 
-
-class DatadogProvider:
+class DatadogProvider(WindowedProvider):
     """Datadog metrics via `/api/v1/query`."""
 
+    INSTANT_WINDOW = timedelta(minutes=5)
+
     def __init__(self, config: ProviderConfig, session: aiohttp.ClientSession) -> None:
+        super().__init__(config, session)
         secret = config.secret or {}
         api_key, app_key = secret.get("DD_CLIENT_API_KEY"), secret.get("DD_CLIENT_APP_KEY")
         if not api_key or not app_key:
@@ -40,12 +38,10 @@ class DatadogProvider:
             "DD-APPLICATION-KEY": app_key,
             "Accept": "application/json",
         }
-        self._config = config
-        self._session = session
         self._url = config.target_server.rstrip("/") + "/api/v1/query"
 
     async def _points(
-        self, query: str, start: datetime, end: datetime, step: timedelta | None = None
+        self, query: str, start: datetime, end: datetime, step: timedelta | None
     ) -> tuple[list[float], bytes]:
         params = {
             "from": str(int(start.timestamp())),
@@ -54,17 +50,9 @@ class DatadogProvider:
         }
         if step is not None:
             params["interval"] = str(int(step.total_seconds() * 1000))
-        _, body = await fetch(
-            self._session,
-            "GET",
-            self._url,
-            what="datadog",
-            timeout=self._config.timeout,
-            verify_tls=not self._config.insecure_skip_tls_verify,
-            params=params,
-            headers=self._headers,
+        doc, body = await self._exchange(
+            "GET", self._url, what="datadog", params=params, headers=self._headers
         )
-        doc: Any = decode_json(body, what="datadog")
         if not isinstance(doc, dict) or doc.get("status") == "error":
             message = doc.get("error", "unknown error") if isinstance(doc, dict) else doc
             raise BadResponseError(f"datadog: query failed: {message}")
@@ -74,38 +62,9 @@ class DatadogProvider:
         if not series:
             raise NoDataError("datadog: no series in query result")
         try:
-            points = [
-                float(p[1])
-                for p in series[0]["pointlist"]
-                if p[1] is not None and not math.isnan(float(p[1]))
-            ]
+            points = numbers(p[1] for p in series[0]["pointlist"])
         except (KeyError, IndexError, TypeError, ValueError):
             raise BadResponseError("datadog: malformed pointlist") from None
         if not points:
             raise NoDataError("datadog: series has no non-null points")
         return points, body
-
-    async def _average(self, query: str, start: datetime, end: datetime) -> MetricValue:
-        points, raw = await self._points(query, start, end)
-        return MetricValue(sum(points) / len(points), raw)
-
-    async def query(self, query: str, *, at: datetime) -> MetricValue:
-        """Average of the last 5 minutes up to `at` (KLT)."""
-        return await self._average(query, at - INSTANT_WINDOW, at)
-
-    async def range_value(self, query: str, *, start: datetime, end: datetime) -> MetricValue:
-        """Average over the window."""
-        return await self._average(query, start, end)
-
-    async def query_range(
-        self, query: str, *, start: datetime, end: datetime, step: timedelta
-    ) -> StepValues:
-        """Every non-null point of the first series at `interval=step`."""
-        points, raw = await self._points(query, start, end, step)
-        return StepValues(tuple(points), raw)
-
-    async def analysis_value(
-        self, query: str, *, start: datetime, end: datetime, args: Mapping[str, str]
-    ) -> MetricValue:
-        """Average over the Analysis timeframe."""
-        return await self._average(query, start, end)

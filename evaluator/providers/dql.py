@@ -20,14 +20,14 @@ from typing import Any
 
 import aiohttp
 
-from evaluator.providers.base import MetricValue, ProviderConfig, StepValues
+from evaluator.providers.base import ProviderConfig
 from evaluator.providers.errors import (
     BadResponseError,
     ConfigError,
     NoDataError,
     ProviderTimeout,
 )
-from evaluator.providers.transport import decode_json, fetch
+from evaluator.providers.transport import WindowedProvider
 
 __all__ = ["DEFAULT_AUTH_URL", "DqlProvider", "record_values"]
 
@@ -35,7 +35,6 @@ DEFAULT_AUTH_URL = "https://dev.token.internal.dynatracelabs.com/sso/oauth2/toke
 SCOPES = "storage:metrics:read environment:roles:viewer"
 EXECUTE = "/platform/storage/query/v1/query:execute"
 POLL = "/platform/storage/query/v1/query:poll"
-INSTANT_WINDOW = timedelta(minutes=5)
 
 
 def _iso(moment: datetime) -> str:
@@ -43,16 +42,13 @@ def _iso(moment: datetime) -> str:
 
 
 def _as_float(item: Any) -> float | None:
-    if isinstance(item, bool) or item is None:
+    """A number, or a string holding one (Grail sends longs as strings); None for the rest."""
+    if isinstance(item, bool) or not isinstance(item, int | float | str):
         return None
-    if isinstance(item, int | float):
+    try:
         return float(item)
-    if isinstance(item, str):
-        try:
-            return float(item)
-        except ValueError:
-            return None
-    return None
+    except ValueError:
+        return None
 
 
 def record_values(record: Mapping[str, Any]) -> list[float]:
@@ -69,8 +65,10 @@ def record_values(record: Mapping[str, Any]) -> list[float]:
     return []
 
 
-class DqlProvider:
+class DqlProvider(WindowedProvider):
     """Dynatrace Grail DQL queries."""
+
+    INSTANT_WINDOW = timedelta(minutes=5)
 
     def __init__(
         self,
@@ -80,6 +78,7 @@ class DqlProvider:
         poll_interval: float = 1.0,
         max_polls: int = 10,
     ) -> None:
+        super().__init__(config, session)
         try:
             secret = json.loads(config.secret_value())
             token = secret["token"]
@@ -93,8 +92,6 @@ class DqlProvider:
         self._client_id = ".".join(parts[:2])
         self._client_secret = token
         self._auth_url = secret.get("authUrl") or DEFAULT_AUTH_URL
-        self._config = config
-        self._session = session
         self._base = config.target_server.rstrip("/")
         self._poll_interval = poll_interval
         self._max_polls = max_polls
@@ -105,47 +102,32 @@ class DqlProvider:
         async with self._lock:
             if self._bearer and self._bearer[1] > time.monotonic():
                 return self._bearer[0]
-            _, body = await fetch(
-                self._session,
-                "POST",
-                self._auth_url,
-                what="dql oauth",
-                timeout=self._config.timeout,
-                verify_tls=not self._config.insecure_skip_tls_verify,
-                form={
-                    "grant_type": "client_credentials",
-                    "client_id": self._client_id,
-                    "client_secret": self._client_secret,
-                    "scope": SCOPES,
-                },
-            )
-            doc = decode_json(body, what="dql oauth")
+            form = {
+                "grant_type": "client_credentials",
+                "client_id": self._client_id,
+                "client_secret": self._client_secret,
+                "scope": SCOPES,
+            }
+            doc, _ = await self._exchange("POST", self._auth_url, what="dql oauth", form=form)
             if not isinstance(doc, dict) or not isinstance(doc.get("access_token"), str):
                 raise BadResponseError("dql oauth: response has no access_token")
             lifetime = float(doc.get("expires_in") or 300)
             self._bearer = (doc["access_token"], time.monotonic() + max(lifetime - 30, 1))
             return self._bearer[0]
 
-    async def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    async def _call(self, method: str, path: str, **request: Any) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {await self._token()}", "Accept": "application/json"}
-        _, body = await fetch(
-            self._session,
-            method,
-            f"{self._base}{path}",
-            what="dql",
-            timeout=self._config.timeout,
-            verify_tls=not self._config.insecure_skip_tls_verify,
-            headers=headers,
-            **kwargs,
+        doc, _ = await self._exchange(
+            method, f"{self._base}{path}", what="dql", headers=headers, **request
         )
-        doc = decode_json(body, what="dql")
         if not isinstance(doc, dict):
             raise BadResponseError("dql: response is not an object")
         return doc
 
-    async def _records(
-        self, query: str, start: datetime, end: datetime
+    async def _points(
+        self, query: str, start: datetime, end: datetime, step: timedelta | None
     ) -> tuple[list[float], bytes]:
+        """The whole first numeric array; a stepped query gets it too (DQL sets its own interval)."""
         doc = await self._call(
             "POST",
             EXECUTE,
@@ -181,27 +163,7 @@ class DqlProvider:
             raise NoDataError("dql: record 0 holds no numeric value")
         return values, json.dumps(doc).encode()
 
-    async def _last(self, query: str, start: datetime, end: datetime) -> MetricValue:
-        values, raw = await self._records(query, start, end)
-        return MetricValue(values[-1], raw)
-
-    async def query(self, query: str, *, at: datetime) -> MetricValue:
-        """Last value over the 5 minutes before `at`."""
-        return await self._last(query, at - INSTANT_WINDOW, at)
-
-    async def range_value(self, query: str, *, start: datetime, end: datetime) -> MetricValue:
-        """Last value over the window."""
-        return await self._last(query, start, end)
-
-    async def query_range(
-        self, query: str, *, start: datetime, end: datetime, step: timedelta
-    ) -> StepValues:
-        """The whole first numeric array (the DQL query decides its own interval)."""
-        values, raw = await self._records(query, start, end)
-        return StepValues(tuple(values), raw)
-
-    async def analysis_value(
-        self, query: str, *, start: datetime, end: datetime, args: Mapping[str, str]
-    ) -> MetricValue:
-        """Last value over the Analysis timeframe."""
-        return await self._last(query, start, end)
+    @staticmethod
+    def _fold(points: list[float]) -> float:
+        """The last value (KLT)."""
+        return points[-1]

@@ -23,7 +23,7 @@ import aiohttp
 
 from evaluator.providers.base import MetricValue, ProviderConfig, StepValues
 from evaluator.providers.errors import BadResponseError, ConfigError, NoDataError
-from evaluator.providers.transport import decode_json, fetch
+from evaluator.providers.transport import HttpProvider
 
 __all__ = ["ElasticProvider", "extract_metric", "numeric_leaves"]
 
@@ -62,35 +62,26 @@ def extract_metric(doc: Mapping[str, Any], metric_path: str) -> float:
     raise NoDataError("elastic: response has no aggregation value and no hits.total.value")
 
 
-class ElasticProvider:
+class ElasticProvider(HttpProvider):
     """Elasticsearch `_search`."""
 
     def __init__(self, config: ProviderConfig, session: aiohttp.ClientSession) -> None:
+        super().__init__(config, session)
         self._headers = {
             "Authorization": f"ApiKey {config.secret_value()}",
             "Content-Type": "application/json",
             "Accept": "application/json",
         }
-        self._config = config
-        self._session = session
         self._url = config.target_server.rstrip("/") + "/_search"
 
     async def _search(self, query: str, metric_path: str) -> MetricValue:
         try:
-            body = json.loads(query)
+            search = json.loads(query)
         except ValueError:
             raise ConfigError("elastic: the query must be a JSON search body") from None
-        _, raw = await fetch(
-            self._session,
-            "POST",
-            self._url,
-            what="elastic",
-            timeout=self._config.timeout,
-            verify_tls=not self._config.insecure_skip_tls_verify,
-            headers=self._headers,
-            json_body=body,
+        doc, raw = await self._exchange(
+            "POST", self._url, what="elastic", headers=self._headers, json_body=search
         )
-        doc = decode_json(raw, what="elastic")
         if not isinstance(doc, dict):
             raise BadResponseError("elastic: response is not an object")
         return MetricValue(extract_metric(doc, metric_path), raw)

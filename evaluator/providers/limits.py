@@ -27,11 +27,8 @@ _by_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, asyncio
 
 
 def _semaphore(target: str, limit: int) -> asyncio.Semaphore:
-    loop = asyncio.get_running_loop()
-    per_target = _by_loop.setdefault(loop, {})
-    if target not in per_target:
-        per_target[target] = asyncio.Semaphore(max(1, limit))
-    return per_target[target]
+    per_target = _by_loop.setdefault(asyncio.get_running_loop(), {})
+    return per_target.setdefault(target, asyncio.Semaphore(max(1, limit)))
 
 
 class LimitedProvider:

@@ -26,7 +26,7 @@ from evaluator.providers.errors import (
     NoDataError,
     TooManySeriesError,
 )
-from evaluator.providers.transport import decode_json, fetch
+from evaluator.providers.transport import HttpProvider
 
 __all__ = ["PrometheusProvider"]
 
@@ -47,12 +47,11 @@ def _number(raw: Any, *, what: str) -> float:
     return value
 
 
-class PrometheusProvider:
+class PrometheusProvider(HttpProvider):
     """The Prometheus HTTP API client; also used for thanos and cortex."""
 
     def __init__(self, config: ProviderConfig, session: aiohttp.ClientSession) -> None:
-        self._config = config
-        self._session = session
+        super().__init__(config, session)
         self._base = config.target_server.rstrip("/")
         self._what = config.type
         self._headers: dict[str, str] = {}
@@ -61,17 +60,9 @@ class PrometheusProvider:
             self._headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
 
     async def _get(self, path: str, params: Mapping[str, str]) -> tuple[Any, bytes]:
-        _, body = await fetch(
-            self._session,
-            "GET",
-            f"{self._base}{path}",
-            what=self._what,
-            timeout=self._config.timeout,
-            verify_tls=not self._config.insecure_skip_tls_verify,
-            params=params,
-            headers=self._headers,
+        doc, body = await self._exchange(
+            "GET", f"{self._base}{path}", what=self._what, params=params, headers=self._headers
         )
-        doc = decode_json(body, what=self._what)
         if not isinstance(doc, dict) or doc.get("status") != "success":
             message = doc.get("error", "no status") if isinstance(doc, dict) else "not an object"
             raise BadResponseError(f"{self._what}: query failed: {message}")
@@ -80,20 +71,24 @@ class PrometheusProvider:
             raise BadResponseError(f"{self._what}: response has no data.result")
         return data, body
 
-    async def query(self, query: str, *, at: datetime) -> MetricValue:
-        """`/api/v1/query` at `at`: exactly one sample."""
-        data, raw = await self._get("/api/v1/query", {"query": query, "time": _ts(at)})
-        result = data["result"]
-        if data.get("resultType") == "scalar":  # e.g. `vector(1) > bool 0` or `scalar(x)`
-            return MetricValue(_number(result[1], what=self._what), raw)
+    def _single(self, result: list[Any]) -> Any:
+        """The one series of a vector or matrix result (KLT: exactly one)."""
         if not result:
             raise NoDataError(f"{self._what}: no values in query result")
         if len(result) > 1:
             raise TooManySeriesError(
                 f"{self._what}: too many values in query result ({len(result)} series)"
             )
+        return result[0]
+
+    async def query(self, query: str, *, at: datetime) -> MetricValue:
+        """`/api/v1/query` at `at`: exactly one sample."""
+        data, raw = await self._get("/api/v1/query", {"query": query, "time": _ts(at)})
+        if data.get("resultType") == "scalar":  # e.g. `vector(1) > bool 0` or `scalar(x)`
+            return MetricValue(_number(data["result"][1], what=self._what), raw)
+        series = self._single(data["result"])
         try:
-            sample = result[0]["value"][1]
+            sample = series["value"][1]
         except (KeyError, IndexError, TypeError):
             raise BadResponseError(f"{self._what}: malformed vector sample") from None
         return MetricValue(_number(sample, what=self._what), raw)
@@ -108,15 +103,9 @@ class PrometheusProvider:
             "step": format_duration(step),
         }
         data, raw = await self._get("/api/v1/query_range", params)
-        result = data["result"]
-        if not result:
-            raise NoDataError(f"{self._what}: no values in query result")
-        if len(result) > 1:
-            raise TooManySeriesError(
-                f"{self._what}: too many values in query result ({len(result)} series)"
-            )
+        series = self._single(data["result"])
         try:
-            points = [float(v) for _, v in result[0].get("values", [])]
+            points = [float(v) for _, v in series.get("values", [])]
         except (AttributeError, TypeError, ValueError):
             raise BadResponseError(f"{self._what}: malformed matrix values") from None
         if not points:

@@ -6,17 +6,24 @@ and TLS choice, reads the body, and turns aiohttp exceptions and error statuses 
 redirect (the credentials go to the provider's own targetServer only), and scrubs every registered
 secret form (evaluator.redact) from the body before anyone sees it, so a backend that echoes the
 credentials cannot leak them; error texts name the provider type and URL path only.
+
+`HttpProvider` holds what every provider shares (config, the caller's session, one JSON exchange);
+`WindowedProvider` adds the KeptnMetric questions of a backend whose value folds the points of
+a window (Datadog, Dynatrace, DQL), so a provider module states only its wire format.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from typing import Any
+import math
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
 
 import aiohttp
 from yarl import URL
 
+from evaluator.providers.base import MetricValue, ProviderConfig, StepValues
 from evaluator.providers.errors import (
     BadResponseError,
     HTTPStatusError,
@@ -26,7 +33,7 @@ from evaluator.providers.errors import (
 )
 from evaluator.redact import scrub_bytes
 
-__all__ = ["decode_json", "fetch"]
+__all__ = ["HttpProvider", "WindowedProvider", "decode_json", "fetch", "numbers"]
 
 _EXCERPT = 300  # characters of a backend's error body kept in the message
 
@@ -43,9 +50,8 @@ async def fetch(
     headers: Mapping[str, str] | None = None,
     json_body: Any = None,
     form: Mapping[str, str] | None = None,
-    ok_statuses: frozenset[int] = frozenset(),
 ) -> tuple[int, bytes]:
-    """Send one request; return (status, body) for 2xx (or `ok_statuses`), raise otherwise."""
+    """Send one request; return (status, body) for a 2xx answer, raise otherwise."""
     where = f"{what} {URL(url).path or '/'}"
     try:
         async with session.request(
@@ -74,7 +80,7 @@ async def fetch(
             f"{where}: request refused by the HTTP client ({err.__class__.__name__})"
         ) from None
     body = scrub_bytes(body)  # a backend (or a proxy's error page) may echo the credentials
-    if status >= 300 and status not in ok_statuses:
+    if status >= 300:
         raise HTTPStatusError(f"{where}: HTTP {status}: {_backend_message(body)}", status=status)
     return status, body
 
@@ -101,3 +107,77 @@ def decode_json(body: bytes, *, what: str) -> Any:
     except ValueError:
         excerpt = body[:80].decode("utf-8", "replace")
         raise BadResponseError(f"{what}: response is not JSON: {excerpt!r}") from None
+
+
+def numbers(values: Iterable[Any]) -> list[float]:
+    """The values as floats, nulls and NaN dropped; TypeError/ValueError for anything else."""
+    return [n for n in (float(v) for v in values if v is not None) if not math.isnan(n)]
+
+
+class HttpProvider:
+    """A provider's config and the caller's shared session, and one JSON exchange with them."""
+
+    def __init__(self, config: ProviderConfig, session: aiohttp.ClientSession) -> None:
+        self._config = config
+        self._session = session
+
+    async def _exchange(
+        self, method: str, url: str, *, what: str, **request: Any
+    ) -> tuple[Any, bytes]:
+        """`fetch` with the config's timeout and TLS choice: (decoded JSON, raw body)."""
+        _, body = await fetch(
+            self._session,
+            method,
+            url,
+            what=what,
+            timeout=self._config.timeout,
+            verify_tls=not self._config.insecure_skip_tls_verify,
+            **request,
+        )
+        return decode_json(body, what=what), body
+
+
+class WindowedProvider(HttpProvider):
+    """A backend asked for the points of a window, whose value is one fold of them (`_fold`).
+
+    An instant query asks for the `INSTANT_WINDOW` before `at`; a window or an Analysis timeframe
+    is asked as it is; a stepped query returns every point at the step.
+    """
+
+    INSTANT_WINDOW: ClassVar[timedelta]
+
+    async def _points(
+        self, query: str, start: datetime, end: datetime, step: timedelta | None
+    ) -> tuple[list[float], bytes]:
+        """The non-empty points of [start, end] (at `step` if given) and the raw answer."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _fold(points: list[float]) -> float:
+        """The value of a window's points: their average (KLT's Datadog and Dynatrace)."""
+        return sum(points) / len(points)
+
+    async def _value(self, query: str, start: datetime, end: datetime) -> MetricValue:
+        points, raw = await self._points(query, start, end, None)
+        return MetricValue(self._fold(points), raw)
+
+    async def query(self, query: str, *, at: datetime) -> MetricValue:
+        """The value of the `INSTANT_WINDOW` before `at` (KLT)."""
+        return await self._value(query, at - self.INSTANT_WINDOW, at)
+
+    async def range_value(self, query: str, *, start: datetime, end: datetime) -> MetricValue:
+        """The value of the window."""
+        return await self._value(query, start, end)
+
+    async def query_range(
+        self, query: str, *, start: datetime, end: datetime, step: timedelta
+    ) -> StepValues:
+        """Every point of the window at `step`."""
+        points, raw = await self._points(query, start, end, step)
+        return StepValues(tuple(points), raw)
+
+    async def analysis_value(
+        self, query: str, *, start: datetime, end: datetime, args: Mapping[str, str]
+    ) -> MetricValue:
+        """The value of the Analysis timeframe."""
+        return await self._value(query, start, end)

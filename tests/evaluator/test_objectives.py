@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from evaluator.criteria import check_criteria_blocks, parse_criterion
 from evaluator.objectives import (
     Aggregation,
     AnalysisOperator,
@@ -19,10 +20,8 @@ from evaluator.objectives import (
     OperatorKind,
     RelativeTarget,
     aggregate,
-    check_criteria_blocks,
     check_evaluation_target,
     format_number,
-    parse_criterion,
     parse_evaluation_target,
     parse_operator,
     parse_quantity,

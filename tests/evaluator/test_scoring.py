@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from evaluator.criteria import V1Objective, evaluate_v1_objective
 from evaluator.objectives import Aggregation, Baseline, ObjectiveError, aggregate
 from evaluator.scoring import (
     NoData,
@@ -16,10 +17,8 @@ from evaluator.scoring import (
     ObjectiveSpec,
     ObjectiveStatus,
     TotalScore,
-    V1Objective,
     Verdict,
     evaluate_objective,
-    evaluate_v1_objective,
     parse_objective,
     parse_total_score,
     score_analysis,

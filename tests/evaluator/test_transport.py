@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import ipaddress
-import ssl
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,10 +10,6 @@ import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from evaluator.durations import format_duration, parse_duration
 from evaluator.providers import (
@@ -27,6 +21,7 @@ from evaluator.providers import (
     open_provider,
 )
 from evaluator.providers.transport import decode_json, fetch
+from sandbox.tls import make_serving_cert
 from tests.evaluator.promlauncher import free_port
 
 
@@ -149,37 +144,6 @@ def test_format_duration() -> None:
     assert format_duration(timedelta(milliseconds=1500)) == "1500ms"
 
 
-def _self_signed(tmp: Path) -> ssl.SSLContext:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=1))
-        .not_valid_after(now + timedelta(hours=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
-        .sign(key, hashes.SHA256())
-    )
-    (tmp / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (tmp / "key.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(tmp / "cert.pem", tmp / "key.pem")
-    return context
-
-
 async def test_tls_verification_and_insecure_skip(
     tmp_path: Path, http: aiohttp.ClientSession
 ) -> None:
@@ -193,7 +157,8 @@ async def test_tls_verification_and_insecure_skip(
     runner = web.AppRunner(app)
     await runner.setup()
     port = free_port()
-    site = web.TCPSite(runner, "127.0.0.1", port, ssl_context=_self_signed(tmp_path))
+    untrusted = make_serving_cert(tmp_path).server_context()  # its CA is nobody's
+    site = web.TCPSite(runner, "127.0.0.1", port, ssl_context=untrusted)
     await site.start()
     url = f"https://127.0.0.1:{port}"
     try:
