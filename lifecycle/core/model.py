@@ -2,7 +2,8 @@
 
 Role: one table of every kind (group, version, plural, kind, namespaced) that the operator, the
 webhook and the evaluator read or write, with module constants (``KEPTN_APP_VERSION``, ``POD``,
-``JOB`` ...) and a lookup by kind. The typed views of their bodies are in lifecycle.core.bodies.
+``JOB`` ...) and a lookup by kind. Each kind carries the type of its body (lifecycle.core.bodies):
+``KEPTN_TASK: ResourceKind[KeptnTaskBody]``, so a cache or a lookup keyed by it is typed.
 
 Invariants: the table matches ``deploy/crds/*.yaml`` (tests/unit/test_crds.py checks it); kinds
 are unique.
@@ -15,7 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Generic
+
+from typing_extensions import TypeVar
+
+from lifecycle.core import bodies as b
+from lifecycle.core.meta import metadata_of
 
 __all__ = [
     "ALL_KINDS",
@@ -62,9 +68,16 @@ METRICS_GROUP: Final = "metrics.keptn.sh"
 OPTIONS_GROUP: Final = "options.keptn.sh"
 
 
+BodyT = TypeVar("BodyT", covariant=True, default=Mapping[str, Any])
+
+
 @dataclass(frozen=True, slots=True)
-class ResourceKind:
-    """Where a kind lives in the API: enough to build every URL and ``apiVersion`` for it."""
+class ResourceKind(Generic[BodyT]):
+    """Where a kind lives in the API: enough to build every URL and ``apiVersion`` for it.
+
+    ``BodyT`` is the type of its bodies, only for the type checker: a ``ResourceKind[KeptnTaskBody]``
+    is a ``ResourceKind`` (of ``Mapping[str, Any]`` bodies) wherever the body type does not matter.
+    """
 
     group: str  # "" for the core API group
     version: str
@@ -83,41 +96,67 @@ class ResourceKind:
         return self.group in (LIFECYCLE_GROUP, METRICS_GROUP, OPTIONS_GROUP)
 
 
-def _lc(plural: str, kind: str) -> ResourceKind:
+def _lc(plural: str, kind: str) -> ResourceKind[Any]:
     return ResourceKind(LIFECYCLE_GROUP, "v1", plural, kind)
 
 
-def _mt(plural: str, kind: str) -> ResourceKind:
+def _mt(plural: str, kind: str) -> ResourceKind[Any]:
     return ResourceKind(METRICS_GROUP, "v1", plural, kind)
 
 
-KEPTN_APP: Final = _lc("keptnapps", "KeptnApp")
-KEPTN_APP_CONTEXT: Final = _lc("keptnappcontexts", "KeptnAppContext")
-KEPTN_APP_VERSION: Final = _lc("keptnappversions", "KeptnAppVersion")
-KEPTN_WORKLOAD: Final = _lc("keptnworkloads", "KeptnWorkload")
-KEPTN_WORKLOAD_VERSION: Final = _lc("keptnworkloadversions", "KeptnWorkloadVersion")
-KEPTN_TASK_DEFINITION: Final = _lc("keptntaskdefinitions", "KeptnTaskDefinition")
-KEPTN_TASK: Final = _lc("keptntasks", "KeptnTask")
-KEPTN_EVALUATION_DEFINITION: Final = _lc("keptnevaluationdefinitions", "KeptnEvaluationDefinition")
-KEPTN_EVALUATION: Final = _lc("keptnevaluations", "KeptnEvaluation")
-KEPTN_APP_CREATION_REQUEST: Final = _lc("keptnappcreationrequests", "KeptnAppCreationRequest")
-KEPTN_METRICS_PROVIDER: Final = _mt("keptnmetricsproviders", "KeptnMetricsProvider")
-KEPTN_METRIC: Final = _mt("keptnmetrics", "KeptnMetric")
-ANALYSIS_VALUE_TEMPLATE: Final = _mt("analysisvaluetemplates", "AnalysisValueTemplate")
-ANALYSIS_DEFINITION: Final = _mt("analysisdefinitions", "AnalysisDefinition")
-ANALYSIS: Final = _mt("analyses", "Analysis")
-KEPTN_CONFIG: Final = ResourceKind(OPTIONS_GROUP, "v1alpha1", "keptnconfigs", "KeptnConfig")
+def _core(group: str, plural: str, kind: str, namespaced: bool = True) -> ResourceKind[Any]:
+    return ResourceKind(group, "v1", plural, kind, namespaced)
 
-POD: Final = ResourceKind("", "v1", "pods", "Pod")
-CONFIG_MAP: Final = ResourceKind("", "v1", "configmaps", "ConfigMap")
-SECRET: Final = ResourceKind("", "v1", "secrets", "Secret")
-EVENT: Final = ResourceKind("", "v1", "events", "Event")
-NAMESPACE: Final = ResourceKind("", "v1", "namespaces", "Namespace", namespaced=False)
-REPLICA_SET: Final = ResourceKind("apps", "v1", "replicasets", "ReplicaSet")
-DEPLOYMENT: Final = ResourceKind("apps", "v1", "deployments", "Deployment")
-STATEFUL_SET: Final = ResourceKind("apps", "v1", "statefulsets", "StatefulSet")
-DAEMON_SET: Final = ResourceKind("apps", "v1", "daemonsets", "DaemonSet")
-JOB: Final = ResourceKind("batch", "v1", "jobs", "Job")
+
+KEPTN_APP: Final[ResourceKind[b.KeptnAppBody]] = _lc("keptnapps", "KeptnApp")
+KEPTN_APP_CONTEXT: Final[ResourceKind[b.KeptnAppContextBody]] = _lc(
+    "keptnappcontexts", "KeptnAppContext"
+)
+KEPTN_APP_VERSION: Final[ResourceKind[b.KeptnAppVersionBody]] = _lc(
+    "keptnappversions", "KeptnAppVersion"
+)
+KEPTN_WORKLOAD: Final[ResourceKind[b.KeptnWorkloadBody]] = _lc("keptnworkloads", "KeptnWorkload")
+KEPTN_WORKLOAD_VERSION: Final[ResourceKind[b.KeptnWorkloadVersionBody]] = _lc(
+    "keptnworkloadversions", "KeptnWorkloadVersion"
+)
+KEPTN_TASK_DEFINITION: Final[ResourceKind[b.KeptnTaskDefinitionBody]] = _lc(
+    "keptntaskdefinitions", "KeptnTaskDefinition"
+)
+KEPTN_TASK: Final[ResourceKind[b.KeptnTaskBody]] = _lc("keptntasks", "KeptnTask")
+KEPTN_EVALUATION_DEFINITION: Final[ResourceKind[b.KeptnEvaluationDefinitionBody]] = _lc(
+    "keptnevaluationdefinitions", "KeptnEvaluationDefinition"
+)
+KEPTN_EVALUATION: Final[ResourceKind[b.KeptnEvaluationBody]] = _lc(
+    "keptnevaluations", "KeptnEvaluation"
+)
+KEPTN_APP_CREATION_REQUEST: Final[ResourceKind[b.KeptnAppCreationRequestBody]] = _lc(
+    "keptnappcreationrequests", "KeptnAppCreationRequest"
+)
+KEPTN_METRICS_PROVIDER: Final[ResourceKind[b.KeptnMetricsProviderBody]] = _mt(
+    "keptnmetricsproviders", "KeptnMetricsProvider"
+)
+KEPTN_METRIC: Final[ResourceKind[b.KeptnMetricBody]] = _mt("keptnmetrics", "KeptnMetric")
+ANALYSIS_VALUE_TEMPLATE: Final[ResourceKind[b.AnalysisValueTemplateBody]] = _mt(
+    "analysisvaluetemplates", "AnalysisValueTemplate"
+)
+ANALYSIS_DEFINITION: Final[ResourceKind[b.AnalysisDefinitionBody]] = _mt(
+    "analysisdefinitions", "AnalysisDefinition"
+)
+ANALYSIS: Final[ResourceKind[b.AnalysisBody]] = _mt("analyses", "Analysis")
+KEPTN_CONFIG: Final[ResourceKind[b.KeptnConfigBody]] = ResourceKind(
+    OPTIONS_GROUP, "v1alpha1", "keptnconfigs", "KeptnConfig"
+)
+
+POD: Final[ResourceKind[b.KubeBody]] = _core("", "pods", "Pod")
+CONFIG_MAP: Final[ResourceKind[b.KubeBody]] = _core("", "configmaps", "ConfigMap")
+SECRET: Final[ResourceKind[b.KubeBody]] = _core("", "secrets", "Secret")
+EVENT: Final[ResourceKind[b.KubeBody]] = _core("", "events", "Event")
+NAMESPACE: Final[ResourceKind[b.KubeBody]] = _core("", "namespaces", "Namespace", False)
+REPLICA_SET: Final[ResourceKind[b.KubeBody]] = _core("apps", "replicasets", "ReplicaSet")
+DEPLOYMENT: Final[ResourceKind[b.KubeBody]] = _core("apps", "deployments", "Deployment")
+STATEFUL_SET: Final[ResourceKind[b.KubeBody]] = _core("apps", "statefulsets", "StatefulSet")
+DAEMON_SET: Final[ResourceKind[b.KubeBody]] = _core("apps", "daemonsets", "DaemonSet")
+JOB: Final[ResourceKind[b.KubeBody]] = _core("batch", "jobs", "Job")
 LEASE: Final = ResourceKind("coordination.k8s.io", "v1", "leases", "Lease")
 # The webhook follows a ReplicaSet up to an Argo Rollout as KLT does (keptn.md §8.3).
 ARGO_ROLLOUT: Final = ResourceKind("argoproj.io", "v1alpha1", "rollouts", "Rollout")
@@ -175,15 +214,15 @@ def kind_by_api_version(api_version: str, kind: str) -> ResourceKind | None:
 
 def owner_reference(
     obj: Mapping[str, Any], kind: ResourceKind | None = None, *, controller: bool | None = True
-) -> dict[str, Any]:
+) -> b.OwnerReference:
     """An ownerReference to ``obj`` (apiVersion/kind from ``kind`` when given, else the body's).
 
     ``controller=True`` makes it the controlling owner (the garbage collector and ``owner_keys``
     follow it) with ``blockOwnerDeletion``; ``controller=None`` writes a plain reference (an
     object shared by several owners, or a pod owner's reference restated).
     """
-    meta = obj.get("metadata") or {}
-    ref: dict[str, Any] = {
+    meta = metadata_of(obj)
+    ref: b.OwnerReference = {
         "apiVersion": kind.api_version if kind else obj.get("apiVersion", ""),
         "kind": kind.kind if kind else obj.get("kind", ""),
         "name": meta.get("name", ""),

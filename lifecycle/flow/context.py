@@ -23,6 +23,7 @@ from lifecycle.core.machine import MachineConfig
 from lifecycle.core.model import ResourceKind
 from lifecycle.core.runtimes import DEFAULT_DENO_IMAGE, DEFAULT_PYTHON_IMAGE
 from lifecycle.core.tenancy import lookup_namespaces
+from lifecycle.kube.cache import BodyT, Cache
 from lifecycle.kube.client import KubeClient
 from lifecycle.kube.events import EventRecorder
 from lifecycle.kube.informer import Informer, owner_uids
@@ -181,6 +182,10 @@ class OperatorContext:
 
     def informer(self, kind: ResourceKind) -> Informer:
         return self.informers[kind]
+
+    def cache(self, kind: ResourceKind[BodyT]) -> Cache[BodyT]:
+        """The informer cache of ``kind``, typed as its bodies (lifecycle.core.bodies)."""
+        return Cache(self.informers[kind].store)
 
     def recorder(self, component: str) -> EventRecorder:
         return self.recorders[component]
