@@ -138,7 +138,9 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
                 model.KEPTN_APP, key.name, {"status": fields}, key.namespace
             )
         for older in range(generation - 1, 0, -1):
-            old = versions.get(key.namespace, app_version_name(key.name, version, older))
+            old = ctx.cache(model.KEPTN_APP_VERSION).get(
+                key.namespace, app_version_name(key.name, version, older)
+            )
             if old is not None and not is_completed(old):
                 decision = deprecate(old, ctx.now())
                 if decision.status or decision.actions:

@@ -15,7 +15,9 @@ from __future__ import annotations
 from typing import Any
 
 from lifecycle.core import model
+from lifecycle.core.bodies import KeptnAppVersionBody
 from lifecycle.core.machine import AppVersionSnapshot
+from lifecycle.core.meta import name_of, namespace_of
 from lifecycle.flow.context import OperatorContext
 from lifecycle.flow.executor import FlowExecutor
 from lifecycle.flow.objects import children_of, missing_definitions
@@ -33,19 +35,18 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     """The KeptnAppVersion controller, wired to its informers (not started)."""
     executor = FlowExecutor(ctx, kind=model.KEPTN_APP_VERSION, component=COMPONENT)
     versions = ctx.informer(model.KEPTN_APP_VERSION).store
-    workload_versions = ctx.informer(model.KEPTN_WORKLOAD_VERSION).store
+    workload_versions = ctx.cache(model.KEPTN_WORKLOAD_VERSION)
 
-    def snapshot_of(obj: Body) -> AppVersionSnapshot:
-        meta = obj.get("metadata") or {}
-        app = str((obj.get("spec") or {}).get("appName", ""))
+    def snapshot_of(obj: KeptnAppVersionBody) -> AppVersionSnapshot:
+        app = obj.get("spec", {}).get("appName", "")
         return AppVersionSnapshot(
             obj=obj,
             tasks=children_of(ctx, obj, model.KEPTN_TASK),
             evaluations=children_of(ctx, obj, model.KEPTN_EVALUATION),
             workload_versions={
-                str(wv["metadata"]["name"]): wv
+                name_of(wv): wv
                 for wv in workload_versions.by_index("app", app)
-                if (wv.get("metadata") or {}).get("namespace") == meta.get("namespace")
+                if namespace_of(wv) == namespace_of(obj)
             },
             missing_definitions=missing_definitions(ctx, obj),
         )

@@ -21,7 +21,9 @@ from __future__ import annotations
 from typing import Any
 
 from lifecycle.core import model
+from lifecycle.core.bodies import KeptnAppVersionBody, KeptnWorkloadVersionBody
 from lifecycle.core.machine import Rollout, WorkloadVersionSnapshot
+from lifecycle.core.meta import namespace_of, uid_of
 from lifecycle.core.naming import workload_name
 from lifecycle.core.phases import State
 from lifecycle.flow.argo import argo_rollout_of, rollout_health, rollout_wakeups
@@ -48,18 +50,20 @@ def _int(value: object) -> int:
     return value if isinstance(value, int) else 0
 
 
-def app_version_for(ctx: OperatorContext, wv: Body) -> Body | None:
+def app_version_for(
+    ctx: OperatorContext, wv: KeptnWorkloadVersionBody
+) -> KeptnAppVersionBody | None:
     """KLT's app gate lookup: newest non-Deprecated AppVersion of the app listing this workload version."""
-    meta, spec = wv.get("metadata") or {}, wv.get("spec") or {}
+    spec = wv.get("spec", {})
     app, version = str(spec.get("app", "")), str(spec.get("version", ""))
     wl_name = str(spec.get("workloadName", ""))
-    found: list[Body] = []
-    for av in ctx.informer(model.KEPTN_APP_VERSION).store.by_index("app", app):
-        if (av.get("metadata") or {}).get("namespace") != meta.get("namespace"):
+    found: list[KeptnAppVersionBody] = []
+    for av in ctx.cache(model.KEPTN_APP_VERSION).by_index("app", app):
+        if namespace_of(av) != namespace_of(wv):
             continue
-        if State.parse((av.get("status") or {}).get("status")) is State.DEPRECATED:
+        if State.parse(av.get("status", {}).get("status")) is State.DEPRECATED:
             continue
-        for ref in (av.get("spec") or {}).get("workloads") or ():
+        for ref in av.get("spec", {}).get("workloads") or ():
             if (
                 workload_name(app, str(ref.get("name", ""))) == wl_name
                 and str(ref.get("version", "")) == version
@@ -77,15 +81,14 @@ def app_version_for(ctx: OperatorContext, wv: Body) -> Body | None:
     )
 
 
-def rollout_for(ctx: OperatorContext, wv: Body) -> Rollout | None:
+def rollout_for(ctx: OperatorContext, wv: KeptnWorkloadVersionBody) -> Rollout | None:
     """Desired vs available replicas of the referenced ReplicaSet/StatefulSet/DaemonSet; None if unseen."""
-    meta = wv.get("metadata") or {}
-    ref = (wv.get("spec") or {}).get("resourceReference") or {}
+    ref = wv.get("spec", {}).get("resourceReference", {})
     kind = _ROLLOUT_KINDS.get(str(ref.get("kind", "")))
     if kind is None:
         return None
-    obj = ctx.informer(kind).store.get(str(meta.get("namespace", "")), str(ref.get("name", "")))
-    if obj is None or (ref.get("uid") and (obj.get("metadata") or {}).get("uid") != ref["uid"]):
+    obj = ctx.informer(kind).store.get(namespace_of(wv), str(ref.get("name", "")))
+    if obj is None or (ref.get("uid") and uid_of(obj) != ref["uid"]):
         return None
     argo = argo_rollout_of(ctx, obj) if kind is model.REPLICA_SET else None
     if argo is not None:
@@ -106,7 +109,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     executor = FlowExecutor(ctx, kind=model.KEPTN_WORKLOAD_VERSION, component=COMPONENT)
     versions = ctx.informer(model.KEPTN_WORKLOAD_VERSION).store
 
-    def snapshot_of(obj: Body) -> WorkloadVersionSnapshot:
+    def snapshot_of(obj: KeptnWorkloadVersionBody) -> WorkloadVersionSnapshot:
         return WorkloadVersionSnapshot(
             obj=obj,
             tasks=children_of(ctx, obj, model.KEPTN_TASK),

@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, assert_never
+from typing import Any, Generic, TypeVar, assert_never
 
 from lifecycle.core import model
 from lifecycle.core.actions import (
@@ -42,6 +42,7 @@ from lifecycle.core.actions import (
 )
 from lifecycle.core.conditions import with_conditions
 from lifecycle.core.machine import ROOT_KEY, Decision, Snapshot, apply_merge_patch, decide
+from lifecycle.core.meta import metadata_of, owner_uids
 from lifecycle.core.model import ResourceKind
 from lifecycle.core.naming import alternate_child_name
 from lifecycle.core.phases import Phase
@@ -51,14 +52,12 @@ from lifecycle.flow.objects import (
     child_labels,
     emit,
     is_completed,
-    metadata_of,
     previous_version,
 )
 from lifecycle.kube.client import Body
 from lifecycle.kube.controller import ObjectKey, Result, TerminalError, key_of
 from lifecycle.kube.errors import AlreadyExists, BadRequest, Conflict, Invalid, NotFound
 from lifecycle.kube.events import EventRecorder
-from lifecycle.kube.informer import owner_uids
 from lifecycle.observability.logs import bind_phase
 from tracing.spans import export_phase_span
 
@@ -96,15 +95,22 @@ class _Plan:
         return cls(tuple(creations), tuple(events), tuple(ends))
 
 
+VersionT = TypeVar("VersionT", bound=Mapping[str, Any])
+
 _NAME_ATTEMPTS = 5
 """Alternate child names tried when another parent's child holds the name (naming)."""
 
 
-class FlowExecutor:
+class FlowExecutor(Generic[VersionT]):
     """Carries out decisions for one kind of version (KeptnAppVersion or KeptnWorkloadVersion)."""
 
     def __init__(
-        self, ctx: OperatorContext, *, kind: ResourceKind, component: str, track: bool = True
+        self,
+        ctx: OperatorContext,
+        *,
+        kind: ResourceKind[VersionT],
+        component: str,
+        track: bool = True,
     ) -> None:
         """`track=False` for a caller that never asks `stale()` (no marks are kept)."""
         self._ctx = ctx
@@ -115,7 +121,7 @@ class FlowExecutor:
 
     def stale(self, obj: Mapping[str, Any]) -> bool:
         """True while the cache still holds the version our last status write started from."""
-        key = key_of(dict(obj))
+        key = key_of(obj)
         mark = self._written.get(key)
         if mark is None:
             return False
@@ -128,11 +134,11 @@ class FlowExecutor:
         self._written.pop(key, None)
 
     async def reconcile(
-        self, key: ObjectKey, snapshot_of: Callable[[Body], Snapshot]
+        self, key: ObjectKey, snapshot_of: Callable[[VersionT], Snapshot]
     ) -> Result | None:
         """The version reconcile: read from the cache, decide, execute (or sweep), requeue only
         for the decision's deadline. ``snapshot_of`` gathers what the machine reads."""
-        obj = self._ctx.informer(self._kind).store.get(key.namespace, key.name)
+        obj = self._ctx.cache(self._kind).get(key.namespace, key.name)
         if obj is None:
             self.forget(key)
             return None
@@ -162,7 +168,7 @@ class FlowExecutor:
             self.sweep(obj)
         return Result(requeue_at=decision.requeue_at)
 
-    async def execute(self, obj: Body, decision: Decision) -> Body:
+    async def execute(self, obj: Mapping[str, Any], decision: Decision) -> Body:
         """Create children, emit events, write the status patch, then record telemetry and spans."""
         ctx = self._ctx
         meta = metadata_of(obj)
@@ -203,7 +209,7 @@ class FlowExecutor:
         self._record(obj, after, decision, plan.ends)
         return after
 
-    async def _create(self, obj: Body, kind: ResourceKind, body: Body) -> None:
+    async def _create(self, obj: Mapping[str, Any], kind: ResourceKind, body: Body) -> None:
         name = str(body["metadata"]["name"])
         namespace = str(body["metadata"]["namespace"])
         try:
@@ -235,7 +241,7 @@ class FlowExecutor:
             )
             emit(self._ctx, self.component, obj, event)
 
-    def _task_body(self, obj: Body, action: CreateTask) -> Body:
+    def _task_body(self, obj: Mapping[str, Any], action: CreateTask) -> Body:
         namespace = str(metadata_of(obj).get("namespace", ""))
         spec: Body = {
             "taskDefinition": action.definition,
@@ -259,7 +265,7 @@ class FlowExecutor:
         )
         return body
 
-    def _evaluation_body(self, obj: Body, action: CreateEvaluation) -> Body:
+    def _evaluation_body(self, obj: Mapping[str, Any], action: CreateEvaluation) -> Body:
         namespace = str(metadata_of(obj).get("namespace", ""))
         spec: Body = {
             "evaluationDefinition": action.definition,
@@ -280,7 +286,9 @@ class FlowExecutor:
         return self._child(obj, model.KEPTN_EVALUATION, action.name, spec, action.traceparent)
 
     @staticmethod
-    def _child(obj: Body, kind: ResourceKind, name: str, spec: Body, traceparent: str) -> Body:
+    def _child(
+        obj: Mapping[str, Any], kind: ResourceKind, name: str, spec: Body, traceparent: str
+    ) -> Body:
         meta = metadata_of(obj)
         return {
             "apiVersion": kind.api_version,
@@ -295,7 +303,7 @@ class FlowExecutor:
             "spec": spec,
         }
 
-    def sweep(self, obj: Body) -> None:
+    def sweep(self, obj: Mapping[str, Any]) -> None:
         """Hand a reconciled object's ended, unmarked spans to the span marks (no-op without).
 
         Called on reconciles that decide nothing too (completed objects included), so spans a
@@ -310,7 +318,7 @@ class FlowExecutor:
         except Exception:  # spans must never fail a reconcile
             log.exception("%s: span export of %s failed", self.component, key_of(obj))
 
-    def _previous_root(self, obj: Body) -> str | None:
+    def _previous_root(self, obj: Mapping[str, Any]) -> str | None:
         status = obj.get("status") or {}
         root = (status.get("phaseTraceIDs") or {}).get(ROOT_KEY) or {}
         if not (root.get("endTime") or status.get("endTime")):
@@ -320,7 +328,11 @@ class FlowExecutor:
         return (carriers.get(ROOT_KEY) or {}).get("traceparent")
 
     def _record(
-        self, before: Body, after: Body, decision: Decision, ends: Sequence[PhaseEnded | Finished]
+        self,
+        before: Mapping[str, Any],
+        after: Body,
+        decision: Decision,
+        ends: Sequence[PhaseEnded | Finished],
     ) -> None:
         ctx = self._ctx
         if "startTime" in decision.status and not (before.get("status") or {}).get("startTime"):

@@ -20,10 +20,12 @@ from lifecycle.core.actions import (
     EmitEvent,
 )
 from lifecycle.core.machine import ROOT_KEY
+from lifecycle.core.meta import metadata_of, name_of, uid_of
 from lifecycle.core.model import ResourceKind
 from lifecycle.core.naming import label_value, workload_version_name
 from lifecycle.core.phases import LONG_NAMES, State
 from lifecycle.flow.context import OperatorContext
+from lifecycle.kube.cache import BodyT
 from lifecycle.kube.client import Body
 from lifecycle.kube.events import format_message
 
@@ -33,7 +35,6 @@ __all__ = [
     "emit",
     "event_annotations",
     "is_completed",
-    "metadata_of",
     "missing_definitions",
     "previous_version",
 ]
@@ -42,11 +43,6 @@ log = logging.getLogger(__name__)
 
 _TASK_FIELDS = ("preDeploymentTasks", "postDeploymentTasks", "promotionTasks")
 _EVALUATION_FIELDS = ("preDeploymentEvaluations", "postDeploymentEvaluations")
-
-
-def metadata_of(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    """``metadata`` of a body, empty when absent."""
-    return obj.get("metadata") or {}
 
 
 def is_completed(obj: Mapping[str, Any]) -> bool:
@@ -81,14 +77,10 @@ def missing_definitions(ctx: OperatorContext, obj: Mapping[str, Any]) -> frozens
 
 
 def children_of(
-    ctx: OperatorContext, obj: Mapping[str, Any], kind: ResourceKind
-) -> dict[str, Body]:
+    ctx: OperatorContext, obj: Mapping[str, Any], kind: ResourceKind[BodyT]
+) -> dict[str, BodyT]:
     """The version's KeptnTasks or KeptnEvaluations (by owner uid), keyed by name."""
-    uid = str(metadata_of(obj).get("uid", ""))
-    return {
-        str(metadata_of(child).get("name", "")): child
-        for child in ctx.informer(kind).store.by_index("owner", uid)
-    }
+    return {name_of(child): child for child in ctx.cache(kind).by_index("owner", uid_of(obj))}
 
 
 def previous_version(ctx: OperatorContext, obj: Mapping[str, Any]) -> Body | None:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Hashable, Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, NamedTuple, TypeVar
@@ -61,7 +61,7 @@ class ObjectKey(NamedTuple):
     name: str
 
 
-def key_of(obj: dict[str, Any]) -> ObjectKey:
+def key_of(obj: Mapping[str, Any]) -> ObjectKey:
     """The ObjectKey of a body."""
     meta = obj.get("metadata") or {}
     return ObjectKey(meta.get("namespace") or "", meta.get("name") or "")
