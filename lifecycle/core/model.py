@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Generic
+from typing import Any, Final, Generic, cast
 
 from typing_extensions import TypeVar
 
@@ -89,6 +89,10 @@ class ResourceKind(Generic[BodyT]):
     def api_version(self) -> str:
         """``apiVersion`` as written in a body: ``v1`` for core, ``<group>/<version>`` otherwise."""
         return f"{self.group}/{self.version}" if self.group else self.version
+
+    def view(self, body: Mapping[str, Any]) -> BodyT:
+        """``body`` (a raw object of this kind from the API or a cache) typed as this kind's body."""
+        return cast(BodyT, body)
 
     @property
     def is_custom(self) -> bool:
