@@ -39,6 +39,7 @@ import aiohttp
 from cloudevents.core.bindings import http as ce_http
 from cloudevents.core.v1.event import CloudEvent
 
+from lifecycle.core.meta import annotations_of, name_of, namespace_of, uid_of
 from lifecycle.observability.telemetry import Telemetry
 from tracing.attributes import get_path as _get
 
@@ -106,9 +107,9 @@ def to_cloudevent(event: Mapping[str, Any], obj: Mapping[str, Any] | None = None
     api_version = _s(ref.get("apiVersion") or _get(obj, "apiVersion"))
     group, _, version = api_version.rpartition("/")
     kind = _s(ref.get("kind") or _get(obj, "kind"))
-    name = _s(ref.get("name") or _get(obj, "metadata", "name"))
-    namespace = _s(ref.get("namespace") or _get(obj, "metadata", "namespace"))
-    annotations = _get(event, "metadata", "annotations") or {}
+    name = _s(ref.get("name") or name_of(obj or {}))
+    namespace = _s(ref.get("namespace") or namespace_of(obj or {}))
+    annotations = annotations_of(event)
     reason = _s(event.get("reason"))
     obj_version = (
         annotations.get("workloadVersion")
@@ -119,7 +120,7 @@ def to_cloudevent(event: Mapping[str, Any], obj: Mapping[str, Any] | None = None
         "type": event_type(reason),
         "source": SOURCE,
         "subject": f"namespaces/{namespace}/{kind.lower()}s/{name}",
-        "id": _s(_get(event, "metadata", "uid")) or str(uuid.uuid4()),
+        "id": uid_of(event) or str(uuid.uuid4()),
         "datacontenttype": "application/json",
     }
     when = event.get("eventTime") or event.get("lastTimestamp") or event.get("firstTimestamp")
@@ -145,7 +146,7 @@ def to_cloudevent(event: Mapping[str, Any], obj: Mapping[str, Any] | None = None
     return CloudEvent(attributes, data)
 
 
-def _traceparent(annotations: Mapping[str, Any], obj: Mapping[str, Any] | None) -> str:
+def _traceparent(annotations: Mapping[str, str], obj: Mapping[str, Any] | None) -> str:
     # The Event's own annotation first (KLT copies the object's), then the span of the phase
     # the event is about, then the object's root span.
     if annotations.get("traceparent"):
@@ -155,7 +156,7 @@ def _traceparent(annotations: Mapping[str, Any], obj: Mapping[str, Any] | None) 
         value = _get(carriers, _s(key), "traceparent") if key else None
         if value:
             return _s(value)
-    return _s(_get(obj, "metadata", "annotations", "traceparent"))
+    return annotations_of(obj or {}).get("traceparent", "")
 
 
 @dataclass(frozen=True, slots=True)
