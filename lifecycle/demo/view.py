@@ -20,6 +20,9 @@ from rich.table import Table
 from rich.text import Text
 
 from lifecycle.commands.output import column_widths, cut, fit_table
+from lifecycle.core.bodies import KeptnAppVersionBody, KeptnWorkloadVersionBody
+from lifecycle.core.meta import metadata_of, name_of
+from lifecycle.core.model import KEPTN_APP_VERSION, KEPTN_WORKLOAD_VERSION
 from lifecycle.core.naming import parse_time
 
 __all__ = ["STATE_STYLES", "Board", "Row", "change_line", "events_table", "row_of", "sort_events"]
@@ -63,16 +66,18 @@ def _time(value: object) -> datetime | None:
         return None
 
 
-def row_of(body: Body) -> Row:
+def row_of(body: KeptnAppVersionBody | KeptnWorkloadVersionBody) -> Row:
     """The board row of a KeptnAppVersion or KeptnWorkloadVersion body."""
-    meta = body.get("metadata") or {}
-    spec = body.get("spec") or {}
-    status = body.get("status") or {}
+    spec, status = body.get("spec", {}), body.get("status", {})
     is_app = body.get("kind") == "KeptnAppVersion"
+    if is_app:
+        app = KEPTN_APP_VERSION.view(body).get("spec", {}).get("appName")
+    else:
+        app = KEPTN_WORKLOAD_VERSION.view(body).get("spec", {}).get("app")
     return Row(
         kind="app" if is_app else "workload",
-        name=str(meta.get("name", "")),
-        app=str(spec.get("appName") if is_app else spec.get("app") or ""),
+        name=name_of(body),
+        app=str(app or ""),
         version=str(spec.get("version", "")),
         phase=str(status.get("currentPhase") or "-"),
         state=str(status.get("status") or "Pending"),
@@ -94,7 +99,7 @@ class Board:
     def __init__(self) -> None:
         self.rows: dict[tuple[str, str], Row] = {}
 
-    def update(self, bodies: Iterable[Body]) -> list[Row]:
+    def update(self, bodies: Iterable[KeptnAppVersionBody | KeptnWorkloadVersionBody]) -> list[Row]:
         """Take fresh bodies; return the rows whose phase or state changed (new rows included)."""
         changed: list[Row] = []
         for body in bodies:
@@ -155,7 +160,7 @@ def change_line(row: Row, now: datetime) -> Text:
 def _event_order(event: Body) -> tuple[str, int]:
     # eventTime has microseconds; the RFC3339 timestamps only seconds, so the
     # resourceVersion breaks ties in creation order.
-    meta = event.get("metadata") or {}
+    meta = metadata_of(event)
     when = event.get("eventTime") or event.get("firstTimestamp") or meta.get("creationTimestamp")
     try:
         rv = int(meta.get("resourceVersion") or 0)
