@@ -25,6 +25,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from lifecycle.core.bodies import KeptnAppVersionBody, KeptnWorkloadVersionBody
+from lifecycle.core.meta import name_of
 from lifecycle.core.naming import parse_time
 from lifecycle.core.phases import APP_PHASES, WORKLOAD_PHASES, PhaseKind, PhaseSpec
 from tracing.attributes import get_path as _get
@@ -139,16 +141,19 @@ def _phase_rows(
     return rows
 
 
-def _workload_label(body: Body) -> str:
-    app = str(_get(body, "spec", "app") or "")
-    name = str(_get(body, "spec", "workloadName") or _get(body, "metadata", "name") or "?")
+def _workload_label(body: KeptnWorkloadVersionBody) -> str:
+    spec = body.get("spec", {})
+    app = str(spec.get("app") or "")
+    name = str(spec.get("workloadName") or name_of(body) or "?")
     if app and name.startswith(app + "-"):
         name = name[len(app) + 1 :]
-    version = str(_get(body, "spec", "version") or "")
+    version = str(spec.get("version") or "")
     return f"{name} {version}".strip()
 
 
-def _root_bar(body: Body, label: str, depth: int) -> Bar | None:
+def _root_bar(
+    body: KeptnAppVersionBody | KeptnWorkloadVersionBody, label: str, depth: int
+) -> Bar | None:
     status = body.get("status") or {}
     carriers = status.get("phaseTraceIDs") or {}
     bar = _carrier_bar(carriers.get(ROOT), label, depth)
@@ -165,7 +170,7 @@ def _root_bar(body: Body, label: str, depth: int) -> Bar | None:
     return bar
 
 
-def _workload_bars(body: Body, depth: int, compact: bool) -> list[Bar]:
+def _workload_bars(body: KeptnWorkloadVersionBody, depth: int, compact: bool) -> list[Bar]:
     root = _root_bar(body, _workload_label(body), depth)
     if root is None:
         return []
@@ -178,8 +183,8 @@ def _workload_bars(body: Body, depth: int, compact: bool) -> list[Bar]:
 
 
 def from_status(
-    app_version: Body,
-    workload_versions: Iterable[Body] = (),
+    app_version: KeptnAppVersionBody,
+    workload_versions: Iterable[KeptnWorkloadVersionBody] = (),
     *,
     now_ns: int | None = None,
     compact: bool = True,
@@ -189,7 +194,7 @@ def from_status(
     `compact` drops task/evaluation phases that had nothing to run (they pass instantly).
     `now_ns` ends the bars still running; default: the latest time recorded anywhere.
     """
-    name = str(_get(app_version, "metadata", "name") or "?")
+    name = name_of(app_version) or "?"
     status = app_version.get("status") or {}
     root = _root_bar(app_version, name, 0)
     bars: list[Bar] = [root] if root is not None else []
