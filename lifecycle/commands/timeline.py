@@ -38,7 +38,7 @@ __all__ = [
     "from_status",
 ]
 
-Body = Mapping[str, Any]
+Span = Mapping[str, Any]  # a span as tracing.setup.read_span_lines reads it back
 ROOT = "root"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PHASE_KINDS: Mapping[str, PhaseKind] = {
@@ -99,7 +99,9 @@ def _carrier_bar(carrier: object, label: str, depth: int) -> Bar | None:
     return Bar(label, depth, start, end, state, note)
 
 
-def _item_bars(status: Body, row: PhaseSpec, depth: int, fallback_start: int) -> list[Bar]:
+def _item_bars(
+    status: Mapping[str, Any], row: PhaseSpec, depth: int, fallback_start: int
+) -> list[Bar]:
     if row.items_field is None or row.kind is PhaseKind.WORKLOADS:
         return []
     bars: list[Bar] = []
@@ -126,7 +128,7 @@ def _is_noise(bar: Bar, row: PhaseSpec, items: Sequence[Bar]) -> bool:
 
 
 def _phase_rows(
-    status: Body, table: Sequence[PhaseSpec], depth: int, prefix: str, compact: bool
+    status: Mapping[str, Any], table: Sequence[PhaseSpec], depth: int, prefix: str, compact: bool
 ) -> list[tuple[PhaseSpec, Bar, list[Bar]]]:
     carriers = status.get("phaseTraceIDs") or {}
     rows: list[tuple[PhaseSpec, Bar, list[Bar]]] = []
@@ -229,7 +231,7 @@ def _finish(title: str, state: str, bars: list[Bar], now_ns: int | None) -> Time
 # --- from spans -------------------------------------------------------------------------------------
 
 
-def _span_state(span: Body) -> str:
+def _span_state(span: Span) -> str:
     code = str(_get(span, "status", "code") or "UNSET").upper()
     if code == "ERROR":
         return "Failed"
@@ -241,7 +243,7 @@ def _span_state(span: Body) -> str:
     )
 
 
-def _span_label(span: Body) -> str:
+def _span_label(span: Span) -> str:
     name = str(span.get("name") or "?")
     attrs = span.get("attributes") or {}
     for key in ("keptn.deployment.task.definition", "keptn.deployment.evaluation.definition"):
@@ -258,12 +260,12 @@ def _span_label(span: Body) -> str:
     return name
 
 
-def _span_note(span: Body) -> str:
+def _span_note(span: Span) -> str:
     message = str(_get(span, "status", "message") or "")
     return "" if message == "failed" else message  # the bare default says nothing the state doesn't
 
 
-def _is_empty_phase_span(span: Body, children: Mapping[str, list[Body]]) -> bool:
+def _is_empty_phase_span(span: Span, children: Mapping[str, list[Span]]) -> bool:
     phase = str((span.get("attributes") or {}).get("keptn.deployment.phase") or "")
     start = int(span.get("startTimeUnixNano") or 0)
     end = int(span.get("endTimeUnixNano") or 0)
@@ -275,7 +277,7 @@ def _is_empty_phase_span(span: Body, children: Mapping[str, list[Body]]) -> bool
     )
 
 
-def _span_order(span: Body) -> tuple[int, int, int, str]:
+def _span_order(span: Span) -> tuple[int, int, int, str]:
     # Phases that start in the same instant keep the flow's order, not the alphabet's.
     phase = str((span.get("attributes") or {}).get("keptn.deployment.phase") or "")
     return (
@@ -286,18 +288,18 @@ def _span_order(span: Body) -> tuple[int, int, int, str]:
     )
 
 
-def from_spans(spans: Iterable[Body], *, compact: bool = True) -> list[Timeline]:
+def from_spans(spans: Iterable[Span], *, compact: bool = True) -> list[Timeline]:
     """One timeline per root span (a span whose parent is not in `spans`), oldest first.
 
     `compact` drops task/evaluation phase spans that had nothing to run, as `from_status` does.
     """
-    by_id: dict[str, Body] = {}
+    by_id: dict[str, Span] = {}
     for span in spans:
         if isinstance(span, Mapping) and span.get("spanId"):
             # Re-exports after a restart repeat a span with the same ids: keep one.
             by_id[str(span["spanId"])] = span
-    children: dict[str, list[Body]] = {}
-    roots: list[Body] = []
+    children: dict[str, list[Span]] = {}
+    roots: list[Span] = []
     for span in by_id.values():
         parent = str(span.get("parentSpanId") or "")
         if parent and parent in by_id:
@@ -305,13 +307,13 @@ def from_spans(spans: Iterable[Body], *, compact: bool = True) -> list[Timeline]
         else:
             roots.append(span)
 
-    def start(span: Body) -> int:
+    def start(span: Span) -> int:
         return int(span.get("startTimeUnixNano") or 0)
 
     timelines: list[Timeline] = []
     for root in sorted(roots, key=start):
         bars: list[Bar] = []
-        stack: list[tuple[Body, int]] = [(root, 0)]
+        stack: list[tuple[Span, int]] = [(root, 0)]
         while stack:
             span, depth = stack.pop()
             end = span.get("endTimeUnixNano")

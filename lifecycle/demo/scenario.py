@@ -45,7 +45,7 @@ from lifecycle.kube import KubeClient, KubeError
 
 __all__ = ["STEPS", "Outcome", "Step", "expected", "failure_reason", "play"]
 
-Body = dict[str, Any]
+Event = dict[str, Any]  # a core/v1 Event (not a CRD: untyped)
 NS = manifests.NAMESPACE
 APP = "podtato-head"
 FINAL = frozenset({"Succeeded", "Failed", "Warning", "Deprecated"})
@@ -91,7 +91,7 @@ class Outcome:
     step: Step
     app_version: KeptnAppVersionBody | None = None
     workload_versions: list[KeptnWorkloadVersionBody] = field(default_factory=list)
-    events: list[Body] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
     held_pods: list[KubeBody] = field(default_factory=list)
     failed_children: list[KeptnTaskBody | KeptnEvaluationBody] = field(default_factory=list)
     """KeptnTasks and KeptnEvaluations of the version and its workload versions that failed."""

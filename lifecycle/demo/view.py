@@ -27,7 +27,7 @@ from lifecycle.core.naming import parse_time
 
 __all__ = ["STATE_STYLES", "Board", "Row", "change_line", "events_table", "row_of", "sort_events"]
 
-Body = Mapping[str, Any]
+Event = Mapping[str, Any]  # a core/v1 Event (not a CRD: untyped)
 
 STATE_STYLES: Mapping[str, str] = {
     "Succeeded": "green",
@@ -157,7 +157,7 @@ def change_line(row: Row, now: datetime) -> Text:
     return text
 
 
-def _event_order(event: Body) -> tuple[str, int]:
+def _event_order(event: Event) -> tuple[str, int]:
     # eventTime has microseconds; the RFC3339 timestamps only seconds, so the
     # resourceVersion breaks ties in creation order.
     meta = metadata_of(event)
@@ -169,12 +169,12 @@ def _event_order(event: Body) -> tuple[str, int]:
     return (str(when or ""), rv)
 
 
-def sort_events(events: Iterable[Body]) -> list[Body]:
+def sort_events(events: Iterable[Event]) -> list[Event]:
     """Events in the order they were first recorded."""
     return sorted(events, key=_event_order)
 
 
-def events_table(events: Sequence[Body], *, title: str = "", width: int | None = None) -> Text:
+def events_table(events: Sequence[Event], *, title: str = "", width: int | None = None) -> Text:
     """Events like `kubectl get events`: TYPE, REASON, OBJECT, COUNT, MESSAGE, oldest first.
 
     One line per event within `width` (None: uncut), never folded mid-word. When MESSAGE would

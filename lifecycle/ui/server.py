@@ -39,7 +39,6 @@ __all__ = ["ReleaseView", "create_app"]
 
 log = logging.getLogger("klt.ui")
 STATIC = Path(__file__).parent / "static"
-Body = dict[str, Any]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 WATCHED = (
     model.KEPTN_APP_VERSION,
@@ -77,7 +76,7 @@ class ReleaseView:
         """Every cached object of `kind` (in `namespace`, or all)."""
         return Cache[BodyT](self.informers.get(kind).store).list(namespace)
 
-    def _changed(self, event: str, obj: Body, old: Body | None) -> None:
+    def _changed(self, event: str, obj: Mapping[str, Any], old: object) -> None:
         meta = metadata_of(obj)
         message = json.dumps(
             {
@@ -169,7 +168,7 @@ def _owned_by(obj: Mapping[str, Any], uids: set[str]) -> bool:
     return any(uid in uids for uid in owner_uids(obj))
 
 
-async def _task_entry(view: ReleaseView, task: KeptnTaskBody) -> Body:
+async def _task_entry(view: ReleaseView, task: KeptnTaskBody) -> dict[str, str]:
     spec, status = task.get("spec", {}), task.get("status", {})
     namespace = namespace_of(task)
     job = status.get("jobName") or ""
