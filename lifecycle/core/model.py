@@ -161,9 +161,11 @@ DEPLOYMENT: Final[ResourceKind[b.KubeBody]] = _core("apps", "deployments", "Depl
 STATEFUL_SET: Final[ResourceKind[b.KubeBody]] = _core("apps", "statefulsets", "StatefulSet")
 DAEMON_SET: Final[ResourceKind[b.KubeBody]] = _core("apps", "daemonsets", "DaemonSet")
 JOB: Final[ResourceKind[b.KubeBody]] = _core("batch", "jobs", "Job")
-LEASE: Final = ResourceKind("coordination.k8s.io", "v1", "leases", "Lease")
+LEASE: Final[ResourceKind[b.KubeBody]] = _core("coordination.k8s.io", "leases", "Lease")
 # The webhook follows a ReplicaSet up to an Argo Rollout as KLT does (keptn.md §8.3).
-ARGO_ROLLOUT: Final = ResourceKind("argoproj.io", "v1alpha1", "rollouts", "Rollout")
+ARGO_ROLLOUT: Final[ResourceKind[b.KubeBody]] = ResourceKind(
+    "argoproj.io", "v1alpha1", "rollouts", "Rollout"
+)
 
 CRD_KINDS: Final[tuple[ResourceKind, ...]] = (
     KEPTN_APP,

@@ -40,6 +40,7 @@ from lifecycle.core.actions import (
     PhaseEnded,
     reconcile_error_event,
 )
+from lifecycle.core.bodies import KeptnEvaluationSpec, KeptnTaskSpec
 from lifecycle.core.conditions import with_conditions
 from lifecycle.core.machine import ROOT_KEY, Decision, Snapshot, apply_merge_patch, decide
 from lifecycle.core.meta import metadata_of, owner_uids
@@ -243,9 +244,9 @@ class FlowExecutor(Generic[VersionT]):
 
     def _task_body(self, obj: Mapping[str, Any], action: CreateTask) -> Body:
         namespace = str(metadata_of(obj).get("namespace", ""))
-        spec: Body = {
+        spec: KeptnTaskSpec = {
             "taskDefinition": action.definition,
-            "context": dict(action.context),
+            "context": action.context.copy(),
             "checkType": str(action.check_type),
             "parameters": {},
             "secureParameters": {},
@@ -253,10 +254,11 @@ class FlowExecutor(Generic[VersionT]):
         definition = self._ctx.find_here_or_keptn(
             model.KEPTN_TASK_DEFINITION, namespace, action.definition
         )
-        def_spec = (definition or {}).get("spec") or {}
-        for spec_field in ("retries", "timeout"):
-            if def_spec.get(spec_field) is not None:
-                spec[spec_field] = def_spec[spec_field]
+        def_spec = model.KEPTN_TASK_DEFINITION.view(definition or {}).get("spec") or {}
+        if (retries := def_spec.get("retries")) is not None:
+            spec["retries"] = retries
+        if (timeout := def_spec.get("timeout")) is not None:
+            spec["timeout"] = timeout
         traceparent = str((action.context.get("metadata") or {}).get("traceparent", ""))
         body = self._child(obj, model.KEPTN_TASK, action.name, spec, traceparent)
         meta = body["metadata"]
@@ -267,7 +269,7 @@ class FlowExecutor(Generic[VersionT]):
 
     def _evaluation_body(self, obj: Mapping[str, Any], action: CreateEvaluation) -> Body:
         namespace = str(metadata_of(obj).get("namespace", ""))
-        spec: Body = {
+        spec: KeptnEvaluationSpec = {
             "evaluationDefinition": action.definition,
             "workload": action.workload,
             # the CRD requires it: "workload or app version" (KLT fills the app's for app checks)
@@ -279,15 +281,20 @@ class FlowExecutor(Generic[VersionT]):
         definition = self._ctx.find_here_or_keptn(
             model.KEPTN_EVALUATION_DEFINITION, namespace, action.definition
         )
-        def_spec = (definition or {}).get("spec") or {}
-        for spec_field in ("retries", "retryInterval"):
-            if def_spec.get(spec_field) is not None:
-                spec[spec_field] = def_spec[spec_field]
+        def_spec = model.KEPTN_EVALUATION_DEFINITION.view(definition or {}).get("spec") or {}
+        if (retries := def_spec.get("retries")) is not None:
+            spec["retries"] = retries
+        if (interval := def_spec.get("retryInterval")) is not None:
+            spec["retryInterval"] = interval
         return self._child(obj, model.KEPTN_EVALUATION, action.name, spec, action.traceparent)
 
     @staticmethod
     def _child(
-        obj: Mapping[str, Any], kind: ResourceKind, name: str, spec: Body, traceparent: str
+        obj: Mapping[str, Any],
+        kind: ResourceKind,
+        name: str,
+        spec: KeptnTaskSpec | KeptnEvaluationSpec,
+        traceparent: str,
     ) -> Body:
         meta = metadata_of(obj)
         return {
