@@ -12,10 +12,8 @@ Must not: write anything but through the executor, or decide on a completed obje
 
 from __future__ import annotations
 
-from typing import Any
-
 from lifecycle.core import model
-from lifecycle.core.bodies import KeptnAppVersionBody
+from lifecycle.core.bodies import KeptnAppVersionBody, KeptnWorkloadVersionBody
 from lifecycle.core.machine import AppVersionSnapshot
 from lifecycle.core.meta import name_of, namespace_of
 from lifecycle.flow.context import OperatorContext
@@ -27,8 +25,6 @@ from lifecycle.kube.controller import Controller, ObjectKey, Result
 __all__ = ["COMPONENT", "setup"]
 
 COMPONENT = "keptnappversion-controller"
-
-Body = dict[str, Any]
 
 
 def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
@@ -54,13 +50,13 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     async def reconcile(key: ObjectKey) -> Result | None:
         return await executor.reconcile(key, snapshot_of)
 
-    def by_app(event: str, wv: Body, old: Body | None) -> list[ObjectKey]:
-        namespace = (wv.get("metadata") or {}).get("namespace")
-        return open_versions(versions, "app", str((wv.get("spec") or {}).get("app", "")), namespace)
+    def by_app(event: str, wv: KeptnWorkloadVersionBody, old: object) -> list[ObjectKey]:
+        app = wv.get("spec", {}).get("app", "")
+        return open_versions(versions, "app", app, namespace_of(wv))
 
     controller: Controller[ObjectKey] = Controller(
         "keptnappversion", reconcile, ctx.settings.workers
     )
     watch_version_and_children(controller, ctx, model.KEPTN_APP_VERSION)
-    controller.watch(ctx.informer(model.KEPTN_WORKLOAD_VERSION), by_app)
+    ctx.watch(controller, model.KEPTN_WORKLOAD_VERSION, by_app)
     return controller

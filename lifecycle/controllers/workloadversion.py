@@ -18,6 +18,7 @@ Must not: write anything but through the executor, or decide on a completed obje
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from lifecycle.core import model
@@ -36,8 +37,6 @@ from lifecycle.kube.controller import Controller, ObjectKey, Result
 __all__ = ["COMPONENT", "app_version_for", "rollout_for", "setup"]
 
 COMPONENT = "keptnworkloadversion-controller"
-
-Body = dict[str, Any]
 
 _ROLLOUT_KINDS = {
     "ReplicaSet": model.REPLICA_SET,
@@ -122,21 +121,18 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     async def reconcile(key: ObjectKey) -> Result | None:
         return await executor.reconcile(key, snapshot_of)
 
-    def by_app(event: str, av: Body, old: Body | None) -> list[ObjectKey]:
-        namespace = (av.get("metadata") or {}).get("namespace")
-        app = str((av.get("spec") or {}).get("appName", ""))
-        return open_versions(versions, "app", app, namespace)
+    def by_app(event: str, av: KeptnAppVersionBody, old: object) -> list[ObjectKey]:
+        app = av.get("spec", {}).get("appName", "")
+        return open_versions(versions, "app", app, namespace_of(av))
 
-    def by_resource(event: str, obj: Body, old: Body | None) -> list[ObjectKey]:
-        meta = obj.get("metadata") or {}
-        uid = str(meta.get("uid", ""))
-        return open_versions(versions, "resourceReference", uid, meta.get("namespace"))
+    def by_resource(event: str, obj: Mapping[str, Any], old: object) -> list[ObjectKey]:
+        return open_versions(versions, "resourceReference", uid_of(obj), namespace_of(obj))
 
     controller: Controller[ObjectKey] = Controller(
         "keptnworkloadversion", reconcile, ctx.settings.workers
     )
     watch_version_and_children(controller, ctx, model.KEPTN_WORKLOAD_VERSION)
-    controller.watch(ctx.informer(model.KEPTN_APP_VERSION), by_app)
+    ctx.watch(controller, model.KEPTN_APP_VERSION, by_app)
     for kind in _ROLLOUT_KINDS.values():
         controller.watch(ctx.informer(kind), by_resource)
     if model.ARGO_ROLLOUT in ctx.informers:

@@ -61,7 +61,7 @@ class DeploymentTaskSpec(TypedDict, total=False):
     promotionTasks: list[str]
 
 
-class _WorkloadRef(TypedDict):
+class WorkloadRef(TypedDict):
     name: str
     version: str
 
@@ -69,7 +69,7 @@ class _WorkloadRef(TypedDict):
 class KeptnAppSpec(TypedDict, total=False):
     version: str
     revision: int
-    workloads: list[_WorkloadRef]
+    workloads: list[WorkloadRef]
 
 
 class Condition(TypedDict, total=False):
@@ -100,7 +100,7 @@ class KeptnAppVersionSpec(KeptnAppContextSpec, KeptnAppSpec, total=False):
 
 
 class _WorkloadStatus(TypedDict, total=False):
-    workload: _WorkloadRef
+    workload: WorkloadRef
     status: KeptnState
 
 
