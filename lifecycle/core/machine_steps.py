@@ -30,8 +30,8 @@ from lifecycle.core.bodies import (
     KeptnWorkloadVersionSpec,
     TaskContext,
 )
+from lifecycle.core.children import Child, text
 from lifecycle.core.machine_draft import StatusDraft, read_time
-from lifecycle.core.meta import name_of
 from lifecycle.core.naming import child_name, workload_name, workload_version_name
 from lifecycle.core.phases import Phase, PhaseKind, PhaseSpec, State, aggregate_state
 
@@ -95,14 +95,10 @@ class Context:
     def identity(self) -> tuple[str, str, str, str]:
         """(appName, appVersion, workloadName, workloadVersion) as KLT fills a child's fields."""
         if self.app is not None:
-            return _text(self.app.get("appName")), _text(self.app.get("version")), "", ""
+            return text(self.app.get("appName")), text(self.app.get("version")), "", ""
         spec = self.workload or {}
-        workload = _text(spec.get("workloadName"))
-        return _text(spec.get("app")), "", workload, _text(spec.get("version"))
-
-
-def _text(value: object) -> str:
-    return value if isinstance(value, str) else ""
+        workload = text(spec.get("workloadName"))
+        return text(spec.get("app")), "", workload, text(spec.get("version"))
 
 
 def _names(value: object) -> list[str]:
@@ -210,9 +206,13 @@ def _run_children(
     assert row.items_field is not None and row.spec_field is not None
     assert row.check_type is not None
     is_task = row.kind is PhaseKind.TASKS
-    children = ctx.tasks if is_task else ctx.evaluations
+    children = (
+        {n: Child.of_task(t) for n, t in ctx.tasks.items()}
+        if is_task
+        else {n: Child.of_evaluation(e) for n, e in ctx.evaluations.items()}
+    )
     previous = {
-        _text(item.get("definitionName")): item
+        text(item.get("definitionName")): item
         for item in draft.get(row.items_field) or []
         if isinstance(item, Mapping)
     }
@@ -225,16 +225,13 @@ def _run_children(
         item: dict[str, Any] = {"definitionName": definition, "name": name}
         child = children.get(name) or _child_named_otherwise(children, definition, row.check_type)
         if child is not None:
-            item["name"] = name = name_of(child) or name
+            item["name"] = name = child.name or name
         if child is None:
             first = definition not in previous
             state = _await_child(row, draft, ctx, name, definition, phase_start, problems, first)
         else:
-            child_status = child.get("status") or {}
-            state = State.parse(child_status.get("status" if is_task else "overallStatus"))
-            for key in ("startTime", "endTime"):
-                if child_status.get(key):
-                    item[key] = child_status[key]
+            state = child.state
+            item.update(child.times)
             before = State.parse((previous.get(definition) or {}).get("status"))
             if definition not in previous or before != state:
                 noun = "task" if is_task else "evaluation"
@@ -247,10 +244,9 @@ def _run_children(
                     f"{reason}/{name}/{state}",
                 )
             if state in (State.FAILED, State.DEPRECATED):
-                message = _text(child_status.get("message")) or _text(child_status.get("reason"))
                 problems.append(
                     f"{name} (definition {definition}) {state}"
-                    + (f": {message}" if message else "")
+                    + (f": {child.message}" if child.message else "")
                 )
         item["status"] = str(state)
         items.append(item)
@@ -261,14 +257,12 @@ def _run_children(
 
 
 def _child_named_otherwise(
-    children: Mapping[str, KeptnTaskBody | KeptnEvaluationBody], definition: str, check_type: str
-) -> KeptnTaskBody | KeptnEvaluationBody | None:
+    children: Mapping[str, Child], definition: str, check_type: str
+) -> Child | None:
     """Our child of `definition` and `check_type` under an alternate name (its first name was
     taken by another parent's child: naming.alternate_child_name)."""
     for child in children.values():
-        spec = child.get("spec") or {}
-        owned = spec.get("taskDefinition") or spec.get("evaluationDefinition")
-        if owned == definition and spec.get("checkType") == check_type:
+        if child.definition == definition and child.check_type == check_type:
             return child
     return None
 
@@ -309,7 +303,7 @@ def _run_deploy(draft: StatusDraft, ctx: Context) -> Outcome:
         return Outcome(State.SUCCEEDED)
     deadline = start + ctx.observability_timeout
     reference = (ctx.workload or {}).get("resourceReference", {})
-    target = f"{_text(reference.get('kind')) or 'workload'} {_text(reference.get('name'))}".strip()
+    target = f"{text(reference.get('kind')) or 'workload'} {text(reference.get('name'))}".strip()
     if ctx.now >= deadline:
         if rollout is None:
             reason = f"has reached timeout ({_duration(ctx.observability_timeout)}): {target} was not found"
@@ -347,10 +341,10 @@ def _run_workloads(row: PhaseSpec, draft: StatusDraft, ctx: Context) -> Outcome:
     """AppDeploy: fold the states of the app's WorkloadVersions (`<app>-<workload>-<version>`)."""
     assert row.items_field is not None
     spec = ctx.app or {}
-    app = _text(spec.get("appName"))
+    app = text(spec.get("appName"))
     refs = [r for r in spec.get("workloads") or [] if isinstance(r, Mapping)]
     previous = {
-        (_text(w.get("name")), _text(w.get("version")))
+        (text(w.get("name")), text(w.get("version")))
         for item in draft.get(row.items_field) or []
         if isinstance(item, Mapping) and isinstance(w := item.get("workload"), Mapping)
     }
@@ -358,7 +352,7 @@ def _run_workloads(row: PhaseSpec, draft: StatusDraft, ctx: Context) -> Outcome:
     states: list[State] = []
     problems: list[str] = []
     for ref in refs:
-        wl, version = _text(ref.get("name")), _text(ref.get("version"))
+        wl, version = text(ref.get("name")), text(ref.get("version"))
         name = workload_version_name(workload_name(app, wl), version)
         found = ctx.workload_versions.get(name)
         if found is None:
@@ -374,7 +368,7 @@ def _run_workloads(row: PhaseSpec, draft: StatusDraft, ctx: Context) -> Outcome:
         else:
             state = State.parse((found.get("status") or {}).get("status"))
             if state in (State.FAILED, State.DEPRECATED):
-                phase = _text((found.get("status") or {}).get("currentPhase"))
+                phase = text((found.get("status") or {}).get("currentPhase"))
                 problems.append(f"{name} {state}" + (f" in {phase}" if phase else ""))
         items.append({"workload": {"name": wl, "version": version}, "status": str(state)})
         states.append(state)

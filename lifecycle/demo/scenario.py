@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -230,16 +230,21 @@ async def _collect(client: KubeClient, outcome: Outcome) -> None:
     names = {outcome.name} | {name_of(w) for w in outcome.workload_versions}
     events, _ = await client.list(model.EVENT, NS)
     outcome.events = [e for e in events if (e.get("involvedObject") or {}).get("name") in names]
+
+    def ours(child: Mapping[str, Any]) -> bool:
+        return any(ref.get("name") in names for ref in owner_references_of(child))
+
     evaluations, _ = await client.list(model.KEPTN_EVALUATION, NS)
-    tasks, _ = await client.list(model.KEPTN_TASK, NS)
-    children: list[KeptnTaskBody | KeptnEvaluationBody] = [
-        *(model.KEPTN_EVALUATION.view(e) for e in evaluations),
-        *(model.KEPTN_TASK.view(t) for t in tasks),
-    ]
     outcome.failed_children += [
-        c
-        for c in children
-        if _state(c) == "Failed" and any(ref.get("name") in names for ref in owner_references_of(c))
+        evaluation
+        for evaluation in map(model.KEPTN_EVALUATION.view, evaluations)
+        if evaluation.get("status", {}).get("overallStatus") == "Failed" and ours(evaluation)
+    ]
+    tasks, _ = await client.list(model.KEPTN_TASK, NS)
+    outcome.failed_children += [
+        task
+        for task in map(model.KEPTN_TASK.view, tasks)
+        if task.get("status", {}).get("status") == "Failed" and ours(task)
     ]
     held = outcome.step.held_workload
     if held:
@@ -249,11 +254,6 @@ async def _collect(client: KubeClient, outcome: Outcome) -> None:
             for p in pods
             if annotations_of(p).get("keptn.sh/version") == outcome.step.version
         ]
-
-
-def _state(child: KeptnTaskBody | KeptnEvaluationBody) -> object:
-    status = child.get("status", {})
-    return status.get("overallStatus") if "overallStatus" in status else status.get("status")
 
 
 class _Progress:
