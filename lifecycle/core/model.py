@@ -100,72 +100,52 @@ class ResourceKind(Generic[BodyT]):
         return self.group in (LIFECYCLE_GROUP, METRICS_GROUP, OPTIONS_GROUP)
 
 
-def _lc(plural: str, kind: str) -> ResourceKind[Any]:
-    return ResourceKind(LIFECYCLE_GROUP, "v1", plural, kind)
+_B = TypeVar("_B")
 
 
-def _mt(plural: str, kind: str) -> ResourceKind[Any]:
-    return ResourceKind(METRICS_GROUP, "v1", plural, kind)
+def _kind(
+    group: str, kind: str, body: type[_B], version: str = "v1", namespaced: bool = True
+) -> ResourceKind[_B]:
+    """A kind whose plural is its lower-cased name plus "s" (all but Analysis: ``analyses``)."""
+    plural = "analyses" if kind == "Analysis" else f"{kind.lower()}s"
+    return ResourceKind(group, version, plural, kind, namespaced)
 
 
-def _core(group: str, plural: str, kind: str, namespaced: bool = True) -> ResourceKind[Any]:
-    return ResourceKind(group, "v1", plural, kind, namespaced)
+_LC, _MT, _KUBE = LIFECYCLE_GROUP, METRICS_GROUP, b.KubeBody
+KEPTN_APP: Final = _kind(_LC, "KeptnApp", b.KeptnAppBody)
+KEPTN_APP_CONTEXT: Final = _kind(_LC, "KeptnAppContext", b.KeptnAppContextBody)
+KEPTN_APP_VERSION: Final = _kind(_LC, "KeptnAppVersion", b.KeptnAppVersionBody)
+KEPTN_WORKLOAD: Final = _kind(_LC, "KeptnWorkload", b.KeptnWorkloadBody)
+KEPTN_WORKLOAD_VERSION: Final = _kind(_LC, "KeptnWorkloadVersion", b.KeptnWorkloadVersionBody)
+KEPTN_TASK_DEFINITION: Final = _kind(_LC, "KeptnTaskDefinition", b.KeptnTaskDefinitionBody)
+KEPTN_TASK: Final = _kind(_LC, "KeptnTask", b.KeptnTaskBody)
+KEPTN_EVALUATION_DEFINITION: Final = _kind(
+    _LC, "KeptnEvaluationDefinition", b.KeptnEvaluationDefinitionBody
+)
+KEPTN_EVALUATION: Final = _kind(_LC, "KeptnEvaluation", b.KeptnEvaluationBody)
+KEPTN_APP_CREATION_REQUEST: Final = _kind(
+    _LC, "KeptnAppCreationRequest", b.KeptnAppCreationRequestBody
+)
+KEPTN_METRICS_PROVIDER: Final = _kind(_MT, "KeptnMetricsProvider", b.KeptnMetricsProviderBody)
+KEPTN_METRIC: Final = _kind(_MT, "KeptnMetric", b.KeptnMetricBody)
+ANALYSIS_VALUE_TEMPLATE: Final = _kind(_MT, "AnalysisValueTemplate", b.AnalysisValueTemplateBody)
+ANALYSIS_DEFINITION: Final = _kind(_MT, "AnalysisDefinition", b.AnalysisDefinitionBody)
+ANALYSIS: Final = _kind(_MT, "Analysis", b.AnalysisBody)
+KEPTN_CONFIG: Final = _kind(OPTIONS_GROUP, "KeptnConfig", b.KeptnConfigBody, "v1alpha1")
 
-
-KEPTN_APP: Final[ResourceKind[b.KeptnAppBody]] = _lc("keptnapps", "KeptnApp")
-KEPTN_APP_CONTEXT: Final[ResourceKind[b.KeptnAppContextBody]] = _lc(
-    "keptnappcontexts", "KeptnAppContext"
-)
-KEPTN_APP_VERSION: Final[ResourceKind[b.KeptnAppVersionBody]] = _lc(
-    "keptnappversions", "KeptnAppVersion"
-)
-KEPTN_WORKLOAD: Final[ResourceKind[b.KeptnWorkloadBody]] = _lc("keptnworkloads", "KeptnWorkload")
-KEPTN_WORKLOAD_VERSION: Final[ResourceKind[b.KeptnWorkloadVersionBody]] = _lc(
-    "keptnworkloadversions", "KeptnWorkloadVersion"
-)
-KEPTN_TASK_DEFINITION: Final[ResourceKind[b.KeptnTaskDefinitionBody]] = _lc(
-    "keptntaskdefinitions", "KeptnTaskDefinition"
-)
-KEPTN_TASK: Final[ResourceKind[b.KeptnTaskBody]] = _lc("keptntasks", "KeptnTask")
-KEPTN_EVALUATION_DEFINITION: Final[ResourceKind[b.KeptnEvaluationDefinitionBody]] = _lc(
-    "keptnevaluationdefinitions", "KeptnEvaluationDefinition"
-)
-KEPTN_EVALUATION: Final[ResourceKind[b.KeptnEvaluationBody]] = _lc(
-    "keptnevaluations", "KeptnEvaluation"
-)
-KEPTN_APP_CREATION_REQUEST: Final[ResourceKind[b.KeptnAppCreationRequestBody]] = _lc(
-    "keptnappcreationrequests", "KeptnAppCreationRequest"
-)
-KEPTN_METRICS_PROVIDER: Final[ResourceKind[b.KeptnMetricsProviderBody]] = _mt(
-    "keptnmetricsproviders", "KeptnMetricsProvider"
-)
-KEPTN_METRIC: Final[ResourceKind[b.KeptnMetricBody]] = _mt("keptnmetrics", "KeptnMetric")
-ANALYSIS_VALUE_TEMPLATE: Final[ResourceKind[b.AnalysisValueTemplateBody]] = _mt(
-    "analysisvaluetemplates", "AnalysisValueTemplate"
-)
-ANALYSIS_DEFINITION: Final[ResourceKind[b.AnalysisDefinitionBody]] = _mt(
-    "analysisdefinitions", "AnalysisDefinition"
-)
-ANALYSIS: Final[ResourceKind[b.AnalysisBody]] = _mt("analyses", "Analysis")
-KEPTN_CONFIG: Final[ResourceKind[b.KeptnConfigBody]] = ResourceKind(
-    OPTIONS_GROUP, "v1alpha1", "keptnconfigs", "KeptnConfig"
-)
-
-POD: Final[ResourceKind[b.KubeBody]] = _core("", "pods", "Pod")
-CONFIG_MAP: Final[ResourceKind[b.KubeBody]] = _core("", "configmaps", "ConfigMap")
-SECRET: Final[ResourceKind[b.KubeBody]] = _core("", "secrets", "Secret")
-EVENT: Final[ResourceKind[b.KubeBody]] = _core("", "events", "Event")
-NAMESPACE: Final[ResourceKind[b.KubeBody]] = _core("", "namespaces", "Namespace", False)
-REPLICA_SET: Final[ResourceKind[b.KubeBody]] = _core("apps", "replicasets", "ReplicaSet")
-DEPLOYMENT: Final[ResourceKind[b.KubeBody]] = _core("apps", "deployments", "Deployment")
-STATEFUL_SET: Final[ResourceKind[b.KubeBody]] = _core("apps", "statefulsets", "StatefulSet")
-DAEMON_SET: Final[ResourceKind[b.KubeBody]] = _core("apps", "daemonsets", "DaemonSet")
-JOB: Final[ResourceKind[b.KubeBody]] = _core("batch", "jobs", "Job")
-LEASE: Final[ResourceKind[b.KubeBody]] = _core("coordination.k8s.io", "leases", "Lease")
+POD: Final = _kind("", "Pod", _KUBE)
+CONFIG_MAP: Final = _kind("", "ConfigMap", _KUBE)
+SECRET: Final = _kind("", "Secret", _KUBE)
+EVENT: Final = _kind("", "Event", _KUBE)
+NAMESPACE: Final = _kind("", "Namespace", _KUBE, namespaced=False)
+REPLICA_SET: Final = _kind("apps", "ReplicaSet", _KUBE)
+DEPLOYMENT: Final = _kind("apps", "Deployment", _KUBE)
+STATEFUL_SET: Final = _kind("apps", "StatefulSet", _KUBE)
+DAEMON_SET: Final = _kind("apps", "DaemonSet", _KUBE)
+JOB: Final = _kind("batch", "Job", _KUBE)
+LEASE: Final = _kind("coordination.k8s.io", "Lease", _KUBE)
 # The webhook follows a ReplicaSet up to an Argo Rollout as KLT does (keptn.md §8.3).
-ARGO_ROLLOUT: Final[ResourceKind[b.KubeBody]] = ResourceKind(
-    "argoproj.io", "v1alpha1", "rollouts", "Rollout"
-)
+ARGO_ROLLOUT: Final = _kind("argoproj.io", "Rollout", _KUBE, "v1alpha1")
 
 CRD_KINDS: Final[tuple[ResourceKind, ...]] = (
     KEPTN_APP,
