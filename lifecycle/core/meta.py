@@ -19,7 +19,6 @@ from lifecycle.core.bodies import ObjectMeta, OwnerReference
 
 __all__ = [
     "annotations_of",
-    "key_of",
     "labels_of",
     "metadata_of",
     "name_of",
@@ -46,12 +45,6 @@ def namespace_of(obj: Mapping[str, Any]) -> str:
 
 def uid_of(obj: Mapping[str, Any]) -> str:
     return metadata_of(obj).get("uid") or ""
-
-
-def key_of(obj: Mapping[str, Any]) -> str:
-    """``<namespace>/<name>`` (``<name>`` for a cluster-scoped object), as logs and caches say."""
-    ns, name = namespace_of(obj), name_of(obj)
-    return f"{ns}/{name}" if ns else name
 
 
 def labels_of(obj: Mapping[str, Any]) -> dict[str, str]:

@@ -23,7 +23,7 @@ from lifecycle.core.machine import MachineConfig
 from lifecycle.core.model import ResourceKind
 from lifecycle.core.runtimes import DEFAULT_DENO_IMAGE, DEFAULT_PYTHON_IMAGE
 from lifecycle.core.tenancy import lookup_namespaces
-from lifecycle.kube.cache import BodyT, Cache
+from lifecycle.kube.cache import BodyT, Cache, cache_of
 from lifecycle.kube.client import KubeClient
 from lifecycle.kube.controller import Controller, Mapper
 from lifecycle.kube.events import EventRecorder
@@ -187,7 +187,7 @@ class OperatorContext:
 
     def cache(self, kind: ResourceKind[BodyT]) -> Cache[BodyT]:
         """The informer cache of ``kind``, typed as its bodies (lifecycle.core.bodies)."""
-        return Cache(self.informers[kind].store)
+        return cache_of(self.informers[kind].store, kind)
 
     def watch(
         self,

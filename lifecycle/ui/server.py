@@ -32,7 +32,7 @@ from lifecycle.core import model
 from lifecycle.core.bodies import AnalysisBody, AnalysisDefinitionBody, KeptnTaskBody
 from lifecycle.core.meta import metadata_of, name_of, namespace_of, owner_uids, uid_of
 from lifecycle.kube import Informers, KubeClient, KubeError, NotFound
-from lifecycle.kube.cache import BodyT, Cache
+from lifecycle.kube.cache import BodyT, cache_of
 from lifecycle.ui import views
 
 __all__ = ["ReleaseView", "create_app"]
@@ -74,7 +74,7 @@ class ReleaseView:
 
     def cached(self, kind: model.ResourceKind[BodyT], namespace: str | None = None) -> list[BodyT]:
         """Every cached object of `kind` (in `namespace`, or all)."""
-        return Cache[BodyT](self.informers.get(kind).store).list(namespace)
+        return cache_of(self.informers.get(kind).store, kind).list(namespace)
 
     def _changed(self, event: str, obj: Mapping[str, Any], old: object) -> None:
         meta = metadata_of(obj)
