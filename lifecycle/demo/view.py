@@ -21,9 +21,9 @@ from rich.text import Text
 
 from lifecycle.commands.output import column_widths, cut, fit_table
 from lifecycle.core.bodies import KeptnAppVersionBody, KeptnWorkloadVersionBody
+from lifecycle.core.machine_draft import read_time
 from lifecycle.core.meta import metadata_of, name_of
 from lifecycle.core.model import KEPTN_APP_VERSION, KEPTN_WORKLOAD_VERSION
-from lifecycle.core.naming import parse_time
 
 __all__ = ["STATE_STYLES", "Board", "Row", "change_line", "events_table", "row_of", "sort_events"]
 
@@ -57,15 +57,6 @@ class Row:
         return (self.kind, self.name)
 
 
-def _time(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return parse_time(value)
-    except ValueError:
-        return None
-
-
 def row_of(body: KeptnAppVersionBody | KeptnWorkloadVersionBody) -> Row:
     """The board row of a KeptnAppVersion or KeptnWorkloadVersion body."""
     spec, status = body.get("spec", {}), body.get("status", {})
@@ -81,8 +72,8 @@ def row_of(body: KeptnAppVersionBody | KeptnWorkloadVersionBody) -> Row:
         version=str(spec.get("version", "")),
         phase=str(status.get("currentPhase") or "-"),
         state=str(status.get("status") or "Pending"),
-        start=_time(status.get("startTime")),
-        end=_time(status.get("endTime")),
+        start=read_time(status.get("startTime")),
+        end=read_time(status.get("endTime")),
     )
 
 
