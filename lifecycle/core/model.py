@@ -59,7 +59,6 @@ __all__ = [
     "STATEFUL_SET",
     "ResourceKind",
     "kind_by_api_version",
-    "kind_named",
     "owner_reference",
 ]
 
@@ -93,11 +92,6 @@ class ResourceKind(Generic[BodyT]):
     def view(self, body: Mapping[str, Any]) -> BodyT:
         """``body`` (a raw object of this kind from the API or a cache) typed as this kind's body."""
         return cast(BodyT, body)
-
-    @property
-    def is_custom(self) -> bool:
-        """True for the Keptn CRDs (served from deploy/crds), False for built-in kinds."""
-        return self.group in (LIFECYCLE_GROUP, METRICS_GROUP, OPTIONS_GROUP)
 
 
 _B = TypeVar("_B")
@@ -182,15 +176,9 @@ ALL_KINDS: Final[tuple[ResourceKind, ...]] = (
     ARGO_ROLLOUT,
 )
 
-_BY_KIND: Final[dict[str, ResourceKind]] = {k.kind: k for k in ALL_KINDS}
 _BY_API_VERSION: Final[dict[tuple[str, str], ResourceKind]] = {
     (k.api_version, k.kind): k for k in ALL_KINDS
 }
-
-
-def kind_named(kind: str) -> ResourceKind:
-    """The ResourceKind for a kind name such as ``"KeptnTask"``; KeyError if unknown."""
-    return _BY_KIND[kind]
 
 
 def kind_by_api_version(api_version: str, kind: str) -> ResourceKind | None:
