@@ -77,10 +77,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _created(body: KeptnAppVersionBody) -> tuple[str, str]:
-    return meta.metadata_of(body).get("creationTimestamp") or "", meta.name_of(body)
-
-
 async def find_app_version(
     client: KubeClient, name: str, namespace: str | None
 ) -> KeptnAppVersionBody:
@@ -105,7 +101,7 @@ async def find_app_version(
     if not matches:
         where = f"namespace {namespace}" if namespace else "any namespace"
         raise AppVersionNotFound(f"no KeptnAppVersion {name!r} in {where}")
-    return max(matches, key=_created)
+    return max(matches, key=meta.created_key)
 
 
 async def workload_versions_of(

@@ -24,7 +24,7 @@ from typing import Any
 from lifecycle.core import model
 from lifecycle.core.bodies import KeptnAppVersionBody, KeptnWorkloadVersionBody
 from lifecycle.core.machine import Rollout, WorkloadVersionSnapshot
-from lifecycle.core.meta import namespace_of, uid_of
+from lifecycle.core.meta import created_key, namespace_of, uid_of
 from lifecycle.core.naming import workload_name
 from lifecycle.core.phases import State
 from lifecycle.flow.argo import argo_rollout_of, rollout_health, rollout_wakeups
@@ -71,13 +71,7 @@ def app_version_for(
                 break
     if not found:
         return None
-    return max(
-        found,
-        key=lambda av: (
-            str(av["metadata"].get("creationTimestamp", "")),
-            str(av["metadata"].get("name", "")),
-        ),
-    )
+    return max(found, key=created_key)
 
 
 def rollout_for(ctx: OperatorContext, wv: KeptnWorkloadVersionBody) -> Rollout | None:

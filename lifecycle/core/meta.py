@@ -19,6 +19,7 @@ from lifecycle.core.bodies import ObjectMeta, OwnerReference
 
 __all__ = [
     "annotations_of",
+    "created_key",
     "labels_of",
     "metadata_of",
     "name_of",
@@ -57,6 +58,12 @@ def annotations_of(obj: Mapping[str, Any]) -> dict[str, str]:
 
 def owner_references_of(obj: Mapping[str, Any]) -> list[OwnerReference]:
     return metadata_of(obj).get("ownerReferences") or []
+
+
+def created_key(obj: Mapping[str, Any]) -> tuple[str, str]:
+    """Sort key, oldest first: creationTimestamp (RFC 3339 sorts as text), then name."""
+    meta = metadata_of(obj)
+    return meta.get("creationTimestamp", ""), meta.get("name", "")
 
 
 def owner_uids(obj: Mapping[str, Any]) -> list[str]:

@@ -28,7 +28,7 @@ from lifecycle.core.bodies import (
     KeptnAppVersionBody,
     KeptnEvaluationBody,
 )
-from lifecycle.core.meta import metadata_of, name_of, namespace_of, owner_uids, uid_of
+from lifecycle.core.meta import created_key, name_of, namespace_of, owner_uids, uid_of
 from tracing.attributes import get_path as _get
 
 __all__ = [
@@ -66,11 +66,6 @@ def trace_id(app_version: KeptnAppVersionBody) -> str:
     return parts[1] if len(parts) == 4 else ""
 
 
-def _created(body: Mapping[str, Any]) -> tuple[str, str]:
-    """Sort key: creationTimestamp, then name."""
-    return metadata_of(body).get("creationTimestamp", ""), name_of(body)
-
-
 def _version_entry(body: KeptnAppVersionBody, now: datetime) -> dict[str, Any]:
     spec, status = body.get("spec", {}), body.get("status", {})
     start, end = status.get("startTime", ""), status.get("endTime", "")
@@ -79,7 +74,7 @@ def _version_entry(body: KeptnAppVersionBody, now: datetime) -> dict[str, Any]:
         "name": name_of(body),
         "version": _text(spec.get("version")),
         "revision": spec.get("revision") or 1,
-        "created": _created(body)[0],
+        "created": created_key(body)[0],
         "phase": _text(status.get("currentPhase")),
         "state": _text(status.get("status")) or "Pending",
         "start": start,
@@ -217,10 +212,10 @@ def app_quality(
     score is passed/total, its verdict the worst objective.
     """
     versions = sorted(
-        (v for v in app_versions if _text(v.get("spec", {}).get("appName")) == app), key=_created
+        (v for v in app_versions if _text(v.get("spec", {}).get("appName")) == app), key=created_key
     )
     evaluations = sorted(
-        evaluations, key=lambda e: _created(e)[0]
+        evaluations, key=lambda e: created_key(e)[0]
     )  # later runs of the same objective win
     rows: list[str] = []
     columns = []
@@ -296,7 +291,7 @@ def definition_quality(
             for a in analyses
             if _text(a.get("spec", {}).get("analysisDefinition", {}).get("name")) == name
         ),
-        key=_created,
+        key=created_key,
     )
     columns = []
     for analysis in runs:
