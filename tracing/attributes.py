@@ -99,7 +99,8 @@ _EVALUATION_KEYS = {
 def get_path(body: object, *path: str) -> Any:
     """The value at ``path`` in nested mappings, or None where a level is missing or not a mapping.
 
-    The one body accessor of the project (the operator, its UI and the tracing helpers use it).
+    The path getter of untyped JSON (spans, Events, and bodies here: tracing may not import
+    lifecycle); the operator reads the typed bodies of lifecycle.core.bodies and lifecycle.core.meta.
     """
     node: Any = body
     for key in path:

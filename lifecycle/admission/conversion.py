@@ -26,6 +26,7 @@ from typing import Any
 from aiohttp import web
 
 from lifecycle.admission.schemas import SchemaSet, load_crds
+from lifecycle.core.meta import annotations_of
 
 __all__ = [
     "CONVERT_PATH",
@@ -137,8 +138,7 @@ def convert(obj: Mapping[str, Any], desired: str, schemas: SchemaSet) -> Obj:
         raise ValueError(f"{desired} {kind} is not a served version")
     if version == want:
         return out
-    annotations = (out.get("metadata") or {}).get("annotations") or {}
-    stored = annotations.pop(LOST_ANNOTATION, None)
+    stored = annotations_of(out).pop(LOST_ANNOTATION, None)
     if stored:
         try:
             out = _merge(out, json.loads(stored))

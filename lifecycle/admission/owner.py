@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from lifecycle.admission.pod import Owner, needs_parent, released, supported_owner
+from lifecycle.core.meta import metadata_of, uid_of
 from lifecycle.core.model import (
     ARGO_ROLLOUT,
     DAEMON_SET,
@@ -62,11 +63,11 @@ async def _read(
     """The owner object; Unconfirmed when it is absent or has another uid (after a fresh read)."""
     kind = _KINDS[owner.kind]
     found = await store.get(kind, namespace, owner.name)
-    if found is None or (found.get("metadata") or {}).get("uid") != owner.uid:
+    if found is None or uid_of(found) != owner.uid:
         found = await store.get(kind, namespace, owner.name, fresh=True)
     if found is None:
         raise Unconfirmed(f"{what} {owner.kind} {namespace}/{owner.name} does not exist")
-    uid = (found.get("metadata") or {}).get("uid")
+    uid = uid_of(found)
     if uid != owner.uid:
         raise Unconfirmed(
             f"{what} {owner.kind} {namespace}/{owner.name} has uid {uid}, not {owner.uid}"
@@ -97,7 +98,7 @@ async def confirm_owner(
     Raises Unconfirmed when the owner (or the ReplicaSet's Deployment/Rollout, when its keys are
     needed) is missing or carries another uid.
     """
-    owner = supported_owner(pod.get("metadata") or {})
+    owner = supported_owner(metadata_of(pod))
     if owner is None or released(pod):
         return None
     body = await _read(store, namespace, owner, "owner")
@@ -106,7 +107,7 @@ async def confirm_owner(
         return Confirmed(trusted, None)
     if owner.kind != "ReplicaSet":
         return Confirmed(trusted, body)
-    rs_owner = supported_owner(body.get("metadata") or {})
+    rs_owner = supported_owner(metadata_of(body))
     if rs_owner is None or rs_owner.kind not in ("Deployment", "Rollout"):
         return Confirmed(trusted, None)  # a bare ReplicaSet is not followed (KLT)
     return Confirmed(trusted, await _read(store, namespace, rs_owner, "parent"))

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from lifecycle.core import naming
+from lifecycle.core.bodies import OwnerReference
 from lifecycle.core.model import KEPTN_APP_CREATION_REQUEST, KEPTN_WORKLOAD, owner_reference
 
 __all__ = [
@@ -108,7 +109,7 @@ class Owner:
     name: str
     uid: str
 
-    def reference(self) -> dict[str, Any]:
+    def reference(self) -> OwnerReference:
         """As an ownerReference of the KeptnWorkload."""
         body = {"apiVersion": self.api_version, "kind": self.kind}
         return owner_reference(

@@ -25,6 +25,14 @@ from typing import Any, Final
 
 from evaluator.durations import parse_seconds
 from evaluator.quantities import parse_quantity
+from lifecycle.core.bodies import Operator
+from lifecycle.core.meta import name_of
+from lifecycle.core.model import (
+    ANALYSIS,
+    ANALYSIS_DEFINITION,
+    KEPTN_METRIC,
+    KEPTN_TASK_DEFINITION,
+)
 
 __all__ = [
     "VALIDATORS",
@@ -50,20 +58,16 @@ _OK: Final = Verdict(True)
 
 
 def _invalid(kind: str, group: str, body: Mapping[str, Any], errors: list[str]) -> Verdict:
-    name = (body.get("metadata") or {}).get("name", "")
+    name = name_of(body)
     detail = errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]"
     return Verdict(False, f'{kind}.{group} "{name}" is invalid: {detail}', 422)
 
 
-def _spec(body: Mapping[str, Any]) -> Mapping[str, Any]:
-    spec = body.get("spec")
-    return spec if isinstance(spec, Mapping) else {}
-
-
 def validate_task_definition(body: Mapping[str, Any]) -> Verdict:
     """Exactly one of container, python, deno."""
-    spec = _spec(body)
-    count = sum(1 for key in ("container", "python", "deno") if spec.get(key) is not None)
+    spec = KEPTN_TASK_DEFINITION.view(body).get("spec") or {}
+    runtimes = (spec.get("container"), spec.get("python"), spec.get("deno"))
+    count = sum(1 for runtime in runtimes if runtime is not None)
     if count == 1:
         return _OK
     text = (
@@ -82,7 +86,7 @@ _UNPARSABLE: Final = (
 
 def validate_keptn_metric(body: Mapping[str, Any]) -> Verdict:
     """range.interval and range.step parse as durations; step and aggregation come together."""
-    window = _spec(body).get("range")
+    window = (KEPTN_METRIC.view(body).get("spec") or {}).get("range")
     if not isinstance(window, Mapping):
         return _OK
     errors: list[str] = []
@@ -121,13 +125,13 @@ _OPERATORS: Final = (
 )
 
 
-def _operator_error(operator: Mapping[str, Any]) -> str | None:
+def _operator_error(operator: Operator) -> str | None:
     present = [key for key in _OPERATORS if operator.get(key) is not None]
     if len(present) > 1:
         return "Operator: multiple operators can not be set"
     if not present:
         return "Operator: no operator set"
-    value = operator[present[0]]
+    value: Any = operator.get(present[0])
     if present[0] == "relative":
         return None  # its fields are typed and bounded by the CRD schema
     try:
@@ -152,14 +156,16 @@ def validate_analysis_definition(body: Mapping[str, Any]) -> Verdict:
 
     Messages are KLT's, prefixed with the path of the field they concern.
     """
-    spec = _spec(body)
+    spec = ANALYSIS_DEFINITION.view(body).get("spec") or {}
     for index, objective in enumerate(spec.get("objectives") or ()):
         where = f"spec.objectives[{index}]"
         target = objective.get("target") or {}
-        for which in ("failure", "warning"):
-            operator = target.get(which)
+        for which, operator in (
+            ("failure", target.get("failure")),
+            ("warning", target.get("warning")),
+        ):
             if operator is not None:
-                error = _operator_error(operator if isinstance(operator, Mapping) else {})
+                error = _operator_error(operator if isinstance(operator, Mapping) else Operator())
                 if error:
                     return _forbidden(f"{where}.target.{which}: {error}")
         weight = objective.get("weight", 1)
@@ -184,7 +190,7 @@ def _timestamp(value: Any) -> datetime | None:
 
 def validate_analysis(body: Mapping[str, Any]) -> Verdict:
     """Either ``recent`` alone, or ``from`` < ``to``."""
-    frame = _spec(body).get("timeframe") or {}
+    frame = (ANALYSIS.view(body).get("spec") or {}).get("timeframe") or {}
     prefix = 'spec.timeframe: Invalid value: "object": '
     try:
         start, end = _timestamp(frame.get("from")), _timestamp(frame.get("to"))

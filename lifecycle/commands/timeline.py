@@ -25,6 +25,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from lifecycle.core.bodies import KeptnAppVersionBody, KeptnWorkloadVersionBody
+from lifecycle.core.meta import name_of
 from lifecycle.core.naming import parse_time
 from lifecycle.core.phases import APP_PHASES, WORKLOAD_PHASES, PhaseKind, PhaseSpec
 from tracing.attributes import get_path as _get
@@ -36,7 +38,7 @@ __all__ = [
     "from_status",
 ]
 
-Body = Mapping[str, Any]
+Span = Mapping[str, Any]  # a span as tracing.setup.read_span_lines reads it back
 ROOT = "root"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PHASE_KINDS: Mapping[str, PhaseKind] = {
@@ -97,7 +99,9 @@ def _carrier_bar(carrier: object, label: str, depth: int) -> Bar | None:
     return Bar(label, depth, start, end, state, note)
 
 
-def _item_bars(status: Body, row: PhaseSpec, depth: int, fallback_start: int) -> list[Bar]:
+def _item_bars(
+    status: Mapping[str, Any], row: PhaseSpec, depth: int, fallback_start: int
+) -> list[Bar]:
     if row.items_field is None or row.kind is PhaseKind.WORKLOADS:
         return []
     bars: list[Bar] = []
@@ -124,7 +128,7 @@ def _is_noise(bar: Bar, row: PhaseSpec, items: Sequence[Bar]) -> bool:
 
 
 def _phase_rows(
-    status: Body, table: Sequence[PhaseSpec], depth: int, prefix: str, compact: bool
+    status: Mapping[str, Any], table: Sequence[PhaseSpec], depth: int, prefix: str, compact: bool
 ) -> list[tuple[PhaseSpec, Bar, list[Bar]]]:
     carriers = status.get("phaseTraceIDs") or {}
     rows: list[tuple[PhaseSpec, Bar, list[Bar]]] = []
@@ -139,16 +143,19 @@ def _phase_rows(
     return rows
 
 
-def _workload_label(body: Body) -> str:
-    app = str(_get(body, "spec", "app") or "")
-    name = str(_get(body, "spec", "workloadName") or _get(body, "metadata", "name") or "?")
+def _workload_label(body: KeptnWorkloadVersionBody) -> str:
+    spec = body.get("spec", {})
+    app = str(spec.get("app") or "")
+    name = str(spec.get("workloadName") or name_of(body) or "?")
     if app and name.startswith(app + "-"):
         name = name[len(app) + 1 :]
-    version = str(_get(body, "spec", "version") or "")
+    version = str(spec.get("version") or "")
     return f"{name} {version}".strip()
 
 
-def _root_bar(body: Body, label: str, depth: int) -> Bar | None:
+def _root_bar(
+    body: KeptnAppVersionBody | KeptnWorkloadVersionBody, label: str, depth: int
+) -> Bar | None:
     status = body.get("status") or {}
     carriers = status.get("phaseTraceIDs") or {}
     bar = _carrier_bar(carriers.get(ROOT), label, depth)
@@ -165,7 +172,7 @@ def _root_bar(body: Body, label: str, depth: int) -> Bar | None:
     return bar
 
 
-def _workload_bars(body: Body, depth: int, compact: bool) -> list[Bar]:
+def _workload_bars(body: KeptnWorkloadVersionBody, depth: int, compact: bool) -> list[Bar]:
     root = _root_bar(body, _workload_label(body), depth)
     if root is None:
         return []
@@ -178,8 +185,8 @@ def _workload_bars(body: Body, depth: int, compact: bool) -> list[Bar]:
 
 
 def from_status(
-    app_version: Body,
-    workload_versions: Iterable[Body] = (),
+    app_version: KeptnAppVersionBody,
+    workload_versions: Iterable[KeptnWorkloadVersionBody] = (),
     *,
     now_ns: int | None = None,
     compact: bool = True,
@@ -189,7 +196,7 @@ def from_status(
     `compact` drops task/evaluation phases that had nothing to run (they pass instantly).
     `now_ns` ends the bars still running; default: the latest time recorded anywhere.
     """
-    name = str(_get(app_version, "metadata", "name") or "?")
+    name = name_of(app_version) or "?"
     status = app_version.get("status") or {}
     root = _root_bar(app_version, name, 0)
     bars: list[Bar] = [root] if root is not None else []
@@ -224,7 +231,7 @@ def _finish(title: str, state: str, bars: list[Bar], now_ns: int | None) -> Time
 # --- from spans -------------------------------------------------------------------------------------
 
 
-def _span_state(span: Body) -> str:
+def _span_state(span: Span) -> str:
     code = str(_get(span, "status", "code") or "UNSET").upper()
     if code == "ERROR":
         return "Failed"
@@ -236,7 +243,7 @@ def _span_state(span: Body) -> str:
     )
 
 
-def _span_label(span: Body) -> str:
+def _span_label(span: Span) -> str:
     name = str(span.get("name") or "?")
     attrs = span.get("attributes") or {}
     for key in ("keptn.deployment.task.definition", "keptn.deployment.evaluation.definition"):
@@ -253,12 +260,12 @@ def _span_label(span: Body) -> str:
     return name
 
 
-def _span_note(span: Body) -> str:
+def _span_note(span: Span) -> str:
     message = str(_get(span, "status", "message") or "")
     return "" if message == "failed" else message  # the bare default says nothing the state doesn't
 
 
-def _is_empty_phase_span(span: Body, children: Mapping[str, list[Body]]) -> bool:
+def _is_empty_phase_span(span: Span, children: Mapping[str, list[Span]]) -> bool:
     phase = str((span.get("attributes") or {}).get("keptn.deployment.phase") or "")
     start = int(span.get("startTimeUnixNano") or 0)
     end = int(span.get("endTimeUnixNano") or 0)
@@ -270,7 +277,7 @@ def _is_empty_phase_span(span: Body, children: Mapping[str, list[Body]]) -> bool
     )
 
 
-def _span_order(span: Body) -> tuple[int, int, int, str]:
+def _span_order(span: Span) -> tuple[int, int, int, str]:
     # Phases that start in the same instant keep the flow's order, not the alphabet's.
     phase = str((span.get("attributes") or {}).get("keptn.deployment.phase") or "")
     return (
@@ -281,18 +288,18 @@ def _span_order(span: Body) -> tuple[int, int, int, str]:
     )
 
 
-def from_spans(spans: Iterable[Body], *, compact: bool = True) -> list[Timeline]:
+def from_spans(spans: Iterable[Span], *, compact: bool = True) -> list[Timeline]:
     """One timeline per root span (a span whose parent is not in `spans`), oldest first.
 
     `compact` drops task/evaluation phase spans that had nothing to run, as `from_status` does.
     """
-    by_id: dict[str, Body] = {}
+    by_id: dict[str, Span] = {}
     for span in spans:
         if isinstance(span, Mapping) and span.get("spanId"):
             # Re-exports after a restart repeat a span with the same ids: keep one.
             by_id[str(span["spanId"])] = span
-    children: dict[str, list[Body]] = {}
-    roots: list[Body] = []
+    children: dict[str, list[Span]] = {}
+    roots: list[Span] = []
     for span in by_id.values():
         parent = str(span.get("parentSpanId") or "")
         if parent and parent in by_id:
@@ -300,13 +307,13 @@ def from_spans(spans: Iterable[Body], *, compact: bool = True) -> list[Timeline]
         else:
             roots.append(span)
 
-    def start(span: Body) -> int:
+    def start(span: Span) -> int:
         return int(span.get("startTimeUnixNano") or 0)
 
     timelines: list[Timeline] = []
     for root in sorted(roots, key=start):
         bars: list[Bar] = []
-        stack: list[tuple[Body, int]] = [(root, 0)]
+        stack: list[tuple[Span, int]] = [(root, 0)]
         while stack:
             span, depth = stack.pop()
             end = span.get("endTimeUnixNano")

@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 from lifecycle.commands import gantt, timeline
 from lifecycle.commands.errors import CliError, kubeconfig_path
 from lifecycle.commands.output import add_listing_arguments, namespace_of, terminal_width
-from lifecycle.core import model, naming
+from lifecycle.core import meta, model, naming
+from lifecycle.core.bodies import KeptnAppVersionBody, KeptnWorkloadVersionBody
 
 if TYPE_CHECKING:
     from lifecycle.kube import KubeClient
@@ -41,8 +42,6 @@ __all__ = [
     "run",
     "workload_versions_of",
 ]
-
-Body = dict[str, Any]
 
 
 WATCH_INTERVAL = 1.0
@@ -79,39 +78,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _created(body: Body) -> str:
-    return str((body.get("metadata") or {}).get("creationTimestamp") or "")
-
-
-async def find_app_version(client: KubeClient, name: str, namespace: str | None) -> Body:
+async def find_app_version(
+    client: KubeClient, name: str, namespace: str | None
+) -> KeptnAppVersionBody:
     """The KeptnAppVersion called `name`, else the newest one of app `name` (or name prefix)."""
     from lifecycle.kube import NotFound
 
+    kind = model.KEPTN_APP_VERSION
     if namespace:
         try:
-            return await client.get(model.KEPTN_APP_VERSION, name, namespace)
+            return kind.view(await client.get(kind, name, namespace))
         except NotFound:
             pass
-    items, _ = await client.list(model.KEPTN_APP_VERSION, namespace)
-    exact = [i for i in items if i.get("metadata", {}).get("name") == name]
+    items = [kind.view(i) for i in (await client.list(kind, namespace))[0]]
+    exact = [i for i in items if meta.name_of(i) == name]
     if exact:
         return exact[0]
     matches = [
         i
         for i in items
-        if (i.get("spec") or {}).get("appName") == name
-        or str(i.get("metadata", {}).get("name", "")).startswith(name)
+        if i.get("spec", {}).get("appName") == name or meta.name_of(i).startswith(name)
     ]
     if not matches:
         where = f"namespace {namespace}" if namespace else "any namespace"
         raise AppVersionNotFound(f"no KeptnAppVersion {name!r} in {where}")
-    return max(matches, key=lambda i: (_created(i), str(i["metadata"]["name"])))
+    return max(matches, key=meta.created_key)
 
 
-async def workload_versions_of(client: KubeClient, app_version: Body) -> list[Body]:
+async def workload_versions_of(
+    client: KubeClient, app_version: KeptnAppVersionBody
+) -> list[KeptnWorkloadVersionBody]:
     """The KeptnWorkloadVersions the app version's AppDeploy phase waits for (those that exist)."""
-    meta = app_version.get("metadata") or {}
-    spec = app_version.get("spec") or {}
+    spec = app_version.get("spec", {})
     app = str(spec.get("appName") or "")
     wanted = {
         naming.workload_version_name(
@@ -119,8 +117,9 @@ async def workload_versions_of(client: KubeClient, app_version: Body) -> list[Bo
         )
         for w in spec.get("workloads") or ()
     }
-    items, _ = await client.list(model.KEPTN_WORKLOAD_VERSION, str(meta.get("namespace") or ""))
-    return [i for i in items if i.get("metadata", {}).get("name") in wanted]
+    kind = model.KEPTN_WORKLOAD_VERSION
+    items, _ = await client.list(kind, meta.namespace_of(app_version))
+    return [kind.view(i) for i in items if meta.name_of(i) in wanted]
 
 
 async def load_timeline(

@@ -31,6 +31,8 @@ from typing import Any
 
 import yaml
 
+from lifecycle.core.bodies import AnalysisValueTemplateBody
+
 __all__ = ["add_arguments", "convert_sli", "convert_slo", "k8s_name", "run"]
 
 API_VERSION = "metrics.keptn.sh/v1"
@@ -58,12 +60,14 @@ def k8s_name(name: str) -> str:
     return out[:253]
 
 
-def convert_sli(doc: Any, provider: str, provider_namespace: str) -> list[dict[str, Any]]:
+def convert_sli(
+    doc: Any, provider: str, provider_namespace: str
+) -> list[AnalysisValueTemplateBody]:
     """AnalysisValueTemplates for the `indicators` of a Keptn v1 SLI file."""
     indicators = doc.get("indicators") if isinstance(doc, dict) else None
     if not isinstance(indicators, dict) or not indicators:
         raise ConvertError("indicators: expected a map of SLI name to query")
-    out = []
+    out: list[AnalysisValueTemplateBody] = []
     for name, query in sorted(indicators.items()):
         if not isinstance(query, str):
             raise ConvertError(f"indicators.{name}: expected a query string")
@@ -309,7 +313,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         doc = yaml.safe_load(args.file.read_text(encoding="utf-8"))
         if args.kind == "sli":
-            docs = convert_sli(doc, args.provider, args.provider_namespace)
+            docs: list[Mapping[str, Any]] = [
+                *convert_sli(doc, args.provider, args.provider_namespace)
+            ]
             notes: list[str] = []
         else:
             name = args.definition or k8s_name(args.file.stem)

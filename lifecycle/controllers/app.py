@@ -36,6 +36,7 @@ from lifecycle.core.actions import (
 )
 from lifecycle.core.conditions import with_conditions
 from lifecycle.core.machine import deprecate
+from lifecycle.core.meta import annotations_of, metadata_of, name_of, uid_of
 from lifecycle.core.model import owner_reference
 from lifecycle.core.naming import app_version_name
 from lifecycle.core.phases import Phase
@@ -70,7 +71,7 @@ CONTEXT_FIELDS = (
 
 def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     """The KeptnApp controller (not started)."""
-    apps = ctx.informer(model.KEPTN_APP).store
+    apps = ctx.cache(model.KEPTN_APP)
     contexts = ctx.informer(model.KEPTN_APP_CONTEXT).store
     versions = ctx.informer(model.KEPTN_APP_VERSION).store
     executor = FlowExecutor(ctx, kind=model.KEPTN_APP_VERSION, component=COMPONENT, track=False)
@@ -80,12 +81,12 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         app = apps.get(key.namespace, key.name)
         if app is None:
             return None
-        spec, status = app.get("spec") or {}, app.get("status") or {}
+        spec, status = app.get("spec", {}), app.get("status", {})
         version = str(spec.get("version", ""))
-        generation = int((app.get("metadata") or {}).get("generation") or 1)
+        generation = int(metadata_of(app).get("generation") or 1)
         name = app_version_name(key.name, version, generation)
         current = versions.get(key.namespace, name)
-        uid = str((app.get("metadata") or {}).get("uid", ""))
+        uid = uid_of(app)
         if current is None:
             found = contexts.get(key.namespace, key.name)
             if found is None:  # its KeptnAppContext may be on its way
@@ -104,7 +105,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
                 "metadata": {
                     "name": name,
                     "namespace": key.namespace,
-                    "annotations": dict((app.get("metadata") or {}).get("annotations") or {}),
+                    "annotations": dict(annotations_of(app)),
                     "ownerReferences": [owner_reference(app)],
                 },
                 "spec": {
@@ -138,14 +139,16 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
                 model.KEPTN_APP, key.name, {"status": fields}, key.namespace
             )
         for older in range(generation - 1, 0, -1):
-            old = versions.get(key.namespace, app_version_name(key.name, version, older))
+            old = ctx.cache(model.KEPTN_APP_VERSION).get(
+                key.namespace, app_version_name(key.name, version, older)
+            )
             if old is not None and not is_completed(old):
                 decision = deprecate(old, ctx.now())
                 if decision.status or decision.actions:
                     try:
                         await executor.execute(old, decision)
                     except Exception:  # KLT's Event on the app, then retried with backoff
-                        emit(ctx, COMPONENT, app, _deprecate_failed(str(old["metadata"]["name"])))
+                        emit(ctx, COMPONENT, app, _deprecate_failed(name_of(old)))
                         raise
         return None
 

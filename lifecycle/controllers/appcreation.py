@@ -26,6 +26,8 @@ from typing import Any
 
 from lifecycle.core import model
 from lifecycle.core.actions import Creation, creation_event
+from lifecycle.core.bodies import KeptnAppSpec, KeptnWorkloadBody, WorkloadRef
+from lifecycle.core.meta import name_of, namespace_of
 from lifecycle.core.naming import (
     APP_TYPE_ANNOTATION,
     APP_TYPE_SINGLE_SERVICE,
@@ -46,19 +48,19 @@ COMPONENT = "keptnapp-controller"
 Body = dict[str, Any]
 
 
-def desired_app_spec(app: str, workloads: list[Body]) -> Body:
+def desired_app_spec(app: str, workloads: list[KeptnWorkloadBody]) -> KeptnAppSpec:
     """The KeptnApp spec for these KeptnWorkloads (names without the `<app>-` prefix, sorted)."""
-    refs = []
-    for wl in sorted(workloads, key=lambda w: str(w["metadata"]["name"])):
-        full = str(wl["metadata"]["name"])
+    ordered = sorted(workloads, key=name_of)
+    refs: list[WorkloadRef] = []
+    for wl in ordered:
+        full = name_of(wl)
         short = full[len(app) + 1 :] if full.startswith(app + "-") else full
-        refs.append({"name": short, "version": str((wl.get("spec") or {}).get("version", ""))})
+        refs.append({"name": short, "version": str(wl.get("spec", {}).get("version", ""))})
     if len(refs) == 1:  # KLT: one workload, single- or multi-service, gives its version
         version = refs[0]["version"]
     else:
         version = multi_workload_app_version(
-            (str(w["metadata"]["name"]), str((w.get("spec") or {}).get("version", "")))
-            for w in sorted(workloads, key=lambda w: str(w["metadata"]["name"]))
+            (name_of(w), str(w.get("spec", {}).get("version", ""))) for w in ordered
         )
     return {"version": version, "revision": 1, "workloads": refs}
 
@@ -67,7 +69,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     """The KeptnAppCreationRequest controller (not started)."""
     requests = ctx.informer(model.KEPTN_APP_CREATION_REQUEST).store
     apps = ctx.informer(model.KEPTN_APP).store
-    workloads = ctx.informer(model.KEPTN_WORKLOAD).store
+    workloads = ctx.cache(model.KEPTN_WORKLOAD)
 
     async def delete_request(key: ObjectKey) -> None:
         with contextlib.suppress(NotFound):
@@ -89,9 +91,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         annotations = dict(meta.get("annotations") or {})
         single = annotations.get(APP_TYPE_ANNOTATION) == APP_TYPE_SINGLE_SERVICE
         found = [
-            wl
-            for wl in workloads.by_index("app", app_name)
-            if (wl.get("metadata") or {}).get("namespace") == key.namespace
+            wl for wl in workloads.by_index("app", app_name) if namespace_of(wl) == key.namespace
         ]
         now = ctx.now()
         deadline = created(request, now) + timedelta(
@@ -111,7 +111,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         return Result(requeue_at=deadline)
 
     async def upsert_app(
-        key: ObjectKey, app_name: str, app: Body | None, annotations: Body, spec: Body
+        key: ObjectKey, app_name: str, app: Body | None, annotations: Body, spec: KeptnAppSpec
     ) -> None:
         if app is None:
             body: Body = {

@@ -12,10 +12,10 @@ Must not: write anything but through the executor, or decide on a completed obje
 
 from __future__ import annotations
 
-from typing import Any
-
 from lifecycle.core import model
+from lifecycle.core.bodies import KeptnAppVersionBody, KeptnWorkloadVersionBody
 from lifecycle.core.machine import AppVersionSnapshot
+from lifecycle.core.meta import name_of, namespace_of
 from lifecycle.flow.context import OperatorContext
 from lifecycle.flow.executor import FlowExecutor
 from lifecycle.flow.objects import children_of, missing_definitions
@@ -26,26 +26,23 @@ __all__ = ["COMPONENT", "setup"]
 
 COMPONENT = "keptnappversion-controller"
 
-Body = dict[str, Any]
-
 
 def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     """The KeptnAppVersion controller, wired to its informers (not started)."""
     executor = FlowExecutor(ctx, kind=model.KEPTN_APP_VERSION, component=COMPONENT)
     versions = ctx.informer(model.KEPTN_APP_VERSION).store
-    workload_versions = ctx.informer(model.KEPTN_WORKLOAD_VERSION).store
+    workload_versions = ctx.cache(model.KEPTN_WORKLOAD_VERSION)
 
-    def snapshot_of(obj: Body) -> AppVersionSnapshot:
-        meta = obj.get("metadata") or {}
-        app = str((obj.get("spec") or {}).get("appName", ""))
+    def snapshot_of(obj: KeptnAppVersionBody) -> AppVersionSnapshot:
+        app = obj.get("spec", {}).get("appName", "")
         return AppVersionSnapshot(
             obj=obj,
             tasks=children_of(ctx, obj, model.KEPTN_TASK),
             evaluations=children_of(ctx, obj, model.KEPTN_EVALUATION),
             workload_versions={
-                str(wv["metadata"]["name"]): wv
+                name_of(wv): wv
                 for wv in workload_versions.by_index("app", app)
-                if (wv.get("metadata") or {}).get("namespace") == meta.get("namespace")
+                if namespace_of(wv) == namespace_of(obj)
             },
             missing_definitions=missing_definitions(ctx, obj),
         )
@@ -53,13 +50,13 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     async def reconcile(key: ObjectKey) -> Result | None:
         return await executor.reconcile(key, snapshot_of)
 
-    def by_app(event: str, wv: Body, old: Body | None) -> list[ObjectKey]:
-        namespace = (wv.get("metadata") or {}).get("namespace")
-        return open_versions(versions, "app", str((wv.get("spec") or {}).get("app", "")), namespace)
+    def by_app(event: str, wv: KeptnWorkloadVersionBody, old: object) -> list[ObjectKey]:
+        app = wv.get("spec", {}).get("app", "")
+        return open_versions(versions, "app", app, namespace_of(wv))
 
     controller: Controller[ObjectKey] = Controller(
         "keptnappversion", reconcile, ctx.settings.workers
     )
     watch_version_and_children(controller, ctx, model.KEPTN_APP_VERSION)
-    controller.watch(ctx.informer(model.KEPTN_WORKLOAD_VERSION), by_app)
+    ctx.watch(controller, model.KEPTN_WORKLOAD_VERSION, by_app)
     return controller

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
 
 from evaluator.durations import parse_duration
 from lifecycle.core import model
+from lifecycle.core.bodies import KeptnConfigBody
 from lifecycle.core.machine import MachineConfig
+from lifecycle.core.meta import metadata_of
 from lifecycle.core.tenancy import config_allowed
 from lifecycle.flow.context import ConfigHolder, OperatorContext
 from lifecycle.kube.controller import Controller, ObjectKey, Result, self_key
@@ -27,15 +28,13 @@ __all__ = ["apply_config", "setup"]
 
 log = logging.getLogger(__name__)
 
-Body = dict[str, Any]
-
 
 def _seconds(value: object, default: float) -> float:
     return float(value) if isinstance(value, int | float) and value >= 0 else default
 
 
 def apply_config(
-    holder: ConfigHolder, config: Body | None, *, promotion_tasks_enabled: bool
+    holder: ConfigHolder, config: KeptnConfigBody | None, *, promotion_tasks_enabled: bool
 ) -> None:
     """Write a KeptnConfig (None: the defaults) into `holder` and notify its listeners."""
     spec = (config or {}).get("spec") or {}
@@ -67,7 +66,7 @@ def apply_config(
 
 def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     """The KeptnConfig controller (not started); one worker, so configs apply in event order."""
-    store = ctx.informer(model.KEPTN_CONFIG).store
+    store = ctx.cache(model.KEPTN_CONFIG)
 
     keptn_namespace = ctx.settings.keptn_namespace
 
@@ -85,7 +84,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         if config is None:
             remaining = store.list(keptn_namespace)
             config = (
-                max(remaining, key=lambda c: str(c["metadata"].get("creationTimestamp", "")))
+                max(remaining, key=lambda c: metadata_of(c).get("creationTimestamp", ""))
                 if remaining
                 else None
             )

@@ -21,7 +21,9 @@ from typing import Any
 
 from lifecycle.admission.pod import pod_version
 from lifecycle.core import model
+from lifecycle.core.bodies import KeptnWorkloadVersionBody
 from lifecycle.core.machine import gate_open
+from lifecycle.core.meta import namespace_of, owner_uids
 from lifecycle.core.naming import GATE_NAME, GATE_REMOVED_KEY
 from lifecycle.flow.context import OperatorContext
 from lifecycle.kube.controller import Controller, ObjectKey, Result, key_of
@@ -38,18 +40,10 @@ def gated(pod: Body) -> bool:
     return any(g.get("name") == GATE_NAME for g in gates)
 
 
-def _owner_uids(pod: Body) -> list[str]:
-    return [
-        str(r.get("uid"))
-        for r in (pod.get("metadata") or {}).get("ownerReferences") or ()
-        if r.get("uid")
-    ]
-
-
 def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     """The gate controller, wired to the pod and WorkloadVersion informers (not started)."""
     pods = ctx.informer(model.POD).store
-    versions = ctx.informer(model.KEPTN_WORKLOAD_VERSION).store
+    versions = ctx.cache(model.KEPTN_WORKLOAD_VERSION)
 
     async def reconcile(key: ObjectKey) -> Result | None:
         pod = pods.get(key.namespace, key.name)
@@ -58,10 +52,10 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         version = pod_version(pod)
         release = any(
             gate_open(wv)
-            for uid in _owner_uids(pod)
+            for uid in owner_uids(pod)
             for wv in versions.by_index("resourceReference", uid)
-            if (wv.get("metadata") or {}).get("namespace") == key.namespace
-            and (version is None or (wv.get("spec") or {}).get("version") == version)
+            if namespace_of(wv) == key.namespace
+            and (version is None or wv.get("spec", {}).get("version") == version)
         )
         if not release:
             return None  # the WorkloadVersion's next change wakes this pod
@@ -81,20 +75,21 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     def own(event: str, pod: Body, old: Body | None) -> list[ObjectKey]:
         return [key_of(pod)] if event != "DELETED" and gated(pod) else []
 
-    def by_version(event: str, wv: Body, old: Body | None) -> list[ObjectKey]:
+    def by_version(
+        event: str, wv: KeptnWorkloadVersionBody, old: KeptnWorkloadVersionBody | None
+    ) -> list[ObjectKey]:
         if event == "DELETED" or not gate_open(wv):
             return []
-        meta = wv.get("metadata") or {}
-        uid = str(((wv.get("spec") or {}).get("resourceReference") or {}).get("uid", ""))
+        uid = wv.get("spec", {}).get("resourceReference", {}).get("uid", "")
         return [
             key_of(pod)
             for pod in pods.by_index("owner", uid)
-            if (pod.get("metadata") or {}).get("namespace") == meta.get("namespace") and gated(pod)
+            if namespace_of(pod) == namespace_of(wv) and gated(pod)
         ]
 
     controller: Controller[ObjectKey] = Controller(
         "schedulinggates", reconcile, ctx.settings.workers
     )
     controller.watch(ctx.informer(model.POD), own)
-    controller.watch(ctx.informer(model.KEPTN_WORKLOAD_VERSION), by_version)
+    ctx.watch(controller, model.KEPTN_WORKLOAD_VERSION, by_version)
     return controller

@@ -15,6 +15,7 @@ Must not: touch WorkloadVersions of other versions (WorkloadVersions are never d
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from typing import Any
 
 from lifecycle.core import model
@@ -24,6 +25,7 @@ from lifecycle.core.actions import (
     creation_failed_event,
 )
 from lifecycle.core.conditions import with_conditions
+from lifecycle.core.meta import annotations_of
 from lifecycle.core.model import owner_reference
 from lifecycle.core.naming import workload_version_name
 from lifecycle.flow.context import OperatorContext
@@ -49,20 +51,20 @@ _SPEC_FIELDS = (
 )
 
 
-def _workload_spec(spec: dict[str, Any]) -> Body:
+def _workload_spec(spec: Mapping[str, Any]) -> Body:
     return {f: spec[f] for f in _SPEC_FIELDS if spec.get(f) is not None}
 
 
 def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     """The KeptnWorkload controller (not started)."""
-    workloads = ctx.informer(model.KEPTN_WORKLOAD).store
+    workloads = ctx.cache(model.KEPTN_WORKLOAD)
     versions = ctx.informer(model.KEPTN_WORKLOAD_VERSION).store
 
     async def reconcile(key: ObjectKey) -> Result | None:
         wl = workloads.get(key.namespace, key.name)
         if wl is None:
             return None
-        spec, status = wl.get("spec") or {}, wl.get("status") or {}
+        spec, status = wl.get("spec", {}), wl.get("status", {})
         version = str(spec.get("version", ""))
         name = workload_version_name(key.name, version)
         wanted = _workload_spec(spec)
@@ -77,7 +79,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
                 "metadata": {
                     "name": name,
                     "namespace": key.namespace,
-                    "annotations": dict((wl.get("metadata") or {}).get("annotations") or {}),
+                    "annotations": dict(annotations_of(wl)),
                     "ownerReferences": [owner_reference(wl)],
                 },
                 "spec": {

@@ -18,10 +18,13 @@ Must not: write anything but through the executor, or decide on a completed obje
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from lifecycle.core import model
+from lifecycle.core.bodies import KeptnAppVersionBody, KeptnWorkloadVersionBody
 from lifecycle.core.machine import Rollout, WorkloadVersionSnapshot
+from lifecycle.core.meta import created_key, namespace_of, uid_of
 from lifecycle.core.naming import workload_name
 from lifecycle.core.phases import State
 from lifecycle.flow.argo import argo_rollout_of, rollout_health, rollout_wakeups
@@ -35,8 +38,6 @@ __all__ = ["COMPONENT", "app_version_for", "rollout_for", "setup"]
 
 COMPONENT = "keptnworkloadversion-controller"
 
-Body = dict[str, Any]
-
 _ROLLOUT_KINDS = {
     "ReplicaSet": model.REPLICA_SET,
     "StatefulSet": model.STATEFUL_SET,
@@ -48,18 +49,20 @@ def _int(value: object) -> int:
     return value if isinstance(value, int) else 0
 
 
-def app_version_for(ctx: OperatorContext, wv: Body) -> Body | None:
+def app_version_for(
+    ctx: OperatorContext, wv: KeptnWorkloadVersionBody
+) -> KeptnAppVersionBody | None:
     """KLT's app gate lookup: newest non-Deprecated AppVersion of the app listing this workload version."""
-    meta, spec = wv.get("metadata") or {}, wv.get("spec") or {}
+    spec = wv.get("spec", {})
     app, version = str(spec.get("app", "")), str(spec.get("version", ""))
     wl_name = str(spec.get("workloadName", ""))
-    found: list[Body] = []
-    for av in ctx.informer(model.KEPTN_APP_VERSION).store.by_index("app", app):
-        if (av.get("metadata") or {}).get("namespace") != meta.get("namespace"):
+    found: list[KeptnAppVersionBody] = []
+    for av in ctx.cache(model.KEPTN_APP_VERSION).by_index("app", app):
+        if namespace_of(av) != namespace_of(wv):
             continue
-        if State.parse((av.get("status") or {}).get("status")) is State.DEPRECATED:
+        if State.parse(av.get("status", {}).get("status")) is State.DEPRECATED:
             continue
-        for ref in (av.get("spec") or {}).get("workloads") or ():
+        for ref in av.get("spec", {}).get("workloads") or ():
             if (
                 workload_name(app, str(ref.get("name", ""))) == wl_name
                 and str(ref.get("version", "")) == version
@@ -68,24 +71,17 @@ def app_version_for(ctx: OperatorContext, wv: Body) -> Body | None:
                 break
     if not found:
         return None
-    return max(
-        found,
-        key=lambda av: (
-            str(av["metadata"].get("creationTimestamp", "")),
-            str(av["metadata"].get("name", "")),
-        ),
-    )
+    return max(found, key=created_key)
 
 
-def rollout_for(ctx: OperatorContext, wv: Body) -> Rollout | None:
+def rollout_for(ctx: OperatorContext, wv: KeptnWorkloadVersionBody) -> Rollout | None:
     """Desired vs available replicas of the referenced ReplicaSet/StatefulSet/DaemonSet; None if unseen."""
-    meta = wv.get("metadata") or {}
-    ref = (wv.get("spec") or {}).get("resourceReference") or {}
+    ref = wv.get("spec", {}).get("resourceReference", {})
     kind = _ROLLOUT_KINDS.get(str(ref.get("kind", "")))
     if kind is None:
         return None
-    obj = ctx.informer(kind).store.get(str(meta.get("namespace", "")), str(ref.get("name", "")))
-    if obj is None or (ref.get("uid") and (obj.get("metadata") or {}).get("uid") != ref["uid"]):
+    obj = ctx.informer(kind).store.get(namespace_of(wv), str(ref.get("name", "")))
+    if obj is None or (ref.get("uid") and uid_of(obj) != ref["uid"]):
         return None
     argo = argo_rollout_of(ctx, obj) if kind is model.REPLICA_SET else None
     if argo is not None:
@@ -106,7 +102,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     executor = FlowExecutor(ctx, kind=model.KEPTN_WORKLOAD_VERSION, component=COMPONENT)
     versions = ctx.informer(model.KEPTN_WORKLOAD_VERSION).store
 
-    def snapshot_of(obj: Body) -> WorkloadVersionSnapshot:
+    def snapshot_of(obj: KeptnWorkloadVersionBody) -> WorkloadVersionSnapshot:
         return WorkloadVersionSnapshot(
             obj=obj,
             tasks=children_of(ctx, obj, model.KEPTN_TASK),
@@ -119,21 +115,18 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     async def reconcile(key: ObjectKey) -> Result | None:
         return await executor.reconcile(key, snapshot_of)
 
-    def by_app(event: str, av: Body, old: Body | None) -> list[ObjectKey]:
-        namespace = (av.get("metadata") or {}).get("namespace")
-        app = str((av.get("spec") or {}).get("appName", ""))
-        return open_versions(versions, "app", app, namespace)
+    def by_app(event: str, av: KeptnAppVersionBody, old: object) -> list[ObjectKey]:
+        app = av.get("spec", {}).get("appName", "")
+        return open_versions(versions, "app", app, namespace_of(av))
 
-    def by_resource(event: str, obj: Body, old: Body | None) -> list[ObjectKey]:
-        meta = obj.get("metadata") or {}
-        uid = str(meta.get("uid", ""))
-        return open_versions(versions, "resourceReference", uid, meta.get("namespace"))
+    def by_resource(event: str, obj: Mapping[str, Any], old: object) -> list[ObjectKey]:
+        return open_versions(versions, "resourceReference", uid_of(obj), namespace_of(obj))
 
     controller: Controller[ObjectKey] = Controller(
         "keptnworkloadversion", reconcile, ctx.settings.workers
     )
     watch_version_and_children(controller, ctx, model.KEPTN_WORKLOAD_VERSION)
-    controller.watch(ctx.informer(model.KEPTN_APP_VERSION), by_app)
+    ctx.watch(controller, model.KEPTN_APP_VERSION, by_app)
     for kind in _ROLLOUT_KINDS.values():
         controller.watch(ctx.informer(kind), by_resource)
     if model.ARGO_ROLLOUT in ctx.informers:

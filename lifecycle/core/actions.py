@@ -8,17 +8,16 @@ names (a second create meets AlreadyExists, which the controller treats as done)
 `EmitEvent` carries a `key` unique for one transition of its object, from which the event
 recorder derives the Event's name, so replaying a decision after a crash emits no duplicate.
 
-Must not: import anything but the standard library and lifecycle.core.phases.
+Must not: import anything but the standard library, lifecycle.core.phases and lifecycle.core.bodies.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
+from lifecycle.core.bodies import TaskContext
 from lifecycle.core.phases import CheckType, Phase, State
 
 __all__ = [
@@ -56,7 +55,7 @@ class CreateTask:
     definition: str
     phase: Phase
     check_type: CheckType
-    context: Mapping[str, Any]
+    context: TaskContext
 
 
 @dataclass(frozen=True, slots=True)

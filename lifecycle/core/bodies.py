@@ -1,7 +1,8 @@
 """Typed views of the KLT bodies (spec and status of each CRD) at the Kubernetes boundary.
 
-Role: one ``TypedDict`` per spec and status of the kinds in lifecycle.core.model, and one per
-whole body the flow reads (``KeptnAppVersionBody`` ...).
+Role: one ``TypedDict`` per spec and status of the kinds in lifecycle.core.model, and the generic
+whole body ``Body[Spec, Status]`` with one alias per kind (``KeptnAppVersionBody`` ...), which
+lifecycle.core.model attaches to each kind so that the caches hand out typed bodies.
 
 Invariants: keys are the exact JSON field names of the CRDs (camelCase, including KeptnConfig's
 odd ``OTelCollectorUrl``), checked against deploy/crds by tests/unit/test_crds.py. All TypedDicts
@@ -13,12 +14,21 @@ Must not: do I/O, import anything beyond the standard library, or hold behaviour
 
 from __future__ import annotations
 
-from typing import Any, Literal, TypedDict
+from typing import Any, Generic, Literal, TypedDict, TypeVar
 
 KeptnState = Literal[
     "Pending", "Progressing", "Succeeded", "Failed", "Unknown", "Deprecated", "Warning"
 ]
 CheckType = Literal["pre", "post", "promotion", "pre-eval", "post-eval"]
+
+
+class OwnerReference(TypedDict, total=False):
+    apiVersion: str
+    kind: str
+    name: str
+    uid: str
+    controller: bool
+    blockOwnerDeletion: bool
 
 
 class ObjectMeta(TypedDict, total=False):
@@ -31,7 +41,7 @@ class ObjectMeta(TypedDict, total=False):
     deletionTimestamp: str
     labels: dict[str, str]
     annotations: dict[str, str]
-    ownerReferences: list[dict[str, Any]]
+    ownerReferences: list[OwnerReference]
     finalizers: list[str]
 
 
@@ -51,7 +61,7 @@ class DeploymentTaskSpec(TypedDict, total=False):
     promotionTasks: list[str]
 
 
-class _WorkloadRef(TypedDict):
+class WorkloadRef(TypedDict):
     name: str
     version: str
 
@@ -59,7 +69,7 @@ class _WorkloadRef(TypedDict):
 class KeptnAppSpec(TypedDict, total=False):
     version: str
     revision: int
-    workloads: list[_WorkloadRef]
+    workloads: list[WorkloadRef]
 
 
 class Condition(TypedDict, total=False):
@@ -90,7 +100,7 @@ class KeptnAppVersionSpec(KeptnAppContextSpec, KeptnAppSpec, total=False):
 
 
 class _WorkloadStatus(TypedDict, total=False):
-    workload: _WorkloadRef
+    workload: WorkloadRef
     status: KeptnState
 
 
@@ -355,41 +365,35 @@ AnalysisStatus = TypedDict(
 )
 
 
-class AnalysisBody(TypedDict, total=False):
+SpecT = TypeVar("SpecT")
+StatusT = TypeVar("StatusT")
+Unchecked = dict[str, Any]  # a spec or status the operator does not type (built-in kinds ...)
+
+
+class Body(TypedDict, Generic[SpecT, StatusT], total=False):
+    """A whole object as the API server serves it."""
+
     apiVersion: str
     kind: str
     metadata: ObjectMeta
-    spec: AnalysisSpec
-    status: AnalysisStatus
+    spec: SpecT
+    status: StatusT
 
 
-class KeptnAppVersionBody(TypedDict, total=False):
-    apiVersion: str
-    kind: str
-    metadata: ObjectMeta
-    spec: KeptnAppVersionSpec
-    status: KeptnAppVersionStatus
-
-
-class KeptnWorkloadVersionBody(TypedDict, total=False):
-    apiVersion: str
-    kind: str
-    metadata: ObjectMeta
-    spec: KeptnWorkloadVersionSpec
-    status: KeptnWorkloadVersionStatus
-
-
-class KeptnTaskBody(TypedDict, total=False):
-    apiVersion: str
-    kind: str
-    metadata: ObjectMeta
-    spec: KeptnTaskSpec
-    status: KeptnTaskStatus
-
-
-class KeptnEvaluationBody(TypedDict, total=False):
-    apiVersion: str
-    kind: str
-    metadata: ObjectMeta
-    spec: KeptnEvaluationSpec
-    status: KeptnEvaluationStatus
+KeptnAppBody = Body[KeptnAppSpec, KeptnAppStatus]
+KeptnAppContextBody = Body[KeptnAppContextSpec, Unchecked]
+KeptnAppVersionBody = Body[KeptnAppVersionSpec, KeptnAppVersionStatus]
+KeptnWorkloadBody = Body[KeptnWorkloadSpec, Unchecked]
+KeptnWorkloadVersionBody = Body[KeptnWorkloadVersionSpec, KeptnWorkloadVersionStatus]
+KeptnTaskDefinitionBody = Body[KeptnTaskDefinitionSpec, Unchecked]
+KeptnTaskBody = Body[KeptnTaskSpec, KeptnTaskStatus]
+KeptnEvaluationDefinitionBody = Body[KeptnEvaluationDefinitionSpec, Unchecked]
+KeptnEvaluationBody = Body[KeptnEvaluationSpec, KeptnEvaluationStatus]
+KeptnConfigBody = Body[KeptnConfigSpec, Unchecked]
+KeptnMetricsProviderBody = Body[KeptnMetricsProviderSpec, Unchecked]
+KeptnMetricBody = Body[KeptnMetricSpec, KeptnMetricStatus]
+AnalysisValueTemplateBody = Body[AnalysisValueTemplateSpec, Unchecked]
+AnalysisDefinitionBody = Body[AnalysisDefinitionSpec, Unchecked]
+AnalysisBody = Body[AnalysisSpec, AnalysisStatus]
+KeptnAppCreationRequestBody = Body[dict[str, str], Unchecked]  # spec: {"appName"}
+KubeBody = Body[Unchecked, Unchecked]  # a built-in kind (Pod, Job ...): typed metadata only

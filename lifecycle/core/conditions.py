@@ -26,7 +26,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
+
+from lifecycle.core.bodies import Condition
+from lifecycle.core.meta import metadata_of
 
 __all__ = ["TYPES", "Outcome", "conditions", "outcome", "with_conditions"]
 
@@ -113,17 +116,15 @@ def _timestamp(now: datetime) -> str:
     return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def conditions(
-    result: Outcome, generation: int, previous: Any, now: datetime
-) -> list[dict[str, Any]]:
+def conditions(result: Outcome, generation: int, previous: Any, now: datetime) -> list[Condition]:
     """The condition list for ``result``; a condition keeps its time unless its status flips."""
     old = {
         c.get("type"): c for c in (previous if isinstance(previous, list) else [])
         if isinstance(c, Mapping)
     }  # fmt: skip
-    out: list[dict[str, Any]] = []
+    out: list[Condition] = []
     for type_, true in _wanted(result).items():
-        status = "True" if true else "False"
+        status: Literal["True", "False"] = "True" if true else "False"
         before = old.get(type_) or {}
         since = before.get("lastTransitionTime") if before.get("status") == status else None
         out.append(
@@ -152,7 +153,7 @@ def with_conditions(
     result = outcome(kind, obj, merged)
     if result is None:
         return dict(fields)
-    generation = int((obj.get("metadata") or {}).get("generation") or 0)
+    generation = int(metadata_of(obj).get("generation") or 0)
     previous = merged.get("conditions")
     wanted = conditions(result, generation, previous, now)
     if wanted == previous:

@@ -34,8 +34,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from lifecycle.core.actions import Action, EventType, Finished, PhaseEnded
+from lifecycle.core.bodies import (
+    KeptnAppVersionBody,
+    KeptnEvaluationBody,
+    KeptnTaskBody,
+    KeptnWorkloadVersionBody,
+)
 from lifecycle.core.machine_draft import StatusDraft, apply_merge_patch, read_time
-from lifecycle.core.machine_steps import Context, Outcome, Rollout, run_phase
+from lifecycle.core.machine_steps import Context, Outcome, Rollout, VersionBody, run_phase
+from lifecycle.core.meta import metadata_of
 from lifecycle.core.naming import (
     format_time,
     parse_traceparent,
@@ -68,7 +75,6 @@ __all__ = [
     "gate_open",
 ]
 
-Body = Mapping[str, Any]
 _PHASE_NAMES = frozenset(str(p) for p in Phase)
 ROOT_KEY = "root"
 """phaseTraceIDs key of the object's own (root) span."""
@@ -92,10 +98,10 @@ class MachineConfig:
 class AppVersionSnapshot:
     """A KeptnAppVersion and what its walk reads; children keyed by their names."""
 
-    obj: Body
-    tasks: Mapping[str, Body] = field(default_factory=dict)
-    evaluations: Mapping[str, Body] = field(default_factory=dict)
-    workload_versions: Mapping[str, Body] = field(default_factory=dict)
+    obj: KeptnAppVersionBody
+    tasks: Mapping[str, KeptnTaskBody] = field(default_factory=dict)
+    evaluations: Mapping[str, KeptnEvaluationBody] = field(default_factory=dict)
+    workload_versions: Mapping[str, KeptnWorkloadVersionBody] = field(default_factory=dict)
     missing_definitions: frozenset[str] = frozenset()
     """Definition names the controller looked up and did not find (object and Keptn namespace)."""
 
@@ -104,11 +110,11 @@ class AppVersionSnapshot:
 class WorkloadVersionSnapshot:
     """A KeptnWorkloadVersion and what its walk reads."""
 
-    obj: Body
-    tasks: Mapping[str, Body] = field(default_factory=dict)
-    evaluations: Mapping[str, Body] = field(default_factory=dict)
+    obj: KeptnWorkloadVersionBody
+    tasks: Mapping[str, KeptnTaskBody] = field(default_factory=dict)
+    evaluations: Mapping[str, KeptnEvaluationBody] = field(default_factory=dict)
     missing_definitions: frozenset[str] = frozenset()
-    app_version: Body | None = None
+    app_version: KeptnAppVersionBody | None = None
     """The newest non-Deprecated KeptnAppVersion listing this workload and version (the controller picks it)."""
     rollout: Rollout | None = None
     """The referenced ReplicaSet/StatefulSet/DaemonSet's replicas; None when not found (yet)."""
@@ -129,14 +135,14 @@ class Decision:
 EMPTY = Decision()
 
 
-def gate_open(workload_version: Body) -> bool:
+def gate_open(workload_version: KeptnWorkloadVersionBody) -> bool:
     """True when the WorkloadVersion's pods may be scheduled: its pre-deployment phases passed.
 
     Deployment Progressing, Succeeded or Warning; or Failed (the WorkloadDeploy timeout) with
     both pre-deployment phases Succeeded or Warning, so pods created after a timeout (evicted,
     scaled up) still start. A failed pre-deployment phase deprecates the deployment: gated.
     """
-    status = workload_version.get("status") or {}
+    status = workload_version.get("status", {})
     deployment = State.parse(status.get("deploymentStatus"))
     if deployment in (State.PROGRESSING, State.SUCCEEDED, State.WARNING):
         return True
@@ -155,8 +161,8 @@ def _finish(draft: StatusDraft) -> Decision:
     )
 
 
-def _is_workload(obj: Body) -> bool:
-    spec = obj.get("spec") or {}
+def _is_workload(obj: VersionBody) -> bool:
+    spec = obj.get("spec", {})
     return obj.get("kind") == "KeptnWorkloadVersion" or "workloadName" in spec
 
 
@@ -213,12 +219,12 @@ def _end_object(draft: StatusDraft, state: State, now: datetime) -> None:
     draft.act(Finished(state=state, start=start, end=now))
 
 
-def deprecate(obj: Body, now: datetime) -> Decision:
+def deprecate(obj: VersionBody, now: datetime) -> Decision:
     """Deprecate a version superseded by a newer revision (KLT §2.6): remaining phases Deprecated.
 
     Completed objects keep their outcome (KLT would overwrite a Succeeded or Failed result).
     """
-    status = obj.get("status") or {}
+    status = obj.get("status", {})
     if State.parse(status.get("status")).is_completed:
         return EMPTY
     table = WORKLOAD_PHASES if _is_workload(obj) else APP_PHASES
@@ -242,13 +248,15 @@ def deprecate(obj: Body, now: datetime) -> Decision:
 
 def _context(snapshot: Snapshot, now: datetime, config: MachineConfig) -> Context:
     obj = snapshot.obj
-    meta = obj.get("metadata") or {}
+    meta = metadata_of(obj)
     # the uid seeds child names and trace ids; the name is a stand-in for bodies built by hand
-    uid = str(meta.get("uid") or meta.get("name", ""))
+    uid = meta.get("uid") or meta.get("name", "")
+    app = snapshot if isinstance(snapshot, AppVersionSnapshot) else None
+    workload = snapshot if isinstance(snapshot, WorkloadVersionSnapshot) else None
     return Context(
-        is_app=isinstance(snapshot, AppVersionSnapshot),
+        app=app.obj.get("spec", {}) if app else None,
+        workload=workload.obj.get("spec", {}) if workload else None,
         uid=uid,
-        spec=obj.get("spec") or {},
         now=now,
         block_deployment=config.block_deployment,
         observability_timeout=config.observability_timeout,
@@ -256,10 +264,8 @@ def _context(snapshot: Snapshot, now: datetime, config: MachineConfig) -> Contex
         tasks=snapshot.tasks,
         evaluations=snapshot.evaluations,
         missing_definitions=snapshot.missing_definitions,
-        workload_versions=snapshot.workload_versions
-        if isinstance(snapshot, AppVersionSnapshot)
-        else {},
-        rollout=snapshot.rollout if isinstance(snapshot, WorkloadVersionSnapshot) else None,
+        workload_versions=app.workload_versions if app else {},
+        rollout=workload.rollout if workload else None,
     )
 
 
@@ -277,8 +283,8 @@ def _pass_app_gate(snapshot: WorkloadVersionSnapshot, draft: StatusDraft, ctx: C
             "AppGate/NotFound",
         )
         return False
-    app_status = app.get("status") or {}
-    app_meta = app.get("metadata") or {}
+    app_status = app.get("status", {})
+    app_meta = metadata_of(app)
     pre_eval = State.parse(app_status.get("preDeploymentEvaluationStatus"))
     if not pre_eval.passes:
         # No status field records this wait, so the event repeats with one key per AppVersion:
@@ -292,10 +298,10 @@ def _pass_app_gate(snapshot: WorkloadVersionSnapshot, draft: StatusDraft, ctx: C
                 f"AppGate/Failed/{app_meta.get('uid') or app_meta.get('name', '')}",
             )
         return False
-    metadata = (app.get("spec") or {}).get("metadata") or {}
+    metadata = app.get("spec", {}).get("metadata") or {}
     draft.set("appContextMetadata", {str(k): str(v) for k, v in metadata.items()})
     traces = app_status.get("phaseTraceIDs") or {}
-    parent = str((traces.get(str(Phase.APP_DEPLOY)) or {}).get("traceparent", ""))
+    parent = traces.get(str(Phase.APP_DEPLOY), {}).get("traceparent", "")
     parsed = parse_traceparent(parent)
     trace = parsed[0] if parsed else trace_id_for(ctx.uid)
     root = {
@@ -334,9 +340,10 @@ def _close_phase(
 def decide(snapshot: Snapshot, now: datetime, config: MachineConfig) -> Decision:
     """Advance an AppVersion or WorkloadVersion as far as its snapshot allows."""
     obj = snapshot.obj
-    if State.parse((obj.get("status") or {}).get("status")).is_completed:
+    status = obj.get("status", {})
+    if State.parse(status.get("status")).is_completed:
         return EMPTY
-    draft = StatusDraft(obj.get("status") or {})
+    draft = StatusDraft(status)
     ctx = _context(snapshot, now, config)
     table = APP_PHASES if ctx.is_app else WORKLOAD_PHASES
     if not draft.get("startTime"):

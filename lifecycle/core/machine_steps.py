@@ -21,11 +21,24 @@ from datetime import datetime, timedelta
 from typing import Any, assert_never
 
 from lifecycle.core.actions import CreateEvaluation, CreateTask, EventType
+from lifecycle.core.bodies import (
+    KeptnAppVersionBody,
+    KeptnAppVersionSpec,
+    KeptnEvaluationBody,
+    KeptnTaskBody,
+    KeptnWorkloadVersionBody,
+    KeptnWorkloadVersionSpec,
+    TaskContext,
+)
+from lifecycle.core.children import Child, text
 from lifecycle.core.machine_draft import StatusDraft, read_time
 from lifecycle.core.naming import child_name, workload_name, workload_version_name
 from lifecycle.core.phases import Phase, PhaseKind, PhaseSpec, State, aggregate_state
 
-__all__ = ["Context", "Outcome", "Rollout", "run_phase"]
+__all__ = ["Context", "Outcome", "Rollout", "VersionBody", "run_phase"]
+
+VersionBody = KeptnAppVersionBody | KeptnWorkloadVersionBody
+"""What the machine walks: a KeptnAppVersion or a KeptnWorkloadVersion."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,22 +70,35 @@ class Outcome:
 class Context:
     """Everything a runner may read: the object, its related objects, the settings and `now`."""
 
-    is_app: bool
+    app: KeptnAppVersionSpec | None
+    """The spec of the AppVersion walked; None for a WorkloadVersion (exactly one is set)."""
+    workload: KeptnWorkloadVersionSpec | None
     uid: str
-    spec: Mapping[str, Any]
     now: datetime
     block_deployment: bool
     observability_timeout: timedelta
     definition_wait: timedelta
-    tasks: Mapping[str, Mapping[str, Any]]
-    evaluations: Mapping[str, Mapping[str, Any]]
+    tasks: Mapping[str, KeptnTaskBody]
+    evaluations: Mapping[str, KeptnEvaluationBody]
     missing_definitions: frozenset[str]
-    workload_versions: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    workload_versions: Mapping[str, KeptnWorkloadVersionBody] = field(default_factory=dict)
     rollout: Rollout | None = None
 
+    @property
+    def is_app(self) -> bool:
+        return self.app is not None
 
-def _text(value: object) -> str:
-    return value if isinstance(value, str) else ""
+    @property
+    def spec(self) -> KeptnAppVersionSpec | KeptnWorkloadVersionSpec:
+        return self.app if self.app is not None else (self.workload or {})
+
+    def identity(self) -> tuple[str, str, str, str]:
+        """(appName, appVersion, workloadName, workloadVersion) as KLT fills a child's fields."""
+        if self.app is not None:
+            return text(self.app.get("appName")), text(self.app.get("version")), "", ""
+        spec = self.workload or {}
+        workload = text(spec.get("workloadName"))
+        return text(spec.get("app")), "", workload, text(spec.get("version"))
 
 
 def _names(value: object) -> list[str]:
@@ -104,7 +130,7 @@ def run_phase(row: PhaseSpec, draft: StatusDraft, ctx: Context, phase_start: dat
             assert_never(row.kind)
 
 
-def _task_context(row: PhaseSpec, draft: StatusDraft, ctx: Context, tp: str) -> dict[str, Any]:
+def _task_context(row: PhaseSpec, draft: StatusDraft, ctx: Context, tp: str) -> TaskContext:
     """KeptnTask spec.context as KLT's GenerateTask fills it, plus the phase span's traceparent."""
     metadata: dict[str, str] = {}
     if ctx.is_app:
@@ -113,11 +139,12 @@ def _task_context(row: PhaseSpec, draft: StatusDraft, ctx: Context, tp: str) -> 
         metadata.update(_string_map(draft.get("appContextMetadata")))
         metadata.update(_string_map(ctx.spec.get("metadata")))
     metadata["traceparent"] = tp
+    app, app_version, workload, workload_version = ctx.identity()
     return {
-        "workloadName": "" if ctx.is_app else _text(ctx.spec.get("workloadName")),
-        "appName": _text(ctx.spec.get("appName" if ctx.is_app else "app")),
-        "appVersion": _text(ctx.spec.get("version")) if ctx.is_app else "",
-        "workloadVersion": "" if ctx.is_app else _text(ctx.spec.get("version")),
+        "workloadName": workload,
+        "appName": app,
+        "appVersion": app_version,
+        "workloadVersion": workload_version,
         "taskType": str(row.check_type),
         "objectType": "App" if ctx.is_app else "Workload",
         "metadata": metadata,
@@ -136,6 +163,7 @@ def _request_child(
     """Ask for a child; its event only the first time (the action repeats until the child is seen)."""
     assert row.check_type is not None
     tp = draft.carrier(row.phase).get("traceparent", "")
+    app, app_version, workload, workload_version = ctx.identity()
     if row.kind is PhaseKind.TASKS:
         draft.act(
             CreateTask(
@@ -154,10 +182,10 @@ def _request_child(
                 definition=definition,
                 phase=row.phase,
                 check_type=row.check_type,
-                workload="" if ctx.is_app else _text(ctx.spec.get("workloadName")),
-                workload_version="" if ctx.is_app else _text(ctx.spec.get("version")),
-                app_name=_text(ctx.spec.get("appName" if ctx.is_app else "app")),
-                app_version=_text(ctx.spec.get("version")) if ctx.is_app else "",
+                workload=workload,
+                workload_version=workload_version,
+                app_name=app,
+                app_version=app_version,
                 traceparent=tp,
             )
         )
@@ -178,9 +206,13 @@ def _run_children(
     assert row.items_field is not None and row.spec_field is not None
     assert row.check_type is not None
     is_task = row.kind is PhaseKind.TASKS
-    children = ctx.tasks if is_task else ctx.evaluations
+    children = (
+        {n: Child.of_task(t) for n, t in ctx.tasks.items()}
+        if is_task
+        else {n: Child.of_evaluation(e) for n, e in ctx.evaluations.items()}
+    )
     previous = {
-        _text(item.get("definitionName")): item
+        text(item.get("definitionName")): item
         for item in draft.get(row.items_field) or []
         if isinstance(item, Mapping)
     }
@@ -193,16 +225,13 @@ def _run_children(
         item: dict[str, Any] = {"definitionName": definition, "name": name}
         child = children.get(name) or _child_named_otherwise(children, definition, row.check_type)
         if child is not None:
-            item["name"] = name = _text((child.get("metadata") or {}).get("name")) or name
+            item["name"] = name = child.name or name
         if child is None:
             first = definition not in previous
             state = _await_child(row, draft, ctx, name, definition, phase_start, problems, first)
         else:
-            child_status = child.get("status") or {}
-            state = State.parse(child_status.get("status" if is_task else "overallStatus"))
-            for key in ("startTime", "endTime"):
-                if child_status.get(key):
-                    item[key] = child_status[key]
+            state = child.state
+            item.update(child.times)
             before = State.parse((previous.get(definition) or {}).get("status"))
             if definition not in previous or before != state:
                 noun = "task" if is_task else "evaluation"
@@ -215,10 +244,9 @@ def _run_children(
                     f"{reason}/{name}/{state}",
                 )
             if state in (State.FAILED, State.DEPRECATED):
-                message = _text(child_status.get("message")) or _text(child_status.get("reason"))
                 problems.append(
                     f"{name} (definition {definition}) {state}"
-                    + (f": {message}" if message else "")
+                    + (f": {child.message}" if child.message else "")
                 )
         item["status"] = str(state)
         items.append(item)
@@ -229,14 +257,12 @@ def _run_children(
 
 
 def _child_named_otherwise(
-    children: Mapping[str, Mapping[str, Any]], definition: str, check_type: str
-) -> Mapping[str, Any] | None:
+    children: Mapping[str, Child], definition: str, check_type: str
+) -> Child | None:
     """Our child of `definition` and `check_type` under an alternate name (its first name was
     taken by another parent's child: naming.alternate_child_name)."""
     for child in children.values():
-        spec = child.get("spec") or {}
-        owned = spec.get("taskDefinition") or spec.get("evaluationDefinition")
-        if owned == definition and spec.get("checkType") == check_type:
+        if child.definition == definition and child.check_type == check_type:
             return child
     return None
 
@@ -276,8 +302,8 @@ def _run_deploy(draft: StatusDraft, ctx: Context) -> Outcome:
     if rollout is not None and rollout.ready:
         return Outcome(State.SUCCEEDED)
     deadline = start + ctx.observability_timeout
-    reference = ctx.spec.get("resourceReference") or {}
-    target = f"{_text(reference.get('kind')) or 'workload'} {_text(reference.get('name'))}".strip()
+    reference = (ctx.workload or {}).get("resourceReference", {})
+    target = f"{text(reference.get('kind')) or 'workload'} {text(reference.get('name'))}".strip()
     if ctx.now >= deadline:
         if rollout is None:
             reason = f"has reached timeout ({_duration(ctx.observability_timeout)}): {target} was not found"
@@ -314,10 +340,11 @@ def _run_deploy(draft: StatusDraft, ctx: Context) -> Outcome:
 def _run_workloads(row: PhaseSpec, draft: StatusDraft, ctx: Context) -> Outcome:
     """AppDeploy: fold the states of the app's WorkloadVersions (`<app>-<workload>-<version>`)."""
     assert row.items_field is not None
-    app = _text(ctx.spec.get("appName"))
-    refs = [r for r in ctx.spec.get("workloads") or [] if isinstance(r, Mapping)]
+    spec = ctx.app or {}
+    app = text(spec.get("appName"))
+    refs = [r for r in spec.get("workloads") or [] if isinstance(r, Mapping)]
     previous = {
-        (_text(w.get("name")), _text(w.get("version")))
+        (text(w.get("name")), text(w.get("version")))
         for item in draft.get(row.items_field) or []
         if isinstance(item, Mapping) and isinstance(w := item.get("workload"), Mapping)
     }
@@ -325,7 +352,7 @@ def _run_workloads(row: PhaseSpec, draft: StatusDraft, ctx: Context) -> Outcome:
     states: list[State] = []
     problems: list[str] = []
     for ref in refs:
-        wl, version = _text(ref.get("name")), _text(ref.get("version"))
+        wl, version = text(ref.get("name")), text(ref.get("version"))
         name = workload_version_name(workload_name(app, wl), version)
         found = ctx.workload_versions.get(name)
         if found is None:
@@ -341,7 +368,7 @@ def _run_workloads(row: PhaseSpec, draft: StatusDraft, ctx: Context) -> Outcome:
         else:
             state = State.parse((found.get("status") or {}).get("status"))
             if state in (State.FAILED, State.DEPRECATED):
-                phase = _text((found.get("status") or {}).get("currentPhase"))
+                phase = text((found.get("status") or {}).get("currentPhase"))
                 problems.append(f"{name} {state}" + (f" in {phase}" if phase else ""))
         items.append({"workload": {"name": wl, "version": version}, "status": str(state)})
         states.append(state)

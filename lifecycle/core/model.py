@@ -2,7 +2,8 @@
 
 Role: one table of every kind (group, version, plural, kind, namespaced) that the operator, the
 webhook and the evaluator read or write, with module constants (``KEPTN_APP_VERSION``, ``POD``,
-``JOB`` ...) and a lookup by kind. The typed views of their bodies are in lifecycle.core.bodies.
+``JOB`` ...) and a lookup by kind. Each kind carries the type of its body (lifecycle.core.bodies):
+``KEPTN_TASK: ResourceKind[KeptnTaskBody]``, so a cache or a lookup keyed by it is typed.
 
 Invariants: the table matches ``deploy/crds/*.yaml`` (tests/unit/test_crds.py checks it); kinds
 are unique.
@@ -15,7 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Generic, cast
+
+from typing_extensions import TypeVar
+
+from lifecycle.core import bodies as b
+from lifecycle.core.meta import metadata_of
 
 __all__ = [
     "ALL_KINDS",
@@ -53,7 +59,6 @@ __all__ = [
     "STATEFUL_SET",
     "ResourceKind",
     "kind_by_api_version",
-    "kind_named",
     "owner_reference",
 ]
 
@@ -62,9 +67,16 @@ METRICS_GROUP: Final = "metrics.keptn.sh"
 OPTIONS_GROUP: Final = "options.keptn.sh"
 
 
+BodyT = TypeVar("BodyT", covariant=True, default=Mapping[str, Any])
+
+
 @dataclass(frozen=True, slots=True)
-class ResourceKind:
-    """Where a kind lives in the API: enough to build every URL and ``apiVersion`` for it."""
+class ResourceKind(Generic[BodyT]):
+    """Where a kind lives in the API: enough to build every URL and ``apiVersion`` for it.
+
+    ``BodyT`` is the type of its bodies, only for the type checker: a ``ResourceKind[KeptnTaskBody]``
+    is a ``ResourceKind`` (of ``Mapping[str, Any]`` bodies) wherever the body type does not matter.
+    """
 
     group: str  # "" for the core API group
     version: str
@@ -77,50 +89,57 @@ class ResourceKind:
         """``apiVersion`` as written in a body: ``v1`` for core, ``<group>/<version>`` otherwise."""
         return f"{self.group}/{self.version}" if self.group else self.version
 
-    @property
-    def is_custom(self) -> bool:
-        """True for the Keptn CRDs (served from deploy/crds), False for built-in kinds."""
-        return self.group in (LIFECYCLE_GROUP, METRICS_GROUP, OPTIONS_GROUP)
+    def view(self, body: Mapping[str, Any]) -> BodyT:
+        """``body`` (a raw object of this kind from the API or a cache) typed as this kind's body."""
+        return cast(BodyT, body)
 
 
-def _lc(plural: str, kind: str) -> ResourceKind:
-    return ResourceKind(LIFECYCLE_GROUP, "v1", plural, kind)
+_B = TypeVar("_B")
 
 
-def _mt(plural: str, kind: str) -> ResourceKind:
-    return ResourceKind(METRICS_GROUP, "v1", plural, kind)
+def _kind(
+    group: str, kind: str, body: type[_B], version: str = "v1", namespaced: bool = True
+) -> ResourceKind[_B]:
+    """A kind whose plural is its lower-cased name plus "s" (all but Analysis: ``analyses``)."""
+    plural = "analyses" if kind == "Analysis" else f"{kind.lower()}s"
+    return ResourceKind(group, version, plural, kind, namespaced)
 
 
-KEPTN_APP: Final = _lc("keptnapps", "KeptnApp")
-KEPTN_APP_CONTEXT: Final = _lc("keptnappcontexts", "KeptnAppContext")
-KEPTN_APP_VERSION: Final = _lc("keptnappversions", "KeptnAppVersion")
-KEPTN_WORKLOAD: Final = _lc("keptnworkloads", "KeptnWorkload")
-KEPTN_WORKLOAD_VERSION: Final = _lc("keptnworkloadversions", "KeptnWorkloadVersion")
-KEPTN_TASK_DEFINITION: Final = _lc("keptntaskdefinitions", "KeptnTaskDefinition")
-KEPTN_TASK: Final = _lc("keptntasks", "KeptnTask")
-KEPTN_EVALUATION_DEFINITION: Final = _lc("keptnevaluationdefinitions", "KeptnEvaluationDefinition")
-KEPTN_EVALUATION: Final = _lc("keptnevaluations", "KeptnEvaluation")
-KEPTN_APP_CREATION_REQUEST: Final = _lc("keptnappcreationrequests", "KeptnAppCreationRequest")
-KEPTN_METRICS_PROVIDER: Final = _mt("keptnmetricsproviders", "KeptnMetricsProvider")
-KEPTN_METRIC: Final = _mt("keptnmetrics", "KeptnMetric")
-ANALYSIS_VALUE_TEMPLATE: Final = _mt("analysisvaluetemplates", "AnalysisValueTemplate")
-ANALYSIS_DEFINITION: Final = _mt("analysisdefinitions", "AnalysisDefinition")
-ANALYSIS: Final = _mt("analyses", "Analysis")
-KEPTN_CONFIG: Final = ResourceKind(OPTIONS_GROUP, "v1alpha1", "keptnconfigs", "KeptnConfig")
+_LC, _MT, _KUBE = LIFECYCLE_GROUP, METRICS_GROUP, b.KubeBody
+KEPTN_APP: Final = _kind(_LC, "KeptnApp", b.KeptnAppBody)
+KEPTN_APP_CONTEXT: Final = _kind(_LC, "KeptnAppContext", b.KeptnAppContextBody)
+KEPTN_APP_VERSION: Final = _kind(_LC, "KeptnAppVersion", b.KeptnAppVersionBody)
+KEPTN_WORKLOAD: Final = _kind(_LC, "KeptnWorkload", b.KeptnWorkloadBody)
+KEPTN_WORKLOAD_VERSION: Final = _kind(_LC, "KeptnWorkloadVersion", b.KeptnWorkloadVersionBody)
+KEPTN_TASK_DEFINITION: Final = _kind(_LC, "KeptnTaskDefinition", b.KeptnTaskDefinitionBody)
+KEPTN_TASK: Final = _kind(_LC, "KeptnTask", b.KeptnTaskBody)
+KEPTN_EVALUATION_DEFINITION: Final = _kind(
+    _LC, "KeptnEvaluationDefinition", b.KeptnEvaluationDefinitionBody
+)
+KEPTN_EVALUATION: Final = _kind(_LC, "KeptnEvaluation", b.KeptnEvaluationBody)
+KEPTN_APP_CREATION_REQUEST: Final = _kind(
+    _LC, "KeptnAppCreationRequest", b.KeptnAppCreationRequestBody
+)
+KEPTN_METRICS_PROVIDER: Final = _kind(_MT, "KeptnMetricsProvider", b.KeptnMetricsProviderBody)
+KEPTN_METRIC: Final = _kind(_MT, "KeptnMetric", b.KeptnMetricBody)
+ANALYSIS_VALUE_TEMPLATE: Final = _kind(_MT, "AnalysisValueTemplate", b.AnalysisValueTemplateBody)
+ANALYSIS_DEFINITION: Final = _kind(_MT, "AnalysisDefinition", b.AnalysisDefinitionBody)
+ANALYSIS: Final = _kind(_MT, "Analysis", b.AnalysisBody)
+KEPTN_CONFIG: Final = _kind(OPTIONS_GROUP, "KeptnConfig", b.KeptnConfigBody, "v1alpha1")
 
-POD: Final = ResourceKind("", "v1", "pods", "Pod")
-CONFIG_MAP: Final = ResourceKind("", "v1", "configmaps", "ConfigMap")
-SECRET: Final = ResourceKind("", "v1", "secrets", "Secret")
-EVENT: Final = ResourceKind("", "v1", "events", "Event")
-NAMESPACE: Final = ResourceKind("", "v1", "namespaces", "Namespace", namespaced=False)
-REPLICA_SET: Final = ResourceKind("apps", "v1", "replicasets", "ReplicaSet")
-DEPLOYMENT: Final = ResourceKind("apps", "v1", "deployments", "Deployment")
-STATEFUL_SET: Final = ResourceKind("apps", "v1", "statefulsets", "StatefulSet")
-DAEMON_SET: Final = ResourceKind("apps", "v1", "daemonsets", "DaemonSet")
-JOB: Final = ResourceKind("batch", "v1", "jobs", "Job")
-LEASE: Final = ResourceKind("coordination.k8s.io", "v1", "leases", "Lease")
+POD: Final = _kind("", "Pod", _KUBE)
+CONFIG_MAP: Final = _kind("", "ConfigMap", _KUBE)
+SECRET: Final = _kind("", "Secret", _KUBE)
+EVENT: Final = _kind("", "Event", _KUBE)
+NAMESPACE: Final = _kind("", "Namespace", _KUBE, namespaced=False)
+REPLICA_SET: Final = _kind("apps", "ReplicaSet", _KUBE)
+DEPLOYMENT: Final = _kind("apps", "Deployment", _KUBE)
+STATEFUL_SET: Final = _kind("apps", "StatefulSet", _KUBE)
+DAEMON_SET: Final = _kind("apps", "DaemonSet", _KUBE)
+JOB: Final = _kind("batch", "Job", _KUBE)
+LEASE: Final = _kind("coordination.k8s.io", "Lease", _KUBE)
 # The webhook follows a ReplicaSet up to an Argo Rollout as KLT does (keptn.md §8.3).
-ARGO_ROLLOUT: Final = ResourceKind("argoproj.io", "v1alpha1", "rollouts", "Rollout")
+ARGO_ROLLOUT: Final = _kind("argoproj.io", "Rollout", _KUBE, "v1alpha1")
 
 CRD_KINDS: Final[tuple[ResourceKind, ...]] = (
     KEPTN_APP,
@@ -157,15 +176,9 @@ ALL_KINDS: Final[tuple[ResourceKind, ...]] = (
     ARGO_ROLLOUT,
 )
 
-_BY_KIND: Final[dict[str, ResourceKind]] = {k.kind: k for k in ALL_KINDS}
 _BY_API_VERSION: Final[dict[tuple[str, str], ResourceKind]] = {
     (k.api_version, k.kind): k for k in ALL_KINDS
 }
-
-
-def kind_named(kind: str) -> ResourceKind:
-    """The ResourceKind for a kind name such as ``"KeptnTask"``; KeyError if unknown."""
-    return _BY_KIND[kind]
 
 
 def kind_by_api_version(api_version: str, kind: str) -> ResourceKind | None:
@@ -175,15 +188,15 @@ def kind_by_api_version(api_version: str, kind: str) -> ResourceKind | None:
 
 def owner_reference(
     obj: Mapping[str, Any], kind: ResourceKind | None = None, *, controller: bool | None = True
-) -> dict[str, Any]:
+) -> b.OwnerReference:
     """An ownerReference to ``obj`` (apiVersion/kind from ``kind`` when given, else the body's).
 
     ``controller=True`` makes it the controlling owner (the garbage collector and ``owner_keys``
     follow it) with ``blockOwnerDeletion``; ``controller=None`` writes a plain reference (an
     object shared by several owners, or a pod owner's reference restated).
     """
-    meta = obj.get("metadata") or {}
-    ref: dict[str, Any] = {
+    meta = metadata_of(obj)
+    ref: b.OwnerReference = {
         "apiVersion": kind.api_version if kind else obj.get("apiVersion", ""),
         "kind": kind.kind if kind else obj.get("kind", ""),
         "name": meta.get("name", ""),

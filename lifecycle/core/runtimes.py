@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from evaluator.durations import parse_seconds
+from lifecycle.core.bodies import KeptnTaskSpec, RuntimeSpec
+from lifecycle.core.meta import annotations_of, labels_of, metadata_of, name_of, namespace_of
 from lifecycle.core.model import CONFIG_MAP, JOB, KEPTN_TASK, KEPTN_TASK_DEFINITION, owner_reference
 from lifecycle.core.naming import valid_name
 
@@ -103,42 +105,37 @@ def function_config_map_name(definition_name: str) -> str:
     return valid_name(f"{FUNCTION_CONFIG_MAP_PREFIX}{definition_name}")
 
 
-def _runtime(spec: Mapping[str, Any]) -> tuple[str, Mapping[str, Any]] | None:
-    for runtime in ("deno", "python"):
-        value = spec.get(runtime)
+def _runtime(definition: Mapping[str, Any]) -> tuple[str, RuntimeSpec] | None:
+    spec = KEPTN_TASK_DEFINITION.view(definition).get("spec") or {}
+    for runtime, value in (("deno", spec.get("deno")), ("python", spec.get("python"))):
         if isinstance(value, Mapping):
             return runtime, value
     return None
 
 
-def _meta(body: Mapping[str, Any]) -> Mapping[str, Any]:
-    return body.get("metadata") or {}
-
-
 def function_config_map(definition: Mapping[str, Any]) -> dict[str, Any] | None:
     """The ConfigMap body for a definition with inline code (owned by it), else None."""
-    found = _runtime(definition.get("spec") or {})
+    found = _runtime(definition)
     code = ((found[1].get("inline") or {}).get("code")) if found else None
     if code is None:
         return None
-    meta = _meta(definition)
     owner = owner_reference(definition, KEPTN_TASK_DEFINITION)
     return {
         "apiVersion": CONFIG_MAP.api_version,
         "kind": CONFIG_MAP.kind,
         "metadata": {
-            "name": function_config_map_name(str(meta.get("name", ""))),
-            "namespace": meta.get("namespace", ""),
+            "name": function_config_map_name(name_of(definition)),
+            "namespace": namespace_of(definition),
             "ownerReferences": [owner],
         },
         "data": {"code": str(code)},
     }
 
 
-def _own_source(definition: Mapping[str, Any], runtime: str, spec: Mapping[str, Any]) -> _Source:
+def _own_source(definition: Mapping[str, Any], runtime: str, spec: RuntimeSpec) -> _Source:
     config_map = ""
     if (spec.get("inline") or {}).get("code") is not None:
-        config_map = function_config_map_name(str(_meta(definition).get("name", "")))
+        config_map = function_config_map_name(name_of(definition))
     elif (spec.get("configMapRef") or {}).get("name"):
         config_map = str(spec["configMapRef"]["name"])
     return _Source(
@@ -159,11 +156,11 @@ def _resolve_source(
     seen: set[str] = set()
     current: Mapping[str, Any] | None = definition
     while current is not None:
-        name = str(_meta(current).get("name", ""))
+        name = name_of(current)
         if name in seen:
             raise TaskDefinitionError(f"functionRef cycle through KeptnTaskDefinition: {name}")
         seen.add(name)
-        found = _runtime(current.get("spec") or {})
+        found = _runtime(current)
         if found is None:
             raise TaskDefinitionError(
                 f"KeptnTaskDefinition {name} referenced by functionRef has no deno or python runtime"
@@ -174,10 +171,9 @@ def _resolve_source(
         parent = str((spec.get("functionRef") or {}).get("name") or "")
         if not parent:  # the end of the chain must hold the code
             if not (own.config_map or own.url):
-                meta = _meta(current)
                 raise TaskDefinitionError(
                     "no ConfigMap specified or HTTP source specified in TaskDefinition"
-                    f" / Namespace: {meta.get('namespace', '')}, Name: {meta.get('name', '')}"
+                    f" / Namespace: {namespace_of(current)}, Name: {name}"
                 )
             break
         current = resolve(parent)
@@ -204,7 +200,7 @@ def task_metadata(
     definition: Mapping[str, Any] | None, labels: Mapping[str, str], annotations: Mapping[str, str]
 ) -> tuple[dict[str, str], dict[str, str]]:
     """A KeptnTask's labels and annotations: the definition's, overridden by the operator's own."""
-    meta = _meta(definition or {})
+    meta = metadata_of(definition or {})
 
     def inherited(values: object) -> dict[str, str]:
         if not isinstance(values, Mapping):
@@ -219,18 +215,18 @@ def task_metadata(
 
 def job_name(task: Mapping[str, Any]) -> str:
     """``<task name>-<5 hex chars of sha256(task uid)>``, at most 63 characters."""
-    meta = _meta(task)
+    meta = metadata_of(task)
     suffix = hashlib.sha256(str(meta.get("uid", "")).encode()).hexdigest()[:5]
     prefix = str(meta.get("name", ""))[: _MAX_JOB_NAME - 6].rstrip("-.")
     return f"{prefix}-{suffix}"
 
 
-def _context_json(task_spec: Mapping[str, Any]) -> str:
+def _context_json(task_spec: KeptnTaskSpec) -> str:
     return json.dumps(task_spec.get("context") or {}, separators=(",", ":"))
 
 
 def _runtime_container(
-    task_spec: Mapping[str, Any], source: _Source, images: RuntimeImages
+    task_spec: KeptnTaskSpec, source: _Source, images: RuntimeImages
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     parameters = {**source.parameters, **((task_spec.get("parameters") or {}).get("map") or {})}
     secret = str((task_spec.get("secureParameters") or {}).get("secret") or "") or source.secret
@@ -262,7 +258,7 @@ def _runtime_container(
 
 
 def _user_container(
-    task_spec: Mapping[str, Any], spec: Mapping[str, Any]
+    task_spec: KeptnTaskSpec, spec: Mapping[str, Any]
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     container = json.loads(json.dumps(spec))  # a deep copy that stays plain JSON
     env = [e for e in container.get("env") or [] if e.get("name") != "KEPTN_CONTEXT"]
@@ -289,9 +285,8 @@ def build_job(
 
     Raises TaskDefinitionError when the definition has no runnable code source.
     """
-    meta = _meta(task)
-    task_spec: Mapping[str, Any] = task.get("spec") or {}
-    def_spec: Mapping[str, Any] = definition.get("spec") or {}
+    task_spec = KEPTN_TASK.view(task).get("spec") or {}
+    def_spec = KEPTN_TASK_DEFINITION.view(definition).get("spec") or {}
     if isinstance(def_spec.get("container"), Mapping):
         container, volumes = _user_container(task_spec, def_spec["container"])
     else:
@@ -300,15 +295,15 @@ def build_job(
         )
     context = task_spec.get("context") or {}
     is_app = context.get("objectType") == "App"
-    labels = dict(meta.get("labels") or {})
+    labels = dict(labels_of(task))
     annotations = {
-        **dict(meta.get("annotations") or {}),
+        **annotations_of(task),
         "keptn.sh/app": str(context.get("appName", "")),
         "keptn.sh/workload": str(context.get("workloadName", "")),
         "keptn.sh/version": str(
             context.get("appVersion" if is_app else "workloadVersion", "") or ""
         ),
-        "keptn.sh/task-name": str(meta.get("name", "")),
+        "keptn.sh/task-name": name_of(task),
     }
     pod_spec: dict[str, Any] = {"restartPolicy": "OnFailure", "containers": [container]}
     if volumes:
@@ -328,7 +323,7 @@ def build_job(
         "kind": JOB.kind,
         "metadata": {
             "name": job_name(task),
-            "namespace": meta.get("namespace", ""),
+            "namespace": namespace_of(task),
             "labels": labels,
             "annotations": annotations,
             "ownerReferences": [owner],

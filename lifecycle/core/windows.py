@@ -28,6 +28,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from lifecycle.core.meta import metadata_of
 from lifecycle.core.naming import parse_time
 
 __all__ = ["CONTEXT_SETTLE", "DISCOVERY_QUIET", "created", "window_end"]
@@ -43,7 +44,7 @@ _RESOLUTION = timedelta(seconds=1)
 
 def created(obj: Mapping[str, Any], default: datetime) -> datetime:
     """The object's creationTimestamp, or ``default`` when it has none (not yet stored)."""
-    stamp = (obj.get("metadata") or {}).get("creationTimestamp")
+    stamp = metadata_of(obj).get("creationTimestamp")
     return parse_time(str(stamp)) if stamp else default
 
 

@@ -34,6 +34,7 @@ from lifecycle.commands import gantt, timeline
 from lifecycle.commands.errors import CliError
 from lifecycle.commands.promlocal import PROMETHEUS
 from lifecycle.commands.trace import workload_versions_of
+from lifecycle.core.model import KEPTN_TASK
 from lifecycle.demo.manifests import NAMESPACE
 from lifecycle.demo.scenario import Outcome, expected, failure_reason, play
 from lifecycle.demo.stack import KUBECTL, ApplyError, Stack
@@ -176,7 +177,8 @@ async def _report(stack: Stack, outcomes: list[Outcome], console: Console, *, ke
             )
         for child in outcome.failed_children:
             console.print(Text(f"why: {failure_reason(child)}", style="red"))  # wraps at words
-            job = (child.get("status") or {}).get("jobName")
+            task = KEPTN_TASK.view(child) if child.get("kind") == KEPTN_TASK.kind else None
+            job = (task or {}).get("status", {}).get("jobName")
             if job and stack.use_kubectl:
                 with contextlib.suppress(ApplyError):
                     logs = await stack.kubectl("logs", f"job/{job}", "-n", NAMESPACE, "--tail", "5")

@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -30,6 +30,14 @@ from rich.live import Live
 
 from lifecycle.commands.promlocal import Series
 from lifecycle.core import model
+from lifecycle.core.bodies import (
+    KeptnAppVersionBody,
+    KeptnEvaluationBody,
+    KeptnTaskBody,
+    KeptnWorkloadVersionBody,
+    KubeBody,
+)
+from lifecycle.core.meta import annotations_of, name_of, owner_references_of
 from lifecycle.demo import manifests
 from lifecycle.demo.stack import Stack
 from lifecycle.demo.view import Board, change_line
@@ -37,7 +45,7 @@ from lifecycle.kube import KubeClient, KubeError
 
 __all__ = ["STEPS", "Outcome", "Step", "expected", "failure_reason", "play"]
 
-Body = dict[str, Any]
+Event = dict[str, Any]  # a core/v1 Event (not a CRD: untyped)
 NS = manifests.NAMESPACE
 APP = "podtato-head"
 FINAL = frozenset({"Succeeded", "Failed", "Warning", "Deprecated"})
@@ -81,40 +89,42 @@ class Outcome:
     """What a step ended with."""
 
     step: Step
-    app_version: Body | None = None
-    workload_versions: list[Body] = field(default_factory=list)
-    events: list[Body] = field(default_factory=list)
-    held_pods: list[Body] = field(default_factory=list)
-    failed_children: list[Body] = field(default_factory=list)
+    app_version: KeptnAppVersionBody | None = None
+    workload_versions: list[KeptnWorkloadVersionBody] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    held_pods: list[KubeBody] = field(default_factory=list)
+    failed_children: list[KeptnTaskBody | KeptnEvaluationBody] = field(default_factory=list)
     """KeptnTasks and KeptnEvaluations of the version and its workload versions that failed."""
     seconds: float = 0.0
     problem: str = ""
 
     @property
     def name(self) -> str:
-        return str(
-            (self.app_version or {}).get("metadata", {}).get("name", f"{APP}-{self.step.version}")
-        )
+        return name_of(self.app_version or {}) or f"{APP}-{self.step.version}"
 
     @property
     def state(self) -> str:
-        return str(((self.app_version or {}).get("status") or {}).get("status") or "not created")
+        return str((self.app_version or {}).get("status", {}).get("status") or "not created")
 
 
-def failure_reason(child: Body) -> str:
+def failure_reason(child: KeptnTaskBody | KeptnEvaluationBody) -> str:
     """Why a failed KeptnEvaluation or KeptnTask failed, in one line."""
-    spec = child.get("spec") or {}
-    status = child.get("status") or {}
-    name = child["metadata"]["name"]
+    name = name_of(child)
     if child.get("kind") == "KeptnEvaluation":
+        evaluation = model.KEPTN_EVALUATION.view(child)
         failed = [
             f"{metric}: {item.get('message', '')}"
-            for metric, item in sorted((status.get("evaluationStatus") or {}).items())
+            for metric, item in sorted(
+                (evaluation.get("status", {}).get("evaluationStatus") or {}).items()
+            )
             if item.get("status") == "Failed"
         ]
-        return f"evaluation {name} ({spec.get('evaluationDefinition')}): " + "; ".join(failed)
+        definition = evaluation.get("spec", {}).get("evaluationDefinition")
+        return f"evaluation {name} ({definition}): " + "; ".join(failed)
+    task = model.KEPTN_TASK.view(child)
+    status = task.get("status", {})
     why = status.get("message") or status.get("reason") or "failed"
-    return f"task {name} ({spec.get('taskDefinition')}): {why}"
+    return f"task {name} ({task.get('spec', {}).get('taskDefinition')}): {why}"
 
 
 def expected(outcome: Outcome) -> bool:
@@ -135,7 +145,9 @@ def _check(outcome: Outcome) -> str:
         for pod in outcome.held_pods:
             gates = [g.get("name") for g in pod.get("spec", {}).get("schedulingGates") or ()]
             if pod.get("status", {}).get("phase") != "Pending" or GATE not in gates:
-                return f"pod {pod['metadata']['name']} is not held (phase {pod.get('status', {}).get('phase')})"
+                return (
+                    f"pod {name_of(pod)} is not held (phase {pod.get('status', {}).get('phase')})"
+                )
     return ""
 
 
@@ -160,33 +172,42 @@ async def _metric_shows(client: KubeClient, ratio: float, within: float) -> None
         async with asyncio.timeout(within):
             while True:
                 with contextlib.suppress(KubeError):
-                    metric = await client.get(model.KEPTN_METRIC, "http-error-rate", NS)
-                    value = (metric.get("status") or {}).get("value")
+                    metric = model.KEPTN_METRIC.view(
+                        await client.get(model.KEPTN_METRIC, "http-error-rate", NS)
+                    )
+                    value = metric.get("status", {}).get("value")
                     if value is not None and abs(float(value) - ratio) < 1e-9:
                         return
                 await asyncio.sleep(0.1)
 
 
-async def _versions(client: KubeClient) -> tuple[list[Body], list[Body]]:
+async def _versions(
+    client: KubeClient,
+) -> tuple[list[KeptnAppVersionBody], list[KeptnWorkloadVersionBody]]:
     avs, _ = await client.list(model.KEPTN_APP_VERSION, NS)
     wvs, _ = await client.list(model.KEPTN_WORKLOAD_VERSION, NS)
-    return avs, wvs
+    return (
+        [model.KEPTN_APP_VERSION.view(a) for a in avs],
+        [model.KEPTN_WORKLOAD_VERSION.view(w) for w in wvs],
+    )
 
 
-def _of_version(wvs: Sequence[Body], version: str) -> list[Body]:
+def _of_version(
+    wvs: Sequence[KeptnWorkloadVersionBody], version: str
+) -> list[KeptnWorkloadVersionBody]:
     return [
         w
         for w in wvs
-        if (w.get("spec") or {}).get("app") == APP and w["spec"].get("version") == version
+        if w.get("spec", {}).get("app") == APP and w.get("spec", {}).get("version") == version
     ]
 
 
 async def _wait_done(
     client: KubeClient, step: Step, within: float
-) -> tuple[Body | None, list[Body]]:
+) -> tuple[KeptnAppVersionBody | None, list[KeptnWorkloadVersionBody]]:
     """The step's AppVersion once final, and its workload versions once final (bounded)."""
-    av: Body | None = None
-    wvs: list[Body] = []
+    av: KeptnAppVersionBody | None = None
+    wvs: list[KeptnWorkloadVersionBody] = []
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(within):
             while True:
@@ -195,9 +216,9 @@ async def _wait_done(
                     (a for a in avs if a.get("spec", {}).get("version") == step.version), None
                 )
                 wvs = _of_version(all_wvs, step.version)
-                app_done = av is not None and (av.get("status") or {}).get("status") in FINAL
+                app_done = av is not None and av.get("status", {}).get("status") in FINAL
                 workloads_done = len(wvs) == 4 and all(
-                    (w.get("status") or {}).get("status") in FINAL for w in wvs
+                    w.get("status", {}).get("status") in FINAL for w in wvs
                 )
                 if app_done and workloads_done:
                     break
@@ -206,28 +227,32 @@ async def _wait_done(
 
 
 async def _collect(client: KubeClient, outcome: Outcome) -> None:
-    names = {outcome.name} | {w["metadata"]["name"] for w in outcome.workload_versions}
+    names = {outcome.name} | {name_of(w) for w in outcome.workload_versions}
     events, _ = await client.list(model.EVENT, NS)
     outcome.events = [e for e in events if (e.get("involvedObject") or {}).get("name") in names]
-    for kind, state_field in (
-        (model.KEPTN_EVALUATION, "overallStatus"),
-        (model.KEPTN_TASK, "status"),
-    ):
-        children, _ = await client.list(kind, NS)
-        outcome.failed_children += [
-            c
-            for c in children
-            if (c.get("status") or {}).get(state_field) == "Failed"
-            and any(ref.get("name") in names for ref in c["metadata"].get("ownerReferences") or ())
-        ]
+
+    def ours(child: Mapping[str, Any]) -> bool:
+        return any(ref.get("name") in names for ref in owner_references_of(child))
+
+    evaluations, _ = await client.list(model.KEPTN_EVALUATION, NS)
+    outcome.failed_children += [
+        evaluation
+        for evaluation in map(model.KEPTN_EVALUATION.view, evaluations)
+        if evaluation.get("status", {}).get("overallStatus") == "Failed" and ours(evaluation)
+    ]
+    tasks, _ = await client.list(model.KEPTN_TASK, NS)
+    outcome.failed_children += [
+        task
+        for task in map(model.KEPTN_TASK.view, tasks)
+        if task.get("status", {}).get("status") == "Failed" and ours(task)
+    ]
     held = outcome.step.held_workload
     if held:
         pods, _ = await client.list(model.POD, NS, label_selector=f"component={held}")
         outcome.held_pods = [
-            p
+            model.POD.view(p)
             for p in pods
-            if (p["metadata"].get("annotations") or {}).get("keptn.sh/version")
-            == outcome.step.version
+            if annotations_of(p).get("keptn.sh/version") == outcome.step.version
         ]
 
 

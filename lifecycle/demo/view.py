@@ -20,11 +20,14 @@ from rich.table import Table
 from rich.text import Text
 
 from lifecycle.commands.output import column_widths, cut, fit_table
-from lifecycle.core.naming import parse_time
+from lifecycle.core.bodies import KeptnAppVersionBody, KeptnWorkloadVersionBody
+from lifecycle.core.machine_draft import read_time
+from lifecycle.core.meta import metadata_of, name_of
+from lifecycle.core.model import KEPTN_APP_VERSION, KEPTN_WORKLOAD_VERSION
 
 __all__ = ["STATE_STYLES", "Board", "Row", "change_line", "events_table", "row_of", "sort_events"]
 
-Body = Mapping[str, Any]
+Event = Mapping[str, Any]  # a core/v1 Event (not a CRD: untyped)
 
 STATE_STYLES: Mapping[str, str] = {
     "Succeeded": "green",
@@ -54,30 +57,23 @@ class Row:
         return (self.kind, self.name)
 
 
-def _time(value: object) -> datetime | None:
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return parse_time(value)
-    except ValueError:
-        return None
-
-
-def row_of(body: Body) -> Row:
+def row_of(body: KeptnAppVersionBody | KeptnWorkloadVersionBody) -> Row:
     """The board row of a KeptnAppVersion or KeptnWorkloadVersion body."""
-    meta = body.get("metadata") or {}
-    spec = body.get("spec") or {}
-    status = body.get("status") or {}
+    spec, status = body.get("spec", {}), body.get("status", {})
     is_app = body.get("kind") == "KeptnAppVersion"
+    if is_app:
+        app = KEPTN_APP_VERSION.view(body).get("spec", {}).get("appName")
+    else:
+        app = KEPTN_WORKLOAD_VERSION.view(body).get("spec", {}).get("app")
     return Row(
         kind="app" if is_app else "workload",
-        name=str(meta.get("name", "")),
-        app=str(spec.get("appName") if is_app else spec.get("app") or ""),
+        name=name_of(body),
+        app=str(app or ""),
         version=str(spec.get("version", "")),
         phase=str(status.get("currentPhase") or "-"),
         state=str(status.get("status") or "Pending"),
-        start=_time(status.get("startTime")),
-        end=_time(status.get("endTime")),
+        start=read_time(status.get("startTime")),
+        end=read_time(status.get("endTime")),
     )
 
 
@@ -94,7 +90,7 @@ class Board:
     def __init__(self) -> None:
         self.rows: dict[tuple[str, str], Row] = {}
 
-    def update(self, bodies: Iterable[Body]) -> list[Row]:
+    def update(self, bodies: Iterable[KeptnAppVersionBody | KeptnWorkloadVersionBody]) -> list[Row]:
         """Take fresh bodies; return the rows whose phase or state changed (new rows included)."""
         changed: list[Row] = []
         for body in bodies:
@@ -152,10 +148,10 @@ def change_line(row: Row, now: datetime) -> Text:
     return text
 
 
-def _event_order(event: Body) -> tuple[str, int]:
+def _event_order(event: Event) -> tuple[str, int]:
     # eventTime has microseconds; the RFC3339 timestamps only seconds, so the
     # resourceVersion breaks ties in creation order.
-    meta = event.get("metadata") or {}
+    meta = metadata_of(event)
     when = event.get("eventTime") or event.get("firstTimestamp") or meta.get("creationTimestamp")
     try:
         rv = int(meta.get("resourceVersion") or 0)
@@ -164,12 +160,12 @@ def _event_order(event: Body) -> tuple[str, int]:
     return (str(when or ""), rv)
 
 
-def sort_events(events: Iterable[Body]) -> list[Body]:
+def sort_events(events: Iterable[Event]) -> list[Event]:
     """Events in the order they were first recorded."""
     return sorted(events, key=_event_order)
 
 
-def events_table(events: Sequence[Body], *, title: str = "", width: int | None = None) -> Text:
+def events_table(events: Sequence[Event], *, title: str = "", width: int | None = None) -> Text:
     """Events like `kubectl get events`: TYPE, REASON, OBJECT, COUNT, MESSAGE, oldest first.
 
     One line per event within `width` (None: uncut), never folded mid-word. When MESSAGE would

@@ -17,11 +17,13 @@ Must not: write Rollouts.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from lifecycle.core import model
+from lifecycle.core.bodies import KubeBody
 from lifecycle.core.machine_steps import Rollout
+from lifecycle.core.meta import namespace_of, owner_references_of, uid_of
 from lifecycle.flow.context import OperatorContext
 from lifecycle.flow.wakeups import open_versions
 from lifecycle.kube.client import KubeClient
@@ -31,8 +33,6 @@ from lifecycle.kube.errors import KubeError
 __all__ = ["argo_rollout_of", "rollout_health", "rollout_wakeups", "rollouts_served"]
 
 log = logging.getLogger(__name__)
-
-Body = dict[str, Any]
 
 
 async def rollouts_served(client: KubeClient, namespace: str | None) -> bool:
@@ -45,16 +45,15 @@ async def rollouts_served(client: KubeClient, namespace: str | None) -> bool:
     return True
 
 
-def argo_rollout_of(ctx: OperatorContext, replica_set: Body) -> Body | None:
+def argo_rollout_of(ctx: OperatorContext, replica_set: Mapping[str, Any]) -> KubeBody | None:
     """The Argo Rollout controlling this ReplicaSet, when Rollouts are watched and it is cached."""
-    informer = ctx.informers.get(model.ARGO_ROLLOUT)
-    if informer is None:
+    if model.ARGO_ROLLOUT not in ctx.informers:
         return None
-    meta = replica_set.get("metadata") or {}
-    for ref in meta.get("ownerReferences") or ():
+    rollouts = ctx.cache(model.ARGO_ROLLOUT)
+    for ref in owner_references_of(replica_set):
         if ref.get("kind") == "Rollout" and ref.get("controller"):
-            rollout = informer.store.get(str(meta.get("namespace", "")), str(ref.get("name", "")))
-            if rollout is not None and (rollout.get("metadata") or {}).get("uid") == ref.get("uid"):
+            rollout = rollouts.get(namespace_of(replica_set), ref.get("name", ""))
+            if rollout is not None and uid_of(rollout) == ref.get("uid"):
                 return rollout
     return None
 
@@ -63,7 +62,7 @@ def _int(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
-def rollout_health(rollout: Body) -> Rollout:
+def rollout_health(rollout: KubeBody) -> Rollout:
     """KLT's check as two numbers: ready only when Healthy and every replica is updated."""
     spec, status = rollout.get("spec") or {}, rollout.get("status") or {}
     desired = spec.get("replicas")
@@ -76,17 +75,15 @@ def rollout_health(rollout: Body) -> Rollout:
 
 def rollout_wakeups(
     ctx: OperatorContext,
-) -> Callable[[str, Body, Body | None], list[ObjectKey]]:
+) -> Callable[[str, Mapping[str, Any], object], list[ObjectKey]]:
     """Mapper: a Rollout's change wakes the open WorkloadVersions of its ReplicaSets."""
     replica_sets = ctx.informer(model.REPLICA_SET).store
     versions = ctx.informer(model.KEPTN_WORKLOAD_VERSION).store
 
-    def mapper(event: str, rollout: Body, old: Body | None) -> list[ObjectKey]:
-        meta = rollout.get("metadata") or {}
+    def mapper(event: str, rollout: Mapping[str, Any], old: object) -> list[ObjectKey]:
         keys: list[ObjectKey] = []
-        for rs in replica_sets.by_index("owner", str(meta.get("uid", ""))):
-            uid = str((rs.get("metadata") or {}).get("uid", ""))
-            keys += open_versions(versions, "resourceReference", uid, meta.get("namespace"))
+        for rs in replica_sets.by_index("owner", uid_of(rollout)):
+            keys += open_versions(versions, "resourceReference", uid_of(rs), namespace_of(rollout))
         return keys
 
     return mapper

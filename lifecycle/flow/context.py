@@ -13,17 +13,19 @@ only clock a controller reads.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from lifecycle.core import model
 from lifecycle.core.machine import MachineConfig
 from lifecycle.core.model import ResourceKind
 from lifecycle.core.runtimes import DEFAULT_DENO_IMAGE, DEFAULT_PYTHON_IMAGE
 from lifecycle.core.tenancy import lookup_namespaces
+from lifecycle.kube.cache import BodyT, Cache, cache_of
 from lifecycle.kube.client import KubeClient
+from lifecycle.kube.controller import Controller, Mapper
 from lifecycle.kube.events import EventRecorder
 from lifecycle.kube.informer import Informer, owner_uids
 from lifecycle.observability.cloudevents import CloudEventSender
@@ -40,6 +42,7 @@ __all__ = [
 ]
 
 Body = dict[str, Any]
+K = TypeVar("K", bound=Hashable)
 
 
 def _spec(name: str) -> Callable[[Body], list[str]]:
@@ -181,6 +184,19 @@ class OperatorContext:
 
     def informer(self, kind: ResourceKind) -> Informer:
         return self.informers[kind]
+
+    def cache(self, kind: ResourceKind[BodyT]) -> Cache[BodyT]:
+        """The informer cache of ``kind``, typed as its bodies (lifecycle.core.bodies)."""
+        return cache_of(self.informers[kind].store, kind)
+
+    def watch(
+        self,
+        controller: Controller[K],
+        kind: ResourceKind[BodyT],
+        mapper: Callable[[str, BodyT, BodyT | None], Iterable[K]],
+    ) -> None:
+        """``controller.watch`` of the informer of ``kind``, ``mapper`` typed as its bodies."""
+        controller.watch(self.informers[kind], cast("Mapper[K]", mapper))
 
     def recorder(self, component: str) -> EventRecorder:
         return self.recorders[component]

@@ -16,10 +16,12 @@ an AppVersion that started a phase meanwhile is never given lists that phase wil
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from typing import Any
 
 from lifecycle.core import model
 from lifecycle.core.actions import EmitEvent, EventType
+from lifecycle.core.meta import metadata_of
 from lifecycle.core.phases import Phase
 from lifecycle.flow.context import OperatorContext
 from lifecycle.flow.objects import emit, is_completed
@@ -28,8 +30,6 @@ from lifecycle.kube.errors import Conflict, NotFound
 __all__ = ["INTAKE_REASON", "take_in_context", "wanted_patch"]
 
 INTAKE_REASON = "AppContextTakenIn"
-
-Body = dict[str, Any]
 
 _PHASE_OF_FIELD = {
     "preDeploymentTasks": Phase.APP_PRE_DEPLOY_TASKS,
@@ -41,11 +41,12 @@ _PHASE_OF_FIELD = {
 _BEFORE_START = ("metadata", "spanLinks")
 
 
-def wanted_patch(app_version: Body, context_spec: Body) -> Body:
+def wanted_patch(app_version: Mapping[str, Any], context_spec: Mapping[str, Any]) -> dict[str, Any]:
     """The AppVersion spec fields the context changes, for phases that have not started."""
     if is_completed(app_version):
         return {}
-    spec, status = app_version.get("spec") or {}, app_version.get("status") or {}
+    version = model.KEPTN_APP_VERSION.view(app_version)
+    spec, status = version.get("spec", {}), version.get("status", {})
     started = set(status.get("phaseTraceIDs") or {})
     fields = [f for f, phase in _PHASE_OF_FIELD.items() if str(phase) not in started]
     if not status.get("startTime"):
@@ -59,20 +60,23 @@ def wanted_patch(app_version: Body, context_spec: Body) -> Body:
 
 
 async def take_in_context(
-    ctx: OperatorContext, component: str, app_version: Body, context_spec: Body
+    ctx: OperatorContext,
+    component: str,
+    app_version: Mapping[str, Any],
+    context_spec: Mapping[str, Any],
 ) -> bool:
     """Patch the late context into the AppVersion; True when it was taken in."""
     patch = wanted_patch(app_version, context_spec)
     if not patch:
         return False
-    meta = app_version.get("metadata") or {}
+    meta = metadata_of(app_version)
     body = {"metadata": {"resourceVersion": meta.get("resourceVersion")}, "spec": patch}
     with contextlib.suppress(Conflict, NotFound):  # it moved on: the next reconcile decides
         updated = await ctx.client.patch(
             model.KEPTN_APP_VERSION, str(meta.get("name")), body, str(meta.get("namespace"))
         )
         text = f"took in KeptnAppContext {', '.join(sorted(patch))} for the phases not started"
-        key = f"{INTAKE_REASON}/{updated['metadata'].get('resourceVersion', '')}"
+        key = f"{INTAKE_REASON}/{metadata_of(updated).get('resourceVersion', '')}"
         emit(
             ctx,
             component,

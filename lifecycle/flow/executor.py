@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, assert_never
+from typing import Any, Generic, TypeVar, assert_never
 
 from lifecycle.core import model
 from lifecycle.core.actions import (
@@ -40,8 +40,10 @@ from lifecycle.core.actions import (
     PhaseEnded,
     reconcile_error_event,
 )
+from lifecycle.core.bodies import KeptnEvaluationSpec, KeptnTaskSpec
 from lifecycle.core.conditions import with_conditions
 from lifecycle.core.machine import ROOT_KEY, Decision, Snapshot, apply_merge_patch, decide
+from lifecycle.core.meta import metadata_of, owner_uids
 from lifecycle.core.model import ResourceKind
 from lifecycle.core.naming import alternate_child_name
 from lifecycle.core.phases import Phase
@@ -51,14 +53,12 @@ from lifecycle.flow.objects import (
     child_labels,
     emit,
     is_completed,
-    metadata_of,
     previous_version,
 )
 from lifecycle.kube.client import Body
 from lifecycle.kube.controller import ObjectKey, Result, TerminalError, key_of
 from lifecycle.kube.errors import AlreadyExists, BadRequest, Conflict, Invalid, NotFound
 from lifecycle.kube.events import EventRecorder
-from lifecycle.kube.informer import owner_uids
 from lifecycle.observability.logs import bind_phase
 from tracing.spans import export_phase_span
 
@@ -96,15 +96,22 @@ class _Plan:
         return cls(tuple(creations), tuple(events), tuple(ends))
 
 
+VersionT = TypeVar("VersionT", bound=Mapping[str, Any])
+
 _NAME_ATTEMPTS = 5
 """Alternate child names tried when another parent's child holds the name (naming)."""
 
 
-class FlowExecutor:
+class FlowExecutor(Generic[VersionT]):
     """Carries out decisions for one kind of version (KeptnAppVersion or KeptnWorkloadVersion)."""
 
     def __init__(
-        self, ctx: OperatorContext, *, kind: ResourceKind, component: str, track: bool = True
+        self,
+        ctx: OperatorContext,
+        *,
+        kind: ResourceKind[VersionT],
+        component: str,
+        track: bool = True,
     ) -> None:
         """`track=False` for a caller that never asks `stale()` (no marks are kept)."""
         self._ctx = ctx
@@ -115,7 +122,7 @@ class FlowExecutor:
 
     def stale(self, obj: Mapping[str, Any]) -> bool:
         """True while the cache still holds the version our last status write started from."""
-        key = key_of(dict(obj))
+        key = key_of(obj)
         mark = self._written.get(key)
         if mark is None:
             return False
@@ -128,11 +135,11 @@ class FlowExecutor:
         self._written.pop(key, None)
 
     async def reconcile(
-        self, key: ObjectKey, snapshot_of: Callable[[Body], Snapshot]
+        self, key: ObjectKey, snapshot_of: Callable[[VersionT], Snapshot]
     ) -> Result | None:
         """The version reconcile: read from the cache, decide, execute (or sweep), requeue only
         for the decision's deadline. ``snapshot_of`` gathers what the machine reads."""
-        obj = self._ctx.informer(self._kind).store.get(key.namespace, key.name)
+        obj = self._ctx.cache(self._kind).get(key.namespace, key.name)
         if obj is None:
             self.forget(key)
             return None
@@ -162,7 +169,7 @@ class FlowExecutor:
             self.sweep(obj)
         return Result(requeue_at=decision.requeue_at)
 
-    async def execute(self, obj: Body, decision: Decision) -> Body:
+    async def execute(self, obj: Mapping[str, Any], decision: Decision) -> Body:
         """Create children, emit events, write the status patch, then record telemetry and spans."""
         ctx = self._ctx
         meta = metadata_of(obj)
@@ -203,7 +210,7 @@ class FlowExecutor:
         self._record(obj, after, decision, plan.ends)
         return after
 
-    async def _create(self, obj: Body, kind: ResourceKind, body: Body) -> None:
+    async def _create(self, obj: Mapping[str, Any], kind: ResourceKind, body: Body) -> None:
         name = str(body["metadata"]["name"])
         namespace = str(body["metadata"]["namespace"])
         try:
@@ -235,11 +242,11 @@ class FlowExecutor:
             )
             emit(self._ctx, self.component, obj, event)
 
-    def _task_body(self, obj: Body, action: CreateTask) -> Body:
+    def _task_body(self, obj: Mapping[str, Any], action: CreateTask) -> Body:
         namespace = str(metadata_of(obj).get("namespace", ""))
-        spec: Body = {
+        spec: KeptnTaskSpec = {
             "taskDefinition": action.definition,
-            "context": dict(action.context),
+            "context": action.context.copy(),
             "checkType": str(action.check_type),
             "parameters": {},
             "secureParameters": {},
@@ -247,10 +254,11 @@ class FlowExecutor:
         definition = self._ctx.find_here_or_keptn(
             model.KEPTN_TASK_DEFINITION, namespace, action.definition
         )
-        def_spec = (definition or {}).get("spec") or {}
-        for spec_field in ("retries", "timeout"):
-            if def_spec.get(spec_field) is not None:
-                spec[spec_field] = def_spec[spec_field]
+        def_spec = model.KEPTN_TASK_DEFINITION.view(definition or {}).get("spec") or {}
+        if (retries := def_spec.get("retries")) is not None:
+            spec["retries"] = retries
+        if (timeout := def_spec.get("timeout")) is not None:
+            spec["timeout"] = timeout
         traceparent = str((action.context.get("metadata") or {}).get("traceparent", ""))
         body = self._child(obj, model.KEPTN_TASK, action.name, spec, traceparent)
         meta = body["metadata"]
@@ -259,9 +267,9 @@ class FlowExecutor:
         )
         return body
 
-    def _evaluation_body(self, obj: Body, action: CreateEvaluation) -> Body:
+    def _evaluation_body(self, obj: Mapping[str, Any], action: CreateEvaluation) -> Body:
         namespace = str(metadata_of(obj).get("namespace", ""))
-        spec: Body = {
+        spec: KeptnEvaluationSpec = {
             "evaluationDefinition": action.definition,
             "workload": action.workload,
             # the CRD requires it: "workload or app version" (KLT fills the app's for app checks)
@@ -273,14 +281,21 @@ class FlowExecutor:
         definition = self._ctx.find_here_or_keptn(
             model.KEPTN_EVALUATION_DEFINITION, namespace, action.definition
         )
-        def_spec = (definition or {}).get("spec") or {}
-        for spec_field in ("retries", "retryInterval"):
-            if def_spec.get(spec_field) is not None:
-                spec[spec_field] = def_spec[spec_field]
+        def_spec = model.KEPTN_EVALUATION_DEFINITION.view(definition or {}).get("spec") or {}
+        if (retries := def_spec.get("retries")) is not None:
+            spec["retries"] = retries
+        if (interval := def_spec.get("retryInterval")) is not None:
+            spec["retryInterval"] = interval
         return self._child(obj, model.KEPTN_EVALUATION, action.name, spec, action.traceparent)
 
     @staticmethod
-    def _child(obj: Body, kind: ResourceKind, name: str, spec: Body, traceparent: str) -> Body:
+    def _child(
+        obj: Mapping[str, Any],
+        kind: ResourceKind,
+        name: str,
+        spec: KeptnTaskSpec | KeptnEvaluationSpec,
+        traceparent: str,
+    ) -> Body:
         meta = metadata_of(obj)
         return {
             "apiVersion": kind.api_version,
@@ -295,7 +310,7 @@ class FlowExecutor:
             "spec": spec,
         }
 
-    def sweep(self, obj: Body) -> None:
+    def sweep(self, obj: Mapping[str, Any]) -> None:
         """Hand a reconciled object's ended, unmarked spans to the span marks (no-op without).
 
         Called on reconciles that decide nothing too (completed objects included), so spans a
@@ -310,7 +325,7 @@ class FlowExecutor:
         except Exception:  # spans must never fail a reconcile
             log.exception("%s: span export of %s failed", self.component, key_of(obj))
 
-    def _previous_root(self, obj: Body) -> str | None:
+    def _previous_root(self, obj: Mapping[str, Any]) -> str | None:
         status = obj.get("status") or {}
         root = (status.get("phaseTraceIDs") or {}).get(ROOT_KEY) or {}
         if not (root.get("endTime") or status.get("endTime")):
@@ -320,7 +335,11 @@ class FlowExecutor:
         return (carriers.get(ROOT_KEY) or {}).get("traceparent")
 
     def _record(
-        self, before: Body, after: Body, decision: Decision, ends: Sequence[PhaseEnded | Finished]
+        self,
+        before: Mapping[str, Any],
+        after: Body,
+        decision: Decision,
+        ends: Sequence[PhaseEnded | Finished],
     ) -> None:
         ctx = self._ctx
         if "startTime" in decision.status and not (before.get("status") or {}).get("startTime"):

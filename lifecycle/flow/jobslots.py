@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Final, Protocol
 
+from lifecycle.core.meta import owner_references_of, uid_of
+
 __all__ = ["JobSlots"]
 
 _CACHE_LAG: Final = 30.0
@@ -24,7 +26,7 @@ class _Store(Protocol):
 
 
 def _task_owned(job: Mapping[str, Any]) -> str:
-    for ref in (job.get("metadata") or {}).get("ownerReferences") or ():
+    for ref in owner_references_of(job):
         if ref.get("kind") == "KeptnTask" and ref.get("controller"):
             return str(ref.get("uid") or "")
     return ""
@@ -63,7 +65,7 @@ class JobSlots:
 
     def acquire(self, task: Mapping[str, Any]) -> bool:
         """Take a slot for ``task``'s Job; False when ``limit`` Jobs already run."""
-        uid = str((task.get("metadata") or {}).get("uid") or "")
+        uid = uid_of(task)
         busy = self._busy()
         if uid not in busy and len(busy) >= self.limit:
             return False
@@ -72,4 +74,4 @@ class JobSlots:
 
     def release(self, task: Mapping[str, Any]) -> None:
         """The task's Job finished."""
-        self._started.pop(str((task.get("metadata") or {}).get("uid") or ""), None)
+        self._started.pop(uid_of(task), None)

@@ -19,12 +19,14 @@ from lifecycle.core import model
 from lifecycle.core.actions import (
     EmitEvent,
 )
+from lifecycle.core.bodies import KeptnAppVersionBody, KeptnWorkloadVersionBody
 from lifecycle.core.machine import ROOT_KEY
+from lifecycle.core.meta import annotations_of, metadata_of, name_of, namespace_of, uid_of
 from lifecycle.core.model import ResourceKind
 from lifecycle.core.naming import label_value, workload_version_name
 from lifecycle.core.phases import LONG_NAMES, State
 from lifecycle.flow.context import OperatorContext
-from lifecycle.kube.client import Body
+from lifecycle.kube.cache import BodyT
 from lifecycle.kube.events import format_message
 
 __all__ = [
@@ -33,7 +35,6 @@ __all__ = [
     "emit",
     "event_annotations",
     "is_completed",
-    "metadata_of",
     "missing_definitions",
     "previous_version",
 ]
@@ -42,11 +43,6 @@ log = logging.getLogger(__name__)
 
 _TASK_FIELDS = ("preDeploymentTasks", "postDeploymentTasks", "promotionTasks")
 _EVALUATION_FIELDS = ("preDeploymentEvaluations", "postDeploymentEvaluations")
-
-
-def metadata_of(obj: Mapping[str, Any]) -> Mapping[str, Any]:
-    """``metadata`` of a body, empty when absent."""
-    return obj.get("metadata") or {}
 
 
 def is_completed(obj: Mapping[str, Any]) -> bool:
@@ -81,33 +77,32 @@ def missing_definitions(ctx: OperatorContext, obj: Mapping[str, Any]) -> frozens
 
 
 def children_of(
-    ctx: OperatorContext, obj: Mapping[str, Any], kind: ResourceKind
-) -> dict[str, Body]:
+    ctx: OperatorContext, obj: Mapping[str, Any], kind: ResourceKind[BodyT]
+) -> dict[str, BodyT]:
     """The version's KeptnTasks or KeptnEvaluations (by owner uid), keyed by name."""
-    uid = str(metadata_of(obj).get("uid", ""))
-    return {
-        str(metadata_of(child).get("name", "")): child
-        for child in ctx.informer(kind).store.by_index("owner", uid)
-    }
+    return {name_of(child): child for child in ctx.cache(kind).by_index("owner", uid_of(obj))}
 
 
-def previous_version(ctx: OperatorContext, obj: Mapping[str, Any]) -> Body | None:
+def previous_version(
+    ctx: OperatorContext, obj: Mapping[str, Any]
+) -> KeptnAppVersionBody | KeptnWorkloadVersionBody | None:
     """The version named by spec.previousVersion (newest AppVersion of it), from the cache."""
-    spec, meta = obj.get("spec") or {}, metadata_of(obj)
+    namespace = namespace_of(obj)
+    if obj.get("kind") == model.KEPTN_WORKLOAD_VERSION.kind:
+        wv_spec = model.KEPTN_WORKLOAD_VERSION.view(obj).get("spec", {})
+        previous = str(wv_spec.get("previousVersion") or "")
+        if not previous:
+            return None
+        name = workload_version_name(str(wv_spec.get("workloadName", "")), previous)
+        return ctx.cache(model.KEPTN_WORKLOAD_VERSION).get(namespace, name)
+    spec = model.KEPTN_APP_VERSION.view(obj).get("spec", {})
     previous = str(spec.get("previousVersion") or "")
     if not previous:
         return None
-    namespace = str(meta.get("namespace", ""))
-    if obj.get("kind") == model.KEPTN_WORKLOAD_VERSION.kind:
-        name = workload_version_name(str(spec.get("workloadName", "")), previous)
-        return ctx.informer(model.KEPTN_WORKLOAD_VERSION).store.get(namespace, name)
     candidates = [
         av
-        for av in ctx.informer(model.KEPTN_APP_VERSION).store.by_index(
-            "app", str(spec.get("appName", ""))
-        )
-        if metadata_of(av).get("namespace") == namespace
-        and (av.get("spec") or {}).get("version") == previous
+        for av in ctx.cache(model.KEPTN_APP_VERSION).by_index("app", str(spec.get("appName", "")))
+        if namespace_of(av) == namespace and av.get("spec", {}).get("version") == previous
     ]
     return max(
         candidates, key=lambda av: str(metadata_of(av).get("creationTimestamp", "")), default=None
@@ -116,44 +111,46 @@ def previous_version(ctx: OperatorContext, obj: Mapping[str, Any]) -> Body | Non
 
 def event_annotations(obj: Mapping[str, Any], phase: str) -> dict[str, str]:
     """KLT's Event annotations: namespace, name, phase, traceparent and the object's identity."""
-    meta, spec = metadata_of(obj), obj.get("spec") or {}
-    name = str(meta.get("name", ""))
+    name = name_of(obj)
     result = {
-        "namespace": str(meta.get("namespace", "")),
+        "namespace": namespace_of(obj),
         "name": name,
         "phase": phase,
-        "traceparent": str((meta.get("annotations") or {}).get("traceparent", "")),
+        "traceparent": annotations_of(obj).get("traceparent", ""),
     }
-    root = ((obj.get("status") or {}).get("phaseTraceIDs") or {}).get(phase) or (
-        (obj.get("status") or {}).get("phaseTraceIDs") or {}
-    ).get(ROOT_KEY)
+    carriers = model.KEPTN_APP_VERSION.view(obj).get("status", {}).get("phaseTraceIDs") or {}
+    root = carriers.get(phase) or carriers.get(ROOT_KEY)
     if isinstance(root, Mapping) and root.get("traceparent"):
         result["traceparent"] = str(root["traceparent"])
     match obj.get("kind"):
         case "KeptnAppVersion":
+            app_version = model.KEPTN_APP_VERSION.view(obj).get("spec", {})
             result |= {
-                "appName": str(spec.get("appName", "")),
-                "appVersion": str(spec.get("version", "")),
+                "appName": str(app_version.get("appName", "")),
+                "appVersion": str(app_version.get("version", "")),
                 "appVersionName": name,
             }
         case "KeptnWorkloadVersion":
+            workload_version = model.KEPTN_WORKLOAD_VERSION.view(obj).get("spec", {})
             result |= {
-                "appName": str(spec.get("app", "")),
-                "workloadName": str(spec.get("workloadName", "")),
-                "workloadVersion": str(spec.get("version", "")),
+                "appName": str(workload_version.get("app", "")),
+                "workloadName": str(workload_version.get("workloadName", "")),
+                "workloadVersion": str(workload_version.get("version", "")),
                 "workloadVersionName": name,
             }
         case "KeptnApp":
+            app = model.KEPTN_APP.view(obj).get("spec", {})
             result |= {
                 "appName": name,
-                "appVersion": str(spec.get("version", "")),
-                "appRevision": str(spec.get("revision", 1)),
+                "appVersion": str(app.get("version", "")),
+                "appRevision": str(app.get("revision", 1)),
             }
         case "KeptnWorkload":
+            workload = model.KEPTN_WORKLOAD.view(obj).get("spec", {})
             result |= {
-                "appName": str(spec.get("app", "")),
+                "appName": str(workload.get("app", "")),
                 "workloadName": name,
-                "workloadVersion": str(spec.get("version", "")),
+                "workloadVersion": str(workload.get("version", "")),
             }
         case _:
             pass
@@ -167,12 +164,11 @@ def emit(
 
     Returns the recorder's writing task (None when its backlog dropped the Event).
     """
-    meta = metadata_of(obj)
     message = format_message(
         LONG_NAMES.get(event.phase, str(event.phase)),
         event.text,
-        namespace=str(meta.get("namespace", "")),
-        name=str(meta.get("name", "")),
+        namespace=namespace_of(obj),
+        name=name_of(obj),
         version=str((obj.get("spec") or {}).get("version", "")),
     )
     return ctx.recorder(component).emit(

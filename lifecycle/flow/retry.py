@@ -21,10 +21,13 @@ Must not: touch WorkloadVersions that succeeded, are running, or belong to other
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Mapping
 from typing import Any
 
 from lifecycle.core import model
 from lifecycle.core.actions import EmitEvent, EventType
+from lifecycle.core.bodies import KeptnWorkloadVersionBody
+from lifecycle.core.meta import metadata_of, name_of, namespace_of, uid_of
 from lifecycle.core.naming import workload_name, workload_version_name
 from lifecycle.core.phases import Phase, State
 from lifecycle.flow.context import OperatorContext
@@ -35,33 +38,35 @@ __all__ = ["RETRY_REASON", "retry_failed_workloads"]
 
 RETRY_REASON = "RetryWorkloadVersion"
 
-Body = dict[str, Any]
 
-
-def failed_workload_versions(ctx: OperatorContext, app: Body) -> list[Body]:
+def failed_workload_versions(
+    ctx: OperatorContext, app: Mapping[str, Any]
+) -> list[KeptnWorkloadVersionBody]:
     """The app's listed WorkloadVersions (same namespace) whose status is Failed."""
-    meta, spec = app.get("metadata") or {}, app.get("spec") or {}
-    namespace, name = str(meta.get("namespace", "")), str(meta.get("name", ""))
-    store = ctx.informer(model.KEPTN_WORKLOAD_VERSION).store
+    spec = model.KEPTN_APP.view(app).get("spec", {})
+    namespace, name = namespace_of(app), name_of(app)
+    store = ctx.cache(model.KEPTN_WORKLOAD_VERSION)
     found = []
     for ref in spec.get("workloads") or ():
         wv_name = workload_version_name(
             workload_name(name, str(ref.get("name", ""))), str(ref.get("version", ""))
         )
         wv = store.get(namespace, wv_name)
-        if wv is not None and State.parse((wv.get("status") or {}).get("status")) is State.FAILED:
+        if wv is not None and State.parse(wv.get("status", {}).get("status")) is State.FAILED:
             found.append(wv)
     return found
 
 
-async def retry_failed_workloads(ctx: OperatorContext, component: str, app: Body) -> list[str]:
+async def retry_failed_workloads(
+    ctx: OperatorContext, component: str, app: Mapping[str, Any]
+) -> list[str]:
     """Delete the app's Failed WorkloadVersions so they run again; their names."""
-    meta = app.get("metadata") or {}
-    namespace = str(meta.get("namespace", ""))
-    revision = (app.get("spec") or {}).get("revision", 1)
+    meta = metadata_of(app)
+    namespace = meta.get("namespace", "")
+    revision = model.KEPTN_APP.view(app).get("spec", {}).get("revision", 1)
     names = []
     for wv in failed_workload_versions(ctx, app):
-        name = str(wv["metadata"]["name"])
+        name = name_of(wv)
         event = EmitEvent(
             RETRY_REASON,
             EventType.NORMAL,
@@ -75,7 +80,7 @@ async def retry_failed_workloads(ctx: OperatorContext, component: str, app: Body
                 model.KEPTN_WORKLOAD_VERSION,
                 name,
                 namespace,
-                uid=str(wv["metadata"].get("uid", "")),
+                uid=uid_of(wv),
             )
         names.append(name)
     return names

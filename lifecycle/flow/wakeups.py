@@ -9,9 +9,11 @@ Must not: read the API (caches only) or wake finished versions, which are absorb
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from lifecycle.core import model
+from lifecycle.core.meta import name_of, namespace_of
 from lifecycle.core.phases import State
 from lifecycle.flow.context import OperatorContext
 from lifecycle.flow.objects import is_completed
@@ -25,24 +27,21 @@ __all__ = [
     "watch_version_and_children",
 ]
 
-Body = dict[str, Any]
-
 
 def open_versions(store: Store, index: str, key: str, namespace: object) -> list[ObjectKey]:
     """The unfinished versions in ``namespace`` that ``index`` maps ``key`` to."""
     return [
         key_of(version)
         for version in store.by_index(index, key)
-        if (version.get("metadata") or {}).get("namespace") == namespace
-        and not is_completed(version)
+        if namespace_of(version) == namespace and not is_completed(version)
     ]
 
 
 def waiting_versions(
-    ctx: OperatorContext, kind: model.ResourceKind, definition: Body
+    ctx: OperatorContext, kind: model.ResourceKind, definition: Mapping[str, Any]
 ) -> list[ObjectKey]:
     """Unfinished versions a new definition may unblock: its namespace, or all for the Keptn namespace."""
-    namespace = str((definition.get("metadata") or {}).get("namespace", ""))
+    namespace = namespace_of(definition)
     scope = None if namespace == ctx.settings.keptn_namespace else namespace
     return [key_of(obj) for obj in ctx.informer(kind).store.list(scope) if not is_completed(obj)]
 
@@ -53,16 +52,15 @@ def children_waiting_on(
     """Mapper: an ADDED definition wakes the unfinished tasks/evaluations that ``index`` maps its
     name to, in its namespace, or in every namespace for one in the Keptn namespace."""
 
-    def mapper(event: str, definition: Body, old: Body | None) -> list[ObjectKey]:
+    def mapper(event: str, definition: Mapping[str, Any], old: object) -> list[ObjectKey]:
         if event != "ADDED":
             return []
-        meta = definition.get("metadata") or {}
-        namespace = str(meta.get("namespace") or "")
+        namespace = namespace_of(definition)
         shared = namespace == ctx.settings.keptn_namespace
         return [
             key_of(child)
-            for child in store.by_index(index, str(meta.get("name", "")))
-            if (shared or (child.get("metadata") or {}).get("namespace") == namespace)
+            for child in store.by_index(index, name_of(definition))
+            if (shared or namespace_of(child) == namespace)
             and not State.parse((child.get("status") or {}).get(status_field)).is_completed
         ]
 
@@ -74,7 +72,7 @@ def watch_version_and_children(
 ) -> None:
     """Wake a version on its own events, its tasks' and evaluations', and new definitions."""
 
-    def on_definition(event: str, definition: Body, old: Body | None) -> list[ObjectKey]:
+    def on_definition(event: str, definition: Mapping[str, Any], old: object) -> list[ObjectKey]:
         return waiting_versions(ctx, kind, definition) if event == "ADDED" else []
 
     controller.watch(ctx.informer(kind), self_key)

@@ -29,11 +29,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Hashable, Iterable
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, NamedTuple, TypeVar
 
+from lifecycle.core.meta import name_of, namespace_of
 from lifecycle.kube.errors import Conflict, KubeError, Transient
 from lifecycle.kube.informer import Informer
 from lifecycle.kube.queue import QueueShutDown, WorkQueue
@@ -61,10 +62,9 @@ class ObjectKey(NamedTuple):
     name: str
 
 
-def key_of(obj: dict[str, Any]) -> ObjectKey:
+def key_of(obj: Mapping[str, Any]) -> ObjectKey:
     """The ObjectKey of a body."""
-    meta = obj.get("metadata") or {}
-    return ObjectKey(meta.get("namespace") or "", meta.get("name") or "")
+    return ObjectKey(namespace_of(obj), name_of(obj))
 
 
 def self_key(event_type: str, obj: dict[str, Any], old: dict[str, Any] | None) -> list[ObjectKey]:

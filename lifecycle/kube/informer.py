@@ -32,6 +32,7 @@ import logging
 import random
 from collections.abc import Callable, Iterable, Iterator
 
+from lifecycle.core.meta import owner_uids
 from lifecycle.core.model import ResourceKind
 from lifecycle.kube.client import Body, KubeClient
 from lifecycle.kube.errors import Gone, KubeError
@@ -128,11 +129,6 @@ class Store:
                     bucket.pop(ref, None)
                     if not bucket:
                         del idx[key]
-
-
-def owner_uids(obj: Body) -> list[str]:
-    """Index function: the uids of an object's ownerReferences."""
-    return [str(r.get("uid")) for r in (obj.get("metadata") or {}).get("ownerReferences") or ()]
 
 
 def _rv(obj: Body) -> str:

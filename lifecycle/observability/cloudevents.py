@@ -39,7 +39,9 @@ import aiohttp
 from cloudevents.core.bindings import http as ce_http
 from cloudevents.core.v1.event import CloudEvent
 
+from lifecycle.core.meta import annotations_of, name_of, namespace_of, uid_of
 from lifecycle.observability.telemetry import Telemetry
+from lifecycle.observability.telemetry_labels import as_text
 from tracing.attributes import get_path as _get
 
 __all__ = [
@@ -96,20 +98,16 @@ def reason_for_type(ce_type: str) -> str:
     return "".join(_camel(part) for part in rest.split("."))
 
 
-def _s(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
 def to_cloudevent(event: Mapping[str, Any], obj: Mapping[str, Any] | None = None) -> CloudEvent:
     """The CloudEvent for a Kubernetes Event (core/v1 or events.k8s.io/v1) about ``obj``."""
     ref = event.get("involvedObject") or event.get("regarding") or {}
-    api_version = _s(ref.get("apiVersion") or _get(obj, "apiVersion"))
+    api_version = as_text(ref.get("apiVersion") or _get(obj, "apiVersion"))
     group, _, version = api_version.rpartition("/")
-    kind = _s(ref.get("kind") or _get(obj, "kind"))
-    name = _s(ref.get("name") or _get(obj, "metadata", "name"))
-    namespace = _s(ref.get("namespace") or _get(obj, "metadata", "namespace"))
-    annotations = _get(event, "metadata", "annotations") or {}
-    reason = _s(event.get("reason"))
+    kind = as_text(ref.get("kind") or _get(obj, "kind"))
+    name = as_text(ref.get("name") or name_of(obj or {}))
+    namespace = as_text(ref.get("namespace") or namespace_of(obj or {}))
+    annotations = annotations_of(event)
+    reason = as_text(event.get("reason"))
     obj_version = (
         annotations.get("workloadVersion")
         or annotations.get("appVersion")
@@ -119,7 +117,7 @@ def to_cloudevent(event: Mapping[str, Any], obj: Mapping[str, Any] | None = None
         "type": event_type(reason),
         "source": SOURCE,
         "subject": f"namespaces/{namespace}/{kind.lower()}s/{name}",
-        "id": _s(_get(event, "metadata", "uid")) or str(uuid.uuid4()),
+        "id": uid_of(event) or str(uuid.uuid4()),
         "datacontenttype": "application/json",
     }
     when = event.get("eventTime") or event.get("lastTimestamp") or event.get("firstTimestamp")
@@ -130,9 +128,9 @@ def to_cloudevent(event: Mapping[str, Any], obj: Mapping[str, Any] | None = None
     if traceparent:
         attributes["traceparent"] = traceparent
     data = {
-        "message": _s(event.get("message") or event.get("note")),
-        "type": _s(event.get("type")) or "Normal",
-        "version": _s(obj_version),
+        "message": as_text(event.get("message") or event.get("note")),
+        "type": as_text(event.get("type")) or "Normal",
+        "version": as_text(obj_version),
         "reason": reason,
         "resource": {
             "group": group,
@@ -145,17 +143,17 @@ def to_cloudevent(event: Mapping[str, Any], obj: Mapping[str, Any] | None = None
     return CloudEvent(attributes, data)
 
 
-def _traceparent(annotations: Mapping[str, Any], obj: Mapping[str, Any] | None) -> str:
+def _traceparent(annotations: Mapping[str, str], obj: Mapping[str, Any] | None) -> str:
     # The Event's own annotation first (KLT copies the object's), then the span of the phase
     # the event is about, then the object's root span.
     if annotations.get("traceparent"):
-        return _s(annotations["traceparent"])
+        return as_text(annotations["traceparent"])
     carriers = _get(obj, "status", "phaseTraceIDs") or {}
     for key in (annotations.get("phase"), "root"):
-        value = _get(carriers, _s(key), "traceparent") if key else None
+        value = _get(carriers, as_text(key), "traceparent") if key else None
         if value:
-            return _s(value)
-    return _s(_get(obj, "metadata", "annotations", "traceparent"))
+            return as_text(value)
+    return annotations_of(obj or {}).get("traceparent", "")
 
 
 @dataclass(frozen=True, slots=True)

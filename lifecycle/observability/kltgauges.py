@@ -17,22 +17,19 @@ value yet is not exported. Pure apart from reading the cache.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
-from typing import Any, Protocol
+from collections.abc import Iterator
 
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+
+from lifecycle.core.bodies import KeptnMetricBody
+from lifecycle.core.meta import name_of, namespace_of
+from lifecycle.kube.cache import Cache
 
 __all__ = ["KeptnMetricGauges", "gauge_name"]
 
 _NOT_ALNUM = re.compile(r"[^A-Za-z0-9]+")
 _RESERVED = ("keptn_", "process_", "python_")
-
-
-class MetricCache(Protocol):
-    """The KeptnMetric informer cache."""
-
-    def list(self, namespace: str | None = None) -> list[dict[str, Any]]: ...
 
 
 def gauge_name(metric_name: str) -> str:
@@ -41,9 +38,9 @@ def gauge_name(metric_name: str) -> str:
     return "_" + name if name[:1].isdigit() else name
 
 
-def _value(metric: Mapping[str, Any]) -> float | None:
+def _value(metric: KeptnMetricBody) -> float | None:
     try:
-        return float(str((metric.get("status") or {}).get("value")))
+        return float(str(metric.get("status", {}).get("value")))
     except ValueError:
         return None
 
@@ -51,17 +48,14 @@ def _value(metric: Mapping[str, Any]) -> float | None:
 class KeptnMetricGauges(Collector):
     """Collects one unlabelled gauge per KeptnMetric (see the module docstring)."""
 
-    def __init__(self, cache: MetricCache) -> None:
+    def __init__(self, cache: Cache[KeptnMetricBody]) -> None:
         self.cache = cache
 
     def collect(self) -> Iterator[Metric]:
         seen: set[str] = set()
-        metrics = sorted(
-            self.cache.list(None),
-            key=lambda m: (m["metadata"].get("namespace", ""), m["metadata"]["name"]),
-        )
+        metrics = sorted(self.cache.list(None), key=lambda m: (namespace_of(m), name_of(m)))
         for metric in metrics:
-            original = metric["metadata"]["name"]
+            original = name_of(metric)
             name = gauge_name(original)
             value = _value(metric)
             if value is None or name in seen or name.startswith(_RESERVED):

@@ -37,10 +37,10 @@ from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 
-from lifecycle.core.model import ResourceKind
+from lifecycle.core.meta import annotations_of, name_of, namespace_of
+from lifecycle.core.model import KEPTN_APP_VERSION, ResourceKind
 from lifecycle.kube.client import Body, KubeClient
 from lifecycle.kube.errors import KubeError, NotFound
-from tracing.attributes import get_path as _get
 from tracing.setup import Tracing
 from tracing.spans import SpanSink, build_child_span, build_phase_span
 
@@ -62,7 +62,8 @@ Key = tuple[str, str, str, str]
 
 def unmarked_carriers(body: Mapping[str, Any]) -> list[str]:
     """Phases (then ``"root"``) of a version that ended and whose span carries no mark yet."""
-    carriers = _get(body, "status", "phaseTraceIDs") or {}
+    status = KEPTN_APP_VERSION.view(body).get("status", {})
+    carriers = status.get("phaseTraceIDs") or {}
     ended = [
         phase
         for phase, carrier in carriers.items()
@@ -72,9 +73,7 @@ def unmarked_carriers(body: Mapping[str, Any]) -> list[str]:
         and not carrier.get(EXPORTED)
     ]
     root = carriers.get(ROOT)
-    root_end = isinstance(root, Mapping) and (
-        root.get("endTime") or _get(body, "status", "endTime")
-    )
+    root_end = isinstance(root, Mapping) and (root.get("endTime") or status.get("endTime"))
     if root_end and isinstance(root, Mapping) and not root.get(EXPORTED):
         ended.append(ROOT)
     return ended
@@ -124,7 +123,7 @@ class SpanMarks:
         self, kind: ResourceKind, body: Mapping[str, Any], *, parent_traceparent: str | None = None
     ) -> None:
         """Export the span of an ended, unmarked KeptnTask/KeptnEvaluation."""
-        if (_get(body, "metadata", "annotations") or {}).get(EXPORTED_ANNOTATION):
+        if annotations_of(body).get(EXPORTED_ANNOTATION):
             if self._delivered:
                 self._forget_marked(kind, body, [])
             return
@@ -138,16 +137,14 @@ class SpanMarks:
         self, kind: ResourceKind, body: Mapping[str, Any], unmarked: list[str]
     ) -> None:
         """The cache shows our marks now: stale copies can no longer trigger a re-export."""
-        meta = body.get("metadata") or {}
-        obj = (kind.plural, str(meta.get("namespace", "")), str(meta.get("name", "")))
+        obj = (kind.plural, namespace_of(body), name_of(body))
         for key in [k for k in self._delivered if k[:3] == obj and k[3] not in unmarked]:
             self._delivered.discard(key)
 
     def _send(
         self, kind: ResourceKind, body: Mapping[str, Any], phase: str, span: ReadableSpan
     ) -> None:
-        meta = body.get("metadata") or {}
-        key: Key = (kind.plural, str(meta.get("namespace", "")), str(meta.get("name", "")), phase)
+        key: Key = (kind.plural, namespace_of(body), name_of(body), phase)
         now = time.monotonic()
         if isinstance(self._sink, Tracing) and not self._sink.exporting:
             return  # nothing to deliver, so nothing to mark (a later exporter gets them)

@@ -14,6 +14,13 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from lifecycle.core.meta import metadata_of, name_of, namespace_of
+from lifecycle.core.model import (
+    KEPTN_APP_VERSION,
+    KEPTN_EVALUATION,
+    KEPTN_TASK,
+    KEPTN_WORKLOAD_VERSION,
+)
 from tracing.attributes import get_path as get
 from tracing.context import parse_rfc3339_ns, parse_traceparent
 
@@ -62,7 +69,7 @@ def kind_of(obj: Mapping[str, Any]) -> ObjectKind:
 
 
 def identity_of(obj: Mapping[str, Any]) -> str:
-    meta = obj.get("metadata") or {}
+    meta = metadata_of(obj)
     return (
         as_text(meta.get("uid")) or f"{as_text(meta.get('namespace'))}/{as_text(meta.get('name'))}"
     )
@@ -71,11 +78,12 @@ def identity_of(obj: Mapping[str, Any]) -> str:
 def commit_time_of(obj: Mapping[str, Any]) -> float | None:
     # commitTime comes from KeptnAppContext metadata or the workload's keptn.sh/metadata
     # annotation ("commitTime=2024-01-01T10:00:00Z,..."); RFC3339 or unix seconds.
+    version = KEPTN_WORKLOAD_VERSION.view(obj)
     for source in (
-        get(obj, "spec", "metadata"),
-        get(obj, "status", "appContextMetadata"),
+        version.get("spec", {}).get("metadata"),
+        version.get("status", {}).get("appContextMetadata"),
     ):
-        raw = (source or {}).get("commitTime") if isinstance(source, Mapping) else None
+        raw = source.get("commitTime") if isinstance(source, Mapping) else None
         if raw is None:
             continue
         try:
@@ -93,59 +101,56 @@ def phase_exemplar(obj: Mapping[str, Any], phase: str) -> dict[str, str] | None:
     Exposed only in the OpenMetrics format (``/metrics`` negotiates it from the Accept header);
     Grafana's ``exemplarTraceIdDestinations`` turns ``trace_id`` into a link to the trace.
     """
-    context = parse_traceparent(get(obj, "status", "phaseTraceIDs", phase, "traceparent"))
+    carriers = KEPTN_APP_VERSION.view(obj).get("status", {}).get("phaseTraceIDs") or {}
+    context = parse_traceparent((carriers.get(phase) or {}).get("traceparent"))
     if context is None:
         return None
     return {"trace_id": f"{context.trace_id:032x}", "span_id": f"{context.span_id:016x}"}
 
 
 def app_labels_of(obj: Mapping[str, Any]) -> tuple[str, str, str]:
-    return (
-        as_text(get(obj, "spec", "appName")),
-        as_text(get(obj, "spec", "version")),
-        as_text(get(obj, "metadata", "namespace")),
-    )
+    spec = KEPTN_APP_VERSION.view(obj).get("spec") or {}
+    return as_text(spec.get("appName")), as_text(spec.get("version")), namespace_of(obj)
 
 
 def wl_labels_of(obj: Mapping[str, Any]) -> tuple[str, str, str, str]:
+    spec = KEPTN_WORKLOAD_VERSION.view(obj).get("spec") or {}
     return (
-        as_text(get(obj, "spec", "app")),
-        as_text(get(obj, "spec", "workloadName")),
-        as_text(get(obj, "spec", "version")),
-        as_text(get(obj, "metadata", "namespace")),
+        as_text(spec.get("app")),
+        as_text(spec.get("workloadName")),
+        as_text(spec.get("version")),
+        namespace_of(obj),
     )
 
 
 def scope_of(obj: Mapping[str, Any]) -> tuple[str, str, str]:
-    namespace = as_text(get(obj, "metadata", "namespace"))
     if kind_of(obj) is ObjectKind.WORKLOAD_VERSION:
-        return (
-            namespace,
-            as_text(get(obj, "spec", "app")),
-            as_text(get(obj, "spec", "workloadName")),
-        )
-    return namespace, as_text(get(obj, "spec", "appName")), ""
+        app, workload, _, namespace = wl_labels_of(obj)
+        return namespace, app, workload
+    app, _, namespace = app_labels_of(obj)
+    return namespace, app, ""
 
 
 def task_labels_of(task: Mapping[str, Any]) -> tuple[str, ...]:
-    ctx = get(task, "spec", "context") or {}
+    spec = KEPTN_TASK.view(task).get("spec") or {}
+    ctx = spec.get("context") or {}
     return (
         as_text(ctx.get("appName")),
         as_text(ctx.get("appVersion")),
         as_text(ctx.get("workloadName")),
         as_text(ctx.get("workloadVersion")),
-        as_text(get(task, "metadata", "name")),
-        as_text(ctx.get("taskType") or get(task, "spec", "checkType")),
+        name_of(task),
+        as_text(ctx.get("taskType") or spec.get("checkType")),
     )
 
 
 def evaluation_labels_of(ev: Mapping[str, Any]) -> tuple[str, ...]:
-    spec = ev.get("spec") or {}
+    spec = KEPTN_EVALUATION.view(ev).get("spec") or {}
     return (
         as_text(spec.get("appName")),
         as_text(spec.get("appVersion")),
         as_text(spec.get("workload")),
         as_text(spec.get("workloadVersion")),
-        as_text(get(ev, "metadata", "name")),
+        name_of(ev),
         as_text(spec.get("checkType")),
     )

@@ -28,6 +28,8 @@ from typing import Any
 from aiohttp import web
 
 from lifecycle.core import model
+from lifecycle.core.bodies import KeptnMetricBody
+from lifecycle.core.meta import labels_of, metadata_of, name_of, namespace_of
 from lifecycle.flow.context import OperatorContext
 
 __all__ = ["GROUP", "RESOURCE", "custom_metrics_routes", "metric_value_list", "quantity"]
@@ -65,35 +67,35 @@ def _matches(labels: Mapping[str, str], terms: list[tuple[str, str, str]]) -> bo
     return all((labels.get(k) == v) == (op == "=") for k, op, v in terms)
 
 
-def _item(version: str, metric: Mapping[str, Any]) -> dict[str, Any]:
-    meta = metric["metadata"]
-    status = metric.get("status") or {}
+def _item(version: str, metric: KeptnMetricBody) -> dict[str, Any]:
+    namespace, name = namespace_of(metric), name_of(metric)
+    status = metric.get("status", {})
     raw = str(status.get("value") or "")
     try:
         value = quantity(float(raw))
     except ValueError:
         raise web.HTTPNotFound(
-            text=f"KeptnMetric {meta['namespace']}/{meta['name']} has no value yet ({raw!r})"
+            text=f"KeptnMetric {namespace}/{name} has no value yet ({raw!r})"
         ) from None
-    labels = dict(meta.get("labels") or {})
+    labels = dict(labels_of(metric))
     item: dict[str, Any] = {
         "describedObject": {
             "kind": model.KEPTN_METRIC.kind,
-            "namespace": meta["namespace"],
-            "name": meta["name"],
+            "namespace": namespace,
+            "name": name,
             "apiVersion": model.KEPTN_METRIC.api_version,
         },
-        "timestamp": status.get("lastUpdated") or meta.get("creationTimestamp"),
+        "timestamp": status.get("lastUpdated") or metadata_of(metric).get("creationTimestamp"),
         "value": value,
     }
     if version == "v1beta1":
-        item.update(metricName=meta["name"], selector={"matchLabels": labels} if labels else None)
+        item.update(metricName=name, selector={"matchLabels": labels} if labels else None)
     else:
-        item["metric"] = {"name": meta["name"], "selector": {"matchLabels": labels}}
+        item["metric"] = {"name": name, "selector": {"matchLabels": labels}}
     return item
 
 
-def metric_value_list(version: str, metrics: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def metric_value_list(version: str, metrics: Sequence[KeptnMetricBody]) -> dict[str, Any]:
     """The MetricValueList of `metrics` at `version` of the API."""
     return {
         "kind": "MetricValueList",
@@ -123,7 +125,7 @@ def _resources(version: str) -> dict[str, Any]:
 
 def custom_metrics_routes(ctx: OperatorContext) -> list[web.RouteDef]:
     """The routes of the custom metrics API, read from the KeptnMetric informer cache."""
-    store = ctx.informer(model.KEPTN_METRIC).store
+    store = ctx.cache(model.KEPTN_METRIC)
 
     async def resources(request: web.Request) -> web.Response:
         return web.json_response(_resources(request.match_info["version"]))
@@ -145,8 +147,7 @@ def custom_metrics_routes(ctx: OperatorContext) -> list[web.RouteDef]:
         matching = [
             item
             for item in store.list(ns)
-            if item["metadata"]["name"] == metric
-            and _matches(item["metadata"].get("labels") or {}, terms)
+            if name_of(item) == metric and _matches(labels_of(item), terms)
         ]
         return web.json_response(metric_value_list(version, matching))
 

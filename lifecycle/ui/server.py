@@ -29,14 +29,16 @@ from aiohttp import web
 
 from lifecycle.commands import trace
 from lifecycle.core import model
+from lifecycle.core.bodies import AnalysisBody, AnalysisDefinitionBody, KeptnTaskBody
+from lifecycle.core.meta import metadata_of, name_of, namespace_of, owner_uids, uid_of
 from lifecycle.kube import Informers, KubeClient, KubeError, NotFound
+from lifecycle.kube.cache import BodyT, cache_of
 from lifecycle.ui import views
 
 __all__ = ["ReleaseView", "create_app"]
 
 log = logging.getLogger("klt.ui")
 STATIC = Path(__file__).parent / "static"
-Body = dict[str, Any]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 WATCHED = (
     model.KEPTN_APP_VERSION,
@@ -70,12 +72,12 @@ class ReleaseView:
             self.informers.get(kind).add_handler(self._changed)
         self._streams: set[asyncio.Queue[str]] = set()
 
-    def cached(self, kind: model.ResourceKind, namespace: str | None = None) -> list[Body]:
+    def cached(self, kind: model.ResourceKind[BodyT], namespace: str | None = None) -> list[BodyT]:
         """Every cached object of `kind` (in `namespace`, or all)."""
-        return self.informers.get(kind).store.list(namespace)
+        return cache_of(self.informers.get(kind).store, kind).list(namespace)
 
-    def _changed(self, event: str, obj: Body, old: Body | None) -> None:
-        meta = obj.get("metadata") or {}
+    def _changed(self, event: str, obj: Mapping[str, Any], old: object) -> None:
+        meta = metadata_of(obj)
         message = json.dumps(
             {
                 "type": event,
@@ -142,9 +144,8 @@ async def _applications(request: web.Request) -> web.Response:
     now = datetime.now(UTC)
     definitions: dict[tuple[str, str], int] = {}
     for analysis in view.cached(model.ANALYSIS):
-        ref = (analysis.get("spec") or {}).get("analysisDefinition") or {}
-        ns = str(ref.get("namespace") or analysis["metadata"].get("namespace", ""))
-        key = (ns, str(ref.get("name", "")))
+        ns, name = _definition_of(analysis)
+        key = (ns, name)
         definitions[key] = definitions.get(key, 0) + 1
     return _json(
         {
@@ -157,16 +158,20 @@ async def _applications(request: web.Request) -> web.Response:
     )
 
 
+def _definition_of(analysis: AnalysisBody) -> tuple[str, str]:
+    """(namespace, name) of an Analysis's AnalysisDefinition (ref namespace or its own)."""
+    ref = analysis.get("spec", {}).get("analysisDefinition") or {}
+    return ref.get("namespace") or namespace_of(analysis), ref.get("name", "")
+
+
 def _owned_by(obj: Mapping[str, Any], uids: set[str]) -> bool:
-    return any(
-        o.get("uid") in uids for o in (obj.get("metadata") or {}).get("ownerReferences") or ()
-    )
+    return any(uid in uids for uid in owner_uids(obj))
 
 
-async def _task_entry(view: ReleaseView, task: Body) -> Body:
-    spec, status = task.get("spec") or {}, task.get("status") or {}
-    namespace = str(task["metadata"].get("namespace", ""))
-    job = str(status.get("jobName") or "")
+async def _task_entry(view: ReleaseView, task: KeptnTaskBody) -> dict[str, str]:
+    spec, status = task.get("spec", {}), task.get("status", {})
+    namespace = namespace_of(task)
+    job = status.get("jobName") or ""
     logs = ""
     if job:
         with contextlib.suppress(KubeError):
@@ -175,7 +180,7 @@ async def _task_entry(view: ReleaseView, task: Body) -> Body:
                 newest = max(pods, key=lambda p: str(p["metadata"].get("creationTimestamp")))
                 logs = await view.client.pod_log(newest["metadata"]["name"], namespace)
     return {
-        "name": task["metadata"]["name"],
+        "name": name_of(task),
         "definition": spec.get("taskDefinition", ""),
         "type": (spec.get("context") or {}).get("taskType", "") or spec.get("checkType", ""),
         "workload": (spec.get("context") or {}).get("workloadName", ""),
@@ -189,11 +194,13 @@ async def _task_entry(view: ReleaseView, task: Body) -> Body:
 async def _app_version(request: web.Request) -> web.Response:
     view = _view(request)
     namespace, name = request.match_info["namespace"], request.match_info["name"]
-    body = await view.client.get(model.KEPTN_APP_VERSION, name, namespace)
+    body = model.KEPTN_APP_VERSION.view(
+        await view.client.get(model.KEPTN_APP_VERSION, name, namespace)
+    )
     workloads = await trace.workload_versions_of(view.client, body)
     tl = await trace.load_timeline(view.client, name, namespace)
-    uids = {str(o["metadata"].get("uid")) for o in (body, *workloads)}
-    names = {str(o["metadata"]["name"]) for o in (body, *workloads)}
+    uids = {uid_of(o) for o in (body, *workloads)}
+    names = {name_of(o) for o in (body, *workloads)}
     events, _ = await view.client.list(model.EVENT, namespace)
     ours = sorted(
         (
@@ -216,7 +223,7 @@ async def _app_version(request: web.Request) -> web.Response:
     return _json(
         {
             "appVersion": views.applications([body], datetime.now(UTC))[0]["versions"][0],
-            "app": (body.get("spec") or {}).get("appName", ""),
+            "app": body.get("spec", {}).get("appName", ""),
             "timeline": views.timeline_json(tl),
             "events": ours,
             "tasks": [await _task_entry(view, t) for t in tasks],
@@ -240,20 +247,13 @@ async def _app_quality(request: web.Request) -> web.Response:
 async def _definition_quality(request: web.Request) -> web.Response:
     view = _view(request)
     namespace, name = request.match_info["namespace"], request.match_info["name"]
-    definition: Body | None
+    definition: AnalysisDefinitionBody | None
     try:
-        definition = await view.client.get(model.ANALYSIS_DEFINITION, name, namespace)
+        found = await view.client.get(model.ANALYSIS_DEFINITION, name, namespace)
+        definition = model.ANALYSIS_DEFINITION.view(found)
     except NotFound:
         definition = None
-    analyses = [
-        a
-        for a in view.cached(model.ANALYSIS)
-        if str(
-            ((a.get("spec") or {}).get("analysisDefinition") or {}).get("namespace")
-            or a["metadata"].get("namespace")
-        )
-        == namespace
-    ]
+    analyses = [a for a in view.cached(model.ANALYSIS) if _definition_of(a)[0] == namespace]
     return _json(views.definition_quality(definition, name, analyses).to_json())
 
 

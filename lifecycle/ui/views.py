@@ -22,6 +22,13 @@ from typing import Any
 from lifecycle.commands.status import last_error
 from lifecycle.commands.timeline import Timeline
 from lifecycle.core import naming
+from lifecycle.core.bodies import (
+    AnalysisBody,
+    AnalysisDefinitionBody,
+    KeptnAppVersionBody,
+    KeptnEvaluationBody,
+)
+from lifecycle.core.meta import created_key, name_of, namespace_of, owner_uids, uid_of
 from tracing.attributes import get_path as _get
 
 __all__ = [
@@ -35,7 +42,6 @@ __all__ = [
     "trace_id",
 ]
 
-Body = Mapping[str, Any]
 _VERDICTS = {"Succeeded": "pass", "Failed": "fail", "Warning": "warning"}
 _BASELINE = re.compile(r"\(([^()]* of [a-z0-9]+=[^()]+)\)")
 
@@ -53,37 +59,39 @@ def _seconds(start: str, end: str, now: datetime) -> float | None:
     return round(max(0.0, (ended - began).total_seconds()), 3)
 
 
-def trace_id(app_version: Body) -> str:
+def trace_id(app_version: KeptnAppVersionBody) -> str:
     """The trace id of the app version's root span (from its traceparent), or ""."""
-    parent = _text(app_version, "status", "phaseTraceIDs", "root", "traceparent")
-    parts = parent.split("-")
+    carriers = app_version.get("status", {}).get("phaseTraceIDs") or {}
+    parts = _text(carriers.get("root"), "traceparent").split("-")
     return parts[1] if len(parts) == 4 else ""
 
 
-def _version_entry(body: Body, now: datetime) -> dict[str, Any]:
-    status = body.get("status") or {}
-    start, end = _text(status, "startTime"), _text(status, "endTime")
+def _version_entry(body: KeptnAppVersionBody, now: datetime) -> dict[str, Any]:
+    spec, status = body.get("spec", {}), body.get("status", {})
+    start, end = status.get("startTime", ""), status.get("endTime", "")
     return {
-        "namespace": _text(body, "metadata", "namespace"),
-        "name": _text(body, "metadata", "name"),
-        "version": _text(body, "spec", "version"),
-        "revision": _get(body, "spec", "revision") or 1,
-        "created": _text(body, "metadata", "creationTimestamp"),
-        "phase": _text(status, "currentPhase"),
-        "state": _text(status, "status") or "Pending",
+        "namespace": namespace_of(body),
+        "name": name_of(body),
+        "version": _text(spec.get("version")),
+        "revision": spec.get("revision") or 1,
+        "created": created_key(body)[0],
+        "phase": _text(status.get("currentPhase")),
+        "state": _text(status.get("status")) or "Pending",
         "start": start,
         "end": end,
         "seconds": _seconds(start, end, now),
         "reason": last_error(status),
-        "workloads": len(_get(body, "spec", "workloads") or ()),
+        "workloads": len(spec.get("workloads") or ()),
     }
 
 
-def applications(app_versions: Iterable[Body], now: datetime) -> list[dict[str, Any]]:
+def applications(
+    app_versions: Iterable[KeptnAppVersionBody], now: datetime
+) -> list[dict[str, Any]]:
     """One entry per (namespace, app) with its versions, newest first."""
     apps: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for body in app_versions:
-        key = (_text(body, "metadata", "namespace"), _text(body, "spec", "appName"))
+        key = (namespace_of(body), _text(body.get("spec", {}).get("appName")))
         apps.setdefault(key, []).append(_version_entry(body, now))
     out = []
     for (namespace, app), versions in sorted(apps.items()):
@@ -156,56 +164,58 @@ def _short_workload(app: str, workload: str) -> str:
     return workload[len(app) + 1 :] if workload.startswith(app + "-") else workload
 
 
-def _belongs(evaluation: Body, app_version: Body) -> bool:
+def _belongs(evaluation: KeptnEvaluationBody, app_version: KeptnAppVersionBody) -> bool:
     """Is the KeptnEvaluation one of the app version's (app-level, or of one of its workloads)?"""
-    spec = evaluation.get("spec") or {}
-    app = _text(app_version, "spec", "appName")
-    if _text(spec, "appName") != app:
+    spec, version_spec = evaluation.get("spec", {}), app_version.get("spec", {})
+    app = _text(version_spec.get("appName"))
+    if _text(spec.get("appName")) != app:
         return False
-    workload = _text(spec, "workload")
+    workload = _text(spec.get("workload"))
     if not workload:
-        owners = {o.get("uid") for o in _get(evaluation, "metadata", "ownerReferences") or ()}
-        uid = _get(app_version, "metadata", "uid")
+        owners, uid = set(owner_uids(evaluation)), uid_of(app_version)
         if owners and uid:
             return uid in owners
-        return _text(spec, "appVersion") == _text(app_version, "spec", "version")
+        return _text(spec.get("appVersion")) == _text(version_spec.get("version"))
     return any(
-        naming.workload_name(app, _text(w, "name")) == workload
-        and _text(w, "version") == _text(spec, "workloadVersion")
-        for w in _get(app_version, "spec", "workloads") or ()
+        naming.workload_name(app, _text(w.get("name"))) == workload
+        and _text(w.get("version")) == _text(spec.get("workloadVersion"))
+        for w in version_spec.get("workloads") or ()
     )
 
 
-def _evaluation_cells(app: str, evaluation: Body) -> dict[str, Cell]:
-    spec = evaluation.get("spec") or {}
-    check = _text(spec, "checkType") or "eval"
-    scope = _short_workload(app, _text(spec, "workload")) or "app"
-    definition = _text(spec, "evaluationDefinition")
+def _evaluation_cells(app: str, evaluation: KeptnEvaluationBody) -> dict[str, Cell]:
+    spec = evaluation.get("spec", {})
+    check = _text(spec.get("checkType")) or "eval"
+    scope = _short_workload(app, _text(spec.get("workload"))) or "app"
+    definition = _text(spec.get("evaluationDefinition"))
     cells = {}
-    for metric, result in (_get(evaluation, "status", "evaluationStatus") or {}).items():
-        verdict = _VERDICTS.get(_text(result, "status"), "pending")
+    for metric, result in (evaluation.get("status", {}).get("evaluationStatus") or {}).items():
+        verdict = _VERDICTS.get(_text(result.get("status")), "pending")
         cells[f"{check} · {scope} · {definition} · {metric}"] = Cell(
             result=verdict,
-            value=_text(result, "value"),
-            target=_text(result, "target"),
+            value=_text(result.get("value")),
+            target=_text(result.get("target")),
             score=None if verdict == "pending" else (1.0 if verdict == "pass" else 0.0),
-            reason=_text(result, "message"),
+            reason=_text(result.get("message")),
         )
     return cells
 
 
-def app_quality(app: str, app_versions: Sequence[Body], evaluations: Iterable[Body]) -> Heatmap:
+def app_quality(
+    app: str,
+    app_versions: Sequence[KeptnAppVersionBody],
+    evaluations: Iterable[KeptnEvaluationBody],
+) -> Heatmap:
     """Every evaluation objective of `app` (rows) across its versions (columns, oldest first).
 
     Evaluation objectives are pass/fail and weigh 1 each (KLT's KeptnEvaluation); a column's
     score is passed/total, its verdict the worst objective.
     """
     versions = sorted(
-        (v for v in app_versions if _text(v, "spec", "appName") == app),
-        key=lambda v: (_text(v, "metadata", "creationTimestamp"), _text(v, "metadata", "name")),
+        (v for v in app_versions if _text(v.get("spec", {}).get("appName")) == app), key=created_key
     )
     evaluations = sorted(
-        evaluations, key=lambda e: _text(e, "metadata", "creationTimestamp")
+        evaluations, key=lambda e: created_key(e)[0]
     )  # later runs of the same objective win
     rows: list[str] = []
     columns = []
@@ -220,22 +230,23 @@ def app_quality(app: str, app_versions: Sequence[Body], evaluations: Iterable[Bo
         scored = [c for c in cells.values() if c.score is not None]
         passed = sum(1 for c in scored if c.result == "pass")
         verdict = "fail" if passed < len(scored) else ("pass" if scored else "none")
+        status = version.get("status", {})
         columns.append(
             Column(
-                name=_text(version, "metadata", "name"),
-                label=_text(version, "spec", "version"),
-                state=_text(version, "status", "status") or "Pending",
+                name=name_of(version),
+                label=_text(version.get("spec", {}).get("version")),
+                state=_text(status.get("status")) or "Pending",
                 verdict=verdict,
                 score=f"{passed}/{len(scored)}",
-                reason=last_error(version.get("status") or {}),
+                reason=last_error(status),
                 cells=cells,
             )
         )
     return Heatmap(title=app, rows=sorted(rows), columns=columns)
 
 
-def _raw(analysis: Body) -> Mapping[str, Any]:
-    raw = _get(analysis, "status", "raw")
+def _raw(analysis: AnalysisBody) -> Mapping[str, Any]:
+    raw: object = analysis.get("status", {}).get("raw")
     if isinstance(raw, str) and raw:
         try:
             parsed = json.loads(raw)
@@ -268,12 +279,19 @@ def _analysis_cell(entry: Mapping[str, Any]) -> Cell:
     )
 
 
-def definition_quality(definition: Body | None, name: str, analyses: Iterable[Body]) -> Heatmap:
+def definition_quality(
+    definition: AnalysisDefinitionBody | None, name: str, analyses: Iterable[AnalysisBody]
+) -> Heatmap:
     """The objectives of AnalysisDefinition `name` (rows) across its Analyses (columns)."""
-    rows = [_objective_name(o) for o in _get(definition, "spec", "objectives") or ()]
+    objectives = (definition or {}).get("spec", {}).get("objectives") or ()
+    rows = [_objective_name(o) for o in objectives]
     runs = sorted(
-        (a for a in analyses if _text(a, "spec", "analysisDefinition", "name") == name),
-        key=lambda a: (_text(a, "metadata", "creationTimestamp"), _text(a, "metadata", "name")),
+        (
+            a
+            for a in analyses
+            if _text(a.get("spec", {}).get("analysisDefinition", {}).get("name")) == name
+        ),
+        key=created_key,
     )
     columns = []
     for analysis in runs:
@@ -287,13 +305,12 @@ def definition_quality(definition: Body | None, name: str, analyses: Iterable[Bo
             if key not in rows:
                 rows.append(key)
         total, maximum = raw.get("totalScore"), raw.get("maximumScore")
-        state = _text(analysis, "status", "state") or "Pending"
-        args = _get(analysis, "spec", "args") or {}
+        state = _text(analysis.get("status", {}).get("state")) or "Pending"
+        args = analysis.get("spec", {}).get("args") or {}
         columns.append(
             Column(
-                name=_text(analysis, "metadata", "name"),
-                label=", ".join(f"{k}={v}" for k, v in sorted(args.items()))
-                or _text(analysis, "metadata", "name"),
+                name=name_of(analysis),
+                label=", ".join(f"{k}={v}" for k, v in sorted(args.items())) or name_of(analysis),
                 state=state,
                 verdict=_text(raw, "verdict") or ("pending" if not raw else "fail"),
                 score=f"{total:g}/{maximum:g}"

@@ -8,7 +8,7 @@ from rich.console import Console
 
 from lifecycle.demo import manifests
 from lifecycle.demo.scenario import STEPS, failure_reason
-from lifecycle.demo.view import Board, events_table, sort_events
+from lifecycle.demo.view import Board, events_table, row_of, sort_events
 
 
 def test_render_version_changes_only_versions_and_the_provider_url() -> None:
@@ -86,6 +86,16 @@ def test_board_reports_only_changes_and_groups_workloads_under_their_app() -> No
     ]
     assert "AppDeploy" in lines[0] and "Progressing" in lines[0]
     assert "  frontend " in lines[1] and "Succeeded" in lines[1]
+
+
+def test_a_board_row_reads_each_kind_s_own_app_field() -> None:
+    # An AppVersion names its app in spec.appName, a WorkloadVersion in spec.app; a missing one
+    # is blank (the old reader printed "None" for an AppVersion without appName).
+    app = {"kind": "KeptnAppVersion", "metadata": {"name": "a-1"}, "spec": {"appName": "a"}}
+    workload = {"kind": "KeptnWorkloadVersion", "metadata": {"name": "a-w-1"}, "spec": {"app": "a"}}
+    assert (row_of(app).app, row_of(workload).app) == ("a", "a")
+    assert row_of({"kind": "KeptnAppVersion", "metadata": {"name": "b"}, "spec": {}}).app == ""
+    assert row_of({**workload, "spec": {"appName": "a"}}).app == ""
 
 
 def test_events_in_recorded_order_and_failure_reasons() -> None:

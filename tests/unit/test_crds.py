@@ -633,7 +633,7 @@ def test_broken_manifest_is_rejected_naming_the_field(
 def _body(
     kind: str, spec: dict[str, Any] | None = None, status: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    resource = model.kind_named(kind)
+    resource = {k.kind: k for k in model.ALL_KINDS}[kind]
     body: dict[str, Any] = {
         "apiVersion": resource.api_version,
         "kind": kind,
@@ -918,17 +918,18 @@ def test_load_crds_skips_non_crd_documents(tmp_path: Path) -> None:
 
 
 def test_kind_table() -> None:
-    assert model.kind_named("KeptnWorkloadVersion") is model.KEPTN_WORKLOAD_VERSION
+    assert model.kind_by_api_version("lifecycle.keptn.sh/v1", "KeptnWorkloadVersion") is (
+        model.KEPTN_WORKLOAD_VERSION
+    )
     assert model.KEPTN_WORKLOAD_VERSION.api_version == "lifecycle.keptn.sh/v1"
     assert model.KEPTN_CONFIG.api_version == "options.keptn.sh/v1alpha1"
-    assert model.POD.api_version == "v1" and not model.POD.is_custom
+    assert model.POD.api_version == "v1" and model.POD not in model.CRD_KINDS
     assert model.JOB.api_version == "batch/v1" and model.LEASE.group == "coordination.k8s.io"
     assert not model.NAMESPACE.namespaced
     assert model.kind_by_api_version("apps/v1", "StatefulSet") is model.STATEFUL_SET
     assert model.kind_by_api_version("apps/v1beta1", "StatefulSet") is None
     assert len({k.kind for k in model.ALL_KINDS}) == len(model.ALL_KINDS)
-    with pytest.raises(KeyError):
-        model.kind_named("Nothing")
+    assert model.kind_by_api_version("v1", "Nothing") is None
 
 
 # --- the TypedDicts of lifecycle.core.bodies mirror the schemas ---------------------------------
