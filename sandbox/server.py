@@ -45,6 +45,7 @@ from sandbox.endpoints import ServiceResolver
 from sandbox.escalation import EscalationCheck
 from sandbox.faults import Faults, FaultSettings
 from sandbox.handlers import ResourceHandlers
+from sandbox.inprocess import InProcessTransport
 from sandbox.persistence import SqlitePersistence
 from sandbox.rbac import BOOTSTRAP
 from sandbox.resources import Registry
@@ -180,6 +181,7 @@ class Sandbox:
         self.kubeconfig_path = settings.kubeconfig_path or Path()
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._runner: web.AppRunner | None = None
+        self._app: web.Application | None = None
         self.node: Any = None
 
     # ---- lifecycle
@@ -221,6 +223,7 @@ class Sandbox:
             address=lambda: f"{self.settings.host}:{self.port}",
         ).build_app()
         app.middlewares.append(self.aggregator.middleware)
+        self._app = app
         # handler_cancellation: a client that goes away cancels its request, so an idle watch
         # whose client disconnected is dropped at once instead of at its timeout.
         self._runner = web.AppRunner(
@@ -278,7 +281,9 @@ class Sandbox:
                 node_settings = module.NodeSettings(pod_start_delay=self.settings.pod_start_delay)
             except TypeError:
                 node_settings = None
-        self.node = await start_node(self.url, self.token, node_settings)
+        # the node's requests take the in-process path through the same app (no sockets)
+        transport = InProcessTransport(self._app) if self._app is not None else None
+        self.node = await start_node(self.url, self.token, node_settings, transport)
 
     def _write_kubeconfig(self) -> None:
         if self.settings.kubeconfig_path is None:

@@ -27,6 +27,7 @@ from sandbox.node.client import (
     STATEFULSETS,
     ApiClient,
     Resource,
+    Transport,
 )
 from sandbox.node.controllers import Controllers
 from sandbox.node.informer import Informer, Key, key_of
@@ -82,13 +83,21 @@ class NodeHandle:
             shutil.rmtree(self.work_dir, ignore_errors=True)
 
 
-async def start_node(api_url: str, token: str, settings: NodeSettings | None = None) -> NodeHandle:
-    """Start the simulated node against an API server (returns before the first sync)."""
+async def start_node(
+    api_url: str,
+    token: str,
+    settings: NodeSettings | None = None,
+    transport: Transport | None = None,
+) -> NodeHandle:
+    """Start the simulated node against an API server (returns before the first sync).
+
+    `transport`: how requests reach it (default HTTP to `api_url`; the sandbox passes its
+    in-process one, which runs the same handlers, authentication and admission)."""
     settings = settings or NodeSettings()
     own = settings.work_dir is None
     work_dir = Path(tempfile.mkdtemp(prefix="klt-node-")) if own else Path(settings.work_dir or ".")
     work_dir.mkdir(parents=True, exist_ok=True)
-    client = ApiClient(api_url, token)
+    client = ApiClient(api_url, token, transport)
     informers: dict[Resource, Informer] = {}
     queues: dict[Resource, WorkQueue[Key]] = {}
     runtime = Runtime(settings=settings, source=client, work_dir=work_dir)
