@@ -118,6 +118,8 @@ class WebhookAdmission:
         self.resolver = resolver or ServiceResolver(store)
         self._sessions: dict[str, aiohttp.ClientSession] = {}
         self.calls = 0
+        self._sorted: dict[str, tuple[int, list[dict[str, Any]]]] = {}
+        """Configurations by name per kind, kept while the kind's bucket is unchanged."""
 
     async def close(self) -> None:
         for session in self._sessions.values():
@@ -128,7 +130,11 @@ class WebhookAdmission:
         bucket = self.store.buckets.get(key)
         if bucket is None or not bucket.items:
             return []
-        return [e.obj for e in sorted(bucket.entries(None), key=lambda e: e.name)]
+        cached = self._sorted.get(key)
+        if cached is None or cached[0] != bucket.last_rv:
+            configs = [e.obj for e in sorted(bucket.entries(None), key=lambda e: e.name)]
+            cached = self._sorted[key] = (bucket.last_rv, configs)
+        return cached[1]
 
     def _matching(
         self,

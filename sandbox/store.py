@@ -41,6 +41,8 @@ class Bucket:
     history: deque[WatchEvent] = field(default_factory=deque)
     compacted_rv: int = 0
     """Events up to and including this resourceVersion are no longer kept."""
+    last_rv: int = 0
+    """The resourceVersion of the last change (callers cache what they derive from it)."""
     watchers: set[Watcher] = field(default_factory=set)
     _sorted: dict[str, list[str]] = field(default_factory=dict)
     """Sorted names per namespace, rebuilt only after a name is added or removed."""
@@ -73,6 +75,7 @@ class Bucket:
                 yield by_name[names[i]]
 
     def publish(self, event: WatchEvent) -> None:
+        self.last_rv = event.rv
         self.history.append(event)
         if len(self.history) > self.history_size:
             self.compacted_rv = self.history.popleft().rv

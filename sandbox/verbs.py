@@ -87,6 +87,23 @@ class WriteOptions:
     force: bool = False
 
 
+def _status_only(old: Entry, obj: dict[str, Any]) -> dict[str, Any]:
+    """`old` with the status of `obj` (the status subresource changes nothing else).
+
+    `obj` is a fresh object: when it differs from `old` only in status (a status patch),
+    it is that result already; otherwise a fresh copy of `old` takes the status."""
+    status = obj.get("status")
+    if obj.keys() - {"status"} != old.obj.keys() - {"status"} or any(
+        value != old.obj[key] for key, value in obj.items() if key != "status"
+    ):
+        obj = jsonio.loads(old.raw)
+    if status is None:
+        obj.pop("status", None)
+    else:
+        obj["status"] = status
+    return obj
+
+
 class Api:
     """The verbs of the API over one store and registry."""
 
@@ -108,6 +125,14 @@ class Api:
         return rt.namespaced if rt is not None else True
 
     # ---- helpers
+    @staticmethod
+    def _pruned(rt: ResourceType, before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+        """The object after mutating admission, pruned again if a webhook changed it (an
+        unchanged object was pruned and defaulted already: pruning twice changes nothing)."""
+        if after is not before:
+            prune_custom(rt, after)
+        return after
+
     def _get(self, rt: ResourceType, namespace: str, name: str) -> Entry:
         entry = self.store.get(rt.store_key, namespace if rt.namespaced else "", name)
         if entry is None:
@@ -174,8 +199,11 @@ class Api:
         for plugin in self.plugins:
             plugin(rt, "CREATE", namespace, obj)
         if self.admission is not None:
-            obj = await self.admission.mutate(rt, "CREATE", "", namespace, obj, None, opts.dry_run)
-            prune_custom(rt, obj)
+            obj = self._pruned(
+                rt,
+                obj,
+                await self.admission.mutate(rt, "CREATE", "", namespace, obj, None, opts.dry_run),
+            )
         validate_object(rt, obj)
         if rt.kind == "CustomResourceDefinition":
             validate_crd(obj)
@@ -208,15 +236,16 @@ class Api:
             raise errors.bad_request(
                 f"the name of the object ({obj['metadata']['name']}) does not match the name on the URL ({name})"
             )
-        raw = jsonio.dumps(obj)
         retryable = not obj["metadata"].get("resourceVersion")
+        # a write that may be redone keeps the body as sent; the first attempt uses `obj`
+        raw = jsonio.dumps(obj) if retryable else b""
         for attempt in range(_ATTEMPTS):
             old = self._get(rt, namespace, name)
             try:
                 return await self._write(
                     rt,
                     old,
-                    jsonio.loads(raw),
+                    obj if attempt == 0 else jsonio.loads(raw),
                     subresource,
                     opts,
                     retryable=retryable and attempt < _ATTEMPTS - 1,
@@ -254,12 +283,7 @@ class Api:
         if subresource == "binding":
             pass  # `bind` built the whole object: nodeName and the PodScheduled condition
         elif subresource == "status":
-            status = obj.get("status")
-            obj = jsonio.loads(old.raw)
-            if status is None:
-                obj.pop("status", None)
-            else:
-                obj["status"] = status
+            obj = _status_only(old, obj)
         else:
             meta = obj["metadata"]
             for k in (
@@ -309,10 +333,13 @@ class Api:
         elif "managedFields" in old_meta and "managedFields" not in obj["metadata"]:
             obj["metadata"]["managedFields"] = old_meta["managedFields"]
         if self.admission is not None:
-            obj = await self.admission.mutate(
-                rt, "UPDATE", subresource, namespace, obj, old.obj, opts.dry_run
+            obj = self._pruned(
+                rt,
+                obj,
+                await self.admission.mutate(
+                    rt, "UPDATE", subresource, namespace, obj, old.obj, opts.dry_run
+                ),
             )
-            prune_custom(rt, obj)
         validate_object(rt, obj)
         validate_update(rt, obj, old.obj, subresource)
         if self.admission is not None:
