@@ -81,6 +81,11 @@ class Bucket:
             self.compacted_rv = self.history.popleft().rv
         for w in tuple(self.watchers):
             w.offer(event)
+        # the history keeps the event, not its frames (a replay builds them again), and an
+        # older version's JSON, not its parsed dict
+        event.drop_frames()
+        if event.old is not None:
+            event.old.compact()
 
     def entries(self, namespace: str | None) -> Iterator[Entry]:
         if namespace is not None:

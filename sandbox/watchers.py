@@ -27,21 +27,33 @@ def dumps(obj: Any) -> bytes:
     return jsonio.dumps(obj)
 
 
-@dataclass(frozen=True, slots=True)
 class Entry:
-    """One stored object version: the dict (read-only by convention) and its JSON."""
+    """One stored object version: its JSON (`raw`), resourceVersion and the parsed dict.
 
-    obj: dict[str, Any]
-    raw: bytes
-    rv: int
+    The dict (`obj`, read-only by convention) is kept while the version is current; the
+    store calls `compact` once a newer version replaces it, so the versions that only the
+    watch history still holds cost their JSON alone (parsed again if a replay needs them)."""
+
+    __slots__ = ("_obj", "name", "namespace", "raw", "rv")
+
+    def __init__(self, obj: dict[str, Any], raw: bytes, rv: int) -> None:
+        self._obj: dict[str, Any] | None = obj
+        self.raw = raw
+        self.rv = rv
+        meta = obj["metadata"]
+        self.namespace = str(meta.get("namespace", ""))
+        self.name = str(meta["name"])
 
     @property
-    def namespace(self) -> str:
-        return str(self.obj["metadata"].get("namespace", ""))
+    def obj(self) -> dict[str, Any]:
+        obj = self._obj
+        if obj is None:
+            obj = self._obj = jsonio.loads(self.raw)
+        return obj
 
-    @property
-    def name(self) -> str:
-        return str(self.obj["metadata"]["name"])
+    def compact(self) -> None:
+        """Drop the parsed dict (the JSON stays)."""
+        self._obj = None
 
 
 @dataclass(slots=True)
@@ -61,6 +73,11 @@ class WatchEvent:
             cached = b'{"type":"' + as_type.encode() + b'","object":' + self.entry.raw + b"}\n"
             self._frames[as_type] = cached
         return cached
+
+    def drop_frames(self) -> None:
+        """Forget the frames built for the fan-out (the history keeps only the entry)."""
+        if self._frames:
+            self._frames = {}
 
 
 Encoder = Callable[[str, Entry], bytes]
