@@ -15,8 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -25,6 +25,9 @@ from aiohttp.http import HttpVersion11, RawRequestMessage
 from aiohttp.streams import EMPTY_PAYLOAD, StreamReader
 from multidict import CIMultiDict, CIMultiDictProxy
 from yarl import URL
+
+if TYPE_CHECKING:
+    from sandbox.node.client import Call
 
 __all__ = ["Channel", "InProcessTransport"]
 
@@ -108,6 +111,12 @@ class Channel(AbstractStreamWriter):
         self.ended = True
         self._wakeup.set()
 
+    async def first(self) -> None:
+        """Wait until something is written or the response ends."""
+        while not self.chunks and not self.ended:
+            self._wakeup.clear()
+            await self._wakeup.wait()
+
     async def read(self) -> AsyncIterator[bytes]:
         """The queued bytes as they come, until the response ends."""
         while True:
@@ -130,28 +139,20 @@ class InProcessTransport:
     async def close(self) -> None:
         """No connection to close."""
 
-    def _request(
-        self,
-        method: str,
-        path: str,
-        params: Mapping[str, str] | None,
-        headers: Mapping[str, str],
-        data: bytes | None,
-        channel: Channel,
-    ) -> web.Request:
-        path_qs = f"{path}?{urlencode(params)}" if params else path
-        all_headers = CIMultiDict(headers)
+    def _request(self, call: Call, channel: Channel) -> web.Request:
+        path_qs = f"{call.path}?{urlencode(call.params)}" if call.params else call.path
+        headers = CIMultiDict(call.headers)
         payload: StreamReader = EMPTY_PAYLOAD
         loop = asyncio.get_running_loop()
-        if data is not None:
-            all_headers["Content-Length"] = str(len(data))
-            payload = StreamReader(channel, len(data) + 1, loop=loop)  # type: ignore[arg-type]
-            payload.feed_data(data)
+        if call.data is not None:
+            headers["Content-Length"] = str(len(call.data))
+            payload = StreamReader(channel, len(call.data) + 1, loop=loop)  # type: ignore[arg-type]
+            payload.feed_data(call.data)
             payload.feed_eof()
-        proxy = CIMultiDictProxy(all_headers)
-        raw = tuple((k.encode(), v.encode()) for k, v in all_headers.items())
+        proxy = CIMultiDictProxy(headers)
+        raw = tuple((k.encode(), v.encode()) for k, v in headers.items())
         message = RawRequestMessage(
-            method, path_qs, HttpVersion11, proxy, raw, False, None, False, False,
+            call.method, path_qs, HttpVersion11, proxy, raw, False, None, False, False,
             URL(path_qs, encoded=True),
         )  # fmt: skip
         task = asyncio.current_task()
@@ -167,40 +168,19 @@ class InProcessTransport:
             remote="127.0.0.1",
         )
 
-    async def _handle(self, request: web.Request) -> web.StreamResponse:
+    async def _serve(self, call: Call, channel: Channel) -> web.StreamResponse:
         try:
             # aiohttp's own dispatch: router, then the application's middlewares
-            return await self._app._handle(request)
+            return await self._app._handle(self._request(call, channel))
         except web.HTTPException as exc:
             return web.Response(status=exc.status, text=exc.text or "")
-
-    async def _serve(
-        self,
-        method: str,
-        path: str,
-        params: Mapping[str, str] | None,
-        headers: Mapping[str, str],
-        data: bytes | None,
-        channel: Channel,
-    ) -> web.StreamResponse:
-        try:
-            return await self._handle(self._request(method, path, params, headers, data, channel))
         finally:
             channel.end()
 
-    async def exchange(
-        self,
-        method: str,
-        path: str,
-        params: Mapping[str, str] | None,
-        headers: Mapping[str, str],
-        data: bytes | None,
-    ) -> tuple[int, bytes]:
+    async def exchange(self, call: Call) -> tuple[int, bytes]:
         """One request in its own task: (status, body)."""
         channel = Channel()
-        response = await asyncio.create_task(
-            self._serve(method, path, params, headers, data, channel)
-        )
+        response = await asyncio.create_task(self._serve(call, channel))
         body = response.body if isinstance(response, web.Response) else None
         if isinstance(body, bytes):
             return response.status, body
@@ -208,16 +188,14 @@ class InProcessTransport:
 
     @contextlib.asynccontextmanager
     async def stream(
-        self, path: str, params: Mapping[str, str], headers: Mapping[str, str], read_timeout: float
+        self, call: Call, read_timeout: float
     ) -> AsyncIterator[tuple[int, AsyncIterator[bytes]]]:
-        """A streamed GET: the status once the handler has prepared its response (or
-        answered), then the frames as the handler writes them."""
+        """A streamed GET: the status once the handler has written (or answered), then the
+        frames as the handler writes them. `read_timeout` has no use in process."""
         channel = Channel()
-        task = asyncio.create_task(self._serve("GET", path, params, headers, None, channel))
+        task = asyncio.create_task(self._serve(call, channel))
         try:
-            while not channel.chunks and not channel.ended:
-                channel._wakeup.clear()
-                await channel._wakeup.wait()
+            await channel.first()
             if task.done():
                 response = task.result()
                 body = response.body if isinstance(response, web.Response) else None

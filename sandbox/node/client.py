@@ -40,6 +40,7 @@ __all__ = [
     "STATEFULSETS",
     "ApiClient",
     "ApiError",
+    "Call",
     "Conflict",
     "Gone",
     "HttpTransport",
@@ -161,23 +162,27 @@ class WatchEvent:
     object: Body
 
 
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One request as a transport sends it (`path` without the query; `data` the body)."""
+
+    method: str
+    path: str
+    params: Mapping[str, str] | None
+    headers: Mapping[str, str]
+    data: bytes | None = None
+
+
 class Transport(Protocol):
     """How requests reach the API server: `HttpTransport`, or the sandbox's in-process one
     (`sandbox.inprocess`), which runs the same handlers, authentication and admission."""
 
-    async def exchange(
-        self,
-        method: str,
-        path: str,
-        params: Mapping[str, str] | None,
-        headers: Mapping[str, str],
-        data: bytes | None,
-    ) -> tuple[int, bytes]:
+    async def exchange(self, call: Call) -> tuple[int, bytes]:
         """One request: (status, body)."""
         ...
 
     def stream(
-        self, path: str, params: Mapping[str, str], headers: Mapping[str, str], read_timeout: float
+        self, call: Call, read_timeout: float
     ) -> AbstractAsyncContextManager[tuple[int, AsyncIterator[bytes]]]:
         """A streamed GET (a watch): (status, the body's chunks)."""
         ...
@@ -202,30 +207,27 @@ class HttpTransport:
             await self._session.close()
             self._session = None
 
-    async def exchange(
-        self,
-        method: str,
-        path: str,
-        params: Mapping[str, str] | None,
-        headers: Mapping[str, str],
-        data: bytes | None,
-    ) -> tuple[int, bytes]:
+    async def exchange(self, call: Call) -> tuple[int, bytes]:
+        url = self._base + call.path
         try:
             async with self._http().request(
-                method, self._base + path, params=params, data=data, headers=headers
+                call.method, url, params=call.params, data=call.data, headers=call.headers
             ) as resp:
                 return resp.status, await resp.read()
         except (aiohttp.ClientError, TimeoutError) as exc:
-            raise Transient(503, "ServiceUnavailable", f"{method} {path}: {exc!r}") from exc
+            raise Transient(
+                503, "ServiceUnavailable", f"{call.method} {call.path}: {exc!r}"
+            ) from exc
 
     @contextlib.asynccontextmanager
     async def stream(
-        self, path: str, params: Mapping[str, str], headers: Mapping[str, str], read_timeout: float
+        self, call: Call, read_timeout: float
     ) -> AsyncIterator[tuple[int, AsyncIterator[bytes]]]:
         timeout = aiohttp.ClientTimeout(total=None, sock_read=read_timeout)
+        url = self._base + call.path
         try:
             async with self._http().get(
-                self._base + path, params=params, headers=headers, timeout=timeout
+                url, params=call.params, headers=call.headers, timeout=timeout
             ) as resp:
                 yield resp.status, resp.content.iter_any()
         except (aiohttp.ClientError, TimeoutError, asyncio.IncompleteReadError) as exc:
@@ -258,7 +260,7 @@ class ApiClient:
         headers = self._headers
         if data is not None:
             headers = dict(headers, **{"Content-Type": content_type})
-        status, answer = await self._transport.exchange(method, path, params, headers, data)
+        status, answer = await self._transport.exchange(Call(method, path, params, headers, data))
         if status >= 300:
             raise _error(status, answer.decode(errors="replace"))
         if not answer:
@@ -324,7 +326,8 @@ class ApiClient:
         if resource_version:
             params["resourceVersion"] = resource_version
         # A silent stream past the server's own timeout means a dead connection.
-        stream = self._transport.stream(res.path(), params, self._headers, timeout_seconds + 30)
+        call = Call("GET", res.path(), params, self._headers)
+        stream = self._transport.stream(call, timeout_seconds + 30)
         try:
             async with stream as (status, chunks):
                 if status >= 300:
