@@ -41,6 +41,7 @@ from sandbox.patching import apply_json_patch
 from sandbox.resources import ResourceType
 from sandbox.selectors import match_label_selector_object
 from sandbox.store import Store
+from sandbox.writes import Operation
 
 __all__ = ["ADDRESS_ANNOTATION", "WebhookAdmission"]
 
@@ -137,37 +138,27 @@ class WebhookAdmission:
         return cached[1]
 
     def _matching(
-        self,
-        key: str,
-        rt: ResourceType,
-        operation: str,
-        subresource: str,
-        namespace: str,
-        obj: dict[str, Any] | None,
-        old: dict[str, Any] | None,
+        self, key: str, op: Operation, obj: dict[str, Any] | None
     ) -> list[dict[str, Any]]:
-        if rt.group in _SKIP_GROUPS:
+        if op.rt.group in _SKIP_GROUPS:
             return []
         out = []
         for config in self._configs(key):
             for hook in config.get("webhooks") or []:
                 if not any(
-                    _rule_matches(r, rt, operation, subresource) for r in hook.get("rules") or []
+                    _rule_matches(r, op.rt, op.operation, op.subresource)
+                    for r in hook.get("rules") or []
                 ):
                     continue
-                if not self._selectors_match(hook, rt, namespace, obj, old):
+                if not self._selectors_match(hook, op, obj):
                     continue
                 out.append(hook)
         return out
 
     def _selectors_match(
-        self,
-        hook: dict[str, Any],
-        rt: ResourceType,
-        namespace: str,
-        obj: dict[str, Any] | None,
-        old: dict[str, Any] | None,
+        self, hook: dict[str, Any], op: Operation, obj: dict[str, Any] | None
     ) -> bool:
+        rt, namespace, old = op.rt, op.namespace, op.old
         ns_sel = hook.get("namespaceSelector")
         if ns_sel:
             if rt.kind == "Namespace" and not rt.group:
@@ -252,16 +243,8 @@ class WebhookAdmission:
             url, server_name, client_config.get("caBundle", ""), body, time_limit
         )
 
-    def _review(
-        self,
-        rt: ResourceType,
-        operation: str,
-        subresource: str,
-        namespace: str,
-        obj: dict[str, Any] | None,
-        old: dict[str, Any] | None,
-        dry_run: bool,
-    ) -> dict[str, Any]:
+    def _review(self, op: Operation, obj: dict[str, Any] | None) -> dict[str, Any]:
+        rt, operation, subresource, old = op.rt, op.operation, op.subresource, op.old
         gvk = {"group": rt.group, "version": rt.version, "kind": rt.kind}
         gvr = {"group": rt.group, "version": rt.version, "resource": rt.plural}
         name = ((obj or old or {}).get("metadata") or {}).get("name", "")
@@ -281,14 +264,14 @@ class WebhookAdmission:
             "userInfo": CURRENT_USER.get().to_json(),
             "object": obj,
             "oldObject": old,
-            "dryRun": dry_run,
+            "dryRun": op.dry_run,
             "options": {"apiVersion": "meta.k8s.io/v1", "kind": options_kind},
         }
         if subresource:
             request["subResource"] = subresource
             request["requestSubResource"] = subresource
         if rt.namespaced:
-            request["namespace"] = namespace
+            request["namespace"] = op.namespace
         return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
 
     async def _call(self, hook: dict[str, Any], review: dict[str, Any]) -> dict[str, Any] | None:
@@ -328,21 +311,10 @@ class WebhookAdmission:
             code, str(status.get("reason") or _REASONS.get(code, "BadRequest")), text
         )
 
-    async def mutate(
-        self,
-        rt: ResourceType,
-        operation: str,
-        subresource: str,
-        namespace: str,
-        obj: dict[str, Any],
-        old: dict[str, Any] | None,
-        dry_run: bool,
-    ) -> dict[str, Any]:
+    async def mutate(self, op: Operation, obj: dict[str, Any]) -> dict[str, Any]:
         """Run the matching mutating webhooks in order; returns the patched object."""
-        for hook in self._matching(MUTATING, rt, operation, subresource, namespace, obj, old):
-            response = await self._call(
-                hook, self._review(rt, operation, subresource, namespace, obj, old, dry_run)
-            )
+        for hook in self._matching(MUTATING, op, obj):
+            response = await self._call(hook, self._review(op, obj))
             if response is None:
                 continue
             if not response.get("allowed"):
@@ -366,21 +338,12 @@ class WebhookAdmission:
                     ) from None
         return obj
 
-    async def validate(
-        self,
-        rt: ResourceType,
-        operation: str,
-        subresource: str,
-        namespace: str,
-        obj: dict[str, Any] | None,
-        old: dict[str, Any] | None,
-        dry_run: bool,
-    ) -> None:
+    async def validate(self, op: Operation, obj: dict[str, Any] | None) -> None:
         """Run the matching validating webhooks concurrently; raise on the first denial."""
-        hooks = self._matching(VALIDATING, rt, operation, subresource, namespace, obj, old)
+        hooks = self._matching(VALIDATING, op, obj)
         if not hooks:
             return
-        review = self._review(rt, operation, subresource, namespace, obj, old, dry_run)
+        review = self._review(op, obj)
         reviews = [json.loads(json.dumps(review)) for _ in hooks]
         for r in reviews:
             r["request"]["uid"] = str(uuid.uuid4())
