@@ -118,6 +118,11 @@ def invalid(kind: str, group: str, name: str, causes: list[tuple[str, str, str]]
     return ApiError(422, "Invalid", f'{qualified} "{name}" is invalid: {text}', details)
 
 
+def no_such_path() -> ApiError:
+    """404 for a URL that names no resource the server serves."""
+    return ApiError(404, "NotFound", "the server could not find the requested resource")
+
+
 def bad_request(message: str) -> ApiError:
     """400 for a body or query the server cannot decode."""
     return ApiError(400, "BadRequest", message)
