@@ -93,14 +93,7 @@ class ResourceHandlers:
             case "create" if t.subresource == "binding":
                 assert t.name is not None
                 await self.api.bind(t.rt, t.namespace or "", t.name, await json_body(request))
-                body = {
-                    "kind": "Status",
-                    "apiVersion": "v1",
-                    "metadata": {},
-                    "status": "Success",
-                    "code": 201,
-                }
-                return json_answer(body, 201)
+                return json_answer(_success(code=201), 201)
             case "create":
                 if t.name is not None or (t.rt.namespaced and t.namespace is None):
                     raise errors.method_not_allowed("POST", t.rt.plural)
@@ -141,21 +134,11 @@ class ResourceHandlers:
                     self.stored(t.rt), t.namespace or "", t.name, options, dry_run(request)
                 )
                 if gone and not t.rt.custom and t.rt.kind not in ("Pod", "Namespace", "Service"):
-                    details = {
-                        "name": t.name,
-                        "kind": t.rt.plural,
-                        "uid": entry.obj["metadata"].get("uid"),
-                    }
+                    uid = entry.obj["metadata"].get("uid")
+                    details = {"name": t.name, "kind": t.rt.plural, "uid": uid}
                     if t.rt.group:
                         details["group"] = t.rt.group
-                    body = {
-                        "kind": "Status",
-                        "apiVersion": "v1",
-                        "metadata": {},
-                        "status": "Success",
-                        "details": details,
-                    }
-                    return json_answer(body)
+                    return json_answer(_success(details=details))
                 return await self.answer(request, t.rt, entry, 200 if gone else 202)
             case "deletecollection":
                 return await self.delete_collection(request, t)
@@ -373,3 +356,8 @@ class ResourceHandlers:
             if self.crd.converts(t.rt) and not wants_table(request)
             else None,
         )
+
+
+def _success(**fields: Any) -> dict[str, Any]:
+    """A Status of success (a binding created, a built-in object deleted at once)."""
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", **fields}

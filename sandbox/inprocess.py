@@ -78,12 +78,11 @@ class Channel(AbstractStreamWriter):
             self._wakeup.set()
 
     def pause_reading(self, *args: object, **kwargs: object) -> None:
-        """The body is fed at once: nothing to pause."""
+        """The body is fed at once: reading never pauses (nor resumes)."""
 
-    def resume_reading(self, *args: object, **kwargs: object) -> None:
-        """The body is fed at once: nothing to resume."""
+    resume_reading = pause_reading
 
-    # ---- payload writer
+    # ---- payload writer (headers do not travel in process, frames are not chunk-framed)
     async def write(self, chunk: bytes | bytearray | memoryview) -> None:
         self.write_raw(bytes(chunk))
 
@@ -92,19 +91,16 @@ class Channel(AbstractStreamWriter):
         self.end()
 
     async def write_headers(self, status_line: str, headers: CIMultiDict[str]) -> None:
-        """Headers do not travel in process (the status comes from the response)."""
+        pass
 
     async def drain(self) -> None:
-        """Nothing buffers beyond `chunks`."""
+        pass
 
     def enable_compression(self, encoding: str = "deflate", strategy: int | None = None) -> None:
-        """Never compressed."""
+        pass
 
     def enable_chunking(self) -> None:
-        """Frames are queued whole: no chunk framing."""
-
-    def send_headers(self) -> None:
-        """Headers do not travel in process."""
+        pass
 
     # ---- the caller's side
     def end(self) -> None:
@@ -119,15 +115,12 @@ class Channel(AbstractStreamWriter):
 
     async def read(self) -> AsyncIterator[bytes]:
         """The queued bytes as they come, until the response ends."""
-        while True:
+        while self.chunks or not self.ended:
+            await self.first()
             while self.chunks:
                 chunk = self.chunks.popleft()
                 self.size -= len(chunk)
                 yield chunk
-            if self.ended:
-                return
-            self._wakeup.clear()
-            await self._wakeup.wait()
 
 
 class InProcessTransport:

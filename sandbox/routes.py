@@ -19,7 +19,7 @@ from aiohttp import web
 
 from sandbox import discovery, errors
 from sandbox.authapi import AuthApi
-from sandbox.faults import Faults, FaultSettings
+from sandbox.faults import Faults, FaultSettings, injected_error
 from sandbox.handlers import ResourceHandlers
 from sandbox.requestinfo import json_answer, json_response, parse_target, request_verb
 from sandbox.resources import Registry
@@ -148,37 +148,9 @@ class Routes:
             return  # a real API server never answers a read with 409 Conflict
         if not self.faults.should_fail(verb):
             return
-        match fs.error_kind:
-            case "409":
-                raise errors.ApiError(
-                    409,
-                    "Conflict",
-                    "Operation cannot be fulfilled: the object has been modified; please apply your changes to the latest version and try again (injected fault)",
-                )
-            case "429":
-                raise errors.ApiError(
-                    429,
-                    "TooManyRequests",
-                    "too many requests (injected fault)",
-                    {"retryAfterSeconds": 1},
-                )
-            case "503":
-                raise errors.ApiError(
-                    503,
-                    "ServiceUnavailable",
-                    "the server is currently unable to handle the request (injected fault)",
-                )
-            case "timeout":
-                await asyncio.sleep(fs.timeout_seconds)
-                raise errors.ApiError(
-                    504,
-                    "Timeout",
-                    "the server was unable to return a response in the time allotted (injected fault)",
-                )
-            case _:
-                raise errors.ApiError(
-                    500, "InternalError", "Internal error occurred: injected fault"
-                )
+        if fs.error_kind == "timeout":
+            await asyncio.sleep(fs.timeout_seconds)
+        raise injected_error(fs.error_kind)
 
     async def _version(self, request: web.Request) -> web.Response:
         return json_answer(discovery.version_info())
