@@ -281,20 +281,14 @@ class Api(Writer):
         namespace = namespace if rt.namespaced else ""
         old = self._get(rt, namespace, name)
         pre = options.get("preconditions") or {}
-        if pre.get("uid") and pre["uid"] != old.obj["metadata"].get("uid"):
-            raise errors.conflict(
-                rt.plural,
-                rt.group,
-                name,
-                f"Precondition failed: UID in precondition: {pre['uid']}, UID in object meta: {old.obj['metadata'].get('uid')}",
-            )
-        if pre.get("resourceVersion") and pre["resourceVersion"] != str(old.rv):
-            raise errors.conflict(
-                rt.plural,
-                rt.group,
-                name,
-                f"Precondition failed: ResourceVersion in precondition: {pre['resourceVersion']}, ResourceVersion in object meta: {old.rv}",
-            )
+        uid = old.obj["metadata"].get("uid")
+        for key, field, current in (
+            ("uid", "UID", uid),
+            ("resourceVersion", "ResourceVersion", str(old.rv)),
+        ):
+            if pre.get(key) and pre[key] != current:
+                why = f"Precondition failed: {field} in precondition: {pre[key]}, {field} in object meta: {current}"
+                raise errors.conflict(rt.plural, rt.group, name, why)
         if self.admission is not None:
             await self.admission.validate(
                 Operation(rt, "DELETE", "", namespace, old.obj, dry_run), None

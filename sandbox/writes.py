@@ -46,6 +46,16 @@ ATTEMPTS = 5
 """Writes without a client resourceVersion are redone this often when they race (see _write)."""
 
 
+_MODIFIED = (
+    "the object has been modified; please apply your changes to the latest version and try again"
+)
+
+
+def _modified(rt: ResourceType, name: str) -> errors.ApiError:
+    """409 for a write based on an older version (optimistic concurrency)."""
+    return errors.conflict(rt.plural, rt.group, name, _MODIFIED)
+
+
 class Raced(Exception):
     """The object changed between reading it and storing the write (admission awaited)."""
 
@@ -153,12 +163,7 @@ class Writer:
         name, namespace = old.name, old.namespace
         sent_rv = obj["metadata"].get("resourceVersion")
         if sent_rv and sent_rv != str(old.rv):
-            raise errors.conflict(
-                rt.plural,
-                rt.group,
-                name,
-                "the object has been modified; please apply your changes to the latest version and try again",
-            )
+            raise _modified(rt, name)
         old_meta = old.obj["metadata"]
         if subresource == "binding":
             pass  # `bind` built the whole object: nodeName and the PodScheduled condition
@@ -230,12 +235,7 @@ class Writer:
         if current is None or current.rv != old.rv:
             if retryable and current is not None:
                 raise Raced()
-            raise errors.conflict(
-                rt.plural,
-                rt.group,
-                name,
-                "the object has been modified; please apply your changes to the latest version and try again",
-            )
+            raise _modified(rt, name)
         meta = obj["metadata"]
         if meta.get("deletionTimestamp") and not meta.get("finalizers"):
             removed = self.store.remove(rt.store_key, namespace, name)
