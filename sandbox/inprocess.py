@@ -161,23 +161,24 @@ class InProcessTransport:
             remote="127.0.0.1",
         )
 
-    async def _serve(self, call: Call, channel: Channel) -> web.StreamResponse:
+    async def _serve(self, call: Call, channel: Channel) -> int:
+        """Run the request; its status (a plain response's body goes to the channel too)."""
         try:
-            # aiohttp's own dispatch: router, then the application's middlewares
-            return await self._app._handle(self._request(call, channel))
-        except web.HTTPException as exc:
-            return web.Response(status=exc.status, text=exc.text or "")
+            try:  # aiohttp's own dispatch: router, then the application's middlewares
+                response = await self._app._handle(self._request(call, channel))
+            except web.HTTPException as exc:
+                response = web.Response(status=exc.status, text=exc.text or "")
+            if isinstance(response, web.Response) and isinstance(response.body, bytes):
+                channel.write_raw(response.body)
+            return response.status
         finally:
             channel.end()
 
     async def exchange(self, call: Call) -> tuple[int, bytes]:
         """One request in its own task: (status, body)."""
         channel = Channel()
-        response = await asyncio.create_task(self._serve(call, channel))
-        body = response.body if isinstance(response, web.Response) else None
-        if isinstance(body, bytes):
-            return response.status, body
-        return response.status, b"".join(channel.chunks)
+        status = await asyncio.create_task(self._serve(call, channel))
+        return status, b"".join(channel.chunks)
 
     @contextlib.asynccontextmanager
     async def stream(
@@ -189,19 +190,9 @@ class InProcessTransport:
         task = asyncio.create_task(self._serve(call, channel))
         try:
             await channel.first()
-            if task.done():
-                response = task.result()
-                body = response.body if isinstance(response, web.Response) else None
-                if isinstance(body, bytes) and response.status >= 300:
-                    yield response.status, _once(body)
-                    return
-            yield 200, channel.read()
+            yield (task.result() if task.done() else 200), channel.read()
         finally:
             channel.closing = True
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-
-
-async def _once(body: bytes) -> AsyncIterator[bytes]:
-    yield body
