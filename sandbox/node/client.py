@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import enum
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
@@ -313,7 +313,7 @@ class ApiClient:
 
     async def watch(
         self, res: Resource, resource_version: str, *, timeout_seconds: int = 300
-    ) -> AsyncIterator[WatchEvent]:
+    ) -> AsyncGenerator[WatchEvent, None]:
         """Stream watch events from a resourceVersion until the server ends the stream.
 
         An ERROR event carrying a 410 Status is raised as Gone, so the caller re-lists.
