@@ -1,7 +1,8 @@
-"""A small Kubernetes API client over aiohttp, just what the simulated node needs.
+"""A small Kubernetes API client, just what the simulated node needs.
 
 The node talks to the sandbox API server only through its HTTP API, like a kubelet or
-kube-controller-manager would, so it can never depend on the server's internals. Bodies are
+kube-controller-manager would, so it can never depend on the server's internals: over aiohttp
+(`HttpTransport`), or through a `Transport` given to it (the sandbox's in-process one). Bodies are
 plain dicts. Errors are ours (the tree below), never aiohttp's, so callers match on meaning:
 
     ApiError            any non-2xx answer (status, reason, message)
