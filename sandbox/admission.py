@@ -119,22 +119,33 @@ class WebhookAdmission:
         self.resolver = resolver or ServiceResolver(store)
         self._sessions: dict[str, aiohttp.ClientSession] = {}
         self.calls = 0
-        self._sorted: dict[str, tuple[int, list[dict[str, Any]]]] = {}
-        """Configurations by name per kind, kept while the kind's bucket is unchanged."""
+        self._by_rule: dict[tuple[str, str, str, str], tuple[int, list[dict[str, Any]]]] = {}
+        """Hooks whose rules match (kind, resource, operation, subresource), in configuration
+        name order, kept while the configurations' bucket is unchanged."""
 
     async def close(self) -> None:
         for session in self._sessions.values():
             await session.close()
         self._sessions.clear()
 
-    def _configs(self, key: str) -> list[dict[str, Any]]:
+    def _by_rules(self, key: str, op: Operation) -> list[dict[str, Any]]:
         bucket = self.store.buckets.get(key)
         if bucket is None or not bucket.items:
             return []
-        cached = self._sorted.get(key)
+        rt = op.rt
+        cache_key = (key, f"{rt.plural}.{rt.group}/{rt.version}", op.operation, op.subresource)
+        cached = self._by_rule.get(cache_key)
         if cached is None or cached[0] != bucket.last_rv:
-            configs = [e.obj for e in sorted(bucket.entries(None), key=lambda e: e.name)]
-            cached = self._sorted[key] = (bucket.last_rv, configs)
+            hooks = [
+                hook
+                for entry in sorted(bucket.entries(None), key=lambda e: e.name)
+                for hook in entry.obj.get("webhooks") or []
+                if any(
+                    _rule_matches(r, op.rt, op.operation, op.subresource)
+                    for r in hook.get("rules") or []
+                )
+            ]
+            cached = self._by_rule[cache_key] = (bucket.last_rv, hooks)
         return cached[1]
 
     def _matching(
@@ -142,18 +153,7 @@ class WebhookAdmission:
     ) -> list[dict[str, Any]]:
         if op.rt.group in _SKIP_GROUPS:
             return []
-        out = []
-        for config in self._configs(key):
-            for hook in config.get("webhooks") or []:
-                if not any(
-                    _rule_matches(r, op.rt, op.operation, op.subresource)
-                    for r in hook.get("rules") or []
-                ):
-                    continue
-                if not self._selectors_match(hook, op, obj):
-                    continue
-                out.append(hook)
-        return out
+        return [hook for hook in self._by_rules(key, op) if self._selectors_match(hook, op, obj)]
 
     def _selectors_match(
         self, hook: dict[str, Any], op: Operation, obj: dict[str, Any] | None
