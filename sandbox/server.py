@@ -24,7 +24,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import dataclasses
-import importlib
 import json
 import secrets
 import tempfile
@@ -268,19 +267,12 @@ class Sandbox:
             self._tmp = None
 
     async def _start_node(self) -> None:
-        try:
-            module = importlib.import_module("sandbox.node")
-        except ImportError:
-            return
-        start_node = getattr(module, "start_node", None)
-        if start_node is None:
-            return
-        node_settings = self.settings.node_settings
-        if node_settings is None and hasattr(module, "NodeSettings"):
-            try:
-                node_settings = module.NodeSettings(pod_start_delay=self.settings.pod_start_delay)
-            except TypeError:
-                node_settings = None
+        from sandbox.node import NodeSettings, start_node  # the node is loaded only when used
+
+        settings = self.settings
+        node_settings = settings.node_settings or NodeSettings(
+            pod_start_delay=settings.pod_start_delay
+        )
         # the node's requests take the in-process path through the same app (no sockets)
         transport = InProcessTransport(self._app) if self._app is not None else None
         self.node = await start_node(self.url, self.token, node_settings, transport)

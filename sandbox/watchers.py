@@ -19,7 +19,7 @@ from typing import Any
 from sandbox import jsonio
 from sandbox.selectors import Selector
 
-__all__ = ["Encoder", "Entry", "WatchEvent", "Watcher", "dumps"]
+__all__ = ["Encoder", "Entry", "WatchEvent", "Watcher", "dumps", "frame"]
 
 
 def dumps(obj: Any) -> bytes:
@@ -70,7 +70,7 @@ class WatchEvent:
         """`{"type":..., "object":...}` plus newline, built once per type and shared."""
         cached = self._frames.get(as_type)
         if cached is None:
-            cached = b'{"type":"' + as_type.encode() + b'","object":' + self.entry.raw + b"}\n"
+            cached = frame(as_type, self.entry.raw)
             self._frames[as_type] = cached
         return cached
 
@@ -78,6 +78,11 @@ class WatchEvent:
         """Forget the frames built for the fan-out (the history keeps only the entry)."""
         if self._frames:
             self._frames = {}
+
+
+def frame(as_type: str, raw: bytes) -> bytes:
+    """One watch line: `{"type":..., "object":...}` and a newline, around an object's JSON."""
+    return b'{"type":"' + as_type.encode() + b'","object":' + raw + b"}\n"
 
 
 Encoder = Callable[[str, Entry], bytes]

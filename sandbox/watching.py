@@ -27,6 +27,7 @@ from sandbox.resources import ResourceType
 from sandbox.selectors import Selector
 from sandbox.store import Entry, Store, dumps
 from sandbox.tables import table_for
+from sandbox.watchers import frame
 
 __all__ = ["serve_watch"]
 
@@ -41,7 +42,7 @@ def _table_encoder(rt: ResourceType, include: str) -> Callable[[str, Entry], byt
     def encoder(as_type: str, entry: Entry) -> bytes:
         table = table_for(rt, [entry.obj], str(entry.rv), include, headers=first[0])
         first[0] = False
-        return b'{"type":"' + as_type.encode() + b'","object":' + dumps(table) + b"}\n"
+        return frame(as_type, dumps(table))
 
     return encoder
 
@@ -50,8 +51,7 @@ def _view_encoder(rt: ResourceType) -> Callable[[str, Entry], bytes]:
     """Frames holding objects converted to the view `rt` serves (e.g. events.k8s.io/v1)."""
 
     def encoder(as_type: str, entry: Entry) -> bytes:
-        obj = dumps(from_storage(rt, entry.obj))
-        return b'{"type":"' + as_type.encode() + b'","object":' + obj + b"}\n"
+        return frame(as_type, dumps(from_storage(rt, entry.obj)))
 
     return encoder
 
