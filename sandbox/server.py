@@ -278,14 +278,11 @@ class Sandbox:
         self.node = await start_node(self.url, self.token, node_settings, transport)
 
     def _write_kubeconfig(self) -> None:
-        if self.settings.kubeconfig_path is None:
+        path = self.settings.kubeconfig_path
+        if path is None:
             assert self._tmp is not None
-            self.kubeconfig_path = Path(self._tmp.name) / "kubeconfig"
-        else:
-            self.kubeconfig_path = self.settings.kubeconfig_path
-            self.kubeconfig_path.parent.mkdir(parents=True, exist_ok=True)
-        self.kubeconfig_path.write_text(yaml.safe_dump(self.kubeconfig()))
-        self.kubeconfig_path.chmod(0o600)
+            path = Path(self._tmp.name) / "kubeconfig"
+        self.kubeconfig_path = self.write_kubeconfig(path, token=self.token)
 
     def service_account_token(
         self, namespace: str, name: str, *, expiration_seconds: int = 86400
@@ -368,10 +365,10 @@ class Sandbox:
         assert rt is not None
         name = crd["metadata"]["name"]
         existing = self.store.get(rt.store_key, "", name)
+        body = json.loads(json.dumps(crd))
         if existing is None:
-            await self.api.create(rt, "", json.loads(json.dumps(crd)))
+            await self.api.create(rt, "", body)
         else:
-            body = json.loads(json.dumps(crd))
             body["metadata"]["resourceVersion"] = str(existing.rv)
             await self.api.update(rt, "", name, body, "", WriteOptions())
 
