@@ -310,9 +310,7 @@ class ResourceHandlers:
             meta["continue"] = token
             if remaining is not None:
                 meta["remainingItemCount"] = remaining
-        head = dumps({"kind": t.rt.list_kind, "apiVersion": t.rt.api_version, "metadata": meta})
-        body = head[:-1] + b',"items":[' + b",".join(self._raw(t.rt, e) for e in shown) + b"]}"
-        return json_response(body)
+        return json_response(_list_of(t.rt, meta, [self._raw(t.rt, e) for e in shown]))
 
     async def log(self, request: web.Request, t: Target) -> web.StreamResponse:
         assert t.name is not None
@@ -332,14 +330,7 @@ class ResourceHandlers:
                     continue
                 raise
             items.append(self._raw(t.rt, await self.crd.view(t.rt, done)))
-        head = dumps(
-            {
-                "kind": t.rt.list_kind,
-                "apiVersion": t.rt.api_version,
-                "metadata": {"resourceVersion": str(self.store.rv)},
-            }
-        )
-        return json_response(head[:-1] + b',"items":[' + b",".join(items) + b"]}")
+        return json_response(_list_of(t.rt, {"resourceVersion": str(self.store.rv)}, items))
 
     # ---- watch
     async def watch(self, request: web.Request, t: Target) -> web.StreamResponse:
@@ -361,3 +352,9 @@ class ResourceHandlers:
 def _success(**fields: Any) -> dict[str, Any]:
     """A Status of success (a binding created, a built-in object deleted at once)."""
     return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", **fields}
+
+
+def _list_of(rt: ResourceType, meta: dict[str, Any], items: list[bytes]) -> bytes:
+    """A list document around the items' stored JSON (no re-encoding)."""
+    head = dumps({"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": meta})
+    return head[:-1] + b',"items":[' + b",".join(items) + b"]}"
