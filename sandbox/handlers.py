@@ -17,7 +17,7 @@ from aiohttp import web
 
 from sandbox import errors, jsonio
 from sandbox.conversion import converts, field_selector_to_storage, from_storage, to_storage
-from sandbox.crdversions import CrdVersions, NoWebhooks
+from sandbox.crdversions import CrdVersions
 from sandbox.faults import Faults
 from sandbox.patching import apply_patch
 from sandbox.podlogs import serve_log
@@ -56,10 +56,10 @@ class ResourceHandlers:
         registry: Registry,
         faults: Faults,
         bookmark_interval: float = 5.0,
+        crd_versions: CrdVersions,
         default_watch_timeout: float = 1800.0,
-        crd_versions: CrdVersions | None = None,
     ) -> None:
-        self.crd = crd_versions or CrdVersions(registry, NoWebhooks())
+        self.crd = crd_versions
         self.api = api
         self.store = store
         self.registry = registry
