@@ -41,6 +41,7 @@ from sandbox.patching import apply_json_patch
 from sandbox.resources import ResourceType
 from sandbox.selectors import match_label_selector_object
 from sandbox.store import Store
+from sandbox.writes import Operation
 
 __all__ = ["ADDRESS_ANNOTATION", "WebhookAdmission"]
 
@@ -118,50 +119,46 @@ class WebhookAdmission:
         self.resolver = resolver or ServiceResolver(store)
         self._sessions: dict[str, aiohttp.ClientSession] = {}
         self.calls = 0
+        self._by_rule: dict[tuple[str, str, str, str], tuple[int, list[dict[str, Any]]]] = {}
+        """Hooks whose rules match (kind, resource, operation, subresource), in configuration
+        name order, kept while the configurations' bucket is unchanged."""
 
     async def close(self) -> None:
         for session in self._sessions.values():
             await session.close()
         self._sessions.clear()
 
-    def _configs(self, key: str) -> list[dict[str, Any]]:
+    def _by_rules(self, key: str, op: Operation) -> list[dict[str, Any]]:
         bucket = self.store.buckets.get(key)
         if bucket is None or not bucket.items:
             return []
-        return [e.obj for e in sorted(bucket.entries(None), key=lambda e: e.name)]
+        rt = op.rt
+        cache_key = (key, f"{rt.plural}.{rt.group}/{rt.version}", op.operation, op.subresource)
+        cached = self._by_rule.get(cache_key)
+        if cached is None or cached[0] != bucket.last_rv:
+            hooks = [
+                hook
+                for entry in sorted(bucket.entries(None), key=lambda e: e.name)
+                for hook in entry.obj.get("webhooks") or []
+                if any(
+                    _rule_matches(r, op.rt, op.operation, op.subresource)
+                    for r in hook.get("rules") or []
+                )
+            ]
+            cached = self._by_rule[cache_key] = (bucket.last_rv, hooks)
+        return cached[1]
 
     def _matching(
-        self,
-        key: str,
-        rt: ResourceType,
-        operation: str,
-        subresource: str,
-        namespace: str,
-        obj: dict[str, Any] | None,
-        old: dict[str, Any] | None,
+        self, key: str, op: Operation, obj: dict[str, Any] | None
     ) -> list[dict[str, Any]]:
-        if rt.group in _SKIP_GROUPS:
+        if op.rt.group in _SKIP_GROUPS:
             return []
-        out = []
-        for config in self._configs(key):
-            for hook in config.get("webhooks") or []:
-                if not any(
-                    _rule_matches(r, rt, operation, subresource) for r in hook.get("rules") or []
-                ):
-                    continue
-                if not self._selectors_match(hook, rt, namespace, obj, old):
-                    continue
-                out.append(hook)
-        return out
+        return [hook for hook in self._by_rules(key, op) if self._selectors_match(hook, op, obj)]
 
     def _selectors_match(
-        self,
-        hook: dict[str, Any],
-        rt: ResourceType,
-        namespace: str,
-        obj: dict[str, Any] | None,
-        old: dict[str, Any] | None,
+        self, hook: dict[str, Any], op: Operation, obj: dict[str, Any] | None
     ) -> bool:
+        rt, namespace, old = op.rt, op.namespace, op.old
         ns_sel = hook.get("namespaceSelector")
         if ns_sel:
             if rt.kind == "Namespace" and not rt.group:
@@ -246,16 +243,8 @@ class WebhookAdmission:
             url, server_name, client_config.get("caBundle", ""), body, time_limit
         )
 
-    def _review(
-        self,
-        rt: ResourceType,
-        operation: str,
-        subresource: str,
-        namespace: str,
-        obj: dict[str, Any] | None,
-        old: dict[str, Any] | None,
-        dry_run: bool,
-    ) -> dict[str, Any]:
+    def _review(self, op: Operation, obj: dict[str, Any] | None) -> dict[str, Any]:
+        rt, operation, subresource, old = op.rt, op.operation, op.subresource, op.old
         gvk = {"group": rt.group, "version": rt.version, "kind": rt.kind}
         gvr = {"group": rt.group, "version": rt.version, "resource": rt.plural}
         name = ((obj or old or {}).get("metadata") or {}).get("name", "")
@@ -275,14 +264,14 @@ class WebhookAdmission:
             "userInfo": CURRENT_USER.get().to_json(),
             "object": obj,
             "oldObject": old,
-            "dryRun": dry_run,
+            "dryRun": op.dry_run,
             "options": {"apiVersion": "meta.k8s.io/v1", "kind": options_kind},
         }
         if subresource:
             request["subResource"] = subresource
             request["requestSubResource"] = subresource
         if rt.namespaced:
-            request["namespace"] = namespace
+            request["namespace"] = op.namespace
         return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": request}
 
     async def _call(self, hook: dict[str, Any], review: dict[str, Any]) -> dict[str, Any] | None:
@@ -322,21 +311,10 @@ class WebhookAdmission:
             code, str(status.get("reason") or _REASONS.get(code, "BadRequest")), text
         )
 
-    async def mutate(
-        self,
-        rt: ResourceType,
-        operation: str,
-        subresource: str,
-        namespace: str,
-        obj: dict[str, Any],
-        old: dict[str, Any] | None,
-        dry_run: bool,
-    ) -> dict[str, Any]:
+    async def mutate(self, op: Operation, obj: dict[str, Any]) -> dict[str, Any]:
         """Run the matching mutating webhooks in order; returns the patched object."""
-        for hook in self._matching(MUTATING, rt, operation, subresource, namespace, obj, old):
-            response = await self._call(
-                hook, self._review(rt, operation, subresource, namespace, obj, old, dry_run)
-            )
+        for hook in self._matching(MUTATING, op, obj):
+            response = await self._call(hook, self._review(op, obj))
             if response is None:
                 continue
             if not response.get("allowed"):
@@ -360,21 +338,12 @@ class WebhookAdmission:
                     ) from None
         return obj
 
-    async def validate(
-        self,
-        rt: ResourceType,
-        operation: str,
-        subresource: str,
-        namespace: str,
-        obj: dict[str, Any] | None,
-        old: dict[str, Any] | None,
-        dry_run: bool,
-    ) -> None:
+    async def validate(self, op: Operation, obj: dict[str, Any] | None) -> None:
         """Run the matching validating webhooks concurrently; raise on the first denial."""
-        hooks = self._matching(VALIDATING, rt, operation, subresource, namespace, obj, old)
+        hooks = self._matching(VALIDATING, op, obj)
         if not hooks:
             return
-        review = self._review(rt, operation, subresource, namespace, obj, old, dry_run)
+        review = self._review(op, obj)
         reviews = [json.loads(json.dumps(review)) for _ in hooks]
         for r in reviews:
             r["request"]["uid"] = str(uuid.uuid4())

@@ -14,9 +14,9 @@ Pure functions on fresh dicts; no I/O.
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
+from sandbox.gc import now_rfc3339
 from sandbox.patching import apply_merge_patch, apply_strategic_merge_patch, merge_key_for
 
 __all__ = ["apply_config", "managed_entry", "merge_managed"]
@@ -44,10 +44,6 @@ def apply_config(
         apply_strategic_merge_patch(live, config) if strategic else apply_merge_patch(live, config)
     )
     return merged
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
 
 def _item_key(item: dict[str, Any], key: str) -> str:
@@ -93,7 +89,7 @@ def managed_entry(
         "manager": manager,
         "operation": operation,
         "apiVersion": api_version,
-        "time": _now(),
+        "time": now_rfc3339(),
         "fieldsType": "FieldsV1",
         "fieldsV1": body_fields(obj, keyed),
     }

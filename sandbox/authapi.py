@@ -43,6 +43,25 @@ def _json(body: dict[str, Any], status: int = 201) -> web.Response:
     return web.Response(body=dumps(body), status=status, content_type="application/json")
 
 
+def _review(
+    kind: str,
+    group: str,
+    spec: dict[str, Any] | None,
+    status: dict[str, Any],
+    meta: dict[str, Any] | None = None,
+) -> web.Response:
+    """A review answered: its kind, the spec as sent (if any) and the status."""
+    body: dict[str, Any] = {
+        "kind": kind,
+        "apiVersion": f"{group}/v1",
+        "metadata": meta or {"creationTimestamp": None},
+    }
+    if spec is not None:
+        body["spec"] = spec
+    body["status"] = status
+    return _json(body)
+
+
 async def _body(request: web.Request) -> dict[str, Any]:
     try:
         body = json.loads(await request.read() or b"{}")
@@ -186,15 +205,7 @@ class AuthApi:
             status["reason"] = reason
         meta = dict(body.get("metadata") or {})
         meta.setdefault("creationTimestamp", None)
-        return _json(
-            {
-                "kind": kind,
-                "apiVersion": f"{AUTHZ}/v1",
-                "metadata": meta,
-                "spec": body.get("spec") or {},
-                "status": status,
-            }
-        )
+        return _review(kind, AUTHZ, body.get("spec") or {}, status, meta)
 
     async def self_access_review(self, request: web.Request) -> web.Response:
         body = await _body(request)
@@ -255,19 +266,12 @@ class AuthApi:
                     if rule.get(k)
                 }
                 resource_rules.append(kept)
-        return _json(
-            {
-                "kind": "SelfSubjectRulesReview",
-                "apiVersion": f"{AUTHZ}/v1",
-                "metadata": {"creationTimestamp": None},
-                "spec": body.get("spec") or {},
-                "status": {
-                    "resourceRules": resource_rules,
-                    "nonResourceRules": non_resource_rules,
-                    "incomplete": False,
-                },
-            }
-        )
+        status = {
+            "resourceRules": resource_rules,
+            "nonResourceRules": non_resource_rules,
+            "incomplete": False,
+        }
+        return _review("SelfSubjectRulesReview", AUTHZ, body.get("spec") or {}, status)
 
     # ---- authentication reviews
     async def token_review(self, request: web.Request) -> web.Response:
@@ -281,23 +285,9 @@ class AuthApi:
             status["error"] = "invalid bearer token"
         else:
             status = {"authenticated": True, "user": user.to_json(), "audiences": list(audiences)}
-        return _json(
-            {
-                "kind": "TokenReview",
-                "apiVersion": f"{AUTHN}/v1",
-                "metadata": {"creationTimestamp": None},
-                "spec": spec,
-                "status": status,
-            }
-        )
+        return _review("TokenReview", AUTHN, spec, status)
 
     async def self_review(self, request: web.Request) -> web.Response:
         user = CURRENT_USER.get()
-        return _json(
-            {
-                "kind": "SelfSubjectReview",
-                "apiVersion": f"{AUTHN}/v1",
-                "metadata": {"creationTimestamp": None},
-                "status": {"userInfo": user.to_json() if user is not ANONYMOUS else {}},
-            }
-        )
+        status = {"userInfo": user.to_json() if user is not ANONYMOUS else {}}
+        return _review("SelfSubjectReview", AUTHN, None, status)

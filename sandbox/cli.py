@@ -13,6 +13,7 @@ import gc
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 from sandbox.faults import FaultSettings
 from sandbox.node.settings import NodeSettings, Outcome
@@ -21,88 +22,40 @@ from sandbox.server import Sandbox, SandboxSettings
 __all__ = ["add_arguments", "main", "run", "settings_from_args"]
 
 
+_FLAGS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("--port", {"type": int, "default": 0, "help": "HTTPS port on 127.0.0.1, the one named in the kubeconfig (0 = a free one)"}),
+    ("--http-port", {"type": int, "default": 0, "help": "plain-HTTP port on 127.0.0.1 for in-process clients (0 = a free one)"}),
+    ("--kubeconfig", {"type": Path, "default": None, "help": "write the kubeconfig here (default: a temp dir)"}),
+    ("--token", {"default": None, "help": "bearer token clients must send (default: random)"}),
+    ("--crds", {"type": Path, "default": None, "help": "directory of CRD YAML files (default: deploy/crds)"}),
+    ("--data-dir", {"type": Path, "default": None, "help": "persist objects in SQLite here (default: memory only)"}),
+    ("--pod-start-delay", {"type": float, "default": 0.5, "help": "seconds from ungated pod to Running"}),
+    ("--history", {"type": int, "default": 1000, "help": "watch events kept per resource before 410 Gone"}),
+    ("--no-node", {"action": "store_true", "help": "do not start the simulated node"}),
+    ("--container-outcome", {"choices": [o.value for o in Outcome if o is not Outcome.RUN], "default": None, "help": "what a task container the node cannot run ends with (default: it waits, saying why)"}),
+    ("--webhook-service", {"action": "append", "default": [], "metavar": "NAME.NS[:PORT]=HOST:PORT", "help": "where a webhook service reference is served (repeatable)"}),
+    ("--pod-address", {"action": "append", "default": [], "metavar": "NS/POD=HOST:PORT", "help": "loopback address of a pod behind a Service's endpoints (repeatable)"}),
+)  # fmt: skip
+"""The `klt sandbox` flags: (flag, argparse keywords)."""
+
+_FAULT_FLAGS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("--error-rate", {"action": "append", "default": [], "metavar": "VERB=RATE", "help": "fail this share of requests of VERB (get, list, watch, create, update, patch, delete, deletecollection, *)"}),
+    ("--error-kind", {"default": "500", "choices": ["500", "503", "409", "429", "timeout"]}),
+    ("--latency", {"type": float, "default": 0.0, "help": "seconds added to every API request"}),
+    ("--drop-watches-every", {"type": float, "default": 0.0, "help": "close watch streams after N seconds"}),
+    ("--watch-gone", {"action": "store_true", "help": "answer every watch from a resourceVersion with 410"}),
+    ("--fault-seed", {"type": int, "default": 0}),
+)  # fmt: skip
+"""The fault injection flags (see `sandbox.faults`)."""
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare the `klt sandbox` flags."""
-    parser.add_argument(
-        "--port",
-        type=int,
-        default=0,
-        help="HTTPS port on 127.0.0.1, the one named in the kubeconfig (0 = a free one)",
-    )
-    parser.add_argument(
-        "--http-port",
-        type=int,
-        default=0,
-        help="plain-HTTP port on 127.0.0.1 for in-process clients (0 = a free one)",
-    )
-    parser.add_argument(
-        "--kubeconfig",
-        type=Path,
-        default=None,
-        help="write the kubeconfig here (default: a temp dir)",
-    )
-    parser.add_argument(
-        "--token", default=None, help="bearer token clients must send (default: random)"
-    )
-    parser.add_argument(
-        "--crds", type=Path, default=None, help="directory of CRD YAML files (default: deploy/crds)"
-    )
-    parser.add_argument(
-        "--data-dir",
-        type=Path,
-        default=None,
-        help="persist objects in SQLite here (default: memory only)",
-    )
-    parser.add_argument(
-        "--pod-start-delay", type=float, default=0.5, help="seconds from ungated pod to Running"
-    )
-    parser.add_argument(
-        "--history", type=int, default=1000, help="watch events kept per resource before 410 Gone"
-    )
-    parser.add_argument("--no-node", action="store_true", help="do not start the simulated node")
-    parser.add_argument(
-        "--container-outcome",
-        choices=[o.value for o in Outcome if o is not Outcome.RUN],
-        default=None,
-        help="what a task container the node cannot run ends with (default: it waits, saying why)",
-    )
-    parser.add_argument(
-        "--webhook-service",
-        action="append",
-        default=[],
-        metavar="NAME.NS[:PORT]=HOST:PORT",
-        help="where a webhook service reference is served (repeatable)",
-    )
-    parser.add_argument(
-        "--pod-address",
-        action="append",
-        default=[],
-        metavar="NS/POD=HOST:PORT",
-        help="loopback address of a pod behind a Service's endpoints (repeatable)",
-    )
+    for flag, options in _FLAGS:
+        parser.add_argument(flag, **options)
     faults = parser.add_argument_group("fault injection")
-    faults.add_argument(
-        "--error-rate",
-        action="append",
-        default=[],
-        metavar="VERB=RATE",
-        help="fail this share of requests of VERB (get, list, watch, create, update, patch, delete, deletecollection, *)",
-    )
-    faults.add_argument(
-        "--error-kind", default="500", choices=["500", "503", "409", "429", "timeout"]
-    )
-    faults.add_argument(
-        "--latency", type=float, default=0.0, help="seconds added to every API request"
-    )
-    faults.add_argument(
-        "--drop-watches-every", type=float, default=0.0, help="close watch streams after N seconds"
-    )
-    faults.add_argument(
-        "--watch-gone",
-        action="store_true",
-        help="answer every watch from a resourceVersion with 410",
-    )
-    faults.add_argument("--fault-seed", type=int, default=0)
+    for flag, options in _FAULT_FLAGS:
+        faults.add_argument(flag, **options)
 
 
 def settings_from_args(args: argparse.Namespace) -> SandboxSettings:

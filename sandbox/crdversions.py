@@ -28,7 +28,7 @@ from sandbox import errors
 from sandbox.resources import Registry, ResourceType
 from sandbox.store import Entry, dumps
 
-__all__ = ["CrdVersions", "NoWebhooks", "WebhookPoster", "record_stored_version"]
+__all__ = ["CrdVersions", "WebhookPoster", "record_stored_version"]
 
 
 class WebhookPoster(Protocol):
@@ -37,15 +37,6 @@ class WebhookPoster(Protocol):
     async def post_json(
         self, client_config: dict[str, Any], body: dict[str, Any], time_limit: float
     ) -> Any: ...
-
-
-class NoWebhooks:
-    """A poster for a sandbox built without admission: no webhook can be reached."""
-
-    async def post_json(
-        self, client_config: dict[str, Any], body: dict[str, Any], time_limit: float
-    ) -> Any:
-        raise ConnectionError("no webhook client configured")
 
 
 def record_stored_version(crd: dict[str, Any]) -> None:

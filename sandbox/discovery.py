@@ -117,17 +117,8 @@ def _operation(
             "kind": rt.kind,
         },
         "parameters": [
-            {"name": "dryRun", "in": "query", "schema": {"type": "string", "uniqueItems": True}},
-            {
-                "name": "fieldManager",
-                "in": "query",
-                "schema": {"type": "string", "uniqueItems": True},
-            },
-            {
-                "name": "fieldValidation",
-                "in": "query",
-                "schema": {"type": "string", "uniqueItems": True},
-            },
+            {"name": name, "in": "query", "schema": {"type": "string", "uniqueItems": True}}
+            for name in ("dryRun", "fieldManager", "fieldValidation")
         ],
         "responses": {
             "200": {
@@ -174,21 +165,24 @@ def openapi_v3_gv(registry: Registry, group: str, version: str) -> dict[str, Any
         }
         if rt.has_status:
             paths[f"{base}/{{name}}/status"] = {"patch": _operation(rt, "patch", patch_types)}
-        gvk = [{"group": rt.group, "version": rt.version, "kind": rt.kind}]
+        schema = schemas[_schema_name(rt)] = _component(rt)
         if rt.schema is not None:
-            schema = json.loads(json.dumps(rt.schema))
-            schema.setdefault("properties", {})
-            schema["properties"].setdefault("metadata", {"type": "object"})
-            schema["x-kubernetes-group-version-kind"] = gvk
-            schemas[_schema_name(rt)] = schema
-        else:
-            schemas[_schema_name(rt)] = {"type": "object", "x-kubernetes-group-version-kind": gvk}
+            schema.setdefault("properties", {}).setdefault("metadata", {"type": "object"})
     return {
         "openapi": "3.0.0",
         "info": {"title": "Kubernetes", "version": KUBE_VERSION[2]},
         "paths": paths,
         "components": {"schemas": schemas},
     }
+
+
+def _component(rt: ResourceType) -> dict[str, Any]:
+    """A copy of the kind's schema (or any object) naming its group, version and kind."""
+    schema = json.loads(json.dumps(rt.schema)) if rt.schema is not None else {"type": "object"}
+    schema["x-kubernetes-group-version-kind"] = [
+        {"group": rt.group, "version": rt.version, "kind": rt.kind}
+    ]
+    return schema
 
 
 def openapi_v3_root(registry: Registry) -> dict[str, Any]:
@@ -230,11 +224,7 @@ def openapi_v2_protobuf() -> bytes:
 def openapi_v2(registry: Registry) -> dict[str, Any]:
     definitions: dict[str, Any] = {}
     for rt in registry.types.values():
-        schema = json.loads(json.dumps(rt.schema)) if rt.schema is not None else {"type": "object"}
-        schema["x-kubernetes-group-version-kind"] = [
-            {"group": rt.group, "version": rt.version, "kind": rt.kind}
-        ]
-        definitions[_schema_name(rt)] = schema
+        definitions[_schema_name(rt)] = _component(rt)
     return {
         "swagger": "2.0",
         "info": {"title": "Kubernetes", "version": KUBE_VERSION[2]},

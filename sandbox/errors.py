@@ -81,33 +81,27 @@ def _qualified(plural: str, group: str) -> str:
     return f"{plural}.{group}" if group else plural
 
 
+def _about(code: int, reason: str, plural: str, group: str, name: str, text: str) -> ApiError:
+    """An error about one object: `text` follows its quoted, qualified name."""
+    message = text.format(f'{_qualified(plural, group)} "{name}"')
+    return ApiError(code, reason, message, _details(plural, group, name))
+
+
 def not_found(plural: str, group: str, name: str) -> ApiError:
     """404 for a missing object, e.g. `pods "web" not found`."""
-    return ApiError(
-        404,
-        "NotFound",
-        f'{_qualified(plural, group)} "{name}" not found',
-        _details(plural, group, name),
-    )
+    return _about(404, "NotFound", plural, group, name, "{} not found")
 
 
 def already_exists(plural: str, group: str, name: str) -> ApiError:
     """409 for a create whose name is taken."""
-    return ApiError(
-        409,
-        "AlreadyExists",
-        f'{_qualified(plural, group)} "{name}" already exists',
-        _details(plural, group, name),
-    )
+    return _about(409, "AlreadyExists", plural, group, name, "{} already exists")
 
 
 def conflict(plural: str, group: str, name: str, why: str) -> ApiError:
     """409 for a stale resourceVersion (optimistic concurrency)."""
-    return ApiError(
-        409,
-        "Conflict",
-        f'Operation cannot be fulfilled on {_qualified(plural, group)} "{name}": {why}',
-        _details(plural, group, name),
+    why = why.replace("{", "{{").replace("}", "}}")
+    return _about(
+        409, "Conflict", plural, group, name, f"Operation cannot be fulfilled on {{}}: {why}"
     )
 
 
@@ -122,6 +116,11 @@ def invalid(kind: str, group: str, name: str, causes: list[tuple[str, str, str]]
         {"reason": reason, "message": msg, "field": field} for field, reason, msg in causes
     ]
     return ApiError(422, "Invalid", f'{qualified} "{name}" is invalid: {text}', details)
+
+
+def no_such_path() -> ApiError:
+    """404 for a URL that names no resource the server serves."""
+    return ApiError(404, "NotFound", "the server could not find the requested resource")
 
 
 def bad_request(message: str) -> ApiError:

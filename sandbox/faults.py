@@ -12,7 +12,9 @@ import random
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["VERBS", "FaultSettings", "Faults"]
+from sandbox.errors import ApiError
+
+__all__ = ["VERBS", "FaultSettings", "Faults", "injected_error"]
 
 VERBS = ("get", "list", "watch", "create", "update", "patch", "delete", "deletecollection")
 ERROR_KINDS = ("500", "503", "409", "429", "timeout")
@@ -57,6 +59,36 @@ class FaultSettings:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+_INJECTED: dict[str, tuple[int, str, str]] = {
+    "409": (
+        409,
+        "Conflict",
+        "Operation cannot be fulfilled: the object has been modified; please apply your changes"
+        " to the latest version and try again (injected fault)",
+    ),
+    "429": (429, "TooManyRequests", "too many requests (injected fault)"),
+    "503": (
+        503,
+        "ServiceUnavailable",
+        "the server is currently unable to handle the request (injected fault)",
+    ),
+    "timeout": (
+        504,
+        "Timeout",
+        "the server was unable to return a response in the time allotted (injected fault)",
+    ),
+}
+"""The answer of each `error_kind` (anything else: 500), worded as the real server's."""
+
+
+def injected_error(kind: str) -> ApiError:
+    """The error an injected fault of `kind` answers (429 tells when to retry)."""
+    code, reason, message = _INJECTED.get(
+        kind, (500, "InternalError", "Internal error occurred: injected fault")
+    )
+    return ApiError(code, reason, message, {"retryAfterSeconds": 1} if code == 429 else None)
 
 
 class Faults:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -18,10 +17,22 @@ from aiohttp import web
 
 from sandbox import errors, jsonio
 from sandbox.conversion import converts, field_selector_to_storage, from_storage, to_storage
-from sandbox.crdversions import CrdVersions, NoWebhooks
+from sandbox.crdversions import CrdVersions
 from sandbox.faults import Faults
 from sandbox.patching import apply_patch
 from sandbox.podlogs import serve_log
+from sandbox.requestinfo import (
+    Target,
+    delete_options,
+    dry_run,
+    json_answer,
+    json_body,
+    json_response,
+    parse_target,
+    request_verb,
+    wants_table,
+    write_options,
+)
 from sandbox.resources import Registry, ResourceType
 from sandbox.scale import scale_of, write_scale
 from sandbox.selectors import FieldSelector, LabelSelector, Selector
@@ -31,28 +42,7 @@ from sandbox.validation import decode, prune_custom
 from sandbox.verbs import Api, WriteOptions
 from sandbox.watching import serve_watch
 
-__all__ = ["ResourceHandlers", "json_response", "wants_table"]
-
-JSON = "application/json"
-_TRUE = ("1", "true", "True", "TRUE")
-
-
-def json_response(raw: bytes, status: int = 200) -> web.Response:
-    return web.Response(body=raw, status=status, content_type=JSON)
-
-
-def wants_table(request: web.Request) -> bool:
-    return "as=Table" in request.headers.get("Accept", "")
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """What a resource URL names."""
-
-    rt: ResourceType
-    namespace: str | None
-    name: str | None
-    subresource: str
+__all__ = ["ResourceHandlers"]
 
 
 class ResourceHandlers:
@@ -66,63 +56,16 @@ class ResourceHandlers:
         registry: Registry,
         faults: Faults,
         bookmark_interval: float = 5.0,
+        crd_versions: CrdVersions,
         default_watch_timeout: float = 1800.0,
-        crd_versions: CrdVersions | None = None,
     ) -> None:
-        self.crd = crd_versions or CrdVersions(registry, NoWebhooks())
+        self.crd = crd_versions
         self.api = api
         self.store = store
         self.registry = registry
         self.faults = faults
         self.bookmark_interval = bookmark_interval
         self.default_watch_timeout = default_watch_timeout
-
-    # ---- routing
-    def target(self, group: str, version: str, tail: str) -> Target:
-        segs = [s for s in tail.split("/") if s]
-        if segs and segs[0] == "watch":
-            segs = segs[1:]
-        namespace: str | None = None
-        if (
-            len(segs) >= 3
-            and segs[0] == "namespaces"
-            and (len(segs) >= 4 or segs[2] not in ("status", "finalize"))
-        ):
-            namespace, segs = segs[1], segs[2:]
-        if not segs or len(segs) > 3:
-            raise errors.ApiError(
-                404, "NotFound", "the server could not find the requested resource"
-            )
-        rt = self.registry.lookup(group, version, segs[0])
-        if rt is None or (namespace is not None and not rt.namespaced):
-            raise errors.ApiError(
-                404, "NotFound", "the server could not find the requested resource"
-            )
-        name = segs[1] if len(segs) > 1 else None
-        sub = segs[2] if len(segs) > 2 else ""
-        if sub and not (sub == "status" and rt.has_status) and sub not in rt.subresources:
-            raise errors.ApiError(
-                404, "NotFound", "the server could not find the requested resource"
-            )
-        if rt.namespaced and name is not None and namespace is None:
-            raise errors.ApiError(
-                404, "NotFound", "the server could not find the requested resource"
-            )
-        return Target(rt, namespace, name, sub)
-
-    @staticmethod
-    def verb(request: web.Request, has_name: bool) -> str:
-        method = request.method
-        if method == "GET":
-            if not has_name:
-                return "watch" if request.query.get("watch") in _TRUE else "list"
-            return "get"
-        return {
-            "POST": "create",
-            "PUT": "update",
-            "PATCH": "patch",
-            "DELETE": "delete" if has_name else "deletecollection",
-        }.get(method, method.lower())
 
     async def core(self, request: web.Request) -> web.StreamResponse:
         return await self.dispatch(request, "", "v1", request.match_info["tail"])
@@ -134,8 +77,8 @@ class ResourceHandlers:
     async def dispatch(
         self, request: web.Request, group: str, version: str, tail: str
     ) -> web.StreamResponse:
-        t = self.target(group, version, tail)
-        verb = self.verb(request, t.name is not None)
+        t = parse_target(self.registry, group, version, tail)
+        verb = request_verb(request, t.name is not None)
         if t.subresource == "scale":
             return await self.scale(request, t)
         match verb:
@@ -149,19 +92,12 @@ class ResourceHandlers:
                 return await self.get(request, t)
             case "create" if t.subresource == "binding":
                 assert t.name is not None
-                await self.api.bind(t.rt, t.namespace or "", t.name, await _json_body(request))
-                body = {
-                    "kind": "Status",
-                    "apiVersion": "v1",
-                    "metadata": {},
-                    "status": "Success",
-                    "code": 201,
-                }
-                return json_response(dumps(body), 201)
+                await self.api.bind(t.rt, t.namespace or "", t.name, await json_body(request))
+                return json_answer(_success(code=201), 201)
             case "create":
                 if t.name is not None or (t.rt.namespaced and t.namespace is None):
                     raise errors.method_not_allowed("POST", t.rt.plural)
-                body = await self.in_storage(request, t.rt, await _json_body(request))
+                body = await self.in_storage(request, t.rt, await json_body(request))
                 entry = await self.api.create(
                     self.stored(t.rt), t.namespace or "", body, self.write_opts(request, t.rt)
                 )
@@ -172,7 +108,7 @@ class ResourceHandlers:
                     self.stored(t.rt),
                     t.namespace or "",
                     t.name,
-                    await self.in_storage(request, t.rt, await _json_body(request)),
+                    await self.in_storage(request, t.rt, await json_body(request)),
                     t.subresource,
                     self.write_opts(request, t.rt),
                 )
@@ -188,31 +124,21 @@ class ResourceHandlers:
                     request.headers.get("Content-Type", ""),
                     await request.read(),
                     t.subresource,
-                    _write_opts(request),
+                    write_options(request),
                 )
                 return self.object(request, t.rt, entry, 201 if created else 200)
             case "delete":
                 assert t.name is not None
-                options = await _delete_options(request)
+                options = await delete_options(request)
                 entry, gone = await self.api.delete(
-                    self.stored(t.rt), t.namespace or "", t.name, options, _dry_run(request)
+                    self.stored(t.rt), t.namespace or "", t.name, options, dry_run(request)
                 )
                 if gone and not t.rt.custom and t.rt.kind not in ("Pod", "Namespace", "Service"):
-                    details = {
-                        "name": t.name,
-                        "kind": t.rt.plural,
-                        "uid": entry.obj["metadata"].get("uid"),
-                    }
+                    uid = entry.obj["metadata"].get("uid")
+                    details = {"name": t.name, "kind": t.rt.plural, "uid": uid}
                     if t.rt.group:
                         details["group"] = t.rt.group
-                    body = {
-                        "kind": "Status",
-                        "apiVersion": "v1",
-                        "metadata": {},
-                        "status": "Success",
-                        "details": details,
-                    }
-                    return json_response(dumps(body))
+                    return json_answer(_success(details=details))
                 return await self.answer(request, t.rt, entry, 200 if gone else 202)
             case "deletecollection":
                 return await self.delete_collection(request, t)
@@ -224,7 +150,7 @@ class ResourceHandlers:
         if entry is None:
             raise errors.not_found(t.rt.plural, t.rt.group, t.name)
         if request.method == "GET":
-            return json_response(dumps(scale_of(entry)))
+            return json_answer(scale_of(entry))
         if request.method not in ("PUT", "PATCH"):
             raise errors.method_not_allowed(request.method, f"{t.rt.plural}/scale")
         scale = await write_scale(
@@ -234,9 +160,9 @@ class ResourceHandlers:
             request.method,
             request.headers.get("Content-Type", ""),
             await request.read(),
-            _write_opts(request),
+            write_options(request),
         )
-        return json_response(dumps(scale))
+        return json_answer(scale)
 
     def stored(self, rt: ResourceType) -> ResourceType:
         """The resource type whose objects `rt` serves (itself unless it is a view)."""
@@ -290,7 +216,7 @@ class ResourceHandlers:
 
     def write_opts(self, request: web.Request, rt: ResourceType) -> WriteOptions:
         """The write's options; field validation was done at the request's version."""
-        opts = _write_opts(request)
+        opts = write_options(request)
         if self.crd.converts(rt):
             return dataclasses.replace(opts, field_validation="")
         return opts
@@ -319,7 +245,7 @@ class ResourceHandlers:
                 str(entry.rv),
                 request.query.get("includeObject", "Metadata"),
             )
-            return json_response(dumps(table), status)
+            return json_answer(table, status)
         return json_response(self._raw(rt, entry), status)
 
     async def get(self, request: web.Request, t: Target) -> web.Response:
@@ -378,15 +304,13 @@ class ResourceHandlers:
                 q.get("includeObject", "Metadata"),
                 continue_token=token,
             )
-            return json_response(dumps(table))
+            return json_answer(table)
         meta: dict[str, Any] = {"resourceVersion": rv}
         if token:
             meta["continue"] = token
             if remaining is not None:
                 meta["remainingItemCount"] = remaining
-        head = dumps({"kind": t.rt.list_kind, "apiVersion": t.rt.api_version, "metadata": meta})
-        body = head[:-1] + b',"items":[' + b",".join(self._raw(t.rt, e) for e in shown) + b"]}"
-        return json_response(body)
+        return json_response(_list_of(t.rt, meta, [self._raw(t.rt, e) for e in shown]))
 
     async def log(self, request: web.Request, t: Target) -> web.StreamResponse:
         assert t.name is not None
@@ -394,26 +318,19 @@ class ResourceHandlers:
 
     async def delete_collection(self, request: web.Request, t: Target) -> web.Response:
         sel = self.selector(request, t)
-        options = await _delete_options(request)
+        options = await delete_options(request)
         items = []
         for entry in self.store.list(t.rt.store_key, sel):
             try:
                 done, _ = await self.api.delete(
-                    t.rt, entry.namespace, entry.name, options, _dry_run(request)
+                    t.rt, entry.namespace, entry.name, options, dry_run(request)
                 )
             except errors.ApiError as exc:
                 if exc.code == 404:
                     continue
                 raise
             items.append(self._raw(t.rt, await self.crd.view(t.rt, done)))
-        head = dumps(
-            {
-                "kind": t.rt.list_kind,
-                "apiVersion": t.rt.api_version,
-                "metadata": {"resourceVersion": str(self.store.rv)},
-            }
-        )
-        return json_response(head[:-1] + b',"items":[' + b",".join(items) + b"]}")
+        return json_response(_list_of(t.rt, {"resourceVersion": str(self.store.rv)}, items))
 
     # ---- watch
     async def watch(self, request: web.Request, t: Target) -> web.StreamResponse:
@@ -432,56 +349,12 @@ class ResourceHandlers:
         )
 
 
-def _int(value: str) -> int:
-    try:
-        return int(value)
-    except ValueError:
-        raise errors.bad_request(f'invalid resource version "{value}"') from None
+def _success(**fields: Any) -> dict[str, Any]:
+    """A Status of success (a binding created, a built-in object deleted at once)."""
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", **fields}
 
 
-def _dry_run(request: web.Request) -> bool:
-    return "All" in request.query.getall("dryRun", [])
-
-
-def _write_opts(request: web.Request) -> WriteOptions:
-    q = request.query
-    return WriteOptions(
-        dry_run=_dry_run(request),
-        field_manager=q.get("fieldManager", ""),
-        field_validation=q.get("fieldValidation", ""),
-        force=q.get("force") in _TRUE,
-    )
-
-
-async def _json_body(request: web.Request) -> Any:
-    raw = await request.read()
-    try:
-        return jsonio.loads(raw)
-    except ValueError:
-        ctype = request.headers.get("Content-Type", "")
-        if "yaml" in ctype:
-            import yaml
-
-            return yaml.safe_load(raw)
-        raise errors.bad_request("the body of the request could not be decoded as JSON") from None
-
-
-async def _delete_options(request: web.Request) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    if request.can_read_body:
-        raw = await request.read()
-        if raw.strip():
-            try:
-                body = jsonio.loads(raw)
-            except ValueError:
-                raise errors.bad_request("invalid DeleteOptions body") from None
-            if isinstance(body, dict):
-                options.update(body)
-    q = request.query
-    if q.get("propagationPolicy"):
-        options["propagationPolicy"] = q["propagationPolicy"]
-    if q.get("orphanDependents"):
-        options["orphanDependents"] = q["orphanDependents"] in _TRUE
-    if q.get("gracePeriodSeconds"):
-        options["gracePeriodSeconds"] = int(q["gracePeriodSeconds"])
-    return options
+def _list_of(rt: ResourceType, meta: dict[str, Any], items: list[bytes]) -> bytes:
+    """A list document around the items' stored JSON (no re-encoding)."""
+    head = dumps({"kind": rt.list_kind, "apiVersion": rt.api_version, "metadata": meta})
+    return head[:-1] + b',"items":[' + b",".join(items) + b"]}"

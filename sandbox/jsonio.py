@@ -30,6 +30,8 @@ def loads(raw: bytes | bytearray | str) -> Any:
 def dumps(obj: Any) -> bytes:
     """Serialise to compact UTF-8 JSON."""
     try:
-        return orjson.dumps(obj)
+        # orjson's result keeps the capacity of its output buffer (4 KiB and more for a small
+        # document); a copy of the exact size is what the store keeps for each version
+        return bytes(memoryview(orjson.dumps(obj)))
     except TypeError:
         return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()

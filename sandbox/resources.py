@@ -176,35 +176,22 @@ BUILTINS: tuple[ResourceType, ...] = (
     dataclasses.replace(
         _b("events.k8s.io", "v1", "events", "Event", short=("ev",)), stored_as="events"
     ),
-    _b(
-        "apps",
-        "v1",
-        "deployments",
-        "Deployment",
-        short=("deploy",),
-        status=True,
-        subs=("scale",),
-        categories=("all",),
-    ),
-    _b(
-        "apps",
-        "v1",
-        "replicasets",
-        "ReplicaSet",
-        short=("rs",),
-        status=True,
-        subs=("scale",),
-        categories=("all",),
-    ),
-    _b(
-        "apps",
-        "v1",
-        "statefulsets",
-        "StatefulSet",
-        short=("sts",),
-        status=True,
-        subs=("scale",),
-        categories=("all",),
+    *(
+        _b(
+            "apps",
+            "v1",
+            plural,
+            kind,
+            short=(short,),
+            status=True,
+            subs=("scale",),
+            categories=("all",),
+        )
+        for plural, kind, short in (
+            ("deployments", "Deployment", "deploy"),
+            ("replicasets", "ReplicaSet", "rs"),
+            ("statefulsets", "StatefulSet", "sts"),
+        )
     ),
     _b("apps", "v1", "daemonsets", "DaemonSet", short=("ds",), status=True, categories=("all",)),
     _b("batch", "v1", "jobs", "Job", status=True, categories=("all",)),

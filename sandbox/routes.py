@@ -19,10 +19,11 @@ from aiohttp import web
 
 from sandbox import discovery, errors
 from sandbox.authapi import AuthApi
-from sandbox.faults import Faults, FaultSettings
-from sandbox.handlers import ResourceHandlers, json_response
+from sandbox.faults import Faults, FaultSettings, injected_error
+from sandbox.handlers import ResourceHandlers
+from sandbox.requestinfo import json_answer, json_response, parse_target, request_verb
 from sandbox.resources import Registry
-from sandbox.store import Store, dumps
+from sandbox.store import Store
 
 __all__ = ["Routes"]
 
@@ -114,9 +115,7 @@ class Routes:
             return json_response(exc.raw(), exc.code)
         except web.HTTPNotFound:
             return json_response(
-                errors.ApiError(
-                    404, "NotFound", "the server could not find the requested resource"
-                ).raw(),
+                errors.no_such_path().raw(),
                 404,
             )
         except web.HTTPMethodNotAllowed:
@@ -140,80 +139,48 @@ class Routes:
         has_name = False
         with contextlib.suppress(errors.ApiError, IndexError):
             if tail[1] == "api":
-                t = self.resources.target("", "v1", "/".join(tail[3:]))
+                t = parse_target(self.registry, "", "v1", "/".join(tail[3:]))
             else:
-                t = self.resources.target(tail[2], tail[3], "/".join(tail[4:]))
+                t = parse_target(self.registry, tail[2], tail[3], "/".join(tail[4:]))
             has_name = t.name is not None
-        verb = self.resources.verb(request, has_name)
+        verb = request_verb(request, has_name)
         if fs.error_kind == "409" and verb in _READS:
             return  # a real API server never answers a read with 409 Conflict
         if not self.faults.should_fail(verb):
             return
-        match fs.error_kind:
-            case "409":
-                raise errors.ApiError(
-                    409,
-                    "Conflict",
-                    "Operation cannot be fulfilled: the object has been modified; please apply your changes to the latest version and try again (injected fault)",
-                )
-            case "429":
-                raise errors.ApiError(
-                    429,
-                    "TooManyRequests",
-                    "too many requests (injected fault)",
-                    {"retryAfterSeconds": 1},
-                )
-            case "503":
-                raise errors.ApiError(
-                    503,
-                    "ServiceUnavailable",
-                    "the server is currently unable to handle the request (injected fault)",
-                )
-            case "timeout":
-                await asyncio.sleep(fs.timeout_seconds)
-                raise errors.ApiError(
-                    504,
-                    "Timeout",
-                    "the server was unable to return a response in the time allotted (injected fault)",
-                )
-            case _:
-                raise errors.ApiError(
-                    500, "InternalError", "Internal error occurred: injected fault"
-                )
+        if fs.error_kind == "timeout":
+            await asyncio.sleep(fs.timeout_seconds)
+        raise injected_error(fs.error_kind)
 
     async def _version(self, request: web.Request) -> web.Response:
-        return json_response(dumps(discovery.version_info()))
+        return json_answer(discovery.version_info())
 
     async def _ok(self, request: web.Request) -> web.Response:
         return web.Response(text="ok")
 
     async def _api(self, request: web.Request) -> web.Response:
-        return json_response(dumps(discovery.api_versions(self.address())))
+        return json_answer(discovery.api_versions(self.address()))
 
     async def _core_resources(self, request: web.Request) -> web.Response:
         doc = discovery.resource_list(self.registry, "", "v1")
-        return json_response(dumps(doc))
+        return json_answer(doc)
 
     async def _apis(self, request: web.Request) -> web.Response:
-        return json_response(dumps(discovery.api_group_list(self.registry)))
+        return json_answer(discovery.api_group_list(self.registry))
 
     async def _group(self, request: web.Request) -> web.Response:
         doc = discovery.api_group(self.registry, request.match_info["group"])
         if doc is None:
-            raise errors.ApiError(
-                404, "NotFound", "the server could not find the requested resource"
-            )
-        return json_response(dumps(doc))
+            raise errors.no_such_path()
+        return json_answer(doc)
 
     async def _group_resources(self, request: web.Request) -> web.Response:
         doc = discovery.resource_list(
             self.registry, request.match_info["group"], request.match_info["version"]
         )
         if doc is None:
-            raise errors.ApiError(
-                404, "NotFound", "the server could not find the requested resource"
-            )
-        return json_response(dumps(doc))
+            raise errors.no_such_path()
+        return json_answer(doc)
 
     async def _openapi_v2(self, request: web.Request) -> web.Response:
         accept = request.headers.get("Accept", "")
@@ -222,10 +189,10 @@ class Routes:
                 body=discovery.openapi_v2_protobuf(),
                 content_type="application/com.github.proto-openapi.spec.v2.v1.0+protobuf",
             )
-        return json_response(dumps(discovery.openapi_v2(self.registry)))
+        return json_answer(discovery.openapi_v2(self.registry))
 
     async def _openapi_v3(self, request: web.Request) -> web.Response:
-        return json_response(dumps(discovery.openapi_v3_root(self.registry)))
+        return json_answer(discovery.openapi_v3_root(self.registry))
 
     async def _openapi_v3_gv(self, request: web.Request) -> web.Response:
         parts = request.match_info["tail"].strip("/").split("/")
@@ -235,10 +202,8 @@ class Routes:
         elif len(parts) == 3 and parts[0] == "apis":
             doc = discovery.openapi_v3_gv(self.registry, parts[1], parts[2])
         if doc is None:
-            raise errors.ApiError(
-                404, "NotFound", "the server could not find the requested resource"
-            )
-        return json_response(dumps(doc))
+            raise errors.no_such_path()
+        return json_answer(doc)
 
     async def _faults(self, request: web.Request) -> web.Response:
         if request.method in ("PUT", "POST"):
@@ -250,7 +215,7 @@ class Routes:
             raise errors.method_not_allowed(request.method, "/sandbox/faults")
         body = self.faults.settings.to_json()
         body["injected"] = self.faults.injected
-        return json_response(dumps(body))
+        return json_answer(body)
 
     async def _pod_log(self, request: web.Request) -> web.Response:
         ns, name = request.match_info["namespace"], request.match_info["name"]

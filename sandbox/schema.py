@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import operator
 import re
 from typing import Any
 
@@ -135,6 +136,57 @@ def validate(schema: dict[str, Any] | None, obj: dict[str, Any]) -> list[Cause]:
     return causes
 
 
+_RANGE = (
+    ("minimum", "exclusiveMinimum", operator.lt, "greater than or equal to"),
+    ("maximum", "exclusiveMaximum", operator.gt, "less than or equal to"),
+)
+"""Numeric bounds: (keyword, its exclusive flag, out of range when, the message's words)."""
+
+_SIZES: tuple[tuple[str, type[str | list[Any] | dict[str, Any]], bool, str, str], ...] = (
+    ("maxLength", str, True, "FieldValueTooLong", "Too long: may not be more than {limit} bytes"),
+    (
+        "minLength",
+        str,
+        False,
+        "FieldValueInvalid",
+        "Invalid value: {shown}: {path} in body should be at least {limit} chars long",
+    ),
+    (
+        "maxItems",
+        list,
+        True,
+        "FieldValueTooMany",
+        "Too many: {size}: must have at most {limit} items",
+    ),
+    (
+        "minItems",
+        list,
+        False,
+        "FieldValueInvalid",
+        "Invalid value: {size}: {path} in body should have at least {limit} items",
+    ),
+    (
+        "maxProperties",
+        dict,
+        True,
+        "FieldValueTooMany",
+        "Too many: {size}: must have at most {limit} items",
+    ),
+)
+"""Size bounds: (keyword, the JSON type it applies to, a maximum?, reason, message), worded
+as the real server words them."""
+
+
+def _sizes(schema: dict[str, Any], value: Any, path: str, causes: list[Cause]) -> None:
+    for key, kind, maximum, reason, text in _SIZES:
+        if key in schema and isinstance(value, kind):
+            size, limit = len(value), schema[key]
+            if size > limit if maximum else size < limit:
+                shown = _show(value) if kind is str else ""
+                message = text.format(limit=limit, size=size, path=path, shown=shown)
+                causes.append((path, reason, message))
+
+
 def _check(schema: dict[str, Any], value: Any, path: str, causes: list[Cause]) -> None:
     if value is None:
         if not schema.get("nullable"):
@@ -177,68 +229,19 @@ def _check(schema: dict[str, Any], value: Any, path: str, causes: list[Cause]) -
             )
         )
     if isinstance(value, int | float) and not isinstance(value, bool):
-        if "minimum" in schema:
-            lo = schema["minimum"]
-            if value < lo or (schema.get("exclusiveMinimum") is True and value == lo):
-                causes.append(
-                    (
-                        path,
-                        "FieldValueInvalid",
-                        f"Invalid value: {_show(value)}: {path} in body should be greater than or equal to {lo}",
-                    )
-                )
-        if "maximum" in schema:
-            hi = schema["maximum"]
-            if value > hi or (schema.get("exclusiveMaximum") is True and value == hi):
-                causes.append(
-                    (
-                        path,
-                        "FieldValueInvalid",
-                        f"Invalid value: {_show(value)}: {path} in body should be less than or equal to {hi}",
-                    )
-                )
+        for key, exclusive, beyond, words in _RANGE:
+            if key in schema:
+                limit = schema[key]
+                if beyond(value, limit) or (schema.get(exclusive) is True and value == limit):
+                    shown = f"{_show(value)}: {path} in body should be {words} {limit}"
+                    causes.append((path, "FieldValueInvalid", f"Invalid value: {shown}"))
     if isinstance(value, str):
-        if "maxLength" in schema and len(value) > schema["maxLength"]:
-            causes.append(
-                (
-                    path,
-                    "FieldValueTooLong",
-                    f"Too long: may not be more than {schema['maxLength']} bytes",
-                )
-            )
-        if "minLength" in schema and len(value) < schema["minLength"]:
-            causes.append(
-                (
-                    path,
-                    "FieldValueInvalid",
-                    f"Invalid value: {_show(value)}: {path} in body should be at least {schema['minLength']} chars long",
-                )
-            )
+        _sizes(schema, value, path, causes)
         if "pattern" in schema and not re.search(schema["pattern"], value):
-            causes.append(
-                (
-                    path,
-                    "FieldValueInvalid",
-                    f"Invalid value: {_show(value)}: {path} in body should match '{schema['pattern']}'",
-                )
-            )
+            shown = f"{_show(value)}: {path} in body should match '{schema['pattern']}'"
+            causes.append((path, "FieldValueInvalid", f"Invalid value: {shown}"))
     if isinstance(value, list):
-        if "maxItems" in schema and len(value) > schema["maxItems"]:
-            causes.append(
-                (
-                    path,
-                    "FieldValueTooMany",
-                    f"Too many: {len(value)}: must have at most {schema['maxItems']} items",
-                )
-            )
-        if "minItems" in schema and len(value) < schema["minItems"]:
-            causes.append(
-                (
-                    path,
-                    "FieldValueInvalid",
-                    f"Invalid value: {len(value)}: {path} in body should have at least {schema['minItems']} items",
-                )
-            )
+        _sizes(schema, value, path, causes)
         items = schema.get("items")
         if isinstance(items, dict):
             for i, item in enumerate(value):
@@ -254,14 +257,7 @@ def _check(schema: dict[str, Any], value: Any, path: str, causes: list[Cause]) -
                 _check(props[key], item, f"{path}.{key}", causes)
             elif isinstance(extra, dict):
                 _check(extra, item, f"{path}.{key}", causes)
-        if "maxProperties" in schema and len(value) > schema["maxProperties"]:
-            causes.append(
-                (
-                    path,
-                    "FieldValueTooMany",
-                    f"Too many: {len(value)}: must have at most {schema['maxProperties']} items",
-                )
-            )
+        _sizes(schema, value, path, causes)
     for sub in schema.get("allOf") or []:
         _check(sub, value, path, causes)
     if schema.get("anyOf") and all(_errors(sub, value, path) for sub in schema["anyOf"]):

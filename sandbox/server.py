@@ -24,7 +24,6 @@ from __future__ import annotations
 import base64
 import contextlib
 import dataclasses
-import importlib
 import json
 import secrets
 import tempfile
@@ -45,6 +44,7 @@ from sandbox.endpoints import ServiceResolver
 from sandbox.escalation import EscalationCheck
 from sandbox.faults import Faults, FaultSettings
 from sandbox.handlers import ResourceHandlers
+from sandbox.inprocess import InProcessTransport
 from sandbox.persistence import SqlitePersistence
 from sandbox.rbac import BOOTSTRAP
 from sandbox.resources import Registry
@@ -180,6 +180,7 @@ class Sandbox:
         self.kubeconfig_path = settings.kubeconfig_path or Path()
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._runner: web.AppRunner | None = None
+        self._app: web.Application | None = None
         self.node: Any = None
 
     # ---- lifecycle
@@ -221,6 +222,7 @@ class Sandbox:
             address=lambda: f"{self.settings.host}:{self.port}",
         ).build_app()
         app.middlewares.append(self.aggregator.middleware)
+        self._app = app
         # handler_cancellation: a client that goes away cancels its request, so an idle watch
         # whose client disconnected is dropped at once instead of at its timeout.
         self._runner = web.AppRunner(
@@ -265,30 +267,22 @@ class Sandbox:
             self._tmp = None
 
     async def _start_node(self) -> None:
-        try:
-            module = importlib.import_module("sandbox.node")
-        except ImportError:
-            return
-        start_node = getattr(module, "start_node", None)
-        if start_node is None:
-            return
-        node_settings = self.settings.node_settings
-        if node_settings is None and hasattr(module, "NodeSettings"):
-            try:
-                node_settings = module.NodeSettings(pod_start_delay=self.settings.pod_start_delay)
-            except TypeError:
-                node_settings = None
-        self.node = await start_node(self.url, self.token, node_settings)
+        from sandbox.node import NodeSettings, start_node  # the node is loaded only when used
+
+        settings = self.settings
+        node_settings = settings.node_settings or NodeSettings(
+            pod_start_delay=settings.pod_start_delay
+        )
+        # the node's requests take the in-process path through the same app (no sockets)
+        transport = InProcessTransport(self._app) if self._app is not None else None
+        self.node = await start_node(self.url, self.token, node_settings, transport)
 
     def _write_kubeconfig(self) -> None:
-        if self.settings.kubeconfig_path is None:
+        path = self.settings.kubeconfig_path
+        if path is None:
             assert self._tmp is not None
-            self.kubeconfig_path = Path(self._tmp.name) / "kubeconfig"
-        else:
-            self.kubeconfig_path = self.settings.kubeconfig_path
-            self.kubeconfig_path.parent.mkdir(parents=True, exist_ok=True)
-        self.kubeconfig_path.write_text(yaml.safe_dump(self.kubeconfig()))
-        self.kubeconfig_path.chmod(0o600)
+            path = Path(self._tmp.name) / "kubeconfig"
+        self.kubeconfig_path = self.write_kubeconfig(path, token=self.token)
 
     def service_account_token(
         self, namespace: str, name: str, *, expiration_seconds: int = 86400
@@ -371,10 +365,10 @@ class Sandbox:
         assert rt is not None
         name = crd["metadata"]["name"]
         existing = self.store.get(rt.store_key, "", name)
+        body = json.loads(json.dumps(crd))
         if existing is None:
-            await self.api.create(rt, "", json.loads(json.dumps(crd)))
+            await self.api.create(rt, "", body)
         else:
-            body = json.loads(json.dumps(crd))
             body["metadata"]["resourceVersion"] = str(existing.rv)
             await self.api.update(rt, "", name, body, "", WriteOptions())
 

@@ -41,6 +41,8 @@ class Bucket:
     history: deque[WatchEvent] = field(default_factory=deque)
     compacted_rv: int = 0
     """Events up to and including this resourceVersion are no longer kept."""
+    last_rv: int = 0
+    """The resourceVersion of the last change (callers cache what they derive from it)."""
     watchers: set[Watcher] = field(default_factory=set)
     _sorted: dict[str, list[str]] = field(default_factory=dict)
     """Sorted names per namespace, rebuilt only after a name is added or removed."""
@@ -73,11 +75,17 @@ class Bucket:
                 yield by_name[names[i]]
 
     def publish(self, event: WatchEvent) -> None:
+        self.last_rv = event.rv
         self.history.append(event)
         if len(self.history) > self.history_size:
             self.compacted_rv = self.history.popleft().rv
         for w in tuple(self.watchers):
             w.offer(event)
+        # the history keeps the event, not its frames (a replay builds them again), and an
+        # older version's JSON, not its parsed dict
+        event.drop_frames()
+        if event.old is not None:
+            event.old.compact()
 
     def entries(self, namespace: str | None) -> Iterator[Entry]:
         if namespace is not None:

@@ -5,9 +5,9 @@ Order of a write, as in kube-apiserver: decode -> defaults (built-ins) or prune+
 Rules kept here:
 - create: generateName, uid, creationTimestamp, generation 1, 409 AlreadyExists, 404 when the
   namespace is missing, 403 when it is terminating;
-- update/patch: 409 on a stale resourceVersion; the main resource never changes status and the
-  status subresource changes only status; metadata.generation bumps on spec changes only; an
-  update that changes nothing writes nothing (no new resourceVersion, no watch event);
+- update/patch/apply: the retry when a write without resourceVersion races; the rest of an
+  update of an existing object, and the admission tail every write shares, are in
+  `sandbox.writes` (`Writer`, the base of `Api`);
 - delete: finalizers and deletionTimestamp; propagation Background/Foreground/Orphan (Jobs
   default to Orphan, as batch/v1 does); the garbage collector (`sandbox.gc`) does the rest.
 It does not parse HTTP (see `sandbox.handlers`).
@@ -18,76 +18,25 @@ from __future__ import annotations
 import copy
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import yaml
 
 from sandbox import errors, jsonio
 from sandbox.apply import apply_config, managed_entry, merge_managed
-from sandbox.defaults import prepare_create, prepare_update
+from sandbox.defaults import prepare_create
 from sandbox.gc import GarbageCollector, now_rfc3339, propagation_policy
 from sandbox.objectmeta import generate_name
 from sandbox.patching import apply_patch
 from sandbox.resources import Registry, ResourceType
 from sandbox.store import Entry, Store
-from sandbox.updates import validate_update
-from sandbox.validation import (
-    decode,
-    prune_custom,
-    spec_part,
-    strip_volatile,
-    validate_crd,
-    validate_object,
-)
+from sandbox.validation import decode, prune_custom
+from sandbox.writes import ATTEMPTS, NO_OPTIONS, Admission, Operation, Raced, WriteOptions, Writer
 
 __all__ = ["Admission", "Api", "WriteOptions"]
 
-_ATTEMPTS = 5
-"""Writes without a client resourceVersion are redone this often when they race (see _write)."""
 
-
-class _Raced(Exception):
-    """The object changed between reading it and storing the write (admission awaited)."""
-
-
-class Admission(Protocol):
-    """Admission webhooks (see `sandbox.admission`)."""
-
-    async def mutate(
-        self,
-        rt: ResourceType,
-        operation: str,
-        subresource: str,
-        namespace: str,
-        obj: dict[str, Any],
-        old: dict[str, Any] | None,
-        dry_run: bool,
-    ) -> dict[str, Any]: ...
-
-    async def validate(
-        self,
-        rt: ResourceType,
-        operation: str,
-        subresource: str,
-        namespace: str,
-        obj: dict[str, Any] | None,
-        old: dict[str, Any] | None,
-        dry_run: bool,
-    ) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class WriteOptions:
-    """Query options of a write (`dryRun`, `fieldManager`, `fieldValidation`, `force`)."""
-
-    dry_run: bool = False
-    field_manager: str = ""
-    field_validation: str = ""
-    force: bool = False
-
-
-class Api:
+class Api(Writer):
     """The verbs of the API over one store and registry."""
 
     def __init__(
@@ -108,12 +57,6 @@ class Api:
         return rt.namespaced if rt is not None else True
 
     # ---- helpers
-    def _get(self, rt: ResourceType, namespace: str, name: str) -> Entry:
-        entry = self.store.get(rt.store_key, namespace if rt.namespaced else "", name)
-        if entry is None:
-            raise errors.not_found(rt.plural, rt.group, name)
-        return entry
-
     def _check_namespace(self, rt: ResourceType, namespace: str, operation: str) -> None:
         if not rt.namespaced:
             return
@@ -129,7 +72,7 @@ class Api:
 
     # ---- create
     async def create(
-        self, rt: ResourceType, namespace: str, body: Any, opts: WriteOptions = WriteOptions()
+        self, rt: ResourceType, namespace: str, body: Any, opts: WriteOptions = NO_OPTIONS
     ) -> Entry:
         obj = decode(rt, body)
         meta = obj["metadata"]
@@ -173,16 +116,7 @@ class Api:
             ]
         for plugin in self.plugins:
             plugin(rt, "CREATE", namespace, obj)
-        if self.admission is not None:
-            obj = await self.admission.mutate(rt, "CREATE", "", namespace, obj, None, opts.dry_run)
-            prune_custom(rt, obj)
-        validate_object(rt, obj)
-        if rt.kind == "CustomResourceDefinition":
-            validate_crd(obj)
-        if self.admission is not None:
-            await self.admission.validate(rt, "CREATE", "", namespace, obj, None, opts.dry_run)
-        for guard in self.guards:
-            guard(rt, namespace, obj)
+        obj = await self._admit(Operation(rt, "CREATE", "", namespace, None, opts.dry_run), obj)
         if self.store.get(rt.store_key, namespace, obj["metadata"]["name"]) is not None:
             raise errors.already_exists(rt.plural, rt.group, obj["metadata"]["name"])
         if opts.dry_run:
@@ -200,7 +134,7 @@ class Api:
         name: str,
         body: Any,
         subresource: str = "",
-        opts: WriteOptions = WriteOptions(),
+        opts: WriteOptions = NO_OPTIONS,
     ) -> Entry:
         obj = decode(rt, body)
         namespace = namespace if rt.namespaced else ""
@@ -208,150 +142,23 @@ class Api:
             raise errors.bad_request(
                 f"the name of the object ({obj['metadata']['name']}) does not match the name on the URL ({name})"
             )
-        raw = jsonio.dumps(obj)
         retryable = not obj["metadata"].get("resourceVersion")
-        for attempt in range(_ATTEMPTS):
+        # a write that may be redone keeps the body as sent; the first attempt uses `obj`
+        raw = jsonio.dumps(obj) if retryable else b""
+        for attempt in range(ATTEMPTS):
             old = self._get(rt, namespace, name)
             try:
                 return await self._write(
                     rt,
                     old,
-                    jsonio.loads(raw),
+                    obj if attempt == 0 else jsonio.loads(raw),
                     subresource,
                     opts,
-                    retryable=retryable and attempt < _ATTEMPTS - 1,
+                    retryable=retryable and attempt < ATTEMPTS - 1,
                 )
-            except _Raced:
+            except Raced:
                 continue
         raise AssertionError("unreachable: the last attempt raises Conflict instead")
-
-    async def _write(
-        self,
-        rt: ResourceType,
-        old: Entry,
-        obj: dict[str, Any],
-        subresource: str,
-        opts: WriteOptions,
-        *,
-        retryable: bool = False,
-    ) -> Entry:
-        """The shared tail of update, patch and apply-to-existing.
-
-        `retryable`: the client sent no resourceVersion, so when the object changed while
-        admission webhooks ran, raise `_Raced` and let the caller redo the write on the new
-        version (kube-apiserver's GuaranteedUpdate loop) instead of answering 409.
-        """
-        name, namespace = old.name, old.namespace
-        sent_rv = obj["metadata"].get("resourceVersion")
-        if sent_rv and sent_rv != str(old.rv):
-            raise errors.conflict(
-                rt.plural,
-                rt.group,
-                name,
-                "the object has been modified; please apply your changes to the latest version and try again",
-            )
-        old_meta = old.obj["metadata"]
-        if subresource == "binding":
-            pass  # `bind` built the whole object: nodeName and the PodScheduled condition
-        elif subresource == "status":
-            status = obj.get("status")
-            obj = jsonio.loads(old.raw)
-            if status is None:
-                obj.pop("status", None)
-            else:
-                obj["status"] = status
-        else:
-            meta = obj["metadata"]
-            for k in (
-                "uid",
-                "creationTimestamp",
-                "deletionTimestamp",
-                "deletionGracePeriodSeconds",
-                "generation",
-                "namespace",
-            ):
-                if k in old_meta:
-                    meta[k] = old_meta[k]
-                else:
-                    meta.pop(k, None)
-            meta["name"] = name
-            if rt.has_status:
-                if "status" in old.obj:
-                    obj["status"] = copy.deepcopy(old.obj["status"])
-                else:
-                    obj.pop("status", None)
-            if old_meta.get("deletionTimestamp"):
-                added = set(meta.get("finalizers") or []) - set(old_meta.get("finalizers") or [])
-                if added:
-                    raise errors.invalid(
-                        rt.kind,
-                        rt.group,
-                        name,
-                        [
-                            (
-                                "metadata.finalizers",
-                                "FieldValueForbidden",
-                                f"Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers {sorted(added)!r}",
-                            )
-                        ],
-                    )
-            prepare_update(rt.kind, obj, rt.custom)
-        prune_custom(rt, obj, opts.field_validation)
-        if opts.field_manager and subresource != "status":
-            obj["metadata"]["managedFields"] = merge_managed(
-                old_meta.get("managedFields"),
-                opts.field_manager,
-                "Update",
-                rt.api_version,
-                obj,
-                rt.strategic,
-            )
-        elif "managedFields" in old_meta and "managedFields" not in obj["metadata"]:
-            obj["metadata"]["managedFields"] = old_meta["managedFields"]
-        if self.admission is not None:
-            obj = await self.admission.mutate(
-                rt, "UPDATE", subresource, namespace, obj, old.obj, opts.dry_run
-            )
-            prune_custom(rt, obj)
-        validate_object(rt, obj)
-        validate_update(rt, obj, old.obj, subresource)
-        if self.admission is not None:
-            await self.admission.validate(
-                rt, "UPDATE", subresource, namespace, obj, old.obj, opts.dry_run
-            )
-        for guard in self.guards:
-            guard(rt, namespace, obj)
-        gen = old_meta.get("generation")
-        if gen is not None:
-            if subresource != "status" and spec_part(obj, rt.has_status) != spec_part(
-                old.obj, rt.has_status
-            ):
-                gen += 1
-            obj["metadata"]["generation"] = gen
-        if strip_volatile(obj) == strip_volatile(old.obj):
-            return old
-        if opts.dry_run:
-            obj["metadata"]["resourceVersion"] = str(old.rv)
-            return Entry(obj, jsonio.dumps(obj), old.rv)
-        current = self.store.get(rt.store_key, namespace, name)
-        if current is None or current.rv != old.rv:
-            if retryable and current is not None:
-                raise _Raced()
-            raise errors.conflict(
-                rt.plural,
-                rt.group,
-                name,
-                "the object has been modified; please apply your changes to the latest version and try again",
-            )
-        meta = obj["metadata"]
-        if meta.get("deletionTimestamp") and not meta.get("finalizers"):
-            removed = self.store.remove(rt.store_key, namespace, name)
-            assert removed is not None
-            return removed
-        entry = self.store.put(rt.store_key, obj, "MODIFIED")
-        if rt.kind == "CustomResourceDefinition":
-            self.registry.set_crd(entry.obj)
-        return entry
 
     # ---- patch
     async def patch(
@@ -362,7 +169,7 @@ class Api:
         content_type: str,
         body: bytes,
         subresource: str = "",
-        opts: WriteOptions = WriteOptions(),
+        opts: WriteOptions = NO_OPTIONS,
     ) -> tuple[Entry, bool]:
         """Apply a patch; returns (entry, created) — created only for server-side apply."""
         namespace = namespace if rt.namespaced else ""
@@ -378,7 +185,7 @@ class Api:
             if isinstance(patch, dict)
             else None
         )
-        for attempt in range(_ATTEMPTS):
+        for attempt in range(ATTEMPTS):
             old = self._get(rt, namespace, name)
             new = self._patched(rt, old, ctype, patch)
             try:
@@ -388,9 +195,9 @@ class Api:
                     new,
                     subresource,
                     opts,
-                    retryable=not sent_rv and attempt < _ATTEMPTS - 1,
+                    retryable=not sent_rv and attempt < ATTEMPTS - 1,
                 )
-            except _Raced:
+            except Raced:
                 continue
             return entry, False
         raise AssertionError("unreachable: the last attempt raises Conflict instead")
@@ -461,36 +268,6 @@ class Api:
         )
         return entry, False
 
-    async def bind(self, rt: ResourceType, namespace: str, name: str, body: Any) -> Entry:
-        """pods/binding: assign a pod to a node (spec.nodeName + PodScheduled=True), once."""
-        if not isinstance(body, dict):
-            raise errors.bad_request("the body of the request must be a Binding")
-        node = (body.get("target") or {}).get("name")
-        if not node:
-            raise errors.invalid(
-                "Binding", "", name, [("target.name", "FieldValueRequired", "Required value")]
-            )
-        old = self._get(rt, namespace, name)
-        current = (old.obj.get("spec") or {}).get("nodeName")
-        if current:
-            raise errors.conflict(
-                rt.plural, rt.group, name, f'pod {name} is already assigned to node "{current}"'
-            )
-        obj = jsonio.loads(old.raw)
-        obj["spec"]["nodeName"] = node
-        status = obj.setdefault("status", {})
-        conditions = [c for c in status.get("conditions") or [] if c.get("type") != "PodScheduled"]
-        conditions.append(
-            {
-                "type": "PodScheduled",
-                "status": "True",
-                "lastProbeTime": None,
-                "lastTransitionTime": now_rfc3339(),
-            }
-        )
-        status["conditions"] = conditions
-        return await self._write(rt, old, obj, "binding", WriteOptions())
-
     # ---- delete
     async def delete(
         self,
@@ -504,22 +281,18 @@ class Api:
         namespace = namespace if rt.namespaced else ""
         old = self._get(rt, namespace, name)
         pre = options.get("preconditions") or {}
-        if pre.get("uid") and pre["uid"] != old.obj["metadata"].get("uid"):
-            raise errors.conflict(
-                rt.plural,
-                rt.group,
-                name,
-                f"Precondition failed: UID in precondition: {pre['uid']}, UID in object meta: {old.obj['metadata'].get('uid')}",
-            )
-        if pre.get("resourceVersion") and pre["resourceVersion"] != str(old.rv):
-            raise errors.conflict(
-                rt.plural,
-                rt.group,
-                name,
-                f"Precondition failed: ResourceVersion in precondition: {pre['resourceVersion']}, ResourceVersion in object meta: {old.rv}",
-            )
+        uid = old.obj["metadata"].get("uid")
+        for key, field, current in (
+            ("uid", "UID", uid),
+            ("resourceVersion", "ResourceVersion", str(old.rv)),
+        ):
+            if pre.get(key) and pre[key] != current:
+                why = f"Precondition failed: {field} in precondition: {pre[key]}, {field} in object meta: {current}"
+                raise errors.conflict(rt.plural, rt.group, name, why)
         if self.admission is not None:
-            await self.admission.validate(rt, "DELETE", "", namespace, None, old.obj, dry_run)
+            await self.admission.validate(
+                Operation(rt, "DELETE", "", namespace, old.obj, dry_run), None
+            )
         if dry_run:
             return old, False
         policy = propagation_policy(rt, options)

@@ -19,7 +19,7 @@ from typing import Any
 from sandbox import jsonio
 from sandbox.selectors import Selector
 
-__all__ = ["Encoder", "Entry", "WatchEvent", "Watcher", "dumps"]
+__all__ = ["Encoder", "Entry", "WatchEvent", "Watcher", "dumps", "frame"]
 
 
 def dumps(obj: Any) -> bytes:
@@ -27,21 +27,33 @@ def dumps(obj: Any) -> bytes:
     return jsonio.dumps(obj)
 
 
-@dataclass(frozen=True, slots=True)
 class Entry:
-    """One stored object version: the dict (read-only by convention) and its JSON."""
+    """One stored object version: its JSON (`raw`), resourceVersion and the parsed dict.
 
-    obj: dict[str, Any]
-    raw: bytes
-    rv: int
+    The dict (`obj`, read-only by convention) is kept while the version is current; the
+    store calls `compact` once a newer version replaces it, so the versions that only the
+    watch history still holds cost their JSON alone (parsed again if a replay needs them)."""
+
+    __slots__ = ("_obj", "name", "namespace", "raw", "rv")
+
+    def __init__(self, obj: dict[str, Any], raw: bytes, rv: int) -> None:
+        self._obj: dict[str, Any] | None = obj
+        self.raw = raw
+        self.rv = rv
+        meta = obj["metadata"]
+        self.namespace = str(meta.get("namespace", ""))
+        self.name = str(meta["name"])
 
     @property
-    def namespace(self) -> str:
-        return str(self.obj["metadata"].get("namespace", ""))
+    def obj(self) -> dict[str, Any]:
+        obj = self._obj
+        if obj is None:
+            obj = self._obj = jsonio.loads(self.raw)
+        return obj
 
-    @property
-    def name(self) -> str:
-        return str(self.obj["metadata"]["name"])
+    def compact(self) -> None:
+        """Drop the parsed dict (the JSON stays)."""
+        self._obj = None
 
 
 @dataclass(slots=True)
@@ -58,9 +70,19 @@ class WatchEvent:
         """`{"type":..., "object":...}` plus newline, built once per type and shared."""
         cached = self._frames.get(as_type)
         if cached is None:
-            cached = b'{"type":"' + as_type.encode() + b'","object":' + self.entry.raw + b"}\n"
+            cached = frame(as_type, self.entry.raw)
             self._frames[as_type] = cached
         return cached
+
+    def drop_frames(self) -> None:
+        """Forget the frames built for the fan-out (the history keeps only the entry)."""
+        if self._frames:
+            self._frames = {}
+
+
+def frame(as_type: str, raw: bytes) -> bytes:
+    """One watch line: `{"type":..., "object":...}` and a newline, around an object's JSON."""
+    return b'{"type":"' + as_type.encode() + b'","object":' + raw + b"}\n"
 
 
 Encoder = Callable[[str, Entry], bytes]

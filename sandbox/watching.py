@@ -12,6 +12,7 @@ Status, as the real watch cache answers. The stream always ends with the watcher
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -21,10 +22,12 @@ from aiohttp import web
 from sandbox import errors
 from sandbox.conversion import converts, from_storage
 from sandbox.faults import Faults
+from sandbox.inprocess import Channel
 from sandbox.resources import ResourceType
 from sandbox.selectors import Selector
 from sandbox.store import Entry, Store, dumps
 from sandbox.tables import table_for
+from sandbox.watchers import frame
 
 __all__ = ["serve_watch"]
 
@@ -39,7 +42,7 @@ def _table_encoder(rt: ResourceType, include: str) -> Callable[[str, Entry], byt
     def encoder(as_type: str, entry: Entry) -> bytes:
         table = table_for(rt, [entry.obj], str(entry.rv), include, headers=first[0])
         first[0] = False
-        return b'{"type":"' + as_type.encode() + b'","object":' + dumps(table) + b"}\n"
+        return frame(as_type, dumps(table))
 
     return encoder
 
@@ -48,29 +51,55 @@ def _view_encoder(rt: ResourceType) -> Callable[[str, Entry], bytes]:
     """Frames holding objects converted to the view `rt` serves (e.g. events.k8s.io/v1)."""
 
     def encoder(as_type: str, entry: Entry) -> bytes:
-        obj = dumps(from_storage(rt, entry.obj))
-        return b'{"type":"' + as_type.encode() + b'","object":' + obj + b"}\n"
+        return frame(as_type, dumps(from_storage(rt, entry.obj)))
 
     return encoder
 
 
-def _chunk_sink(request: web.Request) -> Callable[[bytes], bool]:
-    """Write a frame as one HTTP chunk straight to the connection (synchronously).
+class _ChunkSink:
+    """Writes frames as HTTP chunks straight to the connection, one write per loop turn.
 
     The response was prepared with chunked encoding and nothing else writes to it until the
-    watch ends, so framing the chunk here keeps the stream well-formed; fan-out then costs
-    one `transport.write` per watcher instead of a task wake-up. Returns False once the
-    client has fallen more than 8 MiB behind or gone away.
+    watch ends, so framing the chunk here keeps the stream well-formed. Frames offered while
+    the loop runs other callbacks are joined into one chunk written at the next turn (one
+    `transport.write`, i.e. one TLS record and one syscall, per watcher per turn instead of
+    per event). Calling it returns False once the client has fallen more than 8 MiB behind
+    or gone away.
     """
-    transport = request.transport
 
-    def sink(frame: bytes) -> bool:
+    __slots__ = ("_framed", "_pending", "_size", "_transport")
+
+    def __init__(self, request: web.Request) -> None:
+        self._transport = request.transport
+        self._framed = not isinstance(self._transport, Channel)
+        """An in-process request (`sandbox.inprocess`) takes frames without chunk framing."""
+        self._pending: list[bytes] = []
+        self._size = 0
+
+    def __call__(self, frame: bytes) -> bool:
+        transport = self._transport
         if transport is None or transport.is_closing():
             return False
-        transport.write(b"%x\r\n%b\r\n" % (len(frame), frame))
-        return transport.get_write_buffer_size() < _MAX_BUFFERED
+        if not self._pending:
+            asyncio.get_running_loop().call_soon(self.flush)
+        self._pending.append(frame)
+        self._size += len(frame)
+        return self._size + transport.get_write_buffer_size() < _MAX_BUFFERED
 
-    return sink
+    def flush(self) -> None:
+        """Write what is pending as one chunk (also called when the stream ends)."""
+        if not self._pending:
+            return
+        data = b"".join(self._pending)
+        self._pending.clear()
+        self._size = 0
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            return
+        if self._framed:
+            transport.write(b"%x\r\n%b\r\n" % (len(data), data))
+        else:
+            transport.write_raw(data)  # type: ignore[attr-defined]
 
 
 async def serve_watch(
@@ -113,6 +142,7 @@ async def serve_watch(
     elif converts(rt):
         encoder = _view_encoder(rt)
     gone_status: dict[str, Any] | None = None
+    sink: _ChunkSink | None = None
     try:
         if fs.watch_gone and since is not None:
             raise errors.gone(f"too old resource version: {since} (injected fault)")
@@ -145,7 +175,8 @@ async def serve_watch(
         if pending:
             await resp.write(pending)
         if convert is None:
-            watcher.sink = _chunk_sink(request)
+            sink = _ChunkSink(request)
+            watcher.sink = sink
         watcher.last_sent = time.monotonic()
         deadline = time.monotonic() + timeout
         while not (watcher.closed or watcher.overflowed):
@@ -169,4 +200,6 @@ async def serve_watch(
     finally:
         store.unwatch(rt.store_key, watcher)
         watcher.sink = None
+        if sink is not None:
+            sink.flush()
     return resp

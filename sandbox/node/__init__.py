@@ -1,8 +1,9 @@
 """The simulated node of the sandbox: controllers, scheduler, kubelet and container runtime.
 
-It runs beside the sandbox API server and talks to it only over HTTP (the Kubernetes API plus
-the sandbox's log endpoint), so it never depends on the server's internals and the same node
-could drive any API server. It must not import lifecycle, kubernetes_asyncio, or any sandbox
+It runs beside the sandbox API server and talks to it only through its HTTP API (the
+Kubernetes API plus the sandbox's log endpoint), so it never depends on the server's internals
+and the same node could drive any API server. The sandbox hands it an in-process transport
+(`sandbox.inprocess`): the same requests through the same app, without sockets. It must not import lifecycle, kubernetes_asyncio, or any sandbox
 module outside sandbox.node.
 
     handle = await start_node(api_url, token, NodeSettings(pod_start_delay=0))

@@ -1,7 +1,8 @@
-"""A small Kubernetes API client over aiohttp, just what the simulated node needs.
+"""A small Kubernetes API client, just what the simulated node needs.
 
 The node talks to the sandbox API server only through its HTTP API, like a kubelet or
-kube-controller-manager would, so it can never depend on the server's internals. Bodies are
+kube-controller-manager would, so it can never depend on the server's internals: over aiohttp
+(`HttpTransport`), or through a `Transport` given to it (the sandbox's in-process one). Bodies are
 plain dicts. Errors are ours (the tree below), never aiohttp's, so callers match on meaning:
 
     ApiError            any non-2xx answer (status, reason, message)
@@ -17,11 +18,13 @@ Must not import kubernetes_asyncio (import-linter) nor anything of sandbox outsi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, Protocol, cast
 from urllib.parse import quote
 
 import aiohttp
@@ -38,13 +41,16 @@ __all__ = [
     "STATEFULSETS",
     "ApiClient",
     "ApiError",
+    "Call",
     "Conflict",
     "Gone",
+    "HttpTransport",
     "Invalid",
     "NotFound",
     "PatchType",
     "Resource",
     "Transient",
+    "Transport",
     "WatchEvent",
 ]
 
@@ -157,26 +163,88 @@ class WatchEvent:
     object: Body
 
 
-class ApiClient:
-    """Authenticated JSON calls against one API server; one keep-alive session."""
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One request as a transport sends it (`path` without the query; `data` the body)."""
 
-    def __init__(self, api_url: str, token: str) -> None:
+    method: str
+    path: str
+    params: Mapping[str, str] | None
+    headers: Mapping[str, str]
+    data: bytes | None = None
+
+
+class Transport(Protocol):
+    """How requests reach the API server: `HttpTransport`, or the sandbox's in-process one
+    (`sandbox.inprocess`), which runs the same handlers, authentication and admission."""
+
+    async def exchange(self, call: Call) -> tuple[int, bytes]:
+        """One request: (status, body)."""
+        ...
+
+    def stream(
+        self, call: Call, read_timeout: float
+    ) -> AbstractAsyncContextManager[tuple[int, AsyncIterator[bytes]]]:
+        """A streamed GET (a watch): (status, the body's chunks)."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class HttpTransport:
+    """Requests over HTTP with one keep-alive aiohttp session (created on first use)."""
+
+    def __init__(self, api_url: str) -> None:
         self._base = api_url.rstrip("/")
-        self._headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
         self._session: aiohttp.ClientSession | None = None
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                headers=self._headers, timeout=aiohttp.ClientTimeout(total=30)
-            )
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         return self._session
 
     async def close(self) -> None:
-        """Close the session (idempotent)."""
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+    async def exchange(self, call: Call) -> tuple[int, bytes]:
+        url = self._base + call.path
+        try:
+            async with self._http().request(
+                call.method, url, params=call.params, data=call.data, headers=call.headers
+            ) as resp:
+                return resp.status, await resp.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise Transient(
+                503, "ServiceUnavailable", f"{call.method} {call.path}: {exc!r}"
+            ) from exc
+
+    @contextlib.asynccontextmanager
+    async def stream(
+        self, call: Call, read_timeout: float
+    ) -> AsyncIterator[tuple[int, AsyncIterator[bytes]]]:
+        timeout = aiohttp.ClientTimeout(total=None, sock_read=read_timeout)
+        url = self._base + call.path
+        try:
+            async with self._http().get(
+                url, params=call.params, headers=call.headers, timeout=timeout
+            ) as resp:
+                yield resp.status, resp.content.iter_any()
+        except (aiohttp.ClientError, TimeoutError, asyncio.IncompleteReadError) as exc:
+            raise Transient(503, "WatchBroken", repr(exc)) from exc
+
+
+class ApiClient:
+    """Authenticated JSON calls against one API server (over HTTP unless given a transport)."""
+
+    def __init__(self, api_url: str, token: str, transport: Transport | None = None) -> None:
+        self._headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+        self._transport = transport or HttpTransport(api_url)
+
+    async def close(self) -> None:
+        """Close the transport's connections (idempotent)."""
+        await self._transport.close()
 
     async def request(
         self,
@@ -190,22 +258,18 @@ class ApiClient:
     ) -> Body:
         """One call; the decoded JSON answer, or an ApiError."""
         data = raw if raw is not None else (None if body is None else _dumps(body))
-        headers = {"Content-Type": content_type} if data is not None else None
-        try:
-            async with self._http().request(
-                method, self._base + path, params=params, data=data, headers=headers
-            ) as resp:
-                text = await resp.text()
-                if resp.status >= 300:
-                    raise _error(resp.status, text)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise Transient(503, "ServiceUnavailable", f"{method} {path}: {exc!r}") from exc
-        if not text:
+        headers = self._headers
+        if data is not None:
+            headers = dict(headers, **{"Content-Type": content_type})
+        status, answer = await self._transport.exchange(Call(method, path, params, headers, data))
+        if status >= 300:
+            raise _error(status, answer.decode(errors="replace"))
+        if not answer:
             return {}
         try:
-            decoded = orjson.loads(text)
+            decoded = orjson.loads(answer)
         except ValueError:
-            return {"text": text}
+            return {"text": answer.decode(errors="replace")}
         return cast(Body, decoded) if isinstance(decoded, dict) else {"items": decoded}
 
     async def get(self, res: Resource, namespace: str | None, name: str) -> Body:
@@ -250,7 +314,7 @@ class ApiClient:
 
     async def watch(
         self, res: Resource, resource_version: str, *, timeout_seconds: int = 300
-    ) -> AsyncIterator[WatchEvent]:
+    ) -> AsyncGenerator[WatchEvent, None]:
         """Stream watch events from a resourceVersion until the server ends the stream.
 
         An ERROR event carrying a 410 Status is raised as Gone, so the caller re-lists.
@@ -263,16 +327,15 @@ class ApiClient:
         if resource_version:
             params["resourceVersion"] = resource_version
         # A silent stream past the server's own timeout means a dead connection.
-        timeout = aiohttp.ClientTimeout(total=None, sock_read=timeout_seconds + 30)
+        call = Call("GET", res.path(), params, self._headers)
+        stream = self._transport.stream(call, timeout_seconds + 30)
         try:
-            async with self._http().get(
-                self._base + res.path(), params=params, timeout=timeout
-            ) as resp:
-                if resp.status >= 300:
-                    raise _error(resp.status, await resp.text())
+            async with stream as (status, chunks):
+                if status >= 300:
+                    raise _error(status, b"".join([c async for c in chunks]).decode())
                 buffer = b""
                 # Read chunks and split by hand: pod bodies can exceed aiohttp's line limit.
-                async for chunk in resp.content.iter_any():
+                async for chunk in chunks:
                     buffer += chunk
                     while b"\n" in buffer:
                         line, buffer = buffer.split(b"\n", 1)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from sandbox.node.argo import rollout_plan
@@ -42,11 +43,22 @@ from sandbox.node.rollout import (
     template_hash,
 )
 
-__all__ = ["Controllers"]
+__all__ = ["OWNERS", "Controllers"]
 
 log = logging.getLogger(__name__)
 
 Body = dict[str, Any]
+
+
+OWNERS: dict[str, Resource] = {
+    "ReplicaSet": REPLICASETS,
+    "Deployment": DEPLOYMENTS,
+    "Rollout": ROLLOUTS,
+    "StatefulSet": STATEFULSETS,
+    "DaemonSet": DAEMONSETS,
+    "Job": JOBS,
+}
+"""The controller kinds whose objects own others, by kind (each has a reconciler here)."""
 
 
 class Controllers:
@@ -56,6 +68,30 @@ class Controllers:
         self._client = client
         self._inf = informers
         self._job_started: dict[str, float] = {}
+
+    def reconcilers(self) -> dict[Resource, Callable[[Key], Awaitable[float | None]]]:
+        """The reconcile of each resource of `OWNERS`."""
+        return {
+            REPLICASETS: self.replicaset,
+            DEPLOYMENTS: self.deployment,
+            ROLLOUTS: self.rollout,
+            STATEFULSETS: self.statefulset,
+            DAEMONSETS: self.daemonset,
+            JOBS: self.job,
+        }
+
+    def _live(self, key: Key, res: Resource, kind: str) -> tuple[Body, Body, Body] | None:
+        """A workload that is not being deleted: (it, its pod template, the ownerReference
+        its pods get); None when it is gone or terminating."""
+        obj = self._inf[res].get(key)
+        if obj is None or is_terminating(obj):
+            return None
+        template = obj.get("spec", {}).get("template") or {}
+        return obj, template, owner_ref(obj, kind, "apps/v1")
+
+    async def _delete_pods(self, namespace: str, names: Iterable[str]) -> None:
+        for name in names:
+            await self._delete(PODS, namespace, name)
 
     def _owned(self, res: Resource, owner: Body) -> list[Body]:
         return self._inf[res].owned_by(str(owner["metadata"].get("uid", "")))
@@ -123,31 +159,28 @@ class Controllers:
     # -- ReplicaSet -------------------------------------------------------------------------
 
     async def replicaset(self, key: Key) -> float | None:
-        rs = self._inf[REPLICASETS].get(key)
-        if rs is None or is_terminating(rs):
+        found = self._live(key, REPLICASETS, "ReplicaSet")
+        if found is None:
             return None
+        rs, template, ref = found
         plan = replicaset_plan(rs, self._owned(PODS, rs))
-        template = rs.get("spec", {}).get("template") or {}
-        ref = owner_ref(rs, "ReplicaSet", "apps/v1")
         for _ in plan.create:
             name = f"{key[1]}-{random_suffix()}"
             await self._create_pod(
                 rs, pod_from_template(template, name=name, namespace=key[0], owner=ref)
             )
-        for name in plan.delete:
-            await self._delete(PODS, key[0], name)
+        await self._delete_pods(key[0], plan.delete)
         await self._status(REPLICASETS, rs, plan.status)
         return None
 
     # -- StatefulSet ------------------------------------------------------------------------
 
     async def statefulset(self, key: Key) -> float | None:
-        sts = self._inf[STATEFULSETS].get(key)
-        if sts is None or is_terminating(sts):
+        found = self._live(key, STATEFULSETS, "StatefulSet")
+        if found is None:
             return None
+        sts, template, ref = found
         plan = statefulset_plan(sts, self._owned(PODS, sts))
-        template = sts.get("spec", {}).get("template") or {}
-        ref = owner_ref(sts, "StatefulSet", "apps/v1")
         revision = plan.status["updateRevision"]
         for name in plan.create:
             labels = {
@@ -162,26 +195,23 @@ class Controllers:
             if sts.get("spec", {}).get("serviceName"):
                 pod["spec"].setdefault("subdomain", sts["spec"]["serviceName"])
             await self._create_pod(sts, pod)
-        for name in plan.delete:
-            await self._delete(PODS, key[0], name)
+        await self._delete_pods(key[0], plan.delete)
         await self._status(STATEFULSETS, sts, plan.status)
         return None
 
     # -- DaemonSet --------------------------------------------------------------------------
 
     async def daemonset(self, key: Key) -> float | None:
-        ds = self._inf[DAEMONSETS].get(key)
-        if ds is None or is_terminating(ds):
+        found = self._live(key, DAEMONSETS, "DaemonSet")
+        if found is None:
             return None
+        ds, template, ref = found
         plan = daemonset_plan(ds, self._owned(PODS, ds))
-        template = ds.get("spec", {}).get("template") or {}
-        ref = owner_ref(ds, "DaemonSet", "apps/v1")
         labels = {
             REVISION_LABEL: template_hash(template),
             "pod-template-generation": str(ds["metadata"].get("generation", 1)),
         }
-        for name in plan.delete:
-            await self._delete(PODS, key[0], name)
+        await self._delete_pods(key[0], plan.delete)
         for _ in plan.create:
             name = f"{key[1]}-{random_suffix()}"
             pod = pod_from_template(

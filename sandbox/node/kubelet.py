@@ -152,6 +152,15 @@ class Kubelet:
         )
         self._pods.remember(patched)
 
+    async def _patch(self, meta: Body, body: Body, subresource: str | None = None) -> None:
+        """Merge-patch the pod (retried until it works or the pod is gone); cache the answer."""
+        patched = await _retrying(
+            self._client.patch, PODS, meta.get("namespace"), meta["name"], body,
+            subresource=subresource,
+        )  # fmt: skip
+        if patched is not None:
+            self._pods.remember(patched)
+
     async def _write(self, pod: Body, run: _PodRun) -> None:
         """Write the pod's status from the container states (serialised per pod)."""
         meta = pod["metadata"]
@@ -162,16 +171,7 @@ class Kubelet:
                 started_at=run.started_at,
                 now=time.time(),
             )
-            patched = await _retrying(
-                self._client.patch,
-                PODS,
-                meta.get("namespace"),
-                meta["name"],
-                {"status": status},
-                subresource="status",
-            )
-            if patched is not None:
-                self._pods.remember(patched)
+            await self._patch(meta, {"status": status}, "status")
 
     async def _start(self, pod: Body, run: _PodRun) -> None:
         containers = pod.get("spec", {}).get("containers") or []
@@ -252,15 +252,7 @@ class Kubelet:
                     return
                 self._log_endpoint = False
         tail = text.encode()[-_TAIL:].decode("utf-8", "ignore")
-        patched = await _retrying(
-            self._client.patch,
-            PODS,
-            meta.get("namespace"),
-            meta["name"],
-            {"metadata": {"annotations": {LOG_ANNOTATION: tail}}},
-        )
-        if patched is not None:
-            self._pods.remember(patched)
+        await self._patch(meta, {"metadata": {"annotations": {LOG_ANNOTATION: tail}}})
 
     async def _adopt(self, pod: Body, run: _PodRun) -> None:
         containers = pod.get("spec", {}).get("containers") or []

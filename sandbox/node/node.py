@@ -12,23 +12,13 @@ from __future__ import annotations
 import asyncio
 import shutil
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sandbox.node.client import (
-    DAEMONSETS,
-    DEPLOYMENTS,
-    JOBS,
-    PODS,
-    REPLICASETS,
-    ROLLOUTS,
-    STATEFULSETS,
-    ApiClient,
-    Resource,
-)
-from sandbox.node.controllers import Controllers
+from sandbox.node.client import PODS, ApiClient, Resource, Transport
+from sandbox.node.controllers import OWNERS, Controllers
 from sandbox.node.informer import Informer, Key, key_of
 from sandbox.node.kubelet import Kubelet
 from sandbox.node.runtime import Runtime
@@ -38,15 +28,6 @@ from sandbox.node.workqueue import WorkQueue
 __all__ = ["NodeHandle", "start_node"]
 
 Body = dict[str, Any]
-
-_OWNER_KINDS: dict[str, Resource] = {
-    "ReplicaSet": REPLICASETS,
-    "Deployment": DEPLOYMENTS,
-    "Rollout": ROLLOUTS,
-    "StatefulSet": STATEFULSETS,
-    "DaemonSet": DAEMONSETS,
-    "Job": JOBS,
-}
 
 
 @dataclass
@@ -82,13 +63,21 @@ class NodeHandle:
             shutil.rmtree(self.work_dir, ignore_errors=True)
 
 
-async def start_node(api_url: str, token: str, settings: NodeSettings | None = None) -> NodeHandle:
-    """Start the simulated node against an API server (returns before the first sync)."""
+async def start_node(
+    api_url: str,
+    token: str,
+    settings: NodeSettings | None = None,
+    transport: Transport | None = None,
+) -> NodeHandle:
+    """Start the simulated node against an API server (returns before the first sync).
+
+    `transport`: how requests reach it (default HTTP to `api_url`; the sandbox passes its
+    in-process one, which runs the same handlers, authentication and admission)."""
     settings = settings or NodeSettings()
     own = settings.work_dir is None
     work_dir = Path(tempfile.mkdtemp(prefix="klt-node-")) if own else Path(settings.work_dir or ".")
     work_dir.mkdir(parents=True, exist_ok=True)
-    client = ApiClient(api_url, token)
+    client = ApiClient(api_url, token, transport)
     informers: dict[Resource, Informer] = {}
     queues: dict[Resource, WorkQueue[Key]] = {}
     runtime = Runtime(settings=settings, source=client, work_dir=work_dir)
@@ -98,25 +87,17 @@ async def start_node(api_url: str, token: str, settings: NodeSettings | None = N
             key = key_of(obj)
             queues[res].add(key)
             for ref in obj.get("metadata", {}).get("ownerReferences") or []:
-                owner = _OWNER_KINDS.get(str(ref.get("kind")))
+                owner = OWNERS.get(str(ref.get("kind")))
                 if ref.get("controller") and owner is not None and owner in queues:
                     queues[owner].add((key[0], str(ref.get("name"))))
 
         return handle
 
-    for res in (PODS, REPLICASETS, DEPLOYMENTS, ROLLOUTS, STATEFULSETS, DAEMONSETS, JOBS):
+    for res in (PODS, *OWNERS.values()):
         informers[res] = Informer(client, res, route(res))
     kubelet = Kubelet(client=client, pods=informers[PODS], runtime=runtime, settings=settings)
     controllers = Controllers(client=client, informers=informers)
-    reconcilers: dict[Resource, Callable[[Key], Awaitable[float | None]]] = {
-        REPLICASETS: controllers.replicaset,
-        DEPLOYMENTS: controllers.deployment,
-        ROLLOUTS: controllers.rollout,
-        STATEFULSETS: controllers.statefulset,
-        DAEMONSETS: controllers.daemonset,
-        JOBS: controllers.job,
-    }
-    for res, reconcile in reconcilers.items():
+    for res, reconcile in controllers.reconcilers().items():
         queues[res] = WorkQueue(res.plural, reconcile)
     kubelet_queue: WorkQueue[Key] = WorkQueue("kubelet", kubelet.reconcile)
     queues[PODS] = kubelet_queue
