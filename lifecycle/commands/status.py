@@ -6,7 +6,7 @@ every column uncut plus the trace id with `-o wide`, the objects with `-o json|y
 `--watch` the rows that change, as they change. The rows are built by the pure `version_rows`
 so tests check them without a terminal; the reason of the last error is the `reason` of the
 latest failed phase carrier in status.phaseTraceIDs (the machine writes it when a phase fails),
-else the message of a failed task/evaluation item.
+else the name of a failed task/evaluation item.
 Invariants: starts fast: the Kubernetes client is imported only once the kubeconfig is found,
 and on the standard-library transport (`light=True`: no aiohttp).
 Must not: write anything to the cluster.
@@ -92,7 +92,7 @@ def last_error(status: Mapping[str, Any]) -> str:
     for field in _ITEM_FIELDS:
         for item in status.get(field) or ():
             if item.get("status") == "Failed":
-                return f"{item.get('name', '')}: {item.get('message') or 'failed'}"
+                return f"{item.get('name', '')}: failed"  # an ItemStatus has no reason
     return ""
 
 

@@ -5,7 +5,7 @@ Two sources give the same picture:
 
 * `from_status(app_version, workload_versions)`: the KeptnAppVersion and its KeptnWorkloadVersions
   as read from the cluster. Phases come from `status.phaseTraceIDs[<Phase>|"root"]` (startTime,
-  endTime, state, message), tasks and evaluations from the ItemStatus lists of each phase.
+  endTime, state, reason), tasks and evaluations from the ItemStatus lists of each phase.
 * `from_spans(spans)`: span dicts as `tracing.setup.read_span_lines` reads them back from the
   JSON-lines trace file, one timeline per root span (hierarchy from parentSpanId).
 
@@ -60,7 +60,7 @@ class Bar:
     """None while it still runs (drawn up to the timeline's end)."""
     state: str
     note: str = ""
-    """Why it failed (the carrier's message), or a detail such as the workload version."""
+    """Why it failed (the carrier's reason), or a detail such as the workload version."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +95,7 @@ def _carrier_bar(carrier: object, label: str, depth: int) -> Bar | None:
         return None
     end = _ns(carrier.get("endTime"))
     state = str(carrier.get("state") or ("Progressing" if end is None else "Succeeded"))
-    note = str(carrier.get("message") or carrier.get("reason") or "")
+    note = str(carrier.get("reason") or "")
     return Bar(label, depth, start, end, state, note)
 
 

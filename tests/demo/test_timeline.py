@@ -42,6 +42,15 @@ def test_rows_follow_the_flow_order() -> None:
     assert tl.end_ns - tl.start_ns == 9_000_000_000
 
 
+def test_a_failed_phase_notes_the_reason_the_machine_writes() -> None:
+    app = samples.app_version()
+    app["status"]["phaseTraceIDs"]["AppDeploy"]["message"] = "stale"  # a field nobody writes
+    tl = timeline.from_status(app, samples.workload_versions())
+    notes = {b.label: b.note for b in tl.bars if b.note}
+    assert notes["AppDeploy"] == "workload hat failed"
+    assert notes["WorkloadPostDeployEvaluations"] == "error-rate-ok: value 0.2 target <0.05"
+
+
 def test_not_compact_keeps_instant_phases() -> None:
     tl = timeline.from_status(samples.app_version(), samples.workload_versions(), compact=False)
     labels = [b.label for b in tl.bars]
@@ -147,7 +156,7 @@ def test_empty_input() -> None:
 def test_every_line_fits_80_columns_and_words_are_cut_with_an_ellipsis() -> None:
     av = samples.app_version()
     long_reason = "\nthe evaluation " + "error-rate-ok: value 0.2 target <0.05 " * 8
-    av["status"]["phaseTraceIDs"]["AppPreDeployTasks"]["message"] = long_reason
+    av["status"]["phaseTraceIDs"]["AppPreDeployTasks"]["reason"] = long_reason
     av["status"]["phaseTraceIDs"]["AppPreDeployTasks"]["state"] = "Failed"
     tl = timeline.from_status(av, samples.workload_versions())
     lines = gantt.render_text(tl, width=80).splitlines()
