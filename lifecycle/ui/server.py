@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +29,7 @@ from typing import Any
 from aiohttp import web
 
 from lifecycle.commands import trace
+from lifecycle.commands.status import trace_id as trace_id_of
 from lifecycle.core import model
 from lifecycle.core.bodies import AnalysisBody, AnalysisDefinitionBody, KeptnTaskBody
 from lifecycle.core.meta import metadata_of, name_of, namespace_of, owner_uids, uid_of
@@ -142,11 +144,7 @@ async def _page(request: web.Request) -> web.FileResponse:
 async def _applications(request: web.Request) -> web.Response:
     view = _view(request)
     now = datetime.now(UTC)
-    definitions: dict[tuple[str, str], int] = {}
-    for analysis in view.cached(model.ANALYSIS):
-        ns, name = _definition_of(analysis)
-        key = (ns, name)
-        definitions[key] = definitions.get(key, 0) + 1
+    definitions = Counter(_definition_of(a) for a in view.cached(model.ANALYSIS))
     return _json(
         {
             "applications": views.applications(view.cached(model.KEPTN_APP_VERSION), now),
@@ -219,7 +217,7 @@ async def _app_version(request: web.Request) -> web.Response:
         key=lambda e: str(e["time"]),
     )
     tasks = [t for t in view.cached(model.KEPTN_TASK, namespace) if _owned_by(t, uids)]
-    trace_id = views.trace_id(body)
+    trace_id = trace_id_of(body.get("status", {}))
     return _json(
         {
             "appVersion": views.applications([body], datetime.now(UTC))[0]["versions"][0],

@@ -39,7 +39,6 @@ __all__ = [
     "applications",
     "definition_quality",
     "timeline_json",
-    "trace_id",
 ]
 
 _VERDICTS = {"Succeeded": "pass", "Failed": "fail", "Warning": "warning"}
@@ -57,13 +56,6 @@ def _seconds(start: str, end: str, now: datetime) -> float | None:
     began = naming.parse_time(start)
     ended = naming.parse_time(end) if end else now
     return round(max(0.0, (ended - began).total_seconds()), 3)
-
-
-def trace_id(app_version: KeptnAppVersionBody) -> str:
-    """The trace id of the app version's root span (from its traceparent), or ""."""
-    carriers = app_version.get("status", {}).get("phaseTraceIDs") or {}
-    parts = _text(carriers.get("root"), "traceparent").split("-")
-    return parts[1] if len(parts) == 4 else ""
 
 
 def _version_entry(body: KeptnAppVersionBody, now: datetime) -> dict[str, Any]:
