@@ -152,10 +152,6 @@ class Heatmap:
         return asdict(self)
 
 
-def _short_workload(app: str, workload: str) -> str:
-    return workload[len(app) + 1 :] if workload.startswith(app + "-") else workload
-
-
 def _belongs(evaluation: KeptnEvaluationBody, app_version: KeptnAppVersionBody) -> bool:
     """Is the KeptnEvaluation one of the app version's (app-level, or of one of its workloads)?"""
     spec, version_spec = evaluation.get("spec", {}), app_version.get("spec", {})
@@ -178,7 +174,7 @@ def _belongs(evaluation: KeptnEvaluationBody, app_version: KeptnAppVersionBody) 
 def _evaluation_cells(app: str, evaluation: KeptnEvaluationBody) -> dict[str, Cell]:
     spec = evaluation.get("spec", {})
     check = _text(spec.get("checkType")) or "eval"
-    scope = _short_workload(app, _text(spec.get("workload"))) or "app"
+    scope = _text(spec.get("workload")).removeprefix(f"{app}-") or "app"
     definition = _text(spec.get("evaluationDefinition"))
     cells = {}
     for metric, result in (evaluation.get("status", {}).get("evaluationStatus") or {}).items():
