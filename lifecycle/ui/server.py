@@ -6,8 +6,9 @@ operator's own `lifecycle.kube`) watch app versions, workload versions, tasks, e
 analyses; every change is pushed to the open pages, which re-read what they show. The page
 never polls.
 
-Data comes through the modules `klt status` and `klt trace` use: `trace.load_timeline` for
-the timeline, `status.last_error` for reasons, and `lifecycle.ui.views` for the rest.
+Data comes through the modules `klt status` and `klt trace` use: `trace.workload_versions_of`
+and `timeline.from_status` for the timeline, `status.last_error` for reasons, and
+`lifecycle.ui.views` for the rest.
 
 Invariants: only GET requests; binds where it is told (loopback by default); a missing object
 is a 404 with a JSON message; a cluster error is a 502 naming it, never a traceback.
@@ -20,6 +21,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime
@@ -28,7 +30,7 @@ from typing import Any
 
 from aiohttp import web
 
-from lifecycle.commands import trace
+from lifecycle.commands import timeline, trace
 from lifecycle.commands.status import trace_id as trace_id_of
 from lifecycle.core import model
 from lifecycle.core.bodies import AnalysisBody, AnalysisDefinitionBody, KeptnTaskBody
@@ -196,7 +198,7 @@ async def _app_version(request: web.Request) -> web.Response:
         await view.client.get(model.KEPTN_APP_VERSION, name, namespace)
     )
     workloads = await trace.workload_versions_of(view.client, body)
-    tl = await trace.load_timeline(view.client, name, namespace)
+    tl = timeline.from_status(body, workloads, now_ns=time.time_ns())
     uids = {uid_of(o) for o in (body, *workloads)}
     names = {name_of(o) for o in (body, *workloads)}
     events, _ = await view.client.list(model.EVENT, namespace)
