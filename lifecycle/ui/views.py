@@ -202,9 +202,8 @@ def app_quality(
     versions = sorted(
         (v for v in app_versions if _text(v.get("spec", {}).get("appName")) == app), key=created_key
     )
-    evaluations = sorted(
-        evaluations, key=lambda e: created_key(e)[0]
-    )  # later runs of the same objective win
+    # later runs of the same objective win
+    evaluations = sorted(evaluations, key=lambda e: created_key(e)[0])
     rows: list[str] = []
     columns = []
     for version in versions:
