@@ -1,7 +1,7 @@
 """Draw a Timeline as a Gantt chart: one line per bar on a shared time axis, coloured by state.
 
-Role: `render(timeline)` draws a `rich.text.Text` for `klt trace` and `klt demo`; `render_text`
-is its plain form (logs, tests). The bars come from lifecycle.commands.timeline.
+Role: `render(timeline)` draws a `rich.text.Text` for `klt trace` and `klt demo` (its `.plain`
+is the text without colours). The bars come from lifecycle.commands.timeline.
 
 Invariants: pure and deterministic -- every line fits the width asked for; no clock, no I/O.
 Must not: import asyncio, aiohttp, kubernetes_asyncio or opentelemetry, or call an API.
@@ -16,7 +16,7 @@ from rich.text import Text
 from lifecycle.commands.output import cut
 from lifecycle.commands.timeline import Timeline
 
-__all__ = ["STATE_STYLES", "render", "render_text"]
+__all__ = ["STATE_STYLES", "render"]
 
 STATE_STYLES: Mapping[str, str] = {
     "Succeeded": "green",
@@ -104,10 +104,3 @@ def render(
         out.append("\n")
     out.rstrip()
     return out
-
-
-def render_text(
-    timeline: Timeline, *, width: int = 100, label_width: int | None = None, full: bool = False
-) -> str:
-    """`render` without colours: what a log file or a test sees."""
-    return render(timeline, width=width, label_width=label_width, full=full).plain

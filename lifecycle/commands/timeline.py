@@ -9,7 +9,7 @@ Two sources give the same picture:
 * `from_spans(spans)`: span dicts as `tracing.setup.read_span_lines` reads them back from the
   JSON-lines trace file, one timeline per root span (hierarchy from parentSpanId).
 
-lifecycle.commands.gantt draws them (`render`, `render_text`).
+lifecycle.commands.gantt draws them (`render`).
 
 Invariants: building is pure and deterministic -- no clock (a still-running bar ends
 at the `now_ns` the caller passes, else at the latest time seen), no I/O. Rows keep flow order:
