@@ -1,7 +1,7 @@
 """Draw a Timeline as a Gantt chart: one line per bar on a shared time axis, coloured by state.
 
-Role: `render(timeline)` draws a `rich.text.Text` for `klt trace` and `klt demo`; `render_text`
-is its plain form (logs, tests). The bars come from lifecycle.commands.timeline.
+Role: `render(timeline)` draws a `rich.text.Text` for `klt trace` and `klt demo` (its `.plain`
+is the text without colours). The bars come from lifecycle.commands.timeline.
 
 Invariants: pure and deterministic -- every line fits the width asked for; no clock, no I/O.
 Must not: import asyncio, aiohttp, kubernetes_asyncio or opentelemetry, or call an API.
@@ -16,18 +16,30 @@ from rich.text import Text
 from lifecycle.commands.output import cut
 from lifecycle.commands.timeline import Timeline
 
-__all__ = ["render", "render_text"]
+__all__ = ["STATE_STYLES", "render"]
 
-# State -> (bar character, rich style). Characters differ so the plain text still tells states apart.
-_LOOK: Mapping[str, tuple[str, str]] = {
-    "Succeeded": ("█", "green"),
-    "Failed": ("▓", "bold red"),
-    "Warning": ("▒", "yellow"),
-    "Progressing": ("░", "cyan"),
-    "Pending": ("·", "dim"),
-    "Deprecated": ("·", "dim"),
+STATE_STYLES: Mapping[str, str] = {
+    "Succeeded": "green",
+    "Failed": "bold red",
+    "Warning": "yellow",
+    "Progressing": "cyan",
+    "Pending": "dim",
+    "Deprecated": "dim",
 }
-_UNKNOWN_LOOK = ("?", "magenta")
+"""The rich style of each state, in the chart and on the demo's board."""
+# Bar characters differ so the plain text still tells states apart.
+_CHARS: Mapping[str, str] = {
+    "Succeeded": "█",
+    "Failed": "▓",
+    "Warning": "▒",
+    "Progressing": "░",
+    "Pending": "·",
+    "Deprecated": "·",
+}
+
+
+def _style(state: str) -> str:
+    return STATE_STYLES.get(state, "magenta")
 
 
 def _duration(ns: int) -> str:
@@ -55,11 +67,10 @@ def render(
     bar_width = max(10, width - label_width - 22)
     span = max(timeline.end_ns - timeline.start_ns, 1)
     out = Text()
-    look = _LOOK.get(timeline.state, _UNKNOWN_LOOK)
     duration = _duration(timeline.end_ns - timeline.start_ns)
     title_room = width - len(timeline.state) - len(duration) - 4
     out.append(timeline.title if full else cut(timeline.title, title_room), style="bold")
-    out.append(f"  {timeline.state}", style=look[1])
+    out.append(f"  {timeline.state}", style=_style(timeline.state))
     out.append(f"  {duration}\n")
     out.append(
         " " * label_width + " 0s" + " " * max(1, bar_width - 2 - len(duration)) + duration + "\n",
@@ -74,7 +85,7 @@ def render(
         last = int((end - timeline.start_ns) * bar_width / span + 0.999)
         first = min(max(first, 0), bar_width - 1)
         last = min(max(last, first + 1), bar_width)
-        char, style = _LOOK.get(bar.state, _UNKNOWN_LOOK)
+        char, style = _CHARS.get(bar.state, "?"), _style(bar.state)
         out.append(label + " ")
         out.append(" " * first)
         out.append(char * (last - first), style=style)
@@ -93,10 +104,3 @@ def render(
         out.append("\n")
     out.rstrip()
     return out
-
-
-def render_text(
-    timeline: Timeline, *, width: int = 100, label_width: int | None = None, full: bool = False
-) -> str:
-    """`render` without colours: what a log file or a test sees."""
-    return render(timeline, width=width, label_width=label_width, full=full).plain

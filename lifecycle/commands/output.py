@@ -22,6 +22,7 @@ from typing import Any
 
 __all__ = [
     "ELLIPSIS",
+    "add_cluster_arguments",
     "add_listing_arguments",
     "cut",
     "dump",
@@ -36,8 +37,8 @@ MIN_FLEX = 8
 """A flexible column never shrinks below this (or its header)."""
 
 
-def add_listing_arguments(parser: argparse.ArgumentParser, *, watch_help: str) -> None:
-    """`--kubeconfig`, `-n`, `-A`, `-o`, `-w/--watch`, `--width`, as kubectl spells them."""
+def add_cluster_arguments(parser: argparse.ArgumentParser) -> None:
+    """`--kubeconfig`, `-n`, `-A`, as kubectl spells them."""
     parser.add_argument(
         "--kubeconfig", help="kubeconfig path (default $KUBECONFIG or ~/.kube/config)"
     )
@@ -48,6 +49,11 @@ def add_listing_arguments(parser: argparse.ArgumentParser, *, watch_help: str) -
         action="store_true",
         help="every namespace (the default when -n is not given)",
     )
+
+
+def add_listing_arguments(parser: argparse.ArgumentParser, *, watch_help: str) -> None:
+    """The cluster flags, `-o`, `-w/--watch` and `--width`, as kubectl spells them."""
+    add_cluster_arguments(parser)
     parser.add_argument(
         "-o",
         "--output",

@@ -76,27 +76,21 @@ def encode_write_request(series: Iterable[Series]) -> bytes:
     return bytes(cramjam.snappy.compress_raw(body))
 
 
-def _config(scrape: Sequence[str], interval: str) -> dict[str, Any]:
-    return {
-        "global": {"scrape_interval": interval, "evaluation_interval": interval},
-        "storage": {"tsdb": {"out_of_order_time_window": "24h"}},
-        "scrape_configs": [
-            {"job_name": "prometheus", "static_configs": [{"targets": []}]},  # filled in
-            *(
-                [{"job_name": "lifecycle-operator", "static_configs": [{"targets": list(scrape)}]}]
-                if scrape
-                else []
-            ),
-        ],
-    }
-
-
 def _prepare(data_dir: Path, binary: str, port: int, scrape: Sequence[str], interval: str) -> Path:
+    """Write the config: Prometheus scrapes itself and the `scrape` targets every `interval`."""
     if not Path(binary).exists():
         raise FileNotFoundError(f"{binary} missing: run `bash scripts/bootstrap.sh`")
     data_dir.mkdir(parents=True, exist_ok=True)
-    config = _config(scrape, interval)
-    config["scrape_configs"][0]["static_configs"][0]["targets"] = [f"127.0.0.1:{port}"]
+    jobs = {"prometheus": [f"127.0.0.1:{port}"], "lifecycle-operator": list(scrape)}
+    config = {
+        "global": {"scrape_interval": interval, "evaluation_interval": interval},
+        "storage": {"tsdb": {"out_of_order_time_window": "24h"}},
+        "scrape_configs": [
+            {"job_name": job, "static_configs": [{"targets": targets}]}
+            for job, targets in jobs.items()
+            if targets
+        ],
+    }
     config_path = data_dir / "prometheus.yml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     return config_path

@@ -6,7 +6,7 @@ every column uncut plus the trace id with `-o wide`, the objects with `-o json|y
 `--watch` the rows that change, as they change. The rows are built by the pure `version_rows`
 so tests check them without a terminal; the reason of the last error is the `reason` of the
 latest failed phase carrier in status.phaseTraceIDs (the machine writes it when a phase fails),
-else the message of a failed task/evaluation item.
+else the name of a failed task/evaluation item.
 Invariants: starts fast: the Kubernetes client is imported only once the kubeconfig is found,
 and on the standard-library transport (`light=True`: no aiohttp).
 Must not: write anything to the cluster.
@@ -33,6 +33,8 @@ from lifecycle.commands.output import (
     terminal_width,
 )
 from lifecycle.core import model
+from lifecycle.core.meta import created_key
+from lifecycle.core.meta import namespace_of as object_namespace
 from lifecycle.core.naming import parse_time
 
 if TYPE_CHECKING:
@@ -65,7 +67,7 @@ class VersionRow:
     phase: str
     state: str
     age: str
-    reason: str
+    last_error: str
     trace_id: str = ""
 
 
@@ -92,7 +94,7 @@ def last_error(status: Mapping[str, Any]) -> str:
     for field in _ITEM_FIELDS:
         for item in status.get(field) or ():
             if item.get("status") == "Failed":
-                return f"{item.get('name', '')}: {item.get('message') or 'failed'}"
+                return f"{item.get('name', '')}: failed"  # an ItemStatus has no reason
     return ""
 
 
@@ -106,15 +108,9 @@ def trace_id(status: Mapping[str, Any]) -> str:
 def version_rows(versions: Iterable[Mapping[str, Any]], now: datetime) -> list[VersionRow]:
     """Rows for AppVersions and WorkloadVersions, sorted by kind, namespace, creation."""
     rows = []
-    ordered = sorted(
-        versions,
-        key=lambda o: (
-            str(o.get("kind")),
-            str(o["metadata"].get("namespace")),
-            str(o["metadata"].get("creationTimestamp")),
-        ),
-    )
-    for obj in ordered:
+    for obj in sorted(
+        versions, key=lambda o: (str(o.get("kind")), object_namespace(o), *created_key(o))
+    ):
         meta, spec, status = obj["metadata"], obj.get("spec") or {}, obj.get("status") or {}
         is_app = obj.get("kind") == model.KEPTN_APP_VERSION.kind
         rows.append(
@@ -128,7 +124,7 @@ def version_rows(versions: Iterable[Mapping[str, Any]], now: datetime) -> list[V
                 phase=str(status.get("currentPhase", "")),
                 state=str(status.get("status", "Pending")),
                 age=age(meta.get("creationTimestamp"), now),
-                reason=last_error(status),
+                last_error=last_error(status),
                 trace_id=trace_id(status),
             )
         )
@@ -158,20 +154,8 @@ def headers(kind: str, *, namespaces: bool, wide: bool) -> list[str]:
 
 
 def cells(row: VersionRow, columns: list[str]) -> list[str]:
-    """The row's text under `columns`."""
-    by_column = {
-        "NAMESPACE": row.namespace,
-        "NAME": row.name,
-        "APP": row.app,
-        "WORKLOAD": row.workload,
-        "VERSION": row.version,
-        "PHASE": row.phase,
-        "STATE": row.state,
-        "AGE": row.age,
-        "LAST ERROR": row.reason,
-        "TRACE ID": row.trace_id,
-    }
-    return [by_column[c] for c in columns]
+    """The row's text under `columns` (each column is the field of its name)."""
+    return [str(getattr(row, c.lower().replace(" ", "_"))) for c in columns]
 
 
 def render(

@@ -5,11 +5,11 @@ Two sources give the same picture:
 
 * `from_status(app_version, workload_versions)`: the KeptnAppVersion and its KeptnWorkloadVersions
   as read from the cluster. Phases come from `status.phaseTraceIDs[<Phase>|"root"]` (startTime,
-  endTime, state, message), tasks and evaluations from the ItemStatus lists of each phase.
+  endTime, state, reason), tasks and evaluations from the ItemStatus lists of each phase.
 * `from_spans(spans)`: span dicts as `tracing.setup.read_span_lines` reads them back from the
   JSON-lines trace file, one timeline per root span (hierarchy from parentSpanId).
 
-lifecycle.commands.gantt draws them (`render`, `render_text`).
+lifecycle.commands.gantt draws them (`render`).
 
 Invariants: building is pure and deterministic -- no clock (a still-running bar ends
 at the `now_ns` the caller passes, else at the latest time seen), no I/O. Rows keep flow order:
@@ -60,7 +60,7 @@ class Bar:
     """None while it still runs (drawn up to the timeline's end)."""
     state: str
     note: str = ""
-    """Why it failed (the carrier's message), or a detail such as the workload version."""
+    """Why it failed (the carrier's reason), or a detail such as the workload version."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +95,7 @@ def _carrier_bar(carrier: object, label: str, depth: int) -> Bar | None:
         return None
     end = _ns(carrier.get("endTime"))
     state = str(carrier.get("state") or ("Progressing" if end is None else "Succeeded"))
-    note = str(carrier.get("message") or carrier.get("reason") or "")
+    note = str(carrier.get("reason") or "")
     return Bar(label, depth, start, end, state, note)
 
 
@@ -116,14 +116,14 @@ def _item_bars(
     return sorted(bars, key=lambda b: (b.start_ns, b.label))
 
 
-def _is_noise(bar: Bar, row: PhaseSpec, items: Sequence[Bar]) -> bool:
+def _nothing_ran(kind: PhaseKind | None, ran: object, bar: Bar) -> bool:
     # A task/evaluation phase with nothing to run passes in the same instant: a row of nothing.
     return (
-        row.kind in (PhaseKind.TASKS, PhaseKind.EVALUATIONS)
-        and not items
+        kind in (PhaseKind.TASKS, PhaseKind.EVALUATIONS)
+        and not ran
         and bar.state == "Succeeded"
         and bar.end_ns is not None
-        and bar.end_ns - bar.start_ns < 1_000_000
+        and 0 <= bar.end_ns - bar.start_ns < 1_000_000
     )
 
 
@@ -137,20 +137,21 @@ def _phase_rows(
         if bar is None:
             continue
         items = _item_bars(status, row, depth + 1, bar.start_ns)
-        if compact and _is_noise(bar, row, items):
+        if compact and _nothing_ran(row.kind, items, bar):
             continue
         rows.append((row, bar, items))
     return rows
 
 
+def _version_label(app: str, workload: str, version: object) -> str:
+    """A workload version's row: `<workload without its app's prefix> <version>`."""
+    return f"{workload.removeprefix(f'{app}-')} {version or ''}".strip()
+
+
 def _workload_label(body: KeptnWorkloadVersionBody) -> str:
     spec = body.get("spec", {})
-    app = str(spec.get("app") or "")
     name = str(spec.get("workloadName") or name_of(body) or "?")
-    if app and name.startswith(app + "-"):
-        name = name[len(app) + 1 :]
-    version = str(spec.get("version") or "")
-    return f"{name} {version}".strip()
+    return _version_label(str(spec.get("app") or ""), name, spec.get("version"))
 
 
 def _root_bar(
@@ -254,9 +255,7 @@ def _span_label(span: Span) -> str:
     if str(span.get("scope") or "").endswith("workloadversion"):
         workload = str(attrs.get("keptn.deployment.workload.name") or name)
         app = str(attrs.get("keptn.deployment.app.name") or "")
-        if app and workload.startswith(app + "-"):
-            workload = workload[len(app) + 1 :]
-        return f"{workload} {attrs.get('keptn.deployment.workload.version') or ''}".strip()
+        return _version_label(app, workload, attrs.get("keptn.deployment.workload.version"))
     return name
 
 
@@ -265,24 +264,33 @@ def _span_note(span: Span) -> str:
     return "" if message == "failed" else message  # the bare default says nothing the state doesn't
 
 
-def _is_empty_phase_span(span: Span, children: Mapping[str, list[Span]]) -> bool:
-    phase = str((span.get("attributes") or {}).get("keptn.deployment.phase") or "")
+def _phase(span: Span) -> str:
+    return str((span.get("attributes") or {}).get("keptn.deployment.phase") or "")
+
+
+def _span_bar(span: Span, depth: int) -> Bar:
+    end = span.get("endTimeUnixNano")
     start = int(span.get("startTimeUnixNano") or 0)
-    end = int(span.get("endTimeUnixNano") or 0)
-    return (
-        _PHASE_KINDS.get(phase) in (PhaseKind.TASKS, PhaseKind.EVALUATIONS)
-        and not children.get(str(span.get("spanId")))
-        and _span_state(span) == "Succeeded"
-        and 0 <= end - start < 1_000_000
+    return Bar(
+        _span_label(span),
+        depth,
+        start,
+        int(end) if end else None,
+        _span_state(span),
+        _span_note(span),
     )
+
+
+def _empty_phase(span: Span, children: Mapping[str, list[Span]]) -> bool:
+    kind = _PHASE_KINDS.get(_phase(span))
+    return _nothing_ran(kind, children.get(str(span.get("spanId"))), _span_bar(span, 0))
 
 
 def _span_order(span: Span) -> tuple[int, int, int, str]:
     # Phases that start in the same instant keep the flow's order, not the alphabet's.
-    phase = str((span.get("attributes") or {}).get("keptn.deployment.phase") or "")
     return (
         int(span.get("startTimeUnixNano") or 0),
-        _PHASE_ORDER.get(phase, len(_PHASE_ORDER)),
+        _PHASE_ORDER.get(_phase(span), len(_PHASE_ORDER)),
         int(span.get("endTimeUnixNano") or 0),
         str(span.get("name") or ""),
     )
@@ -316,20 +324,10 @@ def from_spans(spans: Iterable[Span], *, compact: bool = True) -> list[Timeline]
         stack: list[tuple[Span, int]] = [(root, 0)]
         while stack:
             span, depth = stack.pop()
-            end = span.get("endTimeUnixNano")
-            bars.append(
-                Bar(
-                    _span_label(span),
-                    depth,
-                    start(span),
-                    int(end) if end else None,
-                    _span_state(span),
-                    _span_note(span),
-                )
-            )
+            bars.append(_span_bar(span, depth))
             kids = sorted(children.get(str(span["spanId"]), ()), key=_span_order)
             if compact:
-                kids = [k for k in kids if not _is_empty_phase_span(k, children)]
+                kids = [k for k in kids if not _empty_phase(k, children)]
             stack.extend((kid, depth + 1) for kid in reversed(kids))
         timelines.append(_finish(str(root.get("name") or "?"), bars[0].state, bars, None))
     return timelines

@@ -20,8 +20,8 @@ import argparse
 import asyncio
 import dataclasses
 import json
+import time
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -128,8 +128,7 @@ async def load_timeline(
     """Read an app version and its workload versions and build its timeline (running bars end now)."""
     app_version = await find_app_version(client, name, namespace)
     workloads = await workload_versions_of(client, app_version)
-    now_ns = int(datetime.now(UTC).timestamp() * 1e9)
-    return timeline.from_status(app_version, workloads, now_ns=now_ns, compact=compact)
+    return timeline.from_status(app_version, workloads, now_ns=time.time_ns(), compact=compact)
 
 
 def _from_file(path: Path, name: str, compact: bool) -> list[timeline.Timeline]:
@@ -147,35 +146,25 @@ def _from_file(path: Path, name: str, compact: bool) -> list[timeline.Timeline]:
     return found
 
 
-def as_data(tl: timeline.Timeline) -> dict[str, Any]:
-    """The timeline as plain data (-o json|yaml): times in unix nanoseconds."""
-    return dataclasses.asdict(tl)
-
-
-class _Printer:
-    """Prints timelines in the chosen output format."""
-
-    def __init__(self, args: argparse.Namespace) -> None:
-        from rich.console import Console
-
-        self.output = args.output
-        self.width = terminal_width(args.width)
-        self.console = Console(width=self.width, highlight=False)
-
-    def show(self, timelines: Sequence[timeline.Timeline]) -> None:
-        if self.output == "json":
-            for tl in timelines:
-                print(json.dumps(as_data(tl), indent=2), flush=True)
-            return
-        if self.output == "yaml":
+def _show(args: argparse.Namespace, timelines: Sequence[timeline.Timeline]) -> None:
+    """Print timelines as data (-o json|yaml: times in unix nanoseconds) or as charts."""
+    for tl in timelines:
+        if args.output == "json":
+            print(json.dumps(dataclasses.asdict(tl), indent=2), flush=True)
+        elif args.output == "yaml":
             import yaml
 
-            for tl in timelines:
-                print("---\n" + yaml.safe_dump(as_data(tl), sort_keys=False), end="", flush=True)
-            return
-        wide = self.output == "wide"
-        for tl in timelines:
-            self.console.print(gantt.render(tl, width=self.width, full=wide), soft_wrap=True)
+            print(
+                "---\n" + yaml.safe_dump(dataclasses.asdict(tl), sort_keys=False),
+                end="",
+                flush=True,
+            )
+        else:
+            from rich.console import Console
+
+            width = terminal_width(args.width)
+            chart = gantt.render(tl, width=width, full=args.output == "wide")
+            Console(width=width, highlight=False).print(chart, soft_wrap=True)
 
 
 def _shape(tl: timeline.Timeline) -> tuple[Any, ...]:
@@ -183,7 +172,7 @@ def _shape(tl: timeline.Timeline) -> tuple[Any, ...]:
     return tuple((b.label, b.state, b.start_ns, b.end_ns, b.note) for b in tl.bars)
 
 
-async def _from_cluster(args: argparse.Namespace, printer: _Printer) -> None:
+async def _from_cluster(args: argparse.Namespace) -> None:
     kubeconfig_path(args.kubeconfig)  # one line when there is none
     from lifecycle.kube import KubeClient
 
@@ -191,24 +180,23 @@ async def _from_cluster(args: argparse.Namespace, printer: _Printer) -> None:
     async with client:
         namespace, compact = namespace_of(args), not args.all_phases
         tl = await load_timeline(client, args.appversion, namespace, compact=compact)
-        printer.show([tl])
+        _show(args, [tl])
         shown = _shape(tl)
         while args.watch:
             await asyncio.sleep(WATCH_INTERVAL)
             tl = await load_timeline(client, args.appversion, namespace, compact=compact)
             if _shape(tl) != shown:
-                printer.show([tl])
+                _show(args, [tl])
                 shown = _shape(tl)
 
 
 def run(args: argparse.Namespace) -> int:
     """Print the timeline; 1 (via lifecycle.commands.cli) when the app version or its spans are not found."""
-    printer = _Printer(args)
     try:
         if args.spans is not None:
-            printer.show(_from_file(args.spans, args.appversion, not args.all_phases))
+            _show(args, _from_file(args.spans, args.appversion, not args.all_phases))
         else:
-            asyncio.run(_from_cluster(args, printer))
+            asyncio.run(_from_cluster(args))
     except KeyboardInterrupt:
         pass  # the end of --watch
     return 0

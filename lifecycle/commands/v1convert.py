@@ -31,13 +31,14 @@ from typing import Any
 
 import yaml
 
+from evaluator.criteria import parse_criterion
+from evaluator.objectives import Criterion, ObjectiveError
 from lifecycle.core.bodies import AnalysisValueTemplateBody
 
 __all__ = ["add_arguments", "convert_sli", "convert_slo", "k8s_name", "run"]
 
 API_VERSION = "metrics.keptn.sh/v1"
 _PLACEHOLDER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
-_CRITERION = re.compile(r"^\s*(<=|>=|<|>|=)\s*([+-])?\s*([0-9]*\.?[0-9]+)\s*(%)?\s*$")
 _NEGATE = {"<": ">=", "<=": ">", ">": "<=", ">=": "<"}
 _OP_NAMES = {
     "<": "lessThan",
@@ -125,45 +126,32 @@ class Interval:
         return {_OP_NAMES[op]: {"fixedValue": _qty(bound)}}
 
 
-@dataclass(frozen=True, slots=True)
-class Relative:
-    """One relative criterion: `<=+10%` (percent) or `<=+5` (absolute change)."""
-
-    op: str
-    amount: float
-    percent: bool
-    text: str = ""
-
-    def operator(self, negate: bool, comparison: Mapping[str, Any]) -> dict[str, Any] | None:
-        op = _NEGATE.get(self.op) if negate else self.op
-        if op is None:
-            return None  # `not =` has no relative operator
-        rel: dict[str, Any] = {
-            "operator": op,
-            "percent" if self.percent else "absolute": self.amount,
-        }
-        rel.update(comparison)
-        return {"relative": rel}
+def _relative(
+    criterion: Criterion, negate: bool, comparison: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """The `relative` target of one relative criterion (`<=+10%`: percent, `<=+5`: absolute)."""
+    op = _NEGATE.get(criterion.comparison) if negate else str(criterion.comparison)
+    if op is None:
+        return None  # `not =` has no relative operator
+    kind = "percent" if criterion.percent else "absolute"
+    return {"relative": {"operator": op, kind: criterion.amount, **comparison}}
 
 
 def _qty(value: float) -> str:
     return str(int(value)) if value == int(value) else repr(value)
 
 
-def _block(criteria: list[Any], where: str, notes: list[str]) -> Interval | Relative | None:
-    """One ANDed criteria list as an Interval (KLT: the first two fixed criteria) or Relative."""
-    fixed: list[tuple[str, float]] = []
-    relative: list[Relative] = []
+def _block(criteria: list[Any], where: str, notes: list[str]) -> Interval | Criterion | None:
+    """One ANDed criteria list as an Interval (KLT: the first two fixed criteria) or a relative
+    Criterion."""
+    parsed: list[Criterion] = []
     for text in criteria:
-        m = _CRITERION.match(str(text))
-        if m is None:
-            raise ConvertError(f"{where}: cannot read criterion {text!r}")
-        op, sign, number, pct = m.groups()
-        if sign or pct:
-            amount = float(number) * (-1 if sign == "-" else 1)
-            relative.append(Relative(op, amount, bool(pct), str(text)))
-        else:
-            fixed.append((op, float(number)))
+        try:
+            parsed.append(parse_criterion(str(text)))
+        except ObjectiveError:
+            raise ConvertError(f"{where}: cannot read criterion {text!r}") from None
+    fixed = [(str(c.comparison), c.amount) for c in parsed if not c.relative]
+    relative = [c for c in parsed if c.relative]
     if fixed:
         for rel in relative:
             notes.append(f"{where}: relative criterion {rel.text!r} dropped beside fixed ones")
@@ -191,11 +179,11 @@ def _interval(fixed: list[tuple[str, float]]) -> Interval:
 
 
 def _condition(
-    cond: Interval | Relative, negate: bool, comparison: Mapping[str, Any]
+    cond: Interval | Criterion, negate: bool, comparison: Mapping[str, Any]
 ) -> dict[str, Any] | None:
     if isinstance(cond, Interval):
         return cond.operator(negate)
-    return cond.operator(negate, comparison)
+    return _relative(cond, negate, comparison)
 
 
 def _target(

@@ -20,8 +20,8 @@ import asyncio
 import contextlib
 import os
 import signal
+import time
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +137,7 @@ def _is_flow_event(event: Mapping[str, Any]) -> bool:
 async def _report(stack: Stack, outcomes: list[Outcome], console: Console, *, keep: bool) -> None:
     assert stack.client is not None
     kubeconfig = _shown(stack.paths.kubeconfig)
-    now_ns = int(datetime.now(UTC).timestamp() * 1e9)
+    now_ns = time.time_ns()
     width = min(console.width, 140)
     for outcome in outcomes:
         ok = expected(outcome)

@@ -18,9 +18,7 @@ import asyncio
 import contextlib
 import logging
 import shutil
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import yaml
 
@@ -44,31 +42,16 @@ class ApplyError(RuntimeError):
     """kubectl (or the API fallback) refused a manifest."""
 
 
-@dataclass(frozen=True, slots=True)
 class StackPaths:
     """Where the demo leaves what a user may look at afterwards."""
 
-    out: Path
-
-    @property
-    def kubeconfig(self) -> Path:
-        return self.out / "kubeconfig"
-
-    @property
-    def spans(self) -> Path:
-        return self.out / "spans.jsonl"
-
-    @property
-    def operator_log(self) -> Path:
-        return self.out / "operator.log"
-
-    @property
-    def metrics(self) -> Path:
-        return self.out / "metrics.txt"
-
-    @property
-    def manifests(self) -> Path:
-        return self.out / "manifests"
+    def __init__(self, out: Path) -> None:
+        self.out = out
+        self.kubeconfig = out / "kubeconfig"
+        self.spans = out / "spans.jsonl"
+        self.operator_log = out / "operator.log"
+        self.metrics = out / "metrics.txt"
+        self.manifests = out / "manifests"
 
 
 def _prepare_out(paths: StackPaths) -> None:
@@ -147,14 +130,11 @@ class Stack:
     async def apply(self, path: Path) -> str:
         """Apply a manifest file; returns what kubectl printed (or a summary of API calls)."""
         if self.use_kubectl:
-            return await self._kubectl("apply", "-f", str(path))
+            return await self.kubectl("apply", "-f", str(path))
         return await self._apply_api(path)
 
     async def kubectl(self, *argv: str) -> str:
-        """Run kubectl against the sandbox (for the demo's own `get` calls); output text."""
-        return await self._kubectl(*argv)
-
-    async def _kubectl(self, *argv: str) -> str:
+        """Run kubectl against the sandbox; its output text."""
         proc = await asyncio.create_subprocess_exec(
             KUBECTL,
             "--kubeconfig",
@@ -196,29 +176,13 @@ class Stack:
 
     async def stop(self) -> None:
         """Stop Prometheus, the operator and the sandbox (each even if another fails)."""
-        if self.prometheus is not None:
-            with contextlib.suppress(Exception):
-                await self.prometheus.stop()
-            self.prometheus = None
-        if self.operator is not None:
-            with contextlib.suppress(Exception):
-                await self.operator.stop()
-            self.operator = None
-        if self.client is not None:
-            with contextlib.suppress(Exception):
-                await self.client.close()
-            self.client = None
-        if self.sandbox is not None:
-            with contextlib.suppress(Exception):
-                await self.sandbox.stop()
-            self.sandbox = None
+        parts = (self.prometheus, self.operator, self.client, self.sandbox)
+        self.prometheus = self.operator = self.client = self.sandbox = None
+        for part in parts:
+            if part is not None:
+                with contextlib.suppress(Exception):
+                    await (part.close() if isinstance(part, KubeClient) else part.stop())
         if self._log_handler is not None:
             logging.getLogger().removeHandler(self._log_handler)
             self._log_handler.close()
             self._log_handler = None
-
-    async def __aenter__(self) -> Stack:
-        return self
-
-    async def __aexit__(self, *exc: Any) -> None:
-        await self.stop()

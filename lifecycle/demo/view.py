@@ -19,24 +19,16 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
+from lifecycle.commands.gantt import STATE_STYLES
 from lifecycle.commands.output import column_widths, cut, fit_table
 from lifecycle.core.bodies import KeptnAppVersionBody, KeptnWorkloadVersionBody
 from lifecycle.core.machine_draft import read_time
 from lifecycle.core.meta import metadata_of, name_of
 from lifecycle.core.model import KEPTN_APP_VERSION, KEPTN_WORKLOAD_VERSION
 
-__all__ = ["STATE_STYLES", "Board", "Row", "change_line", "events_table", "row_of", "sort_events"]
+__all__ = ["Board", "Row", "change_line", "events_table", "row_of", "sort_events"]
 
 Event = Mapping[str, Any]  # a core/v1 Event (not a CRD: untyped)
-
-STATE_STYLES: Mapping[str, str] = {
-    "Succeeded": "green",
-    "Failed": "bold red",
-    "Warning": "yellow",
-    "Progressing": "cyan",
-    "Pending": "dim",
-    "Deprecated": "dim",
-}
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,8 @@ import signal
 import sys
 from typing import Any
 
+from lifecycle.commands.output import add_cluster_arguments, namespace_of
+
 __all__ = ["add_arguments", "run", "serve"]
 
 
@@ -24,15 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Flags of `klt ui`."""
     parser.add_argument("--port", type=int, default=3100, help="port (default 3100; 0: any free)")
     parser.add_argument("--address", default="127.0.0.1", help="address (default loopback)")
-    parser.add_argument(
-        "--kubeconfig",
-        default=os.environ.get("KUBECONFIG"),
-        help="kubeconfig path (default: $KUBECONFIG or ~/.kube/config)",
-    )
-    parser.add_argument("-n", "--namespace", default=None, help="only this namespace")
-    parser.add_argument(
-        "-A", "--all-namespaces", action="store_true", help="every namespace (the default)"
-    )
+    add_cluster_arguments(parser)
     parser.add_argument(
         "--trace-url",
         default=os.environ.get("KLT_TRACE_URL", ""),
@@ -77,9 +71,8 @@ async def serve(
 async def _main(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     ready: asyncio.Future[str] = loop.create_future()
-    namespace = None if args.all_namespaces else args.namespace
     task = asyncio.create_task(
-        serve(args.kubeconfig, namespace, args.address, args.port, args.trace_url, ready)
+        serve(args.kubeconfig, namespace_of(args), args.address, args.port, args.trace_url, ready)
     )
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, task.cancel)

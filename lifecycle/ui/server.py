@@ -6,8 +6,9 @@ operator's own `lifecycle.kube`) watch app versions, workload versions, tasks, e
 analyses; every change is pushed to the open pages, which re-read what they show. The page
 never polls.
 
-Data comes through the modules `klt status` and `klt trace` use: `trace.load_timeline` for
-the timeline, `status.last_error` for reasons, and `lifecycle.ui.views` for the rest.
+Data comes through the modules `klt status` and `klt trace` use: `trace.workload_versions_of`
+and `timeline.from_status` for the timeline, `status.last_error` for reasons, and
+`lifecycle.ui.views` for the rest.
 
 Invariants: only GET requests; binds where it is told (loopback by default); a missing object
 is a 404 with a JSON message; a cluster error is a 502 naming it, never a traceback.
@@ -20,6 +21,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,7 +30,8 @@ from typing import Any
 
 from aiohttp import web
 
-from lifecycle.commands import trace
+from lifecycle.commands import timeline, trace
+from lifecycle.commands.status import trace_id as trace_id_of
 from lifecycle.core import model
 from lifecycle.core.bodies import AnalysisBody, AnalysisDefinitionBody, KeptnTaskBody
 from lifecycle.core.meta import metadata_of, name_of, namespace_of, owner_uids, uid_of
@@ -142,11 +146,7 @@ async def _page(request: web.Request) -> web.FileResponse:
 async def _applications(request: web.Request) -> web.Response:
     view = _view(request)
     now = datetime.now(UTC)
-    definitions: dict[tuple[str, str], int] = {}
-    for analysis in view.cached(model.ANALYSIS):
-        ns, name = _definition_of(analysis)
-        key = (ns, name)
-        definitions[key] = definitions.get(key, 0) + 1
+    definitions = Counter(_definition_of(a) for a in view.cached(model.ANALYSIS))
     return _json(
         {
             "applications": views.applications(view.cached(model.KEPTN_APP_VERSION), now),
@@ -198,7 +198,7 @@ async def _app_version(request: web.Request) -> web.Response:
         await view.client.get(model.KEPTN_APP_VERSION, name, namespace)
     )
     workloads = await trace.workload_versions_of(view.client, body)
-    tl = await trace.load_timeline(view.client, name, namespace)
+    tl = timeline.from_status(body, workloads, now_ns=time.time_ns())
     uids = {uid_of(o) for o in (body, *workloads)}
     names = {name_of(o) for o in (body, *workloads)}
     events, _ = await view.client.list(model.EVENT, namespace)
@@ -219,7 +219,7 @@ async def _app_version(request: web.Request) -> web.Response:
         key=lambda e: str(e["time"]),
     )
     tasks = [t for t in view.cached(model.KEPTN_TASK, namespace) if _owned_by(t, uids)]
-    trace_id = views.trace_id(body)
+    trace_id = trace_id_of(body.get("status", {}))
     return _json(
         {
             "appVersion": views.applications([body], datetime.now(UTC))[0]["versions"][0],

@@ -39,7 +39,6 @@ __all__ = [
     "applications",
     "definition_quality",
     "timeline_json",
-    "trace_id",
 ]
 
 _VERDICTS = {"Succeeded": "pass", "Failed": "fail", "Warning": "warning"}
@@ -57,13 +56,6 @@ def _seconds(start: str, end: str, now: datetime) -> float | None:
     began = naming.parse_time(start)
     ended = naming.parse_time(end) if end else now
     return round(max(0.0, (ended - began).total_seconds()), 3)
-
-
-def trace_id(app_version: KeptnAppVersionBody) -> str:
-    """The trace id of the app version's root span (from its traceparent), or ""."""
-    carriers = app_version.get("status", {}).get("phaseTraceIDs") or {}
-    parts = _text(carriers.get("root"), "traceparent").split("-")
-    return parts[1] if len(parts) == 4 else ""
 
 
 def _version_entry(body: KeptnAppVersionBody, now: datetime) -> dict[str, Any]:
@@ -160,10 +152,6 @@ class Heatmap:
         return asdict(self)
 
 
-def _short_workload(app: str, workload: str) -> str:
-    return workload[len(app) + 1 :] if workload.startswith(app + "-") else workload
-
-
 def _belongs(evaluation: KeptnEvaluationBody, app_version: KeptnAppVersionBody) -> bool:
     """Is the KeptnEvaluation one of the app version's (app-level, or of one of its workloads)?"""
     spec, version_spec = evaluation.get("spec", {}), app_version.get("spec", {})
@@ -186,7 +174,7 @@ def _belongs(evaluation: KeptnEvaluationBody, app_version: KeptnAppVersionBody) 
 def _evaluation_cells(app: str, evaluation: KeptnEvaluationBody) -> dict[str, Cell]:
     spec = evaluation.get("spec", {})
     check = _text(spec.get("checkType")) or "eval"
-    scope = _short_workload(app, _text(spec.get("workload"))) or "app"
+    scope = _text(spec.get("workload")).removeprefix(f"{app}-") or "app"
     definition = _text(spec.get("evaluationDefinition"))
     cells = {}
     for metric, result in (evaluation.get("status", {}).get("evaluationStatus") or {}).items():
@@ -214,9 +202,8 @@ def app_quality(
     versions = sorted(
         (v for v in app_versions if _text(v.get("spec", {}).get("appName")) == app), key=created_key
     )
-    evaluations = sorted(
-        evaluations, key=lambda e: created_key(e)[0]
-    )  # later runs of the same objective win
+    # later runs of the same objective win
+    evaluations = sorted(evaluations, key=lambda e: created_key(e)[0])
     rows: list[str] = []
     columns = []
     for version in versions:

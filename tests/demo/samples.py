@@ -46,7 +46,7 @@ def app_version(*, running: bool = False) -> dict[str, Any]:
         "AppPreDeployTasks": _phase("AppPreDeployTasks", 0.0, 1.5),
         "AppPreDeployEvaluations": _phase("AppPreDeployEvaluations", 1.5, 2.0),
         "AppDeploy": _phase(
-            "AppDeploy", 2.0, None if running else 9.0, "Failed", message="workload hat failed"
+            "AppDeploy", 2.0, None if running else 9.0, "Failed", reason="workload hat failed"
         ),
     }
     return {
@@ -118,7 +118,7 @@ def _workload(name: str, offset: float, fail: bool) -> dict[str, Any]:
                     3.0,
                     6.0,
                     "Failed" if fail else "Succeeded",
-                    **({"message": "error-rate-ok: value 0.2 target <0.05"} if fail else {}),
+                    **({"reason": "error-rate-ok: value 0.2 target <0.05"} if fail else {}),
                 ),
             },
             "preDeploymentTaskStatus": [

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import yaml
 
+from lifecycle.commands.status import last_error
 from lifecycle.core import model
 from lifecycle.kube import KubeClient
 from sandbox import Sandbox
@@ -49,7 +50,7 @@ async def test_status_fits_80_columns_and_wide_shows_everything(cluster: Sandbox
     at = next(i for i, line in enumerate(lines) if "podtato-head-hat-0.1.0" in line)
     # no room for a LAST ERROR column at 80: the error goes on its own line under the row
     assert "Failed" in lines[at]
-    assert lines[at + 1] == "  last error: post-eval-hat-error-rate-ok: failed"
+    assert lines[at + 1] == "  last error: error-rate-ok: value 0.2 target <0.05"
     assert (
         len([line for line in lines if line.startswith(NS[:8])]) == 4
     )  # 1 app + 3 workload versions
@@ -59,6 +60,14 @@ async def test_status_fits_80_columns_and_wide_shows_everything(cluster: Sandbox
     assert "NAMESPACE" not in out and "TRACE ID" in out and "WORKLOAD" in out
     hat = next(line for line in out.splitlines() if "podtato-head-hat-0.1.0" in line)
     assert "…" not in hat and f"{samples.TRACE:032x}" in hat
+
+
+def test_last_error_is_the_reason_the_machine_writes_else_the_failed_item() -> None:
+    status = samples.workload_versions()[0]["status"]  # hat: its post-evaluations phase failed
+    assert last_error(status) == "error-rate-ok: value 0.2 target <0.05"
+    for carrier in status["phaseTraceIDs"].values():
+        carrier.pop("reason", None)  # a status written without reasons (e.g. by KLT itself)
+    assert last_error(status) == "post-eval-hat-error-rate-ok: failed"
 
 
 async def test_status_json_and_yaml_are_kubectl_lists(cluster: Sandbox) -> None:

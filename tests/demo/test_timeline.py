@@ -42,6 +42,15 @@ def test_rows_follow_the_flow_order() -> None:
     assert tl.end_ns - tl.start_ns == 9_000_000_000
 
 
+def test_a_failed_phase_notes_the_reason_the_machine_writes() -> None:
+    app = samples.app_version()
+    app["status"]["phaseTraceIDs"]["AppDeploy"]["message"] = "stale"  # a field nobody writes
+    tl = timeline.from_status(app, samples.workload_versions())
+    notes = {b.label: b.note for b in tl.bars if b.note}
+    assert notes["AppDeploy"] == "workload hat failed"
+    assert notes["WorkloadPostDeployEvaluations"] == "error-rate-ok: value 0.2 target <0.05"
+
+
 def test_not_compact_keeps_instant_phases() -> None:
     tl = timeline.from_status(samples.app_version(), samples.workload_versions(), compact=False)
     labels = [b.label for b in tl.bars]
@@ -51,7 +60,7 @@ def test_not_compact_keeps_instant_phases() -> None:
 
 def test_text_draws_bars_on_one_axis() -> None:
     tl = timeline.from_status(samples.app_version(), samples.workload_versions())
-    text = gantt.render_text(tl, width=100, label_width=40)
+    text = gantt.render(tl, width=100, label_width=40).plain
     lines = text.splitlines()
     assert lines[0].startswith("podtato-head-0.1.0-abc  Failed  9.0s")
     assert "0s" in lines[1] and "9.0s" in lines[1]
@@ -85,7 +94,7 @@ def test_running_bars_end_at_now() -> None:
     deploy = next(b for b in tl.bars if b.label == "AppDeploy")
     assert deploy.end_ns is None and deploy.state == "Progressing"
     assert tl.end_ns == int(now)
-    text = gantt.render_text(tl)
+    text = gantt.render(tl).plain
     assert "3.0s…" in text  # AppDeploy: from 2 s to now (5 s), still running
     assert tl.state == "Progressing"
 
@@ -141,22 +150,22 @@ def test_from_spans_rebuilds_the_same_hierarchy() -> None:
 def test_empty_input() -> None:
     assert timeline.from_spans([]) == []
     tl = timeline.from_status({"metadata": {"name": "x"}, "status": {}})
-    assert tl.bars == () and gantt.render_text(tl).startswith("x  Pending")
+    assert tl.bars == () and gantt.render(tl).plain.startswith("x  Pending")
 
 
 def test_every_line_fits_80_columns_and_words_are_cut_with_an_ellipsis() -> None:
     av = samples.app_version()
     long_reason = "\nthe evaluation " + "error-rate-ok: value 0.2 target <0.05 " * 8
-    av["status"]["phaseTraceIDs"]["AppPreDeployTasks"]["message"] = long_reason
+    av["status"]["phaseTraceIDs"]["AppPreDeployTasks"]["reason"] = long_reason
     av["status"]["phaseTraceIDs"]["AppPreDeployTasks"]["state"] = "Failed"
     tl = timeline.from_status(av, samples.workload_versions())
-    lines = gantt.render_text(tl, width=80).splitlines()
+    lines = gantt.render(tl, width=80).plain.splitlines()
     assert max(len(line) for line in lines) <= 80
     assert any(line.startswith("  AppPreDeployTasks ") for line in lines)  # depth kept
     assert any(line.startswith("      WorkloadPostDeployEvaluatio…") for line in lines)
     reason = next(line for line in lines if "the evaluation" in line)
     assert reason.endswith("…") and reason.lstrip().startswith("the evaluation error-rate-ok")
     # -o wide: the whole reason on the bar's line, one line (no newline from the message)
-    wide = gantt.render_text(tl, width=80, full=True).splitlines()
+    wide = gantt.render(tl, width=80, full=True).plain.splitlines()
     full = next(line for line in wide if "the evaluation" in line)
     assert "AppPreDeployTasks" in full and full.rstrip().endswith("target <0.05")

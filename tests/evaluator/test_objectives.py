@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from evaluator.criteria import check_criteria_blocks, parse_criterion
+from evaluator.criteria import parse_criterion
 from evaluator.objectives import (
     Aggregation,
     AnalysisOperator,
@@ -387,17 +387,6 @@ def test_relative_errors(body: dict[str, Any], message: str) -> None:
 
 def test_parse_target_plain_operator() -> None:
     assert isinstance(parse_target({"lessThan": {"fixedValue": 3}}), AnalysisOperator)
-
-
-def test_criteria_blocks_or_between_and_within() -> None:
-    met, checks = check_criteria_blocks([["<=+10%", "<600"]], 580, B520)
-    assert not met and len(checks) == 2
-    assert [c.fulfilled for c in checks] == [False, True]
-    met, _ = check_criteria_blocks([["<=+10%", "<600"], ["<=800"]], 580, B520)
-    assert met
-    met, checks = check_criteria_blocks([["<=+10%"]], 99_999, None)  # no baseline passes
-    assert met and checks[0].fulfilled
-    assert check_criteria_blocks([], 1, None) == (False, [])
 
 
 @pytest.mark.parametrize(

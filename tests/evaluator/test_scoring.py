@@ -9,8 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from evaluator.criteria import V1Objective, evaluate_v1_objective
-from evaluator.objectives import Aggregation, Baseline, ObjectiveError, aggregate
+from evaluator.objectives import ObjectiveError
 from evaluator.scoring import (
     NoData,
     ObjectiveResult,
@@ -275,44 +274,3 @@ def test_total_properties(items: list[tuple[ObjectiveStatus, int, bool]]) -> Non
     better = score_analysis([*results, result(P, 1)], TOTAL)
     order = [Verdict.FAIL, Verdict.WARNING, Verdict.PASS]
     assert order.index(better.verdict) >= order.index(total.verdict) or total.percentage == 100
-
-
-# --- Keptn v1 -----------------------------------------------------------------------------
-
-
-def test_v1_worked_example() -> None:
-    """peers.md §3.5: history 500/520/540, current 580; error_rate 0 weight 2 -> 83.3% warning."""
-    baseline = Baseline(aggregate([500, 520, 540], Aggregation.AVG), 3, Aggregation.AVG)
-    response = V1Objective(
-        "response_time_p95", pass_blocks=[["<=+10%", "<600"]], warning_blocks=[["<=800"]]
-    )
-    errors = V1Objective("error_rate", pass_blocks=[["<=0"]], weight=2)
-    throughput = V1Objective("throughput")  # info SLI: no pass criteria
-    results = [
-        evaluate_v1_objective(response, 580, baseline),
-        evaluate_v1_objective(errors, 0, baseline),
-        evaluate_v1_objective(throughput, 1234, baseline),
-    ]
-    assert [r.status for r in results] == [W, P, ObjectiveStatus.INFO]
-    assert results[0].target == "pass [<=+10%, <600]; warning [<=800]"
-    assert "580 does not fulfil <=572" in results[0].reason
-    assert results[0].checks[0].target.startswith("<=572")
-    total = score_analysis(results, TOTAL)
-    assert round(total.percentage, 1) == 83.3 and total.verdict is Verdict.WARNING
-    # the same run with error_rate a failing key SLI fails whatever the score
-    key_errors = V1Objective("error_rate", pass_blocks=[["<=0"]], weight=2, key=True)
-    failing = [results[0], evaluate_v1_objective(key_errors, 0.1, baseline)]
-    assert score_analysis(failing, TOTAL).verdict is Verdict.FAIL
-
-
-def test_v1_objective_edges() -> None:
-    spec = V1Objective("x", pass_blocks=[["<10"]], weight=0)
-    assert evaluate_v1_objective(spec, 5, None).weight == 1  # weight 0 becomes 1
-    missing = evaluate_v1_objective(spec, None, None)
-    assert (missing.status, missing.reason) == (F, "fail: no value")
-    assert evaluate_v1_objective(spec, math.nan, None).status is F
-    failed = evaluate_v1_objective(spec, 50, None)  # no warning blocks
-    assert failed.status is F and "50 does not fulfil <10" in failed.reason
-    first = V1Objective("y", pass_blocks=[["<=+10%"]])
-    assert evaluate_v1_objective(first, 1e9, None).status is P  # no baseline passes
-    assert V1Objective("z").target == ""

@@ -114,10 +114,8 @@ def test_last_error_prefers_the_latest_failed_phase() -> None:
         }
     }
     assert last_error(status) == "timeout"
-    items = {
-        "preDeploymentTaskStatus": [{"name": "pre-x-1", "status": "Failed", "message": "exit 3"}]
-    }
-    assert last_error(items) == "pre-x-1: exit 3"
+    items = {"preDeploymentTaskStatus": [{"name": "pre-x-1", "status": "Failed"}]}
+    assert last_error(items) == "pre-x-1: failed"  # an ItemStatus has no message or reason
     assert last_error({}) == ""
 
 

@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from lifecycle.commands.status import trace_id
 from lifecycle.commands.timeline import Bar, Timeline
 from lifecycle.ui import views
 
@@ -85,8 +86,8 @@ def test_applications_group_versions_newest_first_with_durations_and_reasons() -
 
 def test_trace_id_comes_from_the_root_traceparent() -> None:
     body = kav("1", "Succeeded", "", phaseTraceIDs={"root": {"traceparent": "00-abc-def-01"}})
-    assert views.trace_id(body) == "abc"
-    assert views.trace_id(kav("1", "Succeeded", "")) == ""
+    assert trace_id(body["status"]) == "abc"
+    assert trace_id(kav("1", "Succeeded", "")["status"]) == ""
 
 
 def test_timeline_bars_are_placed_relative_to_the_start() -> None:
