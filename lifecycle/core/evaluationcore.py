@@ -30,12 +30,12 @@ from evaluator.objectives import ObjectiveError, check_evaluation_target
 from lifecycle.core.bodies import (
     EvaluationStatusItem,
     KeptnEvaluationBody,
+    KeptnEvaluationDefinitionBody,
     KeptnEvaluationStatus,
     KeptnMetricStatus,
     ObjectMeta,
 )
 from lifecycle.core.bounds import bounded_interval, bounded_retries
-from lifecycle.core.childbodies import KeptnEvaluationDefinitionBody
 from lifecycle.core.childcore import (
     ChildAction,
     CountStarted,

@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final, Protocol
 
-from lifecycle.core.bodies import KeptnMetricSpec, KeptnMetricStatus, ObjectMeta
-from lifecycle.core.childbodies import KeptnMetricBody
+from lifecycle.core.bodies import KeptnMetricBody, KeptnMetricSpec, KeptnMetricStatus, ObjectMeta
 from lifecycle.core.childcore import ChildAction, Decision, ProviderQueried, Report
 from lifecycle.core.naming import format_time, parse_time
 

@@ -27,8 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-from lifecycle.core.bodies import KeptnTaskBody, KeptnTaskStatus, ObjectMeta
-from lifecycle.core.childbodies import JobBody
+from lifecycle.core.bodies import JobBody, KeptnTaskBody, KeptnTaskStatus, ObjectMeta
 from lifecycle.core.childcore import (
     ChildAction,
     CountStarted,
