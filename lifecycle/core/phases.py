@@ -169,23 +169,38 @@ class PhaseSpec:
     check_type: CheckType | None
 
 
+# A phase of tasks or evaluations has the fields of its check type, in both walks:
+# check type -> (status field, ItemStatus list, spec list)
+_CHILD_FIELDS: Mapping[CheckType, tuple[str, str, str]] = MappingProxyType(
+    {
+        CheckType.PRE: ("preDeploymentStatus", "preDeploymentTaskStatus", "preDeploymentTasks"),
+        CheckType.PRE_EVAL: (
+            "preDeploymentEvaluationStatus",
+            "preDeploymentEvaluationTaskStatus",
+            "preDeploymentEvaluations",
+        ),
+        CheckType.POST: ("postDeploymentStatus", "postDeploymentTaskStatus", "postDeploymentTasks"),
+        CheckType.POST_EVAL: (
+            "postDeploymentEvaluationStatus",
+            "postDeploymentEvaluationTaskStatus",
+            "postDeploymentEvaluations",
+        ),
+        CheckType.PROMOTION: ("promotionStatus", "promotionTaskStatus", "promotionTasks"),
+    }
+)
+
+
+def _children(phase: Phase, check: CheckType) -> PhaseSpec:
+    """The row of a phase of tasks or evaluations."""
+    status, items, spec = _CHILD_FIELDS[check]
+    evaluations = check in (CheckType.PRE_EVAL, CheckType.POST_EVAL)
+    kind = PhaseKind.EVALUATIONS if evaluations else PhaseKind.TASKS
+    return PhaseSpec(phase, status, items, spec, kind, check)
+
+
 APP_PHASES: tuple[PhaseSpec, ...] = (
-    PhaseSpec(
-        Phase.APP_PRE_DEPLOY_TASKS,
-        "preDeploymentStatus",
-        "preDeploymentTaskStatus",
-        "preDeploymentTasks",
-        PhaseKind.TASKS,
-        CheckType.PRE,
-    ),
-    PhaseSpec(
-        Phase.APP_PRE_DEPLOY_EVALUATIONS,
-        "preDeploymentEvaluationStatus",
-        "preDeploymentEvaluationTaskStatus",
-        "preDeploymentEvaluations",
-        PhaseKind.EVALUATIONS,
-        CheckType.PRE_EVAL,
-    ),
+    _children(Phase.APP_PRE_DEPLOY_TASKS, CheckType.PRE),
+    _children(Phase.APP_PRE_DEPLOY_EVALUATIONS, CheckType.PRE_EVAL),
     PhaseSpec(
         Phase.APP_DEPLOY,
         "workloadOverallStatus",
@@ -194,73 +209,17 @@ APP_PHASES: tuple[PhaseSpec, ...] = (
         PhaseKind.WORKLOADS,
         None,
     ),
-    PhaseSpec(
-        Phase.APP_POST_DEPLOY_TASKS,
-        "postDeploymentStatus",
-        "postDeploymentTaskStatus",
-        "postDeploymentTasks",
-        PhaseKind.TASKS,
-        CheckType.POST,
-    ),
-    PhaseSpec(
-        Phase.APP_POST_DEPLOY_EVALUATIONS,
-        "postDeploymentEvaluationStatus",
-        "postDeploymentEvaluationTaskStatus",
-        "postDeploymentEvaluations",
-        PhaseKind.EVALUATIONS,
-        CheckType.POST_EVAL,
-    ),
-    PhaseSpec(
-        Phase.PROMOTION_TASKS,
-        "promotionStatus",
-        "promotionTaskStatus",
-        "promotionTasks",
-        PhaseKind.TASKS,
-        CheckType.PROMOTION,
-    ),
+    _children(Phase.APP_POST_DEPLOY_TASKS, CheckType.POST),
+    _children(Phase.APP_POST_DEPLOY_EVALUATIONS, CheckType.POST_EVAL),
+    _children(Phase.PROMOTION_TASKS, CheckType.PROMOTION),
 )
 
 WORKLOAD_PHASES: tuple[PhaseSpec, ...] = (
-    PhaseSpec(
-        Phase.WORKLOAD_PRE_DEPLOY_TASKS,
-        "preDeploymentStatus",
-        "preDeploymentTaskStatus",
-        "preDeploymentTasks",
-        PhaseKind.TASKS,
-        CheckType.PRE,
-    ),
-    PhaseSpec(
-        Phase.WORKLOAD_PRE_DEPLOY_EVALUATIONS,
-        "preDeploymentEvaluationStatus",
-        "preDeploymentEvaluationTaskStatus",
-        "preDeploymentEvaluations",
-        PhaseKind.EVALUATIONS,
-        CheckType.PRE_EVAL,
-    ),
-    PhaseSpec(
-        Phase.WORKLOAD_DEPLOY,
-        "deploymentStatus",
-        None,
-        None,
-        PhaseKind.DEPLOY,
-        None,
-    ),
-    PhaseSpec(
-        Phase.WORKLOAD_POST_DEPLOY_TASKS,
-        "postDeploymentStatus",
-        "postDeploymentTaskStatus",
-        "postDeploymentTasks",
-        PhaseKind.TASKS,
-        CheckType.POST,
-    ),
-    PhaseSpec(
-        Phase.WORKLOAD_POST_DEPLOY_EVALUATIONS,
-        "postDeploymentEvaluationStatus",
-        "postDeploymentEvaluationTaskStatus",
-        "postDeploymentEvaluations",
-        PhaseKind.EVALUATIONS,
-        CheckType.POST_EVAL,
-    ),
+    _children(Phase.WORKLOAD_PRE_DEPLOY_TASKS, CheckType.PRE),
+    _children(Phase.WORKLOAD_PRE_DEPLOY_EVALUATIONS, CheckType.PRE_EVAL),
+    PhaseSpec(Phase.WORKLOAD_DEPLOY, "deploymentStatus", None, None, PhaseKind.DEPLOY, None),
+    _children(Phase.WORKLOAD_POST_DEPLOY_TASKS, CheckType.POST),
+    _children(Phase.WORKLOAD_POST_DEPLOY_EVALUATIONS, CheckType.POST_EVAL),
 )
 
 
