@@ -33,7 +33,6 @@ from lifecycle.core.bodies import (
     KeptnEvaluationDefinitionBody,
     KeptnEvaluationStatus,
     KeptnMetricStatus,
-    ObjectMeta,
 )
 from lifecycle.core.bounds import bounded_interval, bounded_retries
 from lifecycle.core.childcore import (
@@ -46,6 +45,7 @@ from lifecycle.core.childcore import (
     finish,
     wait_or_fail,
 )
+from lifecycle.core.meta import metadata_of, namespace_of
 from lifecycle.core.naming import format_time
 from lifecycle.core.phases import Phase, State
 from lifecycle.core.tenancy import RefusedReference, reference_namespace
@@ -134,7 +134,7 @@ def pending(
 ) -> list[Pending]:
     """The objectives not yet Succeeded (KLT skips those), with where their metric lives."""
     done = (evaluation.get("status") or KeptnEvaluationStatus()).get("evaluationStatus") or {}
-    own = str(_meta(evaluation).get("namespace") or "")
+    own = namespace_of(evaluation)
     found: list[Pending] = []
     for objective in (definition.get("spec") or {}).get("objectives") or ():
         ref = objective.get("keptnMetricRef") or {}
@@ -202,7 +202,7 @@ def decide(given: EvaluationInput) -> Decision[ChildAction]:
             now,
             Emit("ReconcileEvaluationFailed", _PHASE, text, "failed"),
         )
-        return wait_or_fail(_meta(ev), now, given.definition_wait, waiting, failed)
+        return wait_or_fail(metadata_of(ev), now, given.definition_wait, waiting, failed)
     results: dict[str, EvaluationStatusItem] = dict(status.get("evaluationStatus") or {})
     todo = pending(ev, given.definition, given.keptn_namespace)
     for objective in todo:
@@ -240,14 +240,10 @@ def event_source(ev: KeptnEvaluationBody) -> EventSource:
     """What an Event on the evaluation says about it."""
     spec = ev.get("spec") or {}
     return EventSource(
-        "evaluation", _meta(ev), spec.get("appName", ""), spec.get("appVersion", ""),
+        "evaluation", metadata_of(ev), spec.get("appName", ""), spec.get("appVersion", ""),
         spec.get("workload", ""), spec.get("workloadVersion", ""), spec.get("evaluationDefinition", ""),
     )  # fmt: skip
 
 
 def _failed(value: str, message: str, target: str) -> EvaluationStatusItem:
     return {"value": value, "status": _FAILED, "message": message, "target": target}
-
-
-def _meta(ev: KeptnEvaluationBody) -> ObjectMeta:
-    return ev.get("metadata") or ObjectMeta()
