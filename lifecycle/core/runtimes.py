@@ -70,18 +70,10 @@ class TaskDefinitionError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class RuntimeImages:
-    """Runner images; ``from_env`` reads KLT's FUNCTION_RUNNER_IMAGE / PYTHON_RUNNER_IMAGE."""
+    """Runner images (the operator's settings read KLT's FUNCTION_RUNNER_IMAGE / PYTHON_RUNNER_IMAGE)."""
 
     deno: str = DEFAULT_DENO_IMAGE
     python: str = DEFAULT_PYTHON_IMAGE
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> RuntimeImages:
-        """Images from an environment mapping (pass ``os.environ``), defaults when unset or empty."""
-        return cls(
-            deno=env.get("FUNCTION_RUNNER_IMAGE") or DEFAULT_DENO_IMAGE,
-            python=env.get("PYTHON_RUNNER_IMAGE") or DEFAULT_PYTHON_IMAGE,
-        )
 
     def for_runtime(self, runtime: str) -> str:
         """The image of ``deno`` or ``python``."""
