@@ -195,13 +195,8 @@ def decide(given: EvaluationInput) -> Decision[ChildAction]:
         waiting = Decision(
             {"message": f"{text}; waiting"}, (Emit("EvaluationWaiting", _PHASE, text, "waiting"),)
         )
-        failed = finish(
-            started,
-            _FIELD,
-            State.FAILED,
-            now,
-            Emit("ReconcileEvaluationFailed", _PHASE, text, "failed"),
-        )
+        failure = Emit("ReconcileEvaluationFailed", _PHASE, text, "failed")
+        failed = finish(started, _FIELD, State.FAILED, now, failure)
         return wait_or_fail(metadata_of(ev), now, given.definition_wait, waiting, failed)
     results: dict[str, EvaluationStatusItem] = dict(status.get("evaluationStatus") or {})
     todo = pending(ev, given.definition, given.keptn_namespace)
