@@ -201,20 +201,19 @@ def _trace_of(carrier_traceparent: str, uid: str) -> str:
 def _deprecate_rest(
     draft: StatusDraft, table: tuple[PhaseSpec, ...], after: Phase | None, why: str
 ) -> None:
-    """Mark the not yet completed phases after `after` Deprecated (KLT DeprecateRemainingPhases)."""
+    """Mark the not yet completed phases after `after` Deprecated (KLT DeprecateRemainingPhases).
+
+    The Event says `why`; after a failed phase only when it deprecated something, while a
+    superseded version (`after` None: the whole walk) always says so."""
     names = []
     for row in phases_after(table, after):
         if not State.parse(draft.get(row.status_field)).is_completed:
             draft.set(row.status_field, str(State.DEPRECATED))
             names.append(str(row.phase))
     if names:
-        draft.emit(
-            "Deprecated",
-            EventType.NORMAL,
-            Phase.DEPRECATED,
-            f"{why}; remaining phases deprecated: {', '.join(names)}",
-            "Deprecated",
-        )
+        why += f"; remaining phases deprecated: {', '.join(names)}"
+    if names or after is None:
+        draft.emit("Deprecated", EventType.NORMAL, Phase.DEPRECATED, why, "Deprecated")
 
 
 def _end_object(draft: StatusDraft, state: State, now: datetime) -> None:
@@ -242,13 +241,6 @@ def deprecate(obj: VersionBody, now: datetime) -> Decision:
         if start is not None:
             draft.act(PhaseEnded(Phase(current), State.DEPRECATED, start, now))
     _deprecate_rest(draft, table, None, "superseded by a newer revision")
-    draft.emit(
-        "Deprecated",
-        EventType.NORMAL,
-        Phase.DEPRECATED,
-        "superseded by a newer revision",
-        "Deprecated",
-    )
     _end_object(draft, State.DEPRECATED, now)
     return _finish(draft)
 
