@@ -304,14 +304,13 @@ def _run_deploy(draft: StatusDraft, ctx: Context) -> Outcome:
     deadline = start + ctx.observability_timeout
     reference = (ctx.workload or {}).get("resourceReference", {})
     target = f"{text(reference.get('kind')) or 'workload'} {text(reference.get('name'))}".strip()
+    progress = (
+        f"{target} was not found"
+        if rollout is None
+        else f"{rollout.available} of {rollout.desired} replicas of {target} available"
+    )
     if ctx.now >= deadline:
-        if rollout is None:
-            reason = f"has reached timeout ({_duration(ctx.observability_timeout)}): {target} was not found"
-        else:
-            reason = (
-                f"has reached timeout ({_duration(ctx.observability_timeout)}): "
-                f"{rollout.available} of {rollout.desired} replicas of {target} available"
-            )
+        reason = f"has reached timeout ({_duration(ctx.observability_timeout)}): {progress}"
         draft.emit(
             "WorkloadDeployReconcileErrored",
             EventType.WARNING,
@@ -330,7 +329,7 @@ def _run_deploy(draft: StatusDraft, ctx: Context) -> Outcome:
             "WorkloadDeployReconcile",
             EventType.NORMAL,
             Phase.WORKLOAD_DEPLOY,
-            f"{rollout.available} of {rollout.desired} replicas of {target} available",
+            progress,
             f"WorkloadDeployReconcile/{rollout.available}/{rollout.desired}",
         )
     draft.wake_at(deadline)
