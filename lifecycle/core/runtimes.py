@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from evaluator.durations import parse_seconds
@@ -171,14 +171,11 @@ def _resolve_source(
         current = resolve(parent)
         if current is None:
             raise TaskDefinitionError(f"could not find KeptnTaskDefinition: {parent}")
-    root = chain[-1]
     parameters: dict[str, str] = {}
     for item in reversed(chain):
         parameters.update(item.parameters)
-    return _Source(
-        runtime=root.runtime,  # image and mount path follow the code, as in KLT
-        config_map=root.config_map,
-        url=root.url,
+    return replace(  # runtime, code and so image and mount path: the root's, as in KLT
+        chain[-1],
         parameters=parameters,
         secret=next((s.secret for s in chain if s.secret), ""),
         cmd=next((s.cmd for s in chain if s.cmd), ""),
