@@ -132,13 +132,8 @@ def run_phase(row: PhaseSpec, draft: StatusDraft, ctx: Context, phase_start: dat
 
 def _task_context(row: PhaseSpec, draft: StatusDraft, ctx: Context, tp: str) -> TaskContext:
     """KeptnTask spec.context as KLT's GenerateTask fills it, plus the phase span's traceparent."""
-    metadata: dict[str, str] = {}
-    if ctx.is_app:
-        metadata.update(_string_map(ctx.spec.get("metadata")))
-    else:
-        metadata.update(_string_map(draft.get("appContextMetadata")))
-        metadata.update(_string_map(ctx.spec.get("metadata")))
-    metadata["traceparent"] = tp
+    from_app = {} if ctx.is_app else _string_map(draft.get("appContextMetadata"))
+    metadata = {**from_app, **_string_map(ctx.spec.get("metadata")), "traceparent": tp}
     app, app_version, workload, workload_version = ctx.identity()
     return {
         "workloadName": workload,
