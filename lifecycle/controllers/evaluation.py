@@ -19,8 +19,12 @@ from __future__ import annotations
 from typing import Any, Final, cast
 
 from lifecycle.core import evaluationcore, model
-from lifecycle.core.bodies import KeptnEvaluationBody, KeptnMetricStatus
-from lifecycle.core.childbodies import KeptnEvaluationDefinitionBody, KeptnMetricBody
+from lifecycle.core.bodies import (
+    KeptnEvaluationBody,
+    KeptnEvaluationDefinitionBody,
+    KeptnMetricBody,
+    KeptnMetricStatus,
+)
 from lifecycle.core.childcore import ChildAction
 from lifecycle.core.evaluationcore import EvaluationInput, Pending, Reading
 from lifecycle.core.metriccore import is_fresh

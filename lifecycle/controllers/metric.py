@@ -17,7 +17,7 @@ from typing import Any, cast
 from aiohttp import web
 
 from lifecycle.core import metriccore, model
-from lifecycle.core.childbodies import KeptnMetricBody
+from lifecycle.core.bodies import KeptnMetricBody
 from lifecycle.flow.context import OperatorContext
 from lifecycle.flow.providers import ClosingController, MetricFetcher, ProviderSessions
 from lifecycle.kube import Controller, NotFound, ObjectKey, Result, self_key

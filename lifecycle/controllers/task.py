@@ -20,8 +20,7 @@ import contextlib
 from typing import Any, Final, cast
 
 from lifecycle.core import model, taskcore
-from lifecycle.core.bodies import KeptnTaskBody
-from lifecycle.core.childbodies import JobBody
+from lifecycle.core.bodies import JobBody, KeptnTaskBody
 from lifecycle.core.childcore import Decision
 from lifecycle.core.runtimes import (
     FUNCTION_CONFIG_MAP_PREFIX,

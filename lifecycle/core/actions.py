@@ -150,23 +150,11 @@ def reconcile_error_event(kind: str, current_phase: str) -> EmitEvent:
 def creation_failed_event(what: Creation, name: str, error: object) -> EmitEvent:
     """KLT's Warning `<CreatePhase>Failed` for a create the API server refused (key: reason/name)."""
     phase, kind = _CREATION_PHASES[what]
-    reason = f"{phase}Failed"
-    return EmitEvent(
-        reason=reason,
-        type=EventType.WARNING,
-        phase=phase,
-        text=f"could not create {kind}: {error}",
-        key=f"{reason}/{name}",
-    )
+    reason, text = f"{phase}Failed", f"could not create {kind}: {error}"
+    return EmitEvent(reason, EventType.WARNING, phase, text, f"{reason}/{name}")
 
 
 def creation_event(what: Creation, name: str) -> EmitEvent:
     """The Normal event a controller emits on the object it just created (key: reason/name)."""
     phase, kind = _CREATION_PHASES[what]
-    return EmitEvent(
-        reason=str(what),
-        type=EventType.NORMAL,
-        phase=phase,
-        text=f"created {kind} {name}",
-        key=f"{what}/{name}",
-    )
+    return EmitEvent(str(what), EventType.NORMAL, phase, f"created {kind} {name}", f"{what}/{name}")

@@ -27,8 +27,9 @@ from typing import Final
 
 from evaluator.objectives import ObjectiveError
 from evaluator.scoring import parse_objective
-from lifecycle.core.bodies import AnalysisBody, AnalysisStatus, ObjectMeta
+from lifecycle.core.bodies import AnalysisBody, AnalysisStatus
 from lifecycle.core.childcore import ChildAction, Decision, Fields, ProviderQueried, Report
+from lifecycle.core.meta import metadata_of, namespace_of, uid_of
 from lifecycle.core.naming import format_time, parse_time
 
 __all__ = [
@@ -76,7 +77,7 @@ class Verdict:
 def definition_key(analysis: AnalysisBody) -> str:
     """``<namespace>/<name>`` of the Analysis's AnalysisDefinition (index key)."""
     ref = (analysis.get("spec") or {}).get("analysisDefinition") or {}
-    ns = ref.get("namespace") or _meta(analysis).get("namespace") or ""
+    ns = ref.get("namespace") or namespace_of(analysis)
     return f"{ns}/{ref.get('name', '')}"
 
 
@@ -171,12 +172,12 @@ def previous_results(
     analysis: AnalysisBody, candidates: Sequence[AnalysisBody], end: datetime
 ) -> dict[str, list[tuple[float | None, str]]]:
     """Per objective name: (value, verdict) of earlier completed Analyses, newest first."""
-    me = _meta(analysis).get("uid")
+    me = uid_of(analysis)
     args = (analysis.get("spec") or {}).get("args") or {}
     eligible: list[tuple[datetime, str, AnalysisBody]] = []
     for other in candidates:
         status = other.get("status") or AnalysisStatus()
-        if _meta(other).get("uid") == me or status.get("state") != COMPLETED:
+        if uid_of(other) == me or status.get("state") != COMPLETED:
             continue
         if ((other.get("spec") or {}).get("args") or {}) != args or not _end(other):
             continue
@@ -185,7 +186,7 @@ def previous_results(
         except ValueError:
             continue
         if to <= end:
-            eligible.append((to, str(_meta(other).get("creationTimestamp") or ""), other))
+            eligible.append((to, str(metadata_of(other).get("creationTimestamp") or ""), other))
     eligible.sort(key=lambda item: (item[0], item[1]), reverse=True)
     previous: dict[str, list[tuple[float | None, str]]] = {}
     for _, _, other in eligible:
@@ -204,7 +205,3 @@ def previous_results(
             number = float(value) if isinstance(value, int | float) else None
             previous.setdefault(name, []).append((number, verdict))
     return previous
-
-
-def _meta(analysis: AnalysisBody) -> ObjectMeta:
-    return analysis.get("metadata") or ObjectMeta()

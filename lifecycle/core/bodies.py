@@ -45,19 +45,25 @@ class ObjectMeta(TypedDict, total=False):
     finalizers: list[str]
 
 
-class ItemStatus(TypedDict, total=False):
-    definitionName: str
-    name: str
-    status: KeptnState
+class _Times(TypedDict, total=False):
     startTime: str
     endTime: str
 
 
-class DeploymentTaskSpec(TypedDict, total=False):
+class ItemStatus(_Times, total=False):
+    definitionName: str
+    name: str
+    status: KeptnState
+
+
+class _ChildDefinitions(TypedDict, total=False):  # what a version runs in its phases
     preDeploymentTasks: list[str]
     postDeploymentTasks: list[str]
     preDeploymentEvaluations: list[str]
     postDeploymentEvaluations: list[str]
+
+
+class DeploymentTaskSpec(_ChildDefinitions, total=False):
     promotionTasks: list[str]
 
 
@@ -104,9 +110,10 @@ class _WorkloadStatus(TypedDict, total=False):
     status: KeptnState
 
 
-class _PhaseStatus(TypedDict, total=False):
+class _PhaseStatus(_Times, total=False):
     """Fields shared by KeptnAppVersion and KeptnWorkloadVersion status."""
 
+    conditions: list[Condition]
     preDeploymentStatus: KeptnState
     preDeploymentEvaluationStatus: KeptnState
     postDeploymentStatus: KeptnState
@@ -118,12 +125,9 @@ class _PhaseStatus(TypedDict, total=False):
     postDeploymentEvaluationTaskStatus: list[ItemStatus]
     currentPhase: str
     phaseTraceIDs: dict[str, dict[str, str]]
-    startTime: str
-    endTime: str
 
 
 class KeptnAppVersionStatus(_PhaseStatus, total=False):
-    conditions: list[Condition]
     workloadOverallStatus: KeptnState
     workloadStatus: list[_WorkloadStatus]
     promotionStatus: KeptnState
@@ -136,13 +140,9 @@ class _ResourceReference(TypedDict):
     name: str
 
 
-class KeptnWorkloadSpec(TypedDict, total=False):
+class KeptnWorkloadSpec(_ChildDefinitions, total=False):
     app: str
     version: str
-    preDeploymentTasks: list[str]
-    postDeploymentTasks: list[str]
-    preDeploymentEvaluations: list[str]
-    postDeploymentEvaluations: list[str]
     resourceReference: _ResourceReference
     metadata: dict[str, str]
 
@@ -154,7 +154,6 @@ class KeptnWorkloadVersionSpec(KeptnWorkloadSpec, total=False):
 
 
 class KeptnWorkloadVersionStatus(_PhaseStatus, total=False):
-    conditions: list[Condition]
     deploymentStatus: KeptnState
     appContextMetadata: dict[str, str]
     deploymentStartTime: str
@@ -204,14 +203,12 @@ class KeptnTaskSpec(TypedDict, total=False):
     timeout: str
 
 
-class KeptnTaskStatus(TypedDict, total=False):
+class KeptnTaskStatus(_Times, total=False):
     conditions: list[Condition]
     jobName: str
     status: KeptnState
     message: str
     reason: str
-    startTime: str
-    endTime: str
 
 
 class _EvaluationObjective(TypedDict, total=False):
@@ -244,14 +241,12 @@ class EvaluationStatusItem(TypedDict, total=False):
     target: str
 
 
-class KeptnEvaluationStatus(TypedDict, total=False):
+class KeptnEvaluationStatus(_Times, total=False):
     conditions: list[Condition]
     retryCount: int
     evaluationStatus: dict[str, EvaluationStatusItem]
     overallStatus: KeptnState
     message: str
-    startTime: str
-    endTime: str
 
 
 class KeptnConfigSpec(TypedDict, total=False):
@@ -365,6 +360,10 @@ AnalysisStatus = TypedDict(
 )
 
 
+class JobStatus(TypedDict, total=False):  # batch/v1: what the task controller reads of a Job
+    conditions: list[Condition]
+
+
 SpecT = TypeVar("SpecT")
 StatusT = TypeVar("StatusT")
 Unchecked = dict[str, Any]  # a spec or status the operator does not type (built-in kinds ...)
@@ -396,4 +395,5 @@ AnalysisValueTemplateBody = Body[AnalysisValueTemplateSpec, Unchecked]
 AnalysisDefinitionBody = Body[AnalysisDefinitionSpec, Unchecked]
 AnalysisBody = Body[AnalysisSpec, AnalysisStatus]
 KeptnAppCreationRequestBody = Body[dict[str, str], Unchecked]  # spec: {"appName"}
-KubeBody = Body[Unchecked, Unchecked]  # a built-in kind (Pod, Job ...): typed metadata only
+JobBody = Body[Unchecked, JobStatus]
+KubeBody = Body[Unchecked, Unchecked]  # a built-in kind (Pod, ReplicaSet ...): typed metadata only

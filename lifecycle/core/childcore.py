@@ -22,7 +22,8 @@ from datetime import datetime, timedelta
 from typing import Generic, Literal, TypeVar
 
 from lifecycle.core.bodies import ObjectMeta
-from lifecycle.core.naming import format_time, parse_time
+from lifecycle.core.machine_draft import read_time
+from lifecycle.core.naming import format_time
 from lifecycle.core.phases import Phase, State
 
 __all__ = [
@@ -141,11 +142,7 @@ class EventSource:
 
 def created_at(meta: ObjectMeta, now: datetime) -> datetime:
     """``creationTimestamp``, or ``now`` when absent or unreadable."""
-    text = meta.get("creationTimestamp")
-    try:
-        return parse_time(text) if text else now
-    except ValueError:
-        return now
+    return read_time(meta.get("creationTimestamp")) or now
 
 
 def finish(

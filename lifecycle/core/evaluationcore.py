@@ -30,12 +30,11 @@ from evaluator.objectives import ObjectiveError, check_evaluation_target
 from lifecycle.core.bodies import (
     EvaluationStatusItem,
     KeptnEvaluationBody,
+    KeptnEvaluationDefinitionBody,
     KeptnEvaluationStatus,
     KeptnMetricStatus,
-    ObjectMeta,
 )
 from lifecycle.core.bounds import bounded_interval, bounded_retries
-from lifecycle.core.childbodies import KeptnEvaluationDefinitionBody
 from lifecycle.core.childcore import (
     ChildAction,
     CountStarted,
@@ -46,6 +45,7 @@ from lifecycle.core.childcore import (
     finish,
     wait_or_fail,
 )
+from lifecycle.core.meta import metadata_of, namespace_of
 from lifecycle.core.naming import format_time
 from lifecycle.core.phases import Phase, State
 from lifecycle.core.tenancy import RefusedReference, reference_namespace
@@ -134,7 +134,7 @@ def pending(
 ) -> list[Pending]:
     """The objectives not yet Succeeded (KLT skips those), with where their metric lives."""
     done = (evaluation.get("status") or KeptnEvaluationStatus()).get("evaluationStatus") or {}
-    own = str(_meta(evaluation).get("namespace") or "")
+    own = namespace_of(evaluation)
     found: list[Pending] = []
     for objective in (definition.get("spec") or {}).get("objectives") or ():
         ref = objective.get("keptnMetricRef") or {}
@@ -195,14 +195,9 @@ def decide(given: EvaluationInput) -> Decision[ChildAction]:
         waiting = Decision(
             {"message": f"{text}; waiting"}, (Emit("EvaluationWaiting", _PHASE, text, "waiting"),)
         )
-        failed = finish(
-            started,
-            _FIELD,
-            State.FAILED,
-            now,
-            Emit("ReconcileEvaluationFailed", _PHASE, text, "failed"),
-        )
-        return wait_or_fail(_meta(ev), now, given.definition_wait, waiting, failed)
+        failure = Emit("ReconcileEvaluationFailed", _PHASE, text, "failed")
+        failed = finish(started, _FIELD, State.FAILED, now, failure)
+        return wait_or_fail(metadata_of(ev), now, given.definition_wait, waiting, failed)
     results: dict[str, EvaluationStatusItem] = dict(status.get("evaluationStatus") or {})
     todo = pending(ev, given.definition, given.keptn_namespace)
     for objective in todo:
@@ -240,14 +235,10 @@ def event_source(ev: KeptnEvaluationBody) -> EventSource:
     """What an Event on the evaluation says about it."""
     spec = ev.get("spec") or {}
     return EventSource(
-        "evaluation", _meta(ev), spec.get("appName", ""), spec.get("appVersion", ""),
+        "evaluation", metadata_of(ev), spec.get("appName", ""), spec.get("appVersion", ""),
         spec.get("workload", ""), spec.get("workloadVersion", ""), spec.get("evaluationDefinition", ""),
     )  # fmt: skip
 
 
 def _failed(value: str, message: str, target: str) -> EvaluationStatusItem:
     return {"value": value, "status": _FAILED, "message": message, "target": target}
-
-
-def _meta(ev: KeptnEvaluationBody) -> ObjectMeta:
-    return ev.get("metadata") or ObjectMeta()

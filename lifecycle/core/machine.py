@@ -166,10 +166,16 @@ def _is_workload(obj: VersionBody) -> bool:
     return obj.get("kind") == "KeptnWorkloadVersion" or "workloadName" in spec
 
 
-def _start_carrier(draft: StatusDraft, key: str, trace: str, uid: str, now: datetime) -> None:
+def _start_carrier(
+    draft: StatusDraft, key: str, trace: str, uid: str, now: datetime, parent: str = ""
+) -> None:
+    """Start the span of ``key`` (``parent``: the traceparent it continues) unless it started."""
     if not draft.carrier(key):
-        tp = traceparent(trace, span_id_for(uid, key))
-        draft.set_carrier(key, {"traceparent": tp, "startTime": format_time(now)})
+        carrier = {
+            "traceparent": traceparent(trace, span_id_for(uid, key)),
+            "startTime": format_time(now),
+        }
+        draft.set_carrier(key, carrier | ({"parent": parent} if parent else {}))
 
 
 def _end_carrier(
@@ -186,28 +192,28 @@ def _end_carrier(
     return read_time(carrier.get("startTime")) or now
 
 
-def _trace_of(draft: StatusDraft, uid: str) -> str:
-    parsed = parse_traceparent(draft.carrier(ROOT_KEY).get("traceparent", ""))
+def _trace_of(carrier_traceparent: str, uid: str) -> str:
+    """The trace id of a traceparent, else the one derived from the object's uid."""
+    parsed = parse_traceparent(carrier_traceparent)
     return parsed[0] if parsed else trace_id_for(uid)
 
 
 def _deprecate_rest(
     draft: StatusDraft, table: tuple[PhaseSpec, ...], after: Phase | None, why: str
 ) -> None:
-    """Mark the not yet completed phases after `after` Deprecated (KLT DeprecateRemainingPhases)."""
+    """Mark the not yet completed phases after `after` Deprecated (KLT DeprecateRemainingPhases).
+
+    The Event says `why`; after a failed phase only when it deprecated something, while a
+    superseded version (`after` None: the whole walk) always says so."""
     names = []
     for row in phases_after(table, after):
         if not State.parse(draft.get(row.status_field)).is_completed:
             draft.set(row.status_field, str(State.DEPRECATED))
             names.append(str(row.phase))
     if names:
-        draft.emit(
-            "Deprecated",
-            EventType.NORMAL,
-            Phase.DEPRECATED,
-            f"{why}; remaining phases deprecated: {', '.join(names)}",
-            "Deprecated",
-        )
+        why += f"; remaining phases deprecated: {', '.join(names)}"
+    if names or after is None:
+        draft.emit("Deprecated", EventType.NORMAL, Phase.DEPRECATED, why, "Deprecated")
 
 
 def _end_object(draft: StatusDraft, state: State, now: datetime) -> None:
@@ -235,13 +241,6 @@ def deprecate(obj: VersionBody, now: datetime) -> Decision:
         if start is not None:
             draft.act(PhaseEnded(Phase(current), State.DEPRECATED, start, now))
     _deprecate_rest(draft, table, None, "superseded by a newer revision")
-    draft.emit(
-        "Deprecated",
-        EventType.NORMAL,
-        Phase.DEPRECATED,
-        "superseded by a newer revision",
-        "Deprecated",
-    )
     _end_object(draft, State.DEPRECATED, now)
     return _finish(draft)
 
@@ -302,16 +301,8 @@ def _pass_app_gate(snapshot: WorkloadVersionSnapshot, draft: StatusDraft, ctx: C
     draft.set("appContextMetadata", {str(k): str(v) for k, v in metadata.items()})
     traces = app_status.get("phaseTraceIDs") or {}
     parent = traces.get(str(Phase.APP_DEPLOY), {}).get("traceparent", "")
-    parsed = parse_traceparent(parent)
-    trace = parsed[0] if parsed else trace_id_for(ctx.uid)
-    root = {
-        "traceparent": traceparent(trace, span_id_for(ctx.uid, ROOT_KEY)),
-        "startTime": format_time(ctx.now),
-    }
-    if parsed:
-        root["parent"] = parent
-    if not draft.carrier(ROOT_KEY):
-        draft.set_carrier(ROOT_KEY, root)
+    parent = parent if parse_traceparent(parent) else ""
+    _start_carrier(draft, ROOT_KEY, _trace_of(parent, ctx.uid), ctx.uid, ctx.now, parent)
     return True
 
 
@@ -354,7 +345,7 @@ def decide(snapshot: Snapshot, now: datetime, config: MachineConfig) -> Decision
     else:
         _start_carrier(draft, ROOT_KEY, trace_id_for(ctx.uid), ctx.uid, now)
     draft.set("status", str(State.PROGRESSING))
-    trace = _trace_of(draft, ctx.uid)
+    trace = _trace_of(draft.carrier(ROOT_KEY).get("traceparent", ""), ctx.uid)
     for row in walk(table, promotion_tasks_enabled=config.promotion_tasks_enabled):
         if State.parse(draft.get(row.status_field)).passes:
             continue

@@ -132,13 +132,8 @@ def run_phase(row: PhaseSpec, draft: StatusDraft, ctx: Context, phase_start: dat
 
 def _task_context(row: PhaseSpec, draft: StatusDraft, ctx: Context, tp: str) -> TaskContext:
     """KeptnTask spec.context as KLT's GenerateTask fills it, plus the phase span's traceparent."""
-    metadata: dict[str, str] = {}
-    if ctx.is_app:
-        metadata.update(_string_map(ctx.spec.get("metadata")))
-    else:
-        metadata.update(_string_map(draft.get("appContextMetadata")))
-        metadata.update(_string_map(ctx.spec.get("metadata")))
-    metadata["traceparent"] = tp
+    from_app = {} if ctx.is_app else _string_map(draft.get("appContextMetadata"))
+    metadata = {**from_app, **_string_map(ctx.spec.get("metadata")), "traceparent": tp}
     app, app_version, workload, workload_version = ctx.identity()
     return {
         "workloadName": workload,
@@ -304,14 +299,13 @@ def _run_deploy(draft: StatusDraft, ctx: Context) -> Outcome:
     deadline = start + ctx.observability_timeout
     reference = (ctx.workload or {}).get("resourceReference", {})
     target = f"{text(reference.get('kind')) or 'workload'} {text(reference.get('name'))}".strip()
+    progress = (
+        f"{target} was not found"
+        if rollout is None
+        else f"{rollout.available} of {rollout.desired} replicas of {target} available"
+    )
     if ctx.now >= deadline:
-        if rollout is None:
-            reason = f"has reached timeout ({_duration(ctx.observability_timeout)}): {target} was not found"
-        else:
-            reason = (
-                f"has reached timeout ({_duration(ctx.observability_timeout)}): "
-                f"{rollout.available} of {rollout.desired} replicas of {target} available"
-            )
+        reason = f"has reached timeout ({_duration(ctx.observability_timeout)}): {progress}"
         draft.emit(
             "WorkloadDeployReconcileErrored",
             EventType.WARNING,
@@ -330,7 +324,7 @@ def _run_deploy(draft: StatusDraft, ctx: Context) -> Outcome:
             "WorkloadDeployReconcile",
             EventType.NORMAL,
             Phase.WORKLOAD_DEPLOY,
-            f"{rollout.available} of {rollout.desired} replicas of {target} available",
+            progress,
             f"WorkloadDeployReconcile/{rollout.available}/{rollout.desired}",
         )
     draft.wake_at(deadline)

@@ -21,10 +21,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final, Protocol
 
-from lifecycle.core.bodies import KeptnMetricSpec, KeptnMetricStatus, ObjectMeta
-from lifecycle.core.childbodies import KeptnMetricBody
+from lifecycle.core.bodies import KeptnMetricBody, KeptnMetricSpec, KeptnMetricStatus
 from lifecycle.core.childcore import ChildAction, Decision, ProviderQueried, Report
-from lifecycle.core.naming import format_time, parse_time
+from lifecycle.core.machine_draft import read_time
+from lifecycle.core.meta import namespace_of
+from lifecycle.core.naming import format_time
 
 __all__ = [
     "Fetch",
@@ -84,11 +85,7 @@ def interval_of(metric: KeptnMetricBody) -> timedelta:
 
 def last_updated(metric: KeptnMetricBody) -> datetime | None:
     """``status.lastUpdated`` or None."""
-    text = (metric.get("status") or KeptnMetricStatus()).get("lastUpdated")
-    try:
-        return parse_time(str(text)) if text else None
-    except ValueError:
-        return None
+    return read_time((metric.get("status") or KeptnMetricStatus()).get("lastUpdated"))
 
 
 def is_fresh(metric: KeptnMetricBody, now: datetime) -> bool:
@@ -110,7 +107,7 @@ def fetched(
 ) -> Decision[MetricAction]:
     """What one fetch writes: its status fields, the provider's count, the Event, the gauge."""
     fields = status_fields(metric, result, error, now)
-    namespace = str((metric.get("metadata") or ObjectMeta()).get("namespace") or "")
+    namespace = namespace_of(metric)
     provider = str(
         ((metric.get("spec") or KeptnMetricSpec()).get("provider") or {}).get("name") or ""
     )

@@ -73,66 +73,52 @@ _COMPLETED = frozenset({State.SUCCEEDED, State.FAILED, State.DEPRECATED, State.W
 
 
 class Phase(StrEnum):
-    """Every ShortName of KLT's phases.go."""
+    """Every ShortName of KLT's phases.go, with its LongName (Event messages, CloudEvents)."""
 
-    WORKLOAD_PRE_DEPLOY_TASKS = "WorkloadPreDeployTasks"
-    WORKLOAD_POST_DEPLOY_TASKS = "WorkloadPostDeployTasks"
-    WORKLOAD_PRE_DEPLOY_EVALUATIONS = "WorkloadPreDeployEvaluations"
-    WORKLOAD_POST_DEPLOY_EVALUATIONS = "WorkloadPostDeployEvaluations"
-    WORKLOAD_DEPLOY = "WorkloadDeploy"
-    APP_PRE_DEPLOY_TASKS = "AppPreDeployTasks"
-    APP_POST_DEPLOY_TASKS = "AppPostDeployTasks"
-    APP_PRE_DEPLOY_EVALUATIONS = "AppPreDeployEvaluations"
-    APP_POST_DEPLOY_EVALUATIONS = "AppPostDeployEvaluations"
-    PROMOTION_TASKS = "PromotionTasks"
-    APP_DEPLOY = "AppDeploy"
-    RECONCILE_EVALUATION = "ReconcileEvaluation"
-    RECONCILE_TASK = "ReconcileTask"
-    RECONCILE_WORKLOAD = "ReconcileWorkload"
-    CREATE_EVALUATION = "CreateEvaluation"
-    CREATE_TASK = "CreateTask"
-    CREATE_APP_CREATION_REQUEST = "CreateAppCreationRequest"
-    CREATE_WORKLOAD = "CreateWorkload"
-    UPDATE_WORKLOAD = "UpdateWorkload"
-    CREATE_WORKLOAD_VERSION = "CreateWorkloadVersion"
-    CREATE_APP_VERSION = "CreateAppVersion"
-    DEPRECATE_APP_VERSION = "DeprecateAppVersion"
-    APP_COMPLETED = "AppCompleted"
-    WORKLOAD_COMPLETED = "WorkloadCompleted"
-    COMPLETED = "Completed"
-    DEPRECATED = "Deprecated"
+    long_name: str
+
+    def __new__(cls, short_name: str, long_name: str = "") -> Phase:
+        # long_name's default only lets a lookup by value, Phase("AppDeploy"), type-check
+        member = str.__new__(cls, short_name)
+        member._value_ = short_name
+        member.long_name = long_name
+        return member
+
+    WORKLOAD_PRE_DEPLOY_TASKS = "WorkloadPreDeployTasks", "Workload Pre-Deployment Tasks"
+    WORKLOAD_POST_DEPLOY_TASKS = "WorkloadPostDeployTasks", "Workload Post-Deployment Tasks"
+    WORKLOAD_PRE_DEPLOY_EVALUATIONS = (
+        "WorkloadPreDeployEvaluations",
+        "Workload Pre-Deployment Evaluations",
+    )
+    WORKLOAD_POST_DEPLOY_EVALUATIONS = (
+        "WorkloadPostDeployEvaluations",
+        "Workload Post-Deployment Evaluations",
+    )
+    WORKLOAD_DEPLOY = "WorkloadDeploy", "Workload Deployment"
+    APP_PRE_DEPLOY_TASKS = "AppPreDeployTasks", "App Pre-Deployment Tasks"
+    APP_POST_DEPLOY_TASKS = "AppPostDeployTasks", "App Post-Deployment Tasks"
+    APP_PRE_DEPLOY_EVALUATIONS = "AppPreDeployEvaluations", "App Pre-Deployment Evaluations"
+    APP_POST_DEPLOY_EVALUATIONS = "AppPostDeployEvaluations", "App Post-Deployment Evaluations"
+    PROMOTION_TASKS = "PromotionTasks", "Promotion Tasks"
+    APP_DEPLOY = "AppDeploy", "App Deployment"
+    RECONCILE_EVALUATION = "ReconcileEvaluation", "Reconcile Evaluation"
+    RECONCILE_TASK = "ReconcileTask", "Reconcile Task"
+    RECONCILE_WORKLOAD = "ReconcileWorkload", "Reconcile Workloads"
+    CREATE_EVALUATION = "CreateEvaluation", "Create Evaluation"
+    CREATE_TASK = "CreateTask", "Create Task"
+    CREATE_APP_CREATION_REQUEST = "CreateAppCreationRequest", "Create AppCreationRequest"
+    CREATE_WORKLOAD = "CreateWorkload", "Create Workload"
+    UPDATE_WORKLOAD = "UpdateWorkload", "Update Workload"
+    CREATE_WORKLOAD_VERSION = "CreateWorkloadVersion", "Create WorkloadVersion"
+    CREATE_APP_VERSION = "CreateAppVersion", "Create AppVersion"
+    DEPRECATE_APP_VERSION = "DeprecateAppVersion", "Deprecate AppVersion"
+    APP_COMPLETED = "AppCompleted", "App Completed"
+    WORKLOAD_COMPLETED = "WorkloadCompleted", "Workload Completed"
+    COMPLETED = "Completed", "Completed"
+    DEPRECATED = "Deprecated", "Deprecated"
 
 
-LONG_NAMES: Mapping[Phase, str] = MappingProxyType(
-    {
-        Phase.WORKLOAD_PRE_DEPLOY_TASKS: "Workload Pre-Deployment Tasks",
-        Phase.WORKLOAD_POST_DEPLOY_TASKS: "Workload Post-Deployment Tasks",
-        Phase.WORKLOAD_PRE_DEPLOY_EVALUATIONS: "Workload Pre-Deployment Evaluations",
-        Phase.WORKLOAD_POST_DEPLOY_EVALUATIONS: "Workload Post-Deployment Evaluations",
-        Phase.WORKLOAD_DEPLOY: "Workload Deployment",
-        Phase.APP_PRE_DEPLOY_TASKS: "App Pre-Deployment Tasks",
-        Phase.APP_POST_DEPLOY_TASKS: "App Post-Deployment Tasks",
-        Phase.APP_PRE_DEPLOY_EVALUATIONS: "App Pre-Deployment Evaluations",
-        Phase.APP_POST_DEPLOY_EVALUATIONS: "App Post-Deployment Evaluations",
-        Phase.PROMOTION_TASKS: "Promotion Tasks",
-        Phase.APP_DEPLOY: "App Deployment",
-        Phase.RECONCILE_EVALUATION: "Reconcile Evaluation",
-        Phase.RECONCILE_TASK: "Reconcile Task",
-        Phase.RECONCILE_WORKLOAD: "Reconcile Workloads",
-        Phase.CREATE_EVALUATION: "Create Evaluation",
-        Phase.CREATE_TASK: "Create Task",
-        Phase.CREATE_APP_CREATION_REQUEST: "Create AppCreationRequest",
-        Phase.CREATE_WORKLOAD: "Create Workload",
-        Phase.UPDATE_WORKLOAD: "Update Workload",
-        Phase.CREATE_WORKLOAD_VERSION: "Create WorkloadVersion",
-        Phase.CREATE_APP_VERSION: "Create AppVersion",
-        Phase.DEPRECATE_APP_VERSION: "Deprecate AppVersion",
-        Phase.APP_COMPLETED: "App Completed",
-        Phase.WORKLOAD_COMPLETED: "Workload Completed",
-        Phase.COMPLETED: "Completed",
-        Phase.DEPRECATED: "Deprecated",
-    }
-)
+LONG_NAMES: Mapping[Phase, str] = MappingProxyType({phase: phase.long_name for phase in Phase})
 
 
 class CheckType(StrEnum):
@@ -169,23 +155,38 @@ class PhaseSpec:
     check_type: CheckType | None
 
 
+# A phase of tasks or evaluations has the fields of its check type, in both walks:
+# check type -> (status field, ItemStatus list, spec list)
+_CHILD_FIELDS: Mapping[CheckType, tuple[str, str, str]] = MappingProxyType(
+    {
+        CheckType.PRE: ("preDeploymentStatus", "preDeploymentTaskStatus", "preDeploymentTasks"),
+        CheckType.PRE_EVAL: (
+            "preDeploymentEvaluationStatus",
+            "preDeploymentEvaluationTaskStatus",
+            "preDeploymentEvaluations",
+        ),
+        CheckType.POST: ("postDeploymentStatus", "postDeploymentTaskStatus", "postDeploymentTasks"),
+        CheckType.POST_EVAL: (
+            "postDeploymentEvaluationStatus",
+            "postDeploymentEvaluationTaskStatus",
+            "postDeploymentEvaluations",
+        ),
+        CheckType.PROMOTION: ("promotionStatus", "promotionTaskStatus", "promotionTasks"),
+    }
+)
+
+
+def _children(phase: Phase, check: CheckType) -> PhaseSpec:
+    """The row of a phase of tasks or evaluations."""
+    status, items, spec = _CHILD_FIELDS[check]
+    evaluations = check in (CheckType.PRE_EVAL, CheckType.POST_EVAL)
+    kind = PhaseKind.EVALUATIONS if evaluations else PhaseKind.TASKS
+    return PhaseSpec(phase, status, items, spec, kind, check)
+
+
 APP_PHASES: tuple[PhaseSpec, ...] = (
-    PhaseSpec(
-        Phase.APP_PRE_DEPLOY_TASKS,
-        "preDeploymentStatus",
-        "preDeploymentTaskStatus",
-        "preDeploymentTasks",
-        PhaseKind.TASKS,
-        CheckType.PRE,
-    ),
-    PhaseSpec(
-        Phase.APP_PRE_DEPLOY_EVALUATIONS,
-        "preDeploymentEvaluationStatus",
-        "preDeploymentEvaluationTaskStatus",
-        "preDeploymentEvaluations",
-        PhaseKind.EVALUATIONS,
-        CheckType.PRE_EVAL,
-    ),
+    _children(Phase.APP_PRE_DEPLOY_TASKS, CheckType.PRE),
+    _children(Phase.APP_PRE_DEPLOY_EVALUATIONS, CheckType.PRE_EVAL),
     PhaseSpec(
         Phase.APP_DEPLOY,
         "workloadOverallStatus",
@@ -194,73 +195,17 @@ APP_PHASES: tuple[PhaseSpec, ...] = (
         PhaseKind.WORKLOADS,
         None,
     ),
-    PhaseSpec(
-        Phase.APP_POST_DEPLOY_TASKS,
-        "postDeploymentStatus",
-        "postDeploymentTaskStatus",
-        "postDeploymentTasks",
-        PhaseKind.TASKS,
-        CheckType.POST,
-    ),
-    PhaseSpec(
-        Phase.APP_POST_DEPLOY_EVALUATIONS,
-        "postDeploymentEvaluationStatus",
-        "postDeploymentEvaluationTaskStatus",
-        "postDeploymentEvaluations",
-        PhaseKind.EVALUATIONS,
-        CheckType.POST_EVAL,
-    ),
-    PhaseSpec(
-        Phase.PROMOTION_TASKS,
-        "promotionStatus",
-        "promotionTaskStatus",
-        "promotionTasks",
-        PhaseKind.TASKS,
-        CheckType.PROMOTION,
-    ),
+    _children(Phase.APP_POST_DEPLOY_TASKS, CheckType.POST),
+    _children(Phase.APP_POST_DEPLOY_EVALUATIONS, CheckType.POST_EVAL),
+    _children(Phase.PROMOTION_TASKS, CheckType.PROMOTION),
 )
 
 WORKLOAD_PHASES: tuple[PhaseSpec, ...] = (
-    PhaseSpec(
-        Phase.WORKLOAD_PRE_DEPLOY_TASKS,
-        "preDeploymentStatus",
-        "preDeploymentTaskStatus",
-        "preDeploymentTasks",
-        PhaseKind.TASKS,
-        CheckType.PRE,
-    ),
-    PhaseSpec(
-        Phase.WORKLOAD_PRE_DEPLOY_EVALUATIONS,
-        "preDeploymentEvaluationStatus",
-        "preDeploymentEvaluationTaskStatus",
-        "preDeploymentEvaluations",
-        PhaseKind.EVALUATIONS,
-        CheckType.PRE_EVAL,
-    ),
-    PhaseSpec(
-        Phase.WORKLOAD_DEPLOY,
-        "deploymentStatus",
-        None,
-        None,
-        PhaseKind.DEPLOY,
-        None,
-    ),
-    PhaseSpec(
-        Phase.WORKLOAD_POST_DEPLOY_TASKS,
-        "postDeploymentStatus",
-        "postDeploymentTaskStatus",
-        "postDeploymentTasks",
-        PhaseKind.TASKS,
-        CheckType.POST,
-    ),
-    PhaseSpec(
-        Phase.WORKLOAD_POST_DEPLOY_EVALUATIONS,
-        "postDeploymentEvaluationStatus",
-        "postDeploymentEvaluationTaskStatus",
-        "postDeploymentEvaluations",
-        PhaseKind.EVALUATIONS,
-        CheckType.POST_EVAL,
-    ),
+    _children(Phase.WORKLOAD_PRE_DEPLOY_TASKS, CheckType.PRE),
+    _children(Phase.WORKLOAD_PRE_DEPLOY_EVALUATIONS, CheckType.PRE_EVAL),
+    PhaseSpec(Phase.WORKLOAD_DEPLOY, "deploymentStatus", None, None, PhaseKind.DEPLOY, None),
+    _children(Phase.WORKLOAD_POST_DEPLOY_TASKS, CheckType.POST),
+    _children(Phase.WORKLOAD_POST_DEPLOY_EVALUATIONS, CheckType.POST_EVAL),
 )
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
 from evaluator.durations import parse_seconds
@@ -70,18 +70,10 @@ class TaskDefinitionError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class RuntimeImages:
-    """Runner images; ``from_env`` reads KLT's FUNCTION_RUNNER_IMAGE / PYTHON_RUNNER_IMAGE."""
+    """Runner images (the operator's settings read KLT's FUNCTION_RUNNER_IMAGE / PYTHON_RUNNER_IMAGE)."""
 
     deno: str = DEFAULT_DENO_IMAGE
     python: str = DEFAULT_PYTHON_IMAGE
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> RuntimeImages:
-        """Images from an environment mapping (pass ``os.environ``), defaults when unset or empty."""
-        return cls(
-            deno=env.get("FUNCTION_RUNNER_IMAGE") or DEFAULT_DENO_IMAGE,
-            python=env.get("PYTHON_RUNNER_IMAGE") or DEFAULT_PYTHON_IMAGE,
-        )
 
     def for_runtime(self, runtime: str) -> str:
         """The image of ``deno`` or ``python``."""
@@ -179,14 +171,11 @@ def _resolve_source(
         current = resolve(parent)
         if current is None:
             raise TaskDefinitionError(f"could not find KeptnTaskDefinition: {parent}")
-    root = chain[-1]
     parameters: dict[str, str] = {}
     for item in reversed(chain):
         parameters.update(item.parameters)
-    return _Source(
-        runtime=root.runtime,  # image and mount path follow the code, as in KLT
-        config_map=root.config_map,
-        url=root.url,
+    return replace(  # runtime, code and so image and mount path: the root's, as in KLT
+        chain[-1],
         parameters=parameters,
         secret=next((s.secret for s in chain if s.secret), ""),
         cmd=next((s.cmd for s in chain if s.cmd), ""),

@@ -20,6 +20,7 @@ from typing import Any, Final
 
 from evaluator.providers import ConfigError
 from evaluator.redact import active, register, register_secret, scrub
+from lifecycle.core.meta import name_of
 
 __all__ = ["decode_secret", "install_log_scrubbing"]
 
@@ -37,7 +38,7 @@ def _text(name: str, key: str, value: object, encoded: bool) -> str:
 
 def decode_secret(secret: Mapping[str, Any]) -> dict[str, str]:
     """The Secret's entries as text, trimmed and registered; ConfigError naming Secret and key."""
-    name = str((secret.get("metadata") or {}).get("name") or "")
+    name = name_of(secret)
     raw: dict[str, str] = {}
     for source, encoded in (("data", True), ("stringData", False)):
         for key, value in (secret.get(source) or {}).items():

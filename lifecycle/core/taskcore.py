@@ -27,8 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-from lifecycle.core.bodies import KeptnTaskBody, KeptnTaskStatus, ObjectMeta
-from lifecycle.core.childbodies import JobBody
+from lifecycle.core.bodies import JobBody, KeptnTaskBody, KeptnTaskStatus
 from lifecycle.core.childcore import (
     ChildAction,
     CountStarted,
@@ -40,6 +39,7 @@ from lifecycle.core.childcore import (
     finish,
     wait_or_fail,
 )
+from lifecycle.core.meta import metadata_of, name_of
 from lifecycle.core.naming import format_time
 from lifecycle.core.phases import Phase, State
 from lifecycle.core.runtimes import job_name
@@ -134,7 +134,7 @@ def decide(given: TaskInput) -> Decision[TaskAction]:
             actions=(Emit("CreateTaskNotFound", _PHASE, f"{text} ", "CreateTaskNotFound"),),
         )
         failed = fail(task, "DefinitionNotFound", text, now)
-        return wait_or_fail(_meta(task), now, given.definition_wait, waiting, failed)
+        return wait_or_fail(metadata_of(task), now, given.definition_wait, waiting, failed)
     name, recorded = recorded_job(task)
     if given.job is None:
         if recorded:
@@ -176,7 +176,7 @@ def references_missing(
     """Say which ConfigMap/Secret is missing within seconds; fail after the definition wait."""
     reason = f"{missing[0].split(' ', 1)[0]}NotFound"
     text = f"could not find {', '.join(missing)} the task's Job needs"
-    if now >= created_at(_meta(task), now) + wait:
+    if now >= created_at(metadata_of(task), now) + wait:
         return fail(task, reason, text, now)
     fields = {"reason": reason, "message": f"{text}; waiting"}
     return Decision(
@@ -200,7 +200,7 @@ def job_rejected(task: KeptnTaskBody, error: str, now: datetime) -> Decision[Tas
 
 def create_failed(task: KeptnTaskBody) -> Emit:
     """The Event of a Job the API server refused to create."""
-    return Emit("CreateTaskFailed", _PHASE, f"could not create Job: {_meta(task).get('name', '')} ")
+    return Emit("CreateTaskFailed", _PHASE, f"could not create Job: {name_of(task)} ")
 
 
 def event_source(task: KeptnTaskBody) -> EventSource:
@@ -208,13 +208,9 @@ def event_source(task: KeptnTaskBody) -> EventSource:
     spec = task.get("spec") or {}
     c = spec.get("context") or {}
     return EventSource(
-        "task", _meta(task), c.get("appName", ""), c.get("appVersion", ""),
+        "task", metadata_of(task), c.get("appName", ""), c.get("appVersion", ""),
         c.get("workloadName", ""), c.get("workloadVersion", ""), spec.get("taskDefinition", ""),
     )  # fmt: skip
-
-
-def _meta(task: KeptnTaskBody) -> ObjectMeta:
-    return task.get("metadata") or ObjectMeta()
 
 
 def _started(task: KeptnTaskBody) -> bool:

@@ -31,7 +31,7 @@ from evaluator.providers import (
 from evaluator.providers.limits import DEFAULT_LIMIT
 from evaluator.redact import scrub
 from lifecycle.core import metriccore, model
-from lifecycle.core.childbodies import KeptnMetricBody
+from lifecycle.core.bodies import KeptnMetricBody
 from lifecycle.core.childcore import Decision
 from lifecycle.core.metriccore import Fetch, MetricAction, SetValue
 from lifecycle.core.secrets import decode_secret

@@ -10,6 +10,7 @@ import pytest
 from lifecycle.commands.status import age, last_error, version_rows
 from lifecycle.controllers.appcreation import desired_app_spec
 from lifecycle.controllers.config import apply_config
+from lifecycle.core.runtimes import DEFAULT_PYTHON_IMAGE
 from lifecycle.flow.context import ConfigHolder
 from lifecycle.operator.settings import add_arguments, from_args
 
@@ -34,6 +35,13 @@ def test_flags_beat_environment_beats_defaults() -> None:
     assert s.operator.promotion_tasks_enabled is False
     assert s.leader_elect is False
     assert from_args(parse(), {}).operator.keptn_namespace == "keptn-system"
+
+
+def test_runner_images_from_environment() -> None:
+    env = {"FUNCTION_RUNNER_IMAGE": "my/deno-runtime:9", "PYTHON_RUNNER_IMAGE": ""}
+    s = from_args(parse(), env).operator
+    assert s.deno_runner_image == "my/deno-runtime:9"
+    assert s.python_runner_image == DEFAULT_PYTHON_IMAGE
 
 
 def test_span_target_and_dev_bind_address() -> None:

@@ -8,8 +8,11 @@ from typing import Any, cast
 import pytest
 
 from lifecycle.core import evaluationcore
-from lifecycle.core.bodies import KeptnEvaluationBody, KeptnMetricStatus
-from lifecycle.core.childbodies import KeptnEvaluationDefinitionBody
+from lifecycle.core.bodies import (
+    KeptnEvaluationBody,
+    KeptnEvaluationDefinitionBody,
+    KeptnMetricStatus,
+)
 from lifecycle.core.childcore import CountFinished, CountStarted, Emit, ExportSpan
 from lifecycle.core.evaluationcore import EvaluationInput, Pending, Reading
 

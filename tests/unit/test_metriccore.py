@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from lifecycle.core import metriccore
-from lifecycle.core.childbodies import KeptnMetricBody
+from lifecycle.core.bodies import KeptnMetricBody
 from lifecycle.core.childcore import ProviderQueried, Report
 from lifecycle.core.metriccore import Fetch, SetValue
 

@@ -8,8 +8,7 @@ from typing import Any, cast
 import pytest
 
 from lifecycle.core import taskcore
-from lifecycle.core.bodies import KeptnTaskBody
-from lifecycle.core.childbodies import JobBody
+from lifecycle.core.bodies import JobBody, KeptnTaskBody
 from lifecycle.core.childcore import (
     CountFinished,
     CountStarted,

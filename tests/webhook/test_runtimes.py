@@ -293,13 +293,6 @@ def test_job_name_is_deterministic_and_short() -> None:
     assert len(long) <= 63
 
 
-def test_images_from_env() -> None:
-    images = RuntimeImages.from_env(
-        {"FUNCTION_RUNNER_IMAGE": "my/deno-runtime:9", "PYTHON_RUNNER_IMAGE": ""}
-    )
-    assert images == RuntimeImages(deno="my/deno-runtime:9", python=DEFAULT_PYTHON_IMAGE)
-
-
 def test_function_config_map() -> None:
     cm = function_config_map(definition("notify", {"python": {"inline": {"code": "print(1)"}}}))
     assert cm is not None
