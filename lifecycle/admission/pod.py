@@ -59,6 +59,7 @@ __all__ = [
     "parse_metadata",
     "plan_pod",
     "released",
+    "request_needed",
     "supported_owner",
 ]
 
@@ -382,4 +383,26 @@ def plan_pod(
         app_request=app_request,
         single_service=single_service,
         warnings=warnings,
+    )
+
+
+def request_needed(app: Mapping[str, Any] | None, workload: Mapping[str, Any]) -> bool:
+    """Whether a KeptnAppCreationRequest for ``workload``'s app can change anything.
+
+    Not when the KeptnApp exists and is the user's (no ``app.kubernetes.io/managed-by: keptn``:
+    the request controller deletes such a request unread), nor when Keptn's own KeptnApp already
+    lists this KeptnWorkload at this version (the request would rewrite it identically). So the
+    later pods of an app (replicas, UPDATEs) do not re-create the request it consumed.
+    """
+    if app is None:
+        return True
+    if (_meta(app).get("labels") or {}).get(naming.MANAGED_BY_LABEL) != naming.MANAGED_BY_VALUE:
+        return False
+    spec = workload["spec"]
+    wanted = (str(workload["metadata"]["name"]), str(spec["version"]))
+    return not any(
+        (naming.workload_name(str(spec["app"]), str(ref.get("name", ""))), str(ref.get("version")))
+        == wanted
+        for ref in (app.get("spec") or {}).get("workloads") or ()
+        if isinstance(ref, Mapping)
     )

@@ -4,7 +4,7 @@ Role: ``PodMutator.review`` takes an AdmissionReview for a pod, reads the namesp
 pod's owner in the cluster (``lifecycle.admission.owner``: the owner must exist with the pod's uid;
 keys and containers come from its pod template, never from the review body) through a small
 ``AdmissionStore`` protocol, asks the pure ``lifecycle.admission.pod.plan_pod`` what to do, creates or updates the KeptnWorkload, creates the
-KeptnAppCreationRequest if missing, and answers with a JSONPatch. ``validate_review`` wraps the
+KeptnAppCreationRequest if missing and the KeptnApp needs one, and answers with a JSONPatch. ``validate_review`` wraps the
 pure validators of ``lifecycle.admission.validators`` the same way. The composition root implements
 ``AdmissionStore`` with lifecycle/kube (informer cache for reads, the client for writes, the event
 recorder for ``warn``); tests implement it with a dict.
@@ -39,7 +39,7 @@ import asyncio
 import dataclasses
 import logging
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final, Protocol
 
 from opentelemetry import trace
@@ -54,6 +54,7 @@ from lifecycle.admission.pod import (
     needs_parent,
     plan_pod,
     released,
+    request_needed,
     supported_owner,
 )
 from lifecycle.admission.validators import Verdict
@@ -61,6 +62,7 @@ from lifecycle.core.model import (
     ARGO_ROLLOUT,
     DAEMON_SET,
     DEPLOYMENT,
+    KEPTN_APP,
     KEPTN_APP_CREATION_REQUEST,
     KEPTN_WORKLOAD,
     NAMESPACE,
@@ -249,18 +251,22 @@ class PodMutator:
             return admission_response(uid, patch=plan.patch, warnings=warnings or None)
 
     async def _write(self, plan: PodPlan, span: trace.Span) -> list[str]:
-        """Upsert the KeptnWorkload and create the app request; failures become warnings."""
+        """Upsert the KeptnWorkload and request the app; failures become warnings."""
         warnings: list[str] = []
         deadline = asyncio.get_running_loop().time() + _RETRY_BUDGET
-        for kind, body, upsert in (
-            (KEPTN_WORKLOAD, plan.workload, True),
-            (KEPTN_APP_CREATION_REQUEST, plan.app_request, False),
+        for kind, body in (
+            (KEPTN_WORKLOAD, plan.workload),
+            (KEPTN_APP_CREATION_REQUEST, plan.app_request),
         ):
+            upsert = kind is KEPTN_WORKLOAD
             with self._tracer.start_as_current_span(
                 "create_workload" if upsert else "create_app", kind=trace.SpanKind.PRODUCER
             ):
                 try:
-                    await self._apply_retrying(kind, body, upsert=upsert, deadline=deadline)
+                    await self._retrying(
+                        self._upsert(kind, body) if upsert else self._request_app(plan),
+                        deadline=deadline,
+                    )
                 except _WriteFailed as failed:  # gate anyway: an unchecked deploy is worse
                     name = body["metadata"]["name"]
                     message = f"could not {failed.verb} {kind.kind} {name}: {failed.__cause__}"
@@ -271,15 +277,14 @@ class PodMutator:
                     warnings.append(f"keptn: {message}; the pod stays gated")
         return warnings
 
-    async def _apply_retrying(
-        self, kind: ResourceKind, body: Mapping[str, Any], *, upsert: bool, deadline: float
-    ) -> None:
-        """``_apply``, retrying Transient errors with jittered backoff until ``deadline``."""
+    @staticmethod
+    async def _retrying(write: Callable[[], Awaitable[None]], *, deadline: float) -> None:
+        """``write()``, retried on Transient errors with jittered backoff until ``deadline``."""
         loop = asyncio.get_running_loop()
         delay = _RETRY_BASE
         while True:
             try:
-                await self._apply(kind, body, upsert=upsert)
+                await write()
                 return
             except _WriteFailed as failed:
                 wait = delay * random.uniform(0.5, 1.0)
@@ -288,33 +293,65 @@ class PodMutator:
                 await asyncio.sleep(wait)
                 delay *= 2
 
-    async def _apply(self, kind: ResourceKind, body: Mapping[str, Any], *, upsert: bool) -> None:
-        """Create, or (upsert) update when it differs; lost races re-read from the API server."""
-        meta = body["metadata"]
-        fresh = False
-        for _ in range(_WRITE_ATTEMPTS):
-            verb = "create"
+    def _request_app(self, plan: PodPlan) -> Callable[[], Awaitable[None]]:
+        """Create the app request unless one exists or the KeptnApp needs none (``request_needed``).
+
+        AlreadyExists is a sibling pod's request for the same app, written after that pod's
+        KeptnWorkload: it serves this pod too, even if the request controller has consumed it
+        by now (it reads the app's KeptnWorkloads when it does), so a lost race is no failure.
+        """
+        body = plan.app_request
+        namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
+
+        async def write() -> None:
             try:
-                current = await self._store.get(kind, meta["namespace"], meta["name"], fresh=fresh)
-                if current is None:
-                    if await self._store.create(kind, body):
-                        return
-                elif not upsert or _same_workload(current, body):
+                if await self._store.get(KEPTN_APP_CREATION_REQUEST, namespace, name) is not None:
                     return
-                else:
-                    verb = "update"
-                    updated = dict(current)
-                    updated["spec"] = body["spec"]
-                    updated["metadata"] = {
-                        **dict(current.get("metadata") or {}),
-                        "ownerReferences": meta["ownerReferences"],
-                    }
-                    if await self._store.update(kind, updated):
-                        return
+                app = await self._store.get(KEPTN_APP, namespace, body["spec"]["appName"])
+                if request_needed(app, plan.workload) and not await self._store.create(
+                    KEPTN_APP_CREATION_REQUEST, body
+                ):
+                    _log.debug(
+                        "pod webhook: %s/%s: a sibling pod requested the app", namespace, name
+                    )
             except Exception as exc:
-                raise _WriteFailed(verb) from exc
-            fresh = True  # a sibling pod's webhook call won the race: compare with its write
-        raise _WriteFailed("update") from RuntimeError("it kept changing while being written")
+                raise _WriteFailed("create") from exc
+
+        return write
+
+    def _upsert(self, kind: ResourceKind, body: Mapping[str, Any]) -> Callable[[], Awaitable[None]]:
+        """Create, or update when it differs; lost races re-read from the API server."""
+        meta = body["metadata"]
+
+        async def write() -> None:
+            fresh = False
+            for _ in range(_WRITE_ATTEMPTS):
+                verb = "create"
+                try:
+                    current = await self._store.get(
+                        kind, meta["namespace"], meta["name"], fresh=fresh
+                    )
+                    if current is None:
+                        if await self._store.create(kind, body):
+                            return
+                    elif _same_workload(current, body):
+                        return
+                    else:
+                        verb = "update"
+                        updated = dict(current)
+                        updated["spec"] = body["spec"]
+                        updated["metadata"] = {
+                            **dict(current.get("metadata") or {}),
+                            "ownerReferences": meta["ownerReferences"],
+                        }
+                        if await self._store.update(kind, updated):
+                            return
+                except Exception as exc:
+                    raise _WriteFailed(verb) from exc
+                fresh = True  # a sibling pod's webhook call won the race: compare with its write
+            raise _WriteFailed("update") from RuntimeError("it kept changing while being written")
+
+        return write
 
 
 class _WriteFailed(Exception):
