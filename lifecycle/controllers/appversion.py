@@ -2,7 +2,9 @@
 
 Role: read the AppVersion, its KeptnTasks/KeptnEvaluations (owner index), the WorkloadVersions
 of its app (app index, same namespace) and which definitions are missing, all from the caches;
-decide; hand the Decision to the shared FlowExecutor (flow.py).
+decide; hand the Decision to the shared FlowExecutor (flow/executor.py), paced by
+flow/pacing.py (WorkloadVersion states written into the items at most every few seconds, no
+warning for a WorkloadVersion the cache does not hold yet).
 
 Wake-ups (no polling): the AppVersion itself; its tasks and evaluations (owner); every
 WorkloadVersion of its app (AppDeploy waits on them); a task/evaluation definition appearing
@@ -19,6 +21,7 @@ from lifecycle.core.machine import AppVersionSnapshot
 from lifecycle.flow.context import OperatorContext
 from lifecycle.flow.executor import FlowExecutor
 from lifecycle.flow.objects import children_of, missing_definitions
+from lifecycle.flow.pacing import AppVersionPacing
 from lifecycle.flow.wakeups import open_versions, watch_version_and_children
 from lifecycle.kube.controller import Controller, ObjectKey, Result
 
@@ -31,7 +34,9 @@ Body = dict[str, Any]
 
 def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     """The KeptnAppVersion controller, wired to its informers (not started)."""
-    executor = FlowExecutor(ctx, kind=model.KEPTN_APP_VERSION, component=COMPONENT)
+    executor = FlowExecutor(
+        ctx, kind=model.KEPTN_APP_VERSION, component=COMPONENT, pacing=AppVersionPacing()
+    )
     versions = ctx.informer(model.KEPTN_APP_VERSION).store
     workload_versions = ctx.informer(model.KEPTN_WORKLOAD_VERSION).store
 

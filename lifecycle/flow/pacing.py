@@ -1,0 +1,99 @@
+"""When a KeptnAppVersion's decision is written: fewer status writes, no warning for a race.
+
+Role: the AppVersion's AppDeploy phase folds the states of its WorkloadVersions into
+``status.workloadStatus``, and every WorkloadVersion transition wakes it, so written as decided it
+would be patched once per WorkloadVersion change (about nine times for an app of five) and warn
+``ReconcileWorkloadNotFound`` for every WorkloadVersion the cache does not hold yet (the
+AppVersion is often made before its workloads' pods reach the webhook). ``AppVersionPacing.pace``
+sits between ``decide()`` and the executor (lifecycle.flow.executor) and:
+
+- holds a decision that changes nothing but ``workloadStatus`` items for up to ``ITEMS_WINDOW``
+  (KLT refreshes them on its 5 s AppDeploy poll), then writes the latest; any other change (a
+  phase, the aggregate state, an Event) is written at once and carries the items with it;
+- during ``WORKLOADS_GRACE`` after the AppVersion's creation, leaves a WorkloadVersion the cache
+  does not hold out of the items and does not warn: its creation wakes the AppVersion. Past the
+  grace the machine's warning and Pending item are written as decided (KLT's Event, once).
+
+State: the due time of the held items per AppVersion key, dropped on the next write, on
+completion (a write) and when the object goes (``forget``). Nothing here writes or reads a clock.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from lifecycle.core.actions import EmitEvent
+from lifecycle.core.machine import Decision
+from lifecycle.core.naming import workload_name, workload_version_name
+from lifecycle.core.windows import created
+from lifecycle.kube.controller import ObjectKey, key_of
+
+__all__ = ["ITEMS_WINDOW", "WORKLOADS_GRACE", "AppVersionPacing"]
+
+ITEMS_WINDOW: Final = timedelta(seconds=5)
+"""Longest a WorkloadVersion's new state waits to be written into the AppVersion's items."""
+
+WORKLOADS_GRACE: Final = timedelta(seconds=30)
+"""How long after its creation an AppVersion waits quietly for its WorkloadVersions to appear."""
+
+_ITEMS: Final = "workloadStatus"
+_NOT_FOUND: Final = "ReconcileWorkloadNotFound"
+
+
+class AppVersionPacing:
+    """Decides, per AppVersion decision, whether to carry it out now or look again later."""
+
+    def __init__(self) -> None:
+        self._due: dict[ObjectKey, datetime] = {}
+
+    def forget(self, key: ObjectKey) -> None:
+        self._due.pop(key, None)
+
+    def pace(self, obj: dict[str, Any], decision: Decision, now: datetime) -> Decision | datetime:
+        """The decision to carry out now, or the time to reconcile again instead."""
+        decision = _quiet_missing(obj, decision, now)
+        key = key_of(obj)
+        if decision.actions or set(decision.status) - {_ITEMS}:
+            self._due.pop(key, None)  # written now, with the items
+            return decision
+        if not decision.status:
+            return decision
+        due = self._due.setdefault(key, now + ITEMS_WINDOW)
+        if now < due:
+            return min(due, decision.requeue_at or due)
+        del self._due[key]
+        return decision
+
+
+def _quiet_missing(obj: dict[str, Any], decision: Decision, now: datetime) -> Decision:
+    """The decision without the not-found warnings and items while the grace lasts."""
+    missing = {
+        action.key.removeprefix(_NOT_FOUND + "/")
+        for action in decision.actions
+        if isinstance(action, EmitEvent) and action.reason == _NOT_FOUND
+    }
+    grace_end = created(obj, now) + WORKLOADS_GRACE
+    if not missing or now >= grace_end:
+        return decision
+    actions = tuple(
+        a for a in decision.actions if not (isinstance(a, EmitEvent) and a.reason == _NOT_FOUND)
+    )
+    status = dict(decision.status)
+    if _ITEMS in status:
+        app = str((obj.get("spec") or {}).get("appName", ""))
+        items = [i for i in status[_ITEMS] if _version_name(app, i) not in missing]
+        if items == ((obj.get("status") or {}).get(_ITEMS) or []):
+            del status[_ITEMS]
+        else:
+            status[_ITEMS] = items
+    requeue = min(grace_end, decision.requeue_at or grace_end)
+    return dataclasses.replace(decision, status=status, actions=actions, requeue_at=requeue)
+
+
+def _version_name(app: str, item: dict[str, Any]) -> str:
+    ref = item.get("workload") or {}
+    return workload_version_name(
+        workload_name(app, str(ref.get("name", ""))), str(ref.get("version", ""))
+    )
