@@ -111,6 +111,8 @@ class SpanMarks:
         if self._delivered:
             self._forget_marked(kind, body, unmarked)
         for phase in unmarked:
+            if not self._due(kind, body, phase):
+                continue  # checked before building: most reconciles have nothing to export
             span = build_phase_span(
                 body,
                 phase,
@@ -143,20 +145,27 @@ class SpanMarks:
         for key in [k for k in self._delivered if k[:3] == obj and k[3] not in unmarked]:
             self._delivered.discard(key)
 
+    def _due(self, kind: ResourceKind, body: Mapping[str, Any], phase: str) -> bool:
+        """Whether the span of ``phase`` is to be exported now (see ``_send``)."""
+        meta = body.get("metadata") or {}
+        key: Key = (kind.plural, str(meta.get("namespace", "")), str(meta.get("name", "")), phase)
+        if isinstance(self._sink, Tracing) and not self._sink.exporting:
+            return False  # nothing to deliver, so nothing to mark (a later exporter gets them)
+        if not self._may_act():
+            return False  # a fenced ex-leader's stale step: the new leader exports (and marks) it
+        if key in self._delivered:
+            return False
+        # exported by this process, confirmation pending
+        return time.monotonic() - self._in_flight.get(key, -self._retry_after) >= self._retry_after
+
     def _send(
         self, kind: ResourceKind, body: Mapping[str, Any], phase: str, span: ReadableSpan
     ) -> None:
+        if not self._due(kind, body, phase):
+            return
         meta = body.get("metadata") or {}
         key: Key = (kind.plural, str(meta.get("namespace", "")), str(meta.get("name", "")), phase)
         now = time.monotonic()
-        if isinstance(self._sink, Tracing) and not self._sink.exporting:
-            return  # nothing to deliver, so nothing to mark (a later exporter gets them)
-        if not self._may_act():
-            return  # a fenced ex-leader's stale step: the new leader exports (and marks) it
-        if key in self._delivered:
-            return
-        if now - self._in_flight.get(key, -self._retry_after) < self._retry_after:
-            return  # exported by this process, confirmation pending
         self._in_flight[key] = now
         self._kinds[kind.plural] = kind
         loop = asyncio.get_running_loop()
