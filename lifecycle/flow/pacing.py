@@ -7,9 +7,10 @@ would be patched once per WorkloadVersion change (about nine times for an app of
 AppVersion is often made before its workloads' pods reach the webhook). ``AppVersionPacing.pace``
 sits between ``decide()`` and the executor (lifecycle.flow.executor) and:
 
-- holds a decision that changes nothing but ``workloadStatus`` items for up to ``ITEMS_WINDOW``
-  (KLT refreshes them on its 5 s AppDeploy poll), then writes the latest; any other change (a
-  phase, the aggregate state, an Event) is written at once and carries the items with it;
+- holds a decision that changes nothing but the ``workloadStatus`` items (and the aggregate
+  ``workloadOverallStatus`` between Pending and Progressing) for up to ``ITEMS_WINDOW`` (KLT
+  refreshes them on its 5 s AppDeploy poll), then writes the latest; any other change (a phase,
+  a final aggregate state, an Event) is written at once and carries the items with it;
 - during ``WORKLOADS_GRACE`` after the AppVersion's creation, leaves a WorkloadVersion the cache
   does not hold out of the items and does not warn: its creation wakes the AppVersion. Past the
   grace the machine's warning and Pending item are written as decided (KLT's Event, once).
@@ -27,6 +28,7 @@ from typing import Any, Final
 from lifecycle.core.actions import EmitEvent
 from lifecycle.core.machine import Decision
 from lifecycle.core.naming import workload_name, workload_version_name
+from lifecycle.core.phases import State
 from lifecycle.core.windows import created
 from lifecycle.kube.controller import ObjectKey, key_of
 
@@ -39,6 +41,7 @@ WORKLOADS_GRACE: Final = timedelta(seconds=30)
 """How long after its creation an AppVersion waits quietly for its WorkloadVersions to appear."""
 
 _ITEMS: Final = "workloadStatus"
+_OVERALL: Final = "workloadOverallStatus"
 _NOT_FOUND: Final = "ReconcileWorkloadNotFound"
 
 
@@ -55,7 +58,7 @@ class AppVersionPacing:
         """The decision to carry out now, or the time to reconcile again instead."""
         decision = _quiet_missing(obj, decision, now)
         key = key_of(obj)
-        if decision.actions or set(decision.status) - {_ITEMS}:
+        if decision.actions or not _items_only(decision.status):
             self._due.pop(key, None)  # written now, with the items
             return decision
         if not decision.status:
@@ -65,6 +68,14 @@ class AppVersionPacing:
             return min(due, decision.requeue_at or due)
         del self._due[key]
         return decision
+
+
+def _items_only(status: dict[str, Any]) -> bool:
+    """Only the items changed, and the aggregate, if at all, to a state that is not final."""
+    overall = status.get(_OVERALL)
+    return not set(status) - {_ITEMS, _OVERALL} and (
+        overall is None or not State.parse(overall).is_completed
+    )
 
 
 def _quiet_missing(obj: dict[str, Any], decision: Decision, now: datetime) -> Decision:

@@ -82,3 +82,19 @@ def test_missing_workload_versions_are_quiet_during_the_grace_then_warned() -> N
     }
     assert paced.requeue_at == T0 + WORKLOADS_GRACE  # warned then if the db never comes
     assert pacing.pace(obj, decided, T0 + WORKLOADS_GRACE) == decided
+
+
+def test_the_aggregate_waits_with_the_items_until_it_is_final() -> None:
+    pacing = AppVersionPacing()
+    obj = app_version([item("web", "Pending")])
+    progressing = Decision(
+        status={
+            "workloadOverallStatus": "Progressing",
+            "workloadStatus": [item("web", "Progressing")],
+        }
+    )
+    assert pacing.pace(obj, progressing, T0) == T0 + ITEMS_WINDOW
+    failed = Decision(
+        status={"workloadOverallStatus": "Failed", "workloadStatus": [item("web", "Failed")]}
+    )
+    assert pacing.pace(obj, failed, T0 + timedelta(seconds=1)) == failed
