@@ -7,8 +7,9 @@ flow/pacing.py (WorkloadVersion states written into the items at most every few 
 warning for a WorkloadVersion the cache does not hold yet).
 
 Wake-ups (no polling): the AppVersion itself; its tasks and evaluations (owner); every
-WorkloadVersion of its app (AppDeploy waits on them); a task/evaluation definition appearing
-(a phase may be waiting for it). A timer only for the machine's own deadlines.
+WorkloadVersion of its app appearing, going or changing state (AppDeploy waits on them); a
+task/evaluation definition appearing (a phase may be waiting for it). A timer only for the
+machine's own deadlines and the pacing's.
 Must not: write anything but through the executor, or decide on a completed object.
 """
 
@@ -30,6 +31,10 @@ __all__ = ["COMPONENT", "setup"]
 COMPONENT = "keptnappversion-controller"
 
 Body = dict[str, Any]
+
+
+def _state(wv: Body) -> object:
+    return (wv.get("status") or {}).get("status")
 
 
 def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
@@ -59,6 +64,8 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         return await executor.reconcile(key, snapshot_of)
 
     def by_app(event: str, wv: Body, old: Body | None) -> list[ObjectKey]:
+        if event == "MODIFIED" and old is not None and _state(old) == _state(wv):
+            return []  # AppDeploy reads a WorkloadVersion's existence and state, nothing else
         namespace = (wv.get("metadata") or {}).get("namespace")
         return open_versions(versions, "app", str((wv.get("spec") or {}).get("app", "")), namespace)
 

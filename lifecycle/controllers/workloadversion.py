@@ -9,7 +9,7 @@ controller is
 woken by the WorkloadVersion's own update and applies `machine.gate_open`.
 
 Wake-ups (no polling): the WorkloadVersion; its tasks and evaluations (owner); the AppVersions
-of its app (the app gate); its ReplicaSet/StatefulSet/DaemonSet (resourceReference uid index)
+of its app while it waits at the app gate; its ReplicaSet/StatefulSet/DaemonSet (resourceReference uid index)
 and that ReplicaSet's Argo Rollout;
 a task/evaluation definition appearing. A timer only for the machine's deadlines (observability
 timeout, definition wait).
@@ -120,9 +120,14 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         return await executor.reconcile(key, snapshot_of)
 
     def by_app(event: str, av: Body, old: Body | None) -> list[ObjectKey]:
+        # only a version still at the app gate reads its AppVersion (machine._pass_app_gate)
         namespace = (av.get("metadata") or {}).get("namespace")
         app = str((av.get("spec") or {}).get("appName", ""))
-        return open_versions(versions, "app", app, namespace)
+        return [
+            key
+            for key in open_versions(versions, "app", app, namespace)
+            if not ((versions.get(*key) or {}).get("status") or {}).get("currentPhase")
+        ]
 
     def by_resource(event: str, obj: Body, old: Body | None) -> list[ObjectKey]:
         meta = obj.get("metadata") or {}
