@@ -13,7 +13,9 @@ Failure policy (the webhook configuration uses ``failurePolicy: Ignore``):
 * a pod whose owner cannot be confirmed (absent, another uid) is allowed unchanged with a warning
   and a log line, and nothing is written: a forged review changes no KeptnWorkload;
 * a pod we do not manage (namespace not opted in, no supported owner, no workload key on the pod or
-  its parent) is allowed unchanged, always;
+  its parent) is allowed unchanged, always; so is a pod the gate controller released (its
+  ``keptn.sh/scheduling-gate-removed`` marker), before anything is read: the body can only make
+  us do nothing;
 * if we cannot tell whether a pod is managed (namespace or parent unreadable) we allow it unchanged
   with an admission warning and a log line: blocking or gating a pod we may not own would freeze
   workloads that never opted in;
@@ -199,6 +201,8 @@ class PodMutator:
         namespace = str(request.get("namespace") or "")
         if not isinstance(pod, Mapping) or not namespace:
             return admission_response(uid)
+        if released(pod):  # most UPDATEs: nothing to read, write or trace (nothing is trusted)
+            return admission_response(uid, message="pod was released by keptn: left alone")
         with self._tracer.start_as_current_span(
             "annotate_pod",
             context=trace.set_span_in_context(trace.INVALID_SPAN),

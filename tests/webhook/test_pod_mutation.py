@@ -412,6 +412,8 @@ async def test_gate_removed_marker_leaves_pod_alone(enabled: MemoryStore, spans:
     assert answer["response"]["allowed"] is True
     assert decode_patch(answer) == []
     assert enabled.created == [] and enabled.updated == []
+    assert enabled.reads == []  # decided from the marker alone: nothing read, nothing traced
+    assert spans[1].get_finished_spans() == ()
 
 
 async def test_update_never_adds_a_gate(enabled: MemoryStore, spans: Any) -> None:
