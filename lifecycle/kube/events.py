@@ -254,8 +254,8 @@ class EventRecorder:
             "source": {"component": self.component},
             "reportingComponent": self.component,
             "reportingInstance": self.instance,
-            "firstTimestamp": rfc3339(now),
-            "lastTimestamp": rfc3339(now),
+            "firstTimestamp": (stamp := rfc3339(now)),
+            "lastTimestamp": stamp,
             "eventTime": micro_time(now),
             "count": 1,
         }
