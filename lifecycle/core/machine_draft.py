@@ -38,8 +38,12 @@ def _copy(value: Any) -> Any:
 
 
 def apply_merge_patch(target: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
-    """RFC 7386 JSON merge patch: a new dict, `target` untouched; None values delete keys."""
-    merged: dict[str, Any] = _copy(dict(target))
+    """RFC 7386 JSON merge patch: a new dict, `target` untouched; None values delete keys.
+
+    What the patch leaves alone is shared with `target`, and the patch's values are shared
+    too: the result is a view to read (the executor's Events, the tests' replays), not to edit.
+    """
+    merged = dict(target)
     for key, value in patch.items():
         if value is None:
             merged.pop(key, None)
@@ -47,7 +51,7 @@ def apply_merge_patch(target: Mapping[str, Any], patch: Mapping[str, Any]) -> di
             current = merged.get(key)
             merged[key] = apply_merge_patch(current if isinstance(current, Mapping) else {}, value)
         else:
-            merged[key] = _copy(value)
+            merged[key] = value
     return merged
 
 

@@ -42,7 +42,7 @@ from lifecycle.core.actions import (
     reconcile_error_event,
 )
 from lifecycle.core.conditions import with_conditions
-from lifecycle.core.machine import ROOT_KEY, Decision, Snapshot, decide
+from lifecycle.core.machine import ROOT_KEY, Decision, Snapshot, apply_merge_patch, decide
 from lifecycle.core.model import ResourceKind
 from lifecycle.core.naming import alternate_child_name
 from lifecycle.core.phases import Phase
@@ -96,21 +96,6 @@ class _Plan:
                 case _:
                     assert_never(action)  # a new action type must be executed here
         return cls(tuple(creations), tuple(events), tuple(ends))
-
-
-def _patched(target: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
-    """``target`` after the merge ``patch`` (RFC 7386), sharing what the patch leaves alone:
-    a read-only view for the Events and telemetry (machine.apply_merge_patch copies it all)."""
-    merged = dict(target)
-    for key, value in patch.items():
-        if value is None:
-            merged.pop(key, None)
-        elif isinstance(value, Mapping):
-            current = merged.get(key)
-            merged[key] = _patched(current if isinstance(current, Mapping) else {}, value)
-        else:
-            merged[key] = value
-    return merged
 
 
 _NAME_ATTEMPTS = 5
@@ -213,7 +198,7 @@ class FlowExecutor:
         # Events name the object as it is after this decision (phase carriers included).
         after = dict(obj)
         if decision.status:
-            after["status"] = _patched(obj.get("status") or {}, decision.status)
+            after["status"] = apply_merge_patch(obj.get("status") or {}, decision.status)
         writes = [emit(ctx, self.component, after, event) for event in plan.events]
         # Written before the status that records the transition: once the status says a
         # transition happened its Events exist, so a SIGKILL right after the write loses
