@@ -41,7 +41,7 @@ import asyncio
 import dataclasses
 import logging
 import random
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final, Protocol
 
 from opentelemetry import trace
@@ -255,22 +255,19 @@ class PodMutator:
             return admission_response(uid, patch=plan.patch, warnings=warnings or None)
 
     async def _write(self, plan: PodPlan, span: trace.Span) -> list[str]:
-        """Upsert the KeptnWorkload and request the app; failures become warnings."""
+        """Upsert the KeptnWorkload and create the app request; failures become warnings."""
         warnings: list[str] = []
         deadline = asyncio.get_running_loop().time() + _RETRY_BUDGET
-        for kind, body in (
-            (KEPTN_WORKLOAD, plan.workload),
-            (KEPTN_APP_CREATION_REQUEST, plan.app_request),
+        for kind, body, upsert in (
+            (KEPTN_WORKLOAD, plan.workload, True),
+            (KEPTN_APP_CREATION_REQUEST, plan.app_request, False),
         ):
-            upsert = kind is KEPTN_WORKLOAD
             with self._tracer.start_as_current_span(
                 "create_workload" if upsert else "create_app", kind=trace.SpanKind.PRODUCER
             ):
                 try:
-                    await self._retrying(
-                        self._upsert(kind, body) if upsert else self._request_app(plan),
-                        deadline=deadline,
-                    )
+                    if upsert or await self._app_needs_request(plan):
+                        await self._apply_retrying(kind, body, upsert=upsert, deadline=deadline)
                 except _WriteFailed as failed:  # gate anyway: an unchecked deploy is worse
                     name = body["metadata"]["name"]
                     message = f"could not {failed.verb} {kind.kind} {name}: {failed.__cause__}"
@@ -281,14 +278,24 @@ class PodMutator:
                     warnings.append(f"keptn: {message}; the pod stays gated")
         return warnings
 
-    @staticmethod
-    async def _retrying(write: Callable[[], Awaitable[None]], *, deadline: float) -> None:
-        """``write()``, retried on Transient errors with jittered backoff until ``deadline``."""
+    async def _app_needs_request(self, plan: PodPlan) -> bool:
+        """``request_needed`` for the KeptnApp in the cache; True when it cannot be read."""
+        meta = plan.app_request["metadata"]
+        try:
+            app = await self._store.get(KEPTN_APP, meta["namespace"], meta["name"])
+        except Exception:  # the request controller decides then, as before
+            return True
+        return request_needed(app, plan.workload)
+
+    async def _apply_retrying(
+        self, kind: ResourceKind, body: Mapping[str, Any], *, upsert: bool, deadline: float
+    ) -> None:
+        """``_apply``, retrying Transient errors with jittered backoff until ``deadline``."""
         loop = asyncio.get_running_loop()
         delay = _RETRY_BASE
         while True:
             try:
-                await write()
+                await self._apply(kind, body, upsert=upsert)
                 return
             except _WriteFailed as failed:
                 wait = delay * random.uniform(0.5, 1.0)
@@ -297,65 +304,36 @@ class PodMutator:
                 await asyncio.sleep(wait)
                 delay *= 2
 
-    def _request_app(self, plan: PodPlan) -> Callable[[], Awaitable[None]]:
-        """Create the app request unless one exists or the KeptnApp needs none (``request_needed``).
-
-        AlreadyExists is a sibling pod's request for the same app, written after that pod's
-        KeptnWorkload: it serves this pod too, even if the request controller has consumed it
-        by now (it reads the app's KeptnWorkloads when it does), so a lost race is no failure.
-        """
-        body = plan.app_request
-        namespace, name = body["metadata"]["namespace"], body["metadata"]["name"]
-
-        async def write() -> None:
-            try:
-                if await self._store.get(KEPTN_APP_CREATION_REQUEST, namespace, name) is not None:
-                    return
-                app = await self._store.get(KEPTN_APP, namespace, body["spec"]["appName"])
-                if request_needed(app, plan.workload) and not await self._store.create(
-                    KEPTN_APP_CREATION_REQUEST, body
-                ):
-                    _log.debug(
-                        "pod webhook: %s/%s: a sibling pod requested the app", namespace, name
-                    )
-            except Exception as exc:
-                raise _WriteFailed("create") from exc
-
-        return write
-
-    def _upsert(self, kind: ResourceKind, body: Mapping[str, Any]) -> Callable[[], Awaitable[None]]:
-        """Create, or update when it differs; lost races re-read from the API server."""
+    async def _apply(self, kind: ResourceKind, body: Mapping[str, Any], *, upsert: bool) -> None:
+        """Create, or (upsert) update when it differs; lost races re-read from the API server."""
         meta = body["metadata"]
-
-        async def write() -> None:
-            fresh = False
-            for _ in range(_WRITE_ATTEMPTS):
-                verb = "create"
-                try:
-                    current = await self._store.get(
-                        kind, meta["namespace"], meta["name"], fresh=fresh
-                    )
-                    if current is None:
-                        if await self._store.create(kind, body):
-                            return
-                    elif _same_workload(current, body):
+        fresh = False
+        for _ in range(_WRITE_ATTEMPTS):
+            verb = "create"
+            try:
+                current = await self._store.get(kind, meta["namespace"], meta["name"], fresh=fresh)
+                if current is None:
+                    # not upsert: AlreadyExists is a sibling pod's app request, written after
+                    # its KeptnWorkload; it serves this pod too, even if the request controller
+                    # consumed it since (it reads the app's KeptnWorkloads when it does)
+                    if await self._store.create(kind, body) or not upsert:
                         return
-                    else:
-                        verb = "update"
-                        updated = dict(current)
-                        updated["spec"] = body["spec"]
-                        updated["metadata"] = {
-                            **dict(current.get("metadata") or {}),
-                            "ownerReferences": meta["ownerReferences"],
-                        }
-                        if await self._store.update(kind, updated):
-                            return
-                except Exception as exc:
-                    raise _WriteFailed(verb) from exc
-                fresh = True  # a sibling pod's webhook call won the race: compare with its write
-            raise _WriteFailed("update") from RuntimeError("it kept changing while being written")
-
-        return write
+                elif not upsert or _same_workload(current, body):
+                    return
+                else:
+                    verb = "update"
+                    updated = dict(current)
+                    updated["spec"] = body["spec"]
+                    updated["metadata"] = {
+                        **dict(current.get("metadata") or {}),
+                        "ownerReferences": meta["ownerReferences"],
+                    }
+                    if await self._store.update(kind, updated):
+                        return
+            except Exception as exc:
+                raise _WriteFailed(verb) from exc
+            fresh = True  # a sibling pod's webhook call won the race: compare with its write
+        raise _WriteFailed("update") from RuntimeError("it kept changing while being written")
 
 
 class _WriteFailed(Exception):
