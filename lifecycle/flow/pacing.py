@@ -1,22 +1,16 @@
 """When a KeptnAppVersion's decision is written: fewer status writes, no warning for a race.
 
-Role: the AppVersion's AppDeploy phase folds the states of its WorkloadVersions into
-``status.workloadStatus``, and every WorkloadVersion transition wakes it, so written as decided it
-would be patched once per WorkloadVersion change (about nine times for an app of five) and warn
-``ReconcileWorkloadNotFound`` for every WorkloadVersion the cache does not hold yet (the
-AppVersion is often made before its workloads' pods reach the webhook). ``AppVersionPacing.pace``
-sits between ``decide()`` and the executor (lifecycle.flow.executor) and:
-
-- holds a decision that changes nothing but the ``workloadStatus`` items (and the aggregate
-  ``workloadOverallStatus`` between Pending and Progressing) for up to ``ITEMS_WINDOW`` (KLT
-  refreshes them on its 5 s AppDeploy poll), then writes the latest; any other change (a phase,
-  a final aggregate state, an Event) is written at once and carries the items with it;
-- during ``WORKLOADS_GRACE`` after the AppVersion's creation, leaves a WorkloadVersion the cache
-  does not hold out of the items and does not warn: its creation wakes the AppVersion. Past the
-  grace the machine's warning and Pending item are written as decided (KLT's Event, once).
-
-State: the due time of the held items per AppVersion key, dropped on the next write, on
-completion (a write) and when the object goes (``forget``). Nothing here writes or reads a clock.
+AppDeploy folds the states of the app's WorkloadVersions into ``status.workloadStatus``; written
+as decided, an app of five was patched about nine times and warned ``ReconcileWorkloadNotFound``
+for each WorkloadVersion the cache did not hold yet (the AppVersion often comes before its
+workloads' pods reach the webhook). ``AppVersionPacing.pace``, between ``decide()`` and the
+executor:
+- holds a decision that changes only the items (and the aggregate, while not final) for up to
+  ``ITEMS_WINDOW`` (KLT refreshes them on its 5 s AppDeploy poll); any other change (a phase, a
+  final aggregate, an Event) is written at once and carries the items with it;
+- for ``WORKLOADS_GRACE`` after creation, leaves a WorkloadVersion the cache lacks out of the
+  items, unwarned: its creation wakes the AppVersion. Past it, KLT's Event as decided, once.
+State: the items' due time per AppVersion, dropped by the next write and by ``forget``.
 """
 
 from __future__ import annotations
