@@ -27,9 +27,9 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])  # not benchmarks/: `life
 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
+import cProfile  # noqa: E402
 import gc  # noqa: E402
 import json  # noqa: E402
-import cProfile  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
 import tracemalloc  # noqa: E402
