@@ -25,7 +25,7 @@ from lifecycle.core.naming import label_value, workload_version_name
 from lifecycle.core.phases import LONG_NAMES, State
 from lifecycle.flow.context import OperatorContext
 from lifecycle.kube.client import Body
-from lifecycle.kube.events import format_message
+from lifecycle.kube.events import format_message, keptn_annotations
 
 __all__ = [
     "child_labels",
@@ -115,48 +115,13 @@ def previous_version(ctx: OperatorContext, obj: Mapping[str, Any]) -> Body | Non
 
 
 def event_annotations(obj: Mapping[str, Any], phase: str) -> dict[str, str]:
-    """KLT's Event annotations: namespace, name, phase, traceparent and the object's identity."""
-    meta, spec = metadata_of(obj), obj.get("spec") or {}
-    name = str(meta.get("name", ""))
-    result = {
-        "namespace": str(meta.get("namespace", "")),
-        "name": name,
-        "phase": phase,
-        "traceparent": str((meta.get("annotations") or {}).get("traceparent", "")),
-    }
-    root = ((obj.get("status") or {}).get("phaseTraceIDs") or {}).get(phase) or (
-        (obj.get("status") or {}).get("phaseTraceIDs") or {}
-    ).get(ROOT_KEY)
-    if isinstance(root, Mapping) and root.get("traceparent"):
-        result["traceparent"] = str(root["traceparent"])
-    match obj.get("kind"):
-        case "KeptnAppVersion":
-            result |= {
-                "appName": str(spec.get("appName", "")),
-                "appVersion": str(spec.get("version", "")),
-                "appVersionName": name,
-            }
-        case "KeptnWorkloadVersion":
-            result |= {
-                "appName": str(spec.get("app", "")),
-                "workloadName": str(spec.get("workloadName", "")),
-                "workloadVersion": str(spec.get("version", "")),
-                "workloadVersionName": name,
-            }
-        case "KeptnApp":
-            result |= {
-                "appName": name,
-                "appVersion": str(spec.get("version", "")),
-                "appRevision": str(spec.get("revision", 1)),
-            }
-        case "KeptnWorkload":
-            result |= {
-                "appName": str(spec.get("app", "")),
-                "workloadName": name,
-                "workloadVersion": str(spec.get("version", "")),
-            }
-        case _:
-            pass
+    """KLT's Event annotations (lifecycle.kube.events.keptn_annotations), with the traceparent of
+    the phase's span (else the root's) when the status carries one."""
+    result = keptn_annotations(dict(obj), phase)
+    traces = (obj.get("status") or {}).get("phaseTraceIDs") or {}
+    carrier = traces.get(phase) or traces.get(ROOT_KEY)
+    if isinstance(carrier, Mapping) and carrier.get("traceparent"):
+        result["traceparent"] = str(carrier["traceparent"])
     return result
 
 
