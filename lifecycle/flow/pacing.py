@@ -28,8 +28,9 @@ from lifecycle.kube.controller import ObjectKey, key_of
 
 __all__ = ["ITEMS_WINDOW", "WORKLOADS_GRACE", "AppVersionPacing"]
 
-ITEMS_WINDOW: Final = timedelta(seconds=5)
-"""Longest a WorkloadVersion's new state waits to be written into the AppVersion's items."""
+ITEMS_WINDOW: Final = timedelta(seconds=1)
+"""Longest a WorkloadVersion's new state waits to be written into the AppVersion's items (short:
+once the WorkloadVersions settle, e.g. all waiting on long tasks, its timer is soon spent)."""
 
 WORKLOADS_GRACE: Final = timedelta(seconds=30)
 """How long after its creation an AppVersion waits quietly for its WorkloadVersions to appear."""
