@@ -47,7 +47,7 @@ def test_item_changes_wait_for_the_window_and_other_changes_take_them_at_once() 
         status={"workloadStatus": [item("web", "Succeeded"), item("db", "Progressing")]}
     )
     assert pacing.pace(obj, items_only, T0) == T0 + ITEMS_WINDOW
-    assert pacing.pace(obj, items_only, T0 + timedelta(seconds=1)) == T0 + ITEMS_WINDOW
+    assert pacing.pace(obj, items_only, T0 + ITEMS_WINDOW / 2) == T0 + ITEMS_WINDOW
     assert pacing.pace(obj, items_only, T0 + ITEMS_WINDOW) == items_only  # due: written
     assert pacing.pace(obj, items_only, T0 + ITEMS_WINDOW + timedelta(seconds=1)) == (
         T0 + 2 * ITEMS_WINDOW + timedelta(seconds=1)  # a new window after the write
@@ -57,7 +57,7 @@ def test_item_changes_wait_for_the_window_and_other_changes_take_them_at_once() 
     # the write dropped the due time: the next item change opens a fresh window
     later = T0 + ITEMS_WINDOW + timedelta(seconds=3)
     assert pacing.pace(obj, items_only, later) == later + ITEMS_WINDOW
-    machine_deadline = later + timedelta(seconds=1)
+    machine_deadline = later + ITEMS_WINDOW / 2
     early = Decision(status=items_only.status, requeue_at=machine_deadline)
     assert pacing.pace(obj, early, later) == machine_deadline
 
