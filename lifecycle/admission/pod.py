@@ -387,22 +387,14 @@ def plan_pod(
 
 
 def request_needed(app: Mapping[str, Any] | None, workload: Mapping[str, Any]) -> bool:
-    """Whether a KeptnAppCreationRequest for ``workload``'s app can change anything.
-
-    Not when the KeptnApp exists and is the user's (no ``app.kubernetes.io/managed-by: keptn``:
-    the request controller deletes such a request unread), nor when Keptn's own KeptnApp already
-    lists this KeptnWorkload at this version (the request would rewrite it identically). So the
-    later pods of an app (replicas, UPDATEs) do not re-create the request it consumed.
-    """
-    if app is None:
-        return True
-    if (_meta(app).get("labels") or {}).get(naming.MANAGED_BY_LABEL) != naming.MANAGED_BY_VALUE:
-        return False
+    """False when the KeptnApp is the user's (the request controller deletes requests for it
+    unread) or Keptn's, already listing this KeptnWorkload at this version (no change)."""
+    labels = _meta(app or {}).get("labels") or {}
+    if app is None or labels.get(naming.MANAGED_BY_LABEL) != naming.MANAGED_BY_VALUE:
+        return app is None
     spec = workload["spec"]
-    wanted = (str(workload["metadata"]["name"]), str(spec["version"]))
-    return not any(
-        (naming.workload_name(str(spec["app"]), str(ref.get("name", ""))), str(ref.get("version")))
-        == wanted
-        for ref in (app.get("spec") or {}).get("workloads") or ()
-        if isinstance(ref, Mapping)
-    )
+    listed = {
+        (naming.workload_name(str(spec["app"]), str(r.get("name", ""))), str(r.get("version")))
+        for r in (app.get("spec") or {}).get("workloads") or ()
+    }
+    return (str(workload["metadata"]["name"]), str(spec["version"])) not in listed
