@@ -9,6 +9,8 @@ answers one JSON line per command line on stdin:
 - ``gc``: a full collection first, then the same;
 - ``reset``: zero the request counters;
 - ``stop``: stop the operator and exit.
+With ``KLT_PROFILE=<file>`` in the environment, cProfile runs from ``reset`` to the next command
+(the burst phase of scale.py) and writes its stats to ``<file>.<pid>`` (read with pstats).
 Its CPU, RSS and requests are the operator's alone (the driver and the sandbox are elsewhere).
 """
 
@@ -25,9 +27,11 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])  # not benchmarks/: `life
 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
+import cProfile  # noqa: E402
 import gc  # noqa: E402
 import json  # noqa: E402
 import logging  # noqa: E402
+import os  # noqa: E402
 import tracemalloc  # noqa: E402
 from typing import Any  # noqa: E402
 
@@ -52,6 +56,23 @@ def stats(operator: Operator) -> dict[str, Any]:
     }
 
 
+class Profiler:
+    """cProfile from ``reset`` to the next command, when KLT_PROFILE names a file."""
+
+    def __init__(self) -> None:
+        self.path = os.environ.get("KLT_PROFILE")
+        self.running: cProfile.Profile | None = None
+
+    def command(self, line: str) -> None:
+        if self.running is not None:
+            self.running.disable()
+            self.running.dump_stats(f"{self.path}.{os.getpid()}")
+            self.running = None
+        elif line == "reset" and self.path:
+            self.running = cProfile.Profile()
+            self.running.enable()
+
+
 async def serve(args: argparse.Namespace) -> None:
     logging.basicConfig(level=logging.ERROR)
     work = Path(args.work)
@@ -69,8 +90,10 @@ async def serve(args: argparse.Namespace) -> None:
     reader = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     marks: list[tracemalloc.Snapshot] = []
+    profiler = Profiler()
     try:
         while line := (await reader.readline()).decode().strip():
+            profiler.command(line)
             if line == "stop":
                 break
             if line == "mark":

@@ -60,6 +60,7 @@ __all__ = [
     "parse_metadata",
     "plan_pod",
     "released",
+    "request_needed",
     "supported_owner",
 ]
 
@@ -384,3 +385,17 @@ def plan_pod(
         single_service=single_service,
         warnings=warnings,
     )
+
+
+def request_needed(app: Mapping[str, Any] | None, workload: Mapping[str, Any]) -> bool:
+    """False when the KeptnApp is the user's (the request controller deletes requests for it
+    unread) or Keptn's, already listing this KeptnWorkload at this version (no change)."""
+    labels = _meta(app or {}).get("labels") or {}
+    if app is None or labels.get(naming.MANAGED_BY_LABEL) != naming.MANAGED_BY_VALUE:
+        return app is None
+    spec = workload["spec"]
+    listed = {
+        (naming.workload_name(str(spec["app"]), str(r.get("name", ""))), str(r.get("version")))
+        for r in (app.get("spec") or {}).get("workloads") or ()
+    }
+    return (str(workload["metadata"]["name"]), str(spec["version"])) not in listed

@@ -67,8 +67,11 @@ VALIDATING = model.ResourceKind(
 
 # Kinds the mutator only creates or upserts: a stale miss leads to a create that meets
 # AlreadyExists, after which the mutator re-reads with fresh=True. So a cache miss can be
-# trusted for them; for the others (namespaces, owners) a miss is confirmed with a GET.
-_MISS_IS_ABSENT = frozenset({model.KEPTN_WORKLOAD, model.KEPTN_APP_CREATION_REQUEST})
+# trusted for them; for the others (namespaces, owners) a miss is confirmed with a GET. A
+# stale miss of a KeptnApp only costs an app request the request controller answers anyway.
+_MISS_IS_ABSENT = frozenset(
+    {model.KEPTN_WORKLOAD, model.KEPTN_APP_CREATION_REQUEST, model.KEPTN_APP}
+)
 
 
 class KubeAdmissionStore:

@@ -4,7 +4,7 @@ Role: ``PodMutator.review`` takes an AdmissionReview for a pod, reads the namesp
 pod's owner in the cluster (``lifecycle.admission.owner``: the owner must exist with the pod's uid;
 keys and containers come from its pod template, never from the review body) through a small
 ``AdmissionStore`` protocol, asks the pure ``lifecycle.admission.pod.plan_pod`` what to do, creates or updates the KeptnWorkload, creates the
-KeptnAppCreationRequest if missing, and answers with a JSONPatch. ``validate_review`` wraps the
+KeptnAppCreationRequest if missing and the KeptnApp needs one, and answers with a JSONPatch. ``validate_review`` wraps the
 pure validators of ``lifecycle.admission.validators`` the same way. The composition root implements
 ``AdmissionStore`` with lifecycle/kube (informer cache for reads, the client for writes, the event
 recorder for ``warn``); tests implement it with a dict.
@@ -13,7 +13,9 @@ Failure policy (the webhook configuration uses ``failurePolicy: Ignore``):
 * a pod whose owner cannot be confirmed (absent, another uid) is allowed unchanged with a warning
   and a log line, and nothing is written: a forged review changes no KeptnWorkload;
 * a pod we do not manage (namespace not opted in, no supported owner, no workload key on the pod or
-  its parent) is allowed unchanged, always;
+  its parent) is allowed unchanged, always; so is a pod the gate controller released (its
+  ``keptn.sh/scheduling-gate-removed`` marker), before anything is read: the body can only make
+  us do nothing;
 * if we cannot tell whether a pod is managed (namespace or parent unreadable) we allow it unchanged
   with an admission warning and a log line: blocking or gating a pod we may not own would freeze
   workloads that never opted in;
@@ -54,6 +56,7 @@ from lifecycle.admission.pod import (
     needs_parent,
     plan_pod,
     released,
+    request_needed,
     supported_owner,
 )
 from lifecycle.admission.validators import Verdict
@@ -61,6 +64,7 @@ from lifecycle.core.model import (
     ARGO_ROLLOUT,
     DAEMON_SET,
     DEPLOYMENT,
+    KEPTN_APP,
     KEPTN_APP_CREATION_REQUEST,
     KEPTN_WORKLOAD,
     NAMESPACE,
@@ -197,6 +201,8 @@ class PodMutator:
         namespace = str(request.get("namespace") or "")
         if not isinstance(pod, Mapping) or not namespace:
             return admission_response(uid)
+        if released(pod):  # most UPDATEs: nothing to read, write or trace (nothing is trusted)
+            return admission_response(uid, message="pod was released by keptn: left alone")
         with self._tracer.start_as_current_span(
             "annotate_pod",
             context=trace.set_span_in_context(trace.INVALID_SPAN),
@@ -260,7 +266,8 @@ class PodMutator:
                 "create_workload" if upsert else "create_app", kind=trace.SpanKind.PRODUCER
             ):
                 try:
-                    await self._apply_retrying(kind, body, upsert=upsert, deadline=deadline)
+                    if upsert or await self._app_needs_request(plan):
+                        await self._apply_retrying(kind, body, upsert=upsert, deadline=deadline)
                 except _WriteFailed as failed:  # gate anyway: an unchecked deploy is worse
                     name = body["metadata"]["name"]
                     message = f"could not {failed.verb} {kind.kind} {name}: {failed.__cause__}"
@@ -270,6 +277,15 @@ class PodMutator:
                     await self._store.warn(body, reason, f"could not {failed.verb} {kind.kind}")
                     warnings.append(f"keptn: {message}; the pod stays gated")
         return warnings
+
+    async def _app_needs_request(self, plan: PodPlan) -> bool:
+        """``request_needed`` for the KeptnApp in the cache; True when it cannot be read."""
+        meta = plan.app_request["metadata"]
+        try:
+            app = await self._store.get(KEPTN_APP, meta["namespace"], meta["name"])
+        except Exception:  # the request controller decides then, as before
+            return True
+        return request_needed(app, plan.workload)
 
     async def _apply_retrying(
         self, kind: ResourceKind, body: Mapping[str, Any], *, upsert: bool, deadline: float
@@ -297,7 +313,10 @@ class PodMutator:
             try:
                 current = await self._store.get(kind, meta["namespace"], meta["name"], fresh=fresh)
                 if current is None:
-                    if await self._store.create(kind, body):
+                    # not upsert: AlreadyExists is a sibling pod's app request, written after
+                    # its KeptnWorkload; it serves this pod too, even if the request controller
+                    # consumed it since (it reads the app's KeptnWorkloads when it does)
+                    if await self._store.create(kind, body) or not upsert:
                         return
                 elif not upsert or _same_workload(current, body):
                     return

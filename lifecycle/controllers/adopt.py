@@ -7,8 +7,8 @@ For a pod in an opted-in namespace (label or annotation ``keptn.sh/lifecycle-too
 with a supported owner chain and the keptn keys (on the pod or, as the webhook reads them, on its
 Deployment/Rollout/StatefulSet/DaemonSet), this controller plans the pod with the webhook's pure
 ``plan_pod`` (operation "UPDATE": no gate is added) and, when the KeptnWorkload of that plan does
-not exist, creates the KeptnAppCreationRequest and then the KeptnWorkload, exactly the bodies the
-webhook would have written. The flow then runs as usual: the WorkloadVersion's deployment check
+not exist, creates the KeptnAppCreationRequest (when the KeptnApp needs one, as the webhook
+decides) and then the KeptnWorkload, exactly the bodies the webhook would have written. The flow then runs as usual: the WorkloadVersion's deployment check
 passes at once for pods already running, and post-deployment tasks and evaluations, Events,
 spans and metrics all happen.
 
@@ -29,7 +29,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from lifecycle.admission.pod import namespace_enabled, plan_pod, supported_owner
+from lifecycle.admission.pod import namespace_enabled, plan_pod, request_needed, supported_owner
 from lifecycle.admission.registration import KubeAdmissionStore
 from lifecycle.admission.webhook import pod_parent
 from lifecycle.core import model
@@ -73,7 +73,9 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             return None
         # The app request first: if the workload create then fails, the retry finds no
         # workload and writes both again (the request's AlreadyExists is a no-op).
-        await store.create(model.KEPTN_APP_CREATION_REQUEST, plan.app_request)
+        app = await store.get(model.KEPTN_APP, key.namespace, plan.app_request["spec"]["appName"])
+        if request_needed(app, plan.workload):  # as the webhook decides
+            await store.create(model.KEPTN_APP_CREATION_REQUEST, plan.app_request)
         if await store.create(model.KEPTN_WORKLOAD, plan.workload):
             log.info(
                 "adopted pod %s/%s: created KeptnWorkload %s (version %s)",

@@ -119,7 +119,15 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             )
         return None
 
+    wake_owner = owner_keys("KeptnWorkload")
+
+    def by_version(event: str, wv: Body, old: Body | None) -> list[ObjectKey]:
+        # its status is the flow's business: only a new, gone or re-specified version matters here
+        if event == "MODIFIED" and old is not None and old.get("spec") == wv.get("spec"):
+            return []
+        return wake_owner(event, wv, old)
+
     controller: Controller[ObjectKey] = Controller("keptnworkload", reconcile, ctx.settings.workers)
     controller.watch(ctx.informer(model.KEPTN_WORKLOAD), self_key)
-    controller.watch(ctx.informer(model.KEPTN_WORKLOAD_VERSION), owner_keys("KeptnWorkload"))
+    controller.watch(ctx.informer(model.KEPTN_WORKLOAD_VERSION), by_version)
     return controller

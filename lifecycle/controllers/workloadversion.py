@@ -9,7 +9,7 @@ controller is
 woken by the WorkloadVersion's own update and applies `machine.gate_open`.
 
 Wake-ups (no polling): the WorkloadVersion; its tasks and evaluations (owner); the AppVersions
-of its app (the app gate); its ReplicaSet/StatefulSet/DaemonSet (resourceReference uid index)
+of its app while it waits at the app gate; its ReplicaSet/StatefulSet/DaemonSet (resourceReference uid index)
 and that ReplicaSet's Argo Rollout;
 a task/evaluation definition appearing. A timer only for the machine's deadlines (observability
 timeout, definition wait).
@@ -116,8 +116,13 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         return await executor.reconcile(key, snapshot_of)
 
     def by_app(event: str, av: KeptnAppVersionBody, old: object) -> list[ObjectKey]:
+        # only a version still at the app gate reads its AppVersion (machine._pass_app_gate)
         app = av.get("spec", {}).get("appName", "")
-        return open_versions(versions, "app", app, namespace_of(av))
+        return [
+            key
+            for key in open_versions(versions, "app", app, namespace_of(av))
+            if not ((versions.get(*key) or {}).get("status") or {}).get("currentPhase")
+        ]
 
     def by_resource(event: str, obj: Mapping[str, Any], old: object) -> list[ObjectKey]:
         return open_versions(versions, "resourceReference", uid_of(obj), namespace_of(obj))

@@ -14,7 +14,6 @@ Must not: import anything but the standard library and lifecycle's pure modules.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -28,9 +27,23 @@ __all__ = ["StatusDraft", "apply_merge_patch", "read_time"]
 TRACE_FIELD = "phaseTraceIDs"
 
 
+def _copy(value: Any) -> Any:
+    """A copy of a JSON value (dicts and lists copied, scalars shared): copy.deepcopy's result
+    for status bodies at a fraction of its cost (no memo, no dispatch)."""
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
 def apply_merge_patch(target: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
-    """RFC 7386 JSON merge patch: a new dict, `target` untouched; None values delete keys."""
-    merged: dict[str, Any] = copy.deepcopy(dict(target))
+    """RFC 7386 JSON merge patch: a new dict, `target` untouched; None values delete keys.
+
+    What the patch leaves alone is shared with `target`, and the patch's values are shared
+    too: the result is a view to read (the executor's Events, the tests' replays), not to edit.
+    """
+    merged = dict(target)
     for key, value in patch.items():
         if value is None:
             merged.pop(key, None)
@@ -38,7 +51,7 @@ def apply_merge_patch(target: Mapping[str, Any], patch: Mapping[str, Any]) -> di
             current = merged.get(key)
             merged[key] = apply_merge_patch(current if isinstance(current, Mapping) else {}, value)
         else:
-            merged[key] = copy.deepcopy(value)
+            merged[key] = value
     return merged
 
 
@@ -58,7 +71,7 @@ class StatusDraft:
     __slots__ = ("_view", "actions", "deadlines", "patch")
 
     def __init__(self, status: Mapping[str, Any]) -> None:
-        self._view: dict[str, Any] = copy.deepcopy(dict(status))
+        self._view: dict[str, Any] = _copy(dict(status))
         self.patch: dict[str, Any] = {}
         self.actions: list[Action] = []
         self.deadlines: list[datetime] = []
@@ -70,8 +83,8 @@ class StatusDraft:
     def set(self, field: str, value: Any) -> None:
         """Write a field; no-op when it already holds this value."""
         if self._view.get(field) != value:
-            self._view[field] = copy.deepcopy(value)
-            self.patch[field] = copy.deepcopy(value)
+            self._view[field] = _copy(value)
+            self.patch[field] = _copy(value)
 
     def set_time(self, field: str, moment: datetime) -> None:
         """Write a timestamp field in the project's format."""

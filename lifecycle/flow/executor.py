@@ -19,7 +19,8 @@ the Decision to `FlowExecutor.execute`, which carries it out in this order:
 Invariants: after a status write the object's key is skipped until the cache shows a newer
 resourceVersion than the one the write started from (the watch event of our own write wakes it),
 so decide() never runs on a status older than what we wrote. Nothing here reads a clock but
-`ctx.now()`. Must not: hold per-object state beyond that skip mark, or poll.
+`ctx.now()`. Must not: hold per-object state beyond that skip mark (and the pacing's due
+times, lifecycle.flow.pacing), or poll.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ from lifecycle.flow.objects import (
     is_completed,
     previous_version,
 )
+from lifecycle.flow.pacing import AppVersionPacing
 from lifecycle.kube.client import Body
 from lifecycle.kube.controller import ObjectKey, Result, TerminalError, key_of
 from lifecycle.kube.errors import AlreadyExists, BadRequest, Conflict, Invalid, NotFound
@@ -112,12 +114,15 @@ class FlowExecutor(Generic[VersionT]):
         kind: ResourceKind[VersionT],
         component: str,
         track: bool = True,
+        pacing: AppVersionPacing | None = None,
     ) -> None:
-        """`track=False` for a caller that never asks `stale()` (no marks are kept)."""
+        """`track=False` for a caller that never asks `stale()` (no marks are kept); `pacing`
+        may hold a decision back (lifecycle.flow.pacing)."""
         self._ctx = ctx
         self._kind = kind
         self.component = component
         self._track = track
+        self._pacing = pacing
         self._written: dict[ObjectKey, str] = {}
 
     def stale(self, obj: Mapping[str, Any]) -> bool:
@@ -133,6 +138,8 @@ class FlowExecutor(Generic[VersionT]):
 
     def forget(self, key: ObjectKey) -> None:
         self._written.pop(key, None)
+        if self._pacing is not None:
+            self._pacing.forget(key)
 
     async def reconcile(
         self, key: ObjectKey, snapshot_of: Callable[[VersionT], Snapshot]
@@ -149,7 +156,13 @@ class FlowExecutor(Generic[VersionT]):
         if is_completed(obj):
             self.sweep(obj)  # spans a crash kept from being delivered or marked
             return None
-        decision = decide(snapshot_of(obj), self._ctx.now(), self._ctx.config())
+        now = self._ctx.now()
+        decision = decide(snapshot_of(obj), now, self._ctx.config())
+        if self._pacing is not None:
+            paced = self._pacing.pace(obj, decision, now)
+            if not isinstance(paced, Decision):
+                return Result(requeue_at=paced)
+            decision = paced
         if decision.status or decision.actions:
             try:
                 await self.execute(obj, decision)

@@ -21,13 +21,13 @@ from lifecycle.core.actions import (
 )
 from lifecycle.core.bodies import KeptnAppVersionBody, KeptnWorkloadVersionBody
 from lifecycle.core.machine import ROOT_KEY
-from lifecycle.core.meta import annotations_of, metadata_of, name_of, namespace_of, uid_of
+from lifecycle.core.meta import metadata_of, name_of, namespace_of, uid_of
 from lifecycle.core.model import ResourceKind
 from lifecycle.core.naming import label_value, workload_version_name
 from lifecycle.core.phases import LONG_NAMES, State
 from lifecycle.flow.context import OperatorContext
 from lifecycle.kube.cache import BodyT
-from lifecycle.kube.events import format_message
+from lifecycle.kube.events import format_message, keptn_annotations
 
 __all__ = [
     "child_labels",
@@ -110,50 +110,13 @@ def previous_version(
 
 
 def event_annotations(obj: Mapping[str, Any], phase: str) -> dict[str, str]:
-    """KLT's Event annotations: namespace, name, phase, traceparent and the object's identity."""
-    name = name_of(obj)
-    result = {
-        "namespace": namespace_of(obj),
-        "name": name,
-        "phase": phase,
-        "traceparent": annotations_of(obj).get("traceparent", ""),
-    }
-    carriers = model.KEPTN_APP_VERSION.view(obj).get("status", {}).get("phaseTraceIDs") or {}
-    root = carriers.get(phase) or carriers.get(ROOT_KEY)
-    if isinstance(root, Mapping) and root.get("traceparent"):
-        result["traceparent"] = str(root["traceparent"])
-    match obj.get("kind"):
-        case "KeptnAppVersion":
-            app_version = model.KEPTN_APP_VERSION.view(obj).get("spec", {})
-            result |= {
-                "appName": str(app_version.get("appName", "")),
-                "appVersion": str(app_version.get("version", "")),
-                "appVersionName": name,
-            }
-        case "KeptnWorkloadVersion":
-            workload_version = model.KEPTN_WORKLOAD_VERSION.view(obj).get("spec", {})
-            result |= {
-                "appName": str(workload_version.get("app", "")),
-                "workloadName": str(workload_version.get("workloadName", "")),
-                "workloadVersion": str(workload_version.get("version", "")),
-                "workloadVersionName": name,
-            }
-        case "KeptnApp":
-            app = model.KEPTN_APP.view(obj).get("spec", {})
-            result |= {
-                "appName": name,
-                "appVersion": str(app.get("version", "")),
-                "appRevision": str(app.get("revision", 1)),
-            }
-        case "KeptnWorkload":
-            workload = model.KEPTN_WORKLOAD.view(obj).get("spec", {})
-            result |= {
-                "appName": str(workload.get("app", "")),
-                "workloadName": name,
-                "workloadVersion": str(workload.get("version", "")),
-            }
-        case _:
-            pass
+    """KLT's Event annotations (lifecycle.kube.events.keptn_annotations), with the traceparent of
+    the phase's span (else the root's) when the status carries one."""
+    result = keptn_annotations(dict(obj), phase)
+    traces = (obj.get("status") or {}).get("phaseTraceIDs") or {}
+    carrier = traces.get(phase) or traces.get(ROOT_KEY)
+    if isinstance(carrier, Mapping) and carrier.get("traceparent"):
+        result["traceparent"] = str(carrier["traceparent"])
     return result
 
 

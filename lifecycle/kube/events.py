@@ -175,6 +175,8 @@ class EventRecorder:
         self._max_pending = max_pending
         self._fold_cache_size = fold_cache
         self._folds: OrderedDict[_FoldKey, tuple[str, str, int]] = OrderedDict()
+        self._keyed: OrderedDict[str, asyncio.Task[None] | None] = OrderedDict()
+        """Keyed Event names written (None) or being written (the task), the newest kept."""
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._subscribers: list[Subscriber] = []
@@ -182,6 +184,8 @@ class EventRecorder:
         self.emitted = 0
         self.folded = 0
         self.duplicates = 0
+        self.repeated = 0
+        """Keyed emissions answered from memory: no request (a replay of a known transition)."""
         self.dropped = 0
         self.failed = 0
         self.retried = 0
@@ -206,21 +210,26 @@ class EventRecorder:
     ) -> asyncio.Task[None] | None:
         """Record an Event about ``obj`` in the background (``type`` is Normal or Warning).
 
-        Returns the writing task (it never raises), or None when the backlog was full.
+        Returns the writing task (it never raises), or None when the backlog was full or the
+        keyed Event is known to be written. A keyed Event this recorder wrote or is writing
+        costs no request again: the same task (or None) is returned.
         """
+        meta = obj.get("metadata") or {}
+        uid = str(meta.get("uid", ""))
+        if key is not None:
+            name = event_name(meta.get("name", "unknown"), uid, key)
+            if name in self._keyed:
+                self.repeated += 1
+                return self._keyed[name]
         if len(self._tasks) >= self._max_pending:
             self.dropped += 1
             log.warning("event recorder backlog full, dropping %s %s", reason, message)
             return None
         now = self._clock()
-        meta = obj.get("metadata") or {}
-        uid = str(meta.get("uid", ""))
         message = scrub(message)  # Events are readable by people who cannot read Secrets
         annotations = {k: scrub(v) for k, v in (annotations or {}).items()}
         self._seq += 1
-        if key is not None:
-            name = event_name(meta.get("name", "unknown"), uid, key)
-        else:
+        if key is None:
             # client-go style: unique per emission; the fold cache reuses the first one's name.
             name = f"{meta.get('name', 'unknown')}.{int(now.timestamp() * 1e9) + self._seq:x}"
         body: Body = {
@@ -245,8 +254,8 @@ class EventRecorder:
             "source": {"component": self.component},
             "reportingComponent": self.component,
             "reportingInstance": self.instance,
-            "firstTimestamp": rfc3339(now),
-            "lastTimestamp": rfc3339(now),
+            "firstTimestamp": (stamp := rfc3339(now)),
+            "lastTimestamp": stamp,
             "eventTime": micro_time(now),
             "count": 1,
         }
@@ -254,6 +263,10 @@ class EventRecorder:
         task = asyncio.create_task(self._write(body, obj, uid or name, fold))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        if key is not None:
+            self._keyed[name] = task
+            while len(self._keyed) > self._fold_cache_size:
+                self._keyed.popitem(last=False)
         return task
 
     @staticmethod
@@ -276,14 +289,19 @@ class EventRecorder:
 
     async def _write(self, body: Body, obj: Body, lock_key: str, fold: _FoldKey | None) -> None:
         lock = self._lock(lock_key)
+        name = body["metadata"]["name"]
         try:
             async with lock:
                 written = await self._write_retrying(body, fold)
+            if name in self._keyed:
+                self._keyed[name] = None  # written (or found): a repeat costs nothing
         except KubeError as exc:
+            self._keyed.pop(name, None)  # not written: a repeat tries again
             self.failed += 1
             log.warning("could not write event %s %s: %s", body["reason"], body["message"], exc)
             return
         except Exception:
+            self._keyed.pop(name, None)
             self.failed += 1
             log.exception("could not write event %s", body["reason"])
             return

@@ -73,9 +73,6 @@ class WorkQueue(Generic[K]):
         """Loop times of the pending timers (what a delayed key waits for)."""
         return [deadline for deadline, _ in self._timers.values()]
 
-    def is_shut_down(self) -> bool:
-        return self._shutdown
-
     # -- adding ---------------------------------------------------------------------------
 
     def add(self, key: K, *, after: float | None = None, at: datetime | None = None) -> None:

@@ -110,6 +110,8 @@ class SpanMarks:
         if self._delivered:
             self._forget_marked(kind, body, unmarked)
         for phase in unmarked:
+            if not self._due(kind, body, phase):
+                continue  # checked before building: most reconciles have nothing to export
             span = build_phase_span(
                 body,
                 phase,
@@ -141,19 +143,25 @@ class SpanMarks:
         for key in [k for k in self._delivered if k[:3] == obj and k[3] not in unmarked]:
             self._delivered.discard(key)
 
+    def _due(self, kind: ResourceKind, body: Mapping[str, Any], phase: str) -> bool:
+        """Whether the span of ``phase`` is to be exported now (see ``_send``)."""
+        key: Key = (kind.plural, namespace_of(body), name_of(body), phase)
+        if isinstance(self._sink, Tracing) and not self._sink.exporting:
+            return False  # nothing to deliver, so nothing to mark (a later exporter gets them)
+        if not self._may_act():
+            return False  # a fenced ex-leader's stale step: the new leader exports (and marks) it
+        if key in self._delivered:
+            return False
+        # exported by this process, confirmation pending
+        return time.monotonic() - self._in_flight.get(key, -self._retry_after) >= self._retry_after
+
     def _send(
         self, kind: ResourceKind, body: Mapping[str, Any], phase: str, span: ReadableSpan
     ) -> None:
+        if not self._due(kind, body, phase):
+            return
         key: Key = (kind.plural, namespace_of(body), name_of(body), phase)
         now = time.monotonic()
-        if isinstance(self._sink, Tracing) and not self._sink.exporting:
-            return  # nothing to deliver, so nothing to mark (a later exporter gets them)
-        if not self._may_act():
-            return  # a fenced ex-leader's stale step: the new leader exports (and marks) it
-        if key in self._delivered:
-            return
-        if now - self._in_flight.get(key, -self._retry_after) < self._retry_after:
-            return  # exported by this process, confirmation pending
         self._in_flight[key] = now
         self._kinds[kind.plural] = kind
         loop = asyncio.get_running_loop()

@@ -412,6 +412,8 @@ async def test_gate_removed_marker_leaves_pod_alone(enabled: MemoryStore, spans:
     assert answer["response"]["allowed"] is True
     assert decode_patch(answer) == []
     assert enabled.created == [] and enabled.updated == []
+    assert enabled.reads == []  # decided from the marker alone: nothing read, nothing traced
+    assert spans[1].get_finished_spans() == ()
 
 
 async def test_update_never_adds_a_gate(enabled: MemoryStore, spans: Any) -> None:
@@ -542,8 +544,64 @@ async def test_lost_create_race_rereads_fresh(enabled: MemoryStore, spans: Any) 
         review(pod(owners=[new_rs], annotations={**KEYS, "keptn.sh/version": "2"}))
     )
     assert "warnings" not in answer["response"]
-    assert enabled.fresh_reads == 2  # one per lost create
+    assert enabled.fresh_reads == 1  # the workload's lost create; the app's request is there
     assert enabled.objects[("KeptnWorkload", NS, "shop-web")]["spec"]["version"] == "2"
+
+
+class ConsumedRequestStore(MemoryStore):
+    """A sibling pod's app request exists at each create and is consumed before each read."""
+
+    async def create(self, kind: Any, body: Any) -> bool:
+        if kind.kind == "KeptnAppCreationRequest":
+            return False  # AlreadyExists: a sibling pod's request, deleted again right after
+        return await super().create(kind, body)
+
+
+async def test_app_request_race_with_siblings_and_the_controller_is_benign(
+    spans: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = ConsumedRequestStore()
+    store.put(
+        "Namespace",
+        {"metadata": {"name": NS, "annotations": {"keptn.sh/lifecycle-toolkit": "enabled"}}},
+    )
+    answer = await mutator(store, spans).review(review(pod(owners=[RS], annotations=KEYS)))
+    assert "warnings" not in answer["response"]
+    assert store.warnings == []
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+    assert ("KeptnWorkload", NS, "shop-web") in store.objects
+
+
+@pytest.mark.parametrize(
+    ("labels", "listed", "requested"),
+    [
+        ({}, [], False),  # the user's KeptnApp: the request controller would delete it unread
+        ({"app.kubernetes.io/managed-by": "keptn"}, [("web", "1.0.0")], False),
+        ({"app.kubernetes.io/managed-by": "keptn"}, [("web", "0.9.0")], True),
+        ({"app.kubernetes.io/managed-by": "keptn"}, [("other", "1.0.0")], True),
+    ],
+)
+async def test_app_request_only_when_the_app_needs_one(
+    enabled: MemoryStore,
+    spans: Any,
+    labels: dict[str, str],
+    listed: list[tuple[str, str]],
+    requested: bool,
+) -> None:
+    workloads = [{"name": n, "version": v} for n, v in listed]
+    enabled.put(
+        "KeptnApp",
+        {
+            "metadata": {"name": "shop", "namespace": NS, "labels": labels},
+            "spec": {"workloads": workloads},
+        },
+    )
+    answer = await mutator(enabled, spans).review(
+        review(pod(owners=[RS], annotations={**KEYS, "keptn.sh/version": "1.0.0"}))
+    )
+    assert "warnings" not in answer["response"]
+    assert ("KeptnWorkload", NS, "shop-web") in enabled.objects
+    assert (("KeptnAppCreationRequest", NS, "shop") in enabled.objects) is requested
 
 
 class ConflictingStore(MemoryStore):
