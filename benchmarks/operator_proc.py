@@ -8,6 +8,7 @@ answers one JSON line per command line on stdin:
   by controller, timers fired and pending in the work queues;
 - ``gc``: a full collection first, then the same;
 - ``reset``: zero the request counters;
+- ``sizes``: per cached kind, objects and kB of their JSON, and one object of the kind;
 - ``stop``: stop the operator and exit.
 Its CPU, RSS and requests are the operator's alone (the driver and the sandbox are elsewhere).
 """
@@ -52,6 +53,17 @@ def stats(operator: Operator) -> dict[str, Any]:
     }
 
 
+def cache_sizes(operator: Operator) -> dict[str, Any]:
+    """What each informer caches: objects, kB of JSON, the last object (to see its fields)."""
+    out: dict[str, Any] = {}
+    for informer in operator.informers.values():
+        objs = informer.store.list()
+        if objs:
+            size = sum(len(json.dumps(o, default=str)) for o in objs)
+            out[informer.kind.plural] = {"n": len(objs), "kb": size // 1024, "last": objs[-1]}
+    return out
+
+
 async def serve(args: argparse.Namespace) -> None:
     logging.basicConfig(level=logging.ERROR)
     work = Path(args.work)
@@ -81,8 +93,13 @@ async def serve(args: argparse.Namespace) -> None:
             elif line == "top":  # with PYTHONTRACEMALLOC set: where the heap grew since "mark"
                 gc.collect()
                 now = tracemalloc.take_snapshot()
-                top = now.compare_to(marks[-1], "lineno")[:30] if marks else []
-                print(json.dumps([str(stat) for stat in top]), flush=True)
+                diff = now.compare_to(marks[-1], "lineno") if marks else []
+                total = sum(stat.size_diff for stat in diff) // 1024
+                top = [f"total: {total} KiB", *(str(stat) for stat in diff[:30])]
+                print(json.dumps(top), flush=True)
+                continue
+            elif line == "sizes":
+                print(json.dumps(cache_sizes(operator)), flush=True)
                 continue
             elif line == "reset":
                 operator.client.reset_counts()

@@ -44,7 +44,7 @@ _EXEMPLAR_RUNES = 128  # OpenMetrics: the label names and values of an exemplar,
 def _exemplar_labels(exemplar: Mapping[str, str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """Checked and interned as upstream checks them (names valid, 128 runes at most)."""
     names = tuple(sys.intern(str(k)) for k in exemplar)
-    values = tuple(str(v) for v in exemplar.values())
+    values = tuple(sys.intern(str(v)) for v in exemplar.values())  # a trace id: per app
     if sum(len(n) + len(v) for n, v in zip(names, values, strict=True)) > _EXEMPLAR_RUNES:
         raise ValueError(f"exemplar labels longer than {_EXEMPLAR_RUNES} runes: {exemplar}")
     return names, values
