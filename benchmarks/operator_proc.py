@@ -33,7 +33,7 @@ import tracemalloc  # noqa: E402
 from typing import Any  # noqa: E402
 
 from benchmarks.harness import cpu_seconds, operator_settings, status_kb  # noqa: E402
-from lifecycle.operator.main import freeze_startup_heap  # noqa: E402
+from lifecycle.operator.main import freeze_startup_heap, small_tls_buffers  # noqa: E402
 from lifecycle.operator.root import Operator  # noqa: E402
 
 
@@ -67,6 +67,7 @@ def cache_sizes(operator: Operator) -> dict[str, Any]:
 async def serve(args: argparse.Namespace) -> None:
     logging.basicConfig(level=logging.ERROR)
     work = Path(args.work)
+    small_tls_buffers()  # as `klt operator` does before it connects
     # a fixed webhook port (chosen by the driver) keeps the registered URL across restarts
     operator = Operator(
         operator_settings(Path(args.kubeconfig), work, args.workers, args.webhook_port)
