@@ -70,7 +70,9 @@ async def serve(args: argparse.Namespace) -> None:
     small_tls_buffers()  # as `klt operator` does before it connects
     # a fixed webhook port (chosen by the driver) keeps the registered URL across restarts
     operator = Operator(
-        operator_settings(Path(args.kubeconfig), work, args.workers, args.webhook_port)
+        operator_settings(
+            Path(args.kubeconfig), work, args.workers, args.webhook_port, args.max_jobs
+        )
     )
     await operator.start()
     await operator.wait_ready()
@@ -115,6 +117,7 @@ def main() -> int:
     parser.add_argument("work")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--webhook-port", type=int, default=0)
+    parser.add_argument("--max-jobs", type=int, default=50)
     asyncio.run(serve(parser.parse_args()))
     return 0
 
