@@ -11,7 +11,8 @@ the samples prometheus_client would (``_total``/``_created`` for counters; ``_bu
 ``registry.get_sample_value`` and ``registry.collect`` are unchanged.
 API: constructed as upstream's (``registry`` and ``buckets`` by keyword);
 ``m.labels(*values)`` (or by keyword) -> a series with ``inc``/``dec``/``set``/``observe``
-(an unlabelled metric has them itself; ``observe`` takes an ``exemplar`` dict as upstream's);
+(an unlabelled metric has ``inc`` and ``set`` itself; ``observe`` takes an ``exemplar`` dict
+as upstream's);
 ``m.remove(*values)``. Label values are interned: the series of one workload share its names.
 Single event loop: values change on the loop; ``collect`` copies first.
 Must not: hold anything but the values (no per-series objects beyond the array; an exemplar is
@@ -25,7 +26,7 @@ import sys
 import time
 from array import array
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import cast
+from typing import TypeAlias, cast
 
 from prometheus_client import utils
 from prometheus_client.metrics_core import Metric
@@ -35,6 +36,7 @@ from prometheus_client.samples import Exemplar
 __all__ = ["Counter", "Gauge", "Histogram"]
 
 _Key = tuple[str, ...]
+_Values: TypeAlias = "array[float]"  # 0: created time, 1: value or sum, 2...: per-bucket counts
 # an exemplar as kept: label names (one tuple per name set), label values, value, timestamp
 _Kept = tuple[tuple[str, ...], tuple[str, ...], float, float]
 _go_float = cast(Callable[[float], str], utils.floatToGoString)  # the "le" label, as upstream
@@ -55,7 +57,7 @@ class _Series:
 
     __slots__ = ("_family", "_key", "_values")
 
-    def __init__(self, family: _Family, key: _Key, values: array[float]) -> None:
+    def __init__(self, family: _Family, key: _Key, values: _Values) -> None:
         self._family = family
         self._key = key
         self._values = values
@@ -96,12 +98,12 @@ class _Family:
         registry: CollectorRegistry,
         bounds: Sequence[float] = (),
     ) -> None:
-        self._name = name
+        self._name = name.removesuffix("_total") if self.typ == "counter" else name
         self._doc = documentation
         self._labelnames = tuple(labelnames)
         self.bounds = tuple(bounds)
         self._size = 2 + len(self.bounds)
-        self._series: dict[_Key, array[float]] = {}
+        self._series: dict[_Key, _Values] = {}
         self._exemplars: dict[tuple[_Key, int], _Kept] = {}
         self._exemplar_names: dict[tuple[str, ...], tuple[str, ...]] = {}
         if not self._labelnames:
@@ -130,14 +132,9 @@ class _Family:
         """Of an unlabelled metric."""
         self.labels().inc(amount)
 
-    def dec(self, amount: float = 1.0) -> None:
-        self.labels().dec(amount)
-
     def set(self, value: float) -> None:
+        """Of an unlabelled metric."""
         self.labels().set(value)
-
-    def observe(self, amount: float, exemplar: Mapping[str, str] | None = None) -> None:
-        self.labels().observe(amount, exemplar)
 
     def remove(self, *values: object) -> None:
         """Drop a series; KeyError if it does not exist (as upstream)."""
@@ -162,28 +159,14 @@ class _Family:
         names, values, value, timestamp = kept
         return Exemplar(dict(zip(names, values, strict=True)), value, timestamp)
 
-    def _samples(
-        self, metric: Metric, key: _Key, labels: dict[str, str], values: array[float]
-    ) -> None:
+    def _samples(self, metric: Metric, key: _Key, labels: dict[str, str], values: _Values) -> None:
         raise NotImplementedError
 
 
 class Counter(_Family):
     typ = "counter"
 
-    def __init__(
-        self,
-        name: str,
-        documentation: str,
-        labelnames: Sequence[str] = (),
-        *,
-        registry: CollectorRegistry,
-    ) -> None:
-        super().__init__(name.removesuffix("_total"), documentation, labelnames, registry=registry)
-
-    def _samples(
-        self, metric: Metric, key: _Key, labels: dict[str, str], values: array[float]
-    ) -> None:
+    def _samples(self, metric: Metric, key: _Key, labels: dict[str, str], values: _Values) -> None:
         metric.add_sample(self._name + "_total", labels, values[1])
         metric.add_sample(self._name + "_created", labels, values[0])
 
@@ -191,9 +174,7 @@ class Counter(_Family):
 class Gauge(_Family):
     typ = "gauge"
 
-    def _samples(
-        self, metric: Metric, key: _Key, labels: dict[str, str], values: array[float]
-    ) -> None:
+    def _samples(self, metric: Metric, key: _Key, labels: dict[str, str], values: _Values) -> None:
         metric.add_sample(self._name, labels, values[1])
 
 
@@ -214,9 +195,7 @@ class Histogram(_Family):
             bounds.append(math.inf)
         super().__init__(name, documentation, labelnames, registry=registry, bounds=bounds)
 
-    def _samples(
-        self, metric: Metric, key: _Key, labels: dict[str, str], values: array[float]
-    ) -> None:
+    def _samples(self, metric: Metric, key: _Key, labels: dict[str, str], values: _Values) -> None:
         total = 0.0
         for i, bound in enumerate(self.bounds):
             total += values[2 + i]
