@@ -96,11 +96,14 @@ class _Family:
         labelnames: Sequence[str] = (),
         *,
         registry: CollectorRegistry,
-        bounds: Sequence[float] = (),
+        buckets: Sequence[float] = (),
     ) -> None:
         self._name = name.removesuffix("_total") if self.typ == "counter" else name
         self._doc = documentation
         self._labelnames = tuple(labelnames)
+        bounds = sorted(float(b) for b in buckets)  # a histogram's end in +Inf
+        if self.typ == "histogram" and (not bounds or bounds[-1] != math.inf):
+            bounds.append(math.inf)
         self.bounds = tuple(bounds)
         self._size = 2 + len(self.bounds)
         self._series: dict[_Key, _Values] = {}
@@ -180,20 +183,6 @@ class Gauge(_Family):
 
 class Histogram(_Family):
     typ = "histogram"
-
-    def __init__(
-        self,
-        name: str,
-        documentation: str,
-        labelnames: Sequence[str] = (),
-        *,
-        registry: CollectorRegistry,
-        buckets: Sequence[float],
-    ) -> None:
-        bounds = sorted(float(b) for b in buckets)
-        if not bounds or bounds[-1] != math.inf:
-            bounds.append(math.inf)
-        super().__init__(name, documentation, labelnames, registry=registry, bounds=bounds)
 
     def _samples(self, metric: Metric, key: _Key, labels: dict[str, str], values: _Values) -> None:
         total = 0.0
