@@ -4,7 +4,8 @@ Role: the operator's per-object metrics (KLT's keptn_deployment_*, keptn_phase_d
 DORA figures...) get a series per workload and phase; prometheus_client keeps every value of a
 series (each histogram bucket, its sum, its created time) in an object with its own lock, about
 5 kB per histogram series, which made metrics the largest per-workload cost of the operator.
-`Counter`, `Gauge` and `Histogram` here keep one ``array('d')`` per series and expose exactly
+`Counter`, `Gauge` and `Histogram` here keep every series of a metric in one ``array('d')`` (a
+series is a slice of it, found by its label values) and expose exactly
 the samples prometheus_client would (``_total``/``_created`` for counters; ``_bucket`` with
 ``le``, ``_count``, ``_sum``, ``_created`` for histograms, a bucket's latest exemplar on its
 ``_bucket`` sample), as a Collector on the registry, so ``/metrics`` in both formats,
@@ -15,7 +16,7 @@ API: constructed as upstream's (``registry`` and ``buckets`` by keyword);
 as upstream's);
 ``m.remove(*values)``. Label values are interned: the series of one workload share its names.
 Single event loop: values change on the loop; ``collect`` copies first.
-Must not: hold anything but the values (no per-series objects beyond the array; an exemplar is
+Must not: hold anything but the values (per series only its key and offset; an exemplar is
 one tuple per bucket that has one).
 """
 
@@ -53,32 +54,32 @@ def _exemplar_labels(exemplar: Mapping[str, str]) -> tuple[tuple[str, ...], tupl
 
 
 class _Series:
-    """One labelled series: a view over its values (index 0: created time, 1: value or sum)."""
+    """One labelled series: a view over its slice of the family's values (see _Values)."""
 
-    __slots__ = ("_family", "_key", "_values")
+    __slots__ = ("_at", "_family", "_key")
 
-    def __init__(self, family: _Family, key: _Key, values: _Values) -> None:
+    def __init__(self, family: _Family, key: _Key, at: int) -> None:
         self._family = family
         self._key = key
-        self._values = values
+        self._at = at
 
     def inc(self, amount: float = 1.0) -> None:
         if amount < 0 and self._family.typ == "counter":
             raise ValueError("counters can only be incremented by non-negative amounts")
-        self._values[1] += amount
+        self._family.values[self._at + 1] += amount
 
     def dec(self, amount: float = 1.0) -> None:
-        self._values[1] -= amount
+        self._family.values[self._at + 1] -= amount
 
     def set(self, value: float) -> None:
-        self._values[1] = float(value)
+        self._family.values[self._at + 1] = float(value)
 
     def observe(self, amount: float, exemplar: Mapping[str, str] | None = None) -> None:
-        values, bounds = self._values, self._family.bounds
-        values[1] += amount  # sum
-        for i, bound in enumerate(bounds):
+        values, at = self._family.values, self._at
+        values[at + 1] += amount  # sum
+        for i, bound in enumerate(self._family.bounds):
             if amount <= bound:
-                values[2 + i] += 1.0  # buckets are counted per bucket, summed on collect
+                values[at + 2 + i] += 1.0  # buckets are counted per bucket, summed on collect
                 if exemplar is not None:
                     self._family.keep_exemplar(self._key, i, exemplar, amount)
                 return
@@ -106,7 +107,9 @@ class _Family:
             bounds.append(math.inf)
         self.bounds = tuple(bounds)
         self._size = 2 + len(self.bounds)
-        self._series: dict[_Key, _Values] = {}
+        self.values: _Values = array("d")  # every series' slice, one after the other
+        self._series: dict[_Key, int] = {}  # label values -> where its slice starts
+        self._free: list[int] = []  # slices of removed series, reused first
         self._exemplars: dict[tuple[_Key, int], _Kept] = {}
         self._exemplar_names: dict[tuple[str, ...], tuple[str, ...]] = {}
         if not self._labelnames:
@@ -120,11 +123,17 @@ class _Family:
         if len(values) != len(self._labelnames):
             raise ValueError(f"{self._name}: expected labels {self._labelnames}, got {values}")
         key = tuple(sys.intern(str(v)) for v in values)
-        found = self._series.get(key)
-        if found is None:
-            found = self._series[key] = array("d", bytes(8 * self._size))
-            found[0] = time.time()
-        return _Series(self, key, found)
+        at = self._series.get(key)
+        if at is None:
+            if self._free:
+                at = self._free.pop()
+                self.values[at : at + self._size] = array("d", bytes(8 * self._size))
+            else:
+                at = len(self.values)
+                self.values.frombytes(bytes(8 * self._size))
+            self._series[key] = at
+            self.values[at] = time.time()
+        return _Series(self, key, at)
 
     def keep_exemplar(self, key: _Key, bucket: int, exemplar: Mapping[str, str], v: float) -> None:
         names, values = _exemplar_labels(exemplar)
@@ -142,7 +151,7 @@ class _Family:
     def remove(self, *values: object) -> None:
         """Drop a series; KeyError if it does not exist (as upstream)."""
         key = tuple(str(v) for v in values)
-        del self._series[key]
+        self._free.append(self._series.pop(key))
         for bucket in range(len(self.bounds)):
             self._exemplars.pop((key, bucket), None)
 
@@ -151,7 +160,8 @@ class _Family:
 
     def collect(self) -> Iterator[Metric]:
         metric = Metric(self._name, self._doc, self.typ)
-        for key, values in list(self._series.items()):
+        for key, at in list(self._series.items()):
+            values = self.values[at : at + self._size]
             self._samples(metric, key, dict(zip(self._labelnames, key, strict=True)), values)
         yield metric
 

@@ -69,4 +69,11 @@ def test_sample_values_read_back_and_bad_use_is_refused() -> None:
         hist.labels("y").observe(0.5, {"trace_id": "x" * 200})
     with pytest.raises(KeyError):
         counter.remove("never")
+    counter.labels("a").inc(2)
+    counter.labels("b").inc(5)
+    counter.remove("a")
+    counter.labels("c").inc()  # reuses the removed series' slot, from zero
+    assert registry.get_sample_value("t_total", {"a": "c"}) == 1.0
+    assert registry.get_sample_value("t_total", {"a": "b"}) == 5.0
+    assert registry.get_sample_value("t_total", {"a": "a"}) is None
     assert sys.intern("x") is next(iter(hist._series))[0]  # label values are interned
