@@ -131,7 +131,7 @@ def bench_namespace() -> Body:
 
 
 def operator_settings(
-    kubeconfig: Path, work: Path, workers: int, webhook_port: int = 0
+    kubeconfig: Path, work: Path, workers: int, webhook_port: int = 0, max_jobs: int = 50
 ) -> RunSettings:
     """An operator against the sandbox: webhooks by URL on loopback, leader election off."""
     return RunSettings(
@@ -141,7 +141,9 @@ def operator_settings(
             host="127.0.0.1", webhook_port=webhook_port, metrics_port=0, probe_port=0
         ),
         cert_dir=work / "certs",
-        operator=OperatorSettings(keptn_namespace="keptn-system", workers=workers),
+        operator=OperatorSettings(
+            keptn_namespace="keptn-system", workers=workers, max_concurrent_jobs=max_jobs
+        ),
         leader_elect=False,
     )
 

@@ -8,6 +8,7 @@ answers one JSON line per command line on stdin:
   by controller, timers fired and pending in the work queues;
 - ``gc``: a full collection first, then the same;
 - ``reset``: zero the request counters;
+- ``sizes``: per cached kind, objects and kB of their JSON, and one object of the kind;
 - ``stop``: stop the operator and exit.
 With ``KLT_PROFILE=<file>`` in the environment, cProfile runs from ``reset`` to the next command
 (the burst phase of scale.py) and writes its stats to ``<file>.<pid>`` (read with pstats).
@@ -36,7 +37,7 @@ import tracemalloc  # noqa: E402
 from typing import Any  # noqa: E402
 
 from benchmarks.harness import cpu_seconds, operator_settings, status_kb  # noqa: E402
-from lifecycle.operator.main import freeze_startup_heap  # noqa: E402
+from lifecycle.operator.main import freeze_startup_heap, small_tls_buffers  # noqa: E402
 from lifecycle.operator.root import Operator  # noqa: E402
 
 
@@ -73,12 +74,26 @@ class Profiler:
             self.running.enable()
 
 
+def cache_sizes(operator: Operator) -> dict[str, Any]:
+    """What each informer caches: objects, kB of JSON, the last object (to see its fields)."""
+    out: dict[str, Any] = {}
+    for informer in operator.informers.values():
+        objs = informer.store.list()
+        if objs:
+            size = sum(len(json.dumps(o, default=str)) for o in objs)
+            out[informer.kind.plural] = {"n": len(objs), "kb": size // 1024, "last": objs[-1]}
+    return out
+
+
 async def serve(args: argparse.Namespace) -> None:
     logging.basicConfig(level=logging.ERROR)
     work = Path(args.work)
+    small_tls_buffers()  # as `klt operator` does before it connects
     # a fixed webhook port (chosen by the driver) keeps the registered URL across restarts
     operator = Operator(
-        operator_settings(Path(args.kubeconfig), work, args.workers, args.webhook_port)
+        operator_settings(
+            Path(args.kubeconfig), work, args.workers, args.webhook_port, args.max_jobs
+        )
     )
     await operator.start()
     await operator.wait_ready()
@@ -104,8 +119,13 @@ async def serve(args: argparse.Namespace) -> None:
             elif line == "top":  # with PYTHONTRACEMALLOC set: where the heap grew since "mark"
                 gc.collect()
                 now = tracemalloc.take_snapshot()
-                top = now.compare_to(marks[-1], "lineno")[:30] if marks else []
-                print(json.dumps([str(stat) for stat in top]), flush=True)
+                diff = now.compare_to(marks[-1], "lineno") if marks else []
+                total = sum(stat.size_diff for stat in diff) // 1024
+                top = [f"total: {total} KiB", *(str(stat) for stat in diff[:30])]
+                print(json.dumps(top), flush=True)
+                continue
+            elif line == "sizes":
+                print(json.dumps(cache_sizes(operator)), flush=True)
                 continue
             elif line == "reset":
                 operator.client.reset_counts()
@@ -120,6 +140,7 @@ def main() -> int:
     parser.add_argument("work")
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--webhook-port", type=int, default=0)
+    parser.add_argument("--max-jobs", type=int, default=50)
     asyncio.run(serve(parser.parse_args()))
     return 0
 

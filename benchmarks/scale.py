@@ -10,19 +10,23 @@ KeptnAppVersions). Workloads are annotated one-replica Deployments in KeptnApps 
    `sandbox_cpu_ms_per_workload` (CPU of each process over the burst / workloads), and
    `requests_per_workload` (the operator's API requests by verb and by resource over the burst,
    against `minimum`: what the flow cannot do without, see MINIMUM, and `ratio` = total/minimum).
-2. the rest up to N (default 10,000 = 2,000 apps x 5; --quick 1,000), then
+2. fill: the rest up to N (default 10,000 = 2,000 apps x 5; --quick 1,000), all created at
+   once (64 requests in flight): `fill.created_s` when the driver's creates returned,
+   `fill.seconds` when the last app succeeded (so the gap is the operator's and sandbox's). Then
    `rss_per_workload_kb`: operator RSS after a full GC with everything completed, minus its RSS
    after start-up and warm-up, per workload.
 3. restart: the operator process is stopped and a new one started over the N completed
    workloads: `restart_ready_s` (process start to all caches synced) and `restart_writes`
    (creates/updates/patches/deletes it sends from its start to `--window` s after ready).
 4. idle: W workloads (1,000; --quick 200) whose pre-deployment task runs for 30 minutes (a Job
-   whose container cannot start: no CPU anywhere); once they all wait and the operator is
+   whose container cannot start: no CPU anywhere; the operator runs with --max-jobs W so that
+   every task holds its Job: a task beyond the cap polls for a slot every 2 s, which is not
+   the waiting this phase measures); once they all wait and the operator is
    quiet, `idle_reconciles_per_min`: reconciles plus work-queue timers fired during `--window`
    s (60; --quick 20), per minute.
 
-Usage: python benchmarks/scale.py [--quick] [--workloads N] [--window S]. The last line printed
-is one JSON object with the keys above.
+Usage: python benchmarks/scale.py [--quick] [--workloads N] [--window S] [--max-jobs J]. The
+last line printed is one JSON object with the keys above. Pieces: benchmarks/scaleparts.py.
 """
 
 from __future__ import annotations
@@ -35,12 +39,8 @@ sys.path[0] = str(ROOT)  # benchmarks/ must not shadow the `lifecycle` package
 
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
-import contextlib  # noqa: E402
-import json  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
 from collections import Counter  # noqa: E402
@@ -48,216 +48,27 @@ from typing import Any  # noqa: E402
 
 from benchmarks.harness import (  # noqa: E402
     NAMESPACE,
-    ROOT,
     Body,
     bench_namespace,
     cpu_seconds,
-    deployment,
-    keptn_app,
     print_result,
     sandbox_process,
     status_kb,
 )
+from benchmarks.scaleparts import (  # noqa: E402
+    PER_APP,
+    Completions,
+    OperatorChild,
+    create_apps,
+    delta,
+    requests_figure,
+)
 from lifecycle.core import model  # noqa: E402
-from lifecycle.kube import KubeClient, KubeError  # noqa: E402
+from lifecycle.kube import KubeClient  # noqa: E402
 
-PER_APP = 5
 BURST = 1000
 WRITES = ("create", "update", "patch", "delete")
 WAIT_TASK = "bench-wait"
-
-# What one workload lifecycle cannot do without (no tasks, no evaluations), by "verb resource",
-# KLT's flow as the reference (/work/shared/reference/keptn.md, sections 2 and 3): the webhook's
-# KeptnWorkload and its status (currentVersion); the WorkloadVersion created, its pod's gate
-# removed, two status writes (deployment started, completed: a created object carries no
-# status) and KLT's 12 Events (created, 5 phases started and finished, completed). Plus its
-# app's share: the KeptnAppCreationRequest created and deleted (user-defined app), the
-# AppVersion created, its two status writes and 12 Events, the KeptnApp's status.
-MINIMUM_PER_WORKLOAD = {
-    "create keptnworkloads": 1.0,
-    "patch keptnworkloads/status": 1.0,
-    "create keptnworkloadversions": 1.0,
-    "patch pods": 1.0,
-    "patch keptnworkloadversions/status": 2.0,
-    "create events": 12.0,
-}
-MINIMUM_PER_APP = {
-    "create keptnappcreationrequests": 1.0,
-    "delete keptnappcreationrequests": 1.0,
-    "create keptnappversions": 1.0,
-    "patch keptnappversions/status": 2.0,
-    "patch keptnapps/status": 1.0,
-    "create events": 12.0,
-}
-
-
-def minimum_per_workload() -> dict[str, float]:
-    total = Counter(MINIMUM_PER_WORKLOAD)
-    for key, n in MINIMUM_PER_APP.items():
-        total[key] += n / PER_APP
-    return dict(total)
-
-
-def free_port() -> int:
-    """A loopback TCP port free right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class OperatorChild:
-    """benchmarks/operator_proc.py as a child process; `ask` sends one command, reads its line."""
-
-    def __init__(self, kubeconfig: Path, work: Path, workers: int) -> None:
-        self.args = [
-            sys.executable,
-            str(ROOT / "benchmarks" / "operator_proc.py"),
-            str(kubeconfig),
-            str(work),
-            "--workers",
-            str(workers),
-            "--webhook-port",
-            str(free_port()),
-        ]
-        self.proc: asyncio.subprocess.Process | None = None
-        self.ready_s = 0.0  # from spawn to caches synced, as the driver sees it
-
-    async def start(self) -> float:
-        started = time.monotonic()
-        self.proc = await asyncio.create_subprocess_exec(
-            *self.args, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE
-        )
-        async with asyncio.timeout(120):
-            line = await self._line()
-        self.ready_s = started + json.loads(line)["ready"] - started
-        return self.ready_s
-
-    @property
-    def pid(self) -> int:
-        assert self.proc is not None
-        return self.proc.pid
-
-    async def _line(self) -> str:
-        assert self.proc is not None and self.proc.stdout is not None
-        line = await self.proc.stdout.readline()
-        if not line:
-            raise RuntimeError("the operator process exited")
-        return line.decode()
-
-    async def ask(self, command: str) -> dict[str, Any]:
-        assert self.proc is not None and self.proc.stdin is not None
-        self.proc.stdin.write(command.encode() + b"\n")
-        await self.proc.stdin.drain()
-        result: dict[str, Any] = json.loads(await self._line())
-        return result
-
-    async def stop(self) -> None:
-        proc, self.proc = self.proc, None
-        if proc is None or proc.returncode is not None:
-            return
-        assert proc.stdin is not None
-        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-            proc.stdin.write(b"stop\n")
-            await proc.stdin.drain()
-        try:
-            async with asyncio.timeout(30):
-                await proc.wait()
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
-
-
-class Completions:
-    """Driver-side watch of KeptnAppVersions: when each app's AppVersion first Succeeded."""
-
-    def __init__(self, client: KubeClient) -> None:
-        self.client = client
-        self.done: dict[str, float] = {}
-        self._changed = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    def _on(self, av: Body) -> None:
-        app = str(av.get("spec", {}).get("appName") or "")
-        if (av.get("status") or {}).get("status") == "Succeeded" and app not in self.done:
-            self.done[app] = time.perf_counter()
-            self._changed.set()
-
-    async def _run(self) -> None:
-        rv: str | None = None
-        while True:
-            try:
-                if rv is None:
-                    items, rv = await self.client.list(model.KEPTN_APP_VERSION, NAMESPACE)
-                    for item in items:
-                        self._on(item)
-                async for etype, obj in self.client.watch(
-                    model.KEPTN_APP_VERSION, NAMESPACE, resource_version=rv
-                ):
-                    rv = obj.get("metadata", {}).get("resourceVersion") or rv
-                    if etype in ("ADDED", "MODIFIED"):
-                        self._on(obj)
-            except KubeError:
-                rv = None
-
-    def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def wait(self, apps: list[str], limit: float) -> float:
-        """Wait (at most ``limit`` s) until every app in ``apps`` succeeded; when the last did."""
-        async with asyncio.timeout(limit):
-            while not all(a in self.done for a in apps):
-                self._changed.clear()
-                await self._changed.wait()
-        return max(self.done[a] for a in apps)
-
-
-async def create_apps(
-    client: KubeClient, names: list[str], *, pre_tasks: list[str] | None = None
-) -> None:
-    """KeptnApps of PER_APP Deployments each, all at once (64 requests in flight)."""
-    gate = asyncio.Semaphore(64)
-
-    async def create(kind: model.ResourceKind, body: Body) -> None:
-        async with gate:
-            await client.create(kind, body, NAMESPACE)
-
-    creates = []
-    for app in names:
-        workloads = [f"{app}-w{w}" for w in range(PER_APP)]
-        creates.append(create(model.KEPTN_APP, keptn_app(app, workloads)))
-        creates += [
-            create(model.DEPLOYMENT, deployment(w, app, pre_tasks=pre_tasks)) for w in workloads
-        ]
-    await asyncio.gather(*creates)
-
-
-def delta(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:
-    return {k: v - before.get(k, 0) for k, v in after.items() if v - before.get(k, 0)}
-
-
-def requests_figure(by_resource: dict[str, int], workloads: int) -> dict[str, Any]:
-    """Per workload by verb and by "verb resource", the minimum, and total / minimum."""
-    by_verb: Counter[str] = Counter()
-    for key, n in by_resource.items():
-        by_verb[key.split(" ", 1)[0]] += n
-    minimum = minimum_per_workload()
-    total = sum(by_resource.values()) / workloads
-    return {
-        "total": round(total, 2),
-        "by_verb": {k: round(v / workloads, 2) for k, v in sorted(by_verb.items())},
-        "by_resource": {
-            k: round(v / workloads, 2) for k, v in Counter(by_resource).most_common() if v
-        },
-        "minimum": {k: round(v, 2) for k, v in minimum.items()},
-        "minimum_total": round(sum(minimum.values()), 2),
-        "ratio": round(total / sum(minimum.values()), 2),
-    }
 
 
 async def burst_phase(
@@ -289,14 +100,19 @@ async def burst_phase(
     }
 
 
-async def fill_phase(driver: KubeClient, done: Completions, first: int, apps: int) -> float:
-    """The remaining apps up to N, all created at once; seconds until all succeeded."""
+async def fill_phase(
+    driver: KubeClient, done: Completions, first: int, apps: int
+) -> dict[str, float]:
+    """The remaining apps up to N, all created at once: seconds until the driver's creates
+    returned (``created_s``: the driver's share) and until all succeeded (``seconds``)."""
     names = [f"b{a}" for a in range(first, apps)]
     if not names:
-        return 0.0
+        return {"created_s": 0.0, "seconds": 0.0}
     start = time.perf_counter()
     await create_apps(driver, names)
-    return await done.wait(names, 120 + len(names) * PER_APP / 5) - start
+    created = time.perf_counter() - start
+    finished = await done.wait(names, 120 + len(names) * PER_APP / 5) - start
+    return {"created_s": round(created, 1), "seconds": round(finished, 1)}
 
 
 async def restart_phase(operator: OperatorChild, window: float) -> dict[str, Any]:
@@ -397,7 +213,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         async with sandbox_process(work, history=history) as (kubeconfig, sandbox_pid):
             driver = await KubeClient.from_kubeconfig(str(kubeconfig))
             await driver.create(model.NAMESPACE, bench_namespace())
-            operator = OperatorChild(kubeconfig, work, args.workers)
+            operator = OperatorChild(kubeconfig, work, args.workers, args.max_jobs)
             done = Completions(driver)
             try:
                 first_ready = await operator.start()
@@ -406,7 +222,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                 await done.wait(["warm0", "warm1"], 60)
                 base = await operator.ask("gc")
                 burst = await burst_phase(driver, operator, done, sandbox_pid, burst_apps)
-                fill_s = await fill_phase(driver, done, burst_apps, apps)
+                fill = await fill_phase(driver, done, burst_apps, apps)
                 await quiet(operator, 2.0, 60.0)
                 full = await operator.ask("gc")
                 restart = await restart_phase(operator, args.window)
@@ -422,7 +238,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "machine": {"cpus": os.cpu_count(), "loadavg": os.getloadavg()},
         "first_ready_s": round(first_ready, 2),
         "burst": burst,
-        "fill_seconds": round(fill_s, 1),
+        "fill": fill,
         "operator_rss_mb": {
             "before": round(base["rss_kb"] / 1024, 1),
             "after_gc": round(full["rss_kb"] / 1024, 1),
@@ -456,10 +272,14 @@ def main() -> int:
     parser.add_argument("--waiting", type=int, default=None, help="idle workloads (1,000; 200)")
     parser.add_argument("--window", type=float, default=None, help="restart/idle window s (60)")
     parser.add_argument("--workers", type=int, default=4, help="operator workers per controller")
+    parser.add_argument(
+        "--max-jobs", type=int, default=None, help="operator --max-jobs (default: --waiting)"
+    )
     args = parser.parse_args()
     args.workloads = args.workloads or (1000 if args.quick else 10000)
     args.waiting = args.waiting or (200 if args.quick else 1000)
     args.window = args.window or (20.0 if args.quick else 60.0)
+    args.max_jobs = args.max_jobs or args.waiting  # every idle workload's task holds a Job
     result = asyncio.run(bench(args))
     print_result(result)
     return 0

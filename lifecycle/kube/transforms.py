@@ -6,24 +6,31 @@ before it is cached and before handlers see it (controller-runtime's
 drops ``metadata.managedFields`` (often most of an object's bytes, never read by a
 controller); ``slim`` builds a transform that keeps the whole metadata (minus managedFields)
 and only the named ``spec``/``status`` fields, and for lists of dicts (containers) only the
-named keys of each item. Transforms return a new dict and never mutate their input; a field
+named keys of each item (nested: a dict or list-of-dicts field keeps the named sub-fields).
+``interned`` wraps a transform so that the short strings of the cached object are
+``sys.intern``-ed: the status words, condition texts, names, uids and timestamps repeated
+within an object and across thousands of them are then held once. ``strip_managed_fields``
+and ``slim`` return a new dict and never mutate their input; ``interned`` rewrites string
+values in place (its input is the freshly decoded object the informer alone holds). A field
 that is absent stays absent, so readers' ``.get`` defaults behave as before.
 Must not: drop anything a reader of that cache uses: the caller names what it keeps.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Mapping
 from typing import Any
 
-__all__ = ["Transform", "slim", "strip_managed_fields"]
+__all__ = ["Transform", "interned", "slim", "strip_managed_fields"]
 
 Body = dict[str, Any]
 Transform = Callable[[Body], Body]
 
-# A field spec: a top-level key of spec/status, or (key, item keys) for a list of dicts of
-# which only those keys are kept (e.g. ("containers", ("name", "image", "env"))).
-Field = str | tuple[str, tuple[str, ...]]
+# A field spec: a key kept whole, or (key, sub-fields) for a dict or a list of dicts of which
+# only those sub-fields are kept (e.g. ("containers", ("name", "image", "env"))).
+Field = str | tuple[str, tuple["Field", ...]]
+_INTERN_MAX = 48  # longer: traceparents, messages, scripts: rarely repeated
 
 
 def strip_managed_fields(obj: Body) -> Body:
@@ -45,14 +52,35 @@ def _pick(section: Any, fields: tuple[Field, ...]) -> Body | None:
             if field in section:
                 out[field] = section[field]
             continue
-        name, keys = field
-        items = section.get(name)
-        if isinstance(items, list):
-            out[name] = [
-                {k: item[k] for k in keys if k in item} if isinstance(item, Mapping) else item
-                for item in items
-            ]
+        name, sub = field
+        value = section.get(name)
+        if isinstance(value, list):
+            out[name] = [_pick(item, sub) if isinstance(item, Mapping) else item for item in value]
+        elif isinstance(value, Mapping):
+            out[name] = _pick(value, sub)
     return out
+
+
+def _interned(value: Any) -> Any:
+    """``value`` interned if a short string; a dict or list interned inside, in place."""
+    if type(value) is str:
+        return sys.intern(value) if len(value) <= _INTERN_MAX else value
+    if type(value) is dict:
+        for key, item in value.items():
+            value[key] = _interned(item)
+    elif type(value) is list:
+        value[:] = [_interned(item) for item in value]
+    return value
+
+
+def interned(transform: Transform) -> Transform:
+    """``transform``, then the short strings of its result interned (see the module doc)."""
+
+    def intern_strings(obj: Body) -> Body:
+        out = transform(obj)
+        return _interned(out)  # type: ignore[no-any-return]
+
+    return intern_strings
 
 
 def slim(

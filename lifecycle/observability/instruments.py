@@ -14,15 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from prometheus_client import (
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
-    PlatformCollector,
-    ProcessCollector,
-)
+from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 
+from lifecycle.observability.compact import Counter, Gauge, Histogram
 from lifecycle.observability.telemetry_ops import OpsMetrics
 
 __all__ = ["DORA_BUCKETS", "DROP_REASONS", "DURATION_BUCKETS", "Instruments"]
@@ -51,6 +45,8 @@ class Instruments:
             ProcessCollector(registry=registry)
             PlatformCollector(registry=registry)
 
+        # compact series (lifecycle.observability.compact): a series per workload and phase
+        # must cost bytes, not a lock per bucket; the exposition is prometheus_client's
         def counter(name: str, doc: str, labels: Sequence[str] = ()) -> Counter:
             return Counter(name, doc, labels, registry=registry)
 

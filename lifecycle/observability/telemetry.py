@@ -22,6 +22,7 @@ Must not do I/O or list objects; must not import kubernetes_asyncio.
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections import OrderedDict
 from collections.abc import Hashable, Mapping
 from typing import Any
@@ -118,6 +119,7 @@ class Telemetry(Instruments):
         end: TimeLike,
     ) -> bool:
         """A phase of ``obj`` ended with ``state`` (Succeeded/Failed/Warning/Deprecated)."""
+        phase = sys.intern(phase)  # kept in the dedupe key: one string per phase name
         if not self._first(("phase", identity_of(obj), phase)):
             return False
         namespace, app, workload = scope_of(obj)

@@ -11,8 +11,11 @@ narrow it), so it keeps only what its readers use:
 ReplicaSets, StatefulSets and DaemonSets are read by `pod_parent` (metadata only), by the
 WorkloadVersion's deployment check (`workloadversion.rollout_for`: spec.replicas and status) and
 by the pod webhook's owner confirmation (`admission.owner`: the pod template's metadata and
-containers, the only view of a pod it trusts), so they keep spec.replicas, spec.template and
-status (their selector and the rest of spec are dropped).
+the fields the webhook reads of a pod, as above: the only view of a pod it trusts), so they
+keep spec.replicas, status and of spec.template its metadata and spec.containers' name, image
+and env and spec.schedulingGates (their selector and the rest of spec are dropped).
+Every cache interns its short strings (`transforms.interned`): thousands of
+WorkloadVersions repeat the same status words, condition texts, names and timestamps.
 Must not: drop a field one of those readers uses; add the reader here when one appears.
 """
 
@@ -22,14 +25,15 @@ from collections.abc import Mapping
 
 from lifecycle.core import model
 from lifecycle.core.model import ResourceKind
-from lifecycle.kube.transforms import Transform, slim, strip_managed_fields
+from lifecycle.kube.transforms import Transform, interned, slim, strip_managed_fields
 
 __all__ = ["CACHE_TRANSFORMS", "cache_transform"]
 
-_ROLLOUT = slim(spec=("replicas", "template"), top=("status",))
+_POD_SPEC = (("containers", ("name", "image", "env")), "schedulingGates")
+_ROLLOUT = slim(spec=("replicas", ("template", ("metadata", ("spec", _POD_SPEC)))), top=("status",))
 
 CACHE_TRANSFORMS: Mapping[ResourceKind, Transform] = {
-    model.POD: slim(spec=(("containers", ("name", "image", "env")), "schedulingGates")),
+    model.POD: slim(spec=_POD_SPEC),
     model.REPLICA_SET: _ROLLOUT,
     model.STATEFUL_SET: _ROLLOUT,
     model.DAEMON_SET: _ROLLOUT,
@@ -39,4 +43,4 @@ CACHE_TRANSFORMS: Mapping[ResourceKind, Transform] = {
 
 def cache_transform(kind: ResourceKind) -> Transform:
     """The transform of ``kind``'s informer."""
-    return CACHE_TRANSFORMS.get(kind, strip_managed_fields)
+    return interned(CACHE_TRANSFORMS.get(kind, strip_managed_fields))

@@ -110,3 +110,28 @@ async def test_operator_cache_keeps_what_the_gate_needs(cluster: Cluster) -> Non
     client: KubeClient = cluster.client
     full, _ = await client.list(model.POD, cluster.namespace)
     assert all("status" in p for p in full)  # the API still serves whole pods
+
+
+async def test_rollout_and_resource_caches_are_slim_and_interned(cluster: Cluster) -> None:
+    """ReplicaSets keep only the pod template's metadata and read fields; strings are shared.
+
+    The pod webhook confirms a pod against its ReplicaSet's template from this cache, so two
+    workloads completing shows the slim template is enough.
+    """
+    for name in ("one", "two"):
+        await cluster.client.create(model.DEPLOYMENT, deployment(name), cluster.namespace)
+    for name in ("one", "two"):
+        await cluster.wait_for(model.KEPTN_WORKLOAD_VERSION, f"{name}-{name}-0.1.0", succeeded)
+    informers = cluster.operator.informers
+    for rs in informers[model.REPLICA_SET].store.list(cluster.namespace):
+        assert set(rs["spec"]) <= {"replicas", "template"} and "selector" not in rs["spec"]
+        assert set(rs["spec"]["template"]) <= {"metadata", "spec"}
+        assert set(rs["spec"]["template"]["spec"]) <= {"containers", "schedulingGates"}
+        assert rs["spec"]["template"]["metadata"]["annotations"]  # the keptn keys stay
+    one, two = (
+        informers[model.KEPTN_WORKLOAD_VERSION].store.get(cluster.namespace, f"{n}-{n}-0.1.0")
+        for n in ("one", "two")
+    )
+    assert one is not None and two is not None
+    assert one["status"]["status"] is two["status"]["status"]  # one "Succeeded" for both
+    assert one["metadata"]["namespace"] is two["metadata"]["namespace"]
