@@ -64,20 +64,8 @@ _URL = re.compile(r"^(https?|ftp|file)://")
 _DENO_IMAGES = ("deno-runtime", "functions-runtime")
 _PYTHON_IMAGES = ("python-runtime",)
 SHELL_IMAGES = frozenset(
-    {
-        "busybox",
-        "alpine",
-        "debian",
-        "ubuntu",
-        "python",
-        "bash",
-        "fedora",
-        "centos",
-        "rockylinux",
-        "almalinux",
-        "amazonlinux",
-        "archlinux",
-    }
+    "busybox alpine debian ubuntu python bash fedora centos rockylinux almalinux amazonlinux"
+    " archlinux".split()
 )
 """Image repositories (last path part, any tag) whose commands the node runs with its own shell."""
 
