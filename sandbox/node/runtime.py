@@ -64,8 +64,20 @@ _URL = re.compile(r"^(https?|ftp|file)://")
 _DENO_IMAGES = ("deno-runtime", "functions-runtime")
 _PYTHON_IMAGES = ("python-runtime",)
 SHELL_IMAGES = frozenset(
-    "busybox alpine debian ubuntu python bash fedora centos rockylinux almalinux amazonlinux"
-    " archlinux".split()
+    {
+        "busybox",
+        "alpine",
+        "debian",
+        "ubuntu",
+        "python",
+        "bash",
+        "fedora",
+        "centos",
+        "rockylinux",
+        "almalinux",
+        "amazonlinux",
+        "archlinux",
+    }
 )
 """Image repositories (last path part, any tag) whose commands the node runs with its own shell."""
 
