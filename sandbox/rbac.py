@@ -118,13 +118,9 @@ def forbidden(attrs: Attributes, reason: str = "") -> errors.ApiError:
         text += f' in the namespace "{attrs.namespace}"'
     else:
         text += " at the cluster scope"
-    qualified = f"{attrs.resource}.{attrs.api_group}" if attrs.api_group else attrs.resource
+    qualified = errors.qualified(attrs.resource, attrs.api_group)
     head = f'{qualified} "{attrs.name}"' if attrs.name else qualified
-    details: dict[str, Any] = {"kind": attrs.resource}
-    if attrs.api_group:
-        details["group"] = attrs.api_group
-    if attrs.name:
-        details["name"] = attrs.name
+    details = errors.object_details(attrs.resource, attrs.api_group, attrs.name)
     return errors.ApiError(
         403, "Forbidden", f"{head} is forbidden: {text}" + _suffix(reason), details
     )
