@@ -17,12 +17,7 @@ import pytest
 from sandbox.server import Sandbox
 from tests.sandbox.conftest import FIXTURES
 from tests.sandbox.test_kubectl import Kubectl
-
-
-def sa_token(sb: Sandbox, namespace: str, name: str) -> str:
-    """A day-long token of an existing ServiceAccount, as TokenRequest issues it."""
-    return sb.authn.issue(namespace, name, expiration_seconds=86400)[0]
-
+from tests.support.sandbox import sa_token
 
 RBAC = "/apis/rbac.authorization.k8s.io/v1"
 ROLE_YAML = """
