@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -205,7 +206,7 @@ class Routes:
                 raise errors.bad_request(str(exc)) from None
         elif request.method != "GET":
             raise errors.method_not_allowed(request.method, "/sandbox/faults")
-        body = self.faults.settings.to_json()
+        body = dataclasses.asdict(self.faults.settings)
         body["injected"] = self.faults.injected
         return json_answer(body)
 
