@@ -163,7 +163,7 @@ class Api(Writer):
     ) -> Entry:
         """`_write` on the current version, redone when it raced (see `_write`)."""
         for attempt in range(ATTEMPTS):
-            old = self._get(rt, namespace, name)
+            old = self.existing(rt, namespace, name)
             try:
                 return await self._write(
                     rt,
@@ -278,7 +278,7 @@ class Api(Writer):
     ) -> tuple[Entry, bool]:
         """Delete; returns (entry, gone) — gone is False while finalizers keep it."""
         namespace = namespace if rt.namespaced else ""
-        old = self._get(rt, namespace, name)
+        old = self.existing(rt, namespace, name)
         pre = options.get("preconditions") or {}
         uid = old.obj["metadata"].get("uid")
         for key, field, current in (
