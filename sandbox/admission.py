@@ -118,7 +118,6 @@ class WebhookAdmission:
         self.store = store
         self.resolver = resolver or ServiceResolver(store)
         self._sessions: dict[str, aiohttp.ClientSession] = {}
-        self.calls = 0
         self._by_rule: dict[tuple[str, str, str, str], tuple[int, list[dict[str, Any]]]] = {}
         """Hooks whose rules match (kind, resource, operation, subresource), in configuration
         name order, kept while the configurations' bucket is unchanged."""
@@ -283,7 +282,6 @@ class WebhookAdmission:
         try:
             url, shown, server_name = self._endpoint(hook)
             ca_bundle = (hook.get("clientConfig") or {}).get("caBundle", "")
-            self.calls += 1
             body = await self._post(url, server_name, ca_bundle, review, timeout)
             response = body.get("response")
             if not isinstance(response, dict):

@@ -20,13 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from sandbox import errors
-from sandbox.authn import (
-    ANONYMOUS,
-    API_AUDIENCES,
-    CURRENT_USER,
-    Authenticator,
-    UserInfo,
-)
+from sandbox.authn import ANONYMOUS, API_AUDIENCES, CURRENT_USER, Authenticator, UserInfo
 from sandbox.rbac import Attributes, Authorizer, request_attributes
 from sandbox.store import Store, dumps
 

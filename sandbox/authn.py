@@ -220,9 +220,9 @@ class Authenticator:
                     "requested impersonation of groups or uid without impersonating a user"
                 )
             return requester
-        if user.startswith(SA_PREFIX) and user.count(":") == 3:
-            ns, name = user[len(SA_PREFIX) :].split(":")
-            _check(allowed, requester, "serviceaccounts", ns, name)
+        account = user[len(SA_PREFIX) :].split(":") if user.startswith(SA_PREFIX) else []
+        if len(account) == 2:  # system:serviceaccount:<namespace>:<name>
+            _check(allowed, requester, "serviceaccounts", account[0], account[1])
         else:
             _check(allowed, requester, "users", "", user)
         for group in groups:
@@ -231,9 +231,8 @@ class Authenticator:
             _check(allowed, requester, "uids", "", uid)
         result = list(groups)
         if not groups:
-            if user.startswith(SA_PREFIX) and user.count(":") == 3:
-                ns = user[len(SA_PREFIX) :].split(":")[0]
-                result = list(service_account_user(ns, "x").groups)
+            if len(account) == 2:
+                result = list(service_account_user(account[0], account[1]).groups)
             if user != ANONYMOUS.username and AUTHENTICATED not in result:
                 result.append(AUTHENTICATED)
         return UserInfo(user, tuple(result), uid or "")

@@ -60,12 +60,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def settings_from_args(args: argparse.Namespace) -> SandboxSettings:
     """The SandboxSettings the parsed flags ask for (raises ValueError on bad values)."""
-    rates: dict[str, float] = {}
-    for item in args.error_rate:
-        verb, _, rate = item.partition("=")
-        rates[verb] = float(rate)
+    rates = (item.partition("=") for item in args.error_rate)
     faults = FaultSettings(
-        error_rate=rates,
+        error_rate={verb: float(rate) for verb, _, rate in rates},
         error_kind=args.error_kind,
         latency_seconds=args.latency,
         watch_drop_seconds=args.drop_watches_every,

@@ -20,6 +20,8 @@ __all__ = [
     "invalid",
     "method_not_allowed",
     "not_found",
+    "object_details",
+    "qualified",
     "status_body",
     "unsupported_media_type",
 ]
@@ -68,7 +70,8 @@ def status_body(
     return body
 
 
-def _details(kind: str, group: str, name: str | None) -> dict[str, Any]:
+def object_details(kind: str, group: str, name: str | None) -> dict[str, Any]:
+    """A Status's `details` about one object (group and name only when set)."""
     details: dict[str, Any] = {"kind": kind}
     if group:
         details["group"] = group
@@ -77,14 +80,15 @@ def _details(kind: str, group: str, name: str | None) -> dict[str, Any]:
     return details
 
 
-def _qualified(plural: str, group: str) -> str:
+def qualified(plural: str, group: str) -> str:
+    """`plural.group`, or `plural` for the core group."""
     return f"{plural}.{group}" if group else plural
 
 
 def _about(code: int, reason: str, plural: str, group: str, name: str, text: str) -> ApiError:
     """An error about one object: `text` follows its quoted, qualified name."""
-    message = text.format(f'{_qualified(plural, group)} "{name}"')
-    return ApiError(code, reason, message, _details(plural, group, name))
+    message = text.format(f'{qualified(plural, group)} "{name}"')
+    return ApiError(code, reason, message, object_details(plural, group, name))
 
 
 def not_found(plural: str, group: str, name: str) -> ApiError:
@@ -110,12 +114,13 @@ def invalid(kind: str, group: str, name: str, causes: list[tuple[str, str, str]]
     text = "; ".join(f"{field}: {msg}" for field, _, msg in causes)
     if len(causes) > 1:
         text = "[" + ", ".join(f"{field}: {msg}" for field, _, msg in causes) + "]"
-    qualified = f"{kind}.{group}" if group else kind
-    details = _details(kind, group, name)
+    details = object_details(kind, group, name)
     details["causes"] = [
         {"reason": reason, "message": msg, "field": field} for field, reason, msg in causes
     ]
-    return ApiError(422, "Invalid", f'{qualified} "{name}" is invalid: {text}', details)
+    return ApiError(
+        422, "Invalid", f'{qualified(kind, group)} "{name}" is invalid: {text}', details
+    )
 
 
 def no_such_path() -> ApiError:

@@ -4,8 +4,9 @@ As kube-apiserver's RBAC storage does: a user who is not in `system:masters` may
 Role/ClusterRole only with the `escalate` verb on it or when every rule in it is already
 granted to them (in the Role's namespace; cluster-wide for a ClusterRole), and a binding only
 with the `bind` verb on the referenced role or when they hold all of its rules. Rules are
-compared atom by atom (group x resource x verb x resourceName; nonResourceURL x verb) with
-rbac's `Covers`: `*` covers everything, `*/status` every status subresource, an owner rule
+compared atom by atom (group x resource x verb x resourceName; nonResourceURL x verb), each
+atom as the request it allows against the held rules (`sandbox.rbac.rule_allows`, as rbac's
+`Covers`): `*` covers everything, `*/status` every status subresource, an owner rule
 without resourceNames covers any name. Otherwise 403, worded like the real server:
 `... is forbidden: user "U" (groups=["g"]) is attempting to grant RBAC permissions not
 currently held:` followed by the missing rules. Reads the store; no I/O.
@@ -19,7 +20,7 @@ from typing import Any
 
 from sandbox import errors
 from sandbox.authn import CURRENT_USER, UserInfo
-from sandbox.rbac import RBAC, Attributes, Authorizer
+from sandbox.rbac import RBAC, Attributes, Authorizer, rule_allows
 from sandbox.resources import ResourceType
 
 __all__ = ["EscalationCheck"]
@@ -27,25 +28,6 @@ __all__ = ["EscalationCheck"]
 Rule = dict[str, Any]
 _ROLE_KINDS = {"Role": "roles", "ClusterRole": "clusterroles"}
 _BINDING_KINDS = {"RoleBinding", "ClusterRoleBinding"}
-
-
-def _has(values: list[str], wanted: str) -> bool:
-    return "*" in values or wanted in values
-
-
-def _resource_covered(owned: list[str], wanted: str) -> bool:
-    if "*" in owned or wanted in owned:
-        return True
-    if "/" not in wanted:
-        return False
-    return "*/" + wanted.split("/", 1)[1] in owned
-
-
-def _url_covered(owned: list[str], wanted: str) -> bool:
-    return any(
-        url == "*" or url == wanted or (url.endswith("*") and wanted.startswith(url[:-1]))
-        for url in owned
-    )
 
 
 def _atoms(rule: Rule) -> Iterator[Rule]:
@@ -65,18 +47,14 @@ def _atoms(rule: Rule) -> Iterator[Rule]:
                     yield atom
 
 
-def _covers(owner: Rule, atom: Rule) -> bool:
-    if not _has(owner.get("verbs") or [], atom["verbs"][0]):
-        return False
+def _request(user: UserInfo, atom: Rule) -> Attributes:
+    """A single-rule atom as the request it allows (so rbac's own matching compares them)."""
+    verb = atom["verbs"][0]
     if "nonResourceURLs" in atom:
-        return _url_covered(owner.get("nonResourceURLs") or [], atom["nonResourceURLs"][0])
-    if not _has(owner.get("apiGroups") or [], atom["apiGroups"][0]):
-        return False
-    if not _resource_covered(owner.get("resources") or [], atom["resources"][0]):
-        return False
-    owned_names = owner.get("resourceNames") or []
-    wanted = atom.get("resourceNames") or []
-    return not owned_names or (bool(wanted) and wanted[0] in owned_names)
+        return Attributes(user, verb, False, path=atom["nonResourceURLs"][0])
+    resource, _, subresource = atom["resources"][0].partition("/")
+    name = (atom.get("resourceNames") or [""])[0]
+    return Attributes(user, verb, True, atom["apiGroups"][0], "", "", resource, subresource, name)
 
 
 def _show(rule: Rule) -> str:
@@ -137,7 +115,7 @@ class EscalationCheck:
             atom
             for rule in rules
             for atom in _atoms(rule)
-            if not any(_covers(o, atom) for o in owned)
+            if not any(rule_allows(o, _request(user, atom)) for o in owned)
         ]
         if not missing:
             return

@@ -9,7 +9,7 @@ Decisions use a seeded `random.Random`, so a run is repeatable. No I/O here.
 from __future__ import annotations
 
 import random
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 from sandbox.errors import ApiError
@@ -56,9 +56,6 @@ class FaultSettings:
                 raise ValueError(f"error rate for {verb} must be within 0..1")
         if self.error_kind not in ERROR_KINDS:
             raise ValueError(f"error_kind must be one of {', '.join(ERROR_KINDS)}")
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 _INJECTED: dict[str, tuple[int, str, str]] = {

@@ -127,19 +127,19 @@ class GarbageCollector:
                 if r.get("uid") != owner_uid and self.store.get_by_uid(r.get("uid", ""))
             ]
             if live:
-                self._set_refs(key, dep, [r for r in refs if r.get("uid") != owner_uid])
+                self._unlink(key, dep, owner_uid)
             else:
                 self.delete(key, dep, "Background")
 
-    def _set_refs(self, key: str, dep: Entry, refs: list[dict[str, Any]]) -> None:
-        obj = dict(dep.obj)
+    def _unlink(self, key: str, dep: Entry, owner_uid: str) -> None:
+        """Drop the ownerReference to `owner_uid` from a dependent."""
         meta = dict(dep.obj["metadata"])
+        refs = [r for r in meta.get("ownerReferences") or [] if r.get("uid") != owner_uid]
         if refs:
             meta["ownerReferences"] = refs
         else:
             meta.pop("ownerReferences", None)
-        obj["metadata"] = meta
-        self.store.put(key, obj, "MODIFIED")
+        self.store.put(key, dict(dep.obj, metadata=meta), "MODIFIED")
 
     def _drop_finalizer(self, key: str, entry: Entry, finalizer: str) -> None:
         meta = entry.obj["metadata"]
@@ -161,8 +161,7 @@ class GarbageCollector:
         uid = meta.get("uid", "")
         if ORPHAN in finalizers:
             for dep_key, dep in self._dependents(uid):
-                refs = dep.obj["metadata"].get("ownerReferences") or []
-                self._set_refs(dep_key, dep, [r for r in refs if r.get("uid") != uid])
+                self._unlink(dep_key, dep, uid)
             entry = self.store.get(key, namespace, name)
             if entry is not None:
                 self._drop_finalizer(key, entry, ORPHAN)

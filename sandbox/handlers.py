@@ -146,9 +146,7 @@ class ResourceHandlers:
 
     async def scale(self, request: web.Request, t: Target) -> web.Response:
         assert t.name is not None
-        entry = self.store.get(t.rt.store_key, t.namespace or "", t.name)
-        if entry is None:
-            raise errors.not_found(t.rt.plural, t.rt.group, t.name)
+        entry = self.api.existing(t.rt, t.namespace or "", t.name)
         if request.method == "GET":
             return json_answer(scale_of(entry))
         if request.method not in ("PUT", "PATCH"):
@@ -177,9 +175,7 @@ class ResourceHandlers:
     async def patch_view(self, request: web.Request, t: Target) -> web.Response:
         """Patch a converted view: apply the patch to the view, store the converted result."""
         assert t.name is not None
-        old = self.store.get(t.rt.store_key, t.namespace or "", t.name)
-        if old is None:
-            raise errors.not_found(t.rt.plural, t.rt.group, t.name)
+        old = self.api.existing(t.rt, t.namespace or "", t.name)
         ctype = request.headers.get("Content-Type", "").split(";")[0].strip()
         try:
             patch = yaml.safe_load(await request.read() or b"null")
@@ -250,9 +246,7 @@ class ResourceHandlers:
 
     async def get(self, request: web.Request, t: Target) -> web.Response:
         assert t.name is not None
-        entry = self.store.get(t.rt.store_key, t.namespace or "", t.name)
-        if entry is None:
-            raise errors.not_found(t.rt.plural, t.rt.group, t.name)
+        entry = self.api.existing(t.rt, t.namespace or "", t.name)
         return await self.answer(request, t.rt, entry)
 
     def selector(self, request: web.Request, t: Target) -> Selector:

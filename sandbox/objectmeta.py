@@ -150,6 +150,10 @@ def _invalid(path: str, value: str, msg: str) -> Cause:
     return (path, "FieldValueInvalid", f"Invalid value: {_show(value)}: {msg}")
 
 
+def _too_many_bytes(path: str, limit: int) -> Cause:
+    return (path, "FieldValueTooLong", f"Too long: must have at most {limit} bytes")
+
+
 def qualified_name(key: str) -> list[str]:
     """IsQualifiedName: `[prefix/]name` as label and annotation keys are."""
     parts = key.split("/")
@@ -202,13 +206,7 @@ def annotation_causes(annotations: Any, path: str) -> list[Cause]:
         value = annotations[key]
         total += len(str(key).encode()) + len(str(value).encode() if value is not None else b"")
     if total > MAX_ANNOTATION_BYTES:
-        causes.append(
-            (
-                path,
-                "FieldValueTooLong",
-                f"Too long: must have at most {MAX_ANNOTATION_BYTES} bytes",
-            )
-        )
+        causes.append(_too_many_bytes(path, MAX_ANNOTATION_BYTES))
     return causes
 
 
@@ -267,9 +265,7 @@ def data_causes(kind: str, obj: dict[str, Any]) -> list[Cause]:
             if key in (".", ".."):
                 causes.append(_invalid(path, key, f"must not be '{key}'"))
     if _data_size(kind, obj) > MAX_DATA_BYTES:
-        causes.append(
-            ("data", "FieldValueTooLong", f"Too long: must have at most {MAX_DATA_BYTES} bytes")
-        )
+        causes.append(_too_many_bytes("data", MAX_DATA_BYTES))
     return causes
 
 

@@ -175,8 +175,7 @@ def merge_key_for(field: str, parent_is_container: bool) -> str | None:
     """The merge key of a keyed list field, or None for atomic lists."""
     if field == "ports":
         return "containerPort" if parent_is_container else "port"
-    key = _MERGE_KEYS.get(field)
-    return key or None
+    return _MERGE_KEYS.get(field) or None
 
 
 def _strip_directives(value: Any) -> Any:
@@ -196,13 +195,11 @@ def _merge_list(field: str, current: Any, patch: list[Any], in_container: bool) 
                 merged.append(item)
         return merged
     if key is None or not isinstance(current, list):
-        if any(isinstance(i, dict) and i.get("$patch") == "delete" for i in patch):
-            return [
-                _strip_directives(i)
-                for i in patch
-                if not (isinstance(i, dict) and i.get("$patch") == "delete")
-            ]
-        return [_strip_directives(i) for i in patch]
+        return [
+            _strip_directives(i)
+            for i in patch
+            if not (isinstance(i, dict) and i.get("$patch") == "delete")
+        ]
     if any(isinstance(i, dict) and i.get("$patch") == "replace" for i in patch):
         return [_strip_directives(i) for i in patch if not (isinstance(i, dict) and "$patch" in i)]
     merged = [copy.deepcopy(i) for i in current]

@@ -65,9 +65,8 @@ class SqlitePersistence:
             "DELETE FROM objects WHERE key = ? AND namespace = ? AND name = ?",
             (key, namespace, name),
         )
-        self.db.execute(
-            "DELETE FROM logs WHERE namespace = ? AND pod = ?", (namespace, name)
-        ) if key == "pods" else None
+        if key == "pods":
+            self.db.execute("DELETE FROM logs WHERE namespace = ? AND pod = ?", (namespace, name))
         self._touch(rv)
 
     def save_log(self, namespace: str, pod: str, container: str, text: str) -> None:

@@ -118,13 +118,9 @@ def forbidden(attrs: Attributes, reason: str = "") -> errors.ApiError:
         text += f' in the namespace "{attrs.namespace}"'
     else:
         text += " at the cluster scope"
-    qualified = f"{attrs.resource}.{attrs.api_group}" if attrs.api_group else attrs.resource
+    qualified = errors.qualified(attrs.resource, attrs.api_group)
     head = f'{qualified} "{attrs.name}"' if attrs.name else qualified
-    details: dict[str, Any] = {"kind": attrs.resource}
-    if attrs.api_group:
-        details["group"] = attrs.api_group
-    if attrs.name:
-        details["name"] = attrs.name
+    details = errors.object_details(attrs.resource, attrs.api_group, attrs.name)
     return errors.ApiError(
         403, "Forbidden", f"{head} is forbidden: {text}" + _suffix(reason), details
     )
@@ -228,9 +224,6 @@ class Authorizer:
         entry = self.store.get(_ROLE, namespace, name)
         return list(entry.obj.get("rules") or []) if entry is not None else None
 
-    def _role_rules(self, ref: dict[str, Any], namespace: str) -> list[dict[str, Any]]:
-        return self.role_rules(ref, namespace) or []
-
     def grants(self, user: UserInfo, namespace: str) -> list[Grant]:
         """(binding, rule) for every rule bound to `user` cluster-wide and in `namespace`."""
         key = (user.username, user.groups, namespace)
@@ -242,16 +235,13 @@ class Authorizer:
         return found
 
     def _find_grants(self, user: UserInfo, namespace: str) -> Iterator[Grant]:
-        for binding in self._objects(_CRB, ""):
-            if any(_subject_matches(s, user, "") for s in binding.get("subjects") or []):
-                for rule in self._role_rules(binding.get("roleRef") or {}, ""):
-                    yield binding, rule
-        if not namespace:
-            return
-        for binding in self._objects(_RB, namespace):
-            if any(_subject_matches(s, user, namespace) for s in binding.get("subjects") or []):
-                for rule in self._role_rules(binding.get("roleRef") or {}, namespace):
-                    yield binding, rule
+        """ClusterRoleBindings first, then the RoleBindings of `namespace` (if any)."""
+        scopes = [(_CRB, "")] + ([(_RB, namespace)] if namespace else [])
+        for key, ns in scopes:
+            for binding in self._objects(key, ns):
+                if any(_subject_matches(s, user, ns) for s in binding.get("subjects") or []):
+                    for rule in self.role_rules(binding.get("roleRef") or {}, ns) or []:
+                        yield binding, rule
 
     def decide(self, attrs: Attributes) -> tuple[bool, str]:
         """(allowed, reason) as the RBAC authorizer words its reason."""

@@ -9,7 +9,6 @@ version (`sandbox.crdversions` converts them). This module holds no objects and 
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -82,153 +81,91 @@ class ResourceType:
         if self.categories:
             main["categories"] = list(self.categories)
         out = [main]
-        if self.has_status:
-            out.append(
-                {
-                    "name": f"{self.plural}/status",
-                    "singularName": "",
-                    "namespaced": self.namespaced,
-                    "kind": self.kind,
-                    "verbs": ["get", "patch", "update"],
-                }
-            )
-        for sub in self.subresources:
+        for sub in ("status", *self.subresources) if self.has_status else self.subresources:
+            group, version, kind, verbs = _SUBRESOURCES[sub]
             entry: dict[str, Any] = {
                 "name": f"{self.plural}/{sub}",
                 "singularName": "",
                 "namespaced": self.namespaced,
-                "kind": "Pod" if sub == "log" else self.kind,
-                "verbs": ["get"],
+                "kind": kind or self.kind,
+                "verbs": list(verbs),
             }
-            if sub == "binding":
-                entry.update(kind="Binding", verbs=["create"])
-            if sub == "token":
-                entry.update(
-                    group="authentication.k8s.io",
-                    version="v1",
-                    kind="TokenRequest",
-                    verbs=["create"],
-                )
-            if sub == "scale":
-                entry.update(
-                    group="autoscaling",
-                    version="v1",
-                    kind="Scale",
-                    verbs=["get", "patch", "update"],
-                )
+            if group:
+                entry.update(group=group, version=version)
             out.append(entry)
         return out
 
 
-def _b(
-    group: str,
-    version: str,
-    plural: str,
-    kind: str,
-    namespaced: bool = True,
-    short: tuple[str, ...] = (),
-    status: bool = False,
-    subs: tuple[str, ...] = (),
-    categories: tuple[str, ...] = (),
-) -> ResourceType:
+_SUBRESOURCES: dict[str, tuple[str, str, str, tuple[str, ...]]] = {
+    # subresource: group and version when not the resource's, kind ("" = the resource's), verbs
+    "status": ("", "", "", ("get", "patch", "update")),
+    "log": ("", "", "Pod", ("get",)),
+    "binding": ("", "", "Binding", ("create",)),
+    "token": ("authentication.k8s.io", "v1", "TokenRequest", ("create",)),
+    "scale": ("autoscaling", "v1", "Scale", ("get", "patch", "update")),
+}
+
+_BUILTIN_SPECS = (
+    # apiVersion plural Kind, then: cluster (not namespaced), status (has /status),
+    # short=a,b  subs=a,b (other subresources)  all (category)  create (the only verb:
+    # review kinds, served by `sandbox.authapi`, never stored)  stored_as=<store key> (a view)
+    "v1 namespaces Namespace cluster status short=ns",
+    "v1 pods Pod status short=po subs=log,binding all",
+    "v1 events Event short=ev",
+    "v1 configmaps ConfigMap short=cm",
+    "v1 secrets Secret",
+    "v1 services Service status short=svc all",
+    "v1 serviceaccounts ServiceAccount short=sa subs=token",
+    "v1 nodes Node cluster status short=no",
+    "events.k8s.io/v1 events Event short=ev stored_as=events",
+    "apps/v1 deployments Deployment status short=deploy subs=scale all",
+    "apps/v1 replicasets ReplicaSet status short=rs subs=scale all",
+    "apps/v1 statefulsets StatefulSet status short=sts subs=scale all",
+    "apps/v1 daemonsets DaemonSet status short=ds all",
+    "batch/v1 jobs Job status all",
+    "coordination.k8s.io/v1 leases Lease",
+    "networking.k8s.io/v1 networkpolicies NetworkPolicy short=netpol",
+    "rbac.authorization.k8s.io/v1 roles Role",
+    "rbac.authorization.k8s.io/v1 rolebindings RoleBinding",
+    "rbac.authorization.k8s.io/v1 clusterroles ClusterRole cluster",
+    "rbac.authorization.k8s.io/v1 clusterrolebindings ClusterRoleBinding cluster",
+    "admissionregistration.k8s.io/v1 mutatingwebhookconfigurations MutatingWebhookConfiguration"
+    " cluster",
+    "admissionregistration.k8s.io/v1 validatingwebhookconfigurations"
+    " ValidatingWebhookConfiguration cluster",
+    "authorization.k8s.io/v1 selfsubjectaccessreviews SelfSubjectAccessReview cluster create",
+    "authorization.k8s.io/v1 subjectaccessreviews SubjectAccessReview cluster create",
+    "authorization.k8s.io/v1 localsubjectaccessreviews LocalSubjectAccessReview create",
+    "authorization.k8s.io/v1 selfsubjectrulesreviews SelfSubjectRulesReview cluster create",
+    "authentication.k8s.io/v1 tokenreviews TokenReview cluster create",
+    "authentication.k8s.io/v1 selfsubjectreviews SelfSubjectReview cluster create",
+    "apiextensions.k8s.io/v1 customresourcedefinitions CustomResourceDefinition cluster status"
+    " short=crd,crds",
+)
+
+
+def _builtin(spec: str) -> ResourceType:
+    """One line of `_BUILTIN_SPECS` as a resource type."""
+    api_version, plural, kind, *flags = spec.split()
+    group, _, version = api_version.rpartition("/")
+    options = dict(f.partition("=")[::2] for f in flags)
     return ResourceType(
         group=group,
         version=version,
         plural=plural,
         kind=kind,
-        namespaced=namespaced,
+        namespaced="cluster" not in options,
         singular=kind.lower(),
-        short_names=short,
-        has_status=status,
-        subresources=subs,
-        categories=categories,
+        short_names=tuple(filter(None, options.get("short", "").split(","))),
+        has_status="status" in options,
+        subresources=tuple(filter(None, options.get("subs", "").split(","))),
+        categories=("all",) if "all" in options else (),
+        verbs=("create",) if "create" in options else ALL_VERBS,
+        stored_as=options.get("stored_as", ""),
     )
 
 
-_REVIEWS = (
-    ("authorization.k8s.io", "selfsubjectaccessreviews", "SelfSubjectAccessReview", False),
-    ("authorization.k8s.io", "subjectaccessreviews", "SubjectAccessReview", False),
-    ("authorization.k8s.io", "localsubjectaccessreviews", "LocalSubjectAccessReview", True),
-    ("authorization.k8s.io", "selfsubjectrulesreviews", "SelfSubjectRulesReview", False),
-    ("authentication.k8s.io", "tokenreviews", "TokenReview", False),
-    ("authentication.k8s.io", "selfsubjectreviews", "SelfSubjectReview", False),
-)
-"""Create-only review kinds (served by `sandbox.authapi`, never stored)."""
-
-BUILTINS: tuple[ResourceType, ...] = (
-    _b("", "v1", "namespaces", "Namespace", False, ("ns",), status=True),
-    _b(
-        "",
-        "v1",
-        "pods",
-        "Pod",
-        short=("po",),
-        status=True,
-        subs=("log", "binding"),
-        categories=("all",),
-    ),
-    _b("", "v1", "events", "Event", short=("ev",)),
-    _b("", "v1", "configmaps", "ConfigMap", short=("cm",)),
-    _b("", "v1", "secrets", "Secret"),
-    _b("", "v1", "services", "Service", short=("svc",), status=True, categories=("all",)),
-    _b("", "v1", "serviceaccounts", "ServiceAccount", short=("sa",), subs=("token",)),
-    _b("", "v1", "nodes", "Node", False, ("no",), status=True),
-    dataclasses.replace(
-        _b("events.k8s.io", "v1", "events", "Event", short=("ev",)), stored_as="events"
-    ),
-    *(
-        _b(
-            "apps",
-            "v1",
-            plural,
-            kind,
-            short=(short,),
-            status=True,
-            subs=("scale",),
-            categories=("all",),
-        )
-        for plural, kind, short in (
-            ("deployments", "Deployment", "deploy"),
-            ("replicasets", "ReplicaSet", "rs"),
-            ("statefulsets", "StatefulSet", "sts"),
-        )
-    ),
-    _b("apps", "v1", "daemonsets", "DaemonSet", short=("ds",), status=True, categories=("all",)),
-    _b("batch", "v1", "jobs", "Job", status=True, categories=("all",)),
-    _b("coordination.k8s.io", "v1", "leases", "Lease"),
-    _b("networking.k8s.io", "v1", "networkpolicies", "NetworkPolicy", short=("netpol",)),
-    _b("rbac.authorization.k8s.io", "v1", "roles", "Role"),
-    _b("rbac.authorization.k8s.io", "v1", "rolebindings", "RoleBinding"),
-    _b("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole", False),
-    _b("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding", False),
-    _b(
-        "admissionregistration.k8s.io",
-        "v1",
-        "mutatingwebhookconfigurations",
-        "MutatingWebhookConfiguration",
-        False,
-    ),
-    _b(
-        "admissionregistration.k8s.io",
-        "v1",
-        "validatingwebhookconfigurations",
-        "ValidatingWebhookConfiguration",
-        False,
-    ),
-    *(
-        dataclasses.replace(_b(group, "v1", plural, kind, namespaced), verbs=("create",))
-        for group, plural, kind, namespaced in _REVIEWS
-    ),
-    _b(
-        "apiextensions.k8s.io",
-        "v1",
-        "customresourcedefinitions",
-        "CustomResourceDefinition",
-        False,
-        ("crd", "crds"),
-        status=True,
-    ),
-)
+BUILTINS: tuple[ResourceType, ...] = tuple(_builtin(spec) for spec in _BUILTIN_SPECS)
 
 
 def resource_types_from_crd(crd: dict[str, Any]) -> list[ResourceType]:

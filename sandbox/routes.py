@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -53,6 +54,13 @@ def _check_body_size(request: web.Request) -> None:
         )
 
 
+def _found(doc: dict[str, Any] | None) -> web.Response:
+    """A discovery or OpenAPI document, or 404 when the group/version is not served."""
+    if doc is None:
+        raise errors.no_such_path()
+    return json_answer(doc)
+
+
 class Routes:
     """Builds the aiohttp application of one sandbox."""
 
@@ -78,22 +86,20 @@ class Routes:
         app = web.Application(middlewares=[self._middleware], client_max_size=64 * 1024 * 1024)
         h = self.resources
         r = app.router
-        r.add_get("/version", self._version)
-        r.add_get("/version/", self._version)
+        for path, handler in (
+            ("/version", self._version),
+            ("/api", self._api),
+            ("/api/v1", self._core_resources),
+            ("/apis", self._apis),
+            ("/apis/{group}", self._group),
+            ("/apis/{group}/{version}", self._group_resources),
+        ):
+            r.add_get(path, handler)
+            r.add_get(f"{path}/", handler)
         for path in ("/healthz", "/livez", "/readyz"):
             r.add_get(path, self._ok)
-        r.add_get("/api", self._api)
-        r.add_get("/api/", self._api)
-        r.add_get("/api/v1", self._core_resources)
-        r.add_get("/api/v1/", self._core_resources)
-        self.auth.add_routes(r)
+        self.auth.add_routes(r)  # before the resource routes, which would take its paths
         r.add_route("*", "/api/v1/{tail:.+}", h.core)
-        r.add_get("/apis", self._apis)
-        r.add_get("/apis/", self._apis)
-        r.add_get("/apis/{group}", self._group)
-        r.add_get("/apis/{group}/", self._group)
-        r.add_get("/apis/{group}/{version}", self._group_resources)
-        r.add_get("/apis/{group}/{version}/", self._group_resources)
         r.add_route("*", "/apis/{group}/{version}/{tail:.+}", h.grouped)
         r.add_get("/openapi/v2", self._openapi_v2)
         r.add_get("/openapi/v3", self._openapi_v3)
@@ -114,10 +120,7 @@ class Routes:
         except errors.ApiError as exc:
             return json_response(exc.raw(), exc.code)
         except web.HTTPNotFound:
-            return json_response(
-                errors.no_such_path().raw(),
-                404,
-            )
+            return json_response(errors.no_such_path().raw(), 404)
         except web.HTTPMethodNotAllowed:
             return json_response(errors.method_not_allowed(request.method, request.path).raw(), 405)
         except web.HTTPException:
@@ -162,25 +165,17 @@ class Routes:
         return json_answer(discovery.api_versions(self.address()))
 
     async def _core_resources(self, request: web.Request) -> web.Response:
-        doc = discovery.resource_list(self.registry, "", "v1")
-        return json_answer(doc)
+        return json_answer(discovery.resource_list(self.registry, "", "v1"))
 
     async def _apis(self, request: web.Request) -> web.Response:
         return json_answer(discovery.api_group_list(self.registry))
 
     async def _group(self, request: web.Request) -> web.Response:
-        doc = discovery.api_group(self.registry, request.match_info["group"])
-        if doc is None:
-            raise errors.no_such_path()
-        return json_answer(doc)
+        return _found(discovery.api_group(self.registry, request.match_info["group"]))
 
     async def _group_resources(self, request: web.Request) -> web.Response:
-        doc = discovery.resource_list(
-            self.registry, request.match_info["group"], request.match_info["version"]
-        )
-        if doc is None:
-            raise errors.no_such_path()
-        return json_answer(doc)
+        m = request.match_info
+        return _found(discovery.resource_list(self.registry, m["group"], m["version"]))
 
     async def _openapi_v2(self, request: web.Request) -> web.Response:
         accept = request.headers.get("Accept", "")
@@ -201,9 +196,7 @@ class Routes:
             doc = discovery.openapi_v3_gv(self.registry, "", parts[1])
         elif len(parts) == 3 and parts[0] == "apis":
             doc = discovery.openapi_v3_gv(self.registry, parts[1], parts[2])
-        if doc is None:
-            raise errors.no_such_path()
-        return json_answer(doc)
+        return _found(doc)
 
     async def _faults(self, request: web.Request) -> web.Response:
         if request.method in ("PUT", "POST"):
@@ -213,7 +206,7 @@ class Routes:
                 raise errors.bad_request(str(exc)) from None
         elif request.method != "GET":
             raise errors.method_not_allowed(request.method, "/sandbox/faults")
-        body = self.faults.settings.to_json()
+        body = dataclasses.asdict(self.faults.settings)
         body["injected"] = self.faults.injected
         return json_answer(body)
 

@@ -63,8 +63,6 @@ def _walk(schema: dict[str, Any], value: Any, path: str, pruned: list[str]) -> A
     if value is None:
         return value if schema.get("nullable") else _DROP
     if isinstance(value, dict):
-        if schema.get("x-kubernetes-embedded-resource"):
-            pass
         props = schema.get("properties")
         extra = schema.get("additionalProperties")
         if props is not None:
@@ -187,26 +185,22 @@ def _sizes(schema: dict[str, Any], value: Any, path: str, causes: list[Cause]) -
                 causes.append((path, reason, message))
 
 
+def _invalid(path: str, shown: str) -> Cause:
+    return (path, "FieldValueInvalid", f"Invalid value: {shown}")
+
+
 def _check(schema: dict[str, Any], value: Any, path: str, causes: list[Cause]) -> None:
     if value is None:
         if not schema.get("nullable"):
-            causes.append(
-                (
-                    path,
-                    "FieldValueInvalid",
-                    f'Invalid value: "null": {path} in body must be of type {schema.get("type", "object")}: "null"',
-                )
-            )
+            kind = schema.get("type", "object")
+            causes.append(_invalid(path, f'"null": {path} in body must be of type {kind}: "null"'))
         return
     kind = schema.get("type")
     if schema.get("x-kubernetes-int-or-string"):
         if not (isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))):
+            shown = _show(value)
             causes.append(
-                (
-                    path,
-                    "FieldValueInvalid",
-                    f"Invalid value: {_show(value)}: {path} in body must be of type integer,string: {_show(value)}",
-                )
+                _invalid(path, f"{shown}: {path} in body must be of type integer,string: {shown}")
             )
         return
     if kind and not _type_ok(kind, value):
@@ -234,12 +228,12 @@ def _check(schema: dict[str, Any], value: Any, path: str, causes: list[Cause]) -
                 limit = schema[key]
                 if beyond(value, limit) or (schema.get(exclusive) is True and value == limit):
                     shown = f"{_show(value)}: {path} in body should be {words} {limit}"
-                    causes.append((path, "FieldValueInvalid", f"Invalid value: {shown}"))
+                    causes.append(_invalid(path, shown))
     if isinstance(value, str):
         _sizes(schema, value, path, causes)
         if "pattern" in schema and not re.search(schema["pattern"], value):
             shown = f"{_show(value)}: {path} in body should match '{schema['pattern']}'"
-            causes.append((path, "FieldValueInvalid", f"Invalid value: {shown}"))
+            causes.append(_invalid(path, shown))
     if isinstance(value, list):
         _sizes(schema, value, path, causes)
         items = schema.get("items")
@@ -261,23 +255,13 @@ def _check(schema: dict[str, Any], value: Any, path: str, causes: list[Cause]) -
     for sub in schema.get("allOf") or []:
         _check(sub, value, path, causes)
     if schema.get("anyOf") and all(_errors(sub, value, path) for sub in schema["anyOf"]):
-        causes.append(
-            (
-                path,
-                "FieldValueInvalid",
-                f"Invalid value: {_show(value)}: {path} in body must match at least one schema in anyOf",
-            )
-        )
+        shown = f"{_show(value)}: {path} in body must match at least one schema in anyOf"
+        causes.append(_invalid(path, shown))
     if schema.get("oneOf"):
         ok = sum(1 for sub in schema["oneOf"] if not _errors(sub, value, path))
         if ok != 1:
-            causes.append(
-                (
-                    path,
-                    "FieldValueInvalid",
-                    f"Invalid value: {_show(value)}: {path} in body must validate one and only one schema (oneOf)",
-                )
-            )
+            shown = f"{_show(value)}: {path} in body must validate one and only one schema (oneOf)"
+            causes.append(_invalid(path, shown))
 
 
 def _errors(schema: dict[str, Any], value: Any, path: str) -> list[Cause]:

@@ -9,7 +9,7 @@ involvedObject.*, reason, type, source. Parsing raises `ApiError` 400 like a rea
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -206,6 +206,3 @@ class Selector:
     @property
     def trivial(self) -> bool:
         return self.labels is None and self.fields is None
-
-    def predicate(self) -> Callable[[Mapping[str, Any]], bool]:
-        return self.matches

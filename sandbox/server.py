@@ -12,7 +12,7 @@ as the node agent and tests using aiohttp or kubernetes_asyncio with `host=sb.ur
 because kubectl (client-go) only sends a bearer token over TLS.
 Every request needs `Authorization: Bearer <token>` except /version, /healthz, /livez and
 /readyz (as for anonymous users on a real cluster); others get 401. `sb.token` is the admin
-(system:masters); ServiceAccount tokens (`sb.service_account_token`, TokenRequest) are
+(system:masters); ServiceAccount tokens (TokenRequest, `sb.authn.issue`) are
 authorized by RBAC (`sandbox.authapi`, `sandbox.rbac`). Admin endpoints for tests
 and the node agent: `/sandbox/faults` (GET/PUT fault settings) and
 `/sandbox/pods/<ns>/<pod>/log[?container=c]` (PUT replaces, POST appends the text body).
@@ -283,13 +283,6 @@ class Sandbox:
             assert self._tmp is not None
             path = Path(self._tmp.name) / "kubeconfig"
         self.kubeconfig_path = self.write_kubeconfig(path, token=self.token)
-
-    def service_account_token(
-        self, namespace: str, name: str, *, expiration_seconds: int = 86400
-    ) -> str:
-        """A bearer token for an existing ServiceAccount, as TokenRequest issues it (RBAC applies)."""
-        token, _ = self.authn.issue(namespace, name, expiration_seconds=expiration_seconds)
-        return token
 
     def write_kubeconfig(self, path: Path, *, token: str, namespace: str = "default") -> Path:
         """Write a kubeconfig for this sandbox that authenticates with `token` (e.g. an SA's)."""

@@ -194,13 +194,16 @@ class Store:
         old = self._index(key, entry, event_type)
         if self.persistence is not None:
             self.persistence.save(key, entry.namespace, entry.name, entry.raw, rv)
-        event = WatchEvent(rv, event_type, entry, old)
+        self._publish(key, WatchEvent(rv, event_type, entry, old))
+        return entry
+
+    def _publish(self, key: str, event: WatchEvent) -> None:
+        """Fan the change out to watchers, `pods/log` followers and listeners (GC, caches)."""
         self.bucket(key).publish(event)
         if key == "pods" and self.log_waiters:
-            self.notify_log(entry.namespace, entry.name)
+            self.notify_log(event.entry.namespace, event.entry.name)
         for listener in self.listeners:
             listener(key, event)
-        return entry
 
     def _index(self, key: str, entry: Entry, event_type: str | None) -> Entry | None:
         b = self.bucket(key)
@@ -248,12 +251,7 @@ class Store:
         if key == "pods":
             for log_key in [k for k in self.logs if k[0] == namespace and k[1] == name]:
                 del self.logs[log_key]
-        event = WatchEvent(rv, "DELETED", entry, last)
-        b.publish(event)
-        if key == "pods" and self.log_waiters:
-            self.notify_log(namespace, name)
-        for listener in self.listeners:
-            listener(key, event)
+        self._publish(key, WatchEvent(rv, "DELETED", entry, last))
         return entry
 
     def watch(

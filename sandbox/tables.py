@@ -8,6 +8,7 @@ PartialObjectMetadata, which kubectl needs for `-A` and `-w`. Pure functions, no
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +18,7 @@ from sandbox.resources import ResourceType
 
 __all__ = ["human_age", "jsonpath", "table_for"]
 
+_PARTIAL = "PartialObjectMetadata"
 _STEP = re.compile(
     r"\.([A-Za-z0-9_\-/]+)|\[(\d+|\*)\]|\[\?\(@\.([A-Za-z0-9_.\-]+)\s*==\s*['\"]([^'\"]*)['\"]\)\]"
 )
@@ -64,8 +66,6 @@ def _cell(value: Any, col_type: str) -> Any:
     if col_type == "date":
         return human_age(str(value))
     if isinstance(value, list | dict):
-        import json
-
         return json.dumps(value, separators=(",", ":"))
     return value
 
@@ -93,14 +93,6 @@ def _columns(rt: ResourceType) -> tuple[list[Column], Callable[[dict[str, Any]],
     if rt.kind in BUILTIN and not (rt.kind == "Event" and rt.group):
         return BUILTIN[rt.kind]
     return [("Age", "string", "", 0)], lambda o: [age(o)]
-
-
-def _partial(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "kind": "PartialObjectMetadata",
-        "apiVersion": "meta.k8s.io/v1",
-        "metadata": obj["metadata"],
-    }
 
 
 def table_for(
@@ -137,15 +129,16 @@ def table_for(
         if include_object == "Object":
             row["object"] = obj
         elif include_object != "None":
-            row["object"] = _partial(rt, obj)
+            meta = obj["metadata"]
+            row["object"] = {"kind": _PARTIAL, "apiVersion": "meta.k8s.io/v1", "metadata": meta}
         rows.append(row)
-    meta: dict[str, Any] = {"resourceVersion": resource_version}
+    list_meta: dict[str, Any] = {"resourceVersion": resource_version}
     if continue_token:
-        meta["continue"] = continue_token
+        list_meta["continue"] = continue_token
     table: dict[str, Any] = {
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",
-        "metadata": meta,
+        "metadata": list_meta,
         "rows": rows,
     }
     table["columnDefinitions"] = definitions if headers else None

@@ -145,13 +145,30 @@ class Api(Writer):
         retryable = not obj["metadata"].get("resourceVersion")
         # a write that may be redone keeps the body as sent; the first attempt uses `obj`
         raw = jsonio.dumps(obj) if retryable else b""
+
+        def attempt_body(attempt: int, old: Entry) -> dict[str, Any]:
+            return obj if attempt == 0 else jsonio.loads(raw)
+
+        return await self._retried(rt, namespace, name, attempt_body, subresource, opts, retryable)
+
+    async def _retried(
+        self,
+        rt: ResourceType,
+        namespace: str,
+        name: str,
+        new_object: Callable[[int, Entry], dict[str, Any]],
+        subresource: str,
+        opts: WriteOptions,
+        retryable: bool,
+    ) -> Entry:
+        """`_write` on the current version, redone when it raced (see `_write`)."""
         for attempt in range(ATTEMPTS):
-            old = self._get(rt, namespace, name)
+            old = self.existing(rt, namespace, name)
             try:
                 return await self._write(
                     rt,
                     old,
-                    obj if attempt == 0 else jsonio.loads(raw),
+                    new_object(attempt, old),
                     subresource,
                     opts,
                     retryable=retryable and attempt < ATTEMPTS - 1,
@@ -185,35 +202,17 @@ class Api(Writer):
             if isinstance(patch, dict)
             else None
         )
-        for attempt in range(ATTEMPTS):
-            old = self._get(rt, namespace, name)
-            new = self._patched(rt, old, ctype, patch)
-            try:
-                entry = await self._write(
-                    rt,
-                    old,
-                    new,
-                    subresource,
-                    opts,
-                    retryable=not sent_rv and attempt < ATTEMPTS - 1,
-                )
-            except Raced:
-                continue
-            return entry, False
-        raise AssertionError("unreachable: the last attempt raises Conflict instead")
 
-    def _patched(self, rt: ResourceType, old: Entry, ctype: str, patch: Any) -> dict[str, Any]:
-        """The object after applying `patch` of type `ctype` to `old` (resourceVersion set)."""
-        new = apply_patch(ctype, jsonio.loads(old.raw), patch, rt.strategic)
-        new = decode(rt, new)
-        if isinstance(patch, dict):
-            sent = (patch.get("metadata") or {}).get("resourceVersion")
-            new["metadata"]["resourceVersion"] = sent or str(old.rv)
-        else:
+        def patched(attempt: int, old: Entry) -> dict[str, Any]:
+            # the patch's own resourceVersion (if any) survives it, as in the patched object
+            new = decode(rt, apply_patch(ctype, jsonio.loads(old.raw), patch, rt.strategic))
             new["metadata"]["resourceVersion"] = new["metadata"].get("resourceVersion") or str(
                 old.rv
             )
-        return new
+            return new
+
+        entry = await self._retried(rt, namespace, name, patched, subresource, opts, not sent_rv)
+        return entry, False
 
     async def _apply(
         self,
@@ -279,7 +278,7 @@ class Api(Writer):
     ) -> tuple[Entry, bool]:
         """Delete; returns (entry, gone) — gone is False while finalizers keep it."""
         namespace = namespace if rt.namespaced else ""
-        old = self._get(rt, namespace, name)
+        old = self.existing(rt, namespace, name)
         pre = options.get("preconditions") or {}
         uid = old.obj["metadata"].get("uid")
         for key, field, current in (

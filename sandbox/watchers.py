@@ -22,9 +22,8 @@ from sandbox.selectors import Selector
 __all__ = ["Encoder", "Entry", "WatchEvent", "Watcher", "dumps", "frame"]
 
 
-def dumps(obj: Any) -> bytes:
-    """Compact JSON, the wire format of every stored object."""
-    return jsonio.dumps(obj)
+dumps = jsonio.dumps
+"""Compact JSON, the wire format of every stored object."""
 
 
 class Entry:

@@ -23,6 +23,7 @@ from sandbox import errors
 from sandbox.conversion import converts, from_storage
 from sandbox.faults import Faults
 from sandbox.inprocess import Channel
+from sandbox.requestinfo import TRUE
 from sandbox.resources import ResourceType
 from sandbox.selectors import Selector
 from sandbox.store import Entry, Store, dumps
@@ -31,7 +32,6 @@ from sandbox.watchers import frame
 
 __all__ = ["serve_watch"]
 
-_TRUE = ("1", "true", "True", "TRUE")
 _MAX_BUFFERED = 8 * 1024 * 1024
 
 
@@ -54,6 +54,12 @@ def _view_encoder(rt: ResourceType) -> Callable[[str, Entry], bytes]:
         return frame(as_type, dumps(from_storage(rt, entry.obj)))
 
     return encoder
+
+
+def _bookmark(rt: ResourceType, meta: dict[str, Any]) -> bytes:
+    """A BOOKMARK frame: an object of the watched kind that carries only metadata."""
+    mark = {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": meta}
+    return dumps({"type": "BOOKMARK", "object": mark}) + b"\n"
 
 
 class _ChunkSink:
@@ -128,14 +134,14 @@ async def serve_watch(
     except ValueError:
         raise errors.bad_request(f'invalid resource version "{rv_param}"') from None
     # watch-list (sendInitialEvents=true): replay the current objects, then mark their end
-    initial_events = q.get("sendInitialEvents") in _TRUE
+    initial_events = q.get("sendInitialEvents") in TRUE
     if initial_events:
         since = None
     timeout = float(q.get("timeoutSeconds") or default_timeout)
     fs = faults.settings
     if fs.watch_drop_seconds:
         timeout = min(timeout, fs.watch_drop_seconds)
-    bookmarks = q.get("allowWatchBookmarks") in _TRUE
+    bookmarks = q.get("allowWatchBookmarks") in TRUE
     encoder = None
     if "as=Table" in request.headers.get("Accept", ""):
         encoder = _table_encoder(stored_rt, q.get("includeObject", "Metadata"))
@@ -163,12 +169,8 @@ async def serve_watch(
         pending = b"".join(initial)
         if initial_events:
             # the bookmark that tells a watch-list client its initial state is complete
-            meta = {
-                "resourceVersion": str(store.rv),
-                "annotations": {"k8s.io/initial-events-end": "true"},
-            }
-            mark = {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": meta}
-            pending += dumps({"type": "BOOKMARK", "object": mark}) + b"\n"
+            end = {"k8s.io/initial-events-end": "true"}
+            pending += _bookmark(rt, {"resourceVersion": str(store.rv), "annotations": end})
         pending += watcher.drain()
         if convert is not None:
             pending = await convert(pending)
@@ -192,9 +194,7 @@ async def serve_watch(
                 watcher.last_sent = time.monotonic()
             idle = time.monotonic() - watcher.last_sent
             if bookmarks and not watcher.closed and idle >= bookmark_interval:
-                meta = {"resourceVersion": str(store.rv)}
-                mark = {"kind": rt.kind, "apiVersion": rt.api_version, "metadata": meta}
-                watcher.push(dumps({"type": "BOOKMARK", "object": mark}) + b"\n")
+                watcher.push(_bookmark(rt, {"resourceVersion": str(store.rv)}))
     except ConnectionResetError:
         pass
     finally:

@@ -119,7 +119,8 @@ class Writer:
     admission: Admission | None
     guards: list[Callable[[ResourceType, str, dict[str, Any]], None]]
 
-    def _get(self, rt: ResourceType, namespace: str, name: str) -> Entry:
+    def existing(self, rt: ResourceType, namespace: str, name: str) -> Entry:
+        """The stored object, or 404."""
         entry = self.store.get(rt.store_key, namespace if rt.namespaced else "", name)
         if entry is None:
             raise errors.not_found(rt.plural, rt.group, name)
@@ -255,7 +256,7 @@ class Writer:
             raise errors.invalid(
                 "Binding", "", name, [("target.name", "FieldValueRequired", "Required value")]
             )
-        old = self._get(rt, namespace, name)
+        old = self.existing(rt, namespace, name)
         current = (old.obj.get("spec") or {}).get("nodeName")
         if current:
             raise errors.conflict(

@@ -115,6 +115,18 @@ class Controllers:
         created = await self._client.create(PODS, ns, pod)
         self._inf[PODS].remember(created)
 
+    async def _create_pods(
+        self, owner: Body, template: Body, ref: Body, count: int, labels: dict[str, str] | None
+    ) -> None:
+        """`count` pods from `template`, named after `owner` with a random suffix."""
+        namespace, owner_name = key_of(owner)
+        for _ in range(count):
+            name = f"{owner_name}-{random_suffix()}"
+            pod = pod_from_template(
+                template, name=name, namespace=namespace, owner=ref, extra_labels=labels
+            )
+            await self._create_pod(owner, pod)
+
     async def _delete(
         self, res: Resource, namespace: str, name: str, propagation: str | None = None
     ) -> None:
@@ -164,11 +176,7 @@ class Controllers:
             return None
         rs, template, ref = found
         plan = replicaset_plan(rs, self._owned(PODS, rs))
-        for _ in plan.create:
-            name = f"{key[1]}-{random_suffix()}"
-            await self._create_pod(
-                rs, pod_from_template(template, name=name, namespace=key[0], owner=ref)
-            )
+        await self._create_pods(rs, template, ref, len(plan.create), None)
         await self._delete_pods(key[0], plan.delete)
         await self._status(REPLICASETS, rs, plan.status)
         return None
@@ -212,12 +220,7 @@ class Controllers:
             "pod-template-generation": str(ds["metadata"].get("generation", 1)),
         }
         await self._delete_pods(key[0], plan.delete)
-        for _ in plan.create:
-            name = f"{key[1]}-{random_suffix()}"
-            pod = pod_from_template(
-                template, name=name, namespace=key[0], owner=ref, extra_labels=labels
-            )
-            await self._create_pod(ds, pod)
+        await self._create_pods(ds, template, ref, len(plan.create), labels)
         await self._status(DAEMONSETS, ds, plan.status)
         return None
 
@@ -236,12 +239,7 @@ class Controllers:
         decision = decide_job(job, self._owned(PODS, job), now, started)
         template = job.get("spec", {}).get("template") or {}
         ref = owner_ref(job, "Job", "batch/v1")
-        for _ in range(decision.create):
-            name = f"{key[1]}-{random_suffix()}"
-            pod = pod_from_template(
-                template, name=name, namespace=key[0], owner=ref, extra_labels=job_pod_labels(job)
-            )
-            await self._create_pod(job, pod)
+        await self._create_pods(job, template, ref, decision.create, job_pod_labels(job))
         for name in decision.delete:
             await self._delete(PODS, key[0], name)
         await self._status(JOBS, job, decision.status)

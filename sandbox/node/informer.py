@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from sandbox.node.client import ApiClient, ApiError, Gone, Resource
@@ -72,24 +72,14 @@ class Informer:
         """The cached object, or None."""
         return self._cache.get(key)
 
-    def items(self) -> Iterator[Body]:
-        """All cached objects."""
-        return iter(list(self._cache.values()))
-
     def owned_by(self, uid: str) -> list[Body]:
         """Cached objects whose controller ownerReference has this uid."""
         keys = self._by_owner.get(uid, set())
         return [self._cache[k] for k in sorted(keys) if k in self._cache]
 
-    def remember(self, obj: Body) -> None:
-        """Put our own write into the cache at once (read-your-writes)."""
-        self._store(obj)
-
-    def forget(self, key: Key) -> None:
-        """Drop an object we deleted."""
-        self._drop(key)
-
-    def _store(self, obj: Body) -> bool:
+    def remember(self, obj: Body) -> bool:
+        """Cache an object unless the cached one is newer; also our own writes, at once
+        (read-your-writes). Whether it was stored."""
         key = key_of(obj)
         old = self._cache.get(key)
         if old is not None and 0 <= _rv(obj) < _rv(old):
@@ -101,7 +91,8 @@ class Informer:
             self._by_owner.setdefault(uid, set()).add(key)
         return True
 
-    def _drop(self, key: Key) -> Body | None:
+    def forget(self, key: Key) -> Body | None:
+        """Drop an object (one we deleted, or one reported deleted); the cached one."""
         old = self._cache.pop(key, None)
         if old is not None:
             self._unindex(key, old)
@@ -129,7 +120,7 @@ class Informer:
         items, rv = await self._client.list(self.resource)
         seen = {key_of(i) for i in items}
         for key in [k for k in self._cache if k not in seen]:
-            old = self._drop(key)
+            old = self.forget(key)
             if old is not None:
                 self._emit("DELETED", old)
         for item in items:
@@ -137,7 +128,7 @@ class Informer:
             old = self._cache.get(key)
             if old is not None and self._delivered.get(key, -1) == _rv(item) >= 0:
                 continue  # the handler saw this version already: no event
-            if self._store(item):
+            if self.remember(item):
                 self._emit("ADDED" if key not in self._delivered else "MODIFIED", item)
         self.synced.set()
         return rv
@@ -158,9 +149,9 @@ class Informer:
                     if event.type == "BOOKMARK":
                         continue
                     if event.type == "DELETED":
-                        self._drop(key_of(event.object))
+                        self.forget(key_of(event.object))
                         self._emit("DELETED", event.object)
-                    elif self._store(event.object):
+                    elif self.remember(event.object):
                         self._emit(event.type, event.object)
             except Gone:
                 rv = ""

@@ -72,6 +72,10 @@ def _pair(first: str, second: str, reason: str, message: str, now: float) -> lis
     ]
 
 
+def _failed(reason: str, message: str, now: float) -> list[Body]:
+    return _pair("FailureTarget", "Failed", reason, message, now)
+
+
 def decide_job(
     job: Body, pods: list[Body], now: float, started: float | None = None
 ) -> JobDecision:
@@ -109,20 +113,12 @@ def decide_job(
             )
             status["completionTime"] = timestamp(now)
         elif failed > backoff_limit:
-            verdict = _pair(
-                "FailureTarget",
-                "Failed",
-                "BackoffLimitExceeded",
-                "Job has reached the specified backoff limit",
-                now,
+            verdict = _failed(
+                "BackoffLimitExceeded", "Job has reached the specified backoff limit", now
             )
         elif deadline is not None and now >= start + float(deadline):
-            verdict = _pair(
-                "FailureTarget",
-                "Failed",
-                "DeadlineExceeded",
-                "Job was active longer than specified deadline",
-                now,
+            verdict = _failed(
+                "DeadlineExceeded", "Job was active longer than specified deadline", now
             )
         else:
             if not spec.get("suspend"):

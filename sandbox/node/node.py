@@ -78,7 +78,6 @@ async def start_node(
     work_dir = Path(tempfile.mkdtemp(prefix="klt-node-")) if own else Path(settings.work_dir or ".")
     work_dir.mkdir(parents=True, exist_ok=True)
     client = ApiClient(api_url, token, transport)
-    informers: dict[Resource, Informer] = {}
     queues: dict[Resource, WorkQueue[Key]] = {}
     runtime = Runtime(settings=settings, source=client, work_dir=work_dir)
 
@@ -93,14 +92,12 @@ async def start_node(
 
         return handle
 
-    for res in (PODS, *OWNERS.values()):
-        informers[res] = Informer(client, res, route(res))
+    informers = {res: Informer(client, res, route(res)) for res in (PODS, *OWNERS.values())}
     kubelet = Kubelet(client=client, pods=informers[PODS], runtime=runtime, settings=settings)
     controllers = Controllers(client=client, informers=informers)
     for res, reconcile in controllers.reconcilers().items():
         queues[res] = WorkQueue(res.plural, reconcile)
-    kubelet_queue: WorkQueue[Key] = WorkQueue("kubelet", kubelet.reconcile)
-    queues[PODS] = kubelet_queue
+    queues[PODS] = WorkQueue("kubelet", kubelet.reconcile)
     for informer in informers.values():
         informer.start()
     return NodeHandle(

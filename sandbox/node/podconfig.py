@@ -48,8 +48,7 @@ class PodConfig:
         except NotFound:
             if optional:
                 return None
-            kind = "secret" if res is SECRETS else "configmap"
-            raise ConfigError(f'{kind} "{name}" not found') from None
+            raise ConfigError(f'{res.plural[:-1]} "{name}" not found') from None
 
     async def _data(
         self, res: Resource, namespace: str, name: str, optional: bool
@@ -93,9 +92,8 @@ class PodConfig:
                     if ref["key"] in data:
                         env[name] = data[ref["key"]]
                     elif not optional:
-                        kind = "secret" if res is SECRETS else "configmap"
                         raise ConfigError(
-                            f"couldn't find key {ref['key']} in {kind} {ns}/{ref['name']}"
+                            f"couldn't find key {ref['key']} in {res.plural[:-1]} {ns}/{ref['name']}"
                         )
             if "fieldRef" in value_from:
                 env[name] = _field(pod, str(value_from["fieldRef"].get("fieldPath", "")))

@@ -11,7 +11,7 @@ import calendar
 import copy
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from sandbox.node.settings import NODE_NAME
@@ -45,10 +45,9 @@ def timestamp(now: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
 
 
-def random_suffix(rng: random.Random | None = None, n: int = 5) -> str:
+def random_suffix() -> str:
     """A random name suffix like the ones generateName adds."""
-    pick = rng.choice if rng is not None else random.choice
-    return "".join(pick(_ALPHABET) for _ in range(n))
+    return "".join(random.choices(_ALPHABET, k=5))
 
 
 def is_terminating(obj: Body) -> bool:
@@ -163,7 +162,6 @@ class ContainerState:
     started_at: float | None = None
     finished_at: float | None = None
     container_id: str = ""
-    extra: Body = field(default_factory=dict)
 
     def body(self) -> Body:
         """The containerStatuses entry."""

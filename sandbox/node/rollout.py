@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox.node.pods import bound_node, is_active, is_ready, is_terminating, timestamp
+from sandbox.node.pods import bound_node, is_active, is_ready, is_terminating, owner_ref, timestamp
 
 __all__ = [
     "HASH_LABEL",
@@ -243,14 +243,7 @@ def _new_replicaset(dep: Body, h: str, replicas: int, revision: int) -> Body:
             "labels": dict(tmeta["labels"]),
             "annotations": {_REVISION_ANNOTATION: str(revision)},
             "ownerReferences": [
-                {
-                    "apiVersion": dep.get("apiVersion", "apps/v1"),
-                    "kind": dep.get("kind", "Deployment"),
-                    "name": meta["name"],
-                    "uid": meta.get("uid", ""),
-                    "controller": True,
-                    "blockOwnerDeletion": True,
-                }
+                owner_ref(dep, dep.get("kind", "Deployment"), dep.get("apiVersion", "apps/v1"))
             ],
         },
         "spec": {

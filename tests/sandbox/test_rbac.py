@@ -17,6 +17,7 @@ import pytest
 from sandbox.server import Sandbox
 from tests.sandbox.conftest import FIXTURES
 from tests.sandbox.test_kubectl import Kubectl
+from tests.support.sandbox import sa_token
 
 RBAC = "/apis/rbac.authorization.k8s.io/v1"
 ROLE_YAML = """
@@ -168,7 +169,7 @@ async def test_kubectl_create_token_and_a_forbidden_patch(kubectl: Kubectl) -> N
 
 async def test_discovery_and_version_readable_by_any_token(kubectl: Kubectl) -> None:
     sb = kubectl.sb
-    token = sb.service_account_token("default", "bot")
+    token = sa_token(sb, "default", "bot")
     for path in ("/version", "/api", "/apis", "/api/v1", "/apis/apps/v1", "/openapi/v3"):
         status, _ = await _call(sb, "GET", path, token)
         assert status == 200, path
@@ -179,7 +180,7 @@ async def test_discovery_and_version_readable_by_any_token(kubectl: Kubectl) -> 
 
 async def test_watch_needs_watch_verb(kubectl: Kubectl) -> None:
     sb = kubectl.sb
-    token = sb.service_account_token("default", "bot")
+    token = sa_token(sb, "default", "bot")
     status, _ = await _call(
         sb, "GET", "/api/v1/namespaces/default/pods?watch=true&timeoutSeconds=1", token
     )
@@ -192,7 +193,7 @@ async def test_watch_needs_watch_verb(kubectl: Kubectl) -> None:
 
 async def test_token_dies_with_its_service_account(kubectl: Kubectl) -> None:
     sb = kubectl.sb
-    token = sb.service_account_token("default", "bot")
+    token = sa_token(sb, "default", "bot")
     assert (await _call(sb, "GET", "/api/v1/namespaces/default/pods", token))[0] == 200
     assert (await _call(sb, "GET", "/api/v1/namespaces/default/pods", token + "x"))[0] == 401
     forged = token.rsplit(".", 1)[0] + "." + "A" * 43
@@ -216,14 +217,14 @@ async def test_token_request_validation_and_audiences(kubectl: Kubectl) -> None:
         sb, "POST", "/api/v1/namespaces/default/serviceaccounts/nobody/token", sb.token, {}
     )
     assert status == 404
-    token = sb.service_account_token("default", "bot")
+    token = sa_token(sb, "default", "bot")
     status, body = await _call(sb, "POST", path, token, {})
     assert status == 403 and 'cannot create resource "serviceaccounts/token"' in body["message"]
 
 
 async def test_impersonation_needs_the_impersonate_verb(kubectl: Kubectl) -> None:
     sb = kubectl.sb
-    token = sb.service_account_token("default", "bot")
+    token = sa_token(sb, "default", "bot")
     status, body = await _call(
         sb, "GET", "/api/v1/namespaces/default/secrets", token, **{"Impersonate-User": "admin"}
     )
@@ -276,7 +277,7 @@ async def test_subject_access_review(kubectl: Kubectl) -> None:
     assert (await review(BOT, "delete", "pods"))["allowed"] is False
     # a user named like the SA but without its groups gets only what names the user
     assert (await review("someone", "list", "pods"))["allowed"] is False
-    token = sb.service_account_token("default", "bot")
+    token = sa_token(sb, "default", "bot")
     status, _ = await _call(
         sb,
         "POST",
@@ -323,9 +324,7 @@ subjects:
 
 async def test_kubectl_with_a_service_account_kubeconfig(kubectl: Kubectl, tmp_path: Path) -> None:
     sb = kubectl.sb
-    path = sb.write_kubeconfig(
-        tmp_path / "bot.kubeconfig", token=sb.service_account_token("default", "bot")
-    )
+    path = sb.write_kubeconfig(tmp_path / "bot.kubeconfig", token=sa_token(sb, "default", "bot"))
     bot = Kubectl(sb, tmp_path / "bot-home")
     bot.env["KUBECONFIG"] = str(path)
     rc, out, _ = await bot("get", "pods")
@@ -342,7 +341,7 @@ async def test_kubectl_with_a_service_account_kubeconfig(kubectl: Kubectl, tmp_p
 
 async def test_escalation_needs_held_rules_or_escalate_and_bind(kubectl: Kubectl) -> None:
     sb = kubectl.sb
-    token = sb.service_account_token("default", "bot")
+    token = sa_token(sb, "default", "bot")
     roles = f"{RBAC}/namespaces/default/roles"
     bindings = f"{RBAC}/namespaces/default/rolebindings"
     # the bot may write Roles and RoleBindings, but not grant what it does not hold

@@ -16,6 +16,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from sandbox.server import Sandbox
 from sandbox.tls import ServingCert, make_serving_cert
 from tests.sandbox.test_admission import Hook, serve
+from tests.support.sandbox import sa_token
 
 SVC_NAME = "hook.hooks.svc"
 Start = Callable[..., Any]
@@ -227,7 +228,7 @@ async def test_review_names_the_service_account_user(
             "subjects": [{"kind": "ServiceAccount", "name": "bot", "namespace": "default"}],
         },
     )
-    token = sandbox.service_account_token("default", "bot")
+    token = sa_token(sandbox, "default", "bot")
     cfg = client.Configuration(host=sandbox.url, api_key={"BearerToken": f"Bearer {token}"})
     async with client.ApiClient(cfg) as bot:
         await client.CoreV1Api(bot).create_namespaced_pod("default", _pod("by-bot"))

@@ -16,6 +16,7 @@ import pytest
 from sandbox.inprocess import InProcessTransport
 from sandbox.node.client import ApiClient, ApiError, Invalid, Resource
 from sandbox.server import Sandbox
+from tests.support.sandbox import sa_token
 
 CONFIGMAPS = Resource("", "v1", "configmaps")
 SERVICEACCOUNTS = Resource("", "v1", "serviceaccounts")
@@ -41,7 +42,7 @@ async def test_in_process_requests_are_authenticated_authorized_and_validated(
         await _client(sandbox, "not-a-token").get(CONFIGMAPS, "default", "x")
     assert unknown.value.status == 401
     await admin.create(SERVICEACCOUNTS, "default", {"metadata": {"name": "bot"}})
-    bot = _client(sandbox, sandbox.service_account_token("default", "bot"))
+    bot = _client(sandbox, sa_token(sandbox, "default", "bot"))
     with pytest.raises(ApiError) as denied:
         await bot.create(CONFIGMAPS, "default", {"metadata": {"name": "a"}})
     assert denied.value.status == 403

@@ -15,7 +15,7 @@ from lifecycle.kube import KubeClient
 from sandbox.node import NodeSettings, Outcome
 from sandbox.server import Sandbox
 
-__all__ = ["OPT_IN", "start_sandbox"]
+__all__ = ["OPT_IN", "sa_token", "start_sandbox"]
 
 OPT_IN = {"keptn.sh/lifecycle-toolkit": "enabled"}
 """KLT's namespace annotation: the pod webhook acts on this namespace's workloads."""
@@ -49,3 +49,8 @@ async def start_sandbox(
         finally:
             await client.close()
     return sb
+
+
+def sa_token(sb: Sandbox, namespace: str, name: str) -> str:
+    """A day-long token of an existing ServiceAccount, as TokenRequest issues it (RBAC applies)."""
+    return sb.authn.issue(namespace, name, expiration_seconds=86400)[0]
