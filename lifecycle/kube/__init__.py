@@ -18,7 +18,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from lifecycle.kube.client import Body, KubeClient, PatchType, Propagation
+    from lifecycle.kube.client import Body, KubeClient
     from lifecycle.kube.controller import (
         Controller,
         ObjectKey,
@@ -78,8 +78,6 @@ __all__ = [
     "LeaderElector",
     "NotFound",
     "ObjectKey",
-    "PatchType",
-    "Propagation",
     "QueueShutDown",
     "Result",
     "Store",

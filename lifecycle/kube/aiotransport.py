@@ -5,7 +5,8 @@ connections (up to 256: every informer holds one for its watch). The environment
 settings are looked up only when a proxy variable is set (otherwise aiohttp would spend two
 thread-pool hops per request on netrc and proxy lookups); a kubeconfig's proxy-url is used
 as given.
-Invariants: aiohttp's exceptions never escape: they become Transient naming the request.
+Invariants: aiohttp's exceptions never escape: they become Transient naming the request
+(lifecycle.kube.wire.transient).
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ from collections.abc import Mapping
 
 import aiohttp
 
-from lifecycle.kube.errors import Transient
 from lifecycle.kube.kubeconfig import ClusterAccess
-from lifecycle.kube.wire import proxy_in_env
+from lifecycle.kube.wire import proxy_in_env, transient
 
 __all__ = ["AiohttpTransport"]
 
@@ -30,10 +30,8 @@ class _AioStream:
         self._what = what
 
     async def read(self) -> bytes:
-        try:
+        with transient(self._what, _FAILURES):
             return await self._resp.content.readany()
-        except _FAILURES as exc:
-            raise Transient(f"{self._what}: {type(exc).__name__}: {exc}") from exc
 
     async def body(self) -> bytes:
         return await self._resp.read()
@@ -63,7 +61,7 @@ class AiohttpTransport:
     async def send(
         self, method: str, target: str, data: bytes | None, headers: Mapping[str, str], what: str
     ) -> tuple[int, bytes]:
-        try:
+        with transient(what, _FAILURES):
             async with self._session.request(
                 method,
                 self._server + target,
@@ -74,8 +72,6 @@ class AiohttpTransport:
                 server_hostname=self._server_hostname,
             ) as resp:
                 return resp.status, await resp.read()
-        except _FAILURES as exc:
-            raise Transient(f"{what}: {type(exc).__name__}: {exc}") from exc
 
     async def stream(
         self, target: str, headers: Mapping[str, str], read_timeout: float, what: str
@@ -83,7 +79,7 @@ class AiohttpTransport:
         timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=self._connect_timeout, sock_read=read_timeout
         )
-        try:
+        with transient(what, _FAILURES):
             resp = await self._session.get(
                 self._server + target,
                 headers=headers,
@@ -91,8 +87,6 @@ class AiohttpTransport:
                 proxy=self._proxy,
                 server_hostname=self._server_hostname,
             )
-        except _FAILURES as exc:
-            raise Transient(f"{what}: {type(exc).__name__}: {exc}") from exc
         return _AioStream(resp, what)
 
     async def close(self) -> None:

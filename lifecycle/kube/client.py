@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import AsyncGenerator, Mapping
-from enum import StrEnum
 from typing import Any
 
 from evaluator.redact import scrub_deep
@@ -33,25 +32,7 @@ from lifecycle.kube.kubeconfig import ClusterAccess, in_cluster, load_kubeconfig
 from lifecycle.kube.session import ApiSession
 from lifecycle.kube.wire import Body, WatchLines, query, typed
 
-__all__ = ["Body", "KubeClient", "PatchType", "Propagation"]
-
-
-class PatchType(StrEnum):
-    """PATCH content types; the value is the ``Content-Type`` header."""
-
-    MERGE = "application/merge-patch+json"
-    JSON = "application/json-patch+json"
-    STRATEGIC = "application/strategic-merge-patch+json"
-    APPLY = "application/apply-patch+yaml"
-
-
-class Propagation(StrEnum):
-    """``DeleteOptions.propagationPolicy``."""
-
-    BACKGROUND = "Background"
-    FOREGROUND = "Foreground"
-    ORPHAN = "Orphan"
-
+__all__ = ["Body", "KubeClient"]
 
 _WATCH_READ_GRACE = 30.0  # seconds past timeoutSeconds before a silent stream is declared dead
 
@@ -80,9 +61,9 @@ class KubeClient(ApiSession):
         return cls(in_cluster(), request_timeout=request_timeout)
 
     @classmethod
-    def for_url(cls, url: str, *, token: str | None = None, verify_ssl: bool = True) -> KubeClient:
+    def for_url(cls, url: str, *, token: str | None = None) -> KubeClient:
         """A client for a server URL without a kubeconfig (the sandbox, a port-forward)."""
-        access = ClusterAccess(server=url.rstrip("/"), insecure=not verify_ssl)
+        access = ClusterAccess(server=url.rstrip("/"))
         access.credentials.token = token
         return cls(access)
 
@@ -128,71 +109,38 @@ class KubeClient(ApiSession):
                     "resourceVersion": resource_version if token is None else None,
                 },
             )
-            for item in result.get("items") or ():
-                item.setdefault("apiVersion", kind.api_version)
-                item.setdefault("kind", kind.kind)
-                items.append(item)
+            items.extend(typed(kind, item) for item in result.get("items") or ())
             meta = result.get("metadata") or {}
             token = meta.get("continue") or None
             if not token:
                 return items, str(meta.get("resourceVersion", ""))
 
-    async def create(
-        self,
-        kind: ResourceKind,
-        body: Body,
-        namespace: str | None = None,
-        *,
-        field_manager: str | None = None,
-    ) -> Body:
+    async def create(self, kind: ResourceKind, body: Body, namespace: str | None = None) -> Body:
         """POST a new object; the namespace defaults to ``body.metadata.namespace``."""
-        ns = namespace or body.get("metadata", {}).get("namespace")
-        return await self._request(
-            "create",
-            "POST",
-            kind,
-            self.path(kind, ns),
-            params={"fieldManager": field_manager},
-            body=typed(kind, body),
-        )
+        path = self.path(kind, namespace or body.get("metadata", {}).get("namespace"))
+        return await self._request("create", "POST", kind, path, body=typed(kind, body))
 
     async def replace(
-        self,
-        kind: ResourceKind,
-        body: Body,
-        *,
-        subresource: str | None = None,
-        field_manager: str | None = None,
+        self, kind: ResourceKind, body: Body, *, subresource: str | None = None
     ) -> Body:
         """PUT the whole object; ``metadata.resourceVersion`` in the body makes it conditional."""
         meta = body.get("metadata", {})
         path = self.path(kind, meta.get("namespace"), meta["name"], subresource)
         await self.write_limiter.wait(self.path(kind, meta.get("namespace"), meta["name"]))
         return await self._request(
-            "update",
-            "PUT",
-            kind,
-            path,
-            params={"fieldManager": field_manager},
-            body=typed(kind, body),
-            subresource=subresource,
+            "update", "PUT", kind, path, body=typed(kind, body), subresource=subresource
         )
 
     async def patch(
         self,
         kind: ResourceKind,
         name: str,
-        body: Body | builtins.list[Any],
+        body: Body,
         namespace: str | None = None,
         *,
-        content_type: PatchType = PatchType.MERGE,
         subresource: str | None = None,
-        field_manager: str | None = None,
-        force: bool | None = None,
     ) -> Body:
-        """PATCH an object; server-side apply needs ``field_manager``."""
-        if content_type is PatchType.APPLY and not field_manager:
-            raise ValueError("server-side apply needs a field_manager")
+        """Merge-patch an object (``application/merge-patch+json``)."""
         path = self.path(kind, namespace, name, subresource)
         await self.write_limiter.wait(self.path(kind, namespace, name))
         return await self._request(
@@ -200,9 +148,8 @@ class KubeClient(ApiSession):
             "PATCH",
             kind,
             path,
-            params={"fieldManager": field_manager, "force": force},
             body=body,
-            content_type=content_type.value,
+            content_type="application/merge-patch+json",
             subresource=subresource,
         )
 
@@ -235,15 +182,12 @@ class KubeClient(ApiSession):
         name: str,
         namespace: str | None = None,
         *,
-        propagation: Propagation | None = None,
         uid: str | None = None,
         resource_version: str | None = None,
         grace_period_seconds: int | None = None,
     ) -> Body:
         """DELETE an object; ``uid``/``resource_version`` become preconditions (409 if stale)."""
         options: Body = {"apiVersion": "v1", "kind": "DeleteOptions"}
-        if propagation is not None:
-            options["propagationPolicy"] = propagation.value
         pre = {k: v for k, v in (("uid", uid), ("resourceVersion", resource_version)) if v}
         if pre:
             options["preconditions"] = pre

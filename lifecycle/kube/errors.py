@@ -1,8 +1,7 @@
-"""Our own errors for the Kubernetes API, so nothing above lifecycle.kube sees ApiException.
+"""Our own errors for the Kubernetes API: everything above lifecycle.kube catches these only.
 
-The HTTP client library is an implementation detail of lifecycle.kube (it could be swapped
-for plain aiohttp); controllers catch these classes only. Each error keeps the HTTP status,
-the API server's ``reason`` and ``message`` and, for ``Invalid``, the field causes.
+Each error keeps the HTTP status, the API server's ``reason`` and ``message`` and, for
+``Invalid``, the field causes.
 
     KubeError                 any failed API call (also the fallback for unknown statuses)
     ├── NotFound              404: the object (or its namespace) does not exist
@@ -21,9 +20,10 @@ cannot be parsed still yields an error of the right class. This module does no I
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
+
+import orjson
 
 __all__ = [
     "AlreadyExists",
@@ -102,10 +102,19 @@ class Invalid(KubeError):
         status: int | None = 422,
         reason: str = "Invalid",
         body: dict[str, Any] | None = None,
-        causes: tuple[Cause, ...] = (),
     ) -> None:
-        super().__init__(message, status=status, reason=reason, body=body)
-        self.causes = causes
+        super().__init__(message, status=status, reason=reason or "Invalid", body=body)
+
+    @property
+    def causes(self) -> tuple[Cause, ...]:
+        """The field causes of the Status's ``details.causes``."""
+        details = self.body.get("details")
+        raw = details.get("causes") if isinstance(details, dict) else None
+        return tuple(
+            Cause(str(c.get("field", "")), str(c.get("reason", "")), str(c.get("message", "")))
+            for c in raw or ()
+            if isinstance(c, dict)
+        )
 
 
 class Forbidden(KubeError):
@@ -131,36 +140,9 @@ _BY_STATUS: dict[int, type[KubeError]] = {
 }
 
 
-def _parse_causes(details: Any) -> tuple[Cause, ...]:
-    if not isinstance(details, dict):
-        return ()
-    raw = details.get("causes") or []
-    return tuple(
-        Cause(
-            field=str(c.get("field", "")),
-            reason=str(c.get("reason", "")),
-            message=str(c.get("message", "")),
-        )
-        for c in raw
-        if isinstance(c, dict)
-    )
-
-
 def error_from_status(status: int, body: bytes | str | dict[str, Any] | None) -> KubeError:
     """Build the error for an HTTP status and its (maybe unparsable) Status body."""
-    parsed: dict[str, Any] = {}
-    if isinstance(body, dict):
-        parsed = body
-    elif body:
-        try:
-            loaded = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            loaded = None
-        if isinstance(loaded, dict):
-            parsed = loaded
-        else:
-            text = body.decode(errors="replace") if isinstance(body, bytes) else body
-            parsed = {"message": text[:500]}
+    parsed = body if isinstance(body, dict) else _status_body(body)
     reason = str(parsed.get("reason", ""))
     message = str(parsed.get("message", "")) or f"HTTP {status}"
     if status == 409:
@@ -169,12 +151,18 @@ def error_from_status(status: int, body: bytes | str | dict[str, Any] | None) ->
         cls = Transient
     else:
         cls = _BY_STATUS.get(status, KubeError)
-    if cls is Invalid:
-        return Invalid(
-            message,
-            status=status,
-            reason=reason or "Invalid",
-            body=parsed,
-            causes=_parse_causes(parsed.get("details")),
-        )
     return cls(message, status=status, reason=reason, body=parsed)
+
+
+def _status_body(body: bytes | str | None) -> dict[str, Any]:
+    """The Status object of an error body; a body that is not one becomes its message."""
+    if not body:
+        return {}
+    try:
+        loaded = orjson.loads(body)
+    except ValueError:
+        loaded = None
+    if isinstance(loaded, dict):
+        return loaded
+    text = body.decode(errors="replace") if isinstance(body, bytes) else body
+    return {"message": text[:500]}

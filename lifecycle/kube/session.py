@@ -32,27 +32,20 @@ class ApiSession:
     """Headers, status handling and request counts over one transport."""
 
     def __init__(
-        self,
-        access: ClusterAccess,
-        *,
-        request_timeout: float = 30.0,
-        light: bool = False,
-        transport: Transport | None = None,
+        self, access: ClusterAccess, *, request_timeout: float = 30.0, light: bool = False
     ) -> None:
         """`light`: the standard-library transport (one request at a time; for commands that
         must start fast); else aiohttp's (must be built inside the event loop)."""
-        if transport is None:
-            if light:
-                from lifecycle.kube.stdtransport import StdlibTransport
+        self._transport: Transport
+        if light:
+            from lifecycle.kube.stdtransport import StdlibTransport
 
-                transport = StdlibTransport(access, request_timeout=request_timeout)
-            else:
-                from lifecycle.kube.aiotransport import AiohttpTransport
+            self._transport = StdlibTransport(access, request_timeout=request_timeout)
+        else:
+            from lifecycle.kube.aiotransport import AiohttpTransport
 
-                transport = AiohttpTransport(access, request_timeout=request_timeout)
+            self._transport = AiohttpTransport(access, request_timeout=request_timeout)
         self.access = access
-        self._transport = transport
-        self._timeout = request_timeout
         self._counts: Counter[str] = Counter()
         self._by_resource: Counter[str] = Counter()
         self.write_limiter = ObjectWriteLimiter()

@@ -20,13 +20,13 @@ import socket
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
-from lifecycle.kube.errors import Transient
 from lifecycle.kube.kubeconfig import ClusterAccess
-from lifecycle.kube.wire import proxy_in_env
+from lifecycle.kube.wire import proxy_in_env, transient
 
 __all__ = ["ConnectFailed", "StdlibTransport"]
 
 _STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
+_FAILURES = (OSError, http.client.HTTPException)
 
 
 class ConnectFailed(ConnectionError):
@@ -56,10 +56,8 @@ class _StdStream:
         self._conn, self._resp, self._what = conn, resp, what
 
     async def read(self) -> bytes:
-        try:
+        with transient(self._what, _FAILURES):
             return await asyncio.to_thread(self._resp.read1, 65536)
-        except (OSError, http.client.HTTPException) as exc:
-            raise Transient(f"{self._what}: {type(exc).__name__}: {exc}") from exc
 
     async def body(self) -> bytes:
         return await asyncio.to_thread(self._resp.read)
@@ -122,7 +120,7 @@ class StdlibTransport:
     def _exchange(
         self, method: str, target: str, data: bytes | None, headers: Mapping[str, str]
     ) -> tuple[int, bytes]:
-        for attempt in (1, 2):
+        while True:
             fresh = self._conn is None
             if self._conn is None:
                 self._conn = self._connect(self._timeout)
@@ -130,31 +128,27 @@ class StdlibTransport:
                 self._conn.request(method, target, body=data, headers=dict(headers))
                 resp = self._conn.getresponse()
                 body = resp.read()
-            except _STALE:
-                self._conn.close()
-                self._conn = None
-                if fresh or attempt == 2 or method != "GET":
-                    raise
-                continue
-            except BaseException:
-                self._conn.close()
-                self._conn = None
+            except BaseException as exc:
+                self._drop()
+                if isinstance(exc, _STALE) and not fresh and method == "GET":
+                    continue  # the server closed the kept-alive connection: once more, anew
                 raise
             if resp.will_close:
-                self._conn.close()
-                self._conn = None
+                self._drop()
             return resp.status, body
-        raise AssertionError("unreachable")
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     async def send(
         self, method: str, target: str, data: bytes | None, headers: Mapping[str, str], what: str
     ) -> tuple[int, bytes]:
         target = self._base_path + target
         async with self._lock:
-            try:
+            with transient(what, _FAILURES):
                 return await asyncio.to_thread(self._exchange, method, target, data, headers)
-            except (OSError, http.client.HTTPException) as exc:
-                raise Transient(f"{what}: {type(exc).__name__}: {exc}") from exc
 
     def _open(
         self, target: str, headers: Mapping[str, str], read_timeout: float
@@ -174,13 +168,9 @@ class StdlibTransport:
         self, target: str, headers: Mapping[str, str], read_timeout: float, what: str
     ) -> _StdStream:
         target = self._base_path + target
-        try:
+        with transient(what, _FAILURES):
             conn, resp = await asyncio.to_thread(self._open, target, headers, read_timeout)
-        except (OSError, http.client.HTTPException) as exc:
-            raise Transient(f"{what}: {type(exc).__name__}: {exc}") from exc
         return _StdStream(conn, resp, what)
 
     async def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        self._drop()

@@ -1,5 +1,6 @@
 """What goes over the wire to an API server, whatever carries it: paths, query strings, JSON
-bodies, the lines of a watch stream, and the `Transport` both carriers implement.
+bodies, the lines of a watch stream, and the `Transport` both carriers implement (with what
+they share: the proxy check, their failures as Transient).
 
 Invariants: standard library and orjson only (the CLI imports this); pure except
 `proxy_in_env` (reads the environment).
@@ -7,6 +8,7 @@ Invariants: standard library and orjson only (the CLI imports this); pure except
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterator, Mapping
@@ -16,7 +18,7 @@ from urllib.parse import quote, urlencode
 import orjson
 
 from lifecycle.core.model import ResourceKind
-from lifecycle.kube.errors import error_from_status
+from lifecycle.kube.errors import Transient, error_from_status
 
 __all__ = [
     "Body",
@@ -27,6 +29,7 @@ __all__ = [
     "proxy_in_env",
     "query",
     "resource_path",
+    "transient",
     "typed",
 ]
 
@@ -118,6 +121,15 @@ def proxy_in_env() -> bool:
     )
 
 
+@contextlib.contextmanager
+def transient(what: str, failures: tuple[type[Exception], ...]) -> Iterator[None]:
+    """A carrier's own `failures` become Transient naming the request (`what`)."""
+    try:
+        yield
+    except failures as exc:
+        raise Transient(f"{what}: {type(exc).__name__}: {exc}") from exc
+
+
 class WatchLines:
     """Splits a watch stream's bytes into ``(type, object)`` events; ERROR events are raised
     (410 as ``Gone``); objects other than BOOKMARKs get apiVersion/kind filled in."""
@@ -137,7 +149,4 @@ class WatchLines:
             obj = event.get("object") or {}
             if etype == "ERROR":
                 raise error_from_status(int(obj.get("code") or 500), obj)
-            if etype != "BOOKMARK":
-                obj.setdefault("apiVersion", self.kind.api_version)
-                obj.setdefault("kind", self.kind.kind)
-            yield etype, obj
+            yield etype, (obj if etype == "BOOKMARK" else typed(self.kind, obj))
