@@ -231,9 +231,8 @@ class KubeClient(ApiSession):
             }
         )
         read_timeout = (timeout_seconds or 300) + _WATCH_READ_GRACE
-        stream = await self._stream(
-            f"{self.path(kind, namespace)}?{q}", read_timeout, f"watch {kind.plural}"
-        )
+        target, headers = f"{self.path(kind, namespace)}?{q}", await self._headers()
+        stream = await self._transport.stream(target, headers, read_timeout, f"watch {kind.plural}")
         finished = False
         try:
             if stream.status >= 300:

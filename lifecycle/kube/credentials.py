@@ -137,14 +137,6 @@ class ExecPlugin:
         return status
 
 
-def _expiry(status: dict[str, Any]) -> float:
-    stamp = status.get("expirationTimestamp")
-    if not stamp:
-        return float("inf")
-    when = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
-    return when.timestamp()
-
-
 @dataclass(slots=True)
 class Credentials:
     """What authenticates a client; at most one source is used, in kubectl's order."""
@@ -196,7 +188,8 @@ class Credentials:
                 f"{plugin.where}: the credential plugin gave neither a token nor a client "
                 "certificate and key"
             )
-        self._exec_until = _expiry(status)
+        stamp = status.get("expirationTimestamp")
+        self._exec_until = datetime.fromisoformat(str(stamp)).timestamp() if stamp else float("inf")
 
     def expired(self) -> None:
         """The server refused the credential: fetch it again for the next request."""

@@ -23,9 +23,11 @@ from lifecycle.core.model import ResourceKind
 from lifecycle.kube.errors import BadRequest, error_from_status
 from lifecycle.kube.kubeconfig import ClusterAccess
 from lifecycle.kube.ratelimit import ObjectWriteLimiter
-from lifecycle.kube.wire import Body, Stream, Transport, dumps, query, resource_path
+from lifecycle.kube.wire import Body, Transport, query, resource_path
 
 __all__ = ["ApiSession"]
+
+_ANY_KEYS = orjson.OPT_NON_STR_KEYS  # request bodies may have str-enum keys
 
 
 class ApiSession:
@@ -111,7 +113,7 @@ class ApiSession:
         self._count(verb, kind, subresource)
         q = query(params)
         # no secret value the operator read is ever written back: one pass over the JSON text
-        data = None if body is None else scrub_bytes(dumps(body))
+        data = None if body is None else scrub_bytes(orjson.dumps(body, option=_ANY_KEYS))
         raw = await self._send(method, path, f"{path}?{q}" if q else path, data, content_type)
         if not raw:
             return {}
@@ -128,18 +130,12 @@ class ApiSession:
         when the server cannot be reached."""
         ctype = (content_type or "application/json") if data is not None else None
         what = f"{method} {path}"
-        status, raw = await self._transport.send(
-            method, target, data, await self._headers(ctype), what
-        )
-        if status == 401 and self.access.credentials.refreshable:
-            self.access.credentials.expired()
-            status, raw = await self._transport.send(
-                method, target, data, await self._headers(ctype), what
-            )
+        for retried in (False, True):
+            headers = await self._headers(ctype)
+            status, raw = await self._transport.send(method, target, data, headers, what)
+            if status != 401 or retried or not self.access.credentials.refreshable:
+                break
+            self.access.credentials.expired()  # fetch the credential again, send once more
         if status >= 300:
             raise error_from_status(status, raw)
         return raw
-
-    async def _stream(self, target: str, read_timeout: float, what: str) -> Stream:
-        """Open a streaming GET (a watch)."""
-        return await self._transport.stream(target, await self._headers(), read_timeout, what)

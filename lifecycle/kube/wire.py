@@ -9,7 +9,6 @@ Invariants: standard library and orjson only (the CLI imports this); pure except
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 from collections.abc import Iterator, Mapping
 from typing import Any, Protocol
@@ -25,7 +24,6 @@ __all__ = [
     "Stream",
     "Transport",
     "WatchLines",
-    "dumps",
     "proxy_in_env",
     "query",
     "resource_path",
@@ -96,14 +94,6 @@ def query(params: Mapping[str, str | int | bool | None] | None) -> str:
         if v is not None
     ]
     return urlencode(pairs)
-
-
-def dumps(body: object) -> bytes:
-    """Compact JSON of a request body: orjson, else the standard library (str-enum keys)."""
-    try:
-        return orjson.dumps(body)
-    except TypeError:
-        return json.dumps(body, separators=(",", ":")).encode()
 
 
 def typed(kind: ResourceKind, body: Body) -> Body:
