@@ -1,12 +1,9 @@
 """Kubernetes I/O: the only package that talks to an API server.
 
 Everything above it (controllers, webhook, CLI) gets plain dict bodies and the errors of
-``lifecycle.kube.errors``. Modules: client (raw-JSON verbs, watch, request counts) over
-session (headers, statuses, counts) and a transport (aiotransport: aiohttp, pooled;
-stdtransport: the standard library, for fast-starting commands), kubeconfig and credentials
-(kubeconfig files, in-cluster, exec plugins), wire (paths, queries, watch lines), errors,
-informer (list+watch into an indexed Store), queue (WorkQueue), controller (workers around a
-reconcile), events (EventRecorder), leader (LeaderElector on a Lease).
+``lifecycle.kube.errors``; each module's docstring says its part (client: the verbs, over a
+transport: aiotransport or stdtransport; kubeconfig and credentials: where the server is and
+how to authenticate; informer, queue, controller, events, leader: the controller machinery).
 
 The names below are imported on first use (PEP 562), so `import lifecycle.kube.errors` by a
 command does not pull in aiohttp or the controller machinery.

@@ -2,16 +2,19 @@
 
 We skip generated model classes and talk JSON to resource paths built from a
 ``ResourceKind``, which is several times faster than deserialising into models and back.
-Where the server is and how to authenticate come from lifecycle.kube.kubeconfig (kubeconfig
-files, in-cluster, a bare URL); the bytes travel over aiohttp (lifecycle.kube.aiotransport,
-the operator: concurrent, pooled) or the standard library (lifecycle.kube.stdtransport,
-``light=True``: `klt status`/`klt trace`, which must start fast). Paths, query strings, JSON
-bodies and watch lines are lifecycle.kube.wire's.
+Where the server is and how to authenticate come from lifecycle.kube.kubeconfig; the bytes
+travel over aiohttp (lifecycle.kube.aiotransport, the operator: concurrent, pooled) or the
+standard library (lifecycle.kube.stdtransport, ``light=True``: `klt status`/`klt trace`, which
+must start fast); paths, query strings and watch lines are lifecycle.kube.wire's. Here: the
+verbs, the headers (Accept, Content-Type, Authorization), statuses turned into
+lifecycle.kube.errors, request counts, and the per-object write limiter updates and patches
+wait on (lifecycle.kube.ratelimit).
 
 Invariants:
 - Every method returns plain dicts (``apiVersion``/``kind`` filled in on list items too) or
   raises one of lifecycle.kube.errors; transport errors never escape.
-- Request bodies are never mutated (callers may pass objects straight from a cache).
+- Request bodies are never mutated (callers may pass objects straight from a cache), are
+  serialised once and scrubbed of every secret value the operator has read (evaluator.redact).
 - Every call increments ``request_counts`` by verb (get, list, watch, create, update,
   patch, delete) before it is sent, for the requests-per-workload benchmark.
 - A watch stream is always closed, whether the consumer finishes, breaks out or is cancelled.
@@ -22,25 +25,59 @@ This module holds no cache and never retries otherwise: retry policy belongs to 
 from __future__ import annotations
 
 import builtins
+from collections import Counter
 from collections.abc import AsyncGenerator, Mapping
-from typing import Any
+from typing import Any, Self
 
-from evaluator.redact import scrub_deep
+import orjson
+
+from evaluator.redact import scrub_bytes, scrub_deep
 from lifecycle.core.model import POD, ResourceKind
-from lifecycle.kube.errors import error_from_status
+from lifecycle.kube.errors import BadRequest, error_from_status
 from lifecycle.kube.kubeconfig import ClusterAccess, in_cluster, load_kubeconfig
-from lifecycle.kube.session import ApiSession
-from lifecycle.kube.wire import Body, WatchLines, query, typed
+from lifecycle.kube.ratelimit import ObjectWriteLimiter
+from lifecycle.kube.wire import Body, Transport, WatchLines, query, resource_path, typed
 
 __all__ = ["Body", "KubeClient"]
 
 _WATCH_READ_GRACE = 30.0  # seconds past timeoutSeconds before a silent stream is declared dead
+_ANY_KEYS = orjson.OPT_NON_STR_KEYS  # request bodies may have str-enum keys
 
 
-class KubeClient(ApiSession):
+class KubeClient:
     """One connection pool to one API server, shared by every informer and controller."""
 
     # -- construction -------------------------------------------------------------------
+
+    def __init__(
+        self, access: ClusterAccess, *, request_timeout: float = 30.0, light: bool = False
+    ) -> None:
+        """`light`: the standard-library transport (one request at a time; for commands that
+        must start fast); else aiohttp's (must be built inside the event loop)."""
+        self._transport: Transport
+        if light:
+            from lifecycle.kube.stdtransport import StdlibTransport
+
+            self._transport = StdlibTransport(access, request_timeout=request_timeout)
+        else:
+            from lifecycle.kube.aiotransport import AiohttpTransport
+
+            self._transport = AiohttpTransport(access, request_timeout=request_timeout)
+        self.access = access
+        self._counts: Counter[str] = Counter()
+        self._by_resource: Counter[str] = Counter()
+        self.write_limiter = ObjectWriteLimiter()
+        """Bounds updates and patches per object (lifecycle.kube.ratelimit)."""
+
+    async def close(self) -> None:
+        """Close the connection pool."""
+        await self._transport.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
 
     @classmethod
     async def from_kubeconfig(
@@ -66,6 +103,23 @@ class KubeClient(ApiSession):
         access = ClusterAccess(server=url.rstrip("/"))
         access.credentials.token = token
         return cls(access)
+
+    # -- accounting ---------------------------------------------------------------------
+
+    @property
+    def request_counts(self) -> dict[str, int]:
+        """API requests sent so far, by verb."""
+        return dict(self._counts)
+
+    @property
+    def request_counts_by_resource(self) -> dict[str, int]:
+        """API requests sent so far, keyed ``"<verb> <plural>[/<subresource>]"``."""
+        return dict(self._by_resource)
+
+    def reset_counts(self) -> None:
+        """Zero the request counters (a benchmark does this after warm-up)."""
+        self._counts.clear()
+        self._by_resource.clear()
 
     # -- verbs --------------------------------------------------------------------------
 
@@ -244,3 +298,63 @@ class KubeClient(ApiSession):
             finished = True
         finally:
             stream.close(reuse=finished)
+
+    # -- plumbing -----------------------------------------------------------------------
+
+    path = staticmethod(resource_path)
+
+    def _count(self, verb: str, kind: ResourceKind, subresource: str | None) -> None:
+        self._counts[verb] += 1
+        res = f"{kind.plural}/{subresource}" if subresource else kind.plural
+        self._by_resource[f"{verb} {res}"] += 1
+
+    async def _headers(self, content_type: str | None = None) -> dict[str, str]:
+        headers = {"Accept": "application/json"}
+        if content_type:
+            headers["Content-Type"] = content_type
+        auth = await self.access.credentials.authorization()
+        if auth:
+            headers["Authorization"] = auth
+        return headers
+
+    async def _request(
+        self,
+        verb: str,
+        method: str,
+        kind: ResourceKind,
+        path: str,
+        *,
+        params: Mapping[str, str | int | bool | None] | None = None,
+        body: Any = None,
+        content_type: str | None = None,
+        subresource: str | None = None,
+    ) -> Body:
+        self._count(verb, kind, subresource)
+        q = query(params)
+        # no secret value the operator read is ever written back: one pass over the JSON text
+        data = None if body is None else scrub_bytes(orjson.dumps(body, option=_ANY_KEYS))
+        raw = await self._send(method, path, f"{path}?{q}" if q else path, data, content_type)
+        if not raw:
+            return {}
+        try:
+            result: Body = orjson.loads(raw)
+        except ValueError as exc:
+            raise BadRequest(f"{method} {path}: response is not JSON") from exc
+        return result
+
+    async def _send(
+        self, method: str, path: str, target: str, data: bytes | None, content_type: str | None
+    ) -> bytes:
+        """One HTTP exchange: the body of a 2xx answer; KubeError for the others, Transient
+        when the server cannot be reached."""
+        ctype = (content_type or "application/json") if data is not None else None
+        what = f"{method} {path}"
+        for retried in (False, True):
+            headers = await self._headers(ctype)
+            status, raw = await self._transport.send(method, target, data, headers, what)
+            if status != 401 or retried or not self.access.credentials.refreshable:
+                break
+            self.access.credentials.expired()  # fetch the credential again, send once more
+        if status >= 300:
+            raise error_from_status(status, raw)
+        return raw
