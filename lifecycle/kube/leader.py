@@ -75,7 +75,6 @@ class LeaderElector:
         self._observed_at = 0.0
         self._lease: Body | None = None
         self._renewed_at = 0.0  # monotonic start of the last successful acquire/renew
-        self.transitions_seen = 0
 
     @property
     def is_leader(self) -> bool:
@@ -97,8 +96,7 @@ class LeaderElector:
                 time.monotonic() - self._renewed_at,
             )
         self.leading.clear()
-        if not work.done():
-            work.cancel()
+        work.cancel()  # no-op when it is done
         return True
 
     async def run(
@@ -115,8 +113,7 @@ class LeaderElector:
                     await self._renew_until_lost(work)
                 finally:
                     self.leading.clear()
-                    if not work.done():
-                        work.cancel()
+                    work.cancel()
                     with contextlib.suppress(asyncio.CancelledError, Exception):
                         await work
                     if on_stop is not None:
@@ -173,8 +170,6 @@ class LeaderElector:
             lease = await self._client.get(LEASE, self.name, self.namespace)
         except NotFound:
             body: Body = {
-                "apiVersion": "coordination.k8s.io/v1",
-                "kind": "Lease",
                 "metadata": {"name": self.name, "namespace": self.namespace},
                 "spec": self._spec(now, acquire=now, transitions=0),
             }
@@ -205,7 +200,6 @@ class LeaderElector:
         else:
             acquire = now
             transitions += 1
-            self.transitions_seen += 1
         lease["spec"] = self._spec(now, acquire=acquire, transitions=transitions)
         try:
             self._lease = await self._client.replace(LEASE, lease)
