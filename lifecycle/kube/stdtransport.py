@@ -3,8 +3,9 @@
 Role: `klt status` and `klt trace` read a few lists and must start in well under 0.2 s;
 aiohttp alone takes longer than that to import. `StdlibTransport` sends one request at a time
 over one keep-alive connection in a worker thread (`asyncio.to_thread`), so KubeClient's verbs
-and watches work unchanged on top of it. Proxies: the kubeconfig's proxy-url, else
-HTTPS_PROXY/HTTP_PROXY/NO_PROXY (through an HTTP CONNECT tunnel).
+work unchanged on top of it; not watches (the commands poll: `--watch` reads again each
+second). Proxies: the kubeconfig's proxy-url, else HTTPS_PROXY/HTTP_PROXY/NO_PROXY (through an
+HTTP CONNECT tunnel).
 Invariants: only the standard library; failures to connect or read become Transient (a refused
 connection's cause names host and port); a GET on a kept-alive connection that the server
 closed meanwhile is sent again once on a new one.
@@ -14,10 +15,10 @@ Must not: be used by the operator (no concurrency: requests wait for each other)
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import http.client
 import socket
 from collections.abc import Mapping
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 from lifecycle.kube.kubeconfig import ClusterAccess
@@ -46,29 +47,6 @@ class _HTTPSConnection(http.client.HTTPSConnection):
         http.client.HTTPConnection.connect(self)
         name = self.server_name or self._tunnel_host or self.host  # type: ignore[attr-defined]
         self.sock = self._context.wrap_socket(self.sock, server_hostname=name)  # type: ignore[attr-defined]
-
-
-class _StdStream:
-    def __init__(
-        self, conn: http.client.HTTPConnection, resp: http.client.HTTPResponse, what: str
-    ) -> None:
-        self.status = resp.status
-        self._conn, self._resp, self._what = conn, resp, what
-
-    async def read(self) -> bytes:
-        with transient(self._what, _FAILURES):
-            return await asyncio.to_thread(self._resp.read1, 65536)
-
-    async def body(self) -> bytes:
-        return await asyncio.to_thread(self._resp.read)
-
-    def close(self, *, reuse: bool) -> None:
-        # Unblocks a read still waiting in its thread (Ctrl-C during --watch).
-        sock = self._conn.sock
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-        self._conn.close()
 
 
 class StdlibTransport:
@@ -150,27 +128,10 @@ class StdlibTransport:
             with transient(what, _FAILURES):
                 return await asyncio.to_thread(self._exchange, method, target, data, headers)
 
-    def _open(
-        self, target: str, headers: Mapping[str, str], read_timeout: float
-    ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
-        conn = self._connect(self._timeout)
-        try:
-            conn.request("GET", target, headers=dict(headers))
-            resp = conn.getresponse()
-            if conn.sock is not None:
-                conn.sock.settimeout(read_timeout)
-        except BaseException:
-            conn.close()
-            raise
-        return conn, resp
-
     async def stream(
         self, target: str, headers: Mapping[str, str], read_timeout: float, what: str
-    ) -> _StdStream:
-        target = self._base_path + target
-        with transient(what, _FAILURES):
-            conn, resp = await asyncio.to_thread(self._open, target, headers, read_timeout)
-        return _StdStream(conn, resp, what)
+    ) -> NoReturn:
+        raise TypeError(f"{what}: the light transport does not stream (KubeClient(light=False))")
 
     async def close(self) -> None:
         self._drop()
