@@ -58,7 +58,6 @@ class LeaderElector:
         lease_duration: float = 15.0,
         renew_deadline: float = 10.0,
         retry_period: float = 2.0,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         if not retry_period < renew_deadline < lease_duration:
             raise ValueError("need retry_period < renew_deadline < lease_duration")
@@ -69,7 +68,6 @@ class LeaderElector:
         self.lease_duration = lease_duration
         self.renew_deadline = renew_deadline
         self.retry_period = retry_period
-        self._clock = clock
         self.leading = asyncio.Event()
         self._observed: tuple[str, str, str] | None = None  # holder, renewTime, resourceVersion
         self._observed_at = 0.0
@@ -165,7 +163,7 @@ class LeaderElector:
             timer.cancel()
 
     async def _try_acquire_or_renew(self) -> bool:
-        now = micro_time(self._clock())
+        now = micro_time(datetime.now(UTC))
         try:
             lease = await self._client.get(LEASE, self.name, self.namespace)
         except NotFound:
@@ -240,7 +238,7 @@ class LeaderElector:
             spec = current.get("spec") or {}
             if spec.get("holderIdentity") != self.identity:
                 return
-            now = micro_time(self._clock())
+            now = micro_time(datetime.now(UTC))
             current["spec"] = {
                 **spec,
                 "holderIdentity": "",
