@@ -123,17 +123,9 @@ class KubeClient:
 
     # -- verbs --------------------------------------------------------------------------
 
-    async def get(
-        self,
-        kind: ResourceKind,
-        name: str,
-        namespace: str | None = None,
-        *,
-        subresource: str | None = None,
-    ) -> Body:
+    async def get(self, kind: ResourceKind, name: str, namespace: str | None = None) -> Body:
         """GET one object."""
-        path = self.path(kind, namespace, name, subresource)
-        return await self._request("get", "GET", kind, path, subresource=subresource)
+        return await self._request("get", "GET", kind, self.path(kind, namespace, name))
 
     async def list(
         self,
@@ -143,7 +135,6 @@ class KubeClient:
         label_selector: str | None = None,
         field_selector: str | None = None,
         limit: int | None = None,
-        resource_version: str | None = None,
     ) -> tuple[builtins.list[Body], str]:
         """LIST all objects (following ``continue`` pages of ``limit``); returns (items, resourceVersion)."""
         path = self.path(kind, namespace)
@@ -160,7 +151,6 @@ class KubeClient:
                     "fieldSelector": field_selector,
                     "limit": limit,
                     "continue": token,
-                    "resourceVersion": resource_version if token is None else None,
                 },
             )
             items.extend(typed(kind, item) for item in result.get("items") or ())
@@ -174,16 +164,12 @@ class KubeClient:
         path = self.path(kind, namespace or body.get("metadata", {}).get("namespace"))
         return await self._request("create", "POST", kind, path, body=typed(kind, body))
 
-    async def replace(
-        self, kind: ResourceKind, body: Body, *, subresource: str | None = None
-    ) -> Body:
+    async def replace(self, kind: ResourceKind, body: Body) -> Body:
         """PUT the whole object; ``metadata.resourceVersion`` in the body makes it conditional."""
         meta = body.get("metadata", {})
-        path = self.path(kind, meta.get("namespace"), meta["name"], subresource)
-        await self.write_limiter.wait(self.path(kind, meta.get("namespace"), meta["name"]))
-        return await self._request(
-            "update", "PUT", kind, path, body=typed(kind, body), subresource=subresource
-        )
+        path = self.path(kind, meta.get("namespace"), meta["name"])
+        await self.write_limiter.wait(path)
+        return await self._request("update", "PUT", kind, path, body=typed(kind, body))
 
     async def patch(
         self,
