@@ -11,37 +11,17 @@ Invariants: aiohttp's exceptions never escape: they become Transient naming the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
 
 import aiohttp
 
+from lifecycle.kube.errors import error_from_status
 from lifecycle.kube.kubeconfig import ClusterAccess
 from lifecycle.kube.wire import proxy_in_env, transient
 
 __all__ = ["AiohttpTransport"]
 
 _FAILURES = (aiohttp.ClientError, TimeoutError, OSError)
-
-
-class _AioStream:
-    def __init__(self, resp: aiohttp.ClientResponse, what: str) -> None:
-        self.status = resp.status
-        self._resp = resp
-        self._what = what
-
-    async def read(self) -> bytes:
-        with transient(self._what, _FAILURES):
-            return await self._resp.content.readany()
-
-    async def body(self) -> bytes:
-        return await self._resp.read()
-
-    def close(self, *, reuse: bool) -> None:
-        # A stream abandoned mid-way cannot go back to the pool: drop the connection.
-        if reuse:
-            self._resp.release()
-        else:
-            self._resp.close()
 
 
 class AiohttpTransport:
@@ -75,7 +55,7 @@ class AiohttpTransport:
 
     async def stream(
         self, target: str, headers: Mapping[str, str], read_timeout: float, what: str
-    ) -> _AioStream:
+    ) -> AsyncGenerator[bytes, None]:
         timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=self._connect_timeout, sock_read=read_timeout
         )
@@ -87,7 +67,23 @@ class AiohttpTransport:
                 proxy=self._proxy,
                 server_hostname=self._server_hostname,
             )
-        return _AioStream(resp, what)
+        finished = False
+        try:
+            if resp.status >= 300:
+                raise error_from_status(resp.status, await resp.read())
+            while True:
+                with transient(what, _FAILURES):
+                    chunk = await resp.content.readany()
+                if not chunk:
+                    break
+                yield chunk
+            finished = True
+        finally:
+            # A stream abandoned mid-way cannot go back to the pool: drop the connection.
+            if finished:
+                resp.release()
+            else:
+                resp.close()
 
     async def close(self) -> None:
         await self._session.close()

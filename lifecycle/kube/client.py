@@ -25,6 +25,7 @@ This module holds no cache and never retries otherwise: retry policy belongs to 
 from __future__ import annotations
 
 import builtins
+import contextlib
 from collections import Counter
 from collections.abc import AsyncGenerator, Mapping
 from typing import Any, Self
@@ -272,18 +273,12 @@ class KubeClient:
         )
         read_timeout = (timeout_seconds or 300) + _WATCH_READ_GRACE
         target, headers = f"{self.path(kind, namespace)}?{q}", await self._headers()
-        stream = await self._transport.stream(target, headers, read_timeout, f"watch {kind.plural}")
-        finished = False
-        try:
-            if stream.status >= 300:
-                raise error_from_status(stream.status, await stream.body())
-            lines = WatchLines(kind)
-            while chunk := await stream.read():
+        chunks = self._transport.stream(target, headers, read_timeout, f"watch {kind.plural}")
+        lines = WatchLines(kind)
+        async with contextlib.aclosing(chunks):  # closed however the consumer stops
+            async for chunk in chunks:
                 for event in lines.feed(chunk):
                     yield event
-            finished = True
-        finally:
-            stream.close(reuse=finished)
 
     # -- plumbing -----------------------------------------------------------------------
 

@@ -128,7 +128,7 @@ class StdlibTransport:
             with transient(what, _FAILURES):
                 return await asyncio.to_thread(self._exchange, method, target, data, headers)
 
-    async def stream(
+    def stream(
         self, target: str, headers: Mapping[str, str], read_timeout: float, what: str
     ) -> NoReturn:
         raise TypeError(f"{what}: the light transport does not stream (KubeClient(light=False))")

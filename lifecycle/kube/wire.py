@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import AsyncGenerator, Iterator, Mapping
 from typing import Any, Protocol
 from urllib.parse import quote, urlencode
 
@@ -21,7 +21,6 @@ from lifecycle.kube.errors import Transient, error_from_status
 
 __all__ = [
     "Body",
-    "Stream",
     "Transport",
     "WatchLines",
     "proxy_in_env",
@@ -34,21 +33,6 @@ __all__ = [
 Body = dict[str, Any]
 
 
-class Stream(Protocol):
-    """An open streaming response (a watch)."""
-
-    status: int
-
-    async def read(self) -> bytes:
-        """The next bytes; b"" at the end. Raises Transient when the connection fails."""
-
-    async def body(self) -> bytes:
-        """The whole (error) body."""
-
-    def close(self, *, reuse: bool) -> None:
-        """Release the connection (`reuse`: the stream ended cleanly)."""
-
-
 class Transport(Protocol):
     """Carries requests to one API server; raises Transient when it cannot be reached."""
 
@@ -57,10 +41,11 @@ class Transport(Protocol):
     ) -> tuple[int, bytes]:
         """One exchange of `target` (path and query): (status, body); `what` names it in errors."""
 
-    async def stream(
+    def stream(
         self, target: str, headers: Mapping[str, str], read_timeout: float, what: str
-    ) -> Stream:
-        """Open a GET whose body is read as it comes."""
+    ) -> AsyncGenerator[bytes, None]:
+        """A GET whose body is read as it comes (a watch); KubeError for a non-2xx answer,
+        Transient when the connection fails; closing it releases the connection."""
 
     async def close(self) -> None:
         """Close every connection."""
