@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from lifecycle.kube.errors import (
         AlreadyExists,
         BadRequest,
-        Cause,
         Conflict,
         Forbidden,
         Gone,
@@ -61,7 +60,6 @@ __all__ = [
     "AlreadyExists",
     "BadRequest",
     "Body",
-    "Cause",
     "Conflict",
     "Controller",
     "EventRecorder",

@@ -1,14 +1,13 @@
 """Our own errors for the Kubernetes API: everything above lifecycle.kube catches these only.
 
-Each error keeps the HTTP status, the API server's ``reason`` and ``message`` and, for
-``Invalid``, the field causes.
+Each error keeps the HTTP status and the API server's ``reason`` and ``message``.
 
     KubeError                 any failed API call (also the fallback for unknown statuses)
     ├── NotFound              404: the object (or its namespace) does not exist
     ├── AlreadyExists         409 reason=AlreadyExists: create of an existing name
     ├── Conflict              409 otherwise: stale resourceVersion, precondition failed
     ├── Gone                  410: watch/list resourceVersion too old, re-list
-    ├── Invalid               422: schema or field validation, ``causes`` lists the fields
+    ├── Invalid               422: schema or field validation (the message names the fields)
     ├── BadRequest            400: malformed request (a bug on our side, never retried blindly)
     ├── Forbidden             403: RBAC
     ├── Unauthorized          401: credentials
@@ -20,7 +19,6 @@ cannot be parsed still yields an error of the right class. This module does no I
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -28,7 +26,6 @@ import orjson
 __all__ = [
     "AlreadyExists",
     "BadRequest",
-    "Cause",
     "Conflict",
     "Forbidden",
     "Gone",
@@ -41,31 +38,14 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class Cause:
-    """One field-level cause from a Status's ``details.causes``."""
-
-    field: str
-    reason: str
-    message: str
-
-
 class KubeError(Exception):
     """A failed Kubernetes API call."""
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = None,
-        reason: str = "",
-        body: dict[str, Any] | None = None,
-    ) -> None:
+    def __init__(self, message: str, *, status: int | None = None, reason: str = "") -> None:
         super().__init__(message)
         self.message = message
         self.status = status
         self.reason = reason
-        self.body: dict[str, Any] = body or {}
 
     def __str__(self) -> str:
         prefix = f"{self.status} {self.reason}".strip()
@@ -93,28 +73,10 @@ class BadRequest(KubeError):
 
 
 class Invalid(KubeError):
-    """422: the object failed validation; ``causes`` names the offending fields."""
+    """422: the object failed validation; the message names the offending fields."""
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = 422,
-        reason: str = "Invalid",
-        body: dict[str, Any] | None = None,
-    ) -> None:
-        super().__init__(message, status=status, reason=reason or "Invalid", body=body)
-
-    @property
-    def causes(self) -> tuple[Cause, ...]:
-        """The field causes of the Status's ``details.causes``."""
-        details = self.body.get("details")
-        raw = details.get("causes") if isinstance(details, dict) else None
-        return tuple(
-            Cause(str(c.get("field", "")), str(c.get("reason", "")), str(c.get("message", "")))
-            for c in raw or ()
-            if isinstance(c, dict)
-        )
+    def __init__(self, message: str, *, status: int | None = 422, reason: str = "Invalid") -> None:
+        super().__init__(message, status=status, reason=reason or "Invalid")
 
 
 class Forbidden(KubeError):
@@ -151,7 +113,7 @@ def error_from_status(status: int, body: bytes | str | dict[str, Any] | None) ->
         cls = Transient
     else:
         cls = _BY_STATUS.get(status, KubeError)
-    return cls(message, status=status, reason=reason, body=parsed)
+    return cls(message, status=status, reason=reason)
 
 
 def _status_body(body: bytes | str | None) -> dict[str, Any]:
