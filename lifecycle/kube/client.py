@@ -305,7 +305,7 @@ class KubeClient:
         kind: ResourceKind,
         path: str,
         *,
-        params: Mapping[str, str | int | bool | None] | None = None,
+        params: Mapping[str, str | int | None] | None = None,
         body: Any = None,
         content_type: str | None = None,
         subresource: str | None = None,

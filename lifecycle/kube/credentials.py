@@ -20,6 +20,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -47,8 +48,7 @@ class TokenFile:
 
     def token(self) -> str:
         if time.monotonic() - self._read_at >= TOKEN_FILE_PERIOD:
-            with open(self.path, encoding="utf-8") as f:
-                token = f.read().strip()
+            token = Path(self.path).read_text(encoding="utf-8").strip()
             if not token:
                 raise KubeconfigError(f"the token file {self.path} is empty")
             self._token, self._read_at = token, time.monotonic()
@@ -164,9 +164,7 @@ class Credentials:
         if self.exec is not None:
             if time.time() >= self._exec_until:
                 await self._run_exec(self.exec)
-            if self._exec_token:
-                return f"Bearer {self._exec_token}"
-            return None
+            return f"Bearer {self._exec_token}" if self._exec_token else None
         if self.basic is not None:
             pair = base64.b64encode(":".join(self.basic).encode()).decode()
             return f"Basic {pair}"

@@ -229,8 +229,7 @@ class LeaderElector:
 
     async def _release(self) -> None:
         """Give the lease up (only if we still hold it) so a peer takes over at once."""
-        lease = self._lease
-        if lease is None:
+        if self._lease is None:
             return
         self._lease = None
         try:
@@ -238,12 +237,11 @@ class LeaderElector:
             spec = current.get("spec") or {}
             if spec.get("holderIdentity") != self.identity:
                 return
-            now = micro_time(datetime.now(UTC))
             current["spec"] = {
                 **spec,
                 "holderIdentity": "",
                 "leaseDurationSeconds": 1,
-                "renewTime": now,
+                "renewTime": micro_time(datetime.now(UTC)),
             }
             await self._client.replace(LEASE, current)
             log.info("%s: released lease %s", self.identity, self.name)

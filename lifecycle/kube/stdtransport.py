@@ -75,7 +75,7 @@ class StdlibTransport:
         found = urllib.request.getproxies_environment()
         return found.get("https" if self._https else "http") or found.get("all")
 
-    def _connect(self, timeout: float) -> http.client.HTTPConnection:
+    def _connect(self) -> http.client.HTTPConnection:
         proxy = self._proxy()
         host, port = self._host, self._port
         if proxy:
@@ -83,10 +83,11 @@ class StdlibTransport:
             host, port = parts.hostname or host, parts.port or 80
         conn: http.client.HTTPConnection
         if self._https:
-            conn = _HTTPSConnection(host, port, timeout=timeout, context=self._access.ssl_context())
+            context = self._access.ssl_context()
+            conn = _HTTPSConnection(host, port, timeout=self._timeout, context=context)
             conn.server_name = self._access.tls_server_name
         else:
-            conn = http.client.HTTPConnection(host, port, timeout=timeout)
+            conn = http.client.HTTPConnection(host, port, timeout=self._timeout)
         if proxy:
             conn.set_tunnel(self._host, self._port)
         try:
@@ -101,7 +102,7 @@ class StdlibTransport:
         while True:
             fresh = self._conn is None
             if self._conn is None:
-                self._conn = self._connect(self._timeout)
+                self._conn = self._connect()
             try:
                 self._conn.request(method, target, body=data, headers=dict(headers))
                 resp = self._conn.getresponse()

@@ -69,16 +69,9 @@ def resource_path(
     return base
 
 
-def query(params: Mapping[str, str | int | bool | None] | None) -> str:
-    """A query string of the parameters that are set (booleans as true/false)."""
-    if not params:
-        return ""
-    pairs = [
-        (k, ("true" if v else "false") if isinstance(v, bool) else str(v))
-        for k, v in params.items()
-        if v is not None
-    ]
-    return urlencode(pairs)
+def query(params: Mapping[str, str | int | None] | None) -> str:
+    """A query string of the parameters that are set."""
+    return urlencode([(k, str(v)) for k, v in (params or {}).items() if v is not None])
 
 
 def typed(kind: ResourceKind, body: Body) -> Body:
