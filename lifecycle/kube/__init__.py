@@ -5,8 +5,9 @@ Everything above it (controllers, webhook, CLI) gets plain dict bodies and the e
 transport: aiotransport or stdtransport; kubeconfig and credentials: where the server is and
 how to authenticate; informer, queue, controller, events, leader: the controller machinery).
 
-The names below are imported on first use (PEP 562), so `import lifecycle.kube.errors` by a
-command does not pull in aiohttp or the controller machinery.
+The names below (those imported from the package itself; the rest from their modules) are
+imported on first use (PEP 562), so `import lifecycle.kube.errors` by a command does not pull
+in aiohttp or the controller machinery.
 """
 
 from __future__ import annotations
@@ -15,13 +16,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from lifecycle.kube.client import Body, KubeClient
+    from lifecycle.kube.client import KubeClient
     from lifecycle.kube.controller import (
         Controller,
         ObjectKey,
         Result,
         TerminalError,
-        key_of,
         owner_keys,
         self_key,
     )
@@ -37,12 +37,10 @@ if TYPE_CHECKING:
         Transient,
         Unauthorized,
     )
-    from lifecycle.kube.events import EventRecorder, event_name, format_message, keptn_annotations
-    from lifecycle.kube.informer import Informer, Informers, Store, owner_uids
-    from lifecycle.kube.leader import LeaderElector
-    from lifecycle.kube.queue import QueueShutDown, WorkQueue
+    from lifecycle.kube.events import EventRecorder, format_message
+    from lifecycle.kube.informer import Informer, Informers
 
-_MODULES = ("errors", "client", "queue", "informer", "controller", "events", "leader")
+_MODULES = ("errors", "client", "informer", "controller", "events")
 """Where the names below live, cheapest first (a name is looked up in this order)."""
 
 
@@ -59,7 +57,6 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "AlreadyExists",
     "BadRequest",
-    "Body",
     "Conflict",
     "Controller",
     "EventRecorder",
@@ -70,21 +67,13 @@ __all__ = [
     "Invalid",
     "KubeClient",
     "KubeError",
-    "LeaderElector",
     "NotFound",
     "ObjectKey",
-    "QueueShutDown",
     "Result",
-    "Store",
     "TerminalError",
     "Transient",
     "Unauthorized",
-    "WorkQueue",
-    "event_name",
     "format_message",
-    "keptn_annotations",
-    "key_of",
     "owner_keys",
-    "owner_uids",
     "self_key",
 ]
