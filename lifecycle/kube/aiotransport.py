@@ -59,31 +59,20 @@ class AiohttpTransport:
         timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=self._connect_timeout, sock_read=read_timeout
         )
+        # Leaving the block releases the connection: back to the pool after the whole body,
+        # closed when the stream was abandoned mid-way or failed (aiohttp decides).
         with transient(what, _FAILURES):
-            resp = await self._session.get(
+            async with self._session.get(
                 self._server + target,
                 headers=headers,
                 timeout=timeout,
                 proxy=self._proxy,
                 server_hostname=self._server_hostname,
-            )
-        finished = False
-        try:
-            if resp.status >= 300:
-                raise error_from_status(resp.status, await resp.read())
-            while True:
-                with transient(what, _FAILURES):
-                    chunk = await resp.content.readany()
-                if not chunk:
-                    break
-                yield chunk
-            finished = True
-        finally:
-            # A stream abandoned mid-way cannot go back to the pool: drop the connection.
-            if finished:
-                resp.release()
-            else:
-                resp.close()
+            ) as resp:
+                if resp.status >= 300:
+                    raise error_from_status(resp.status, await resp.read())
+                while chunk := await resp.content.readany():
+                    yield chunk
 
     async def close(self) -> None:
         await self._session.close()
