@@ -28,7 +28,7 @@ import builtins
 import contextlib
 from collections import Counter
 from collections.abc import AsyncGenerator, Mapping
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import orjson
 
@@ -37,7 +37,11 @@ from lifecycle.core.model import POD, ResourceKind
 from lifecycle.kube.errors import BadRequest, error_from_status
 from lifecycle.kube.kubeconfig import ClusterAccess, in_cluster, load_kubeconfig
 from lifecycle.kube.ratelimit import ObjectWriteLimiter
-from lifecycle.kube.wire import Body, Transport, WatchLines, query, resource_path, typed
+from lifecycle.kube.wire import Body, WatchLines, query, resource_path, typed
+
+if TYPE_CHECKING:
+    from lifecycle.kube.aiotransport import AiohttpTransport
+    from lifecycle.kube.stdtransport import StdlibTransport
 
 __all__ = ["Body", "KubeClient"]
 
@@ -55,7 +59,7 @@ class KubeClient:
     ) -> None:
         """`light`: the standard-library transport (one request at a time; for commands that
         must start fast); else aiohttp's (must be built inside the event loop)."""
-        self._transport: Transport
+        self._transport: AiohttpTransport | StdlibTransport
         if light:
             from lifecycle.kube.stdtransport import StdlibTransport
 

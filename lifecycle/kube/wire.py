@@ -1,6 +1,9 @@
-"""What goes over the wire to an API server, whatever carries it: paths, query strings, JSON
-bodies, the lines of a watch stream, and the `Transport` both carriers implement (with what
-they share: the proxy check, their failures as Transient).
+"""What goes over the wire to an API server, whatever carries it: paths, query strings, the
+lines of a watch stream, and what both carriers share (the proxy check, their failures as
+Transient). A carrier (aiotransport, stdtransport) has `send(method, target, data, headers,
+what)` → (status, body), `stream(target, headers, read_timeout, what)` → the chunks of a GET
+(KubeError for a non-2xx answer; closing it releases the connection) and `close()`; `what`
+names the request in the Transient it raises when the server cannot be reached.
 
 Invariants: standard library and orjson only (the CLI imports this); pure except
 `proxy_in_env` (reads the environment).
@@ -10,8 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import AsyncGenerator, Iterator, Mapping
-from typing import Any, Protocol
+from collections.abc import Iterator, Mapping
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import orjson
@@ -21,7 +24,6 @@ from lifecycle.kube.errors import Transient, error_from_status
 
 __all__ = [
     "Body",
-    "Transport",
     "WatchLines",
     "proxy_in_env",
     "query",
@@ -31,24 +33,6 @@ __all__ = [
 ]
 
 Body = dict[str, Any]
-
-
-class Transport(Protocol):
-    """Carries requests to one API server; raises Transient when it cannot be reached."""
-
-    async def send(
-        self, method: str, target: str, data: bytes | None, headers: Mapping[str, str], what: str
-    ) -> tuple[int, bytes]:
-        """One exchange of `target` (path and query): (status, body); `what` names it in errors."""
-
-    def stream(
-        self, target: str, headers: Mapping[str, str], read_timeout: float, what: str
-    ) -> AsyncGenerator[bytes, None]:
-        """A GET whose body is read as it comes (a watch); KubeError for a non-2xx answer,
-        Transient when the connection fails; closing it releases the connection."""
-
-    async def close(self) -> None:
-        """Close every connection."""
 
 
 def resource_path(
