@@ -94,8 +94,7 @@ class KubeClient:
         light: bool = False,
     ) -> KubeClient:
         """Load a kubeconfig (``$KUBECONFIG`` or ~/.kube/config when ``path`` is None)."""
-        access = load_kubeconfig(path, context)
-        return cls(access, request_timeout=request_timeout, light=light)
+        return cls(load_kubeconfig(path, context), request_timeout=request_timeout, light=light)
 
     @classmethod
     async def in_cluster(cls, *, request_timeout: float = 30.0) -> KubeClient:

@@ -96,6 +96,7 @@ _BY_STATUS: dict[int, type[KubeError]] = {
     401: Unauthorized,
     403: Forbidden,
     404: NotFound,
+    409: Conflict,
     410: Gone,
     422: Invalid,
     429: Transient,
@@ -107,12 +108,9 @@ def error_from_status(status: int, body: bytes | str | dict[str, Any] | None) ->
     parsed = body if isinstance(body, dict) else _status_body(body)
     reason = str(parsed.get("reason", ""))
     message = str(parsed.get("message", "")) or f"HTTP {status}"
-    if status == 409:
-        cls: type[KubeError] = AlreadyExists if reason == "AlreadyExists" else Conflict
-    elif status >= 500:
-        cls = Transient
-    else:
-        cls = _BY_STATUS.get(status, KubeError)
+    cls = _BY_STATUS.get(status, Transient if status >= 500 else KubeError)
+    if status == 409 and reason == "AlreadyExists":
+        cls = AlreadyExists
     return cls(message, status=status, reason=reason)
 
 
