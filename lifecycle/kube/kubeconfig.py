@@ -2,9 +2,10 @@
 
 Role: turn a kubeconfig, the pod's service account, or a bare URL into a `ClusterAccess`: the
 server URL, the TLS settings (CA, client certificate, insecure-skip-tls-verify,
-tls-server-name), a proxy, the context's namespace and the `Credentials` that make the
-Authorization header. Both transports (aiohttp for the operator, the standard library for
-`klt status`/`klt trace`) take it, so the CLI starts without importing an HTTP library.
+tls-server-name), a proxy and the `Credentials` that make the Authorization header. Both
+transports (aiohttp for the operator, the standard library for `klt status`/`klt trace`) take
+it, so the CLI starts without importing an HTTP library. The context's namespace is not read
+(klt's commands take -n or list every namespace).
 
 What a kubeconfig may hold (as kubectl reads it):
 - files: the explicit path only; else every existing file of ``$KUBECONFIG`` merged (the
@@ -50,7 +51,6 @@ class ClusterAccess:
 
     server: str
     credentials: Credentials = field(default_factory=Credentials)
-    namespace: str = "default"
     ca_file: str | None = None
     ca_data: str | None = None
     """PEM text."""
@@ -101,7 +101,7 @@ def in_cluster(
     env: Mapping[str, str] | None = None, root: str = SERVICE_ACCOUNT_DIR
 ) -> ClusterAccess:
     """The pod's service account: KUBERNETES_SERVICE_HOST/PORT, its token (re-read every
-    minute: bound tokens rotate), CA and namespace."""
+    minute: bound tokens rotate) and CA."""
     env = os.environ if env is None else env
     host, port = env.get("KUBERNETES_SERVICE_HOST"), env.get("KUBERNETES_SERVICE_PORT")
     if not host or not port:
@@ -114,12 +114,9 @@ def in_cluster(
     for path in (token, ca):
         if not os.path.isfile(path):
             raise KubeconfigError(f"not in a cluster: {path} does not exist")
-    ns_file = Path(root, "namespace")
-    namespace = ns_file.read_text().strip() if ns_file.is_file() else "default"
     return ClusterAccess(
         server=f"https://{host}:{port}",
         credentials=Credentials(token_file=TokenFile(token)),
-        namespace=namespace or "default",
         ca_file=ca,
     )
 
@@ -244,7 +241,6 @@ def load_kubeconfig(
     ca = c.file_or_data("certificate-authority")
     access = ClusterAccess(
         server=server.rstrip("/"),
-        namespace=str(ctx.get("namespace") or "default"),
         ca_file=ca if isinstance(ca, str) else None,
         ca_data=ca.decode() if isinstance(ca, bytes) else None,
         insecure=bool(c.body.get("insecure-skip-tls-verify")),

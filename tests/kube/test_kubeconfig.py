@@ -66,7 +66,7 @@ def test_kubeconfig_files_merge_like_kubectl(tmp_path: Path) -> None:
     env = {"KUBECONFIG": f"{tmp_path}/none:{write(tmp_path / 'a', first)}:"
            f"{write(tmp_path / 'b' / '.kube' / 'config', second)}"}  # fmt: skip
     access = load_kubeconfig(None, env=env)
-    assert access.server == "http://one" and access.namespace == "ns" and not access.insecure
+    assert access.server == "http://one" and not access.insecure
     assert access.credentials.token_file is not None
     assert access.credentials.token_file.token() == "from-file"
     home = load_kubeconfig(None, "c", env={"HOME": str(tmp_path / "b"), "KUBECONFIG": ""})
@@ -110,7 +110,7 @@ def test_in_cluster_reads_the_service_account(tmp_path: Path) -> None:
         (tmp_path / name).write_text(text)
     env = {"KUBERNETES_SERVICE_HOST": "fd00::1", "KUBERNETES_SERVICE_PORT": "443"}
     access = in_cluster(env, str(tmp_path))
-    assert access.server == "https://[fd00::1]:443" and access.namespace == "keptn-system"
+    assert access.server == "https://[fd00::1]:443"
     assert access.credentials.token_file is not None
     with pytest.raises(KubeconfigError, match="KUBERNETES_SERVICE_HOST"):
         in_cluster({}, str(tmp_path))
