@@ -33,7 +33,6 @@ class AiohttpTransport:
             connector=connector, trust_env=proxy_in_env(), read_bufsize=2**21
         )
         self._timeout = aiohttp.ClientTimeout(total=request_timeout)
-        self._connect_timeout = request_timeout
         self._server = access.server.rstrip("/")
         self._proxy = access.proxy_url
         self._server_hostname = access.tls_server_name
@@ -57,7 +56,7 @@ class AiohttpTransport:
         self, target: str, headers: Mapping[str, str], read_timeout: float, what: str
     ) -> AsyncGenerator[bytes, None]:
         timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=self._connect_timeout, sock_read=read_timeout
+            total=None, sock_connect=self._timeout.total, sock_read=read_timeout
         )
         # Leaving the block releases the connection: back to the pool after the whole body,
         # closed when the stream was abandoned mid-way or failed (aiohttp decides).

@@ -47,6 +47,7 @@ __all__ = ["Body", "KubeClient"]
 
 _WATCH_READ_GRACE = 30.0  # seconds past timeoutSeconds before a silent stream is declared dead
 _ANY_KEYS = orjson.OPT_NON_STR_KEYS  # request bodies may have str-enum keys
+_MERGE = "application/merge-patch+json"
 
 
 class KubeClient:
@@ -184,17 +185,11 @@ class KubeClient:
         *,
         subresource: str | None = None,
     ) -> Body:
-        """Merge-patch an object (``application/merge-patch+json``)."""
+        """Merge-patch an object."""
         path = self.path(kind, namespace, name, subresource)
         await self.write_limiter.wait(self.path(kind, namespace, name))
         return await self._request(
-            "patch",
-            "PATCH",
-            kind,
-            path,
-            body=body,
-            content_type="application/merge-patch+json",
-            subresource=subresource,
+            "patch", "PATCH", kind, path, body=body, content_type=_MERGE, subresource=subresource
         )
 
     async def patch_status(

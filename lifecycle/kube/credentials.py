@@ -26,9 +26,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import ssl
 
-__all__ = ["SERVICE_ACCOUNT_DIR", "Credentials", "ExecPlugin", "KubeconfigError", "TokenFile"]
+__all__ = ["Credentials", "ExecPlugin", "KubeconfigError", "TokenFile"]
 
-SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 TOKEN_FILE_PERIOD = 60.0
 """Seconds a token read from a file is used before the file is read again."""
 

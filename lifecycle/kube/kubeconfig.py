@@ -32,17 +32,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lifecycle.kube.credentials import (
-    SERVICE_ACCOUNT_DIR,
-    Credentials,
-    ExecPlugin,
-    KubeconfigError,
-    TokenFile,
-)
+from lifecycle.kube.credentials import Credentials, ExecPlugin, KubeconfigError, TokenFile
 
 __all__ = ["ClusterAccess", "KubeconfigError", "in_cluster", "load_kubeconfig"]
 
 Node = dict[str, Any]
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 
 @dataclass(slots=True)
