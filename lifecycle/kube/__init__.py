@@ -1,15 +1,13 @@
 """Kubernetes I/O: the only package that talks to an API server.
 
 Everything above it (controllers, webhook, CLI) gets plain dict bodies and the errors of
-``lifecycle.kube.errors``. Modules: client (raw-JSON verbs, watch, request counts) over
-session (headers, statuses, counts) and a transport (aiotransport: aiohttp, pooled;
-stdtransport: the standard library, for fast-starting commands), kubeconfig and credentials
-(kubeconfig files, in-cluster, exec plugins), wire (paths, queries, watch lines), errors,
-informer (list+watch into an indexed Store), queue (WorkQueue), controller (workers around a
-reconcile), events (EventRecorder), leader (LeaderElector on a Lease).
+``lifecycle.kube.errors``; each module's docstring says its part (client: the verbs, over a
+transport: aiotransport or stdtransport; kubeconfig and credentials: where the server is and
+how to authenticate; informer, queue, controller, events, leader: the controller machinery).
 
-The names below are imported on first use (PEP 562), so `import lifecycle.kube.errors` by a
-command does not pull in aiohttp or the controller machinery.
+The names below (those imported from the package itself; the rest from their modules) are
+imported on first use (PEP 562), so `import lifecycle.kube.errors` by a command does not pull
+in aiohttp or the controller machinery.
 """
 
 from __future__ import annotations
@@ -18,20 +16,18 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from lifecycle.kube.client import Body, KubeClient, PatchType, Propagation
+    from lifecycle.kube.client import KubeClient
     from lifecycle.kube.controller import (
         Controller,
         ObjectKey,
         Result,
         TerminalError,
-        key_of,
         owner_keys,
         self_key,
     )
     from lifecycle.kube.errors import (
         AlreadyExists,
         BadRequest,
-        Cause,
         Conflict,
         Forbidden,
         Gone,
@@ -41,12 +37,10 @@ if TYPE_CHECKING:
         Transient,
         Unauthorized,
     )
-    from lifecycle.kube.events import EventRecorder, event_name, format_message, keptn_annotations
-    from lifecycle.kube.informer import Informer, Informers, Store, owner_uids
-    from lifecycle.kube.leader import LeaderElector
-    from lifecycle.kube.queue import QueueShutDown, WorkQueue
+    from lifecycle.kube.events import EventRecorder, format_message
+    from lifecycle.kube.informer import Informer, Informers
 
-_MODULES = ("errors", "client", "queue", "informer", "controller", "events", "leader")
+_MODULES = ("errors", "client", "informer", "controller", "events")
 """Where the names below live, cheapest first (a name is looked up in this order)."""
 
 
@@ -63,8 +57,6 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "AlreadyExists",
     "BadRequest",
-    "Body",
-    "Cause",
     "Conflict",
     "Controller",
     "EventRecorder",
@@ -75,23 +67,13 @@ __all__ = [
     "Invalid",
     "KubeClient",
     "KubeError",
-    "LeaderElector",
     "NotFound",
     "ObjectKey",
-    "PatchType",
-    "Propagation",
-    "QueueShutDown",
     "Result",
-    "Store",
     "TerminalError",
     "Transient",
     "Unauthorized",
-    "WorkQueue",
-    "event_name",
     "format_message",
-    "keptn_annotations",
-    "key_of",
     "owner_keys",
-    "owner_uids",
     "self_key",
 ]

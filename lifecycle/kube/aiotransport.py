@@ -5,45 +5,23 @@ connections (up to 256: every informer holds one for its watch). The environment
 settings are looked up only when a proxy variable is set (otherwise aiohttp would spend two
 thread-pool hops per request on netrc and proxy lookups); a kubeconfig's proxy-url is used
 as given.
-Invariants: aiohttp's exceptions never escape: they become Transient naming the request.
+Invariants: aiohttp's exceptions never escape: they become Transient naming the request
+(lifecycle.kube.wire.transient).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import AsyncGenerator, Mapping
 
 import aiohttp
 
-from lifecycle.kube.errors import Transient
+from lifecycle.kube.errors import error_from_status
 from lifecycle.kube.kubeconfig import ClusterAccess
-from lifecycle.kube.wire import proxy_in_env
+from lifecycle.kube.wire import proxy_in_env, transient
 
 __all__ = ["AiohttpTransport"]
 
 _FAILURES = (aiohttp.ClientError, TimeoutError, OSError)
-
-
-class _AioStream:
-    def __init__(self, resp: aiohttp.ClientResponse, what: str) -> None:
-        self.status = resp.status
-        self._resp = resp
-        self._what = what
-
-    async def read(self) -> bytes:
-        try:
-            return await self._resp.content.readany()
-        except _FAILURES as exc:
-            raise Transient(f"{self._what}: {type(exc).__name__}: {exc}") from exc
-
-    async def body(self) -> bytes:
-        return await self._resp.read()
-
-    def close(self, *, reuse: bool) -> None:
-        # A stream abandoned mid-way cannot go back to the pool: drop the connection.
-        if reuse:
-            self._resp.release()
-        else:
-            self._resp.close()
 
 
 class AiohttpTransport:
@@ -55,7 +33,6 @@ class AiohttpTransport:
             connector=connector, trust_env=proxy_in_env(), read_bufsize=2**21
         )
         self._timeout = aiohttp.ClientTimeout(total=request_timeout)
-        self._connect_timeout = request_timeout
         self._server = access.server.rstrip("/")
         self._proxy = access.proxy_url
         self._server_hostname = access.tls_server_name
@@ -63,7 +40,7 @@ class AiohttpTransport:
     async def send(
         self, method: str, target: str, data: bytes | None, headers: Mapping[str, str], what: str
     ) -> tuple[int, bytes]:
-        try:
+        with transient(what, _FAILURES):
             async with self._session.request(
                 method,
                 self._server + target,
@@ -74,26 +51,27 @@ class AiohttpTransport:
                 server_hostname=self._server_hostname,
             ) as resp:
                 return resp.status, await resp.read()
-        except _FAILURES as exc:
-            raise Transient(f"{what}: {type(exc).__name__}: {exc}") from exc
 
     async def stream(
         self, target: str, headers: Mapping[str, str], read_timeout: float, what: str
-    ) -> _AioStream:
+    ) -> AsyncGenerator[bytes, None]:
         timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=self._connect_timeout, sock_read=read_timeout
+            total=None, sock_connect=self._timeout.total, sock_read=read_timeout
         )
-        try:
-            resp = await self._session.get(
+        # Leaving the block releases the connection: back to the pool after the whole body,
+        # closed when the stream was abandoned mid-way or failed (aiohttp decides).
+        with transient(what, _FAILURES):
+            async with self._session.get(
                 self._server + target,
                 headers=headers,
                 timeout=timeout,
                 proxy=self._proxy,
                 server_hostname=self._server_hostname,
-            )
-        except _FAILURES as exc:
-            raise Transient(f"{what}: {type(exc).__name__}: {exc}") from exc
-        return _AioStream(resp, what)
+            ) as resp:
+                if resp.status >= 300:
+                    raise error_from_status(resp.status, await resp.read())
+                while chunk := await resp.content.readany():
+                    yield chunk
 
     async def close(self) -> None:
         await self._session.close()

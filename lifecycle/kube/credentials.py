@@ -20,14 +20,14 @@ import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import ssl
 
-__all__ = ["SERVICE_ACCOUNT_DIR", "Credentials", "ExecPlugin", "KubeconfigError", "TokenFile"]
+__all__ = ["Credentials", "ExecPlugin", "KubeconfigError", "TokenFile"]
 
-SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 TOKEN_FILE_PERIOD = 60.0
 """Seconds a token read from a file is used before the file is read again."""
 
@@ -47,8 +47,7 @@ class TokenFile:
 
     def token(self) -> str:
         if time.monotonic() - self._read_at >= TOKEN_FILE_PERIOD:
-            with open(self.path, encoding="utf-8") as f:
-                token = f.read().strip()
+            token = Path(self.path).read_text(encoding="utf-8").strip()
             if not token:
                 raise KubeconfigError(f"the token file {self.path} is empty")
             self._token, self._read_at = token, time.monotonic()
@@ -137,14 +136,6 @@ class ExecPlugin:
         return status
 
 
-def _expiry(status: dict[str, Any]) -> float:
-    stamp = status.get("expirationTimestamp")
-    if not stamp:
-        return float("inf")
-    when = datetime.fromisoformat(str(stamp).replace("Z", "+00:00"))
-    return when.timestamp()
-
-
 @dataclass(slots=True)
 class Credentials:
     """What authenticates a client; at most one source is used, in kubectl's order."""
@@ -172,9 +163,7 @@ class Credentials:
         if self.exec is not None:
             if time.time() >= self._exec_until:
                 await self._run_exec(self.exec)
-            if self._exec_token:
-                return f"Bearer {self._exec_token}"
-            return None
+            return f"Bearer {self._exec_token}" if self._exec_token else None
         if self.basic is not None:
             pair = base64.b64encode(":".join(self.basic).encode()).decode()
             return f"Basic {pair}"
@@ -196,7 +185,8 @@ class Credentials:
                 f"{plugin.where}: the credential plugin gave neither a token nor a client "
                 "certificate and key"
             )
-        self._exec_until = _expiry(status)
+        stamp = status.get("expirationTimestamp")
+        self._exec_until = datetime.fromisoformat(str(stamp)).timestamp() if stamp else float("inf")
 
     def expired(self) -> None:
         """The server refused the credential: fetch it again for the next request."""

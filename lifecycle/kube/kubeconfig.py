@@ -2,9 +2,10 @@
 
 Role: turn a kubeconfig, the pod's service account, or a bare URL into a `ClusterAccess`: the
 server URL, the TLS settings (CA, client certificate, insecure-skip-tls-verify,
-tls-server-name), a proxy, the context's namespace and the `Credentials` that make the
-Authorization header. Both transports (aiohttp for the operator, the standard library for
-`klt status`/`klt trace`) take it, so the CLI starts without importing an HTTP library.
+tls-server-name), a proxy and the `Credentials` that make the Authorization header. Both
+transports (aiohttp for the operator, the standard library for `klt status`/`klt trace`) take
+it, so the CLI starts without importing an HTTP library. The context's namespace is not read
+(klt's commands take -n or list every namespace).
 
 What a kubeconfig may hold (as kubectl reads it):
 - files: the explicit path only; else every existing file of ``$KUBECONFIG`` merged (the
@@ -31,17 +32,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lifecycle.kube.credentials import (
-    SERVICE_ACCOUNT_DIR,
-    Credentials,
-    ExecPlugin,
-    KubeconfigError,
-    TokenFile,
-)
+from lifecycle.kube.credentials import Credentials, ExecPlugin, KubeconfigError, TokenFile
 
 __all__ = ["ClusterAccess", "KubeconfigError", "in_cluster", "load_kubeconfig"]
 
 Node = dict[str, Any]
+SERVICE_ACCOUNT_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 
 @dataclass(slots=True)
@@ -50,7 +46,6 @@ class ClusterAccess:
 
     server: str
     credentials: Credentials = field(default_factory=Credentials)
-    namespace: str = "default"
     ca_file: str | None = None
     ca_data: str | None = None
     """PEM text."""
@@ -80,20 +75,18 @@ class ClusterAccess:
 def load_cert_chain(ctx: ssl.SSLContext, cert: str | bytes, key: str | bytes) -> None:
     """Load a client certificate from files or PEM bytes (through 0600 temporary files,
     removed at once: the ssl module reads certificates from files only)."""
-    if isinstance(cert, str) and isinstance(key, str):
-        ctx.load_cert_chain(cert, key)
-        return
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="klt-tls-") as tmp:
-        paths = []
+        files = []
         for name, value in (("cert.pem", cert), ("key.pem", key)):
-            path = os.path.join(tmp, name)
-            data = value if isinstance(value, bytes) else Path(value).read_bytes()
-            with open(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600), "wb") as f:
-                f.write(data)
-            paths.append(path)
-        ctx.load_cert_chain(paths[0], paths[1])
+            if isinstance(value, bytes):
+                fd, path = tempfile.mkstemp(suffix=name, dir=tmp)  # mode 0600
+                with open(fd, "wb") as f:
+                    f.write(value)
+                value = path
+            files.append(value)
+        ctx.load_cert_chain(*files)
 
 
 # --- in-cluster ------------------------------------------------------------------------------------
@@ -103,7 +96,7 @@ def in_cluster(
     env: Mapping[str, str] | None = None, root: str = SERVICE_ACCOUNT_DIR
 ) -> ClusterAccess:
     """The pod's service account: KUBERNETES_SERVICE_HOST/PORT, its token (re-read every
-    minute: bound tokens rotate), CA and namespace."""
+    minute: bound tokens rotate) and CA."""
     env = os.environ if env is None else env
     host, port = env.get("KUBERNETES_SERVICE_HOST"), env.get("KUBERNETES_SERVICE_PORT")
     if not host or not port:
@@ -116,12 +109,9 @@ def in_cluster(
     for path in (token, ca):
         if not os.path.isfile(path):
             raise KubeconfigError(f"not in a cluster: {path} does not exist")
-    ns_file = Path(root, "namespace")
-    namespace = ns_file.read_text().strip() if ns_file.is_file() else "default"
     return ClusterAccess(
         server=f"https://{host}:{port}",
         credentials=Credentials(token_file=TokenFile(token)),
-        namespace=namespace or "default",
         ca_file=ca,
     )
 
@@ -156,35 +146,33 @@ def _read(path: str) -> Node:
     return doc
 
 
-def _merge(paths: list[str]) -> tuple[Node, dict[str, dict[str, tuple[Node, str]]]]:
-    """current-context etc. of the first file setting it; named entries with their file."""
-    top: Node = {}
+def _merge(paths: list[str]) -> tuple[object, dict[str, dict[str, tuple[Node, str]]]]:
+    """The current-context of the first file setting it; named entries with their file."""
+    current = None
     named: dict[str, dict[str, tuple[Node, str]]] = {"clusters": {}, "contexts": {}, "users": {}}
     for path in paths:
         doc = _read(path)
-        for key, value in doc.items():
-            if key not in named and value not in (None, ""):
-                top.setdefault(key, value)
+        current = current or doc.get("current-context")
         for section, entries in named.items():
             for i, entry in enumerate(doc.get(section) or ()):
                 if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
                     raise KubeconfigError(f"kubeconfig {path}: {section}[{i}] has no name")
                 entries.setdefault(entry["name"], (entry, path))
-    return top, named
+    return current, named
 
 
 def _entry(
     named: dict[str, dict[str, tuple[Node, str]]], section: str, name: str, where: str
-) -> tuple[Node, str]:
+) -> _Fields:
     body_key = section[:-1]  # clusters -> cluster
     found = named[section].get(name)
     if found is None:
-        raise KubeconfigError(f"{where}: {section[:-1]} {name!r} is not in {section}")
+        raise KubeconfigError(f"{where}: {body_key} {name!r} is not in {section}")
     entry, path = found
     body = entry.get(body_key) or {}
     if not isinstance(body, dict):
         raise KubeconfigError(f"kubeconfig {path}: {section}[{name}].{body_key}: not a mapping")
-    return body, path
+    return _Fields(body, path, f"{section}[{name}].{body_key}")
 
 
 class _Fields:
@@ -214,18 +202,15 @@ class _Fields:
             raise KubeconfigError(f"{self.name(key)}: file {full} does not exist")
         return full
 
-    def data(self, key: str) -> bytes | None:
-        value = self.text(key)
-        if value is None:
-            return None
-        try:
-            return base64.b64decode(value, validate=True)
-        except ValueError as exc:
-            raise KubeconfigError(f"{self.name(key)}: not valid base64") from exc
-
     def file_or_data(self, key: str) -> str | bytes | None:
-        data = self.data(f"{key}-data")
-        return data if data is not None else self.file(key)
+        """`key`-data decoded, else the path of the file `key` names."""
+        data = self.text(f"{key}-data")
+        if data is None:
+            return self.file(key)
+        try:
+            return base64.b64decode(data, validate=True)
+        except ValueError as exc:
+            raise KubeconfigError(f"{self.name(f'{key}-data')}: not valid base64") from exc
 
 
 def load_kubeconfig(
@@ -235,34 +220,31 @@ def load_kubeconfig(
     paths = kubeconfig_files(path, env)
     if not paths:
         raise KubeconfigError("no kubeconfig: none of $KUBECONFIG exists")
-    top, named = _merge(paths)
+    current, named = _merge(paths)
     where = "kubeconfig " + ", ".join(paths)
-    name = context or top.get("current-context")
+    name = context or current
     if not name:
         raise KubeconfigError(f"{where}: current-context is not set")
-    ctx, _ = _entry(named, "contexts", str(name), where)
+    ctx = _entry(named, "contexts", str(name), where).body
     cluster_name = ctx.get("cluster")
     if not cluster_name:
         raise KubeconfigError(f"{where}: contexts[{name}].context.cluster is not set")
-    cluster, cpath = _entry(named, "clusters", str(cluster_name), where)
-    c = _Fields(cluster, cpath, f"clusters[{cluster_name}].cluster")
+    c = _entry(named, "clusters", str(cluster_name), where)
     server = c.text("server")
     if not server:
         raise KubeconfigError(f"{c.name('server')}: is not set")
     ca = c.file_or_data("certificate-authority")
     access = ClusterAccess(
         server=server.rstrip("/"),
-        namespace=str(ctx.get("namespace") or "default"),
         ca_file=ca if isinstance(ca, str) else None,
         ca_data=ca.decode() if isinstance(ca, bytes) else None,
-        insecure=bool(cluster.get("insecure-skip-tls-verify")),
+        insecure=bool(c.body.get("insecure-skip-tls-verify")),
         tls_server_name=c.text("tls-server-name"),
         proxy_url=c.text("proxy-url"),
     )
     user_name = ctx.get("user")
     if user_name:
-        user, upath = _entry(named, "users", str(user_name), where)
-        _user(access, _Fields(user, upath, f"users[{user_name}].user"))
+        _user(access, _entry(named, "users", str(user_name), where))
     return access
 
 

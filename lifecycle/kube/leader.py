@@ -58,7 +58,6 @@ class LeaderElector:
         lease_duration: float = 15.0,
         renew_deadline: float = 10.0,
         retry_period: float = 2.0,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         if not retry_period < renew_deadline < lease_duration:
             raise ValueError("need retry_period < renew_deadline < lease_duration")
@@ -69,13 +68,11 @@ class LeaderElector:
         self.lease_duration = lease_duration
         self.renew_deadline = renew_deadline
         self.retry_period = retry_period
-        self._clock = clock
         self.leading = asyncio.Event()
         self._observed: tuple[str, str, str] | None = None  # holder, renewTime, resourceVersion
         self._observed_at = 0.0
         self._lease: Body | None = None
         self._renewed_at = 0.0  # monotonic start of the last successful acquire/renew
-        self.transitions_seen = 0
 
     @property
     def is_leader(self) -> bool:
@@ -97,8 +94,7 @@ class LeaderElector:
                 time.monotonic() - self._renewed_at,
             )
         self.leading.clear()
-        if not work.done():
-            work.cancel()
+        work.cancel()  # no-op when it is done
         return True
 
     async def run(
@@ -115,8 +111,7 @@ class LeaderElector:
                     await self._renew_until_lost(work)
                 finally:
                     self.leading.clear()
-                    if not work.done():
-                        work.cancel()
+                    work.cancel()
                     with contextlib.suppress(asyncio.CancelledError, Exception):
                         await work
                     if on_stop is not None:
@@ -168,13 +163,11 @@ class LeaderElector:
             timer.cancel()
 
     async def _try_acquire_or_renew(self) -> bool:
-        now = micro_time(self._clock())
+        now = micro_time(datetime.now(UTC))
         try:
             lease = await self._client.get(LEASE, self.name, self.namespace)
         except NotFound:
             body: Body = {
-                "apiVersion": "coordination.k8s.io/v1",
-                "kind": "Lease",
                 "metadata": {"name": self.name, "namespace": self.namespace},
                 "spec": self._spec(now, acquire=now, transitions=0),
             }
@@ -205,7 +198,6 @@ class LeaderElector:
         else:
             acquire = now
             transitions += 1
-            self.transitions_seen += 1
         lease["spec"] = self._spec(now, acquire=acquire, transitions=transitions)
         try:
             self._lease = await self._client.replace(LEASE, lease)
@@ -237,8 +229,7 @@ class LeaderElector:
 
     async def _release(self) -> None:
         """Give the lease up (only if we still hold it) so a peer takes over at once."""
-        lease = self._lease
-        if lease is None:
+        if self._lease is None:
             return
         self._lease = None
         try:
@@ -246,12 +237,11 @@ class LeaderElector:
             spec = current.get("spec") or {}
             if spec.get("holderIdentity") != self.identity:
                 return
-            now = micro_time(self._clock())
             current["spec"] = {
                 **spec,
                 "holderIdentity": "",
                 "leaseDurationSeconds": 1,
-                "renewTime": now,
+                "renewTime": micro_time(datetime.now(UTC)),
             }
             await self._client.replace(LEASE, current)
             log.info("%s: released lease %s", self.identity, self.name)

@@ -4,7 +4,7 @@
 writes back to back, as a flow's transitions need) and otherwise sleeps until the next token
 (``rate`` per second). The client calls it before every update and patch, so no controller, spec
 or retry loop can make one object write faster than ``rate`` per second for long. Buckets of
-objects not written for a while are forgotten (LRU, ``max_keys``).
+objects not written for a while are forgotten (LRU, ``MAX_KEYS``).
 """
 
 from __future__ import annotations
@@ -12,47 +12,28 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict
-from collections.abc import Callable
 from typing import Final
 
-__all__ = ["DEFAULT_BURST", "DEFAULT_RATE", "ObjectWriteLimiter"]
+__all__ = ["ObjectWriteLimiter"]
 
-DEFAULT_RATE: Final = 10.0
-DEFAULT_BURST: Final = 20
+MAX_KEYS: Final = 10_000
 
 
 class ObjectWriteLimiter:
     """Per-key token buckets (``rate`` tokens per second, at most ``burst`` saved)."""
 
-    def __init__(
-        self,
-        rate: float = DEFAULT_RATE,
-        burst: int = DEFAULT_BURST,
-        *,
-        max_keys: int = 10_000,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, rate: float = 10.0, burst: int = 20) -> None:
         self.rate = rate
         self.burst = burst
-        self.delayed = 0
-        """Writes that had to wait (for tests and /metrics)."""
-        self._max_keys = max_keys
-        self._clock = clock
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
 
-    def reserve(self, key: str) -> float:
-        """Take a token for ``key``; the seconds to wait before using it (0 when available)."""
-        now = self._clock()
+    async def wait(self, key: str) -> None:
+        """Take a token for ``key``, sleeping until the bucket has one."""
+        now = time.monotonic()
         tokens, stamp = self._buckets.pop(key, (float(self.burst), now))
         tokens = min(float(self.burst), tokens + (now - stamp) * self.rate) - 1.0
         self._buckets[key] = (tokens, now)
-        while len(self._buckets) > self._max_keys:
+        while len(self._buckets) > MAX_KEYS:
             self._buckets.popitem(last=False)
-        return 0.0 if tokens >= 0 else -tokens / self.rate
-
-    async def wait(self, key: str) -> None:
-        """Sleep until ``key`` may write again."""
-        delay = self.reserve(key)
-        if delay > 0:
-            self.delayed += 1
-            await asyncio.sleep(delay)
+        if tokens < 0:
+            await asyncio.sleep(-tokens / self.rate)

@@ -3,8 +3,9 @@
 Role: `klt status` and `klt trace` read a few lists and must start in well under 0.2 s;
 aiohttp alone takes longer than that to import. `StdlibTransport` sends one request at a time
 over one keep-alive connection in a worker thread (`asyncio.to_thread`), so KubeClient's verbs
-and watches work unchanged on top of it. Proxies: the kubeconfig's proxy-url, else
-HTTPS_PROXY/HTTP_PROXY/NO_PROXY (through an HTTP CONNECT tunnel).
+work unchanged on top of it; not watches (the commands poll: `--watch` reads again each
+second). Proxies: the kubeconfig's proxy-url, else HTTPS_PROXY/HTTP_PROXY/NO_PROXY (through an
+HTTP CONNECT tunnel).
 Invariants: only the standard library; failures to connect or read become Transient (a refused
 connection's cause names host and port); a GET on a kept-alive connection that the server
 closed meanwhile is sent again once on a new one.
@@ -14,19 +15,19 @@ Must not: be used by the operator (no concurrency: requests wait for each other)
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import http.client
 import socket
 from collections.abc import Mapping
+from typing import NoReturn
 from urllib.parse import urlsplit
 
-from lifecycle.kube.errors import Transient
 from lifecycle.kube.kubeconfig import ClusterAccess
-from lifecycle.kube.wire import proxy_in_env
+from lifecycle.kube.wire import proxy_in_env, transient
 
 __all__ = ["ConnectFailed", "StdlibTransport"]
 
 _STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError)
+_FAILURES = (OSError, http.client.HTTPException)
 
 
 class ConnectFailed(ConnectionError):
@@ -46,31 +47,6 @@ class _HTTPSConnection(http.client.HTTPSConnection):
         http.client.HTTPConnection.connect(self)
         name = self.server_name or self._tunnel_host or self.host  # type: ignore[attr-defined]
         self.sock = self._context.wrap_socket(self.sock, server_hostname=name)  # type: ignore[attr-defined]
-
-
-class _StdStream:
-    def __init__(
-        self, conn: http.client.HTTPConnection, resp: http.client.HTTPResponse, what: str
-    ) -> None:
-        self.status = resp.status
-        self._conn, self._resp, self._what = conn, resp, what
-
-    async def read(self) -> bytes:
-        try:
-            return await asyncio.to_thread(self._resp.read1, 65536)
-        except (OSError, http.client.HTTPException) as exc:
-            raise Transient(f"{self._what}: {type(exc).__name__}: {exc}") from exc
-
-    async def body(self) -> bytes:
-        return await asyncio.to_thread(self._resp.read)
-
-    def close(self, *, reuse: bool) -> None:
-        # Unblocks a read still waiting in its thread (Ctrl-C during --watch).
-        sock = self._conn.sock
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-        self._conn.close()
 
 
 class StdlibTransport:
@@ -99,7 +75,7 @@ class StdlibTransport:
         found = urllib.request.getproxies_environment()
         return found.get("https" if self._https else "http") or found.get("all")
 
-    def _connect(self, timeout: float) -> http.client.HTTPConnection:
+    def _connect(self) -> http.client.HTTPConnection:
         proxy = self._proxy()
         host, port = self._host, self._port
         if proxy:
@@ -107,10 +83,11 @@ class StdlibTransport:
             host, port = parts.hostname or host, parts.port or 80
         conn: http.client.HTTPConnection
         if self._https:
-            conn = _HTTPSConnection(host, port, timeout=timeout, context=self._access.ssl_context())
+            context = self._access.ssl_context()
+            conn = _HTTPSConnection(host, port, timeout=self._timeout, context=context)
             conn.server_name = self._access.tls_server_name
         else:
-            conn = http.client.HTTPConnection(host, port, timeout=timeout)
+            conn = http.client.HTTPConnection(host, port, timeout=self._timeout)
         if proxy:
             conn.set_tunnel(self._host, self._port)
         try:
@@ -122,65 +99,40 @@ class StdlibTransport:
     def _exchange(
         self, method: str, target: str, data: bytes | None, headers: Mapping[str, str]
     ) -> tuple[int, bytes]:
-        for attempt in (1, 2):
+        while True:
             fresh = self._conn is None
             if self._conn is None:
-                self._conn = self._connect(self._timeout)
+                self._conn = self._connect()
             try:
                 self._conn.request(method, target, body=data, headers=dict(headers))
                 resp = self._conn.getresponse()
                 body = resp.read()
-            except _STALE:
-                self._conn.close()
-                self._conn = None
-                if fresh or attempt == 2 or method != "GET":
-                    raise
-                continue
-            except BaseException:
-                self._conn.close()
-                self._conn = None
+            except BaseException as exc:
+                self._drop()
+                if isinstance(exc, _STALE) and not fresh and method == "GET":
+                    continue  # the server closed the kept-alive connection: once more, anew
                 raise
             if resp.will_close:
-                self._conn.close()
-                self._conn = None
+                self._drop()
             return resp.status, body
-        raise AssertionError("unreachable")
+
+    def _drop(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
     async def send(
         self, method: str, target: str, data: bytes | None, headers: Mapping[str, str], what: str
     ) -> tuple[int, bytes]:
         target = self._base_path + target
         async with self._lock:
-            try:
+            with transient(what, _FAILURES):
                 return await asyncio.to_thread(self._exchange, method, target, data, headers)
-            except (OSError, http.client.HTTPException) as exc:
-                raise Transient(f"{what}: {type(exc).__name__}: {exc}") from exc
 
-    def _open(
-        self, target: str, headers: Mapping[str, str], read_timeout: float
-    ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
-        conn = self._connect(self._timeout)
-        try:
-            conn.request("GET", target, headers=dict(headers))
-            resp = conn.getresponse()
-            if conn.sock is not None:
-                conn.sock.settimeout(read_timeout)
-        except BaseException:
-            conn.close()
-            raise
-        return conn, resp
-
-    async def stream(
+    def stream(
         self, target: str, headers: Mapping[str, str], read_timeout: float, what: str
-    ) -> _StdStream:
-        target = self._base_path + target
-        try:
-            conn, resp = await asyncio.to_thread(self._open, target, headers, read_timeout)
-        except (OSError, http.client.HTTPException) as exc:
-            raise Transient(f"{what}: {type(exc).__name__}: {exc}") from exc
-        return _StdStream(conn, resp, what)
+    ) -> NoReturn:
+        raise TypeError(f"{what}: the light transport does not stream (KubeClient(light=False))")
 
     async def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        self._drop()

@@ -1,5 +1,9 @@
-"""What goes over the wire to an API server, whatever carries it: paths, query strings, JSON
-bodies, the lines of a watch stream, and the `Transport` both carriers implement.
+"""What goes over the wire to an API server, whatever carries it: paths, query strings, the
+lines of a watch stream, and what both carriers share (the proxy check, their failures as
+Transient). A carrier (aiotransport, stdtransport) has `send(method, target, data, headers,
+what)` → (status, body), `stream(target, headers, read_timeout, what)` → the chunks of a GET
+(KubeError for a non-2xx answer; closing it releases the connection) and `close()`; `what`
+names the request in the Transient it raises when the server cannot be reached.
 
 Invariants: standard library and orjson only (the CLI imports this); pure except
 `proxy_in_env` (reads the environment).
@@ -7,62 +11,28 @@ Invariants: standard library and orjson only (the CLI imports this); pure except
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 from collections.abc import Iterator, Mapping
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import quote, urlencode
 
 import orjson
 
 from lifecycle.core.model import ResourceKind
-from lifecycle.kube.errors import error_from_status
+from lifecycle.kube.errors import Transient, error_from_status
 
 __all__ = [
     "Body",
-    "Stream",
-    "Transport",
     "WatchLines",
-    "dumps",
     "proxy_in_env",
     "query",
     "resource_path",
+    "transient",
     "typed",
 ]
 
 Body = dict[str, Any]
-
-
-class Stream(Protocol):
-    """An open streaming response (a watch)."""
-
-    status: int
-
-    async def read(self) -> bytes:
-        """The next bytes; b"" at the end. Raises Transient when the connection fails."""
-
-    async def body(self) -> bytes:
-        """The whole (error) body."""
-
-    def close(self, *, reuse: bool) -> None:
-        """Release the connection (`reuse`: the stream ended cleanly)."""
-
-
-class Transport(Protocol):
-    """Carries requests to one API server; raises Transient when it cannot be reached."""
-
-    async def send(
-        self, method: str, target: str, data: bytes | None, headers: Mapping[str, str], what: str
-    ) -> tuple[int, bytes]:
-        """One exchange of `target` (path and query): (status, body); `what` names it in errors."""
-
-    async def stream(
-        self, target: str, headers: Mapping[str, str], read_timeout: float, what: str
-    ) -> Stream:
-        """Open a GET whose body is read as it comes."""
-
-    async def close(self) -> None:
-        """Close every connection."""
 
 
 def resource_path(
@@ -83,24 +53,9 @@ def resource_path(
     return base
 
 
-def query(params: Mapping[str, str | int | bool | None] | None) -> str:
-    """A query string of the parameters that are set (booleans as true/false)."""
-    if not params:
-        return ""
-    pairs = [
-        (k, ("true" if v else "false") if isinstance(v, bool) else str(v))
-        for k, v in params.items()
-        if v is not None
-    ]
-    return urlencode(pairs)
-
-
-def dumps(body: object) -> bytes:
-    """Compact JSON of a request body: orjson, else the standard library (str-enum keys)."""
-    try:
-        return orjson.dumps(body)
-    except TypeError:
-        return json.dumps(body, separators=(",", ":")).encode()
+def query(params: Mapping[str, str | int | None] | None) -> str:
+    """A query string of the parameters that are set."""
+    return urlencode([(k, str(v)) for k, v in (params or {}).items() if v is not None])
 
 
 def typed(kind: ResourceKind, body: Body) -> Body:
@@ -116,6 +71,15 @@ def proxy_in_env() -> bool:
         os.environ.get(name) or os.environ.get(name.lower())
         for name in ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY")
     )
+
+
+@contextlib.contextmanager
+def transient(what: str, failures: tuple[type[Exception], ...]) -> Iterator[None]:
+    """A carrier's own `failures` become Transient naming the request (`what`)."""
+    try:
+        yield
+    except failures as exc:
+        raise Transient(f"{what}: {type(exc).__name__}: {exc}") from exc
 
 
 class WatchLines:
@@ -137,7 +101,4 @@ class WatchLines:
             obj = event.get("object") or {}
             if etype == "ERROR":
                 raise error_from_status(int(obj.get("code") or 500), obj)
-            if etype != "BOOKMARK":
-                obj.setdefault("apiVersion", self.kind.api_version)
-                obj.setdefault("kind", self.kind.kind)
-            yield etype, obj
+            yield etype, (obj if etype == "BOOKMARK" else typed(self.kind, obj))
