@@ -19,7 +19,7 @@ import asyncio
 import copy
 import functools
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -74,13 +74,6 @@ def _items(obj: Obj, to_hub: bool) -> None:
                 src, dst = (old, new) if to_hub else (new, old)
                 if src in item:
                     item[dst] = item.pop(src)
-
-
-def _renames(kind: str, version: str) -> list[Callable[[Obj, bool], None]]:
-    out: list[Callable[[Obj, bool], None]] = []
-    if kind == "KeptnAppVersion" and version in _OLD_ITEMS:
-        out.append(_items)
-    return out
 
 
 def prune(value: Any, schema: Mapping[str, Any], root: bool = False) -> tuple[Any, Any]:
@@ -144,10 +137,11 @@ def convert(obj: Mapping[str, Any], desired: str, schemas: SchemaSet) -> Obj:
             out = _merge(out, json.loads(stored))
         except ValueError:
             raise ValueError(f"metadata.annotations[{LOST_ANNOTATION}] is not JSON") from None
-    for rename in _renames(kind, version):
-        rename(out, True)
-    for rename in _renames(kind, want):
-        rename(out, False)
+    if kind == "KeptnAppVersion":  # the only kind with renamed fields
+        if version in _OLD_ITEMS:
+            _items(out, to_hub=True)
+        if want in _OLD_ITEMS:
+            _items(out, to_hub=False)
     out["apiVersion"] = desired
     kept, lost = prune(out, schema, root=True)
     meta = kept.setdefault("metadata", {})

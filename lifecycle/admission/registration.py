@@ -166,13 +166,12 @@ async def register_webhooks(
     ca_bundle: str,
     url_base: str | None,
     keptn_namespace: str,
-    give_up_after: float = 60.0,
 ) -> None:
     """Create or update our webhook configurations (see `webhook_configurations`).
 
     In-cluster (no `url_base`) an existing configuration keeps everything (selectors, failure
     policy a Helm chart may have set) except the caBundle of each webhook. Transient API errors
-    are retried with jittered backoff for up to `give_up_after` seconds (then TimeoutError).
+    are retried as `retry_transient` says.
     """
     if not WEBHOOKS_MANIFEST.exists():
         log.warning("no %s: webhook configurations not registered", WEBHOOKS_MANIFEST)
@@ -185,7 +184,6 @@ async def register_webhooks(
                 _register_one, client, body, in_cluster=url_base is None, ca_bundle=ca_bundle
             ),
             f"registering {body['metadata']['name']}",
-            give_up_after=give_up_after,
         )
 
 

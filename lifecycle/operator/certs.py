@@ -6,9 +6,8 @@ IP ``127.0.0.1`` (the sandbox calls the webhook on loopback) and returns their P
 is used to sign and then dropped, it is never returned or written. ``reusable`` tells whether such
 PEMs are still good (valid for ``renew_before`` more, key matching, every name covered); the CA PEM
 may hold several CAs (the new one first, then those still trusted during a rotation).
-``write_serving`` writes ``ca.crt``, ``tls.crt`` and ``tls.key`` into the serving directory.
-``ensure_certificates(directory, ...)`` is the file-only flavour (reuse the directory's files while
-good, else generate); ``lifecycle.operator.certsecret`` keeps one set in a Secret for every replica.
+``write_serving`` writes ``ca.crt``, ``tls.crt`` and ``tls.key`` into the serving directory;
+``lifecycle.operator.certsecret`` keeps one set in a Secret for every replica.
 
 Invariants: keys are ECDSA P-256; the key file has mode 0600 (also when a stale temp file with
 another mode was left behind) and files are replaced atomically (write to a temp file, then
@@ -36,7 +35,6 @@ __all__ = [
     "CertificateBundle",
     "Pems",
     "dns_names",
-    "ensure_certificates",
     "generate_pems",
     "reusable",
     "serving_bundle",
@@ -139,36 +137,6 @@ def reusable(
     if not set(names) <= have or _LOOPBACK not in san.get_values_for_type(x509.IPAddress):
         return None
     return cert
-
-
-def _read(directory: Path) -> Pems | None:
-    try:
-        return Pems(
-            ca=(directory / _CA_FILE).read_bytes(),
-            cert=(directory / _CERT_FILE).read_bytes(),
-            key=(directory / _KEY_FILE).read_bytes(),
-        )
-    except OSError:
-        return None
-
-
-def ensure_certificates(
-    directory: Path | str,
-    *,
-    service: str,
-    namespace: str,
-    now: dt.datetime,
-    validity: dt.timedelta = dt.timedelta(days=365),
-    renew_before: dt.timedelta = dt.timedelta(days=30),
-) -> CertificateBundle:
-    """Reuse the certificates in ``directory`` when still good, else generate and write new ones."""
-    path = Path(directory)
-    names = dns_names(service, namespace)
-    current = _read(path)
-    cert = reusable(current, names, now, renew_before) if current else None
-    if current is None or cert is None:
-        return write_serving(path, generate_pems(names, now, validity))
-    return serving_bundle(path, current.ca, cert, reused=True)
 
 
 def generate_pems(names: list[str], now: dt.datetime, validity: dt.timedelta) -> Pems:

@@ -27,7 +27,6 @@ import asyncio
 import contextlib
 import logging
 import ssl
-from types import TracebackType
 from typing import Any
 
 from opentelemetry.sdk.trace.export import SpanExporter
@@ -112,7 +111,6 @@ class Operator:
         self.marks: SpanMarks | None = None
         self._ctx: OperatorContext | None = None
         self._server: OperatorServer | None = None
-        self._certs: CertKeeper | FileCerts | None = None
         self._ssl: ssl.SSLContext | None = None
         self._elector: LeaderElector | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -156,12 +154,7 @@ class Operator:
         await self.start()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.stop()
 
     async def _make_client(self) -> KubeClient:
@@ -221,20 +214,15 @@ class Operator:
         await self.cloudevents.start()
         for informer in self.informers.values():
             informer.start()
-        ssl_context = None
-        bundle = None
         certs: CertKeeper | FileCerts | None = None
+        mutator = None
         if s.webhooks:  # the certificate Secret lives in the Keptn namespace
             await self._ensure_namespace(op.keptn_namespace)
-            certs = self._certs = self._make_certs(client)
+            certs = self._make_certs(client)
             await retry_transient(certs.ensure, "webhook certificate")
-            bundle = self._certs.bundle
-            assert bundle is not None
-            ssl_context = server_ssl_context(str(bundle.cert_file), str(bundle.key_file))
-            self.telemetry.ops.set_certificate_expiry("webhook", bundle.not_after)
-            self._ssl = ssl_context
-        mutator = None
-        if s.webhooks:
+            assert certs.bundle is not None
+            self._ssl = server_ssl_context(str(certs.bundle.cert_file), str(certs.bundle.key_file))
+            self.telemetry.ops.set_certificate_expiry("webhook", certs.bundle.not_after)
             store = KubeAdmissionStore(client, self.informers, recorders["keptn/webhook"])
             mutator = PodMutator(
                 store=store, tracer=self.tracing.provider.get_tracer("keptn/webhook")
@@ -244,16 +232,15 @@ class Operator:
             registry=self.registry,
             ready=lambda: self.ready,
             mutator=mutator,
-            ssl_context=ssl_context,
+            ssl_context=self._ssl,
             extra_routes=metric_routes(self._ctx),
             webhook_routes=custom_metrics_routes(self._ctx),
             webhook_middlewares=[webhook_middleware(self.telemetry.ops)],
         )
         await self._server.start()
         self.ports = dict(self._server.ports)
-        if bundle is not None:
-            await self._register(bundle)
-            assert certs is not None
+        if certs is not None and certs.bundle is not None:
+            await self._register(certs.bundle)
             self._tasks.append(
                 asyncio.create_task(certs.run(self._certs_changed), name="operator-certs")
             )
@@ -309,18 +296,13 @@ class Operator:
         url_base = (
             f"https://{s.webhook_url_host}:{self.ports['webhook']}" if s.webhook_url_host else None
         )
-        await register_webhooks(
-            self.client,
-            ca_bundle=bundle.ca_bundle,
-            url_base=url_base,
-            keptn_namespace=s.operator.keptn_namespace,
-        )
-        await register_conversion(
-            self.client,
-            ca_bundle=bundle.ca_bundle,
-            url_base=url_base,
-            keptn_namespace=s.operator.keptn_namespace,
-        )
+        for register in (register_webhooks, register_conversion):
+            await register(
+                self.client,
+                ca_bundle=bundle.ca_bundle,
+                url_base=url_base,
+                keptn_namespace=s.operator.keptn_namespace,
+            )
 
     async def _certs_changed(self, bundle: CertificateBundle) -> None:
         """A rotated certificate (ours or a peer's): serve it from now on, then trust its CA."""

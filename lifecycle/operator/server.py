@@ -19,10 +19,11 @@ depend on the Kubernetes client library.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import ssl
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -66,40 +67,31 @@ def server_ssl_context(cert_file: str, key_file: str) -> ssl.SSLContext:
     return context
 
 
-async def _read_review(request: web.Request) -> Mapping[str, Any]:
-    try:
-        review = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise web.HTTPBadRequest(text=f"invalid JSON: {exc}") from exc
-    if not isinstance(review, Mapping):
-        raise web.HTTPBadRequest(text="an AdmissionReview must be a JSON object")
-    return review
+Validator = Callable[[Mapping[str, Any]], Verdict]
+Answer = Callable[[Mapping[str, Any]], Awaitable[dict[str, Any]]]
 
 
-def _mutate_handler(mutator: PodMutator) -> Callable[[web.Request], Any]:
-    async def mutate(request: web.Request) -> web.Response:
-        review = await _read_review(request)
+def _review_handler(answer: Answer) -> Callable[[web.Request], Any]:
+    """An AdmissionReview endpoint: ``answer``'s review, or 400 for a malformed one."""
+
+    async def handle(request: web.Request) -> web.Response:
         try:
-            answer = await mutator.review(review)
+            review = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise web.HTTPBadRequest(text=f"invalid JSON: {exc}") from exc
+        if not isinstance(review, Mapping):
+            raise web.HTTPBadRequest(text="an AdmissionReview must be a JSON object")
+        try:
+            body = await answer(review)
         except ValueError as exc:
             raise web.HTTPBadRequest(text=str(exc)) from exc
-        return web.json_response(answer)
+        return web.json_response(body)
 
-    return mutate
+    return handle
 
 
-def _validate_handler(
-    validator: Callable[[Mapping[str, Any]], Verdict],
-) -> Callable[[web.Request], Any]:
-    async def validate(request: web.Request) -> web.Response:
-        review = await _read_review(request)
-        try:
-            answer = validate_review(review, validator)
-        except ValueError as exc:
-            raise web.HTTPBadRequest(text=str(exc)) from exc
-        return web.json_response(answer)
-
-    return validate
+async def _validate(validator: Validator, review: Mapping[str, Any]) -> dict[str, Any]:
+    return validate_review(review, validator)
 
 
 def create_app(
@@ -107,7 +99,7 @@ def create_app(
     registry: CollectorRegistry | None = None,
     ready: Callable[[], bool] | None = None,
     mutator: PodMutator | None = None,
-    validators: Mapping[str, Callable[[Mapping[str, Any]], Verdict]] | None = None,
+    validators: Mapping[str, Validator] | None = None,
     extra_routes: Iterable[web.AbstractRouteDef] = (),
     middlewares: Iterable[Any] = (),
 ) -> web.Application:
@@ -137,9 +129,9 @@ def create_app(
         app.router.add_get("/healthz", healthz)
         app.router.add_get("/readyz", readyz)
     if mutator is not None:
-        app.router.add_post(MUTATE_POD_PATH, _mutate_handler(mutator))
+        app.router.add_post(MUTATE_POD_PATH, _review_handler(mutator.review))
     for path, validator in (validators or {}).items():
-        app.router.add_post(path, _validate_handler(validator))
+        app.router.add_post(path, _review_handler(functools.partial(_validate, validator)))
     app.router.add_routes(extra_routes)
     return app
 
