@@ -62,7 +62,7 @@ from lifecycle.observability.telemetry import Telemetry
 from lifecycle.observability.telemetry_ops import webhook_middleware
 from lifecycle.operator.certs import CertificateBundle
 from lifecycle.operator.certsecret import CertKeeper, FileCerts
-from lifecycle.operator.components import COMPONENTS, CONTROLLER_MODULES, build_informers
+from lifecycle.operator.components import CONTROLLER_MODULES, build_informers
 from lifecycle.operator.custommetrics import custom_metrics_routes
 from lifecycle.operator.server import OperatorServer, server_ssl_context
 from lifecycle.operator.settings import RunSettings
@@ -84,7 +84,6 @@ class Operator:
         client: KubeClient | None = None,
         span_exporter: SpanExporter | None = None,
         identity: str | None = None,
-        controller_modules: tuple[str, ...] = CONTROLLER_MODULES,
     ) -> None:
         """`client` overrides the settings' kubeconfig; `span_exporter` the tracing URL (tests)."""
         install_log_scrubbing()  # secret values never reach a log line
@@ -92,7 +91,6 @@ class Operator:
         self._given_client = client
         self._span_exporter = span_exporter
         self._identity = identity or self.settings.leader_identity
-        self._modules = controller_modules
         self.registry = CollectorRegistry()
         self.telemetry = Telemetry(self.registry)
         # A span file is written synchronously (no batch to lose; the span marks below cover
@@ -186,9 +184,7 @@ class Operator:
             recorder.subscribe(self._to_cloudevents)
             return recorder
 
-        recorders = Recorders(make_recorder)
-        for component in COMPONENTS:
-            recorders[component] = make_recorder(component)
+        recorders = Recorders(make_recorder)  # one per event source (component), on first use
         self._ctx = OperatorContext(
             client=client,
             informers=self.informers,
@@ -206,7 +202,7 @@ class Operator:
         # the defaults until a KeptnConfig is reconciled, with the operator's promotion flag
         apply_config(self.holder, None, promotion_tasks_enabled=op.promotion_tasks_enabled)
         self.holder.listeners.append(self._config_changed)
-        for setup in load_setups(self._modules):
+        for setup in load_setups(CONTROLLER_MODULES):
             controller = setup(self._ctx)
             instrument(controller, self.telemetry)
             self.controllers.append(controller)
