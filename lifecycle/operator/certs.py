@@ -140,7 +140,10 @@ def reusable(
 
 
 def generate_pems(names: list[str], now: dt.datetime, validity: dt.timedelta) -> Pems:
-    """A new CA and a serving certificate for ``names`` (and 127.0.0.1); the CA key is dropped."""
+    """A new CA and a serving certificate for ``names`` (and 127.0.0.1); the CA key is dropped.
+
+    The certificate's subject is the first name (clients check the names, not the subject).
+    """
     start = now - dt.timedelta(minutes=5)  # tolerate clock skew between operator and API server
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "keptn-lifecycle-operator-ca")])
@@ -176,7 +179,7 @@ def generate_pems(names: list[str], now: dt.datetime, validity: dt.timedelta) ->
     san = [x509.DNSName(n) for n in names] + [x509.IPAddress(_LOOPBACK)]
     cert = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[2])]))
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
         .issuer_name(ca_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
