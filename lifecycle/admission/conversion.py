@@ -66,11 +66,10 @@ def _items(obj: Obj, to_hub: bool) -> None:
         for item in status.get(name) or ():
             if not isinstance(item, dict):
                 continue
-            pairs = (
+            for old, new in (
                 (f"{prefix}DefinitionName", "definitionName"),
                 (f"{prefix}Name", "name"),
-            )
-            for old, new in pairs:
+            ):
                 src, dst = (old, new) if to_hub else (new, old)
                 if src in item:
                     item[dst] = item.pop(src)

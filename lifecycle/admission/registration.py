@@ -138,12 +138,10 @@ def webhook_configurations(
     manifest: Path = WEBHOOKS_MANIFEST,
 ) -> list[Body]:
     """The configurations of `manifest` pointed at this operator (see the module docstring)."""
-    docs = [d for d in yaml.safe_load_all(manifest.read_text()) if isinstance(d, dict)]
     result = []
-    for doc in docs:
-        if doc.get("kind") not in (MUTATING.kind, VALIDATING.kind):
+    for body in yaml.safe_load_all(manifest.read_text()):
+        if not isinstance(body, dict) or body.get("kind") not in (MUTATING.kind, VALIDATING.kind):
             continue
-        body = copy.deepcopy(doc)
         for hook in body.get("webhooks") or ():
             service = (hook.get("clientConfig") or {}).get("service") or {}
             if url_base is not None:

@@ -121,8 +121,7 @@ def reusable(
     der = serialization.Encoding.DER
     if key.public_key().public_bytes(der, public) != cert.public_key().public_bytes(der, public):
         return None  # a half-finished rotation: key and certificate do not belong together
-    issuer = next((ca for ca in cas if ca.subject == cert.issuer), None)
-    if issuer is None or issuer is not cas[0]:
+    if cas[0].subject != cert.issuer:
         return None  # the bundle's first CA signs the serving certificate
     if (
         cert.not_valid_after_utc - renew_before < now

@@ -181,12 +181,9 @@ class FileCerts:
         self._stamp: tuple[float, ...] = ()
         self.bundle: CertificateBundle | None = None
 
-    def _mtimes(self) -> tuple[float, ...]:
-        return tuple((self._directory / k).stat().st_mtime for k in ("tls.crt", "tls.key"))
-
     async def ensure(self) -> bool:
         """Read the mounted files; True when they changed (FileNotFoundError while missing)."""
-        stamp = self._mtimes()
+        stamp = tuple((self._directory / k).stat().st_mtime for k in ("tls.crt", "tls.key"))
         if stamp == self._stamp and self.bundle is not None:
             return False
         cert = x509.load_pem_x509_certificate((self._directory / "tls.crt").read_bytes())

@@ -166,14 +166,12 @@ class OperatorServer:
                 middlewares=webhook_middlewares,
             )
             self._apps.append(("webhook", config.webhook_port, webhooks, ssl_context))
-        routes = list(extra_routes)
         self._shared = config.probe_port == config.metrics_port and config.metrics_port != 0
-        if self._shared:
-            shared = create_app(registry=registry, ready=ready, extra_routes=routes)
-            self._apps.append(("metrics", config.metrics_port, shared, None))
-        else:
-            metrics = create_app(registry=registry, extra_routes=routes)
-            self._apps.append(("metrics", config.metrics_port, metrics, None))
+        metrics = create_app(
+            registry=registry, ready=ready if self._shared else None, extra_routes=extra_routes
+        )
+        self._apps.append(("metrics", config.metrics_port, metrics, None))
+        if not self._shared:
             self._apps.append(("probes", config.probe_port, create_app(ready=ready), None))
         self.ports: dict[str, int] = {}
 
