@@ -23,8 +23,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
-
 from lifecycle.admission.schemas import SchemaSet, load_crds
 from lifecycle.core.meta import annotations_of
 
@@ -33,7 +31,7 @@ __all__ = [
     "CRD_NAMES",
     "LOST_ANNOTATION",
     "WEBHOOK_KINDS",
-    "conversion_routes",
+    "answer_review",
     "convert",
 ]
 
@@ -193,16 +191,7 @@ CRD_NAMES = ("keptnapps.lifecycle.keptn.sh", "keptnappversions.lifecycle.keptn.s
 """The CRDs of WEBHOOK_KINDS."""
 
 
-def conversion_routes(schemas: SchemaSet | None = None) -> list[web.RouteDef]:
-    """`POST /convert` for the operator's webhook server (schemas: default deploy/crds')."""
-
-    async def handle(request: web.Request) -> web.Response:
-        known = schemas if schemas is not None else await asyncio.to_thread(webhook_schemas)
-        try:
-            review = await request.json()
-            answer = review_response(review, known)
-        except ValueError as exc:
-            raise web.HTTPBadRequest(text=str(exc)) from exc
-        return web.json_response(answer)
-
-    return [web.post(CONVERT_PATH, handle)]
+async def answer_review(review: Mapping[str, Any]) -> Obj:
+    """``review_response`` with the schemas of deploy/crds (read on the first review): the
+    operator's webhook server serves it at ``CONVERT_PATH``."""
+    return review_response(review, await asyncio.to_thread(webhook_schemas))

@@ -31,7 +31,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
-from lifecycle.admission.conversion import conversion_routes
+from lifecycle.admission.conversion import CONVERT_PATH, answer_review
 from lifecycle.admission.validators import VALIDATORS, Verdict
 from lifecycle.admission.webhook import PodMutator, validate_review
 
@@ -162,7 +162,10 @@ class OperatorServer:
                 mutator=mutator,
                 validators=VALIDATORS,
                 ready=ready,
-                extra_routes=[*conversion_routes(), *webhook_routes],
+                extra_routes=[
+                    web.post(CONVERT_PATH, _review_handler(answer_review)),
+                    *webhook_routes,
+                ],
                 middlewares=webhook_middlewares,
             )
             self._apps.append(("webhook", config.webhook_port, webhooks, ssl_context))
