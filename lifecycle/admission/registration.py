@@ -21,6 +21,7 @@ import functools
 import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -71,48 +72,43 @@ VALIDATING = model.ResourceKind(
 _MISS_IS_ABSENT = frozenset({model.KEPTN_WORKLOAD, model.KEPTN_APP_CREATION_REQUEST})
 
 
+@dataclass(frozen=True, slots=True)
 class KubeAdmissionStore:
     """The mutator's reads (cache first) and writes (client), and its Warning events."""
 
-    def __init__(
-        self,
-        client: KubeClient,
-        informers: Mapping[ResourceKind, Informer],
-        recorder: EventRecorder,
-    ) -> None:
-        self._client = client
-        self._informers = informers
-        self._recorder = recorder
+    client: KubeClient
+    informers: Mapping[ResourceKind, Informer]
+    recorder: EventRecorder
 
     async def get(
         self, kind: ResourceKind, namespace: str | None, name: str, *, fresh: bool = False
     ) -> Mapping[str, Any] | None:
-        informer = self._informers.get(kind)
+        informer = self.informers.get(kind)
         if not fresh and informer is not None and informer.synced.is_set():
             found = informer.store.get(namespace if kind.namespaced else None, name)
             if found is not None or kind in _MISS_IS_ABSENT:
                 return found
         try:
-            return await self._client.get(kind, name, namespace if kind.namespaced else None)
+            return await self.client.get(kind, name, namespace if kind.namespaced else None)
         except NotFound:
             return None
 
     async def create(self, kind: ResourceKind, body: Mapping[str, Any]) -> bool:
         try:
-            await self._client.create(kind, copy.deepcopy(dict(body)))
+            await self.client.create(kind, copy.deepcopy(dict(body)))
         except AlreadyExists:
             return False
         return True
 
     async def update(self, kind: ResourceKind, body: Mapping[str, Any]) -> bool:
         try:
-            await self._client.replace(kind, copy.deepcopy(dict(body)))
+            await self.client.replace(kind, copy.deepcopy(dict(body)))
         except Conflict:
             return False
         return True
 
     async def warn(self, obj: Mapping[str, Any], reason: str, message: str) -> None:
-        self._recorder.emit(dict(obj), "Warning", reason, message)
+        self.recorder.emit(dict(obj), "Warning", reason, message)
 
 
 def _selector(selector: Body, keptn_namespace: str) -> Body:

@@ -4,10 +4,9 @@ Role: from `RunSettings` build the KubeClient (kubeconfig or in-cluster), one In
 `context.KINDS` with `context.INDEXES`, an EventRecorder per KLT component (each feeding the
 CloudEvents sender), Telemetry on a fresh CollectorRegistry, Tracing, the ConfigHolder (the
 KeptnConfig controller writes it; listeners retarget tracing and CloudEvents), the controllers
-(a list of `setup(ctx)` functions, imported lazily so a controller module that is missing is
-logged and skipped), the HTTP server (/metrics and probes plain, webhooks TLS with certificates
-from the Secret keptn-certs shared by every replica, lifecycle.operator.certsecret) and leader election
-on a Lease.
+(the `setup(ctx)` of each module of `components.CONTROLLER_MODULES`), the HTTP server (/metrics
+and probes plain, webhooks TLS with certificates from the Secret keptn-certs shared by every
+replica, lifecycle.operator.certsecret) and leader election on a Lease.
 
     async with Operator(RunSettings(kubeconfig=path, webhook_url_host="127.0.0.1")) as op:
         await op.wait_ready()     # caches synced, listeners bound, webhooks registered
