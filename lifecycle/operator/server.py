@@ -106,23 +106,19 @@ def create_app(
     """An application serving the routes of the parts given (None leaves a part out)."""
     app = web.Application(middlewares=list(middlewares), client_max_size=MAX_REVIEW_BYTES)
     if registry is not None:
-        metrics_registry = registry
 
         async def metrics(request: web.Request) -> web.Response:
             encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
-            response = web.Response(body=encoder(metrics_registry))
-            response.headers["Content-Type"] = content_type
-            return response
+            return web.Response(body=encoder(registry), headers={"Content-Type": content_type})
 
         app.router.add_get("/metrics", metrics)
     if ready is not None:
-        is_ready = ready
 
         async def healthz(request: web.Request) -> web.Response:
             return web.Response(text="ok")
 
         async def readyz(request: web.Request) -> web.Response:
-            if is_ready():
+            if ready():
                 return web.Response(text="ok")
             return web.Response(status=503, text="not ready: caches not synced")
 
