@@ -27,11 +27,7 @@ __all__ = ["CRD", "conversion_patch", "register_conversion"]
 log = logging.getLogger(__name__)
 
 CRD = model.ResourceKind(
-    "apiextensions.k8s.io",
-    "v1",
-    "customresourcedefinitions",
-    "CustomResourceDefinition",
-    namespaced=False,
+    "apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False
 )
 
 

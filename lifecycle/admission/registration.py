@@ -50,19 +50,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 WEBHOOKS_MANIFEST = Path(__file__).resolve().parents[2] / "deploy" / "operator" / "webhooks.yaml"
-MUTATING = model.ResourceKind(
-    "admissionregistration.k8s.io",
-    "v1",
-    "mutatingwebhookconfigurations",
-    "MutatingWebhookConfiguration",
-    namespaced=False,
-)
-VALIDATING = model.ResourceKind(
-    "admissionregistration.k8s.io",
-    "v1",
-    "validatingwebhookconfigurations",
-    "ValidatingWebhookConfiguration",
-    namespaced=False,
+# mutatingwebhookconfigurations, validatingwebhookconfigurations
+MUTATING, VALIDATING = (
+    model.ResourceKind("admissionregistration.k8s.io", "v1", f"{kind.lower()}s", kind, False)
+    for kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")
 )
 
 
