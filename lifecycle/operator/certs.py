@@ -146,22 +146,14 @@ def generate_pems(names: list[str], now: dt.datetime, validity: dt.timedelta) ->
     start = now - dt.timedelta(minutes=5)  # tolerate clock skew between operator and API server
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "keptn-lifecycle-operator-ca")])
-
-    def signed_by_ca(
-        subject: x509.Name, key: ec.EllipticCurvePrivateKey
-    ) -> x509.CertificateBuilder:
-        return (
-            x509.CertificateBuilder()
-            .subject_name(subject)
-            .issuer_name(ca_name)
-            .public_key(key.public_key())
-            .serial_number(x509.random_serial_number())
-            .not_valid_before(start)
-            .not_valid_after(now + validity)
-        )
-
     ca = (
-        signed_by_ca(ca_name, ca_key)
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(now + validity)
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
         .add_extension(
             x509.KeyUsage(
@@ -185,7 +177,13 @@ def generate_pems(names: list[str], now: dt.datetime, validity: dt.timedelta) ->
     key = ec.generate_private_key(ec.SECP256R1())
     san = [x509.DNSName(n) for n in names] + [x509.IPAddress(_LOOPBACK)]
     cert = (
-        signed_by_ca(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]), key)
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(now + validity)
         .add_extension(x509.SubjectAlternativeName(san), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
