@@ -63,10 +63,9 @@ OnChange = Callable[[CertificateBundle], Awaitable[None]]
 def _decode(secret: dict[str, Any]) -> Pems | None:
     data = secret.get("data") or {}
     try:
-        ca, cert, key = (base64.b64decode(str(data[k])) for k in _KEYS)
+        return Pems(*(base64.b64decode(str(data[k])) for k in _KEYS))  # ca, cert, key
     except (KeyError, ValueError):
         return None
-    return Pems(ca=ca, cert=cert, key=key)
 
 
 def _encode(pems: Pems) -> dict[str, str]:

@@ -250,11 +250,8 @@ class Operator:
                 renew_deadline=s.renew_deadline,
                 retry_period=s.retry_period,
             )
-            self._tasks.append(
-                asyncio.create_task(
-                    self._elector.run(self._lead, self._lost), name="operator-leader"
-                )
-            )
+            leading = self._elector.run(self._lead, self._lost)
+            self._tasks.append(asyncio.create_task(leading, name="operator-leader"))
         else:
             self._tasks.append(asyncio.create_task(self._lead(), name="operator-controllers"))
 

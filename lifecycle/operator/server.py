@@ -184,13 +184,8 @@ class OperatorServer:
             await site.start()
             addresses = runner.addresses  # one site per runner: its bound (host, port, ...)
             self.ports[name] = int(addresses[0][1]) if addresses else port
-            _log.info(
-                "listening: %s on %s:%d%s",
-                name,
-                self._config.host,
-                self.ports[name],
-                " (TLS)" if context else "",
-            )
+            tls = " (TLS)" if context else ""
+            _log.info("listening: %s on %s:%d%s", name, self._config.host, self.ports[name], tls)
         if self._shared:
             self.ports["probes"] = self.ports["metrics"]
 
