@@ -151,7 +151,7 @@ class Operator:
         await self.start()
         return self
 
-    async def __aexit__(self, *exc_info: object) -> None:
+    async def __aexit__(self, *_: object) -> None:
         await self.stop()
 
     async def _make_client(self) -> KubeClient:
