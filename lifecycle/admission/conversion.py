@@ -19,11 +19,9 @@ import asyncio
 import copy
 import functools
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-
-from aiohttp import web
 
 from lifecycle.admission.schemas import SchemaSet, load_crds
 from lifecycle.core.meta import annotations_of
@@ -33,7 +31,7 @@ __all__ = [
     "CRD_NAMES",
     "LOST_ANNOTATION",
     "WEBHOOK_KINDS",
-    "conversion_routes",
+    "answer_review",
     "convert",
 ]
 
@@ -66,21 +64,13 @@ def _items(obj: Obj, to_hub: bool) -> None:
         for item in status.get(name) or ():
             if not isinstance(item, dict):
                 continue
-            pairs = (
+            for old, new in (
                 (f"{prefix}DefinitionName", "definitionName"),
                 (f"{prefix}Name", "name"),
-            )
-            for old, new in pairs:
+            ):
                 src, dst = (old, new) if to_hub else (new, old)
                 if src in item:
                     item[dst] = item.pop(src)
-
-
-def _renames(kind: str, version: str) -> list[Callable[[Obj, bool], None]]:
-    out: list[Callable[[Obj, bool], None]] = []
-    if kind == "KeptnAppVersion" and version in _OLD_ITEMS:
-        out.append(_items)
-    return out
 
 
 def prune(value: Any, schema: Mapping[str, Any], root: bool = False) -> tuple[Any, Any]:
@@ -144,10 +134,11 @@ def convert(obj: Mapping[str, Any], desired: str, schemas: SchemaSet) -> Obj:
             out = _merge(out, json.loads(stored))
         except ValueError:
             raise ValueError(f"metadata.annotations[{LOST_ANNOTATION}] is not JSON") from None
-    for rename in _renames(kind, version):
-        rename(out, True)
-    for rename in _renames(kind, want):
-        rename(out, False)
+    if kind == "KeptnAppVersion":  # the only kind with renamed fields
+        if version in _OLD_ITEMS:
+            _items(out, to_hub=True)
+        if want in _OLD_ITEMS:
+            _items(out, to_hub=False)
     out["apiVersion"] = desired
     kept, lost = prune(out, schema, root=True)
     meta = kept.setdefault("metadata", {})
@@ -200,16 +191,7 @@ CRD_NAMES = ("keptnapps.lifecycle.keptn.sh", "keptnappversions.lifecycle.keptn.s
 """The CRDs of WEBHOOK_KINDS."""
 
 
-def conversion_routes(schemas: SchemaSet | None = None) -> list[web.RouteDef]:
-    """`POST /convert` for the operator's webhook server (schemas: default deploy/crds')."""
-
-    async def handle(request: web.Request) -> web.Response:
-        known = schemas if schemas is not None else await asyncio.to_thread(webhook_schemas)
-        try:
-            review = await request.json()
-            answer = review_response(review, known)
-        except ValueError as exc:
-            raise web.HTTPBadRequest(text=str(exc)) from exc
-        return web.json_response(answer)
-
-    return [web.post(CONVERT_PATH, handle)]
+async def answer_review(review: Mapping[str, Any]) -> Obj:
+    """``review_response`` with the schemas of deploy/crds (read on the first review): the
+    operator's webhook server serves it at ``CONVERT_PATH``."""
+    return review_response(review, await asyncio.to_thread(webhook_schemas))

@@ -27,11 +27,7 @@ __all__ = ["CRD", "conversion_patch", "register_conversion"]
 log = logging.getLogger(__name__)
 
 CRD = model.ResourceKind(
-    "apiextensions.k8s.io",
-    "v1",
-    "customresourcedefinitions",
-    "CustomResourceDefinition",
-    namespaced=False,
+    "apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False
 )
 
 
@@ -66,7 +62,6 @@ async def register_conversion(
     ca_bundle: str,
     url_base: str | None,
     keptn_namespace: str,
-    give_up_after: float = 60.0,
 ) -> None:
     """Patch every webhook-converted CRD (see the module docstring); Transient errors are retried
     as the webhook registration's are."""
@@ -74,7 +69,6 @@ async def register_conversion(
         await retry_transient(
             functools.partial(_register_one, client, name, ca_bundle, url_base, keptn_namespace),
             f"patching CRD {name}",
-            give_up_after=give_up_after,
         )
 
 

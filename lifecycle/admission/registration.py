@@ -21,6 +21,7 @@ import functools
 import logging
 import random
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -49,19 +50,10 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 WEBHOOKS_MANIFEST = Path(__file__).resolve().parents[2] / "deploy" / "operator" / "webhooks.yaml"
-MUTATING = model.ResourceKind(
-    "admissionregistration.k8s.io",
-    "v1",
-    "mutatingwebhookconfigurations",
-    "MutatingWebhookConfiguration",
-    namespaced=False,
-)
-VALIDATING = model.ResourceKind(
-    "admissionregistration.k8s.io",
-    "v1",
-    "validatingwebhookconfigurations",
-    "ValidatingWebhookConfiguration",
-    namespaced=False,
+# mutatingwebhookconfigurations, validatingwebhookconfigurations
+MUTATING, VALIDATING = (
+    model.ResourceKind("admissionregistration.k8s.io", "v1", f"{kind.lower()}s", kind, False)
+    for kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")
 )
 
 
@@ -74,48 +66,43 @@ _MISS_IS_ABSENT = frozenset(
 )
 
 
+@dataclass(frozen=True, slots=True)
 class KubeAdmissionStore:
     """The mutator's reads (cache first) and writes (client), and its Warning events."""
 
-    def __init__(
-        self,
-        client: KubeClient,
-        informers: Mapping[ResourceKind, Informer],
-        recorder: EventRecorder,
-    ) -> None:
-        self._client = client
-        self._informers = informers
-        self._recorder = recorder
+    client: KubeClient
+    informers: Mapping[ResourceKind, Informer]
+    recorder: EventRecorder
 
     async def get(
         self, kind: ResourceKind, namespace: str | None, name: str, *, fresh: bool = False
     ) -> Mapping[str, Any] | None:
-        informer = self._informers.get(kind)
+        informer = self.informers.get(kind)
         if not fresh and informer is not None and informer.synced.is_set():
             found = informer.store.get(namespace if kind.namespaced else None, name)
             if found is not None or kind in _MISS_IS_ABSENT:
                 return found
         try:
-            return await self._client.get(kind, name, namespace if kind.namespaced else None)
+            return await self.client.get(kind, name, namespace if kind.namespaced else None)
         except NotFound:
             return None
 
     async def create(self, kind: ResourceKind, body: Mapping[str, Any]) -> bool:
         try:
-            await self._client.create(kind, copy.deepcopy(dict(body)))
+            await self.client.create(kind, copy.deepcopy(dict(body)))
         except AlreadyExists:
             return False
         return True
 
     async def update(self, kind: ResourceKind, body: Mapping[str, Any]) -> bool:
         try:
-            await self._client.replace(kind, copy.deepcopy(dict(body)))
+            await self.client.replace(kind, copy.deepcopy(dict(body)))
         except Conflict:
             return False
         return True
 
     async def warn(self, obj: Mapping[str, Any], reason: str, message: str) -> None:
-        self._recorder.emit(dict(obj), "Warning", reason, message)
+        self.recorder.emit(dict(obj), "Warning", reason, message)
 
 
 def _selector(selector: Body, keptn_namespace: str) -> Body:
@@ -141,12 +128,10 @@ def webhook_configurations(
     manifest: Path = WEBHOOKS_MANIFEST,
 ) -> list[Body]:
     """The configurations of `manifest` pointed at this operator (see the module docstring)."""
-    docs = [d for d in yaml.safe_load_all(manifest.read_text()) if isinstance(d, dict)]
     result = []
-    for doc in docs:
-        if doc.get("kind") not in (MUTATING.kind, VALIDATING.kind):
+    for body in yaml.safe_load_all(manifest.read_text()):
+        if not isinstance(body, dict) or body.get("kind") not in (MUTATING.kind, VALIDATING.kind):
             continue
-        body = copy.deepcopy(doc)
         for hook in body.get("webhooks") or ():
             service = (hook.get("clientConfig") or {}).get("service") or {}
             if url_base is not None:
@@ -169,13 +154,12 @@ async def register_webhooks(
     ca_bundle: str,
     url_base: str | None,
     keptn_namespace: str,
-    give_up_after: float = 60.0,
 ) -> None:
     """Create or update our webhook configurations (see `webhook_configurations`).
 
     In-cluster (no `url_base`) an existing configuration keeps everything (selectors, failure
     policy a Helm chart may have set) except the caBundle of each webhook. Transient API errors
-    are retried with jittered backoff for up to `give_up_after` seconds (then TimeoutError).
+    are retried as `retry_transient` says.
     """
     if not WEBHOOKS_MANIFEST.exists():
         log.warning("no %s: webhook configurations not registered", WEBHOOKS_MANIFEST)
@@ -188,7 +172,6 @@ async def register_webhooks(
                 _register_one, client, body, in_cluster=url_base is None, ca_bundle=ca_bundle
             ),
             f"registering {body['metadata']['name']}",
-            give_up_after=give_up_after,
         )
 
 

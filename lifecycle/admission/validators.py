@@ -66,8 +66,7 @@ def _invalid(kind: str, group: str, body: Mapping[str, Any], errors: list[str]) 
 def validate_task_definition(body: Mapping[str, Any]) -> Verdict:
     """Exactly one of container, python, deno."""
     spec = KEPTN_TASK_DEFINITION.view(body).get("spec") or {}
-    runtimes = (spec.get("container"), spec.get("python"), spec.get("deno"))
-    count = sum(1 for runtime in runtimes if runtime is not None)
+    count = sum(spec.get(runtime) is not None for runtime in ("container", "python", "deno"))
     if count == 1:
         return _OK
     text = (

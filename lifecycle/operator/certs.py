@@ -6,9 +6,8 @@ IP ``127.0.0.1`` (the sandbox calls the webhook on loopback) and returns their P
 is used to sign and then dropped, it is never returned or written. ``reusable`` tells whether such
 PEMs are still good (valid for ``renew_before`` more, key matching, every name covered); the CA PEM
 may hold several CAs (the new one first, then those still trusted during a rotation).
-``write_serving`` writes ``ca.crt``, ``tls.crt`` and ``tls.key`` into the serving directory.
-``ensure_certificates(directory, ...)`` is the file-only flavour (reuse the directory's files while
-good, else generate); ``lifecycle.operator.certsecret`` keeps one set in a Secret for every replica.
+``write_serving`` writes ``ca.crt``, ``tls.crt`` and ``tls.key`` into the serving directory;
+``lifecycle.operator.certsecret`` keeps one set in a Secret for every replica.
 
 Invariants: keys are ECDSA P-256; the key file has mode 0600 (also when a stale temp file with
 another mode was left behind) and files are replaced atomically (write to a temp file, then
@@ -36,7 +35,6 @@ __all__ = [
     "CertificateBundle",
     "Pems",
     "dns_names",
-    "ensure_certificates",
     "generate_pems",
     "reusable",
     "serving_bundle",
@@ -123,8 +121,7 @@ def reusable(
     der = serialization.Encoding.DER
     if key.public_key().public_bytes(der, public) != cert.public_key().public_bytes(der, public):
         return None  # a half-finished rotation: key and certificate do not belong together
-    issuer = next((ca for ca in cas if ca.subject == cert.issuer), None)
-    if issuer is None or issuer is not cas[0]:
+    if cas[0].subject != cert.issuer:
         return None  # the bundle's first CA signs the serving certificate
     if (
         cert.not_valid_after_utc - renew_before < now
@@ -141,38 +138,11 @@ def reusable(
     return cert
 
 
-def _read(directory: Path) -> Pems | None:
-    try:
-        return Pems(
-            ca=(directory / _CA_FILE).read_bytes(),
-            cert=(directory / _CERT_FILE).read_bytes(),
-            key=(directory / _KEY_FILE).read_bytes(),
-        )
-    except OSError:
-        return None
-
-
-def ensure_certificates(
-    directory: Path | str,
-    *,
-    service: str,
-    namespace: str,
-    now: dt.datetime,
-    validity: dt.timedelta = dt.timedelta(days=365),
-    renew_before: dt.timedelta = dt.timedelta(days=30),
-) -> CertificateBundle:
-    """Reuse the certificates in ``directory`` when still good, else generate and write new ones."""
-    path = Path(directory)
-    names = dns_names(service, namespace)
-    current = _read(path)
-    cert = reusable(current, names, now, renew_before) if current else None
-    if current is None or cert is None:
-        return write_serving(path, generate_pems(names, now, validity))
-    return serving_bundle(path, current.ca, cert, reused=True)
-
-
 def generate_pems(names: list[str], now: dt.datetime, validity: dt.timedelta) -> Pems:
-    """A new CA and a serving certificate for ``names`` (and 127.0.0.1); the CA key is dropped."""
+    """A new CA and a serving certificate for ``names`` (and 127.0.0.1); the CA key is dropped.
+
+    The certificate's subject is the first name (clients check the names, not the subject).
+    """
     start = now - dt.timedelta(minutes=5)  # tolerate clock skew between operator and API server
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "keptn-lifecycle-operator-ca")])
@@ -208,7 +178,7 @@ def generate_pems(names: list[str], now: dt.datetime, validity: dt.timedelta) ->
     san = [x509.DNSName(n) for n in names] + [x509.IPAddress(_LOOPBACK)]
     cert = (
         x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[2])]))
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]))
         .issuer_name(ca_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())

@@ -29,6 +29,7 @@ import base64
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -62,10 +63,9 @@ OnChange = Callable[[CertificateBundle], Awaitable[None]]
 def _decode(secret: dict[str, Any]) -> Pems | None:
     data = secret.get("data") or {}
     try:
-        ca, cert, key = (base64.b64decode(str(data[k])) for k in _KEYS)
+        return Pems(*(base64.b64decode(str(data[k])) for k in _KEYS))  # ca, cert, key
     except (KeyError, ValueError):
         return None
-    return Pems(ca=ca, cert=cert, key=key)
 
 
 def _encode(pems: Pems) -> dict[str, str]:
@@ -85,68 +85,61 @@ def _still_trusted(previous: Pems | None, now: dt.datetime) -> bytes:
     return b"".join(ca.public_bytes(pem) for ca in cas[:1] if ca.not_valid_after_utc > now)
 
 
+@dataclass(eq=False)
 class CertKeeper:
     """The Secret-backed certificate of one replica (see the module docstring)."""
 
-    def __init__(
-        self,
-        client: KubeClient,
-        *,
-        namespace: str,
-        service: str,
-        directory: Path,
-        now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
-        validity: dt.timedelta = dt.timedelta(days=365),
-        renew_before: dt.timedelta = dt.timedelta(days=30),
-        poll: float = 60.0,
-    ) -> None:
-        self._client = client
-        self._namespace = namespace
-        self._names = dns_names(service, namespace)
-        self._directory = directory
-        self._now = now
-        self._validity = validity
-        self._renew_before = renew_before
-        self._poll = poll
-        self._loaded: Pems | None = None
-        self.bundle: CertificateBundle | None = None
+    client: KubeClient
+    _: KW_ONLY
+    namespace: str
+    service: str
+    directory: Path
+    now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+    validity: dt.timedelta = dt.timedelta(days=365)
+    renew_before: dt.timedelta = dt.timedelta(days=30)
+    poll: float = 60.0
+    bundle: CertificateBundle | None = field(default=None, init=False)
+    _loaded: Pems | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        self._names = dns_names(self.service, self.namespace)
 
     async def ensure(self) -> bool:
         """Make sure the Secret is good and its files are written; True when they changed."""
         pems = await self._good_secret()
         if pems == self._loaded:
             return False
-        self.bundle = await asyncio.to_thread(write_serving, self._directory, pems)
+        self.bundle = await asyncio.to_thread(write_serving, self.directory, pems)
         self._loaded = pems
         return True
 
     async def run(self, on_change: OnChange) -> None:
         """Poll the Secret; on a new certificate (rotated here or by a peer) call ``on_change``."""
-        await _poll(self, on_change, self._poll, f"Secret {SECRET_NAME}")
+        await _poll(self, on_change, self.poll, f"Secret {SECRET_NAME}")
 
     async def _good_secret(self) -> Pems:
         for _ in range(_ATTEMPTS):
             try:
-                secret = await self._client.get(model.SECRET, SECRET_NAME, self._namespace)
+                secret = await self.client.get(model.SECRET, SECRET_NAME, self.namespace)
             except NotFound:
                 # deleted by hand: keep trusting what this replica (and its peers) serve now
                 pems = self._rotated(self._loaded)
                 try:
-                    await self._client.create(model.SECRET, self._body(pems), self._namespace)
+                    await self.client.create(model.SECRET, self._body(pems), self.namespace)
                     log.info("created webhook certificate Secret %s", SECRET_NAME)
                     return pems
                 except AlreadyExists:
                     continue  # another replica created it first: use the winner's
             current = _decode(secret)
             if current is not None and reusable(
-                current, self._names, self._now(), self._renew_before
+                current, self._names, self.now(), self.renew_before
             ):
                 return current
             pems = self._rotated(current)
             body = self._body(pems)
             body["metadata"]["resourceVersion"] = secret["metadata"].get("resourceVersion")
             try:
-                await self._client.replace(model.SECRET, body)
+                await self.client.replace(model.SECRET, body)
                 log.info("rotated webhook certificate Secret %s", SECRET_NAME)
                 return pems
             except Conflict:
@@ -154,8 +147,8 @@ class CertKeeper:
         raise RuntimeError(f"Secret {SECRET_NAME} kept changing while being written")
 
     def _rotated(self, previous: Pems | None) -> Pems:
-        now = self._now()
-        fresh = generate_pems(self._names, now, self._validity)
+        now = self.now()
+        fresh = generate_pems(self._names, now, self.validity)
         return Pems(ca=fresh.ca + _still_trusted(previous, now), cert=fresh.cert, key=fresh.key)
 
     def _body(self, pems: Pems) -> dict[str, Any]:
@@ -164,7 +157,7 @@ class CertKeeper:
             "kind": "Secret",
             "metadata": {
                 "name": SECRET_NAME,
-                "namespace": self._namespace,
+                "namespace": self.namespace,
                 "labels": {"app.kubernetes.io/name": "lifecycle-operator"},
             },
             "type": "kubernetes.io/tls",
@@ -172,33 +165,31 @@ class CertKeeper:
         }
 
 
+@dataclass(eq=False)
 class FileCerts:
     """Certificates mounted by cert-manager.io into ``directory``: read, and reloaded on change."""
 
-    def __init__(self, directory: Path, *, poll: float = 60.0) -> None:
-        self._directory = directory
-        self._poll = poll
-        self._stamp: tuple[float, ...] = ()
-        self.bundle: CertificateBundle | None = None
-
-    def _mtimes(self) -> tuple[float, ...]:
-        return tuple((self._directory / k).stat().st_mtime for k in ("tls.crt", "tls.key"))
+    directory: Path
+    _: KW_ONLY
+    poll: float = 60.0
+    bundle: CertificateBundle | None = field(default=None, init=False)
+    _stamp: tuple[float, ...] = field(default=(), init=False)
 
     async def ensure(self) -> bool:
         """Read the mounted files; True when they changed (FileNotFoundError while missing)."""
-        stamp = self._mtimes()
+        stamp = tuple((self.directory / k).stat().st_mtime for k in ("tls.crt", "tls.key"))
         if stamp == self._stamp and self.bundle is not None:
             return False
-        cert = x509.load_pem_x509_certificate((self._directory / "tls.crt").read_bytes())
-        ca = self._directory / "ca.crt"
+        cert = x509.load_pem_x509_certificate((self.directory / "tls.crt").read_bytes())
+        ca = self.directory / "ca.crt"
         ca_pem = ca.read_bytes() if ca.exists() else b""
-        self.bundle = serving_bundle(self._directory, ca_pem, cert, reused=True)
+        self.bundle = serving_bundle(self.directory, ca_pem, cert, reused=True)
         self._stamp = stamp
         return True
 
     async def run(self, on_change: OnChange) -> None:
         """Poll the mounted files; call ``on_change`` after cert-manager renewed them."""
-        await _poll(self, on_change, self._poll, f"files in {self._directory}")
+        await _poll(self, on_change, self.poll, f"files in {self.directory}")
 
 
 async def _poll(

@@ -1,9 +1,9 @@
-"""What one operator runs: KLT's event components, the controller modules, the informers.
+"""What one operator runs: the controller modules and the informers.
 
-Role: `COMPONENTS` names an EventRecorder per KLT event source, `CONTROLLER_MODULES` the modules
-whose `setup(ctx)` the composition root calls in order, and `build_informers` one Informer per
-kind of `lifecycle.flow.context.KINDS` (scoped to the watched namespace, except the kinds read
-across namespaces) plus Argo Rollouts when the cluster serves them.
+Role: `CONTROLLER_MODULES` names the modules whose `setup(ctx)` the composition root calls in
+order, and `build_informers` one Informer per kind of `lifecycle.flow.context.KINDS` (scoped to
+the watched namespace, except the kinds read across namespaces) plus Argo Rollouts when the
+cluster serves them.
 """
 
 from __future__ import annotations
@@ -14,19 +14,7 @@ from lifecycle.kube.client import KubeClient
 from lifecycle.kube.informer import Informer
 from lifecycle.operator.cachefields import cache_transform
 
-__all__ = ["COMPONENTS", "CONTROLLER_MODULES", "build_informers"]
-
-COMPONENTS = (
-    "keptnappversion-controller",
-    "keptnworkloadversion-controller",
-    "keptnapp-controller",
-    "keptnworkload-controller",
-    "keptntask-controller",
-    "keptntaskdefinition-controller",
-    "keptnevaluation-controller",
-    "keptn/webhook",
-)
-"""KLT's event source components; a recorder for any other name is made on first use."""
+__all__ = ["CONTROLLER_MODULES", "build_informers"]
 
 CONTROLLER_MODULES = (
     "lifecycle.controllers.config",
@@ -63,7 +51,7 @@ def build_informers(
 ) -> dict[model.ResourceKind, Informer]:
     """One Informer per kind; `rollouts` adds Argo Rollouts (optional, when served)."""
     informers: dict[model.ResourceKind, Informer] = {}
-    for kind in KINDS:
+    for kind in (*KINDS, model.ARGO_ROLLOUT) if rollouts else KINDS:
         scoped = kind.namespaced and kind not in _CLUSTER_WIDE
         informers[kind] = Informer(
             client,
@@ -71,12 +59,5 @@ def build_informers(
             namespace=watch_namespace if scoped else None,
             indexes=dict(INDEXES.get(kind, {})),
             transform=cache_transform(kind),
-        )
-    if rollouts:
-        informers[model.ARGO_ROLLOUT] = Informer(
-            client,
-            model.ARGO_ROLLOUT,
-            namespace=watch_namespace,
-            transform=cache_transform(model.ARGO_ROLLOUT),
         )
     return informers

@@ -17,8 +17,9 @@ import logging
 import signal
 
 from lifecycle.commands.errors import kubeconfig_path
+from lifecycle.observability.logs import configure_logging
 from lifecycle.operator.root import Operator
-from lifecycle.operator.settings import RunSettings, add_arguments, configure_logging, from_args
+from lifecycle.operator.settings import RunSettings, add_arguments, from_args
 
 __all__ = ["TLS_READ_BUFFER", "add_arguments", "freeze_startup_heap", "run", "small_tls_buffers"]
 

@@ -4,10 +4,9 @@ Role: from `RunSettings` build the KubeClient (kubeconfig or in-cluster), one In
 `context.KINDS` with `context.INDEXES`, an EventRecorder per KLT component (each feeding the
 CloudEvents sender), Telemetry on a fresh CollectorRegistry, Tracing, the ConfigHolder (the
 KeptnConfig controller writes it; listeners retarget tracing and CloudEvents), the controllers
-(a list of `setup(ctx)` functions, imported lazily so a controller module that is missing is
-logged and skipped), the HTTP server (/metrics and probes plain, webhooks TLS with certificates
-from the Secret keptn-certs shared by every replica, lifecycle.operator.certsecret) and leader election
-on a Lease.
+(the `setup(ctx)` of each module of `components.CONTROLLER_MODULES`), the HTTP server (/metrics
+and probes plain, webhooks TLS with certificates from the Secret keptn-certs shared by every
+replica, lifecycle.operator.certsecret) and leader election on a Lease.
 
     async with Operator(RunSettings(kubeconfig=path, webhook_url_host="127.0.0.1")) as op:
         await op.wait_ready()     # caches synced, listeners bound, webhooks registered
@@ -27,7 +26,6 @@ import asyncio
 import contextlib
 import logging
 import ssl
-from types import TracebackType
 from typing import Any
 
 from opentelemetry.sdk.trace.export import SpanExporter
@@ -63,7 +61,7 @@ from lifecycle.observability.telemetry import Telemetry
 from lifecycle.observability.telemetry_ops import webhook_middleware
 from lifecycle.operator.certs import CertificateBundle
 from lifecycle.operator.certsecret import CertKeeper, FileCerts
-from lifecycle.operator.components import COMPONENTS, CONTROLLER_MODULES, build_informers
+from lifecycle.operator.components import CONTROLLER_MODULES, build_informers
 from lifecycle.operator.custommetrics import custom_metrics_routes
 from lifecycle.operator.server import OperatorServer, server_ssl_context
 from lifecycle.operator.settings import RunSettings
@@ -85,7 +83,6 @@ class Operator:
         client: KubeClient | None = None,
         span_exporter: SpanExporter | None = None,
         identity: str | None = None,
-        controller_modules: tuple[str, ...] = CONTROLLER_MODULES,
     ) -> None:
         """`client` overrides the settings' kubeconfig; `span_exporter` the tracing URL (tests)."""
         install_log_scrubbing()  # secret values never reach a log line
@@ -93,7 +90,6 @@ class Operator:
         self._given_client = client
         self._span_exporter = span_exporter
         self._identity = identity or self.settings.leader_identity
-        self._modules = controller_modules
         self.registry = CollectorRegistry()
         self.telemetry = Telemetry(self.registry)
         # A span file is written synchronously (no batch to lose; the span marks below cover
@@ -112,7 +108,6 @@ class Operator:
         self.marks: SpanMarks | None = None
         self._ctx: OperatorContext | None = None
         self._server: OperatorServer | None = None
-        self._certs: CertKeeper | FileCerts | None = None
         self._ssl: ssl.SSLContext | None = None
         self._elector: LeaderElector | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -156,12 +151,7 @@ class Operator:
         await self.start()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *_: object) -> None:
         await self.stop()
 
     async def _make_client(self) -> KubeClient:
@@ -193,9 +183,7 @@ class Operator:
             recorder.subscribe(self._to_cloudevents)
             return recorder
 
-        recorders = Recorders(make_recorder)
-        for component in COMPONENTS:
-            recorders[component] = make_recorder(component)
+        recorders = Recorders(make_recorder)  # one per event source (component), on first use
         self._ctx = OperatorContext(
             client=client,
             informers=self.informers,
@@ -213,7 +201,7 @@ class Operator:
         # the defaults until a KeptnConfig is reconciled, with the operator's promotion flag
         apply_config(self.holder, None, promotion_tasks_enabled=op.promotion_tasks_enabled)
         self.holder.listeners.append(self._config_changed)
-        for setup in load_setups(self._modules):
+        for setup in load_setups(CONTROLLER_MODULES):
             controller = setup(self._ctx)
             instrument(controller, self.telemetry)
             self.controllers.append(controller)
@@ -221,20 +209,15 @@ class Operator:
         await self.cloudevents.start()
         for informer in self.informers.values():
             informer.start()
-        ssl_context = None
-        bundle = None
         certs: CertKeeper | FileCerts | None = None
+        mutator = None
         if s.webhooks:  # the certificate Secret lives in the Keptn namespace
             await self._ensure_namespace(op.keptn_namespace)
-            certs = self._certs = self._make_certs(client)
+            certs = self._make_certs(client)
             await retry_transient(certs.ensure, "webhook certificate")
-            bundle = self._certs.bundle
-            assert bundle is not None
-            ssl_context = server_ssl_context(str(bundle.cert_file), str(bundle.key_file))
-            self.telemetry.ops.set_certificate_expiry("webhook", bundle.not_after)
-            self._ssl = ssl_context
-        mutator = None
-        if s.webhooks:
+            assert certs.bundle is not None
+            self._ssl = server_ssl_context(str(certs.bundle.cert_file), str(certs.bundle.key_file))
+            self.telemetry.ops.set_certificate_expiry("webhook", certs.bundle.not_after)
             store = KubeAdmissionStore(client, self.informers, recorders["keptn/webhook"])
             mutator = PodMutator(
                 store=store, tracer=self.tracing.provider.get_tracer("keptn/webhook")
@@ -244,16 +227,15 @@ class Operator:
             registry=self.registry,
             ready=lambda: self.ready,
             mutator=mutator,
-            ssl_context=ssl_context,
+            ssl_context=self._ssl,
             extra_routes=metric_routes(self._ctx),
             webhook_routes=custom_metrics_routes(self._ctx),
             webhook_middlewares=[webhook_middleware(self.telemetry.ops)],
         )
         await self._server.start()
         self.ports = dict(self._server.ports)
-        if bundle is not None:
-            await self._register(bundle)
-            assert certs is not None
+        if certs is not None and certs.bundle is not None:
+            await self._register(certs.bundle)
             self._tasks.append(
                 asyncio.create_task(certs.run(self._certs_changed), name="operator-certs")
             )
@@ -268,11 +250,8 @@ class Operator:
                 renew_deadline=s.renew_deadline,
                 retry_period=s.retry_period,
             )
-            self._tasks.append(
-                asyncio.create_task(
-                    self._elector.run(self._lead, self._lost), name="operator-leader"
-                )
-            )
+            leading = self._elector.run(self._lead, self._lost)
+            self._tasks.append(asyncio.create_task(leading, name="operator-leader"))
         else:
             self._tasks.append(asyncio.create_task(self._lead(), name="operator-controllers"))
 
@@ -309,18 +288,13 @@ class Operator:
         url_base = (
             f"https://{s.webhook_url_host}:{self.ports['webhook']}" if s.webhook_url_host else None
         )
-        await register_webhooks(
-            self.client,
-            ca_bundle=bundle.ca_bundle,
-            url_base=url_base,
-            keptn_namespace=s.operator.keptn_namespace,
-        )
-        await register_conversion(
-            self.client,
-            ca_bundle=bundle.ca_bundle,
-            url_base=url_base,
-            keptn_namespace=s.operator.keptn_namespace,
-        )
+        for register in (register_webhooks, register_conversion):
+            await register(
+                self.client,
+                ca_bundle=bundle.ca_bundle,
+                url_base=url_base,
+                keptn_namespace=s.operator.keptn_namespace,
+            )
 
     async def _certs_changed(self, bundle: CertificateBundle) -> None:
         """A rotated certificate (ours or a peer's): serve it from now on, then trust its CA."""

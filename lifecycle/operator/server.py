@@ -19,10 +19,11 @@ depend on the Kubernetes client library.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import ssl
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -30,7 +31,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
-from lifecycle.admission.conversion import conversion_routes
+from lifecycle.admission.conversion import CONVERT_PATH, answer_review
 from lifecycle.admission.validators import VALIDATORS, Verdict
 from lifecycle.admission.webhook import PodMutator, validate_review
 
@@ -66,40 +67,31 @@ def server_ssl_context(cert_file: str, key_file: str) -> ssl.SSLContext:
     return context
 
 
-async def _read_review(request: web.Request) -> Mapping[str, Any]:
-    try:
-        review = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise web.HTTPBadRequest(text=f"invalid JSON: {exc}") from exc
-    if not isinstance(review, Mapping):
-        raise web.HTTPBadRequest(text="an AdmissionReview must be a JSON object")
-    return review
+Validator = Callable[[Mapping[str, Any]], Verdict]
+Answer = Callable[[Mapping[str, Any]], Awaitable[dict[str, Any]]]
 
 
-def _mutate_handler(mutator: PodMutator) -> Callable[[web.Request], Any]:
-    async def mutate(request: web.Request) -> web.Response:
-        review = await _read_review(request)
+def _review_handler(answer: Answer) -> Callable[[web.Request], Any]:
+    """An AdmissionReview endpoint: ``answer``'s review, or 400 for a malformed one."""
+
+    async def handle(request: web.Request) -> web.Response:
         try:
-            answer = await mutator.review(review)
+            review = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise web.HTTPBadRequest(text=f"invalid JSON: {exc}") from exc
+        if not isinstance(review, Mapping):
+            raise web.HTTPBadRequest(text="an AdmissionReview must be a JSON object")
+        try:
+            body = await answer(review)
         except ValueError as exc:
             raise web.HTTPBadRequest(text=str(exc)) from exc
-        return web.json_response(answer)
+        return web.json_response(body)
 
-    return mutate
+    return handle
 
 
-def _validate_handler(
-    validator: Callable[[Mapping[str, Any]], Verdict],
-) -> Callable[[web.Request], Any]:
-    async def validate(request: web.Request) -> web.Response:
-        review = await _read_review(request)
-        try:
-            answer = validate_review(review, validator)
-        except ValueError as exc:
-            raise web.HTTPBadRequest(text=str(exc)) from exc
-        return web.json_response(answer)
-
-    return validate
+async def _validate(validator: Validator, review: Mapping[str, Any]) -> dict[str, Any]:
+    return validate_review(review, validator)
 
 
 def create_app(
@@ -107,39 +99,35 @@ def create_app(
     registry: CollectorRegistry | None = None,
     ready: Callable[[], bool] | None = None,
     mutator: PodMutator | None = None,
-    validators: Mapping[str, Callable[[Mapping[str, Any]], Verdict]] | None = None,
+    validators: Mapping[str, Validator] | None = None,
     extra_routes: Iterable[web.AbstractRouteDef] = (),
     middlewares: Iterable[Any] = (),
 ) -> web.Application:
     """An application serving the routes of the parts given (None leaves a part out)."""
     app = web.Application(middlewares=list(middlewares), client_max_size=MAX_REVIEW_BYTES)
     if registry is not None:
-        metrics_registry = registry
 
         async def metrics(request: web.Request) -> web.Response:
             encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
-            response = web.Response(body=encoder(metrics_registry))
-            response.headers["Content-Type"] = content_type
-            return response
+            return web.Response(body=encoder(registry), headers={"Content-Type": content_type})
 
         app.router.add_get("/metrics", metrics)
     if ready is not None:
-        is_ready = ready
 
         async def healthz(request: web.Request) -> web.Response:
             return web.Response(text="ok")
 
         async def readyz(request: web.Request) -> web.Response:
-            if is_ready():
+            if ready():
                 return web.Response(text="ok")
             return web.Response(status=503, text="not ready: caches not synced")
 
         app.router.add_get("/healthz", healthz)
         app.router.add_get("/readyz", readyz)
     if mutator is not None:
-        app.router.add_post(MUTATE_POD_PATH, _mutate_handler(mutator))
+        app.router.add_post(MUTATE_POD_PATH, _review_handler(mutator.review))
     for path, validator in (validators or {}).items():
-        app.router.add_post(path, _validate_handler(validator))
+        app.router.add_post(path, _review_handler(functools.partial(_validate, validator)))
     app.router.add_routes(extra_routes)
     return app
 
@@ -170,18 +158,19 @@ class OperatorServer:
                 mutator=mutator,
                 validators=VALIDATORS,
                 ready=ready,
-                extra_routes=[*conversion_routes(), *webhook_routes],
+                extra_routes=[
+                    web.post(CONVERT_PATH, _review_handler(answer_review)),
+                    *webhook_routes,
+                ],
                 middlewares=webhook_middlewares,
             )
             self._apps.append(("webhook", config.webhook_port, webhooks, ssl_context))
-        routes = list(extra_routes)
         self._shared = config.probe_port == config.metrics_port and config.metrics_port != 0
-        if self._shared:
-            shared = create_app(registry=registry, ready=ready, extra_routes=routes)
-            self._apps.append(("metrics", config.metrics_port, shared, None))
-        else:
-            metrics = create_app(registry=registry, extra_routes=routes)
-            self._apps.append(("metrics", config.metrics_port, metrics, None))
+        metrics = create_app(
+            registry=registry, ready=ready if self._shared else None, extra_routes=extra_routes
+        )
+        self._apps.append(("metrics", config.metrics_port, metrics, None))
+        if not self._shared:
             self._apps.append(("probes", config.probe_port, create_app(ready=ready), None))
         self.ports: dict[str, int] = {}
 
@@ -195,13 +184,8 @@ class OperatorServer:
             await site.start()
             addresses = runner.addresses  # one site per runner: its bound (host, port, ...)
             self.ports[name] = int(addresses[0][1]) if addresses else port
-            _log.info(
-                "listening: %s on %s:%d%s",
-                name,
-                self._config.host,
-                self.ports[name],
-                " (TLS)" if context else "",
-            )
+            tls = " (TLS)" if context else ""
+            _log.info("listening: %s on %s:%d%s", name, self._config.host, self.ports[name], tls)
         if self._shared:
             self.ports["probes"] = self.ports["metrics"]
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from lifecycle.flow.context import OperatorSettings
 from lifecycle.operator.server import ServerConfig
 
-__all__ = ["RunSettings", "add_arguments", "configure_logging", "from_args"]
+__all__ = ["RunSettings", "add_arguments", "from_args"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +81,11 @@ class RunSettings:
         return self.otel_url or None
 
 
-def _bool(value: str | None, default: bool) -> bool:
-    if value is None or value == "":
+def _switch(flag: bool | None, value: str | None, default: bool) -> bool:
+    """The flag when given, else the environment variable's ``value`` when set, else ``default``."""
+    if flag is not None:
+        return bool(flag)
+    if not value:
         return default
     return value.strip().lower() in ("1", "true", "yes", "on")
 
@@ -152,9 +155,6 @@ def from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None) ->
     """Build the settings from parsed flags and the environment."""
     env = os.environ if env is None else env
     defaults = OperatorSettings()
-    promotion = args.promotion_tasks
-    if promotion is None:
-        promotion = _bool(env.get("PROMOTION_TASKS_ENABLED"), defaults.promotion_tasks_enabled)
     host = args.webhook_url_host
     bind = (
         "127.0.0.1" if host in ("127.0.0.1", "localhost") and args.bind == "0.0.0.0" else args.bind
@@ -168,7 +168,11 @@ def from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None) ->
             workers=max(1, int(args.workers)),
             deno_runner_image=env.get("FUNCTION_RUNNER_IMAGE") or defaults.deno_runner_image,
             python_runner_image=env.get("PYTHON_RUNNER_IMAGE") or defaults.python_runner_image,
-            promotion_tasks_enabled=bool(promotion),
+            promotion_tasks_enabled=_switch(
+                args.promotion_tasks,
+                env.get("PROMOTION_TASKS_ENABLED"),
+                defaults.promotion_tasks_enabled,
+            ),
             max_concurrent_jobs=max(1, int(args.max_jobs)),
             max_provider_queries=max(1, int(args.max_provider_queries)),
         ),
@@ -183,9 +187,7 @@ def from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None) ->
         log_format=args.log_format,
         log_level=str(args.log_level).upper(),
         cert_dir=Path(args.cert_dir),
-        manage_certs=_bool(env.get("CERT_MANAGER_ENABLED"), True)
-        if args.manage_certs is None
-        else bool(args.manage_certs),
+        manage_certs=_switch(args.manage_certs, env.get("CERT_MANAGER_ENABLED"), True),
         cert_poll=float(args.cert_poll_interval),
         webhook_service=args.webhook_service,
         webhook_url_host=host or None,
@@ -198,10 +200,3 @@ def from_args(args: argparse.Namespace, env: Mapping[str, str] | None = None) ->
         otel_url=args.otel_url or env.get("OTEL_COLLECTOR_URL") or None,
         trace_file=args.trace_file or None,
     )
-
-
-def configure_logging(fmt: str, level: str) -> None:
-    """Text or JSON lines on stderr (lifecycle.observability.logs)."""
-    from lifecycle.observability.logs import configure_logging as configure
-
-    configure(fmt, level)

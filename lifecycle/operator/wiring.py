@@ -1,15 +1,13 @@
 """Wiring helpers of the composition root: controller discovery, recorders, reconcile metrics.
 
-Role: `load_setups` imports the controller modules that exist (a missing one is logged, so the
-operator runs while a controller is still being written); `Recorders` makes an EventRecorder
-for any component on first use; `instrument` adds keptn_reconcile_* and keptn_workqueue_depth
-to a Controller. Must not: hold state beyond the objects it returns.
+Role: `load_setups` imports the controller modules and returns their `setup`; `Recorders` makes
+an EventRecorder for any component on first use; `instrument` adds keptn_reconcile_* and
+keptn_workqueue_depth to a Controller. Must not: hold state beyond the objects it returns.
 """
 
 from __future__ import annotations
 
 import importlib
-import logging
 from collections.abc import Callable
 
 from lifecycle.flow.context import OperatorContext
@@ -18,8 +16,6 @@ from lifecycle.kube.events import EventRecorder
 from lifecycle.observability.telemetry import Telemetry
 
 __all__ = ["Recorders", "instrument", "load_setups"]
-
-log = logging.getLogger(__name__)
 
 Setup = Callable[[OperatorContext], Controller[ObjectKey]]
 
@@ -37,18 +33,8 @@ class Recorders(dict[str, EventRecorder]):
 
 
 def load_setups(modules: tuple[str, ...]) -> list[Setup]:
-    """The `setup` functions of the controller modules that exist (missing ones are logged)."""
-    setups = []
-    for name in modules:
-        try:
-            module = importlib.import_module(name)
-        except ImportError as exc:
-            log.warning("controller module %s not available: %s", name, exc)
-            continue
-        setup = getattr(module, "setup", None)
-        if callable(setup):
-            setups.append(setup)
-    return setups
+    """The `setup` function of each controller module, in order."""
+    return [importlib.import_module(name).setup for name in modules]
 
 
 def instrument(controller: Controller[ObjectKey], telemetry: Telemetry) -> None:

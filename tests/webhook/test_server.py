@@ -22,11 +22,40 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families 
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
 from lifecycle.admission.webhook import PodMutator
-from lifecycle.operator.certs import CertificateBundle, dns_names, ensure_certificates
+from lifecycle.operator.certs import (
+    CertificateBundle,
+    Pems,
+    dns_names,
+    generate_pems,
+    reusable,
+    serving_bundle,
+    write_serving,
+)
 from lifecycle.operator.server import OperatorServer, ServerConfig, server_ssl_context
 from tests.webhook.conftest import MemoryStore, apply_patch, decode_patch
 
 NOW = dt.datetime.now(dt.UTC)  # the TLS client checks validity against the real clock
+
+
+def ensure_certificates(
+    directory: Path,
+    *,
+    service: str,
+    namespace: str,
+    now: dt.datetime,
+    validity: dt.timedelta = dt.timedelta(days=365),
+    renew_before: dt.timedelta = dt.timedelta(days=30),
+) -> CertificateBundle:
+    """The directory's certificates when still good (``reusable``), else new ones written there."""
+    names = dns_names(service, namespace)
+    try:
+        current = Pems(*((directory / f).read_bytes() for f in ("ca.crt", "tls.crt", "tls.key")))
+    except OSError:
+        return write_serving(directory, generate_pems(names, now, validity))
+    cert = reusable(current, names, now, renew_before)
+    if cert is None:
+        return write_serving(directory, generate_pems(names, now, validity))
+    return serving_bundle(directory, current.ca, cert, reused=True)
 
 
 @pytest.fixture
