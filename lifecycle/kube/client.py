@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import json
 from collections import Counter
 from collections.abc import AsyncGenerator, Mapping
 from typing import TYPE_CHECKING, Any, Self
@@ -47,6 +48,17 @@ __all__ = ["Body", "KubeClient"]
 
 _WATCH_READ_GRACE = 30.0  # seconds past timeoutSeconds before a silent stream is declared dead
 _ANY_KEYS = orjson.OPT_NON_STR_KEYS  # request bodies may have str-enum keys
+
+
+def _dumps(body: Any) -> bytes:
+    """A request body as JSON: orjson, else the standard library for what orjson refuses (an
+    integer beyond 64 bits, NaN) so that the API server, not the client, judges the value."""
+    try:
+        return orjson.dumps(body, option=_ANY_KEYS)
+    except TypeError:
+        return json.dumps(body).encode()
+
+
 _MERGE = "application/merge-patch+json"
 
 
@@ -311,7 +323,7 @@ class KubeClient:
         self._count(verb, kind, subresource)
         q = query(params)
         # no secret value the operator read is ever written back: one pass over the JSON text
-        data = None if body is None else scrub_bytes(orjson.dumps(body, option=_ANY_KEYS))
+        data = None if body is None else scrub_bytes(_dumps(body))
         raw = await self._send(method, path, f"{path}?{q}" if q else path, data, content_type)
         if not raw:
             return {}

@@ -25,6 +25,7 @@ import pytest
 
 from lifecycle.core import model
 from lifecycle.kube import KubeClient
+from lifecycle.kube.errors import NotFound
 from sandbox.server import Sandbox
 from tests.reliability.conftest import KEPTN_NAMESPACE, NAMESPACE, opt_in, start_sandbox
 from tests.reliability.operator_process import OperatorProcess
@@ -39,8 +40,13 @@ TASK_SLEEP = 1.5
 
 
 async def holder(client: KubeClient) -> str:
+    """The Lease's holder; "" while no replica has created the Lease yet."""
+
     async def call() -> dict[str, Any]:
-        return await client.get(model.LEASE, LEASE_NAME, KEPTN_NAMESPACE)
+        try:
+            return await client.get(model.LEASE, LEASE_NAME, KEPTN_NAMESPACE)
+        except NotFound:
+            return {}
 
     lease = await retrying(call)
     return str((lease.get("spec") or {}).get("holderIdentity") or "")
