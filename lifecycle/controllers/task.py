@@ -9,9 +9,9 @@ copied beside the task (pods mount ConfigMaps of their own namespace only), owne
 using it. Telemetry and the task span only come from the reconcile that committed the transition
 (a span a crash kept undelivered is exported again through ``ctx.marks``).
 
-Event-driven: woken by its own changes, its Job (ownerReference) and its definition appearing;
-the only timers are the definition deadline and the short retries of a missing reference or Job
-slot. Must not poll, and never deletes a Job.
+Event-driven: woken by its own changes, its Job (ownerReference), its definition appearing and,
+waiting for a Job slot, a slot freeing (``flow.jobslots``); the only timers are the definition
+deadline and the short retries of a missing reference. Must not poll, and never deletes a Job.
 """
 
 from __future__ import annotations
@@ -68,6 +68,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         ctx.settings.max_concurrent_jobs,
         jobs.store,
         lambda job: taskcore.job_outcome(cast(JobBody, job)) is None,
+        wake=lambda key: controller.enqueue(key),
     )
     images = RuntimeImages(
         deno=ctx.settings.deno_runner_image, python=ctx.settings.python_runner_image
@@ -157,6 +158,8 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
 
     async def reconcile(key: ObjectKey) -> Result:
         task = tasks.store.get(key.namespace, key.name)
+        if task is None or taskcore.done(_typed(task)):
+            job_slots.forget(key)
         if task is None:
             return Result()
         definition = ctx.find_here_or_keptn(
@@ -178,6 +181,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     controller: Controller[ObjectKey] = Controller("keptntask", reconcile, ctx.settings.workers)
     controller.watch(tasks, self_key)
     controller.watch(jobs, owner_keys("KeptnTask", controller_only=True))
+    controller.watch(jobs, job_slots.freed)
 
     controller.watch(
         ctx.informer(model.KEPTN_TASK_DEFINITION),

@@ -68,7 +68,7 @@ _SUCCESS_CONDITIONS: Final = ("Complete", "SuccessCriteriaMet")
 _FAILURE_CONDITIONS: Final = ("Failed", "FailureTarget")
 _PHASE: Final = Phase.CREATE_TASK
 REF_RETRY_SECONDS: Final = 2.0
-"""How soon a task waiting for a Job slot or a ConfigMap/Secret looks again."""
+"""How soon a task waiting for a ConfigMap/Secret its Job mounts looks again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,11 +185,9 @@ def references_missing(
 
 
 def no_slot(limit: int) -> Decision[TaskAction]:
-    """Every Job slot is taken: say so and look again shortly."""
+    """Every Job slot is taken: say so; no timer, the shell wakes the task when a slot frees."""
     message = f"{limit} Jobs already running (--max-jobs)"
-    return Decision(
-        {"reason": "WaitingForJobSlot", "message": message}, requeue_after=REF_RETRY_SECONDS
-    )
+    return Decision({"reason": "WaitingForJobSlot", "message": message})
 
 
 def job_rejected(task: KeptnTaskBody, error: str, now: datetime) -> Decision[TaskAction]:
