@@ -25,8 +25,7 @@ from lifecycle.core.bodies import (
     KeptnMetricBody,
     KeptnMetricStatus,
 )
-from lifecycle.core.childcore import ChildAction
-from lifecycle.core.evaluationcore import EvaluationInput, Pending, Reading
+from lifecycle.core.evaluationcore import Pending, Reading
 from lifecycle.core.metriccore import is_fresh
 from lifecycle.flow.children import ChildShell
 from lifecycle.flow.context import OperatorContext
@@ -79,9 +78,6 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         except KubeError as err:
             return Reading(KeptnMetricStatus(), error=str(err))
 
-    async def own(body: Body, action: ChildAction) -> None:
-        shell.shared(body, action)
-
     async def reconcile(key: ObjectKey) -> Result:
         ev = evaluations.store.get(key.namespace, key.name)
         if ev is None:
@@ -94,11 +90,11 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             for objective in evaluationcore.pending(_typed(ev), definition, keptn_namespace):
                 if not objective.refused:
                     readings[objective.namespace, objective.name] = await read(objective)
-        given = EvaluationInput(
+        decision = evaluationcore.decide(
             _typed(ev), definition, readings, keptn_namespace, ctx.now(),
             ctx.config().definition_wait,
         )  # fmt: skip
-        return await shell.run(ev, evaluationcore.decide(given), own)
+        return await shell.run(ev, decision)
 
     controller = ClosingController(
         "keptnevaluation", reconcile, ctx.settings.workers, sessions=sessions

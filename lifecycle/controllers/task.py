@@ -29,7 +29,7 @@ from lifecycle.core.runtimes import (
     build_job,
     function_config_map,
 )
-from lifecycle.core.taskcore import ReleaseSlot, StartJob, TaskAction, TaskInput
+from lifecycle.core.taskcore import ReleaseSlot, StartJob, TaskAction
 from lifecycle.flow.children import ChildShell
 from lifecycle.flow.codemaps import ensure_code
 from lifecycle.flow.context import OperatorContext
@@ -82,17 +82,17 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         finished=ctx.telemetry.task_finished,
     )
 
-    async def run(task: Body, decision: Decision[TaskAction]) -> Result:
-        async def own(body: Body, action: TaskAction) -> Result | None:
-            match action:
-                case StartJob():
-                    return await start_job(body)
-                case ReleaseSlot():
-                    job_slots.release(body)
-                case _:
-                    shell.shared(body, action)
-            return None
+    async def own(task: Body, action: TaskAction) -> Result | None:
+        match action:
+            case StartJob():
+                return await start_job(task)
+            case ReleaseSlot():
+                job_slots.release(task)
+            case _:
+                shell.shared(task, action)
+        return None
 
+    async def run(task: Body, decision: Decision[TaskAction]) -> Result:
         return await shell.run(task, decision, own)
 
     async def start_job(task: Body) -> Result:
@@ -172,11 +172,11 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         if job is None and recorded and definition is not None and not taskcore.done(_typed(task)):
             with contextlib.suppress(NotFound):  # the cache may lag behind our own create
                 job = await ctx.client.get(model.JOB, name, key.namespace)
-        given = TaskInput(
-            _typed(task), definition is not None, cast(JobBody | None, job), ctx.now(),
-            ctx.config().definition_wait,
-        )  # fmt: skip
-        return await run(task, taskcore.decide(given))
+        wait = ctx.config().definition_wait
+        decision = taskcore.decide(
+            _typed(task), definition is not None, cast(JobBody | None, job), ctx.now(), wait
+        )
+        return await shell.run(task, decision, own)
 
     controller: Controller[ObjectKey] = Controller("keptntask", reconcile, ctx.settings.workers)
     controller.watch(tasks, self_key)

@@ -97,7 +97,7 @@ def frozen(start: datetime, end: datetime) -> Fields:
     }
 
 
-def invalid(reason: str) -> Decision[AnalysisAction]:
+def invalid(reason: str) -> Decision[ChildAction]:
     """Completed as failed, the reason in ``status.raw`` and ``status.message``."""
     raw = {"objectiveResults": [], "totalScore": 0.0, "maximumScore": 0.0, "pass": False,
            "warning": False, "verdict": "fail", "reason": reason}  # fmt: skip
@@ -108,7 +108,7 @@ def invalid(reason: str) -> Decision[AnalysisAction]:
 
 def waiting(
     analysis: AnalysisBody, reason: str, message: str, *, retry: bool = False
-) -> Decision[AnalysisAction]:
+) -> Decision[ChildAction]:
     """Progressing, with the reason in ``status.message`` and a Warning Event (once)."""
     again = RETRY_SECONDS if retry else None
     if (analysis.get("status") or AnalysisStatus()).get("message") == message:
@@ -118,7 +118,7 @@ def waiting(
     )
 
 
-def provider_unreadable(analysis: AnalysisBody, error: str) -> Decision[AnalysisAction]:
+def provider_unreadable(analysis: AnalysisBody, error: str) -> Decision[ChildAction]:
     """A provider's Secret cannot be read: say so and try again in ``RETRY_SECONDS``."""
     return waiting(
         analysis, "ProviderError", f"{error}; retrying in {RETRY_SECONDS:g}s", retry=True

@@ -52,7 +52,6 @@ from lifecycle.core.tenancy import RefusedReference, reference_namespace
 
 __all__ = [
     "WRITE_ERROR",
-    "EvaluationInput",
     "Pending",
     "Reading",
     "decide",
@@ -90,19 +89,6 @@ class Reading:
     """Its status (refreshed when it was stale); None when there is no such KeptnMetric."""
     error: str = ""
     """Why refreshing a stale value failed."""
-
-
-@dataclass(frozen=True, slots=True)
-class EvaluationInput:
-    """What one attempt of a KeptnEvaluation reads."""
-
-    evaluation: KeptnEvaluationBody
-    definition: KeptnEvaluationDefinitionBody | None
-    readings: Mapping[tuple[str, str], Reading]
-    """By (namespace, name) of the pending objectives' KeptnMetrics."""
-    keptn_namespace: str
-    now: datetime
-    definition_wait: timedelta
 
 
 def failure_text(results: Mapping[str, EvaluationStatusItem]) -> str:
@@ -182,14 +168,21 @@ def done(evaluation: KeptnEvaluationBody) -> bool:
     return State.parse(status.get("overallStatus")).is_completed
 
 
-def decide(given: EvaluationInput) -> Decision[ChildAction]:
-    """One attempt of an evaluation (see the module docstring)."""
-    ev, now = given.evaluation, given.now
+def decide(
+    ev: KeptnEvaluationBody,
+    definition: KeptnEvaluationDefinitionBody | None,
+    readings: Mapping[tuple[str, str], Reading],
+    keptn_namespace: str,
+    now: datetime,
+    wait: timedelta,
+) -> Decision[ChildAction]:
+    """One attempt of an evaluation (the module docstring's rules); ``readings`` by (namespace,
+    name) of the pending objectives' KeptnMetrics."""
     status = ev.get("status") or KeptnEvaluationStatus()
     if done(ev):
         return Decision(actions=(ExportSpan(),))
     started = bool(status.get("startTime"))
-    if given.definition is None:
+    if definition is None:
         name = (ev.get("spec") or {}).get("evaluationDefinition", "")
         text = f"could not find KeptnEvaluationDefinition: {name}"
         waiting = Decision(
@@ -197,12 +190,12 @@ def decide(given: EvaluationInput) -> Decision[ChildAction]:
         )
         failure = Emit("ReconcileEvaluationFailed", _PHASE, text, "failed")
         failed = finish(started, _FIELD, State.FAILED, now, failure)
-        return wait_or_fail(metadata_of(ev), now, given.definition_wait, waiting, failed)
+        return wait_or_fail(metadata_of(ev), now, wait, waiting, failed)
     results: dict[str, EvaluationStatusItem] = dict(status.get("evaluationStatus") or {})
-    todo = pending(ev, given.definition, given.keptn_namespace)
+    todo = pending(ev, definition, keptn_namespace)
     for objective in todo:
         results[objective.name] = judge(
-            objective, given.readings.get((objective.namespace, objective.name))
+            objective, readings.get((objective.namespace, objective.name))
         )
     attempts = int(status.get("retryCount") or 0) + 1
     retries = bounded_retries((ev.get("spec") or {}).get("retries"), _DEFAULT_RETRIES)

@@ -49,7 +49,6 @@ __all__ = [
     "ReleaseSlot",
     "StartJob",
     "TaskAction",
-    "TaskInput",
     "create_failed",
     "decide",
     "done",
@@ -84,19 +83,6 @@ class ReleaseSlot:
 TaskAction = ChildAction | StartJob | ReleaseSlot
 
 
-@dataclass(frozen=True, slots=True)
-class TaskInput:
-    """What one reconcile of a KeptnTask reads."""
-
-    task: KeptnTaskBody
-    has_definition: bool
-    """Whether its KeptnTaskDefinition exists (here or in the Keptn namespace)."""
-    job: JobBody | None
-    """Its Job (cache, else the API server for a recorded one); None when not found."""
-    now: datetime
-    definition_wait: timedelta
-
-
 def recorded_job(task: KeptnTaskBody) -> tuple[str, bool]:
     """The name of the task's Job and whether the task already recorded it."""
     recorded = (task.get("status") or KeptnTaskStatus()).get("jobName")
@@ -122,25 +108,27 @@ def done(task: KeptnTaskBody) -> bool:
     return State.parse((task.get("status") or KeptnTaskStatus()).get("status")).is_completed
 
 
-def decide(given: TaskInput) -> Decision[TaskAction]:
-    """The next step of a task (see the module docstring for the rules, in order)."""
-    task, now = given.task, given.now
+def decide(
+    task: KeptnTaskBody, has_definition: bool, job: JobBody | None, now: datetime, wait: timedelta
+) -> Decision[TaskAction]:
+    """The next step of a task (the module docstring's rules, in order); ``job`` from the cache,
+    else the API server for a recorded one, None when not found."""
     if done(task):
         return Decision(actions=(ExportSpan(),))
-    if not given.has_definition:
+    if not has_definition:
         text = f"could not find KeptnTaskDefinition: {(task.get('spec') or {}).get('taskDefinition', '')}"
         waiting = Decision(
             fields={"reason": "DefinitionNotFound", "message": f"{text}; waiting"},
             actions=(Emit("CreateTaskNotFound", _PHASE, f"{text} ", "CreateTaskNotFound"),),
         )
         failed = fail(task, "DefinitionNotFound", text, now)
-        return wait_or_fail(metadata_of(task), now, given.definition_wait, waiting, failed)
+        return wait_or_fail(metadata_of(task), now, wait, waiting, failed)
     name, recorded = recorded_job(task)
-    if given.job is None:
+    if job is None:
         if recorded:
             return fail(task, "JobNotFound", f"Job {name} was deleted before it finished", now)
         return Decision(actions=(StartJob(),))
-    if (outcome := job_outcome(given.job)) is None:
+    if (outcome := job_outcome(job)) is None:
         return job_running(task, name, now)
     state, reason, message = outcome
     ended = finish(_started(task), "status", state, now, reason=reason, message=message)

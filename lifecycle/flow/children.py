@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar, assert_never
+from typing import Any, TypeVar, assert_never, cast
 
 from lifecycle.core.childcore import (
     ChildAction,
@@ -138,13 +138,13 @@ class ChildShell:
         self,
         obj: Body,
         decision: Decision[A],
-        own: Callable[[Body, A], Awaitable[Result | None]],
+        own: Callable[[Body, A], Awaitable[Result | None]] | None = None,
     ) -> Result:
         """The actions in order, the status write before the first count, the decided requeue.
 
-        ``own`` runs the controller's own actions and hands the shared ones to ``shared``; a
-        Result it returns (a nested decision's) replaces this decision's. The counts get the
-        object as written and are skipped when the write changed nothing.
+        ``own`` runs the controller's own actions and hands the shared ones to ``shared`` (None:
+        all are shared); a Result it returns (a nested decision's) replaces this decision's. The
+        counts get the object as written and are skipped when the write changed nothing.
         """
         result = Result(requeue_at=decision.requeue_at, requeue_after=decision.requeue_after)
         body: Body | None = obj
@@ -155,7 +155,9 @@ class ChildShell:
                     body, pending = await self.write(obj, pending), None
                 if body is None:
                     continue  # nothing changed: the reconcile that wrote it counted it
-            if (nested := await own(body or obj, action)) is not None:
+            if own is None:
+                self.shared(body or obj, cast(ChildAction, action))
+            elif (nested := await own(body or obj, action)) is not None:
                 result = nested
         if pending is not None:
             await self.write(obj, pending)

@@ -14,7 +14,7 @@ from lifecycle.core.bodies import (
     KeptnMetricStatus,
 )
 from lifecycle.core.childcore import CountFinished, CountStarted, Emit, ExportSpan
-from lifecycle.core.evaluationcore import EvaluationInput, Pending, Reading
+from lifecycle.core.evaluationcore import Pending, Reading
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 WAIT = timedelta(seconds=30)
@@ -52,7 +52,7 @@ def decide(
     readings: dict[tuple[str, str], Reading] | None = None,
     at: timedelta = timedelta(seconds=1),
 ) -> evaluationcore.Decision[Any]:
-    return evaluationcore.decide(EvaluationInput(ev, d, readings or {}, KEPTN, T0 + at, WAIT))
+    return evaluationcore.decide(ev, d, readings or {}, KEPTN, T0 + at, WAIT)
 
 
 def test_a_completed_evaluation_only_reexports_its_span() -> None:
