@@ -30,8 +30,9 @@ from evaluator.objectives import ObjectiveError
 from evaluator.providers import ConfigError
 from evaluator.scoring import parse_objective, parse_total_score
 from lifecycle.core import analysiscore, model
-from lifecycle.core.analysiscore import COMPLETED, AnalysisAction, RecordResult, Verdict
+from lifecycle.core.analysiscore import COMPLETED, Verdict
 from lifecycle.core.bodies import AnalysisBody
+from lifecycle.core.childcore import Step
 from lifecycle.core.tenancy import RefusedReference, reference_namespace
 from lifecycle.flow.children import ChildShell
 from lifecycle.flow.context import OperatorContext
@@ -178,20 +179,12 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         if decision.requeue_after is None:
             attempts.pop(key, None)
 
-        async def record(body: Body, action: AnalysisAction) -> None:
-            match action:
-                case RecordResult():
-                    gauges.record(
-                        name=key.name,
-                        namespace=key.namespace,
-                        start=start,
-                        end=end,
-                        outcome=outcome,
-                    )
-                case _:
-                    shell.shared(body, action)
+        async def record(body: Body) -> None:
+            gauges.record(
+                name=key.name, namespace=key.namespace, start=start, end=end, outcome=outcome
+            )
 
-        result = await shell.run(analysis, decision, record)
+        result = await shell.run(analysis, decision, {Step.RECORD_RESULT: record})
         if decision.requeue_after is None:
             completed[str(analysis["metadata"].get("uid"))] = None
             while len(completed) > 10_000:

@@ -43,7 +43,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             ctx.telemetry.remove_metric_value(key.namespace, key.name)
             return Result()
         try:
-            return await fetcher.run(metric, metriccore.decide(_typed(metric), ctx.now()))
+            return await fetcher.shell.run(metric, metriccore.decide(_typed(metric), ctx.now()))
         except NotFound:
             return Result()  # deleted meanwhile
 

@@ -21,7 +21,7 @@ from typing import Any, Final, cast
 
 from lifecycle.core import model, taskcore
 from lifecycle.core.bodies import JobBody, KeptnTaskBody
-from lifecycle.core.childcore import Decision
+from lifecycle.core.childcore import Step
 from lifecycle.core.runtimes import (
     FUNCTION_CONFIG_MAP_PREFIX,
     RuntimeImages,
@@ -29,7 +29,6 @@ from lifecycle.core.runtimes import (
     build_job,
     function_config_map,
 )
-from lifecycle.core.taskcore import ReleaseSlot, StartJob, TaskAction
 from lifecycle.flow.children import ChildShell
 from lifecycle.flow.codemaps import ensure_code
 from lifecycle.flow.context import OperatorContext
@@ -70,6 +69,10 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         lambda job: taskcore.job_outcome(cast(JobBody, job)) is None,
         wake=lambda key: controller.enqueue(key),
     )
+
+    async def release(task: Body) -> None:
+        job_slots.release(task)
+
     images = RuntimeImages(
         deno=ctx.settings.deno_runner_image, python=ctx.settings.python_runner_image
     )
@@ -80,20 +83,8 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         source=lambda task: taskcore.event_source(_typed(task)),
         started=ctx.telemetry.task_started,
         finished=ctx.telemetry.task_finished,
+        steps={Step.START_JOB: lambda task: start_job(task), Step.RELEASE_SLOT: release},
     )
-
-    async def own(task: Body, action: TaskAction) -> Result | None:
-        match action:
-            case StartJob():
-                return await start_job(task)
-            case ReleaseSlot():
-                job_slots.release(task)
-            case _:
-                shell.shared(task, action)
-        return None
-
-    async def run(task: Body, decision: Decision[TaskAction]) -> Result:
-        return await shell.run(task, decision, own)
 
     async def start_job(task: Body) -> Result:
         ns = str(task["metadata"].get("namespace") or "")
@@ -111,13 +102,15 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
                 resolve=lambda n: ctx.find_here_or_keptn(model.KEPTN_TASK_DEFINITION, ns, n),
             )
         except TaskDefinitionError as err:
-            return await run(task, taskcore.invalid_definition(_typed(task), str(err), now))
+            return await shell.run(task, taskcore.invalid_definition(_typed(task), str(err), now))
         missing = await missing_references(ctx.client, ns, body, skip_prefix=_CODE_PREFIX)
         if missing:
             wait = ctx.config().definition_wait
-            return await run(task, taskcore.references_missing(_typed(task), missing, now, wait))
+            return await shell.run(
+                task, taskcore.references_missing(_typed(task), missing, now, wait)
+            )
         if not job_slots.acquire(task):
-            return await run(task, taskcore.no_slot(job_slots.limit))
+            return await shell.run(task, taskcore.no_slot(job_slots.limit))
         try:
             await copy_shared_code(task, body)
             await ctx.client.create(model.JOB, body)
@@ -125,12 +118,12 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             pass  # created before a crash or by a racing worker: the same Job, not a second run
         except (Invalid, BadRequest) as err:  # the same body would be refused again
             job_slots.release(task)
-            return await run(task, taskcore.job_rejected(_typed(task), str(err), ctx.now()))
+            return await shell.run(task, taskcore.job_rejected(_typed(task), str(err), ctx.now()))
         except KubeError:
             shell.emit(task, taskcore.create_failed(_typed(task)))
             raise
         name = str(body["metadata"]["name"])
-        return await run(task, taskcore.job_running(_typed(task), name, ctx.now()))
+        return await shell.run(task, taskcore.job_running(_typed(task), name, ctx.now()))
 
     async def copy_shared_code(task: Body, job: Body) -> None:
         """Inline code of a definition in another (the Keptn) namespace, copied beside the task.
@@ -176,7 +169,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         decision = taskcore.decide(
             _typed(task), definition is not None, cast(JobBody | None, job), ctx.now(), wait
         )
-        return await shell.run(task, decision, own)
+        return await shell.run(task, decision)
 
     controller: Controller[ObjectKey] = Controller("keptntask", reconcile, ctx.settings.workers)
     controller.watch(tasks, self_key)

@@ -35,16 +35,7 @@ from lifecycle.core.bodies import (
     KeptnMetricStatus,
 )
 from lifecycle.core.bounds import bounded_interval, bounded_retries
-from lifecycle.core.childcore import (
-    ChildAction,
-    CountStarted,
-    Decision,
-    Emit,
-    EventSource,
-    ExportSpan,
-    finish,
-    wait_or_fail,
-)
+from lifecycle.core.childcore import Decision, Emit, EventSource, Step, finish, wait_or_fail
 from lifecycle.core.meta import metadata_of, namespace_of
 from lifecycle.core.naming import format_time
 from lifecycle.core.phases import Phase, State
@@ -175,12 +166,12 @@ def decide(
     keptn_namespace: str,
     now: datetime,
     wait: timedelta,
-) -> Decision[ChildAction]:
+) -> Decision:
     """One attempt of an evaluation (the module docstring's rules); ``readings`` by (namespace,
     name) of the pending objectives' KeptnMetrics."""
     status = ev.get("status") or KeptnEvaluationStatus()
     if done(ev):
-        return Decision(actions=(ExportSpan(),))
+        return Decision(actions=(Step.EXPORT_SPAN,))
     started = bool(status.get("startTime"))
     if definition is None:
         name = (ev.get("spec") or {}).get("evaluationDefinition", "")
@@ -217,7 +208,7 @@ def decide(
     if started:
         return Decision(attempt | {_FIELD: "Progressing"}, requeue_at=now + retry_interval(ev))
     fields = attempt | {_FIELD: "Progressing", "startTime": format_time(now)}
-    return Decision(fields, (CountStarted(),), requeue_at=now + retry_interval(ev))
+    return Decision(fields, (Step.COUNT_STARTED,), requeue_at=now + retry_interval(ev))
 
 
 WRITE_ERROR: Final = Emit("ReconcileEvaluationReconcileError", _PHASE, "could not update status")

@@ -23,18 +23,15 @@ Must not: do I/O, read a clock, or import asyncio.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
 from lifecycle.core.bodies import JobBody, KeptnTaskBody, KeptnTaskStatus
 from lifecycle.core.childcore import (
-    ChildAction,
-    CountStarted,
     Decision,
     Emit,
     EventSource,
-    ExportSpan,
+    Step,
     created_at,
     finish,
     wait_or_fail,
@@ -46,9 +43,6 @@ from lifecycle.core.runtimes import job_name
 
 __all__ = [
     "REF_RETRY_SECONDS",
-    "ReleaseSlot",
-    "StartJob",
-    "TaskAction",
     "create_failed",
     "decide",
     "done",
@@ -68,19 +62,6 @@ _FAILURE_CONDITIONS: Final = ("Failed", "FailureTarget")
 _PHASE: Final = Phase.CREATE_TASK
 REF_RETRY_SECONDS: Final = 2.0
 """How soon a task waiting for a ConfigMap/Secret its Job mounts looks again."""
-
-
-@dataclass(frozen=True, slots=True)
-class StartJob:
-    """Build the task's Job and create it (the shell checks references and slots on the way)."""
-
-
-@dataclass(frozen=True, slots=True)
-class ReleaseSlot:
-    """The task's Job finished: its ``--max-jobs`` slot is free."""
-
-
-TaskAction = ChildAction | StartJob | ReleaseSlot
 
 
 def recorded_job(task: KeptnTaskBody) -> tuple[str, bool]:
@@ -110,11 +91,11 @@ def done(task: KeptnTaskBody) -> bool:
 
 def decide(
     task: KeptnTaskBody, has_definition: bool, job: JobBody | None, now: datetime, wait: timedelta
-) -> Decision[TaskAction]:
+) -> Decision:
     """The next step of a task (the module docstring's rules, in order); ``job`` from the cache,
     else the API server for a recorded one, None when not found."""
     if done(task):
-        return Decision(actions=(ExportSpan(),))
+        return Decision(actions=(Step.EXPORT_SPAN,))
     if not has_definition:
         text = f"could not find KeptnTaskDefinition: {(task.get('spec') or {}).get('taskDefinition', '')}"
         waiting = Decision(
@@ -127,32 +108,30 @@ def decide(
     if job is None:
         if recorded:
             return fail(task, "JobNotFound", f"Job {name} was deleted before it finished", now)
-        return Decision(actions=(StartJob(),))
+        return Decision(actions=(Step.START_JOB,))
     if (outcome := job_outcome(job)) is None:
         return job_running(task, name, now)
     state, reason, message = outcome
     ended = finish(_started(task), "status", state, now, reason=reason, message=message)
-    return Decision(ended.fields, (ReleaseSlot(), *ended.actions))
+    return Decision(ended.fields, (Step.RELEASE_SLOT, *ended.actions))
 
 
-def fail(
-    task: KeptnTaskBody, reason: str, message: str, now: datetime, *events: Emit
-) -> Decision[TaskAction]:
+def fail(task: KeptnTaskBody, reason: str, message: str, now: datetime, *events: Emit) -> Decision:
     """Fail the task with ``reason`` and ``message`` (``events`` before the write)."""
     return finish(
         _started(task), "status", State.FAILED, now, *events, reason=reason, message=message
     )
 
 
-def job_running(task: KeptnTaskBody, name: str, now: datetime) -> Decision[TaskAction]:
+def job_running(task: KeptnTaskBody, name: str, now: datetime) -> Decision:
     """Record a running Job (created now, or before a crash or before the status write landed)."""
     fields: dict[str, object] = {"jobName": name, "status": State.PROGRESSING.value}
     if _started(task):
         return Decision(fields=fields)
-    return Decision(fields | {"startTime": format_time(now)}, (CountStarted(),))
+    return Decision(fields | {"startTime": format_time(now)}, (Step.COUNT_STARTED,))
 
 
-def invalid_definition(task: KeptnTaskBody, error: str, now: datetime) -> Decision[TaskAction]:
+def invalid_definition(task: KeptnTaskBody, error: str, now: datetime) -> Decision:
     """The definition cannot make a Job (a bad functionRef ...): the task fails at once."""
     event = Emit("CreateTaskFailed", _PHASE, f"could not merge KeptnTaskDefinition: {error} ")
     return fail(task, "InvalidTaskDefinition", error, now, event)
@@ -160,7 +139,7 @@ def invalid_definition(task: KeptnTaskBody, error: str, now: datetime) -> Decisi
 
 def references_missing(
     task: KeptnTaskBody, missing: list[str], now: datetime, wait: timedelta
-) -> Decision[TaskAction]:
+) -> Decision:
     """Say which ConfigMap/Secret is missing within seconds; fail after the definition wait."""
     reason = f"{missing[0].split(' ', 1)[0]}NotFound"
     text = f"could not find {', '.join(missing)} the task's Job needs"
@@ -172,13 +151,13 @@ def references_missing(
     )
 
 
-def no_slot(limit: int) -> Decision[TaskAction]:
+def no_slot(limit: int) -> Decision:
     """Every Job slot is taken: say so; no timer, the shell wakes the task when a slot frees."""
     message = f"{limit} Jobs already running (--max-jobs)"
     return Decision({"reason": "WaitingForJobSlot", "message": message})
 
 
-def job_rejected(task: KeptnTaskBody, error: str, now: datetime) -> Decision[TaskAction]:
+def job_rejected(task: KeptnTaskBody, error: str, now: datetime) -> Decision:
     """The API server refused the Job as invalid: retrying cannot help, the task fails and says why."""
     message = f"the API server rejected its Job: {error}"
     return fail(task, "InvalidTaskDefinition", message, now, create_failed(task))
