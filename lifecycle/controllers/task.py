@@ -52,7 +52,6 @@ __all__ = ["COMPONENT", "setup"]
 
 COMPONENT: Final = "keptntask-controller"
 Body = dict[str, Any]
-_CODE_PREFIX: Final = FUNCTION_CONFIG_MAP_PREFIX
 
 
 def _typed(task: Body) -> KeptnTaskBody:
@@ -87,8 +86,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     )
 
     async def start_job(task: Body) -> Result:
-        ns = str(task["metadata"].get("namespace") or "")
-        now = ctx.now()
+        ns, typed, now = str(task["metadata"].get("namespace") or ""), _typed(task), ctx.now()
         definition = ctx.find_here_or_keptn(
             model.KEPTN_TASK_DEFINITION, ns, str(task["spec"].get("taskDefinition") or "")
         )
@@ -102,13 +100,13 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
                 resolve=lambda n: ctx.find_here_or_keptn(model.KEPTN_TASK_DEFINITION, ns, n),
             )
         except TaskDefinitionError as err:
-            return await shell.run(task, taskcore.invalid_definition(_typed(task), str(err), now))
-        missing = await missing_references(ctx.client, ns, body, skip_prefix=_CODE_PREFIX)
+            return await shell.run(task, taskcore.invalid_definition(typed, str(err), now))
+        missing = await missing_references(
+            ctx.client, ns, body, skip_prefix=FUNCTION_CONFIG_MAP_PREFIX
+        )
         if missing:
             wait = ctx.config().definition_wait
-            return await shell.run(
-                task, taskcore.references_missing(_typed(task), missing, now, wait)
-            )
+            return await shell.run(task, taskcore.references_missing(typed, missing, now, wait))
         if not job_slots.acquire(task):
             return await shell.run(task, taskcore.no_slot(job_slots.limit))
         try:
@@ -118,12 +116,12 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             pass  # created before a crash or by a racing worker: the same Job, not a second run
         except (Invalid, BadRequest) as err:  # the same body would be refused again
             job_slots.release(task)
-            return await shell.run(task, taskcore.job_rejected(_typed(task), str(err), ctx.now()))
+            return await shell.run(task, taskcore.job_rejected(typed, str(err), ctx.now()))
         except KubeError:
-            shell.emit(task, taskcore.create_failed(_typed(task)))
+            shell.emit(task, taskcore.create_failed(typed))
             raise
         name = str(body["metadata"]["name"])
-        return await shell.run(task, taskcore.job_running(_typed(task), name, ctx.now()))
+        return await shell.run(task, taskcore.job_running(typed, name, ctx.now()))
 
     async def copy_shared_code(task: Body, job: Body) -> None:
         """Inline code of a definition in another (the Keptn) namespace, copied beside the task.
@@ -135,10 +133,10 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         owner = model.owner_reference(task, model.KEPTN_TASK, controller=None)
         for volume in job["spec"]["template"]["spec"].get("volumes") or ():
             name = str((volume.get("configMap") or {}).get("name") or "")
-            if not name.startswith(_CODE_PREFIX):
+            if not name.startswith(FUNCTION_CONFIG_MAP_PREFIX):
                 continue
             source = ctx.find_here_or_keptn(
-                model.KEPTN_TASK_DEFINITION, ns, name.removeprefix(_CODE_PREFIX)
+                model.KEPTN_TASK_DEFINITION, ns, name.removeprefix(FUNCTION_CONFIG_MAP_PREFIX)
             )
             wanted = function_config_map(source) if source else None
             if source is None or wanted is None or source["metadata"].get("namespace") == ns:
@@ -152,22 +150,23 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     async def reconcile(key: ObjectKey) -> Result:
         task = tasks.store.get(key.namespace, key.name)
         if task is None or taskcore.done(_typed(task)):
-            job_slots.forget(key)
+            job_slots.forget(key)  # out of the line for a Job slot
         if task is None:
             return Result()
+        typed = _typed(task)
         definition = ctx.find_here_or_keptn(
             model.KEPTN_TASK_DEFINITION,
             key.namespace,
             str((task.get("spec") or {}).get("taskDefinition") or ""),
         )
-        name, recorded = taskcore.recorded_job(_typed(task))
+        name, recorded = taskcore.recorded_job(typed)
         job = jobs.store.get(key.namespace, name)
-        if job is None and recorded and definition is not None and not taskcore.done(_typed(task)):
+        if job is None and recorded and definition is not None and not taskcore.done(typed):
             with contextlib.suppress(NotFound):  # the cache may lag behind our own create
                 job = await ctx.client.get(model.JOB, name, key.namespace)
         wait = ctx.config().definition_wait
         decision = taskcore.decide(
-            _typed(task), definition is not None, cast(JobBody | None, job), ctx.now(), wait
+            typed, definition is not None, cast(JobBody | None, job), ctx.now(), wait
         )
         return await shell.run(task, decision)
 
