@@ -158,9 +158,12 @@ class MetricFetcher:
         self.sessions = sessions
         # a fetch always wins: the write is not conditional on the cached resourceVersion
         self.shell = ChildShell(
-            ctx, model.KEPTN_METRIC, METRIC_COMPONENT, conditional=False,
+            ctx,
+            model.KEPTN_METRIC,
+            METRIC_COMPONENT,
+            conditional=False,
             steps={Step.FETCH: self._fetch_step},
-        )  # fmt: skip
+        )
 
     async def _fetch_step(self, metric: Body) -> None:
         await self.refresh(metric)
