@@ -85,15 +85,16 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         name = str((ev.get("spec") or {}).get("evaluationDefinition") or "")
         found = ctx.find_here_or_keptn(model.KEPTN_EVALUATION_DEFINITION, key.namespace, name)
         definition = cast(KeptnEvaluationDefinitionBody | None, found)
+        typed = _typed(ev)
         readings: dict[tuple[str, str], Reading] = {}
-        if definition is not None and not evaluationcore.done(_typed(ev)):
-            for objective in evaluationcore.pending(_typed(ev), definition, keptn_namespace):
+        if definition is not None and not evaluationcore.done(typed):
+            for objective in evaluationcore.pending(typed, definition, keptn_namespace):
                 if not objective.refused:
                     readings[objective.namespace, objective.name] = await read(objective)
+        wait = ctx.config().definition_wait
         decision = evaluationcore.decide(
-            _typed(ev), definition, readings, keptn_namespace, ctx.now(),
-            ctx.config().definition_wait,
-        )  # fmt: skip
+            typed, definition, readings, keptn_namespace, ctx.now(), wait
+        )
         return await shell.run(ev, decision)
 
     controller = ClosingController(

@@ -101,9 +101,7 @@ class JobSlots:
         if self._line.pop(key, None) is not None:
             self._wake_first()
 
-    def freed(
-        self, event_type: str, job: dict[str, Any], old: dict[str, Any] | None
-    ) -> list[ObjectKey]:
+    def freed(self, event_type: str, job: dict[str, Any], old: object) -> list[ObjectKey]:
         """Mapper for the Job informer: a task's Job finished or deleted wakes the first in line."""
         if not self._line or not _task_owned(job):
             return []
