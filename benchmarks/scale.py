@@ -19,13 +19,12 @@ KeptnAppVersions). Workloads are annotated one-replica Deployments in KeptnApps 
    workloads: `restart_ready_s` (process start to all caches synced) and `restart_writes`
    (creates/updates/patches/deletes it sends from its start to `--window` s after ready).
 4. idle: W workloads (1,000; --quick 200) whose pre-deployment task runs for 30 minutes (a Job
-   whose container cannot start: no CPU anywhere; the operator runs with --max-jobs W so that
-   every task holds its Job: a task beyond the cap polls for a slot every 2 s, which is not
-   the waiting this phase measures); once they all wait and the operator is
-   quiet, `idle_reconciles_per_min`: reconciles plus work-queue timers fired during `--window`
+   whose container cannot start: no CPU anywhere; the operator keeps its default --max-jobs
+   of 50, so the other tasks wait for a Job slot, woken only when one frees); once they all
+   wait and the operator is quiet, `idle_reconciles_per_min`: reconciles plus work-queue timers fired during `--window`
    s (60; --quick 20), per minute.
 
-Usage: python benchmarks/scale.py [--quick] [--workloads N] [--window S] [--max-jobs J]. The
+Usage: python benchmarks/scale.py [--quick] [--workloads N] [--window S]. The
 last line printed is one JSON object with the keys above. Pieces: benchmarks/scaleparts.py.
 """
 
@@ -156,12 +155,19 @@ async def quiet(operator: OperatorChild, seconds: float, limit: float) -> dict[s
     return last
 
 
-async def started_jobs(driver: KubeClient, expected: int, limit: float) -> int:
-    """Wait until ``expected`` Jobs exist, or their count held still for 45 s; how many."""
+def holding(task: dict[str, Any]) -> bool:
+    """Whether an idle task holds its Job or waits for a Job slot (so it waits for good)."""
+    status = task.get("status") or {}
+    return bool(status.get("jobName")) or status.get("reason") == "WaitingForJobSlot"
+
+
+async def waiting_tasks(driver: KubeClient, expected: int, limit: float) -> int:
+    """Wait until ``expected`` tasks hold a Job or wait for a slot, or their count held still
+    for 45 s; how many."""
     deadline = time.monotonic() + limit
     count, since = -1, time.monotonic()
     while time.monotonic() < deadline and time.monotonic() - since < 45:
-        now = len((await driver.list(model.JOB, NAMESPACE))[0])
+        now = sum(holding(t) for t in (await driver.list(model.KEPTN_TASK, NAMESPACE))[0])
         if now >= expected:
             return now
         if now != count:
@@ -176,7 +182,7 @@ async def started_jobs(driver: KubeClient, expected: int, limit: float) -> int:
         for v in versions
         if v["spec"].get("preDeploymentTasks") and v["spec"]["workloadName"] not in with_task
     ]
-    print(f"idle: {count} of {expected} Jobs started (tasks: {dict(states)});", end=" ")
+    print(f"idle: {count} of {expected} tasks waiting (tasks: {dict(states)});", end=" ")
     print(f"{len(waiting)} WorkloadVersions without a task, e.g. {waiting[:3]}", flush=True)
     return count
 
@@ -187,7 +193,7 @@ async def idle_phase(
     await driver.create(model.KEPTN_TASK_DEFINITION, wait_task_definition(), NAMESPACE)
     names = [f"wait{a}" for a in range(waiting // PER_APP)]
     await create_apps(driver, names, pre_tasks=[WAIT_TASK])
-    started = await started_jobs(driver, len(names) * PER_APP, 120 + waiting / 5)
+    started = await waiting_tasks(driver, len(names) * PER_APP, 120 + waiting / 5)
     before = await quiet(operator, 3.0, 60.0)
     await asyncio.sleep(window)
     after = await operator.ask("stats")
@@ -195,6 +201,7 @@ async def idle_phase(
     fired = after["timers_fired"] - before["timers_fired"]
     return {
         "waiting_workloads": started,
+        "jobs": len((await driver.list(model.JOB, NAMESPACE))[0]),
         "window_s": window,
         "reconciles": reconciles,
         "timers_fired": fired,
@@ -213,7 +220,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         async with sandbox_process(work, history=history) as (kubeconfig, sandbox_pid):
             driver = await KubeClient.from_kubeconfig(str(kubeconfig))
             await driver.create(model.NAMESPACE, bench_namespace())
-            operator = OperatorChild(kubeconfig, work, args.workers, args.max_jobs)
+            operator = OperatorChild(kubeconfig, work, args.workers)
             done = Completions(driver)
             try:
                 first_ready = await operator.start()
@@ -272,14 +279,10 @@ def main() -> int:
     parser.add_argument("--waiting", type=int, default=None, help="idle workloads (1,000; 200)")
     parser.add_argument("--window", type=float, default=None, help="restart/idle window s (60)")
     parser.add_argument("--workers", type=int, default=4, help="operator workers per controller")
-    parser.add_argument(
-        "--max-jobs", type=int, default=None, help="operator --max-jobs (default: --waiting)"
-    )
     args = parser.parse_args()
     args.workloads = args.workloads or (1000 if args.quick else 10000)
     args.waiting = args.waiting or (200 if args.quick else 1000)
     args.window = args.window or (20.0 if args.quick else 60.0)
-    args.max_jobs = args.max_jobs or args.waiting  # every idle workload's task holds a Job
     result = asyncio.run(bench(args))
     print_result(result)
     return 0

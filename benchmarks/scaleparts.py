@@ -67,7 +67,7 @@ def free_port() -> int:
 class OperatorChild:
     """benchmarks/operator_proc.py as a child process; `ask` sends one command, reads its line."""
 
-    def __init__(self, kubeconfig: Path, work: Path, workers: int, max_jobs: int) -> None:
+    def __init__(self, kubeconfig: Path, work: Path, workers: int) -> None:
         self.args = [
             sys.executable,
             str(ROOT / "benchmarks" / "operator_proc.py"),
@@ -75,8 +75,6 @@ class OperatorChild:
             str(work),
             "--workers",
             str(workers),
-            "--max-jobs",
-            str(max_jobs),
             "--webhook-port",
             str(free_port()),
         ]

@@ -15,7 +15,6 @@ our own status writes (``spec_changes``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Final, cast
 
 from evaluator.analysis import (
@@ -31,9 +30,9 @@ from evaluator.objectives import ObjectiveError
 from evaluator.providers import ConfigError
 from evaluator.scoring import parse_objective, parse_total_score
 from lifecycle.core import analysiscore, model
-from lifecycle.core.analysiscore import COMPLETED, AnalysisAction, RecordResult, Verdict
+from lifecycle.core.analysiscore import COMPLETED, Verdict
 from lifecycle.core.bodies import AnalysisBody
-from lifecycle.core.childcore import Decision
+from lifecycle.core.childcore import Step
 from lifecycle.core.tenancy import RefusedReference, reference_namespace
 from lifecycle.flow.children import ChildShell
 from lifecycle.flow.context import OperatorContext
@@ -58,10 +57,6 @@ class _Waiting(Exception):
 
 def _typed(analysis: Body) -> AnalysisBody:
     return cast(AnalysisBody, analysis)
-
-
-def _nothing() -> None:
-    pass
 
 
 def _verdict(outcome: AnalysisOutcome) -> Verdict:
@@ -132,18 +127,6 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             )
         return queries, used
 
-    async def run(
-        analysis: Body, decision: Decision[AnalysisAction], record: Callable[[], None] = _nothing
-    ) -> Result:
-        async def own(body: Body, action: AnalysisAction) -> None:
-            match action:
-                case RecordResult():
-                    record()
-                case _:
-                    shell.shared(body, action)
-
-        return await shell.run(analysis, decision, own)
-
     async def reconcile(key: ObjectKey) -> Result:
         analysis = analyses.store.get(key.namespace, key.name)
         if (
@@ -158,7 +141,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
                 (analysis.get("spec") or {}).get("timeframe") or {}, ctx.now()
             )
         except (TimeframeError, ValueError) as err:
-            return await run(analysis, analysiscore.invalid(f"timeframe: {err}"))
+            return await shell.run(analysis, analysiscore.invalid(f"timeframe: {err}"))
         start, end = window
         analysis = await shell.write(analysis, analysiscore.frozen(start, end)) or analysis
         ref_ns, _, ref_name = analysiscore.definition_key(_typed(analysis)).partition("/")
@@ -170,13 +153,13 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             queries, used = await objectives(key.namespace, definition)
             total = parse_total_score((definition.get("spec") or {}).get("totalScore") or {})
         except _Waiting as wait:
-            return await run(
-                analysis, analysiscore.waiting(_typed(analysis), "AnalysisWaiting", str(wait))
-            )
+            waiting = analysiscore.waiting(_typed(analysis), "AnalysisWaiting", str(wait))
+            return await shell.run(analysis, waiting)
         except (ObjectiveError, RefusedReference) as err:
-            return await run(analysis, analysiscore.invalid(str(err)))
+            return await shell.run(analysis, analysiscore.invalid(str(err)))
         except ConfigError as err:
-            return await run(analysis, analysiscore.provider_unreadable(_typed(analysis), str(err)))
+            unreadable = analysiscore.provider_unreadable(_typed(analysis), str(err))
+            return await shell.run(analysis, unreadable)
         candidates = analyses.store.by_index("analysisDefinition", f"{ref_ns}/{ref_name}")
         request = AnalysisRequest(
             objectives=queries,
@@ -195,13 +178,13 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         decision = analysiscore.judged(_verdict(outcome), attempts[key], used)
         if decision.requeue_after is None:
             attempts.pop(key, None)
-        result = await run(
-            analysis,
-            decision,
-            lambda: gauges.record(
+
+        async def record(body: Body) -> None:
+            gauges.record(
                 name=key.name, namespace=key.namespace, start=start, end=end, outcome=outcome
-            ),
-        )
+            )
+
+        result = await shell.run(analysis, decision, {Step.RECORD_RESULT: record})
         if decision.requeue_after is None:
             completed[str(analysis["metadata"].get("uid"))] = None
             while len(completed) > 10_000:

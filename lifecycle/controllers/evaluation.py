@@ -25,8 +25,7 @@ from lifecycle.core.bodies import (
     KeptnMetricBody,
     KeptnMetricStatus,
 )
-from lifecycle.core.childcore import ChildAction
-from lifecycle.core.evaluationcore import EvaluationInput, Pending, Reading
+from lifecycle.core.evaluationcore import Pending, Reading
 from lifecycle.core.metriccore import is_fresh
 from lifecycle.flow.children import ChildShell
 from lifecycle.flow.context import OperatorContext
@@ -79,9 +78,6 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         except KubeError as err:
             return Reading(KeptnMetricStatus(), error=str(err))
 
-    async def own(body: Body, action: ChildAction) -> None:
-        shell.shared(body, action)
-
     async def reconcile(key: ObjectKey) -> Result:
         ev = evaluations.store.get(key.namespace, key.name)
         if ev is None:
@@ -89,16 +85,17 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         name = str((ev.get("spec") or {}).get("evaluationDefinition") or "")
         found = ctx.find_here_or_keptn(model.KEPTN_EVALUATION_DEFINITION, key.namespace, name)
         definition = cast(KeptnEvaluationDefinitionBody | None, found)
+        typed = _typed(ev)
         readings: dict[tuple[str, str], Reading] = {}
-        if definition is not None and not evaluationcore.done(_typed(ev)):
-            for objective in evaluationcore.pending(_typed(ev), definition, keptn_namespace):
+        if definition is not None and not evaluationcore.done(typed):
+            for objective in evaluationcore.pending(typed, definition, keptn_namespace):
                 if not objective.refused:
                     readings[objective.namespace, objective.name] = await read(objective)
-        given = EvaluationInput(
-            _typed(ev), definition, readings, keptn_namespace, ctx.now(),
-            ctx.config().definition_wait,
-        )  # fmt: skip
-        return await shell.run(ev, evaluationcore.decide(given), own)
+        wait = ctx.config().definition_wait
+        decision = evaluationcore.decide(
+            typed, definition, readings, keptn_namespace, ctx.now(), wait
+        )
+        return await shell.run(ev, decision)
 
     controller = ClosingController(
         "keptnevaluation", reconcile, ctx.settings.workers, sessions=sessions

@@ -27,10 +27,6 @@ __all__ = ["metric_routes", "setup"]
 Body = dict[str, Any]
 
 
-def _typed(metric: Body) -> KeptnMetricBody:
-    return cast(KeptnMetricBody, metric)
-
-
 def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     """The KeptnMetric controller, woken by its metrics and by provider changes."""
     sessions = ProviderSessions(ctx.settings.max_provider_queries)
@@ -43,7 +39,8 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             ctx.telemetry.remove_metric_value(key.namespace, key.name)
             return Result()
         try:
-            return await fetcher.run(metric, metriccore.decide(_typed(metric), ctx.now()))
+            decision = metriccore.decide(cast(KeptnMetricBody, metric), ctx.now())
+            return await fetcher.shell.run(metric, decision)
         except NotFound:
             return Result()  # deleted meanwhile
 

@@ -9,9 +9,9 @@ copied beside the task (pods mount ConfigMaps of their own namespace only), owne
 using it. Telemetry and the task span only come from the reconcile that committed the transition
 (a span a crash kept undelivered is exported again through ``ctx.marks``).
 
-Event-driven: woken by its own changes, its Job (ownerReference) and its definition appearing;
-the only timers are the definition deadline and the short retries of a missing reference or Job
-slot. Must not poll, and never deletes a Job.
+Event-driven: woken by its own changes, its Job (ownerReference), its definition appearing and,
+waiting for a Job slot, a slot freeing (``flow.jobslots``); the only timers are the definition
+deadline and the short retries of a missing reference. Must not poll, and never deletes a Job.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from typing import Any, Final, cast
 
 from lifecycle.core import model, taskcore
 from lifecycle.core.bodies import JobBody, KeptnTaskBody
-from lifecycle.core.childcore import Decision
+from lifecycle.core.childcore import Step
 from lifecycle.core.runtimes import (
     FUNCTION_CONFIG_MAP_PREFIX,
     RuntimeImages,
@@ -29,7 +29,6 @@ from lifecycle.core.runtimes import (
     build_job,
     function_config_map,
 )
-from lifecycle.core.taskcore import ReleaseSlot, StartJob, TaskAction, TaskInput
 from lifecycle.flow.children import ChildShell
 from lifecycle.flow.codemaps import ensure_code
 from lifecycle.flow.context import OperatorContext
@@ -53,7 +52,6 @@ __all__ = ["COMPONENT", "setup"]
 
 COMPONENT: Final = "keptntask-controller"
 Body = dict[str, Any]
-_CODE_PREFIX: Final = FUNCTION_CONFIG_MAP_PREFIX
 
 
 def _typed(task: Body) -> KeptnTaskBody:
@@ -68,7 +66,12 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         ctx.settings.max_concurrent_jobs,
         jobs.store,
         lambda job: taskcore.job_outcome(cast(JobBody, job)) is None,
+        wake=lambda key: controller.enqueue(key),
     )
+
+    async def release(task: Body) -> None:
+        job_slots.release(task)
+
     images = RuntimeImages(
         deno=ctx.settings.deno_runner_image, python=ctx.settings.python_runner_image
     )
@@ -79,24 +82,11 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         source=lambda task: taskcore.event_source(_typed(task)),
         started=ctx.telemetry.task_started,
         finished=ctx.telemetry.task_finished,
+        steps={Step.START_JOB: lambda task: start_job(task), Step.RELEASE_SLOT: release},
     )
 
-    async def run(task: Body, decision: Decision[TaskAction]) -> Result:
-        async def own(body: Body, action: TaskAction) -> Result | None:
-            match action:
-                case StartJob():
-                    return await start_job(body)
-                case ReleaseSlot():
-                    job_slots.release(body)
-                case _:
-                    shell.shared(body, action)
-            return None
-
-        return await shell.run(task, decision, own)
-
     async def start_job(task: Body) -> Result:
-        ns = str(task["metadata"].get("namespace") or "")
-        now = ctx.now()
+        ns, typed, now = str(task["metadata"].get("namespace") or ""), _typed(task), ctx.now()
         definition = ctx.find_here_or_keptn(
             model.KEPTN_TASK_DEFINITION, ns, str(task["spec"].get("taskDefinition") or "")
         )
@@ -110,13 +100,15 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
                 resolve=lambda n: ctx.find_here_or_keptn(model.KEPTN_TASK_DEFINITION, ns, n),
             )
         except TaskDefinitionError as err:
-            return await run(task, taskcore.invalid_definition(_typed(task), str(err), now))
-        missing = await missing_references(ctx.client, ns, body, skip_prefix=_CODE_PREFIX)
+            return await shell.run(task, taskcore.invalid_definition(typed, str(err), now))
+        missing = await missing_references(
+            ctx.client, ns, body, skip_prefix=FUNCTION_CONFIG_MAP_PREFIX
+        )
         if missing:
             wait = ctx.config().definition_wait
-            return await run(task, taskcore.references_missing(_typed(task), missing, now, wait))
+            return await shell.run(task, taskcore.references_missing(typed, missing, now, wait))
         if not job_slots.acquire(task):
-            return await run(task, taskcore.no_slot(job_slots.limit))
+            return await shell.run(task, taskcore.no_slot(job_slots.limit))
         try:
             await copy_shared_code(task, body)
             await ctx.client.create(model.JOB, body)
@@ -124,12 +116,12 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             pass  # created before a crash or by a racing worker: the same Job, not a second run
         except (Invalid, BadRequest) as err:  # the same body would be refused again
             job_slots.release(task)
-            return await run(task, taskcore.job_rejected(_typed(task), str(err), ctx.now()))
+            return await shell.run(task, taskcore.job_rejected(typed, str(err), ctx.now()))
         except KubeError:
-            shell.emit(task, taskcore.create_failed(_typed(task)))
+            shell.emit(task, taskcore.create_failed(typed))
             raise
         name = str(body["metadata"]["name"])
-        return await run(task, taskcore.job_running(_typed(task), name, ctx.now()))
+        return await shell.run(task, taskcore.job_running(typed, name, ctx.now()))
 
     async def copy_shared_code(task: Body, job: Body) -> None:
         """Inline code of a definition in another (the Keptn) namespace, copied beside the task.
@@ -141,10 +133,10 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         owner = model.owner_reference(task, model.KEPTN_TASK, controller=None)
         for volume in job["spec"]["template"]["spec"].get("volumes") or ():
             name = str((volume.get("configMap") or {}).get("name") or "")
-            if not name.startswith(_CODE_PREFIX):
+            if not name.startswith(FUNCTION_CONFIG_MAP_PREFIX):
                 continue
             source = ctx.find_here_or_keptn(
-                model.KEPTN_TASK_DEFINITION, ns, name.removeprefix(_CODE_PREFIX)
+                model.KEPTN_TASK_DEFINITION, ns, name.removeprefix(FUNCTION_CONFIG_MAP_PREFIX)
             )
             wanted = function_config_map(source) if source else None
             if source is None or wanted is None or source["metadata"].get("namespace") == ns:
@@ -157,27 +149,31 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
 
     async def reconcile(key: ObjectKey) -> Result:
         task = tasks.store.get(key.namespace, key.name)
+        if task is None or taskcore.done(_typed(task)):
+            job_slots.forget(key)  # out of the line for a Job slot
         if task is None:
             return Result()
+        typed = _typed(task)
         definition = ctx.find_here_or_keptn(
             model.KEPTN_TASK_DEFINITION,
             key.namespace,
             str((task.get("spec") or {}).get("taskDefinition") or ""),
         )
-        name, recorded = taskcore.recorded_job(_typed(task))
+        name, recorded = taskcore.recorded_job(typed)
         job = jobs.store.get(key.namespace, name)
-        if job is None and recorded and definition is not None and not taskcore.done(_typed(task)):
+        if job is None and recorded and definition is not None and not taskcore.done(typed):
             with contextlib.suppress(NotFound):  # the cache may lag behind our own create
                 job = await ctx.client.get(model.JOB, name, key.namespace)
-        given = TaskInput(
-            _typed(task), definition is not None, cast(JobBody | None, job), ctx.now(),
-            ctx.config().definition_wait,
-        )  # fmt: skip
-        return await run(task, taskcore.decide(given))
+        wait = ctx.config().definition_wait
+        decision = taskcore.decide(
+            typed, definition is not None, cast(JobBody | None, job), ctx.now(), wait
+        )
+        return await shell.run(task, decision)
 
     controller: Controller[ObjectKey] = Controller("keptntask", reconcile, ctx.settings.workers)
     controller.watch(tasks, self_key)
     controller.watch(jobs, owner_keys("KeptnTask", controller_only=True))
+    controller.watch(jobs, job_slots.freed)
 
     controller.watch(
         ctx.informer(model.KEPTN_TASK_DEFINITION),

@@ -28,7 +28,7 @@ from typing import Final
 from evaluator.objectives import ObjectiveError
 from evaluator.scoring import parse_objective
 from lifecycle.core.bodies import AnalysisBody, AnalysisStatus
-from lifecycle.core.childcore import ChildAction, Decision, Fields, ProviderQueried, Report
+from lifecycle.core.childcore import Decision, Fields, ProviderQueried, Report, Step
 from lifecycle.core.meta import metadata_of, namespace_of, uid_of
 from lifecycle.core.naming import format_time, parse_time
 
@@ -36,8 +36,6 @@ __all__ = [
     "COMPLETED",
     "MAX_ATTEMPTS",
     "RETRY_SECONDS",
-    "AnalysisAction",
-    "RecordResult",
     "Verdict",
     "definition_key",
     "frozen",
@@ -52,14 +50,6 @@ __all__ = [
 COMPLETED: Final = "Completed"
 RETRY_SECONDS: Final = 10.0
 MAX_ATTEMPTS: Final = 6
-
-
-@dataclass(frozen=True, slots=True)
-class RecordResult:
-    """Set ``keptn_analysis_result`` / ``keptn_objective_result`` (before the Completed write)."""
-
-
-AnalysisAction = ChildAction | RecordResult
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +87,7 @@ def frozen(start: datetime, end: datetime) -> Fields:
     }
 
 
-def invalid(reason: str) -> Decision[AnalysisAction]:
+def invalid(reason: str) -> Decision:
     """Completed as failed, the reason in ``status.raw`` and ``status.message``."""
     raw = {"objectiveResults": [], "totalScore": 0.0, "maximumScore": 0.0, "pass": False,
            "warning": False, "verdict": "fail", "reason": reason}  # fmt: skip
@@ -106,9 +96,7 @@ def invalid(reason: str) -> Decision[AnalysisAction]:
     return Decision(fields=fields, actions=(Report("AnalysisFailed", reason),))
 
 
-def waiting(
-    analysis: AnalysisBody, reason: str, message: str, *, retry: bool = False
-) -> Decision[AnalysisAction]:
+def waiting(analysis: AnalysisBody, reason: str, message: str, *, retry: bool = False) -> Decision:
     """Progressing, with the reason in ``status.message`` and a Warning Event (once)."""
     again = RETRY_SECONDS if retry else None
     if (analysis.get("status") or AnalysisStatus()).get("message") == message:
@@ -118,16 +106,14 @@ def waiting(
     )
 
 
-def provider_unreadable(analysis: AnalysisBody, error: str) -> Decision[AnalysisAction]:
+def provider_unreadable(analysis: AnalysisBody, error: str) -> Decision:
     """A provider's Secret cannot be read: say so and try again in ``RETRY_SECONDS``."""
     return waiting(
         analysis, "ProviderError", f"{error}; retrying in {RETRY_SECONDS:g}s", retry=True
     )
 
 
-def judged(
-    verdict: Verdict, attempts: int, providers: Mapping[str, tuple[str, str]]
-) -> Decision[AnalysisAction]:
+def judged(verdict: Verdict, attempts: int, providers: Mapping[str, tuple[str, str]]) -> Decision:
     """The verdict of attempt ``attempts``: retried while retryable, else written Completed.
 
     ``providers`` maps each objective to the (namespace, name) of its KeptnMetricsProvider.
@@ -153,7 +139,7 @@ def judged(
     fields = {"raw": verdict.raw, "pass": verdict.passed, "warning": verdict.warning,
               "state": COMPLETED, "message": None, "storedValues": None}  # fmt: skip
     # the gauges first: whoever sees state Completed also finds the result on /metrics
-    return Decision(fields=fields, actions=(*counts, RecordResult()))
+    return Decision(fields=fields, actions=(*counts, Step.RECORD_RESULT))
 
 
 def _verdict(status: AnalysisStatus) -> str:

@@ -1,14 +1,15 @@
 """What the pure cores of the child controllers (tasks, evaluations, metrics, analyses) share.
 
 Role: the shape of a child's decision (``Decision``: the status fields to write, the actions to run
-and when to look again), the actions every child shell executes (``Emit``, ``Report``, the
-telemetry counts and the span export), and the rules the children share: when an object was
+and when to look again), the one set of actions the child shell executes (``Emit``, ``Report``,
+``ProviderQueried``, ``SetValue`` and the ``Step`` s without data: counts, span export, a Job, a
+fetch, the analysis gauges), and the rules the children share: when an object was
 created (``created_at``), how long a missing definition is waited for (``wait_or_fail``),
 how an object ends (``finish``) and what KLT's Events on tasks and evaluations carry
 (``EventSource``).
 
-Invariants: a ``Decision`` is executed in order: the ``Emit``/``Report`` actions, then the one
-status write, then the post-write actions (``CountStarted``, ``CountFinished``), which run only when
+Invariants: a ``Decision`` is executed in order: the actions before the counts, then the one
+status write, then the counts (``Step.COUNT_STARTED``, ``COUNT_FINISHED``), which run only when
 the write changed something, so a replayed decision never counts twice.
 
 Must not: do I/O, read a clock, or import asyncio; ``now`` is always passed in.
@@ -19,7 +20,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Generic, Literal, TypeVar
+from enum import Enum
+from typing import Literal
 
 from lifecycle.core.bodies import ObjectMeta
 from lifecycle.core.machine_draft import read_time
@@ -28,15 +30,14 @@ from lifecycle.core.phases import Phase, State
 
 __all__ = [
     "ChildAction",
-    "CountFinished",
-    "CountStarted",
     "Decision",
     "Emit",
     "EventSource",
-    "ExportSpan",
     "Fields",
     "ProviderQueried",
     "Report",
+    "SetValue",
+    "Step",
     "created_at",
     "finish",
     "wait_or_fail",
@@ -67,21 +68,6 @@ class Report:
 
 
 @dataclass(frozen=True, slots=True)
-class CountStarted:
-    """After a write that landed: count the object's start (telemetry)."""
-
-
-@dataclass(frozen=True, slots=True)
-class CountFinished:
-    """After a write that landed: count the object's end and export its span."""
-
-
-@dataclass(frozen=True, slots=True)
-class ExportSpan:
-    """Export again the span of a completed object (a no-op once its span mark is written)."""
-
-
-@dataclass(frozen=True, slots=True)
 class ProviderQueried:
     """A KeptnMetricsProvider was queried: count a failure (or register its series on success)."""
 
@@ -90,18 +76,43 @@ class ProviderQueried:
     failed: bool
 
 
-ChildAction = Emit | Report | CountStarted | CountFinished | ExportSpan | ProviderQueried
-"""The actions every child shell executes (lifecycle.flow.children)."""
+@dataclass(frozen=True, slots=True)
+class SetValue:
+    """Set the ``keptn_metric_value`` gauge of the KeptnMetric."""
 
-A = TypeVar("A", covariant=True)
+    value: float
+
+
+class Step(Enum):
+    """The actions that carry no data."""
+
+    COUNT_STARTED = "count-started"
+    """After a write that landed: count the object's start (telemetry)."""
+    COUNT_FINISHED = "count-finished"
+    """After a write that landed: count the object's end and export its span."""
+    EXPORT_SPAN = "export-span"
+    """Export again the span of a completed object (a no-op once its span mark is written)."""
+    START_JOB = "start-job"
+    """A task's Job: build and create it (the shell checks references and slots on the way)."""
+    RELEASE_SLOT = "release-slot"
+    """A task's Job finished: its ``--max-jobs`` slot is free."""
+    FETCH = "fetch"
+    """Query a KeptnMetric's provider now (the shell then asks ``metriccore.fetched``)."""
+    RECORD_RESULT = "record-result"
+    """Set an Analysis's ``keptn_analysis_result``/``keptn_objective_result`` gauges."""
+
+
+ChildAction = Emit | Report | ProviderQueried | SetValue | Step
+"""What the child shell executes (lifecycle.flow.children); the kind's own steps (a Job, a
+fetch, the analysis gauges) through the handlers its controller gives."""
 
 
 @dataclass(frozen=True, slots=True)
-class Decision(Generic[A]):
+class Decision:
     """What one reconcile of a child does: actions, one status write, when to look again."""
 
     fields: Fields | None = None
-    actions: tuple[A, ...] = ()
+    actions: tuple[ChildAction, ...] = ()
     requeue_at: datetime | None = None
     requeue_after: float | None = None
 
@@ -147,20 +158,20 @@ def created_at(meta: ObjectMeta, now: datetime) -> datetime:
 
 def finish(
     started: bool, field: str, state: State, now: datetime, *events: Emit, **extra: object
-) -> Decision[ChildAction]:
+) -> Decision:
     """End the object: ``{field: state, **extra, endTime}`` (``startTime`` too if it never
     started), the ``events`` before the write and the counts after it."""
     stamp = format_time(now)
     fields: dict[str, object] = {field: state.value, **extra, "endTime": stamp}
     if not started:
         fields["startTime"] = stamp
-    counts = (CountFinished(),) if started else (CountStarted(), CountFinished())
+    counts = (Step.COUNT_FINISHED,) if started else (Step.COUNT_STARTED, Step.COUNT_FINISHED)
     return Decision(fields=fields, actions=(*events, *counts))
 
 
 def wait_or_fail(
-    meta: ObjectMeta, now: datetime, wait: timedelta, waiting: Decision[A], failed: Decision[A]
-) -> Decision[A]:
+    meta: ObjectMeta, now: datetime, wait: timedelta, waiting: Decision, failed: Decision
+) -> Decision:
     """``waiting`` (looked at again at the deadline) until creation + ``wait``, then ``failed``."""
     deadline = created_at(meta, now) + wait
     if now >= deadline:

@@ -35,16 +35,7 @@ from lifecycle.core.bodies import (
     KeptnMetricStatus,
 )
 from lifecycle.core.bounds import bounded_interval, bounded_retries
-from lifecycle.core.childcore import (
-    ChildAction,
-    CountStarted,
-    Decision,
-    Emit,
-    EventSource,
-    ExportSpan,
-    finish,
-    wait_or_fail,
-)
+from lifecycle.core.childcore import Decision, Emit, EventSource, Step, finish, wait_or_fail
 from lifecycle.core.meta import metadata_of, namespace_of
 from lifecycle.core.naming import format_time
 from lifecycle.core.phases import Phase, State
@@ -52,7 +43,6 @@ from lifecycle.core.tenancy import RefusedReference, reference_namespace
 
 __all__ = [
     "WRITE_ERROR",
-    "EvaluationInput",
     "Pending",
     "Reading",
     "decide",
@@ -90,19 +80,6 @@ class Reading:
     """Its status (refreshed when it was stale); None when there is no such KeptnMetric."""
     error: str = ""
     """Why refreshing a stale value failed."""
-
-
-@dataclass(frozen=True, slots=True)
-class EvaluationInput:
-    """What one attempt of a KeptnEvaluation reads."""
-
-    evaluation: KeptnEvaluationBody
-    definition: KeptnEvaluationDefinitionBody | None
-    readings: Mapping[tuple[str, str], Reading]
-    """By (namespace, name) of the pending objectives' KeptnMetrics."""
-    keptn_namespace: str
-    now: datetime
-    definition_wait: timedelta
 
 
 def failure_text(results: Mapping[str, EvaluationStatusItem]) -> str:
@@ -182,14 +159,21 @@ def done(evaluation: KeptnEvaluationBody) -> bool:
     return State.parse(status.get("overallStatus")).is_completed
 
 
-def decide(given: EvaluationInput) -> Decision[ChildAction]:
-    """One attempt of an evaluation (see the module docstring)."""
-    ev, now = given.evaluation, given.now
+def decide(
+    ev: KeptnEvaluationBody,
+    definition: KeptnEvaluationDefinitionBody | None,
+    readings: Mapping[tuple[str, str], Reading],
+    keptn_namespace: str,
+    now: datetime,
+    wait: timedelta,
+) -> Decision:
+    """One attempt of an evaluation (the module docstring's rules); ``readings`` by (namespace,
+    name) of the pending objectives' KeptnMetrics."""
     status = ev.get("status") or KeptnEvaluationStatus()
     if done(ev):
-        return Decision(actions=(ExportSpan(),))
+        return Decision(actions=(Step.EXPORT_SPAN,))
     started = bool(status.get("startTime"))
-    if given.definition is None:
+    if definition is None:
         name = (ev.get("spec") or {}).get("evaluationDefinition", "")
         text = f"could not find KeptnEvaluationDefinition: {name}"
         waiting = Decision(
@@ -197,12 +181,12 @@ def decide(given: EvaluationInput) -> Decision[ChildAction]:
         )
         failure = Emit("ReconcileEvaluationFailed", _PHASE, text, "failed")
         failed = finish(started, _FIELD, State.FAILED, now, failure)
-        return wait_or_fail(metadata_of(ev), now, given.definition_wait, waiting, failed)
+        return wait_or_fail(metadata_of(ev), now, wait, waiting, failed)
     results: dict[str, EvaluationStatusItem] = dict(status.get("evaluationStatus") or {})
-    todo = pending(ev, given.definition, given.keptn_namespace)
+    todo = pending(ev, definition, keptn_namespace)
     for objective in todo:
         results[objective.name] = judge(
-            objective, given.readings.get((objective.namespace, objective.name))
+            objective, readings.get((objective.namespace, objective.name))
         )
     attempts = int(status.get("retryCount") or 0) + 1
     retries = bounded_retries((ev.get("spec") or {}).get("retries"), _DEFAULT_RETRIES)
@@ -224,7 +208,7 @@ def decide(given: EvaluationInput) -> Decision[ChildAction]:
     if started:
         return Decision(attempt | {_FIELD: "Progressing"}, requeue_at=now + retry_interval(ev))
     fields = attempt | {_FIELD: "Progressing", "startTime": format_time(now)}
-    return Decision(fields, (CountStarted(),), requeue_at=now + retry_interval(ev))
+    return Decision(fields, (Step.COUNT_STARTED,), requeue_at=now + retry_interval(ev))
 
 
 WRITE_ERROR: Final = Emit("ReconcileEvaluationReconcileError", _PHASE, "could not update status")

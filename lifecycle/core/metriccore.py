@@ -1,7 +1,7 @@
 """The KeptnMetric rules as pure functions: when to fetch, and what a fetch writes.
 
 Role (keptn.md §10.2): a metric is fetched when ``lastUpdated + fetchIntervalSeconds`` has
-passed (``decide``: ``Fetch`` and look again one interval later; else look again when it is
+passed (``decide``: ``Step.FETCH`` and look again one interval later; else look again when it is
 due). ``fetched`` turns one fetch into the status fields (``status_fields``), the provider count,
 the Warning Event of a failure and the ``keptn_metric_value`` gauge.
 
@@ -17,21 +17,17 @@ from __future__ import annotations
 
 import base64
 import math
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final, Protocol
 
 from lifecycle.core.bodies import KeptnMetricBody, KeptnMetricSpec, KeptnMetricStatus
-from lifecycle.core.childcore import ChildAction, Decision, ProviderQueried, Report
+from lifecycle.core.childcore import ChildAction, Decision, ProviderQueried, Report, SetValue, Step
 from lifecycle.core.machine_draft import read_time
 from lifecycle.core.meta import namespace_of
 from lifecycle.core.naming import format_time
 
 __all__ = [
-    "Fetch",
     "Measured",
-    "MetricAction",
-    "SetValue",
     "decide",
     "fetched",
     "format_value",
@@ -53,21 +49,6 @@ class Measured(Protocol):
 
     @property
     def raw(self) -> bytes: ...
-
-
-@dataclass(frozen=True, slots=True)
-class Fetch:
-    """Query the metric's provider now (the shell then asks ``fetched``)."""
-
-
-@dataclass(frozen=True, slots=True)
-class SetValue:
-    """Set the ``keptn_metric_value`` gauge of the metric."""
-
-    value: float
-
-
-MetricAction = ChildAction | Fetch | SetValue
 
 
 def format_value(value: float) -> str:
@@ -94,17 +75,17 @@ def is_fresh(metric: KeptnMetricBody, now: datetime) -> bool:
     return updated is not None and updated + interval_of(metric) > now
 
 
-def decide(metric: KeptnMetricBody, now: datetime) -> Decision[MetricAction]:
+def decide(metric: KeptnMetricBody, now: datetime) -> Decision:
     """Fetch when due, then look again one interval later; else look again when due."""
     updated = last_updated(metric)
     if updated is not None and updated + interval_of(metric) > now:
         return Decision(requeue_at=updated + interval_of(metric))
-    return Decision(actions=(Fetch(),), requeue_at=now + interval_of(metric))
+    return Decision(actions=(Step.FETCH,), requeue_at=now + interval_of(metric))
 
 
 def fetched(
     metric: KeptnMetricBody, result: Measured | None, error: str, now: datetime
-) -> Decision[MetricAction]:
+) -> Decision:
     """What one fetch writes: its status fields, the provider's count, the Event, the gauge."""
     fields = status_fields(metric, result, error, now)
     namespace = namespace_of(metric)
@@ -112,7 +93,7 @@ def fetched(
         ((metric.get("spec") or KeptnMetricSpec()).get("provider") or {}).get("name") or ""
     )
     failure = str(fields.get("errMsg") or "")
-    actions: tuple[MetricAction, ...] = (ProviderQueried(namespace, provider, bool(failure)),)
+    actions: tuple[ChildAction, ...] = (ProviderQueried(namespace, provider, bool(failure)),)
     if failure:
         actions = (Report("MetricFetchFailed", failure), *actions)
     elif result is not None:

@@ -23,18 +23,15 @@ Must not: do I/O, read a clock, or import asyncio.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
 from lifecycle.core.bodies import JobBody, KeptnTaskBody, KeptnTaskStatus
 from lifecycle.core.childcore import (
-    ChildAction,
-    CountStarted,
     Decision,
     Emit,
     EventSource,
-    ExportSpan,
+    Step,
     created_at,
     finish,
     wait_or_fail,
@@ -46,10 +43,6 @@ from lifecycle.core.runtimes import job_name
 
 __all__ = [
     "REF_RETRY_SECONDS",
-    "ReleaseSlot",
-    "StartJob",
-    "TaskAction",
-    "TaskInput",
     "create_failed",
     "decide",
     "done",
@@ -68,33 +61,7 @@ _SUCCESS_CONDITIONS: Final = ("Complete", "SuccessCriteriaMet")
 _FAILURE_CONDITIONS: Final = ("Failed", "FailureTarget")
 _PHASE: Final = Phase.CREATE_TASK
 REF_RETRY_SECONDS: Final = 2.0
-"""How soon a task waiting for a Job slot or a ConfigMap/Secret looks again."""
-
-
-@dataclass(frozen=True, slots=True)
-class StartJob:
-    """Build the task's Job and create it (the shell checks references and slots on the way)."""
-
-
-@dataclass(frozen=True, slots=True)
-class ReleaseSlot:
-    """The task's Job finished: its ``--max-jobs`` slot is free."""
-
-
-TaskAction = ChildAction | StartJob | ReleaseSlot
-
-
-@dataclass(frozen=True, slots=True)
-class TaskInput:
-    """What one reconcile of a KeptnTask reads."""
-
-    task: KeptnTaskBody
-    has_definition: bool
-    """Whether its KeptnTaskDefinition exists (here or in the Keptn namespace)."""
-    job: JobBody | None
-    """Its Job (cache, else the API server for a recorded one); None when not found."""
-    now: datetime
-    definition_wait: timedelta
+"""How soon a task waiting for a ConfigMap/Secret its Job mounts looks again."""
 
 
 def recorded_job(task: KeptnTaskBody) -> tuple[str, bool]:
@@ -122,49 +89,49 @@ def done(task: KeptnTaskBody) -> bool:
     return State.parse((task.get("status") or KeptnTaskStatus()).get("status")).is_completed
 
 
-def decide(given: TaskInput) -> Decision[TaskAction]:
-    """The next step of a task (see the module docstring for the rules, in order)."""
-    task, now = given.task, given.now
+def decide(
+    task: KeptnTaskBody, has_definition: bool, job: JobBody | None, now: datetime, wait: timedelta
+) -> Decision:
+    """The next step of a task (the module docstring's rules, in order); ``job`` from the cache,
+    else the API server for a recorded one, None when not found."""
     if done(task):
-        return Decision(actions=(ExportSpan(),))
-    if not given.has_definition:
+        return Decision(actions=(Step.EXPORT_SPAN,))
+    if not has_definition:
         text = f"could not find KeptnTaskDefinition: {(task.get('spec') or {}).get('taskDefinition', '')}"
         waiting = Decision(
             fields={"reason": "DefinitionNotFound", "message": f"{text}; waiting"},
             actions=(Emit("CreateTaskNotFound", _PHASE, f"{text} ", "CreateTaskNotFound"),),
         )
         failed = fail(task, "DefinitionNotFound", text, now)
-        return wait_or_fail(metadata_of(task), now, given.definition_wait, waiting, failed)
+        return wait_or_fail(metadata_of(task), now, wait, waiting, failed)
     name, recorded = recorded_job(task)
-    if given.job is None:
+    if job is None:
         if recorded:
             return fail(task, "JobNotFound", f"Job {name} was deleted before it finished", now)
-        return Decision(actions=(StartJob(),))
-    if (outcome := job_outcome(given.job)) is None:
+        return Decision(actions=(Step.START_JOB,))
+    if (outcome := job_outcome(job)) is None:
         return job_running(task, name, now)
     state, reason, message = outcome
     ended = finish(_started(task), "status", state, now, reason=reason, message=message)
-    return Decision(ended.fields, (ReleaseSlot(), *ended.actions))
+    return Decision(ended.fields, (Step.RELEASE_SLOT, *ended.actions))
 
 
-def fail(
-    task: KeptnTaskBody, reason: str, message: str, now: datetime, *events: Emit
-) -> Decision[TaskAction]:
+def fail(task: KeptnTaskBody, reason: str, message: str, now: datetime, *events: Emit) -> Decision:
     """Fail the task with ``reason`` and ``message`` (``events`` before the write)."""
     return finish(
         _started(task), "status", State.FAILED, now, *events, reason=reason, message=message
     )
 
 
-def job_running(task: KeptnTaskBody, name: str, now: datetime) -> Decision[TaskAction]:
+def job_running(task: KeptnTaskBody, name: str, now: datetime) -> Decision:
     """Record a running Job (created now, or before a crash or before the status write landed)."""
     fields: dict[str, object] = {"jobName": name, "status": State.PROGRESSING.value}
     if _started(task):
         return Decision(fields=fields)
-    return Decision(fields | {"startTime": format_time(now)}, (CountStarted(),))
+    return Decision(fields | {"startTime": format_time(now)}, (Step.COUNT_STARTED,))
 
 
-def invalid_definition(task: KeptnTaskBody, error: str, now: datetime) -> Decision[TaskAction]:
+def invalid_definition(task: KeptnTaskBody, error: str, now: datetime) -> Decision:
     """The definition cannot make a Job (a bad functionRef ...): the task fails at once."""
     event = Emit("CreateTaskFailed", _PHASE, f"could not merge KeptnTaskDefinition: {error} ")
     return fail(task, "InvalidTaskDefinition", error, now, event)
@@ -172,7 +139,7 @@ def invalid_definition(task: KeptnTaskBody, error: str, now: datetime) -> Decisi
 
 def references_missing(
     task: KeptnTaskBody, missing: list[str], now: datetime, wait: timedelta
-) -> Decision[TaskAction]:
+) -> Decision:
     """Say which ConfigMap/Secret is missing within seconds; fail after the definition wait."""
     reason = f"{missing[0].split(' ', 1)[0]}NotFound"
     text = f"could not find {', '.join(missing)} the task's Job needs"
@@ -184,15 +151,13 @@ def references_missing(
     )
 
 
-def no_slot(limit: int) -> Decision[TaskAction]:
-    """Every Job slot is taken: say so and look again shortly."""
+def no_slot(limit: int) -> Decision:
+    """Every Job slot is taken: say so; no timer, the shell wakes the task when a slot frees."""
     message = f"{limit} Jobs already running (--max-jobs)"
-    return Decision(
-        {"reason": "WaitingForJobSlot", "message": message}, requeue_after=REF_RETRY_SECONDS
-    )
+    return Decision({"reason": "WaitingForJobSlot", "message": message})
 
 
-def job_rejected(task: KeptnTaskBody, error: str, now: datetime) -> Decision[TaskAction]:
+def job_rejected(task: KeptnTaskBody, error: str, now: datetime) -> Decision:
     """The API server refused the Job as invalid: retrying cannot help, the task fails and says why."""
     message = f"the API server rejected its Job: {error}"
     return fail(task, "InvalidTaskDefinition", message, now, create_failed(task))

@@ -4,8 +4,8 @@ Role: the I/O every child controller (KeptnTask, KeptnEvaluation, KeptnMetric, A
 around its pure core: the Warning Events (KLT's message and annotations; or a ``Report``: why an
 object cannot progress, written once per distinct text, next to the same text in its status),
 the one status write (with ``status.conditions``), the telemetry counts and the span export that
-follow a write that landed. A controller runs its own actions (create a Job, fetch a metric)
-through the ``own`` callback and leaves the shared ones here.
+follow a write that landed, in one ``match`` over ``ChildAction``. A controller gives the handlers
+of its kind's own steps (create a Job, fetch a metric) as ``steps``.
 
 Must not: decide anything; the cores do.
 """
@@ -14,20 +14,19 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, TypeVar, assert_never
+from dataclasses import dataclass, field
+from typing import Any, Final, assert_never
 
 from lifecycle.core.childcore import (
     ChildAction,
-    CountFinished,
-    CountStarted,
     Decision,
     Emit,
     EventSource,
-    ExportSpan,
     Fields,
     ProviderQueried,
     Report,
+    SetValue,
+    Step,
 )
 from lifecycle.core.conditions import with_conditions
 from lifecycle.core.model import ResourceKind
@@ -40,7 +39,9 @@ from tracing.spans import export_child_span
 __all__ = ["ChildShell"]
 
 Body = dict[str, Any]
-A = TypeVar("A")
+Steps = Mapping[Step, Callable[[Body], Awaitable[Result | None]]]
+"""What a controller runs for its kind's own steps (``START_JOB``, ``FETCH`` ...)."""
+_COUNTS: Final = (Step.COUNT_STARTED, Step.COUNT_FINISHED)
 
 
 @dataclass
@@ -60,6 +61,8 @@ class ChildShell:
     """Write only against the cached resourceVersion (a stale replica gets a Conflict)."""
     write_error: Emit | None = None
     """Emitted when the status write fails for another reason than a lost race."""
+    steps: Steps = field(default_factory=dict)
+    """The kind's own steps (a step the kind lacks is a KeyError: a bug, never silent)."""
 
     def emit(self, obj: Body, event: Emit) -> None:
         """A Warning Event in KLT's format, with the kind's annotations."""
@@ -110,8 +113,8 @@ class ChildShell:
         else:
             export_child_span(self.ctx.spans, obj, parent_traceparent=parent)
 
-    def shared(self, obj: Body, action: ChildAction) -> None:
-        """One shared action (the counts are run by ``run`` after the write)."""
+    async def act(self, obj: Body, action: ChildAction, steps: Steps) -> Result | None:
+        """One action; the kind's own steps through ``steps`` (a Result: a nested decision's)."""
         match action:
             case Emit():
                 self.emit(obj, action)
@@ -120,42 +123,43 @@ class ChildShell:
                 digest = hashlib.sha256(f"{reason}\n{message}".encode()).hexdigest()[:12]
                 key = f"{reason}-{digest}"
                 self.ctx.recorder(self.component).emit(obj, "Warning", reason, message, key=key)
-            case ExportSpan():
-                if self.ctx.marks is not None:  # a span a crash kept undelivered
-                    self.export(obj)
             case ProviderQueried(namespace, provider, failed):
                 ops = self.ctx.telemetry.ops
                 (ops.provider_failed if failed else ops.provider_ok)(namespace, provider)
-            case CountStarted():
+            case SetValue(value):
+                meta = obj["metadata"]
+                self.ctx.telemetry.set_metric_value(meta.get("namespace", ""), meta["name"], value)
+            case Step.EXPORT_SPAN:
+                if self.ctx.marks is not None:  # a span a crash kept undelivered
+                    self.export(obj)
+            case Step.COUNT_STARTED:
                 self.started(obj)
-            case CountFinished():
+            case Step.COUNT_FINISHED:
                 self.finished(obj)
                 self.export(obj)
+            case Step.START_JOB | Step.RELEASE_SLOT | Step.FETCH | Step.RECORD_RESULT:
+                return await steps[action](obj)
             case _:
                 assert_never(action)
+        return None
 
-    async def run(
-        self,
-        obj: Body,
-        decision: Decision[A],
-        own: Callable[[Body, A], Awaitable[Result | None]],
-    ) -> Result:
+    async def run(self, obj: Body, decision: Decision, steps: Steps | None = None) -> Result:
         """The actions in order, the status write before the first count, the decided requeue.
 
-        ``own`` runs the controller's own actions and hands the shared ones to ``shared``; a
-        Result it returns (a nested decision's) replaces this decision's. The counts get the
-        object as written and are skipped when the write changed nothing.
+        ``steps`` (default: the shell's) runs the kind's own steps; a Result one returns (a nested
+        decision's) replaces this decision's. The counts get the object as written and are
+        skipped when the write changed nothing.
         """
         result = Result(requeue_at=decision.requeue_at, requeue_after=decision.requeue_after)
         body: Body | None = obj
         pending = decision.fields
         for action in decision.actions:
-            if isinstance(action, CountStarted | CountFinished):
+            if action in _COUNTS:
                 if pending is not None:
                     body, pending = await self.write(obj, pending), None
                 if body is None:
                     continue  # nothing changed: the reconcile that wrote it counted it
-            if (nested := await own(body or obj, action)) is not None:
+            if (nested := await self.act(body or obj, action, steps or self.steps)) is not None:
                 result = nested
         if pending is not None:
             await self.write(obj, pending)

@@ -32,12 +32,11 @@ from evaluator.providers.limits import DEFAULT_LIMIT
 from evaluator.redact import scrub
 from lifecycle.core import metriccore, model
 from lifecycle.core.bodies import KeptnMetricBody
-from lifecycle.core.childcore import Decision
-from lifecycle.core.metriccore import Fetch, MetricAction, SetValue
+from lifecycle.core.childcore import Step
 from lifecycle.core.secrets import decode_secret
 from lifecycle.flow.children import ChildShell
 from lifecycle.flow.context import OperatorContext
-from lifecycle.kube import Controller, KubeError, NotFound, ObjectKey, Result
+from lifecycle.kube import Controller, KubeError, NotFound, ObjectKey
 
 __all__ = [
     "ClosingController",
@@ -158,24 +157,16 @@ class MetricFetcher:
         self.ctx = ctx
         self.sessions = sessions
         # a fetch always wins: the write is not conditional on the cached resourceVersion
-        self.shell = ChildShell(ctx, model.KEPTN_METRIC, METRIC_COMPONENT, conditional=False)
+        self.shell = ChildShell(
+            ctx,
+            model.KEPTN_METRIC,
+            METRIC_COMPONENT,
+            conditional=False,
+            steps={Step.FETCH: self._fetch_step},
+        )
 
-    async def run(self, metric: Body, decision: Decision[MetricAction]) -> Result:
-        """Carry out a decision about ``metric``."""
-        return await self.shell.run(metric, decision, self._own)
-
-    async def _own(self, body: Body, action: MetricAction) -> Result | None:
-        match action:
-            case Fetch():
-                await self.refresh(body)
-            case SetValue(value):
-                meta = body["metadata"]
-                self.ctx.telemetry.set_metric_value(
-                    str(meta.get("namespace") or ""), meta["name"], value
-                )
-            case _:
-                self.shell.shared(body, action)
-        return None
+    async def _fetch_step(self, metric: Body) -> None:
+        await self.refresh(metric)
 
     async def refresh(self, metric: Body) -> Body:
         """Fetch ``metric`` now, write its status, return the new status (errMsg set on failure)."""
@@ -185,5 +176,5 @@ class MetricFetcher:
             meta = metric.get("metadata") or {}
             log.info("KeptnMetric %s/%s: %s", meta.get("namespace"), meta.get("name"), error)
         decision = metriccore.fetched(cast(KeptnMetricBody, metric), result, error, now)
-        await self.run(metric, decision)
+        await self.shell.run(metric, decision)
         return {**(metric.get("status") or {}), **(decision.fields or {})}

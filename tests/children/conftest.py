@@ -134,6 +134,7 @@ async def start_operator(
     names: Sequence[str],
     *,
     definition_wait: float = 30.0,
+    max_jobs: int = 50,
 ) -> Operator:
     """Build an OperatorContext against ``sb`` and start the named controllers."""
     client = KubeClient.for_url(sb.url, token=sb.token)
@@ -152,7 +153,7 @@ async def start_operator(
         telemetry=telemetry,
         spans=spans,
         cloudevents=CloudEventSender(None, telemetry),
-        settings=OperatorSettings(keptn_namespace="keptn-system"),
+        settings=OperatorSettings(keptn_namespace="keptn-system", max_concurrent_jobs=max_jobs),
         holder=holder,
     )
     controllers = {name: SETUPS[name](ctx) for name in names}

@@ -9,9 +9,9 @@ from typing import Any, cast
 import pytest
 
 from lifecycle.core import analysiscore
-from lifecycle.core.analysiscore import MAX_ATTEMPTS, RETRY_SECONDS, RecordResult, Verdict
+from lifecycle.core.analysiscore import MAX_ATTEMPTS, RETRY_SECONDS, Verdict
 from lifecycle.core.bodies import AnalysisBody
-from lifecycle.core.childcore import ProviderQueried, Report
+from lifecycle.core.childcore import ProviderQueried, Report, Step
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -83,7 +83,7 @@ def test_a_retryable_verdict_retries_then_completes_and_counts_each_provider() -
     assert ProviderQueried("ns", "prom", True) in retry.actions
     assert ProviderQueried("keptn", "dd", False) in retry.actions
     final = analysiscore.judged(down, MAX_ATTEMPTS, providers)
-    assert final.requeue_after is None and final.actions[-1] == RecordResult()
+    assert final.requeue_after is None and final.actions[-1] == Step.RECORD_RESULT
     assert final.fields is not None and final.fields["state"] == "Completed"
     assert final.fields["storedValues"] is None
 
@@ -92,7 +92,7 @@ def test_a_template_error_is_no_provider_failure() -> None:
     decision = analysiscore.judged(
         verdict(False, {"o1": "template: no arg x"}), 1, {"o1": ("ns", "prom")}
     )
-    assert decision.actions == (ProviderQueried("ns", "prom", False), RecordResult())
+    assert decision.actions == (ProviderQueried("ns", "prom", False), Step.RECORD_RESULT)
 
 
 def test_previous_results_newest_first_same_args_only() -> None:

@@ -13,8 +13,8 @@ from lifecycle.core.bodies import (
     KeptnEvaluationDefinitionBody,
     KeptnMetricStatus,
 )
-from lifecycle.core.childcore import CountFinished, CountStarted, Emit, ExportSpan
-from lifecycle.core.evaluationcore import EvaluationInput, Pending, Reading
+from lifecycle.core.childcore import Emit, Step
+from lifecycle.core.evaluationcore import Pending, Reading
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 WAIT = timedelta(seconds=30)
@@ -51,12 +51,12 @@ def decide(
     d: KeptnEvaluationDefinitionBody | None,
     readings: dict[tuple[str, str], Reading] | None = None,
     at: timedelta = timedelta(seconds=1),
-) -> evaluationcore.Decision[Any]:
-    return evaluationcore.decide(EvaluationInput(ev, d, readings or {}, KEPTN, T0 + at, WAIT))
+) -> evaluationcore.Decision:
+    return evaluationcore.decide(ev, d, readings or {}, KEPTN, T0 + at, WAIT)
 
 
 def test_a_completed_evaluation_only_reexports_its_span() -> None:
-    assert decide(evaluation({"overallStatus": "Succeeded"}), None).actions == (ExportSpan(),)
+    assert decide(evaluation({"overallStatus": "Succeeded"}), None).actions == (Step.EXPORT_SPAN,)
 
 
 def test_a_missing_definition_waits_then_fails_with_klts_text() -> None:
@@ -71,7 +71,7 @@ def test_a_missing_definition_waits_then_fails_with_klts_text() -> None:
         "could not find KeptnEvaluationDefinition: def",
         "failed",
     )
-    assert failed.actions[1:] == (CountStarted(), CountFinished())
+    assert failed.actions[1:] == (Step.COUNT_STARTED, Step.COUNT_FINISHED)
 
 
 @pytest.mark.parametrize(
@@ -101,13 +101,13 @@ def test_progressing_then_retries_exhausted_fail_with_both_events() -> None:
     first = decide(evaluation(), d, {("ns", "m"): value("600")})
     assert first.fields is not None and first.fields["overallStatus"] == "Progressing"
     assert first.fields["retryCount"] == 1 and "startTime" in first.fields
-    assert first.actions == (CountStarted(),)
+    assert first.actions == (Step.COUNT_STARTED,)
     assert first.requeue_at == T0 + timedelta(seconds=6)  # the default retryInterval 5s
     last = decide(evaluation({"retryCount": 2, "startTime": "s"}), d, {("ns", "m"): value("600")})
     assert last.fields is not None and last.fields["overallStatus"] == "Failed"
     reasons = [a.reason for a in last.actions if isinstance(a, Emit)]
     assert reasons == ["ReconcileEvaluationReconcileTimeout", "ReconcileEvaluationFailed"]
-    assert last.actions[-1] == CountFinished() and CountStarted() not in last.actions
+    assert last.actions[-1] == Step.COUNT_FINISHED and Step.COUNT_STARTED not in last.actions
     assert last.requeue_at is None
 
 
@@ -118,7 +118,7 @@ def test_passed_objectives_are_not_judged_again() -> None:
     assert [p.name for p in evaluationcore.pending(ev, d, KEPTN)] == ["b"]
     ok = decide(ev, d, {("ns", "b"): value("5")})
     assert ok.fields is not None and ok.fields["overallStatus"] == "Succeeded"
-    assert ok.actions == (CountFinished(),)
+    assert ok.actions == (Step.COUNT_FINISHED,)
 
 
 def test_a_refused_reference_fails_at_once_whatever_the_retries() -> None:

@@ -8,8 +8,7 @@ from typing import Any, cast
 
 from lifecycle.core import metriccore
 from lifecycle.core.bodies import KeptnMetricBody
-from lifecycle.core.childcore import ProviderQueried, Report
-from lifecycle.core.metriccore import Fetch, SetValue
+from lifecycle.core.childcore import ProviderQueried, Report, SetValue, Step
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -33,7 +32,7 @@ def metric(status: dict[str, Any] | None = None) -> KeptnMetricBody:
 
 def test_fetch_when_due_else_wait_until_due() -> None:
     never = metriccore.decide(metric(), T0)
-    assert never.actions == (Fetch(),) and never.requeue_at == T0 + timedelta(seconds=30)
+    assert never.actions == (Step.FETCH,) and never.requeue_at == T0 + timedelta(seconds=30)
     fresh = metriccore.decide(
         metric({"lastUpdated": "2026-01-01T00:00:00Z"}), T0 + timedelta(seconds=10)
     )
@@ -41,7 +40,7 @@ def test_fetch_when_due_else_wait_until_due() -> None:
     due = metriccore.decide(
         metric({"lastUpdated": "2026-01-01T00:00:00Z"}), T0 + timedelta(seconds=30)
     )
-    assert due.actions == (Fetch(),) and due.requeue_at == T0 + timedelta(seconds=60)
+    assert due.actions == (Step.FETCH,) and due.requeue_at == T0 + timedelta(seconds=60)
 
 
 def test_a_good_fetch_sets_the_value_and_counts_the_provider_ok() -> None:

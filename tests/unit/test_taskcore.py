@@ -9,17 +9,8 @@ import pytest
 
 from lifecycle.core import taskcore
 from lifecycle.core.bodies import JobBody, KeptnTaskBody
-from lifecycle.core.childcore import (
-    CountFinished,
-    CountStarted,
-    Decision,
-    Emit,
-    ExportSpan,
-    created_at,
-    wait_or_fail,
-)
+from lifecycle.core.childcore import Decision, Emit, Step, created_at, wait_or_fail
 from lifecycle.core.phases import Phase
-from lifecycle.core.taskcore import ReleaseSlot, StartJob, TaskInput
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 WAIT = timedelta(seconds=30)
@@ -55,8 +46,8 @@ def given(
     definition: bool = True,
     the_job: JobBody | None = None,
     at: timedelta = timedelta(),
-) -> TaskInput:
-    return TaskInput(body, definition, the_job, T0 + at, WAIT)
+) -> tuple[KeptnTaskBody, bool, JobBody | None, datetime, timedelta]:
+    return body, definition, the_job, T0 + at, WAIT
 
 
 @pytest.mark.parametrize(
@@ -81,12 +72,12 @@ def test_created_at_falls_back_to_now(created: str, expected: datetime) -> None:
 
 @pytest.mark.parametrize("state", ["Succeeded", "Failed", "Deprecated"])
 def test_a_completed_task_only_reexports_its_span(state: str) -> None:
-    decision = taskcore.decide(given(task({"status": state, "jobName": "gone"}), the_job=None))
-    assert decision.actions == (ExportSpan(),) and decision.fields is None
+    decision = taskcore.decide(*given(task({"status": state, "jobName": "gone"}), the_job=None))
+    assert decision.actions == (Step.EXPORT_SPAN,) and decision.fields is None
 
 
 def test_a_missing_definition_waits_until_the_deadline_then_fails() -> None:
-    waiting = taskcore.decide(given(task(), definition=False, at=timedelta(seconds=29)))
+    waiting = taskcore.decide(*given(task(), definition=False, at=timedelta(seconds=29)))
     assert waiting.requeue_at == T0 + WAIT
     assert waiting.fields == {
         "reason": "DefinitionNotFound",
@@ -100,21 +91,21 @@ def test_a_missing_definition_waits_until_the_deadline_then_fails() -> None:
             "CreateTaskNotFound",
         ),
     )
-    failed = taskcore.decide(given(task(), definition=False, at=WAIT))
+    failed = taskcore.decide(*given(task(), definition=False, at=WAIT))
     assert failed.fields is not None and failed.requeue_at is None
     assert failed.fields["status"] == "Failed" and failed.fields["reason"] == "DefinitionNotFound"
     assert failed.fields["startTime"] == failed.fields["endTime"] == "2026-01-01T00:00:30.000000Z"
-    assert failed.actions == (CountStarted(), CountFinished())
+    assert failed.actions == (Step.COUNT_STARTED, Step.COUNT_FINISHED)
 
 
 def test_no_job_starts_one_and_a_vanished_recorded_job_fails_the_task() -> None:
-    assert taskcore.decide(given(task())).actions == (StartJob(),)
+    assert taskcore.decide(*given(task())).actions == (Step.START_JOB,)
     gone = taskcore.decide(
-        given(task({"status": "Progressing", "jobName": "j1", "startTime": "x"}))
+        *given(task({"status": "Progressing", "jobName": "j1", "startTime": "x"}))
     )
     assert gone.fields is not None and gone.fields["reason"] == "JobNotFound"
     assert gone.fields["message"] == "Job j1 was deleted before it finished"
-    assert gone.actions == (CountFinished(),)  # it had started: counted once, not twice
+    assert gone.actions == (Step.COUNT_FINISHED,)  # it had started: counted once, not twice
 
 
 @pytest.mark.parametrize(
@@ -138,20 +129,20 @@ def test_job_outcome_reads_true_conditions_failure_first(
 
 
 def test_a_running_job_is_recorded_once_and_a_finished_one_frees_its_slot() -> None:
-    running = taskcore.decide(given(task(), the_job=job()))
+    running = taskcore.decide(*given(task(), the_job=job()))
     name = taskcore.recorded_job(task())[0]
     assert running.fields == {
         "jobName": name,
         "status": "Progressing",
         "startTime": "2026-01-01T00:00:00.000000Z",
     }
-    assert running.actions == (CountStarted(),)
+    assert running.actions == (Step.COUNT_STARTED,)
     again = taskcore.decide(
-        given(task({"status": "Progressing", "jobName": name, "startTime": "s"}), the_job=job())
+        *given(task({"status": "Progressing", "jobName": name, "startTime": "s"}), the_job=job())
     )
     assert again.actions == () and again.fields == {"jobName": name, "status": "Progressing"}
-    done = taskcore.decide(given(task({"startTime": "s"}), the_job=job(("Complete", "True"))))
-    assert done.actions == (ReleaseSlot(), CountFinished())
+    done = taskcore.decide(*given(task({"startTime": "s"}), the_job=job(("Complete", "True"))))
+    assert done.actions == (Step.RELEASE_SLOT, Step.COUNT_FINISHED)
     assert done.fields is not None and done.fields["status"] == "Succeeded"
 
 
@@ -200,4 +191,4 @@ def test_a_rejected_job_fails_the_task_with_the_api_servers_reason() -> None:
     assert (
         isinstance(decision.actions[0], Emit) and decision.actions[0].reason == "CreateTaskFailed"
     )
-    assert decision.actions[1:] == (CountFinished(),)
+    assert decision.actions[1:] == (Step.COUNT_FINISHED,)
