@@ -8,7 +8,7 @@ from mypy import api
 
 ROOT = Path(__file__).resolve().parents[2]
 
-SNIPPET = '''
+SNIPPET = """
 from lifecycle.core.bodies import KeptnAppVersionBody, KeptnWorkloadVersionBody
 
 
@@ -22,7 +22,7 @@ def mixed_up(wv: KeptnWorkloadVersionBody) -> object:
 
 def either(v: KeptnAppVersionBody | KeptnWorkloadVersionBody) -> object:
     return v.get("spec", {}).get("appName") or v.get("spec", {}).get("app")
-'''
+"""
 
 
 def _mypy(tmp_path: Path, plugin: bool) -> list[str]:
