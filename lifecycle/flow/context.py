@@ -58,11 +58,6 @@ def _resource_ref_uid(obj: Body) -> list[str]:
     return [str(uid)] if uid else []
 
 
-def _task_definition(obj: Body) -> list[str]:
-    value = (obj.get("spec") or {}).get("taskDefinition")
-    return [str(value)] if value else []
-
-
 def _analysis_definition(obj: Body) -> list[str]:
     """``<namespace>/<name>`` of an Analysis's AnalysisDefinition (ref namespace or its own)."""
     ref = (obj.get("spec") or {}).get("analysisDefinition") or {}
@@ -107,7 +102,7 @@ INDEXES: Mapping[ResourceKind, Mapping[str, Callable[[Body], list[str]]]] = {
         "resourceReference": _resource_ref_uid,
         "workloadName": _spec("workloadName"),
     },
-    model.KEPTN_TASK: {"owner": owner_uids, "taskDefinition": _task_definition},
+    model.KEPTN_TASK: {"owner": owner_uids, "taskDefinition": _spec("taskDefinition")},
     model.KEPTN_EVALUATION: {
         "owner": owner_uids,
         "evaluationDefinition": _spec("evaluationDefinition"),

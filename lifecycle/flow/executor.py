@@ -370,13 +370,8 @@ class FlowExecutor(Generic[VersionT]):
                         previous = previous_version(ctx, after)
                         ctx.telemetry.object_finished(after, previous=previous)
                         if ctx.marks is None:
-                            carriers = ((previous or {}).get("status") or {}).get("phaseTraceIDs")
-                            export_phase_span(
-                                ctx.spans,
-                                after,
-                                ROOT_KEY,
-                                previous_root=(carriers or {}).get(ROOT_KEY),
-                            )
+                            root = self._previous_root(after)
+                            export_phase_span(ctx.spans, after, ROOT_KEY, previous_root=root)
                     case _:
                         assert_never(action)
             except Exception:  # telemetry must never fail a committed transition
