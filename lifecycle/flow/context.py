@@ -31,6 +31,7 @@ from lifecycle.kube.informer import Informer, owner_uids
 from lifecycle.observability.cloudevents import CloudEventSender
 from lifecycle.observability.spanmarks import SpanMarks
 from lifecycle.observability.telemetry import Telemetry
+from tracing.attributes import get_path
 from tracing.spans import SpanSink
 
 __all__ = [
@@ -45,17 +46,12 @@ Body = dict[str, Any]
 K = TypeVar("K", bound=Hashable)
 
 
-def _spec(name: str) -> Callable[[Body], list[str]]:
+def _spec(*path: str) -> Callable[[Body], list[str]]:
     def index(obj: Body) -> list[str]:
-        value = (obj.get("spec") or {}).get(name)
+        value = get_path(obj, "spec", *path)
         return [str(value)] if value else []
 
     return index
-
-
-def _resource_ref_uid(obj: Body) -> list[str]:
-    uid = ((obj.get("spec") or {}).get("resourceReference") or {}).get("uid")
-    return [str(uid)] if uid else []
 
 
 def _analysis_definition(obj: Body) -> list[str]:
@@ -99,7 +95,7 @@ INDEXES: Mapping[ResourceKind, Mapping[str, Callable[[Body], list[str]]]] = {
     model.KEPTN_WORKLOAD_VERSION: {
         "owner": owner_uids,
         "app": _spec("app"),
-        "resourceReference": _resource_ref_uid,
+        "resourceReference": _spec("resourceReference", "uid"),
         "workloadName": _spec("workloadName"),
     },
     model.KEPTN_TASK: {"owner": owner_uids, "taskDefinition": _spec("taskDefinition")},
