@@ -91,20 +91,17 @@ class Telemetry(Instruments):
         """An AppVersion/WorkloadVersion got its startTime; returns False on a repeat."""
         if not self._first(("started", identity_of(obj))):
             return False
+        labels: tuple[str, ...]
+        if is_workload_version(obj):
+            active, count, labels = self.deployment_active, self.deployment_count, wl_labels_of(obj)
+        else:
+            active, count, labels = self.app_active, self.app_count, app_labels_of(obj)
+        active.labels(*labels).inc()
         # Outcome counters start at 0 here so that increase() sees the first finish: a series
         # born at 1 shows no increase in Prometheus, which hides rare events like DORA's.
-        for result in ("Succeeded", "Failed"):
-            self.dora_deployments.labels(*scope_of(obj), result)
-        if is_workload_version(obj):
-            labels = wl_labels_of(obj)
-            self.deployment_active.labels(*labels).inc()
-            for state in ("Succeeded", "Failed"):
-                self.deployment_count.labels(*labels, state)
-        else:
-            app_labels = app_labels_of(obj)
-            self.app_active.labels(*app_labels).inc()
-            for state in ("Succeeded", "Failed"):
-                self.app_count.labels(*app_labels, state)
+        for state in ("Succeeded", "Failed"):
+            self.dora_deployments.labels(*scope_of(obj), state)
+            count.labels(*labels, state)
         return True
 
     def phase_ended(
