@@ -27,6 +27,8 @@ from contextvars import ContextVar
 from types import MappingProxyType
 from typing import Any
 
+from lifecycle.observability.telemetry_labels import phase_exemplar
+
 __all__ = ["CONTEXT_FIELDS", "bind_phase", "configure_logging", "context", "reconciling"]
 
 CONTEXT_FIELDS = ("controller", "reconcile_id", "namespace", "name", "kind", "trace_id", "span_id")
@@ -76,12 +78,10 @@ def reconciling(controller: str, key: object) -> Iterator[None]:
 
 def bind_phase(obj: Mapping[str, Any]) -> None:
     """Add the trace and span id of `obj`'s current phase span to this reconcile's context."""
-    status = obj.get("status") or {}
-    carriers = status.get("phaseTraceIDs") or {}
-    carrier = carriers.get(str(status.get("currentPhase") or "")) or carriers.get("root") or {}
-    parts = str(carrier.get("traceparent", "") if isinstance(carrier, Mapping) else "").split("-")
-    if len(parts) == 4 and len(parts[1]) == 32 and len(parts[2]) == 16:
-        _context.set({**_context.get(), "trace_id": parts[1], "span_id": parts[2]})
+    current = str((obj.get("status") or {}).get("currentPhase") or "")
+    ids = phase_exemplar(obj, current) or phase_exemplar(obj, "root")
+    if ids is not None:
+        _context.set({**_context.get(), **ids})
 
 
 def json_formatter() -> logging.Formatter:
