@@ -256,16 +256,11 @@ class FlowExecutor(Generic[VersionT]):
             "parameters": {},
             "secureParameters": {},
         }
-        definition = self._ctx.find_here_or_keptn(
-            model.KEPTN_TASK_DEFINITION, namespace_of(obj), action.definition
+        definition, inherited = self._definition(
+            model.KEPTN_TASK_DEFINITION, obj, action.definition, ("retries", "timeout")
         )
-        def_spec = model.KEPTN_TASK_DEFINITION.view(definition or {}).get("spec") or {}
-        if (retries := def_spec.get("retries")) is not None:
-            spec["retries"] = retries
-        if (timeout := def_spec.get("timeout")) is not None:
-            spec["timeout"] = timeout
         traceparent = str((action.context.get("metadata") or {}).get("traceparent", ""))
-        body = self._child(obj, model.KEPTN_TASK, action.name, spec, traceparent)
+        body = self._child(obj, model.KEPTN_TASK, action.name, {**spec, **inherited}, traceparent)
         meta = body["metadata"]
         meta["labels"], meta["annotations"] = task_metadata(
             definition, meta["labels"], meta["annotations"]
@@ -282,22 +277,28 @@ class FlowExecutor(Generic[VersionT]):
             "appVersion": action.app_version,
             "checkType": str(action.check_type),
         }
-        definition = self._ctx.find_here_or_keptn(
-            model.KEPTN_EVALUATION_DEFINITION, namespace_of(obj), action.definition
+        _, inherited = self._definition(
+            model.KEPTN_EVALUATION_DEFINITION, obj, action.definition, ("retries", "retryInterval")
         )
-        def_spec = model.KEPTN_EVALUATION_DEFINITION.view(definition or {}).get("spec") or {}
-        if (retries := def_spec.get("retries")) is not None:
-            spec["retries"] = retries
-        if (interval := def_spec.get("retryInterval")) is not None:
-            spec["retryInterval"] = interval
-        return self._child(obj, model.KEPTN_EVALUATION, action.name, spec, action.traceparent)
+        return self._child(
+            obj, model.KEPTN_EVALUATION, action.name, {**spec, **inherited}, action.traceparent
+        )
+
+    def _definition(
+        self, kind: ResourceKind, obj: Mapping[str, Any], name: str, fields: tuple[str, ...]
+    ) -> tuple[Body | None, dict[str, Any]]:
+        """The definition (here or in the Keptn namespace) and those of its spec ``fields`` that
+        are set: a child inherits them."""
+        definition = self._ctx.find_here_or_keptn(kind, namespace_of(obj), name)
+        spec = (definition or {}).get("spec") or {}
+        return definition, {f: spec[f] for f in fields if spec.get(f) is not None}
 
     @staticmethod
     def _child(
         obj: Mapping[str, Any],
         kind: ResourceKind,
         name: str,
-        spec: KeptnTaskSpec | KeptnEvaluationSpec,
+        spec: Mapping[str, Any],
         traceparent: str,
     ) -> Body:
         return {
