@@ -64,22 +64,7 @@ def _analysis_definition(obj: Body) -> list[str]:
 
 
 KINDS: tuple[ResourceKind, ...] = (
-    model.KEPTN_APP,
-    model.KEPTN_APP_CONTEXT,
-    model.KEPTN_APP_VERSION,
-    model.KEPTN_WORKLOAD,
-    model.KEPTN_WORKLOAD_VERSION,
-    model.KEPTN_TASK_DEFINITION,
-    model.KEPTN_TASK,
-    model.KEPTN_EVALUATION_DEFINITION,
-    model.KEPTN_EVALUATION,
-    model.KEPTN_APP_CREATION_REQUEST,
-    model.KEPTN_CONFIG,
-    model.KEPTN_METRICS_PROVIDER,
-    model.KEPTN_METRIC,
-    model.ANALYSIS_VALUE_TEMPLATE,
-    model.ANALYSIS_DEFINITION,
-    model.ANALYSIS,
+    *model.CRD_KINDS,
     model.POD,
     model.REPLICA_SET,
     model.STATEFUL_SET,
@@ -87,7 +72,7 @@ KINDS: tuple[ResourceKind, ...] = (
     model.JOB,
     model.NAMESPACE,
 )
-"""Every kind the operator keeps an informer (a cache) for."""
+"""Every kind the operator keeps an informer (a cache) for: the CRDs and the built-in kinds read."""
 
 INDEXES: Mapping[ResourceKind, Mapping[str, Callable[[Body], list[str]]]] = {
     model.KEPTN_APP_VERSION: {"owner": owner_uids, "app": _spec("appName")},
