@@ -40,6 +40,7 @@ from cloudevents.core.bindings import http as ce_http
 from cloudevents.core.v1.event import CloudEvent
 
 from lifecycle.core.meta import annotations_of, name_of, namespace_of, uid_of
+from lifecycle.core.phases import Phase
 from lifecycle.observability.telemetry import Telemetry
 from lifecycle.observability.telemetry_labels import as_text
 from tracing.attributes import get_path as _get
@@ -60,18 +61,15 @@ log = logging.getLogger(__name__)
 SOURCE = "keptn.sh"  # what KLT sends: routers match on it
 TYPE_PREFIX = "sh.keptn.lifecycle."
 
-# Phase-like prefixes of Event reasons (lifecycle.core.phases ShortNames and the seed's non-flow
-# events). The longest prefix wins, so "WorkloadDeployReconcileErrored" is WorkloadDeploy +
-# ReconcileErrored. Reasons with no known prefix still map one-to-one (kebab of the reason).
+# Phase-like prefixes of Event reasons: the phases of lifecycle.core.phases (not the bare states
+# Completed and Deprecated) and two non-flow events of the seed. The longest prefix wins, so
+# "WorkloadDeployReconcileErrored" is WorkloadDeploy + ReconcileErrored. Reasons with no known
+# prefix still map one-to-one (kebab of the reason).
 KNOWN_PHASES = (
-    "AppPreDeployTasks", "AppPreDeployEvaluations", "AppDeploy", "AppPostDeployTasks",
-    "AppPostDeployEvaluations", "PromotionTasks", "WorkloadPreDeployTasks",
-    "WorkloadPreDeployEvaluations", "WorkloadDeploy", "WorkloadPostDeployTasks",
-    "WorkloadPostDeployEvaluations", "AppCompleted", "WorkloadCompleted", "ReconcileTask",
-    "ReconcileEvaluation", "ReconcileWorkload", "CreateTask", "CreateEvaluation", "CreateApp",
-    "CreateAppVersion", "CreateWorkload", "CreateWorkloadVersion", "CreateWorkloadInstance",
-    "CreateAppCreationRequest", "UpdateWorkload", "DeprecateAppVersion",
-)  # fmt: skip
+    *(str(p) for p in Phase if p not in (Phase.COMPLETED, Phase.DEPRECATED)),
+    "CreateApp",
+    "CreateWorkloadInstance",
+)
 _BY_LENGTH = sorted(KNOWN_PHASES, key=len, reverse=True)
 _WORD = re.compile(r"[A-Z][a-z0-9]*|[a-z0-9]+")
 
