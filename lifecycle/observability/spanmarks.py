@@ -37,6 +37,7 @@ from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 
+from lifecycle.core.machine import ROOT_KEY
 from lifecycle.core.meta import annotations_of, name_of, namespace_of
 from lifecycle.core.model import KEPTN_APP_VERSION, ResourceKind
 from lifecycle.kube.client import Body, KubeClient
@@ -51,7 +52,6 @@ log = logging.getLogger(__name__)
 EXPORTED = "exported"
 """Key in a phase carrier: its span was delivered to the exporter's backend."""
 EXPORTED_ANNOTATION = "keptn.sh/span-exported"
-ROOT = "root"
 _MARK_ATTEMPTS = 8
 """Mark writes per confirmation batch (backoff 50 ms doubling, ~6 s in all)."""
 _NOT_SPANS = ("parent",)
@@ -67,15 +67,15 @@ def unmarked_carriers(body: Mapping[str, Any]) -> list[str]:
     ended = [
         phase
         for phase, carrier in carriers.items()
-        if phase not in (ROOT, *_NOT_SPANS)
+        if phase not in (ROOT_KEY, *_NOT_SPANS)
         and isinstance(carrier, Mapping)
         and carrier.get("endTime")
         and not carrier.get(EXPORTED)
     ]
-    root = carriers.get(ROOT)
+    root = carriers.get(ROOT_KEY)
     root_end = isinstance(root, Mapping) and (root.get("endTime") or status.get("endTime"))
     if root_end and isinstance(root, Mapping) and not root.get(EXPORTED):
-        ended.append(ROOT)
+        ended.append(ROOT_KEY)
     return ended
 
 
@@ -115,7 +115,7 @@ class SpanMarks:
                 body,
                 phase,
                 resource=self._sink.resource,
-                previous_root=previous_root if phase == ROOT else None,
+                previous_root=previous_root if phase == ROOT_KEY else None,
             )
             if span is not None:
                 self._send(kind, body, phase, span)
