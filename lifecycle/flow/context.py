@@ -31,6 +31,7 @@ from lifecycle.kube.informer import Informer, owner_uids
 from lifecycle.observability.cloudevents import CloudEventSender
 from lifecycle.observability.spanmarks import SpanMarks
 from lifecycle.observability.telemetry import Telemetry
+from tracing.attributes import get_path
 from tracing.spans import SpanSink
 
 __all__ = [
@@ -45,22 +46,12 @@ Body = dict[str, Any]
 K = TypeVar("K", bound=Hashable)
 
 
-def _spec(name: str) -> Callable[[Body], list[str]]:
+def _spec(*path: str) -> Callable[[Body], list[str]]:
     def index(obj: Body) -> list[str]:
-        value = (obj.get("spec") or {}).get(name)
+        value = get_path(obj, "spec", *path)
         return [str(value)] if value else []
 
     return index
-
-
-def _resource_ref_uid(obj: Body) -> list[str]:
-    uid = ((obj.get("spec") or {}).get("resourceReference") or {}).get("uid")
-    return [str(uid)] if uid else []
-
-
-def _task_definition(obj: Body) -> list[str]:
-    value = (obj.get("spec") or {}).get("taskDefinition")
-    return [str(value)] if value else []
 
 
 def _analysis_definition(obj: Body) -> list[str]:
@@ -73,22 +64,7 @@ def _analysis_definition(obj: Body) -> list[str]:
 
 
 KINDS: tuple[ResourceKind, ...] = (
-    model.KEPTN_APP,
-    model.KEPTN_APP_CONTEXT,
-    model.KEPTN_APP_VERSION,
-    model.KEPTN_WORKLOAD,
-    model.KEPTN_WORKLOAD_VERSION,
-    model.KEPTN_TASK_DEFINITION,
-    model.KEPTN_TASK,
-    model.KEPTN_EVALUATION_DEFINITION,
-    model.KEPTN_EVALUATION,
-    model.KEPTN_APP_CREATION_REQUEST,
-    model.KEPTN_CONFIG,
-    model.KEPTN_METRICS_PROVIDER,
-    model.KEPTN_METRIC,
-    model.ANALYSIS_VALUE_TEMPLATE,
-    model.ANALYSIS_DEFINITION,
-    model.ANALYSIS,
+    *model.CRD_KINDS,
     model.POD,
     model.REPLICA_SET,
     model.STATEFUL_SET,
@@ -96,7 +72,7 @@ KINDS: tuple[ResourceKind, ...] = (
     model.JOB,
     model.NAMESPACE,
 )
-"""Every kind the operator keeps an informer (a cache) for."""
+"""Every kind the operator keeps an informer (a cache) for: the CRDs and the built-in kinds read."""
 
 INDEXES: Mapping[ResourceKind, Mapping[str, Callable[[Body], list[str]]]] = {
     model.KEPTN_APP_VERSION: {"owner": owner_uids, "app": _spec("appName")},
@@ -104,10 +80,10 @@ INDEXES: Mapping[ResourceKind, Mapping[str, Callable[[Body], list[str]]]] = {
     model.KEPTN_WORKLOAD_VERSION: {
         "owner": owner_uids,
         "app": _spec("app"),
-        "resourceReference": _resource_ref_uid,
+        "resourceReference": _spec("resourceReference", "uid"),
         "workloadName": _spec("workloadName"),
     },
-    model.KEPTN_TASK: {"owner": owner_uids, "taskDefinition": _task_definition},
+    model.KEPTN_TASK: {"owner": owner_uids, "taskDefinition": _spec("taskDefinition")},
     model.KEPTN_EVALUATION: {
         "owner": owner_uids,
         "evaluationDefinition": _spec("evaluationDefinition"),

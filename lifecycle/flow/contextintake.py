@@ -22,7 +22,7 @@ from typing import Any
 from lifecycle.core import model
 from lifecycle.core.actions import EmitEvent, EventType
 from lifecycle.core.meta import metadata_of
-from lifecycle.core.phases import Phase
+from lifecycle.core.phases import APP_PHASES, Phase
 from lifecycle.flow.context import OperatorContext
 from lifecycle.flow.objects import emit, is_completed
 from lifecycle.kube.errors import Conflict, NotFound
@@ -31,12 +31,8 @@ __all__ = ["INTAKE_REASON", "take_in_context", "wanted_patch"]
 
 INTAKE_REASON = "AppContextTakenIn"
 
-_PHASE_OF_FIELD = {
-    "preDeploymentTasks": Phase.APP_PRE_DEPLOY_TASKS,
-    "preDeploymentEvaluations": Phase.APP_PRE_DEPLOY_EVALUATIONS,
-    "postDeploymentTasks": Phase.APP_POST_DEPLOY_TASKS,
-    "postDeploymentEvaluations": Phase.APP_POST_DEPLOY_EVALUATIONS,
-    "promotionTasks": Phase.PROMOTION_TASKS,
+_PHASE_OF_FIELD = {  # the spec lists of the phases of tasks and evaluations
+    row.spec_field: row.phase for row in APP_PHASES if row.check_type and row.spec_field
 }
 _BEFORE_START = ("metadata", "spanLinks")
 

@@ -44,18 +44,13 @@ from lifecycle.core.actions import (
 from lifecycle.core.bodies import KeptnEvaluationSpec, KeptnTaskSpec
 from lifecycle.core.conditions import with_conditions
 from lifecycle.core.machine import ROOT_KEY, Decision, Snapshot, apply_merge_patch, decide
-from lifecycle.core.meta import metadata_of, owner_uids
+from lifecycle.core.meta import metadata_of, name_of, namespace_of, owner_uids, uid_of
 from lifecycle.core.model import ResourceKind
 from lifecycle.core.naming import alternate_child_name
 from lifecycle.core.phases import Phase
 from lifecycle.core.runtimes import task_metadata
 from lifecycle.flow.context import OperatorContext
-from lifecycle.flow.objects import (
-    child_labels,
-    emit,
-    is_completed,
-    previous_version,
-)
+from lifecycle.flow.objects import child_labels, emit, is_completed, previous_version
 from lifecycle.flow.pacing import AppVersionPacing
 from lifecycle.kube.client import Body
 from lifecycle.kube.controller import ObjectKey, Result, TerminalError, key_of
@@ -185,8 +180,6 @@ class FlowExecutor(Generic[VersionT]):
     async def execute(self, obj: Mapping[str, Any], decision: Decision) -> Body:
         """Create children, emit events, write the status patch, then record telemetry and spans."""
         ctx = self._ctx
-        meta = metadata_of(obj)
-        namespace = str(meta.get("namespace", ""))
         plan = _Plan.of(decision.actions)
         for creation in plan.creations:
             match creation:
@@ -208,14 +201,14 @@ class FlowExecutor(Generic[VersionT]):
         # Only this decision's Events are awaited, not every reconcile's in flight.
         await EventRecorder.wait(writes)
         if decision.status:
-            rv = str(meta.get("resourceVersion", ""))
+            rv = str(metadata_of(obj).get("resourceVersion", ""))
             patch: Body = {
                 "status": with_conditions(self._kind.kind, obj, decision.status, ctx.now())
             }
             if rv:
                 patch["metadata"] = {"resourceVersion": rv}
             written = await ctx.client.patch_status(
-                self._kind, str(meta.get("name", "")), patch, namespace
+                self._kind, name_of(obj), patch, namespace_of(obj)
             )
             if self._track:
                 self._written[key_of(obj)] = rv
@@ -233,7 +226,7 @@ class FlowExecutor(Generic[VersionT]):
                     return
                 except AlreadyExists:
                     existing = await self._ctx.client.get(kind, name, namespace)
-                    if str(metadata_of(obj).get("uid", "")) in owner_uids(existing):
+                    if uid_of(obj) in owner_uids(existing):
                         return  # created by an earlier reconcile (maybe before a crash): done
                     # another parent's child holds the name: the next deterministic alternate
                     name = alternate_child_name(str(body["metadata"]["name"]), attempt)
@@ -256,7 +249,6 @@ class FlowExecutor(Generic[VersionT]):
             emit(self._ctx, self.component, obj, event)
 
     def _task_body(self, obj: Mapping[str, Any], action: CreateTask) -> Body:
-        namespace = str(metadata_of(obj).get("namespace", ""))
         spec: KeptnTaskSpec = {
             "taskDefinition": action.definition,
             "context": action.context.copy(),
@@ -264,16 +256,11 @@ class FlowExecutor(Generic[VersionT]):
             "parameters": {},
             "secureParameters": {},
         }
-        definition = self._ctx.find_here_or_keptn(
-            model.KEPTN_TASK_DEFINITION, namespace, action.definition
+        definition, inherited = self._definition(
+            model.KEPTN_TASK_DEFINITION, obj, action.definition, ("retries", "timeout")
         )
-        def_spec = model.KEPTN_TASK_DEFINITION.view(definition or {}).get("spec") or {}
-        if (retries := def_spec.get("retries")) is not None:
-            spec["retries"] = retries
-        if (timeout := def_spec.get("timeout")) is not None:
-            spec["timeout"] = timeout
         traceparent = str((action.context.get("metadata") or {}).get("traceparent", ""))
-        body = self._child(obj, model.KEPTN_TASK, action.name, spec, traceparent)
+        body = self._child(obj, model.KEPTN_TASK, action.name, {**spec, **inherited}, traceparent)
         meta = body["metadata"]
         meta["labels"], meta["annotations"] = task_metadata(
             definition, meta["labels"], meta["annotations"]
@@ -281,7 +268,6 @@ class FlowExecutor(Generic[VersionT]):
         return body
 
     def _evaluation_body(self, obj: Mapping[str, Any], action: CreateEvaluation) -> Body:
-        namespace = str(metadata_of(obj).get("namespace", ""))
         spec: KeptnEvaluationSpec = {
             "evaluationDefinition": action.definition,
             "workload": action.workload,
@@ -291,31 +277,36 @@ class FlowExecutor(Generic[VersionT]):
             "appVersion": action.app_version,
             "checkType": str(action.check_type),
         }
-        definition = self._ctx.find_here_or_keptn(
-            model.KEPTN_EVALUATION_DEFINITION, namespace, action.definition
+        _, inherited = self._definition(
+            model.KEPTN_EVALUATION_DEFINITION, obj, action.definition, ("retries", "retryInterval")
         )
-        def_spec = model.KEPTN_EVALUATION_DEFINITION.view(definition or {}).get("spec") or {}
-        if (retries := def_spec.get("retries")) is not None:
-            spec["retries"] = retries
-        if (interval := def_spec.get("retryInterval")) is not None:
-            spec["retryInterval"] = interval
-        return self._child(obj, model.KEPTN_EVALUATION, action.name, spec, action.traceparent)
+        return self._child(
+            obj, model.KEPTN_EVALUATION, action.name, {**spec, **inherited}, action.traceparent
+        )
+
+    def _definition(
+        self, kind: ResourceKind, obj: Mapping[str, Any], name: str, fields: tuple[str, ...]
+    ) -> tuple[Body | None, dict[str, Any]]:
+        """The definition (here or in the Keptn namespace) and those of its spec ``fields`` that
+        are set: a child inherits them."""
+        definition = self._ctx.find_here_or_keptn(kind, namespace_of(obj), name)
+        spec = (definition or {}).get("spec") or {}
+        return definition, {f: spec[f] for f in fields if spec.get(f) is not None}
 
     @staticmethod
     def _child(
         obj: Mapping[str, Any],
         kind: ResourceKind,
         name: str,
-        spec: KeptnTaskSpec | KeptnEvaluationSpec,
+        spec: Mapping[str, Any],
         traceparent: str,
     ) -> Body:
-        meta = metadata_of(obj)
         return {
             "apiVersion": kind.api_version,
             "kind": kind.kind,
             "metadata": {
                 "name": name,
-                "namespace": meta.get("namespace", ""),
+                "namespace": namespace_of(obj),
                 "labels": child_labels(obj),
                 "annotations": {"traceparent": traceparent} if traceparent else {},
                 "ownerReferences": [model.owner_reference(obj)],
@@ -370,13 +361,8 @@ class FlowExecutor(Generic[VersionT]):
                         previous = previous_version(ctx, after)
                         ctx.telemetry.object_finished(after, previous=previous)
                         if ctx.marks is None:
-                            carriers = ((previous or {}).get("status") or {}).get("phaseTraceIDs")
-                            export_phase_span(
-                                ctx.spans,
-                                after,
-                                ROOT_KEY,
-                                previous_root=(carriers or {}).get(ROOT_KEY),
-                            )
+                            root = self._previous_root(after)
+                            export_phase_span(ctx.spans, after, ROOT_KEY, previous_root=root)
                     case _:
                         assert_never(action)
             except Exception:  # telemetry must never fail a committed transition

@@ -11,14 +11,11 @@ Must not: write status or decide anything; the executor and the machine do.
 from __future__ import annotations
 
 import asyncio
-import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from lifecycle.core import model
-from lifecycle.core.actions import (
-    EmitEvent,
-)
+from lifecycle.core.actions import EmitEvent
 from lifecycle.core.bodies import KeptnAppVersionBody, KeptnWorkloadVersionBody
 from lifecycle.core.machine import ROOT_KEY
 from lifecycle.core.meta import metadata_of, name_of, namespace_of, uid_of
@@ -39,10 +36,10 @@ __all__ = [
     "previous_version",
 ]
 
-log = logging.getLogger(__name__)
-
-_TASK_FIELDS = ("preDeploymentTasks", "postDeploymentTasks", "promotionTasks")
-_EVALUATION_FIELDS = ("preDeploymentEvaluations", "postDeploymentEvaluations")
+_DEFINITION_FIELDS = (
+    (model.KEPTN_TASK_DEFINITION, ("preDeploymentTasks", "postDeploymentTasks", "promotionTasks")),
+    (model.KEPTN_EVALUATION_DEFINITION, ("preDeploymentEvaluations", "postDeploymentEvaluations")),
+)
 
 
 def is_completed(obj: Mapping[str, Any]) -> bool:
@@ -50,30 +47,19 @@ def is_completed(obj: Mapping[str, Any]) -> bool:
     return State.parse((obj.get("status") or {}).get("status")).is_completed
 
 
-def _names(spec: Mapping[str, Any], fields: Iterable[str]) -> set[str]:
-    found: set[str] = set()
-    for spec_field in fields:
-        for item in spec.get(spec_field) or ():
-            if isinstance(item, str) and item.strip():
-                found.add(item.strip())
-    return found
-
-
 def missing_definitions(ctx: OperatorContext, obj: Mapping[str, Any]) -> frozenset[str]:
     """Definition names the version's spec refers to that neither namespace holds."""
-    spec = obj.get("spec") or {}
-    namespace = str(metadata_of(obj).get("namespace", ""))
-    missing = {
-        name
-        for name in _names(spec, _TASK_FIELDS)
-        if ctx.find_here_or_keptn(model.KEPTN_TASK_DEFINITION, namespace, name) is None
+    spec, namespace = obj.get("spec") or {}, namespace_of(obj)
+    named = {
+        (kind, item.strip())
+        for kind, fields in _DEFINITION_FIELDS
+        for field in fields
+        for item in spec.get(field) or ()
+        if isinstance(item, str) and item.strip()
     }
-    missing |= {
-        name
-        for name in _names(spec, _EVALUATION_FIELDS)
-        if ctx.find_here_or_keptn(model.KEPTN_EVALUATION_DEFINITION, namespace, name) is None
-    }
-    return frozenset(missing)
+    return frozenset(
+        name for kind, name in named if ctx.find_here_or_keptn(kind, namespace, name) is None
+    )
 
 
 def children_of(

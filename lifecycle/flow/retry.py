@@ -76,11 +76,6 @@ async def retry_failed_workloads(
         )
         emit(ctx, component, app, event)
         with contextlib.suppress(NotFound, Conflict):  # gone, or already re-created
-            await ctx.client.delete(
-                model.KEPTN_WORKLOAD_VERSION,
-                name,
-                namespace,
-                uid=uid_of(wv),
-            )
+            await ctx.client.delete(model.KEPTN_WORKLOAD_VERSION, name, namespace, uid=uid_of(wv))
         names.append(name)
     return names

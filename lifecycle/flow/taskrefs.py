@@ -48,13 +48,12 @@ async def missing_references(
 ) -> list[str]:
     """``Kind namespace/name`` of every required ConfigMap/Secret of ``job`` that does not exist."""
     missing: list[str] = []
-    seen: set[tuple[str, str]] = set()
-    for kind, name in _references(job):
-        if not name or (kind is model.CONFIG_MAP and skip_prefix and name.startswith(skip_prefix)):
-            continue
-        if (kind.kind, name) in seen:
-            continue
-        seen.add((kind.kind, name))
+    required = dict.fromkeys(  # in order, each once
+        (kind, name)
+        for kind, name in _references(job)
+        if name and not (kind is model.CONFIG_MAP and skip_prefix and name.startswith(skip_prefix))
+    )
+    for kind, name in required:
         try:
             await client.get(kind, name, namespace)
         except NotFound:

@@ -40,6 +40,7 @@ from cloudevents.core.bindings import http as ce_http
 from cloudevents.core.v1.event import CloudEvent
 
 from lifecycle.core.meta import annotations_of, name_of, namespace_of, uid_of
+from lifecycle.core.phases import Phase
 from lifecycle.observability.telemetry import Telemetry
 from lifecycle.observability.telemetry_labels import as_text
 from tracing.attributes import get_path as _get
@@ -60,18 +61,15 @@ log = logging.getLogger(__name__)
 SOURCE = "keptn.sh"  # what KLT sends: routers match on it
 TYPE_PREFIX = "sh.keptn.lifecycle."
 
-# Phase-like prefixes of Event reasons (lifecycle.core.phases ShortNames and the seed's non-flow
-# events). The longest prefix wins, so "WorkloadDeployReconcileErrored" is WorkloadDeploy +
-# ReconcileErrored. Reasons with no known prefix still map one-to-one (kebab of the reason).
+# Phase-like prefixes of Event reasons: the phases of lifecycle.core.phases (not the bare states
+# Completed and Deprecated) and two non-flow events of the seed. The longest prefix wins, so
+# "WorkloadDeployReconcileErrored" is WorkloadDeploy + ReconcileErrored. Reasons with no known
+# prefix still map one-to-one (kebab of the reason).
 KNOWN_PHASES = (
-    "AppPreDeployTasks", "AppPreDeployEvaluations", "AppDeploy", "AppPostDeployTasks",
-    "AppPostDeployEvaluations", "PromotionTasks", "WorkloadPreDeployTasks",
-    "WorkloadPreDeployEvaluations", "WorkloadDeploy", "WorkloadPostDeployTasks",
-    "WorkloadPostDeployEvaluations", "AppCompleted", "WorkloadCompleted", "ReconcileTask",
-    "ReconcileEvaluation", "ReconcileWorkload", "CreateTask", "CreateEvaluation", "CreateApp",
-    "CreateAppVersion", "CreateWorkload", "CreateWorkloadVersion", "CreateWorkloadInstance",
-    "CreateAppCreationRequest", "UpdateWorkload", "DeprecateAppVersion",
-)  # fmt: skip
+    *(str(p) for p in Phase if p not in (Phase.COMPLETED, Phase.DEPRECATED)),
+    "CreateApp",
+    "CreateWorkloadInstance",
+)
 _BY_LENGTH = sorted(KNOWN_PHASES, key=len, reverse=True)
 _WORD = re.compile(r"[A-Z][a-z0-9]*|[a-z0-9]+")
 
@@ -190,10 +188,6 @@ class CloudEventSender:
         self._worker: asyncio.Task[None] | None = None
         self._session: aiohttp.ClientSession | None = None
 
-    @property
-    def endpoint(self) -> str | None:
-        return self._endpoint
-
     def set_endpoint(self, endpoint: str | None) -> None:
         """Switch the target (KeptnConfig changed); queued events go to the new endpoint."""
         self._endpoint = endpoint or None
@@ -210,14 +204,14 @@ class CloudEventSender:
             cloud_event = to_cloudevent(event_body, obj)
         except Exception:  # a malformed Event must never break the caller's reconcile
             log.exception("cannot build a CloudEvent for %s", event_body.get("reason"))
-            self._telemetry.cloudevent_dropped("invalid")
+            self._telemetry.cloudevents_dropped.labels("invalid").inc()
             return False
         try:
             self._queue.put_nowait(cloud_event)
         except asyncio.QueueFull:
-            self._telemetry.cloudevent_dropped("queue_full")
+            self._telemetry.cloudevents_dropped.labels("queue_full").inc()
             return False
-        self._telemetry.set_cloudevent_queue(self._queue.qsize())
+        self._telemetry.cloudevents_queue.set(self._queue.qsize())
         return True
 
     async def start(self) -> None:
@@ -242,8 +236,8 @@ class CloudEventSender:
         while not self._queue.empty():
             self._queue.get_nowait()
             self._queue.task_done()
-            self._telemetry.cloudevent_dropped("shutdown")
-        self._telemetry.set_cloudevent_queue(0)
+            self._telemetry.cloudevents_dropped.labels("shutdown").inc()
+        self._telemetry.cloudevents_queue.set(0)
         if self._session is not None:
             await self._session.close()
             self._session = None
@@ -255,32 +249,32 @@ class CloudEventSender:
                 await self._deliver(cloud_event)
             finally:
                 self._queue.task_done()
-                self._telemetry.set_cloudevent_queue(self._queue.qsize())
+                self._telemetry.cloudevents_queue.set(self._queue.qsize())
 
     async def _deliver(self, cloud_event: CloudEvent) -> None:
         delay = self._retry.initial_backoff
         for attempt in range(1, self._retry.max_attempts + 1):
             endpoint = self._endpoint
             if endpoint is None:
-                self._telemetry.cloudevent_dropped("disabled")
+                self._telemetry.cloudevents_dropped.labels("disabled").inc()
                 return
             try:
                 await self._post(endpoint, cloud_event)
             except _Rejected as exc:
-                self._telemetry.cloudevent_failed()
-                self._telemetry.cloudevent_dropped("rejected")
+                self._telemetry.cloudevents_failed.inc()
+                self._telemetry.cloudevents_dropped.labels("rejected").inc()
                 log.warning("CloudEvent %s rejected: %s", cloud_event.get_type(), exc)
                 return
             except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-                self._telemetry.cloudevent_failed()
+                self._telemetry.cloudevents_failed.inc()
                 log.debug("CloudEvent attempt %d failed: %s", attempt, exc)
                 if attempt < self._retry.max_attempts:
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, self._retry.max_backoff)
                 continue
-            self._telemetry.cloudevent_sent()
+            self._telemetry.cloudevents_sent.inc()
             return
-        self._telemetry.cloudevent_dropped("retries_exhausted")
+        self._telemetry.cloudevents_dropped.labels("retries_exhausted").inc()
 
     async def _post(self, endpoint: str, cloud_event: CloudEvent) -> None:
         assert self._session is not None, "start() first"

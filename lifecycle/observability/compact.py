@@ -44,15 +44,6 @@ _go_float = cast(Callable[[float], str], utils.floatToGoString)  # the "le" labe
 _EXEMPLAR_RUNES = 128  # OpenMetrics: the label names and values of an exemplar, at most
 
 
-def _exemplar_labels(exemplar: Mapping[str, str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """Checked and interned as upstream checks them (names valid, 128 runes at most)."""
-    names = tuple(sys.intern(str(k)) for k in exemplar)
-    values = tuple(sys.intern(str(v)) for v in exemplar.values())  # a trace id: per app
-    if sum(len(n) + len(v) for n, v in zip(names, values, strict=True)) > _EXEMPLAR_RUNES:
-        raise ValueError(f"exemplar labels longer than {_EXEMPLAR_RUNES} runes: {exemplar}")
-    return names, values
-
-
 class _Series:
     """One labelled series: a view over its slice of the family's values (see _Values)."""
 
@@ -136,7 +127,11 @@ class _Family:
         return _Series(self, key, at)
 
     def keep_exemplar(self, key: _Key, bucket: int, exemplar: Mapping[str, str], v: float) -> None:
-        names, values = _exemplar_labels(exemplar)
+        """Checked as upstream checks it (128 runes at most); names and values interned."""
+        names = tuple(sys.intern(str(k)) for k in exemplar)
+        values = tuple(sys.intern(str(x)) for x in exemplar.values())  # a trace id: per app
+        if sum(map(len, names + values)) > _EXEMPLAR_RUNES:
+            raise ValueError(f"exemplar labels longer than {_EXEMPLAR_RUNES} runes: {exemplar}")
         names = self._exemplar_names.setdefault(names, names)  # one tuple per name set
         self._exemplars[(key, bucket)] = (names, values, v, time.time())
 

@@ -12,7 +12,7 @@ Must not: count anything itself, do I/O, or import kubernetes_asyncio.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
 
 from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 
@@ -47,29 +47,17 @@ class Instruments:
 
         # compact series (lifecycle.observability.compact): a series per workload and phase
         # must cost bytes, not a lock per bucket; the exposition is prometheus_client's
-        def counter(name: str, doc: str, labels: Sequence[str] = ()) -> Counter:
-            return Counter(name, doc, labels, registry=registry)
-
-        def gauge(name: str, doc: str, labels: Sequence[str] = ()) -> Gauge:
-            return Gauge(name, doc, labels, registry=registry)
-
-        def histogram(
-            name: str, doc: str, labels: Sequence[str], buckets: Sequence[float] = DURATION_BUCKETS
-        ) -> Histogram:
-            return Histogram(name, doc, labels, buckets=buckets, registry=registry)
-
+        counter = functools.partial(Counter, registry=registry)
+        gauge = functools.partial(Gauge, registry=registry)
+        histogram = functools.partial(Histogram, registry=registry, buckets=DURATION_BUCKETS)
         app_s = [*APP_LABELS, f"{P}app_status"]
         wl_s = [*WL_LABELS, f"{P}workload_status"]
         task = [*TASK_LABELS, f"{P}task_name", f"{P}task_type"]
         ev = [*TASK_LABELS, f"{P}evaluation_name", f"{P}evaluation_type"]
-        app_prev = [
-            f"{P}app_name",
-            f"{P}app_namespace",
-            f"{P}app_version",
-            f"{P}app_previousversion",
-        ]
-        wl_prev = [*(f"{P}{k}" for k in ("app_name", "workload_name", "workload_namespace")),
-                   f"{P}workload_version", f"{P}workload_previousversion"]  # fmt: skip
+        app_prev = [f"{P}{k}" for k in ("app_name", "app_namespace", "app_version")]
+        app_prev.append(f"{P}app_previousversion")
+        wl_prev = [f"{P}{k}" for k in ("app_name", "workload_name", "workload_namespace")]
+        wl_prev += [f"{P}workload_version", f"{P}workload_previousversion"]
         scope = ["namespace", "app", "workload"]
         # KLT's instruments (names/labels as OTel exporter v0.53 renders them).
         self.lifecycle_active = counter("keptn_lifecycle_active", "Operator starts.")
@@ -122,14 +110,15 @@ class Instruments:
             "keptn_dora_deployments", "DORA: finished deployments by result.", [*scope, "result"]
         )
         self.dora_lead_time = histogram(
-            "keptn_dora_lead_time_seconds", "DORA: commitTime to deployed.", scope, DORA_BUCKETS
+            "keptn_dora_lead_time_seconds",
+            "DORA: commitTime to deployed.",
+            scope,
+            buckets=DORA_BUCKETS,
         )
         self.dora_time_to_restore = histogram(
-            "keptn_dora_time_to_restore_seconds",
-            "DORA: failure to next success.",
-            scope,
-            DORA_BUCKETS,
-        )
+            "keptn_dora_time_to_restore_seconds", "DORA: failure to next success.", scope,
+            buckets=DORA_BUCKETS,
+        )  # fmt: skip
         self.cloudevents_sent = counter("keptn_cloudevents_sent", "CloudEvents delivered.")
         self.cloudevents_failed = counter("keptn_cloudevents_failed", "Failed delivery attempts.")
         self.cloudevents_dropped = counter(
@@ -146,7 +135,7 @@ class Instruments:
         )
         self.reconcile_duration = histogram(
             "keptn_reconcile_duration_seconds", "Reconcile duration.", ["controller"],
-            (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )  # fmt: skip
         self.workqueue_depth = gauge("keptn_workqueue_depth", "Keys queued.", ["controller"])
         self.ops = OpsMetrics(registry)

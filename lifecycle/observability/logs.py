@@ -27,6 +27,8 @@ from contextvars import ContextVar
 from types import MappingProxyType
 from typing import Any
 
+from lifecycle.observability.telemetry_labels import phase_exemplar
+
 __all__ = ["CONTEXT_FIELDS", "bind_phase", "configure_logging", "context", "reconciling"]
 
 CONTEXT_FIELDS = ("controller", "reconcile_id", "namespace", "name", "kind", "trace_id", "span_id")
@@ -76,28 +78,10 @@ def reconciling(controller: str, key: object) -> Iterator[None]:
 
 def bind_phase(obj: Mapping[str, Any]) -> None:
     """Add the trace and span id of `obj`'s current phase span to this reconcile's context."""
-    status = obj.get("status") or {}
-    carriers = status.get("phaseTraceIDs") or {}
-    carrier = carriers.get(str(status.get("currentPhase") or "")) or carriers.get("root") or {}
-    parts = str(carrier.get("traceparent", "") if isinstance(carrier, Mapping) else "").split("-")
-    if len(parts) == 4 and len(parts[1]) == 32 and len(parts[2]) == 16:
-        _context.set({**_context.get(), "trace_id": parts[1], "span_id": parts[2]})
-
-
-class ContextFilter(logging.Filter):
-    """Attaches the reconcile context to each record (as `klt_context`: `name` is taken)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.klt_context = _context.get()
-        return True
-
-
-class _LevelFilter(logging.Filter):
-    """`level` in lower case, as the operator's JSON logs always had it."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.level = record.levelname.lower()
-        return True
+    current = str((obj.get("status") or {}).get("currentPhase") or "")
+    ids = phase_exemplar(obj, current) or phase_exemplar(obj, "root")
+    if ids is not None:
+        _context.set({**_context.get(), **ids})
 
 
 def json_formatter() -> logging.Formatter:
@@ -110,7 +94,8 @@ def json_formatter() -> logging.Formatter:
             self, log_data: dict[str, Any], record: logging.LogRecord, message: dict[str, Any]
         ) -> None:
             super().add_fields(log_data, record, message)
-            for field, value in getattr(record, "klt_context", {}).items():
+            log_data["level"] = record.levelname.lower()  # as the operator's JSON logs always had
+            for field, value in _context.get().items():  # formatted in the logging task
                 log_data.setdefault(field, value)
 
     return Formatter(
@@ -120,16 +105,14 @@ def json_formatter() -> logging.Formatter:
         rename_fields={"name": "logger", "message": "msg"},
         timestamp="ts",
         json_ensure_ascii=False,
-        reserved_attrs=[*_RESERVED, "levelname", "klt_context"],
+        reserved_attrs=[*_RESERVED, "levelname"],
     )
 
 
 def configure_logging(fmt: str, level: str) -> None:
     """Every record to stderr, as `text` or `json` lines, at `level` (root logger)."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(ContextFilter())
     if fmt == "json":
-        handler.addFilter(_LevelFilter())
         handler.setFormatter(json_formatter())
     else:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))

@@ -37,6 +37,7 @@ from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 
+from lifecycle.core.machine import ROOT_KEY
 from lifecycle.core.meta import annotations_of, name_of, namespace_of
 from lifecycle.core.model import KEPTN_APP_VERSION, ResourceKind
 from lifecycle.kube.client import Body, KubeClient
@@ -51,13 +52,12 @@ log = logging.getLogger(__name__)
 EXPORTED = "exported"
 """Key in a phase carrier: its span was delivered to the exporter's backend."""
 EXPORTED_ANNOTATION = "keptn.sh/span-exported"
-ROOT = "root"
 _MARK_ATTEMPTS = 8
 """Mark writes per confirmation batch (backoff 50 ms doubling, ~6 s in all)."""
 _NOT_SPANS = ("parent",)
 
-Key = tuple[str, str, str, str]
-"""(plural, namespace, name, phase or "" for a task/evaluation)."""
+Key = tuple[ResourceKind, str, str, str]
+"""(kind, namespace, name, phase or "" for a task/evaluation)."""
 
 
 def unmarked_carriers(body: Mapping[str, Any]) -> list[str]:
@@ -67,15 +67,15 @@ def unmarked_carriers(body: Mapping[str, Any]) -> list[str]:
     ended = [
         phase
         for phase, carrier in carriers.items()
-        if phase not in (ROOT, *_NOT_SPANS)
+        if phase not in (ROOT_KEY, *_NOT_SPANS)
         and isinstance(carrier, Mapping)
         and carrier.get("endTime")
         and not carrier.get(EXPORTED)
     ]
-    root = carriers.get(ROOT)
+    root = carriers.get(ROOT_KEY)
     root_end = isinstance(root, Mapping) and (root.get("endTime") or status.get("endTime"))
     if root_end and isinstance(root, Mapping) and not root.get(EXPORTED):
-        ended.append(ROOT)
+        ended.append(ROOT_KEY)
     return ended
 
 
@@ -98,8 +98,7 @@ class SpanMarks:
         self._in_flight: dict[Key, float] = {}
         self._delivered: set[Key] = set()
         """Confirmed by the exporter, mark not yet seen in the cache: not exported again here."""
-        self._confirmed: dict[tuple[str, str, str], set[str]] = {}
-        self._kinds: dict[str, ResourceKind] = {}
+        self._confirmed: dict[tuple[ResourceKind, str, str], set[str]] = {}
         self._flushing: set[asyncio.Task[None]] = set()
 
     def version(
@@ -116,7 +115,7 @@ class SpanMarks:
                 body,
                 phase,
                 resource=self._sink.resource,
-                previous_root=previous_root if phase == ROOT else None,
+                previous_root=previous_root if phase == ROOT_KEY else None,
             )
             if span is not None:
                 self._send(kind, body, phase, span)
@@ -139,13 +138,13 @@ class SpanMarks:
         self, kind: ResourceKind, body: Mapping[str, Any], unmarked: list[str]
     ) -> None:
         """The cache shows our marks now: stale copies can no longer trigger a re-export."""
-        obj = (kind.plural, namespace_of(body), name_of(body))
+        obj = (kind, namespace_of(body), name_of(body))
         for key in [k for k in self._delivered if k[:3] == obj and k[3] not in unmarked]:
             self._delivered.discard(key)
 
     def _due(self, kind: ResourceKind, body: Mapping[str, Any], phase: str) -> bool:
         """Whether the span of ``phase`` is to be exported now (see ``_send``)."""
-        key: Key = (kind.plural, namespace_of(body), name_of(body), phase)
+        key: Key = (kind, namespace_of(body), name_of(body), phase)
         if isinstance(self._sink, Tracing) and not self._sink.exporting:
             return False  # nothing to deliver, so nothing to mark (a later exporter gets them)
         if not self._may_act():
@@ -160,10 +159,8 @@ class SpanMarks:
     ) -> None:
         if not self._due(kind, body, phase):
             return
-        key: Key = (kind.plural, namespace_of(body), name_of(body), phase)
-        now = time.monotonic()
-        self._in_flight[key] = now
-        self._kinds[kind.plural] = kind
+        key: Key = (kind, namespace_of(body), name_of(body), phase)
+        self._in_flight[key] = time.monotonic()
         loop = asyncio.get_running_loop()
 
         def done(ok: bool) -> None:  # on the batch processor's thread
@@ -181,21 +178,20 @@ class SpanMarks:
             self._in_flight.pop(key, None)  # the next reconcile exports it again
             return
         self._delivered.add(key)
-        plural, namespace, name, phase = key
-        pending = self._confirmed.setdefault((plural, namespace, name), set())
+        kind, namespace, name, phase = key
+        pending = self._confirmed.setdefault((kind, namespace, name), set())
         if pending:
             pending.add(phase)
             return  # a flush of this object is already scheduled
         pending.add(phase)
-        task = asyncio.get_running_loop().create_task(self._flush((plural, namespace, name)))
+        task = asyncio.get_running_loop().create_task(self._flush((kind, namespace, name)))
         self._flushing.add(task)
         task.add_done_callback(self._flushing.discard)
 
-    async def _flush(self, obj: tuple[str, str, str]) -> None:
+    async def _flush(self, obj: tuple[ResourceKind, str, str]) -> None:
         await asyncio.sleep(0)  # let confirmations of the same batch join this patch
         phases = self._confirmed.pop(obj, set())
-        plural, namespace, name = obj
-        kind = self._kinds[plural]
+        kind, namespace, name = obj
         if phases == {""}:
             body: Body = {"metadata": {"annotations": {EXPORTED_ANNOTATION: "true"}}}
         else:
@@ -222,7 +218,7 @@ class SpanMarks:
         for phase in phases:
             # stays in _delivered until the cache shows the mark: a reconcile of the copy
             # cached before the mark write must not export the span again
-            self._in_flight.pop((plural, namespace, name, phase), None)
+            self._in_flight.pop((kind, namespace, name, phase), None)
 
     async def close(self) -> None:
         """Wait for mark writes already scheduled (shutdown)."""

@@ -27,27 +27,24 @@ from collections import OrderedDict
 from collections.abc import Hashable, Mapping
 from typing import Any
 
-from prometheus_client import (
-    CollectorRegistry,
-)
+from prometheus_client import CollectorRegistry
 
 from lifecycle.observability.instruments import Instruments
 from lifecycle.observability.telemetry_labels import (
-    ObjectKind,
     TimeLike,
     app_labels_of,
     as_text,
     commit_time_of,
     evaluation_labels_of,
-    get,
     identity_of,
-    kind_of,
+    is_workload_version,
     phase_exemplar,
     scope_of,
     task_labels_of,
     to_seconds,
     wl_labels_of,
 )
+from tracing.attributes import get_path as get
 
 __all__ = ["Telemetry"]
 
@@ -94,20 +91,17 @@ class Telemetry(Instruments):
         """An AppVersion/WorkloadVersion got its startTime; returns False on a repeat."""
         if not self._first(("started", identity_of(obj))):
             return False
+        labels: tuple[str, ...]
+        if is_workload_version(obj):
+            active, count, labels = self.deployment_active, self.deployment_count, wl_labels_of(obj)
+        else:
+            active, count, labels = self.app_active, self.app_count, app_labels_of(obj)
+        active.labels(*labels).inc()
         # Outcome counters start at 0 here so that increase() sees the first finish: a series
         # born at 1 shows no increase in Prometheus, which hides rare events like DORA's.
-        for result in ("Succeeded", "Failed"):
-            self.dora_deployments.labels(*scope_of(obj), result)
-        if kind_of(obj) is ObjectKind.WORKLOAD_VERSION:
-            labels = wl_labels_of(obj)
-            self.deployment_active.labels(*labels).inc()
-            for state in ("Succeeded", "Failed"):
-                self.deployment_count.labels(*labels, state)
-        else:
-            app_labels = app_labels_of(obj)
-            self.app_active.labels(*app_labels).inc()
-            for state in ("Succeeded", "Failed"):
-                self.app_count.labels(*app_labels, state)
+        for state in ("Succeeded", "Failed"):
+            self.dora_deployments.labels(*scope_of(obj), state)
+            count.labels(*labels, state)
         return True
 
     def phase_ended(
@@ -131,7 +125,7 @@ class Telemetry(Instruments):
         errored = self.phase_errored.labels(phase, namespace, app, workload)  # 0 until one fails
         if state == "Failed":
             errored.inc()
-        if phase == "PromotionTasks" and kind_of(obj) is ObjectKind.APP_VERSION:
+        if phase == "PromotionTasks" and not is_workload_version(obj):
             self.promotion_count.labels(*app_labels_of(obj), state).inc()
         return True
 
@@ -150,14 +144,13 @@ class Telemetry(Instruments):
         """
         if not self._first(("finished", identity_of(obj))):
             return False
-        is_wl = kind_of(obj) is ObjectKind.WORKLOAD_VERSION
         state = as_text(get(obj, "status", "status"))
         start = to_seconds(get(obj, "status", "startTime"))
         end = to_seconds(get(obj, "status", "endTime"))
         duration = None if start is None or end is None else max(0.0, end - start)
         prev_version = as_text(get(obj, "spec", "previousVersion"))
         namespace, app, workload = scope_of(obj)
-        if is_wl:
+        if is_workload_version(obj):
             wl = wl_labels_of(obj)
             self.deployment_active.labels(*wl).dec()
             self.deployment_count.labels(*wl, state).inc()
@@ -249,21 +242,7 @@ class Telemetry(Instruments):
         """A KeptnEvaluation reached a final status.overallStatus."""
         return self._child("evaluation", ev, evaluation_labels_of(ev), done=True)
 
-    # --- CloudEvents and KeptnMetrics -----------------------------------------------------------
-
-    def cloudevent_sent(self) -> None:
-        self.cloudevents_sent.inc()
-
-    def cloudevent_failed(self) -> None:
-        """One delivery attempt failed (it may still be retried)."""
-        self.cloudevents_failed.inc()
-
-    def cloudevent_dropped(self, reason: str) -> None:
-        """An event was given up; ``reason`` is one of DROP_REASONS."""
-        self.cloudevents_dropped.labels(reason).inc()
-
-    def set_cloudevent_queue(self, length: int) -> None:
-        self.cloudevents_queue.set(length)
+    # --- KeptnMetrics (the CloudEvents sender counts on the instruments itself) ---
 
     def set_metric_value(self, namespace: str, name: str, value: float) -> None:
         """A KeptnMetric's status.value changed."""

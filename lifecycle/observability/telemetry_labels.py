@@ -9,31 +9,27 @@ Must not: do I/O, read a clock, or count anything.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from lifecycle.core.meta import metadata_of, name_of, namespace_of
+from lifecycle.core.meta import name_of, namespace_of, uid_of
 from lifecycle.core.model import (
     KEPTN_APP_VERSION,
     KEPTN_EVALUATION,
     KEPTN_TASK,
     KEPTN_WORKLOAD_VERSION,
 )
-from tracing.attributes import get_path as get
 from tracing.context import parse_rfc3339_ns, parse_traceparent
 
 __all__ = [
-    "ObjectKind",
     "TimeLike",
     "app_labels_of",
     "as_text",
     "commit_time_of",
     "evaluation_labels_of",
-    "get",
     "identity_of",
-    "kind_of",
+    "is_workload_version",
     "phase_exemplar",
     "scope_of",
     "task_labels_of",
@@ -42,11 +38,6 @@ __all__ = [
 ]
 
 TimeLike = datetime | str | None
-
-
-class ObjectKind(enum.Enum):
-    APP_VERSION = "KeptnAppVersion"
-    WORKLOAD_VERSION = "KeptnWorkloadVersion"
 
 
 def as_text(value: Any) -> str:
@@ -60,19 +51,14 @@ def to_seconds(value: TimeLike) -> float | None:
     return None if ns is None else ns / 1e9
 
 
-def kind_of(obj: Mapping[str, Any]) -> ObjectKind:
-    if obj.get("kind") == ObjectKind.WORKLOAD_VERSION.value or "workloadName" in (
-        obj.get("spec") or {}
-    ):
-        return ObjectKind.WORKLOAD_VERSION
-    return ObjectKind.APP_VERSION
+def is_workload_version(obj: Mapping[str, Any]) -> bool:
+    """A KeptnWorkloadVersion (else a KeptnAppVersion), by kind or, kind-less, by its spec."""
+    kind = KEPTN_WORKLOAD_VERSION.kind
+    return obj.get("kind") == kind or "workloadName" in (obj.get("spec") or {})
 
 
 def identity_of(obj: Mapping[str, Any]) -> str:
-    meta = metadata_of(obj)
-    return (
-        as_text(meta.get("uid")) or f"{as_text(meta.get('namespace'))}/{as_text(meta.get('name'))}"
-    )
+    return uid_of(obj) or f"{namespace_of(obj)}/{name_of(obj)}"
 
 
 def commit_time_of(obj: Mapping[str, Any]) -> float | None:
@@ -124,7 +110,7 @@ def wl_labels_of(obj: Mapping[str, Any]) -> tuple[str, str, str, str]:
 
 
 def scope_of(obj: Mapping[str, Any]) -> tuple[str, str, str]:
-    if kind_of(obj) is ObjectKind.WORKLOAD_VERSION:
+    if is_workload_version(obj):
         app, workload, _, namespace = wl_labels_of(obj)
         return namespace, app, workload
     app, _, namespace = app_labels_of(obj)

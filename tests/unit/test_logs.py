@@ -22,8 +22,6 @@ def lines() -> Iterator[io.StringIO]:
     """JSON records of the `klt.test` logger, as `--log-format json` writes them."""
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
-    handler.addFilter(logs.ContextFilter())
-    handler.addFilter(logs._LevelFilter())
     handler.setFormatter(logs.json_formatter())
     logger = logging.getLogger("klt.test")
     logger.addHandler(handler)
