@@ -24,7 +24,6 @@ second Event. Completed AppVersions keep their outcome. Must not: deprecate othe
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from lifecycle.core import model
 from lifecycle.core.actions import (
@@ -34,12 +33,11 @@ from lifecycle.core.actions import (
     creation_event,
     creation_failed_event,
 )
-from lifecycle.core.conditions import with_conditions
 from lifecycle.core.machine import deprecate
-from lifecycle.core.meta import annotations_of, metadata_of, name_of, uid_of
-from lifecycle.core.model import owner_reference
+from lifecycle.core.meta import metadata_of, name_of, uid_of
 from lifecycle.core.naming import app_version_name
 from lifecycle.core.phases import Phase
+from lifecycle.core.versions import CONTEXT_FIELDS, copied, current_version_status, version_body
 from lifecycle.core.windows import CONTEXT_SETTLE, window_end
 from lifecycle.flow.context import OperatorContext
 from lifecycle.flow.contextintake import take_in_context
@@ -49,24 +47,11 @@ from lifecycle.flow.retry import retry_failed_workloads
 from lifecycle.kube.controller import Controller, ObjectKey, Result, owner_keys, self_key
 from lifecycle.kube.errors import AlreadyExists, BadRequest, Invalid
 
-__all__ = ["COMPONENT", "CONTEXT_FIELDS", "NO_CONTEXT_REASON", "setup"]
+__all__ = ["COMPONENT", "NO_CONTEXT_REASON", "setup"]
 
 COMPONENT = "keptnapp-controller"
 
-Body = dict[str, Any]
-
 NO_CONTEXT_REASON = "AppContextNotFound"
-
-CONTEXT_FIELDS = (
-    "preDeploymentTasks",
-    "postDeploymentTasks",
-    "preDeploymentEvaluations",
-    "postDeploymentEvaluations",
-    "promotionTasks",
-    "metadata",
-    "spanLinks",
-)
-"""KeptnAppContext spec fields copied into a new KeptnAppVersion."""
 
 
 def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
@@ -81,7 +66,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         app = apps.get(key.namespace, key.name)
         if app is None:
             return None
-        spec, status = app.get("spec", {}), app.get("status", {})
+        spec = app.get("spec", {})
         version = str(spec.get("version", ""))
         generation = int(metadata_of(app).get("generation") or 1)
         name = app_version_name(key.name, version, generation)
@@ -98,25 +83,18 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             context = (found or {}).get("spec") or {}
             if generation > 1:
                 await retry_failed_workloads(ctx, COMPONENT, app)
-            previous = str(status.get("currentVersion") or "")
-            body: Body = {
-                "apiVersion": model.KEPTN_APP_VERSION.api_version,
-                "kind": model.KEPTN_APP_VERSION.kind,
-                "metadata": {
-                    "name": name,
-                    "namespace": key.namespace,
-                    "annotations": dict(annotations_of(app)),
-                    "ownerReferences": [owner_reference(app)],
-                },
-                "spec": {
-                    **{f: context[f] for f in CONTEXT_FIELDS if context.get(f) is not None},
+            body = version_body(
+                model.KEPTN_APP_VERSION,
+                app,
+                name,
+                {
+                    **copied(context, CONTEXT_FIELDS),
                     "version": version,
                     "revision": spec.get("revision", 1),
                     "workloads": list(spec.get("workloads") or []),
                     "appName": key.name,
-                    **({"previousVersion": previous} if previous and previous != version else {}),
                 },
-            }
+            )
             try:
                 current = await ctx.client.create(model.KEPTN_APP_VERSION, body, key.namespace)
             except AlreadyExists:  # our cache lags a create of an earlier reconcile
@@ -125,19 +103,17 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
                 emit(ctx, COMPONENT, body, creation_failed_event(Creation.APP_VERSION, name, exc))
                 return None
         first_seen.pop(uid, None)
+        late = contexts.get(key.namespace, key.name)
         if not (current.get("status") or {}).get("startTime"):
             # keyed: re-emitted after a crash between create and Event, written once
             emit(ctx, COMPONENT, current, creation_event(Creation.APP_VERSION, name))
-            if contexts.get(key.namespace, key.name) is None:
+            if late is None:
                 emit(ctx, COMPONENT, current, _no_context(key.name))
-        late = contexts.get(key.namespace, key.name)
         if late is not None:  # created or changed after the AppVersion: its phases to come
             await take_in_context(ctx, COMPONENT, current, late.get("spec") or {})
-        fields = with_conditions(model.KEPTN_APP.kind, app, {"currentVersion": version}, ctx.now())
-        if status.get("currentVersion") != version or "conditions" in fields:
-            await ctx.client.patch_status(
-                model.KEPTN_APP, key.name, {"status": fields}, key.namespace
-            )
+        patch = current_version_status(model.KEPTN_APP, app, version, ctx.now())
+        if patch is not None:
+            await ctx.client.patch_status(model.KEPTN_APP, key.name, patch, key.namespace)
         for older in range(generation - 1, 0, -1):
             old = ctx.cache(model.KEPTN_APP_VERSION).get(
                 key.namespace, app_version_name(key.name, version, older)

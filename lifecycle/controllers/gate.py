@@ -24,20 +24,14 @@ from lifecycle.core import model
 from lifecycle.core.bodies import KeptnWorkloadVersionBody
 from lifecycle.core.machine import gate_open
 from lifecycle.core.meta import namespace_of, owner_uids
-from lifecycle.core.naming import GATE_NAME, GATE_REMOVED_KEY
+from lifecycle.core.naming import GATE_NAME, GATE_REMOVED_KEY, gated
 from lifecycle.flow.context import OperatorContext
 from lifecycle.kube.controller import Controller, ObjectKey, Result, key_of
 from lifecycle.kube.errors import NotFound
 
-__all__ = ["gated", "setup"]
+__all__ = ["setup"]
 
 Body = dict[str, Any]
-
-
-def gated(pod: Body) -> bool:
-    """True while the pod carries the keptn-prechecks-gate."""
-    gates = (pod.get("spec") or {}).get("schedulingGates") or ()
-    return any(g.get("name") == GATE_NAME for g in gates)
 
 
 def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
