@@ -1,21 +1,17 @@
 """KeptnApp controller: one KeptnAppVersion per (version, generation); older revisions deprecated.
 
 Role (KLT §2.6): for a KeptnApp, make sure the AppVersion `<app>-<version>-<hash(generation)>`
-exists, its spec = the app's spec + the same-name KeptnAppContext's spec (copied once, at
-creation) + appName + previousVersion, with a controller ownerReference to the app; emit
-`CreateAppVersion` (keyed Event); set status.currentVersion; then deprecate the unfinished
-AppVersions of the same version string and older generations with `machine.deprecate`,
-carried out by the shared FlowExecutor (events, status patch, spans, metrics).
+exists (its body: lifecycle.core.versions; the same-name KeptnAppContext's spec copied once, at
+creation); emit `CreateAppVersion` (keyed Event), or KLT's `CreateAppVersionFailed` when the API
+server refuses it; set status.currentVersion; then deprecate the unfinished AppVersions of the
+same version string and older generations (`machine.deprecate`, carried out by the FlowExecutor).
 
-KLT users apply a KeptnApp and its KeptnAppContext together: an app with no context yet gets
-its AppVersion only after the context settle window (0.3 s after this process first saw the
-app, kept in memory until its AppVersion exists: lifecycle.core.windows; a context
-arriving wakes the app at once), and then a Normal `AppContextNotFound` Event on the AppVersion
-says it runs without app-level checks. A context created or changed later is taken into the
-phases the unfinished AppVersion has not started (lifecycle.flow.contextintake). A
-generation > 1 (revision bump) first retries the app's Failed WorkloadVersions
-(lifecycle.flow.retry). A create the API server refuses emits KLT's
-`CreateAppVersionFailed`.
+KLT users apply a KeptnApp and its KeptnAppContext together: an app with no context yet gets its
+AppVersion only after the context settle window (0.3 s after this process first saw the app,
+kept in memory: lifecycle.core.windows; a context arriving wakes the app at once), and then a
+Normal `AppContextNotFound` Event says it runs without app-level checks. A context created or
+changed later reaches the phases not started yet (lifecycle.flow.contextintake). A generation > 1
+(revision bump) first retries the app's Failed WorkloadVersions (lifecycle.flow.retry).
 
 Invariants: names are deterministic, so a replay after a crash meets AlreadyExists and emits no
 second Event. Completed AppVersions keep their outcome. Must not: deprecate other versions.

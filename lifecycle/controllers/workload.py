@@ -1,12 +1,10 @@
 """KeptnWorkload controller: one KeptnWorkloadVersion per workload version (KLT §2.6).
 
-Role: for a KeptnWorkload, make sure the WorkloadVersion `<workload>-<version>` exists (spec =
-the workload's spec + workloadName + previousVersion, controller ownerReference to the
-workload, the workload's trace annotations); emit the seed's `CreateWorkload` on the
-KeptnWorkload (the webhook created it; keyed by its uid, so once) and `CreateWorkloadInstance`
-once (keyed Event), or KLT's `CreateWorkloadVersionFailed` when the API server refuses it;
-set status.currentVersion; when the WorkloadVersion exists but its workload part of the spec
-differs (new ReplicaSet, new task lists) patch it.
+Role: for a KeptnWorkload, make sure the WorkloadVersion `<workload>-<version>` exists (its body:
+lifecycle.core.versions) and follows the workload's spec (new ReplicaSet, new task lists); emit
+the seed's `CreateWorkload` on the KeptnWorkload (the webhook created it; keyed by its uid, so
+once) and `CreateWorkloadInstance` once (keyed Event), or KLT's `CreateWorkloadVersionFailed`
+when the API server refuses it; set status.currentVersion.
 
 Invariants: the WorkloadVersion name is deterministic, so a replay meets AlreadyExists.
 Must not: touch WorkloadVersions of other versions (WorkloadVersions are never deprecated).

@@ -14,34 +14,18 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from lifecycle.core.bodies import KeptnAppContextSpec, KeptnWorkloadSpec
 from lifecycle.core.conditions import with_conditions
 from lifecycle.core.meta import annotations_of, namespace_of
 from lifecycle.core.model import ResourceKind, owner_reference
 
 __all__ = ["CONTEXT_FIELDS", "WORKLOAD_FIELDS", "copied", "current_version_status", "version_body"]
 
-CONTEXT_FIELDS = (
-    "preDeploymentTasks",
-    "postDeploymentTasks",
-    "preDeploymentEvaluations",
-    "postDeploymentEvaluations",
-    "promotionTasks",
-    "metadata",
-    "spanLinks",
-)
-"""KeptnAppContext spec fields copied into a new KeptnAppVersion."""
+CONTEXT_FIELDS = tuple(KeptnAppContextSpec.__annotations__)
+"""KeptnAppContext spec fields (all of them) copied into a new KeptnAppVersion."""
 
-WORKLOAD_FIELDS = (
-    "app",
-    "version",
-    "preDeploymentTasks",
-    "postDeploymentTasks",
-    "preDeploymentEvaluations",
-    "postDeploymentEvaluations",
-    "resourceReference",
-    "metadata",
-)
-"""KeptnWorkload spec fields its KeptnWorkloadVersion carries (and follows when they change)."""
+WORKLOAD_FIELDS = tuple(KeptnWorkloadSpec.__annotations__)
+"""KeptnWorkload spec fields (all of them): its KeptnWorkloadVersion carries and follows them."""
 
 
 def copied(spec: Mapping[str, Any], fields: tuple[str, ...]) -> dict[str, object]:
