@@ -24,12 +24,12 @@ Must not: gate, patch or otherwise touch pods; read any kind outside the admissi
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from lifecycle.admission.pod import namespace_enabled, plan_pod, request_needed, supported_owner
 from lifecycle.admission.registration import KubeAdmissionStore
 from lifecycle.admission.webhook import pod_parent
 from lifecycle.core import model
+from lifecycle.core.bodies import KubeBody
 from lifecycle.core.naming import gated
 from lifecycle.flow.context import OperatorContext
 from lifecycle.kube.controller import Controller, ObjectKey, Result, key_of
@@ -37,8 +37,6 @@ from lifecycle.kube.controller import Controller, ObjectKey, Result, key_of
 __all__ = ["setup"]
 
 log = logging.getLogger(__name__)
-
-Body = dict[str, Any]
 
 
 def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
@@ -83,11 +81,11 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             )
         return None
 
-    def on_pod(event: str, pod: Body, old: Body | None) -> list[ObjectKey]:
+    def on_pod(event: str, pod: KubeBody, old: KubeBody | None) -> list[ObjectKey]:
         if event == "DELETED" or (old is not None and not gated(pod)):
             return []
         return [key_of(pod)]
 
     controller: Controller[ObjectKey] = Controller("adoption", reconcile, ctx.settings.workers)
-    controller.watch(ctx.informer(model.POD), on_pod)
+    ctx.watch(controller, model.POD, on_pod)
     return controller

@@ -22,11 +22,10 @@ from __future__ import annotations
 
 import contextlib
 from datetime import timedelta
-from typing import Any
 
 from lifecycle.core import model
 from lifecycle.core.actions import Creation, creation_event
-from lifecycle.core.bodies import KeptnAppSpec, KeptnWorkloadBody, WorkloadRef
+from lifecycle.core.bodies import KeptnAppBody, KeptnAppSpec, KeptnWorkloadBody, WorkloadRef
 from lifecycle.core.meta import annotations_of, labels_of, name_of, namespace_of
 from lifecycle.core.naming import (
     APP_TYPE_ANNOTATION,
@@ -45,8 +44,6 @@ __all__ = ["COMPONENT", "desired_app_spec", "setup"]
 
 COMPONENT = "keptnapp-controller"
 
-Body = dict[str, Any]
-
 
 def desired_app_spec(app: str, workloads: list[KeptnWorkloadBody]) -> KeptnAppSpec:
     """The KeptnApp spec for these KeptnWorkloads (names without the `<app>-` prefix, sorted)."""
@@ -62,7 +59,7 @@ def desired_app_spec(app: str, workloads: list[KeptnWorkloadBody]) -> KeptnAppSp
 def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     """The KeptnAppCreationRequest controller (not started)."""
     requests = ctx.informer(model.KEPTN_APP_CREATION_REQUEST).store
-    apps = ctx.informer(model.KEPTN_APP).store
+    apps = ctx.cache(model.KEPTN_APP)
     workloads = ctx.cache(model.KEPTN_WORKLOAD)
 
     async def delete_request(key: ObjectKey) -> None:
@@ -101,32 +98,32 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     async def upsert_app(
         key: ObjectKey,
         app_name: str,
-        app: Body | None,
+        app: KeptnAppBody | None,
         annotations: dict[str, str],
         spec: KeptnAppSpec,
     ) -> None:
-        if app is None:
-            body: Body = {
-                "apiVersion": model.KEPTN_APP.api_version,
-                "kind": model.KEPTN_APP.kind,
-                "metadata": {
-                    "name": app_name,
-                    "namespace": key.namespace,
-                    "labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE},
-                    "annotations": annotations,
-                },
-                "spec": spec,
-            }
-            try:
-                app = await ctx.client.create(model.KEPTN_APP, body, key.namespace)
-            except AlreadyExists:
-                app = await ctx.client.get(model.KEPTN_APP, app_name, key.namespace)
-            emit(ctx, COMPONENT, app, creation_event(Creation.APP, app_name))
+        if app is not None:
+            have = app.get("spec", {})
+            if have.get("version") != spec["version"] or have.get("workloads") != spec["workloads"]:
+                patch = {"spec": {"version": spec["version"], "workloads": spec["workloads"]}}
+                await ctx.client.patch(model.KEPTN_APP, app_name, patch, key.namespace)
             return
-        have = app.get("spec") or {}
-        if have.get("version") != spec["version"] or have.get("workloads") != spec["workloads"]:
-            patch = {"spec": {"version": spec["version"], "workloads": spec["workloads"]}}
-            await ctx.client.patch(model.KEPTN_APP, app_name, patch, key.namespace)
+        body = {
+            "apiVersion": model.KEPTN_APP.api_version,
+            "kind": model.KEPTN_APP.kind,
+            "metadata": {
+                "name": app_name,
+                "namespace": key.namespace,
+                "labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE},
+                "annotations": annotations,
+            },
+            "spec": spec,
+        }
+        try:
+            created_app = await ctx.client.create(model.KEPTN_APP, body, key.namespace)
+        except AlreadyExists:
+            created_app = await ctx.client.get(model.KEPTN_APP, app_name, key.namespace)
+        emit(ctx, COMPONENT, created_app, creation_event(Creation.APP, app_name))
 
     def by_workload(
         event: str, wl: KeptnWorkloadBody, old: KeptnWorkloadBody | None
