@@ -24,15 +24,14 @@ from datetime import datetime
 from lifecycle.core import model
 from lifecycle.core.actions import (
     Creation,
-    EmitEvent,
-    EventType,
     creation_event,
     creation_failed_event,
+    deprecate_failed_event,
+    no_context_event,
 )
 from lifecycle.core.machine import deprecate
 from lifecycle.core.meta import metadata_of, name_of, uid_of
 from lifecycle.core.naming import app_version_name
-from lifecycle.core.phases import Phase
 from lifecycle.core.versions import CONTEXT_FIELDS, copied, current_version_status, version_body
 from lifecycle.core.windows import CONTEXT_SETTLE, window_end
 from lifecycle.flow.context import OperatorContext
@@ -43,11 +42,9 @@ from lifecycle.flow.retry import retry_failed_workloads
 from lifecycle.kube.controller import Controller, ObjectKey, Result, owner_keys, self_key
 from lifecycle.kube.errors import AlreadyExists, BadRequest, Invalid
 
-__all__ = ["COMPONENT", "NO_CONTEXT_REASON", "setup"]
+__all__ = ["COMPONENT", "setup"]
 
 COMPONENT = "keptnapp-controller"
-
-NO_CONTEXT_REASON = "AppContextNotFound"
 
 
 def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
@@ -104,7 +101,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             # keyed: re-emitted after a crash between create and Event, written once
             emit(ctx, COMPONENT, current, creation_event(Creation.APP_VERSION, name))
             if late is None:
-                emit(ctx, COMPONENT, current, _no_context(key.name))
+                emit(ctx, COMPONENT, current, no_context_event(key.name))
         if late is not None:  # created or changed after the AppVersion: its phases to come
             await take_in_context(ctx, COMPONENT, current, late.get("spec") or {})
         patch = current_version_status(model.KEPTN_APP, app, version, ctx.now())
@@ -120,7 +117,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
                     try:
                         await executor.execute(old, decision)
                     except Exception:  # KLT's Event on the app, then retried with backoff
-                        emit(ctx, COMPONENT, app, _deprecate_failed(name_of(old)))
+                        emit(ctx, COMPONENT, app, deprecate_failed_event(name_of(old)))
                         raise
         return None
 
@@ -129,23 +126,3 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     controller.watch(ctx.informer(model.KEPTN_APP_VERSION), owner_keys("KeptnApp"))
     controller.watch(ctx.informer(model.KEPTN_APP_CONTEXT), self_key)  # same name as its app
     return controller
-
-
-def _no_context(app: str) -> EmitEvent:
-    return EmitEvent(
-        NO_CONTEXT_REASON,
-        EventType.NORMAL,
-        Phase.CREATE_APP_VERSION,
-        f"no KeptnAppContext {app}: no app-level tasks or evaluations run for this version",
-        NO_CONTEXT_REASON,
-    )
-
-
-def _deprecate_failed(name: str) -> EmitEvent:
-    return EmitEvent(
-        "DeprecateAppVersionFailed",
-        EventType.WARNING,
-        Phase.DEPRECATE_APP_VERSION,
-        f"could not deprecate outdated revisions of KeptnAppVersion: {name}",
-        "",
-    )
