@@ -7,14 +7,11 @@ For a pod in an opted-in namespace (label or annotation ``keptn.sh/lifecycle-too
 with a supported owner chain and the keptn keys (on the pod or, as the webhook reads them, on its
 Deployment/Rollout/StatefulSet/DaemonSet), this controller plans the pod with the webhook's pure
 ``plan_pod`` (operation "UPDATE": no gate is added) and, when the KeptnWorkload of that plan does
-not exist, creates the KeptnAppCreationRequest (when the KeptnApp needs one, as the webhook
-decides) and then the KeptnWorkload, exactly the bodies the webhook would have written. The flow then runs as usual: the WorkloadVersion's deployment check
-passes at once for pods already running, and post-deployment tasks and evaluations, Events,
-spans and metrics all happen.
-
-Limit (by construction): pre-deployment tasks and evaluations cannot hold pods that were never
-gated; those pods are already running when the operator learns of them. The checks still run
-and a failure is still reported, but it cannot stop that rollout.
+not exist, writes exactly what the webhook would have: the KeptnAppCreationRequest (when the
+webhook would) and then the KeptnWorkload. The flow then runs as usual: the deployment check
+passes at once for pods already running; post-deployment checks, Events, spans and metrics all
+happen. Limit (by construction): pre-deployment checks cannot hold pods that were never gated;
+they still run and a failure is still reported, but it cannot stop that rollout.
 
 Wake-ups (no polling): a pod's first event (ADDED, which includes every pod of the informer's
 initial list after an operator start) and every event of a gated pod. Idempotent: an existing
@@ -27,12 +24,12 @@ Must not: gate, patch or otherwise touch pods; read any kind outside the admissi
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from lifecycle.admission.pod import namespace_enabled, plan_pod, request_needed, supported_owner
 from lifecycle.admission.registration import KubeAdmissionStore
 from lifecycle.admission.webhook import pod_parent
 from lifecycle.core import model
+from lifecycle.core.bodies import KubeBody
 from lifecycle.core.naming import gated
 from lifecycle.flow.context import OperatorContext
 from lifecycle.kube.controller import Controller, ObjectKey, Result, key_of
@@ -40,8 +37,6 @@ from lifecycle.kube.controller import Controller, ObjectKey, Result, key_of
 __all__ = ["setup"]
 
 log = logging.getLogger(__name__)
-
-Body = dict[str, Any]
 
 
 def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
@@ -86,11 +81,11 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             )
         return None
 
-    def on_pod(event: str, pod: Body, old: Body | None) -> list[ObjectKey]:
+    def on_pod(event: str, pod: KubeBody, old: KubeBody | None) -> list[ObjectKey]:
         if event == "DELETED" or (old is not None and not gated(pod)):
             return []
         return [key_of(pod)]
 
     controller: Controller[ObjectKey] = Controller("adoption", reconcile, ctx.settings.workers)
-    controller.watch(ctx.informer(model.POD), on_pod)
+    ctx.watch(controller, model.POD, on_pod)
     return controller

@@ -1,21 +1,17 @@
 """KeptnApp controller: one KeptnAppVersion per (version, generation); older revisions deprecated.
 
 Role (KLT §2.6): for a KeptnApp, make sure the AppVersion `<app>-<version>-<hash(generation)>`
-exists, its spec = the app's spec + the same-name KeptnAppContext's spec (copied once, at
-creation) + appName + previousVersion, with a controller ownerReference to the app; emit
-`CreateAppVersion` (keyed Event); set status.currentVersion; then deprecate the unfinished
-AppVersions of the same version string and older generations with `machine.deprecate`,
-carried out by the shared FlowExecutor (events, status patch, spans, metrics).
+exists (its body: lifecycle.core.versions; the same-name KeptnAppContext's spec copied once, at
+creation); emit `CreateAppVersion` (keyed Event), or KLT's `CreateAppVersionFailed` when the API
+server refuses it; set status.currentVersion; then deprecate the unfinished AppVersions of the
+same version string and older generations (`machine.deprecate`, carried out by the FlowExecutor).
 
-KLT users apply a KeptnApp and its KeptnAppContext together: an app with no context yet gets
-its AppVersion only after the context settle window (0.3 s after this process first saw the
-app, kept in memory until its AppVersion exists: lifecycle.core.windows; a context
-arriving wakes the app at once), and then a Normal `AppContextNotFound` Event on the AppVersion
-says it runs without app-level checks. A context created or changed later is taken into the
-phases the unfinished AppVersion has not started (lifecycle.flow.contextintake). A
-generation > 1 (revision bump) first retries the app's Failed WorkloadVersions
-(lifecycle.flow.retry). A create the API server refuses emits KLT's
-`CreateAppVersionFailed`.
+KLT users apply a KeptnApp and its KeptnAppContext together: an app with no context yet gets its
+AppVersion only after the context settle window (0.3 s after this process first saw the app,
+kept in memory: lifecycle.core.windows; a context arriving wakes the app at once), and then a
+Normal `AppContextNotFound` Event says it runs without app-level checks. A context created or
+changed later reaches the phases not started yet (lifecycle.flow.contextintake). A generation > 1
+(revision bump) first retries the app's Failed WorkloadVersions (lifecycle.flow.retry).
 
 Invariants: names are deterministic, so a replay after a crash meets AlreadyExists and emits no
 second Event. Completed AppVersions keep their outcome. Must not: deprecate other versions.
@@ -24,22 +20,19 @@ second Event. Completed AppVersions keep their outcome. Must not: deprecate othe
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from lifecycle.core import model
 from lifecycle.core.actions import (
     Creation,
-    EmitEvent,
-    EventType,
     creation_event,
     creation_failed_event,
+    deprecate_failed_event,
+    no_context_event,
 )
-from lifecycle.core.conditions import with_conditions
 from lifecycle.core.machine import deprecate
-from lifecycle.core.meta import annotations_of, metadata_of, name_of, uid_of
-from lifecycle.core.model import owner_reference
+from lifecycle.core.meta import metadata_of, name_of, uid_of
 from lifecycle.core.naming import app_version_name
-from lifecycle.core.phases import Phase
+from lifecycle.core.versions import CONTEXT_FIELDS, copied, current_version_status, version_body
 from lifecycle.core.windows import CONTEXT_SETTLE, window_end
 from lifecycle.flow.context import OperatorContext
 from lifecycle.flow.contextintake import take_in_context
@@ -49,24 +42,9 @@ from lifecycle.flow.retry import retry_failed_workloads
 from lifecycle.kube.controller import Controller, ObjectKey, Result, owner_keys, self_key
 from lifecycle.kube.errors import AlreadyExists, BadRequest, Invalid
 
-__all__ = ["COMPONENT", "CONTEXT_FIELDS", "NO_CONTEXT_REASON", "setup"]
+__all__ = ["COMPONENT", "setup"]
 
 COMPONENT = "keptnapp-controller"
-
-Body = dict[str, Any]
-
-NO_CONTEXT_REASON = "AppContextNotFound"
-
-CONTEXT_FIELDS = (
-    "preDeploymentTasks",
-    "postDeploymentTasks",
-    "preDeploymentEvaluations",
-    "postDeploymentEvaluations",
-    "promotionTasks",
-    "metadata",
-    "spanLinks",
-)
-"""KeptnAppContext spec fields copied into a new KeptnAppVersion."""
 
 
 def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
@@ -81,7 +59,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         app = apps.get(key.namespace, key.name)
         if app is None:
             return None
-        spec, status = app.get("spec", {}), app.get("status", {})
+        spec = app.get("spec", {})
         version = str(spec.get("version", ""))
         generation = int(metadata_of(app).get("generation") or 1)
         name = app_version_name(key.name, version, generation)
@@ -98,25 +76,18 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             context = (found or {}).get("spec") or {}
             if generation > 1:
                 await retry_failed_workloads(ctx, COMPONENT, app)
-            previous = str(status.get("currentVersion") or "")
-            body: Body = {
-                "apiVersion": model.KEPTN_APP_VERSION.api_version,
-                "kind": model.KEPTN_APP_VERSION.kind,
-                "metadata": {
-                    "name": name,
-                    "namespace": key.namespace,
-                    "annotations": dict(annotations_of(app)),
-                    "ownerReferences": [owner_reference(app)],
-                },
-                "spec": {
-                    **{f: context[f] for f in CONTEXT_FIELDS if context.get(f) is not None},
+            body = version_body(
+                model.KEPTN_APP_VERSION,
+                app,
+                name,
+                {
+                    **copied(context, CONTEXT_FIELDS),
                     "version": version,
                     "revision": spec.get("revision", 1),
                     "workloads": list(spec.get("workloads") or []),
                     "appName": key.name,
-                    **({"previousVersion": previous} if previous and previous != version else {}),
                 },
-            }
+            )
             try:
                 current = await ctx.client.create(model.KEPTN_APP_VERSION, body, key.namespace)
             except AlreadyExists:  # our cache lags a create of an earlier reconcile
@@ -125,19 +96,17 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
                 emit(ctx, COMPONENT, body, creation_failed_event(Creation.APP_VERSION, name, exc))
                 return None
         first_seen.pop(uid, None)
+        late = contexts.get(key.namespace, key.name)
         if not (current.get("status") or {}).get("startTime"):
             # keyed: re-emitted after a crash between create and Event, written once
             emit(ctx, COMPONENT, current, creation_event(Creation.APP_VERSION, name))
-            if contexts.get(key.namespace, key.name) is None:
-                emit(ctx, COMPONENT, current, _no_context(key.name))
-        late = contexts.get(key.namespace, key.name)
+            if late is None:
+                emit(ctx, COMPONENT, current, no_context_event(key.name))
         if late is not None:  # created or changed after the AppVersion: its phases to come
             await take_in_context(ctx, COMPONENT, current, late.get("spec") or {})
-        fields = with_conditions(model.KEPTN_APP.kind, app, {"currentVersion": version}, ctx.now())
-        if status.get("currentVersion") != version or "conditions" in fields:
-            await ctx.client.patch_status(
-                model.KEPTN_APP, key.name, {"status": fields}, key.namespace
-            )
+        patch = current_version_status(model.KEPTN_APP, app, version, ctx.now())
+        if patch is not None:
+            await ctx.client.patch_status(model.KEPTN_APP, key.name, patch, key.namespace)
         for older in range(generation - 1, 0, -1):
             old = ctx.cache(model.KEPTN_APP_VERSION).get(
                 key.namespace, app_version_name(key.name, version, older)
@@ -148,7 +117,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
                     try:
                         await executor.execute(old, decision)
                     except Exception:  # KLT's Event on the app, then retried with backoff
-                        emit(ctx, COMPONENT, app, _deprecate_failed(name_of(old)))
+                        emit(ctx, COMPONENT, app, deprecate_failed_event(name_of(old)))
                         raise
         return None
 
@@ -157,23 +126,3 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     controller.watch(ctx.informer(model.KEPTN_APP_VERSION), owner_keys("KeptnApp"))
     controller.watch(ctx.informer(model.KEPTN_APP_CONTEXT), self_key)  # same name as its app
     return controller
-
-
-def _no_context(app: str) -> EmitEvent:
-    return EmitEvent(
-        NO_CONTEXT_REASON,
-        EventType.NORMAL,
-        Phase.CREATE_APP_VERSION,
-        f"no KeptnAppContext {app}: no app-level tasks or evaluations run for this version",
-        NO_CONTEXT_REASON,
-    )
-
-
-def _deprecate_failed(name: str) -> EmitEvent:
-    return EmitEvent(
-        "DeprecateAppVersionFailed",
-        EventType.WARNING,
-        Phase.DEPRECATE_APP_VERSION,
-        f"could not deprecate outdated revisions of KeptnAppVersion: {name}",
-        "",
-    )

@@ -22,12 +22,11 @@ from __future__ import annotations
 
 import contextlib
 from datetime import timedelta
-from typing import Any
 
 from lifecycle.core import model
 from lifecycle.core.actions import Creation, creation_event
-from lifecycle.core.bodies import KeptnAppSpec, KeptnWorkloadBody, WorkloadRef
-from lifecycle.core.meta import name_of, namespace_of
+from lifecycle.core.bodies import KeptnAppBody, KeptnAppSpec, KeptnWorkloadBody, WorkloadRef
+from lifecycle.core.meta import annotations_of, labels_of, name_of, namespace_of
 from lifecycle.core.naming import (
     APP_TYPE_ANNOTATION,
     APP_TYPE_SINGLE_SERVICE,
@@ -38,37 +37,29 @@ from lifecycle.core.naming import (
 from lifecycle.core.windows import DISCOVERY_QUIET, created, window_end
 from lifecycle.flow.context import OperatorContext
 from lifecycle.flow.objects import emit
-from lifecycle.kube.controller import Controller, ObjectKey, Result
+from lifecycle.kube.controller import Controller, ObjectKey, Result, self_key
 from lifecycle.kube.errors import AlreadyExists, NotFound
 
 __all__ = ["COMPONENT", "desired_app_spec", "setup"]
 
 COMPONENT = "keptnapp-controller"
 
-Body = dict[str, Any]
-
 
 def desired_app_spec(app: str, workloads: list[KeptnWorkloadBody]) -> KeptnAppSpec:
     """The KeptnApp spec for these KeptnWorkloads (names without the `<app>-` prefix, sorted)."""
-    ordered = sorted(workloads, key=name_of)
-    refs: list[WorkloadRef] = []
-    for wl in ordered:
-        full = name_of(wl)
-        short = full[len(app) + 1 :] if full.startswith(app + "-") else full
-        refs.append({"name": short, "version": str(wl.get("spec", {}).get("version", ""))})
-    if len(refs) == 1:  # KLT: one workload, single- or multi-service, gives its version
-        version = refs[0]["version"]
-    else:
-        version = multi_workload_app_version(
-            (name_of(w), str(w.get("spec", {}).get("version", ""))) for w in ordered
-        )
+    pairs = sorted((name_of(wl), str(wl.get("spec", {}).get("version", ""))) for wl in workloads)
+    refs: list[WorkloadRef] = [
+        {"name": full.removeprefix(app + "-"), "version": version} for full, version in pairs
+    ]
+    # KLT: one workload, single- or multi-service, gives its version
+    version = refs[0]["version"] if len(refs) == 1 else multi_workload_app_version(pairs)
     return {"version": version, "revision": 1, "workloads": refs}
 
 
 def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     """The KeptnAppCreationRequest controller (not started)."""
     requests = ctx.informer(model.KEPTN_APP_CREATION_REQUEST).store
-    apps = ctx.informer(model.KEPTN_APP).store
+    apps = ctx.cache(model.KEPTN_APP)
     workloads = ctx.cache(model.KEPTN_WORKLOAD)
 
     async def delete_request(key: ObjectKey) -> None:
@@ -79,16 +70,12 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         request = requests.get(key.namespace, key.name)
         if request is None:
             return None
-        meta = request.get("metadata") or {}
-        app_name = str((request.get("spec") or {}).get("appName") or key.name)
+        app_name = str(request.get("spec", {}).get("appName") or key.name)
         app = apps.get(key.namespace, app_name)
-        if (
-            app is not None
-            and (app["metadata"].get("labels") or {}).get(MANAGED_BY_LABEL) != MANAGED_BY_VALUE
-        ):
+        if app is not None and labels_of(app).get(MANAGED_BY_LABEL) != MANAGED_BY_VALUE:
             await delete_request(key)
             return None
-        annotations = dict(meta.get("annotations") or {})
+        annotations = dict(annotations_of(request))
         single = annotations.get(APP_TYPE_ANNOTATION) == APP_TYPE_SINGLE_SERVICE
         found = [
             wl for wl in workloads.by_index("app", app_name) if namespace_of(wl) == key.namespace
@@ -98,62 +85,55 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             seconds=ctx.holder.app_creation_request_timeout_seconds
         )
         if found and not single:
-            quiet_end = window_end([request, *found], DISCOVERY_QUIET, now)
-            if now < min(quiet_end, deadline):
-                return Result(requeue_at=min(quiet_end, deadline))
+            settled = min(window_end([request, *found], DISCOVERY_QUIET, now), deadline)
+            if now < settled:
+                return Result(requeue_at=settled)
+        elif not found and now < deadline:
+            return Result(requeue_at=deadline)
         if found:
             await upsert_app(key, app_name, app, annotations, desired_app_spec(app_name, found))
-            await delete_request(key)
-            return None
-        if now >= deadline:
-            await delete_request(key)
-            return None
-        return Result(requeue_at=deadline)
+        await delete_request(key)
+        return None
 
     async def upsert_app(
-        key: ObjectKey, app_name: str, app: Body | None, annotations: Body, spec: KeptnAppSpec
+        key: ObjectKey,
+        app_name: str,
+        app: KeptnAppBody | None,
+        annotations: dict[str, str],
+        spec: KeptnAppSpec,
     ) -> None:
-        if app is None:
-            body: Body = {
-                "apiVersion": model.KEPTN_APP.api_version,
-                "kind": model.KEPTN_APP.kind,
-                "metadata": {
-                    "name": app_name,
-                    "namespace": key.namespace,
-                    "labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE},
-                    "annotations": annotations,
-                },
-                "spec": spec,
-            }
-            try:
-                app = await ctx.client.create(model.KEPTN_APP, body, key.namespace)
-            except AlreadyExists:
-                app = await ctx.client.get(model.KEPTN_APP, app_name, key.namespace)
-            emit(ctx, COMPONENT, app, creation_event(Creation.APP, app_name))
+        if app is not None:
+            have = app.get("spec", {})
+            if have.get("version") != spec["version"] or have.get("workloads") != spec["workloads"]:
+                patch = {"spec": {"version": spec["version"], "workloads": spec["workloads"]}}
+                await ctx.client.patch(model.KEPTN_APP, app_name, patch, key.namespace)
             return
-        have = app.get("spec") or {}
-        if have.get("version") != spec["version"] or have.get("workloads") != spec["workloads"]:
-            patch = {"spec": {"version": spec["version"], "workloads": spec["workloads"]}}
-            await ctx.client.patch(model.KEPTN_APP, app_name, patch, key.namespace)
+        body = {
+            "apiVersion": model.KEPTN_APP.api_version,
+            "kind": model.KEPTN_APP.kind,
+            "metadata": {
+                "name": app_name,
+                "namespace": key.namespace,
+                "labels": {MANAGED_BY_LABEL: MANAGED_BY_VALUE},
+                "annotations": annotations,
+            },
+            "spec": spec,
+        }
+        try:
+            created_app = await ctx.client.create(model.KEPTN_APP, body, key.namespace)
+        except AlreadyExists:
+            created_app = await ctx.client.get(model.KEPTN_APP, app_name, key.namespace)
+        emit(ctx, COMPONENT, created_app, creation_event(Creation.APP, app_name))
 
-    def by_workload(event: str, wl: Body, old: Body | None) -> list[ObjectKey]:
-        if event == "DELETED":
-            return []
-        namespace = str((wl.get("metadata") or {}).get("namespace", ""))
-        app = str((wl.get("spec") or {}).get("app", ""))
-        return [ObjectKey(namespace, app)] if requests.get(namespace, app) is not None else []
-
-    def own(event: str, obj: Body, old: Body | None) -> list[ObjectKey]:
-        meta = obj.get("metadata") or {}
-        return (
-            []
-            if event == "DELETED"
-            else [ObjectKey(str(meta.get("namespace", "")), str(meta.get("name", "")))]
-        )
+    def by_workload(
+        event: str, wl: KeptnWorkloadBody, old: KeptnWorkloadBody | None
+    ) -> list[ObjectKey]:
+        key = ObjectKey(namespace_of(wl), str(wl.get("spec", {}).get("app", "")))
+        return [key] if event != "DELETED" and requests.get(*key) is not None else []
 
     controller: Controller[ObjectKey] = Controller(
         "keptnappcreationrequest", reconcile, ctx.settings.workers
     )
-    controller.watch(ctx.informer(model.KEPTN_APP_CREATION_REQUEST), own)
-    controller.watch(ctx.informer(model.KEPTN_WORKLOAD), by_workload)
+    controller.watch(ctx.informer(model.KEPTN_APP_CREATION_REQUEST), self_key)
+    ctx.watch(controller, model.KEPTN_WORKLOAD, by_workload)
     return controller

@@ -67,12 +67,12 @@ def apply_config(
 def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     """The KeptnConfig controller (not started); one worker, so configs apply in event order."""
     store = ctx.cache(model.KEPTN_CONFIG)
-
     keptn_namespace = ctx.settings.keptn_namespace
 
     async def reconcile(key: ObjectKey) -> Result | None:
+        config = store.get(key.namespace, key.name)
         if not config_allowed(key.namespace, keptn_namespace):
-            if store.get(key.namespace, key.name) is not None:
+            if config is not None:
                 log.warning(
                     "KeptnConfig %s/%s ignored: KeptnConfig is read only from %s",
                     key.namespace,
@@ -80,13 +80,11 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
                     keptn_namespace,
                 )
             return None
-        config = store.get(key.namespace, key.name)
-        if config is None:
-            remaining = store.list(keptn_namespace)
-            config = (
-                max(remaining, key=lambda c: metadata_of(c).get("creationTimestamp", ""))
-                if remaining
-                else None
+        if config is None:  # the newest remaining one, else the defaults
+            config = max(
+                store.list(keptn_namespace),
+                key=lambda c: metadata_of(c).get("creationTimestamp", ""),
+                default=None,
             )
         apply_config(
             ctx.holder, config, promotion_tasks_enabled=ctx.settings.promotion_tasks_enabled

@@ -17,27 +17,18 @@ pods of its owner through the pod "owner" index. Pods of a failed pre-deployment
 from __future__ import annotations
 
 import contextlib
-from typing import Any
 
 from lifecycle.admission.pod import pod_version
 from lifecycle.core import model
-from lifecycle.core.bodies import KeptnWorkloadVersionBody
+from lifecycle.core.bodies import KeptnWorkloadVersionBody, KubeBody
 from lifecycle.core.machine import gate_open
 from lifecycle.core.meta import namespace_of, owner_uids
-from lifecycle.core.naming import GATE_NAME, GATE_REMOVED_KEY
+from lifecycle.core.naming import GATE_NAME, GATE_REMOVED_KEY, gated
 from lifecycle.flow.context import OperatorContext
 from lifecycle.kube.controller import Controller, ObjectKey, Result, key_of
 from lifecycle.kube.errors import NotFound
 
-__all__ = ["gated", "setup"]
-
-Body = dict[str, Any]
-
-
-def gated(pod: Body) -> bool:
-    """True while the pod carries the keptn-prechecks-gate."""
-    gates = (pod.get("spec") or {}).get("schedulingGates") or ()
-    return any(g.get("name") == GATE_NAME for g in gates)
+__all__ = ["setup"]
 
 
 def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
@@ -64,7 +55,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             for g in (pod.get("spec") or {}).get("schedulingGates") or ()
             if g.get("name") != GATE_NAME
         ]
-        patch: Body = {
+        patch = {
             "metadata": {"annotations": {GATE_REMOVED_KEY: "true"}},
             "spec": {"schedulingGates": remaining or None},
         }
@@ -72,7 +63,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             await ctx.client.patch(model.POD, key.name, patch, key.namespace)
         return None
 
-    def own(event: str, pod: Body, old: Body | None) -> list[ObjectKey]:
+    def own(event: str, pod: KubeBody, old: KubeBody | None) -> list[ObjectKey]:
         return [key_of(pod)] if event != "DELETED" and gated(pod) else []
 
     def by_version(
@@ -90,6 +81,6 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     controller: Controller[ObjectKey] = Controller(
         "schedulinggates", reconcile, ctx.settings.workers
     )
-    controller.watch(ctx.informer(model.POD), own)
+    ctx.watch(controller, model.POD, own)
     ctx.watch(controller, model.KEPTN_WORKLOAD_VERSION, by_version)
     return controller

@@ -1,12 +1,10 @@
 """KeptnWorkload controller: one KeptnWorkloadVersion per workload version (KLT §2.6).
 
-Role: for a KeptnWorkload, make sure the WorkloadVersion `<workload>-<version>` exists (spec =
-the workload's spec + workloadName + previousVersion, controller ownerReference to the
-workload, the workload's trace annotations); emit the seed's `CreateWorkload` on the
-KeptnWorkload (the webhook created it; keyed by its uid, so once) and `CreateWorkloadInstance`
-once (keyed Event), or KLT's `CreateWorkloadVersionFailed` when the API server refuses it;
-set status.currentVersion; when the WorkloadVersion exists but its workload part of the spec
-differs (new ReplicaSet, new task lists) patch it.
+Role: for a KeptnWorkload, make sure the WorkloadVersion `<workload>-<version>` exists (its body:
+lifecycle.core.versions) and follows the workload's spec (new ReplicaSet, new task lists); emit
+the seed's `CreateWorkload` on the KeptnWorkload (the webhook created it; keyed by its uid, so
+once) and `CreateWorkloadInstance` once (keyed Event), or KLT's `CreateWorkloadVersionFailed`
+when the API server refuses it; set status.currentVersion.
 
 Invariants: the WorkloadVersion name is deterministic, so a replay meets AlreadyExists.
 Must not: touch WorkloadVersions of other versions (WorkloadVersions are never deprecated).
@@ -15,19 +13,12 @@ Must not: touch WorkloadVersions of other versions (WorkloadVersions are never d
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
 from typing import Any
 
 from lifecycle.core import model
-from lifecycle.core.actions import (
-    Creation,
-    creation_event,
-    creation_failed_event,
-)
-from lifecycle.core.conditions import with_conditions
-from lifecycle.core.meta import annotations_of
-from lifecycle.core.model import owner_reference
+from lifecycle.core.actions import Creation, creation_event, creation_failed_event
 from lifecycle.core.naming import workload_version_name
+from lifecycle.core.versions import WORKLOAD_FIELDS, copied, current_version_status, version_body
 from lifecycle.flow.context import OperatorContext
 from lifecycle.flow.objects import emit
 from lifecycle.kube.controller import Controller, ObjectKey, Result, owner_keys, self_key
@@ -36,23 +27,6 @@ from lifecycle.kube.errors import AlreadyExists, BadRequest, Invalid, NotFound
 __all__ = ["COMPONENT", "setup"]
 
 COMPONENT = "keptnworkload-controller"
-
-Body = dict[str, Any]
-
-_SPEC_FIELDS = (
-    "app",
-    "version",
-    "preDeploymentTasks",
-    "postDeploymentTasks",
-    "preDeploymentEvaluations",
-    "postDeploymentEvaluations",
-    "resourceReference",
-    "metadata",
-)
-
-
-def _workload_spec(spec: Mapping[str, Any]) -> Body:
-    return {f: spec[f] for f in _SPEC_FIELDS if spec.get(f) is not None}
 
 
 def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
@@ -67,61 +41,40 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         spec, status = wl.get("spec", {}), wl.get("status", {})
         version = str(spec.get("version", ""))
         name = workload_version_name(key.name, version)
-        wanted = _workload_spec(spec)
+        wanted = copied(spec, WORKLOAD_FIELDS)
         current = versions.get(key.namespace, name)
         if current is None:
             if not status.get("currentVersion"):  # its first version: the workload is new
                 emit(ctx, COMPONENT, wl, creation_event(Creation.WORKLOAD, key.name))
-            previous = str(status.get("currentVersion") or "")
-            body: Body = {
-                "apiVersion": model.KEPTN_WORKLOAD_VERSION.api_version,
-                "kind": model.KEPTN_WORKLOAD_VERSION.kind,
-                "metadata": {
-                    "name": name,
-                    "namespace": key.namespace,
-                    "annotations": dict(annotations_of(wl)),
-                    "ownerReferences": [owner_reference(wl)],
-                },
-                "spec": {
-                    **wanted,
-                    "workloadName": key.name,
-                    **({"previousVersion": previous} if previous and previous != version else {}),
-                },
-            }
+            body = version_body(
+                model.KEPTN_WORKLOAD_VERSION, wl, name, {**wanted, "workloadName": key.name}
+            )
             try:
                 current = await ctx.client.create(model.KEPTN_WORKLOAD_VERSION, body, key.namespace)
             except AlreadyExists:  # our cache lags a create of an earlier reconcile
                 current = await ctx.client.get(model.KEPTN_WORKLOAD_VERSION, name, key.namespace)
             except (Invalid, BadRequest) as exc:  # permanent: say so (KLT's reason), once
-                emit(
-                    ctx,
-                    COMPONENT,
-                    body,
-                    creation_failed_event(Creation.WORKLOAD_INSTANCE, name, exc),
-                )
+                failed = creation_failed_event(Creation.WORKLOAD_INSTANCE, name, exc)
+                emit(ctx, COMPONENT, body, failed)
                 return None
         if not (current.get("status") or {}).get("startTime"):
             # keyed: re-emitted after a crash between create and Event, written once
             emit(ctx, COMPONENT, current, creation_event(Creation.WORKLOAD_INSTANCE, name))
-        have = _workload_spec(current.get("spec") or {})
+        have = copied(current.get("spec") or {}, WORKLOAD_FIELDS)
         if have != wanted:
-            patch = {
-                "spec": {f: wanted.get(f) for f in _SPEC_FIELDS if have.get(f) != wanted.get(f)}
-            }
+            drift = {f: wanted.get(f) for f in WORKLOAD_FIELDS if have.get(f) != wanted.get(f)}
             with contextlib.suppress(NotFound):
-                await ctx.client.patch(model.KEPTN_WORKLOAD_VERSION, name, patch, key.namespace)
-        fields = with_conditions(
-            model.KEPTN_WORKLOAD.kind, wl, {"currentVersion": version}, ctx.now()
-        )
-        if status.get("currentVersion") != version or "conditions" in fields:
-            await ctx.client.patch_status(
-                model.KEPTN_WORKLOAD, key.name, {"status": fields}, key.namespace
-            )
+                await ctx.client.patch(
+                    model.KEPTN_WORKLOAD_VERSION, name, {"spec": drift}, key.namespace
+                )
+        patch = current_version_status(model.KEPTN_WORKLOAD, wl, version, ctx.now())
+        if patch is not None:
+            await ctx.client.patch_status(model.KEPTN_WORKLOAD, key.name, patch, key.namespace)
         return None
 
     wake_owner = owner_keys("KeptnWorkload")
 
-    def by_version(event: str, wv: Body, old: Body | None) -> list[ObjectKey]:
+    def by_version(event: str, wv: dict[str, Any], old: dict[str, Any] | None) -> list[ObjectKey]:
         # its status is the flow's business: only a new, gone or re-specified version matters here
         if event == "MODIFIED" and old is not None and old.get("spec") == wv.get("spec"):
             return []

@@ -3,16 +3,14 @@
 Role: read the WorkloadVersion, its KeptnTasks/KeptnEvaluations (owner index), its app version
 (the newest non-Deprecated KeptnAppVersion of its app that lists this workload and version) and
 its rollout (the referenced ReplicaSet/StatefulSet/DaemonSet; for a ReplicaSet of an Argo
-Rollout, the Rollout's health: lifecycle.flow.argo), all from the caches; decide; hand
-the Decision to the FlowExecutor. Opening the scheduling gate needs no action here: the gate
-controller is
-woken by the WorkloadVersion's own update and applies `machine.gate_open`.
+Rollout, the Rollout's health: lifecycle.flow.argo), all from the caches; decide; hand the
+Decision to the FlowExecutor. Opening the scheduling gate needs no action here: the gate
+controller is woken by the WorkloadVersion's own update and applies `machine.gate_open`.
 
-Wake-ups (no polling): the WorkloadVersion; its tasks and evaluations (owner); the AppVersions
-of its app while it waits at the app gate; its ReplicaSet/StatefulSet/DaemonSet (resourceReference uid index)
-and that ReplicaSet's Argo Rollout;
-a task/evaluation definition appearing. A timer only for the machine's deadlines (observability
-timeout, definition wait).
+Wake-ups (no polling): the WorkloadVersion; its tasks and evaluations (owner); the AppVersions of
+its app while it waits at the app gate; its ReplicaSet/StatefulSet/DaemonSet (resourceReference
+uid index) and that ReplicaSet's Argo Rollout; a task/evaluation definition appearing. A timer
+only for the machine's deadlines (observability timeout, definition wait).
 Must not: write anything but through the executor, or decide on a completed object.
 """
 
@@ -56,22 +54,18 @@ def app_version_for(
     spec = wv.get("spec", {})
     app, version = str(spec.get("app", "")), str(spec.get("version", ""))
     wl_name = str(spec.get("workloadName", ""))
-    found: list[KeptnAppVersionBody] = []
-    for av in ctx.cache(model.KEPTN_APP_VERSION).by_index("app", app):
-        if namespace_of(av) != namespace_of(wv):
-            continue
-        if State.parse(av.get("status", {}).get("status")) is State.DEPRECATED:
-            continue
-        for ref in av.get("spec", {}).get("workloads") or ():
-            if (
-                workload_name(app, str(ref.get("name", ""))) == wl_name
-                and str(ref.get("version", "")) == version
-            ):
-                found.append(av)
-                break
-    if not found:
-        return None
-    return max(found, key=created_key)
+    found = [
+        av
+        for av in ctx.cache(model.KEPTN_APP_VERSION).by_index("app", app)
+        if namespace_of(av) == namespace_of(wv)
+        and State.parse(av.get("status", {}).get("status")) is not State.DEPRECATED
+        and any(
+            workload_name(app, str(ref.get("name", ""))) == wl_name
+            and str(ref.get("version", "")) == version
+            for ref in av.get("spec", {}).get("workloads") or ()
+        )
+    ]
+    return max(found, key=created_key, default=None)
 
 
 def rollout_for(ctx: OperatorContext, wv: KeptnWorkloadVersionBody) -> Rollout | None:

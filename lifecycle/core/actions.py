@@ -31,6 +31,8 @@ __all__ = [
     "PhaseEnded",
     "creation_event",
     "creation_failed_event",
+    "deprecate_failed_event",
+    "no_context_event",
     "reconcile_error_event",
 ]
 
@@ -158,3 +160,17 @@ def creation_event(what: Creation, name: str) -> EmitEvent:
     """The Normal event a controller emits on the object it just created (key: reason/name)."""
     phase, kind = _CREATION_PHASES[what]
     return EmitEvent(str(what), EventType.NORMAL, phase, f"created {kind} {name}", f"{what}/{name}")
+
+
+def no_context_event(app: str) -> EmitEvent:
+    """Normal `AppContextNotFound` on a new AppVersion whose app has no KeptnAppContext."""
+    text = f"no KeptnAppContext {app}: no app-level tasks or evaluations run for this version"
+    reason = "AppContextNotFound"
+    return EmitEvent(reason, EventType.NORMAL, Phase.CREATE_APP_VERSION, text, reason)
+
+
+def deprecate_failed_event(name: str) -> EmitEvent:
+    """KLT's Warning on the KeptnApp when its outdated revisions could not be deprecated."""
+    text = f"could not deprecate outdated revisions of KeptnAppVersion: {name}"
+    reason = "DeprecateAppVersionFailed"
+    return EmitEvent(reason, EventType.WARNING, Phase.DEPRECATE_APP_VERSION, text, "")
