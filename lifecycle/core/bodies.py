@@ -5,7 +5,7 @@ whole body ``Body[Spec, Status]`` with one alias per kind (``KeptnAppVersionBody
 lifecycle.core.model attaches to each kind so that the caches hand out typed bodies.
 
 Invariants: keys are the exact JSON field names of the CRDs (camelCase, including KeptnConfig's
-odd ``OTelCollectorUrl``), checked against deploy/crds by tests/unit/test_crds.py. All TypedDicts
+odd ``OTelCollectorUrl``), checked against deploy/crds by tests/core/test_crds.py. All TypedDicts
 are ``total=False``: the API server may omit anything that has no default, and readers must say
 what they do when a field is missing.
 

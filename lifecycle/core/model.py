@@ -5,7 +5,7 @@ webhook and the evaluator read or write, with module constants (``KEPTN_APP_VERS
 ``JOB`` ...) and a lookup by kind. Each kind carries the type of its body (lifecycle.core.bodies):
 ``KEPTN_TASK: ResourceKind[KeptnTaskBody]``, so a cache or a lookup keyed by it is typed.
 
-Invariants: the table matches ``deploy/crds/*.yaml`` (tests/unit/test_crds.py checks it); kinds
+Invariants: the table matches ``deploy/crds/*.yaml`` (tests/core/test_crds.py checks it); kinds
 are unique.
 
 Must not: do I/O (schema loading lives in ``lifecycle.admission.schemas``), import anything beyond the

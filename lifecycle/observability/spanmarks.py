@@ -13,7 +13,7 @@ and when the exporter has confirmed the batch that held it, writes the mark:
 
 Why: spans used to be exported once, right after the status write, into a batch processor that
 holds them up to 500 ms; a SIGKILL in that window lost them for good, because a restarted process
-only exports what a transition it commits ends (tests/e2e_observability/test_sigkill_trace.py
+only exports what a transition it commits ends (tests/e2e/observability/test_sigkill_trace.py
 measured 3 of 24 spans lost, each ~285 ms before the kill). Now a span without a mark is exported
 again after a restart: the worst case is a duplicate (same trace and span id, so a backend can
 recognise it) when the kill lands between the collector's answer and the mark write (~ms).

@@ -17,6 +17,8 @@ from typing import Any
 
 import promql_parser
 
+from tests.support.paths import REPO_ROOT
+
 __all__ = [
     "DASHBOARDS_DIR",
     "DEFAULT_VALUES",
@@ -27,7 +29,7 @@ __all__ = [
     "substitute",
 ]
 
-DASHBOARDS_DIR = Path(__file__).resolve().parents[2] / "dashboards"
+DASHBOARDS_DIR = REPO_ROOT / "dashboards"
 DEFAULT_VALUES: Mapping[str, str] = {
     "__rate_interval": "1m",
     "__interval": "1m",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import yaml
 from prometheus_client import CollectorRegistry
 
@@ -15,6 +13,7 @@ from tests.observability.dashboards import (
     substitute,
 )
 from tests.observability.test_telemetry import exercise
+from tests.support.paths import REPO_ROOT
 
 # Series Prometheus itself adds to every scrape.
 SCRAPE_SERIES = {"up", "scrape_duration_seconds", "scrape_samples_scraped"}
@@ -101,7 +100,7 @@ def test_new_panels_separate_levels_and_link_exemplars_to_traces() -> None:
             "keptn_phase_duration_seconds_bucket" in t["expr"] for t in exemplars
         )
         assert any("expr" in a for a in dashboards[name]["annotations"]["list"]), name
-    provisioning = Path(__file__).resolve().parents[2] / "deploy" / "grafana" / "provisioning"
+    provisioning = REPO_ROOT / "deploy" / "grafana" / "provisioning"
     datasources = yaml.safe_load((provisioning / "datasources" / "keptn.yaml").read_text())
     prometheus = next(d for d in datasources["datasources"] if d["type"] == "prometheus")
     tempo = next(d for d in datasources["datasources"] if d["type"] == "tempo")

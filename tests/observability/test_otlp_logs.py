@@ -27,9 +27,10 @@ from lifecycle.kube.controller import ObjectKey
 from lifecycle.observability.logs import bind_phase, reconciling
 from lifecycle.observability.otlplogs import attach
 from tests.support.http import serve
+from tests.support.paths import REPO_ROOT
 from tests.support.waiting import eventually
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = REPO_ROOT
 TRACE, SPAN = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
 
 

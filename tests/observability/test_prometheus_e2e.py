@@ -25,8 +25,9 @@ from lifecycle.operator.server import create_app
 from tests.observability.dashboards import dashboard_queries
 from tests.observability.samples import app_flow
 from tests.observability.test_telemetry import exercise
+from tests.support.paths import REPO_ROOT
 
-RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "rules"
+RULES = REPO_ROOT / "deploy" / "prometheus" / "rules"
 # exercise()'s app version: its phase spans share the version's trace
 EXPECTED_TRACE_IDS = {
     app_flow().app_version["status"]["phaseTraceIDs"]["AppDeploy"]["traceparent"].split("-")[1]

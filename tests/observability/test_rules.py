@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-from pathlib import Path
 from typing import Any
 
 import yaml
@@ -13,8 +12,9 @@ from prometheus_client import CollectorRegistry
 from lifecycle.observability.telemetry import Telemetry
 from tests.observability.dashboards import metric_names
 from tests.observability.test_telemetry import exercise
+from tests.support.paths import REPO_ROOT
 
-PROMETHEUS = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
+PROMETHEUS = REPO_ROOT / "deploy" / "prometheus"
 ALERTS = {
     "KeptnPhaseErrored",
     "KeptnDeploymentStuck",

@@ -14,7 +14,9 @@ from types import ModuleType
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support.paths import REPO_ROOT
+
+ROOT = REPO_ROOT
 PROMETHEUS = ROOT / "deploy" / "prometheus"
 OURS = "https://runbooks.example.com/keptn/runbooks.md"
 

@@ -20,7 +20,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.support.paths import REPO_ROOT
+
+REPO = REPO_ROOT
 KLT = [sys.executable, "-m", "lifecycle.commands.cli"]
 CHROMIUM = "/usr/bin/chromium"
 # As the machine's notes advise: no background networking on a closed network.

@@ -1,9 +1,0 @@
-"""Fixtures of the security tests: the integration ``cluster`` (sandbox + whole operator) and the
-children ``env``/``operator_factory`` (sandbox + some controllers), reused as they are."""
-
-from __future__ import annotations
-
-from tests.children.conftest import env, operator_factory, prometheus
-from tests.integration.conftest import cluster
-
-__all__ = ["cluster", "env", "operator_factory", "prometheus"]
