@@ -63,6 +63,7 @@ from benchmarks.scaleparts import (  # noqa: E402
     requests_figure,
 )
 from lifecycle.core import model  # noqa: E402
+from lifecycle.core.naming import GATE_REMOVED_KEY  # noqa: E402
 from lifecycle.kube import KubeClient  # noqa: E402
 
 BURST = 1000
@@ -83,8 +84,13 @@ async def burst_phase(
     seconds = last - start
     after = await operator.ask("stats")
     sandbox1 = cpu_seconds(sandbox_pid)
+    pods, _ = await driver.list(model.POD, NAMESPACE)
     return {
         "workloads": workloads,
+        # pods the webhook did not gate (its call failed open: failurePolicy Ignore, 5 s timeout)
+        "ungated_pods": sum(
+            GATE_REMOVED_KEY not in (p["metadata"].get("annotations") or {}) for p in pods
+        ),
         "seconds": round(seconds, 2),
         "workloads_per_s": round(workloads / seconds, 1),
         "operator_cpu_ms_per_workload": round(
