@@ -105,7 +105,7 @@ class KeptnAppVersionSpec(KeptnAppContextSpec, KeptnAppSpec, total=False):
     traceId: dict[str, str]
 
 
-class _WorkloadStatus(TypedDict, total=False):
+class WorkloadStatus(TypedDict, total=False):
     workload: WorkloadRef
     status: KeptnState
 
@@ -129,7 +129,7 @@ class _PhaseStatus(_Times, total=False):
 
 class KeptnAppVersionStatus(_PhaseStatus, total=False):
     workloadOverallStatus: KeptnState
-    workloadStatus: list[_WorkloadStatus]
+    workloadStatus: list[WorkloadStatus]
     promotionStatus: KeptnState
     promotionTaskStatus: list[ItemStatus]
 
@@ -366,7 +366,8 @@ class JobStatus(TypedDict, total=False):  # batch/v1: what the task controller r
 
 SpecT = TypeVar("SpecT")
 StatusT = TypeVar("StatusT")
-Unchecked = dict[str, Any]  # a spec or status the operator does not type (built-in kinds ...)
+JSON = dict[str, Any]  # the one alias for free-form JSON (raw results, v1 input, merge patches)
+Unchecked = JSON  # a spec or status the operator does not type (built-in kinds ...)
 
 
 class Body(TypedDict, Generic[SpecT, StatusT], total=False):

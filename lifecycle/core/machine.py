@@ -31,10 +31,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 from lifecycle.core.actions import Action, EventType, Finished, PhaseEnded
 from lifecycle.core.bodies import (
+    JSON,
     KeptnAppVersionBody,
     KeptnEvaluationBody,
     KeptnTaskBody,
@@ -127,7 +127,7 @@ Snapshot = AppVersionSnapshot | WorkloadVersionSnapshot
 class Decision:
     """What to write (merge patch of .status; {} = no write), what to do, when to look again."""
 
-    status: dict[str, Any] = field(default_factory=dict)
+    status: JSON = field(default_factory=dict)
     actions: tuple[Action, ...] = ()
     requeue_at: datetime | None = None
 

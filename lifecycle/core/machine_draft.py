@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from lifecycle.core.actions import Action, EmitEvent, EventType
+from lifecycle.core.bodies import JSON
 from lifecycle.core.naming import format_time, parse_time
 from lifecycle.core.phases import Phase
 
@@ -37,7 +38,7 @@ def _copy(value: Any) -> Any:
     return value
 
 
-def apply_merge_patch(target: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+def apply_merge_patch(target: Mapping[str, Any], patch: Mapping[str, Any]) -> JSON:
     """RFC 7386 JSON merge patch: a new dict, `target` untouched; None values delete keys.
 
     What the patch leaves alone is shared with `target`, and the patch's values are shared
@@ -71,8 +72,8 @@ class StatusDraft:
     __slots__ = ("_view", "actions", "deadlines", "patch")
 
     def __init__(self, status: Mapping[str, Any]) -> None:
-        self._view: dict[str, Any] = _copy(dict(status))
-        self.patch: dict[str, Any] = {}
+        self._view: dict[str, object] = _copy(dict(status))
+        self.patch: JSON = {}  # a merge patch: None deletes a key
         self.actions: list[Action] = []
         self.deadlines: list[datetime] = []
 

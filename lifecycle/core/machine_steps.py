@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, assert_never
+from typing import assert_never
 
 from lifecycle.core.actions import CreateEvaluation, CreateTask, EventType
 from lifecycle.core.bodies import (
@@ -212,12 +212,12 @@ def _run_children(
         if isinstance(item, Mapping)
     }
     definitions = _names(ctx.spec.get(row.spec_field))
-    items: list[dict[str, Any]] = []
+    items: list[dict[str, object]] = []
     states: list[State] = []
     problems: list[str] = []
     for definition in definitions:
         name = child_name(row.check_type, definition, ctx.uid, row.phase)
-        item: dict[str, Any] = {"definitionName": definition, "name": name}
+        item: dict[str, object] = {"definitionName": definition, "name": name}
         child = children.get(name) or _child_named_otherwise(children, definition, row.check_type)
         if child is not None:
             item["name"] = name = child.name or name
@@ -342,7 +342,7 @@ def _run_workloads(row: PhaseSpec, draft: StatusDraft, ctx: Context) -> Outcome:
         for item in draft.get(row.items_field) or []
         if isinstance(item, Mapping) and isinstance(w := item.get("workload"), Mapping)
     }
-    items: list[dict[str, Any]] = []
+    items: list[dict[str, object]] = []
     states: list[State] = []
     problems: list[str] = []
     for ref in refs:

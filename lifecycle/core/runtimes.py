@@ -216,10 +216,10 @@ def _context_json(task_spec: KeptnTaskSpec) -> str:
 
 def _runtime_container(
     task_spec: KeptnTaskSpec, source: _Source, images: RuntimeImages
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+) -> tuple[dict[str, object], list[dict[str, object]]]:
     parameters = {**source.parameters, **((task_spec.get("parameters") or {}).get("map") or {})}
     secret = str((task_spec.get("secureParameters") or {}).get("secret") or "") or source.secret
-    env: list[dict[str, Any]] = []
+    env: list[dict[str, object]] = []
     if parameters:
         env.append({"name": "DATA", "value": json.dumps(parameters, separators=(",", ":"))})
     env.append({"name": "KEPTN_CONTEXT", "value": _context_json(task_spec)})
@@ -228,13 +228,13 @@ def _runtime_container(
         ref = {"secretKeyRef": {"name": secret, "key": _SECURE_KEY}}
         env.append({"name": _SECURE_KEY, "valueFrom": ref})
     mount_path = _MOUNT_PATH[source.runtime]
-    container: dict[str, Any] = {
+    container: dict[str, object] = {
         "name": RUNNER_CONTAINER,
         "image": images.for_runtime(source.runtime),
         "imagePullPolicy": "IfNotPresent",
         "env": env,
     }
-    volumes: list[dict[str, Any]] = []
+    volumes: list[dict[str, object]] = []
     if source.config_map:
         env.append({"name": "SCRIPT", "value": mount_path})
         container["volumeMounts"] = [
@@ -248,12 +248,12 @@ def _runtime_container(
 
 def _user_container(
     task_spec: KeptnTaskSpec, spec: Mapping[str, Any]
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+) -> tuple[dict[str, object], list[dict[str, object]]]:
     container = json.loads(json.dumps(spec))  # a deep copy that stays plain JSON
     env = [e for e in container.get("env") or [] if e.get("name") != "KEPTN_CONTEXT"]
     env.append({"name": "KEPTN_CONTEXT", "value": _context_json(task_spec)})
     container["env"] = env
-    volumes: list[dict[str, Any]] = []
+    volumes: list[dict[str, object]] = []
     mounts = container.get("volumeMounts") or []
     if mounts:
         limit = ((container.get("resources") or {}).get("limits") or {}).get("memory") or "1Gi"
@@ -294,7 +294,7 @@ def build_job(
         ),
         "keptn.sh/task-name": name_of(task),
     }
-    pod_spec: dict[str, Any] = {"restartPolicy": "OnFailure", "containers": [container]}
+    pod_spec: dict[str, object] = {"restartPolicy": "OnFailure", "containers": [container]}
     if volumes:
         pod_spec["volumes"] = volumes
     if (def_spec.get("serviceAccount") or {}).get("name"):

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from lifecycle.core.actions import EmitEvent
+from lifecycle.core.bodies import WorkloadStatus
 from lifecycle.core.machine import Decision
 from lifecycle.core.naming import workload_name, workload_version_name
 from lifecycle.core.phases import State
@@ -68,7 +69,7 @@ class AppVersionPacing:
         return decision
 
 
-def _items_only(status: dict[str, Any]) -> bool:
+def _items_only(status: Mapping[str, object]) -> bool:
     """Only the items changed, and the aggregate, if at all, to a state that is not final."""
     overall = status.get(_OVERALL)
     return not set(status) - {_ITEMS, _OVERALL} and (
@@ -101,8 +102,8 @@ def _quiet_missing(obj: Mapping[str, Any], decision: Decision, now: datetime) ->
     return dataclasses.replace(decision, status=status, actions=actions, requeue_at=requeue)
 
 
-def _version_name(app: str, item: dict[str, Any]) -> str:
-    ref = item.get("workload") or {}
+def _version_name(app: str, item: WorkloadStatus) -> str:
+    ref: Mapping[str, object] = item.get("workload") or {}
     return workload_version_name(
         workload_name(app, str(ref.get("name", ""))), str(ref.get("version", ""))
     )
