@@ -33,6 +33,7 @@ from lifecycle.commands.output import (
     terminal_width,
 )
 from lifecycle.core import model
+from lifecycle.core.bodies import KeptnAppVersionBody, KeptnWorkloadVersionBody
 from lifecycle.core.meta import created_key
 from lifecycle.core.meta import namespace_of as object_namespace
 from lifecycle.core.naming import parse_time
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["VersionRow", "add_arguments", "last_error", "render", "run", "version_rows"]
 
 WATCH_INTERVAL = 1.0
+Version = KeptnAppVersionBody | KeptnWorkloadVersionBody
 """Seconds between two reads with --watch."""
 
 _ITEM_FIELDS = (
@@ -210,11 +212,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_listing_arguments(parser, watch_help="after the listing, print each row that changes")
 
 
-async def collect(client: KubeClient, namespace: str | None) -> list[dict[str, Any]]:
+async def collect(client: KubeClient, namespace: str | None) -> list[Version]:
     """Every AppVersion and WorkloadVersion of `namespace` (None: all)."""
     apps, _ = await client.list(model.KEPTN_APP_VERSION, namespace)
     workloads, _ = await client.list(model.KEPTN_WORKLOAD_VERSION, namespace)
-    return apps + workloads
+    return [
+        *map(model.KEPTN_APP_VERSION.view, apps),
+        *map(model.KEPTN_WORKLOAD_VERSION.view, workloads),
+    ]
 
 
 def _print(out: TextIO, text: str) -> None:
@@ -223,7 +228,7 @@ def _print(out: TextIO, text: str) -> None:
 
 
 async def _watch(
-    client: KubeClient, args: argparse.Namespace, seen: list[dict[str, Any]], out: TextIO
+    client: KubeClient, args: argparse.Namespace, seen: list[Version], out: TextIO
 ) -> None:
     """Print what changes, forever (Ctrl-C ends it): rows in the table's layout, or objects."""
 

@@ -109,7 +109,7 @@ class Interval:
         hi = min(x for x in (self.high, other.high, float("inf")) if x is not None)
         return lo <= hi
 
-    def operator(self, negate: bool) -> dict[str, Any]:
+    def operator(self, negate: bool) -> dict[str, object]:
         """The target operator meaning `value in self` (or, negated, `value not in self`)."""
         if self.equal is not None:
             q = _qty(self.equal)
@@ -128,7 +128,7 @@ class Interval:
 
 def _relative(
     criterion: Criterion, negate: bool, comparison: Mapping[str, Any]
-) -> dict[str, Any] | None:
+) -> dict[str, object] | None:
     """The `relative` target of one relative criterion (`<=+10%`: percent, `<=+5`: absolute)."""
     op = _NEGATE.get(criterion.comparison) if negate else str(criterion.comparison)
     if op is None:
@@ -180,7 +180,7 @@ def _interval(fixed: list[tuple[str, float]]) -> Interval:
 
 def _condition(
     cond: Interval | Criterion, negate: bool, comparison: Mapping[str, Any]
-) -> dict[str, Any] | None:
+) -> dict[str, object] | None:
     if isinstance(cond, Interval):
         return cond.operator(negate)
     return _relative(cond, negate, comparison)
@@ -188,7 +188,7 @@ def _condition(
 
 def _target(
     obj: Mapping[str, Any], where: str, comparison: Mapping[str, Any], notes: list[str]
-) -> dict[str, Any]:
+) -> dict[str, object]:
     blocks = {}
     for key in ("pass", "warning"):
         value = obj.get(key) or []
@@ -225,7 +225,7 @@ def _target(
     return {k: v for k, v in out.items() if v}
 
 
-def _comparison(doc: Mapping[str, Any], notes: list[str]) -> dict[str, Any]:
+def _comparison(doc: Mapping[str, Any], notes: list[str]) -> dict[str, object]:
     comp = doc.get("comparison") or {}
     agg = str(comp.get("aggregate_function") or "avg")
     if agg not in ("avg", "p50", "p90", "p95"):
@@ -247,7 +247,7 @@ def _percent(value: Any, where: str) -> int:
 
 def convert_slo(
     doc: Any, definition: str, template_namespace: str
-) -> tuple[dict[str, Any], list[str]]:
+) -> tuple[dict[str, object], list[str]]:
     """The AnalysisDefinition of a Keptn v1 SLO file, and notes on what was not converted."""
     if not isinstance(doc, dict) or not isinstance(doc.get("objectives"), list):
         raise ConvertError("objectives: expected a list")
@@ -261,7 +261,7 @@ def convert_slo(
         ref = {"name": k8s_name(str(obj["sli"]))}
         if template_namespace:
             ref["namespace"] = template_namespace
-        out: dict[str, Any] = {
+        out: dict[str, object] = {
             "analysisValueTemplateRef": ref,
             "target": _target(obj, where, comparison, notes),
         }
@@ -271,7 +271,7 @@ def convert_slo(
             out["keyObjective"] = True
         objectives.append(out)
     score = doc.get("total_score") or {}
-    body = {
+    body: dict[str, object] = {
         "apiVersion": API_VERSION,
         "kind": "AnalysisDefinition",
         "metadata": {"name": definition},
