@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from lifecycle.commands.status import last_error
 from lifecycle.commands.timeline import Timeline
@@ -58,7 +58,13 @@ def _seconds(start: str, end: str, now: datetime) -> float | None:
     return round(max(0.0, (ended - began).total_seconds()), 3)
 
 
-def _version_entry(body: KeptnAppVersionBody, now: datetime) -> dict[str, Any]:
+class AppEntry(TypedDict):
+    namespace: str
+    app: str
+    versions: list[dict[str, object]]
+
+
+def _version_entry(body: KeptnAppVersionBody, now: datetime) -> dict[str, object]:
     spec, status = body.get("spec", {}), body.get("status", {})
     start, end = status.get("startTime", ""), status.get("endTime", "")
     return {
@@ -77,22 +83,20 @@ def _version_entry(body: KeptnAppVersionBody, now: datetime) -> dict[str, Any]:
     }
 
 
-def applications(
-    app_versions: Iterable[KeptnAppVersionBody], now: datetime
-) -> list[dict[str, Any]]:
+def applications(app_versions: Iterable[KeptnAppVersionBody], now: datetime) -> list[AppEntry]:
     """One entry per (namespace, app) with its versions, newest first."""
-    apps: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    apps: dict[tuple[str, str], list[dict[str, object]]] = {}
     for body in app_versions:
         key = (namespace_of(body), _text(body.get("spec", {}).get("appName")))
         apps.setdefault(key, []).append(_version_entry(body, now))
-    out = []
+    out: list[AppEntry] = []
     for (namespace, app), versions in sorted(apps.items()):
-        versions.sort(key=lambda v: (v["created"], v["name"]), reverse=True)
+        versions.sort(key=lambda v: (str(v["created"]), str(v["name"])), reverse=True)
         out.append({"namespace": namespace, "app": app, "versions": versions})
     return out
 
 
-def timeline_json(tl: Timeline) -> dict[str, Any]:
+def timeline_json(tl: Timeline) -> dict[str, object]:
     """The timeline's bars with offsets in seconds from its start (what the page draws)."""
     span = max(tl.end_ns - tl.start_ns, 1)
     bars = [
@@ -148,7 +152,7 @@ class Heatmap:
     rows: list[str]
     columns: list[Column]
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return asdict(self)
 
 
