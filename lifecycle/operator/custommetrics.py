@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from aiohttp import web
 
@@ -67,7 +66,7 @@ def _matches(labels: Mapping[str, str], terms: list[tuple[str, str, str]]) -> bo
     return all((labels.get(k) == v) == (op == "=") for k, op, v in terms)
 
 
-def _item(version: str, metric: KeptnMetricBody) -> dict[str, Any]:
+def _item(version: str, metric: KeptnMetricBody) -> dict[str, object]:
     namespace, name = namespace_of(metric), name_of(metric)
     status = metric.get("status", {})
     raw = str(status.get("value") or "")
@@ -78,7 +77,7 @@ def _item(version: str, metric: KeptnMetricBody) -> dict[str, Any]:
             text=f"KeptnMetric {namespace}/{name} has no value yet ({raw!r})"
         ) from None
     labels = dict(labels_of(metric))
-    item: dict[str, Any] = {
+    item: dict[str, object] = {
         "describedObject": {
             "kind": model.KEPTN_METRIC.kind,
             "namespace": namespace,
@@ -95,7 +94,7 @@ def _item(version: str, metric: KeptnMetricBody) -> dict[str, Any]:
     return item
 
 
-def metric_value_list(version: str, metrics: Sequence[KeptnMetricBody]) -> dict[str, Any]:
+def metric_value_list(version: str, metrics: Sequence[KeptnMetricBody]) -> dict[str, object]:
     """The MetricValueList of `metrics` at `version` of the API."""
     return {
         "kind": "MetricValueList",
@@ -105,7 +104,7 @@ def metric_value_list(version: str, metrics: Sequence[KeptnMetricBody]) -> dict[
     }
 
 
-def _resources(version: str) -> dict[str, Any]:
+def _resources(version: str) -> dict[str, object]:
     return {
         "kind": "APIResourceList",
         "apiVersion": "v1",

@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
+from collections.abc import Mapping
 from typing import Any
 
 from opentelemetry.sdk.trace.export import SpanExporter
@@ -322,7 +323,7 @@ class Operator:
             self.telemetry.ops.set_leader(False)
             await asyncio.gather(*(c.stop(grace=2.0) for c in self.controllers))
 
-    def _to_cloudevents(self, event: dict[str, Any], obj: dict[str, Any]) -> None:
+    def _to_cloudevents(self, event: Mapping[str, object], obj: Mapping[str, object]) -> None:
         self.cloudevents.submit(event, obj)  # False (no endpoint, queue full) is counted there
 
     async def _lost(self) -> None:

@@ -68,7 +68,7 @@ def server_ssl_context(cert_file: str, key_file: str) -> ssl.SSLContext:
 
 
 Validator = Callable[[Mapping[str, Any]], Verdict]
-Answer = Callable[[Mapping[str, Any]], Awaitable[dict[str, Any]]]
+Answer = Callable[[Mapping[str, Any]], Awaitable[dict[str, object]]]
 
 
 def _review_handler(answer: Answer) -> Callable[[web.Request], Any]:
@@ -90,7 +90,7 @@ def _review_handler(answer: Answer) -> Callable[[web.Request], Any]:
     return handle
 
 
-async def _validate(validator: Validator, review: Mapping[str, Any]) -> dict[str, Any]:
+async def _validate(validator: Validator, review: Mapping[str, Any]) -> dict[str, object]:
     return validate_review(review, validator)
 
 
