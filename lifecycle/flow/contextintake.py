@@ -37,7 +37,9 @@ _PHASE_OF_FIELD = {  # the spec lists of the phases of tasks and evaluations
 _BEFORE_START = ("metadata", "spanLinks")
 
 
-def wanted_patch(app_version: Mapping[str, Any], context_spec: Mapping[str, Any]) -> dict[str, Any]:
+def wanted_patch(
+    app_version: Mapping[str, Any], context_spec: Mapping[str, Any]
+) -> dict[str, object]:
     """The AppVersion spec fields the context changes, for phases that have not started."""
     if is_completed(app_version):
         return {}
@@ -47,7 +49,7 @@ def wanted_patch(app_version: Mapping[str, Any], context_spec: Mapping[str, Any]
     fields = [f for f, phase in _PHASE_OF_FIELD.items() if str(phase) not in started]
     if not status.get("startTime"):
         fields += _BEFORE_START
-    empty: dict[str, Any] = {"metadata": {}}
+    empty: dict[str, object] = {"metadata": {}}
     return {
         f: context_spec[f]
         for f in fields

@@ -286,7 +286,7 @@ class FlowExecutor(Generic[VersionT]):
 
     def _definition(
         self, kind: ResourceKind, obj: Mapping[str, Any], name: str, fields: tuple[str, ...]
-    ) -> tuple[Body | None, dict[str, Any]]:
+    ) -> tuple[Body | None, dict[str, object]]:
         """The definition (here or in the Keptn namespace) and those of its spec ``fields`` that
         are set: a child inherits them."""
         definition = self._ctx.find_here_or_keptn(kind, namespace_of(obj), name)

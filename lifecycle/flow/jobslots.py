@@ -16,7 +16,7 @@ woken through the task controller's queue (``wake``).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from itertools import islice
 from typing import Any, Final, Protocol
 
@@ -30,7 +30,7 @@ _CACHE_LAG: Final = 30.0
 
 
 class _Store(Protocol):
-    def list(self, namespace: str | None = None) -> list[dict[str, Any]]: ...
+    def list(self, namespace: str | None = None) -> Sequence[Mapping[str, object]]: ...
 
 
 def _task_owned(job: Mapping[str, Any]) -> str:
@@ -101,7 +101,7 @@ class JobSlots:
         if self._line.pop(key, None) is not None:
             self._wake_first()
 
-    def freed(self, event_type: str, job: dict[str, Any], old: object) -> list[ObjectKey]:
+    def freed(self, event_type: str, job: Mapping[str, object], old: object) -> list[ObjectKey]:
         """Mapper for the Job informer: a task's Job finished or deleted wakes the first in line."""
         if not self._line or not _task_owned(job):
             return []

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Final, cast
+from typing import Any, Final
 
 import aiohttp
 
@@ -33,6 +33,7 @@ from evaluator.redact import scrub
 from lifecycle.core import metriccore, model
 from lifecycle.core.bodies import KeptnMetricBody
 from lifecycle.core.childcore import Step
+from lifecycle.core.meta import name_of, namespace_of
 from lifecycle.core.secrets import decode_secret
 from lifecycle.flow.children import ChildShell
 from lifecycle.flow.context import OperatorContext
@@ -128,12 +129,11 @@ async def provider_config(ctx: OperatorContext, provider: Mapping[str, Any]) -> 
 
 
 async def _fetch(
-    ctx: OperatorContext, sessions: ProviderSessions, metric: Body, now: datetime
+    ctx: OperatorContext, sessions: ProviderSessions, metric: KeptnMetricBody, now: datetime
 ) -> tuple[MetricValue | None, str]:
     """One query of the metric's provider: (the value, "") or (None, the scrubbed error)."""
-    meta = metric.get("metadata") or {}
     spec = metric.get("spec") or {}
-    ns = str(meta.get("namespace") or "")
+    ns = namespace_of(metric)
     try:
         spec_range = parse_metric_range(spec.get("range"))
         provider_name = str((spec.get("provider") or {}).get("name") or "")
@@ -146,7 +146,7 @@ async def _fetch(
     except (ProviderError, KubeError) as err:
         return None, scrub(str(err))
     except Exception as err:  # never silent: whatever escaped the provider becomes errMsg
-        log.exception("KeptnMetric %s/%s: unexpected error", ns, meta.get("name"))
+        log.exception("KeptnMetric %s/%s: unexpected error", ns, name_of(metric))
         return None, scrub(f"internal error ({err.__class__.__name__}): {err}")
 
 
@@ -168,13 +168,13 @@ class MetricFetcher:
     async def _fetch_step(self, metric: Body) -> None:
         await self.refresh(metric)
 
-    async def refresh(self, metric: Body) -> Body:
+    async def refresh(self, metric: Body) -> dict[str, object]:
         """Fetch ``metric`` now, write its status, return the new status (errMsg set on failure)."""
         now = self.ctx.now()
-        result, error = await _fetch(self.ctx, self.sessions, metric, now)
+        typed = model.KEPTN_METRIC.view(metric)
+        result, error = await _fetch(self.ctx, self.sessions, typed, now)
         if error:
-            meta = metric.get("metadata") or {}
-            log.info("KeptnMetric %s/%s: %s", meta.get("namespace"), meta.get("name"), error)
-        decision = metriccore.fetched(cast(KeptnMetricBody, metric), result, error, now)
+            log.info("KeptnMetric %s/%s: %s", namespace_of(metric), name_of(metric), error)
+        decision = metriccore.fetched(typed, result, error, now)
         await self.shell.run(metric, decision)
         return {**(metric.get("status") or {}), **(decision.fields or {})}
