@@ -15,13 +15,14 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import yaml
 
+from lifecycle.core.bodies import JSON
+
 __all__ = ["EXAMPLE_DIR", "NAMESPACE", "dump", "load_example", "render_version"]
 
-Doc = dict[str, Any]
+Doc = JSON  # a document of the example's YAML files, of any kind
 EXAMPLE_DIR = Path(__file__).resolve().parents[2] / "examples" / "podtato-head"
 NAMESPACE = "podtato-kubectl"
 _WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet"})

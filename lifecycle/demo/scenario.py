@@ -40,12 +40,11 @@ from lifecycle.core.bodies import (
 from lifecycle.core.meta import annotations_of, name_of, owner_references_of
 from lifecycle.demo import manifests
 from lifecycle.demo.stack import Stack
-from lifecycle.demo.view import Board, change_line
+from lifecycle.demo.view import Board, Event, change_line
 from lifecycle.kube import KubeClient, KubeError
 
 __all__ = ["STEPS", "Outcome", "Step", "expected", "failure_reason", "play"]
 
-Event = dict[str, Any]  # a core/v1 Event (not a CRD: untyped)
 NS = manifests.NAMESPACE
 APP = "podtato-head"
 FINAL = frozenset({"Succeeded", "Failed", "Warning", "Deprecated"})

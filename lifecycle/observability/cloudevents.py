@@ -111,7 +111,7 @@ def to_cloudevent(event: Mapping[str, Any], obj: Mapping[str, Any] | None = None
         or annotations.get("appVersion")
         or _get(obj, "spec", "version")
     )
-    attributes: dict[str, Any] = {
+    attributes: dict[str, object] = {
         "type": event_type(reason),
         "source": SOURCE,
         "subject": f"namespaces/{namespace}/{kind.lower()}s/{name}",
