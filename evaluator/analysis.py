@@ -246,17 +246,17 @@ async def run_analysis(request: AnalysisRequest, *, pool: ProviderPool) -> Analy
     )
 
 
-def _check_json(target: Target | None, check: Check | None) -> dict[str, Any]:
+def _check_json(target: Target | None, check: Check | None) -> dict[str, object]:
     operator = dict(target.body or {}) if target is not None else {}
     return {"operator": operator, "fulfilled": check is not None and check.fulfilled}
 
 
 def _raw(
     request: AnalysisRequest, score: AnalysisScore, rendered: Mapping[str, str]
-) -> dict[str, Any]:
+) -> dict[str, object]:
     objective_results = []
     for objective, result in zip(request.objectives, score.objectives, strict=True):
-        entry: dict[str, Any] = {
+        entry: dict[str, object] = {
             "result": {
                 "failResult": _check_json(objective.spec.failure, result.failure),
                 "warnResult": _check_json(objective.spec.warning, result.warning),

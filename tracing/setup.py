@@ -115,7 +115,7 @@ def make_resource(service_version: str = "") -> Resource:
     return Resource.create(values)
 
 
-def span_to_dict(span: ReadableSpan) -> dict[str, Any]:
+def span_to_dict(span: ReadableSpan) -> dict[str, object]:
     """One span as the JSON-lines exporter writes it (OTLP/JSON-like, hex ids, integer ns times)."""
     ctx = span.context
     assert ctx is not None
