@@ -34,7 +34,6 @@ import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 from opentelemetry.sdk.resources import Resource
@@ -172,9 +171,9 @@ class JsonLinesSpanExporter(SpanExporter):
         return True  # every export is written through
 
 
-def read_span_lines(path: str | Path) -> list[dict[str, Any]]:
+def read_span_lines(path: str | Path) -> list[dict[str, object]]:
     """The spans a :class:`JsonLinesSpanExporter` wrote; a torn last line is skipped."""
-    spans: list[dict[str, Any]] = []
+    spans: list[dict[str, object]] = []
     for line in Path(path).read_text(encoding="utf-8").splitlines():
         try:
             spans.append(json.loads(line))

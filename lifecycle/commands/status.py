@@ -33,8 +33,8 @@ from lifecycle.commands.output import (
     terminal_width,
 )
 from lifecycle.core import model
-from lifecycle.core.bodies import KeptnAppVersionBody, KeptnWorkloadVersionBody
-from lifecycle.core.meta import created_key
+from lifecycle.core.machine_steps import VersionBody
+from lifecycle.core.meta import created_key, name_of
 from lifecycle.core.meta import namespace_of as object_namespace
 from lifecycle.core.naming import parse_time
 
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
 __all__ = ["VersionRow", "add_arguments", "last_error", "render", "run", "version_rows"]
 
 WATCH_INTERVAL = 1.0
-Version = KeptnAppVersionBody | KeptnWorkloadVersionBody
 """Seconds between two reads with --watch."""
 
 _ITEM_FIELDS = (
@@ -212,7 +211,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_listing_arguments(parser, watch_help="after the listing, print each row that changes")
 
 
-async def collect(client: KubeClient, namespace: str | None) -> list[Version]:
+async def collect(client: KubeClient, namespace: str | None) -> list[VersionBody]:
     """Every AppVersion and WorkloadVersion of `namespace` (None: all)."""
     apps, _ = await client.list(model.KEPTN_APP_VERSION, namespace)
     workloads, _ = await client.list(model.KEPTN_WORKLOAD_VERSION, namespace)
@@ -228,13 +227,12 @@ def _print(out: TextIO, text: str) -> None:
 
 
 async def _watch(
-    client: KubeClient, args: argparse.Namespace, seen: list[Version], out: TextIO
+    client: KubeClient, args: argparse.Namespace, seen: list[VersionBody], out: TextIO
 ) -> None:
     """Print what changes, forever (Ctrl-C ends it): rows in the table's layout, or objects."""
 
-    def key(o: Mapping[str, Any]) -> tuple[str, str, str]:
-        meta = o["metadata"]
-        return (str(o.get("kind")), str(meta.get("namespace")), str(meta.get("name")))
+    def key(o: VersionBody) -> tuple[str, str, str]:
+        return (str(o.get("kind")), object_namespace(o), name_of(o))
 
     versions = {key(o): str(o["metadata"].get("resourceVersion")) for o in seen}
     namespace = namespace_of(args)

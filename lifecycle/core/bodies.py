@@ -174,7 +174,7 @@ class RuntimeSpec(TypedDict, total=False):
 class KeptnTaskDefinitionSpec(TypedDict, total=False):
     deno: RuntimeSpec
     python: RuntimeSpec
-    container: dict[str, Any]  # a corev1.Container
+    container: dict[str, object]  # a corev1.Container
     retries: int
     timeout: str
     ttlSecondsAfterFinished: int
@@ -262,7 +262,7 @@ class KeptnConfigSpec(TypedDict, total=False):
 class KeptnMetricsProviderSpec(TypedDict, total=False):
     type: str
     targetServer: str
-    secretKeyRef: dict[str, Any]  # corev1.SecretKeySelector {name, key, optional}
+    secretKeyRef: dict[str, object]  # corev1.SecretKeySelector {name, key, optional}
     insecureSkipTlsVerify: bool
 
 
@@ -286,7 +286,7 @@ class KeptnMetricStatus(TypedDict, total=False):
     rawValue: str  # base64 of bytes
     lastUpdated: str
     errMsg: str
-    intervalResults: list[dict[str, Any]]
+    intervalResults: list[dict[str, object]]
 
 
 class AnalysisValueTemplateSpec(TypedDict, total=False):
@@ -308,13 +308,13 @@ class RelativeCriterion(TypedDict, total=False):
 class Operator(TypedDict, total=False):
     """Exactly one key is set."""
 
-    lessThan: dict[str, Any]  # {"fixedValue": Quantity}
-    lessThanOrEqual: dict[str, Any]
-    greaterThan: dict[str, Any]
-    greaterThanOrEqual: dict[str, Any]
-    equalTo: dict[str, Any]
-    inRange: dict[str, Any]  # {"lowBound", "highBound"}
-    notInRange: dict[str, Any]
+    lessThan: dict[str, object]  # {"fixedValue": Quantity}
+    lessThanOrEqual: dict[str, object]
+    greaterThan: dict[str, object]
+    greaterThanOrEqual: dict[str, object]
+    equalTo: dict[str, object]
+    inRange: dict[str, object]  # {"lowBound", "highBound"}
+    notInRange: dict[str, object]
     relative: RelativeCriterion
 
 
@@ -353,7 +353,7 @@ AnalysisStatus = TypedDict(
         "warning": bool,
         "state": Literal["Pending", "Progressing", "Completed"],
         "message": str,
-        "storedValues": dict[str, dict[str, Any]],
+        "storedValues": dict[str, dict[str, object]],
         "conditions": list[Condition],
     },
     total=False,
@@ -366,8 +366,7 @@ class JobStatus(TypedDict, total=False):  # batch/v1: what the task controller r
 
 SpecT = TypeVar("SpecT")
 StatusT = TypeVar("StatusT")
-JSON = dict[str, Any]  # the one alias for free-form JSON (raw results, v1 input, merge patches)
-Unchecked = JSON  # a spec or status the operator does not type (built-in kinds ...)
+JSON = dict[str, Any]  # the one alias for free-form JSON (untyped spec/status, merge patches ...)
 
 
 class Body(TypedDict, Generic[SpecT, StatusT], total=False):
@@ -381,20 +380,20 @@ class Body(TypedDict, Generic[SpecT, StatusT], total=False):
 
 
 KeptnAppBody = Body[KeptnAppSpec, KeptnAppStatus]
-KeptnAppContextBody = Body[KeptnAppContextSpec, Unchecked]
+KeptnAppContextBody = Body[KeptnAppContextSpec, JSON]
 KeptnAppVersionBody = Body[KeptnAppVersionSpec, KeptnAppVersionStatus]
-KeptnWorkloadBody = Body[KeptnWorkloadSpec, Unchecked]
+KeptnWorkloadBody = Body[KeptnWorkloadSpec, JSON]
 KeptnWorkloadVersionBody = Body[KeptnWorkloadVersionSpec, KeptnWorkloadVersionStatus]
-KeptnTaskDefinitionBody = Body[KeptnTaskDefinitionSpec, Unchecked]
+KeptnTaskDefinitionBody = Body[KeptnTaskDefinitionSpec, JSON]
 KeptnTaskBody = Body[KeptnTaskSpec, KeptnTaskStatus]
-KeptnEvaluationDefinitionBody = Body[KeptnEvaluationDefinitionSpec, Unchecked]
+KeptnEvaluationDefinitionBody = Body[KeptnEvaluationDefinitionSpec, JSON]
 KeptnEvaluationBody = Body[KeptnEvaluationSpec, KeptnEvaluationStatus]
-KeptnConfigBody = Body[KeptnConfigSpec, Unchecked]
-KeptnMetricsProviderBody = Body[KeptnMetricsProviderSpec, Unchecked]
+KeptnConfigBody = Body[KeptnConfigSpec, JSON]
+KeptnMetricsProviderBody = Body[KeptnMetricsProviderSpec, JSON]
 KeptnMetricBody = Body[KeptnMetricSpec, KeptnMetricStatus]
-AnalysisValueTemplateBody = Body[AnalysisValueTemplateSpec, Unchecked]
-AnalysisDefinitionBody = Body[AnalysisDefinitionSpec, Unchecked]
+AnalysisValueTemplateBody = Body[AnalysisValueTemplateSpec, JSON]
+AnalysisDefinitionBody = Body[AnalysisDefinitionSpec, JSON]
 AnalysisBody = Body[AnalysisSpec, AnalysisStatus]
-KeptnAppCreationRequestBody = Body[dict[str, str], Unchecked]  # spec: {"appName"}
-JobBody = Body[Unchecked, JobStatus]
-KubeBody = Body[Unchecked, Unchecked]  # a built-in kind (Pod, ReplicaSet ...): typed metadata only
+KeptnAppCreationRequestBody = Body[dict[str, str], JSON]  # spec: {"appName"}
+JobBody = Body[JSON, JobStatus]
+KubeBody = Body[JSON, JSON]  # a built-in kind (Pod, ReplicaSet ...): typed metadata only

@@ -33,7 +33,7 @@ from evaluator.redact import scrub
 from lifecycle.core import metriccore, model
 from lifecycle.core.bodies import KeptnMetricBody
 from lifecycle.core.childcore import Step
-from lifecycle.core.meta import name_of, namespace_of
+from lifecycle.core.meta import metadata_of, name_of, namespace_of
 from lifecycle.core.secrets import decode_secret
 from lifecycle.flow.children import ChildShell
 from lifecycle.flow.context import OperatorContext
@@ -94,15 +94,14 @@ def spec_changes(event_type: str, obj: Body, old: Body | None) -> list[ObjectKey
     Controllers whose reconcile is an attempt (an evaluation round, an analysis run) must not be
     re-run by the status patch that recorded the previous attempt; their timers drive them.
     """
-    meta = obj.get("metadata") or {}
-    old_meta = (old or {}).get("metadata") or {}
+    generation = metadata_of(obj).get("generation")
     if (
         event_type == "MODIFIED"
         and old is not None
-        and old_meta.get("generation") == meta.get("generation")
+        and metadata_of(old).get("generation") == generation
     ):
         return []
-    return [ObjectKey(str(meta.get("namespace") or ""), str(meta.get("name") or ""))]
+    return [ObjectKey(namespace_of(obj), name_of(obj))]
 
 
 async def provider_config(ctx: OperatorContext, provider: Mapping[str, Any]) -> ProviderConfig:
