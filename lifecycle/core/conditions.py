@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from lifecycle.core.bodies import Condition
+from lifecycle.core.bodies import JSON, Condition
 from lifecycle.core.meta import metadata_of
 
 __all__ = ["TYPES", "Outcome", "conditions", "outcome", "with_conditions"]
@@ -142,7 +142,7 @@ def conditions(result: Outcome, generation: int, previous: Any, now: datetime) -
 
 def with_conditions(
     kind: str, obj: Mapping[str, Any], fields: Mapping[str, Any], now: datetime
-) -> dict[str, Any]:
+) -> JSON:
     """``fields`` (a status merge patch of ``obj``) plus ``conditions`` if they change.
 
     ``fields`` is merged over ``obj``'s status one level deep (how every caller writes); a

@@ -22,15 +22,14 @@ from lifecycle.core.bodies import JSON
 
 __all__ = ["EXAMPLE_DIR", "NAMESPACE", "dump", "load_example", "render_version"]
 
-Doc = JSON  # a document of the example's YAML files, of any kind
 EXAMPLE_DIR = Path(__file__).resolve().parents[2] / "examples" / "podtato-head"
 NAMESPACE = "podtato-kubectl"
 _WORKLOAD_KINDS = frozenset({"Deployment", "StatefulSet", "DaemonSet"})
 
 
-def load_example(directory: Path = EXAMPLE_DIR) -> list[Doc]:
+def load_example(directory: Path = EXAMPLE_DIR) -> list[JSON]:
     """Every document of the example's *.yaml files, files in name order (the apply order)."""
-    docs: list[Doc] = []
+    docs: list[JSON] = []
     for path in sorted(directory.glob("*.yaml")):
         docs.extend(d for d in yaml.safe_load_all(path.read_text()) if isinstance(d, dict))
     return docs
@@ -41,9 +40,9 @@ def _retag(image: str, version: str) -> str:
     return f"{name}:{version}" if sep and "/" not in _tag else f"{image}:{version}"
 
 
-def render_version(docs: Sequence[Doc], version: str, prometheus_url: str | None) -> list[Doc]:
+def render_version(docs: Sequence[JSON], version: str, prometheus_url: str | None) -> list[JSON]:
     """A copy of `docs` for app `version` (see the module docstring)."""
-    out: list[Doc] = []
+    out: list[JSON] = []
     for original in docs:
         doc = copy.deepcopy(original)
         kind = doc.get("kind")
@@ -68,7 +67,7 @@ def render_version(docs: Sequence[Doc], version: str, prometheus_url: str | None
     return out
 
 
-def dump(docs: Sequence[Doc], path: Path) -> Path:
+def dump(docs: Sequence[JSON], path: Path) -> Path:
     """Write `docs` as one multi-document YAML file (what kubectl applies)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump_all(list(docs), sort_keys=False))

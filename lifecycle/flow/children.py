@@ -33,12 +33,12 @@ from lifecycle.core.model import ResourceKind
 from lifecycle.core.phases import LONG_NAMES
 from lifecycle.flow.context import OperatorContext
 from lifecycle.kube import Result, format_message
+from lifecycle.kube.client import Body
 from lifecycle.kube.errors import Conflict, NotFound
 from tracing.spans import export_child_span
 
 __all__ = ["ChildShell"]
 
-Body = dict[str, Any]
 Steps = Mapping[Step, Callable[[Body], Awaitable[Result | None]]]
 """What a controller runs for its kind's own steps (``START_JOB``, ``FETCH`` ...)."""
 _COUNTS: Final = (Step.COUNT_STARTED, Step.COUNT_FINISHED)

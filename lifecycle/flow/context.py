@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar, cast
+from typing import TypeVar, cast
 
 from lifecycle.core import model
 from lifecycle.core.machine import MachineConfig
@@ -24,7 +24,7 @@ from lifecycle.core.model import ResourceKind
 from lifecycle.core.runtimes import DEFAULT_DENO_IMAGE, DEFAULT_PYTHON_IMAGE
 from lifecycle.core.tenancy import lookup_namespaces
 from lifecycle.kube.cache import BodyT, Cache, cache_of
-from lifecycle.kube.client import KubeClient
+from lifecycle.kube.client import Body, KubeClient
 from lifecycle.kube.controller import Controller, Mapper
 from lifecycle.kube.events import EventRecorder
 from lifecycle.kube.informer import Informer, owner_uids
@@ -42,7 +42,6 @@ __all__ = [
     "OperatorSettings",
 ]
 
-Body = dict[str, Any]
 K = TypeVar("K", bound=Hashable)
 
 

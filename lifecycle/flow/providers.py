@@ -38,6 +38,7 @@ from lifecycle.core.secrets import decode_secret
 from lifecycle.flow.children import ChildShell
 from lifecycle.flow.context import OperatorContext
 from lifecycle.kube import Controller, KubeError, NotFound, ObjectKey
+from lifecycle.kube.client import Body
 
 __all__ = [
     "ClosingController",
@@ -50,8 +51,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 METRIC_COMPONENT: Final = "keptnmetric-controller"
-
-Body = dict[str, Any]
 
 
 class ProviderSessions:

@@ -31,13 +31,13 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from lifecycle.core import model
-from lifecycle.kube.client import KubeClient
+from lifecycle.kube.client import Body, KubeClient
 from lifecycle.kube.errors import AlreadyExists, Conflict, NotFound
 from lifecycle.operator.certs import (
     CertificateBundle,
@@ -60,7 +60,7 @@ _ATTEMPTS: Final = 5
 OnChange = Callable[[CertificateBundle], Awaitable[None]]
 
 
-def _decode(secret: dict[str, Any]) -> Pems | None:
+def _decode(secret: Body) -> Pems | None:
     data = secret.get("data") or {}
     try:
         return Pems(*(base64.b64decode(str(data[k])) for k in _KEYS))  # ca, cert, key
@@ -151,7 +151,7 @@ class CertKeeper:
         fresh = generate_pems(self._names, now, self.validity)
         return Pems(ca=fresh.ca + _still_trusted(previous, now), cert=fresh.cert, key=fresh.key)
 
-    def _body(self, pems: Pems) -> dict[str, Any]:
+    def _body(self, pems: Pems) -> Body:
         return {
             "apiVersion": "v1",
             "kind": "Secret",
