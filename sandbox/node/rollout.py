@@ -42,9 +42,11 @@ _SAFE = "bcdfghjklmnpqrstvwxz2456789"
 
 def template_hash(template: Body) -> str:
     """A stable short hash of a pod template (order of keys does not matter)."""
-    tmpl = copy.deepcopy(template)
-    (tmpl.get("metadata") or {}).get("labels", {}).pop(HASH_LABEL, None)
-    digest = hashlib.sha256(json.dumps(tmpl, sort_keys=True).encode()).digest()
+    meta = template.get("metadata") or {}
+    if "labels" in meta:  # without its own label, copying only what changes
+        labels = {k: v for k, v in meta["labels"].items() if k != HASH_LABEL}
+        template = {**template, "metadata": {**meta, "labels": labels}}
+    digest = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).digest()
     n = int.from_bytes(digest[:8], "big")
     out = []
     for _ in range(10):
