@@ -22,7 +22,6 @@ import json
 import random
 import re
 from collections.abc import Callable
-from functools import lru_cache
 from typing import Any
 
 from sandbox import errors
@@ -155,7 +154,6 @@ def _too_many_bytes(path: str, limit: int) -> Cause:
     return (path, "FieldValueTooLong", f"Too long: must have at most {limit} bytes")
 
 
-@lru_cache(maxsize=4096)  # the same keys come again and again; callers only read the list
 def qualified_name(key: str) -> list[str]:
     """IsQualifiedName: `[prefix/]name` as label and annotation keys are."""
     parts = key.split("/")
@@ -179,7 +177,6 @@ def qualified_name(key: str) -> list[str]:
     return ["name part " + m for m in _checked(name, 63, _QUALIFIED_RE, _QUALIFIED_MSG)]
 
 
-@lru_cache(maxsize=4096)
 def label_value(value: str) -> list[str]:
     return _checked(value, 63, _VALUE_RE, _VALUE_MSG)
 
