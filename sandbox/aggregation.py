@@ -68,11 +68,11 @@ class Aggregator:
         return [e.obj for e in entries if (e.obj.get("spec") or {}).get("service")]
 
     def _find(self, group: str, version: str) -> dict[str, Any] | None:
-        if self.registry.in_group_version(group, version):
-            return None  # served here: never proxied
         entry = self.store.get(_KEY, "", f"{version}.{group}")
         if entry is None or not (entry.obj.get("spec") or {}).get("service"):
             return None
+        if self.registry.in_group_version(group, version):
+            return None  # served here: never proxied
         return entry.obj
 
     @web.middleware

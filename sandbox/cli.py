@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import uvloop
+
 from sandbox.faults import FaultSettings
 from sandbox.node.settings import NodeSettings, Outcome
 from sandbox.server import Sandbox, SandboxSettings
@@ -116,7 +118,10 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"klt sandbox: {exc}", file=sys.stderr)
         return 2
-    asyncio.run(_serve(settings))
+    # uvloop: the event loop, TLS and sockets in C (the sandbox serves every request of a scale
+    # run: about a third less CPU per request than the standard loop)
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(_serve(settings))
     return 0
 
 

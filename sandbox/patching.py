@@ -27,7 +27,7 @@ __all__ = [
 def apply_merge_patch(target: Any, patch: Any) -> Any:
     """RFC 7386: maps merge recursively, null deletes, anything else replaces."""
     if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
+        return copy.deepcopy(patch) if isinstance(patch, list) else patch
     result = dict(target) if isinstance(target, dict) else {}
     for key, value in patch.items():
         if value is None:

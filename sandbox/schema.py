@@ -119,8 +119,9 @@ def _type_ok(kind: str, value: Any) -> bool:
     return isinstance(value, _TYPES.get(kind, (object,)))
 
 
-def validate(schema: dict[str, Any] | None, obj: dict[str, Any]) -> list[Cause]:
-    """Validate a pruned, defaulted object against its schema (metadata is not checked)."""
+def validate(schema: dict[str, Any] | None, obj: dict[str, Any], only: str = "") -> list[Cause]:
+    """Validate a pruned, defaulted object against its schema (metadata is not checked); with
+    `only`, that top-level field alone."""
     causes: list[Cause] = []
     if not schema:
         return causes
@@ -129,7 +130,7 @@ def validate(schema: dict[str, Any] | None, obj: dict[str, Any]) -> list[Cause]:
         if key not in obj and key not in _META_KEYS:
             causes.append((key, "FieldValueRequired", "Required value"))
     for key, value in obj.items():
-        if key in props and key not in _META_KEYS:
+        if key in props and key not in _META_KEYS and only in ("", key):
             _check(props[key], value, key, causes)
     return causes
 

@@ -85,20 +85,22 @@ def _metadata_types(meta: dict[str, Any]) -> list[Cause]:
     return causes
 
 
-def validate_object(rt: ResourceType, obj: dict[str, Any]) -> None:
+def validate_object(rt: ResourceType, obj: dict[str, Any], status_write: bool = False) -> None:
     """Name, labels, annotations and data size (`sandbox.objectmeta`); the CRD schema of custom resources; for pods and workloads the checks
-    clients trip over (containers, selector matching the template, Job restartPolicy)."""
+    clients trip over (containers, selector matching the template, Job restartPolicy).
+    A `status_write` is the stored object with a new status: the status alone is checked, as
+    kube's status strategies do (the rest was checked when it was written)."""
     causes = _metadata_types(obj["metadata"])
     if causes:  # the real API server fails to decode these (400); named here, never a 500
         raise errors.invalid(rt.kind, rt.group, str(obj["metadata"].get("name", "")), causes)
     name = obj["metadata"].get("name", "")
-    causes = metadata_causes(rt.kind, rt.custom, obj)
-    if rt.custom:
-        causes.extend(validate(rt.schema, obj))
+    if status_write:
+        causes = validate(rt.schema, obj, only="status") if rt.custom else []
+    elif rt.custom:
+        causes = [*metadata_causes(rt.kind, True, obj), *validate(rt.schema, obj)]
     else:
         check = _BUILTIN_CHECKS.get(rt.kind)
-        if check is not None:
-            causes.extend(check(obj))
+        causes = [*metadata_causes(rt.kind, False, obj), *(check(obj) if check else [])]
     if causes:
         raise errors.invalid(rt.kind, rt.group, name, causes)
 

@@ -128,13 +128,12 @@ class Writer:
 
     async def _admit(self, op: Operation, obj: dict[str, Any]) -> dict[str, Any]:
         """Mutating admission, validation, validating admission and guards; the object to store."""
-        rt = op.rt
+        rt, sent = op.rt, obj
         if self.admission is not None:
-            mutated = await self.admission.mutate(op, obj)
-            if mutated is not obj:  # an unchanged object was pruned and defaulted already
-                prune_custom(rt, mutated)
-            obj = mutated
-        validate_object(rt, obj)
+            obj = await self.admission.mutate(op, obj)
+            if obj is not sent:  # an unchanged object was pruned and defaulted already
+                prune_custom(rt, obj)
+        validate_object(rt, obj, op.subresource == "status" and obj is sent)
         if op.operation == "CREATE" and rt.kind == "CustomResourceDefinition":
             validate_crd(obj)
         if op.old is not None:

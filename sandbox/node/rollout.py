@@ -42,9 +42,11 @@ _SAFE = "bcdfghjklmnpqrstvwxz2456789"
 
 def template_hash(template: Body) -> str:
     """A stable short hash of a pod template (order of keys does not matter)."""
-    tmpl = copy.deepcopy(template)
-    (tmpl.get("metadata") or {}).get("labels", {}).pop(HASH_LABEL, None)
-    digest = hashlib.sha256(json.dumps(tmpl, sort_keys=True).encode()).digest()
+    meta = template.get("metadata") or {}
+    if "labels" in meta:  # without its own label, copying only what changes
+        labels = {k: v for k, v in meta["labels"].items() if k != HASH_LABEL}
+        template = {**template, "metadata": {**meta, "labels": labels}}
+    digest = hashlib.sha256(json.dumps(template, sort_keys=True).encode()).digest()
     n = int.from_bytes(digest[:8], "big")
     out = []
     for _ in range(10):
@@ -171,12 +173,12 @@ def deployment_plan(dep: Body, rss: list[Body], now: float) -> DeploymentPlan:
             (int(r["metadata"].get("annotations", {}).get(_REVISION_ANNOTATION, 0)) for r in rss),
             default=0,
         )
-        create = _new_replicaset(dep, h, new_want, revision)
-        new_name, new_status = create["metadata"]["name"], {}
+        current = create = _new_replicaset(dep, h, new_want, revision)
     else:
-        new_name, new_status = new["metadata"]["name"], new.get("status", {})
+        current = new
         if replicas_of(new) != new_want:
-            scale[new_name] = new_want
+            scale[new["metadata"]["name"]] = new_want
+    new_name, new_status = current["metadata"]["name"], current.get("status", {})
     new_available = int(new_status.get("availableReplicas", 0))
     # Old ReplicaSets only ever scale down, newest kept longest, as new pods become available.
     budget = 0 if recreate else max(0, want - new_available)
@@ -185,7 +187,7 @@ def deployment_plan(dep: Body, rss: list[Body], now: float) -> DeploymentPlan:
         budget -= keep
         if keep != replicas_of(rs):
             scale[rs["metadata"]["name"]] = keep
-    all_rs = [*old, *([new] if new is not None else [])]
+    all_rs = [*old, current]  # one being created counts as kube's syncRolloutStatus counts it
     total = sum(int(r.get("status", {}).get("replicas", 0)) for r in all_rs)
     ready = sum(int(r.get("status", {}).get("readyReplicas", 0)) for r in all_rs)
     available = sum(int(r.get("status", {}).get("availableReplicas", 0)) for r in all_rs)

@@ -108,6 +108,13 @@ async def test_status_and_spec_writes_are_kept_apart(kube: client.ApiClient) -> 
     assert st["status"] == {"phase": "Ready"}
     assert st["spec"]["mode"] == "fast"
     assert st["metadata"]["generation"] == 1
+    with pytest.raises(ApiException) as err:  # a status write still checks the status
+        await co.patch_namespaced_custom_object_status(
+            GROUP, VERSION, "default", PLURAL, "w1", {"status": {"phase": 3}}, _content_type=MERGE
+        )
+    assert err.value.status == 422 and "status.phase in body must be of type string" in str(
+        err.value.body
+    )
     main = await co.patch_namespaced_custom_object(
         GROUP,
         VERSION,
