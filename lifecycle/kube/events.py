@@ -46,18 +46,12 @@ __all__ = [
     "format_message",
     "keptn_annotations",
     "micro_time",
-    "rfc3339",
 ]
 
 log = logging.getLogger(__name__)
 
 Subscriber = Callable[[Body, Body], None]
 _FoldKey = tuple[str, str, str, str]  # (uid, type, reason, message)
-
-
-def rfc3339(t: datetime) -> str:
-    """``metav1.Time``: seconds precision, ``Z``."""
-    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def micro_time(t: datetime) -> str:
@@ -238,7 +232,7 @@ class EventRecorder:
             "metadata": {
                 "name": name,
                 "namespace": meta.get("namespace") or "default",
-                "annotations": dict(annotations or {}),
+                "annotations": annotations,
             },
             "involvedObject": {
                 "apiVersion": obj.get("apiVersion", ""),
@@ -254,9 +248,9 @@ class EventRecorder:
             "source": {"component": self.component},
             "reportingComponent": self.component,
             "reportingInstance": self.instance,
-            "firstTimestamp": (stamp := rfc3339(now)),
+            "firstTimestamp": (stamp := (micro := micro_time(now))[:19] + "Z"),  # metav1.Time
             "lastTimestamp": stamp,
-            "eventTime": micro_time(now),
+            "eventTime": micro,
             "count": 1,
         }
         fold = None if key is not None else (uid, type, reason, message)

@@ -62,14 +62,15 @@ def _pick(section: Any, fields: tuple[Field, ...]) -> Body | None:
 
 
 def _interned(value: Any) -> Any:
-    """``value`` interned if a short string; a dict or list interned inside, in place."""
-    if type(value) is str:
-        return sys.intern(value) if len(value) <= _INTERN_MAX else value
-    if type(value) is dict:
-        for key, item in value.items():
-            value[key] = _interned(item)
-    elif type(value) is list:
-        value[:] = [_interned(item) for item in value]
+    """``value`` (a dict or a list) with its short strings interned, in place, at any depth."""
+    pairs = value.items() if type(value) is dict else enumerate(value)
+    for key, item in pairs:  # replacing a value (not a key) keeps the iteration valid
+        kind = type(item)
+        if kind is str:
+            if len(item) <= _INTERN_MAX:
+                value[key] = sys.intern(item)
+        elif kind is dict or kind is list:
+            _interned(item)
     return value
 
 
