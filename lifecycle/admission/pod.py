@@ -24,14 +24,18 @@ Must not: do I/O, read a clock, log, or import asyncio/aiohttp/kubernetes_asynci
 
 from __future__ import annotations
 
-import base64
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from lifecycle.admission.jsonpatch import PatchOp, json_patch
 from lifecycle.core import naming
-from lifecycle.core.bodies import OwnerReference
+from lifecycle.core.bodies import (
+    KeptnAppCreationRequestBody,
+    KeptnWorkloadBody,
+    OwnerReference,
+    ResourceReference,
+)
 from lifecycle.core.model import KEPTN_APP_CREATION_REQUEST, KEPTN_WORKLOAD, owner_reference
 
 __all__ = [
@@ -51,9 +55,7 @@ __all__ = [
     "PodPlan",
     "VersionError",
     "calculate_version",
-    "encode_patch",
     "image_tag",
-    "json_patch",
     "label_or_annotation",
     "namespace_enabled",
     "needs_parent",
@@ -117,7 +119,7 @@ class Owner:
             {**body, "metadata": {"name": self.name, "uid": self.uid}}, controller=None
         )
 
-    def resource_reference(self) -> dict[str, str]:
+    def resource_reference(self) -> ResourceReference:
         """As ``spec.resourceReference`` of the KeptnWorkload."""
         return {"uid": self.uid, "kind": self.kind, "name": self.name}
 
@@ -128,9 +130,9 @@ class PodPlan:
 
     annotations: dict[str, str]  # the pod's annotations after mutation
     gate: bool  # whether the patch adds the scheduling gate
-    patch: list[dict[str, Any]]  # RFC 6902 operations against the original pod
-    workload: dict[str, Any]  # KeptnWorkload body to create or update
-    app_request: dict[str, Any]  # KeptnAppCreationRequest body to create if missing
+    patch: list[PatchOp]  # RFC 6902 operations against the original pod
+    workload: KeptnWorkloadBody  # to create or update
+    app_request: KeptnAppCreationRequestBody  # to create if missing
     single_service: bool = field(default=False)
     warnings: tuple[str, ...] = ()  # admission warnings (kubectl prints them)
 
@@ -256,46 +258,6 @@ def parse_metadata(value: str | None) -> dict[str, str]:
     return result
 
 
-def _escape(key: str) -> str:
-    return key.replace("~", "~0").replace("/", "~1")
-
-
-def json_patch(
-    original: Mapping[str, Any], annotations: Mapping[str, str], gate: bool
-) -> list[dict[str, Any]]:
-    """RFC 6902 operations that set ``annotations`` and (optionally) append the gate."""
-    ops: list[dict[str, Any]] = []
-    meta = _meta(original)
-    before = meta.get("annotations")
-    if "metadata" not in original:
-        ops.append({"op": "add", "path": "/metadata", "value": {"annotations": dict(annotations)}})
-    elif not isinstance(before, Mapping):
-        if annotations:
-            ops.append({"op": "add", "path": "/metadata/annotations", "value": dict(annotations)})
-    else:
-        for key, value in annotations.items():
-            if before.get(key) != value:
-                ops.append(
-                    {"op": "add", "path": f"/metadata/annotations/{_escape(key)}", "value": value}
-                )
-    if gate:
-        gates = (original.get("spec") or {}).get("schedulingGates")
-        if not gates:
-            ops.append(
-                {"op": "add", "path": "/spec/schedulingGates", "value": [{"name": GATE_NAME}]}
-            )
-        elif not any(g.get("name") == GATE_NAME for g in gates):
-            ops.append(
-                {"op": "add", "path": "/spec/schedulingGates/-", "value": {"name": GATE_NAME}}
-            )
-    return ops
-
-
-def encode_patch(ops: Sequence[Mapping[str, Any]]) -> str:
-    """The base64 form AdmissionReview ``response.patch`` carries."""
-    return base64.b64encode(json.dumps(list(ops), separators=(",", ":")).encode()).decode()
-
-
 def plan_pod(
     pod: Mapping[str, Any],
     *,
@@ -344,7 +306,7 @@ def plan_pod(
         annotations[APP_KEY] = workload_name
     app = _app_name(app_value or workload_name)
     gate = operation == "CREATE"
-    workload_body: dict[str, Any] = {
+    workload_body: KeptnWorkloadBody = {
         "apiVersion": KEPTN_WORKLOAD.api_version,
         "kind": KEPTN_WORKLOAD.kind,
         "metadata": {
@@ -370,7 +332,7 @@ def plan_pod(
     request_annotations[naming.APP_TYPE_ANNOTATION] = (
         naming.APP_TYPE_SINGLE_SERVICE if single_service else naming.APP_TYPE_MULTI_SERVICE
     )
-    app_request: dict[str, Any] = {
+    app_request: KeptnAppCreationRequestBody = {
         "apiVersion": KEPTN_APP_CREATION_REQUEST.api_version,
         "kind": KEPTN_APP_CREATION_REQUEST.kind,
         "metadata": {"name": app, "namespace": namespace, "annotations": request_annotations},

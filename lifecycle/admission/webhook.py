@@ -47,11 +47,10 @@ from typing import Any, Final, Protocol
 from opentelemetry import trace
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from lifecycle.admission.jsonpatch import PatchOp, encode_patch, json_patch
 from lifecycle.admission.owner import Unconfirmed, confirm_owner
 from lifecycle.admission.pod import (
     PodPlan,
-    encode_patch,
-    json_patch,
     namespace_enabled,
     needs_parent,
     plan_pod,
@@ -120,7 +119,7 @@ def admission_response(
     uid: str,
     *,
     allowed: bool = True,
-    patch: list[dict[str, Any]] | None = None,
+    patch: list[PatchOp] | None = None,
     message: str = "",
     code: int = 200,
     warnings: list[str] | None = None,

@@ -134,7 +134,7 @@ class KeptnAppVersionStatus(_PhaseStatus, total=False):
     promotionTaskStatus: list[ItemStatus]
 
 
-class _ResourceReference(TypedDict):
+class ResourceReference(TypedDict):
     uid: str
     kind: str
     name: str
@@ -143,7 +143,7 @@ class _ResourceReference(TypedDict):
 class KeptnWorkloadSpec(_ChildDefinitions, total=False):
     app: str
     version: str
-    resourceReference: _ResourceReference
+    resourceReference: ResourceReference
     metadata: dict[str, str]
 
 
