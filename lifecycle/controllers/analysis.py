@@ -15,7 +15,7 @@ our own status writes (``spec_changes``).
 
 from __future__ import annotations
 
-from typing import Any, Final, cast
+from typing import Final
 
 from evaluator.analysis import (
     AnalysisOutcome,
@@ -31,7 +31,6 @@ from evaluator.providers import ConfigError
 from evaluator.scoring import parse_objective, parse_total_score
 from lifecycle.core import analysiscore, model
 from lifecycle.core.analysiscore import COMPLETED, Verdict
-from lifecycle.core.bodies import AnalysisBody
 from lifecycle.core.childcore import Step
 from lifecycle.core.tenancy import RefusedReference, reference_namespace
 from lifecycle.flow.children import ChildShell
@@ -43,20 +42,16 @@ from lifecycle.flow.providers import (
     spec_changes,
 )
 from lifecycle.kube import Controller, ObjectKey, Result
+from lifecycle.kube.client import Body
 
 __all__ = ["COMPONENT", "setup"]
 
 COMPONENT: Final = "analysis-controller"
-Body = dict[str, Any]
 Providers = dict[str, tuple[str, str]]
 
 
 class _Waiting(Exception):
     """A referenced object is not there yet; its creation wakes the Analysis."""
-
-
-def _typed(analysis: Body) -> AnalysisBody:
-    return cast(AnalysisBody, analysis)
 
 
 def _verdict(outcome: AnalysisOutcome) -> Verdict:
@@ -137,14 +132,16 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             attempts.pop(key, None)
             return Result()
         try:
-            window = analysiscore.frozen_window(_typed(analysis)) or resolve_timeframe(
+            window = analysiscore.frozen_window(model.ANALYSIS.view(analysis)) or resolve_timeframe(
                 (analysis.get("spec") or {}).get("timeframe") or {}, ctx.now()
             )
         except (TimeframeError, ValueError) as err:
             return await shell.run(analysis, analysiscore.invalid(f"timeframe: {err}"))
         start, end = window
         analysis = await shell.write(analysis, analysiscore.frozen(start, end)) or analysis
-        ref_ns, _, ref_name = analysiscore.definition_key(_typed(analysis)).partition("/")
+        ref_ns, _, ref_name = analysiscore.definition_key(model.ANALYSIS.view(analysis)).partition(
+            "/"
+        )
         try:
             reference_namespace("AnalysisDefinition", ref_name, ref_ns, key.namespace, keptn_ns)
             definition = definitions.store.get(ref_ns, ref_name)
@@ -153,12 +150,14 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             queries, used = await objectives(key.namespace, definition)
             total = parse_total_score((definition.get("spec") or {}).get("totalScore") or {})
         except _Waiting as wait:
-            waiting = analysiscore.waiting(_typed(analysis), "AnalysisWaiting", str(wait))
+            waiting = analysiscore.waiting(
+                model.ANALYSIS.view(analysis), "AnalysisWaiting", str(wait)
+            )
             return await shell.run(analysis, waiting)
         except (ObjectiveError, RefusedReference) as err:
             return await shell.run(analysis, analysiscore.invalid(str(err)))
         except ConfigError as err:
-            unreadable = analysiscore.provider_unreadable(_typed(analysis), str(err))
+            unreadable = analysiscore.provider_unreadable(model.ANALYSIS.view(analysis), str(err))
             return await shell.run(analysis, unreadable)
         candidates = analyses.store.by_index("analysisDefinition", f"{ref_ns}/{ref_name}")
         request = AnalysisRequest(
@@ -170,7 +169,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
                 str(k): str(v) for k, v in ((analysis.get("spec") or {}).get("args") or {}).items()
             },
             previous=analysiscore.previous_results(
-                _typed(analysis), [_typed(c) for c in candidates], end
+                model.ANALYSIS.view(analysis), [model.ANALYSIS.view(c) for c in candidates], end
             ),
         )
         outcome = await run_analysis(request, pool=sessions.pool())

@@ -16,13 +16,11 @@ an operator restart the first attempt runs at once, possibly before ``retryInter
 
 from __future__ import annotations
 
-from typing import Any, Final, cast
+from typing import Final, cast
 
 from lifecycle.core import evaluationcore, model
 from lifecycle.core.bodies import (
-    KeptnEvaluationBody,
     KeptnEvaluationDefinitionBody,
-    KeptnMetricBody,
     KeptnMetricStatus,
 )
 from lifecycle.core.evaluationcore import Pending, Reading
@@ -41,11 +39,6 @@ from lifecycle.kube import Controller, KubeError, ObjectKey, Result
 __all__ = ["COMPONENT", "setup"]
 
 COMPONENT: Final = "keptnevaluation-controller"
-Body = dict[str, Any]
-
-
-def _typed(ev: Body) -> KeptnEvaluationBody:
-    return cast(KeptnEvaluationBody, ev)
 
 
 def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
@@ -59,7 +52,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         ctx,
         model.KEPTN_EVALUATION,
         COMPONENT,
-        source=lambda ev: evaluationcore.event_source(_typed(ev)),
+        source=lambda ev: evaluationcore.event_source(model.KEPTN_EVALUATION.view(ev)),
         started=ctx.telemetry.evaluation_started,
         finished=ctx.telemetry.evaluation_finished,
         span_parent=True,
@@ -71,7 +64,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         metric = ctx.find_here_or_keptn(model.KEPTN_METRIC, objective.namespace, objective.name)
         if metric is None:
             return Reading(None)
-        if is_fresh(cast(KeptnMetricBody, metric), ctx.now()):
+        if is_fresh(model.KEPTN_METRIC.view(metric), ctx.now()):
             return Reading(metric.get("status") or KeptnMetricStatus())
         try:
             return Reading(cast(KeptnMetricStatus, await fetcher.refresh(metric)))
@@ -85,7 +78,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         name = str((ev.get("spec") or {}).get("evaluationDefinition") or "")
         found = ctx.find_here_or_keptn(model.KEPTN_EVALUATION_DEFINITION, key.namespace, name)
         definition = cast(KeptnEvaluationDefinitionBody | None, found)
-        typed = _typed(ev)
+        typed = model.KEPTN_EVALUATION.view(ev)
         readings: dict[tuple[str, str], Reading] = {}
         if definition is not None and not evaluationcore.done(typed):
             for objective in evaluationcore.pending(typed, definition, keptn_namespace):

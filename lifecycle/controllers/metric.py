@@ -12,19 +12,15 @@ metric, never the operator; ``keptn_metric_value`` is dropped when the metric is
 
 from __future__ import annotations
 
-from typing import Any, cast
-
 from aiohttp import web
 
 from lifecycle.core import metriccore, model
-from lifecycle.core.bodies import KeptnMetricBody
 from lifecycle.flow.context import OperatorContext
 from lifecycle.flow.providers import ClosingController, MetricFetcher, ProviderSessions
 from lifecycle.kube import Controller, NotFound, ObjectKey, Result, self_key
+from lifecycle.kube.client import Body
 
 __all__ = ["metric_routes", "setup"]
-
-Body = dict[str, Any]
 
 
 def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
@@ -39,7 +35,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             ctx.telemetry.remove_metric_value(key.namespace, key.name)
             return Result()
         try:
-            decision = metriccore.decide(cast(KeptnMetricBody, metric), ctx.now())
+            decision = metriccore.decide(model.KEPTN_METRIC.view(metric), ctx.now())
             return await fetcher.shell.run(metric, decision)
         except NotFound:
             return Result()  # deleted meanwhile

@@ -17,10 +17,10 @@ deadline and the short retries of a missing reference. Must not poll, and never 
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Final, cast
+from typing import Final, cast
 
 from lifecycle.core import model, taskcore
-from lifecycle.core.bodies import JobBody, KeptnTaskBody
+from lifecycle.core.bodies import JobBody
 from lifecycle.core.childcore import Step
 from lifecycle.core.runtimes import (
     FUNCTION_CONFIG_MAP_PREFIX,
@@ -47,15 +47,11 @@ from lifecycle.kube import (
     owner_keys,
     self_key,
 )
+from lifecycle.kube.client import Body
 
 __all__ = ["COMPONENT", "setup"]
 
 COMPONENT: Final = "keptntask-controller"
-Body = dict[str, Any]
-
-
-def _typed(task: Body) -> KeptnTaskBody:
-    return cast(KeptnTaskBody, task)
 
 
 def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
@@ -79,14 +75,18 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         ctx,
         model.KEPTN_TASK,
         COMPONENT,
-        source=lambda task: taskcore.event_source(_typed(task)),
+        source=lambda task: taskcore.event_source(model.KEPTN_TASK.view(task)),
         started=ctx.telemetry.task_started,
         finished=ctx.telemetry.task_finished,
         steps={Step.START_JOB: lambda task: start_job(task), Step.RELEASE_SLOT: release},
     )
 
     async def start_job(task: Body) -> Result:
-        ns, typed, now = str(task["metadata"].get("namespace") or ""), _typed(task), ctx.now()
+        ns, typed, now = (
+            str(task["metadata"].get("namespace") or ""),
+            model.KEPTN_TASK.view(task),
+            ctx.now(),
+        )
         definition = ctx.find_here_or_keptn(
             model.KEPTN_TASK_DEFINITION, ns, str(task["spec"].get("taskDefinition") or "")
         )
@@ -149,11 +149,11 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
 
     async def reconcile(key: ObjectKey) -> Result:
         task = tasks.store.get(key.namespace, key.name)
-        if task is None or taskcore.done(_typed(task)):
+        if task is None or taskcore.done(model.KEPTN_TASK.view(task)):
             job_slots.forget(key)  # out of the line for a Job slot
         if task is None:
             return Result()
-        typed = _typed(task)
+        typed = model.KEPTN_TASK.view(task)
         definition = ctx.find_here_or_keptn(
             model.KEPTN_TASK_DEFINITION,
             key.namespace,

@@ -14,8 +14,6 @@ retried with backoff. The ConfigMap goes away with its owner (garbage collection
 
 from __future__ import annotations
 
-from typing import Any
-
 from lifecycle.core import model
 from lifecycle.core.phases import LONG_NAMES, Phase
 from lifecycle.core.runtimes import function_config_map
@@ -23,11 +21,11 @@ from lifecycle.flow.children import ChildShell
 from lifecycle.flow.codemaps import ensure_code
 from lifecycle.flow.context import OperatorContext
 from lifecycle.kube import Controller, ObjectKey, Result, format_message, self_key
+from lifecycle.kube.client import Body
 
 __all__ = ["COMPONENT", "setup"]
 
 COMPONENT = "keptntaskdefinition-controller"
-Body = dict[str, Any]
 
 
 def _recorded_name(definition: Body) -> str:

@@ -13,7 +13,6 @@ Must not: touch WorkloadVersions of other versions (WorkloadVersions are never d
 from __future__ import annotations
 
 import contextlib
-from typing import Any
 
 from lifecycle.core import model
 from lifecycle.core.actions import Creation, creation_event, creation_failed_event
@@ -21,6 +20,7 @@ from lifecycle.core.naming import workload_version_name
 from lifecycle.core.versions import WORKLOAD_FIELDS, copied, current_version_status, version_body
 from lifecycle.flow.context import OperatorContext
 from lifecycle.flow.objects import emit
+from lifecycle.kube.client import Body
 from lifecycle.kube.controller import Controller, ObjectKey, Result, owner_keys, self_key
 from lifecycle.kube.errors import AlreadyExists, BadRequest, Invalid, NotFound
 
@@ -74,7 +74,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
 
     wake_owner = owner_keys("KeptnWorkload")
 
-    def by_version(event: str, wv: dict[str, Any], old: dict[str, Any] | None) -> list[ObjectKey]:
+    def by_version(event: str, wv: Body, old: Body | None) -> list[ObjectKey]:
         # its status is the flow's business: only a new, gone or re-specified version matters here
         if event == "MODIFIED" and old is not None and old.get("spec") == wv.get("spec"):
             return []
