@@ -79,12 +79,17 @@ async def sandbox_process(work: Path, history: int = 20000) -> AsyncIterator[tup
     finally:
         if proc.returncode is None:
             proc.terminate()
-            try:
-                async with asyncio.timeout(10):
-                    await proc.wait()
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+            await wait_or_kill(proc, 10)
+
+
+async def wait_or_kill(proc: asyncio.subprocess.Process, seconds: float) -> None:
+    """Wait for a child asked to stop; kill it after ``seconds``."""
+    try:
+        async with asyncio.timeout(seconds):
+            await proc.wait()
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
 
 
 def deployment(

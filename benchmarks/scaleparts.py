@@ -19,7 +19,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from benchmarks.harness import NAMESPACE, ROOT, Body, deployment, keptn_app
+from benchmarks.harness import NAMESPACE, ROOT, Body, deployment, keptn_app, wait_or_kill
 from lifecycle.core import model
 from lifecycle.kube import KubeClient, KubeError
 
@@ -118,12 +118,7 @@ class OperatorChild:
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             proc.stdin.write(b"stop\n")
             await proc.stdin.drain()
-        try:
-            async with asyncio.timeout(30):
-                await proc.wait()
-        except TimeoutError:
-            proc.kill()
-            await proc.wait()
+        await wait_or_kill(proc, 30)
 
 
 class Completions:
