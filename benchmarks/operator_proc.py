@@ -37,7 +37,7 @@ import tracemalloc  # noqa: E402
 from typing import Any  # noqa: E402
 
 from benchmarks.harness import cpu_seconds, operator_settings, status_kb  # noqa: E402
-from lifecycle.operator.main import freeze_startup_heap, small_tls_buffers  # noqa: E402
+from lifecycle.operator.main import freeze_startup_heap, run_loop  # noqa: E402
 from lifecycle.operator.root import Operator  # noqa: E402
 
 
@@ -88,7 +88,6 @@ def cache_sizes(operator: Operator) -> dict[str, Any]:
 async def serve(args: argparse.Namespace) -> None:
     logging.basicConfig(level=logging.ERROR)
     work = Path(args.work)
-    small_tls_buffers()  # as `klt operator` does before it connects
     # a fixed webhook port (chosen by the driver) keeps the registered URL across restarts
     operator = Operator(
         operator_settings(
@@ -141,7 +140,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--webhook-port", type=int, default=0)
     parser.add_argument("--max-jobs", type=int, default=50)
-    asyncio.run(serve(parser.parse_args()))
+    run_loop(serve(parser.parse_args()))
     return 0
 
 
