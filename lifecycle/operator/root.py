@@ -109,6 +109,7 @@ class Operator:
         self.marks: SpanMarks | None = None
         self._ctx: OperatorContext | None = None
         self._server: OperatorServer | None = None
+        self._mutator: PodMutator | None = None
         self._ssl: ssl.SSLContext | None = None
         self._elector: LeaderElector | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -220,7 +221,7 @@ class Operator:
             self._ssl = server_ssl_context(str(certs.bundle.cert_file), str(certs.bundle.key_file))
             self.telemetry.ops.set_certificate_expiry("webhook", certs.bundle.not_after)
             store = KubeAdmissionStore(client, self.informers, recorders["keptn/webhook"])
-            mutator = PodMutator(
+            mutator = self._mutator = PodMutator(
                 store=store, tracer=self.tracing.provider.get_tracer("keptn/webhook")
             )
         self._server = OperatorServer(
@@ -348,6 +349,8 @@ class Operator:
         if self._server is not None:
             await self._server.stop()
             self._server = None
+        if self._mutator is not None:  # KeptnWorkloads still being written after their answers
+            await self._mutator.drain(5.0)
         for informer in self.informers.values():
             await informer.stop()
         if self._ctx is not None:
