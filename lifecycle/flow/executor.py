@@ -41,12 +41,7 @@ from lifecycle.core.actions import (
     PhaseEnded,
     reconcile_error_event,
 )
-from lifecycle.core.bodies import (
-    JSON,
-    Body,
-    KeptnEvaluationSpec,
-    KeptnTaskSpec,
-)
+from lifecycle.core.bodies import JSON, Body, KeptnEvaluationSpec, KeptnTaskSpec
 from lifecycle.core.conditions import with_conditions
 from lifecycle.core.machine import ROOT_KEY, Decision, Snapshot, apply_merge_patch, decide
 from lifecycle.core.meta import metadata_of, name_of, namespace_of, owner_uids, uid_of
@@ -55,13 +50,7 @@ from lifecycle.core.naming import alternate_child_name
 from lifecycle.core.phases import Phase
 from lifecycle.core.runtimes import task_metadata
 from lifecycle.flow.context import OperatorContext
-from lifecycle.flow.objects import (
-    VersionBody,
-    child_labels,
-    emit,
-    is_completed,
-    previous_version,
-)
+from lifecycle.flow.objects import VersionBody, child_labels, emit, is_completed, previous_version
 from lifecycle.flow.pacing import AppVersionPacing
 from lifecycle.kube.controller import ObjectKey, Result, TerminalError, key_of
 from lifecycle.kube.errors import AlreadyExists, BadRequest, Conflict, Invalid, NotFound

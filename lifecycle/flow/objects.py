@@ -39,11 +39,6 @@ __all__ = [
 VersionBody = KeptnAppVersionBody | KeptnWorkloadVersionBody
 """A KeptnAppVersion or a KeptnWorkloadVersion: the objects the flow executor decides for."""
 
-_DEFINITION_FIELDS = (
-    (model.KEPTN_TASK_DEFINITION, ("preDeploymentTasks", "postDeploymentTasks", "promotionTasks")),
-    (model.KEPTN_EVALUATION_DEFINITION, ("preDeploymentEvaluations", "postDeploymentEvaluations")),
-)
-
 
 def is_completed(obj: Mapping[str, object]) -> bool:
     """True once the version's overall status is final (Succeeded, Failed, Deprecated, Warning...)."""
@@ -53,22 +48,24 @@ def is_completed(obj: Mapping[str, object]) -> bool:
 
 def missing_definitions(ctx: OperatorContext, obj: VersionBody) -> frozenset[str]:
     """Definition names the version's spec refers to that neither namespace holds."""
-    spec: Mapping[str, object] = obj.get("spec") or {}  # walked by the table's field names
+    spec, promotion = obj.get("spec") or {}, model.KEPTN_APP_VERSION.view(obj).get("spec") or {}
+    lists = (
+        (model.KEPTN_TASK_DEFINITION, spec.get("preDeploymentTasks")),
+        (model.KEPTN_TASK_DEFINITION, spec.get("postDeploymentTasks")),
+        (model.KEPTN_TASK_DEFINITION, promotion.get("promotionTasks")),  # an AppVersion's only
+        (model.KEPTN_EVALUATION_DEFINITION, spec.get("preDeploymentEvaluations")),
+        (model.KEPTN_EVALUATION_DEFINITION, spec.get("postDeploymentEvaluations")),
+    )
     named = {
         (kind, item.strip())
-        for kind, fields in _DEFINITION_FIELDS
-        for field in fields
-        for item in _listed(spec.get(field))
+        for kind, items in lists
+        for item in items or ()
         if isinstance(item, str) and item.strip()
     }
     namespace = namespace_of(obj)
     return frozenset(
         name for kind, name in named if ctx.find_here_or_keptn(kind, namespace, name) is None
     )
-
-
-def _listed(value: object) -> list[object]:
-    return value if isinstance(value, list) else []
 
 
 def children_of(
