@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from lifecycle.core import model
 from lifecycle.core.bodies import KubeBody
@@ -45,7 +44,7 @@ async def rollouts_served(client: KubeClient, namespace: str | None) -> bool:
     return True
 
 
-def argo_rollout_of(ctx: OperatorContext, replica_set: Mapping[str, Any]) -> KubeBody | None:
+def argo_rollout_of(ctx: OperatorContext, replica_set: Mapping[str, object]) -> KubeBody | None:
     """The Argo Rollout controlling this ReplicaSet, when Rollouts are watched and it is cached."""
     if model.ARGO_ROLLOUT not in ctx.informers:
         return None
@@ -75,12 +74,12 @@ def rollout_health(rollout: KubeBody) -> Rollout:
 
 def rollout_wakeups(
     ctx: OperatorContext,
-) -> Callable[[str, Mapping[str, Any], object], list[ObjectKey]]:
+) -> Callable[[str, Mapping[str, object], object], list[ObjectKey]]:
     """Mapper: a Rollout's change wakes the open WorkloadVersions of its ReplicaSets."""
     replica_sets = ctx.informer(model.REPLICA_SET).store
     versions = ctx.informer(model.KEPTN_WORKLOAD_VERSION).store
 
-    def mapper(event: str, rollout: Mapping[str, Any], old: object) -> list[ObjectKey]:
+    def mapper(event: str, rollout: Mapping[str, object], old: object) -> list[ObjectKey]:
         keys: list[ObjectKey] = []
         for rs in replica_sets.by_index("owner", uid_of(rollout)):
             keys += open_versions(versions, "resourceReference", uid_of(rs), namespace_of(rollout))

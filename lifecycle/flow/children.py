@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, assert_never
+from typing import Final, assert_never
 
 from lifecycle.core.childcore import (
     ChildAction,
@@ -86,7 +86,7 @@ class ChildShell:
         try:
             if self.conditional:
                 return await self.ctx.client.write_status_fields(self.kind, obj, fields)
-            status: Mapping[str, Any] = obj.get("status") or {}
+            status: Mapping[str, object] = obj.get("status") or {}
             diff = {k: v for k, v in fields.items() if status.get(k) != v}
             if not diff:
                 return None

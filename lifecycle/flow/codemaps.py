@@ -12,12 +12,20 @@ Must not: delete a ConfigMap (garbage collection removes it with its last owner)
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TypedDict, cast
 
 from lifecycle.core import model
+from lifecycle.core.bodies import ObjectMeta, OwnerReference
 from lifecycle.kube import AlreadyExists, KubeClient, KubeError, NotFound
 
-__all__ = ["ensure_code"]
+__all__ = ["ConfigMapBody", "ensure_code"]
+
+
+class ConfigMapBody(TypedDict, total=False):
+    """What is read of a core/v1 ConfigMap here (a candidate for lifecycle.core.kubebodies)."""
+
+    metadata: ObjectMeta
+    data: dict[str, str]
 
 
 def _nothing(text: str) -> None:
@@ -26,27 +34,28 @@ def _nothing(text: str) -> None:
 
 async def ensure_code(
     client: KubeClient,
-    wanted: Mapping[str, Any],
-    owner: Mapping[str, Any] | None = None,
+    wanted: Mapping[str, object],
+    owner: OwnerReference | None = None,
     *,
     failed: Callable[[str], None] = _nothing,
 ) -> None:
     """``wanted`` exists with its code (and ``owner`` among its owners); ``failed`` says why not."""
-    name, ns = str(wanted["metadata"]["name"]), str(wanted["metadata"]["namespace"])
+    want = cast(ConfigMapBody, wanted)  # built by lifecycle.core.runtimes.function_config_map
+    name, ns = str(want["metadata"]["name"]), str(want["metadata"]["namespace"])
     try:
-        current = await client.get(model.CONFIG_MAP, name, ns)
+        current = cast(ConfigMapBody, await client.get(model.CONFIG_MAP, name, ns))
     except NotFound:
         try:
             await client.create(model.CONFIG_MAP, dict(wanted))
             return
         except AlreadyExists:  # created meanwhile: compare its code
-            current = await client.get(model.CONFIG_MAP, name, ns)
+            current = cast(ConfigMapBody, await client.get(model.CONFIG_MAP, name, ns))
         except KubeError:
             failed("could not create configmap")
             raise
     patch: dict[str, object] = {}
-    if (current.get("data") or {}).get("code") != wanted["data"]["code"]:
-        patch["data"] = wanted["data"]
+    if (current.get("data") or {}).get("code") != want["data"]["code"]:
+        patch["data"] = want["data"]
     owners = list(current["metadata"].get("ownerReferences") or [])
     if owner is not None and all(o.get("uid") != owner["uid"] for o in owners):
         patch["metadata"] = {"ownerReferences": [*owners, owner]}

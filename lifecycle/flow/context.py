@@ -20,6 +20,7 @@ from typing import TypeVar, cast
 
 from lifecycle.core import model
 from lifecycle.core.machine import MachineConfig
+from lifecycle.core.meta import namespace_of
 from lifecycle.core.model import ResourceKind
 from lifecycle.core.runtimes import DEFAULT_DENO_IMAGE, DEFAULT_PYTHON_IMAGE
 from lifecycle.core.tenancy import lookup_namespaces
@@ -55,11 +56,17 @@ def _spec(*path: str) -> Callable[[Body], list[str]]:
 
 def _analysis_definition(obj: Body) -> list[str]:
     """``<namespace>/<name>`` of an Analysis's AnalysisDefinition (ref namespace or its own)."""
-    ref = (obj.get("spec") or {}).get("analysisDefinition") or {}
+    ref = (model.ANALYSIS.view(obj).get("spec") or {}).get("analysisDefinition") or {}
     if not ref.get("name"):
         return []
-    ns = ref.get("namespace") or (obj.get("metadata") or {}).get("namespace") or ""
+    ns = ref.get("namespace") or namespace_of(obj)
     return [f"{ns}/{ref['name']}"]
+
+
+def _metric_provider(obj: Body) -> list[str]:
+    """The name of a KeptnMetric's provider (indexed even when empty)."""
+    spec = model.KEPTN_METRIC.view(obj).get("spec") or {}
+    return [str((spec.get("provider") or {}).get("name", ""))]
 
 
 KINDS: tuple[ResourceKind, ...] = (
@@ -87,9 +94,7 @@ INDEXES: Mapping[ResourceKind, Mapping[str, Callable[[Body], list[str]]]] = {
         "owner": owner_uids,
         "evaluationDefinition": _spec("evaluationDefinition"),
     },
-    model.KEPTN_METRIC: {
-        "provider": lambda o: [str(((o.get("spec") or {}).get("provider") or {}).get("name", ""))]
-    },
+    model.KEPTN_METRIC: {"provider": _metric_provider},
     model.ANALYSIS: {"analysisDefinition": _analysis_definition},
     model.POD: {"owner": owner_uids},
     model.REPLICA_SET: {"owner": owner_uids},

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
-from typing import Any
 
 from lifecycle.core import model
 from lifecycle.core.actions import EmitEvent, EventType
+from lifecycle.core.bodies import KeptnAppContextSpec
 from lifecycle.core.meta import metadata_of
 from lifecycle.core.phases import APP_PHASES, Phase
 from lifecycle.flow.context import OperatorContext
@@ -38,7 +38,7 @@ _BEFORE_START = ("metadata", "spanLinks")
 
 
 def wanted_patch(
-    app_version: Mapping[str, Any], context_spec: Mapping[str, Any]
+    app_version: Mapping[str, object], context_spec: KeptnAppContextSpec
 ) -> dict[str, object]:
     """The AppVersion spec fields the context changes, for phases that have not started."""
     if is_completed(app_version):
@@ -51,17 +51,17 @@ def wanted_patch(
         fields += _BEFORE_START
     empty: dict[str, object] = {"metadata": {}}
     return {
-        f: context_spec[f]
+        f: value
         for f in fields
-        if context_spec.get(f) is not None and context_spec[f] != spec.get(f, empty.get(f, []))
+        if (value := context_spec.get(f)) is not None and value != spec.get(f, empty.get(f, []))
     }
 
 
 async def take_in_context(
     ctx: OperatorContext,
     component: str,
-    app_version: Mapping[str, Any],
-    context_spec: Mapping[str, Any],
+    app_version: Mapping[str, object],
+    context_spec: KeptnAppContextSpec,
 ) -> bool:
     """Patch the late context into the AppVersion; True when it was taken in."""
     patch = wanted_patch(app_version, context_spec)

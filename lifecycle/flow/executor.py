@@ -26,9 +26,9 @@ times, lifecycle.flow.pacing), or poll.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar, assert_never
+from typing import Generic, TypeVar, assert_never
 
 from lifecycle.core import model
 from lifecycle.core.actions import (
@@ -41,7 +41,7 @@ from lifecycle.core.actions import (
     PhaseEnded,
     reconcile_error_event,
 )
-from lifecycle.core.bodies import KeptnEvaluationSpec, KeptnTaskSpec
+from lifecycle.core.bodies import JSON, Body, KeptnEvaluationSpec, KeptnTaskSpec
 from lifecycle.core.conditions import with_conditions
 from lifecycle.core.machine import ROOT_KEY, Decision, Snapshot, apply_merge_patch, decide
 from lifecycle.core.meta import metadata_of, name_of, namespace_of, owner_uids, uid_of
@@ -50,9 +50,8 @@ from lifecycle.core.naming import alternate_child_name
 from lifecycle.core.phases import Phase
 from lifecycle.core.runtimes import task_metadata
 from lifecycle.flow.context import OperatorContext
-from lifecycle.flow.objects import child_labels, emit, is_completed, previous_version
+from lifecycle.flow.objects import VersionBody, child_labels, emit, is_completed, previous_version
 from lifecycle.flow.pacing import AppVersionPacing
-from lifecycle.kube.client import Body
 from lifecycle.kube.controller import ObjectKey, Result, TerminalError, key_of
 from lifecycle.kube.errors import AlreadyExists, BadRequest, Conflict, Invalid, NotFound
 from lifecycle.kube.events import EventRecorder
@@ -93,7 +92,8 @@ class _Plan:
         return cls(tuple(creations), tuple(events), tuple(ends))
 
 
-VersionT = TypeVar("VersionT", bound=Mapping[str, Any])
+VersionT = TypeVar("VersionT", bound=VersionBody)
+SpecT = TypeVar("SpecT", KeptnTaskSpec, KeptnEvaluationSpec)
 
 _NAME_ATTEMPTS = 5
 """Alternate child names tried when another parent's child holds the name (naming)."""
@@ -120,7 +120,7 @@ class FlowExecutor(Generic[VersionT]):
         self._pacing = pacing
         self._written: dict[ObjectKey, str] = {}
 
-    def stale(self, obj: Mapping[str, Any]) -> bool:
+    def stale(self, obj: VersionT) -> bool:
         """True while the cache still holds the version our last status write started from."""
         key = key_of(obj)
         mark = self._written.get(key)
@@ -164,7 +164,8 @@ class FlowExecutor(Generic[VersionT]):
             except (Conflict, NotFound):
                 raise  # a concurrent write or a deletion: the next reconcile sees it
             except Exception as exc:
-                current = decision.status.get("currentPhase") or (obj.get("status") or {}).get(
+                version: VersionBody = obj
+                current = decision.status.get("currentPhase") or (version.get("status") or {}).get(
                     "currentPhase"
                 )
                 error = reconcile_error_event(str(obj.get("kind", "")), str(current or ""))
@@ -177,7 +178,7 @@ class FlowExecutor(Generic[VersionT]):
             self.sweep(obj)
         return Result(requeue_at=decision.requeue_at)
 
-    async def execute(self, obj: Mapping[str, Any], decision: Decision) -> Body:
+    async def execute(self, obj: VersionT, decision: Decision) -> VersionT:
         """Create children, emit events, write the status patch, then record telemetry and spans."""
         ctx = self._ctx
         plan = _Plan.of(decision.actions)
@@ -191,9 +192,11 @@ class FlowExecutor(Generic[VersionT]):
                 case _:
                     assert_never(creation)
         # Events name the object as it is after this decision (phase carriers included).
-        after = dict(obj)
+        after = obj
         if decision.status:
-            after["status"] = apply_merge_patch(obj.get("status") or {}, decision.status)
+            version: VersionBody = obj
+            status = apply_merge_patch(version.get("status") or {}, decision.status)
+            after = self._kind.view({**obj, "status": status})
         writes = [emit(ctx, self.component, after, event) for event in plan.events]
         # Written before the status that records the transition: once the status says a
         # transition happened its Events exist, so a SIGKILL right after the write loses
@@ -202,7 +205,7 @@ class FlowExecutor(Generic[VersionT]):
         await EventRecorder.wait(writes)
         if decision.status:
             rv = str(metadata_of(obj).get("resourceVersion", ""))
-            patch: Body = {
+            patch: JSON = {
                 "status": with_conditions(self._kind.kind, obj, decision.status, ctx.now())
             }
             if rv:
@@ -212,24 +215,25 @@ class FlowExecutor(Generic[VersionT]):
             )
             if self._track:
                 self._written[key_of(obj)] = rv
-            after = written or after
+            if written:
+                after = self._kind.view(written)
         self._record(obj, after, decision, plan.ends)
         return after
 
-    async def _create(self, obj: Mapping[str, Any], kind: ResourceKind, body: Body) -> None:
-        name = str(body["metadata"]["name"])
-        namespace = str(body["metadata"]["namespace"])
+    async def _create(self, obj: VersionT, kind: ResourceKind, body: Body[SpecT, JSON]) -> None:
+        name = body["metadata"]["name"]
+        namespace = body["metadata"]["namespace"]
         try:
             for attempt in range(1, _NAME_ATTEMPTS + 1):
                 try:
-                    await self._ctx.client.create(kind, body, namespace)
+                    await self._ctx.client.create(kind, dict(body), namespace)
                     return
                 except AlreadyExists:
                     existing = await self._ctx.client.get(kind, name, namespace)
                     if uid_of(obj) in owner_uids(existing):
                         return  # created by an earlier reconcile (maybe before a crash): done
                     # another parent's child holds the name: the next deterministic alternate
-                    name = alternate_child_name(str(body["metadata"]["name"]), attempt)
+                    name = alternate_child_name(body["metadata"]["name"], attempt)
                     body = {**body, "metadata": {**body["metadata"], "name": name}}
             raise Invalid(f"{_NAME_ATTEMPTS} names of {kind.kind} taken by other parents")
         except NotFound:
@@ -248,7 +252,7 @@ class FlowExecutor(Generic[VersionT]):
             )
             emit(self._ctx, self.component, obj, event)
 
-    def _task_body(self, obj: Mapping[str, Any], action: CreateTask) -> Body:
+    def _task_body(self, obj: VersionT, action: CreateTask) -> Body[KeptnTaskSpec, JSON]:
         spec: KeptnTaskSpec = {
             "taskDefinition": action.definition,
             "context": action.context.copy(),
@@ -256,18 +260,26 @@ class FlowExecutor(Generic[VersionT]):
             "parameters": {},
             "secureParameters": {},
         }
-        definition, inherited = self._definition(
-            model.KEPTN_TASK_DEFINITION, obj, action.definition, ("retries", "timeout")
+        definition = self._ctx.find_here_or_keptn(
+            model.KEPTN_TASK_DEFINITION, namespace_of(obj), action.definition
         )
+        # a child inherits what the definition sets
+        inherited = model.KEPTN_TASK_DEFINITION.view(definition or {}).get("spec") or {}
+        if (retries := inherited.get("retries")) is not None:
+            spec["retries"] = retries
+        if (timeout := inherited.get("timeout")) is not None:
+            spec["timeout"] = timeout
         traceparent = str((action.context.get("metadata") or {}).get("traceparent", ""))
-        body = self._child(obj, model.KEPTN_TASK, action.name, {**spec, **inherited}, traceparent)
+        body = self._child(obj, model.KEPTN_TASK, action.name, spec, traceparent)
         meta = body["metadata"]
         meta["labels"], meta["annotations"] = task_metadata(
             definition, meta["labels"], meta["annotations"]
         )
         return body
 
-    def _evaluation_body(self, obj: Mapping[str, Any], action: CreateEvaluation) -> Body:
+    def _evaluation_body(
+        self, obj: VersionT, action: CreateEvaluation
+    ) -> Body[KeptnEvaluationSpec, JSON]:
         spec: KeptnEvaluationSpec = {
             "evaluationDefinition": action.definition,
             "workload": action.workload,
@@ -277,30 +289,21 @@ class FlowExecutor(Generic[VersionT]):
             "appVersion": action.app_version,
             "checkType": str(action.check_type),
         }
-        _, inherited = self._definition(
-            model.KEPTN_EVALUATION_DEFINITION, obj, action.definition, ("retries", "retryInterval")
+        definition = self._ctx.find_here_or_keptn(
+            model.KEPTN_EVALUATION_DEFINITION, namespace_of(obj), action.definition
         )
-        return self._child(
-            obj, model.KEPTN_EVALUATION, action.name, {**spec, **inherited}, action.traceparent
-        )
-
-    def _definition(
-        self, kind: ResourceKind, obj: Mapping[str, Any], name: str, fields: tuple[str, ...]
-    ) -> tuple[Body | None, dict[str, object]]:
-        """The definition (here or in the Keptn namespace) and those of its spec ``fields`` that
-        are set: a child inherits them."""
-        definition = self._ctx.find_here_or_keptn(kind, namespace_of(obj), name)
-        spec = (definition or {}).get("spec") or {}
-        return definition, {f: spec[f] for f in fields if spec.get(f) is not None}
+        # a child inherits what the definition sets
+        inherited = model.KEPTN_EVALUATION_DEFINITION.view(definition or {}).get("spec") or {}
+        if (retries := inherited.get("retries")) is not None:
+            spec["retries"] = retries
+        if (interval := inherited.get("retryInterval")) is not None:
+            spec["retryInterval"] = interval
+        return self._child(obj, model.KEPTN_EVALUATION, action.name, spec, action.traceparent)
 
     @staticmethod
     def _child(
-        obj: Mapping[str, Any],
-        kind: ResourceKind,
-        name: str,
-        spec: Mapping[str, Any],
-        traceparent: str,
-    ) -> Body:
+        obj: VersionT, kind: ResourceKind, name: str, spec: SpecT, traceparent: str
+    ) -> Body[SpecT, JSON]:
         return {
             "apiVersion": kind.api_version,
             "kind": kind.kind,
@@ -314,7 +317,7 @@ class FlowExecutor(Generic[VersionT]):
             "spec": spec,
         }
 
-    def sweep(self, obj: Mapping[str, Any]) -> None:
+    def sweep(self, obj: VersionT) -> None:
         """Hand a reconciled object's ended, unmarked spans to the span marks (no-op without).
 
         Called on reconciles that decide nothing too (completed objects included), so spans a
@@ -329,7 +332,7 @@ class FlowExecutor(Generic[VersionT]):
         except Exception:  # spans must never fail a reconcile
             log.exception("%s: span export of %s failed", self.component, key_of(obj))
 
-    def _previous_root(self, obj: Mapping[str, Any]) -> str | None:
+    def _previous_root(self, obj: VersionBody) -> str | None:
         status = obj.get("status") or {}
         root = (status.get("phaseTraceIDs") or {}).get(ROOT_KEY) or {}
         if not (root.get("endTime") or status.get("endTime")):
@@ -340,8 +343,8 @@ class FlowExecutor(Generic[VersionT]):
 
     def _record(
         self,
-        before: Mapping[str, Any],
-        after: Body,
+        before: VersionBody,
+        after: VersionT,
         decision: Decision,
         ends: Sequence[PhaseEnded | Finished],
     ) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from itertools import islice
-from typing import Any, Final, Protocol
+from typing import Final, Protocol
 
 from lifecycle.core.meta import created_key, name_of, namespace_of, owner_references_of, uid_of
 from lifecycle.kube import ObjectKey
@@ -33,7 +33,7 @@ class _Store(Protocol):
     def list(self, namespace: str | None = None) -> Sequence[Mapping[str, object]]: ...
 
 
-def _task_owned(job: Mapping[str, Any]) -> str:
+def _task_owned(job: Mapping[str, object]) -> str:
     for ref in owner_references_of(job):
         if ref.get("kind") == "KeptnTask" and ref.get("controller"):
             return str(ref.get("uid") or "")
@@ -47,7 +47,7 @@ class JobSlots:
         self,
         limit: int,
         jobs: _Store,
-        running: Callable[[Mapping[str, Any]], bool],
+        running: Callable[[Mapping[str, object]], bool],
         *,
         wake: Callable[[ObjectKey], None] = lambda _: None,
         clock: Callable[[], float] = time.monotonic,
@@ -79,7 +79,7 @@ class JobSlots:
     def _first(self, count: int) -> list[ObjectKey]:
         return [key for _, key in islice(sorted(self._line.values()), max(0, count))]
 
-    def acquire(self, task: Mapping[str, Any]) -> bool:
+    def acquire(self, task: Mapping[str, object]) -> bool:
         """Take a slot for ``task``'s Job; False (the task waits in line) when none is free."""
         uid, key = uid_of(task), ObjectKey(namespace_of(task), name_of(task))
         busy = self._busy()
@@ -91,7 +91,7 @@ class JobSlots:
         self._started[uid] = self._clock()
         return True
 
-    def release(self, task: Mapping[str, Any]) -> None:
+    def release(self, task: Mapping[str, object]) -> None:
         """The task's Job finished (or was never created): wake who is first in line."""
         self._started.pop(uid_of(task), None)
         self._wake_first()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from typing import Any
 
 from lifecycle.core import model
 from lifecycle.core.actions import EmitEvent
@@ -27,6 +26,7 @@ from lifecycle.kube.cache import BodyT
 from lifecycle.kube.events import format_message, keptn_annotations
 
 __all__ = [
+    "VersionBody",
     "child_labels",
     "children_of",
     "emit",
@@ -36,42 +36,46 @@ __all__ = [
     "previous_version",
 ]
 
-_DEFINITION_FIELDS = (
-    (model.KEPTN_TASK_DEFINITION, ("preDeploymentTasks", "postDeploymentTasks", "promotionTasks")),
-    (model.KEPTN_EVALUATION_DEFINITION, ("preDeploymentEvaluations", "postDeploymentEvaluations")),
-)
+VersionBody = KeptnAppVersionBody | KeptnWorkloadVersionBody
+"""A KeptnAppVersion or a KeptnWorkloadVersion: the objects the flow executor decides for."""
 
 
-def is_completed(obj: Mapping[str, Any]) -> bool:
+def is_completed(obj: Mapping[str, object]) -> bool:
     """True once the version's overall status is final (Succeeded, Failed, Deprecated, Warning...)."""
-    return State.parse((obj.get("status") or {}).get("status")).is_completed
+    status = obj.get("status")  # a typed version or a raw one from an informer store
+    return isinstance(status, Mapping) and State.parse(status.get("status")).is_completed
 
 
-def missing_definitions(ctx: OperatorContext, obj: Mapping[str, Any]) -> frozenset[str]:
+def missing_definitions(ctx: OperatorContext, obj: VersionBody) -> frozenset[str]:
     """Definition names the version's spec refers to that neither namespace holds."""
-    spec, namespace = obj.get("spec") or {}, namespace_of(obj)
+    spec, promotion = obj.get("spec") or {}, model.KEPTN_APP_VERSION.view(obj).get("spec") or {}
+    lists = (
+        (model.KEPTN_TASK_DEFINITION, spec.get("preDeploymentTasks")),
+        (model.KEPTN_TASK_DEFINITION, spec.get("postDeploymentTasks")),
+        (model.KEPTN_TASK_DEFINITION, promotion.get("promotionTasks")),  # an AppVersion's only
+        (model.KEPTN_EVALUATION_DEFINITION, spec.get("preDeploymentEvaluations")),
+        (model.KEPTN_EVALUATION_DEFINITION, spec.get("postDeploymentEvaluations")),
+    )
     named = {
         (kind, item.strip())
-        for kind, fields in _DEFINITION_FIELDS
-        for field in fields
-        for item in spec.get(field) or ()
+        for kind, items in lists
+        for item in items or ()
         if isinstance(item, str) and item.strip()
     }
+    namespace = namespace_of(obj)
     return frozenset(
         name for kind, name in named if ctx.find_here_or_keptn(kind, namespace, name) is None
     )
 
 
 def children_of(
-    ctx: OperatorContext, obj: Mapping[str, Any], kind: ResourceKind[BodyT]
+    ctx: OperatorContext, obj: VersionBody, kind: ResourceKind[BodyT]
 ) -> dict[str, BodyT]:
     """The version's KeptnTasks or KeptnEvaluations (by owner uid), keyed by name."""
     return {name_of(child): child for child in ctx.cache(kind).by_index("owner", uid_of(obj))}
 
 
-def previous_version(
-    ctx: OperatorContext, obj: Mapping[str, Any]
-) -> KeptnAppVersionBody | KeptnWorkloadVersionBody | None:
+def previous_version(ctx: OperatorContext, obj: VersionBody) -> VersionBody | None:
     """The version named by spec.previousVersion (newest AppVersion of it), from the cache."""
     namespace = namespace_of(obj)
     if obj.get("kind") == model.KEPTN_WORKLOAD_VERSION.kind:
@@ -95,30 +99,33 @@ def previous_version(
     )
 
 
-def event_annotations(obj: Mapping[str, Any], phase: str) -> dict[str, str]:
+def event_annotations(obj: Mapping[str, object], phase: str) -> dict[str, str]:
     """KLT's Event annotations (lifecycle.kube.events.keptn_annotations), with the traceparent of
-    the phase's span (else the root's) when the status carries one."""
+    the phase's span (else the root's) when the status carries one (versions only)."""
     result = keptn_annotations(dict(obj), phase)
-    traces = (obj.get("status") or {}).get("phaseTraceIDs") or {}
-    carrier = traces.get(phase) or traces.get(ROOT_KEY)
+    status = obj.get("status")
+    traces = status.get("phaseTraceIDs") if isinstance(status, Mapping) else None
+    carrier = (traces or {}).get(phase) or (traces or {}).get(ROOT_KEY)
     if isinstance(carrier, Mapping) and carrier.get("traceparent"):
         result["traceparent"] = str(carrier["traceparent"])
     return result
 
 
 def emit(
-    ctx: OperatorContext, component: str, obj: Mapping[str, Any], event: EmitEvent
+    ctx: OperatorContext, component: str, obj: Mapping[str, object], event: EmitEvent
 ) -> asyncio.Task[None] | None:
     """Record one decided Event on `obj` with KLT's message format and annotations.
 
     Returns the recorder's writing task (None when its backlog dropped the Event).
     """
+    spec = obj.get("spec")  # any flow kind's spec has its version
+    version = spec.get("version", "") if isinstance(spec, Mapping) else ""
     message = format_message(
         LONG_NAMES.get(event.phase, str(event.phase)),
         event.text,
         namespace=namespace_of(obj),
         name=name_of(obj),
-        version=str((obj.get("spec") or {}).get("version", "")),
+        version=str(version),
     )
     return ctx.recorder(component).emit(
         dict(obj),
@@ -130,12 +137,13 @@ def emit(
     )
 
 
-def child_labels(obj: Mapping[str, Any]) -> dict[str, str]:
+def child_labels(obj: VersionBody) -> dict[str, str]:
     """The ``keptn.sh/*`` labels a version gives the KeptnTasks and KeptnEvaluations it creates."""
-    spec = obj.get("spec") or {}
-    labels = {"keptn.sh/app": str(spec.get("appName") or spec.get("app") or "")}
-    if spec.get("workloadName"):
-        labels["keptn.sh/workload"] = str(spec["workloadName"])
-    if spec.get("version"):
-        labels["keptn.sh/version"] = str(spec["version"])
+    app_spec = model.KEPTN_APP_VERSION.view(obj).get("spec") or {}  # appName: an app version's
+    wv_spec = model.KEPTN_WORKLOAD_VERSION.view(obj).get("spec") or {}  # app, workloadName: a WV's
+    labels = {"keptn.sh/app": str(app_spec.get("appName") or wv_spec.get("app") or "")}
+    if wv_spec.get("workloadName"):
+        labels["keptn.sh/workload"] = str(wv_spec["workloadName"])
+    if app_spec.get("version"):
+        labels["keptn.sh/version"] = str(app_spec["version"])
     return {k: label_value(v) for k, v in labels.items() if label_value(v)}

@@ -18,14 +18,16 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any, Final
+from typing import Final
 
+from lifecycle.core import model
 from lifecycle.core.actions import EmitEvent
-from lifecycle.core.bodies import WorkloadStatus
+from lifecycle.core.bodies import KeptnAppVersionBody, WorkloadStatus
 from lifecycle.core.machine import Decision
 from lifecycle.core.naming import workload_name, workload_version_name
 from lifecycle.core.phases import State
 from lifecycle.core.windows import created
+from lifecycle.flow.objects import VersionBody
 from lifecycle.kube.controller import ObjectKey, key_of
 
 __all__ = ["ITEMS_WINDOW", "WORKLOADS_GRACE", "AppVersionPacing"]
@@ -51,11 +53,10 @@ class AppVersionPacing:
     def forget(self, key: ObjectKey) -> None:
         self._due.pop(key, None)
 
-    def pace(
-        self, obj: Mapping[str, Any], decision: Decision, now: datetime
-    ) -> Decision | datetime:
-        """The decision to carry out now, or the time to reconcile again instead."""
-        decision = _quiet_missing(obj, decision, now)
+    def pace(self, obj: VersionBody, decision: Decision, now: datetime) -> Decision | datetime:
+        """The decision to carry out now, or the time to reconcile again instead (AppVersions
+        only: the KeptnAppVersion controller's executor is the one given a pacing)."""
+        decision = _quiet_missing(model.KEPTN_APP_VERSION.view(obj), decision, now)
         key = key_of(obj)
         if decision.actions or not _items_only(decision.status):
             self._due.pop(key, None)  # written now, with the items
@@ -77,7 +78,7 @@ def _items_only(status: Mapping[str, object]) -> bool:
     )
 
 
-def _quiet_missing(obj: Mapping[str, Any], decision: Decision, now: datetime) -> Decision:
+def _quiet_missing(obj: KeptnAppVersionBody, decision: Decision, now: datetime) -> Decision:
     """The decision without the not-found warnings and items while the grace lasts."""
     missing = {
         action.key.removeprefix(_NOT_FOUND + "/")
@@ -92,7 +93,7 @@ def _quiet_missing(obj: Mapping[str, Any], decision: Decision, now: datetime) ->
     )
     status = dict(decision.status)
     if _ITEMS in status:
-        app = str((obj.get("spec") or {}).get("appName", ""))
+        app = (obj.get("spec") or {}).get("appName", "")
         items = [i for i in status[_ITEMS] if _version_name(app, i) not in missing]
         if items == ((obj.get("status") or {}).get(_ITEMS) or []):
             del status[_ITEMS]

@@ -103,10 +103,10 @@ def spec_changes(event_type: str, obj: Body, old: Body | None) -> list[ObjectKey
     return [ObjectKey(namespace_of(obj), name_of(obj))]
 
 
-async def provider_config(ctx: OperatorContext, provider: Mapping[str, Any]) -> ProviderConfig:
+async def provider_config(ctx: OperatorContext, provider: Mapping[str, object]) -> ProviderConfig:
     """A KeptnMetricsProvider as ProviderConfig, its Secret read (ConfigError if unreadable)."""
-    meta = provider.get("metadata") or {}
-    spec = provider.get("spec") or {}
+    meta = metadata_of(provider)
+    spec = model.KEPTN_METRICS_PROVIDER.view(provider).get("spec") or {}
     ref = spec.get("secretKeyRef") or {}
     secret: dict[str, str] | None = None
     if ref.get("name"):

@@ -21,12 +21,10 @@ Must not: touch WorkloadVersions that succeeded, are running, or belong to other
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
-from typing import Any
 
 from lifecycle.core import model
 from lifecycle.core.actions import EmitEvent, EventType
-from lifecycle.core.bodies import KeptnWorkloadVersionBody
+from lifecycle.core.bodies import KeptnAppBody, KeptnWorkloadVersionBody
 from lifecycle.core.meta import metadata_of, name_of, namespace_of, uid_of
 from lifecycle.core.naming import workload_name, workload_version_name
 from lifecycle.core.phases import Phase, State
@@ -40,10 +38,10 @@ RETRY_REASON = "RetryWorkloadVersion"
 
 
 def failed_workload_versions(
-    ctx: OperatorContext, app: Mapping[str, Any]
+    ctx: OperatorContext, app: KeptnAppBody
 ) -> list[KeptnWorkloadVersionBody]:
     """The app's listed WorkloadVersions (same namespace) whose status is Failed."""
-    spec = model.KEPTN_APP.view(app).get("spec", {})
+    spec = app.get("spec", {})
     namespace, name = namespace_of(app), name_of(app)
     store = ctx.cache(model.KEPTN_WORKLOAD_VERSION)
     found = []
@@ -58,12 +56,12 @@ def failed_workload_versions(
 
 
 async def retry_failed_workloads(
-    ctx: OperatorContext, component: str, app: Mapping[str, Any]
+    ctx: OperatorContext, component: str, app: KeptnAppBody
 ) -> list[str]:
     """Delete the app's Failed WorkloadVersions so they run again; their names."""
     meta = metadata_of(app)
     namespace = meta.get("namespace", "")
-    revision = model.KEPTN_APP.view(app).get("spec", {}).get("revision", 1)
+    revision = app.get("spec", {}).get("revision", 1)
     names = []
     for wv in failed_workload_versions(ctx, app):
         name = name_of(wv)

@@ -10,7 +10,6 @@ Must not: read the API (caches only) or wake finished versions, which are absorb
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from lifecycle.core import model
 from lifecycle.core.meta import name_of, namespace_of
@@ -38,7 +37,7 @@ def open_versions(store: Store, index: str, key: str, namespace: object) -> list
 
 
 def waiting_versions(
-    ctx: OperatorContext, kind: model.ResourceKind, definition: Mapping[str, Any]
+    ctx: OperatorContext, kind: model.ResourceKind, definition: Mapping[str, object]
 ) -> list[ObjectKey]:
     """Unfinished versions a new definition may unblock: its namespace, or all for the Keptn namespace."""
     namespace = namespace_of(definition)
@@ -52,7 +51,7 @@ def children_waiting_on(
     """Mapper: an ADDED definition wakes the unfinished tasks/evaluations that ``index`` maps its
     name to, in its namespace, or in every namespace for one in the Keptn namespace."""
 
-    def mapper(event: str, definition: Mapping[str, Any], old: object) -> list[ObjectKey]:
+    def mapper(event: str, definition: Mapping[str, object], old: object) -> list[ObjectKey]:
         if event != "ADDED":
             return []
         namespace = namespace_of(definition)
@@ -72,7 +71,7 @@ def watch_version_and_children(
 ) -> None:
     """Wake a version on its own events, its tasks' and evaluations', and new definitions."""
 
-    def on_definition(event: str, definition: Mapping[str, Any], old: object) -> list[ObjectKey]:
+    def on_definition(event: str, definition: Mapping[str, object], old: object) -> list[ObjectKey]:
         return waiting_versions(ctx, kind, definition) if event == "ADDED" else []
 
     controller.watch(ctx.informer(kind), self_key)
