@@ -29,7 +29,7 @@ lifecycle's typed bodies satisfy) and takes phase names as strings.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from typing import Protocol, cast
 
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
@@ -38,24 +38,8 @@ from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode,
 from typing_extensions import TypeIs
 
 from tracing import attributes as attrs
-from tracing.context import (
-    child_traceparent,
-    derive_span_id,
-    format_traceparent,
-    parse_rfc3339_ns,
-    parse_traceparent,
-)
-from tracing.views import (
-    AppVersionView,
-    ChildView,
-    EvaluationView,
-    TaskView,
-    VersionView,
-    WorkloadVersionView,
-    carrier_of,
-    child_view,
-    version_view,
-)
+from tracing import views
+from tracing.context import derive_span_id, parse_rfc3339_ns, parse_traceparent
 
 __all__ = [
     "APP_SCOPE",
@@ -64,13 +48,8 @@ __all__ = [
     "SpanSink",
     "build_child_span",
     "build_phase_span",
-    "child_traceparent",
-    "derive_span_id",
     "export_child_span",
     "export_phase_span",
-    "format_traceparent",
-    "parse_rfc3339_ns",
-    "parse_traceparent",
 ]
 
 APP_SCOPE = InstrumentationScope("keptn/lifecycle-operator/appversion")
@@ -107,7 +86,7 @@ class SpanSink(Protocol):
     def export(self, spans: Sequence[ReadableSpan]) -> None: ...
 
 
-def _kind(body: VersionView | ChildView) -> str:
+def _kind(body: views.VersionView | views.ChildView) -> str:
     kind = body.get("kind")
     if kind:
         return kind
@@ -122,11 +101,11 @@ def _kind(body: VersionView | ChildView) -> str:
     return "KeptnEvaluation"
 
 
-def _is_workload(body: VersionView) -> TypeIs[WorkloadVersionView]:
+def _is_workload(body: views.VersionView) -> TypeIs[views.WorkloadVersionView]:
     return _kind(body) == "KeptnWorkloadVersion"
 
 
-def _is_task(body: ChildView) -> TypeIs[TaskView]:
+def _is_task(body: views.ChildView) -> TypeIs[views.TaskView]:
     return _kind(body) == "KeptnTask"
 
 
@@ -146,7 +125,9 @@ def _context(carrier: object) -> SpanContext | None:
     return parse_traceparent(carrier if isinstance(carrier, str) else None)
 
 
-def _links(body: AppVersionView, previous_root: Mapping[str, object] | str | None) -> list[Link]:
+def _links(
+    body: views.AppVersionView, previous_root: Mapping[str, object] | str | None
+) -> list[Link]:
     links: list[Link] = []
     for raw in body.get("spec", {}).get("spanLinks") or []:
         ctx = _context(raw)
@@ -162,7 +143,7 @@ def _links(body: AppVersionView, previous_root: Mapping[str, object] | str | Non
 
 
 def build_phase_span(
-    body: VersionView,
+    body: views.VersionView,
     phase: str,
     *,
     resource: Resource | None = None,
@@ -178,8 +159,8 @@ def build_phase_span(
     """
     status = body.get("status", {})
     carriers = status.get("phaseTraceIDs") or {}
-    carrier = carrier_of(carriers, phase)
-    if carrier is None:
+    carrier = cast("views.PhaseCarrier | None", carriers.get(phase))  # keys the machine writes
+    if not isinstance(carrier, Mapping):
         return None
     ctx = _context(carrier.get("traceparent"))
     is_root = phase == ROOT
@@ -229,7 +210,7 @@ def build_phase_span(
     )
 
 
-def _evaluation_events(body: EvaluationView, end: int) -> list[Event]:
+def _evaluation_events(body: views.EvaluationView, end: int) -> list[Event]:
     events: list[Event] = []
     results = body.get("status", {}).get("evaluationStatus") or {}
     for metric in sorted(results):
@@ -254,7 +235,7 @@ def _evaluation_events(body: EvaluationView, end: int) -> list[Event]:
 
 
 def build_child_span(
-    body: ChildView,
+    body: views.ChildView,
     *,
     parent_traceparent: str | None = None,
     resource: Resource | None = None,
@@ -320,7 +301,7 @@ def export_phase_span(
 ) -> ReadableSpan | None:
     """Build the phase (or ``"root"``) span from status and hand it to ``sink``; None if not ended."""
     span = build_phase_span(
-        version_view(body),
+        cast(views.VersionView, body),  # an AppVersion/WorkloadVersion the API server checked
         phase,
         resource=sink.resource,
         previous_root=previous_root,
@@ -337,7 +318,7 @@ def export_child_span(
 ) -> ReadableSpan | None:
     """Build a finished task/evaluation span and hand it to ``sink``; None if not ended."""
     span = build_child_span(
-        child_view(body), parent_traceparent=parent_traceparent, resource=sink.resource
+        cast(views.ChildView, body), parent_traceparent=parent_traceparent, resource=sink.resource
     )
     if span is not None:
         sink.export([span])

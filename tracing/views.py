@@ -1,22 +1,16 @@
 """Read-only typed views of the KLT bodies spans are built from (tracing may not import lifecycle).
 
-Role: the fields :mod:`tracing.spans` and :mod:`tracing.attributes` read of a KeptnAppVersion,
-KeptnWorkloadVersion, KeptnTask and KeptnEvaluation, as ``total=False`` TypedDicts whose keys are
-all ``ReadOnly``: lifecycle's typed bodies (lifecycle.core.bodies, which declare more fields) are
-structural subtypes of these views, so the operator passes its typed bodies without a cast and mypy
-checks every field read here against the CRD's name.
-
-Invariants: keys are the exact JSON names of the CRDs (a subset of lifecycle.core.bodies); a
-phase carrier (``status.phaseTraceIDs[<phase>]``) is a string map there, narrowed here once
-(:func:`carrier_of`) to the keys the state machine writes.
-
-Must not: import ``lifecycle`` or hold behaviour beyond the narrowing casts.
+Role: the fields tracing.spans and tracing.attributes read of a KeptnAppVersion, KeptnWorkloadVersion,
+KeptnTask and KeptnEvaluation, as ``total=False`` TypedDicts with ``ReadOnly`` keys named as in the
+CRDs: lifecycle's typed bodies (lifecycle.core.bodies, a superset) are structural subtypes of these
+views, so the operator passes them without a cast and mypy checks each field read here.
+Must not: import ``lifecycle``; data only.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Generic, TypeVar, cast
+from typing import Generic, TypeVar
 
 from typing_extensions import ReadOnly, TypedDict
 
@@ -28,9 +22,6 @@ __all__ = [
     "TaskView",
     "VersionView",
     "WorkloadVersionView",
-    "carrier_of",
-    "child_view",
-    "version_view",
 ]
 
 SpecT = TypeVar("SpecT")
@@ -53,7 +44,8 @@ class View(TypedDict, Generic[SpecT, StatusT], total=False):
 
 
 class PhaseCarrier(TypedDict, total=False):
-    """What the state machine writes per phase (and under ``"root"``) in ``phaseTraceIDs``."""
+    """What the machine writes per phase (and under ``"root"``) in ``phaseTraceIDs`` (a string map
+    in the CRD, narrowed to these keys where spans read it)."""
 
     traceparent: ReadOnly[str]
     startTime: ReadOnly[str]
@@ -142,19 +134,3 @@ VersionView = AppVersionView | WorkloadVersionView
 TaskView = View[_TaskSpec, _TaskStatus]
 EvaluationView = View[_EvaluationSpec, _EvaluationStatus]
 ChildView = TaskView | EvaluationView
-
-
-def version_view(body: Mapping[str, object]) -> VersionView:
-    """An AppVersion's or WorkloadVersion's raw body (its CRD schema checked by the API server)."""
-    return cast(VersionView, body)
-
-
-def child_view(body: Mapping[str, object]) -> ChildView:
-    """A KeptnTask's or KeptnEvaluation's raw body (its CRD schema checked by the API server)."""
-    return cast(ChildView, body)
-
-
-def carrier_of(carriers: Mapping[str, StrMap], key: str) -> PhaseCarrier | None:
-    """``phaseTraceIDs[key]`` as the carrier the state machine writes; None if absent or no map."""
-    carrier = carriers.get(key)
-    return cast(PhaseCarrier, carrier) if isinstance(carrier, Mapping) else None
