@@ -43,21 +43,19 @@ class View(TypedDict, Generic[SpecT, StatusT], total=False):
     status: ReadOnly[StatusT]
 
 
-class PhaseCarrier(TypedDict, total=False):
+class _Times(TypedDict, total=False):
+    startTime: ReadOnly[str]
+    endTime: ReadOnly[str]
+
+
+class PhaseCarrier(_Times, total=False):
     """What the machine writes per phase (and under ``"root"``) in ``phaseTraceIDs`` (a string map
     in the CRD, narrowed to these keys where spans read it)."""
 
     traceparent: ReadOnly[str]
-    startTime: ReadOnly[str]
-    endTime: ReadOnly[str]
     state: ReadOnly[str]
     reason: ReadOnly[str]
     parent: ReadOnly[str]  # the traceparent a root span continues (a WorkloadVersion: AppDeploy)
-
-
-class _Times(TypedDict, total=False):
-    startTime: ReadOnly[str]
-    endTime: ReadOnly[str]
 
 
 class _VersionSpec(TypedDict, total=False):

@@ -15,12 +15,7 @@ from typing import cast
 
 from typing_extensions import TypeIs
 
-from lifecycle.core.bodies import (
-    KeptnAppVersionBody,
-    KeptnEvaluationBody,
-    KeptnTaskBody,
-    KeptnWorkloadVersionBody,
-)
+from lifecycle.core import bodies as b
 from lifecycle.core.machine_steps import VersionBody
 from lifecycle.core.meta import name_of, namespace_of, uid_of
 from lifecycle.core.model import KEPTN_WORKLOAD_VERSION
@@ -46,7 +41,7 @@ __all__ = [
 ]
 
 TimeLike = datetime | str | None
-ChildBody = KeptnTaskBody | KeptnEvaluationBody
+ChildBody = b.KeptnTaskBody | b.KeptnEvaluationBody
 
 
 def as_text(value: object) -> str:
@@ -70,7 +65,7 @@ def child_of(obj: Mapping[str, object]) -> ChildBody:
     return cast(ChildBody, obj)
 
 
-def is_workload_version(obj: VersionBody) -> TypeIs[KeptnWorkloadVersionBody]:
+def is_workload_version(obj: VersionBody) -> TypeIs[b.KeptnWorkloadVersionBody]:
     """A KeptnWorkloadVersion (else a KeptnAppVersion), by kind or, kind-less, by its spec."""
     kind = KEPTN_WORKLOAD_VERSION.kind
     return obj.get("kind") == kind or "workloadName" in (obj.get("spec") or {})
@@ -112,12 +107,12 @@ def phase_exemplar(obj: VersionBody, phase: str) -> dict[str, str] | None:
     return {"trace_id": f"{context.trace_id:032x}", "span_id": f"{context.span_id:016x}"}
 
 
-def app_labels_of(obj: KeptnAppVersionBody) -> tuple[str, str, str]:
+def app_labels_of(obj: b.KeptnAppVersionBody) -> tuple[str, str, str]:
     spec = obj.get("spec") or {}
     return as_text(spec.get("appName")), as_text(spec.get("version")), namespace_of(obj)
 
 
-def wl_labels_of(obj: KeptnWorkloadVersionBody) -> tuple[str, str, str, str]:
+def wl_labels_of(obj: b.KeptnWorkloadVersionBody) -> tuple[str, str, str, str]:
     spec = obj.get("spec") or {}
     return (
         as_text(spec.get("app")),
@@ -135,7 +130,7 @@ def scope_of(obj: VersionBody) -> tuple[str, str, str]:
     return namespace, app, ""
 
 
-def task_labels_of(task: KeptnTaskBody) -> tuple[str, ...]:
+def task_labels_of(task: b.KeptnTaskBody) -> tuple[str, ...]:
     spec = task.get("spec") or {}
     ctx = spec.get("context") or {}
     return (
@@ -148,7 +143,7 @@ def task_labels_of(task: KeptnTaskBody) -> tuple[str, ...]:
     )
 
 
-def evaluation_labels_of(ev: KeptnEvaluationBody) -> tuple[str, ...]:
+def evaluation_labels_of(ev: b.KeptnEvaluationBody) -> tuple[str, ...]:
     spec = ev.get("spec") or {}
     return (
         as_text(spec.get("appName")),
