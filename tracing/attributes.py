@@ -1,6 +1,6 @@
 """Span attributes for the deployment flow: KLT's ``keptn.deployment.*`` keys plus OTel conventions.
 
-Role: turn plain Kubernetes bodies (dicts) of KeptnAppVersion, KeptnWorkloadVersion, KeptnTask and
+Role: turn the Kubernetes bodies (read through :mod:`tracing.views`) of KeptnAppVersion, KeptnWorkloadVersion, KeptnTask and
 KeptnEvaluation into the attribute maps their spans carry. Three families are emitted side by side:
 
 * ``keptn.deployment.*`` -- exactly KLT's keys (reference keptn.md §5), so existing trace queries and
@@ -12,13 +12,16 @@ KeptnEvaluation into the attribute maps their spans carry. Three families are em
 
 Invariants: pure functions of their inputs (no clock, no I/O); values are always ``str``/``int``/
 ``float``/``bool``; a missing field yields an empty string rather than a missing key only for KLT's
-own keys (KLT always sets them). Must not import ``lifecycle`` (import-linter): bodies are plain dicts.
+own keys (KLT always sets them). Must not import ``lifecycle`` (import-linter): bodies are typed
+by tracing.views, which lifecycle's typed bodies satisfy.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+from tracing import views
 
 __all__ = [
     "APP_NAME",
@@ -64,37 +67,6 @@ _PIPELINE_RESULT = {
 }
 _DEPLOYMENT_STATUS = {"Succeeded": "succeeded", "Failed": "failed", "Warning": "failed"}
 
-# Where each kind's KLT keys are read (KLT always sets them: a missing field reads as "").
-_APP_VERSION_KEYS = {
-    APP_NAME: ("spec", "appName"),
-    APP_VERSION: ("spec", "version"),
-    APP_NAMESPACE: ("metadata", "namespace"),
-}
-_WORKLOAD_VERSION_KEYS = {
-    APP_NAME: ("spec", "app"),
-    WORKLOAD_NAME: ("spec", "workloadName"),
-    WORKLOAD_VERSION: ("spec", "version"),
-    WORKLOAD_NAMESPACE: ("metadata", "namespace"),
-}
-_TASK_KEYS = {  # TASK_TYPE falls back to spec.checkType
-    APP_NAME: ("spec", "context", "appName"),
-    APP_VERSION: ("spec", "context", "appVersion"),
-    WORKLOAD_NAME: ("spec", "context", "workloadName"),
-    WORKLOAD_VERSION: ("spec", "context", "workloadVersion"),
-    TASK_NAME: ("metadata", "name"),
-    TASK_TYPE: ("spec", "context", "taskType"),
-    "keptn.deployment.task.definition": ("spec", "taskDefinition"),
-}
-_EVALUATION_KEYS = {
-    APP_NAME: ("spec", "appName"),
-    APP_VERSION: ("spec", "appVersion"),
-    WORKLOAD_NAME: ("spec", "workload"),
-    WORKLOAD_VERSION: ("spec", "workloadVersion"),
-    EVALUATION_NAME: ("metadata", "name"),
-    EVALUATION_TYPE: ("spec", "checkType"),
-    "keptn.deployment.evaluation.definition": ("spec", "evaluationDefinition"),
-}
-
 
 def get_path(body: object, *path: str) -> Any:
     """The value at ``path`` in nested mappings, or None where a level is missing or not a mapping.
@@ -110,12 +82,8 @@ def get_path(body: object, *path: str) -> Any:
     return node
 
 
-def _str(value: Any) -> str:
+def _str(value: object) -> str:
     return "" if value is None else str(value)
-
-
-def _read(body: Mapping[str, Any], table: Mapping[str, tuple[str, ...]]) -> AttributeMap:
-    return {key: _str(get_path(body, *path)) for key, path in table.items()}
 
 
 def pipeline_result(state: str | None) -> str | None:
@@ -123,7 +91,7 @@ def pipeline_result(state: str | None) -> str | None:
     return _PIPELINE_RESULT.get(state or "")
 
 
-def context_metadata(*maps: Mapping[str, Any] | None) -> AttributeMap:
+def context_metadata(*maps: Mapping[str, object] | None) -> AttributeMap:
     """Merge metadata maps (later ones win) into span attributes; ``traceparent`` is no attribute."""
     merged: AttributeMap = {}
     for source in maps:
@@ -144,7 +112,7 @@ def _environment(attrs: AttributeMap, metadata: AttributeMap) -> None:
 
 
 def _version_attributes(
-    body: Mapping[str, Any],
+    body: views.VersionView,
     level: str,
     own: AttributeMap,
     metadata: AttributeMap,
@@ -152,13 +120,14 @@ def _version_attributes(
     run_id: str,
 ) -> AttributeMap:
     """An App- or WorkloadVersion's (``level``) span attributes around its KLT keys ``own``."""
+    meta, spec = body.get("metadata", {}), body.get("spec", {})
     attrs: AttributeMap = {
         **metadata,
         **own,
-        "deployment.name": _str(get_path(body, "metadata", "name")),
+        "deployment.name": _str(meta.get("name")),
         "cicd.pipeline.name": own[APP_NAME],
     }
-    uid = get_path(body, "metadata", "uid")
+    uid = meta.get("uid")
     if uid:
         attrs["deployment.id"] = str(uid)
     if state in _DEPLOYMENT_STATUS:
@@ -166,10 +135,10 @@ def _version_attributes(
     result = pipeline_result(state)
     if result is not None:
         attrs["cicd.pipeline.result"] = result
-    attrs["service.version"] = _str(get_path(body, "spec", "version"))
+    attrs["service.version"] = _str(spec.get("version"))
     if run_id:
         attrs["cicd.pipeline.run.id"] = run_id
-    previous = get_path(body, "spec", "previousVersion")
+    previous = spec.get("previousVersion")
     if previous:
         attrs[f"keptn.deployment.{level}.previousversion"] = str(previous)
     _environment(attrs, metadata)
@@ -177,31 +146,41 @@ def _version_attributes(
 
 
 def app_version_attributes(
-    body: Mapping[str, Any], *, state: str | None = None, run_id: str = ""
+    body: views.AppVersionView, *, state: str | None = None, run_id: str = ""
 ) -> AttributeMap:
     """Attributes of an AppVersion's root and phase spans."""
-    own = _read(body, _APP_VERSION_KEYS)
-    metadata = context_metadata(get_path(body, "spec", "metadata"))
+    spec = body.get("spec", {})
+    own: AttributeMap = {
+        APP_NAME: _str(spec.get("appName")),
+        APP_VERSION: _str(spec.get("version")),
+        APP_NAMESPACE: _str(body.get("metadata", {}).get("namespace")),
+    }
+    metadata = context_metadata(spec.get("metadata"))
     return _version_attributes(body, "app", own, metadata, state, run_id)
 
 
 def workload_version_attributes(
-    body: Mapping[str, Any], *, state: str | None = None, run_id: str = ""
+    body: views.WorkloadVersionView, *, state: str | None = None, run_id: str = ""
 ) -> AttributeMap:
     """Attributes of a WorkloadVersion's root and phase spans."""
-    own = _read(body, _WORKLOAD_VERSION_KEYS)
-    metadata = context_metadata(
-        get_path(body, "status", "appContextMetadata"), get_path(body, "spec", "metadata")
-    )
+    spec = body.get("spec", {})
+    own: AttributeMap = {
+        APP_NAME: _str(spec.get("app")),
+        WORKLOAD_NAME: _str(spec.get("workloadName")),
+        WORKLOAD_VERSION: _str(spec.get("version")),
+        WORKLOAD_NAMESPACE: _str(body.get("metadata", {}).get("namespace")),
+    }
+    app_context = body.get("status", {}).get("appContextMetadata")
+    metadata = context_metadata(app_context, spec.get("metadata"))
     return _version_attributes(body, "workload", own, metadata, state, run_id)
 
 
 def _child_attributes(
-    body: Mapping[str, Any], plural: str, kind: str, state: str | None, own: AttributeMap
+    body: views.ChildView, plural: str, kind: str, state: str | None, own: AttributeMap
 ) -> AttributeMap:
     """A KeptnTask's or KeptnEvaluation's span attributes around its KLT keys ``own``."""
-    name = _str(get_path(body, "metadata", "name"))
-    namespace = _str(get_path(body, "metadata", "namespace"))
+    meta = body.get("metadata", {})
+    name, namespace = _str(meta.get("name")), _str(meta.get("namespace"))
     attrs: AttributeMap = {
         **own,
         "cicd.pipeline.task.name": name,
@@ -217,17 +196,35 @@ def _child_attributes(
     return attrs
 
 
-def task_attributes(body: Mapping[str, Any]) -> AttributeMap:
+def task_attributes(body: views.TaskView) -> AttributeMap:
     """Attributes of a KeptnTask span (KLT keys, cicd.pipeline.task.*, context metadata)."""
-    own = context_metadata(get_path(body, "spec", "context", "metadata"))
-    own.update(_read(body, _TASK_KEYS))
-    own[TASK_TYPE] = own[TASK_TYPE] or _str(get_path(body, "spec", "checkType"))
-    state = get_path(body, "status", "status")
+    spec = body.get("spec", {})
+    context = spec.get("context", {})
+    own = context_metadata(context.get("metadata"))
+    own.update({
+        APP_NAME: _str(context.get("appName")),
+        APP_VERSION: _str(context.get("appVersion")),
+        WORKLOAD_NAME: _str(context.get("workloadName")),
+        WORKLOAD_VERSION: _str(context.get("workloadVersion")),
+        TASK_NAME: _str(body.get("metadata", {}).get("name")),
+        TASK_TYPE: _str(context.get("taskType") or spec.get("checkType")),
+        "keptn.deployment.task.definition": _str(spec.get("taskDefinition")),
+    })  # fmt: skip
+    state = body.get("status", {}).get("status")
     return _child_attributes(body, "keptntasks", "deploy", state, own)
 
 
-def evaluation_attributes(body: Mapping[str, Any]) -> AttributeMap:
+def evaluation_attributes(body: views.EvaluationView) -> AttributeMap:
     """Attributes of a KeptnEvaluation span; per-metric results go into span events instead."""
-    state = get_path(body, "status", "overallStatus")
-    own = _read(body, _EVALUATION_KEYS)
+    spec = body.get("spec", {})
+    state = body.get("status", {}).get("overallStatus")
+    own: AttributeMap = {
+        APP_NAME: _str(spec.get("appName")),
+        APP_VERSION: _str(spec.get("appVersion")),
+        WORKLOAD_NAME: _str(spec.get("workload")),
+        WORKLOAD_VERSION: _str(spec.get("workloadVersion")),
+        EVALUATION_NAME: _str(body.get("metadata", {}).get("name")),
+        EVALUATION_TYPE: _str(spec.get("checkType")),
+        "keptn.deployment.evaluation.definition": _str(spec.get("evaluationDefinition")),
+    }
     return _child_attributes(body, "keptnevaluations", "test", state, own)

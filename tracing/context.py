@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from opentelemetry.trace import SpanContext, TraceFlags
 
@@ -66,7 +65,7 @@ def child_traceparent(parent_traceparent: str, child_name: str) -> str | None:
     return format_traceparent(parent.trace_id, derive_span_id(parent.span_id, child_name))
 
 
-def parse_rfc3339_ns(value: Any) -> int | None:
+def parse_rfc3339_ns(value: object) -> int | None:
     """Nanoseconds since the epoch of an RFC3339 time (``...Z`` or with offset); None if absent."""
     if not value or not isinstance(value, str):
         return None

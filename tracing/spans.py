@@ -22,28 +22,24 @@ Invariants: building is pure and deterministic -- the same body gives the same s
 attributes), so re-exporting after a crash produces a duplicate the backend can recognise rather
 than a new orphan. Task and evaluation span ids are derived from their phase span id and their
 name (:func:`derive_span_id`), so they need no storage. All spans are kind CONSUMER (as KLT).
-Must not import ``lifecycle``: it takes plain dicts and phase names as strings.
+Must not import ``lifecycle``: it reads bodies through the views of :mod:`tracing.views` (which
+lifecycle's typed bodies satisfy) and takes phase names as strings.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Protocol, cast
 
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from typing_extensions import TypeIs
 
 from tracing import attributes as attrs
-from tracing.attributes import get_path as _get
-from tracing.context import (
-    child_traceparent,
-    derive_span_id,
-    format_traceparent,
-    parse_rfc3339_ns,
-    parse_traceparent,
-)
+from tracing import views
+from tracing.context import derive_span_id, parse_rfc3339_ns, parse_traceparent
 
 __all__ = [
     "APP_SCOPE",
@@ -52,13 +48,8 @@ __all__ = [
     "SpanSink",
     "build_child_span",
     "build_phase_span",
-    "child_traceparent",
-    "derive_span_id",
     "export_child_span",
     "export_phase_span",
-    "format_traceparent",
-    "parse_rfc3339_ns",
-    "parse_traceparent",
 ]
 
 APP_SCOPE = InstrumentationScope("keptn/lifecycle-operator/appversion")
@@ -95,9 +86,9 @@ class SpanSink(Protocol):
     def export(self, spans: Sequence[ReadableSpan]) -> None: ...
 
 
-def _kind(body: Mapping[str, Any]) -> str:
+def _kind(body: views.VersionView | views.ChildView) -> str:
     kind = body.get("kind")
-    if isinstance(kind, str) and kind:
+    if kind:
         return kind
     # Bodies from a typed list may lack TypeMeta; the spec shape tells the kinds apart.
     spec = body.get("spec") or {}
@@ -108,6 +99,14 @@ def _kind(body: Mapping[str, Any]) -> str:
     if "taskDefinition" in spec:
         return "KeptnTask"
     return "KeptnEvaluation"
+
+
+def _is_workload(body: views.VersionView) -> TypeIs[views.WorkloadVersionView]:
+    return _kind(body) == "KeptnWorkloadVersion"
+
+
+def _is_task(body: views.ChildView) -> TypeIs[views.TaskView]:
+    return _kind(body) == "KeptnTask"
 
 
 def _status(state: str | None, reason: str | None) -> Status:
@@ -126,9 +125,11 @@ def _context(carrier: object) -> SpanContext | None:
     return parse_traceparent(carrier if isinstance(carrier, str) else None)
 
 
-def _links(body: Mapping[str, Any], previous_root: Mapping[str, Any] | str | None) -> list[Link]:
+def _links(
+    body: views.AppVersionView, previous_root: Mapping[str, object] | str | None
+) -> list[Link]:
     links: list[Link] = []
-    for raw in _get(body, "spec", "spanLinks") or []:
+    for raw in body.get("spec", {}).get("spanLinks") or []:
         ctx = _context(raw)
         if ctx is not None:
             links.append(Link(ctx, dict(_FOLLOWS_FROM)))
@@ -142,11 +143,11 @@ def _links(body: Mapping[str, Any], previous_root: Mapping[str, Any] | str | Non
 
 
 def build_phase_span(
-    body: Mapping[str, Any],
+    body: views.VersionView,
     phase: str,
     *,
     resource: Resource | None = None,
-    previous_root: Mapping[str, Any] | str | None = None,
+    previous_root: Mapping[str, object] | str | None = None,
     reason: str | None = None,
     events: Sequence[Event] = (),
 ) -> ReadableSpan | None:
@@ -154,38 +155,41 @@ def build_phase_span(
 
     None when the carrier is missing, malformed or has no endTime yet (the phase still runs).
     ``previous_root`` is the previous version's root carrier (``{"traceparent": ...}``), linked
-    from the root span; ``reason`` overrides the carrier's ``message`` as the error description.
+    from the root span; ``reason`` overrides the carrier's ``reason`` as the error description.
     """
-    carriers = _get(body, "status", "phaseTraceIDs") or {}
-    carrier = carriers.get(phase)
+    status = body.get("status", {})
+    carriers = status.get("phaseTraceIDs") or {}
+    carrier = cast("views.PhaseCarrier | None", carriers.get(phase))  # keys the machine writes
     if not isinstance(carrier, Mapping):
         return None
-    ctx = _context(carrier)
+    ctx = _context(carrier.get("traceparent"))
     is_root = phase == ROOT
     start = parse_rfc3339_ns(carrier.get("startTime"))
     end = parse_rfc3339_ns(carrier.get("endTime"))
     state = carrier.get("state")
     if is_root:
-        start = start or parse_rfc3339_ns(_get(body, "status", "startTime"))
-        end = end or parse_rfc3339_ns(_get(body, "status", "endTime"))
-        state = state or _get(body, "status", "status")
+        start = start or parse_rfc3339_ns(status.get("startTime"))
+        end = end or parse_rfc3339_ns(status.get("endTime"))
+        state = state or status.get("status")
     if ctx is None or start is None or end is None:
         return None
-    workload = _kind(body) == "KeptnWorkloadVersion"
-    name = str(_get(body, "metadata", "name") or "")
+    run_id = f"{ctx.trace_id:032x}"
+    links: list[Link] = []
+    if _is_workload(body):
+        span_attrs = attrs.workload_version_attributes(body, state=state, run_id=run_id)
+        label, scope = f"{body.get('spec', {}).get('workloadName') or ''}/{phase}", WORKLOAD_SCOPE
+    else:
+        span_attrs = attrs.app_version_attributes(body, state=state, run_id=run_id)
+        label, scope = phase, APP_SCOPE
+        links = _links(body, previous_root) if is_root else []
     if is_root:
-        traceid = _get(body, "spec", "traceId")
+        name = body.get("metadata", {}).get("name") or ""
+        traceid = body.get("spec", {}).get("traceId")
         parent = _context(carrier.get("parent") or carriers.get("parent") or traceid)
     else:
-        parent = _context(carriers.get(ROOT))
-        workload_name = str(_get(body, "spec", "workloadName") or "")
-        name = f"{workload_name}/{phase}" if workload else phase
-    builder = attrs.workload_version_attributes if workload else attrs.app_version_attributes
-    run_id = f"{ctx.trace_id:032x}"
-    span_attrs = builder(body, state=state, run_id=run_id)
-    if not is_root:
+        name, parent = label, _context(carriers.get(ROOT))
         span_attrs["keptn.deployment.phase"] = phase
-    why = reason or carrier.get("message") or carrier.get("reason")
+    why = reason or carrier.get("reason")
     all_events = list(events)
     if not is_root and state in _STATE_TEXT:
         text = f"{PHASE_LONG_NAMES.get(phase, phase)} {_STATE_TEXT[state]}"
@@ -197,23 +201,23 @@ def build_phase_span(
         resource=resource,
         attributes=span_attrs,
         events=sorted(all_events, key=lambda event: event.timestamp),
-        links=_links(body, previous_root) if is_root and not workload else [],
+        links=links,
         kind=SpanKind.CONSUMER,
-        status=_status(state, str(why) if why else None),
+        status=_status(state, why or None),
         start_time=start,
         end_time=end,
-        instrumentation_scope=WORKLOAD_SCOPE if workload else APP_SCOPE,
+        instrumentation_scope=scope,
     )
 
 
-def _evaluation_events(body: Mapping[str, Any], end: int) -> list[Event]:
+def _evaluation_events(body: views.EvaluationView, end: int) -> list[Event]:
     events: list[Event] = []
-    results = _get(body, "status", "evaluationStatus") or {}
+    results = body.get("status", {}).get("evaluationStatus") or {}
     for metric in sorted(results):
         item = results[metric] or {}
         value = str(item.get("value", ""))
         status = str(item.get("status", ""))
-        message = str(item.get("message", "") or item.get("reason", ""))
+        message = str(item.get("message", ""))
         if status == "Failed":
             text = f"evaluation of '{metric}' failed with value: '{value}' and reason: '{message}'"
         else:
@@ -223,15 +227,15 @@ def _evaluation_events(body: Mapping[str, Any], end: int) -> list[Event]:
             "keptn.evaluation.value": value,
             "keptn.evaluation.status": status,
         }
-        for key in ("target", "reason", "message"):
-            if item.get(key):
-                event_attrs[f"keptn.evaluation.{key}"] = str(item[key])
+        for key, text_value in (("target", item.get("target")), ("message", message)):
+            if text_value:
+                event_attrs[f"keptn.evaluation.{key}"] = str(text_value)
         events.append(Event(text, event_attrs, timestamp=end))
     return events
 
 
 def build_child_span(
-    body: Mapping[str, Any],
+    body: views.ChildView,
     *,
     parent_traceparent: str | None = None,
     resource: Resource | None = None,
@@ -242,23 +246,25 @@ def build_child_span(
     ``parent_traceparent`` is given (evaluations: the owning version's phase carrier). None until
     the object has both startTime and endTime.
     """
-    kind = _kind(body)
-    is_task = kind == "KeptnTask"
-    parent_raw = parent_traceparent or _get(body, "spec", "context", "metadata", "traceparent")
-    parent = _context(parent_raw or _get(body, "metadata", "annotations", "traceparent"))
-    start = parse_rfc3339_ns(_get(body, "status", "startTime"))
-    end = parse_rfc3339_ns(_get(body, "status", "endTime"))
+    meta, times = body.get("metadata", {}), body.get("status", {})
+    context = body.get("spec", {}).get("context", {}) if _is_task(body) else {}
+    parent_raw = parent_traceparent or context.get("metadata", {}).get("traceparent")
+    parent = _context(parent_raw or meta.get("annotations", {}).get("traceparent"))
+    start = parse_rfc3339_ns(times.get("startTime"))
+    end = parse_rfc3339_ns(times.get("endTime"))
     if parent is None or start is None or end is None:
         return None
-    name = str(_get(body, "metadata", "name") or "")
-    state = _get(body, "status", "status" if is_task else "overallStatus")
-    if is_task:
+    name = meta.get("name") or ""
+    if _is_task(body):
+        task_status = body.get("status", {})
+        state = task_status.get("status")
         span_attrs = attrs.task_attributes(body)
-        message = _get(body, "status", "message") or _get(body, "status", "reason")
+        message = task_status.get("message") or task_status.get("reason")
         events = [Event(f"{name} {'has failed' if state == 'Failed' else 'has finished'}", {}, end)]
         if state == "Failed":
             events.append(Event(f"task '{name}' failed with reason: '{message or ''}'", {}, end))
     else:
+        state = body.get("status", {}).get("overallStatus")
         span_attrs = attrs.evaluation_attributes(body)
         events = _evaluation_events(body, end)
         failed = [e.name for e in events if " failed with " in e.name]
@@ -272,7 +278,7 @@ def build_child_span(
         attributes=span_attrs,
         events=events,
         kind=SpanKind.CONSUMER,
-        status=_status(state, str(message) if message else None),
+        status=_status(state, message or None),
         start_time=start,
         end_time=end,
         instrumentation_scope=(
@@ -286,16 +292,16 @@ def build_child_span(
 
 def export_phase_span(
     sink: SpanSink,
-    body: Mapping[str, Any],
+    body: Mapping[str, object],
     phase: str,
     *,
-    previous_root: Mapping[str, Any] | str | None = None,
+    previous_root: Mapping[str, object] | str | None = None,
     reason: str | None = None,
     events: Sequence[Event] = (),
 ) -> ReadableSpan | None:
     """Build the phase (or ``"root"``) span from status and hand it to ``sink``; None if not ended."""
     span = build_phase_span(
-        body,
+        cast(views.VersionView, body),  # an AppVersion/WorkloadVersion the API server checked
         phase,
         resource=sink.resource,
         previous_root=previous_root,
@@ -308,10 +314,12 @@ def export_phase_span(
 
 
 def export_child_span(
-    sink: SpanSink, body: Mapping[str, Any], *, parent_traceparent: str | None = None
+    sink: SpanSink, body: Mapping[str, object], *, parent_traceparent: str | None = None
 ) -> ReadableSpan | None:
     """Build a finished task/evaluation span and hand it to ``sink``; None if not ended."""
-    span = build_child_span(body, parent_traceparent=parent_traceparent, resource=sink.resource)
+    span = build_child_span(
+        cast(views.ChildView, body), parent_traceparent=parent_traceparent, resource=sink.resource
+    )
     if span is not None:
         sink.export([span])
     return span

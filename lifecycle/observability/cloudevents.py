@@ -33,17 +33,17 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import cast
 
 import aiohttp
 from cloudevents.core.bindings import http as ce_http
 from cloudevents.core.v1.event import CloudEvent
 
+from lifecycle.core.kubebodies import EventBody
 from lifecycle.core.meta import annotations_of, name_of, namespace_of, uid_of
 from lifecycle.core.phases import Phase
 from lifecycle.observability.telemetry import Telemetry
-from lifecycle.observability.telemetry_labels import as_text
-from tracing.attributes import get_path as _get
+from lifecycle.observability.telemetry_labels import VersionBody, as_text, version_of
 
 __all__ = [
     "KNOWN_PHASES",
@@ -96,20 +96,21 @@ def reason_for_type(ce_type: str) -> str:
     return "".join(_camel(part) for part in rest.split("."))
 
 
-def to_cloudevent(event: Mapping[str, Any], obj: Mapping[str, Any] | None = None) -> CloudEvent:
+def to_cloudevent(event: EventBody, obj: Mapping[str, object] | None = None) -> CloudEvent:
     """The CloudEvent for a Kubernetes Event (core/v1 or events.k8s.io/v1) about ``obj``."""
+    about = version_of(obj or {})  # what is read of obj is a version's; other kinds lack it
     ref = event.get("involvedObject") or event.get("regarding") or {}
-    api_version = as_text(ref.get("apiVersion") or _get(obj, "apiVersion"))
+    api_version = as_text(ref.get("apiVersion") or about.get("apiVersion"))
     group, _, version = api_version.rpartition("/")
-    kind = as_text(ref.get("kind") or _get(obj, "kind"))
-    name = as_text(ref.get("name") or name_of(obj or {}))
-    namespace = as_text(ref.get("namespace") or namespace_of(obj or {}))
+    kind = as_text(ref.get("kind") or about.get("kind"))
+    name = as_text(ref.get("name") or name_of(about))
+    namespace = as_text(ref.get("namespace") or namespace_of(about))
     annotations = annotations_of(event)
     reason = as_text(event.get("reason"))
     obj_version = (
         annotations.get("workloadVersion")
         or annotations.get("appVersion")
-        or _get(obj, "spec", "version")
+        or about.get("spec", {}).get("version")
     )
     attributes: dict[str, object] = {
         "type": event_type(reason),
@@ -122,7 +123,7 @@ def to_cloudevent(event: Mapping[str, Any], obj: Mapping[str, Any] | None = None
     if isinstance(when, str) and when:
         with contextlib.suppress(ValueError):
             attributes["time"] = datetime.fromisoformat(when.replace("Z", "+00:00"))
-    traceparent = _traceparent(annotations, obj)
+    traceparent = _traceparent(annotations, about)
     if traceparent:
         attributes["traceparent"] = traceparent
     data = {
@@ -141,17 +142,17 @@ def to_cloudevent(event: Mapping[str, Any], obj: Mapping[str, Any] | None = None
     return CloudEvent(attributes, data)
 
 
-def _traceparent(annotations: Mapping[str, str], obj: Mapping[str, Any] | None) -> str:
+def _traceparent(annotations: Mapping[str, str], obj: VersionBody) -> str:
     # The Event's own annotation first (KLT copies the object's), then the span of the phase
     # the event is about, then the object's root span.
     if annotations.get("traceparent"):
         return as_text(annotations["traceparent"])
-    carriers = _get(obj, "status", "phaseTraceIDs") or {}
+    carriers = obj.get("status", {}).get("phaseTraceIDs") or {}
     for key in (annotations.get("phase"), "root"):
-        value = _get(carriers, as_text(key), "traceparent") if key else None
+        value = (carriers.get(key) or {}).get("traceparent") if key else None
         if value:
-            return as_text(value)
-    return annotations_of(obj or {}).get("traceparent", "")
+            return value
+    return annotations_of(obj).get("traceparent", "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,12 +197,14 @@ class CloudEventSender:
     def queued(self) -> int:
         return self._queue.qsize()
 
-    def submit(self, event_body: Mapping[str, Any], obj: Mapping[str, Any] | None = None) -> bool:
+    def submit(
+        self, event_body: Mapping[str, object], obj: Mapping[str, object] | None = None
+    ) -> bool:
         """Queue the CloudEvent of a Kubernetes Event; False if disabled or dropped. Never blocks."""
         if self._endpoint is None:
             return False
-        try:
-            cloud_event = to_cloudevent(event_body, obj)
+        try:  # the Event as lifecycle.kube.events built it (core/v1 names, tests/core/test_kubebodies)
+            cloud_event = to_cloudevent(cast(EventBody, event_body), obj)
         except Exception:  # a malformed Event must never break the caller's reconcile
             log.exception("cannot build a CloudEvent for %s", event_body.get("reason"))
             self._telemetry.cloudevents_dropped.labels("invalid").inc()

@@ -25,9 +25,8 @@ import sys
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from types import MappingProxyType
-from typing import Any
 
-from lifecycle.observability.telemetry_labels import phase_exemplar
+from lifecycle.observability.telemetry_labels import phase_exemplar, version_of
 
 __all__ = ["CONTEXT_FIELDS", "bind_phase", "configure_logging", "context", "reconciling"]
 
@@ -76,9 +75,10 @@ def reconciling(controller: str, key: object) -> Iterator[None]:
         _context.reset(token)
 
 
-def bind_phase(obj: Mapping[str, Any]) -> None:
-    """Add the trace and span id of `obj`'s current phase span to this reconcile's context."""
-    current = str((obj.get("status") or {}).get("currentPhase") or "")
+def bind_phase(body: Mapping[str, object]) -> None:
+    """Add the trace and span id of `body`'s current phase span to this reconcile's context."""
+    obj = version_of(body)
+    current = obj.get("status", {}).get("currentPhase") or ""
     ids = phase_exemplar(obj, current) or phase_exemplar(obj, "root")
     if ids is not None:
         _context.set({**_context.get(), **ids})
@@ -91,7 +91,7 @@ def json_formatter() -> logging.Formatter:
 
     class Formatter(JsonFormatter):
         def add_fields(
-            self, log_data: dict[str, Any], record: logging.LogRecord, message: dict[str, Any]
+            self, log_data: dict[str, object], record: logging.LogRecord, message: dict[str, object]
         ) -> None:
             super().add_fields(log_data, record, message)
             log_data["level"] = record.levelname.lower()  # as the operator's JSON logs always had

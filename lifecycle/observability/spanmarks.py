@@ -33,15 +33,15 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 
 from lifecycle.core.machine import ROOT_KEY
 from lifecycle.core.meta import annotations_of, name_of, namespace_of
-from lifecycle.core.model import KEPTN_APP_VERSION, ResourceKind
+from lifecycle.core.model import ResourceKind
 from lifecycle.kube.client import Body, KubeClient
 from lifecycle.kube.errors import KubeError, NotFound
+from lifecycle.observability.telemetry_labels import VersionBody, child_of, version_of
 from tracing.setup import Tracing
 from tracing.spans import SpanSink, build_child_span, build_phase_span
 
@@ -60,9 +60,9 @@ Key = tuple[ResourceKind, str, str, str]
 """(kind, namespace, name, phase or "" for a task/evaluation)."""
 
 
-def unmarked_carriers(body: Mapping[str, Any]) -> list[str]:
+def unmarked_carriers(body: VersionBody) -> list[str]:
     """Phases (then ``"root"``) of a version that ended and whose span carries no mark yet."""
-    status = KEPTN_APP_VERSION.view(body).get("status", {})
+    status = body.get("status", {})
     carriers = status.get("phaseTraceIDs") or {}
     ended = [
         phase
@@ -102,9 +102,10 @@ class SpanMarks:
         self._flushing: set[asyncio.Task[None]] = set()
 
     def version(
-        self, kind: ResourceKind, body: Mapping[str, Any], *, previous_root: str | None = None
+        self, kind: ResourceKind, obj: Mapping[str, object], *, previous_root: str | None = None
     ) -> None:
         """Export the ended, unmarked phase and root spans of an AppVersion/WorkloadVersion."""
+        body = version_of(obj)
         unmarked = unmarked_carriers(body)
         if self._delivered:
             self._forget_marked(kind, body, unmarked)
@@ -121,7 +122,11 @@ class SpanMarks:
                 self._send(kind, body, phase, span)
 
     def child(
-        self, kind: ResourceKind, body: Mapping[str, Any], *, parent_traceparent: str | None = None
+        self,
+        kind: ResourceKind,
+        body: Mapping[str, object],
+        *,
+        parent_traceparent: str | None = None,
     ) -> None:
         """Export the span of an ended, unmarked KeptnTask/KeptnEvaluation."""
         if annotations_of(body).get(EXPORTED_ANNOTATION):
@@ -129,20 +134,20 @@ class SpanMarks:
                 self._forget_marked(kind, body, [])
             return
         span = build_child_span(
-            body, parent_traceparent=parent_traceparent, resource=self._sink.resource
+            child_of(body), parent_traceparent=parent_traceparent, resource=self._sink.resource
         )
         if span is not None:
             self._send(kind, body, "", span)
 
     def _forget_marked(
-        self, kind: ResourceKind, body: Mapping[str, Any], unmarked: list[str]
+        self, kind: ResourceKind, body: Mapping[str, object], unmarked: list[str]
     ) -> None:
         """The cache shows our marks now: stale copies can no longer trigger a re-export."""
         obj = (kind, namespace_of(body), name_of(body))
         for key in [k for k in self._delivered if k[:3] == obj and k[3] not in unmarked]:
             self._delivered.discard(key)
 
-    def _due(self, kind: ResourceKind, body: Mapping[str, Any], phase: str) -> bool:
+    def _due(self, kind: ResourceKind, body: Mapping[str, object], phase: str) -> bool:
         """Whether the span of ``phase`` is to be exported now (see ``_send``)."""
         key: Key = (kind, namespace_of(body), name_of(body), phase)
         if isinstance(self._sink, Tracing) and not self._sink.exporting:
@@ -155,7 +160,7 @@ class SpanMarks:
         return time.monotonic() - self._in_flight.get(key, -self._retry_after) >= self._retry_after
 
     def _send(
-        self, kind: ResourceKind, body: Mapping[str, Any], phase: str, span: ReadableSpan
+        self, kind: ResourceKind, body: Mapping[str, object], phase: str, span: ReadableSpan
     ) -> None:
         if not self._due(kind, body, phase):
             return

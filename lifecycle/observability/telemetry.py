@@ -25,15 +25,17 @@ import contextlib
 import sys
 from collections import OrderedDict
 from collections.abc import Hashable, Mapping
-from typing import Any
 
 from prometheus_client import CollectorRegistry
 
+from lifecycle.core.model import KEPTN_EVALUATION, KEPTN_TASK
 from lifecycle.observability.instruments import Instruments
 from lifecycle.observability.telemetry_labels import (
     TimeLike,
+    VersionBody,
     app_labels_of,
     as_text,
+    child_of,
     commit_time_of,
     evaluation_labels_of,
     identity_of,
@@ -42,9 +44,9 @@ from lifecycle.observability.telemetry_labels import (
     scope_of,
     task_labels_of,
     to_seconds,
+    version_of,
     wl_labels_of,
 )
-from tracing.attributes import get_path as get
 
 __all__ = ["Telemetry"]
 
@@ -87,8 +89,9 @@ class Telemetry(Instruments):
 
     # --- app and workload versions --------------------------------------------------------------
 
-    def object_started(self, obj: Mapping[str, Any]) -> bool:
+    def object_started(self, body: Mapping[str, object]) -> bool:
         """An AppVersion/WorkloadVersion got its startTime; returns False on a repeat."""
+        obj = version_of(body)
         if not self._first(("started", identity_of(obj))):
             return False
         labels: tuple[str, ...]
@@ -106,13 +109,14 @@ class Telemetry(Instruments):
 
     def phase_ended(
         self,
-        obj: Mapping[str, Any],
+        body: Mapping[str, object],
         phase: str,
         state: str,
         start: TimeLike,
         end: TimeLike,
     ) -> bool:
-        """A phase of ``obj`` ended with ``state`` (Succeeded/Failed/Warning/Deprecated)."""
+        """A phase of ``body`` ended with ``state`` (Succeeded/Failed/Warning/Deprecated)."""
+        obj = version_of(body)
         phase = sys.intern(phase)  # kept in the dedupe key: one string per phase name
         if not self._first(("phase", identity_of(obj), phase)):
             return False
@@ -131,9 +135,9 @@ class Telemetry(Instruments):
 
     def object_finished(
         self,
-        obj: Mapping[str, Any],
+        body: Mapping[str, object],
         *,
-        previous: Mapping[str, Any] | None = None,
+        previous: Mapping[str, object] | None = None,
         failed_since: TimeLike = None,
     ) -> bool:
         """An AppVersion/WorkloadVersion got its endTime (status.status final).
@@ -142,13 +146,14 @@ class Telemetry(Instruments):
         ``failed_since`` the end of the last failed deployment if known from status (for
         time-to-restore across restarts). Returns False on a repeat.
         """
+        obj = version_of(body)
         if not self._first(("finished", identity_of(obj))):
             return False
-        state = as_text(get(obj, "status", "status"))
-        start = to_seconds(get(obj, "status", "startTime"))
-        end = to_seconds(get(obj, "status", "endTime"))
+        status, spec = obj.get("status", {}), obj.get("spec", {})
+        state = as_text(status.get("status"))
+        start, end = to_seconds(status.get("startTime")), to_seconds(status.get("endTime"))
         duration = None if start is None or end is None else max(0.0, end - start)
-        prev_version = as_text(get(obj, "spec", "previousVersion"))
+        prev_version = as_text(spec.get("previousVersion"))
         namespace, app, workload = scope_of(obj)
         if is_workload_version(obj):
             wl = wl_labels_of(obj)
@@ -168,9 +173,10 @@ class Telemetry(Instruments):
                 self.app_duration.labels(*av, state).observe(duration)
                 self.app_deploymentduration.labels(*labels).set(duration)
             interval_gauge = self.app_deploymentinterval
-        version = as_text(get(obj, "spec", "version"))
+        version = as_text(spec.get("version"))
         if end is not None:
-            prev_end = to_seconds(get(previous, "status", "endTime")) if previous else None
+            prev_status = version_of(previous).get("status", {}) if previous else {}
+            prev_end = to_seconds(prev_status.get("endTime"))
             if prev_end is None and prev_version:
                 prev_end = self._last_end.get((namespace, app, workload, prev_version))
             if prev_end is not None:
@@ -179,7 +185,7 @@ class Telemetry(Instruments):
         self._dora(obj, state, end, failed_since)
         return True
 
-    def _dora(self, obj: Mapping[str, Any], state: str, end: float | None, since: TimeLike) -> None:
+    def _dora(self, obj: VersionBody, state: str, end: float | None, since: TimeLike) -> None:
         scope = scope_of(obj)
         # KLT state names as on the phase metrics; Warning: a failure the flow went on after
         result = {"Succeeded": "Succeeded", "Failed": "Failed", "Warning": "Failed"}.get(state)
@@ -202,45 +208,46 @@ class Telemetry(Instruments):
 
     # --- tasks and evaluations ------------------------------------------------------------------
 
-    def _child(
-        self, kind: str, body: Mapping[str, Any], labels: tuple[str, ...], done: bool
-    ) -> bool:
-        active, count, duration, field = {
-            "task": (self.task_active, self.task_count, self.task_duration, "status"),
-            "evaluation": (
-                self.evaluation_active, self.evaluation_count, self.evaluation_duration,
-                "overallStatus",
-            ),
-        }[kind]  # fmt: skip
+    def _child(self, kind: str, body: Mapping[str, object], done: bool) -> bool:
+        labels: tuple[str, ...]
+        if kind == "task":
+            task = KEPTN_TASK.view(body)
+            labels, state = task_labels_of(task), task.get("status", {}).get("status")
+            active, count, duration = self.task_active, self.task_count, self.task_duration
+        else:
+            ev = KEPTN_EVALUATION.view(body)
+            labels, state = evaluation_labels_of(ev), ev.get("status", {}).get("overallStatus")
+            active, count, duration = (
+                self.evaluation_active, self.evaluation_count, self.evaluation_duration
+            )  # fmt: skip
         if not self._first((kind, "finished" if done else "started", identity_of(body))):
             return False
         if not done:
             active.labels(*labels).inc()
             return True
         active.labels(*labels).dec()
-        state = as_text(get(body, "status", field))
-        count.labels(*labels, state).inc()
-        start = to_seconds(get(body, "status", "startTime"))
-        end = to_seconds(get(body, "status", "endTime"))
+        count.labels(*labels, as_text(state)).inc()
+        times = child_of(body).get("status", {})
+        start, end = to_seconds(times.get("startTime")), to_seconds(times.get("endTime"))
         if start is not None and end is not None:
-            duration.labels(*labels, state).observe(max(0.0, end - start))
+            duration.labels(*labels, as_text(state)).observe(max(0.0, end - start))
         return True
 
-    def task_started(self, task: Mapping[str, Any]) -> bool:
+    def task_started(self, task: Mapping[str, object]) -> bool:
         """A KeptnTask got its startTime (its Job was created)."""
-        return self._child("task", task, task_labels_of(task), done=False)
+        return self._child("task", task, done=False)
 
-    def task_finished(self, task: Mapping[str, Any]) -> bool:
+    def task_finished(self, task: Mapping[str, object]) -> bool:
         """A KeptnTask reached a final status.status."""
-        return self._child("task", task, task_labels_of(task), done=True)
+        return self._child("task", task, done=True)
 
-    def evaluation_started(self, ev: Mapping[str, Any]) -> bool:
+    def evaluation_started(self, ev: Mapping[str, object]) -> bool:
         """A KeptnEvaluation got its startTime."""
-        return self._child("evaluation", ev, evaluation_labels_of(ev), done=False)
+        return self._child("evaluation", ev, done=False)
 
-    def evaluation_finished(self, ev: Mapping[str, Any]) -> bool:
+    def evaluation_finished(self, ev: Mapping[str, object]) -> bool:
         """A KeptnEvaluation reached a final status.overallStatus."""
-        return self._child("evaluation", ev, evaluation_labels_of(ev), done=True)
+        return self._child("evaluation", ev, done=True)
 
     # --- KeptnMetrics (the CloudEvents sender counts on the instruments itself) ---
 

@@ -11,21 +11,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import cast
 
+from typing_extensions import TypeIs
+
+from lifecycle.core import bodies as b
+from lifecycle.core.machine_steps import VersionBody
 from lifecycle.core.meta import name_of, namespace_of, uid_of
-from lifecycle.core.model import (
-    KEPTN_APP_VERSION,
-    KEPTN_EVALUATION,
-    KEPTN_TASK,
-    KEPTN_WORKLOAD_VERSION,
-)
+from lifecycle.core.model import KEPTN_WORKLOAD_VERSION
 from tracing.context import parse_rfc3339_ns, parse_traceparent
 
 __all__ = [
+    "ChildBody",
     "TimeLike",
+    "VersionBody",
     "app_labels_of",
     "as_text",
+    "child_of",
     "commit_time_of",
     "evaluation_labels_of",
     "identity_of",
@@ -34,13 +36,15 @@ __all__ = [
     "scope_of",
     "task_labels_of",
     "to_seconds",
+    "version_of",
     "wl_labels_of",
 ]
 
 TimeLike = datetime | str | None
+ChildBody = b.KeptnTaskBody | b.KeptnEvaluationBody
 
 
-def as_text(value: Any) -> str:
+def as_text(value: object) -> str:
     return "" if value is None else str(value)
 
 
@@ -51,24 +55,33 @@ def to_seconds(value: TimeLike) -> float | None:
     return None if ns is None else ns / 1e9
 
 
-def is_workload_version(obj: Mapping[str, Any]) -> bool:
+def version_of(obj: Mapping[str, object]) -> VersionBody:
+    """An AppVersion's or WorkloadVersion's raw body (from the cache or the API) as either kind."""
+    return cast(VersionBody, obj)
+
+
+def child_of(obj: Mapping[str, object]) -> ChildBody:
+    """A KeptnTask's or KeptnEvaluation's raw body (from the cache or the API) as either kind."""
+    return cast(ChildBody, obj)
+
+
+def is_workload_version(obj: VersionBody) -> TypeIs[b.KeptnWorkloadVersionBody]:
     """A KeptnWorkloadVersion (else a KeptnAppVersion), by kind or, kind-less, by its spec."""
     kind = KEPTN_WORKLOAD_VERSION.kind
     return obj.get("kind") == kind or "workloadName" in (obj.get("spec") or {})
 
 
-def identity_of(obj: Mapping[str, Any]) -> str:
+def identity_of(obj: Mapping[str, object]) -> str:
     return uid_of(obj) or f"{namespace_of(obj)}/{name_of(obj)}"
 
 
-def commit_time_of(obj: Mapping[str, Any]) -> float | None:
+def commit_time_of(obj: VersionBody) -> float | None:
     # commitTime comes from KeptnAppContext metadata or the workload's keptn.sh/metadata
     # annotation ("commitTime=2024-01-01T10:00:00Z,..."); RFC3339 or unix seconds.
-    version = KEPTN_WORKLOAD_VERSION.view(obj)
-    for source in (
-        version.get("spec", {}).get("metadata"),
-        version.get("status", {}).get("appContextMetadata"),
-    ):
+    sources = [obj.get("spec", {}).get("metadata")]
+    if is_workload_version(obj):
+        sources.append(obj.get("status", {}).get("appContextMetadata"))
+    for source in sources:
         raw = source.get("commitTime") if isinstance(source, Mapping) else None
         if raw is None:
             continue
@@ -81,26 +94,26 @@ def commit_time_of(obj: Mapping[str, Any]) -> float | None:
     return None
 
 
-def phase_exemplar(obj: Mapping[str, Any], phase: str) -> dict[str, str] | None:
+def phase_exemplar(obj: VersionBody, phase: str) -> dict[str, str] | None:
     """``trace_id``/``span_id`` of the phase span (its carrier's traceparent) as an exemplar.
 
     Exposed only in the OpenMetrics format (``/metrics`` negotiates it from the Accept header);
     Grafana's ``exemplarTraceIdDestinations`` turns ``trace_id`` into a link to the trace.
     """
-    carriers = KEPTN_APP_VERSION.view(obj).get("status", {}).get("phaseTraceIDs") or {}
+    carriers = obj.get("status", {}).get("phaseTraceIDs") or {}
     context = parse_traceparent((carriers.get(phase) or {}).get("traceparent"))
     if context is None:
         return None
     return {"trace_id": f"{context.trace_id:032x}", "span_id": f"{context.span_id:016x}"}
 
 
-def app_labels_of(obj: Mapping[str, Any]) -> tuple[str, str, str]:
-    spec = KEPTN_APP_VERSION.view(obj).get("spec") or {}
+def app_labels_of(obj: b.KeptnAppVersionBody) -> tuple[str, str, str]:
+    spec = obj.get("spec") or {}
     return as_text(spec.get("appName")), as_text(spec.get("version")), namespace_of(obj)
 
 
-def wl_labels_of(obj: Mapping[str, Any]) -> tuple[str, str, str, str]:
-    spec = KEPTN_WORKLOAD_VERSION.view(obj).get("spec") or {}
+def wl_labels_of(obj: b.KeptnWorkloadVersionBody) -> tuple[str, str, str, str]:
+    spec = obj.get("spec") or {}
     return (
         as_text(spec.get("app")),
         as_text(spec.get("workloadName")),
@@ -109,7 +122,7 @@ def wl_labels_of(obj: Mapping[str, Any]) -> tuple[str, str, str, str]:
     )
 
 
-def scope_of(obj: Mapping[str, Any]) -> tuple[str, str, str]:
+def scope_of(obj: VersionBody) -> tuple[str, str, str]:
     if is_workload_version(obj):
         app, workload, _, namespace = wl_labels_of(obj)
         return namespace, app, workload
@@ -117,8 +130,8 @@ def scope_of(obj: Mapping[str, Any]) -> tuple[str, str, str]:
     return namespace, app, ""
 
 
-def task_labels_of(task: Mapping[str, Any]) -> tuple[str, ...]:
-    spec = KEPTN_TASK.view(task).get("spec") or {}
+def task_labels_of(task: b.KeptnTaskBody) -> tuple[str, ...]:
+    spec = task.get("spec") or {}
     ctx = spec.get("context") or {}
     return (
         as_text(ctx.get("appName")),
@@ -130,8 +143,8 @@ def task_labels_of(task: Mapping[str, Any]) -> tuple[str, ...]:
     )
 
 
-def evaluation_labels_of(ev: Mapping[str, Any]) -> tuple[str, ...]:
-    spec = KEPTN_EVALUATION.view(ev).get("spec") or {}
+def evaluation_labels_of(ev: b.KeptnEvaluationBody) -> tuple[str, ...]:
+    spec = ev.get("spec") or {}
     return (
         as_text(spec.get("appName")),
         as_text(spec.get("appVersion")),

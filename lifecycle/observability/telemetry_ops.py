@@ -10,11 +10,11 @@ Must not do I/O (the certificate is given as an expiry time).
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 __all__ = ["WEBHOOK_BUCKETS", "OpsMetrics", "webhook_middleware"]
@@ -70,10 +70,9 @@ class OpsMetrics:
         self.provider_failures.labels(namespace, provider)
 
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-def webhook_middleware(ops: OpsMetrics, clock: Callable[[], float] = time.perf_counter) -> Any:
+def webhook_middleware(
+    ops: OpsMetrics, clock: Callable[[], float] = time.perf_counter
+) -> Middleware:
     """An aiohttp middleware counting and timing every POST (the admission calls)."""
 
     @web.middleware

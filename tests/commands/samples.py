@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tracing.spans import derive_span_id, format_traceparent
+from tracing.context import derive_span_id, format_traceparent
 
 __all__ = ["BASE", "app_version", "at", "workload_versions"]
 

@@ -11,7 +11,7 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tracing.spans import derive_span_id, format_traceparent
+from tracing.context import derive_span_id, format_traceparent
 
 __all__ = ["BASE", "Flow", "app_flow", "rfc3339"]
 
@@ -164,7 +164,7 @@ def _workload_version(
         state = "Failed" if (failing and phase == "WorkloadPostDeployEvaluations") else "Succeeded"
         carriers[phase] = _carrier(trace_id, derive_span_id(root_span, phase), start, end, state)
         if failing and phase == "WorkloadPostDeployEvaluations":
-            carriers[phase]["message"] = "evaluation post-eval-latency failed"
+            carriers[phase]["reason"] = "evaluation post-eval-latency failed"
         if phase == "WorkloadPreDeployTasks":
             flow.tasks.append(
                 _task(

@@ -12,15 +12,9 @@ from opentelemetry.trace import SpanKind, StatusCode
 from tests.observability.conftest import OTLPReceiver
 from tests.observability.samples import Flow, app_flow
 from tests.support.spans import build_version_spans
+from tracing.context import child_traceparent, parse_traceparent
 from tracing.setup import ExporterKind, Tracing, parse_target, read_span_lines, span_to_dict
-from tracing.spans import (
-    build_child_span,
-    build_phase_span,
-    child_traceparent,
-    export_child_span,
-    export_phase_span,
-    parse_traceparent,
-)
+from tracing.spans import build_child_span, build_phase_span, export_child_span, export_phase_span
 
 PREVIOUS_ROOT = {"traceparent": "00-" + "ab" * 16 + "-" + "cd" * 8 + "-01"}
 LINK = "00-" + "12" * 16 + "-" + "34" * 8 + "-01"
