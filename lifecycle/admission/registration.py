@@ -23,11 +23,12 @@ import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import yaml
 
 from lifecycle.core import model
+from lifecycle.core.kubebodies import AnyBody
 from lifecycle.core.model import ResourceKind
 from lifecycle.core.naming import NAMESPACE_ENABLED_ANNOTATION
 from lifecycle.kube.client import Body, KubeClient
@@ -48,6 +49,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+_B = TypeVar("_B", bound=Mapping[str, object])
 
 WEBHOOKS_MANIFEST = Path(__file__).resolve().parents[2] / "deploy" / "operator" / "webhooks.yaml"
 # mutatingwebhookconfigurations, validatingwebhookconfigurations
@@ -75,33 +77,35 @@ class KubeAdmissionStore:
     recorder: EventRecorder
 
     async def get(
-        self, kind: ResourceKind, namespace: str | None, name: str, *, fresh: bool = False
-    ) -> Mapping[str, Any] | None:
+        self, kind: ResourceKind[_B], namespace: str | None, name: str, *, fresh: bool = False
+    ) -> _B | None:
         informer = self.informers.get(kind)
         if not fresh and informer is not None and informer.synced.is_set():
             found = informer.store.get(namespace if kind.namespaced else None, name)
             if found is not None or kind in _MISS_IS_ABSENT:
-                return found
+                return None if found is None else kind.view(found)
         try:
-            return await self.client.get(kind, name, namespace if kind.namespaced else None)
+            return kind.view(
+                await self.client.get(kind, name, namespace if kind.namespaced else None)
+            )
         except NotFound:
             return None
 
-    async def create(self, kind: ResourceKind, body: Mapping[str, Any]) -> bool:
+    async def create(self, kind: ResourceKind, body: Mapping[str, object]) -> bool:
         try:
             await self.client.create(kind, copy.deepcopy(dict(body)))
         except AlreadyExists:
             return False
         return True
 
-    async def update(self, kind: ResourceKind, body: Mapping[str, Any]) -> bool:
+    async def update(self, kind: ResourceKind, body: Mapping[str, object]) -> bool:
         try:
             await self.client.replace(kind, copy.deepcopy(dict(body)))
         except Conflict:
             return False
         return True
 
-    async def warn(self, obj: Mapping[str, Any], reason: str, message: str) -> None:
+    async def warn(self, obj: AnyBody, reason: str, message: str) -> None:
         self.recorder.emit(dict(obj), "Warning", reason, message)
 
 

@@ -32,7 +32,7 @@ from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
 from lifecycle.admission.conversion import CONVERT_PATH, answer_review
-from lifecycle.admission.validators import VALIDATORS, Verdict
+from lifecycle.admission.validators import VALIDATORS, Validator
 from lifecycle.admission.webhook import PodMutator, validate_review
 
 __all__ = ["OperatorServer", "ServerConfig", "create_app", "server_ssl_context"]
@@ -67,8 +67,9 @@ def server_ssl_context(cert_file: str, key_file: str) -> ssl.SSLContext:
     return context
 
 
-Validator = Callable[[Mapping[str, Any]], Verdict]
-Answer = Callable[[Mapping[str, Any]], Awaitable[dict[str, object]]]
+Answer = Callable[[Mapping[str, object]], Awaitable[Mapping[str, object]]]
+"""A webhook: the review's JSON object in (typed by the webhook, lifecycle.admission.review),
+the review's answer out."""
 
 
 def _review_handler(answer: Answer) -> Callable[[web.Request], Any]:
@@ -90,7 +91,7 @@ def _review_handler(answer: Answer) -> Callable[[web.Request], Any]:
     return handle
 
 
-async def _validate(validator: Validator, review: Mapping[str, Any]) -> dict[str, object]:
+async def _validate(validator: Validator, review: Mapping[str, object]) -> Mapping[str, object]:
     return validate_review(review, validator)
 
 
