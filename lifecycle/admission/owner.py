@@ -16,35 +16,18 @@ API server before the review is refused.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
-from lifecycle.admission.pod import Owner, needs_parent, released, supported_owner
+from lifecycle.admission.pod import OWNER_KINDS, Owner, needs_parent, released, supported_owner
 from lifecycle.core.bodies import KubeBody
 from lifecycle.core.kubebodies import PodBody, PodSpec, PodTemplateSpec
 from lifecycle.core.meta import metadata_of, uid_of
-from lifecycle.core.model import (
-    ARGO_ROLLOUT,
-    DAEMON_SET,
-    DEPLOYMENT,
-    REPLICA_SET,
-    STATEFUL_SET,
-    ResourceKind,
-)
 
 if TYPE_CHECKING:
     from lifecycle.admission.webhook import AdmissionStore
 
-__all__ = ["OWNER_KINDS", "Confirmed", "Unconfirmed", "confirm_owner"]
-
-OWNER_KINDS: Final[Mapping[str, ResourceKind[KubeBody]]] = {
-    "ReplicaSet": REPLICA_SET,
-    "Deployment": DEPLOYMENT,
-    "Rollout": ARGO_ROLLOUT,
-    "StatefulSet": STATEFUL_SET,
-    "DaemonSet": DAEMON_SET,
-}
+__all__ = ["Confirmed", "Unconfirmed", "confirm_owner"]
 
 
 class Unconfirmed(Exception):

@@ -34,27 +34,27 @@ from lifecycle.core.bodies import (
     KeptnAppBody,
     KeptnAppCreationRequestBody,
     KeptnWorkloadBody,
+    KubeBody,
     ObjectMeta,
     OwnerReference,
     ResourceReference,
 )
 from lifecycle.core.kubebodies import AnyBody, PodBody
 from lifecycle.core.meta import metadata_of
-from lifecycle.core.model import KEPTN_APP_CREATION_REQUEST, KEPTN_WORKLOAD, owner_reference
+from lifecycle.core.model import (
+    ARGO_ROLLOUT,
+    DAEMON_SET,
+    DEPLOYMENT,
+    KEPTN_APP_CREATION_REQUEST,
+    KEPTN_WORKLOAD,
+    REPLICA_SET,
+    STATEFUL_SET,
+    ResourceKind,
+    owner_reference,
+)
 
 __all__ = [
-    "APP_KEY",
-    "CONTAINER_KEY",
-    "GATE_NAME",
-    "GATE_REMOVED_KEY",
-    "METADATA_KEY",
-    "POST_EVALUATIONS_KEY",
-    "POST_TASKS_KEY",
-    "PRE_EVALUATIONS_KEY",
-    "PRE_TASKS_KEY",
-    "SUPPORTED_OWNER_KINDS",
-    "VERSION_KEY",
-    "WORKLOAD_KEY",
+    "OWNER_KINDS",
     "Owner",
     "PodPlan",
     "VersionError",
@@ -96,9 +96,14 @@ _COPIED_KEYS: Final = (
     CONTAINER_KEY,
     METADATA_KEY,
 )
-SUPPORTED_OWNER_KINDS: Final = frozenset(
-    {"ReplicaSet", "Deployment", "StatefulSet", "DaemonSet", "Rollout"}
-)
+OWNER_KINDS: Final[Mapping[str, ResourceKind[KubeBody]]] = {
+    "ReplicaSet": REPLICA_SET,
+    "Deployment": DEPLOYMENT,
+    "Rollout": ARGO_ROLLOUT,
+    "StatefulSet": STATEFUL_SET,
+    "DaemonSet": DAEMON_SET,
+}
+"""The owner kinds that make a pod a Keptn workload (KLT's supported owners)."""
 _MAX_NAME: Final = naming.MAX_K8S_OBJECT_LENGTH
 _MIN_PART: Final = naming.MIN_KEPTN_NAME_LENGTH
 
@@ -183,7 +188,7 @@ def supported_owner(meta: Mapping[str, object]) -> Owner | None:
     found: Owner | None = None
     # ObjectMeta; controllers/adopt.py hands a raw pod's, its pod cache being untyped
     for ref in cast(ObjectMeta, meta).get("ownerReferences") or ():
-        if ref.get("kind") in SUPPORTED_OWNER_KINDS and ref.get("uid"):
+        if ref.get("kind") in OWNER_KINDS and ref.get("uid"):
             found = Owner(
                 str(ref.get("apiVersion", "")),
                 str(ref["kind"]),

@@ -19,7 +19,7 @@ import yaml
 
 from lifecycle.core.bodies import JSON, Body
 
-__all__ = ["CRD_DIR", "CRDBody", "Schema", "SchemaSet", "load_crds"]
+__all__ = ["CRD_DIR", "CRDBody", "ClientConfig", "Schema", "SchemaSet", "load_crds"]
 
 CRD_DIR = Path(__file__).resolve().parents[2] / "deploy" / "crds"
 
@@ -36,11 +36,34 @@ class CRDVersion(TypedDict, total=False):
     schema: _Validation
 
 
+class ServiceReference(TypedDict, total=False):  # of a webhook's clientConfig
+    namespace: str
+    name: str
+    path: str
+    port: int
+
+
+class ClientConfig(TypedDict, total=False):
+    url: str
+    service: ServiceReference
+    caBundle: str
+
+
+class WebhookConversion(TypedDict, total=False):
+    conversionReviewVersions: list[str]
+    clientConfig: ClientConfig
+
+
+class CRDConversion(TypedDict, total=False):
+    strategy: str
+    webhook: WebhookConversion
+
+
 class CRDSpec(TypedDict, total=False):  # apiextensions.k8s.io/v1, as far as it is read
     group: str
     names: dict[str, str]  # {"kind", "plural", ...}
     versions: list[CRDVersion]
-    conversion: JSON  # {"strategy", "webhook"}: lifecycle.admission.conversion_registration
+    conversion: CRDConversion
 
 
 CRDBody = Body[CRDSpec, JSON]

@@ -48,8 +48,9 @@ from opentelemetry import trace
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from lifecycle.admission.jsonpatch import PatchOp, encode_patch, json_patch
-from lifecycle.admission.owner import OWNER_KINDS, Unconfirmed, confirm_owner
+from lifecycle.admission.owner import Unconfirmed, confirm_owner
 from lifecycle.admission.pod import (
+    OWNER_KINDS,
     PodPlan,
     namespace_enabled,
     needs_parent,
