@@ -31,6 +31,8 @@ __all__ = [
 ]
 
 ObjT = TypeVar("ObjT")
+ReqT = TypeVar("ReqT")
+RespT = TypeVar("RespT")
 
 
 class GroupVersionKind(TypedDict, total=False):  # also a GroupVersionResource, with "resource"
@@ -77,11 +79,11 @@ class AdmissionResponse(TypedDict, total=False):
     warnings: list[str]
 
 
-class AdmissionReview(TypedDict, total=False):
+class Review(TypedDict, Generic[ReqT, RespT], total=False):
     apiVersion: str
     kind: str
-    request: AdmissionRequest[Any]
-    response: AdmissionResponse
+    request: ReqT
+    response: RespT
 
 
 class ConversionRequest(TypedDict, total=False):
@@ -96,11 +98,8 @@ class ConversionResponse(TypedDict, total=False):
     result: Status
 
 
-class ConversionReview(TypedDict, total=False):
-    apiVersion: str
-    kind: str
-    request: ConversionRequest
-    response: ConversionResponse
+AdmissionReview = Review[AdmissionRequest[Any], AdmissionResponse]
+ConversionReview = Review[ConversionRequest, ConversionResponse]
 
 
 def admission_request(review: Mapping[str, object]) -> AdmissionRequest[ObjT]:

@@ -72,7 +72,9 @@ def _invalid(kind: str, group: str, body: AnyBody, errors: list[str]) -> Verdict
 def validate_task_definition(body: KeptnTaskDefinitionBody) -> Verdict:
     """Exactly one of container, python, deno."""
     spec = body.get("spec") or {}
-    count = sum(spec.get(runtime) is not None for runtime in ("container", "python", "deno"))
+    count = sum(
+        v is not None for v in (spec.get("container"), spec.get("python"), spec.get("deno"))
+    )
     if count == 1:
         return _OK
     text = (
@@ -118,16 +120,7 @@ def validate_keptn_metric(body: KeptnMetricBody) -> Verdict:
     return _invalid("KeptnMetric", "metrics.keptn.sh", body, errors) if errors else _OK
 
 
-_OPERATORS: Final = (
-    "lessThan",
-    "lessThanOrEqual",
-    "greaterThan",
-    "greaterThanOrEqual",
-    "equalTo",
-    "inRange",
-    "notInRange",
-    "relative",  # our extension (deploy/crds): a criterion against previous analyses
-)
+_OPERATORS: Final = Operator.__optional_keys__  # KLT's, and "relative" (our extension)
 
 
 def _operator_error(operator: Operator) -> str | None:

@@ -103,7 +103,7 @@ class AdmissionStore(Protocol):
     async def get(
         self, kind: ResourceKind[_B], namespace: str | None, name: str, *, fresh: bool = False
     ) -> _B | None:
-        """The object (typed as ``kind``'s body), None when it does not exist; raises on any other failure.
+        """The object as ``kind``'s body, None when it does not exist; raises on any other failure.
 
         ``fresh=False`` may answer from an informer cache; ``fresh=True`` must read the API server
         (the mutator asks for it after a write lost a race, when the cache may lag).
