@@ -35,28 +35,15 @@ ReqT = TypeVar("ReqT")
 RespT = TypeVar("RespT")
 
 
-class GroupVersionKind(TypedDict, total=False):  # also a GroupVersionResource, with "resource"
-    group: str
-    version: str
-    kind: str
-    resource: str
-
-
-class UserInfo(TypedDict, total=False):
-    username: str
-    uid: str
-    groups: list[str]
-
-
 class AdmissionRequest(TypedDict, Generic[ObjT], total=False):
     uid: str
-    kind: GroupVersionKind
-    resource: GroupVersionKind
+    kind: dict[str, str]  # {"group", "version", "kind"}
+    resource: dict[str, str]  # {"group", "version", "resource"}
     subResource: str
     name: str
     namespace: str
     operation: Literal["CREATE", "UPDATE", "DELETE", "CONNECT"]
-    userInfo: UserInfo
+    userInfo: dict[str, object]  # {"username", "uid", "groups", "extra"}
     object: ObjT
     oldObject: ObjT
     dryRun: bool
