@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Final, cast
 
 from lifecycle.admission.jsonpatch import PatchOp, json_patch
-from lifecycle.core import naming
+from lifecycle.core import model, naming
 from lifecycle.core.bodies import (
     KeptnAppBody,
     KeptnAppCreationRequestBody,
@@ -41,17 +41,7 @@ from lifecycle.core.bodies import (
 )
 from lifecycle.core.kubebodies import AnyBody, PodBody
 from lifecycle.core.meta import metadata_of
-from lifecycle.core.model import (
-    ARGO_ROLLOUT,
-    DAEMON_SET,
-    DEPLOYMENT,
-    KEPTN_APP_CREATION_REQUEST,
-    KEPTN_WORKLOAD,
-    REPLICA_SET,
-    STATEFUL_SET,
-    ResourceKind,
-    owner_reference,
-)
+from lifecycle.core.model import KEPTN_APP_CREATION_REQUEST, KEPTN_WORKLOAD, owner_reference
 
 __all__ = [
     "OWNER_KINDS",
@@ -96,12 +86,12 @@ _COPIED_KEYS: Final = (
     CONTAINER_KEY,
     METADATA_KEY,
 )
-OWNER_KINDS: Final[Mapping[str, ResourceKind[KubeBody]]] = {
-    "ReplicaSet": REPLICA_SET,
-    "Deployment": DEPLOYMENT,
-    "Rollout": ARGO_ROLLOUT,
-    "StatefulSet": STATEFUL_SET,
-    "DaemonSet": DAEMON_SET,
+OWNER_KINDS: Final[Mapping[str, model.ResourceKind[KubeBody]]] = {
+    "ReplicaSet": model.REPLICA_SET,
+    "Deployment": model.DEPLOYMENT,
+    "Rollout": model.ARGO_ROLLOUT,
+    "StatefulSet": model.STATEFUL_SET,
+    "DaemonSet": model.DAEMON_SET,
 }
 """The owner kinds that make a pod a Keptn workload (KLT's supported owners)."""
 _MAX_NAME: Final = naming.MAX_K8S_OBJECT_LENGTH
