@@ -23,7 +23,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from lifecycle.admission.schemas import SchemaSet, load_crds
+from lifecycle.admission.review import ConversionResponse, ConversionReview, conversion_request
+from lifecycle.admission.schemas import Schema, SchemaSet, load_crds
+from lifecycle.core.bodies import JSON
 from lifecycle.core.meta import annotations_of
 
 __all__ = [
@@ -52,10 +54,8 @@ _ITEM_LISTS = {
 }
 _ROOT_KEEP = ("apiVersion", "kind", "metadata")
 
-Obj = dict[str, Any]
 
-
-def _items(obj: Obj, to_hub: bool) -> None:
+def _items(obj: JSON, to_hub: bool) -> None:
     """v1alpha1/v1alpha2 TaskStatus/EvaluationStatus <-> ItemStatus (definitionName, name)."""
     status = obj.get("status")
     if not isinstance(status, dict):
@@ -73,20 +73,20 @@ def _items(obj: Obj, to_hub: bool) -> None:
                     item[dst] = item.pop(src)
 
 
-def prune(value: Any, schema: Mapping[str, Any], root: bool = False) -> tuple[Any, Any]:
+def prune(value: Any, schema: Schema, root: bool = False) -> tuple[Any, Any]:
     """(kept, lost): `value` split by what `schema` declares (lost is None when nothing is)."""
     if isinstance(value, dict) and schema.get("type", "object") == "object":
         props = schema.get("properties") or {}
         extra = schema.get("additionalProperties")
         if not props and not isinstance(extra, dict):
             return value, None  # free-form object (or preserve-unknown-fields): keep all
-        kept: Obj = {}
-        lost: Obj = {}
+        kept: JSON = {}
+        lost: JSON = {}
         for key, sub in value.items():
             sub_schema = props.get(key) if key in props else extra
             if root and key in _ROOT_KEEP:
                 kept[key] = sub
-            elif isinstance(sub_schema, Mapping):
+            elif isinstance(sub_schema, dict):
                 kept[key], part = prune(sub, sub_schema)
                 if part is not None:
                     lost[key] = part
@@ -113,9 +113,9 @@ def _merge(obj: Any, lost: Any) -> Any:
     return obj
 
 
-def convert(obj: Mapping[str, Any], desired: str, schemas: SchemaSet) -> Obj:
+def convert(obj: Mapping[str, object], desired: str, schemas: SchemaSet) -> JSON:
     """`obj` converted to apiVersion `desired` (same group); ValueError names what is wrong."""
-    out: Obj = copy.deepcopy(dict(obj))
+    out: JSON = copy.deepcopy(dict(obj))
     group, _, version = str(out.get("apiVersion", "")).rpartition("/")
     kind = str(out.get("kind", ""))
     want_group, _, want = desired.rpartition("/")
@@ -148,18 +148,15 @@ def convert(obj: Mapping[str, Any], desired: str, schemas: SchemaSet) -> Obj:
         )
     elif "annotations" in meta and not meta["annotations"]:
         del meta["annotations"]
-    result: Obj = kept
+    result: JSON = kept
     return result
 
 
-def review_response(review: Mapping[str, Any], schemas: SchemaSet) -> Obj:
+def review_response(review: Mapping[str, object], schemas: SchemaSet) -> ConversionReview:
     """The ConversionReview answer: every object converted, or a Failure naming the reason."""
-    request = review.get("request")
-    if not isinstance(request, Mapping):
-        raise ValueError("ConversionReview has no request")
-    uid = request.get("uid", "")
+    request = conversion_request(review)
     desired = str(request.get("desiredAPIVersion", ""))
-    response: Obj = {"uid": uid}
+    response: ConversionResponse = {"uid": request.get("uid", "")}
     try:
         response["convertedObjects"] = [
             convert(o, desired, schemas) for o in request.get("objects") or ()
@@ -191,7 +188,7 @@ CRD_NAMES = ("keptnapps.lifecycle.keptn.sh", "keptnappversions.lifecycle.keptn.s
 """The CRDs of WEBHOOK_KINDS."""
 
 
-async def answer_review(review: Mapping[str, Any]) -> Obj:
+async def answer_review(review: Mapping[str, object]) -> ConversionReview:
     """``review_response`` with the schemas of deploy/crds (read on the first review): the
     operator's webhook server serves it at ``CONVERT_PATH``."""
     return review_response(review, await asyncio.to_thread(webhook_schemas))

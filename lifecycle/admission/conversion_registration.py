@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Any
 
 from lifecycle.admission.conversion import CONVERT_PATH, CRD_NAMES
 from lifecycle.admission.registration import retry_transient
+from lifecycle.admission.schemas import CRDBody
 from lifecycle.core import model
+from lifecycle.core.bodies import JSON
 from lifecycle.kube.client import KubeClient
 from lifecycle.kube.errors import NotFound
 from lifecycle.kube.subset import covers
@@ -26,18 +27,18 @@ __all__ = ["CRD", "conversion_patch", "register_conversion"]
 
 log = logging.getLogger(__name__)
 
-CRD = model.ResourceKind(
+CRD: model.ResourceKind[CRDBody] = model.ResourceKind(
     "apiextensions.k8s.io", "v1", "customresourcedefinitions", "CustomResourceDefinition", False
 )
 
 
 def conversion_patch(
-    crd: dict[str, Any], *, ca_bundle: str, url_base: str | None, keptn_namespace: str
-) -> dict[str, Any]:
+    crd: CRDBody, *, ca_bundle: str, url_base: str | None, keptn_namespace: str
+) -> JSON:
     """The merge patch pointing `crd`'s conversion webhook at this operator."""
     webhook = crd["spec"]["conversion"].get("webhook") or {}
     service = dict((webhook.get("clientConfig") or {}).get("service") or {})
-    client: dict[str, Any] = {"caBundle": ca_bundle}
+    client: JSON = {"caBundle": ca_bundle}
     if url_base is not None:
         client.update(url=url_base.rstrip("/") + CONVERT_PATH, service=None)
     else:
@@ -76,7 +77,7 @@ async def _register_one(
     client: KubeClient, name: str, ca_bundle: str, url_base: str | None, keptn_namespace: str
 ) -> None:
     try:
-        crd = await client.get(CRD, name)
+        crd = CRD.view(await client.get(CRD, name))
     except NotFound:
         log.warning("CRD %s is not installed: its older versions cannot convert", name)
         return

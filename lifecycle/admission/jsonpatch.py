@@ -10,8 +10,9 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any, TypedDict
+from typing import TypedDict
 
+from lifecycle.core.kubebodies import PodBody
 from lifecycle.core.naming import GATE_NAME
 
 __all__ = ["PatchOp", "encode_patch", "json_patch"]
@@ -29,9 +30,7 @@ def _escape(key: str) -> str:
     return key.replace("~", "~0").replace("/", "~1")
 
 
-def json_patch(
-    original: Mapping[str, Any], annotations: Mapping[str, str], gate: bool
-) -> list[PatchOp]:
+def json_patch(original: PodBody, annotations: Mapping[str, str], gate: bool) -> list[PatchOp]:
     """RFC 6902 operations that set ``annotations`` and (optionally) append the gate."""
     ops: list[PatchOp] = []
     meta = original.get("metadata")

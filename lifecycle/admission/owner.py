@@ -16,33 +16,18 @@ API server before the review is refused.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING
 
-from lifecycle.admission.pod import Owner, needs_parent, released, supported_owner
+from lifecycle.admission.pod import OWNER_KINDS, Owner, needs_parent, released, supported_owner
+from lifecycle.core.bodies import KubeBody
+from lifecycle.core.kubebodies import PodBody, PodSpec, PodTemplateSpec
 from lifecycle.core.meta import metadata_of, uid_of
-from lifecycle.core.model import (
-    ARGO_ROLLOUT,
-    DAEMON_SET,
-    DEPLOYMENT,
-    REPLICA_SET,
-    STATEFUL_SET,
-    ResourceKind,
-)
 
 if TYPE_CHECKING:
     from lifecycle.admission.webhook import AdmissionStore
 
 __all__ = ["Confirmed", "Unconfirmed", "confirm_owner"]
-
-_KINDS: Final[Mapping[str, ResourceKind]] = {
-    "ReplicaSet": REPLICA_SET,
-    "Deployment": DEPLOYMENT,
-    "Rollout": ARGO_ROLLOUT,
-    "StatefulSet": STATEFUL_SET,
-    "DaemonSet": DAEMON_SET,
-}
 
 
 class Unconfirmed(Exception):
@@ -53,15 +38,13 @@ class Unconfirmed(Exception):
 class Confirmed:
     """The pod as its confirmed owner's template defines it, and the parent whose keys apply."""
 
-    pod: dict[str, Any]
-    parent: Mapping[str, Any] | None
+    pod: PodBody
+    parent: KubeBody | None
 
 
-async def _read(
-    store: AdmissionStore, namespace: str, owner: Owner, what: str
-) -> Mapping[str, Any]:
+async def _read(store: AdmissionStore, namespace: str, owner: Owner, what: str) -> KubeBody:
     """The owner object; Unconfirmed when it is absent or has another uid (after a fresh read)."""
-    kind = _KINDS[owner.kind]
+    kind = OWNER_KINDS[owner.kind]
     found = await store.get(kind, namespace, owner.name)
     if found is None or uid_of(found) != owner.uid:
         found = await store.get(kind, namespace, owner.name, fresh=True)
@@ -75,9 +58,11 @@ async def _read(
     return found
 
 
-def _template_pod(owner_body: Mapping[str, Any], owner: Owner) -> dict[str, Any]:
-    template = (owner_body.get("spec") or {}).get("template") or {}
+def _template_pod(owner_body: KubeBody, owner: Owner) -> PodBody:
+    # spec.template of a ReplicaSet, Deployment, Rollout, StatefulSet or DaemonSet
+    template: PodTemplateSpec = (owner_body.get("spec") or {}).get("template") or {}
     meta = template.get("metadata") or {}
+    spec: PodSpec = template.get("spec") or {}
     return {
         "apiVersion": "v1",
         "kind": "Pod",
@@ -86,13 +71,11 @@ def _template_pod(owner_body: Mapping[str, Any], owner: Owner) -> dict[str, Any]
             "annotations": dict(meta.get("annotations") or {}),
             "ownerReferences": [owner.reference()],
         },
-        "spec": dict(template.get("spec") or {}),
+        "spec": spec.copy(),
     }
 
 
-async def confirm_owner(
-    store: AdmissionStore, pod: Mapping[str, Any], namespace: str
-) -> Confirmed | None:
+async def confirm_owner(store: AdmissionStore, pod: PodBody, namespace: str) -> Confirmed | None:
     """The trusted view of ``pod``; None when it has no supported owner or was released.
 
     Raises Unconfirmed when the owner (or the ReplicaSet's Deployment/Rollout, when its keys are

@@ -24,33 +24,27 @@ Must not: do I/O, read a clock, log, or import asyncio/aiohttp/kubernetes_asynci
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Final, cast
 
 from lifecycle.admission.jsonpatch import PatchOp, json_patch
-from lifecycle.core import naming
+from lifecycle.core import model, naming
 from lifecycle.core.bodies import (
+    KeptnAppBody,
     KeptnAppCreationRequestBody,
     KeptnWorkloadBody,
+    KubeBody,
+    ObjectMeta,
     OwnerReference,
     ResourceReference,
 )
+from lifecycle.core.kubebodies import AnyBody, PodBody
+from lifecycle.core.meta import metadata_of
 from lifecycle.core.model import KEPTN_APP_CREATION_REQUEST, KEPTN_WORKLOAD, owner_reference
 
 __all__ = [
-    "APP_KEY",
-    "CONTAINER_KEY",
-    "GATE_NAME",
-    "GATE_REMOVED_KEY",
-    "METADATA_KEY",
-    "POST_EVALUATIONS_KEY",
-    "POST_TASKS_KEY",
-    "PRE_EVALUATIONS_KEY",
-    "PRE_TASKS_KEY",
-    "SUPPORTED_OWNER_KINDS",
-    "VERSION_KEY",
-    "WORKLOAD_KEY",
+    "OWNER_KINDS",
     "Owner",
     "PodPlan",
     "VersionError",
@@ -92,9 +86,14 @@ _COPIED_KEYS: Final = (
     CONTAINER_KEY,
     METADATA_KEY,
 )
-SUPPORTED_OWNER_KINDS: Final = frozenset(
-    {"ReplicaSet", "Deployment", "StatefulSet", "DaemonSet", "Rollout"}
-)
+OWNER_KINDS: Final[Mapping[str, model.ResourceKind[KubeBody]]] = {
+    "ReplicaSet": model.REPLICA_SET,
+    "Deployment": model.DEPLOYMENT,
+    "Rollout": model.ARGO_ROLLOUT,
+    "StatefulSet": model.STATEFUL_SET,
+    "DaemonSet": model.DAEMON_SET,
+}
+"""The owner kinds that make a pod a Keptn workload (KLT's supported owners)."""
 _MAX_NAME: Final = naming.MAX_K8S_OBJECT_LENGTH
 _MIN_PART: Final = naming.MIN_KEPTN_NAME_LENGTH
 
@@ -144,14 +143,7 @@ def _app_name(value: str) -> str:
     )
 
 
-def _meta(body: Mapping[str, Any]) -> Mapping[str, Any]:
-    meta = body.get("metadata")
-    return meta if isinstance(meta, Mapping) else {}
-
-
-def label_or_annotation(
-    meta: Mapping[str, Any], key: str, fallback: str | None = None
-) -> str | None:
+def label_or_annotation(meta: ObjectMeta, key: str, fallback: str | None = None) -> str | None:
     """KLT's GetLabelOrAnnotation: annotation, label, fallback annotation, fallback label; "" = unset."""
     annotations = meta.get("annotations") or {}
     labels = meta.get("labels") or {}
@@ -163,30 +155,30 @@ def label_or_annotation(
     return None
 
 
-def _key(meta: Mapping[str, Any], key: str) -> str | None:
+def _key(meta: ObjectMeta, key: str) -> str | None:
     return label_or_annotation(meta, key, _FALLBACK.get(key))
 
 
-def pod_version(pod: Mapping[str, Any]) -> str | None:
+def pod_version(pod: Mapping[str, object]) -> str | None:
     """The workload version a (mutated) pod belongs to, as KeptnWorkload.spec.version spells it."""
-    version = _key(_meta(pod), VERSION_KEY)
+    version = _key(metadata_of(pod), VERSION_KEY)
     return version.lower() if version else None
 
 
-def namespace_enabled(namespace: Mapping[str, Any]) -> bool:
+def namespace_enabled(namespace: AnyBody) -> bool:
     """Opted in by annotation (KLT) or label (our webhook namespaceSelector) ``...: enabled``."""
-    meta = _meta(namespace)
     return (
-        label_or_annotation(meta, naming.NAMESPACE_ENABLED_ANNOTATION)
+        label_or_annotation(metadata_of(namespace), naming.NAMESPACE_ENABLED_ANNOTATION)
         == naming.NAMESPACE_ENABLED_VALUE
     )
 
 
-def supported_owner(meta: Mapping[str, Any]) -> Owner | None:
+def supported_owner(meta: Mapping[str, object]) -> Owner | None:
     """The last ownerReference of a supported kind (KLT's GetOwnerReference), or None."""
     found: Owner | None = None
-    for ref in meta.get("ownerReferences") or ():
-        if ref.get("kind") in SUPPORTED_OWNER_KINDS and ref.get("uid"):
+    # ObjectMeta; controllers/adopt.py hands a raw pod's, its pod cache being untyped
+    for ref in cast(ObjectMeta, meta).get("ownerReferences") or ():
+        if ref.get("kind") in OWNER_KINDS and ref.get("uid"):
             found = Owner(
                 str(ref.get("apiVersion", "")),
                 str(ref["kind"]),
@@ -196,14 +188,14 @@ def supported_owner(meta: Mapping[str, Any]) -> Owner | None:
     return found
 
 
-def released(pod: Mapping[str, Any]) -> bool:
+def released(pod: Mapping[str, object]) -> bool:
     """The gate controller already released this pod: KLT allows it untouched, writing nothing."""
-    return label_or_annotation(_meta(pod), GATE_REMOVED_KEY) is not None
+    return label_or_annotation(metadata_of(pod), GATE_REMOVED_KEY) is not None
 
 
-def needs_parent(pod: Mapping[str, Any]) -> bool:
+def needs_parent(pod: Mapping[str, object]) -> bool:
     """True when the pod carries no workload key, so the parent's keys must be read."""
-    return _key(_meta(pod), WORKLOAD_KEY) is None
+    return _key(metadata_of(pod), WORKLOAD_KEY) is None
 
 
 def image_tag(image: str) -> str:
@@ -220,9 +212,9 @@ def _fnv32a(data: bytes) -> int:
     return h
 
 
-def calculate_version(pod: Mapping[str, Any], container_name: str = "") -> str:
+def calculate_version(pod: PodBody, container_name: str = "") -> str:
     """KLT's calculateVersion: a usable image tag, else the decimal FNV-32a of containers."""
-    containers: Sequence[Mapping[str, Any]] = (pod.get("spec") or {}).get("containers") or ()
+    containers = (pod.get("spec") or {}).get("containers") or []
     if container_name and not any(c.get("name") == container_name for c in containers):
         where = "the container in the pod" if len(containers) == 1 else "any containers in the pod"
         verb = "match the name of" if len(containers) == 1 else "match"
@@ -259,11 +251,11 @@ def parse_metadata(value: str | None) -> dict[str, str]:
 
 
 def plan_pod(
-    pod: Mapping[str, Any],
+    pod: Mapping[str, object],
     *,
     namespace: str,
     operation: str,
-    parent: Mapping[str, Any] | None,
+    parent: AnyBody | None,
     carrier: Mapping[str, str],
 ) -> PodPlan | None:
     """Decide the mutation of an opted-in namespace's pod; None = not managed, allow unchanged.
@@ -273,14 +265,16 @@ def plan_pod(
     A ``keptn.sh/container`` that names no container is ignored for the version, with an
     admission warning (KLT admits such a pod).
     """
-    meta = _meta(pod)
+    meta = metadata_of(pod)
     owner = supported_owner(meta)
     if owner is None or released(pod):
         return None
+    # the webhook's trusted pod (owner.py), or a pod informer's body (controllers/adopt.py)
+    typed = cast(PodBody, pod)
     annotations: dict[str, str] = dict(meta.get("annotations") or {})
-    view: dict[str, Any] = {"labels": dict(meta.get("labels") or {}), "annotations": annotations}
+    view: ObjectMeta = {"labels": dict(meta.get("labels") or {}), "annotations": annotations}
     if _key(view, WORKLOAD_KEY) is None:
-        source = _meta(parent) if parent is not None else {}
+        source = metadata_of(parent) if parent is not None else {}
         workload = _key(source, WORKLOAD_KEY)
         if workload is None:
             return None
@@ -295,9 +289,9 @@ def plan_pod(
     warnings: tuple[str, ...] = ()
     if _key(view, VERSION_KEY) is None:
         try:
-            version = calculate_version(pod, label_or_annotation(view, CONTAINER_KEY) or "")
+            version = calculate_version(typed, label_or_annotation(view, CONTAINER_KEY) or "")
         except VersionError as exc:  # KLT admits the pod: the version ignores the annotation
-            version, warnings = calculate_version(pod), (f"keptn: {exc}",)
+            version, warnings = calculate_version(typed), (f"keptn: {exc}",)
         annotations[VERSION_KEY] = version
     workload_name = _key(view, WORKLOAD_KEY) or ""
     app_value = _key(view, APP_KEY)
@@ -341,7 +335,7 @@ def plan_pod(
     return PodPlan(
         annotations=annotations,
         gate=gate,
-        patch=json_patch(pod, annotations, gate),
+        patch=json_patch(typed, annotations, gate),
         workload=workload_body,
         app_request=app_request,
         single_service=single_service,
@@ -349,10 +343,10 @@ def plan_pod(
     )
 
 
-def request_needed(app: Mapping[str, Any] | None, workload: Mapping[str, Any]) -> bool:
+def request_needed(app: KeptnAppBody | None, workload: KeptnWorkloadBody) -> bool:
     """False when the KeptnApp is the user's (the request controller deletes requests for it
     unread) or Keptn's, already listing this KeptnWorkload at this version (no change)."""
-    labels = _meta(app or {}).get("labels") or {}
+    labels = metadata_of(app or {}).get("labels") or {}
     if app is None or labels.get(naming.MANAGED_BY_LABEL) != naming.MANAGED_BY_VALUE:
         return app is None
     spec = workload["spec"]

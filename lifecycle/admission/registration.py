@@ -23,14 +23,17 @@ import random
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypedDict, TypeVar, cast
 
 import yaml
 
+from lifecycle.admission.schemas import ClientConfig
 from lifecycle.core import model
+from lifecycle.core.bodies import ObjectMeta
+from lifecycle.core.kubebodies import AnyBody
 from lifecycle.core.model import ResourceKind
 from lifecycle.core.naming import NAMESPACE_ENABLED_ANNOTATION
-from lifecycle.kube.client import Body, KubeClient
+from lifecycle.kube.client import KubeClient
 from lifecycle.kube.errors import AlreadyExists, Conflict, NotFound, Transient
 from lifecycle.kube.events import EventRecorder
 from lifecycle.kube.informer import Informer
@@ -48,13 +51,40 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+_B = TypeVar("_B", bound=Mapping[str, object])
+
+
+class _Requirement(TypedDict, total=False):
+    key: str
+    operator: str
+    values: list[str]
+
+
+class LabelSelector(TypedDict, total=False):
+    matchLabels: dict[str, str]
+    matchExpressions: list[_Requirement]
+
+
+class Webhook(TypedDict, total=False):  # as far as it is read; the rest is written as applied
+    name: str
+    clientConfig: ClientConfig
+    namespaceSelector: LabelSelector
+
+
+class WebhookConfiguration(TypedDict, total=False):  # Mutating- or ValidatingWebhookConfiguration
+    apiVersion: str
+    kind: str
+    metadata: ObjectMeta
+    webhooks: list[Webhook]
+
 
 WEBHOOKS_MANIFEST = Path(__file__).resolve().parents[2] / "deploy" / "operator" / "webhooks.yaml"
 # mutatingwebhookconfigurations, validatingwebhookconfigurations
-MUTATING, VALIDATING = (
+_CONFIG_KINDS: tuple[ResourceKind[WebhookConfiguration], ...] = tuple(
     model.ResourceKind("admissionregistration.k8s.io", "v1", f"{kind.lower()}s", kind, False)
     for kind in ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")
 )
+MUTATING, VALIDATING = _CONFIG_KINDS
 
 
 # Kinds the mutator only creates or upserts: a stale miss leads to a create that meets
@@ -75,37 +105,39 @@ class KubeAdmissionStore:
     recorder: EventRecorder
 
     async def get(
-        self, kind: ResourceKind, namespace: str | None, name: str, *, fresh: bool = False
-    ) -> Mapping[str, Any] | None:
+        self, kind: ResourceKind[_B], namespace: str | None, name: str, *, fresh: bool = False
+    ) -> _B | None:
         informer = self.informers.get(kind)
         if not fresh and informer is not None and informer.synced.is_set():
             found = informer.store.get(namespace if kind.namespaced else None, name)
             if found is not None or kind in _MISS_IS_ABSENT:
-                return found
+                return None if found is None else kind.view(found)
         try:
-            return await self.client.get(kind, name, namespace if kind.namespaced else None)
+            return kind.view(
+                await self.client.get(kind, name, namespace if kind.namespaced else None)
+            )
         except NotFound:
             return None
 
-    async def create(self, kind: ResourceKind, body: Mapping[str, Any]) -> bool:
+    async def create(self, kind: ResourceKind, body: Mapping[str, object]) -> bool:
         try:
             await self.client.create(kind, copy.deepcopy(dict(body)))
         except AlreadyExists:
             return False
         return True
 
-    async def update(self, kind: ResourceKind, body: Mapping[str, Any]) -> bool:
+    async def update(self, kind: ResourceKind, body: Mapping[str, object]) -> bool:
         try:
             await self.client.replace(kind, copy.deepcopy(dict(body)))
         except Conflict:
             return False
         return True
 
-    async def warn(self, obj: Mapping[str, Any], reason: str, message: str) -> None:
+    async def warn(self, obj: AnyBody, reason: str, message: str) -> None:
         self.recorder.emit(dict(obj), "Warning", reason, message)
 
 
-def _selector(selector: Body, keptn_namespace: str) -> Body:
+def _selector(selector: LabelSelector, keptn_namespace: str) -> LabelSelector:
     result = copy.deepcopy(selector)
     expressions = []
     for expr in result.get("matchExpressions") or ():
@@ -126,12 +158,13 @@ def webhook_configurations(
     url_base: str | None,
     keptn_namespace: str,
     manifest: Path = WEBHOOKS_MANIFEST,
-) -> list[Body]:
+) -> list[WebhookConfiguration]:
     """The configurations of `manifest` pointed at this operator (see the module docstring)."""
     result = []
-    for body in yaml.safe_load_all(manifest.read_text()):
-        if not isinstance(body, dict) or body.get("kind") not in (MUTATING.kind, VALIDATING.kind):
+    for doc in yaml.safe_load_all(manifest.read_text()):
+        if not isinstance(doc, dict) or doc.get("kind") not in (MUTATING.kind, VALIDATING.kind):
             continue
+        body = cast(WebhookConfiguration, doc)  # our manifest, applied as is by kubectl -k
         for hook in body.get("webhooks") or ():
             service = (hook.get("clientConfig") or {}).get("service") or {}
             if url_base is not None:
@@ -192,7 +225,7 @@ async def retry_transient(
 
 
 async def _register_one(
-    client: KubeClient, body: Body, *, in_cluster: bool, ca_bundle: str
+    client: KubeClient, body: WebhookConfiguration, *, in_cluster: bool, ca_bundle: str
 ) -> None:
     """Merge-patch one configuration (conditional on the resourceVersion read; 409 -> re-read).
 
@@ -204,7 +237,7 @@ async def _register_one(
     name = body["metadata"]["name"]
     for _ in range(5):
         try:
-            current = await client.get(kind, name)
+            current = kind.view(await client.get(kind, name))
         except NotFound:
             if in_cluster:
                 log.error(
@@ -212,7 +245,7 @@ async def _register_one(
                 )
                 return
             try:
-                await client.create(kind, copy.deepcopy(body))
+                await client.create(kind, copy.deepcopy(dict(body)))
                 break
             except AlreadyExists:
                 continue

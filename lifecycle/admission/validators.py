@@ -25,17 +25,19 @@ from typing import Any, Final
 
 from evaluator.durations import parse_seconds
 from evaluator.quantities import parse_quantity
-from lifecycle.core.bodies import Operator
-from lifecycle.core.meta import name_of
-from lifecycle.core.model import (
-    ANALYSIS,
-    ANALYSIS_DEFINITION,
-    KEPTN_METRIC,
-    KEPTN_TASK_DEFINITION,
+from lifecycle.core.bodies import (
+    AnalysisBody,
+    AnalysisDefinitionBody,
+    KeptnMetricBody,
+    KeptnTaskDefinitionBody,
+    Operator,
 )
+from lifecycle.core.kubebodies import AnyBody
+from lifecycle.core.meta import name_of
 
 __all__ = [
     "VALIDATORS",
+    "Validator",
     "Verdict",
     "validate_analysis",
     "validate_analysis_definition",
@@ -57,16 +59,22 @@ class Verdict:
 _OK: Final = Verdict(True)
 
 
-def _invalid(kind: str, group: str, body: Mapping[str, Any], errors: list[str]) -> Verdict:
+Validator = Callable[[AnyBody], Verdict]
+"""A validating webhook: the object under review (typed as its kind's body) in, a verdict out."""
+
+
+def _invalid(kind: str, group: str, body: AnyBody, errors: list[str]) -> Verdict:
     name = name_of(body)
     detail = errors[0] if len(errors) == 1 else "[" + ", ".join(errors) + "]"
     return Verdict(False, f'{kind}.{group} "{name}" is invalid: {detail}', 422)
 
 
-def validate_task_definition(body: Mapping[str, Any]) -> Verdict:
+def validate_task_definition(body: KeptnTaskDefinitionBody) -> Verdict:
     """Exactly one of container, python, deno."""
-    spec = KEPTN_TASK_DEFINITION.view(body).get("spec") or {}
-    count = sum(spec.get(runtime) is not None for runtime in ("container", "python", "deno"))
+    spec = body.get("spec") or {}
+    count = sum(
+        v is not None for v in (spec.get("container"), spec.get("python"), spec.get("deno"))
+    )
     if count == 1:
         return _OK
     text = (
@@ -83,9 +91,9 @@ _UNPARSABLE: Final = (
 )
 
 
-def validate_keptn_metric(body: Mapping[str, Any]) -> Verdict:
+def validate_keptn_metric(body: KeptnMetricBody) -> Verdict:
     """range.interval and range.step parse as durations; step and aggregation come together."""
-    window = (KEPTN_METRIC.view(body).get("spec") or {}).get("range")
+    window = (body.get("spec") or {}).get("range")
     if not isinstance(window, Mapping):
         return _OK
     errors: list[str] = []
@@ -112,16 +120,7 @@ def validate_keptn_metric(body: Mapping[str, Any]) -> Verdict:
     return _invalid("KeptnMetric", "metrics.keptn.sh", body, errors) if errors else _OK
 
 
-_OPERATORS: Final = (
-    "lessThan",
-    "lessThanOrEqual",
-    "greaterThan",
-    "greaterThanOrEqual",
-    "equalTo",
-    "inRange",
-    "notInRange",
-    "relative",  # our extension (deploy/crds): a criterion against previous analyses
-)
+_OPERATORS: Final = Operator.__optional_keys__  # KLT's, and "relative" (our extension)
 
 
 def _operator_error(operator: Operator) -> str | None:
@@ -150,12 +149,12 @@ def _forbidden(message: str) -> Verdict:
     return Verdict(False, message, 403)
 
 
-def validate_analysis_definition(body: Mapping[str, Any]) -> Verdict:
+def validate_analysis_definition(body: AnalysisDefinitionBody) -> Verdict:
     """Each target has one valid operator, ranges are ordered, weights positive, warn < pass.
 
     Messages are KLT's, prefixed with the path of the field they concern.
     """
-    spec = ANALYSIS_DEFINITION.view(body).get("spec") or {}
+    spec = body.get("spec") or {}
     for index, objective in enumerate(spec.get("objectives") or ()):
         where = f"spec.objectives[{index}]"
         target = objective.get("target") or {}
@@ -181,15 +180,15 @@ def validate_analysis_definition(body: Mapping[str, Any]) -> Verdict:
     return _OK
 
 
-def _timestamp(value: Any) -> datetime | None:
+def _timestamp(value: str | None) -> datetime | None:
     if not value:
         return None
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
-def validate_analysis(body: Mapping[str, Any]) -> Verdict:
+def validate_analysis(body: AnalysisBody) -> Verdict:
     """Either ``recent`` alone, or ``from`` < ``to``."""
-    frame = (ANALYSIS.view(body).get("spec") or {}).get("timeframe") or {}
+    frame = (body.get("spec") or {}).get("timeframe") or {}
     prefix = 'spec.timeframe: Invalid value: "object": '
     try:
         start, end = _timestamp(frame.get("from")), _timestamp(frame.get("to"))
@@ -210,7 +209,7 @@ def validate_analysis(body: Mapping[str, Any]) -> Verdict:
 
 
 # URL path of each validating webhook (KLT's kubebuilder paths) -> validator.
-VALIDATORS: Final[Mapping[str, Callable[[Mapping[str, Any]], Verdict]]] = {
+VALIDATORS: Final[Mapping[str, Validator]] = {
     "/validate-lifecycle-keptn-sh-v1-keptntaskdefinition": validate_task_definition,
     "/validate-metrics-keptn-sh-v1-keptnmetric": validate_keptn_metric,
     "/validate-metrics-keptn-sh-v1-analysisdefinition": validate_analysis_definition,

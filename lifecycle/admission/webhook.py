@@ -46,8 +46,8 @@ import asyncio
 import dataclasses
 import logging
 import random
-from collections.abc import Callable, Mapping
-from typing import Any, Final, Protocol
+from collections.abc import Mapping
+from typing import Final, Protocol, TypeVar
 
 from opentelemetry import trace
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
@@ -55,6 +55,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 from lifecycle.admission.jsonpatch import PatchOp, encode_patch, json_patch
 from lifecycle.admission.owner import Unconfirmed, confirm_owner
 from lifecycle.admission.pod import (
+    OWNER_KINDS,
     PodPlan,
     namespace_enabled,
     needs_parent,
@@ -63,17 +64,22 @@ from lifecycle.admission.pod import (
     request_needed,
     supported_owner,
 )
-from lifecycle.admission.validators import Verdict
+from lifecycle.admission.review import (
+    AdmissionRequest,
+    AdmissionResponse,
+    AdmissionReview,
+    admission_request,
+)
+from lifecycle.admission.validators import Validator
+from lifecycle.core.bodies import KeptnAppCreationRequestBody, KeptnWorkloadBody, KubeBody
+from lifecycle.core.kubebodies import AnyBody, PodBody
+from lifecycle.core.meta import metadata_of
 from lifecycle.core.model import (
-    ARGO_ROLLOUT,
-    DAEMON_SET,
-    DEPLOYMENT,
     KEPTN_APP,
     KEPTN_APP_CREATION_REQUEST,
     KEPTN_WORKLOAD,
     NAMESPACE,
     REPLICA_SET,
-    STATEFUL_SET,
     ResourceKind,
 )
 from lifecycle.kube.errors import Transient
@@ -92,30 +98,32 @@ _WRITE_ATTEMPTS: Final = 3
 _RETRY_BUDGET: Final = 2.0
 """Seconds one admission request spends retrying Transient errors (timeoutSeconds is 5)."""
 _RETRY_BASE: Final = 0.05
+_B = TypeVar("_B", bound=Mapping[str, object])
+_Written = KeptnWorkloadBody | KeptnAppCreationRequestBody
 
 
 class AdmissionStore(Protocol):
     """The reads and writes the pod mutator needs; the composition root backs it with lifecycle/kube."""
 
     async def get(
-        self, kind: ResourceKind, namespace: str | None, name: str, *, fresh: bool = False
-    ) -> Mapping[str, Any] | None:
-        """The object, None when it does not exist; raises on any other failure.
+        self, kind: ResourceKind[_B], namespace: str | None, name: str, *, fresh: bool = False
+    ) -> _B | None:
+        """The object as ``kind``'s body, None when it does not exist; raises on any other failure.
 
         ``fresh=False`` may answer from an informer cache; ``fresh=True`` must read the API server
         (the mutator asks for it after a write lost a race, when the cache may lag).
         """
         ...
 
-    async def create(self, kind: ResourceKind, body: Mapping[str, Any]) -> bool:
+    async def create(self, kind: ResourceKind, body: Mapping[str, object]) -> bool:
         """Create the object; False when one of that name already exists (409 AlreadyExists)."""
         ...
 
-    async def update(self, kind: ResourceKind, body: Mapping[str, Any]) -> bool:
+    async def update(self, kind: ResourceKind, body: Mapping[str, object]) -> bool:
         """Replace the object (PUT with the body's resourceVersion); False on 409 Conflict."""
         ...
 
-    async def warn(self, obj: Mapping[str, Any], reason: str, message: str) -> None:
+    async def warn(self, obj: AnyBody, reason: str, message: str) -> None:
         """Record a Warning Event on ``obj`` (source ``keptn/webhook``); must not raise."""
         ...
 
@@ -128,9 +136,9 @@ def admission_response(
     message: str = "",
     code: int = 200,
     warnings: list[str] | None = None,
-) -> dict[str, Any]:
+) -> AdmissionReview:
     """An AdmissionReview v1 answer."""
-    response: dict[str, Any] = {"uid": uid, "allowed": allowed}
+    response: AdmissionResponse = {"uid": uid, "allowed": allowed}
     if patch:
         response["patchType"] = "JSONPatch"
         response["patch"] = encode_patch(patch)
@@ -143,18 +151,9 @@ def admission_response(
     return {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "response": response}
 
 
-def _request(review: Mapping[str, Any]) -> Mapping[str, Any]:
-    request = review.get("request")
-    if not isinstance(request, Mapping) or not request.get("uid"):
-        raise ValueError("not an AdmissionReview request (request.uid missing)")
-    return request
-
-
-def validate_review(
-    review: Mapping[str, Any], validator: Callable[[Mapping[str, Any]], Verdict]
-) -> dict[str, Any]:
+def validate_review(review: Mapping[str, object], validator: Validator) -> AdmissionReview:
     """Run a pure validator on the object of an AdmissionReview; DELETE is always allowed."""
-    request = _request(review)
+    request: AdmissionRequest[AnyBody] = admission_request(review)
     uid = str(request["uid"])
     obj = request.get("object")
     if request.get("operation") == "DELETE" or not isinstance(obj, Mapping):
@@ -165,29 +164,20 @@ def validate_review(
     return admission_response(uid, allowed=False, message=verdict.message, code=verdict.code)
 
 
-_PARENT_KIND: Final[Mapping[str, ResourceKind]] = {
-    "Deployment": DEPLOYMENT,
-    "Rollout": ARGO_ROLLOUT,
-    "StatefulSet": STATEFUL_SET,
-    "DaemonSet": DAEMON_SET,
-}
-
-
 async def pod_parent(
-    store: AdmissionStore, pod: Mapping[str, Any], namespace: str
-) -> Mapping[str, Any] | None:
+    store: AdmissionStore, pod: Mapping[str, object], namespace: str
+) -> KubeBody | None:
     """The Deployment/Rollout/StatefulSet/DaemonSet whose keys apply, read only when needed."""
-    owner = supported_owner(pod.get("metadata") or {})
+    owner = supported_owner(metadata_of(pod))
     if owner is None or released(pod) or not needs_parent(pod):
         return None
     if owner.kind == "ReplicaSet":
         rs = await store.get(REPLICA_SET, namespace, owner.name)
-        rs_owner = supported_owner((rs or {}).get("metadata") or {})
+        rs_owner = supported_owner(metadata_of(rs or {}))
         if rs_owner is None or rs_owner.kind not in ("Deployment", "Rollout"):
             return None  # a bare ReplicaSet is not followed (KLT)
         owner = rs_owner
-    kind = _PARENT_KIND.get(owner.kind)
-    return await store.get(kind, namespace, owner.name) if kind else None
+    return await store.get(OWNER_KINDS[owner.kind], namespace, owner.name)
 
 
 class PodMutator:
@@ -206,9 +196,9 @@ class PodMutator:
         if self._writing:
             await asyncio.wait(set(self._writing), timeout=within)
 
-    async def review(self, review: Mapping[str, Any]) -> dict[str, Any]:
+    async def review(self, review: Mapping[str, object]) -> AdmissionReview:
         """AdmissionReview in, AdmissionReview out; ValueError only for a malformed review."""
-        request = _request(review)
+        request: AdmissionRequest[PodBody] = admission_request(review)
         uid = str(request["uid"])
         pod = request.get("object")
         namespace = str(request.get("namespace") or "")
@@ -283,10 +273,11 @@ class PodMutator:
         """Upsert the KeptnWorkload and create the app request; failures become warnings."""
         warnings: list[str] = []
         deadline = asyncio.get_running_loop().time() + _RETRY_BUDGET
-        for kind, body, upsert in (
+        writes: tuple[tuple[ResourceKind[_Written], _Written, bool], ...] = (
             (KEPTN_WORKLOAD, plan.workload, True),
             (KEPTN_APP_CREATION_REQUEST, plan.app_request, False),
-        ):
+        )
+        for kind, body, upsert in writes:
             with self._tracer.start_as_current_span(
                 "create_workload" if upsert else "create_app", kind=trace.SpanKind.PRODUCER
             ):
@@ -313,7 +304,7 @@ class PodMutator:
         return request_needed(app, plan.workload)
 
     async def _apply_retrying(
-        self, kind: ResourceKind, body: Mapping[str, Any], *, upsert: bool, deadline: float
+        self, kind: ResourceKind[_Written], body: _Written, *, upsert: bool, deadline: float
     ) -> None:
         """``_apply``, retrying Transient errors with jittered backoff until ``deadline``."""
         loop = asyncio.get_running_loop()
@@ -329,7 +320,7 @@ class PodMutator:
                 await asyncio.sleep(wait)
                 delay *= 2
 
-    async def _apply(self, kind: ResourceKind, body: Mapping[str, Any], *, upsert: bool) -> None:
+    async def _apply(self, kind: ResourceKind[_Written], body: _Written, *, upsert: bool) -> None:
         """Create, or (upsert) update when it differs; lost races re-read from the API server."""
         meta = body["metadata"]
         fresh = False
@@ -369,7 +360,7 @@ class _WriteFailed(Exception):
         self.verb = verb
 
 
-def _same_workload(current: Mapping[str, Any], desired: Mapping[str, Any]) -> bool:
+def _same_workload(current: _Written, desired: _Written) -> bool:
     owners = (current.get("metadata") or {}).get("ownerReferences") or []
     want = desired["metadata"]["ownerReferences"]
     same_owner = [(o.get("uid"), o.get("kind")) for o in owners] == [
@@ -380,7 +371,7 @@ def _same_workload(current: Mapping[str, Any], desired: Mapping[str, Any]) -> bo
 
 
 # What the API server omits for an empty list or map: compare as equal to the desired empty value.
-_EMPTY: Final[Mapping[str, Any]] = {
+_EMPTY: Final[Mapping[str, object]] = {
     "app": "",
     "version": "",
     "preDeploymentTasks": [],

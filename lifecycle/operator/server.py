@@ -25,14 +25,15 @@ import logging
 import ssl
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import choose_encoder
 
 from lifecycle.admission.conversion import CONVERT_PATH, answer_review
-from lifecycle.admission.validators import VALIDATORS, Verdict
+from lifecycle.admission.validators import VALIDATORS, Validator
 from lifecycle.admission.webhook import PodMutator, validate_review
 
 __all__ = ["OperatorServer", "ServerConfig", "create_app", "server_ssl_context"]
@@ -67,11 +68,12 @@ def server_ssl_context(cert_file: str, key_file: str) -> ssl.SSLContext:
     return context
 
 
-Validator = Callable[[Mapping[str, Any]], Verdict]
-Answer = Callable[[Mapping[str, Any]], Awaitable[dict[str, object]]]
+Answer = Callable[[Mapping[str, object]], Awaitable[Mapping[str, object]]]
+"""A webhook: the review's JSON object in (typed by the webhook, lifecycle.admission.review),
+the review's answer out."""
 
 
-def _review_handler(answer: Answer) -> Callable[[web.Request], Any]:
+def _review_handler(answer: Answer) -> Handler:
     """An AdmissionReview endpoint: ``answer``'s review, or 400 for a malformed one."""
 
     async def handle(request: web.Request) -> web.Response:
@@ -90,7 +92,7 @@ def _review_handler(answer: Answer) -> Callable[[web.Request], Any]:
     return handle
 
 
-async def _validate(validator: Validator, review: Mapping[str, Any]) -> dict[str, object]:
+async def _validate(validator: Validator, review: Mapping[str, object]) -> Mapping[str, object]:
     return validate_review(review, validator)
 
 
@@ -101,7 +103,7 @@ def create_app(
     mutator: PodMutator | None = None,
     validators: Mapping[str, Validator] | None = None,
     extra_routes: Iterable[web.AbstractRouteDef] = (),
-    middlewares: Iterable[Any] = (),
+    middlewares: Iterable[Middleware] = (),
 ) -> web.Application:
     """An application serving the routes of the parts given (None leaves a part out)."""
     app = web.Application(middlewares=list(middlewares), client_max_size=MAX_REVIEW_BYTES)
@@ -145,7 +147,7 @@ class OperatorServer:
         ssl_context: ssl.SSLContext | None,
         extra_routes: Iterable[web.AbstractRouteDef] = (),
         webhook_routes: Iterable[web.AbstractRouteDef] = (),
-        webhook_middlewares: Iterable[Any] = (),
+        webhook_middlewares: Iterable[Middleware] = (),
     ) -> None:
         """`extra_routes` go to the metrics listener; `webhook_routes` (the custom metrics
         API) to the TLS listener, beside the admission and conversion webhooks;
