@@ -10,6 +10,7 @@ seconds. Datadog answers HTTP 200 with `{"status": "error", "error": ...}` for a
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TypedDict, cast
 
 import aiohttp
 
@@ -18,6 +19,19 @@ from evaluator.providers.errors import BadResponseError, ConfigError, NoDataErro
 from evaluator.providers.transport import WindowedProvider, numbers
 
 __all__ = ["DatadogProvider"]
+
+
+class Series(TypedDict, total=False):
+    metric: str
+    pointlist: list[list[float | None]]  # [[POSIX ms, value or null], ...]
+
+
+class Answer(TypedDict, total=False):
+    """What `/api/v1/query` answers (the fields read)."""
+
+    status: str  # ok | error
+    error: str
+    series: list[Series]
 
 
 class DatadogProvider(WindowedProvider):
@@ -56,7 +70,7 @@ class DatadogProvider(WindowedProvider):
         if not isinstance(doc, dict) or doc.get("status") == "error":
             message = doc.get("error", "unknown error") if isinstance(doc, dict) else doc
             raise BadResponseError(f"datadog: query failed: {message}")
-        series = doc.get("series")
+        series = cast(Answer, doc).get("series")  # checked below as it is read
         if not isinstance(series, list):
             raise BadResponseError("datadog: response has no series list")
         if not series:

@@ -11,6 +11,7 @@ query asks for Dynatrace's default window (2 h) ending at `at`.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TypedDict, cast
 
 import aiohttp
 
@@ -19,6 +20,22 @@ from evaluator.providers.errors import BadResponseError, NoDataError
 from evaluator.providers.transport import WindowedProvider, numbers
 
 __all__ = ["DynatraceProvider", "api_prefix"]
+
+
+class Series(TypedDict, total=False):
+    timestamps: list[int]
+    values: list[float | None]
+
+
+class MetricData(TypedDict, total=False):
+    metricId: str
+    data: list[Series]
+
+
+class Answer(TypedDict, total=False):
+    """What `/api/v2/metrics/query` answers (the fields read)."""
+
+    result: list[MetricData]
 
 
 def api_prefix(target_server: str) -> str:
@@ -55,9 +72,13 @@ class DynatraceProvider(WindowedProvider):
         )
         if not isinstance(doc, dict) or not isinstance(doc.get("result"), list):
             raise BadResponseError("dynatrace: response has no result list")
+        answer = cast(Answer, doc)  # the series are checked as they are read
         try:
             values = numbers(
-                v for metric in doc["result"] for series in metric["data"] for v in series["values"]
+                v
+                for metric in answer["result"]
+                for series in metric["data"]
+                for v in series["values"]
             )
         except (KeyError, TypeError, ValueError):
             raise BadResponseError("dynatrace: malformed result data") from None
