@@ -26,6 +26,7 @@ from typing import TypedDict
 
 import aiohttp
 
+from evaluator.bodies import AnalysisRaw, RawCheck, RawObjectiveResult
 from evaluator.durations import parse_duration
 from evaluator.objectives import Check, Target
 from evaluator.providers import (
@@ -132,7 +133,7 @@ class AnalysisOutcome:
 
     score: AnalysisScore
     queries: Mapping[str, str]
-    raw: Mapping[str, object]  # KLT's status.raw JSON, written as it is
+    raw: AnalysisRaw
     stored_values: Mapping[str, StoredValue]
     retryable: bool
     query_seconds: Mapping[tuple[str, str], float]
@@ -247,17 +248,17 @@ async def run_analysis(request: AnalysisRequest, *, pool: ProviderPool) -> Analy
     )
 
 
-def _check_json(target: Target | None, check: Check | None) -> dict[str, object]:
+def _check_json(target: Target | None, check: Check | None) -> RawCheck:
     operator = dict(target.body or {}) if target is not None else {}
     return {"operator": operator, "fulfilled": check is not None and check.fulfilled}
 
 
 def _raw(
     request: AnalysisRequest, score: AnalysisScore, rendered: Mapping[str, str]
-) -> dict[str, object]:
+) -> AnalysisRaw:
     objective_results = []
     for objective, result in zip(request.objectives, score.objectives, strict=True):
-        entry: dict[str, object] = {
+        entry: RawObjectiveResult = {
             "result": {
                 "failResult": _check_json(objective.spec.failure, result.failure),
                 "warnResult": _check_json(objective.spec.warning, result.warning),

@@ -1,9 +1,11 @@
-"""The CRD shapes the evaluator parses: TypedDicts of the fields it reads, read-only.
+"""The CRD shapes the evaluator parses and the Analysis `status.raw` it writes, as TypedDicts.
 
-The evaluator never imports lifecycle (.importlinter), so these mirror the AnalysisDefinition
-objective, target and operator and the KeptnMetric range of lifecycle.core.bodies. Their items
-are ReadOnly (PEP 705): the operator's own typed bodies pass as they are (a read-only item
-accepts a narrower type), and mypy checks every field the parsers read. Pure: typing only.
+The evaluator never imports lifecycle (.importlinter), so the parsed shapes mirror the
+AnalysisDefinition objective, target and operator and the KeptnMetric range of
+lifecycle.core.bodies. Their items are ReadOnly (PEP 705): the operator's own typed bodies pass
+as they are (a read-only item accepts a narrower type), and mypy checks every field the parsers
+read. `AnalysisRaw` is what evaluator.analysis writes and the release view reads back.
+Pure: typing only.
 """
 
 from __future__ import annotations
@@ -13,7 +15,17 @@ from typing import TypedDict
 
 from typing_extensions import ReadOnly
 
-__all__ = ["MetricRangeBody", "ObjectiveBody", "OperatorBody", "RelativeBody", "TargetBody"]
+__all__ = [
+    "AnalysisRaw",
+    "MetricRangeBody",
+    "ObjectiveBody",
+    "OperatorBody",
+    "RawCheck",
+    "RawObjectiveResult",
+    "RawResult",
+    "RelativeBody",
+    "TargetBody",
+]
 
 
 class RelativeBody(TypedDict, total=False):
@@ -63,3 +75,47 @@ class MetricRangeBody(TypedDict, total=False):
     step: ReadOnly[str]
     aggregation: ReadOnly[str]
     storedResults: ReadOnly[int]
+
+
+class RawCheck(TypedDict, total=False):
+    operator: dict[str, object]  # the CRD operator of the target
+    fulfilled: bool
+
+
+# Functional forms because the JSON key "pass" is a Python keyword.
+RawResult = TypedDict(
+    "RawResult",
+    {"failResult": RawCheck, "warnResult": RawCheck, "warning": bool, "pass": bool},
+    total=False,
+)
+
+
+class RawObjectiveResult(TypedDict, total=False):
+    """One entry of `status.raw.objectiveResults`: KLT's fields, then our explanations."""
+
+    result: RawResult
+    objective: dict[str, object]  # the CRD objective as the definition has it
+    value: float
+    query: str
+    score: float
+    status: str  # pass | warning | fail | info | ignored
+    target: str
+    reason: str
+    error: str
+
+
+AnalysisRaw = TypedDict(
+    "AnalysisRaw",
+    {
+        "objectiveResults": list[RawObjectiveResult],
+        "totalScore": float,
+        "maximumScore": float,
+        "pass": bool,
+        "warning": bool,
+        "percentage": float,  # ours, as the next three
+        "verdict": str,
+        "reason": str,
+    },
+    total=False,
+)
+"""`status.raw` (reference/keptn.md §10.3): what `run_analysis` writes, what readers parse back."""
