@@ -172,8 +172,8 @@ async def _task_entry(view: ReleaseView, task: KeptnTaskBody) -> dict[str, str]:
         with contextlib.suppress(KubeError):
             pods, _ = await view.client.list(model.POD, namespace, label_selector=f"job-name={job}")
             if pods:
-                newest = max(pods, key=lambda p: str(p["metadata"].get("creationTimestamp")))
-                logs = await view.client.pod_log(newest["metadata"]["name"], namespace)
+                newest = max(pods, key=lambda p: str(metadata_of(p).get("creationTimestamp")))
+                logs = await view.client.pod_log(name_of(newest), namespace)
     return {
         "name": name_of(task),
         "definition": spec.get("taskDefinition", ""),

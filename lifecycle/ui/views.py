@@ -240,13 +240,11 @@ def app_quality(
 def _raw(analysis: AnalysisBody) -> AnalysisRaw:
     """`status.raw` parsed ({} when unreadable); KLT's or evaluator.analysis' JSON, each field
     checked as it is read."""
-    raw: object = analysis.get("status", {}).get("raw")
-    if isinstance(raw, str) and raw:
-        try:
-            raw = json.loads(raw)
-        except ValueError:
-            return {}
-    return cast(AnalysisRaw, raw) if isinstance(raw, Mapping) else {}
+    try:
+        parsed = json.loads(analysis.get("status", {}).get("raw") or "{}")
+    except ValueError:
+        return {}
+    return cast(AnalysisRaw, parsed) if isinstance(parsed, Mapping) else {}
 
 
 def _objective_name(objective: object) -> str:
