@@ -28,9 +28,7 @@ __all__ = [
 ]
 
 
-class RelativeBody(TypedDict, total=False):
-    """Our extension: a Keptn v1 criterion against a baseline of previous Analyses."""
-
+class RelativeBody(TypedDict, total=False):  # our extension: a v1 criterion against a baseline
     operator: ReadOnly[str]
     percent: ReadOnly[float]
     absolute: ReadOnly[float]
@@ -39,9 +37,7 @@ class RelativeBody(TypedDict, total=False):
     include: ReadOnly[str]
 
 
-class OperatorBody(TypedDict, total=False):
-    """One KLT Operator (exactly one key set), or our `relative` block."""
-
+class OperatorBody(TypedDict, total=False):  # exactly one key set
     lessThan: ReadOnly[Mapping[str, object]]  # {"fixedValue": Quantity}
     lessThanOrEqual: ReadOnly[Mapping[str, object]]
     greaterThan: ReadOnly[Mapping[str, object]]
@@ -57,9 +53,7 @@ class TargetBody(TypedDict, total=False):
     warning: ReadOnly[OperatorBody]
 
 
-class ObjectiveBody(TypedDict, total=False):
-    """One `spec.objectives[]` entry of an AnalysisDefinition."""
-
+class ObjectiveBody(TypedDict, total=False):  # one AnalysisDefinition `spec.objectives[]`
     analysisValueTemplateRef: ReadOnly[Mapping[str, str]]  # {name, namespace}
     target: ReadOnly[TargetBody]
     weight: ReadOnly[int]
@@ -68,21 +62,19 @@ class ObjectiveBody(TypedDict, total=False):
     informational: ReadOnly[bool]  # our extension
 
 
-class MetricRangeBody(TypedDict, total=False):
-    """KeptnMetric `spec.range`."""
-
+class MetricRangeBody(TypedDict, total=False):  # KeptnMetric `spec.range`
     interval: ReadOnly[str]
     step: ReadOnly[str]
     aggregation: ReadOnly[str]
     storedResults: ReadOnly[int]
 
 
+# `status.raw` (reference/keptn.md §10.3); functional forms where a key is "pass".
 class RawCheck(TypedDict, total=False):
     operator: dict[str, object]  # the CRD operator of the target
     fulfilled: bool
 
 
-# Functional forms because the JSON key "pass" is a Python keyword.
 RawResult = TypedDict(
     "RawResult",
     {"failResult": RawCheck, "warnResult": RawCheck, "warning": bool, "pass": bool},
@@ -90,9 +82,7 @@ RawResult = TypedDict(
 )
 
 
-class RawObjectiveResult(TypedDict, total=False):
-    """One entry of `status.raw.objectiveResults`: KLT's fields, then our explanations."""
-
+class RawObjectiveResult(TypedDict, total=False):  # KLT's fields, then our explanations
     result: RawResult
     objective: dict[str, object]  # the CRD objective as the definition has it
     value: float
@@ -112,10 +102,9 @@ AnalysisRaw = TypedDict(
         "maximumScore": float,
         "pass": bool,
         "warning": bool,
-        "percentage": float,  # ours, as the next three
+        "percentage": float,  # ours, as the next two
         "verdict": str,
         "reason": str,
     },
     total=False,
 )
-"""`status.raw` (reference/keptn.md §10.3): what `run_analysis` writes, what readers parse back."""

@@ -10,7 +10,7 @@ seconds. Datadog answers HTTP 200 with `{"status": "error", "error": ...}` for a
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TypedDict, cast
+from typing import TypedDict
 
 import aiohttp
 
@@ -21,17 +21,8 @@ from evaluator.providers.transport import WindowedProvider, numbers
 __all__ = ["DatadogProvider"]
 
 
-class Series(TypedDict, total=False):
-    metric: str
+class Series(TypedDict, total=False):  # series[] of /api/v1/query
     pointlist: list[list[float | None]]  # [[POSIX ms, value or null], ...]
-
-
-class Answer(TypedDict, total=False):
-    """What `/api/v1/query` answers (the fields read)."""
-
-    status: str  # ok | error
-    error: str
-    series: list[Series]
 
 
 class DatadogProvider(WindowedProvider):
@@ -70,7 +61,7 @@ class DatadogProvider(WindowedProvider):
         if not isinstance(doc, dict) or doc.get("status") == "error":
             message = doc.get("error", "unknown error") if isinstance(doc, dict) else doc
             raise BadResponseError(f"datadog: query failed: {message}")
-        series = cast(Answer, doc).get("series")  # checked below as it is read
+        series: list[Series] | None = doc.get("series")  # checked below as it is read
         if not isinstance(series, list):
             raise BadResponseError("datadog: response has no series list")
         if not series:

@@ -28,7 +28,7 @@ from evaluator.providers.errors import (
     NoDataError,
     ProviderTimeout,
 )
-from evaluator.providers.transport import WindowedProvider
+from evaluator.providers.transport import Request, WindowedProvider
 
 __all__ = ["DEFAULT_AUTH_URL", "DqlProvider", "record_values"]
 
@@ -38,34 +38,16 @@ EXECUTE = "/platform/storage/query/v1/query:execute"
 POLL = "/platform/storage/query/v1/query:poll"
 
 
-class Secret(TypedDict, total=False):
-    """The JSON held by the Secret entry."""
-
+class Secret(TypedDict, total=False):  # the JSON the Secret entry holds
     token: str
     authUrl: str
-
-
-class Token(TypedDict, total=False):
-    """The OAuth token endpoint's answer (the fields read)."""
-
-    access_token: str
-    expires_in: float  # seconds
-
-
-class Call(TypedDict, total=False):
-    """What `_call` adds to an exchange (it sets the headers itself)."""
-
-    params: Mapping[str, str]
-    json_body: object
 
 
 class Result(TypedDict, total=False):
     records: list[Mapping[str, object]]  # one record per row: its fields are free-form
 
 
-class Answer(TypedDict, total=False):
-    """What `query:execute` and `query:poll` answer (the fields read)."""
-
+class Answer(TypedDict, total=False):  # of query:execute and query:poll
     state: str  # NOT_STARTED | RUNNING | SUCCEEDED | FAILED ...
     requestToken: str
     result: Result
@@ -145,16 +127,16 @@ class DqlProvider(WindowedProvider):
             doc, _ = await self._exchange("POST", self._auth_url, what="dql oauth", form=form)
             if not isinstance(doc, dict) or not isinstance(doc.get("access_token"), str):
                 raise BadResponseError("dql oauth: response has no access_token")
-            answer = cast(Token, doc)  # access_token checked above, expires_in by float()
-            lifetime = float(answer.get("expires_in") or 300)
-            self._bearer = (answer["access_token"], time.monotonic() + max(lifetime - 30, 1))
+            lifetime = float(doc.get("expires_in") or 300)
+            self._bearer = (doc["access_token"], time.monotonic() + max(lifetime - 30, 1))
             return self._bearer[0]
 
-    async def _call(self, method: str, path: str, **request: Unpack[Call]) -> Answer:
-        headers = {"Authorization": f"Bearer {await self._token()}", "Accept": "application/json"}
-        doc, _ = await self._exchange(
-            method, f"{self._base}{path}", what="dql", headers=headers, **request
-        )
+    async def _call(self, method: str, path: str, **request: Unpack[Request]) -> Answer:
+        request["headers"] = {
+            "Authorization": f"Bearer {await self._token()}",
+            "Accept": "application/json",
+        }
+        doc, _ = await self._exchange(method, f"{self._base}{path}", what="dql", **request)
         if not isinstance(doc, dict):
             raise BadResponseError("dql: response is not an object")
         return cast(Answer, doc)  # checked as it is read

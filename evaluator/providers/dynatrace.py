@@ -11,7 +11,7 @@ query asks for Dynatrace's default window (2 h) ending at `at`.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TypedDict, cast
+from typing import TypedDict
 
 import aiohttp
 
@@ -22,20 +22,12 @@ from evaluator.providers.transport import WindowedProvider, numbers
 __all__ = ["DynatraceProvider", "api_prefix"]
 
 
-class Series(TypedDict, total=False):
-    timestamps: list[int]
+class Series(TypedDict, total=False):  # result[].data[] of /api/v2/metrics/query
     values: list[float | None]
 
 
-class MetricData(TypedDict, total=False):
-    metricId: str
+class MetricData(TypedDict, total=False):  # result[] of /api/v2/metrics/query
     data: list[Series]
-
-
-class Answer(TypedDict, total=False):
-    """What `/api/v2/metrics/query` answers (the fields read)."""
-
-    result: list[MetricData]
 
 
 def api_prefix(target_server: str) -> str:
@@ -72,14 +64,9 @@ class DynatraceProvider(WindowedProvider):
         )
         if not isinstance(doc, dict) or not isinstance(doc.get("result"), list):
             raise BadResponseError("dynatrace: response has no result list")
-        answer = cast(Answer, doc)  # the series are checked as they are read
+        result: list[MetricData] = doc["result"]  # each series is checked as it is read
         try:
-            values = numbers(
-                v
-                for metric in answer["result"]
-                for series in metric["data"]
-                for v in series["values"]
-            )
+            values = numbers(v for m in result for series in m["data"] for v in series["values"])
         except (KeyError, TypeError, ValueError):
             raise BadResponseError("dynatrace: malformed result data") from None
         if not values:

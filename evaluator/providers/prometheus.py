@@ -33,17 +33,13 @@ __all__ = ["PrometheusProvider"]
 ANALYSIS_STEP = timedelta(minutes=1)
 
 
-class Series(TypedDict, total=False):
-    """One series of a vector (`value`) or matrix (`values`) result."""
-
+class Series(TypedDict, total=False):  # of a vector (`value`) or a matrix (`values`)
     metric: dict[str, str]
     value: list[float | str]  # [unix time, "sample"]
     values: list[list[float | str]]  # [[unix time, "sample"], ...]
 
 
-class QueryData(TypedDict):
-    """`data` of a successful answer of the Prometheus HTTP API."""
-
+class QueryData(TypedDict):  # `data` of a successful answer
     resultType: str  # vector | matrix | scalar | string
     result: list[Series]  # a scalar's is [unix time, "sample"]: read as Sequence[object]
 

@@ -39,9 +39,7 @@ __all__ = ["HttpProvider", "Request", "WindowedProvider", "decode_json", "fetch"
 _EXCERPT = 300  # characters of a backend's error body kept in the message
 
 
-class Request(TypedDict, total=False):
-    """What a provider adds to one exchange: `fetch`'s optional keyword arguments."""
-
+class Request(TypedDict, total=False):  # what a provider adds to one `fetch`
     params: Mapping[str, str]
     headers: Mapping[str, str]
     json_body: object
@@ -111,7 +109,7 @@ def _backend_message(body: bytes) -> str:
 
 
 def decode_json(body: bytes, *, what: str) -> object:
-    """Parse a JSON body or raise BadResponseError naming the provider (the caller checks its shape)."""
+    """Parse a JSON body (its shape is the caller's to check) or raise BadResponseError."""
     try:
         return json.loads(body)
     except ValueError:

@@ -54,9 +54,7 @@ class SpanStatus(TypedDict, total=False):
     message: str
 
 
-class SpanLine(TypedDict, total=False):
-    """A span as tracing.setup.span_to_dict writes it (the fields read here)."""
-
+class SpanLine(TypedDict, total=False):  # as tracing.setup.span_to_dict writes it
     spanId: str
     parentSpanId: str
     name: str

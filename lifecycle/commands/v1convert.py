@@ -49,9 +49,7 @@ _OP_NAMES = {
 }
 
 
-class Comparison(TypedDict, total=False):
-    """slo.yaml `comparison` (the fields read)."""
-
+class Comparison(TypedDict, total=False):  # slo.yaml `comparison`
     aggregate_function: str  # avg | p50 | p90 | p95
     compare_with: str  # single_result | several_results
     number_of_comparison_results: int
@@ -70,17 +68,13 @@ SloObjective = TypedDict(
 )
 
 
-class Slo(TypedDict, total=False):
-    """A Keptn v1 slo.yaml (the fields read)."""
-
+class Slo(TypedDict, total=False):  # a Keptn v1 slo.yaml: the fields read
     comparison: Comparison
     objectives: list[SloObjective]
     total_score: dict[str, str]  # {pass: "90%", warning: "75%"}
 
 
-class Baseline(TypedDict):
-    """The `relative` target fields that come from the file's `comparison`."""
-
+class Baseline(TypedDict):  # the fields of a `relative` target that `comparison` gives
     aggregation: str
     lookback: int
     include: str
