@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import cast
@@ -226,6 +226,10 @@ async def _wait_done(
     return av, wvs
 
 
+def _pod(listed: Mapping[str, object]) -> PodBody:
+    return cast(PodBody, listed)  # a core/v1 Pod as the API server lists it
+
+
 async def _collect(client: KubeClient, outcome: Outcome) -> None:
     names = {outcome.name} | {name_of(w) for w in outcome.workload_versions}
     outcome.events = await events_about(client, NS, names)
@@ -249,8 +253,8 @@ async def _collect(client: KubeClient, outcome: Outcome) -> None:
     if held:
         pods, _ = await client.list(model.POD, NS, label_selector=f"component={held}")
         outcome.held_pods = [
-            cast(PodBody, p)  # a core/v1 Pod as the API server lists it
-            for p in pods
+            p
+            for p in map(_pod, pods)
             if annotations_of(p).get("keptn.sh/version") == outcome.step.version
         ]
 
