@@ -43,6 +43,11 @@ class Secret(TypedDict, total=False):  # the JSON the Secret entry holds
     authUrl: str
 
 
+class Token(TypedDict, total=False):  # the OAuth token endpoint's answer
+    access_token: str
+    expires_in: float  # seconds
+
+
 class Result(TypedDict, total=False):
     records: list[Mapping[str, object]]  # one record per row: its fields are free-form
 
@@ -127,8 +132,9 @@ class DqlProvider(WindowedProvider):
             doc, _ = await self._exchange("POST", self._auth_url, what="dql oauth", form=form)
             if not isinstance(doc, dict) or not isinstance(doc.get("access_token"), str):
                 raise BadResponseError("dql oauth: response has no access_token")
-            lifetime = float(doc.get("expires_in") or 300)
-            self._bearer = (doc["access_token"], time.monotonic() + max(lifetime - 30, 1))
+            token = cast(Token, doc)  # access_token checked above, expires_in by float()
+            lifetime = float(token.get("expires_in") or 300)
+            self._bearer = (token["access_token"], time.monotonic() + max(lifetime - 30, 1))
             return self._bearer[0]
 
     async def _call(self, method: str, path: str, **request: Unpack[Request]) -> Answer:
