@@ -22,10 +22,11 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypedDict
+from typing import TypedDict
 
 import aiohttp
 
+from evaluator.bodies import AnalysisRaw, RawCheck, RawObjectiveResult
 from evaluator.durations import parse_duration
 from evaluator.objectives import Check, Target
 from evaluator.providers import (
@@ -60,6 +61,7 @@ __all__ = [
 ]
 
 Previous = Sequence[tuple[float | None, str]]
+ProviderKey = tuple[str, str, tuple[tuple[str, str], ...] | None, str | None, bool, float]
 
 
 class TimeframeError(ValueError):
@@ -74,7 +76,7 @@ def _parse_time(text: object) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def resolve_timeframe(timeframe: Mapping[str, Any], now: datetime) -> tuple[datetime, datetime]:
+def resolve_timeframe(timeframe: Mapping[str, str], now: datetime) -> tuple[datetime, datetime]:
     """`spec.timeframe` -> (from, to): `recent` is now-d..now; messages as KLT's webhook."""
     recent, start, end = timeframe.get("recent"), timeframe.get("from"), timeframe.get("to")
     if recent and (start or end):
@@ -99,7 +101,7 @@ class ObjectiveQuery:
     spec: ObjectiveSpec
     template: str  # AnalysisValueTemplate spec.query
     provider: ProviderConfig
-    body: Mapping[str, Any] = field(default_factory=dict)  # the CRD objective, for status.raw
+    body: Mapping[str, object] = field(default_factory=dict)  # the CRD objective, for status.raw
     reference: Mapping[str, str] = field(default_factory=dict)  # {name, namespace} of the template
 
 
@@ -131,7 +133,7 @@ class AnalysisOutcome:
 
     score: AnalysisScore
     queries: Mapping[str, str]
-    raw: Mapping[str, Any]
+    raw: AnalysisRaw
     stored_values: Mapping[str, StoredValue]
     retryable: bool
     query_seconds: Mapping[tuple[str, str], float]
@@ -143,7 +145,7 @@ class AnalysisOutcome:
         return json.dumps(self.raw, separators=(",", ":"))
 
 
-def _provider_key(config: ProviderConfig) -> tuple[Any, ...]:
+def _provider_key(config: ProviderConfig) -> ProviderKey:
     secret = tuple(sorted(config.secret.items())) if config.secret else None
     return (
         config.type,
@@ -165,7 +167,7 @@ class ProviderPool:
     def __init__(self, session: aiohttp.ClientSession, *, limit: int = DEFAULT_LIMIT) -> None:
         self._session = session
         self._limit = limit
-        self._providers: dict[tuple[Any, ...], Provider] = {}
+        self._providers: dict[ProviderKey, Provider] = {}
 
     def get(self, config: ProviderConfig) -> Provider:
         """The provider for `config` (built on first use; may raise ConfigError)."""
@@ -203,8 +205,8 @@ async def run_analysis(request: AnalysisRequest, *, pool: ProviderPool) -> Analy
     """Fetch every objective's value (deduplicated, concurrent), judge and score them."""
     rendered: dict[str, str] = {}
     render_errors: dict[str, str] = {}
-    keys: dict[str, tuple[Any, ...]] = {}  # objective name -> (provider key, query)
-    distinct: dict[tuple[Any, ...], ObjectiveQuery] = {}
+    keys: dict[str, tuple[ProviderKey, str]] = {}  # objective name -> (provider key, query)
+    distinct: dict[tuple[ProviderKey, str], ObjectiveQuery] = {}
     for objective in request.objectives:
         name = objective.spec.name
         try:
@@ -246,17 +248,17 @@ async def run_analysis(request: AnalysisRequest, *, pool: ProviderPool) -> Analy
     )
 
 
-def _check_json(target: Target | None, check: Check | None) -> dict[str, object]:
+def _check_json(target: Target | None, check: Check | None) -> RawCheck:
     operator = dict(target.body or {}) if target is not None else {}
     return {"operator": operator, "fulfilled": check is not None and check.fulfilled}
 
 
 def _raw(
     request: AnalysisRequest, score: AnalysisScore, rendered: Mapping[str, str]
-) -> dict[str, object]:
+) -> AnalysisRaw:
     objective_results = []
     for objective, result in zip(request.objectives, score.objectives, strict=True):
-        entry: dict[str, object] = {
+        entry: RawObjectiveResult = {
             "result": {
                 "failResult": _check_json(objective.spec.failure, result.failure),
                 "warnResult": _check_json(objective.spec.warning, result.warning),

@@ -26,9 +26,10 @@ import operator
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from evaluator import quantities
+from evaluator.bodies import OperatorBody, RelativeBody
 
 __all__ = [
     "Aggregation",
@@ -198,7 +199,7 @@ class AnalysisOperator:
     fixed: float = 0.0
     low: float = 0.0
     high: float = 0.0
-    body: Mapping[str, Any] | None = None  # the CRD form, echoed into status.raw
+    body: OperatorBody | None = None  # the CRD form, echoed into status.raw
 
     def __str__(self) -> str:
         if self.kind in _FIXED_OPS:
@@ -218,7 +219,7 @@ class AnalysisOperator:
         return Check(ok, value, str(self), f"{format_number(value)} {word} {self}")
 
 
-def parse_operator(body: Mapping[str, Any]) -> AnalysisOperator:
+def parse_operator(body: OperatorBody) -> AnalysisOperator:
     """Parse a CRD Operator object; errors use the admission webhook's messages."""
     present = [kind for kind in OperatorKind if body.get(kind.value) is not None]
     if len(present) > 1:
@@ -226,7 +227,7 @@ def parse_operator(body: Mapping[str, Any]) -> AnalysisOperator:
     if not present:
         raise ObjectiveError("Operator: no operator set")
     kind = present[0]
-    spec = body[kind.value]
+    spec = body.get(kind.value)
     if not isinstance(spec, Mapping):
         raise ObjectiveError(f"Operator: {kind.value} must be an object")
     if kind in _FIXED_OPS:
@@ -341,7 +342,7 @@ class RelativeTarget:
     aggregation: Aggregation = Aggregation.AVG
     lookback: int = 3
     include: Include = Include.PASS
-    body: Mapping[str, Any] | None = None
+    body: OperatorBody | None = None
 
     def __str__(self) -> str:
         return f"{self.criterion.text} of {self.aggregation}(last {self.lookback})"
@@ -362,7 +363,7 @@ class RelativeTarget:
         return Baseline(aggregate(usable, self.aggregation), len(usable), self.aggregation)
 
 
-def _parse_relative(spec: Mapping[str, Any], body: Mapping[str, Any]) -> RelativeTarget:
+def _parse_relative(spec: RelativeBody, body: OperatorBody) -> RelativeTarget:
     comparison = parse_choice(Comparison, spec.get("operator", ""), "relative", "operator")
     has_pct, has_abs = "percent" in spec, "absolute" in spec
     if has_pct == has_abs:
@@ -387,7 +388,7 @@ def _parse_relative(spec: Mapping[str, Any], body: Mapping[str, Any]) -> Relativ
 Target = AnalysisOperator | RelativeTarget
 
 
-def parse_target(body: Mapping[str, Any]) -> Target:
+def parse_target(body: OperatorBody) -> Target:
     """Parse `target.failure` / `target.warning`: a KLT operator or our `relative` block."""
     relative = body.get("relative")
     if relative is None:

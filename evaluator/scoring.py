@@ -27,8 +27,9 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import cast
 
+from evaluator.bodies import ObjectiveBody
 from evaluator.objectives import (
     Baseline,
     Check,
@@ -126,8 +127,13 @@ class ObjectiveResult:
     checks: tuple[Check, ...] = ()
 
 
-def parse_objective(body: Mapping[str, Any]) -> ObjectiveSpec:
-    """Parse one `spec.objectives[]` entry; the name is its template's (KLT's storedValues key)."""
+def parse_objective(objective: ObjectiveBody | Mapping[str, object]) -> ObjectiveSpec:
+    """Parse one `spec.objectives[]` entry; the name is its template's (KLT's storedValues key).
+
+    A plain mapping is an objective read back from a previous Analysis' `status.raw` (written
+    from an ObjectiveBody by evaluator.analysis): every field is checked below as it is read.
+    """
+    body = cast(ObjectiveBody, objective)
     ref = body.get("analysisValueTemplateRef") or {}
     name = ref.get("name") if isinstance(ref, Mapping) else None
     if not isinstance(name, str) or not name:
@@ -230,7 +236,7 @@ class TotalScore:
     warning_percentage: float | None = None
 
 
-def parse_total_score(body: Mapping[str, Any]) -> TotalScore:
+def parse_total_score(body: Mapping[str, float]) -> TotalScore:
     """Parse and validate `spec.totalScore` with the admission webhook's messages."""
     try:
         passing = float(body["passPercentage"])

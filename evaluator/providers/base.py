@@ -22,8 +22,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Protocol
 
+from evaluator.bodies import MetricRangeBody
 from evaluator.durations import parse_duration
 from evaluator.providers.errors import ConfigError, NoDataError
 
@@ -153,7 +154,7 @@ class MetricRange:
     stored_results: int = 0
 
 
-def parse_metric_range(body: Mapping[str, Any] | None) -> MetricRange | None:
+def parse_metric_range(body: MetricRangeBody | None) -> MetricRange | None:
     """Parse `spec.range` with the admission webhook's rules (step needs aggregation and back)."""
     if body is None:
         return None

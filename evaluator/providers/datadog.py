@@ -10,6 +10,7 @@ seconds. Datadog answers HTTP 200 with `{"status": "error", "error": ...}` for a
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TypedDict
 
 import aiohttp
 
@@ -18,6 +19,10 @@ from evaluator.providers.errors import BadResponseError, ConfigError, NoDataErro
 from evaluator.providers.transport import WindowedProvider, numbers
 
 __all__ = ["DatadogProvider"]
+
+
+class Series(TypedDict, total=False):  # series[] of /api/v1/query
+    pointlist: list[list[float | None]]  # [[POSIX ms, value or null], ...]
 
 
 class DatadogProvider(WindowedProvider):
@@ -56,7 +61,7 @@ class DatadogProvider(WindowedProvider):
         if not isinstance(doc, dict) or doc.get("status") == "error":
             message = doc.get("error", "unknown error") if isinstance(doc, dict) else doc
             raise BadResponseError(f"datadog: query failed: {message}")
-        series = doc.get("series")
+        series: list[Series] | None = doc.get("series")  # checked below as it is read
         if not isinstance(series, list):
             raise BadResponseError("datadog: response has no series list")
         if not series:

@@ -16,9 +16,10 @@ import json
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TypedDict, cast
 
 import aiohttp
+from typing_extensions import Unpack
 
 from evaluator.providers.base import ProviderConfig
 from evaluator.providers.errors import (
@@ -27,7 +28,7 @@ from evaluator.providers.errors import (
     NoDataError,
     ProviderTimeout,
 )
-from evaluator.providers.transport import WindowedProvider
+from evaluator.providers.transport import Request, WindowedProvider
 
 __all__ = ["DEFAULT_AUTH_URL", "DqlProvider", "record_values"]
 
@@ -37,11 +38,31 @@ EXECUTE = "/platform/storage/query/v1/query:execute"
 POLL = "/platform/storage/query/v1/query:poll"
 
 
+class Secret(TypedDict, total=False):  # the JSON the Secret entry holds
+    token: str
+    authUrl: str
+
+
+class Token(TypedDict, total=False):  # the OAuth token endpoint's answer
+    access_token: str
+    expires_in: float  # seconds
+
+
+class Result(TypedDict, total=False):
+    records: list[Mapping[str, object]]  # one record per row: its fields are free-form
+
+
+class Answer(TypedDict, total=False):  # of query:execute and query:poll
+    state: str  # NOT_STARTED | RUNNING | SUCCEEDED | FAILED ...
+    requestToken: str
+    result: Result
+
+
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _as_float(item: Any) -> float | None:
+def _as_float(item: object) -> float | None:
     """A number, or a string holding one (Grail sends longs as strings); None for the rest."""
     if isinstance(item, bool) or not isinstance(item, int | float | str):
         return None
@@ -51,7 +72,7 @@ def _as_float(item: Any) -> float | None:
         return None
 
 
-def record_values(record: Mapping[str, Any]) -> list[float]:
+def record_values(record: Mapping[str, object]) -> list[float]:
     """The first numeric array of a record (nulls dropped), else its first numeric scalar."""
     for value in record.values():
         if isinstance(value, list):
@@ -80,7 +101,7 @@ class DqlProvider(WindowedProvider):
     ) -> None:
         super().__init__(config, session)
         try:
-            secret = json.loads(config.secret_value())
+            secret: Secret = json.loads(config.secret_value())  # checked as it is read
             token = secret["token"]
         except (ValueError, KeyError, TypeError):
             raise ConfigError(
@@ -111,18 +132,20 @@ class DqlProvider(WindowedProvider):
             doc, _ = await self._exchange("POST", self._auth_url, what="dql oauth", form=form)
             if not isinstance(doc, dict) or not isinstance(doc.get("access_token"), str):
                 raise BadResponseError("dql oauth: response has no access_token")
-            lifetime = float(doc.get("expires_in") or 300)
-            self._bearer = (doc["access_token"], time.monotonic() + max(lifetime - 30, 1))
+            token = cast(Token, doc)  # access_token checked above, expires_in by float()
+            lifetime = float(token.get("expires_in") or 300)
+            self._bearer = (token["access_token"], time.monotonic() + max(lifetime - 30, 1))
             return self._bearer[0]
 
-    async def _call(self, method: str, path: str, **request: Any) -> dict[str, Any]:
-        headers = {"Authorization": f"Bearer {await self._token()}", "Accept": "application/json"}
-        doc, _ = await self._exchange(
-            method, f"{self._base}{path}", what="dql", headers=headers, **request
-        )
+    async def _call(self, method: str, path: str, **request: Unpack[Request]) -> Answer:
+        request["headers"] = {
+            "Authorization": f"Bearer {await self._token()}",
+            "Accept": "application/json",
+        }
+        doc, _ = await self._exchange(method, f"{self._base}{path}", what="dql", **request)
         if not isinstance(doc, dict):
             raise BadResponseError("dql: response is not an object")
-        return doc
+        return cast(Answer, doc)  # checked as it is read
 
     async def _points(
         self, query: str, start: datetime, end: datetime, step: timedelta | None

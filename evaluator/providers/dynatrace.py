@@ -11,6 +11,7 @@ query asks for Dynatrace's default window (2 h) ending at `at`.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import TypedDict
 
 import aiohttp
 
@@ -19,6 +20,14 @@ from evaluator.providers.errors import BadResponseError, NoDataError
 from evaluator.providers.transport import WindowedProvider, numbers
 
 __all__ = ["DynatraceProvider", "api_prefix"]
+
+
+class Series(TypedDict, total=False):  # result[].data[] of /api/v2/metrics/query
+    values: list[float | None]
+
+
+class MetricData(TypedDict, total=False):  # result[] of /api/v2/metrics/query
+    data: list[Series]
 
 
 def api_prefix(target_server: str) -> str:
@@ -55,10 +64,9 @@ class DynatraceProvider(WindowedProvider):
         )
         if not isinstance(doc, dict) or not isinstance(doc.get("result"), list):
             raise BadResponseError("dynatrace: response has no result list")
+        result: list[MetricData] = doc["result"]  # each series is checked as it is read
         try:
-            values = numbers(
-                v for metric in doc["result"] for series in metric["data"] for v in series["values"]
-            )
+            values = numbers(v for m in result for series in m["data"] for v in series["values"])
         except (KeyError, TypeError, ValueError):
             raise BadResponseError("dynatrace: malformed result data") from None
         if not values:

@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
-from typing import Any
 
 import aiohttp
 
@@ -28,7 +27,7 @@ from evaluator.providers.transport import HttpProvider
 __all__ = ["ElasticProvider", "extract_metric", "numeric_leaves"]
 
 
-def numeric_leaves(doc: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[str, float]]:
+def numeric_leaves(doc: Mapping[str, object], prefix: str = "") -> Iterator[tuple[str, float]]:
     """Every numeric leaf as (dotted.path, value), in document order."""
     for key, value in doc.items():
         path = f"{prefix}{key}"
@@ -38,7 +37,7 @@ def numeric_leaves(doc: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[s
             yield path, float(value)
 
 
-def extract_metric(doc: Mapping[str, Any], metric_path: str) -> float:
+def extract_metric(doc: Mapping[str, object], metric_path: str) -> float:
     """Pick the value as the module docstring describes; NoDataError when nothing matches."""
     leaves = [
         (k, v) for k, v in numeric_leaves(doc) if k != "took" and not k.startswith("_shards.")

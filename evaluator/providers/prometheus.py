@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import base64
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TypedDict, cast
 
 import aiohttp
 
@@ -33,12 +33,25 @@ __all__ = ["PrometheusProvider"]
 ANALYSIS_STEP = timedelta(minutes=1)
 
 
+class Series(TypedDict, total=False):  # of a vector (`value`) or a matrix (`values`)
+    metric: dict[str, str]
+    value: list[float | str]  # [unix time, "sample"]
+    values: list[list[float | str]]  # [[unix time, "sample"], ...]
+
+
+class QueryData(TypedDict):  # `data` of a successful answer
+    resultType: str  # vector | matrix | scalar | string
+    result: list[Series]  # a scalar's is [unix time, "sample"]: read as Sequence[object]
+
+
 def _ts(moment: datetime) -> str:
     return f"{moment.timestamp():.3f}"
 
 
-def _number(raw: Any, *, what: str) -> float:
+def _number(raw: object, *, what: str) -> float:
     try:
+        if not isinstance(raw, int | float | str):
+            raise TypeError(raw)
         value = float(raw)
     except (TypeError, ValueError):
         raise BadResponseError(f"{what}: sample value {raw!r} is not a number") from None
@@ -59,7 +72,7 @@ class PrometheusProvider(HttpProvider):
             pair = f"{config.secret.get('user', '')}:{config.secret.get('password', '')}"
             self._headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
 
-    async def _get(self, path: str, params: Mapping[str, str]) -> tuple[Any, bytes]:
+    async def _get(self, path: str, params: Mapping[str, str]) -> tuple[QueryData, bytes]:
         doc, body = await self._exchange(
             "GET", f"{self._base}{path}", what=self._what, params=params, headers=self._headers
         )
@@ -69,9 +82,9 @@ class PrometheusProvider(HttpProvider):
         data = doc.get("data")
         if not isinstance(data, dict) or not isinstance(data.get("result"), list):
             raise BadResponseError(f"{self._what}: response has no data.result")
-        return data, body
+        return cast(QueryData, data), body  # the samples are checked where they are read
 
-    def _single(self, result: list[Any]) -> Any:
+    def _single(self, result: list[Series]) -> Series:
         """The one series of a vector or matrix result (KLT: exactly one)."""
         if not result:
             raise NoDataError(f"{self._what}: no values in query result")
@@ -85,7 +98,8 @@ class PrometheusProvider(HttpProvider):
         """`/api/v1/query` at `at`: exactly one sample."""
         data, raw = await self._get("/api/v1/query", {"query": query, "time": _ts(at)})
         if data.get("resultType") == "scalar":  # e.g. `vector(1) > bool 0` or `scalar(x)`
-            return MetricValue(_number(data["result"][1], what=self._what), raw)
+            scalar: Sequence[object] = data["result"]
+            return MetricValue(_number(scalar[1], what=self._what), raw)
         series = self._single(data["result"])
         try:
             sample = series["value"][1]

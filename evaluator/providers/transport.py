@@ -18,9 +18,10 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any, ClassVar
+from typing import ClassVar, TypedDict
 
 import aiohttp
+from typing_extensions import Unpack
 from yarl import URL
 
 from evaluator.providers.base import MetricValue, ProviderConfig, StepValues
@@ -33,9 +34,16 @@ from evaluator.providers.errors import (
 )
 from evaluator.redact import scrub_bytes
 
-__all__ = ["HttpProvider", "WindowedProvider", "decode_json", "fetch", "numbers"]
+__all__ = ["HttpProvider", "Request", "WindowedProvider", "decode_json", "fetch", "numbers"]
 
 _EXCERPT = 300  # characters of a backend's error body kept in the message
+
+
+class Request(TypedDict, total=False):  # what a provider adds to one `fetch`
+    params: Mapping[str, str]
+    headers: Mapping[str, str]
+    json_body: object
+    form: Mapping[str, str]
 
 
 async def fetch(
@@ -48,7 +56,7 @@ async def fetch(
     verify_tls: bool = True,
     params: Mapping[str, str] | None = None,
     headers: Mapping[str, str] | None = None,
-    json_body: Any = None,
+    json_body: object = None,
     form: Mapping[str, str] | None = None,
 ) -> tuple[int, bytes]:
     """Send one request; return (status, body) for a 2xx answer, raise otherwise."""
@@ -100,8 +108,8 @@ def _backend_message(body: bytes) -> str:
     return json.dumps(doc)[:_EXCERPT]
 
 
-def decode_json(body: bytes, *, what: str) -> Any:
-    """Parse a JSON body or raise BadResponseError naming the provider."""
+def decode_json(body: bytes, *, what: str) -> object:
+    """Parse a JSON body (its shape is the caller's to check) or raise BadResponseError."""
     try:
         return json.loads(body)
     except ValueError:
@@ -109,7 +117,7 @@ def decode_json(body: bytes, *, what: str) -> Any:
         raise BadResponseError(f"{what}: response is not JSON: {excerpt!r}") from None
 
 
-def numbers(values: Iterable[Any]) -> list[float]:
+def numbers(values: Iterable[float | str | None]) -> list[float]:
     """The values as floats, nulls and NaN dropped; TypeError/ValueError for anything else."""
     return [n for n in (float(v) for v in values if v is not None) if not math.isnan(n)]
 
@@ -122,8 +130,8 @@ class HttpProvider:
         self._session = session
 
     async def _exchange(
-        self, method: str, url: str, *, what: str, **request: Any
-    ) -> tuple[Any, bytes]:
+        self, method: str, url: str, *, what: str, **request: Unpack[Request]
+    ) -> tuple[object, bytes]:
         """`fetch` with the config's timeout and TLS choice: (decoded JSON, raw body)."""
         _, body = await fetch(
             self._session,

@@ -18,7 +18,6 @@ import argparse
 import json
 import shutil
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 __all__ = [
     "ELLIPSIS",
@@ -128,7 +127,7 @@ def fit_table(
     return [format_row(headers, widths), *(format_row(r, widths) for r in rows)]
 
 
-def dump(items: Sequence[Mapping[str, Any]], fmt: str) -> str:
+def dump(items: Sequence[Mapping[str, object]], fmt: str) -> str:
     """The objects as a kubectl `List` in JSON (indented) or YAML."""
     listing = {"apiVersion": "v1", "kind": "List", "items": list(items)}
     if fmt == "yaml":

@@ -20,11 +20,12 @@ import struct
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import cramjam
 import yaml
+
+from evaluator.providers.prometheus import Series as Sample
 
 __all__ = ["PROMETHEUS", "LocalPrometheus", "Series", "encode_write_request", "free_port"]
 
@@ -172,7 +173,7 @@ class LocalPrometheus:
             if resp.status >= 300:
                 raise RuntimeError(f"remote write answered {resp.status}: {await resp.text()}")
 
-    async def query(self, promql: str) -> list[dict[str, Any]]:
+    async def query(self, promql: str) -> list[Sample]:
         """An instant query's result vector (empty on any error)."""
         async with (
             aiohttp.ClientSession() as session,

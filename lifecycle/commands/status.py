@@ -20,7 +20,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from lifecycle.commands.errors import kubeconfig_path
 from lifecycle.commands.output import (
@@ -32,6 +32,7 @@ from lifecycle.commands.output import (
     namespace_of,
     terminal_width,
 )
+from lifecycle.commands.timeline import VersionStatus, items_of
 from lifecycle.core import model
 from lifecycle.core.machine_steps import VersionBody
 from lifecycle.core.meta import created_key, name_of
@@ -83,7 +84,7 @@ def age(created: str | None, now: datetime) -> str:
     return f"{seconds}s"
 
 
-def last_error(status: Mapping[str, Any]) -> str:
+def last_error(status: VersionStatus) -> str:
     """The reason of the latest failed phase, else of a failed task/evaluation, else ""."""
     failed = [
         (str(c.get("endTime", "")), str(c.get("reason", "")))
@@ -93,20 +94,20 @@ def last_error(status: Mapping[str, Any]) -> str:
     if failed:
         return max(failed)[1]
     for field in _ITEM_FIELDS:
-        for item in status.get(field) or ():
+        for item in items_of(status, field):
             if item.get("status") == "Failed":
                 return f"{item.get('name', '')}: failed"  # an ItemStatus has no reason
     return ""
 
 
-def trace_id(status: Mapping[str, Any]) -> str:
+def trace_id(status: VersionStatus) -> str:
     """The trace id of the version's root span (from its W3C traceparent), else ""."""
     root = (status.get("phaseTraceIDs") or {}).get("root") or {}
     parts = str(root.get("traceparent", "") if isinstance(root, Mapping) else "").split("-")
     return parts[1] if len(parts) == 4 else ""
 
 
-def version_rows(versions: Iterable[Mapping[str, Any]], now: datetime) -> list[VersionRow]:
+def version_rows(versions: Iterable[VersionBody], now: datetime) -> list[VersionRow]:
     """Rows for AppVersions and WorkloadVersions, sorted by kind, namespace, creation."""
     rows = []
     for obj in sorted(
@@ -114,13 +115,19 @@ def version_rows(versions: Iterable[Mapping[str, Any]], now: datetime) -> list[V
     ):
         meta, spec, status = obj["metadata"], obj.get("spec") or {}, obj.get("status") or {}
         is_app = obj.get("kind") == model.KEPTN_APP_VERSION.kind
+        if is_app:
+            app_spec = model.KEPTN_APP_VERSION.view(obj).get("spec") or {}
+            app, workload = app_spec.get("appName", ""), ""
+        else:
+            wl_spec = model.KEPTN_WORKLOAD_VERSION.view(obj).get("spec") or {}
+            app, workload = wl_spec.get("app", ""), wl_spec.get("workloadName", "")
         rows.append(
             VersionRow(
                 kind="AppVersion" if is_app else "WorkloadVersion",
                 namespace=str(meta.get("namespace", "")),
                 name=str(meta.get("name", "")),
-                app=str(spec.get("appName" if is_app else "app", "")),
-                workload="" if is_app else str(spec.get("workloadName", "")),
+                app=str(app),
+                workload=str(workload),
                 version=str(spec.get("version", "")),
                 phase=str(status.get("currentPhase", "")),
                 state=str(status.get("status", "Pending")),

@@ -23,22 +23,48 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TypedDict, cast
 
-from lifecycle.core.bodies import KeptnAppVersionBody, KeptnWorkloadVersionBody
+from lifecycle.core.bodies import (
+    ItemStatus,
+    KeptnAppVersionBody,
+    KeptnAppVersionStatus,
+    KeptnWorkloadVersionBody,
+    KeptnWorkloadVersionStatus,
+)
 from lifecycle.core.meta import name_of
 from lifecycle.core.naming import parse_time
 from lifecycle.core.phases import APP_PHASES, WORKLOAD_PHASES, PhaseKind, PhaseSpec
-from tracing.attributes import get_path as _get
 
 __all__ = [
     "Bar",
+    "SpanLine",
     "Timeline",
+    "VersionStatus",
     "from_spans",
     "from_status",
+    "items_of",
 ]
 
-Span = Mapping[str, Any]  # a span as tracing.setup.read_span_lines reads it back
+VersionStatus = KeptnAppVersionStatus | KeptnWorkloadVersionStatus
+
+
+class SpanStatus(TypedDict, total=False):
+    code: str  # UNSET | OK | ERROR
+    message: str
+
+
+class SpanLine(TypedDict, total=False):  # as tracing.setup.span_to_dict writes it
+    spanId: str
+    parentSpanId: str
+    name: str
+    scope: str
+    startTimeUnixNano: int
+    endTimeUnixNano: int | None
+    attributes: dict[str, object]
+    status: SpanStatus
+
+
 ROOT = "root"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _PHASE_KINDS: Mapping[str, PhaseKind] = {
@@ -99,15 +125,19 @@ def _carrier_bar(carrier: object, label: str, depth: int) -> Bar | None:
     return Bar(label, depth, start, end, state, note)
 
 
-def _item_bars(
-    status: Mapping[str, Any], row: PhaseSpec, depth: int, fallback_start: int
-) -> list[Bar]:
+def items_of(status: VersionStatus, field: str) -> list[ItemStatus]:
+    """The ItemStatus list `status.<field>` (a PhaseSpec's items_field), [] when absent."""
+    items = status.get(field)  # a str key: the phase tables name the ItemStatus lists
+    if not isinstance(items, list):
+        return []
+    return [cast(ItemStatus, i) for i in items if isinstance(i, Mapping)]
+
+
+def _item_bars(status: VersionStatus, row: PhaseSpec, depth: int, fallback_start: int) -> list[Bar]:
     if row.items_field is None or row.kind is PhaseKind.WORKLOADS:
         return []
     bars: list[Bar] = []
-    for item in status.get(row.items_field) or ():
-        if not isinstance(item, Mapping):
-            continue
+    for item in items_of(status, row.items_field):
         start = _ns(item.get("startTime"))
         end = _ns(item.get("endTime"))
         state = str(item.get("status") or "Pending")
@@ -128,7 +158,7 @@ def _nothing_ran(kind: PhaseKind | None, ran: object, bar: Bar) -> bool:
 
 
 def _phase_rows(
-    status: Mapping[str, Any], table: Sequence[PhaseSpec], depth: int, prefix: str, compact: bool
+    status: VersionStatus, table: Sequence[PhaseSpec], depth: int, prefix: str, compact: bool
 ) -> list[tuple[PhaseSpec, Bar, list[Bar]]]:
     carriers = status.get("phaseTraceIDs") or {}
     rows: list[tuple[PhaseSpec, Bar, list[Bar]]] = []
@@ -232,19 +262,19 @@ def _finish(title: str, state: str, bars: list[Bar], now_ns: int | None) -> Time
 # --- from spans -------------------------------------------------------------------------------------
 
 
-def _span_state(span: Span) -> str:
-    code = str(_get(span, "status", "code") or "UNSET").upper()
+def _span_state(span: SpanLine) -> str:
+    code = str((span.get("status") or {}).get("code") or "UNSET").upper()
     if code == "ERROR":
         return "Failed"
     if code == "OK":
         return "Succeeded"
-    result = str(_get(span, "attributes", "cicd.pipeline.result") or "")
+    result = str((span.get("attributes") or {}).get("cicd.pipeline.result") or "")
     return {"failure": "Warning", "cancellation": "Deprecated", "success": "Succeeded"}.get(
         result, "Unknown"
     )
 
 
-def _span_label(span: Span) -> str:
+def _span_label(span: SpanLine) -> str:
     name = str(span.get("name") or "?")
     attrs = span.get("attributes") or {}
     for key in ("keptn.deployment.task.definition", "keptn.deployment.evaluation.definition"):
@@ -259,16 +289,16 @@ def _span_label(span: Span) -> str:
     return name
 
 
-def _span_note(span: Span) -> str:
-    message = str(_get(span, "status", "message") or "")
+def _span_note(span: SpanLine) -> str:
+    message = str((span.get("status") or {}).get("message") or "")
     return "" if message == "failed" else message  # the bare default says nothing the state doesn't
 
 
-def _phase(span: Span) -> str:
+def _phase(span: SpanLine) -> str:
     return str((span.get("attributes") or {}).get("keptn.deployment.phase") or "")
 
 
-def _span_bar(span: Span, depth: int) -> Bar:
+def _span_bar(span: SpanLine, depth: int) -> Bar:
     end = span.get("endTimeUnixNano")
     start = int(span.get("startTimeUnixNano") or 0)
     return Bar(
@@ -281,12 +311,12 @@ def _span_bar(span: Span, depth: int) -> Bar:
     )
 
 
-def _empty_phase(span: Span, children: Mapping[str, list[Span]]) -> bool:
+def _empty_phase(span: SpanLine, children: Mapping[str, list[SpanLine]]) -> bool:
     kind = _PHASE_KINDS.get(_phase(span))
     return _nothing_ran(kind, children.get(str(span.get("spanId"))), _span_bar(span, 0))
 
 
-def _span_order(span: Span) -> tuple[int, int, int, str]:
+def _span_order(span: SpanLine) -> tuple[int, int, int, str]:
     # Phases that start in the same instant keep the flow's order, not the alphabet's.
     return (
         int(span.get("startTimeUnixNano") or 0),
@@ -296,18 +326,20 @@ def _span_order(span: Span) -> tuple[int, int, int, str]:
     )
 
 
-def from_spans(spans: Iterable[Span], *, compact: bool = True) -> list[Timeline]:
+def from_spans(spans: Iterable[Mapping[str, object]], *, compact: bool = True) -> list[Timeline]:
     """One timeline per root span (a span whose parent is not in `spans`), oldest first.
 
-    `compact` drops task/evaluation phase spans that had nothing to run, as `from_status` does.
+    `spans` as tracing.setup.read_span_lines reads them back (SpanLine; each field is converted
+    as it is read). `compact` drops task/evaluation phase spans that had nothing to run, as
+    `from_status` does.
     """
-    by_id: dict[str, Span] = {}
+    by_id: dict[str, SpanLine] = {}
     for span in spans:
         if isinstance(span, Mapping) and span.get("spanId"):
             # Re-exports after a restart repeat a span with the same ids: keep one.
-            by_id[str(span["spanId"])] = span
-    children: dict[str, list[Span]] = {}
-    roots: list[Span] = []
+            by_id[str(span["spanId"])] = cast(SpanLine, span)
+    children: dict[str, list[SpanLine]] = {}
+    roots: list[SpanLine] = []
     for span in by_id.values():
         parent = str(span.get("parentSpanId") or "")
         if parent and parent in by_id:
@@ -315,13 +347,13 @@ def from_spans(spans: Iterable[Span], *, compact: bool = True) -> list[Timeline]
         else:
             roots.append(span)
 
-    def start(span: Span) -> int:
+    def start(span: SpanLine) -> int:
         return int(span.get("startTimeUnixNano") or 0)
 
     timelines: list[Timeline] = []
     for root in sorted(roots, key=start):
         bars: list[Bar] = []
-        stack: list[tuple[Span, int]] = [(root, 0)]
+        stack: list[tuple[SpanLine, int]] = [(root, 0)]
         while stack:
             span, depth = stack.pop()
             bars.append(_span_bar(span, depth))

@@ -21,15 +21,16 @@ import asyncio
 import dataclasses
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from lifecycle.commands import gantt, timeline
 from lifecycle.commands.errors import CliError, kubeconfig_path
 from lifecycle.commands.output import add_listing_arguments, namespace_of, terminal_width
 from lifecycle.core import meta, model, naming
 from lifecycle.core.bodies import KeptnAppVersionBody, KeptnWorkloadVersionBody
+from lifecycle.core.kubebodies import EventBody
 
 if TYPE_CHECKING:
     from lifecycle.kube import KubeClient
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AppVersionNotFound",
     "add_arguments",
+    "events_about",
     "find_app_version",
     "load_timeline",
     "run",
@@ -120,6 +122,18 @@ async def workload_versions_of(
     kind = model.KEPTN_WORKLOAD_VERSION
     items, _ = await client.list(kind, meta.namespace_of(app_version))
     return [kind.view(i) for i in items if meta.name_of(i) in wanted]
+
+
+def _event(listed: Mapping[str, object]) -> EventBody:
+    return cast(EventBody, listed)  # a core/v1 Event as the API server lists it
+
+
+async def events_about(
+    client: KubeClient, namespace: str, names: Collection[str]
+) -> list[EventBody]:
+    """The Events of `namespace` about an object called one of `names` (their involvedObject)."""
+    listed, _ = await client.list(model.EVENT, namespace)
+    return [e for e in map(_event, listed) if (e.get("involvedObject") or {}).get("name") in names]
 
 
 async def load_timeline(

@@ -27,7 +27,7 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TypedDict, cast
 
 import yaml
 
@@ -49,6 +49,37 @@ _OP_NAMES = {
 }
 
 
+class Comparison(TypedDict, total=False):  # slo.yaml `comparison`
+    aggregate_function: str  # avg | p50 | p90 | p95
+    compare_with: str  # single_result | several_results
+    number_of_comparison_results: int
+    include_result_with_score: str  # all | pass | pass_or_warn
+
+
+class Criteria(TypedDict, total=False):
+    criteria: list[str]
+
+
+# Functional form because the YAML key "pass" is a Python keyword.
+SloObjective = TypedDict(
+    "SloObjective",
+    {"sli": str, "pass": list[Criteria], "warning": list[Criteria], "weight": int, "key_sli": bool},
+    total=False,
+)
+
+
+class Slo(TypedDict, total=False):  # a Keptn v1 slo.yaml: the fields read
+    comparison: Comparison
+    objectives: list[SloObjective]
+    total_score: dict[str, str]  # {pass: "90%", warning: "75%"}
+
+
+class Baseline(TypedDict):  # the fields of a `relative` target that `comparison` gives
+    aggregation: str
+    lookback: int
+    include: str
+
+
 class ConvertError(ValueError):
     """A Keptn v1 file this converter cannot read; the message names the field."""
 
@@ -62,7 +93,7 @@ def k8s_name(name: str) -> str:
 
 
 def convert_sli(
-    doc: Any, provider: str, provider_namespace: str
+    doc: object, provider: str, provider_namespace: str
 ) -> list[AnalysisValueTemplateBody]:
     """AnalysisValueTemplates for the `indicators` of a Keptn v1 SLI file."""
     indicators = doc.get("indicators") if isinstance(doc, dict) else None
@@ -126,9 +157,7 @@ class Interval:
         return {_OP_NAMES[op]: {"fixedValue": _qty(bound)}}
 
 
-def _relative(
-    criterion: Criterion, negate: bool, comparison: Mapping[str, Any]
-) -> dict[str, object] | None:
+def _relative(criterion: Criterion, negate: bool, comparison: Baseline) -> dict[str, object] | None:
     """The `relative` target of one relative criterion (`<=+10%`: percent, `<=+5`: absolute)."""
     op = _NEGATE.get(criterion.comparison) if negate else str(criterion.comparison)
     if op is None:
@@ -141,7 +170,7 @@ def _qty(value: float) -> str:
     return str(int(value)) if value == int(value) else repr(value)
 
 
-def _block(criteria: list[Any], where: str, notes: list[str]) -> Interval | Criterion | None:
+def _block(criteria: list[object], where: str, notes: list[str]) -> Interval | Criterion | None:
     """One ANDed criteria list as an Interval (KLT: the first two fixed criteria) or a relative
     Criterion."""
     parsed: list[Criterion] = []
@@ -179,7 +208,7 @@ def _interval(fixed: list[tuple[str, float]]) -> Interval:
 
 
 def _condition(
-    cond: Interval | Criterion, negate: bool, comparison: Mapping[str, Any]
+    cond: Interval | Criterion, negate: bool, comparison: Baseline
 ) -> dict[str, object] | None:
     if isinstance(cond, Interval):
         return cond.operator(negate)
@@ -187,7 +216,7 @@ def _condition(
 
 
 def _target(
-    obj: Mapping[str, Any], where: str, comparison: Mapping[str, Any], notes: list[str]
+    obj: SloObjective, where: str, comparison: Baseline, notes: list[str]
 ) -> dict[str, object]:
     blocks = {}
     for key in ("pass", "warning"):
@@ -225,7 +254,7 @@ def _target(
     return {k: v for k, v in out.items() if v}
 
 
-def _comparison(doc: Mapping[str, Any], notes: list[str]) -> dict[str, object]:
+def _comparison(doc: Slo, notes: list[str]) -> Baseline:
     comp = doc.get("comparison") or {}
     agg = str(comp.get("aggregate_function") or "avg")
     if agg not in ("avg", "p50", "p90", "p95"):
@@ -237,7 +266,7 @@ def _comparison(doc: Mapping[str, Any], notes: list[str]) -> dict[str, object]:
     return {"aggregation": agg, "lookback": lookback, "include": include}
 
 
-def _percent(value: Any, where: str) -> int:
+def _percent(value: object, where: str) -> int:
     text = str(value).strip().rstrip("%")
     try:
         return int(float(text))
@@ -246,11 +275,12 @@ def _percent(value: Any, where: str) -> int:
 
 
 def convert_slo(
-    doc: Any, definition: str, template_namespace: str
+    file: object, definition: str, template_namespace: str
 ) -> tuple[dict[str, object], list[str]]:
     """The AnalysisDefinition of a Keptn v1 SLO file, and notes on what was not converted."""
-    if not isinstance(doc, dict) or not isinstance(doc.get("objectives"), list):
+    if not isinstance(file, dict) or not isinstance(file.get("objectives"), list):
         raise ConvertError("objectives: expected a list")
+    doc = cast(Slo, file)  # the YAML as loaded: each field is checked as it is read
     notes: list[str] = []
     comparison = _comparison(doc, notes)
     objectives = []
@@ -301,7 +331,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         doc = yaml.safe_load(args.file.read_text(encoding="utf-8"))
         if args.kind == "sli":
-            docs: list[Mapping[str, Any]] = [
+            docs: list[Mapping[str, object]] = [
                 *convert_sli(doc, args.provider, args.provider_namespace)
             ]
             notes: list[str] = []

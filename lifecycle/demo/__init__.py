@@ -21,7 +21,6 @@ import contextlib
 import os
 import signal
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ from lifecycle.commands import gantt, timeline
 from lifecycle.commands.errors import CliError
 from lifecycle.commands.promlocal import PROMETHEUS
 from lifecycle.commands.trace import workload_versions_of
+from lifecycle.core.kubebodies import EventBody
 from lifecycle.core.model import KEPTN_TASK
 from lifecycle.demo.manifests import NAMESPACE
 from lifecycle.demo.scenario import Outcome, expected, failure_reason, play
@@ -129,7 +129,7 @@ async def _prometheus_lines(stack: Stack) -> list[Text]:
     return [Text(f"  {query}  ->  {', '.join(cells)}", style="dim")]
 
 
-def _is_flow_event(event: Mapping[str, Any]) -> bool:
+def _is_flow_event(event: EventBody) -> bool:
     reason = str(event.get("reason", ""))
     return reason.endswith(_FLOW_SUFFIXES) or reason in ("Completed", "CreateAppVersion")
 

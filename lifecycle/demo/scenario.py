@@ -23,24 +23,25 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import cast
 
 from rich.console import Console
 from rich.live import Live
 
 from lifecycle.commands.promlocal import Series
+from lifecycle.commands.trace import events_about
 from lifecycle.core import model
 from lifecycle.core.bodies import (
     KeptnAppVersionBody,
     KeptnEvaluationBody,
     KeptnTaskBody,
     KeptnWorkloadVersionBody,
-    KubeBody,
 )
+from lifecycle.core.kubebodies import EventBody, PodBody
 from lifecycle.core.meta import annotations_of, name_of, owner_references_of
 from lifecycle.demo import manifests
 from lifecycle.demo.stack import Stack
-from lifecycle.demo.view import Board, Event, change_line
+from lifecycle.demo.view import Board, change_line
 from lifecycle.kube import KubeClient, KubeError
 
 __all__ = ["STEPS", "Outcome", "Step", "expected", "failure_reason", "play"]
@@ -90,8 +91,8 @@ class Outcome:
     step: Step
     app_version: KeptnAppVersionBody | None = None
     workload_versions: list[KeptnWorkloadVersionBody] = field(default_factory=list)
-    events: list[Event] = field(default_factory=list)
-    held_pods: list[KubeBody] = field(default_factory=list)
+    events: list[EventBody] = field(default_factory=list)
+    held_pods: list[PodBody] = field(default_factory=list)
     failed_children: list[KeptnTaskBody | KeptnEvaluationBody] = field(default_factory=list)
     """KeptnTasks and KeptnEvaluations of the version and its workload versions that failed."""
     seconds: float = 0.0
@@ -225,12 +226,15 @@ async def _wait_done(
     return av, wvs
 
 
+def _pod(listed: Mapping[str, object]) -> PodBody:
+    return cast(PodBody, listed)  # a core/v1 Pod as the API server lists it
+
+
 async def _collect(client: KubeClient, outcome: Outcome) -> None:
     names = {outcome.name} | {name_of(w) for w in outcome.workload_versions}
-    events, _ = await client.list(model.EVENT, NS)
-    outcome.events = [e for e in events if (e.get("involvedObject") or {}).get("name") in names]
+    outcome.events = await events_about(client, NS, names)
 
-    def ours(child: Mapping[str, Any]) -> bool:
+    def ours(child: KeptnTaskBody | KeptnEvaluationBody) -> bool:
         return any(ref.get("name") in names for ref in owner_references_of(child))
 
     evaluations, _ = await client.list(model.KEPTN_EVALUATION, NS)
@@ -249,8 +253,8 @@ async def _collect(client: KubeClient, outcome: Outcome) -> None:
     if held:
         pods, _ = await client.list(model.POD, NS, label_selector=f"component={held}")
         outcome.held_pods = [
-            model.POD.view(p)
-            for p in pods
+            p
+            for p in map(_pod, pods)
             if annotations_of(p).get("keptn.sh/version") == outcome.step.version
         ]
 

@@ -11,10 +11,9 @@ Invariants: pure functions of the bodies passed in plus the `now` given; no API 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from rich.table import Table
 from rich.text import Text
@@ -22,13 +21,12 @@ from rich.text import Text
 from lifecycle.commands.gantt import STATE_STYLES
 from lifecycle.commands.output import column_widths, cut, fit_table
 from lifecycle.core.bodies import KeptnAppVersionBody, KeptnWorkloadVersionBody
+from lifecycle.core.kubebodies import EventBody
 from lifecycle.core.machine_draft import read_time
 from lifecycle.core.meta import metadata_of, name_of
 from lifecycle.core.model import KEPTN_APP_VERSION, KEPTN_WORKLOAD_VERSION
 
 __all__ = ["Board", "Row", "change_line", "events_table", "row_of", "sort_events"]
-
-Event = Mapping[str, Any]  # a core/v1 Event (not a CRD: untyped)
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +138,7 @@ def change_line(row: Row, now: datetime) -> Text:
     return text
 
 
-def _event_order(event: Event) -> tuple[str, int]:
+def _event_order(event: EventBody) -> tuple[str, int]:
     # eventTime has microseconds; the RFC3339 timestamps only seconds, so the
     # resourceVersion breaks ties in creation order.
     meta = metadata_of(event)
@@ -152,12 +150,12 @@ def _event_order(event: Event) -> tuple[str, int]:
     return (str(when or ""), rv)
 
 
-def sort_events(events: Iterable[Event]) -> list[Event]:
+def sort_events(events: Iterable[EventBody]) -> list[EventBody]:
     """Events in the order they were first recorded."""
     return sorted(events, key=_event_order)
 
 
-def events_table(events: Sequence[Event], *, title: str = "", width: int | None = None) -> Text:
+def events_table(events: Sequence[EventBody], *, title: str = "", width: int | None = None) -> Text:
     """Events like `kubectl get events`: TYPE, REASON, OBJECT, COUNT, MESSAGE, oldest first.
 
     One line per event within `width` (None: uncut), never folded mid-word. When MESSAGE would

@@ -26,7 +26,6 @@ from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from aiohttp import web
 
@@ -80,7 +79,7 @@ class ReleaseView:
         """Every cached object of `kind` (in `namespace`, or all)."""
         return cache_of(self.informers.get(kind).store, kind).list(namespace)
 
-    def _changed(self, event: str, obj: Mapping[str, Any], old: object) -> None:
+    def _changed(self, event: str, obj: Mapping[str, object], old: object) -> None:
         meta = metadata_of(obj)
         message = json.dumps(
             {
@@ -164,10 +163,6 @@ def _definition_of(analysis: AnalysisBody) -> tuple[str, str]:
     return ref.get("namespace") or namespace_of(analysis), ref.get("name", "")
 
 
-def _owned_by(obj: Mapping[str, Any], uids: set[str]) -> bool:
-    return any(uid in uids for uid in owner_uids(obj))
-
-
 async def _task_entry(view: ReleaseView, task: KeptnTaskBody) -> dict[str, str]:
     spec, status = task.get("spec", {}), task.get("status", {})
     namespace = namespace_of(task)
@@ -177,8 +172,8 @@ async def _task_entry(view: ReleaseView, task: KeptnTaskBody) -> dict[str, str]:
         with contextlib.suppress(KubeError):
             pods, _ = await view.client.list(model.POD, namespace, label_selector=f"job-name={job}")
             if pods:
-                newest = max(pods, key=lambda p: str(p["metadata"].get("creationTimestamp")))
-                logs = await view.client.pod_log(newest["metadata"]["name"], namespace)
+                newest = max(pods, key=lambda p: str(metadata_of(p).get("creationTimestamp")))
+                logs = await view.client.pod_log(name_of(newest), namespace)
     return {
         "name": name_of(task),
         "definition": spec.get("taskDefinition", ""),
@@ -201,7 +196,7 @@ async def _app_version(request: web.Request) -> web.Response:
     tl = timeline.from_status(body, workloads, now_ns=time.time_ns())
     uids = {uid_of(o) for o in (body, *workloads)}
     names = {name_of(o) for o in (body, *workloads)}
-    events, _ = await view.client.list(model.EVENT, namespace)
+    events = await trace.events_about(view.client, namespace, names)
     ours = sorted(
         (
             {
@@ -214,11 +209,10 @@ async def _app_version(request: web.Request) -> web.Response:
                 "count": e.get("count", 1),
             }
             for e in events
-            if (e.get("involvedObject") or {}).get("name") in names
         ),
         key=lambda e: str(e["time"]),
     )
-    tasks = [t for t in view.cached(model.KEPTN_TASK, namespace) if _owned_by(t, uids)]
+    tasks = [t for t in view.cached(model.KEPTN_TASK, namespace) if uids & set(owner_uids(t))]
     trace_id = trace_id_of(body.get("status", {}))
     return _json(
         {

@@ -17,8 +17,9 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import TypedDict, cast
 
+from evaluator.bodies import AnalysisRaw, RawObjectiveResult
 from lifecycle.commands.status import last_error
 from lifecycle.commands.timeline import Timeline
 from lifecycle.core import naming
@@ -236,33 +237,32 @@ def app_quality(
     return Heatmap(title=app, rows=sorted(rows), columns=columns)
 
 
-def _raw(analysis: AnalysisBody) -> Mapping[str, Any]:
-    raw: object = analysis.get("status", {}).get("raw")
-    if isinstance(raw, str) and raw:
-        try:
-            parsed = json.loads(raw)
-        except ValueError:
-            return {}
-        return parsed if isinstance(parsed, Mapping) else {}
-    return raw if isinstance(raw, Mapping) else {}
+def _raw(analysis: AnalysisBody) -> AnalysisRaw:
+    """`status.raw` parsed ({} when unreadable); KLT's or evaluator.analysis' JSON, each field
+    checked as it is read."""
+    try:
+        parsed = json.loads(analysis.get("status", {}).get("raw") or "{}")
+    except ValueError:
+        return {}
+    return cast(AnalysisRaw, parsed) if isinstance(parsed, Mapping) else {}
 
 
 def _objective_name(objective: object) -> str:
     return _text(objective, "analysisValueTemplateRef", "name")
 
 
-def _analysis_cell(entry: Mapping[str, Any]) -> Cell:
-    status = _text(entry, "status")
+def _analysis_cell(entry: RawObjectiveResult) -> Cell:
+    status = _text(entry.get("status"))
     if not status:  # KLT's raw has only pass/warning flags
         flags = entry.get("result") or {}
         status = "pass" if flags.get("pass") else ("warning" if flags.get("warning") else "fail")
-    target = _text(entry, "target")
-    reason = _text(entry, "error") or _text(entry, "reason")
+    target = _text(entry.get("target"))
+    reason = _text(entry.get("error")) or _text(entry.get("reason"))
     found = _BASELINE.search(target) or _BASELINE.search(reason)  # "(>+10% of avg=0.2 of 3)"
     score = entry.get("score")
     return Cell(
         result="error" if entry.get("error") else status,
-        value=_text(entry, "value"),
+        value=_text(entry.get("value")),
         target=target,
         score=float(score) if isinstance(score, int | float) else None,
         reason=reason,
@@ -303,11 +303,11 @@ def definition_quality(
                 name=name_of(analysis),
                 label=", ".join(f"{k}={v}" for k, v in sorted(args.items())) or name_of(analysis),
                 state=state,
-                verdict=_text(raw, "verdict") or ("pending" if not raw else "fail"),
+                verdict=_text(raw.get("verdict")) or ("pending" if not raw else "fail"),
                 score=f"{total:g}/{maximum:g}"
                 if isinstance(total, int | float) and isinstance(maximum, int | float)
                 else "",
-                reason=_text(raw, "reason"),
+                reason=_text(raw.get("reason")),
                 cells=cells,
             )
         )
