@@ -17,10 +17,9 @@ deadline and the short retries of a missing reference. Must not poll, and never 
 from __future__ import annotations
 
 import contextlib
-from typing import Final, cast
+from typing import Final
 
 from lifecycle.core import model, taskcore
-from lifecycle.core.bodies import JobBody
 from lifecycle.core.childcore import Step
 from lifecycle.core.runtimes import (
     FUNCTION_CONFIG_MAP_PREFIX,
@@ -61,7 +60,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     job_slots = JobSlots(
         ctx.settings.max_concurrent_jobs,
         jobs.store,
-        lambda job: taskcore.job_outcome(cast(JobBody, job)) is None,
+        lambda job: taskcore.job_outcome(model.JOB.view(job)) is None,
         wake=lambda key: controller.enqueue(key),
     )
 
@@ -165,9 +164,8 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             with contextlib.suppress(NotFound):  # the cache may lag behind our own create
                 job = await ctx.client.get(model.JOB, name, key.namespace)
         wait = ctx.config().definition_wait
-        decision = taskcore.decide(
-            typed, definition is not None, cast(JobBody | None, job), ctx.now(), wait
-        )
+        job_body = model.JOB.view(job) if job is not None else None
+        decision = taskcore.decide(typed, definition is not None, job_body, ctx.now(), wait)
         return await shell.run(task, decision)
 
     controller: Controller[ObjectKey] = Controller("keptntask", reconcile, ctx.settings.workers)
