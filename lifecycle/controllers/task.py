@@ -21,6 +21,7 @@ from typing import Final
 
 from lifecycle.core import model, taskcore
 from lifecycle.core.childcore import Step
+from lifecycle.core.meta import namespace_of
 from lifecycle.core.runtimes import (
     FUNCTION_CONFIG_MAP_PREFIX,
     RuntimeImages,
@@ -81,13 +82,9 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     )
 
     async def start_job(task: Body) -> Result:
-        ns, typed, now = (
-            str(task["metadata"].get("namespace") or ""),
-            model.KEPTN_TASK.view(task),
-            ctx.now(),
-        )
+        ns, typed, now = namespace_of(task), model.KEPTN_TASK.view(task), ctx.now()
         definition = ctx.find_here_or_keptn(
-            model.KEPTN_TASK_DEFINITION, ns, str(task["spec"].get("taskDefinition") or "")
+            model.KEPTN_TASK_DEFINITION, ns, (typed.get("spec") or {}).get("taskDefinition") or ""
         )
         if definition is None:
             return Result()  # gone meanwhile: its return wakes the task
@@ -128,7 +125,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         A pod can only mount ConfigMaps of its own namespace. The copy is owned by every task
         that uses it, so garbage collection removes it with the last of them.
         """
-        ns = str(task["metadata"].get("namespace") or "")
+        ns = namespace_of(task)
         owner = model.owner_reference(task, model.KEPTN_TASK, controller=None)
         for volume in job["spec"]["template"]["spec"].get("volumes") or ():
             name = str((volume.get("configMap") or {}).get("name") or "")
@@ -138,7 +135,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
                 model.KEPTN_TASK_DEFINITION, ns, name.removeprefix(FUNCTION_CONFIG_MAP_PREFIX)
             )
             wanted = function_config_map(source) if source else None
-            if source is None or wanted is None or source["metadata"].get("namespace") == ns:
+            if source is None or wanted is None or namespace_of(source) == ns:
                 continue  # the definition controller keeps a same-namespace ConfigMap
             copy = {
                 **wanted,
@@ -156,7 +153,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         definition = ctx.find_here_or_keptn(
             model.KEPTN_TASK_DEFINITION,
             key.namespace,
-            str((task.get("spec") or {}).get("taskDefinition") or ""),
+            (typed.get("spec") or {}).get("taskDefinition") or "",
         )
         name, recorded = taskcore.recorded_job(typed)
         job = jobs.store.get(key.namespace, name)
