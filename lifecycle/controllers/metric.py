@@ -46,9 +46,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     )
     controller.watch(metrics, self_key)
 
-    def provider_changed(
-        event_type: str, obj: KeptnMetricsProviderBody, old: KeptnMetricsProviderBody | None
-    ) -> list[ObjectKey]:
+    def provider_changed(event: str, obj: KeptnMetricsProviderBody, old: object) -> list[ObjectKey]:
         # only metrics whose provider never answered need an early retry; others keep their timer
         return [
             ObjectKey(namespace_of(m), name_of(m))

@@ -46,7 +46,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     shell = ChildShell(ctx, model.KEPTN_TASK_DEFINITION, COMPONENT, conditional=False)
 
     def failed(definition: Mapping[str, object], config_map: JSON, text: str) -> None:
-        namespace, name = namespace_of(config_map), name_of(config_map)
+        where = {"namespace": namespace_of(config_map), "name": name_of(config_map)}
         ctx.recorder(COMPONENT).emit(
             {**config_map, "apiVersion": "v1", "kind": "ConfigMap"},
             "Warning",
@@ -54,13 +54,11 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             format_message(
                 LONG_NAMES[Phase.RECONCILE_TASK],
                 text,
-                namespace=namespace,
-                name=name,
+                **where,
                 version="",
             ),
             annotations={
-                "namespace": namespace,
-                "name": name,
+                **where,
                 "phase": Phase.RECONCILE_TASK.value,
                 "taskDefinitionName": name_of(definition),
             },

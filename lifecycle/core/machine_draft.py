@@ -83,8 +83,7 @@ class StatusDraft:
 
     def items(self, field: str) -> list[object]:
         """A list field's entries after the changes made so far ([] when absent)."""
-        value = self._view.get(field)
-        return value if isinstance(value, list) else []
+        return value if isinstance(value := self._view.get(field), list) else []
 
     def set(self, field: str, value: Any) -> None:
         """Write a field; no-op when it already holds this value."""

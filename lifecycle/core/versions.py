@@ -13,24 +13,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 
-from lifecycle.core.bodies import (
-    KeptnAppBody,
-    KeptnAppContextSpec,
-    KeptnWorkloadBody,
-    KeptnWorkloadSpec,
-)
+from lifecycle.core import bodies as b
 from lifecycle.core.conditions import with_conditions
 from lifecycle.core.meta import annotations_of, namespace_of
 from lifecycle.core.model import ResourceKind, owner_reference
 
 __all__ = ["CONTEXT_FIELDS", "WORKLOAD_FIELDS", "copied", "current_version_status", "version_body"]
 
-Parent = KeptnAppBody | KeptnWorkloadBody  # what makes versions
+Parent = b.KeptnAppBody | b.KeptnWorkloadBody  # what makes versions
 
-CONTEXT_FIELDS = tuple(KeptnAppContextSpec.__annotations__)
+CONTEXT_FIELDS = tuple(b.KeptnAppContextSpec.__annotations__)
 """KeptnAppContext spec fields (all of them) copied into a new KeptnAppVersion."""
 
-WORKLOAD_FIELDS = tuple(KeptnWorkloadSpec.__annotations__)
+WORKLOAD_FIELDS = tuple(b.KeptnWorkloadSpec.__annotations__)
 """KeptnWorkload spec fields (all of them): its KeptnWorkloadVersion carries and follows them."""
 
 
