@@ -85,7 +85,7 @@ class StatusDraft:
         """A list field's entries after the changes made so far ([] when absent)."""
         return value if isinstance(value := self._view.get(field), list) else []
 
-    def set(self, field: str, value: Any) -> None:
+    def set(self, field: str, value: object) -> None:
         """Write a field; no-op when it already holds this value."""
         if self._view.get(field) != value:
             self._view[field] = _copy(value)
