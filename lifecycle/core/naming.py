@@ -275,6 +275,4 @@ def gated(pod: Mapping[str, object]) -> bool:
     """True while the pod carries the keptn-prechecks-gate (``GATE_NAME``)."""
     spec = pod.get("spec")
     gates = spec.get("schedulingGates") if isinstance(spec, Mapping) else None
-    return isinstance(gates, list) and any(
-        isinstance(g, Mapping) and g.get("name") == GATE_NAME for g in gates
-    )
+    return any(isinstance(g, Mapping) and g.get("name") == GATE_NAME for g in gates or ())
