@@ -30,6 +30,7 @@ from lifecycle.admission.registration import KubeAdmissionStore
 from lifecycle.admission.webhook import pod_parent
 from lifecycle.core import model
 from lifecycle.core.bodies import KubeBody
+from lifecycle.core.meta import metadata_of
 from lifecycle.core.naming import gated
 from lifecycle.flow.context import OperatorContext
 from lifecycle.kube.controller import Controller, ObjectKey, Result, key_of
@@ -49,7 +50,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         pod = pods.get(key.namespace, key.name)
         if pod is None:
             return None
-        meta = pod.get("metadata") or {}
+        meta = metadata_of(pod)
         if meta.get("deletionTimestamp") or supported_owner(meta) is None:
             return None
         namespace = await store.get(model.NAMESPACE, None, key.namespace)

@@ -15,6 +15,7 @@ our own status writes (``spec_changes``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Final
 
 from evaluator.analysis import (
@@ -31,7 +32,9 @@ from evaluator.providers import ConfigError
 from evaluator.scoring import parse_objective, parse_total_score
 from lifecycle.core import analysiscore, model
 from lifecycle.core.analysiscore import COMPLETED, Verdict
+from lifecycle.core.bodies import AnalysisDefinitionBody
 from lifecycle.core.childcore import Step
+from lifecycle.core.meta import name_of, namespace_of, uid_of
 from lifecycle.core.tenancy import RefusedReference, reference_namespace
 from lifecycle.flow.children import ChildShell
 from lifecycle.flow.context import OperatorContext
@@ -68,9 +71,10 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     """The Analysis controller: woken by Analyses and by their definitions/templates/providers."""
     sessions = ProviderSessions(ctx.settings.max_provider_queries)
     analyses = ctx.informer(model.ANALYSIS)
-    definitions = ctx.informer(model.ANALYSIS_DEFINITION)
-    templates = ctx.informer(model.ANALYSIS_VALUE_TEMPLATE)
-    providers = ctx.informer(model.KEPTN_METRICS_PROVIDER)
+    typed_analyses = ctx.cache(model.ANALYSIS)
+    definitions = ctx.cache(model.ANALYSIS_DEFINITION)
+    templates = ctx.cache(model.ANALYSIS_VALUE_TEMPLATE)
+    providers = ctx.cache(model.KEPTN_METRICS_PROVIDER)
     gauges = AnalysisMetrics(ctx.telemetry.registry)
     attempts: dict[ObjectKey, int] = {}
     # uids completed by this process: the cache may still show Progressing right after our write
@@ -78,9 +82,11 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     keptn_ns = ctx.settings.keptn_namespace
     shell = ChildShell(ctx, model.ANALYSIS, COMPONENT, conditional=False)
 
-    async def objectives(own: str, definition: Body) -> tuple[list[ObjectiveQuery], Providers]:
+    async def objectives(
+        own: str, definition: AnalysisDefinitionBody
+    ) -> tuple[list[ObjectiveQuery], Providers]:
         """The definition's objectives as queries, and the provider of each (namespace, name)."""
-        def_ns = str(definition["metadata"].get("namespace") or "")
+        def_ns = namespace_of(definition)
         queries: list[ObjectiveQuery] = []
         used: Providers = {}
         for body in (definition.get("spec") or {}).get("objectives") or ():
@@ -89,7 +95,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             t_ns = reference_namespace(
                 "AnalysisValueTemplate", t_name, str(ref.get("namespace") or def_ns), own, keptn_ns
             )
-            template = templates.store.get(t_ns, t_name)
+            template = templates.get(t_ns, t_name)
             if template is None:
                 raise _Waiting(f"AnalysisValueTemplate {t_ns}/{ref.get('name')} not found")
             t_spec = template.get("spec") or {}
@@ -103,14 +109,14 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
                 (
                     p
                     for ns in (p_ref.get("namespace"), t_ns, def_ns)
-                    if ns and (p := providers.store.get(str(ns), p_name)) is not None
+                    if ns and (p := providers.get(ns, p_name)) is not None
                 ),
                 None,
             )
             if provider is None:
                 raise _Waiting(f"KeptnMetricsProvider {p_name} not found")
             spec = parse_objective(body)
-            used[spec.name] = (str(provider["metadata"].get("namespace") or ""), p_name)
+            used[spec.name] = (namespace_of(provider), p_name)
             queries.append(
                 ObjectiveQuery(
                     spec=spec,
@@ -126,51 +132,45 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         analysis = analyses.store.get(key.namespace, key.name)
         if (
             analysis is None
-            or (analysis.get("status") or {}).get("state") == COMPLETED
-            or analysis["metadata"].get("uid") in completed
+            or (model.ANALYSIS.view(analysis).get("status") or {}).get("state") == COMPLETED
+            or uid_of(analysis) in completed
         ):
             attempts.pop(key, None)
             return Result()
+        typed = model.ANALYSIS.view(analysis)
         try:
-            window = analysiscore.frozen_window(model.ANALYSIS.view(analysis)) or resolve_timeframe(
-                (analysis.get("spec") or {}).get("timeframe") or {}, ctx.now()
+            window = analysiscore.frozen_window(typed) or resolve_timeframe(
+                (typed.get("spec") or {}).get("timeframe") or {}, ctx.now()
             )
         except (TimeframeError, ValueError) as err:
             return await shell.run(analysis, analysiscore.invalid(f"timeframe: {err}"))
         start, end = window
         analysis = await shell.write(analysis, analysiscore.frozen(start, end)) or analysis
-        ref_ns, _, ref_name = analysiscore.definition_key(model.ANALYSIS.view(analysis)).partition(
-            "/"
-        )
+        typed = model.ANALYSIS.view(analysis)
+        ref_ns, _, ref_name = analysiscore.definition_key(typed).partition("/")
         try:
             reference_namespace("AnalysisDefinition", ref_name, ref_ns, key.namespace, keptn_ns)
-            definition = definitions.store.get(ref_ns, ref_name)
+            definition = definitions.get(ref_ns, ref_name)
             if definition is None:  # woken when it is created
                 raise _Waiting(f"AnalysisDefinition {ref_ns}/{ref_name} not found")
             queries, used = await objectives(key.namespace, definition)
             total = parse_total_score((definition.get("spec") or {}).get("totalScore") or {})
         except _Waiting as wait:
-            waiting = analysiscore.waiting(
-                model.ANALYSIS.view(analysis), "AnalysisWaiting", str(wait)
-            )
+            waiting = analysiscore.waiting(typed, "AnalysisWaiting", str(wait))
             return await shell.run(analysis, waiting)
         except (ObjectiveError, RefusedReference) as err:
             return await shell.run(analysis, analysiscore.invalid(str(err)))
         except ConfigError as err:
-            unreadable = analysiscore.provider_unreadable(model.ANALYSIS.view(analysis), str(err))
+            unreadable = analysiscore.provider_unreadable(typed, str(err))
             return await shell.run(analysis, unreadable)
-        candidates = analyses.store.by_index("analysisDefinition", f"{ref_ns}/{ref_name}")
+        candidates = typed_analyses.by_index("analysisDefinition", f"{ref_ns}/{ref_name}")
         request = AnalysisRequest(
             objectives=queries,
             total=total,
             start=start,
             end=end,
-            args={
-                str(k): str(v) for k, v in ((analysis.get("spec") or {}).get("args") or {}).items()
-            },
-            previous=analysiscore.previous_results(
-                model.ANALYSIS.view(analysis), [model.ANALYSIS.view(c) for c in candidates], end
-            ),
+            args=dict((typed.get("spec") or {}).get("args") or {}),
+            previous=analysiscore.previous_results(typed, candidates, end),
         )
         outcome = await run_analysis(request, pool=sessions.pool())
         attempts[key] = attempts.get(key, 0) + 1
@@ -185,7 +185,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
 
         result = await shell.run(analysis, decision, {Step.RECORD_RESULT: record})
         if decision.requeue_after is None:
-            completed[str(analysis["metadata"].get("uid"))] = None
+            completed[uid_of(analysis)] = None
             while len(completed) > 10_000:
                 del completed[next(iter(completed))]
         return result
@@ -193,20 +193,21 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     controller = ClosingController("analysis", reconcile, ctx.settings.workers, sessions=sessions)
     controller.watch(analyses, spec_changes)
 
-    def unfinished(event_type: str, obj: Body, old: Body | None) -> list[ObjectKey]:
+    def unfinished(event_type: str, obj: Mapping[str, object], old: object) -> list[ObjectKey]:
         # a definition, template or provider appeared or changed: retry the unfinished Analyses
         # that wait on it (their status.message names it) or have not said why yet
         if event_type == "DELETED":
             return []
-        name = str((obj.get("metadata") or {}).get("name") or "")
+        name = name_of(obj)
         keys = []
-        for a in analyses.store.list():
+        for a in typed_analyses.list():
             status = a.get("status") or {}
-            message = str(status.get("message") or "")
+            message = status.get("message") or ""
             if status.get("state") != COMPLETED and (not message or name in message):
-                keys.append(ObjectKey(a["metadata"].get("namespace", ""), a["metadata"]["name"]))
+                keys.append(ObjectKey(namespace_of(a), name_of(a)))
         return keys
 
-    for informer in (definitions, templates, providers):
-        controller.watch(informer, unfinished)
+    controller.watch(ctx.informer(model.ANALYSIS_DEFINITION), unfinished)
+    controller.watch(ctx.informer(model.ANALYSIS_VALUE_TEMPLATE), unfinished)
+    controller.watch(ctx.informer(model.KEPTN_METRICS_PROVIDER), unfinished)
     return controller

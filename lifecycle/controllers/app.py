@@ -50,7 +50,7 @@ COMPONENT = "keptnapp-controller"
 def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     """The KeptnApp controller (not started)."""
     apps = ctx.cache(model.KEPTN_APP)
-    contexts = ctx.informer(model.KEPTN_APP_CONTEXT).store
+    contexts = ctx.cache(model.KEPTN_APP_CONTEXT)
     versions = ctx.informer(model.KEPTN_APP_VERSION).store
     executor = FlowExecutor(ctx, kind=model.KEPTN_APP_VERSION, component=COMPONENT, track=False)
     first_seen: dict[str, datetime] = {}  # app uid -> first reconcile without a context
@@ -97,7 +97,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
                 return None
         first_seen.pop(uid, None)
         late = contexts.get(key.namespace, key.name)
-        if not (current.get("status") or {}).get("startTime"):
+        if not (model.KEPTN_APP_VERSION.view(current).get("status") or {}).get("startTime"):
             # keyed: re-emitted after a crash between create and Event, written once
             emit(ctx, COMPONENT, current, creation_event(Creation.APP_VERSION, name))
             if late is None:

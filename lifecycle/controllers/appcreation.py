@@ -58,7 +58,7 @@ def desired_app_spec(app: str, workloads: list[KeptnWorkloadBody]) -> KeptnAppSp
 
 def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     """The KeptnAppCreationRequest controller (not started)."""
-    requests = ctx.informer(model.KEPTN_APP_CREATION_REQUEST).store
+    requests = ctx.cache(model.KEPTN_APP_CREATION_REQUEST)
     apps = ctx.cache(model.KEPTN_APP)
     workloads = ctx.cache(model.KEPTN_WORKLOAD)
 
@@ -70,7 +70,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         request = requests.get(key.namespace, key.name)
         if request is None:
             return None
-        app_name = str(request.get("spec", {}).get("appName") or key.name)
+        app_name = request.get("spec", {}).get("appName") or key.name
         app = apps.get(key.namespace, app_name)
         if app is not None and labels_of(app).get(MANAGED_BY_LABEL) != MANAGED_BY_VALUE:
             await delete_request(key)

@@ -19,10 +19,7 @@ from __future__ import annotations
 from typing import Final, cast
 
 from lifecycle.core import evaluationcore, model
-from lifecycle.core.bodies import (
-    KeptnEvaluationDefinitionBody,
-    KeptnMetricStatus,
-)
+from lifecycle.core.bodies import KeptnMetricStatus
 from lifecycle.core.evaluationcore import Pending, Reading
 from lifecycle.core.metriccore import is_fresh
 from lifecycle.flow.children import ChildShell
@@ -64,8 +61,9 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         metric = ctx.find_here_or_keptn(model.KEPTN_METRIC, objective.namespace, objective.name)
         if metric is None:
             return Reading(None)
-        if is_fresh(model.KEPTN_METRIC.view(metric), ctx.now()):
-            return Reading(metric.get("status") or KeptnMetricStatus())
+        typed = model.KEPTN_METRIC.view(metric)
+        if is_fresh(typed, ctx.now()):
+            return Reading(typed.get("status") or KeptnMetricStatus())
         try:
             return Reading(cast(KeptnMetricStatus, await fetcher.refresh(metric)))
         except KubeError as err:
@@ -75,10 +73,10 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         ev = evaluations.store.get(key.namespace, key.name)
         if ev is None:
             return Result()
-        name = str((ev.get("spec") or {}).get("evaluationDefinition") or "")
-        found = ctx.find_here_or_keptn(model.KEPTN_EVALUATION_DEFINITION, key.namespace, name)
-        definition = cast(KeptnEvaluationDefinitionBody | None, found)
         typed = model.KEPTN_EVALUATION.view(ev)
+        name = (typed.get("spec") or {}).get("evaluationDefinition") or ""
+        found = ctx.find_here_or_keptn(model.KEPTN_EVALUATION_DEFINITION, key.namespace, name)
+        definition = model.KEPTN_EVALUATION_DEFINITION.view(found) if found is not None else None
         readings: dict[tuple[str, str], Reading] = {}
         if definition is not None and not evaluationcore.done(typed):
             for objective in evaluationcore.pending(typed, definition, keptn_namespace):

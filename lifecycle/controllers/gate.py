@@ -33,7 +33,7 @@ __all__ = ["setup"]
 
 def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     """The gate controller, wired to the pod and WorkloadVersion informers (not started)."""
-    pods = ctx.informer(model.POD).store
+    pods = ctx.cache(model.POD)
     versions = ctx.cache(model.KEPTN_WORKLOAD_VERSION)
 
     async def reconcile(key: ObjectKey) -> Result | None:

@@ -15,10 +15,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from lifecycle.core import metriccore, model
+from lifecycle.core.bodies import KeptnMetricsProviderBody
+from lifecycle.core.meta import name_of, namespace_of
 from lifecycle.flow.context import OperatorContext
 from lifecycle.flow.providers import ClosingController, MetricFetcher, ProviderSessions
 from lifecycle.kube import Controller, NotFound, ObjectKey, Result, self_key
-from lifecycle.kube.client import Body
 
 __all__ = ["metric_routes", "setup"]
 
@@ -45,29 +46,28 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     )
     controller.watch(metrics, self_key)
 
-    def provider_changed(event_type: str, obj: Body, old: Body | None) -> list[ObjectKey]:
+    def provider_changed(event: str, obj: KeptnMetricsProviderBody, old: object) -> list[ObjectKey]:
         # only metrics whose provider never answered need an early retry; others keep their timer
-        name = str((obj.get("metadata") or {}).get("name") or "")
         return [
-            ObjectKey(m["metadata"].get("namespace", ""), m["metadata"]["name"])
-            for m in metrics.store.by_index("provider", name)
+            ObjectKey(namespace_of(m), name_of(m))
+            for m in ctx.cache(model.KEPTN_METRIC).by_index("provider", name_of(obj))
             if (m.get("status") or {}).get("errMsg")
         ]
 
-    controller.watch(ctx.informer(model.KEPTN_METRICS_PROVIDER), provider_changed)
+    ctx.watch(controller, model.KEPTN_METRICS_PROVIDER, provider_changed)
     return controller
 
 
 def metric_routes(ctx: OperatorContext) -> list[web.RouteDef]:
     """``GET /api/v1/metrics/{namespace}/{name}`` served from the informer cache."""
-    store = ctx.informer(model.KEPTN_METRIC).store
+    store = ctx.cache(model.KEPTN_METRIC)
 
     async def get_metric(request: web.Request) -> web.Response:
         ns, name = request.match_info["namespace"], request.match_info["name"]
         metric = store.get(ns, name)
         if metric is None:
             return web.json_response({"error": f"KeptnMetric {ns}/{name} not found"}, status=404)
-        value = str((metric.get("status") or {}).get("value") or "")
+        value = (metric.get("status") or {}).get("value") or ""
         return web.json_response({"namespace": ns, "metric": name, "value": value})
 
     return [web.get("/api/v1/metrics/{namespace}/{name}", get_metric)]

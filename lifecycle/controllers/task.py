@@ -17,11 +17,11 @@ deadline and the short retries of a missing reference. Must not poll, and never 
 from __future__ import annotations
 
 import contextlib
-from typing import Final, cast
+from typing import Final
 
 from lifecycle.core import model, taskcore
-from lifecycle.core.bodies import JobBody
 from lifecycle.core.childcore import Step
+from lifecycle.core.meta import namespace_of
 from lifecycle.core.runtimes import (
     FUNCTION_CONFIG_MAP_PREFIX,
     RuntimeImages,
@@ -61,7 +61,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     job_slots = JobSlots(
         ctx.settings.max_concurrent_jobs,
         jobs.store,
-        lambda job: taskcore.job_outcome(cast(JobBody, job)) is None,
+        lambda job: taskcore.job_outcome(model.JOB.view(job)) is None,
         wake=lambda key: controller.enqueue(key),
     )
 
@@ -82,13 +82,9 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     )
 
     async def start_job(task: Body) -> Result:
-        ns, typed, now = (
-            str(task["metadata"].get("namespace") or ""),
-            model.KEPTN_TASK.view(task),
-            ctx.now(),
-        )
+        ns, typed, now = namespace_of(task), model.KEPTN_TASK.view(task), ctx.now()
         definition = ctx.find_here_or_keptn(
-            model.KEPTN_TASK_DEFINITION, ns, str(task["spec"].get("taskDefinition") or "")
+            model.KEPTN_TASK_DEFINITION, ns, (typed.get("spec") or {}).get("taskDefinition") or ""
         )
         if definition is None:
             return Result()  # gone meanwhile: its return wakes the task
@@ -129,7 +125,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         A pod can only mount ConfigMaps of its own namespace. The copy is owned by every task
         that uses it, so garbage collection removes it with the last of them.
         """
-        ns = str(task["metadata"].get("namespace") or "")
+        ns = namespace_of(task)
         owner = model.owner_reference(task, model.KEPTN_TASK, controller=None)
         for volume in job["spec"]["template"]["spec"].get("volumes") or ():
             name = str((volume.get("configMap") or {}).get("name") or "")
@@ -139,7 +135,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
                 model.KEPTN_TASK_DEFINITION, ns, name.removeprefix(FUNCTION_CONFIG_MAP_PREFIX)
             )
             wanted = function_config_map(source) if source else None
-            if source is None or wanted is None or source["metadata"].get("namespace") == ns:
+            if source is None or wanted is None or namespace_of(source) == ns:
                 continue  # the definition controller keeps a same-namespace ConfigMap
             copy = {
                 **wanted,
@@ -157,7 +153,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         definition = ctx.find_here_or_keptn(
             model.KEPTN_TASK_DEFINITION,
             key.namespace,
-            str((task.get("spec") or {}).get("taskDefinition") or ""),
+            (typed.get("spec") or {}).get("taskDefinition") or "",
         )
         name, recorded = taskcore.recorded_job(typed)
         job = jobs.store.get(key.namespace, name)
@@ -165,9 +161,8 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             with contextlib.suppress(NotFound):  # the cache may lag behind our own create
                 job = await ctx.client.get(model.JOB, name, key.namespace)
         wait = ctx.config().definition_wait
-        decision = taskcore.decide(
-            typed, definition is not None, cast(JobBody | None, job), ctx.now(), wait
-        )
+        job_body = model.JOB.view(job) if job is not None else None
+        decision = taskcore.decide(typed, definition is not None, job_body, ctx.now(), wait)
         return await shell.run(task, decision)
 
     controller: Controller[ObjectKey] = Controller("keptntask", reconcile, ctx.settings.workers)

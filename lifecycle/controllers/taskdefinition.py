@@ -14,26 +14,29 @@ retried with backoff. The ConfigMap goes away with its owner (garbage collection
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from lifecycle.core import model
+from lifecycle.core.bodies import JSON, KeptnTaskDefinitionBody
+from lifecycle.core.meta import name_of, namespace_of
 from lifecycle.core.phases import LONG_NAMES, Phase
 from lifecycle.core.runtimes import function_config_map
 from lifecycle.flow.children import ChildShell
 from lifecycle.flow.codemaps import ensure_code
 from lifecycle.flow.context import OperatorContext
 from lifecycle.kube import Controller, ObjectKey, Result, format_message, self_key
-from lifecycle.kube.client import Body
 
 __all__ = ["COMPONENT", "setup"]
 
 COMPONENT = "keptntaskdefinition-controller"
 
 
-def _recorded_name(definition: Body) -> str:
+def _recorded_name(definition: KeptnTaskDefinitionBody) -> str:
     spec = definition.get("spec") or {}
-    for runtime in ("deno", "python"):
-        ref = ((spec.get(runtime) or {}).get("configMapRef") or {}).get("name")
+    for runtime in (spec.get("deno"), spec.get("python")):
+        ref = ((runtime or {}).get("configMapRef") or {}).get("name")
         if ref:
-            return str(ref)
+            return ref
     return ""
 
 
@@ -42,8 +45,8 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     definitions = ctx.informer(model.KEPTN_TASK_DEFINITION)
     shell = ChildShell(ctx, model.KEPTN_TASK_DEFINITION, COMPONENT, conditional=False)
 
-    def failed(definition: Body, config_map: Body, text: str) -> None:
-        meta = config_map.get("metadata") or {}
+    def failed(definition: Mapping[str, object], config_map: JSON, text: str) -> None:
+        where = {"namespace": namespace_of(config_map), "name": name_of(config_map)}
         ctx.recorder(COMPONENT).emit(
             {**config_map, "apiVersion": "v1", "kind": "ConfigMap"},
             "Warning",
@@ -51,15 +54,13 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             format_message(
                 LONG_NAMES[Phase.RECONCILE_TASK],
                 text,
-                namespace=str(meta.get("namespace", "")),
-                name=str(meta.get("name", "")),
+                **where,
                 version="",
             ),
             annotations={
-                "namespace": str(meta.get("namespace", "")),
-                "name": str(meta.get("name", "")),
+                **where,
                 "phase": Phase.RECONCILE_TASK.value,
-                "taskDefinitionName": str((definition.get("metadata") or {}).get("name", "")),
+                "taskDefinitionName": name_of(definition),
             },
         )
 
@@ -68,7 +69,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         if definition is None:
             return Result()
         wanted = function_config_map(definition)
-        name = _recorded_name(definition)
+        name = _recorded_name(model.KEPTN_TASK_DEFINITION.view(definition))
         if wanted is not None:
             await ensure_code(
                 ctx.client, wanted, failed=lambda text: failed(definition, wanted, text)

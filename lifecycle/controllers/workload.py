@@ -57,7 +57,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
                 failed = creation_failed_event(Creation.WORKLOAD_INSTANCE, name, exc)
                 emit(ctx, COMPONENT, body, failed)
                 return None
-        if not (current.get("status") or {}).get("startTime"):
+        if not (model.KEPTN_WORKLOAD_VERSION.view(current).get("status") or {}).get("startTime"):
             # keyed: re-emitted after a crash between create and Event, written once
             emit(ctx, COMPONENT, current, creation_event(Creation.WORKLOAD_INSTANCE, name))
         have = copied(current.get("spec") or {}, WORKLOAD_FIELDS)

@@ -17,7 +17,6 @@ Must not: write anything but through the executor, or decide on a completed obje
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from lifecycle.core import model
 from lifecycle.core.bodies import KeptnAppVersionBody, KeptnWorkloadVersionBody
@@ -118,7 +117,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             if not ((versions.get(*key) or {}).get("status") or {}).get("currentPhase")
         ]
 
-    def by_resource(event: str, obj: Mapping[str, Any], old: object) -> list[ObjectKey]:
+    def by_resource(event: str, obj: Mapping[str, object], old: object) -> list[ObjectKey]:
         return open_versions(versions, "resourceReference", uid_of(obj), namespace_of(obj))
 
     controller: Controller[ObjectKey] = Controller(

@@ -78,9 +78,7 @@ class KeptnAppSpec(TypedDict, total=False):
     workloads: list[WorkloadRef]
 
 
-class Condition(TypedDict, total=False):
-    """A standard status condition (lifecycle.core.conditions writes them)."""
-
+class Condition(TypedDict, total=False):  # a standard condition (core.conditions writes them)
     type: str
     status: Literal["True", "False", "Unknown"]
     reason: str
@@ -89,9 +87,12 @@ class Condition(TypedDict, total=False):
     lastTransitionTime: str
 
 
-class KeptnAppStatus(TypedDict, total=False):
+class KeptnAppStatus(TypedDict, total=False):  # KeptnWorkload's status too
     currentVersion: str
     conditions: list[Condition]
+
+
+KeptnWorkloadStatus = KeptnAppStatus
 
 
 class KeptnAppContextSpec(DeploymentTaskSpec, total=False):
@@ -110,9 +111,7 @@ class WorkloadStatus(TypedDict, total=False):
     status: KeptnState
 
 
-class _PhaseStatus(_Times, total=False):
-    """Fields shared by KeptnAppVersion and KeptnWorkloadVersion status."""
-
+class _PhaseStatus(_Times, total=False):  # shared by KeptnAppVersion and KeptnWorkloadVersion
     conditions: list[Condition]
     preDeploymentStatus: KeptnState
     preDeploymentEvaluationStatus: KeptnState
@@ -159,9 +158,7 @@ class KeptnWorkloadVersionStatus(_PhaseStatus, total=False):
     deploymentStartTime: str
 
 
-class RuntimeSpec(TypedDict, total=False):
-    """``spec.deno`` / ``spec.python`` of a KeptnTaskDefinition."""
-
+class RuntimeSpec(TypedDict, total=False):  # spec.deno / spec.python of a KeptnTaskDefinition
     inline: dict[str, str]  # {"code": ...}
     httpRef: dict[str, str]  # {"url": ...}
     configMapRef: dict[str, str]  # {"name": ...}
@@ -181,6 +178,11 @@ class KeptnTaskDefinitionSpec(TypedDict, total=False):
     serviceAccount: dict[str, str]
     automountServiceAccountToken: dict[str, bool]
     imagePullSecrets: list[dict[str, str]]
+
+
+class KeptnTaskDefinitionStatus(TypedDict, total=False):
+    conditions: list[Condition]
+    function: dict[str, str]  # {"configMap": <the keptnfn- ConfigMap holding inline code>}
 
 
 class TaskContext(TypedDict, total=False):
@@ -294,9 +296,7 @@ class AnalysisValueTemplateSpec(TypedDict, total=False):
     query: str
 
 
-class RelativeCriterion(TypedDict, total=False):
-    """Our extension: a Keptn v1 style criterion against a baseline of previous Analyses."""
-
+class RelativeCriterion(TypedDict, total=False):  # ours: Keptn v1 style, against past Analyses
     operator: Literal["<=", "<", ">=", ">", "="]
     percent: float
     absolute: float
@@ -305,9 +305,7 @@ class RelativeCriterion(TypedDict, total=False):
     include: Literal["all", "pass", "pass_or_warn"]
 
 
-class Operator(TypedDict, total=False):
-    """Exactly one key is set."""
-
+class Operator(TypedDict, total=False):  # exactly one key is set
     lessThan: dict[str, object]  # {"fixedValue": Quantity}
     lessThanOrEqual: dict[str, object]
     greaterThan: dict[str, object]
@@ -382,9 +380,9 @@ class Body(TypedDict, Generic[SpecT, StatusT], total=False):
 KeptnAppBody = Body[KeptnAppSpec, KeptnAppStatus]
 KeptnAppContextBody = Body[KeptnAppContextSpec, JSON]
 KeptnAppVersionBody = Body[KeptnAppVersionSpec, KeptnAppVersionStatus]
-KeptnWorkloadBody = Body[KeptnWorkloadSpec, JSON]
+KeptnWorkloadBody = Body[KeptnWorkloadSpec, KeptnWorkloadStatus]
 KeptnWorkloadVersionBody = Body[KeptnWorkloadVersionSpec, KeptnWorkloadVersionStatus]
-KeptnTaskDefinitionBody = Body[KeptnTaskDefinitionSpec, JSON]
+KeptnTaskDefinitionBody = Body[KeptnTaskDefinitionSpec, KeptnTaskDefinitionStatus]
 KeptnTaskBody = Body[KeptnTaskSpec, KeptnTaskStatus]
 KeptnEvaluationDefinitionBody = Body[KeptnEvaluationDefinitionSpec, JSON]
 KeptnEvaluationBody = Body[KeptnEvaluationSpec, KeptnEvaluationStatus]

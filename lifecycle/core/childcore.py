@@ -3,8 +3,8 @@
 Role: the shape of a child's decision (``Decision``: the status fields to write, the actions to run
 and when to look again), the one set of actions the child shell executes (``Emit``, ``Report``,
 ``ProviderQueried``, ``SetValue`` and the ``Step`` s without data: counts, span export, a Job, a
-fetch, the analysis gauges), and the rules the children share: when an object was
-created (``created_at``), how long a missing definition is waited for (``wait_or_fail``),
+fetch, the analysis gauges), and the rules the children share: how long a missing definition
+is waited for after the object was created (``wait_or_fail``),
 how an object ends (``finish``) and what KLT's Events on tasks and evaluations carry
 (``EventSource``).
 
@@ -24,9 +24,9 @@ from enum import Enum
 from typing import Literal
 
 from lifecycle.core.bodies import ObjectMeta
-from lifecycle.core.machine_draft import read_time
 from lifecycle.core.naming import format_time
 from lifecycle.core.phases import Phase, State
+from lifecycle.core.windows import created
 
 __all__ = [
     "ChildAction",
@@ -38,7 +38,6 @@ __all__ = [
     "Report",
     "SetValue",
     "Step",
-    "created_at",
     "finish",
     "wait_or_fail",
 ]
@@ -151,11 +150,6 @@ class EventSource:
         }
 
 
-def created_at(meta: ObjectMeta, now: datetime) -> datetime:
-    """``creationTimestamp``, or ``now`` when absent or unreadable."""
-    return read_time(meta.get("creationTimestamp")) or now
-
-
 def finish(
     started: bool, field: str, state: State, now: datetime, *events: Emit, **extra: object
 ) -> Decision:
@@ -170,10 +164,10 @@ def finish(
 
 
 def wait_or_fail(
-    meta: ObjectMeta, now: datetime, wait: timedelta, waiting: Decision, failed: Decision
+    obj: Mapping[str, object], now: datetime, wait: timedelta, waiting: Decision, failed: Decision
 ) -> Decision:
     """``waiting`` (looked at again at the deadline) until creation + ``wait``, then ``failed``."""
-    deadline = created_at(meta, now) + wait
+    deadline = created(obj, now) + wait
     if now >= deadline:
         return failed
     return Decision(waiting.fields, waiting.actions, requeue_at=deadline)

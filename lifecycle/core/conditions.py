@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 
 from lifecycle.core.bodies import JSON, Condition
 from lifecycle.core.meta import metadata_of
@@ -65,9 +65,8 @@ def _state_outcome(state: str, phase: str, what: str) -> Outcome:
                    + (f" (phase {phase})" if phase else ""))  # fmt: skip
 
 
-def outcome(kind: str, obj: Mapping[str, Any], status: Mapping[str, Any]) -> Outcome | None:
+def outcome(kind: str, obj: Mapping[str, object], status: Mapping[str, object]) -> Outcome | None:
     """The outcome of ``obj`` with ``status``; None for a kind without conditions."""
-    spec = obj.get("spec") or {}
     if kind in _VERSION_KINDS:
         phase = str(status.get("currentPhase") or "")
         return _state_outcome(str(status.get("status") or ""), phase, kind.removeprefix("Keptn"))
@@ -76,7 +75,9 @@ def outcome(kind: str, obj: Mapping[str, Any], status: Mapping[str, Any]) -> Out
     if kind == "KeptnEvaluation":
         return _state_outcome(str(status.get("overallStatus") or ""), "", "evaluation")
     if kind in ("KeptnApp", "KeptnWorkload"):
-        current, wanted = status.get("currentVersion"), spec.get("version")
+        spec = obj.get("spec")
+        current = status.get("currentVersion")
+        wanted = spec.get("version") if isinstance(spec, Mapping) else None
         if current and current == wanted:
             return Outcome("Ready", "VersionCreated", f"version {current} is the current version")
         return Outcome("Progressing", "CreatingVersion", f"creating version {wanted}")
@@ -116,7 +117,9 @@ def _timestamp(now: datetime) -> str:
     return now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def conditions(result: Outcome, generation: int, previous: Any, now: datetime) -> list[Condition]:
+def conditions(
+    result: Outcome, generation: int, previous: object, now: datetime
+) -> list[Condition]:
     """The condition list for ``result``; a condition keeps its time unless its status flips."""
     old = {
         c.get("type"): c for c in (previous if isinstance(previous, list) else [])
@@ -141,14 +144,15 @@ def conditions(result: Outcome, generation: int, previous: Any, now: datetime) -
 
 
 def with_conditions(
-    kind: str, obj: Mapping[str, Any], fields: Mapping[str, Any], now: datetime
+    kind: str, obj: Mapping[str, object], fields: Mapping[str, object], now: datetime
 ) -> JSON:
     """``fields`` (a status merge patch of ``obj``) plus ``conditions`` if they change.
 
     ``fields`` is merged over ``obj``'s status one level deep (how every caller writes); a
     field set to None is removed. Returns a new dict; ``fields`` itself is not modified.
     """
-    merged = {**(obj.get("status") or {}), **fields}
+    current = obj.get("status")
+    merged = {**(current if isinstance(current, Mapping) else {}), **fields}
     merged = {k: v for k, v in merged.items() if v is not None}
     result = outcome(kind, obj, merged)
     if result is None:

@@ -181,7 +181,7 @@ def decide(
         )
         failure = Emit("ReconcileEvaluationFailed", _PHASE, text, "failed")
         failed = finish(started, _FIELD, State.FAILED, now, failure)
-        return wait_or_fail(metadata_of(ev), now, wait, waiting, failed)
+        return wait_or_fail(ev, now, wait, waiting, failed)
     results: dict[str, EvaluationStatusItem] = dict(status.get("evaluationStatus") or {})
     todo = pending(ev, definition, keptn_namespace)
     for objective in todo:

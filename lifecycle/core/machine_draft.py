@@ -38,7 +38,7 @@ def _copy(value: Any) -> Any:
     return value
 
 
-def apply_merge_patch(target: Mapping[str, Any], patch: Mapping[str, Any]) -> JSON:
+def apply_merge_patch(target: Mapping[str, object], patch: Mapping[str, object]) -> JSON:
     """RFC 7386 JSON merge patch: a new dict, `target` untouched; None values delete keys.
 
     What the patch leaves alone is shared with `target`, and the patch's values are shared
@@ -71,17 +71,21 @@ class StatusDraft:
 
     __slots__ = ("_view", "actions", "deadlines", "patch")
 
-    def __init__(self, status: Mapping[str, Any]) -> None:
+    def __init__(self, status: Mapping[str, object]) -> None:
         self._view: dict[str, object] = _copy(dict(status))
         self.patch: JSON = {}  # a merge patch: None deletes a key
         self.actions: list[Action] = []
         self.deadlines: list[datetime] = []
 
-    def get(self, field: str) -> Any:
+    def get(self, field: str) -> object:
         """The field's value after the changes made so far."""
         return self._view.get(field)
 
-    def set(self, field: str, value: Any) -> None:
+    def items(self, field: str) -> list[object]:
+        """A list field's entries after the changes made so far ([] when absent)."""
+        return value if isinstance(value := self._view.get(field), list) else []
+
+    def set(self, field: str, value: object) -> None:
         """Write a field; no-op when it already holds this value."""
         if self._view.get(field) != value:
             self._view[field] = _copy(value)

@@ -208,7 +208,7 @@ def _run_children(
     )
     previous = {
         text(item.get("definitionName")): item
-        for item in draft.get(row.items_field) or []
+        for item in draft.items(row.items_field)
         if isinstance(item, Mapping)
     }
     definitions = _names(ctx.spec.get(row.spec_field))
@@ -339,7 +339,7 @@ def _run_workloads(row: PhaseSpec, draft: StatusDraft, ctx: Context) -> Outcome:
     refs = [r for r in spec.get("workloads") or [] if isinstance(r, Mapping)]
     previous = {
         (text(w.get("name")), text(w.get("version")))
-        for item in draft.get(row.items_field) or []
+        for item in draft.items(row.items_field)
         if isinstance(item, Mapping) and isinstance(w := item.get("workload"), Mapping)
     }
     items: list[dict[str, object]] = []

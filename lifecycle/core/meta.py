@@ -13,7 +13,7 @@ Must not: do I/O or import anything beyond the standard library and lifecycle.co
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import cast
 
 from lifecycle.core.bodies import ObjectMeta, OwnerReference
 
@@ -30,42 +30,42 @@ __all__ = [
 ]
 
 
-def metadata_of(obj: Mapping[str, Any]) -> ObjectMeta:
+def metadata_of(obj: Mapping[str, object]) -> ObjectMeta:
     """``metadata`` of a body, empty when absent or not a mapping."""
     meta = obj.get("metadata")
     return cast(ObjectMeta, meta) if isinstance(meta, Mapping) else {}
 
 
-def name_of(obj: Mapping[str, Any]) -> str:
+def name_of(obj: Mapping[str, object]) -> str:
     return metadata_of(obj).get("name") or ""
 
 
-def namespace_of(obj: Mapping[str, Any]) -> str:
+def namespace_of(obj: Mapping[str, object]) -> str:
     return metadata_of(obj).get("namespace") or ""
 
 
-def uid_of(obj: Mapping[str, Any]) -> str:
+def uid_of(obj: Mapping[str, object]) -> str:
     return metadata_of(obj).get("uid") or ""
 
 
-def labels_of(obj: Mapping[str, Any]) -> dict[str, str]:
+def labels_of(obj: Mapping[str, object]) -> dict[str, str]:
     return metadata_of(obj).get("labels") or {}
 
 
-def annotations_of(obj: Mapping[str, Any]) -> dict[str, str]:
+def annotations_of(obj: Mapping[str, object]) -> dict[str, str]:
     return metadata_of(obj).get("annotations") or {}
 
 
-def owner_references_of(obj: Mapping[str, Any]) -> list[OwnerReference]:
+def owner_references_of(obj: Mapping[str, object]) -> list[OwnerReference]:
     return metadata_of(obj).get("ownerReferences") or []
 
 
-def created_key(obj: Mapping[str, Any]) -> tuple[str, str]:
+def created_key(obj: Mapping[str, object]) -> tuple[str, str]:
     """Sort key, oldest first: creationTimestamp (RFC 3339 sorts as text), then name."""
     meta = metadata_of(obj)
     return meta.get("creationTimestamp", ""), meta.get("name", "")
 
 
-def owner_uids(obj: Mapping[str, Any]) -> list[str]:
+def owner_uids(obj: Mapping[str, object]) -> list[str]:
     """The uids of an object's ownerReferences (the cache's "owner" index)."""
     return [str(r.get("uid")) for r in owner_references_of(obj)]

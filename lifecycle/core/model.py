@@ -16,11 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Generic, cast
+from typing import Final, Generic, cast
 
 from typing_extensions import TypeVar
 
 from lifecycle.core import bodies as b
+from lifecycle.core import kubebodies as k
 from lifecycle.core.meta import metadata_of
 
 __all__ = [
@@ -67,7 +68,7 @@ METRICS_GROUP: Final = "metrics.keptn.sh"
 OPTIONS_GROUP: Final = "options.keptn.sh"
 
 
-BodyT = TypeVar("BodyT", covariant=True, default=Mapping[str, Any])
+BodyT = TypeVar("BodyT", covariant=True, default=Mapping[str, object])
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +76,7 @@ class ResourceKind(Generic[BodyT]):
     """Where a kind lives in the API: enough to build every URL and ``apiVersion`` for it.
 
     ``BodyT`` is the type of its bodies, only for the type checker: a ``ResourceKind[KeptnTaskBody]``
-    is a ``ResourceKind`` (of ``Mapping[str, Any]`` bodies) wherever the body type does not matter.
+    is a ``ResourceKind`` (of ``Mapping[str, object]`` bodies) wherever the body type does not matter.
     """
 
     group: str  # "" for the core API group
@@ -89,7 +90,7 @@ class ResourceKind(Generic[BodyT]):
         """``apiVersion`` as written in a body: ``v1`` for core, ``<group>/<version>`` otherwise."""
         return f"{self.group}/{self.version}" if self.group else self.version
 
-    def view(self, body: Mapping[str, Any]) -> BodyT:
+    def view(self, body: Mapping[str, object]) -> BodyT:
         """``body`` (a raw object of this kind from the API or a cache) typed as this kind's body."""
         return cast(BodyT, body)
 
@@ -130,13 +131,13 @@ KEPTN_CONFIG: Final = _kind(OPTIONS_GROUP, "KeptnConfig", b.KeptnConfigBody, "v1
 POD: Final = _kind("", "Pod", _KUBE)
 CONFIG_MAP: Final = _kind("", "ConfigMap", _KUBE)
 SECRET: Final = _kind("", "Secret", _KUBE)
-EVENT: Final = _kind("", "Event", _KUBE)
+EVENT: Final = _kind("", "Event", k.EventBody)
 NAMESPACE: Final = _kind("", "Namespace", _KUBE, namespaced=False)
 REPLICA_SET: Final = _kind("apps", "ReplicaSet", _KUBE)
 DEPLOYMENT: Final = _kind("apps", "Deployment", _KUBE)
 STATEFUL_SET: Final = _kind("apps", "StatefulSet", _KUBE)
 DAEMON_SET: Final = _kind("apps", "DaemonSet", _KUBE)
-JOB: Final = _kind("batch", "Job", _KUBE)
+JOB: Final = _kind("batch", "Job", b.JobBody)
 LEASE: Final = _kind("coordination.k8s.io", "Lease", _KUBE)
 # The webhook follows a ReplicaSet up to an Argo Rollout as KLT does (keptn.md §8.3).
 ARGO_ROLLOUT: Final = _kind("argoproj.io", "Rollout", _KUBE, "v1alpha1")
@@ -187,7 +188,7 @@ def kind_by_api_version(api_version: str, kind: str) -> ResourceKind | None:
 
 
 def owner_reference(
-    obj: Mapping[str, Any], kind: ResourceKind | None = None, *, controller: bool | None = True
+    obj: Mapping[str, object], kind: ResourceKind | None = None, *, controller: bool | None = True
 ) -> b.OwnerReference:
     """An ownerReference to ``obj`` (apiVersion/kind from ``kind`` when given, else the body's).
 
@@ -197,8 +198,8 @@ def owner_reference(
     """
     meta = metadata_of(obj)
     ref: b.OwnerReference = {
-        "apiVersion": kind.api_version if kind else obj.get("apiVersion", ""),
-        "kind": kind.kind if kind else obj.get("kind", ""),
+        "apiVersion": kind.api_version if kind else str(obj.get("apiVersion") or ""),
+        "kind": kind.kind if kind else str(obj.get("kind") or ""),
         "name": meta.get("name", ""),
         "uid": meta.get("uid", ""),
     }

@@ -21,7 +21,6 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Any
 
 __all__ = [
     "APP_ANNOTATION",
@@ -272,7 +271,8 @@ def parse_time(value: str) -> datetime:
     return moment.astimezone(UTC)
 
 
-def gated(pod: Mapping[str, Any]) -> bool:
+def gated(pod: Mapping[str, object]) -> bool:
     """True while the pod carries the keptn-prechecks-gate (``GATE_NAME``)."""
-    gates = (pod.get("spec") or {}).get("schedulingGates") or ()
-    return any(g.get("name") == GATE_NAME for g in gates)
+    spec = pod.get("spec")
+    gates = spec.get("schedulingGates") if isinstance(spec, Mapping) else None
+    return any(isinstance(g, Mapping) and g.get("name") == GATE_NAME for g in gates or ())

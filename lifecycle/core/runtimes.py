@@ -26,10 +26,10 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Final
+from typing import Final
 
 from evaluator.durations import parse_seconds
-from lifecycle.core.bodies import KeptnTaskSpec, RuntimeSpec
+from lifecycle.core.bodies import JSON, KeptnTaskSpec, RuntimeSpec
 from lifecycle.core.meta import annotations_of, labels_of, metadata_of, name_of, namespace_of
 from lifecycle.core.model import CONFIG_MAP, JOB, KEPTN_TASK, KEPTN_TASK_DEFINITION, owner_reference
 from lifecycle.core.naming import valid_name
@@ -97,7 +97,7 @@ def function_config_map_name(definition_name: str) -> str:
     return valid_name(f"{FUNCTION_CONFIG_MAP_PREFIX}{definition_name}")
 
 
-def _runtime(definition: Mapping[str, Any]) -> tuple[str, RuntimeSpec] | None:
+def _runtime(definition: Mapping[str, object]) -> tuple[str, RuntimeSpec] | None:
     spec = KEPTN_TASK_DEFINITION.view(definition).get("spec") or {}
     for runtime, value in (("deno", spec.get("deno")), ("python", spec.get("python"))):
         if isinstance(value, Mapping):
@@ -105,7 +105,7 @@ def _runtime(definition: Mapping[str, Any]) -> tuple[str, RuntimeSpec] | None:
     return None
 
 
-def function_config_map(definition: Mapping[str, Any]) -> dict[str, Any] | None:
+def function_config_map(definition: Mapping[str, object]) -> JSON | None:
     """The ConfigMap body for a definition with inline code (owned by it), else None."""
     found = _runtime(definition)
     code = ((found[1].get("inline") or {}).get("code")) if found else None
@@ -124,7 +124,7 @@ def function_config_map(definition: Mapping[str, Any]) -> dict[str, Any] | None:
     }
 
 
-def _own_source(definition: Mapping[str, Any], runtime: str, spec: RuntimeSpec) -> _Source:
+def _own_source(definition: Mapping[str, object], runtime: str, spec: RuntimeSpec) -> _Source:
     config_map = ""
     if (spec.get("inline") or {}).get("code") is not None:
         config_map = function_config_map_name(name_of(definition))
@@ -141,12 +141,12 @@ def _own_source(definition: Mapping[str, Any], runtime: str, spec: RuntimeSpec) 
 
 
 def _resolve_source(
-    definition: Mapping[str, Any], resolve: Callable[[str], Mapping[str, Any] | None]
+    definition: Mapping[str, object], resolve: Callable[[str], Mapping[str, object] | None]
 ) -> _Source:
     """Follow functionRef to the definition that holds the code; child settings win."""
     chain: list[_Source] = []
     seen: set[str] = set()
-    current: Mapping[str, Any] | None = definition
+    current: Mapping[str, object] | None = definition
     while current is not None:
         name = name_of(current)
         if name in seen:
@@ -186,7 +186,9 @@ _NOT_INHERITED: Final = frozenset({"kubectl.kubernetes.io/last-applied-configura
 
 
 def task_metadata(
-    definition: Mapping[str, Any] | None, labels: Mapping[str, str], annotations: Mapping[str, str]
+    definition: Mapping[str, object] | None,
+    labels: Mapping[str, str],
+    annotations: Mapping[str, str],
 ) -> tuple[dict[str, str], dict[str, str]]:
     """A KeptnTask's labels and annotations: the definition's, overridden by the operator's own."""
     meta = metadata_of(definition or {})
@@ -202,7 +204,7 @@ def task_metadata(
     )
 
 
-def job_name(task: Mapping[str, Any]) -> str:
+def job_name(task: Mapping[str, object]) -> str:
     """``<task name>-<5 hex chars of sha256(task uid)>``, at most 63 characters."""
     meta = metadata_of(task)
     suffix = hashlib.sha256(str(meta.get("uid", "")).encode()).hexdigest()[:5]
@@ -247,7 +249,7 @@ def _runtime_container(
 
 
 def _user_container(
-    task_spec: KeptnTaskSpec, spec: Mapping[str, Any]
+    task_spec: KeptnTaskSpec, spec: Mapping[str, object]
 ) -> tuple[dict[str, object], list[dict[str, object]]]:
     container = json.loads(json.dumps(spec))  # a deep copy that stays plain JSON
     env = [e for e in container.get("env") or [] if e.get("name") != "KEPTN_CONTEXT"]
@@ -264,12 +266,12 @@ def _user_container(
 
 
 def build_job(
-    task: Mapping[str, Any],
-    definition: Mapping[str, Any],
+    task: Mapping[str, object],
+    definition: Mapping[str, object],
     *,
     images: RuntimeImages,
-    resolve: Callable[[str], Mapping[str, Any] | None],
-) -> dict[str, Any]:
+    resolve: Callable[[str], Mapping[str, object] | None],
+) -> JSON:
     """The Job body for ``task`` run by ``definition``; ``resolve(name)`` finds functionRef targets.
 
     Raises TaskDefinitionError when the definition has no runnable code source.

@@ -36,12 +36,13 @@ def _text(name: str, key: str, value: object, encoded: bool) -> str:
         raise ConfigError(f"Secret {name} key {key!r} is not base64-encoded UTF-8 text") from None
 
 
-def decode_secret(secret: Mapping[str, Any]) -> dict[str, str]:
+def decode_secret(secret: Mapping[str, object]) -> dict[str, str]:
     """The Secret's entries as text, trimmed and registered; ConfigError naming Secret and key."""
     name = name_of(secret)
     raw: dict[str, str] = {}
     for source, encoded in (("data", True), ("stringData", False)):
-        for key, value in (secret.get(source) or {}).items():
+        entries = secret.get(source)
+        for key, value in entries.items() if isinstance(entries, Mapping) else ():
             raw[str(key)] = _text(name, str(key), value, encoded)
     register(*raw.values())  # the untrimmed forms too: a backend may echo either
     data: dict[str, str] = {}

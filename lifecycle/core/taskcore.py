@@ -32,7 +32,6 @@ from lifecycle.core.childcore import (
     Emit,
     EventSource,
     Step,
-    created_at,
     finish,
     wait_or_fail,
 )
@@ -40,6 +39,7 @@ from lifecycle.core.meta import metadata_of, name_of
 from lifecycle.core.naming import format_time
 from lifecycle.core.phases import Phase, State
 from lifecycle.core.runtimes import job_name
+from lifecycle.core.windows import created
 
 __all__ = [
     "REF_RETRY_SECONDS",
@@ -103,7 +103,7 @@ def decide(
             actions=(Emit("CreateTaskNotFound", _PHASE, f"{text} ", "CreateTaskNotFound"),),
         )
         failed = fail(task, "DefinitionNotFound", text, now)
-        return wait_or_fail(metadata_of(task), now, wait, waiting, failed)
+        return wait_or_fail(task, now, wait, waiting, failed)
     name, recorded = recorded_job(task)
     if job is None:
         if recorded:
@@ -143,7 +143,7 @@ def references_missing(
     """Say which ConfigMap/Secret is missing within seconds; fail after the definition wait."""
     reason = f"{missing[0].split(' ', 1)[0]}NotFound"
     text = f"could not find {', '.join(missing)} the task's Job needs"
-    if now >= created_at(metadata_of(task), now) + wait:
+    if now >= created(task, now) + wait:
         return fail(task, reason, text, now)
     fields = {"reason": reason, "message": f"{text}; waiting"}
     return Decision(

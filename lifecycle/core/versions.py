@@ -12,32 +12,33 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
-from lifecycle.core.bodies import KeptnAppContextSpec, KeptnWorkloadSpec
+from lifecycle.core import bodies as b
 from lifecycle.core.conditions import with_conditions
 from lifecycle.core.meta import annotations_of, namespace_of
 from lifecycle.core.model import ResourceKind, owner_reference
 
 __all__ = ["CONTEXT_FIELDS", "WORKLOAD_FIELDS", "copied", "current_version_status", "version_body"]
 
-CONTEXT_FIELDS = tuple(KeptnAppContextSpec.__annotations__)
+Parent = b.KeptnAppBody | b.KeptnWorkloadBody  # what makes versions
+
+CONTEXT_FIELDS = tuple(b.KeptnAppContextSpec.__annotations__)
 """KeptnAppContext spec fields (all of them) copied into a new KeptnAppVersion."""
 
-WORKLOAD_FIELDS = tuple(KeptnWorkloadSpec.__annotations__)
+WORKLOAD_FIELDS = tuple(b.KeptnWorkloadSpec.__annotations__)
 """KeptnWorkload spec fields (all of them): its KeptnWorkloadVersion carries and follows them."""
 
 
-def copied(spec: Mapping[str, Any], fields: tuple[str, ...]) -> dict[str, object]:
+def copied(spec: Mapping[str, object], fields: tuple[str, ...]) -> dict[str, object]:
     """The ``fields`` that are set in ``spec``."""
     return {f: spec[f] for f in fields if spec.get(f) is not None}
 
 
 def version_body(
-    kind: ResourceKind, parent: Mapping[str, Any], name: str, spec: Mapping[str, object]
+    kind: ResourceKind, parent: Parent, name: str, spec: Mapping[str, object]
 ) -> dict[str, object]:
     """The version ``name`` of ``parent`` with ``spec`` (which holds its ``version``)."""
-    previous = str((parent.get("status") or {}).get("currentVersion") or "")
+    previous = (parent.get("status") or {}).get("currentVersion") or ""
     moved_on = previous and previous != spec.get("version", "")
     return {
         "apiVersion": kind.api_version,
@@ -53,7 +54,7 @@ def version_body(
 
 
 def current_version_status(
-    kind: ResourceKind, parent: Mapping[str, Any], version: str, now: datetime
+    kind: ResourceKind, parent: Parent, version: str, now: datetime
 ) -> dict[str, object] | None:
     """The status patch naming ``version`` the parent's current one; None when nothing changes."""
     fields = with_conditions(kind.kind, parent, {"currentVersion": version}, now)

@@ -26,10 +26,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
 
+from lifecycle.core.kubebodies import AnyBody
+from lifecycle.core.machine_draft import read_time
 from lifecycle.core.meta import metadata_of
-from lifecycle.core.naming import parse_time
 
 __all__ = ["CONTEXT_SETTLE", "DISCOVERY_QUIET", "created", "window_end"]
 
@@ -42,13 +42,12 @@ DISCOVERY_QUIET = timedelta(seconds=1)
 _RESOLUTION = timedelta(seconds=1)
 
 
-def created(obj: Mapping[str, Any], default: datetime) -> datetime:
-    """The object's creationTimestamp, or ``default`` when it has none (not yet stored)."""
-    stamp = metadata_of(obj).get("creationTimestamp")
-    return parse_time(str(stamp)) if stamp else default
+def created(obj: Mapping[str, object], default: datetime) -> datetime:
+    """The object's creationTimestamp; ``default`` when it has none (not yet stored) or unreadable."""
+    return read_time(metadata_of(obj).get("creationTimestamp")) or default
 
 
-def window_end(objects: Iterable[Mapping[str, Any]], window: timedelta, now: datetime) -> datetime:
+def window_end(objects: Iterable[AnyBody], window: timedelta, now: datetime) -> datetime:
     """When ``window`` has passed after the newest of ``objects`` was created (see above)."""
     newest = max((created(o, now) for o in objects), default=now)
     return newest.replace(microsecond=0) + _RESOLUTION + window

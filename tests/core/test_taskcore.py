@@ -7,9 +7,9 @@ from typing import Any, cast
 
 import pytest
 
-from lifecycle.core import taskcore
+from lifecycle.core import taskcore, windows
 from lifecycle.core.bodies import JobBody, KeptnTaskBody
-from lifecycle.core.childcore import Decision, Emit, Step, created_at, wait_or_fail
+from lifecycle.core.childcore import Decision, Emit, Step, wait_or_fail
 from lifecycle.core.phases import Phase
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -58,16 +58,14 @@ def given(
         ("garbage", T0 + timedelta(hours=1)),
     ],
 )
-def test_created_at_falls_back_to_now(created: str, expected: datetime) -> None:
-    meta = {"creationTimestamp": created} if created else {}
-    assert created_at(cast(Any, meta), T0 + timedelta(hours=1)) == expected
+def test_created_falls_back_to_now(created: str, expected: datetime) -> None:
+    obj = {"metadata": {"creationTimestamp": created} if created else {}}
+    assert windows.created(obj, T0 + timedelta(hours=1)) == expected
     waiting, failed = Decision(fields={"w": 1}), Decision(fields={"f": 1})
-    assert (
-        wait_or_fail(cast(Any, meta), expected, WAIT, waiting, failed).requeue_at == expected + WAIT
-    )
+    assert wait_or_fail(obj, expected, WAIT, waiting, failed).requeue_at == expected + WAIT
     late = T0 + timedelta(seconds=40) + WAIT  # past the deadline only when the stamp is readable
     readable = created.startswith("2026")
-    assert (wait_or_fail(cast(Any, meta), late, WAIT, waiting, failed) is failed) == readable
+    assert (wait_or_fail(obj, late, WAIT, waiting, failed) is failed) == readable
 
 
 @pytest.mark.parametrize("state", ["Succeeded", "Failed", "Deprecated"])
