@@ -129,7 +129,8 @@ async def events_about(
 ) -> list[EventBody]:
     """The Events of `namespace` about an object called one of `names` (their involvedObject)."""
     listed, _ = await client.list(model.EVENT, namespace)
-    return [e for e in map(model.EVENT.view, listed) if (e.get("involvedObject") or {}).get("name") in names]
+    events = map(model.EVENT.view, listed)
+    return [e for e in events if (e.get("involvedObject") or {}).get("name") in names]
 
 
 async def load_timeline(
