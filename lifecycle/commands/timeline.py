@@ -113,8 +113,8 @@ def _ns(value: object) -> int | None:
     return (moment - _EPOCH) // timedelta(microseconds=1) * 1000
 
 
-def _carrier_bar(carrier: object, label: str, depth: int) -> Bar | None:
-    if not isinstance(carrier, Mapping):
+def _carrier_bar(carrier: Mapping[str, str] | None, label: str, depth: int) -> Bar | None:
+    if carrier is None:
         return None
     start = _ns(carrier.get("startTime"))
     if start is None:
@@ -232,7 +232,7 @@ def from_status(
     root = _root_bar(app_version, name, 0)
     bars: list[Bar] = [root] if root is not None else []
     workloads = sorted(
-        ((_workload_bars(w, 2, compact), w) for w in workload_versions if isinstance(w, Mapping)),
+        ((_workload_bars(w, 2, compact), w) for w in workload_versions),
         key=lambda pair: (pair[0][0].start_ns if pair[0] else 0, _workload_label(pair[1])),
     )
     for row, bar, items in _phase_rows(status, APP_PHASES, 1, "", compact):

@@ -120,7 +120,7 @@ def to_cloudevent(event: EventBody, obj: Mapping[str, object] | None = None) -> 
         "datacontenttype": "application/json",
     }
     when = event.get("eventTime") or event.get("lastTimestamp") or event.get("firstTimestamp")
-    if isinstance(when, str) and when:
+    if when:
         with contextlib.suppress(ValueError):
             attributes["time"] = datetime.fromisoformat(when.replace("Z", "+00:00"))
     traceparent = _traceparent(annotations, about)
