@@ -76,13 +76,13 @@ def commit_time_of(obj: VersionBody) -> float | None:
     if is_workload_version(obj):
         sources.append(obj.get("status", {}).get("appContextMetadata"))
     for source in sources:
-        raw = source.get("commitTime") if isinstance(source, Mapping) else None
+        raw = (source or {}).get("commitTime")
         if raw is None:
             continue
         try:
             return float(raw)
-        except (TypeError, ValueError):
-            seconds = to_seconds(str(raw))
+        except ValueError:
+            seconds = to_seconds(raw)
             if seconds is not None:
                 return seconds
     return None
