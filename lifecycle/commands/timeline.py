@@ -32,6 +32,7 @@ from lifecycle.core.bodies import (
     KeptnWorkloadVersionBody,
     KeptnWorkloadVersionStatus,
 )
+from lifecycle.core.machine_steps import VersionBody
 from lifecycle.core.meta import name_of
 from lifecycle.core.naming import parse_time
 from lifecycle.core.phases import APP_PHASES, WORKLOAD_PHASES, PhaseKind, PhaseSpec
@@ -120,8 +121,8 @@ def _carrier_bar(carrier: Mapping[str, str] | None, label: str, depth: int) -> B
     if start is None:
         return None
     end = _ns(carrier.get("endTime"))
-    state = str(carrier.get("state") or ("Progressing" if end is None else "Succeeded"))
-    note = str(carrier.get("reason") or "")
+    state = carrier.get("state") or ("Progressing" if end is None else "Succeeded")
+    note = carrier.get("reason", "")
     return Bar(label, depth, start, end, state, note)
 
 
@@ -184,9 +185,7 @@ def _workload_label(body: KeptnWorkloadVersionBody) -> str:
     return _version_label(str(spec.get("app") or ""), name, spec.get("version"))
 
 
-def _root_bar(
-    body: KeptnAppVersionBody | KeptnWorkloadVersionBody, label: str, depth: int
-) -> Bar | None:
+def _root_bar(body: VersionBody, label: str, depth: int) -> Bar | None:
     status = body.get("status") or {}
     carriers = status.get("phaseTraceIDs") or {}
     bar = _carrier_bar(carriers.get(ROOT), label, depth)
