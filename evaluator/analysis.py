@@ -132,7 +132,6 @@ class AnalysisOutcome:
     """What the controller writes back: score, KLT's raw JSON, stored values."""
 
     score: AnalysisScore
-    queries: Mapping[str, str]
     raw: AnalysisRaw
     stored_values: Mapping[str, StoredValue]
     retryable: bool
@@ -240,7 +239,6 @@ async def run_analysis(request: AnalysisRequest, *, pool: ProviderPool) -> Analy
     )
     return AnalysisOutcome(
         score=score,
-        queries=rendered,
         raw=_raw(request, score, rendered),
         stored_values=_stored(request, results, rendered),
         retryable=retryable,

@@ -124,7 +124,6 @@ class ObjectiveResult:
     failure: Check | None = None
     warning: Check | None = None
     error: str | None = None
-    checks: tuple[Check, ...] = ()
 
 
 def parse_objective(objective: ObjectiveBody | Mapping[str, object]) -> ObjectiveSpec:

@@ -19,7 +19,6 @@ by tracing.views, which lifecycle's typed bodies satisfy.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from tracing import views
 
@@ -68,13 +67,13 @@ _PIPELINE_RESULT = {
 _DEPLOYMENT_STATUS = {"Succeeded": "succeeded", "Failed": "failed", "Warning": "failed"}
 
 
-def get_path(body: object, *path: str) -> Any:
+def get_path(body: object, *path: str) -> object:
     """The value at ``path`` in nested mappings, or None where a level is missing or not a mapping.
 
     The path getter of untyped JSON (spans, Events, and bodies here: tracing may not import
     lifecycle); the operator reads the typed bodies of lifecycle.core.bodies and lifecycle.core.meta.
     """
-    node: Any = body
+    node = body
     for key in path:
         if not isinstance(node, Mapping):
             return None

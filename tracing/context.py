@@ -17,7 +17,6 @@ from datetime import UTC, datetime, timedelta
 from opentelemetry.trace import SpanContext, TraceFlags
 
 __all__ = [
-    "child_traceparent",
     "derive_span_id",
     "format_traceparent",
     "parse_rfc3339_ns",
@@ -55,14 +54,6 @@ def derive_span_id(parent_span_id: int, child_name: str) -> int:
     """
     digest = hashlib.sha256(f"{parent_span_id:016x}/{child_name}".encode()).hexdigest()
     return int(digest[:16], 16) or 1
-
-
-def child_traceparent(parent_traceparent: str, child_name: str) -> str | None:
-    """The traceparent of a task/evaluation span under the given phase span."""
-    parent = parse_traceparent(parent_traceparent)
-    if parent is None:
-        return None
-    return format_traceparent(parent.trace_id, derive_span_id(parent.span_id, child_name))
 
 
 def parse_rfc3339_ns(value: object) -> int | None:

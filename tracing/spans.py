@@ -292,7 +292,7 @@ def build_child_span(
 
 def export_phase_span(
     sink: SpanSink,
-    body: Mapping[str, object],
+    body: views.VersionView,
     phase: str,
     *,
     previous_root: Mapping[str, object] | str | None = None,
@@ -301,7 +301,7 @@ def export_phase_span(
 ) -> ReadableSpan | None:
     """Build the phase (or ``"root"``) span from status and hand it to ``sink``; None if not ended."""
     span = build_phase_span(
-        cast(views.VersionView, body),  # an AppVersion/WorkloadVersion the API server checked
+        body,
         phase,
         resource=sink.resource,
         previous_root=previous_root,

@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, TextIO
@@ -87,9 +87,9 @@ def age(created: str | None, now: datetime) -> str:
 def last_error(status: VersionStatus) -> str:
     """The reason of the latest failed phase, else of a failed task/evaluation, else ""."""
     failed = [
-        (str(c.get("endTime", "")), str(c.get("reason", "")))
+        (c.get("endTime", ""), c.get("reason", ""))
         for c in (status.get("phaseTraceIDs") or {}).values()
-        if isinstance(c, Mapping) and c.get("reason")
+        if c.get("reason")
     ]
     if failed:
         return max(failed)[1]
@@ -103,7 +103,7 @@ def last_error(status: VersionStatus) -> str:
 def trace_id(status: VersionStatus) -> str:
     """The trace id of the version's root span (from its W3C traceparent), else ""."""
     root = (status.get("phaseTraceIDs") or {}).get("root") or {}
-    parts = str(root.get("traceparent", "") if isinstance(root, Mapping) else "").split("-")
+    parts = root.get("traceparent", "").split("-")
     return parts[1] if len(parts) == 4 else ""
 
 

@@ -32,6 +32,7 @@ from lifecycle.core.bodies import (
     KeptnWorkloadVersionBody,
     KeptnWorkloadVersionStatus,
 )
+from lifecycle.core.machine_steps import VersionBody
 from lifecycle.core.meta import name_of
 from lifecycle.core.naming import parse_time
 from lifecycle.core.phases import APP_PHASES, WORKLOAD_PHASES, PhaseKind, PhaseSpec
@@ -113,15 +114,15 @@ def _ns(value: object) -> int | None:
     return (moment - _EPOCH) // timedelta(microseconds=1) * 1000
 
 
-def _carrier_bar(carrier: object, label: str, depth: int) -> Bar | None:
-    if not isinstance(carrier, Mapping):
+def _carrier_bar(carrier: Mapping[str, str] | None, label: str, depth: int) -> Bar | None:
+    if carrier is None:
         return None
     start = _ns(carrier.get("startTime"))
     if start is None:
         return None
     end = _ns(carrier.get("endTime"))
-    state = str(carrier.get("state") or ("Progressing" if end is None else "Succeeded"))
-    note = str(carrier.get("reason") or "")
+    state = carrier.get("state") or ("Progressing" if end is None else "Succeeded")
+    note = carrier.get("reason", "")
     return Bar(label, depth, start, end, state, note)
 
 
@@ -184,9 +185,7 @@ def _workload_label(body: KeptnWorkloadVersionBody) -> str:
     return _version_label(str(spec.get("app") or ""), name, spec.get("version"))
 
 
-def _root_bar(
-    body: KeptnAppVersionBody | KeptnWorkloadVersionBody, label: str, depth: int
-) -> Bar | None:
+def _root_bar(body: VersionBody, label: str, depth: int) -> Bar | None:
     status = body.get("status") or {}
     carriers = status.get("phaseTraceIDs") or {}
     bar = _carrier_bar(carriers.get(ROOT), label, depth)
@@ -232,7 +231,7 @@ def from_status(
     root = _root_bar(app_version, name, 0)
     bars: list[Bar] = [root] if root is not None else []
     workloads = sorted(
-        ((_workload_bars(w, 2, compact), w) for w in workload_versions if isinstance(w, Mapping)),
+        ((_workload_bars(w, 2, compact), w) for w in workload_versions),
         key=lambda pair: (pair[0][0].start_ns if pair[0] else 0, _workload_label(pair[1])),
     )
     for row, bar, items in _phase_rows(status, APP_PHASES, 1, "", compact):

@@ -21,9 +21,9 @@ import asyncio
 import dataclasses
 import json
 import time
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING
 
 from lifecycle.commands import gantt, timeline
 from lifecycle.commands.errors import CliError, kubeconfig_path
@@ -124,16 +124,13 @@ async def workload_versions_of(
     return [kind.view(i) for i in items if meta.name_of(i) in wanted]
 
 
-def _event(listed: Mapping[str, object]) -> EventBody:
-    return cast(EventBody, listed)  # a core/v1 Event as the API server lists it
-
-
 async def events_about(
     client: KubeClient, namespace: str, names: Collection[str]
 ) -> list[EventBody]:
     """The Events of `namespace` about an object called one of `names` (their involvedObject)."""
     listed, _ = await client.list(model.EVENT, namespace)
-    return [e for e in map(_event, listed) if (e.get("involvedObject") or {}).get("name") in names]
+    events = map(model.EVENT.view, listed)
+    return [e for e in events if (e.get("involvedObject") or {}).get("name") in names]
 
 
 async def load_timeline(
@@ -181,7 +178,7 @@ def _show(args: argparse.Namespace, timelines: Sequence[timeline.Timeline]) -> N
             Console(width=width, highlight=False).print(chart, soft_wrap=True)
 
 
-def _shape(tl: timeline.Timeline) -> tuple[Any, ...]:
+def _shape(tl: timeline.Timeline) -> tuple[object, ...]:
     """What --watch compares: the bars without the end of running ones (that moves with now)."""
     return tuple((b.label, b.state, b.start_ns, b.end_ns, b.note) for b in tl.bars)
 

@@ -22,7 +22,6 @@ import os
 import signal
 import time
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 from rich.console import Console, Group
@@ -240,8 +239,7 @@ async def _keep(stack: Stack, console: Console, ui_port: int) -> None:
         serve(str(stack.paths.kubeconfig), None, "127.0.0.1", ui_port, ready=ready)
     )
     try:
-        waiting: set[asyncio.Future[Any]] = {ui, ready}
-        await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait((ui, ready), return_when=asyncio.FIRST_COMPLETED)
         if ready.done():
             console.print(f"release view (klt ui): {ready.result()}")
         else:

@@ -43,7 +43,7 @@ from lifecycle.core.kubebodies import EventBody
 from lifecycle.core.meta import annotations_of, name_of, namespace_of, uid_of
 from lifecycle.core.phases import Phase
 from lifecycle.observability.telemetry import Telemetry
-from lifecycle.observability.telemetry_labels import VersionBody, as_text, version_of
+from lifecycle.observability.telemetry_labels import VersionBody, as_text
 
 __all__ = [
     "KNOWN_PHASES",
@@ -98,7 +98,7 @@ def reason_for_type(ce_type: str) -> str:
 
 def to_cloudevent(event: EventBody, obj: Mapping[str, object] | None = None) -> CloudEvent:
     """The CloudEvent for a Kubernetes Event (core/v1 or events.k8s.io/v1) about ``obj``."""
-    about = version_of(obj or {})  # what is read of obj is a version's; other kinds lack it
+    about = cast(VersionBody, obj or {})  # what is read is a version's; other kinds lack it
     ref = event.get("involvedObject") or event.get("regarding") or {}
     api_version = as_text(ref.get("apiVersion") or about.get("apiVersion"))
     group, _, version = api_version.rpartition("/")
@@ -120,7 +120,7 @@ def to_cloudevent(event: EventBody, obj: Mapping[str, object] | None = None) -> 
         "datacontenttype": "application/json",
     }
     when = event.get("eventTime") or event.get("lastTimestamp") or event.get("firstTimestamp")
-    if isinstance(when, str) and when:
+    if when:
         with contextlib.suppress(ValueError):
             attributes["time"] = datetime.fromisoformat(when.replace("Z", "+00:00"))
     traceparent = _traceparent(annotations, about)

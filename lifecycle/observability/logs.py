@@ -26,7 +26,7 @@ from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from types import MappingProxyType
 
-from lifecycle.observability.telemetry_labels import phase_exemplar, version_of
+from lifecycle.observability.telemetry_labels import VersionBody, phase_exemplar
 
 __all__ = ["CONTEXT_FIELDS", "bind_phase", "configure_logging", "context", "reconciling"]
 
@@ -75,9 +75,8 @@ def reconciling(controller: str, key: object) -> Iterator[None]:
         _context.reset(token)
 
 
-def bind_phase(body: Mapping[str, object]) -> None:
-    """Add the trace and span id of `body`'s current phase span to this reconcile's context."""
-    obj = version_of(body)
+def bind_phase(obj: VersionBody) -> None:
+    """Add the trace and span id of `obj`'s current phase span to this reconcile's context."""
     current = obj.get("status", {}).get("currentPhase") or ""
     ids = phase_exemplar(obj, current) or phase_exemplar(obj, "root")
     if ids is not None:

@@ -39,9 +39,9 @@ from opentelemetry.sdk.trace import ReadableSpan
 from lifecycle.core.machine import ROOT_KEY
 from lifecycle.core.meta import annotations_of, name_of, namespace_of
 from lifecycle.core.model import ResourceKind
-from lifecycle.kube.client import Body, KubeClient
+from lifecycle.kube.client import KubeClient
 from lifecycle.kube.errors import KubeError, NotFound
-from lifecycle.observability.telemetry_labels import VersionBody, child_of, version_of
+from lifecycle.observability.telemetry_labels import VersionBody, child_of
 from tracing.setup import Tracing
 from tracing.spans import SpanSink, build_child_span, build_phase_span
 
@@ -68,13 +68,11 @@ def unmarked_carriers(body: VersionBody) -> list[str]:
         phase
         for phase, carrier in carriers.items()
         if phase not in (ROOT_KEY, *_NOT_SPANS)
-        and isinstance(carrier, Mapping)
         and carrier.get("endTime")
         and not carrier.get(EXPORTED)
     ]
-    root = carriers.get(ROOT_KEY)
-    root_end = isinstance(root, Mapping) and (root.get("endTime") or status.get("endTime"))
-    if root_end and isinstance(root, Mapping) and not root.get(EXPORTED):
+    root, end = carriers.get(ROOT_KEY), status.get("endTime")
+    if root is not None and (root.get("endTime") or end) and not root.get(EXPORTED):
         ended.append(ROOT_KEY)
     return ended
 
@@ -102,10 +100,9 @@ class SpanMarks:
         self._flushing: set[asyncio.Task[None]] = set()
 
     def version(
-        self, kind: ResourceKind, obj: Mapping[str, object], *, previous_root: str | None = None
+        self, kind: ResourceKind, body: VersionBody, *, previous_root: str | None = None
     ) -> None:
         """Export the ended, unmarked phase and root spans of an AppVersion/WorkloadVersion."""
-        body = version_of(obj)
         unmarked = unmarked_carriers(body)
         if self._delivered:
             self._forget_marked(kind, body, unmarked)
@@ -197,17 +194,15 @@ class SpanMarks:
         await asyncio.sleep(0)  # let confirmations of the same batch join this patch
         phases = self._confirmed.pop(obj, set())
         kind, namespace, name = obj
-        if phases == {""}:
-            body: Body = {"metadata": {"annotations": {EXPORTED_ANNOTATION: "true"}}}
-        else:
-            carriers = {p: {EXPORTED: "true"} for p in sorted(phases) if p}
-            body = {"status": {"phaseTraceIDs": carriers}}
+        carriers = {p: {EXPORTED: "true"} for p in sorted(phases) if p}
         for attempt in range(_MARK_ATTEMPTS):
             try:
-                if "status" in body:
-                    await self._client.patch_status(kind, name, body, namespace)
+                if phases == {""}:
+                    marked = {"metadata": {"annotations": {EXPORTED_ANNOTATION: "true"}}}
+                    await self._client.patch(kind, name, marked, namespace)
                 else:
-                    await self._client.patch(kind, name, body, namespace)
+                    status = {"status": {"phaseTraceIDs": carriers}}
+                    await self._client.patch_status(kind, name, status, namespace)
                 break
             except NotFound:
                 break  # deleted meanwhile: nothing left to mark

@@ -44,7 +44,6 @@ from lifecycle.observability.telemetry_labels import (
     scope_of,
     task_labels_of,
     to_seconds,
-    version_of,
     wl_labels_of,
 )
 
@@ -89,9 +88,8 @@ class Telemetry(Instruments):
 
     # --- app and workload versions --------------------------------------------------------------
 
-    def object_started(self, body: Mapping[str, object]) -> bool:
+    def object_started(self, obj: VersionBody) -> bool:
         """An AppVersion/WorkloadVersion got its startTime; returns False on a repeat."""
-        obj = version_of(body)
         if not self._first(("started", identity_of(obj))):
             return False
         labels: tuple[str, ...]
@@ -109,14 +107,13 @@ class Telemetry(Instruments):
 
     def phase_ended(
         self,
-        body: Mapping[str, object],
+        obj: VersionBody,
         phase: str,
         state: str,
         start: TimeLike,
         end: TimeLike,
     ) -> bool:
-        """A phase of ``body`` ended with ``state`` (Succeeded/Failed/Warning/Deprecated)."""
-        obj = version_of(body)
+        """A phase of ``obj`` ended with ``state`` (Succeeded/Failed/Warning/Deprecated)."""
         phase = sys.intern(phase)  # kept in the dedupe key: one string per phase name
         if not self._first(("phase", identity_of(obj), phase)):
             return False
@@ -135,9 +132,9 @@ class Telemetry(Instruments):
 
     def object_finished(
         self,
-        body: Mapping[str, object],
+        obj: VersionBody,
         *,
-        previous: Mapping[str, object] | None = None,
+        previous: VersionBody | None = None,
         failed_since: TimeLike = None,
     ) -> bool:
         """An AppVersion/WorkloadVersion got its endTime (status.status final).
@@ -146,7 +143,6 @@ class Telemetry(Instruments):
         ``failed_since`` the end of the last failed deployment if known from status (for
         time-to-restore across restarts). Returns False on a repeat.
         """
-        obj = version_of(body)
         if not self._first(("finished", identity_of(obj))):
             return False
         status, spec = obj.get("status", {}), obj.get("spec", {})
@@ -175,7 +171,7 @@ class Telemetry(Instruments):
             interval_gauge = self.app_deploymentinterval
         version = as_text(spec.get("version"))
         if end is not None:
-            prev_status = version_of(previous).get("status", {}) if previous else {}
+            prev_status = previous.get("status", {}) if previous else {}
             prev_end = to_seconds(prev_status.get("endTime"))
             if prev_end is None and prev_version:
                 prev_end = self._last_end.get((namespace, app, workload, prev_version))

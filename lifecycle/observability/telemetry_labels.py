@@ -36,7 +36,6 @@ __all__ = [
     "scope_of",
     "task_labels_of",
     "to_seconds",
-    "version_of",
     "wl_labels_of",
 ]
 
@@ -53,11 +52,6 @@ def to_seconds(value: TimeLike) -> float | None:
         return value.timestamp()
     ns = parse_rfc3339_ns(value)
     return None if ns is None else ns / 1e9
-
-
-def version_of(obj: Mapping[str, object]) -> VersionBody:
-    """An AppVersion's or WorkloadVersion's raw body (from the cache or the API) as either kind."""
-    return cast(VersionBody, obj)
 
 
 def child_of(obj: Mapping[str, object]) -> ChildBody:
@@ -82,13 +76,13 @@ def commit_time_of(obj: VersionBody) -> float | None:
     if is_workload_version(obj):
         sources.append(obj.get("status", {}).get("appContextMetadata"))
     for source in sources:
-        raw = source.get("commitTime") if isinstance(source, Mapping) else None
+        raw = (source or {}).get("commitTime")
         if raw is None:
             continue
         try:
             return float(raw)
-        except (TypeError, ValueError):
-            seconds = to_seconds(str(raw))
+        except ValueError:
+            seconds = to_seconds(raw)
             if seconds is not None:
                 return seconds
     return None

@@ -15,7 +15,6 @@ import contextlib
 import os
 import signal
 import sys
-from typing import Any
 
 from lifecycle.commands.output import add_cluster_arguments, namespace_of
 
@@ -76,8 +75,7 @@ async def _main(args: argparse.Namespace) -> int:
     )
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, task.cancel)
-    waiting: set[asyncio.Future[Any]] = {task, ready}
-    done, _ = await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
+    done, _ = await asyncio.wait((task, ready), return_when=asyncio.FIRST_COMPLETED)
     if ready in done:
         print(f"klt ui: serving {ready.result()}  (read-only; Ctrl-C stops)", flush=True)
     with contextlib.suppress(asyncio.CancelledError):

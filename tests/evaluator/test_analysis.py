@@ -146,7 +146,7 @@ def test_metrics_skip_objectives_without_value() -> None:
 
     spec = parse_objective({"analysisValueTemplateRef": {"name": "gone"}, "noData": "pass"})
     score = score_analysis([evaluate_objective(spec, None)], TOTAL)
-    outcome = AnalysisOutcome(score, {}, {}, {}, False, {})
+    outcome = AnalysisOutcome(score, {}, {}, False, {})
     registry = CollectorRegistry()
     AnalysisMetrics(registry).record(name="a", namespace="n", start=NOW, end=NOW, outcome=outcome)
     stamp = "2026-11-27T12:00:00Z"

@@ -12,7 +12,7 @@ from opentelemetry.trace import SpanKind, StatusCode
 from tests.observability.conftest import OTLPReceiver
 from tests.observability.samples import Flow, app_flow
 from tests.support.spans import build_version_spans
-from tracing.context import child_traceparent, parse_traceparent
+from tracing.context import derive_span_id, format_traceparent, parse_traceparent
 from tracing.setup import ExporterKind, Tracing, parse_target, read_span_lines, span_to_dict
 from tracing.spans import build_child_span, build_phase_span, export_child_span, export_phase_span
 
@@ -134,8 +134,10 @@ def test_task_span_id_is_derived_from_its_phase_span() -> None:
     task = flow.tasks[0]
     span = build_child_span(task)
     assert span is not None and span.context is not None
-    expected = child_traceparent(
-        task["spec"]["context"]["metadata"]["traceparent"], task["metadata"]["name"]
+    parent = parse_traceparent(task["spec"]["context"]["metadata"]["traceparent"])
+    assert parent is not None
+    expected = format_traceparent(
+        parent.trace_id, derive_span_id(parent.span_id, task["metadata"]["name"])
     )
     assert expected == f"00-{span.context.trace_id:032x}-{span.context.span_id:016x}-01"
 
