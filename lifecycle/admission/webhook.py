@@ -165,7 +165,7 @@ def validate_review(review: Mapping[str, object], validator: Validator) -> Admis
 
 
 async def pod_parent(
-    store: AdmissionStore, pod: Mapping[str, object], namespace: str
+    store: AdmissionStore, pod: PodBody, namespace: str
 ) -> KubeBody | None:
     """The Deployment/Rollout/StatefulSet/DaemonSet whose keys apply, read only when needed."""
     owner = supported_owner(metadata_of(pod))

@@ -128,7 +128,7 @@ ANALYSIS_DEFINITION: Final = _kind(_MT, "AnalysisDefinition", b.AnalysisDefiniti
 ANALYSIS: Final = _kind(_MT, "Analysis", b.AnalysisBody)
 KEPTN_CONFIG: Final = _kind(OPTIONS_GROUP, "KeptnConfig", b.KeptnConfigBody, "v1alpha1")
 
-POD: Final = _kind("", "Pod", _KUBE)
+POD: Final = _kind("", "Pod", k.PodBody)
 CONFIG_MAP: Final = _kind("", "ConfigMap", _KUBE)
 SECRET: Final = _kind("", "Secret", _KUBE)
 EVENT: Final = _kind("", "Event", k.EventBody)
