@@ -65,11 +65,11 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         )
 
     async def reconcile(key: ObjectKey) -> Result:
-        definition = definitions.store.get(key.namespace, key.name)
+        definition = ctx.cache(model.KEPTN_TASK_DEFINITION).get(key.namespace, key.name)
         if definition is None:
             return Result()
         wanted = function_config_map(definition)
-        name = _recorded_name(model.KEPTN_TASK_DEFINITION.view(definition))
+        name = _recorded_name(definition)
         if wanted is not None:
             await ensure_code(
                 ctx.client, wanted, failed=lambda text: failed(definition, wanted, text)

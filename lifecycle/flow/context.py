@@ -187,9 +187,11 @@ class OperatorContext:
     def now(self) -> datetime:
         return self.clock()
 
-    def find_here_or_keptn(self, kind: ResourceKind, namespace: str, name: str) -> Body | None:
+    def find_here_or_keptn(
+        self, kind: ResourceKind[BodyT], namespace: str, name: str
+    ) -> BodyT | None:
         """``name`` of ``kind`` from the cache: in ``namespace``, else in the Keptn namespace."""
-        store = self.informer(kind).store
+        store = self.cache(kind)
         for ns in lookup_namespaces(namespace, self.settings.keptn_namespace):
             if (found := store.get(ns, name)) is not None:
                 return found
