@@ -22,6 +22,7 @@ from typing import Final
 from lifecycle.core import model, taskcore
 from lifecycle.core.bodies import JSON, KeptnTaskBody
 from lifecycle.core.childcore import Step
+from lifecycle.core.kubebodies import ConfigMapBody
 from lifecycle.core.meta import namespace_of
 from lifecycle.core.runtimes import (
     FUNCTION_CONFIG_MAP_PREFIX,
@@ -137,7 +138,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             wanted = function_config_map(source) if source else None
             if source is None or wanted is None or namespace_of(source) == ns:
                 continue  # the definition controller keeps a same-namespace ConfigMap
-            copy = {
+            copy: ConfigMapBody = {
                 **wanted,
                 "metadata": {"name": name, "namespace": ns, "ownerReferences": [owner]},
             }

@@ -36,6 +36,7 @@ from lifecycle.core.bodies import (
     KeptnTaskSpec,
     RuntimeSpec,
 )
+from lifecycle.core.kubebodies import ConfigMapBody
 from lifecycle.core.meta import annotations_of, labels_of, metadata_of, name_of, namespace_of
 from lifecycle.core.model import CONFIG_MAP, JOB, KEPTN_TASK, KEPTN_TASK_DEFINITION, owner_reference
 from lifecycle.core.naming import valid_name
@@ -111,7 +112,7 @@ def _runtime(definition: KeptnTaskDefinitionBody) -> tuple[str, RuntimeSpec] | N
     return None
 
 
-def function_config_map(definition: KeptnTaskDefinitionBody) -> JSON | None:
+def function_config_map(definition: KeptnTaskDefinitionBody) -> ConfigMapBody | None:
     """The ConfigMap body for a definition with inline code (owned by it), else None."""
     found = _runtime(definition)
     code = ((found[1].get("inline") or {}).get("code")) if found else None

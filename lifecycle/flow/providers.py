@@ -117,7 +117,7 @@ async def provider_config(ctx: OperatorContext, provider: Mapping[str, object]) 
             raise ConfigError(
                 f"Secret {ref['name']} of provider {meta.get('name')} not found"
             ) from None
-        secret = decode_secret(body)
+        secret = decode_secret(model.SECRET.view(body))
     return ProviderConfig(
         type=str(spec.get("type") or "prometheus"),
         target_server=str(spec.get("targetServer") or ""),
