@@ -90,7 +90,7 @@ def frozen(start: datetime, end: datetime) -> Fields:
 
 def invalid(reason: str) -> Decision:
     """Completed as failed, the reason in ``status.raw`` and ``status.message``."""
-    raw = {"objectiveResults": [], "totalScore": 0.0, "maximumScore": 0.0, "pass": False,
+    raw: AnalysisRaw = {"objectiveResults": [], "totalScore": 0.0, "maximumScore": 0.0, "pass": False,
            "warning": False, "verdict": "fail", "reason": reason}  # fmt: skip
     fields = {"raw": json.dumps(raw), "pass": False, "warning": False, "state": COMPLETED,
               "message": reason}  # fmt: skip
