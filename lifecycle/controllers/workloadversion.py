@@ -93,7 +93,7 @@ def rollout_for(ctx: OperatorContext, wv: KeptnWorkloadVersionBody) -> Rollout |
 def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     """The KeptnWorkloadVersion controller, wired to its informers (not started)."""
     executor = FlowExecutor(ctx, kind=model.KEPTN_WORKLOAD_VERSION, component=COMPONENT)
-    versions = ctx.informer(model.KEPTN_WORKLOAD_VERSION).store
+    versions = ctx.cache(model.KEPTN_WORKLOAD_VERSION)
 
     def snapshot_of(obj: KeptnWorkloadVersionBody) -> WorkloadVersionSnapshot:
         return WorkloadVersionSnapshot(
