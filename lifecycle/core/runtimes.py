@@ -209,7 +209,7 @@ def task_metadata(
     )
 
 
-def job_name(task: Mapping[str, object]) -> str:
+def job_name(task: KeptnTaskBody) -> str:
     """``<task name>-<5 hex chars of sha256(task uid)>``, at most 63 characters."""
     meta = metadata_of(task)
     suffix = hashlib.sha256(str(meta.get("uid", "")).encode()).hexdigest()[:5]

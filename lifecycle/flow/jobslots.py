@@ -16,11 +16,11 @@ woken through the task controller's queue (``wake``).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from itertools import islice
 from typing import Final
 
-from lifecycle.core.bodies import JobBody
+from lifecycle.core.bodies import JobBody, KeptnTaskBody
 from lifecycle.core.meta import created_key, name_of, namespace_of, owner_references_of, uid_of
 from lifecycle.kube import ObjectKey
 from lifecycle.kube.cache import Cache
@@ -77,7 +77,7 @@ class JobSlots:
     def _first(self, count: int) -> list[ObjectKey]:
         return [key for _, key in islice(sorted(self._line.values()), max(0, count))]
 
-    def acquire(self, task: Mapping[str, object]) -> bool:
+    def acquire(self, task: KeptnTaskBody) -> bool:
         """Take a slot for ``task``'s Job; False (the task waits in line) when none is free."""
         uid, key = uid_of(task), ObjectKey(namespace_of(task), name_of(task))
         busy = self._busy()
@@ -89,7 +89,7 @@ class JobSlots:
         self._started[uid] = self._clock()
         return True
 
-    def release(self, task: Mapping[str, object]) -> None:
+    def release(self, task: KeptnTaskBody) -> None:
         """The task's Job finished (or was never created): wake who is first in line."""
         self._started.pop(uid_of(task), None)
         self._wake_first()

@@ -31,7 +31,7 @@ from evaluator.providers import (
 from evaluator.providers.limits import DEFAULT_LIMIT
 from evaluator.redact import scrub
 from lifecycle.core import metriccore, model
-from lifecycle.core.bodies import KeptnMetricBody, KeptnMetricStatus
+from lifecycle.core.bodies import KeptnMetricBody, KeptnMetricsProviderBody, KeptnMetricStatus
 from lifecycle.core.childcore import Step
 from lifecycle.core.meta import metadata_of, name_of, namespace_of
 from lifecycle.core.secrets import decode_secret
@@ -104,10 +104,12 @@ def spec_changes(
     return [ObjectKey(namespace_of(obj), name_of(obj))]
 
 
-async def provider_config(ctx: OperatorContext, provider: Mapping[str, object]) -> ProviderConfig:
+async def provider_config(
+    ctx: OperatorContext, provider: KeptnMetricsProviderBody
+) -> ProviderConfig:
     """A KeptnMetricsProvider as ProviderConfig, its Secret read (ConfigError if unreadable)."""
     meta = metadata_of(provider)
-    spec = model.KEPTN_METRICS_PROVIDER.view(provider).get("spec") or {}
+    spec = provider.get("spec") or {}
     ref = spec.get("secretKeyRef") or {}
     secret: dict[str, str] | None = None
     if ref.get("name"):
