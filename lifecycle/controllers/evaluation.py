@@ -42,7 +42,6 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     """The KeptnEvaluation controller: woken by evaluations and their definitions appearing."""
     sessions = ProviderSessions(ctx.settings.max_provider_queries)
     fetcher = MetricFetcher(ctx, sessions)
-    informer = ctx.informer(model.KEPTN_EVALUATION)
     evaluations = ctx.cache(model.KEPTN_EVALUATION)
     definitions = ctx.informer(model.KEPTN_EVALUATION_DEFINITION)
     keptn_namespace = ctx.settings.keptn_namespace
@@ -87,10 +86,10 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     controller = ClosingController(
         "keptnevaluation", reconcile, ctx.settings.workers, sessions=sessions
     )
-    controller.watch(informer, spec_changes)
+    ctx.watch(controller, model.KEPTN_EVALUATION, spec_changes)
 
     controller.watch(
         definitions,
-        children_waiting_on(ctx, informer.store, "evaluationDefinition", "overallStatus"),
+        children_waiting_on(ctx, model.KEPTN_EVALUATION, "evaluationDefinition", "overallStatus"),
     )
     return controller

@@ -171,6 +171,6 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
 
     controller.watch(
         ctx.informer(model.KEPTN_TASK_DEFINITION),
-        children_waiting_on(ctx, tasks.store, "taskDefinition", "status"),
+        children_waiting_on(ctx, model.KEPTN_TASK, "taskDefinition", "status"),
     )
     return controller

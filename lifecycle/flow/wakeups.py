@@ -19,7 +19,6 @@ from lifecycle.flow.context import OperatorContext
 from lifecycle.flow.objects import VersionBody, is_completed
 from lifecycle.kube.cache import Cache
 from lifecycle.kube.controller import Controller, Mapper, ObjectKey, key_of, owner_keys, self_key
-from lifecycle.kube.informer import Store
 
 __all__ = [
     "children_waiting_on",
@@ -52,10 +51,12 @@ def waiting_versions(
 
 
 def children_waiting_on(
-    ctx: OperatorContext, store: Store, index: str, status_field: str
+    ctx: OperatorContext, kind: model.ResourceKind, index: str, status_field: str
 ) -> Mapper[ObjectKey]:
     """Mapper: an ADDED definition wakes the unfinished tasks/evaluations that ``index`` maps its
     name to, in its namespace, or in every namespace for one in the Keptn namespace."""
+
+    store = ctx.informer(kind).store
 
     def mapper(event: str, definition: Mapping[str, object], old: object) -> list[ObjectKey]:
         if event != "ADDED":
