@@ -41,7 +41,7 @@ from lifecycle.core.bodies import (
 )
 from lifecycle.core.kubebodies import AnyBody, PodBody
 from lifecycle.core.meta import metadata_of
-from lifecycle.core.model import KEPTN_APP_CREATION_REQUEST, KEPTN_WORKLOAD, owner_reference
+from lifecycle.core.model import KEPTN_APP_CREATION_REQUEST, KEPTN_WORKLOAD
 
 __all__ = [
     "OWNER_KINDS",
@@ -112,11 +112,13 @@ class Owner:
     uid: str
 
     def reference(self) -> OwnerReference:
-        """As an ownerReference of the KeptnWorkload."""
-        body = {"apiVersion": self.api_version, "kind": self.kind}
-        return owner_reference(
-            {**body, "metadata": {"name": self.name, "uid": self.uid}}, controller=None
-        )
+        """As an ownerReference of the KeptnWorkload (a plain one: not its controller)."""
+        return {
+            "apiVersion": self.api_version,
+            "kind": self.kind,
+            "name": self.name,
+            "uid": self.uid,
+        }
 
     def resource_reference(self) -> ResourceReference:
         """As ``spec.resourceReference`` of the KeptnWorkload."""

@@ -188,7 +188,7 @@ def kind_by_api_version(api_version: str, kind: str) -> ResourceKind | None:
 
 
 def owner_reference(
-    obj: Mapping[str, object], kind: ResourceKind | None = None, *, controller: bool | None = True
+    obj: k.AnyBody, kind: ResourceKind | None = None, *, controller: bool | None = True
 ) -> b.OwnerReference:
     """An ownerReference to ``obj`` (apiVersion/kind from ``kind`` when given, else the body's).
 
@@ -198,8 +198,8 @@ def owner_reference(
     """
     meta = metadata_of(obj)
     ref: b.OwnerReference = {
-        "apiVersion": kind.api_version if kind else str(obj.get("apiVersion") or ""),
-        "kind": kind.kind if kind else str(obj.get("kind") or ""),
+        "apiVersion": kind.api_version if kind else obj.get("apiVersion") or "",
+        "kind": kind.kind if kind else obj.get("kind") or "",
         "name": meta.get("name", ""),
         "uid": meta.get("uid", ""),
     }
