@@ -44,7 +44,7 @@ async def rollouts_served(client: KubeClient, namespace: str | None) -> bool:
     return True
 
 
-def argo_rollout_of(ctx: OperatorContext, replica_set: Mapping[str, object]) -> KubeBody | None:
+def argo_rollout_of(ctx: OperatorContext, replica_set: KubeBody) -> KubeBody | None:
     """The Argo Rollout controlling this ReplicaSet, when Rollouts are watched and it is cached."""
     if model.ARGO_ROLLOUT not in ctx.informers:
         return None
