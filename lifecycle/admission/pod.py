@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Final, cast
+from typing import Final
 
 from lifecycle.admission.jsonpatch import PatchOp, json_patch
 from lifecycle.core import model, naming
@@ -41,7 +41,7 @@ from lifecycle.core.bodies import (
 )
 from lifecycle.core.kubebodies import AnyBody, PodBody
 from lifecycle.core.meta import metadata_of
-from lifecycle.core.model import KEPTN_APP_CREATION_REQUEST, KEPTN_WORKLOAD, owner_reference
+from lifecycle.core.model import KEPTN_APP_CREATION_REQUEST, KEPTN_WORKLOAD
 
 __all__ = [
     "OWNER_KINDS",
@@ -112,11 +112,13 @@ class Owner:
     uid: str
 
     def reference(self) -> OwnerReference:
-        """As an ownerReference of the KeptnWorkload."""
-        body = {"apiVersion": self.api_version, "kind": self.kind}
-        return owner_reference(
-            {**body, "metadata": {"name": self.name, "uid": self.uid}}, controller=None
-        )
+        """As an ownerReference of the KeptnWorkload (a plain one: not its controller)."""
+        return {
+            "apiVersion": self.api_version,
+            "kind": self.kind,
+            "name": self.name,
+            "uid": self.uid,
+        }
 
     def resource_reference(self) -> ResourceReference:
         """As ``spec.resourceReference`` of the KeptnWorkload."""
@@ -159,7 +161,7 @@ def _key(meta: ObjectMeta, key: str) -> str | None:
     return label_or_annotation(meta, key, _FALLBACK.get(key))
 
 
-def pod_version(pod: Mapping[str, object]) -> str | None:
+def pod_version(pod: PodBody) -> str | None:
     """The workload version a (mutated) pod belongs to, as KeptnWorkload.spec.version spells it."""
     version = _key(metadata_of(pod), VERSION_KEY)
     return version.lower() if version else None
@@ -173,11 +175,10 @@ def namespace_enabled(namespace: AnyBody) -> bool:
     )
 
 
-def supported_owner(meta: Mapping[str, object]) -> Owner | None:
+def supported_owner(meta: ObjectMeta) -> Owner | None:
     """The last ownerReference of a supported kind (KLT's GetOwnerReference), or None."""
     found: Owner | None = None
-    # ObjectMeta; controllers/adopt.py hands a raw pod's, its pod cache being untyped
-    for ref in cast(ObjectMeta, meta).get("ownerReferences") or ():
+    for ref in meta.get("ownerReferences") or ():
         if ref.get("kind") in OWNER_KINDS and ref.get("uid"):
             found = Owner(
                 str(ref.get("apiVersion", "")),
@@ -188,12 +189,12 @@ def supported_owner(meta: Mapping[str, object]) -> Owner | None:
     return found
 
 
-def released(pod: Mapping[str, object]) -> bool:
+def released(pod: PodBody) -> bool:
     """The gate controller already released this pod: KLT allows it untouched, writing nothing."""
     return label_or_annotation(metadata_of(pod), GATE_REMOVED_KEY) is not None
 
 
-def needs_parent(pod: Mapping[str, object]) -> bool:
+def needs_parent(pod: PodBody) -> bool:
     """True when the pod carries no workload key, so the parent's keys must be read."""
     return _key(metadata_of(pod), WORKLOAD_KEY) is None
 
@@ -251,7 +252,7 @@ def parse_metadata(value: str | None) -> dict[str, str]:
 
 
 def plan_pod(
-    pod: Mapping[str, object],
+    pod: PodBody,
     *,
     namespace: str,
     operation: str,
@@ -269,8 +270,6 @@ def plan_pod(
     owner = supported_owner(meta)
     if owner is None or released(pod):
         return None
-    # the webhook's trusted pod (owner.py), or a pod informer's body (controllers/adopt.py)
-    typed = cast(PodBody, pod)
     annotations: dict[str, str] = dict(meta.get("annotations") or {})
     view: ObjectMeta = {"labels": dict(meta.get("labels") or {}), "annotations": annotations}
     if _key(view, WORKLOAD_KEY) is None:
@@ -289,9 +288,9 @@ def plan_pod(
     warnings: tuple[str, ...] = ()
     if _key(view, VERSION_KEY) is None:
         try:
-            version = calculate_version(typed, label_or_annotation(view, CONTAINER_KEY) or "")
+            version = calculate_version(pod, label_or_annotation(view, CONTAINER_KEY) or "")
         except VersionError as exc:  # KLT admits the pod: the version ignores the annotation
-            version, warnings = calculate_version(typed), (f"keptn: {exc}",)
+            version, warnings = calculate_version(pod), (f"keptn: {exc}",)
         annotations[VERSION_KEY] = version
     workload_name = _key(view, WORKLOAD_KEY) or ""
     app_value = _key(view, APP_KEY)
@@ -335,7 +334,7 @@ def plan_pod(
     return PodPlan(
         annotations=annotations,
         gate=gate,
-        patch=json_patch(typed, annotations, gate),
+        patch=json_patch(pod, annotations, gate),
         workload=workload_body,
         app_request=app_request,
         single_service=single_service,

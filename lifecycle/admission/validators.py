@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+from evaluator.bodies import OperatorBody
 from evaluator.durations import parse_seconds
 from evaluator.quantities import parse_quantity
 from lifecycle.core.bodies import (
@@ -30,7 +31,6 @@ from lifecycle.core.bodies import (
     AnalysisDefinitionBody,
     KeptnMetricBody,
     KeptnTaskDefinitionBody,
-    Operator,
 )
 from lifecycle.core.kubebodies import AnyBody
 from lifecycle.core.meta import name_of
@@ -120,10 +120,10 @@ def validate_keptn_metric(body: KeptnMetricBody) -> Verdict:
     return _invalid("KeptnMetric", "metrics.keptn.sh", body, errors) if errors else _OK
 
 
-_OPERATORS: Final = Operator.__optional_keys__  # KLT's, and "relative" (our extension)
+_OPERATORS: Final = OperatorBody.__optional_keys__  # KLT's, and "relative" (our extension)
 
 
-def _operator_error(operator: Operator) -> str | None:
+def _operator_error(operator: OperatorBody) -> str | None:
     present = [key for key in _OPERATORS if operator.get(key) is not None]
     if len(present) > 1:
         return "Operator: multiple operators can not be set"
@@ -163,7 +163,9 @@ def validate_analysis_definition(body: AnalysisDefinitionBody) -> Verdict:
             ("warning", target.get("warning")),
         ):
             if operator is not None:
-                error = _operator_error(operator if isinstance(operator, Mapping) else Operator())
+                error = _operator_error(
+                    operator if isinstance(operator, Mapping) else OperatorBody()
+                )
                 if error:
                     return _forbidden(f"{where}.target.{which}: {error}")
         weight = objective.get("weight", 1)

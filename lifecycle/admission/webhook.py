@@ -164,9 +164,7 @@ def validate_review(review: Mapping[str, object], validator: Validator) -> Admis
     return admission_response(uid, allowed=False, message=verdict.message, code=verdict.code)
 
 
-async def pod_parent(
-    store: AdmissionStore, pod: Mapping[str, object], namespace: str
-) -> KubeBody | None:
+async def pod_parent(store: AdmissionStore, pod: PodBody, namespace: str) -> KubeBody | None:
     """The Deployment/Rollout/StatefulSet/DaemonSet whose keys apply, read only when needed."""
     owner = supported_owner(metadata_of(pod))
     if owner is None or released(pod) or not needs_parent(pod):

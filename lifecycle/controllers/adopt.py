@@ -29,7 +29,7 @@ from lifecycle.admission.pod import namespace_enabled, plan_pod, request_needed,
 from lifecycle.admission.registration import KubeAdmissionStore
 from lifecycle.admission.webhook import pod_parent
 from lifecycle.core import model
-from lifecycle.core.bodies import KubeBody
+from lifecycle.core.kubebodies import PodBody
 from lifecycle.core.meta import metadata_of
 from lifecycle.core.naming import gated
 from lifecycle.flow.context import OperatorContext
@@ -42,7 +42,7 @@ log = logging.getLogger(__name__)
 
 def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     """The adoption controller, wired to the pod informer (not started)."""
-    pods = ctx.informer(model.POD).store
+    pods = ctx.cache(model.POD)
     workloads = ctx.informer(model.KEPTN_WORKLOAD).store
     store = KubeAdmissionStore(ctx.client, ctx.informers, ctx.recorder("keptn/webhook"))
 
@@ -82,7 +82,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             )
         return None
 
-    def on_pod(event: str, pod: KubeBody, old: KubeBody | None) -> list[ObjectKey]:
+    def on_pod(event: str, pod: PodBody, old: PodBody | None) -> list[ObjectKey]:
         if event == "DELETED" or (old is not None and not gated(pod)):
             return []
         return [key_of(pod)]

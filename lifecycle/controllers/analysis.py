@@ -32,7 +32,7 @@ from evaluator.providers import ConfigError
 from evaluator.scoring import parse_objective, parse_total_score
 from lifecycle.core import analysiscore, model
 from lifecycle.core.analysiscore import COMPLETED, Verdict
-from lifecycle.core.bodies import AnalysisDefinitionBody
+from lifecycle.core.bodies import AnalysisBody, AnalysisDefinitionBody
 from lifecycle.core.childcore import Step
 from lifecycle.core.meta import name_of, namespace_of, uid_of
 from lifecycle.core.tenancy import RefusedReference, reference_namespace
@@ -45,7 +45,6 @@ from lifecycle.flow.providers import (
     spec_changes,
 )
 from lifecycle.kube import Controller, ObjectKey, Result
-from lifecycle.kube.client import Body
 
 __all__ = ["COMPONENT", "setup"]
 
@@ -70,8 +69,7 @@ def _verdict(outcome: AnalysisOutcome) -> Verdict:
 def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     """The Analysis controller: woken by Analyses and by their definitions/templates/providers."""
     sessions = ProviderSessions(ctx.settings.max_provider_queries)
-    analyses = ctx.informer(model.ANALYSIS)
-    typed_analyses = ctx.cache(model.ANALYSIS)
+    analyses = ctx.cache(model.ANALYSIS)
     definitions = ctx.cache(model.ANALYSIS_DEFINITION)
     templates = ctx.cache(model.ANALYSIS_VALUE_TEMPLATE)
     providers = ctx.cache(model.KEPTN_METRICS_PROVIDER)
@@ -129,25 +127,23 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         return queries, used
 
     async def reconcile(key: ObjectKey) -> Result:
-        analysis = analyses.store.get(key.namespace, key.name)
+        analysis = analyses.get(key.namespace, key.name)
         if (
             analysis is None
-            or (model.ANALYSIS.view(analysis).get("status") or {}).get("state") == COMPLETED
+            or (analysis.get("status") or {}).get("state") == COMPLETED
             or uid_of(analysis) in completed
         ):
             attempts.pop(key, None)
             return Result()
-        typed = model.ANALYSIS.view(analysis)
         try:
-            window = analysiscore.frozen_window(typed) or resolve_timeframe(
-                (typed.get("spec") or {}).get("timeframe") or {}, ctx.now()
+            window = analysiscore.frozen_window(analysis) or resolve_timeframe(
+                (analysis.get("spec") or {}).get("timeframe") or {}, ctx.now()
             )
         except (TimeframeError, ValueError) as err:
             return await shell.run(analysis, analysiscore.invalid(f"timeframe: {err}"))
         start, end = window
         analysis = await shell.write(analysis, analysiscore.frozen(start, end)) or analysis
-        typed = model.ANALYSIS.view(analysis)
-        ref_ns, _, ref_name = analysiscore.definition_key(typed).partition("/")
+        ref_ns, _, ref_name = analysiscore.definition_key(analysis).partition("/")
         try:
             reference_namespace("AnalysisDefinition", ref_name, ref_ns, key.namespace, keptn_ns)
             definition = definitions.get(ref_ns, ref_name)
@@ -156,21 +152,21 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             queries, used = await objectives(key.namespace, definition)
             total = parse_total_score((definition.get("spec") or {}).get("totalScore") or {})
         except _Waiting as wait:
-            waiting = analysiscore.waiting(typed, "AnalysisWaiting", str(wait))
+            waiting = analysiscore.waiting(analysis, "AnalysisWaiting", str(wait))
             return await shell.run(analysis, waiting)
         except (ObjectiveError, RefusedReference) as err:
             return await shell.run(analysis, analysiscore.invalid(str(err)))
         except ConfigError as err:
-            unreadable = analysiscore.provider_unreadable(typed, str(err))
+            unreadable = analysiscore.provider_unreadable(analysis, str(err))
             return await shell.run(analysis, unreadable)
-        candidates = typed_analyses.by_index("analysisDefinition", f"{ref_ns}/{ref_name}")
+        candidates = analyses.by_index("analysisDefinition", f"{ref_ns}/{ref_name}")
         request = AnalysisRequest(
             objectives=queries,
             total=total,
             start=start,
             end=end,
-            args=dict((typed.get("spec") or {}).get("args") or {}),
-            previous=analysiscore.previous_results(typed, candidates, end),
+            args=dict((analysis.get("spec") or {}).get("args") or {}),
+            previous=analysiscore.previous_results(analysis, candidates, end),
         )
         outcome = await run_analysis(request, pool=sessions.pool())
         attempts[key] = attempts.get(key, 0) + 1
@@ -178,7 +174,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         if decision.requeue_after is None:
             attempts.pop(key, None)
 
-        async def record(body: Body) -> None:
+        async def record(body: AnalysisBody) -> None:
             gauges.record(
                 name=key.name, namespace=key.namespace, start=start, end=end, outcome=outcome
             )
@@ -191,7 +187,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         return result
 
     controller = ClosingController("analysis", reconcile, ctx.settings.workers, sessions=sessions)
-    controller.watch(analyses, spec_changes)
+    controller.watch(ctx.informer(model.ANALYSIS), spec_changes)
 
     def unfinished(event_type: str, obj: Mapping[str, object], old: object) -> list[ObjectKey]:
         # a definition, template or provider appeared or changed: retry the unfinished Analyses
@@ -200,7 +196,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             return []
         name = name_of(obj)
         keys = []
-        for a in typed_analyses.list():
+        for a in analyses.list():
             status = a.get("status") or {}
             message = status.get("message") or ""
             if status.get("state") != COMPLETED and (not message or name in message):

@@ -51,7 +51,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     """The KeptnApp controller (not started)."""
     apps = ctx.cache(model.KEPTN_APP)
     contexts = ctx.cache(model.KEPTN_APP_CONTEXT)
-    versions = ctx.informer(model.KEPTN_APP_VERSION).store
+    versions = ctx.cache(model.KEPTN_APP_VERSION)
     executor = FlowExecutor(ctx, kind=model.KEPTN_APP_VERSION, component=COMPONENT, track=False)
     first_seen: dict[str, datetime] = {}  # app uid -> first reconcile without a context
 
@@ -89,15 +89,16 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
                 },
             )
             try:
-                current = await ctx.client.create(model.KEPTN_APP_VERSION, body, key.namespace)
+                created = await ctx.client.create(model.KEPTN_APP_VERSION, body, key.namespace)
             except AlreadyExists:  # our cache lags a create of an earlier reconcile
-                current = await ctx.client.get(model.KEPTN_APP_VERSION, name, key.namespace)
+                created = await ctx.client.get(model.KEPTN_APP_VERSION, name, key.namespace)
             except (Invalid, BadRequest) as exc:  # permanent: say so (KLT's reason), once
                 emit(ctx, COMPONENT, body, creation_failed_event(Creation.APP_VERSION, name, exc))
                 return None
+            current = model.KEPTN_APP_VERSION.view(created)
         first_seen.pop(uid, None)
         late = contexts.get(key.namespace, key.name)
-        if not (model.KEPTN_APP_VERSION.view(current).get("status") or {}).get("startTime"):
+        if not (current.get("status") or {}).get("startTime"):
             # keyed: re-emitted after a crash between create and Event, written once
             emit(ctx, COMPONENT, current, creation_event(Creation.APP_VERSION, name))
             if late is None:
@@ -108,9 +109,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         if patch is not None:
             await ctx.client.patch_status(model.KEPTN_APP, key.name, patch, key.namespace)
         for older in range(generation - 1, 0, -1):
-            old = ctx.cache(model.KEPTN_APP_VERSION).get(
-                key.namespace, app_version_name(key.name, version, older)
-            )
+            old = versions.get(key.namespace, app_version_name(key.name, version, older))
             if old is not None and not is_completed(old):
                 decision = deprecate(old, ctx.now())
                 if decision.status or decision.actions:

@@ -40,7 +40,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     executor = FlowExecutor(
         ctx, kind=model.KEPTN_APP_VERSION, component=COMPONENT, pacing=AppVersionPacing()
     )
-    versions = ctx.informer(model.KEPTN_APP_VERSION).store
+    versions = ctx.cache(model.KEPTN_APP_VERSION)
     workload_versions = ctx.cache(model.KEPTN_WORKLOAD_VERSION)
 
     def snapshot_of(obj: KeptnAppVersionBody) -> AppVersionSnapshot:

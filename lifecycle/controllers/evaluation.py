@@ -16,7 +16,7 @@ an operator restart the first attempt runs at once, possibly before ``retryInter
 
 from __future__ import annotations
 
-from typing import Final, cast
+from typing import Final
 
 from lifecycle.core import evaluationcore, model
 from lifecycle.core.bodies import KeptnMetricStatus
@@ -42,14 +42,14 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     """The KeptnEvaluation controller: woken by evaluations and their definitions appearing."""
     sessions = ProviderSessions(ctx.settings.max_provider_queries)
     fetcher = MetricFetcher(ctx, sessions)
-    evaluations = ctx.informer(model.KEPTN_EVALUATION)
+    evaluations = ctx.cache(model.KEPTN_EVALUATION)
     definitions = ctx.informer(model.KEPTN_EVALUATION_DEFINITION)
     keptn_namespace = ctx.settings.keptn_namespace
     shell = ChildShell(
         ctx,
         model.KEPTN_EVALUATION,
         COMPONENT,
-        source=lambda ev: evaluationcore.event_source(model.KEPTN_EVALUATION.view(ev)),
+        source=evaluationcore.event_source,
         started=ctx.telemetry.evaluation_started,
         finished=ctx.telemetry.evaluation_finished,
         span_parent=True,
@@ -61,40 +61,35 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         metric = ctx.find_here_or_keptn(model.KEPTN_METRIC, objective.namespace, objective.name)
         if metric is None:
             return Reading(None)
-        typed = model.KEPTN_METRIC.view(metric)
-        if is_fresh(typed, ctx.now()):
-            return Reading(typed.get("status") or KeptnMetricStatus())
+        if is_fresh(metric, ctx.now()):
+            return Reading(metric.get("status") or KeptnMetricStatus())
         try:
-            return Reading(cast(KeptnMetricStatus, await fetcher.refresh(metric)))
+            return Reading(await fetcher.refresh(metric))
         except KubeError as err:
             return Reading(KeptnMetricStatus(), error=str(err))
 
     async def reconcile(key: ObjectKey) -> Result:
-        ev = evaluations.store.get(key.namespace, key.name)
+        ev = evaluations.get(key.namespace, key.name)
         if ev is None:
             return Result()
-        typed = model.KEPTN_EVALUATION.view(ev)
-        name = (typed.get("spec") or {}).get("evaluationDefinition") or ""
-        found = ctx.find_here_or_keptn(model.KEPTN_EVALUATION_DEFINITION, key.namespace, name)
-        definition = model.KEPTN_EVALUATION_DEFINITION.view(found) if found is not None else None
+        name = (ev.get("spec") or {}).get("evaluationDefinition") or ""
+        definition = ctx.find_here_or_keptn(model.KEPTN_EVALUATION_DEFINITION, key.namespace, name)
         readings: dict[tuple[str, str], Reading] = {}
-        if definition is not None and not evaluationcore.done(typed):
-            for objective in evaluationcore.pending(typed, definition, keptn_namespace):
+        if definition is not None and not evaluationcore.done(ev):
+            for objective in evaluationcore.pending(ev, definition, keptn_namespace):
                 if not objective.refused:
                     readings[objective.namespace, objective.name] = await read(objective)
         wait = ctx.config().definition_wait
-        decision = evaluationcore.decide(
-            typed, definition, readings, keptn_namespace, ctx.now(), wait
-        )
+        decision = evaluationcore.decide(ev, definition, readings, keptn_namespace, ctx.now(), wait)
         return await shell.run(ev, decision)
 
     controller = ClosingController(
         "keptnevaluation", reconcile, ctx.settings.workers, sessions=sessions
     )
-    controller.watch(evaluations, spec_changes)
+    ctx.watch(controller, model.KEPTN_EVALUATION, spec_changes)
 
     controller.watch(
         definitions,
-        children_waiting_on(ctx, evaluations.store, "evaluationDefinition", "overallStatus"),
+        children_waiting_on(ctx, model.KEPTN_EVALUATION, "evaluationDefinition", "overallStatus"),
     )
     return controller

@@ -20,7 +20,8 @@ import contextlib
 
 from lifecycle.admission.pod import pod_version
 from lifecycle.core import model
-from lifecycle.core.bodies import KeptnWorkloadVersionBody, KubeBody
+from lifecycle.core.bodies import KeptnWorkloadVersionBody
+from lifecycle.core.kubebodies import PodBody
 from lifecycle.core.machine import gate_open
 from lifecycle.core.meta import namespace_of, owner_uids
 from lifecycle.core.naming import GATE_NAME, GATE_REMOVED_KEY, gated
@@ -63,7 +64,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             await ctx.client.patch(model.POD, key.name, patch, key.namespace)
         return None
 
-    def own(event: str, pod: KubeBody, old: KubeBody | None) -> list[ObjectKey]:
+    def own(event: str, pod: PodBody, old: PodBody | None) -> list[ObjectKey]:
         return [key_of(pod)] if event != "DELETED" and gated(pod) else []
 
     def by_version(

@@ -27,16 +27,16 @@ __all__ = ["metric_routes", "setup"]
 def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     """The KeptnMetric controller, woken by its metrics and by provider changes."""
     sessions = ProviderSessions(ctx.settings.max_provider_queries)
-    metrics = ctx.informer(model.KEPTN_METRIC)
     fetcher = MetricFetcher(ctx, sessions)
+    metrics = ctx.cache(model.KEPTN_METRIC)
 
     async def reconcile(key: ObjectKey) -> Result:
-        metric = metrics.store.get(key.namespace, key.name)
+        metric = metrics.get(key.namespace, key.name)
         if metric is None:
             ctx.telemetry.remove_metric_value(key.namespace, key.name)
             return Result()
         try:
-            decision = metriccore.decide(model.KEPTN_METRIC.view(metric), ctx.now())
+            decision = metriccore.decide(metric, ctx.now())
             return await fetcher.shell.run(metric, decision)
         except NotFound:
             return Result()  # deleted meanwhile
@@ -44,13 +44,13 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     controller = ClosingController(
         "keptnmetric", reconcile, ctx.settings.workers, sessions=sessions
     )
-    controller.watch(metrics, self_key)
+    controller.watch(ctx.informer(model.KEPTN_METRIC), self_key)
 
     def provider_changed(event: str, obj: KeptnMetricsProviderBody, old: object) -> list[ObjectKey]:
         # only metrics whose provider never answered need an early retry; others keep their timer
         return [
             ObjectKey(namespace_of(m), name_of(m))
-            for m in ctx.cache(model.KEPTN_METRIC).by_index("provider", name_of(obj))
+            for m in metrics.by_index("provider", name_of(obj))
             if (m.get("status") or {}).get("errMsg")
         ]
 

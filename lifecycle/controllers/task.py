@@ -20,7 +20,9 @@ import contextlib
 from typing import Final
 
 from lifecycle.core import model, taskcore
+from lifecycle.core.bodies import JSON, KeptnTaskBody
 from lifecycle.core.childcore import Step
+from lifecycle.core.kubebodies import ConfigMapBody
 from lifecycle.core.meta import namespace_of
 from lifecycle.core.runtimes import (
     FUNCTION_CONFIG_MAP_PREFIX,
@@ -47,7 +49,6 @@ from lifecycle.kube import (
     owner_keys,
     self_key,
 )
-from lifecycle.kube.client import Body
 
 __all__ = ["COMPONENT", "setup"]
 
@@ -60,12 +61,12 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     jobs = ctx.informer(model.JOB)
     job_slots = JobSlots(
         ctx.settings.max_concurrent_jobs,
-        jobs.store,
-        lambda job: taskcore.job_outcome(model.JOB.view(job)) is None,
+        ctx.cache(model.JOB),
+        lambda job: taskcore.job_outcome(job) is None,
         wake=lambda key: controller.enqueue(key),
     )
 
-    async def release(task: Body) -> None:
+    async def release(task: KeptnTaskBody) -> None:
         job_slots.release(task)
 
     images = RuntimeImages(
@@ -75,16 +76,16 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         ctx,
         model.KEPTN_TASK,
         COMPONENT,
-        source=lambda task: taskcore.event_source(model.KEPTN_TASK.view(task)),
+        source=taskcore.event_source,
         started=ctx.telemetry.task_started,
         finished=ctx.telemetry.task_finished,
         steps={Step.START_JOB: lambda task: start_job(task), Step.RELEASE_SLOT: release},
     )
 
-    async def start_job(task: Body) -> Result:
-        ns, typed, now = namespace_of(task), model.KEPTN_TASK.view(task), ctx.now()
+    async def start_job(task: KeptnTaskBody) -> Result:
+        ns, now = namespace_of(task), ctx.now()
         definition = ctx.find_here_or_keptn(
-            model.KEPTN_TASK_DEFINITION, ns, (typed.get("spec") or {}).get("taskDefinition") or ""
+            model.KEPTN_TASK_DEFINITION, ns, (task.get("spec") or {}).get("taskDefinition") or ""
         )
         if definition is None:
             return Result()  # gone meanwhile: its return wakes the task
@@ -96,13 +97,13 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
                 resolve=lambda n: ctx.find_here_or_keptn(model.KEPTN_TASK_DEFINITION, ns, n),
             )
         except TaskDefinitionError as err:
-            return await shell.run(task, taskcore.invalid_definition(typed, str(err), now))
+            return await shell.run(task, taskcore.invalid_definition(task, str(err), now))
         missing = await missing_references(
             ctx.client, ns, body, skip_prefix=FUNCTION_CONFIG_MAP_PREFIX
         )
         if missing:
             wait = ctx.config().definition_wait
-            return await shell.run(task, taskcore.references_missing(typed, missing, now, wait))
+            return await shell.run(task, taskcore.references_missing(task, missing, now, wait))
         if not job_slots.acquire(task):
             return await shell.run(task, taskcore.no_slot(job_slots.limit))
         try:
@@ -112,14 +113,14 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             pass  # created before a crash or by a racing worker: the same Job, not a second run
         except (Invalid, BadRequest) as err:  # the same body would be refused again
             job_slots.release(task)
-            return await shell.run(task, taskcore.job_rejected(typed, str(err), ctx.now()))
+            return await shell.run(task, taskcore.job_rejected(task, str(err), ctx.now()))
         except KubeError:
-            shell.emit(task, taskcore.create_failed(typed))
+            shell.emit(task, taskcore.create_failed(task))
             raise
         name = str(body["metadata"]["name"])
-        return await shell.run(task, taskcore.job_running(typed, name, ctx.now()))
+        return await shell.run(task, taskcore.job_running(task, name, ctx.now()))
 
-    async def copy_shared_code(task: Body, job: Body) -> None:
+    async def copy_shared_code(task: KeptnTaskBody, job: JSON) -> None:
         """Inline code of a definition in another (the Keptn) namespace, copied beside the task.
 
         A pod can only mount ConfigMaps of its own namespace. The copy is owned by every task
@@ -137,41 +138,39 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
             wanted = function_config_map(source) if source else None
             if source is None or wanted is None or namespace_of(source) == ns:
                 continue  # the definition controller keeps a same-namespace ConfigMap
-            copy = {
+            copy: ConfigMapBody = {
                 **wanted,
                 "metadata": {"name": name, "namespace": ns, "ownerReferences": [owner]},
             }
             await ensure_code(ctx.client, copy, owner)
 
     async def reconcile(key: ObjectKey) -> Result:
-        task = tasks.store.get(key.namespace, key.name)
-        if task is None or taskcore.done(model.KEPTN_TASK.view(task)):
+        task = ctx.cache(model.KEPTN_TASK).get(key.namespace, key.name)
+        if task is None or taskcore.done(task):
             job_slots.forget(key)  # out of the line for a Job slot
         if task is None:
             return Result()
-        typed = model.KEPTN_TASK.view(task)
         definition = ctx.find_here_or_keptn(
             model.KEPTN_TASK_DEFINITION,
             key.namespace,
-            (typed.get("spec") or {}).get("taskDefinition") or "",
+            (task.get("spec") or {}).get("taskDefinition") or "",
         )
-        name, recorded = taskcore.recorded_job(typed)
-        job = jobs.store.get(key.namespace, name)
-        if job is None and recorded and definition is not None and not taskcore.done(typed):
+        name, recorded = taskcore.recorded_job(task)
+        job = ctx.cache(model.JOB).get(key.namespace, name)
+        if job is None and recorded and definition is not None and not taskcore.done(task):
             with contextlib.suppress(NotFound):  # the cache may lag behind our own create
-                job = await ctx.client.get(model.JOB, name, key.namespace)
+                job = model.JOB.view(await ctx.client.get(model.JOB, name, key.namespace))
         wait = ctx.config().definition_wait
-        job_body = model.JOB.view(job) if job is not None else None
-        decision = taskcore.decide(typed, definition is not None, job_body, ctx.now(), wait)
+        decision = taskcore.decide(task, definition is not None, job, ctx.now(), wait)
         return await shell.run(task, decision)
 
     controller: Controller[ObjectKey] = Controller("keptntask", reconcile, ctx.settings.workers)
     controller.watch(tasks, self_key)
     controller.watch(jobs, owner_keys("KeptnTask", controller_only=True))
-    controller.watch(jobs, job_slots.freed)
+    ctx.watch(controller, model.JOB, job_slots.freed)
 
     controller.watch(
         ctx.informer(model.KEPTN_TASK_DEFINITION),
-        children_waiting_on(ctx, tasks.store, "taskDefinition", "status"),
+        children_waiting_on(ctx, model.KEPTN_TASK, "taskDefinition", "status"),
     )
     return controller

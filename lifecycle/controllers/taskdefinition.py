@@ -14,10 +14,9 @@ retried with backoff. The ConfigMap goes away with its owner (garbage collection
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 from lifecycle.core import model
-from lifecycle.core.bodies import JSON, KeptnTaskDefinitionBody
+from lifecycle.core.bodies import KeptnTaskDefinitionBody
+from lifecycle.core.kubebodies import ConfigMapBody
 from lifecycle.core.meta import name_of, namespace_of
 from lifecycle.core.phases import LONG_NAMES, Phase
 from lifecycle.core.runtimes import function_config_map
@@ -45,7 +44,7 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     definitions = ctx.informer(model.KEPTN_TASK_DEFINITION)
     shell = ChildShell(ctx, model.KEPTN_TASK_DEFINITION, COMPONENT, conditional=False)
 
-    def failed(definition: Mapping[str, object], config_map: JSON, text: str) -> None:
+    def failed(definition: KeptnTaskDefinitionBody, config_map: ConfigMapBody, text: str) -> None:
         where = {"namespace": namespace_of(config_map), "name": name_of(config_map)}
         ctx.recorder(COMPONENT).emit(
             {**config_map, "apiVersion": "v1", "kind": "ConfigMap"},
@@ -65,11 +64,11 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
         )
 
     async def reconcile(key: ObjectKey) -> Result:
-        definition = definitions.store.get(key.namespace, key.name)
+        definition = ctx.cache(model.KEPTN_TASK_DEFINITION).get(key.namespace, key.name)
         if definition is None:
             return Result()
         wanted = function_config_map(definition)
-        name = _recorded_name(model.KEPTN_TASK_DEFINITION.view(definition))
+        name = _recorded_name(definition)
         if wanted is not None:
             await ensure_code(
                 ctx.client, wanted, failed=lambda text: failed(definition, wanted, text)

@@ -32,7 +32,7 @@ COMPONENT = "keptnworkload-controller"
 def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     """The KeptnWorkload controller (not started)."""
     workloads = ctx.cache(model.KEPTN_WORKLOAD)
-    versions = ctx.informer(model.KEPTN_WORKLOAD_VERSION).store
+    versions = ctx.cache(model.KEPTN_WORKLOAD_VERSION)
 
     async def reconcile(key: ObjectKey) -> Result | None:
         wl = workloads.get(key.namespace, key.name)
@@ -50,14 +50,15 @@ def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
                 model.KEPTN_WORKLOAD_VERSION, wl, name, {**wanted, "workloadName": key.name}
             )
             try:
-                current = await ctx.client.create(model.KEPTN_WORKLOAD_VERSION, body, key.namespace)
+                created = await ctx.client.create(model.KEPTN_WORKLOAD_VERSION, body, key.namespace)
             except AlreadyExists:  # our cache lags a create of an earlier reconcile
-                current = await ctx.client.get(model.KEPTN_WORKLOAD_VERSION, name, key.namespace)
+                created = await ctx.client.get(model.KEPTN_WORKLOAD_VERSION, name, key.namespace)
             except (Invalid, BadRequest) as exc:  # permanent: say so (KLT's reason), once
                 failed = creation_failed_event(Creation.WORKLOAD_INSTANCE, name, exc)
                 emit(ctx, COMPONENT, body, failed)
                 return None
-        if not (model.KEPTN_WORKLOAD_VERSION.view(current).get("status") or {}).get("startTime"):
+            current = model.KEPTN_WORKLOAD_VERSION.view(created)
+        if not (current.get("status") or {}).get("startTime"):
             # keyed: re-emitted after a crash between create and Event, written once
             emit(ctx, COMPONENT, current, creation_event(Creation.WORKLOAD_INSTANCE, name))
         have = copied(current.get("spec") or {}, WORKLOAD_FIELDS)

@@ -70,10 +70,10 @@ def app_version_for(
 def rollout_for(ctx: OperatorContext, wv: KeptnWorkloadVersionBody) -> Rollout | None:
     """Desired vs available replicas of the referenced ReplicaSet/StatefulSet/DaemonSet; None if unseen."""
     ref = wv.get("spec", {}).get("resourceReference", {})
-    kind = _ROLLOUT_KINDS.get(str(ref.get("kind", "")))
+    kind = _ROLLOUT_KINDS.get(ref.get("kind", ""))
     if kind is None:
         return None
-    obj = ctx.informer(kind).store.get(namespace_of(wv), str(ref.get("name", "")))
+    obj = ctx.cache(kind).get(namespace_of(wv), ref.get("name", ""))
     if obj is None or (ref.get("uid") and uid_of(obj) != ref["uid"]):
         return None
     argo = argo_rollout_of(ctx, obj) if kind is model.REPLICA_SET else None
@@ -93,7 +93,7 @@ def rollout_for(ctx: OperatorContext, wv: KeptnWorkloadVersionBody) -> Rollout |
 def setup(ctx: OperatorContext) -> Controller[ObjectKey]:
     """The KeptnWorkloadVersion controller, wired to its informers (not started)."""
     executor = FlowExecutor(ctx, kind=model.KEPTN_WORKLOAD_VERSION, component=COMPONENT)
-    versions = ctx.informer(model.KEPTN_WORKLOAD_VERSION).store
+    versions = ctx.cache(model.KEPTN_WORKLOAD_VERSION)
 
     def snapshot_of(obj: KeptnWorkloadVersionBody) -> WorkloadVersionSnapshot:
         return WorkloadVersionSnapshot(

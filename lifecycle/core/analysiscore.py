@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
 
+from evaluator.bodies import AnalysisRaw
 from evaluator.objectives import ObjectiveError
 from evaluator.scoring import parse_objective
 from lifecycle.core.bodies import AnalysisBody, AnalysisStatus
@@ -89,7 +90,7 @@ def frozen(start: datetime, end: datetime) -> Fields:
 
 def invalid(reason: str) -> Decision:
     """Completed as failed, the reason in ``status.raw`` and ``status.message``."""
-    raw = {"objectiveResults": [], "totalScore": 0.0, "maximumScore": 0.0, "pass": False,
+    raw: AnalysisRaw = {"objectiveResults": [], "totalScore": 0.0, "maximumScore": 0.0, "pass": False,
            "warning": False, "verdict": "fail", "reason": reason}  # fmt: skip
     fields = {"raw": json.dumps(raw), "pass": False, "warning": False, "state": COMPLETED,
               "message": reason}  # fmt: skip
@@ -178,10 +179,10 @@ def previous_results(
     for _, _, other in eligible:
         status = other.get("status") or AnalysisStatus()
         try:
-            raw = json.loads(str(status.get("raw") or "{}"))
+            raw: AnalysisRaw = json.loads(status.get("raw") or "{}")
         except ValueError:
             continue
-        verdict = str(raw.get("verdict") or _verdict(status))
+        verdict = raw.get("verdict") or _verdict(status)
         for entry in raw.get("objectiveResults") or ():
             try:
                 name = parse_objective(entry.get("objective") or {}).name

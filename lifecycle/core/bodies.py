@@ -9,12 +9,18 @@ odd ``OTelCollectorUrl``), checked against deploy/crds by tests/core/test_crds.p
 are ``total=False``: the API server may omit anything that has no default, and readers must say
 what they do when a field is missing.
 
-Must not: do I/O, import anything beyond the standard library, or hold behaviour; data only.
+The AnalysisDefinition objective (target, operators) and the KeptnMetric range are
+evaluator.bodies' (the evaluator parses them; it never imports lifecycle): declared once, there.
+
+Must not: do I/O, import anything beyond the standard library and evaluator.bodies, or hold
+behaviour; data only.
 """
 
 from __future__ import annotations
 
 from typing import Any, Generic, Literal, TypedDict, TypeVar
+
+from evaluator.bodies import MetricRangeBody, ObjectiveBody
 
 KeptnState = Literal[
     "Pending", "Progressing", "Succeeded", "Failed", "Unknown", "Deprecated", "Warning"
@@ -268,18 +274,11 @@ class KeptnMetricsProviderSpec(TypedDict, total=False):
     insecureSkipTlsVerify: bool
 
 
-class _MetricRange(TypedDict, total=False):
-    interval: str
-    step: str
-    aggregation: str
-    storedResults: int
-
-
 class KeptnMetricSpec(TypedDict, total=False):
     provider: dict[str, str]
     query: str
     fetchIntervalSeconds: int
-    range: _MetricRange
+    range: MetricRangeBody
 
 
 class KeptnMetricStatus(TypedDict, total=False):
@@ -296,42 +295,8 @@ class AnalysisValueTemplateSpec(TypedDict, total=False):
     query: str
 
 
-class RelativeCriterion(TypedDict, total=False):  # ours: Keptn v1 style, against past Analyses
-    operator: Literal["<=", "<", ">=", ">", "="]
-    percent: float
-    absolute: float
-    aggregation: Literal["avg", "p50", "p90", "p95"]
-    lookback: int
-    include: Literal["all", "pass", "pass_or_warn"]
-
-
-class Operator(TypedDict, total=False):  # exactly one key is set
-    lessThan: dict[str, object]  # {"fixedValue": Quantity}
-    lessThanOrEqual: dict[str, object]
-    greaterThan: dict[str, object]
-    greaterThanOrEqual: dict[str, object]
-    equalTo: dict[str, object]
-    inRange: dict[str, object]  # {"lowBound", "highBound"}
-    notInRange: dict[str, object]
-    relative: RelativeCriterion
-
-
-class _Target(TypedDict, total=False):
-    failure: Operator
-    warning: Operator
-
-
-class AnalysisObjective(TypedDict, total=False):
-    analysisValueTemplateRef: dict[str, str]
-    target: _Target
-    weight: int
-    keyObjective: bool
-    noData: Literal["fail", "warning", "pass", "ignore"]  # our extension
-    informational: bool  # our extension
-
-
 class AnalysisDefinitionSpec(TypedDict, total=False):
-    objectives: list[AnalysisObjective]
+    objectives: list[ObjectiveBody]
     totalScore: dict[str, int]  # {"passPercentage", "warningPercentage"}
 
 

@@ -24,6 +24,7 @@ from enum import Enum
 from typing import Literal
 
 from lifecycle.core.bodies import ObjectMeta
+from lifecycle.core.kubebodies import AnyBody
 from lifecycle.core.naming import format_time
 from lifecycle.core.phases import Phase, State
 from lifecycle.core.windows import created
@@ -164,7 +165,7 @@ def finish(
 
 
 def wait_or_fail(
-    obj: Mapping[str, object], now: datetime, wait: timedelta, waiting: Decision, failed: Decision
+    obj: AnyBody, now: datetime, wait: timedelta, waiting: Decision, failed: Decision
 ) -> Decision:
     """``waiting`` (looked at again at the deadline) until creation + ``wait``, then ``failed``."""
     deadline = created(obj, now) + wait

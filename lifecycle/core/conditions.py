@@ -29,6 +29,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from lifecycle.core.bodies import JSON, Condition
+from lifecycle.core.kubebodies import AnyBody
 from lifecycle.core.meta import metadata_of
 
 __all__ = ["TYPES", "Outcome", "conditions", "outcome", "with_conditions"]
@@ -65,7 +66,7 @@ def _state_outcome(state: str, phase: str, what: str) -> Outcome:
                    + (f" (phase {phase})" if phase else ""))  # fmt: skip
 
 
-def outcome(kind: str, obj: Mapping[str, object], status: Mapping[str, object]) -> Outcome | None:
+def outcome(kind: str, obj: AnyBody, status: Mapping[str, object]) -> Outcome | None:
     """The outcome of ``obj`` with ``status``; None for a kind without conditions."""
     if kind in _VERSION_KINDS:
         phase = str(status.get("currentPhase") or "")
@@ -75,9 +76,8 @@ def outcome(kind: str, obj: Mapping[str, object], status: Mapping[str, object]) 
     if kind == "KeptnEvaluation":
         return _state_outcome(str(status.get("overallStatus") or ""), "", "evaluation")
     if kind in ("KeptnApp", "KeptnWorkload"):
-        spec = obj.get("spec")
         current = status.get("currentVersion")
-        wanted = spec.get("version") if isinstance(spec, Mapping) else None
+        wanted = (obj.get("spec") or {}).get("version")
         if current and current == wanted:
             return Outcome("Ready", "VersionCreated", f"version {current} is the current version")
         return Outcome("Progressing", "CreatingVersion", f"creating version {wanted}")
@@ -143,16 +143,13 @@ def conditions(
     return out
 
 
-def with_conditions(
-    kind: str, obj: Mapping[str, object], fields: Mapping[str, object], now: datetime
-) -> JSON:
+def with_conditions(kind: str, obj: AnyBody, fields: Mapping[str, object], now: datetime) -> JSON:
     """``fields`` (a status merge patch of ``obj``) plus ``conditions`` if they change.
 
     ``fields`` is merged over ``obj``'s status one level deep (how every caller writes); a
     field set to None is removed. Returns a new dict; ``fields`` itself is not modified.
     """
-    current = obj.get("status")
-    merged = {**(current if isinstance(current, Mapping) else {}), **fields}
+    merged = {**(obj.get("status") or {}), **fields}
     merged = {k: v for k, v in merged.items() if v is not None}
     result = outcome(kind, obj, merged)
     if result is None:

@@ -1,8 +1,9 @@
-"""Typed views of the built-in Kubernetes kinds the operator reads (Pod, Event) and of any body.
+"""Typed views of the built-in Kubernetes kinds the operator reads (Pod, Event ...) and of any body.
 
 Role: what lifecycle.core.bodies is for the KLT kinds, for the built-in kinds the operator reads
-field by field: the pod the webhook gates, the Events the demo, the release view and the
-CloudEvents read back. Only the fields someone reads are declared; a reader of another field adds
+field by field: the pod the webhook gates, the references a task Job's pod template makes, the
+ConfigMaps and Secrets it reads, the Events the demo, the release view and the CloudEvents read
+back. Only the fields someone reads are declared; a reader of another field adds
 it here. ``AnyBody`` is the body of any kind, with typed metadata, for code that reads only
 ``metadata`` (or hands the body on) whatever its kind.
 
@@ -21,30 +22,61 @@ from lifecycle.core.bodies import JSON, Body, ObjectMeta
 
 __all__ = [
     "AnyBody",
+    "ConfigMapBody",
     "Container",
+    "EnvFromSource",
     "EnvVar",
+    "EnvVarSource",
     "EventBody",
     "EventSource",
+    "LocalRef",
     "ObjectReference",
     "PodBody",
     "PodSpec",
     "PodStatus",
     "PodTemplateSpec",
     "SchedulingGate",
+    "SecretBody",
+    "Volume",
 ]
 
 AnyBody = Body[Any, Any]  # any kind's body: typed metadata, spec and status as the kind has them
 
 
+class LocalRef(TypedDict, total=False):  # a ConfigMap's or Secret's, in a volume or an env
+    name: str
+    secretName: str  # a secret volume's name
+    key: str
+    optional: bool
+
+
+class EnvVarSource(TypedDict, total=False):
+    configMapKeyRef: LocalRef
+    secretKeyRef: LocalRef
+
+
 class EnvVar(TypedDict, total=False):
     name: str
     value: str
+    valueFrom: EnvVarSource
+
+
+class EnvFromSource(TypedDict, total=False):
+    configMapRef: LocalRef
+    secretRef: LocalRef
 
 
 class Container(TypedDict, total=False):
     name: str
     image: str
     env: list[EnvVar]
+    envFrom: list[EnvFromSource]
+
+
+class Volume(TypedDict, total=False):
+    name: str
+    configMap: LocalRef
+    secret: LocalRef
 
 
 class SchedulingGate(TypedDict):
@@ -57,6 +89,7 @@ class PodSpec(TypedDict, total=False):
     schedulingGates: list[SchedulingGate]
     serviceAccountName: str
     nodeName: str
+    volumes: list[Volume]
 
 
 class PodStatus(TypedDict, total=False):
@@ -70,6 +103,18 @@ class PodTemplateSpec(TypedDict, total=False):  # what ReplicaSets, StatefulSets
 
 
 PodBody = Body[PodSpec, PodStatus]
+
+
+class ConfigMapBody(TypedDict, total=False):
+    apiVersion: str
+    kind: str
+    metadata: ObjectMeta
+    data: dict[str, str]
+
+
+class SecretBody(ConfigMapBody, total=False):  # data: base64 values
+    type: str
+    stringData: dict[str, str]
 
 
 class ObjectReference(TypedDict, total=False):

@@ -128,9 +128,9 @@ ANALYSIS_DEFINITION: Final = _kind(_MT, "AnalysisDefinition", b.AnalysisDefiniti
 ANALYSIS: Final = _kind(_MT, "Analysis", b.AnalysisBody)
 KEPTN_CONFIG: Final = _kind(OPTIONS_GROUP, "KeptnConfig", b.KeptnConfigBody, "v1alpha1")
 
-POD: Final = _kind("", "Pod", _KUBE)
-CONFIG_MAP: Final = _kind("", "ConfigMap", _KUBE)
-SECRET: Final = _kind("", "Secret", _KUBE)
+POD: Final = _kind("", "Pod", k.PodBody)
+CONFIG_MAP: Final = _kind("", "ConfigMap", k.ConfigMapBody)
+SECRET: Final = _kind("", "Secret", k.SecretBody)
 EVENT: Final = _kind("", "Event", k.EventBody)
 NAMESPACE: Final = _kind("", "Namespace", _KUBE, namespaced=False)
 REPLICA_SET: Final = _kind("apps", "ReplicaSet", _KUBE)
@@ -188,7 +188,7 @@ def kind_by_api_version(api_version: str, kind: str) -> ResourceKind | None:
 
 
 def owner_reference(
-    obj: Mapping[str, object], kind: ResourceKind | None = None, *, controller: bool | None = True
+    obj: k.AnyBody, kind: ResourceKind | None = None, *, controller: bool | None = True
 ) -> b.OwnerReference:
     """An ownerReference to ``obj`` (apiVersion/kind from ``kind`` when given, else the body's).
 
@@ -198,8 +198,8 @@ def owner_reference(
     """
     meta = metadata_of(obj)
     ref: b.OwnerReference = {
-        "apiVersion": kind.api_version if kind else str(obj.get("apiVersion") or ""),
-        "kind": kind.kind if kind else str(obj.get("kind") or ""),
+        "apiVersion": kind.api_version if kind else obj.get("apiVersion") or "",
+        "kind": kind.kind if kind else obj.get("kind") or "",
         "name": meta.get("name", ""),
         "uid": meta.get("uid", ""),
     }

@@ -29,7 +29,14 @@ from dataclasses import dataclass, field, replace
 from typing import Final
 
 from evaluator.durations import parse_seconds
-from lifecycle.core.bodies import JSON, KeptnTaskSpec, RuntimeSpec
+from lifecycle.core.bodies import (
+    JSON,
+    KeptnTaskBody,
+    KeptnTaskDefinitionBody,
+    KeptnTaskSpec,
+    RuntimeSpec,
+)
+from lifecycle.core.kubebodies import ConfigMapBody
 from lifecycle.core.meta import annotations_of, labels_of, metadata_of, name_of, namespace_of
 from lifecycle.core.model import CONFIG_MAP, JOB, KEPTN_TASK, KEPTN_TASK_DEFINITION, owner_reference
 from lifecycle.core.naming import valid_name
@@ -97,15 +104,15 @@ def function_config_map_name(definition_name: str) -> str:
     return valid_name(f"{FUNCTION_CONFIG_MAP_PREFIX}{definition_name}")
 
 
-def _runtime(definition: Mapping[str, object]) -> tuple[str, RuntimeSpec] | None:
-    spec = KEPTN_TASK_DEFINITION.view(definition).get("spec") or {}
+def _runtime(definition: KeptnTaskDefinitionBody) -> tuple[str, RuntimeSpec] | None:
+    spec = definition.get("spec") or {}
     for runtime, value in (("deno", spec.get("deno")), ("python", spec.get("python"))):
         if isinstance(value, Mapping):
             return runtime, value
     return None
 
 
-def function_config_map(definition: Mapping[str, object]) -> JSON | None:
+def function_config_map(definition: KeptnTaskDefinitionBody) -> ConfigMapBody | None:
     """The ConfigMap body for a definition with inline code (owned by it), else None."""
     found = _runtime(definition)
     code = ((found[1].get("inline") or {}).get("code")) if found else None
@@ -124,7 +131,7 @@ def function_config_map(definition: Mapping[str, object]) -> JSON | None:
     }
 
 
-def _own_source(definition: Mapping[str, object], runtime: str, spec: RuntimeSpec) -> _Source:
+def _own_source(definition: KeptnTaskDefinitionBody, runtime: str, spec: RuntimeSpec) -> _Source:
     config_map = ""
     if (spec.get("inline") or {}).get("code") is not None:
         config_map = function_config_map_name(name_of(definition))
@@ -141,12 +148,12 @@ def _own_source(definition: Mapping[str, object], runtime: str, spec: RuntimeSpe
 
 
 def _resolve_source(
-    definition: Mapping[str, object], resolve: Callable[[str], Mapping[str, object] | None]
+    definition: KeptnTaskDefinitionBody, resolve: Callable[[str], KeptnTaskDefinitionBody | None]
 ) -> _Source:
     """Follow functionRef to the definition that holds the code; child settings win."""
     chain: list[_Source] = []
     seen: set[str] = set()
-    current: Mapping[str, object] | None = definition
+    current: KeptnTaskDefinitionBody | None = definition
     while current is not None:
         name = name_of(current)
         if name in seen:
@@ -186,17 +193,15 @@ _NOT_INHERITED: Final = frozenset({"kubectl.kubernetes.io/last-applied-configura
 
 
 def task_metadata(
-    definition: Mapping[str, object] | None,
+    definition: KeptnTaskDefinitionBody | None,
     labels: Mapping[str, str],
     annotations: Mapping[str, str],
 ) -> tuple[dict[str, str], dict[str, str]]:
     """A KeptnTask's labels and annotations: the definition's, overridden by the operator's own."""
     meta = metadata_of(definition or {})
 
-    def inherited(values: object) -> dict[str, str]:
-        if not isinstance(values, Mapping):
-            return {}
-        return {str(k): str(v) for k, v in values.items() if k not in _NOT_INHERITED}
+    def inherited(values: dict[str, str] | None) -> dict[str, str]:
+        return {k: v for k, v in (values or {}).items() if k not in _NOT_INHERITED}
 
     return (
         {**inherited(meta.get("labels")), **labels},
@@ -204,7 +209,7 @@ def task_metadata(
     )
 
 
-def job_name(task: Mapping[str, object]) -> str:
+def job_name(task: KeptnTaskBody) -> str:
     """``<task name>-<5 hex chars of sha256(task uid)>``, at most 63 characters."""
     meta = metadata_of(task)
     suffix = hashlib.sha256(str(meta.get("uid", "")).encode()).hexdigest()[:5]
@@ -266,18 +271,18 @@ def _user_container(
 
 
 def build_job(
-    task: Mapping[str, object],
-    definition: Mapping[str, object],
+    task: KeptnTaskBody,
+    definition: KeptnTaskDefinitionBody,
     *,
     images: RuntimeImages,
-    resolve: Callable[[str], Mapping[str, object] | None],
+    resolve: Callable[[str], KeptnTaskDefinitionBody | None],
 ) -> JSON:
     """The Job body for ``task`` run by ``definition``; ``resolve(name)`` finds functionRef targets.
 
     Raises TaskDefinitionError when the definition has no runnable code source.
     """
-    task_spec = KEPTN_TASK.view(task).get("spec") or {}
-    def_spec = KEPTN_TASK_DEFINITION.view(definition).get("spec") or {}
+    task_spec = task.get("spec") or {}
+    def_spec = definition.get("spec") or {}
     if isinstance(def_spec.get("container"), Mapping):
         container, volumes = _user_container(task_spec, def_spec["container"])
     else:

@@ -15,11 +15,11 @@ import base64
 import binascii
 import logging
 import re
-from collections.abc import Mapping
 from typing import Any, Final
 
 from evaluator.providers import ConfigError
 from evaluator.redact import active, register, register_secret, scrub
+from lifecycle.core.kubebodies import SecretBody
 from lifecycle.core.meta import name_of
 
 __all__ = ["decode_secret", "install_log_scrubbing"]
@@ -36,14 +36,13 @@ def _text(name: str, key: str, value: object, encoded: bool) -> str:
         raise ConfigError(f"Secret {name} key {key!r} is not base64-encoded UTF-8 text") from None
 
 
-def decode_secret(secret: Mapping[str, object]) -> dict[str, str]:
+def decode_secret(secret: SecretBody) -> dict[str, str]:
     """The Secret's entries as text, trimmed and registered; ConfigError naming Secret and key."""
     name = name_of(secret)
     raw: dict[str, str] = {}
-    for source, encoded in (("data", True), ("stringData", False)):
-        entries = secret.get(source)
-        for key, value in entries.items() if isinstance(entries, Mapping) else ():
-            raw[str(key)] = _text(name, str(key), value, encoded)
+    for entries, encoded in ((secret.get("data"), True), (secret.get("stringData"), False)):
+        for key, value in (entries or {}).items():
+            raw[key] = _text(name, key, value, encoded)
     register(*raw.values())  # the untrimmed forms too: a backend may echo either
     data: dict[str, str] = {}
     for key, value in raw.items():

@@ -24,7 +24,7 @@ Must not: read a clock (callers pass ``now``) or call the API.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from lifecycle.core.kubebodies import AnyBody
@@ -42,7 +42,7 @@ DISCOVERY_QUIET = timedelta(seconds=1)
 _RESOLUTION = timedelta(seconds=1)
 
 
-def created(obj: Mapping[str, object], default: datetime) -> datetime:
+def created(obj: AnyBody, default: datetime) -> datetime:
     """The object's creationTimestamp; ``default`` when it has none (not yet stored) or unreadable."""
     return read_time(metadata_of(obj).get("creationTimestamp")) or default
 

@@ -44,7 +44,7 @@ async def rollouts_served(client: KubeClient, namespace: str | None) -> bool:
     return True
 
 
-def argo_rollout_of(ctx: OperatorContext, replica_set: Mapping[str, object]) -> KubeBody | None:
+def argo_rollout_of(ctx: OperatorContext, replica_set: KubeBody) -> KubeBody | None:
     """The Argo Rollout controlling this ReplicaSet, when Rollouts are watched and it is cached."""
     if model.ARGO_ROLLOUT not in ctx.informers:
         return None
@@ -77,7 +77,7 @@ def rollout_wakeups(
 ) -> Callable[[str, Mapping[str, object], object], list[ObjectKey]]:
     """Mapper: a Rollout's change wakes the open WorkloadVersions of its ReplicaSets."""
     replica_sets = ctx.informer(model.REPLICA_SET).store
-    versions = ctx.informer(model.KEPTN_WORKLOAD_VERSION).store
+    versions = ctx.cache(model.KEPTN_WORKLOAD_VERSION)
 
     def mapper(event: str, rollout: Mapping[str, object], old: object) -> list[ObjectKey]:
         keys: list[ObjectKey] = []

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Final, assert_never
+from typing import Final, Generic, TypeVar, assert_never
 
 from lifecycle.core.childcore import (
     ChildAction,
@@ -29,42 +29,43 @@ from lifecycle.core.childcore import (
     Step,
 )
 from lifecycle.core.conditions import with_conditions
+from lifecycle.core.kubebodies import AnyBody
 from lifecycle.core.model import ResourceKind
 from lifecycle.core.phases import LONG_NAMES
 from lifecycle.flow.context import OperatorContext
 from lifecycle.kube import Result, format_message
-from lifecycle.kube.client import Body
 from lifecycle.kube.errors import Conflict, NotFound
 from tracing.spans import export_child_span
 
 __all__ = ["ChildShell"]
 
-Steps = Mapping[Step, Callable[[Body], Awaitable[Result | None]]]
+B = TypeVar("B", bound=AnyBody)  # the body of the shell's kind
+Steps = Mapping[Step, Callable[[B], Awaitable[Result | None]]]
 """What a controller runs for its kind's own steps (``START_JOB``, ``FETCH`` ...)."""
 _COUNTS: Final = (Step.COUNT_STARTED, Step.COUNT_FINISHED)
 
 
 @dataclass
-class ChildShell:
+class ChildShell(Generic[B]):
     """Executes the shared actions and the status write of one kind of child."""
 
     ctx: OperatorContext
-    kind: ResourceKind
+    kind: ResourceKind[B]
     component: str
-    source: Callable[[Body], EventSource] | None = None
+    source: Callable[[B], EventSource] | None = None
     """Who an ``Emit`` is about (tasks, evaluations); None for kinds that only ``Report``."""
-    started: Callable[[Body], object] = lambda _: None
-    finished: Callable[[Body], object] = lambda _: None
+    started: Callable[[B], object] = lambda _: None
+    finished: Callable[[B], object] = lambda _: None
     span_parent: bool = False
     """Export the span under the traceparent annotation (evaluations)."""
     conditional: bool = True
     """Write only against the cached resourceVersion (a stale replica gets a Conflict)."""
     write_error: Emit | None = None
     """Emitted when the status write fails for another reason than a lost race."""
-    steps: Steps = field(default_factory=dict)
+    steps: Steps[B] = field(default_factory=dict)
     """The kind's own steps (a step the kind lacks is a KeyError: a bug, never silent)."""
 
-    def emit(self, obj: Body, event: Emit) -> None:
+    def emit(self, obj: B, event: Emit) -> None:
         """A Warning Event in KLT's format, with the kind's annotations."""
         assert self.source is not None, f"{self.kind.kind} emits only Reports"
         source = self.source(obj)
@@ -77,16 +78,18 @@ class ChildShell:
         )
         annotations = source.annotations(event.phase)
         self.ctx.recorder(self.component).emit(
-            obj, "Warning", event.reason, message, annotations=annotations, key=event.key
+            dict(obj), "Warning", event.reason, message, annotations=annotations, key=event.key
         )
 
-    async def write(self, obj: Body, fields: Fields) -> Body | None:
+    async def write(self, obj: B, fields: Fields) -> B | None:
         """The changed fields written; the object as now stored, None if nothing changed."""
         fields = with_conditions(self.kind.kind, obj, fields, self.ctx.now())
         try:
             if self.conditional:
-                return await self.ctx.client.write_status_fields(self.kind, obj, fields)
-            status: Mapping[str, object] = obj.get("status") or {}
+                written = await self.ctx.client.write_status_fields(self.kind, obj, fields)
+                return None if written is None else self.kind.view(written)
+            body: AnyBody = obj  # read as AnyBody: a read off the TypeVar is `object`
+            status: Mapping[str, object] = body.get("status") or {}
             diff = {k: v for k, v in fields.items() if status.get(k) != v}
             if not diff:
                 return None
@@ -95,7 +98,7 @@ class ChildShell:
                 self.kind, meta["name"], {"status": diff}, meta.get("namespace")
             )
             merged = {k: v for k, v in {**status, **diff}.items() if v is not None}
-            return {**obj, "status": merged}
+            return self.kind.view({**obj, "status": merged})
         except (Conflict, NotFound):
             raise
         except Exception:
@@ -103,7 +106,7 @@ class ChildShell:
                 self.emit(obj, self.write_error)
             raise
 
-    def export(self, obj: Body) -> None:
+    def export(self, obj: B) -> None:
         """The object's span, through the span marks (exported again after a crash until marked)."""
         parent = None
         if self.span_parent:
@@ -113,7 +116,7 @@ class ChildShell:
         else:
             export_child_span(self.ctx.spans, obj, parent_traceparent=parent)
 
-    async def act(self, obj: Body, action: ChildAction, steps: Steps) -> Result | None:
+    async def act(self, obj: B, action: ChildAction, steps: Steps[B]) -> Result | None:
         """One action; the kind's own steps through ``steps`` (a Result: a nested decision's)."""
         match action:
             case Emit():
@@ -122,7 +125,9 @@ class ChildShell:
                 # keyed by the text: a retry loop repeating the same cause writes it once
                 digest = hashlib.sha256(f"{reason}\n{message}".encode()).hexdigest()[:12]
                 key = f"{reason}-{digest}"
-                self.ctx.recorder(self.component).emit(obj, "Warning", reason, message, key=key)
+                self.ctx.recorder(self.component).emit(
+                    dict(obj), "Warning", reason, message, key=key
+                )
             case ProviderQueried(namespace, provider, failed):
                 ops = self.ctx.telemetry.ops
                 (ops.provider_failed if failed else ops.provider_ok)(namespace, provider)
@@ -143,7 +148,7 @@ class ChildShell:
                 assert_never(action)
         return None
 
-    async def run(self, obj: Body, decision: Decision, steps: Steps | None = None) -> Result:
+    async def run(self, obj: B, decision: Decision, steps: Steps[B] | None = None) -> Result:
         """The actions in order, the status write before the first count, the decided requeue.
 
         ``steps`` (default: the shell's) runs the kind's own steps; a Result one returns (a nested
@@ -151,7 +156,7 @@ class ChildShell:
         skipped when the write changed nothing.
         """
         result = Result(requeue_at=decision.requeue_at, requeue_after=decision.requeue_after)
-        body: Body | None = obj
+        body: B | None = obj
         pending = decision.fields
         for action in decision.actions:
             if action in _COUNTS:

@@ -11,21 +11,15 @@ Must not: delete a ConfigMap (garbage collection removes it with its last owner)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import TypedDict, cast
+from collections.abc import Callable
 
 from lifecycle.core import model
-from lifecycle.core.bodies import ObjectMeta, OwnerReference
+from lifecycle.core.bodies import OwnerReference
+from lifecycle.core.kubebodies import ConfigMapBody
+from lifecycle.core.meta import name_of, namespace_of
 from lifecycle.kube import AlreadyExists, KubeClient, KubeError, NotFound
 
-__all__ = ["ConfigMapBody", "ensure_code"]
-
-
-class ConfigMapBody(TypedDict, total=False):
-    """What is read of a core/v1 ConfigMap here (a candidate for lifecycle.core.kubebodies)."""
-
-    metadata: ObjectMeta
-    data: dict[str, str]
+__all__ = ["ensure_code"]
 
 
 def _nothing(text: str) -> None:
@@ -34,28 +28,27 @@ def _nothing(text: str) -> None:
 
 async def ensure_code(
     client: KubeClient,
-    wanted: Mapping[str, object],
+    wanted: ConfigMapBody,
     owner: OwnerReference | None = None,
     *,
     failed: Callable[[str], None] = _nothing,
 ) -> None:
     """``wanted`` exists with its code (and ``owner`` among its owners); ``failed`` says why not."""
-    want = cast(ConfigMapBody, wanted)  # built by lifecycle.core.runtimes.function_config_map
-    name, ns = str(want["metadata"]["name"]), str(want["metadata"]["namespace"])
+    name, ns = name_of(wanted), namespace_of(wanted)
     try:
-        current = cast(ConfigMapBody, await client.get(model.CONFIG_MAP, name, ns))
+        current = model.CONFIG_MAP.view(await client.get(model.CONFIG_MAP, name, ns))
     except NotFound:
         try:
             await client.create(model.CONFIG_MAP, dict(wanted))
             return
         except AlreadyExists:  # created meanwhile: compare its code
-            current = cast(ConfigMapBody, await client.get(model.CONFIG_MAP, name, ns))
+            current = model.CONFIG_MAP.view(await client.get(model.CONFIG_MAP, name, ns))
         except KubeError:
             failed("could not create configmap")
             raise
     patch: dict[str, object] = {}
-    if (current.get("data") or {}).get("code") != want["data"]["code"]:
-        patch["data"] = want["data"]
+    if (current.get("data") or {}).get("code") != wanted["data"]["code"]:
+        patch["data"] = wanted["data"]
     owners = list(current["metadata"].get("ownerReferences") or [])
     if owner is not None and all(o.get("uid") != owner["uid"] for o in owners):
         patch["metadata"] = {"ownerReferences": [*owners, owner]}

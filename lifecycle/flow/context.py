@@ -32,7 +32,6 @@ from lifecycle.kube.informer import Informer, owner_uids
 from lifecycle.observability.cloudevents import CloudEventSender
 from lifecycle.observability.spanmarks import SpanMarks
 from lifecycle.observability.telemetry import Telemetry
-from tracing.attributes import get_path
 from tracing.spans import SpanSink
 
 __all__ = [
@@ -48,7 +47,9 @@ K = TypeVar("K", bound=Hashable)
 
 def _spec(*path: str) -> Callable[[Body], list[str]]:
     def index(obj: Body) -> list[str]:
-        value = get_path(obj, "spec", *path)
+        value = obj.get("spec")
+        for key in path:
+            value = value.get(key) if isinstance(value, Mapping) else None
         return [str(value)] if value else []
 
     return index
@@ -187,9 +188,11 @@ class OperatorContext:
     def now(self) -> datetime:
         return self.clock()
 
-    def find_here_or_keptn(self, kind: ResourceKind, namespace: str, name: str) -> Body | None:
+    def find_here_or_keptn(
+        self, kind: ResourceKind[BodyT], namespace: str, name: str
+    ) -> BodyT | None:
         """``name`` of ``kind`` from the cache: in ``namespace``, else in the Keptn namespace."""
-        store = self.informer(kind).store
+        store = self.cache(kind)
         for ns in lookup_namespaces(namespace, self.settings.keptn_namespace):
             if (found := store.get(ns, name)) is not None:
                 return found

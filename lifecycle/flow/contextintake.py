@@ -16,11 +16,10 @@ an AppVersion that started a phase meanwhile is never given lists that phase wil
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
 
 from lifecycle.core import model
 from lifecycle.core.actions import EmitEvent, EventType
-from lifecycle.core.bodies import KeptnAppContextSpec
+from lifecycle.core.bodies import KeptnAppContextSpec, KeptnAppVersionBody
 from lifecycle.core.meta import metadata_of
 from lifecycle.core.phases import APP_PHASES, Phase
 from lifecycle.flow.context import OperatorContext
@@ -38,13 +37,12 @@ _BEFORE_START = ("metadata", "spanLinks")
 
 
 def wanted_patch(
-    app_version: Mapping[str, object], context_spec: KeptnAppContextSpec
+    app_version: KeptnAppVersionBody, context_spec: KeptnAppContextSpec
 ) -> dict[str, object]:
     """The AppVersion spec fields the context changes, for phases that have not started."""
     if is_completed(app_version):
         return {}
-    version = model.KEPTN_APP_VERSION.view(app_version)
-    spec, status = version.get("spec", {}), version.get("status", {})
+    spec, status = app_version.get("spec", {}), app_version.get("status", {})
     started = set(status.get("phaseTraceIDs") or {})
     fields = [f for f, phase in _PHASE_OF_FIELD.items() if str(phase) not in started]
     if not status.get("startTime"):
@@ -60,7 +58,7 @@ def wanted_patch(
 async def take_in_context(
     ctx: OperatorContext,
     component: str,
-    app_version: Mapping[str, object],
+    app_version: KeptnAppVersionBody,
     context_spec: KeptnAppContextSpec,
 ) -> bool:
     """Patch the late context into the AppVersion; True when it was taken in."""

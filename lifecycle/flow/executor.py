@@ -264,7 +264,7 @@ class FlowExecutor(Generic[VersionT]):
             model.KEPTN_TASK_DEFINITION, namespace_of(obj), action.definition
         )
         # a child inherits what the definition sets
-        inherited = model.KEPTN_TASK_DEFINITION.view(definition or {}).get("spec") or {}
+        inherited = (definition or {}).get("spec") or {}
         if (retries := inherited.get("retries")) is not None:
             spec["retries"] = retries
         if (timeout := inherited.get("timeout")) is not None:
@@ -293,7 +293,7 @@ class FlowExecutor(Generic[VersionT]):
             model.KEPTN_EVALUATION_DEFINITION, namespace_of(obj), action.definition
         )
         # a child inherits what the definition sets
-        inherited = model.KEPTN_EVALUATION_DEFINITION.view(definition or {}).get("spec") or {}
+        inherited = (definition or {}).get("spec") or {}
         if (retries := inherited.get("retries")) is not None:
             spec["retries"] = retries
         if (interval := inherited.get("retryInterval")) is not None:

@@ -16,12 +16,14 @@ woken through the task controller's queue (``wake``).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from itertools import islice
-from typing import Final, Protocol
+from typing import Final
 
+from lifecycle.core.bodies import JobBody, KeptnTaskBody
 from lifecycle.core.meta import created_key, name_of, namespace_of, owner_references_of, uid_of
 from lifecycle.kube import ObjectKey
+from lifecycle.kube.cache import Cache
 
 __all__ = ["JobSlots"]
 
@@ -29,11 +31,7 @@ _CACHE_LAG: Final = 30.0
 """Seconds a Job this process created may be missing from the cache before it stops counting."""
 
 
-class _Store(Protocol):
-    def list(self, namespace: str | None = None) -> Sequence[Mapping[str, object]]: ...
-
-
-def _task_owned(job: Mapping[str, object]) -> str:
+def _task_owned(job: JobBody) -> str:
     for ref in owner_references_of(job):
         if ref.get("kind") == "KeptnTask" and ref.get("controller"):
             return str(ref.get("uid") or "")
@@ -46,8 +44,8 @@ class JobSlots:
     def __init__(
         self,
         limit: int,
-        jobs: _Store,
-        running: Callable[[Mapping[str, object]], bool],
+        jobs: Cache[JobBody],
+        running: Callable[[JobBody], bool],
         *,
         wake: Callable[[ObjectKey], None] = lambda _: None,
         clock: Callable[[], float] = time.monotonic,
@@ -79,7 +77,7 @@ class JobSlots:
     def _first(self, count: int) -> list[ObjectKey]:
         return [key for _, key in islice(sorted(self._line.values()), max(0, count))]
 
-    def acquire(self, task: Mapping[str, object]) -> bool:
+    def acquire(self, task: KeptnTaskBody) -> bool:
         """Take a slot for ``task``'s Job; False (the task waits in line) when none is free."""
         uid, key = uid_of(task), ObjectKey(namespace_of(task), name_of(task))
         busy = self._busy()
@@ -91,7 +89,7 @@ class JobSlots:
         self._started[uid] = self._clock()
         return True
 
-    def release(self, task: Mapping[str, object]) -> None:
+    def release(self, task: KeptnTaskBody) -> None:
         """The task's Job finished (or was never created): wake who is first in line."""
         self._started.pop(uid_of(task), None)
         self._wake_first()
@@ -101,7 +99,7 @@ class JobSlots:
         if self._line.pop(key, None) is not None:
             self._wake_first()
 
-    def freed(self, event_type: str, job: Mapping[str, object], old: object) -> list[ObjectKey]:
+    def freed(self, event_type: str, job: JobBody, old: object) -> list[ObjectKey]:
         """Mapper for the Job informer: a task's Job finished or deleted wakes the first in line."""
         if not self._line or not _task_owned(job):
             return []

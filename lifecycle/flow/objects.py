@@ -40,10 +40,9 @@ VersionBody = KeptnAppVersionBody | KeptnWorkloadVersionBody
 """A KeptnAppVersion or a KeptnWorkloadVersion: the objects the flow executor decides for."""
 
 
-def is_completed(obj: Mapping[str, object]) -> bool:
+def is_completed(obj: VersionBody) -> bool:
     """True once the version's overall status is final (Succeeded, Failed, Deprecated, Warning...)."""
-    status = obj.get("status")  # a typed version or a raw one from an informer store
-    return isinstance(status, Mapping) and State.parse(status.get("status")).is_completed
+    return State.parse((obj.get("status") or {}).get("status")).is_completed
 
 
 def missing_definitions(ctx: OperatorContext, obj: VersionBody) -> frozenset[str]:

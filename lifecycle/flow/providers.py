@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import aiohttp
 
@@ -31,14 +31,13 @@ from evaluator.providers import (
 from evaluator.providers.limits import DEFAULT_LIMIT
 from evaluator.redact import scrub
 from lifecycle.core import metriccore, model
-from lifecycle.core.bodies import KeptnMetricBody
+from lifecycle.core.bodies import KeptnMetricBody, KeptnMetricsProviderBody, KeptnMetricStatus
 from lifecycle.core.childcore import Step
 from lifecycle.core.meta import metadata_of, name_of, namespace_of
 from lifecycle.core.secrets import decode_secret
 from lifecycle.flow.children import ChildShell
 from lifecycle.flow.context import OperatorContext
 from lifecycle.kube import Controller, KubeError, NotFound, ObjectKey
-from lifecycle.kube.client import Body
 
 __all__ = [
     "ClosingController",
@@ -87,7 +86,9 @@ class ClosingController(Controller[ObjectKey]):
         await self.sessions.close()
 
 
-def spec_changes(event_type: str, obj: Body, old: Body | None) -> list[ObjectKey]:
+def spec_changes(
+    event_type: str, obj: Mapping[str, object], old: Mapping[str, object] | None
+) -> list[ObjectKey]:
     """Mapper: wake an object on create, delete and spec changes, not on its own status writes.
 
     Controllers whose reconcile is an attempt (an evaluation round, an analysis run) must not be
@@ -103,10 +104,12 @@ def spec_changes(event_type: str, obj: Body, old: Body | None) -> list[ObjectKey
     return [ObjectKey(namespace_of(obj), name_of(obj))]
 
 
-async def provider_config(ctx: OperatorContext, provider: Mapping[str, object]) -> ProviderConfig:
+async def provider_config(
+    ctx: OperatorContext, provider: KeptnMetricsProviderBody
+) -> ProviderConfig:
     """A KeptnMetricsProvider as ProviderConfig, its Secret read (ConfigError if unreadable)."""
     meta = metadata_of(provider)
-    spec = model.KEPTN_METRICS_PROVIDER.view(provider).get("spec") or {}
+    spec = provider.get("spec") or {}
     ref = spec.get("secretKeyRef") or {}
     secret: dict[str, str] | None = None
     if ref.get("name"):
@@ -116,7 +119,7 @@ async def provider_config(ctx: OperatorContext, provider: Mapping[str, object]) 
             raise ConfigError(
                 f"Secret {ref['name']} of provider {meta.get('name')} not found"
             ) from None
-        secret = decode_secret(body)
+        secret = decode_secret(model.SECRET.view(body))
     return ProviderConfig(
         type=str(spec.get("type") or "prometheus"),
         target_server=str(spec.get("targetServer") or ""),
@@ -163,16 +166,16 @@ class MetricFetcher:
             steps={Step.FETCH: self._fetch_step},
         )
 
-    async def _fetch_step(self, metric: Body) -> None:
+    async def _fetch_step(self, metric: KeptnMetricBody) -> None:
         await self.refresh(metric)
 
-    async def refresh(self, metric: Body) -> dict[str, object]:
+    async def refresh(self, metric: KeptnMetricBody) -> KeptnMetricStatus:
         """Fetch ``metric`` now, write its status, return the new status (errMsg set on failure)."""
         now = self.ctx.now()
-        typed = model.KEPTN_METRIC.view(metric)
-        result, error = await _fetch(self.ctx, self.sessions, typed, now)
+        result, error = await _fetch(self.ctx, self.sessions, metric, now)
         if error:
             log.info("KeptnMetric %s/%s: %s", namespace_of(metric), name_of(metric), error)
-        decision = metriccore.fetched(typed, result, error, now)
+        decision = metriccore.fetched(metric, result, error, now)
         await self.shell.run(metric, decision)
-        return {**(metric.get("status") or {}), **(decision.fields or {})}
+        merged = {**(metric.get("status") or {}), **(decision.fields or {})}
+        return cast(KeptnMetricStatus, merged)  # the fields metriccore.status_fields writes

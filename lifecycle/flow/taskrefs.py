@@ -13,62 +13,25 @@ definition wait has passed.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Literal, TypedDict, cast
+from typing import Literal
 
 from lifecycle.core import model
+from lifecycle.core.bodies import JSON
+from lifecycle.core.kubebodies import LocalRef, PodSpec
 from lifecycle.core.model import ResourceKind
 from lifecycle.kube import KubeClient, NotFound
-from tracing.attributes import get_path
 
 __all__ = ["missing_references"]
 
 
-# What is read here of a Job's pod template (core/v1 names; lifecycle.core.kubebodies lacks them).
-class _Ref(TypedDict, total=False):  # a volume's, env valueFrom's or envFrom's source
-    name: str
-    secretName: str  # a secret volume's
-    optional: bool
-
-
-class _Volume(TypedDict, total=False):
-    configMap: _Ref
-    secret: _Ref
-
-
-class _EnvSource(TypedDict, total=False):
-    configMapKeyRef: _Ref
-    secretKeyRef: _Ref
-
-
-class _EnvVar(TypedDict, total=False):
-    valueFrom: _EnvSource
-
-
-class _EnvFrom(TypedDict, total=False):
-    configMapRef: _Ref
-    secretRef: _Ref
-
-
-class _Container(TypedDict, total=False):
-    env: list[_EnvVar]
-    envFrom: list[_EnvFrom]
-
-
-class _PodSpec(TypedDict, total=False):
-    volumes: list[_Volume]
-    initContainers: list[_Container]
-    containers: list[_Container]
-
-
-def _required(ref: _Ref | None, key: Literal["name", "secretName"] = "name") -> str:
+def _required(ref: LocalRef | None, key: Literal["name", "secretName"] = "name") -> str:
     if not isinstance(ref, Mapping) or ref.get("optional") is True:
         return ""
     return str(ref.get(key) or "")
 
 
-def _references(job: Mapping[str, object]) -> Iterator[tuple[ResourceKind, str]]:
-    # the Job of lifecycle.core.runtimes.build_job, read as the pod spec it holds
-    pod = cast(_PodSpec, get_path(job, "spec", "template", "spec") or {})
+def _references(job: JSON) -> Iterator[tuple[ResourceKind, str]]:
+    pod: PodSpec = job["spec"]["template"]["spec"]  # of lifecycle.core.runtimes.build_job
     for volume in pod.get("volumes") or ():
         yield model.CONFIG_MAP, _required(volume.get("configMap"))
         yield model.SECRET, _required(volume.get("secret"), "secretName")
@@ -83,7 +46,7 @@ def _references(job: Mapping[str, object]) -> Iterator[tuple[ResourceKind, str]]
 
 
 async def missing_references(
-    client: KubeClient, namespace: str, job: Mapping[str, object], *, skip_prefix: str = ""
+    client: KubeClient, namespace: str, job: JSON, *, skip_prefix: str = ""
 ) -> list[str]:
     """``Kind namespace/name`` of every required ConfigMap/Secret of ``job`` that does not exist."""
     missing: list[str] = []

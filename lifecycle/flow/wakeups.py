@@ -10,14 +10,15 @@ Must not: read the API (caches only) or wake finished versions, which are absorb
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TypeVar
 
 from lifecycle.core import model
 from lifecycle.core.meta import name_of, namespace_of
 from lifecycle.core.phases import State
 from lifecycle.flow.context import OperatorContext
-from lifecycle.flow.objects import is_completed
+from lifecycle.flow.objects import VersionBody, is_completed
+from lifecycle.kube.cache import Cache
 from lifecycle.kube.controller import Controller, Mapper, ObjectKey, key_of, owner_keys, self_key
-from lifecycle.kube.informer import Store
 
 __all__ = [
     "children_waiting_on",
@@ -26,8 +27,12 @@ __all__ = [
     "watch_version_and_children",
 ]
 
+VersionT = TypeVar("VersionT", bound=VersionBody)
 
-def open_versions(store: Store, index: str, key: str, namespace: object) -> list[ObjectKey]:
+
+def open_versions(
+    store: Cache[VersionT], index: str, key: str, namespace: object
+) -> list[ObjectKey]:
     """The unfinished versions in ``namespace`` that ``index`` maps ``key`` to."""
     return [
         key_of(version)
@@ -37,19 +42,21 @@ def open_versions(store: Store, index: str, key: str, namespace: object) -> list
 
 
 def waiting_versions(
-    ctx: OperatorContext, kind: model.ResourceKind, definition: Mapping[str, object]
+    ctx: OperatorContext, kind: model.ResourceKind[VersionBody], definition: Mapping[str, object]
 ) -> list[ObjectKey]:
     """Unfinished versions a new definition may unblock: its namespace, or all for the Keptn namespace."""
     namespace = namespace_of(definition)
     scope = None if namespace == ctx.settings.keptn_namespace else namespace
-    return [key_of(obj) for obj in ctx.informer(kind).store.list(scope) if not is_completed(obj)]
+    return [key_of(obj) for obj in ctx.cache(kind).list(scope) if not is_completed(obj)]
 
 
 def children_waiting_on(
-    ctx: OperatorContext, store: Store, index: str, status_field: str
+    ctx: OperatorContext, kind: model.ResourceKind, index: str, status_field: str
 ) -> Mapper[ObjectKey]:
     """Mapper: an ADDED definition wakes the unfinished tasks/evaluations that ``index`` maps its
     name to, in its namespace, or in every namespace for one in the Keptn namespace."""
+
+    store = ctx.informer(kind).store
 
     def mapper(event: str, definition: Mapping[str, object], old: object) -> list[ObjectKey]:
         if event != "ADDED":
@@ -67,7 +74,7 @@ def children_waiting_on(
 
 
 def watch_version_and_children(
-    controller: Controller[ObjectKey], ctx: OperatorContext, kind: model.ResourceKind
+    controller: Controller[ObjectKey], ctx: OperatorContext, kind: model.ResourceKind[VersionBody]
 ) -> None:
     """Wake a version on its own events, its tasks' and evaluations', and new definitions."""
 

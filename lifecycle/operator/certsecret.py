@@ -37,6 +37,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 
 from lifecycle.core import model
+from lifecycle.core.kubebodies import SecretBody
 from lifecycle.kube.client import Body, KubeClient
 from lifecycle.kube.errors import AlreadyExists, Conflict, NotFound
 from lifecycle.operator.certs import (
@@ -60,7 +61,7 @@ _ATTEMPTS: Final = 5
 OnChange = Callable[[CertificateBundle], Awaitable[None]]
 
 
-def _decode(secret: Body) -> Pems | None:
+def _decode(secret: SecretBody) -> Pems | None:
     data = secret.get("data") or {}
     try:
         return Pems(*(base64.b64decode(str(data[k])) for k in _KEYS))  # ca, cert, key
@@ -120,7 +121,7 @@ class CertKeeper:
     async def _good_secret(self) -> Pems:
         for _ in range(_ATTEMPTS):
             try:
-                secret = await self.client.get(model.SECRET, SECRET_NAME, self.namespace)
+                got = await self.client.get(model.SECRET, SECRET_NAME, self.namespace)
             except NotFound:
                 # deleted by hand: keep trusting what this replica (and its peers) serve now
                 pems = self._rotated(self._loaded)
@@ -130,6 +131,7 @@ class CertKeeper:
                     return pems
                 except AlreadyExists:
                     continue  # another replica created it first: use the winner's
+            secret = model.SECRET.view(got)
             current = _decode(secret)
             if current is not None and reusable(
                 current, self._names, self.now(), self.renew_before

@@ -48,7 +48,6 @@ from lifecycle.flow.context import (
     ConfigHolder,
     OperatorContext,
 )
-from lifecycle.kube.cache import cache_of
 from lifecycle.kube.client import KubeClient
 from lifecycle.kube.controller import Controller, ObjectKey
 from lifecycle.kube.errors import AlreadyExists, KubeError, NotFound
@@ -198,8 +197,7 @@ class Operator:
             marks=self.marks,
         )
         # KLT's unlabelled per-KeptnMetric gauges, beside keptn_metric_value
-        metrics = cache_of(self.informers[model.KEPTN_METRIC].store, model.KEPTN_METRIC)
-        self.registry.register(KeptnMetricGauges(metrics))
+        self.registry.register(KeptnMetricGauges(self._ctx.cache(model.KEPTN_METRIC)))
         # the defaults until a KeptnConfig is reconciled, with the operator's promotion flag
         apply_config(self.holder, None, promotion_tasks_enabled=op.promotion_tasks_enabled)
         self.holder.listeners.append(self._config_changed)

@@ -17,6 +17,7 @@ import pytest
 import yaml
 from jsonschema import Draft7Validator
 
+from evaluator import bodies as evaluator_bodies
 from evaluator.objectives import parse_evaluation_target, parse_target
 from lifecycle.admission import schemas
 from lifecycle.core import bodies, model
@@ -962,9 +963,15 @@ TYPED_VIEWS: list[tuple[Any, str, str]] = [
     (bodies.KeptnMetricStatus, "KeptnMetric", ".status"),
     (bodies.AnalysisValueTemplateSpec, "AnalysisValueTemplate", ".spec"),
     (bodies.AnalysisDefinitionSpec, "AnalysisDefinition", ".spec"),
-    (bodies.AnalysisObjective, "AnalysisDefinition", ".spec.objectives[]"),
-    (bodies.Operator, "AnalysisDefinition", ".spec.objectives[].target.failure"),
-    (bodies.RelativeCriterion, "AnalysisDefinition", ".spec.objectives[].target.failure.relative"),
+    (evaluator_bodies.ObjectiveBody, "AnalysisDefinition", ".spec.objectives[]"),
+    (evaluator_bodies.OperatorBody, "AnalysisDefinition", ".spec.objectives[].target.failure"),
+    (
+        evaluator_bodies.RelativeBody,
+        "AnalysisDefinition",
+        ".spec.objectives[].target.failure.relative",
+    ),
+    (evaluator_bodies.TargetBody, "AnalysisDefinition", ".spec.objectives[].target"),
+    (evaluator_bodies.MetricRangeBody, "KeptnMetric", ".spec.range"),
     (bodies.AnalysisSpec, "Analysis", ".spec"),
     (bodies.AnalysisStatus, "Analysis", ".status"),
 ]

@@ -15,8 +15,14 @@ from lifecycle.core import kubebodies as kb
 from lifecycle.core.bodies import Body
 
 _MODELS: list[tuple[Any, tuple[Any, ...]]] = [
+    (kb.LocalRef, (client.V1ConfigMapKeySelector, client.V1SecretVolumeSource)),
+    (kb.EnvVarSource, (client.V1EnvVarSource,)),
     (kb.EnvVar, (client.V1EnvVar,)),
+    (kb.EnvFromSource, (client.V1EnvFromSource,)),
     (kb.Container, (client.V1Container,)),
+    (kb.Volume, (client.V1Volume,)),
+    (kb.ConfigMapBody, (client.V1ConfigMap,)),
+    (kb.SecretBody, (client.V1Secret,)),
     (kb.SchedulingGate, (client.V1PodSchedulingGate,)),
     (kb.PodSpec, (client.V1PodSpec,)),
     (kb.PodStatus, (client.V1PodStatus,)),
