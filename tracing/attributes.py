@@ -37,7 +37,6 @@ __all__ = [
     "app_version_attributes",
     "context_metadata",
     "evaluation_attributes",
-    "get_path",
     "pipeline_result",
     "task_attributes",
     "workload_version_attributes",
@@ -65,20 +64,6 @@ _PIPELINE_RESULT = {
     "Deprecated": "cancellation",
 }
 _DEPLOYMENT_STATUS = {"Succeeded": "succeeded", "Failed": "failed", "Warning": "failed"}
-
-
-def get_path(body: object, *path: str) -> object:
-    """The value at ``path`` in nested mappings, or None where a level is missing or not a mapping.
-
-    The path getter of untyped JSON (spans, Events, and bodies here: tracing may not import
-    lifecycle); the operator reads the typed bodies of lifecycle.core.bodies and lifecycle.core.meta.
-    """
-    node = body
-    for key in path:
-        if not isinstance(node, Mapping):
-            return None
-        node = node.get(key)
-    return node
 
 
 def _str(value: object) -> str:

@@ -30,7 +30,6 @@ from lifecycle.core.bodies import (
     KeptnEvaluationBody,
 )
 from lifecycle.core.meta import created_key, name_of, namespace_of, owner_uids, uid_of
-from tracing.attributes import get_path as _get
 
 __all__ = [
     "Cell",
@@ -46,8 +45,7 @@ _VERDICTS = {"Succeeded": "pass", "Failed": "fail", "Warning": "warning"}
 _BASELINE = re.compile(r"\(([^()]* of [a-z0-9]+=[^()]+)\)")
 
 
-def _text(body: object, *path: str) -> str:
-    value = _get(body, *path)
+def _text(value: object) -> str:
     return "" if value is None else str(value)
 
 
@@ -247,8 +245,9 @@ def _raw(analysis: AnalysisBody) -> AnalysisRaw:
     return cast(AnalysisRaw, parsed) if isinstance(parsed, Mapping) else {}
 
 
-def _objective_name(objective: object) -> str:
-    return _text(objective, "analysisValueTemplateRef", "name")
+def _objective_name(objective: Mapping[str, object] | None) -> str:
+    ref = (objective or {}).get("analysisValueTemplateRef")
+    return _text(ref.get("name")) if isinstance(ref, Mapping) else ""
 
 
 def _analysis_cell(entry: RawObjectiveResult) -> Cell:
