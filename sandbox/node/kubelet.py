@@ -19,11 +19,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
-from sandbox.node.client import PODS, ApiClient, ApiError, Conflict, NotFound, PatchType, Transient
+from sandbox.node.client import PODS, ApiClient, ApiError, Conflict, NotFound, Transient
 from sandbox.node.informer import Informer, Key
 from sandbox.node.pods import (
     NODE_NAME,
@@ -42,7 +41,6 @@ __all__ = ["LOG_ANNOTATION", "Kubelet"]
 log = logging.getLogger(__name__)
 
 Body = dict[str, Any]
-T = TypeVar("T")
 LOG_ANNOTATION = "sandbox.klt.dev/log-tail"
 _TAIL = 4096
 
@@ -71,8 +69,6 @@ class Kubelet:
         self._runs: dict[str, _PodRun] = {}
         self._uid_by_key: dict[Key, str] = {}
         self._log_endpoint: bool | None = None
-        self._binding: bool | None = None
-        """Whether the server has pods/binding; None until the first try."""
 
     async def reconcile(self, key: Key) -> float | None:
         """Bring one pod one step closer to running."""
@@ -133,33 +129,31 @@ class Kubelet:
             )
             self._pods.remember(patched)
             return
-        if self._binding is not False:
-            body = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": name}}
-            body["target"] = {"apiVersion": "v1", "kind": "Node", "name": NODE_NAME}
-            try:
-                await self._client.request("POST", PODS.path(ns, name, "binding"), body=body)
-                self._binding = True
-                return
-            except (Transient, Conflict):
-                raise
-            except ApiError:
-                if self._binding is True:
-                    raise
-                self._binding = False
-        # No pods/binding subresource on this server: set spec.nodeName directly.
-        patched = await self._client.patch(
-            PODS, ns, name, {"spec": {"nodeName": NODE_NAME}}, patch_type=PatchType.MERGE
-        )
-        self._pods.remember(patched)
+        body = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": name}}
+        body["target"] = {"apiVersion": "v1", "kind": "Node", "name": NODE_NAME}
+        await self._client.request("POST", PODS.path(ns, name, "binding"), body=body)
 
     async def _patch(self, meta: Body, body: Body, subresource: str | None = None) -> None:
-        """Merge-patch the pod (retried until it works or the pod is gone); cache the answer."""
-        patched = await _retrying(
-            self._client.patch, PODS, meta.get("namespace"), meta["name"], body,
-            subresource=subresource,
-        )  # fmt: skip
-        if patched is not None:
-            self._pods.remember(patched)
+        """Merge-patch the pod until it works (Transient and Conflict retry with backoff) or
+        the pod is gone; cache the answer.
+
+        Pod writes must not be lost to an API hiccup (the pod task has no other retry), and a
+        pod that is gone needs no write. Cancellation (pod deleted) ends the loop.
+        """
+        backoff = 0.02
+        while True:
+            try:
+                patched = await self._client.patch(
+                    PODS, meta.get("namespace"), meta["name"], body, subresource=subresource
+                )
+                self._pods.remember(patched)
+                return
+            except NotFound:
+                return
+            except (Transient, Conflict) as exc:
+                log.debug("retrying after %s", exc)
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, 2.0)
 
     async def _write(self, pod: Body, run: _PodRun) -> None:
         """Write the pod's status from the container states (serialised per pod)."""
@@ -275,21 +269,3 @@ class Kubelet:
             for c in containers
         ]
         await self._write(pod, run)
-
-
-async def _retrying(call: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T | None:
-    """Call until it works: Transient and Conflict retry with backoff, NotFound gives None.
-
-    Pod writes must not be lost to an API hiccup (the pod task has no other retry), and a
-    pod that is gone needs no write. Cancellation (pod deleted) ends the loop.
-    """
-    backoff = 0.02
-    while True:
-        try:
-            return await call(*args, **kwargs)
-        except NotFound:
-            return None
-        except (Transient, Conflict) as exc:
-            log.debug("retrying after %s", exc)
-        await asyncio.sleep(backoff)
-        backoff = min(backoff * 2, 2.0)
