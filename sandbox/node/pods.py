@@ -88,22 +88,19 @@ def owner_ref(owner: Body, kind: str, api_version: str) -> Body:
 
 
 def pod_from_template(
-    template: Body,
-    *,
-    name: str,
-    namespace: str,
-    owner: Body,
-    extra_labels: dict[str, str] | None = None,
+    owner: Body, kind: str, name: str, extra_labels: dict[str, str] | None = None
 ) -> Body:
-    """A Pod body from a pod template, owned (controller) by ``owner``."""
+    """A Pod body from the pod template of ``owner``, a ``kind`` of apps/v1 or a batch/v1 Job,
+    owned (controller) by it."""
+    template = owner.get("spec", {}).get("template") or {}
     tmeta = template.get("metadata") or {}
     labels = dict(tmeta.get("labels") or {})
     labels.update(extra_labels or {})
     meta: Body = {
         "name": name,
-        "namespace": namespace,
+        "namespace": owner["metadata"].get("namespace", ""),
         "labels": labels,
-        "ownerReferences": [owner],
+        "ownerReferences": [owner_ref(owner, kind, "batch/v1" if kind == "Job" else "apps/v1")],
     }
     if tmeta.get("annotations"):
         meta["annotations"] = dict(tmeta["annotations"])
