@@ -201,10 +201,6 @@ class Runtime:
         if self._http is not None:
             await self._http.close()
 
-    async def run(self, pod: Body, container: Body, plan: ContainerPlan) -> RunResult:
-        """Prepare and run one container to its end (cancel the task to kill it)."""
-        return await self.execute(await self.prepare(pod, container, plan))
-
     async def prepare(self, pod: Body, container: Body, plan: ContainerPlan) -> Prepared:
         """Resolve env, files and the command; ConfigError when something is missing (retry)."""
         if plan.kind is PlanKind.SIMULATED:
