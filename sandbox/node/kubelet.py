@@ -186,10 +186,7 @@ class Kubelet:
             log.exception("running pod %s failed", run.key)
             now = time.time()
             for state in run.states:
-                if state.state != "terminated":
-                    state.state, state.reason, state.exit_code = "terminated", "Error", 128
-                    state.started_at = state.started_at or now
-                    state.finished_at, state.message = now, f"sandbox node error: {exc!r}"
+                state.fail(128, f"sandbox node error: {exc!r}", now)
             with contextlib.suppress(ApiError):
                 await self._write(pod, run)
 
@@ -255,17 +252,7 @@ class Kubelet:
             return
         now = time.time()
         run.started_at = now
-        run.states = [
-            ContainerState(
-                c["name"],
-                str(c.get("image", "")),
-                state="terminated",
-                reason="Error",
-                exit_code=137,
-                started_at=now,
-                finished_at=now,
-                message="the sandbox node restarted while this container ran",
-            )
-            for c in containers
-        ]
+        run.states = [ContainerState(c["name"], str(c.get("image", ""))) for c in containers]
+        for state in run.states:
+            state.fail(137, "the sandbox node restarted while this container ran", now)
         await self._write(pod, run)

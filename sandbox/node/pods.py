@@ -160,6 +160,13 @@ class ContainerState:
     finished_at: float | None = None
     container_id: str = ""
 
+    def fail(self, exit_code: int, message: str, now: float) -> None:
+        """End the container with an Error, unless it has ended already."""
+        if self.state != "terminated":
+            self.state, self.reason, self.exit_code = "terminated", "Error", exit_code
+            self.started_at = self.started_at or now
+            self.finished_at, self.message = now, message
+
     def body(self) -> Body:
         """The containerStatuses entry."""
         state: Body
