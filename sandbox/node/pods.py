@@ -130,19 +130,9 @@ def _condition(kind: str, ok: bool, now: float, reason: str = "", message: str =
 
 def gated_status(now: float) -> Body:
     """Status of a pod held back by scheduling gates."""
-    return {
-        "phase": "Pending",
-        "conditions": [
-            _condition(
-                "PodScheduled",
-                False,
-                now,
-                "SchedulingGated",
-                "Scheduling is blocked due to non-empty scheduling gates",
-            )
-        ],
-        "qosClass": "BestEffort",
-    }
+    gated = "Scheduling is blocked due to non-empty scheduling gates"
+    scheduled = _condition("PodScheduled", False, now, "SchedulingGated", gated)
+    return {"phase": "Pending", "conditions": [scheduled], "qosClass": "BestEffort"}
 
 
 @dataclass(slots=True)
@@ -169,25 +159,21 @@ class ContainerState:
 
     def body(self) -> Body:
         """The containerStatuses entry."""
-        state: Body
+        detail: Body
         if self.state == "running":
-            state = {"running": {"startedAt": timestamp(self.started_at or 0)}}
+            detail = {"startedAt": timestamp(self.started_at or 0)}
         elif self.state == "terminated":
-            term: Body = {
+            detail = {
                 "exitCode": self.exit_code,
                 "reason": self.reason,
                 "startedAt": timestamp(self.started_at or 0),
                 "finishedAt": timestamp(self.finished_at or 0),
                 "containerID": self.container_id,
             }
-            if self.message:
-                term["message"] = self.message
-            state = {"terminated": term}
         else:
-            waiting: Body = {"reason": self.reason}
-            if self.message:
-                waiting["message"] = self.message
-            state = {"waiting": waiting}
+            detail = {"reason": self.reason}
+        if self.message and self.state != "running":
+            detail["message"] = self.message
         out: Body = {
             "name": self.name,
             "image": self.image,
@@ -195,7 +181,7 @@ class ContainerState:
             "ready": self.state == "running",
             "started": self.state == "running",
             "restartCount": 0,
-            "state": state,
+            "state": {self.state: detail},
         }
         if self.container_id:
             out["containerID"] = self.container_id
