@@ -76,15 +76,11 @@ class Kubelet:
         uid = str(pod["metadata"].get("uid", "")) if pod else ""
         known = self._uid_by_key.get(key)
         if known is not None and known != uid:  # deleted, or replaced by a same-named pod
-            stale = self._runs.get(known)
-            if stale is not None:
-                await self._kill(stale)
+            await self._kill(known)
         if pod is None:
             return None
         if is_terminating(pod):
-            current = self._runs.get(uid)
-            if current is not None:
-                await self._kill(current)
+            await self._kill(uid)
             return None
         node = bound_node(pod)
         if not node:
@@ -106,11 +102,13 @@ class Kubelet:
 
     async def close(self) -> None:
         """Kill every running pod task."""
-        for run in list(self._runs.values()):
-            await self._kill(run)
+        for uid in list(self._runs):
+            await self._kill(uid)
 
-    async def _kill(self, run: _PodRun) -> None:
-        self._runs.pop(run.uid, None)
+    async def _kill(self, uid: str) -> None:
+        run = self._runs.pop(uid, None)
+        if run is None:
+            return
         if self._uid_by_key.get(run.key) == run.uid:
             del self._uid_by_key[run.key]
         if run.task is not None and not run.task.done():

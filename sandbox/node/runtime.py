@@ -38,7 +38,7 @@ from typing import Any
 import aiohttp
 
 from sandbox.node.podconfig import ConfigError, ObjectSource, PodConfig, rewrite
-from sandbox.node.settings import NodeSettings, Outcome
+from sandbox.node.settings import NodeSettings, Outcome, find_deno
 
 __all__ = [
     "DURATION_ANNOTATION",
@@ -225,7 +225,7 @@ class Runtime:
         stdin: bytes | None = None
         try:
             if plan.kind is PlanKind.DENO:
-                deno = self._settings.deno_path()
+                deno = self._settings.deno or find_deno()
                 if deno is None:
                     failure = RunResult(127, "", "deno not found: run scripts/bootstrap.sh")
                     return Prepared(plan=plan, failure=failure)
