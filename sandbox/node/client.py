@@ -172,13 +172,11 @@ class Transport(Protocol):
 
     async def exchange(self, call: Call) -> tuple[int, bytes]:
         """One request: (status, body)."""
-        ...
 
     def stream(
         self, call: Call, read_timeout: float
     ) -> AbstractAsyncContextManager[tuple[int, AsyncIterator[bytes]]]:
         """A streamed GET (a watch): (status, the body's chunks)."""
-        ...
 
     async def close(self) -> None: ...
 

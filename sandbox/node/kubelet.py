@@ -68,7 +68,7 @@ class Kubelet:
         self._settings = settings
         self._runs: dict[str, _PodRun] = {}
         self._uid_by_key: dict[Key, str] = {}
-        self._log_endpoint: bool | None = None
+        self._log_endpoint = True  # until a 404/405 shows the server has none
 
     async def reconcile(self, key: Key) -> float | None:
         """Bring one pod one step closer to running."""
@@ -223,10 +223,9 @@ class Kubelet:
         meta = pod["metadata"]
         ns, name = str(meta.get("namespace", "default")), str(meta["name"])
         backoff = 0.02
-        while self._log_endpoint is not False:
+        while self._log_endpoint:
             try:
                 await self._client.put_log(ns, name, container, text)
-                self._log_endpoint = True
                 return
             except (Transient, Conflict):
                 await asyncio.sleep(backoff)
