@@ -5,8 +5,7 @@ SchedulingGated; an ungated pod without a node is bound to ``sandbox-node``. Kub
 bound here gets its containers started ``pod_start_delay`` seconds later through the Runtime,
 and every container state change is written through ``pods/status`` (merge patch), one write
 at a time per pod. Deleting a pod kills its processes. Output goes to the API server for
-``pods/log`` (``PUT /sandbox/pods/{ns}/{name}/log?container=``), or, when the server has no
-such endpoint, to the annotation ``sandbox.klt.dev/log-tail`` (last 4 KB).
+``pods/log`` (the sandbox's ``PUT /sandbox/pods/{ns}/{name}/log?container=``).
 
 After a node restart a pod already Running that we did not start is adopted: a service
 container (simulated run) keeps running; anything else is failed with a message, because its
@@ -36,13 +35,11 @@ from sandbox.node.pods import (
 from sandbox.node.runtime import ConfigError, ContainerPlan, PlanKind, Runtime, plan_container
 from sandbox.node.settings import NodeSettings, Outcome
 
-__all__ = ["LOG_ANNOTATION", "Kubelet"]
+__all__ = ["Kubelet"]
 
 log = logging.getLogger(__name__)
 
 Body = dict[str, Any]
-LOG_ANNOTATION = "sandbox.klt.dev/log-tail"
-_TAIL = 4096
 
 
 @dataclass
@@ -68,7 +65,6 @@ class Kubelet:
         self._settings = settings
         self._runs: dict[str, _PodRun] = {}
         self._uid_by_key: dict[Key, str] = {}
-        self._log_endpoint = True  # until a 404/405 shows the server has none
 
     async def reconcile(self, key: Key) -> float | None:
         """Bring one pod one step closer to running."""
@@ -219,11 +215,11 @@ class Kubelet:
         await self._write(pod, run)
 
     async def _publish_log(self, pod: Body, container: str, text: str) -> None:
-        """Send the output to the server's log store; an annotation patch if it has none."""
+        """Send the output to the server's log store."""
         meta = pod["metadata"]
         ns, name = str(meta.get("namespace", "default")), str(meta["name"])
         backoff = 0.02
-        while self._log_endpoint:
+        while True:
             try:
                 await self._client.put_log(ns, name, container, text)
                 return
@@ -231,16 +227,8 @@ class Kubelet:
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 2.0)
             except ApiError as exc:
-                # A 404 while the pod still exists means the server has no log endpoint.
-                missing = exc.status == 405 or (
-                    exc.status == 404 and self._pods.get((ns, name)) is not None
-                )
-                if not missing:
-                    log.warning("storing log of %s failed: %s", name, exc)
-                    return
-                self._log_endpoint = False
-        tail = text.encode()[-_TAIL:].decode("utf-8", "ignore")
-        await self._patch(meta, {"metadata": {"annotations": {LOG_ANNOTATION: tail}}})
+                log.warning("storing log of %s failed: %s", name, exc)
+                return
 
     async def _adopt(self, pod: Body, run: _PodRun) -> None:
         containers = pod.get("spec", {}).get("containers") or []
