@@ -43,14 +43,12 @@ def rollout_plan(rollout: Body, rss: list[Body], now: float) -> DeploymentPlan:
         and status.get("availableReplicas", 0) >= want
         and status.get("replicas") == want
     )
-    paused = bool(spec.get("paused"))
-    phase, message = (
-        ("Healthy", "")
-        if healthy
-        else ("Progressing", "more replicas need to be updated or available")
-    )
-    if paused:
+    if spec.get("paused"):
         phase, message, healthy = "Paused", "manually paused", False
+    elif healthy:
+        phase, message = "Healthy", ""
+    else:
+        phase, message = "Progressing", "more replicas need to be updated or available"
     status |= {
         "observedGeneration": str((rollout.get("metadata") or {}).get("generation", 1)),
         "currentPodHash": new_hash,
