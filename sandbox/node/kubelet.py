@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from sandbox.node.client import PODS, ApiClient, ApiError, Conflict, NotFound, Transient
 from sandbox.node.informer import Informer, Key
@@ -40,6 +42,7 @@ __all__ = ["Kubelet"]
 log = logging.getLogger(__name__)
 
 Body = dict[str, Any]
+T = TypeVar("T")
 
 
 @dataclass
@@ -127,30 +130,9 @@ class Kubelet:
         body["target"] = {"apiVersion": "v1", "kind": "Node", "name": NODE_NAME}
         await self._client.request("POST", PODS.path(ns, name, "binding"), body=body)
 
-    async def _patch(self, meta: Body, body: Body, subresource: str | None = None) -> None:
-        """Merge-patch the pod until it works (Transient and Conflict retry with backoff) or
-        the pod is gone; cache the answer.
-
-        Pod writes must not be lost to an API hiccup (the pod task has no other retry), and a
-        pod that is gone needs no write. Cancellation (pod deleted) ends the loop.
-        """
-        backoff = 0.02
-        while True:
-            try:
-                patched = await self._client.patch(
-                    PODS, meta.get("namespace"), meta["name"], body, subresource=subresource
-                )
-                self._pods.remember(patched)
-                return
-            except NotFound:
-                return
-            except (Transient, Conflict) as exc:
-                log.debug("retrying after %s", exc)
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, 2.0)
-
     async def _write(self, pod: Body, run: _PodRun) -> None:
-        """Write the pod's status from the container states (serialised per pod)."""
+        """Write the pod's status from the container states (serialised per pod); cache the
+        answer. A pod that is gone needs no write."""
         meta = pod["metadata"]
         async with run.lock:
             status = pod_status(
@@ -159,7 +141,12 @@ class Kubelet:
                 started_at=run.started_at,
                 now=time.time(),
             )
-            await self._patch(meta, {"status": status}, "status")
+            patch = functools.partial(
+                self._client.patch, PODS, meta.get("namespace"), meta["name"],
+                {"status": status}, subresource="status",
+            )  # fmt: skip
+            with contextlib.suppress(NotFound):
+                self._pods.remember(await _retrying(patch))
 
     async def _start(self, pod: Body, run: _PodRun) -> None:
         containers = pod.get("spec", {}).get("containers") or []
@@ -218,17 +205,10 @@ class Kubelet:
         """Send the output to the server's log store."""
         meta = pod["metadata"]
         ns, name = str(meta.get("namespace", "default")), str(meta["name"])
-        backoff = 0.02
-        while True:
-            try:
-                await self._client.put_log(ns, name, container, text)
-                return
-            except (Transient, Conflict):
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 2.0)
-            except ApiError as exc:
-                log.warning("storing log of %s failed: %s", name, exc)
-                return
+        try:
+            await _retrying(functools.partial(self._client.put_log, ns, name, container, text))
+        except ApiError as exc:
+            log.warning("storing log of %s failed: %s", name, exc)
 
     async def _adopt(self, pod: Body, run: _PodRun) -> None:
         containers = pod.get("spec", {}).get("containers") or []
@@ -241,3 +221,19 @@ class Kubelet:
         for state in run.states:
             state.fail(137, "the sandbox node restarted while this container ran", now)
         await self._write(pod, run)
+
+
+async def _retrying(call: Callable[[], Awaitable[T]]) -> T:
+    """Call until it does not fail with Transient or Conflict (backoff from 20 ms to 2 s).
+
+    Pod writes must not be lost to an API hiccup (the pod task has no other retry).
+    Cancellation (pod deleted) ends the loop.
+    """
+    backoff = 0.02
+    while True:
+        try:
+            return await call()
+        except (Transient, Conflict) as exc:
+            log.debug("retrying after %s", exc)
+        await asyncio.sleep(backoff)
+        backoff = min(backoff * 2, 2.0)
