@@ -12,14 +12,12 @@ module outside sandbox.node.
     await handle.stop()
 """
 
-from sandbox.node.kubelet import LOG_ANNOTATION
 from sandbox.node.node import NodeHandle, start_node
 from sandbox.node.runtime import DURATION_ANNOTATION, OUTCOME_ANNOTATION
 from sandbox.node.settings import NODE_NAME, NodeSettings, Outcome
 
 __all__ = [
     "DURATION_ANNOTATION",
-    "LOG_ANNOTATION",
     "NODE_NAME",
     "OUTCOME_ANNOTATION",
     "NodeHandle",

@@ -25,11 +25,6 @@ __all__ = ["rollout_plan"]
 Body = dict[str, Any]
 
 
-def _selector(rollout: Body) -> str:
-    labels = ((rollout.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
-    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
-
-
 def rollout_plan(rollout: Body, rss: list[Body], now: float) -> DeploymentPlan:
     """The ReplicaSet to create, the scaling, and the Rollout's Argo-shaped status."""
     spec = dict(rollout.get("spec") or {})
@@ -43,18 +38,17 @@ def rollout_plan(rollout: Body, rss: list[Body], now: float) -> DeploymentPlan:
         and status.get("availableReplicas", 0) >= want
         and status.get("replicas") == want
     )
-    paused = bool(spec.get("paused"))
-    phase, message = (
-        ("Healthy", "")
-        if healthy
-        else ("Progressing", "more replicas need to be updated or available")
-    )
-    if paused:
+    if spec.get("paused"):
         phase, message, healthy = "Paused", "manually paused", False
+    elif healthy:
+        phase, message = "Healthy", ""
+    else:
+        phase, message = "Progressing", "more replicas need to be updated or available"
+    labels = (spec.get("selector") or {}).get("matchLabels") or {}
     status |= {
         "observedGeneration": str((rollout.get("metadata") or {}).get("generation", 1)),
         "currentPodHash": new_hash,
-        "selector": _selector(rollout),
+        "selector": ",".join(f"{k}={v}" for k, v in sorted(labels.items())),
         "HPAReplicas": status.get("replicas", 0),
         "phase": phase,
         "message": message,

@@ -57,14 +57,6 @@ __all__ = [
 Body = dict[str, Any]
 
 
-def _dumps(body: object) -> bytes:
-    """orjson, else the standard library (what orjson refuses: non-str keys, huge ints)."""
-    try:
-        return orjson.dumps(body)
-    except TypeError:
-        return json.dumps(body).encode()
-
-
 @dataclass(frozen=True, slots=True)
 class Resource:
     """A served resource: group ("" = core), version, plural."""
@@ -180,13 +172,11 @@ class Transport(Protocol):
 
     async def exchange(self, call: Call) -> tuple[int, bytes]:
         """One request: (status, body)."""
-        ...
 
     def stream(
         self, call: Call, read_timeout: float
     ) -> AbstractAsyncContextManager[tuple[int, AsyncIterator[bytes]]]:
         """A streamed GET (a watch): (status, the body's chunks)."""
-        ...
 
     async def close(self) -> None: ...
 
@@ -257,11 +247,12 @@ class ApiClient:
         raw: bytes | None = None,
     ) -> Body:
         """One call; the decoded JSON answer, or an ApiError."""
-        data = raw if raw is not None else (None if body is None else _dumps(body))
+        if raw is None and body is not None:  # str-enum keys are written as their value
+            raw = orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS)
         headers = self._headers
-        if data is not None:
+        if raw is not None:
             headers = dict(headers, **{"Content-Type": content_type})
-        status, answer = await self._transport.exchange(Call(method, path, params, headers, data))
+        status, answer = await self._transport.exchange(Call(method, path, params, headers, raw))
         if status >= 300:
             raise _error(status, answer.decode(errors="replace"))
         if not answer:
@@ -328,21 +319,18 @@ class ApiClient:
             params["resourceVersion"] = resource_version
         # A silent stream past the server's own timeout means a dead connection.
         call = Call("GET", res.path(), params, self._headers)
-        stream = self._transport.stream(call, timeout_seconds + 30)
-        try:
-            async with stream as (status, chunks):
-                if status >= 300:
-                    raise _error(status, b"".join([c async for c in chunks]).decode())
-                buffer = b""
-                # Read chunks and split by hand: pod bodies can exceed aiohttp's line limit.
-                async for chunk in chunks:
-                    buffer += chunk
-                    while b"\n" in buffer:
-                        line, buffer = buffer.split(b"\n", 1)
-                        if line.strip():
-                            yield _event(line)
-        except (aiohttp.ClientError, TimeoutError, asyncio.IncompleteReadError) as exc:
-            raise Transient(503, "WatchBroken", repr(exc)) from exc
+        # The transport raises a broken stream as Transient.
+        async with self._transport.stream(call, timeout_seconds + 30) as (status, chunks):
+            if status >= 300:
+                raise _error(status, b"".join([c async for c in chunks]).decode())
+            buffer = b""
+            # Read chunks and split by hand: pod bodies can exceed aiohttp's line limit.
+            async for chunk in chunks:
+                buffer += chunk
+                while b"\n" in buffer:
+                    line, buffer = buffer.split(b"\n", 1)
+                    if line.strip():
+                        yield _event(line)
 
     async def put_log(self, namespace: str, name: str, container: str, text: str) -> None:
         """Hand a container's output to the server for ``pods/log`` (sandbox endpoint)."""

@@ -11,6 +11,7 @@ activeDeadlineSeconds and ttlSecondsAfterFinished) are queue delays, never polls
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable
@@ -32,7 +33,7 @@ from sandbox.node.client import (
 )
 from sandbox.node.informer import Informer, Key, key_of
 from sandbox.node.jobs import decide_job, job_pod_labels
-from sandbox.node.pods import is_terminating, owner_ref, pod_from_template, random_suffix
+from sandbox.node.pods import is_terminating, pod_from_template, random_suffix
 from sandbox.node.rollout import (
     REVISION_LABEL,
     daemonset_plan,
@@ -73,25 +74,17 @@ class Controllers:
         """The reconcile of each resource of `OWNERS`."""
         return {
             REPLICASETS: self.replicaset,
-            DEPLOYMENTS: self.deployment,
-            ROLLOUTS: self.rollout,
+            DEPLOYMENTS: functools.partial(self._roll, DEPLOYMENTS),
+            ROLLOUTS: functools.partial(self._roll, ROLLOUTS),  # Argo's status: node/argo.py
             STATEFULSETS: self.statefulset,
             DAEMONSETS: self.daemonset,
             JOBS: self.job,
         }
 
-    def _live(self, key: Key, res: Resource, kind: str) -> tuple[Body, Body, Body] | None:
-        """A workload that is not being deleted: (it, its pod template, the ownerReference
-        its pods get); None when it is gone or terminating."""
+    def _live(self, res: Resource, key: Key) -> Body | None:
+        """The cached object, unless it is gone or being deleted."""
         obj = self._inf[res].get(key)
-        if obj is None or is_terminating(obj):
-            return None
-        template = obj.get("spec", {}).get("template") or {}
-        return obj, template, owner_ref(obj, kind, "apps/v1")
-
-    async def _delete_pods(self, namespace: str, names: Iterable[str]) -> None:
-        for name in names:
-            await self._delete(PODS, namespace, name)
+        return None if obj is None or is_terminating(obj) else obj
 
     def _owned(self, res: Resource, owner: Body) -> list[Body]:
         return self._inf[res].owned_by(str(owner["metadata"].get("uid", "")))
@@ -109,23 +102,18 @@ class Controllers:
             return
         self._inf[res].remember(patched)
 
-    async def _create_pod(self, owner: Body, pod: Body) -> None:
-        ns = key_of(owner)[0]
+    async def _create_pod(self, pod: Body) -> None:
         # A Conflict (name still taken by a terminating pod) raises: the queue retries later.
-        created = await self._client.create(PODS, ns, pod)
+        created = await self._client.create(PODS, pod["metadata"]["namespace"], pod)
         self._inf[PODS].remember(created)
 
     async def _create_pods(
-        self, owner: Body, template: Body, ref: Body, count: int, labels: dict[str, str] | None
+        self, owner: Body, kind: str, count: int, labels: dict[str, str] | None = None
     ) -> None:
-        """`count` pods from `template`, named after `owner` with a random suffix."""
-        namespace, owner_name = key_of(owner)
+        """`count` pods from the owner's template, named after it with a random suffix."""
         for _ in range(count):
-            name = f"{owner_name}-{random_suffix()}"
-            pod = pod_from_template(
-                template, name=name, namespace=namespace, owner=ref, extra_labels=labels
-            )
-            await self._create_pod(owner, pod)
+            name = f"{owner['metadata']['name']}-{random_suffix()}"
+            await self._create_pod(pod_from_template(owner, kind, name, labels))
 
     async def _delete(
         self, res: Resource, namespace: str, name: str, propagation: str | None = None
@@ -134,18 +122,15 @@ class Controllers:
             await self._client.delete(res, namespace, name, propagation=propagation)
         self._inf[res].forget((namespace, name))
 
-    # -- Deployment -------------------------------------------------------------------------
+    async def _delete_pods(self, namespace: str, names: Iterable[str]) -> None:
+        for name in names:
+            await self._delete(PODS, namespace, name)
 
-    async def deployment(self, key: Key) -> float | None:
-        return await self._roll(DEPLOYMENTS, key)
-
-    async def rollout(self, key: Key) -> float | None:
-        """An Argo Rollout: ReplicaSets as a Deployment's, Argo's status (sandbox/node/argo.py)."""
-        return await self._roll(ROLLOUTS, key)
+    # -- Deployment and Argo Rollout --------------------------------------------------------
 
     async def _roll(self, res: Resource, key: Key) -> float | None:
-        dep = self._inf[res].get(key)
-        if dep is None or is_terminating(dep):
+        dep = self._live(res, key)
+        if dep is None:
             return None
         plan_of = rollout_plan if res is ROLLOUTS else deployment_plan
         plan = plan_of(dep, self._owned(REPLICASETS, dep), time.time())
@@ -168,26 +153,22 @@ class Controllers:
         await self._status(res, dep, plan.status)
         return None
 
-    # -- ReplicaSet -------------------------------------------------------------------------
+    # -- ReplicaSet, StatefulSet, DaemonSet -------------------------------------------------
 
     async def replicaset(self, key: Key) -> float | None:
-        found = self._live(key, REPLICASETS, "ReplicaSet")
-        if found is None:
+        rs = self._live(REPLICASETS, key)
+        if rs is None:
             return None
-        rs, template, ref = found
         plan = replicaset_plan(rs, self._owned(PODS, rs))
-        await self._create_pods(rs, template, ref, len(plan.create), None)
+        await self._create_pods(rs, "ReplicaSet", len(plan.create))
         await self._delete_pods(key[0], plan.delete)
         await self._status(REPLICASETS, rs, plan.status)
         return None
 
-    # -- StatefulSet ------------------------------------------------------------------------
-
     async def statefulset(self, key: Key) -> float | None:
-        found = self._live(key, STATEFULSETS, "StatefulSet")
-        if found is None:
+        sts = self._live(STATEFULSETS, key)
+        if sts is None:
             return None
-        sts, template, ref = found
         plan = statefulset_plan(sts, self._owned(PODS, sts))
         revision = plan.status["updateRevision"]
         for name in plan.create:
@@ -196,39 +177,34 @@ class Controllers:
                 "statefulset.kubernetes.io/pod-name": name,
                 "apps.kubernetes.io/pod-index": name.rsplit("-", 1)[1],
             }
-            pod = pod_from_template(
-                template, name=name, namespace=key[0], owner=ref, extra_labels=labels
-            )
+            pod = pod_from_template(sts, "StatefulSet", name, labels)
             pod["spec"].setdefault("hostname", name)
             if sts.get("spec", {}).get("serviceName"):
                 pod["spec"].setdefault("subdomain", sts["spec"]["serviceName"])
-            await self._create_pod(sts, pod)
+            await self._create_pod(pod)
         await self._delete_pods(key[0], plan.delete)
         await self._status(STATEFULSETS, sts, plan.status)
         return None
 
-    # -- DaemonSet --------------------------------------------------------------------------
-
     async def daemonset(self, key: Key) -> float | None:
-        found = self._live(key, DAEMONSETS, "DaemonSet")
-        if found is None:
+        ds = self._live(DAEMONSETS, key)
+        if ds is None:
             return None
-        ds, template, ref = found
         plan = daemonset_plan(ds, self._owned(PODS, ds))
         labels = {
-            REVISION_LABEL: template_hash(template),
+            REVISION_LABEL: template_hash(ds.get("spec", {}).get("template") or {}),
             "pod-template-generation": str(ds["metadata"].get("generation", 1)),
         }
         await self._delete_pods(key[0], plan.delete)
-        await self._create_pods(ds, template, ref, len(plan.create), labels)
+        await self._create_pods(ds, "DaemonSet", len(plan.create), labels)
         await self._status(DAEMONSETS, ds, plan.status)
         return None
 
     # -- Job --------------------------------------------------------------------------------
 
     async def job(self, key: Key) -> float | None:
-        job = self._inf[JOBS].get(key)
-        if job is None or is_terminating(job):
+        job = self._live(JOBS, key)
+        if job is None:
             return None
         uid = str(job["metadata"].get("uid", ""))
         now = time.time()
@@ -237,11 +213,8 @@ class Controllers:
         else:
             started = self._job_started.setdefault(uid, now)
         decision = decide_job(job, self._owned(PODS, job), now, started)
-        template = job.get("spec", {}).get("template") or {}
-        ref = owner_ref(job, "Job", "batch/v1")
-        await self._create_pods(job, template, ref, decision.create, job_pod_labels(job))
-        for name in decision.delete:
-            await self._delete(PODS, key[0], name)
+        await self._create_pods(job, "Job", decision.create, job_pod_labels(job))
+        await self._delete_pods(key[0], decision.delete)
         await self._status(JOBS, job, decision.status)
         if decision.delete_job_at is not None:
             if decision.delete_job_at <= now:

@@ -91,12 +91,11 @@ class Informer:
             self._by_owner.setdefault(uid, set()).add(key)
         return True
 
-    def forget(self, key: Key) -> Body | None:
-        """Drop an object (one we deleted, or one reported deleted); the cached one."""
+    def forget(self, key: Key) -> None:
+        """Drop an object (one we deleted, or one reported deleted)."""
         old = self._cache.pop(key, None)
         if old is not None:
             self._unindex(key, old)
-        return old
 
     def _unindex(self, key: Key, obj: Body) -> None:
         for uid in _owner_uids(obj):
@@ -119,10 +118,9 @@ class Informer:
     async def _relist(self) -> str:
         items, rv = await self._client.list(self.resource)
         seen = {key_of(i) for i in items}
-        for key in [k for k in self._cache if k not in seen]:
-            old = self.forget(key)
-            if old is not None:
-                self._emit("DELETED", old)
+        for key, gone in [(k, o) for k, o in self._cache.items() if k not in seen]:
+            self.forget(key)
+            self._emit("DELETED", gone)
         for item in items:
             key = key_of(item)
             old = self._cache.get(key)

@@ -18,23 +18,21 @@ from typing import Any
 
 from sandbox.node.pods import is_active, is_ready, parse_time, timestamp
 
-__all__ = ["JOB_LABELS", "JobDecision", "decide_job", "finished_condition", "job_pod_labels"]
+__all__ = ["JobDecision", "decide_job", "finished_condition", "job_pod_labels"]
 
 Body = dict[str, Any]
-
-JOB_LABELS = (
-    "batch.kubernetes.io/controller-uid",
-    "batch.kubernetes.io/job-name",
-    "controller-uid",
-    "job-name",
-)
 
 
 def job_pod_labels(job: Body) -> dict[str, str]:
     """The labels the Job controller puts on its pods."""
     meta = job.get("metadata", {})
     uid, name = str(meta.get("uid", "")), str(meta.get("name", ""))
-    return dict(zip(JOB_LABELS, (uid, name, uid, name), strict=True))
+    return {
+        "batch.kubernetes.io/controller-uid": uid,
+        "batch.kubernetes.io/job-name": name,
+        "controller-uid": uid,
+        "job-name": name,
+    }
 
 
 @dataclass(frozen=True, slots=True)

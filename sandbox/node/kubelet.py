@@ -5,8 +5,7 @@ SchedulingGated; an ungated pod without a node is bound to ``sandbox-node``. Kub
 bound here gets its containers started ``pod_start_delay`` seconds later through the Runtime,
 and every container state change is written through ``pods/status`` (merge patch), one write
 at a time per pod. Deleting a pod kills its processes. Output goes to the API server for
-``pods/log`` (``PUT /sandbox/pods/{ns}/{name}/log?container=``), or, when the server has no
-such endpoint, to the annotation ``sandbox.klt.dev/log-tail`` (last 4 KB).
+``pods/log`` (the sandbox's ``PUT /sandbox/pods/{ns}/{name}/log?container=``).
 
 After a node restart a pod already Running that we did not start is adopted: a service
 container (simulated run) keeps running; anything else is failed with a message, because its
@@ -17,13 +16,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sandbox.node.client import PODS, ApiClient, ApiError, Conflict, NotFound, PatchType, Transient
+from sandbox.node.client import PODS, ApiClient, ApiError, Conflict, NotFound, Transient
 from sandbox.node.informer import Informer, Key
 from sandbox.node.pods import (
     NODE_NAME,
@@ -37,14 +37,12 @@ from sandbox.node.pods import (
 from sandbox.node.runtime import ConfigError, ContainerPlan, PlanKind, Runtime, plan_container
 from sandbox.node.settings import NodeSettings, Outcome
 
-__all__ = ["LOG_ANNOTATION", "Kubelet"]
+__all__ = ["Kubelet"]
 
 log = logging.getLogger(__name__)
 
 Body = dict[str, Any]
 T = TypeVar("T")
-LOG_ANNOTATION = "sandbox.klt.dev/log-tail"
-_TAIL = 4096
 
 
 @dataclass
@@ -70,9 +68,6 @@ class Kubelet:
         self._settings = settings
         self._runs: dict[str, _PodRun] = {}
         self._uid_by_key: dict[Key, str] = {}
-        self._log_endpoint: bool | None = None
-        self._binding: bool | None = None
-        """Whether the server has pods/binding; None until the first try."""
 
     async def reconcile(self, key: Key) -> float | None:
         """Bring one pod one step closer to running."""
@@ -80,15 +75,11 @@ class Kubelet:
         uid = str(pod["metadata"].get("uid", "")) if pod else ""
         known = self._uid_by_key.get(key)
         if known is not None and known != uid:  # deleted, or replaced by a same-named pod
-            stale = self._runs.get(known)
-            if stale is not None:
-                await self._kill(stale)
+            await self._kill(known)
         if pod is None:
             return None
         if is_terminating(pod):
-            current = self._runs.get(uid)
-            if current is not None:
-                await self._kill(current)
+            await self._kill(uid)
             return None
         node = bound_node(pod)
         if not node:
@@ -110,11 +101,13 @@ class Kubelet:
 
     async def close(self) -> None:
         """Kill every running pod task."""
-        for run in list(self._runs.values()):
-            await self._kill(run)
+        for uid in list(self._runs):
+            await self._kill(uid)
 
-    async def _kill(self, run: _PodRun) -> None:
-        self._runs.pop(run.uid, None)
+    async def _kill(self, uid: str) -> None:
+        run = self._runs.pop(uid, None)
+        if run is None:
+            return
         if self._uid_by_key.get(run.key) == run.uid:
             del self._uid_by_key[run.key]
         if run.task is not None and not run.task.done():
@@ -133,36 +126,13 @@ class Kubelet:
             )
             self._pods.remember(patched)
             return
-        if self._binding is not False:
-            body = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": name}}
-            body["target"] = {"apiVersion": "v1", "kind": "Node", "name": NODE_NAME}
-            try:
-                await self._client.request("POST", PODS.path(ns, name, "binding"), body=body)
-                self._binding = True
-                return
-            except (Transient, Conflict):
-                raise
-            except ApiError:
-                if self._binding is True:
-                    raise
-                self._binding = False
-        # No pods/binding subresource on this server: set spec.nodeName directly.
-        patched = await self._client.patch(
-            PODS, ns, name, {"spec": {"nodeName": NODE_NAME}}, patch_type=PatchType.MERGE
-        )
-        self._pods.remember(patched)
-
-    async def _patch(self, meta: Body, body: Body, subresource: str | None = None) -> None:
-        """Merge-patch the pod (retried until it works or the pod is gone); cache the answer."""
-        patched = await _retrying(
-            self._client.patch, PODS, meta.get("namespace"), meta["name"], body,
-            subresource=subresource,
-        )  # fmt: skip
-        if patched is not None:
-            self._pods.remember(patched)
+        body = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": name}}
+        body["target"] = {"apiVersion": "v1", "kind": "Node", "name": NODE_NAME}
+        await self._client.request("POST", PODS.path(ns, name, "binding"), body=body)
 
     async def _write(self, pod: Body, run: _PodRun) -> None:
-        """Write the pod's status from the container states (serialised per pod)."""
+        """Write the pod's status from the container states (serialised per pod); cache the
+        answer. A pod that is gone needs no write."""
         meta = pod["metadata"]
         async with run.lock:
             status = pod_status(
@@ -171,7 +141,12 @@ class Kubelet:
                 started_at=run.started_at,
                 now=time.time(),
             )
-            await self._patch(meta, {"status": status}, "status")
+            patch = functools.partial(
+                self._client.patch, PODS, meta.get("namespace"), meta["name"],
+                {"status": status}, subresource="status",
+            )  # fmt: skip
+            with contextlib.suppress(NotFound):
+                self._pods.remember(await _retrying(patch))
 
     async def _start(self, pod: Body, run: _PodRun) -> None:
         containers = pod.get("spec", {}).get("containers") or []
@@ -192,10 +167,7 @@ class Kubelet:
             log.exception("running pod %s failed", run.key)
             now = time.time()
             for state in run.states:
-                if state.state != "terminated":
-                    state.state, state.reason, state.exit_code = "terminated", "Error", 128
-                    state.started_at = state.started_at or now
-                    state.finished_at, state.message = now, f"sandbox node error: {exc!r}"
+                state.fail(128, f"sandbox node error: {exc!r}", now)
             with contextlib.suppress(ApiError):
                 await self._write(pod, run)
 
@@ -230,29 +202,13 @@ class Kubelet:
         await self._write(pod, run)
 
     async def _publish_log(self, pod: Body, container: str, text: str) -> None:
-        """Send the output to the server's log store; an annotation patch if it has none."""
+        """Send the output to the server's log store."""
         meta = pod["metadata"]
         ns, name = str(meta.get("namespace", "default")), str(meta["name"])
-        backoff = 0.02
-        while self._log_endpoint is not False:
-            try:
-                await self._client.put_log(ns, name, container, text)
-                self._log_endpoint = True
-                return
-            except (Transient, Conflict):
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 2.0)
-            except ApiError as exc:
-                # A 404 while the pod still exists means the server has no log endpoint.
-                missing = exc.status == 405 or (
-                    exc.status == 404 and self._pods.get((ns, name)) is not None
-                )
-                if not missing:
-                    log.warning("storing log of %s failed: %s", name, exc)
-                    return
-                self._log_endpoint = False
-        tail = text.encode()[-_TAIL:].decode("utf-8", "ignore")
-        await self._patch(meta, {"metadata": {"annotations": {LOG_ANNOTATION: tail}}})
+        try:
+            await _retrying(functools.partial(self._client.put_log, ns, name, container, text))
+        except ApiError as exc:
+            log.warning("storing log of %s failed: %s", name, exc)
 
     async def _adopt(self, pod: Body, run: _PodRun) -> None:
         containers = pod.get("spec", {}).get("containers") or []
@@ -261,34 +217,22 @@ class Kubelet:
             return
         now = time.time()
         run.started_at = now
-        run.states = [
-            ContainerState(
-                c["name"],
-                str(c.get("image", "")),
-                state="terminated",
-                reason="Error",
-                exit_code=137,
-                started_at=now,
-                finished_at=now,
-                message="the sandbox node restarted while this container ran",
-            )
-            for c in containers
-        ]
+        run.states = [ContainerState(c["name"], str(c.get("image", ""))) for c in containers]
+        for state in run.states:
+            state.fail(137, "the sandbox node restarted while this container ran", now)
         await self._write(pod, run)
 
 
-async def _retrying(call: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T | None:
-    """Call until it works: Transient and Conflict retry with backoff, NotFound gives None.
+async def _retrying(call: Callable[[], Awaitable[T]]) -> T:
+    """Call until it does not fail with Transient or Conflict (backoff from 20 ms to 2 s).
 
-    Pod writes must not be lost to an API hiccup (the pod task has no other retry), and a
-    pod that is gone needs no write. Cancellation (pod deleted) ends the loop.
+    Pod writes must not be lost to an API hiccup (the pod task has no other retry).
+    Cancellation (pod deleted) ends the loop.
     """
     backoff = 0.02
     while True:
         try:
-            return await call(*args, **kwargs)
-        except NotFound:
-            return None
+            return await call()
         except (Transient, Conflict) as exc:
             log.debug("retrying after %s", exc)
         await asyncio.sleep(backoff)

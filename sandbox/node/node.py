@@ -10,9 +10,9 @@ polls.
 from __future__ import annotations
 
 import asyncio
+import functools
 import shutil
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,18 +81,16 @@ async def start_node(
     queues: dict[Resource, WorkQueue[Key]] = {}
     runtime = Runtime(settings=settings, source=client, work_dir=work_dir)
 
-    def route(res: Resource) -> Callable[[str, Body], None]:
-        def handle(_kind: str, obj: Body) -> None:
-            key = key_of(obj)
-            queues[res].add(key)
-            for ref in obj.get("metadata", {}).get("ownerReferences") or []:
-                owner = OWNERS.get(str(ref.get("kind")))
-                if ref.get("controller") and owner is not None and owner in queues:
-                    queues[owner].add((key[0], str(ref.get("name"))))
+    def route(res: Resource, _kind: str, obj: Body) -> None:
+        key = key_of(obj)
+        queues[res].add(key)
+        for ref in obj.get("metadata", {}).get("ownerReferences") or []:
+            owner = OWNERS.get(str(ref.get("kind")))
+            if ref.get("controller") and owner is not None:
+                queues[owner].add((key[0], str(ref.get("name"))))
 
-        return handle
-
-    informers = {res: Informer(client, res, route(res)) for res in (PODS, *OWNERS.values())}
+    resources = (PODS, *OWNERS.values())
+    informers = {res: Informer(client, res, functools.partial(route, res)) for res in resources}
     kubelet = Kubelet(client=client, pods=informers[PODS], runtime=runtime, settings=settings)
     controllers = Controllers(client=client, informers=informers)
     for res, reconcile in controllers.reconcilers().items():

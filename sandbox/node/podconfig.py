@@ -40,22 +40,15 @@ class PodConfig:
     def __init__(self, source: ObjectSource) -> None:
         self._source = source
 
-    async def _object(
-        self, res: Resource, namespace: str, name: str, optional: bool
-    ) -> Body | None:
-        try:
-            return await self._source.get(res, namespace, name)
-        except NotFound:
-            if optional:
-                return None
-            raise ConfigError(f'{res.plural[:-1]} "{name}" not found') from None
-
     async def _data(
         self, res: Resource, namespace: str, name: str, optional: bool
     ) -> dict[str, str]:
-        obj = await self._object(res, namespace, name, optional)
-        if obj is None:
-            return {}
+        try:
+            obj = await self._source.get(res, namespace, name)
+        except NotFound:
+            if optional:
+                return {}
+            raise ConfigError(f'{res.plural[:-1]} "{name}" not found') from None
         data = {str(k): str(v) for k, v in (obj.get("data") or {}).items()}
         if res is SECRETS:
             data = {k: base64.b64decode(v).decode("utf-8", "replace") for k, v in data.items()}

@@ -88,22 +88,19 @@ def owner_ref(owner: Body, kind: str, api_version: str) -> Body:
 
 
 def pod_from_template(
-    template: Body,
-    *,
-    name: str,
-    namespace: str,
-    owner: Body,
-    extra_labels: dict[str, str] | None = None,
+    owner: Body, kind: str, name: str, extra_labels: dict[str, str] | None = None
 ) -> Body:
-    """A Pod body from a pod template, owned (controller) by ``owner``."""
+    """A Pod body from the pod template of ``owner``, a ``kind`` of apps/v1 or a batch/v1 Job,
+    owned (controller) by it."""
+    template = owner.get("spec", {}).get("template") or {}
     tmeta = template.get("metadata") or {}
     labels = dict(tmeta.get("labels") or {})
     labels.update(extra_labels or {})
     meta: Body = {
         "name": name,
-        "namespace": namespace,
+        "namespace": owner["metadata"].get("namespace", ""),
         "labels": labels,
-        "ownerReferences": [owner],
+        "ownerReferences": [owner_ref(owner, kind, "batch/v1" if kind == "Job" else "apps/v1")],
     }
     if tmeta.get("annotations"):
         meta["annotations"] = dict(tmeta["annotations"])
@@ -133,19 +130,9 @@ def _condition(kind: str, ok: bool, now: float, reason: str = "", message: str =
 
 def gated_status(now: float) -> Body:
     """Status of a pod held back by scheduling gates."""
-    return {
-        "phase": "Pending",
-        "conditions": [
-            _condition(
-                "PodScheduled",
-                False,
-                now,
-                "SchedulingGated",
-                "Scheduling is blocked due to non-empty scheduling gates",
-            )
-        ],
-        "qosClass": "BestEffort",
-    }
+    gated = "Scheduling is blocked due to non-empty scheduling gates"
+    scheduled = _condition("PodScheduled", False, now, "SchedulingGated", gated)
+    return {"phase": "Pending", "conditions": [scheduled], "qosClass": "BestEffort"}
 
 
 @dataclass(slots=True)
@@ -163,27 +150,30 @@ class ContainerState:
     finished_at: float | None = None
     container_id: str = ""
 
+    def fail(self, exit_code: int, message: str, now: float) -> None:
+        """End the container with an Error, unless it has ended already."""
+        if self.state != "terminated":
+            self.state, self.reason, self.exit_code = "terminated", "Error", exit_code
+            self.started_at = self.started_at or now
+            self.finished_at, self.message = now, message
+
     def body(self) -> Body:
         """The containerStatuses entry."""
-        state: Body
+        detail: Body
         if self.state == "running":
-            state = {"running": {"startedAt": timestamp(self.started_at or 0)}}
+            detail = {"startedAt": timestamp(self.started_at or 0)}
         elif self.state == "terminated":
-            term: Body = {
+            detail = {
                 "exitCode": self.exit_code,
                 "reason": self.reason,
                 "startedAt": timestamp(self.started_at or 0),
                 "finishedAt": timestamp(self.finished_at or 0),
                 "containerID": self.container_id,
             }
-            if self.message:
-                term["message"] = self.message
-            state = {"terminated": term}
         else:
-            waiting: Body = {"reason": self.reason}
-            if self.message:
-                waiting["message"] = self.message
-            state = {"waiting": waiting}
+            detail = {"reason": self.reason}
+        if self.message and self.state != "running":
+            detail["message"] = self.message
         out: Body = {
             "name": self.name,
             "image": self.image,
@@ -191,7 +181,7 @@ class ContainerState:
             "ready": self.state == "running",
             "started": self.state == "running",
             "restartCount": 0,
-            "state": state,
+            "state": {self.state: detail},
         }
         if self.container_id:
             out["containerID"] = self.container_id

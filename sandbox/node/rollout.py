@@ -83,12 +83,10 @@ def merge_conditions(old: list[Body], new: list[Body], now: float) -> list[Body]
     return out
 
 
-def _cond(kind: str, ok: bool, reason: str, message: str, now: float, update: bool) -> Body:
+def _cond(kind: str, ok: bool, reason: str, message: str, now: float) -> Body:
     cond: Body = {"type": kind, "status": "True" if ok else "False", "reason": reason}
     cond["message"] = message
-    cond["lastTransitionTime"] = timestamp(now)
-    if update:
-        cond["lastUpdateTime"] = timestamp(now)
+    cond["lastTransitionTime"] = cond["lastUpdateTime"] = timestamp(now)
     return cond
 
 
@@ -124,8 +122,8 @@ def replicaset_plan(rs: Body, pods: list[Body]) -> PodPlan:
             p["metadata"].get("name", ""),
         )
     )
-    delete = tuple(p["metadata"]["name"] for p in live[want:]) if len(live) > want else ()
-    create = tuple("" for _ in range(want - len(live))) if len(live) < want else ()
+    delete = tuple(p["metadata"]["name"] for p in live[want:])
+    create = ("",) * (want - len(live))  # empty unless positive
     kept = live[:want]
     labels = (rs.get("spec", {}).get("template", {}).get("metadata") or {}).get("labels") or {}
     full = sum(
@@ -196,23 +194,19 @@ def deployment_plan(dep: Body, rss: list[Body], now: float) -> DeploymentPlan:
     min_available = want - (0 if recreate else _scaled(rolling.get("maxUnavailable"), want, "25%"))
     ok = available >= min_available
     done = updated == want and available >= want and total == want
+    availability = (
+        ("MinimumReplicasAvailable", "Deployment has minimum availability.")
+        if ok
+        else ("MinimumReplicasUnavailable", "Deployment does not have minimum availability.")
+    )
     progressing = (
         ("NewReplicaSetAvailable", f'ReplicaSet "{new_name}" has successfully progressed.')
         if done
         else ("ReplicaSetUpdated", f'ReplicaSet "{new_name}" is progressing.')
     )
     conditions = [
-        _cond(
-            "Available",
-            ok,
-            "MinimumReplicasAvailable" if ok else "MinimumReplicasUnavailable",
-            "Deployment has minimum availability."
-            if ok
-            else "Deployment does not have minimum availability.",
-            now,
-            True,
-        ),
-        _cond("Progressing", True, *progressing, now, True),
+        _cond("Available", ok, *availability, now),
+        _cond("Progressing", True, *progressing, now),
     ]
     old_status = dep.get("status") or {}
     status: Body = {

@@ -38,7 +38,7 @@ from typing import Any
 import aiohttp
 
 from sandbox.node.podconfig import ConfigError, ObjectSource, PodConfig, rewrite
-from sandbox.node.settings import NodeSettings, Outcome
+from sandbox.node.settings import NodeSettings, Outcome, find_deno
 
 __all__ = [
     "DURATION_ANNOTATION",
@@ -201,10 +201,6 @@ class Runtime:
         if self._http is not None:
             await self._http.close()
 
-    async def run(self, pod: Body, container: Body, plan: ContainerPlan) -> RunResult:
-        """Prepare and run one container to its end (cancel the task to kill it)."""
-        return await self.execute(await self.prepare(pod, container, plan))
-
     async def prepare(self, pod: Body, container: Body, plan: ContainerPlan) -> Prepared:
         """Resolve env, files and the command; ConfigError when something is missing (retry)."""
         if plan.kind is PlanKind.SIMULATED:
@@ -229,7 +225,7 @@ class Runtime:
         stdin: bytes | None = None
         try:
             if plan.kind is PlanKind.DENO:
-                deno = self._settings.deno_path()
+                deno = self._settings.deno or find_deno()
                 if deno is None:
                     failure = RunResult(127, "", "deno not found: run scripts/bootstrap.sh")
                     return Prepared(plan=plan, failure=failure)

@@ -62,7 +62,3 @@ class NodeSettings:
 
     log_limit: int = 1 << 20
     """Bytes of container output kept per container (the tail)."""
-
-    def deno_path(self) -> str | None:
-        """The deno binary to use, resolved lazily."""
-        return self.deno if self.deno is not None else find_deno()

@@ -41,7 +41,7 @@ class WorkQueue(Generic[K]):
             loop = asyncio.get_running_loop()
             when = loop.time() + delay
             timer = self._timers.get(key)
-            if timer is not None and not timer.cancelled() and timer.when() <= when:
+            if timer is not None and timer.when() <= when:
                 return
             if timer is not None:
                 timer.cancel()
@@ -65,9 +65,7 @@ class WorkQueue(Generic[K]):
                 self._dirty.discard(key)
                 try:
                     again = await self._reconcile(key)
-                except asyncio.CancelledError:
-                    raise
-                except Exception as exc:
+                except Exception as exc:  # not cancellation: a BaseException
                     n = self._failures.get(key, 0) + 1
                     self._failures[key] = n
                     log.debug("%s %s failed (%d): %r", self._name, key, n, exc)

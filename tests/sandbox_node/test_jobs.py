@@ -8,7 +8,6 @@ from typing import Any
 
 from aiohttp import web
 
-from sandbox.node import LOG_ANNOTATION
 from sandbox.node.client import JOBS, PODS, ApiError, Resource
 
 from .conftest import Cluster
@@ -154,17 +153,13 @@ async def job_pods(c: Cluster, job: str) -> list[Body]:
 
 
 async def pod_log(c: Cluster, pod: Body) -> str:
-    """What `kubectl logs` shows: pods/log, or the node's annotation while the server has no log store endpoint."""
+    """What `kubectl logs` shows: pods/log."""
     name = pod["metadata"]["name"]
     try:
         body = await c.api.request("GET", PODS.path(c.namespace, name, "log"))
-        text = str(body.get("text", ""))
     except ApiError:
-        text = ""
-    if text:
-        return text
-    fresh = await c.api.get(PODS, c.namespace, name)
-    return str((fresh["metadata"].get("annotations") or {}).get(LOG_ANNOTATION, ""))
+        return ""
+    return str(body.get("text", ""))
 
 
 async def test_python_function_with_data_and_secure_data_succeeds(cluster: Cluster) -> None:

@@ -13,7 +13,7 @@ from aiohttp import web
 
 from sandbox.node.client import NotFound, Resource
 from sandbox.node.podconfig import PodConfig, rewrite
-from sandbox.node.runtime import ConfigError, ContainerPlan, PlanKind, Runtime
+from sandbox.node.runtime import ConfigError, ContainerPlan, PlanKind, RunResult, Runtime
 from sandbox.node.settings import NodeSettings, Outcome, find_deno
 
 Body = dict[str, Any]
@@ -85,6 +85,11 @@ def make_runtime(tmp_path: Path, objects: dict[tuple[str, str, str], Body]) -> R
     return Runtime(settings=NodeSettings(), source=Objects(objects), work_dir=tmp_path)
 
 
+async def run(runtime: Runtime, pod: Body, container: Body, plan: ContainerPlan) -> RunResult:
+    """Prepare and run one container to its end, as the kubelet does."""
+    return await runtime.execute(await runtime.prepare(pod, container, plan))
+
+
 async def test_python_runtime_runs_configmap_code_with_data_and_secure_data(tmp_path: Path) -> None:
     objects = {
         ("configmaps", "ns", "keptnfn-hello"): {"data": {"code": PY_CODE}},
@@ -96,7 +101,7 @@ async def test_python_runtime_runs_configmap_code_with_data_and_secure_data(tmp_
         "/var/data/function.py",
         klt_env("/var/data/function.py", {"user": "ann"}, "-u"),
     )
-    result = await runtime.run(pod, pod["spec"]["containers"][0], ContainerPlan(PlanKind.PYTHON))
+    result = await run(runtime, pod, pod["spec"]["containers"][0], ContainerPlan(PlanKind.PYTHON))
     assert result.exit_code == 0, result.output
     assert result.reason == "Completed"
     assert "hello ann secret s3cr3t app shop args []" in result.output
@@ -113,7 +118,7 @@ async def test_python_runtime_exit_code_is_kept(tmp_path: Path) -> None:
         "/var/data/function.py",
         klt_env("/var/data/function.py", {"user": "b", "exit": 3}),
     )
-    result = await runtime.run(pod, pod["spec"]["containers"][0], ContainerPlan(PlanKind.PYTHON))
+    result = await run(runtime, pod, pod["spec"]["containers"][0], ContainerPlan(PlanKind.PYTHON))
     assert result.exit_code == 3 and result.reason == "Error"
 
 
@@ -125,7 +130,7 @@ async def test_missing_secret_is_a_config_error(tmp_path: Path) -> None:
         "python-runtime", "/var/data/function.py", klt_env("/var/data/function.py", {})
     )
     with pytest.raises(ConfigError, match='secret "creds" not found'):
-        await runtime.run(pod, pod["spec"]["containers"][0], ContainerPlan(PlanKind.PYTHON))
+        await run(runtime, pod, pod["spec"]["containers"][0], ContainerPlan(PlanKind.PYTHON))
 
 
 async def test_python_runtime_http_ref(tmp_path: Path, aiohttp_server: Any) -> None:
@@ -139,8 +144,8 @@ async def test_python_runtime_http_ref(tmp_path: Path, aiohttp_server: Any) -> N
     url = str(server.make_url("/fn.py"))
     pod = runner_pod("python-runtime", "", klt_env(url, {"user": "web"}), mount=False)
     try:
-        result = await runtime.run(
-            pod, pod["spec"]["containers"][0], ContainerPlan(PlanKind.PYTHON)
+        result = await run(
+            runtime, pod, pod["spec"]["containers"][0], ContainerPlan(PlanKind.PYTHON)
         )
     finally:
         await runtime.close()
@@ -160,7 +165,7 @@ async def test_deno_runtime_runs_typescript(tmp_path: Path) -> None:
         "/var/data/function.ts",
         klt_env("/var/data/function.ts", {"user": "dee"}),
     )
-    result = await runtime.run(pod, pod["spec"]["containers"][0], ContainerPlan(PlanKind.DENO))
+    result = await run(runtime, pod, pod["spec"]["containers"][0], ContainerPlan(PlanKind.DENO))
     assert result.exit_code == 0, result.output
     assert "deno says dee shop-cart 42" in result.output
 
@@ -168,10 +173,10 @@ async def test_deno_runtime_runs_typescript(tmp_path: Path) -> None:
 async def test_simulated_outcomes(tmp_path: Path) -> None:
     runtime = make_runtime(tmp_path, {})
     pod = {"metadata": {"name": "p"}, "spec": {}}
-    ok = await runtime.run(
-        pod, {"name": "c"}, ContainerPlan(PlanKind.SIMULATED, Outcome.SUCCEED, 0.01)
+    ok = await run(
+        runtime, pod, {"name": "c"}, ContainerPlan(PlanKind.SIMULATED, Outcome.SUCCEED, 0.01)
     )
-    bad = await runtime.run(pod, {"name": "c"}, ContainerPlan(PlanKind.SIMULATED, Outcome.FAIL, 0))
+    bad = await run(runtime, pod, {"name": "c"}, ContainerPlan(PlanKind.SIMULATED, Outcome.FAIL, 0))
     assert (ok.exit_code, bad.exit_code) == (0, 1)
     assert "simulated failure" in bad.output
 
