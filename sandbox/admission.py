@@ -104,10 +104,8 @@ def _failed(name: str, shown: str, timeout: float, exc: BaseException) -> errors
     if isinstance(exc, _CallFailed):
         shown = exc.shown
     call = f'Post "{shown}?timeout={int(timeout)}s": ' if shown else ""
-    return errors.ApiError(
-        500,
-        "InternalError",
-        f'Internal error occurred: failed calling webhook "{name}": failed to call webhook: {call}{detail}',
+    return errors.internal(
+        f'failed calling webhook "{name}": failed to call webhook: {call}{detail}'
     )
 
 
@@ -319,21 +317,14 @@ class WebhookAdmission:
                 raise self._deny(hook, response)
             patch = response.get("patch")
             if patch:
+                returned = f'webhook "{hook.get("name")}" returned'
                 if response.get("patchType", "JSONPatch") != "JSONPatch":
-                    raise errors.ApiError(
-                        500,
-                        "InternalError",
-                        f'Internal error occurred: webhook "{hook.get("name")}" returned an unsupported patchType',
-                    )
+                    raise errors.internal(f"{returned} an unsupported patchType")
                 ops = json.loads(base64.b64decode(patch))
                 try:
                     obj = apply_json_patch(obj, ops)
                 except errors.ApiError as exc:
-                    raise errors.ApiError(
-                        500,
-                        "InternalError",
-                        f'Internal error occurred: webhook "{hook.get("name")}" returned an invalid patch: {exc.message}',
-                    ) from None
+                    raise errors.internal(f"{returned} an invalid patch: {exc.message}") from None
         return obj
 
     async def validate(self, op: Operation, obj: dict[str, Any] | None) -> None:

@@ -127,10 +127,7 @@ class Routes:
             raise
         except Exception as exc:  # an unexpected bug answers 500 instead of dropping the connection
             log.exception("internal error on %s %s", request.method, request.path)
-            return json_response(
-                errors.ApiError(500, "InternalError", f"Internal error occurred: {exc!r}").raw(),
-                500,
-            )
+            return json_response(errors.internal(repr(exc)).raw(), 500)
 
     async def _inject(self, request: web.Request) -> None:
         fs = self.faults.settings

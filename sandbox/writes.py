@@ -192,18 +192,9 @@ class Writer:
             if old_meta.get("deletionTimestamp"):
                 added = set(meta.get("finalizers") or []) - set(old_meta.get("finalizers") or [])
                 if added:
-                    raise errors.invalid(
-                        rt.kind,
-                        rt.group,
-                        name,
-                        [
-                            (
-                                "metadata.finalizers",
-                                "FieldValueForbidden",
-                                f"Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers {sorted(added)!r}",
-                            )
-                        ],
-                    )
+                    why = f"Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers {sorted(added)!r}"
+                    cause = ("metadata.finalizers", "FieldValueForbidden", why)
+                    raise errors.invalid(rt.kind, rt.group, name, [cause])
             prepare_update(rt.kind, obj, rt.custom)
         prune_custom(rt, obj, opts.field_validation)
         if opts.field_manager and subresource != "status":
