@@ -78,7 +78,7 @@ class ResourceHandlers:
         self, request: web.Request, group: str, version: str, tail: str
     ) -> web.StreamResponse:
         t = parse_target(self.registry, group, version, tail)
-        verb = request_verb(request, t.name is not None)
+        verb = request_verb(request, bool(t.name))
         if t.subresource == "scale":
             return await self.scale(request, t)
         match verb:
@@ -91,22 +91,20 @@ class ResourceHandlers:
                     return await self.log(request, t)
                 return await self.get(request, t)
             case "create" if t.subresource == "binding":
-                assert t.name is not None
-                await self.api.bind(t.rt, t.namespace or "", t.name, await json_body(request))
+                await self.api.bind(t.rt, t.namespace, t.name, await json_body(request))
                 return json_answer(_success(code=201), 201)
             case "create":
-                if t.name is not None or (t.rt.namespaced and t.namespace is None):
+                if t.name or (t.rt.namespaced and not t.namespace):
                     raise errors.method_not_allowed("POST", t.rt.plural)
                 body = await self.in_storage(request, t.rt, await json_body(request))
                 entry = await self.api.create(
-                    self.stored(t.rt), t.namespace or "", body, self.write_opts(request, t.rt)
+                    self.stored(t.rt), t.namespace, body, self.write_opts(request, t.rt)
                 )
                 return await self.answer(request, t.rt, entry, 201)
             case "update":
-                assert t.name is not None
                 entry = await self.api.update(
                     self.stored(t.rt),
-                    t.namespace or "",
+                    t.namespace,
                     t.name,
                     await self.in_storage(request, t.rt, await json_body(request)),
                     t.subresource,
@@ -114,12 +112,11 @@ class ResourceHandlers:
                 )
                 return await self.answer(request, t.rt, entry)
             case "patch":
-                assert t.name is not None
                 if converts(t.rt) or self.crd.converts(t.rt):
                     return await self.patch_view(request, t)
                 entry, created = await self.api.patch(
                     t.rt,
-                    t.namespace or "",
+                    t.namespace,
                     t.name,
                     request.headers.get("Content-Type", ""),
                     await request.read(),
@@ -128,16 +125,13 @@ class ResourceHandlers:
                 )
                 return self.object(request, t.rt, entry, 201 if created else 200)
             case "delete":
-                assert t.name is not None
                 options = await delete_options(request)
                 entry, gone = await self.api.delete(
-                    self.stored(t.rt), t.namespace or "", t.name, options, dry_run(request)
+                    self.stored(t.rt), t.namespace, t.name, options, dry_run(request)
                 )
                 if gone and not t.rt.custom and t.rt.kind not in ("Pod", "Namespace", "Service"):
-                    uid = entry.obj["metadata"].get("uid")
-                    details = {"name": t.name, "kind": t.rt.plural, "uid": uid}
-                    if t.rt.group:
-                        details["group"] = t.rt.group
+                    details = errors.object_details(t.rt.plural, t.rt.group, t.name)
+                    details["uid"] = entry.obj["metadata"].get("uid")
                     return json_answer(_success(details=details))
                 return await self.answer(request, t.rt, entry, 200 if gone else 202)
             case "deletecollection":
@@ -145,8 +139,7 @@ class ResourceHandlers:
         raise errors.method_not_allowed(request.method, t.rt.plural)
 
     async def scale(self, request: web.Request, t: Target) -> web.Response:
-        assert t.name is not None
-        entry = self.api.existing(t.rt, t.namespace or "", t.name)
+        entry = self.api.existing(t.rt, t.namespace, t.name)
         if request.method == "GET":
             return json_answer(scale_of(entry))
         if request.method not in ("PUT", "PATCH"):
@@ -174,8 +167,7 @@ class ResourceHandlers:
 
     async def patch_view(self, request: web.Request, t: Target) -> web.Response:
         """Patch a converted view: apply the patch to the view, store the converted result."""
-        assert t.name is not None
-        old = self.api.existing(t.rt, t.namespace or "", t.name)
+        old = self.api.existing(t.rt, t.namespace, t.name)
         ctype = request.headers.get("Content-Type", "").split(";")[0].strip()
         try:
             patch = yaml.safe_load(await request.read() or b"null")
@@ -245,8 +237,7 @@ class ResourceHandlers:
         return json_response(self._raw(rt, entry), status)
 
     async def get(self, request: web.Request, t: Target) -> web.Response:
-        assert t.name is not None
-        entry = self.api.existing(t.rt, t.namespace or "", t.name)
+        entry = self.api.existing(t.rt, t.namespace, t.name)
         return await self.answer(request, t.rt, entry)
 
     def selector(self, request: web.Request, t: Target) -> Selector:
@@ -257,7 +248,7 @@ class ResourceHandlers:
             fields = FieldSelector.parse(
                 field_selector_to_storage(t.rt, q["fieldSelector"]), t.rt.kind
             )
-        return Selector(t.namespace if t.rt.namespaced else None, labels, fields)
+        return Selector(t.namespace or None, labels, fields)
 
     async def list(self, request: web.Request, t: Target) -> web.Response:
         sel = self.selector(request, t)
@@ -307,8 +298,7 @@ class ResourceHandlers:
         return json_response(_list_of(t.rt, meta, [self._raw(t.rt, e) for e in shown]))
 
     async def log(self, request: web.Request, t: Target) -> web.StreamResponse:
-        assert t.name is not None
-        return await serve_log(request, self.store, t.namespace or "", t.name)
+        return await serve_log(request, self.store, t.namespace, t.name)
 
     async def delete_collection(self, request: web.Request, t: Target) -> web.Response:
         sel = self.selector(request, t)

@@ -142,7 +142,7 @@ class Routes:
                 t = parse_target(self.registry, "", "v1", "/".join(tail[3:]))
             else:
                 t = parse_target(self.registry, tail[2], tail[3], "/".join(tail[4:]))
-            has_name = t.name is not None
+            has_name = bool(t.name)
         verb = request_verb(request, has_name)
         if fs.error_kind == "409" and verb in _READS:
             return  # a real API server never answers a read with 409 Conflict
