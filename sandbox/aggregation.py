@@ -23,8 +23,10 @@ import aiohttp
 from aiohttp import web
 
 from sandbox import errors
+from sandbox.discovery import group_document
+from sandbox.requestinfo import json_answer
 from sandbox.resources import Registry, ResourceType
-from sandbox.store import Store, dumps
+from sandbox.store import Store
 
 __all__ = ["APISERVICE", "Aggregator"]
 
@@ -119,18 +121,10 @@ class Aggregator:
             doc.setdefault("groups", []).append(
                 {"name": group, "versions": versions, "preferredVersion": versions[0]}
             )
-        return web.Response(body=dumps(doc), content_type="application/json")
+        return json_answer(doc)
 
     def _group(self, group: str) -> web.Response:
-        versions = self._entries().get(group, [])
-        doc = {
-            "kind": "APIGroup",
-            "apiVersion": "v1",
-            "name": group,
-            "versions": versions,
-            "preferredVersion": versions[0],
-        }
-        return web.Response(body=dumps(doc), content_type="application/json")
+        return json_answer(group_document(group, self._entries()[group]))
 
     async def _proxy(self, request: web.Request, apiservice: dict[str, Any]) -> web.Response:
         spec = apiservice["spec"]

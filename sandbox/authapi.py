@@ -22,7 +22,8 @@ from aiohttp import web
 from sandbox import errors
 from sandbox.authn import ANONYMOUS, API_AUDIENCES, CURRENT_USER, Authenticator, UserInfo
 from sandbox.rbac import Attributes, Authorizer, request_attributes
-from sandbox.store import Store, dumps
+from sandbox.requestinfo import json_answer
+from sandbox.store import Store
 
 __all__ = ["PUBLIC_PATHS", "AuthApi"]
 
@@ -31,10 +32,6 @@ PUBLIC_PATHS = frozenset({"/version", "/version/", "/healthz", "/livez", "/ready
 AUTHZ = "authorization.k8s.io"
 AUTHN = "authentication.k8s.io"
 _MIN_EXPIRATION = 600
-
-
-def _json(body: dict[str, Any], status: int = 201) -> web.Response:
-    return web.Response(body=dumps(body), status=status, content_type="application/json")
 
 
 def _review(
@@ -53,7 +50,7 @@ def _review(
     if spec is not None:
         body["spec"] = spec
     body["status"] = status
-    return _json(body)
+    return json_answer(body, 201)
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
@@ -135,14 +132,15 @@ class AuthApi:
         )
         spec.update(audiences=list(audiences), expirationSeconds=seconds)
         when = datetime.datetime.fromtimestamp(exp, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return _json(
+        return json_answer(
             {
                 "kind": "TokenRequest",
                 "apiVersion": f"{AUTHN}/v1",
                 "metadata": {"name": name, "namespace": ns, "creationTimestamp": None},
                 "spec": spec,
                 "status": {"token": token, "expirationTimestamp": when},
-            }
+            },
+            201,
         )
 
     def _bound(self, namespace: str, ref: Any) -> dict[str, str] | None:

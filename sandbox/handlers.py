@@ -57,7 +57,6 @@ class ResourceHandlers:
         faults: Faults,
         bookmark_interval: float = 5.0,
         crd_versions: CrdVersions,
-        default_watch_timeout: float = 1800.0,
     ) -> None:
         self.crd = crd_versions
         self.api = api
@@ -65,7 +64,6 @@ class ResourceHandlers:
         self.registry = registry
         self.faults = faults
         self.bookmark_interval = bookmark_interval
-        self.default_watch_timeout = default_watch_timeout
 
     async def core(self, request: web.Request) -> web.StreamResponse:
         return await self.dispatch(request, "", "v1", request.match_info["tail"])
@@ -326,7 +324,6 @@ class ResourceHandlers:
             selector=self.selector(request, t),
             faults=self.faults,
             bookmark_interval=self.bookmark_interval,
-            default_timeout=self.default_watch_timeout,
             convert=(lambda chunk: self.crd.frames(t.rt, chunk))
             if self.crd.converts(t.rt) and not wants_table(request)
             else None,

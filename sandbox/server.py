@@ -180,7 +180,6 @@ class Sandbox:
         self.kubeconfig_path = settings.kubeconfig_path or Path()
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._runner: web.AppRunner | None = None
-        self._app: web.Application | None = None
         self.node: Any = None
 
     # ---- lifecycle
@@ -222,7 +221,6 @@ class Sandbox:
             address=lambda: f"{self.settings.host}:{self.port}",
         ).build_app()
         app.middlewares.append(self.aggregator.middleware)
-        self._app = app
         # handler_cancellation: a client that goes away cancels its request, so an idle watch
         # whose client disconnected is dropped at once instead of at its timeout.
         self._runner = web.AppRunner(
@@ -230,15 +228,17 @@ class Sandbox:
         )
         await self._runner.setup()
         self._tmp = tempfile.TemporaryDirectory(prefix="klt-sandbox-")
-        self.cert = make_serving_cert(Path(self._tmp.name) / "pki")
+        tmp = Path(self._tmp.name)
+        self.cert = make_serving_cert(tmp / "pki")
         self.ca_path = self.cert.ca_path
         self.port = await self._listen(self.settings.port, None)
         self.https_port = await self._listen(self.settings.https_port, self.cert.server_context())
         self.url = f"http://{self.settings.host}:{self.port}"
         self.https_url = f"https://{self.settings.host}:{self.https_port}"
-        self._write_kubeconfig()
+        kubeconfig = self.settings.kubeconfig_path or tmp / "kubeconfig"
+        self.kubeconfig_path = self.write_kubeconfig(kubeconfig, token=self.token)
         if self.settings.node:
-            await self._start_node()
+            await self._start_node(app)
 
     async def _listen(self, port: int, ssl_context: Any) -> int:
         assert self._runner is not None
@@ -266,7 +266,7 @@ class Sandbox:
             self._tmp.cleanup()
             self._tmp = None
 
-    async def _start_node(self) -> None:
+    async def _start_node(self, app: web.Application) -> None:
         from sandbox.node import NodeSettings, start_node  # the node is loaded only when used
 
         settings = self.settings
@@ -274,25 +274,16 @@ class Sandbox:
             pod_start_delay=settings.pod_start_delay
         )
         # the node's requests take the in-process path through the same app (no sockets)
-        transport = InProcessTransport(self._app) if self._app is not None else None
-        self.node = await start_node(self.url, self.token, node_settings, transport)
-
-    def _write_kubeconfig(self) -> None:
-        path = self.settings.kubeconfig_path
-        if path is None:
-            assert self._tmp is not None
-            path = Path(self._tmp.name) / "kubeconfig"
-        self.kubeconfig_path = self.write_kubeconfig(path, token=self.token)
+        self.node = await start_node(self.url, self.token, node_settings, InProcessTransport(app))
 
     def write_kubeconfig(self, path: Path, *, token: str, namespace: str = "default") -> Path:
         """Write a kubeconfig for this sandbox that authenticates with `token` (e.g. an SA's)."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump(self.kubeconfig(namespace, token=token)))
+        path.write_text(yaml.safe_dump(self._kubeconfig(namespace, token)))
         path.chmod(0o600)
         return path
 
-    def kubeconfig(self, namespace: str = "default", *, token: str | None = None) -> dict[str, Any]:
-        """The kubeconfig document for this sandbox (the admin token unless `token` is given)."""
+    def _kubeconfig(self, namespace: str, token: str) -> dict[str, Any]:
         return {
             "apiVersion": "v1",
             "kind": "Config",
@@ -307,7 +298,7 @@ class Sandbox:
                     },
                 }
             ],
-            "users": [{"name": "sandbox", "user": {"token": token or self.token}}],
+            "users": [{"name": "sandbox", "user": {"token": token}}],
             "contexts": [
                 {
                     "name": "sandbox",
