@@ -119,12 +119,8 @@ class AuthApi:
         spec = dict(body.get("spec") or {})
         seconds = int(spec.get("expirationSeconds") or 3600)
         if seconds < _MIN_EXPIRATION:
-            raise _invalid(
-                "TokenRequest",
-                AUTHN,
-                "spec.expirationSeconds",
-                f"Invalid value: {seconds}: may not specify a duration less than 10 minutes",
-            )
+            why = f"Invalid value: {seconds}: may not specify a duration less than 10 minutes"
+            raise _invalid("TokenRequest", AUTHN, "spec.expirationSeconds", why)
         audiences = tuple(spec.get("audiences") or API_AUDIENCES)
         bound = self._bound(ns, spec.get("boundObjectRef"))
         token, exp = self.authn.issue(
@@ -149,12 +145,8 @@ class AuthApi:
         kind = str(ref.get("kind", ""))
         key = {"Pod": "pods", "Secret": "secrets"}.get(kind)
         if key is None:
-            raise _invalid(
-                "TokenRequest",
-                AUTHN,
-                "spec.boundObjectRef.kind",
-                f'Unsupported value: "{kind}": supported values: "Pod", "Secret"',
-            )
+            why = f'Unsupported value: "{kind}": supported values: "Pod", "Secret"'
+            raise _invalid("TokenRequest", AUTHN, "spec.boundObjectRef.kind", why)
         entry = self.store.get(key, namespace, str(ref["name"]))
         if entry is None:
             raise errors.not_found(key, "", str(ref["name"]))
@@ -170,25 +162,13 @@ class AuthApi:
         res: dict[str, Any] = spec.get("resourceAttributes") or {}
         non: dict[str, Any] = spec.get("nonResourceAttributes") or {}
         if bool(res) == bool(non):
-            raise _invalid(
-                kind,
-                AUTHZ,
-                "spec.resourceAttributes",
-                'Invalid value: "null": exactly one of nonResourceAttributes or resourceAttributes must be specified',
-            )
+            why = 'Invalid value: "null": exactly one of nonResourceAttributes or resourceAttributes must be specified'
+            raise _invalid(kind, AUTHZ, "spec.resourceAttributes", why)
         if non:
             return Attributes(user, str(non.get("verb", "")), False, path=str(non.get("path", "")))
-        return Attributes(
-            user,
-            str(res.get("verb", "")),
-            True,
-            str(res.get("group", "")),
-            str(res.get("version", "")),
-            str(res.get("namespace", "")),
-            str(res.get("resource", "")),
-            str(res.get("subresource", "")),
-            str(res.get("name", "")),
-        )
+        fields = ("verb", "group", "version", "namespace", "resource", "subresource", "name")
+        verb, *where = (str(res.get(key, "")) for key in fields)
+        return Attributes(user, verb, True, *where)
 
     def _answer(self, body: dict[str, Any], kind: str, attrs: Attributes) -> web.Response:
         allowed, reason = self.authz.decide(attrs)
@@ -208,12 +188,8 @@ class AuthApi:
     def _subject(self, spec: dict[str, Any], kind: str) -> UserInfo:
         user, groups = spec.get("user") or "", tuple(spec.get("groups") or ())
         if not user and not groups:
-            raise _invalid(
-                kind,
-                AUTHZ,
-                "spec.user",
-                'Invalid value: "": at least one of user or group must be specified',
-            )
+            why = 'Invalid value: "": at least one of user or group must be specified'
+            raise _invalid(kind, AUTHZ, "spec.user", why)
         return UserInfo(
             str(user), groups, str(spec.get("uid") or ""), dict(spec.get("extra") or {})
         )
@@ -231,12 +207,8 @@ class AuthApi:
         ns = request.match_info["namespace"]
         res = spec.get("resourceAttributes") or {}
         if res.get("namespace", ns) != ns:
-            raise _invalid(
-                kind,
-                AUTHZ,
-                "spec.resourceAttributes.namespace",
-                f'Invalid value: "{res.get("namespace")}": must match metadata.namespace',
-            )
+            why = f'Invalid value: "{res.get("namespace")}": must match metadata.namespace'
+            raise _invalid(kind, AUTHZ, "spec.resourceAttributes.namespace", why)
         if res:
             spec = dict(spec, resourceAttributes=dict(res, namespace=ns))
         return self._answer(body, kind, self._attributes(self._subject(spec, kind), spec, kind))

@@ -128,9 +128,12 @@ def bad_request(message: str) -> ApiError:
 
 
 def forbidden(plural: str, group: str, name: str, why: str) -> ApiError:
-    """403 for a request refused about one object, e.g. `pods "x" is forbidden: <why>`."""
-    message = f'{qualified(plural, group)} "{name}" is forbidden: {why}'
-    return ApiError(403, "Forbidden", message, object_details(plural, group, name))
+    """403 for a refused request, e.g. `pods "x" is forbidden: <why>` (`pods is forbidden: ...`
+    without a name)."""
+    head = f'{qualified(plural, group)} "{name}"' if name else qualified(plural, group)
+    return ApiError(
+        403, "Forbidden", f"{head} is forbidden: {why}", object_details(plural, group, name)
+    )
 
 
 def internal(text: str) -> ApiError:

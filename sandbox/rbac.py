@@ -118,12 +118,7 @@ def forbidden(attrs: Attributes, reason: str = "") -> errors.ApiError:
         text += f' in the namespace "{attrs.namespace}"'
     else:
         text += " at the cluster scope"
-    qualified = errors.qualified(attrs.resource, attrs.api_group)
-    head = f'{qualified} "{attrs.name}"' if attrs.name else qualified
-    details = errors.object_details(attrs.resource, attrs.api_group, attrs.name)
-    return errors.ApiError(
-        403, "Forbidden", f"{head} is forbidden: {text}" + _suffix(reason), details
-    )
+    return errors.forbidden(attrs.resource, attrs.api_group, attrs.name, text + _suffix(reason))
 
 
 def _suffix(reason: str) -> str:
