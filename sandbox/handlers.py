@@ -33,10 +33,10 @@ from sandbox.requestinfo import (
     wants_table,
     write_options,
 )
-from sandbox.resources import Registry, ResourceType
+from sandbox.resources import ResourceType
 from sandbox.scale import scale_of, write_scale
 from sandbox.selectors import FieldSelector, LabelSelector, Selector
-from sandbox.store import Entry, Store, dumps
+from sandbox.store import Entry, dumps
 from sandbox.tables import table_for
 from sandbox.validation import decode, prune_custom
 from sandbox.verbs import Api, WriteOptions
@@ -52,30 +52,21 @@ class ResourceHandlers:
         self,
         *,
         api: Api,
-        store: Store,
-        registry: Registry,
         faults: Faults,
         bookmark_interval: float = 5.0,
         crd_versions: CrdVersions,
     ) -> None:
         self.crd = crd_versions
         self.api = api
-        self.store = store
-        self.registry = registry
+        self.store = api.store
+        self.registry = api.registry
         self.faults = faults
         self.bookmark_interval = bookmark_interval
 
-    async def core(self, request: web.Request) -> web.StreamResponse:
-        return await self.dispatch(request, "", "v1", request.match_info["tail"])
-
-    async def grouped(self, request: web.Request) -> web.StreamResponse:
+    async def dispatch(self, request: web.Request) -> web.StreamResponse:
+        """`/api/v1/<tail>` and `/apis/<group>/<version>/<tail>`."""
         m = request.match_info
-        return await self.dispatch(request, m["group"], m["version"], m["tail"])
-
-    async def dispatch(
-        self, request: web.Request, group: str, version: str, tail: str
-    ) -> web.StreamResponse:
-        t = parse_target(self.registry, group, version, tail)
+        t = parse_target(self.registry, m.get("group", ""), m.get("version", "v1"), m["tail"])
         verb = request_verb(request, bool(t.name))
         if t.subresource == "scale":
             return await self.scale(request, t)
@@ -84,10 +75,11 @@ class ResourceHandlers:
                 return await self.list(request, t)
             case "watch":
                 return await self.watch(request, t)
+            case "get" if t.subresource == "log":
+                return await serve_log(request, self.store, t.namespace, t.name)
             case "get":
-                if t.subresource == "log":
-                    return await self.log(request, t)
-                return await self.get(request, t)
+                entry = self.api.existing(t.rt, t.namespace, t.name)
+                return await self.answer(request, t.rt, entry)
             case "create" if t.subresource == "binding":
                 await self.api.bind(t.rt, t.namespace, t.name, await json_body(request))
                 return json_answer(_success(code=201), 201)
@@ -234,10 +226,6 @@ class ResourceHandlers:
             return json_answer(table, status)
         return json_response(self._raw(rt, entry), status)
 
-    async def get(self, request: web.Request, t: Target) -> web.Response:
-        entry = self.api.existing(t.rt, t.namespace, t.name)
-        return await self.answer(request, t.rt, entry)
-
     def selector(self, request: web.Request, t: Target) -> Selector:
         q = request.query
         labels = LabelSelector.parse(q["labelSelector"]) if q.get("labelSelector") else None
@@ -294,9 +282,6 @@ class ResourceHandlers:
             if remaining is not None:
                 meta["remainingItemCount"] = remaining
         return json_response(_list_of(t.rt, meta, [self._raw(t.rt, e) for e in shown]))
-
-    async def log(self, request: web.Request, t: Target) -> web.StreamResponse:
-        return await serve_log(request, self.store, t.namespace, t.name)
 
     async def delete_collection(self, request: web.Request, t: Target) -> web.Response:
         sel = self.selector(request, t)

@@ -22,6 +22,7 @@ import json
 import random
 import re
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from sandbox import errors
@@ -99,16 +100,10 @@ def _checked(value: str, limit: int, pattern: re.Pattern[str], message: str) -> 
     return out
 
 
-def _subdomain(value: str) -> list[str]:
-    return _checked(value, 253, _SUBDOMAIN_RE, _SUBDOMAIN_MSG)
-
-
-def _dns_label(value: str) -> list[str]:
-    return _checked(value, 63, _LABEL_RE, _LABEL_MSG)
-
-
-def _dns1035(value: str) -> list[str]:
-    return _checked(value, 63, _DNS1035_RE, _DNS1035_MSG)
+_subdomain = partial(_checked, limit=253, pattern=_SUBDOMAIN_RE, message=_SUBDOMAIN_MSG)
+_dns_label = partial(_checked, limit=63, pattern=_LABEL_RE, message=_LABEL_MSG)
+_dns1035 = partial(_checked, limit=63, pattern=_DNS1035_RE, message=_DNS1035_MSG)
+label_value = partial(_checked, limit=63, pattern=_VALUE_RE, message=_VALUE_MSG)
 
 
 def _path_segment(value: str) -> list[str]:
@@ -175,10 +170,6 @@ def qualified_name(key: str) -> list[str]:
     if not name:
         return ["name part must be non-empty"]
     return ["name part " + m for m in _checked(name, 63, _QUALIFIED_RE, _QUALIFIED_MSG)]
-
-
-def label_value(value: str) -> list[str]:
-    return _checked(value, 63, _VALUE_RE, _VALUE_MSG)
 
 
 def label_causes(labels: Any, path: str) -> list[Cause]:

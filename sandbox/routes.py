@@ -99,8 +99,8 @@ class Routes:
         for path in ("/healthz", "/livez", "/readyz"):
             r.add_get(path, self._ok)
         self.auth.add_routes(r)  # before the resource routes, which would take its paths
-        r.add_route("*", "/api/v1/{tail:.+}", h.core)
-        r.add_route("*", "/apis/{group}/{version}/{tail:.+}", h.grouped)
+        r.add_route("*", "/api/v1/{tail:.+}", h.dispatch)
+        r.add_route("*", "/apis/{group}/{version}/{tail:.+}", h.dispatch)
         r.add_get("/openapi/v2", self._openapi_v2)
         r.add_get("/openapi/v3", self._openapi_v3)
         r.add_get("/openapi/v3/{tail:.+}", self._openapi_v3_gv)

@@ -164,8 +164,6 @@ class Sandbox:
         DefaultServiceAccounts(self.store).attach()
         self.handlers = ResourceHandlers(
             api=self.api,
-            store=self.store,
-            registry=self.registry,
             faults=self.faults,
             bookmark_interval=settings.bookmark_interval,
             crd_versions=CrdVersions(self.registry, self.admission),
