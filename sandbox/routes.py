@@ -61,26 +61,17 @@ def _found(doc: dict[str, Any] | None) -> web.Response:
     return json_answer(doc)
 
 
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Routes:
     """Builds the aiohttp application of one sandbox."""
 
-    def __init__(
-        self,
-        *,
-        auth: AuthApi,
-        registry: Registry,
-        store: Store,
-        faults: Faults,
-        resources: ResourceHandlers,
-        address: Callable[[], str],
-    ) -> None:
-        self.auth = auth
-        self.registry = registry
-        self.store = store
-        self.faults = faults
-        self.resources = resources
-        self.address = address
-        """host:port clients are told in `/api` (known once the server listens)."""
+    auth: AuthApi
+    registry: Registry
+    store: Store
+    faults: Faults
+    resources: ResourceHandlers
+    address: Callable[[], str]
+    """host:port clients are told in `/api` (known once the server listens)."""
 
     def build_app(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware], client_max_size=64 * 1024 * 1024)
