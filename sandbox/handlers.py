@@ -45,28 +45,19 @@ from sandbox.watching import serve_watch
 __all__ = ["ResourceHandlers"]
 
 
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class ResourceHandlers:
     """The resource routes of one sandbox."""
 
-    def __init__(
-        self,
-        *,
-        api: Api,
-        faults: Faults,
-        bookmark_interval: float = 5.0,
-        crd_versions: CrdVersions,
-    ) -> None:
-        self.crd = crd_versions
-        self.api = api
-        self.store = api.store
-        self.registry = api.registry
-        self.faults = faults
-        self.bookmark_interval = bookmark_interval
+    api: Api
+    faults: Faults
+    crd: CrdVersions
+    bookmark_interval: float
 
     async def dispatch(self, request: web.Request) -> web.StreamResponse:
         """`/api/v1/<tail>` and `/apis/<group>/<version>/<tail>`."""
         m = request.match_info
-        t = parse_target(self.registry, m.get("group", ""), m.get("version", "v1"), m["tail"])
+        t = parse_target(self.api.registry, m.get("group", ""), m.get("version", "v1"), m["tail"])
         verb = request_verb(request, bool(t.name))
         if t.subresource == "scale":
             return await self.scale(request, t)
@@ -76,7 +67,7 @@ class ResourceHandlers:
             case "watch":
                 return await self.watch(request, t)
             case "get" if t.subresource == "log":
-                return await serve_log(request, self.store, t.namespace, t.name)
+                return await serve_log(request, self.api.store, t.namespace, t.name)
             case "get":
                 entry = self.api.existing(t.rt, t.namespace, t.name)
                 return await self.answer(request, t.rt, entry)
@@ -151,7 +142,7 @@ class ResourceHandlers:
             return self.crd.storage_type(rt)
         if not converts(rt):
             return rt
-        stored = self.registry.by_store_key(rt.store_key)
+        stored = self.api.registry.by_store_key(rt.store_key)
         assert stored is not None
         return stored
 
@@ -238,7 +229,7 @@ class ResourceHandlers:
 
     async def list(self, request: web.Request, t: Target) -> web.Response:
         sel = self.selector(request, t)
-        rv = str(self.store.rv)
+        rv = str(self.api.store.rv)
         q = request.query
         token = ""
         after = None
@@ -251,7 +242,7 @@ class ResourceHandlers:
             except (ValueError, KeyError):
                 raise errors.bad_request("invalid continue token") from None
         limit = int(q.get("limit") or 0)
-        entries, more = self.store.page(t.rt.store_key, sel, limit, after)
+        entries, more = self.api.store.page(t.rt.store_key, sel, limit, after)
         shown = await self.crd.views(t.rt, entries)
         remaining = None
         if more:
@@ -263,7 +254,7 @@ class ResourceHandlers:
                 # like kube-apiserver: a count only when no selector makes it expensive
                 remaining = sum(
                     1
-                    for _ in self.store.bucket(t.rt.store_key).ordered(
+                    for _ in self.api.store.bucket(t.rt.store_key).ordered(
                         sel.namespace, (last.namespace, last.name)
                     )
                 )
@@ -287,7 +278,7 @@ class ResourceHandlers:
         sel = self.selector(request, t)
         options = await delete_options(request)
         items = []
-        for entry in self.store.list(t.rt.store_key, sel):
+        for entry in self.api.store.list(t.rt.store_key, sel):
             try:
                 done, _ = await self.api.delete(
                     t.rt, entry.namespace, entry.name, options, dry_run(request)
@@ -297,13 +288,13 @@ class ResourceHandlers:
                     continue
                 raise
             items.append(self._raw(t.rt, await self.crd.view(t.rt, done)))
-        return json_response(_list_of(t.rt, {"resourceVersion": str(self.store.rv)}, items))
+        return json_response(_list_of(t.rt, {"resourceVersion": str(self.api.store.rv)}, items))
 
     # ---- watch
     async def watch(self, request: web.Request, t: Target) -> web.StreamResponse:
         return await serve_watch(
             request,
-            store=self.store,
+            store=self.api.store,
             rt=t.rt,
             stored_rt=self.stored(t.rt),
             selector=self.selector(request, t),

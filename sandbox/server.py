@@ -166,7 +166,7 @@ class Sandbox:
             api=self.api,
             faults=self.faults,
             bookmark_interval=settings.bookmark_interval,
-            crd_versions=CrdVersions(self.registry, self.admission),
+            crd=CrdVersions(self.registry, self.admission),
         )
         self.aggregator = Aggregator(self.store, self.registry, self.admission)
         self.port = settings.port
@@ -178,6 +178,7 @@ class Sandbox:
         self.kubeconfig_path = settings.kubeconfig_path or Path()
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._runner: web.AppRunner | None = None
+        self._app: web.Application | None = None
         self.node: Any = None
 
     # ---- lifecycle
@@ -219,6 +220,7 @@ class Sandbox:
             address=lambda: f"{self.settings.host}:{self.port}",
         ).build_app()
         app.middlewares.append(self.aggregator.middleware)
+        self._app = app
         # handler_cancellation: a client that goes away cancels its request, so an idle watch
         # whose client disconnected is dropped at once instead of at its timeout.
         self._runner = web.AppRunner(
