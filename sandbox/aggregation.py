@@ -17,12 +17,13 @@ no `spec.service` (Local) register nothing.
 from __future__ import annotations
 
 import json
-from typing import Any, Protocol
+from typing import Any
 
 import aiohttp
 from aiohttp import web
 
 from sandbox import errors
+from sandbox.admission import WebhookAdmission
 from sandbox.discovery import group_document
 from sandbox.requestinfo import json_answer
 from sandbox.resources import Registry, ResourceType
@@ -43,19 +44,10 @@ _KEY = APISERVICE.store_key
 _HOP_HEADERS = {"host", "authorization", "content-length", "transfer-encoding", "connection"}
 
 
-class Resolver(Protocol):
-    """Resolves a clientConfig to a URL and gives its client session (see
-    `sandbox.admission.WebhookAdmission`)."""
-
-    def address(self, client_config: dict[str, Any]) -> tuple[str, str | None]: ...
-
-    def session(self, ca_bundle: str, *, insecure: bool = False) -> aiohttp.ClientSession: ...
-
-
 class Aggregator:
     """Proxies the group/versions registered by APIService objects."""
 
-    def __init__(self, store: Store, registry: Registry, resolver: Resolver) -> None:
+    def __init__(self, store: Store, registry: Registry, resolver: WebhookAdmission) -> None:
         self.store = store
         self.registry = registry
         self.resolver = resolver

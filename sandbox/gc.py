@@ -108,12 +108,8 @@ class GarbageCollector:
         return self.store.put(key, obj, "MODIFIED"), False
 
     def _dependents(self, uid: str) -> list[tuple[str, Entry]]:
-        out = []
-        for dep_uid in list(self.store.dependents.get(uid, ())):
-            found = self.store.get_by_uid(dep_uid)
-            if found is not None:
-                out.append(found)
-        return out
+        found = [self.store.get_by_uid(dep) for dep in list(self.store.dependents.get(uid, ()))]
+        return [dep for dep in found if dep is not None]
 
     def collect_dependents(self, owner_uid: str) -> None:
         """The owner is gone: delete dependents with no live owner left, unlink the others."""
