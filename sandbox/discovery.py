@@ -75,13 +75,8 @@ def api_group(registry: Registry, group: str) -> dict[str, Any] | None:
 
 
 def api_group_list(registry: Registry) -> dict[str, Any]:
-    groups = []
-    for group in registry.groups():
-        doc = api_group(registry, group)
-        if doc is not None:
-            doc.pop("kind")
-            doc.pop("apiVersion")
-            groups.append(doc)
+    docs = [api_group(registry, group) or {} for group in registry.groups()]
+    groups = [{k: v for k, v in doc.items() if k not in ("kind", "apiVersion")} for doc in docs]
     return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
 
 

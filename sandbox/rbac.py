@@ -189,11 +189,7 @@ class Authorizer:
             self._grants.clear()
 
     def _objects(self, key: str, namespace: str | None) -> Iterator[dict[str, Any]]:
-        bucket = self.store.buckets.get(key)
-        if bucket is None:
-            return
-        for entry in bucket.entries(namespace):
-            yield entry.obj
+        return (entry.obj for entry in self.store.bucket(key).entries(namespace))
 
     def _cluster_role_rules(self, name: str) -> list[dict[str, Any]]:
         entry = self.store.get(_CR, "", name)

@@ -165,11 +165,9 @@ class Writer:
         if sent_rv and sent_rv != str(old.rv):
             raise _modified(rt, name)
         old_meta = old.obj["metadata"]
-        if subresource == "binding":
-            pass  # `bind` built the whole object: nodeName and the PodScheduled condition
-        elif subresource == "status":
+        if subresource == "status":
             obj = status_only(old, obj)
-        else:
+        elif subresource != "binding":  # `bind` built the whole object (nodeName, PodScheduled)
             meta = obj["metadata"]
             for k in (
                 "uid",
