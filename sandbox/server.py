@@ -329,9 +329,7 @@ class Sandbox:
             if self.store.get(rt.store_key, "", obj["metadata"]["name"]) is None:
                 await self.api.create(rt, "", json.loads(json.dumps(obj)))
         paths: list[Path] = []
-        crds_dir = (
-            self.settings.crds_dir if self.settings.crds_dir is not None else default_crds_dir()
-        )
+        crds_dir = self.settings.crds_dir or default_crds_dir()  # a Path is never false
         for source in (crds_dir, *self.settings.extra_crds, _NODE_CRDS):
             if source.is_dir():
                 paths.extend(
