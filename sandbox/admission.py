@@ -225,11 +225,7 @@ class WebhookAdmission:
         gvk = {"group": rt.group, "version": rt.version, "kind": rt.kind}
         gvr = {"group": rt.group, "version": rt.version, "resource": rt.plural}
         name = ((obj or old or {}).get("metadata") or {}).get("name", "")
-        options_kind = {
-            "CREATE": "CreateOptions",
-            "UPDATE": "UpdateOptions",
-            "DELETE": "DeleteOptions",
-        }.get(operation, "CreateOptions")
+        options_kind = operation.capitalize() + "Options"  # CreateOptions, UpdateOptions, ...
         request: dict[str, Any] = {
             "uid": str(uuid.uuid4()),
             "kind": gvk,

@@ -121,14 +121,7 @@ class Aggregator:
     async def _proxy(self, request: web.Request, apiservice: dict[str, Any]) -> web.Response:
         spec = apiservice["spec"]
         svc = spec["service"]
-        config = {
-            "service": {
-                "name": svc.get("name", ""),
-                "namespace": svc.get("namespace", ""),
-                "port": int(svc.get("port") or 443),
-                "path": request.path_qs,
-            }
-        }
+        config = {"service": dict(svc, port=int(svc.get("port") or 443), path=request.path_qs)}
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_HEADERS}
         headers.update({"X-Remote-User": "sandbox-admin", "X-Remote-Group": "system:masters"})
         try:

@@ -215,19 +215,6 @@ def _name_causes(kind: str, custom: bool, meta: dict[str, Any]) -> list[Cause]:
     return causes
 
 
-def _data_size(kind: str, obj: dict[str, Any]) -> int:
-    total = 0
-    for section in ("data", "binaryData", "stringData"):
-        values = obj.get(section)
-        if not isinstance(values, dict):
-            continue
-        for key, value in values.items():
-            if kind == "ConfigMap":
-                total += len(str(key).encode())
-            total += _value_bytes(kind, section, value)
-    return total
-
-
 def _value_bytes(kind: str, section: str, value: Any) -> int:
     text = str(value) if value is not None else ""
     if section == "binaryData" or (kind == "Secret" and section == "data"):
@@ -243,11 +230,15 @@ def data_causes(kind: str, obj: dict[str, Any]) -> list[Cause]:
     if kind not in ("ConfigMap", "Secret"):
         return []
     causes: list[Cause] = []
+    size = 0  # the data's bytes (decoded for Secrets), and a ConfigMap's keys
     for section in ("data", "binaryData", "stringData"):
         values = obj.get(section)
         if not isinstance(values, dict):
             continue
         for key in sorted(values):
+            size += _value_bytes(kind, section, values[key])
+            if kind == "ConfigMap":
+                size += len(key.encode())
             path = f"{section}[{key}]"
             if len(key) > 253:
                 causes.append(_invalid(path, key, _too_long(253)))
@@ -255,7 +246,7 @@ def data_causes(kind: str, obj: dict[str, Any]) -> list[Cause]:
                 causes.append(_invalid(path, key, _CONFIG_KEY_MSG))
             if key in (".", ".."):
                 causes.append(_invalid(path, key, f"must not be '{key}'"))
-    if _data_size(kind, obj) > MAX_DATA_BYTES:
+    if size > MAX_DATA_BYTES:
         causes.append(_too_many_bytes("data", MAX_DATA_BYTES))
     return causes
 
