@@ -55,10 +55,7 @@ class Aggregator:
 
     def services(self) -> list[dict[str, Any]]:
         """The APIServices that point at a service."""
-        bucket = self.store.buckets.get(_KEY)
-        if bucket is None:
-            return []
-        entries = bucket.items.get("", {}).values()
+        entries = self.store.bucket(_KEY).entries("")
         return [e.obj for e in entries if (e.obj.get("spec") or {}).get("service")]
 
     def _find(self, group: str, version: str) -> dict[str, Any] | None:

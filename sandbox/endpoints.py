@@ -89,8 +89,7 @@ class ServiceResolver:
             return []
         wanted = LabelSelector.from_object({"matchLabels": selector})
         ns = svc["metadata"].get("namespace", "")
-        bucket = self.store.buckets.get("pods")
-        pods = sorted(bucket.entries(ns), key=lambda e: e.name) if bucket is not None else []
+        pods = sorted(self.store.bucket("pods").entries(ns), key=lambda e: e.name)
         out = []
         for entry in pods:
             pod = entry.obj

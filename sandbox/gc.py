@@ -215,7 +215,5 @@ class GarbageCollector:
         """Remove every object of a CRD being deleted."""
         spec = crd.get("spec", {})
         key = f"{spec.get('names', {}).get('plural')}.{spec.get('group')}"
-        bucket = self.store.buckets.get(key)
-        if bucket is not None:
-            for entry in list(bucket.entries(None)):
-                self.store.remove(key, entry.namespace, entry.name)
+        for entry in list(self.store.bucket(key).entries(None)):
+            self.store.remove(key, entry.namespace, entry.name)

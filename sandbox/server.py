@@ -312,10 +312,10 @@ class Sandbox:
     # ---- initial content
     def _restore_crds(self) -> None:
         """Serve the CRDs already in a persisted store."""
-        bucket = self.store.buckets.get("customresourcedefinitions.apiextensions.k8s.io")
-        if bucket is not None:
-            for entry in bucket.entries(None):
-                self.registry.set_crd(entry.obj)
+        for entry in self.store.bucket("customresourcedefinitions.apiextensions.k8s.io").entries(
+            None
+        ):
+            self.registry.set_crd(entry.obj)
 
     async def _bootstrap(self) -> None:
         ns_type = self.registry.lookup("", "v1", "namespaces")
