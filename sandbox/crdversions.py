@@ -60,9 +60,7 @@ class CrdVersions:
         return rt.custom and bool(rt.storage_version) and rt.version != rt.storage_version
 
     def storage_type(self, rt: ResourceType) -> ResourceType:
-        """The resource type objects of `rt` are stored as."""
-        if not self.converts(rt):
-            return rt
+        """The resource type objects of `rt` (a version that `converts`) are stored as."""
         return self.registry.lookup(rt.group, rt.storage_version, rt.plural) or rt
 
     async def to_storage(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:

@@ -29,9 +29,9 @@ from sandbox import errors
 
 __all__ = [
     "MAX_OBJECT_BYTES",
+    "check_object_size",
     "generate_name",
     "metadata_causes",
-    "object_too_large",
     "pod_spec_causes",
     "selector_causes",
     "template_label_causes",
@@ -316,8 +316,7 @@ def selector_causes(obj: dict[str, Any]) -> list[Cause]:
     return label_causes(selector.get("matchLabels"), "spec.selector.matchLabels")
 
 
-def object_too_large(raw_size: int) -> errors.ApiError | None:
-    """What kube-apiserver answers when etcd refuses a write over its request limit."""
-    if raw_size <= MAX_OBJECT_BYTES:
-        return None
-    return errors.ApiError(500, "", "etcdserver: request is too large")
+def check_object_size(raw_size: int) -> None:
+    """Raise what kube-apiserver answers when etcd refuses a write over its request limit."""
+    if raw_size > MAX_OBJECT_BYTES:
+        raise errors.ApiError(500, "", "etcdserver: request is too large")
