@@ -281,12 +281,15 @@ class Store:
     def unwatch(self, key: str, watcher: Watcher) -> None:
         self.bucket(key).watchers.discard(watcher)
 
-    def close_watchers(self, key: str | None = None) -> None:
-        """Close open watches (all, or one bucket's); used by reliability tests and shutdown."""
+    def close_watchers(self, key: str | None = None) -> int:
+        """Close open watches (all, or one bucket's); used by fault injection and shutdown."""
+        n = 0
         for bkey, b in self.buckets.items():
             if key is None or bkey == key:
                 for w in tuple(b.watchers):
                     w.close()
+                    n += 1
+        return n
 
     # Pod logs: the node agent stores container output here; pods/log serves it.
     def set_pod_log(self, namespace: str, pod: str, text: str, container: str = "") -> None:
