@@ -98,14 +98,13 @@ class GarbageCollector:
             return (removed or entry), True
         if meta.get("deletionTimestamp") and finalizers == meta.get("finalizers"):
             return entry, False
-        obj = dict(entry.obj)
-        obj["metadata"] = dict(
+        meta = dict(
             meta,
             finalizers=finalizers,
             deletionTimestamp=meta.get("deletionTimestamp") or now_rfc3339(),
             deletionGracePeriodSeconds=0,
         )
-        return self.store.put(key, obj, "MODIFIED"), False
+        return self.store.put(key, dict(entry.obj, metadata=meta), "MODIFIED"), False
 
     def _dependents(self, uid: str) -> list[tuple[str, Entry]]:
         found = [self.store.get_by_uid(dep) for dep in list(self.store.dependents.get(uid, ()))]
@@ -143,9 +142,7 @@ class GarbageCollector:
         if not finalizers:
             self.store.remove(key, entry.namespace, entry.name)
             return
-        obj = dict(entry.obj)
-        obj["metadata"] = dict(meta, finalizers=finalizers)
-        self.store.put(key, obj, "MODIFIED")
+        self.store.put(key, dict(entry.obj, metadata=dict(meta, finalizers=finalizers)), "MODIFIED")
 
     def process_deleting(self, key: str, namespace: str, name: str) -> None:
         """Run the orphan / foreground finalizers of an object being deleted."""

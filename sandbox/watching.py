@@ -23,7 +23,7 @@ from sandbox import errors
 from sandbox.conversion import converts, from_storage
 from sandbox.faults import Faults
 from sandbox.inprocess import Channel
-from sandbox.requestinfo import TRUE
+from sandbox.requestinfo import TRUE, wants_table
 from sandbox.resources import ResourceType
 from sandbox.selectors import Selector
 from sandbox.store import Entry, Store, dumps
@@ -144,7 +144,7 @@ async def serve_watch(
         timeout = min(timeout, fs.watch_drop_seconds)
     bookmarks = q.get("allowWatchBookmarks") in TRUE
     encoder = None
-    if "as=Table" in request.headers.get("Accept", ""):
+    if wants_table(request):
         encoder = _table_encoder(stored_rt, q.get("includeObject", "Metadata"))
     elif converts(rt):
         encoder = _view_encoder(rt)
