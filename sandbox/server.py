@@ -191,7 +191,7 @@ class Sandbox:
         await self._start()
         return self
 
-    async def __aexit__(self, *exc_info: object) -> None:
+    async def __aexit__(self, *_: object) -> None:
         await self.stop()
 
     async def _start(self) -> None:
