@@ -85,12 +85,13 @@ def _rule_matches(rule: dict[str, Any], rt: ResourceType, operation: str, subres
     return False
 
 
-class _CallFailed(ConnectionError):
-    """The webhook could not be reached; `shown` is the URL the error names."""
-
-    def __init__(self, shown: str, detail: str) -> None:
-        super().__init__(detail)
-        self.shown = shown
+def _shown(client_config: dict[str, Any]) -> str:
+    """The URL kube-apiserver names for a webhook: its url, or its Service's DNS name."""
+    if client_config.get("url"):
+        return str(client_config["url"])
+    svc = client_config.get("service") or {}
+    host = f"{svc.get('name', '')}.{svc.get('namespace', '')}.svc"
+    return f"https://{host}:{int(svc.get('port', 443))}{svc.get('path') or '/'}"
 
 
 def _failed(name: str, shown: str, timeout: float, exc: BaseException) -> errors.ApiError:
@@ -101,13 +102,9 @@ def _failed(name: str, shown: str, timeout: float, exc: BaseException) -> errors
         detail = f"tls: failed to verify certificate: {exc}"
     else:
         detail = str(exc)
-    if isinstance(exc, _CallFailed):
-        shown = exc.shown
     call = f'Post "{shown}?timeout={int(timeout)}s": ' if shown else ""
-    return errors.ApiError(
-        500,
-        "InternalError",
-        f'Internal error occurred: failed calling webhook "{name}": failed to call webhook: {call}{detail}',
+    return errors.internal(
+        f'failed calling webhook "{name}": failed to call webhook: {call}{detail}'
     )
 
 
@@ -179,22 +176,6 @@ class WebhookAdmission:
                 return False
         return True
 
-    def _endpoint(self, hook: dict[str, Any]) -> tuple[str, str, str | None]:
-        """The URL to post to, the URL the real server would name, the TLS server name."""
-        cc = hook.get("clientConfig") or {}
-        if cc.get("url"):
-            return str(cc["url"]), str(cc["url"]), None
-        svc = cc.get("service") or {}
-        name, ns = svc.get("name", ""), svc.get("namespace", "")
-        port = int(svc.get("port", 443))
-        path = svc.get("path") or "/"
-        shown = f"https://{name}.{ns}.svc:{port}{path}"
-        try:
-            address = self.resolver.resolve(ns, name, port)
-        except ConnectionError as exc:
-            raise _CallFailed(shown, str(exc)) from None
-        return f"https://{address}{path}", shown, f"{name}.{ns}.svc"
-
     def session(self, ca_bundle: str, *, insecure: bool = False) -> aiohttp.ClientSession:
         """A client session trusting `ca_bundle` (base64 PEM; "" the system's), or nothing at
         all when `insecure` (an APIService's insecureSkipTLSVerify); one per bundle, kept."""
@@ -217,11 +198,24 @@ class WebhookAdmission:
             self._sessions[key] = session
         return session
 
-    async def _post(
-        self, url: str, server_name: str | None, ca_bundle: str, body: Any, time_limit: float
+    def address(self, client_config: dict[str, Any]) -> tuple[str, str | None]:
+        """The URL of a clientConfig (url, or service resolved through `sandbox.endpoints`:
+        ConnectionError when it leads nowhere) and the TLS server name to check (None: the
+        URL's host)."""
+        if client_config.get("url"):
+            return str(client_config["url"]), None
+        svc = client_config.get("service") or {}
+        name, ns = svc.get("name", ""), svc.get("namespace", "")
+        address = self.resolver.resolve(ns, name, int(svc.get("port", 443)))
+        return f"https://{address}{svc.get('path') or '/'}", f"{name}.{ns}.svc"
+
+    async def post_json(
+        self, client_config: dict[str, Any], body: dict[str, Any], time_limit: float
     ) -> Any:
-        """POST `body` as JSON and decode the JSON answer; ConnectionError on a non-200 answer."""
-        async with self.session(ca_bundle).post(
+        """POST `body` to a webhook's clientConfig (url or service, caBundle) and decode the
+        JSON answer; raises ConnectionError on a non-200 answer (used for conversion too)."""
+        url, server_name = self.address(client_config)
+        async with self.session(client_config.get("caBundle", "")).post(
             url,
             json=body,
             timeout=aiohttp.ClientTimeout(total=time_limit),
@@ -231,32 +225,12 @@ class WebhookAdmission:
                 raise ConnectionError(f"received HTTP {resp.status} from webhook")
             return await resp.json(content_type=None)
 
-    def address(self, client_config: dict[str, Any]) -> tuple[str, str | None]:
-        """The URL of a clientConfig (url, or service resolved as for webhooks) and the TLS
-        server name to check (None: the URL's host)."""
-        url, _shown, server_name = self._endpoint({"clientConfig": client_config})
-        return url, server_name  # _CallFailed is a ConnectionError
-
-    async def post_json(
-        self, client_config: dict[str, Any], body: dict[str, Any], time_limit: float
-    ) -> Any:
-        """POST `body` to a webhook's clientConfig (url or service, caBundle) and decode the
-        JSON answer; raises ConnectionError on a non-200 answer (used for conversion too)."""
-        url, server_name = self.address(client_config)
-        return await self._post(
-            url, server_name, client_config.get("caBundle", ""), body, time_limit
-        )
-
     def _review(self, op: Operation, obj: dict[str, Any] | None) -> dict[str, Any]:
         rt, operation, subresource, old = op.rt, op.operation, op.subresource, op.old
         gvk = {"group": rt.group, "version": rt.version, "kind": rt.kind}
         gvr = {"group": rt.group, "version": rt.version, "resource": rt.plural}
         name = ((obj or old or {}).get("metadata") or {}).get("name", "")
-        options_kind = {
-            "CREATE": "CreateOptions",
-            "UPDATE": "UpdateOptions",
-            "DELETE": "DeleteOptions",
-        }.get(operation, "CreateOptions")
+        options_kind = operation.capitalize() + "Options"  # CreateOptions, UpdateOptions, ...
         request: dict[str, Any] = {
             "uid": str(uuid.uuid4()),
             "kind": gvk,
@@ -283,11 +257,11 @@ class WebhookAdmission:
         name = hook.get("name", "")
         policy = hook.get("failurePolicy", "Fail")
         timeout = float(hook.get("timeoutSeconds", 10))
+        client_config = hook.get("clientConfig") or {}
         shown = ""
         try:
-            url, shown, server_name = self._endpoint(hook)
-            ca_bundle = (hook.get("clientConfig") or {}).get("caBundle", "")
-            body = await self._post(url, server_name, ca_bundle, review, timeout)
+            shown = _shown(client_config)
+            body = await self.post_json(client_config, review, timeout)
             response = body.get("response")
             if not isinstance(response, dict):
                 raise ValueError("webhook response has no 'response'")
@@ -324,21 +298,14 @@ class WebhookAdmission:
                 raise self._deny(hook, response)
             patch = response.get("patch")
             if patch:
+                returned = f'webhook "{hook.get("name")}" returned'
                 if response.get("patchType", "JSONPatch") != "JSONPatch":
-                    raise errors.ApiError(
-                        500,
-                        "InternalError",
-                        f'Internal error occurred: webhook "{hook.get("name")}" returned an unsupported patchType',
-                    )
+                    raise errors.internal(f"{returned} an unsupported patchType")
                 ops = json.loads(base64.b64decode(patch))
                 try:
                     obj = apply_json_patch(obj, ops)
                 except errors.ApiError as exc:
-                    raise errors.ApiError(
-                        500,
-                        "InternalError",
-                        f'Internal error occurred: webhook "{hook.get("name")}" returned an invalid patch: {exc.message}',
-                    ) from None
+                    raise errors.internal(f"{returned} an invalid patch: {exc.message}") from None
         return obj
 
     async def validate(self, op: Operation, obj: dict[str, Any] | None) -> None:

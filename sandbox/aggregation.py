@@ -17,14 +17,17 @@ no `spec.service` (Local) register nothing.
 from __future__ import annotations
 
 import json
-from typing import Any, Protocol
+from typing import Any
 
 import aiohttp
 from aiohttp import web
 
 from sandbox import errors
+from sandbox.admission import WebhookAdmission
+from sandbox.discovery import group_document
+from sandbox.requestinfo import json_answer
 from sandbox.resources import Registry, ResourceType
-from sandbox.store import Store, dumps
+from sandbox.store import Store
 
 __all__ = ["APISERVICE", "Aggregator"]
 
@@ -41,19 +44,10 @@ _KEY = APISERVICE.store_key
 _HOP_HEADERS = {"host", "authorization", "content-length", "transfer-encoding", "connection"}
 
 
-class Resolver(Protocol):
-    """Resolves a clientConfig to a URL and gives its client session (see
-    `sandbox.admission.WebhookAdmission`)."""
-
-    def address(self, client_config: dict[str, Any]) -> tuple[str, str | None]: ...
-
-    def session(self, ca_bundle: str, *, insecure: bool = False) -> aiohttp.ClientSession: ...
-
-
 class Aggregator:
     """Proxies the group/versions registered by APIService objects."""
 
-    def __init__(self, store: Store, registry: Registry, resolver: Resolver) -> None:
+    def __init__(self, store: Store, registry: Registry, resolver: WebhookAdmission) -> None:
         self.store = store
         self.registry = registry
         self.resolver = resolver
@@ -61,10 +55,7 @@ class Aggregator:
 
     def services(self) -> list[dict[str, Any]]:
         """The APIServices that point at a service."""
-        bucket = self.store.buckets.get(_KEY)
-        if bucket is None:
-            return []
-        entries = bucket.items.get("", {}).values()
+        entries = self.store.bucket(_KEY).entries("")
         return [e.obj for e in entries if (e.obj.get("spec") or {}).get("service")]
 
     def _find(self, group: str, version: str) -> dict[str, Any] | None:
@@ -119,30 +110,15 @@ class Aggregator:
             doc.setdefault("groups", []).append(
                 {"name": group, "versions": versions, "preferredVersion": versions[0]}
             )
-        return web.Response(body=dumps(doc), content_type="application/json")
+        return json_answer(doc)
 
     def _group(self, group: str) -> web.Response:
-        versions = self._entries().get(group, [])
-        doc = {
-            "kind": "APIGroup",
-            "apiVersion": "v1",
-            "name": group,
-            "versions": versions,
-            "preferredVersion": versions[0],
-        }
-        return web.Response(body=dumps(doc), content_type="application/json")
+        return json_answer(group_document(group, self._entries()[group]))
 
     async def _proxy(self, request: web.Request, apiservice: dict[str, Any]) -> web.Response:
         spec = apiservice["spec"]
         svc = spec["service"]
-        config = {
-            "service": {
-                "name": svc.get("name", ""),
-                "namespace": svc.get("namespace", ""),
-                "port": int(svc.get("port") or 443),
-                "path": request.path_qs,
-            }
-        }
+        config = {"service": dict(svc, port=int(svc.get("port") or 443), path=request.path_qs)}
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _HOP_HEADERS}
         headers.update({"X-Remote-User": "sandbox-admin", "X-Remote-Group": "system:masters"})
         try:

@@ -22,7 +22,8 @@ from aiohttp import web
 from sandbox import errors
 from sandbox.authn import ANONYMOUS, API_AUDIENCES, CURRENT_USER, Authenticator, UserInfo
 from sandbox.rbac import Attributes, Authorizer, request_attributes
-from sandbox.store import Store, dumps
+from sandbox.requestinfo import json_answer
+from sandbox.store import Store
 
 __all__ = ["PUBLIC_PATHS", "AuthApi"]
 
@@ -31,10 +32,6 @@ PUBLIC_PATHS = frozenset({"/version", "/version/", "/healthz", "/livez", "/ready
 AUTHZ = "authorization.k8s.io"
 AUTHN = "authentication.k8s.io"
 _MIN_EXPIRATION = 600
-
-
-def _json(body: dict[str, Any], status: int = 201) -> web.Response:
-    return web.Response(body=dumps(body), status=status, content_type="application/json")
 
 
 def _review(
@@ -53,7 +50,7 @@ def _review(
     if spec is not None:
         body["spec"] = spec
     body["status"] = status
-    return _json(body)
+    return json_answer(body, 201)
 
 
 async def _body(request: web.Request) -> dict[str, Any]:
@@ -122,12 +119,8 @@ class AuthApi:
         spec = dict(body.get("spec") or {})
         seconds = int(spec.get("expirationSeconds") or 3600)
         if seconds < _MIN_EXPIRATION:
-            raise _invalid(
-                "TokenRequest",
-                AUTHN,
-                "spec.expirationSeconds",
-                f"Invalid value: {seconds}: may not specify a duration less than 10 minutes",
-            )
+            why = f"Invalid value: {seconds}: may not specify a duration less than 10 minutes"
+            raise _invalid("TokenRequest", AUTHN, "spec.expirationSeconds", why)
         audiences = tuple(spec.get("audiences") or API_AUDIENCES)
         bound = self._bound(ns, spec.get("boundObjectRef"))
         token, exp = self.authn.issue(
@@ -135,14 +128,15 @@ class AuthApi:
         )
         spec.update(audiences=list(audiences), expirationSeconds=seconds)
         when = datetime.datetime.fromtimestamp(exp, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        return _json(
+        return json_answer(
             {
                 "kind": "TokenRequest",
                 "apiVersion": f"{AUTHN}/v1",
                 "metadata": {"name": name, "namespace": ns, "creationTimestamp": None},
                 "spec": spec,
                 "status": {"token": token, "expirationTimestamp": when},
-            }
+            },
+            201,
         )
 
     def _bound(self, namespace: str, ref: Any) -> dict[str, str] | None:
@@ -151,12 +145,8 @@ class AuthApi:
         kind = str(ref.get("kind", ""))
         key = {"Pod": "pods", "Secret": "secrets"}.get(kind)
         if key is None:
-            raise _invalid(
-                "TokenRequest",
-                AUTHN,
-                "spec.boundObjectRef.kind",
-                f'Unsupported value: "{kind}": supported values: "Pod", "Secret"',
-            )
+            why = f'Unsupported value: "{kind}": supported values: "Pod", "Secret"'
+            raise _invalid("TokenRequest", AUTHN, "spec.boundObjectRef.kind", why)
         entry = self.store.get(key, namespace, str(ref["name"]))
         if entry is None:
             raise errors.not_found(key, "", str(ref["name"]))
@@ -172,25 +162,13 @@ class AuthApi:
         res: dict[str, Any] = spec.get("resourceAttributes") or {}
         non: dict[str, Any] = spec.get("nonResourceAttributes") or {}
         if bool(res) == bool(non):
-            raise _invalid(
-                kind,
-                AUTHZ,
-                "spec.resourceAttributes",
-                'Invalid value: "null": exactly one of nonResourceAttributes or resourceAttributes must be specified',
-            )
+            why = 'Invalid value: "null": exactly one of nonResourceAttributes or resourceAttributes must be specified'
+            raise _invalid(kind, AUTHZ, "spec.resourceAttributes", why)
         if non:
             return Attributes(user, str(non.get("verb", "")), False, path=str(non.get("path", "")))
-        return Attributes(
-            user,
-            str(res.get("verb", "")),
-            True,
-            str(res.get("group", "")),
-            str(res.get("version", "")),
-            str(res.get("namespace", "")),
-            str(res.get("resource", "")),
-            str(res.get("subresource", "")),
-            str(res.get("name", "")),
-        )
+        fields = ("verb", "group", "version", "namespace", "resource", "subresource", "name")
+        verb, *where = (str(res.get(key, "")) for key in fields)
+        return Attributes(user, verb, True, *where)
 
     def _answer(self, body: dict[str, Any], kind: str, attrs: Attributes) -> web.Response:
         allowed, reason = self.authz.decide(attrs)
@@ -210,12 +188,8 @@ class AuthApi:
     def _subject(self, spec: dict[str, Any], kind: str) -> UserInfo:
         user, groups = spec.get("user") or "", tuple(spec.get("groups") or ())
         if not user and not groups:
-            raise _invalid(
-                kind,
-                AUTHZ,
-                "spec.user",
-                'Invalid value: "": at least one of user or group must be specified',
-            )
+            why = 'Invalid value: "": at least one of user or group must be specified'
+            raise _invalid(kind, AUTHZ, "spec.user", why)
         return UserInfo(
             str(user), groups, str(spec.get("uid") or ""), dict(spec.get("extra") or {})
         )
@@ -233,12 +207,8 @@ class AuthApi:
         ns = request.match_info["namespace"]
         res = spec.get("resourceAttributes") or {}
         if res.get("namespace", ns) != ns:
-            raise _invalid(
-                kind,
-                AUTHZ,
-                "spec.resourceAttributes.namespace",
-                f'Invalid value: "{res.get("namespace")}": must match metadata.namespace',
-            )
+            why = f'Invalid value: "{res.get("namespace")}": must match metadata.namespace'
+            raise _invalid(kind, AUTHZ, "spec.resourceAttributes.namespace", why)
         if res:
             spec = dict(spec, resourceAttributes=dict(res, namespace=ns))
         return self._answer(body, kind, self._attributes(self._subject(spec, kind), spec, kind))

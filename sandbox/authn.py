@@ -242,13 +242,8 @@ def _check(allowed: Authorize, requester: UserInfo, resource: str, ns: str, name
     if allowed(requester, "impersonate", resource, ns, name):
         return
     where = f'in the namespace "{ns}"' if ns else "at the cluster scope"
-    raise errors.ApiError(
-        403,
-        "Forbidden",
-        f'{resource} "{name}" is forbidden: User "{requester.username}" cannot impersonate '
-        f'resource "{resource}" in API group "" {where}',
-        {"name": name, "kind": resource},
-    )
+    why = f'User "{requester.username}" cannot impersonate resource "{resource}" in API group "" {where}'
+    raise errors.forbidden(resource, "", name, why)
 
 
 def unauthorized() -> errors.ApiError:

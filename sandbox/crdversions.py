@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
@@ -28,15 +28,10 @@ from sandbox import errors
 from sandbox.resources import Registry, ResourceType
 from sandbox.store import Entry, dumps
 
-__all__ = ["CrdVersions", "WebhookPoster", "record_stored_version"]
+if TYPE_CHECKING:  # admission imports the write path, which imports this module
+    from sandbox.admission import WebhookAdmission
 
-
-class WebhookPoster(Protocol):
-    """Posts a JSON body to a webhook's clientConfig (see `sandbox.admission`)."""
-
-    async def post_json(
-        self, client_config: dict[str, Any], body: dict[str, Any], time_limit: float
-    ) -> Any: ...
+__all__ = ["CrdVersions", "record_stored_version"]
 
 
 def record_stored_version(crd: dict[str, Any]) -> None:
@@ -53,7 +48,7 @@ def record_stored_version(crd: dict[str, Any]) -> None:
 class CrdVersions:
     """Converts custom resources between the served versions of their CRD."""
 
-    def __init__(self, registry: Registry, poster: WebhookPoster) -> None:
+    def __init__(self, registry: Registry, poster: WebhookAdmission) -> None:
         self.registry = registry
         self.poster = poster
         self.reviews = 0
@@ -65,9 +60,7 @@ class CrdVersions:
         return rt.custom and bool(rt.storage_version) and rt.version != rt.storage_version
 
     def storage_type(self, rt: ResourceType) -> ResourceType:
-        """The resource type objects of `rt` are stored as."""
-        if not self.converts(rt):
-            return rt
+        """The resource type objects of `rt` (a version that `converts`) are stored as."""
         return self.registry.lookup(rt.group, rt.storage_version, rt.plural) or rt
 
     async def to_storage(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:

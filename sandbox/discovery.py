@@ -21,6 +21,7 @@ __all__ = [
     "api_group",
     "api_group_list",
     "api_versions",
+    "group_document",
     "openapi_v2",
     "openapi_v3_gv",
     "openapi_v3_root",
@@ -55,28 +56,27 @@ def api_versions(address: str) -> dict[str, Any]:
     }
 
 
+def group_document(name: str, versions: list[dict[str, str]]) -> dict[str, Any]:
+    """An APIGroup: its versions (`groupVersion`, `version`), the preferred one first."""
+    return {
+        "kind": "APIGroup",
+        "apiVersion": "v1",
+        "name": name,
+        "versions": versions,
+        "preferredVersion": versions[0],
+    }
+
+
 def api_group(registry: Registry, group: str) -> dict[str, Any] | None:
     versions = registry.groups().get(group)
     if not versions:
         return None
-    entries = [{"groupVersion": f"{group}/{v}", "version": v} for v in versions]
-    return {
-        "kind": "APIGroup",
-        "apiVersion": "v1",
-        "name": group,
-        "versions": entries,
-        "preferredVersion": entries[0],
-    }
+    return group_document(group, [{"groupVersion": f"{group}/{v}", "version": v} for v in versions])
 
 
 def api_group_list(registry: Registry) -> dict[str, Any]:
-    groups = []
-    for group in registry.groups():
-        doc = api_group(registry, group)
-        if doc is not None:
-            doc.pop("kind")
-            doc.pop("apiVersion")
-            groups.append(doc)
+    docs = [api_group(registry, group) or {} for group in registry.groups()]
+    groups = [{k: v for k, v in doc.items() if k not in ("kind", "apiVersion")} for doc in docs]
     return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
 
 

@@ -74,7 +74,11 @@ class ServiceResolver:
         annotated = (svc["metadata"].get("annotations") or {}).get(ADDRESS_ANNOTATION)
         if annotated:
             return str(annotated)
-        return self._endpoint(svc, port)
+        addresses = self.endpoints(svc, port)
+        if not addresses:
+            raise ResolveError(f'no endpoints available for service "{namespace}/{name}"')
+        turn = self._turns.setdefault(f"{namespace}/{name}", itertools.count())
+        return addresses[next(turn) % len(addresses)]
 
     def endpoints(self, svc: dict[str, Any], port: int) -> list[str]:
         """Addresses of the Service's ready pods for `port`, in pod-name order."""
@@ -85,8 +89,7 @@ class ServiceResolver:
             return []
         wanted = LabelSelector.from_object({"matchLabels": selector})
         ns = svc["metadata"].get("namespace", "")
-        bucket = self.store.buckets.get("pods")
-        pods = sorted(bucket.entries(ns), key=lambda e: e.name) if bucket is not None else []
+        pods = sorted(self.store.bucket("pods").entries(ns), key=lambda e: e.name)
         out = []
         for entry in pods:
             pod = entry.obj
@@ -118,13 +121,3 @@ class ServiceResolver:
         if number is None and str(target).isdigit():
             number = int(target)
         return f"{address}:{number}" if number is not None else None
-
-    def _endpoint(self, svc: dict[str, Any], port: int) -> str:
-        addresses = self.endpoints(svc, port)
-        meta = svc["metadata"]
-        if not addresses:
-            raise ResolveError(
-                f'no endpoints available for service "{meta.get("namespace")}/{meta["name"]}"'
-            )
-        turn = self._turns.setdefault(f"{meta.get('namespace')}/{meta['name']}", itertools.count())
-        return addresses[next(turn) % len(addresses)]

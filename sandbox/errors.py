@@ -17,12 +17,12 @@ __all__ = [
     "conflict",
     "forbidden",
     "gone",
+    "internal",
     "invalid",
     "method_not_allowed",
     "not_found",
     "object_details",
     "qualified",
-    "status_body",
     "unsupported_media_type",
 ]
 
@@ -44,30 +44,24 @@ class ApiError(Exception):
         self.details = details
 
     def body(self) -> dict[str, Any]:
-        """The Status object for this error."""
-        return status_body(self.code, self.reason, self.message, self.details)
+        """The Status object for this error, as the real server sends it (details only when
+        there are any)."""
+        body: dict[str, Any] = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "metadata": {},
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        }
+        if self.details:
+            body["details"] = self.details
+        return body
 
     def raw(self) -> bytes:
         """The Status object serialised as JSON bytes."""
         return json.dumps(self.body()).encode()
-
-
-def status_body(
-    code: int, reason: str, message: str, details: dict[str, Any] | None = None
-) -> dict[str, Any]:
-    """A `Status` as the real server sends it (details only when there are any)."""
-    body: dict[str, Any] = {
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Failure",
-        "message": message,
-        "reason": reason,
-        "code": code,
-    }
-    if details:
-        body["details"] = details
-    return body
 
 
 def object_details(kind: str, group: str, name: str | None) -> dict[str, Any]:
@@ -133,9 +127,18 @@ def bad_request(message: str) -> ApiError:
     return ApiError(400, "BadRequest", message)
 
 
-def forbidden(message: str) -> ApiError:
-    """403, used by validating webhooks that deny a request."""
-    return ApiError(403, "Forbidden", message)
+def forbidden(plural: str, group: str, name: str, why: str) -> ApiError:
+    """403 for a refused request, e.g. `pods "x" is forbidden: <why>` (`pods is forbidden: ...`
+    without a name)."""
+    head = f'{qualified(plural, group)} "{name}"' if name else qualified(plural, group)
+    return ApiError(
+        403, "Forbidden", f"{head} is forbidden: {why}", object_details(plural, group, name)
+    )
+
+
+def internal(text: str) -> ApiError:
+    """500 for a failure inside the server (a webhook call, a bug)."""
+    return ApiError(500, "InternalError", f"Internal error occurred: {text}")
 
 
 def gone(message: str) -> ApiError:

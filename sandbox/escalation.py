@@ -124,9 +124,4 @@ class EscalationCheck:
             f'user "{user.username}" (groups=[{groups}]) is attempting to grant RBAC '
             "permissions not currently held:\n" + "\n".join(_show(m) for m in missing)
         )
-        raise errors.ApiError(
-            403,
-            "Forbidden",
-            f'{rt.plural}.{RBAC} "{name}" is forbidden: {text}',
-            {"name": name, "group": RBAC, "kind": rt.plural},
-        )
+        raise errors.forbidden(rt.plural, RBAC, name, text)

@@ -92,9 +92,8 @@ class Faults:
     """The live fault settings and the random source that applies them."""
 
     def __init__(self, settings: FaultSettings | None = None) -> None:
-        self.settings = settings or FaultSettings()
-        self.rng = random.Random(self.settings.seed)
         self.injected = 0
+        self.replace(settings or FaultSettings())
 
     def replace(self, settings: FaultSettings) -> None:
         self.settings = settings

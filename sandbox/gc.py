@@ -98,22 +98,17 @@ class GarbageCollector:
             return (removed or entry), True
         if meta.get("deletionTimestamp") and finalizers == meta.get("finalizers"):
             return entry, False
-        obj = dict(entry.obj)
-        obj["metadata"] = dict(
+        meta = dict(
             meta,
             finalizers=finalizers,
             deletionTimestamp=meta.get("deletionTimestamp") or now_rfc3339(),
             deletionGracePeriodSeconds=0,
         )
-        return self.store.put(key, obj, "MODIFIED"), False
+        return self.store.put(key, dict(entry.obj, metadata=meta), "MODIFIED"), False
 
     def _dependents(self, uid: str) -> list[tuple[str, Entry]]:
-        out = []
-        for dep_uid in list(self.store.dependents.get(uid, ())):
-            found = self.store.get_by_uid(dep_uid)
-            if found is not None:
-                out.append(found)
-        return out
+        found = [self.store.get_by_uid(dep) for dep in list(self.store.dependents.get(uid, ()))]
+        return [dep for dep in found if dep is not None]
 
     def collect_dependents(self, owner_uid: str) -> None:
         """The owner is gone: delete dependents with no live owner left, unlink the others."""
@@ -147,9 +142,7 @@ class GarbageCollector:
         if not finalizers:
             self.store.remove(key, entry.namespace, entry.name)
             return
-        obj = dict(entry.obj)
-        obj["metadata"] = dict(meta, finalizers=finalizers)
-        self.store.put(key, obj, "MODIFIED")
+        self.store.put(key, dict(entry.obj, metadata=dict(meta, finalizers=finalizers)), "MODIFIED")
 
     def process_deleting(self, key: str, namespace: str, name: str) -> None:
         """Run the orphan / foreground finalizers of an object being deleted."""
@@ -219,7 +212,5 @@ class GarbageCollector:
         """Remove every object of a CRD being deleted."""
         spec = crd.get("spec", {})
         key = f"{spec.get('names', {}).get('plural')}.{spec.get('group')}"
-        bucket = self.store.buckets.get(key)
-        if bucket is not None:
-            for entry in list(bucket.entries(None)):
-                self.store.remove(key, entry.namespace, entry.name)
+        for entry in list(self.store.bucket(key).entries(None)):
+            self.store.remove(key, entry.namespace, entry.name)

@@ -33,10 +33,10 @@ from sandbox.requestinfo import (
     wants_table,
     write_options,
 )
-from sandbox.resources import Registry, ResourceType
+from sandbox.resources import ResourceType
 from sandbox.scale import scale_of, write_scale
 from sandbox.selectors import FieldSelector, LabelSelector, Selector
-from sandbox.store import Entry, Store, dumps
+from sandbox.store import Entry, dumps
 from sandbox.tables import table_for
 from sandbox.validation import decode, prune_custom
 from sandbox.verbs import Api, WriteOptions
@@ -45,40 +45,20 @@ from sandbox.watching import serve_watch
 __all__ = ["ResourceHandlers"]
 
 
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class ResourceHandlers:
     """The resource routes of one sandbox."""
 
-    def __init__(
-        self,
-        *,
-        api: Api,
-        store: Store,
-        registry: Registry,
-        faults: Faults,
-        bookmark_interval: float = 5.0,
-        crd_versions: CrdVersions,
-        default_watch_timeout: float = 1800.0,
-    ) -> None:
-        self.crd = crd_versions
-        self.api = api
-        self.store = store
-        self.registry = registry
-        self.faults = faults
-        self.bookmark_interval = bookmark_interval
-        self.default_watch_timeout = default_watch_timeout
+    api: Api
+    faults: Faults
+    crd: CrdVersions
+    bookmark_interval: float
 
-    async def core(self, request: web.Request) -> web.StreamResponse:
-        return await self.dispatch(request, "", "v1", request.match_info["tail"])
-
-    async def grouped(self, request: web.Request) -> web.StreamResponse:
+    async def dispatch(self, request: web.Request) -> web.StreamResponse:
+        """`/api/v1/<tail>` and `/apis/<group>/<version>/<tail>`."""
         m = request.match_info
-        return await self.dispatch(request, m["group"], m["version"], m["tail"])
-
-    async def dispatch(
-        self, request: web.Request, group: str, version: str, tail: str
-    ) -> web.StreamResponse:
-        t = parse_target(self.registry, group, version, tail)
-        verb = request_verb(request, t.name is not None)
+        t = parse_target(self.api.registry, m.get("group", ""), m.get("version", "v1"), m["tail"])
+        verb = request_verb(request, bool(t.name))
         if t.subresource == "scale":
             return await self.scale(request, t)
         match verb:
@@ -86,27 +66,26 @@ class ResourceHandlers:
                 return await self.list(request, t)
             case "watch":
                 return await self.watch(request, t)
+            case "get" if t.subresource == "log":
+                return await serve_log(request, self.api.store, t.namespace, t.name)
             case "get":
-                if t.subresource == "log":
-                    return await self.log(request, t)
-                return await self.get(request, t)
+                entry = self.api.existing(t.rt, t.namespace, t.name)
+                return await self.answer(request, t.rt, entry)
             case "create" if t.subresource == "binding":
-                assert t.name is not None
-                await self.api.bind(t.rt, t.namespace or "", t.name, await json_body(request))
+                await self.api.bind(t.rt, t.namespace, t.name, await json_body(request))
                 return json_answer(_success(code=201), 201)
             case "create":
-                if t.name is not None or (t.rt.namespaced and t.namespace is None):
+                if t.name or (t.rt.namespaced and not t.namespace):
                     raise errors.method_not_allowed("POST", t.rt.plural)
                 body = await self.in_storage(request, t.rt, await json_body(request))
                 entry = await self.api.create(
-                    self.stored(t.rt), t.namespace or "", body, self.write_opts(request, t.rt)
+                    self.stored(t.rt), t.namespace, body, self.write_opts(request, t.rt)
                 )
                 return await self.answer(request, t.rt, entry, 201)
             case "update":
-                assert t.name is not None
                 entry = await self.api.update(
                     self.stored(t.rt),
-                    t.namespace or "",
+                    t.namespace,
                     t.name,
                     await self.in_storage(request, t.rt, await json_body(request)),
                     t.subresource,
@@ -114,12 +93,11 @@ class ResourceHandlers:
                 )
                 return await self.answer(request, t.rt, entry)
             case "patch":
-                assert t.name is not None
                 if converts(t.rt) or self.crd.converts(t.rt):
                     return await self.patch_view(request, t)
                 entry, created = await self.api.patch(
                     t.rt,
-                    t.namespace or "",
+                    t.namespace,
                     t.name,
                     request.headers.get("Content-Type", ""),
                     await request.read(),
@@ -128,16 +106,13 @@ class ResourceHandlers:
                 )
                 return self.object(request, t.rt, entry, 201 if created else 200)
             case "delete":
-                assert t.name is not None
                 options = await delete_options(request)
                 entry, gone = await self.api.delete(
-                    self.stored(t.rt), t.namespace or "", t.name, options, dry_run(request)
+                    self.stored(t.rt), t.namespace, t.name, options, dry_run(request)
                 )
                 if gone and not t.rt.custom and t.rt.kind not in ("Pod", "Namespace", "Service"):
-                    uid = entry.obj["metadata"].get("uid")
-                    details = {"name": t.name, "kind": t.rt.plural, "uid": uid}
-                    if t.rt.group:
-                        details["group"] = t.rt.group
+                    details = errors.object_details(t.rt.plural, t.rt.group, t.name)
+                    details["uid"] = entry.obj["metadata"].get("uid")
                     return json_answer(_success(details=details))
                 return await self.answer(request, t.rt, entry, 200 if gone else 202)
             case "deletecollection":
@@ -145,8 +120,7 @@ class ResourceHandlers:
         raise errors.method_not_allowed(request.method, t.rt.plural)
 
     async def scale(self, request: web.Request, t: Target) -> web.Response:
-        assert t.name is not None
-        entry = self.api.existing(t.rt, t.namespace or "", t.name)
+        entry = self.api.existing(t.rt, t.namespace, t.name)
         if request.method == "GET":
             return json_answer(scale_of(entry))
         if request.method not in ("PUT", "PATCH"):
@@ -168,14 +142,13 @@ class ResourceHandlers:
             return self.crd.storage_type(rt)
         if not converts(rt):
             return rt
-        stored = self.registry.by_store_key(rt.store_key)
+        stored = self.api.registry.by_store_key(rt.store_key)
         assert stored is not None
         return stored
 
     async def patch_view(self, request: web.Request, t: Target) -> web.Response:
         """Patch a converted view: apply the patch to the view, store the converted result."""
-        assert t.name is not None
-        old = self.api.existing(t.rt, t.namespace or "", t.name)
+        old = self.api.existing(t.rt, t.namespace, t.name)
         ctype = request.headers.get("Content-Type", "").split(";")[0].strip()
         try:
             patch = yaml.safe_load(await request.read() or b"null")
@@ -244,11 +217,6 @@ class ResourceHandlers:
             return json_answer(table, status)
         return json_response(self._raw(rt, entry), status)
 
-    async def get(self, request: web.Request, t: Target) -> web.Response:
-        assert t.name is not None
-        entry = self.api.existing(t.rt, t.namespace or "", t.name)
-        return await self.answer(request, t.rt, entry)
-
     def selector(self, request: web.Request, t: Target) -> Selector:
         q = request.query
         labels = LabelSelector.parse(q["labelSelector"]) if q.get("labelSelector") else None
@@ -257,11 +225,11 @@ class ResourceHandlers:
             fields = FieldSelector.parse(
                 field_selector_to_storage(t.rt, q["fieldSelector"]), t.rt.kind
             )
-        return Selector(t.namespace if t.rt.namespaced else None, labels, fields)
+        return Selector(t.namespace or None, labels, fields)
 
     async def list(self, request: web.Request, t: Target) -> web.Response:
         sel = self.selector(request, t)
-        rv = str(self.store.rv)
+        rv = str(self.api.store.rv)
         q = request.query
         token = ""
         after = None
@@ -274,7 +242,7 @@ class ResourceHandlers:
             except (ValueError, KeyError):
                 raise errors.bad_request("invalid continue token") from None
         limit = int(q.get("limit") or 0)
-        entries, more = self.store.page(t.rt.store_key, sel, limit, after)
+        entries, more = self.api.store.page(t.rt.store_key, sel, limit, after)
         shown = await self.crd.views(t.rt, entries)
         remaining = None
         if more:
@@ -286,7 +254,7 @@ class ResourceHandlers:
                 # like kube-apiserver: a count only when no selector makes it expensive
                 remaining = sum(
                     1
-                    for _ in self.store.bucket(t.rt.store_key).ordered(
+                    for _ in self.api.store.bucket(t.rt.store_key).ordered(
                         sel.namespace, (last.namespace, last.name)
                     )
                 )
@@ -306,15 +274,11 @@ class ResourceHandlers:
                 meta["remainingItemCount"] = remaining
         return json_response(_list_of(t.rt, meta, [self._raw(t.rt, e) for e in shown]))
 
-    async def log(self, request: web.Request, t: Target) -> web.StreamResponse:
-        assert t.name is not None
-        return await serve_log(request, self.store, t.namespace or "", t.name)
-
     async def delete_collection(self, request: web.Request, t: Target) -> web.Response:
         sel = self.selector(request, t)
         options = await delete_options(request)
         items = []
-        for entry in self.store.list(t.rt.store_key, sel):
+        for entry in self.api.store.list(t.rt.store_key, sel):
             try:
                 done, _ = await self.api.delete(
                     t.rt, entry.namespace, entry.name, options, dry_run(request)
@@ -324,19 +288,18 @@ class ResourceHandlers:
                     continue
                 raise
             items.append(self._raw(t.rt, await self.crd.view(t.rt, done)))
-        return json_response(_list_of(t.rt, {"resourceVersion": str(self.store.rv)}, items))
+        return json_response(_list_of(t.rt, {"resourceVersion": str(self.api.store.rv)}, items))
 
     # ---- watch
     async def watch(self, request: web.Request, t: Target) -> web.StreamResponse:
         return await serve_watch(
             request,
-            store=self.store,
+            store=self.api.store,
             rt=t.rt,
             stored_rt=self.stored(t.rt),
             selector=self.selector(request, t),
             faults=self.faults,
             bookmark_interval=self.bookmark_interval,
-            default_timeout=self.default_watch_timeout,
             convert=(lambda chunk: self.crd.frames(t.rt, chunk))
             if self.crd.converts(t.rt) and not wants_table(request)
             else None,

@@ -22,15 +22,16 @@ import json
 import random
 import re
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from sandbox import errors
 
 __all__ = [
     "MAX_OBJECT_BYTES",
+    "check_object_size",
     "generate_name",
     "metadata_causes",
-    "object_too_large",
     "pod_spec_causes",
     "selector_causes",
     "template_label_causes",
@@ -99,16 +100,10 @@ def _checked(value: str, limit: int, pattern: re.Pattern[str], message: str) -> 
     return out
 
 
-def _subdomain(value: str) -> list[str]:
-    return _checked(value, 253, _SUBDOMAIN_RE, _SUBDOMAIN_MSG)
-
-
-def _dns_label(value: str) -> list[str]:
-    return _checked(value, 63, _LABEL_RE, _LABEL_MSG)
-
-
-def _dns1035(value: str) -> list[str]:
-    return _checked(value, 63, _DNS1035_RE, _DNS1035_MSG)
+_subdomain = partial(_checked, limit=253, pattern=_SUBDOMAIN_RE, message=_SUBDOMAIN_MSG)
+_dns_label = partial(_checked, limit=63, pattern=_LABEL_RE, message=_LABEL_MSG)
+_dns1035 = partial(_checked, limit=63, pattern=_DNS1035_RE, message=_DNS1035_MSG)
+label_value = partial(_checked, limit=63, pattern=_VALUE_RE, message=_VALUE_MSG)
 
 
 def _path_segment(value: str) -> list[str]:
@@ -177,10 +172,6 @@ def qualified_name(key: str) -> list[str]:
     return ["name part " + m for m in _checked(name, 63, _QUALIFIED_RE, _QUALIFIED_MSG)]
 
 
-def label_value(value: str) -> list[str]:
-    return _checked(value, 63, _VALUE_RE, _VALUE_MSG)
-
-
 def label_causes(labels: Any, path: str) -> list[Cause]:
     """ValidateLabels: every key a qualified name, every value a label value."""
     if not isinstance(labels, dict):
@@ -224,19 +215,6 @@ def _name_causes(kind: str, custom: bool, meta: dict[str, Any]) -> list[Cause]:
     return causes
 
 
-def _data_size(kind: str, obj: dict[str, Any]) -> int:
-    total = 0
-    for section in ("data", "binaryData", "stringData"):
-        values = obj.get(section)
-        if not isinstance(values, dict):
-            continue
-        for key, value in values.items():
-            if kind == "ConfigMap":
-                total += len(str(key).encode())
-            total += _value_bytes(kind, section, value)
-    return total
-
-
 def _value_bytes(kind: str, section: str, value: Any) -> int:
     text = str(value) if value is not None else ""
     if section == "binaryData" or (kind == "Secret" and section == "data"):
@@ -252,11 +230,15 @@ def data_causes(kind: str, obj: dict[str, Any]) -> list[Cause]:
     if kind not in ("ConfigMap", "Secret"):
         return []
     causes: list[Cause] = []
+    size = 0  # the data's bytes (decoded for Secrets), and a ConfigMap's keys
     for section in ("data", "binaryData", "stringData"):
         values = obj.get(section)
         if not isinstance(values, dict):
             continue
         for key in sorted(values):
+            size += _value_bytes(kind, section, values[key])
+            if kind == "ConfigMap":
+                size += len(key.encode())
             path = f"{section}[{key}]"
             if len(key) > 253:
                 causes.append(_invalid(path, key, _too_long(253)))
@@ -264,7 +246,7 @@ def data_causes(kind: str, obj: dict[str, Any]) -> list[Cause]:
                 causes.append(_invalid(path, key, _CONFIG_KEY_MSG))
             if key in (".", ".."):
                 causes.append(_invalid(path, key, f"must not be '{key}'"))
-    if _data_size(kind, obj) > MAX_DATA_BYTES:
+    if size > MAX_DATA_BYTES:
         causes.append(_too_many_bytes("data", MAX_DATA_BYTES))
     return causes
 
@@ -334,8 +316,7 @@ def selector_causes(obj: dict[str, Any]) -> list[Cause]:
     return label_causes(selector.get("matchLabels"), "spec.selector.matchLabels")
 
 
-def object_too_large(raw_size: int) -> errors.ApiError | None:
-    """What kube-apiserver answers when etcd refuses a write over its request limit."""
-    if raw_size <= MAX_OBJECT_BYTES:
-        return None
-    return errors.ApiError(500, "", "etcdserver: request is too large")
+def check_object_size(raw_size: int) -> None:
+    """Raise what kube-apiserver answers when etcd refuses a write over its request limit."""
+    if raw_size > MAX_OBJECT_BYTES:
+        raise errors.ApiError(500, "", "etcdserver: request is too large")

@@ -37,6 +37,11 @@ def apply_merge_patch(target: Any, patch: Any) -> Any:
     return result
 
 
+def _unapplied(message: str) -> ApiError:
+    """422: the JSON patch does not apply to the document."""
+    return ApiError(422, "Invalid", message)
+
+
 def _pointer(path: str) -> list[str]:
     if path == "":
         return []
@@ -50,19 +55,15 @@ def _walk(doc: Any, parts: list[str], path: str) -> Any:
     for part in parts:
         if isinstance(cur, dict):
             if part not in cur:
-                raise ApiError(
-                    422, "Invalid", f"jsonpatch: path {path!r} not found (missing key {part!r})"
-                )
+                raise _unapplied(f"jsonpatch: path {path!r} not found (missing key {part!r})")
             cur = cur[part]
         elif isinstance(cur, list):
             try:
                 cur = cur[int(part)]
             except (ValueError, IndexError):
-                raise ApiError(
-                    422, "Invalid", f"jsonpatch: invalid index {part!r} in {path!r}"
-                ) from None
+                raise _unapplied(f"jsonpatch: invalid index {part!r} in {path!r}") from None
         else:
-            raise ApiError(422, "Invalid", f"jsonpatch: path {path!r} not found")
+            raise _unapplied(f"jsonpatch: path {path!r} not found")
     return cur
 
 
@@ -80,10 +81,10 @@ def _add(doc: Any, path: str, value: Any) -> Any:
         else:
             idx = int(last)
             if idx > len(parent):
-                raise ApiError(422, "Invalid", f"jsonpatch: index {idx} out of range in {path!r}")
+                raise _unapplied(f"jsonpatch: index {idx} out of range in {path!r}")
             parent.insert(idx, value)
     else:
-        raise ApiError(422, "Invalid", f"jsonpatch: cannot add at {path!r}")
+        raise _unapplied(f"jsonpatch: cannot add at {path!r}")
     return doc
 
 
@@ -100,9 +101,7 @@ def _remove(doc: Any, path: str) -> tuple[Any, Any]:
             return doc, parent.pop(int(last))
     except (KeyError, ValueError, IndexError):
         pass
-    raise ApiError(
-        422, "Invalid", f"jsonpatch remove operation does not apply: doc is missing path: {path}"
-    )
+    raise _unapplied(f"jsonpatch remove operation does not apply: doc is missing path: {path}")
 
 
 def apply_json_patch(doc: Any, ops: Any) -> Any:
@@ -139,9 +138,7 @@ def apply_json_patch(doc: Any, ops: Any) -> Any:
             case "test":
                 actual = _walk(doc, _pointer(path), path)
                 if actual != op.get("value"):
-                    raise ApiError(
-                        422,
-                        "Invalid",
+                    raise _unapplied(
                         f"the server rejected our request due to an error in our request: testing value {path} failed",
                     )
             case _:

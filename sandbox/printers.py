@@ -96,12 +96,13 @@ def _deploy_cells(o: dict[str, Any]) -> list[Any]:
     ]
 
 
+_JOB_VERDICTS = ("Complete", "Failed", "Suspended", "FailureTarget")
+
+
 def _job_status(st: dict[str, Any]) -> str:
     for cond in st.get("conditions") or []:
-        if cond.get("status") == "True" and cond.get("type") in ("Complete", "Failed", "Suspended"):
+        if cond.get("status") == "True" and cond.get("type") in _JOB_VERDICTS:
             return str(cond["type"])
-        if cond.get("status") == "True" and cond.get("type") == "FailureTarget":
-            return "FailureTarget"
     return "Running"
 
 

@@ -104,12 +104,12 @@ def _name_from_field_selector(selector: str) -> str:
     return ""
 
 
-def forbidden(attrs: Attributes, reason: str = "") -> errors.ApiError:
+def forbidden(attrs: Attributes) -> errors.ApiError:
     """kube-apiserver's 403 for a denied request, e.g. `pods "x" is forbidden: User ...`."""
     who = attrs.user.username
     if not attrs.resource_request:
         text = f'User "{who}" cannot {attrs.verb} path "{attrs.path}"'
-        return errors.ApiError(403, "Forbidden", f"forbidden: {text}" + _suffix(reason), {})
+        return errors.ApiError(403, "Forbidden", f"forbidden: {text}", {})
     resource = attrs.resource + (f"/{attrs.subresource}" if attrs.subresource else "")
     text = (
         f'User "{who}" cannot {attrs.verb} resource "{resource}" in API group "{attrs.api_group}"'
@@ -118,16 +118,7 @@ def forbidden(attrs: Attributes, reason: str = "") -> errors.ApiError:
         text += f' in the namespace "{attrs.namespace}"'
     else:
         text += " at the cluster scope"
-    qualified = errors.qualified(attrs.resource, attrs.api_group)
-    head = f'{qualified} "{attrs.name}"' if attrs.name else qualified
-    details = errors.object_details(attrs.resource, attrs.api_group, attrs.name)
-    return errors.ApiError(
-        403, "Forbidden", f"{head} is forbidden: {text}" + _suffix(reason), details
-    )
-
-
-def _suffix(reason: str) -> str:
-    return f": {reason}" if reason else ""
+    return errors.forbidden(attrs.resource, attrs.api_group, attrs.name, text)
 
 
 def _subject_matches(subject: dict[str, Any], user: UserInfo, binding_ns: str) -> bool:
@@ -194,11 +185,7 @@ class Authorizer:
             self._grants.clear()
 
     def _objects(self, key: str, namespace: str | None) -> Iterator[dict[str, Any]]:
-        bucket = self.store.buckets.get(key)
-        if bucket is None:
-            return
-        for entry in bucket.entries(namespace):
-            yield entry.obj
+        return (entry.obj for entry in self.store.bucket(key).entries(namespace))
 
     def _cluster_role_rules(self, name: str) -> list[dict[str, Any]]:
         entry = self.store.get(_CR, "", name)
@@ -257,9 +244,8 @@ class Authorizer:
 
     def check(self, attrs: Attributes) -> None:
         """Raise the real server's 403 when RBAC does not allow the request."""
-        allowed, reason = self.decide(attrs)
-        if not allowed:
-            raise forbidden(attrs, reason)
+        if not self.allows(attrs):
+            raise forbidden(attrs)
 
 
 def _allowed_by(binding: dict[str, Any], user: UserInfo) -> str:

@@ -57,8 +57,10 @@ class Target:
     """What a resource URL names."""
 
     rt: ResourceType
-    namespace: str | None
-    name: str | None
+    namespace: str
+    """The namespace the URL names ("" for none)."""
+    name: str
+    """The object the URL names ("" for a collection)."""
     subresource: str
 
 
@@ -67,7 +69,7 @@ def parse_target(registry: Registry, group: str, version: str, tail: str) -> Tar
     segs = [s for s in tail.split("/") if s]
     if segs and segs[0] == "watch":
         segs = segs[1:]
-    namespace: str | None = None
+    namespace = ""
     if (
         len(segs) >= 3
         and segs[0] == "namespaces"
@@ -77,13 +79,13 @@ def parse_target(registry: Registry, group: str, version: str, tail: str) -> Tar
     if not segs or len(segs) > 3:
         raise errors.no_such_path()
     rt = registry.lookup(group, version, segs[0])
-    if rt is None or (namespace is not None and not rt.namespaced):
+    if rt is None or (namespace and not rt.namespaced):
         raise errors.no_such_path()
-    name = segs[1] if len(segs) > 1 else None
+    name = segs[1] if len(segs) > 1 else ""
     sub = segs[2] if len(segs) > 2 else ""
     if sub and not (sub == "status" and rt.has_status) and sub not in rt.subresources:
         raise errors.no_such_path()
-    if rt.namespaced and name is not None and namespace is None:
+    if rt.namespaced and name and not namespace:
         raise errors.no_such_path()
     return Target(rt, namespace, name, sub)
 

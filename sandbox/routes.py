@@ -61,26 +61,17 @@ def _found(doc: dict[str, Any] | None) -> web.Response:
     return json_answer(doc)
 
 
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Routes:
     """Builds the aiohttp application of one sandbox."""
 
-    def __init__(
-        self,
-        *,
-        auth: AuthApi,
-        registry: Registry,
-        store: Store,
-        faults: Faults,
-        resources: ResourceHandlers,
-        address: Callable[[], str],
-    ) -> None:
-        self.auth = auth
-        self.registry = registry
-        self.store = store
-        self.faults = faults
-        self.resources = resources
-        self.address = address
-        """host:port clients are told in `/api` (known once the server listens)."""
+    auth: AuthApi
+    registry: Registry
+    store: Store
+    faults: Faults
+    resources: ResourceHandlers
+    address: Callable[[], str]
+    """host:port clients are told in `/api` (known once the server listens)."""
 
     def build_app(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware], client_max_size=64 * 1024 * 1024)
@@ -99,8 +90,8 @@ class Routes:
         for path in ("/healthz", "/livez", "/readyz"):
             r.add_get(path, self._ok)
         self.auth.add_routes(r)  # before the resource routes, which would take its paths
-        r.add_route("*", "/api/v1/{tail:.+}", h.core)
-        r.add_route("*", "/apis/{group}/{version}/{tail:.+}", h.grouped)
+        r.add_route("*", "/api/v1/{tail:.+}", h.dispatch)
+        r.add_route("*", "/apis/{group}/{version}/{tail:.+}", h.dispatch)
         r.add_get("/openapi/v2", self._openapi_v2)
         r.add_get("/openapi/v3", self._openapi_v3)
         r.add_get("/openapi/v3/{tail:.+}", self._openapi_v3_gv)
@@ -127,10 +118,7 @@ class Routes:
             raise
         except Exception as exc:  # an unexpected bug answers 500 instead of dropping the connection
             log.exception("internal error on %s %s", request.method, request.path)
-            return json_response(
-                errors.ApiError(500, "InternalError", f"Internal error occurred: {exc!r}").raw(),
-                500,
-            )
+            return json_response(errors.internal(repr(exc)).raw(), 500)
 
     async def _inject(self, request: web.Request) -> None:
         fs = self.faults.settings
@@ -145,7 +133,7 @@ class Routes:
                 t = parse_target(self.registry, "", "v1", "/".join(tail[3:]))
             else:
                 t = parse_target(self.registry, tail[2], tail[3], "/".join(tail[4:]))
-            has_name = t.name is not None
+            has_name = bool(t.name)
         verb = request_verb(request, has_name)
         if fs.error_kind == "409" and verb in _READS:
             return  # a real API server never answers a read with 409 Conflict

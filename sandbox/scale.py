@@ -76,18 +76,9 @@ async def write_scale(
         wanted = apply_patch(content_type.replace("strategic-merge", "merge"), current, sent, False)
     replicas = (wanted.get("spec") or {}).get("replicas")
     if not isinstance(replicas, int) or isinstance(replicas, bool) or replicas < 0:
-        raise errors.invalid(
-            "Scale",
-            "autoscaling",
-            entry.name,
-            [
-                (
-                    "spec.replicas",
-                    "FieldValueInvalid",
-                    f"Invalid value: {replicas!r}: must be greater than or equal to 0",
-                )
-            ],
-        )
+        why = f"Invalid value: {replicas!r}: must be greater than or equal to 0"
+        cause = ("spec.replicas", "FieldValueInvalid", why)
+        raise errors.invalid("Scale", "autoscaling", entry.name, [cause])
     # only a resourceVersion the client sent is a precondition (PUT body or merge patch)
     rv = (sent.get("metadata") or {}).get("resourceVersion") if isinstance(sent, dict) else None
     patch: dict[str, Any] = {"spec": {"replicas": replicas}}

@@ -206,23 +206,13 @@ def _check(schema: dict[str, Any], value: Any, path: str, causes: list[Cause]) -
         return
     if kind and not _type_ok(kind, value):
         shown = _show(value)
-        causes.append(
-            (
-                path,
-                "FieldValueTypeInvalid",
-                f"Invalid value: {shown}: {path} in body must be of type {kind}: {shown}",
-            )
-        )
+        why = f"Invalid value: {shown}: {path} in body must be of type {kind}: {shown}"
+        causes.append((path, "FieldValueTypeInvalid", why))
         return
     if "enum" in schema and value not in schema["enum"]:
         supported = ", ".join(json.dumps(v) for v in schema["enum"])
-        causes.append(
-            (
-                path,
-                "FieldValueNotSupported",
-                f"Unsupported value: {_show(value)}: supported values: {supported}",
-            )
-        )
+        why = f"Unsupported value: {_show(value)}: supported values: {supported}"
+        causes.append((path, "FieldValueNotSupported", why))
     if isinstance(value, int | float) and not isinstance(value, bool):
         for key, exclusive, beyond, words in _RANGE:
             if key in schema:

@@ -29,7 +29,6 @@ import secrets
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 import yaml
@@ -164,11 +163,9 @@ class Sandbox:
         DefaultServiceAccounts(self.store).attach()
         self.handlers = ResourceHandlers(
             api=self.api,
-            store=self.store,
-            registry=self.registry,
             faults=self.faults,
             bookmark_interval=settings.bookmark_interval,
-            crd_versions=CrdVersions(self.registry, self.admission),
+            crd=CrdVersions(self.registry, self.admission),
         )
         self.aggregator = Aggregator(self.store, self.registry, self.admission)
         self.port = settings.port
@@ -194,12 +191,7 @@ class Sandbox:
         await self._start()
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *_: object) -> None:
         await self.stop()
 
     async def _start(self) -> None:
@@ -230,15 +222,17 @@ class Sandbox:
         )
         await self._runner.setup()
         self._tmp = tempfile.TemporaryDirectory(prefix="klt-sandbox-")
-        self.cert = make_serving_cert(Path(self._tmp.name) / "pki")
+        tmp = Path(self._tmp.name)
+        self.cert = make_serving_cert(tmp / "pki")
         self.ca_path = self.cert.ca_path
         self.port = await self._listen(self.settings.port, None)
         self.https_port = await self._listen(self.settings.https_port, self.cert.server_context())
         self.url = f"http://{self.settings.host}:{self.port}"
         self.https_url = f"https://{self.settings.host}:{self.https_port}"
-        self._write_kubeconfig()
+        kubeconfig = self.settings.kubeconfig_path or tmp / "kubeconfig"
+        self.kubeconfig_path = self.write_kubeconfig(kubeconfig, token=self.token)
         if self.settings.node:
-            await self._start_node()
+            await self._start_node(app)
 
     async def _listen(self, port: int, ssl_context: Any) -> int:
         assert self._runner is not None
@@ -266,7 +260,7 @@ class Sandbox:
             self._tmp.cleanup()
             self._tmp = None
 
-    async def _start_node(self) -> None:
+    async def _start_node(self, app: web.Application) -> None:
         from sandbox.node import NodeSettings, start_node  # the node is loaded only when used
 
         settings = self.settings
@@ -274,25 +268,16 @@ class Sandbox:
             pod_start_delay=settings.pod_start_delay
         )
         # the node's requests take the in-process path through the same app (no sockets)
-        transport = InProcessTransport(self._app) if self._app is not None else None
-        self.node = await start_node(self.url, self.token, node_settings, transport)
-
-    def _write_kubeconfig(self) -> None:
-        path = self.settings.kubeconfig_path
-        if path is None:
-            assert self._tmp is not None
-            path = Path(self._tmp.name) / "kubeconfig"
-        self.kubeconfig_path = self.write_kubeconfig(path, token=self.token)
+        self.node = await start_node(self.url, self.token, node_settings, InProcessTransport(app))
 
     def write_kubeconfig(self, path: Path, *, token: str, namespace: str = "default") -> Path:
         """Write a kubeconfig for this sandbox that authenticates with `token` (e.g. an SA's)."""
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(yaml.safe_dump(self.kubeconfig(namespace, token=token)))
+        path.write_text(yaml.safe_dump(self._kubeconfig(namespace, token)))
         path.chmod(0o600)
         return path
 
-    def kubeconfig(self, namespace: str = "default", *, token: str | None = None) -> dict[str, Any]:
-        """The kubeconfig document for this sandbox (the admin token unless `token` is given)."""
+    def _kubeconfig(self, namespace: str, token: str) -> dict[str, Any]:
         return {
             "apiVersion": "v1",
             "kind": "Config",
@@ -307,7 +292,7 @@ class Sandbox:
                     },
                 }
             ],
-            "users": [{"name": "sandbox", "user": {"token": token or self.token}}],
+            "users": [{"name": "sandbox", "user": {"token": token}}],
             "contexts": [
                 {
                     "name": "sandbox",
@@ -321,10 +306,10 @@ class Sandbox:
     # ---- initial content
     def _restore_crds(self) -> None:
         """Serve the CRDs already in a persisted store."""
-        bucket = self.store.buckets.get("customresourcedefinitions.apiextensions.k8s.io")
-        if bucket is not None:
-            for entry in bucket.entries(None):
-                self.registry.set_crd(entry.obj)
+        for entry in self.store.bucket("customresourcedefinitions.apiextensions.k8s.io").entries(
+            None
+        ):
+            self.registry.set_crd(entry.obj)
 
     async def _bootstrap(self) -> None:
         ns_type = self.registry.lookup("", "v1", "namespaces")
@@ -338,9 +323,7 @@ class Sandbox:
             if self.store.get(rt.store_key, "", obj["metadata"]["name"]) is None:
                 await self.api.create(rt, "", json.loads(json.dumps(obj)))
         paths: list[Path] = []
-        crds_dir = (
-            self.settings.crds_dir if self.settings.crds_dir is not None else default_crds_dir()
-        )
+        crds_dir = self.settings.crds_dir or default_crds_dir()  # a Path is never false
         for source in (crds_dir, *self.settings.extra_crds, _NODE_CRDS):
             if source.is_dir():
                 paths.extend(

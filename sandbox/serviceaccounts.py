@@ -69,10 +69,5 @@ class ServiceAccountAdmission:
             return
         meta = obj.get("metadata") or {}
         name = meta.get("name") or meta.get("generateName") or "Unknown"
-        raise errors.ApiError(
-            403,
-            "Forbidden",
-            f'pods "{name}" is forbidden: error looking up service account '
-            f'{namespace}/{account}: serviceaccount "{account}" not found',
-            {"name": name, "kind": "pods"},
-        )
+        why = f'error looking up service account {namespace}/{account}: serviceaccount "{account}" not found'
+        raise errors.forbidden("pods", "", name, why)

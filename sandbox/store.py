@@ -23,7 +23,7 @@ from typing import Any, Protocol
 
 from sandbox import jsonio
 from sandbox.errors import gone
-from sandbox.objectmeta import object_too_large
+from sandbox.objectmeta import check_object_size
 from sandbox.selectors import Selector
 from sandbox.watchers import Encoder, Entry, Watcher, WatchEvent, dumps
 
@@ -183,12 +183,10 @@ class Store:
     def put(self, key: str, obj: dict[str, Any], event_type: str) -> Entry:
         """Store `obj` (its metadata.resourceVersion gets the next global value) and publish.
 
-        An object whose JSON exceeds etcd's request limit is refused (`object_too_large`)."""
+        An object whose JSON exceeds etcd's request limit is refused (`check_object_size`)."""
         obj["metadata"]["resourceVersion"] = str(self.rv + 1)
         raw = dumps(obj)
-        too_large = object_too_large(len(raw))
-        if too_large is not None:
-            raise too_large
+        check_object_size(len(raw))
         rv = self.next_rv()
         entry = Entry(obj, raw, rv)
         old = self._index(key, entry, event_type)

@@ -135,11 +135,10 @@ def table_for(
     list_meta: dict[str, Any] = {"resourceVersion": resource_version}
     if continue_token:
         list_meta["continue"] = continue_token
-    table: dict[str, Any] = {
+    return {
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",
         "metadata": list_meta,
         "rows": rows,
+        "columnDefinitions": definitions if headers else None,
     }
-    table["columnDefinitions"] = definitions if headers else None
-    return table

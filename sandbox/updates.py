@@ -47,13 +47,8 @@ def _pod(new: dict[str, Any], old: dict[str, Any]) -> list[Cause]:
     old_gates = set(_gate_names(was))
     for gate in _gate_names(spec):
         if gate not in old_gates:
-            return [
-                (
-                    "spec.schedulingGates",
-                    "FieldValueForbidden",
-                    f"Forbidden: only deletion is allowed, but found new scheduling gate '{gate}'",
-                )
-            ]
+            why = f"Forbidden: only deletion is allowed, but found new scheduling gate '{gate}'"
+            return [("spec.schedulingGates", "FieldValueForbidden", why)]
     allowed = copy.deepcopy(was)
     for key in ("activeDeadlineSeconds", "terminationGracePeriodSeconds", "schedulingGates"):
         allowed.pop(key, None)

@@ -139,23 +139,13 @@ def _workload(obj: dict[str, Any]) -> list[Cause]:
         labels = (template.get("metadata") or {}).get("labels") or {}
         if not LabelSelector.from_object(selector).matches(labels):
             shown = ", ".join(f'"{k}":"{v}"' for k, v in sorted(labels.items()))
-            causes.append(
-                (
-                    "spec.template.metadata.labels",
-                    "FieldValueInvalid",
-                    f"Invalid value: map[string]string{{{shown}}}: `selector` does not match template `labels`",
-                )
-            )
+            why = f"Invalid value: map[string]string{{{shown}}}: `selector` does not match template `labels`"
+            causes.append(("spec.template.metadata.labels", "FieldValueInvalid", why))
     if obj.get("kind") == "Job":
         policy = (template.get("spec") or {}).get("restartPolicy")
         if policy not in ("OnFailure", "Never"):
-            causes.append(
-                (
-                    "spec.template.spec.restartPolicy",
-                    "FieldValueNotSupported",
-                    f'Unsupported value: "{policy}": supported values: "OnFailure", "Never"',
-                )
-            )
+            why = f'Unsupported value: "{policy}": supported values: "OnFailure", "Never"'
+            causes.append(("spec.template.spec.restartPolicy", "FieldValueNotSupported", why))
     return causes
 
 
@@ -176,18 +166,9 @@ def validate_crd(obj: dict[str, Any]) -> None:
     name = obj["metadata"]["name"]
     expected = f"{names.get('plural')}.{spec.get('group')}"
     if name != expected:
-        raise errors.invalid(
-            "CustomResourceDefinition",
-            "apiextensions.k8s.io",
-            name,
-            [
-                (
-                    "metadata.name",
-                    "FieldValueInvalid",
-                    f'Invalid value: "{name}": must be spec.names.plural+"."+spec.group',
-                )
-            ],
-        )
+        why = f'Invalid value: "{name}": must be spec.names.plural+"."+spec.group'
+        cause = ("metadata.name", "FieldValueInvalid", why)
+        raise errors.invalid("CustomResourceDefinition", "apiextensions.k8s.io", name, [cause])
 
 
 def strip_volatile(obj: dict[str, Any]) -> dict[str, Any]:

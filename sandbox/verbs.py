@@ -87,18 +87,9 @@ class Api(Writer):
             namespace = ""
         if not meta.get("name"):
             if not meta.get("generateName"):
-                raise errors.invalid(
-                    rt.kind,
-                    rt.group,
-                    "",
-                    [
-                        (
-                            "metadata.name",
-                            "FieldValueRequired",
-                            "Required value: name or generateName is required",
-                        )
-                    ],
-                )
+                why = "Required value: name or generateName is required"
+                cause = ("metadata.name", "FieldValueRequired", why)
+                raise errors.invalid(rt.kind, rt.group, "", [cause])
             meta["name"] = generate_name(str(meta["generateName"]))
         self._check_namespace(rt, namespace, "CREATE")
         for k in ("resourceVersion", "deletionTimestamp", "deletionGracePeriodSeconds", "selfLink"):

@@ -87,35 +87,21 @@ def frame(as_type: str, raw: bytes) -> bytes:
 Encoder = Callable[[str, Entry], bytes]
 
 
+@dataclass(slots=True, eq=False)
 class Watcher:
     """One open watch: its selector and a queue of frames the HTTP handler drains."""
 
-    __slots__ = (
-        "_waiter",
-        "closed",
-        "encoder",
-        "frames",
-        "last_sent",
-        "limit",
-        "overflowed",
-        "selector",
-        "sink",
-    )
-
-    def __init__(
-        self, selector: Selector, encoder: Encoder | None = None, limit: int = 20000
-    ) -> None:
-        self.selector = selector
-        self.encoder = encoder
-        self.frames: deque[bytes] = deque()
-        self.limit = limit
-        self.overflowed = False
-        self.closed = False
-        self.sink: Callable[[bytes], bool] | None = None
-        """Once the stream is open, frames go straight to the connection through this
-        (no task wake-up per watcher); it returns False when the client is too far behind."""
-        self.last_sent = 0.0
-        self._waiter: asyncio.Future[None] | None = None
+    selector: Selector
+    encoder: Encoder | None = None
+    limit: int = 20000
+    frames: deque[bytes] = field(default_factory=deque)
+    overflowed: bool = False
+    closed: bool = False
+    sink: Callable[[bytes], bool] | None = None
+    """Once the stream is open, frames go straight to the connection through this
+    (no task wake-up per watcher); it returns False when the client is too far behind."""
+    last_sent: float = 0.0
+    _waiter: asyncio.Future[None] | None = None
 
     def offer(self, event: WatchEvent) -> None:
         """Queue the event as this watcher sees it (selector transitions become ADDED/DELETED)."""

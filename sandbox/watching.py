@@ -23,7 +23,7 @@ from sandbox import errors
 from sandbox.conversion import converts, from_storage
 from sandbox.faults import Faults
 from sandbox.inprocess import Channel
-from sandbox.requestinfo import TRUE
+from sandbox.requestinfo import TRUE, wants_table
 from sandbox.resources import ResourceType
 from sandbox.selectors import Selector
 from sandbox.store import Entry, Store, dumps
@@ -33,6 +33,8 @@ from sandbox.watchers import frame
 __all__ = ["serve_watch"]
 
 _MAX_BUFFERED = 8 * 1024 * 1024
+_DEFAULT_TIMEOUT = 1800.0
+"""Seconds a watch without `timeoutSeconds` lasts."""
 
 
 def _table_encoder(rt: ResourceType, include: str) -> Callable[[str, Entry], bytes]:
@@ -117,7 +119,6 @@ async def serve_watch(
     selector: Selector,
     faults: Faults,
     bookmark_interval: float,
-    default_timeout: float,
     convert: Callable[[bytes], Awaitable[bytes]] | None = None,
 ) -> web.StreamResponse:
     """Answer a `?watch=true` request (see the module docstring).
@@ -137,13 +138,13 @@ async def serve_watch(
     initial_events = q.get("sendInitialEvents") in TRUE
     if initial_events:
         since = None
-    timeout = float(q.get("timeoutSeconds") or default_timeout)
+    timeout = float(q.get("timeoutSeconds") or _DEFAULT_TIMEOUT)
     fs = faults.settings
     if fs.watch_drop_seconds:
         timeout = min(timeout, fs.watch_drop_seconds)
     bookmarks = q.get("allowWatchBookmarks") in TRUE
     encoder = None
-    if "as=Table" in request.headers.get("Accept", ""):
+    if wants_table(request):
         encoder = _table_encoder(stored_rt, q.get("includeObject", "Metadata"))
     elif converts(rt):
         encoder = _view_encoder(rt)

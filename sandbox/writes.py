@@ -165,11 +165,9 @@ class Writer:
         if sent_rv and sent_rv != str(old.rv):
             raise _modified(rt, name)
         old_meta = old.obj["metadata"]
-        if subresource == "binding":
-            pass  # `bind` built the whole object: nodeName and the PodScheduled condition
-        elif subresource == "status":
+        if subresource == "status":
             obj = status_only(old, obj)
-        else:
+        elif subresource != "binding":  # `bind` built the whole object (nodeName, PodScheduled)
             meta = obj["metadata"]
             for k in (
                 "uid",
@@ -192,18 +190,9 @@ class Writer:
             if old_meta.get("deletionTimestamp"):
                 added = set(meta.get("finalizers") or []) - set(old_meta.get("finalizers") or [])
                 if added:
-                    raise errors.invalid(
-                        rt.kind,
-                        rt.group,
-                        name,
-                        [
-                            (
-                                "metadata.finalizers",
-                                "FieldValueForbidden",
-                                f"Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers {sorted(added)!r}",
-                            )
-                        ],
-                    )
+                    why = f"Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers {sorted(added)!r}"
+                    cause = ("metadata.finalizers", "FieldValueForbidden", why)
+                    raise errors.invalid(rt.kind, rt.group, name, [cause])
             prepare_update(rt.kind, obj, rt.custom)
         prune_custom(rt, obj, opts.field_validation)
         if opts.field_manager and subresource != "status":
