@@ -189,12 +189,7 @@ class WebhookAdmission:
                 ctx = ssl.create_default_context(cadata=base64.b64decode(ca_bundle).decode())
             else:
                 ctx = ssl.create_default_context()
-            # no cap on connections per webhook (aiohttp's default is 100): kube-apiserver's
-            # webhook client has none either, and under a burst of pod creates a capped pool
-            # queues calls past their timeoutSeconds (a burst of 1,000 on a CPU-starved
-            # machine: 481-654 pods admitted ungated by failurePolicy Ignore, 193 uncapped)
-            connector = aiohttp.TCPConnector(ssl=ctx, limit=0)
-            session = aiohttp.ClientSession(connector=connector)
+            session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ctx))
             self._sessions[key] = session
         return session
 
