@@ -45,6 +45,9 @@ log = logging.getLogger(__name__)
 Handler = Callable[[str, Body, Body | None], None]
 IndexFn = Callable[[Body], Iterable[str]]
 _Ref = tuple[str, str]  # (namespace, name)
+# An index key's objects: one (most keys: an owner's or a version's uid) as a pair, else a
+# dict by ref (a pair is 56 bytes, a one-entry dict 224, for every object of thousands).
+_Bucket = tuple[_Ref, Body] | dict[_Ref, Body]
 
 
 def _ref(obj: Body) -> _Ref:
@@ -58,7 +61,7 @@ class Store:
     def __init__(self, indexes: dict[str, IndexFn] | None = None) -> None:
         self._objects: dict[_Ref, Body] = {}
         self._index_fns: dict[str, IndexFn] = dict(indexes or {})
-        self._indexes: dict[str, dict[str, dict[_Ref, Body]]] = {n: {} for n in self._index_fns}
+        self._indexes: dict[str, dict[str, _Bucket]] = {n: {} for n in self._index_fns}
 
     def __len__(self) -> int:
         return len(self._objects)
@@ -82,7 +85,10 @@ class Store:
 
     def by_index(self, name: str, key: str) -> builtins.list[Body]:
         """Objects whose index function ``name`` yielded ``key``."""
-        return list(self._indexes[name].get(key, {}).values())
+        bucket = self._indexes[name].get(key)
+        if bucket is None:
+            return []
+        return [bucket[1]] if isinstance(bucket, tuple) else list(bucket.values())
 
     def index_keys(self, name: str) -> builtins.list[str]:
         return list(self._indexes[name])
@@ -114,7 +120,13 @@ class Store:
             return
         idx = self._indexes[name]
         for key in keys:
-            idx.setdefault(key, {})[ref] = obj
+            bucket = idx.get(key)
+            if bucket is None or (isinstance(bucket, tuple) and bucket[0] == ref):
+                idx[key] = (ref, obj)
+            elif isinstance(bucket, tuple):
+                idx[key] = {bucket[0]: bucket[1], ref: obj}
+            else:
+                bucket[ref] = obj
 
     def _unindex(self, ref: _Ref, obj: Body) -> None:
         for name, fn in self._index_fns.items():
@@ -125,9 +137,14 @@ class Store:
             idx = self._indexes[name]
             for key in keys:
                 bucket = idx.get(key)
-                if bucket is not None:
+                if isinstance(bucket, tuple):
+                    if bucket[0] == ref:
+                        del idx[key]
+                elif bucket is not None:
                     bucket.pop(ref, None)
-                    if not bucket:
+                    if len(bucket) == 1:
+                        idx[key] = next(iter(bucket.items()))
+                    elif not bucket:
                         del idx[key]
 
 
