@@ -45,9 +45,17 @@ log = logging.getLogger(__name__)
 Handler = Callable[[str, Body, Body | None], None]
 IndexFn = Callable[[Body], Iterable[str]]
 _Ref = tuple[str, str]  # (namespace, name)
-# An index key's objects: one (most keys: an owner's or a version's uid) as a pair, else a
-# dict by ref (a pair is 56 bytes, a one-entry dict 224, for every object of thousands).
-_Bucket = tuple[_Ref, Body] | dict[_Ref, Body]
+
+
+class _Many(dict[_Ref, Body]):
+    """An index key's objects by ref, when it has several."""
+
+    __slots__ = ()
+
+
+# An index key's objects: one (most keys: an owner's or a version's uid) is held as itself,
+# several in a _Many (a one-entry dict would cost 224 bytes for every object of thousands).
+_Bucket = Body | _Many
 
 
 def _ref(obj: Body) -> _Ref:
@@ -88,7 +96,7 @@ class Store:
         bucket = self._indexes[name].get(key)
         if bucket is None:
             return []
-        return [bucket[1]] if isinstance(bucket, tuple) else list(bucket.values())
+        return list(bucket.values()) if isinstance(bucket, _Many) else [bucket]
 
     def index_keys(self, name: str) -> builtins.list[str]:
         return list(self._indexes[name])
@@ -121,12 +129,12 @@ class Store:
         idx = self._indexes[name]
         for key in keys:
             bucket = idx.get(key)
-            if bucket is None or (isinstance(bucket, tuple) and bucket[0] == ref):
-                idx[key] = (ref, obj)
-            elif isinstance(bucket, tuple):
-                idx[key] = {bucket[0]: bucket[1], ref: obj}
-            else:
+            if isinstance(bucket, _Many):
                 bucket[ref] = obj
+            elif bucket is None or _ref(bucket) == ref:
+                idx[key] = obj
+            else:
+                idx[key] = _Many({_ref(bucket): bucket, ref: obj})
 
     def _unindex(self, ref: _Ref, obj: Body) -> None:
         for name, fn in self._index_fns.items():
@@ -137,15 +145,14 @@ class Store:
             idx = self._indexes[name]
             for key in keys:
                 bucket = idx.get(key)
-                if isinstance(bucket, tuple):
-                    if bucket[0] == ref:
-                        del idx[key]
-                elif bucket is not None:
+                if isinstance(bucket, _Many):
                     bucket.pop(ref, None)
                     if len(bucket) == 1:
-                        idx[key] = next(iter(bucket.items()))
+                        idx[key] = next(iter(bucket.values()))
                     elif not bucket:
                         del idx[key]
+                elif bucket is not None and _ref(bucket) == ref:
+                    del idx[key]
 
 
 def _rv(obj: Body) -> str:
