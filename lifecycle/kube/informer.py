@@ -74,13 +74,6 @@ class Store:
     def __len__(self) -> int:
         return len(self._objects)
 
-    def add_index(self, name: str, fn: IndexFn) -> None:
-        """Add an index, built over the objects already cached."""
-        self._index_fns[name] = fn
-        self._indexes[name] = {}
-        for ref, obj in self._objects.items():
-            self._index_one(name, fn, ref, obj)
-
     def get(self, namespace: str | None, name: str) -> Body | None:
         """The cached object, or None."""
         return self._objects.get((namespace or "", name))
@@ -199,9 +192,6 @@ class Informer:
     def add_handler(self, fn: Handler) -> None:
         """Call ``fn(event_type, obj, old_obj)`` on each ADDED/MODIFIED/DELETED."""
         self._handlers.append(fn)
-
-    def add_index(self, name: str, fn: IndexFn) -> None:
-        self.store.add_index(name, fn)
 
     # -- lifecycle ----------------------------------------------------------------------
 

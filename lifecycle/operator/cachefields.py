@@ -1,4 +1,4 @@
-"""What the operator's caches keep of the kinds it does not own (pods, their owners).
+"""What the operator's caches keep of each kind: pods, their owners, completed versions.
 
 Role: `CACHE_TRANSFORMS` gives the informer of each kind a `lifecycle.kube.transforms` transform;
 every other kind is cached whole minus managedFields. The pod cache is the largest (every pod of

@@ -14,7 +14,6 @@ from typing import Any
 from lifecycle.core import model
 from lifecycle.core.machine import gate_open
 from lifecycle.flow.objects import is_completed
-from lifecycle.kube.informer import Store
 from lifecycle.kube.transforms import Shared
 from lifecycle.observability.spanmarks import unmarked_carriers
 from lifecycle.observability.telemetry_labels import commit_time_of, scope_of, wl_labels_of
@@ -157,19 +156,3 @@ def test_the_shared_table_is_bounded() -> None:
     items = [shared.condition({"type": "Ready", "n": n}) for n in range(5)]
     assert shared.condition({"type": "Ready", "n": 4}) is items[4]
     assert shared.condition({"type": "Ready", "n": 0}) is not items[0]  # evicted, kept as given
-
-
-def test_index_buckets_of_one_and_many_objects() -> None:
-    store = Store({"app": lambda o: [o["spec"]["app"]]})
-    a1 = {"metadata": {"namespace": "n", "name": "a1"}, "spec": {"app": "a"}}
-    a2 = {"metadata": {"namespace": "n", "name": "a2"}, "spec": {"app": "a"}}
-    store.upsert(a1)
-    assert store.by_index("app", "a") == [a1]
-    store.upsert(a2)
-    assert store.by_index("app", "a") == [a1, a2]
-    moved = {"metadata": {"namespace": "n", "name": "a1"}, "spec": {"app": "b"}}
-    store.upsert(moved)
-    assert store.by_index("app", "a") == [a2] and store.by_index("app", "b") == [moved]
-    store.remove(a2)
-    store.remove(moved)
-    assert store.by_index("app", "a") == [] and store.index_keys("app") == []
