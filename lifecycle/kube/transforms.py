@@ -35,6 +35,7 @@ Transform = Callable[[Body], Body]
 # only those sub-fields are kept (e.g. ("containers", ("name", "image", "env"))).
 Field = str | tuple[str, tuple["Field", ...]]
 _INTERN_MAX = 48  # longer: traceparents, messages, scripts: rarely repeated
+_UNIQUE = "resourceVersion"  # one per object version: interning it would only grow the table
 
 
 def strip_managed_fields(obj: Body) -> Body:
@@ -101,7 +102,7 @@ def _interned(value: Any, shared: Shared | None) -> Any:
     for key, item in pairs:  # replacing a value (not a key) keeps the iteration valid
         kind = type(item)
         if kind is str:
-            if len(item) <= _INTERN_MAX:
+            if len(item) <= _INTERN_MAX and key != _UNIQUE:
                 value[key] = sys.intern(item)
         elif kind is dict or kind is list:
             if shared is not None and not item:
