@@ -38,8 +38,9 @@ __all__ = ["Counter", "Gauge", "Histogram"]
 
 _Key = tuple[str, ...]
 _Values: TypeAlias = "array[float]"  # 0: created time, 1: value or sum, 2...: per-bucket counts
-# an exemplar as kept: label names (one tuple per name set), label values, value, timestamp
-_Kept = tuple[tuple[str, ...], tuple[str, ...], float, float]
+# an exemplar as kept, one flat tuple: value, timestamp, label names (one tuple per name
+# set), then the label values
+_Kept = tuple[object, ...]
 _go_float = cast(Callable[[float], str], utils.floatToGoString)  # the "le" label, as upstream
 _EXEMPLAR_RUNES = 128  # OpenMetrics: the label names and values of an exemplar, at most
 
@@ -132,7 +133,7 @@ class _Family:
         if sum(map(len, names + values)) > _EXEMPLAR_RUNES:
             raise ValueError(f"exemplar labels longer than {_EXEMPLAR_RUNES} runes: {exemplar}")
         names = self._exemplar_names.setdefault(names, names)  # one tuple per name set
-        self._exemplars[offset] = (names, values, v, time.time())
+        self._exemplars[offset] = (v, time.time(), names, *values)
 
     def inc(self, amount: float = 1.0) -> None:
         """Of an unlabelled metric."""
@@ -163,8 +164,9 @@ class _Family:
         kept = self._exemplars.get(offset)
         if kept is None:
             return None
-        names, values, value, timestamp = kept
-        return Exemplar(dict(zip(names, values, strict=True)), value, timestamp)
+        value, timestamp, names, *values = kept
+        labels = dict(zip(cast(tuple[str, ...], names), cast(list[str], values), strict=True))
+        return Exemplar(labels, cast(float, value), cast(float, timestamp))
 
     def _samples(self, metric: Metric, at: int, labels: dict[str, str], values: _Values) -> None:
         raise NotImplementedError
