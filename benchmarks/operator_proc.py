@@ -54,6 +54,7 @@ def stats(operator: Operator) -> dict[str, Any]:
         "timers_fired": sum(getattr(q, "fired", 0) for q in queues),
         "timers_pending": sum(q.delayed for q in queues),
         "cached": {i.kind.plural: len(i.store) for i in operator.informers.values()},
+        "events_pending": sum(r.pending for r in operator.context.recorders.values()),
     }
 
 

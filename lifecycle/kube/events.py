@@ -169,8 +169,10 @@ class EventRecorder:
         self._max_pending = max_pending
         self._fold_cache_size = fold_cache
         self._folds: OrderedDict[_FoldKey, tuple[str, str, int]] = OrderedDict()
-        self._keyed: OrderedDict[str, asyncio.Task[None] | None] = OrderedDict()
-        """Keyed Event names written (None) or being written (the task), the newest kept."""
+        self._keyed: dict[int, asyncio.Task[None] | None] = {}
+        """Keyed Events written (None) or being written (the task), the newest kept; by the
+        64-bit hash of their name (the name is a 64-bit digest already; thousands of names
+        would cost ~100 bytes each)."""
         self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._subscribers: list[Subscriber] = []
@@ -212,9 +214,9 @@ class EventRecorder:
         uid = str(meta.get("uid", ""))
         if key is not None:
             name = event_name(meta.get("name", "unknown"), uid, key)
-            if name in self._keyed:
+            if hash(name) in self._keyed:
                 self.repeated += 1
-                return self._keyed[name]
+                return self._keyed[hash(name)]
         if len(self._tasks) >= self._max_pending:
             self.dropped += 1
             log.warning("event recorder backlog full, dropping %s %s", reason, message)
@@ -258,9 +260,9 @@ class EventRecorder:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         if key is not None:
-            self._keyed[name] = task
+            self._keyed[hash(name)] = task
             while len(self._keyed) > self._fold_cache_size:
-                self._keyed.popitem(last=False)
+                del self._keyed[next(iter(self._keyed))]
         return task
 
     @staticmethod
@@ -287,15 +289,15 @@ class EventRecorder:
         try:
             async with lock:
                 written = await self._write_retrying(body, fold)
-            if name in self._keyed:
-                self._keyed[name] = None  # written (or found): a repeat costs nothing
+            if hash(name) in self._keyed:
+                self._keyed[hash(name)] = None  # written (or found): a repeat costs nothing
         except KubeError as exc:
-            self._keyed.pop(name, None)  # not written: a repeat tries again
+            self._keyed.pop(hash(name), None)  # not written: a repeat tries again
             self.failed += 1
             log.warning("could not write event %s %s: %s", body["reason"], body["message"], exc)
             return
         except Exception:
-            self._keyed.pop(name, None)
+            self._keyed.pop(hash(name), None)
             self.failed += 1
             log.exception("could not write event %s", body["reason"])
             return

@@ -47,6 +47,17 @@ IndexFn = Callable[[Body], Iterable[str]]
 _Ref = tuple[str, str]  # (namespace, name)
 
 
+class _Many(dict[_Ref, Body]):
+    """An index key's objects by ref, when it has several."""
+
+    __slots__ = ()
+
+
+# An index key's objects: one (most keys: an owner's or a version's uid) is held as itself,
+# several in a _Many (a one-entry dict would cost 224 bytes for every object of thousands).
+_Bucket = Body | _Many
+
+
 def _ref(obj: Body) -> _Ref:
     meta = obj.get("metadata") or {}
     return (meta.get("namespace") or "", meta.get("name") or "")
@@ -58,17 +69,10 @@ class Store:
     def __init__(self, indexes: dict[str, IndexFn] | None = None) -> None:
         self._objects: dict[_Ref, Body] = {}
         self._index_fns: dict[str, IndexFn] = dict(indexes or {})
-        self._indexes: dict[str, dict[str, dict[_Ref, Body]]] = {n: {} for n in self._index_fns}
+        self._indexes: dict[str, dict[str, _Bucket]] = {n: {} for n in self._index_fns}
 
     def __len__(self) -> int:
         return len(self._objects)
-
-    def add_index(self, name: str, fn: IndexFn) -> None:
-        """Add an index, built over the objects already cached."""
-        self._index_fns[name] = fn
-        self._indexes[name] = {}
-        for ref, obj in self._objects.items():
-            self._index_one(name, fn, ref, obj)
 
     def get(self, namespace: str | None, name: str) -> Body | None:
         """The cached object, or None."""
@@ -82,7 +86,10 @@ class Store:
 
     def by_index(self, name: str, key: str) -> builtins.list[Body]:
         """Objects whose index function ``name`` yielded ``key``."""
-        return list(self._indexes[name].get(key, {}).values())
+        bucket = self._indexes[name].get(key)
+        if bucket is None:
+            return []
+        return list(bucket.values()) if isinstance(bucket, _Many) else [bucket]
 
     def index_keys(self, name: str) -> builtins.list[str]:
         return list(self._indexes[name])
@@ -114,7 +121,13 @@ class Store:
             return
         idx = self._indexes[name]
         for key in keys:
-            idx.setdefault(key, {})[ref] = obj
+            bucket = idx.get(key)
+            if isinstance(bucket, _Many):
+                bucket[ref] = obj
+            elif bucket is None or _ref(bucket) == ref:
+                idx[key] = obj
+            else:
+                idx[key] = _Many({_ref(bucket): bucket, ref: obj})
 
     def _unindex(self, ref: _Ref, obj: Body) -> None:
         for name, fn in self._index_fns.items():
@@ -125,10 +138,14 @@ class Store:
             idx = self._indexes[name]
             for key in keys:
                 bucket = idx.get(key)
-                if bucket is not None:
+                if isinstance(bucket, _Many):
                     bucket.pop(ref, None)
-                    if not bucket:
+                    if len(bucket) == 1:
+                        idx[key] = next(iter(bucket.values()))
+                    elif not bucket:
                         del idx[key]
+                elif bucket is not None and _ref(bucket) == ref:
+                    del idx[key]
 
 
 def _rv(obj: Body) -> str:
@@ -175,9 +192,6 @@ class Informer:
     def add_handler(self, fn: Handler) -> None:
         """Call ``fn(event_type, obj, old_obj)`` on each ADDED/MODIFIED/DELETED."""
         self._handlers.append(fn)
-
-    def add_index(self, name: str, fn: IndexFn) -> None:
-        self.store.add_index(name, fn)
 
     # -- lifecycle ----------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ as upstream's);
 ``m.remove(*values)``. Label values are interned: the series of one workload share its names.
 Single event loop: values change on the loop; ``collect`` copies first.
 Must not: hold anything but the values (per series only its key and offset; an exemplar is
-one tuple per bucket that has one).
+one tuple per bucket that has one, found by the offset of that bucket's count).
 """
 
 from __future__ import annotations
@@ -38,8 +38,9 @@ __all__ = ["Counter", "Gauge", "Histogram"]
 
 _Key = tuple[str, ...]
 _Values: TypeAlias = "array[float]"  # 0: created time, 1: value or sum, 2...: per-bucket counts
-# an exemplar as kept: label names (one tuple per name set), label values, value, timestamp
-_Kept = tuple[tuple[str, ...], tuple[str, ...], float, float]
+# an exemplar as kept, one flat tuple: value, timestamp, label names (one tuple per name
+# set), then the label values
+_Kept = tuple[object, ...]
 _go_float = cast(Callable[[float], str], utils.floatToGoString)  # the "le" label, as upstream
 _EXEMPLAR_RUNES = 128  # OpenMetrics: the label names and values of an exemplar, at most
 
@@ -47,11 +48,10 @@ _EXEMPLAR_RUNES = 128  # OpenMetrics: the label names and values of an exemplar,
 class _Series:
     """One labelled series: a view over its slice of the family's values (see _Values)."""
 
-    __slots__ = ("_at", "_family", "_key")
+    __slots__ = ("_at", "_family")
 
-    def __init__(self, family: _Family, key: _Key, at: int) -> None:
+    def __init__(self, family: _Family, at: int) -> None:
         self._family = family
-        self._key = key
         self._at = at
 
     def inc(self, amount: float = 1.0) -> None:
@@ -72,7 +72,7 @@ class _Series:
             if amount <= bound:
                 values[at + 2 + i] += 1.0  # buckets are counted per bucket, summed on collect
                 if exemplar is not None:
-                    self._family.keep_exemplar(self._key, i, exemplar, amount)
+                    self._family.keep_exemplar(at + 2 + i, exemplar, amount)
                 return
 
 
@@ -101,7 +101,7 @@ class _Family:
         self.values: _Values = array("d")  # every series' slice, one after the other
         self._series: dict[_Key, int] = {}  # label values -> where its slice starts
         self._free: list[int] = []  # slices of removed series, reused first
-        self._exemplars: dict[tuple[_Key, int], _Kept] = {}
+        self._exemplars: dict[int, _Kept] = {}  # by the offset of its bucket's count
         self._exemplar_names: dict[tuple[str, ...], tuple[str, ...]] = {}
         if not self._labelnames:
             self.labels()  # an unlabelled metric has its one series from the start
@@ -124,16 +124,16 @@ class _Family:
                 self.values.frombytes(bytes(8 * self._size))
             self._series[key] = at
             self.values[at] = time.time()
-        return _Series(self, key, at)
+        return _Series(self, at)
 
-    def keep_exemplar(self, key: _Key, bucket: int, exemplar: Mapping[str, str], v: float) -> None:
+    def keep_exemplar(self, offset: int, exemplar: Mapping[str, str], v: float) -> None:
         """Checked as upstream checks it (128 runes at most); names and values interned."""
         names = tuple(sys.intern(str(k)) for k in exemplar)
         values = tuple(sys.intern(str(x)) for x in exemplar.values())  # a trace id: per app
         if sum(map(len, names + values)) > _EXEMPLAR_RUNES:
             raise ValueError(f"exemplar labels longer than {_EXEMPLAR_RUNES} runes: {exemplar}")
         names = self._exemplar_names.setdefault(names, names)  # one tuple per name set
-        self._exemplars[(key, bucket)] = (names, values, v, time.time())
+        self._exemplars[offset] = (v, time.time(), names, *values)
 
     def inc(self, amount: float = 1.0) -> None:
         """Of an unlabelled metric."""
@@ -145,10 +145,10 @@ class _Family:
 
     def remove(self, *values: object) -> None:
         """Drop a series; KeyError if it does not exist (as upstream)."""
-        key = tuple(str(v) for v in values)
-        self._free.append(self._series.pop(key))
+        at = self._series.pop(tuple(str(v) for v in values))
+        self._free.append(at)
         for bucket in range(len(self.bounds)):
-            self._exemplars.pop((key, bucket), None)
+            self._exemplars.pop(at + 2 + bucket, None)
 
     def describe(self) -> list[Metric]:
         return [Metric(self._name, self._doc, self.typ)]
@@ -157,24 +157,25 @@ class _Family:
         metric = Metric(self._name, self._doc, self.typ)
         for key, at in list(self._series.items()):
             values = self.values[at : at + self._size]
-            self._samples(metric, key, dict(zip(self._labelnames, key, strict=True)), values)
+            self._samples(metric, at, dict(zip(self._labelnames, key, strict=True)), values)
         yield metric
 
-    def exemplar(self, key: _Key, bucket: int) -> Exemplar | None:
-        kept = self._exemplars.get((key, bucket))
+    def exemplar(self, offset: int) -> Exemplar | None:
+        kept = self._exemplars.get(offset)
         if kept is None:
             return None
-        names, values, value, timestamp = kept
-        return Exemplar(dict(zip(names, values, strict=True)), value, timestamp)
+        value, timestamp, names, *values = kept
+        labels = dict(zip(cast(tuple[str, ...], names), cast(list[str], values), strict=True))
+        return Exemplar(labels, cast(float, value), cast(float, timestamp))
 
-    def _samples(self, metric: Metric, key: _Key, labels: dict[str, str], values: _Values) -> None:
+    def _samples(self, metric: Metric, at: int, labels: dict[str, str], values: _Values) -> None:
         raise NotImplementedError
 
 
 class Counter(_Family):
     typ = "counter"
 
-    def _samples(self, metric: Metric, key: _Key, labels: dict[str, str], values: _Values) -> None:
+    def _samples(self, metric: Metric, at: int, labels: dict[str, str], values: _Values) -> None:
         metric.add_sample(self._name + "_total", labels, values[1])
         metric.add_sample(self._name + "_created", labels, values[0])
 
@@ -182,14 +183,14 @@ class Counter(_Family):
 class Gauge(_Family):
     typ = "gauge"
 
-    def _samples(self, metric: Metric, key: _Key, labels: dict[str, str], values: _Values) -> None:
+    def _samples(self, metric: Metric, at: int, labels: dict[str, str], values: _Values) -> None:
         metric.add_sample(self._name, labels, values[1])
 
 
 class Histogram(_Family):
     typ = "histogram"
 
-    def _samples(self, metric: Metric, key: _Key, labels: dict[str, str], values: _Values) -> None:
+    def _samples(self, metric: Metric, at: int, labels: dict[str, str], values: _Values) -> None:
         total = 0.0
         for i, bound in enumerate(self.bounds):
             total += values[2 + i]
@@ -197,7 +198,7 @@ class Histogram(_Family):
                 self._name + "_bucket",
                 {**labels, "le": _go_float(bound)},
                 total,
-                exemplar=self.exemplar(key, i),
+                exemplar=self.exemplar(at + 2 + i),
             )
         metric.add_sample(self._name + "_count", labels, total)
         metric.add_sample(self._name + "_sum", labels, values[1])

@@ -8,6 +8,9 @@ call its methods *after* a transition is committed to status (``object_started``
 Invariants:
 * a transition is counted once: each method remembers (object, transition) in a bounded in-memory
   set and ignores a repeat (a controller retrying after a conflict, or a resync after restart);
+  once an object finished, its one "finished" key stands for all its transitions (nothing
+  starts or ends after the end: the machine's Finished is a flow's last action), so its
+  "started" and per-phase keys are dropped;
 * ``keptn_*_active`` gauges are kept incrementally (inc on start, dec on finish) -- nothing lists
   objects on a scrape (KLT does, on every scrape);
 * names and labels of KLT's instruments are exactly those of KLT (lifecycle.observability.instruments).
@@ -29,6 +32,7 @@ from collections.abc import Hashable, Mapping
 from prometheus_client import CollectorRegistry
 
 from lifecycle.core.model import KEPTN_EVALUATION, KEPTN_TASK
+from lifecycle.core.phases import APP_PHASES, WORKLOAD_PHASES
 from lifecycle.observability.instruments import Instruments
 from lifecycle.observability.telemetry_labels import (
     TimeLike,
@@ -50,6 +54,7 @@ from lifecycle.observability.telemetry_labels import (
 __all__ = ["Telemetry"]
 
 _DEDUPE_LIMIT = 100_000
+_PHASES = tuple(sys.intern(str(row.phase)) for row in (*APP_PHASES, *WORKLOAD_PHASES))
 
 
 class Telemetry(Instruments):
@@ -72,6 +77,18 @@ class Telemetry(Instruments):
             self._seen.popitem(last=False)
         return True
 
+    def _ended(self, kind: str, identity: str) -> bool:
+        """True once ``identity`` finished: its earlier transitions cannot come again."""
+        return (kind, "finished", identity) in self._seen
+
+    def _finished(self, kind: str, identity: str, *steps: Hashable) -> bool:
+        """``_first`` of the finish; the first time, the object's other keys are dropped."""
+        if not self._first((kind, "finished", identity)):
+            return False
+        for step in ("started", *steps):
+            self._seen.pop((kind, step, identity), None)
+        return True
+
     # --- operator -------------------------------------------------------------------------------
 
     def operator_started(self) -> None:
@@ -90,7 +107,8 @@ class Telemetry(Instruments):
 
     def object_started(self, obj: VersionBody) -> bool:
         """An AppVersion/WorkloadVersion got its startTime; returns False on a repeat."""
-        if not self._first(("started", identity_of(obj))):
+        identity = identity_of(obj)
+        if self._ended("version", identity) or not self._first(("version", "started", identity)):
             return False
         labels: tuple[str, ...]
         if is_workload_version(obj):
@@ -115,7 +133,8 @@ class Telemetry(Instruments):
     ) -> bool:
         """A phase of ``obj`` ended with ``state`` (Succeeded/Failed/Warning/Deprecated)."""
         phase = sys.intern(phase)  # kept in the dedupe key: one string per phase name
-        if not self._first(("phase", identity_of(obj), phase)):
+        identity = identity_of(obj)
+        if self._ended("version", identity) or not self._first(("version", phase, identity)):
             return False
         namespace, app, workload = scope_of(obj)
         begin, finish = to_seconds(start), to_seconds(end)
@@ -143,7 +162,7 @@ class Telemetry(Instruments):
         ``failed_since`` the end of the last failed deployment if known from status (for
         time-to-restore across restarts). Returns False on a repeat.
         """
-        if not self._first(("finished", identity_of(obj))):
+        if not self._finished("version", identity_of(obj), *_PHASES):
             return False
         status, spec = obj.get("status", {}), obj.get("spec", {})
         state = as_text(status.get("status"))
@@ -216,7 +235,11 @@ class Telemetry(Instruments):
             active, count, duration = (
                 self.evaluation_active, self.evaluation_count, self.evaluation_duration
             )  # fmt: skip
-        if not self._first((kind, "finished" if done else "started", identity_of(body))):
+        identity = identity_of(body)
+        if done:
+            if not self._finished(kind, identity):
+                return False
+        elif self._ended(kind, identity) or not self._first((kind, "started", identity)):
             return False
         if not done:
             active.labels(*labels).inc()

@@ -12,6 +12,7 @@ from lifecycle.core import model
 from lifecycle.flow.context import INDEXES, KINDS
 from lifecycle.kube.client import KubeClient
 from lifecycle.kube.informer import Informer
+from lifecycle.kube.transforms import Shared
 from lifecycle.operator.cachefields import cache_transform
 
 __all__ = ["CONTROLLER_MODULES", "build_informers"]
@@ -51,6 +52,7 @@ def build_informers(
 ) -> dict[model.ResourceKind, Informer]:
     """One Informer per kind; `rollouts` adds Argo Rollouts (optional, when served)."""
     informers: dict[model.ResourceKind, Informer] = {}
+    shared = Shared()  # empty containers and equal conditions, held once across the caches
     for kind in (*KINDS, model.ARGO_ROLLOUT) if rollouts else KINDS:
         scoped = kind.namespaced and kind not in _CLUSTER_WIDE
         informers[kind] = Informer(
@@ -58,6 +60,6 @@ def build_informers(
             kind,
             namespace=watch_namespace if scoped else None,
             indexes=dict(INDEXES.get(kind, {})),
-            transform=cache_transform(kind),
+            transform=cache_transform(kind, shared),
         )
     return informers

@@ -93,9 +93,11 @@ def _obj(ns: str, name: str, app: str, owners: tuple[str, ...] = ()) -> dict[str
 
 
 def test_store_indexes_follow_updates_and_deletes() -> None:
-    store = Store({"app": lambda o: [o["spec"]["app"]]})
-    store.add_index(
-        "owner", lambda o: [r["uid"] for r in o["metadata"].get("ownerReferences") or ()]
+    store = Store(
+        {
+            "app": lambda o: [o["spec"]["app"]],
+            "owner": lambda o: [r["uid"] for r in o["metadata"].get("ownerReferences") or ()],
+        }
     )
     store.upsert(_obj("a", "w1", "shop", ("u1",)))
     store.upsert(_obj("a", "w2", "shop", ("u1", "u2")))

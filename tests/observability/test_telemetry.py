@@ -14,6 +14,8 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families
 from lifecycle.observability.telemetry import Telemetry
 from tests.observability.samples import app_flow
 
+T = "2026-01-02T03:10:00Z"
+
 
 def value(registry: CollectorRegistry, name: str, **labels: str) -> float:
     got = registry.get_sample_value(name, labels)
@@ -155,6 +157,31 @@ def test_phase_metrics_and_errored_counter() -> None:
         )
         == 1.0
     )
+
+
+def test_a_finished_version_keeps_one_dedupe_key_and_counts_no_repeat() -> None:
+    registry = CollectorRegistry()
+    telemetry = Telemetry(registry)
+    wv = app_flow().workload_versions[1]
+    carriers = {p: c for p, c in wv["status"]["phaseTraceIDs"].items() if p != "root"}
+    assert telemetry.object_started(wv)
+    for phase, carrier in carriers.items():
+        assert telemetry.phase_ended(wv, phase, carrier["state"], carrier["startTime"], T)
+    assert len(telemetry._seen) == 1 + len(carriers)
+    assert telemetry.object_finished(wv)
+    assert len(telemetry._seen) == 1  # the finish stands for the object's transitions
+    # a replay after the finish (a resync) counts nothing again
+    assert not telemetry.object_started(wv)
+    for phase, carrier in carriers.items():
+        assert not telemetry.phase_ended(wv, phase, carrier["state"], carrier["startTime"], T)
+    assert not telemetry.object_finished(wv)
+    scope = {"namespace": "demo", "app": "podtato", "workload": "podtato-backend"}
+    errored = "keptn_phase_errored_total"
+    assert value(registry, errored, phase="WorkloadPostDeployEvaluations", **scope) == 1
+    task = app_flow().tasks[0]
+    assert telemetry.task_started(task) and telemetry.task_finished(task)
+    assert not telemetry.task_started(task) and not telemetry.task_finished(task)
+    assert len(telemetry._seen) == 2
 
 
 def test_dora_metrics() -> None:

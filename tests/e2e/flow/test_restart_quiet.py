@@ -135,3 +135,17 @@ async def test_rollout_and_resource_caches_are_slim_and_interned(cluster: Cluste
     assert one is not None and two is not None
     assert one["status"]["status"] is two["status"]["status"]  # one "Succeeded" for both
     assert one["metadata"]["namespace"] is two["metadata"]["namespace"]
+    # completed: cached without its conditions (lifecycle.operator.cachefields.done_slim)
+    served = await cluster.client.get(
+        model.KEPTN_WORKLOAD_VERSION, "one-one-0.1.0", cluster.namespace
+    )
+    assert served["status"]["conditions"] and "conditions" not in one["status"]
+    workloads = [
+        informers[model.KEPTN_WORKLOAD].store.get(cluster.namespace, f"{n}-{n}")
+        for n in ("one", "two")
+    ]
+    assert workloads[0] is not None and workloads[1] is not None
+    pairs = zip(
+        workloads[0]["status"]["conditions"], workloads[1]["status"]["conditions"], strict=True
+    )
+    assert all(a is b for a, b in pairs if a == b)  # equal conditions: one dict
