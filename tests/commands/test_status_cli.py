@@ -82,12 +82,21 @@ async def test_status_json_and_yaml_are_kubectl_lists(cluster: Sandbox) -> None:
     assert code == 0 and len(yaml.safe_load(out)["items"]) == 4
 
 
-async def test_status_watch_prints_the_rows_that_change(cluster: Sandbox) -> None:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "lifecycle.commands.cli", "status", "--watch",
-        "--kubeconfig", str(cluster.kubeconfig_path), "-n", NS,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=_env(120),
+async def watching(*argv: str, columns: int) -> asyncio.subprocess.Process:
+    """`klt <argv> --watch` in a child that Ctrl-C (SIGINT) ends, even when this test run was
+    started in the background: a shell starts background jobs with SIGINT ignored, and a child
+    inherits that (Python then installs no KeyboardInterrupt handler)."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "lifecycle.commands.cli", *argv, "--watch",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=_env(columns),
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )  # fmt: skip
+
+
+async def test_status_watch_prints_the_rows_that_change(cluster: Sandbox) -> None:
+    proc = await watching(
+        "status", "--kubeconfig", str(cluster.kubeconfig_path), "-n", NS, columns=120
+    )
     assert proc.stdout is not None
     seen: list[str] = []
     try:
@@ -131,11 +140,10 @@ async def test_trace_output_formats(cluster: Sandbox) -> None:
 
 
 async def test_trace_watch_draws_the_chart_again_when_it_changes(cluster: Sandbox) -> None:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "lifecycle.commands.cli", "trace", "podtato-head", "--watch",
-        "--kubeconfig", str(cluster.kubeconfig_path), "-n", NS,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=_env(100),
-    )  # fmt: skip
+    kubeconfig = str(cluster.kubeconfig_path)
+    proc = await watching(
+        "trace", "podtato-head", "--kubeconfig", kubeconfig, "-n", NS, columns=100
+    )
     assert proc.stdout is not None
     titles = 0
     try:
