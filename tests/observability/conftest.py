@@ -18,6 +18,8 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 from opentelemetry.proto.trace.v1.trace_pb2 import Span
 
+from tests.support.http import serve
+
 
 @dataclass
 class OTLPReceiver:
@@ -49,14 +51,9 @@ async def otlp_receiver() -> AsyncIterator[OTLPReceiver]:
 
     app = web.Application()
     app.router.add_post("/v1/traces", traces)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    received.url = f"http://127.0.0.1:{port}/v1/traces"
-    yield received
-    await runner.cleanup()
+    async with serve(app) as url:
+        received.url = f"{url}/v1/traces"
+        yield received
 
 
 @pytest.fixture(scope="session")

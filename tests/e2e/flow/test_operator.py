@@ -21,6 +21,7 @@ from lifecycle.kube import KubeClient, NotFound
 from lifecycle.operator.root import Operator
 from tests.e2e.flow.conftest import Cluster, operator_settings, start_sandbox
 from tests.e2e.flow.workloads import deployment, running, succeeded
+from tests.support.http import serve
 
 
 async def test_cloudevents_follow_the_keptn_config(cluster: Cluster) -> None:
@@ -35,13 +36,8 @@ async def test_cloudevents_follow_the_keptn_config(cluster: Cluster) -> None:
 
     app = web.Application()
     app.router.add_post("/events", sink)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        await cluster.keptn_config(cloudEventsEndpoint=f"http://127.0.0.1:{port}/events")
+    async with serve(app) as url:
+        await cluster.keptn_config(cloudEventsEndpoint=f"{url}/events")
         await cluster.client.create(model.DEPLOYMENT, deployment("evented"), cluster.namespace)
         await cluster.wait_for(model.KEPTN_APP_VERSION, "evented-0.1.0-6b86b273", succeeded)
         async with asyncio.timeout(10):
@@ -50,8 +46,6 @@ async def test_cloudevents_follow_the_keptn_config(cluster: Cluster) -> None:
         assert all(" " not in t for t in types)
         assert "sh.keptn.lifecycle.app-pre-deploy-tasks.started" in types
         assert types.count("sh.keptn.lifecycle.app-deploy.succeeded") == 1
-    finally:
-        await runner.cleanup()
 
 
 async def test_two_replicas_one_leader_and_failover(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
 from sandbox.server import Sandbox
 from tests.e2e.flow.conftest import start_sandbox
+from tests.support.http import serve
 
 __all__ = ["OTLPReceiver", "ReceivedSpan"]
 
@@ -117,14 +118,8 @@ async def otlp() -> AsyncIterator[OTLPReceiver]:
 
     app = web.Application()
     app.router.add_post("/v1/traces", traces)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", 0).start()
-    received.url = f"http://127.0.0.1:{runner.addresses[0][1]}"
-    try:
+    async with serve(app) as received.url:
         yield received
-    finally:
-        await runner.cleanup()
 
 
 @pytest.fixture
