@@ -22,6 +22,7 @@ from typing import Any
 from lifecycle.core import model
 from lifecycle.core.naming import format_time
 from lifecycle.kube import AlreadyExists, KubeClient
+from tests.e2e.flow.workloads import deployment
 from tests.e2e.observability.conftest import ReceivedSpan
 
 __all__ = ["LINK", "Shop", "trace_problems"]
@@ -142,28 +143,11 @@ class Shop:
             await self._upsert(model.DEPLOYMENT, self._deployment(workload, version, task))
 
     def _deployment(self, name: str, version: str, task: str) -> Body:
-        annotations = {
-            "keptn.sh/workload": name,
-            "keptn.sh/version": version,
-            "keptn.sh/app": self.app,
+        keys = {
             "keptn.sh/pre-deployment-tasks": task,
             "keptn.sh/post-deployment-evaluations": "slo",
         }
-        return {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": name},
-            "spec": {
-                "replicas": 1,
-                "selector": {"matchLabels": {"app": name}},
-                "template": {
-                    "metadata": {"labels": {"app": name}, "annotations": annotations},
-                    "spec": {
-                        "containers": [{"name": "main", "image": f"example/{name}:{version}"}]
-                    },
-                },
-            },
-        }
+        return deployment(name, version=version, app=self.app, keys=keys)
 
     async def objects(self, kind: model.ResourceKind) -> list[Body]:
         items, _ = await self.client.list(kind, self.namespace)

@@ -25,6 +25,7 @@ import pytest
 
 from lifecycle.core import model
 from lifecycle.kube import AlreadyExists, KubeClient, KubeError, NotFound
+from tests.e2e.flow.workloads import deployment
 from tests.support.waiting import eventually_async
 from tracing.setup import read_span_lines
 
@@ -215,26 +216,11 @@ class Scenario:
             await self._create(model.DEPLOYMENT, self._deployment(name))
 
     def _deployment(self, name: str) -> Body:
-        annotations = {
-            "keptn.sh/workload": name,
-            "keptn.sh/version": self.version,
-            "keptn.sh/app": self.app,
+        keys = {
             "keptn.sh/pre-deployment-tasks": ",".join(self.workload_pre),
             "keptn.sh/post-deployment-tasks": ",".join(self.workload_post),
         }
-        return {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": name},
-            "spec": {
-                "replicas": 1,
-                "selector": {"matchLabels": {"app": name}},
-                "template": {
-                    "metadata": {"labels": {"app": name}, "annotations": annotations},
-                    "spec": {"containers": [{"name": "main", "image": f"example/{name}:1"}]},
-                },
-            },
-        }
+        return deployment(name, version=self.version, app=self.app, keys=keys)
 
     async def wait_admitted(self, within: float = 20.0) -> None:
         """Every workload's pod went through the webhook: gated, with its KeptnWorkload.
