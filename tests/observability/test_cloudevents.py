@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,6 +12,7 @@ from cloudevents.core.bindings.http import HTTPMessage
 from cloudevents.core.formats.json import JSONFormat
 from prometheus_client import CollectorRegistry
 
+from lifecycle.commands.promlocal import free_port
 from lifecycle.observability.cloudevents import (
     CloudEventSender,
     RetryPolicy,
@@ -110,12 +110,6 @@ async def endpoint() -> AsyncIterator[Endpoint]:
     server = Endpoint()
     yield server
     await server.stop()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def sample(registry: CollectorRegistry, name: str, **labels: str) -> float:

@@ -13,11 +13,9 @@ operator's /metrics as Prometheus scraped it.
 from __future__ import annotations
 
 import asyncio
-import shutil
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
@@ -27,31 +25,8 @@ from lifecycle.operator.root import Operator
 from sandbox.server import Sandbox
 from tests.e2e.flow.conftest import NAMESPACE, operator_settings
 from tests.e2e.observability.shop import Shop
-from tests.e2e.reliability.operator_process import free_port
 from tests.observability.dashboards import dashboard_queries
-from tests.support.paths import REPO_ROOT
-
-RULES = REPO_ROOT / "deploy" / "prometheus" / "rules"
-
-
-async def start_prometheus(tmp_path: Path, target: str) -> tuple[asyncio.subprocess.Process, str]:
-    binary = shutil.which("prometheus")
-    if binary is None:
-        pytest.fail("prometheus is required (apt-get install prometheus)")
-    port = free_port()
-    config = tmp_path / "prometheus.yml"
-    config.write_text(
-        "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
-        f"rule_files: ['{RULES}/keptn-alerts.yml', '{RULES}/keptn-dora.yml']\n"
-        "scrape_configs:\n"
-        f"  - job_name: lifecycle-operator\n    static_configs: [{{targets: ['{target}']}}]\n"
-    )
-    process = await asyncio.create_subprocess_exec(
-        binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'data'}",
-        f"--web.listen-address=127.0.0.1:{port}", "--enable-feature=exemplar-storage",
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-    )  # fmt: skip
-    return process, f"http://127.0.0.1:{port}"
+from tests.observability.scraping import query, start_prometheus
 
 
 @pytest.fixture
@@ -65,13 +40,6 @@ async def operator(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[Operator]:
         yield op
     finally:
         await op.stop()
-
-
-async def query(http: aiohttp.ClientSession, base: str, expr: str) -> list[Any]:
-    async with http.get(f"{base}/api/v1/query", params={"query": expr}) as response:
-        body = await response.json()
-    assert body["status"] == "success", (expr, body)
-    return list(body["data"]["result"])
 
 
 async def wait_query(http: aiohttp.ClientSession, base: str, expr: str, within: float) -> None:

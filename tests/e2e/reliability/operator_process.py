@@ -13,21 +13,15 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import aiohttp
 
-__all__ = ["OperatorProcess", "free_port"]
+from lifecycle.commands.promlocal import free_port
 
-
-def free_port() -> int:
-    """A TCP port free on loopback right now (the kernel may hand it out again later)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+__all__ = ["OperatorProcess"]
 
 
 class OperatorProcess:
