@@ -27,6 +27,7 @@ from sandbox.faults import FaultSettings
 from sandbox.server import Sandbox
 from tests.e2e.reliability.conftest import operator_settings
 from tests.e2e.reliability.scenario import Scenario
+from tests.e2e.reliability.test_failover import check_work_once
 
 ERROR_RATE = 0.1
 PERIOD = 0.6
@@ -138,17 +139,7 @@ async def test_flow_completes_once_under_api_faults(
         f"{rotation.periods} fault periods, {rotation.dropped} streams cut; informers re-listed {lists} times, "
         f"opened {watches} watches"
     )
-    for obj in seen.app_versions + seen.workload_versions:
-        status = obj.get("status") or {}
-        assert status.get("status") == "Succeeded", (obj["metadata"]["name"], status)
-    assert len(seen.tasks) == scenario.expected_tasks
-    names = {t["metadata"]["name"] for t in seen.tasks}
-    assert dict(seen.jobs_per_task) == dict.fromkeys(names, 1), seen.jobs_per_task
-    assert sorted(seen.pods_per_job.values()) == [1] * len(names), seen.pods_per_job
-    lines = {scenario.line_of(t) for t in seen.tasks}
-    assert dict(seen.lines) == dict.fromkeys(lines, 1), seen.lines
-    twice = {k: n for k, n in seen.flow_events.items() if n > 1}
-    assert not twice, twice
+    check_work_once(scenario, seen)
     counted = {k: n for k, n in seen.event_counts.items() if n > 1}
     assert not counted, counted
     expected = seen.expected_flow_events()
